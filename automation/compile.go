@@ -1,0 +1,273 @@
+package automation
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/osteele/liquid"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/keywords"
+)
+
+// Compliance families, the values of Set's compliance index.
+const (
+	OptOut = "opt_out"
+	OptIn  = "opt_in"
+	Help   = "help"
+)
+
+// Set is a loaded configuration compiled for the engine: automations with
+// their steps, and the keyword indexes. It is immutable once built, so a
+// reload swaps a whole Set.
+type Set struct {
+	Config      *config.Config
+	automations map[string]*Automation
+	order       []*Automation
+	keywords    *keywords.Index[*Automation]
+	compliance  *keywords.Index[string]
+	catchAll    *Automation
+}
+
+// Automation is a compiled automation.
+type Automation struct {
+	ID        string
+	Name      string
+	Enabled   bool
+	Overwrite bool
+	Config    *config.Automation
+	Steps     []*CompiledStep
+	byKey     map[string]int
+}
+
+// CompiledStep is one step with its place in its automation.
+type CompiledStep struct {
+	Index int    // from 0
+	Key   string // the step's id, or "#N" with N = Index+1
+	ID    string
+	Name  string
+	Type  string
+	Next  string
+	Step  Step
+}
+
+// Automation returns the automation with id, or nil.
+func (s *Set) Automation(id string) *Automation { return s.automations[id] }
+
+// Automations returns the automations in file order.
+func (s *Set) Automations() []*Automation { return s.order }
+
+// step finds the step an enrollment stands on: by id, or by "#N" when the
+// step there still has the type recorded.
+func (a *Automation) step(key, typ string) (*CompiledStep, bool) {
+	i, ok := a.byKey[key]
+	if !ok {
+		return nil, false
+	}
+	st := a.Steps[i]
+	if st.ID == "" && typ != "" && st.Type != typ {
+		return nil, false
+	}
+	return st, true
+}
+
+// Compiler builds a Set and collects every problem; step factories use it
+// to decode their fields, parse templates and check targets.
+type Compiler struct {
+	Config     *config.Config
+	Automation *config.Automation
+	liquid     *liquid.Engine
+	problems   config.Problems
+}
+
+// Compile validates cfg and compiles it. The Set is nil when any problem is
+// an error; warnings come back either way.
+func Compile(cfg *config.Config) (*Set, config.Problems) {
+	c := &Compiler{Config: cfg, liquid: liquid.NewEngine()}
+	set := &Set{
+		Config:      cfg,
+		automations: map[string]*Automation{},
+		keywords:    keywords.NewIndex[*Automation](),
+		compliance:  keywords.NewIndex[string](),
+	}
+	c.compliance(set)
+	for i := range cfg.Automations {
+		ca := &cfg.Automations[i]
+		a := c.automation(ca)
+		if _, dup := set.automations[a.ID]; !dup && a.ID != "" {
+			set.automations[a.ID] = a
+		}
+		set.order = append(set.order, a)
+		if ca.CatchAll && set.catchAll == nil {
+			set.catchAll = a
+		}
+		c.keywords(set, ca, a)
+	}
+	if c.problems.Err() != nil {
+		return nil, c.problems
+	}
+	return set, c.problems
+}
+
+func (c *Compiler) compliance(set *Set) {
+	fams := []struct {
+		name string
+		path string
+		rule config.ComplianceRule
+	}{
+		{OptOut, "compliance.opt_out", c.Config.Compliance.OptOut},
+		{OptIn, "compliance.opt_in", c.Config.Compliance.OptIn},
+		{Help, "compliance.help", c.Config.Compliance.Help},
+	}
+	for _, f := range fams {
+		for _, kw := range f.rule.Keywords {
+			// Conflicts and empty words are reported by config validation.
+			_ = set.compliance.Add(kw, keywords.Exact, f.name)
+		}
+	}
+}
+
+func (c *Compiler) keywords(set *Set, ca *config.Automation, a *Automation) {
+	match, err := keywords.ParseMatch(ca.Match)
+	if err != nil {
+		return // reported by config validation
+	}
+	for j, kw := range ca.Keywords {
+		path := fmt.Sprintf("%s.keywords[%d]", ca.Path, j)
+		if fam, _, ok := set.compliance.Lookup(kw); ok {
+			c.problems = append(c.problems, c.Config.Problemf(path,
+				"automation %q: keyword %q is a compliance keyword (%s); pick another", ca.ID, kw, fam))
+			continue
+		}
+		err := set.keywords.Add(kw, match, a)
+		var conflict *keywords.ConflictError[*Automation]
+		switch {
+		case err == nil:
+		case errors.As(err, &conflict):
+			other := conflict.Existing
+			otherPath := keywordPath(other.Config, conflict.Keyword)
+			at := c.Config.At(otherPath)
+			c.problems = append(c.problems, c.Config.Problemf(path,
+				"automation %q: keyword %q conflicts with keyword of automation %q at %s:%d:%d (both normalise to %q)",
+				ca.ID, kw, other.ID, c.Config.File, at.Line, at.Col, conflict.Keyword))
+		default:
+			c.problems = append(c.problems, c.Config.Problemf(path,
+				"automation %q: keyword %q is empty once normalised", ca.ID, kw))
+		}
+	}
+}
+
+// keywordPath finds the path of the keyword of ca that normalises to norm.
+func keywordPath(ca *config.Automation, norm string) string {
+	for j, kw := range ca.Keywords {
+		if keywords.Normalize(kw) == norm {
+			return fmt.Sprintf("%s.keywords[%d]", ca.Path, j)
+		}
+	}
+	return ca.Path
+}
+
+func (c *Compiler) automation(ca *config.Automation) *Automation {
+	c.Automation = ca
+	a := &Automation{
+		ID:        ca.ID,
+		Name:      ca.Name,
+		Enabled:   ca.IsEnabled(),
+		Overwrite: ca.OverwriteIfExists,
+		Config:    ca,
+		byKey:     map[string]int{},
+	}
+	for i := range ca.Steps {
+		s := &ca.Steps[i]
+		st := &CompiledStep{Index: i, ID: s.ID, Name: s.Name, Type: s.Type, Next: s.Next, Key: s.ID}
+		if st.Key == "" {
+			st.Key = "#" + strconv.Itoa(i+1)
+		}
+		a.byKey[st.Key] = i
+		a.Steps = append(a.Steps, st)
+		if s.Type == "" {
+			continue // reported by config validation
+		}
+		factory, ok := registry[s.Type]
+		if !ok {
+			c.problems = append(c.problems, c.Config.Problemf(s.Path+".type",
+				"automation %q step %d: unknown step type %q (known: %v)", ca.ID, i+1, s.Type, Types()))
+			continue
+		}
+		impl, problems := factory(c, s)
+		c.problems = append(c.problems, problems...)
+		st.Step = impl
+	}
+	return a
+}
+
+// Decode decodes the step's own fields into into, recording problems; it
+// reports whether there were none.
+func (c *Compiler) Decode(s *config.Step, into any) bool {
+	ps := c.Config.DecodeStep(s, into)
+	c.problems = append(c.problems, ps...)
+	return ps.Err() == nil
+}
+
+// Template parses a template found at path (e.g. s.Path+".text"); a syntax
+// error is a problem placed there, and nil is returned.
+func (c *Compiler) Template(s *config.Step, field, src string) *Template {
+	t, err := parseTemplate(c.liquid, src)
+	if err != nil {
+		c.Problemf(s, field, "%v", err)
+		return nil
+	}
+	return t
+}
+
+// Problemf records an error about field of step s ("" for the step itself),
+// prefixed with the automation and step number.
+func (c *Compiler) Problemf(s *config.Step, field, format string, args ...any) {
+	c.problems = append(c.problems, c.Config.Problemf(fieldPath(s, field), "%s: %s", c.stepName(s), fmt.Sprintf(format, args...)))
+}
+
+// Warnf records a warning about field of step s.
+func (c *Compiler) Warnf(s *config.Step, field, format string, args ...any) {
+	c.problems = append(c.problems, c.Config.Warningf(fieldPath(s, field), "%s: %s", c.stepName(s), fmt.Sprintf(format, args...)))
+}
+
+// Target checks that id, found in field of s, names a step of the same
+// automation or "end"; an empty id is fine (it means the next step).
+func (c *Compiler) Target(s *config.Step, field, id string) {
+	if id != "" && !c.Automation.HasStep(id) {
+		c.Problemf(s, field, "%s %q is not a step of this automation", field, id)
+	}
+}
+
+func (c *Compiler) stepName(s *config.Step) string {
+	for i := range c.Automation.Steps {
+		if &c.Automation.Steps[i] == s {
+			return fmt.Sprintf("automation %q step %d", c.Automation.ID, i+1)
+		}
+	}
+	return fmt.Sprintf("automation %q", c.Automation.ID)
+}
+
+func fieldPath(s *config.Step, field string) string {
+	if field == "" {
+		return s.Path
+	}
+	return s.Path + "." + field
+}
+
+// Number checks a phone number found in field of s and returns it in
+// E.164; an invalid one is a problem and "" is returned.
+func (c *Compiler) Number(s *config.Step, field, raw string) string {
+	if raw == "" {
+		return ""
+	}
+	n, err := config.E164(raw, c.Config.Defaults.Region)
+	if err != nil {
+		c.Problemf(s, field, "%q is not a valid phone number", raw)
+		return ""
+	}
+	return n
+}
+
+func fieldIndex(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }

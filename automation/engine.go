@@ -1,0 +1,451 @@
+// Package automation is keyway's engine: compiled automations and their
+// steps, enrollments, the routing of inbound messages in the order SPEC.md
+// fixes, timers, and the outbox. It owns the Store interface it needs and
+// knows no database and no web server.
+package automation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// DefaultMaxSteps bounds the steps one inbound message or timer may execute,
+// so that start_automation loops end instead of spinning.
+const DefaultMaxSteps = 100
+
+// Clock tells the time; tests use a frozen one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Options configure an Engine.
+type Options struct {
+	Clock  Clock
+	Logger zerolog.Logger
+	// OnQueue is called after a commit that queued outbound messages or
+	// set timers, to wake the workers that handle them.
+	OnQueue func()
+	// MaxSteps overrides DefaultMaxSteps.
+	MaxSteps int
+	// Trace, if set, is told what enrollments do: for the simulator.
+	Trace func(TraceEvent)
+}
+
+// TraceEvent is one thing an enrollment did, for the simulator and tests.
+type TraceEvent struct {
+	Automation string
+	Enrollment string
+	Contact    string
+	Step       string // the step's key, when at a step
+	What       string // e.g. "enrolled", "ended: completed", "added to group newsletter"
+}
+
+// Engine routes inbound messages and runs automations over a Store.
+type Engine struct {
+	store    Store
+	clock    Clock
+	log      zerolog.Logger
+	set      atomic.Pointer[Set]
+	onQueue  func()
+	maxSteps int
+	ids      idGen
+	io       ioRuns
+	trace    func(TraceEvent)
+}
+
+// New returns an engine running set over store.
+func New(store Store, set *Set, o Options) *Engine {
+	e := &Engine{store: store, clock: o.Clock, log: o.Logger, onQueue: o.OnQueue, maxSteps: o.MaxSteps, trace: o.Trace}
+	if e.clock == nil {
+		e.clock = SystemClock{}
+	}
+	if e.onQueue == nil {
+		e.onQueue = func() {}
+	}
+	if e.maxSteps <= 0 {
+		e.maxSteps = DefaultMaxSteps
+	}
+	e.set.Store(set)
+	return e
+}
+
+// Set returns the running configuration.
+func (e *Engine) Set() *Set { return e.set.Load() }
+
+// Swap replaces the running configuration.
+func (e *Engine) Swap(set *Set) { e.set.Store(set) }
+
+// Store returns the engine's store.
+func (e *Engine) Store() Store { return e.store }
+
+// Now returns the engine clock's time.
+func (e *Engine) Now() time.Time { return e.clock.Now() }
+
+// Handled is what became of an inbound message.
+type Handled struct {
+	Message   *Message
+	Duplicate bool   // the provider's id was seen before; nothing was done
+	Route     string // compliance, keyword, reply, catch_all or stored
+}
+
+// Routes an inbound message can take.
+const (
+	RouteCompliance = "compliance"
+	RouteKeyword    = "keyword"
+	RouteReply      = "reply"
+	RouteCatchAll   = "catch_all"
+	RouteStored     = "stored"
+)
+
+// HandleInbound handles one inbound message in SPEC's order and commits the
+// message, the contact and every effect in one durable transaction before
+// it returns. A message whose provider id was already seen does nothing.
+func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
+	var h Handled
+	queued := false
+	err := e.store.Update(ctx, func(tx Tx) error {
+		h, queued = Handled{}, false
+		if in.ID != "" {
+			if m, err := tx.MessageByProviderID(in.Provider, in.ID); err == nil {
+				h = Handled{Message: m, Duplicate: true}
+				return nil
+			} else if !isNotFound(err) {
+				return err
+			}
+		}
+		t, err := e.newTurn(tx, in.From)
+		if err != nil {
+			return err
+		}
+		m := e.receive(t, in)
+		if err := tx.PutMessage(m); err != nil {
+			return err
+		}
+		h.Message = m
+		if h.Route, err = e.route(ctx, t, m); err != nil {
+			return err
+		}
+		queued = t.queued
+		return t.commit()
+	})
+	if err != nil {
+		return Handled{}, fmt.Errorf("automation: handle message %s: %w", in.ID, err)
+	}
+	if queued {
+		e.onQueue()
+	}
+	return h, nil
+}
+
+// receive records an inbound message on the turn's contact and returns it.
+func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
+	c := t.contact
+	if c.Name == "" && in.ProfileName != "" {
+		c.Name = in.ProfileName
+	}
+	c.Channel = in.Channel
+	if c.LastTo == nil {
+		c.LastTo = map[string]string{}
+	}
+	c.LastTo[in.Channel] = in.To
+	return &Message{
+		ID: e.ids.next(t.now), Provider: in.Provider, ProviderID: in.ID,
+		Direction: Inbound, Kind: KindText, Channel: in.Channel, Contact: in.From,
+		From: in.From, To: []string{in.To}, Body: in.Body, Media: in.Media, Fields: in.Fields,
+		Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
+	}
+}
+
+// route handles a stored inbound message in SPEC's order (steps 4 to 8).
+func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error) {
+	set := t.set
+	norm := normalizeBody(m.Body)
+	c := t.contact
+
+	if fam, _, ok := set.compliance.LookupNormalized(norm); ok {
+		switch {
+		case fam == OptOut:
+			return RouteCompliance, e.optOut(t, m, set.Config.Compliance.OptOut.Reply)
+		case fam == OptIn && c.OptedOut:
+			c.OptedOut, c.OptedOutAt = false, nil
+			return RouteCompliance, t.queueCompliance(m, set.Config.Compliance.OptIn.Reply)
+		case fam == Help:
+			return RouteCompliance, t.queueCompliance(m, set.Config.Compliance.Help.Reply)
+		}
+		// An opt-in word from a contact that has not opted out goes on.
+	}
+
+	if a, _, ok := set.keywords.LookupNormalized(norm); ok && a.Enabled {
+		started, err := e.enroll(ctx, t, a, m.Channel, m)
+		if err != nil {
+			return "", err
+		}
+		if started {
+			return RouteKeyword, nil
+		}
+		// Already enrolled without overwrite: left where it is, and the
+		// message is not consumed as a reply.
+		return RouteKeyword, nil
+	}
+
+	if r, err := e.waitingReply(t); err != nil {
+		return "", err
+	} else if r != nil {
+		return RouteReply, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
+	}
+
+	if a := set.catchAll; a != nil && a.Enabled {
+		if _, err := e.enroll(ctx, t, a, m.Channel, m); err != nil {
+			return "", err
+		}
+		return RouteCatchAll, nil
+	}
+	return RouteStored, nil
+}
+
+// optOut opts the contact out, ends its enrollments and sends the reply.
+func (e *Engine) optOut(t *turn, m *Message, reply string) error {
+	if err := e.optOutContact(t, "opted out"); err != nil {
+		return err
+	}
+	return t.queueCompliance(m, reply)
+}
+
+// optOutContact marks the turn's contact opted out and ends every active
+// enrollment of it with reason.
+func (e *Engine) optOutContact(t *turn, reason string) error {
+	c := t.contact
+	if !c.OptedOut {
+		now := t.now
+		c.OptedOut, c.OptedOutAt = true, &now
+	}
+	ens, err := t.activeEnrollments()
+	if err != nil {
+		return err
+	}
+	for _, en := range ens {
+		if err := e.end(t, en, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitingReply returns a run for the contact's most recently moved
+// enrollment at a wait_for_reply whose automation is enabled, or nil.
+func (e *Engine) waitingReply(t *turn) (*Run, error) {
+	ens, err := t.activeEnrollments()
+	if err != nil {
+		return nil, err
+	}
+	var best *Enrollment
+	for _, en := range ens {
+		if en.Status != EnrollmentWaitingReply {
+			continue
+		}
+		if a := t.set.Automation(en.Automation); a == nil || !a.Enabled {
+			continue
+		}
+		if best == nil || en.UpdatedAt.After(best.UpdatedAt) {
+			best = en
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return t.run(t.set.Automation(best.Automation), best), nil
+}
+
+// enroll starts the contact in a, under a's overwrite rule. It reports
+// false when the contact was already enrolled and a does not overwrite.
+func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel string, m *Message) (bool, error) {
+	existing, err := t.activeEnrollment(a.ID)
+	if err != nil {
+		return false, err
+	}
+	if existing != nil {
+		if !a.Overwrite {
+			return false, nil
+		}
+		if err := e.end(t, existing, "restarted by a new enrollment"); err != nil {
+			return false, err
+		}
+	}
+	if channel == "" {
+		channel = t.contact.Channel
+	}
+	if channel == "" {
+		channel = config.ChannelSMS
+	}
+	en := &Enrollment{
+		ID: e.ids.next(t.now), Automation: a.ID, Contact: t.contact.Phone, Channel: channel,
+		Status: EnrollmentRunning, Vars: map[string]any{}, StartedAt: t.now, UpdatedAt: t.now,
+	}
+	if m != nil {
+		en.Trigger = m.ID
+	}
+	if err := t.put(en); err != nil {
+		return false, err
+	}
+	r := t.run(a, en)
+	r.Message = m
+	r.Trace("enrolled")
+	return true, e.stepFrom(ctx, r, 0)
+}
+
+// stepFrom runs the steps of r's automation from index i until the
+// enrollment pauses or ends.
+func (e *Engine) stepFrom(ctx context.Context, r *Run, i int) error {
+	a, en := r.Automation, r.Enrollment
+	for {
+		if !en.Active() {
+			return nil // ended by a step, e.g. a start_automation that restarted it
+		}
+		if i >= len(a.Steps) {
+			return e.end(r.t, en, ReasonCompleted)
+		}
+		if r.t.steps >= e.maxSteps {
+			return e.end(r.t, en, fmt.Sprintf("step limit reached: more than %d steps for one message or timer", e.maxSteps))
+		}
+		r.t.steps++
+		st := a.Steps[i]
+		r.Step = st
+		en.Step, en.StepType, en.Status = st.Key, st.Type, EnrollmentRunning
+		out, err := st.Step.Execute(ctx, r)
+		if err != nil {
+			return fmt.Errorf("automation %q step %s (%s): %w", a.ID, st.Key, st.Type, err)
+		}
+		next, done, err := e.follow(r, st, out)
+		if done || err != nil {
+			return err
+		}
+		i = next
+	}
+}
+
+// resume hands ev to the step r's enrollment is paused at, then carries on.
+func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
+	en := r.Enrollment
+	st, ok := r.Automation.step(en.Step, en.StepType)
+	if !ok {
+		return e.end(r.t, en, fmt.Sprintf("step %s no longer exists in automation %q", en.Step, en.Automation))
+	}
+	rs, ok := st.Step.(Resumer)
+	if !ok {
+		return e.end(r.t, en, fmt.Sprintf("step %s (%s) cannot resume", st.Key, st.Type))
+	}
+	if err := r.t.clearTimer(en); err != nil {
+		return err
+	}
+	r.Step = st
+	en.Status = EnrollmentRunning
+	if ev.Message != nil {
+		r.Message = ev.Message
+	}
+	out, err := rs.Resume(ctx, r, ev)
+	if err != nil {
+		return fmt.Errorf("automation %q step %s (%s): resume: %w", en.Automation, st.Key, st.Type, err)
+	}
+	next, done, err := e.follow(r, st, out)
+	if done || err != nil {
+		return err
+	}
+	return e.stepFrom(ctx, r, next)
+}
+
+// follow applies a step's outcome: it pauses or ends the enrollment (done),
+// or returns the index of the next step.
+func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done bool, err error) {
+	en := r.Enrollment
+	if !en.Active() {
+		return 0, true, nil
+	}
+	switch {
+	case out.Pending:
+		return 0, true, r.t.pause(en, EnrollmentPending, r.t.now, TimerIO)
+	case !out.WaitUntil.IsZero():
+		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerWait)
+	case out.WaitReply && !out.Timeout.IsZero():
+		return 0, true, r.t.pause(en, EnrollmentWaitingReply, out.Timeout, TimerTimeout)
+	case out.WaitReply:
+		return 0, true, r.t.pause(en, EnrollmentWaitingReply, r.t.now.Add(r.Automation.Config.ExpireAfter.D()), TimerExpire)
+	}
+	target := out.Next
+	if target == "" {
+		target = st.Next
+	}
+	switch target {
+	case "":
+		return st.Index + 1, false, nil
+	case config.End:
+		reason := out.EndReason
+		if reason == "" {
+			reason = ReasonCompleted
+		}
+		return 0, true, e.end(r.t, en, reason)
+	}
+	i, ok := r.Automation.byKey[target]
+	if !ok {
+		return 0, true, e.end(r.t, en, fmt.Sprintf("step %q no longer exists", target))
+	}
+	return i, false, nil
+}
+
+// ReasonCompleted is the end reason of an enrollment that ran out of steps
+// or reached `end`.
+const ReasonCompleted = "completed"
+
+// end finishes an enrollment with reason.
+func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
+	if !en.Active() {
+		return nil
+	}
+	if err := t.clearTimer(en); err != nil {
+		return err
+	}
+	now := t.now
+	en.Status, en.EndReason, en.EndedAt = EnrollmentEnded, reason, &now
+	en.Epoch++
+	e.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
+	return t.put(en)
+}
+
+func (e *Engine) emit(ev TraceEvent) {
+	if e.trace != nil {
+		e.trace(ev)
+	}
+}
+
+// idGen makes ids that sort by creation time and are unique across
+// restarts and replicas: 16 hex digits of nanoseconds, then 6 random ones.
+type idGen struct {
+	mu   sync.Mutex
+	last int64
+}
+
+func (g *idGen) next(now time.Time) string {
+	g.mu.Lock()
+	n := now.UnixNano()
+	if n <= g.last {
+		n = g.last + 1
+	}
+	g.last = n
+	g.mu.Unlock()
+	var r [3]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%016x%s", n, hex.EncodeToString(r[:]))
+}

@@ -1,0 +1,151 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// StartResult says what a manual or scheduled start did.
+type StartResult struct {
+	Started []string `json:"started"`
+	// Skipped maps a phone to why it was not enrolled: opted out, already
+	// enrolled, left the group.
+	Skipped map[string]string `json:"skipped,omitempty"`
+}
+
+// startBatch is how many contacts one transaction enrolls, so that big
+// groups do not hold the writer for long.
+const startBatch = 100
+
+// Start enrolls contacts (E.164 phones; created when new) in the automation
+// with id, under its overwrite rule. Opted-out contacts are skipped: nothing
+// reaches them from any path until they opt back in.
+func (e *Engine) Start(ctx context.Context, id string, phones []string) (StartResult, error) {
+	return e.start(ctx, id, phones, "")
+}
+
+// start is Start that also skips contacts that unsubscribed from group.
+func (e *Engine) start(ctx context.Context, id string, phones []string, group string) (StartResult, error) {
+	res := StartResult{Skipped: map[string]string{}}
+	a := e.Set().Automation(id)
+	if a == nil {
+		return res, fmt.Errorf("automation: start %q: %w", id, ErrNotFound)
+	}
+	if !a.Enabled {
+		return res, fmt.Errorf("automation: start %q: %w", id, ErrPaused)
+	}
+	for i := 0; i < len(phones); i += startBatch {
+		batch := phones[i:min(i+startBatch, len(phones))]
+		var started []string
+		skipped := map[string]string{}
+		queued := false
+		err := e.store.Update(ctx, func(tx Tx) error {
+			started, skipped, queued = started[:0], map[string]string{}, false
+			for _, phone := range batch {
+				t, err := e.newTurn(tx, phone)
+				if err != nil {
+					return err
+				}
+				if why := skipReason(t.contact, group); why != "" {
+					skipped[phone] = why
+					continue
+				}
+				ok, err := e.enroll(ctx, t, a, "", nil)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					skipped[phone] = "already enrolled"
+					continue
+				}
+				started = append(started, phone)
+				queued = queued || t.queued
+				if err := t.commit(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("automation: start %q: %w", id, err)
+		}
+		if queued {
+			e.onQueue()
+		}
+		res.Started = append(res.Started, started...)
+		for k, v := range skipped {
+			res.Skipped[k] = v
+		}
+	}
+	return res, nil
+}
+
+func skipReason(c *Contact, group string) string {
+	switch {
+	case c.OptedOut:
+		return "opted out"
+	case group != "" && slices.Contains(c.LeftGroups, group):
+		return "unsubscribed from group " + group
+	}
+	return ""
+}
+
+// GroupMembers returns the phones of every member of group, read in pages.
+func (e *Engine) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	var phones []string
+	after := ""
+	for {
+		var page []*Contact
+		err := e.store.View(ctx, func(tx Tx) error {
+			var err error
+			page, err = tx.ContactsInGroup(group, after, 1000)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("automation: members of group %q: %w", group, err)
+		}
+		for _, c := range page {
+			phones = append(phones, c.Phone)
+		}
+		if len(page) < 1000 {
+			return phones, nil
+		}
+		after = page[len(page)-1].Phone
+	}
+}
+
+// StartGroup enrolls every member of group, minus opted-out contacts and
+// those that unsubscribed from the group.
+func (e *Engine) StartGroup(ctx context.Context, id, group string) (StartResult, error) {
+	phones, err := e.GroupMembers(ctx, group)
+	if err != nil {
+		return StartResult{}, err
+	}
+	return e.start(ctx, id, phones, group)
+}
+
+// Cancel ends an active enrollment with reason. It returns the enrollment,
+// or an error wrapping ErrNotFound.
+func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, error) {
+	var out *Enrollment
+	err := e.store.Update(ctx, func(tx Tx) error {
+		en, err := tx.Enrollment(id)
+		if err != nil {
+			return err
+		}
+		out = en
+		if !en.Active() {
+			return nil
+		}
+		t, err := e.newTurn(tx, en.Contact)
+		if err != nil {
+			return err
+		}
+		return e.end(t, en, reason)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("automation: cancel enrollment %s: %w", id, err)
+	}
+	return out, nil
+}

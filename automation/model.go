@@ -1,0 +1,142 @@
+package automation
+
+import (
+	"slices"
+	"time"
+)
+
+// Contact is a person who texts our numbers, keyed by phone number.
+type Contact struct {
+	Phone   string            `json:"phone"` // E.164
+	Name    string            `json:"name,omitempty"`
+	Channel string            `json:"channel,omitempty"` // the channel it last wrote on
+	LastTo  map[string]string `json:"last_to,omitempty"` // channel → our number it last wrote to
+	Fields  map[string]string `json:"fields,omitempty"`
+	Tags    []string          `json:"tags,omitempty"`
+	Groups  []string          `json:"groups,omitempty"`
+	// LeftGroups are groups the contact unsubscribed from; scheduled sends
+	// to those groups skip it until it joins again.
+	LeftGroups []string   `json:"left_groups,omitempty"`
+	OptedOut   bool       `json:"opted_out,omitempty"`
+	OptedOutAt *time.Time `json:"opted_out_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// InGroup reports whether the contact is a member of group.
+func (c *Contact) InGroup(group string) bool { return slices.Contains(c.Groups, group) }
+
+// Directions of a Message.
+const (
+	Inbound  = "in"
+	Outbound = "out"
+)
+
+// Kinds of an outbound Message.
+const (
+	KindText  = "text"  // SMS or WhatsApp through a provider
+	KindEmail = "email" // email through SMTP
+)
+
+// Purposes of an outbound Message; they decide whether an opted-out contact
+// may receive it.
+const (
+	PurposeReply      = "reply"      // to the contact from an automation: never to an opted-out contact
+	PurposeCompliance = "compliance" // the opt-out, opt-in and help replies: always sent
+	PurposeForward    = "forward"    // to staff: not marketing to the contact, always sent
+)
+
+// Statuses of a Message.
+const (
+	StatusReceived   = "received"   // inbound, stored
+	StatusQueued     = "queued"     // outbound, in the outbox
+	StatusSent       = "sent"       // accepted by the provider or the SMTP server
+	StatusDev        = "dev"        // dev mode: logged and stored instead of sent
+	StatusFailed     = "failed"     // permanent failure, recorded in Error
+	StatusSuppressed = "suppressed" // not sent: the contact opted out before it left
+)
+
+// Message is an inbound or outbound message, or an outbound email.
+type Message struct {
+	ID         string            `json:"id"`
+	Provider   string            `json:"provider,omitempty"`
+	ProviderID string            `json:"provider_id,omitempty"` // e.g. Twilio MessageSid
+	Direction  string            `json:"direction"`
+	Kind       string            `json:"kind"`
+	Purpose    string            `json:"purpose,omitempty"`
+	Channel    string            `json:"channel,omitempty"`
+	Contact    string            `json:"contact"` // phone of the contact the message is about
+	From       string            `json:"from"`
+	To         []string          `json:"to"`
+	Subject    string            `json:"subject,omitempty"`
+	Body       string            `json:"body"`
+	Media      []string          `json:"media,omitempty"`
+	Fields     map[string]string `json:"fields,omitempty"` // inbound: every field the provider sent
+	Status     string            `json:"status"`
+	Error      string            `json:"error,omitempty"`
+	ErrorCode  int               `json:"error_code,omitempty"`
+	Attempts   int               `json:"attempts,omitempty"`
+	// NextAttempt is when a queued message may next be tried.
+	NextAttempt time.Time `json:"next_attempt,omitempty"`
+	Enrollment  string    `json:"enrollment,omitempty"`
+	Automation  string    `json:"automation,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Statuses of an Enrollment.
+const (
+	EnrollmentRunning      = "running"       // between steps (only inside a transaction)
+	EnrollmentWaiting      = "waiting"       // at a wait, until a timer fires
+	EnrollmentWaitingReply = "waiting_reply" // at wait_for_reply
+	EnrollmentPending      = "pending"       // at a step doing I/O outside the transaction
+	EnrollmentEnded        = "ended"
+)
+
+// Enrollment is one contact going through one automation.
+type Enrollment struct {
+	ID         string `json:"id"`
+	Automation string `json:"automation"`
+	Contact    string `json:"contact"`
+	Channel    string `json:"channel"`
+	Status     string `json:"status"`
+	// Step is where the enrollment stands: the step's id, or "#N" (N from 1)
+	// for a step without one.
+	Step string `json:"step"`
+	// StepType guards "#N" positions against a config that moved steps.
+	StepType string `json:"step_type"`
+	// Epoch grows at every move; a timer carries the epoch it was set at
+	// and does nothing once the enrollment has moved on.
+	Epoch int `json:"epoch"`
+	// Vars holds saved replies and values; HTTP the last http step's response.
+	Vars map[string]any `json:"vars,omitempty"`
+	HTTP map[string]any `json:"http,omitempty"`
+	// WaitUntil is when the current wait or reply timeout ends.
+	WaitUntil *time.Time `json:"wait_until,omitempty"`
+	// Trigger is the id of the inbound message that started the enrollment.
+	Trigger   string     `json:"trigger,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	EndReason string     `json:"end_reason,omitempty"`
+}
+
+// Active reports whether the enrollment has not ended.
+func (e *Enrollment) Active() bool { return e.Status != EnrollmentEnded }
+
+// Kinds of a Timer.
+const (
+	TimerWait    = "wait"    // a wait step ends
+	TimerTimeout = "timeout" // a wait_for_reply times out
+	TimerExpire  = "expire"  // a wait_for_reply without timeout expires
+	TimerIO      = "io"      // a step's I/O is to be performed now
+)
+
+// Timer is a stored wake-up for an enrollment.
+type Timer struct {
+	Due        time.Time `json:"due"`
+	Enrollment string    `json:"enrollment"`
+	Automation string    `json:"automation"`
+	Epoch      int       `json:"epoch"`
+	Kind       string    `json:"kind"`
+}

@@ -1,0 +1,352 @@
+package automation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// Texter sends text messages through a provider.
+type Texter interface {
+	Send(ctx context.Context, m providers.Outbound) (string, error)
+}
+
+// OutboxOptions configure an Outbox.
+type OutboxOptions struct {
+	Store  Store
+	Texter Texter
+	Mailer providers.Mailer // nil: emails fail with a recorded reason
+	Clock  Clock
+	Logger zerolog.Logger
+	// MPS limits sends per second by sender number; absent or 0: no limit.
+	MPS map[string]float64
+	// Dev records sent messages as StatusDev: logged and stored, not sent.
+	Dev bool
+	// Provider names the provider texts go through, as stored on messages.
+	Provider string
+	// StatusCallback is the URL providers report delivery status to.
+	StatusCallback string
+	// Workers is how many sends may be under way at once (default 16).
+	Workers int
+	// Backoff is the first retry delay (default 1s); it doubles per
+	// attempt up to MaxBackoff (default 5m), with ±25% jitter.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// MaxAttempts ends retries of a retryable error (default 12).
+	MaxAttempts int
+	// OnResult, if set, is told of every attempt's outcome (for metrics).
+	OnResult func(m *Message, err error)
+}
+
+// Outbox delivers queued messages: in order per recipient, within each
+// sender number's rate, retrying retryable errors with backoff and jitter
+// and recording permanent ones on the message. What it has not delivered
+// stays queued in the store, so it survives restarts and crashes.
+type Outbox struct {
+	o        OutboxOptions
+	wake     chan struct{}
+	sem      chan struct{}
+	mu       sync.Mutex
+	inflight map[string]string // message id → recipient key
+	limiters map[string]*rate.Limiter
+	wg       sync.WaitGroup
+}
+
+// NewOutbox returns an outbox; Run starts it.
+func NewOutbox(o OutboxOptions) *Outbox {
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Minute
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 12
+	}
+	ob := &Outbox{
+		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
+		inflight: map[string]string{}, limiters: map[string]*rate.Limiter{},
+	}
+	for num, mps := range o.MPS {
+		if mps > 0 {
+			ob.limiters[num] = rate.NewLimiter(rate.Limit(mps), 1)
+		}
+	}
+	return ob
+}
+
+// Wake makes the outbox look for queued messages now.
+func (ob *Outbox) Wake() {
+	select {
+	case ob.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done, then waits for sends under way.
+func (ob *Outbox) Run(ctx context.Context) {
+	defer ob.wg.Wait()
+	for {
+		next := ob.dispatch(ctx)
+		wait := time.Second
+		if !next.IsZero() {
+			if d := next.Sub(ob.o.Clock.Now()); d < wait {
+				wait = max(d, 10*time.Millisecond)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-ob.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// dispatch starts sends for queued messages whose turn has come and
+// returns when the earliest waiting retry is due (zero if none).
+func (ob *Outbox) dispatch(ctx context.Context) time.Time {
+	var queued []*Message
+	err := ob.o.Store.View(ctx, func(tx Tx) error {
+		ids, err := tx.Outbox(1000)
+		if err != nil {
+			return err
+		}
+		queued = queued[:0]
+		for _, id := range ids {
+			m, err := tx.Message(id)
+			if err != nil {
+				return err
+			}
+			queued = append(queued, m)
+		}
+		return nil
+	})
+	if err != nil {
+		ob.o.Logger.Error().Err(err).Msg("outbox: read queue")
+		return time.Time{}
+	}
+	now := ob.o.Clock.Now()
+	var next time.Time
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	blocked := map[string]bool{}
+	for _, r := range ob.inflight {
+		blocked[r] = true
+	}
+	for _, m := range queued {
+		r := recipientKey(m)
+		if _, busy := ob.inflight[m.ID]; busy || blocked[r] {
+			continue
+		}
+		blocked[r] = true // later messages to r wait for this one
+		if m.NextAttempt.After(now) {
+			if next.IsZero() || m.NextAttempt.Before(next) {
+				next = m.NextAttempt
+			}
+			continue
+		}
+		select {
+		case ob.sem <- struct{}{}:
+		default:
+			return next // every worker is busy; a finished send wakes us
+		}
+		ob.inflight[m.ID] = r
+		ob.wg.Add(1)
+		go ob.deliver(ctx, m)
+	}
+	return next
+}
+
+func recipientKey(m *Message) string { return m.Kind + ":" + strings.Join(m.To, ",") }
+
+// deliver makes one attempt at m and records its outcome.
+func (ob *Outbox) deliver(ctx context.Context, m *Message) {
+	defer func() {
+		ob.mu.Lock()
+		delete(ob.inflight, m.ID)
+		ob.mu.Unlock()
+		<-ob.sem
+		ob.wg.Done()
+		ob.Wake()
+	}()
+	providerID, err := ob.attempt(ctx, m)
+	if errors.Is(err, errSuppressed) {
+		ob.record(m, "", err)
+		return
+	}
+	if ob.o.OnResult != nil {
+		ob.o.OnResult(m, err)
+	}
+	ob.record(m, providerID, err)
+}
+
+var errSuppressed = errors.New("contact opted out")
+
+func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
+	if m.Purpose == PurposeReply {
+		optedOut := false
+		err := ob.o.Store.View(ctx, func(tx Tx) error {
+			c, err := tx.Contact(m.Contact)
+			if err == nil {
+				optedOut = c.OptedOut
+			} else if !isNotFound(err) {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if optedOut {
+			return "", errSuppressed
+		}
+	}
+	if m.Kind == KindEmail {
+		if ob.o.Mailer == nil {
+			return "", &providers.SendError{Err: errors.New("email.smtp is not configured")}
+		}
+		return "", ob.o.Mailer.Mail(ctx, providers.Email{ID: m.ID, To: m.To, Subject: m.Subject, Body: m.Body})
+	}
+	if len(m.To) != 1 {
+		return "", &providers.SendError{Err: fmt.Errorf("a text message needs one recipient, has %d", len(m.To))}
+	}
+	if lim := ob.limiters[m.From]; lim != nil {
+		if err := lim.Wait(ctx); err != nil {
+			return "", err
+		}
+	}
+	return ob.o.Texter.Send(ctx, providers.Outbound{
+		ID: m.ID, Channel: m.Channel, From: m.From, To: m.To[0], Body: m.Body, Media: m.Media,
+		StatusCallback: ob.o.StatusCallback,
+	})
+}
+
+// record stores the outcome of an attempt: sent, retry later, or failed.
+// It uses a fresh context so that a shutdown still records what happened.
+func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
+	now := ob.o.Clock.Now()
+	log := ob.o.Logger.With().Str("msg_id", sent.ID).Str("to", maskAll(sent.To)).Str("kind", sent.Kind).Logger()
+	err := ob.o.Store.Update(context.Background(), func(tx Tx) error {
+		m, err := tx.Message(sent.ID)
+		if err != nil {
+			return err
+		}
+		m.UpdatedAt = now
+		var se *providers.SendError
+		switch {
+		case sendErr == nil:
+			m.Attempts++
+			m.Status, m.ProviderID, m.Error = StatusSent, providerID, ""
+			if m.Kind == KindText {
+				m.Provider = ob.o.Provider
+			}
+			if ob.o.Dev {
+				m.Status = StatusDev
+			}
+			return ob.finish(tx, m)
+		case errors.Is(sendErr, errSuppressed):
+			m.Status, m.Error = StatusSuppressed, sendErr.Error()
+			return ob.finish(tx, m)
+		}
+		m.Attempts++
+		m.Error = sendErr.Error()
+		if errors.As(sendErr, &se) {
+			m.ErrorCode = se.Code
+		}
+		if providers.IsRetryable(sendErr) && m.Attempts < ob.o.MaxAttempts {
+			m.NextAttempt = now.Add(ob.backoff(m.Attempts))
+			return tx.PutMessage(m)
+		}
+		m.Status = StatusFailed
+		if se != nil && se.OptedOut {
+			if err := markOptedOut(tx, m.Contact, now); err != nil {
+				return err
+			}
+		}
+		return ob.finish(tx, m)
+	})
+	switch {
+	case err != nil:
+		log.Error().Err(err).Msg("outbox: record send outcome")
+	case sendErr == nil:
+		log.Info().Str("provider_id", providerID).Bool("dev", ob.o.Dev).Msg("sent")
+		log.Debug().Str("body", sent.Body).Msg("sent body")
+	case errors.Is(sendErr, errSuppressed):
+		log.Info().Msg("not sent: contact opted out")
+	default:
+		log.Warn().Err(sendErr).Bool("retryable", providers.IsRetryable(sendErr)).Msg("send failed")
+	}
+}
+
+func (ob *Outbox) finish(tx Tx, m *Message) error {
+	if err := tx.PutMessage(m); err != nil {
+		return err
+	}
+	return tx.Dequeue(m.ID)
+}
+
+// backoff is the delay before attempt n+1: Backoff·2^(n-1), capped, ±25%.
+func (ob *Outbox) backoff(n int) time.Duration {
+	d := ob.o.Backoff
+	for i := 1; i < n && d < ob.o.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, ob.o.MaxBackoff)
+	jitter := time.Duration((rand.Float64()*0.5 - 0.25) * float64(d))
+	return d + jitter
+}
+
+// markOptedOut records that the provider refused a contact as opted out.
+func markOptedOut(tx Tx, phone string, now time.Time) error {
+	c, err := tx.Contact(phone)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.OptedOut {
+		return nil
+	}
+	c.OptedOut, c.OptedOutAt, c.UpdatedAt = true, &now, now
+	return tx.PutContact(c)
+}
+
+func maskAll(to []string) string {
+	out := make([]string, len(to))
+	for i, n := range to {
+		if strings.Contains(n, "@") {
+			out[i] = maskEmail(n)
+		} else {
+			out[i] = providers.Mask(n)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func maskEmail(a string) string {
+	i := strings.IndexByte(a, '@')
+	if i <= 1 {
+		return "*" + a[max(i, 0):]
+	}
+	return a[:1] + strings.Repeat("*", i-1) + a[i:]
+}

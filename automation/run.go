@@ -1,0 +1,162 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Run is one enrollment being moved by the engine, as a step sees it.
+type Run struct {
+	Now        time.Time
+	Set        *Set
+	Automation *Automation
+	Enrollment *Enrollment
+	Contact    *Contact
+	// Message is the inbound message that drove this turn; nil for timers,
+	// schedules and manual starts.
+	Message *Message
+	// Step is the step being executed or resumed.
+	Step *CompiledStep
+	t    *turn
+}
+
+// Trace reports what the run did, for the simulator ("added to group x").
+func (r *Run) Trace(what string) {
+	step := ""
+	if r.Step != nil {
+		step = r.Step.Key
+	}
+	r.t.e.emit(TraceEvent{Automation: r.Automation.ID, Enrollment: r.Enrollment.ID, Contact: r.Contact.Phone, Step: step, What: what})
+}
+
+// Tx returns the transaction the run is in.
+func (r *Run) Tx() Tx { return r.t.tx }
+
+// Bindings returns the names templates and conditions see: contact,
+// message, vars, http, automation and now.
+func (r *Run) Bindings() map[string]any {
+	c := r.Contact
+	contact := map[string]any{
+		"phone":     c.Phone,
+		"name":      c.Name,
+		"channel":   c.Channel,
+		"fields":    stringMap(c.Fields),
+		"tags":      nonNil(c.Tags),
+		"groups":    nonNil(c.Groups),
+		"opted_out": c.OptedOut,
+	}
+	message := map[string]any{"body": "", "from": "", "to": "", "channel": "", "media": []string{}}
+	if m := r.Message; m != nil {
+		to := ""
+		if len(m.To) > 0 {
+			to = m.To[0]
+		}
+		message = map[string]any{"id": m.ID, "body": m.Body, "from": m.From, "to": to, "channel": m.Channel, "media": nonNil(m.Media)}
+	}
+	en := r.Enrollment
+	vars := en.Vars
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	httpVal := en.HTTP
+	if httpVal == nil {
+		httpVal = map[string]any{}
+	}
+	return map[string]any{
+		"contact":    contact,
+		"message":    message,
+		"vars":       vars,
+		"http":       httpVal,
+		"automation": map[string]any{"id": r.Automation.ID, "name": r.Automation.Name},
+		"enrollment": map[string]any{"id": en.ID, "channel": en.Channel},
+		"now":        r.Now.In(r.Set.Config.Location()),
+	}
+}
+
+// Render renders a template against the run's bindings.
+func (r *Run) Render(t *Template) (string, error) {
+	return t.render(r.Bindings())
+}
+
+// Reply queues a message to the contact on its enrollment's channel, from
+// the number chosen as SPEC says. An opted-out contact gets nothing: the
+// message is stored as suppressed.
+func (r *Run) Reply(body string, media []string, from string) error {
+	ch := r.Enrollment.Channel
+	return r.t.queue(&Message{
+		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
+		Body: body, Media: media, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
+	})
+}
+
+// Queue stores an outbound message (a forward, an email) and puts it in the
+// outbox; Purpose decides whether an opted-out contact blocks it.
+func (r *Run) Queue(m *Message) error {
+	m.Enrollment, m.Automation = r.Enrollment.ID, r.Automation.ID
+	return r.t.queue(m)
+}
+
+// Sender returns the number to send from on channel (explicit wins).
+func (r *Run) Sender(channel, explicit string) string { return r.t.sender(channel, explicit) }
+
+// OptOut opts the contact out everywhere, as STOP does, ending all its
+// enrollments (this one included) with reason.
+func (r *Run) OptOut(reason string) error { return r.t.e.optOutContact(r.t, reason) }
+
+// StartAutomation enrolls the contact in the automation with id under that
+// automation's overwrite rule. It reports whether it started.
+func (r *Run) StartAutomation(ctx context.Context, id string) (bool, error) {
+	a := r.Set.Automation(id)
+	if a == nil {
+		return false, fmt.Errorf("start automation %q: no such automation", id)
+	}
+	if !a.Enabled {
+		return false, nil
+	}
+	return r.t.e.enroll(ctx, r.t, a, r.Enrollment.Channel, r.Message)
+}
+
+// SetVar saves a value under vars.name.
+func (r *Run) SetVar(name string, v any) {
+	if r.Enrollment.Vars == nil {
+		r.Enrollment.Vars = map[string]any{}
+	}
+	r.Enrollment.Vars[name] = v
+}
+
+// AddGroups and the other contact changes below keep lists free of repeats.
+
+// AddGroups adds the contact to groups; joining a group it had left lets
+// scheduled sends reach it again.
+func (r *Run) AddGroups(groups ...string) {
+	c := r.Contact
+	for _, g := range groups {
+		if !slices.Contains(c.Groups, g) {
+			c.Groups = append(c.Groups, g)
+		}
+		c.LeftGroups = slices.DeleteFunc(c.LeftGroups, func(s string) bool { return s == g })
+	}
+}
+
+// RemoveGroups takes the contact out of groups.
+func (r *Run) RemoveGroups(groups ...string) {
+	c := r.Contact
+	c.Groups = slices.DeleteFunc(c.Groups, func(s string) bool { return slices.Contains(groups, s) })
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,200 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// Simulator chats with a Set on an in-memory store and a fake clock: each
+// message in is handled as if it came from the provider, and everything the
+// automations do is reported instead of sent. `keyway simulate` and the
+// step fixture tests drive it.
+type Simulator struct {
+	Engine *Engine
+	Store  Store
+	Clock  *FakeClock
+	// From is the contact's number, Channel its channel, To the number it
+	// writes to.
+	From, Channel, To string
+	// Mailer and Texter stand in for the outside world (nil: nothing sent).
+	out    io.Writer
+	events []TraceEvent
+	seq    int
+}
+
+// SimStart is when a simulator's clock starts: a Monday, 09:00 UTC.
+var SimStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+
+// NewSimulator returns a simulator for set that reports to out (nil: report
+// nothing; the caller reads what Say and Advance return).
+func NewSimulator(set *Set, out io.Writer) *Simulator {
+	s := &Simulator{Clock: NewFakeClock(SimStart), Store: NewMemStore(), From: "+15550001111", Channel: config.ChannelSMS, out: out}
+	s.Engine = New(s.Store, set, Options{Clock: s.Clock, Trace: func(ev TraceEvent) { s.events = append(s.events, ev) }})
+	return s
+}
+
+// Step is what one message or one advance of the clock did.
+type SimResult struct {
+	Route  string
+	Sent   []*Message // outbound messages and emails, in order
+	Events []TraceEvent
+}
+
+func (s *Simulator) to() string {
+	if s.To != "" {
+		return s.To
+	}
+	for _, n := range s.Engine.Set().Config.Providers.Twilio.Numbers {
+		if n.Channel == s.Channel {
+			return n.Number
+		}
+	}
+	return "+15005550006"
+}
+
+// Say handles body as a message from the contact, then fires what became due.
+func (s *Simulator) Say(ctx context.Context, body string) (SimResult, error) {
+	s.seq++
+	h, err := s.Engine.HandleInbound(ctx, providers.Inbound{
+		Provider: "simulator", ID: fmt.Sprintf("SIM%06d", s.seq), Channel: s.Channel,
+		From: s.From, To: s.to(), Body: body,
+	})
+	if err != nil {
+		return SimResult{}, err
+	}
+	res, err := s.settle(ctx)
+	res.Route = h.Route
+	return res, err
+}
+
+// Advance moves the clock forward by d and fires every timer due by then,
+// in order, as a running gateway would have.
+func (s *Simulator) Advance(ctx context.Context, d time.Duration) (SimResult, error) {
+	end := s.Clock.Now().Add(d)
+	var all SimResult
+	for {
+		next, ok, err := s.nextDue(ctx, end)
+		if err != nil {
+			return all, err
+		}
+		if !ok {
+			break
+		}
+		if next.After(s.Clock.Now()) {
+			s.Clock.Advance(next.Sub(s.Clock.Now()))
+		}
+		res, err := s.settle(ctx)
+		all.Sent, all.Events = append(all.Sent, res.Sent...), append(all.Events, res.Events...)
+		if err != nil {
+			return all, err
+		}
+	}
+	s.Clock.Advance(end.Sub(s.Clock.Now()))
+	return all, nil
+}
+
+// nextDue finds the soonest timer due by end.
+func (s *Simulator) nextDue(ctx context.Context, end time.Time) (time.Time, bool, error) {
+	var due time.Time
+	ok := false
+	err := s.Store.View(ctx, func(tx Tx) error {
+		ts, err := tx.DueTimers(end, 1)
+		if err != nil || len(ts) == 0 {
+			return err
+		}
+		due, ok = ts[0].Due, true
+		return nil
+	})
+	return due, ok, err
+}
+
+// settle fires due timers (and step I/O) until nothing is due now, then
+// takes every queued message out of the outbox as sent.
+func (s *Simulator) settle(ctx context.Context) (SimResult, error) {
+	for range 1000 {
+		n, err := s.Engine.FireDue(ctx)
+		if err != nil {
+			return SimResult{}, err
+		}
+		s.Engine.WaitIO()
+		if n == 0 {
+			break
+		}
+	}
+	var res SimResult
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		res.Sent = res.Sent[:0]
+		ids, err := tx.Outbox(10000)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := tx.Message(id)
+			if err != nil {
+				return err
+			}
+			m.Status = StatusDev
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			if err := tx.Dequeue(id); err != nil {
+				return err
+			}
+			res.Sent = append(res.Sent, m)
+		}
+		return nil
+	})
+	res.Events, s.events = s.events, nil
+	return res, err
+}
+
+// Contact returns the simulated contact as stored.
+func (s *Simulator) Contact(ctx context.Context) (*Contact, error) {
+	var c *Contact
+	err := s.Store.View(ctx, func(tx Tx) error {
+		var err error
+		c, err = tx.Contact(s.From)
+		return err
+	})
+	return c, err
+}
+
+// Print writes a result the way `keyway simulate` shows it.
+func (s *Simulator) Print(res SimResult) {
+	if s.out == nil {
+		return
+	}
+	for _, ev := range res.Events {
+		step := ""
+		if ev.Step != "" {
+			step = " step " + ev.Step
+		}
+		fmt.Fprintf(s.out, "  [%s%s] %s\n", ev.Automation, step, ev.What)
+	}
+	for _, m := range res.Sent {
+		switch {
+		case m.Kind == KindEmail:
+			fmt.Fprintf(s.out, "  email → %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, indent(m.Body, "    | "))
+		case m.Purpose == PurposeForward:
+			fmt.Fprintf(s.out, "  forward → %s (from %s): %s\n", strings.Join(m.To, ", "), m.From, m.Body)
+		default:
+			fmt.Fprintf(s.out, "  reply → %s (%s from %s): %s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body)
+		}
+		for _, u := range m.Media {
+			fmt.Fprintf(s.out, "    media: %s\n", u)
+		}
+	}
+	if res.Route == RouteStored {
+		fmt.Fprintln(s.out, "  (stored; nothing matched)")
+	}
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}

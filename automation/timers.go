@@ -1,0 +1,230 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// timerBatch is how many due timers one transaction fires.
+const timerBatch = 256
+
+// IOLease is how long a step's I/O may take before its timer fires again:
+// an I/O timer is moved this far ahead when its Perform starts, so that a
+// crash mid-call retries it after restart.
+const IOLease = time.Minute
+
+// ioRuns tracks the I/O performs under way, by enrollment and epoch.
+type ioRuns struct {
+	mu sync.Mutex
+	wg sync.WaitGroup
+	on map[string]bool
+}
+
+// FireDue fires every timer due now, in batches of one transaction each:
+// waits end, reply timeouts take their branch, expiries end enrollments,
+// and I/O steps start their Perform in the background. A timer whose
+// enrollment has moved on does nothing; a timer of a paused automation is
+// held until the automation is enabled again. It returns how many timers
+// it fired.
+func (e *Engine) FireDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		now := e.clock.Now()
+		var io []Timer
+		n, queued := 0, false
+		err := e.store.Update(ctx, func(tx Tx) error {
+			io, n, queued = io[:0], 0, false
+			due, err := tx.DueTimers(now, timerBatch)
+			if err != nil {
+				return err
+			}
+			n = len(due)
+			for _, tm := range due {
+				if err := tx.DeleteTimer(tm); err != nil {
+					return err
+				}
+				q, isIO, err := e.fire(ctx, tx, tm, now)
+				if err != nil {
+					return fmt.Errorf("fire timer of enrollment %s: %w", tm.Enrollment, err)
+				}
+				queued = queued || q
+				if isIO {
+					io = append(io, tm)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("automation: fire timers: %w", err)
+		}
+		total += n
+		if queued {
+			e.onQueue()
+		}
+		for _, tm := range io {
+			e.startIO(ctx, tm)
+		}
+		if n < timerBatch {
+			return total, nil
+		}
+	}
+}
+
+// fire handles one due timer inside tx. It reports whether it queued
+// anything, and whether the timer is an I/O start (re-stored with a lease).
+func (e *Engine) fire(ctx context.Context, tx Tx, tm Timer, now time.Time) (queued, isIO bool, err error) {
+	en, err := tx.Enrollment(tm.Enrollment)
+	if isNotFound(err) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	if !en.Active() || en.Epoch != tm.Epoch {
+		return false, false, nil // stale: the enrollment moved on
+	}
+	set := e.Set()
+	a := set.Automation(en.Automation)
+	if a != nil && !a.Enabled {
+		return false, false, tx.HoldTimer(tm)
+	}
+	t, err := e.newTurn(tx, en.Contact)
+	if err != nil {
+		return false, false, err
+	}
+	t.now = now
+	if a == nil {
+		en.WaitUntil = nil
+		if err := e.end(t, en, fmt.Sprintf("automation %q no longer exists", en.Automation)); err != nil {
+			return false, false, err
+		}
+		return false, false, t.commit()
+	}
+	r := t.run(a, en)
+	switch tm.Kind {
+	case TimerIO:
+		lease := tm
+		lease.Due = now.Add(IOLease)
+		en.WaitUntil = &lease.Due
+		if err := tx.PutTimer(lease); err != nil {
+			return false, false, err
+		}
+		return false, true, t.put(en)
+	case TimerExpire:
+		en.WaitUntil = nil
+		err = e.end(t, en, "expired: no reply within expire_after")
+	default:
+		en.WaitUntil = nil // the timer is already deleted
+		err = e.resume(ctx, r, Event{Kind: EventTimer, Timer: &tm})
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return t.queued, false, t.commit()
+}
+
+// startIO runs the Perform of the step an I/O timer points at, outside
+// any transaction, then resumes the step with the result.
+func (e *Engine) startIO(ctx context.Context, tm Timer) {
+	key := fmt.Sprintf("%s/%d", tm.Enrollment, tm.Epoch)
+	e.io.mu.Lock()
+	if e.io.on == nil {
+		e.io.on = map[string]bool{}
+	}
+	if e.io.on[key] {
+		e.io.mu.Unlock()
+		return
+	}
+	e.io.on[key] = true
+	e.io.wg.Add(1)
+	e.io.mu.Unlock()
+	go func() {
+		defer func() {
+			e.io.mu.Lock()
+			delete(e.io.on, key)
+			e.io.mu.Unlock()
+			e.io.wg.Done()
+		}()
+		if err := e.performIO(ctx, tm); err != nil {
+			e.log.Error().Err(err).Str("enrollment", tm.Enrollment).Msg("step I/O")
+		}
+	}()
+}
+
+// WaitIO waits for the I/O performs under way to finish.
+func (e *Engine) WaitIO() { e.io.wg.Wait() }
+
+func (e *Engine) performIO(ctx context.Context, tm Timer) error {
+	// Read what the step needs.
+	var r *Run
+	var perf Performer
+	err := e.store.View(ctx, func(tx Tx) error {
+		en, err := tx.Enrollment(tm.Enrollment)
+		if err != nil || !en.Active() || en.Epoch != tm.Epoch {
+			return err
+		}
+		a := e.Set().Automation(en.Automation)
+		if a == nil {
+			return nil
+		}
+		st, ok := a.step(en.Step, en.StepType)
+		if !ok {
+			return nil
+		}
+		p, ok := st.Step.(Performer)
+		if !ok {
+			return nil
+		}
+		t, err := e.newTurn(tx, en.Contact)
+		if err != nil {
+			return err
+		}
+		r, perf = t.run(a, en), p
+		r.Step = st
+		if en.Trigger != "" {
+			if m, err := tx.Message(en.Trigger); err == nil {
+				r.Message = m
+			}
+		}
+		return nil
+	})
+	if err != nil || perf == nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, IOLease-5*time.Second)
+	result, perr := perf.Perform(pctx, r)
+	cancel()
+	if ctx.Err() != nil {
+		return nil // shutting down: the lease timer retries after restart
+	}
+	// Resume with the result, if the enrollment is still where it was.
+	queued := false
+	err = e.store.Update(ctx, func(tx Tx) error {
+		queued = false
+		en, err := tx.Enrollment(tm.Enrollment)
+		if err != nil || !en.Active() || en.Epoch != tm.Epoch || en.Status != EnrollmentPending {
+			return err
+		}
+		a := e.Set().Automation(en.Automation)
+		if a == nil {
+			return nil
+		}
+		t, err := e.newTurn(tx, en.Contact)
+		if err != nil {
+			return err
+		}
+		run := t.run(a, en)
+		run.Message = r.Message
+		if err := e.resume(ctx, run, Event{Kind: EventIO, Result: result, Err: perr}); err != nil {
+			return err
+		}
+		queued = t.queued
+		return t.commit()
+	})
+	if queued {
+		e.onQueue()
+	}
+	return err
+}

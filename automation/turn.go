@@ -1,0 +1,196 @@
+package automation
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyway-sms/keyway/keywords"
+)
+
+// turn is the handling of one inbound message or timer for one contact,
+// inside one transaction. Every run in the turn shares its contact and
+// enrollments, so chained automations see each other's changes.
+type turn struct {
+	e       *Engine
+	tx      Tx
+	set     *Set
+	now     time.Time
+	contact *Contact
+	// enrollments caches the contact's enrollments touched in this turn,
+	// by automation id.
+	enrollments map[string]*Enrollment
+	loaded      bool // all active enrollments are in the cache
+	steps       int
+	queued      bool // an outbound message or a timer was stored
+}
+
+// newTurn loads (or creates) the contact with phone.
+func (e *Engine) newTurn(tx Tx, phone string) (*turn, error) {
+	now := e.clock.Now()
+	c, err := tx.Contact(phone)
+	switch {
+	case isNotFound(err):
+		c = &Contact{Phone: phone, CreatedAt: now}
+	case err != nil:
+		return nil, err
+	}
+	return &turn{e: e, tx: tx, set: e.Set(), now: now, contact: c, enrollments: map[string]*Enrollment{}}, nil
+}
+
+// commit stores the contact; the transaction commits after.
+func (t *turn) commit() error {
+	t.contact.UpdatedAt = t.now
+	return t.tx.PutContact(t.contact)
+}
+
+func (t *turn) run(a *Automation, en *Enrollment) *Run {
+	return &Run{Now: t.now, Set: t.set, Automation: a, Enrollment: en, Contact: t.contact, t: t}
+}
+
+// activeEnrollment returns the contact's active enrollment in automation.
+func (t *turn) activeEnrollment(automation string) (*Enrollment, error) {
+	if en, ok := t.enrollments[automation]; ok && en.Active() {
+		return en, nil
+	}
+	if t.loaded {
+		return nil, nil
+	}
+	en, err := t.tx.ActiveEnrollment(t.contact.Phone, automation)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.enrollments[automation] = en
+	return en, nil
+}
+
+// activeEnrollments returns all the contact's active enrollments.
+func (t *turn) activeEnrollments() ([]*Enrollment, error) {
+	if !t.loaded {
+		ens, err := t.tx.ActiveEnrollments(t.contact.Phone)
+		if err != nil {
+			return nil, err
+		}
+		for _, en := range ens {
+			if cached, ok := t.enrollments[en.Automation]; !ok || !cached.Active() {
+				t.enrollments[en.Automation] = en
+			}
+		}
+		t.loaded = true
+	}
+	var out []*Enrollment
+	for _, en := range t.enrollments {
+		if en.Active() {
+			out = append(out, en)
+		}
+	}
+	return out, nil
+}
+
+// put stores the enrollment and keeps it in the cache.
+func (t *turn) put(en *Enrollment) error {
+	en.UpdatedAt = t.now
+	if cached, ok := t.enrollments[en.Automation]; !ok || en.Active() || cached == en {
+		t.enrollments[en.Automation] = en
+	}
+	if err := t.tx.PutEnrollment(en); err != nil {
+		return fmt.Errorf("store enrollment %s: %w", en.ID, err)
+	}
+	return nil
+}
+
+// pause stores the enrollment as paused with a timer due at due.
+func (t *turn) pause(en *Enrollment, status string, due time.Time, kind string) error {
+	en.Epoch++
+	en.Status = status
+	en.WaitUntil = &due
+	if err := t.tx.PutTimer(Timer{Due: due, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: kind}); err != nil {
+		return fmt.Errorf("store timer: %w", err)
+	}
+	t.queued = true
+	what := "waiting until " + due.Format(time.RFC3339)
+	switch kind {
+	case TimerIO:
+		what = "calling out"
+	case TimerTimeout, TimerExpire:
+		what = "waiting for a reply until " + due.Format(time.RFC3339)
+	}
+	t.e.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
+	return t.put(en)
+}
+
+// clearTimer removes the timer of a paused enrollment.
+func (t *turn) clearTimer(en *Enrollment) error {
+	if en.WaitUntil == nil {
+		return nil
+	}
+	err := t.tx.DeleteTimer(Timer{Due: *en.WaitUntil, Enrollment: en.ID})
+	en.WaitUntil = nil
+	return err
+}
+
+// queue stores an outbound message and puts it in the outbox, unless it is
+// for an opted-out contact and not allowed to reach one.
+func (t *turn) queue(m *Message) error {
+	m.ID = t.e.ids.next(t.now)
+	m.Direction = Outbound
+	if m.Kind == "" {
+		m.Kind = KindText
+	}
+	if m.Contact == "" {
+		m.Contact = t.contact.Phone
+	}
+	m.CreatedAt, m.UpdatedAt = t.now, t.now
+	m.Status = StatusQueued
+	if m.Purpose == PurposeReply && t.contact.OptedOut {
+		m.Status = StatusSuppressed
+		m.Error = "contact opted out"
+		t.e.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent (contact opted out): " + m.Body})
+		return t.tx.PutMessage(m)
+	}
+	if err := t.tx.PutMessage(m); err != nil {
+		return err
+	}
+	if err := t.tx.Enqueue(m.ID); err != nil {
+		return err
+	}
+	t.queued = true
+	return nil
+}
+
+// queueCompliance queues a compliance reply to the sender of m; an empty
+// reply sends nothing.
+func (t *turn) queueCompliance(m *Message, reply string) error {
+	if reply == "" {
+		return nil
+	}
+	return t.queue(&Message{
+		Purpose: PurposeCompliance, Channel: m.Channel, From: m.To[0],
+		To: []string{m.From}, Body: reply,
+	})
+}
+
+// sender picks the number to send from on channel: explicit if set, else
+// the number the contact last wrote to there, else the first configured
+// number of the channel.
+func (t *turn) sender(channel, explicit string) string {
+	if explicit != "" {
+		return explicit
+	}
+	if n := t.contact.LastTo[channel]; n != "" {
+		return n
+	}
+	for _, n := range t.set.Config.Providers.Twilio.Numbers {
+		if n.Channel == channel {
+			return n.Number
+		}
+	}
+	return ""
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+func normalizeBody(s string) string { return keywords.Normalize(s) }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/config"
+)
+
+const simulateHelp = `Each line is a message from the contact. Commands:
+  /wait DURATION    advance the clock (e.g. /wait 2h, /wait 3d) and fire what is due
+  /from +NUMBER     write as another contact
+  /contact          show the contact: groups, tags, fields, opt-out
+  /help             this help
+  /quit             leave (end of input does too)
+`
+
+func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, cf := newFlags("simulate", stderr)
+	from := fs.String("from", "+15550001111", "the contact's number")
+	channel := fs.String("channel", config.ChannelSMS, "sms or whatsapp")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if cf.config == "" {
+		fmt.Fprintln(stderr, "keyway simulate: --config FILE (or KEYWAY_CONFIG) is required")
+		return 2
+	}
+	if *channel != config.ChannelSMS && *channel != config.ChannelWhatsApp {
+		fmt.Fprintf(stderr, "keyway simulate: --channel must be sms or whatsapp, not %q\n", *channel)
+		return 2
+	}
+	cfg, set, problems := load(cf.config)
+	if set == nil {
+		printProblems(stderr, problems)
+		return 1
+	}
+	phone, err := config.E164(*from, cfg.Defaults.Region)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyway simulate: --from: %v\n", err)
+		return 2
+	}
+	sim := automation.NewSimulator(set, stdout)
+	sim.From, sim.Channel = phone, *channel
+	fmt.Fprintf(stdout, "keyway simulate: %d automation(s); you are %s on %s. /help for commands.\n", len(set.Automations()), phone, *channel)
+	ctx := context.Background()
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		fmt.Fprintf(stdout, "%s %s> %s\n", sim.Clock.Now().In(cfg.Location()).Format("Mon 15:04"), sim.From, line)
+		quit, err := simCommand(ctx, sim, cfg, line, stdout)
+		if err != nil {
+			fmt.Fprintf(stdout, "  error: %v\n", err)
+		}
+		if quit {
+			break
+		}
+	}
+	return 0
+}
+
+// simCommand runs one line: a command or a message.
+func simCommand(ctx context.Context, sim *automation.Simulator, cfg *config.Config, line string, out io.Writer) (quit bool, err error) {
+	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	if !strings.HasPrefix(cmd, "/") {
+		res, err := sim.Say(ctx, line)
+		sim.Print(res)
+		return false, err
+	}
+	switch cmd {
+	case "/quit", "/exit":
+		return true, nil
+	case "/help":
+		fmt.Fprint(out, simulateHelp)
+	case "/wait":
+		d, err := config.ParseDuration(arg)
+		if err != nil {
+			return false, err
+		}
+		res, err := sim.Advance(ctx, d)
+		sim.Print(res)
+		fmt.Fprintf(out, "  (clock now %s)\n", sim.Clock.Now().In(cfg.Location()).Format("Mon 2006-01-02 15:04 MST"))
+		return false, err
+	case "/from":
+		n, err := config.E164(arg, cfg.Defaults.Region)
+		if err != nil {
+			return false, err
+		}
+		sim.From = n
+	case "/contact":
+		c, err := sim.Contact(ctx)
+		if err != nil {
+			return false, err
+		}
+		fmt.Fprintf(out, "  %s name=%q groups=%v tags=%v fields=%v opted_out=%v\n", c.Phone, c.Name, c.Groups, c.Tags, c.Fields, c.OptedOut)
+	default:
+		return false, fmt.Errorf("unknown command %s (/help lists them)", cmd)
+	}
+	return false, nil
+}

@@ -1,0 +1,453 @@
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// commonStepKeys are the keys every step has: Parse decodes them into Step,
+// and DecodeStep leaves them alone.
+var commonStepKeys = map[string]bool{"id": true, "name": true, "type": true, "next": true}
+
+var (
+	nodeType            = reflect.TypeFor[yaml.Node]()
+	nodePtrType         = reflect.TypeFor[*yaml.Node]()
+	stepType            = reflect.TypeFor[Step]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// DecodeStep decodes the keys of step s other than id, name, type and next
+// into the struct into points to, as Parse decodes the rest of the file: by
+// yaml tags, with every problem placed where it stands. A key the struct does
+// not have is reported as unknown for the step's type. The places of the
+// decoded nodes are recorded under s.Path, for At. The step's ${NAME}
+// references were expanded by Parse.
+//
+// DecodeStep records places into c, so it must not run at the same time as
+// another DecodeStep or At on the same Config. It panics if into is not a
+// pointer to a struct.
+func (c *Config) DecodeStep(s *Step, into any) Problems {
+	v := reflect.ValueOf(into)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		panic(fmt.Sprintf("config: DecodeStep needs a pointer to a struct, got %T", into))
+	}
+	if s.Node == nil {
+		return nil
+	}
+	if c.pos == nil {
+		c.pos = map[string]Pos{}
+	}
+	d := newDecoder(c.File, nil, c.pos)
+	d.structure(s.Node, s.Path, v.Elem(), keyRule{
+		skip:  commonStepKeys,
+		where: fmt.Sprintf("for step type %q", s.Type),
+	})
+	sortProblems(d.problems)
+	return d.problems
+}
+
+// decoder walks a YAML node tree into Go values by their yaml tags. It
+// records where each node stands, keyed by its path, and collects every
+// problem instead of stopping at the first.
+type decoder struct {
+	file string
+	// lookup reads an environment variable; it is nil when the scalars were
+	// already expanded.
+	lookup   func(string) (string, bool)
+	pos      map[string]Pos
+	problems Problems
+	// open holds the anchored nodes being decoded through an alias, to stop
+	// at an anchor that contains itself.
+	open map[*yaml.Node]bool
+}
+
+func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos) *decoder {
+	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}}
+}
+
+// keyRule says how a mapping decoded into a struct treats keys that are not
+// the struct's.
+type keyRule struct {
+	skip    map[string]bool // keys another decoder reads
+	where   string          // names the mapping in an unknown key message, if not its path
+	lenient bool            // unknown keys are left to another decoder
+}
+
+// decode stores n, the node at path, into v. A null leaves v as it is.
+func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
+	d.pos[path] = nodePos(n)
+	if n.Kind == yaml.AliasNode {
+		if d.open[n.Alias] {
+			d.errorf(n, "%s: alias *%s is inside its own anchor", label(path), n.Value)
+			return
+		}
+		d.open[n.Alias] = true
+		defer delete(d.open, n.Alias)
+		n = atAlias(n)
+	}
+	t := v.Type()
+	if t == nodeType || t == nodePtrType || t.Kind() == reflect.Interface {
+		d.whole(n, path, v)
+		return
+	}
+	if n.Kind == yaml.ScalarNode && d.lookup != nil {
+		n = expandScalar(n, d.lookup)
+	}
+	switch {
+	case t == stepType: // even a null step is reported: a step must be a mapping
+		d.step(n, path, v.Addr().Interface().(*Step))
+	case isNull(n):
+	default:
+		d.value(n, path, v)
+	}
+}
+
+// value stores the non-null node n into v.
+func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
+	if reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) {
+		d.text(n, path, v.Addr().Interface().(encoding.TextUnmarshaler))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer: // left nil when its value has a problem
+		before := len(d.problems)
+		p := reflect.New(v.Type().Elem())
+		d.value(n, path, p.Elem())
+		if len(d.problems) == before {
+			v.Set(p)
+		}
+	case reflect.Struct:
+		d.structure(n, path, v, keyRule{})
+	case reflect.Slice:
+		d.list(n, path, v)
+	case reflect.Map:
+		d.dict(n, path, v)
+	default:
+		d.scalar(n, path, v)
+	}
+}
+
+// whole stores the tree at n, with its ${NAME} references expanded, into a
+// yaml.Node, a *yaml.Node or an any.
+func (d *decoder) whole(n *yaml.Node, path string, v reflect.Value) {
+	tree := d.expandTree(n)
+	switch v.Type() {
+	case nodeType:
+		v.Set(reflect.ValueOf(*tree))
+	case nodePtrType:
+		v.Set(reflect.ValueOf(tree))
+	default:
+		if v.NumMethod() != 0 {
+			panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
+		}
+		var x any
+		if err := tree.Decode(&x); err != nil {
+			d.errorf(n, "%s: %v", label(path), err)
+			return
+		}
+		if x != nil {
+			v.Set(reflect.ValueOf(x))
+		}
+	}
+}
+
+// step stores the common keys of step mapping n into s and keeps the mapping,
+// its ${NAME} references expanded, for DecodeStep.
+func (d *decoder) step(n *yaml.Node, path string, s *Step) {
+	s.Path = path
+	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
+	if n.Kind == yaml.MappingNode {
+		s.Node = d.expandTree(n)
+	}
+}
+
+// structure stores mapping n into struct v, key by key.
+func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value, rule keyRule) {
+	if n.Kind != yaml.MappingNode {
+		d.mismatch(n, path, v.Type())
+		return
+	}
+	names, index := structKeys(v.Type())
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key, ok := d.key(k, path)
+		if !ok || rule.skip[key] {
+			continue
+		}
+		f, known := index[key]
+		if !known {
+			if !rule.lenient {
+				d.unknownKey(k, path, rule.where, names)
+			}
+			continue
+		}
+		if d.duplicate(seen, k, path) {
+			continue
+		}
+		d.decode(val, join(path, key), v.Field(f))
+	}
+}
+
+// list stores sequence n into slice v.
+func (d *decoder) list(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind != yaml.SequenceNode {
+		d.mismatch(n, path, v.Type())
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, e := range n.Content {
+		d.decode(e, fmt.Sprintf("%s[%d]", path, i), s.Index(i))
+	}
+	v.Set(s)
+}
+
+// dict stores mapping n into v, a map with string keys.
+func (d *decoder) dict(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.mismatch(n, path, v.Type())
+		return
+	}
+	t := v.Type()
+	if t.Key().Kind() != reflect.String {
+		panic(fmt.Sprintf("config: cannot decode into %s", t))
+	}
+	m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key, ok := d.key(k, path)
+		if !ok || d.duplicate(seen, k, path) {
+			continue
+		}
+		e := reflect.New(t.Elem()).Elem()
+		d.decode(val, join(path, key), e)
+		m.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), e)
+	}
+	v.Set(m)
+}
+
+// text stores scalar n into a value that reads itself from text, such as a
+// Duration.
+func (d *decoder) text(n *yaml.Node, path string, u encoding.TextUnmarshaler) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s: expected a single value, got %s", label(path), describe(n))
+		return
+	}
+	if err := u.UnmarshalText([]byte(n.Value)); err != nil {
+		d.errorf(n, "%s: %v", label(path), err)
+	}
+}
+
+// scalar stores scalar n into a string, bool, integer or float v.
+func (d *decoder) scalar(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind != yaml.ScalarNode {
+		d.mismatch(n, path, v.Type())
+		return
+	}
+	ok := true
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(n.Value)
+	case reflect.Bool:
+		var b bool
+		if b, ok = parseBool(n.Value); ok {
+			v.SetBool(b)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		i, err := strconv.ParseInt(n.Value, 10, v.Type().Bits())
+		if ok = err == nil; ok {
+			v.SetInt(i)
+		}
+	case reflect.Float32, reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, v.Type().Bits())
+		if ok = err == nil; ok {
+			v.SetFloat(f)
+		}
+	default:
+		panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
+	}
+	if !ok {
+		d.mismatch(n, path, v.Type())
+	}
+}
+
+// key returns the text of mapping key k, reporting a key keyway cannot read.
+func (d *decoder) key(k *yaml.Node, path string) (string, bool) {
+	switch {
+	case k.ShortTag() == "!!merge":
+		d.errorf(k, "%s: merge keys (<<) are not supported", label(path))
+	case k.Kind != yaml.ScalarNode:
+		d.errorf(k, "%s: expected a name as key, got %s", label(path), describe(k))
+	default:
+		return k.Value, true
+	}
+	return "", false
+}
+
+// duplicate reports key k of the mapping at path if seen holds it already,
+// and else adds it.
+func (d *decoder) duplicate(seen map[string]*yaml.Node, k *yaml.Node, path string) bool {
+	if first, ok := seen[k.Value]; ok {
+		d.errorf(k, "duplicate key %q %s (first at %s)", k.Value, where(path), place(d.file, nodePos(first)))
+		return true
+	}
+	seen[k.Value] = k
+	return false
+}
+
+// unknownKey reports key k, which is none of names, in the mapping at path.
+func (d *decoder) unknownKey(k *yaml.Node, path, in string, names []string) {
+	if in == "" {
+		in = where(path)
+	}
+	allowed := "it takes no keys"
+	if len(names) > 0 {
+		allowed = "allowed: " + strings.Join(names, ", ")
+	}
+	d.errorf(k, "unknown key %q %s (%s)", k.Value, in, allowed)
+}
+
+func (d *decoder) mismatch(n *yaml.Node, path string, t reflect.Type) {
+	d.errorf(n, "%s: expected %s, got %s", label(path), want(t), describe(n))
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.problems = append(d.problems, Problem{File: d.file, Pos: nodePos(n), Message: fmt.Sprintf(format, args...)})
+}
+
+// expandTree returns a copy of the tree at n with its ${NAME} references
+// expanded and each alias replaced by a copy of its anchor's tree; n is left
+// untouched. It returns n itself when the scalars are already expanded.
+func (d *decoder) expandTree(n *yaml.Node) *yaml.Node {
+	if d.lookup == nil {
+		return n
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return expandScalar(n, d.lookup)
+	case yaml.AliasNode:
+		if d.open[n.Alias] {
+			return n // an anchor inside itself: yaml.v3 reports it on Decode
+		}
+		d.open[n.Alias] = true
+		defer delete(d.open, n.Alias)
+		return d.expandTree(n.Alias)
+	}
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, e := range n.Content {
+		c.Content[i] = d.expandTree(e)
+	}
+	return &c
+}
+
+// structKeys returns the yaml keys of struct type t in field order, and the
+// index of the field each one names.
+func structKeys(t reflect.Type) (names []string, index map[string]int) {
+	index = map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		names = append(names, name)
+		index[name] = i
+	}
+	return names, index
+}
+
+// parseBool reads a YAML boolean, taking the YAML 1.1 words yes/no and on/off
+// as yaml.v3 does.
+func parseBool(s string) (b, ok bool) {
+	switch strings.ToLower(s) {
+	case "true", "yes", "on":
+		return true, true
+	case "false", "no", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// atAlias returns a copy of the node alias n stands for, placed where n
+// stands, so that a problem with the value as a whole is shown where it is
+// used.
+func atAlias(n *yaml.Node) *yaml.Node {
+	c := *n.Alias
+	c.Line, c.Column = n.Line, n.Column
+	return &c
+}
+
+func isNull(n *yaml.Node) bool { return n.ShortTag() == "!!null" }
+
+func nodePos(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
+
+// place renders a position as FILE:LINE:COL.
+func place(file string, p Pos) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col) }
+
+// join appends key to the node path parent.
+func join(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// label names the node at path at the start of a message.
+func label(path string) string {
+	if path == "" {
+		return "top level"
+	}
+	return path
+}
+
+// where names the mapping at path after an "unknown key" or "duplicate key".
+func where(path string) string {
+	if path == "" {
+		return "at top level"
+	}
+	return "in " + path
+}
+
+// want describes what a value of type t is written as.
+func want(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return want(t.Elem())
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		return "a list"
+	default:
+		return "a mapping"
+	}
+}
+
+// describe tells what node n holds, for a message.
+func describe(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case isNull(n):
+		return "nothing"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}

@@ -1,0 +1,252 @@
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of the settings a file may leave out; see applyDefaults.
+const (
+	defaultListen       = ":8080"
+	defaultMaxBodyBytes = 65536
+	defaultStoragePath  = "./data/keyway.db"
+	defaultRegion       = "US"
+	defaultTimezone     = "UTC"
+	defaultTwilioAPI    = "https://api.twilio.com"
+	defaultSMTPTLS      = "starttls"
+	defaultMatch        = "first_word"
+	defaultExpireAfter  = Duration(30 * 24 * time.Hour)
+	defaultCatchUp      = Duration(time.Hour)
+
+	defaultOptOutReply = "You are unsubscribed. Reply START to resubscribe."
+	defaultOptInReply  = "You are resubscribed."
+	defaultHelpReply   = "Reply STOP to opt out. Msg&data rates may apply."
+)
+
+// Default compliance keywords of each family.
+var (
+	defaultOptOutKeywords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+	defaultOptInKeywords  = []string{"START", "UNSTOP", "YES"}
+	defaultHelpKeywords   = []string{"HELP", "INFO"}
+)
+
+// Load reads the configuration file at path, with ${NAME} references taken
+// from the environment; see Parse. A file that cannot be read gives a nil
+// Config and a single problem.
+func Load(path string) (*Config, Problems) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Problems{{File: path, Pos: Pos{Line: 1, Col: 1}, Message: fmt.Sprintf("cannot read the configuration: %v", err)}}
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse reads a configuration from data, the content of file, validates it
+// and returns it with every problem found, errors and warnings, in file
+// order. Each ${NAME} in a value is replaced by lookupEnv(NAME), or by
+// nothing when it is not set (a nil lookupEnv sets nothing). The settings
+// the file leaves out get their defaults (see applyDefaults); an empty file
+// is an empty configuration.
+//
+// The Config is nil only when data is not a single YAML document: the
+// problems then hold the syntax error alone. Otherwise it holds whatever could be read, and is fit
+// to run when Problems.Err is nil.
+func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, Problems) {
+	root, bad := parseYAML(file, data)
+	if bad != nil {
+		return nil, Problems{*bad}
+	}
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	c := &Config{File: file, pos: map[string]Pos{}}
+	d := newDecoder(file, lookupEnv, c.pos)
+	if root != nil {
+		d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
+	}
+	for i := range c.Automations {
+		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)
+	}
+	c.applyDefaults()
+	problems := append(d.problems, c.validate()...)
+	sortProblems(problems)
+	return c, problems
+}
+
+// parseYAML reads the single YAML document in data and returns its root
+// node, or nil when the document is empty.
+func parseYAML(file string, data []byte) (*yaml.Node, *Problem) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, nil
+	} else if err != nil {
+		return nil, syntaxProblem(file, err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, syntaxProblem(file, err)
+	case len(next.Content) > 0 && !isNull(next.Content[0]):
+		return nil, &Problem{File: file, Pos: nodePos(&next), Message: "a second YAML document starts here; keep the whole configuration in one document"}
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+// yamlErrPlace is the place yaml.v3 puts at the start of a syntax error.
+var yamlErrPlace = regexp.MustCompile(`^yaml: line (\d+): (?:column (\d+): )?`)
+
+// syntaxProblem turns a yaml.v3 syntax error into a Problem at the line (and
+// column) the error names, or at the file's start.
+func syntaxProblem(file string, err error) *Problem {
+	msg := err.Error()
+	p := &Problem{File: file, Pos: Pos{Line: 1, Col: 1}}
+	if m := yamlErrPlace.FindStringSubmatch(msg); m != nil {
+		p.Pos.Line, _ = strconv.Atoi(m[1])
+		if m[2] != "" {
+			p.Pos.Col, _ = strconv.Atoi(m[2])
+		}
+		msg = msg[len(m[0]):]
+	}
+	p.Message = "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")
+	return p
+}
+
+// sortProblems puts problems in file order, keeping the order of those at
+// the same place.
+func sortProblems(ps Problems) {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+	})
+}
+
+// applyDefaults fills in the settings the file leaves empty:
+//   - server.listen ":8080"; server.max_body_bytes 65536 (when 0);
+//   - storage.path "./data/keyway.db";
+//   - defaults.region "US"; defaults.timezone "UTC";
+//   - providers.twilio.api_base_url "https://api.twilio.com"; the channel
+//     of each of providers.twilio.numbers "sms";
+//   - when email.smtp is set: its tls "starttls", and its port 587, or 465
+//     with tls: tls;
+//   - the keywords and the reply of each compliance family, separately, as
+//     SPEC.md lists them: opt_out STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
+//     QUIT, OPTOUT, REVOKE replying "You are unsubscribed. Reply START to
+//     resubscribe."; opt_in START, UNSTOP, YES replying "You are
+//     resubscribed."; help HELP, INFO replying "Reply STOP to opt out.
+//     Msg&data rates may apply.";
+//   - each automation's match "first_word" and expire_after 30 days, and
+//     its schedule's catch_up 1h.
+//
+// It also rewrites each of providers.twilio.numbers in E.164, reading it as
+// a number of defaults.region; a number that does not read is left for
+// validate to report.
+func (c *Config) applyDefaults() {
+	setDefault(&c.Server.Listen, defaultListen)
+	setDefault(&c.Server.MaxBodyBytes, defaultMaxBodyBytes)
+	setDefault(&c.Storage.Path, defaultStoragePath)
+	setDefault(&c.Defaults.Region, defaultRegion)
+	setDefault(&c.Defaults.Timezone, defaultTimezone)
+
+	tw := &c.Providers.Twilio
+	setDefault(&tw.APIBaseURL, defaultTwilioAPI)
+	for i := range tw.Numbers {
+		n := &tw.Numbers[i]
+		setDefault(&n.Channel, ChannelSMS)
+		if e, err := E164(n.Number, c.Defaults.Region); err == nil {
+			n.Number = e
+		}
+	}
+
+	if s := c.Email.SMTP; s != nil {
+		setDefault(&s.TLS, defaultSMTPTLS)
+		if s.TLS == "tls" {
+			setDefault(&s.Port, 465)
+		}
+		setDefault(&s.Port, 587)
+	}
+
+	c.Compliance.OptOut.setDefaults(defaultOptOutKeywords, defaultOptOutReply)
+	c.Compliance.OptIn.setDefaults(defaultOptInKeywords, defaultOptInReply)
+	c.Compliance.Help.setDefaults(defaultHelpKeywords, defaultHelpReply)
+
+	for i := range c.Automations {
+		a := &c.Automations[i]
+		setDefault(&a.Match, defaultMatch)
+		setDefault(&a.ExpireAfter, defaultExpireAfter)
+		if a.Schedule != nil {
+			setDefault(&a.Schedule.CatchUp, defaultCatchUp)
+		}
+	}
+}
+
+// setDefaults gives the rule the keywords and the reply when it has none.
+func (r *ComplianceRule) setDefaults(keywords []string, reply string) {
+	if len(r.Keywords) == 0 {
+		r.Keywords = slices.Clone(keywords)
+	}
+	setDefault(&r.Reply, reply)
+}
+
+// setDefault sets *v to def when it is the zero value.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// HasStep reports whether id is End or the id of one of the automation's
+// steps: whether next, a branch or a timeout may go to id.
+func (a *Automation) HasStep(id string) bool {
+	if id == End {
+		return true
+	}
+	return id != "" && slices.ContainsFunc(a.Steps, func(s Step) bool { return s.ID == id })
+}
+
+// Automation returns the automation with the given id, or nil if there is
+// none.
+func (c *Config) Automation(id string) *Automation {
+	for i := range c.Automations {
+		if c.Automations[i].ID == id {
+			return &c.Automations[i]
+		}
+	}
+	return nil
+}
+
+// HasGroup reports whether a group with the given id is declared.
+func (c *Config) HasGroup(id string) bool {
+	return slices.ContainsFunc(c.Groups, func(g Group) bool { return g.ID == id })
+}
+
+// HasField reports whether the contact field name is declared under fields.
+func (c *Config) HasField(name string) bool {
+	return slices.Contains(c.Fields, name)
+}
+
+// Location returns the time zone of defaults.timezone, or UTC when it
+// cannot be loaded. It loads the zone on each call.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Defaults.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}

@@ -1,0 +1,170 @@
+// Package config holds keyway's configuration file: its types, loading with
+// ${ENV} expansion, and validation that reports every problem with its
+// FILE:LINE:COL place.
+package config
+
+import (
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a whole keyway configuration file.
+type Config struct {
+	Server      Server       `yaml:"server"`
+	Storage     Storage      `yaml:"storage"`
+	Admin       Admin        `yaml:"admin"`
+	Defaults    Defaults     `yaml:"defaults"`
+	Providers   Providers    `yaml:"providers"`
+	HTTP        HTTP         `yaml:"http"`
+	Email       Email        `yaml:"email"`
+	Compliance  Compliance   `yaml:"compliance"`
+	Groups      []Group      `yaml:"groups"`
+	Fields      []string     `yaml:"fields"`
+	Automations []Automation `yaml:"automations"`
+
+	// File is the path the configuration was read from.
+	File string `yaml:"-"`
+	// pos maps a node path such as "automations[0].keywords[1]" to where it
+	// stands in File.
+	pos map[string]Pos
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	Listen       string `yaml:"listen"`
+	PublicURL    string `yaml:"public_url"`
+	MaxBodyBytes int    `yaml:"max_body_bytes"`
+}
+
+// Storage is where the embedded database lives.
+type Storage struct {
+	Path string `yaml:"path"`
+}
+
+// Admin configures the admin API; it is off while Token is empty.
+type Admin struct {
+	Token string `yaml:"token"`
+}
+
+// Defaults apply where a number or a time has no region or zone of its own.
+type Defaults struct {
+	Region   string `yaml:"region"`
+	Timezone string `yaml:"timezone"`
+}
+
+// Providers holds the messaging providers' settings.
+type Providers struct {
+	Twilio Twilio `yaml:"twilio"`
+}
+
+// Twilio holds the Twilio account and its sender numbers.
+type Twilio struct {
+	AccountSID string   `yaml:"account_sid"`
+	AuthToken  string   `yaml:"auth_token"`
+	APIBaseURL string   `yaml:"api_base_url"`
+	Numbers    []Number `yaml:"numbers"`
+}
+
+// DevMode reports whether Twilio credentials are missing, in which case
+// outbound messages are stored instead of sent and signatures are not checked.
+func (t Twilio) DevMode() bool { return t.AccountSID == "" || t.AuthToken == "" }
+
+// Number is one sender number of a provider.
+type Number struct {
+	Number  string  `yaml:"number"`
+	Channel string  `yaml:"channel"`
+	MPS     float64 `yaml:"mps"`
+}
+
+// HTTP governs what http steps may reach.
+type HTTP struct {
+	AllowPrivate bool     `yaml:"allow_private"`
+	AllowHosts   []string `yaml:"allow_hosts"`
+}
+
+// Email configures forward_to_email.
+type Email struct {
+	SMTP *SMTP `yaml:"smtp"`
+}
+
+// SMTP is an outgoing mail server.
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	TLS      string `yaml:"tls"` // none, starttls (default) or tls
+	From     string `yaml:"from"`
+}
+
+// Compliance holds the opt-out, opt-in and help keyword families.
+type Compliance struct {
+	OptOut ComplianceRule `yaml:"opt_out"`
+	OptIn  ComplianceRule `yaml:"opt_in"`
+	Help   ComplianceRule `yaml:"help"`
+}
+
+// ComplianceRule is one family of compliance keywords and its reply.
+type ComplianceRule struct {
+	Keywords []string `yaml:"keywords"`
+	Reply    string   `yaml:"reply"`
+}
+
+// Group is a contact group that steps and schedules refer to by ID.
+type Group struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+}
+
+// Automation is one keyword automation: what starts it and its steps.
+type Automation struct {
+	ID                string    `yaml:"id"`
+	Name              string    `yaml:"name"`
+	Enabled           *bool     `yaml:"enabled"`
+	Keywords          []string  `yaml:"keywords"`
+	Match             string    `yaml:"match"` // first_word (default) or exact
+	OverwriteIfExists bool      `yaml:"overwrite_if_exists"`
+	CatchAll          bool      `yaml:"catch_all"`
+	Schedule          *Schedule `yaml:"schedule"`
+	// ExpireAfter ends an enrollment left waiting for a reply with no timeout.
+	ExpireAfter Duration `yaml:"expire_after"`
+	Steps       []Step   `yaml:"steps"`
+
+	// Path is the node path of this automation, e.g. "automations[2]".
+	Path string `yaml:"-"`
+}
+
+// IsEnabled reports whether the automation may enroll contacts; it defaults to true.
+func (a *Automation) IsEnabled() bool { return a.Enabled == nil || *a.Enabled }
+
+// Schedule starts an automation for every member of a group on a cron schedule.
+type Schedule struct {
+	Cron     string `yaml:"cron"`
+	Group    string `yaml:"group"`
+	Timezone string `yaml:"timezone"`
+	// CatchUp is how old a tick missed while the gateway was down may be and
+	// still run at start; older ones are skipped and logged.
+	CatchUp Duration `yaml:"catch_up"`
+}
+
+// Step is one step of an automation. Its common fields are decoded here; the
+// fields of its type stay in Node for the step type to decode with DecodeStep.
+type Step struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	Next string `yaml:"next"`
+
+	// Path is the node path of this step, e.g. "automations[0].steps[3]".
+	Path string `yaml:"-"`
+	// Node is the step's YAML mapping.
+	Node *yaml.Node `yaml:"-"`
+}
+
+// End is the reserved step target that finishes an enrollment.
+const End = "end"
+
+// Channels a number or a message may use.
+const (
+	ChannelSMS      = "sms"
+	ChannelWhatsApp = "whatsapp"
+)

@@ -1,0 +1,322 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/robfig/cron/v3"
+)
+
+// validate checks the decoded configuration, defaults applied, and returns
+// every problem found. Keyword collisions and the fields of each step type
+// are checked by the automation package.
+func (c *Config) validate() Problems {
+	k := &checker{c: c}
+	k.server()
+	k.defaults()
+	k.twilio()
+	k.email()
+	k.http()
+	k.compliance()
+	k.groups()
+	k.fields()
+	k.automations()
+	return k.problems
+}
+
+// checker collects the problems of a configuration.
+type checker struct {
+	c        *Config
+	problems Problems
+}
+
+func (k *checker) errorf(path, format string, args ...any) {
+	k.problems = append(k.problems, k.c.Problemf(path, format, args...))
+}
+
+func (k *checker) warnf(path, format string, args ...any) {
+	k.problems = append(k.problems, k.c.Warningf(path, format, args...))
+}
+
+// at renders where the node at path stands, for a "first at" mention.
+func (k *checker) at(path string) string { return place(k.c.File, k.c.At(path)) }
+
+func (k *checker) server() {
+	s, tw := k.c.Server, k.c.Providers.Twilio
+	switch {
+	case s.PublicURL != "" && !isHTTPURL(s.PublicURL):
+		k.errorf("server.public_url", "server.public_url: %q is not an absolute http(s) URL", s.PublicURL)
+	case s.PublicURL == "" && !tw.DevMode():
+		k.errorf("server.public_url", "server.public_url is required when Twilio credentials are set: signatures are checked against it")
+	}
+	if s.MaxBodyBytes <= 0 {
+		k.errorf("server.max_body_bytes", "server.max_body_bytes: must be more than 0, got %d", s.MaxBodyBytes)
+	}
+}
+
+func (k *checker) defaults() {
+	d := k.c.Defaults
+	if _, err := time.LoadLocation(d.Timezone); err != nil {
+		k.errorf("defaults.timezone", "defaults.timezone: unknown time zone %q", d.Timezone)
+	}
+	if !phonenumbers.GetSupportedRegions()[strings.ToUpper(d.Region)] {
+		k.errorf("defaults.region", "defaults.region: unknown region %q (use a two-letter code such as US or GB)", d.Region)
+	}
+}
+
+func (k *checker) twilio() {
+	tw := k.c.Providers.Twilio
+	switch {
+	case tw.AccountSID != "" && tw.AuthToken == "":
+		k.errorf("providers.twilio.auth_token", "providers.twilio: account_sid is set but auth_token is empty")
+	case tw.AccountSID == "" && tw.AuthToken != "":
+		k.errorf("providers.twilio.account_sid", "providers.twilio: auth_token is set but account_sid is empty")
+	case !tw.DevMode() && len(tw.Numbers) == 0:
+		k.warnf("providers.twilio", "providers.twilio: credentials are set but there are no numbers to send from")
+	}
+	if !isHTTPURL(tw.APIBaseURL) {
+		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q is not an absolute http(s) URL", tw.APIBaseURL)
+	}
+	seen := map[string]string{} // channel and number → path of the first
+	for i, n := range tw.Numbers {
+		k.number(fmt.Sprintf("providers.twilio.numbers[%d]", i), n, seen)
+	}
+}
+
+// number checks the sender number n at path; seen holds the numbers before it.
+func (k *checker) number(path string, n Number, seen map[string]string) {
+	key := n.Channel + " " + n.Number
+	first, dup := seen[key]
+	switch {
+	case n.Number == "":
+		k.errorf(path, "%s: missing number", path)
+	case !isPhone(n.Number, k.c.Defaults.Region):
+		k.errorf(path+".number", "%s: %q is not a valid phone number", path, n.Number)
+	case dup:
+		k.errorf(path+".number", "%s: duplicate %s number %q (first at %s)", path, n.Channel, n.Number, k.at(first))
+	default:
+		seen[key] = path + ".number"
+	}
+	if n.Channel != ChannelSMS && n.Channel != ChannelWhatsApp {
+		k.errorf(path+".channel", "%s: channel must be sms or whatsapp, not %q", path, n.Channel)
+	}
+	if n.MPS < 0 {
+		k.errorf(path+".mps", "%s: mps must not be negative, got %g", path, n.MPS)
+	}
+}
+
+func (k *checker) email() {
+	s := k.c.Email.SMTP
+	if s == nil {
+		return
+	}
+	if s.Host == "" {
+		k.errorf("email.smtp", "email.smtp: missing host")
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		k.errorf("email.smtp.port", "email.smtp.port: must be between 1 and 65535, got %d", s.Port)
+	}
+	switch s.TLS {
+	case "none", "starttls", "tls":
+	default:
+		k.errorf("email.smtp.tls", "email.smtp.tls: must be none, starttls or tls, not %q", s.TLS)
+	}
+	if s.From == "" {
+		k.errorf("email.smtp", "email.smtp: missing from (the sender address)")
+	} else if _, err := mail.ParseAddress(s.From); err != nil {
+		k.errorf("email.smtp.from", "email.smtp.from: %q is not a valid address: %v", s.From, err)
+	}
+}
+
+// hostname is a DNS name, underscores allowed as in container names.
+var hostname = regexp.MustCompile(`^(?i)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$`)
+
+func (k *checker) http() {
+	for i, h := range k.c.HTTP.AllowHosts {
+		path := fmt.Sprintf("http.allow_hosts[%d]", i)
+		switch {
+		case strings.Contains(h, "/"):
+			if _, _, err := net.ParseCIDR(h); err != nil {
+				k.errorf(path, "%s: %q is not a valid CIDR range such as 10.1.0.0/16", path, h)
+			}
+		case net.ParseIP(h) != nil:
+		case !hostname.MatchString(h):
+			k.errorf(path, "%s: %q is not a hostname, an IP address or a CIDR range", path, h)
+		}
+	}
+}
+
+func (k *checker) compliance() {
+	c := k.c.Compliance
+	families := []struct {
+		name string
+		rule ComplianceRule
+	}{{"opt_out", c.OptOut}, {"opt_in", c.OptIn}, {"help", c.Help}}
+	type first struct{ family, path string }
+	seen := map[string]first{} // upper-cased keyword → where it first stands
+	for _, f := range families {
+		for i, kw := range f.rule.Keywords {
+			path := fmt.Sprintf("compliance.%s.keywords[%d]", f.name, i)
+			word := strings.ToUpper(strings.TrimSpace(kw))
+			prev, dup := seen[word]
+			switch {
+			case word == "":
+				k.errorf(path, "%s: empty keyword", path)
+			case !dup:
+				seen[word] = first{f.name, path}
+			case prev.family != f.name:
+				k.errorf(path, "%s: keyword %q is both %s and %s (first at %s)", path, kw, prev.family, f.name, k.at(prev.path))
+			}
+		}
+	}
+	if c.Help.Reply == defaultHelpReply {
+		k.warnf("compliance.help.reply", "compliance.help.reply: the default help reply does not name your brand; carriers expect it to")
+	}
+}
+
+func (k *checker) groups() {
+	seen := map[string]string{} // id → path of the first
+	for i, g := range k.c.Groups {
+		path := fmt.Sprintf("groups[%d]", i)
+		first, dup := seen[g.ID]
+		switch {
+		case strings.TrimSpace(g.ID) == "":
+			k.errorf(path, "%s: missing id", path)
+		case dup:
+			k.errorf(path+".id", "duplicate group id %q (first at %s)", g.ID, k.at(first))
+		default:
+			seen[g.ID] = path + ".id"
+		}
+	}
+}
+
+func (k *checker) fields() {
+	seen := map[string]string{} // name → path of the first
+	for i, name := range k.c.Fields {
+		path := fmt.Sprintf("fields[%d]", i)
+		first, dup := seen[name]
+		switch {
+		case strings.TrimSpace(name) == "":
+			k.errorf(path, "%s: empty field name", path)
+		case dup:
+			k.errorf(path, "duplicate field %q (first at %s)", name, k.at(first))
+		default:
+			seen[name] = path
+		}
+	}
+}
+
+func (k *checker) automations() {
+	ids := map[string]string{} // id → path of the first
+	var catchAll *Automation   // the first with catch_all: true
+	for i := range k.c.Automations {
+		a := &k.c.Automations[i]
+		first, dup := ids[a.ID]
+		switch {
+		case a.ID == "":
+			k.errorf(a.Path, "%s: missing id", a.Path)
+		case dup:
+			k.errorf(a.Path+".id", "duplicate automation id %q (first at %s)", a.ID, k.at(first))
+		default:
+			ids[a.ID] = a.Path + ".id"
+		}
+		if a.CatchAll && catchAll != nil {
+			k.errorf(a.Path+".catch_all", "%s and %s (%s) are both catch_all; only one automation may be",
+				automationName(a), automationName(catchAll), k.at(catchAll.Path+".catch_all"))
+		} else if a.CatchAll {
+			catchAll = a
+		}
+		k.automation(a)
+	}
+}
+
+// automation checks one automation apart from its id and catch_all.
+func (k *checker) automation(a *Automation) {
+	name := automationName(a)
+	if a.Match != "first_word" && a.Match != "exact" {
+		k.errorf(a.Path+".match", "%s: match must be first_word or exact, not %q", name, a.Match)
+	}
+	if len(a.Steps) == 0 {
+		k.warnf(a.Path+".steps", "%s has no steps", name)
+	}
+	if len(a.Keywords) == 0 && !a.CatchAll && a.Schedule == nil {
+		k.warnf(a.Path, "%s has no keywords, no schedule and is not catch_all: only a start_automation step or the admin API can start it", name)
+	}
+	if a.Schedule != nil {
+		k.schedule(a, name)
+	}
+	k.steps(a, name)
+}
+
+func (k *checker) schedule(a *Automation, name string) {
+	s, path := a.Schedule, a.Path+".schedule"
+	if s.Cron == "" {
+		k.errorf(path, "%s schedule: missing cron", name)
+	} else if _, err := cron.ParseStandard(s.Cron); err != nil {
+		k.errorf(path+".cron", "%s schedule: invalid cron %q: %v", name, s.Cron, err)
+	}
+	if s.Group == "" {
+		k.errorf(path, "%s schedule: missing group (whose members it starts)", name)
+	} else if !k.c.HasGroup(s.Group) {
+		k.errorf(path+".group", "%s schedule: group %q is not declared under groups", name, s.Group)
+	}
+	if s.Timezone != "" {
+		if _, err := time.LoadLocation(s.Timezone); err != nil {
+			k.errorf(path+".timezone", "%s schedule: unknown time zone %q", name, s.Timezone)
+		}
+	}
+}
+
+// steps checks the common fields of the automation's steps.
+func (k *checker) steps(a *Automation, name string) {
+	ids := map[string]string{} // id → path of the first
+	for i, s := range a.Steps {
+		if s.Node == nil {
+			continue // not a mapping, which the decoder reported
+		}
+		label := fmt.Sprintf("%s step %d", name, i+1)
+		if s.Type == "" {
+			k.errorf(s.Path, "%s: missing type", label)
+		}
+		first, dup := ids[s.ID]
+		switch {
+		case s.ID == "":
+		case s.ID == End:
+			k.errorf(s.Path+".id", "%s: step id %q is reserved (next: end finishes the enrollment)", label, End)
+		case dup:
+			k.errorf(s.Path+".id", "%s: duplicate step id %q (first at %s)", label, s.ID, k.at(first))
+		default:
+			ids[s.ID] = s.Path + ".id"
+		}
+		if s.Next != "" && !a.HasStep(s.Next) {
+			k.errorf(s.Path+".next", "%s: next %q is not a step of this automation", label, s.Next)
+		}
+	}
+}
+
+// automationName names a in messages: by its id, or by its path when it
+// has none.
+func automationName(a *Automation) string {
+	if a.ID == "" {
+		return a.Path
+	}
+	return fmt.Sprintf("automation %q", a.ID)
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// isPhone reports whether raw reads as a phone number of region.
+func isPhone(raw, region string) bool {
+	_, err := E164(raw, region)
+	return err == nil
+}

@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/config"
+)
+
+// adminRoutes mounts the admin API under /api/v1. It is off (404) while
+// admin.token is empty, and answers 401 without the right bearer token.
+func (g *Gateway) adminRoutes(app *fiber.App) {
+	api := app.Group("/api/v1", g.adminAuth)
+	api.Get("/automations", g.listAutomations)
+	api.Post("/automations/:id/enrollments", g.startEnrollments)
+	api.Get("/enrollments", g.listEnrollments)
+	api.Delete("/enrollments/:id", g.cancelEnrollment)
+	api.Get("/contacts/:phone", g.getContact)
+	api.Get("/contacts/:phone/messages", g.contactMessages)
+	api.Post("/reload", g.reloadAPI)
+}
+
+func (g *Gateway) adminAuth(c *fiber.Ctx) error {
+	token := g.cfg.Load().Admin.Token
+	if token == "" {
+		return fiber.NewError(fiber.StatusNotFound, "the admin API is off: set admin.token")
+	}
+	got, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
+		return fiber.NewError(fiber.StatusUnauthorized, "missing or wrong bearer token")
+	}
+	return c.Next()
+}
+
+type automationView struct {
+	ID                string   `json:"id"`
+	Name              string   `json:"name,omitempty"`
+	Enabled           bool     `json:"enabled"`
+	Keywords          []string `json:"keywords,omitempty"`
+	Match             string   `json:"match,omitempty"`
+	CatchAll          bool     `json:"catch_all,omitempty"`
+	Schedule          any      `json:"schedule,omitempty"`
+	Steps             int      `json:"steps"`
+	ActiveEnrollments int      `json:"active_enrollments"`
+}
+
+func (g *Gateway) listAutomations(c *fiber.Ctx) error {
+	var counts map[string]int
+	err := g.store.View(c.UserContext(), func(tx automation.Tx) error {
+		var err error
+		counts, err = tx.CountActive()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := []automationView{}
+	for _, a := range g.engine.Set().Automations() {
+		ca := a.Config
+		v := automationView{ID: a.ID, Name: a.Name, Enabled: a.Enabled, Keywords: ca.Keywords, CatchAll: ca.CatchAll,
+			Steps: len(a.Steps), ActiveEnrollments: counts[a.ID]}
+		if len(ca.Keywords) > 0 {
+			v.Match = ca.Match
+		}
+		if ca.Schedule != nil {
+			v.Schedule = fiber.Map{"cron": ca.Schedule.Cron, "group": ca.Schedule.Group, "timezone": ca.Schedule.Timezone}
+		}
+		out = append(out, v)
+	}
+	return c.JSON(fiber.Map{"automations": out})
+}
+
+func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
+	contact := c.Query("contact")
+	if contact != "" {
+		var err error
+		if contact, err = g.phone(contact); err != nil {
+			return fiber.NewError(fiber.StatusBadRequest, err.Error())
+		}
+	}
+	limit := c.QueryInt("limit", 100)
+	active := c.QueryBool("active", false)
+	var out []*automation.Enrollment
+	err := g.store.View(c.UserContext(), func(tx automation.Tx) error {
+		var err error
+		out, err = tx.Enrollments(c.Query("automation"), contact, active, limit)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []*automation.Enrollment{}
+	}
+	return c.JSON(fiber.Map{"enrollments": out})
+}
+
+func (g *Gateway) cancelEnrollment(c *fiber.Ctx) error {
+	en, err := g.engine.Cancel(c.UserContext(), c.Params("id"), "cancelled through the admin API")
+	if errors.Is(err, automation.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no enrollment "+c.Params("id"))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(en)
+}
+
+type startRequest struct {
+	Contacts []string `json:"contacts"`
+	Group    string   `json:"group"`
+}
+
+func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
+	id := c.Params("id")
+	var req startRequest
+	if err := c.BodyParser(&req); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "body must be JSON: {\"contacts\": [...]} or {\"group\": \"id\"}")
+	}
+	if (len(req.Contacts) == 0) == (req.Group == "") {
+		return fiber.NewError(fiber.StatusBadRequest, "give exactly one of contacts (a list of phone numbers) or group")
+	}
+	if g.engine.Set().Automation(id) == nil {
+		return fiber.NewError(fiber.StatusNotFound, "no automation "+strconv.Quote(id))
+	}
+	var res automation.StartResult
+	var err error
+	if req.Group != "" {
+		if !g.engine.Set().Config.HasGroup(req.Group) {
+			return fiber.NewError(fiber.StatusBadRequest, "no group "+strconv.Quote(req.Group))
+		}
+		res, err = g.engine.StartGroup(c.UserContext(), id, req.Group)
+	} else {
+		phones := make([]string, 0, len(req.Contacts))
+		for _, p := range req.Contacts {
+			n, perr := g.phone(p)
+			if perr != nil {
+				return fiber.NewError(fiber.StatusBadRequest, perr.Error())
+			}
+			phones = append(phones, n)
+		}
+		res, err = g.engine.Start(c.UserContext(), id, phones)
+	}
+	if errors.Is(err, automation.ErrPaused) {
+		return fiber.NewError(fiber.StatusConflict, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	if res.Started == nil {
+		res.Started = []string{}
+	}
+	return c.Status(fiber.StatusAccepted).JSON(res)
+}
+
+// phone reads a phone number from a URL or body, in E.164 or the default region.
+func (g *Gateway) phone(raw string) (string, error) {
+	if u, err := url.PathUnescape(raw); err == nil {
+		raw = u
+	}
+	return config.E164(raw, g.cfg.Load().Defaults.Region)
+}
+
+func (g *Gateway) getContact(c *fiber.Ctx) error {
+	phone, err := g.phone(c.Params("phone"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+	}
+	var contact *automation.Contact
+	var ens []*automation.Enrollment
+	err = g.store.View(c.UserContext(), func(tx automation.Tx) error {
+		var err error
+		if contact, err = tx.Contact(phone); err != nil {
+			return err
+		}
+		ens, err = tx.ActiveEnrollments(phone)
+		return err
+	})
+	if errors.Is(err, automation.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no contact "+phone)
+	}
+	if err != nil {
+		return err
+	}
+	if ens == nil {
+		ens = []*automation.Enrollment{}
+	}
+	return c.JSON(fiber.Map{"contact": contact, "enrollments": ens})
+}
+
+func (g *Gateway) contactMessages(c *fiber.Ctx) error {
+	phone, err := g.phone(c.Params("phone"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+	}
+	var msgs []*automation.Message
+	err = g.store.View(c.UserContext(), func(tx automation.Tx) error {
+		if _, err := tx.Contact(phone); err != nil {
+			return err
+		}
+		var err error
+		msgs, err = tx.Messages(phone, c.QueryInt("limit", 100))
+		return err
+	})
+	if errors.Is(err, automation.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no contact "+phone)
+	}
+	if err != nil {
+		return err
+	}
+	if msgs == nil {
+		msgs = []*automation.Message{}
+	}
+	return c.JSON(fiber.Map{"messages": msgs})
+}
+
+func (g *Gateway) reloadAPI(c *fiber.Ctx) error {
+	problems, err := g.Reload(c.UserContext())
+	if err != nil {
+		lines := make([]string, 0, len(problems))
+		for _, p := range problems {
+			lines = append(lines, p.String())
+		}
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": err.Error(), "problems": lines})
+	}
+	warnings := []string{}
+	for _, p := range problems {
+		warnings = append(warnings, p.String())
+	}
+	return c.JSON(fiber.Map{"reloaded": true, "warnings": warnings})
+}

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// emptyTwiML answers a webhook: keyway sends its replies through the REST
+// API, never in the webhook's answer.
+const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
+
+func (g *Gateway) routes() *fiber.App {
+	cfg := g.cfg.Load()
+	app := fiber.New(fiber.Config{
+		BodyLimit:             cfg.Server.MaxBodyBytes,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler:          g.errorHandler,
+	})
+	app.Post("/webhooks/twilio", g.inbound)
+	app.Post("/webhooks/twilio/status", g.status)
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Get("/readyz", g.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
+	g.adminRoutes(app)
+	return app
+}
+
+func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
+	code := fiber.StatusInternalServerError
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code = fe.Code
+	}
+	if code >= 500 {
+		g.log.Error().Err(err).Str("path", c.Path()).Msg("request failed")
+	}
+	return c.Status(code).JSON(fiber.Map{"error": err.Error()})
+}
+
+// request builds the provider's view of a webhook: the URL it was sent to
+// is server.public_url plus the path and query; forwarded headers are
+// never trusted.
+func (g *Gateway) request(c *fiber.Ctx) *providers.Request {
+	base := strings.TrimRight(g.cfg.Load().Server.PublicURL, "/")
+	if base == "" {
+		base = c.Protocol() + "://" + string(c.Request().Host())
+	}
+	req := &providers.Request{URL: base + c.OriginalURL(), Header: map[string][]string{}, Body: append([]byte(nil), c.Body()...)}
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		req.Header.Add(string(k), string(v))
+	})
+	return req
+}
+
+// webhookError answers a provider request that could not be taken.
+func (g *Gateway) webhookError(c *fiber.Ctx, err error) error {
+	code := fiber.StatusInternalServerError
+	switch {
+	case errors.Is(err, providers.ErrSignature):
+		code = fiber.StatusForbidden
+	case errors.Is(err, providers.ErrMalformed):
+		code = fiber.StatusBadRequest
+	}
+	g.metrics.webhooks.WithLabelValues(strconv.Itoa(code)).Inc()
+	g.log.Warn().Err(err).Int("status", code).Str("path", c.Path()).Msg("webhook refused")
+	return c.Status(code).SendString(strings.ToLower(fiberStatus(code)))
+}
+
+func fiberStatus(code int) string {
+	switch code {
+	case fiber.StatusForbidden:
+		return "forbidden: bad or missing signature"
+	case fiber.StatusBadRequest:
+		return "bad request: malformed form"
+	}
+	return "internal error"
+}
+
+func (g *Gateway) inbound(c *fiber.Ctx) error {
+	start := time.Now()
+	in, err := g.provider.ParseInbound(g.request(c))
+	if err != nil {
+		return g.webhookError(c, err)
+	}
+	h, err := g.engine.HandleInbound(c.UserContext(), in)
+	if err != nil {
+		return g.webhookError(c, err)
+	}
+	route := h.Route
+	if h.Duplicate {
+		route = "duplicate"
+	}
+	g.metrics.inbound.WithLabelValues(route).Inc()
+	g.metrics.webhooks.WithLabelValues("200").Inc()
+	g.metrics.latency.Observe(time.Since(start).Seconds())
+	g.log.Info().Str("msg_id", h.Message.ID).Str("from", providers.Mask(in.From)).
+		Str("channel", in.Channel).Str("route", route).Msg("inbound")
+	g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
+	c.Set(fiber.HeaderContentType, "text/xml")
+	return c.SendString(emptyTwiML)
+}
+
+func (g *Gateway) status(c *fiber.Ctx) error {
+	s, err := g.provider.ParseStatus(g.request(c))
+	if err != nil {
+		return g.webhookError(c, err)
+	}
+	found, err := g.engine.UpdateStatus(c.UserContext(), g.provider.Name(), s)
+	if err != nil {
+		return g.webhookError(c, err)
+	}
+	if !found {
+		g.log.Info().Str("provider_id", s.ProviderID).Msg("status for an unknown message")
+	}
+	c.Set(fiber.HeaderContentType, "text/xml")
+	return c.SendString(emptyTwiML)
+}
+
+func (g *Gateway) readyz(c *fiber.Ctx) error {
+	if !g.ready.Load() || g.engine.Set() == nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false})
+	}
+	return c.JSON(fiber.Map{"ready": true})
+}

@@ -1,0 +1,569 @@
+// Package store implements the engine's automation.Store on bbolt, an
+// embedded single-file database, with group commit: concurrent updates
+// share one fsync.
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/keyway-sms/keyway/automation"
+)
+
+// Buckets, one per entity or index. Index keys join parts with a zero byte.
+var (
+	bContacts    = []byte("contacts")      // phone → Contact
+	bGroups      = []byte("groups")        // group 0 phone → nil
+	bMessages    = []byte("messages")      // id → Message
+	bProviderIDs = []byte("provider_ids")  // provider 0 providerID → message id
+	bContactMsgs = []byte("contact_msgs")  // phone 0 message id → nil
+	bOutbox      = []byte("outbox")        // message id → nil
+	bEnrollments = []byte("enrollments")   // id → Enrollment
+	bActive      = []byte("active")        // phone 0 automation → enrollment id
+	bByAuto      = []byte("by_automation") // automation 0 enrollment id → nil
+	bByContact   = []byte("by_contact")    // phone 0 enrollment id → nil
+	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → Timer
+	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
+	bMeta        = []byte("meta")          // key → value
+	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bOutbox,
+		bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta}
+)
+
+// maxGroup bounds how many updates share one commit.
+const maxGroup = 512
+
+// Bolt is an automation.Store in a bbolt file.
+type Bolt struct {
+	db      *bolt.DB
+	updates chan *update
+	done    chan struct{} // closed by Close: take no more updates
+	stopped chan struct{} // closed when the commit loop has exited
+}
+
+type update struct {
+	fn  func(automation.Tx) error
+	err chan error
+}
+
+// Open opens (creating it and its folder if missing) the bbolt file at path.
+func Open(path string) (*Bolt, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: create folder %s: %w", dir, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: create buckets in %s: %w", path, err)
+	}
+	s := &Bolt{db: db, updates: make(chan *update, maxGroup), done: make(chan struct{}), stopped: make(chan struct{})}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Update runs fn in a read-write transaction and returns once it is
+// durably committed. Updates that arrive while a commit is under way share
+// the next one; when one of them fails, the others are run again without it.
+func (s *Bolt) Update(ctx context.Context, fn func(automation.Tx) error) error {
+	u := &update{fn: fn, err: make(chan error, 1)}
+	select {
+	case s.updates <- u:
+	case <-s.done:
+		return errors.New("store: closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the update will be committed or refused; wait for it
+	// whatever the context says, so that the caller knows which.
+	select {
+	case err := <-u.err:
+		return err
+	case <-s.stopped:
+		select {
+		case err := <-u.err:
+			return err
+		default:
+			return errors.New("store: closed")
+		}
+	}
+}
+
+// View runs fn in a read-only transaction.
+func (s *Bolt) View(_ context.Context, fn func(automation.Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
+}
+
+// Close stops taking updates, commits the ones already queued and closes
+// the file.
+func (s *Bolt) Close() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	close(s.done)
+	<-s.stopped
+	return s.db.Close()
+}
+
+func (s *Bolt) commitLoop() {
+	defer close(s.stopped)
+	for {
+		select {
+		case u := <-s.updates:
+			s.commit(s.drain([]*update{u}))
+		case <-s.done:
+			// Commit what was queued before Close, then stop.
+			for g := s.drain(nil); len(g) > 0; g = s.drain(nil) {
+				s.commit(g)
+			}
+			return
+		}
+	}
+}
+
+// drain adds the updates already waiting to group, up to maxGroup.
+func (s *Bolt) drain(group []*update) []*update {
+	for len(group) < maxGroup {
+		select {
+		case u := <-s.updates:
+			group = append(group, u)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// commit runs a group of updates in one transaction. If one fails, it is
+// answered with its own error after a solo run, and the rest run again.
+func (s *Bolt) commit(group []*update) {
+	for len(group) > 0 {
+		failed := -1
+		var fnErr error
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			t := &boltTx{tx: tx, writable: true}
+			for i, u := range group {
+				if err := u.fn(t); err != nil {
+					failed, fnErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+			for _, u := range group {
+				u.err <- nil
+			}
+			return
+		case failed < 0:
+			// The commit itself failed: every update shares the fault.
+			for _, u := range group {
+				u.err <- fmt.Errorf("store: commit: %w", err)
+			}
+			return
+		}
+		bad := group[failed]
+		if len(group) == 1 {
+			bad.err <- fnErr
+			return
+		}
+		bad.err <- s.db.Update(func(tx *bolt.Tx) error { return bad.fn(&boltTx{tx: tx, writable: true}) })
+		group = append(group[:failed:failed], group[failed+1:]...)
+	}
+}
+
+// boltTx implements automation.Tx over a bbolt transaction.
+type boltTx struct {
+	tx       *bolt.Tx
+	writable bool
+}
+
+var errReadOnly = errors.New("store: write in a read-only transaction")
+
+func key(parts ...string) []byte {
+	var b bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(p)
+	}
+	return b.Bytes()
+}
+
+func (t *boltTx) get(bucket []byte, k []byte, v any, what string) error {
+	raw := t.tx.Bucket(bucket).Get(k)
+	if raw == nil {
+		return fmt.Errorf("store: %s %q: %w", what, k, automation.ErrNotFound)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("store: decode %s %q: %w", what, k, err)
+	}
+	return nil
+}
+
+func (t *boltTx) put(bucket []byte, k []byte, v any) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s: %w", bucket, err)
+	}
+	return t.tx.Bucket(bucket).Put(k, raw)
+}
+
+func (t *boltTx) mark(bucket []byte, k []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	return t.tx.Bucket(bucket).Put(k, []byte{})
+}
+
+func (t *boltTx) del(bucket []byte, k []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	return t.tx.Bucket(bucket).Delete(k)
+}
+
+// Contact implements automation.Tx.
+func (t *boltTx) Contact(phone string) (*automation.Contact, error) {
+	var c automation.Contact
+	if err := t.get(bContacts, []byte(phone), &c, "contact"); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// PutContact implements automation.Tx; it keeps the group index.
+func (t *boltTx) PutContact(c *automation.Contact) error {
+	old, err := t.Contact(c.Phone)
+	if err != nil && !errors.Is(err, automation.ErrNotFound) {
+		return err
+	}
+	if old != nil {
+		for _, g := range old.Groups {
+			if !c.InGroup(g) {
+				if err := t.del(bGroups, key(g, c.Phone)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, g := range c.Groups {
+		if err := t.mark(bGroups, key(g, c.Phone)); err != nil {
+			return err
+		}
+	}
+	return t.put(bContacts, []byte(c.Phone), c)
+}
+
+// ContactsInGroup implements automation.Tx.
+func (t *boltTx) ContactsInGroup(group, after string, limit int) ([]*automation.Contact, error) {
+	prefix := key(group, "")
+	cur := t.tx.Bucket(bGroups).Cursor()
+	start := prefix
+	if after != "" {
+		start = append(key(group, after), 0)
+	}
+	var out []*automation.Contact
+	for k, _ := cur.Seek(start); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = cur.Next() {
+		c, err := t.Contact(string(k[len(prefix):]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Message implements automation.Tx.
+func (t *boltTx) Message(id string) (*automation.Message, error) {
+	var m automation.Message
+	if err := t.get(bMessages, []byte(id), &m, "message"); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// MessageByProviderID implements automation.Tx.
+func (t *boltTx) MessageByProviderID(provider, providerID string) (*automation.Message, error) {
+	id := t.tx.Bucket(bProviderIDs).Get(key(provider, providerID))
+	if id == nil {
+		return nil, fmt.Errorf("store: message %s/%s: %w", provider, providerID, automation.ErrNotFound)
+	}
+	return t.Message(string(id))
+}
+
+// PutMessage implements automation.Tx.
+func (t *boltTx) PutMessage(m *automation.Message) error {
+	if m.ProviderID != "" {
+		if !t.writable {
+			return errReadOnly
+		}
+		if err := t.tx.Bucket(bProviderIDs).Put(key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
+			return err
+		}
+	}
+	if m.Contact != "" {
+		if err := t.mark(bContactMsgs, key(m.Contact, m.ID)); err != nil {
+			return err
+		}
+	}
+	return t.put(bMessages, []byte(m.ID), m)
+}
+
+// Messages implements automation.Tx.
+func (t *boltTx) Messages(contact string, limit int) ([]*automation.Message, error) {
+	var out []*automation.Message
+	err := t.reverse(bContactMsgs, key(contact, ""), limit, func(id string) error {
+		m, err := t.Message(id)
+		if err == nil {
+			out = append(out, m)
+		}
+		return err
+	})
+	return out, err
+}
+
+// reverse calls fn with the suffix of each key with prefix, last first.
+func (t *boltTx) reverse(bucket, prefix []byte, limit int, fn func(suffix string) error) error {
+	cur := t.tx.Bucket(bucket).Cursor()
+	end := append(bytes.Clone(prefix), 0xff)
+	k, _ := cur.Seek(end)
+	if k == nil {
+		k, _ = cur.Last()
+	} else {
+		k, _ = cur.Prev()
+	}
+	for n := 0; k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || n < limit); k, _ = cur.Prev() {
+		if err := fn(string(k[len(prefix):])); err != nil {
+			return err
+		}
+		n++
+	}
+	return nil
+}
+
+// Enqueue implements automation.Tx.
+func (t *boltTx) Enqueue(id string) error { return t.mark(bOutbox, []byte(id)) }
+
+// Dequeue implements automation.Tx.
+func (t *boltTx) Dequeue(id string) error { return t.del(bOutbox, []byte(id)) }
+
+// Outbox implements automation.Tx.
+func (t *boltTx) Outbox(limit int) ([]string, error) {
+	var out []string
+	cur := t.tx.Bucket(bOutbox).Cursor()
+	for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
+		out = append(out, string(k))
+	}
+	return out, nil
+}
+
+// Enrollment implements automation.Tx.
+func (t *boltTx) Enrollment(id string) (*automation.Enrollment, error) {
+	var e automation.Enrollment
+	if err := t.get(bEnrollments, []byte(id), &e, "enrollment"); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// ActiveEnrollment implements automation.Tx.
+func (t *boltTx) ActiveEnrollment(contact, automationID string) (*automation.Enrollment, error) {
+	id := t.tx.Bucket(bActive).Get(key(contact, automationID))
+	if id == nil {
+		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", contact, automationID, automation.ErrNotFound)
+	}
+	return t.Enrollment(string(id))
+}
+
+// ActiveEnrollments implements automation.Tx.
+func (t *boltTx) ActiveEnrollments(contact string) ([]*automation.Enrollment, error) {
+	prefix := key(contact, "")
+	cur := t.tx.Bucket(bActive).Cursor()
+	var out []*automation.Enrollment
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		e, err := t.Enrollment(string(v))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// PutEnrollment implements automation.Tx.
+func (t *boltTx) PutEnrollment(e *automation.Enrollment) error {
+	ak := key(e.Contact, e.Automation)
+	if e.Active() {
+		if err := t.tx.Bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
+			return err
+		}
+	} else if cur := t.tx.Bucket(bActive).Get(ak); cur != nil && string(cur) == e.ID {
+		if err := t.del(bActive, ak); err != nil {
+			return err
+		}
+	}
+	if err := t.mark(bByAuto, key(e.Automation, e.ID)); err != nil {
+		return err
+	}
+	if err := t.mark(bByContact, key(e.Contact, e.ID)); err != nil {
+		return err
+	}
+	return t.put(bEnrollments, []byte(e.ID), e)
+}
+
+// Enrollments implements automation.Tx.
+func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limit int) ([]*automation.Enrollment, error) {
+	var out []*automation.Enrollment
+	keep := func(id string) error {
+		e, err := t.Enrollment(id)
+		if err != nil {
+			return err
+		}
+		if (automationID == "" || e.Automation == automationID) && (contact == "" || e.Contact == contact) && (!activeOnly || e.Active()) {
+			out = append(out, e)
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case contact != "":
+		err = t.reverse(bByContact, key(contact, ""), 0, keep)
+	case automationID != "":
+		err = t.reverse(bByAuto, key(automationID, ""), 0, keep)
+	default:
+		err = t.reverse(bEnrollments, nil, 0, keep)
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+// CountActive implements automation.Tx.
+func (t *boltTx) CountActive() (map[string]int, error) {
+	out := map[string]int{}
+	err := t.tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
+		if i := bytes.IndexByte(k, 0); i >= 0 {
+			out[string(k[i+1:])]++
+		}
+		return nil
+	})
+	return out, err
+}
+
+func timerKey(due time.Time, enrollment string) []byte {
+	k := make([]byte, 8, 8+len(enrollment))
+	binary.BigEndian.PutUint64(k, uint64(due.UnixNano()))
+	return append(k, enrollment...)
+}
+
+// PutTimer implements automation.Tx.
+func (t *boltTx) PutTimer(tm automation.Timer) error {
+	return t.put(bTimers, timerKey(tm.Due, tm.Enrollment), tm)
+}
+
+// DeleteTimer implements automation.Tx.
+func (t *boltTx) DeleteTimer(tm automation.Timer) error {
+	return t.del(bTimers, timerKey(tm.Due, tm.Enrollment))
+}
+
+// DueTimers implements automation.Tx: a cursor from the earliest key,
+// stopping at the first timer not yet due.
+func (t *boltTx) DueTimers(now time.Time, limit int) ([]automation.Timer, error) {
+	var out []automation.Timer
+	end := uint64(now.UnixNano())
+	cur := t.tx.Bucket(bTimers).Cursor()
+	for k, v := cur.First(); k != nil && len(out) < limit; k, v = cur.Next() {
+		if binary.BigEndian.Uint64(k[:8]) > end {
+			break
+		}
+		var tm automation.Timer
+		if err := json.Unmarshal(v, &tm); err != nil {
+			return nil, fmt.Errorf("store: decode timer: %w", err)
+		}
+		out = append(out, tm)
+	}
+	return out, nil
+}
+
+// HoldTimer implements automation.Tx.
+func (t *boltTx) HoldTimer(tm automation.Timer) error {
+	if err := t.DeleteTimer(tm); err != nil {
+		return err
+	}
+	return t.put(bHeld, append(key(tm.Automation, ""), timerKey(tm.Due, tm.Enrollment)...), tm)
+}
+
+// ReleaseTimers implements automation.Tx.
+func (t *boltTx) ReleaseTimers(automationID string) (int, error) {
+	prefix := key(automationID, "")
+	cur := t.tx.Bucket(bHeld).Cursor()
+	var keys [][]byte
+	var timers []automation.Timer
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		var tm automation.Timer
+		if err := json.Unmarshal(v, &tm); err != nil {
+			return 0, fmt.Errorf("store: decode held timer: %w", err)
+		}
+		keys, timers = append(keys, bytes.Clone(k)), append(timers, tm)
+	}
+	for i, k := range keys {
+		if err := t.del(bHeld, k); err != nil {
+			return 0, err
+		}
+		if err := t.PutTimer(timers[i]); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
+// Meta implements automation.Tx.
+func (t *boltTx) Meta(k string) ([]byte, error) {
+	v := t.tx.Bucket(bMeta).Get([]byte(k))
+	if v == nil {
+		return nil, fmt.Errorf("store: meta %q: %w", k, automation.ErrNotFound)
+	}
+	return bytes.Clone(v), nil
+}
+
+// PutMeta implements automation.Tx.
+func (t *boltTx) PutMeta(k string, v []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	return t.tx.Bucket(bMeta).Put([]byte(k), v)
+}
+
+var (
+	_ automation.Store = (*Bolt)(nil)
+	_ automation.Tx    = (*boltTx)(nil)
+)

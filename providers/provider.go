@@ -1,0 +1,120 @@
+// Package providers defines what keyway needs of a messaging provider:
+// inbound and outbound message types, the Provider interface, and typed send
+// errors that say whether a retry can help.
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Inbound is one message a contact sent to one of our numbers.
+type Inbound struct {
+	Provider    string            // e.g. "twilio"
+	ID          string            // the provider's message id (Twilio MessageSid)
+	Channel     string            // config.ChannelSMS or config.ChannelWhatsApp
+	From        string            // the contact, E.164
+	To          string            // our number, E.164
+	Body        string            // the text as sent
+	Media       []string          // media URLs, in order
+	ProfileName string            // the sender's display name, when the channel has one
+	Fields      map[string]string // every field of the request, as received
+}
+
+// Outbound is one message to send.
+type Outbound struct {
+	ID             string // keyway's message id
+	Channel        string
+	From           string // our number, E.164
+	To             string // E.164
+	Body           string
+	Media          []string
+	StatusCallback string // URL the provider reports delivery status to; empty for none
+}
+
+// Status is a delivery status report for a message we sent.
+type Status struct {
+	ProviderID   string // the provider's message id
+	Status       string // e.g. queued, sent, delivered, undelivered, failed
+	ErrorCode    int
+	ErrorMessage string
+}
+
+// Request is a webhook request as a provider needs it to verify and parse it.
+type Request struct {
+	// URL is the full URL the provider called: server.public_url plus the
+	// request's path and query. Forwarded headers are never consulted.
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Provider is a messaging provider.
+type Provider interface {
+	// Name is the provider's short name, e.g. "twilio".
+	Name() string
+	// ParseInbound verifies the request's signature, then parses it. It
+	// returns an error wrapping ErrSignature or ErrMalformed.
+	ParseInbound(r *Request) (Inbound, error)
+	// ParseStatus verifies and parses a delivery status callback.
+	ParseStatus(r *Request) (Status, error)
+	// Send sends one message and returns the provider's id for it. Errors
+	// are *SendError when the provider answered.
+	Send(ctx context.Context, m Outbound) (providerID string, err error)
+}
+
+// Sentinel errors of inbound parsing.
+var (
+	// ErrSignature marks a request whose signature is missing or wrong.
+	ErrSignature = errors.New("bad or missing signature")
+	// ErrMalformed marks a request that is not a well-formed message.
+	ErrMalformed = errors.New("malformed request")
+)
+
+// SendError is a failed send, typed so that callers know whether to retry.
+type SendError struct {
+	Status    int  // HTTP status from the provider, 0 for network errors
+	Code      int  // provider error code, e.g. Twilio 21610
+	Retryable bool // a later attempt may succeed (429, 5xx, network)
+	OptedOut  bool // the recipient has opted out at the provider (Twilio 21610)
+	Err       error
+}
+
+// Error says what failed.
+func (e *SendError) Error() string {
+	kind := "permanent"
+	if e.Retryable {
+		kind = "retryable"
+	}
+	return fmt.Sprintf("providers: %s send error (status %d, code %d): %v", kind, e.Status, e.Code, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *SendError) Unwrap() error { return e.Err }
+
+// IsRetryable reports whether err is worth another attempt: a *SendError
+// marked retryable, or any error that is not a *SendError (a fault on our
+// side of the wire).
+func IsRetryable(err error) bool {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.Retryable
+	}
+	return err != nil
+}
+
+// Email is one email to send to staff.
+type Email struct {
+	ID      string // keyway's message id
+	To      []string
+	Subject string
+	Body    string
+}
+
+// Mailer sends email. Errors are *SendError when the server answered, so
+// that callers know whether to retry.
+type Mailer interface {
+	Mail(ctx context.Context, e Email) error
+}

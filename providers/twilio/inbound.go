@@ -1,0 +1,200 @@
+package twilio
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// SignatureHeader is the header Twilio signs its webhook requests in.
+const SignatureHeader = "X-Twilio-Signature"
+
+// whatsappPrefix marks a WhatsApp address at Twilio: "whatsapp:+14155238886".
+const whatsappPrefix = "whatsapp:"
+
+// Sign computes the X-Twilio-Signature Twilio sends with a webhook request to
+// url carrying form: the base64 HMAC-SHA1, keyed with authToken, of url
+// followed by each parameter's name and value, sorted by name. Like the
+// validator ParseInbound uses, it takes the first value of a repeated
+// parameter (Twilio's webhooks repeat none). url is the full URL Twilio
+// calls, query string included.
+func Sign(authToken, url string, form url.Values) string {
+	names := make([]string, 0, len(form))
+	for name := range form {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString(url)
+	for _, name := range names {
+		b.WriteString(name)
+		if v := form[name]; len(v) > 0 {
+			b.WriteString(v[0])
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// ParseInbound verifies the signature of an incoming message webhook (unless
+// in dev mode), then parses it. Errors wrap providers.ErrSignature or
+// providers.ErrMalformed.
+func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
+	form, err := t.verifiedForm(r, "inbound")
+	if err != nil {
+		return providers.Inbound{}, err
+	}
+	in := providers.Inbound{
+		Provider:    Name,
+		ID:          first(form, "MessageSid", "SmsSid"),
+		Channel:     config.ChannelSMS,
+		Body:        form.Get("Body"),
+		ProfileName: form.Get("ProfileName"),
+		Fields:      make(map[string]string, len(form)),
+	}
+	for name, values := range form {
+		if len(values) > 0 {
+			in.Fields[name] = values[0]
+		}
+	}
+	if in.ID == "" {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound: no MessageSid (nor SmsSid): %w", providers.ErrMalformed)
+	}
+	rawFrom, rawTo := form.Get("From"), form.Get("To")
+	if rawFrom == "" {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: no From: %w", in.ID, providers.ErrMalformed)
+	}
+	if rawTo == "" {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: no To: %w", in.ID, providers.ErrMalformed)
+	}
+	from, whatsapp := cutWhatsApp(rawFrom)
+	if whatsapp {
+		in.Channel = config.ChannelWhatsApp
+	}
+	to, _ := cutWhatsApp(rawTo)
+	if in.From, err = config.E164(from, t.region); err != nil {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: From %s is not a phone number: %w", in.ID, providers.Mask(rawFrom), providers.ErrMalformed)
+	}
+	if in.To, err = config.E164(to, t.region); err != nil {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: To %s is not a phone number: %w", in.ID, providers.Mask(rawTo), providers.ErrMalformed)
+	}
+	if in.Media, err = media(form); err != nil {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: %w", in.ID, err)
+	}
+	return in, nil
+}
+
+// ParseStatus verifies the signature of a delivery status callback (unless
+// in dev mode), then parses it. Errors wrap providers.ErrSignature or
+// providers.ErrMalformed.
+func (t *Twilio) ParseStatus(r *providers.Request) (providers.Status, error) {
+	form, err := t.verifiedForm(r, "status")
+	if err != nil {
+		return providers.Status{}, err
+	}
+	st := providers.Status{
+		ProviderID:   first(form, "MessageSid", "SmsSid"),
+		Status:       first(form, "MessageStatus", "SmsStatus"),
+		ErrorMessage: form.Get("ErrorMessage"),
+	}
+	if st.ProviderID == "" {
+		return providers.Status{}, fmt.Errorf("twilio: status: no MessageSid (nor SmsSid): %w", providers.ErrMalformed)
+	}
+	if st.Status == "" {
+		return providers.Status{}, fmt.Errorf("twilio: status %s: no MessageStatus (nor SmsStatus): %w", st.ProviderID, providers.ErrMalformed)
+	}
+	if code := strings.TrimSpace(form.Get("ErrorCode")); code != "" {
+		if st.ErrorCode, err = strconv.Atoi(code); err != nil {
+			return providers.Status{}, fmt.Errorf("twilio: status %s: ErrorCode %q is not a number: %w", st.ProviderID, code, providers.ErrMalformed)
+		}
+	}
+	return st, nil
+}
+
+// verifiedForm parses the request body as a form and, unless in dev mode,
+// checks its signature first. kind names the webhook in errors.
+func (t *Twilio) verifiedForm(r *providers.Request, kind string) (url.Values, error) {
+	if r == nil {
+		return nil, fmt.Errorf("twilio: %s: no request: %w", kind, providers.ErrMalformed)
+	}
+	form, parseErr := url.ParseQuery(string(r.Body))
+	if !t.dev {
+		sig := r.Header.Get(SignatureHeader)
+		switch {
+		case sig == "":
+			return nil, fmt.Errorf("twilio: %s: no %s header: %w", kind, SignatureHeader, providers.ErrSignature)
+		case parseErr != nil:
+			return nil, fmt.Errorf("twilio: %s: body is not a form, so its signature cannot be checked (%v): %w", kind, parseErr, providers.ErrSignature)
+		}
+		params := make(map[string]string, len(form))
+		for name, values := range form {
+			params[name] = values[0]
+		}
+		validator := client.NewRequestValidator(t.authToken)
+		if !validator.Validate(r.URL, params, sig) {
+			return nil, fmt.Errorf("twilio: %s: signature does not match %s: %w", kind, r.URL, providers.ErrSignature)
+		}
+	}
+	if parseErr != nil {
+		return nil, fmt.Errorf("twilio: %s: body is not a form: %v: %w", kind, parseErr, providers.ErrMalformed)
+	}
+	return form, nil
+}
+
+// media returns the MediaUrl0..N-1 of a form, in order, N being NumMedia.
+func media(form url.Values) ([]string, error) {
+	raw := strings.TrimSpace(form.Get("NumMedia"))
+	if raw == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("NumMedia %q is not a count: %w", raw, providers.ErrMalformed)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if n > len(form) {
+		return nil, fmt.Errorf("NumMedia is %d but the form has only %d fields: %w", n, len(form), providers.ErrMalformed)
+	}
+	urls := make([]string, 0, n)
+	for i := range n {
+		name := "MediaUrl" + strconv.Itoa(i)
+		u := form.Get(name)
+		if u == "" {
+			return nil, fmt.Errorf("NumMedia is %d but %s is missing: %w", n, name, providers.ErrMalformed)
+		}
+		urls = append(urls, u)
+	}
+	return urls, nil
+}
+
+// first returns the first non-empty value among the named form fields.
+func first(form url.Values, names ...string) string {
+	for _, name := range names {
+		if v := form.Get(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// cutWhatsApp removes a "whatsapp:" prefix (in any case) from a Twilio
+// address and reports whether it had one.
+func cutWhatsApp(addr string) (string, bool) {
+	if len(addr) >= len(whatsappPrefix) && strings.EqualFold(addr[:len(whatsappPrefix)], whatsappPrefix) {
+		return addr[len(whatsappPrefix):], true
+	}
+	return addr, false
+}

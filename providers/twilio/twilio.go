@@ -1,0 +1,219 @@
+// Package twilio is keyway's Twilio provider: it verifies and parses Twilio's
+// SMS and WhatsApp webhooks and sends messages through Twilio's Messages API
+// with twilio-go. Without credentials it runs in dev mode: signatures are not
+// checked and sends are logged instead of made.
+package twilio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	twiliogo "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// Name is the provider's name, as in providers.Inbound.Provider.
+const Name = "twilio"
+
+// sendTimeout bounds one call to the Messages API; twilio-go takes no context.
+const sendTimeout = 15 * time.Second
+
+// codeOptedOut is Twilio's error for a recipient who replied STOP to the
+// sender: "Attempt to send to unsubscribed recipient".
+const codeOptedOut = 21610
+
+// Twilio is the Twilio provider. It is safe for concurrent use.
+type Twilio struct {
+	dev       bool
+	authToken string
+	region    string
+	log       zerolog.Logger
+	rest      *twiliogo.RestClient
+}
+
+// New returns the Twilio provider for account c. region reads numbers that
+// Twilio sends without a country code (defaults.region). Credentials come
+// from c only, never from TWILIO_* environment variables, and requests go to
+// c.APIBaseURL (https://api.twilio.com when empty). With no account sid or no
+// auth token the provider is in dev mode.
+func New(c config.Twilio, region string, log zerolog.Logger) (*Twilio, error) {
+	base, err := parseBase(c.APIBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	httpClient := &http.Client{
+		Transport: &apiTransport{base: base, next: transport},
+		Timeout:   sendTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	api := &client.Client{
+		Credentials: client.NewCredentials(c.AccountSID, c.AuthToken),
+		HTTPClient:  httpClient,
+	}
+	api.SetAccountSid(c.AccountSID)
+	rest := twiliogo.NewRestClientWithParams(twiliogo.ClientParams{Client: api})
+	// The request handler reads TWILIO_EDGE and TWILIO_REGION; keyway's
+	// destination is api_base_url alone.
+	rest.SetEdge("")
+	rest.SetRegion("")
+	return &Twilio{
+		dev:       c.DevMode(),
+		authToken: c.AuthToken,
+		region:    region,
+		log:       log.With().Str("provider", Name).Logger(),
+		rest:      rest,
+	}, nil
+}
+
+// Name returns "twilio".
+func (t *Twilio) Name() string { return Name }
+
+// DevMode reports whether the provider runs without credentials: signatures
+// are not checked and Send logs messages instead of sending them.
+func (t *Twilio) DevMode() bool { return t.dev }
+
+// Send sends m through Twilio's Messages API and returns its MessageSid. On
+// the WhatsApp channel both numbers get Twilio's "whatsapp:" prefix. A failed
+// send is a *providers.SendError: retryable on 429, 5xx and network errors,
+// permanent on other 4xx, and marked OptedOut on Twilio error 21610. In dev
+// mode nothing is sent and the id is "DEV" followed by 32 hex digits.
+func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error) {
+	maskedTo := providers.Mask(m.To)
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("twilio: send to %s: %w", maskedTo, err)
+	}
+	to, from := m.To, m.From
+	switch m.Channel {
+	case config.ChannelSMS, "":
+	case config.ChannelWhatsApp:
+		to, from = whatsappPrefix+to, whatsappPrefix+from
+	default:
+		return "", &providers.SendError{Err: fmt.Errorf("twilio: send to %s: unknown channel %q", maskedTo, m.Channel)}
+	}
+	if t.dev {
+		return t.devSend(m)
+	}
+
+	params := &openapi.CreateMessageParams{}
+	params.SetTo(to).SetFrom(from)
+	if m.Body != "" {
+		params.SetBody(m.Body)
+	}
+	if len(m.Media) > 0 {
+		params.SetMediaUrl(m.Media)
+	}
+	if m.StatusCallback != "" {
+		params.SetStatusCallback(m.StatusCallback)
+	}
+	res, err := t.rest.Api.CreateMessageWithMetadata(params)
+	if err != nil {
+		return "", classify(err, m)
+	}
+	if code := res.GetStatusCode(); code < 200 || code > 299 {
+		return "", &providers.SendError{Status: code, Err: fmt.Errorf("twilio: send to %s: unexpected HTTP status %d", maskedTo, code)}
+	}
+	msg := res.GetResource()
+	if msg.Sid == nil || *msg.Sid == "" {
+		return "", &providers.SendError{Status: res.GetStatusCode(), Err: fmt.Errorf("twilio: send to %s: answer has no message sid", maskedTo)}
+	}
+	t.log.Debug().Str("id", m.ID).Str("sid", *msg.Sid).Str("channel", channelOf(m)).
+		Str("from", providers.Mask(m.From)).Str("to", maskedTo).Msg("twilio: message sent")
+	return *msg.Sid, nil
+}
+
+// devSend logs m instead of sending it and returns a fake MessageSid.
+func (t *Twilio) devSend(m providers.Outbound) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("twilio: dev send to %s: %w", providers.Mask(m.To), err)
+	}
+	sid := "DEV" + hex.EncodeToString(b[:])
+	t.log.Info().Str("id", m.ID).Str("sid", sid).Str("channel", channelOf(m)).
+		Str("from", providers.Mask(m.From)).Str("to", providers.Mask(m.To)).
+		Int("media", len(m.Media)).Msg("twilio: dev mode, message not sent")
+	t.log.Debug().Str("id", m.ID).Str("sid", sid).Str("body", m.Body).Strs("media", m.Media).
+		Msg("twilio: dev mode message body")
+	return sid, nil
+}
+
+// channelOf names the channel of m, sms when unset.
+func channelOf(m providers.Outbound) string {
+	if m.Channel == "" {
+		return config.ChannelSMS
+	}
+	return m.Channel
+}
+
+// classify turns an error of twilio-go into a *providers.SendError. Twilio's
+// error text is kept, with m's numbers masked in it.
+func classify(err error, m providers.Outbound) error {
+	where := "twilio: send to " + providers.Mask(m.To)
+	scrub := numberScrubber(m.To, m.From)
+	var rest *client.TwilioRestError
+	if errors.As(err, &rest) {
+		return &providers.SendError{
+			Status:    rest.Status,
+			Code:      rest.Code,
+			Retryable: rest.Code != codeOptedOut && (rest.Status == http.StatusTooManyRequests || rest.Status >= 500),
+			OptedOut:  rest.Code == codeOptedOut,
+			Err:       &scrubbedError{text: where + ": " + scrub.Replace(rest.Error()), err: err},
+		}
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syntax) || errors.As(err, &typ) {
+		// Only a 2xx or 3xx answer gets this far: error answers are made
+		// decodable by apiTransport. Twilio may have taken the message, so
+		// another attempt could send it twice.
+		return &providers.SendError{
+			Err: &scrubbedError{text: where + ": unreadable answer (not retried, the message may have been taken): " + scrub.Replace(err.Error()), err: err},
+		}
+	}
+	return &providers.SendError{
+		Retryable: true,
+		Err:       &scrubbedError{text: where + ": " + scrub.Replace(err.Error()), err: err},
+	}
+}
+
+// numberScrubber masks the given numbers, with or without their "+", in text.
+func numberScrubber(numbers ...string) *strings.Replacer {
+	var pairs []string
+	for _, n := range numbers {
+		if len(n) < 4 {
+			continue
+		}
+		pairs = append(pairs, n, providers.Mask(n))
+		if bare, ok := strings.CutPrefix(n, "+"); ok && len(bare) >= 4 {
+			pairs = append(pairs, bare, providers.Mask(bare))
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// scrubbedError is an error whose text has been cleaned of phone numbers; it
+// unwraps to the original.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+var _ providers.Provider = (*Twilio)(nil)
