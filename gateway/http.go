@@ -20,15 +20,18 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 func (g *Gateway) routes() *fiber.App {
 	cfg := g.cfg.Load()
 	app := fiber.New(fiber.Config{
-		BodyLimit:             cfg.Server.MaxBodyBytes,
+		// Bodies over server.max_body_bytes get 413 from the handlers; the
+		// server itself reads a margin beyond it, so that a client still
+		// sending gets a 413 rather than a closed connection.
+		BodyLimit:             cfg.Server.MaxBodyBytes*4 + 1<<20,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          g.errorHandler,
 	})
-	app.Post("/webhooks/twilio", g.inbound)
-	app.Post("/webhooks/twilio/status", g.status)
+	app.Post("/webhooks/twilio", g.limitBody, g.inbound)
+	app.Post("/webhooks/twilio/status", g.limitBody, g.status)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", g.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
@@ -46,6 +49,15 @@ func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 		g.log.Error().Err(err).Str("path", c.Path()).Msg("request failed")
 	}
 	return c.Status(code).JSON(fiber.Map{"error": err.Error()})
+}
+
+// limitBody answers 413 to a webhook body over server.max_body_bytes.
+func (g *Gateway) limitBody(c *fiber.Ctx) error {
+	if len(c.Body()) > g.cfg.Load().Server.MaxBodyBytes {
+		g.metrics.webhooks.WithLabelValues("413").Inc()
+		return c.Status(fiber.StatusRequestEntityTooLarge).SendString("request body too large")
+	}
+	return c.Next()
 }
 
 // request builds the provider's view of a webhook: the URL it was sent to
