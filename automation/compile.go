@@ -146,11 +146,11 @@ func (c *Compiler) keywords(set *Set, ca *config.Automation, a *Automation) {
 		case err == nil:
 		case errors.As(err, &conflict):
 			other := conflict.Existing
-			otherPath := keywordPath(other.Config, conflict.Keyword)
+			otherPath, otherKw := keywordPath(other.Config, conflict.Keyword)
 			at := c.Config.At(otherPath)
 			c.problems = append(c.problems, c.Config.Problemf(path,
-				"automation %q: keyword %q conflicts with keyword of automation %q at %s:%d:%d (both normalise to %q)",
-				ca.ID, kw, other.ID, c.Config.File, at.Line, at.Col, conflict.Keyword))
+				"automation %q: keyword %q conflicts with keyword %q of automation %q at %s:%d:%d (both normalise to %q)",
+				ca.ID, kw, otherKw, other.ID, c.Config.File, at.Line, at.Col, conflict.Keyword))
 		default:
 			c.problems = append(c.problems, c.Config.Problemf(path,
 				"automation %q: keyword %q is empty once normalised", ca.ID, kw))
@@ -158,14 +158,14 @@ func (c *Compiler) keywords(set *Set, ca *config.Automation, a *Automation) {
 	}
 }
 
-// keywordPath finds the path of the keyword of ca that normalises to norm.
-func keywordPath(ca *config.Automation, norm string) string {
+// keywordPath finds the keyword of ca that normalises to norm, and its path.
+func keywordPath(ca *config.Automation, norm string) (path, keyword string) {
 	for j, kw := range ca.Keywords {
 		if keywords.Normalize(kw) == norm {
-			return fmt.Sprintf("%s.keywords[%d]", ca.Path, j)
+			return fmt.Sprintf("%s.keywords[%d]", ca.Path, j), kw
 		}
 	}
-	return ca.Path
+	return ca.Path, norm
 }
 
 func (c *Compiler) automation(ca *config.Automation) *Automation {

@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"bytes"
-	"errors"
 	"testing"
 	"time"
 
@@ -15,12 +13,6 @@ var timerCases = []testCase{
 	{"timer/delete-matches-due-and-enrollment", testDeleteTimer},
 	{"timer/put-same-key-replaces", testTimerReplace},
 	{"timer/hold-release", testHoldRelease},
-}
-
-var metaCases = []testCase{
-	{"meta/round-trip", testMeta},
-	{"not-found", testNotFound},
-	{"rejects-empty-keys", testEmptyKeys},
 }
 
 func dueTimers(t *testing.T, s automation.Store, now time.Time, limit int) []automation.Timer {
@@ -193,98 +185,5 @@ func testHoldRelease(t *testing.T, s automation.Store) {
 	}
 	if got := timerIDs(dueTimers(t, s, t0.Add(2*time.Hour), 100)); len(got) != 5 || got[4] != "e0005" {
 		t.Errorf("DueTimers(later) = %v, want e0005 last", got)
-	}
-}
-
-func testMeta(t *testing.T, s automation.Store) {
-	meta := func() ([]byte, error) {
-		return tryRead(t, s, func(tx automation.Tx) ([]byte, error) { return tx.Meta("schedule/weekly") })
-	}
-	if _, err := meta(); !errors.Is(err, automation.ErrNotFound) {
-		t.Fatalf("Meta of an empty store: err = %v, want ErrNotFound", err)
-	}
-	v := []byte("2030-03-04T10:00:00Z")
-	update(t, s, func(tx automation.Tx) error { return tx.PutMeta("schedule/weekly", v) })
-	v[0] = 'X' // the caller reuses its buffer
-	got, err := meta()
-	if err != nil || string(got) != "2030-03-04T10:00:00Z" {
-		t.Fatalf("Meta = %q, %v; want the value put", got, err)
-	}
-	got[0] = 'Y'
-	if again, _ := meta(); string(again) != "2030-03-04T10:00:00Z" {
-		t.Errorf("changing a returned value changed the store: %q", again)
-	}
-	update(t, s, func(tx automation.Tx) error { return tx.PutMeta("schedule/weekly", []byte("2")) })
-	if got, err := meta(); err != nil || !bytes.Equal(got, []byte("2")) {
-		t.Errorf("after overwrite: Meta = %q, %v; want \"2\"", got, err)
-	}
-	if _, err := tryRead(t, s, func(tx automation.Tx) ([]byte, error) { return tx.Meta("schedule/week") }); !errors.Is(err, automation.ErrNotFound) {
-		t.Errorf("Meta of a prefix of a stored key: err = %v, want ErrNotFound", err)
-	}
-}
-
-func testNotFound(t *testing.T, s automation.Store) {
-	// Something stored, so that a store answering the first thing it holds
-	// is caught.
-	update(t, s, func(tx automation.Tx) error {
-		m := message("m0001", phoneA)
-		m.Provider, m.ProviderID = "twilio", "SM0001"
-		if err := putMessages(m)(tx); err != nil {
-			return err
-		}
-		if err := putContacts(contact(phoneA))(tx); err != nil {
-			return err
-		}
-		if err := putEnrollments(enrollment("e0001", phoneA, "a", automation.EnrollmentWaiting))(tx); err != nil {
-			return err
-		}
-		return tx.PutMeta("k", []byte("v"))
-	})
-	gets := []struct {
-		name string
-		get  func(tx automation.Tx) error
-	}{
-		{"Contact", func(tx automation.Tx) error { _, err := tx.Contact(phoneB); return err }},
-		{"Message", func(tx automation.Tx) error { _, err := tx.Message("m0002"); return err }},
-		{"MessageByProviderID", func(tx automation.Tx) error { _, err := tx.MessageByProviderID("twilio", "SM0002"); return err }},
-		{"Enrollment", func(tx automation.Tx) error { _, err := tx.Enrollment("e0002"); return err }},
-		{"ActiveEnrollment other automation", func(tx automation.Tx) error { _, err := tx.ActiveEnrollment(phoneA, "b"); return err }},
-		{"ActiveEnrollment other contact", func(tx automation.Tx) error { _, err := tx.ActiveEnrollment(phoneB, "a"); return err }},
-		{"Meta", func(tx automation.Tx) error { _, err := tx.Meta("k2"); return err }},
-	}
-	for _, g := range gets {
-		if err := s.View(t.Context(), g.get); !errors.Is(err, automation.ErrNotFound) {
-			t.Errorf("%s in a View: err = %v, want ErrNotFound", g.name, err)
-		}
-		if err := s.Update(t.Context(), g.get); !errors.Is(err, automation.ErrNotFound) {
-			t.Errorf("%s in an Update: err = %v, want ErrNotFound", g.name, err)
-		}
-	}
-}
-
-func testEmptyKeys(t *testing.T, s automation.Store) {
-	puts := []struct {
-		name string
-		put  func(tx automation.Tx) error
-	}{
-		{"PutContact", func(tx automation.Tx) error { return tx.PutContact(contact("")) }},
-		{"PutMessage", func(tx automation.Tx) error { return tx.PutMessage(message("", phoneA)) }},
-		{"PutEnrollment", func(tx automation.Tx) error {
-			return tx.PutEnrollment(enrollment("", phoneA, "a", automation.EnrollmentWaiting))
-		}},
-		{"Enqueue", func(tx automation.Tx) error { return tx.Enqueue("") }},
-		{"PutMeta", func(tx automation.Tx) error { return tx.PutMeta("", []byte("v")) }},
-	}
-	for _, p := range puts {
-		if err := s.Update(t.Context(), p.put); err == nil {
-			t.Errorf("%s without a key: no error", p.name)
-		}
-	}
-	// And nothing of them is left behind.
-	if got := read(t, s, func(tx automation.Tx) ([]*automation.Enrollment, error) { return tx.ActiveEnrollments(phoneA) }); len(got) != 0 {
-		t.Errorf("a refused PutEnrollment left an active enrollment: %v", enrollmentIDs(got))
-	}
-	if got := read(t, s, func(tx automation.Tx) ([]*automation.Message, error) { return tx.Messages(phoneA, 10) }); len(got) != 0 {
-		t.Errorf("a refused PutMessage left a message: %v", messageIDs(got))
 	}
 }

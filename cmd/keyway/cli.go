@@ -96,15 +96,18 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
 // an error.
 func load(path string) (*config.Config, *automation.Set, config.Problems) {
 	cfg, problems := config.Load(path)
-	if problems.Err() == nil {
-		set, more := automation.Compile(cfg)
-		problems = append(problems, more...)
-		sortProblems(problems)
-		if problems.Err() == nil {
-			return cfg, set, problems
-		}
+	if cfg == nil {
+		return nil, nil, problems
 	}
-	return nil, nil, problems
+	// Compile even a config with problems, so that every problem (steps,
+	// keywords) is reported at once.
+	set, more := automation.Compile(cfg)
+	problems = append(problems, more...)
+	sortProblems(problems)
+	if problems.Err() != nil {
+		return cfg, nil, problems
+	}
+	return cfg, set, problems
 }
 
 func printProblems(w io.Writer, ps config.Problems) {

@@ -1,0 +1,113 @@
+package test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const hoursConfig = `
+automations:
+  - id: hours
+    keywords: [HOURS]
+    steps:
+      - { type: reply, text: "Open 7-6" }
+`
+
+// A message answered 200 is never lost: killed before its reply could be
+// sent, the gateway sends it after restart, exactly once.
+func TestSIGKILLAfterAcceptLosesNothing(t *testing.T) {
+	g := StartGateway(t, hoursConfig)
+	g.Twilio.FailNext(1000, 503, 0) // Twilio is down: the reply stays queued
+	g.Text(Inbound{From: "+15551110001", Body: "hours"})
+	Eventually(t, 10*time.Second, "a first send attempt", func() bool { return g.Twilio.Requests() > 0 })
+	g.Kill()
+	if len(g.Twilio.Sent()) != 0 {
+		t.Fatal("a reply went out while Twilio was failing")
+	}
+	g.Twilio.FailNext(0, 0, 0)
+	g.Start()
+	sent := g.Twilio.WaitSent(t, 1, 20*time.Second)
+	if sent[0].Body != "Open 7-6" || sent[0].To != "+15551110001" {
+		t.Fatalf("after restart sent %+v", sent[0])
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(g.Twilio.Sent()); n != 1 {
+		t.Fatalf("sent %d replies after restart, want 1", n)
+	}
+	msgs := g.Messages("+15551110001")
+	if len(msgs) != 2 || msgs[0].Status != "sent" || msgs[0].Attempts < 2 {
+		t.Fatalf("stored messages %+v", msgs)
+	}
+}
+
+// The webhook commits before it answers: SIGKILL right after a burst of 200s
+// loses none of the messages.
+func TestSIGKILLRightAfterBurstKeepsEveryMessage(t *testing.T) {
+	g := StartGateway(t, hoursConfig)
+	const n = 20
+	for i := range n {
+		g.Text(Inbound{From: phone(i), Body: "hours"})
+	}
+	g.Kill()
+	g.Start()
+	Eventually(t, 30*time.Second, "a reply for every accepted message", func() bool {
+		seen := map[string]bool{}
+		for _, m := range g.Twilio.Sent() {
+			seen[m.To] = true
+		}
+		return len(seen) == n
+	})
+	for i := range n {
+		if ms := g.Messages(phone(i)); len(ms) == 0 || ms[len(ms)-1].Direction != "in" {
+			t.Fatalf("inbound message of %s lost: %+v", phone(i), ms)
+		}
+	}
+}
+
+func phone(i int) string { return "+1555222" + strings.Repeat("0", 4-len(itoa(i))) + itoa(i) }
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// A provider outage is retried with backoff and ends in exactly one send.
+func TestRetryableErrorsEndInOneSend(t *testing.T) {
+	g := StartGateway(t, hoursConfig)
+	g.Twilio.FailNext(2, 503, 0)
+	g.Text(Inbound{From: "+15551110002", Body: "HOURS"})
+	sent := g.Twilio.WaitSent(t, 1, 20*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	if len(g.Twilio.Sent()) != 1 || g.Twilio.Requests() != 3 {
+		t.Fatalf("sent %d after %d requests; want 1 after 3", len(g.Twilio.Sent()), g.Twilio.Requests())
+	}
+	if sent[0].Body != "Open 7-6" {
+		t.Fatalf("sent %q", sent[0].Body)
+	}
+}
+
+// A permanent error is recorded on the message and not retried; Twilio's
+// 21610 marks the contact opted out.
+func TestPermanentErrorsAreRecorded(t *testing.T) {
+	g := StartGateway(t, hoursConfig)
+	g.Twilio.FailNext(1, 400, 21610)
+	g.Text(Inbound{From: "+15551110003", Body: "hours"})
+	Eventually(t, 10*time.Second, "the failure recorded", func() bool {
+		ms := g.Messages("+15551110003")
+		return len(ms) == 2 && ms[0].Status == "failed"
+	})
+	time.Sleep(1500 * time.Millisecond)
+	if g.Twilio.Requests() != 1 {
+		t.Fatalf("a permanent error was retried: %d requests", g.Twilio.Requests())
+	}
+	if ms := g.Messages("+15551110003"); !strings.Contains(ms[0].Error, "21610") {
+		t.Errorf("error not recorded: %q", ms[0].Error)
+	}
+	if !g.Contact("+15551110003").Contact.OptedOut {
+		t.Error("21610 did not mark the contact opted out")
+	}
+}

@@ -1,0 +1,74 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateReportsEveryProblemWithItsPlace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "broken.yaml")
+	const broken = `server:
+  listen: ":8080"
+  colour: blue
+groups:
+  - { id: news }
+automations:
+  - id: join
+    keywords: [JOIN, Café]
+    steps:
+      - { type: reply, text: "hi", next: nowhere }
+      - { type: teleport }
+  - id: other
+    keywords: [cafe, STOP]
+    steps:
+      - { type: reply, text: "x" }
+  - id: join
+    steps:
+      - { type: reply, text: "y" }
+`
+	if err := os.WriteFile(path, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := Keyway(t, "", "validate", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	want := []string{
+		path + `:3:3: unknown key "colour"`,
+		path + `:10:42: automation "join" step 1: next "nowhere" is not a step of this automation`,
+		path + `:11:17: automation "join" step 2: unknown step type "teleport"`,
+		path + `:13:16: automation "other": keyword "cafe" conflicts with keyword "Café" of automation "join" at ` + path + `:8:22`,
+		path + `:13:22: automation "other": keyword "STOP" is a compliance keyword`,
+		path + `:16:9: duplicate automation id "join" (first at ` + path + `:7:9)`,
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestValidateAcceptsTheStarterPack(t *testing.T) {
+	code, out := Keyway(t, "", "validate", "--config", "../config/examples/starter.yaml")
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+func TestConfigFromEnvironment(t *testing.T) {
+	t.Setenv("KEYWAY_CONFIG", "../config/examples/starter.yaml")
+	code, out := Keyway(t, "", "validate")
+	if code != 0 {
+		t.Fatalf("KEYWAY_CONFIG not used: exit %d:\n%s", code, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out := Keyway(t, "", "version")
+	if code != 0 || !strings.Contains(out, "keyway") || !strings.Contains(out, "go1.") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
