@@ -21,8 +21,10 @@ import (
 
 // Default credentials of a fake Twilio account.
 const (
+	// DefaultAccountSID is the account sid a new fake Twilio accepts.
 	DefaultAccountSID = "AC00000000000000000000000000000000"
-	DefaultAuthToken  = "testtoken"
+	// DefaultAuthToken is the auth token a new fake Twilio accepts.
+	DefaultAuthToken = "testtoken"
 )
 
 // Message is one message the fake Twilio accepted.
