@@ -57,6 +57,10 @@ type Outbox struct {
 	sem      chan struct{}
 	mu       sync.Mutex
 	inflight map[string]string // message id → recipient key
+	// queued caches the queued messages read from the store: only the
+	// outbox changes a queued message, so it need not decode them again
+	// at every pass.
+	queued   map[string]*Message
 	limiters map[string]*rate.Limiter
 	wg       sync.WaitGroup
 }
@@ -80,7 +84,7 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	}
 	ob := &Outbox{
 		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
-		inflight: map[string]string{}, limiters: map[string]*rate.Limiter{},
+		inflight: map[string]string{}, queued: map[string]*Message{}, limiters: map[string]*rate.Limiter{},
 	}
 	for num, mps := range o.MPS {
 		if mps > 0 {
@@ -124,22 +128,7 @@ func (ob *Outbox) Run(ctx context.Context) {
 // dispatch starts sends for queued messages whose turn has come and
 // returns when the earliest waiting retry is due (zero if none).
 func (ob *Outbox) dispatch(ctx context.Context) time.Time {
-	var queued []*Message
-	err := ob.o.Store.View(ctx, func(tx Tx) error {
-		ids, err := tx.Outbox(1000)
-		if err != nil {
-			return err
-		}
-		queued = queued[:0]
-		for _, id := range ids {
-			m, err := tx.Message(id)
-			if err != nil {
-				return err
-			}
-			queued = append(queued, m)
-		}
-		return nil
-	})
+	queued, err := ob.readQueue(ctx)
 	if err != nil {
 		ob.o.Logger.Error().Err(err).Msg("outbox: read queue")
 		return time.Time{}
@@ -174,6 +163,49 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 		go ob.deliver(ctx, m)
 	}
 	return next
+}
+
+// readQueue returns the oldest queued messages, decoding only those it has
+// not seen before.
+func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
+	var ids []string
+	fresh := map[string]*Message{}
+	err := ob.o.Store.View(ctx, func(tx Tx) error {
+		var err error
+		if ids, err = tx.Outbox(1000); err != nil {
+			return err
+		}
+		ob.mu.Lock()
+		defer ob.mu.Unlock()
+		for _, id := range ids {
+			if _, ok := ob.queued[id]; ok {
+				continue
+			}
+			m, err := tx.Message(id)
+			if err != nil {
+				return err
+			}
+			fresh[id] = m
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	keep := make(map[string]*Message, len(ids))
+	out := make([]*Message, 0, len(ids))
+	for _, id := range ids {
+		m := ob.queued[id]
+		if m == nil {
+			m = fresh[id]
+		}
+		keep[id] = m
+		out = append(out, m)
+	}
+	ob.queued = keep
+	return out, nil
 }
 
 func recipientKey(m *Message) string { return m.Kind + ":" + strings.Join(m.To, ",") }
@@ -244,12 +276,14 @@ func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
 // It uses a fresh context so that a shutdown still records what happened.
 func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 	now := ob.o.Clock.Now()
+	var stored *Message // the message as committed
 	log := ob.o.Logger.With().Str("msg_id", sent.ID).Str("to", maskAll(sent.To)).Str("kind", sent.Kind).Logger()
 	err := ob.o.Store.Update(context.Background(), func(tx Tx) error {
 		m, err := tx.Message(sent.ID)
 		if err != nil {
 			return err
 		}
+		stored = m
 		m.UpdatedAt = now
 		var se *providers.SendError
 		switch {
@@ -284,6 +318,13 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 		}
 		return ob.finish(tx, m)
 	})
+	ob.mu.Lock()
+	if err == nil && stored.Status == StatusQueued {
+		ob.queued[sent.ID] = stored // to retry at NextAttempt
+	} else {
+		delete(ob.queued, sent.ID) // done, or re-read from the store
+	}
+	ob.mu.Unlock()
 	switch {
 	case err != nil:
 		log.Error().Err(err).Msg("outbox: record send outcome")

@@ -1,0 +1,64 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func init() { Register("condition", compileCondition) }
+
+// Condition branches on an expression over the names templates see. A
+// missing then or else goes on to the next step. An expression that fails
+// while running (comparing a string with a number) takes else, and the
+// trace says why.
+//
+//   - type: condition
+//     if: 'vars.answer matches "(?i)^y(es)?$" && "newsletter" in contact.groups'
+//     then: confirm
+//     else: ask_again
+type Condition struct {
+	If   *Expr
+	Then string
+	Else string
+}
+
+type conditionFields struct {
+	If   string `yaml:"if"`
+	Then string `yaml:"then"`
+	Else string `yaml:"else"`
+}
+
+func compileCondition(c *Compiler, s *config.Step) (Step, config.Problems) {
+	var f conditionFields
+	if !c.Decode(s, &f) {
+		return nil, nil
+	}
+	st := &Condition{Then: f.Then, Else: f.Else}
+	if f.If == "" {
+		c.Problemf(s, "if", "a condition needs an if expression")
+	} else {
+		st.If = c.Expr(s, "if", f.If)
+	}
+	c.Target(s, "then", f.Then)
+	c.Target(s, "else", f.Else)
+	return st, nil
+}
+
+// Execute evaluates the expression and goes to then or else.
+func (st *Condition) Execute(_ context.Context, r *Run) (Outcome, error) {
+	ok, err := st.If.Eval(r)
+	if err != nil {
+		r.Trace(fmt.Sprintf("condition failed, taking else: %v", err))
+		return Outcome{Next: st.Else}, nil
+	}
+	if ok {
+		r.Trace(fmt.Sprintf("condition %s: true", st.If))
+		return Outcome{Next: st.Then}, nil
+	}
+	r.Trace(fmt.Sprintf("condition %s: false", st.If))
+	return Outcome{Next: st.Else}, nil
+}
+
+var _ Step = (*Condition)(nil)

@@ -1,0 +1,96 @@
+package automation
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// Expr is a condition, compiled once at load time: an expr-lang expression
+// over the names templates see (contact, message, vars, http, automation,
+// enrollment, now) that gives a bool. A name outside those is a load-time
+// problem; a field that is not there is nil, also below another missing
+// field (vars.crm.json.score is nil before the call), so that comparing it
+// is false rather than an error.
+type Expr struct {
+	src  string
+	prog *vm.Program
+}
+
+// String returns the expression's source.
+func (x *Expr) String() string { return x.src }
+
+// exprEnv declares the names an expression may use, with the types that
+// Run.Bindings gives them.
+var exprEnv = map[string]any{
+	"contact":    map[string]any{},
+	"message":    map[string]any{},
+	"vars":       map[string]any{},
+	"http":       map[string]any{},
+	"automation": map[string]any{},
+	"enrollment": map[string]any{},
+	"now":        time.Time{},
+}
+
+// Expr compiles the boolean expression src found in field of s; an error is
+// a problem placed there, with expr's message, and nil is returned.
+func (c *Compiler) Expr(s *config.Step, field, src string) *Expr {
+	prog, err := expr.Compile(src, expr.Env(exprEnv), expr.AsBool(), expr.Patch(nilSafeMembers{}))
+	if err != nil {
+		c.Problemf(s, field, "%s", exprMessage(err))
+		return nil
+	}
+	return &Expr{src: src, prog: prog}
+}
+
+// Eval evaluates the expression against the run's bindings. An error (a
+// type mismatch, an index out of range) is the caller's to turn into an
+// outcome.
+func (x *Expr) Eval(r *Run) (bool, error) {
+	out, err := expr.Run(x.prog, r.Bindings())
+	if err != nil {
+		return false, fmt.Errorf("expression %q: %s", x.src, exprMessage(err))
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("expression %q gave %T, not a bool", x.src, out)
+	}
+	return b, nil
+}
+
+// exprMessage is expr's message on one line, with the column it points at.
+func exprMessage(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		if fe.Column > 0 || fe.Line > 1 {
+			return fmt.Sprintf("%s (at %d:%d of the expression)", fe.Message, fe.Line, fe.Column+1)
+		}
+		return fe.Message
+	}
+	return err.Error()
+}
+
+// nilSafeMembers makes every member access below another one optional, as
+// if written a?.b?.c: a missing map entry gives nil instead of failing the
+// next access. Method calls (now.Hour()) are left alone.
+type nilSafeMembers struct{}
+
+// Visit implements ast.Visitor.
+func (nilSafeMembers) Visit(n *ast.Node) {
+	m, ok := (*n).(*ast.MemberNode)
+	if !ok || m.Method || m.Optional {
+		return
+	}
+	if _, top := m.Node.(*ast.IdentifierNode); top {
+		return // contact, vars... are never nil
+	}
+	m.Optional = true
+	ast.Patch(n, &ast.ChainNode{Node: m})
+}

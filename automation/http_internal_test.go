@@ -1,0 +1,101 @@
+package automation
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/osteele/liquid"
+)
+
+func TestWithOutputFilter(t *testing.T) {
+	cases := []struct{ label, src, want string }{
+		{"plain text", "/a/b", "/a/b"},
+		{"one output", "/a/{{ x }}/b", "/a/{{ x | f }}/b"},
+		{"filters stay before", "{{ x | upcase }}", "{{ x | upcase | f }}"},
+		{"whitespace control", "{{- x -}}", "{{- x | f -}}"},
+		{"braces in a string", `{{ x | append: "}}" }}`, `{{ x | append: "}}" | f }}`},
+		{"tags are left alone", "{% if x %}{{ y }}{% endif %}", "{% if x %}{{ y | f }}{% endif %}"},
+		{"raw blocks are left alone", "{% raw %}{{ x }}{% endraw %}{{ y }}", "{% raw %}{{ x }}{% endraw %}{{ y | f }}"},
+		{"unterminated", "/a/{{ x", "/a/{{ x"},
+	}
+	for _, c := range cases {
+		t.Run(c.label, func(t *testing.T) {
+			if got := withOutputFilter(c.src, "f"); got != c.want {
+				t.Errorf("withOutputFilter(%q) = %q, want %q", c.src, got, c.want)
+			}
+		})
+	}
+}
+
+func TestURLTemplateEscapesValues(t *testing.T) {
+	c := &Compiler{liquid: liquid.NewEngine()}
+	c.registerEscapeFilters()
+	parse := func(src, filter string) *Template {
+		t.Helper()
+		tpl, err := parseTemplate(c.liquid, withOutputFilter(src, filter))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tpl
+	}
+	ut := &urlTemplate{
+		scheme: "https", host: "crm.test", base: "https://crm.test",
+		path:  parse("/contacts/{{ v }}/{{ v | prepend: 'n-' }}", filterPathEscape),
+		query: parse("q={{ v }}&x=1", filterQueryEscape),
+	}
+	cases := []struct{ value, path, query string }{
+		{"ann", "/contacts/ann/n-ann", "q=ann&x=1&z=%2B1"},
+		{"..", "/contacts/%2E%2E/n-..", "q=..&x=1&z=%2B1"},
+		{"x/../../admin?y=1#f", "/contacts/x%2F..%2F..%2Fadmin%3Fy=1%23f/n-x%2F..%2F..%2Fadmin%3Fy=1%23f", "q=x%2F..%2F..%2Fadmin%3Fy%3D1%23f&x=1&z=%2B1"},
+		{"@evil.test:80", "/contacts/@evil.test:80/n-@evil.test:80", "q=%40evil.test%3A80&x=1&z=%2B1"},
+	}
+	for _, cs := range cases {
+		u, err := ut.render(map[string]any{"v": cs.value}, url.Values{"z": {"+1"}})
+		if err != nil {
+			t.Fatalf("%q: %v", cs.value, err)
+		}
+		if u.Host != "crm.test" || u.EscapedPath() != cs.path || u.RawQuery != cs.query {
+			t.Errorf("%q: got host %s path %s query %s; want crm.test %s %s", cs.value, u.Host, u.EscapedPath(), u.RawQuery, cs.path, cs.query)
+		}
+	}
+	// Other values show as Liquid shows them, then escaped.
+	others := []struct {
+		value       any
+		path, query string
+	}{
+		{nil, "/contacts//n-", "q=&x=1"},
+		{7.0, "/contacts/7/n-7", "q=7&x=1"},
+		{[]string{"a b", "/"}, "/contacts/a%20b%2F/n-%5Ba%20b%20%2F%5D", "q=a+b%2F&x=1"}, // prepend shows a list as [a b /]
+	}
+	for _, cs := range others {
+		u, err := ut.render(map[string]any{"v": cs.value}, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", cs.value, err)
+		}
+		if u.Host != "crm.test" || u.EscapedPath() != cs.path || u.RawQuery != cs.query {
+			t.Errorf("%v: got host %s path %s query %s; want crm.test %s %s", cs.value, u.Host, u.EscapedPath(), u.RawQuery, cs.path, cs.query)
+		}
+	}
+}
+
+func TestHTTPWorstCase(t *testing.T) {
+	cases := []struct {
+		timeout time.Duration
+		retries int
+		want    time.Duration
+	}{
+		{10 * time.Second, 0, 10 * time.Second},
+		{10 * time.Second, 3, 40*time.Second + 3500*time.Millisecond},
+		{time.Second, 5, 6*time.Second + 15500*time.Millisecond},
+	}
+	for _, c := range cases {
+		st := &HTTPStep{Timeout: c.timeout, Retries: c.retries}
+		if got := st.worstCase(); got != c.want {
+			t.Errorf("timeout %v retries %d: worst case %v, want %v", c.timeout, c.retries, got, c.want)
+		}
+	}
+	if got := (&HTTPStep{Timeout: time.Second, Retries: 1 << 30}).worstCase(); got <= httpMaxTotal {
+		t.Errorf("huge retries: worst case %v, want more than %v", got, httpMaxTotal)
+	}
+}

@@ -1,0 +1,271 @@
+package automation
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// Filters that escape what a template outputs where plain text would change
+// the meaning of the result: a URL's path and query, an XML document. The
+// http step appends them to every {{ output }} of such a template, so that
+// the filters an admin wrote still see the raw values.
+const (
+	filterPathEscape  = "path_escape"
+	filterQueryEscape = "query_escape"
+	filterXMLEscape   = "xml_escape"
+)
+
+// registerEscapeFilters adds the escaping filters to the compiler's Liquid
+// engine; they are available to every template of the config.
+func (c *Compiler) registerEscapeFilters() {
+	c.liquid.RegisterFilter(filterPathEscape, pathSegmentEscape)
+	c.liquid.RegisterFilter(filterQueryEscape, queryEscape)
+	c.liquid.RegisterFilter(filterXMLEscape, xmlTextEscape)
+}
+
+// pathSegmentEscape escapes v to stand inside one path segment: a "/", "?"
+// or "#" in it cannot start another segment, the query or the fragment,
+// and a value of "." or ".." cannot climb the path.
+func pathSegmentEscape(v any) string {
+	e := url.PathEscape(liquidText(v))
+	if e == "." || e == ".." {
+		e = strings.ReplaceAll(e, ".", "%2E")
+	}
+	return e
+}
+
+// queryEscape escapes v to stand as a name or value in a URL's query.
+func queryEscape(v any) string { return url.QueryEscape(liquidText(v)) }
+
+// xmlTextEscape escapes v to stand in XML text or an attribute value.
+func xmlTextEscape(v any) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(liquidText(v))) // a strings.Builder does not fail
+	return b.String()
+}
+
+// liquidText is v as a Liquid output shows it: nil is empty and a list is
+// its items run together.
+func liquidText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case []string:
+		return strings.Join(v, "")
+	case []any:
+		var b strings.Builder
+		for _, e := range v {
+			b.WriteString(liquidText(e))
+		}
+		return b.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// escapedTemplate parses src, found in field of s, as a template whose
+// outputs all pass through filter. A syntax error is a problem placed at
+// field, and nil is returned.
+func (c *Compiler) escapedTemplate(s *config.Step, field, src, filter string) *Template {
+	t := c.Template(s, field, src)
+	if t == nil || t.Static() {
+		return t
+	}
+	esc, err := parseTemplate(c.liquid, withOutputFilter(src, filter))
+	if err != nil {
+		c.Problemf(s, field, "%v", err)
+		return nil
+	}
+	esc.src = src
+	return esc
+}
+
+// withOutputFilter appends "| filter" to every {{ output }} of the Liquid
+// template src, outside {% raw %} blocks. Quoted strings inside an output
+// may hold "}}".
+func withOutputFilter(src, filter string) string {
+	var b strings.Builder
+	for i := 0; i < len(src); {
+		switch {
+		case strings.HasPrefix(src[i:], "{%"):
+			end := liquidMarkupEnd(src, i+2, "%}")
+			tag := src[i:end]
+			b.WriteString(tag)
+			i = end
+			if liquidTagName(tag) == "raw" {
+				j := strings.Index(src[i:], "endraw")
+				if j < 0 {
+					b.WriteString(src[i:])
+					return b.String()
+				}
+				after := liquidMarkupEnd(src, i+j, "%}")
+				b.WriteString(src[i:after])
+				i = after
+			}
+		case strings.HasPrefix(src[i:], "{{"):
+			end := liquidMarkupEnd(src, i+2, "}}")
+			if end-i < 4 || !strings.HasSuffix(src[i:end], "}}") {
+				b.WriteString(src[i:]) // unterminated: the parser has reported it
+				return b.String()
+			}
+			inner := src[i+2 : end-2]
+			trim := ""
+			if strings.HasSuffix(inner, "-") {
+				inner, trim = inner[:len(inner)-1], "-"
+			}
+			fmt.Fprintf(&b, "{{%s | %s %s}}", strings.TrimRight(inner, " \t\r\n"), filter, trim)
+			i = end
+		default:
+			b.WriteByte(src[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// liquidMarkupEnd returns the index just after the closing delimiter of
+// markup whose body starts at i, skipping quoted strings; len(src) if
+// unclosed.
+func liquidMarkupEnd(src string, i int, closing string) int {
+	var quote byte
+	for ; i < len(src); i++ {
+		ch := src[i]
+		switch {
+		case quote != 0:
+			if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'':
+			quote = ch
+		case strings.HasPrefix(src[i:], closing):
+			return i + len(closing)
+		}
+	}
+	return len(src)
+}
+
+// liquidTagName returns the name of the Liquid tag "{% name args %}".
+func liquidTagName(tag string) string {
+	body := strings.TrimPrefix(tag, "{%")
+	body = strings.TrimSuffix(body, "%}")
+	body = strings.Trim(body, "- \t\r\n")
+	name, _, _ := strings.Cut(body, " ")
+	return name
+}
+
+// urlTemplate is an http step's URL: a literal scheme and host, then a
+// path and a query that templates may fill, their outputs escaped.
+type urlTemplate struct {
+	src    string
+	scheme string
+	host   string    // host[:port], as written
+	base   string    // scheme://[userinfo@]host[:port], literal
+	path   *Template // outputs path-escaped
+	query  *Template // outputs query-escaped; nil without "?"
+}
+
+// compileURL checks and parses an http step's url; every problem is placed
+// at field, and nil is returned when there was one.
+func (c *Compiler) compileURL(s *config.Step, field, src string) *urlTemplate {
+	if src == "" {
+		c.Problemf(s, field, "missing url")
+		return nil
+	}
+	scheme, rest, ok := strings.Cut(src, "://")
+	scheme = strings.ToLower(scheme)
+	if !ok || (scheme != "http" && scheme != "https") {
+		c.Problemf(s, field, "url %q must start with http:// or https://", src)
+		return nil
+	}
+	authEnd := strings.IndexAny(rest, "/?#")
+	if authEnd < 0 {
+		authEnd = len(rest)
+	}
+	authority := rest[:authEnd]
+	if strings.Contains(authority, "{{") || strings.Contains(authority, "{%") {
+		c.Problemf(s, field, "url %q: the scheme and host must be written out; templates may fill only the path and the query", src)
+		return nil
+	}
+	base := scheme + "://" + authority
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		c.Problemf(s, field, "url %q has no valid host", src)
+		return nil
+	}
+	// A fragment is never sent: what follows "#" is dropped.
+	rest, _, _ = cutOutside(rest[authEnd:], '#')
+	pathSrc, querySrc, hasQuery := cutOutside(rest, '?')
+	ut := &urlTemplate{src: src, scheme: scheme, host: u.Host, base: base}
+	ut.path = c.escapedTemplate(s, field, pathSrc, filterPathEscape)
+	if hasQuery {
+		ut.query = c.escapedTemplate(s, field, querySrc, filterQueryEscape)
+		if ut.query == nil {
+			return nil
+		}
+	}
+	if ut.path == nil {
+		return nil
+	}
+	return ut
+}
+
+// cutOutside cuts s around the first sep that stands outside Liquid markup.
+func cutOutside(s string, sep byte) (before, after string, found bool) {
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "{{"):
+			i = liquidMarkupEnd(s, i+2, "}}")
+		case strings.HasPrefix(s[i:], "{%"):
+			i = liquidMarkupEnd(s, i+2, "%}")
+		case s[i] == sep:
+			return s[:i], s[i+1:], true
+		default:
+			i++
+		}
+	}
+	return s, "", false
+}
+
+// render builds the URL from bindings b and the extra query parameters.
+// It fails if the result is not a URL to the host written in the config.
+func (ut *urlTemplate) render(b map[string]any, extra url.Values) (*url.URL, error) {
+	path, err := ut.path.render(b)
+	if err != nil {
+		return nil, fmt.Errorf("url path: %w", err)
+	}
+	raw := ut.base + path
+	query := ""
+	if ut.query != nil {
+		if query, err = ut.query.render(b); err != nil {
+			return nil, fmt.Errorf("url query: %w", err)
+		}
+	}
+	if len(extra) > 0 {
+		if query != "" {
+			query += "&"
+		}
+		query += extra.Encode()
+	}
+	if query != "" {
+		raw += "?" + query
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if u.Scheme != ut.scheme || u.Host != ut.host {
+		return nil, fmt.Errorf("url: the rendered URL goes to %s://%s, not %s://%s", u.Scheme, u.Host, ut.scheme, ut.host)
+	}
+	return u, nil
+}
+
+// redactedURL is the URL as traces and end reasons show it: without the
+// userinfo and the query, where secrets may stand.
+func redactedURL(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
+}

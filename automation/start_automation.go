@@ -1,0 +1,61 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func init() { Register("start_automation", compileStartAutomation) }
+
+// StartAutomationStep enrolls the contact in another automation and goes
+// on. The target's own rule applies: a contact already in it is left where
+// it is, unless it has overwrite_if_exists, which restarts it; a paused
+// target enrolls nobody. Chains that loop are ended by the engine's step
+// limit.
+//
+//   - type: start_automation
+//     automation: survey
+type StartAutomationStep struct {
+	Automation string
+}
+
+type startAutomationFields struct {
+	Automation string `yaml:"automation"`
+}
+
+func compileStartAutomation(c *Compiler, s *config.Step) (Step, config.Problems) {
+	var f startAutomationFields
+	if !c.Decode(s, &f) {
+		return nil, nil
+	}
+	switch target := c.Config.Automation(f.Automation); {
+	case f.Automation == "":
+		c.Problemf(s, "automation", "missing automation (the id of the automation to start)")
+	case target == nil:
+		c.Problemf(s, "automation", "automation %q is not defined", f.Automation)
+	case !target.IsEnabled():
+		c.Warnf(s, "automation", "automation %q is paused (enabled: false): this step enrolls nobody until it is enabled", f.Automation)
+	}
+	return &StartAutomationStep{Automation: f.Automation}, nil
+}
+
+// Execute enrolls the contact in the target automation, which runs its
+// first steps at once, in this turn.
+func (st *StartAutomationStep) Execute(ctx context.Context, r *Run) (Outcome, error) {
+	if r.Set.Automation(st.Automation) == nil {
+		return Outcome{Next: config.End, EndReason: fmt.Sprintf("start_automation: automation %q no longer exists", st.Automation)}, nil
+	}
+	r.Trace("starting automation " + st.Automation)
+	started, err := r.StartAutomation(ctx, st.Automation)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("start automation %q: %w", st.Automation, err)
+	}
+	if !started {
+		r.Trace(fmt.Sprintf("automation %s not started: paused, or the contact is in it already", st.Automation))
+	}
+	return Outcome{}, nil
+}
+
+var _ Step = (*StartAutomationStep)(nil)

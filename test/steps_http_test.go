@@ -1,0 +1,420 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sinkRequest is a request an httpSink received.
+type sinkRequest struct {
+	Method string
+	Path   string
+	Query  url.Values
+	Header http.Header
+	Body   string
+}
+
+// httpSink is a system an http step calls: it records every request and
+// answers by path: /status/NNN with that status, /slow after 3s, /json
+// with {"name":"Ann","score":7}, anything else 200 "ok".
+type httpSink struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	reqs []sinkRequest
+}
+
+func newHTTPSink(t *testing.T) *httpSink {
+	s := &httpSink{}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.reqs = append(s.reqs, sinkRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: string(b)})
+		s.mu.Unlock()
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/status/"):
+			var status int
+			fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/status/"), &status)
+			w.WriteHeader(status)
+		case r.URL.Path == "/slow":
+			select {
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+			}
+		case r.URL.Path == "/json":
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = io.WriteString(w, `{"name":"Ann","score":7}`)
+		default:
+			_, _ = io.WriteString(w, "ok")
+		}
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *httpSink) received() []sinkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sinkRequest(nil), s.reqs...)
+}
+
+// request waits for the request to path and returns it.
+func (s *httpSink) request(t *testing.T, path string) sinkRequest {
+	t.Helper()
+	var got sinkRequest
+	Eventually(t, 10*time.Second, "a request to "+path, func() bool {
+		for _, r := range s.received() {
+			if r.Path == path {
+				got = r
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// repliesTo waits until the contact got n messages and returns their bodies.
+func repliesTo(t *testing.T, g *Gateway, to string, n int) []string {
+	t.Helper()
+	var got []string
+	Eventually(t, 10*time.Second, fmt.Sprintf("%d replies to %s", n, to), func() bool {
+		got = got[:0]
+		for _, m := range g.Twilio.Sent() {
+			if m.To == to {
+				got = append(got, m.Body)
+			}
+		}
+		return len(got) >= n
+	})
+	return got
+}
+
+func TestHTTPStepBodies(t *testing.T) {
+	sink := newHTTPSink(t)
+	g := StartGateway(t, `
+http: { allow_private: true }
+automations:
+  - id: json
+    keywords: [JSON]
+    steps:
+      - type: http
+        method: POST
+        url: "`+sink.srv.URL+`/json-in/{{ contact.phone }}"
+        headers: { Authorization: "Bearer e2e-topsecret", X-Source: keyway }
+        query: { ref: "{{ automation.id }}" }
+        body: { json: { phone: "{{ contact.phone }}", said: "{{ message.body }}", n: 1, ok: true } }
+      - { type: reply, text: "json {{ http.status }}" }
+  - id: form
+    keywords: [FORM]
+    steps:
+      - { type: http, method: PUT, url: "`+sink.srv.URL+`/form-in", body: { form: { phone: "{{ contact.phone }}", said: "{{ message.body }}" } } }
+      - { type: reply, text: "form {{ http.status }}" }
+  - id: multi
+    keywords: [MULTI]
+    steps:
+      - { type: http, method: POST, url: "`+sink.srv.URL+`/multi-in", body: { multipart: { phone: "{{ contact.phone }}", note: "a\nb" } } }
+      - { type: reply, text: "multi {{ http.status }}" }
+  - id: xml
+    keywords: [XML]
+    steps:
+      - { type: http, method: POST, url: "`+sink.srv.URL+`/xml-in", body: { xml: "<said>{{ message.body }}</said>" } }
+      - { type: reply, text: "xml {{ http.status }}" }
+  - id: yaml
+    keywords: [YAML]
+    steps:
+      - { type: http, method: POST, url: "`+sink.srv.URL+`/yaml-in", body: { yaml: { phone: "{{ contact.phone }}", tags: [a, b] } } }
+      - { type: reply, text: "yaml {{ http.status }}" }
+  - id: text
+    keywords: [TEXT]
+    steps:
+      - { type: http, method: POST, url: "`+sink.srv.URL+`/text-in", headers: { Content-Type: text/csv }, body: { text: "{{ contact.phone }},{{ message.body }}" } }
+      - { type: reply, text: "text {{ http.status }}" }
+  - id: get
+    keywords: [GET]
+    steps:
+      - { type: http, method: delete, url: "`+sink.srv.URL+`/get-in?fixed=1", query: { q: "{{ message.body }}" } }
+      - { type: reply, text: "get {{ http.status }}" }
+`)
+	const from = "+15554440001"
+	cases := []struct {
+		body, path, method, contentType string
+		check                           func(t *testing.T, r sinkRequest)
+	}{
+		{"JSON me & you", "/json-in/+15554440001", "POST", "application/json", func(t *testing.T, r sinkRequest) {
+			if want := `{"phone":"+15554440001","said":"JSON me & you","n":1,"ok":true}`; r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+			if r.Header.Get("Authorization") != "Bearer e2e-topsecret" || r.Header.Get("X-Source") != "keyway" {
+				t.Errorf("headers %v", r.Header)
+			}
+			if r.Query.Get("ref") != "json" {
+				t.Errorf("query %v", r.Query)
+			}
+		}},
+		{"FORM a+b=c", "/form-in", "PUT", "application/x-www-form-urlencoded", func(t *testing.T, r sinkRequest) {
+			if want := "phone=%2B15554440001&said=FORM+a%2Bb%3Dc"; r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"MULTI", "/multi-in", "POST", "multipart/form-data", func(t *testing.T, r sinkRequest) {
+			_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			form, err := multipart.NewReader(strings.NewReader(r.Body), params["boundary"]).ReadForm(1 << 20)
+			if err != nil {
+				t.Fatalf("multipart body %q: %v", r.Body, err)
+			}
+			if got := form.Value; len(got) != 2 || got["phone"][0] != "+15554440001" || got["note"][0] != "a\nb" {
+				t.Errorf("fields %v", got)
+			}
+		}},
+		{"XML <b>&", "/xml-in", "POST", "application/xml", func(t *testing.T, r sinkRequest) {
+			if want := "<said>XML &lt;b&gt;&amp;</said>"; r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"YAML", "/yaml-in", "POST", "application/yaml", func(t *testing.T, r sinkRequest) {
+			if want := "phone: \"+15554440001\"\ntags:\n  - a\n  - b\n"; r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"TEXT hi", "/text-in", "POST", "text/csv", func(t *testing.T, r sinkRequest) {
+			if want := "+15554440001,TEXT hi"; r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"GET a&b=c", "/get-in", "DELETE", "", func(t *testing.T, r sinkRequest) {
+			if r.Query.Get("fixed") != "1" || r.Query.Get("q") != "GET a&b=c" || r.Query.Has("b") || r.Body != "" {
+				t.Errorf("query %v body %q", r.Query, r.Body)
+			}
+		}},
+	}
+	for i, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			g.Text(Inbound{From: from, Body: c.body})
+			r := sink.request(t, c.path)
+			if r.Method != c.method {
+				t.Errorf("method %s, want %s", r.Method, c.method)
+			}
+			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, c.contentType) {
+				t.Errorf("Content-Type %q, want %q", ct, c.contentType)
+			}
+			c.check(t, r)
+			replies := repliesTo(t, g, from, i+1)
+			kw := strings.ToLower(strings.Fields(c.body)[0])
+			if replies[i] != kw+" 200" {
+				t.Errorf("reply %q, want %q", replies[i], kw+" 200")
+			}
+		})
+	}
+	if strings.Contains(g.Logs(), "e2e-topsecret") {
+		t.Errorf("the Authorization header is in the logs")
+	}
+}
+
+func TestHTTPStepErrorBranches(t *testing.T) {
+	sink := newHTTPSink(t)
+	g := StartGateway(t, `
+http: { allow_private: true }
+automations:
+  - id: crash
+    keywords: [CRASH]
+    steps:
+      - { type: http, method: POST, url: "`+sink.srv.URL+`/status/500", on_error: sorry }
+      - { type: reply, text: "saved", next: end }
+      - { id: sorry, type: reply, text: "failed with {{ http.status }}" }
+  - id: slow
+    keywords: [SLOW]
+    steps:
+      - { type: http, url: "`+sink.srv.URL+`/slow", timeout: 1s, on_error: late }
+      - { type: reply, text: "in time", next: end }
+      - { id: late, type: reply, text: "late: {{ http.error }}" }
+  - id: bare
+    keywords: [BARE]
+    steps:
+      - { type: http, url: "`+sink.srv.URL+`/status/502" }
+      - { type: reply, text: "never" }
+`)
+	g.Text(Inbound{From: "+15554440011", Body: "CRASH"})
+	g.Text(Inbound{From: "+15554440012", Body: "SLOW"})
+	g.Text(Inbound{From: "+15554440013", Body: "BARE"})
+	if got := repliesTo(t, g, "+15554440011", 1); got[0] != "failed with 500" {
+		t.Errorf("500: reply %q", got[0])
+	}
+	start := time.Now()
+	if got := repliesTo(t, g, "+15554440012", 1); got[0] != "late: timeout after 1s" {
+		t.Errorf("timeout: reply %q", got[0])
+	}
+	if waited := time.Since(start); waited > 2500*time.Millisecond {
+		t.Errorf("the 1s timeout took %v", waited)
+	}
+	want := "http: GET " + sink.srv.URL + "/status/502: status 502"
+	var en []Enrollment
+	Eventually(t, 10*time.Second, "the bare enrollment ends", func() bool {
+		en = g.Enrollments("bare", "+15554440013")
+		return len(en) == 1 && en[0].Status == "ended"
+	})
+	if en[0].EndReason != want || en[0].HTTP["status"] != float64(502) {
+		t.Errorf("enrollment %+v, want end reason %q and http.status 502", en[0], want)
+	}
+	if got := repliesTo(t, g, "+15554440013", 0); len(got) != 0 {
+		t.Errorf("replies after a failed call without on_error: %q", got)
+	}
+}
+
+func TestHTTPStepJSONResponseFeedsLaterSteps(t *testing.T) {
+	sink := newHTTPSink(t)
+	g := StartGateway(t, `
+http: { allow_private: true }
+fields: [score]
+automations:
+  - id: me
+    keywords: [ME]
+    steps:
+      - { type: http, url: "`+sink.srv.URL+`/json" }
+      - { type: reply, text: "Hi {{ http.json.name }}" }
+      - { type: http, url: "`+sink.srv.URL+`/json", save_as: crm }
+      - { type: set_field, fields: { score: "{{ vars.crm.json.score }}" } }
+      - { type: reply, text: "Your score is {{ contact.fields.score }}" }
+`)
+	const from = "+15554440021"
+	g.Text(Inbound{From: from, Body: "ME"})
+	got := repliesTo(t, g, from, 2)
+	if got[0] != "Hi Ann" || got[1] != "Your score is 7" {
+		t.Errorf("replies %q", got)
+	}
+	if c := g.Contact(from); c.Contact.Fields["score"] != "7" {
+		t.Errorf("contact fields %v", c.Contact.Fields)
+	}
+	en := g.Enrollments("me", from)
+	if len(en) != 1 || en[0].Vars["crm"] == nil {
+		t.Fatalf("enrollments %+v", en)
+	}
+	crm, _ := en[0].Vars["crm"].(map[string]any)
+	if crm["status"] != float64(200) || crm["body"] != `{"name":"Ann","score":7}` {
+		t.Errorf("vars.crm = %v", crm)
+	}
+}
+
+func TestConditionOnAReply(t *testing.T) {
+	g := StartGateway(t, `
+groups: [ { id: newsletter } ]
+automations:
+  - id: ask
+    keywords: [ASK]
+    steps:
+      - { type: reply, text: "Join the newsletter?" }
+      - { type: wait_for_reply, save_as: answer }
+      - { type: condition, if: 'vars.answer matches "(?i)^y(es)?$"', else: no }
+      - { type: add_to_group, groups: [newsletter] }
+      - { type: condition, if: '"newsletter" in contact.groups', then: joined, else: no }
+      - { id: joined, type: reply, text: "Welcome aboard!", next: end }
+      - { id: no, type: reply, text: "Maybe later." }
+`)
+	for from, answer := range map[string]string{"+15554440031": "yes", "+15554440032": "nah"} {
+		g.Text(Inbound{From: from, Body: "ASK"})
+		repliesTo(t, g, from, 1)
+		g.Text(Inbound{From: from, Body: answer})
+	}
+	if got := repliesTo(t, g, "+15554440031", 2); got[1] != "Welcome aboard!" {
+		t.Errorf("yes: %q", got)
+	}
+	if got := repliesTo(t, g, "+15554440032", 2); got[1] != "Maybe later." {
+		t.Errorf("nah: %q", got)
+	}
+	if groups := g.Contact("+15554440031").Contact.Groups; len(groups) != 1 || groups[0] != "newsletter" {
+		t.Errorf("groups %v", groups)
+	}
+}
+
+func TestStartAutomation(t *testing.T) {
+	g := StartGateway(t, `
+automations:
+  - id: main
+    keywords: [GO]
+    steps:
+      - { type: reply, text: "main" }
+      - { type: start_automation, automation: second }
+      - { type: reply, text: "main again" }
+  - id: second
+    steps:
+      - { type: reply, text: "second" }
+  - id: ping
+    keywords: [LOOP]
+    overwrite_if_exists: true
+    steps:
+      - { type: start_automation, automation: pong }
+      - { type: reply, text: "never ping" }
+  - id: pong
+    overwrite_if_exists: true
+    steps:
+      - { type: start_automation, automation: ping }
+      - { type: reply, text: "never pong" }
+`)
+	g.Text(Inbound{From: "+15554440041", Body: "GO"})
+	if got := repliesTo(t, g, "+15554440041", 3); strings.Join(got, "|") != "main|second|main again" {
+		t.Errorf("replies %q", got)
+	}
+
+	const from = "+15554440042"
+	g.Text(Inbound{From: from, Body: "LOOP"})
+	for _, id := range []string{"ping", "pong"} {
+		var ens []Enrollment
+		Eventually(t, 10*time.Second, "enrollments in "+id, func() bool {
+			ens = g.Enrollments(id, from)
+			return len(ens) > 0
+		})
+		limited := 0
+		for _, en := range ens {
+			if en.Status != "ended" {
+				t.Errorf("%s enrollment %s is %s", id, en.ID, en.Status)
+			}
+			if strings.HasPrefix(en.EndReason, "step limit reached") {
+				limited++
+			}
+		}
+		if limited != 1 {
+			t.Errorf("%s: %d enrollments ended at the step limit, want 1 (of %d)", id, limited, len(ens))
+		}
+	}
+	if c := g.Contact(from); len(c.Enrollments) != 0 {
+		t.Errorf("active enrollments left after the loop: %+v", c.Enrollments)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := repliesTo(t, g, from, 0); len(got) != 0 {
+		t.Errorf("the loop sent %q", got)
+	}
+}
+
+func TestHTTPStepSSRFGuardRefusesLoopback(t *testing.T) {
+	sink := newHTTPSink(t)
+	g := StartGateway(t, `
+automations:
+  - id: hook
+    keywords: [HOOK]
+    steps:
+      - { type: http, method: POST, url: "`+sink.srv.URL+`/hook", body: { json: { a: 1 } }, retries: 2, on_error: refused }
+      - { type: reply, text: "called", next: end }
+      - { id: refused, type: reply, text: "refused: {{ http.error }}" }
+`)
+	const from = "+15554440051"
+	g.Text(Inbound{From: from, Body: "HOOK"})
+	got := repliesTo(t, g, from, 1)
+	if !strings.HasPrefix(got[0], "refused: refused by the address guard: prohibited IP address: 127.0.0.1") {
+		t.Errorf("reply %q", got[0])
+	}
+	time.Sleep(200 * time.Millisecond)
+	if reqs := sink.received(); len(reqs) != 0 {
+		t.Errorf("the guarded server got %d requests", len(reqs))
+	}
+}
