@@ -85,6 +85,7 @@ type Compiler struct {
 // an error; warnings come back either way.
 func Compile(cfg *config.Config) (*Set, config.Problems) {
 	c := &Compiler{Config: cfg, liquid: liquid.NewEngine()}
+	c.registerEscapeFilters()
 	set := &Set{
 		Config:      cfg,
 		automations: map[string]*Automation{},

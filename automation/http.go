@@ -103,7 +103,6 @@ func compileHTTP(c *Compiler, s *config.Step) (Step, config.Problems) {
 	if !c.Decode(s, &f) {
 		return nil, nil
 	}
-	c.registerEscapeFilters()
 	st := &HTTPStep{
 		Method:  strings.ToUpper(f.Method),
 		URL:     c.compileURL(s, "url", f.URL),
