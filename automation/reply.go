@@ -10,7 +10,8 @@ func init() { Register("reply", compileReply) }
 
 // Reply sends a message to the contact on its channel, from `from` if set,
 // else the number it last wrote to, else the first configured number of
-// that channel. An opted-out contact gets nothing.
+// that channel. An opted-out contact gets nothing. Validation warns when a
+// fixed text takes more than one SMS segment (see Segments).
 //
 //   - id: ask
 //     type: reply
@@ -35,6 +36,7 @@ func compileReply(c *Compiler, s *config.Step) (Step, config.Problems) {
 		return nil, nil
 	}
 	st := &Reply{Text: c.Template(s, "text", f.Text)}
+	c.warnSegments(s, "text", st.Text)
 	if f.Text == "" && len(f.Media) == 0 {
 		c.Problemf(s, "", "a reply needs text or media")
 	}

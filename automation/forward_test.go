@@ -1,0 +1,74 @@
+package automation
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// forwardRun builds just enough of a Run for the default forward texts.
+func forwardRun(name string, m *Message) *Run {
+	cfg := &config.Config{Defaults: config.Defaults{Timezone: "America/New_York"}}
+	return &Run{
+		Now:        time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC),
+		Set:        &Set{Config: cfg},
+		Automation: &Automation{ID: "support"},
+		Contact:    &Contact{Phone: "+15550001111", Name: name},
+		Message:    m,
+	}
+}
+
+func TestForwardDefaultTexts(t *testing.T) {
+	media := []string{"https://api.twilio.test/Media/ME1", "https://api.twilio.test/Media/ME2"}
+	cases := []struct {
+		label   string
+		name    string
+		msg     *Message
+		sms     string
+		subject string
+		body    string
+	}{
+		{
+			label: "named contact with media",
+			name:  "Ann",
+			msg:   &Message{Channel: config.ChannelSMS, To: []string{"+15005550006"}, Body: "Is this broken?", Media: media},
+			sms: "From +15550001111 (Ann): \"Is this broken?\"\n" +
+				"Media: https://api.twilio.test/Media/ME1\n" +
+				"Media: https://api.twilio.test/Media/ME2",
+			subject: "SMS from +15550001111 (Ann)",
+			body: "From: +15550001111 (Ann)\nTo: +15005550006 (SMS)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\n\n" +
+				"\"Is this broken?\"\n\nMedia:\nhttps://api.twilio.test/Media/ME1\nhttps://api.twilio.test/Media/ME2\n",
+		},
+		{
+			label:   "whatsapp photo without text",
+			msg:     &Message{Channel: config.ChannelWhatsApp, To: []string{"+14155238886"}, Media: media[:1]},
+			sms:     "From +15550001111 on WhatsApp: (no text)\nMedia: https://api.twilio.test/Media/ME1",
+			subject: "WhatsApp from +15550001111",
+			body: "From: +15550001111\nTo: +14155238886 (WhatsApp)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\n\n" +
+				"(no text)\n\nMedia:\nhttps://api.twilio.test/Media/ME1\n",
+		},
+		{
+			label:   "no message: a timer or schedule turn",
+			name:    "Ann",
+			sms:     "About +15550001111 (Ann): automation \"support\" ran without a new message from the contact",
+			subject: "Contact +15550001111 (Ann) in automation \"support\"",
+			body: "Contact: +15550001111 (Ann)\nTime: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\n\n" +
+				"Automation \"support\" ran this step without a new message from the contact.\n",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.label, func(t *testing.T) {
+			r := forwardRun(c.name, c.msg)
+			if got := forwardText(r); got != c.sms {
+				t.Errorf("SMS text:\n%s\nwant:\n%s", got, c.sms)
+			}
+			if got := emailSubject(r); got != c.subject {
+				t.Errorf("subject = %q, want %q", got, c.subject)
+			}
+			if got := emailBody(r); got != c.body {
+				t.Errorf("email body:\n%s\nwant:\n%s", got, c.body)
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func init() { Register("forward_to_email", compileForwardToEmail) }
+
+// ForwardToEmail emails the contact's message to staff through email.smtp,
+// as one email to every address. The default subject names the contact
+// ("SMS from +15550001111 (Ann)"); the default body names the contact, the
+// number it wrote to and when (in defaults.timezone), and quotes its text
+// and media links. The outbox retries a failed delivery like an SMS and
+// records the outcome on the message. Validation warns while email.smtp is
+// not set.
+//
+//   - type: forward_to_email
+//     to: ["support@acme.example", "Ann Lee <ann@acme.example>"]
+//     subject: "{{ contact.phone }} needs help"             # optional
+//     text: "{{ message.body }}\n\nReply by SMS: {{ contact.phone }}"   # optional
+type ForwardToEmail struct {
+	To      []string  // addresses as written
+	Subject *Template // nil: the default subject
+	Text    *Template // nil: the default body
+}
+
+type forwardToEmailFields struct {
+	To      []string `yaml:"to"`
+	Subject string   `yaml:"subject"`
+	Text    string   `yaml:"text"`
+}
+
+func compileForwardToEmail(c *Compiler, s *config.Step) (Step, config.Problems) {
+	var f forwardToEmailFields
+	if !c.Decode(s, &f) {
+		return nil, nil
+	}
+	st := &ForwardToEmail{}
+	if len(f.To) == 0 {
+		c.Problemf(s, "to", "forward_to_email needs to: at least one email address")
+	}
+	seen := map[string]int{}
+	for i, raw := range f.To {
+		field := fieldIndex("to", i)
+		addr, err := mail.ParseAddress(raw)
+		if err != nil {
+			c.Problemf(s, field, "%q is not a valid email address: %v", raw, err)
+			continue
+		}
+		key := strings.ToLower(addr.Address)
+		if first, dup := seen[key]; dup {
+			c.Problemf(s, field, "%s repeats %s (%s)", field, fieldIndex("to", first), addr.Address)
+			continue
+		}
+		seen[key] = i
+		st.To = append(st.To, strings.TrimSpace(raw))
+	}
+	if f.Subject != "" {
+		st.Subject = c.Template(s, "subject", f.Subject)
+	}
+	if f.Text != "" {
+		st.Text = c.Template(s, "text", f.Text)
+	}
+	if c.Config.Email.SMTP == nil {
+		c.Warnf(s, "", "forward_to_email needs email.smtp; emails will fail until it is set")
+	}
+	return st, nil
+}
+
+// Execute queues the email.
+func (st *ForwardToEmail) Execute(_ context.Context, r *Run) (Outcome, error) {
+	subject, body := emailSubject(r), emailBody(r)
+	var err error
+	if st.Subject != nil {
+		if subject, err = r.Render(st.Subject); err != nil {
+			return Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email subject: %v", err)}, nil
+		}
+		// A header holds one line.
+		subject = strings.Join(strings.Fields(subject), " ")
+	}
+	if st.Text != nil {
+		if body, err = r.Render(st.Text); err != nil {
+			return Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email text: %v", err)}, nil
+		}
+	}
+	err = r.Queue(&Message{
+		Kind: KindEmail, Purpose: PurposeForward, Contact: r.Contact.Phone,
+		To: append([]string(nil), st.To...), Subject: subject, Body: body,
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("forward_to_email: queue email: %w", err)
+	}
+	r.Trace("emailed " + strings.Join(st.To, ", "))
+	return Outcome{}, nil
+}
+
+// emailSubject is the default subject: "SMS from +15550001111 (Ann)".
+func emailSubject(r *Run) string {
+	who := contactLabel(r.Contact)
+	if m := r.Message; m != nil {
+		return fmt.Sprintf("%s from %s", channelName(orSMS(m.Channel)), who)
+	}
+	return fmt.Sprintf("Contact %s in automation %q", who, r.Automation.ID)
+}
+
+// emailBody is the default body: who wrote, to which number and when, the
+// text and the media links.
+func emailBody(r *Run) string {
+	var b strings.Builder
+	who := contactLabel(r.Contact)
+	when := r.Now.In(r.Set.Config.Location()).Format("Mon, 02 Jan 2006 15:04 MST")
+	m := r.Message
+	if m == nil {
+		fmt.Fprintf(&b, "Contact: %s\nTime: %s\nAutomation: %s\n\n", who, when, r.Automation.ID)
+		fmt.Fprintf(&b, "Automation %q ran this step without a new message from the contact.\n", r.Automation.ID)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "From: %s\n", who)
+	if len(m.To) > 0 {
+		fmt.Fprintf(&b, "To: %s (%s)\n", m.To[0], channelName(orSMS(m.Channel)))
+	}
+	fmt.Fprintf(&b, "Received: %s\nAutomation: %s\n\n%s\n", when, r.Automation.ID, quoted(m.Body))
+	if len(m.Media) > 0 {
+		b.WriteString("\nMedia:\n")
+		for _, u := range m.Media {
+			b.WriteString(u + "\n")
+		}
+	}
+	return b.String()
+}
+
+func orSMS(ch string) string {
+	if ch == "" {
+		return config.ChannelSMS
+	}
+	return ch
+}
+
+var _ Step = (*ForwardToEmail)(nil)

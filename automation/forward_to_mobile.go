@@ -1,0 +1,173 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func init() { Register("forward_to_mobile", compileForwardToMobile) }
+
+// ForwardToMobile sends the contact's message to staff by SMS, one message
+// per staff number, from `from` if set, else the SMS number the contact
+// last wrote to, else the first configured SMS number. The default text
+// names the contact and quotes its message, with its media links one a
+// line:
+//
+//	From +15550001111 (Ann): "Is the shop open on Sunday?"
+//	Media: https://api.twilio.com/.../Media/ME123
+//
+// Forwards are for staff, so they go out even when the contact has opted
+// out.
+//
+//   - type: forward_to_mobile
+//     to: ["+15550100", "+15550101"]
+//     text: "{{ contact.phone }} wrote: {{ message.body }}"   # optional
+//     from: "+15005550006"                                     # optional
+type ForwardToMobile struct {
+	To   []string  // E.164
+	Text *Template // nil: the default text
+	From string    // E.164, or "" for the contact's SMS number
+}
+
+type forwardToMobileFields struct {
+	To   []string `yaml:"to"`
+	Text string   `yaml:"text"`
+	From string   `yaml:"from"`
+}
+
+func compileForwardToMobile(c *Compiler, s *config.Step) (Step, config.Problems) {
+	var f forwardToMobileFields
+	if !c.Decode(s, &f) {
+		return nil, nil
+	}
+	st := &ForwardToMobile{}
+	if len(f.To) == 0 {
+		c.Problemf(s, "to", "forward_to_mobile needs to: at least one staff number")
+	}
+	seen := map[string]int{}
+	for i, raw := range f.To {
+		field := fieldIndex("to", i)
+		if strings.TrimSpace(raw) == "" {
+			c.Problemf(s, field, "%s is empty", field)
+			continue
+		}
+		n := c.Number(s, field, raw)
+		if n == "" {
+			continue
+		}
+		if first, dup := seen[n]; dup {
+			c.Problemf(s, field, "%s repeats %s (%s)", field, fieldIndex("to", first), n)
+			continue
+		}
+		seen[n] = i
+		if ours(c.Config, n) {
+			c.Problemf(s, field, "%s is one of our own numbers; forward to a staff mobile", n)
+			continue
+		}
+		st.To = append(st.To, n)
+	}
+	if f.Text != "" {
+		st.Text = c.Template(s, "text", f.Text)
+	}
+	st.From = c.Number(s, "from", f.From)
+	if st.From == "" && f.From == "" && !hasChannel(c.Config, config.ChannelSMS) {
+		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under providers.twilio.numbers")
+	}
+	return st, nil
+}
+
+// Execute queues one forward per staff number.
+func (st *ForwardToMobile) Execute(_ context.Context, r *Run) (Outcome, error) {
+	body := forwardText(r)
+	if st.Text != nil {
+		var err error
+		if body, err = r.Render(st.Text); err != nil {
+			return Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_mobile: %v", err)}, nil
+		}
+	}
+	from := r.Sender(config.ChannelSMS, st.From)
+	for _, to := range st.To {
+		err := r.Queue(&Message{
+			Kind: KindText, Purpose: PurposeForward, Channel: config.ChannelSMS,
+			Contact: r.Contact.Phone, From: from, To: []string{to}, Body: body,
+		})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("forward_to_mobile: queue forward: %w", err)
+		}
+		r.Trace("forwarded to " + to)
+	}
+	return Outcome{}, nil
+}
+
+// forwardText is the default text of a forward to a staff mobile.
+func forwardText(r *Run) string {
+	who := contactLabel(r.Contact)
+	m := r.Message
+	if m == nil {
+		return fmt.Sprintf("About %s: automation %q ran without a new message from the contact", who, r.Automation.ID)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "From %s", who)
+	if m.Channel != "" && m.Channel != config.ChannelSMS {
+		fmt.Fprintf(&b, " on %s", channelName(m.Channel))
+	}
+	b.WriteString(": ")
+	b.WriteString(quoted(m.Body))
+	for _, u := range m.Media {
+		b.WriteString("\nMedia: " + u)
+	}
+	return b.String()
+}
+
+// contactLabel names a contact by number, and by name when it has one:
+// "+15550001111 (Ann)".
+func contactLabel(c *Contact) string {
+	if c.Name == "" {
+		return c.Phone
+	}
+	return fmt.Sprintf("%s (%s)", c.Phone, c.Name)
+}
+
+// quoted puts a message's text in double quotes, or says it had none.
+func quoted(body string) string {
+	if strings.TrimSpace(body) == "" {
+		return "(no text)"
+	}
+	return `"` + body + `"`
+}
+
+// channelName is a channel as people write it.
+func channelName(ch string) string {
+	switch ch {
+	case config.ChannelSMS:
+		return "SMS"
+	case config.ChannelWhatsApp:
+		return "WhatsApp"
+	}
+	return ch
+}
+
+// ours reports whether n is one of the configured sender numbers.
+func ours(cfg *config.Config, n string) bool {
+	for _, num := range cfg.Providers.Twilio.Numbers {
+		if num.Number == n {
+			return true
+		}
+	}
+	return false
+}
+
+// hasChannel reports whether a sender number of channel is configured.
+func hasChannel(cfg *config.Config, ch string) bool {
+	for _, num := range cfg.Providers.Twilio.Numbers {
+		if num.Channel == ch {
+			return true
+		}
+	}
+	return false
+}
+
+var _ Step = (*ForwardToMobile)(nil)

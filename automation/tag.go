@@ -1,0 +1,90 @@
+package automation
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func init() { Register("tag", compileTag) }
+
+// Tag adds free-form tags to the contact and removes others. Tags are
+// trimmed and kept without repeats; conditions test them with
+// `"vip" in contact.tags`.
+//
+//   - type: tag
+//     add: [vip, "asked about pricing"]
+//     remove: [trial]
+type Tag struct {
+	Add    []string
+	Remove []string
+}
+
+type tagFields struct {
+	Add    []string `yaml:"add"`
+	Remove []string `yaml:"remove"`
+}
+
+func compileTag(c *Compiler, s *config.Step) (Step, config.Problems) {
+	var f tagFields
+	if !c.Decode(s, &f) {
+		return nil, nil
+	}
+	if len(f.Add) == 0 && len(f.Remove) == 0 {
+		c.Problemf(s, "", "tag needs add or remove: at least one tag")
+	}
+	st := &Tag{}
+	added := map[string]string{} // tag → where it is added
+	st.Add = c.tags(s, "add", f.Add, func(tag, at string) { added[tag] = at })
+	st.Remove = c.tags(s, "remove", f.Remove, func(tag, at string) {
+		if first, ok := added[tag]; ok {
+			c.Problemf(s, at, "tag %q is both added (%s) and removed", tag, first)
+		}
+	})
+	return st, nil
+}
+
+// tags checks the tags found in field of s: trimmed, not empty, once. It
+// calls each for every good one and returns them.
+func (c *Compiler) tags(s *config.Step, field string, raw []string, each func(tag, at string)) []string {
+	var out []string
+	seen := map[string]string{}
+	for i, t := range raw {
+		at := fieldIndex(field, i)
+		tag := strings.TrimSpace(t)
+		if tag == "" {
+			c.Problemf(s, at, "%s is empty", at)
+			continue
+		}
+		if first, dup := seen[tag]; dup {
+			c.Problemf(s, at, "%s repeats %s (%q)", at, first, tag)
+			continue
+		}
+		seen[tag] = at
+		each(tag, at)
+		out = append(out, tag)
+	}
+	return out
+}
+
+// Execute changes the contact's tags.
+func (st *Tag) Execute(_ context.Context, r *Run) (Outcome, error) {
+	c := r.Contact
+	for _, t := range st.Add {
+		if !slices.Contains(c.Tags, t) {
+			c.Tags = append(c.Tags, t)
+			r.Trace("tagged " + t)
+		}
+	}
+	for _, t := range st.Remove {
+		if slices.Contains(c.Tags, t) {
+			c.Tags = slices.DeleteFunc(c.Tags, func(x string) bool { return x == t })
+			r.Trace("untagged " + t)
+		}
+	}
+	return Outcome{}, nil
+}
+
+var _ Step = (*Tag)(nil)
