@@ -1,0 +1,74 @@
+package test
+
+import (
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const reloadV1 = `
+automations:
+  - id: hours
+    keywords: [HOURS]
+    steps: [ { type: reply, text: "v1" } ]
+`
+
+const reloadV2 = `
+automations:
+  - id: hours
+    keywords: [HOURS]
+    steps: [ { type: reply, text: "v2" } ]
+`
+
+// replyTo texts HOURS and returns the reply body.
+func replyTo(t *testing.T, g *Gateway, from string) string {
+	t.Helper()
+	n := len(g.Twilio.Sent())
+	g.Text(Inbound{From: from, Body: "HOURS"})
+	return g.Twilio.WaitSent(t, n+1, 10*time.Second)[n].Body
+}
+
+func TestReloadThroughTheAPIRefusesAnInvalidFile(t *testing.T) {
+	g := StartGateway(t, reloadV1)
+	g.WriteConfig(strings.Replace(reloadV2, "type: reply", "type: teleport", 1))
+	var out struct {
+		Problems []string `json:"problems"`
+	}
+	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, &out); code != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid reload: %d, want 422", code)
+	}
+	if len(out.Problems) == 0 || !strings.Contains(strings.Join(out.Problems, "\n"), `unknown step type "teleport"`) {
+		t.Fatalf("problems %q", out.Problems)
+	}
+	if got := replyTo(t, g, "+15554440001"); got != "v1" {
+		t.Fatalf("after a refused reload the gateway answers %q", got)
+	}
+	g.WriteConfig(reloadV2)
+	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusOK {
+		t.Fatalf("valid reload: %d", code)
+	}
+	if got := replyTo(t, g, "+15554440002"); got != "v2" {
+		t.Fatalf("after reload the gateway answers %q", got)
+	}
+}
+
+func TestReloadOnSIGHUP(t *testing.T) {
+	g := StartGateway(t, reloadV1)
+	g.WriteConfig(reloadV2)
+	g.Signal(syscall.SIGHUP)
+	Eventually(t, 10*time.Second, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
+	if got := replyTo(t, g, "+15554440003"); got != "v2" {
+		t.Fatalf("after SIGHUP the gateway answers %q", got)
+	}
+}
+
+func TestReloadWhenTheFileChanges(t *testing.T) {
+	g := StartGateway(t, reloadV1)
+	g.WriteConfig(reloadV2)
+	Eventually(t, 10*time.Second, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
+	if got := replyTo(t, g, "+15554440004"); got != "v2" {
+		t.Fatalf("after the file changed the gateway answers %q", got)
+	}
+}
