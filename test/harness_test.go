@@ -5,7 +5,6 @@
 package test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -400,6 +399,22 @@ func Eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// repliesTo waits until the contact got n messages and returns their bodies.
+func repliesTo(t *testing.T, g *Gateway, to string, n int) []string {
+	t.Helper()
+	var got []string
+	Eventually(t, 10*time.Second, fmt.Sprintf("%d replies to %s", n, to), func() bool {
+		got = got[:0]
+		for _, m := range g.Twilio.Sent() {
+			if m.To == to {
+				got = append(got, m.Body)
+			}
+		}
+		return len(got) >= n
+	})
+	return got
+}
+
 // Bodies returns the bodies of messages sent through the fake Twilio.
 func Bodies(ms []fakes.Message) []string {
 	out := make([]string, len(ms))
@@ -442,14 +457,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// lines splits s into lines.
-func lines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }

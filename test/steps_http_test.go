@@ -82,22 +82,6 @@ func (s *httpSink) request(t *testing.T, path string) sinkRequest {
 	return got
 }
 
-// repliesTo waits until the contact got n messages and returns their bodies.
-func repliesTo(t *testing.T, g *Gateway, to string, n int) []string {
-	t.Helper()
-	var got []string
-	Eventually(t, 10*time.Second, fmt.Sprintf("%d replies to %s", n, to), func() bool {
-		got = got[:0]
-		for _, m := range g.Twilio.Sent() {
-			if m.To == to {
-				got = append(got, m.Body)
-			}
-		}
-		return len(got) >= n
-	})
-	return got
-}
-
 func TestHTTPStepBodies(t *testing.T) {
 	sink := newHTTPSink(t)
 	g := StartGateway(t, `

@@ -72,3 +72,13 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+func TestValidatePrintsSegmentsPerStep(t *testing.T) {
+	code, out := Keyway(t, "", "validate", "--segments", "--config", "../config/examples/starter.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, `automation "hours" step 1: 1 segment(s), GSM-7`) {
+		t.Fatalf("no segment count for the hours reply:\n%s", out)
+	}
+}

@@ -118,6 +118,7 @@ func printProblems(w io.Writer, ps config.Problems) {
 
 func validate(args []string, stdout, stderr io.Writer) int {
 	fs, cf := newFlags("validate", stderr)
+	segments := fs.Bool("segments", false, "print the SMS segments each reply's text takes")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -135,6 +136,9 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	for _, a := range set.Automations() {
 		steps += len(a.Steps)
 	}
+	if *segments {
+		printSegments(stdout, cfg, set)
+	}
 	mode := "live"
 	if cfg.Providers.Twilio.DevMode() {
 		mode = "dev mode (no Twilio credentials)"
@@ -142,6 +146,27 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "%s: OK: %d automation(s), %d step(s), %d group(s), %d warning(s); %s\n",
 		cf.config, len(set.Automations()), steps, len(cfg.Groups), len(problems.Warnings()), mode)
 	return 0
+}
+
+// printSegments prints the SMS segments of every reply's text; a template
+// is counted on its source, so the real count depends on what it renders.
+func printSegments(w io.Writer, cfg *config.Config, set *automation.Set) {
+	for _, a := range set.Automations() {
+		for _, st := range a.Steps {
+			r, ok := st.Step.(*automation.Reply)
+			if !ok || r.Text == nil {
+				continue
+			}
+			n, enc := automation.Segments(r.Text.String())
+			note := ""
+			if !r.Text.Static() {
+				note = ", counted on the template's source"
+			}
+			pos := cfg.At(a.Config.Steps[st.Index].Path + ".text")
+			fmt.Fprintf(w, "%s:%d:%d: automation %q step %d: %d segment(s), %s%s\n",
+				cfg.File, pos.Line, pos.Col, a.ID, st.Index+1, n, enc, note)
+		}
+	}
 }
 
 func newLogger(level string, w io.Writer) (zerolog.Logger, error) {

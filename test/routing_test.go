@@ -1,0 +1,163 @@
+package test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+const routingConfig = `
+automations:
+  - id: quiz
+    keywords: [QUIZ]
+    overwrite_if_exists: false
+    steps:
+      - { type: reply, text: "Question 1?" }
+      - { type: wait_for_reply, save_as: a1 }
+      - { type: reply, text: "You said {{ vars.a1 }}" }
+  - id: again
+    keywords: [AGAIN]
+    overwrite_if_exists: true
+    steps:
+      - { type: reply, text: "Start over: question 1?" }
+      - { type: wait_for_reply, save_as: a1 }
+      - { type: reply, text: "Again you said {{ vars.a1 }}" }
+  - id: support
+    catch_all: true
+    steps:
+      - { type: reply, text: "A person will answer soon." }
+`
+
+func TestOverwriteFalseLeavesEnrollmentAndDoesNotConsumeTheMessage(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	const from = "+15553330001"
+	g.Text(Inbound{From: from, Body: "QUIZ"})
+	repliesTo(t, g, from, 1)
+	// The keyword again: the enrollment stays where it is, and the message
+	// is not its answer.
+	g.Text(Inbound{From: from, Body: "quiz"})
+	g.Text(Inbound{From: from, Body: "blue"})
+	got := repliesTo(t, g, from, 2)
+	if got[1] != "You said blue" {
+		t.Fatalf("replies %q", got)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := repliesTo(t, g, from, 2); len(got) != 2 {
+		t.Fatalf("keyword while enrolled (overwrite false) restarted it: %q", got)
+	}
+}
+
+func TestOverwriteTrueRestartsFromTheFirstStep(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	const from = "+15553330002"
+	g.Text(Inbound{From: from, Body: "AGAIN"})
+	repliesTo(t, g, from, 1)
+	g.Text(Inbound{From: from, Body: "again"})
+	repliesTo(t, g, from, 2)
+	g.Text(Inbound{From: from, Body: "red"})
+	got := repliesTo(t, g, from, 3)
+	want := []string{"Start over: question 1?", "Start over: question 1?", "Again you said red"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("replies %q, want %q", got, want)
+		}
+	}
+	ens := g.Enrollments("again", from)
+	if len(ens) != 2 || ens[1].Status != "ended" || ens[1].EndReason == "" {
+		t.Fatalf("enrollments %+v", ens)
+	}
+}
+
+func TestCatchAllTakesWhatNothingElseTook(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	const from = "+15553330003"
+	g.Text(Inbound{From: from, Body: "where is my order?"})
+	if got := repliesTo(t, g, from, 1); got[0] != "A person will answer soon." {
+		t.Fatalf("replies %q", got)
+	}
+	// YES from a contact that never opted out is no compliance event.
+	g.Text(Inbound{From: from, Body: "YES"})
+	if got := repliesTo(t, g, from, 2); got[1] != "A person will answer soon." {
+		t.Fatalf("replies %q", got)
+	}
+}
+
+func TestWhatsAppIsItsOwnChannel(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	const from = "+15553330004"
+	g.Text(Inbound{From: from, Body: "QUIZ", Channel: "whatsapp", Extra: map[string]string{"ProfileName": "Ann"}})
+	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
+	if sent[0].To != "whatsapp:"+from || sent[0].From != "whatsapp:"+OurWhatsApp {
+		t.Fatalf("sent %+v", sent[0])
+	}
+	if c := g.Contact(from); c.Contact.Name != "Ann" {
+		t.Fatalf("ProfileName not kept as name: %+v", c.Contact)
+	}
+}
+
+func TestStatusCallbackUpdatesTheMessage(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	const from = "+15553330005"
+	g.Text(Inbound{From: from, Body: "hello"})
+	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
+	Eventually(t, 10*time.Second, "the send recorded", func() bool {
+		ms := g.Messages(from)
+		return len(ms) == 2 && ms[0].Status == "sent"
+	})
+	form := map[string][]string{"MessageSid": {sent[0].SID}, "MessageStatus": {"delivered"}, "AccountSid": {g.Twilio.AccountSID}}
+	if code, body := g.PostSigned("/webhooks/twilio/status", form); code != http.StatusOK {
+		t.Fatalf("status callback: %d %s", code, body)
+	}
+	if ms := g.Messages(from); ms[0].Status != "delivered" {
+		t.Fatalf("status %q", ms[0].Status)
+	}
+	// A late "sent" never moves it back.
+	form["MessageStatus"] = []string{"sent"}
+	g.PostSigned("/webhooks/twilio/status", form)
+	if ms := g.Messages(from); ms[0].Status != "delivered" {
+		t.Fatalf("status moved back to %q", ms[0].Status)
+	}
+}
+
+func TestAdminAPINeedsTheToken(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	res, err := http.Get(g.URL + "/api/v1/automations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token: %d, want 401", res.StatusCode)
+	}
+	var out struct {
+		Automations []struct {
+			ID                string `json:"id"`
+			ActiveEnrollments int    `json:"active_enrollments"`
+		}
+	}
+	g.Text(Inbound{From: "+15553330006", Body: "QUIZ"})
+	Eventually(t, 10*time.Second, "one active quiz enrollment", func() bool {
+		if code := g.Admin(http.MethodGet, "/api/v1/automations", nil, &out); code != http.StatusOK {
+			t.Fatalf("automations: %d", code)
+		}
+		return len(out.Automations) == 3 && out.Automations[0].ID == "quiz" && out.Automations[0].ActiveEnrollments == 1
+	})
+	ens := g.Enrollments("quiz", "")
+	if code := g.Admin(http.MethodDelete, "/api/v1/enrollments/"+ens[0].ID, nil, nil); code != http.StatusOK {
+		t.Fatalf("cancel: %d", code)
+	}
+	if ens := g.Enrollments("quiz", ""); ens[0].Status != "ended" {
+		t.Fatalf("after cancel %+v", ens[0])
+	}
+	var started struct {
+		Started []string          `json:"started"`
+		Skipped map[string]string `json:"skipped"`
+	}
+	if code := g.Admin(http.MethodPost, "/api/v1/automations/quiz/enrollments", map[string]any{"contacts": []string{"+15553330007"}}, &started); code != http.StatusAccepted {
+		t.Fatalf("manual start: %d", code)
+	}
+	if len(started.Started) != 1 {
+		t.Fatalf("manual start %+v", started)
+	}
+	repliesTo(t, g, "+15553330007", 1)
+}
