@@ -260,7 +260,9 @@ func (e *Engine) waitingReply(t *turn) (*Run, error) {
 		if a := t.set.Automation(en.Automation); a == nil || !a.Enabled {
 			continue
 		}
-		if best == nil || en.UpdatedAt.After(best.UpdatedAt) {
+		// The most recently moved wins; ids (time-ordered) break ties.
+		if best == nil || en.UpdatedAt.After(best.UpdatedAt) ||
+			(en.UpdatedAt.Equal(best.UpdatedAt) && en.ID > best.ID) {
 			best = en
 		}
 	}

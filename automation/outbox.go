@@ -60,7 +60,10 @@ type Outbox struct {
 	// queued caches the queued messages read from the store: only the
 	// outbox changes a queued message, so it need not decode them again
 	// at every pass.
-	queued   map[string]*Message
+	queued map[string]*Message
+	// settled holds messages recorded as done that a queue snapshot read
+	// before their commit may still list; they are never dispatched again.
+	settled  map[string]bool
 	limiters map[string]*rate.Limiter
 	wg       sync.WaitGroup
 }
@@ -84,7 +87,7 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	}
 	ob := &Outbox{
 		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
-		inflight: map[string]string{}, queued: map[string]*Message{}, limiters: map[string]*rate.Limiter{},
+		inflight: map[string]string{}, queued: map[string]*Message{}, settled: map[string]bool{}, limiters: map[string]*rate.Limiter{},
 	}
 	for num, mps := range o.MPS {
 		if mps > 0 {
@@ -194,15 +197,28 @@ func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 	}
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
+	listed := make(map[string]bool, len(ids))
 	keep := make(map[string]*Message, len(ids))
 	out := make([]*Message, 0, len(ids))
 	for _, id := range ids {
+		listed[id] = true
+		if ob.settled[id] {
+			continue // recorded after the snapshot was read
+		}
 		m := ob.queued[id]
 		if m == nil {
 			m = fresh[id]
 		}
+		if m == nil {
+			continue // settled and forgotten meanwhile; the next pass re-reads
+		}
 		keep[id] = m
 		out = append(out, m)
+	}
+	for id := range ob.settled {
+		if !listed[id] {
+			delete(ob.settled, id) // the store no longer lists it
+		}
 	}
 	ob.queued = keep
 	return out, nil
@@ -221,6 +237,9 @@ func (ob *Outbox) deliver(ctx context.Context, m *Message) {
 		ob.Wake()
 	}()
 	providerID, err := ob.attempt(ctx, m)
+	if errors.Is(err, errNotQueued) {
+		return // settled elsewhere; nothing to record
+	}
 	if errors.Is(err, errSuppressed) {
 		ob.record(m, "", err)
 		return
@@ -231,26 +250,40 @@ func (ob *Outbox) deliver(ctx context.Context, m *Message) {
 	ob.record(m, providerID, err)
 }
 
-var errSuppressed = errors.New("contact opted out")
+var (
+	errSuppressed = errors.New("contact opted out")
+	errNotQueued  = errors.New("message is no longer queued")
+)
 
 func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
-	if m.Purpose == PurposeReply {
-		optedOut := false
-		err := ob.o.Store.View(ctx, func(tx Tx) error {
-			c, err := tx.Contact(m.Contact)
-			if err == nil {
-				optedOut = c.OptedOut
-			} else if !isNotFound(err) {
-				return err
-			}
-			return nil
-		})
+	// Check, just before sending, that the message is still queued (no
+	// other worker or replica sent it) and that a reply's contact has not
+	// opted out since it was queued.
+	queued, optedOut := false, false
+	err := ob.o.Store.View(ctx, func(tx Tx) error {
+		cur, err := tx.Message(m.ID)
 		if err != nil {
-			return "", err
+			return err
 		}
-		if optedOut {
-			return "", errSuppressed
+		queued = cur.Status == StatusQueued
+		if m.Purpose != PurposeReply {
+			return nil
 		}
+		c, err := tx.Contact(m.Contact)
+		if err == nil {
+			optedOut = c.OptedOut
+		} else if !isNotFound(err) {
+			return err
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case !queued:
+		return "", errNotQueued
+	case optedOut:
+		return "", errSuppressed
 	}
 	if m.Kind == KindEmail {
 		if ob.o.Mailer == nil {
@@ -319,10 +352,14 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 		return ob.finish(tx, m)
 	})
 	ob.mu.Lock()
-	if err == nil && stored.Status == StatusQueued {
+	switch {
+	case err != nil:
+		delete(ob.queued, sent.ID) // re-read from the store
+	case stored.Status == StatusQueued:
 		ob.queued[sent.ID] = stored // to retry at NextAttempt
-	} else {
-		delete(ob.queued, sent.ID) // done, or re-read from the store
+	default:
+		delete(ob.queued, sent.ID)
+		ob.settled[sent.ID] = true
 	}
 	ob.mu.Unlock()
 	switch {

@@ -31,6 +31,18 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 				}
 			}
 		}
+		// Held timers of removed automations go back too: their
+		// enrollments end below, and the timers, now stale, are dropped
+		// when they fire instead of being kept forever.
+		removed := map[string]bool{}
+		for _, en := range active {
+			if set.Automation(en.Automation) == nil && !removed[en.Automation] {
+				removed[en.Automation] = true
+				if _, err := tx.ReleaseTimers(en.Automation); err != nil {
+					return err
+				}
+			}
+		}
 		for _, stale := range active {
 			en, err := tx.Enrollment(stale.ID)
 			if err != nil {

@@ -26,50 +26,133 @@ type ioRuns struct {
 // waits end, reply timeouts take their branch, expiries end enrollments,
 // and I/O steps start their Perform in the background. A timer whose
 // enrollment has moved on does nothing; a timer of a paused automation is
-// held until the automation is enabled again. It returns how many timers
-// it fired.
+// held until the automation is enabled again. A timer is deleted in the
+// transaction that commits its effects, so it fires once even across a
+// crash. A batch that fails is fired again a timer at a time, and a timer
+// that fails on its own ends its enrollment with the fault as reason, so
+// that one bad timer never holds back the others. It returns how many
+// timers it fired.
 func (e *Engine) FireDue(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		now := e.clock.Now()
-		var io []Timer
-		n, queued := 0, false
-		err := e.store.Update(ctx, func(tx Tx) error {
-			io, n, queued = io[:0], 0, false
-			due, err := tx.DueTimers(now, timerBatch)
-			if err != nil {
-				return err
-			}
-			n = len(due)
-			for _, tm := range due {
-				if err := tx.DeleteTimer(tm); err != nil {
-					return err
-				}
-				q, isIO, err := e.fire(ctx, tx, tm, now)
-				if err != nil {
-					return fmt.Errorf("fire timer of enrollment %s: %w", tm.Enrollment, err)
-				}
-				queued = queued || q
-				if isIO {
-					io = append(io, tm)
-				}
-			}
-			return nil
-		})
+		n, _, err := e.fireBatch(ctx, now, timerBatch)
 		if err != nil {
-			return total, fmt.Errorf("automation: fire timers: %w", err)
+			if ctx.Err() != nil {
+				return total, fmt.Errorf("automation: fire timers: %w", err)
+			}
+			e.log.Warn().Err(err).Msg("a batch of timers failed; firing them one at a time")
+			n, err = e.fireOneByOne(ctx, now, timerBatch)
+			if err != nil {
+				return total + n, fmt.Errorf("automation: fire timers: %w", err)
+			}
 		}
 		total += n
-		if queued {
-			e.onQueue()
-		}
-		for _, tm := range io {
-			e.startIO(ctx, tm)
-		}
 		if n < timerBatch {
 			return total, nil
 		}
 	}
+}
+
+// fireBatch fires up to limit timers due at now in one transaction, then
+// starts the I/O of the I/O timers among them. It returns how many it took
+// and, when it fails, the timers it tried.
+func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, []Timer, error) {
+	var io, due []Timer
+	n, queued := 0, false
+	err := e.store.Update(ctx, func(tx Tx) error {
+		io, due, n, queued = io[:0], nil, 0, false
+		var err error
+		if due, err = tx.DueTimers(now, limit); err != nil {
+			return err
+		}
+		n = len(due)
+		for _, tm := range due {
+			if err := tx.DeleteTimer(tm); err != nil {
+				return err
+			}
+			q, isIO, err := e.fire(ctx, tx, tm, now)
+			if err != nil {
+				return fmt.Errorf("fire timer of enrollment %s: %w", tm.Enrollment, err)
+			}
+			queued = queued || q
+			if isIO {
+				io = append(io, tm)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, due, err
+	}
+	if queued {
+		e.onQueue()
+	}
+	for _, tm := range io {
+		e.startIO(ctx, tm)
+	}
+	return n, nil, nil
+}
+
+// fireOneByOne fires up to limit timers due at now, one per transaction. A
+// timer that fails on its own is taken out: its enrollment ends with the
+// fault recorded. It returns how many timers it took.
+func (e *Engine) fireOneByOne(ctx context.Context, now time.Time, limit int) (int, error) {
+	total := 0
+	for total < limit {
+		n, tried, err := e.fireBatch(ctx, now, 1)
+		if err != nil {
+			if ctx.Err() != nil || len(tried) != 1 {
+				return total, err
+			}
+			if qerr := e.quarantine(ctx, tried[0], now, err); qerr != nil {
+				return total, fmt.Errorf("%w; and taking the timer out failed: %w", err, qerr)
+			}
+			n = 1
+		}
+		if n == 0 {
+			return total, nil
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// quarantine takes out tm, a timer due at now that failed to fire with
+// fault: it is deleted and, if it is still its enrollment's, the
+// enrollment ends with the fault as reason.
+func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault error) error {
+	err := e.store.Update(ctx, func(tx Tx) error {
+		if err := tx.DeleteTimer(tm); err != nil {
+			return err
+		}
+		en, err := tx.Enrollment(tm.Enrollment)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !en.Active() || en.Epoch != tm.Epoch {
+			return nil
+		}
+		t, err := e.newTurn(tx, en.Contact)
+		if err != nil {
+			return err
+		}
+		t.now = now
+		en.WaitUntil = nil // the timer is already deleted
+		if err := e.end(t, en, "ended by an engine fault at its timer: "+fault.Error()); err != nil {
+			return err
+		}
+		return t.commit()
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Error().Err(fault).Str("enrollment", tm.Enrollment).Str("automation", tm.Automation).
+		Msg("a timer failed to fire; it was taken out and its enrollment ended")
+	return nil
 }
 
 // fire handles one due timer inside tx. It reports whether it queued
@@ -95,6 +178,7 @@ func (e *Engine) fire(ctx context.Context, tx Tx, tm Timer, now time.Time) (queu
 		return false, false, err
 	}
 	t.now = now
+	t.adopt(en)
 	if a == nil {
 		en.WaitUntil = nil
 		if err := e.end(t, en, fmt.Sprintf("automation %q no longer exists", en.Automation)); err != nil {
@@ -156,6 +240,16 @@ func (e *Engine) startIO(ctx context.Context, tm Timer) {
 // WaitIO waits for the I/O performs under way to finish.
 func (e *Engine) WaitIO() { e.io.wg.Wait() }
 
+// adopt puts en, read from the store outside the turn, in the turn's cache
+// of enrollments, so that a step that looks the contact's enrollments up
+// (an unsubscribe ending them all) changes this very value and not a copy
+// that a later put of en would overwrite.
+func (t *turn) adopt(en *Enrollment) {
+	if cached, ok := t.enrollments[en.Automation]; !ok || !cached.Active() || cached.ID == en.ID {
+		t.enrollments[en.Automation] = en
+	}
+}
+
 func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 	// Read what the step needs.
 	var r *Run
@@ -215,6 +309,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		if err != nil {
 			return err
 		}
+		t.adopt(en)
 		run := t.run(a, en)
 		run.Message = r.Message
 		if err := e.resume(ctx, run, Event{Kind: EventIO, Result: result, Err: perr}); err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
-	"github.com/robfig/cron/v3"
 )
 
 // validate checks the decoded configuration, defaults applied, and returns
@@ -258,7 +257,7 @@ func (k *checker) schedule(a *Automation, name string) {
 	s, path := a.Schedule, a.Path+".schedule"
 	if s.Cron == "" {
 		k.errorf(path, "%s schedule: missing cron", name)
-	} else if _, err := cron.ParseStandard(s.Cron); err != nil {
+	} else if _, err := ParseCron(s.Cron, time.UTC); err != nil {
 		k.errorf(path+".cron", "%s schedule: invalid cron %q: %v", name, s.Cron, err)
 	}
 	if s.Group == "" {

@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestValidate(t *testing.T) {
 	tests := []struct {
@@ -287,5 +290,19 @@ func TestHelpReplyWarning(t *testing.T) {
 			_, ps := mustParse(t, tc.src, nil)
 			checkProblems(t, render(ps), tc.want)
 		})
+	}
+}
+
+func TestScheduleCronWithOnlyAZoneIsAProblem(t *testing.T) {
+	src := "groups: [ { id: g } ]\nautomations:\n  - id: s\n    schedule: { cron: \"CRON_TZ=UTC\", group: g }\n    steps: [ { type: end } ]\n"
+	_, problems := Parse("c.yaml", []byte(src), nil)
+	found := false
+	for _, p := range problems.Errors() {
+		if strings.Contains(p.String(), "c.yaml:4:23:") && strings.Contains(p.Message, "invalid cron") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no cron problem at 4:23: %v", problems)
 	}
 }

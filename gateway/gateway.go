@@ -32,6 +32,7 @@ type Gateway struct {
 	cfg      atomic.Pointer[config.Config]
 	store    *store.Bolt
 	engine   *automation.Engine
+	sched    *automation.Scheduler
 	outbox   *automation.Outbox
 	provider *twilio.Twilio
 	app      *fiber.App
@@ -73,6 +74,7 @@ func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logge
 		OnResult: g.countSend,
 	})
 	g.engine = automation.New(st, set, automation.Options{Logger: log, OnQueue: g.wake})
+	g.sched = automation.NewScheduler(g.engine, log)
 	g.app = g.routes()
 	return g, nil
 }
@@ -125,6 +127,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.timerLoop(workers) }()
 	go func() { defer wg.Done(); g.watchReloads(workers) }()
 	g.wake() // overdue timers and pending sends run at start
+	// Schedules start with the workers: a tick missed while the gateway was
+	// down runs now if it is younger than its catch_up.
+	g.sched.Start(workers)
 	g.ready.Store(true)
 
 	served := make(chan error, 1)
@@ -137,6 +142,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		err = g.app.ShutdownWithTimeout(15 * time.Second)
 	}
 	stopWorkers()
+	g.sched.Stop()
 	wg.Wait()
 	g.engine.WaitIO()
 	if cerr := g.store.Close(); cerr != nil && err == nil {

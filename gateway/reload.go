@@ -46,6 +46,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	if err != nil {
 		return problems, fmt.Errorf("gateway: reload: %w", err)
 	}
+	g.sched.Reload()
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	g.log.Info().Int("automations", len(set.Automations())).Int("ended", n).Int("warnings", len(problems)).Msg("config reloaded")
 	g.wake()

@@ -1,0 +1,374 @@
+package automation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+const dripConfig = `
+automations:
+  - id: drip
+    keywords: [DRIP]
+    overwrite_if_exists: true
+    steps:
+      - { type: reply, text: "one" }
+      - { type: wait, duration: 1h }
+      - { type: reply, text: "two" }
+`
+
+func putTimer(t *testing.T, s automation.Store, tm automation.Timer) {
+	t.Helper()
+	if err := s.Update(context.Background(), func(tx automation.Tx) error { return tx.PutTimer(tm) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dueTimers(t *testing.T, s automation.Store, now time.Time) []automation.Timer {
+	t.Helper()
+	var ts []automation.Timer
+	err := s.View(context.Background(), func(tx automation.Tx) error {
+		var err error
+		ts, err = tx.DueTimers(now, 1000)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// TestStaleTimersDoNothing checks the epoch check: a timer left behind by
+// an enrollment that was restarted, cancelled, ended or moved on does
+// nothing when it fires, and is gone after.
+func TestStaleTimersDoNothing(t *testing.T) {
+	ctx := context.Background()
+	sim := timeSim(t, timeSet(t, dripConfig), automation.SimStart)
+	say(t, sim, "DRIP")
+	first := enrollmentOf(t, sim.Store, sim.From, "drip")
+	advance(t, sim, 30*time.Minute)
+	wantBodies(t, "restart", say(t, sim, "DRIP").Sent, "one")
+	if old := enrollmentOf(t, sim.Store, sim.From, "drip"); old.ID == first.ID {
+		t.Fatalf("overwrite_if_exists did not restart the enrollment")
+	}
+	second := enrollmentOf(t, sim.Store, sim.From, "drip")
+	now := sim.Clock.Now()
+	if due := dueTimers(t, sim.Store, now.Add(2*time.Hour)); len(due) != 1 || due[0].Enrollment != second.ID {
+		t.Fatalf("timers after the restart: %+v, want only the new enrollment's", due)
+	}
+
+	// Timers as a crash between two commits could leave them: of the
+	// restarted enrollment at its old epoch and at its last, of the live
+	// one at an old epoch, and of an enrollment that does not exist.
+	stale := []automation.Timer{
+		{Due: now.Add(-time.Minute), Enrollment: first.ID, Automation: "drip", Epoch: first.Epoch, Kind: automation.TimerWait},
+		{Due: now.Add(-time.Second), Enrollment: first.ID, Automation: "drip", Epoch: first.Epoch + 1, Kind: automation.TimerWait},
+		{Due: now, Enrollment: second.ID, Automation: "drip", Epoch: second.Epoch - 1, Kind: automation.TimerWait},
+		{Due: now, Enrollment: "no-such-enrollment", Automation: "drip", Epoch: 1, Kind: automation.TimerTimeout},
+	}
+	for _, tm := range stale {
+		putTimer(t, sim.Store, tm)
+	}
+	n, err := sim.Engine.FireDue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(stale) {
+		t.Errorf("FireDue took %d timers, want the %d stale ones", n, len(stale))
+	}
+	if sent := drainOutbox(t, sim.Store); len(sent) != 0 {
+		t.Errorf("stale timers sent %q", bodies(sent))
+	}
+	if got := enrollmentOf(t, sim.Store, sim.From, "drip"); got.ID != second.ID || got.Status != automation.EnrollmentWaiting || got.Epoch != second.Epoch {
+		t.Errorf("the live enrollment moved: %+v", got)
+	}
+
+	// Cancelled: the timer goes with it, and a copy left behind does nothing.
+	cancelled, err := sim.Engine.Cancel(ctx, second.ID, "cancelled by test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putTimer(t, sim.Store, automation.Timer{Due: sim.Clock.Now(), Enrollment: second.ID, Automation: "drip", Epoch: cancelled.Epoch, Kind: automation.TimerWait})
+	if res := advance(t, sim, 3*time.Hour); len(res.Sent) != 0 {
+		t.Errorf("a cancelled enrollment's timers sent %q", bodies(res.Sent))
+	}
+	if due := dueTimers(t, sim.Store, sim.Clock.Now().Add(24*time.Hour)); len(due) != 0 {
+		t.Errorf("timers left: %+v", due)
+	}
+	if got := enrollmentOf(t, sim.Store, sim.From, "drip"); got.EndReason != "cancelled by test" {
+		t.Errorf("end reason %q, want the cancel's", got.EndReason)
+	}
+}
+
+// TestPausedAutomationHoldsTimers checks that the timers of a paused
+// automation hold, and fire once, overdue, after it is enabled again.
+func TestPausedAutomationHoldsTimers(t *testing.T) {
+	ctx := context.Background()
+	on := timeSet(t, dripConfig+`
+  - id: ask
+    keywords: [ASK]
+    steps:
+      - { type: wait_for_reply, timeout: 1h, on_timeout: late }
+      - { type: reply, text: "answered {{ vars.reply }}", next: end }
+      - { id: late, type: reply, text: "timed out" }
+  - id: support
+    catch_all: true
+    steps:
+      - { type: reply, text: "support" }
+`)
+	off := timeSet(t, strings.Replace(dripConfig, "overwrite_if_exists: true", "overwrite_if_exists: true\n    enabled: false", 1)+`
+  - id: ask
+    keywords: [ASK]
+    enabled: false
+    steps:
+      - { type: wait_for_reply, timeout: 1h, on_timeout: late }
+      - { type: reply, text: "answered {{ vars.reply }}", next: end }
+      - { id: late, type: reply, text: "timed out" }
+  - id: support
+    catch_all: true
+    steps:
+      - { type: reply, text: "support" }
+`)
+	sim := timeSim(t, on, automation.SimStart)
+	wantBodies(t, "DRIP", say(t, sim, "DRIP").Sent, "one")
+	say(t, sim, "ASK")
+
+	sim.Engine.Swap(off)
+	if res := advance(t, sim, 3*time.Hour); len(res.Sent) != 0 {
+		t.Fatalf("paused automations' timers fired: %q", bodies(res.Sent))
+	}
+	for _, id := range []string{"drip", "ask"} {
+		if en := enrollmentOf(t, sim.Store, sim.From, id); !en.Active() {
+			t.Fatalf("%s ended while paused: %q", id, en.EndReason)
+		}
+	}
+	if due := dueTimers(t, sim.Store, sim.Clock.Now()); len(due) != 0 {
+		t.Fatalf("held timers are still due: %+v", due)
+	}
+	// Paused: its keyword enrolls nobody and its question takes no reply;
+	// the message goes to catch_all.
+	res := say(t, sim, "DRIP")
+	wantBodies(t, "a paused keyword", res.Sent, "support")
+	wantBodies(t, "a reply to a paused question", say(t, sim, "hello").Sent, "support")
+	if en := enrollmentOf(t, sim.Store, sim.From, "ask"); en.Status != automation.EnrollmentWaitingReply || en.Vars["reply"] != nil {
+		t.Fatalf("the paused question took a reply: %s, vars %v", en.Status, en.Vars)
+	}
+
+	// A reload that keeps them paused releases nothing.
+	if _, err := sim.Engine.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res := advance(t, sim, time.Hour); len(res.Sent) != 0 {
+		t.Fatalf("still paused after a reconcile, yet fired: %q", bodies(res.Sent))
+	}
+
+	sim.Engine.Swap(on)
+	if _, err := sim.Engine.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res = advance(t, sim, 0)
+	if got := strings.Join(bodies(res.Sent), "|"); got != "two|timed out" && got != "timed out|two" {
+		t.Errorf("after enabling again: sent %q, want two and timed out, once each", bodies(res.Sent))
+	}
+	if res := advance(t, sim, 24*time.Hour); len(res.Sent) != 0 {
+		t.Errorf("fired again: %q", bodies(res.Sent))
+	}
+	for _, id := range []string{"drip", "ask"} {
+		if en := enrollmentOf(t, sim.Store, sim.From, id); en.Active() || en.EndReason != automation.ReasonCompleted {
+			t.Errorf("%s: %s %q, want completed", id, en.Status, en.EndReason)
+		}
+	}
+}
+
+// faultyStore fails updates on demand, as a crash before the commit would
+// leave them: nothing the update wrote is kept.
+type faultyStore struct {
+	automation.Store
+	mu sync.Mutex
+	// failUpdates fails this many next updates after their fn ran.
+	failUpdates int
+	// failMessage fails any PutMessage for which it reports true.
+	failMessage func(m *automation.Message) bool
+}
+
+var errInjected = errors.New("injected fault")
+
+func (s *faultyStore) Update(ctx context.Context, fn func(tx automation.Tx) error) error {
+	return s.Store.Update(ctx, func(tx automation.Tx) error {
+		if err := fn(faultyTx{Tx: tx, s: s}); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.failUpdates > 0 {
+			s.failUpdates--
+			return errInjected
+		}
+		return nil
+	})
+}
+
+type faultyTx struct {
+	automation.Tx
+	s *faultyStore
+}
+
+func (tx faultyTx) PutMessage(m *automation.Message) error {
+	if f := tx.s.failMessage; f != nil && f(m) {
+		return errInjected
+	}
+	return tx.Tx.PutMessage(m)
+}
+
+// drainOutbox takes every queued message out of the outbox, oldest first.
+func drainOutbox(t *testing.T, s automation.Store) []*automation.Message {
+	t.Helper()
+	var out []*automation.Message
+	err := s.Update(context.Background(), func(tx automation.Tx) error {
+		out = out[:0]
+		ids, err := tx.Outbox(100000)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := tx.Message(id)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+			if err := tx.Dequeue(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func outboxBodies(t *testing.T, s automation.Store) []string {
+	t.Helper()
+	var out []string
+	err := s.View(context.Background(), func(tx automation.Tx) error {
+		ids, err := tx.Outbox(1000)
+		for _, id := range ids {
+			m, err := tx.Message(id)
+			if err != nil {
+				return err
+			}
+			out = append(out, m.Body)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func inbound(from, body string, n int) providers.Inbound {
+	return providers.Inbound{Provider: "test", ID: fmt.Sprintf("%s-%s-%d", from, body, n), Channel: "sms", From: from, To: "+15005550006", Body: body}
+}
+
+// TestTimerFiresOnceAcrossAFailedCommit checks that a timer's deletion and
+// its effects commit together: a fire whose commit fails leaves the timer
+// to fire again, and once it commits it never fires again.
+func TestTimerFiresOnceAcrossAFailedCommit(t *testing.T) {
+	ctx := context.Background()
+	set := timeSet(t, dripConfig)
+	store := &faultyStore{Store: automation.NewMemStore()}
+	clock := automation.NewFakeClock(automation.SimStart)
+	e := automation.New(store, set, automation.Options{Clock: clock})
+	if _, err := e.HandleInbound(ctx, inbound("+15550002222", "DRIP", 0)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+
+	// Every commit fails, as when the process dies mid-fire: nothing moves.
+	store.failUpdates = 1000
+	if _, err := e.FireDue(ctx); err == nil {
+		t.Fatal("FireDue with every commit failing: no error")
+	}
+	if got := outboxBodies(t, store); strings.Join(got, "|") != "one" {
+		t.Fatalf("outbox after failed fires: %q, want just the first reply", got)
+	}
+	if due := dueTimers(t, store, clock.Now()); len(due) != 1 {
+		t.Fatalf("due timers after failed fires: %+v, want the one still there", due)
+	}
+
+	// After a restart (a new engine on the same store) it fires once.
+	store.failUpdates = 0
+	e = automation.New(store, set, automation.Options{Clock: clock})
+	if n, err := e.FireDue(ctx); err != nil || n != 1 {
+		t.Fatalf("FireDue after restart = %d, %v; want 1", n, err)
+	}
+	if n, err := e.FireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("FireDue again = %d, %v; want 0", n, err)
+	}
+	if got := outboxBodies(t, store); strings.Join(got, "|") != "one|two" {
+		t.Fatalf("outbox: %q, want one then two, once each", got)
+	}
+
+	// One failed commit of a batch: the batch is fired again, one by one,
+	// and each timer still fires once.
+	for i := range 3 {
+		if _, err := e.HandleInbound(ctx, inbound(fmt.Sprintf("+155500030%02d", i), "DRIP", 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Hour)
+	store.failUpdates = 1
+	if n, err := e.FireDue(ctx); err != nil || n != 3 {
+		t.Fatalf("FireDue after one failed commit = %d, %v; want 3", n, err)
+	}
+	if got := outboxBodies(t, store); strings.Count(strings.Join(got, "|"), "two") != 4 {
+		t.Fatalf("outbox: %q, want four 'two' (one per contact)", got)
+	}
+}
+
+// TestFaultyTimerDoesNotHoldBackOthers checks that a timer that fails on
+// its own every time is taken out, with its enrollment ended and the
+// fault recorded, and that the timers due after it fire.
+func TestFaultyTimerDoesNotHoldBackOthers(t *testing.T) {
+	ctx := context.Background()
+	set := timeSet(t, dripConfig)
+	const bad, good = "+15550004444", "+15550005555"
+	store := &faultyStore{Store: automation.NewMemStore()}
+	clock := automation.NewFakeClock(automation.SimStart)
+	e := automation.New(store, set, automation.Options{Clock: clock})
+	if _, err := e.HandleInbound(ctx, inbound(bad, "DRIP", 0)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute) // the bad timer is due first
+	if _, err := e.HandleInbound(ctx, inbound(good, "DRIP", 0)); err != nil {
+		t.Fatal(err)
+	}
+	store.failMessage = func(m *automation.Message) bool { return m.Contact == bad && m.Body == "two" }
+	clock.Advance(2 * time.Hour)
+	n, err := e.FireDue(ctx)
+	if err != nil {
+		t.Fatalf("FireDue: %v", err)
+	}
+	if n != 2 {
+		t.Errorf("FireDue took %d timers, want 2", n)
+	}
+	en := enrollmentOf(t, store, bad, "drip")
+	if en.Active() || !strings.Contains(en.EndReason, "engine fault") || !strings.Contains(en.EndReason, errInjected.Error()) {
+		t.Errorf("the faulty enrollment: %s, %q; want ended with the fault", en.Status, en.EndReason)
+	}
+	if en := enrollmentOf(t, store, good, "drip"); en.Active() || en.EndReason != automation.ReasonCompleted {
+		t.Errorf("the good enrollment: %s, %q; want completed", en.Status, en.EndReason)
+	}
+	if due := dueTimers(t, store, clock.Now().Add(24*time.Hour)); len(due) != 0 {
+		t.Errorf("timers left: %+v", due)
+	}
+}

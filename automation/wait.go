@@ -1,0 +1,215 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func init() { Register("wait", compileWait) }
+
+// Wait pauses the enrollment for a duration, until the next time of day, or
+// until the next time a cron expression matches. Times of day and cron
+// expressions are read in `timezone` (default defaults.timezone), so a
+// daylight-saving change does not move a 09:00 wait to 08:00 or 10:00. The
+// pause is stored with the enrollment and survives restarts; an overdue
+// wait ends at start. Messages the contact sends meanwhile are routed as
+// usual (keywords, waiting replies, catch_all) and the wait goes on.
+//
+//   - type: wait
+//     duration: 2h            # 90s, 15m, 3d, 1d12h
+//   - type: wait
+//     until: "09:00"          # the next 09:00 strictly after now
+//     timezone: Europe/Paris
+//   - type: wait
+//     cron: "0 9 * * MON-FRI" # five fields, or a descriptor such as @daily
+type Wait struct {
+	// Duration is the length of a duration wait; zero otherwise.
+	Duration time.Duration
+	// Until is the time of day of an until wait; nil otherwise.
+	Until *TimeOfDay
+	// Cron is the schedule of a cron wait; nil otherwise.
+	Cron cron.Schedule
+	// Location is the time zone of until and cron waits.
+	Location *time.Location
+}
+
+// TimeOfDay is a wall-clock time, hours and minutes.
+type TimeOfDay struct{ Hour, Minute int }
+
+// String writes the time as HH:MM.
+func (t TimeOfDay) String() string { return fmt.Sprintf("%02d:%02d", t.Hour, t.Minute) }
+
+type waitFields struct {
+	Duration *config.Duration `yaml:"duration"`
+	Until    *string          `yaml:"until"`
+	Cron     *string          `yaml:"cron"`
+	Timezone string           `yaml:"timezone"`
+}
+
+// timeOfDay is HH:MM (or H:MM), 00:00 to 23:59.
+var timeOfDay = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):([0-5][0-9])$`)
+
+// ParseTimeOfDay reads "HH:MM", from 00:00 to 23:59.
+func ParseTimeOfDay(s string) (TimeOfDay, error) {
+	m := timeOfDay.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return TimeOfDay{}, fmt.Errorf("%q is not a time of day (use HH:MM, from 00:00 to 23:59)", s)
+	}
+	h, _ := strconv.Atoi(m[1])
+	mi, _ := strconv.Atoi(m[2])
+	return TimeOfDay{Hour: h, Minute: mi}, nil
+}
+
+func compileWait(c *Compiler, s *config.Step) (Step, config.Problems) {
+	var f waitFields
+	if !c.Decode(s, &f) {
+		return nil, nil
+	}
+	var set []string
+	if f.Duration != nil {
+		set = append(set, "duration")
+	}
+	if f.Until != nil {
+		set = append(set, "until")
+	}
+	if f.Cron != nil {
+		set = append(set, "cron")
+	}
+	switch len(set) {
+	case 0:
+		c.Problemf(s, "", "a wait needs one of duration, until or cron")
+		return nil, nil
+	case 1:
+	default:
+		c.Problemf(s, set[1], "a wait takes exactly one of duration, until and cron, not %s", strings.Join(set, " and "))
+		return nil, nil
+	}
+
+	st := &Wait{Location: c.Config.Location()}
+	if f.Timezone != "" {
+		loc, err := time.LoadLocation(f.Timezone)
+		if err != nil {
+			c.Problemf(s, "timezone", "unknown time zone %q", f.Timezone)
+		} else {
+			st.Location = loc
+		}
+	}
+	switch {
+	case f.Duration != nil:
+		st.Duration = f.Duration.D()
+		if st.Duration <= 0 {
+			c.Problemf(s, "duration", "duration must be more than 0")
+		}
+		if f.Timezone != "" {
+			c.Warnf(s, "timezone", "timezone has no effect on a duration wait")
+		}
+	case f.Until != nil:
+		t, err := ParseTimeOfDay(*f.Until)
+		if err != nil {
+			c.Problemf(s, "until", "until: %v", err)
+		}
+		st.Until = &t
+	default:
+		if f.Timezone != "" && config.HasCronZone(*f.Cron) {
+			c.Problemf(s, "cron", "cron %q names its own time zone; drop it or drop timezone", *f.Cron)
+			break
+		}
+		sched, err := config.ParseCron(*f.Cron, st.Location)
+		if err != nil {
+			c.Problemf(s, "cron", "invalid cron %q: %v", *f.Cron, err)
+			break
+		}
+		if sched.Next(cronCheckFrom).IsZero() {
+			c.Problemf(s, "cron", "cron %q never matches", *f.Cron)
+			break
+		}
+		st.Cron = sched
+	}
+	return st, nil
+}
+
+// cronCheckFrom is the time a cron expression is tried from at load time:
+// one that finds no match within five years never matches.
+var cronCheckFrom = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Next returns when a wait that starts at now ends: now plus the duration;
+// the first time of day Until strictly after now; or the first time Cron
+// matches after now. The zero time means never (a cron with no match).
+func (st *Wait) Next(now time.Time) time.Time {
+	switch {
+	case st.Until != nil:
+		return NextTimeOfDay(now, *st.Until, st.Location)
+	case st.Cron != nil:
+		next := st.Cron.Next(now.In(st.Location))
+		if next.IsZero() {
+			return next
+		}
+		return next.In(now.Location())
+	}
+	return now.Add(st.Duration)
+}
+
+// NextTimeOfDay returns the first time strictly after now at which the
+// wall clock of loc shows t. On a day when t does not exist (a clock moved
+// forward over it) it is the time just as far past the change; on a day
+// when t happens twice, the first.
+func NextTimeOfDay(now time.Time, t TimeOfDay, loc *time.Location) time.Time {
+	y, m, d := now.In(loc).Date()
+	next := onWallClock(y, m, d, t, loc)
+	for i := 1; !next.After(now); i++ {
+		next = onWallClock(y, m, d+i, t, loc)
+	}
+	return next.In(now.Location())
+}
+
+// onWallClock returns the time of day t on the given day in loc. When the
+// clock skips over t that day, time.Date may answer before the change; this
+// returns the time as far past the change instead (02:30 → 03:30), never an
+// hour early.
+func onWallClock(y int, m time.Month, d int, t TimeOfDay, loc *time.Location) time.Time {
+	at := time.Date(y, m, d, t.Hour, t.Minute, 0, 0, loc)
+	if h, mi, _ := at.Clock(); h == t.Hour && mi == t.Minute {
+		return at
+	}
+	// t does not exist that day: read it with the offsets before and after
+	// the change and keep the later, past the change.
+	wall := time.Date(y, m, d, t.Hour, t.Minute, 0, 0, time.UTC)
+	_, before := at.Add(-12 * time.Hour).Zone()
+	_, after := at.Add(12 * time.Hour).Zone()
+	a := wall.Add(-time.Duration(before) * time.Second)
+	b := wall.Add(-time.Duration(after) * time.Second)
+	if b.After(a) {
+		a = b
+	}
+	return a.In(loc)
+}
+
+// Execute pauses the enrollment until the wait ends.
+func (st *Wait) Execute(_ context.Context, r *Run) (Outcome, error) {
+	due := st.Next(r.Now)
+	if due.IsZero() {
+		return Outcome{Next: config.End, EndReason: "wait: the cron expression never matches"}, nil
+	}
+	return Outcome{WaitUntil: due}, nil
+}
+
+// Resume goes on to the next step when the wait's timer fires.
+func (st *Wait) Resume(_ context.Context, r *Run, ev Event) (Outcome, error) {
+	if ev.Kind != EventTimer {
+		return Outcome{}, fmt.Errorf("wait: resumed by a %s event; only its timer resumes it", ev.Kind)
+	}
+	return Outcome{}, nil
+}
+
+var (
+	_ Step    = (*Wait)(nil)
+	_ Resumer = (*Wait)(nil)
+)

@@ -1,0 +1,111 @@
+package automation
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func init() { Register("wait_for_reply", compileWaitForReply) }
+
+// DefaultSaveAs is the variable a wait_for_reply without save_as saves the
+// reply under: {{ vars.reply }}.
+const DefaultSaveAs = "reply"
+
+// WaitForReply pauses the enrollment until the contact's next message, which
+// is saved under vars.<save_as> (default vars.reply) before the enrollment
+// goes on. The message that started the enrollment is never taken as the
+// answer. With a timeout and no reply by then, the enrollment goes to
+// on_timeout, or ends ("no reply within 24h") when on_timeout is unset.
+// Without a timeout it ends after the automation's expire_after (30 days by
+// default).
+//
+//   - type: wait_for_reply
+//     timeout: 24h
+//     save_as: name
+//     on_timeout: bye
+type WaitForReply struct {
+	// Timeout is how long the question stays open; zero: until expire_after.
+	Timeout time.Duration
+	// TimeoutText is the timeout as written, for the end reason.
+	TimeoutText string
+	// OnTimeout is the step to go to on timeout; empty ends the enrollment.
+	OnTimeout string
+	// SaveAs names the variable the reply is saved under.
+	SaveAs string
+}
+
+type waitForReplyFields struct {
+	Timeout   *string `yaml:"timeout"`
+	OnTimeout string  `yaml:"on_timeout"`
+	SaveAs    string  `yaml:"save_as"`
+}
+
+// saveAsName is a name templates can reach as vars.<name>.
+var saveAsName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func compileWaitForReply(c *Compiler, s *config.Step) (Step, config.Problems) {
+	var f waitForReplyFields
+	if !c.Decode(s, &f) {
+		return nil, nil
+	}
+	st := &WaitForReply{OnTimeout: f.OnTimeout, SaveAs: f.SaveAs}
+	if f.Timeout != nil {
+		st.TimeoutText = strings.TrimSpace(*f.Timeout)
+		d, err := config.ParseDuration(st.TimeoutText)
+		switch {
+		case err != nil:
+			c.Problemf(s, "timeout", "timeout: %v", err)
+		case d <= 0:
+			c.Problemf(s, "timeout", "timeout must be more than 0")
+		}
+		st.Timeout = d
+	}
+	c.Target(s, "on_timeout", f.OnTimeout)
+	if f.OnTimeout != "" && f.Timeout == nil {
+		c.Warnf(s, "on_timeout", "on_timeout has no effect without a timeout: an unanswered question ends after the automation's expire_after")
+	}
+	if st.SaveAs == "" {
+		st.SaveAs = DefaultSaveAs
+	} else if !saveAsName.MatchString(st.SaveAs) {
+		c.Problemf(s, "save_as", "save_as %q is not a variable name (letters, digits and _, not starting with a digit)", st.SaveAs)
+	}
+	return st, nil
+}
+
+// Execute pauses the enrollment until the contact writes, or until the
+// timeout.
+func (st *WaitForReply) Execute(_ context.Context, r *Run) (Outcome, error) {
+	out := Outcome{WaitReply: true}
+	if st.Timeout > 0 {
+		out.Timeout = r.Now.Add(st.Timeout)
+	}
+	return out, nil
+}
+
+// Resume saves a reply and goes on, or takes the timeout's way.
+func (st *WaitForReply) Resume(_ context.Context, r *Run, ev Event) (Outcome, error) {
+	switch ev.Kind {
+	case EventReply:
+		if ev.Message == nil {
+			return Outcome{}, fmt.Errorf("wait_for_reply: reply event without a message")
+		}
+		r.SetVar(st.SaveAs, ev.Message.Body)
+		return Outcome{}, nil
+	case EventTimer:
+		if st.OnTimeout != "" {
+			return Outcome{Next: st.OnTimeout}, nil
+		}
+		return Outcome{Next: config.End, EndReason: "no reply within " + st.TimeoutText}, nil
+	}
+	return Outcome{}, fmt.Errorf("wait_for_reply: resumed by a %s event; only a reply or its timeout resumes it", ev.Kind)
+}
+
+var (
+	_ Step    = (*WaitForReply)(nil)
+	_ Resumer = (*WaitForReply)(nil)
+)

@@ -1,0 +1,18 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/storetest"
+)
+
+// BenchmarkDueTimers measures the timer tick on a bbolt file holding
+// 1,000,000 pending timers: firing the 10,000 due ones in one transaction,
+// and the idle tick that finds none. Both should cost what is due, not what
+// is pending:
+//
+//	go test -run x -bench DueTimers -benchtime 3x ./gateway/store/
+func BenchmarkDueTimers(b *testing.B) {
+	storetest.BenchmarkDueTimers(b, func(b *testing.B) automation.Store { return open(b) })
+}

@@ -1,0 +1,251 @@
+package test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/providers/twilio"
+)
+
+const dripWaitConfig = `
+automations:
+  - id: drip
+    keywords: [DRIP]
+    steps:
+      - { type: reply, text: "first" }
+      - { type: wait, duration: 2s }
+      - { type: reply, text: "after the wait" }
+  - id: support
+    catch_all: true
+    steps:
+      - { type: reply, text: "support got: {{ message.body }}" }
+`
+
+// sentTo returns the bodies the fake Twilio accepted for to, oldest first.
+func sentTo(g *Gateway, to string) []string {
+	var out []string
+	for _, m := range g.Twilio.Sent() {
+		if m.To == to {
+			out = append(out, m.Body)
+		}
+	}
+	return out
+}
+
+func count(bodies []string, body string) int {
+	n := 0
+	for _, b := range bodies {
+		if b == body {
+			n++
+		}
+	}
+	return n
+}
+
+// settle waits long enough for a duplicate to show: a timer tick is one
+// second, the outbox sends at once.
+func settle() { time.Sleep(2500 * time.Millisecond) }
+
+// A wait stored before a SIGKILL fires after the restart, once.
+func TestWaitFiresAfterSIGKILLAndRestart(t *testing.T) {
+	g := StartGateway(t, dripWaitConfig)
+	const from = "+15553330001"
+	g.Text(Inbound{From: from, Body: "DRIP"})
+	g.Kill() // right after the webhook's 200
+	g.Start()
+	Eventually(t, 30*time.Second, "the post-wait reply after restart", func() bool {
+		return count(sentTo(g, from), "after the wait") > 0
+	})
+	settle()
+	got := sentTo(g, from)
+	if count(got, "after the wait") != 1 || count(got, "first") < 1 {
+		t.Fatalf("sent %q; want the post-wait reply exactly once, after the first reply", got)
+	}
+	ens := g.Enrollments("drip", from)
+	if len(ens) != 1 || ens[0].Status != "ended" || ens[0].EndReason != "completed" {
+		t.Fatalf("enrollments %+v, want one completed", ens)
+	}
+}
+
+// 1,000 contacts waiting 2 seconds each: every wait fires exactly once.
+func TestThousandWaitsFireOnce(t *testing.T) {
+	g := StartGateway(t, dripWaitConfig)
+	const n, workers = 1000, 16
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	defer client.CloseIdleConnections()
+	phones := make(chan string)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for from := range phones {
+				errs <- postSigned(client, g, Inbound{From: from, Body: "DRIP"})
+			}
+		}()
+	}
+	for i := range n {
+		phones <- fmt.Sprintf("+1555444%04d", i)
+	}
+	close(phones)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.Twilio.WaitSent(t, 2*n, 60*time.Second)
+	settle()
+	sent := g.Twilio.Sent()
+	per := map[string][]string{}
+	for _, m := range sent {
+		per[m.To] = append(per[m.To], m.Body)
+	}
+	for i := range n {
+		to := fmt.Sprintf("+1555444%04d", i)
+		if got := per[to]; len(got) != 2 || count(got, "first") != 1 || count(got, "after the wait") != 1 {
+			t.Errorf("%s got %q, want first and after the wait, once each", to, got)
+		}
+	}
+	if len(sent) != 2*n {
+		t.Fatalf("sent %d messages, want %d: a first reply and a post-wait reply per contact", len(sent), 2*n)
+	}
+}
+
+// postSigned posts in as Twilio would, from any goroutine; it reports
+// anything but a 200 as an error. Like Twilio, it posts the same message
+// again when the connection fails (a keep-alive connection the server
+// closed): the gateway handles a MessageSid once.
+func postSigned(client *http.Client, g *Gateway, in Inbound) error {
+	form := g.Form(in)
+	sig := twilio.Sign(g.Twilio.AuthToken, PublicURL+"/webhooks/twilio", form)
+	var err error
+	for range 3 {
+		var req *http.Request
+		req, err = http.NewRequest(http.MethodPost, g.URL+"/webhooks/twilio", strings.NewReader(form.Encode()))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", sig)
+		var res *http.Response
+		if res, err = client.Do(req); err != nil {
+			err = fmt.Errorf("webhook from %s: %w", in.From, err)
+			continue
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("webhook from %s answered %d", in.From, res.StatusCode)
+		}
+		return nil
+	}
+	return err
+}
+
+// A message during a wait goes where SPEC's order sends it (here
+// catch_all), and the wait goes on.
+func TestReplyDuringWaitGoesToCatchAll(t *testing.T) {
+	g := StartGateway(t, dripWaitConfig)
+	const from = "+15553330002"
+	g.Text(Inbound{From: from, Body: "DRIP"})
+	g.Text(Inbound{From: from, Body: "is anyone there?"})
+	Eventually(t, 30*time.Second, "the catch_all reply and the post-wait reply", func() bool {
+		got := sentTo(g, from)
+		return count(got, "support got: is anyone there?") == 1 && count(got, "after the wait") == 1
+	})
+	settle()
+	got := sentTo(g, from)
+	if len(got) != 3 || count(got, "first") != 1 {
+		t.Fatalf("sent %q, want first, the catch_all reply and after the wait, once each", got)
+	}
+	if ens := g.Enrollments("drip", from); len(ens) != 1 || ens[0].EndReason != "completed" {
+		t.Fatalf("drip enrollments %+v, want one completed", ens)
+	}
+}
+
+const askConfig = `
+automations:
+  - id: ask
+    keywords: [ASK]
+    steps:
+      - { type: reply, text: "What is 6 x 7?" }
+      - { type: wait_for_reply, timeout: 2s, save_as: answer, on_timeout: late }
+      - { type: reply, text: "You said {{ vars.answer }}", next: end }
+      - { id: late, type: reply, text: "Too late!" }
+`
+
+// A wait_for_reply takes the next message as its answer (never the
+// keyword), and without one takes on_timeout.
+func TestWaitForReplyTimeoutTakesOnTimeout(t *testing.T) {
+	g := StartGateway(t, askConfig)
+	const silent, answers = "+15553330003", "+15553330004"
+	g.Text(Inbound{From: silent, Body: "ASK"})
+	g.Text(Inbound{From: answers, Body: "ASK"})
+	Eventually(t, 10*time.Second, "the question to the answering contact", func() bool {
+		return count(sentTo(g, answers), "What is 6 x 7?") == 1
+	})
+	g.Text(Inbound{From: answers, Body: "42"})
+	Eventually(t, 30*time.Second, "the timeout of the silent contact", func() bool {
+		return count(sentTo(g, silent), "Too late!") == 1
+	})
+	settle()
+	if got := sentTo(g, silent); strings.Join(got, "|") != "What is 6 x 7?|Too late!" {
+		t.Errorf("silent contact got %q", got)
+	}
+	if got := sentTo(g, answers); strings.Join(got, "|") != "What is 6 x 7?|You said 42" {
+		t.Errorf("answering contact got %q", got)
+	}
+	ens := g.Enrollments("ask", answers)
+	if len(ens) != 1 || ens[0].Vars["answer"] != "42" {
+		t.Errorf("answering contact's enrollment %+v, want vars.answer 42", ens)
+	}
+}
+
+const broadcastConfig = `
+groups: [ { id: news } ]
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps:
+      - { type: add_to_group, groups: [news] }
+      - { type: reply, text: "joined" }
+  - id: deals
+    schedule: { cron: "@every 2s", group: news }
+    steps:
+      - { type: reply, text: "deal of the moment" }
+`
+
+// A scheduled automation reaches the members of its group, but not an
+// opted-out member.
+func TestScheduledBroadcastSkipsOptedOut(t *testing.T) {
+	g := StartGateway(t, broadcastConfig)
+	const member, optedOut, outsider = "+15553330005", "+15553330006", "+15553330007"
+	g.Text(Inbound{From: member, Body: "JOIN"})
+	// Opted out first, then joined: a member that must get nothing.
+	g.Text(Inbound{From: optedOut, Body: "STOP"})
+	g.Text(Inbound{From: optedOut, Body: "JOIN"})
+	g.Text(Inbound{From: outsider, Body: "hello"})
+	if c := g.Contact(optedOut); !c.Contact.OptedOut || !strings.Contains(strings.Join(c.Contact.Groups, ","), "news") {
+		t.Fatalf("the opted-out contact should be an opted-out member of news: %+v", c.Contact)
+	}
+	Eventually(t, 30*time.Second, "two ticks of the schedule reach the member", func() bool {
+		return count(sentTo(g, member), "deal of the moment") >= 2
+	})
+	for _, to := range []string{optedOut, outsider} {
+		if got := sentTo(g, to); count(got, "deal of the moment") != 0 {
+			t.Errorf("%s got %q", to, got)
+		}
+	}
+	if got := sentTo(g, optedOut); strings.Join(got, "|") != "You are unsubscribed. Reply START to resubscribe." {
+		t.Errorf("the opted-out contact got %q, want just the opt-out reply", got)
+	}
+	if ens := g.Enrollments("deals", optedOut); len(ens) != 0 {
+		t.Errorf("the opted-out contact was enrolled: %+v", ens)
+	}
+}
