@@ -39,4 +39,3 @@ func HasCronZone(spec string) bool {
 	spec = strings.TrimSpace(spec)
 	return strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")
 }
-
