@@ -52,6 +52,8 @@ type TraceEvent struct {
 	Contact    string
 	Step       string // the step's key, when at a step
 	What       string // e.g. "enrolled", "ended: completed", "added to group newsletter"
+	// Message is set when the event is a message queued (or suppressed).
+	Message *Message
 }
 
 // Engine routes inbound messages and runs automations over a Store.

@@ -165,33 +165,43 @@ func (s *Simulator) Contact(ctx context.Context) (*Contact, error) {
 	return c, err
 }
 
-// Print writes a result the way `keyway simulate` shows it.
+// Print writes a result the way `keyway simulate` shows it: what the
+// enrollments did and what they sent, in the order it happened.
 func (s *Simulator) Print(res SimResult) {
 	if s.out == nil {
 		return
 	}
 	for _, ev := range res.Events {
+		if m := ev.Message; m != nil {
+			s.printMessage(m)
+			continue
+		}
 		step := ""
 		if ev.Step != "" {
 			step = " step " + ev.Step
 		}
 		fmt.Fprintf(s.out, "  [%s%s] %s\n", ev.Automation, step, ev.What)
 	}
-	for _, m := range res.Sent {
-		switch {
-		case m.Kind == KindEmail:
-			fmt.Fprintf(s.out, "  email → %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, indent(m.Body, "    | "))
-		case m.Purpose == PurposeForward:
-			fmt.Fprintf(s.out, "  forward → %s (from %s): %s\n", strings.Join(m.To, ", "), m.From, m.Body)
-		default:
-			fmt.Fprintf(s.out, "  reply → %s (%s from %s): %s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body)
-		}
-		for _, u := range m.Media {
-			fmt.Fprintf(s.out, "    media: %s\n", u)
-		}
-	}
 	if res.Route == RouteStored {
 		fmt.Fprintln(s.out, "  (stored; nothing matched)")
+	}
+}
+
+func (s *Simulator) printMessage(m *Message) {
+	note := ""
+	if m.Status == StatusSuppressed {
+		note = " [NOT SENT: contact opted out]"
+	}
+	switch {
+	case m.Kind == KindEmail:
+		fmt.Fprintf(s.out, "  email → %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, indent(m.Body, "    | "))
+	case m.Purpose == PurposeForward:
+		fmt.Fprintf(s.out, "  forward → %s (from %s): %s\n", strings.Join(m.To, ", "), m.From, m.Body)
+	default:
+		fmt.Fprintf(s.out, "  reply → %s (%s from %s): %s%s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body, note)
+	}
+	for _, u := range m.Media {
+		fmt.Fprintf(s.out, "    media: %s\n", u)
 	}
 }
 

@@ -111,12 +111,13 @@ func (t *turn) pause(en *Enrollment, status string, due time.Time, kind string) 
 		return fmt.Errorf("store timer: %w", err)
 	}
 	t.queued = true
-	what := "waiting until " + due.Format(time.RFC3339)
+	when := due.In(t.set.Config.Location()).Format("Mon 2006-01-02 15:04 MST")
+	what := "waiting until " + when
 	switch kind {
 	case TimerIO:
 		what = "calling out"
 	case TimerTimeout, TimerExpire:
-		what = "waiting for a reply until " + due.Format(time.RFC3339)
+		what = "waiting for a reply until " + when
 	}
 	t.e.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
 	return t.put(en)
@@ -148,12 +149,13 @@ func (t *turn) queue(m *Message) error {
 	if m.Purpose == PurposeReply && t.contact.OptedOut {
 		m.Status = StatusSuppressed
 		m.Error = "contact opted out"
-		t.e.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent (contact opted out): " + m.Body})
+		t.e.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: contact opted out", Message: m})
 		return t.tx.PutMessage(m)
 	}
 	if err := t.tx.PutMessage(m); err != nil {
 		return err
 	}
+	t.e.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "queued", Message: m})
 	if err := t.tx.Enqueue(m.ID); err != nil {
 		return err
 	}

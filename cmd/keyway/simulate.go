@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/keyway-sms/keyway/automation"
 	"github.com/keyway-sms/keyway/config"
@@ -46,6 +47,9 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	sim := automation.NewSimulator(set, stdout)
 	sim.From, sim.Channel = phone, *channel
+	// Start on a Monday at 09:00 in the config's time zone.
+	start := automation.SimStart
+	sim.Clock.Set(time.Date(start.Year(), start.Month(), start.Day(), 9, 0, 0, 0, cfg.Location()))
 	fmt.Fprintf(stdout, "keyway simulate: %d automation(s); you are %s on %s. /help for commands.\n", len(set.Automations()), phone, *channel)
 	ctx := context.Background()
 	sc := bufio.NewScanner(stdin)
