@@ -52,7 +52,7 @@ func (k *checker) server() {
 	case s.PublicURL != "" && !isHTTPURL(s.PublicURL):
 		k.errorf("server.public_url", "server.public_url: %q is not an absolute http(s) URL", s.PublicURL)
 	case s.PublicURL == "" && !tw.DevMode():
-		k.errorf("server.public_url", "server.public_url is required when Twilio credentials are set: signatures are checked against it")
+		k.warnf("server.public_url", "server.public_url is not set: signatures are checked against the scheme and host each request arrived with; set it to the URL Twilio calls (needed behind a proxy)")
 	}
 	if s.MaxBodyBytes <= 0 {
 		k.errorf("server.max_body_bytes", "server.max_body_bytes: must be more than 0, got %d", s.MaxBodyBytes)

@@ -210,7 +210,7 @@ providers:
   twilio: { account_sid: AC1, auth_token: tok, api_base_url: "ftp://x" }
 `,
 			want: []string{
-				`k.yaml:1:1: server.public_url is required when Twilio credentials are set: signatures are checked against it`,
+				`k.yaml:1:1: warning: server.public_url is not set: signatures are checked against the scheme and host each request arrived with; set it to the URL Twilio calls (needed behind a proxy)`,
 				`k.yaml:2:11: warning: providers.twilio: credentials are set but there are no numbers to send from`,
 				`k.yaml:2:62: providers.twilio.api_base_url: "ftp://x" is not an absolute http(s) URL`,
 			},

@@ -67,6 +67,9 @@ type Gateway struct {
 	Twilio *fakes.Twilio
 	URL    string // http://127.0.0.1:PORT
 
+	// cmdArgs are the serve flags after --config (default: debug logs).
+	cmdArgs []string
+
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	exit chan error
@@ -122,7 +125,11 @@ var listening = regexp.MustCompile(`"listen":"([^"]+)"[^\n]*"message":"keyway se
 func (g *Gateway) Start() {
 	g.t.Helper()
 	g.logs = &syncBuffer{}
-	g.cmd = exec.Command(binary, "serve", "--config", g.Config, "--log-level", "debug")
+	args := g.cmdArgs
+	if args == nil {
+		args = []string{"--log-level", "debug"}
+	}
+	g.cmd = exec.Command(binary, append([]string{"serve", "--config", g.Config}, args...)...)
 	g.cmd.Dir = g.Dir
 	g.cmd.Env = append(os.Environ(), "TWILIO_EDGE=", "TWILIO_REGION=")
 	g.cmd.Stdout = g.logs

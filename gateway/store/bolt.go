@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/providers"
 )
 
 // Buckets, one per entity or index. Index keys join parts with a zero byte.
@@ -215,12 +216,16 @@ func key(parts ...string) []byte {
 }
 
 func (t *boltTx) get(bucket []byte, k []byte, v any, what string) error {
+	name := string(k)
+	if bytes.Equal(bucket, bContacts) {
+		name = providers.Mask(name) // errors may reach the logs
+	}
 	raw := t.tx.Bucket(bucket).Get(k)
 	if raw == nil {
-		return fmt.Errorf("store: %s %q: %w", what, k, automation.ErrNotFound)
+		return fmt.Errorf("store: %s %q: %w", what, name, automation.ErrNotFound)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("store: decode %s %q: %w", what, k, err)
+		return fmt.Errorf("store: decode %s %q: %w", what, name, err)
 	}
 	return nil
 }
@@ -398,7 +403,7 @@ func (t *boltTx) Enrollment(id string) (*automation.Enrollment, error) {
 func (t *boltTx) ActiveEnrollment(contact, automationID string) (*automation.Enrollment, error) {
 	id := t.tx.Bucket(bActive).Get(key(contact, automationID))
 	if id == nil {
-		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", contact, automationID, automation.ErrNotFound)
+		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", providers.Mask(contact), automationID, automation.ErrNotFound)
 	}
 	return t.Enrollment(string(id))
 }

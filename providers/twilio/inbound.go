@@ -123,31 +123,31 @@ func (t *Twilio) ParseStatus(r *providers.Request) (providers.Status, error) {
 }
 
 // verifiedForm parses the request body as a form and, unless in dev mode,
-// checks its signature first. kind names the webhook in errors.
+// checks its signature. A body that is not a form at all is malformed
+// whatever its signature says: nothing in it could be verified or stored.
+// kind names the webhook in errors.
 func (t *Twilio) verifiedForm(r *providers.Request, kind string) (url.Values, error) {
 	if r == nil {
 		return nil, fmt.Errorf("twilio: %s: no request: %w", kind, providers.ErrMalformed)
 	}
-	form, parseErr := url.ParseQuery(string(r.Body))
-	if !t.dev {
-		sig := r.Header.Get(SignatureHeader)
-		switch {
-		case sig == "":
-			return nil, fmt.Errorf("twilio: %s: no %s header: %w", kind, SignatureHeader, providers.ErrSignature)
-		case parseErr != nil:
-			return nil, fmt.Errorf("twilio: %s: body is not a form, so its signature cannot be checked (%v): %w", kind, parseErr, providers.ErrSignature)
-		}
-		params := make(map[string]string, len(form))
-		for name, values := range form {
-			params[name] = values[0]
-		}
-		validator := client.NewRequestValidator(t.authToken)
-		if !validator.Validate(r.URL, params, sig) {
-			return nil, fmt.Errorf("twilio: %s: signature does not match %s: %w", kind, r.URL, providers.ErrSignature)
-		}
+	form, err := url.ParseQuery(string(r.Body))
+	if err != nil {
+		return nil, fmt.Errorf("twilio: %s: body is not a form: %v: %w", kind, err, providers.ErrMalformed)
 	}
-	if parseErr != nil {
-		return nil, fmt.Errorf("twilio: %s: body is not a form: %v: %w", kind, parseErr, providers.ErrMalformed)
+	if t.dev {
+		return form, nil
+	}
+	sig := r.Header.Get(SignatureHeader)
+	if sig == "" {
+		return nil, fmt.Errorf("twilio: %s: no %s header: %w", kind, SignatureHeader, providers.ErrSignature)
+	}
+	params := make(map[string]string, len(form))
+	for name, values := range form {
+		params[name] = values[0]
+	}
+	validator := client.NewRequestValidator(t.authToken)
+	if !validator.Validate(r.URL, params, sig) {
+		return nil, fmt.Errorf("twilio: %s: signature does not match %s: %w", kind, r.URL, providers.ErrSignature)
 	}
 	return form, nil
 }

@@ -210,7 +210,7 @@ func TestParseInbound(t *testing.T) {
 		{name: "field added after signing", hook: webhook{form: base, tamperKV: []string{"Extra", "1"}}, wantErr: providers.ErrSignature},
 		{name: "signed without the query string", hook: webhook{url: hookURL + "?tenant=acme", signURL: hookURL, form: base}, wantErr: providers.ErrSignature},
 		{name: "signed for another host", hook: webhook{signURL: "https://evil.example.com/webhooks/twilio", form: base}, wantErr: providers.ErrSignature},
-		{name: "broken body with signature", hook: webhook{form: base, rawBody: "Body=%zz&From=%2B1"}, wantErr: providers.ErrSignature, wantMsg: "not a form"},
+		{name: "broken body with signature is malformed, not a signature error", hook: webhook{form: base, rawBody: "Body=%zz&From=%2B1"}, wantErr: providers.ErrMalformed, wantMsg: "not a form"},
 		{name: "broken body in dev mode", dev: true, hook: webhook{form: base, rawBody: "Body=%zz&From=%2B1", sig: "none"}, wantErr: providers.ErrMalformed, wantMsg: "not a form"},
 		{name: "no MessageSid nor SmsSid", hook: webhook{form: with(base, "MessageSid", "", "SmsSid", "")}, wantErr: providers.ErrMalformed, wantMsg: "MessageSid"},
 		{name: "no From", hook: webhook{form: with(base, "From", "")}, wantErr: providers.ErrMalformed, wantMsg: "From"},
