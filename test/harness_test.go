@@ -61,7 +61,7 @@ const (
 
 // Gateway is a running keyway binary with its fakes.
 type Gateway struct {
-	t      *testing.T
+	t      testing.TB
 	Dir    string // data folder and config live here
 	Config string // config file path
 	Twilio *fakes.Twilio
@@ -79,7 +79,7 @@ type Gateway struct {
 // StartGateway writes a config (server, storage, admin and a Twilio
 // account on the fake, then body: groups, automations, http, email...)
 // and starts keyway on it. The gateway is stopped when the test ends.
-func StartGateway(t *testing.T, body string) *Gateway {
+func StartGateway(t testing.TB, body string) *Gateway {
 	t.Helper()
 	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t)}
 	g.Config = filepath.Join(g.Dir, "keyway.yaml")
