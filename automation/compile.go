@@ -3,6 +3,7 @@ package automation
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 
 	"github.com/osteele/liquid"
@@ -272,3 +273,24 @@ func (c *Compiler) Number(s *config.Step, field, raw string) string {
 }
 
 func fieldIndex(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
+
+// Load reads the config file at path and compiles it, returning every
+// problem of both in file order. A config with problems is still compiled,
+// so that step and keyword problems are reported with the file's; the Set
+// is nil when any problem is an error.
+func Load(path string) (*config.Config, *Set, config.Problems) {
+	cfg, problems := config.Load(path)
+	if cfg == nil {
+		return nil, nil, problems
+	}
+	set, more := Compile(cfg)
+	problems = append(problems, more...)
+	sort.SliceStable(problems, func(i, j int) bool {
+		a, b := problems[i].Pos, problems[j].Pos
+		return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
+	})
+	if problems.Err() != nil {
+		return cfg, nil, problems
+	}
+	return cfg, set, problems
+}

@@ -22,19 +22,11 @@ import (
 func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	path := g.path
-	cfg, problems := config.Load(path)
-	if err := problems.Err(); err != nil {
+	cfg, set, problems := automation.Load(g.path)
+	if set == nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
 		g.log.Error().Int("problems", len(problems.Errors())).Msg("reload refused: the config has problems; the running config stays")
-		return problems, fmt.Errorf("gateway: reload %s: %w", path, err)
-	}
-	set, compiled := automation.Compile(cfg)
-	problems = append(problems, compiled...)
-	if err := problems.Err(); err != nil {
-		g.metrics.reloads.WithLabelValues("refused").Inc()
-		g.log.Error().Int("problems", len(problems.Errors())).Msg("reload refused: the config has problems; the running config stays")
-		return problems, fmt.Errorf("gateway: reload %s: %w", path, err)
+		return problems, fmt.Errorf("gateway: reload %s: %w", g.path, problems.Err())
 	}
 	old := g.cfg.Load()
 	if restartNeeded(old, cfg) {

@@ -92,24 +92,6 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
 	return fs, cf
 }
 
-// load reads and compiles the config; the Set is nil when any problem is
-// an error.
-func load(path string) (*config.Config, *automation.Set, config.Problems) {
-	cfg, problems := config.Load(path)
-	if cfg == nil {
-		return nil, nil, problems
-	}
-	// Compile even a config with problems, so that every problem (steps,
-	// keywords) is reported at once.
-	set, more := automation.Compile(cfg)
-	problems = append(problems, more...)
-	sortProblems(problems)
-	if problems.Err() != nil {
-		return cfg, nil, problems
-	}
-	return cfg, set, problems
-}
-
 func printProblems(w io.Writer, ps config.Problems) {
 	for _, p := range ps {
 		fmt.Fprintln(w, p.String())
@@ -126,7 +108,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "keyway validate: --config FILE (or KEYWAY_CONFIG) is required")
 		return 2
 	}
-	cfg, set, problems := load(cf.config)
+	cfg, set, problems := automation.Load(cf.config)
 	printProblems(stdout, problems)
 	if set == nil {
 		fmt.Fprintf(stdout, "%s: %d problem(s)\n", cf.config, len(problems.Errors()))
@@ -186,7 +168,7 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "keyway serve: --config FILE (or KEYWAY_CONFIG) is required")
 		return 2
 	}
-	cfg, set, problems := load(cf.config)
+	cfg, set, problems := automation.Load(cf.config)
 	level := cf.logLevel
 	if level == "" {
 		level = "info"

@@ -35,7 +35,7 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyway simulate: --channel must be sms or whatsapp, not %q\n", *channel)
 		return 2
 	}
-	cfg, set, problems := load(cf.config)
+	cfg, set, problems := automation.Load(cf.config)
 	if set == nil {
 		printProblems(stderr, problems)
 		return 1
