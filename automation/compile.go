@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/osteele/liquid"
 
@@ -23,7 +24,9 @@ const (
 // their steps, and the keyword indexes. It is immutable once built, so a
 // reload swaps a whole Set.
 type Set struct {
-	Config      *config.Config
+	Config *config.Config
+	// Location is defaults.timezone, loaded once.
+	Location    *time.Location
 	automations map[string]*Automation
 	order       []*Automation
 	keywords    *keywords.Index[*Automation]
@@ -89,6 +92,7 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 	c.registerEscapeFilters()
 	set := &Set{
 		Config:      cfg,
+		Location:    cfg.Location(),
 		automations: map[string]*Automation{},
 		keywords:    keywords.NewIndex[*Automation](),
 		compliance:  keywords.NewIndex[string](),

@@ -113,7 +113,7 @@ func emailSubject(r *Run) string {
 func emailBody(r *Run) string {
 	var b strings.Builder
 	who := contactLabel(r.Contact)
-	when := r.Now.In(r.Set.Config.Location()).Format("Mon, 02 Jan 2006 15:04 MST")
+	when := r.Now.In(r.Set.Location).Format("Mon, 02 Jan 2006 15:04 MST")
 	m := r.Message
 	if m == nil {
 		fmt.Fprintf(&b, "Contact: %s\nTime: %s\nAutomation: %s\n\n", who, when, r.Automation.ID)

@@ -71,7 +71,7 @@ func (r *Run) Bindings() map[string]any {
 		"http":       httpVal,
 		"automation": map[string]any{"id": r.Automation.ID, "name": r.Automation.Name},
 		"enrollment": map[string]any{"id": en.ID, "channel": en.Channel},
-		"now":        r.Now.In(r.Set.Config.Location()),
+		"now":        r.Now.In(r.Set.Location),
 	}
 }
 

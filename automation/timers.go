@@ -240,16 +240,6 @@ func (e *Engine) startIO(ctx context.Context, tm Timer) {
 // WaitIO waits for the I/O performs under way to finish.
 func (e *Engine) WaitIO() { e.io.wg.Wait() }
 
-// adopt puts en, read from the store outside the turn, in the turn's cache
-// of enrollments, so that a step that looks the contact's enrollments up
-// (an unsubscribe ending them all) changes this very value and not a copy
-// that a later put of en would overwrite.
-func (t *turn) adopt(en *Enrollment) {
-	if cached, ok := t.enrollments[en.Automation]; !ok || !cached.Active() || cached.ID == en.ID {
-		t.enrollments[en.Automation] = en
-	}
-}
-
 func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 	// Read what the step needs.
 	var r *Run

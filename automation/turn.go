@@ -111,16 +111,28 @@ func (t *turn) pause(en *Enrollment, status string, due time.Time, kind string) 
 		return fmt.Errorf("store timer: %w", err)
 	}
 	t.queued = true
-	when := due.In(t.set.Config.Location()).Format("Mon 2006-01-02 15:04 MST")
-	what := "waiting until " + when
-	switch kind {
-	case TimerIO:
-		what = "calling out"
-	case TimerTimeout, TimerExpire:
-		what = "waiting for a reply until " + when
+	if t.e.trace != nil {
+		when := due.In(t.set.Location).Format("Mon 2006-01-02 15:04 MST")
+		what := "waiting until " + when
+		switch kind {
+		case TimerIO:
+			what = "calling out"
+		case TimerTimeout, TimerExpire:
+			what = "waiting for a reply until " + when
+		}
+		t.e.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
 	}
-	t.e.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
 	return t.put(en)
+}
+
+// adopt puts en, read from the store outside the turn, in the turn's cache
+// of enrollments, so that a step that looks the contact's enrollments up
+// (an unsubscribe ending them all) changes this very value and not a copy
+// that a later put of en would overwrite.
+func (t *turn) adopt(en *Enrollment) {
+	if cached, ok := t.enrollments[en.Automation]; !ok || !cached.Active() || cached.ID == en.ID {
+		t.enrollments[en.Automation] = en
+	}
 }
 
 // clearTimer removes the timer of a paused enrollment.
