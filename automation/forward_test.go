@@ -12,7 +12,7 @@ func forwardRun(name string, m *Message) *Run {
 	cfg := &config.Config{Defaults: config.Defaults{Timezone: "America/New_York"}}
 	return &Run{
 		Now:        time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC),
-		Set:        &Set{Config: cfg},
+		Set:        &Set{Config: cfg, Location: cfg.Location()},
 		Automation: &Automation{ID: "support"},
 		Contact:    &Contact{Phone: "+15550001111", Name: name},
 		Message:    m,
