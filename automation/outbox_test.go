@@ -1,0 +1,179 @@
+package automation_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// recordingTexter records sends and fails the first `fail` of them.
+type recordingTexter struct {
+	mu   sync.Mutex
+	sent []providers.Outbound
+	at   []time.Time
+	fail int
+}
+
+func (r *recordingTexter) Send(_ context.Context, m providers.Outbound) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail > 0 {
+		r.fail--
+		return "", &providers.SendError{Status: 503, Retryable: true, Err: errors.New("down")}
+	}
+	r.sent = append(r.sent, m)
+	r.at = append(r.at, time.Now())
+	return "SM" + m.ID, nil
+}
+
+func (r *recordingTexter) snapshot() ([]providers.Outbound, []time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]providers.Outbound(nil), r.sent...), append([]time.Time(nil), r.at...)
+}
+
+// queue stores and enqueues outbound texts as the engine would.
+func queue(t *testing.T, store automation.Store, msgs ...*automation.Message) {
+	t.Helper()
+	err := store.Update(context.Background(), func(tx automation.Tx) error {
+		for _, m := range msgs {
+			m.Direction, m.Kind, m.Status, m.Purpose = automation.Outbound, automation.KindText, automation.StatusQueued, automation.PurposeForward
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(m.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runOutbox(t *testing.T, o automation.OutboxOptions) *automation.Outbox {
+	t.Helper()
+	o.Logger = zerolog.Nop()
+	ob := automation.NewOutbox(o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ob.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ob
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Sends from one number keep to its mps; a lower bound on the time they
+// span cannot flake on a slow machine.
+func TestOutboxKeepsToMPS(t *testing.T) {
+	store := automation.NewMemStore()
+	tx := &recordingTexter{}
+	var msgs []*automation.Message
+	for i, to := range []string{"+15550000001", "+15550000002", "+15550000003", "+15550000004", "+15550000005"} {
+		msgs = append(msgs, &automation.Message{ID: "m" + string(rune('a'+i)), From: "+15005550006", To: []string{to}, Contact: to, Body: "hi"})
+	}
+	queue(t, store, msgs...)
+	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, MPS: map[string]float64{"+15005550006": 4}})
+	ob.Wake()
+	waitFor(t, "5 sends", func() bool { s, _ := tx.snapshot(); return len(s) == 5 })
+	_, at := tx.snapshot()
+	// 5 sends at 4 per second, burst 1: at least 4 gaps of 250ms.
+	if span := at[4].Sub(at[0]); span < 950*time.Millisecond {
+		t.Fatalf("5 sends at mps 4 took %v, want at least 1s", span)
+	}
+}
+
+// Sends to one recipient go in order, even when the first needs retries.
+func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
+	store := automation.NewMemStore()
+	tx := &recordingTexter{fail: 2}
+	queue(t, store,
+		&automation.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "first"},
+		&automation.Message{ID: "m2", From: "+15005550006", To: []string{"+15550000001"}, Body: "second"},
+		&automation.Message{ID: "m3", From: "+15005550006", To: []string{"+15550000001"}, Body: "third"},
+	)
+	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, Backoff: 20 * time.Millisecond})
+	ob.Wake()
+	waitFor(t, "3 sends", func() bool { s, _ := tx.snapshot(); return len(s) == 3 })
+	sent, _ := tx.snapshot()
+	for i, want := range []string{"first", "second", "third"} {
+		if sent[i].Body != want {
+			t.Fatalf("send %d = %q, want %q", i, sent[i].Body, want)
+		}
+	}
+	err := store.View(context.Background(), func(tx automation.Tx) error {
+		m, err := tx.Message("m1")
+		if err != nil {
+			return err
+		}
+		if m.Status != automation.StatusSent || m.Attempts != 3 || m.ProviderID != "SMm1" {
+			t.Errorf("m1 = %s after %d attempts (%s)", m.Status, m.Attempts, m.ProviderID)
+		}
+		ids, err := tx.Outbox(10)
+		if len(ids) != 0 {
+			t.Errorf("outbox still holds %v", ids)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A permanent error is recorded and not retried; the next message goes on.
+func TestOutboxRecordsPermanentErrors(t *testing.T) {
+	store := automation.NewMemStore()
+	perm := &permanentTexter{}
+	queue(t, store, &automation.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "x"})
+	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: perm})
+	ob.Wake()
+	waitFor(t, "the failure recorded", func() bool {
+		failed := false
+		_ = store.View(context.Background(), func(tx automation.Tx) error {
+			m, err := tx.Message("m1")
+			failed = err == nil && m.Status == automation.StatusFailed && m.ErrorCode == 21211
+			return nil
+		})
+		return failed
+	})
+	time.Sleep(100 * time.Millisecond)
+	if n := perm.calls(); n != 1 {
+		t.Fatalf("a permanent error was tried %d times", n)
+	}
+}
+
+type permanentTexter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (p *permanentTexter) Send(context.Context, providers.Outbound) (string, error) {
+	p.mu.Lock()
+	p.n++
+	p.mu.Unlock()
+	return "", &providers.SendError{Status: 400, Code: 21211, Err: errors.New("invalid To")}
+}
+
+func (p *permanentTexter) calls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
