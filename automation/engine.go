@@ -91,9 +91,6 @@ func (e *Engine) Set() *Set { return e.set.Load() }
 // Swap replaces the running configuration.
 func (e *Engine) Swap(set *Set) { e.set.Store(set) }
 
-// Store returns the engine's store.
-func (e *Engine) Store() Store { return e.store }
-
 // Now returns the engine clock's time.
 func (e *Engine) Now() time.Time { return e.clock.Now() }
 

@@ -91,8 +91,8 @@ func skipReason(c *Contact, group string) string {
 	return ""
 }
 
-// GroupMembers returns the phones of every member of group, read in pages.
-func (e *Engine) GroupMembers(ctx context.Context, group string) ([]string, error) {
+// groupMembers returns the phones of every member of group, read in pages.
+func (e *Engine) groupMembers(ctx context.Context, group string) ([]string, error) {
 	var phones []string
 	after := ""
 	for {
@@ -118,7 +118,7 @@ func (e *Engine) GroupMembers(ctx context.Context, group string) ([]string, erro
 // StartGroup enrolls every member of group, minus opted-out contacts and
 // those that unsubscribed from the group.
 func (e *Engine) StartGroup(ctx context.Context, id, group string) (StartResult, error) {
-	phones, err := e.GroupMembers(ctx, group)
+	phones, err := e.groupMembers(ctx, group)
 	if err != nil {
 		return StartResult{}, err
 	}

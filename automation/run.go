@@ -31,9 +31,6 @@ func (r *Run) Trace(what string) {
 	r.t.e.emit(TraceEvent{Automation: r.Automation.ID, Enrollment: r.Enrollment.ID, Contact: r.Contact.Phone, Step: step, What: what})
 }
 
-// Tx returns the transaction the run is in.
-func (r *Run) Tx() Tx { return r.t.tx }
-
 // Bindings returns the names templates and conditions see: contact,
 // message, vars, http, automation and now.
 func (r *Run) Bindings() map[string]any {
