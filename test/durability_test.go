@@ -1,9 +1,12 @@
 package test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyway-sms/keyway/providers/twilio"
 )
 
 const hoursConfig = `
@@ -110,4 +113,41 @@ func TestPermanentErrorsAreRecorded(t *testing.T) {
 	if !g.Contact("+15551110003").Contact.OptedOut {
 		t.Error("21610 did not mark the contact opted out")
 	}
+}
+
+// SIGTERM stops taking requests and lets those under way finish: every
+// webhook answered 200 is stored and replied to.
+func TestSIGTERMDrainsWebhooksUnderWay(t *testing.T) {
+	g := StartGateway(t, hoursConfig)
+	const n = 40
+	codes := make(chan string, n)
+	for i := range n {
+		go func() {
+			from := phone(1000 + i)
+			form := g.Form(Inbound{From: from, Body: "hours"})
+			req, _ := http.NewRequest(http.MethodPost, g.URL+"/webhooks/twilio", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Twilio-Signature", twilio.Sign(g.Twilio.AuthToken, PublicURL+"/webhooks/twilio", form))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil || res.StatusCode != http.StatusOK {
+				codes <- ""
+				return
+			}
+			res.Body.Close()
+			codes <- from
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	g.Stop() // SIGTERM, and it must exit cleanly
+	var accepted []string
+	for range n {
+		if from := <-codes; from != "" {
+			accepted = append(accepted, from)
+		}
+	}
+	g.Start()
+	for _, from := range accepted {
+		Eventually(t, 20*time.Second, "the reply to "+from, func() bool { return len(repliesToNow(g, from)) == 1 })
+	}
+	t.Logf("%d of %d webhooks were accepted before the stop", len(accepted), n)
 }

@@ -322,19 +322,20 @@ func (g *Gateway) Admin(method, path string, in, out any) int {
 
 // Message is a stored message as the admin API shows it.
 type Message struct {
-	ID        string   `json:"id"`
-	Direction string   `json:"direction"`
-	Kind      string   `json:"kind"`
-	Purpose   string   `json:"purpose"`
-	Channel   string   `json:"channel"`
-	From      string   `json:"from"`
-	To        []string `json:"to"`
-	Subject   string   `json:"subject"`
-	Body      string   `json:"body"`
-	Media     []string `json:"media"`
-	Status    string   `json:"status"`
-	Error     string   `json:"error"`
-	Attempts  int      `json:"attempts"`
+	ID        string            `json:"id"`
+	Direction string            `json:"direction"`
+	Kind      string            `json:"kind"`
+	Purpose   string            `json:"purpose"`
+	Channel   string            `json:"channel"`
+	From      string            `json:"from"`
+	To        []string          `json:"to"`
+	Subject   string            `json:"subject"`
+	Body      string            `json:"body"`
+	Media     []string          `json:"media"`
+	Fields    map[string]string `json:"fields"`
+	Status    string            `json:"status"`
+	Error     string            `json:"error"`
+	Attempts  int               `json:"attempts"`
 }
 
 // Messages returns a contact's stored messages, newest first.
@@ -411,15 +412,21 @@ func repliesTo(t *testing.T, g *Gateway, to string, n int) []string {
 	t.Helper()
 	var got []string
 	Eventually(t, 10*time.Second, fmt.Sprintf("%d replies to %s", n, to), func() bool {
-		got = got[:0]
-		for _, m := range g.Twilio.Sent() {
-			if m.To == to {
-				got = append(got, m.Body)
-			}
-		}
+		got = repliesToNow(g, to)
 		return len(got) >= n
 	})
 	return got
+}
+
+// repliesToNow returns the bodies sent to a number so far.
+func repliesToNow(g *Gateway, to string) []string {
+	var out []string
+	for _, m := range g.Twilio.Sent() {
+		if m.To == to {
+			out = append(out, m.Body)
+		}
+	}
+	return out
 }
 
 // Bodies returns the bodies of messages sent through the fake Twilio.

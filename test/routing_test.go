@@ -85,13 +85,24 @@ func TestCatchAllTakesWhatNothingElseTook(t *testing.T) {
 func TestWhatsAppIsItsOwnChannel(t *testing.T) {
 	g := StartGateway(t, routingConfig)
 	const from = "+15553330004"
-	g.Text(Inbound{From: from, Body: "QUIZ", Channel: "whatsapp", Extra: map[string]string{"ProfileName": "Ann"}})
+	g.Text(Inbound{From: from, Body: "QUIZ", Channel: "whatsapp", Media: []string{"https://media.test/a.jpg", "https://media.test/b.jpg"},
+		Extra: map[string]string{"ProfileName": "Ann", "WaId": "15553330004"}})
 	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
 	if sent[0].To != "whatsapp:"+from || sent[0].From != "whatsapp:"+OurWhatsApp {
 		t.Fatalf("sent %+v", sent[0])
 	}
 	if c := g.Contact(from); c.Contact.Name != "Ann" {
 		t.Fatalf("ProfileName not kept as name: %+v", c.Contact)
+	}
+	ms := g.Messages(from)
+	in := ms[len(ms)-1]
+	if in.Direction != "in" || in.Channel != "whatsapp" || len(in.Media) != 2 || in.Media[1] != "https://media.test/b.jpg" {
+		t.Fatalf("stored inbound %+v", in)
+	}
+	for k, v := range map[string]string{"WaId": "15553330004", "ProfileName": "Ann", "MediaContentType0": "image/jpeg", "From": "whatsapp:" + from} {
+		if in.Fields[k] != v {
+			t.Errorf("stored field %s = %q, want %q", k, in.Fields[k], v)
+		}
 	}
 }
 
