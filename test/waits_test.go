@@ -25,17 +25,6 @@ automations:
       - { type: reply, text: "support got: {{ message.body }}" }
 `
 
-// sentTo returns the bodies the fake Twilio accepted for to, oldest first.
-func sentTo(g *Gateway, to string) []string {
-	var out []string
-	for _, m := range g.Twilio.Sent() {
-		if m.To == to {
-			out = append(out, m.Body)
-		}
-	}
-	return out
-}
-
 func count(bodies []string, body string) int {
 	n := 0
 	for _, b := range bodies {
@@ -58,10 +47,10 @@ func TestWaitFiresAfterSIGKILLAndRestart(t *testing.T) {
 	g.Kill() // right after the webhook's 200
 	g.Start()
 	Eventually(t, 30*time.Second, "the post-wait reply after restart", func() bool {
-		return count(sentTo(g, from), "after the wait") > 0
+		return count(repliesToNow(g, from), "after the wait") > 0
 	})
 	settle()
-	got := sentTo(g, from)
+	got := repliesToNow(g, from)
 	if count(got, "after the wait") != 1 || count(got, "first") < 1 {
 		t.Fatalf("sent %q; want the post-wait reply exactly once, after the first reply", got)
 	}
@@ -156,11 +145,11 @@ func TestReplyDuringWaitGoesToCatchAll(t *testing.T) {
 	g.Text(Inbound{From: from, Body: "DRIP"})
 	g.Text(Inbound{From: from, Body: "is anyone there?"})
 	Eventually(t, 30*time.Second, "the catch_all reply and the post-wait reply", func() bool {
-		got := sentTo(g, from)
+		got := repliesToNow(g, from)
 		return count(got, "support got: is anyone there?") == 1 && count(got, "after the wait") == 1
 	})
 	settle()
-	got := sentTo(g, from)
+	got := repliesToNow(g, from)
 	if len(got) != 3 || count(got, "first") != 1 {
 		t.Fatalf("sent %q, want first, the catch_all reply and after the wait, once each", got)
 	}
@@ -188,17 +177,17 @@ func TestWaitForReplyTimeoutTakesOnTimeout(t *testing.T) {
 	g.Text(Inbound{From: silent, Body: "ASK"})
 	g.Text(Inbound{From: answers, Body: "ASK"})
 	Eventually(t, 10*time.Second, "the question to the answering contact", func() bool {
-		return count(sentTo(g, answers), "What is 6 x 7?") == 1
+		return count(repliesToNow(g, answers), "What is 6 x 7?") == 1
 	})
 	g.Text(Inbound{From: answers, Body: "42"})
 	Eventually(t, 30*time.Second, "the timeout of the silent contact", func() bool {
-		return count(sentTo(g, silent), "Too late!") == 1
+		return count(repliesToNow(g, silent), "Too late!") == 1
 	})
 	settle()
-	if got := sentTo(g, silent); strings.Join(got, "|") != "What is 6 x 7?|Too late!" {
+	if got := repliesToNow(g, silent); strings.Join(got, "|") != "What is 6 x 7?|Too late!" {
 		t.Errorf("silent contact got %q", got)
 	}
-	if got := sentTo(g, answers); strings.Join(got, "|") != "What is 6 x 7?|You said 42" {
+	if got := repliesToNow(g, answers); strings.Join(got, "|") != "What is 6 x 7?|You said 42" {
 		t.Errorf("answering contact got %q", got)
 	}
 	ens := g.Enrollments("ask", answers)
@@ -235,14 +224,14 @@ func TestScheduledBroadcastSkipsOptedOut(t *testing.T) {
 		t.Fatalf("the opted-out contact should be an opted-out member of news: %+v", c.Contact)
 	}
 	Eventually(t, 30*time.Second, "two ticks of the schedule reach the member", func() bool {
-		return count(sentTo(g, member), "deal of the moment") >= 2
+		return count(repliesToNow(g, member), "deal of the moment") >= 2
 	})
 	for _, to := range []string{optedOut, outsider} {
-		if got := sentTo(g, to); count(got, "deal of the moment") != 0 {
+		if got := repliesToNow(g, to); count(got, "deal of the moment") != 0 {
 			t.Errorf("%s got %q", to, got)
 		}
 	}
-	if got := sentTo(g, optedOut); strings.Join(got, "|") != "You are unsubscribed. Reply START to resubscribe." {
+	if got := repliesToNow(g, optedOut); strings.Join(got, "|") != "You are unsubscribed. Reply START to resubscribe." {
 		t.Errorf("the opted-out contact got %q, want just the opt-out reply", got)
 	}
 	if ens := g.Enrollments("deals", optedOut); len(ens) != 0 {
