@@ -111,7 +111,9 @@ type Enrollment struct {
 	// Vars holds saved replies and values; HTTP the last http step's response.
 	Vars map[string]any `json:"vars,omitempty"`
 	HTTP map[string]any `json:"http,omitempty"`
-	// WaitUntil is when the current wait or reply timeout ends.
+	// WaitUntil is the due time of the enrollment's current timer: the end
+	// of a wait, a reply timeout or expiry, or a step I/O's lease. The
+	// timer is stored under it, so it is also how the timer is found.
 	WaitUntil *time.Time `json:"wait_until,omitempty"`
 	// Trigger is the id of the inbound message that started the enrollment.
 	Trigger   string     `json:"trigger,omitempty"`
