@@ -62,15 +62,16 @@ func (s *Set) Automation(id string) *Automation { return s.automations[id] }
 // Automations returns the automations in file order.
 func (s *Set) Automations() []*Automation { return s.order }
 
-// step finds the step an enrollment stands on: by id, or by "#N" when the
-// step there still has the type recorded.
+// step finds the step an enrollment stands on, by id or "#N", as long as
+// it still has the type recorded: a step that changed type is not the one
+// the enrollment paused at, and could not resume it.
 func (a *Automation) step(key, typ string) (*CompiledStep, bool) {
 	i, ok := a.byKey[key]
 	if !ok {
 		return nil, false
 	}
 	st := a.Steps[i]
-	if st.ID == "" && typ != "" && st.Type != typ {
+	if typ != "" && st.Type != typ {
 		return nil, false
 	}
 	return st, true

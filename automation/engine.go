@@ -72,6 +72,7 @@ type Engine struct {
 // New returns an engine running set over store.
 func New(store Store, set *Set, o Options) *Engine {
 	e := &Engine{store: store, clock: o.Clock, log: o.Logger, onQueue: o.OnQueue, maxSteps: o.MaxSteps, trace: o.Trace}
+	e.io.sem = make(chan struct{}, maxIO)
 	if e.clock == nil {
 		e.clock = SystemClock{}
 	}

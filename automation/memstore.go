@@ -364,12 +364,15 @@ func (tx *memTx) Dequeue(messageID string) error {
 }
 
 // Outbox implements Tx.
-func (tx *memTx) Outbox(limit int) ([]string, error) {
+func (tx *memTx) Outbox(after string, limit int) ([]string, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	var out []string
-	tx.st.outbox.ascend("", func(k string, _ struct{}) bool {
+	tx.st.outbox.ascend(after, func(k string, _ struct{}) bool {
+		if k == after {
+			return true
+		}
 		if memLimit(limit, len(out)) {
 			return false
 		}

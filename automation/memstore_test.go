@@ -321,7 +321,7 @@ func memCompare(tx automation.Tx, m memModel, groups []string) error {
 			return fmt.Errorf("ContactsInGroup(%s) = %v, want %v", g, got, want)
 		}
 	}
-	out, err := tx.Outbox(0)
+	out, err := tx.Outbox("", 0)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,16 @@ type OutboxOptions struct {
 	MaxAttempts int
 	// OnResult, if set, is told of every attempt's outcome (for metrics).
 	OnResult func(m *Message, err error)
+	// OnOptedOut, if set, is told after commit of a contact the provider
+	// refused as opted out (Twilio 21610), to opt it out everywhere.
+	OnOptedOut func(phone string)
 }
+
+// Limits of one dispatch pass over the queue.
+const (
+	outboxPage = 1000  // ids read per transaction
+	outboxScan = 20000 // ids one pass looks at, at most
+)
 
 // Outbox delivers queued messages: in order per recipient, within each
 // sender number's rate, retrying retryable errors with backoff and jitter
@@ -129,7 +138,10 @@ func (ob *Outbox) Run(ctx context.Context) {
 }
 
 // dispatch starts sends for queued messages whose turn has come and
-// returns when the earliest waiting retry is due (zero if none).
+// returns when the earliest message held back is due (zero if none). A
+// message waits while an earlier one to the same recipient is queued (order
+// per recipient), until its retry is due, and until its sender number has
+// a token under its mps; a worker is taken only for a send that can go now.
 func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 	queued, err := ob.readQueue(ctx)
 	if err != nil {
@@ -138,6 +150,11 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 	}
 	now := ob.o.Clock.Now()
 	var next time.Time
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	blocked := map[string]bool{}
@@ -151,16 +168,17 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 		}
 		blocked[r] = true // later messages to r wait for this one
 		if m.NextAttempt.After(now) {
-			if next.IsZero() || m.NextAttempt.Before(next) {
-				next = m.NextAttempt
-			}
+			later(m.NextAttempt)
 			continue
 		}
-		select {
-		case ob.sem <- struct{}{}:
-		default:
+		if len(ob.sem) >= cap(ob.sem) {
 			return next // every worker is busy; a finished send wakes us
 		}
+		if d := ob.reserve(m); d > 0 {
+			later(now.Add(d))
+			continue
+		}
+		ob.sem <- struct{}{}
 		ob.inflight[m.ID] = r
 		ob.wg.Add(1)
 		go ob.deliver(ctx, m)
@@ -168,32 +186,57 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 	return next
 }
 
-// readQueue returns the oldest queued messages, decoding only those it has
-// not seen before.
+// reserve takes a token of m's sender number, or returns how long until
+// one is free; a message without a rate limit takes nothing.
+func (ob *Outbox) reserve(m *Message) time.Duration {
+	lim := ob.limiters[m.From]
+	if lim == nil || m.Kind != KindText {
+		return 0
+	}
+	now := time.Now() // the limiter keeps wall-clock time
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d
+	}
+	return 0
+}
+
+// readQueue returns the queued messages, oldest first, paging through the
+// whole queue (up to outboxScan) so that a backlog to one recipient cannot
+// hide everyone else's; it decodes only the messages it has not seen.
 func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 	var ids []string
 	fresh := map[string]*Message{}
-	err := ob.o.Store.View(ctx, func(tx Tx) error {
-		var err error
-		if ids, err = tx.Outbox(1000); err != nil {
-			return err
-		}
-		ob.mu.Lock()
-		defer ob.mu.Unlock()
-		for _, id := range ids {
-			if _, ok := ob.queued[id]; ok {
-				continue
-			}
-			m, err := tx.Message(id)
-			if err != nil {
+	for after := ""; len(ids) < outboxScan; {
+		var page []string
+		err := ob.o.Store.View(ctx, func(tx Tx) error {
+			var err error
+			if page, err = tx.Outbox(after, outboxPage); err != nil {
 				return err
 			}
-			fresh[id] = m
+			ob.mu.Lock()
+			defer ob.mu.Unlock()
+			for _, id := range page {
+				if _, ok := ob.queued[id]; ok || ob.settled[id] {
+					continue
+				}
+				m, err := tx.Message(id)
+				if err != nil {
+					return err
+				}
+				fresh[id] = m
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		ids = append(ids, page...)
+		if len(page) < outboxPage {
+			break
+		}
+		after = page[len(page)-1]
 	}
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
@@ -294,14 +337,15 @@ func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
 	if len(m.To) != 1 {
 		return "", &providers.SendError{Err: fmt.Errorf("a text message needs one recipient, has %d", len(m.To))}
 	}
-	if lim := ob.limiters[m.From]; lim != nil {
-		if err := lim.Wait(ctx); err != nil {
-			return "", err
-		}
+	callback := ""
+	if ob.o.StatusCallback != "" {
+		// keyway's id in the URL finds the message even when the callback
+		// arrives before the provider's id is recorded.
+		callback = ob.o.StatusCallback + "?msg=" + m.ID
 	}
 	return ob.o.Texter.Send(ctx, providers.Outbound{
 		ID: m.ID, Channel: m.Channel, From: m.From, To: m.To[0], Body: m.Body, Media: m.Media,
-		StatusCallback: ob.o.StatusCallback,
+		StatusCallback: callback,
 	})
 }
 
@@ -344,11 +388,6 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 			return tx.PutMessage(m)
 		}
 		m.Status = StatusFailed
-		if se != nil && se.OptedOut {
-			if err := markOptedOut(tx, m.Contact, now); err != nil {
-				return err
-			}
-		}
 		return ob.finish(tx, m)
 	})
 	ob.mu.Lock()
@@ -362,6 +401,12 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 		ob.settled[sent.ID] = true
 	}
 	ob.mu.Unlock()
+	var se *providers.SendError
+	if err == nil && errors.As(sendErr, &se) && se.OptedOut && stored.Purpose != PurposeForward && ob.o.OnOptedOut != nil {
+		// The recipient refused it: opt out the contact the message was
+		// for, never the customer a staff forward was about.
+		ob.o.OnOptedOut(sent.To[0])
+	}
 	switch {
 	case err != nil:
 		log.Error().Err(err).Msg("outbox: record send outcome")
@@ -391,22 +436,6 @@ func (ob *Outbox) backoff(n int) time.Duration {
 	d = min(d, ob.o.MaxBackoff)
 	jitter := time.Duration((rand.Float64()*0.5 - 0.25) * float64(d))
 	return d + jitter
-}
-
-// markOptedOut records that the provider refused a contact as opted out.
-func markOptedOut(tx Tx, phone string, now time.Time) error {
-	c, err := tx.Contact(phone)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if c.OptedOut {
-		return nil
-	}
-	c.OptedOut, c.OptedOutAt, c.UpdatedAt = true, &now, now
-	return tx.PutContact(c)
 }
 
 func maskAll(to []string) string {

@@ -127,7 +127,7 @@ func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
 		if m.Status != automation.StatusSent || m.Attempts != 3 || m.ProviderID != "SMm1" {
 			t.Errorf("m1 = %s after %d attempts (%s)", m.Status, m.Attempts, m.ProviderID)
 		}
-		ids, err := tx.Outbox(10)
+		ids, err := tx.Outbox("", 10)
 		if len(ids) != 0 {
 			t.Errorf("outbox still holds %v", ids)
 		}

@@ -83,6 +83,9 @@ func orphanReason(set *Set, en *Enrollment) string {
 		return "" // between steps only inside a transaction; nothing to check
 	}
 	if _, ok := a.step(en.Step, en.StepType); !ok {
+		if i, kept := a.byKey[en.Step]; kept {
+			return fmt.Sprintf("step %s of automation %q changed type from %s to %s", en.Step, en.Automation, en.StepType, a.Steps[i].Type)
+		}
 		return fmt.Sprintf("step %s was removed from automation %q", en.Step, en.Automation)
 	}
 	return ""

@@ -130,7 +130,7 @@ func (s *Simulator) settle(ctx context.Context) (SimResult, error) {
 	var res SimResult
 	err := s.Store.Update(ctx, func(tx Tx) error {
 		res.Sent = res.Sent[:0]
-		ids, err := tx.Outbox(10000)
+		ids, err := tx.Outbox("", 10000)
 		if err != nil {
 			return err
 		}

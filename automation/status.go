@@ -14,13 +14,20 @@ var statusRank = map[string]int{
 	"delivered": 4, "read": 5, "undelivered": 4, StatusFailed: 4,
 }
 
+// optedOutCode is Twilio's error for a recipient that opted out there.
+const optedOutCode = 21610
+
 // UpdateStatus records a provider's delivery status report on the outbound
-// message it is about. It reports false when no such message is stored.
-func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status) (bool, error) {
+// message it is about: the message with keyway's id msgID when given (the
+// status callback URL carries it, so a report that overtakes the send's
+// own record still lands), else the one with the provider's id. It
+// reports false when no such message is stored. A report that the
+// recipient opted out (21610) opts that contact out everywhere.
+func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
 	found := false
 	err := e.store.Update(ctx, func(tx Tx) error {
 		found = false
-		m, err := tx.MessageByProviderID(provider, s.ProviderID)
+		m, err := e.statusMessage(tx, provider, s.ProviderID, msgID)
 		if isNotFound(err) {
 			return nil
 		}
@@ -28,6 +35,9 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 			return err
 		}
 		found = true
+		if m.ProviderID == "" {
+			m.Provider, m.ProviderID = provider, s.ProviderID
+		}
 		if statusRank[s.Status] < statusRank[m.Status] {
 			return nil
 		}
@@ -38,15 +48,57 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 				m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
 			}
 		}
-		if s.ErrorCode == 21610 {
-			if err := markOptedOut(tx, m.Contact, m.UpdatedAt); err != nil {
-				return err
-			}
+		if err := tx.PutMessage(m); err != nil {
+			return err
 		}
-		return tx.PutMessage(m)
+		if s.ErrorCode != optedOutCode || m.Purpose == PurposeForward || len(m.To) != 1 {
+			return nil
+		}
+		t, err := e.newTurn(tx, m.To[0])
+		if err != nil {
+			return err
+		}
+		if err := e.optOutContact(t, "the provider reported the contact opted out"); err != nil {
+			return err
+		}
+		return t.commit()
 	})
 	if err != nil {
 		return false, fmt.Errorf("automation: status of %s: %w", s.ProviderID, err)
 	}
 	return found, nil
+}
+
+// statusMessage finds the message a status report is about.
+func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Message, error) {
+	if msgID != "" {
+		m, err := tx.Message(msgID)
+		if err == nil && m.Direction == Outbound && (m.ProviderID == "" || m.ProviderID == providerID) {
+			return m, nil
+		}
+		if err != nil && !isNotFound(err) {
+			return nil, err
+		}
+	}
+	return tx.MessageByProviderID(provider, providerID)
+}
+
+// OptOut opts the contact with phone out everywhere, as STOP does but
+// without a reply, ending its enrollments with reason. The outbox calls it
+// when the provider refuses a contact as opted out.
+func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
+	err := e.store.Update(ctx, func(tx Tx) error {
+		t, err := e.newTurn(tx, phone)
+		if err != nil {
+			return err
+		}
+		if err := e.optOutContact(t, reason); err != nil {
+			return err
+		}
+		return t.commit()
+	})
+	if err != nil {
+		return fmt.Errorf("automation: opt out: %w", err)
+	}
+	return nil
 }

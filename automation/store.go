@@ -44,8 +44,10 @@ type Tx interface {
 	Enqueue(messageID string) error
 	// Dequeue removes a message from the outbox.
 	Dequeue(messageID string) error
-	// Outbox returns up to limit queued message ids, oldest first.
-	Outbox(limit int) ([]string, error)
+	// Outbox returns up to limit queued message ids that sort after the
+	// id given (from the first when empty), oldest first, so that a
+	// reader can page through the whole queue.
+	Outbox(after string, limit int) ([]string, error)
 
 	Enrollment(id string) (*Enrollment, error)
 	// ActiveEnrollment returns the contact's active enrollment in automation.

@@ -15,11 +15,17 @@ const timerBatch = 256
 // crash mid-call retries it after restart.
 const IOLease = time.Minute
 
+// maxIO bounds the step I/O calls (HTTP) under way at once, so that a
+// schedule starting thousands of enrollments does not flood a CRM or run
+// out of sockets.
+const maxIO = 32
+
 // ioRuns tracks the I/O performs under way, by enrollment and epoch.
 type ioRuns struct {
-	mu sync.Mutex
-	wg sync.WaitGroup
-	on map[string]bool
+	mu  sync.Mutex
+	wg  sync.WaitGroup
+	on  map[string]bool
+	sem chan struct{}
 }
 
 // FireDue fires every timer due now, in batches of one transaction each:
@@ -240,10 +246,16 @@ func (e *Engine) startIO(ctx context.Context, tm Timer) {
 // WaitIO waits for the I/O performs under way to finish.
 func (e *Engine) WaitIO() { e.io.wg.Wait() }
 
+// performIO performs the I/O of the step an I/O timer points at, outside
+// any transaction, then resumes the step with the result if the enrollment
+// is still where it was. An enrollment whose step can no longer perform
+// (removed, or changed type by a reload) ends instead of being leased
+// again; one whose automation was paused meanwhile holds its timer, so
+// the call is made again once it is enabled.
 func (e *Engine) performIO(ctx context.Context, tm Timer) error {
-	// Read what the step needs.
 	var r *Run
 	var perf Performer
+	stuck := ""
 	err := e.store.View(ctx, func(tx Tx) error {
 		en, err := tx.Enrollment(tm.Enrollment)
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch {
@@ -251,21 +263,22 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		}
 		a := e.Set().Automation(en.Automation)
 		if a == nil {
+			stuck = fmt.Sprintf("automation %q was removed from the config", en.Automation)
 			return nil
 		}
 		st, ok := a.step(en.Step, en.StepType)
-		if !ok {
-			return nil
+		if ok {
+			perf, ok = st.Step.(Performer)
 		}
-		p, ok := st.Step.(Performer)
 		if !ok {
+			stuck = fmt.Sprintf("step %s can no longer call out (removed or changed type)", en.Step)
 			return nil
 		}
 		t, err := e.newTurn(tx, en.Contact)
 		if err != nil {
 			return err
 		}
-		r, perf = t.run(a, en), p
+		r = t.run(a, en)
 		r.Step = st
 		if en.Trigger != "" {
 			if m, err := tx.Message(en.Trigger); err == nil {
@@ -274,16 +287,21 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		}
 		return nil
 	})
-	if err != nil || perf == nil {
+	if err != nil || (perf == nil && stuck == "") {
 		return err
 	}
-	pctx, cancel := context.WithTimeout(ctx, IOLease-5*time.Second)
-	result, perr := perf.Perform(pctx, r)
-	cancel()
-	if ctx.Err() != nil {
-		return nil // shutting down: the lease timer retries after restart
+	var result map[string]any
+	var perr error
+	if perf != nil {
+		e.io.sem <- struct{}{} // bound the calls under way at once
+		pctx, cancel := context.WithTimeout(ctx, IOLease-5*time.Second)
+		result, perr = perf.Perform(pctx, r)
+		cancel()
+		<-e.io.sem
+		if ctx.Err() != nil {
+			return nil // shutting down: the lease timer retries after restart
+		}
 	}
-	// Resume with the result, if the enrollment is still where it was.
 	queued := false
 	err = e.store.Update(ctx, func(tx Tx) error {
 		queued = false
@@ -291,18 +309,27 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch || en.Status != EnrollmentPending {
 			return err
 		}
-		a := e.Set().Automation(en.Automation)
-		if a == nil {
-			return nil
-		}
+		set := e.Set()
+		a := set.Automation(en.Automation)
 		t, err := e.newTurn(tx, en.Contact)
 		if err != nil {
 			return err
 		}
 		t.adopt(en)
-		run := t.run(a, en)
-		run.Message = r.Message
-		if err := e.resume(ctx, run, Event{Kind: EventIO, Result: result, Err: perr}); err != nil {
+		switch {
+		case stuck != "":
+			err = e.end(t, en, stuck)
+		case a == nil:
+			err = e.end(t, en, fmt.Sprintf("automation %q was removed from the config", en.Automation))
+		case !a.Enabled && en.WaitUntil != nil:
+			// Paused while calling: hold still, and call again once enabled.
+			return tx.HoldTimer(Timer{Due: *en.WaitUntil, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: TimerIO})
+		default:
+			run := t.run(a, en)
+			run.Message = r.Message
+			err = e.resume(ctx, run, Event{Kind: EventIO, Result: result, Err: perr})
+		}
+		if err != nil {
 			return err
 		}
 		queued = t.queued

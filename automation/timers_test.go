@@ -233,7 +233,7 @@ func drainOutbox(t *testing.T, s automation.Store) []*automation.Message {
 	var out []*automation.Message
 	err := s.Update(context.Background(), func(tx automation.Tx) error {
 		out = out[:0]
-		ids, err := tx.Outbox(100000)
+		ids, err := tx.Outbox("", 100000)
 		if err != nil {
 			return err
 		}
@@ -259,7 +259,7 @@ func outboxBodies(t *testing.T, s automation.Store) []string {
 	t.Helper()
 	var out []string
 	err := s.View(context.Background(), func(tx automation.Tx) error {
-		ids, err := tx.Outbox(1000)
+		ids, err := tx.Outbox("", 1000)
 		for _, id := range ids {
 			m, err := tx.Message(id)
 			if err != nil {

@@ -435,7 +435,7 @@ automations:
 	want := map[string]string{
 		"a":    `step w was removed from automation "a"`,
 		"b":    `automation "b" was removed from the config`,
-		"c":    `step #2 was removed from automation "c"`,
+		"c":    `step #2 of automation "c" changed type from wait to reply`,
 		"d":    `automation "d" was removed from the config`,
 		"keep": "",
 	}

@@ -71,7 +71,7 @@ func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logge
 	g.outbox = automation.NewOutbox(automation.OutboxOptions{
 		Store: st, Texter: provider, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: provider.DevMode(), Provider: provider.Name(), StatusCallback: callback,
-		OnResult: g.countSend,
+		OnResult: g.countSend, OnOptedOut: g.optedOut,
 	})
 	g.engine = automation.New(st, set, automation.Options{Logger: log, OnQueue: g.wake})
 	g.sched = automation.NewScheduler(g.engine, log)
@@ -87,6 +87,13 @@ func (g *Gateway) wake() {
 	select {
 	case g.kick <- struct{}{}:
 	default:
+	}
+}
+
+// optedOut opts out a contact the provider refused as opted out.
+func (g *Gateway) optedOut(phone string) {
+	if err := g.engine.OptOut(context.Background(), phone, "the provider refused a message: the contact opted out there"); err != nil {
+		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("opt out")
 	}
 }
 

@@ -128,7 +128,7 @@ func (g *Gateway) status(c *fiber.Ctx) error {
 	if err != nil {
 		return g.webhookError(c, err)
 	}
-	found, err := g.engine.UpdateStatus(c.UserContext(), g.provider.Name(), s)
+	found, err := g.engine.UpdateStatus(c.UserContext(), g.provider.Name(), s, c.Query("msg"))
 	if err != nil {
 		return g.webhookError(c, err)
 	}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,7 +31,7 @@ func TestKeywordRoundTrip(t *testing.T) {
 	if sent[0].Body != "Welcome +15551230001!" || sent[0].To != "+15551230001" || sent[0].From != OurSMS {
 		t.Fatalf("sent %+v", sent[0])
 	}
-	if sent[0].StatusCallback != PublicURL+"/webhooks/twilio/status" {
+	if !strings.HasPrefix(sent[0].StatusCallback, PublicURL+"/webhooks/twilio/status?msg=") {
 		t.Errorf("status callback %q", sent[0].StatusCallback)
 	}
 }

@@ -163,6 +163,22 @@ func testOutboxOrder(t *testing.T, s automation.Store) {
 	update(t, s, enqueue("m0002", "m0004", "m0001")) // m0001 twice: still queued once
 
 	for _, tt := range []struct {
+		after string
+		limit int
+		want  []string
+	}{
+		{"m0002", 100, []string{"m0003", "m0004", "m0005"}},
+		{"m0002", 1, []string{"m0003"}},
+		{"m00025", 100, []string{"m0003", "m0004", "m0005"}}, // a cursor that is not queued
+		{"m0005", 100, nil},
+	} {
+		got := read(t, s, func(tx automation.Tx) ([]string, error) { return tx.Outbox(tt.after, tt.limit) })
+		if !sameStrings(got, tt.want) {
+			t.Errorf("Outbox(%q, %d) = %v, want %v", tt.after, tt.limit, got, tt.want)
+		}
+	}
+
+	for _, tt := range []struct {
 		limit int
 		want  []string
 	}{
@@ -170,7 +186,7 @@ func testOutboxOrder(t *testing.T, s automation.Store) {
 		{2, []string{"m0001", "m0002"}},
 		{1, []string{"m0001"}},
 	} {
-		got := read(t, s, func(tx automation.Tx) ([]string, error) { return tx.Outbox(tt.limit) })
+		got := read(t, s, func(tx automation.Tx) ([]string, error) { return tx.Outbox("", tt.limit) })
 		if !sameStrings(got, tt.want) {
 			t.Errorf("Outbox(%d) = %v, want %v", tt.limit, got, tt.want)
 		}
@@ -188,7 +204,7 @@ func testOutboxDequeue(t *testing.T, s automation.Store) {
 	})
 	outbox := func() []string {
 		t.Helper()
-		return read(t, s, func(tx automation.Tx) ([]string, error) { return tx.Outbox(100) })
+		return read(t, s, func(tx automation.Tx) ([]string, error) { return tx.Outbox("", 100) })
 	}
 	update(t, s, func(tx automation.Tx) error {
 		if err := tx.Dequeue("m0001"); err != nil {
@@ -199,7 +215,7 @@ func testOutboxDequeue(t *testing.T, s automation.Store) {
 	if got := outbox(); !sameStrings(got, []string{"m0002", "m0004"}) {
 		t.Errorf("after Dequeue m0001, m0003: Outbox = %v, want [m0002 m0004]", got)
 	}
-	if got := read(t, s, func(tx automation.Tx) ([]string, error) { return tx.Outbox(1) }); !sameStrings(got, []string{"m0002"}) {
+	if got := read(t, s, func(tx automation.Tx) ([]string, error) { return tx.Outbox("", 1) }); !sameStrings(got, []string{"m0002"}) {
 		t.Errorf("after Dequeue: Outbox(1) = %v, want [m0002]", got)
 	}
 	update(t, s, func(tx automation.Tx) error {

@@ -120,7 +120,7 @@ func dump(tx automation.Tx) (string, error) {
 			fmt.Fprintf(&b, "provider id %s: %s\n", pid, m.ID)
 		}
 	}
-	out, err := tx.Outbox(100)
+	out, err := tx.Outbox("", 100)
 	if err != nil {
 		return "", err
 	}
@@ -350,7 +350,7 @@ func testReadsOwnWrites(t *testing.T, s automation.Store) {
 		return fmt.Sprint(messageIDs(ms)), err
 	})
 	check("Outbox", "[m0002]", func(tx automation.Tx) (string, error) {
-		ids, err := tx.Outbox(10)
+		ids, err := tx.Outbox("", 10)
 		return fmt.Sprint(ids), err
 	})
 	check("Enrollment", automation.EnrollmentEnded, func(tx automation.Tx) (string, error) {

@@ -381,10 +381,14 @@ func (t *boltTx) Enqueue(id string) error { return t.mark(bOutbox, []byte(id)) }
 func (t *boltTx) Dequeue(id string) error { return t.del(bOutbox, []byte(id)) }
 
 // Outbox implements automation.Tx.
-func (t *boltTx) Outbox(limit int) ([]string, error) {
+func (t *boltTx) Outbox(after string, limit int) ([]string, error) {
 	var out []string
 	cur := t.tx.Bucket(bOutbox).Cursor()
-	for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
+	k, _ := cur.Seek([]byte(after))
+	if k != nil && string(k) == after {
+		k, _ = cur.Next()
+	}
+	for ; k != nil && len(out) < limit; k, _ = cur.Next() {
 		out = append(out, string(k))
 	}
 	return out, nil

@@ -1,0 +1,113 @@
+package automation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+type downMailer struct{}
+
+func (downMailer) Mail(context.Context, providers.Email) error {
+	return &providers.SendError{Retryable: true, Err: errors.New("smtp down")}
+}
+
+// A recipient whose oldest message keeps failing holds back only its own
+// later messages, however many: the rest of the queue goes on.
+func TestOutboxBacklogToOneRecipientDoesNotBlockOthers(t *testing.T) {
+	store := automation.NewMemStore()
+	err := store.Update(context.Background(), func(tx automation.Tx) error {
+		for i := 0; i < 1000; i++ {
+			m := &automation.Message{ID: fmt.Sprintf("a%05d", i), Direction: automation.Outbound, Kind: automation.KindEmail,
+				Purpose: automation.PurposeForward, Status: automation.StatusQueued, To: []string{"support@x.example"}, Contact: "+15550001111"}
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(m.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue(t, store, &automation.Message{ID: "b00001", Channel: "sms", From: "+15005550006", To: []string{"+15550002222"}, Body: "hi"})
+	tx := &recordingTexter{}
+	runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, Mailer: downMailer{}, Backoff: time.Hour})
+	time.Sleep(3 * time.Second)
+	if sent, _ := tx.snapshot(); len(sent) == 0 {
+		t.Fatalf("the SMS was never sent: stuck behind 1000 queued emails")
+	}
+}
+
+type optedOutTexter struct{}
+
+func (optedOutTexter) Send(context.Context, providers.Outbound) (string, error) {
+	return "", &providers.SendError{Code: 21610, OptedOut: true, Err: errors.New("21610")}
+}
+
+// A staff number that opted out at Twilio refuses a forward; that opts out
+// nobody: the customer the forward was about keeps getting replies.
+func TestOutboxForwardRefusedByStaffDoesNotOptOutTheCustomer(t *testing.T) {
+	store := automation.NewMemStore()
+	_ = store.Update(context.Background(), func(tx automation.Tx) error { return tx.PutContact(&automation.Contact{Phone: "+15550001111"}) })
+	queue(t, store, &automation.Message{ID: "f1", Channel: "sms", Contact: "+15550001111", From: "+15005550006", To: []string{"+15550100"}, Body: "From customer"})
+	runOutbox(t, automation.OutboxOptions{Store: store, Texter: optedOutTexter{}})
+	waitFor(t, "recorded", func() bool {
+		var st string
+		_ = store.View(context.Background(), func(tx automation.Tx) error { m, _ := tx.Message("f1"); st = m.Status; return nil })
+		return st == automation.StatusFailed
+	})
+	_ = store.View(context.Background(), func(tx automation.Tx) error {
+		if c, _ := tx.Contact("+15550001111"); c.OptedOut {
+			t.Errorf("customer opted out because the STAFF number refused a forward")
+		}
+		return nil
+	})
+}
+
+// A STOP committed while a reply waits for its sender's rate stops it.
+func TestOutboxChecksOptOutWhenTheRateAllowsTheSend(t *testing.T) {
+	store := automation.NewMemStore()
+	var msgs []*automation.Message
+	for i := 0; i < 5; i++ {
+		msgs = append(msgs, &automation.Message{ID: fmt.Sprintf("m%d", i), Channel: "sms", Contact: fmt.Sprintf("+1555000100%d", i),
+			From: "+15005550006", To: []string{fmt.Sprintf("+1555000100%d", i)}, Body: "deal"})
+	}
+	queue(t, store, msgs...)
+	_ = store.Update(context.Background(), func(tx automation.Tx) error {
+		for _, m := range msgs {
+			m.Purpose = automation.PurposeReply
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			if err := tx.PutContact(&automation.Contact{Phone: m.Contact}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	tx := &recordingTexter{}
+	runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, MPS: map[string]float64{"+15005550006": 2}})
+	time.Sleep(200 * time.Millisecond)
+	// STOP from the last contact, committed before its message leaves.
+	_ = store.Update(context.Background(), func(tx automation.Tx) error {
+		c, _ := tx.Contact("+15550001004")
+		c.OptedOut = true
+		return tx.PutContact(c)
+	})
+	waitFor(t, "4 sends", func() bool { s, _ := tx.snapshot(); return len(s) >= 4 })
+	time.Sleep(1500 * time.Millisecond)
+	sent, at := tx.snapshot()
+	for i, s := range sent {
+		if s.To == "+15550001004" {
+			t.Errorf("sent to the opted-out contact at %v, after its STOP was committed", at[i].Format("15:04:05.000"))
+		}
+	}
+}
