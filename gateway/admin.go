@@ -31,8 +31,8 @@ func (g *Gateway) adminAuth(c *fiber.Ctx) error {
 	if token == "" {
 		return fiber.NewError(fiber.StatusNotFound, "the admin API is off: set admin.token")
 	}
-	got, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+	scheme, got, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
 		return fiber.NewError(fiber.StatusUnauthorized, "missing or wrong bearer token")
 	}

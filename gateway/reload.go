@@ -17,8 +17,10 @@ import (
 
 // Reload reads the config file again. A valid file replaces the running
 // automations at once; an invalid one is refused with its problems and the
-// running config stays. Settings read only at start (server, storage,
-// providers, email) are logged as needing a restart when they changed.
+// running config stays. The automations, groups, compliance replies,
+// admin.token, server.public_url and server.max_body_bytes apply at once;
+// server.listen, storage, providers and email are read only at start and
+// are logged as needing a restart when they changed.
 func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
@@ -28,20 +30,21 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 		g.log.Error().Int("problems", len(problems.Errors())).Msg("reload refused: the config has problems; the running config stays")
 		return problems, fmt.Errorf("gateway: reload %s: %w", g.path, problems.Err())
 	}
-	old := g.cfg.Load()
-	if restartNeeded(old, cfg) {
-		g.log.Warn().Msg("reload: server, storage, provider and email settings take effect at the next restart")
+	if old := g.cfg.Load(); restartNeeded(old, cfg) {
+		g.log.Warn().Msg("reload: server.listen, storage, providers and email take effect at the next restart")
 	}
 	g.cfg.Store(cfg)
 	g.engine.Swap(set)
+	// The new config is live: schedules and workers follow it whatever
+	// reconciling the stored enrollments says.
+	g.sched.Reload()
+	g.wake()
 	n, err := g.engine.Reconcile(ctx)
 	if err != nil {
-		return problems, fmt.Errorf("gateway: reload: %w", err)
+		g.log.Error().Err(err).Msg("reload: reconcile enrollments with the new config")
 	}
-	g.sched.Reload()
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	g.log.Info().Int("automations", len(set.Automations())).Int("ended", n).Int("warnings", len(problems)).Msg("config reloaded")
-	g.wake()
 	return problems, nil
 }
 

@@ -111,7 +111,8 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	cfg, set, problems := automation.Load(cf.config)
 	printProblems(stdout, problems)
 	if set == nil {
-		fmt.Fprintf(stdout, "%s: %d problem(s)\n", cf.config, len(problems.Errors()))
+		// The count goes to stderr: stdout holds only FILE:LINE:COL lines.
+		fmt.Fprintf(stderr, "%s: %d problem(s)\n", cf.config, len(problems.Errors()))
 		return 1
 	}
 	steps := 0
