@@ -181,8 +181,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		case fam == OptOut:
 			return RouteCompliance, e.optOut(t, m, set.Config.Compliance.OptOut.Reply)
 		case fam == OptIn && c.OptedOut:
-			c.OptedOut, c.OptedOutAt = false, nil
-			return RouteCompliance, t.queueCompliance(m, set.Config.Compliance.OptIn.Reply)
+			return RouteCompliance, e.optIn(t, m, set.Config.Compliance.OptIn.Reply)
 		case fam == Help:
 			return RouteCompliance, t.queueCompliance(m, set.Config.Compliance.Help.Reply)
 		}
@@ -221,6 +220,28 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 func (e *Engine) optOut(t *turn, m *Message, reply string) error {
 	if err := e.optOutContact(t, "opted out"); err != nil {
 		return err
+	}
+	return t.queueCompliance(m, reply)
+}
+
+// optIn lifts the contact's opt-out and sends the reply. Enrollments that
+// began while it was opted out end: they ran (so staff got forwards) but
+// the contact saw none of their messages, and must not be answering a
+// question it never got.
+func (e *Engine) optIn(t *turn, m *Message, reply string) error {
+	c := t.contact
+	since := c.OptedOutAt
+	c.OptedOut, c.OptedOutAt = false, nil
+	ens, err := t.activeEnrollments()
+	if err != nil {
+		return err
+	}
+	for _, en := range ens {
+		if since != nil && !en.StartedAt.Before(*since) {
+			if err := e.end(t, en, "began while the contact was opted out"); err != nil {
+				return err
+			}
+		}
 	}
 	return t.queueCompliance(m, reply)
 }

@@ -1,0 +1,77 @@
+package automation_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/config"
+)
+
+const quizConfig = `
+automations:
+  - id: quiz
+    keywords: [QUIZ]
+    steps:
+      - { type: reply, text: "Your name?" }
+      - { type: wait_for_reply, save_as: name }
+      - { type: reply, text: "Thanks {{ vars.name }}" }
+  - id: support
+    catch_all: true
+    steps:
+      - { type: forward_to_mobile, to: ["+15550100100"] }
+`
+
+func compileSet(t *testing.T, src string) *automation.Set {
+	t.Helper()
+	cfg, problems := config.Parse("t.yaml", []byte(src), nil)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	set, problems := automation.Compile(cfg)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func bodiesOf(ms []*automation.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Body)
+	}
+	return out
+}
+
+// While opted out a contact's messages still run automations, so staff get
+// forwards, but nothing reaches it; opting back in ends what began
+// meanwhile, so no answer lands on a question it never saw.
+func TestOptInEndsEnrollmentsBegunWhileOptedOut(t *testing.T) {
+	sim := automation.NewSimulator(compileSet(t, quizConfig), nil)
+	ctx := context.Background()
+	steps := []struct {
+		say   string
+		sent  []string
+		route string
+	}{
+		{"STOP", []string{"You are unsubscribed. Reply START to resubscribe."}, automation.RouteCompliance},
+		{"QUIZ", nil, automation.RouteKeyword},
+		{"START", []string{"You are resubscribed."}, automation.RouteCompliance},
+		{"Ann", []string{`From +15550001111: "Ann"`}, automation.RouteCatchAll},
+	}
+	for _, st := range steps {
+		res, err := sim.Say(ctx, st.say)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent []string
+		for _, m := range res.Sent {
+			if m.Status != automation.StatusSuppressed {
+				sent = append(sent, m.Body)
+			}
+		}
+		if res.Route != st.route || len(sent) != len(st.sent) || (len(sent) > 0 && sent[0] != st.sent[0]) {
+			t.Fatalf("%q: route %s, sent %q; want %s, %q", st.say, res.Route, sent, st.route, st.sent)
+		}
+	}
+}
