@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/keyway-sms/keyway/config"
 )
 
 // StartResult says what a manual or scheduled start did.
@@ -19,8 +22,10 @@ type StartResult struct {
 const startBatch = 100
 
 // Start enrolls contacts (E.164 phones; created when new) in the automation
-// with id, under its overwrite rule. Opted-out contacts are skipped: nothing
-// reaches them from any path until they opt back in.
+// with id, under its overwrite rule. A phone written "whatsapp:+E164" is
+// reached on WhatsApp; otherwise on the channel the contact last wrote on,
+// else SMS. Opted-out contacts are skipped: nothing reaches them from any
+// path until they opt back in.
 func (e *Engine) Start(ctx context.Context, id string, phones []string) (StartResult, error) {
 	return e.start(ctx, id, phones, "")
 }
@@ -42,7 +47,8 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 		queued := false
 		err := e.store.Update(ctx, func(tx Tx) error {
 			started, skipped, queued = started[:0], map[string]string{}, false
-			for _, phone := range batch {
+			for _, addr := range batch {
+				phone, channel := SplitChannel(addr)
 				t, err := e.newTurn(tx, phone)
 				if err != nil {
 					return err
@@ -51,7 +57,7 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 					skipped[phone] = why
 					continue
 				}
-				ok, err := e.enroll(ctx, t, a, "", nil)
+				ok, err := e.enroll(ctx, t, a, channel, nil)
 				if err != nil {
 					return err
 				}
@@ -79,6 +85,16 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 		}
 	}
 	return res, nil
+}
+
+// SplitChannel reads an address that may name its channel, as Twilio
+// writes WhatsApp numbers ("whatsapp:+15551234567"), into the phone and
+// the channel ("" when none is named).
+func SplitChannel(addr string) (phone, channel string) {
+	if p, ok := strings.CutPrefix(addr, config.ChannelWhatsApp+":"); ok {
+		return p, config.ChannelWhatsApp
+	}
+	return addr, ""
 }
 
 func skipReason(c *Contact, group string) string {

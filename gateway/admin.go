@@ -140,11 +140,11 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	} else {
 		phones := make([]string, 0, len(req.Contacts))
 		for _, p := range req.Contacts {
-			n, perr := g.phone(p)
+			_, addr, perr := g.address(p)
 			if perr != nil {
 				return fiber.NewError(fiber.StatusBadRequest, perr.Error())
 			}
-			phones = append(phones, n)
+			phones = append(phones, addr)
 		}
 		res, err = g.engine.Start(c.UserContext(), id, phones)
 	}
@@ -160,12 +160,29 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(res)
 }
 
-// phone reads a phone number from a URL or body, in E.164 or the default region.
+// phone reads a phone number from a URL or body, in E.164 or the default
+// region; a "whatsapp:" prefix is dropped.
 func (g *Gateway) phone(raw string) (string, error) {
-	if u, err := url.PathUnescape(raw); err == nil {
+	n, _, err := g.address(raw)
+	return n, err
+}
+
+// address reads a contact address: a phone number, or "whatsapp:" and a
+// phone number to reach it on WhatsApp. It returns the E.164 number and
+// the address in keyway's form ("whatsapp:+E164" or "+E164").
+func (g *Gateway) address(raw string) (phone, addr string, err error) {
+	if u, uerr := url.PathUnescape(raw); uerr == nil {
 		raw = u
 	}
-	return config.E164(raw, g.cfg.Load().Defaults.Region)
+	raw, channel := automation.SplitChannel(strings.TrimSpace(raw))
+	phone, err = config.E164(raw, g.cfg.Load().Defaults.Region)
+	if err != nil {
+		return "", "", err
+	}
+	if channel != "" {
+		return phone, channel + ":" + phone, nil
+	}
+	return phone, phone, nil
 }
 
 func (g *Gateway) getContact(c *fiber.Ctx) error {

@@ -172,3 +172,20 @@ func TestAdminAPINeedsTheToken(t *testing.T) {
 	}
 	repliesTo(t, g, "+15553330007", 1)
 }
+
+func TestManualStartOnWhatsApp(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	var started struct {
+		Started []string `json:"started"`
+	}
+	if code := g.Admin(http.MethodPost, "/api/v1/automations/quiz/enrollments", map[string]any{"contacts": []string{"whatsapp:+15553330008"}}, &started); code != http.StatusAccepted {
+		t.Fatalf("manual start: %d", code)
+	}
+	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
+	if sent[0].To != "whatsapp:+15553330008" || sent[0].From != "whatsapp:"+OurWhatsApp {
+		t.Fatalf("sent %+v, want it on WhatsApp", sent[0])
+	}
+	if c := g.Contact("whatsapp:+15553330008"); c.Contact.Phone != "+15553330008" {
+		t.Fatalf("contact %+v", c.Contact)
+	}
+}
