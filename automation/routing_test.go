@@ -3,6 +3,7 @@ package automation_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/keyway-sms/keyway/automation"
 	"github.com/keyway-sms/keyway/config"
@@ -73,5 +74,38 @@ func TestOptInEndsEnrollmentsBegunWhileOptedOut(t *testing.T) {
 		if res.Route != st.route || len(sent) != len(st.sent) || (len(sent) > 0 && sent[0] != st.sent[0]) {
 			t.Fatalf("%q: route %s, sent %q; want %s, %q", st.say, res.Route, sent, st.route, st.sent)
 		}
+	}
+}
+
+// The simulator takes schedule ticks in time order with timers, as the
+// gateway does, and a tick skips a member that opted out.
+func TestSimulatorRunsScheduleTicks(t *testing.T) {
+	set := compileSet(t, `
+groups: [ { id: news } ]
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps: [ { type: add_to_group, groups: [news] } ]
+  - id: daily
+    schedule: { cron: "0 10 * * *", group: news }
+    steps: [ { type: reply, text: "deal" } ]
+`)
+	sim := automation.NewSimulator(set, nil)
+	ctx := context.Background()
+	if _, err := sim.Say(ctx, "JOIN"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sim.Advance(ctx, 49*time.Hour) // Mon 09:00 → Wed 10:00: three ticks
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bodiesOf(res.Sent); len(got) != 3 || got[0] != "deal" {
+		t.Fatalf("after 49h sent %q, want 3 deals", got)
+	}
+	if _, err := sim.Say(ctx, "STOP"); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ = sim.Advance(ctx, 24*time.Hour); len(res.Sent) != 0 {
+		t.Fatalf("an opted-out member got %q", bodiesOf(res.Sent))
 	}
 }

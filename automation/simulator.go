@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
@@ -22,10 +24,13 @@ type Simulator struct {
 	// From is the contact's number, Channel its channel, To the number it
 	// writes to.
 	From, Channel, To string
-	// Mailer and Texter stand in for the outside world (nil: nothing sent).
-	out    io.Writer
-	events []TraceEvent
-	seq    int
+	out               io.Writer
+	events            []TraceEvent
+	seq               int
+	// sched takes the scheduled automations' ticks as the gateway would;
+	// counted marks the schedules that started counting.
+	sched   *Scheduler
+	counted map[string]bool
 }
 
 // SimStart is when a simulator's clock starts: a Monday, 09:00 UTC.
@@ -36,10 +41,11 @@ var SimStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 func NewSimulator(set *Set, out io.Writer) *Simulator {
 	s := &Simulator{Clock: NewFakeClock(SimStart), Store: NewMemStore(), From: "+15550001111", Channel: config.ChannelSMS, out: out}
 	s.Engine = New(s.Store, set, Options{Clock: s.Clock, Trace: func(ev TraceEvent) { s.events = append(s.events, ev) }})
+	s.sched, s.counted = NewScheduler(s.Engine, zerolog.Nop()), map[string]bool{}
 	return s
 }
 
-// Step is what one message or one advance of the clock did.
+// SimResult is what one message or one advance of the clock did.
 type SimResult struct {
 	Route  string
 	Sent   []*Message // outbound messages and emails, in order
@@ -73,21 +79,37 @@ func (s *Simulator) Say(ctx context.Context, body string) (SimResult, error) {
 	return res, err
 }
 
-// Advance moves the clock forward by d and fires every timer due by then,
-// in order, as a running gateway would have.
+// Advance moves the clock forward by d and fires every timer and schedule
+// tick due by then, in time order, as a running gateway would have.
 func (s *Simulator) Advance(ctx context.Context, d time.Duration) (SimResult, error) {
 	end := s.Clock.Now().Add(d)
 	var all SimResult
+	if err := s.countSchedules(ctx); err != nil {
+		return all, err
+	}
 	for {
 		next, ok, err := s.nextDue(ctx, end)
 		if err != nil {
 			return all, err
+		}
+		tick, id, err := s.nextTick(ctx)
+		if err != nil {
+			return all, err
+		}
+		isTick := id != "" && !tick.After(end) && (!ok || tick.Before(next))
+		if isTick {
+			next, ok = tick, true
 		}
 		if !ok {
 			break
 		}
 		if next.After(s.Clock.Now()) {
 			s.Clock.Advance(next.Sub(s.Clock.Now()))
+		}
+		if isTick {
+			if err := s.sched.RunDue(ctx, id); err != nil {
+				return all, err
+			}
 		}
 		res, err := s.settle(ctx)
 		all.Sent, all.Events = append(all.Sent, res.Sent...), append(all.Events, res.Events...)
@@ -97,6 +119,45 @@ func (s *Simulator) Advance(ctx context.Context, d time.Duration) (SimResult, er
 	}
 	s.Clock.Advance(end.Sub(s.Clock.Now()))
 	return all, nil
+}
+
+// countSchedules starts counting the ticks of schedules not counted yet,
+// from now, as a gateway does at its first start.
+func (s *Simulator) countSchedules(ctx context.Context) error {
+	for _, a := range s.Engine.Set().Automations() {
+		if a.Config.Schedule != nil && !s.counted[a.ID] {
+			if err := s.sched.RunDue(ctx, a.ID); err != nil {
+				return err
+			}
+			s.counted[a.ID] = true
+		}
+	}
+	return nil
+}
+
+// nextTick finds the soonest coming schedule tick and its automation ("" if
+// there is none).
+func (s *Simulator) nextTick(ctx context.Context) (time.Time, string, error) {
+	var soonest time.Time
+	id := ""
+	set := s.Engine.Set()
+	for _, a := range set.Automations() {
+		if a.Config.Schedule == nil {
+			continue
+		}
+		sched, err := scheduleOf(set, a)
+		if err != nil {
+			return time.Time{}, "", err
+		}
+		st, err := s.sched.state(ctx, a.ID)
+		if err != nil || st == nil {
+			return time.Time{}, "", err
+		}
+		if next := sched.Next(st.Tick); id == "" || next.Before(soonest) {
+			soonest, id = next, a.ID
+		}
+	}
+	return soonest, id, nil
 }
 
 // nextDue finds the soonest timer due by end.
