@@ -201,7 +201,7 @@ func TestSchedulerRunDue(t *testing.T) {
 	}
 
 	// Down over next Monday's tick, back 30 minutes late: it runs once.
-	sim.Clock.Advance(7*24*time.Hour-30*time.Minute) // the scheduler under test takes the ticks, not the simulator
+	sim.Clock.Advance(7*24*time.Hour - 30*time.Minute) // the scheduler under test takes the ticks, not the simulator
 	if sent := runDue(t, s, sim); len(sent) != 0 {
 		t.Fatalf("ran before the tick: %d messages", len(sent))
 	}
@@ -214,7 +214,7 @@ func TestSchedulerRunDue(t *testing.T) {
 	}
 
 	// Down over the next one, back 2 hours late: skipped, also later.
-	sim.Clock.Advance(7*24*time.Hour+90*time.Minute) // the scheduler under test takes the ticks, not the simulator
+	sim.Clock.Advance(7*24*time.Hour + 90*time.Minute) // the scheduler under test takes the ticks, not the simulator
 	if sent := runDue(t, s, sim); len(sent) != 0 {
 		t.Fatalf("a tick missed by 2h sent %d messages", len(sent))
 	}
@@ -245,8 +245,8 @@ func TestSchedulerPausedAndInterrupted(t *testing.T) {
 
 	// A tick interrupted after the first batch goes on from there.
 	tick := automation.SimStart.Add(7*24*time.Hour + time.Hour)
-	sim.Clock.Advance(tick.Sub(sim.Clock.Now())+10*time.Minute) // the scheduler under test takes the ticks, not the simulator
-	after := members[97] // the first batch held members 0..99, 7 and 8 skipped
+	sim.Clock.Advance(tick.Sub(sim.Clock.Now()) + 10*time.Minute) // the scheduler under test takes the ticks, not the simulator
+	after := members[97]                                          // the first batch held members 0..99, 7 and 8 skipped
 	err := sim.Store.Update(context.Background(), func(tx automation.Tx) error {
 		raw, _ := json.Marshal(automation.TickState{Spec: "0 10 * * MON @ UTC", Tick: tick, After: after})
 		return tx.PutMeta("schedule:weekly", raw)
