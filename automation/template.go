@@ -27,7 +27,19 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
+	// Liquid's parser does not check filter names; a trial render with
+	// empty values finds an unknown filter at load time rather than at the
+	// first message (filters in branches not taken are not reached).
+	if _, err := tpl.RenderString(trialBindings); err != nil && strings.Contains(err.Error(), "undefined filter") {
+		return nil, fmt.Errorf("template: %w", err)
+	}
 	return &Template{src: src, tpl: tpl}, nil
+}
+
+// trialBindings are the names templates see, all empty.
+var trialBindings = map[string]any{
+	"contact": map[string]any{}, "message": map[string]any{}, "vars": map[string]any{},
+	"http": map[string]any{}, "automation": map[string]any{}, "enrollment": map[string]any{}, "now": "",
 }
 
 // render renders the template; an undefined variable renders empty.
