@@ -33,7 +33,8 @@ func (e *Engine) Start(ctx context.Context, id string, phones []string) (StartRe
 // start is Start that also skips contacts that unsubscribed from group.
 func (e *Engine) start(ctx context.Context, id string, phones []string, group string) (StartResult, error) {
 	res := StartResult{Skipped: map[string]string{}}
-	a := e.Set().Automation(id)
+	set := e.Set()
+	a := set.Automation(id)
 	if a == nil {
 		return res, fmt.Errorf("automation: start %q: %w", id, ErrNotFound)
 	}
@@ -49,7 +50,7 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 			started, skipped, queued = started[:0], map[string]string{}, false
 			for _, addr := range batch {
 				phone, channel := SplitChannel(addr)
-				t, err := e.newTurn(tx, phone)
+				t, err := e.newTurnIn(tx, set, phone)
 				if err != nil {
 					return err
 				}

@@ -179,7 +179,7 @@ func (e *Engine) fire(ctx context.Context, tx Tx, tm Timer, now time.Time) (queu
 	if a != nil && !a.Enabled {
 		return false, false, tx.HoldTimer(tm)
 	}
-	t, err := e.newTurn(tx, en.Contact)
+	t, err := e.newTurnIn(tx, set, en.Contact)
 	if err != nil {
 		return false, false, err
 	}
@@ -261,7 +261,8 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch {
 			return err
 		}
-		a := e.Set().Automation(en.Automation)
+		set := e.Set()
+		a := set.Automation(en.Automation)
 		if a == nil {
 			stuck = fmt.Sprintf("automation %q was removed from the config", en.Automation)
 			return nil
@@ -274,7 +275,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 			stuck = fmt.Sprintf("step %s can no longer call out (removed or changed type)", en.Step)
 			return nil
 		}
-		t, err := e.newTurn(tx, en.Contact)
+		t, err := e.newTurnIn(tx, set, en.Contact)
 		if err != nil {
 			return err
 		}
@@ -311,7 +312,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		}
 		set := e.Set()
 		a := set.Automation(en.Automation)
-		t, err := e.newTurn(tx, en.Contact)
+		t, err := e.newTurnIn(tx, set, en.Contact)
 		if err != nil {
 			return err
 		}

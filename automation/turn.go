@@ -25,8 +25,14 @@ type turn struct {
 	queued      bool // an outbound message or a timer was stored
 }
 
-// newTurn loads (or creates) the contact with phone.
+// newTurn loads (or creates) the contact with phone, under the running config.
 func (e *Engine) newTurn(tx Tx, phone string) (*turn, error) {
+	return e.newTurnIn(tx, e.Set(), phone)
+}
+
+// newTurnIn is newTurn under set: a caller that already chose its
+// automation from a Set keeps to that Set, whatever a reload swaps in.
+func (e *Engine) newTurnIn(tx Tx, set *Set, phone string) (*turn, error) {
 	now := e.clock.Now()
 	c, err := tx.Contact(phone)
 	switch {
@@ -35,7 +41,7 @@ func (e *Engine) newTurn(tx Tx, phone string) (*turn, error) {
 	case err != nil:
 		return nil, err
 	}
-	return &turn{e: e, tx: tx, set: e.Set(), now: now, contact: c, enrollments: map[string]*Enrollment{}}, nil
+	return &turn{e: e, tx: tx, set: set, now: now, contact: c, enrollments: map[string]*Enrollment{}}, nil
 }
 
 // commit stores the contact; the transaction commits after.
