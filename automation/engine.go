@@ -24,7 +24,10 @@ import (
 const DefaultMaxSteps = 100
 
 // Clock tells the time; tests use a frozen one.
-type Clock interface{ Now() time.Time }
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+}
 
 // SystemClock is the wall clock.
 type SystemClock struct{}
@@ -41,7 +44,10 @@ type Options struct {
 	OnQueue func()
 	// MaxSteps overrides DefaultMaxSteps.
 	MaxSteps int
-	// Trace, if set, is told what enrollments do: for the simulator.
+	// Trace, if set, is told what enrollments do: for the simulator. It is
+	// called inside transactions, so with a Store that runs one again (the
+	// bbolt store's group commit, after a failure elsewhere in its group)
+	// an event can be told twice; the simulator's MemStore never does that.
 	Trace func(TraceEvent)
 }
 

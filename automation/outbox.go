@@ -17,6 +17,7 @@ import (
 
 // Texter sends text messages through a provider.
 type Texter interface {
+	// Send sends m and returns the provider's id for it.
 	Send(ctx context.Context, m providers.Outbound) (string, error)
 }
 

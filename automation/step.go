@@ -20,6 +20,7 @@ type Step interface {
 // Resumer is a step that pauses (Outcome.WaitUntil, WaitReply or Pending)
 // and is resumed by an event: a timer, a reply, or its I/O result.
 type Resumer interface {
+	// Resume continues the paused step with ev, inside a transaction.
 	Resume(ctx context.Context, run *Run, ev Event) (Outcome, error)
 }
 
@@ -28,6 +29,7 @@ type Resumer interface {
 // Perform once the pause is committed, then Resume with EventIO and the
 // result in a new transaction. After a crash, Perform runs again.
 type Performer interface {
+	// Perform does the step's I/O and returns its result for Resume.
 	Perform(ctx context.Context, run *Run) (map[string]any, error)
 }
 

@@ -26,12 +26,15 @@ type Store interface {
 // Tx is one transaction. Getters return ErrNotFound when nothing is stored.
 // Setters in a read-only transaction fail.
 type Tx interface {
+	// Contact returns the contact with phone.
 	Contact(phone string) (*Contact, error)
+	// PutContact stores the contact and keeps the group index from its Groups.
 	PutContact(c *Contact) error
 	// ContactsInGroup returns up to limit members of group whose phone sorts
 	// after the phone given, in phone order, for batched scheduled sends.
 	ContactsInGroup(group, after string, limit int) ([]*Contact, error)
 
+	// Message returns the message with keyway's id.
 	Message(id string) (*Message, error)
 	// MessageByProviderID finds a message by the provider's id for it.
 	MessageByProviderID(provider, providerID string) (*Message, error)
@@ -49,6 +52,7 @@ type Tx interface {
 	// reader can page through the whole queue.
 	Outbox(after string, limit int) ([]string, error)
 
+	// Enrollment returns the enrollment with id, active or ended.
 	Enrollment(id string) (*Enrollment, error)
 	// ActiveEnrollment returns the contact's active enrollment in automation.
 	ActiveEnrollment(contact, automation string) (*Enrollment, error)
@@ -63,19 +67,24 @@ type Tx interface {
 	// CountActive returns the number of active enrollments per automation.
 	CountActive() (map[string]int, error)
 
-	// PutTimer stores a timer; DeleteTimer removes it.
+	// PutTimer stores a timer, keyed by its Due and Enrollment.
 	PutTimer(t Timer) error
+	// DeleteTimer removes the timer with t's Due and Enrollment; removing
+	// one that is not there is no error.
 	DeleteTimer(t Timer) error
 	// DueTimers returns up to limit timers due at or before now, soonest
 	// first; its cost grows with the number due, not the number pending.
 	DueTimers(now time.Time, limit int) ([]Timer, error)
-	// HoldTimer moves a due timer of a paused automation aside; ReleaseTimers
-	// puts the held timers of automation back, to fire when due.
+	// HoldTimer moves a due timer of a paused automation aside, where
+	// DueTimers does not see it.
 	HoldTimer(t Timer) error
+	// ReleaseTimers puts the held timers of automation back, to fire when
+	// due, and returns how many it released.
 	ReleaseTimers(automation string) (int, error)
 
-	// Meta reads and writes small named values (e.g. a schedule's last tick).
+	// Meta reads a small named value (e.g. a schedule's last tick).
 	Meta(key string) ([]byte, error)
+	// PutMeta writes a small named value.
 	PutMeta(key string, value []byte) error
 }
 

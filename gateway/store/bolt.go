@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -448,8 +449,13 @@ func (t *boltTx) PutEnrollment(e *automation.Enrollment) error {
 	return t.put(bEnrollments, []byte(e.ID), e)
 }
 
-// Enrollments implements automation.Tx.
+// Enrollments implements automation.Tx. Active enrollments are listed from
+// the active index, so reconciling or listing them costs what is active,
+// not every enrollment ever made; a limit stops the scan once reached.
 func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limit int) ([]*automation.Enrollment, error) {
+	if activeOnly && contact == "" {
+		return t.activeEnrollments(automationID, limit)
+	}
 	var out []*automation.Enrollment
 	keep := func(id string) error {
 		e, err := t.Enrollment(id)
@@ -458,6 +464,9 @@ func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limi
 		}
 		if (automationID == "" || e.Automation == automationID) && (contact == "" || e.Contact == contact) && (!activeOnly || e.Active()) {
 			out = append(out, e)
+		}
+		if limit > 0 && len(out) >= limit {
+			return errEnough
 		}
 		return nil
 	}
@@ -470,10 +479,41 @@ func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limi
 	default:
 		err = t.reverse(bEnrollments, nil, 0, keep)
 	}
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	if errors.Is(err, errEnough) {
+		err = nil
 	}
 	return out, err
+}
+
+// errEnough stops a scan that has found what it needs.
+var errEnough = errors.New("enough")
+
+// activeEnrollments lists active enrollments, of one automation when given,
+// newest first, from the active index.
+func (t *boltTx) activeEnrollments(automationID string, limit int) ([]*automation.Enrollment, error) {
+	var ids []string
+	err := t.tx.Bucket(bActive).ForEach(func(k, v []byte) error {
+		if i := bytes.IndexByte(k, 0); automationID == "" || (i >= 0 && string(k[i+1:]) == automationID) {
+			ids = append(ids, string(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids))) // ids sort by creation time
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	out := make([]*automation.Enrollment, 0, len(ids))
+	for _, id := range ids {
+		e, err := t.Enrollment(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // CountActive implements automation.Tx.
