@@ -207,7 +207,7 @@ func (ob *Outbox) reserve(m *Message) time.Duration {
 // whole queue (up to outboxScan) so that a backlog to one recipient cannot
 // hide everyone else's; it decodes only the messages it has not seen.
 func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
-	var ids []string
+	var ids, unreadable []string
 	fresh := map[string]*Message{}
 	for after := ""; len(ids) < outboxScan; {
 		var page []string
@@ -224,7 +224,11 @@ func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 				}
 				m, err := tx.Message(id)
 				if err != nil {
-					return err
+					// A record that cannot be read must not hold up the
+					// whole queue: it is taken out below.
+					unreadable = append(unreadable, id)
+					ob.o.Logger.Error().Err(err).Str("msg_id", id).Msg("outbox: unreadable queued message; taking it out of the queue")
+					continue
 				}
 				fresh[id] = m
 			}
@@ -238,6 +242,19 @@ func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 			break
 		}
 		after = page[len(page)-1]
+	}
+	if len(unreadable) > 0 {
+		err := ob.o.Store.Update(ctx, func(tx Tx) error {
+			for _, id := range unreadable {
+				if err := tx.Dequeue(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("outbox: take unreadable messages out: %w", err)
+		}
 	}
 	ob.mu.Lock()
 	defer ob.mu.Unlock()

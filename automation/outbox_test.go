@@ -177,3 +177,26 @@ func (p *permanentTexter) calls() int {
 	defer p.mu.Unlock()
 	return p.n
 }
+
+// A queued id whose message cannot be read is taken out of the queue and
+// does not hold up the messages after it.
+func TestOutboxTakesOutUnreadableMessages(t *testing.T) {
+	store := automation.NewMemStore()
+	if err := store.Update(context.Background(), func(tx automation.Tx) error { return tx.Enqueue("m0") }); err != nil {
+		t.Fatal(err)
+	}
+	queue(t, store, &automation.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "after the ghost"})
+	tx := &recordingTexter{}
+	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx})
+	ob.Wake()
+	waitFor(t, "the readable message sent", func() bool { s, _ := tx.snapshot(); return len(s) == 1 })
+	waitFor(t, "the unreadable id taken out", func() bool {
+		var ids []string
+		_ = store.View(context.Background(), func(tx automation.Tx) error {
+			var err error
+			ids, err = tx.Outbox("", 10)
+			return err
+		})
+		return len(ids) == 0
+	})
+}

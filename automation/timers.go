@@ -133,11 +133,9 @@ func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault 
 			return err
 		}
 		en, err := tx.Enrollment(tm.Enrollment)
-		if isNotFound(err) {
-			return nil
-		}
 		if err != nil {
-			return err
+			// Gone or unreadable: taking the timer out is all there is to do.
+			return nil
 		}
 		if !en.Active() || en.Epoch != tm.Epoch {
 			return nil
