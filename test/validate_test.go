@@ -51,10 +51,18 @@ automations:
 	}
 }
 
-func TestValidateAcceptsTheStarterPack(t *testing.T) {
-	code, out := Keyway(t, "", "validate", "--config", "../config/examples/starter.yaml")
-	if code != 0 || !strings.Contains(out, "OK") {
-		t.Fatalf("exit %d:\n%s", code, out)
+func TestValidateAcceptsEveryExample(t *testing.T) {
+	examples, err := filepath.Glob("../config/examples/*.yaml")
+	if err != nil || len(examples) < 2 {
+		t.Fatalf("examples %v: %v", examples, err)
+	}
+	for _, ex := range examples {
+		t.Run(filepath.Base(ex), func(t *testing.T) {
+			code, out := Keyway(t, "", "validate", "--config", ex)
+			if code != 0 || !strings.Contains(out, "OK") || strings.Contains(out, "warning:") {
+				t.Fatalf("exit %d (examples must validate without warnings):\n%s", code, out)
+			}
+		})
 	}
 }
 
