@@ -138,7 +138,9 @@ func (c *Compiler) compliance(set *Set) {
 func (c *Compiler) keywords(set *Set, ca *config.Automation, a *Automation) {
 	match, err := keywords.ParseMatch(ca.Match)
 	if err != nil {
-		return // reported by config validation
+		// Reported by config validation; go on checking the keywords
+		// themselves as first_word, so their problems come out too.
+		match = keywords.FirstWord
 	}
 	for j, kw := range ca.Keywords {
 		path := fmt.Sprintf("%s.keywords[%d]", ca.Path, j)

@@ -109,8 +109,10 @@ func runFixture(t *testing.T, fx fixture) {
 	echo := newEchoServer(t)
 	src := strings.ReplaceAll(fx.Config, "${SERVER}", echo.srv.URL)
 	cfg, problems := config.Parse("fixture.yaml", []byte(src), func(string) (string, bool) { return "", false })
+	// Compile even a config with problems, as automation.Load does, so
+	// that step and keyword problems come out with the file's.
 	var set *automation.Set
-	if problems.Err() == nil {
+	if cfg != nil {
 		var more config.Problems
 		set, more = automation.Compile(cfg)
 		problems = append(problems, more...)

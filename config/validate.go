@@ -244,7 +244,10 @@ func (k *checker) automation(a *Automation) {
 	if len(a.Steps) == 0 {
 		k.warnf(a.Path+".steps", "%s has no steps", name)
 	}
-	if len(a.Keywords) == 0 && !a.CatchAll && a.Schedule == nil {
+	// A schedule written but refused (its problem is reported) still counts:
+	// warning that there is none would mislead.
+	_, scheduleWritten := k.c.pos[a.Path+".schedule"]
+	if len(a.Keywords) == 0 && !a.CatchAll && a.Schedule == nil && !scheduleWritten {
 		k.warnf(a.Path, "%s has no keywords, no schedule and is not catch_all: only a start_automation step or the admin API can start it", name)
 	}
 	if a.Schedule != nil {

@@ -306,3 +306,18 @@ func TestScheduleCronWithOnlyAZoneIsAProblem(t *testing.T) {
 		t.Fatalf("no cron problem at 4:23: %v", problems)
 	}
 }
+
+// A schedule refused for a problem of its own is still a schedule: no
+// warning that the automation has none.
+func TestRefusedScheduleGivesNoNoScheduleWarning(t *testing.T) {
+	src := "groups: [ { id: g } ]\nautomations:\n  - id: a\n    schedule: { cron: \"@daily\", group: g, colour: red }\n    steps: [ { type: end } ]\n"
+	_, problems := Parse("c.yaml", []byte(src), nil)
+	for _, p := range problems {
+		if strings.Contains(p.Message, "no schedule") {
+			t.Fatalf("misleading warning: %s", p)
+		}
+	}
+	if len(problems.Errors()) != 1 {
+		t.Fatalf("problems: %v", problems)
+	}
+}
