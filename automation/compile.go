@@ -279,6 +279,23 @@ func (c *Compiler) Number(s *config.Step, field, raw string) string {
 	return n
 }
 
+// Sender checks a `from` number found in field of s like Number, and warns
+// when it is not one of providers.twilio.numbers: the provider refuses to
+// send from a number that is not the account's.
+func (c *Compiler) Sender(s *config.Step, field, raw string) string {
+	n := c.Number(s, field, raw)
+	if n == "" {
+		return ""
+	}
+	for _, num := range c.Config.Providers.Twilio.Numbers {
+		if num.Number == n {
+			return n
+		}
+	}
+	c.Warnf(s, field, "from %s is not one of providers.twilio.numbers; the provider will refuse to send from it", n)
+	return n
+}
+
 func fieldIndex(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 
 // Load reads the config file at path and compiles it, returning every

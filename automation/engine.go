@@ -384,6 +384,11 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 	en.Status = EnrollmentRunning
 	if ev.Message != nil {
 		r.Message = ev.Message
+		// The conversation follows the contact: an answer on WhatsApp to a
+		// question asked by SMS is answered on WhatsApp.
+		if ev.Message.Channel != "" {
+			en.Channel = ev.Message.Channel
+		}
 	}
 	out, err := rs.Resume(ctx, r, ev)
 	if err != nil {

@@ -72,7 +72,7 @@ func compileForwardToMobile(c *Compiler, s *config.Step) (Step, config.Problems)
 	if f.Text != "" {
 		st.Text = c.Template(s, "text", f.Text)
 	}
-	st.From = c.Number(s, "from", f.From)
+	st.From = c.Sender(s, "from", f.From)
 	if st.From == "" && f.From == "" && !hasChannel(c.Config, config.ChannelSMS) {
 		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under providers.twilio.numbers")
 	}

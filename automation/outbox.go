@@ -384,7 +384,7 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 		switch {
 		case sendErr == nil:
 			m.Attempts++
-			m.Status, m.ProviderID, m.Error = StatusSent, providerID, ""
+			m.Status, m.ProviderID, m.Error, m.ErrorCode = StatusSent, providerID, "", 0
 			if m.Kind == KindText {
 				m.Provider = ob.o.Provider
 			}

@@ -43,7 +43,7 @@ func compileReply(c *Compiler, s *config.Step) (Step, config.Problems) {
 	for i, m := range f.Media {
 		st.Media = append(st.Media, c.Template(s, fieldIndex("media", i), m))
 	}
-	st.From = c.Number(s, "from", f.From)
+	st.From = c.Sender(s, "from", f.From)
 	return st, nil
 }
 

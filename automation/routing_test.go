@@ -109,3 +109,30 @@ automations:
 		t.Fatalf("an opted-out member got %q", bodiesOf(res.Sent))
 	}
 }
+
+// An answer on WhatsApp to a question asked by SMS is answered on WhatsApp.
+func TestTheConversationFollowsTheContactsChannel(t *testing.T) {
+	set := compileSet(t, `
+providers: { twilio: { numbers: [ { number: "+15005550006" }, { number: "+14155238886", channel: whatsapp } ] } }
+automations:
+  - id: quiz
+    keywords: [QUIZ]
+    steps:
+      - { type: reply, text: "Your name?" }
+      - { type: wait_for_reply, save_as: name }
+      - { type: reply, text: "Thanks {{ vars.name }}" }
+`)
+	sim := automation.NewSimulator(set, nil)
+	ctx := context.Background()
+	if res, err := sim.Say(ctx, "QUIZ"); err != nil || res.Sent[0].Channel != "sms" {
+		t.Fatalf("question: %v %+v", err, res.Sent)
+	}
+	sim.Channel = "whatsapp"
+	res, err := sim.Say(ctx, "Ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sent) != 1 || res.Sent[0].Channel != "whatsapp" || res.Sent[0].From != "+14155238886" {
+		t.Fatalf("answer sent %+v, want it on WhatsApp from the WhatsApp number", res.Sent)
+	}
+}

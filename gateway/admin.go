@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strconv"
@@ -121,7 +122,8 @@ type startRequest struct {
 func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	id := c.Params("id")
 	var req startRequest
-	if err := c.BodyParser(&req); err != nil {
+	// The admin API speaks JSON whatever the Content-Type says.
+	if err := json.Unmarshal(c.Body(), &req); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "body must be JSON: {\"contacts\": [...]} or {\"group\": \"id\"}")
 	}
 	if (len(req.Contacts) == 0) == (req.Group == "") {
@@ -139,12 +141,16 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 		res, err = g.engine.StartGroup(c.UserContext(), id, req.Group)
 	} else {
 		phones := make([]string, 0, len(req.Contacts))
+		seen := map[string]bool{}
 		for _, p := range req.Contacts {
-			_, addr, perr := g.address(p)
+			phone, addr, perr := g.address(p)
 			if perr != nil {
 				return fiber.NewError(fiber.StatusBadRequest, perr.Error())
 			}
-			phones = append(phones, addr)
+			if !seen[phone] { // a contact listed twice is started once
+				seen[phone] = true
+				phones = append(phones, addr)
+			}
 		}
 		res, err = g.engine.Start(c.UserContext(), id, phones)
 	}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -187,5 +188,28 @@ func TestManualStartOnWhatsApp(t *testing.T) {
 	}
 	if c := g.Contact("whatsapp:+15553330008"); c.Contact.Phone != "+15553330008" {
 		t.Fatalf("contact %+v", c.Contact)
+	}
+}
+
+// The admin API reads JSON whatever the Content-Type says (curl's default
+// is a form).
+func TestAdminAPIReadsJSONWhateverTheContentType(t *testing.T) {
+	g := StartGateway(t, routingConfig)
+	req, _ := http.NewRequest(http.MethodPost, g.URL+"/api/v1/automations/quiz/enrollments",
+		strings.NewReader(`{"contacts": ["+15553330009", "+15553330009"]}`))
+	req.Header.Set("Authorization", "Bearer "+AdminToken)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d, want 202", res.StatusCode)
+	}
+	repliesTo(t, g, "+15553330009", 1)
+	time.Sleep(700 * time.Millisecond)
+	if got := repliesToNow(g, "+15553330009"); len(got) != 1 {
+		t.Fatalf("a contact listed twice got %q", got)
 	}
 }
