@@ -44,10 +44,8 @@ type Options struct {
 	OnQueue func()
 	// MaxSteps overrides DefaultMaxSteps.
 	MaxSteps int
-	// Trace, if set, is told what enrollments do: for the simulator. It is
-	// called inside transactions, so with a Store that runs one again (the
-	// bbolt store's group commit, after a failure elsewhere in its group)
-	// an event can be told twice; the simulator's MemStore never does that.
+	// Trace, if set, is told what enrollments do, once the transaction
+	// they did it in has committed: for the simulator.
 	Trace func(TraceEvent)
 }
 
@@ -123,7 +121,7 @@ const (
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
 	var h Handled
 	queued := false
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(tx Tx) error {
 		h, queued = Handled{}, false
 		if in.ID != "" {
 			if m, err := tx.MessageByProviderID(in.Provider, in.ID); err == nil {
@@ -454,14 +452,34 @@ func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
 	now := t.now
 	en.Status, en.EndReason, en.EndedAt = EnrollmentEnded, reason, &now
 	en.Epoch++
-	e.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
+	t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
 	return t.put(en)
 }
 
-func (e *Engine) emit(ev TraceEvent) {
-	if e.trace != nil {
-		e.trace(ev)
+// update runs fn in a store transaction. With a tracer, the events the
+// transaction's turns report are told only once it has committed, so that
+// a transaction the store runs again reports them once.
+func (e *Engine) update(ctx context.Context, fn func(tx Tx) error) error {
+	if e.trace == nil {
+		return e.store.Update(ctx, fn)
 	}
+	var events []TraceEvent
+	err := e.store.Update(ctx, func(tx Tx) error {
+		events = events[:0]
+		return fn(&tracingTx{Tx: tx, events: &events})
+	})
+	if err == nil {
+		for _, ev := range events {
+			e.trace(ev)
+		}
+	}
+	return err
+}
+
+// tracingTx is a Tx that carries the trace events of its transaction.
+type tracingTx struct {
+	Tx
+	events *[]TraceEvent
 }
 
 // idGen makes ids that sort by creation time and are unique across

@@ -46,7 +46,7 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 		var started []string
 		skipped := map[string]string{}
 		queued := false
-		err := e.store.Update(ctx, func(tx Tx) error {
+		err := e.update(ctx, func(tx Tx) error {
 			started, skipped, queued = started[:0], map[string]string{}, false
 			for _, addr := range batch {
 				phone, channel := SplitChannel(addr)
@@ -146,7 +146,7 @@ func (e *Engine) StartGroup(ctx context.Context, id, group string) (StartResult,
 // or an error wrapping ErrNotFound.
 func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, error) {
 	var out *Enrollment
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(tx Tx) error {
 		en, err := tx.Enrollment(id)
 		if err != nil {
 			return err

@@ -22,7 +22,7 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("automation: reconcile: %w", err)
 	}
 	ended := 0
-	err = e.store.Update(ctx, func(tx Tx) error {
+	err = e.update(ctx, func(tx Tx) error {
 		ended = 0
 		for _, a := range set.Automations() {
 			if a.Enabled {

@@ -28,7 +28,7 @@ func (r *Run) Trace(what string) {
 	if r.Step != nil {
 		step = r.Step.Key
 	}
-	r.t.e.emit(TraceEvent{Automation: r.Automation.ID, Enrollment: r.Enrollment.ID, Contact: r.Contact.Phone, Step: step, What: what})
+	r.t.emit(TraceEvent{Automation: r.Automation.ID, Enrollment: r.Enrollment.ID, Contact: r.Contact.Phone, Step: step, What: what})
 }
 
 // Bindings returns the names templates and conditions see: contact,

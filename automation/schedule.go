@@ -365,7 +365,7 @@ func (s *Scheduler) runTick(ctx context.Context, a *Automation, plan TickPlan) e
 		}
 		next := st
 		n, sk, queued := 0, 0, false
-		err := s.e.store.Update(ctx, func(tx Tx) error {
+		err := s.e.update(ctx, func(tx Tx) error {
 			next, n, sk, queued = st, 0, 0, false
 			members, err := tx.ContactsInGroup(group, st.After, startBatch)
 			if err != nil {
@@ -441,7 +441,7 @@ func (s *Scheduler) state(ctx context.Context, id string) (*TickState, error) {
 }
 
 func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error {
-	err := s.e.store.Update(ctx, func(tx Tx) error { return putTickState(tx, id, st) })
+	err := s.e.update(ctx, func(tx Tx) error { return putTickState(tx, id, st) })
 	if err != nil {
 		return fmt.Errorf("automation: schedule of %q: store state: %w", id, err)
 	}

@@ -25,7 +25,7 @@ const optedOutCode = 21610
 // recipient opted out (21610) opts that contact out everywhere.
 func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
 	found := false
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(tx Tx) error {
 		found = false
 		m, err := e.statusMessage(tx, provider, s.ProviderID, msgID)
 		if isNotFound(err) {
@@ -87,7 +87,7 @@ func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Mess
 // without a reply, ending its enrollments with reason. The outbox calls it
 // when the provider refuses a contact as opted out.
 func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(tx Tx) error {
 		t, err := e.newTurn(tx, phone)
 		if err != nil {
 			return err

@@ -66,7 +66,7 @@ func (e *Engine) FireDue(ctx context.Context) (int, error) {
 func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, []Timer, error) {
 	var io, due []Timer
 	n, queued := 0, false
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(tx Tx) error {
 		io, due, n, queued = io[:0], nil, 0, false
 		var err error
 		if due, err = tx.DueTimers(now, limit); err != nil {
@@ -128,7 +128,7 @@ func (e *Engine) fireOneByOne(ctx context.Context, now time.Time, limit int) (in
 // fault: it is deleted and, if it is still its enrollment's, the
 // enrollment ends with the fault as reason.
 func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault error) error {
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(tx Tx) error {
 		if err := tx.DeleteTimer(tm); err != nil {
 			return err
 		}
@@ -302,7 +302,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		}
 	}
 	queued := false
-	err = e.store.Update(ctx, func(tx Tx) error {
+	err = e.update(ctx, func(tx Tx) error {
 		queued = false
 		en, err := tx.Enrollment(tm.Enrollment)
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch || en.Status != EnrollmentPending {

@@ -23,6 +23,16 @@ type turn struct {
 	loaded      bool // all active enrollments are in the cache
 	steps       int
 	queued      bool // an outbound message or a timer was stored
+	// events collects trace events until the transaction commits; nil
+	// when nobody traces.
+	events *[]TraceEvent
+}
+
+// emit reports a trace event, told once the turn's transaction commits.
+func (t *turn) emit(ev TraceEvent) {
+	if t.events != nil {
+		*t.events = append(*t.events, ev)
+	}
 }
 
 // newTurn loads (or creates) the contact with phone, under the running config.
@@ -41,7 +51,11 @@ func (e *Engine) newTurnIn(tx Tx, set *Set, phone string) (*turn, error) {
 	case err != nil:
 		return nil, err
 	}
-	return &turn{e: e, tx: tx, set: set, now: now, contact: c, enrollments: map[string]*Enrollment{}}, nil
+	t := &turn{e: e, tx: tx, set: set, now: now, contact: c, enrollments: map[string]*Enrollment{}}
+	if tt, ok := tx.(*tracingTx); ok {
+		t.events = tt.events
+	}
+	return t, nil
 }
 
 // commit stores the contact; the transaction commits after.
@@ -117,7 +131,7 @@ func (t *turn) pause(en *Enrollment, status string, due time.Time, kind string) 
 		return fmt.Errorf("store timer: %w", err)
 	}
 	t.queued = true
-	if t.e.trace != nil {
+	if t.events != nil {
 		when := due.In(t.set.Location).Format("Mon 2006-01-02 15:04 MST")
 		what := "waiting until " + when
 		switch kind {
@@ -126,7 +140,7 @@ func (t *turn) pause(en *Enrollment, status string, due time.Time, kind string) 
 		case TimerTimeout, TimerExpire:
 			what = "waiting for a reply until " + when
 		}
-		t.e.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
+		t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
 	}
 	return t.put(en)
 }
@@ -167,13 +181,13 @@ func (t *turn) queue(m *Message) error {
 	if m.Purpose == PurposeReply && t.contact.OptedOut {
 		m.Status = StatusSuppressed
 		m.Error = "contact opted out"
-		t.e.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: contact opted out", Message: m})
+		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: contact opted out", Message: m})
 		return t.tx.PutMessage(m)
 	}
 	if err := t.tx.PutMessage(m); err != nil {
 		return err
 	}
-	t.e.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "queued", Message: m})
+	t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "queued", Message: m})
 	if err := t.tx.Enqueue(m.ID); err != nil {
 		return err
 	}
