@@ -23,14 +23,7 @@ func TestSimulateFromAPipe(t *testing.T) {
 		"We are open Mon-Fri 7am-6pm, Sat-Sun 8am-4pm. [NOT SENT: contact opted out]",
 		"reply → +15559990000 (sms from +15005550006): We are open Mon-Fri 7am-6pm, Sat-Sun 8am-4pm.\n",
 	}
-	rest := out
-	for _, w := range want {
-		i := strings.Index(rest, w)
-		if i < 0 {
-			t.Fatalf("output lacks %q (in order):\n%s", w, out)
-		}
-		rest = rest[i+len(w):]
-	}
+	inOrder(t, out, want)
 }
 
 // The appointments example, scripted: a yes, a timeout, a no, the drip and
@@ -57,6 +50,13 @@ func TestAppointmentsExample(t *testing.T) {
 		"reply → +15550004444 (sms from +15005550006): This week: swap your toothbrush every three months.",
 		`forward → +15550100100 (from +15005550006): From +15550004444: "when are you open?"`,
 	}
+	inOrder(t, out, want)
+}
+
+// inOrder fails the test unless every string of want stands in out, in
+// that order.
+func inOrder(t *testing.T, out string, want []string) {
+	t.Helper()
 	rest := out
 	for _, w := range want {
 		i := strings.Index(rest, w)
