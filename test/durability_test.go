@@ -137,10 +137,22 @@ func TestSIGTERMDrainsWebhooksUnderWay(t *testing.T) {
 			codes <- from
 		}()
 	}
-	time.Sleep(5 * time.Millisecond)
-	g.Stop() // SIGTERM, and it must exit cleanly
+	// SIGTERM once the first webhook is answered, with the rest under way.
 	var accepted []string
-	for range n {
+	got := 0
+	for got < n {
+		from := <-codes
+		got++
+		if from != "" {
+			accepted = append(accepted, from)
+			break
+		}
+	}
+	if len(accepted) == 0 {
+		t.Fatal("no webhook was accepted before the stop")
+	}
+	g.Stop() // SIGTERM, and it must exit cleanly
+	for ; got < n; got++ {
 		if from := <-codes; from != "" {
 			accepted = append(accepted, from)
 		}

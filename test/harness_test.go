@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -71,7 +70,7 @@ type Gateway struct {
 	cmdArgs []string
 
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *fakes.Logs
 	exit chan error
 	sids atomic.Int64
 }
@@ -124,7 +123,7 @@ var listening = regexp.MustCompile(`"listen":"([^"]+)"[^\n]*"message":"keyway se
 // Start starts keyway and waits until it answers /readyz.
 func (g *Gateway) Start() {
 	g.t.Helper()
-	g.logs = &syncBuffer{}
+	g.logs = &fakes.Logs{}
 	args := g.cmdArgs
 	if args == nil {
 		args = []string{"--log-level", "debug"}
@@ -453,22 +452,4 @@ func Keyway(t *testing.T, stdin string, args ...string) (int, string) {
 		t.Fatalf("run keyway %v: %v", args, err)
 	}
 	return code, out.String()
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

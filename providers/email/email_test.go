@@ -1,7 +1,6 @@
 package email
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,7 +12,6 @@ import (
 	"math/big"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,9 +28,9 @@ func smtpConfig(f *fakes.SMTP, tlsMode string) config.SMTP {
 	return config.SMTP{Host: f.Host(), Port: f.Port(), TLS: tlsMode, From: from}
 }
 
-func newMailer(t *testing.T, c config.SMTP) (*Mailer, *syncBuffer) {
+func newMailer(t *testing.T, c config.SMTP) (*Mailer, *fakes.Logs) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &fakes.Logs{}
 	m, err := New(c, zerolog.New(logs).Level(zerolog.DebugLevel))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -307,22 +305,4 @@ func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
 		MinVersion:   tls.VersionTLS12,
 	}, pool
-}
-
-// syncBuffer collects log output written from any goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
