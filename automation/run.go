@@ -22,6 +22,13 @@ type Run struct {
 	t    *turn
 }
 
+// detachedRun is a Run outside any transaction, for a step's Perform: it
+// may read and render, never queue, trace or change anything.
+func detachedRun(set *Set, now time.Time, a *Automation, st *CompiledStep, en *Enrollment, c *Contact, m *Message) *Run {
+	t := &turn{set: set, now: now, contact: c}
+	return &Run{Now: now, Set: set, Automation: a, Enrollment: en, Contact: c, Message: m, Step: st, t: t}
+}
+
 // Trace reports what the run did, for the simulator ("added to group x").
 func (r *Run) Trace(what string) {
 	step := ""
