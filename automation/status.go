@@ -9,7 +9,7 @@ import (
 
 // statusRank orders delivery statuses so that a late callback never
 // moves a message back (a "sent" arriving after "delivered").
-var statusRank = map[string]int{
+var statusRank = map[MessageStatus]int{
 	StatusQueued: 1, "accepted": 1, "scheduled": 1, "sending": 2, StatusSent: 3,
 	"delivered": 4, "read": 5, "undelivered": 4, StatusFailed: 4,
 }
@@ -39,10 +39,11 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 		if m.ProviderID == "" {
 			m.Provider, m.ProviderID = provider, s.ProviderID
 		}
-		if statusRank[s.Status] < statusRank[m.Status] {
+		status := MessageStatus(s.Status)
+		if statusRank[status] < statusRank[m.Status] {
 			return nil
 		}
-		m.Status, m.UpdatedAt = s.Status, x.now
+		m.Status, m.UpdatedAt = status, x.now
 		if s.ErrorCode != 0 {
 			m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
 			if m.Error == "" {

@@ -101,7 +101,7 @@ func (t *turn) put(en *Enrollment) error {
 }
 
 // pause stores the enrollment as paused with a timer due at due.
-func (t *turn) pause(en *Enrollment, status string, due time.Time, kind string) error {
+func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kind TimerKind) error {
 	en.Epoch++
 	en.Status = status
 	en.WaitUntil = &due
