@@ -10,7 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -54,7 +54,7 @@ type automationView struct {
 
 func (g *Gateway) listAutomations(c *fiber.Ctx) error {
 	var counts map[string]int
-	err := g.store.View(c.UserContext(), func(tx automation.Tx) error {
+	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
 		var err error
 		counts, err = tx.CountActive()
 		return err
@@ -88,8 +88,8 @@ func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
 	}
 	limit := c.QueryInt("limit", 100)
 	active := c.QueryBool("active", false)
-	var out []*automation.Enrollment
-	err := g.store.View(c.UserContext(), func(tx automation.Tx) error {
+	var out []*engine.Enrollment
+	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
 		var err error
 		out, err = tx.Enrollments(c.Query("automation"), contact, active, limit)
 		return err
@@ -98,14 +98,14 @@ func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
 		return err
 	}
 	if out == nil {
-		out = []*automation.Enrollment{}
+		out = []*engine.Enrollment{}
 	}
 	return c.JSON(fiber.Map{"enrollments": out})
 }
 
 func (g *Gateway) cancelEnrollment(c *fiber.Ctx) error {
 	en, err := g.engine.Cancel(c.UserContext(), c.Params("id"), "cancelled through the admin API")
-	if errors.Is(err, automation.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return fiber.NewError(fiber.StatusNotFound, "no enrollment "+c.Params("id"))
 	}
 	if err != nil {
@@ -132,7 +132,7 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	if g.engine.Set().Automation(id) == nil {
 		return fiber.NewError(fiber.StatusNotFound, "no automation "+strconv.Quote(id))
 	}
-	var res automation.StartResult
+	var res engine.StartResult
 	var err error
 	if req.Group != "" {
 		if !g.engine.Set().Config.HasGroup(req.Group) {
@@ -154,7 +154,7 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 		}
 		res, err = g.engine.Start(c.UserContext(), id, phones)
 	}
-	if errors.Is(err, automation.ErrPaused) {
+	if errors.Is(err, engine.ErrPaused) {
 		return fiber.NewError(fiber.StatusConflict, err.Error())
 	}
 	if err != nil {
@@ -180,7 +180,7 @@ func (g *Gateway) address(raw string) (phone, addr string, err error) {
 	if u, uerr := url.PathUnescape(raw); uerr == nil {
 		raw = u
 	}
-	raw, channel := automation.SplitChannel(strings.TrimSpace(raw))
+	raw, channel := engine.SplitChannel(strings.TrimSpace(raw))
 	phone, err = config.E164(raw, g.cfg.Load().Defaults.Region)
 	if err != nil {
 		return "", "", err
@@ -196,9 +196,9 @@ func (g *Gateway) getContact(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	}
-	var contact *automation.Contact
-	var ens []*automation.Enrollment
-	err = g.store.View(c.UserContext(), func(tx automation.Tx) error {
+	var contact *engine.Contact
+	var ens []*engine.Enrollment
+	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
 		var err error
 		if contact, err = tx.Contact(phone); err != nil {
 			return err
@@ -206,14 +206,14 @@ func (g *Gateway) getContact(c *fiber.Ctx) error {
 		ens, err = tx.ActiveEnrollments(phone)
 		return err
 	})
-	if errors.Is(err, automation.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return fiber.NewError(fiber.StatusNotFound, "no contact "+phone)
 	}
 	if err != nil {
 		return err
 	}
 	if ens == nil {
-		ens = []*automation.Enrollment{}
+		ens = []*engine.Enrollment{}
 	}
 	return c.JSON(fiber.Map{"contact": contact, "enrollments": ens})
 }
@@ -223,8 +223,8 @@ func (g *Gateway) contactMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	}
-	var msgs []*automation.Message
-	err = g.store.View(c.UserContext(), func(tx automation.Tx) error {
+	var msgs []*engine.Message
+	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
 		if _, err := tx.Contact(phone); err != nil {
 			return err
 		}
@@ -232,14 +232,14 @@ func (g *Gateway) contactMessages(c *fiber.Ctx) error {
 		msgs, err = tx.Messages(phone, c.QueryInt("limit", 100))
 		return err
 	})
-	if errors.Is(err, automation.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return fiber.NewError(fiber.StatusNotFound, "no contact "+phone)
 	}
 	if err != nil {
 		return err
 	}
 	if msgs == nil {
-		msgs = []*automation.Message{}
+		msgs = []*engine.Message{}
 	}
 	return c.JSON(fiber.Map{"messages": msgs})
 }

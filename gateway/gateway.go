@@ -18,11 +18,17 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/outbox"
+	"github.com/keyway-sms/keyway/automation/schedule"
+	"github.com/keyway-sms/keyway/automation/store/bolt"
 	"github.com/keyway-sms/keyway/config"
-	"github.com/keyway-sms/keyway/gateway/store"
 	"github.com/keyway-sms/keyway/providers"
 	"github.com/keyway-sms/keyway/providers/twilio"
+
+	// Every step type registers itself with the engine; a config read on
+	// reload is compiled with them.
+	_ "github.com/keyway-sms/keyway/automation/steps"
 )
 
 // Gateway is a running keyway: storage, engine, workers and HTTP server.
@@ -30,10 +36,10 @@ type Gateway struct {
 	log      zerolog.Logger
 	path     string // the config file, for reloads
 	cfg      atomic.Pointer[config.Config]
-	store    *store.Bolt
-	engine   *automation.Engine
-	sched    *automation.Scheduler
-	outbox   *automation.Outbox
+	store    *bolt.Bolt
+	engine   *engine.Engine
+	sched    *schedule.Scheduler
+	outbox   *outbox.Outbox
 	provider *twilio.Twilio
 	app      *fiber.App
 	metrics  *metrics
@@ -44,12 +50,12 @@ type Gateway struct {
 
 // New opens storage and builds the gateway for cfg, read from path and
 // already compiled into set.
-func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logger) (*Gateway, error) {
+func New(path string, cfg *config.Config, set *engine.Set, log zerolog.Logger) (*Gateway, error) {
 	provider, err := twilio.New(cfg.Providers.Twilio, cfg.Defaults.Region, log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	st, err := store.Open(cfg.Storage.Path)
+	st, err := bolt.Open(cfg.Storage.Path)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -68,19 +74,19 @@ func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logge
 	if !provider.DevMode() && cfg.Server.PublicURL != "" {
 		callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/webhooks/twilio/status"
 	}
-	g.outbox = automation.NewOutbox(automation.OutboxOptions{
+	g.outbox = outbox.NewOutbox(outbox.OutboxOptions{
 		Store: st, Texter: provider, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: provider.DevMode(), Provider: provider.Name(), StatusCallback: callback,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 	})
-	g.engine = automation.New(st, set, automation.Options{Logger: log, OnQueue: g.wake})
-	g.sched = automation.NewScheduler(g.engine, log)
+	g.engine = engine.New(st, set, engine.Options{Logger: log, OnQueue: g.wake})
+	g.sched = schedule.NewScheduler(g.engine, log)
 	g.app = g.routes()
 	return g, nil
 }
 
 // Engine returns the gateway's engine.
-func (g *Gateway) Engine() *automation.Engine { return g.engine }
+func (g *Gateway) Engine() *engine.Engine { return g.engine }
 
 func (g *Gateway) wake() {
 	g.outbox.Wake()
@@ -97,7 +103,7 @@ func (g *Gateway) optedOut(phone string) {
 	}
 }
 
-func (g *Gateway) countSend(m *automation.Message, err error) {
+func (g *Gateway) countSend(m *engine.Message, err error) {
 	result := "sent"
 	switch {
 	case err == nil:

@@ -11,7 +11,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -24,7 +24,7 @@ import (
 func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	cfg, set, problems := automation.Load(g.path)
+	cfg, set, problems := engine.Load(g.path)
 	if set == nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
 		g.log.Error().Int("problems", len(problems.Errors())).Msg("reload refused: the config has problems; the running config stays")

@@ -1,4 +1,4 @@
-package automation
+package engine
 
 import (
 	"errors"
@@ -86,11 +86,20 @@ type Compiler struct {
 	problems   config.Problems
 }
 
+// NewCompiler returns a Compiler for cfg whose templates know every
+// registered filter (RegisterFilter). Compile uses it.
+func NewCompiler(cfg *config.Config) *Compiler {
+	c := &Compiler{Config: cfg, liquid: liquid.NewEngine()}
+	for name, fn := range filters {
+		c.liquid.RegisterFilter(name, fn)
+	}
+	return c
+}
+
 // Compile validates cfg and compiles it. The Set is nil when any problem is
 // an error; warnings come back either way.
 func Compile(cfg *config.Config) (*Set, config.Problems) {
-	c := &Compiler{Config: cfg, liquid: liquid.NewEngine()}
-	c.registerEscapeFilters()
+	c := NewCompiler(cfg)
 	set := &Set{
 		Config:      cfg,
 		Location:    cfg.Location(),
@@ -230,15 +239,25 @@ func (c *Compiler) Template(s *config.Step, field, src string) *Template {
 	return t
 }
 
+// ParseTemplate parses src as a template that knows the registered
+// filters, for a step that places a syntax error itself.
+func (c *Compiler) ParseTemplate(src string) (*Template, error) {
+	return parseTemplate(c.liquid, src)
+}
+
+// AddProblem records p, for a step that places a problem itself (at a node
+// of its YAML).
+func (c *Compiler) AddProblem(p config.Problem) { c.problems = append(c.problems, p) }
+
 // Problemf records an error about field of step s ("" for the step itself),
 // prefixed with the automation and step number.
 func (c *Compiler) Problemf(s *config.Step, field, format string, args ...any) {
-	c.problems = append(c.problems, c.Config.Problemf(fieldPath(s, field), "%s: %s", c.stepName(s), fmt.Sprintf(format, args...)))
+	c.problems = append(c.problems, c.Config.Problemf(fieldPath(s, field), "%s: %s", c.StepName(s), fmt.Sprintf(format, args...)))
 }
 
 // Warnf records a warning about field of step s.
 func (c *Compiler) Warnf(s *config.Step, field, format string, args ...any) {
-	c.problems = append(c.problems, c.Config.Warningf(fieldPath(s, field), "%s: %s", c.stepName(s), fmt.Sprintf(format, args...)))
+	c.problems = append(c.problems, c.Config.Warningf(fieldPath(s, field), "%s: %s", c.StepName(s), fmt.Sprintf(format, args...)))
 }
 
 // Target checks that id, found in field of s, names a step of the same
@@ -249,7 +268,8 @@ func (c *Compiler) Target(s *config.Step, field, id string) {
 	}
 }
 
-func (c *Compiler) stepName(s *config.Step) string {
+// StepName names step s for a problem: `automation "x" step 3`.
+func (c *Compiler) StepName(s *config.Step) string {
 	for i := range c.Automation.Steps {
 		if &c.Automation.Steps[i] == s {
 			return fmt.Sprintf("automation %q step %d", c.Automation.ID, i+1)
@@ -296,7 +316,8 @@ func (c *Compiler) Sender(s *config.Step, field, raw string) string {
 	return n
 }
 
-func fieldIndex(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
+// FieldIndex is the path of item i of the list field: "to[2]".
+func FieldIndex(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 
 // Load reads the config file at path and compiles it, returning every
 // problem of both in file order. A config with problems is still compiled,

@@ -1,8 +1,9 @@
-// Package automation is keyway's engine: compiled automations and their
-// steps, enrollments, the routing of inbound messages in the order SPEC.md
-// fixes, timers, and the outbox. It owns the Store interface it needs and
-// knows no database and no web server.
-package automation
+// Package engine is keyway's engine: compiled automations, enrollments,
+// the routing of inbound messages in the order SPEC.md fixes, turns and
+// timers, the Run that steps see and the registry they join
+// (Register). It owns the Store interface it needs and knows no database,
+// no web server and none of the step types.
+package engine
 
 import (
 	"context"
@@ -95,6 +96,9 @@ func (e *Engine) Set() *Set { return e.set.Load() }
 
 // Swap replaces the running configuration.
 func (e *Engine) Swap(set *Set) { e.set.Store(set) }
+
+// Store returns the store the engine runs over.
+func (e *Engine) Store() Store { return e.store }
 
 // Now returns the engine clock's time.
 func (e *Engine) Now() time.Time { return e.clock.Now() }

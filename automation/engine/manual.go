@@ -1,4 +1,4 @@
-package automation
+package engine
 
 import (
 	"context"
@@ -17,9 +17,9 @@ type StartResult struct {
 	Skipped map[string]string `json:"skipped,omitempty"`
 }
 
-// startBatch is how many contacts one transaction enrolls, so that big
+// StartBatch is how many contacts one transaction enrolls, so that big
 // groups do not hold the writer for long.
-const startBatch = 100
+const StartBatch = 100
 
 // Start enrolls contacts (E.164 phones; created when new) in the automation
 // with id, under its overwrite rule. A phone written "whatsapp:+E164" is
@@ -41,8 +41,8 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 	if !a.Enabled {
 		return res, fmt.Errorf("automation: start %q: %w", id, ErrPaused)
 	}
-	for i := 0; i < len(phones); i += startBatch {
-		batch := phones[i:min(i+startBatch, len(phones))]
+	for i := 0; i < len(phones); i += StartBatch {
+		batch := phones[i:min(i+StartBatch, len(phones))]
 		var started []string
 		skipped := map[string]string{}
 		err := e.transact(ctx, set, func(x *txn) error {
@@ -158,4 +158,34 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, er
 		return nil, fmt.Errorf("automation: cancel enrollment %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// Txn is an engine transaction as the packages beside the engine (the
+// scheduler) see it: the store transaction, and enrolling contacts under
+// the engine's rules. Engine.Transact opens it.
+type Txn struct{ x *txn }
+
+// Transact runs fn in one engine transaction under the running config,
+// as transact does: contacts stored before the commit, workers woken and
+// trace events told after it.
+func (e *Engine) Transact(ctx context.Context, fn func(x Txn) error) error {
+	return e.transact(ctx, nil, func(x *txn) error { return fn(Txn{x}) })
+}
+
+// Tx returns the store transaction.
+func (x Txn) Tx() Tx { return x.x.tx }
+
+// Enroll enrolls the contact with phone (created when new) in a, on the
+// channel it last wrote on, under a's overwrite rule, unless Start would
+// skip it: opted out, or unsubscribed from group. It reports whether it
+// started.
+func (x Txn) Enroll(ctx context.Context, phone string, a *Automation, group string) (bool, error) {
+	t, err := x.x.turn(phone)
+	if err != nil {
+		return false, err
+	}
+	if skipReason(t.contact, group) != "" {
+		return false, nil
+	}
+	return x.x.e.enroll(ctx, t, a, "", nil)
 }

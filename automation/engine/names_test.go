@@ -1,4 +1,4 @@
-package automation
+package engine
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyway-sms/keyway/config"
 )
 
 // TestNamesAreTheBindings keeps the one declaration of template names true:
@@ -13,8 +15,15 @@ import (
 // exactly its declared fields, and conditions and the trial render see the
 // same names.
 func TestNamesAreTheBindings(t *testing.T) {
-	r := forwardRun("Ann", &Message{ID: "m1", Body: "hi", From: "+15550001111", To: []string{"+15005550006"}})
-	r.Enrollment = &Enrollment{ID: "e1", Channel: "sms"}
+	cfg := &config.Config{Defaults: config.Defaults{Timezone: "America/New_York"}}
+	r := &Run{
+		Now:        time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC),
+		Set:        &Set{Config: cfg, Location: cfg.Location()},
+		Automation: &Automation{ID: "support"},
+		Contact:    &Contact{Phone: "+15550001111", Name: "Ann"},
+		Message:    &Message{ID: "m1", Body: "hi", From: "+15550001111", To: []string{"+15005550006"}},
+		Enrollment: &Enrollment{ID: "e1", Channel: "sms"},
+	}
 	b := r.Bindings()
 	if len(b) != len(Names) || len(exprEnv) != len(Names) || len(trialBindings) != len(Names) {
 		t.Fatalf("bindings %d, expr env %d, trial %d: want %d names each", len(b), len(exprEnv), len(trialBindings), len(Names))
@@ -51,7 +60,7 @@ func TestNamesAreTheBindings(t *testing.T) {
 // TestReadmeListsEveryName keeps the README's template names in step with
 // Names.
 func TestReadmeListsEveryName(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,13 @@
-package automation_test
+package engine_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -14,7 +16,7 @@ import (
 func TestReloadChangingAStepTypeEndsEnrollmentsOnIt(t *testing.T) {
 	old := timeSet(t, "automations:\n  - id: q\n    keywords: [JOIN]\n    steps:\n      - { id: ask, type: wait_for_reply, timeout: 1h }\n      - { type: reply, text: thanks }\n")
 	nw := timeSet(t, "automations:\n  - id: q\n    keywords: [JOIN]\n    steps:\n      - { id: ask, type: wait, duration: 1h }\n      - { type: reply, text: thanks }\n")
-	sim := timeSim(t, old, automation.SimStart)
+	sim := timeSim(t, old, sim.SimStart)
 	say(t, sim, "JOIN")
 	sim.Engine.Swap(nw)
 	_, _ = sim.Engine.Reconcile(context.Background())
@@ -31,9 +33,9 @@ func TestReloadChangingAStepTypeEndsEnrollmentsOnIt(t *testing.T) {
 func TestPendingStepThatCanNoLongerPerformEnds(t *testing.T) {
 	old := timeSet(t, "http: { allow_private: true }\nautomations:\n  - id: q\n    keywords: [JOIN]\n    steps:\n      - { id: call, type: http, method: GET, url: \"http://127.0.0.1:1/x\" }\n")
 	nw := timeSet(t, "automations:\n  - id: q\n    keywords: [JOIN]\n    steps:\n      - { id: call, type: wait_for_reply }\n")
-	store := automation.NewMemStore()
-	clk := automation.NewFakeClock(automation.SimStart)
-	e := automation.New(store, old, automation.Options{Clock: clk})
+	store := mem.NewMemStore()
+	clk := engine.NewFakeClock(sim.SimStart)
+	e := engine.New(store, old, engine.Options{Clock: clk})
 	ctx := context.Background()
 	if _, err := e.HandleInbound(ctx, providers.Inbound{Provider: "twilio", ID: "SM1", Channel: "sms", From: "+15550001111", To: "+15005550006", Body: "JOIN"}); err != nil {
 		t.Fatal(err)
@@ -43,9 +45,9 @@ func TestPendingStepThatCanNoLongerPerformEnds(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		_, _ = e.FireDue(ctx)
 		e.WaitIO()
-		clk.Advance(automation.IOLease + time.Second)
+		clk.Advance(engine.IOLease + time.Second)
 	}
-	if en := enrollmentOf(t, store, "+15550001111", "q"); en.Active() && en.Status == automation.EnrollmentPending {
+	if en := enrollmentOf(t, store, "+15550001111", "q"); en.Active() && en.Status == engine.EnrollmentPending {
 		t.Errorf("enrollment stuck pending, re-leased every minute")
 	}
 }

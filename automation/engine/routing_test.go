@@ -1,11 +1,12 @@
-package automation_test
+package engine_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -23,20 +24,20 @@ automations:
       - { type: forward_to_mobile, to: ["+15550100100"] }
 `
 
-func compileSet(t *testing.T, src string) *automation.Set {
+func compileSet(t *testing.T, src string) *engine.Set {
 	t.Helper()
 	cfg, problems := config.Parse("t.yaml", []byte(src), nil)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
-	set, problems := automation.Compile(cfg)
+	set, problems := engine.Compile(cfg)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return set
 }
 
-func bodiesOf(ms []*automation.Message) []string {
+func bodiesOf(ms []*engine.Message) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.Body)
@@ -48,17 +49,17 @@ func bodiesOf(ms []*automation.Message) []string {
 // forwards, but nothing reaches it; opting back in ends what began
 // meanwhile, so no answer lands on a question it never saw.
 func TestOptInEndsEnrollmentsBegunWhileOptedOut(t *testing.T) {
-	sim := automation.NewSimulator(compileSet(t, quizConfig), nil)
+	sim := sim.NewSimulator(compileSet(t, quizConfig), nil)
 	ctx := context.Background()
 	steps := []struct {
 		say   string
 		sent  []string
 		route string
 	}{
-		{"STOP", []string{"You are unsubscribed. Reply START to resubscribe."}, automation.RouteCompliance},
-		{"QUIZ", nil, automation.RouteKeyword},
-		{"START", []string{"You are resubscribed."}, automation.RouteCompliance},
-		{"Ann", []string{`From +15550001111: "Ann"`}, automation.RouteCatchAll},
+		{"STOP", []string{"You are unsubscribed. Reply START to resubscribe."}, engine.RouteCompliance},
+		{"QUIZ", nil, engine.RouteKeyword},
+		{"START", []string{"You are resubscribed."}, engine.RouteCompliance},
+		{"Ann", []string{`From +15550001111: "Ann"`}, engine.RouteCatchAll},
 	}
 	for _, st := range steps {
 		res, err := sim.Say(ctx, st.say)
@@ -67,7 +68,7 @@ func TestOptInEndsEnrollmentsBegunWhileOptedOut(t *testing.T) {
 		}
 		var sent []string
 		for _, m := range res.Sent {
-			if m.Status != automation.StatusSuppressed {
+			if m.Status != engine.StatusSuppressed {
 				sent = append(sent, m.Body)
 			}
 		}
@@ -90,7 +91,7 @@ automations:
     schedule: { cron: "0 10 * * *", group: news }
     steps: [ { type: reply, text: "deal" } ]
 `)
-	sim := automation.NewSimulator(set, nil)
+	sim := sim.NewSimulator(set, nil)
 	ctx := context.Background()
 	if _, err := sim.Say(ctx, "JOIN"); err != nil {
 		t.Fatal(err)
@@ -122,7 +123,7 @@ automations:
       - { type: wait_for_reply, save_as: name }
       - { type: reply, text: "Thanks {{ vars.name }}" }
 `)
-	sim := automation.NewSimulator(set, nil)
+	sim := sim.NewSimulator(set, nil)
 	ctx := context.Background()
 	if res, err := sim.Say(ctx, "QUIZ"); err != nil || res.Sent[0].Channel != "sms" {
 		t.Fatalf("question: %v %+v", err, res.Sent)

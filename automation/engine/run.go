@@ -1,4 +1,4 @@
-package automation
+package engine
 
 import (
 	"context"
@@ -40,7 +40,20 @@ func (r *Run) Trace(what string) {
 
 // Render renders a template against the run's bindings.
 func (r *Run) Render(t *Template) (string, error) {
-	return t.render(r.Bindings())
+	return t.Render(r.Bindings())
+}
+
+// RenderAll renders each template against r's bindings.
+func RenderAll(r *Run, ts []*Template) ([]string, error) {
+	var out []string
+	for _, t := range ts {
+		s, err := r.Render(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // Reply queues a message to the contact on its enrollment's channel, from

@@ -1,4 +1,4 @@
-package automation
+package engine
 
 import (
 	"strings"
@@ -99,9 +99,9 @@ func split(units []int, single, part int) int {
 	return parts
 }
 
-// warnSegments warns when the fixed text found in field of s takes more
+// WarnSegments warns when the fixed text found in field of s takes more
 // than one SMS segment, since carriers bill each one.
-func (c *Compiler) warnSegments(s *config.Step, field string, t *Template) {
+func (c *Compiler) WarnSegments(s *config.Step, field string, t *Template) {
 	if t == nil || !t.Static() {
 		return
 	}

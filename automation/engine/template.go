@@ -1,4 +1,4 @@
-package automation
+package engine
 
 import (
 	"fmt"
@@ -36,11 +36,33 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	return &Template{src: src, tpl: tpl}, nil
 }
 
+// WithSource returns a copy of t that shows src as its source: for a
+// template parsed from a rewritten src (the http step's escaped URLs).
+func (t *Template) WithSource(src string) *Template {
+	c := *t
+	c.src = src
+	return &c
+}
+
+// filters are the Liquid filters that step types registered, by name.
+var filters = map[string]any{}
+
+// RegisterFilter makes a Liquid filter available to every template of a
+// config; a step type's file calls it from init, as it calls Register. fn
+// is what liquid.Engine.RegisterFilter takes.
+func RegisterFilter(name string, fn any) {
+	if _, dup := filters[name]; dup {
+		panic(fmt.Sprintf("engine: template filter %q registered twice", name))
+	}
+	filters[name] = fn
+}
+
 // trialBindings are the names templates see (Names), all empty.
 var trialBindings = zeroBindings()
 
-// render renders the template; an undefined variable renders empty.
-func (t *Template) render(b map[string]any) (string, error) {
+// Render renders the template with the bindings b; an undefined variable
+// renders empty.
+func (t *Template) Render(b map[string]any) (string, error) {
 	if t == nil {
 		return "", nil
 	}
@@ -50,19 +72,6 @@ func (t *Template) render(b map[string]any) (string, error) {
 	out, err := t.tpl.RenderString(b)
 	if err != nil {
 		return "", fmt.Errorf("template: %w", err)
-	}
-	return out, nil
-}
-
-// renderAll renders each template.
-func renderAll(r *Run, ts []*Template) ([]string, error) {
-	var out []string
-	for _, t := range ts {
-		s, err := r.Render(t)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package automation_test
+package engine_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -24,17 +26,17 @@ automations:
       - { type: reply, text: "two" }
 `
 
-func putTimer(t *testing.T, s automation.Store, tm automation.Timer) {
+func putTimer(t *testing.T, s engine.Store, tm engine.Timer) {
 	t.Helper()
-	if err := s.Update(context.Background(), func(tx automation.Tx) error { return tx.PutTimer(tm) }); err != nil {
+	if err := s.Update(context.Background(), func(tx engine.Tx) error { return tx.PutTimer(tm) }); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func dueTimers(t *testing.T, s automation.Store, now time.Time) []automation.Timer {
+func dueTimers(t *testing.T, s engine.Store, now time.Time) []engine.Timer {
 	t.Helper()
-	var ts []automation.Timer
-	err := s.View(context.Background(), func(tx automation.Tx) error {
+	var ts []engine.Timer
+	err := s.View(context.Background(), func(tx engine.Tx) error {
 		var err error
 		ts, err = tx.DueTimers(now, 1000)
 		return err
@@ -50,7 +52,7 @@ func dueTimers(t *testing.T, s automation.Store, now time.Time) []automation.Tim
 // nothing when it fires, and is gone after.
 func TestStaleTimersDoNothing(t *testing.T) {
 	ctx := context.Background()
-	sim := timeSim(t, timeSet(t, dripConfig), automation.SimStart)
+	sim := timeSim(t, timeSet(t, dripConfig), sim.SimStart)
 	say(t, sim, "DRIP")
 	first := enrollmentOf(t, sim.Store, sim.From, "drip")
 	advance(t, sim, 30*time.Minute)
@@ -67,11 +69,11 @@ func TestStaleTimersDoNothing(t *testing.T) {
 	// Timers as a crash between two commits could leave them: of the
 	// restarted enrollment at its old epoch and at its last, of the live
 	// one at an old epoch, and of an enrollment that does not exist.
-	stale := []automation.Timer{
-		{Due: now.Add(-time.Minute), Enrollment: first.ID, Automation: "drip", Epoch: first.Epoch, Kind: automation.TimerWait},
-		{Due: now.Add(-time.Second), Enrollment: first.ID, Automation: "drip", Epoch: first.Epoch + 1, Kind: automation.TimerWait},
-		{Due: now, Enrollment: second.ID, Automation: "drip", Epoch: second.Epoch - 1, Kind: automation.TimerWait},
-		{Due: now, Enrollment: "no-such-enrollment", Automation: "drip", Epoch: 1, Kind: automation.TimerTimeout},
+	stale := []engine.Timer{
+		{Due: now.Add(-time.Minute), Enrollment: first.ID, Automation: "drip", Epoch: first.Epoch, Kind: engine.TimerWait},
+		{Due: now.Add(-time.Second), Enrollment: first.ID, Automation: "drip", Epoch: first.Epoch + 1, Kind: engine.TimerWait},
+		{Due: now, Enrollment: second.ID, Automation: "drip", Epoch: second.Epoch - 1, Kind: engine.TimerWait},
+		{Due: now, Enrollment: "no-such-enrollment", Automation: "drip", Epoch: 1, Kind: engine.TimerTimeout},
 	}
 	for _, tm := range stale {
 		putTimer(t, sim.Store, tm)
@@ -86,7 +88,7 @@ func TestStaleTimersDoNothing(t *testing.T) {
 	if sent := drainOutbox(t, sim.Store); len(sent) != 0 {
 		t.Errorf("stale timers sent %q", bodies(sent))
 	}
-	if got := enrollmentOf(t, sim.Store, sim.From, "drip"); got.ID != second.ID || got.Status != automation.EnrollmentWaiting || got.Epoch != second.Epoch {
+	if got := enrollmentOf(t, sim.Store, sim.From, "drip"); got.ID != second.ID || got.Status != engine.EnrollmentWaiting || got.Epoch != second.Epoch {
 		t.Errorf("the live enrollment moved: %+v", got)
 	}
 
@@ -95,7 +97,7 @@ func TestStaleTimersDoNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putTimer(t, sim.Store, automation.Timer{Due: sim.Clock.Now(), Enrollment: second.ID, Automation: "drip", Epoch: cancelled.Epoch, Kind: automation.TimerWait})
+	putTimer(t, sim.Store, engine.Timer{Due: sim.Clock.Now(), Enrollment: second.ID, Automation: "drip", Epoch: cancelled.Epoch, Kind: engine.TimerWait})
 	if res := advance(t, sim, 3*time.Hour); len(res.Sent) != 0 {
 		t.Errorf("a cancelled enrollment's timers sent %q", bodies(res.Sent))
 	}
@@ -127,7 +129,7 @@ func TestPausedAutomationHoldsTimers(t *testing.T) {
 	// The same config with drip and ask paused.
 	off := timeSet(t, strings.Replace(dripConfig, "overwrite_if_exists: true", "overwrite_if_exists: true\n    enabled: false", 1)+
 		strings.Replace(more, "keywords: [ASK]", "keywords: [ASK]\n    enabled: false", 1))
-	sim := timeSim(t, on, automation.SimStart)
+	sim := timeSim(t, on, sim.SimStart)
 	wantBodies(t, "DRIP", say(t, sim, "DRIP").Sent, "one")
 	say(t, sim, "ASK")
 
@@ -148,7 +150,7 @@ func TestPausedAutomationHoldsTimers(t *testing.T) {
 	res := say(t, sim, "DRIP")
 	wantBodies(t, "a paused keyword", res.Sent, "support")
 	wantBodies(t, "a reply to a paused question", say(t, sim, "hello").Sent, "support")
-	if en := enrollmentOf(t, sim.Store, sim.From, "ask"); en.Status != automation.EnrollmentWaitingReply || en.Vars["reply"] != nil {
+	if en := enrollmentOf(t, sim.Store, sim.From, "ask"); en.Status != engine.EnrollmentWaitingReply || en.Vars["reply"] != nil {
 		t.Fatalf("the paused question took a reply: %s, vars %v", en.Status, en.Vars)
 	}
 
@@ -172,7 +174,7 @@ func TestPausedAutomationHoldsTimers(t *testing.T) {
 		t.Errorf("fired again: %q", bodies(res.Sent))
 	}
 	for _, id := range []string{"drip", "ask"} {
-		if en := enrollmentOf(t, sim.Store, sim.From, id); en.Active() || en.EndReason != automation.ReasonCompleted {
+		if en := enrollmentOf(t, sim.Store, sim.From, id); en.Active() || en.EndReason != engine.ReasonCompleted {
 			t.Errorf("%s: %s %q, want completed", id, en.Status, en.EndReason)
 		}
 	}
@@ -181,18 +183,18 @@ func TestPausedAutomationHoldsTimers(t *testing.T) {
 // faultyStore fails updates on demand, as a crash before the commit would
 // leave them: nothing the update wrote is kept.
 type faultyStore struct {
-	automation.Store
+	engine.Store
 	mu sync.Mutex
 	// failUpdates fails this many next updates after their fn ran.
 	failUpdates int
 	// failMessage fails any PutMessage for which it reports true.
-	failMessage func(m *automation.Message) bool
+	failMessage func(m *engine.Message) bool
 }
 
 var errInjected = errors.New("injected fault")
 
-func (s *faultyStore) Update(ctx context.Context, fn func(tx automation.Tx) error) error {
-	return s.Store.Update(ctx, func(tx automation.Tx) error {
+func (s *faultyStore) Update(ctx context.Context, fn func(tx engine.Tx) error) error {
+	return s.Store.Update(ctx, func(tx engine.Tx) error {
 		if err := fn(faultyTx{Tx: tx, s: s}); err != nil {
 			return err
 		}
@@ -207,11 +209,11 @@ func (s *faultyStore) Update(ctx context.Context, fn func(tx automation.Tx) erro
 }
 
 type faultyTx struct {
-	automation.Tx
+	engine.Tx
 	s *faultyStore
 }
 
-func (tx faultyTx) PutMessage(m *automation.Message) error {
+func (tx faultyTx) PutMessage(m *engine.Message) error {
 	if f := tx.s.failMessage; f != nil && f(m) {
 		return errInjected
 	}
@@ -219,10 +221,10 @@ func (tx faultyTx) PutMessage(m *automation.Message) error {
 }
 
 // drainOutbox takes every queued message out of the outbox, oldest first.
-func drainOutbox(t *testing.T, s automation.Store) []*automation.Message {
+func drainOutbox(t *testing.T, s engine.Store) []*engine.Message {
 	t.Helper()
-	var out []*automation.Message
-	err := s.Update(context.Background(), func(tx automation.Tx) error {
+	var out []*engine.Message
+	err := s.Update(context.Background(), func(tx engine.Tx) error {
 		out = out[:0]
 		ids, err := tx.Outbox("", 100000)
 		if err != nil {
@@ -246,10 +248,10 @@ func drainOutbox(t *testing.T, s automation.Store) []*automation.Message {
 	return out
 }
 
-func outboxBodies(t *testing.T, s automation.Store) []string {
+func outboxBodies(t *testing.T, s engine.Store) []string {
 	t.Helper()
 	var out []string
-	err := s.View(context.Background(), func(tx automation.Tx) error {
+	err := s.View(context.Background(), func(tx engine.Tx) error {
 		ids, err := tx.Outbox("", 1000)
 		for _, id := range ids {
 			m, err := tx.Message(id)
@@ -276,9 +278,9 @@ func inbound(from, body string, n int) providers.Inbound {
 func TestTimerFiresOnceAcrossAFailedCommit(t *testing.T) {
 	ctx := context.Background()
 	set := timeSet(t, dripConfig)
-	store := &faultyStore{Store: automation.NewMemStore()}
-	clock := automation.NewFakeClock(automation.SimStart)
-	e := automation.New(store, set, automation.Options{Clock: clock})
+	store := &faultyStore{Store: mem.NewMemStore()}
+	clock := engine.NewFakeClock(sim.SimStart)
+	e := engine.New(store, set, engine.Options{Clock: clock})
 	if _, err := e.HandleInbound(ctx, inbound("+15550002222", "DRIP", 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +300,7 @@ func TestTimerFiresOnceAcrossAFailedCommit(t *testing.T) {
 
 	// After a restart (a new engine on the same store) it fires once.
 	store.failUpdates = 0
-	e = automation.New(store, set, automation.Options{Clock: clock})
+	e = engine.New(store, set, engine.Options{Clock: clock})
 	if n, err := e.FireDue(ctx); err != nil || n != 1 {
 		t.Fatalf("FireDue after restart = %d, %v; want 1", n, err)
 	}
@@ -333,9 +335,9 @@ func TestFaultyTimerDoesNotHoldBackOthers(t *testing.T) {
 	ctx := context.Background()
 	set := timeSet(t, dripConfig)
 	const bad, good = "+15550004444", "+15550005555"
-	store := &faultyStore{Store: automation.NewMemStore()}
-	clock := automation.NewFakeClock(automation.SimStart)
-	e := automation.New(store, set, automation.Options{Clock: clock})
+	store := &faultyStore{Store: mem.NewMemStore()}
+	clock := engine.NewFakeClock(sim.SimStart)
+	e := engine.New(store, set, engine.Options{Clock: clock})
 	if _, err := e.HandleInbound(ctx, inbound(bad, "DRIP", 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +345,7 @@ func TestFaultyTimerDoesNotHoldBackOthers(t *testing.T) {
 	if _, err := e.HandleInbound(ctx, inbound(good, "DRIP", 0)); err != nil {
 		t.Fatal(err)
 	}
-	store.failMessage = func(m *automation.Message) bool { return m.Contact == bad && m.Body == "two" }
+	store.failMessage = func(m *engine.Message) bool { return m.Contact == bad && m.Body == "two" }
 	clock.Advance(2 * time.Hour)
 	n, err := e.FireDue(ctx)
 	if err != nil {
@@ -356,7 +358,7 @@ func TestFaultyTimerDoesNotHoldBackOthers(t *testing.T) {
 	if en.Active() || !strings.Contains(en.EndReason, "engine fault") || !strings.Contains(en.EndReason, errInjected.Error()) {
 		t.Errorf("the faulty enrollment: %s, %q; want ended with the fault", en.Status, en.EndReason)
 	}
-	if en := enrollmentOf(t, store, good, "drip"); en.Active() || en.EndReason != automation.ReasonCompleted {
+	if en := enrollmentOf(t, store, good, "drip"); en.Active() || en.EndReason != engine.ReasonCompleted {
 		t.Errorf("the good enrollment: %s, %q; want completed", en.Status, en.EndReason)
 	}
 	if due := dueTimers(t, store, clock.Now().Add(24*time.Hour)); len(due) != 0 {

@@ -1,4 +1,4 @@
-package automation_test
+package engine_test
 
 import (
 	"context"
@@ -6,19 +6,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
+	"github.com/keyway-sms/keyway/automation/steps"
 	"github.com/keyway-sms/keyway/config"
 )
 
 // timeSet compiles a config for the tests of waits, timers and schedules;
 // it fails the test on any problem.
-func timeSet(t *testing.T, src string) *automation.Set {
+func timeSet(t *testing.T, src string) *engine.Set {
 	t.Helper()
 	cfg, problems := config.Parse("t.yaml", []byte(src), func(string) (string, bool) { return "", false })
 	if err := problems.Err(); err != nil {
 		t.Fatalf("config: %v\n%s", err, problemLines(problems))
 	}
-	set, problems := automation.Compile(cfg)
+	set, problems := engine.Compile(cfg)
 	if err := problems.Err(); err != nil {
 		t.Fatalf("compile: %v\n%s", err, problemLines(problems))
 	}
@@ -26,9 +28,9 @@ func timeSet(t *testing.T, src string) *automation.Set {
 }
 
 // timeSim returns a simulator on set whose clock stands at start.
-func timeSim(t *testing.T, set *automation.Set, start time.Time) *automation.Simulator {
+func timeSim(t *testing.T, set *engine.Set, start time.Time) *sim.Simulator {
 	t.Helper()
-	sim := automation.NewSimulator(set, nil)
+	sim := sim.NewSimulator(set, nil)
 	if start.Before(sim.Clock.Now()) {
 		t.Fatalf("start %v is before the simulator's clock %v", start, sim.Clock.Now())
 	}
@@ -37,7 +39,7 @@ func timeSim(t *testing.T, set *automation.Set, start time.Time) *automation.Sim
 }
 
 // say has the simulator's contact write body; it fails the test on error.
-func say(t *testing.T, sim *automation.Simulator, body string) automation.SimResult {
+func say(t *testing.T, sim *sim.Simulator, body string) sim.SimResult {
 	t.Helper()
 	res, err := sim.Say(context.Background(), body)
 	if err != nil {
@@ -47,7 +49,7 @@ func say(t *testing.T, sim *automation.Simulator, body string) automation.SimRes
 }
 
 // advance moves the simulator's clock, firing what falls due.
-func advance(t *testing.T, sim *automation.Simulator, d time.Duration) automation.SimResult {
+func advance(t *testing.T, sim *sim.Simulator, d time.Duration) sim.SimResult {
 	t.Helper()
 	res, err := sim.Advance(context.Background(), d)
 	if err != nil {
@@ -56,7 +58,7 @@ func advance(t *testing.T, sim *automation.Simulator, d time.Duration) automatio
 	return res
 }
 
-func bodies(ms []*automation.Message) []string {
+func bodies(ms []*engine.Message) []string {
 	out := []string{}
 	for _, m := range ms {
 		out = append(out, m.Body)
@@ -64,7 +66,7 @@ func bodies(ms []*automation.Message) []string {
 	return out
 }
 
-func wantBodies(t *testing.T, what string, got []*automation.Message, want ...string) {
+func wantBodies(t *testing.T, what string, got []*engine.Message, want ...string) {
 	t.Helper()
 	if g := bodies(got); strings.Join(g, "|") != strings.Join(want, "|") {
 		t.Errorf("%s: sent %q, want %q", what, g, want)
@@ -72,10 +74,10 @@ func wantBodies(t *testing.T, what string, got []*automation.Message, want ...st
 }
 
 // enrollmentOf returns the newest enrollment of contact in automation.
-func enrollmentOf(t *testing.T, s automation.Store, contact, automationID string) *automation.Enrollment {
+func enrollmentOf(t *testing.T, s engine.Store, contact, automationID string) *engine.Enrollment {
 	t.Helper()
-	var ens []*automation.Enrollment
-	err := s.View(context.Background(), func(tx automation.Tx) error {
+	var ens []*engine.Enrollment
+	err := s.View(context.Background(), func(tx engine.Tx) error {
 		var err error
 		ens, err = tx.Enrollments(automationID, contact, false, 1)
 		return err
@@ -87,7 +89,7 @@ func enrollmentOf(t *testing.T, s automation.Store, contact, automationID string
 }
 
 // stepOf returns the compiled step i of automation id.
-func stepOf[T any](t *testing.T, set *automation.Set, id string, i int) T {
+func stepOf[T any](t *testing.T, set *engine.Set, id string, i int) T {
 	t.Helper()
 	st, ok := set.Automation(id).Steps[i].Step.(T)
 	if !ok {
@@ -149,7 +151,7 @@ automations:
 	}
 	for _, tt := range tests {
 		t.Run(tt.label, func(t *testing.T) {
-			w := stepOf[*automation.Wait](t, set, "w", tt.step)
+			w := stepOf[*steps.Wait](t, set, "w", tt.step)
 			got := w.Next(tt.now)
 			if !got.Equal(tt.want) {
 				t.Errorf("Next(%v) = %v, want %v", tt.now, got, tt.want)
@@ -202,7 +204,7 @@ automations:
 	for _, tt := range tests {
 		for _, id := range []string{"until", "cron"} {
 			t.Run(tt.label+"/"+id, func(t *testing.T) {
-				w := stepOf[*automation.Wait](t, set, id, 0)
+				w := stepOf[*steps.Wait](t, set, id, 0)
 				for _, now := range []time.Time{tt.now, tt.now.UTC()} {
 					got := w.Next(now)
 					if !got.Equal(tt.want) || got.In(ny).Hour() != 9 || got.UTC().Hour() != tt.utc {
@@ -214,14 +216,14 @@ automations:
 	}
 
 	t.Run("a time that does not exist is as far past the change", func(t *testing.T) {
-		w := stepOf[*automation.Wait](t, set, "gap", 0)
+		w := stepOf[*steps.Wait](t, set, "gap", 0)
 		got := w.Next(local(2026, 3, 7, 12, 0))
 		if want := local(2026, 3, 8, 3, 30); !got.Equal(want) {
 			t.Errorf("until 02:30 on 2026-03-08 = %v, want %v", got.In(ny), want)
 		}
 	})
 	t.Run("a time that happens twice is the first", func(t *testing.T) {
-		w := stepOf[*automation.Wait](t, set, "twice", 0)
+		w := stepOf[*steps.Wait](t, set, "twice", 0)
 		got := w.Next(local(2026, 10, 31, 12, 0))
 		if want := time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC); !got.Equal(want) {
 			t.Errorf("until 01:30 on 2026-11-01 = %v, want %v (01:30 EDT)", got.In(ny), want)
@@ -269,18 +271,18 @@ automations:
       - { type: wait, duration: 1h }
       - { type: reply, text: "after the wait" }
 `)
-	sim := timeSim(t, set, automation.SimStart)
+	sim := timeSim(t, set, sim.SimStart)
 	say(t, sim, "DRIP")
 	before := *enrollmentOf(t, sim.Store, sim.From, "drip")
 	res := say(t, sim, "are you there?")
-	if res.Route != automation.RouteStored || len(res.Sent) != 0 {
+	if res.Route != engine.RouteStored || len(res.Sent) != 0 {
 		t.Fatalf("a message during a wait: route %s, sent %q; want stored, nothing", res.Route, bodies(res.Sent))
 	}
 	after := enrollmentOf(t, sim.Store, sim.From, "drip")
-	if after.Status != automation.EnrollmentWaiting || after.Epoch != before.Epoch || !after.WaitUntil.Equal(*before.WaitUntil) {
+	if after.Status != engine.EnrollmentWaiting || after.Epoch != before.Epoch || !after.WaitUntil.Equal(*before.WaitUntil) {
 		t.Fatalf("the wait moved: before %+v, after %+v", before, after)
 	}
-	if res := say(t, sim, "DRIP"); res.Route != automation.RouteKeyword || len(res.Sent) != 0 {
+	if res := say(t, sim, "DRIP"); res.Route != engine.RouteKeyword || len(res.Sent) != 0 {
 		t.Fatalf("its own keyword again: route %s, sent %q", res.Route, bodies(res.Sent))
 	}
 	wantBodies(t, "after an hour", advance(t, sim, time.Hour).Sent, "after the wait")
@@ -299,15 +301,15 @@ automations:
       - { type: wait_for_reply, save_as: name, timeout: 1h }
       - { type: reply, text: "Hi {{ vars.name }}" }
 `)
-	sim := timeSim(t, set, automation.SimStart)
+	sim := timeSim(t, set, sim.SimStart)
 	res := say(t, sim, "JOIN")
 	wantBodies(t, "JOIN", res.Sent, "Name?")
 	en := enrollmentOf(t, sim.Store, sim.From, "join")
-	if en.Status != automation.EnrollmentWaitingReply || en.Vars["name"] != nil {
+	if en.Status != engine.EnrollmentWaitingReply || en.Vars["name"] != nil {
 		t.Fatalf("after JOIN: status %s, vars %v; want waiting_reply and no name", en.Status, en.Vars)
 	}
 	res = say(t, sim, "Zoe")
-	if res.Route != automation.RouteReply {
+	if res.Route != engine.RouteReply {
 		t.Errorf("the answer's route = %s, want reply", res.Route)
 	}
 	wantBodies(t, "answer", res.Sent, "Hi Zoe")
@@ -329,15 +331,15 @@ automations:
       - { type: unsubscribe }
       - { type: reply, text: "never sent" }
 `)
-	sim := timeSim(t, set, automation.SimStart)
+	sim := timeSim(t, set, sim.SimStart)
 	say(t, sim, "DRIP")
 	advance(t, sim, time.Hour)
 	en := enrollmentOf(t, sim.Store, sim.From, "drip")
 	if en.Active() || en.EndReason != "unsubscribed by automation drip" {
 		t.Errorf("enrollment %s, end reason %q; want ended by the unsubscribe", en.Status, en.EndReason)
 	}
-	var msgs []*automation.Message
-	_ = sim.Store.View(context.Background(), func(tx automation.Tx) error {
+	var msgs []*engine.Message
+	_ = sim.Store.View(context.Background(), func(tx engine.Tx) error {
 		var err error
 		msgs, err = tx.Messages(sim.From, 100)
 		return err
@@ -383,7 +385,7 @@ automations:
       - { id: w, type: wait, duration: 1h }
       - { type: reply, text: "kept" }
 `)
-	sim := timeSim(t, before, automation.SimStart)
+	sim := timeSim(t, before, sim.SimStart)
 	for _, kw := range []string{"A", "B", "C", "K"} {
 		say(t, sim, kw)
 	}
@@ -402,7 +404,7 @@ automations:
 	if res := advance(t, sim, 10*time.Minute); len(res.Sent) != 0 {
 		t.Fatalf("sent %q while only a paused automation's timer was due", bodies(res.Sent))
 	}
-	if en := enrollmentOf(t, sim.Store, sim.From, "d"); en.Status != automation.EnrollmentWaiting {
+	if en := enrollmentOf(t, sim.Store, sim.From, "d"); en.Status != engine.EnrollmentWaiting {
 		t.Fatalf("d: %s, want waiting (held)", en.Status)
 	}
 	after := timeSet(t, `
@@ -451,7 +453,7 @@ automations:
 	// Nothing of the ended ones fires; the kept one does; the held timer of
 	// the removed automation is gone.
 	wantBodies(t, "after the waits", advance(t, sim, 2*time.Hour).Sent, "kept")
-	err = sim.Store.Update(context.Background(), func(tx automation.Tx) error {
+	err = sim.Store.Update(context.Background(), func(tx engine.Tx) error {
 		n, err := tx.ReleaseTimers("d")
 		if n != 0 {
 			t.Errorf("%d held timers of the removed automation d are left", n)

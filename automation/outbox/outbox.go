@@ -1,4 +1,7 @@
-package automation
+// Package outbox delivers the messages the engine queued in its Store,
+// through a provider or by email: in order per recipient, within each
+// sender number's rate, with retries.
+package outbox
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -23,10 +27,10 @@ type Texter interface {
 
 // OutboxOptions configure an Outbox.
 type OutboxOptions struct {
-	Store  Store
+	Store  engine.Store
 	Texter Texter
 	Mailer providers.Mailer // nil: emails fail with a recorded reason
-	Clock  Clock
+	Clock  engine.Clock
 	Logger zerolog.Logger
 	// MPS limits sends per second by sender number; absent or 0: no limit.
 	MPS map[string]float64
@@ -45,7 +49,7 @@ type OutboxOptions struct {
 	// MaxAttempts ends retries of a retryable error (default 12).
 	MaxAttempts int
 	// OnResult, if set, is told of every attempt's outcome (for metrics).
-	OnResult func(m *Message, err error)
+	OnResult func(m *engine.Message, err error)
 	// OnOptedOut, if set, is told after commit of a contact the provider
 	// refused as opted out (Twilio 21610), to opt it out everywhere.
 	OnOptedOut func(phone string)
@@ -70,7 +74,7 @@ type Outbox struct {
 	// queued caches the queued messages read from the store: only the
 	// outbox changes a queued message, so it need not decode them again
 	// at every pass.
-	queued map[string]*Message
+	queued map[string]*engine.Message
 	// settled holds messages recorded as done that a queue snapshot read
 	// before their commit may still list; they are never dispatched again.
 	settled  map[string]bool
@@ -81,7 +85,7 @@ type Outbox struct {
 // NewOutbox returns an outbox; Run starts it.
 func NewOutbox(o OutboxOptions) *Outbox {
 	if o.Clock == nil {
-		o.Clock = SystemClock{}
+		o.Clock = engine.SystemClock{}
 	}
 	if o.Workers <= 0 {
 		o.Workers = 16
@@ -97,7 +101,7 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	}
 	ob := &Outbox{
 		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
-		inflight: map[string]string{}, queued: map[string]*Message{}, settled: map[string]bool{}, limiters: map[string]*rate.Limiter{},
+		inflight: map[string]string{}, queued: map[string]*engine.Message{}, settled: map[string]bool{}, limiters: map[string]*rate.Limiter{},
 	}
 	for num, mps := range o.MPS {
 		if mps > 0 {
@@ -189,9 +193,9 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 
 // reserve takes a token of m's sender number, or returns how long until
 // one is free; a message without a rate limit takes nothing.
-func (ob *Outbox) reserve(m *Message) time.Duration {
+func (ob *Outbox) reserve(m *engine.Message) time.Duration {
 	lim := ob.limiters[m.From]
-	if lim == nil || m.Kind != KindText {
+	if lim == nil || m.Kind != engine.KindText {
 		return 0
 	}
 	now := time.Now() // the limiter keeps wall-clock time
@@ -206,12 +210,12 @@ func (ob *Outbox) reserve(m *Message) time.Duration {
 // readQueue returns the queued messages, oldest first, paging through the
 // whole queue (up to outboxScan) so that a backlog to one recipient cannot
 // hide everyone else's; it decodes only the messages it has not seen.
-func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
+func (ob *Outbox) readQueue(ctx context.Context) ([]*engine.Message, error) {
 	var ids, unreadable []string
-	fresh := map[string]*Message{}
+	fresh := map[string]*engine.Message{}
 	for after := ""; len(ids) < outboxScan; {
 		var page []string
-		err := ob.o.Store.View(ctx, func(tx Tx) error {
+		err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
 			var err error
 			if page, err = tx.Outbox(after, outboxPage); err != nil {
 				return err
@@ -244,7 +248,7 @@ func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 		after = page[len(page)-1]
 	}
 	if len(unreadable) > 0 {
-		err := ob.o.Store.Update(ctx, func(tx Tx) error {
+		err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
 			for _, id := range unreadable {
 				if err := tx.Dequeue(id); err != nil {
 					return err
@@ -259,8 +263,8 @@ func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	listed := make(map[string]bool, len(ids))
-	keep := make(map[string]*Message, len(ids))
-	out := make([]*Message, 0, len(ids))
+	keep := make(map[string]*engine.Message, len(ids))
+	out := make([]*engine.Message, 0, len(ids))
 	for _, id := range ids {
 		listed[id] = true
 		if ob.settled[id] {
@@ -285,10 +289,10 @@ func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 	return out, nil
 }
 
-func recipientKey(m *Message) string { return string(m.Kind) + ":" + strings.Join(m.To, ",") }
+func recipientKey(m *engine.Message) string { return string(m.Kind) + ":" + strings.Join(m.To, ",") }
 
 // deliver makes one attempt at m and records its outcome.
-func (ob *Outbox) deliver(ctx context.Context, m *Message) {
+func (ob *Outbox) deliver(ctx context.Context, m *engine.Message) {
 	defer func() {
 		ob.mu.Lock()
 		delete(ob.inflight, m.ID)
@@ -316,24 +320,24 @@ var (
 	errNotQueued  = errors.New("message is no longer queued")
 )
 
-func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
+func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error) {
 	// Check, just before sending, that the message is still queued (no
 	// other worker or replica sent it) and that a reply's contact has not
 	// opted out since it was queued.
 	queued, optedOut := false, false
-	err := ob.o.Store.View(ctx, func(tx Tx) error {
+	err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
 		cur, err := tx.Message(m.ID)
 		if err != nil {
 			return err
 		}
-		queued = cur.Status == StatusQueued
-		if m.Purpose != PurposeReply {
+		queued = cur.Status == engine.StatusQueued
+		if m.Purpose != engine.PurposeReply {
 			return nil
 		}
 		c, err := tx.Contact(m.Contact)
 		if err == nil {
 			optedOut = c.OptedOut
-		} else if !isNotFound(err) {
+		} else if !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		return nil
@@ -346,7 +350,7 @@ func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
 	case optedOut:
 		return "", errSuppressed
 	}
-	if m.Kind == KindEmail {
+	if m.Kind == engine.KindEmail {
 		if ob.o.Mailer == nil {
 			return "", &providers.SendError{Err: errors.New("email.smtp is not configured")}
 		}
@@ -369,11 +373,11 @@ func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
 
 // record stores the outcome of an attempt: sent, retry later, or failed.
 // It uses a fresh context so that a shutdown still records what happened.
-func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
+func (ob *Outbox) record(sent *engine.Message, providerID string, sendErr error) {
 	now := ob.o.Clock.Now()
-	var stored *Message // the message as committed
+	var stored *engine.Message // the message as committed
 	log := ob.o.Logger.With().Str("msg_id", sent.ID).Str("to", maskAll(sent.To)).Str("kind", string(sent.Kind)).Logger()
-	err := ob.o.Store.Update(context.Background(), func(tx Tx) error {
+	err := ob.o.Store.Update(context.Background(), func(tx engine.Tx) error {
 		m, err := tx.Message(sent.ID)
 		if err != nil {
 			return err
@@ -384,16 +388,16 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 		switch {
 		case sendErr == nil:
 			m.Attempts++
-			m.Status, m.ProviderID, m.Error, m.ErrorCode = StatusSent, providerID, "", 0
-			if m.Kind == KindText {
+			m.Status, m.ProviderID, m.Error, m.ErrorCode = engine.StatusSent, providerID, "", 0
+			if m.Kind == engine.KindText {
 				m.Provider = ob.o.Provider
 			}
 			if ob.o.Dev {
-				m.Status = StatusDev
+				m.Status = engine.StatusDev
 			}
 			return ob.finish(tx, m)
 		case errors.Is(sendErr, errSuppressed):
-			m.Status, m.Error = StatusSuppressed, sendErr.Error()
+			m.Status, m.Error = engine.StatusSuppressed, sendErr.Error()
 			return ob.finish(tx, m)
 		}
 		m.Attempts++
@@ -405,14 +409,14 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 			m.NextAttempt = now.Add(ob.backoff(m.Attempts))
 			return tx.PutMessage(m)
 		}
-		m.Status = StatusFailed
+		m.Status = engine.StatusFailed
 		return ob.finish(tx, m)
 	})
 	ob.mu.Lock()
 	switch {
 	case err != nil:
 		delete(ob.queued, sent.ID) // re-read from the store
-	case stored.Status == StatusQueued:
+	case stored.Status == engine.StatusQueued:
 		ob.queued[sent.ID] = stored // to retry at NextAttempt
 	default:
 		delete(ob.queued, sent.ID)
@@ -420,7 +424,7 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 	}
 	ob.mu.Unlock()
 	var se *providers.SendError
-	if err == nil && errors.As(sendErr, &se) && se.OptedOut && stored.Purpose != PurposeForward && ob.o.OnOptedOut != nil {
+	if err == nil && errors.As(sendErr, &se) && se.OptedOut && stored.Purpose != engine.PurposeForward && ob.o.OnOptedOut != nil {
 		// The recipient refused it: opt out the contact the message was
 		// for, never the customer a staff forward was about.
 		ob.o.OnOptedOut(sent.To[0])
@@ -438,7 +442,7 @@ func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 	}
 }
 
-func (ob *Outbox) finish(tx Tx, m *Message) error {
+func (ob *Outbox) finish(tx engine.Tx, m *engine.Message) error {
 	if err := tx.PutMessage(m); err != nil {
 		return err
 	}

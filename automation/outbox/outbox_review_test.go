@@ -1,4 +1,4 @@
-package automation_test
+package outbox_test
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/outbox"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -20,11 +22,11 @@ func (downMailer) Mail(context.Context, providers.Email) error {
 // A recipient whose oldest message keeps failing holds back only its own
 // later messages, however many: the rest of the queue goes on.
 func TestOutboxBacklogToOneRecipientDoesNotBlockOthers(t *testing.T) {
-	store := automation.NewMemStore()
-	err := store.Update(context.Background(), func(tx automation.Tx) error {
+	store := mem.NewMemStore()
+	err := store.Update(context.Background(), func(tx engine.Tx) error {
 		for i := 0; i < 1000; i++ {
-			m := &automation.Message{ID: fmt.Sprintf("a%05d", i), Direction: automation.Outbound, Kind: automation.KindEmail,
-				Purpose: automation.PurposeForward, Status: automation.StatusQueued, To: []string{"support@x.example"}, Contact: "+15550001111"}
+			m := &engine.Message{ID: fmt.Sprintf("a%05d", i), Direction: engine.Outbound, Kind: engine.KindEmail,
+				Purpose: engine.PurposeForward, Status: engine.StatusQueued, To: []string{"support@x.example"}, Contact: "+15550001111"}
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
@@ -37,9 +39,9 @@ func TestOutboxBacklogToOneRecipientDoesNotBlockOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue(t, store, &automation.Message{ID: "b00001", Channel: "sms", From: "+15005550006", To: []string{"+15550002222"}, Body: "hi"})
+	queue(t, store, &engine.Message{ID: "b00001", Channel: "sms", From: "+15005550006", To: []string{"+15550002222"}, Body: "hi"})
 	tx := &recordingTexter{}
-	runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, Mailer: downMailer{}, Backoff: time.Hour})
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, Mailer: downMailer{}, Backoff: time.Hour})
 	time.Sleep(3 * time.Second)
 	if sent, _ := tx.snapshot(); len(sent) == 0 {
 		t.Fatalf("the SMS was never sent: stuck behind 1000 queued emails")
@@ -55,16 +57,16 @@ func (optedOutTexter) Send(context.Context, providers.Outbound) (string, error) 
 // A staff number that opted out at Twilio refuses a forward; that opts out
 // nobody: the customer the forward was about keeps getting replies.
 func TestOutboxForwardRefusedByStaffDoesNotOptOutTheCustomer(t *testing.T) {
-	store := automation.NewMemStore()
-	_ = store.Update(context.Background(), func(tx automation.Tx) error { return tx.PutContact(&automation.Contact{Phone: "+15550001111"}) })
-	queue(t, store, &automation.Message{ID: "f1", Channel: "sms", Contact: "+15550001111", From: "+15005550006", To: []string{"+15550100"}, Body: "From customer"})
-	runOutbox(t, automation.OutboxOptions{Store: store, Texter: optedOutTexter{}})
+	store := mem.NewMemStore()
+	_ = store.Update(context.Background(), func(tx engine.Tx) error { return tx.PutContact(&engine.Contact{Phone: "+15550001111"}) })
+	queue(t, store, &engine.Message{ID: "f1", Channel: "sms", Contact: "+15550001111", From: "+15005550006", To: []string{"+15550100"}, Body: "From customer"})
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: optedOutTexter{}})
 	waitFor(t, "recorded", func() bool {
-		var st automation.MessageStatus
-		_ = store.View(context.Background(), func(tx automation.Tx) error { m, _ := tx.Message("f1"); st = m.Status; return nil })
-		return st == automation.StatusFailed
+		var st engine.MessageStatus
+		_ = store.View(context.Background(), func(tx engine.Tx) error { m, _ := tx.Message("f1"); st = m.Status; return nil })
+		return st == engine.StatusFailed
 	})
-	_ = store.View(context.Background(), func(tx automation.Tx) error {
+	_ = store.View(context.Background(), func(tx engine.Tx) error {
 		if c, _ := tx.Contact("+15550001111"); c.OptedOut {
 			t.Errorf("customer opted out because the STAFF number refused a forward")
 		}
@@ -74,30 +76,30 @@ func TestOutboxForwardRefusedByStaffDoesNotOptOutTheCustomer(t *testing.T) {
 
 // A STOP committed while a reply waits for its sender's rate stops it.
 func TestOutboxChecksOptOutWhenTheRateAllowsTheSend(t *testing.T) {
-	store := automation.NewMemStore()
-	var msgs []*automation.Message
+	store := mem.NewMemStore()
+	var msgs []*engine.Message
 	for i := 0; i < 5; i++ {
-		msgs = append(msgs, &automation.Message{ID: fmt.Sprintf("m%d", i), Channel: "sms", Contact: fmt.Sprintf("+1555000100%d", i),
+		msgs = append(msgs, &engine.Message{ID: fmt.Sprintf("m%d", i), Channel: "sms", Contact: fmt.Sprintf("+1555000100%d", i),
 			From: "+15005550006", To: []string{fmt.Sprintf("+1555000100%d", i)}, Body: "deal"})
 	}
 	queue(t, store, msgs...)
-	_ = store.Update(context.Background(), func(tx automation.Tx) error {
+	_ = store.Update(context.Background(), func(tx engine.Tx) error {
 		for _, m := range msgs {
-			m.Purpose = automation.PurposeReply
+			m.Purpose = engine.PurposeReply
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
-			if err := tx.PutContact(&automation.Contact{Phone: m.Contact}); err != nil {
+			if err := tx.PutContact(&engine.Contact{Phone: m.Contact}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	tx := &recordingTexter{}
-	runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, MPS: map[string]float64{"+15005550006": 2}})
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, MPS: map[string]float64{"+15005550006": 2}})
 	time.Sleep(200 * time.Millisecond)
 	// STOP from the last contact, committed before its message leaves.
-	_ = store.Update(context.Background(), func(tx automation.Tx) error {
+	_ = store.Update(context.Background(), func(tx engine.Tx) error {
 		c, _ := tx.Contact("+15550001004")
 		c.OptedOut = true
 		return tx.PutContact(c)

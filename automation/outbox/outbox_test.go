@@ -1,4 +1,4 @@
-package automation_test
+package outbox_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/outbox"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -40,11 +42,11 @@ func (r *recordingTexter) snapshot() ([]providers.Outbound, []time.Time) {
 }
 
 // queue stores and enqueues outbound texts as the engine would.
-func queue(t *testing.T, store automation.Store, msgs ...*automation.Message) {
+func queue(t *testing.T, store engine.Store, msgs ...*engine.Message) {
 	t.Helper()
-	err := store.Update(context.Background(), func(tx automation.Tx) error {
+	err := store.Update(context.Background(), func(tx engine.Tx) error {
 		for _, m := range msgs {
-			m.Direction, m.Kind, m.Status, m.Purpose = automation.Outbound, automation.KindText, automation.StatusQueued, automation.PurposeForward
+			m.Direction, m.Kind, m.Status, m.Purpose = engine.Outbound, engine.KindText, engine.StatusQueued, engine.PurposeForward
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
@@ -59,10 +61,10 @@ func queue(t *testing.T, store automation.Store, msgs ...*automation.Message) {
 	}
 }
 
-func runOutbox(t *testing.T, o automation.OutboxOptions) *automation.Outbox {
+func runOutbox(t *testing.T, o outbox.OutboxOptions) *outbox.Outbox {
 	t.Helper()
 	o.Logger = zerolog.Nop()
-	ob := automation.NewOutbox(o)
+	ob := outbox.NewOutbox(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ob.Run(ctx); close(done) }()
@@ -84,14 +86,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // Sends from one number keep to its mps; a lower bound on the time they
 // span cannot flake on a slow machine.
 func TestOutboxKeepsToMPS(t *testing.T) {
-	store := automation.NewMemStore()
+	store := mem.NewMemStore()
 	tx := &recordingTexter{}
-	var msgs []*automation.Message
+	var msgs []*engine.Message
 	for i, to := range []string{"+15550000001", "+15550000002", "+15550000003", "+15550000004", "+15550000005"} {
-		msgs = append(msgs, &automation.Message{ID: "m" + string(rune('a'+i)), From: "+15005550006", To: []string{to}, Contact: to, Body: "hi"})
+		msgs = append(msgs, &engine.Message{ID: "m" + string(rune('a'+i)), From: "+15005550006", To: []string{to}, Contact: to, Body: "hi"})
 	}
 	queue(t, store, msgs...)
-	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, MPS: map[string]float64{"+15005550006": 4}})
+	ob := runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, MPS: map[string]float64{"+15005550006": 4}})
 	ob.Wake()
 	waitFor(t, "5 sends", func() bool { s, _ := tx.snapshot(); return len(s) == 5 })
 	_, at := tx.snapshot()
@@ -103,14 +105,14 @@ func TestOutboxKeepsToMPS(t *testing.T) {
 
 // Sends to one recipient go in order, even when the first needs retries.
 func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
-	store := automation.NewMemStore()
+	store := mem.NewMemStore()
 	tx := &recordingTexter{fail: 2}
 	queue(t, store,
-		&automation.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "first"},
-		&automation.Message{ID: "m2", From: "+15005550006", To: []string{"+15550000001"}, Body: "second"},
-		&automation.Message{ID: "m3", From: "+15005550006", To: []string{"+15550000001"}, Body: "third"},
+		&engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "first"},
+		&engine.Message{ID: "m2", From: "+15005550006", To: []string{"+15550000001"}, Body: "second"},
+		&engine.Message{ID: "m3", From: "+15005550006", To: []string{"+15550000001"}, Body: "third"},
 	)
-	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx, Backoff: 20 * time.Millisecond})
+	ob := runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, Backoff: 20 * time.Millisecond})
 	ob.Wake()
 	waitFor(t, "3 sends", func() bool { s, _ := tx.snapshot(); return len(s) == 3 })
 	sent, _ := tx.snapshot()
@@ -119,12 +121,12 @@ func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
 			t.Fatalf("send %d = %q, want %q", i, sent[i].Body, want)
 		}
 	}
-	err := store.View(context.Background(), func(tx automation.Tx) error {
+	err := store.View(context.Background(), func(tx engine.Tx) error {
 		m, err := tx.Message("m1")
 		if err != nil {
 			return err
 		}
-		if m.Status != automation.StatusSent || m.Attempts != 3 || m.ProviderID != "SMm1" {
+		if m.Status != engine.StatusSent || m.Attempts != 3 || m.ProviderID != "SMm1" {
 			t.Errorf("m1 = %s after %d attempts (%s)", m.Status, m.Attempts, m.ProviderID)
 		}
 		ids, err := tx.Outbox("", 10)
@@ -140,16 +142,16 @@ func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
 
 // A permanent error is recorded and not retried; the next message goes on.
 func TestOutboxRecordsPermanentErrors(t *testing.T) {
-	store := automation.NewMemStore()
+	store := mem.NewMemStore()
 	perm := &permanentTexter{}
-	queue(t, store, &automation.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "x"})
-	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: perm})
+	queue(t, store, &engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "x"})
+	ob := runOutbox(t, outbox.OutboxOptions{Store: store, Texter: perm})
 	ob.Wake()
 	waitFor(t, "the failure recorded", func() bool {
 		failed := false
-		_ = store.View(context.Background(), func(tx automation.Tx) error {
+		_ = store.View(context.Background(), func(tx engine.Tx) error {
 			m, err := tx.Message("m1")
-			failed = err == nil && m.Status == automation.StatusFailed && m.ErrorCode == 21211
+			failed = err == nil && m.Status == engine.StatusFailed && m.ErrorCode == 21211
 			return nil
 		})
 		return failed
@@ -181,18 +183,18 @@ func (p *permanentTexter) calls() int {
 // A queued id whose message cannot be read is taken out of the queue and
 // does not hold up the messages after it.
 func TestOutboxTakesOutUnreadableMessages(t *testing.T) {
-	store := automation.NewMemStore()
-	if err := store.Update(context.Background(), func(tx automation.Tx) error { return tx.Enqueue("m0") }); err != nil {
+	store := mem.NewMemStore()
+	if err := store.Update(context.Background(), func(tx engine.Tx) error { return tx.Enqueue("m0") }); err != nil {
 		t.Fatal(err)
 	}
-	queue(t, store, &automation.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "after the ghost"})
+	queue(t, store, &engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "after the ghost"})
 	tx := &recordingTexter{}
-	ob := runOutbox(t, automation.OutboxOptions{Store: store, Texter: tx})
+	ob := runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx})
 	ob.Wake()
 	waitFor(t, "the readable message sent", func() bool { s, _ := tx.snapshot(); return len(s) == 1 })
 	waitFor(t, "the unreadable id taken out", func() bool {
 		var ids []string
-		_ = store.View(context.Background(), func(tx automation.Tx) error {
+		_ = store.View(context.Background(), func(tx engine.Tx) error {
 			var err error
 			ids, err = tx.Outbox("", 10)
 			return err

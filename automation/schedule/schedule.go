@@ -1,8 +1,11 @@
-package automation
+// Package schedule starts scheduled automations at the ticks of their
+// cron schedules.
+package schedule
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -121,7 +125,7 @@ func PlanTick(sched cron.Schedule, st *TickState, spec string, now time.Time, ca
 //
 //	schedule: { cron: "0 10 * * MON", group: newsletter, timezone: Europe/Paris, catch_up: 1h }
 type Scheduler struct {
-	e   *Engine
+	e   *engine.Engine
 	log zerolog.Logger
 
 	mu      sync.Mutex
@@ -141,7 +145,7 @@ type scheduleEntry struct {
 
 // NewScheduler returns a scheduler for the engine's scheduled automations;
 // Start starts it.
-func NewScheduler(e *Engine, log zerolog.Logger) *Scheduler {
+func NewScheduler(e *engine.Engine, log zerolog.Logger) *Scheduler {
 	return &Scheduler{e: e, log: log, entries: map[string]scheduleEntry{}, busy: map[string]bool{}, again: map[string]bool{}}
 }
 
@@ -206,7 +210,7 @@ func (s *Scheduler) syncLocked() {
 	}
 	for id, spec := range want {
 		if _, ok := s.entries[id]; !ok {
-			sched, err := scheduleOf(set, set.Automation(id))
+			sched, err := ScheduleOf(set, set.Automation(id))
 			if err != nil {
 				s.log.Error().Err(err).Str("automation", id).Msg("schedule: not scheduled")
 				continue
@@ -261,18 +265,19 @@ func (s *Scheduler) work(ctx context.Context, id string) {
 
 // scheduleSpec identifies the schedule of a for its stored state: its cron
 // expression and the time zone it is read in.
-func scheduleSpec(set *Set, a *Automation) string {
+func scheduleSpec(set *engine.Set, a *engine.Automation) string {
 	return a.Config.Schedule.Cron + " @ " + scheduleZone(set, a)
 }
 
-func scheduleZone(set *Set, a *Automation) string {
+func scheduleZone(set *engine.Set, a *engine.Automation) string {
 	if tz := a.Config.Schedule.Timezone; tz != "" {
 		return tz
 	}
 	return set.Config.Defaults.Timezone
 }
 
-func scheduleOf(set *Set, a *Automation) (cron.Schedule, error) {
+// ScheduleOf returns the cron schedule of a, in its time zone.
+func ScheduleOf(set *engine.Set, a *engine.Automation) (cron.Schedule, error) {
 	sc := a.Config.Schedule
 	loc, err := time.LoadLocation(scheduleZone(set, a))
 	if err != nil {
@@ -297,11 +302,11 @@ func (s *Scheduler) RunDue(ctx context.Context, id string) error {
 		if a == nil || a.Config.Schedule == nil {
 			return nil
 		}
-		sched, err := scheduleOf(set, a)
+		sched, err := ScheduleOf(set, a)
 		if err != nil {
 			return err
 		}
-		st, err := s.state(ctx, id)
+		st, err := s.State(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -343,7 +348,7 @@ func (s *Scheduler) RunDue(ctx context.Context, id string) error {
 // runTick enrolls the group's members for a tick, a batch per transaction,
 // each batch recording how far the tick got, so that an interrupted tick
 // goes on where it stopped and nobody is enrolled twice for one tick.
-func (s *Scheduler) runTick(ctx context.Context, a *Automation, plan TickPlan) error {
+func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan TickPlan) error {
 	group := a.Config.Schedule.Group
 	st := plan.State
 	if !plan.Resume {
@@ -365,23 +370,15 @@ func (s *Scheduler) runTick(ctx context.Context, a *Automation, plan TickPlan) e
 		}
 		next := st
 		n, sk := 0, 0
-		err := s.e.transact(ctx, nil, func(x *txn) error {
+		err := s.e.Transact(ctx, func(x engine.Txn) error {
 			next, n, sk = st, 0, 0
-			members, err := x.tx.ContactsInGroup(group, st.After, startBatch)
+			members, err := x.Tx().ContactsInGroup(group, st.After, engine.StartBatch)
 			if err != nil {
 				return err
 			}
 			for _, c := range members {
 				next.After = c.Phone
-				t, err := x.turn(c.Phone)
-				if err != nil {
-					return err
-				}
-				if skipReason(t.contact, group) != "" {
-					sk++
-					continue
-				}
-				ok, err := s.e.enroll(ctx, t, cur, "", nil)
+				ok, err := x.Enroll(ctx, c.Phone, cur, group)
 				if err != nil {
 					return err
 				}
@@ -391,10 +388,10 @@ func (s *Scheduler) runTick(ctx context.Context, a *Automation, plan TickPlan) e
 				}
 				n++
 			}
-			if len(members) < startBatch {
+			if len(members) < engine.StartBatch {
 				next.Done, next.After = true, ""
 			}
-			return putTickState(x.tx, a.ID, next)
+			return putTickState(x.Tx(), a.ID, next)
 		})
 		if err != nil {
 			return fmt.Errorf("automation: schedule of %q: tick %s: %w", a.ID, st.Tick.Format(time.RFC3339), err)
@@ -406,13 +403,13 @@ func (s *Scheduler) runTick(ctx context.Context, a *Automation, plan TickPlan) e
 	return nil
 }
 
-// state reads the stored TickState of automation id, or nil.
-func (s *Scheduler) state(ctx context.Context, id string) (*TickState, error) {
+// State reads the stored TickState of automation id, or nil.
+func (s *Scheduler) State(ctx context.Context, id string) (*TickState, error) {
 	var st *TickState
-	err := s.e.store.View(ctx, func(tx Tx) error {
+	err := s.e.Store().View(ctx, func(tx engine.Tx) error {
 		st = nil
 		raw, err := tx.Meta(scheduleMetaPrefix + id)
-		if isNotFound(err) {
+		if errors.Is(err, engine.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -434,14 +431,14 @@ func (s *Scheduler) state(ctx context.Context, id string) (*TickState, error) {
 }
 
 func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error {
-	err := s.e.transact(ctx, nil, func(x *txn) error { return putTickState(x.tx, id, st) })
+	err := s.e.Transact(ctx, func(x engine.Txn) error { return putTickState(x.Tx(), id, st) })
 	if err != nil {
 		return fmt.Errorf("automation: schedule of %q: store state: %w", id, err)
 	}
 	return nil
 }
 
-func putTickState(tx Tx, id string, st TickState) error {
+func putTickState(tx engine.Tx, id string, st TickState) error {
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode tick state: %w", err)

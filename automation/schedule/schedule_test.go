@@ -1,4 +1,4 @@
-package automation_test
+package schedule_test
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/schedule"
+	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -21,39 +23,39 @@ func TestPlanTick(t *testing.T) {
 	}
 	const spec = "0 10 * * MON @ UTC"
 	mon := func(week int, h, m int) time.Time { return time.Date(2026, 1, 5+7*week, h, m, 0, 0, time.UTC) }
-	done := func(tick time.Time) *automation.TickState {
-		return &automation.TickState{Spec: spec, Tick: tick, Done: true}
+	done := func(tick time.Time) *schedule.TickState {
+		return &schedule.TickState{Spec: spec, Tick: tick, Done: true}
 	}
 	tests := []struct {
 		label  string
-		state  *automation.TickState
+		state  *schedule.TickState
 		now    time.Time
-		action automation.TickAction
+		action schedule.TickAction
 		tick   time.Time // of the plan
 		stored time.Time // the state's tick to store
 		resume bool
 	}{
-		{"no state: count from now", nil, mon(1, 10, 30), automation.TickBaseline, time.Time{}, mon(1, 10, 30), false},
-		{"the schedule changed: count from now", &automation.TickState{Spec: "@daily @ UTC", Tick: mon(0, 0, 0), Done: true}, mon(1, 10, 30), automation.TickBaseline, time.Time{}, mon(1, 10, 30), false},
-		{"not yet", done(mon(0, 10, 0)), mon(1, 9, 59), automation.TickNone, time.Time{}, time.Time{}, false},
-		{"on time", done(mon(0, 10, 0)), mon(1, 10, 0), automation.TickRun, mon(1, 10, 0), mon(1, 10, 0), false},
-		{"missed, younger than catch_up: runs", done(mon(0, 10, 0)), mon(1, 10, 59), automation.TickRun, mon(1, 10, 0), mon(1, 10, 0), false},
-		{"missed, exactly catch_up old: skipped", done(mon(0, 10, 0)), mon(1, 11, 0), automation.TickSkip, mon(1, 10, 0), mon(1, 11, 0), false},
-		{"missed, older than catch_up: skipped", done(mon(0, 10, 0)), mon(1, 13, 0), automation.TickSkip, mon(1, 10, 0), mon(1, 13, 0), false},
-		{"already taken: never twice", done(mon(1, 10, 0)), mon(1, 10, 30), automation.TickNone, time.Time{}, time.Time{}, false},
-		{"skipped before: never run after", done(mon(1, 13, 0)), mon(1, 13, 30), automation.TickNone, time.Time{}, time.Time{}, false},
-		{"weeks missed: only the latest, once", done(mon(0, 10, 0)), mon(5, 10, 20), automation.TickRun, mon(5, 10, 0), mon(5, 10, 0), false},
-		{"weeks missed, all old: skipped, from the first", done(mon(0, 10, 0)), mon(5, 12, 0), automation.TickSkip, mon(1, 10, 0), mon(5, 12, 0), false},
-		{"interrupted, young: goes on", &automation.TickState{Spec: spec, Tick: mon(1, 10, 0), After: "+1555"}, mon(1, 10, 40), automation.TickRun, mon(1, 10, 0), mon(1, 10, 0), true},
-		{"interrupted, old: dropped", &automation.TickState{Spec: spec, Tick: mon(1, 10, 0), After: "+1555"}, mon(1, 11, 40), automation.TickSkip, mon(1, 10, 0), mon(1, 10, 0), false},
+		{"no state: count from now", nil, mon(1, 10, 30), schedule.TickBaseline, time.Time{}, mon(1, 10, 30), false},
+		{"the schedule changed: count from now", &schedule.TickState{Spec: "@daily @ UTC", Tick: mon(0, 0, 0), Done: true}, mon(1, 10, 30), schedule.TickBaseline, time.Time{}, mon(1, 10, 30), false},
+		{"not yet", done(mon(0, 10, 0)), mon(1, 9, 59), schedule.TickNone, time.Time{}, time.Time{}, false},
+		{"on time", done(mon(0, 10, 0)), mon(1, 10, 0), schedule.TickRun, mon(1, 10, 0), mon(1, 10, 0), false},
+		{"missed, younger than catch_up: runs", done(mon(0, 10, 0)), mon(1, 10, 59), schedule.TickRun, mon(1, 10, 0), mon(1, 10, 0), false},
+		{"missed, exactly catch_up old: skipped", done(mon(0, 10, 0)), mon(1, 11, 0), schedule.TickSkip, mon(1, 10, 0), mon(1, 11, 0), false},
+		{"missed, older than catch_up: skipped", done(mon(0, 10, 0)), mon(1, 13, 0), schedule.TickSkip, mon(1, 10, 0), mon(1, 13, 0), false},
+		{"already taken: never twice", done(mon(1, 10, 0)), mon(1, 10, 30), schedule.TickNone, time.Time{}, time.Time{}, false},
+		{"skipped before: never run after", done(mon(1, 13, 0)), mon(1, 13, 30), schedule.TickNone, time.Time{}, time.Time{}, false},
+		{"weeks missed: only the latest, once", done(mon(0, 10, 0)), mon(5, 10, 20), schedule.TickRun, mon(5, 10, 0), mon(5, 10, 0), false},
+		{"weeks missed, all old: skipped, from the first", done(mon(0, 10, 0)), mon(5, 12, 0), schedule.TickSkip, mon(1, 10, 0), mon(5, 12, 0), false},
+		{"interrupted, young: goes on", &schedule.TickState{Spec: spec, Tick: mon(1, 10, 0), After: "+1555"}, mon(1, 10, 40), schedule.TickRun, mon(1, 10, 0), mon(1, 10, 0), true},
+		{"interrupted, old: dropped", &schedule.TickState{Spec: spec, Tick: mon(1, 10, 0), After: "+1555"}, mon(1, 11, 40), schedule.TickSkip, mon(1, 10, 0), mon(1, 10, 0), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.label, func(t *testing.T) {
-			p := automation.PlanTick(weekly, tt.state, spec, tt.now, time.Hour)
+			p := schedule.PlanTick(weekly, tt.state, spec, tt.now, time.Hour)
 			if p.Action != tt.action || !p.Tick.Equal(tt.tick) || p.Resume != tt.resume {
 				t.Fatalf("PlanTick = %v %v resume=%v, want %v %v resume=%v", p.Action, p.Tick, p.Resume, tt.action, tt.tick, tt.resume)
 			}
-			if p.Action == automation.TickNone {
+			if p.Action == schedule.TickNone {
 				return
 			}
 			if !p.State.Tick.Equal(tt.stored) || p.State.Spec != spec {
@@ -65,7 +67,7 @@ func TestPlanTick(t *testing.T) {
 			// What is stored is never planned again at the same time.
 			st := p.State
 			st.Done = true
-			if again := automation.PlanTick(weekly, &st, spec, tt.now, time.Hour); again.Action != automation.TickNone {
+			if again := schedule.PlanTick(weekly, &st, spec, tt.now, time.Hour); again.Action != schedule.TickNone {
 				t.Errorf("planned again after storing %+v: %v %v", st, again.Action, again.Tick)
 			}
 		})
@@ -86,14 +88,14 @@ func TestPlanTickDST(t *testing.T) {
 		{"fall back", time.Date(2026, 10, 31, 9, 0, 0, 0, ny), time.Date(2026, 11, 1, 9, 10, 0, 0, ny)},
 	} {
 		t.Run(tt.label, func(t *testing.T) {
-			st := &automation.TickState{Spec: "s", Tick: tt.last.UTC(), Done: true}
-			p := automation.PlanTick(daily, st, "s", tt.now.UTC(), time.Hour)
+			st := &schedule.TickState{Spec: "s", Tick: tt.last.UTC(), Done: true}
+			p := schedule.PlanTick(daily, st, "s", tt.now.UTC(), time.Hour)
 			want := time.Date(tt.now.Year(), tt.now.Month(), tt.now.Day(), 9, 0, 0, 0, ny)
-			if p.Action != automation.TickRun || !p.Tick.Equal(want) {
+			if p.Action != schedule.TickRun || !p.Tick.Equal(want) {
 				t.Errorf("PlanTick = %v %v, want run %v (09:00 local)", p.Action, p.Tick.In(ny), want)
 			}
-			early := automation.PlanTick(daily, st, "s", want.Add(-time.Minute), time.Hour)
-			if early.Action != automation.TickNone {
+			early := schedule.PlanTick(daily, st, "s", want.Add(-time.Minute), time.Hour)
+			if early.Action != schedule.TickNone {
 				t.Errorf("a minute before 09:00 local: %v %v, want nothing", early.Action, early.Tick.In(ny))
 			}
 		})
@@ -112,13 +114,13 @@ automations:
 // groupSim returns a simulator whose store holds n members of group news
 // (+15551000000 up), one of them opted out, one that left news, and one
 // member of another group.
-func groupSim(t *testing.T, set *automation.Set, n int) (*automation.Simulator, []string) {
+func groupSim(t *testing.T, set *engine.Set, n int) (*sim.Simulator, []string) {
 	t.Helper()
-	sim := timeSim(t, set, automation.SimStart)
+	s := timeSim(t, set, sim.SimStart)
 	var want []string
-	err := sim.Store.Update(context.Background(), func(tx automation.Tx) error {
+	err := s.Store.Update(context.Background(), func(tx engine.Tx) error {
 		for i := range n {
-			c := &automation.Contact{Phone: fmt.Sprintf("+1555100%04d", i), Groups: []string{"news"}, CreatedAt: automation.SimStart}
+			c := &engine.Contact{Phone: fmt.Sprintf("+1555100%04d", i), Groups: []string{"news"}, CreatedAt: sim.SimStart}
 			switch i {
 			case 7:
 				c.OptedOut = true
@@ -131,15 +133,15 @@ func groupSim(t *testing.T, set *automation.Set, n int) (*automation.Simulator, 
 				return err
 			}
 		}
-		return tx.PutContact(&automation.Contact{Phone: "+15552000000", Groups: []string{"other"}})
+		return tx.PutContact(&engine.Contact{Phone: "+15552000000", Groups: []string{"other"}})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sim, want
+	return s, want
 }
 
-func runDue(t *testing.T, s *automation.Scheduler, sim *automation.Simulator) []*automation.Message {
+func runDue(t *testing.T, s *schedule.Scheduler, sim *sim.Simulator) []*engine.Message {
 	t.Helper()
 	if err := s.RunDue(context.Background(), "weekly"); err != nil {
 		t.Fatalf("RunDue: %v", err)
@@ -147,7 +149,7 @@ func runDue(t *testing.T, s *automation.Scheduler, sim *automation.Simulator) []
 	return drainOutbox(t, sim.Store)
 }
 
-func recipients(ms []*automation.Message) []string {
+func recipients(ms []*engine.Message) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, strings.Join(m.To, ","))
@@ -155,10 +157,10 @@ func recipients(ms []*automation.Message) []string {
 	return out
 }
 
-func tickState(t *testing.T, s automation.Store, id string) automation.TickState {
+func tickState(t *testing.T, s engine.Store, id string) schedule.TickState {
 	t.Helper()
-	var st automation.TickState
-	err := s.View(context.Background(), func(tx automation.Tx) error {
+	var st schedule.TickState
+	err := s.View(context.Background(), func(tx engine.Tx) error {
 		raw, err := tx.Meta("schedule:" + id)
 		if err != nil {
 			return err
@@ -172,15 +174,16 @@ func tickState(t *testing.T, s automation.Store, id string) automation.TickState
 }
 
 func TestSchedulerRunDue(t *testing.T) {
+	start := sim.SimStart
 	set := timeSet(t, scheduleConfig)
 	sim, members := groupSim(t, set, 250) // three batches
-	s := automation.NewScheduler(sim.Engine, zerolog.Nop())
+	s := schedule.NewScheduler(sim.Engine, zerolog.Nop())
 
 	// Monday 09:00: the first look starts counting; nothing is sent.
 	if sent := runDue(t, s, sim); len(sent) != 0 {
 		t.Fatalf("first look sent %d messages", len(sent))
 	}
-	if st := tickState(t, sim.Store, "weekly"); !st.Tick.Equal(automation.SimStart) || !st.Done {
+	if st := tickState(t, sim.Store, "weekly"); !st.Tick.Equal(start) || !st.Done {
 		t.Fatalf("baseline state %+v, want done at the start", st)
 	}
 
@@ -196,7 +199,7 @@ func TestSchedulerRunDue(t *testing.T) {
 	if sent := runDue(t, s, sim); len(sent) != 0 {
 		t.Fatalf("the same tick ran twice: %d messages", len(sent))
 	}
-	if st := tickState(t, sim.Store, "weekly"); !st.Done || st.After != "" || !st.Tick.Equal(automation.SimStart.Add(time.Hour)) {
+	if st := tickState(t, sim.Store, "weekly"); !st.Done || st.After != "" || !st.Tick.Equal(start.Add(time.Hour)) {
 		t.Errorf("state after the tick: %+v", st)
 	}
 
@@ -225,10 +228,11 @@ func TestSchedulerRunDue(t *testing.T) {
 }
 
 func TestSchedulerPausedAndInterrupted(t *testing.T) {
+	start := sim.SimStart
 	set := timeSet(t, scheduleConfig)
 	paused := timeSet(t, strings.Replace(scheduleConfig, "  - id: weekly\n", "  - id: weekly\n    enabled: false\n", 1))
 	sim, members := groupSim(t, set, 250)
-	s := automation.NewScheduler(sim.Engine, zerolog.Nop())
+	s := schedule.NewScheduler(sim.Engine, zerolog.Nop())
 	runDue(t, s, sim)
 
 	// A paused automation's tick is taken and skipped: enabling it again
@@ -244,11 +248,11 @@ func TestSchedulerPausedAndInterrupted(t *testing.T) {
 	}
 
 	// A tick interrupted after the first batch goes on from there.
-	tick := automation.SimStart.Add(7*24*time.Hour + time.Hour)
+	tick := start.Add(7*24*time.Hour + time.Hour)
 	sim.Clock.Advance(tick.Sub(sim.Clock.Now()) + 10*time.Minute) // the scheduler under test takes the ticks, not the simulator
 	after := members[97]                                          // the first batch held members 0..99, 7 and 8 skipped
-	err := sim.Store.Update(context.Background(), func(tx automation.Tx) error {
-		raw, _ := json.Marshal(automation.TickState{Spec: "0 10 * * MON @ UTC", Tick: tick, After: after})
+	err := sim.Store.Update(context.Background(), func(tx engine.Tx) error {
+		raw, _ := json.Marshal(schedule.TickState{Spec: "0 10 * * MON @ UTC", Tick: tick, After: after})
 		return tx.PutMeta("schedule:weekly", raw)
 	})
 	if err != nil {
@@ -266,13 +270,13 @@ func TestSchedulerPausedAndInterrupted(t *testing.T) {
 func TestSchedulerStartReloadStop(t *testing.T) {
 	set := timeSet(t, scheduleConfig)
 	sim, _ := groupSim(t, set, 3)
-	s := automation.NewScheduler(sim.Engine, zerolog.Nop())
+	s := schedule.NewScheduler(sim.Engine, zerolog.Nop())
 	s.Reload() // before Start: nothing to do
 	s.Start(context.Background())
 	// Start looks at each schedule once: the baseline appears.
 	eventuallyTrue(t, func() bool {
 		var ok bool
-		_ = sim.Store.View(context.Background(), func(tx automation.Tx) error {
+		_ = sim.Store.View(context.Background(), func(tx engine.Tx) error {
 			_, err := tx.Meta("schedule:weekly")
 			ok = err == nil
 			return nil

@@ -1,4 +1,7 @@
-package automation
+// Package sim is keyway's simulator: the engine with every step type on an
+// in-memory store, a fake clock and the scheduler, for `keyway simulate`
+// and for tests.
+package sim
 
 import (
 	"context"
@@ -9,8 +12,14 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/schedule"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
+
+	// A simulated config is compiled with every step type.
+	_ "github.com/keyway-sms/keyway/automation/steps"
 )
 
 // Simulator chats with a Set on an in-memory store and a fake clock: each
@@ -18,18 +27,18 @@ import (
 // automations do is reported instead of sent. `keyway simulate` and the
 // step fixture tests drive it.
 type Simulator struct {
-	Engine *Engine
-	Store  Store
-	Clock  *FakeClock
+	Engine *engine.Engine
+	Store  engine.Store
+	Clock  *engine.FakeClock
 	// From is the contact's number, Channel its channel, To the number it
 	// writes to.
 	From, Channel, To string
 	out               io.Writer
-	events            []TraceEvent
+	events            []engine.TraceEvent
 	seq               int
 	// sched takes the scheduled automations' ticks as the gateway would;
 	// counted marks the schedules that started counting.
-	sched   *Scheduler
+	sched   *schedule.Scheduler
 	counted map[string]bool
 }
 
@@ -38,18 +47,18 @@ var SimStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
 // NewSimulator returns a simulator for set that reports to out (nil: report
 // nothing; the caller reads what Say and Advance return).
-func NewSimulator(set *Set, out io.Writer) *Simulator {
-	s := &Simulator{Clock: NewFakeClock(SimStart), Store: NewMemStore(), From: "+15550001111", Channel: config.ChannelSMS, out: out}
-	s.Engine = New(s.Store, set, Options{Clock: s.Clock, Trace: func(ev TraceEvent) { s.events = append(s.events, ev) }})
-	s.sched, s.counted = NewScheduler(s.Engine, zerolog.Nop()), map[string]bool{}
+func NewSimulator(set *engine.Set, out io.Writer) *Simulator {
+	s := &Simulator{Clock: engine.NewFakeClock(SimStart), Store: mem.NewMemStore(), From: "+15550001111", Channel: config.ChannelSMS, out: out}
+	s.Engine = engine.New(s.Store, set, engine.Options{Clock: s.Clock, Trace: func(ev engine.TraceEvent) { s.events = append(s.events, ev) }})
+	s.sched, s.counted = schedule.NewScheduler(s.Engine, zerolog.Nop()), map[string]bool{}
 	return s
 }
 
 // SimResult is what one message or one advance of the clock did.
 type SimResult struct {
 	Route  string
-	Sent   []*Message // outbound messages and emails, in order
-	Events []TraceEvent
+	Sent   []*engine.Message // outbound messages and emails, in order
+	Events []engine.TraceEvent
 }
 
 func (s *Simulator) to() string {
@@ -145,11 +154,11 @@ func (s *Simulator) nextTick(ctx context.Context) (time.Time, string, error) {
 		if a.Config.Schedule == nil {
 			continue
 		}
-		sched, err := scheduleOf(set, a)
+		sched, err := schedule.ScheduleOf(set, a)
 		if err != nil {
 			return time.Time{}, "", err
 		}
-		st, err := s.sched.state(ctx, a.ID)
+		st, err := s.sched.State(ctx, a.ID)
 		if err != nil || st == nil {
 			return time.Time{}, "", err
 		}
@@ -164,7 +173,7 @@ func (s *Simulator) nextTick(ctx context.Context) (time.Time, string, error) {
 func (s *Simulator) nextDue(ctx context.Context, end time.Time) (time.Time, bool, error) {
 	var due time.Time
 	ok := false
-	err := s.Store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx engine.Tx) error {
 		ts, err := tx.DueTimers(end, 1)
 		if err != nil || len(ts) == 0 {
 			return err
@@ -189,7 +198,7 @@ func (s *Simulator) settle(ctx context.Context) (SimResult, error) {
 		}
 	}
 	var res SimResult
-	err := s.Store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx engine.Tx) error {
 		res.Sent = res.Sent[:0]
 		ids, err := tx.Outbox("", 10000)
 		if err != nil {
@@ -200,7 +209,7 @@ func (s *Simulator) settle(ctx context.Context) (SimResult, error) {
 			if err != nil {
 				return err
 			}
-			m.Status = StatusDev
+			m.Status = engine.StatusDev
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
@@ -216,9 +225,9 @@ func (s *Simulator) settle(ctx context.Context) (SimResult, error) {
 }
 
 // Contact returns the simulated contact as stored.
-func (s *Simulator) Contact(ctx context.Context) (*Contact, error) {
-	var c *Contact
-	err := s.Store.View(ctx, func(tx Tx) error {
+func (s *Simulator) Contact(ctx context.Context) (*engine.Contact, error) {
+	var c *engine.Contact
+	err := s.Store.View(ctx, func(tx engine.Tx) error {
 		var err error
 		c, err = tx.Contact(s.From)
 		return err
@@ -243,20 +252,20 @@ func (s *Simulator) Print(res SimResult) {
 		}
 		fmt.Fprintf(s.out, "  [%s%s] %s\n", ev.Automation, step, ev.What)
 	}
-	if res.Route == RouteStored {
+	if res.Route == engine.RouteStored {
 		fmt.Fprintln(s.out, "  (stored; nothing matched)")
 	}
 }
 
-func (s *Simulator) printMessage(m *Message) {
+func (s *Simulator) printMessage(m *engine.Message) {
 	note := ""
-	if m.Status == StatusSuppressed {
+	if m.Status == engine.StatusSuppressed {
 		note = " [NOT SENT: contact opted out]"
 	}
 	switch {
-	case m.Kind == KindEmail:
+	case m.Kind == engine.KindEmail:
 		fmt.Fprintf(s.out, "  email → %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, indent(m.Body, "    | "))
-	case m.Purpose == PurposeForward:
+	case m.Purpose == engine.PurposeForward:
 		fmt.Fprintf(s.out, "  forward → %s (from %s): %s\n", strings.Join(m.To, ", "), m.From, m.Body)
 	default:
 		fmt.Fprintf(s.out, "  reply → %s (%s from %s): %s%s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body, note)

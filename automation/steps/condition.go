@@ -1,13 +1,14 @@
-package automation
+package steps
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("condition", compileCondition) }
+func init() { engine.Register("condition", compileCondition) }
 
 // Condition branches on an expression over the names templates see. A
 // missing then or else goes on to the next step. An expression that fails
@@ -19,7 +20,7 @@ func init() { Register("condition", compileCondition) }
 //     then: confirm
 //     else: ask_again
 type Condition struct {
-	If   *Expr
+	If   *engine.Expr
 	Then string
 	Else string
 }
@@ -30,7 +31,7 @@ type conditionFields struct {
 	Else string `yaml:"else"`
 }
 
-func compileCondition(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileCondition(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f conditionFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -47,18 +48,18 @@ func compileCondition(c *Compiler, s *config.Step) (Step, config.Problems) {
 }
 
 // Execute evaluates the expression and goes to then or else.
-func (st *Condition) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *Condition) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	ok, err := st.If.Eval(r)
 	if err != nil {
 		r.Trace(fmt.Sprintf("condition failed, taking else: %v", err))
-		return Outcome{Next: st.Else}, nil
+		return engine.Outcome{Next: st.Else}, nil
 	}
 	if ok {
 		r.Trace(fmt.Sprintf("condition %s: true", st.If))
-		return Outcome{Next: st.Then}, nil
+		return engine.Outcome{Next: st.Then}, nil
 	}
 	r.Trace(fmt.Sprintf("condition %s: false", st.If))
-	return Outcome{Next: st.Else}, nil
+	return engine.Outcome{Next: st.Else}, nil
 }
 
-var _ Step = (*Condition)(nil)
+var _ engine.Step = (*Condition)(nil)

@@ -1,4 +1,4 @@
-package automation_test
+package steps_test
 
 import (
 	"slices"

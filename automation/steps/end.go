@@ -1,27 +1,28 @@
-package automation
+package steps
 
 import (
 	"context"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("end", compileEnd) }
+func init() { engine.Register("end", compileEnd) }
 
 // EndStep finishes the enrollment.
 //
 //   - type: end
 type EndStep struct{}
 
-func compileEnd(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileEnd(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f struct{}
 	c.Decode(s, &f)
 	return EndStep{}, nil
 }
 
 // Execute ends the enrollment.
-func (EndStep) Execute(context.Context, *Run) (Outcome, error) {
-	return Outcome{Next: config.End}, nil
+func (EndStep) Execute(context.Context, *engine.Run) (engine.Outcome, error) {
+	return engine.Outcome{Next: config.End}, nil
 }
 
-var _ Step = EndStep{}
+var _ engine.Step = EndStep{}

@@ -1,4 +1,4 @@
-package automation_test
+package steps_test
 
 import (
 	"context"
@@ -16,11 +16,15 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/config"
+
+	// Every registered step type has a fixture here, the http step's too.
+	_ "github.com/keyway-sms/keyway/automation/steps/httpstep"
 )
 
-// fixture is one test case of a step type, in testdata/steps/<type>.yaml.
+// fixture is one test case of a step type, in testdata/<type>.yaml.
 // The case's config runs in the simulator; chat lines are messages from
 // the contact, or "/wait 2h" to move the clock.
 type fixture struct {
@@ -84,9 +88,9 @@ type requestWant struct {
 // TestStepFixtures runs every registered step type's fixture; a type
 // without one fails.
 func TestStepFixtures(t *testing.T) {
-	for _, typ := range automation.Types() {
+	for _, typ := range engine.Types() {
 		t.Run(typ, func(t *testing.T) {
-			path := filepath.Join("testdata", "steps", typ+".yaml")
+			path := filepath.Join("testdata", typ+".yaml")
 			raw, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatalf("step type %q has no fixture: %v", typ, err)
@@ -109,12 +113,12 @@ func runFixture(t *testing.T, fx fixture) {
 	echo := newEchoServer(t)
 	src := strings.ReplaceAll(fx.Config, "${SERVER}", echo.srv.URL)
 	cfg, problems := config.Parse("fixture.yaml", []byte(src), func(string) (string, bool) { return "", false })
-	// Compile even a config with problems, as automation.Load does, so
+	// Compile even a config with problems, as engine.Load does, so
 	// that step and keyword problems come out with the file's.
-	var set *automation.Set
+	var set *engine.Set
 	if cfg != nil {
 		var more config.Problems
-		set, more = automation.Compile(cfg)
+		set, more = engine.Compile(cfg)
 		problems = append(problems, more...)
 	}
 	checkProblems(t, "problem", problems.Errors(), fx.Problems)
@@ -123,26 +127,26 @@ func runFixture(t *testing.T, fx fixture) {
 		return
 	}
 
-	sim := automation.NewSimulator(set, nil)
+	s := sim.NewSimulator(set, nil)
 	if fx.From != "" {
-		sim.From = fx.From
+		s.From = fx.From
 	}
 	if fx.Channel != "" {
-		sim.Channel = fx.Channel
+		s.Channel = fx.Channel
 	}
 	ctx := context.Background()
-	var sent []*automation.Message
+	var sent []*engine.Message
 	for _, line := range fx.Chat {
-		var res automation.SimResult
+		var res sim.SimResult
 		var err error
 		if d, ok := strings.CutPrefix(line, "/wait "); ok {
 			dur, perr := config.ParseDuration(d)
 			if perr != nil {
 				t.Fatalf("chat %q: %v", line, perr)
 			}
-			res, err = sim.Advance(ctx, dur)
+			res, err = s.Advance(ctx, dur)
 		} else {
-			res, err = sim.Say(ctx, line)
+			res, err = s.Say(ctx, line)
 		}
 		if err != nil {
 			t.Fatalf("chat %q: %v", line, err)
@@ -151,14 +155,14 @@ func runFixture(t *testing.T, fx fixture) {
 	}
 	checkSent(t, sent, fx.Sent)
 	if fx.Contact != nil {
-		c, err := sim.Contact(ctx)
+		c, err := s.Contact(ctx)
 		if err != nil {
 			t.Fatalf("contact: %v", err)
 		}
 		checkContact(t, c, fx.Contact)
 	}
 	for id, want := range fx.Enrollments {
-		checkEnrollment(t, sim, id, want)
+		checkEnrollment(t, s, id, want)
 	}
 	if fx.Requests != nil {
 		checkRequests(t, echo.received(), fx.Requests)
@@ -197,7 +201,7 @@ func problemLines(ps config.Problems) string {
 	return b.String()
 }
 
-func checkSent(t *testing.T, got []*automation.Message, want []sentMessage) {
+func checkSent(t *testing.T, got []*engine.Message, want []sentMessage) {
 	t.Helper()
 	describe := func() string {
 		var b strings.Builder
@@ -234,7 +238,7 @@ func checkSent(t *testing.T, got []*automation.Message, want []sentMessage) {
 	}
 }
 
-func checkContact(t *testing.T, c *automation.Contact, w *contactWant) {
+func checkContact(t *testing.T, c *engine.Contact, w *contactWant) {
 	t.Helper()
 	if w.Name != nil && c.Name != *w.Name {
 		t.Errorf("contact name = %q, want %q", c.Name, *w.Name)
@@ -263,10 +267,10 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func checkEnrollment(t *testing.T, sim *automation.Simulator, automationID string, w enrollmentWant) {
+func checkEnrollment(t *testing.T, sim *sim.Simulator, automationID string, w enrollmentWant) {
 	t.Helper()
-	var ens []*automation.Enrollment
-	err := sim.Store.View(context.Background(), func(tx automation.Tx) error {
+	var ens []*engine.Enrollment
+	err := sim.Store.View(context.Background(), func(tx engine.Tx) error {
 		var err error
 		ens, err = tx.Enrollments(automationID, sim.From, false, 1)
 		return err

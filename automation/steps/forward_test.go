@@ -1,20 +1,21 @@
-package automation
+package steps
 
 import (
 	"testing"
 	"time"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
 // forwardRun builds just enough of a Run for the default forward texts.
-func forwardRun(name string, m *Message) *Run {
+func forwardRun(name string, m *engine.Message) *engine.Run {
 	cfg := &config.Config{Defaults: config.Defaults{Timezone: "America/New_York"}}
-	return &Run{
+	return &engine.Run{
 		Now:        time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC),
-		Set:        &Set{Config: cfg, Location: cfg.Location()},
-		Automation: &Automation{ID: "support"},
-		Contact:    &Contact{Phone: "+15550001111", Name: name},
+		Set:        &engine.Set{Config: cfg, Location: cfg.Location()},
+		Automation: &engine.Automation{ID: "support"},
+		Contact:    &engine.Contact{Phone: "+15550001111", Name: name},
 		Message:    m,
 	}
 }
@@ -24,7 +25,7 @@ func TestForwardDefaultTexts(t *testing.T) {
 	cases := []struct {
 		label   string
 		name    string
-		msg     *Message
+		msg     *engine.Message
 		sms     string
 		subject string
 		body    string
@@ -32,7 +33,7 @@ func TestForwardDefaultTexts(t *testing.T) {
 		{
 			label: "named contact with media",
 			name:  "Ann",
-			msg:   &Message{Channel: config.ChannelSMS, To: []string{"+15005550006"}, Body: "Is this broken?", Media: media},
+			msg:   &engine.Message{Channel: config.ChannelSMS, To: []string{"+15005550006"}, Body: "Is this broken?", Media: media},
 			sms: "From +15550001111 (Ann): \"Is this broken?\"\n" +
 				"Media: https://api.twilio.test/Media/ME1\n" +
 				"Media: https://api.twilio.test/Media/ME2",
@@ -42,7 +43,7 @@ func TestForwardDefaultTexts(t *testing.T) {
 		},
 		{
 			label:   "whatsapp photo without text",
-			msg:     &Message{Channel: config.ChannelWhatsApp, To: []string{"+14155238886"}, Media: media[:1]},
+			msg:     &engine.Message{Channel: config.ChannelWhatsApp, To: []string{"+14155238886"}, Media: media[:1]},
 			sms:     "From +15550001111 on WhatsApp: (no text)\nMedia: https://api.twilio.test/Media/ME1",
 			subject: "WhatsApp from +15550001111",
 			body: "From: +15550001111\nTo: +14155238886 (WhatsApp)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\n\n" +

@@ -1,4 +1,4 @@
-package automation
+package steps
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 	"net/mail"
 	"strings"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("forward_to_email", compileForwardToEmail) }
+func init() { engine.Register("forward_to_email", compileForwardToEmail) }
 
 // ForwardToEmail emails the contact's message to staff through email.smtp,
 // as one email to every address. The default subject names the contact
@@ -24,9 +25,9 @@ func init() { Register("forward_to_email", compileForwardToEmail) }
 //     subject: "{{ contact.phone }} needs help"             # optional
 //     text: "{{ message.body }}\n\nReply by SMS: {{ contact.phone }}"   # optional
 type ForwardToEmail struct {
-	To      []string  // addresses as written
-	Subject *Template // nil: the default subject
-	Text    *Template // nil: the default body
+	To      []string         // addresses as written
+	Subject *engine.Template // nil: the default subject
+	Text    *engine.Template // nil: the default body
 }
 
 type forwardToEmailFields struct {
@@ -35,7 +36,7 @@ type forwardToEmailFields struct {
 	Text    string   `yaml:"text"`
 }
 
-func compileForwardToEmail(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileForwardToEmail(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f forwardToEmailFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -46,7 +47,7 @@ func compileForwardToEmail(c *Compiler, s *config.Step) (Step, config.Problems) 
 	}
 	seen := map[string]int{}
 	for i, raw := range f.To {
-		field := fieldIndex("to", i)
+		field := engine.FieldIndex("to", i)
 		addr, err := mail.ParseAddress(raw)
 		if err != nil {
 			c.Problemf(s, field, "%q is not a valid email address: %v", raw, err)
@@ -54,7 +55,7 @@ func compileForwardToEmail(c *Compiler, s *config.Step) (Step, config.Problems) 
 		}
 		key := strings.ToLower(addr.Address)
 		if first, dup := seen[key]; dup {
-			c.Problemf(s, field, "%s repeats %s (%s)", field, fieldIndex("to", first), addr.Address)
+			c.Problemf(s, field, "%s repeats %s (%s)", field, engine.FieldIndex("to", first), addr.Address)
 			continue
 		}
 		seen[key] = i
@@ -73,34 +74,34 @@ func compileForwardToEmail(c *Compiler, s *config.Step) (Step, config.Problems) 
 }
 
 // Execute queues the email.
-func (st *ForwardToEmail) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *ForwardToEmail) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	subject, body := emailSubject(r), emailBody(r)
 	var err error
 	if st.Subject != nil {
 		if subject, err = r.Render(st.Subject); err != nil {
-			return Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email subject: %v", err)}, nil
+			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email subject: %v", err)}, nil
 		}
 		// A header holds one line.
 		subject = strings.Join(strings.Fields(subject), " ")
 	}
 	if st.Text != nil {
 		if body, err = r.Render(st.Text); err != nil {
-			return Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email text: %v", err)}, nil
+			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email text: %v", err)}, nil
 		}
 	}
-	err = r.Queue(&Message{
-		Kind: KindEmail, Purpose: PurposeForward, Contact: r.Contact.Phone,
+	err = r.Queue(&engine.Message{
+		Kind: engine.KindEmail, Purpose: engine.PurposeForward, Contact: r.Contact.Phone,
 		To: append([]string(nil), st.To...), Subject: subject, Body: body,
 	})
 	if err != nil {
-		return Outcome{}, fmt.Errorf("forward_to_email: queue email: %w", err)
+		return engine.Outcome{}, fmt.Errorf("forward_to_email: queue email: %w", err)
 	}
 	r.Trace("emailed " + strings.Join(st.To, ", "))
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
 // emailSubject is the default subject: "SMS from +15550001111 (Ann)".
-func emailSubject(r *Run) string {
+func emailSubject(r *engine.Run) string {
 	who := contactLabel(r.Contact)
 	if m := r.Message; m != nil {
 		return fmt.Sprintf("%s from %s", channelName(orSMS(m.Channel)), who)
@@ -110,7 +111,7 @@ func emailSubject(r *Run) string {
 
 // emailBody is the default body: who wrote, to which number and when, the
 // text and the media links.
-func emailBody(r *Run) string {
+func emailBody(r *engine.Run) string {
 	var b strings.Builder
 	who := contactLabel(r.Contact)
 	when := r.Now.In(r.Set.Location).Format("Mon, 02 Jan 2006 15:04 MST")
@@ -141,4 +142,4 @@ func orSMS(ch string) string {
 	return ch
 }
 
-var _ Step = (*ForwardToEmail)(nil)
+var _ engine.Step = (*ForwardToEmail)(nil)

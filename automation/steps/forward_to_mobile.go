@@ -1,14 +1,15 @@
-package automation
+package steps
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("forward_to_mobile", compileForwardToMobile) }
+func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 
 // ForwardToMobile sends the contact's message to staff by SMS, one message
 // per staff number, from `from` if set, else the SMS number the contact
@@ -27,9 +28,9 @@ func init() { Register("forward_to_mobile", compileForwardToMobile) }
 //     text: "{{ contact.phone }} wrote: {{ message.body }}"   # optional
 //     from: "+15005550006"                                     # optional
 type ForwardToMobile struct {
-	To   []string  // E.164
-	Text *Template // nil: the default text
-	From string    // E.164, or "" for the contact's SMS number
+	To   []string         // E.164
+	Text *engine.Template // nil: the default text
+	From string           // E.164, or "" for the contact's SMS number
 }
 
 type forwardToMobileFields struct {
@@ -38,7 +39,7 @@ type forwardToMobileFields struct {
 	From string   `yaml:"from"`
 }
 
-func compileForwardToMobile(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f forwardToMobileFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -49,7 +50,7 @@ func compileForwardToMobile(c *Compiler, s *config.Step) (Step, config.Problems)
 	}
 	seen := map[string]int{}
 	for i, raw := range f.To {
-		field := fieldIndex("to", i)
+		field := engine.FieldIndex("to", i)
 		if strings.TrimSpace(raw) == "" {
 			c.Problemf(s, field, "%s is empty", field)
 			continue
@@ -59,7 +60,7 @@ func compileForwardToMobile(c *Compiler, s *config.Step) (Step, config.Problems)
 			continue
 		}
 		if first, dup := seen[n]; dup {
-			c.Problemf(s, field, "%s repeats %s (%s)", field, fieldIndex("to", first), n)
+			c.Problemf(s, field, "%s repeats %s (%s)", field, engine.FieldIndex("to", first), n)
 			continue
 		}
 		seen[n] = i
@@ -80,30 +81,30 @@ func compileForwardToMobile(c *Compiler, s *config.Step) (Step, config.Problems)
 }
 
 // Execute queues one forward per staff number.
-func (st *ForwardToMobile) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	body := forwardText(r)
 	if st.Text != nil {
 		var err error
 		if body, err = r.Render(st.Text); err != nil {
-			return Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_mobile: %v", err)}, nil
+			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_mobile: %v", err)}, nil
 		}
 	}
 	from := r.Sender(config.ChannelSMS, st.From)
 	for _, to := range st.To {
-		err := r.Queue(&Message{
-			Kind: KindText, Purpose: PurposeForward, Channel: config.ChannelSMS,
+		err := r.Queue(&engine.Message{
+			Kind: engine.KindText, Purpose: engine.PurposeForward, Channel: config.ChannelSMS,
 			Contact: r.Contact.Phone, From: from, To: []string{to}, Body: body,
 		})
 		if err != nil {
-			return Outcome{}, fmt.Errorf("forward_to_mobile: queue forward: %w", err)
+			return engine.Outcome{}, fmt.Errorf("forward_to_mobile: queue forward: %w", err)
 		}
 		r.Trace("forwarded to " + to)
 	}
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
 // forwardText is the default text of a forward to a staff mobile.
-func forwardText(r *Run) string {
+func forwardText(r *engine.Run) string {
 	who := contactLabel(r.Contact)
 	m := r.Message
 	if m == nil {
@@ -124,7 +125,7 @@ func forwardText(r *Run) string {
 
 // contactLabel names a contact by number, and by name when it has one:
 // "+15550001111 (Ann)".
-func contactLabel(c *Contact) string {
+func contactLabel(c *engine.Contact) string {
 	if c.Name == "" {
 		return c.Phone
 	}
@@ -170,4 +171,4 @@ func hasChannel(cfg *config.Config, ch string) bool {
 	return false
 }
 
-var _ Step = (*ForwardToMobile)(nil)
+var _ engine.Step = (*ForwardToMobile)(nil)

@@ -1,16 +1,17 @@
-package automation
+package steps
 
 import (
 	"context"
 	"slices"
 	"strings"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
 func init() {
-	Register("add_to_group", compileAddToGroup)
-	Register("remove_from_group", compileRemoveFromGroup)
+	engine.Register("add_to_group", compileAddToGroup)
+	engine.Register("remove_from_group", compileRemoveFromGroup)
 }
 
 // AddToGroup adds the contact to groups declared under `groups`. Joining a
@@ -35,7 +36,7 @@ type groupFields struct {
 	Groups []string `yaml:"groups"`
 }
 
-func compileAddToGroup(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileAddToGroup(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f groupFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -43,10 +44,10 @@ func compileAddToGroup(c *Compiler, s *config.Step) (Step, config.Problems) {
 	if len(f.Groups) == 0 {
 		c.Problemf(s, "groups", "add_to_group needs groups: at least one group id")
 	}
-	return &AddToGroup{Groups: c.groupIDs(s, "groups", f.Groups)}, nil
+	return &AddToGroup{Groups: groupIDs(c, s, "groups", f.Groups)}, nil
 }
 
-func compileRemoveFromGroup(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileRemoveFromGroup(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f groupFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -54,23 +55,23 @@ func compileRemoveFromGroup(c *Compiler, s *config.Step) (Step, config.Problems)
 	if len(f.Groups) == 0 {
 		c.Problemf(s, "groups", "remove_from_group needs groups: at least one group id")
 	}
-	return &RemoveFromGroup{Groups: c.groupIDs(s, "groups", f.Groups)}, nil
+	return &RemoveFromGroup{Groups: groupIDs(c, s, "groups", f.Groups)}, nil
 }
 
 // groupIDs checks the group ids found in field of s: each must be declared
 // under groups, once. It returns the good ones.
-func (c *Compiler) groupIDs(s *config.Step, field string, ids []string) []string {
+func groupIDs(c *engine.Compiler, s *config.Step, field string, ids []string) []string {
 	var out []string
 	seen := map[string]int{}
 	for i, id := range ids {
-		at := fieldIndex(field, i)
+		at := engine.FieldIndex(field, i)
 		switch first, dup := seen[id]; {
 		case strings.TrimSpace(id) == "":
 			c.Problemf(s, at, "%s is empty", at)
 		case !c.Config.HasGroup(id):
 			c.Problemf(s, at, "unknown group %q", id)
 		case dup:
-			c.Problemf(s, at, "%s repeats %s (%q)", at, fieldIndex(field, first), id)
+			c.Problemf(s, at, "%s repeats %s (%q)", at, engine.FieldIndex(field, first), id)
 		default:
 			seen[id] = i
 			out = append(out, id)
@@ -80,7 +81,7 @@ func (c *Compiler) groupIDs(s *config.Step, field string, ids []string) []string
 }
 
 // Execute adds the contact to the groups.
-func (st *AddToGroup) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *AddToGroup) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	for _, g := range st.Groups {
 		if r.Contact.InGroup(g) {
 			r.Trace("already in group " + g)
@@ -89,11 +90,11 @@ func (st *AddToGroup) Execute(_ context.Context, r *Run) (Outcome, error) {
 		}
 	}
 	r.AddGroups(st.Groups...)
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
 // Execute takes the contact out of the groups.
-func (st *RemoveFromGroup) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *RemoveFromGroup) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	for _, g := range st.Groups {
 		if r.Contact.InGroup(g) {
 			r.Trace("removed from group " + g)
@@ -102,13 +103,13 @@ func (st *RemoveFromGroup) Execute(_ context.Context, r *Run) (Outcome, error) {
 		}
 	}
 	r.RemoveGroups(st.Groups...)
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
-// LeaveGroups takes the contact out of groups and records them in
+// leaveGroups takes r's contact out of groups and records them in
 // Contact.LeftGroups, so that scheduled sends to those groups skip it until
-// it joins again (AddGroups clears them).
-func (r *Run) LeaveGroups(groups ...string) {
+// it joins again (Run.AddGroups clears them).
+func leaveGroups(r *engine.Run, groups ...string) {
 	r.RemoveGroups(groups...)
 	c := r.Contact
 	for _, g := range groups {
@@ -119,6 +120,6 @@ func (r *Run) LeaveGroups(groups ...string) {
 }
 
 var (
-	_ Step = (*AddToGroup)(nil)
-	_ Step = (*RemoveFromGroup)(nil)
+	_ engine.Step = (*AddToGroup)(nil)
+	_ engine.Step = (*RemoveFromGroup)(nil)
 )

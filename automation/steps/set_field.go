@@ -1,4 +1,4 @@
-package automation
+package steps
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("set_field", compileSetField) }
+func init() { engine.Register("set_field", compileSetField) }
 
 // SetField renders templates into contact fields. Each name must be
 // declared under the top-level `fields`; a value that renders empty clears
@@ -24,14 +25,14 @@ type SetField struct {
 // FieldValue is one field a SetField step sets.
 type FieldValue struct {
 	Name  string
-	Value *Template
+	Value *engine.Template
 }
 
 type setFieldFields struct {
 	Fields yaml.Node `yaml:"fields"`
 }
 
-func compileSetField(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileSetField(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f setFieldFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -59,17 +60,17 @@ func compileSetField(c *Compiler, s *config.Step) (Step, config.Problems) {
 			v = v.Alias
 		}
 		if k.Kind != yaml.ScalarNode {
-			c.problemAt(s, k, "fields: expected a field name as key")
+			problemAt(c, s, k, "fields: expected a field name as key")
 			continue
 		}
 		name := k.Value
 		if first, dup := seen[name]; dup {
-			c.problemAt(s, k, "field %q is set twice (first at line %d)", name, first.Line)
+			problemAt(c, s, k, "field %q is set twice (first at line %d)", name, first.Line)
 			continue
 		}
 		seen[name] = k
 		if !c.Config.HasField(name) {
-			c.problemAt(s, k, "field %q is not declared under fields", name)
+			problemAt(c, s, k, "field %q is not declared under fields", name)
 			continue
 		}
 		src := ""
@@ -77,12 +78,12 @@ func compileSetField(c *Compiler, s *config.Step) (Step, config.Problems) {
 		case v.Kind == yaml.ScalarNode && v.ShortTag() != "!!null":
 			src = v.Value
 		case v.Kind != yaml.ScalarNode:
-			c.problemAt(s, v, "fields.%s: expected a template (a string), got a %s", name, nodeKind(v))
+			problemAt(c, s, v, "fields.%s: expected a template (a string), got a %s", name, nodeKind(v))
 			continue
 		}
-		t, err := parseTemplate(c.liquid, src)
+		t, err := c.ParseTemplate(src)
 		if err != nil {
-			c.problemAt(s, v, "fields.%s: %v", name, err)
+			problemAt(c, s, v, "fields.%s: %v", name, err)
 			continue
 		}
 		st.Fields = append(st.Fields, FieldValue{Name: name, Value: t})
@@ -91,11 +92,11 @@ func compileSetField(c *Compiler, s *config.Step) (Step, config.Problems) {
 }
 
 // problemAt records an error about step s placed at node n of its YAML.
-func (c *Compiler) problemAt(s *config.Step, n *yaml.Node, format string, args ...any) {
-	c.problems = append(c.problems, config.Problem{
+func problemAt(c *engine.Compiler, s *config.Step, n *yaml.Node, format string, args ...any) {
+	c.AddProblem(config.Problem{
 		File:    c.Config.File,
 		Pos:     config.Pos{Line: n.Line, Col: n.Column},
-		Message: fmt.Sprintf("%s: %s", c.stepName(s), fmt.Sprintf(format, args...)),
+		Message: fmt.Sprintf("%s: %s", c.StepName(s), fmt.Sprintf(format, args...)),
 	})
 }
 
@@ -107,12 +108,12 @@ func nodeKind(n *yaml.Node) string {
 }
 
 // Execute renders and stores the fields.
-func (st *SetField) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *SetField) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	values := make([]string, len(st.Fields))
 	for i, f := range st.Fields {
 		v, err := r.Render(f.Value)
 		if err != nil {
-			return Outcome{Next: config.End, EndReason: fmt.Sprintf("set_field %s: %v", f.Name, err)}, nil
+			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("set_field %s: %v", f.Name, err)}, nil
 		}
 		values[i] = v
 	}
@@ -129,7 +130,7 @@ func (st *SetField) Execute(_ context.Context, r *Run) (Outcome, error) {
 		c.Fields[f.Name] = values[i]
 		r.Trace(fmt.Sprintf("set field %s to %q", f.Name, values[i]))
 	}
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
-var _ Step = (*SetField)(nil)
+var _ engine.Step = (*SetField)(nil)

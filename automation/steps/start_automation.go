@@ -1,13 +1,14 @@
-package automation
+package steps
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("start_automation", compileStartAutomation) }
+func init() { engine.Register("start_automation", compileStartAutomation) }
 
 // StartAutomationStep enrolls the contact in another automation and goes
 // on. The target's own rule applies: a contact already in it is left where
@@ -25,7 +26,7 @@ type startAutomationFields struct {
 	Automation string `yaml:"automation"`
 }
 
-func compileStartAutomation(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileStartAutomation(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f startAutomationFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -43,19 +44,19 @@ func compileStartAutomation(c *Compiler, s *config.Step) (Step, config.Problems)
 
 // Execute enrolls the contact in the target automation, which runs its
 // first steps at once, in this turn.
-func (st *StartAutomationStep) Execute(ctx context.Context, r *Run) (Outcome, error) {
+func (st *StartAutomationStep) Execute(ctx context.Context, r *engine.Run) (engine.Outcome, error) {
 	if r.Set.Automation(st.Automation) == nil {
-		return Outcome{Next: config.End, EndReason: fmt.Sprintf("start_automation: automation %q no longer exists", st.Automation)}, nil
+		return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("start_automation: automation %q no longer exists", st.Automation)}, nil
 	}
 	r.Trace("starting automation " + st.Automation)
 	started, err := r.StartAutomation(ctx, st.Automation)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("start automation %q: %w", st.Automation, err)
+		return engine.Outcome{}, fmt.Errorf("start automation %q: %w", st.Automation, err)
 	}
 	if !started {
 		r.Trace(fmt.Sprintf("automation %s not started: paused, or the contact is in it already", st.Automation))
 	}
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
-var _ Step = (*StartAutomationStep)(nil)
+var _ engine.Step = (*StartAutomationStep)(nil)

@@ -1,14 +1,15 @@
-package automation
+package steps
 
 import (
 	"context"
 	"slices"
 	"strings"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("tag", compileTag) }
+func init() { engine.Register("tag", compileTag) }
 
 // Tag adds free-form tags to the contact and removes others. Tags are
 // trimmed and kept without repeats; conditions test them with
@@ -27,7 +28,7 @@ type tagFields struct {
 	Remove []string `yaml:"remove"`
 }
 
-func compileTag(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileTag(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f tagFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -37,8 +38,8 @@ func compileTag(c *Compiler, s *config.Step) (Step, config.Problems) {
 	}
 	st := &Tag{}
 	added := map[string]string{} // tag → where it is added
-	st.Add = c.tags(s, "add", f.Add, func(tag, at string) { added[tag] = at })
-	st.Remove = c.tags(s, "remove", f.Remove, func(tag, at string) {
+	st.Add = tags(c, s, "add", f.Add, func(tag, at string) { added[tag] = at })
+	st.Remove = tags(c, s, "remove", f.Remove, func(tag, at string) {
 		if first, ok := added[tag]; ok {
 			c.Problemf(s, at, "tag %q is both added (%s) and removed", tag, first)
 		}
@@ -48,11 +49,11 @@ func compileTag(c *Compiler, s *config.Step) (Step, config.Problems) {
 
 // tags checks the tags found in field of s: trimmed, not empty, once. It
 // calls each for every good one and returns them.
-func (c *Compiler) tags(s *config.Step, field string, raw []string, each func(tag, at string)) []string {
+func tags(c *engine.Compiler, s *config.Step, field string, raw []string, each func(tag, at string)) []string {
 	var out []string
 	seen := map[string]string{}
 	for i, t := range raw {
-		at := fieldIndex(field, i)
+		at := engine.FieldIndex(field, i)
 		tag := strings.TrimSpace(t)
 		if tag == "" {
 			c.Problemf(s, at, "%s is empty", at)
@@ -70,7 +71,7 @@ func (c *Compiler) tags(s *config.Step, field string, raw []string, each func(ta
 }
 
 // Execute changes the contact's tags.
-func (st *Tag) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *Tag) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	c := r.Contact
 	for _, t := range st.Add {
 		if !slices.Contains(c.Tags, t) {
@@ -84,7 +85,7 @@ func (st *Tag) Execute(_ context.Context, r *Run) (Outcome, error) {
 			r.Trace("untagged " + t)
 		}
 	}
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
-var _ Step = (*Tag)(nil)
+var _ engine.Step = (*Tag)(nil)

@@ -1,13 +1,14 @@
-package automation
+package steps
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("unsubscribe", compileUnsubscribe) }
+func init() { engine.Register("unsubscribe", compileUnsubscribe) }
 
 // Scopes of an unsubscribe step.
 const (
@@ -32,8 +33,8 @@ const (
 //     text: "You have left the newsletter."
 type Unsubscribe struct {
 	Scope  string
-	Groups []string  // scope groups
-	Text   *Template // nil: send nothing
+	Groups []string         // scope groups
+	Text   *engine.Template // nil: send nothing
 }
 
 type unsubscribeFields struct {
@@ -42,7 +43,7 @@ type unsubscribeFields struct {
 	Text   string   `yaml:"text"`
 }
 
-func compileUnsubscribe(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileUnsubscribe(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f unsubscribeFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -60,7 +61,7 @@ func compileUnsubscribe(c *Compiler, s *config.Step) (Step, config.Problems) {
 		if len(f.Groups) == 0 {
 			c.Problemf(s, "groups", "unsubscribe with scope groups needs groups: at least one group id")
 		}
-		st.Groups = c.groupIDs(s, "groups", f.Groups)
+		st.Groups = groupIDs(c, s, "groups", f.Groups)
 	default:
 		c.Problemf(s, "scope", "scope must be all or groups, not %q", f.Scope)
 	}
@@ -71,39 +72,39 @@ func compileUnsubscribe(c *Compiler, s *config.Step) (Step, config.Problems) {
 }
 
 // Execute opts the contact out, everywhere or of the groups.
-func (st *Unsubscribe) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *Unsubscribe) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	body, err := r.Render(st.Text)
 	if err != nil {
-		return Outcome{Next: config.End, EndReason: fmt.Sprintf("unsubscribe text: %v", err)}, nil
+		return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("unsubscribe text: %v", err)}, nil
 	}
 	if st.Scope == ScopeGroups {
-		r.LeaveGroups(st.Groups...)
+		leaveGroups(r, st.Groups...)
 		for _, g := range st.Groups {
 			r.Trace("left group " + g)
 		}
 		if body != "" {
 			if err := r.Reply(body, nil, ""); err != nil {
-				return Outcome{}, fmt.Errorf("unsubscribe: queue reply: %w", err)
+				return engine.Outcome{}, fmt.Errorf("unsubscribe: queue reply: %w", err)
 			}
 		}
-		return Outcome{}, nil
+		return engine.Outcome{}, nil
 	}
 	r.Trace("opted out everywhere")
 	if err := r.OptOut(fmt.Sprintf("unsubscribed by automation %s", r.Automation.ID)); err != nil {
-		return Outcome{}, fmt.Errorf("unsubscribe: opt out: %w", err)
+		return engine.Outcome{}, fmt.Errorf("unsubscribe: opt out: %w", err)
 	}
 	if body != "" {
 		ch := r.Enrollment.Channel
-		err := r.Queue(&Message{
-			Kind: KindText, Purpose: PurposeCompliance, Channel: ch,
+		err := r.Queue(&engine.Message{
+			Kind: engine.KindText, Purpose: engine.PurposeCompliance, Channel: ch,
 			From: r.Sender(ch, ""), To: []string{r.Contact.Phone}, Body: body,
 		})
 		if err != nil {
-			return Outcome{}, fmt.Errorf("unsubscribe: queue text: %w", err)
+			return engine.Outcome{}, fmt.Errorf("unsubscribe: queue text: %w", err)
 		}
 	}
 	// The enrollment ended with the opt-out; the engine goes no further.
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
-var _ Step = (*Unsubscribe)(nil)
+var _ engine.Step = (*Unsubscribe)(nil)

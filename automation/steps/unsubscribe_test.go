@@ -1,11 +1,12 @@
-package automation_test
+package steps_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -28,27 +29,28 @@ func TestUnsubscribeAllEndsOtherEnrollments(t *testing.T) {
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
-	set, problems := automation.Compile(cfg)
+	set, problems := engine.Compile(cfg)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sim := automation.NewSimulator(set, nil)
+	start := sim.SimStart
+	sim := sim.NewSimulator(set, nil)
 	if _, err := sim.Say(ctx, "hello"); err != nil { // creates the contact
 		t.Fatal(err)
 	}
 	// The contact stands at drip's second step, waiting a day.
-	due := automation.SimStart.Add(24 * time.Hour)
-	paused := &automation.Enrollment{
+	due := start.Add(24 * time.Hour)
+	paused := &engine.Enrollment{
 		ID: "drip-1", Automation: "drip", Contact: sim.From, Channel: config.ChannelSMS,
-		Status: automation.EnrollmentWaiting, Step: "#2", StepType: "reply", Epoch: 1,
-		WaitUntil: &due, StartedAt: automation.SimStart, UpdatedAt: automation.SimStart,
+		Status: engine.EnrollmentWaiting, Step: "#2", StepType: "reply", Epoch: 1,
+		WaitUntil: &due, StartedAt: start, UpdatedAt: start,
 	}
-	err := sim.Store.Update(ctx, func(tx automation.Tx) error {
+	err := sim.Store.Update(ctx, func(tx engine.Tx) error {
 		if err := tx.PutEnrollment(paused); err != nil {
 			return err
 		}
-		return tx.PutTimer(automation.Timer{Due: due, Enrollment: paused.ID, Automation: "drip", Epoch: 1, Kind: automation.TimerWait})
+		return tx.PutTimer(engine.Timer{Due: due, Enrollment: paused.ID, Automation: "drip", Epoch: 1, Kind: engine.TimerWait})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +66,7 @@ func TestUnsubscribeAllEndsOtherEnrollments(t *testing.T) {
 	if len(res.Sent) != 0 {
 		t.Errorf("sent %d messages after unsubscribe, want none: %+v", len(res.Sent), res.Sent[0])
 	}
-	err = sim.Store.View(ctx, func(tx automation.Tx) error {
+	err = sim.Store.View(ctx, func(tx engine.Tx) error {
 		active, err := tx.ActiveEnrollments(sim.From)
 		if err != nil {
 			return err
@@ -76,7 +78,7 @@ func TestUnsubscribeAllEndsOtherEnrollments(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if en.Status != automation.EnrollmentEnded || en.EndReason != "unsubscribed by automation bye" {
+		if en.Status != engine.EnrollmentEnded || en.EndReason != "unsubscribed by automation bye" {
 			t.Errorf("drip enrollment %s (%q), want ended by the unsubscribe", en.Status, en.EndReason)
 		}
 		c, err := tx.Contact(sim.From)

@@ -1,4 +1,4 @@
-package automation
+package steps
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("wait", compileWait) }
+func init() { engine.Register("wait", compileWait) }
 
 // Wait pauses the enrollment for a duration, until the next time of day, or
 // until the next time a cron expression matches. Times of day and cron
@@ -68,7 +69,7 @@ func ParseTimeOfDay(s string) (TimeOfDay, error) {
 	return TimeOfDay{Hour: h, Minute: mi}, nil
 }
 
-func compileWait(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f waitFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -193,23 +194,23 @@ func onWallClock(y int, m time.Month, d int, t TimeOfDay, loc *time.Location) ti
 }
 
 // Execute pauses the enrollment until the wait ends.
-func (st *Wait) Execute(_ context.Context, r *Run) (Outcome, error) {
+func (st *Wait) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	due := st.Next(r.Now)
 	if due.IsZero() {
-		return Outcome{Next: config.End, EndReason: "wait: the cron expression never matches"}, nil
+		return engine.Outcome{Next: config.End, EndReason: "wait: the cron expression never matches"}, nil
 	}
-	return Outcome{WaitUntil: due}, nil
+	return engine.Outcome{WaitUntil: due}, nil
 }
 
 // Resume goes on to the next step when the wait's timer fires.
-func (st *Wait) Resume(_ context.Context, r *Run, ev Event) (Outcome, error) {
-	if ev.Kind != EventTimer {
-		return Outcome{}, fmt.Errorf("wait: resumed by a %s event; only its timer resumes it", ev.Kind)
+func (st *Wait) Resume(_ context.Context, r *engine.Run, ev engine.Event) (engine.Outcome, error) {
+	if ev.Kind != engine.EventTimer {
+		return engine.Outcome{}, fmt.Errorf("wait: resumed by a %s event; only its timer resumes it", ev.Kind)
 	}
-	return Outcome{}, nil
+	return engine.Outcome{}, nil
 }
 
 var (
-	_ Step    = (*Wait)(nil)
-	_ Resumer = (*Wait)(nil)
+	_ engine.Step    = (*Wait)(nil)
+	_ engine.Resumer = (*Wait)(nil)
 )

@@ -1,4 +1,4 @@
-package automation
+package steps
 
 import (
 	"context"
@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("wait_for_reply", compileWaitForReply) }
+func init() { engine.Register("wait_for_reply", compileWaitForReply) }
 
 // DefaultSaveAs is the variable a wait_for_reply without save_as saves the
 // reply under: {{ vars.reply }}.
@@ -48,7 +49,7 @@ type waitForReplyFields struct {
 // saveAsName is a name templates can reach as vars.<name>.
 var saveAsName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func compileWaitForReply(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileWaitForReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f waitForReplyFields
 	if !c.Decode(s, &f) {
 		return nil, nil
@@ -79,8 +80,8 @@ func compileWaitForReply(c *Compiler, s *config.Step) (Step, config.Problems) {
 
 // Execute pauses the enrollment until the contact writes, or until the
 // timeout.
-func (st *WaitForReply) Execute(_ context.Context, r *Run) (Outcome, error) {
-	out := Outcome{WaitReply: true}
+func (st *WaitForReply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
+	out := engine.Outcome{WaitReply: true}
 	if st.Timeout > 0 {
 		out.Timeout = r.Now.Add(st.Timeout)
 	}
@@ -88,24 +89,24 @@ func (st *WaitForReply) Execute(_ context.Context, r *Run) (Outcome, error) {
 }
 
 // Resume saves a reply and goes on, or takes the timeout's way.
-func (st *WaitForReply) Resume(_ context.Context, r *Run, ev Event) (Outcome, error) {
+func (st *WaitForReply) Resume(_ context.Context, r *engine.Run, ev engine.Event) (engine.Outcome, error) {
 	switch ev.Kind {
-	case EventReply:
+	case engine.EventReply:
 		if ev.Message == nil {
-			return Outcome{}, fmt.Errorf("wait_for_reply: reply event without a message")
+			return engine.Outcome{}, fmt.Errorf("wait_for_reply: reply event without a message")
 		}
 		r.SetVar(st.SaveAs, ev.Message.Body)
-		return Outcome{}, nil
-	case EventTimer:
+		return engine.Outcome{}, nil
+	case engine.EventTimer:
 		if st.OnTimeout != "" {
-			return Outcome{Next: st.OnTimeout}, nil
+			return engine.Outcome{Next: st.OnTimeout}, nil
 		}
-		return Outcome{Next: config.End, EndReason: "no reply within " + st.TimeoutText}, nil
+		return engine.Outcome{Next: config.End, EndReason: "no reply within " + st.TimeoutText}, nil
 	}
-	return Outcome{}, fmt.Errorf("wait_for_reply: resumed by a %s event; only a reply or its timeout resumes it", ev.Kind)
+	return engine.Outcome{}, fmt.Errorf("wait_for_reply: resumed by a %s event; only a reply or its timeout resumes it", ev.Kind)
 }
 
 var (
-	_ Step    = (*WaitForReply)(nil)
-	_ Resumer = (*WaitForReply)(nil)
+	_ engine.Step    = (*WaitForReply)(nil)
+	_ engine.Resumer = (*WaitForReply)(nil)
 )

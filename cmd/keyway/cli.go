@@ -15,7 +15,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	// Importing steps registers every step type, which engine.Load needs.
+	"github.com/keyway-sms/keyway/automation/steps"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/gateway"
 )
@@ -108,7 +110,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "keyway validate: --config FILE (or KEYWAY_CONFIG) is required")
 		return 2
 	}
-	cfg, set, problems := automation.Load(cf.config)
+	cfg, set, problems := engine.Load(cf.config)
 	printProblems(stdout, problems)
 	if set == nil {
 		// The count goes to stderr: stdout holds only FILE:LINE:COL lines.
@@ -133,14 +135,14 @@ func validate(args []string, stdout, stderr io.Writer) int {
 
 // printSegments prints the SMS segments of every reply's text; a template
 // is counted on its source, so the real count depends on what it renders.
-func printSegments(w io.Writer, cfg *config.Config, set *automation.Set) {
+func printSegments(w io.Writer, cfg *config.Config, set *engine.Set) {
 	for _, a := range set.Automations() {
 		for _, st := range a.Steps {
-			r, ok := st.Step.(*automation.Reply)
+			r, ok := st.Step.(*steps.Reply)
 			if !ok || r.Text == nil {
 				continue
 			}
-			n, enc := automation.Segments(r.Text.String())
+			n, enc := engine.Segments(r.Text.String())
 			note := ""
 			if !r.Text.Static() {
 				note = ", counted on the template's source"
@@ -169,7 +171,7 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "keyway serve: --config FILE (or KEYWAY_CONFIG) is required")
 		return 2
 	}
-	cfg, set, problems := automation.Load(cf.config)
+	cfg, set, problems := engine.Load(cf.config)
 	level := cf.logLevel
 	if level == "" {
 		level = "info"

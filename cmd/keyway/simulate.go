@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -35,7 +36,7 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyway simulate: --channel must be sms or whatsapp, not %q\n", *channel)
 		return 2
 	}
-	cfg, set, problems := automation.Load(cf.config)
+	cfg, set, problems := engine.Load(cf.config)
 	if set == nil {
 		printProblems(stderr, problems)
 		return 1
@@ -45,11 +46,11 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyway simulate: --from: %v\n", err)
 		return 2
 	}
-	sim := automation.NewSimulator(set, stdout)
-	sim.From, sim.Channel = phone, *channel
+	s := sim.NewSimulator(set, stdout)
+	s.From, s.Channel = phone, *channel
 	// Start on a Monday at 09:00 in the config's time zone.
-	start := automation.SimStart
-	sim.Clock.Set(time.Date(start.Year(), start.Month(), start.Day(), 9, 0, 0, 0, cfg.Location()))
+	start := sim.SimStart
+	s.Clock.Set(time.Date(start.Year(), start.Month(), start.Day(), 9, 0, 0, 0, cfg.Location()))
 	fmt.Fprintf(stdout, "keyway simulate: %d automation(s); you are %s on %s. /help for commands.\n", len(set.Automations()), phone, *channel)
 	ctx := context.Background()
 	sc := bufio.NewScanner(stdin)
@@ -58,8 +59,8 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		fmt.Fprintf(stdout, "%s %s> %s\n", sim.Clock.Now().In(cfg.Location()).Format("Mon 15:04"), sim.From, line)
-		quit, err := simCommand(ctx, sim, cfg, line, stdout)
+		fmt.Fprintf(stdout, "%s %s> %s\n", s.Clock.Now().In(cfg.Location()).Format("Mon 15:04"), s.From, line)
+		quit, err := simCommand(ctx, s, cfg, line, stdout)
 		if err != nil {
 			fmt.Fprintf(stdout, "  error: %v\n", err)
 		}
@@ -71,11 +72,11 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // simCommand runs one line: a command or a message.
-func simCommand(ctx context.Context, sim *automation.Simulator, cfg *config.Config, line string, out io.Writer) (quit bool, err error) {
+func simCommand(ctx context.Context, s *sim.Simulator, cfg *config.Config, line string, out io.Writer) (quit bool, err error) {
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	if !strings.HasPrefix(cmd, "/") {
-		res, err := sim.Say(ctx, line)
-		sim.Print(res)
+		res, err := s.Say(ctx, line)
+		s.Print(res)
 		return false, err
 	}
 	switch cmd {
@@ -88,18 +89,18 @@ func simCommand(ctx context.Context, sim *automation.Simulator, cfg *config.Conf
 		if err != nil {
 			return false, err
 		}
-		res, err := sim.Advance(ctx, d)
-		sim.Print(res)
-		fmt.Fprintf(out, "  (clock now %s)\n", sim.Clock.Now().In(cfg.Location()).Format("Mon 2006-01-02 15:04 MST"))
+		res, err := s.Advance(ctx, d)
+		s.Print(res)
+		fmt.Fprintf(out, "  (clock now %s)\n", s.Clock.Now().In(cfg.Location()).Format("Mon 2006-01-02 15:04 MST"))
 		return false, err
 	case "/from":
 		n, err := config.E164(arg, cfg.Defaults.Region)
 		if err != nil {
 			return false, err
 		}
-		sim.From = n
+		s.From = n
 	case "/contact":
-		c, err := sim.Contact(ctx)
+		c, err := s.Contact(ctx)
 		if err != nil {
 			return false, err
 		}

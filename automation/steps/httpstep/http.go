@@ -1,4 +1,6 @@
-package automation
+// Package httpstep is the http step, with the guard that keeps its
+// requests off private addresses. It registers itself with the engine.
+package httpstep
 
 import (
 	"bytes"
@@ -15,10 +17,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
-func init() { Register("http", compileHTTP) }
+func init() { engine.Register("http", compileHTTP) }
 
 // HTTPStep calls another system: a CRM, a webhook, a sheet. The scheme and
 // host of its url are written out; templates may fill the path and the
@@ -62,7 +65,7 @@ type HTTPStep struct {
 
 type httpHeader struct {
 	name string // canonical
-	tpl  *Template
+	tpl  *engine.Template
 }
 
 type httpFields struct {
@@ -88,7 +91,7 @@ const (
 	httpFirstBackoff = 500 * time.Millisecond
 	// httpMaxTotal bounds all attempts and pauses of a call: it must end
 	// well within the I/O lease, or the call would start again meanwhile.
-	httpMaxTotal = IOLease - 10*time.Second
+	httpMaxTotal = engine.IOLease - 10*time.Second
 )
 
 var httpMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
@@ -98,15 +101,15 @@ var (
 	httpSaveAsName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-func compileHTTP(c *Compiler, s *config.Step) (Step, config.Problems) {
+func compileHTTP(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f httpFields
 	if !c.Decode(s, &f) {
 		return nil, nil
 	}
 	st := &HTTPStep{
 		Method:  strings.ToUpper(f.Method),
-		URL:     c.compileURL(s, "url", f.URL),
-		Body:    c.compileBody(s, f.Body),
+		URL:     compileURL(c, s, "url", f.URL),
+		Body:    compileBody(c, s, f.Body),
 		Timeout: HTTPDefaultTimeout,
 		Retries: f.Retries,
 		SaveAs:  f.SaveAs,
@@ -178,8 +181,8 @@ func (st *HTTPStep) worstCase() time.Duration {
 
 // Execute pauses the enrollment; the engine calls Perform once that is
 // committed.
-func (st *HTTPStep) Execute(context.Context, *Run) (Outcome, error) {
-	return Outcome{Pending: true}, nil
+func (st *HTTPStep) Execute(context.Context, *engine.Run) (engine.Outcome, error) {
+	return engine.Outcome{Pending: true}, nil
 }
 
 // httpRequest is a rendered request, ready to send any number of times.
@@ -193,7 +196,7 @@ type httpRequest struct {
 func (st *HTTPStep) request(b map[string]any) (*httpRequest, error) {
 	var extra url.Values
 	for _, q := range st.Query {
-		v, err := q.tpl.render(b)
+		v, err := q.tpl.Render(b)
 		if err != nil {
 			return nil, fmt.Errorf("query %s: %w", q.name, err)
 		}
@@ -216,7 +219,7 @@ func (st *HTTPStep) request(b map[string]any) (*httpRequest, error) {
 		req.header.Set("Content-Type", contentType)
 	}
 	for _, h := range st.Headers { // the admin's headers win
-		v, err := h.tpl.render(b)
+		v, err := h.tpl.Render(b)
 		if err != nil {
 			return nil, fmt.Errorf("header %s: %w", h.name, err)
 		}
@@ -228,7 +231,7 @@ func (st *HTTPStep) request(b map[string]any) (*httpRequest, error) {
 // Perform makes the call, with its retries, and returns the response as
 // the step keeps it. A call that fails is a result with an error, not an
 // error: Perform fails only when ctx ends (the engine is stopping).
-func (st *HTTPStep) Perform(ctx context.Context, r *Run) (map[string]any, error) {
+func (st *HTTPStep) Perform(ctx context.Context, r *engine.Run) (map[string]any, error) {
 	start := time.Now()
 	req, err := st.request(r.Bindings())
 	if err != nil {
@@ -314,9 +317,9 @@ func isJSON(contentType string) bool {
 
 // Resume keeps the response in http (or vars.<save_as>) and goes on after
 // a 2xx; anything else goes to on_error, or ends the enrollment.
-func (st *HTTPStep) Resume(_ context.Context, r *Run, ev Event) (Outcome, error) {
-	if ev.Kind != EventIO {
-		return Outcome{Next: config.End, EndReason: fmt.Sprintf("http: resumed by a %s instead of the call's result", ev.Kind)}, nil
+func (st *HTTPStep) Resume(_ context.Context, r *engine.Run, ev engine.Event) (engine.Outcome, error) {
+	if ev.Kind != engine.EventIO {
+		return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("http: resumed by a %s instead of the call's result", ev.Kind)}, nil
 	}
 	// The URL as the call saw it, before the response changes the bindings.
 	where := st.URL.src
@@ -336,7 +339,7 @@ func (st *HTTPStep) Resume(_ context.Context, r *Run, ev Event) (Outcome, error)
 	errMsg, _ := res["error"].(string)
 	if errMsg == "" && status >= 200 && status < 300 {
 		r.Trace(fmt.Sprintf("http %s %s → %d", st.Method, where, status))
-		return Outcome{}, nil
+		return engine.Outcome{}, nil
 	}
 	what := fmt.Sprintf("status %d", status)
 	if errMsg != "" {
@@ -344,14 +347,14 @@ func (st *HTTPStep) Resume(_ context.Context, r *Run, ev Event) (Outcome, error)
 	}
 	if st.OnError != "" {
 		r.Trace(fmt.Sprintf("http %s %s → %s; on_error: %s", st.Method, where, what, st.OnError))
-		return Outcome{Next: st.OnError}, nil
+		return engine.Outcome{Next: st.OnError}, nil
 	}
 	r.Trace(fmt.Sprintf("http %s %s → %s", st.Method, where, what))
-	return Outcome{Next: config.End, EndReason: fmt.Sprintf("http: %s %s: %s", st.Method, where, what)}, nil
+	return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("http: %s %s: %s", st.Method, where, what)}, nil
 }
 
 var (
-	_ Step      = (*HTTPStep)(nil)
-	_ Performer = (*HTTPStep)(nil)
-	_ Resumer   = (*HTTPStep)(nil)
+	_ engine.Step      = (*HTTPStep)(nil)
+	_ engine.Performer = (*HTTPStep)(nil)
+	_ engine.Resumer   = (*HTTPStep)(nil)
 )

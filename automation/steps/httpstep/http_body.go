@@ -1,4 +1,4 @@
-package automation
+package httpstep
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -49,19 +50,19 @@ type httpBodyFields struct {
 // httpBody is a compiled request body.
 type httpBody struct {
 	kind   string
-	shape  *bodyShape  // json, yaml
-	fields []bodyField // form, multipart: sorted by name
-	tpl    *Template   // xml, text
+	shape  *bodyShape       // json, yaml
+	fields []bodyField      // form, multipart: sorted by name
+	tpl    *engine.Template // xml, text
 }
 
 type bodyField struct {
 	name string
-	tpl  *Template
+	tpl  *engine.Template
 }
 
 // compileBody checks and compiles an http step's body; nil means no body
 // (or a problem, recorded).
-func (c *Compiler) compileBody(s *config.Step, f *httpBodyFields) *httpBody {
+func compileBody(c *engine.Compiler, s *config.Step, f *httpBodyFields) *httpBody {
 	if f == nil {
 		return nil
 	}
@@ -97,9 +98,9 @@ func (c *Compiler) compileBody(s *config.Step, f *httpBodyFields) *httpBody {
 	ok := true
 	switch hb.kind {
 	case bodyJSON:
-		hb.shape, ok = c.compileShape(s, field, f.JSON, true)
+		hb.shape, ok = compileShape(c, s, field, f.JSON, true)
 	case bodyYAML:
-		hb.shape, ok = c.compileShape(s, field, f.YAML, false)
+		hb.shape, ok = compileShape(c, s, field, f.YAML, false)
 	case bodyForm, bodyMultipart:
 		m := f.Form
 		if hb.kind == bodyMultipart {
@@ -111,7 +112,7 @@ func (c *Compiler) compileBody(s *config.Step, f *httpBodyFields) *httpBody {
 			hb.fields = append(hb.fields, bodyField{name: name, tpl: t})
 		}
 	case bodyXML:
-		hb.tpl = c.escapedTemplate(s, field, *f.XML, filterXMLEscape)
+		hb.tpl = escapedTemplate(c, s, field, *f.XML, filterXMLEscape)
 		ok = hb.tpl != nil
 	case bodyText:
 		hb.tpl = c.Template(s, field, *f.Text)
@@ -165,7 +166,7 @@ func (hb *httpBody) render(b map[string]any) ([]byte, string, error) {
 		}
 		return multipartBody(vals)
 	default: // xml, text
-		out, err := hb.tpl.render(b)
+		out, err := hb.tpl.Render(b)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s body: %w", hb.kind, err)
 		}
@@ -176,7 +177,7 @@ func (hb *httpBody) render(b map[string]any) ([]byte, string, error) {
 func (hb *httpBody) renderFields(b map[string]any) ([][2]string, error) {
 	out := make([][2]string, 0, len(hb.fields))
 	for _, f := range hb.fields {
-		v, err := f.tpl.render(b)
+		v, err := f.tpl.Render(b)
 		if err != nil {
 			return nil, fmt.Errorf("field %s: %w", f.name, err)
 		}
@@ -214,16 +215,16 @@ func multipartBody(fields [][2]string) ([]byte, string, error) {
 // json and yaml bodies. Mappings keep the order they were written in.
 type bodyShape struct {
 	kind  yaml.Kind
-	tpl   *Template    // a string leaf
-	value any          // another scalar: a number, a bool or null
-	node  *yaml.Node   // the scalar as written, for the yaml body
-	keys  []string     // a mapping's keys
-	items []*bodyShape // a mapping's values or a sequence's items
+	tpl   *engine.Template // a string leaf
+	value any              // another scalar: a number, a bool or null
+	node  *yaml.Node       // the scalar as written, for the yaml body
+	keys  []string         // a mapping's keys
+	items []*bodyShape     // a mapping's values or a sequence's items
 }
 
 // compileShape compiles the tree at n, found at field of s; forJSON checks
 // that every scalar has a JSON form.
-func (c *Compiler) compileShape(s *config.Step, field string, n *yaml.Node, forJSON bool) (*bodyShape, bool) {
+func compileShape(c *engine.Compiler, s *config.Step, field string, n *yaml.Node, forJSON bool) (*bodyShape, bool) {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
@@ -236,13 +237,13 @@ func (c *Compiler) compileShape(s *config.Step, field string, n *yaml.Node, forJ
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i].Value
-			item, good := c.compileShape(s, field+"."+k, n.Content[i+1], forJSON)
+			item, good := compileShape(c, s, field+"."+k, n.Content[i+1], forJSON)
 			ok = ok && good
 			sh.keys, sh.items = append(sh.keys, k), append(sh.items, item)
 		}
 	case yaml.SequenceNode:
 		for i, e := range n.Content {
-			item, good := c.compileShape(s, fieldIndex(field, i), e, forJSON)
+			item, good := compileShape(c, s, engine.FieldIndex(field, i), e, forJSON)
 			ok = ok && good
 			sh.items = append(sh.items, item)
 		}
@@ -304,7 +305,7 @@ func (sh *bodyShape) writeJSON(buf *bytes.Buffer, b map[string]any) error {
 			writeJSONValue(buf, sh.value)
 			return nil
 		}
-		out, err := sh.tpl.render(b)
+		out, err := sh.tpl.Render(b)
 		if err != nil {
 			return err
 		}
@@ -344,7 +345,7 @@ func (sh *bodyShape) yamlNode(b map[string]any) (*yaml.Node, error) {
 	if sh.tpl == nil {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: sh.node.ShortTag(), Value: sh.node.Value}, nil
 	}
-	out, err := sh.tpl.render(b)
+	out, err := sh.tpl.Render(b)
 	if err != nil {
 		return nil, err
 	}

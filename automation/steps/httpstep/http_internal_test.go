@@ -1,11 +1,12 @@
-package automation
+package httpstep
 
 import (
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/osteele/liquid"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
 )
 
 func TestWithOutputFilter(t *testing.T) {
@@ -29,11 +30,10 @@ func TestWithOutputFilter(t *testing.T) {
 }
 
 func TestURLTemplateEscapesValues(t *testing.T) {
-	c := &Compiler{liquid: liquid.NewEngine()}
-	c.registerEscapeFilters()
-	parse := func(src, filter string) *Template {
+	c := engine.NewCompiler(&config.Config{})
+	parse := func(src, filter string) *engine.Template {
 		t.Helper()
-		tpl, err := parseTemplate(c.liquid, withOutputFilter(src, filter))
+		tpl, err := c.ParseTemplate(withOutputFilter(src, filter))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package automation_test
+package httpstep_test
 
 import (
 	"context"
@@ -11,24 +11,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
+	"github.com/keyway-sms/keyway/automation/steps/httpstep"
 	"github.com/keyway-sms/keyway/config"
 )
 
 // simulate compiles src (with ${SERVER} replaced by server) and says each
 // line; it returns the simulator and every trace line, in order.
-func simulate(t *testing.T, server, src string, lines ...string) (*automation.Simulator, []string) {
+func simulate(t *testing.T, server, src string, lines ...string) (*sim.Simulator, []string) {
 	t.Helper()
 	src = strings.ReplaceAll(src, "${SERVER}", server)
 	cfg, problems := config.Parse("test.yaml", []byte(src), func(string) (string, bool) { return "", false })
 	if problems.Err() != nil {
 		t.Fatalf("config: %v", problems)
 	}
-	set, problems := automation.Compile(cfg)
+	set, problems := engine.Compile(cfg)
 	if set == nil {
 		t.Fatalf("compile: %v", problems)
 	}
-	sim := automation.NewSimulator(set, nil)
+	sim := sim.NewSimulator(set, nil)
 	var trace []string
 	for _, line := range lines {
 		res, err := sim.Say(context.Background(), line)
@@ -42,10 +44,10 @@ func simulate(t *testing.T, server, src string, lines ...string) (*automation.Si
 	return sim, trace
 }
 
-func lastEnrollment(t *testing.T, sim *automation.Simulator, id string) *automation.Enrollment {
+func lastEnrollment(t *testing.T, sim *sim.Simulator, id string) *engine.Enrollment {
 	t.Helper()
-	var ens []*automation.Enrollment
-	err := sim.Store.View(context.Background(), func(tx automation.Tx) error {
+	var ens []*engine.Enrollment
+	err := sim.Store.View(context.Background(), func(tx engine.Tx) error {
 		var err error
 		ens, err = tx.Enrollments(id, sim.From, false, 1)
 		return err
@@ -150,8 +152,8 @@ automations:
       - { type: http, url: "${SERVER}/big" }
 `, "GO")
 	res := lastEnrollment(t, sim, "big").HTTP
-	if body, _ := res["body"].(string); len(body) != automation.HTTPMaxResponseBody || body != big[:automation.HTTPMaxResponseBody] {
-		t.Errorf("body is %d bytes, want the first %d", len(body), automation.HTTPMaxResponseBody)
+	if body, _ := res["body"].(string); len(body) != httpstep.HTTPMaxResponseBody || body != big[:httpstep.HTTPMaxResponseBody] {
+		t.Errorf("body is %d bytes, want the first %d", len(body), httpstep.HTTPMaxResponseBody)
 	}
 	if _, ok := res["json"]; ok {
 		t.Errorf("a truncated body was parsed as JSON")

@@ -1,4 +1,4 @@
-package automation
+package httpstep
 
 import (
 	"encoding/xml"
@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -19,12 +20,11 @@ const (
 	filterXMLEscape   = "xml_escape"
 )
 
-// registerEscapeFilters adds the escaping filters to the compiler's Liquid
-// engine; they are available to every template of the config.
-func (c *Compiler) registerEscapeFilters() {
-	c.liquid.RegisterFilter(filterPathEscape, pathSegmentEscape)
-	c.liquid.RegisterFilter(filterQueryEscape, queryEscape)
-	c.liquid.RegisterFilter(filterXMLEscape, xmlTextEscape)
+// The escaping filters are available to every template of the config.
+func init() {
+	engine.RegisterFilter(filterPathEscape, pathSegmentEscape)
+	engine.RegisterFilter(filterQueryEscape, queryEscape)
+	engine.RegisterFilter(filterXMLEscape, xmlTextEscape)
 }
 
 // pathSegmentEscape escapes v to stand inside one path segment: a "/", "?"
@@ -71,18 +71,17 @@ func liquidText(v any) string {
 // escapedTemplate parses src, found in field of s, as a template whose
 // outputs all pass through filter. A syntax error is a problem placed at
 // field, and nil is returned.
-func (c *Compiler) escapedTemplate(s *config.Step, field, src, filter string) *Template {
+func escapedTemplate(c *engine.Compiler, s *config.Step, field, src, filter string) *engine.Template {
 	t := c.Template(s, field, src)
 	if t == nil || t.Static() {
 		return t
 	}
-	esc, err := parseTemplate(c.liquid, withOutputFilter(src, filter))
+	esc, err := c.ParseTemplate(withOutputFilter(src, filter))
 	if err != nil {
 		c.Problemf(s, field, "%v", err)
 		return nil
 	}
-	esc.src = src
-	return esc
+	return esc.WithSource(src)
 }
 
 // withOutputFilter appends "| filter" to every {{ output }} of the Liquid
@@ -163,15 +162,15 @@ func liquidTagName(tag string) string {
 type urlTemplate struct {
 	src    string
 	scheme string
-	host   string    // host[:port], as written
-	base   string    // scheme://[userinfo@]host[:port], literal
-	path   *Template // outputs path-escaped
-	query  *Template // outputs query-escaped; nil without "?"
+	host   string           // host[:port], as written
+	base   string           // scheme://[userinfo@]host[:port], literal
+	path   *engine.Template // outputs path-escaped
+	query  *engine.Template // outputs query-escaped; nil without "?"
 }
 
 // compileURL checks and parses an http step's url; every problem is placed
 // at field, and nil is returned when there was one.
-func (c *Compiler) compileURL(s *config.Step, field, src string) *urlTemplate {
+func compileURL(c *engine.Compiler, s *config.Step, field, src string) *urlTemplate {
 	if src == "" {
 		c.Problemf(s, field, "missing url")
 		return nil
@@ -201,9 +200,9 @@ func (c *Compiler) compileURL(s *config.Step, field, src string) *urlTemplate {
 	rest, _, _ = cutOutside(rest[authEnd:], '#')
 	pathSrc, querySrc, hasQuery := cutOutside(rest, '?')
 	ut := &urlTemplate{src: src, scheme: scheme, host: u.Host, base: base}
-	ut.path = c.escapedTemplate(s, field, pathSrc, filterPathEscape)
+	ut.path = escapedTemplate(c, s, field, pathSrc, filterPathEscape)
 	if hasQuery {
-		ut.query = c.escapedTemplate(s, field, querySrc, filterQueryEscape)
+		ut.query = escapedTemplate(c, s, field, querySrc, filterQueryEscape)
 		if ut.query == nil {
 			return nil
 		}
@@ -234,14 +233,14 @@ func cutOutside(s string, sep byte) (before, after string, found bool) {
 // render builds the URL from bindings b and the extra query parameters.
 // It fails if the result is not a URL to the host written in the config.
 func (ut *urlTemplate) render(b map[string]any, extra url.Values) (*url.URL, error) {
-	path, err := ut.path.render(b)
+	path, err := ut.path.Render(b)
 	if err != nil {
 		return nil, fmt.Errorf("url path: %w", err)
 	}
 	raw := ut.base + path
 	query := ""
 	if ut.query != nil {
-		if query, err = ut.query.render(b); err != nil {
+		if query, err = ut.query.Render(b); err != nil {
 			return nil, fmt.Errorf("url query: %w", err)
 		}
 	}

@@ -1,7 +1,7 @@
-// Package store implements the engine's automation.Store on bbolt, an
+// Package bolt implements engine.Store on bbolt, an
 // embedded single-file database, with group commit: concurrent updates
 // share one fsync.
-package store
+package bolt
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -43,7 +43,7 @@ var (
 // maxGroup bounds how many updates share one commit.
 const maxGroup = 512
 
-// Bolt is an automation.Store in a bbolt file.
+// Bolt is an engine.Store in a bbolt file.
 type Bolt struct {
 	db      *bolt.DB
 	updates chan *update
@@ -52,7 +52,7 @@ type Bolt struct {
 }
 
 type update struct {
-	fn  func(automation.Tx) error
+	fn  func(engine.Tx) error
 	err chan error
 }
 
@@ -87,7 +87,7 @@ func Open(path string) (*Bolt, error) {
 // Update runs fn in a read-write transaction and returns once it is
 // durably committed. Updates that arrive while a commit is under way share
 // the next one; when one of them fails, the others are run again without it.
-func (s *Bolt) Update(ctx context.Context, fn func(automation.Tx) error) error {
+func (s *Bolt) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	u := &update{fn: fn, err: make(chan error, 1)}
 	select {
 	case s.updates <- u:
@@ -112,7 +112,7 @@ func (s *Bolt) Update(ctx context.Context, fn func(automation.Tx) error) error {
 }
 
 // View runs fn in a read-only transaction.
-func (s *Bolt) View(_ context.Context, fn func(automation.Tx) error) error {
+func (s *Bolt) View(_ context.Context, fn func(engine.Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
 }
 
@@ -197,7 +197,7 @@ func (s *Bolt) commit(group []*update) {
 	}
 }
 
-// boltTx implements automation.Tx over a bbolt transaction.
+// boltTx implements engine.Tx over a bbolt transaction.
 type boltTx struct {
 	tx       *bolt.Tx
 	writable bool
@@ -223,7 +223,7 @@ func (t *boltTx) get(bucket []byte, k []byte, v any, what string) error {
 	}
 	raw := t.tx.Bucket(bucket).Get(k)
 	if raw == nil {
-		return fmt.Errorf("store: %s %q: %w", what, name, automation.ErrNotFound)
+		return fmt.Errorf("store: %s %q: %w", what, name, engine.ErrNotFound)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("store: decode %s %q: %w", what, name, err)
@@ -256,19 +256,19 @@ func (t *boltTx) del(bucket []byte, k []byte) error {
 	return t.tx.Bucket(bucket).Delete(k)
 }
 
-// Contact implements automation.Tx.
-func (t *boltTx) Contact(phone string) (*automation.Contact, error) {
-	var c automation.Contact
+// Contact implements engine.Tx.
+func (t *boltTx) Contact(phone string) (*engine.Contact, error) {
+	var c engine.Contact
 	if err := t.get(bContacts, []byte(phone), &c, "contact"); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-// PutContact implements automation.Tx; it keeps the group index.
-func (t *boltTx) PutContact(c *automation.Contact) error {
+// PutContact implements engine.Tx; it keeps the group index.
+func (t *boltTx) PutContact(c *engine.Contact) error {
 	old, err := t.Contact(c.Phone)
-	if err != nil && !errors.Is(err, automation.ErrNotFound) {
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return err
 	}
 	if old != nil {
@@ -288,15 +288,15 @@ func (t *boltTx) PutContact(c *automation.Contact) error {
 	return t.put(bContacts, []byte(c.Phone), c)
 }
 
-// ContactsInGroup implements automation.Tx.
-func (t *boltTx) ContactsInGroup(group, after string, limit int) ([]*automation.Contact, error) {
+// ContactsInGroup implements engine.Tx.
+func (t *boltTx) ContactsInGroup(group, after string, limit int) ([]*engine.Contact, error) {
 	prefix := key(group, "")
 	cur := t.tx.Bucket(bGroups).Cursor()
 	start := prefix
 	if after != "" {
 		start = append(key(group, after), 0)
 	}
-	var out []*automation.Contact
+	var out []*engine.Contact
 	for k, _ := cur.Seek(start); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = cur.Next() {
 		c, err := t.Contact(string(k[len(prefix):]))
 		if err != nil {
@@ -307,26 +307,26 @@ func (t *boltTx) ContactsInGroup(group, after string, limit int) ([]*automation.
 	return out, nil
 }
 
-// Message implements automation.Tx.
-func (t *boltTx) Message(id string) (*automation.Message, error) {
-	var m automation.Message
+// Message implements engine.Tx.
+func (t *boltTx) Message(id string) (*engine.Message, error) {
+	var m engine.Message
 	if err := t.get(bMessages, []byte(id), &m, "message"); err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-// MessageByProviderID implements automation.Tx.
-func (t *boltTx) MessageByProviderID(provider, providerID string) (*automation.Message, error) {
+// MessageByProviderID implements engine.Tx.
+func (t *boltTx) MessageByProviderID(provider, providerID string) (*engine.Message, error) {
 	id := t.tx.Bucket(bProviderIDs).Get(key(provider, providerID))
 	if id == nil {
-		return nil, fmt.Errorf("store: message %s/%s: %w", provider, providerID, automation.ErrNotFound)
+		return nil, fmt.Errorf("store: message %s/%s: %w", provider, providerID, engine.ErrNotFound)
 	}
 	return t.Message(string(id))
 }
 
-// PutMessage implements automation.Tx.
-func (t *boltTx) PutMessage(m *automation.Message) error {
+// PutMessage implements engine.Tx.
+func (t *boltTx) PutMessage(m *engine.Message) error {
 	if m.ProviderID != "" {
 		if !t.writable {
 			return errReadOnly
@@ -343,9 +343,9 @@ func (t *boltTx) PutMessage(m *automation.Message) error {
 	return t.put(bMessages, []byte(m.ID), m)
 }
 
-// Messages implements automation.Tx.
-func (t *boltTx) Messages(contact string, limit int) ([]*automation.Message, error) {
-	var out []*automation.Message
+// Messages implements engine.Tx.
+func (t *boltTx) Messages(contact string, limit int) ([]*engine.Message, error) {
+	var out []*engine.Message
 	err := t.reverse(bContactMsgs, key(contact, ""), limit, func(id string) error {
 		m, err := t.Message(id)
 		if err == nil {
@@ -375,13 +375,13 @@ func (t *boltTx) reverse(bucket, prefix []byte, limit int, fn func(suffix string
 	return nil
 }
 
-// Enqueue implements automation.Tx.
+// Enqueue implements engine.Tx.
 func (t *boltTx) Enqueue(id string) error { return t.mark(bOutbox, []byte(id)) }
 
-// Dequeue implements automation.Tx.
+// Dequeue implements engine.Tx.
 func (t *boltTx) Dequeue(id string) error { return t.del(bOutbox, []byte(id)) }
 
-// Outbox implements automation.Tx.
+// Outbox implements engine.Tx.
 func (t *boltTx) Outbox(after string, limit int) ([]string, error) {
 	var out []string
 	cur := t.tx.Bucket(bOutbox).Cursor()
@@ -395,29 +395,29 @@ func (t *boltTx) Outbox(after string, limit int) ([]string, error) {
 	return out, nil
 }
 
-// Enrollment implements automation.Tx.
-func (t *boltTx) Enrollment(id string) (*automation.Enrollment, error) {
-	var e automation.Enrollment
+// Enrollment implements engine.Tx.
+func (t *boltTx) Enrollment(id string) (*engine.Enrollment, error) {
+	var e engine.Enrollment
 	if err := t.get(bEnrollments, []byte(id), &e, "enrollment"); err != nil {
 		return nil, err
 	}
 	return &e, nil
 }
 
-// ActiveEnrollment implements automation.Tx.
-func (t *boltTx) ActiveEnrollment(contact, automationID string) (*automation.Enrollment, error) {
+// ActiveEnrollment implements engine.Tx.
+func (t *boltTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollment, error) {
 	id := t.tx.Bucket(bActive).Get(key(contact, automationID))
 	if id == nil {
-		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", providers.Mask(contact), automationID, automation.ErrNotFound)
+		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", providers.Mask(contact), automationID, engine.ErrNotFound)
 	}
 	return t.Enrollment(string(id))
 }
 
-// ActiveEnrollments implements automation.Tx.
-func (t *boltTx) ActiveEnrollments(contact string) ([]*automation.Enrollment, error) {
+// ActiveEnrollments implements engine.Tx.
+func (t *boltTx) ActiveEnrollments(contact string) ([]*engine.Enrollment, error) {
 	prefix := key(contact, "")
 	cur := t.tx.Bucket(bActive).Cursor()
-	var out []*automation.Enrollment
+	var out []*engine.Enrollment
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		e, err := t.Enrollment(string(v))
 		if err != nil {
@@ -428,8 +428,8 @@ func (t *boltTx) ActiveEnrollments(contact string) ([]*automation.Enrollment, er
 	return out, nil
 }
 
-// PutEnrollment implements automation.Tx.
-func (t *boltTx) PutEnrollment(e *automation.Enrollment) error {
+// PutEnrollment implements engine.Tx.
+func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	ak := key(e.Contact, e.Automation)
 	if e.Active() {
 		if err := t.tx.Bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
@@ -449,14 +449,14 @@ func (t *boltTx) PutEnrollment(e *automation.Enrollment) error {
 	return t.put(bEnrollments, []byte(e.ID), e)
 }
 
-// Enrollments implements automation.Tx. Active enrollments are listed from
+// Enrollments implements engine.Tx. Active enrollments are listed from
 // the active index, so reconciling or listing them costs what is active,
 // not every enrollment ever made; a limit stops the scan once reached.
-func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limit int) ([]*automation.Enrollment, error) {
+func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limit int) ([]*engine.Enrollment, error) {
 	if activeOnly && contact == "" {
 		return t.activeEnrollments(automationID, limit)
 	}
-	var out []*automation.Enrollment
+	var out []*engine.Enrollment
 	keep := func(id string) error {
 		e, err := t.Enrollment(id)
 		if err != nil {
@@ -490,7 +490,7 @@ var errEnough = errors.New("enough")
 
 // activeEnrollments lists active enrollments, of one automation when given,
 // newest first, from the active index.
-func (t *boltTx) activeEnrollments(automationID string, limit int) ([]*automation.Enrollment, error) {
+func (t *boltTx) activeEnrollments(automationID string, limit int) ([]*engine.Enrollment, error) {
 	var ids []string
 	err := t.tx.Bucket(bActive).ForEach(func(k, v []byte) error {
 		if i := bytes.IndexByte(k, 0); automationID == "" || (i >= 0 && string(k[i+1:]) == automationID) {
@@ -505,7 +505,7 @@ func (t *boltTx) activeEnrollments(automationID string, limit int) ([]*automatio
 	if limit > 0 && len(ids) > limit {
 		ids = ids[:limit]
 	}
-	out := make([]*automation.Enrollment, 0, len(ids))
+	out := make([]*engine.Enrollment, 0, len(ids))
 	for _, id := range ids {
 		e, err := t.Enrollment(id)
 		if err != nil {
@@ -516,7 +516,7 @@ func (t *boltTx) activeEnrollments(automationID string, limit int) ([]*automatio
 	return out, nil
 }
 
-// CountActive implements automation.Tx.
+// CountActive implements engine.Tx.
 func (t *boltTx) CountActive() (map[string]int, error) {
 	out := map[string]int{}
 	err := t.tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
@@ -534,27 +534,27 @@ func timerKey(due time.Time, enrollment string) []byte {
 	return append(k, enrollment...)
 }
 
-// PutTimer implements automation.Tx.
-func (t *boltTx) PutTimer(tm automation.Timer) error {
+// PutTimer implements engine.Tx.
+func (t *boltTx) PutTimer(tm engine.Timer) error {
 	return t.put(bTimers, timerKey(tm.Due, tm.Enrollment), tm)
 }
 
-// DeleteTimer implements automation.Tx.
-func (t *boltTx) DeleteTimer(tm automation.Timer) error {
+// DeleteTimer implements engine.Tx.
+func (t *boltTx) DeleteTimer(tm engine.Timer) error {
 	return t.del(bTimers, timerKey(tm.Due, tm.Enrollment))
 }
 
-// DueTimers implements automation.Tx: a cursor from the earliest key,
+// DueTimers implements engine.Tx: a cursor from the earliest key,
 // stopping at the first timer not yet due.
-func (t *boltTx) DueTimers(now time.Time, limit int) ([]automation.Timer, error) {
-	var out []automation.Timer
+func (t *boltTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
+	var out []engine.Timer
 	end := uint64(now.UnixNano())
 	cur := t.tx.Bucket(bTimers).Cursor()
 	for k, v := cur.First(); k != nil && len(out) < limit; k, v = cur.Next() {
 		if binary.BigEndian.Uint64(k[:8]) > end {
 			break
 		}
-		var tm automation.Timer
+		var tm engine.Timer
 		if err := json.Unmarshal(v, &tm); err != nil {
 			return nil, fmt.Errorf("store: decode timer: %w", err)
 		}
@@ -563,22 +563,22 @@ func (t *boltTx) DueTimers(now time.Time, limit int) ([]automation.Timer, error)
 	return out, nil
 }
 
-// HoldTimer implements automation.Tx.
-func (t *boltTx) HoldTimer(tm automation.Timer) error {
+// HoldTimer implements engine.Tx.
+func (t *boltTx) HoldTimer(tm engine.Timer) error {
 	if err := t.DeleteTimer(tm); err != nil {
 		return err
 	}
 	return t.put(bHeld, append(key(tm.Automation, ""), timerKey(tm.Due, tm.Enrollment)...), tm)
 }
 
-// ReleaseTimers implements automation.Tx.
+// ReleaseTimers implements engine.Tx.
 func (t *boltTx) ReleaseTimers(automationID string) (int, error) {
 	prefix := key(automationID, "")
 	cur := t.tx.Bucket(bHeld).Cursor()
 	var keys [][]byte
-	var timers []automation.Timer
+	var timers []engine.Timer
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		var tm automation.Timer
+		var tm engine.Timer
 		if err := json.Unmarshal(v, &tm); err != nil {
 			return 0, fmt.Errorf("store: decode held timer: %w", err)
 		}
@@ -595,16 +595,16 @@ func (t *boltTx) ReleaseTimers(automationID string) (int, error) {
 	return len(keys), nil
 }
 
-// Meta implements automation.Tx.
+// Meta implements engine.Tx.
 func (t *boltTx) Meta(k string) ([]byte, error) {
 	v := t.tx.Bucket(bMeta).Get([]byte(k))
 	if v == nil {
-		return nil, fmt.Errorf("store: meta %q: %w", k, automation.ErrNotFound)
+		return nil, fmt.Errorf("store: meta %q: %w", k, engine.ErrNotFound)
 	}
 	return bytes.Clone(v), nil
 }
 
-// PutMeta implements automation.Tx.
+// PutMeta implements engine.Tx.
 func (t *boltTx) PutMeta(k string, v []byte) error {
 	if !t.writable {
 		return errReadOnly
@@ -613,6 +613,6 @@ func (t *boltTx) PutMeta(k string, v []byte) error {
 }
 
 var (
-	_ automation.Store = (*Bolt)(nil)
-	_ automation.Tx    = (*boltTx)(nil)
+	_ engine.Store = (*Bolt)(nil)
+	_ engine.Tx    = (*boltTx)(nil)
 )

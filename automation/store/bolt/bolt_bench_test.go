@@ -1,10 +1,10 @@
-package store_test
+package bolt_test
 
 import (
 	"testing"
 
-	"github.com/keyway-sms/keyway/automation"
-	"github.com/keyway-sms/keyway/automation/storetest"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/store/storetest"
 )
 
 // BenchmarkDueTimers measures the timer tick on a bbolt file holding
@@ -12,7 +12,7 @@ import (
 // and the idle tick that finds none. Both should cost what is due, not what
 // is pending:
 //
-//	go test -run x -bench DueTimers -benchtime 3x ./gateway/store/
+//	go test -run x -bench DueTimers -benchtime 3x ./automation/store/bolt/
 func BenchmarkDueTimers(b *testing.B) {
-	storetest.BenchmarkDueTimers(b, func(b *testing.B) automation.Store { return open(b) })
+	storetest.BenchmarkDueTimers(b, func(b *testing.B) engine.Store { return open(b) })
 }

@@ -1,4 +1,4 @@
-package store_test
+package bolt_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 // BenchmarkCommit measures durable commits per second as webhooks make
@@ -24,7 +24,7 @@ func BenchmarkCommit(b *testing.B) {
 			var n atomic.Int64
 			runParallel(b, conc, func() {
 				i := n.Add(1)
-				err := s.Update(context.Background(), func(tx automation.Tx) error {
+				err := s.Update(context.Background(), func(tx engine.Tx) error {
 					return writeOne(tx.PutMeta, i)
 				})
 				if err != nil {

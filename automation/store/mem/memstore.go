@@ -1,4 +1,6 @@
-package automation
+// Package mem is an engine.Store held in memory, for `keyway simulate` and
+// for tests.
+package mem
 
 import (
 	"bytes"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 // MemStore is a Store held in memory, for `keyway simulate` and for tests.
@@ -51,7 +55,7 @@ var (
 // Update runs fn in a read-write transaction. Updates run one at a time;
 // if fn returns an error, nothing it wrote is kept and the error is
 // returned as it is.
-func (s *MemStore) Update(ctx context.Context, fn func(tx Tx) error) error {
+func (s *MemStore) Update(ctx context.Context, fn func(tx engine.Tx) error) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
@@ -74,7 +78,7 @@ func (s *MemStore) Update(ctx context.Context, fn func(tx Tx) error) error {
 
 // View runs fn in a read-only transaction on the last committed state.
 // Views do not wait for each other nor for an Update under way.
-func (s *MemStore) View(ctx context.Context, fn func(tx Tx) error) error {
+func (s *MemStore) View(ctx context.Context, fn func(tx engine.Tx) error) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
@@ -103,19 +107,19 @@ func (s *MemStore) usable(ctx context.Context) error {
 // memState is one version of the whole store. A committed memState is
 // never changed again.
 type memState struct {
-	contacts     memTree[[]byte]   // phone → Contact JSON
-	groups       memTree[struct{}] // group 0 phone
-	messages     memTree[[]byte]   // id → Message JSON
-	providerIDs  memTree[string]   // provider 0 provider id → message id
-	contactMsgs  memTree[struct{}] // phone 0 message id
-	outbox       memTree[struct{}] // message id
-	enrollments  memTree[[]byte]   // id → Enrollment JSON
-	active       memTree[string]   // phone 0 automation → enrollment id
-	byAutomation memTree[struct{}] // automation 0 enrollment id
-	byContact    memTree[struct{}] // phone 0 enrollment id
-	timers       memTree[Timer]    // memTimerKey → Timer
-	held         memTree[Timer]    // automation 0 memTimerKey → Timer
-	meta         memTree[[]byte]   // key → value
+	contacts     memTree[[]byte]       // phone → Contact JSON
+	groups       memTree[struct{}]     // group 0 phone
+	messages     memTree[[]byte]       // id → Message JSON
+	providerIDs  memTree[string]       // provider 0 provider id → message id
+	contactMsgs  memTree[struct{}]     // phone 0 message id
+	outbox       memTree[struct{}]     // message id
+	enrollments  memTree[[]byte]       // id → Enrollment JSON
+	active       memTree[string]       // phone 0 automation → enrollment id
+	byAutomation memTree[struct{}]     // automation 0 enrollment id
+	byContact    memTree[struct{}]     // phone 0 enrollment id
+	timers       memTree[engine.Timer] // memTimerKey → Timer
+	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
+	meta         memTree[[]byte]       // key → value
 }
 
 // memTx implements Tx over a memState: the committed one for a View, a
@@ -186,20 +190,20 @@ func (tx *memTx) mark(t *memTree[struct{}], key string) {
 }
 
 // Contact implements Tx.
-func (tx *memTx) Contact(phone string) (*Contact, error) {
+func (tx *memTx) Contact(phone string) (*engine.Contact, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	raw, ok := tx.st.contacts.get(phone)
 	if !ok {
-		return nil, fmt.Errorf("memstore: contact: %w", ErrNotFound)
+		return nil, fmt.Errorf("memstore: contact: %w", engine.ErrNotFound)
 	}
-	return memDecode[Contact](raw, "contact")
+	return memDecode[engine.Contact](raw, "contact")
 }
 
 // PutContact implements Tx; it keeps the group index in step with
 // c.Groups, removals included.
-func (tx *memTx) PutContact(c *Contact) error {
+func (tx *memTx) PutContact(c *engine.Contact) error {
 	if err := tx.write(); err != nil {
 		return err
 	}
@@ -211,7 +215,7 @@ func (tx *memTx) PutContact(c *Contact) error {
 		return err
 	}
 	if oldRaw, ok := tx.st.contacts.get(c.Phone); ok {
-		old, err := memDecode[Contact](oldRaw, "contact")
+		old, err := memDecode[engine.Contact](oldRaw, "contact")
 		if err != nil {
 			return err
 		}
@@ -229,12 +233,12 @@ func (tx *memTx) PutContact(c *Contact) error {
 }
 
 // ContactsInGroup implements Tx.
-func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*Contact, error) {
+func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*engine.Contact, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	prefix := memJoin(group, "")
-	var out []*Contact
+	var out []*engine.Contact
 	var err error
 	tx.st.groups.ascend(prefix+after, func(k string, _ struct{}) bool {
 		if !strings.HasPrefix(k, prefix) || memLimit(limit, len(out)) {
@@ -244,7 +248,7 @@ func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*Contact, er
 		if phone == after {
 			return true
 		}
-		var c *Contact
+		var c *engine.Contact
 		if c, err = tx.Contact(phone); err != nil {
 			err = fmt.Errorf("memstore: group index: %w", err)
 			return false
@@ -256,31 +260,31 @@ func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*Contact, er
 }
 
 // Message implements Tx.
-func (tx *memTx) Message(id string) (*Message, error) {
+func (tx *memTx) Message(id string) (*engine.Message, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	raw, ok := tx.st.messages.get(id)
 	if !ok {
-		return nil, fmt.Errorf("memstore: message %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("memstore: message %q: %w", id, engine.ErrNotFound)
 	}
-	return memDecode[Message](raw, "message")
+	return memDecode[engine.Message](raw, "message")
 }
 
 // MessageByProviderID implements Tx.
-func (tx *memTx) MessageByProviderID(provider, providerID string) (*Message, error) {
+func (tx *memTx) MessageByProviderID(provider, providerID string) (*engine.Message, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	id, ok := tx.st.providerIDs.get(memJoin(provider, providerID))
 	if !ok || providerID == "" {
-		return nil, fmt.Errorf("memstore: message %s/%s: %w", provider, providerID, ErrNotFound)
+		return nil, fmt.Errorf("memstore: message %s/%s: %w", provider, providerID, engine.ErrNotFound)
 	}
 	return tx.Message(id)
 }
 
 // PutMessage implements Tx.
-func (tx *memTx) PutMessage(m *Message) error {
+func (tx *memTx) PutMessage(m *engine.Message) error {
 	if err := tx.write(); err != nil {
 		return err
 	}
@@ -293,7 +297,7 @@ func (tx *memTx) PutMessage(m *Message) error {
 	}
 	pk := memJoin(m.Provider, m.ProviderID)
 	if oldRaw, ok := tx.st.messages.get(m.ID); ok {
-		old, err := memDecode[Message](oldRaw, "message")
+		old, err := memDecode[engine.Message](oldRaw, "message")
 		if err != nil {
 			return err
 		}
@@ -320,18 +324,18 @@ func (tx *memTx) PutMessage(m *Message) error {
 
 // Messages implements Tx: ids sort by creation time, so the greatest
 // ids under the contact come first.
-func (tx *memTx) Messages(contact string, limit int) ([]*Message, error) {
+func (tx *memTx) Messages(contact string, limit int) ([]*engine.Message, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	prefix := memJoin(contact, "")
-	var out []*Message
+	var out []*engine.Message
 	var err error
 	tx.st.contactMsgs.descend(memPrefixEnd(prefix), func(k string, _ struct{}) bool {
 		if !strings.HasPrefix(k, prefix) || memLimit(limit, len(out)) {
 			return false
 		}
-		var m *Message
+		var m *engine.Message
 		if m, err = tx.Message(k[len(prefix):]); err != nil {
 			err = fmt.Errorf("memstore: contact message index: %w", err)
 			return false
@@ -383,42 +387,42 @@ func (tx *memTx) Outbox(after string, limit int) ([]string, error) {
 }
 
 // Enrollment implements Tx.
-func (tx *memTx) Enrollment(id string) (*Enrollment, error) {
+func (tx *memTx) Enrollment(id string) (*engine.Enrollment, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	raw, ok := tx.st.enrollments.get(id)
 	if !ok {
-		return nil, fmt.Errorf("memstore: enrollment %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("memstore: enrollment %q: %w", id, engine.ErrNotFound)
 	}
-	return memDecode[Enrollment](raw, "enrollment")
+	return memDecode[engine.Enrollment](raw, "enrollment")
 }
 
 // ActiveEnrollment implements Tx.
-func (tx *memTx) ActiveEnrollment(contact, automation string) (*Enrollment, error) {
+func (tx *memTx) ActiveEnrollment(contact, automation string) (*engine.Enrollment, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	id, ok := tx.st.active.get(memJoin(contact, automation))
 	if !ok {
-		return nil, fmt.Errorf("memstore: active enrollment in %q: %w", automation, ErrNotFound)
+		return nil, fmt.Errorf("memstore: active enrollment in %q: %w", automation, engine.ErrNotFound)
 	}
 	return tx.Enrollment(id)
 }
 
 // ActiveEnrollments implements Tx; they come in automation id order.
-func (tx *memTx) ActiveEnrollments(contact string) ([]*Enrollment, error) {
+func (tx *memTx) ActiveEnrollments(contact string) ([]*engine.Enrollment, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
 	prefix := memJoin(contact, "")
-	var out []*Enrollment
+	var out []*engine.Enrollment
 	var err error
 	tx.st.active.ascend(prefix, func(k, id string) bool {
 		if !strings.HasPrefix(k, prefix) {
 			return false
 		}
-		var e *Enrollment
+		var e *engine.Enrollment
 		if e, err = tx.Enrollment(id); err != nil {
 			err = fmt.Errorf("memstore: active index: %w", err)
 			return false
@@ -433,7 +437,7 @@ func (tx *memTx) ActiveEnrollments(contact string) ([]*Enrollment, error) {
 // index of its contact and automation; an ended one leaves it, if the
 // index points at it. An enrollment moved to another contact or
 // automation leaves the indexes of the old ones.
-func (tx *memTx) PutEnrollment(e *Enrollment) error {
+func (tx *memTx) PutEnrollment(e *engine.Enrollment) error {
 	if err := tx.write(); err != nil {
 		return err
 	}
@@ -446,7 +450,7 @@ func (tx *memTx) PutEnrollment(e *Enrollment) error {
 	}
 	ak := memJoin(e.Contact, e.Automation)
 	if oldRaw, ok := tx.st.enrollments.get(e.ID); ok {
-		old, err := memDecode[Enrollment](oldRaw, "enrollment")
+		old, err := memDecode[engine.Enrollment](oldRaw, "enrollment")
 		if err != nil {
 			return err
 		}
@@ -473,14 +477,14 @@ func (tx *memTx) PutEnrollment(e *Enrollment) error {
 
 // Enrollments implements Tx. It walks the narrowest index the filters
 // allow: the contact's, the automation's, or all enrollments.
-func (tx *memTx) Enrollments(automation, contact string, activeOnly bool, limit int) ([]*Enrollment, error) {
+func (tx *memTx) Enrollments(automation, contact string, activeOnly bool, limit int) ([]*engine.Enrollment, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
-	var out []*Enrollment
+	var out []*engine.Enrollment
 	var err error
 	keep := func(id string) bool {
-		var e *Enrollment
+		var e *engine.Enrollment
 		if e, err = tx.Enrollment(id); err != nil {
 			err = fmt.Errorf("memstore: enrollment index: %w", err)
 			return false
@@ -524,7 +528,7 @@ func (tx *memTx) CountActive() (map[string]int, error) {
 
 // PutTimer implements Tx. A timer is keyed by its due instant and
 // enrollment: putting one with the same key replaces it.
-func (tx *memTx) PutTimer(t Timer) error {
+func (tx *memTx) PutTimer(t engine.Timer) error {
 	if err := tx.write(); err != nil {
 		return err
 	}
@@ -539,7 +543,7 @@ func (tx *memTx) PutTimer(t Timer) error {
 // DeleteTimer implements Tx: it removes the pending timer with the same
 // due instant and enrollment, whatever the other fields say. A held timer
 // stays held.
-func (tx *memTx) DeleteTimer(t Timer) error {
+func (tx *memTx) DeleteTimer(t engine.Timer) error {
 	if err := tx.write(); err != nil {
 		return err
 	}
@@ -548,12 +552,12 @@ func (tx *memTx) DeleteTimer(t Timer) error {
 }
 
 // DueTimers implements Tx.
-func (tx *memTx) DueTimers(now time.Time, limit int) ([]Timer, error) {
+func (tx *memTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
-	var out []Timer
-	tx.st.timers.ascend("", func(_ string, t Timer) bool {
+	var out []engine.Timer
+	tx.st.timers.ascend("", func(_ string, t engine.Timer) bool {
 		if t.Due.After(now) || memLimit(limit, len(out)) {
 			return false
 		}
@@ -564,7 +568,7 @@ func (tx *memTx) DueTimers(now time.Time, limit int) ([]Timer, error) {
 }
 
 // HoldTimer implements Tx.
-func (tx *memTx) HoldTimer(t Timer) error {
+func (tx *memTx) HoldTimer(t engine.Timer) error {
 	if err := tx.write(); err != nil {
 		return err
 	}
@@ -585,8 +589,8 @@ func (tx *memTx) ReleaseTimers(automation string) (int, error) {
 	}
 	prefix := memJoin(automation, "")
 	var keys []string
-	var timers []Timer
-	tx.st.held.ascend(prefix, func(k string, t Timer) bool {
+	var timers []engine.Timer
+	tx.st.held.ascend(prefix, func(k string, t engine.Timer) bool {
 		if !strings.HasPrefix(k, prefix) {
 			return false
 		}
@@ -607,7 +611,7 @@ func (tx *memTx) Meta(key string) ([]byte, error) {
 	}
 	v, ok := tx.st.meta.get(key)
 	if !ok {
-		return nil, fmt.Errorf("memstore: meta %q: %w", key, ErrNotFound)
+		return nil, fmt.Errorf("memstore: meta %q: %w", key, engine.ErrNotFound)
 	}
 	return append([]byte{}, v...), nil
 }
@@ -790,6 +794,6 @@ func memDescend[V any](n *memNode[V], in func(string) bool, fn func(string, V) b
 }
 
 var (
-	_ Store = (*MemStore)(nil)
-	_ Tx    = (*memTx)(nil)
+	_ engine.Store = (*MemStore)(nil)
+	_ engine.Tx    = (*memTx)(nil)
 )

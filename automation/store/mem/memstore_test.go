@@ -1,4 +1,4 @@
-package automation_test
+package mem_test
 
 import (
 	"cmp"
@@ -11,31 +11,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
-	"github.com/keyway-sms/keyway/automation/storetest"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/store/mem"
+	"github.com/keyway-sms/keyway/automation/store/storetest"
 )
 
-func openMem(*testing.T) automation.Store { return automation.NewMemStore() }
+func openMem(*testing.T) engine.Store { return mem.NewMemStore() }
 
 func TestMemStore(t *testing.T) {
 	storetest.Run(t, openMem)
 }
 
 func BenchmarkMemStoreDueTimers(b *testing.B) {
-	storetest.BenchmarkDueTimers(b, func(*testing.B) automation.Store { return automation.NewMemStore() })
+	storetest.BenchmarkDueTimers(b, func(*testing.B) engine.Store { return mem.NewMemStore() })
 }
 
 var memT0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func TestMemStoreCanceledContext(t *testing.T) {
-	s := automation.NewMemStore()
+	s := mem.NewMemStore()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	ran := false
-	if err := s.Update(ctx, func(automation.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) {
+	if err := s.Update(ctx, func(engine.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("Update with a canceled context: err = %v, want context.Canceled", err)
 	}
-	if err := s.View(ctx, func(automation.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) {
+	if err := s.View(ctx, func(engine.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("View with a canceled context: err = %v, want context.Canceled", err)
 	}
 	if ran {
@@ -44,9 +45,9 @@ func TestMemStoreCanceledContext(t *testing.T) {
 }
 
 func TestMemStoreTxAfterEnd(t *testing.T) {
-	s := automation.NewMemStore()
-	var kept automation.Tx
-	if err := s.Update(t.Context(), func(tx automation.Tx) error { kept = tx; return tx.PutMeta("k", []byte("v")) }); err != nil {
+	s := mem.NewMemStore()
+	var kept engine.Tx
+	if err := s.Update(t.Context(), func(tx engine.Tx) error { kept = tx; return tx.PutMeta("k", []byte("v")) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := kept.PutMeta("k", []byte("later")); err == nil {
@@ -55,14 +56,14 @@ func TestMemStoreTxAfterEnd(t *testing.T) {
 	if _, err := kept.Meta("k"); err == nil {
 		t.Error("Meta on a committed transaction: no error")
 	}
-	if err := s.View(t.Context(), func(tx automation.Tx) error { kept = tx; return nil }); err != nil {
+	if err := s.View(t.Context(), func(tx engine.Tx) error { kept = tx; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kept.Meta("k"); err == nil {
 		t.Error("Meta on an ended View: no error")
 	}
 	var v []byte
-	err := s.View(t.Context(), func(tx automation.Tx) error {
+	err := s.View(t.Context(), func(tx engine.Tx) error {
 		var err error
 		v, err = tx.Meta("k")
 		return err
@@ -76,15 +77,15 @@ func TestMemStoreTxAfterEnd(t *testing.T) {
 // Update under way, which the conformance suite allows but the simulator
 // and the engine's tests rely on not to be slow.
 func TestMemStoreViewBesideUpdate(t *testing.T) {
-	s := automation.NewMemStore()
+	s := mem.NewMemStore()
 	done := make(chan error, 1)
-	err := s.Update(t.Context(), func(tx automation.Tx) error {
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
 		if err := tx.PutMeta("k", []byte("uncommitted")); err != nil {
 			return err
 		}
 		go func() {
-			done <- s.View(t.Context(), func(tx automation.Tx) error {
-				if _, err := tx.Meta("k"); !errors.Is(err, automation.ErrNotFound) {
+			done <- s.View(t.Context(), func(tx engine.Tx) error {
+				if _, err := tx.Meta("k"); !errors.Is(err, engine.ErrNotFound) {
 					return fmt.Errorf("Meta = %v, want ErrNotFound", err)
 				}
 				return nil
@@ -105,17 +106,17 @@ func TestMemStoreViewBesideUpdate(t *testing.T) {
 // TestMemStoreSnapshot checks that a View keeps reading the state it
 // started on while Updates change the very nodes it reads.
 func TestMemStoreSnapshot(t *testing.T) {
-	s := automation.NewMemStore()
+	s := mem.NewMemStore()
 	put := func(i int) error {
-		return s.Update(t.Context(), func(tx automation.Tx) error {
-			c := &automation.Contact{Phone: fmt.Sprintf("+1555%04d", i%50), Name: fmt.Sprint(i), Groups: []string{fmt.Sprint("g", i%3)}}
+		return s.Update(t.Context(), func(tx engine.Tx) error {
+			c := &engine.Contact{Phone: fmt.Sprintf("+1555%04d", i%50), Name: fmt.Sprint(i), Groups: []string{fmt.Sprint("g", i%3)}}
 			if err := tx.PutContact(c); err != nil {
 				return err
 			}
-			if err := tx.DeleteTimer(automation.Timer{Due: memT0.Add(time.Duration(i-25) * time.Second), Enrollment: fmt.Sprint("e", i-25)}); err != nil {
+			if err := tx.DeleteTimer(engine.Timer{Due: memT0.Add(time.Duration(i-25) * time.Second), Enrollment: fmt.Sprint("e", i-25)}); err != nil {
 				return err
 			}
-			return tx.PutTimer(automation.Timer{Due: memT0.Add(time.Duration(i) * time.Second), Enrollment: fmt.Sprint("e", i)})
+			return tx.PutTimer(engine.Timer{Due: memT0.Add(time.Duration(i) * time.Second), Enrollment: fmt.Sprint("e", i)})
 		})
 	}
 	for i := range 100 {
@@ -123,7 +124,7 @@ func TestMemStoreSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	snapshot := func(tx automation.Tx) (string, error) {
+	snapshot := func(tx engine.Tx) (string, error) {
 		ts, err := tx.DueTimers(memT0.Add(time.Hour), 0)
 		if err != nil {
 			return "", err
@@ -139,7 +140,7 @@ func TestMemStoreSnapshot(t *testing.T) {
 		return out, nil
 	}
 	updated := make(chan error)
-	err := s.View(t.Context(), func(tx automation.Tx) error {
+	err := s.View(t.Context(), func(tx engine.Tx) error {
 		before, err := snapshot(tx)
 		if err != nil {
 			return err
@@ -172,18 +173,18 @@ func TestMemStoreSnapshot(t *testing.T) {
 
 // memModel is what a MemStore should hold after a series of writes.
 type memModel struct {
-	timers map[string]automation.Timer            // key → pending timer
-	held   map[string]map[string]automation.Timer // automation → key → timer
-	groups map[string][]string                    // phone → groups
+	timers map[string]engine.Timer            // key → pending timer
+	held   map[string]map[string]engine.Timer // automation → key → timer
+	groups map[string][]string                // phone → groups
 	outbox map[string]bool
 }
 
-func memModelKey(tm automation.Timer) string {
+func memModelKey(tm engine.Timer) string {
 	return fmt.Sprintf("%d/%s", tm.Due.UnixNano(), tm.Enrollment)
 }
 
 func (m memModel) clone() memModel {
-	c := memModel{timers: maps.Clone(m.timers), held: map[string]map[string]automation.Timer{}, groups: maps.Clone(m.groups), outbox: maps.Clone(m.outbox)}
+	c := memModel{timers: maps.Clone(m.timers), held: map[string]map[string]engine.Timer{}, groups: maps.Clone(m.groups), outbox: maps.Clone(m.outbox)}
 	for a, h := range m.held {
 		c.held[a] = maps.Clone(h)
 	}
@@ -194,19 +195,19 @@ func (m memModel) clone() memModel {
 // against the store and a plain model, and compares every index after
 // each transaction.
 func TestMemStoreModel(t *testing.T) {
-	s := automation.NewMemStore()
+	s := mem.NewMemStore()
 	rng := rand.New(rand.NewPCG(7, 11))
-	model := memModel{timers: map[string]automation.Timer{}, held: map[string]map[string]automation.Timer{}, groups: map[string][]string{}, outbox: map[string]bool{}}
+	model := memModel{timers: map[string]engine.Timer{}, held: map[string]map[string]engine.Timer{}, groups: map[string][]string{}, outbox: map[string]bool{}}
 	autos := []string{"a", "ab", "b"}
 	allGroups := []string{"g", "gh", "h"}
 
 	for round := range 400 {
 		fail := rng.IntN(3) == 0
 		var next memModel
-		err := s.Update(t.Context(), func(tx automation.Tx) error {
+		err := s.Update(t.Context(), func(tx engine.Tx) error {
 			next = model.clone()
 			for range 1 + rng.IntN(30) {
-				tm := automation.Timer{
+				tm := engine.Timer{
 					Due:        memT0.Add(time.Duration(rng.IntN(200)) * time.Second),
 					Enrollment: fmt.Sprint("e", rng.IntN(40)),
 					Automation: autos[rng.IntN(len(autos))],
@@ -231,7 +232,7 @@ func TestMemStoreModel(t *testing.T) {
 					err = tx.HoldTimer(tm)
 					delete(next.timers, memModelKey(tm))
 					if next.held[tm.Automation] == nil {
-						next.held[tm.Automation] = map[string]automation.Timer{}
+						next.held[tm.Automation] = map[string]engine.Timer{}
 					}
 					next.held[tm.Automation][memModelKey(tm)] = tm
 				case 4:
@@ -251,7 +252,7 @@ func TestMemStoreModel(t *testing.T) {
 							gs = append(gs, g)
 						}
 					}
-					err = tx.PutContact(&automation.Contact{Phone: phone, Groups: gs})
+					err = tx.PutContact(&engine.Contact{Phone: phone, Groups: gs})
 					next.groups[phone] = gs
 				case 6:
 					id := fmt.Sprintf("m%03d", rng.IntN(50))
@@ -277,14 +278,14 @@ func TestMemStoreModel(t *testing.T) {
 		case !fail:
 			model = next
 		}
-		if err := s.View(t.Context(), func(tx automation.Tx) error { return memCompare(tx, model, allGroups) }); err != nil {
+		if err := s.View(t.Context(), func(tx engine.Tx) error { return memCompare(tx, model, allGroups) }); err != nil {
 			t.Fatalf("round %d (rolled back: %v): %v", round, fail, err)
 		}
 	}
 }
 
-func memCompare(tx automation.Tx, m memModel, groups []string) error {
-	want := slices.SortedFunc(maps.Values(m.timers), func(a, b automation.Timer) int {
+func memCompare(tx engine.Tx, m memModel, groups []string) error {
+	want := slices.SortedFunc(maps.Values(m.timers), func(a, b engine.Timer) int {
 		return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.Enrollment, b.Enrollment))
 	})
 	got, err := tx.DueTimers(memT0.Add(time.Hour), 0)
@@ -296,7 +297,7 @@ func memCompare(tx automation.Tx, m memModel, groups []string) error {
 	}
 	// A limit and a now that cut the list.
 	now := memT0.Add(100 * time.Second)
-	cut := slices.DeleteFunc(slices.Clone(want), func(tm automation.Timer) bool { return tm.Due.After(now) })
+	cut := slices.DeleteFunc(slices.Clone(want), func(tm engine.Timer) bool { return tm.Due.After(now) })
 	cut = cut[:min(len(cut), 7)]
 	if got, err = tx.DueTimers(now, 7); err != nil || !slices.Equal(got, cut) {
 		return fmt.Errorf("DueTimers(+100s, 7) = %v, %v\nwant %v", got, err, cut)

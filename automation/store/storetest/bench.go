@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 // Sizes of BenchmarkDueTimers.
@@ -25,12 +25,12 @@ const (
 //   - idle-tick: one View asking DueTimers when none is due.
 //
 // Both should cost what is due, not what is pending.
-func BenchmarkDueTimers(b *testing.B, open func(b *testing.B) automation.Store) {
+func BenchmarkDueTimers(b *testing.B, open func(b *testing.B) engine.Store) {
 	s := open(b)
 	now := t0
 	rng := rand.New(rand.NewPCG(1, 2))
 	const month = int64(30 * 24 * time.Hour)
-	load := func(b *testing.B, ts []automation.Timer) {
+	load := func(b *testing.B, ts []engine.Timer) {
 		b.Helper()
 		if err := s.Update(b.Context(), putTimers(ts...)); err != nil {
 			b.Fatalf("load timers: %v", err)
@@ -38,26 +38,26 @@ func BenchmarkDueTimers(b *testing.B, open func(b *testing.B) automation.Store) 
 	}
 	start := time.Now()
 	for first := 0; first < benchPending; first += benchBatch {
-		ts := make([]automation.Timer, benchBatch)
+		ts := make([]engine.Timer, benchBatch)
 		for i := range ts {
-			ts[i] = automation.Timer{
+			ts[i] = engine.Timer{
 				Due:        now.Add(time.Second + time.Duration(rng.Int64N(month))),
 				Enrollment: fmt.Sprintf("p%08d", first+i),
 				Automation: fmt.Sprintf("a%02d", i%20),
 				Epoch:      1,
-				Kind:       automation.TimerWait,
+				Kind:       engine.TimerWait,
 			}
 		}
 		load(b, ts)
 	}
-	due := make([]automation.Timer, benchDue)
+	due := make([]engine.Timer, benchDue)
 	for i := range due {
-		due[i] = automation.Timer{
+		due[i] = engine.Timer{
 			Due:        now.Add(-time.Duration(rng.Int64N(int64(10 * time.Second)))),
 			Enrollment: fmt.Sprintf("d%08d", i),
 			Automation: fmt.Sprintf("a%02d", i%20),
 			Epoch:      1,
-			Kind:       automation.TimerWait,
+			Kind:       engine.TimerWait,
 		}
 	}
 	load(b, due)
@@ -65,8 +65,8 @@ func BenchmarkDueTimers(b *testing.B, open func(b *testing.B) automation.Store) 
 
 	b.Run("fire-10000-due", func(b *testing.B) {
 		for b.Loop() {
-			var fired []automation.Timer
-			err := s.Update(b.Context(), func(tx automation.Tx) error {
+			var fired []engine.Timer
+			err := s.Update(b.Context(), func(tx engine.Tx) error {
 				var err error
 				if fired, err = tx.DueTimers(now, benchDue); err != nil {
 					return err
@@ -94,7 +94,7 @@ func BenchmarkDueTimers(b *testing.B, open func(b *testing.B) automation.Store) 
 		before := now.Add(-time.Minute) // before every timer
 		for b.Loop() {
 			var n int
-			err := s.View(b.Context(), func(tx automation.Tx) error {
+			err := s.View(b.Context(), func(tx engine.Tx) error {
 				ts, err := tx.DueTimers(before, benchDue)
 				n = len(ts)
 				return err

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 var contactCases = []testCase{
@@ -15,9 +15,9 @@ var contactCases = []testCase{
 	{"contact/group-leave", testContactGroupLeave},
 }
 
-func testContactRoundTrip(t *testing.T, s automation.Store) {
+func testContactRoundTrip(t *testing.T, s engine.Store) {
 	out := t0.Add(-time.Hour)
-	want := &automation.Contact{
+	want := &engine.Contact{
 		Phone:      phoneA,
 		Name:       "Ann",
 		Channel:    "whatsapp",
@@ -32,28 +32,28 @@ func testContactRoundTrip(t *testing.T, s automation.Store) {
 		UpdatedAt:  t0,
 	}
 	update(t, s, putContacts(want))
-	got := read(t, s, func(tx automation.Tx) (*automation.Contact, error) { return tx.Contact(phoneA) })
+	got := read(t, s, func(tx engine.Tx) (*engine.Contact, error) { return tx.Contact(phoneA) })
 	if !sameContact(got, want) {
 		t.Fatalf("Contact = %+v, want %+v", got, want)
 	}
-	if _, err := tryRead(t, s, func(tx automation.Tx) (*automation.Contact, error) { return tx.Contact(phoneB) }); !errors.Is(err, automation.ErrNotFound) {
+	if _, err := tryRead(t, s, func(tx engine.Tx) (*engine.Contact, error) { return tx.Contact(phoneB) }); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("Contact of a phone that has the stored one as prefix: err = %v, want ErrNotFound", err)
 	}
 
 	again := *want
 	again.Name, again.OptedOut, again.OptedOutAt = "Ann B.", false, nil
 	update(t, s, putContacts(&again))
-	got = read(t, s, func(tx automation.Tx) (*automation.Contact, error) { return tx.Contact(phoneA) })
+	got = read(t, s, func(tx engine.Tx) (*engine.Contact, error) { return tx.Contact(phoneA) })
 	if !sameContact(got, &again) {
 		t.Errorf("after overwrite Contact = %+v, want %+v", got, &again)
 	}
 }
 
-func testContactCopies(t *testing.T, s automation.Store) {
+func testContactCopies(t *testing.T, s engine.Store) {
 	// Changing the value after PutContact, in the same transaction, must
 	// not change what the transaction reads back.
 	var inTx string
-	update(t, s, func(tx automation.Tx) error {
+	update(t, s, func(tx engine.Tx) error {
 		inTx = ""
 		c := contact(phoneA, "newsletter")
 		c.Tags = []string{"vip"}
@@ -72,7 +72,7 @@ func testContactCopies(t *testing.T, s automation.Store) {
 	if want := "name of " + phoneA + "/Ann"; inTx != want {
 		t.Errorf("in the transaction, after changing the value put: got %q, want %q", inTx, want)
 	}
-	got := read(t, s, func(tx automation.Tx) (*automation.Contact, error) { return tx.Contact(phoneA) })
+	got := read(t, s, func(tx engine.Tx) (*engine.Contact, error) { return tx.Contact(phoneA) })
 	if got.Name != "name of "+phoneA || got.Fields["first_name"] != "Ann" {
 		t.Fatalf("after commit: stored contact follows the caller's value: %+v", got)
 	}
@@ -82,17 +82,17 @@ func testContactCopies(t *testing.T, s automation.Store) {
 	got.Fields["first_name"] = "mutated"
 	got.Tags[0] = "mutated"
 	got.Groups = append(got.Groups[:0], "mutated")
-	again := read(t, s, func(tx automation.Tx) (*automation.Contact, error) { return tx.Contact(phoneA) })
+	again := read(t, s, func(tx engine.Tx) (*engine.Contact, error) { return tx.Contact(phoneA) })
 	if again.Name != "name of "+phoneA || again.Fields["first_name"] != "Ann" || again.Tags[0] != "vip" || again.Groups[0] != "newsletter" {
 		t.Errorf("changing a returned contact changed the store: %+v", again)
 	}
-	members := read(t, s, func(tx automation.Tx) ([]*automation.Contact, error) { return tx.ContactsInGroup("newsletter", "", 10) })
+	members := read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) { return tx.ContactsInGroup("newsletter", "", 10) })
 	if !sameStrings(phones(members), []string{phoneA}) {
 		t.Errorf("changing a returned contact's groups changed the group index: %v", phones(members))
 	}
 }
 
-func testContactGroupPaging(t *testing.T, s automation.Store) {
+func testContactGroupPaging(t *testing.T, s engine.Store) {
 	const (
 		p1 = "+15550000001"
 		p2 = "+15550000002"
@@ -125,7 +125,7 @@ func testContactGroupPaging(t *testing.T, s automation.Store) {
 		{"nobody", "", 100, nil},
 	}
 	for _, tt := range tests {
-		got := read(t, s, func(tx automation.Tx) ([]*automation.Contact, error) {
+		got := read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) {
 			return tx.ContactsInGroup(tt.group, tt.after, tt.limit)
 		})
 		if !sameStrings(phones(got), tt.want) {
@@ -139,10 +139,10 @@ func testContactGroupPaging(t *testing.T, s automation.Store) {
 	}
 }
 
-func testContactGroupLeave(t *testing.T, s automation.Store) {
+func testContactGroupLeave(t *testing.T, s engine.Store) {
 	members := func(group string) []string {
 		t.Helper()
-		return phones(read(t, s, func(tx automation.Tx) ([]*automation.Contact, error) { return tx.ContactsInGroup(group, "", 100) }))
+		return phones(read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) { return tx.ContactsInGroup(group, "", 100) }))
 	}
 	update(t, s, putContacts(contact(phoneA, "a", "b"), contact(phoneB, "a")))
 
@@ -160,7 +160,7 @@ func testContactGroupLeave(t *testing.T, s automation.Store) {
 
 	// Leave everything; a contact loaded, changed and put back, as the
 	// engine does.
-	update(t, s, func(tx automation.Tx) error {
+	update(t, s, func(tx engine.Tx) error {
 		c, err := tx.Contact(phoneA)
 		if err != nil {
 			return err

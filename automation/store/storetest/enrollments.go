@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 var enrollmentCases = []testCase{
@@ -18,14 +18,14 @@ var enrollmentCases = []testCase{
 	{"enrollment/list", testEnrollmentList},
 }
 
-func testEnrollmentRoundTrip(t *testing.T, s automation.Store) {
+func testEnrollmentRoundTrip(t *testing.T, s engine.Store) {
 	wait := t0.Add(24 * time.Hour)
-	want := &automation.Enrollment{
+	want := &engine.Enrollment{
 		ID:         "e0001",
 		Automation: "join",
 		Contact:    phoneA,
 		Channel:    "whatsapp",
-		Status:     automation.EnrollmentWaitingReply,
+		Status:     engine.EnrollmentWaitingReply,
 		Step:       "ask",
 		StepType:   "wait_for_reply",
 		Epoch:      4,
@@ -39,49 +39,49 @@ func testEnrollmentRoundTrip(t *testing.T, s automation.Store) {
 		UpdatedAt: t0.Add(time.Minute),
 	}
 	update(t, s, putEnrollments(want))
-	got := read(t, s, func(tx automation.Tx) (*automation.Enrollment, error) { return tx.Enrollment("e0001") })
+	got := read(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.Enrollment("e0001") })
 	if !sameEnrollment(got, want) {
 		t.Errorf("Enrollment = %+v, want %+v", got, want)
 	}
 
 	ended := *want
-	ended.Status, ended.EndedAt, ended.EndReason, ended.WaitUntil = automation.EnrollmentEnded, &wait, "step removed", nil
+	ended.Status, ended.EndedAt, ended.EndReason, ended.WaitUntil = engine.EnrollmentEnded, &wait, "step removed", nil
 	update(t, s, putEnrollments(&ended))
-	got = read(t, s, func(tx automation.Tx) (*automation.Enrollment, error) { return tx.Enrollment("e0001") })
+	got = read(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.Enrollment("e0001") })
 	if !sameEnrollment(got, &ended) {
 		t.Errorf("an ended enrollment is still readable by id: Enrollment = %+v, want %+v", got, &ended)
 	}
 }
 
-func testEnrollmentCopies(t *testing.T, s automation.Store) {
-	e := enrollment("e0001", phoneA, "join", automation.EnrollmentWaiting)
+func testEnrollmentCopies(t *testing.T, s engine.Store) {
+	e := enrollment("e0001", phoneA, "join", engine.EnrollmentWaiting)
 	e.Vars = map[string]any{"name": "Ann"}
 	update(t, s, putEnrollments(e))
 	e.Vars["name"], e.Step = "changed after put", "changed after put"
 
-	got := read(t, s, func(tx automation.Tx) (*automation.Enrollment, error) { return tx.Enrollment("e0001") })
+	got := read(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.Enrollment("e0001") })
 	if got.Vars["name"] != "Ann" || got.Step != "#1" {
 		t.Fatalf("stored enrollment follows the caller's value: %+v", got)
 	}
-	got.Vars["name"], got.Status = "mutated", automation.EnrollmentEnded
-	again := read(t, s, func(tx automation.Tx) (*automation.Enrollment, error) { return tx.ActiveEnrollment(phoneA, "join") })
-	if again.Vars["name"] != "Ann" || again.Status != automation.EnrollmentWaiting {
+	got.Vars["name"], got.Status = "mutated", engine.EnrollmentEnded
+	again := read(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.ActiveEnrollment(phoneA, "join") })
+	if again.Vars["name"] != "Ann" || again.Status != engine.EnrollmentWaiting {
 		t.Errorf("changing a returned enrollment changed the store: %+v", again)
 	}
 }
 
-func activeIDs(t *testing.T, s automation.Store, contact string) []string {
+func activeIDs(t *testing.T, s engine.Store, contact string) []string {
 	t.Helper()
-	ids := enrollmentIDs(read(t, s, func(tx automation.Tx) ([]*automation.Enrollment, error) { return tx.ActiveEnrollments(contact) }))
+	ids := enrollmentIDs(read(t, s, func(tx engine.Tx) ([]*engine.Enrollment, error) { return tx.ActiveEnrollments(contact) }))
 	slices.Sort(ids) // the interface fixes no order
 	return ids
 }
 
-func activeID(t *testing.T, s automation.Store, contact, auto string) string {
+func activeID(t *testing.T, s engine.Store, contact, auto string) string {
 	t.Helper()
-	e, err := tryRead(t, s, func(tx automation.Tx) (*automation.Enrollment, error) { return tx.ActiveEnrollment(contact, auto) })
+	e, err := tryRead(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.ActiveEnrollment(contact, auto) })
 	switch {
-	case errors.Is(err, automation.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		return "none"
 	case err != nil:
 		t.Fatalf("ActiveEnrollment(%s, %s): %v", contact, auto, err)
@@ -91,19 +91,19 @@ func activeID(t *testing.T, s automation.Store, contact, auto string) string {
 
 // countActive returns CountActive without the automations counted 0, which
 // a store may or may not list.
-func countActive(t *testing.T, s automation.Store) map[string]int {
+func countActive(t *testing.T, s engine.Store) map[string]int {
 	t.Helper()
-	n := read(t, s, func(tx automation.Tx) (map[string]int, error) { return tx.CountActive() })
+	n := read(t, s, func(tx engine.Tx) (map[string]int, error) { return tx.CountActive() })
 	maps.DeleteFunc(n, func(_ string, v int) bool { return v == 0 })
 	return n
 }
 
-func testActiveIndex(t *testing.T, s automation.Store) {
+func testActiveIndex(t *testing.T, s engine.Store) {
 	update(t, s, putEnrollments(
-		enrollment("e0001", phoneA, "a", automation.EnrollmentWaiting),
-		enrollment("e0002", phoneA, "b", automation.EnrollmentWaitingReply),
-		enrollment("e0003", phoneB, "a", automation.EnrollmentPending),
-		enrollment("e0004", phoneB, "c", automation.EnrollmentEnded),
+		enrollment("e0001", phoneA, "a", engine.EnrollmentWaiting),
+		enrollment("e0002", phoneA, "b", engine.EnrollmentWaitingReply),
+		enrollment("e0003", phoneB, "a", engine.EnrollmentPending),
+		enrollment("e0004", phoneB, "c", engine.EnrollmentEnded),
 	))
 	for _, tt := range []struct{ contact, auto, want string }{
 		{phoneA, "a", "e0001"},
@@ -131,12 +131,12 @@ func testActiveIndex(t *testing.T, s automation.Store) {
 	}
 
 	// e0001 ends: it leaves the active index, and stays readable by id.
-	update(t, s, func(tx automation.Tx) error {
+	update(t, s, func(tx engine.Tx) error {
 		e, err := tx.Enrollment("e0001")
 		if err != nil {
 			return err
 		}
-		e.Status, e.EndedAt, e.EndReason = automation.EnrollmentEnded, &t0, "done"
+		e.Status, e.EndedAt, e.EndReason = engine.EnrollmentEnded, &t0, "done"
 		return tx.PutEnrollment(e)
 	})
 	if got := activeID(t, s, phoneA, "a"); got != "none" {
@@ -148,26 +148,26 @@ func testActiveIndex(t *testing.T, s automation.Store) {
 	if got, want := countActive(t, s), map[string]int{"a": 1, "b": 1}; !maps.Equal(got, want) {
 		t.Errorf("after e0001 ended: CountActive = %v, want %v", got, want)
 	}
-	if e := read(t, s, func(tx automation.Tx) (*automation.Enrollment, error) { return tx.Enrollment("e0001") }); e.Active() {
+	if e := read(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.Enrollment("e0001") }); e.Active() {
 		t.Errorf("after e0001 ended: Enrollment(e0001).Status = %q", e.Status)
 	}
 }
 
-func testActiveReplaced(t *testing.T, s automation.Store) {
-	update(t, s, putEnrollments(enrollment("e0001", phoneA, "join", automation.EnrollmentWaiting)))
+func testActiveReplaced(t *testing.T, s engine.Store) {
+	update(t, s, putEnrollments(enrollment("e0001", phoneA, "join", engine.EnrollmentWaiting)))
 	// The contact texts JOIN again with overwrite_if_exists: the old
 	// enrollment ends and a new one starts, in one transaction.
 	update(t, s, putEnrollments(
-		enrollment("e0001", phoneA, "join", automation.EnrollmentEnded),
-		enrollment("e0002", phoneA, "join", automation.EnrollmentWaiting),
+		enrollment("e0001", phoneA, "join", engine.EnrollmentEnded),
+		enrollment("e0002", phoneA, "join", engine.EnrollmentWaiting),
 	))
 	if got := activeID(t, s, phoneA, "join"); got != "e0002" {
 		t.Fatalf("after restart: ActiveEnrollment = %s, want e0002", got)
 	}
 	// The old one is put again, still ended: the index, pointing at the
 	// new one, stays.
-	update(t, s, func(tx automation.Tx) error {
-		old := enrollment("e0001", phoneA, "join", automation.EnrollmentEnded)
+	update(t, s, func(tx engine.Tx) error {
+		old := enrollment("e0001", phoneA, "join", engine.EnrollmentEnded)
 		old.EndReason = "restarted"
 		return tx.PutEnrollment(old)
 	})
@@ -180,7 +180,7 @@ func testActiveReplaced(t *testing.T, s automation.Store) {
 	if got, want := countActive(t, s), map[string]int{"join": 1}; !maps.Equal(got, want) {
 		t.Errorf("CountActive = %v, want %v", got, want)
 	}
-	got := read(t, s, func(tx automation.Tx) ([]*automation.Enrollment, error) {
+	got := read(t, s, func(tx engine.Tx) ([]*engine.Enrollment, error) {
 		return tx.Enrollments("join", phoneA, true, 100)
 	})
 	if !sameStrings(enrollmentIDs(got), []string{"e0002"}) {
@@ -191,8 +191,8 @@ func testActiveReplaced(t *testing.T, s automation.Store) {
 	// one: the last active one put takes the index, and ending the one it
 	// replaced leaves it there.
 	update(t, s, putEnrollments(
-		enrollment("e0003", phoneA, "join", automation.EnrollmentWaiting),
-		enrollment("e0002", phoneA, "join", automation.EnrollmentEnded),
+		enrollment("e0003", phoneA, "join", engine.EnrollmentWaiting),
+		enrollment("e0002", phoneA, "join", engine.EnrollmentEnded),
 	))
 	if got := activeID(t, s, phoneA, "join"); got != "e0003" {
 		t.Errorf("after starting e0003, then ending e0002: ActiveEnrollment = %s, want e0003", got)
@@ -202,7 +202,7 @@ func testActiveReplaced(t *testing.T, s automation.Store) {
 	}
 
 	// Then the new one ends too.
-	update(t, s, putEnrollments(enrollment("e0003", phoneA, "join", automation.EnrollmentEnded)))
+	update(t, s, putEnrollments(enrollment("e0003", phoneA, "join", engine.EnrollmentEnded)))
 	if got := activeID(t, s, phoneA, "join"); got != "none" {
 		t.Errorf("after both ended: ActiveEnrollment = %s, want none", got)
 	}
@@ -211,8 +211,8 @@ func testActiveReplaced(t *testing.T, s automation.Store) {
 	}
 }
 
-func testEnrollmentList(t *testing.T, s automation.Store) {
-	const ended, waiting = automation.EnrollmentEnded, automation.EnrollmentWaiting
+func testEnrollmentList(t *testing.T, s engine.Store) {
+	const ended, waiting = engine.EnrollmentEnded, engine.EnrollmentWaiting
 	// Put out of order. "ab" has "a" as prefix, phoneB has phoneA.
 	update(t, s, putEnrollments(
 		enrollment("e0006", phoneA, "a", waiting),
@@ -247,7 +247,7 @@ func testEnrollmentList(t *testing.T, s automation.Store) {
 		{"", phoneC, false, 100, nil},
 	}
 	for _, tt := range tests {
-		got := read(t, s, func(tx automation.Tx) ([]*automation.Enrollment, error) {
+		got := read(t, s, func(tx engine.Tx) ([]*engine.Enrollment, error) {
 			return tx.Enrollments(tt.auto, tt.contact, tt.activeOnly, tt.limit)
 		})
 		if !sameStrings(enrollmentIDs(got), tt.want) {

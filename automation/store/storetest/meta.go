@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 var metaCases = []testCase{
@@ -14,15 +14,15 @@ var metaCases = []testCase{
 	{"rejects-empty-keys", testEmptyKeys},
 }
 
-func testMeta(t *testing.T, s automation.Store) {
+func testMeta(t *testing.T, s engine.Store) {
 	meta := func() ([]byte, error) {
-		return tryRead(t, s, func(tx automation.Tx) ([]byte, error) { return tx.Meta("schedule/weekly") })
+		return tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("schedule/weekly") })
 	}
-	if _, err := meta(); !errors.Is(err, automation.ErrNotFound) {
+	if _, err := meta(); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("Meta of an empty store: err = %v, want ErrNotFound", err)
 	}
 	v := []byte("2030-03-04T10:00:00Z")
-	update(t, s, func(tx automation.Tx) error { return tx.PutMeta("schedule/weekly", v) })
+	update(t, s, func(tx engine.Tx) error { return tx.PutMeta("schedule/weekly", v) })
 	v[0] = 'X' // the caller reuses its buffer
 	got, err := meta()
 	if err != nil || string(got) != "2030-03-04T10:00:00Z" {
@@ -32,19 +32,19 @@ func testMeta(t *testing.T, s automation.Store) {
 	if again, _ := meta(); string(again) != "2030-03-04T10:00:00Z" {
 		t.Errorf("changing a returned value changed the store: %q", again)
 	}
-	update(t, s, func(tx automation.Tx) error { return tx.PutMeta("schedule/weekly", []byte("2")) })
+	update(t, s, func(tx engine.Tx) error { return tx.PutMeta("schedule/weekly", []byte("2")) })
 	if got, err := meta(); err != nil || !bytes.Equal(got, []byte("2")) {
 		t.Errorf("after overwrite: Meta = %q, %v; want \"2\"", got, err)
 	}
-	if _, err := tryRead(t, s, func(tx automation.Tx) ([]byte, error) { return tx.Meta("schedule/week") }); !errors.Is(err, automation.ErrNotFound) {
+	if _, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("schedule/week") }); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("Meta of a prefix of a stored key: err = %v, want ErrNotFound", err)
 	}
 }
 
-func testNotFound(t *testing.T, s automation.Store) {
+func testNotFound(t *testing.T, s engine.Store) {
 	// Something stored, so that a store answering the first thing it holds
 	// is caught.
-	update(t, s, func(tx automation.Tx) error {
+	update(t, s, func(tx engine.Tx) error {
 		m := message("m0001", phoneA)
 		m.Provider, m.ProviderID = "twilio", "SM0001"
 		if err := putMessages(m)(tx); err != nil {
@@ -53,45 +53,45 @@ func testNotFound(t *testing.T, s automation.Store) {
 		if err := putContacts(contact(phoneA))(tx); err != nil {
 			return err
 		}
-		if err := putEnrollments(enrollment("e0001", phoneA, "a", automation.EnrollmentWaiting))(tx); err != nil {
+		if err := putEnrollments(enrollment("e0001", phoneA, "a", engine.EnrollmentWaiting))(tx); err != nil {
 			return err
 		}
 		return tx.PutMeta("k", []byte("v"))
 	})
 	gets := []struct {
 		name string
-		get  func(tx automation.Tx) error
+		get  func(tx engine.Tx) error
 	}{
-		{"Contact", func(tx automation.Tx) error { _, err := tx.Contact(phoneB); return err }},
-		{"Message", func(tx automation.Tx) error { _, err := tx.Message("m0002"); return err }},
-		{"MessageByProviderID", func(tx automation.Tx) error { _, err := tx.MessageByProviderID("twilio", "SM0002"); return err }},
-		{"Enrollment", func(tx automation.Tx) error { _, err := tx.Enrollment("e0002"); return err }},
-		{"ActiveEnrollment other automation", func(tx automation.Tx) error { _, err := tx.ActiveEnrollment(phoneA, "b"); return err }},
-		{"ActiveEnrollment other contact", func(tx automation.Tx) error { _, err := tx.ActiveEnrollment(phoneB, "a"); return err }},
-		{"Meta", func(tx automation.Tx) error { _, err := tx.Meta("k2"); return err }},
+		{"Contact", func(tx engine.Tx) error { _, err := tx.Contact(phoneB); return err }},
+		{"Message", func(tx engine.Tx) error { _, err := tx.Message("m0002"); return err }},
+		{"MessageByProviderID", func(tx engine.Tx) error { _, err := tx.MessageByProviderID("twilio", "SM0002"); return err }},
+		{"Enrollment", func(tx engine.Tx) error { _, err := tx.Enrollment("e0002"); return err }},
+		{"ActiveEnrollment other automation", func(tx engine.Tx) error { _, err := tx.ActiveEnrollment(phoneA, "b"); return err }},
+		{"ActiveEnrollment other contact", func(tx engine.Tx) error { _, err := tx.ActiveEnrollment(phoneB, "a"); return err }},
+		{"Meta", func(tx engine.Tx) error { _, err := tx.Meta("k2"); return err }},
 	}
 	for _, g := range gets {
-		if err := s.View(t.Context(), g.get); !errors.Is(err, automation.ErrNotFound) {
+		if err := s.View(t.Context(), g.get); !errors.Is(err, engine.ErrNotFound) {
 			t.Errorf("%s in a View: err = %v, want ErrNotFound", g.name, err)
 		}
-		if err := s.Update(t.Context(), g.get); !errors.Is(err, automation.ErrNotFound) {
+		if err := s.Update(t.Context(), g.get); !errors.Is(err, engine.ErrNotFound) {
 			t.Errorf("%s in an Update: err = %v, want ErrNotFound", g.name, err)
 		}
 	}
 }
 
-func testEmptyKeys(t *testing.T, s automation.Store) {
+func testEmptyKeys(t *testing.T, s engine.Store) {
 	puts := []struct {
 		name string
-		put  func(tx automation.Tx) error
+		put  func(tx engine.Tx) error
 	}{
-		{"PutContact", func(tx automation.Tx) error { return tx.PutContact(contact("")) }},
-		{"PutMessage", func(tx automation.Tx) error { return tx.PutMessage(message("", phoneA)) }},
-		{"PutEnrollment", func(tx automation.Tx) error {
-			return tx.PutEnrollment(enrollment("", phoneA, "a", automation.EnrollmentWaiting))
+		{"PutContact", func(tx engine.Tx) error { return tx.PutContact(contact("")) }},
+		{"PutMessage", func(tx engine.Tx) error { return tx.PutMessage(message("", phoneA)) }},
+		{"PutEnrollment", func(tx engine.Tx) error {
+			return tx.PutEnrollment(enrollment("", phoneA, "a", engine.EnrollmentWaiting))
 		}},
-		{"Enqueue", func(tx automation.Tx) error { return tx.Enqueue("") }},
-		{"PutMeta", func(tx automation.Tx) error { return tx.PutMeta("", []byte("v")) }},
+		{"Enqueue", func(tx engine.Tx) error { return tx.Enqueue("") }},
+		{"PutMeta", func(tx engine.Tx) error { return tx.PutMeta("", []byte("v")) }},
 	}
 	for _, p := range puts {
 		if err := s.Update(t.Context(), p.put); err == nil {
@@ -99,10 +99,10 @@ func testEmptyKeys(t *testing.T, s automation.Store) {
 		}
 	}
 	// And nothing of them is left behind.
-	if got := read(t, s, func(tx automation.Tx) ([]*automation.Enrollment, error) { return tx.ActiveEnrollments(phoneA) }); len(got) != 0 {
+	if got := read(t, s, func(tx engine.Tx) ([]*engine.Enrollment, error) { return tx.ActiveEnrollments(phoneA) }); len(got) != 0 {
 		t.Errorf("a refused PutEnrollment left an active enrollment: %v", enrollmentIDs(got))
 	}
-	if got := read(t, s, func(tx automation.Tx) ([]*automation.Message, error) { return tx.Messages(phoneA, 10) }); len(got) != 0 {
+	if got := read(t, s, func(tx engine.Tx) ([]*engine.Message, error) { return tx.Messages(phoneA, 10) }); len(got) != 0 {
 		t.Errorf("a refused PutMessage left a message: %v", messageIDs(got))
 	}
 }

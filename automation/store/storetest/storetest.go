@@ -1,10 +1,10 @@
-// Package storetest is the conformance suite of automation.Store: every
+// Package storetest is the conformance suite of engine.Store: every
 // implementation (the in-memory one, bbolt, later PostgreSQL) runs the same
 // subtests, so the engine can rely on one behaviour whatever stores it.
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) automation.Store {
-//			s, err := store.Open(filepath.Join(t.TempDir(), "keyway.db"))
+//		storetest.Run(t, func(t *testing.T) engine.Store {
+//			s, err := bolt.Open(filepath.Join(t.TempDir(), "keyway.db"))
 //			if err != nil {
 //				t.Fatal(err)
 //			}
@@ -24,13 +24,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 // Run runs the conformance suite against the stores open returns. Each
 // subtest calls open once and expects an empty store; open should close
 // it with t.Cleanup, and Close must accept being called twice.
-func Run(t *testing.T, open func(t *testing.T) automation.Store) {
+func Run(t *testing.T, open func(t *testing.T) engine.Store) {
 	groups := [][]testCase{contactCases, messageCases, outboxCases, enrollmentCases, timerCases, metaCases, txCases}
 	for _, g := range groups {
 		for _, c := range g {
@@ -41,7 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) automation.Store) {
 
 type testCase struct {
 	name string
-	run  func(t *testing.T, s automation.Store)
+	run  func(t *testing.T, s engine.Store)
 }
 
 // t0 is the frozen "now" of the suite.
@@ -56,7 +56,7 @@ const (
 )
 
 // update runs fn in one Update and fails the test on an error.
-func update(t testing.TB, s automation.Store, fn func(tx automation.Tx) error) {
+func update(t testing.TB, s engine.Store, fn func(tx engine.Tx) error) {
 	t.Helper()
 	if err := s.Update(t.Context(), fn); err != nil {
 		t.Fatalf("Update: %v", err)
@@ -64,7 +64,7 @@ func update(t testing.TB, s automation.Store, fn func(tx automation.Tx) error) {
 }
 
 // read returns what fn reads in a View, failing the test on an error.
-func read[T any](t testing.TB, s automation.Store, fn func(tx automation.Tx) (T, error)) T {
+func read[T any](t testing.TB, s engine.Store, fn func(tx engine.Tx) (T, error)) T {
 	t.Helper()
 	v, err := tryRead(t, s, fn)
 	if err != nil {
@@ -74,10 +74,10 @@ func read[T any](t testing.TB, s automation.Store, fn func(tx automation.Tx) (T,
 }
 
 // tryRead returns what fn reads in a View, and its error.
-func tryRead[T any](t testing.TB, s automation.Store, fn func(tx automation.Tx) (T, error)) (T, error) {
+func tryRead[T any](t testing.TB, s engine.Store, fn func(tx engine.Tx) (T, error)) (T, error) {
 	t.Helper()
 	var v T
-	err := s.View(t.Context(), func(tx automation.Tx) error {
+	err := s.View(t.Context(), func(tx engine.Tx) error {
 		var err error
 		v, err = fn(tx)
 		return err
@@ -85,8 +85,8 @@ func tryRead[T any](t testing.TB, s automation.Store, fn func(tx automation.Tx) 
 	return v, err
 }
 
-func putContacts(cs ...*automation.Contact) func(tx automation.Tx) error {
-	return func(tx automation.Tx) error {
+func putContacts(cs ...*engine.Contact) func(tx engine.Tx) error {
+	return func(tx engine.Tx) error {
 		for _, c := range cs {
 			if err := tx.PutContact(c); err != nil {
 				return err
@@ -96,8 +96,8 @@ func putContacts(cs ...*automation.Contact) func(tx automation.Tx) error {
 	}
 }
 
-func putMessages(ms ...*automation.Message) func(tx automation.Tx) error {
-	return func(tx automation.Tx) error {
+func putMessages(ms ...*engine.Message) func(tx engine.Tx) error {
+	return func(tx engine.Tx) error {
 		for _, m := range ms {
 			if err := tx.PutMessage(m); err != nil {
 				return err
@@ -107,8 +107,8 @@ func putMessages(ms ...*automation.Message) func(tx automation.Tx) error {
 	}
 }
 
-func putEnrollments(es ...*automation.Enrollment) func(tx automation.Tx) error {
-	return func(tx automation.Tx) error {
+func putEnrollments(es ...*engine.Enrollment) func(tx engine.Tx) error {
+	return func(tx engine.Tx) error {
 		for _, e := range es {
 			if err := tx.PutEnrollment(e); err != nil {
 				return err
@@ -118,8 +118,8 @@ func putEnrollments(es ...*automation.Enrollment) func(tx automation.Tx) error {
 	}
 }
 
-func putTimers(ts ...automation.Timer) func(tx automation.Tx) error {
-	return func(tx automation.Tx) error {
+func putTimers(ts ...engine.Timer) func(tx engine.Tx) error {
+	return func(tx engine.Tx) error {
 		for _, tm := range ts {
 			if err := tx.PutTimer(tm); err != nil {
 				return err
@@ -129,8 +129,8 @@ func putTimers(ts ...automation.Timer) func(tx automation.Tx) error {
 	}
 }
 
-func contact(phone string, groups ...string) *automation.Contact {
-	return &automation.Contact{
+func contact(phone string, groups ...string) *engine.Contact {
+	return &engine.Contact{
 		Phone:     phone,
 		Name:      "name of " + phone,
 		Channel:   "sms",
@@ -141,24 +141,24 @@ func contact(phone string, groups ...string) *automation.Contact {
 	}
 }
 
-func message(id, contact string) *automation.Message {
-	return &automation.Message{
+func message(id, contact string) *engine.Message {
+	return &engine.Message{
 		ID:        id,
-		Direction: automation.Inbound,
-		Kind:      automation.KindText,
+		Direction: engine.Inbound,
+		Kind:      engine.KindText,
 		Channel:   "sms",
 		Contact:   contact,
 		From:      contact,
 		To:        []string{"+15005550006"},
 		Body:      "JOIN " + id,
-		Status:    automation.StatusReceived,
+		Status:    engine.StatusReceived,
 		CreatedAt: t0,
 		UpdatedAt: t0,
 	}
 }
 
-func enrollment(id, contact, auto string, status automation.EnrollmentStatus) *automation.Enrollment {
-	e := &automation.Enrollment{
+func enrollment(id, contact, auto string, status engine.EnrollmentStatus) *engine.Enrollment {
+	e := &engine.Enrollment{
 		ID:         id,
 		Automation: auto,
 		Contact:    contact,
@@ -170,18 +170,18 @@ func enrollment(id, contact, auto string, status automation.EnrollmentStatus) *a
 		StartedAt:  t0,
 		UpdatedAt:  t0,
 	}
-	if status == automation.EnrollmentEnded {
+	if status == engine.EnrollmentEnded {
 		e.EndedAt = &t0
 		e.EndReason = "done"
 	}
 	return e
 }
 
-func timer(due time.Time, enrollment, auto string) automation.Timer {
-	return automation.Timer{Due: due, Enrollment: enrollment, Automation: auto, Epoch: 7, Kind: automation.TimerWait}
+func timer(due time.Time, enrollment, auto string) engine.Timer {
+	return engine.Timer{Due: due, Enrollment: enrollment, Automation: auto, Epoch: 7, Kind: engine.TimerWait}
 }
 
-func phones(cs []*automation.Contact) []string {
+func phones(cs []*engine.Contact) []string {
 	out := []string{}
 	for _, c := range cs {
 		out = append(out, c.Phone)
@@ -189,7 +189,7 @@ func phones(cs []*automation.Contact) []string {
 	return out
 }
 
-func messageIDs(ms []*automation.Message) []string {
+func messageIDs(ms []*engine.Message) []string {
 	out := []string{}
 	for _, m := range ms {
 		out = append(out, m.ID)
@@ -197,7 +197,7 @@ func messageIDs(ms []*automation.Message) []string {
 	return out
 }
 
-func enrollmentIDs(es []*automation.Enrollment) []string {
+func enrollmentIDs(es []*engine.Enrollment) []string {
 	out := []string{}
 	for _, e := range es {
 		out = append(out, e.ID)
@@ -207,7 +207,7 @@ func enrollmentIDs(es []*automation.Enrollment) []string {
 
 // timerIDs names timers by enrollment, the suite's timers being one per
 // enrollment unless a test says otherwise.
-func timerIDs(ts []automation.Timer) []string {
+func timerIDs(ts []engine.Timer) []string {
 	out := []string{}
 	for _, tm := range ts {
 		out = append(out, tm.Enrollment)
@@ -227,30 +227,30 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 // sameContact compares contacts as instants, not as time zones.
-func sameContact(a, b *automation.Contact) bool {
+func sameContact(a, b *engine.Contact) bool {
 	x, y := *a, *b
-	for _, c := range []*automation.Contact{&x, &y} {
+	for _, c := range []*engine.Contact{&x, &y} {
 		c.CreatedAt, c.UpdatedAt, c.OptedOutAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), utcPtr(c.OptedOutAt)
 	}
 	return reflect.DeepEqual(x, y)
 }
 
-func sameMessage(a, b *automation.Message) bool {
+func sameMessage(a, b *engine.Message) bool {
 	x, y := *a, *b
-	for _, m := range []*automation.Message{&x, &y} {
+	for _, m := range []*engine.Message{&x, &y} {
 		m.CreatedAt, m.UpdatedAt, m.NextAttempt = m.CreatedAt.UTC(), m.UpdatedAt.UTC(), m.NextAttempt.UTC()
 	}
 	return reflect.DeepEqual(x, y)
 }
 
-func sameEnrollment(a, b *automation.Enrollment) bool {
+func sameEnrollment(a, b *engine.Enrollment) bool {
 	x, y := *a, *b
-	for _, e := range []*automation.Enrollment{&x, &y} {
+	for _, e := range []*engine.Enrollment{&x, &y} {
 		e.StartedAt, e.UpdatedAt, e.WaitUntil, e.EndedAt = e.StartedAt.UTC(), e.UpdatedAt.UTC(), utcPtr(e.WaitUntil), utcPtr(e.EndedAt)
 	}
 	return reflect.DeepEqual(x, y)
 }
 
-func sameTimer(a, b automation.Timer) bool {
+func sameTimer(a, b engine.Timer) bool {
 	return a.Due.Equal(b.Due) && a.Enrollment == b.Enrollment && a.Automation == b.Automation && a.Epoch == b.Epoch && a.Kind == b.Kind
 }

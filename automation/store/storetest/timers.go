@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 var timerCases = []testCase{
@@ -15,12 +15,12 @@ var timerCases = []testCase{
 	{"timer/hold-release", testHoldRelease},
 }
 
-func dueTimers(t *testing.T, s automation.Store, now time.Time, limit int) []automation.Timer {
+func dueTimers(t *testing.T, s engine.Store, now time.Time, limit int) []engine.Timer {
 	t.Helper()
-	return read(t, s, func(tx automation.Tx) ([]automation.Timer, error) { return tx.DueTimers(now, limit) })
+	return read(t, s, func(tx engine.Tx) ([]engine.Timer, error) { return tx.DueTimers(now, limit) })
 }
 
-func testDueOrder(t *testing.T, s automation.Store) {
+func testDueOrder(t *testing.T, s engine.Store) {
 	east := time.FixedZone("UTC+3", 3*60*60)
 	west := time.FixedZone("UTC-5", -5*60*60)
 	update(t, s, putTimers(
@@ -54,10 +54,10 @@ func testDueOrder(t *testing.T, s automation.Store) {
 	}
 }
 
-func testTimerFields(t *testing.T, s automation.Store) {
-	want := []automation.Timer{
-		{Due: t0.Add(-time.Minute), Enrollment: "e0001", Automation: "join", Epoch: 3, Kind: automation.TimerTimeout},
-		{Due: t0.Add(-time.Second), Enrollment: "e0002", Automation: "support", Epoch: 12, Kind: automation.TimerIO},
+func testTimerFields(t *testing.T, s engine.Store) {
+	want := []engine.Timer{
+		{Due: t0.Add(-time.Minute), Enrollment: "e0001", Automation: "join", Epoch: 3, Kind: engine.TimerTimeout},
+		{Due: t0.Add(-time.Second), Enrollment: "e0002", Automation: "support", Epoch: 12, Kind: engine.TimerIO},
 	}
 	update(t, s, putTimers(want...))
 	got := dueTimers(t, s, t0, 100)
@@ -71,7 +71,7 @@ func testTimerFields(t *testing.T, s automation.Store) {
 	}
 }
 
-func testDeleteTimer(t *testing.T, s automation.Store) {
+func testDeleteTimer(t *testing.T, s engine.Store) {
 	due := t0.Add(-time.Hour)
 	update(t, s, putTimers(
 		timer(due, "e0001", "a"),
@@ -86,13 +86,13 @@ func testDeleteTimer(t *testing.T, s automation.Store) {
 	}
 	// One nanosecond off is another timer; deleting a timer that is not
 	// there is no error (the engine cancels waits whose timer has fired).
-	update(t, s, func(tx automation.Tx) error { return tx.DeleteTimer(timer(due.Add(time.Nanosecond), "e0001", "a")) })
+	update(t, s, func(tx engine.Tx) error { return tx.DeleteTimer(timer(due.Add(time.Nanosecond), "e0001", "a")) })
 	want("after deleting 1ns off", "e0001", "e0002", "e0001")
 
 	// The same instant in another zone, and no automation, epoch nor kind:
 	// the engine deletes with Timer{Due: *en.WaitUntil, Enrollment: en.ID}.
-	update(t, s, func(tx automation.Tx) error {
-		return tx.DeleteTimer(automation.Timer{Due: due.In(time.FixedZone("UTC+3", 3*60*60)), Enrollment: "e0001"})
+	update(t, s, func(tx engine.Tx) error {
+		return tx.DeleteTimer(engine.Timer{Due: due.In(time.FixedZone("UTC+3", 3*60*60)), Enrollment: "e0001"})
 	})
 	want("after deleting (due, e0001)", "e0002", "e0001")
 	got := dueTimers(t, s, t0, 100)
@@ -101,32 +101,32 @@ func testDeleteTimer(t *testing.T, s automation.Store) {
 	}
 }
 
-func testTimerReplace(t *testing.T, s automation.Store) {
+func testTimerReplace(t *testing.T, s engine.Store) {
 	due := t0.Add(-time.Minute)
-	update(t, s, putTimers(automation.Timer{Due: due, Enrollment: "e0001", Automation: "a", Epoch: 1, Kind: automation.TimerWait}))
+	update(t, s, putTimers(engine.Timer{Due: due, Enrollment: "e0001", Automation: "a", Epoch: 1, Kind: engine.TimerWait}))
 	update(t, s, putTimers(
-		automation.Timer{Due: due, Enrollment: "e0001", Automation: "a", Epoch: 2, Kind: automation.TimerIO},
-		automation.Timer{Due: due, Enrollment: "e0002", Automation: "a", Epoch: 1, Kind: automation.TimerWait},
+		engine.Timer{Due: due, Enrollment: "e0001", Automation: "a", Epoch: 2, Kind: engine.TimerIO},
+		engine.Timer{Due: due, Enrollment: "e0002", Automation: "a", Epoch: 1, Kind: engine.TimerWait},
 	))
 	got := dueTimers(t, s, t0, 100)
 	if !sameStrings(timerIDs(got), []string{"e0001", "e0002"}) {
 		t.Fatalf("DueTimers = %v, want [e0001 e0002]", timerIDs(got))
 	}
-	if got[0].Epoch != 2 || got[0].Kind != automation.TimerIO {
+	if got[0].Epoch != 2 || got[0].Kind != engine.TimerIO {
 		t.Errorf("a timer put again with the same due and enrollment: got %+v, want epoch 2, kind io", got[0])
 	}
 }
 
-func testHoldRelease(t *testing.T, s automation.Store) {
+func testHoldRelease(t *testing.T, s engine.Store) {
 	a1 := timer(t0.Add(-time.Hour), "e0001", "a")
-	a2 := automation.Timer{Due: t0.Add(-30 * time.Minute), Enrollment: "e0002", Automation: "a", Epoch: 5, Kind: automation.TimerTimeout}
+	a2 := engine.Timer{Due: t0.Add(-30 * time.Minute), Enrollment: "e0002", Automation: "a", Epoch: 5, Kind: engine.TimerTimeout}
 	b1 := timer(t0.Add(-45*time.Minute), "e0003", "b")
 	ab1 := timer(t0.Add(-10*time.Minute), "e0004", "ab")
 	update(t, s, putTimers(a1, a2, b1, ab1))
 
 	// The engine finds due timers of paused automations and holds them.
-	update(t, s, func(tx automation.Tx) error {
-		for _, tm := range []automation.Timer{a1, a2, ab1} {
+	update(t, s, func(tx engine.Tx) error {
+		for _, tm := range []engine.Timer{a1, a2, ab1} {
 			if err := tx.HoldTimer(tm); err != nil {
 				return err
 			}
@@ -140,7 +140,7 @@ func testHoldRelease(t *testing.T, s automation.Store) {
 	release := func(auto string) int {
 		t.Helper()
 		var n int
-		update(t, s, func(tx automation.Tx) error {
+		update(t, s, func(tx engine.Tx) error {
 			var err error
 			n, err = tx.ReleaseTimers(auto)
 			return err
@@ -173,7 +173,7 @@ func testHoldRelease(t *testing.T, s automation.Store) {
 	// A timer can be held before it is due too; it comes back pending.
 	later := timer(t0.Add(time.Hour), "e0005", "a")
 	update(t, s, putTimers(later))
-	update(t, s, func(tx automation.Tx) error { return tx.HoldTimer(later) })
+	update(t, s, func(tx engine.Tx) error { return tx.HoldTimer(later) })
 	if got := timerIDs(dueTimers(t, s, t0.Add(2*time.Hour), 100)); len(got) != 4 {
 		t.Errorf("a held timer is due: DueTimers = %v", got)
 	}

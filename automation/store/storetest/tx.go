@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 var txCases = []testCase{
@@ -28,14 +28,14 @@ var txCases = []testCase{
 
 var errBoom = errors.New("boom")
 
-func testUpdateVisible(t *testing.T, s automation.Store) {
-	update(t, s, func(tx automation.Tx) error {
+func testUpdateVisible(t *testing.T, s engine.Store) {
+	update(t, s, func(tx engine.Tx) error {
 		if err := tx.PutContact(contact(phoneA, "g")); err != nil {
 			return err
 		}
 		return tx.PutMeta("k", []byte("v"))
 	})
-	got := read(t, s, func(tx automation.Tx) (string, error) {
+	got := read(t, s, func(tx engine.Tx) (string, error) {
 		c, err := tx.Contact(phoneA)
 		if err != nil {
 			return "", err
@@ -46,7 +46,7 @@ func testUpdateVisible(t *testing.T, s automation.Store) {
 	if want := phoneA + " v"; got != want {
 		t.Errorf("View after Update = %q, want %q", got, want)
 	}
-	if err := s.View(t.Context(), func(automation.Tx) error { return errBoom }); !errors.Is(err, errBoom) {
+	if err := s.View(t.Context(), func(engine.Tx) error { return errBoom }); !errors.Is(err, errBoom) {
 		t.Errorf("View whose function fails: err = %v, want %v", err, errBoom)
 	}
 }
@@ -56,10 +56,10 @@ var farFuture = t0.Add(365 * 24 * time.Hour)
 
 // dump describes everything the seeded store lets a reader see, but held
 // timers, so that two dumps show whether anything changed.
-func dump(tx automation.Tx) (string, error) {
+func dump(tx engine.Tx) (string, error) {
 	var b strings.Builder
 	missing := func(what string, err error) bool {
-		if errors.Is(err, automation.ErrNotFound) {
+		if errors.Is(err, engine.ErrNotFound) {
 			fmt.Fprintf(&b, "%s: none\n", what)
 			return true
 		}
@@ -169,9 +169,9 @@ func dump(tx automation.Tx) (string, error) {
 // seed stores one of everything: a contact in group g, an inbound message
 // with a provider id, queued; an active enrollment with its timer; a held
 // timer of paused automation p; a meta value.
-func seed(t *testing.T, s automation.Store) {
+func seed(t *testing.T, s engine.Store) {
 	t.Helper()
-	update(t, s, func(tx automation.Tx) error {
+	update(t, s, func(tx engine.Tx) error {
 		c := contact(phoneA, "g")
 		c.Name = "before"
 		m := message("m0001", phoneA)
@@ -181,7 +181,7 @@ func seed(t *testing.T, s automation.Store) {
 			tx.PutContact(c),
 			tx.PutMessage(m),
 			tx.Enqueue("m0001"),
-			tx.PutEnrollment(enrollment("e0001", phoneA, "a", automation.EnrollmentWaiting)),
+			tx.PutEnrollment(enrollment("e0001", phoneA, "a", engine.EnrollmentWaiting)),
 			tx.PutTimer(timer(t0.Add(-time.Hour), "e0001", "a")),
 			tx.PutTimer(held),
 			tx.HoldTimer(held),
@@ -196,11 +196,11 @@ func seed(t *testing.T, s automation.Store) {
 }
 
 // writeEverything changes everything seed stored, through every setter.
-func writeEverything(tx automation.Tx) []error {
+func writeEverything(tx engine.Tx) []error {
 	c := contact(phoneA, "h")
 	c.Name = "after"
 	m1 := message("m0001", phoneA)
-	m1.Provider, m1.ProviderID, m1.Status = "twilio", "SM0001", automation.StatusFailed
+	m1.Provider, m1.ProviderID, m1.Status = "twilio", "SM0001", engine.StatusFailed
 	m2 := message("m0002", phoneB)
 	m2.Provider, m2.ProviderID = "twilio", "SM0002"
 	_, released := tx.ReleaseTimers("p")
@@ -211,8 +211,8 @@ func writeEverything(tx automation.Tx) []error {
 		tx.PutMessage(m2),
 		tx.Enqueue("m0002"),
 		tx.Dequeue("m0001"),
-		tx.PutEnrollment(enrollment("e0001", phoneA, "a", automation.EnrollmentEnded)),
-		tx.PutEnrollment(enrollment("e0002", phoneB, "b", automation.EnrollmentWaiting)),
+		tx.PutEnrollment(enrollment("e0001", phoneA, "a", engine.EnrollmentEnded)),
+		tx.PutEnrollment(enrollment("e0002", phoneB, "b", engine.EnrollmentWaiting)),
 		tx.PutTimer(timer(t0.Add(-3*time.Hour), "e0002", "b")),
 		tx.DeleteTimer(timer(t0.Add(-time.Hour), "e0001", "a")),
 		released,
@@ -227,10 +227,10 @@ var setterNames = []string{"PutContact", "PutContact (new)", "PutMessage", "PutM
 
 // releaseHeld releases the held timers of automation p, in an Update that
 // is rolled back, and returns how many there were.
-func releaseHeld(t *testing.T, s automation.Store) int {
+func releaseHeld(t *testing.T, s engine.Store) int {
 	t.Helper()
 	var n int
-	err := s.Update(t.Context(), func(tx automation.Tx) error {
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
 		var err error
 		if n, err = tx.ReleaseTimers("p"); err != nil {
 			return err
@@ -243,11 +243,11 @@ func releaseHeld(t *testing.T, s automation.Store) int {
 	return n
 }
 
-func testRollback(t *testing.T, s automation.Store) {
+func testRollback(t *testing.T, s engine.Store) {
 	seed(t, s)
 	before := read(t, s, dump)
 	var during string
-	err := s.Update(t.Context(), func(tx automation.Tx) error {
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
 		during = ""
 		for i, err := range writeEverything(tx) {
 			if err != nil {
@@ -274,11 +274,11 @@ func testRollback(t *testing.T, s automation.Store) {
 	}
 }
 
-func testViewRefusesWrites(t *testing.T, s automation.Store) {
+func testViewRefusesWrites(t *testing.T, s engine.Store) {
 	seed(t, s)
 	before := read(t, s, dump)
 	var accepted []string
-	err := s.View(t.Context(), func(tx automation.Tx) error {
+	err := s.View(t.Context(), func(tx engine.Tx) error {
 		accepted = nil
 		for i, err := range writeEverything(tx) {
 			if err == nil {
@@ -301,96 +301,96 @@ func testViewRefusesWrites(t *testing.T, s automation.Store) {
 	}
 }
 
-func testReadsOwnWrites(t *testing.T, s automation.Store) {
+func testReadsOwnWrites(t *testing.T, s engine.Store) {
 	seed(t, s)
 	// Every check runs inside one Update, after the write it reads.
 	var checks []struct {
 		name string
-		read func(tx automation.Tx) (string, error)
+		read func(tx engine.Tx) (string, error)
 		want string
 	}
-	check := func(name, want string, read func(tx automation.Tx) (string, error)) {
+	check := func(name, want string, read func(tx engine.Tx) (string, error)) {
 		checks = append(checks, struct {
 			name string
-			read func(tx automation.Tx) (string, error)
+			read func(tx engine.Tx) (string, error)
 			want string
 		}{name, read, want})
 	}
-	check("Contact", `"after"`, func(tx automation.Tx) (string, error) {
+	check("Contact", `"after"`, func(tx engine.Tx) (string, error) {
 		c, err := tx.Contact(phoneA)
 		if err != nil {
 			return "", err
 		}
 		return strconv.Quote(c.Name), nil
 	})
-	check("ContactsInGroup(g)", fmt.Sprint([]string{phoneB}), func(tx automation.Tx) (string, error) {
+	check("ContactsInGroup(g)", fmt.Sprint([]string{phoneB}), func(tx engine.Tx) (string, error) {
 		cs, err := tx.ContactsInGroup("g", "", 100)
 		return fmt.Sprint(phones(cs)), err
 	})
-	check("ContactsInGroup(h)", fmt.Sprint([]string{phoneA}), func(tx automation.Tx) (string, error) {
+	check("ContactsInGroup(h)", fmt.Sprint([]string{phoneA}), func(tx engine.Tx) (string, error) {
 		cs, err := tx.ContactsInGroup("h", "", 100)
 		return fmt.Sprint(phones(cs)), err
 	})
-	check("Message", string(automation.StatusFailed), func(tx automation.Tx) (string, error) {
+	check("Message", string(engine.StatusFailed), func(tx engine.Tx) (string, error) {
 		m, err := tx.Message("m0001")
 		if err != nil {
 			return "", err
 		}
 		return string(m.Status), nil
 	})
-	check("MessageByProviderID", "m0002", func(tx automation.Tx) (string, error) {
+	check("MessageByProviderID", "m0002", func(tx engine.Tx) (string, error) {
 		m, err := tx.MessageByProviderID("twilio", "SM0002")
 		if err != nil {
 			return "", err
 		}
 		return m.ID, nil
 	})
-	check("Messages", "[m0002]", func(tx automation.Tx) (string, error) {
+	check("Messages", "[m0002]", func(tx engine.Tx) (string, error) {
 		ms, err := tx.Messages(phoneB, 10)
 		return fmt.Sprint(messageIDs(ms)), err
 	})
-	check("Outbox", "[m0002]", func(tx automation.Tx) (string, error) {
+	check("Outbox", "[m0002]", func(tx engine.Tx) (string, error) {
 		ids, err := tx.Outbox("", 10)
 		return fmt.Sprint(ids), err
 	})
-	check("Enrollment", string(automation.EnrollmentEnded), func(tx automation.Tx) (string, error) {
+	check("Enrollment", string(engine.EnrollmentEnded), func(tx engine.Tx) (string, error) {
 		e, err := tx.Enrollment("e0001")
 		if err != nil {
 			return "", err
 		}
 		return string(e.Status), nil
 	})
-	check("ActiveEnrollment", "e0002", func(tx automation.Tx) (string, error) {
+	check("ActiveEnrollment", "e0002", func(tx engine.Tx) (string, error) {
 		e, err := tx.ActiveEnrollment(phoneB, "b")
 		if err != nil {
 			return "", err
 		}
 		return e.ID, nil
 	})
-	check("ActiveEnrollments", "[]", func(tx automation.Tx) (string, error) {
+	check("ActiveEnrollments", "[]", func(tx engine.Tx) (string, error) {
 		es, err := tx.ActiveEnrollments(phoneA)
 		return fmt.Sprint(enrollmentIDs(es)), err
 	})
-	check("Enrollments", "[e0002]", func(tx automation.Tx) (string, error) {
+	check("Enrollments", "[e0002]", func(tx engine.Tx) (string, error) {
 		es, err := tx.Enrollments("", "", true, 10)
 		return fmt.Sprint(enrollmentIDs(es)), err
 	})
-	check("CountActive", "map[b:1]", func(tx automation.Tx) (string, error) {
+	check("CountActive", "map[b:1]", func(tx engine.Tx) (string, error) {
 		n, err := tx.CountActive()
 		maps.DeleteFunc(n, func(_ string, v int) bool { return v == 0 })
 		return fmt.Sprint(n), err
 	})
 	// Released e0009 is held again by writeEverything; e0001's timer is
 	// deleted; e0002's is new.
-	check("DueTimers", "[e0002]", func(tx automation.Tx) (string, error) {
+	check("DueTimers", "[e0002]", func(tx engine.Tx) (string, error) {
 		ts, err := tx.DueTimers(farFuture, 100)
 		return fmt.Sprint(timerIDs(ts)), err
 	})
-	check("Meta", "new", func(tx automation.Tx) (string, error) {
+	check("Meta", "new", func(tx engine.Tx) (string, error) {
 		v, err := tx.Meta("k2")
 		return string(v), err
 	})
-	check("ReleaseTimers then DueTimers", "[e0002 e0009]", func(tx automation.Tx) (string, error) {
+	check("ReleaseTimers then DueTimers", "[e0002 e0009]", func(tx engine.Tx) (string, error) {
 		if _, err := tx.ReleaseTimers("p"); err != nil {
 			return "", err
 		}
@@ -399,7 +399,7 @@ func testReadsOwnWrites(t *testing.T, s automation.Store) {
 	})
 
 	var wrong []string
-	update(t, s, func(tx automation.Tx) error {
+	update(t, s, func(tx engine.Tx) error {
 		wrong = nil
 		for i, err := range writeEverything(tx) {
 			if err != nil {
@@ -422,18 +422,18 @@ func testReadsOwnWrites(t *testing.T, s automation.Store) {
 	}
 }
 
-func testConcurrentUpdates(t *testing.T, s automation.Store) {
+func testConcurrentUpdates(t *testing.T, s engine.Store) {
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				errs <- s.Update(t.Context(), func(tx automation.Tx) error {
+				errs <- s.Update(t.Context(), func(tx engine.Tx) error {
 					n := 0
 					v, err := tx.Meta("counter")
 					switch {
-					case errors.Is(err, automation.ErrNotFound):
+					case errors.Is(err, engine.ErrNotFound):
 					case err != nil:
 						return err
 					default:
@@ -453,20 +453,20 @@ func testConcurrentUpdates(t *testing.T, s automation.Store) {
 			t.Fatalf("Update: %v", err)
 		}
 	}
-	got := read(t, s, func(tx automation.Tx) ([]byte, error) { return tx.Meta("counter") })
+	got := read(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("counter") })
 	if want := strconv.Itoa(workers * each); string(got) != want {
 		t.Errorf("after %d concurrent increments the counter is %s", workers*each, got)
 	}
 }
 
-func testViewsTogether(t *testing.T, s automation.Store) {
-	update(t, s, func(tx automation.Tx) error { return tx.PutMeta("k", []byte("v")) })
+func testViewsTogether(t *testing.T, s engine.Store) {
+	update(t, s, func(tx engine.Tx) error { return tx.PutMeta("k", []byte("v")) })
 	in := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	var once [2]sync.Once
 	errs := make(chan error, 2)
 	for i := range 2 {
 		go func() {
-			errs <- s.View(t.Context(), func(tx automation.Tx) error {
+			errs <- s.View(t.Context(), func(tx engine.Tx) error {
 				if _, err := tx.Meta("k"); err != nil {
 					return err
 				}
@@ -487,8 +487,8 @@ func testViewsTogether(t *testing.T, s automation.Store) {
 	}
 }
 
-func testViewSeesCommitted(t *testing.T, s automation.Store) {
-	update(t, s, func(tx automation.Tx) error { return tx.PutMeta("k", []byte("committed")) })
+func testViewSeesCommitted(t *testing.T, s engine.Store) {
+	update(t, s, func(tx engine.Tx) error { return tx.PutMeta("k", []byte("committed")) })
 	var inFn atomic.Bool
 	written := make(chan struct{}, 1)
 	viewed := make(chan string, 1)
@@ -497,7 +497,7 @@ func testViewSeesCommitted(t *testing.T, s automation.Store) {
 	go func() {
 		<-written
 		var saw string
-		err := s.View(t.Context(), func(tx automation.Tx) error {
+		err := s.View(t.Context(), func(tx engine.Tx) error {
 			v, err := tx.Meta("k")
 			saw = string(v)
 			// A View that waited for the Update may see its write; one
@@ -513,7 +513,7 @@ func testViewSeesCommitted(t *testing.T, s automation.Store) {
 		viewed <- saw
 	}()
 
-	update(t, s, func(tx automation.Tx) error {
+	update(t, s, func(tx engine.Tx) error {
 		inFn.Store(true)
 		defer inFn.Store(false)
 		if err := tx.PutMeta("k", []byte("uncommitted")); err != nil {
@@ -535,21 +535,21 @@ func testViewSeesCommitted(t *testing.T, s automation.Store) {
 	if seen != "committed" && seen != "uncommitted" {
 		t.Errorf("a View beside an Update read %q, want \"committed\"", seen)
 	}
-	if got := read(t, s, func(tx automation.Tx) ([]byte, error) { return tx.Meta("k") }); string(got) != "uncommitted" {
+	if got := read(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("k") }); string(got) != "uncommitted" {
 		t.Errorf("after the Update: Meta = %q", got)
 	}
 }
 
-func testClose(t *testing.T, s automation.Store) {
-	update(t, s, func(tx automation.Tx) error { return tx.PutMeta("k", []byte("v")) })
+func testClose(t *testing.T, s engine.Store) {
+	update(t, s, func(tx engine.Tx) error { return tx.PutMeta("k", []byte("v")) })
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	ran := false
-	if err := s.Update(t.Context(), func(automation.Tx) error { ran = true; return nil }); err == nil {
+	if err := s.Update(t.Context(), func(engine.Tx) error { ran = true; return nil }); err == nil {
 		t.Error("Update after Close: no error")
 	}
-	if err := s.View(t.Context(), func(automation.Tx) error { ran = true; return nil }); err == nil {
+	if err := s.View(t.Context(), func(engine.Tx) error { ran = true; return nil }); err == nil {
 		t.Error("View after Close: no error")
 	}
 	if ran {
