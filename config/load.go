@@ -43,8 +43,8 @@ var (
 )
 
 // Load reads the configuration file at path, with ${NAME} references taken
-// from the environment; see Parse. A file that cannot be read gives a nil
-// Config and a single problem.
+// from the environment; see Parse. A file that cannot be read, or is empty,
+// gives a nil Config and a single problem.
 func Load(path string) (*Config, Problems) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -55,27 +55,30 @@ func Load(path string) (*Config, Problems) {
 
 // Parse reads a configuration from data, the content of file, validates it
 // and returns it with every problem found, errors and warnings, in file
-// order. Each ${NAME} in a value is replaced by lookupEnv(NAME), or by
-// nothing when it is not set (a nil lookupEnv sets nothing). The settings
-// the file leaves out get their defaults (see applyDefaults); an empty file
-// is an empty configuration.
+// order. Each ${NAME} or ${NAME:-default} in a value is replaced by
+// lookupEnv(NAME), or by nothing (or the default) when it is not set (a nil
+// lookupEnv sets nothing); see expandEnv. The settings the file leaves out
+// get their defaults (see applyDefaults).
 //
-// The Config is nil only when data is not a single YAML document: the
-// problems then hold the syntax error alone. Otherwise it holds whatever could be read, and is fit
-// to run when Problems.Err is nil.
+// The Config is nil only when data is not a single YAML document, or is
+// empty (nothing but whitespace, comments or a null): the problems then hold
+// that one problem alone. A configuration that was truncated or not written
+// yet is never taken for one with no settings. Otherwise the Config holds
+// whatever could be read, and is fit to run when Problems.Err is nil.
 func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, Problems) {
 	root, bad := parseYAML(file, data)
 	if bad != nil {
 		return nil, Problems{*bad}
+	}
+	if root == nil {
+		return nil, Problems{{File: file, Pos: Pos{Line: 1, Col: 1}, Message: emptyFileMessage}}
 	}
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	c := &Config{File: file, pos: map[string]Pos{}}
 	d := newDecoder(file, lookupEnv, c.pos)
-	if root != nil {
-		d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
-	}
+	d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
 	for i := range c.Automations {
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)
 	}
@@ -108,6 +111,10 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Problem) {
 	}
 	return doc.Content[0], nil
 }
+
+// emptyFileMessage is the problem of a file with no settings at all.
+const emptyFileMessage = "the configuration is empty (nothing but whitespace, comments or null); " +
+	"an empty file is refused so that a truncated or half-written one never replaces the running configuration"
 
 // yamlErrPlace is the place yaml.v3 puts at the start of a syntax error.
 var yamlErrPlace = regexp.MustCompile(`^yaml: line (\d+): (?:column (\d+): )?`)

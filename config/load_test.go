@@ -200,20 +200,38 @@ func TestSyntaxProblem(t *testing.T) {
 	}
 }
 
-func TestEmptyDocument(t *testing.T) {
+func TestEmptyFileIsRefused(t *testing.T) {
 	for name, src := range map[string]string{
-		"empty":         "",
-		"comments only": "# nothing yet\n",
+		"zero bytes":    "",
+		"whitespace":    "  \n\n   \n",
+		"comments only": "# nothing yet\n\n  # still nothing\n",
 		"document mark": "---\n",
 		"null":          "~\n",
+		"null word":     "# header\nnull\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, ps := mustParse(t, src, nil)
-			checkProblems(t, render(ps), []string{"k.yaml:1:1: " + helpWarning})
-			if c.Server.Listen != ":8080" || len(c.Automations) != 0 {
-				t.Errorf("got listen %q and %d automations", c.Server.Listen, len(c.Automations))
+			c, ps := Parse(testFile, []byte(src), nil)
+			if c != nil {
+				t.Errorf("an empty file gave a configuration with %d automations", len(c.Automations))
+			}
+			checkProblems(t, render(ps), []string{"k.yaml:1:1: " + emptyFileMessage})
+			if ps.Err() == nil {
+				t.Error("the empty-file problem is not an error")
 			}
 		})
+	}
+}
+
+func TestNoAutomationsIsNotEmpty(t *testing.T) {
+	c, ps := mustParse(t, "automations: []\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if c.Server.Listen != ":8080" || len(c.Automations) != 0 || c.AllowEmptyAutomations {
+		t.Errorf("got listen %q, %d automations, allow_empty_automations %v", c.Server.Listen, len(c.Automations), c.AllowEmptyAutomations)
+	}
+	c, ps = mustParse(t, "allow_empty_automations: true\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if !c.AllowEmptyAutomations {
+		t.Error("allow_empty_automations: true was not read")
 	}
 }
 
@@ -289,7 +307,7 @@ colour: blue
 		// the misspelt keywords and the schedule left out leave the automation without a start
 		`k.yaml:6:5: unknown key "keyword" in automations[0] (allowed: id, name, enabled, keywords, match, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
 		`k.yaml:8:43: unknown key "every" in automations[0].schedule (allowed: cron, group, timezone, catch_up)`,
-		`k.yaml:10:1: unknown key "colour" at top level (allowed: server, storage, admin, defaults, providers, http, email, compliance, groups, fields, automations)`,
+		`k.yaml:10:1: unknown key "colour" at top level (allowed: server, storage, admin, defaults, providers, http, email, compliance, groups, fields, automations, allow_empty_automations)`,
 	})
 }
 

@@ -21,6 +21,12 @@ type Config struct {
 	Fields      []string     `yaml:"fields"`
 	Automations []Automation `yaml:"automations"`
 
+	// AllowEmptyAutomations lets a reload apply a file with no automations
+	// while enrollments are active, ending every one of them. Without it
+	// such a reload is refused: a file that lost its automations is far
+	// more often half-written than meant.
+	AllowEmptyAutomations bool `yaml:"allow_empty_automations"`
+
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
 	// pos maps a node path such as "automations[0].keywords[1]" to where it
