@@ -64,10 +64,13 @@ type decoder struct {
 	// open holds the anchored nodes being decoded through an alias, to stop
 	// at an anchor that contains itself.
 	open map[*yaml.Node]bool
+	// told holds the environment reference problems reported, so that a
+	// scalar expanded twice (a step's common keys) is reported once.
+	told map[string]bool
 }
 
 func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos) *decoder {
-	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}}
+	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}, told: map[string]bool{}}
 }
 
 // keyRule says how a mapping decoded into a struct treats keys that are not
@@ -95,8 +98,8 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		d.whole(n, path, v)
 		return
 	}
-	if n.Kind == yaml.ScalarNode && d.lookup != nil {
-		n = expandScalar(n, d.lookup)
+	if n.Kind == yaml.ScalarNode {
+		n = d.expandScalar(n, path)
 	}
 	switch {
 	case t == stepType: // even a null step is reported: a step must be a mapping
@@ -135,7 +138,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 // whole stores the tree at n, with its ${NAME} references expanded, into a
 // yaml.Node, a *yaml.Node or an any.
 func (d *decoder) whole(n *yaml.Node, path string, v reflect.Value) {
-	tree := d.expandTree(n)
+	tree := d.expandTree(n, path)
 	switch v.Type() {
 	case nodeType:
 		v.Set(reflect.ValueOf(*tree))
@@ -162,7 +165,7 @@ func (d *decoder) step(n *yaml.Node, path string, s *Step) {
 	s.Path = path
 	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
 	if n.Kind == yaml.MappingNode {
-		s.Node = d.expandTree(n)
+		s.Node = d.expandTree(n, path)
 	}
 }
 
@@ -321,28 +324,56 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Pos: nodePos(n), Message: fmt.Sprintf(format, args...)})
 }
 
-// expandTree returns a copy of the tree at n with its ${NAME} references
-// expanded and each alias replaced by a copy of its anchor's tree; n is left
+// expandScalar returns scalar n, the node at path, with its environment
+// references expanded (see expandEnv), reporting the ones in error at n. It
+// returns n itself when the scalars were already expanded.
+func (d *decoder) expandScalar(n *yaml.Node, path string) *yaml.Node {
+	if d.lookup == nil {
+		return n
+	}
+	x, problems := expandScalar(n, d.lookup)
+	for _, msg := range problems {
+		p := Problem{File: d.file, Pos: nodePos(n), Message: label(path) + ": " + msg}
+		if s := p.String(); !d.told[s] {
+			d.told[s] = true
+			d.problems = append(d.problems, p)
+		}
+	}
+	return x
+}
+
+// expandTree returns a copy of the tree at n, the node at path, with the
+// environment references of its values expanded (mapping keys are left as
+// written) and each alias replaced by a copy of its anchor's tree; n is left
 // untouched. It returns n itself when the scalars are already expanded.
-func (d *decoder) expandTree(n *yaml.Node) *yaml.Node {
+func (d *decoder) expandTree(n *yaml.Node, path string) *yaml.Node {
 	if d.lookup == nil {
 		return n
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		return expandScalar(n, d.lookup)
+		return d.expandScalar(n, path)
 	case yaml.AliasNode:
 		if d.open[n.Alias] {
 			return n // an anchor inside itself: yaml.v3 reports it on Decode
 		}
 		d.open[n.Alias] = true
 		defer delete(d.open, n.Alias)
-		return d.expandTree(n.Alias)
+		return d.expandTree(n.Alias, path)
 	}
 	c := *n
 	c.Content = make([]*yaml.Node, len(n.Content))
 	for i, e := range n.Content {
-		c.Content[i] = d.expandTree(e)
+		switch {
+		case n.Kind == yaml.MappingNode && i%2 == 0: // a key
+			c.Content[i] = e
+		case n.Kind == yaml.MappingNode:
+			c.Content[i] = d.expandTree(e, join(path, n.Content[i-1].Value))
+		case n.Kind == yaml.SequenceNode:
+			c.Content[i] = d.expandTree(e, fmt.Sprintf("%s[%d]", path, i))
+		default:
+			c.Content[i] = d.expandTree(e, path)
+		}
 	}
 	return &c
 }

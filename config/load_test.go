@@ -251,13 +251,27 @@ func TestEnvExpansion(t *testing.T) {
 		{`"${UNSET}"`, ""},
 		{`"${EMPTY}"`, ""},
 		{`${A}`, "x"},
-		{`"$A"`, "$A"},
-		{`"$notvar"`, "$notvar"},
+		{`"${A:-d}"`, "x"},
+		{`"${UNSET:-d}"`, "d"},
+		{`"${EMPTY:-d}"`, "d"},
+		{`"${UNSET:-}"`, ""},
+		{`"${A:-}"`, "x"},
+		{`"${UNSET:-a b: c}"`, "a b: c"},
+		{`"${UNSET:-${A}}"`, "x"},
+		{`"${UNSET:-${EMPTY:-deep}}-tail"`, "deep-tail"},
+		{`"${UNSET:-$$5}"`, "$5"},
+		{`"${UNSET:-{x}}"`, "{x}"},
+		{`"$$"`, "$"},
+		{`"$$A"`, "$A"},
+		{`"$${A}"`, "${A}"},
+		{`"$$$${A}"`, "$${A}"},
 		{`"cost: $5"`, "cost: $5"},
-		{`"${A"`, "${A"},
-		{`"${1A}"`, "${1A}"},
-		{`"$${A}"`, "$x"},
+		{`"$5.00, or $ 5, or 5$"`, "$5.00, or $ 5, or 5$"},
+		{`"$"`, "$"},
+		{`"a $-b $."`, "a $-b $."},
+		{`"(?i)^y(es)?$"`, "(?i)^y(es)?$"},
 		{`"${REF}"`, "${A}"},
+		{`"${REF:-no}"`, "${A}"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.value, func(t *testing.T) {
@@ -268,6 +282,67 @@ func TestEnvExpansion(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestEnvExpansionProblems(t *testing.T) {
+	const notRef = ` is not a variable reference: write ${NAME} or ${NAME:-default} (NAME: letters, digits and _, not starting with a digit), or $$ for a literal "$"`
+	const unterminated = `: a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`
+	tests := []struct {
+		value string
+		want  []string
+	}{
+		{`"$A"`, []string{`k.yaml:2:10: admin.token: "$A" is not expanded: write ${A} for the environment variable, or $$A for the literal text`}},
+		{`hi $first_name!`, []string{`k.yaml:2:10: admin.token: "$first_name" is not expanded: write ${first_name} for the environment variable, or $$first_name for the literal text`}},
+		{`"$_X and $Y"`, []string{
+			`k.yaml:2:10: admin.token: "$_X" is not expanded: write ${_X} for the environment variable, or $$_X for the literal text`,
+			`k.yaml:2:10: admin.token: "$Y" is not expanded: write ${Y} for the environment variable, or $$Y for the literal text`,
+		}},
+		{`"${A"`, []string{`k.yaml:2:10: admin.token: unterminated "${A"` + unterminated}},
+		{`"x ${A:-d"`, []string{`k.yaml:2:10: admin.token: unterminated "${A:-d"` + unterminated}},
+		{`"${A:-${B"`, []string{`k.yaml:2:10: admin.token: unterminated "${B"` + unterminated}},
+		{`"${"`, []string{`k.yaml:2:10: admin.token: unterminated "${"` + unterminated}},
+		{`"${1A}"`, []string{`k.yaml:2:10: admin.token: "${1A}"` + notRef}},
+		{`"${}"`, []string{`k.yaml:2:10: admin.token: "${}"` + notRef}},
+		{`"${A-x}"`, []string{`k.yaml:2:10: admin.token: "${A-x}"` + notRef}},
+		{`"${A:?x}"`, []string{`k.yaml:2:10: admin.token: "${A:?x}"` + notRef}},
+		{`"${A B}"`, []string{`k.yaml:2:10: admin.token: "${A B}"` + notRef}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.value, func(t *testing.T) {
+			c, ps := Parse(testFile, []byte("admin:\n  token: "+tc.value+"\n"), env(map[string]string{"A": "x"}))
+			if c == nil {
+				t.Fatalf("no config: %v", render(ps))
+			}
+			checkProblems(t, withoutHelpWarning(ps), tc.want)
+			if ps.Err() == nil {
+				t.Error("not an error")
+			}
+		})
+	}
+}
+
+// A reference problem in a step, in a list and in a nested mapping is placed
+// at its value, reported once although a step's common keys are read twice.
+func TestEnvExpansionProblemsInSteps(t *testing.T) {
+	src := `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - id: $ID
+        type: reply
+        text: "Pay $5 now, $NAME"
+      - type: http
+        url: "${URL"
+        headers: { $key: "v", X-A: "${A:-ok}" }
+        body: { json: { items: [1, "$B"] } }
+`
+	_, ps := Parse(testFile, []byte(src), nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:5:13: automations[0].steps[0].id: "$ID" is not expanded: write ${ID} for the environment variable, or $$ID for the literal text`,
+		`k.yaml:7:15: automations[0].steps[0].text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
+		`k.yaml:9:14: automations[0].steps[1].url: unterminated "${URL": a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`,
+		`k.yaml:11:36: automations[0].steps[1].body.json.items[1]: "$B" is not expanded: write ${B} for the environment variable, or $$B for the literal text`,
+	})
 }
 
 func TestEnvExpansionTypes(t *testing.T) {
