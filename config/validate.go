@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -18,6 +21,7 @@ import (
 func (c *Config) validate() Problems {
 	k := &checker{c: c}
 	k.server()
+	k.storage()
 	k.defaults()
 	k.twilio()
 	k.email()
@@ -48,6 +52,9 @@ func (k *checker) at(path string) string { return place(k.c.File, k.c.At(path)) 
 
 func (k *checker) server() {
 	s, tw := k.c.Server, k.c.Providers.Twilio
+	if err := checkListen(s.Listen); err != nil {
+		k.errorf("server.listen", "server.listen: %q is not an address to listen on: %v; write [host]:port, e.g. \":8080\" or \"127.0.0.1:8080\"", s.Listen, err)
+	}
 	switch {
 	case s.PublicURL != "" && !isHTTPURL(s.PublicURL):
 		k.errorf("server.public_url", "server.public_url: %q is not an absolute http(s) URL", s.PublicURL)
@@ -56,6 +63,34 @@ func (k *checker) server() {
 	}
 	if s.MaxBodyBytes <= 0 {
 		k.errorf("server.max_body_bytes", "server.max_body_bytes: must be more than 0, got %d", s.MaxBodyBytes)
+	}
+}
+
+// checkListen says why addr is not an address net.Listen("tcp", addr) can
+// take, or returns nil. A host that is a name is checked for its form only:
+// whether it resolves depends on where keyway runs.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return errors.New(ae.Err) // the address is already quoted in the message
+		}
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is not a port number from 0 to 65535", port)
+	}
+	if _, err := netip.ParseAddr(host); host != "" && err != nil && !hostname.MatchString(host) {
+		return fmt.Errorf("host %q is not an IP address or a hostname", host)
+	}
+	return nil
+}
+
+func (k *checker) storage() {
+	p := k.c.Storage.Path
+	if base := filepath.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." {
+		k.errorf("storage.path", "storage.path: %q names a folder; name the database file in it, e.g. \"./data/keyway.db\"", p)
 	}
 }
 
@@ -81,6 +116,8 @@ func (k *checker) twilio() {
 	}
 	if !isHTTPURL(tw.APIBaseURL) {
 		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q is not an absolute http(s) URL", tw.APIBaseURL)
+	} else if u, _ := url.Parse(tw.APIBaseURL); u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q must not hold credentials, a query or a fragment", tw.APIBaseURL)
 	}
 	seen := map[string]string{} // channel and number → path of the first
 	for i, n := range tw.Numbers {
