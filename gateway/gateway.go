@@ -55,6 +55,7 @@ func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logge
 	}
 	g := &Gateway{log: log, path: path, store: st, provider: provider, metrics: newMetrics(), kick: make(chan struct{}, 1)}
 	g.cfg.Store(cfg)
+	g.metrics.configLoaded(true)
 	mailer, err := newMailer(cfg, log)
 	if err != nil {
 		st.Close()
