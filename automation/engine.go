@@ -120,37 +120,30 @@ const (
 // it returns. A message whose provider id was already seen does nothing.
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
 	var h Handled
-	queued := false
-	err := e.update(ctx, func(tx Tx) error {
-		h, queued = Handled{}, false
+	err := e.transact(ctx, nil, func(x *txn) error {
+		h = Handled{}
 		if in.ID != "" {
-			if m, err := tx.MessageByProviderID(in.Provider, in.ID); err == nil {
+			if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
 				h = Handled{Message: m, Duplicate: true}
 				return nil
 			} else if !isNotFound(err) {
 				return err
 			}
 		}
-		t, err := e.newTurn(tx, in.From)
+		t, err := x.turn(in.From)
 		if err != nil {
 			return err
 		}
 		m := e.receive(t, in)
-		if err := tx.PutMessage(m); err != nil {
+		if err := x.tx.PutMessage(m); err != nil {
 			return err
 		}
 		h.Message = m
-		if h.Route, err = e.route(ctx, t, m); err != nil {
-			return err
-		}
-		queued = t.queued
-		return t.commit()
+		h.Route, err = e.route(ctx, t, m)
+		return err
 	})
 	if err != nil {
 		return Handled{}, fmt.Errorf("automation: handle message %s: %w", in.ID, err)
-	}
-	if queued {
-		e.onQueue()
 	}
 	return h, nil
 }
@@ -454,32 +447,6 @@ func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
 	en.Epoch++
 	t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
 	return t.put(en)
-}
-
-// update runs fn in a store transaction. With a tracer, the events the
-// transaction's turns report are told only once it has committed, so that
-// a transaction the store runs again reports them once.
-func (e *Engine) update(ctx context.Context, fn func(tx Tx) error) error {
-	if e.trace == nil {
-		return e.store.Update(ctx, fn)
-	}
-	var events []TraceEvent
-	err := e.store.Update(ctx, func(tx Tx) error {
-		events = events[:0]
-		return fn(&tracingTx{Tx: tx, events: &events})
-	})
-	if err == nil {
-		for _, ev := range events {
-			e.trace(ev)
-		}
-	}
-	return err
-}
-
-// tracingTx is a Tx that carries the trace events of its transaction.
-type tracingTx struct {
-	Tx
-	events *[]TraceEvent
 }
 
 // idGen makes ids that sort by creation time and are unique across

@@ -3,7 +3,6 @@ package automation
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -27,17 +26,9 @@ type Expr struct {
 // String returns the expression's source.
 func (x *Expr) String() string { return x.src }
 
-// exprEnv declares the names an expression may use, with the types that
-// Run.Bindings gives them.
-var exprEnv = map[string]any{
-	"contact":    map[string]any{},
-	"message":    map[string]any{},
-	"vars":       map[string]any{},
-	"http":       map[string]any{},
-	"automation": map[string]any{},
-	"enrollment": map[string]any{},
-	"now":        time.Time{},
-}
+// exprEnv declares the names an expression may use (Names), with the
+// types that Run.Bindings gives them.
+var exprEnv = zeroBindings()
 
 // Expr compiles the boolean expression src found in field of s; an error is
 // a problem placed there, with expr's message, and nil is returned.

@@ -216,12 +216,12 @@ func checkSent(t *testing.T, got []*automation.Message, want []sentMessage) {
 				t.Errorf("message %d %s = %q, want %q%s", i+1, field, got, want, describe())
 			}
 		}
-		check("kind", m.Kind, w.Kind)
-		check("purpose", m.Purpose, w.Purpose)
+		check("kind", string(m.Kind), w.Kind)
+		check("purpose", string(m.Purpose), w.Purpose)
 		check("channel", m.Channel, w.Channel)
 		check("from", m.From, w.From)
 		check("subject", m.Subject, w.Subject)
-		check("status", m.Status, w.Status)
+		check("status", string(m.Status), w.Status)
 		if w.Body != nil && m.Body != *w.Body {
 			t.Errorf("message %d body = %q, want %q", i+1, m.Body, *w.Body)
 		}
@@ -280,7 +280,7 @@ func checkEnrollment(t *testing.T, sim *automation.Simulator, automationID strin
 			t.Errorf("enrollment %q %s = %q, want %q", automationID, field, got, want)
 		}
 	}
-	check("status", en.Status, w.Status)
+	check("status", string(en.Status), w.Status)
 	check("step", en.Step, w.Step)
 	check("end_reason", en.EndReason, w.EndReason)
 	for name, want := range map[string]map[string]any{"vars": w.Vars, "http": w.HTTP} {

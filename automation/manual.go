@@ -45,12 +45,11 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 		batch := phones[i:min(i+startBatch, len(phones))]
 		var started []string
 		skipped := map[string]string{}
-		queued := false
-		err := e.update(ctx, func(tx Tx) error {
-			started, skipped, queued = started[:0], map[string]string{}, false
+		err := e.transact(ctx, set, func(x *txn) error {
+			started, skipped = started[:0], map[string]string{}
 			for _, addr := range batch {
 				phone, channel := SplitChannel(addr)
-				t, err := e.newTurnIn(tx, set, phone)
+				t, err := x.turn(phone)
 				if err != nil {
 					return err
 				}
@@ -67,18 +66,11 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 					continue
 				}
 				started = append(started, phone)
-				queued = queued || t.queued
-				if err := t.commit(); err != nil {
-					return err
-				}
 			}
 			return nil
 		})
 		if err != nil {
 			return res, fmt.Errorf("automation: start %q: %w", id, err)
-		}
-		if queued {
-			e.onQueue()
 		}
 		res.Started = append(res.Started, started...)
 		for k, v := range skipped {
@@ -146,8 +138,8 @@ func (e *Engine) StartGroup(ctx context.Context, id, group string) (StartResult,
 // or an error wrapping ErrNotFound.
 func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, error) {
 	var out *Enrollment
-	err := e.update(ctx, func(tx Tx) error {
-		en, err := tx.Enrollment(id)
+	err := e.transact(ctx, nil, func(x *txn) error {
+		en, err := x.tx.Enrollment(id)
 		if err != nil {
 			return err
 		}
@@ -155,10 +147,11 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, er
 		if !en.Active() {
 			return nil
 		}
-		t, err := e.newTurn(tx, en.Contact)
+		t, err := x.turn(en.Contact)
 		if err != nil {
 			return err
 		}
+		t.adopt(en)
 		return e.end(t, en, reason)
 	})
 	if err != nil {

@@ -26,34 +26,48 @@ type Contact struct {
 // InGroup reports whether the contact is a member of group.
 func (c *Contact) InGroup(group string) bool { return slices.Contains(c.Groups, group) }
 
+// Direction says whether a Message came in or goes out.
+type Direction string
+
 // Directions of a Message.
 const (
-	Inbound  = "in"
-	Outbound = "out"
+	Inbound  Direction = "in"
+	Outbound Direction = "out"
 )
+
+// Kind says how a Message travels.
+type Kind string
 
 // Kinds of an outbound Message.
 const (
-	KindText  = "text"  // SMS or WhatsApp through a provider
-	KindEmail = "email" // email through SMTP
+	KindText  Kind = "text"  // SMS or WhatsApp through a provider
+	KindEmail Kind = "email" // email through SMTP
 )
 
-// Purposes of an outbound Message; they decide whether an opted-out contact
-// may receive it.
+// Purpose says who an outbound Message is for, which decides whether an
+// opted-out contact may receive it.
+type Purpose string
+
+// Purposes of an outbound Message.
 const (
-	PurposeReply      = "reply"      // to the contact from an automation: never to an opted-out contact
-	PurposeCompliance = "compliance" // the opt-out, opt-in and help replies: always sent
-	PurposeForward    = "forward"    // to staff: not marketing to the contact, always sent
+	PurposeReply      Purpose = "reply"      // to the contact from an automation: never to an opted-out contact
+	PurposeCompliance Purpose = "compliance" // the opt-out, opt-in and help replies: always sent
+	PurposeForward    Purpose = "forward"    // to staff: not marketing to the contact, always sent
 )
+
+// MessageStatus is where a Message stands. Besides keyway's own statuses
+// below it holds the delivery statuses providers report (delivered, read,
+// undelivered...).
+type MessageStatus string
 
 // Statuses of a Message.
 const (
-	StatusReceived   = "received"   // inbound, stored
-	StatusQueued     = "queued"     // outbound, in the outbox
-	StatusSent       = "sent"       // accepted by the provider or the SMTP server
-	StatusDev        = "dev"        // dev mode: logged and stored instead of sent
-	StatusFailed     = "failed"     // permanent failure, recorded in Error
-	StatusSuppressed = "suppressed" // not sent: the contact opted out before it left
+	StatusReceived   MessageStatus = "received"   // inbound, stored
+	StatusQueued     MessageStatus = "queued"     // outbound, in the outbox
+	StatusSent       MessageStatus = "sent"       // accepted by the provider or the SMTP server
+	StatusDev        MessageStatus = "dev"        // dev mode: logged and stored instead of sent
+	StatusFailed     MessageStatus = "failed"     // permanent failure, recorded in Error
+	StatusSuppressed MessageStatus = "suppressed" // not sent: the contact opted out before it left
 )
 
 // Message is an inbound or outbound message, or an outbound email.
@@ -61,9 +75,9 @@ type Message struct {
 	ID         string            `json:"id"`
 	Provider   string            `json:"provider,omitempty"`
 	ProviderID string            `json:"provider_id,omitempty"` // e.g. Twilio MessageSid
-	Direction  string            `json:"direction"`
-	Kind       string            `json:"kind"`
-	Purpose    string            `json:"purpose,omitempty"`
+	Direction  Direction         `json:"direction"`
+	Kind       Kind              `json:"kind"`
+	Purpose    Purpose           `json:"purpose,omitempty"`
 	Channel    string            `json:"channel,omitempty"`
 	Contact    string            `json:"contact"` // phone of the contact the message is about
 	From       string            `json:"from"`
@@ -72,7 +86,7 @@ type Message struct {
 	Body       string            `json:"body"`
 	Media      []string          `json:"media,omitempty"`
 	Fields     map[string]string `json:"fields,omitempty"` // inbound: every field the provider sent
-	Status     string            `json:"status"`
+	Status     MessageStatus     `json:"status"`
 	Error      string            `json:"error,omitempty"`
 	ErrorCode  int               `json:"error_code,omitempty"`
 	Attempts   int               `json:"attempts,omitempty"`
@@ -84,22 +98,25 @@ type Message struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
+// EnrollmentStatus is where an Enrollment stands.
+type EnrollmentStatus string
+
 // Statuses of an Enrollment.
 const (
-	EnrollmentRunning      = "running"       // between steps (only inside a transaction)
-	EnrollmentWaiting      = "waiting"       // at a wait, until a timer fires
-	EnrollmentWaitingReply = "waiting_reply" // at wait_for_reply
-	EnrollmentPending      = "pending"       // at a step doing I/O outside the transaction
-	EnrollmentEnded        = "ended"
+	EnrollmentRunning      EnrollmentStatus = "running"       // between steps (only inside a transaction)
+	EnrollmentWaiting      EnrollmentStatus = "waiting"       // at a wait, until a timer fires
+	EnrollmentWaitingReply EnrollmentStatus = "waiting_reply" // at wait_for_reply
+	EnrollmentPending      EnrollmentStatus = "pending"       // at a step doing I/O outside the transaction
+	EnrollmentEnded        EnrollmentStatus = "ended"
 )
 
 // Enrollment is one contact going through one automation.
 type Enrollment struct {
-	ID         string `json:"id"`
-	Automation string `json:"automation"`
-	Contact    string `json:"contact"`
-	Channel    string `json:"channel"`
-	Status     string `json:"status"`
+	ID         string           `json:"id"`
+	Automation string           `json:"automation"`
+	Contact    string           `json:"contact"`
+	Channel    string           `json:"channel"`
+	Status     EnrollmentStatus `json:"status"`
 	// Step is where the enrollment stands: the step's id, or "#N" (N from 1)
 	// for a step without one.
 	Step string `json:"step"`
@@ -126,12 +143,15 @@ type Enrollment struct {
 // Active reports whether the enrollment has not ended.
 func (e *Enrollment) Active() bool { return e.Status != EnrollmentEnded }
 
+// TimerKind says what a Timer wakes an enrollment for.
+type TimerKind string
+
 // Kinds of a Timer.
 const (
-	TimerWait    = "wait"    // a wait step ends
-	TimerTimeout = "timeout" // a wait_for_reply times out
-	TimerExpire  = "expire"  // a wait_for_reply without timeout expires
-	TimerIO      = "io"      // a step's I/O is to be performed now
+	TimerWait    TimerKind = "wait"    // a wait step ends
+	TimerTimeout TimerKind = "timeout" // a wait_for_reply times out
+	TimerExpire  TimerKind = "expire"  // a wait_for_reply without timeout expires
+	TimerIO      TimerKind = "io"      // a step's I/O is to be performed now
 )
 
 // Timer is a stored wake-up for an enrollment.
@@ -140,5 +160,5 @@ type Timer struct {
 	Enrollment string    `json:"enrollment"`
 	Automation string    `json:"automation"`
 	Epoch      int       `json:"epoch"`
-	Kind       string    `json:"kind"`
+	Kind       TimerKind `json:"kind"`
 }

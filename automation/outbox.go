@@ -285,7 +285,7 @@ func (ob *Outbox) readQueue(ctx context.Context) ([]*Message, error) {
 	return out, nil
 }
 
-func recipientKey(m *Message) string { return m.Kind + ":" + strings.Join(m.To, ",") }
+func recipientKey(m *Message) string { return string(m.Kind) + ":" + strings.Join(m.To, ",") }
 
 // deliver makes one attempt at m and records its outcome.
 func (ob *Outbox) deliver(ctx context.Context, m *Message) {
@@ -372,7 +372,7 @@ func (ob *Outbox) attempt(ctx context.Context, m *Message) (string, error) {
 func (ob *Outbox) record(sent *Message, providerID string, sendErr error) {
 	now := ob.o.Clock.Now()
 	var stored *Message // the message as committed
-	log := ob.o.Logger.With().Str("msg_id", sent.ID).Str("to", maskAll(sent.To)).Str("kind", sent.Kind).Logger()
+	log := ob.o.Logger.With().Str("msg_id", sent.ID).Str("to", maskAll(sent.To)).Str("kind", string(sent.Kind)).Logger()
 	err := ob.o.Store.Update(context.Background(), func(tx Tx) error {
 		m, err := tx.Message(sent.ID)
 		if err != nil {

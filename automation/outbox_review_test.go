@@ -60,7 +60,7 @@ func TestOutboxForwardRefusedByStaffDoesNotOptOutTheCustomer(t *testing.T) {
 	queue(t, store, &automation.Message{ID: "f1", Channel: "sms", Contact: "+15550001111", From: "+15005550006", To: []string{"+15550100"}, Body: "From customer"})
 	runOutbox(t, automation.OutboxOptions{Store: store, Texter: optedOutTexter{}})
 	waitFor(t, "recorded", func() bool {
-		var st string
+		var st automation.MessageStatus
 		_ = store.View(context.Background(), func(tx automation.Tx) error { m, _ := tx.Message("f1"); st = m.Status; return nil })
 		return st == automation.StatusFailed
 	})

@@ -22,8 +22,9 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("automation: reconcile: %w", err)
 	}
 	ended := 0
-	err = e.update(ctx, func(tx Tx) error {
+	err = e.transact(ctx, set, func(x *txn) error {
 		ended = 0
+		tx := x.tx
 		for _, a := range set.Automations() {
 			if a.Enabled {
 				if _, err := tx.ReleaseTimers(a.ID); err != nil {
@@ -52,10 +53,11 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 			if !en.Active() || reason == "" {
 				continue
 			}
-			t, err := e.newTurn(tx, en.Contact)
+			t, err := x.turn(en.Contact)
 			if err != nil {
 				return err
 			}
+			t.adopt(en)
 			if err := e.end(t, en, reason); err != nil {
 				return err
 			}

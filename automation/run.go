@@ -22,6 +22,13 @@ type Run struct {
 	t    *turn
 }
 
+// detachedRun is a Run outside any transaction, for a step's Perform: it
+// may read and render, never queue, trace or change anything.
+func detachedRun(set *Set, now time.Time, a *Automation, st *CompiledStep, en *Enrollment, c *Contact, m *Message) *Run {
+	t := &turn{set: set, now: now, contact: c}
+	return &Run{Now: now, Set: set, Automation: a, Enrollment: en, Contact: c, Message: m, Step: st, t: t}
+}
+
 // Trace reports what the run did, for the simulator ("added to group x").
 func (r *Run) Trace(what string) {
 	step := ""
@@ -29,47 +36,6 @@ func (r *Run) Trace(what string) {
 		step = r.Step.Key
 	}
 	r.t.emit(TraceEvent{Automation: r.Automation.ID, Enrollment: r.Enrollment.ID, Contact: r.Contact.Phone, Step: step, What: what})
-}
-
-// Bindings returns the names templates and conditions see: contact,
-// message, vars, http, automation and now.
-func (r *Run) Bindings() map[string]any {
-	c := r.Contact
-	contact := map[string]any{
-		"phone":     c.Phone,
-		"name":      c.Name,
-		"channel":   c.Channel,
-		"fields":    stringMap(c.Fields),
-		"tags":      nonNil(c.Tags),
-		"groups":    nonNil(c.Groups),
-		"opted_out": c.OptedOut,
-	}
-	message := map[string]any{"body": "", "from": "", "to": "", "channel": "", "media": []string{}}
-	if m := r.Message; m != nil {
-		to := ""
-		if len(m.To) > 0 {
-			to = m.To[0]
-		}
-		message = map[string]any{"id": m.ID, "body": m.Body, "from": m.From, "to": to, "channel": m.Channel, "media": nonNil(m.Media)}
-	}
-	en := r.Enrollment
-	vars := en.Vars
-	if vars == nil {
-		vars = map[string]any{}
-	}
-	httpVal := en.HTTP
-	if httpVal == nil {
-		httpVal = map[string]any{}
-	}
-	return map[string]any{
-		"contact":    contact,
-		"message":    message,
-		"vars":       vars,
-		"http":       httpVal,
-		"automation": map[string]any{"id": r.Automation.ID, "name": r.Automation.Name},
-		"enrollment": map[string]any{"id": en.ID, "channel": en.Channel},
-		"now":        r.Now.In(r.Set.Location),
-	}
 }
 
 // Render renders a template against the run's bindings.

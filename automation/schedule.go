@@ -364,16 +364,16 @@ func (s *Scheduler) runTick(ctx context.Context, a *Automation, plan TickPlan) e
 			return s.putState(ctx, a.ID, st)
 		}
 		next := st
-		n, sk, queued := 0, 0, false
-		err := s.e.update(ctx, func(tx Tx) error {
-			next, n, sk, queued = st, 0, 0, false
-			members, err := tx.ContactsInGroup(group, st.After, startBatch)
+		n, sk := 0, 0
+		err := s.e.transact(ctx, nil, func(x *txn) error {
+			next, n, sk = st, 0, 0
+			members, err := x.tx.ContactsInGroup(group, st.After, startBatch)
 			if err != nil {
 				return err
 			}
 			for _, c := range members {
 				next.After = c.Phone
-				t, err := s.e.newTurn(tx, c.Phone)
+				t, err := x.turn(c.Phone)
 				if err != nil {
 					return err
 				}
@@ -390,21 +390,14 @@ func (s *Scheduler) runTick(ctx context.Context, a *Automation, plan TickPlan) e
 					continue
 				}
 				n++
-				queued = queued || t.queued
-				if err := t.commit(); err != nil {
-					return err
-				}
 			}
 			if len(members) < startBatch {
 				next.Done, next.After = true, ""
 			}
-			return putTickState(tx, a.ID, next)
+			return putTickState(x.tx, a.ID, next)
 		})
 		if err != nil {
 			return fmt.Errorf("automation: schedule of %q: tick %s: %w", a.ID, st.Tick.Format(time.RFC3339), err)
-		}
-		if queued {
-			s.e.onQueue()
 		}
 		st, started, skipped = next, started+n, skipped+sk
 	}
@@ -441,7 +434,7 @@ func (s *Scheduler) state(ctx context.Context, id string) (*TickState, error) {
 }
 
 func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error {
-	err := s.e.update(ctx, func(tx Tx) error { return putTickState(tx, id, st) })
+	err := s.e.transact(ctx, nil, func(x *txn) error { return putTickState(x.tx, id, st) })
 	if err != nil {
 		return fmt.Errorf("automation: schedule of %q: store state: %w", id, err)
 	}

@@ -9,7 +9,7 @@ import (
 
 // statusRank orders delivery statuses so that a late callback never
 // moves a message back (a "sent" arriving after "delivered").
-var statusRank = map[string]int{
+var statusRank = map[MessageStatus]int{
 	StatusQueued: 1, "accepted": 1, "scheduled": 1, "sending": 2, StatusSent: 3,
 	"delivered": 4, "read": 5, "undelivered": 4, StatusFailed: 4,
 }
@@ -25,8 +25,9 @@ const optedOutCode = 21610
 // recipient opted out (21610) opts that contact out everywhere.
 func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
 	found := false
-	err := e.update(ctx, func(tx Tx) error {
+	err := e.transact(ctx, nil, func(x *txn) error {
 		found = false
+		tx := x.tx
 		m, err := e.statusMessage(tx, provider, s.ProviderID, msgID)
 		if isNotFound(err) {
 			return nil
@@ -38,10 +39,11 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 		if m.ProviderID == "" {
 			m.Provider, m.ProviderID = provider, s.ProviderID
 		}
-		if statusRank[s.Status] < statusRank[m.Status] {
+		status := MessageStatus(s.Status)
+		if statusRank[status] < statusRank[m.Status] {
 			return nil
 		}
-		m.Status, m.UpdatedAt = s.Status, e.clock.Now()
+		m.Status, m.UpdatedAt = status, x.now
 		if s.ErrorCode != 0 {
 			m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
 			if m.Error == "" {
@@ -54,14 +56,11 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 		if s.ErrorCode != optedOutCode || m.Purpose == PurposeForward || len(m.To) != 1 {
 			return nil
 		}
-		t, err := e.newTurn(tx, m.To[0])
+		t, err := x.turn(m.To[0])
 		if err != nil {
 			return err
 		}
-		if err := e.optOutContact(t, "the provider reported the contact opted out"); err != nil {
-			return err
-		}
-		return t.commit()
+		return e.optOutContact(t, "the provider reported the contact opted out")
 	})
 	if err != nil {
 		return false, fmt.Errorf("automation: status of %s: %w", s.ProviderID, err)
@@ -87,15 +86,12 @@ func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Mess
 // without a reply, ending its enrollments with reason. The outbox calls it
 // when the provider refuses a contact as opted out.
 func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
-	err := e.update(ctx, func(tx Tx) error {
-		t, err := e.newTurn(tx, phone)
+	err := e.transact(ctx, nil, func(x *txn) error {
+		t, err := x.turn(phone)
 		if err != nil {
 			return err
 		}
-		if err := e.optOutContact(t, reason); err != nil {
-			return err
-		}
-		return t.commit()
+		return e.optOutContact(t, reason)
 	})
 	if err != nil {
 		return fmt.Errorf("automation: opt out: %w", err)

@@ -36,11 +36,8 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	return &Template{src: src, tpl: tpl}, nil
 }
 
-// trialBindings are the names templates see, all empty.
-var trialBindings = map[string]any{
-	"contact": map[string]any{}, "message": map[string]any{}, "vars": map[string]any{},
-	"http": map[string]any{}, "automation": map[string]any{}, "enrollment": map[string]any{}, "now": "",
-}
+// trialBindings are the names templates see (Names), all empty.
+var trialBindings = zeroBindings()
 
 // render renders the template; an undefined variable renders empty.
 func (t *Template) render(b map[string]any) (string, error) {

@@ -78,30 +78,23 @@ func (e *Engine) anyDue(ctx context.Context, now time.Time) (bool, error) {
 	return due, nil
 }
 
-// fireBatch fires up to limit timers due at now in one transaction, then
-// starts the I/O of the I/O timers among them. It returns how many it took
-// and, when it fails, the timers it tried.
+// fireBatch fires up to limit timers due at now in one transaction; the
+// I/O timers among them start their Perform once it has committed. It
+// returns how many it took and, when it fails, the timers it tried.
 func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, []Timer, error) {
-	var io, due []Timer
-	n, queued := 0, false
-	err := e.update(ctx, func(tx Tx) error {
-		io, due, n, queued = io[:0], nil, 0, false
+	var due []Timer
+	err := e.transact(ctx, nil, func(x *txn) error {
+		x.now = now
 		var err error
-		if due, err = tx.DueTimers(now, limit); err != nil {
+		if due, err = x.tx.DueTimers(now, limit); err != nil {
 			return err
 		}
-		n = len(due)
 		for _, tm := range due {
-			if err := tx.DeleteTimer(tm); err != nil {
+			if err := x.tx.DeleteTimer(tm); err != nil {
 				return err
 			}
-			q, isIO, err := e.fire(ctx, tx, tm, now)
-			if err != nil {
+			if err := e.fire(ctx, x, tm); err != nil {
 				return fmt.Errorf("fire timer of enrollment %s: %w", tm.Enrollment, err)
-			}
-			queued = queued || q
-			if isIO {
-				io = append(io, tm)
 			}
 		}
 		return nil
@@ -109,13 +102,7 @@ func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, 
 	if err != nil {
 		return 0, due, err
 	}
-	if queued {
-		e.onQueue()
-	}
-	for _, tm := range io {
-		e.startIO(ctx, tm)
-	}
-	return n, nil, nil
+	return len(due), nil, nil
 }
 
 // fireOneByOne fires up to limit timers due at now, one per transaction. A
@@ -146,11 +133,12 @@ func (e *Engine) fireOneByOne(ctx context.Context, now time.Time, limit int) (in
 // fault: it is deleted and, if it is still its enrollment's, the
 // enrollment ends with the fault as reason.
 func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault error) error {
-	err := e.update(ctx, func(tx Tx) error {
-		if err := tx.DeleteTimer(tm); err != nil {
+	err := e.transact(ctx, nil, func(x *txn) error {
+		x.now = now
+		if err := x.tx.DeleteTimer(tm); err != nil {
 			return err
 		}
-		en, err := tx.Enrollment(tm.Enrollment)
+		en, err := x.tx.Enrollment(tm.Enrollment)
 		if err != nil {
 			// Gone or unreadable: taking the timer out is all there is to do.
 			return nil
@@ -158,16 +146,13 @@ func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault 
 		if !en.Active() || en.Epoch != tm.Epoch {
 			return nil
 		}
-		t, err := e.newTurn(tx, en.Contact)
+		t, err := x.turn(en.Contact)
 		if err != nil {
 			return err
 		}
-		t.now = now
+		t.adopt(en)
 		en.WaitUntil = nil // the timer is already deleted
-		if err := e.end(t, en, "ended by an engine fault at its timer: "+fault.Error()); err != nil {
-			return err
-		}
-		return t.commit()
+		return e.end(t, en, "ended by an engine fault at its timer: "+fault.Error())
 	})
 	if err != nil {
 		return err
@@ -177,58 +162,51 @@ func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault 
 	return nil
 }
 
-// fire handles one due timer inside tx. It reports whether it queued
-// anything, and whether the timer is an I/O start (re-stored with a lease).
-func (e *Engine) fire(ctx context.Context, tx Tx, tm Timer, now time.Time) (queued, isIO bool, err error) {
-	en, err := tx.Enrollment(tm.Enrollment)
+// fire handles one due timer inside x, whose now is the time it fires at.
+// An I/O timer is stored again with a lease and its Perform starts once
+// the transaction has committed.
+func (e *Engine) fire(ctx context.Context, x *txn, tm Timer) error {
+	en, err := x.tx.Enrollment(tm.Enrollment)
 	if isNotFound(err) {
-		return false, false, nil
+		return nil
 	}
 	if err != nil {
-		return false, false, err
+		return err
 	}
 	if !en.Active() || en.Epoch != tm.Epoch {
-		return false, false, nil // stale: the enrollment moved on
+		return nil // stale: the enrollment moved on
 	}
-	set := e.Set()
-	a := set.Automation(en.Automation)
+	a := x.set.Automation(en.Automation)
 	if a != nil && !a.Enabled {
-		return false, false, tx.HoldTimer(tm)
+		return x.tx.HoldTimer(tm)
 	}
-	t, err := e.newTurnIn(tx, set, en.Contact)
+	t, err := x.turn(en.Contact)
 	if err != nil {
-		return false, false, err
+		return err
 	}
-	t.now = now
+	t.steps = 0 // the step limit counts per timer
 	t.adopt(en)
 	if a == nil {
 		en.WaitUntil = nil
-		if err := e.end(t, en, fmt.Sprintf("automation %q no longer exists", en.Automation)); err != nil {
-			return false, false, err
-		}
-		return false, false, t.commit()
+		return e.end(t, en, fmt.Sprintf("automation %q no longer exists", en.Automation))
 	}
-	r := t.run(a, en)
 	switch tm.Kind {
 	case TimerIO:
 		lease := tm
-		lease.Due = now.Add(IOLease)
+		lease.Due = x.now.Add(IOLease)
 		en.WaitUntil = &lease.Due
-		if err := tx.PutTimer(lease); err != nil {
-			return false, false, err
+		if err := x.tx.PutTimer(lease); err != nil {
+			return err
 		}
-		return false, true, t.put(en)
+		x.onCommit(func() { e.startIO(ctx, tm) })
+		return t.put(en)
 	case TimerExpire:
 		en.WaitUntil = nil
-		err = e.end(t, en, "expired: no reply within expire_after")
+		return e.end(t, en, "expired: no reply within expire_after")
 	default:
 		en.WaitUntil = nil // the timer is already deleted
-		err = e.resume(ctx, r, Event{Kind: EventTimer, Timer: &tm})
+		return e.resume(ctx, t.run(a, en), Event{Kind: EventTimer, Timer: &tm})
 	}
-	if err != nil {
-		return false, false, err
-	}
-	return t.queued, false, t.commit()
 }
 
 // startIO runs the Perform of the step an I/O timer points at, outside
@@ -273,6 +251,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 	var perf Performer
 	stuck := ""
 	err := e.store.View(ctx, func(tx Tx) error {
+		r, perf, stuck = nil, nil, ""
 		en, err := tx.Enrollment(tm.Enrollment)
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch {
 			return err
@@ -291,17 +270,17 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 			stuck = fmt.Sprintf("step %s can no longer call out (removed or changed type)", en.Step)
 			return nil
 		}
-		t, err := e.newTurnIn(tx, set, en.Contact)
+		c, err := tx.Contact(en.Contact)
 		if err != nil {
 			return err
 		}
-		r = t.run(a, en)
-		r.Step = st
+		var trigger *Message
 		if en.Trigger != "" {
 			if m, err := tx.Message(en.Trigger); err == nil {
-				r.Message = m
+				trigger = m
 			}
 		}
+		r = detachedRun(set, e.clock.Now(), a, st, en, c, trigger)
 		return nil
 	})
 	if err != nil || (perf == nil && stuck == "") {
@@ -319,41 +298,32 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 			return nil // shutting down: the lease timer retries after restart
 		}
 	}
-	queued := false
-	err = e.update(ctx, func(tx Tx) error {
-		queued = false
-		en, err := tx.Enrollment(tm.Enrollment)
+	var trigger *Message
+	if r != nil {
+		trigger = r.Message
+	}
+	return e.transact(ctx, nil, func(x *txn) error {
+		en, err := x.tx.Enrollment(tm.Enrollment)
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch || en.Status != EnrollmentPending {
 			return err
 		}
-		set := e.Set()
-		a := set.Automation(en.Automation)
-		t, err := e.newTurnIn(tx, set, en.Contact)
+		a := x.set.Automation(en.Automation)
+		t, err := x.turn(en.Contact)
 		if err != nil {
 			return err
 		}
 		t.adopt(en)
 		switch {
 		case stuck != "":
-			err = e.end(t, en, stuck)
+			return e.end(t, en, stuck)
 		case a == nil:
-			err = e.end(t, en, fmt.Sprintf("automation %q was removed from the config", en.Automation))
+			return e.end(t, en, fmt.Sprintf("automation %q was removed from the config", en.Automation))
 		case !a.Enabled && en.WaitUntil != nil:
 			// Paused while calling: hold still, and call again once enabled.
-			return tx.HoldTimer(Timer{Due: *en.WaitUntil, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: TimerIO})
-		default:
-			run := t.run(a, en)
-			run.Message = r.Message
-			err = e.resume(ctx, run, Event{Kind: EventIO, Result: result, Err: perr})
+			return x.tx.HoldTimer(Timer{Due: *en.WaitUntil, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: TimerIO})
 		}
-		if err != nil {
-			return err
-		}
-		queued = t.queued
-		return t.commit()
+		run := t.run(a, en)
+		run.Message = trigger
+		return e.resume(ctx, run, Event{Kind: EventIO, Result: result, Err: perr})
 	})
-	if queued {
-		e.onQueue()
-	}
-	return err
 }

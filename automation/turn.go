@@ -8,11 +8,14 @@ import (
 	"github.com/keyway-sms/keyway/keywords"
 )
 
-// turn is the handling of one inbound message or timer for one contact,
-// inside one transaction. Every run in the turn shares its contact and
-// enrollments, so chained automations see each other's changes.
+// turn is the handling of one inbound message, timer or start for one
+// contact, inside one engine transaction (txn). Every run in the turn
+// shares its contact and enrollments, so chained automations see each
+// other's changes. Turns are opened by txn.turn and their contacts stored
+// by Engine.transact.
 type turn struct {
 	e       *Engine
+	x       *txn
 	tx      Tx
 	set     *Set
 	now     time.Time
@@ -22,47 +25,22 @@ type turn struct {
 	enrollments map[string]*Enrollment
 	loaded      bool // all active enrollments are in the cache
 	steps       int
-	queued      bool // an outbound message or a timer was stored
-	// events collects trace events until the transaction commits; nil
-	// when nobody traces.
-	events *[]TraceEvent
 }
 
 // emit reports a trace event, told once the turn's transaction commits.
+// A detached turn (see detachedRun) reports nothing.
 func (t *turn) emit(ev TraceEvent) {
-	if t.events != nil {
-		*t.events = append(*t.events, ev)
+	if t.tracing() {
+		*t.x.events = append(*t.x.events, ev)
 	}
 }
 
-// newTurn loads (or creates) the contact with phone, under the running config.
-func (e *Engine) newTurn(tx Tx, phone string) (*turn, error) {
-	return e.newTurnIn(tx, e.Set(), phone)
-}
+// tracing reports whether anybody is told the turn's trace events.
+func (t *turn) tracing() bool { return t.x != nil && t.x.events != nil }
 
-// newTurnIn is newTurn under set: a caller that already chose its
-// automation from a Set keeps to that Set, whatever a reload swaps in.
-func (e *Engine) newTurnIn(tx Tx, set *Set, phone string) (*turn, error) {
-	now := e.clock.Now()
-	c, err := tx.Contact(phone)
-	switch {
-	case isNotFound(err):
-		c = &Contact{Phone: phone, CreatedAt: now}
-	case err != nil:
-		return nil, err
-	}
-	t := &turn{e: e, tx: tx, set: set, now: now, contact: c, enrollments: map[string]*Enrollment{}}
-	if tt, ok := tx.(*tracingTx); ok {
-		t.events = tt.events
-	}
-	return t, nil
-}
-
-// commit stores the contact; the transaction commits after.
-func (t *turn) commit() error {
-	t.contact.UpdatedAt = t.now
-	return t.tx.PutContact(t.contact)
-}
+// wake notes that the turn stored an outbound message or a timer, so
+// that the workers are woken once the transaction commits.
+func (t *turn) wake() { t.x.wake = true }
 
 func (t *turn) run(a *Automation, en *Enrollment) *Run {
 	return &Run{Now: t.now, Set: t.set, Automation: a, Enrollment: en, Contact: t.contact, t: t}
@@ -123,15 +101,15 @@ func (t *turn) put(en *Enrollment) error {
 }
 
 // pause stores the enrollment as paused with a timer due at due.
-func (t *turn) pause(en *Enrollment, status string, due time.Time, kind string) error {
+func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kind TimerKind) error {
 	en.Epoch++
 	en.Status = status
 	en.WaitUntil = &due
 	if err := t.tx.PutTimer(Timer{Due: due, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: kind}); err != nil {
 		return fmt.Errorf("store timer: %w", err)
 	}
-	t.queued = true
-	if t.events != nil {
+	t.wake()
+	if t.tracing() {
 		when := due.In(t.set.Location).Format("Mon 2006-01-02 15:04 MST")
 		what := "waiting until " + when
 		switch kind {
@@ -191,7 +169,7 @@ func (t *turn) queue(m *Message) error {
 	if err := t.tx.Enqueue(m.ID); err != nil {
 		return err
 	}
-	t.queued = true
+	t.wake()
 	return nil
 }
 

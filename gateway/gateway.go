@@ -107,7 +107,7 @@ func (g *Gateway) countSend(m *automation.Message, err error) {
 	default:
 		result = "failed"
 	}
-	g.metrics.sends.WithLabelValues(m.Kind, result).Inc()
+	g.metrics.sends.WithLabelValues(string(m.Kind), result).Inc()
 }
 
 // Run serves until ctx is done, then stops taking requests, lets the ones

@@ -157,7 +157,7 @@ func message(id, contact string) *automation.Message {
 	}
 }
 
-func enrollment(id, contact, auto, status string) *automation.Enrollment {
+func enrollment(id, contact, auto string, status automation.EnrollmentStatus) *automation.Enrollment {
 	e := &automation.Enrollment{
 		ID:         id,
 		Automation: auto,

@@ -331,12 +331,12 @@ func testReadsOwnWrites(t *testing.T, s automation.Store) {
 		cs, err := tx.ContactsInGroup("h", "", 100)
 		return fmt.Sprint(phones(cs)), err
 	})
-	check("Message", automation.StatusFailed, func(tx automation.Tx) (string, error) {
+	check("Message", string(automation.StatusFailed), func(tx automation.Tx) (string, error) {
 		m, err := tx.Message("m0001")
 		if err != nil {
 			return "", err
 		}
-		return m.Status, nil
+		return string(m.Status), nil
 	})
 	check("MessageByProviderID", "m0002", func(tx automation.Tx) (string, error) {
 		m, err := tx.MessageByProviderID("twilio", "SM0002")
@@ -353,12 +353,12 @@ func testReadsOwnWrites(t *testing.T, s automation.Store) {
 		ids, err := tx.Outbox("", 10)
 		return fmt.Sprint(ids), err
 	})
-	check("Enrollment", automation.EnrollmentEnded, func(tx automation.Tx) (string, error) {
+	check("Enrollment", string(automation.EnrollmentEnded), func(tx automation.Tx) (string, error) {
 		e, err := tx.Enrollment("e0001")
 		if err != nil {
 			return "", err
 		}
-		return e.Status, nil
+		return string(e.Status), nil
 	})
 	check("ActiveEnrollment", "e0002", func(tx automation.Tx) (string, error) {
 		e, err := tx.ActiveEnrollment(phoneB, "b")

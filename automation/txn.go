@@ -1,0 +1,99 @@
+package automation
+
+import (
+	"context"
+	"time"
+)
+
+// txn is one engine transaction: the turns opened in it, one per contact,
+// and what is to happen once it commits. Every change to an enrollment or a
+// contact goes through Engine.transact, in the manner of mailroom's hooks:
+// work inside the transaction is collected on the txn (pre-commit: each
+// turn's contact is written), work after it as post-commit hooks (wake the
+// workers, tell the tracer, start step I/O), so that no caller can forget a
+// part.
+type txn struct {
+	e   *Engine
+	tx  Tx
+	set *Set
+	// now is the time the transaction acts at; a caller acting for a due
+	// timer sets it before it opens a turn.
+	now   time.Time
+	turns map[string]*turn
+	order []*turn
+	// events collects trace events, told once the transaction commits;
+	// nil when nobody traces.
+	events *[]TraceEvent
+	// wake is set when an outbound message was queued or a timer set.
+	wake  bool
+	after []func()
+}
+
+// turn returns the turn of the contact with phone, opening it (the
+// contact loaded, or created on first contact) on first use. A contact has
+// one turn per transaction, so that two timers of one contact in one batch
+// see, and keep, each other's changes.
+func (x *txn) turn(phone string) (*turn, error) {
+	if t, ok := x.turns[phone]; ok {
+		return t, nil
+	}
+	c, err := x.tx.Contact(phone)
+	switch {
+	case isNotFound(err):
+		c = &Contact{Phone: phone, CreatedAt: x.now}
+	case err != nil:
+		return nil, err
+	}
+	t := &turn{e: x.e, x: x, tx: x.tx, set: x.set, now: x.now, contact: c, enrollments: map[string]*Enrollment{}}
+	x.turns[phone] = t
+	x.order = append(x.order, t)
+	return t, nil
+}
+
+// onCommit adds f to the hooks that run once the transaction has committed.
+func (x *txn) onCommit(f func()) { x.after = append(x.after, f) }
+
+// transact runs fn in one durable store transaction under set (nil: the
+// running config). Before the commit every turn's contact is stored; after
+// it the trace events are told, the outbox and the timers are woken if
+// anything was queued or a timer set, and the hooks fn added run, in order.
+// The store may run fn more than once (group commit), so fn must keep its
+// results in variables it resets at its start.
+func (e *Engine) transact(ctx context.Context, set *Set, fn func(x *txn) error) error {
+	var x *txn
+	err := e.store.Update(ctx, func(tx Tx) error {
+		s := set
+		if s == nil {
+			s = e.Set()
+		}
+		x = &txn{e: e, tx: tx, set: s, now: e.clock.Now(), turns: map[string]*turn{}}
+		if e.trace != nil {
+			x.events = new([]TraceEvent)
+		}
+		if err := fn(x); err != nil {
+			return err
+		}
+		for _, t := range x.order {
+			t.contact.UpdatedAt = t.now
+			if err := tx.PutContact(t.contact); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if x.events != nil {
+		for _, ev := range *x.events {
+			e.trace(ev)
+		}
+	}
+	if x.wake {
+		e.onQueue()
+	}
+	for _, f := range x.after {
+		f()
+	}
+	return nil
+}
