@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/keyway-sms/keyway/automation"
 	"github.com/keyway-sms/keyway/providers"
@@ -43,6 +44,15 @@ var (
 // maxGroup bounds how many updates share one commit.
 const maxGroup = 512
 
+// lockWait is how long Open waits for another process to let go of the
+// file: long enough for a restart whose old process is still closing it,
+// short enough that a second `keyway serve` on the same file says so at once.
+const lockWait = time.Second
+
+// ErrLocked is returned, wrapped with the path, by Open when another
+// process holds the data file.
+var ErrLocked = errors.New("the data file is in use by another keyway process")
+
 // Bolt is an automation.Store in a bbolt file.
 type Bolt struct {
 	db      *bolt.DB
@@ -63,7 +73,10 @@ func Open(path string) (*Bolt, error) {
 			return nil, fmt.Errorf("store: create folder %s: %w", dir, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: %w (stop it first, or give this one another storage.path)", path, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
