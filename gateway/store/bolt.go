@@ -53,12 +53,19 @@ const lockWait = time.Second
 // process holds the data file.
 var ErrLocked = errors.New("the data file is in use by another keyway process")
 
+// probeBytes is how much the health probe writes next to the data file: a
+// disk without this much room cannot be trusted to take a webhook's commit,
+// whose largest is a few pages over server.max_body_bytes.
+const probeBytes = 1 << 20
+
 // Bolt is an automation.Store in a bbolt file.
 type Bolt struct {
 	db      *bolt.DB
+	path    string
 	updates chan *update
 	done    chan struct{} // closed by Close: take no more updates
 	stopped chan struct{} // closed when the commit loop has exited
+	health  automation.CommitHealth
 }
 
 type update struct {
@@ -92,7 +99,8 @@ func Open(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: create buckets in %s: %w", path, err)
 	}
-	s := &Bolt{db: db, updates: make(chan *update, maxGroup), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Bolt{db: db, path: path, updates: make(chan *update, maxGroup), done: make(chan struct{}), stopped: make(chan struct{})}
+	s.health.Probe = s.probe
 	go s.commitLoop()
 	return s, nil
 }
@@ -127,6 +135,55 @@ func (s *Bolt) Update(ctx context.Context, fn func(automation.Tx) error) error {
 // View runs fn in a read-only transaction.
 func (s *Bolt) View(_ context.Context, fn func(automation.Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
+}
+
+// Healthy implements automation.Store: nil while the store is open and no
+// commit has failed since the last successful probe. After a failed commit
+// it probes, at most once a second, and is healthy again once the probe
+// commits.
+func (s *Bolt) Healthy(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return errors.New("store: closed")
+	default:
+	}
+	return s.health.Check(ctx)
+}
+
+// probe checks that the disk has room for new data, by writing probeBytes
+// to a file next to the data file, and that a small transaction commits. A
+// small commit alone proves little: bbolt reuses the pages earlier commits
+// freed, so it can succeed on a full disk where a webhook's cannot.
+func (s *Bolt) probe(ctx context.Context) error {
+	name := s.path + ".probe"
+	if err := writeProbe(name); err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("store: no room for new data next to %s: %w", s.path, err)
+	}
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("store: remove %s: %w", name, err)
+	}
+	return s.Update(ctx, func(tx automation.Tx) error {
+		return tx.PutMeta(probeKey, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
+}
+
+// probeKey is the meta key the health probe writes.
+const probeKey = "store/health_probe"
+
+func writeProbe(name string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Close stops taking updates, commits the ones already queued and closes
@@ -195,6 +252,7 @@ func (s *Bolt) commit(group []*update) {
 			return
 		case failed < 0:
 			// The commit itself failed: every update shares the fault.
+			s.health.Failed(err)
 			for _, u := range group {
 				u.err <- fmt.Errorf("store: commit: %w", err)
 			}
@@ -205,9 +263,24 @@ func (s *Bolt) commit(group []*update) {
 			bad.err <- fnErr
 			return
 		}
-		bad.err <- s.db.Update(func(tx *bolt.Tx) error { return bad.fn(&boltTx{tx: tx, writable: true}) })
+		bad.err <- s.commitOne(bad)
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
+}
+
+// commitOne runs one update in a transaction of its own.
+func (s *Bolt) commitOne(u *update) error {
+	fnFailed := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		err := u.fn(&boltTx{tx: tx, writable: true})
+		fnFailed = err != nil
+		return err
+	})
+	if err != nil && !fnFailed {
+		s.health.Failed(err)
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return err
 }
 
 // boltTx implements automation.Tx over a bbolt transaction.
