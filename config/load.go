@@ -37,7 +37,7 @@ const (
 
 // Default compliance keywords of each family.
 var (
-	defaultOptOutKeywords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+	defaultOptOutKeywords = []string{"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT OUT", "REVOKE"}
 	defaultOptInKeywords  = []string{"START", "UNSTOP", "YES"}
 	defaultHelpKeywords   = []string{"HELP", "INFO"}
 )
@@ -152,11 +152,11 @@ func sortProblems(ps Problems) {
 //   - when email.smtp is set: its tls "starttls", and its port 587, or 465
 //     with tls: tls;
 //   - the keywords and the reply of each compliance family, separately, as
-//     SPEC.md lists them: opt_out STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
-//     QUIT, OPTOUT, REVOKE replying "You are unsubscribed. Reply START to
-//     resubscribe."; opt_in START, UNSTOP, YES replying "You are
-//     resubscribed."; help HELP, INFO replying "Reply STOP to opt out.
-//     Msg&data rates may apply.";
+//     SPEC.md lists them: opt_out STOP, STOPALL, "STOP ALL", UNSUBSCRIBE,
+//     CANCEL, END, QUIT, OPTOUT, "OPT OUT", REVOKE replying "You are
+//     unsubscribed. Reply START to resubscribe."; opt_in START, UNSTOP, YES
+//     replying "You are resubscribed."; help HELP, INFO replying "Reply STOP
+//     to opt out. Msg&data rates may apply.";
 //   - each automation's match "first_word" and expire_after 30 days, and
 //     its schedule's catch_up 1h.
 //

@@ -537,7 +537,7 @@ groups: [{id: g}]
 		{"whatsapp channel kept", c.Providers.Twilio.Numbers[1].Channel, ChannelWhatsApp},
 		{"smtp tls", c.Email.SMTP.TLS, "starttls"},
 		{"smtp port", c.Email.SMTP.Port, 587},
-		{"opt_out keywords", c.Compliance.OptOut.Keywords, []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}},
+		{"opt_out keywords", c.Compliance.OptOut.Keywords, []string{"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT OUT", "REVOKE"}},
 		{"opt_out reply", c.Compliance.OptOut.Reply, "You are unsubscribed. Reply START to resubscribe."},
 		{"opt_in keywords", c.Compliance.OptIn.Keywords, []string{"START", "UNSTOP", "YES"}},
 		{"opt_in reply", c.Compliance.OptIn.Reply, "You are resubscribed."},

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/keyway-sms/keyway/keywords"
 )
 
 // validate checks the decoded configuration, defaults applied, and returns
@@ -195,11 +197,13 @@ func (k *checker) compliance() {
 		rule ComplianceRule
 	}{{"opt_out", c.OptOut}, {"opt_in", c.OptIn}, {"help", c.Help}}
 	type first struct{ family, path string }
-	seen := map[string]first{} // upper-cased keyword → where it first stands
+	// Compliance words match the whole message after normalisation, so
+	// "STOP ALL", "stop  all" and "Stop all!" are one word.
+	seen := map[string]first{} // normalised keyword → where it first stands
 	for _, f := range families {
 		for i, kw := range f.rule.Keywords {
 			path := fmt.Sprintf("compliance.%s.keywords[%d]", f.name, i)
-			word := strings.ToUpper(strings.TrimSpace(kw))
+			word := keywords.Normalize(kw)
 			prev, dup := seen[word]
 			switch {
 			case word == "":

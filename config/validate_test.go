@@ -266,6 +266,18 @@ providers:
 				`k.yaml:3:31: compliance.opt_in.keywords[1]: keyword "stop" is both opt_out and opt_in (first at k.yaml:2:25)`,
 			},
 		},
+		{
+			name: "multi-word compliance keywords compare normalised",
+			src: `compliance:
+  opt_out: { keywords: ["STOP ALL", "OPT OUT"] }
+  help: { keywords: ["stop  all", "Opt out!", "!!"] }
+`,
+			want: []string{
+				`k.yaml:3:22: compliance.help.keywords[0]: keyword "stop  all" is both opt_out and help (first at k.yaml:2:25)`,
+				`k.yaml:3:35: compliance.help.keywords[1]: keyword "Opt out!" is both opt_out and help (first at k.yaml:2:37)`,
+				`k.yaml:3:47: compliance.help.keywords[2]: empty keyword`,
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ type Gateway struct {
 	log      zerolog.Logger
 	path     string // the config file, for reloads
 	cfg      atomic.Pointer[config.Config]
-	store    *store.Bolt
+	store    automation.Store
 	engine   *automation.Engine
 	sched    *automation.Scheduler
 	outbox   *automation.Outbox
@@ -40,6 +40,7 @@ type Gateway struct {
 	kick     chan struct{} // wakes the timer loop
 	reloadMu sync.Mutex
 	ready    atomic.Bool
+	degraded atomic.Bool // the last readiness check found storage unable to commit
 }
 
 // New opens storage and builds the gateway for cfg, read from path and
@@ -53,6 +54,12 @@ func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	return newGateway(path, cfg, set, st, provider, log)
+}
+
+// newGateway builds the gateway over an open store, which it closes if it
+// fails.
+func newGateway(path string, cfg *config.Config, set *automation.Set, st automation.Store, provider *twilio.Twilio, log zerolog.Logger) (*Gateway, error) {
 	g := &Gateway{log: log, path: path, store: st, provider: provider, metrics: newMetrics(), kick: make(chan struct{}, 1)}
 	g.cfg.Store(cfg)
 	g.metrics.configLoaded(true)

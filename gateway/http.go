@@ -139,9 +139,33 @@ func (g *Gateway) status(c *fiber.Ctx) error {
 	return c.SendString(emptyTwiML)
 }
 
+// readyz answers 200 when the gateway can take traffic: it is serving, a
+// config is loaded and storage can commit. Otherwise 503 with the reason,
+// e.g. {"ready":false,"storage":"last commit failed: ...: no space left on
+// device"}. Storage that failed probes again at most once a second, so
+// readiness comes back by itself once commits succeed.
 func (g *Gateway) readyz(c *fiber.Ctx) error {
-	if !g.ready.Load() || g.engine.Set() == nil {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false})
+	body := fiber.Map{}
+	if !g.ready.Load() {
+		body["serving"] = "starting or shutting down"
 	}
-	return c.JSON(fiber.Map{"ready": true})
+	if g.engine.Set() == nil {
+		body["config"] = "no config loaded"
+	}
+	err := g.store.Healthy(c.UserContext())
+	if err != nil {
+		body["storage"] = err.Error()
+	}
+	if degraded := err != nil; g.degraded.Swap(degraded) != degraded {
+		if degraded {
+			g.log.Error().Err(err).Msg("not ready: storage cannot commit")
+		} else {
+			g.log.Info().Msg("ready again: storage commits")
+		}
+	}
+	body["ready"] = len(body) == 0
+	if body["ready"] == false {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(body)
+	}
+	return c.JSON(body)
 }

@@ -68,6 +68,9 @@ type Gateway struct {
 
 	// cmdArgs are the serve flags after --config (default: debug logs).
 	cmdArgs []string
+	// wrap, if set, is a command keyway runs under: its words come before
+	// the binary's path and arguments (e.g. unshare to mount a tmpfs).
+	wrap []string
 
 	cmd  *exec.Cmd
 	logs *fakes.Logs
@@ -128,7 +131,11 @@ func (g *Gateway) Start() {
 	if args == nil {
 		args = []string{"--log-level", "debug"}
 	}
-	g.cmd = exec.Command(binary, append([]string{"serve", "--config", g.Config}, args...)...)
+	argv := append([]string{binary, "serve", "--config", g.Config}, args...)
+	if g.wrap != nil {
+		argv = append(append([]string(nil), g.wrap...), argv...)
+	}
+	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Dir = g.Dir
 	g.cmd.Env = append(os.Environ(), "TWILIO_EDGE=", "TWILIO_REGION=")
 	g.cmd.Stdout = g.logs
