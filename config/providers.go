@@ -36,7 +36,9 @@ type SectionCheck func(c *Config, s *ProviderSection) Problems
 
 // SenderNumber is a configured sender number and the provider it belongs to.
 type SenderNumber struct {
-	Number
+	Number  string  // E.164
+	Channel string  // ChannelSMS or ChannelWhatsApp
+	MPS     float64 // sends per second; 0: no limit
 	// Provider is the key of the provider's section, e.g. "twilio".
 	Provider string
 	// Path is where the number is written, e.g. "providers.twilio.numbers[0]".
@@ -116,13 +118,26 @@ func (p *Providers) Section(name string) (*ProviderSection, bool) {
 // reads sender numbers only through it, so that it names no provider.
 func (c *Config) Numbers() []SenderNumber {
 	var out []SenderNumber
-	for i, n := range c.Providers.Twilio.Numbers {
-		out = append(out, SenderNumber{Number: n, Provider: "twilio", Path: fmt.Sprintf("providers.twilio.numbers[%d]", i)})
-	}
-	for _, s := range c.Providers.Other {
-		for i, n := range s.Numbers {
-			out = append(out, SenderNumber{Number: n, Provider: s.Name, Path: fmt.Sprintf("%s.numbers[%d]", s.Path, i)})
+	add := func(provider, path string, numbers []Number) {
+		for i, n := range numbers {
+			out = append(out, SenderNumber{Number: n.Number, Channel: n.Channel, MPS: n.MPS,
+				Provider: provider, Path: fmt.Sprintf("%s.numbers[%d]", path, i)})
 		}
+	}
+	add("twilio", "providers.twilio", c.Providers.Twilio.Numbers)
+	for _, s := range c.Providers.Other {
+		add(s.Name, s.Path, s.Numbers)
+	}
+	return out
+}
+
+// NumberPaths returns where sender numbers are written, for messages:
+// "providers.twilio.numbers", then "providers.<name>.numbers" of each other
+// provider's section, in file order.
+func (c *Config) NumberPaths() []string {
+	out := []string{"providers.twilio.numbers"}
+	for _, s := range c.Providers.Other {
+		out = append(out, s.Path+".numbers")
 	}
 	return out
 }

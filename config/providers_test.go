@@ -65,9 +65,9 @@ providers:
 		t.Error("twilio is typed, not a section")
 	}
 	want := []SenderNumber{
-		{Number: Number{Number: "+15005550006", Channel: ChannelSMS}, Provider: "twilio", Path: "providers.twilio.numbers[0]"},
-		{Number: Number{Number: "+442071838750", Channel: ChannelSMS, MPS: 2}, Provider: "acme", Path: "providers.acme.numbers[0]"},
-		{Number: Number{Number: "+447700900123", Channel: ChannelWhatsApp}, Provider: "acme", Path: "providers.acme.numbers[1]"},
+		{Number: "+15005550006", Channel: ChannelSMS, Provider: "twilio", Path: "providers.twilio.numbers[0]"},
+		{Number: "+442071838750", Channel: ChannelSMS, MPS: 2, Provider: "acme", Path: "providers.acme.numbers[0]"},
+		{Number: "+447700900123", Channel: ChannelWhatsApp, Provider: "acme", Path: "providers.acme.numbers[1]"},
 	}
 	if got := c.Numbers(); !slices.Equal(got, want) {
 		t.Errorf("Numbers() =\n  %+v\nwant\n  %+v", got, want)
