@@ -50,7 +50,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 
 func restartNeeded(a, b *config.Config) bool {
 	return a.Server.Listen != b.Server.Listen || a.Storage.Path != b.Storage.Path ||
-		fmt.Sprint(a.Providers) != fmt.Sprint(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
+		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
 }
 
 // watchReloads reloads on SIGHUP and when the config file changes, until
