@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/osteele/liquid"
@@ -280,19 +281,20 @@ func (c *Compiler) Number(s *config.Step, field, raw string) string {
 }
 
 // Sender checks a `from` number found in field of s like Number, and warns
-// when it is not one of providers.twilio.numbers: the provider refuses to
-// send from a number that is not the account's.
+// when it is not one of the configured sender numbers (any provider's
+// numbers): the provider refuses to send from a number that is not the
+// account's.
 func (c *Compiler) Sender(s *config.Step, field, raw string) string {
 	n := c.Number(s, field, raw)
 	if n == "" {
 		return ""
 	}
-	for _, num := range c.Config.Providers.Twilio.Numbers {
+	for _, num := range c.Config.Numbers() {
 		if num.Number == n {
 			return n
 		}
 	}
-	c.Warnf(s, field, "from %s is not one of providers.twilio.numbers; the provider will refuse to send from it", n)
+	c.Warnf(s, field, "from %s is not one of %s; the provider will refuse to send from it", n, strings.Join(c.Config.NumberPaths(), " or "))
 	return n
 }
 

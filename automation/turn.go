@@ -195,7 +195,7 @@ func (t *turn) sender(channel, explicit string) string {
 	if n := t.contact.LastTo[channel]; n != "" {
 		return n
 	}
-	for _, n := range t.set.Config.Providers.Twilio.Numbers {
+	for _, n := range t.set.Config.Numbers() {
 		if n.Channel == channel {
 			return n.Number
 		}

@@ -18,6 +18,8 @@ var (
 	nodeType            = reflect.TypeFor[yaml.Node]()
 	nodePtrType         = reflect.TypeFor[*yaml.Node]()
 	stepType            = reflect.TypeFor[Step]()
+	providersType       = reflect.TypeFor[Providers]()
+	sectionType         = reflect.TypeFor[ProviderSection]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
@@ -32,21 +34,27 @@ var (
 // another DecodeStep or At on the same Config. It panics if into is not a
 // pointer to a struct.
 func (c *Config) DecodeStep(s *Step, into any) Problems {
+	return c.decodeInto(s.Node, s.Path, into, keyRule{
+		skip:  commonStepKeys,
+		where: fmt.Sprintf("for step type %q", s.Type),
+	})
+}
+
+// decodeInto decodes mapping n, already expanded, at path into the struct
+// into points to, under rule, for DecodeStep and DecodeSection.
+func (c *Config) decodeInto(n *yaml.Node, path string, into any, rule keyRule) Problems {
 	v := reflect.ValueOf(into)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		panic(fmt.Sprintf("config: DecodeStep needs a pointer to a struct, got %T", into))
+		panic(fmt.Sprintf("config: decoding %s needs a pointer to a struct, got %T", label(path), into))
 	}
-	if s.Node == nil {
+	if n == nil {
 		return nil
 	}
 	if c.pos == nil {
 		c.pos = map[string]Pos{}
 	}
 	d := newDecoder(c.File, nil, c.pos)
-	d.structure(s.Node, s.Path, v.Elem(), keyRule{
-		skip:  commonStepKeys,
-		where: fmt.Sprintf("for step type %q", s.Type),
-	})
+	d.structure(n, path, v.Elem(), rule)
 	sortProblems(d.problems)
 	return d.problems
 }
@@ -104,7 +112,11 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	switch {
 	case t == stepType: // even a null step is reported: a step must be a mapping
 		d.step(n, path, v.Addr().Interface().(*Step))
+	case t == sectionType: // an empty section still sets its provider up
+		d.section(n, path, v.Addr().Interface().(*ProviderSection))
 	case isNull(n):
+	case t == providersType:
+		d.providers(n, path, v.Addr().Interface().(*Providers))
 	default:
 		d.value(n, path, v)
 	}
@@ -163,6 +175,54 @@ func (d *decoder) whole(n *yaml.Node, path string, v reflect.Value) {
 // its ${NAME} references expanded, for DecodeStep.
 func (d *decoder) step(n *yaml.Node, path string, s *Step) {
 	s.Path = path
+	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
+	if n.Kind == yaml.MappingNode {
+		s.Node = d.expandTree(n, path)
+	}
+}
+
+// providers stores mapping n into p: the sections Providers types by their
+// fields, and the section of each provider declared with RegisterProvider
+// into p.Other. Any other key is unknown.
+func (d *decoder) providers(n *yaml.Node, path string, p *Providers) {
+	if n.Kind != yaml.MappingNode {
+		d.mismatch(n, path, providersType)
+		return
+	}
+	v := reflect.ValueOf(p).Elem()
+	_, index := structKeys(providersType)
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key, ok := d.key(k, path)
+		if !ok {
+			continue
+		}
+		f, typed := index[key]
+		if _, declared := sectionCheck(key); !typed && !declared {
+			d.unknownKey(k, path, "", providerKeys())
+			continue
+		}
+		if d.duplicate(seen, k, path) {
+			continue
+		}
+		if typed {
+			d.decode(val, join(path, key), v.Field(f))
+			continue
+		}
+		s := ProviderSection{Name: key}
+		d.decode(val, join(path, key), reflect.ValueOf(&s).Elem())
+		p.Other = append(p.Other, s)
+	}
+}
+
+// section stores the numbers of provider section n into s and keeps the
+// mapping, its ${NAME} references expanded, for DecodeSection.
+func (d *decoder) section(n *yaml.Node, path string, s *ProviderSection) {
+	s.Path = path
+	if isNull(n) {
+		return
+	}
 	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
 	if n.Kind == yaml.MappingNode {
 		s.Node = d.expandTree(n, path)

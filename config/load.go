@@ -148,7 +148,7 @@ func sortProblems(ps Problems) {
 //   - storage.path "./data/keyway.db";
 //   - defaults.region "US"; defaults.timezone "UTC";
 //   - providers.twilio.api_base_url "https://api.twilio.com"; the channel
-//     of each of providers.twilio.numbers "sms";
+//     of each sender number, Twilio's and every other provider's, "sms";
 //   - when email.smtp is set: its tls "starttls", and its port 587, or 465
 //     with tls: tls;
 //   - the keywords and the reply of each compliance family, separately, as
@@ -160,9 +160,9 @@ func sortProblems(ps Problems) {
 //   - each automation's match "first_word" and expire_after 30 days, and
 //     its schedule's catch_up 1h.
 //
-// It also rewrites each of providers.twilio.numbers in E.164, reading it as
-// a number of defaults.region; a number that does not read is left for
-// validate to report.
+// It also rewrites each sender number in E.164, reading it as a number of
+// defaults.region; a number that does not read is left for validate to
+// report.
 func (c *Config) applyDefaults() {
 	setDefault(&c.Server.Listen, defaultListen)
 	setDefault(&c.Server.MaxBodyBytes, defaultMaxBodyBytes)
@@ -172,12 +172,9 @@ func (c *Config) applyDefaults() {
 
 	tw := &c.Providers.Twilio
 	setDefault(&tw.APIBaseURL, defaultTwilioAPI)
-	for i := range tw.Numbers {
-		n := &tw.Numbers[i]
-		setDefault(&n.Channel, ChannelSMS)
-		if e, err := E164(n.Number, c.Defaults.Region); err == nil {
-			n.Number = e
-		}
+	c.numberDefaults(tw.Numbers)
+	for i := range c.Providers.Other {
+		c.numberDefaults(c.Providers.Other[i].Numbers)
 	}
 
 	if s := c.Email.SMTP; s != nil {
@@ -198,6 +195,18 @@ func (c *Config) applyDefaults() {
 		setDefault(&a.ExpireAfter, defaultExpireAfter)
 		if a.Schedule != nil {
 			setDefault(&a.Schedule.CatchUp, defaultCatchUp)
+		}
+	}
+}
+
+// numberDefaults gives each sender number the sms channel when it has none,
+// and writes it in E.164 when it reads as a number of defaults.region.
+func (c *Config) numberDefaults(numbers []Number) {
+	for i := range numbers {
+		n := &numbers[i]
+		setDefault(&n.Channel, ChannelSMS)
+		if e, err := E164(n.Number, c.Defaults.Region); err == nil {
+			n.Number = e
 		}
 	}
 }

@@ -57,9 +57,14 @@ type Defaults struct {
 	Timezone string `yaml:"timezone"`
 }
 
-// Providers holds the messaging providers' settings.
+// Providers holds the messaging providers' settings, one section per
+// provider under its key. Twilio's section is typed here, as SPEC shows it;
+// the section of any other provider is read as a ProviderSection, under a
+// key that provider declared with RegisterProvider (see providers.go).
 type Providers struct {
 	Twilio Twilio `yaml:"twilio"`
+	// Other holds the sections of the other providers, in file order.
+	Other []ProviderSection `yaml:"-"`
 }
 
 // Twilio holds the Twilio account and its sender numbers.

@@ -26,6 +26,7 @@ func (c *Config) validate() Problems {
 	k.storage()
 	k.defaults()
 	k.twilio()
+	k.providers()
 	k.email()
 	k.http()
 	k.compliance()
@@ -39,6 +40,9 @@ func (c *Config) validate() Problems {
 type checker struct {
 	c        *Config
 	problems Problems
+	// numbers maps the channel and number of each sender number checked so
+	// far, of any provider, to the path of the first.
+	numbers map[string]string
 }
 
 func (k *checker) errorf(path, format string, args ...any) {
@@ -121,16 +125,33 @@ func (k *checker) twilio() {
 	} else if u, _ := url.Parse(tw.APIBaseURL); u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q must not hold credentials, a query or a fragment", tw.APIBaseURL)
 	}
-	seen := map[string]string{} // channel and number → path of the first
 	for i, n := range tw.Numbers {
-		k.number(fmt.Sprintf("providers.twilio.numbers[%d]", i), n, seen)
+		k.number(fmt.Sprintf("providers.twilio.numbers[%d]", i), n)
 	}
 }
 
-// number checks the sender number n at path; seen holds the numbers before it.
-func (k *checker) number(path string, n Number, seen map[string]string) {
+// providers checks the sections of the providers other than Twilio: their
+// numbers here, as Twilio's (a number belongs to one provider), and their
+// own keys with the check each provider registered.
+func (k *checker) providers() {
+	for i := range k.c.Providers.Other {
+		s := &k.c.Providers.Other[i]
+		for j, n := range s.Numbers {
+			k.number(fmt.Sprintf("%s.numbers[%d]", s.Path, j), n)
+		}
+		if check, _ := sectionCheck(s.Name); check != nil {
+			k.problems = append(k.problems, check(k.c, s)...)
+		}
+	}
+}
+
+// number checks the sender number n at path against the numbers before it.
+func (k *checker) number(path string, n Number) {
+	if k.numbers == nil {
+		k.numbers = map[string]string{}
+	}
 	key := n.Channel + " " + n.Number
-	first, dup := seen[key]
+	first, dup := k.numbers[key]
 	switch {
 	case n.Number == "":
 		k.errorf(path, "%s: missing number", path)
@@ -139,7 +160,7 @@ func (k *checker) number(path string, n Number, seen map[string]string) {
 	case dup:
 		k.errorf(path+".number", "%s: duplicate %s number %q (first at %s)", path, n.Channel, n.Number, k.at(first))
 	default:
-		seen[key] = path + ".number"
+		k.numbers[key] = path + ".number"
 	}
 	if n.Channel != ChannelSMS && n.Channel != ChannelWhatsApp {
 		k.errorf(path+".channel", "%s: channel must be sms or whatsapp, not %q", path, n.Channel)

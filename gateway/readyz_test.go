@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyway-sms/keyway/automation"
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
 	"github.com/keyway-sms/keyway/providers/twilio"
 )
 
@@ -63,7 +64,7 @@ func (s *faultyStore) Healthy(ctx context.Context) error {
 func TestReadyzFollowsStorageCommits(t *testing.T) {
 	clock := automation.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := newFaultyStore(clock)
-	g := testGateway(t, st)
+	g := readyGateway(t, st)
 
 	ready := func(t *testing.T) (int, map[string]any) {
 		t.Helper()
@@ -130,9 +131,9 @@ func TestReadyzFollowsStorageCommits(t *testing.T) {
 	}
 }
 
-// testGateway builds a gateway in dev mode over st, serving as Run would
+// readyGateway builds a gateway in dev mode over st, serving as Run would
 // but without listening: requests go through g.app.Test.
-func testGateway(t *testing.T, st automation.Store) *Gateway {
+func readyGateway(t *testing.T, st automation.Store) *Gateway {
 	t.Helper()
 	cfg, problems := config.Parse("keyway.yaml", []byte(`
 providers:
@@ -156,7 +157,7 @@ automations:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := newGateway("keyway.yaml", cfg, set, st, provider, log)
+	g, err := New(Options{Path: "keyway.yaml", Config: cfg, Set: set, Store: st, Providers: []providers.Provider{provider}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

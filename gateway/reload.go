@@ -93,7 +93,7 @@ func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set 
 
 func restartNeeded(a, b *config.Config) bool {
 	return a.Server.Listen != b.Server.Listen || a.Storage.Path != b.Storage.Path ||
-		fmt.Sprint(a.Providers) != fmt.Sprint(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
+		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
 }
 
 // watchReloads reloads on SIGHUP and when the config file changes, until

@@ -35,7 +35,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "keyway")
-	args := []string{"build", "-o", binary}
+	// keywaytest adds test/fakeprovider, a provider that proves the
+	// providers seam (providers_test.go); the released binary lacks it.
+	args := []string{"build", "-tags", "keywaytest", "-o", binary}
 	if raceEnabled {
 		args = append(args, "-race")
 	}

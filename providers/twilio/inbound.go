@@ -119,6 +119,7 @@ func (t *Twilio) ParseStatus(r *providers.Request) (providers.Status, error) {
 			return providers.Status{}, fmt.Errorf("twilio: status %s: ErrorCode %q is not a number: %w", st.ProviderID, code, providers.ErrMalformed)
 		}
 	}
+	st.OptedOut = st.ErrorCode == codeOptedOut
 	return st, nil
 }
 
