@@ -53,8 +53,11 @@ func Sign(authToken, url string, form url.Values) string {
 }
 
 // ParseInbound verifies the signature of an incoming message webhook (unless
-// in dev mode), then parses it. Errors wrap providers.ErrSignature or
-// providers.ErrMalformed.
+// in dev mode), then parses it. From and To are read with config.Address: a
+// phone number is normalised to E.164; a short code or an alphanumeric
+// sender id (SMS), or a business-scoped user id (WhatsApp: "whatsapp:US.1…",
+// sent with ExternalUserId and often without WaId), is kept as written.
+// Errors wrap providers.ErrSignature or providers.ErrMalformed.
 func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	form, err := t.verifiedForm(r, "inbound")
 	if err != nil {
@@ -87,12 +90,16 @@ func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	if whatsapp {
 		in.Channel = config.ChannelWhatsApp
 	}
-	to, _ := cutWhatsApp(rawTo)
-	if in.From, err = config.E164(from, t.region); err != nil {
-		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: From %s is not a phone number: %w", in.ID, providers.Mask(rawFrom), providers.ErrMalformed)
+	to, toWhatsApp := cutWhatsApp(rawTo)
+	toChannel := config.ChannelSMS
+	if toWhatsApp {
+		toChannel = config.ChannelWhatsApp
 	}
-	if in.To, err = config.E164(to, t.region); err != nil {
-		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: To %s is not a phone number: %w", in.ID, providers.Mask(rawTo), providers.ErrMalformed)
+	if in.From, _, err = config.Address(from, t.region, in.Channel); err != nil {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: From %s is not an address on %s: %w", in.ID, providers.Mask(rawFrom), in.Channel, providers.ErrMalformed)
+	}
+	if in.To, _, err = config.Address(to, t.region, toChannel); err != nil {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: To %s is not an address on %s: %w", in.ID, providers.Mask(rawTo), toChannel, providers.ErrMalformed)
 	}
 	if in.Media, err = media(form); err != nil {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: %w", in.ID, err)
