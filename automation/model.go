@@ -53,7 +53,7 @@ const (
 	StatusSent       = "sent"       // accepted by the provider or the SMTP server
 	StatusDev        = "dev"        // dev mode: logged and stored instead of sent
 	StatusFailed     = "failed"     // permanent failure, recorded in Error
-	StatusSuppressed = "suppressed" // not sent: the contact opted out before it left
+	StatusSuppressed = "suppressed" // not sent: the contact opted out before it left, or cannot receive
 )
 
 // Message is an inbound or outbound message, or an outbound email.
