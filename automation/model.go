@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// Contact is a person who texts our numbers, keyed by phone number.
+// Contact is a person who texts our numbers, keyed by phone number (or by
+// the short code, sender id or WhatsApp user id it wrote from).
 type Contact struct {
-	Phone   string            `json:"phone"` // E.164
+	Phone   string            `json:"phone"` // E.164, or an address kept as written (config.Address)
 	Name    string            `json:"name,omitempty"`
 	Channel string            `json:"channel,omitempty"` // the channel it last wrote on
 	LastTo  map[string]string `json:"last_to,omitempty"` // channel → our number it last wrote to
