@@ -160,9 +160,9 @@ func sortProblems(ps Problems) {
 //   - each automation's match "first_word" and expire_after 30 days, and
 //     its schedule's catch_up 1h.
 //
-// It also rewrites each sender number in E.164, reading it as a number of
-// defaults.region; a number that does not read is left for validate to
-// report.
+// It also rewrites each phone number among the sender numbers in E.164,
+// reading it as a number of defaults.region, and keeps a short code as
+// written; a number that does not read is left for validate to report.
 func (c *Config) applyDefaults() {
 	setDefault(&c.Server.Listen, defaultListen)
 	setDefault(&c.Server.MaxBodyBytes, defaultMaxBodyBytes)
@@ -205,7 +205,7 @@ func (c *Config) numberDefaults(numbers []Number) {
 	for i := range numbers {
 		n := &numbers[i]
 		setDefault(&n.Channel, ChannelSMS)
-		if e, err := E164(n.Number, c.Defaults.Region); err == nil {
+		if e, err := SenderNumber(n.Number, c.Defaults.Region, n.Channel); err == nil {
 			n.Number = e
 		}
 	}

@@ -34,8 +34,8 @@ type ProviderSection struct {
 // than numbers, with DecodeSection and Problemf, and returns every problem.
 type SectionCheck func(c *Config, s *ProviderSection) Problems
 
-// SenderNumber is a configured sender number and the provider it belongs to.
-type SenderNumber struct {
+// ProviderNumber is a configured sender number and the provider it belongs to.
+type ProviderNumber struct {
 	Number  string  // E.164
 	Channel string  // ChannelSMS or ChannelWhatsApp
 	MPS     float64 // sends per second; 0: no limit
@@ -116,11 +116,11 @@ func (p *Providers) Section(name string) (*ProviderSection, bool) {
 // Numbers returns every configured sender number with its provider:
 // Twilio's first, then each other provider's, in file order. The engine
 // reads sender numbers only through it, so that it names no provider.
-func (c *Config) Numbers() []SenderNumber {
-	var out []SenderNumber
+func (c *Config) Numbers() []ProviderNumber {
+	var out []ProviderNumber
 	add := func(provider, path string, numbers []Number) {
 		for i, n := range numbers {
-			out = append(out, SenderNumber{Number: n.Number, Channel: n.Channel, MPS: n.MPS,
+			out = append(out, ProviderNumber{Number: n.Number, Channel: n.Channel, MPS: n.MPS,
 				Provider: provider, Path: fmt.Sprintf("%s.numbers[%d]", path, i)})
 		}
 	}

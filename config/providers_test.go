@@ -64,7 +64,7 @@ providers:
 	if _, ok := c.Providers.Section("twilio"); ok {
 		t.Error("twilio is typed, not a section")
 	}
-	want := []SenderNumber{
+	want := []ProviderNumber{
 		{Number: "+15005550006", Channel: ChannelSMS, Provider: "twilio", Path: "providers.twilio.numbers[0]"},
 		{Number: "+442071838750", Channel: ChannelSMS, MPS: 2, Provider: "acme", Path: "providers.acme.numbers[0]"},
 		{Number: "+447700900123", Channel: ChannelWhatsApp, Provider: "acme", Path: "providers.acme.numbers[1]"},
@@ -98,7 +98,7 @@ func TestProviderSectionProblems(t *testing.T) {
 		`k.yaml:6:14: providers.acme.retries: expected a whole number, got "many"`,
 		`k.yaml:7:5: unknown key "colour" in providers.acme (allowed: api_key, retries)`,
 		`k.yaml:9:19: providers.acme.numbers[0]: duplicate sms number "+15005550006" (first at k.yaml:4:19)`,
-		`k.yaml:10:19: providers.acme.numbers[1]: "+1555" is not a valid phone number`,
+		`k.yaml:10:19: providers.acme.numbers[1]: "+1555" is not a valid phone number nor a short code (3 to 8 digits)`,
 		`k.yaml:10:37: providers.acme.numbers[1]: channel must be sms or whatsapp, not "fax"`,
 		`k.yaml:11:3: unknown key "acmee" in providers (allowed: twilio, acme, bare)`,
 		`k.yaml:12:3: duplicate key "acme" in providers (first at k.yaml:5:3)`,

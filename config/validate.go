@@ -155,8 +155,10 @@ func (k *checker) number(path string, n Number) {
 	switch {
 	case n.Number == "":
 		k.errorf(path, "%s: missing number", path)
-	case !isPhone(n.Number, k.c.Defaults.Region):
-		k.errorf(path+".number", "%s: %q is not a valid phone number", path, n.Number)
+	case n.Channel == ChannelWhatsApp && !isPhone(n.Number, k.c.Defaults.Region):
+		k.errorf(path+".number", "%s: %q is not a valid phone number (a WhatsApp sender is one)", path, n.Number)
+	case !isSender(n.Number, k.c.Defaults.Region):
+		k.errorf(path+".number", "%s: %q is not a valid phone number nor a short code (3 to 8 digits)", path, n.Number)
 	case dup:
 		k.errorf(path+".number", "%s: duplicate %s number %q (first at %s)", path, n.Channel, n.Number, k.at(first))
 	default:
@@ -382,5 +384,12 @@ func isHTTPURL(s string) bool {
 // isPhone reports whether raw reads as a phone number of region.
 func isPhone(raw, region string) bool {
 	_, err := E164(raw, region)
+	return err == nil
+}
+
+// isSender reports whether raw reads as an SMS sender number of region: a
+// phone number or a short code.
+func isSender(raw, region string) bool {
+	_, err := SenderNumber(raw, region, ChannelSMS)
 	return err == nil
 }

@@ -181,7 +181,7 @@ providers:
       - { channel: sms }
 `,
 			want: []string{
-				`k.yaml:7:19: providers.twilio.numbers[0]: "+1555" is not a valid phone number`,
+				`k.yaml:7:19: providers.twilio.numbers[0]: "+1555" is not a valid phone number nor a short code (3 to 8 digits)`,
 				`k.yaml:9:44: providers.twilio.numbers[2]: channel must be sms or whatsapp, not "mms"`,
 				`k.yaml:9:54: providers.twilio.numbers[2]: mps must not be negative, got -1`,
 				`k.yaml:10:19: providers.twilio.numbers[3]: duplicate sms number "+15005550006" (first at k.yaml:8:19)`,

@@ -15,8 +15,8 @@ type Inbound struct {
 	Provider    string            // e.g. "twilio"
 	ID          string            // the provider's message id (Twilio MessageSid)
 	Channel     string            // config.ChannelSMS or config.ChannelWhatsApp
-	From        string            // the contact, E.164
-	To          string            // our number, E.164
+	From        string            // the contact: E.164, or as written (see config.Address)
+	To          string            // our number: E.164, or a short code
 	Body        string            // the text as sent
 	Media       []string          // media URLs, in order
 	ProfileName string            // the sender's display name, when the channel has one
@@ -27,8 +27,8 @@ type Inbound struct {
 type Outbound struct {
 	ID             string // keyway's message id
 	Channel        string
-	From           string // our number, E.164
-	To             string // E.164
+	From           string // our number: E.164, or a short code
+	To             string // E.164, or as written (a WhatsApp user id)
 	Body           string
 	Media          []string
 	StatusCallback string // URL the provider reports delivery status to; empty for none
