@@ -76,7 +76,7 @@ func readSpecExample(t *testing.T) []byte {
 func TestSpecExample(t *testing.T) {
 	c, ps := Parse("testdata/spec_example.yaml", readSpecExample(t), env(specEnv))
 	checkProblems(t, render(ps), []string{
-		"testdata/spec_example.yaml:28:45: " + helpWarning,
+		"testdata/spec_example.yaml:29:45: " + helpWarning,
 	})
 
 	checks := []struct {
@@ -87,7 +87,8 @@ func TestSpecExample(t *testing.T) {
 		{"account sid from env", c.Providers.Twilio.AccountSID, "AC123"},
 		{"auth token from env", c.Providers.Twilio.AuthToken, "tw-secret"},
 		{"timezone", c.Defaults.Timezone, "America/New_York"},
-		{"numbers", len(c.Providers.Twilio.Numbers), 2},
+		{"numbers", len(c.Providers.Twilio.Numbers), 3},
+		{"short code kept as written", c.Providers.Twilio.Numbers[2].Number, "55123"},
 		{"second number channel", c.Providers.Twilio.Numbers[1].Channel, ChannelWhatsApp},
 		{"first number mps", c.Providers.Twilio.Numbers[0].MPS, 1.0},
 		{"allow_hosts", c.HTTP.AllowHosts, []string{"crm.internal", "10.1.0.0/16"}},
@@ -607,14 +608,14 @@ func TestPositions(t *testing.T) {
 		{"providers.twilio.numbers", Pos{18, 7}},
 		{"providers.twilio.numbers[0]", Pos{18, 9}},
 		{"providers.twilio.numbers[0].number", Pos{18, 19}},
-		{"automations", Pos{33, 3}},
-		{"automations[0]", Pos{33, 5}},
-		{"automations[0].keywords[1]", Pos{36, 22}},
-		{"automations[0].steps[2]", Pos{42, 9}},
-		{"automations[0].steps[4].next", Pos{44, 79}},
-		{"automations[2].schedule.group", Pos{52, 46}},
+		{"automations", Pos{34, 3}},
+		{"automations[0]", Pos{34, 5}},
+		{"automations[0].keywords[1]", Pos{37, 22}},
+		{"automations[0].steps[2]", Pos{43, 9}},
+		{"automations[0].steps[4].next", Pos{45, 79}},
+		{"automations[2].schedule.group", Pos{53, 46}},
 		// step type fields are recorded by DecodeStep: until then the step stands for them
-		{"automations[0].steps[2].timeout", Pos{42, 9}},
+		{"automations[0].steps[2].timeout", Pos{43, 9}},
 		{"nowhere", Pos{1, 1}},
 	}
 	for _, tc := range tests {
