@@ -154,7 +154,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); g.outbox.Run(workers) }()
 	go func() { defer wg.Done(); g.timerLoop(workers) }()
-	go func() { defer wg.Done(); g.watchReloads(workers) }()
+	// Ready means a SIGHUP or a change of the file is acted on.
+	watching := make(chan struct{})
+	go func() { defer wg.Done(); g.watchReloads(workers, watching) }()
+	<-watching
 	g.wake() // overdue timers and pending sends run at start
 	// Schedules start with the workers: a tick missed while the gateway was
 	// down runs now if it is younger than its catch_up.

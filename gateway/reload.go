@@ -98,8 +98,10 @@ func restartNeeded(a, b *config.Config) bool {
 
 // watchReloads reloads on SIGHUP and when the config file changes, until
 // ctx is done. Editors replace files rather than write them, so it watches
-// the folder and debounces bursts of events.
-func (g *Gateway) watchReloads(ctx context.Context) {
+// the folder and debounces bursts of events. It closes watching once SIGHUP
+// is caught and the folder watched: a SIGHUP before that would end the
+// process, and a change before that would go unseen.
+func (g *Gateway) watchReloads(ctx context.Context, watching chan<- struct{}) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -116,6 +118,7 @@ func (g *Gateway) watchReloads(ctx context.Context) {
 		g.log.Warn().Err(err).Msg("config file watch is off; SIGHUP and POST /api/v1/reload still reload")
 	}
 	target, _ := filepath.Abs(g.path)
+	close(watching)
 	var debounce <-chan time.Time
 	for {
 		select {
