@@ -95,8 +95,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // status returns the stored status of message id ("" if it cannot be read).
-func status(store automation.Store, id string) string {
-	st := ""
+func status(store automation.Store, id string) automation.MessageStatus {
+	var st automation.MessageStatus
 	_ = store.View(context.Background(), func(tx automation.Tx) error {
 		if m, err := tx.Message(id); err == nil {
 			st = m.Status
