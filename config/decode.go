@@ -18,6 +18,8 @@ var (
 	nodeType            = reflect.TypeFor[yaml.Node]()
 	nodePtrType         = reflect.TypeFor[*yaml.Node]()
 	stepType            = reflect.TypeFor[Step]()
+	providersType       = reflect.TypeFor[Providers]()
+	sectionType         = reflect.TypeFor[ProviderSection]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
@@ -32,21 +34,27 @@ var (
 // another DecodeStep or At on the same Config. It panics if into is not a
 // pointer to a struct.
 func (c *Config) DecodeStep(s *Step, into any) Problems {
+	return c.decodeInto(s.Node, s.Path, into, keyRule{
+		skip:  commonStepKeys,
+		where: fmt.Sprintf("for step type %q", s.Type),
+	})
+}
+
+// decodeInto decodes mapping n, already expanded, at path into the struct
+// into points to, under rule, for DecodeStep and DecodeSection.
+func (c *Config) decodeInto(n *yaml.Node, path string, into any, rule keyRule) Problems {
 	v := reflect.ValueOf(into)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		panic(fmt.Sprintf("config: DecodeStep needs a pointer to a struct, got %T", into))
+		panic(fmt.Sprintf("config: decoding %s needs a pointer to a struct, got %T", label(path), into))
 	}
-	if s.Node == nil {
+	if n == nil {
 		return nil
 	}
 	if c.pos == nil {
 		c.pos = map[string]Pos{}
 	}
 	d := newDecoder(c.File, nil, c.pos)
-	d.structure(s.Node, s.Path, v.Elem(), keyRule{
-		skip:  commonStepKeys,
-		where: fmt.Sprintf("for step type %q", s.Type),
-	})
+	d.structure(n, path, v.Elem(), rule)
 	sortProblems(d.problems)
 	return d.problems
 }
@@ -64,10 +72,13 @@ type decoder struct {
 	// open holds the anchored nodes being decoded through an alias, to stop
 	// at an anchor that contains itself.
 	open map[*yaml.Node]bool
+	// told holds the environment reference problems reported, so that a
+	// scalar expanded twice (a step's common keys) is reported once.
+	told map[string]bool
 }
 
 func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos) *decoder {
-	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}}
+	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}, told: map[string]bool{}}
 }
 
 // keyRule says how a mapping decoded into a struct treats keys that are not
@@ -95,13 +106,17 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		d.whole(n, path, v)
 		return
 	}
-	if n.Kind == yaml.ScalarNode && d.lookup != nil {
-		n = expandScalar(n, d.lookup)
+	if n.Kind == yaml.ScalarNode {
+		n = d.expandScalar(n, path)
 	}
 	switch {
 	case t == stepType: // even a null step is reported: a step must be a mapping
 		d.step(n, path, v.Addr().Interface().(*Step))
+	case t == sectionType: // an empty section still sets its provider up
+		d.section(n, path, v.Addr().Interface().(*ProviderSection))
 	case isNull(n):
+	case t == providersType:
+		d.providers(n, path, v.Addr().Interface().(*Providers))
 	default:
 		d.value(n, path, v)
 	}
@@ -135,7 +150,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 // whole stores the tree at n, with its ${NAME} references expanded, into a
 // yaml.Node, a *yaml.Node or an any.
 func (d *decoder) whole(n *yaml.Node, path string, v reflect.Value) {
-	tree := d.expandTree(n)
+	tree := d.expandTree(n, path)
 	switch v.Type() {
 	case nodeType:
 		v.Set(reflect.ValueOf(*tree))
@@ -162,7 +177,55 @@ func (d *decoder) step(n *yaml.Node, path string, s *Step) {
 	s.Path = path
 	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
 	if n.Kind == yaml.MappingNode {
-		s.Node = d.expandTree(n)
+		s.Node = d.expandTree(n, path)
+	}
+}
+
+// providers stores mapping n into p: the sections Providers types by their
+// fields, and the section of each provider declared with RegisterProvider
+// into p.Other. Any other key is unknown.
+func (d *decoder) providers(n *yaml.Node, path string, p *Providers) {
+	if n.Kind != yaml.MappingNode {
+		d.mismatch(n, path, providersType)
+		return
+	}
+	v := reflect.ValueOf(p).Elem()
+	_, index := structKeys(providersType)
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key, ok := d.key(k, path)
+		if !ok {
+			continue
+		}
+		f, typed := index[key]
+		if _, declared := sectionCheck(key); !typed && !declared {
+			d.unknownKey(k, path, "", providerKeys())
+			continue
+		}
+		if d.duplicate(seen, k, path) {
+			continue
+		}
+		if typed {
+			d.decode(val, join(path, key), v.Field(f))
+			continue
+		}
+		s := ProviderSection{Name: key}
+		d.decode(val, join(path, key), reflect.ValueOf(&s).Elem())
+		p.Other = append(p.Other, s)
+	}
+}
+
+// section stores the numbers of provider section n into s and keeps the
+// mapping, its ${NAME} references expanded, for DecodeSection.
+func (d *decoder) section(n *yaml.Node, path string, s *ProviderSection) {
+	s.Path = path
+	if isNull(n) {
+		return
+	}
+	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
+	if n.Kind == yaml.MappingNode {
+		s.Node = d.expandTree(n, path)
 	}
 }
 
@@ -321,28 +384,56 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Pos: nodePos(n), Message: fmt.Sprintf(format, args...)})
 }
 
-// expandTree returns a copy of the tree at n with its ${NAME} references
-// expanded and each alias replaced by a copy of its anchor's tree; n is left
+// expandScalar returns scalar n, the node at path, with its environment
+// references expanded (see expandEnv), reporting the ones in error at n. It
+// returns n itself when the scalars were already expanded.
+func (d *decoder) expandScalar(n *yaml.Node, path string) *yaml.Node {
+	if d.lookup == nil {
+		return n
+	}
+	x, problems := expandScalar(n, d.lookup)
+	for _, msg := range problems {
+		p := Problem{File: d.file, Pos: nodePos(n), Message: label(path) + ": " + msg}
+		if s := p.String(); !d.told[s] {
+			d.told[s] = true
+			d.problems = append(d.problems, p)
+		}
+	}
+	return x
+}
+
+// expandTree returns a copy of the tree at n, the node at path, with the
+// environment references of its values expanded (mapping keys are left as
+// written) and each alias replaced by a copy of its anchor's tree; n is left
 // untouched. It returns n itself when the scalars are already expanded.
-func (d *decoder) expandTree(n *yaml.Node) *yaml.Node {
+func (d *decoder) expandTree(n *yaml.Node, path string) *yaml.Node {
 	if d.lookup == nil {
 		return n
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		return expandScalar(n, d.lookup)
+		return d.expandScalar(n, path)
 	case yaml.AliasNode:
 		if d.open[n.Alias] {
 			return n // an anchor inside itself: yaml.v3 reports it on Decode
 		}
 		d.open[n.Alias] = true
 		defer delete(d.open, n.Alias)
-		return d.expandTree(n.Alias)
+		return d.expandTree(n.Alias, path)
 	}
 	c := *n
 	c.Content = make([]*yaml.Node, len(n.Content))
 	for i, e := range n.Content {
-		c.Content[i] = d.expandTree(e)
+		switch {
+		case n.Kind == yaml.MappingNode && i%2 == 0: // a key
+			c.Content[i] = e
+		case n.Kind == yaml.MappingNode:
+			c.Content[i] = d.expandTree(e, join(path, n.Content[i-1].Value))
+		case n.Kind == yaml.SequenceNode:
+			c.Content[i] = d.expandTree(e, fmt.Sprintf("%s[%d]", path, i))
+		default:
+			c.Content[i] = d.expandTree(e, path)
+		}
 	}
 	return &c
 }

@@ -37,14 +37,14 @@ const (
 
 // Default compliance keywords of each family.
 var (
-	defaultOptOutKeywords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+	defaultOptOutKeywords = []string{"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT OUT", "REVOKE"}
 	defaultOptInKeywords  = []string{"START", "UNSTOP", "YES"}
 	defaultHelpKeywords   = []string{"HELP", "INFO"}
 )
 
 // Load reads the configuration file at path, with ${NAME} references taken
-// from the environment; see Parse. A file that cannot be read gives a nil
-// Config and a single problem.
+// from the environment; see Parse. A file that cannot be read, or is empty,
+// gives a nil Config and a single problem.
 func Load(path string) (*Config, Problems) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -55,27 +55,30 @@ func Load(path string) (*Config, Problems) {
 
 // Parse reads a configuration from data, the content of file, validates it
 // and returns it with every problem found, errors and warnings, in file
-// order. Each ${NAME} in a value is replaced by lookupEnv(NAME), or by
-// nothing when it is not set (a nil lookupEnv sets nothing). The settings
-// the file leaves out get their defaults (see applyDefaults); an empty file
-// is an empty configuration.
+// order. Each ${NAME} or ${NAME:-default} in a value is replaced by
+// lookupEnv(NAME), or by nothing (or the default) when it is not set (a nil
+// lookupEnv sets nothing); see expandEnv. The settings the file leaves out
+// get their defaults (see applyDefaults).
 //
-// The Config is nil only when data is not a single YAML document: the
-// problems then hold the syntax error alone. Otherwise it holds whatever could be read, and is fit
-// to run when Problems.Err is nil.
+// The Config is nil only when data is not a single YAML document, or is
+// empty (nothing but whitespace, comments or a null): the problems then hold
+// that one problem alone. A configuration that was truncated or not written
+// yet is never taken for one with no settings. Otherwise the Config holds
+// whatever could be read, and is fit to run when Problems.Err is nil.
 func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, Problems) {
 	root, bad := parseYAML(file, data)
 	if bad != nil {
 		return nil, Problems{*bad}
+	}
+	if root == nil {
+		return nil, Problems{{File: file, Pos: Pos{Line: 1, Col: 1}, Message: emptyFileMessage}}
 	}
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	c := &Config{File: file, pos: map[string]Pos{}}
 	d := newDecoder(file, lookupEnv, c.pos)
-	if root != nil {
-		d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
-	}
+	d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
 	for i := range c.Automations {
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)
 	}
@@ -109,6 +112,10 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Problem) {
 	return doc.Content[0], nil
 }
 
+// emptyFileMessage is the problem of a file with no settings at all.
+const emptyFileMessage = "the configuration is empty (nothing but whitespace, comments or null); " +
+	"an empty file is refused so that a truncated or half-written one never replaces the running configuration"
+
 // yamlErrPlace is the place yaml.v3 puts at the start of a syntax error.
 var yamlErrPlace = regexp.MustCompile(`^yaml: line (\d+): (?:column (\d+): )?`)
 
@@ -141,21 +148,21 @@ func sortProblems(ps Problems) {
 //   - storage.path "./data/keyway.db";
 //   - defaults.region "US"; defaults.timezone "UTC";
 //   - providers.twilio.api_base_url "https://api.twilio.com"; the channel
-//     of each of providers.twilio.numbers "sms";
+//     of each sender number, Twilio's and every other provider's, "sms";
 //   - when email.smtp is set: its tls "starttls", and its port 587, or 465
 //     with tls: tls;
 //   - the keywords and the reply of each compliance family, separately, as
-//     SPEC.md lists them: opt_out STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
-//     QUIT, OPTOUT, REVOKE replying "You are unsubscribed. Reply START to
-//     resubscribe."; opt_in START, UNSTOP, YES replying "You are
-//     resubscribed."; help HELP, INFO replying "Reply STOP to opt out.
-//     Msg&data rates may apply.";
+//     SPEC.md lists them: opt_out STOP, STOPALL, "STOP ALL", UNSUBSCRIBE,
+//     CANCEL, END, QUIT, OPTOUT, "OPT OUT", REVOKE replying "You are
+//     unsubscribed. Reply START to resubscribe."; opt_in START, UNSTOP, YES
+//     replying "You are resubscribed."; help HELP, INFO replying "Reply STOP
+//     to opt out. Msg&data rates may apply.";
 //   - each automation's match "first_word" and expire_after 30 days, and
 //     its schedule's catch_up 1h.
 //
-// It also rewrites each of providers.twilio.numbers in E.164, reading it as
-// a number of defaults.region; a number that does not read is left for
-// validate to report.
+// It also rewrites each phone number among the sender numbers in E.164,
+// reading it as a number of defaults.region, and keeps a short code as
+// written; a number that does not read is left for validate to report.
 func (c *Config) applyDefaults() {
 	setDefault(&c.Server.Listen, defaultListen)
 	setDefault(&c.Server.MaxBodyBytes, defaultMaxBodyBytes)
@@ -165,12 +172,9 @@ func (c *Config) applyDefaults() {
 
 	tw := &c.Providers.Twilio
 	setDefault(&tw.APIBaseURL, defaultTwilioAPI)
-	for i := range tw.Numbers {
-		n := &tw.Numbers[i]
-		setDefault(&n.Channel, ChannelSMS)
-		if e, err := E164(n.Number, c.Defaults.Region); err == nil {
-			n.Number = e
-		}
+	c.numberDefaults(tw.Numbers)
+	for i := range c.Providers.Other {
+		c.numberDefaults(c.Providers.Other[i].Numbers)
 	}
 
 	if s := c.Email.SMTP; s != nil {
@@ -191,6 +195,18 @@ func (c *Config) applyDefaults() {
 		setDefault(&a.ExpireAfter, defaultExpireAfter)
 		if a.Schedule != nil {
 			setDefault(&a.Schedule.CatchUp, defaultCatchUp)
+		}
+	}
+}
+
+// numberDefaults gives each sender number the sms channel when it has none,
+// and writes it in E.164 when it reads as a number of defaults.region.
+func (c *Config) numberDefaults(numbers []Number) {
+	for i := range numbers {
+		n := &numbers[i]
+		setDefault(&n.Channel, ChannelSMS)
+		if e, err := SenderNumber(n.Number, c.Defaults.Region, n.Channel); err == nil {
+			n.Number = e
 		}
 	}
 }

@@ -76,7 +76,7 @@ func readSpecExample(t *testing.T) []byte {
 func TestSpecExample(t *testing.T) {
 	c, ps := Parse("testdata/spec_example.yaml", readSpecExample(t), env(specEnv))
 	checkProblems(t, render(ps), []string{
-		"testdata/spec_example.yaml:28:45: " + helpWarning,
+		"testdata/spec_example.yaml:29:45: " + helpWarning,
 	})
 
 	checks := []struct {
@@ -87,7 +87,8 @@ func TestSpecExample(t *testing.T) {
 		{"account sid from env", c.Providers.Twilio.AccountSID, "AC123"},
 		{"auth token from env", c.Providers.Twilio.AuthToken, "tw-secret"},
 		{"timezone", c.Defaults.Timezone, "America/New_York"},
-		{"numbers", len(c.Providers.Twilio.Numbers), 2},
+		{"numbers", len(c.Providers.Twilio.Numbers), 3},
+		{"short code kept as written", c.Providers.Twilio.Numbers[2].Number, "55123"},
 		{"second number channel", c.Providers.Twilio.Numbers[1].Channel, ChannelWhatsApp},
 		{"first number mps", c.Providers.Twilio.Numbers[0].MPS, 1.0},
 		{"allow_hosts", c.HTTP.AllowHosts, []string{"crm.internal", "10.1.0.0/16"}},
@@ -200,20 +201,38 @@ func TestSyntaxProblem(t *testing.T) {
 	}
 }
 
-func TestEmptyDocument(t *testing.T) {
+func TestEmptyFileIsRefused(t *testing.T) {
 	for name, src := range map[string]string{
-		"empty":         "",
-		"comments only": "# nothing yet\n",
+		"zero bytes":    "",
+		"whitespace":    "  \n\n   \n",
+		"comments only": "# nothing yet\n\n  # still nothing\n",
 		"document mark": "---\n",
 		"null":          "~\n",
+		"null word":     "# header\nnull\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, ps := mustParse(t, src, nil)
-			checkProblems(t, render(ps), []string{"k.yaml:1:1: " + helpWarning})
-			if c.Server.Listen != ":8080" || len(c.Automations) != 0 {
-				t.Errorf("got listen %q and %d automations", c.Server.Listen, len(c.Automations))
+			c, ps := Parse(testFile, []byte(src), nil)
+			if c != nil {
+				t.Errorf("an empty file gave a configuration with %d automations", len(c.Automations))
+			}
+			checkProblems(t, render(ps), []string{"k.yaml:1:1: " + emptyFileMessage})
+			if ps.Err() == nil {
+				t.Error("the empty-file problem is not an error")
 			}
 		})
+	}
+}
+
+func TestNoAutomationsIsNotEmpty(t *testing.T) {
+	c, ps := mustParse(t, "automations: []\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if c.Server.Listen != ":8080" || len(c.Automations) != 0 || c.AllowEmptyAutomations {
+		t.Errorf("got listen %q, %d automations, allow_empty_automations %v", c.Server.Listen, len(c.Automations), c.AllowEmptyAutomations)
+	}
+	c, ps = mustParse(t, "allow_empty_automations: true\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if !c.AllowEmptyAutomations {
+		t.Error("allow_empty_automations: true was not read")
 	}
 }
 
@@ -233,13 +252,27 @@ func TestEnvExpansion(t *testing.T) {
 		{`"${UNSET}"`, ""},
 		{`"${EMPTY}"`, ""},
 		{`${A}`, "x"},
-		{`"$A"`, "$A"},
-		{`"$notvar"`, "$notvar"},
+		{`"${A:-d}"`, "x"},
+		{`"${UNSET:-d}"`, "d"},
+		{`"${EMPTY:-d}"`, "d"},
+		{`"${UNSET:-}"`, ""},
+		{`"${A:-}"`, "x"},
+		{`"${UNSET:-a b: c}"`, "a b: c"},
+		{`"${UNSET:-${A}}"`, "x"},
+		{`"${UNSET:-${EMPTY:-deep}}-tail"`, "deep-tail"},
+		{`"${UNSET:-$$5}"`, "$5"},
+		{`"${UNSET:-{x}}"`, "{x}"},
+		{`"$$"`, "$"},
+		{`"$$A"`, "$A"},
+		{`"$${A}"`, "${A}"},
+		{`"$$$${A}"`, "$${A}"},
 		{`"cost: $5"`, "cost: $5"},
-		{`"${A"`, "${A"},
-		{`"${1A}"`, "${1A}"},
-		{`"$${A}"`, "$x"},
+		{`"$5.00, or $ 5, or 5$"`, "$5.00, or $ 5, or 5$"},
+		{`"$"`, "$"},
+		{`"a $-b $."`, "a $-b $."},
+		{`"(?i)^y(es)?$"`, "(?i)^y(es)?$"},
 		{`"${REF}"`, "${A}"},
+		{`"${REF:-no}"`, "${A}"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.value, func(t *testing.T) {
@@ -250,6 +283,67 @@ func TestEnvExpansion(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestEnvExpansionProblems(t *testing.T) {
+	const notRef = ` is not a variable reference: write ${NAME} or ${NAME:-default} (NAME: letters, digits and _, not starting with a digit), or $$ for a literal "$"`
+	const unterminated = `: a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`
+	tests := []struct {
+		value string
+		want  []string
+	}{
+		{`"$A"`, []string{`k.yaml:2:10: admin.token: "$A" is not expanded: write ${A} for the environment variable, or $$A for the literal text`}},
+		{`hi $first_name!`, []string{`k.yaml:2:10: admin.token: "$first_name" is not expanded: write ${first_name} for the environment variable, or $$first_name for the literal text`}},
+		{`"$_X and $Y"`, []string{
+			`k.yaml:2:10: admin.token: "$_X" is not expanded: write ${_X} for the environment variable, or $$_X for the literal text`,
+			`k.yaml:2:10: admin.token: "$Y" is not expanded: write ${Y} for the environment variable, or $$Y for the literal text`,
+		}},
+		{`"${A"`, []string{`k.yaml:2:10: admin.token: unterminated "${A"` + unterminated}},
+		{`"x ${A:-d"`, []string{`k.yaml:2:10: admin.token: unterminated "${A:-d"` + unterminated}},
+		{`"${A:-${B"`, []string{`k.yaml:2:10: admin.token: unterminated "${B"` + unterminated}},
+		{`"${"`, []string{`k.yaml:2:10: admin.token: unterminated "${"` + unterminated}},
+		{`"${1A}"`, []string{`k.yaml:2:10: admin.token: "${1A}"` + notRef}},
+		{`"${}"`, []string{`k.yaml:2:10: admin.token: "${}"` + notRef}},
+		{`"${A-x}"`, []string{`k.yaml:2:10: admin.token: "${A-x}"` + notRef}},
+		{`"${A:?x}"`, []string{`k.yaml:2:10: admin.token: "${A:?x}"` + notRef}},
+		{`"${A B}"`, []string{`k.yaml:2:10: admin.token: "${A B}"` + notRef}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.value, func(t *testing.T) {
+			c, ps := Parse(testFile, []byte("admin:\n  token: "+tc.value+"\n"), env(map[string]string{"A": "x"}))
+			if c == nil {
+				t.Fatalf("no config: %v", render(ps))
+			}
+			checkProblems(t, withoutHelpWarning(ps), tc.want)
+			if ps.Err() == nil {
+				t.Error("not an error")
+			}
+		})
+	}
+}
+
+// A reference problem in a step, in a list and in a nested mapping is placed
+// at its value, reported once although a step's common keys are read twice.
+func TestEnvExpansionProblemsInSteps(t *testing.T) {
+	src := `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - id: $ID
+        type: reply
+        text: "Pay $5 now, $NAME"
+      - type: http
+        url: "${URL"
+        headers: { $key: "v", X-A: "${A:-ok}" }
+        body: { json: { items: [1, "$B"] } }
+`
+	_, ps := Parse(testFile, []byte(src), nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:5:13: automations[0].steps[0].id: "$ID" is not expanded: write ${ID} for the environment variable, or $$ID for the literal text`,
+		`k.yaml:7:15: automations[0].steps[0].text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
+		`k.yaml:9:14: automations[0].steps[1].url: unterminated "${URL": a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`,
+		`k.yaml:11:36: automations[0].steps[1].body.json.items[1]: "$B" is not expanded: write ${B} for the environment variable, or $$B for the literal text`,
+	})
 }
 
 func TestEnvExpansionTypes(t *testing.T) {
@@ -289,7 +383,7 @@ colour: blue
 		// the misspelt keywords and the schedule left out leave the automation without a start
 		`k.yaml:6:5: unknown key "keyword" in automations[0] (allowed: id, name, enabled, keywords, match, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
 		`k.yaml:8:43: unknown key "every" in automations[0].schedule (allowed: cron, group, timezone, catch_up)`,
-		`k.yaml:10:1: unknown key "colour" at top level (allowed: server, storage, admin, defaults, providers, http, email, compliance, groups, fields, automations)`,
+		`k.yaml:10:1: unknown key "colour" at top level (allowed: server, storage, admin, defaults, providers, http, email, compliance, groups, fields, automations, allow_empty_automations)`,
 	})
 }
 
@@ -444,7 +538,7 @@ groups: [{id: g}]
 		{"whatsapp channel kept", c.Providers.Twilio.Numbers[1].Channel, ChannelWhatsApp},
 		{"smtp tls", c.Email.SMTP.TLS, "starttls"},
 		{"smtp port", c.Email.SMTP.Port, 587},
-		{"opt_out keywords", c.Compliance.OptOut.Keywords, []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}},
+		{"opt_out keywords", c.Compliance.OptOut.Keywords, []string{"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT OUT", "REVOKE"}},
 		{"opt_out reply", c.Compliance.OptOut.Reply, "You are unsubscribed. Reply START to resubscribe."},
 		{"opt_in keywords", c.Compliance.OptIn.Keywords, []string{"START", "UNSTOP", "YES"}},
 		{"opt_in reply", c.Compliance.OptIn.Reply, "You are resubscribed."},
@@ -514,14 +608,14 @@ func TestPositions(t *testing.T) {
 		{"providers.twilio.numbers", Pos{18, 7}},
 		{"providers.twilio.numbers[0]", Pos{18, 9}},
 		{"providers.twilio.numbers[0].number", Pos{18, 19}},
-		{"automations", Pos{33, 3}},
-		{"automations[0]", Pos{33, 5}},
-		{"automations[0].keywords[1]", Pos{36, 22}},
-		{"automations[0].steps[2]", Pos{42, 9}},
-		{"automations[0].steps[4].next", Pos{44, 79}},
-		{"automations[2].schedule.group", Pos{52, 46}},
+		{"automations", Pos{34, 3}},
+		{"automations[0]", Pos{34, 5}},
+		{"automations[0].keywords[1]", Pos{37, 22}},
+		{"automations[0].steps[2]", Pos{43, 9}},
+		{"automations[0].steps[4].next", Pos{45, 79}},
+		{"automations[2].schedule.group", Pos{53, 46}},
 		// step type fields are recorded by DecodeStep: until then the step stands for them
-		{"automations[0].steps[2].timeout", Pos{42, 9}},
+		{"automations[0].steps[2].timeout", Pos{43, 9}},
 		{"nowhere", Pos{1, 1}},
 	}
 	for _, tc := range tests {

@@ -21,6 +21,12 @@ type Config struct {
 	Fields      []string     `yaml:"fields"`
 	Automations []Automation `yaml:"automations"`
 
+	// AllowEmptyAutomations lets a reload apply a file with no automations
+	// while enrollments are active, ending every one of them. Without it
+	// such a reload is refused: a file that lost its automations is far
+	// more often half-written than meant.
+	AllowEmptyAutomations bool `yaml:"allow_empty_automations"`
+
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
 	// pos maps a node path such as "automations[0].keywords[1]" to where it
@@ -51,9 +57,14 @@ type Defaults struct {
 	Timezone string `yaml:"timezone"`
 }
 
-// Providers holds the messaging providers' settings.
+// Providers holds the messaging providers' settings, one section per
+// provider under its key. Twilio's section is typed here, as SPEC shows it;
+// the section of any other provider is read as a ProviderSection, under a
+// key that provider declared with RegisterProvider (see providers.go).
 type Providers struct {
 	Twilio Twilio `yaml:"twilio"`
+	// Other holds the sections of the other providers, in file order.
+	Other []ProviderSection `yaml:"-"`
 }
 
 // Twilio holds the Twilio account and its sender numbers.

@@ -1,15 +1,20 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/keyway-sms/keyway/keywords"
 )
 
 // validate checks the decoded configuration, defaults applied, and returns
@@ -18,8 +23,10 @@ import (
 func (c *Config) validate() Problems {
 	k := &checker{c: c}
 	k.server()
+	k.storage()
 	k.defaults()
 	k.twilio()
+	k.providers()
 	k.email()
 	k.http()
 	k.compliance()
@@ -33,6 +40,9 @@ func (c *Config) validate() Problems {
 type checker struct {
 	c        *Config
 	problems Problems
+	// numbers maps the channel and number of each sender number checked so
+	// far, of any provider, to the path of the first.
+	numbers map[string]string
 }
 
 func (k *checker) errorf(path, format string, args ...any) {
@@ -48,6 +58,9 @@ func (k *checker) at(path string) string { return place(k.c.File, k.c.At(path)) 
 
 func (k *checker) server() {
 	s, tw := k.c.Server, k.c.Providers.Twilio
+	if err := checkListen(s.Listen); err != nil {
+		k.errorf("server.listen", "server.listen: %q is not an address to listen on: %v; write [host]:port, e.g. \":8080\" or \"127.0.0.1:8080\"", s.Listen, err)
+	}
 	switch {
 	case s.PublicURL != "" && !isHTTPURL(s.PublicURL):
 		k.errorf("server.public_url", "server.public_url: %q is not an absolute http(s) URL", s.PublicURL)
@@ -56,6 +69,34 @@ func (k *checker) server() {
 	}
 	if s.MaxBodyBytes <= 0 {
 		k.errorf("server.max_body_bytes", "server.max_body_bytes: must be more than 0, got %d", s.MaxBodyBytes)
+	}
+}
+
+// checkListen says why addr is not an address net.Listen("tcp", addr) can
+// take, or returns nil. A host that is a name is checked for its form only:
+// whether it resolves depends on where keyway runs.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return errors.New(ae.Err) // the address is already quoted in the message
+		}
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is not a port number from 0 to 65535", port)
+	}
+	if _, err := netip.ParseAddr(host); host != "" && err != nil && !hostname.MatchString(host) {
+		return fmt.Errorf("host %q is not an IP address or a hostname", host)
+	}
+	return nil
+}
+
+func (k *checker) storage() {
+	p := k.c.Storage.Path
+	if base := filepath.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." {
+		k.errorf("storage.path", "storage.path: %q names a folder; name the database file in it, e.g. \"./data/keyway.db\"", p)
 	}
 }
 
@@ -81,26 +122,47 @@ func (k *checker) twilio() {
 	}
 	if !isHTTPURL(tw.APIBaseURL) {
 		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q is not an absolute http(s) URL", tw.APIBaseURL)
+	} else if u, _ := url.Parse(tw.APIBaseURL); u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q must not hold credentials, a query or a fragment", tw.APIBaseURL)
 	}
-	seen := map[string]string{} // channel and number → path of the first
 	for i, n := range tw.Numbers {
-		k.number(fmt.Sprintf("providers.twilio.numbers[%d]", i), n, seen)
+		k.number(fmt.Sprintf("providers.twilio.numbers[%d]", i), n)
 	}
 }
 
-// number checks the sender number n at path; seen holds the numbers before it.
-func (k *checker) number(path string, n Number, seen map[string]string) {
+// providers checks the sections of the providers other than Twilio: their
+// numbers here, as Twilio's (a number belongs to one provider), and their
+// own keys with the check each provider registered.
+func (k *checker) providers() {
+	for i := range k.c.Providers.Other {
+		s := &k.c.Providers.Other[i]
+		for j, n := range s.Numbers {
+			k.number(fmt.Sprintf("%s.numbers[%d]", s.Path, j), n)
+		}
+		if check, _ := sectionCheck(s.Name); check != nil {
+			k.problems = append(k.problems, check(k.c, s)...)
+		}
+	}
+}
+
+// number checks the sender number n at path against the numbers before it.
+func (k *checker) number(path string, n Number) {
+	if k.numbers == nil {
+		k.numbers = map[string]string{}
+	}
 	key := n.Channel + " " + n.Number
-	first, dup := seen[key]
+	first, dup := k.numbers[key]
 	switch {
 	case n.Number == "":
 		k.errorf(path, "%s: missing number", path)
-	case !isPhone(n.Number, k.c.Defaults.Region):
-		k.errorf(path+".number", "%s: %q is not a valid phone number", path, n.Number)
+	case n.Channel == ChannelWhatsApp && !isPhone(n.Number, k.c.Defaults.Region):
+		k.errorf(path+".number", "%s: %q is not a valid phone number (a WhatsApp sender is one)", path, n.Number)
+	case !isSender(n.Number, k.c.Defaults.Region):
+		k.errorf(path+".number", "%s: %q is not a valid phone number nor a short code (3 to 8 digits)", path, n.Number)
 	case dup:
 		k.errorf(path+".number", "%s: duplicate %s number %q (first at %s)", path, n.Channel, n.Number, k.at(first))
 	default:
-		seen[key] = path + ".number"
+		k.numbers[key] = path + ".number"
 	}
 	if n.Channel != ChannelSMS && n.Channel != ChannelWhatsApp {
 		k.errorf(path+".channel", "%s: channel must be sms or whatsapp, not %q", path, n.Channel)
@@ -158,11 +220,13 @@ func (k *checker) compliance() {
 		rule ComplianceRule
 	}{{"opt_out", c.OptOut}, {"opt_in", c.OptIn}, {"help", c.Help}}
 	type first struct{ family, path string }
-	seen := map[string]first{} // upper-cased keyword → where it first stands
+	// Compliance words match the whole message after normalisation, so
+	// "STOP ALL", "stop  all" and "Stop all!" are one word.
+	seen := map[string]first{} // normalised keyword → where it first stands
 	for _, f := range families {
 		for i, kw := range f.rule.Keywords {
 			path := fmt.Sprintf("compliance.%s.keywords[%d]", f.name, i)
-			word := strings.ToUpper(strings.TrimSpace(kw))
+			word := keywords.Normalize(kw)
 			prev, dup := seen[word]
 			switch {
 			case word == "":
@@ -320,5 +384,12 @@ func isHTTPURL(s string) bool {
 // isPhone reports whether raw reads as a phone number of region.
 func isPhone(raw, region string) bool {
 	_, err := E164(raw, region)
+	return err == nil
+}
+
+// isSender reports whether raw reads as an SMS sender number of region: a
+// phone number or a short code.
+func isSender(raw, region string) bool {
+	_, err := SenderNumber(raw, region, ChannelSMS)
 	return err == nil
 }

@@ -181,7 +181,7 @@ providers:
       - { channel: sms }
 `,
 			want: []string{
-				`k.yaml:7:19: providers.twilio.numbers[0]: "+1555" is not a valid phone number`,
+				`k.yaml:7:19: providers.twilio.numbers[0]: "+1555" is not a valid phone number nor a short code (3 to 8 digits)`,
 				`k.yaml:9:44: providers.twilio.numbers[2]: channel must be sms or whatsapp, not "mms"`,
 				`k.yaml:9:54: providers.twilio.numbers[2]: mps must not be negative, got -1`,
 				`k.yaml:10:19: providers.twilio.numbers[3]: duplicate sms number "+15005550006" (first at k.yaml:8:19)`,
@@ -264,6 +264,18 @@ providers:
 			want: []string{
 				`k.yaml:2:31: compliance.opt_out.keywords[1]: empty keyword`,
 				`k.yaml:3:31: compliance.opt_in.keywords[1]: keyword "stop" is both opt_out and opt_in (first at k.yaml:2:25)`,
+			},
+		},
+		{
+			name: "multi-word compliance keywords compare normalised",
+			src: `compliance:
+  opt_out: { keywords: ["STOP ALL", "OPT OUT"] }
+  help: { keywords: ["stop  all", "Opt out!", "!!"] }
+`,
+			want: []string{
+				`k.yaml:3:22: compliance.help.keywords[0]: keyword "stop  all" is both opt_out and help (first at k.yaml:2:25)`,
+				`k.yaml:3:35: compliance.help.keywords[1]: keyword "Opt out!" is both opt_out and help (first at k.yaml:2:37)`,
+				`k.yaml:3:47: compliance.help.keywords[2]: empty keyword`,
 			},
 		},
 	}

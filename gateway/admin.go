@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -142,10 +143,12 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	} else {
 		phones := make([]string, 0, len(req.Contacts))
 		seen := map[string]bool{}
+		invalid := map[string]string{}
 		for _, p := range req.Contacts {
 			phone, addr, perr := g.address(p)
 			if perr != nil {
-				return fiber.NewError(fiber.StatusBadRequest, perr.Error())
+				invalid[p] = "not a phone number, a short code, an alphanumeric sender id nor a WhatsApp user id"
+				continue
 			}
 			if !seen[phone] { // a contact listed twice is started once
 				seen[phone] = true
@@ -153,6 +156,12 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 			}
 		}
 		res, err = g.engine.Start(c.UserContext(), id, phones)
+		if len(invalid) > 0 && err == nil {
+			if res.Skipped == nil {
+				res.Skipped = map[string]string{}
+			}
+			maps.Copy(res.Skipped, invalid)
+		}
 	}
 	if errors.Is(err, engine.ErrPaused) {
 		return fiber.NewError(fiber.StatusConflict, err.Error())
@@ -166,29 +175,35 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(res)
 }
 
-// phone reads a phone number from a URL or body, in E.164 or the default
-// region; a "whatsapp:" prefix is dropped.
+// phone reads a contact's key from a URL or body, as address does; a
+// "whatsapp:" prefix is dropped.
 func (g *Gateway) phone(raw string) (string, error) {
 	n, _, err := g.address(raw)
 	return n, err
 }
 
-// address reads a contact address: a phone number, or "whatsapp:" and a
-// phone number to reach it on WhatsApp. It returns the E.164 number and
-// the address in keyway's form ("whatsapp:+E164" or "+E164").
-func (g *Gateway) address(raw string) (phone, addr string, err error) {
+// address reads a contact address, URL-escaped or not: a phone number (in
+// E.164 or the default region), a short code, an alphanumeric sender id or
+// a WhatsApp user id, with or without a "whatsapp:" prefix. It returns the
+// contact's key (the E.164 number, or the address as written) and the
+// address in keyway's form: "whatsapp:" and the key to reach the contact on
+// WhatsApp (always so for a WhatsApp user id), else the key alone.
+func (g *Gateway) address(raw string) (key, addr string, err error) {
 	if u, uerr := url.PathUnescape(raw); uerr == nil {
 		raw = u
 	}
 	raw, channel := engine.SplitChannel(strings.TrimSpace(raw))
-	phone, err = config.E164(raw, g.cfg.Load().Defaults.Region)
+	key, kind, err := config.Address(raw, g.cfg.Load().Defaults.Region, channel)
 	if err != nil {
 		return "", "", err
 	}
-	if channel != "" {
-		return phone, channel + ":" + phone, nil
+	if kind == config.AddressWhatsAppUser {
+		channel = config.ChannelWhatsApp
 	}
-	return phone, phone, nil
+	if channel != "" {
+		return key, channel + ":" + key, nil
+	}
+	return key, key, nil
 }
 
 func (g *Gateway) getContact(c *fiber.Ctx) error {

@@ -1,7 +1,9 @@
 // Package gateway wires keyway together and serves it over HTTP: the
-// provider webhooks, health, metrics and the admin API on Fiber, the
-// engine, the outbox and the timer tick. It is the only package that knows
-// Fiber, and only cmd imports it.
+// webhooks the providers declare, health, metrics and the admin API on
+// Fiber, the engine, the outbox and the timer tick. It is the only package
+// that knows Fiber, and only cmd imports it. It knows providers only
+// through the providers.Provider interface, and storage only through
+// engine.Store: both are handed to New.
 package gateway
 
 import (
@@ -9,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,10 +22,8 @@ import (
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/outbox"
 	"github.com/keyway-sms/keyway/automation/schedule"
-	"github.com/keyway-sms/keyway/automation/store/bolt"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
-	"github.com/keyway-sms/keyway/providers/twilio"
 
 	// Every step type registers itself with the engine; a config read on
 	// reload is compiled with them.
@@ -33,53 +32,74 @@ import (
 
 // Gateway is a running keyway: storage, engine, workers and HTTP server.
 type Gateway struct {
-	log      zerolog.Logger
-	path     string // the config file, for reloads
-	cfg      atomic.Pointer[config.Config]
-	store    *bolt.Bolt
-	engine   *engine.Engine
-	sched    *schedule.Scheduler
-	outbox   *outbox.Outbox
-	provider *twilio.Twilio
-	app      *fiber.App
-	metrics  *metrics
-	kick     chan struct{} // wakes the timer loop
-	reloadMu sync.Mutex
-	ready    atomic.Bool
+	log       zerolog.Logger
+	path      string // the config file, for reloads
+	cfg       atomic.Pointer[config.Config]
+	store     engine.Store
+	engine    *engine.Engine
+	sched     *schedule.Scheduler
+	outbox    *outbox.Outbox
+	providers []providers.Provider
+	dev       bool // a provider runs in dev mode: nothing leaves the gateway
+	app       *fiber.App
+	metrics   *metrics
+	kick      chan struct{} // wakes the timer loop
+	reloadMu  sync.Mutex
+	ready     atomic.Bool
+	degraded  atomic.Bool // the last readiness check found storage unable to commit
 }
 
-// New opens storage and builds the gateway for cfg, read from path and
-// already compiled into set.
-func New(path string, cfg *config.Config, set *engine.Set, log zerolog.Logger) (*Gateway, error) {
-	provider, err := twilio.New(cfg.Providers.Twilio, cfg.Defaults.Region, log)
-	if err != nil {
+// Options are what a Gateway is built from.
+type Options struct {
+	// Path is the config file, read again on reload.
+	Path string
+	// Config is the loaded config, and Set its compiled automations.
+	Config *config.Config
+	Set    *engine.Set
+	// Store is the storage; Run closes it when it returns.
+	Store engine.Store
+	// Providers are the messaging providers to mount and send through, as
+	// providers.Build returns them; at least one. While any of them runs
+	// in dev mode the gateway does: outbound messages and emails are
+	// logged and stored, not sent.
+	Providers []providers.Provider
+	Logger    zerolog.Logger
+}
+
+// New builds the gateway: its engine, outbox and scheduler on o.Store, and
+// its HTTP app with the routes o.Providers declare.
+func New(o Options) (*Gateway, error) {
+	switch {
+	case o.Config == nil || o.Set == nil || o.Store == nil:
+		return nil, errors.New("gateway: Options needs a Config, a Set and a Store")
+	case len(o.Providers) == 0:
+		return nil, errors.New("gateway: no messaging provider is set up")
+	}
+	if err := providers.CheckRoutes(o.Providers); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	st, err := bolt.Open(cfg.Storage.Path)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	cfg, log := o.Config, o.Logger
+	g := &Gateway{log: log, path: o.Path, store: o.Store, providers: o.Providers, metrics: newMetrics(), kick: make(chan struct{}, 1)}
+	for _, p := range o.Providers {
+		g.dev = g.dev || p.DevNotice() != ""
 	}
-	g := &Gateway{log: log, path: path, store: st, provider: provider, metrics: newMetrics(), kick: make(chan struct{}, 1)}
 	g.cfg.Store(cfg)
-	mailer, err := newMailer(cfg, log)
+	g.metrics.configLoaded(true)
+	mailer, err := newMailer(cfg, g.dev, log)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	mps := map[string]float64{}
-	for _, n := range cfg.Providers.Twilio.Numbers {
+	for _, n := range cfg.Numbers() {
 		mps[n.Number] = n.MPS
 	}
-	callback := ""
-	if !provider.DevMode() && cfg.Server.PublicURL != "" {
-		callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/webhooks/twilio/status"
-	}
+	texter := newSenders(cfg, o.Providers)
 	g.outbox = outbox.NewOutbox(outbox.OutboxOptions{
-		Store: st, Texter: provider, Mailer: mailer, Logger: log, MPS: mps,
-		Dev: provider.DevMode(), Provider: provider.Name(), StatusCallback: callback,
+		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
+		Dev: g.dev, ProviderOf: texter.name,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 	})
-	g.engine = engine.New(st, set, engine.Options{Logger: log, OnQueue: g.wake})
+	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
 	g.sched = schedule.NewScheduler(g.engine, log)
 	g.app = g.routes()
 	return g, nil
@@ -124,8 +144,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.store.Close()
 		return fmt.Errorf("gateway: listen on %s: %w", cfg.Server.Listen, err)
 	}
-	if g.provider.DevMode() {
-		g.log.Warn().Msg("DEV MODE: no Twilio credentials. Outbound messages are logged and stored, NOT sent; webhook signatures are NOT checked. Set providers.twilio.account_sid and auth_token for production.")
+	for _, p := range g.providers {
+		if notice := p.DevNotice(); notice != "" {
+			g.log.Warn().Str("provider", p.Name()).Msg(notice)
+		}
 	}
 	g.log.Info().Str("listen", ln.Addr().String()).Str("storage", cfg.Storage.Path).
 		Int("automations", len(g.engine.Set().Automations())).Msg("keyway serving")
@@ -138,7 +160,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); g.outbox.Run(workers) }()
 	go func() { defer wg.Done(); g.timerLoop(workers) }()
-	go func() { defer wg.Done(); g.watchReloads(workers) }()
+	// Ready means a SIGHUP or a change of the file is acted on.
+	watching := make(chan struct{})
+	go func() { defer wg.Done(); g.watchReloads(workers, watching) }()
+	<-watching
 	g.wake() // overdue timers and pending sends run at start
 	// Schedules start with the workers: a tick missed while the gateway was
 	// down runs now if it is younger than its catch_up.

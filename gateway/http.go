@@ -13,10 +13,6 @@ import (
 	"github.com/keyway-sms/keyway/providers"
 )
 
-// emptyTwiML answers a webhook: keyway sends its replies through the REST
-// API, never in the webhook's answer.
-const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
-
 func (g *Gateway) routes() *fiber.App {
 	cfg := g.cfg.Load()
 	app := fiber.New(fiber.Config{
@@ -30,13 +26,34 @@ func (g *Gateway) routes() *fiber.App {
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          g.errorHandler,
 	})
-	app.Post("/webhooks/twilio", g.limitBody, g.inbound)
-	app.Post("/webhooks/twilio/status", g.limitBody, g.status)
+	g.providerRoutes(app)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", g.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
 	g.adminRoutes(app)
 	return app
+}
+
+// providerRoutes mounts the webhooks every provider declares; New checked
+// that no two claim the same method and path.
+func (g *Gateway) providerRoutes(app *fiber.App) {
+	for _, p := range g.providers {
+		for _, r := range p.Routes() {
+			h := g.inbound(p, r)
+			if r.Kind == providers.RouteStatus {
+				h = g.status(p, r)
+			}
+			app.Add(r.Method, r.Path, g.limitBody, h)
+		}
+	}
+}
+
+// answer answers a webhook the gateway took as route r says.
+func answer(c *fiber.Ctx, r providers.Route) error {
+	if r.ContentType != "" {
+		c.Set(fiber.HeaderContentType, r.ContentType)
+	}
+	return c.SendString(r.Answer)
 }
 
 func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
@@ -99,9 +116,16 @@ func fiberStatus(code int) string {
 	return "internal error"
 }
 
-func (g *Gateway) inbound(c *fiber.Ctx) error {
+// inbound handles a message from a contact on route r of provider p.
+func (g *Gateway) inbound(p providers.Provider, r providers.Route) fiber.Handler {
+	return func(c *fiber.Ctx) error { return g.handleInbound(c, p, r) }
+}
+
+// handleInbound verifies, parses and handles a message, and answers once
+// it and every effect are committed.
+func (g *Gateway) handleInbound(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
 	start := time.Now()
-	in, err := g.provider.ParseInbound(g.request(c))
+	in, err := p.ParseInbound(g.request(c))
 	if err != nil {
 		return g.webhookError(c, err)
 	}
@@ -119,29 +143,58 @@ func (g *Gateway) inbound(c *fiber.Ctx) error {
 	g.log.Info().Str("msg_id", h.Message.ID).Str("from", providers.Mask(in.From)).
 		Str("channel", in.Channel).Str("route", route).Msg("inbound")
 	g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
-	c.Set(fiber.HeaderContentType, "text/xml")
-	return c.SendString(emptyTwiML)
+	return answer(c, r)
 }
 
-func (g *Gateway) status(c *fiber.Ctx) error {
-	s, err := g.provider.ParseStatus(g.request(c))
+// status handles a delivery status report on route r of provider p.
+func (g *Gateway) status(p providers.Provider, r providers.Route) fiber.Handler {
+	return func(c *fiber.Ctx) error { return g.handleStatus(c, p, r) }
+}
+
+// handleStatus records a status report; the status callback the gateway
+// asked for carries keyway's id as msg.
+func (g *Gateway) handleStatus(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
+	s, err := p.ParseStatus(g.request(c))
 	if err != nil {
 		return g.webhookError(c, err)
 	}
-	found, err := g.engine.UpdateStatus(c.UserContext(), g.provider.Name(), s, c.Query("msg"))
+	found, err := g.engine.UpdateStatus(c.UserContext(), p.Name(), s, c.Query("msg"))
 	if err != nil {
 		return g.webhookError(c, err)
 	}
 	if !found {
-		g.log.Info().Str("provider_id", s.ProviderID).Msg("status for an unknown message")
+		g.log.Info().Str("provider", p.Name()).Str("provider_id", s.ProviderID).Msg("status for an unknown message")
 	}
-	c.Set(fiber.HeaderContentType, "text/xml")
-	return c.SendString(emptyTwiML)
+	return answer(c, r)
 }
 
+// readyz answers 200 when the gateway can take traffic: it is serving, a
+// config is loaded and storage can commit. Otherwise 503 with the reason,
+// e.g. {"ready":false,"storage":"last commit failed: ...: no space left on
+// device"}. Storage that failed probes again at most once a second, so
+// readiness comes back by itself once commits succeed.
 func (g *Gateway) readyz(c *fiber.Ctx) error {
-	if !g.ready.Load() || g.engine.Set() == nil {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false})
+	body := fiber.Map{}
+	if !g.ready.Load() {
+		body["serving"] = "starting or shutting down"
 	}
-	return c.JSON(fiber.Map{"ready": true})
+	if g.engine.Set() == nil {
+		body["config"] = "no config loaded"
+	}
+	err := g.store.Healthy(c.UserContext())
+	if err != nil {
+		body["storage"] = err.Error()
+	}
+	if degraded := err != nil; g.degraded.Swap(degraded) != degraded {
+		if degraded {
+			g.log.Error().Err(err).Msg("not ready: storage cannot commit")
+		} else {
+			g.log.Info().Msg("ready again: storage commits")
+		}
+	}
+	body["ready"] = len(body) == 0
+	if body["ready"] == false {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(body)
+	}
+	return c.JSON(body)
 }

@@ -13,13 +13,13 @@ import (
 
 // newMailer returns the SMTP mailer for forward_to_email, or nil when
 // email.smtp is not set (emails then fail with a recorded reason). In dev
-// mode (no Twilio credentials) nothing leaves the gateway: emails are
-// logged and stored like texts, not sent.
-func newMailer(cfg *config.Config, log zerolog.Logger) (providers.Mailer, error) {
+// mode (a provider without credentials) nothing leaves the gateway: emails
+// are logged and stored like texts, not sent.
+func newMailer(cfg *config.Config, dev bool, log zerolog.Logger) (providers.Mailer, error) {
 	if cfg.Email.SMTP == nil {
 		return nil, nil
 	}
-	if cfg.Providers.Twilio.DevMode() {
+	if dev {
 		log.Warn().Msg("dev mode: emails are logged and stored, not sent to email.smtp")
 		return devMailer{log: log}, nil
 	}

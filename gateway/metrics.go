@@ -14,6 +14,11 @@ type metrics struct {
 	sends    *prometheus.CounterVec // outbound attempts by kind and result
 	timers   prometheus.Counter     // timers fired
 	reloads  *prometheus.CounterVec // config reloads by result
+	// reloadOK is 1 while the last config load (at start or reload)
+	// succeeded, 0 after a refused reload.
+	reloadOK prometheus.Gauge
+	// reloadTime is when the running config was loaded, in Unix seconds.
+	reloadTime prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -38,8 +43,26 @@ func newMetrics() *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyway_config_reloads_total", Help: "Config reloads, by result (ok, refused).",
 		}, []string{"result"}),
+		// Prometheus' own names for these, so that the usual alerts work.
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keyway_config_last_reload_successful", Help: "Whether the last config load, at start or reload, succeeded (1) or was refused (0).",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keyway_config_last_reload_success_timestamp_seconds", Help: "When the running config was loaded, at start or by the last successful reload.",
+		}),
 	}
-	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.reloads,
+	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.reloads, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// configLoaded records a config load: a success (at start or on reload)
+// sets the flag and the time; a refused reload clears the flag.
+func (m *metrics) configLoaded(ok bool) {
+	if !ok {
+		m.reloadOK.Set(0)
+		return
+	}
+	m.reloadOK.Set(1)
+	m.reloadTime.SetToCurrentTime()
 }

@@ -16,18 +16,31 @@ import (
 )
 
 // Reload reads the config file again. A valid file replaces the running
-// automations at once; an invalid one is refused with its problems and the
-// running config stays. The automations, groups, compliance replies,
-// admin.token, server.public_url and server.max_body_bytes apply at once;
+// automations at once; an invalid one is refused with its problems, each
+// logged, and the running config stays. An empty file is invalid (see
+// config.Parse), and so is a file with no automations at all while
+// enrollments are active, unless it sets allow_empty_automations: true.
+// The automations, groups, compliance replies, admin.token,
+// server.public_url and server.max_body_bytes apply at once;
 // server.listen, storage, providers and email are read only at start and
 // are logged as needing a restart when they changed.
 func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	cfg, set, problems := engine.Load(g.path)
+	if set != nil {
+		if p, ok := g.keepsAutomations(ctx, cfg, set); !ok {
+			problems, set = append(problems, p), nil
+		}
+	}
 	if set == nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		g.log.Error().Int("problems", len(problems.Errors())).Msg("reload refused: the config has problems; the running config stays")
+		g.metrics.configLoaded(false)
+		errs := problems.Errors()
+		for _, p := range errs {
+			g.log.Error().Str("problem", p.String()).Msg("reload refused")
+		}
+		g.log.Error().Int("problems", len(errs)).Msg("reload refused: the config has problems; the running config stays")
 		return problems, fmt.Errorf("gateway: reload %s: %w", g.path, problems.Err())
 	}
 	if old := g.cfg.Load(); restartNeeded(old, cfg) {
@@ -35,6 +48,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	}
 	g.cfg.Store(cfg)
 	g.engine.Swap(set)
+	g.metrics.configLoaded(true)
 	// The new config is live: schedules and workers follow it whatever
 	// reconciling the stored enrollments says.
 	g.sched.Reload()
@@ -48,15 +62,46 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	return problems, nil
 }
 
+// keepsAutomations refuses, with a problem placed at automations, a
+// reloaded config with no automations while enrollments are active: applying
+// it would end them all, and a file that lost every automation is far more
+// often half-written than meant. allow_empty_automations: true lets it
+// through. The count is taken before the swap, so an enrollment started in
+// between still ends; the guard is against the deploy, not the race.
+func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set *engine.Set) (config.Problem, bool) {
+	if len(set.Automations()) > 0 || cfg.AllowEmptyAutomations {
+		return config.Problem{}, true
+	}
+	active := 0
+	err := g.store.View(ctx, func(tx engine.Tx) error {
+		counts, err := tx.CountActive()
+		for _, n := range counts {
+			active += n
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return cfg.Problemf("automations", "the file has no automations, and the active enrollments it would end cannot be counted (%v); "+
+			"set allow_empty_automations: true at top level to remove every automation anyway", err), false
+	case active > 0:
+		return cfg.Problemf("automations", "the file has no automations, and applying it would end %d active enrollment(s); "+
+			"to remove every automation on purpose, set allow_empty_automations: true at top level", active), false
+	}
+	return config.Problem{}, true
+}
+
 func restartNeeded(a, b *config.Config) bool {
 	return a.Server.Listen != b.Server.Listen || a.Storage.Path != b.Storage.Path ||
-		fmt.Sprint(a.Providers) != fmt.Sprint(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
+		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
 }
 
 // watchReloads reloads on SIGHUP and when the config file changes, until
 // ctx is done. Editors replace files rather than write them, so it watches
-// the folder and debounces bursts of events.
-func (g *Gateway) watchReloads(ctx context.Context) {
+// the folder and debounces bursts of events. It closes watching once SIGHUP
+// is caught and the folder watched: a SIGHUP before that would end the
+// process, and a change before that would go unseen.
+func (g *Gateway) watchReloads(ctx context.Context, watching chan<- struct{}) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -73,6 +118,7 @@ func (g *Gateway) watchReloads(ctx context.Context) {
 		g.log.Warn().Err(err).Msg("config file watch is off; SIGHUP and POST /api/v1/reload still reload")
 	}
 	target, _ := filepath.Abs(g.path)
+	close(watching)
 	var debounce <-chan time.Time
 	for {
 		select {

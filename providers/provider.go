@@ -15,8 +15,8 @@ type Inbound struct {
 	Provider    string            // e.g. "twilio"
 	ID          string            // the provider's message id (Twilio MessageSid)
 	Channel     string            // config.ChannelSMS or config.ChannelWhatsApp
-	From        string            // the contact, E.164
-	To          string            // our number, E.164
+	From        string            // the contact: E.164, or as written (see config.Address)
+	To          string            // our number: E.164, or a short code
 	Body        string            // the text as sent
 	Media       []string          // media URLs, in order
 	ProfileName string            // the sender's display name, when the channel has one
@@ -27,8 +27,8 @@ type Inbound struct {
 type Outbound struct {
 	ID             string // keyway's message id
 	Channel        string
-	From           string // our number, E.164
-	To             string // E.164
+	From           string // our number: E.164, or a short code
+	To             string // E.164, or as written (a WhatsApp user id)
 	Body           string
 	Media          []string
 	StatusCallback string // URL the provider reports delivery status to; empty for none
@@ -40,6 +40,10 @@ type Status struct {
 	Status       string // e.g. queued, sent, delivered, undelivered, failed
 	ErrorCode    int
 	ErrorMessage string
+	// OptedOut says the provider refused the message because the recipient
+	// opted out there (Twilio error 21610); the provider sets it from its
+	// own codes, so that no one else needs to know them.
+	OptedOut bool
 }
 
 // Request is a webhook request as a provider needs it to verify and parse it.
@@ -51,18 +55,30 @@ type Request struct {
 	Body   []byte
 }
 
-// Provider is a messaging provider.
+// Provider is a messaging provider. A provider package registers how to
+// build it with Register; the gateway mounts its Routes and nothing else
+// of it is known outside its package.
 type Provider interface {
-	// Name is the provider's short name, e.g. "twilio".
+	// Name is the provider's short name, e.g. "twilio": its key under
+	// providers in the config and the provider stored on messages.
 	Name() string
+	// Routes are the webhooks the provider calls us on.
+	Routes() []Route
 	// ParseInbound verifies the request's signature, then parses it. It
 	// returns an error wrapping ErrSignature or ErrMalformed.
 	ParseInbound(r *Request) (Inbound, error)
-	// ParseStatus verifies and parses a delivery status callback.
+	// ParseStatus verifies and parses a delivery status callback; it sets
+	// Status.OptedOut from the provider's own error codes.
 	ParseStatus(r *Request) (Status, error)
 	// Send sends one message and returns the provider's id for it. Errors
-	// are *SendError when the provider answered.
+	// are *SendError when the provider answered, saying whether a retry
+	// can help and whether the recipient opted out there.
 	Send(ctx context.Context, m Outbound) (providerID string, err error)
+	// DevNotice returns, when the provider runs in dev mode (without
+	// credentials: sends are logged and stored instead of made, and
+	// signatures are not checked), the warning to log at start, saying
+	// what to set; it returns "" when the provider runs live.
+	DevNotice() string
 }
 
 // Sentinel errors of inbound parsing.

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyway-sms/keyway/providers/twilio"
 )
@@ -21,26 +20,36 @@ automations:
 // sent, the gateway sends it after restart, exactly once.
 func TestSIGKILLAfterAcceptLosesNothing(t *testing.T) {
 	g := StartGateway(t, hoursConfig)
+	const from = "+15551110001"
 	g.Twilio.FailNext(1000, 503, 0) // Twilio is down: the reply stays queued
-	g.Text(Inbound{From: "+15551110001", Body: "hours"})
-	Eventually(t, 10*time.Second, "a first send attempt", func() bool { return g.Twilio.Requests() > 0 })
+	g.Text(Inbound{From: from, Body: "hours"})
+	// Killed once a failed attempt is on disk (not merely once Twilio saw
+	// it): the restart must carry on from the stored attempt count.
+	Eventually(t, patience, "a failed send attempt recorded", func() bool {
+		ms := g.Messages(from)
+		return len(ms) == 2 && ms[0].Direction == "out" && ms[0].Status == "queued" && ms[0].Attempts >= 1
+	})
 	g.Kill()
 	if len(g.Twilio.Sent()) != 0 {
 		t.Fatal("a reply went out while Twilio was failing")
 	}
 	g.Twilio.FailNext(0, 0, 0)
 	g.Start()
-	sent := g.Twilio.WaitSent(t, 1, 20*time.Second)
-	if sent[0].Body != "Open 7-6" || sent[0].To != "+15551110001" {
+	sent := g.Twilio.WaitSent(t, 1, patience)
+	if sent[0].Body != "Open 7-6" || sent[0].To != from {
 		t.Fatalf("after restart sent %+v", sent[0])
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if n := len(g.Twilio.Sent()); n != 1 {
-		t.Fatalf("sent %d replies after restart, want 1", n)
-	}
-	msgs := g.Messages("+15551110001")
+	msgs := g.Settled(t, from)
 	if len(msgs) != 2 || msgs[0].Status != "sent" || msgs[0].Attempts < 2 {
 		t.Fatalf("stored messages %+v", msgs)
+	}
+	// A later message to the same number is sent only once nothing before
+	// it is queued or under way: after its reply, a second send of the
+	// first would have shown.
+	g.Text(Inbound{From: from, Body: "hours"})
+	g.Settled(t, from)
+	if got := repliesToNow(g, from); len(got) != 2 {
+		t.Fatalf("sent %q after restart, want the reply once and the later reply", got)
 	}
 }
 
@@ -54,7 +63,7 @@ func TestSIGKILLRightAfterBurstKeepsEveryMessage(t *testing.T) {
 	}
 	g.Kill()
 	g.Start()
-	Eventually(t, 30*time.Second, "a reply for every accepted message", func() bool {
+	Eventually(t, patience, "a reply for every accepted message", func() bool {
 		seen := map[string]bool{}
 		for _, m := range g.Twilio.Sent() {
 			seen[m.To] = true
@@ -81,15 +90,22 @@ func itoa(i int) string {
 // A provider outage is retried with backoff and ends in exactly one send.
 func TestRetryableErrorsEndInOneSend(t *testing.T) {
 	g := StartGateway(t, hoursConfig)
+	const from = "+15551110002"
 	g.Twilio.FailNext(2, 503, 0)
-	g.Text(Inbound{From: "+15551110002", Body: "HOURS"})
-	sent := g.Twilio.WaitSent(t, 1, 20*time.Second)
-	time.Sleep(1500 * time.Millisecond)
-	if len(g.Twilio.Sent()) != 1 || g.Twilio.Requests() != 3 {
-		t.Fatalf("sent %d after %d requests; want 1 after 3", len(g.Twilio.Sent()), g.Twilio.Requests())
-	}
+	g.Text(Inbound{From: from, Body: "HOURS"})
+	sent := g.Twilio.WaitSent(t, 1, patience)
 	if sent[0].Body != "Open 7-6" {
 		t.Fatalf("sent %q", sent[0].Body)
+	}
+	if ms := g.Settled(t, from); len(ms) != 2 || ms[0].Status != "sent" || ms[0].Attempts != 3 {
+		t.Fatalf("stored messages %+v, want the reply sent at the third attempt", ms)
+	}
+	// A later reply to the same number goes out only once the first is
+	// neither queued nor under way.
+	g.Text(Inbound{From: from, Body: "HOURS"})
+	g.Settled(t, from)
+	if len(g.Twilio.Sent()) != 2 || g.Twilio.Requests() != 4 {
+		t.Fatalf("sent %d after %d requests; want the reply once after 3 and the later reply", len(g.Twilio.Sent()), g.Twilio.Requests())
 	}
 }
 
@@ -97,21 +113,31 @@ func TestRetryableErrorsEndInOneSend(t *testing.T) {
 // 21610 marks the contact opted out.
 func TestPermanentErrorsAreRecorded(t *testing.T) {
 	g := StartGateway(t, hoursConfig)
+	const from = "+15551110003"
 	g.Twilio.FailNext(1, 400, 21610)
-	g.Text(Inbound{From: "+15551110003", Body: "hours"})
-	Eventually(t, 10*time.Second, "the failure recorded", func() bool {
-		ms := g.Messages("+15551110003")
-		return len(ms) == 2 && ms[0].Status == "failed"
+	g.Text(Inbound{From: from, Body: "hours"})
+	var failed Message
+	Eventually(t, patience, "the failure recorded", func() bool {
+		ms := g.Messages(from)
+		if len(ms) != 2 || ms[0].Status != "failed" {
+			return false
+		}
+		failed = ms[0]
+		return true
 	})
-	time.Sleep(1500 * time.Millisecond)
-	if g.Twilio.Requests() != 1 {
-		t.Fatalf("a permanent error was retried: %d requests", g.Twilio.Requests())
+	if !strings.Contains(failed.Error, "21610") {
+		t.Errorf("error not recorded: %q", failed.Error)
 	}
-	if ms := g.Messages("+15551110003"); !strings.Contains(ms[0].Error, "21610") {
-		t.Errorf("error not recorded: %q", ms[0].Error)
-	}
-	if !g.Contact("+15551110003").Contact.OptedOut {
-		t.Error("21610 did not mark the contact opted out")
+	// The opt-out follows the recorded failure, in a commit of its own.
+	Eventually(t, patience, "21610 marks the contact opted out", func() bool {
+		return g.Contact(from).Contact.OptedOut
+	})
+	// START's reply to the same number goes out only once the failed
+	// message is neither queued nor under way: a retry would have shown.
+	g.Text(Inbound{From: from, Body: "START"})
+	g.Settled(t, from)
+	if got := repliesToNow(g, from); g.Twilio.Requests() != 2 || len(got) != 1 || got[0] != "You are resubscribed." {
+		t.Fatalf("a permanent error was retried: %d requests, sent %q; want the failed one and START's reply", g.Twilio.Requests(), got)
 	}
 }
 
@@ -159,7 +185,7 @@ func TestSIGTERMDrainsWebhooksUnderWay(t *testing.T) {
 	}
 	g.Start()
 	for _, from := range accepted {
-		Eventually(t, 20*time.Second, "the reply to "+from, func() bool { return len(repliesToNow(g, from)) == 1 })
+		Eventually(t, patience, "the reply to "+from, func() bool { return len(repliesToNow(g, from)) == 1 })
 	}
 	t.Logf("%d of %d webhooks were accepted before the stop", len(accepted), n)
 }

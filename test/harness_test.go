@@ -35,7 +35,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "keyway")
-	args := []string{"build", "-o", binary}
+	// keywaytest adds test/fakeprovider, a provider that proves the
+	// providers seam (providers_test.go); the released binary lacks it.
+	args := []string{"build", "-tags", "keywaytest", "-o", binary}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
@@ -68,6 +70,9 @@ type Gateway struct {
 
 	// cmdArgs are the serve flags after --config (default: debug logs).
 	cmdArgs []string
+	// wrap, if set, is a command keyway runs under: its words come before
+	// the binary's path and arguments (e.g. unshare to mount a tmpfs).
+	wrap []string
 
 	cmd  *exec.Cmd
 	logs *fakes.Logs
@@ -128,7 +133,11 @@ func (g *Gateway) Start() {
 	if args == nil {
 		args = []string{"--log-level", "debug"}
 	}
-	g.cmd = exec.Command(binary, append([]string{"serve", "--config", g.Config}, args...)...)
+	argv := append([]string{binary, "serve", "--config", g.Config}, args...)
+	if g.wrap != nil {
+		argv = append(append([]string(nil), g.wrap...), argv...)
+	}
+	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Dir = g.Dir
 	g.cmd.Env = append(os.Environ(), "TWILIO_EDGE=", "TWILIO_REGION=")
 	g.cmd.Stdout = g.logs
@@ -138,32 +147,33 @@ func (g *Gateway) Start() {
 	}
 	g.exit = make(chan error, 1)
 	go func(cmd *exec.Cmd, exit chan error) { exit <- cmd.Wait() }(g.cmd, g.exit)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(patience)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	g.URL = "" // until this run logs where it listens
 	for {
-		if m := listening.FindStringSubmatch(g.logs.String()); m != nil {
-			g.URL = "http://" + m[1]
-			break
+		if g.URL == "" {
+			if m := listening.FindStringSubmatch(g.logs.String()); m != nil {
+				g.URL = "http://" + m[1]
+			}
+		}
+		if g.URL != "" {
+			if res, err := http.Get(g.URL + "/readyz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return
+				}
+			}
 		}
 		select {
 		case err := <-g.exit:
 			g.cmd = nil
 			g.t.Fatalf("keyway exited at start: %v\n%s", err, g.logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatalf("keyway did not start in 30s:\n%s", g.logs.String())
+		case <-deadline:
+			g.t.Fatalf("keyway did not get ready in %v:\n%s", patience, g.logs.String())
+		case <-poll.C:
 		}
 	}
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(g.URL + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	g.t.Fatalf("keyway never got ready:\n%s", g.logs.String())
 }
 
 // Stop sends SIGTERM and waits for a clean exit.
@@ -394,23 +404,55 @@ func (g *Gateway) Enrollments(automation, contact string) []Enrollment {
 	return out.Enrollments
 }
 
+// patience bounds every wait on the real binary: built with -race and run on
+// a loaded 2-core machine, it may be slow, and a wait that holds returns as
+// soon as it holds, so a generous bound costs nothing.
+const patience = 30 * time.Second
+
 // Eventually polls cond every 20ms until it holds or timeout passes.
 func Eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.After(timeout)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
+			if cond() {
+				return
+			}
 			t.Fatalf("after %v: %s", timeout, what)
+		case <-poll.C:
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Settled waits until none of the contact's stored outbound messages is
+// still queued and returns its messages, newest first. A webhook commits
+// every message its handling queues before it answers 200, so once Settled
+// returns after a contact's last webhook, each of those messages has been
+// sent, has failed or was suppressed: a test can then check that something
+// was not sent. (Timers are not covered: wait for their own outcome.)
+func (g *Gateway) Settled(t *testing.T, phone string) []Message {
+	t.Helper()
+	var ms []Message
+	Eventually(t, patience, "the outbound messages to "+phone+" settled", func() bool {
+		ms = g.Messages(phone)
+		for _, m := range ms {
+			if m.Direction == "out" && m.Status == "queued" {
+				return false
+			}
+		}
+		return true
+	})
+	return ms
 }
 
 // repliesTo waits until the contact got n messages and returns their bodies.
 func repliesTo(t *testing.T, g *Gateway, to string, n int) []string {
 	t.Helper()
 	var got []string
-	Eventually(t, 10*time.Second, fmt.Sprintf("%d replies to %s", n, to), func() bool {
+	Eventually(t, patience, fmt.Sprintf("%d replies to %s", n, to), func() bool {
 		got = repliesToNow(g, to)
 		return len(got) >= n
 	})

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -28,8 +27,8 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Errorf("readyz: %d %s", code, body)
 	}
 	g.Text(Inbound{From: "+15556660001", Body: "hours"})
-	g.Twilio.WaitSent(t, 1, 10*time.Second)
-	Eventually(t, 10*time.Second, "metrics counting the message and the send", func() bool {
+	g.Twilio.WaitSent(t, 1, patience)
+	Eventually(t, patience, "metrics counting the message and the send", func() bool {
 		_, body := get(t, g.URL+"/metrics")
 		return strings.Contains(body, `keyway_inbound_messages_total{route="keyword"} 1`) &&
 			strings.Contains(body, `keyway_outbound_attempts_total{kind="text",result="sent"} 1`) &&
@@ -44,7 +43,7 @@ func TestLogsKeepSecretsOut(t *testing.T) {
 	g.cmdArgs = []string{"--log-level", "info"}
 	g.Start()
 	g.Text(Inbound{From: "+15556660002", Body: "hours"})
-	g.Twilio.WaitSent(t, 1, 10*time.Second)
+	g.Twilio.WaitSent(t, 1, patience)
 	g.Stop()
 	logs := g.Logs()
 	for _, secret := range []string{g.Twilio.AuthToken, AdminToken, "+15556660002", "Open 7-6"} {

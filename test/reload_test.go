@@ -5,7 +5,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 const reloadV1 = `
@@ -27,7 +26,7 @@ func replyTo(t *testing.T, g *Gateway, from string) string {
 	t.Helper()
 	n := len(g.Twilio.Sent())
 	g.Text(Inbound{From: from, Body: "HOURS"})
-	return g.Twilio.WaitSent(t, n+1, 10*time.Second)[n].Body
+	return g.Twilio.WaitSent(t, n+1, patience)[n].Body
 }
 
 func TestReloadThroughTheAPIRefusesAnInvalidFile(t *testing.T) {
@@ -58,7 +57,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	g := StartGateway(t, reloadV1)
 	g.WriteConfig(reloadV2)
 	g.Signal(syscall.SIGHUP)
-	Eventually(t, 10*time.Second, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
+	Eventually(t, patience, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
 	if got := replyTo(t, g, "+15554440003"); got != "v2" {
 		t.Fatalf("after SIGHUP the gateway answers %q", got)
 	}
@@ -67,7 +66,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 func TestReloadWhenTheFileChanges(t *testing.T) {
 	g := StartGateway(t, reloadV1)
 	g.WriteConfig(reloadV2)
-	Eventually(t, 10*time.Second, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
+	Eventually(t, patience, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
 	if got := replyTo(t, g, "+15554440004"); got != "v2" {
 		t.Fatalf("after the file changed the gateway answers %q", got)
 	}

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 const routingConfig = `
@@ -42,8 +41,8 @@ func TestOverwriteFalseLeavesEnrollmentAndDoesNotConsumeTheMessage(t *testing.T)
 	if got[1] != "You said blue" {
 		t.Fatalf("replies %q", got)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if got := repliesTo(t, g, from, 2); len(got) != 2 {
+	g.Settled(t, from)
+	if got := repliesToNow(g, from); len(got) != 2 {
 		t.Fatalf("keyword while enrolled (overwrite false) restarted it: %q", got)
 	}
 }
@@ -88,7 +87,7 @@ func TestWhatsAppIsItsOwnChannel(t *testing.T) {
 	const from = "+15553330004"
 	g.Text(Inbound{From: from, Body: "QUIZ", Channel: "whatsapp", Media: []string{"https://media.test/a.jpg", "https://media.test/b.jpg"},
 		Extra: map[string]string{"ProfileName": "Ann", "WaId": "15553330004"}})
-	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
+	sent := g.Twilio.WaitSent(t, 1, patience)
 	if sent[0].To != "whatsapp:"+from || sent[0].From != "whatsapp:"+OurWhatsApp {
 		t.Fatalf("sent %+v", sent[0])
 	}
@@ -111,8 +110,8 @@ func TestStatusCallbackUpdatesTheMessage(t *testing.T) {
 	g := StartGateway(t, routingConfig)
 	const from = "+15553330005"
 	g.Text(Inbound{From: from, Body: "hello"})
-	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
-	Eventually(t, 10*time.Second, "the send recorded", func() bool {
+	sent := g.Twilio.WaitSent(t, 1, patience)
+	Eventually(t, patience, "the send recorded", func() bool {
 		ms := g.Messages(from)
 		return len(ms) == 2 && ms[0].Status == "sent"
 	})
@@ -148,7 +147,7 @@ func TestAdminAPINeedsTheToken(t *testing.T) {
 		}
 	}
 	g.Text(Inbound{From: "+15553330006", Body: "QUIZ"})
-	Eventually(t, 10*time.Second, "one active quiz enrollment", func() bool {
+	Eventually(t, patience, "one active quiz enrollment", func() bool {
 		if code := g.Admin(http.MethodGet, "/api/v1/automations", nil, &out); code != http.StatusOK {
 			t.Fatalf("automations: %d", code)
 		}
@@ -182,7 +181,7 @@ func TestManualStartOnWhatsApp(t *testing.T) {
 	if code := g.Admin(http.MethodPost, "/api/v1/automations/quiz/enrollments", map[string]any{"contacts": []string{"whatsapp:+15553330008"}}, &started); code != http.StatusAccepted {
 		t.Fatalf("manual start: %d", code)
 	}
-	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
+	sent := g.Twilio.WaitSent(t, 1, patience)
 	if sent[0].To != "whatsapp:+15553330008" || sent[0].From != "whatsapp:"+OurWhatsApp {
 		t.Fatalf("sent %+v, want it on WhatsApp", sent[0])
 	}
@@ -208,8 +207,13 @@ func TestAdminAPIReadsJSONWhateverTheContentType(t *testing.T) {
 		t.Fatalf("status %d, want 202", res.StatusCode)
 	}
 	repliesTo(t, g, "+15553330009", 1)
-	time.Sleep(700 * time.Millisecond)
+	// The start is committed before the 202: once what it queued is done,
+	// a second start would have shown.
+	g.Settled(t, "+15553330009")
 	if got := repliesToNow(g, "+15553330009"); len(got) != 1 {
 		t.Fatalf("a contact listed twice got %q", got)
+	}
+	if ens := g.Enrollments("quiz", "+15553330009"); len(ens) != 1 {
+		t.Fatalf("a contact listed twice has %d enrollments: %+v", len(ens), ens)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 const joinConfig = `
@@ -27,7 +26,7 @@ automations:
 func TestKeywordRoundTrip(t *testing.T) {
 	g := StartGateway(t, joinConfig)
 	g.Text(Inbound{From: "+15551230001", Body: "join"})
-	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
+	sent := g.Twilio.WaitSent(t, 1, patience)
 	if sent[0].Body != "Welcome +15551230001!" || sent[0].To != "+15551230001" || sent[0].From != OurSMS {
 		t.Fatalf("sent %+v", sent[0])
 	}
@@ -50,7 +49,7 @@ func TestMatching(t *testing.T) {
 		t.Run(c.label, func(t *testing.T) {
 			from := "+1555123000" + string(rune('1'+i))
 			g.Text(Inbound{From: from, Body: c.body})
-			Eventually(t, 10*time.Second, "reply to "+c.body, func() bool {
+			Eventually(t, patience, "reply to "+c.body, func() bool {
 				for _, m := range g.Twilio.Sent() {
 					if m.To == from && m.Body == c.want {
 						return true
@@ -62,7 +61,10 @@ func TestMatching(t *testing.T) {
 	}
 	// exact does not match a longer message; nothing else takes it.
 	g.Text(Inbound{From: "+15551239999", Body: "price please"})
-	time.Sleep(500 * time.Millisecond)
+	// Handled and committed before its 200: a reply would be stored.
+	if ms := g.Settled(t, "+15551239999"); len(ms) != 1 {
+		t.Fatalf("exact keyword matched a longer message: stored %+v", ms)
+	}
 	for _, m := range g.Twilio.Sent() {
 		if m.To == "+15551239999" {
 			t.Fatalf("exact keyword matched a longer message: %+v", m)
@@ -75,8 +77,12 @@ func TestDuplicateMessageSidRepliesOnce(t *testing.T) {
 	for range 3 {
 		g.Text(Inbound{SID: "SMdup00000000000000000000000000001", Body: "JOIN"})
 	}
-	g.Twilio.WaitSent(t, 1, 10*time.Second)
-	time.Sleep(time.Second)
+	g.Twilio.WaitSent(t, 1, patience)
+	// Every post was handled and committed before its 200: once what they
+	// queued is done, a second reply would have shown.
+	if ms := g.Settled(t, "+15551230001"); len(ms) != 2 {
+		t.Fatalf("3 posts of one MessageSid stored %d messages, want the message and its reply: %+v", len(ms), ms)
+	}
 	if n := len(g.Twilio.Sent()); n != 1 {
 		t.Fatalf("3 posts of one MessageSid sent %d replies", n)
 	}
@@ -101,7 +107,8 @@ func TestRefusedWebhooksStoreNothing(t *testing.T) {
 	if code, _ := g.PostSigned("/webhooks/twilio", big); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d, want 413", code)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Each refusal was answered after the gateway was done with the
+	// request: there is nothing to wait for.
 	if code := g.Admin(http.MethodGet, "/api/v1/contacts/+15551230042", nil, nil); code != http.StatusNotFound {
 		t.Errorf("a refused webhook stored a contact (status %d)", code)
 	}
@@ -114,16 +121,16 @@ func TestComplianceKeywords(t *testing.T) {
 	g := StartGateway(t, joinConfig)
 	const from = "+15551230077"
 	g.Text(Inbound{From: from, Body: "STOP"})
-	g.Twilio.WaitSent(t, 1, 10*time.Second)
+	g.Twilio.WaitSent(t, 1, patience)
 	g.Text(Inbound{From: from, Body: "JOIN"})
-	time.Sleep(700 * time.Millisecond)
+	g.Settled(t, from)
 	if sent := g.Twilio.Sent(); len(sent) != 1 {
 		t.Fatalf("opted-out contact got %v", Bodies(sent))
 	}
 	g.Text(Inbound{From: from, Body: "start"})
 	g.Text(Inbound{From: from, Body: "JOIN"})
 	g.Text(Inbound{From: from, Body: "help"})
-	sent := g.Twilio.WaitSent(t, 4, 10*time.Second)
+	sent := g.Twilio.WaitSent(t, 4, patience)
 	want := []string{
 		"You are unsubscribed. Reply START to resubscribe.",
 		"You are resubscribed.",

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyway-sms/keyway/test/fakes"
 )
@@ -35,7 +34,7 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 		Extra: map[string]string{"ProfileName": "Zoë"},
 	})
 
-	sent := g.Twilio.WaitSent(t, 2, 10*time.Second)
+	sent := g.Twilio.WaitSent(t, 2, patience)
 	wantText := "From +15551230001 (Zoë): \"My order #42 is late\"\nMedia: " + media
 	var to []string
 	for _, m := range sent {
@@ -52,7 +51,7 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 		t.Errorf("forwarded to %v, want both staff numbers", to)
 	}
 
-	mail := smtp.WaitMessages(t, 1, 10*time.Second)[0]
+	mail := smtp.WaitMessages(t, 1, patience)[0]
 	if mail.From != "sms@acme.test" || !slices.Equal(mail.To, []string{"support@acme.test", "ann@acme.test"}) {
 		t.Errorf("email envelope %s -> %v", mail.From, mail.To)
 	}
@@ -69,7 +68,7 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 	}
 
 	// Storage holds the forwards and the email as sent, about the contact.
-	Eventually(t, 5*time.Second, "email recorded as sent", func() bool {
+	Eventually(t, patience, "email recorded as sent", func() bool {
 		for _, m := range g.Messages("+15551230001") {
 			if m.Kind == "email" && m.Status == "sent" && m.Purpose == "forward" && m.Subject == mail.Subject {
 				return true
@@ -77,7 +76,7 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 		}
 		return false
 	})
-	time.Sleep(300 * time.Millisecond)
+	g.Settled(t, "+15551230001")
 	if n := len(smtp.Messages()); n != 1 {
 		t.Errorf("SMTP server got %d emails, want 1", n)
 	}
@@ -93,8 +92,9 @@ automations:
     steps:
       - { type: forward_to_email, to: ["support@acme.test"], subject: "New message", text: "{{ message.body }}" }
 `)
-	g.Text(Inbound{From: "+15551230002", Body: "please call me"})
-	got := smtp.WaitMessages(t, 1, 20*time.Second)
+	const from = "+15551230002"
+	g.Text(Inbound{From: from, Body: "please call me"})
+	got := smtp.WaitMessages(t, 1, patience)
 	// SMTP ends the data with a line break; the text had none.
 	if got[0].Body != "please call me\n" || got[0].Subject != "New message" {
 		t.Errorf("email %q: %q", got[0].Subject, got[0].Body)
@@ -102,17 +102,21 @@ automations:
 	if a := smtp.Attempts(); a != 3 {
 		t.Errorf("SMTP server saw %d attempts, want 2 refused and 1 accepted", a)
 	}
-	Eventually(t, 5*time.Second, "email recorded as sent after 3 attempts", func() bool {
-		for _, m := range g.Messages("+15551230002") {
+	Eventually(t, patience, "email recorded as sent after 3 attempts", func() bool {
+		for _, m := range g.Messages(from) {
 			if m.Kind == "email" {
 				return m.Status == "sent" && m.Attempts == 3
 			}
 		}
 		return false
 	})
-	time.Sleep(1500 * time.Millisecond)
-	if n := len(smtp.Messages()); n != 1 {
-		t.Errorf("SMTP server got %d emails, want exactly 1", n)
+	// A later forward to the same address goes out only once the first is
+	// neither queued nor under way: a second send of it would have shown.
+	g.Text(Inbound{From: from, Body: "still waiting"})
+	g.Settled(t, from)
+	got = smtp.Messages()
+	if len(got) != 2 || got[0].Body != "please call me\n" || got[1].Body != "still waiting\n" {
+		t.Errorf("SMTP server got %d emails, want the first exactly once and then the later one", len(got))
 	}
 }
 
@@ -122,7 +126,7 @@ func TestForwardEmailPermanentFailureRecorded(t *testing.T) {
 	g := StartGateway(t, emailConfig(smtp)+forwardConfig)
 	g.Text(Inbound{From: "+15551230003", Body: "hello"})
 	var failed Message
-	Eventually(t, 10*time.Second, "email recorded as failed", func() bool {
+	Eventually(t, patience, "email recorded as failed", func() bool {
 		for _, m := range g.Messages("+15551230003") {
 			if m.Kind == "email" && m.Status == "failed" {
 				failed = m
@@ -152,10 +156,10 @@ automations:
 `)
 	const from = "+15551230004"
 	g.Text(Inbound{From: from, Body: "STOP"})
-	g.Twilio.WaitSent(t, 1, 10*time.Second) // the opt-out reply
+	g.Twilio.WaitSent(t, 1, patience) // the opt-out reply
 	g.Text(Inbound{From: from, Body: "actually, my parcel is broken"})
 
-	Eventually(t, 10*time.Second, "forward to staff", func() bool {
+	Eventually(t, patience, "forward to staff", func() bool {
 		for _, m := range g.Twilio.Sent() {
 			if m.To == "+12025550100" {
 				return m.Body == `From `+from+`: "actually, my parcel is broken"`
@@ -163,8 +167,8 @@ automations:
 		}
 		return false
 	})
-	smtp.WaitMessages(t, 1, 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	smtp.WaitMessages(t, 1, patience)
+	g.Settled(t, from) // the reply, if one was queued, is done too
 	for _, m := range g.Twilio.Sent() {
 		if m.To == from && m.Body != "You are unsubscribed. Reply START to resubscribe." {
 			t.Errorf("opted-out contact got %q", m.Body)
@@ -208,7 +212,7 @@ func TestMessagingContactStepsVisibleInStorage(t *testing.T) {
 	g := StartGateway(t, contactStepsConfig)
 	const from = "+15551230005"
 	g.Text(Inbound{From: from, Body: "join ann"})
-	g.Twilio.WaitSent(t, 1, 10*time.Second)
+	g.Twilio.WaitSent(t, 1, patience)
 	c := g.Contact(from).Contact
 	if !slices.Equal(c.Groups, []string{"newsletter", "vip", "deals"}) || !slices.Equal(c.Tags, []string{"lead", "from sms"}) {
 		t.Errorf("after join: groups %v tags %v", c.Groups, c.Tags)
@@ -218,7 +222,7 @@ func TestMessagingContactStepsVisibleInStorage(t *testing.T) {
 	}
 
 	g.Text(Inbound{From: from, Body: "less"})
-	sent := g.Twilio.WaitSent(t, 2, 10*time.Second)
+	sent := g.Twilio.WaitSent(t, 2, patience)
 	if sent[1].Body != "You left the newsletter." || sent[1].To != from {
 		t.Errorf("scope groups reply: %+v", sent[1])
 	}
@@ -235,13 +239,13 @@ func TestMessagingUnsubscribeAllEndsOtherEnrollments(t *testing.T) {
 	g := StartGateway(t, contactStepsConfig)
 	const from = "+15551230006"
 	g.Text(Inbound{From: from, Body: "SURVEY"})
-	g.Twilio.WaitSent(t, 1, 10*time.Second)
+	g.Twilio.WaitSent(t, 1, patience)
 	if ens := g.Enrollments("survey", from); len(ens) != 1 || ens[0].Status != "waiting_reply" {
 		t.Fatalf("survey enrollments: %+v, want one waiting for a reply", ens)
 	}
 
 	g.Text(Inbound{From: from, Body: "BYE"})
-	sent := g.Twilio.WaitSent(t, 2, 10*time.Second)
+	sent := g.Twilio.WaitSent(t, 2, patience)
 	if sent[1].Body != "Bye, you will get nothing more." || sent[1].To != from || sent[1].From != OurSMS {
 		t.Errorf("unsubscribe text: %+v", sent[1])
 	}
@@ -258,7 +262,7 @@ func TestMessagingUnsubscribeAllEndsOtherEnrollments(t *testing.T) {
 
 	// The answer to the survey is no longer taken, and nothing is sent.
 	g.Text(Inbound{From: from, Body: "great"})
-	time.Sleep(time.Second)
+	g.Settled(t, from)
 	if n := len(g.Twilio.Sent()); n != 2 {
 		t.Errorf("sent %d messages, want 2: %v", n, Bodies(g.Twilio.Sent()))
 	}

@@ -35,9 +35,32 @@ func count(bodies []string, body string) int {
 	return n
 }
 
-// settle waits long enough for a duplicate to show: a timer tick is one
-// second, the outbox sends at once.
-func settle() { time.Sleep(2500 * time.Millisecond) }
+// timersPassed proves that the timer loop is past every timer due so far:
+// marker texts keyword, which starts a short wait, and the wait's outcome
+// reply must arrive. Each pass of the loop fires every timer then due,
+// oldest first, so by the pass that fires the marker's wait, any timer due
+// before it has fired, and one that fired but was left stored has fired
+// again. Call it once the timers under test have fired: a check of what
+// they queued (after Settled) then shows a second firing.
+func timersPassed(t *testing.T, g *Gateway, marker, keyword, reply string) {
+	t.Helper()
+	g.Text(Inbound{From: marker, Body: keyword})
+	Eventually(t, patience, "the marker's wait ended", func() bool {
+		return count(repliesToNow(g, marker), reply) == 1
+	})
+}
+
+// ended waits until the contact's only enrollment in automation has ended
+// and returns it.
+func ended(t *testing.T, g *Gateway, automation, contact string) Enrollment {
+	t.Helper()
+	var ens []Enrollment
+	Eventually(t, patience, "the "+automation+" enrollment of "+contact+" ended", func() bool {
+		ens = g.Enrollments(automation, contact)
+		return len(ens) == 1 && ens[0].Status == "ended"
+	})
+	return ens[0]
+}
 
 // A wait stored before a SIGKILL fires after the restart, once.
 func TestWaitFiresAfterSIGKILLAndRestart(t *testing.T) {
@@ -46,10 +69,14 @@ func TestWaitFiresAfterSIGKILLAndRestart(t *testing.T) {
 	g.Text(Inbound{From: from, Body: "DRIP"})
 	g.Kill() // right after the webhook's 200
 	g.Start()
-	Eventually(t, 30*time.Second, "the post-wait reply after restart", func() bool {
+	Eventually(t, patience, "the post-wait reply after restart", func() bool {
 		return count(repliesToNow(g, from), "after the wait") > 0
 	})
-	settle()
+	if en := ended(t, g, "drip", from); en.EndReason != "completed" {
+		t.Fatalf("enrollment %+v, want it completed", en)
+	}
+	timersPassed(t, g, "+15553339001", "DRIP", "after the wait")
+	g.Settled(t, from)
 	got := repliesToNow(g, from)
 	if count(got, "after the wait") != 1 || count(got, "first") < 1 {
 		t.Fatalf("sent %q; want the post-wait reply exactly once, after the first reply", got)
@@ -89,12 +116,26 @@ func TestThousandWaitsFireOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g.Twilio.WaitSent(t, 2*n, 60*time.Second)
-	settle()
-	sent := g.Twilio.Sent()
+	g.Twilio.WaitSent(t, 2*n, 2*patience)
+	Eventually(t, patience, "every drip enrollment ended", func() bool {
+		var out struct{ Enrollments []Enrollment }
+		if code := g.Admin(http.MethodGet, "/api/v1/enrollments?automation=drip&active=true", nil, &out); code != http.StatusOK {
+			t.Fatalf("enrollments: status %d", code)
+		}
+		return len(out.Enrollments) == 0
+	})
+	const marker = "+15553339002"
+	timersPassed(t, g, marker, "DRIP", "after the wait")
+	for i := range n {
+		g.Settled(t, fmt.Sprintf("+1555444%04d", i))
+	}
 	per := map[string][]string{}
-	for _, m := range sent {
-		per[m.To] = append(per[m.To], m.Body)
+	total := 0
+	for _, m := range g.Twilio.Sent() {
+		if m.To != marker {
+			per[m.To] = append(per[m.To], m.Body)
+			total++
+		}
 	}
 	for i := range n {
 		to := fmt.Sprintf("+1555444%04d", i)
@@ -102,8 +143,8 @@ func TestThousandWaitsFireOnce(t *testing.T) {
 			t.Errorf("%s got %q, want first and after the wait, once each", to, got)
 		}
 	}
-	if len(sent) != 2*n {
-		t.Fatalf("sent %d messages, want %d: a first reply and a post-wait reply per contact", len(sent), 2*n)
+	if total != 2*n {
+		t.Fatalf("sent %d messages, want %d: a first reply and a post-wait reply per contact", total, 2*n)
 	}
 }
 
@@ -144,11 +185,13 @@ func TestReplyDuringWaitGoesToCatchAll(t *testing.T) {
 	const from = "+15553330002"
 	g.Text(Inbound{From: from, Body: "DRIP"})
 	g.Text(Inbound{From: from, Body: "is anyone there?"})
-	Eventually(t, 30*time.Second, "the catch_all reply and the post-wait reply", func() bool {
+	Eventually(t, patience, "the catch_all reply and the post-wait reply", func() bool {
 		got := repliesToNow(g, from)
 		return count(got, "support got: is anyone there?") == 1 && count(got, "after the wait") == 1
 	})
-	settle()
+	ended(t, g, "drip", from)
+	timersPassed(t, g, "+15553339003", "DRIP", "after the wait")
+	g.Settled(t, from)
 	got := repliesToNow(g, from)
 	if len(got) != 3 || count(got, "first") != 1 {
 		t.Fatalf("sent %q, want first, the catch_all reply and after the wait, once each", got)
@@ -174,16 +217,21 @@ automations:
 func TestWaitForReplyTimeoutTakesOnTimeout(t *testing.T) {
 	g := StartGateway(t, askConfig)
 	const silent, answers = "+15553330003", "+15553330004"
-	g.Text(Inbound{From: silent, Body: "ASK"})
+	// The enrollment waits for a reply from the commit before ASK's 200:
+	// the answer is posted at once, well within the 2s, and the silent
+	// contact asks after it, so its timeout falls due after the (cancelled)
+	// one of the answering contact.
 	g.Text(Inbound{From: answers, Body: "ASK"})
-	Eventually(t, 10*time.Second, "the question to the answering contact", func() bool {
-		return count(repliesToNow(g, answers), "What is 6 x 7?") == 1
-	})
 	g.Text(Inbound{From: answers, Body: "42"})
-	Eventually(t, 30*time.Second, "the timeout of the silent contact", func() bool {
+	g.Text(Inbound{From: silent, Body: "ASK"})
+	Eventually(t, patience, "the timeout of the silent contact", func() bool {
 		return count(repliesToNow(g, silent), "Too late!") == 1
 	})
-	settle()
+	ended(t, g, "ask", silent)
+	ended(t, g, "ask", answers)
+	timersPassed(t, g, "+15553339004", "ASK", "Too late!")
+	g.Settled(t, silent)
+	g.Settled(t, answers)
 	if got := repliesToNow(g, silent); strings.Join(got, "|") != "What is 6 x 7?|Too late!" {
 		t.Errorf("silent contact got %q", got)
 	}
@@ -223,10 +271,14 @@ func TestScheduledBroadcastSkipsOptedOut(t *testing.T) {
 	if c := g.Contact(optedOut); !c.Contact.OptedOut || !strings.Contains(strings.Join(c.Contact.Groups, ","), "news") {
 		t.Fatalf("the opted-out contact should be an opted-out member of news: %+v", c.Contact)
 	}
-	Eventually(t, 30*time.Second, "two ticks of the schedule reach the member", func() bool {
+	Eventually(t, patience, "two ticks of the schedule reach the member", func() bool {
 		return count(repliesToNow(g, member), "deal of the moment") >= 2
 	})
 	for _, to := range []string{optedOut, outsider} {
+		// A tick takes its group 100 members a commit: what it queued
+		// for the others was committed with the member's, and is done
+		// once nothing is queued.
+		g.Settled(t, to)
 		if got := repliesToNow(g, to); count(got, "deal of the moment") != 0 {
 			t.Errorf("%s got %q", to, got)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/osteele/liquid"
@@ -299,20 +300,26 @@ func (c *Compiler) Number(s *config.Step, field, raw string) string {
 	return n
 }
 
-// Sender checks a `from` number found in field of s like Number, and warns
-// when it is not one of providers.twilio.numbers: the provider refuses to
-// send from a number that is not the account's.
+// Sender checks a `from` number found in field of s: a phone number,
+// returned in E.164, or a short code, returned as written; an invalid one is
+// a problem and "" is returned. It warns when the number is not one of the
+// configured sender numbers (any provider's numbers): the provider refuses
+// to send from a number that is not the account's.
 func (c *Compiler) Sender(s *config.Step, field, raw string) string {
-	n := c.Number(s, field, raw)
-	if n == "" {
+	if raw == "" {
 		return ""
 	}
-	for _, num := range c.Config.Providers.Twilio.Numbers {
+	n, err := config.SenderNumber(raw, c.Config.Defaults.Region, config.ChannelSMS)
+	if err != nil {
+		c.Problemf(s, field, "%q is not a valid phone number nor a short code", raw)
+		return ""
+	}
+	for _, num := range c.Config.Numbers() {
 		if num.Number == n {
 			return n
 		}
 	}
-	c.Warnf(s, field, "from %s is not one of providers.twilio.numbers; the provider will refuse to send from it", n)
+	c.Warnf(s, field, "from %s is not one of %s; the provider will refuse to send from it", n, strings.Join(c.Config.NumberPaths(), " or "))
 	return n
 }
 

@@ -179,6 +179,11 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 
 	if fam, _, ok := set.compliance.LookupNormalized(norm); ok {
 		switch {
+		case fam == OptOut && c.OptedOut:
+			// Already opted out: the message is recorded and answered with
+			// nothing, so a contact repeating STOP gets one confirmation.
+			// Enrollments that began since (they run for staff) still end.
+			return RouteCompliance, e.optOutContact(t, "opted out")
 		case fam == OptOut:
 			return RouteCompliance, e.optOut(t, m, set.Config.Compliance.OptOut.Reply)
 		case fam == OptIn && c.OptedOut:

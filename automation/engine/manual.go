@@ -13,7 +13,8 @@ import (
 type StartResult struct {
 	Started []string `json:"started"`
 	// Skipped maps a phone to why it was not enrolled: opted out, already
-	// enrolled, left the group.
+	// enrolled, left the group; or, in the admin API, a contact as given to
+	// why it is no address.
 	Skipped map[string]string `json:"skipped,omitempty"`
 }
 

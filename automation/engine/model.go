@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// Contact is a person who texts our numbers, keyed by phone number.
+// Contact is a person who texts our numbers, keyed by phone number (or by
+// the short code, sender id or WhatsApp user id it wrote from).
 type Contact struct {
-	Phone   string            `json:"phone"` // E.164
+	Phone   string            `json:"phone"` // E.164, or an address kept as written (config.Address)
 	Name    string            `json:"name,omitempty"`
 	Channel string            `json:"channel,omitempty"` // the channel it last wrote on
 	LastTo  map[string]string `json:"last_to,omitempty"` // channel → our number it last wrote to
@@ -67,7 +68,7 @@ const (
 	StatusSent       MessageStatus = "sent"       // accepted by the provider or the SMTP server
 	StatusDev        MessageStatus = "dev"        // dev mode: logged and stored instead of sent
 	StatusFailed     MessageStatus = "failed"     // permanent failure, recorded in Error
-	StatusSuppressed MessageStatus = "suppressed" // not sent: the contact opted out before it left
+	StatusSuppressed MessageStatus = "suppressed" // not sent: the contact opted out before it left, or cannot receive
 )
 
 // Message is an inbound or outbound message, or an outbound email.

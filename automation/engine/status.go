@@ -14,15 +14,13 @@ var statusRank = map[MessageStatus]int{
 	"delivered": 4, "read": 5, "undelivered": 4, StatusFailed: 4,
 }
 
-// optedOutCode is Twilio's error for a recipient that opted out there.
-const optedOutCode = 21610
-
 // UpdateStatus records a provider's delivery status report on the outbound
 // message it is about: the message with keyway's id msgID when given (the
 // status callback URL carries it, so a report that overtakes the send's
 // own record still lands), else the one with the provider's id. It
 // reports false when no such message is stored. A report that the
-// recipient opted out (21610) opts that contact out everywhere.
+// recipient opted out at the provider (Status.OptedOut) opts that contact
+// out everywhere.
 func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
 	found := false
 	err := e.transact(ctx, nil, func(x *txn) error {
@@ -53,7 +51,7 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 		if err := tx.PutMessage(m); err != nil {
 			return err
 		}
-		if s.ErrorCode != optedOutCode || m.Purpose == PurposeForward || len(m.To) != 1 {
+		if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
 			return nil
 		}
 		t, err := x.turn(m.To[0])

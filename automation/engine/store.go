@@ -19,6 +19,11 @@ type Store interface {
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(tx Tx) error) error
+	// Healthy returns nil when the store is open and can commit, and
+	// otherwise why not (e.g. "last commit failed: ...: no space left on
+	// device"), for the readiness check. It must be cheap: a store that
+	// probes (see CommitHealth) does so only after a failure, and rarely.
+	Healthy(ctx context.Context) error
 	// Close closes the store.
 	Close() error
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/keywords"
 )
 
@@ -144,7 +145,9 @@ func (t *turn) clearTimer(en *Enrollment) error {
 }
 
 // queue stores an outbound message and puts it in the outbox, unless it is
-// for an opted-out contact and not allowed to reach one.
+// for an opted-out contact and not allowed to reach one, or for an
+// alphanumeric sender id, which can send but never receive: such a message
+// is stored as suppressed, with the reason, and no send is attempted.
 func (t *turn) queue(m *Message) error {
 	m.ID = t.e.ids.next(t.now)
 	m.Direction = Outbound
@@ -160,6 +163,12 @@ func (t *turn) queue(m *Message) error {
 		m.Status = StatusSuppressed
 		m.Error = "contact opted out"
 		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: contact opted out", Message: m})
+		return t.tx.PutMessage(m)
+	}
+	if m.Kind == KindText && len(m.To) == 1 && config.KindOf(m.To[0]) == config.AddressAlphanumeric {
+		m.Status = StatusSuppressed
+		m.Error = "an alphanumeric sender id cannot receive messages"
+		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
 		return t.tx.PutMessage(m)
 	}
 	if err := t.tx.PutMessage(m); err != nil {
@@ -195,7 +204,7 @@ func (t *turn) sender(channel, explicit string) string {
 	if n := t.contact.LastTo[channel]; n != "" {
 		return n
 	}
-	for _, n := range t.set.Config.Providers.Twilio.Numbers {
+	for _, n := range t.set.Config.Numbers() {
 		if n.Channel == channel {
 			return n.Number
 		}

@@ -38,6 +38,10 @@ type OutboxOptions struct {
 	Dev bool
 	// Provider names the provider texts go through, as stored on messages.
 	Provider string
+	// ProviderOf, if set, names the provider a text on channel from the
+	// sender number from goes through, in place of Provider, when texts
+	// go through several.
+	ProviderOf func(channel, from string) string
 	// StatusCallback is the URL providers report delivery status to.
 	StatusCallback string
 	// Workers is how many sends may be under way at once (default 16).
@@ -51,7 +55,7 @@ type OutboxOptions struct {
 	// OnResult, if set, is told of every attempt's outcome (for metrics).
 	OnResult func(m *engine.Message, err error)
 	// OnOptedOut, if set, is told after commit of a contact the provider
-	// refused as opted out (Twilio 21610), to opt it out everywhere.
+	// refused as opted out (SendError.OptedOut), to opt it out everywhere.
 	OnOptedOut func(phone string)
 }
 
@@ -391,6 +395,9 @@ func (ob *Outbox) record(sent *engine.Message, providerID string, sendErr error)
 			m.Status, m.ProviderID, m.Error, m.ErrorCode = engine.StatusSent, providerID, "", 0
 			if m.Kind == engine.KindText {
 				m.Provider = ob.o.Provider
+				if ob.o.ProviderOf != nil {
+					m.Provider = ob.o.ProviderOf(m.Channel, m.From)
+				}
 			}
 			if ob.o.Dev {
 				m.Status = engine.StatusDev

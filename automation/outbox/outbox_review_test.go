@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,10 +43,9 @@ func TestOutboxBacklogToOneRecipientDoesNotBlockOthers(t *testing.T) {
 	queue(t, store, &engine.Message{ID: "b00001", Channel: "sms", From: "+15005550006", To: []string{"+15550002222"}, Body: "hi"})
 	tx := &recordingTexter{}
 	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, Mailer: downMailer{}, Backoff: time.Hour})
-	time.Sleep(3 * time.Second)
-	if sent, _ := tx.snapshot(); len(sent) == 0 {
-		t.Fatalf("the SMS was never sent: stuck behind 1000 queued emails")
-	}
+	// Each email is retried an hour later at the earliest: an SMS stuck
+	// behind them would not go out while the test waits.
+	waitFor(t, "the SMS sent past 1000 failing emails", func() bool { s, _ := tx.snapshot(); return len(s) == 1 })
 }
 
 type optedOutTexter struct{}
@@ -95,17 +95,28 @@ func TestOutboxChecksOptOutWhenTheRateAllowsTheSend(t *testing.T) {
 		}
 		return nil
 	})
-	tx := &recordingTexter{}
+	// STOP from the last contact, committed while the first message is
+	// being sent: the outbox has read all five, and at 2 a second the last
+	// may not leave for another 2s.
+	var stop sync.Once
+	tx := &recordingTexter{onSend: func(providers.Outbound) {
+		stop.Do(func() {
+			err := store.Update(context.Background(), func(tx engine.Tx) error {
+				c, _ := tx.Contact("+15550001004")
+				c.OptedOut = true
+				return tx.PutContact(c)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}}
 	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, MPS: map[string]float64{"+15005550006": 2}})
-	time.Sleep(200 * time.Millisecond)
-	// STOP from the last contact, committed before its message leaves.
-	_ = store.Update(context.Background(), func(tx engine.Tx) error {
-		c, _ := tx.Contact("+15550001004")
-		c.OptedOut = true
-		return tx.PutContact(c)
-	})
 	waitFor(t, "4 sends", func() bool { s, _ := tx.snapshot(); return len(s) >= 4 })
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, "the last message done", func() bool { return status(store, "m4") != engine.StatusQueued })
+	if st := status(store, "m4"); st != engine.StatusSuppressed {
+		t.Errorf("the opted-out contact's message is %q, want %q", st, engine.StatusSuppressed)
+	}
 	sent, at := tx.snapshot()
 	for i, s := range sent {
 		if s.To == "+15550001004" {

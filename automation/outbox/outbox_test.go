@@ -15,15 +15,20 @@ import (
 	"github.com/keyway-sms/keyway/providers"
 )
 
-// recordingTexter records sends and fails the first `fail` of them.
+// recordingTexter records sends and fails the first `fail` of them. When
+// set, onSend is called at the start of each send.
 type recordingTexter struct {
-	mu   sync.Mutex
-	sent []providers.Outbound
-	at   []time.Time
-	fail int
+	mu     sync.Mutex
+	sent   []providers.Outbound
+	at     []time.Time
+	fail   int
+	onSend func(providers.Outbound)
 }
 
 func (r *recordingTexter) Send(_ context.Context, m providers.Outbound) (string, error) {
+	if r.onSend != nil {
+		r.onSend(m)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail > 0 {
@@ -72,15 +77,35 @@ func runOutbox(t *testing.T, o outbox.OutboxOptions) *outbox.Outbox {
 	return ob
 }
 
+// waitFor polls cond every 10ms; it fails the test if cond does not hold
+// within 20s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.After(20 * time.Second)
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
+			if cond() {
+				return
+			}
 			t.Fatalf("gave up waiting for %s", what)
+		case <-poll.C:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// status returns the stored status of message id ("" if it cannot be read).
+func status(store engine.Store, id string) engine.MessageStatus {
+	var st engine.MessageStatus
+	_ = store.View(context.Background(), func(tx engine.Tx) error {
+		if m, err := tx.Message(id); err == nil {
+			st = m.Status
+		}
+		return nil
+	})
+	return st
 }
 
 // Sends from one number keep to its mps; a lower bound on the time they
@@ -144,7 +169,13 @@ func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
 func TestOutboxRecordsPermanentErrors(t *testing.T) {
 	store := mem.NewMemStore()
 	perm := &permanentTexter{}
-	queue(t, store, &engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "x"})
+	// m2 goes to the same recipient: the outbox sends it only once m1 is
+	// neither queued nor under way, so once m2 is done a retry of m1 would
+	// have shown.
+	queue(t, store,
+		&engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "x"},
+		&engine.Message{ID: "m2", From: "+15005550006", To: []string{"+15550000001"}, Body: "y"},
+	)
 	ob := runOutbox(t, outbox.OutboxOptions{Store: store, Texter: perm})
 	ob.Wake()
 	waitFor(t, "the failure recorded", func() bool {
@@ -156,9 +187,9 @@ func TestOutboxRecordsPermanentErrors(t *testing.T) {
 		})
 		return failed
 	})
-	time.Sleep(100 * time.Millisecond)
-	if n := perm.calls(); n != 1 {
-		t.Fatalf("a permanent error was tried %d times", n)
+	waitFor(t, "the next message to the recipient done", func() bool { return status(store, "m2") == engine.StatusFailed })
+	if n := perm.calls(); n != 2 {
+		t.Fatalf("%d sends for 2 messages: a permanent error was retried", n)
 	}
 }
 

@@ -293,14 +293,21 @@ func TestSchedulerStartReloadStop(t *testing.T) {
 	s.Reload() // after Stop: nothing to do
 }
 
-// eventuallyTrue waits up to 10s for cond; it fails the test otherwise.
+// eventuallyTrue polls cond every 5ms; it fails the test if cond does not
+// hold within 20s.
 func eventuallyTrue(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(20 * time.Second)
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
+		select {
+		case <-deadline:
+			if cond() {
+				return
+			}
+			t.Fatal("condition not met within 20s")
+		case <-poll.C:
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

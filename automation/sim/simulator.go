@@ -65,7 +65,7 @@ func (s *Simulator) to() string {
 	if s.To != "" {
 		return s.To
 	}
-	for _, n := range s.Engine.Set().Config.Providers.Twilio.Numbers {
+	for _, n := range s.Engine.Set().Config.Numbers() {
 		if n.Channel == s.Channel {
 			return n.Number
 		}

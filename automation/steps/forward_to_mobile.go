@@ -75,7 +75,7 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 	}
 	st.From = c.Sender(s, "from", f.From)
 	if st.From == "" && f.From == "" && !hasChannel(c.Config, config.ChannelSMS) {
-		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under providers.twilio.numbers")
+		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under %s", strings.Join(c.Config.NumberPaths(), " or "))
 	}
 	return st, nil
 }
@@ -153,7 +153,7 @@ func channelName(ch string) string {
 
 // ours reports whether n is one of the configured sender numbers.
 func ours(cfg *config.Config, n string) bool {
-	for _, num := range cfg.Providers.Twilio.Numbers {
+	for _, num := range cfg.Numbers() {
 		if num.Number == n {
 			return true
 		}
@@ -163,7 +163,7 @@ func ours(cfg *config.Config, n string) bool {
 
 // hasChannel reports whether a sender number of channel is configured.
 func hasChannel(cfg *config.Config, ch string) bool {
-	for _, num := range cfg.Providers.Twilio.Numbers {
+	for _, num := range cfg.Numbers() {
 		if num.Channel == ch {
 			return true
 		}

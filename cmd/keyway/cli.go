@@ -18,8 +18,10 @@ import (
 	"github.com/keyway-sms/keyway/automation/engine"
 	// Importing steps registers every step type, which engine.Load needs.
 	"github.com/keyway-sms/keyway/automation/steps"
+	"github.com/keyway-sms/keyway/automation/store/bolt"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/gateway"
+	"github.com/keyway-sms/keyway/providers"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=...".
@@ -192,7 +194,7 @@ func serve(args []string, stderr io.Writer) int {
 	for _, p := range problems {
 		log.Warn().Str("problem", p.String()).Msg("config warning")
 	}
-	g, err := gateway.New(cf.config, cfg, set, log)
+	g, err := newGateway(cf.config, cfg, set, log)
 	if err != nil {
 		log.Error().Err(err).Msg("start")
 		return 1
@@ -204,4 +206,23 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// newGateway builds the providers cfg sets up among those compiled in
+// (providers.go), opens storage and hands both to the gateway.
+func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Logger) (*gateway.Gateway, error) {
+	ps, err := providers.Build(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := bolt.Open(cfg.Storage.Path)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g, err := gateway.New(gateway.Options{Path: path, Config: cfg, Set: set, Store: st, Providers: ps, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return g, nil
 }

@@ -5,12 +5,12 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/twilio/twilio-go/client"
 
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
@@ -24,10 +24,13 @@ const whatsappPrefix = "whatsapp:"
 
 // Sign computes the X-Twilio-Signature Twilio sends with a webhook request to
 // url carrying form: the base64 HMAC-SHA1, keyed with authToken, of url
-// followed by each parameter's name and value, sorted by name. Like the
-// validator ParseInbound uses, it takes the first value of a repeated
-// parameter (Twilio's webhooks repeat none). url is the full URL Twilio
-// calls, query string included.
+// followed by each parameter's name and value, parameters sorted by name. A
+// repeated parameter contributes each of its distinct values, in sorted
+// order, each after its name: "Digits=5678&Digits=1234" signs as
+// "Digits1234Digits5678". That is the rule of Twilio's own validators
+// (twilio-python, twilio-node), which compare values as a set: a value
+// repeated verbatim counts once. url is the full URL Twilio calls, query
+// string included, exactly as given.
 func Sign(authToken, url string, form url.Values) string {
 	names := make([]string, 0, len(form))
 	for name := range form {
@@ -37,9 +40,11 @@ func Sign(authToken, url string, form url.Values) string {
 	var b strings.Builder
 	b.WriteString(url)
 	for _, name := range names {
-		b.WriteString(name)
-		if v := form[name]; len(v) > 0 {
-			b.WriteString(v[0])
+		values := slices.Clone(form[name])
+		slices.Sort(values)
+		for _, v := range slices.Compact(values) {
+			b.WriteString(name)
+			b.WriteString(v)
 		}
 	}
 	mac := hmac.New(sha1.New, []byte(authToken))
@@ -48,8 +53,11 @@ func Sign(authToken, url string, form url.Values) string {
 }
 
 // ParseInbound verifies the signature of an incoming message webhook (unless
-// in dev mode), then parses it. Errors wrap providers.ErrSignature or
-// providers.ErrMalformed.
+// in dev mode), then parses it. From and To are read with config.Address: a
+// phone number is normalised to E.164; a short code or an alphanumeric
+// sender id (SMS), or a business-scoped user id (WhatsApp: "whatsapp:US.1…",
+// sent with ExternalUserId and often without WaId), is kept as written.
+// Errors wrap providers.ErrSignature or providers.ErrMalformed.
 func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	form, err := t.verifiedForm(r, "inbound")
 	if err != nil {
@@ -82,12 +90,16 @@ func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	if whatsapp {
 		in.Channel = config.ChannelWhatsApp
 	}
-	to, _ := cutWhatsApp(rawTo)
-	if in.From, err = config.E164(from, t.region); err != nil {
-		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: From %s is not a phone number: %w", in.ID, providers.Mask(rawFrom), providers.ErrMalformed)
+	to, toWhatsApp := cutWhatsApp(rawTo)
+	toChannel := config.ChannelSMS
+	if toWhatsApp {
+		toChannel = config.ChannelWhatsApp
 	}
-	if in.To, err = config.E164(to, t.region); err != nil {
-		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: To %s is not a phone number: %w", in.ID, providers.Mask(rawTo), providers.ErrMalformed)
+	if in.From, _, err = config.Address(from, t.region, in.Channel); err != nil {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: From %s is not an address on %s: %w", in.ID, providers.Mask(rawFrom), in.Channel, providers.ErrMalformed)
+	}
+	if in.To, _, err = config.Address(to, t.region, toChannel); err != nil {
+		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: To %s is not an address on %s: %w", in.ID, providers.Mask(rawTo), toChannel, providers.ErrMalformed)
 	}
 	if in.Media, err = media(form); err != nil {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: %w", in.ID, err)
@@ -119,6 +131,7 @@ func (t *Twilio) ParseStatus(r *providers.Request) (providers.Status, error) {
 			return providers.Status{}, fmt.Errorf("twilio: status %s: ErrorCode %q is not a number: %w", st.ProviderID, code, providers.ErrMalformed)
 		}
 	}
+	st.OptedOut = st.ErrorCode == codeOptedOut
 	return st, nil
 }
 
@@ -141,15 +154,37 @@ func (t *Twilio) verifiedForm(r *providers.Request, kind string) (url.Values, er
 	if sig == "" {
 		return nil, fmt.Errorf("twilio: %s: no %s header: %w", kind, SignatureHeader, providers.ErrSignature)
 	}
-	params := make(map[string]string, len(form))
-	for name, values := range form {
-		params[name] = values[0]
+	// twilio-go's validator takes one value per parameter, so a value added
+	// to a signed parameter would pass unseen: every value is checked here.
+	for _, u := range signedURLs(r.URL) {
+		if hmac.Equal([]byte(Sign(t.authToken, u, form)), []byte(sig)) {
+			return form, nil
+		}
 	}
-	validator := client.NewRequestValidator(t.authToken)
-	if !validator.Validate(r.URL, params, sig) {
-		return nil, fmt.Errorf("twilio: %s: signature does not match %s: %w", kind, r.URL, providers.ErrSignature)
+	return nil, fmt.Errorf("twilio: %s: signature does not match %s: %w", kind, r.URL, providers.ErrSignature)
+}
+
+// signedURLs returns the URLs Twilio may have signed for a request to raw:
+// raw itself, and raw with its scheme's default port added (":443" for
+// https, ":80" for http) or, when raw names a port, without it. Twilio is
+// not consistent about the port, and its SDKs try both.
+func signedURLs(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return []string{raw}
 	}
-	return form, nil
+	other := *u
+	switch host := u.Hostname(); {
+	case u.Port() != "" && strings.Contains(host, ":"):
+		other.Host = "[" + host + "]"
+	case u.Port() != "":
+		other.Host = host
+	case strings.EqualFold(u.Scheme, "https"):
+		other.Host = net.JoinHostPort(host, "443")
+	default:
+		other.Host = net.JoinHostPort(host, "80")
+	}
+	return []string{raw, other.String()}
 }
 
 // media returns the MediaUrl0..N-1 of a form, in order, N being NumMedia.

@@ -215,7 +215,7 @@ func TestParseInbound(t *testing.T) {
 		{name: "no MessageSid nor SmsSid", hook: webhook{form: with(base, "MessageSid", "", "SmsSid", "")}, wantErr: providers.ErrMalformed, wantMsg: "MessageSid"},
 		{name: "no From", hook: webhook{form: with(base, "From", "")}, wantErr: providers.ErrMalformed, wantMsg: "From"},
 		{name: "no To", hook: webhook{form: with(base, "To", "")}, wantErr: providers.ErrMalformed, wantMsg: "To"},
-		{name: "From not a number", hook: webhook{form: with(base, "From", "hello")}, wantErr: providers.ErrMalformed, wantMsg: "From"},
+		{name: "From not a number", hook: webhook{form: with(base, "From", "+++")}, wantErr: providers.ErrMalformed, wantMsg: "From"},
 		{name: "To not a number", hook: webhook{form: with(base, "To", "whatsapp:x")}, wantErr: providers.ErrMalformed, wantMsg: "To"},
 		{name: "NumMedia not a count", hook: webhook{form: with(base, "NumMedia", "two")}, wantErr: providers.ErrMalformed, wantMsg: "NumMedia"},
 		{name: "NumMedia larger than the media", hook: webhook{form: with(media, "NumMedia", "3")}, wantErr: providers.ErrMalformed, wantMsg: "MediaUrl2"},

@@ -149,20 +149,28 @@ func (f *SMTP) Messages() []Email {
 // Call it from the test's goroutine.
 func (f *SMTP) WaitMessages(t testing.TB, n int, timeout time.Duration) []Email {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.After(timeout)
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		got := f.Messages()
 		if len(got) >= n {
 			return got
 		}
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			for i, e := range got {
-				fmt.Fprintf(&b, "\n  %d: %s -> %v: %q", i, e.From, e.To, e.Subject)
-			}
-			t.Fatalf("fakes: waited %v for %d emails, got %d (%d attempts):%s", timeout, n, len(got), f.Attempts(), b.String())
+		select {
+		case <-poll.C:
+			continue
+		case <-deadline:
 		}
-		time.Sleep(10 * time.Millisecond)
+		if got = f.Messages(); len(got) >= n {
+			return got
+		}
+		var b strings.Builder
+		for i, e := range got {
+			fmt.Fprintf(&b, "\n  %d: %s -> %v: %q", i, e.From, e.To, e.Subject)
+		}
+		t.Fatalf("fakes: waited %v for %d emails, got %d (%d attempts):%s", timeout, n, len(got), f.Attempts(), b.String())
+		return got
 	}
 }
 

@@ -120,20 +120,28 @@ func (f *Twilio) Sent() []Message {
 // the test's goroutine.
 func (f *Twilio) WaitSent(t testing.TB, n int, timeout time.Duration) []Message {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.After(timeout)
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		sent := f.Sent()
 		if len(sent) >= n {
 			return sent
 		}
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			for i, m := range sent {
-				fmt.Fprintf(&b, "\n  %d: %s -> %s: %q media=%v", i, m.From, m.To, m.Body, m.Media)
-			}
-			t.Fatalf("fakes: waited %v for %d Twilio messages, got %d (%d requests):%s", timeout, n, len(sent), f.Requests(), b.String())
+		select {
+		case <-poll.C:
+			continue
+		case <-deadline:
 		}
-		time.Sleep(10 * time.Millisecond)
+		if sent = f.Sent(); len(sent) >= n {
+			return sent
+		}
+		var b strings.Builder
+		for i, m := range sent {
+			fmt.Fprintf(&b, "\n  %d: %s -> %s: %q media=%v", i, m.From, m.To, m.Body, m.Media)
+		}
+		t.Fatalf("fakes: waited %v for %d Twilio messages, got %d (%d requests):%s", timeout, n, len(sent), f.Requests(), b.String())
+		return sent
 	}
 }
 

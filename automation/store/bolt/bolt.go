@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/providers"
@@ -43,12 +44,28 @@ var (
 // maxGroup bounds how many updates share one commit.
 const maxGroup = 512
 
+// lockWait is how long Open waits for another process to let go of the
+// file: long enough for a restart whose old process is still closing it,
+// short enough that a second `keyway serve` on the same file says so at once.
+const lockWait = time.Second
+
+// ErrLocked is returned, wrapped with the path, by Open when another
+// process holds the data file.
+var ErrLocked = errors.New("the data file is in use by another keyway process")
+
+// probeBytes is how much the health probe writes next to the data file: a
+// disk without this much room cannot be trusted to take a webhook's commit,
+// whose largest is a few pages over server.max_body_bytes.
+const probeBytes = 1 << 20
+
 // Bolt is an engine.Store in a bbolt file.
 type Bolt struct {
 	db      *bolt.DB
+	path    string
 	updates chan *update
 	done    chan struct{} // closed by Close: take no more updates
 	stopped chan struct{} // closed when the commit loop has exited
+	health  engine.CommitHealth
 }
 
 type update struct {
@@ -63,7 +80,10 @@ func Open(path string) (*Bolt, error) {
 			return nil, fmt.Errorf("store: create folder %s: %w", dir, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: %w (stop it first, or give this one another storage.path)", path, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -79,7 +99,8 @@ func Open(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: create buckets in %s: %w", path, err)
 	}
-	s := &Bolt{db: db, updates: make(chan *update, maxGroup), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Bolt{db: db, path: path, updates: make(chan *update, maxGroup), done: make(chan struct{}), stopped: make(chan struct{})}
+	s.health.Probe = s.probe
 	go s.commitLoop()
 	return s, nil
 }
@@ -114,6 +135,55 @@ func (s *Bolt) Update(ctx context.Context, fn func(engine.Tx) error) error {
 // View runs fn in a read-only transaction.
 func (s *Bolt) View(_ context.Context, fn func(engine.Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
+}
+
+// Healthy implements engine.Store: nil while the store is open and no
+// commit has failed since the last successful probe. After a failed commit
+// it probes, at most once a second, and is healthy again once the probe
+// commits.
+func (s *Bolt) Healthy(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return errors.New("store: closed")
+	default:
+	}
+	return s.health.Check(ctx)
+}
+
+// probe checks that the disk has room for new data, by writing probeBytes
+// to a file next to the data file, and that a small transaction commits. A
+// small commit alone proves little: bbolt reuses the pages earlier commits
+// freed, so it can succeed on a full disk where a webhook's cannot.
+func (s *Bolt) probe(ctx context.Context) error {
+	name := s.path + ".probe"
+	if err := writeProbe(name); err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("store: no room for new data next to %s: %w", s.path, err)
+	}
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("store: remove %s: %w", name, err)
+	}
+	return s.Update(ctx, func(tx engine.Tx) error {
+		return tx.PutMeta(probeKey, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
+}
+
+// probeKey is the meta key the health probe writes.
+const probeKey = "store/health_probe"
+
+func writeProbe(name string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Close stops taking updates, commits the ones already queued and closes
@@ -182,6 +252,7 @@ func (s *Bolt) commit(group []*update) {
 			return
 		case failed < 0:
 			// The commit itself failed: every update shares the fault.
+			s.health.Failed(err)
 			for _, u := range group {
 				u.err <- fmt.Errorf("store: commit: %w", err)
 			}
@@ -192,9 +263,24 @@ func (s *Bolt) commit(group []*update) {
 			bad.err <- fnErr
 			return
 		}
-		bad.err <- s.db.Update(func(tx *bolt.Tx) error { return bad.fn(&boltTx{tx: tx, writable: true}) })
+		bad.err <- s.commitOne(bad)
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
+}
+
+// commitOne runs one update in a transaction of its own.
+func (s *Bolt) commitOne(u *update) error {
+	fnFailed := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		err := u.fn(&boltTx{tx: tx, writable: true})
+		fnFailed = err != nil
+		return err
+	})
+	if err != nil && !fnFailed {
+		s.health.Failed(err)
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return err
 }
 
 // boltTx implements engine.Tx over a bbolt transaction.

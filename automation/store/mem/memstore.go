@@ -97,6 +97,15 @@ func (s *MemStore) Close() error {
 	return nil
 }
 
+// Healthy implements Store: memory never fails to commit, so the store is
+// healthy until it is closed.
+func (s *MemStore) Healthy(context.Context) error {
+	if s.closed.Load() {
+		return errMemClosed
+	}
+	return nil
+}
+
 func (s *MemStore) usable(ctx context.Context) error {
 	if s.closed.Load() {
 		return errMemClosed

@@ -1,0 +1,212 @@
+package engine_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/outbox"
+	"github.com/keyway-sms/keyway/automation/sim"
+	"github.com/keyway-sms/keyway/automation/store/mem"
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// "engtest" is a provider key the engine knows nothing about, as a provider
+// registered by a package it never imports would be.
+func init() { config.RegisterProvider("engtest", nil) }
+
+// The engine opts a contact out on the provider's typed flag, whatever the
+// error code: it knows no provider's codes.
+func TestStatusOptsOutOnTheProvidersFlagNotItsCode(t *testing.T) {
+	const phone = "+15550007001"
+	tests := []struct {
+		name   string
+		status providers.Status
+		want   bool
+	}{
+		{"flag with a code of its own", providers.Status{Status: "failed", ErrorCode: 77, OptedOut: true}, true},
+		{"Twilio's 21610 without the flag", providers.Status{Status: "failed", ErrorCode: 21610}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := mem.NewMemStore()
+			e := engine.New(store, compileSet(t, "automations: []\n"), engine.Options{Logger: zerolog.Nop()})
+			err := store.Update(ctx, func(tx engine.Tx) error {
+				if err := tx.PutContact(&engine.Contact{Phone: phone}); err != nil {
+					return err
+				}
+				return tx.PutMessage(&engine.Message{
+					ID: "m1", Direction: engine.Outbound, Kind: engine.KindText, Purpose: engine.PurposeReply,
+					Channel: config.ChannelSMS, Contact: phone, From: "+15005550006", To: []string{phone},
+					Status: engine.StatusSent, Provider: "engtest", ProviderID: "X1",
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.status.ProviderID = "X1"
+			if found, err := e.UpdateStatus(ctx, "engtest", tt.status, ""); err != nil || !found {
+				t.Fatalf("UpdateStatus = %v, %v", found, err)
+			}
+			_ = store.View(ctx, func(tx engine.Tx) error {
+				c, err := tx.Contact(phone)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.OptedOut != tt.want {
+					t.Errorf("opted out = %v, want %v", c.OptedOut, tt.want)
+				}
+				m, _ := tx.Message("m1")
+				if m.Status != "failed" || m.ErrorCode != tt.status.ErrorCode {
+					t.Errorf("message = %s %d, want failed %d", m.Status, m.ErrorCode, tt.status.ErrorCode)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// Sender numbers come from any provider's section: replies go from them
+// and steps naming them draw no warning.
+func TestSenderNumbersOfAnyProvider(t *testing.T) {
+	src := `
+providers:
+  engtest:
+    numbers:
+      - { number: "+15005550099" }
+      - { number: "+15005550098" }
+      - { number: "+14155230099", channel: whatsapp }
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps:
+      - { type: reply, text: "Welcome" }
+      - { type: forward_to_mobile, to: ["+15550100100"] }
+      - { type: reply, text: "From the second number", from: "+15005550098" }
+`
+	cfg, problems := config.Parse("t.yaml", []byte(src), nil)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	set, problems := engine.Compile(cfg)
+	for _, p := range problems {
+		if p.Message != "compliance.help.reply: the default help reply does not name your brand; carriers expect it to" {
+			t.Errorf("problem: %s", p)
+		}
+	}
+	if set == nil {
+		t.Fatal("no set")
+	}
+	sim := sim.NewSimulator(set, nil)
+	res, err := sim.Say(context.Background(), "JOIN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sent) != 3 {
+		t.Fatalf("sent %+v", res.Sent)
+	}
+	for i, want := range []string{"+15005550099", "+15005550099", "+15005550098"} {
+		if res.Sent[i].From != want {
+			t.Errorf("message %d (%q) from %q, want %q", i, res.Sent[i].Body, res.Sent[i].From, want)
+		}
+	}
+
+	// A contact started by hand has written to no number: the first
+	// configured one of the channel sends.
+	ctx := context.Background()
+	store := mem.NewMemStore()
+	e := engine.New(store, set, engine.Options{Logger: zerolog.Nop()})
+	if _, err := e.Start(ctx, "join", []string{"+15550007201"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = store.View(ctx, func(tx engine.Tx) error {
+		ms, err := tx.Messages("+15550007201", 10)
+		if err != nil || len(ms) == 0 {
+			t.Fatalf("messages: %v, %v", ms, err)
+		}
+		if first := ms[len(ms)-1]; first.Body != "Welcome" || first.From != "+15005550099" {
+			t.Errorf("first message %q from %q, want Welcome from +15005550099", first.Body, first.From)
+		}
+		return nil
+	})
+}
+
+// recordingSender records what it sends and answers with an id.
+type recordingSender struct {
+	mu   sync.Mutex
+	sent []providers.Outbound
+}
+
+func (r *recordingSender) Send(_ context.Context, m providers.Outbound) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, m)
+	return "P-" + m.ID, nil
+}
+
+// A text is stored with the provider it went through, as ProviderOf names
+// it from its channel and sender number.
+func TestOutboxStoresTheProviderOfTheSender(t *testing.T) {
+	ctx := context.Background()
+	store := mem.NewMemStore()
+	msgs := []*engine.Message{
+		{ID: "t1", Channel: config.ChannelSMS, From: "+15005550006", To: []string{"+15550007101"}, Body: "a"},
+		{ID: "t2", Channel: config.ChannelSMS, From: "+15005550099", To: []string{"+15550007102"}, Body: "b"},
+	}
+	err := store.Update(ctx, func(tx engine.Tx) error {
+		for _, m := range msgs {
+			m.Direction, m.Kind, m.Status, m.Purpose = engine.Outbound, engine.KindText, engine.StatusQueued, engine.PurposeForward
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(m.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	of := map[string]string{"+15005550006": "twilio", "+15005550099": "engtest"}
+	ob := outbox.NewOutbox(outbox.OutboxOptions{
+		Store: store, Texter: &recordingSender{}, Logger: zerolog.Nop(), Provider: "default",
+		ProviderOf: func(channel, from string) string { return of[from] },
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { ob.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+	want := map[string][2]string{"t1": {"twilio", "P-t1"}, "t2": {"engtest", "P-t2"}}
+	deadline := time.After(20 * time.Second)
+	for {
+		got := map[string][2]string{}
+		_ = store.View(ctx, func(tx engine.Tx) error {
+			for id := range want {
+				if m, err := tx.Message(id); err == nil && m.Status == engine.StatusSent {
+					got[id] = [2]string{m.Provider, m.ProviderID}
+				}
+			}
+			return nil
+		})
+		if len(got) == len(want) {
+			for id, w := range want {
+				if got[id] != w {
+					t.Errorf("%s stored as sent through %v, want %v", id, got[id], w)
+				}
+			}
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("not all sent: %v", got)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

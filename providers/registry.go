@@ -1,0 +1,154 @@
+package providers
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// RouteKind says what a provider's webhook carries.
+type RouteKind string
+
+// The kinds of webhook a provider may declare.
+const (
+	// RouteInbound carries a message from a contact, for ParseInbound.
+	RouteInbound RouteKind = "inbound"
+	// RouteStatus carries a delivery status report, for ParseStatus. The
+	// first such route of a provider is the status callback its sends ask
+	// for, with keyway's message id in the query as msg.
+	RouteStatus RouteKind = "status"
+)
+
+// Route is one webhook a provider declares. The gateway mounts it, answers
+// 413 to a body over server.max_body_bytes, 403 to a request whose Parse
+// error wraps ErrSignature and 400 to one wrapping ErrMalformed, and
+// answers a request it took with 200, ContentType and Answer.
+type Route struct {
+	Method string // e.g. http.MethodPost
+	Path   string // e.g. "/webhooks/twilio"
+	Kind   RouteKind
+	// ContentType and Answer are the answer to a request the gateway took
+	// (Twilio: text/xml and an empty TwiML <Response/>).
+	ContentType string
+	Answer      string
+}
+
+// Registration declares a provider to keyway. A provider package calls
+// Register with it from its init, as courier's handlers do, and the
+// command imports the package for that side effect alone:
+//
+//	func init() {
+//		providers.Register(providers.Registration{Name: "acme", New: newFromConfig, CheckConfig: check})
+//	}
+type Registration struct {
+	// Name is the provider's key under providers in the config, and its
+	// Provider's Name.
+	Name string
+	// New builds the provider from the config, or returns nil when the
+	// config does not set it up (then nothing of it is mounted).
+	New func(cfg *config.Config, log zerolog.Logger) (Provider, error)
+	// CheckConfig checks the keys of the provider's config section other
+	// than its numbers (see config.ProviderSection); nil for a section of
+	// numbers only, and for Twilio, whose section config types itself.
+	CheckConfig config.SectionCheck
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Registration{}
+)
+
+// Register adds a provider and declares its key under providers to the
+// config. It panics on a registration without a name or New, and on a
+// name registered twice.
+func Register(r Registration) {
+	if r.Name == "" || r.New == nil {
+		panic(fmt.Sprintf("providers: Register needs a Name and New, got %+v", r))
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[r.Name]; dup {
+		panic(fmt.Sprintf("providers: %q registered twice", r.Name))
+	}
+	config.RegisterProvider(r.Name, r.CheckConfig)
+	registry[r.Name] = r
+}
+
+// Registered returns the names of the registered providers, sorted.
+func Registered() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for name := range registry {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Build builds every registered provider that cfg sets up, by name, and
+// checks the routes they declare.
+func Build(cfg *config.Config, log zerolog.Logger) ([]Provider, error) {
+	var out []Provider
+	for _, name := range Registered() {
+		registryMu.RLock()
+		r := registry[name]
+		registryMu.RUnlock()
+		p, err := r.New(cfg, log)
+		if err != nil {
+			return nil, fmt.Errorf("providers: %s: %w", name, err)
+		}
+		if p == nil {
+			continue
+		}
+		if p.Name() != name {
+			return nil, fmt.Errorf("providers: %s built a provider named %q", name, p.Name())
+		}
+		out = append(out, p)
+	}
+	if err := CheckRoutes(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CheckRoutes checks the routes of ps: each has a method, a path starting
+// with "/" and a known kind, and no two providers claim the same method and
+// path.
+func CheckRoutes(ps []Provider) error {
+	seen := map[string]string{} // method and path → provider
+	for _, p := range ps {
+		for _, r := range p.Routes() {
+			key := r.Method + " " + r.Path
+			switch {
+			case r.Method == "" || strings.ToUpper(r.Method) != r.Method:
+				return fmt.Errorf("providers: %s: route %q: method must be upper case, e.g. POST", p.Name(), key)
+			case !strings.HasPrefix(r.Path, "/"):
+				return fmt.Errorf("providers: %s: route %q: path must start with /", p.Name(), key)
+			case r.Kind != RouteInbound && r.Kind != RouteStatus:
+				return fmt.Errorf("providers: %s: route %q: unknown kind %q", p.Name(), key, r.Kind)
+			}
+			if other, dup := seen[key]; dup {
+				return fmt.Errorf("providers: %s and %s both declare %s", other, p.Name(), key)
+			}
+			seen[key] = p.Name()
+		}
+	}
+	return nil
+}
+
+// StatusRoute returns the first route of p of kind RouteStatus, and whether
+// it has one.
+func StatusRoute(p Provider) (Route, bool) {
+	for _, r := range p.Routes() {
+		if r.Kind == RouteStatus {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
