@@ -45,7 +45,9 @@ type Gateway struct {
 // New opens storage and builds the gateway for cfg, read from path and
 // already compiled into set.
 func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logger) (*Gateway, error) {
-	provider, err := twilio.New(cfg.Providers.Twilio, cfg.Defaults.Region, log)
+	// The provider keeps one idle connection per outbox worker.
+	workers := automation.DefaultOutboxWorkers
+	provider, err := twilio.New(cfg.Providers.Twilio, cfg.Defaults.Region, log, twilio.WithIdleConns(workers))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -69,7 +71,7 @@ func New(path string, cfg *config.Config, set *automation.Set, log zerolog.Logge
 		callback = strings.TrimRight(cfg.Server.PublicURL, "/") + "/webhooks/twilio/status"
 	}
 	g.outbox = automation.NewOutbox(automation.OutboxOptions{
-		Store: st, Texter: provider, Mailer: mailer, Logger: log, MPS: mps,
+		Store: st, Texter: provider, Mailer: mailer, Logger: log, MPS: mps, Workers: workers,
 		Dev: provider.DevMode(), Provider: provider.Name(), StatusCallback: callback,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 	})
