@@ -525,10 +525,15 @@ func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 	switch {
 	case sent:
 		m.Attempts++
-		m.Status, m.ProviderID, m.Error, m.ErrorCode = StatusSent, r.providerID, "", 0
 		if m.Kind == KindText {
 			m.Provider = ob.o.Provider
 		}
+		m.ProviderID = r.providerID
+		if statusRank[m.Status] > statusRank[StatusSent] {
+			// The provider's delivery report overtook this record: keep it.
+			return rec, ob.finish(tx, m)
+		}
+		m.Status, m.Error, m.ErrorCode = StatusSent, "", 0
 		if ob.o.Dev {
 			m.Status = StatusDev
 		}

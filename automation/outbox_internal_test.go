@@ -95,3 +95,48 @@ func TestOutboxRecordsWaitingOutcomesInOneCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A delivery report that lands before the send's own record (its callback
+// URL names keyway's id) is not moved back to "sent" by that record.
+func TestOutboxRecordKeepsAStatusReportThatCameFirst(t *testing.T) {
+	store := NewMemStore()
+	m := &Message{ID: "m1", Direction: Outbound, Kind: KindText, Status: StatusQueued, From: "+15005550006", To: []string{"+15550000001"}}
+	err := store.Update(context.Background(), func(tx Tx) error {
+		if err := tx.PutMessage(m); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(m); err != nil {
+			return err
+		}
+		if _, err := tx.ClaimSends(time.Now(), time.Minute, "me", 1); err != nil {
+			return err
+		}
+		report := *m
+		report.Status = "delivered"
+		return tx.PutMessage(&report)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := NewOutbox(OutboxOptions{Store: store, Owner: "me", Logger: zerolog.Nop(), Provider: "twilio"})
+	ob.results <- outcome{m: m, kind: attempted, providerID: "SM1"}
+	close(ob.results)
+	ob.recordLoop()
+	err = store.View(context.Background(), func(tx Tx) error {
+		got, err := tx.Message("m1")
+		if err != nil {
+			return err
+		}
+		if got.Status != "delivered" || got.ProviderID != "SM1" || got.Attempts != 1 {
+			t.Errorf("m1 = %s, %q after %d attempts; want delivered, SM1, 1", got.Status, got.ProviderID, got.Attempts)
+		}
+		ids, err := tx.Outbox("", 0)
+		if len(ids) != 0 {
+			t.Errorf("outbox = %v, want empty", ids)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
