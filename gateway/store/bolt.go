@@ -60,6 +60,9 @@ type update struct {
 }
 
 // Open opens (creating it and its folder if missing) the bbolt file at path.
+// It gives back every lease on a queued send: only one process at a time
+// can open the file, so a lease found in it was left by one that stopped,
+// whatever its name, and its sends may be tried again at once.
 func Open(path string) (*Bolt, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -76,7 +79,11 @@ func Open(path string) (*Bolt, error) {
 				return err
 			}
 		}
-		return migrateOutbox(&boltTx{tx: tx, writable: true})
+		t := &boltTx{tx: tx, writable: true}
+		if err := migrateOutbox(t); err != nil {
+			return err
+		}
+		return releaseLeases(t)
 	})
 	if err != nil {
 		db.Close()
@@ -612,6 +619,26 @@ func (t *boltTx) NextSendDue() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("store: next send: %w", automation.ErrNotFound)
 	}
 	return dueKeyTime(k), nil
+}
+
+// releaseLeases gives back every lease on a queued send.
+func releaseLeases(t *boltTx) error {
+	var owners []string
+	err := t.tx.Bucket(bSendLeases).ForEach(func(k, _ []byte) error {
+		if i := bytes.IndexByte(k, 0); i >= 0 && (len(owners) == 0 || owners[len(owners)-1] != string(k[:i])) {
+			owners = append(owners, string(k[:i]))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range owners {
+		if _, err := t.RecoverSends(o); err != nil {
+			return fmt.Errorf("store: release the leases of %q: %w", o, err)
+		}
+	}
+	return nil
 }
 
 // migrateOutbox converts an outbox written by an earlier keyway, whose

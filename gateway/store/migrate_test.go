@@ -89,3 +89,62 @@ func TestOpenMigratesAnOldOutbox(t *testing.T) {
 		}
 	}
 }
+
+// Open gives back the leases a stopped process left, whatever its name: only
+// one process at a time opens the file.
+func TestOpenReleasesLeftLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyway.db")
+	now := time.Now()
+	claim := func(s *store.Bolt, owner string) []string {
+		t.Helper()
+		var ids []string
+		err := s.Update(t.Context(), func(tx automation.Tx) error {
+			var err error
+			ids, err = tx.ClaimSends(now, time.Hour, owner, 10)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	s, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(t.Context(), func(tx automation.Tx) error {
+		for _, to := range []string{"+15550001", "+15550002"} {
+			m := &automation.Message{ID: "m" + to, Kind: automation.KindText, To: []string{to}, NextAttempt: now.Add(-time.Minute)}
+			if err := tx.Enqueue(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(s, "old-host"); len(got) != 2 {
+		t.Fatalf("claimed %v, want both sends", got)
+	}
+	s.Close()
+
+	s, err = store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := claim(s, "new-host"); len(got) != 2 {
+		t.Fatalf("after reopening, claimed %v, want both sends back", got)
+	}
+	err = s.View(t.Context(), func(tx automation.Tx) error {
+		q, err := tx.QueuedSend("m+15550001")
+		if err == nil && !q.Due.Equal(now.Add(-time.Minute)) {
+			t.Errorf("released send due %v, want its own due %v", q.Due, now.Add(-time.Minute))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
