@@ -33,7 +33,8 @@ type OutboxOptions struct {
 	Mailer providers.Mailer // nil: emails fail with a recorded reason
 	Clock  Clock
 	Logger zerolog.Logger
-	// MPS limits sends per second by sender number; absent or 0: no limit.
+	// MPS limits sends per second by sender number, from this outbox;
+	// absent or 0: no limit.
 	MPS map[string]float64
 	// Dev records sent messages as StatusDev: logged and stored, not sent.
 	Dev bool

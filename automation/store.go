@@ -54,9 +54,9 @@ type Tx interface {
 	// next message of that queue becomes the head. Removing a message that
 	// is not queued is no error.
 	Dequeue(messageID string) error
-	// Outbox returns up to limit queued message ids that sort after the
-	// id given (from the first when empty), in id order, so that a reader
-	// can page through the whole queue.
+	// Outbox returns up to limit queued message ids (all when limit is 0
+	// or less) that sort after the id given (from the first when empty),
+	// in id order, so that a reader can page through the whole queue.
 	Outbox(after string, limit int) ([]string, error)
 	// QueuedSend returns the outbox entry of a queued message, with its
 	// lease.
