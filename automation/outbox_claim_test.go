@@ -223,15 +223,17 @@ func TestOutboxRateWaitTakesNoWorker(t *testing.T) {
 	if sent[1].Body != "fast" {
 		t.Errorf("sends went %v: the other number's send waited behind the rate-limited ones", sentBodies(sent))
 	}
-	// The 3 from the limited number keep to 1 per second.
+	// The 3 from the limited number keep to 1 per second: 2s between the
+	// first token and the third, less what the first send lost in getting
+	// to the texter on a slow machine.
 	var slow []time.Time
 	for i, s := range sent {
 		if s.From == "+15005550006" {
 			slow = append(slow, at[i])
 		}
 	}
-	if span := slow[2].Sub(slow[0]); span < 1900*time.Millisecond {
-		t.Errorf("3 sends at mps 1 took %v, want at least 2s", span)
+	if span := slow[2].Sub(slow[0]); span < 1500*time.Millisecond {
+		t.Errorf("3 sends at mps 1 took %v, want about 2s", span)
 	}
 }
 
