@@ -53,7 +53,7 @@ func queue(t *testing.T, store automation.Store, msgs ...*automation.Message) {
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
-			if err := tx.Enqueue(m.ID); err != nil {
+			if err := tx.Enqueue(m); err != nil {
 				return err
 			}
 		}
@@ -210,10 +210,11 @@ func (p *permanentTexter) calls() int {
 }
 
 // A queued id whose message cannot be read is taken out of the queue and
-// does not hold up the messages after it.
+// does not hold up the messages after it, to the same recipient.
 func TestOutboxTakesOutUnreadableMessages(t *testing.T) {
 	store := automation.NewMemStore()
-	if err := store.Update(context.Background(), func(tx automation.Tx) error { return tx.Enqueue("m0") }); err != nil {
+	ghost := &automation.Message{ID: "m0", Kind: automation.KindText, To: []string{"+15550000001"}} // never stored
+	if err := store.Update(context.Background(), func(tx automation.Tx) error { return tx.Enqueue(ghost) }); err != nil {
 		t.Fatal(err)
 	}
 	queue(t, store, &automation.Message{ID: "m1", From: "+15005550006", To: []string{"+15550000001"}, Body: "after the ghost"})

@@ -90,7 +90,7 @@ func testEmptyKeys(t *testing.T, s automation.Store) {
 		{"PutEnrollment", func(tx automation.Tx) error {
 			return tx.PutEnrollment(enrollment("", phoneA, "a", automation.EnrollmentWaiting))
 		}},
-		{"Enqueue", func(tx automation.Tx) error { return tx.Enqueue("") }},
+		{"Enqueue", func(tx automation.Tx) error { return tx.Enqueue(outbound("", phoneA)) }},
 		{"PutMeta", func(tx automation.Tx) error { return tx.PutMeta("", []byte("v")) }},
 	}
 	for _, p := range puts {

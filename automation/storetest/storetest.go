@@ -31,7 +31,7 @@ import (
 // subtest calls open once and expects an empty store; open should close
 // it with t.Cleanup, and Close must accept being called twice.
 func Run(t *testing.T, open func(t *testing.T) automation.Store) {
-	groups := [][]testCase{contactCases, messageCases, outboxCases, enrollmentCases, timerCases, metaCases, txCases, healthCases}
+	groups := [][]testCase{contactCases, messageCases, outboxCases, sendCases, enrollmentCases, timerCases, metaCases, txCases, healthCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -152,6 +152,23 @@ func message(id, contact string) *automation.Message {
 		To:        []string{"+15005550006"},
 		Body:      "JOIN " + id,
 		Status:    automation.StatusReceived,
+		CreatedAt: t0,
+		UpdatedAt: t0,
+	}
+}
+
+// outbound is a queued text to phone.
+func outbound(id, phone string) *automation.Message {
+	return &automation.Message{
+		ID:        id,
+		Direction: automation.Outbound,
+		Kind:      automation.KindText,
+		Channel:   "sms",
+		Contact:   phone,
+		From:      "+15005550006",
+		To:        []string{phone},
+		Body:      "reply " + id,
+		Status:    automation.StatusQueued,
 		CreatedAt: t0,
 		UpdatedAt: t0,
 	}
