@@ -165,7 +165,7 @@ func TestOutboxStoresTheProviderOfTheSender(t *testing.T) {
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
-			if err := tx.Enqueue(m.ID); err != nil {
+			if err := tx.Enqueue(m); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,11 @@ import (
 	"github.com/keyway-sms/keyway/providers"
 )
 
+// Rank orders delivery statuses so that a late report never moves a
+// message back: a "sent" arriving after "delivered" ranks lower. A status
+// it does not know ranks 0.
+func (s MessageStatus) Rank() int { return statusRank[s] }
+
 // statusRank orders delivery statuses so that a late callback never
 // moves a message back (a "sent" arriving after "delivered").
 var statusRank = map[MessageStatus]int{
@@ -38,7 +43,7 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 			m.Provider, m.ProviderID = provider, s.ProviderID
 		}
 		status := MessageStatus(s.Status)
-		if statusRank[status] < statusRank[m.Status] {
+		if status.Rank() < m.Status.Rank() {
 			return nil
 		}
 		m.Status, m.UpdatedAt = status, x.now

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -48,14 +49,49 @@ type Tx interface {
 	// Messages returns the contact's newest messages first, up to limit.
 	Messages(contact string, limit int) ([]*Message, error)
 
-	// Enqueue adds a queued outbound message to the outbox.
-	Enqueue(messageID string) error
-	// Dequeue removes a message from the outbox.
+	// Enqueue adds the queued outbound message m to the outbox, at the end
+	// of the queue of its recipients (m.QueueKey()), due at m.NextAttempt
+	// (at once when zero). m is stored apart with PutMessage; enqueueing a
+	// message that is in the outbox already changes nothing.
+	Enqueue(m *Message) error
+	// Dequeue removes a message from the outbox, whatever its lease: its
+	// send is settled. If it was the head of its recipients' queue, the
+	// next message of that queue becomes the head. Removing a message that
+	// is not queued is no error.
 	Dequeue(messageID string) error
-	// Outbox returns up to limit queued message ids that sort after the
-	// id given (from the first when empty), oldest first, so that a
-	// reader can page through the whole queue.
+	// Outbox returns up to limit queued message ids (all when limit is 0
+	// or less) that sort after the id given (from the first when empty),
+	// in id order, so that a reader can page through the whole queue.
 	Outbox(after string, limit int) ([]string, error)
+	// QueuedSend returns the outbox entry of a queued message, with its
+	// lease.
+	QueuedSend(messageID string) (*QueuedSend, error)
+	// ClaimSends leases up to limit sends to owner until now+lease and
+	// returns their message ids, soonest claimable first (then in id
+	// order). Only the head of each recipient queue can be claimed, when
+	// its Due is at or before now and it holds no lease or an expired one:
+	// so a send is never claimed while an earlier one to the same
+	// recipients is queued or under way, and a send whose owner died
+	// becomes claimable again when its lease expires. Its cost grows with
+	// the sends claimed, not with the queue. A limit of zero or less
+	// claims nothing.
+	ClaimSends(now time.Time, lease time.Duration, owner string, limit int) ([]string, error)
+	// ReleaseSend gives back owner's lease on a claimed send that stays
+	// queued (to retry, or to wait for its sender's rate): it stays at the
+	// head of its queue, claimable again at due. It returns ErrLeaseLost,
+	// changing nothing, when owner no longer holds the lease (it expired
+	// and another claimed the send), and ErrNotFound when the message is
+	// not queued.
+	ReleaseSend(messageID, owner string, due time.Time) error
+	// RecoverSends gives back every lease owner holds, making those sends
+	// claimable at their Due without waiting for the leases to expire, and
+	// returns how many. A process calls it at start with its own name, for
+	// the sends it had claimed when it last stopped or died.
+	RecoverSends(owner string) (int, error)
+	// NextSendDue returns when the soonest claimable send can be claimed:
+	// its Due, or the end of its lease while one is held. It returns
+	// ErrNotFound when the outbox is empty.
+	NextSendDue() (time.Time, error)
 
 	// Enrollment returns the enrollment with id, active or ended.
 	Enrollment(id string) (*Enrollment, error)
@@ -92,6 +128,32 @@ type Tx interface {
 	// PutMeta writes a small named value.
 	PutMeta(key string, value []byte) error
 }
+
+// ErrLeaseLost is returned by Tx.ReleaseSend when the caller's lease on a
+// send has expired and another owner claimed it.
+var ErrLeaseLost = errors.New("lease lost: another owner claimed the send")
+
+// QueuedSend is a message's entry in the outbox: the queue it waits in,
+// when it may next be tried and who holds it.
+type QueuedSend struct {
+	// MessageID is the queued message's id.
+	MessageID string `json:"message_id"`
+	// Queue is the message's QueueKey: sends with the same key go out one
+	// at a time, in order.
+	Queue string `json:"queue"`
+	// Due is when the send may next be tried (its message's NextAttempt
+	// when queued, then what ReleaseSend set).
+	Due time.Time `json:"due"`
+	// Owner names who holds the lease on the send: empty when none does.
+	Owner string `json:"owner,omitempty"`
+	// LeaseUntil is when Owner's lease ends; after it the send can be
+	// claimed again.
+	LeaseUntil time.Time `json:"lease_until"`
+}
+
+// QueueKey names the outbox queue m waits in: its kind and recipients.
+// Sends with the same key are claimed one at a time, in order.
+func (m *Message) QueueKey() string { return string(m.Kind) + ":" + strings.Join(m.To, ",") }
 
 // ErrPaused is returned when starting an automation that is not enabled.
 var ErrPaused = errors.New("automation is paused (enabled: false)")

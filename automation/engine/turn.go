@@ -175,7 +175,7 @@ func (t *turn) queue(m *Message) error {
 		return err
 	}
 	t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "queued", Message: m})
-	if err := t.tx.Enqueue(m.ID); err != nil {
+	if err := t.tx.Enqueue(m); err != nil {
 		return err
 	}
 	t.wake()

@@ -1,6 +1,7 @@
 // Package outbox delivers the messages the engine queued in its Store,
-// through a provider or by email: in order per recipient, within each
-// sender number's rate, with retries.
+// through a provider or by email: it claims due sends with a lease, in
+// order per recipient, within each sender number's rate, with retries, and
+// records their results in batches.
 package outbox
 
 import (
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,10 @@ type Texter interface {
 	Send(ctx context.Context, m providers.Outbound) (string, error)
 }
 
+// DefaultOutboxWorkers is how many sends an Outbox has under way at once
+// unless OutboxOptions.Workers says otherwise.
+const DefaultOutboxWorkers = 16
+
 // OutboxOptions configure an Outbox.
 type OutboxOptions struct {
 	Store  engine.Store
@@ -32,7 +38,8 @@ type OutboxOptions struct {
 	Mailer providers.Mailer // nil: emails fail with a recorded reason
 	Clock  engine.Clock
 	Logger zerolog.Logger
-	// MPS limits sends per second by sender number; absent or 0: no limit.
+	// MPS limits sends per second by sender number, from this outbox;
+	// absent or 0: no limit.
 	MPS map[string]float64
 	// Dev records sent messages as StatusDev: logged and stored, not sent.
 	Dev bool
@@ -44,7 +51,8 @@ type OutboxOptions struct {
 	ProviderOf func(channel, from string) string
 	// StatusCallback is the URL providers report delivery status to.
 	StatusCallback string
-	// Workers is how many sends may be under way at once (default 16).
+	// Workers is how many sends may be under way at once (default
+	// DefaultOutboxWorkers).
 	Workers int
 	// Backoff is the first retry delay (default 1s); it doubles per
 	// attempt up to MaxBackoff (default 5m), with ±25% jitter.
@@ -52,6 +60,14 @@ type OutboxOptions struct {
 	MaxBackoff time.Duration
 	// MaxAttempts ends retries of a retryable error (default 12).
 	MaxAttempts int
+	// Owner names this process on the leases it takes (default: the host
+	// name). A process started again under the same name takes back at
+	// once the sends its previous run had claimed; processes that share a
+	// store need names of their own.
+	Owner string
+	// Lease is how long a claimed send stays with this process before
+	// another may claim it (default 1m). It must outlast one send.
+	Lease time.Duration
 	// OnResult, if set, is told of every attempt's outcome (for metrics).
 	OnResult func(m *engine.Message, err error)
 	// OnOptedOut, if set, is told after commit of a contact the provider
@@ -59,31 +75,44 @@ type OutboxOptions struct {
 	OnOptedOut func(phone string)
 }
 
-// Limits of one dispatch pass over the queue.
+// Limits of the outbox's work per transaction.
 const (
-	outboxPage = 1000  // ids read per transaction
-	outboxScan = 20000 // ids one pass looks at, at most
+	maxClaimPasses = 64  // claims one dispatch makes before it sleeps
+	maxRecordBatch = 256 // results recorded in one commit
 )
 
 // Outbox delivers queued messages: in order per recipient, within each
 // sender number's rate, retrying retryable errors with backoff and jitter
 // and recording permanent ones on the message. What it has not delivered
 // stays queued in the store, so it survives restarts and crashes.
+//
+// The store holds the queue: the outbox claims due sends with a lease
+// (ClaimSends), sends them on its workers and hands each result to one
+// recorder goroutine, which records all the results waiting in one commit
+// (the message's new state, and Dequeue or ReleaseSend). A pass costs
+// what it claims, not what is queued, and nothing here remembers which
+// sends exist; several outboxes may share a store.
+//
+// A claimed text whose sender number has no token under its mps takes no
+// worker: the outbox reserves the next token for it, and releases it
+// claimable at that instant. Releasing every send it cannot make now
+// books the sender's tokens in queue order, so a backlog from one number
+// waits in the store without holding up the others.
 type Outbox struct {
 	o        OutboxOptions
 	wake     chan struct{}
-	sem      chan struct{}
-	mu       sync.Mutex
-	inflight map[string]string // message id → recipient key
-	// queued caches the queued messages read from the store: only the
-	// outbox changes a queued message, so it need not decode them again
-	// at every pass.
-	queued map[string]*engine.Message
-	// settled holds messages recorded as done that a queue snapshot read
-	// before their commit may still list; they are never dispatched again.
-	settled  map[string]bool
+	sem      chan struct{} // one per send under way
+	results  chan outcome  // to the recorder
 	limiters map[string]*rate.Limiter
-	wg       sync.WaitGroup
+	sends    sync.WaitGroup
+
+	mu sync.Mutex
+	// paced holds the tokens this process reserved for sends it released
+	// to wait for their sender's rate, by message id: the send uses its
+	// token when claimed again. An entry is dropped then, or a lease after
+	// its instant (another process took the send).
+	paced  map[string]time.Time
+	pruned time.Time
 }
 
 // NewOutbox returns an outbox; Run starts it.
@@ -92,7 +121,7 @@ func NewOutbox(o OutboxOptions) *Outbox {
 		o.Clock = engine.SystemClock{}
 	}
 	if o.Workers <= 0 {
-		o.Workers = 16
+		o.Workers = DefaultOutboxWorkers
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = time.Second
@@ -103,9 +132,18 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 12
 	}
+	if o.Owner == "" {
+		o.Owner, _ = os.Hostname()
+		if o.Owner == "" {
+			o.Owner = "keyway"
+		}
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
 	ob := &Outbox{
 		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
-		inflight: map[string]string{}, queued: map[string]*engine.Message{}, settled: map[string]bool{}, limiters: map[string]*rate.Limiter{},
+		results: make(chan outcome, 2*o.Workers), limiters: map[string]*rate.Limiter{}, paced: map[string]time.Time{},
 	}
 	for num, mps := range o.MPS {
 		if mps > 0 {
@@ -123,16 +161,30 @@ func (ob *Outbox) Wake() {
 	}
 }
 
-// Run delivers until ctx is done, then waits for sends under way.
+// Run delivers until ctx is done, then waits for the sends under way and
+// records their results. It takes back, first, the leases its owner held
+// before (RecoverSends). An Outbox runs once.
 func (ob *Outbox) Run(ctx context.Context) {
-	defer ob.wg.Wait()
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); ob.recordLoop() }()
+	defer func() {
+		ob.o.Logger.Info().Int("sends", len(ob.sem)).Msg("outbox: stopping; waiting for the sends under way")
+		ob.sends.Wait()
+		close(ob.results)
+		<-recorded
+	}()
+	ob.recover(ctx)
 	for {
 		next := ob.dispatch(ctx)
 		wait := time.Second
 		if !next.IsZero() {
-			if d := next.Sub(ob.o.Clock.Now()); d < wait {
-				wait = max(d, 10*time.Millisecond)
+			wait = min(wait, next.Sub(ob.o.Clock.Now()))
+		}
+		if wait <= 0 {
+			if ctx.Err() != nil {
+				return
 			}
+			continue
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -146,187 +198,192 @@ func (ob *Outbox) Run(ctx context.Context) {
 	}
 }
 
-// dispatch starts sends for queued messages whose turn has come and
-// returns when the earliest message held back is due (zero if none). A
-// message waits while an earlier one to the same recipient is queued (order
-// per recipient), until its retry is due, and until its sender number has
-// a token under its mps; a worker is taken only for a send that can go now.
-func (ob *Outbox) dispatch(ctx context.Context) time.Time {
-	queued, err := ob.readQueue(ctx)
-	if err != nil {
-		ob.o.Logger.Error().Err(err).Msg("outbox: read queue")
-		return time.Time{}
+// recover takes back the sends this owner had claimed when it last
+// stopped: they were never recorded, so they may be tried again at once.
+func (ob *Outbox) recover(ctx context.Context) {
+	var n int
+	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+		var err error
+		n, err = tx.RecoverSends(ob.o.Owner)
+		return err
+	})
+	switch {
+	case err != nil:
+		ob.o.Logger.Error().Err(err).Msg("outbox: take back the sends claimed before the last stop")
+	case n > 0:
+		ob.o.Logger.Warn().Int("sends", n).Msg("outbox: sends under way at the last stop were not recorded; trying them again")
 	}
-	now := ob.o.Clock.Now()
-	var next time.Time
-	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	blocked := map[string]bool{}
-	for _, r := range ob.inflight {
-		blocked[r] = true
-	}
-	for _, m := range queued {
-		r := recipientKey(m)
-		if _, busy := ob.inflight[m.ID]; busy || blocked[r] {
-			continue
-		}
-		blocked[r] = true // later messages to r wait for this one
-		if m.NextAttempt.After(now) {
-			later(m.NextAttempt)
-			continue
-		}
-		if len(ob.sem) >= cap(ob.sem) {
-			return next // every worker is busy; a finished send wakes us
-		}
-		if d := ob.reserve(m); d > 0 {
-			later(now.Add(d))
-			continue
-		}
-		ob.sem <- struct{}{}
-		ob.inflight[m.ID] = r
-		ob.wg.Add(1)
-		go ob.deliver(ctx, m)
-	}
-	return next
 }
 
-// reserve takes a token of m's sender number, or returns how long until
-// one is free; a message without a rate limit takes nothing.
-func (ob *Outbox) reserve(m *engine.Message) time.Duration {
+// dispatch claims due sends for the free workers and starts them, and
+// returns when to look again: the instant the next send is due, now when
+// there may be more due at once, or zero to wait for a wake-up (a send
+// that ends wakes it).
+func (ob *Outbox) dispatch(ctx context.Context) time.Time {
+	for range maxClaimPasses {
+		free := cap(ob.sem) - len(ob.sem)
+		if free == 0 || ctx.Err() != nil {
+			return time.Time{}
+		}
+		now := ob.o.Clock.Now()
+		var due time.Time
+		err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
+			var err error
+			due, err = tx.NextSendDue()
+			return err
+		})
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			return time.Time{}
+		case err != nil:
+			ob.o.Logger.Error().Err(err).Msg("outbox: read the next send due")
+			return time.Time{}
+		case due.After(now):
+			return due
+		}
+		claimed, err := ob.claim(ctx, now, free)
+		if err != nil {
+			ob.o.Logger.Error().Err(err).Msg("outbox: claim sends")
+			return time.Time{}
+		}
+		if len(claimed) == 0 {
+			return time.Time{} // another process took them
+		}
+		for _, m := range claimed {
+			if d := ob.pace(m); d > 0 {
+				ob.results <- outcome{m: m, kind: released, due: now.Add(d)}
+				continue
+			}
+			ob.sem <- struct{}{}
+			ob.sends.Add(1)
+			go ob.deliver(ctx, m)
+		}
+	}
+	return ob.o.Clock.Now()
+}
+
+// claim leases up to limit due sends and reads their messages. A message
+// that cannot be read is taken out of the outbox, so that it does not hold
+// up its queue.
+func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]*engine.Message, error) {
+	var claimed []*engine.Message
+	var unreadable []string
+	var reasons []error
+	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+		claimed, unreadable, reasons = claimed[:0], unreadable[:0], reasons[:0]
+		ids, err := tx.ClaimSends(now, ob.o.Lease, ob.o.Owner, limit)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := tx.Message(id)
+			if err != nil {
+				unreadable, reasons = append(unreadable, id), append(reasons, err)
+				if err := tx.Dequeue(id); err != nil {
+					return err
+				}
+				continue
+			}
+			claimed = append(claimed, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range unreadable {
+		ob.o.Logger.Error().Err(reasons[i]).Str("msg_id", id).Msg("outbox: unreadable queued message; took it out of the queue")
+	}
+	return claimed, nil
+}
+
+// pace takes a token of m's sender number for a send now, and returns 0;
+// or, when the next token is later, reserves it for m and returns how
+// long until then. A message without a rate limit takes nothing.
+func (ob *Outbox) pace(m *engine.Message) time.Duration {
 	lim := ob.limiters[m.From]
 	if lim == nil || m.Kind != engine.KindText {
 		return 0
 	}
 	now := time.Now() // the limiter keeps wall-clock time
-	res := lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d
-	}
-	return 0
-}
-
-// readQueue returns the queued messages, oldest first, paging through the
-// whole queue (up to outboxScan) so that a backlog to one recipient cannot
-// hide everyone else's; it decodes only the messages it has not seen.
-func (ob *Outbox) readQueue(ctx context.Context) ([]*engine.Message, error) {
-	var ids, unreadable []string
-	fresh := map[string]*engine.Message{}
-	for after := ""; len(ids) < outboxScan; {
-		var page []string
-		err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
-			var err error
-			if page, err = tx.Outbox(after, outboxPage); err != nil {
-				return err
-			}
-			ob.mu.Lock()
-			defer ob.mu.Unlock()
-			for _, id := range page {
-				if _, ok := ob.queued[id]; ok || ob.settled[id] {
-					continue
-				}
-				m, err := tx.Message(id)
-				if err != nil {
-					// A record that cannot be read must not hold up the
-					// whole queue: it is taken out below.
-					unreadable = append(unreadable, id)
-					ob.o.Logger.Error().Err(err).Str("msg_id", id).Msg("outbox: unreadable queued message; taking it out of the queue")
-					continue
-				}
-				fresh[id] = m
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, page...)
-		if len(page) < outboxPage {
-			break
-		}
-		after = page[len(page)-1]
-	}
-	if len(unreadable) > 0 {
-		err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
-			for _, id := range unreadable {
-				if err := tx.Dequeue(id); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("outbox: take unreadable messages out: %w", err)
-		}
-	}
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
-	listed := make(map[string]bool, len(ids))
-	keep := make(map[string]*engine.Message, len(ids))
-	out := make([]*engine.Message, 0, len(ids))
-	for _, id := range ids {
-		listed[id] = true
-		if ob.settled[id] {
-			continue // recorded after the snapshot was read
+	if at, ok := ob.paced[m.ID]; ok {
+		if d := at.Sub(now); d > 0 {
+			return d // claimed before its token's instant: wait for the same token
 		}
-		m := ob.queued[id]
-		if m == nil {
-			m = fresh[id]
-		}
-		if m == nil {
-			continue // settled and forgotten meanwhile; the next pass re-reads
-		}
-		keep[id] = m
-		out = append(out, m)
+		delete(ob.paced, m.ID)
+		return 0
 	}
-	for id := range ob.settled {
-		if !listed[id] {
-			delete(ob.settled, id) // the store no longer lists it
+	if now.Sub(ob.pruned) > ob.o.Lease {
+		for id, at := range ob.paced {
+			if now.Sub(at) > ob.o.Lease {
+				delete(ob.paced, id)
+			}
 		}
+		ob.pruned = now
 	}
-	ob.queued = keep
-	return out, nil
+	d := lim.ReserveN(now, 1).DelayFrom(now)
+	if d > 0 {
+		ob.paced[m.ID] = now.Add(d)
+	}
+	return d
 }
 
-func recipientKey(m *engine.Message) string { return string(m.Kind) + ":" + strings.Join(m.To, ",") }
+// outcome is what became of a claimed send, for the recorder.
+type outcome struct {
+	m          *engine.Message // as claimed
+	kind       outcomeKind
+	providerID string    // attempted: the provider's id for the sent message
+	err        error     // attempted: the attempt's error
+	due        time.Time // released: when it may be claimed again
+}
 
-// deliver makes one attempt at m and records its outcome.
+type outcomeKind int
+
+const (
+	attempted  outcomeKind = iota // sent, or failed with err
+	suppressed                    // not sent: the contact opted out
+	notQueued                     // settled already: out of the outbox
+	released                      // not tried: claimable again at due
+)
+
+// deliver makes one attempt at m and hands its outcome to the recorder.
 func (ob *Outbox) deliver(ctx context.Context, m *engine.Message) {
 	defer func() {
-		ob.mu.Lock()
-		delete(ob.inflight, m.ID)
-		ob.mu.Unlock()
 		<-ob.sem
-		ob.wg.Done()
+		ob.sends.Done()
 		ob.Wake()
 	}()
-	providerID, err := ob.attempt(ctx, m)
-	if errors.Is(err, errNotQueued) {
-		return // settled elsewhere; nothing to record
-	}
-	if errors.Is(err, errSuppressed) {
-		ob.record(m, "", err)
+	if ctx.Err() != nil {
+		ob.results <- outcome{m: m, kind: released, due: m.NextAttempt} // stopping: not tried
 		return
 	}
-	if ob.o.OnResult != nil {
-		ob.o.OnResult(m, err)
+	providerID, err := ob.attempt(ctx, m)
+	switch {
+	case errors.Is(err, errNotQueued):
+		ob.results <- outcome{m: m, kind: notQueued}
+	case errors.Is(err, errSuppressed):
+		ob.results <- outcome{m: m, kind: suppressed}
+	case errors.Is(err, errStopped):
+		ob.results <- outcome{m: m, kind: released, due: m.NextAttempt}
+	default:
+		if ob.o.OnResult != nil {
+			ob.o.OnResult(m, err)
+		}
+		ob.results <- outcome{m: m, kind: attempted, providerID: providerID, err: err}
 	}
-	ob.record(m, providerID, err)
 }
 
 var (
 	errSuppressed = errors.New("contact opted out")
 	errNotQueued  = errors.New("message is no longer queued")
+	errStopped    = errors.New("outbox stopping")
 )
 
 func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error) {
 	// Check, just before sending, that the message is still queued (no
-	// other worker or replica sent it) and that a reply's contact has not
+	// other worker or process sent it) and that a reply's contact has not
 	// opted out since it was queued.
 	queued, optedOut := false, false
 	err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
@@ -347,6 +404,8 @@ func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error
 		return nil
 	})
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return "", errStopped
 	case err != nil:
 		return "", err
 	case !queued:
@@ -375,78 +434,142 @@ func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error
 	})
 }
 
-// record stores the outcome of an attempt: sent, retry later, or failed.
-// It uses a fresh context so that a shutdown still records what happened.
-func (ob *Outbox) record(sent *engine.Message, providerID string, sendErr error) {
-	now := ob.o.Clock.Now()
-	var stored *engine.Message // the message as committed
-	log := ob.o.Logger.With().Str("msg_id", sent.ID).Str("to", maskAll(sent.To)).Str("kind", string(sent.Kind)).Logger()
-	err := ob.o.Store.Update(context.Background(), func(tx engine.Tx) error {
-		m, err := tx.Message(sent.ID)
-		if err != nil {
-			return err
-		}
-		stored = m
-		m.UpdatedAt = now
-		var se *providers.SendError
-		switch {
-		case sendErr == nil:
-			m.Attempts++
-			m.Status, m.ProviderID, m.Error, m.ErrorCode = engine.StatusSent, providerID, "", 0
-			if m.Kind == engine.KindText {
-				m.Provider = ob.o.Provider
-				if ob.o.ProviderOf != nil {
-					m.Provider = ob.o.ProviderOf(m.Channel, m.From)
+// recordLoop records outcomes until the results channel is closed: each
+// commit takes every outcome waiting, up to maxRecordBatch.
+func (ob *Outbox) recordLoop() {
+	for r := range ob.results {
+		batch := []outcome{r}
+	more:
+		for len(batch) < maxRecordBatch {
+			select {
+			case r, ok := <-ob.results:
+				if !ok {
+					break more
 				}
+				batch = append(batch, r)
+			default:
+				break more
 			}
-			if ob.o.Dev {
-				m.Status = engine.StatusDev
+		}
+		ob.record(batch)
+		ob.Wake() // a settled send lets the next one of its queue go
+	}
+}
+
+// recorded is an outcome as committed, for what follows the commit.
+type recorded struct {
+	outcome
+	stored *engine.Message // attempted or suppressed: the message as committed
+	lost   bool            // the lease had gone to another owner: nothing recorded
+	bad    error           // the message could not be read: taken out of the outbox
+}
+
+// record commits a batch of outcomes in one transaction, then logs them
+// and tells OnOptedOut. It uses a fresh context so that a shutdown still
+// records what happened. If the batch fails, each outcome is tried alone,
+// so that one the store refuses does not lose the others.
+func (ob *Outbox) record(batch []outcome) {
+	var done []recorded
+	err := ob.o.Store.Update(context.Background(), func(tx engine.Tx) error {
+		done = done[:0]
+		now := ob.o.Clock.Now()
+		for _, r := range batch {
+			rec, err := ob.apply(tx, r, now)
+			if err != nil {
+				return fmt.Errorf("message %s: %w", r.m.ID, err)
 			}
-			return ob.finish(tx, m)
-		case errors.Is(sendErr, errSuppressed):
-			m.Status, m.Error = engine.StatusSuppressed, sendErr.Error()
-			return ob.finish(tx, m)
+			done = append(done, rec)
 		}
-		m.Attempts++
-		m.Error = sendErr.Error()
-		if errors.As(sendErr, &se) {
-			m.ErrorCode = se.Code
-		}
-		if providers.IsRetryable(sendErr) && m.Attempts < ob.o.MaxAttempts {
-			m.NextAttempt = now.Add(ob.backoff(m.Attempts))
-			return tx.PutMessage(m)
-		}
-		m.Status = engine.StatusFailed
-		return ob.finish(tx, m)
+		return nil
 	})
-	ob.mu.Lock()
-	switch {
-	case err != nil:
-		delete(ob.queued, sent.ID) // re-read from the store
-	case stored.Status == engine.StatusQueued:
-		ob.queued[sent.ID] = stored // to retry at NextAttempt
-	default:
-		delete(ob.queued, sent.ID)
-		ob.settled[sent.ID] = true
+	if err != nil {
+		if len(batch) > 1 {
+			for _, r := range batch {
+				ob.record([]outcome{r})
+			}
+			return
+		}
+		ob.o.Logger.Error().Err(err).Str("msg_id", batch[0].m.ID).Msg("outbox: record send outcome")
+		return
 	}
-	ob.mu.Unlock()
+	for _, rec := range done {
+		ob.report(rec)
+	}
+}
+
+// apply writes one outcome in tx: the message's new state, and the send
+// out of the outbox (settled) or released (to retry or to wait).
+func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error) {
+	rec := recorded{outcome: r}
+	switch r.kind {
+	case released:
+		err := tx.ReleaseSend(r.m.ID, ob.o.Owner, r.due)
+		if errors.Is(err, engine.ErrLeaseLost) || errors.Is(err, engine.ErrNotFound) {
+			rec.lost = true
+			return rec, nil
+		}
+		return rec, err
+	case notQueued:
+		return rec, tx.Dequeue(r.m.ID)
+	}
+	m, err := tx.Message(r.m.ID)
+	if err != nil {
+		rec.bad = err
+		return rec, tx.Dequeue(r.m.ID)
+	}
+	q, err := tx.QueuedSend(r.m.ID)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return rec, err
+	}
+	sent := r.kind == attempted && r.err == nil
+	if !sent && (err != nil || q.Owner != ob.o.Owner) {
+		// The lease expired and another owner took the send (or settled
+		// it): what becomes of it is theirs to record. A send that went
+		// out is recorded whatever the lease: that is a fact.
+		rec.lost = true
+		return rec, nil
+	}
+	rec.stored = m
+	m.UpdatedAt = now
 	var se *providers.SendError
-	if err == nil && errors.As(sendErr, &se) && se.OptedOut && stored.Purpose != engine.PurposeForward && ob.o.OnOptedOut != nil {
-		// The recipient refused it: opt out the contact the message was
-		// for, never the customer a staff forward was about.
-		ob.o.OnOptedOut(sent.To[0])
-	}
 	switch {
-	case err != nil:
-		log.Error().Err(err).Msg("outbox: record send outcome")
-	case sendErr == nil:
-		log.Info().Str("provider_id", providerID).Bool("dev", ob.o.Dev).Msg("sent")
-		log.Debug().Str("body", sent.Body).Msg("sent body")
-	case errors.Is(sendErr, errSuppressed):
-		log.Info().Msg("not sent: contact opted out")
-	default:
-		log.Warn().Err(sendErr).Bool("retryable", providers.IsRetryable(sendErr)).Msg("send failed")
+	case sent:
+		m.Attempts++
+		if m.Kind == engine.KindText {
+			m.Provider = ob.o.Provider
+			if ob.o.ProviderOf != nil {
+				m.Provider = ob.o.ProviderOf(m.Channel, m.From)
+			}
+		}
+		m.ProviderID = r.providerID
+		if m.Status.Rank() > engine.StatusSent.Rank() {
+			// The provider's delivery report overtook this record: keep it.
+			return rec, ob.finish(tx, m)
+		}
+		m.Status, m.Error, m.ErrorCode = engine.StatusSent, "", 0
+		if ob.o.Dev {
+			m.Status = engine.StatusDev
+		}
+		return rec, ob.finish(tx, m)
+	case r.kind == suppressed:
+		m.Status, m.Error = engine.StatusSuppressed, errSuppressed.Error()
+		return rec, ob.finish(tx, m)
 	}
+	m.Attempts++
+	m.Error = r.err.Error()
+	if errors.As(r.err, &se) {
+		m.ErrorCode = se.Code
+	}
+	if providers.IsRetryable(r.err) && m.Attempts < ob.o.MaxAttempts {
+		// It stays at the head of its queue: the sends behind it wait.
+		m.NextAttempt = now.Add(ob.backoff(m.Attempts))
+		if err := tx.PutMessage(m); err != nil {
+			return rec, err
+		}
+		return rec, tx.ReleaseSend(m.ID, ob.o.Owner, m.NextAttempt)
+	}
+	m.Status = engine.StatusFailed
+	return rec, ob.finish(tx, m)
 }
 
 func (ob *Outbox) finish(tx engine.Tx, m *engine.Message) error {
@@ -454,6 +577,44 @@ func (ob *Outbox) finish(tx engine.Tx, m *engine.Message) error {
 		return err
 	}
 	return tx.Dequeue(m.ID)
+}
+
+// report logs a committed outcome and tells OnOptedOut of a recipient who
+// refused the message.
+func (ob *Outbox) report(rec recorded) {
+	m := rec.m
+	log := ob.o.Logger.With().Str("msg_id", m.ID).Str("to", maskAll(m.To)).Str("kind", string(m.Kind)).Logger()
+	switch {
+	case rec.bad != nil:
+		log.Error().Err(rec.bad).Msg("outbox: unreadable queued message; took it out of the queue")
+		return
+	case rec.lost && rec.kind == released:
+		log.Debug().Msg("outbox: released a send another owner had claimed already")
+		return
+	case rec.lost:
+		log.Warn().Err(rec.err).Msg("outbox: the lease on this send expired and another owner took it; its outcome is theirs to record")
+		return
+	case rec.kind == released:
+		log.Debug().Time("due", rec.due).Msg("outbox: send released until its sender's rate allows it")
+		return
+	case rec.kind == notQueued:
+		log.Debug().Msg("outbox: message settled already; took it out of the queue")
+		return
+	case rec.kind == suppressed:
+		log.Info().Msg("not sent: contact opted out")
+		return
+	case rec.err == nil:
+		log.Info().Str("provider_id", rec.providerID).Bool("dev", ob.o.Dev).Msg("sent")
+		log.Debug().Str("body", m.Body).Msg("sent body")
+		return
+	}
+	log.Warn().Err(rec.err).Bool("retryable", providers.IsRetryable(rec.err)).Msg("send failed")
+	var se *providers.SendError
+	if errors.As(rec.err, &se) && se.OptedOut && rec.stored.Purpose != engine.PurposeForward && ob.o.OnOptedOut != nil {
+		// The recipient refused it: opt out the contact the message was
+		// for, never the customer a staff forward was about.
+		ob.o.OnOptedOut(m.To[0])
+	}
 }
 
 // backoff is the delay before attempt n+1: Backoff·2^(n-1), capped, ±25%.

@@ -44,17 +44,47 @@ type Twilio struct {
 	rest      *twiliogo.RestClient
 }
 
+// defaultIdleConns is how many idle connections to the Messages API the
+// provider keeps unless told otherwise: the outbox's default workers.
+const defaultIdleConns = 16
+
+// Option changes how New builds the provider.
+type Option func(*options)
+
+type options struct {
+	idleConns int
+}
+
+// WithIdleConns keeps up to n idle connections to the Messages API (default
+// 16): one per send that may be under way at once, so that sends reuse
+// their connections instead of opening one each.
+func WithIdleConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.idleConns = n
+		}
+	}
+}
+
 // New returns the Twilio provider for account c. region reads numbers that
 // Twilio sends without a country code (defaults.region). Credentials come
 // from c only, never from TWILIO_* environment variables, and requests go to
 // c.APIBaseURL (https://api.twilio.com when empty). With no account sid or no
 // auth token the provider is in dev mode.
-func New(c config.Twilio, region string, log zerolog.Logger) (*Twilio, error) {
+func New(c config.Twilio, region string, log zerolog.Logger, opts ...Option) (*Twilio, error) {
+	o := options{idleConns: defaultIdleConns}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	base, err := parseBase(c.APIBaseURL)
 	if err != nil {
 		return nil, err
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// Go keeps 2 idle connections per host by default: with more sends at
+	// once, most would open a new connection (and TLS session) each.
+	transport.MaxIdleConns = o.idleConns
+	transport.MaxIdleConnsPerHost = o.idleConns
 	httpClient := &http.Client{
 		Transport: &apiTransport{base: base, next: transport},
 		Timeout:   sendTimeout,

@@ -16,3 +16,12 @@ import (
 func BenchmarkDueTimers(b *testing.B) {
 	storetest.BenchmarkDueTimers(b, func(b *testing.B) engine.Store { return open(b) })
 }
+
+// BenchmarkOutboxClaim measures one claim of 16 sends (and one claim that
+// completes them) on bbolt files holding 1,000, 10,000 and 100,000 queued
+// sends. It should not grow with the backlog:
+//
+//	go test -run x -bench OutboxClaim ./gateway/store/
+func BenchmarkOutboxClaim(b *testing.B) {
+	storetest.BenchmarkOutboxClaim(b, func(b *testing.B) engine.Store { return open(b) })
+}

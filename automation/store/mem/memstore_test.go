@@ -26,6 +26,10 @@ func BenchmarkMemStoreDueTimers(b *testing.B) {
 	storetest.BenchmarkDueTimers(b, func(*testing.B) engine.Store { return mem.NewMemStore() })
 }
 
+func BenchmarkMemStoreOutboxClaim(b *testing.B) {
+	storetest.BenchmarkOutboxClaim(b, func(*testing.B) engine.Store { return mem.NewMemStore() })
+}
+
 var memT0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func TestMemStoreCanceledContext(t *testing.T) {
@@ -176,7 +180,39 @@ type memModel struct {
 	timers map[string]engine.Timer            // key → pending timer
 	held   map[string]map[string]engine.Timer // automation → key → timer
 	groups map[string][]string                // phone → groups
-	outbox map[string]bool
+	outbox map[string]string                  // message id → recipient
+	heads  map[string]string                  // recipient → the message at the head of its queue
+}
+
+// enqueue queues id to recipient to: the head of its queue if it is the
+// only one there.
+func (m memModel) enqueue(id, to string) {
+	if _, ok := m.outbox[id]; ok {
+		return
+	}
+	m.outbox[id] = to
+	if _, ok := m.heads[to]; !ok {
+		m.heads[to] = id
+	}
+}
+
+// dequeue takes id out; the least id left to its recipient takes its place
+// at the head.
+func (m memModel) dequeue(id string) {
+	to, ok := m.outbox[id]
+	if !ok {
+		return
+	}
+	delete(m.outbox, id)
+	if m.heads[to] != id {
+		return
+	}
+	delete(m.heads, to)
+	for other, r := range m.outbox {
+		if r == to && (m.heads[to] == "" || other < m.heads[to]) {
+			m.heads[to] = other
+		}
+	}
 }
 
 func memModelKey(tm engine.Timer) string {
@@ -184,7 +220,8 @@ func memModelKey(tm engine.Timer) string {
 }
 
 func (m memModel) clone() memModel {
-	c := memModel{timers: maps.Clone(m.timers), held: map[string]map[string]engine.Timer{}, groups: maps.Clone(m.groups), outbox: maps.Clone(m.outbox)}
+	c := memModel{timers: maps.Clone(m.timers), held: map[string]map[string]engine.Timer{}, groups: maps.Clone(m.groups),
+		outbox: maps.Clone(m.outbox), heads: maps.Clone(m.heads)}
 	for a, h := range m.held {
 		c.held[a] = maps.Clone(h)
 	}
@@ -197,7 +234,8 @@ func (m memModel) clone() memModel {
 func TestMemStoreModel(t *testing.T) {
 	s := mem.NewMemStore()
 	rng := rand.New(rand.NewPCG(7, 11))
-	model := memModel{timers: map[string]engine.Timer{}, held: map[string]map[string]engine.Timer{}, groups: map[string][]string{}, outbox: map[string]bool{}}
+	model := memModel{timers: map[string]engine.Timer{}, held: map[string]map[string]engine.Timer{}, groups: map[string][]string{},
+		outbox: map[string]string{}, heads: map[string]string{}}
 	autos := []string{"a", "ab", "b"}
 	allGroups := []string{"g", "gh", "h"}
 
@@ -255,13 +293,14 @@ func TestMemStoreModel(t *testing.T) {
 					err = tx.PutContact(&engine.Contact{Phone: phone, Groups: gs})
 					next.groups[phone] = gs
 				case 6:
-					id := fmt.Sprintf("m%03d", rng.IntN(50))
-					err = tx.Enqueue(id)
-					next.outbox[id] = true
+					n := rng.IntN(50)
+					id, to := fmt.Sprintf("m%03d", n), fmt.Sprintf("+1555%03d", n%7)
+					err = tx.Enqueue(&engine.Message{ID: id, Kind: engine.KindText, To: []string{to}})
+					next.enqueue(id, to)
 				case 7:
 					id := fmt.Sprintf("m%03d", rng.IntN(50))
 					err = tx.Dequeue(id)
-					delete(next.outbox, id)
+					next.dequeue(id)
 				}
 				if err != nil {
 					return err
@@ -280,6 +319,19 @@ func TestMemStoreModel(t *testing.T) {
 		}
 		if err := s.View(t.Context(), func(tx engine.Tx) error { return memCompare(tx, model, allGroups) }); err != nil {
 			t.Fatalf("round %d (rolled back: %v): %v", round, fail, err)
+		}
+		// What can be claimed is the head of each queue, in id order (all
+		// are due at once); the claim is rolled back.
+		var claimed []string
+		err = s.Update(t.Context(), func(tx engine.Tx) error {
+			var err error
+			if claimed, err = tx.ClaimSends(memT0, time.Minute, "model", 1000); err != nil {
+				return err
+			}
+			return errors.New("rolled back")
+		})
+		if want := slices.Sorted(maps.Values(model.heads)); err == nil || !slices.Equal(claimed, want) {
+			t.Fatalf("round %d: ClaimSends = %v (%v), want the heads %v", round, claimed, err, want)
 		}
 	}
 }

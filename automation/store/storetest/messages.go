@@ -152,7 +152,7 @@ func testOutboxOrder(t *testing.T, s engine.Store) {
 	enqueue := func(ids ...string) func(tx engine.Tx) error {
 		return func(tx engine.Tx) error {
 			for _, id := range ids {
-				if err := tx.Enqueue(id); err != nil {
+				if err := tx.Enqueue(outbound(id, phoneA)); err != nil {
 					return err
 				}
 			}
@@ -196,7 +196,7 @@ func testOutboxOrder(t *testing.T, s engine.Store) {
 func testOutboxDequeue(t *testing.T, s engine.Store) {
 	update(t, s, func(tx engine.Tx) error {
 		for _, id := range []string{"m0001", "m0002", "m0003", "m0004"} {
-			if err := tx.Enqueue(id); err != nil {
+			if err := tx.Enqueue(outbound(id, phoneA)); err != nil {
 				return err
 			}
 		}

@@ -90,7 +90,7 @@ func testEmptyKeys(t *testing.T, s engine.Store) {
 		{"PutEnrollment", func(tx engine.Tx) error {
 			return tx.PutEnrollment(enrollment("", phoneA, "a", engine.EnrollmentWaiting))
 		}},
-		{"Enqueue", func(tx engine.Tx) error { return tx.Enqueue("") }},
+		{"Enqueue", func(tx engine.Tx) error { return tx.Enqueue(outbound("", phoneA)) }},
 		{"PutMeta", func(tx engine.Tx) error { return tx.PutMeta("", []byte("v")) }},
 	}
 	for _, p := range puts {

@@ -31,7 +31,7 @@ import (
 // subtest calls open once and expects an empty store; open should close
 // it with t.Cleanup, and Close must accept being called twice.
 func Run(t *testing.T, open func(t *testing.T) engine.Store) {
-	groups := [][]testCase{contactCases, messageCases, outboxCases, enrollmentCases, timerCases, metaCases, txCases, healthCases}
+	groups := [][]testCase{contactCases, messageCases, outboxCases, sendCases, enrollmentCases, timerCases, metaCases, txCases, healthCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -152,6 +152,23 @@ func message(id, contact string) *engine.Message {
 		To:        []string{"+15005550006"},
 		Body:      "JOIN " + id,
 		Status:    engine.StatusReceived,
+		CreatedAt: t0,
+		UpdatedAt: t0,
+	}
+}
+
+// outbound is a queued text to phone.
+func outbound(id, phone string) *engine.Message {
+	return &engine.Message{
+		ID:        id,
+		Direction: engine.Outbound,
+		Kind:      engine.KindText,
+		Channel:   "sms",
+		Contact:   phone,
+		From:      "+15005550006",
+		To:        []string{phone},
+		Body:      "reply " + id,
+		Status:    engine.StatusQueued,
 		CreatedAt: t0,
 		UpdatedAt: t0,
 	}

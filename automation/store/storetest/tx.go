@@ -125,6 +125,23 @@ func dump(tx engine.Tx) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(&b, "outbox: %v\n", out)
+	for _, id := range []string{"m0001", "m0002", "m0003"} {
+		q, err := tx.QueuedSend(id)
+		if !missing("queued send "+id, err) {
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&b, "queued send %s: %s due %s owner %q until %s\n", id, q.Queue,
+				q.Due.UTC().Format(time.RFC3339Nano), q.Owner, q.LeaseUntil.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	next, err := tx.NextSendDue()
+	if !missing("next send due", err) {
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "next send due: %s\n", next.UTC().Format(time.RFC3339Nano))
+	}
 	for _, id := range []string{"e0001", "e0002"} {
 		e, err := tx.Enrollment(id)
 		if !missing("enrollment "+id, err) {
@@ -166,8 +183,20 @@ func dump(tx engine.Tx) (string, error) {
 	return b.String(), nil
 }
 
+// claim claims every due send for owner, leased for a minute from t0.
+func claim(tx engine.Tx, owner string) error {
+	_, err := tx.ClaimSends(t0, time.Minute, owner, 10)
+	return err
+}
+
+func recoverSends(tx engine.Tx, owner string) error {
+	_, err := tx.RecoverSends(owner)
+	return err
+}
+
 // seed stores one of everything: a contact in group g, an inbound message
-// with a provider id, queued; an active enrollment with its timer; a held
+// with a provider id, queued, and a send queued to phoneC, both claimed by
+// p; an active enrollment with its timer; a held
 // timer of paused automation p; a meta value.
 func seed(t *testing.T, s engine.Store) {
 	t.Helper()
@@ -180,7 +209,9 @@ func seed(t *testing.T, s engine.Store) {
 		for _, err := range []error{
 			tx.PutContact(c),
 			tx.PutMessage(m),
-			tx.Enqueue("m0001"),
+			tx.Enqueue(m),
+			tx.Enqueue(outbound("m0003", phoneC)),
+			claim(tx, "p"),
 			tx.PutEnrollment(enrollment("e0001", phoneA, "a", engine.EnrollmentWaiting)),
 			tx.PutTimer(timer(t0.Add(-time.Hour), "e0001", "a")),
 			tx.PutTimer(held),
@@ -209,8 +240,11 @@ func writeEverything(tx engine.Tx) []error {
 		tx.PutContact(contact(phoneB, "g")),
 		tx.PutMessage(m1),
 		tx.PutMessage(m2),
-		tx.Enqueue("m0002"),
+		tx.Enqueue(m2),
 		tx.Dequeue("m0001"),
+		tx.ReleaseSend("m0003", "p", t0.Add(time.Hour)),
+		claim(tx, "w"),
+		recoverSends(tx, "p"),
 		tx.PutEnrollment(enrollment("e0001", phoneA, "a", engine.EnrollmentEnded)),
 		tx.PutEnrollment(enrollment("e0002", phoneB, "b", engine.EnrollmentWaiting)),
 		tx.PutTimer(timer(t0.Add(-3*time.Hour), "e0002", "b")),
@@ -223,6 +257,7 @@ func writeEverything(tx engine.Tx) []error {
 }
 
 var setterNames = []string{"PutContact", "PutContact (new)", "PutMessage", "PutMessage (new)", "Enqueue", "Dequeue",
+	"ReleaseSend", "ClaimSends", "RecoverSends",
 	"PutEnrollment (end)", "PutEnrollment (new)", "PutTimer", "DeleteTimer", "ReleaseTimers", "HoldTimer", "PutMeta", "PutMeta (new)"}
 
 // releaseHeld releases the held timers of automation p, in an Update that
@@ -349,9 +384,22 @@ func testReadsOwnWrites(t *testing.T, s engine.Store) {
 		ms, err := tx.Messages(phoneB, 10)
 		return fmt.Sprint(messageIDs(ms)), err
 	})
-	check("Outbox", "[m0002]", func(tx engine.Tx) (string, error) {
+	check("Outbox", "[m0002 m0003]", func(tx engine.Tx) (string, error) {
 		ids, err := tx.Outbox("", 10)
 		return fmt.Sprint(ids), err
+	})
+	// m0001 went; m0002 behind it became the head of their queue and w
+	// claimed it; p released m0003 until an hour later.
+	check("QueuedSend", "w "+t0.Add(time.Minute).Format(time.RFC3339), func(tx engine.Tx) (string, error) {
+		q, err := tx.QueuedSend("m0002")
+		if err != nil {
+			return "", err
+		}
+		return q.Owner + " " + q.LeaseUntil.UTC().Format(time.RFC3339), nil
+	})
+	check("NextSendDue", t0.Add(time.Minute).Format(time.RFC3339), func(tx engine.Tx) (string, error) {
+		due, err := tx.NextSendDue()
+		return due.UTC().Format(time.RFC3339), err
 	})
 	check("Enrollment", string(engine.EnrollmentEnded), func(tx engine.Tx) (string, error) {
 		e, err := tx.Enrollment("e0001")
