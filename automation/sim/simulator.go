@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/schedule"
+	"github.com/keyway-sms/keyway/automation/steps/httpstep"
 	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
@@ -33,9 +35,12 @@ type Simulator struct {
 	// From is the contact's number, Channel its channel, To the number it
 	// writes to.
 	From, Channel, To string
-	out               io.Writer
-	events            []engine.TraceEvent
-	seq               int
+	// HTTP, if set, answers the http steps' calls instead of the network
+	// (`keyway test` answers them from the test file).
+	HTTP   http.RoundTripper
+	out    io.Writer
+	events []engine.TraceEvent
+	seq    int
 	// sched takes the scheduled automations' ticks as the gateway would;
 	// counted marks the schedules that started counting.
 	sched   *schedule.Scheduler
@@ -75,6 +80,7 @@ func (s *Simulator) to() string {
 
 // Say handles body as a message from the contact, then fires what became due.
 func (s *Simulator) Say(ctx context.Context, body string) (SimResult, error) {
+	ctx = s.withHTTP(ctx)
 	s.seq++
 	h, err := s.Engine.HandleInbound(ctx, providers.Inbound{
 		Provider: "simulator", ID: fmt.Sprintf("SIM%06d", s.seq), Channel: s.Channel,
@@ -91,6 +97,7 @@ func (s *Simulator) Say(ctx context.Context, body string) (SimResult, error) {
 // Advance moves the clock forward by d and fires every timer and schedule
 // tick due by then, in time order, as a running gateway would have.
 func (s *Simulator) Advance(ctx context.Context, d time.Duration) (SimResult, error) {
+	ctx = s.withHTTP(ctx)
 	end := s.Clock.Now().Add(d)
 	var all SimResult
 	if err := s.countSchedules(ctx); err != nil {
@@ -128,6 +135,30 @@ func (s *Simulator) Advance(ctx context.Context, d time.Duration) (SimResult, er
 	}
 	s.Clock.Advance(end.Sub(s.Clock.Now()))
 	return all, nil
+}
+
+// Start enrolls the contact in the automation with id, as the admin API's
+// manual start does, then fires what became due.
+func (s *Simulator) Start(ctx context.Context, id string) (engine.StartResult, SimResult, error) {
+	ctx = s.withHTTP(ctx)
+	addr := s.From
+	if s.Channel == config.ChannelWhatsApp {
+		addr = "whatsapp:" + s.From
+	}
+	started, err := s.Engine.Start(ctx, id, []string{addr})
+	if err != nil {
+		return started, SimResult{}, err
+	}
+	res, err := s.settle(ctx)
+	return started, res, err
+}
+
+// withHTTP returns ctx under which http steps go through s.HTTP, if set.
+func (s *Simulator) withHTTP(ctx context.Context) context.Context {
+	if s.HTTP == nil {
+		return ctx
+	}
+	return httpstep.WithTransport(ctx, s.HTTP)
 }
 
 // countSchedules starts counting the ticks of schedules not counted yet,

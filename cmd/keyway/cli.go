@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,15 +34,15 @@ var (
 const usage = `keyway: SMS/WhatsApp keyword chatbot gateway
 
 Usage:
-  keyway serve    --config FILE     run the gateway
-  keyway validate --config FILE     check a config file
-  keyway simulate --config FILE [--from +NUMBER] [--channel sms|whatsapp]
+  keyway serve    [--config] FILE   run the gateway
+  keyway validate [--config] FILE   check a config file
+  keyway simulate [--config] FILE [--from +NUMBER] [--channel sms|whatsapp]
                                     chat with the automations on stdin
+  keyway test     FILE...           run automation tests
   keyway version                    print version, commit and Go version
 
---config may also come from KEYWAY_CONFIG. Log level: --log-level or
-KEYWAY_LOG_LEVEL (debug, info, warn, error; default info, and debug in dev
-mode so that the bodies of messages not sent show in the log).
+The config file may be given as the argument or with --config, or come from
+KEYWAY_CONFIG. "keyway COMMAND --help" lists a command's flags.
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -51,12 +52,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
 	case "simulate":
 		return simulate(args[1:], stdin, stdout, stderr)
+	case "test":
+		return runTestFiles(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
+		fs := newCommandFlags("version", "Usage: keyway version\n\nPrints keyway's version, commit and Go version.\n")
+		if code, done := parseFlags(fs, args[1:], stdout, stderr); done {
+			return code
+		}
+		if fs.NArg() > 0 {
+			return extraArgs(fs, fs.Args(), stderr)
+		}
 		fmt.Fprintf(stdout, "keyway %s (commit %s, %s)\n", version, revision(), runtime.Version())
 		return 0
 	case "help", "-h", "--help":
@@ -81,19 +91,105 @@ func revision() string {
 	return "unknown"
 }
 
-// commonFlags are the flags every command that reads a config takes.
-type commonFlags struct {
-	config   string
-	logLevel string
+// newCommandFlags returns the flag set of a command whose usage prints help
+// and then every flag.
+func newCommandFlags(name, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet("keyway "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), help)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
 }
 
-func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
-	fs := flag.NewFlagSet("keyway "+name, flag.ContinueOnError)
+// parseFlags parses args, flags and arguments in any order (the arguments
+// are left in fs.Args()). --help prints the usage on stdout (done, 0); a
+// bad flag prints the error and the usage on stderr (done, 2).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, done bool) {
+	fs.SetOutput(io.Discard)
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0, true
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n\n", fs.Name(), err)
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return 2, true
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		// "--" ends the flags: everything after it is an argument.
+		if len(args) > fs.NArg() && args[len(args)-fs.NArg()-1] == "--" {
+			positional = append(positional, fs.Args()...)
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 	fs.SetOutput(stderr)
+	_ = fs.Parse(append([]string{"--"}, positional...))
+	return 0, false
+}
+
+// extraArgs reports arguments a command does not take.
+func extraArgs(fs *flag.FlagSet, extra []string, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "%s: unexpected argument(s): %s (see %s --help)\n", fs.Name(), strings.Join(extra, " "), fs.Name())
+	return 2
+}
+
+// commonFlags are the flags of the commands that read a config.
+type commonFlags struct {
+	config    string
+	logLevel  string
+	logFormat string
+}
+
+// configFlags adds --config to fs.
+func configFlags(fs *flag.FlagSet) *commonFlags {
 	cf := &commonFlags{}
-	fs.StringVar(&cf.config, "config", os.Getenv("KEYWAY_CONFIG"), "config file (or KEYWAY_CONFIG)")
-	fs.StringVar(&cf.logLevel, "log-level", os.Getenv("KEYWAY_LOG_LEVEL"), "debug, info, warn or error (default info; debug in dev mode)")
-	return fs, cf
+	fs.StringVar(&cf.config, "config", os.Getenv("KEYWAY_CONFIG"), "config `FILE` (or the argument, or KEYWAY_CONFIG)")
+	return cf
+}
+
+// logFlags adds --log-level and --log-format to fs.
+func (cf *commonFlags) logFlags(fs *flag.FlagSet) {
+	fs.StringVar(&cf.logLevel, "log-level", os.Getenv("KEYWAY_LOG_LEVEL"), "debug, info, warn or error (or KEYWAY_LOG_LEVEL; default info, debug in dev mode)")
+	fs.StringVar(&cf.logFormat, "log-format", os.Getenv("KEYWAY_LOG_FORMAT"), "json or console (or KEYWAY_LOG_FORMAT; default console when stderr is a terminal, else json)")
+}
+
+// configArg takes the config file from the one argument the command may
+// have; it reports an error (code 2) when there are more, or when the file
+// is given both ways, or not at all.
+func (cf *commonFlags) configArg(fs *flag.FlagSet, stderr io.Writer) (int, bool) {
+	args := fs.Args()
+	if len(args) > 1 {
+		return extraArgs(fs, args[1:], stderr), false
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	if len(args) == 1 {
+		if explicit && args[0] != cf.config {
+			fmt.Fprintf(stderr, "%s: the config is given twice: --config %s and %s\n", fs.Name(), cf.config, args[0])
+			return 2, false
+		}
+		cf.config = args[0]
+	}
+	if cf.config == "" {
+		fmt.Fprintf(stderr, "%s: a config FILE is required (the argument, --config FILE or KEYWAY_CONFIG)\n", fs.Name())
+		return 2, false
+	}
+	return 0, true
 }
 
 func printProblems(w io.Writer, ps config.Problems) {
@@ -102,36 +198,88 @@ func printProblems(w io.Writer, ps config.Problems) {
 	}
 }
 
+const validateHelp = `Usage: keyway validate [--config] FILE [--format text|json] [--segments]
+
+Checks a config file. Prints every problem as FILE:LINE:COL: message (a
+warning with "warning: ") and exits 1 when there is an error, or prints a
+one-line summary and exits 0. With --format json it prints one JSON object
+{"valid", "summary", "problems": [{file, line, col, severity, message}]}.
+`
+
+// jsonProblem is a problem as validate --format json prints it.
+type jsonProblem struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Col      int    `json:"col"`
+	Severity string `json:"severity"` // error or warning
+	Message  string `json:"message"`
+}
+
 func validate(args []string, stdout, stderr io.Writer) int {
-	fs, cf := newFlags("validate", stderr)
+	fs := newCommandFlags("validate", validateHelp)
+	cf := configFlags(fs)
 	segments := fs.Bool("segments", false, "print the SMS segments each reply's text takes")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	format := fs.String("format", "text", "text, or json: the problems and summary as one JSON object")
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
-	if cf.config == "" {
-		fmt.Fprintln(stderr, "keyway validate: --config FILE (or KEYWAY_CONFIG) is required")
+	if code, ok := cf.configArg(fs, stderr); !ok {
+		return code
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "keyway validate: --format must be text or json, not %q\n", *format)
 		return 2
 	}
 	cfg, set, problems := engine.Load(cf.config)
+	summary := ""
+	if set == nil {
+		summary = fmt.Sprintf("%s: %d problem(s)", cf.config, len(problems.Errors()))
+	} else {
+		steps := 0
+		for _, a := range set.Automations() {
+			steps += len(a.Steps)
+		}
+		mode := "live"
+		if cfg.Providers.Twilio.DevMode() {
+			mode = "dev mode (no Twilio credentials)"
+		}
+		summary = fmt.Sprintf("%s: OK: %d automation(s), %d step(s), %d group(s), %d warning(s); %s",
+			cf.config, len(set.Automations()), steps, len(cfg.Groups), len(problems.Warnings()), mode)
+	}
+	if *format == "json" {
+		out := struct {
+			Valid    bool          `json:"valid"`
+			Summary  string        `json:"summary"`
+			Problems []jsonProblem `json:"problems"`
+		}{Valid: set != nil, Summary: summary, Problems: []jsonProblem{}}
+		for _, p := range problems {
+			sev := "error"
+			if p.Warning {
+				sev = "warning"
+			}
+			out.Problems = append(out.Problems, jsonProblem{File: p.File, Line: p.Pos.Line, Col: p.Pos.Col, Severity: sev, Message: p.Message})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintf(stderr, "keyway validate: %v\n", err)
+			return 2
+		}
+		if set == nil {
+			return 1
+		}
+		return 0
+	}
 	printProblems(stdout, problems)
 	if set == nil {
 		// The count goes to stderr: stdout holds only FILE:LINE:COL lines.
-		fmt.Fprintf(stderr, "%s: %d problem(s)\n", cf.config, len(problems.Errors()))
+		fmt.Fprintln(stderr, summary)
 		return 1
-	}
-	steps := 0
-	for _, a := range set.Automations() {
-		steps += len(a.Steps)
 	}
 	if *segments {
 		printSegments(stdout, cfg, set)
 	}
-	mode := "live"
-	if cfg.Providers.Twilio.DevMode() {
-		mode = "dev mode (no Twilio credentials)"
-	}
-	fmt.Fprintf(stdout, "%s: OK: %d automation(s), %d step(s), %d group(s), %d warning(s); %s\n",
-		cf.config, len(set.Automations()), steps, len(cfg.Groups), len(problems.Warnings()), mode)
+	fmt.Fprintln(stdout, summary)
 	return 0
 }
 
@@ -156,22 +304,52 @@ func printSegments(w io.Writer, cfg *config.Config, set *engine.Set) {
 	}
 }
 
-func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
+// newLogger returns the logger of serve: JSON lines, or zerolog's console
+// writer for people (format "console", or "" when w is a terminal).
+func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil {
 		return zerolog.Nop(), fmt.Errorf("keyway: log level %q: %w", level, err)
 	}
+	switch strings.ToLower(format) {
+	case "":
+		if isTerminal(w) {
+			w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		}
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w)}
+	case "json":
+	default:
+		return zerolog.Nop(), fmt.Errorf("keyway: log format %q: json or console", format)
+	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-func serve(args []string, stderr io.Writer) int {
-	fs, cf := newFlags("serve", stderr)
-	if err := fs.Parse(args); err != nil {
-		return 2
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	if cf.config == "" {
-		fmt.Fprintln(stderr, "keyway serve: --config FILE (or KEYWAY_CONFIG) is required")
-		return 2
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+const serveHelp = `Usage: keyway serve [--config] FILE [--log-level LEVEL] [--log-format json|console]
+
+Runs the gateway. With no Twilio credentials it runs in dev mode: outbound
+messages are logged and stored instead of sent, and signature checks are off.
+`
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := newCommandFlags("serve", serveHelp)
+	cf := configFlags(fs)
+	cf.logFlags(fs)
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	if code, ok := cf.configArg(fs, stderr); !ok {
+		return code
 	}
 	cfg, set, problems := engine.Load(cf.config)
 	level := cf.logLevel
@@ -181,7 +359,7 @@ func serve(args []string, stderr io.Writer) int {
 			level = "debug"
 		}
 	}
-	log, err := newLogger(level, stderr)
+	log, err := newLogger(level, cf.logFormat, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

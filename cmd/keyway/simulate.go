@@ -21,16 +21,23 @@ const simulateHelp = `Each line is a message from the contact. Commands:
   /quit             leave (end of input does too)
 `
 
+const simulateUsage = `Usage: keyway simulate [--config] FILE [--from +NUMBER] [--channel sms|whatsapp]
+
+A chat with the automations on an in-memory store and a fake clock that
+starts on Monday 2026-01-05 at 09:00 in the config's time zone: each line read
+from stdin is an inbound message; what the automations do is printed.
+` + simulateHelp
+
 func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs, cf := newFlags("simulate", stderr)
+	fs := newCommandFlags("simulate", simulateUsage)
+	cf := configFlags(fs)
 	from := fs.String("from", "+15550001111", "the contact's number")
 	channel := fs.String("channel", config.ChannelSMS, "sms or whatsapp")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
-	if cf.config == "" {
-		fmt.Fprintln(stderr, "keyway simulate: --config FILE (or KEYWAY_CONFIG) is required")
-		return 2
+	if code, ok := cf.configArg(fs, stderr); !ok {
+		return code
 	}
 	if *channel != config.ChannelSMS && *channel != config.ChannelWhatsApp {
 		fmt.Fprintf(stderr, "keyway simulate: --channel must be sms or whatsapp, not %q\n", *channel)

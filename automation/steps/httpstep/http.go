@@ -272,7 +272,7 @@ func (st *HTTPStep) attempt(ctx context.Context, req *httpRequest) (map[string]a
 		return map[string]any{"status": 0, "error": err.Error()}, false
 	}
 	hr.Header = req.header.Clone()
-	resp, err := st.guard.client.Do(hr)
+	resp, err := st.clientFor(ctx).Do(hr)
 	if err != nil {
 		msg, retry := describeHTTPError(err, st.Timeout)
 		return map[string]any{"status": 0, "error": msg}, retry

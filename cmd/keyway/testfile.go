@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// A test file, as `keyway test` reads it (README "Testing automations"):
+//
+//	config: ../keyway.yaml            # relative to this file
+//	tests:
+//	  - name: signup asks a name
+//	    from: "+15551230001"          # default +15550000001
+//	    channel: sms                  # default sms
+//	    turns:
+//	      - send: "JOIN"
+//	        expect: { replies: ["Welcome! What is your first name?"] }
+//	      - wait: 25h
+//	        expect: { replies: [] }
+//	    http:
+//	      - { method: POST, url: "https://crm.example.com/leads", status: 201, json: { id: 7 } }
+type testFile struct {
+	Path   string     `yaml:"-"`
+	Config string     `yaml:"config"`
+	Tests  []testCase `yaml:"tests"`
+}
+
+// testCase is one test: a contact's conversation with the automations.
+type testCase struct {
+	Name    string       `yaml:"name"`
+	From    string       `yaml:"from"`
+	Channel string       `yaml:"channel"`
+	Turns   []testTurn   `yaml:"turns"`
+	HTTP    []httpAnswer `yaml:"http"`
+	Line    int          `yaml:"-"`
+}
+
+// testTurn is a message from the contact (send), a move of the clock
+// (wait) or a manual start of an automation (start, as the admin API does),
+// with what should follow.
+type testTurn struct {
+	Send   *string     `yaml:"send"`
+	Wait   string      `yaml:"wait"`
+	Start  string      `yaml:"start"`
+	Expect *testExpect `yaml:"expect"`
+	Line   int         `yaml:"-"`
+	wait   time.Duration
+}
+
+// testExpect is what a turn should have done. A nil list is not checked;
+// an empty one means none.
+type testExpect struct {
+	Replies  *[]textMatch     `yaml:"replies"`
+	Forwards *[]sentForward   `yaml:"forwards"`
+	Emails   *[]sentEmail     `yaml:"emails"`
+	Groups   []string         `yaml:"groups"`
+	Fields   map[string]textMatch `yaml:"fields"`
+	Tags     []string         `yaml:"tags"`
+	OptedOut *bool            `yaml:"opted_out"`
+	Enrolled *[]string        `yaml:"enrolled"`
+}
+
+// sentForward is an expected forward to staff by SMS or WhatsApp.
+type sentForward struct {
+	To   string     `yaml:"to"`
+	Text *textMatch `yaml:"text"`
+}
+
+// sentEmail is an expected email to staff.
+type sentEmail struct {
+	To      string     `yaml:"to"`
+	Subject *textMatch `yaml:"subject"`
+}
+
+// httpAnswer answers the http steps whose method and URL match: the method
+// (any when empty) and the start of the URL.
+type httpAnswer struct {
+	Method string `yaml:"method"`
+	URL    string `yaml:"url"`
+	Status int    `yaml:"status"`
+	JSON   any    `yaml:"json"`
+	Body   string `yaml:"body"`
+}
+
+// textMatch is an expected text: exact, or a regular expression when
+// written /.../.
+type textMatch struct {
+	src string
+	re  *regexp.Regexp
+}
+
+// UnmarshalYAML reads a text expectation, compiling a /.../ one.
+func (m *textMatch) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a text expectation is a string", n.Line)
+	}
+	m.src = n.Value
+	if len(n.Value) >= 2 && strings.HasPrefix(n.Value, "/") && strings.HasSuffix(n.Value, "/") {
+		re, err := regexp.Compile(n.Value[1 : len(n.Value)-1])
+		if err != nil {
+			return fmt.Errorf("line %d: regular expression %s: %w", n.Line, n.Value, err)
+		}
+		m.re = re
+	}
+	return nil
+}
+
+// Match reports whether s is the text expected.
+func (m textMatch) Match(s string) bool {
+	if m.re != nil {
+		return m.re.MatchString(s)
+	}
+	return m.src == s
+}
+
+// String shows the expectation as written: quoted, or /re/.
+func (m textMatch) String() string {
+	if m.re != nil {
+		return m.src
+	}
+	return fmt.Sprintf("%q", m.src)
+}
+
+var knownField = regexp.MustCompile(`field (\S+) not found in type main\.\w+`)
+
+// loadTestFile reads and checks a test file; every problem is returned as
+// FILE:LINE: message.
+func loadTestFile(path string) (*testFile, []string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("%s: %v", path, err)}
+	}
+	tf := &testFile{Path: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(tf); err != nil {
+		var out []string
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+		for _, line := range strings.Split(msg, "\n") {
+			line = strings.TrimSpace(line)
+			line = knownField.ReplaceAllString(line, `unknown key "$1"`)
+			line = strings.Replace(line, "line ", "", 1)
+			out = append(out, fmt.Sprintf("%s:%s", path, line))
+		}
+		return nil, out
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil {
+		placeTests(&root, tf)
+	}
+	var problems []string
+	bad := func(line int, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("%s:%d: %s", path, line, fmt.Sprintf(format, args...)))
+	}
+	if tf.Config == "" {
+		bad(1, "config: the config file to test is required (relative to this file)")
+	}
+	if len(tf.Tests) == 0 {
+		bad(1, "tests: no tests")
+	}
+	names := map[string]bool{}
+	for i := range tf.Tests {
+		tc := &tf.Tests[i]
+		if tc.Name == "" {
+			bad(tc.Line, "test %d: name is required", i+1)
+		} else if names[tc.Name] {
+			bad(tc.Line, "test %q: the name is used twice", tc.Name)
+		}
+		names[tc.Name] = true
+		if tc.Channel == "" {
+			tc.Channel = config.ChannelSMS
+		}
+		if tc.Channel != config.ChannelSMS && tc.Channel != config.ChannelWhatsApp {
+			bad(tc.Line, "test %q: channel must be sms or whatsapp, not %q", tc.Name, tc.Channel)
+		}
+		if tc.From == "" {
+			tc.From = "+15550000001"
+		}
+		if len(tc.Turns) == 0 {
+			bad(tc.Line, "test %q: no turns", tc.Name)
+		}
+		for j := range tc.Turns {
+			tn := &tc.Turns[j]
+			kinds := 0
+			if tn.Send != nil {
+				kinds++
+			}
+			if tn.Wait != "" {
+				kinds++
+				d, err := config.ParseDuration(tn.Wait)
+				if err != nil || d <= 0 {
+					bad(tn.Line, "test %q turn %d: wait %q is not a positive duration like 2h or 3d", tc.Name, j+1, tn.Wait)
+				}
+				tn.wait = d
+			}
+			if tn.Start != "" {
+				kinds++
+			}
+			if kinds != 1 {
+				bad(tn.Line, "test %q turn %d: needs exactly one of send, wait or start", tc.Name, j+1)
+			}
+		}
+		for j, a := range tc.HTTP {
+			if !strings.HasPrefix(a.URL, "http://") && !strings.HasPrefix(a.URL, "https://") {
+				bad(tc.Line, "test %q http answer %d: url must start with http:// or https://", tc.Name, j+1)
+			}
+			if a.Status != 0 && (a.Status < 100 || a.Status > 599) {
+				bad(tc.Line, "test %q http answer %d: status %d is not an HTTP status", tc.Name, j+1, a.Status)
+			}
+			if a.JSON != nil && a.Body != "" {
+				bad(tc.Line, "test %q http answer %d: json and body cannot both be set", tc.Name, j+1)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return tf, nil
+}
+
+// configPath is the config file a test file names, relative to it.
+func (tf *testFile) configPath() string {
+	if filepath.IsAbs(tf.Config) {
+		return tf.Config
+	}
+	return filepath.Join(filepath.Dir(tf.Path), tf.Config)
+}
+
+// placeTests records the line of each test and turn, for the report.
+func placeTests(root *yaml.Node, tf *testFile) {
+	tests := mapValue(root, "tests")
+	if tests == nil || tests.Kind != yaml.SequenceNode {
+		return
+	}
+	for i, tn := range tests.Content {
+		if i >= len(tf.Tests) {
+			return
+		}
+		tf.Tests[i].Line = tn.Line
+		turns := mapValue(tn, "turns")
+		if turns == nil || turns.Kind != yaml.SequenceNode {
+			continue
+		}
+		for j, n := range turns.Content {
+			if j < len(tf.Tests[i].Turns) {
+				tf.Tests[i].Turns[j].Line = n.Line
+			}
+		}
+	}
+}
+
+// mapValue returns the value under key in a mapping (or a document holding
+// one), or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
