@@ -59,14 +59,14 @@ type testTurn struct {
 // testExpect is what a turn should have done. A nil list is not checked;
 // an empty one means none.
 type testExpect struct {
-	Replies  *[]textMatch     `yaml:"replies"`
-	Forwards *[]sentForward   `yaml:"forwards"`
-	Emails   *[]sentEmail     `yaml:"emails"`
-	Groups   []string         `yaml:"groups"`
+	Replies  *[]textMatch         `yaml:"replies"`
+	Forwards *[]sentForward       `yaml:"forwards"`
+	Emails   *[]sentEmail         `yaml:"emails"`
+	Groups   []string             `yaml:"groups"`
 	Fields   map[string]textMatch `yaml:"fields"`
-	Tags     []string         `yaml:"tags"`
-	OptedOut *bool            `yaml:"opted_out"`
-	Enrolled *[]string        `yaml:"enrolled"`
+	Tags     []string             `yaml:"tags"`
+	OptedOut *bool                `yaml:"opted_out"`
+	Enrolled *[]string            `yaml:"enrolled"`
 }
 
 // sentForward is an expected forward to staff by SMS or WhatsApp.
