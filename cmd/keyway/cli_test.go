@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const starter = "../../config/examples/starter.yaml"
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestHelpListsEveryFlag checks that --help on each command exits 0 and
+// prints every flag the command defines.
+func TestHelpListsEveryFlag(t *testing.T) {
+	flags := map[string][]string{
+		"serve":    {"-config", "-log-level", "-log-format"},
+		"validate": {"-config", "-format", "-segments"},
+		"simulate": {"-config", "-from", "-channel"},
+		"test":     {},
+		"version":  {},
+	}
+	for cmd, want := range flags {
+		for _, help := range []string{"--help", "-h"} {
+			code, out, errOut := runCLI(cmd, help)
+			if code != 0 || !strings.Contains(out, "Usage: keyway "+cmd) {
+				t.Errorf("keyway %s %s: exit %d, stdout:\n%s\nstderr:\n%s", cmd, help, code, out, errOut)
+			}
+			for _, f := range want {
+				if !strings.Contains(out, "  "+f+" ") && !strings.Contains(out, "  "+f+"\n") {
+					t.Errorf("keyway %s --help does not list %s:\n%s", cmd, f, out)
+				}
+			}
+		}
+	}
+	if code, out, _ := runCLI("--help"); code != 0 || !strings.Contains(out, "keyway test") {
+		t.Errorf("keyway --help: exit %d:\n%s", code, out)
+	}
+}
+
+func TestConfigAsTheArgument(t *testing.T) {
+	t.Setenv("KEYWAY_CONFIG", "")
+	for _, args := range [][]string{
+		{"validate", starter},
+		{"validate", "--config", starter},
+		{"validate", starter, "--format", "text"},
+		{"validate", "--format", "text", starter},
+		{"validate", "--config", starter, starter},
+	} {
+		code, out, errOut := runCLI(args...)
+		if code != 0 || !strings.Contains(out, "OK: 3 automation(s)") {
+			t.Errorf("keyway %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, _ := runCLI("simulate", starter)
+	if code != 0 || !strings.Contains(out, "keyway simulate: 3 automation(s)") {
+		t.Errorf("keyway simulate FILE: exit %d\n%s", code, out)
+	}
+}
+
+func TestArgumentErrors(t *testing.T) {
+	t.Setenv("KEYWAY_CONFIG", "")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate", starter, "extra"}, "unexpected argument(s): extra"},
+		{[]string{"serve", starter, "a", "b"}, "unexpected argument(s): a b"},
+		{[]string{"simulate", starter, "x"}, "unexpected argument(s): x"},
+		{[]string{"version", "x"}, "unexpected argument(s): x"},
+		{[]string{"validate", "--config", starter, "other.yaml"}, "the config is given twice"},
+		{[]string{"validate"}, "a config FILE is required"},
+		{[]string{"validate", "--nope", starter}, "flag provided but not defined: -nope"},
+		{[]string{"validate", "--format", "xml", starter}, "--format must be text or json"},
+		{[]string{"serve", "--log-format", "xml", starter}, `log format "xml"`},
+	}
+	for _, tc := range cases {
+		code, _, errOut := runCLI(tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("keyway %v: exit %d, want 2 and %q; stderr:\n%s", tc.args, code, tc.want, errOut)
+		}
+	}
+}
+
+func TestValidateFormatJSON(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	src := "compliance:\n  help: { reply: \"Reply STOP to opt out. Msg&data rates may apply.\" }\nautomations:\n  - id: x\n    keywords: [X]\n    steps:\n      - { type: reply }\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI("validate", "--format", "json", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	var got struct {
+		Valid    bool          `json:"valid"`
+		Problems []jsonProblem `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if got.Valid || len(got.Problems) == 0 {
+		t.Fatalf("want an invalid result with problems: %s", out)
+	}
+	var sawError, sawWarning bool
+	for _, p := range got.Problems {
+		if p.File != path || p.Line == 0 || p.Col == 0 || p.Message == "" {
+			t.Errorf("problem without a place or message: %+v", p)
+		}
+		sawError = sawError || (p.Severity == "error" && p.Line == 7)
+		sawWarning = sawWarning || p.Severity == "warning"
+	}
+	if !sawError || !sawWarning {
+		t.Errorf("want an error on line 7 and a warning: %s", out)
+	}
+	code, out, _ = runCLI("validate", "--format", "json", starter)
+	if code != 0 || !strings.Contains(out, `"valid": true`) || !strings.Contains(out, `"problems": []`) {
+		t.Errorf("valid config: exit %d:\n%s", code, out)
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := newLogger("info", "", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info().Msg("hello")
+	if !strings.HasPrefix(buf.String(), "{") {
+		t.Errorf("default format to a non-terminal is not JSON: %q", buf.String())
+	}
+	buf.Reset()
+	log, _ = newLogger("info", "console", &buf)
+	log.Info().Msg("hello")
+	if strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), "INF hello") {
+		t.Errorf("console format: %q", buf.String())
+	}
+	buf.Reset()
+	log, _ = newLogger("info", "json", &buf)
+	log.Info().Msg("hello")
+	if !strings.Contains(buf.String(), `"message":"hello"`) {
+		t.Errorf("json format: %q", buf.String())
+	}
+}
+
+func TestParseFlagsInAnyOrder(t *testing.T) {
+	fs := newCommandFlags("x", "")
+	f := fs.String("f", "", "")
+	if code, done := parseFlags(fs, []string{"a", "-f", "v", "b", "--", "-c"}, &bytes.Buffer{}, &bytes.Buffer{}); done {
+		t.Fatalf("done with %d", code)
+	}
+	if *f != "v" || strings.Join(fs.Args(), " ") != "a b -c" {
+		t.Errorf("f=%q args=%q", *f, fs.Args())
+	}
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// testConfig is the config the runner's tests run against.
+const testConfig = `
+defaults: { timezone: "America/New_York" }
+providers:
+  twilio:
+    numbers: [{ number: "+15005550006", channel: sms }]
+groups: [{ id: news, name: News }]
+fields: [first_name, lead]
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps:
+      - { type: add_to_group, groups: [news] }
+      - { type: tag, add: [joined] }
+      - { type: reply, text: "Welcome! Name?" }
+      - { type: wait_for_reply, timeout: 1h, save_as: name, on_timeout: bye }
+      - { type: set_field, fields: { first_name: "{{ vars.name }}" } }
+      - { type: forward_to_mobile, to: ["+15550100100"], text: "New member {{ vars.name }}" }
+      - { type: forward_to_email, to: ["staff@example.com"], subject: "New member {{ vars.name }}" }
+      - { type: reply, text: "Thanks {{ vars.name }}!", next: end }
+      - { id: bye, type: reply, text: "Bye" }
+  - id: open
+    keywords: [OPEN]
+    steps:
+      - { type: wait, until: "10:00" }
+      - { type: reply, text: "It is ten" }
+  - id: lead
+    keywords: [LEAD]
+    steps:
+      - { type: http, method: POST, url: "https://crm.example.com/leads", on_error: oops }
+      - { type: set_field, fields: { lead: "{{ http.json.id }}" } }
+      - { type: reply, text: "Lead {{ http.json.id }}", next: end }
+      - { id: oops, type: reply, text: "CRM said {{ http.status }}" }
+  - id: drip
+    steps:
+      - { type: reply, text: "Drip 1" }
+`
+
+// runTestCmd writes the config and the test file into a temp dir and runs
+// `keyway test` on it.
+func runTestCmd(t *testing.T, tests string) (int, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "conf", "keyway.yaml"), []byte(testConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tests", "keyway_test.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("config: ../conf/keyway.yaml\n"+tests), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"test", path}, strings.NewReader(""), &out, &errOut)
+	return code, out.String() + errOut.String()
+}
+
+func TestKeywayTestPasses(t *testing.T) {
+	code, out := runTestCmd(t, `
+tests:
+  - name: join remembers the name
+    turns:
+      - send: "join"
+        expect:
+          replies: ["Welcome! Name?"]
+          groups: [news]
+          tags: [joined]
+          enrolled: [join]
+          opted_out: false
+      - send: "Ann"
+        expect:
+          replies: ["/^Thanks An+!$/"]
+          forwards: [{ to: "+15550100100", text: "New member Ann" }]
+          emails: [{ to: "staff@example.com", subject: "/member Ann/" }]
+          fields: { first_name: "Ann" }
+          enrolled: []
+  - name: each test starts on an empty store
+    turns:
+      - send: "JOIN"
+        expect: { replies: ["Welcome! Name?"] }
+  - name: the clock starts Monday 09:00 in the config's time zone
+    turns:
+      - send: "OPEN"
+        expect: { replies: [] }
+      - wait: 59m
+        expect: { replies: [] }
+      - wait: 1m
+        expect: { replies: ["It is ten"] }
+  - name: a timeout falls due when the clock moves
+    from: "+15551230001"
+    turns:
+      - send: "JOIN"
+      - wait: 2h
+        expect: { replies: ["Bye"], forwards: [], emails: [] }
+  - name: http answers come from the test file
+    turns:
+      - send: "LEAD"
+        expect: { replies: ["Lead 7"], fields: { lead: "7" } }
+    http:
+      - { method: GET, url: "https://crm.example.com/", status: 500 }
+      - { method: post, url: "https://crm.example.com/lea", status: 201, json: { id: 7 } }
+  - name: an http error status takes on_error
+    turns:
+      - send: "LEAD"
+        expect: { replies: ["CRM said 503"] }
+    http:
+      - { url: "https://crm.example.com/leads", status: 503 }
+  - name: start enrolls as the admin API does
+    turns:
+      - start: drip
+        expect: { replies: ["Drip 1"] }
+  - name: STOP opts out
+    turns:
+      - send: "STOP"
+        expect: { opted_out: true, replies: ["/unsubscribed/"] }
+`)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"ok join remembers the name\n",
+		"ok each test starts on an empty store\n",
+		"ok the clock starts Monday 09:00 in the config's time zone\n",
+		"ok http answers come from the test file\n",
+		"ok start enrolls as the admin API does\n",
+		"8 passed, 0 failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestKeywayTestFailsWithADiff(t *testing.T) {
+	code, out := runTestCmd(t, `
+tests:
+  - name: passes
+    turns:
+      - send: "JOIN"
+  - name: wrong reply and state
+    turns:
+      - send: "JOIN"
+        expect:
+          replies: ["Welcome! Your name?"]
+          groups: [news, vip]
+          tags: [gold]
+          fields: { first_name: "Bob" }
+          opted_out: true
+          enrolled: []
+  - name: wrong forward and email
+    turns:
+      - send: "JOIN"
+      - send: "Ann"
+        expect:
+          forwards: [{ to: "+15550100199", text: "New member Ann" }]
+          emails: [{ to: "staff@example.com", subject: "Hello" }]
+  - name: unanswered http
+    turns:
+      - send: "LEAD"
+    http:
+      - { method: GET, url: "https://crm.example.com/leads", status: 200 }
+`)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"ok passes\n",
+		"FAIL wrong reply and state\n",
+		"replies differ\n",
+		`expected: ["Welcome! Your name?"]`,
+		`got:      ["Welcome! Name?"]`,
+		"groups differ: not in vip",
+		"tags differ: no gold",
+		"field first_name differs",
+		"got:      (not set)",
+		"opted_out differs",
+		"enrolled differs",
+		"got:      [join]",
+		"FAIL wrong forward and email\n",
+		"forwards differ",
+		`got:      [{to: +15550100100, text: "New member Ann"}]`,
+		"emails differ",
+		"FAIL unanswered http\n",
+		"http POST https://crm.example.com/leads has no answer in the test file",
+		"1 passed, 3 failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "keyway_test.yaml:") {
+		t.Errorf("a difference does not say where in the test file:\n%s", out)
+	}
+}
+
+func TestKeywayTestCannotRead(t *testing.T) {
+	cases := map[string]struct{ tests, want string }{
+		"unknown key":       {"tests:\n  - name: x\n    turns:\n      - sned: hi\n", `keyway_test.yaml:5: unknown key "sned"`},
+		"two kinds":         {"tests:\n  - name: x\n    turns:\n      - { send: hi, wait: 2h }\n", "needs exactly one of send, wait or start"},
+		"bad duration":      {"tests:\n  - name: x\n    turns:\n      - wait: soon\n", `wait "soon" is not a positive duration`},
+		"bad regexp":        {"tests:\n  - name: x\n    turns:\n      - send: hi\n        expect: { replies: [\"/(/\"] }\n", "regular expression /(/"},
+		"no tests":          {"tests: []\n", "no tests"},
+		"bad channel":       {"tests:\n  - name: x\n    channel: fax\n    turns:\n      - send: hi\n", "channel must be sms or whatsapp"},
+		"duplicate name":    {"tests:\n  - { name: x, turns: [{ send: a }] }\n  - { name: x, turns: [{ send: b }] }\n", "the name is used twice"},
+		"http without host": {"tests:\n  - name: x\n    turns: [{ send: a }]\n    http: [{ url: /x }]\n", "url must start with http"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, out := runTestCmd(t, tc.tests)
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 2 and %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+}
+
+func TestKeywayTestInvalidConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(cfg, []byte("automations:\n  - id: x\n    keywords: [X]\n    steps:\n      - { type: reply }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "x_test.yaml")
+	if err := os.WriteFile(path, []byte("config: keyway.yaml\ntests:\n  - name: x\n    turns: [{ send: X }]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code := run([]string{"test", path, filepath.Join(dir, "missing_test.yaml")}, strings.NewReader(""), &out, &out)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, out.String())
+	}
+	for _, want := range []string{cfg + ":5:", "its tests did not run", "missing_test.yaml: open", "0 passed, 0 failed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestTextMatch(t *testing.T) {
+	exact := textMatch{src: "/a"}
+	if !exact.Match("/a") || exact.Match("a") {
+		t.Error("a text that is not /.../ must match exactly")
+	}
+	var re textMatch
+	if err := re.UnmarshalYAML(scalar("/^hi( there)?$/")); err != nil {
+		t.Fatal(err)
+	}
+	if !re.Match("hi there") || re.Match("oh hi") {
+		t.Error("a /.../ text must match as a regular expression")
+	}
+}
+
+func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
