@@ -372,6 +372,9 @@ func (d *decoder) unknownKey(k *yaml.Node, path, in string, names []string) {
 	allowed := "it takes no keys"
 	if len(names) > 0 {
 		allowed = "allowed: " + strings.Join(names, ", ")
+		if s := Suggest(k.Value, names); s != "" {
+			allowed = fmt.Sprintf("did you mean %q? %s", s, allowed)
+		}
 	}
 	d.errorf(k, "unknown key %q %s (%s)", k.Value, in, allowed)
 }

@@ -100,7 +100,7 @@ func TestProviderSectionProblems(t *testing.T) {
 		`k.yaml:9:19: providers.acme.numbers[0]: duplicate sms number "+15005550006" (first at k.yaml:4:19)`,
 		`k.yaml:10:19: providers.acme.numbers[1]: "+1555" is not a valid phone number nor a short code (3 to 8 digits)`,
 		`k.yaml:10:37: providers.acme.numbers[1]: channel must be sms or whatsapp, not "fax"`,
-		`k.yaml:11:3: unknown key "acmee" in providers (allowed: twilio, acme, bare)`,
+		`k.yaml:11:3: unknown key "acmee" in providers (did you mean "acme"? allowed: twilio, acme, bare)`,
 		`k.yaml:12:3: duplicate key "acme" in providers (first at k.yaml:5:3)`,
 		`k.yaml:13:9: providers.bare: expected a mapping, got a list`,
 	})

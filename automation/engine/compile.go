@@ -210,8 +210,12 @@ func (c *Compiler) automation(ca *config.Automation) *Automation {
 		}
 		factory, ok := registry[s.Type]
 		if !ok {
+			hint := ""
+			if guess := config.Suggest(s.Type, Types()); guess != "" {
+				hint = fmt.Sprintf("did you mean %q? ", guess)
+			}
 			c.problems = append(c.problems, c.Config.Problemf(s.Path+".type",
-				"automation %q step %d: unknown step type %q (known: %v)", ca.ID, i+1, s.Type, Types()))
+				"automation %q step %d: unknown step type %q (%sknown: %v)", ca.ID, i+1, s.Type, hint, Types()))
 			continue
 		}
 		impl, problems := factory(c, s)
