@@ -34,10 +34,10 @@ var (
 // another DecodeStep or At on the same Config. It panics if into is not a
 // pointer to a struct.
 func (c *Config) DecodeStep(s *Step, into any) Problems {
-	return c.decodeInto(s.Node, s.Path, into, keyRule{
+	return c.oneBased(c.decodeInto(s.Node, s.Path, into, keyRule{
 		skip:  commonStepKeys,
-		where: fmt.Sprintf("for step type %q", s.Type),
-	})
+		where: fmt.Sprintf("in %s (step type %q)", s.Path, s.Type),
+	}))
 }
 
 // decodeInto decodes mapping n, already expanded, at path into the struct

@@ -60,12 +60,12 @@ func TestDecodeStep(t *testing.T) {
 	var got sampleStep
 	ps = c.DecodeStep(&c.Automations[0].Steps[0], &got)
 	checkProblems(t, render(ps), []string{
-		`k.yaml:9:18: automations[0].steps[0].timeout: invalid duration "2x" (use e.g. 90s, 15m, 2h, 3d)`,
-		`k.yaml:10:18: automations[0].steps[0].retries: expected a whole number, got "many"`,
-		`k.yaml:16:51: unknown key "at" in automations[0].steps[0].wait (allowed: until, days)`,
-		`k.yaml:17:9: unknown key "colour" for step type "sample" (allowed: text, to, timeout, retries, headers, body, raw, wait, opt)`,
-		`k.yaml:18:9: duplicate key "text" in automations[0].steps[0] (first at k.yaml:7:9)`,
-		`k.yaml:20:23: automations[0].steps[0].opt.until: expected a string, got a list`,
+		`k.yaml:9:18: automation "a" step 1 field timeout: invalid duration "2x" (use e.g. 90s, 15m, 2h, 3d)`,
+		`k.yaml:10:18: automation "a" step 1 field retries: expected a whole number, got "many"`,
+		`k.yaml:16:51: unknown key "at" in automation "a" step 1 field wait (allowed: until, days)`,
+		`k.yaml:17:9: unknown key "colour" in automation "a" step 1 (step type "sample") (allowed: text, to, timeout, retries, headers, body, raw, wait, opt)`,
+		`k.yaml:18:9: duplicate key "text" in automation "a" step 1 (first at k.yaml:7:9)`,
+		`k.yaml:20:23: automation "a" step 1 field opt.until: expected a string, got a list`,
 	})
 
 	checks := []struct {
@@ -112,7 +112,7 @@ func TestDecodeStepWithoutParse(t *testing.T) {
 	var got sampleStep
 	ps := c.DecodeStep(&Step{Type: "sample", Path: "x.steps[0]", Node: n.Content[0]}, &got)
 	checkProblems(t, render(ps), []string{
-		`hand.yaml:3:1: unknown key "bogus" for step type "sample" (allowed: text, to, timeout, retries, headers, body, raw, wait, opt)`,
+		`hand.yaml:3:1: unknown key "bogus" in x.steps[0] (step type "sample") (allowed: text, to, timeout, retries, headers, body, raw, wait, opt)`,
 	})
 	if got.Text != "hi" || c.At("x.steps[0].text") != (Pos{2, 7}) {
 		t.Errorf("got text %q at %v", got.Text, c.At("x.steps[0].text"))
@@ -128,7 +128,7 @@ func TestDecodeStepEdges(t *testing.T) {
 	t.Run("type without fields", func(t *testing.T) {
 		c, _ := mustParse(t, "automations:\n  - id: a\n    keywords: [A]\n    steps: [{type: end, foo: 1}]\n", nil)
 		checkProblems(t, render(c.DecodeStep(&c.Automations[0].Steps[0], &struct{}{})), []string{
-			`k.yaml:4:25: unknown key "foo" for step type "end" (it takes no keys)`,
+			`k.yaml:4:25: unknown key "foo" in automation "a" step 1 (step type "end") (it takes no keys)`,
 		})
 	})
 	t.Run("not a struct pointer", func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestDecodeStepAnchorInsideItself(t *testing.T) {
 		Body any  `yaml:"body"`
 	}
 	checkProblems(t, render(c.DecodeStep(&c.Automations[0].Steps[0], &got)), []string{
-		`k.yaml:6:27: automations[0].steps[0].tree.kids[0].kids[0].kids[0]: alias *t is inside its own anchor`,
-		`k.yaml:7:15: automations[0].steps[0].body: yaml: anchor 'b' value contains itself`,
+		`k.yaml:6:27: automation "a" step 1 field tree.kids[0].kids[0].kids[0]: alias *t is inside its own anchor`,
+		`k.yaml:7:15: automation "a" step 1 field body: yaml: anchor 'b' value contains itself`,
 	})
 }

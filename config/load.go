@@ -83,7 +83,7 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)
 	}
 	c.applyDefaults()
-	problems := append(d.problems, c.validate()...)
+	problems := c.oneBased(append(d.problems, c.validate()...))
 	sortProblems(problems)
 	return c, problems
 }

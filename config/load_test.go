@@ -339,10 +339,10 @@ func TestEnvExpansionProblemsInSteps(t *testing.T) {
 `
 	_, ps := Parse(testFile, []byte(src), nil)
 	checkProblems(t, withoutHelpWarning(ps), []string{
-		`k.yaml:5:13: automations[0].steps[0].id: "$ID" is not expanded: write ${ID} for the environment variable, or $$ID for the literal text`,
-		`k.yaml:7:15: automations[0].steps[0].text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
-		`k.yaml:9:14: automations[0].steps[1].url: unterminated "${URL": a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`,
-		`k.yaml:11:36: automations[0].steps[1].body.json.items[1]: "$B" is not expanded: write ${B} for the environment variable, or $$B for the literal text`,
+		`k.yaml:5:13: automation "a" step 1 field id: "$ID" is not expanded: write ${ID} for the environment variable, or $$ID for the literal text`,
+		`k.yaml:7:15: automation "a" step 1 field text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
+		`k.yaml:9:14: automation "a" step 2 field url: unterminated "${URL": a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`,
+		`k.yaml:11:36: automation "a" step 2 field body.json.items[1]: "$B" is not expanded: write ${B} for the environment variable, or $$B for the literal text`,
 	})
 }
 
@@ -381,8 +381,8 @@ colour: blue
 	checkProblems(t, withoutHelpWarning(ps), []string{
 		`k.yaml:3:3: unknown key "lisen" in server (did you mean "listen"? allowed: listen, public_url, max_body_bytes)`,
 		// the misspelt keywords and the schedule left out leave the automation without a start
-		`k.yaml:6:5: unknown key "keyword" in automations[0] (did you mean "keywords"? allowed: id, name, enabled, keywords, match, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
-		`k.yaml:8:43: unknown key "every" in automations[0].schedule (allowed: cron, group, timezone, catch_up)`,
+		`k.yaml:6:5: unknown key "keyword" in automation "a" (did you mean "keywords"? allowed: id, name, enabled, keywords, match, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
+		`k.yaml:8:43: unknown key "every" in automation "a" field schedule (allowed: cron, group, timezone, catch_up)`,
 		`k.yaml:10:1: unknown key "colour" at top level (allowed: server, storage, admin, defaults, providers, http, email, compliance, groups, fields, automations, allow_empty_automations)`,
 	})
 }
@@ -438,15 +438,15 @@ automations:
 		`k.yaml:5:18: http.allow_private: expected true or false, got "maybe"`,
 		`k.yaml:6:16: http.allow_hosts: expected a list, got "crm.internal"`,
 		`k.yaml:10:40: providers.twilio.numbers[0].mps: expected a number, got "fast"`,
-		`k.yaml:13:14: automations[0].enabled: expected true or false, got "sometimes"`,
-		`k.yaml:15:12: automations[0].match: expected a string, got a list`,
-		`k.yaml:16:19: automations[0].expire_after: invalid duration "2x" (use e.g. 90s, 15m, 2h, 3d)`,
-		`k.yaml:18:9: automations[0].steps[0]: expected a mapping, got "reply"`,
+		`k.yaml:13:14: automation "a" field enabled: expected true or false, got "sometimes"`,
+		`k.yaml:15:12: automation "a" field match: expected a string, got a list`,
+		`k.yaml:16:19: automation "a" field expire_after: invalid duration "2x" (use e.g. 90s, 15m, 2h, 3d)`,
+		`k.yaml:18:9: automation "a" step 1: expected a mapping, got "reply"`,
 		`k.yaml:19:9: automation "a" step 2: missing type`,
-		`k.yaml:19:17: automations[0].steps[1].type: expected a string, got a list`,
-		`k.yaml:19:32: automations[0].steps[1].next: expected a string, got a mapping`,
-		`k.yaml:21:8: automations[0].steps[3]: expected a mapping, got nothing`,
-		`k.yaml:22:15: automations[0].schedule: expected a mapping, got "every day"`,
+		`k.yaml:19:17: automation "a" step 2 field type: expected a string, got a list`,
+		`k.yaml:19:32: automation "a" step 2 field next: expected a string, got a mapping`,
+		`k.yaml:21:8: automation "a" step 4: expected a mapping, got nothing`,
+		`k.yaml:22:15: automation "a" field schedule: expected a mapping, got "every day"`,
 	})
 	if c.Automations[0].Enabled != nil || c.Automations[0].Schedule != nil {
 		t.Errorf("a pointer whose value has a problem should stay nil")

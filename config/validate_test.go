@@ -18,7 +18,7 @@ func TestValidate(t *testing.T) {
     keywords: [A]
     steps: [{type: reply}]
 `,
-			want: []string{`k.yaml:2:5: automations[0]: missing id`},
+			want: []string{`k.yaml:2:5: automation 1: missing id`},
 		},
 		{
 			name: "duplicate automation ids",
@@ -131,8 +131,8 @@ automations:
     steps: [{type: reply, next: x}]
 `,
 			want: []string{
-				`k.yaml:2:5: automations[0]: missing id`,
-				`k.yaml:3:33: automations[0] step 1: next "x" is not a step of this automation`,
+				`k.yaml:2:5: automation 1: missing id`,
+				`k.yaml:3:33: automation 1 step 1: next "x" is not a step of this automation`,
 			},
 		},
 		{

@@ -30,7 +30,7 @@ automations:
 	for _, want := range []string{
 		path + `:2:11: server.listen: "8080" is not an address to listen on: missing port in address`,
 		path + `:4:10: admin.token: unterminated "${KEYWAY_TEST_UNSET_TOKEN"`,
-		path + `:9:30: automations[0].steps[0].text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
+		path + `:9:30: automation "price" step 1 field text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -275,9 +275,9 @@ automations:
 	// The reload that follows the SIGHUP line is the SIGHUP's: the file
 	// watch and the signal are served one at a time.
 	waitRefused(t, g, after,
-		placeOf(t, g, "colour")+`: unknown key "colour" in automations[0]`,
+		placeOf(t, g, "colour")+`: unknown key "colour" in automation "hours"`,
 		placeOf(t, g, "teleport")+`: automation "hours" step 1: unknown step type "teleport"`,
-		placeOf(t, g, `"Only`)+`: automations[1].steps[0].text: "$PRICE" is not expanded: write ${PRICE} for the environment variable, or $$PRICE for the literal text`,
+		placeOf(t, g, `"Only`)+`: automation "price" step 1 field text: "$PRICE" is not expanded: write ${PRICE} for the environment variable, or $$PRICE for the literal text`,
 	)
 	if got := replyTo(t, g, "+15554450021"); got != "v1" {
 		t.Fatalf("after the refused SIGHUP reload HOURS is answered %q", got)
