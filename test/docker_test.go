@@ -1,0 +1,47 @@
+package test
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDockerImageRunsOutOfTheBox reads the Dockerfile (docker cannot run
+// here): KEYWAY_CONFIG must name a file the image copies in, that file must
+// be a config that validates without warnings (the starter pack, in dev
+// mode), and the build context must leave out .git and data/.
+func TestDockerImageRunsOutOfTheBox(t *testing.T) {
+	src, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := string(src)
+	final := dockerfile[strings.LastIndex(dockerfile, "\nFROM "):]
+	m := regexp.MustCompile(`(?m)^ENV KEYWAY_CONFIG=(\S+)$`).FindStringSubmatch(final)
+	if m == nil {
+		t.Fatal("the image sets no KEYWAY_CONFIG")
+	}
+	copied := regexp.MustCompile(`(?m)^COPY (\S+) ` + regexp.QuoteMeta(m[1]) + `$`).FindStringSubmatch(final)
+	if copied == nil {
+		t.Fatalf("KEYWAY_CONFIG=%s is not a file the image copies in", m[1])
+	}
+	code, out := Keyway(t, "", "validate", "../"+copied[1])
+	if code != 0 || strings.Contains(out, "warning:") || !strings.Contains(out, "dev mode") {
+		t.Fatalf("the image's config %s does not validate cleanly in dev mode: exit %d\n%s", copied[1], code, out)
+	}
+	if !strings.Contains(final, `CMD ["serve"]`) {
+		t.Error(`the image does not run "serve" by default`)
+	}
+	ignore, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(ignore), "\n")
+	for _, want := range []string{".git", "data/"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf(".dockerignore does not leave out %s", want)
+		}
+	}
+}
