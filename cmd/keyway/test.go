@@ -56,6 +56,13 @@ func runTestFiles(args []string, stdout, stderr io.Writer) int {
 			unreadable = true
 			continue
 		}
+		if bad := tf.checkFrom(cfg); len(bad) > 0 {
+			for _, p := range bad {
+				fmt.Fprintln(stdout, p)
+			}
+			unreadable = true
+			continue
+		}
 		for i := range tf.Tests {
 			tc := &tf.Tests[i]
 			diffs := runTest(context.Background(), tf, tc, cfg, set)
@@ -96,7 +103,7 @@ func testStart(cfg *config.Config) time.Time {
 // one entry per difference (none: it passed).
 func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config, set *engine.Set) []string {
 	phone, err := config.E164(tc.From, cfg.Defaults.Region)
-	if err != nil {
+	if err != nil { // checkFrom reported it
 		return []string{fmt.Sprintf("%s:%d: from: %v", tf.Path, tc.Line, err)}
 	}
 	s := sim.NewSimulator(set, nil)
@@ -139,6 +146,18 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 		}
 	}
 	return diffs
+}
+
+// checkFrom reports the tests whose from is not a phone number in the
+// config's region.
+func (tf *testFile) checkFrom(cfg *config.Config) []string {
+	var out []string
+	for _, tc := range tf.Tests {
+		if _, err := config.E164(tc.From, cfg.Defaults.Region); err != nil {
+			out = append(out, fmt.Sprintf("%s:%d: test %q: from: %v", tf.Path, tc.Line, tc.Name, err))
+		}
+	}
+	return out
 }
 
 func (tn *testTurn) describe() string {

@@ -218,6 +218,7 @@ func TestKeywayTestCannotRead(t *testing.T) {
 		"no tests":          {"tests: []\n", "no tests"},
 		"bad channel":       {"tests:\n  - name: x\n    channel: fax\n    turns:\n      - send: hi\n", "channel must be sms or whatsapp"},
 		"duplicate name":    {"tests:\n  - { name: x, turns: [{ send: a }] }\n  - { name: x, turns: [{ send: b }] }\n", "the name is used twice"},
+		"bad from":          {"tests:\n  - name: x\n    from: abc\n    turns: [{ send: a }]\n", `test "x": from: config: phone number "abc"`},
 		"http without host": {"tests:\n  - name: x\n    turns: [{ send: a }]\n    http: [{ url: /x }]\n", "url must start with http"},
 	}
 	for name, tc := range cases {
