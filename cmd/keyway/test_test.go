@@ -211,7 +211,7 @@ tests:
 
 func TestKeywayTestCannotRead(t *testing.T) {
 	cases := map[string]struct{ tests, want string }{
-		"unknown key":       {"tests:\n  - name: x\n    turns:\n      - sned: hi\n", `keyway_test.yaml:5: unknown key "sned"`},
+		"unknown key":       {"tests:\n  - name: x\n    turns:\n      - sned: hi\n", `keyway_test.yaml:5: unknown key "sned" (did you mean "send"? allowed: send, wait, start, expect)`},
 		"two kinds":         {"tests:\n  - name: x\n    turns:\n      - { send: hi, wait: 2h }\n", "needs exactly one of send, wait or start"},
 		"bad duration":      {"tests:\n  - name: x\n    turns:\n      - wait: soon\n", `wait "soon" is not a positive duration`},
 		"bad regexp":        {"tests:\n  - name: x\n    turns:\n      - send: hi\n        expect: { replies: [\"/(/\"] }\n", "regular expression /(/"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -130,7 +131,40 @@ func (m textMatch) String() string {
 	return fmt.Sprintf("%q", m.src)
 }
 
-var knownField = regexp.MustCompile(`field (\S+) not found in type main\.\w+`)
+var knownField = regexp.MustCompile(`field (\S+) not found in type main\.(\w+)`)
+
+// testFileTypes are the types of a test file's mappings, by name, for the
+// keys an unknown key may have been meant as.
+var testFileTypes = map[string]reflect.Type{
+	"testFile":    reflect.TypeFor[testFile](),
+	"testCase":    reflect.TypeFor[testCase](),
+	"testTurn":    reflect.TypeFor[testTurn](),
+	"testExpect":  reflect.TypeFor[testExpect](),
+	"sentForward": reflect.TypeFor[sentForward](),
+	"sentEmail":   reflect.TypeFor[sentEmail](),
+	"httpAnswer":  reflect.TypeFor[httpAnswer](),
+}
+
+// unknownKey rewrites yaml's "field x not found in type main.T" for people:
+// the key, the one it was likely meant as, and the keys allowed there.
+func unknownKey(line string) string {
+	return knownField.ReplaceAllStringFunc(line, func(m string) string {
+		sub := knownField.FindStringSubmatch(m)
+		var keys []string
+		if t, ok := testFileTypes[sub[2]]; ok {
+			for i := range t.NumField() {
+				if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+					keys = append(keys, k)
+				}
+			}
+		}
+		hint := ""
+		if guess := config.Suggest(sub[1], keys); guess != "" {
+			hint = fmt.Sprintf("did you mean %q? ", guess)
+		}
+		return fmt.Sprintf("unknown key %q (%sallowed: %s)", sub[1], hint, strings.Join(keys, ", "))
+	})
+}
 
 // loadTestFile reads and checks a test file; every problem is returned as
 // FILE:LINE: message.
@@ -148,7 +182,7 @@ func loadTestFile(path string) (*testFile, []string) {
 		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
 		for _, line := range strings.Split(msg, "\n") {
 			line = strings.TrimSpace(line)
-			line = knownField.ReplaceAllString(line, `unknown key "$1"`)
+			line = unknownKey(line)
 			line = strings.Replace(line, "line ", "", 1)
 			out = append(out, fmt.Sprintf("%s:%s", path, line))
 		}
