@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -49,7 +50,15 @@ var SimStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // nothing; the caller reads what Say and Advance return).
 func NewSimulator(set *engine.Set, out io.Writer) *Simulator {
 	s := &Simulator{Clock: engine.NewFakeClock(SimStart), Store: mem.NewMemStore(), From: "+15550001111", Channel: config.ChannelSMS, out: out}
-	s.Engine = engine.New(s.Store, set, engine.Options{Clock: s.Clock, Trace: func(ev engine.TraceEvent) { s.events = append(s.events, ev) }})
+	refs := rand.New(rand.NewPCG(1, 2)) // the same references every run
+	newRef := func() string {
+		b := make([]byte, engine.RefLength)
+		for i := range b {
+			b[i] = engine.RefAlphabet[refs.IntN(len(engine.RefAlphabet))]
+		}
+		return string(b)
+	}
+	s.Engine = engine.New(s.Store, set, engine.Options{Clock: s.Clock, NewRef: newRef, Trace: func(ev engine.TraceEvent) { s.events = append(s.events, ev) }})
 	s.sched, s.counted = schedule.NewScheduler(s.Engine, zerolog.Nop()), map[string]bool{}
 	return s
 }
