@@ -259,6 +259,10 @@ func (s *Simulator) Print(res SimResult) {
 		if ev.Step != "" {
 			step = " step " + ev.Step
 		}
+		if ev.Automation == "" {
+			fmt.Fprintf(s.out, "  [staff] %s\n", ev.What)
+			continue
+		}
 		fmt.Fprintf(s.out, "  [%s%s] %s\n", ev.Automation, step, ev.What)
 	}
 	if res.Route == engine.RouteStored {
@@ -274,6 +278,8 @@ func (s *Simulator) printMessage(m *engine.Message) {
 	switch {
 	case m.Kind == engine.KindEmail:
 		fmt.Fprintf(s.out, "  email → %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, indent(m.Body, "    | "))
+	case m.Purpose == engine.PurposeStaff:
+		fmt.Fprintf(s.out, "  staff answer → %s (%s from %s): %s%s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body, note)
 	case m.Purpose == engine.PurposeForward:
 		fmt.Fprintf(s.out, "  forward → %s (from %s): %s\n", strings.Join(m.To, ", "), m.From, m.Body)
 	default:
