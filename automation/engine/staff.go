@@ -343,7 +343,6 @@ func lastInbound(t *turn, channel string) (time.Time, error) {
 // tellStaff answers a staff member's message m with a short note, from
 // the number they wrote to.
 func (e *Engine) tellStaff(t *turn, m *Message, text string) error {
-	t.emit(TraceEvent{Contact: m.From, What: "to staff " + m.From + ": " + text})
 	return t.queue(&Message{
 		Purpose: PurposeForward, Channel: m.Channel, From: m.To[0], To: []string{m.From}, Body: text,
 	})
