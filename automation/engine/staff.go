@@ -251,7 +251,7 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 		if r == nil {
 			return e.tellStaff(t, m, fmt.Sprintf("#%s: no handoff is open.", conv.Ref))
 		}
-		t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s closed handoff #%s", m.From, conv.Ref)})
+		t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s closed handoff #%s", staffLabel(t.set, m.From), conv.Ref)})
 		if err := e.resume(ctx, r, Event{Kind: EventDone}); err != nil {
 			return err
 		}
@@ -273,7 +273,7 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if r != nil {
 		answer.Enrollment, answer.Automation = r.Enrollment.ID, r.Automation.ID
 	}
-	t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s answers #%s", m.From, conv.Ref)})
+	t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s answers #%s", staffLabel(t.set, m.From), conv.Ref)})
 	if err := ct.queue(answer); err != nil {
 		return err
 	}
@@ -285,6 +285,14 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 		return e.resume(ctx, r, Event{Kind: EventStaff})
 	}
 	return nil
+}
+
+// staffLabel names a staff number for the simulator: "+15550100 (Ann)".
+func staffLabel(set *Set, number string) string {
+	if name := set.StaffName(number); name != "" {
+		return number + " (" + name + ")"
+	}
+	return number
 }
 
 // staffConversation finds the conversation a staff message answers: the
