@@ -162,7 +162,7 @@ automations:
 	Eventually(t, patience, "forward to staff", func() bool {
 		for _, m := range g.Twilio.Sent() {
 			if m.To == "+12025550100" {
-				return m.Body == `From `+from+`: "actually, my parcel is broken"`
+				return withoutRef(m.Body) == `From `+from+`: "actually, my parcel is broken"`
 			}
 		}
 		return false
