@@ -277,10 +277,6 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if err := ct.queue(answer); err != nil {
 		return err
 	}
-	// The staff member's plain answers now go to this conversation.
-	if err := t.noteStaff(conv.Ref, m.From); err != nil {
-		return err
-	}
 	if r != nil {
 		return e.resume(ctx, r, Event{Kind: EventStaff})
 	}

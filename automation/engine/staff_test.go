@@ -167,3 +167,18 @@ func TestStaffRouting(t *testing.T) {
 		t.Fatalf("#done from staff: route %s", route)
 	}
 }
+
+// Plain text answers the most recent forward sent to the staff member,
+// even after the staff member answered an older conversation by #REF.
+func TestPlainTextAnswersTheMostRecentForward(t *testing.T) {
+	e, _, store := refEngine(t, staffRouting, "AAAA", "BBBB")
+	staff := "+15550100100"
+	sayFrom(t, e, store, 1, "+15551230001", "sms", "first")
+	sayFrom(t, e, store, 2, "+15551230002", "sms", "second")
+	if _, got := sayFrom(t, e, store, 3, staff, "sms", "#AAAA to the first"); len(got) != 1 || got[0] != "+15551230001 to the first" {
+		t.Fatalf("#AAAA answer: sent %q", got)
+	}
+	if _, got := sayFrom(t, e, store, 4, staff, "sms", "plain"); len(got) != 1 || got[0] != "+15551230002 plain" {
+		t.Fatalf("plain answer: sent %q, want it to the second contact (the most recent forward)", got)
+	}
+}
