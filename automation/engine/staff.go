@@ -55,7 +55,9 @@ func RandomRef() string {
 }
 
 // Conversation is a contact's conversation as staff see it, found by its
-// reference: staff answers go to Contact on Channel from To.
+// reference. Staff answers go to Contact on the channel it last wrote on,
+// from the number it last wrote to there: Channel and To as at the last
+// forward, unless the contact wrote since.
 type Conversation struct {
 	Ref     string `json:"ref"`
 	Contact string `json:"contact"`
@@ -260,14 +262,20 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if cmd.text == "" && len(m.Media) == 0 {
 		return e.tellStaff(t, m, fmt.Sprintf("#%s: nothing to send; write #%s and your text.", conv.Ref, conv.Ref))
 	}
-	if why, err := undeliverable(ct, conv); err != nil || why != "" {
+	// The contact's channel and the number it wrote to there: where it
+	// wrote last, which may be newer than the forward.
+	channel := conv.Channel
+	if ct.contact.Channel != "" {
+		channel = ct.contact.Channel
+	}
+	if why, err := undeliverable(ct, channel); err != nil || why != "" {
 		if err != nil {
 			return err
 		}
 		return e.tellStaff(t, m, fmt.Sprintf("#%s not delivered: %s.", conv.Ref, why))
 	}
 	answer := &Message{
-		Purpose: PurposeStaff, Channel: conv.Channel, Contact: conv.Contact, From: conv.To,
+		Purpose: PurposeStaff, Channel: channel, Contact: conv.Contact, From: ct.sender(channel, ""),
 		To: []string{conv.Contact}, Body: cmd.text, Media: m.Media,
 	}
 	if r != nil {
@@ -310,16 +318,16 @@ func (e *Engine) staffConversation(t *turn, ref string) (*Conversation, error) {
 	return conv, nil
 }
 
-// undeliverable says why a staff answer cannot reach the contact of conv
-// (ct is its turn), or "" when it can.
-func undeliverable(ct *turn, conv *Conversation) (string, error) {
+// undeliverable says why a staff answer cannot reach the contact of turn ct
+// on channel, or "" when it can.
+func undeliverable(ct *turn, channel string) (string, error) {
 	if ct.contact.OptedOut {
 		return "the contact opted out", nil
 	}
-	if conv.Channel != config.ChannelWhatsApp {
+	if channel != config.ChannelWhatsApp {
 		return "", nil
 	}
-	last, err := lastInbound(ct, conv.Channel)
+	last, err := lastInbound(ct, channel)
 	if err != nil {
 		return "", err
 	}

@@ -182,3 +182,28 @@ func TestPlainTextAnswersTheMostRecentForward(t *testing.T) {
 		t.Fatalf("plain answer: sent %q, want it to the second contact (the most recent forward)", got)
 	}
 }
+
+// A staff answer goes where the contact wrote last: a contact forwarded
+// from SMS that then wrote on WhatsApp is answered on WhatsApp.
+func TestStaffAnswerFollowsTheContactsChannel(t *testing.T) {
+	e, _, store := refEngine(t, staffRouting, "AAAA")
+	sayFrom(t, e, store, 1, "+15551230001", "sms", "question")
+	sayFrom(t, e, store, 2, "+15551230001", "whatsapp", "JOIN")
+	sayFrom(t, e, store, 3, "+15550100100", "sms", "answer")
+	var answer *engine.Message
+	err := store.View(context.Background(), func(tx engine.Tx) error {
+		ms, err := tx.Messages("+15551230001", 10)
+		for _, m := range ms {
+			if m.Purpose == engine.PurposeStaff && answer == nil {
+				answer = m
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer == nil || answer.Channel != "whatsapp" || answer.Body != "answer" {
+		t.Fatalf("staff answer = %+v, want it on whatsapp", answer)
+	}
+}
