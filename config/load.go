@@ -189,6 +189,11 @@ func (c *Config) applyDefaults() {
 	c.Compliance.OptIn.setDefaults(defaultOptInKeywords, defaultOptInReply)
 	c.Compliance.Help.setDefaults(defaultHelpKeywords, defaultHelpReply)
 
+	for i := range c.Staff {
+		if e, err := E164(c.Staff[i].Number, c.Defaults.Region); err == nil {
+			c.Staff[i].Number = e
+		}
+	}
 	for i := range c.Automations {
 		a := &c.Automations[i]
 		setDefault(&a.Match, defaultMatch)

@@ -17,6 +17,7 @@ type Config struct {
 	HTTP        HTTP         `yaml:"http"`
 	Email       Email        `yaml:"email"`
 	Compliance  Compliance   `yaml:"compliance"`
+	Staff       []Staff      `yaml:"staff"`
 	Groups      []Group      `yaml:"groups"`
 	Fields      []string     `yaml:"fields"`
 	Automations []Automation `yaml:"automations"`
@@ -120,6 +121,14 @@ type ComplianceRule struct {
 	Reply    string   `yaml:"reply"`
 }
 
+// Staff is a person who receives forwards and may answer them from their
+// phone. Every number a forward_to_mobile or handoff step sends to is staff
+// too, named or not.
+type Staff struct {
+	Number string `yaml:"number"` // E.164 once loaded
+	Name   string `yaml:"name"`
+}
+
 // Group is a contact group that steps and schedules refer to by ID.
 type Group struct {
 	ID   string `yaml:"id"`
@@ -128,11 +137,14 @@ type Group struct {
 
 // Automation is one keyword automation: what starts it and its steps.
 type Automation struct {
-	ID                string    `yaml:"id"`
-	Name              string    `yaml:"name"`
-	Enabled           *bool     `yaml:"enabled"`
-	Keywords          []string  `yaml:"keywords"`
-	Match             string    `yaml:"match"` // first_word (default) or exact
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Enabled  *bool    `yaml:"enabled"`
+	Keywords []string `yaml:"keywords"`
+	Match    string   `yaml:"match"` // first_word (default) or exact
+	// Channel, when set (sms or whatsapp), makes the keywords match only
+	// messages on that channel.
+	Channel           string    `yaml:"channel"`
 	OverwriteIfExists bool      `yaml:"overwrite_if_exists"`
 	CatchAll          bool      `yaml:"catch_all"`
 	Schedule          *Schedule `yaml:"schedule"`

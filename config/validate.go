@@ -30,6 +30,7 @@ func (c *Config) validate() Problems {
 	k.email()
 	k.http()
 	k.compliance()
+	k.staff()
 	k.groups()
 	k.fields()
 	k.automations()
@@ -243,6 +244,38 @@ func (k *checker) compliance() {
 	}
 }
 
+// staff checks the staff list: each a valid phone number, none repeated and
+// none of our own sender numbers (staff write to our numbers from theirs).
+func (k *checker) staff() {
+	seen := map[string]string{} // number → path of the first
+	for i, s := range k.c.Staff {
+		path := fmt.Sprintf("staff[%d]", i)
+		first, dup := seen[s.Number]
+		switch {
+		case strings.TrimSpace(s.Number) == "":
+			k.errorf(path, "%s: missing number", path)
+		case !isPhone(s.Number, k.c.Defaults.Region):
+			k.errorf(path+".number", "%s: %q is not a valid phone number", path, s.Number)
+		case dup:
+			k.errorf(path+".number", "%s: duplicate staff number %s (first at %s)", path, s.Number, k.at(first))
+		case k.ownNumber(s.Number):
+			k.errorf(path+".number", "%s: %s is one of our own sender numbers; staff write from their own phones", path, s.Number)
+		default:
+			seen[s.Number] = path + ".number"
+		}
+	}
+}
+
+// ownNumber reports whether n is one of the configured sender numbers.
+func (k *checker) ownNumber(n string) bool {
+	for _, num := range k.c.Numbers() {
+		if num.Number == n {
+			return true
+		}
+	}
+	return false
+}
+
 func (k *checker) groups() {
 	seen := map[string]string{} // id → path of the first
 	for i, g := range k.c.Groups {
@@ -304,6 +337,9 @@ func (k *checker) automation(a *Automation) {
 	name := automationName(a)
 	if a.Match != "first_word" && a.Match != "exact" {
 		k.errorf(a.Path+".match", "%s: match must be first_word or exact, not %q", name, a.Match)
+	}
+	if a.Channel != "" && a.Channel != ChannelSMS && a.Channel != ChannelWhatsApp {
+		k.errorf(a.Path+".channel", "%s: channel must be sms or whatsapp, not %q", name, a.Channel)
 	}
 	if len(a.Steps) == 0 {
 		k.warnf(a.Path+".steps", "%s has no steps", name)

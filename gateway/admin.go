@@ -23,6 +23,7 @@ func (g *Gateway) adminRoutes(app *fiber.App) {
 	api.Post("/automations/:id/enrollments", g.startEnrollments)
 	api.Get("/enrollments", g.listEnrollments)
 	api.Delete("/enrollments/:id", g.cancelEnrollment)
+	api.Get("/handoffs", g.listHandoffs)
 	api.Get("/contacts/:phone", g.getContact)
 	api.Get("/contacts/:phone/messages", g.contactMessages)
 	api.Post("/reload", g.reloadAPI)
@@ -47,6 +48,7 @@ type automationView struct {
 	Enabled           bool     `json:"enabled"`
 	Keywords          []string `json:"keywords,omitempty"`
 	Match             string   `json:"match,omitempty"`
+	Channel           string   `json:"channel,omitempty"`
 	CatchAll          bool     `json:"catch_all,omitempty"`
 	Schedule          any      `json:"schedule,omitempty"`
 	Steps             int      `json:"steps"`
@@ -66,7 +68,7 @@ func (g *Gateway) listAutomations(c *fiber.Ctx) error {
 	out := []automationView{}
 	for _, a := range g.engine.Set().Automations() {
 		ca := a.Config
-		v := automationView{ID: a.ID, Name: a.Name, Enabled: a.Enabled, Keywords: ca.Keywords, CatchAll: ca.CatchAll,
+		v := automationView{ID: a.ID, Name: a.Name, Enabled: a.Enabled, Keywords: ca.Keywords, Channel: ca.Channel, CatchAll: ca.CatchAll,
 			Steps: len(a.Steps), ActiveEnrollments: counts[a.ID]}
 		if len(ca.Keywords) > 0 {
 			v.Match = ca.Match
@@ -273,4 +275,14 @@ func (g *Gateway) reloadAPI(c *fiber.Ctx) error {
 		warnings = append(warnings, p.String())
 	}
 	return c.JSON(fiber.Map{"reloaded": true, "warnings": warnings})
+}
+
+// listHandoffs lists the open handoffs: contact, automation, staff, the
+// conversation's reference and since when, newest first.
+func (g *Gateway) listHandoffs(c *fiber.Ctx) error {
+	out, err := g.engine.Handoffs(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"handoffs": out})
 }

@@ -48,7 +48,7 @@ func TestAppointmentsExample(t *testing.T) {
 		"reply → +15550003333 (sms from +15005550006): No problem, we will call you to find another time.",
 		"Tip 1:", "Tip 2:", "Tip 3:",
 		"reply → +15550004444 (sms from +15005550006): This week: swap your toothbrush every three months.",
-		`forward → +15550100100 (from +15005550006): From +15550004444: "when are you open?"`,
+		`forward → +15550100100 (from +15005550006): #EFXQ From +15550004444: "when are you open?"`,
 	}
 	inOrder(t, out, want)
 }

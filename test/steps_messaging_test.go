@@ -39,8 +39,8 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 	var to []string
 	for _, m := range sent {
 		to = append(to, m.To)
-		if m.From != OurSMS || m.Body != wantText {
-			t.Errorf("forward %s from %s: %q, want from %s: %q", m.To, m.From, m.Body, OurSMS, wantText)
+		if body := withoutRef(m.Body); m.From != OurSMS || body != wantText || refOf(t, m.Body) == "" {
+			t.Errorf("forward %s from %s: %q, want from %s: #REF %q", m.To, m.From, m.Body, OurSMS, wantText)
 		}
 		if len(m.Media) != 0 {
 			t.Errorf("forward to %s carries media %v; links go in the text", m.To, m.Media)
@@ -162,7 +162,7 @@ automations:
 	Eventually(t, patience, "forward to staff", func() bool {
 		for _, m := range g.Twilio.Sent() {
 			if m.To == "+12025550100" {
-				return m.Body == `From `+from+`: "actually, my parcel is broken"`
+				return withoutRef(m.Body) == `From `+from+`: "actually, my parcel is broken"`
 			}
 		}
 		return false

@@ -30,9 +30,15 @@ type Set struct {
 	Location    *time.Location
 	automations map[string]*Automation
 	order       []*Automation
-	keywords    *keywords.Index[*Automation]
-	compliance  *keywords.Index[string]
-	catchAll    *Automation
+	// keywords holds one index per channel (sms, whatsapp) and one under ""
+	// for any other channel: an automation with a channel is in its
+	// channel's index only, one without is in all three.
+	keywords   map[string]*keywords.Index[*Automation]
+	compliance *keywords.Index[string]
+	// staff maps each staff number to its name ("" when unnamed): the
+	// numbers under staff and every number a step forwards to.
+	staff    map[string]string
+	catchAll *Automation
 }
 
 // Automation is a compiled automation.
@@ -105,8 +111,16 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 		Config:      cfg,
 		Location:    cfg.Location(),
 		automations: map[string]*Automation{},
-		keywords:    keywords.NewIndex[*Automation](),
-		compliance:  keywords.NewIndex[string](),
+		keywords: map[string]*keywords.Index[*Automation]{
+			config.ChannelSMS:      keywords.NewIndex[*Automation](),
+			config.ChannelWhatsApp: keywords.NewIndex[*Automation](),
+			"":                     keywords.NewIndex[*Automation](),
+		},
+		compliance: keywords.NewIndex[string](),
+		staff:      map[string]string{},
+	}
+	for _, s := range cfg.Staff {
+		set.staff[s.Number] = s.Name
 	}
 	c.compliance(set)
 	for i := range cfg.Automations {
@@ -120,6 +134,15 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 			set.catchAll = a
 		}
 		c.keywords(set, ca, a)
+		for _, st := range a.Steps {
+			if s, ok := st.Step.(StaffStep); ok {
+				for _, n := range s.StaffNumbers() {
+					if _, named := set.staff[n]; !named {
+						set.staff[n] = ""
+					}
+				}
+			}
+		}
 	}
 	if c.problems.Err() != nil {
 		return nil, c.problems
@@ -159,22 +182,73 @@ func (c *Compiler) keywords(set *Set, ca *config.Automation, a *Automation) {
 				"automation %q: keyword %q is a compliance keyword (%s); pick another", ca.ID, kw, fam))
 			continue
 		}
-		err := set.keywords.Add(kw, match, a)
-		var conflict *keywords.ConflictError[*Automation]
-		switch {
-		case err == nil:
-		case errors.As(err, &conflict):
-			other := conflict.Existing
-			otherPath, otherKw := keywordPath(other.Config, conflict.Keyword)
-			at := c.Config.At(otherPath)
-			c.problems = append(c.problems, c.Config.Problemf(path,
-				"automation %q: keyword %q conflicts with keyword %q of automation %q at %s:%d:%d (both normalise to %q)",
-				ca.ID, kw, otherKw, other.ID, c.Config.File, at.Line, at.Col, conflict.Keyword))
-		default:
-			c.problems = append(c.problems, c.Config.Problemf(path,
-				"automation %q: keyword %q is empty once normalised", ca.ID, kw))
+		reported := map[string]bool{} // conflicting automations, reported once each
+		for _, ch := range keywordChannels(ca.Channel) {
+			err := set.keywords[ch].Add(kw, match, a)
+			var conflict *keywords.ConflictError[*Automation]
+			switch {
+			case err == nil:
+			case errors.As(err, &conflict):
+				other := conflict.Existing
+				if reported[other.ID] {
+					continue
+				}
+				reported[other.ID] = true
+				otherPath, otherKw := keywordPath(other.Config, conflict.Keyword)
+				at := c.Config.At(otherPath)
+				where := ""
+				if ca.Channel != "" || other.Config.Channel != "" {
+					where = ", both on " + ch
+				}
+				c.problems = append(c.problems, c.Config.Problemf(path,
+					"automation %q: keyword %q conflicts with keyword %q of automation %q at %s:%d:%d (both normalise to %q%s)",
+					ca.ID, kw, otherKw, other.ID, c.Config.File, at.Line, at.Col, conflict.Keyword, where))
+			default:
+				c.problems = append(c.problems, c.Config.Problemf(path,
+					"automation %q: keyword %q is empty once normalised", ca.ID, kw))
+			}
+			if err != nil && conflict == nil {
+				break // empty: the same in every index
+			}
 		}
 	}
+}
+
+// keywordChannels lists the keyword indexes an automation on channel
+// (empty: every channel) is added to.
+func keywordChannels(channel string) []string {
+	if channel == config.ChannelSMS || channel == config.ChannelWhatsApp {
+		return []string{channel}
+	}
+	return []string{config.ChannelSMS, config.ChannelWhatsApp, ""}
+}
+
+// lookupKeyword finds the automation whose keyword matches the normalised
+// text of a message on channel.
+func (s *Set) lookupKeyword(channel, norm string) (*Automation, bool) {
+	idx, ok := s.keywords[channel]
+	if !ok {
+		idx = s.keywords[""]
+	}
+	a, _, found := idx.LookupNormalized(norm)
+	return a, found
+}
+
+// IsStaff reports whether number is staff: under staff, or a number that a
+// forward_to_mobile or handoff step sends to.
+func (s *Set) IsStaff(number string) bool {
+	_, ok := s.staff[number]
+	return ok
+}
+
+// StaffName returns the name of a staff number, "" when it has none.
+func (s *Set) StaffName(number string) string { return s.staff[number] }
+
+// StaffStep is a step that sends to staff numbers (forward_to_mobile,
+// handoff): the compiler makes those numbers staff.
+type StaffStep interface {
+	// StaffNumbers returns the E.164 numbers the step sends to.
+	StaffNumbers() []string
 }
 
 // keywordPath finds the keyword of ca that normalises to norm, and its path.

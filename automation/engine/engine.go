@@ -48,6 +48,10 @@ type Options struct {
 	// Trace, if set, is told what enrollments do, once the transaction
 	// they did it in has committed: for the simulator.
 	Trace func(TraceEvent)
+	// NewRef, if set, makes conversation references (RandomRef by
+	// default); the simulator makes them from a fixed seed, so that
+	// `keyway test` files can expect them.
+	NewRef func() string
 }
 
 // TraceEvent is one thing an enrollment did, for the simulator and tests.
@@ -72,6 +76,7 @@ type Engine struct {
 	ids      idGen
 	io       ioRuns
 	trace    func(TraceEvent)
+	newRef   func() string
 }
 
 // New returns an engine running set over store.
@@ -80,6 +85,9 @@ func New(store Store, set *Set, o Options) *Engine {
 	e.io.sem = make(chan struct{}, maxIO)
 	if e.clock == nil {
 		e.clock = SystemClock{}
+	}
+	if e.newRef = o.NewRef; e.newRef == nil {
+		e.newRef = RandomRef
 	}
 	if e.onQueue == nil {
 		e.onQueue = func() {}
@@ -116,6 +124,8 @@ const (
 	RouteKeyword    = "keyword"
 	RouteReply      = "reply"
 	RouteCatchAll   = "catch_all"
+	RouteStaff      = "staff"   // a message from staff (see staff.go)
+	RouteHandoff    = "handoff" // a contact's message relayed to the staff of its open handoff
 	RouteStored     = "stored"
 )
 
@@ -171,7 +181,9 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 	}
 }
 
-// route handles a stored inbound message in SPEC's order (steps 4 to 8).
+// route handles a stored inbound message in SPEC's order (steps 4 to 8):
+// compliance words, then a staff message or a contact's message in an open
+// handoff (staff.go), then keywords, a reply, the catch-all.
 func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error) {
 	set := t.set
 	norm := normalizeBody(m.Body)
@@ -194,7 +206,16 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		// An opt-in word from a contact that has not opted out goes on.
 	}
 
-	if a, _, ok := set.keywords.LookupNormalized(norm); ok && a.Enabled {
+	if set.IsStaff(m.From) {
+		return RouteStaff, e.staffMessage(ctx, t, m)
+	}
+	if r, err := e.openHandoff(t); err != nil {
+		return "", err
+	} else if r != nil {
+		return RouteHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
+	}
+
+	if a, ok := set.lookupKeyword(m.Channel, norm); ok && a.Enabled {
 		started, err := e.enroll(ctx, t, a, m.Channel, m)
 		if err != nil {
 			return "", err
@@ -409,6 +430,8 @@ func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done b
 		return 0, true, nil
 	}
 	switch {
+	case out.Handoff:
+		return 0, true, r.t.pause(en, EnrollmentHandoff, out.Timeout, TimerTimeout)
 	case out.Pending:
 		return 0, true, r.t.pause(en, EnrollmentPending, r.t.now, TimerIO)
 	case !out.WaitUntil.IsZero():

@@ -54,6 +54,7 @@ const (
 	PurposeReply      Purpose = "reply"      // to the contact from an automation: never to an opted-out contact
 	PurposeCompliance Purpose = "compliance" // the opt-out, opt-in and help replies: always sent
 	PurposeForward    Purpose = "forward"    // to staff: not marketing to the contact, always sent
+	PurposeStaff      Purpose = "staff"      // a staff member's answer to the contact: never to an opted-out contact, never held back as automated
 )
 
 // MessageStatus is where a Message stands. Besides keyway's own statuses
@@ -108,6 +109,7 @@ const (
 	EnrollmentWaiting      EnrollmentStatus = "waiting"       // at a wait, until a timer fires
 	EnrollmentWaitingReply EnrollmentStatus = "waiting_reply" // at wait_for_reply
 	EnrollmentPending      EnrollmentStatus = "pending"       // at a step doing I/O outside the transaction
+	EnrollmentHandoff      EnrollmentStatus = "handoff"       // at a handoff: staff have the conversation
 	EnrollmentEnded        EnrollmentStatus = "ended"
 )
 
@@ -133,6 +135,9 @@ type Enrollment struct {
 	// of a wait, a reply timeout or expiry, or a step I/O's lease. The
 	// timer is stored under it, so it is also how the timer is found.
 	WaitUntil *time.Time `json:"wait_until,omitempty"`
+	// Handoff is the handoff the enrollment stands at, while its Status
+	// is EnrollmentHandoff.
+	Handoff *Handoff `json:"handoff,omitempty"`
 	// Trigger is the id of the inbound message that started the enrollment.
 	Trigger   string     `json:"trigger,omitempty"`
 	StartedAt time.Time  `json:"started_at"`
@@ -143,6 +148,16 @@ type Enrollment struct {
 
 // Active reports whether the enrollment has not ended.
 func (e *Enrollment) Active() bool { return e.Status != EnrollmentEnded }
+
+// Handoff is an open handoff: staff have taken the conversation over.
+type Handoff struct {
+	// Ref is the conversation's reference (without "#").
+	Ref string `json:"ref"`
+	// Staff are the numbers the contact's messages go to.
+	Staff []string `json:"staff"`
+	// Since is when the handoff opened.
+	Since time.Time `json:"since"`
+}
 
 // TimerKind says what a Timer wakes an enrollment for.
 type TimerKind string

@@ -59,7 +59,7 @@ func TestOptInEndsEnrollmentsBegunWhileOptedOut(t *testing.T) {
 		{"STOP", []string{"You are unsubscribed. Reply START to resubscribe."}, engine.RouteCompliance},
 		{"QUIZ", nil, engine.RouteKeyword},
 		{"START", []string{"You are resubscribed."}, engine.RouteCompliance},
-		{"Ann", []string{`From +15550001111: "Ann"`}, engine.RouteCatchAll},
+		{"Ann", []string{`#2W33 From +15550001111: "Ann"`}, engine.RouteCatchAll},
 	}
 	for _, st := range steps {
 		res, err := sim.Say(ctx, st.say)

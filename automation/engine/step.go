@@ -51,6 +51,11 @@ type Outcome struct {
 	Timeout   time.Time
 	// Pending runs the step's Perform outside the transaction, then Resume.
 	Pending bool
+	// Handoff pauses the enrollment in a handoff (Enrollment.Handoff set
+	// by the step) until Timeout: the contact's messages resume the step
+	// with an EventReply, staff answers with an EventStaff, `#done` with
+	// an EventDone, and the timeout with an EventTimer.
+	Handoff bool
 }
 
 // Kinds of an Event.
@@ -58,6 +63,11 @@ const (
 	EventTimer = "timer"
 	EventReply = "reply"
 	EventIO    = "io"
+	// EventStaff: staff answered the contact during a handoff (the answer
+	// is already on its way).
+	EventStaff = "staff"
+	// EventDone: staff closed the handoff with #done.
+	EventDone = "done"
 )
 
 // Event resumes a paused step.

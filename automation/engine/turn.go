@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyway-sms/keyway/config"
@@ -119,6 +120,9 @@ func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kin
 		case TimerTimeout, TimerExpire:
 			what = "waiting for a reply until " + when
 		}
+		if status == EnrollmentHandoff && en.Handoff != nil {
+			what = fmt.Sprintf("handoff #%s open with %s until %s", en.Handoff.Ref, strings.Join(en.Handoff.Staff, ", "), when)
+		}
 		t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
 	}
 	return t.put(en)
@@ -159,7 +163,7 @@ func (t *turn) queue(m *Message) error {
 	}
 	m.CreatedAt, m.UpdatedAt = t.now, t.now
 	m.Status = StatusQueued
-	if m.Purpose == PurposeReply && t.contact.OptedOut {
+	if (m.Purpose == PurposeReply || m.Purpose == PurposeStaff) && t.contact.OptedOut {
 		m.Status = StatusSuppressed
 		m.Error = "contact opted out"
 		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: contact opted out", Message: m})

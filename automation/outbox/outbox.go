@@ -383,8 +383,8 @@ var (
 
 func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error) {
 	// Check, just before sending, that the message is still queued (no
-	// other worker or process sent it) and that a reply's contact has not
-	// opted out since it was queued.
+	// other worker or process sent it) and that the contact of a reply or
+	// a staff answer has not opted out since it was queued.
 	queued, optedOut := false, false
 	err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
 		cur, err := tx.Message(m.ID)
@@ -392,7 +392,7 @@ func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error
 			return err
 		}
 		queued = cur.Status == engine.StatusQueued
-		if m.Purpose != engine.PurposeReply {
+		if m.Purpose != engine.PurposeReply && m.Purpose != engine.PurposeStaff {
 			return nil
 		}
 		c, err := tx.Contact(m.Contact)

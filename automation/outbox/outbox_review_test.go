@@ -74,8 +74,15 @@ func TestOutboxForwardRefusedByStaffDoesNotOptOutTheCustomer(t *testing.T) {
 	})
 }
 
-// A STOP committed while a reply waits for its sender's rate stops it.
+// A STOP committed while a reply (or a staff answer) waits for its
+// sender's rate stops it.
 func TestOutboxChecksOptOutWhenTheRateAllowsTheSend(t *testing.T) {
+	for _, purpose := range []engine.Purpose{engine.PurposeReply, engine.PurposeStaff} {
+		t.Run(string(purpose), func(t *testing.T) { checksOptOutWhenTheRateAllowsTheSend(t, purpose) })
+	}
+}
+
+func checksOptOutWhenTheRateAllowsTheSend(t *testing.T, purpose engine.Purpose) {
 	store := mem.NewMemStore()
 	var msgs []*engine.Message
 	for i := 0; i < 5; i++ {
@@ -85,7 +92,7 @@ func TestOutboxChecksOptOutWhenTheRateAllowsTheSend(t *testing.T) {
 	queue(t, store, msgs...)
 	_ = store.Update(context.Background(), func(tx engine.Tx) error {
 		for _, m := range msgs {
-			m.Purpose = engine.PurposeReply
+			m.Purpose = purpose
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}

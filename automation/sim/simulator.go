@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -54,7 +55,15 @@ var SimStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // nothing; the caller reads what Say and Advance return).
 func NewSimulator(set *engine.Set, out io.Writer) *Simulator {
 	s := &Simulator{Clock: engine.NewFakeClock(SimStart), Store: mem.NewMemStore(), From: "+15550001111", Channel: config.ChannelSMS, out: out}
-	s.Engine = engine.New(s.Store, set, engine.Options{Clock: s.Clock, Trace: func(ev engine.TraceEvent) { s.events = append(s.events, ev) }})
+	refs := rand.New(rand.NewPCG(1, 2)) // the same references every run
+	newRef := func() string {
+		b := make([]byte, engine.RefLength)
+		for i := range b {
+			b[i] = engine.RefAlphabet[refs.IntN(len(engine.RefAlphabet))]
+		}
+		return string(b)
+	}
+	s.Engine = engine.New(s.Store, set, engine.Options{Clock: s.Clock, NewRef: newRef, Trace: func(ev engine.TraceEvent) { s.events = append(s.events, ev) }})
 	s.sched, s.counted = schedule.NewScheduler(s.Engine, zerolog.Nop()), map[string]bool{}
 	return s
 }
@@ -281,6 +290,10 @@ func (s *Simulator) Print(res SimResult) {
 		if ev.Step != "" {
 			step = " step " + ev.Step
 		}
+		if ev.Automation == "" {
+			fmt.Fprintf(s.out, "  [staff] %s\n", ev.What)
+			continue
+		}
 		fmt.Fprintf(s.out, "  [%s%s] %s\n", ev.Automation, step, ev.What)
 	}
 	if res.Route == engine.RouteStored {
@@ -296,6 +309,8 @@ func (s *Simulator) printMessage(m *engine.Message) {
 	switch {
 	case m.Kind == engine.KindEmail:
 		fmt.Fprintf(s.out, "  email → %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, indent(m.Body, "    | "))
+	case m.Purpose == engine.PurposeStaff:
+		fmt.Fprintf(s.out, "  staff answer → %s (%s from %s): %s%s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body, note)
 	case m.Purpose == engine.PurposeForward:
 		fmt.Fprintf(s.out, "  forward → %s (from %s): %s\n", strings.Join(m.To, ", "), m.From, m.Body)
 	default:

@@ -26,7 +26,8 @@ import (
 
 // fixture is one test case of a step type, in testdata/<type>.yaml.
 // The case's config runs in the simulator; chat lines are messages from
-// the contact, or "/wait 2h" to move the clock.
+// the contact, "/wait 2h" to move the clock, or "/from +NUMBER text" for
+// one message from another number (a staff member).
 type fixture struct {
 	Label   string   `yaml:"label"`
 	Config  string   `yaml:"config"` // ${SERVER} is the echo server's URL
@@ -145,6 +146,13 @@ func runFixture(t *testing.T, fx fixture) {
 				t.Fatalf("chat %q: %v", line, perr)
 			}
 			res, err = s.Advance(ctx, dur)
+		} else if rest, ok := strings.CutPrefix(line, "/from "); ok {
+			// "/from +NUMBER text": one message from another number (staff).
+			from, text, _ := strings.Cut(rest, " ")
+			contact := s.From
+			s.From = from
+			res, err = s.Say(ctx, text)
+			s.From = contact
 		} else {
 			res, err = s.Say(ctx, line)
 		}

@@ -14,11 +14,14 @@ func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 // ForwardToMobile sends the contact's message to staff by SMS, one message
 // per staff number, from `from` if set, else the SMS number the contact
 // last wrote to, else the first configured SMS number. The default text
-// names the contact and quotes its message, with its media links one a
-// line:
+// starts with the conversation's reference, names the contact and quotes
+// its message, with its media links one a line:
 //
-//	From +15550001111 (Ann): "Is the shop open on Sunday?"
+//	#K7Q2 From +15550001111 (Ann): "Is the shop open on Sunday?"
 //	Media: https://api.twilio.com/.../Media/ME123
+//
+// A custom text gets the reference on a line of its own unless it holds
+// it. Staff answer with "#K7Q2 text", or plain text (see engine/staff.go).
 //
 // Forwards are for staff, so they go out even when the contact has opted
 // out.
@@ -80,14 +83,23 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 	return st, nil
 }
 
-// Execute queues one forward per staff number.
+// StaffNumbers returns the staff numbers the step forwards to: they are
+// staff, whose messages are answers, not a contact's.
+func (st *ForwardToMobile) StaffNumbers() []string { return st.To }
+
+// Execute queues one forward per staff number, each carrying the
+// conversation's reference.
 func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
-	body := forwardText(r)
+	ref, err := r.Reference(st.To...)
+	if err != nil {
+		return engine.Outcome{}, fmt.Errorf("forward_to_mobile: %w", err)
+	}
+	body := "#" + ref + " " + forwardText(r)
 	if st.Text != nil {
-		var err error
 		if body, err = r.Render(st.Text); err != nil {
 			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_mobile: %v", err)}, nil
 		}
+		body = withRef(body, ref)
 	}
 	from := r.Sender(config.ChannelSMS, st.From)
 	for _, to := range st.To {
@@ -121,6 +133,15 @@ func forwardText(r *engine.Run) string {
 		b.WriteString("\nMedia: " + u)
 	}
 	return b.String()
+}
+
+// withRef adds the conversation's reference to a custom forward text that
+// does not carry it, so that staff can answer it.
+func withRef(body, ref string) string {
+	if strings.Contains(strings.ToUpper(body), "#"+ref) {
+		return body
+	}
+	return body + "\n#" + ref
 }
 
 // contactLabel names a contact by number, and by name when it has one:
@@ -171,4 +192,7 @@ func hasChannel(cfg *config.Config, ch string) bool {
 	return false
 }
 
-var _ engine.Step = (*ForwardToMobile)(nil)
+var (
+	_ engine.Step      = (*ForwardToMobile)(nil)
+	_ engine.StaffStep = (*ForwardToMobile)(nil)
+)

@@ -86,7 +86,7 @@ tests:
       - send: "Ann"
         expect:
           replies: ["/^Thanks An+!$/"]
-          forwards: [{ to: "+15550100100", text: "New member Ann" }]
+          forwards: [{ to: "+15550100100", text: "/^New member Ann\\n#[A-Z0-9]{4}$/" }]
           emails: [{ to: "staff@example.com", subject: "/member Ann/" }]
           fields: { first_name: "Ann" }
           enrolled: []
@@ -194,7 +194,7 @@ tests:
 		"got:      [join]",
 		"FAIL wrong forward and email\n",
 		"forwards differ",
-		`got:      [{to: +15550100100, text: "New member Ann"}]`,
+		`got:      [{to: +15550100100, text: "New member Ann\n#2W33"}]`,
 		"emails differ",
 		"FAIL unanswered http\n",
 		"http POST https://crm.example.com/leads has no answer in the test file",

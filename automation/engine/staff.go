@@ -1,0 +1,427 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// Staff answer conversations from their phones (SPEC "Staff"). Every forward
+// to staff carries the reference of the contact's conversation, "#K7Q2";
+// staff answer with "#K7Q2 text", or with plain text, which answers the
+// most recent conversation forwarded to them in the last 24 hours.
+//
+// The engine keeps, in the store's Meta values (no Tx method of their own):
+//
+//	conv:<REF>         the Conversation: contact, channel, our number it wrote to
+//	convref:<contact>  the contact's reference
+//	staff:<number>     the most recent reference forwarded to that staff number, and when
+
+// RefAlphabet holds the characters of conversation references: capital
+// letters and digits without those read alike (0/O, 1/I/L).
+const RefAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+// RefLength is the number of characters of a conversation reference.
+const RefLength = 4
+
+// RefTTL is how long a reference stays its contact's after the last
+// forward that carried it; after that it may be given to another contact.
+const RefTTL = 30 * 24 * time.Hour
+
+// StaffAnswerWindow is how long after a forward a staff member's plain
+// text (without #REF) answers it.
+const StaffAnswerWindow = 24 * time.Hour
+
+// staffWhatsAppWindow is how long after a contact's last WhatsApp message a
+// free-form message may reach it there.
+const staffWhatsAppWindow = 24 * time.Hour
+
+// RandomRef returns RefLength random characters of RefAlphabet.
+func RandomRef() string {
+	var b [RefLength]byte
+	_, _ = rand.Read(b[:])
+	out := make([]byte, RefLength)
+	for i, v := range b {
+		out[i] = RefAlphabet[int(v)%len(RefAlphabet)]
+	}
+	return string(out)
+}
+
+// Conversation is a contact's conversation as staff see it, found by its
+// reference. Staff answers go to Contact on the channel it last wrote on,
+// from the number it last wrote to there: Channel and To as at the last
+// forward, unless the contact wrote since.
+type Conversation struct {
+	Ref     string `json:"ref"`
+	Contact string `json:"contact"`
+	// Channel is the channel the contact was on at the last forward.
+	Channel string `json:"channel"`
+	// To is our number the contact wrote to on Channel.
+	To string `json:"to"`
+	// At is when the last forward carrying the reference was made.
+	At time.Time `json:"at"`
+}
+
+// staffLast is the most recent forward to one staff number.
+type staffLast struct {
+	Ref string    `json:"ref"`
+	At  time.Time `json:"at"`
+}
+
+func convKey(ref string) string        { return "conv:" + ref }
+func convRefKey(contact string) string { return "convref:" + contact }
+func staffKey(number string) string    { return "staff:" + number }
+
+// getMeta decodes the Meta value at key into v; it reports false when
+// there is none.
+func getMeta(tx Tx, key string, v any) (bool, error) {
+	raw, err := tx.Meta(key)
+	if isNotFound(err) || (err == nil && len(raw) == 0) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func putMeta(tx Tx, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := tx.PutMeta(key, raw); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+// conversation returns the stored conversation with ref, or nil.
+func conversation(tx Tx, ref string) (*Conversation, error) {
+	var c Conversation
+	ok, err := getMeta(tx, convKey(ref), &c)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// conversation returns the conversation of the turn's contact, giving it a
+// reference on first use (or when its old one lapsed), and records it as
+// forwarded now on channel: staff answers go there, from the number the
+// contact last wrote to.
+func (t *turn) conversation(channel string) (*Conversation, error) {
+	c := t.contact
+	var ref string
+	if _, err := getMeta(t.tx, convRefKey(c.Phone), &ref); err != nil {
+		return nil, err
+	}
+	var conv *Conversation
+	if ref != "" {
+		old, err := conversation(t.tx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if old != nil && old.Contact == c.Phone {
+			conv = old
+		}
+	}
+	if conv == nil {
+		ref, err := t.freeRef()
+		if err != nil {
+			return nil, err
+		}
+		conv = &Conversation{Ref: ref, Contact: c.Phone}
+		if err := putMeta(t.tx, convRefKey(c.Phone), ref); err != nil {
+			return nil, err
+		}
+	}
+	if channel == "" {
+		channel = config.ChannelSMS
+	}
+	conv.Channel, conv.To, conv.At = channel, t.sender(channel, ""), t.now
+	if err := putMeta(t.tx, convKey(conv.Ref), conv); err != nil {
+		return nil, err
+	}
+	return conv, nil
+}
+
+// freeRef picks a reference that no conversation holds, or whose
+// conversation lapsed (RefTTL).
+func (t *turn) freeRef() (string, error) {
+	for range 100 {
+		ref := t.e.newRef()
+		old, err := conversation(t.tx, ref)
+		if err != nil {
+			return "", err
+		}
+		if old == nil || t.now.Sub(old.At) > RefTTL {
+			return ref, nil
+		}
+	}
+	return "", fmt.Errorf("no free conversation reference after 100 tries")
+}
+
+// noteStaff records that the conversation ref was just forwarded to each
+// staff number, so that their plain answers go to it.
+func (t *turn) noteStaff(ref string, staff ...string) error {
+	for _, n := range staff {
+		if err := putMeta(t.tx, staffKey(n), staffLast{Ref: ref, At: t.now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reference returns the reference of the contact's conversation (without
+// "#") for a forward to staff, on the enrollment's channel, and records
+// that it is forwarded to each of staff now: a plain answer from one of
+// them within StaffAnswerWindow goes to this contact.
+func (r *Run) Reference(staff ...string) (string, error) {
+	conv, err := r.t.conversation(r.Enrollment.Channel)
+	if err != nil {
+		return "", fmt.Errorf("conversation reference: %w", err)
+	}
+	if err := r.t.noteStaff(conv.Ref, staff...); err != nil {
+		return "", fmt.Errorf("conversation reference: %w", err)
+	}
+	return conv.Ref, nil
+}
+
+// staffCommand is a staff message read: the reference it names (empty:
+// the most recent forward), its text, and whether it closes the handoff.
+type staffCommand struct {
+	ref  string
+	text string
+	done bool
+}
+
+// parseStaff reads a staff message: "#REF text", "#REF done", "#done" or
+// plain text. A reference is matched without regard to case and may be
+// followed by ":" or ",".
+func parseStaff(body string) staffCommand {
+	body = strings.TrimSpace(body)
+	if !strings.HasPrefix(body, "#") {
+		return staffCommand{text: body}
+	}
+	word, rest := body[1:], ""
+	if i := strings.IndexFunc(word, unicode.IsSpace); i >= 0 {
+		word, rest = word[:i], word[i:]
+	}
+	word = strings.ToUpper(strings.TrimRight(word, ":,."))
+	rest = strings.TrimSpace(rest)
+	if word == "DONE" && rest == "" {
+		return staffCommand{done: true}
+	}
+	return staffCommand{ref: word, text: rest, done: strings.EqualFold(strings.Trim(rest, " .!"), "done")}
+}
+
+// staffMessage handles m, a message from staff, on t (the staff member's
+// turn): it answers a conversation, closes a handoff, or tells the staff
+// member why it could not.
+func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
+	cmd := parseStaff(m.Body)
+	conv, err := e.staffConversation(t, cmd.ref)
+	if err != nil {
+		return err
+	}
+	if conv == nil {
+		if cmd.ref != "" {
+			return e.tellStaff(t, m, fmt.Sprintf("#%s: no such conversation.", cmd.ref))
+		}
+		return e.tellStaff(t, m, "Not delivered: no forward reached you in the last 24 hours. Start with the reference, e.g. #K7Q2 your text.")
+	}
+	ct, err := t.x.turn(conv.Contact)
+	if err != nil {
+		return err
+	}
+	r, err := e.openHandoff(ct)
+	if err != nil {
+		return err
+	}
+	if cmd.done {
+		if r == nil {
+			return e.tellStaff(t, m, fmt.Sprintf("#%s: no handoff is open.", conv.Ref))
+		}
+		t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s closed handoff #%s", staffLabel(t.set, m.From), conv.Ref)})
+		if err := e.resume(ctx, r, Event{Kind: EventDone}); err != nil {
+			return err
+		}
+		return e.tellStaff(t, m, fmt.Sprintf("#%s: handoff closed.", conv.Ref))
+	}
+	if cmd.text == "" && len(m.Media) == 0 {
+		return e.tellStaff(t, m, fmt.Sprintf("#%s: nothing to send; write #%s and your text.", conv.Ref, conv.Ref))
+	}
+	// The contact's channel and the number it wrote to there: where it
+	// wrote last, which may be newer than the forward.
+	channel := conv.Channel
+	if ct.contact.Channel != "" {
+		channel = ct.contact.Channel
+	}
+	if why, err := undeliverable(ct, channel); err != nil || why != "" {
+		if err != nil {
+			return err
+		}
+		return e.tellStaff(t, m, fmt.Sprintf("#%s not delivered: %s.", conv.Ref, why))
+	}
+	answer := &Message{
+		Purpose: PurposeStaff, Channel: channel, Contact: conv.Contact, From: ct.sender(channel, ""),
+		To: []string{conv.Contact}, Body: cmd.text, Media: m.Media,
+	}
+	if r != nil {
+		answer.Enrollment, answer.Automation = r.Enrollment.ID, r.Automation.ID
+	}
+	t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s answers #%s", staffLabel(t.set, m.From), conv.Ref)})
+	if err := ct.queue(answer); err != nil {
+		return err
+	}
+	if r != nil {
+		return e.resume(ctx, r, Event{Kind: EventStaff})
+	}
+	return nil
+}
+
+// staffLabel names a staff number for the simulator: "+15550100 (Ann)".
+func staffLabel(set *Set, number string) string {
+	if name := set.StaffName(number); name != "" {
+		return number + " (" + name + ")"
+	}
+	return number
+}
+
+// staffConversation finds the conversation a staff message answers: the
+// one with ref, or the most recent forwarded to the staff member within
+// StaffAnswerWindow. It returns nil when there is none.
+func (e *Engine) staffConversation(t *turn, ref string) (*Conversation, error) {
+	if ref != "" {
+		return conversation(t.tx, ref)
+	}
+	var last staffLast
+	ok, err := getMeta(t.tx, staffKey(t.contact.Phone), &last)
+	if !ok || err != nil || t.now.Sub(last.At) > StaffAnswerWindow {
+		return nil, err
+	}
+	conv, err := conversation(t.tx, last.Ref)
+	if err != nil || conv == nil {
+		return nil, err
+	}
+	return conv, nil
+}
+
+// undeliverable says why a staff answer cannot reach the contact of turn ct
+// on channel, or "" when it can.
+func undeliverable(ct *turn, channel string) (string, error) {
+	if ct.contact.OptedOut {
+		return "the contact opted out", nil
+	}
+	if channel != config.ChannelWhatsApp {
+		return "", nil
+	}
+	last, err := lastInbound(ct, channel)
+	if err != nil {
+		return "", err
+	}
+	if last.IsZero() || ct.now.Sub(last) > staffWhatsAppWindow {
+		return "outside the WhatsApp 24-hour window (the contact has not written in 24 hours)", nil
+	}
+	return "", nil
+}
+
+// lastInbound returns when the turn's contact last wrote on channel, from
+// its recent messages; zero when none of them is.
+func lastInbound(t *turn, channel string) (time.Time, error) {
+	ms, err := t.tx.Messages(t.contact.Phone, 200)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("messages of the contact: %w", err)
+	}
+	for _, m := range ms {
+		if m.Direction == Inbound && m.Channel == channel {
+			return m.CreatedAt, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// tellStaff answers a staff member's message m with a short note, from
+// the number they wrote to.
+func (e *Engine) tellStaff(t *turn, m *Message, text string) error {
+	return t.queue(&Message{
+		Purpose: PurposeForward, Channel: m.Channel, From: m.To[0], To: []string{m.From}, Body: text,
+	})
+}
+
+// openHandoff returns a run for the contact's open handoff (the most
+// recently moved one whose automation is enabled), or nil.
+func (e *Engine) openHandoff(t *turn) (*Run, error) {
+	ens, err := t.activeEnrollments()
+	if err != nil {
+		return nil, err
+	}
+	var best *Enrollment
+	for _, en := range ens {
+		if en.Status != EnrollmentHandoff {
+			continue
+		}
+		if a := t.set.Automation(en.Automation); a == nil || !a.Enabled {
+			continue
+		}
+		if best == nil || en.UpdatedAt.After(best.UpdatedAt) ||
+			(en.UpdatedAt.Equal(best.UpdatedAt) && en.ID > best.ID) {
+			best = en
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return t.run(t.set.Automation(best.Automation), best), nil
+}
+
+// OpenHandoff is a handoff open now, for the admin API.
+type OpenHandoff struct {
+	Contact    string    `json:"contact"`
+	Automation string    `json:"automation"`
+	Enrollment string    `json:"enrollment"`
+	Step       string    `json:"step"`
+	Staff      []string  `json:"staff"`
+	Ref        string    `json:"ref"`
+	Since      time.Time `json:"since"`
+	// Until is when it times out unless a message goes either way.
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// Handoffs lists the open handoffs, the most recently opened first.
+func (e *Engine) Handoffs(ctx context.Context) ([]OpenHandoff, error) {
+	out := []OpenHandoff{}
+	err := e.store.View(ctx, func(tx Tx) error {
+		out = out[:0]
+		ens, err := tx.Enrollments("", "", true, 0)
+		if err != nil {
+			return err
+		}
+		for _, en := range ens {
+			if en.Status != EnrollmentHandoff || en.Handoff == nil {
+				continue
+			}
+			out = append(out, OpenHandoff{
+				Contact: en.Contact, Automation: en.Automation, Enrollment: en.ID, Step: en.Step,
+				Staff: en.Handoff.Staff, Ref: en.Handoff.Ref, Since: en.Handoff.Since, Until: en.WaitUntil,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("automation: list handoffs: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Since.After(out[j].Since) })
+	return out, nil
+}

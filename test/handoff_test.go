@@ -1,0 +1,133 @@
+package test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+const handoffConfig = `
+automations:
+  - id: agent
+    keywords: [AGENT]
+    steps:
+      - { type: handoff, to: ["+15550100100"], timeout: 1h }
+      - { type: reply, text: "Thanks for talking to us!" }
+  - id: quick
+    keywords: [QUICK]
+    steps:
+      - { type: handoff, to: ["+15550100100"], timeout: 2s, on_timeout: gone }
+      - { type: reply, text: "Closed by staff.", next: end }
+      - { id: gone, type: reply, text: "Nobody was free; we will call you." }
+  - id: support
+    catch_all: true
+    steps:
+      - { type: reply, text: "catch-all answer" }
+`
+
+// openHandoff is a handoff as GET /api/v1/handoffs lists it.
+type openHandoff struct {
+	Contact    string    `json:"contact"`
+	Automation string    `json:"automation"`
+	Staff      []string  `json:"staff"`
+	Ref        string    `json:"ref"`
+	Since      time.Time `json:"since"`
+}
+
+func handoffs(t *testing.T, g *Gateway) []openHandoff {
+	t.Helper()
+	var out struct{ Handoffs []openHandoff }
+	if code := g.Admin(http.MethodGet, "/api/v1/handoffs", nil, &out); code != http.StatusOK {
+		t.Fatalf("GET /api/v1/handoffs: status %d", code)
+	}
+	return out.Handoffs
+}
+
+// A handoff: the contact's messages go to staff tagged with the reference
+// instead of the catch-all, staff answers go to the contact, it survives a
+// SIGKILL, the admin API lists it while open, and #done closes it and the
+// enrollment goes on.
+func TestHandoffBothWaysDoneAndKill(t *testing.T) {
+	g := StartGateway(t, handoffConfig)
+
+	g.Text(Inbound{From: customerA, Body: "AGENT please"})
+	fwd := waitSentTo(t, g, staffAnn, 1)[0]
+	ref := refOf(t, fwd.Body)
+	if !strings.HasPrefix(fwd.Body, "#"+ref+` From +15551230001: "AGENT please"`) {
+		t.Errorf("handoff forward = %q", fwd.Body)
+	}
+	open := handoffs(t, g)
+	if len(open) != 1 || open[0].Contact != customerA || open[0].Automation != "agent" || open[0].Ref != ref ||
+		len(open[0].Staff) != 1 || open[0].Staff[0] != staffAnn || open[0].Since.IsZero() {
+		t.Fatalf("open handoffs = %+v", open)
+	}
+
+	// The contact's message goes to staff, not to the catch-all.
+	g.Text(Inbound{From: customerA, Body: "my order is late"})
+	relay := waitSentTo(t, g, staffAnn, 2)[1]
+	if relay.Body != "#"+ref+` From +15551230001: "my order is late"` {
+		t.Errorf("relay = %q", relay.Body)
+	}
+	// Staff's answer goes to the contact.
+	g.Text(Inbound{From: staffAnn, Body: "Sorry! It ships today."})
+	if got := waitSentTo(t, g, customerA, 1)[0]; got.From != OurSMS || got.Body != "Sorry! It ships today." {
+		t.Errorf("answer = from %s %q", got.From, got.Body)
+	}
+
+	// SIGKILL in the middle: after a restart the handoff is still open and
+	// relaying.
+	g.Kill()
+	g.Start()
+	if open := handoffs(t, g); len(open) != 1 || open[0].Ref != ref {
+		t.Fatalf("after SIGKILL, open handoffs = %+v", open)
+	}
+	g.Text(Inbound{From: customerA, Body: "thanks, anything else?"})
+	if relay := waitSentTo(t, g, staffAnn, 3)[2]; relay.Body != "#"+ref+` From +15551230001: "thanks, anything else?"` {
+		t.Errorf("relay after restart = %q", relay.Body)
+	}
+	g.Text(Inbound{From: staffAnn, Body: "No, all good."})
+	waitSentTo(t, g, customerA, 2)
+
+	// #done closes it: the enrollment goes on to its next step.
+	g.Text(Inbound{From: staffAnn, Body: "#done"})
+	if got := waitSentTo(t, g, customerA, 3)[2]; got.Body != "Thanks for talking to us!" {
+		t.Errorf("after #done the contact got %q", got.Body)
+	}
+	if note := waitSentTo(t, g, staffAnn, 4)[3]; note.Body != "#"+ref+": handoff closed." {
+		t.Errorf("after #done staff got %q", note.Body)
+	}
+	if open := handoffs(t, g); len(open) != 0 {
+		t.Errorf("after #done, open handoffs = %+v", open)
+	}
+	// Closed: the contact's messages are routed as usual again.
+	g.Text(Inbound{From: customerA, Body: "hello"})
+	if got := waitSentTo(t, g, customerA, 4)[3]; got.Body != "catch-all answer" {
+		t.Errorf("after the handoff closed the contact got %q", got.Body)
+	}
+	g.Settled(t, customerA)
+	if n := len(sentTo(g, staffAnn)); n != 4 {
+		t.Errorf("staff got %d messages, want 4: %q", n, Bodies(sentTo(g, staffAnn)))
+	}
+}
+
+// A handoff with no message either way for its timeout takes on_timeout.
+func TestHandoffTimeout(t *testing.T) {
+	g := StartGateway(t, handoffConfig)
+	g.Text(Inbound{From: customerB, Channel: "whatsapp", Body: "QUICK"})
+	fwd := waitSentTo(t, g, staffAnn, 1)[0]
+	if !strings.Contains(fwd.Body, `From +15551230002 on WhatsApp: "QUICK"`) {
+		t.Errorf("handoff forward = %q", fwd.Body)
+	}
+	got := waitSentTo(t, g, "whatsapp:"+customerB, 1)[0]
+	if got.Body != "Nobody was free; we will call you." || got.From != "whatsapp:"+OurWhatsApp {
+		t.Errorf("after the timeout the contact got from %s %q", got.From, got.Body)
+	}
+	if open := handoffs(t, g); len(open) != 0 {
+		t.Errorf("after the timeout, open handoffs = %+v", open)
+	}
+	ens := g.Enrollments("quick", customerB)
+	if len(ens) != 1 || ens[0].Status != "ended" || ens[0].EndReason != "completed" {
+		t.Errorf("enrollment = %+v", ens)
+	}
+}

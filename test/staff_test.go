@@ -1,0 +1,185 @@
+package test
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyway-sms/keyway/test/fakes"
+)
+
+// refPattern finds a conversation reference in a forward.
+var refPattern = regexp.MustCompile(`#([ABCDEFGHJKMNPQRSTUVWXYZ2-9]{4})\b`)
+
+// refOf returns the conversation reference a forward carries (without "#").
+func refOf(t *testing.T, body string) string {
+	t.Helper()
+	m := refPattern.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no conversation reference in %q", body)
+	}
+	return m[1]
+}
+
+// withoutRef drops the reference that starts a forward's default text.
+func withoutRef(body string) string {
+	if loc := refPattern.FindStringIndex(body); loc != nil && loc[0] == 0 {
+		return strings.TrimPrefix(body[loc[1]:], " ")
+	}
+	return body
+}
+
+// sentTo returns what the fake Twilio accepted for to, in order.
+func sentTo(g *Gateway, to string) []fakes.Message {
+	var out []fakes.Message
+	for _, m := range g.Twilio.Sent() {
+		if m.To == to {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitSentTo waits until n messages went to to and returns them.
+func waitSentTo(t *testing.T, g *Gateway, to string, n int) []fakes.Message {
+	t.Helper()
+	var got []fakes.Message
+	Eventually(t, patience, "messages to "+to, func() bool {
+		got = sentTo(g, to)
+		return len(got) >= n
+	})
+	return got
+}
+
+const (
+	staffAnn  = "+15550100100" // gets forwards
+	staffBob  = "+15550100101" // staff, but never forwarded to
+	customerA = "+15551230001" // writes by SMS
+	customerB = "+15551230002" // writes on WhatsApp
+	customerC = "+15551230003" // opts out
+)
+
+const staffConfig = `
+staff:
+  - { number: "+15550100100", name: "Ann" }
+  - { number: "(555) 010-0101", name: "Bob" }
+automations:
+  - id: support
+    catch_all: true
+    steps:
+      - { type: forward_to_mobile, to: ["+15550100100"] }
+`
+
+// Staff answer forwards from their phones: plain text goes to the most
+// recent conversation forwarded to them, "#REF text" to that one, from the
+// number the customer wrote to, on the customer's channel (whatsapp:
+// prefixed on WhatsApp); and staff's answers are not forwarded back to
+// them by the catch-all, as they were when staff counted as contacts.
+func TestStaffAnswerForwards(t *testing.T) {
+	g := StartGateway(t, staffConfig)
+
+	g.Text(Inbound{From: customerA, Body: "Is the shop open on Sunday?"})
+	fwdA := waitSentTo(t, g, staffAnn, 1)[0]
+	if fwdA.From != OurSMS || !strings.Contains(fwdA.Body, `From +15551230001: "Is the shop open on Sunday?"`) {
+		t.Fatalf("forward of A = from %s %q", fwdA.From, fwdA.Body)
+	}
+	refA := refOf(t, fwdA.Body)
+
+	// A plain answer goes to A, the only conversation forwarded to Ann.
+	g.Text(Inbound{From: staffAnn, Body: "Yes, 10 to 4."})
+	got := waitSentTo(t, g, customerA, 1)[0]
+	if got.From != OurSMS || got.Body != "Yes, 10 to 4." {
+		t.Errorf("answer to A = from %s %q, want from %s %q", got.From, got.Body, OurSMS, "Yes, 10 to 4.")
+	}
+
+	// B writes on WhatsApp; its forward goes to Ann by SMS with its own
+	// reference.
+	g.Text(Inbound{From: customerB, Channel: "whatsapp", Body: "hola"})
+	fwdB := waitSentTo(t, g, staffAnn, 2)[1]
+	refB := refOf(t, fwdB.Body)
+	if refB == refA {
+		t.Fatalf("A and B share reference %s", refA)
+	}
+
+	// Plain text now answers B, the most recent, on WhatsApp.
+	g.Text(Inbound{From: staffAnn, Body: "Hola, ¿en qué le ayudo?"})
+	wa := waitSentTo(t, g, "whatsapp:"+customerB, 1)[0]
+	if wa.From != "whatsapp:"+OurWhatsApp || wa.Body != "Hola, ¿en qué le ayudo?" {
+		t.Errorf("answer to B = from %s %q, want from whatsapp:%s", wa.From, wa.Body, OurWhatsApp)
+	}
+
+	// "#REF text" answers A although B is the most recent; the reference
+	// is read without regard to case.
+	g.Text(Inbound{From: staffAnn, Body: "#" + strings.ToLower(refA) + " See you Sunday!"})
+	got = waitSentTo(t, g, customerA, 2)[1]
+	if got.From != OurSMS || got.Body != "See you Sunday!" {
+		t.Errorf("#REF answer to A = from %s %q", got.From, got.Body)
+	}
+	// And "#REF text" to B on WhatsApp.
+	g.Text(Inbound{From: staffAnn, Body: "#" + refB + ": gracias"})
+	wa = waitSentTo(t, g, "whatsapp:"+customerB, 2)[1]
+	if wa.Body != "gracias" {
+		t.Errorf("#REF answer to B = %q", wa.Body)
+	}
+
+	// No staff message was taken as a customer's: the catch-all forwarded
+	// only A's and B's messages, and the answers are stored as staff's.
+	// (Forwards are stored as messages about the customer; a message
+	// about staff going out would be a forward of staff's own text.)
+	for _, m := range g.Settled(t, staffAnn) {
+		if m.Direction == "out" {
+			t.Errorf("a message about staff went out: %s %q", m.Purpose, m.Body)
+		}
+	}
+	g.Settled(t, customerA)
+	g.Settled(t, customerB)
+	if got := Bodies(sentTo(g, staffAnn)); len(got) != 2 {
+		t.Errorf("staff got %q; want only the 2 forwards", got)
+	}
+	if ens := g.Enrollments("support", staffAnn); len(ens) != 0 {
+		t.Errorf("staff was enrolled in the catch-all: %+v", ens)
+	}
+	for _, m := range g.Settled(t, customerA) {
+		if m.Direction == "out" && slices.Contains(m.To, customerA) && m.Purpose != "staff" {
+			t.Errorf("A got a %s message %q; want only staff answers", m.Purpose, m.Body)
+		}
+	}
+}
+
+// A staff answer that cannot be delivered gets a short answer saying why:
+// an unknown reference, no recent forward, a contact that opted out.
+func TestStaffAnswerUndeliverable(t *testing.T) {
+	g := StartGateway(t, staffConfig)
+
+	// Bob is staff but was never forwarded anything.
+	g.Text(Inbound{From: staffBob, Body: "hello?"})
+	note := waitSentTo(t, g, staffBob, 1)[0]
+	if note.From != OurSMS || !strings.Contains(note.Body, "no forward reached you in the last 24 hours") {
+		t.Errorf("plain text with nothing to answer: %q", note.Body)
+	}
+	g.Text(Inbound{From: staffBob, Body: "#ZZZZ hi"})
+	note = waitSentTo(t, g, staffBob, 2)[1]
+	if note.Body != "#ZZZZ: no such conversation." {
+		t.Errorf("unknown reference: %q", note.Body)
+	}
+
+	// C writes, is forwarded, opts out; an answer to C is not sent.
+	g.Text(Inbound{From: customerC, Body: "question"})
+	ref := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
+	g.Text(Inbound{From: customerC, Body: "STOP"})
+	waitSentTo(t, g, customerC, 1) // the opt-out reply
+	g.Text(Inbound{From: staffAnn, Body: "#" + ref + " answer"})
+	note = waitSentTo(t, g, staffAnn, 2)[1]
+	if note.Body != "#"+ref+" not delivered: the contact opted out." {
+		t.Errorf("answer to an opted-out contact: %q", note.Body)
+	}
+	g.Settled(t, customerC)
+	if got := Bodies(sentTo(g, customerC)); len(got) != 1 {
+		t.Errorf("C got %q; want only the opt-out reply", got)
+	}
+	// Bob's messages were never forwarded to Ann by the catch-all.
+	if got := Bodies(sentTo(g, staffAnn)); len(got) != 2 || slices.ContainsFunc(got, func(b string) bool { return strings.Contains(b, "hello?") }) {
+		t.Errorf("Ann got %q", got)
+	}
+}
