@@ -33,6 +33,7 @@ type Set struct {
 	keywords    *keywords.Index[*Automation]
 	compliance  *keywords.Index[string]
 	catchAll    *Automation
+	quiet       *QuietHours
 }
 
 // Automation is a compiled automation.
@@ -107,6 +108,7 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 		automations: map[string]*Automation{},
 		keywords:    keywords.NewIndex[*Automation](),
 		compliance:  keywords.NewIndex[string](),
+		quiet:       compileQuietHours(cfg.Compliance.QuietHours),
 	}
 	c.compliance(set)
 	for i := range cfg.Automations {
@@ -218,6 +220,7 @@ func (c *Compiler) automation(ca *config.Automation) *Automation {
 		c.problems = append(c.problems, problems...)
 		st.Step = impl
 	}
+	c.warnWindow(ca, a)
 	return a
 }
 

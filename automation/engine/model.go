@@ -12,6 +12,12 @@ type Contact struct {
 	Name    string            `json:"name,omitempty"`
 	Channel string            `json:"channel,omitempty"` // the channel it last wrote on
 	LastTo  map[string]string `json:"last_to,omitempty"` // channel → our number it last wrote to
+	// LastInbound is when the contact last wrote on each channel: the
+	// WhatsApp window opens there.
+	LastInbound map[string]time.Time `json:"last_inbound,omitempty"`
+	// RecentSends are the times of the automated messages it got within
+	// compliance.loop_guard.per, for the loop guard.
+	RecentSends []time.Time `json:"recent_sends,omitempty"`
 	Fields  map[string]string `json:"fields,omitempty"`
 	Tags    []string          `json:"tags,omitempty"`
 	Groups  []string          `json:"groups,omitempty"`
@@ -68,7 +74,7 @@ const (
 	StatusSent       MessageStatus = "sent"       // accepted by the provider or the SMTP server
 	StatusDev        MessageStatus = "dev"        // dev mode: logged and stored instead of sent
 	StatusFailed     MessageStatus = "failed"     // permanent failure, recorded in Error
-	StatusSuppressed MessageStatus = "suppressed" // not sent: the contact opted out before it left, or cannot receive
+	StatusSuppressed MessageStatus = "suppressed" // not sent: the contact opted out before it left, cannot receive, or the loop guard stopped it
 )
 
 // Message is an inbound or outbound message, or an outbound email.
@@ -86,6 +92,10 @@ type Message struct {
 	Subject    string            `json:"subject,omitempty"`
 	Body       string            `json:"body"`
 	Media      []string          `json:"media,omitempty"`
+	// ContentSID is the template a WhatsApp message outside the window is
+	// sent as (Twilio's Content API), with ContentVariables rendered.
+	ContentSID       string            `json:"content_sid,omitempty"`
+	ContentVariables map[string]string `json:"content_variables,omitempty"`
 	Fields     map[string]string `json:"fields,omitempty"` // inbound: every field the provider sent
 	Status     MessageStatus     `json:"status"`
 	Error      string            `json:"error,omitempty"`
@@ -133,6 +143,13 @@ type Enrollment struct {
 	// of a wait, a reply timeout or expiry, or a step I/O's lease. The
 	// timer is stored under it, so it is also how the timer is found.
 	WaitUntil *time.Time `json:"wait_until,omitempty"`
+	// Held says why the enrollment waits at a step that sends (ReasonHeld:
+	// quiet hours) until WaitUntil; empty otherwise.
+	Held string `json:"held,omitempty"`
+	// Answering is set while step I/O started in the handling of the
+	// contact's message is under way: what the step then sends answers it,
+	// and is not held for quiet hours.
+	Answering bool `json:"answering,omitempty"`
 	// Trigger is the id of the inbound message that started the enrollment.
 	Trigger   string     `json:"trigger,omitempty"`
 	StartedAt time.Time  `json:"started_at"`
@@ -153,6 +170,7 @@ const (
 	TimerTimeout TimerKind = "timeout" // a wait_for_reply times out
 	TimerExpire  TimerKind = "expire"  // a wait_for_reply without timeout expires
 	TimerIO      TimerKind = "io"      // a step's I/O is to be performed now
+	TimerHold    TimerKind = "hold"    // quiet hours end: a held send's step runs again
 )
 
 // Timer is a stored wake-up for an enrollment.

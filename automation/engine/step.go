@@ -51,6 +51,10 @@ type Outcome struct {
 	Timeout   time.Time
 	// Pending runs the step's Perform outside the transaction, then Resume.
 	Pending bool
+	// Hold, with WaitUntil, says the step holds its send for quiet hours:
+	// the enrollment shows it (Enrollment.Held) and Resume gets an
+	// EventTimer when they end.
+	Hold bool
 }
 
 // Kinds of an Event.
