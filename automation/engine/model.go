@@ -12,15 +12,9 @@ type Contact struct {
 	Name    string            `json:"name,omitempty"`
 	Channel string            `json:"channel,omitempty"` // the channel it last wrote on
 	LastTo  map[string]string `json:"last_to,omitempty"` // channel → our number it last wrote to
-	// LastInbound is when the contact last wrote on each channel: the
-	// WhatsApp window opens there.
-	LastInbound map[string]time.Time `json:"last_inbound,omitempty"`
-	// RecentSends are the times of the automated messages it got within
-	// compliance.loop_guard.per, for the loop guard.
-	RecentSends []time.Time       `json:"recent_sends,omitempty"`
-	Fields      map[string]string `json:"fields,omitempty"`
-	Tags        []string          `json:"tags,omitempty"`
-	Groups      []string          `json:"groups,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
+	Tags    []string          `json:"tags,omitempty"`
+	Groups  []string          `json:"groups,omitempty"`
 	// LeftGroups are groups the contact unsubscribed from; scheduled sends
 	// to those groups skip it until it joins again.
 	LeftGroups []string   `json:"left_groups,omitempty"`
@@ -28,6 +22,13 @@ type Contact struct {
 	OptedOutAt *time.Time `json:"opted_out_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+
+	// LastInbound is when the contact last wrote on each channel: the
+	// WhatsApp window opens there.
+	LastInbound map[string]time.Time `json:"last_inbound,omitempty"`
+	// RecentSends are the times of the automated messages it got within
+	// compliance.loop_guard.per, for the loop guard.
+	RecentSends []time.Time `json:"recent_sends,omitempty"`
 }
 
 // InGroup reports whether the contact is a member of group.
@@ -79,34 +80,35 @@ const (
 
 // Message is an inbound or outbound message, or an outbound email.
 type Message struct {
-	ID         string    `json:"id"`
-	Provider   string    `json:"provider,omitempty"`
-	ProviderID string    `json:"provider_id,omitempty"` // e.g. Twilio MessageSid
-	Direction  Direction `json:"direction"`
-	Kind       Kind      `json:"kind"`
-	Purpose    Purpose   `json:"purpose,omitempty"`
-	Channel    string    `json:"channel,omitempty"`
-	Contact    string    `json:"contact"` // phone of the contact the message is about
-	From       string    `json:"from"`
-	To         []string  `json:"to"`
-	Subject    string    `json:"subject,omitempty"`
-	Body       string    `json:"body"`
-	Media      []string  `json:"media,omitempty"`
-	// ContentSID is the template a WhatsApp message outside the window is
-	// sent as (Twilio's Content API), with ContentVariables rendered.
-	ContentSID       string            `json:"content_sid,omitempty"`
-	ContentVariables map[string]string `json:"content_variables,omitempty"`
-	Fields           map[string]string `json:"fields,omitempty"` // inbound: every field the provider sent
-	Status           MessageStatus     `json:"status"`
-	Error            string            `json:"error,omitempty"`
-	ErrorCode        int               `json:"error_code,omitempty"`
-	Attempts         int               `json:"attempts,omitempty"`
+	ID         string            `json:"id"`
+	Provider   string            `json:"provider,omitempty"`
+	ProviderID string            `json:"provider_id,omitempty"` // e.g. Twilio MessageSid
+	Direction  Direction         `json:"direction"`
+	Kind       Kind              `json:"kind"`
+	Purpose    Purpose           `json:"purpose,omitempty"`
+	Channel    string            `json:"channel,omitempty"`
+	Contact    string            `json:"contact"` // phone of the contact the message is about
+	From       string            `json:"from"`
+	To         []string          `json:"to"`
+	Subject    string            `json:"subject,omitempty"`
+	Body       string            `json:"body"`
+	Media      []string          `json:"media,omitempty"`
+	Fields     map[string]string `json:"fields,omitempty"` // inbound: every field the provider sent
+	Status     MessageStatus     `json:"status"`
+	Error      string            `json:"error,omitempty"`
+	ErrorCode  int               `json:"error_code,omitempty"`
+	Attempts   int               `json:"attempts,omitempty"`
 	// NextAttempt is when a queued message may next be tried.
 	NextAttempt time.Time `json:"next_attempt,omitempty"`
 	Enrollment  string    `json:"enrollment,omitempty"`
 	Automation  string    `json:"automation,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// ContentSID is the template a message outside the WhatsApp window is
+	// sent as (Twilio's Content API), with ContentVariables rendered.
+	ContentSID       string            `json:"content_sid,omitempty"`
+	ContentVariables map[string]string `json:"content_variables,omitempty"`
 }
 
 // EnrollmentStatus is where an Enrollment stands.
