@@ -110,10 +110,11 @@ type SMTP struct {
 // Compliance holds the opt-out, opt-in and help keyword families, the loop
 // guard and quiet hours.
 type Compliance struct {
-	OptOut    ComplianceRule `yaml:"opt_out"`
-	OptIn     ComplianceRule `yaml:"opt_in"`
-	Help      ComplianceRule `yaml:"help"`
-	LoopGuard LoopGuard      `yaml:"loop_guard"`
+	OptOut ComplianceRule `yaml:"opt_out"`
+	OptIn  ComplianceRule `yaml:"opt_in"`
+	Help   ComplianceRule `yaml:"help"`
+
+	LoopGuard LoopGuard `yaml:"loop_guard"`
 	// QuietHours is nil when the file sets none: sends are never held.
 	QuietHours *QuietHours `yaml:"quiet_hours"`
 }

@@ -33,17 +33,21 @@ func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 //     from: "+15005550006"                                     # optional
 //     template: { content_sid: "HX...", variables: { "1": "{{ contact.phone }}" } }   # optional
 type ForwardToMobile struct {
-	To       []string         // E.164
-	Text     *engine.Template // nil: the default text
-	From     string           // E.164, or "" for the contact's SMS number
-	Channel  string           // whatsapp when From is a WhatsApp number, else sms
-	Template *Content         // nil: none
+	To   []string         // E.164
+	Text *engine.Template // nil: the default text
+	From string           // E.164, or "" for the contact's SMS number
+
+	// Channel is whatsapp when From is a WhatsApp number, else sms.
+	Channel string
+	// Template is sent outside the WhatsApp window; nil: none.
+	Template *Content
 }
 
 type forwardToMobileFields struct {
-	To       []string       `yaml:"to"`
-	Text     string         `yaml:"text"`
-	From     string         `yaml:"from"`
+	To   []string `yaml:"to"`
+	Text string   `yaml:"text"`
+	From string   `yaml:"from"`
+
 	Template *contentFields `yaml:"template"`
 }
 

@@ -35,11 +35,12 @@ type Message struct {
 	Body           string
 	Media          []string // the MediaUrl values, in order
 	StatusCallback string
+	At             time.Time // when it was accepted
+
 	// ContentSID and ContentVariables are a template send's (Twilio's
 	// Content API): the sid and the variables' JSON object, as posted.
 	ContentSID       string
 	ContentVariables string
-	At               time.Time // when it was accepted
 }
 
 // Twilio is a fake of Twilio's Messages API: it accepts
@@ -184,16 +185,15 @@ func (f *Twilio) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := Message{
-		SID:              newSID(),
-		To:               r.PostForm.Get("To"),
-		From:             r.PostForm.Get("From"),
-		Body:             r.PostForm.Get("Body"),
-		Media:            r.PostForm["MediaUrl"],
-		StatusCallback:   r.PostForm.Get("StatusCallback"),
-		ContentSID:       r.PostForm.Get("ContentSid"),
-		ContentVariables: r.PostForm.Get("ContentVariables"),
-		At:               time.Now(),
+		SID:            newSID(),
+		To:             r.PostForm.Get("To"),
+		From:           r.PostForm.Get("From"),
+		Body:           r.PostForm.Get("Body"),
+		Media:          r.PostForm["MediaUrl"],
+		StatusCallback: r.PostForm.Get("StatusCallback"),
+		At:             time.Now(),
 	}
+	m.ContentSID, m.ContentVariables = r.PostForm.Get("ContentSid"), r.PostForm.Get("ContentVariables")
 	switch {
 	case m.To == "":
 		writeError(w, http.StatusBadRequest, 21604, "A 'To' phone number is required.")
