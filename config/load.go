@@ -29,6 +29,8 @@ const (
 	defaultMatch        = "first_word"
 	defaultExpireAfter  = Duration(30 * 24 * time.Hour)
 	defaultCatchUp      = Duration(time.Hour)
+	defaultLoopGuardMax = 10
+	defaultLoopGuardPer = Duration(time.Minute)
 
 	defaultOptOutReply = "You are unsubscribed. Reply START to resubscribe."
 	defaultOptInReply  = "You are resubscribed."
@@ -157,6 +159,8 @@ func sortProblems(ps Problems) {
 //     unsubscribed. Reply START to resubscribe."; opt_in START, UNSTOP, YES
 //     replying "You are resubscribed."; help HELP, INFO replying "Reply STOP
 //     to opt out. Msg&data rates may apply.";
+//   - compliance.loop_guard max 10 per 1m, and compliance.quiet_hours
+//     timezone, when quiet hours are set, defaults.timezone;
 //   - each automation's match "first_word" and expire_after 30 days, and
 //     its schedule's catch_up 1h.
 //
@@ -188,6 +192,11 @@ func (c *Config) applyDefaults() {
 	c.Compliance.OptOut.setDefaults(defaultOptOutKeywords, defaultOptOutReply)
 	c.Compliance.OptIn.setDefaults(defaultOptInKeywords, defaultOptInReply)
 	c.Compliance.Help.setDefaults(defaultHelpKeywords, defaultHelpReply)
+	setDefault(&c.Compliance.LoopGuard.Max, defaultLoopGuardMax)
+	setDefault(&c.Compliance.LoopGuard.Per, defaultLoopGuardPer)
+	if q := c.Compliance.QuietHours; q != nil {
+		setDefault(&q.Timezone, c.Defaults.Timezone)
+	}
 
 	for i := range c.Staff {
 		if e, err := E164(c.Staff[i].Number, c.Defaults.Region); err == nil {

@@ -108,11 +108,32 @@ type SMTP struct {
 	From     string `yaml:"from"`
 }
 
-// Compliance holds the opt-out, opt-in and help keyword families.
+// Compliance holds the opt-out, opt-in and help keyword families, the loop
+// guard and quiet hours.
 type Compliance struct {
 	OptOut ComplianceRule `yaml:"opt_out"`
 	OptIn  ComplianceRule `yaml:"opt_in"`
 	Help   ComplianceRule `yaml:"help"`
+
+	LoopGuard LoopGuard `yaml:"loop_guard"`
+	// QuietHours is nil when the file sets none: sends are never held.
+	QuietHours *QuietHours `yaml:"quiet_hours"`
+}
+
+// LoopGuard bounds the automated messages one contact gets: at most Max
+// per Per (default 10 a minute).
+type LoopGuard struct {
+	Max int      `yaml:"max"`
+	Per Duration `yaml:"per"`
+}
+
+// QuietHours holds sends that do not answer the contact between Start and
+// End (HH:MM, End may be the next day) in Timezone (default
+// defaults.timezone) until End.
+type QuietHours struct {
+	Start    string `yaml:"start"`
+	End      string `yaml:"end"`
+	Timezone string `yaml:"timezone"`
 }
 
 // ComplianceRule is one family of compliance keywords and its reply.

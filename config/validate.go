@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -239,6 +240,12 @@ func (k *checker) compliance() {
 			}
 		}
 	}
+	if c.LoopGuard.Max < 0 {
+		k.errorf("compliance.loop_guard.max", "compliance.loop_guard.max: %d is negative; it is how many automated messages a contact may get per compliance.loop_guard.per", c.LoopGuard.Max)
+	}
+	if q := c.QuietHours; q != nil {
+		k.quietHours(q)
+	}
 	if c.Help.Reply == defaultHelpReply {
 		k.warnf("compliance.help.reply", "compliance.help.reply: the default help reply does not name your brand; carriers expect it to")
 	}
@@ -274,6 +281,39 @@ func (k *checker) ownNumber(n string) bool {
 		}
 	}
 	return false
+}
+
+// quietHours checks compliance.quiet_hours.
+func (k *checker) quietHours(q *QuietHours) {
+	start, serr := ParseClock(q.Start)
+	if serr != nil {
+		k.errorf("compliance.quiet_hours.start", "compliance.quiet_hours.start: %v", serr)
+	}
+	end, eerr := ParseClock(q.End)
+	if eerr != nil {
+		k.errorf("compliance.quiet_hours.end", "compliance.quiet_hours.end: %v", eerr)
+	}
+	if serr == nil && eerr == nil && start == end {
+		k.errorf("compliance.quiet_hours", "compliance.quiet_hours: start and end are both %s; quiet hours need a span", q.Start)
+	}
+	if _, err := time.LoadLocation(q.Timezone); err != nil {
+		k.errorf("compliance.quiet_hours.timezone", "compliance.quiet_hours.timezone: unknown time zone %q", q.Timezone)
+	}
+}
+
+// clock is HH:MM (or H:MM), 00:00 to 23:59.
+var clock = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):([0-5][0-9])$`)
+
+// ParseClock reads a time of day written "HH:MM", 00:00 to 23:59, into
+// minutes since midnight.
+func ParseClock(s string) (int, error) {
+	m := clock.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a time of day (use HH:MM, from 00:00 to 23:59)", s)
+	}
+	h, _ := strconv.Atoi(m[1])
+	mi, _ := strconv.Atoi(m[2])
+	return h*60 + mi, nil
 }
 
 func (k *checker) groups() {

@@ -32,6 +32,10 @@ type Outbound struct {
 	Body           string
 	Media          []string
 	StatusCallback string // URL the provider reports delivery status to; empty for none
+	// ContentSID, when set, sends an approved template (Twilio's Content
+	// API) instead of Body, with ContentVariables filling its placeholders.
+	ContentSID       string
+	ContentVariables map[string]string
 }
 
 // Status is a delivery status report for a message we sent.

@@ -175,15 +175,20 @@ func TestAdminAPINeedsTheToken(t *testing.T) {
 
 func TestManualStartOnWhatsApp(t *testing.T) {
 	g := StartGateway(t, routingConfig)
+	// The contact wrote on WhatsApp, so the 24-hour window is open and the
+	// quiz's free-form text may go (see whatsapp_window_test.go for a
+	// contact that never wrote).
+	g.Text(Inbound{From: "+15553330008", Channel: "whatsapp", Body: "hello"})
+	g.Twilio.WaitSent(t, 1, patience)
 	var started struct {
 		Started []string `json:"started"`
 	}
 	if code := g.Admin(http.MethodPost, "/api/v1/automations/quiz/enrollments", map[string]any{"contacts": []string{"whatsapp:+15553330008"}}, &started); code != http.StatusAccepted {
 		t.Fatalf("manual start: %d", code)
 	}
-	sent := g.Twilio.WaitSent(t, 1, patience)
-	if sent[0].To != "whatsapp:+15553330008" || sent[0].From != "whatsapp:"+OurWhatsApp {
-		t.Fatalf("sent %+v, want it on WhatsApp", sent[0])
+	sent := g.Twilio.WaitSent(t, 2, patience)
+	if sent[1].To != "whatsapp:+15553330008" || sent[1].From != "whatsapp:"+OurWhatsApp || sent[1].Body != "Question 1?" {
+		t.Fatalf("sent %+v, want the question on WhatsApp", sent[1])
 	}
 	if c := g.Contact("whatsapp:+15553330008"); c.Contact.Phone != "+15553330008" {
 		t.Fatalf("contact %+v", c.Contact)

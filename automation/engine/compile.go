@@ -39,6 +39,7 @@ type Set struct {
 	// numbers under staff and every number a step forwards to.
 	staff    map[string]string
 	catchAll *Automation
+	quiet    *QuietHours
 }
 
 // Automation is a compiled automation.
@@ -118,6 +119,7 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 		},
 		compliance: keywords.NewIndex[string](),
 		staff:      map[string]string{},
+		quiet:      compileQuietHours(cfg.Compliance.QuietHours),
 	}
 	for _, s := range cfg.Staff {
 		set.staff[s.Number] = s.Name
@@ -296,6 +298,7 @@ func (c *Compiler) automation(ca *config.Automation) *Automation {
 		c.problems = append(c.problems, problems...)
 		st.Step = impl
 	}
+	c.warnWindow(ca, a)
 	return a
 }
 

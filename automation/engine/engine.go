@@ -148,6 +148,7 @@ func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handl
 		if err != nil {
 			return err
 		}
+		t.answering = true
 		m := e.receive(t, in)
 		if err := x.tx.PutMessage(m); err != nil {
 			return err
@@ -173,6 +174,10 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 		c.LastTo = map[string]string{}
 	}
 	c.LastTo[in.Channel] = in.To
+	if c.LastInbound == nil {
+		c.LastInbound = map[string]time.Time{}
+	}
+	c.LastInbound[in.Channel] = t.now
 	return &Message{
 		ID: e.ids.next(t.now), Provider: in.Provider, ProviderID: in.ID,
 		Direction: Inbound, Kind: KindText, Channel: in.Channel, Contact: in.From,
@@ -403,6 +408,7 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 	}
 	r.Step = st
 	en.Status = EnrollmentRunning
+	en.Held, en.Answering = "", false
 	if ev.Message != nil {
 		r.Message = ev.Message
 		// The conversation follows the contact: an answer on WhatsApp to a
@@ -432,6 +438,8 @@ func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done b
 	switch {
 	case out.Handoff:
 		return 0, true, r.t.pause(en, EnrollmentHandoff, out.Timeout, TimerTimeout)
+	case out.Hold && !out.WaitUntil.IsZero():
+		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerHold)
 	case out.Pending:
 		return 0, true, r.t.pause(en, EnrollmentPending, r.t.now, TimerIO)
 	case !out.WaitUntil.IsZero():

@@ -22,6 +22,13 @@ type Contact struct {
 	OptedOutAt *time.Time `json:"opted_out_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+
+	// LastInbound is when the contact last wrote on each channel: the
+	// WhatsApp window opens there.
+	LastInbound map[string]time.Time `json:"last_inbound,omitempty"`
+	// RecentSends are the times of the automated messages it got within
+	// compliance.loop_guard.per, for the loop guard.
+	RecentSends []time.Time `json:"recent_sends,omitempty"`
 }
 
 // InGroup reports whether the contact is a member of group.
@@ -69,7 +76,7 @@ const (
 	StatusSent       MessageStatus = "sent"       // accepted by the provider or the SMTP server
 	StatusDev        MessageStatus = "dev"        // dev mode: logged and stored instead of sent
 	StatusFailed     MessageStatus = "failed"     // permanent failure, recorded in Error
-	StatusSuppressed MessageStatus = "suppressed" // not sent: the contact opted out before it left, or cannot receive
+	StatusSuppressed MessageStatus = "suppressed" // not sent: the contact opted out before it left, cannot receive, or the loop guard stopped it
 )
 
 // Message is an inbound or outbound message, or an outbound email.
@@ -98,6 +105,11 @@ type Message struct {
 	Automation  string    `json:"automation,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// ContentSID is the template a message outside the WhatsApp window is
+	// sent as (Twilio's Content API), with ContentVariables rendered.
+	ContentSID       string            `json:"content_sid,omitempty"`
+	ContentVariables map[string]string `json:"content_variables,omitempty"`
 }
 
 // EnrollmentStatus is where an Enrollment stands.
@@ -138,6 +150,13 @@ type Enrollment struct {
 	// Handoff is the handoff the enrollment stands at, while its Status
 	// is EnrollmentHandoff.
 	Handoff *Handoff `json:"handoff,omitempty"`
+	// Held says why the enrollment waits at a step that sends (ReasonHeld:
+	// quiet hours) until WaitUntil; empty otherwise.
+	Held string `json:"held,omitempty"`
+	// Answering is set while step I/O started in the handling of the
+	// contact's message is under way: what the step then sends answers it,
+	// and is not held for quiet hours.
+	Answering bool `json:"answering,omitempty"`
 	// Trigger is the id of the inbound message that started the enrollment.
 	Trigger   string     `json:"trigger,omitempty"`
 	StartedAt time.Time  `json:"started_at"`
@@ -168,6 +187,7 @@ const (
 	TimerTimeout TimerKind = "timeout" // a wait_for_reply times out
 	TimerExpire  TimerKind = "expire"  // a wait_for_reply without timeout expires
 	TimerIO      TimerKind = "io"      // a step's I/O is to be performed now
+	TimerHold    TimerKind = "hold"    // quiet hours end: a held send's step runs again
 )
 
 // Timer is a stored wake-up for an enrollment.

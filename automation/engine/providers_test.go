@@ -96,7 +96,12 @@ automations:
 	}
 	set, problems := engine.Compile(cfg)
 	for _, p := range problems {
-		if p.Message != "compliance.help.reply: the default help reply does not name your brand; carriers expect it to" {
+		switch p.Message {
+		case "compliance.help.reply: the default help reply does not name your brand; carriers expect it to",
+			// The automation also serves WhatsApp contacts, whom an SMS
+			// number cannot answer.
+			`automation "join" step 3: from +15005550098 is not a WhatsApp number; sent to a WhatsApp contact, this message would fail`:
+		default:
 			t.Errorf("problem: %s", p)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/keyway-sms/keyway/config"
 )
 
 // Run is one enrollment being moved by the engine, as a step sees it.
@@ -65,6 +67,45 @@ func (r *Run) Reply(body string, media []string, from string) error {
 		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
 		Body: body, Media: media, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
 	})
+}
+
+// ReplyTemplate queues a template message (a provider content id and its
+// rendered variables) to the contact on its enrollment's channel, from the
+// number chosen as Reply chooses it; the rules of Reply apply.
+func (r *Run) ReplyTemplate(contentSID string, variables map[string]string, from string) error {
+	ch := r.Enrollment.Channel
+	return r.t.queue(&Message{
+		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
+		ContentSID: contentSID, ContentVariables: variables, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
+	})
+}
+
+// InWindowOf reports whether a free-form message may reach phone (the
+// contact of the run, or anyone else, such as staff) on channel now: see
+// Contact.InWindow. Someone who never wrote is outside the window.
+func (r *Run) InWindowOf(phone, channel string) (bool, error) {
+	if channel != config.ChannelWhatsApp {
+		return true, nil
+	}
+	if phone == r.Contact.Phone {
+		return r.Contact.InWindow(channel, r.Now), nil
+	}
+	if r.t.x != nil {
+		if t, ok := r.t.x.turns[phone]; ok {
+			return t.contact.InWindow(channel, r.Now), nil
+		}
+	}
+	if r.t.tx == nil {
+		return false, nil
+	}
+	c, err := r.t.tx.Contact(phone)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read contact %s: %w", phone, err)
+	}
+	return c.InWindow(channel, r.Now), nil
 }
 
 // Queue stores an outbound message (a forward, an email) and puts it in the

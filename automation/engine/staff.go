@@ -39,10 +39,6 @@ const RefTTL = 30 * 24 * time.Hour
 // text (without #REF) answers it.
 const StaffAnswerWindow = 24 * time.Hour
 
-// staffWhatsAppWindow is how long after a contact's last WhatsApp message a
-// free-form message may reach it there.
-const staffWhatsAppWindow = 24 * time.Hour
-
 // RandomRef returns RefLength random characters of RefAlphabet.
 func RandomRef() string {
 	var b [RefLength]byte
@@ -327,29 +323,10 @@ func undeliverable(ct *turn, channel string) (string, error) {
 	if channel != config.ChannelWhatsApp {
 		return "", nil
 	}
-	last, err := lastInbound(ct, channel)
-	if err != nil {
-		return "", err
-	}
-	if last.IsZero() || ct.now.Sub(last) > staffWhatsAppWindow {
+	if !ct.contact.InWindow(channel, ct.now) {
 		return "outside the WhatsApp 24-hour window (the contact has not written in 24 hours)", nil
 	}
 	return "", nil
-}
-
-// lastInbound returns when the turn's contact last wrote on channel, from
-// its recent messages; zero when none of them is.
-func lastInbound(t *turn, channel string) (time.Time, error) {
-	ms, err := t.tx.Messages(t.contact.Phone, 200)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("messages of the contact: %w", err)
-	}
-	for _, m := range ms {
-		if m.Direction == Inbound && m.Channel == channel {
-			return m.CreatedAt, nil
-		}
-	}
-	return time.Time{}, nil
 }
 
 // tellStaff answers a staff member's message m with a short note, from

@@ -56,6 +56,10 @@ type Outcome struct {
 	// with an EventReply, staff answers with an EventStaff, `#done` with
 	// an EventDone, and the timeout with an EventTimer.
 	Handoff bool
+	// Hold, with WaitUntil, says the step holds its send for quiet hours:
+	// the enrollment shows it (Enrollment.Held) and Resume gets an
+	// EventTimer when they end.
+	Hold bool
 }
 
 // Kinds of an Event.

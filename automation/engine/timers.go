@@ -313,6 +313,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 			return err
 		}
 		t.adopt(en)
+		t.answering = en.Answering
 		switch {
 		case stuck != "":
 			return e.end(t, en, stuck)

@@ -27,6 +27,9 @@ type turn struct {
 	enrollments map[string]*Enrollment
 	loaded      bool // all active enrollments are in the cache
 	steps       int
+	// answering is set while the turn handles a message the contact has
+	// just sent: what it sends answers it and is never held for quiet hours.
+	answering bool
 }
 
 // emit reports a trace event, told once the turn's transaction commits.
@@ -107,6 +110,11 @@ func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kin
 	en.Epoch++
 	en.Status = status
 	en.WaitUntil = &due
+	en.Held = ""
+	if kind == TimerHold {
+		en.Held = ReasonHeld
+	}
+	en.Answering = kind == TimerIO && t.answering
 	if err := t.tx.PutTimer(Timer{Due: due, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: kind}); err != nil {
 		return fmt.Errorf("store timer: %w", err)
 	}
@@ -119,6 +127,8 @@ func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kin
 			what = "calling out"
 		case TimerTimeout, TimerExpire:
 			what = "waiting for a reply until " + when
+		case TimerHold:
+			what = "held for quiet hours until " + when
 		}
 		if status == EnrollmentHandoff && en.Handoff != nil {
 			what = fmt.Sprintf("handoff #%s open with %s until %s", en.Handoff.Ref, strings.Join(en.Handoff.Staff, ", "), when)
@@ -149,9 +159,13 @@ func (t *turn) clearTimer(en *Enrollment) error {
 }
 
 // queue stores an outbound message and puts it in the outbox, unless it is
-// for an opted-out contact and not allowed to reach one, or for an
-// alphanumeric sender id, which can send but never receive: such a message
-// is stored as suppressed, with the reason, and no send is attempted.
+// for an opted-out contact and not allowed to reach one, for an
+// alphanumeric sender id, which can send but never receive, or an
+// automated message (PurposeReply) to a contact that already got
+// compliance.loop_guard.max of them within its period: such a message is
+// stored as suppressed, with the reason, and no send is attempted.
+// Compliance replies and forwards to staff are never counted nor stopped
+// by the loop guard.
 func (t *turn) queue(m *Message) error {
 	m.ID = t.e.ids.next(t.now)
 	m.Direction = Outbound
@@ -174,6 +188,14 @@ func (t *turn) queue(m *Message) error {
 		m.Error = "an alphanumeric sender id cannot receive messages"
 		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
 		return t.tx.PutMessage(m)
+	}
+	if m.Purpose == PurposeReply && m.Contact == t.contact.Phone {
+		if ok, why := t.loopGuard(); !ok {
+			m.Status = StatusSuppressed
+			m.Error = why
+			t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + why, Message: m})
+			return t.tx.PutMessage(m)
+		}
 	}
 	if err := t.tx.PutMessage(m); err != nil {
 		return err

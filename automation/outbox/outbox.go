@@ -430,7 +430,7 @@ func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error
 	}
 	return ob.o.Texter.Send(ctx, providers.Outbound{
 		ID: m.ID, Channel: m.Channel, From: m.From, To: m.To[0], Body: m.Body, Media: m.Media,
-		StatusCallback: callback,
+		StatusCallback: callback, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
 	})
 }
 

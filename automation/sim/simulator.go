@@ -5,6 +5,7 @@ package sim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -304,7 +305,11 @@ func (s *Simulator) Print(res SimResult) {
 func (s *Simulator) printMessage(m *engine.Message) {
 	note := ""
 	if m.Status == engine.StatusSuppressed {
-		note = " [NOT SENT: contact opted out]"
+		note = " [NOT SENT: " + m.Error + "]"
+	}
+	body := m.Body
+	if m.ContentSID != "" {
+		body = "template " + m.ContentSID + " " + contentVariables(m.ContentVariables)
 	}
 	switch {
 	case m.Kind == engine.KindEmail:
@@ -312,13 +317,23 @@ func (s *Simulator) printMessage(m *engine.Message) {
 	case m.Purpose == engine.PurposeStaff:
 		fmt.Fprintf(s.out, "  staff answer → %s (%s from %s): %s%s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body, note)
 	case m.Purpose == engine.PurposeForward:
-		fmt.Fprintf(s.out, "  forward → %s (from %s): %s\n", strings.Join(m.To, ", "), m.From, m.Body)
+		fmt.Fprintf(s.out, "  forward → %s (from %s): %s%s\n", strings.Join(m.To, ", "), m.From, body, note)
 	default:
-		fmt.Fprintf(s.out, "  reply → %s (%s from %s): %s%s\n", strings.Join(m.To, ", "), m.Channel, m.From, m.Body, note)
+		fmt.Fprintf(s.out, "  reply → %s (%s from %s): %s%s\n", strings.Join(m.To, ", "), m.Channel, m.From, body, note)
 	}
 	for _, u := range m.Media {
 		fmt.Fprintf(s.out, "    media: %s\n", u)
 	}
+}
+
+// contentVariables writes a template's variables as JSON, keys sorted, as
+// they are sent.
+func contentVariables(vars map[string]string) string {
+	b, err := json.Marshal(vars)
+	if err != nil {
+		return fmt.Sprint(vars)
+	}
+	return string(b)
 }
 
 func indent(s, prefix string) string {

@@ -59,6 +59,9 @@ type sentMessage struct {
 	Body    *string  `yaml:"body"`
 	Media   []string `yaml:"media"`
 	Status  string   `yaml:"status"`
+	// ContentSID and ContentVariables are a template send's.
+	ContentSID       string            `yaml:"content_sid"`
+	ContentVariables map[string]string `yaml:"content_variables"`
 }
 
 type contactWant struct {
@@ -74,6 +77,7 @@ type enrollmentWant struct {
 	Status    string         `yaml:"status"`
 	Step      string         `yaml:"step"`
 	EndReason string         `yaml:"end_reason"`
+	Held      string         `yaml:"held"`
 	Vars      map[string]any `yaml:"vars"`
 	HTTP      map[string]any `yaml:"http"`
 }
@@ -234,6 +238,10 @@ func checkSent(t *testing.T, got []*engine.Message, want []sentMessage) {
 		check("from", m.From, w.From)
 		check("subject", m.Subject, w.Subject)
 		check("status", string(m.Status), w.Status)
+		check("content_sid", m.ContentSID, w.ContentSID)
+		if w.ContentVariables != nil && !reflect.DeepEqual(m.ContentVariables, w.ContentVariables) {
+			t.Errorf("message %d content_variables = %v, want %v", i+1, m.ContentVariables, w.ContentVariables)
+		}
 		if w.Body != nil && m.Body != *w.Body {
 			t.Errorf("message %d body = %q, want %q", i+1, m.Body, *w.Body)
 		}
@@ -295,6 +303,7 @@ func checkEnrollment(t *testing.T, sim *sim.Simulator, automationID string, w en
 	check("status", string(en.Status), w.Status)
 	check("step", en.Step, w.Step)
 	check("end_reason", en.EndReason, w.EndReason)
+	check("held", en.Held, w.Held)
 	for name, want := range map[string]map[string]any{"vars": w.Vars, "http": w.HTTP} {
 		got := en.Vars
 		if name == "http" {

@@ -24,22 +24,34 @@ func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 // it. Staff answer with "#K7Q2 text", or plain text (see engine/staff.go).
 //
 // Forwards are for staff, so they go out even when the contact has opted
-// out.
+// out. A forward from a WhatsApp number goes to staff on WhatsApp, where
+// the 24-hour window is each staff member's: outside it the forward is
+// sent as its `template`, and with no template the step sends nothing and
+// the enrollment ends with the reason. A forward that does not pass on a
+// message the contact has just sent is held during quiet hours.
 //
 //   - type: forward_to_mobile
 //     to: ["+15550100", "+15550101"]
 //     text: "{{ contact.phone }} wrote: {{ message.body }}"   # optional
 //     from: "+15005550006"                                     # optional
+//     template: { content_sid: "HX...", variables: { "1": "{{ contact.phone }}" } }   # optional
 type ForwardToMobile struct {
 	To   []string         // E.164
 	Text *engine.Template // nil: the default text
 	From string           // E.164, or "" for the contact's SMS number
+
+	// Channel is whatsapp when From is a WhatsApp number, else sms.
+	Channel string
+	// Template is sent outside the WhatsApp window; nil: none.
+	Template *Content
 }
 
 type forwardToMobileFields struct {
 	To   []string `yaml:"to"`
 	Text string   `yaml:"text"`
 	From string   `yaml:"from"`
+
+	Template *contentFields `yaml:"template"`
 }
 
 func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
@@ -77,6 +89,13 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 		st.Text = c.Template(s, "text", f.Text)
 	}
 	st.From = c.Sender(s, "from", f.From)
+	st.Channel = config.ChannelSMS
+	for _, num := range c.Config.Numbers() {
+		if num.Number == st.From && num.Channel == config.ChannelWhatsApp {
+			st.Channel = config.ChannelWhatsApp
+		}
+	}
+	st.Template = compileContent(c, s, f.Template)
 	if st.From == "" && f.From == "" && !hasChannel(c.Config, config.ChannelSMS) {
 		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under %s", strings.Join(c.Config.NumberPaths(), " or "))
 	}
@@ -88,8 +107,24 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 func (st *ForwardToMobile) StaffNumbers() []string { return st.To }
 
 // Execute queues one forward per staff number, each carrying the
-// conversation's reference.
+// conversation's reference; or holds them for quiet hours; or, on WhatsApp
+// with a staff member outside the window and no template, sends nothing.
 func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
+	if until, held := r.HoldUntil(); held {
+		return engine.Outcome{WaitUntil: until, Hold: true}, nil
+	}
+	open := make([]bool, len(st.To))
+	for i, to := range st.To {
+		in, err := r.InWindowOf(to, st.Channel)
+		if err != nil {
+			return engine.Outcome{}, fmt.Errorf("forward_to_mobile: %w", err)
+		}
+		if !in && st.Template == nil {
+			r.Trace("not sent: " + engine.ReasonOutsideWindow + " of " + to)
+			return engine.Outcome{Next: config.End, EndReason: engine.ReasonOutsideWindow}, nil
+		}
+		open[i] = in
+	}
 	ref, err := r.Reference(st.To...)
 	if err != nil {
 		return engine.Outcome{}, fmt.Errorf("forward_to_mobile: %w", err)
@@ -101,18 +136,33 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 		}
 		body = withRef(body, ref)
 	}
-	from := r.Sender(config.ChannelSMS, st.From)
-	for _, to := range st.To {
-		err := r.Queue(&engine.Message{
-			Kind: engine.KindText, Purpose: engine.PurposeForward, Channel: config.ChannelSMS,
+	var vars map[string]string
+	if st.Template != nil {
+		var err error
+		if vars, err = st.Template.render(r); err != nil {
+			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_mobile: template: %v", err)}, nil
+		}
+	}
+	from := r.Sender(st.Channel, st.From)
+	for i, to := range st.To {
+		m := &engine.Message{
+			Kind: engine.KindText, Purpose: engine.PurposeForward, Channel: st.Channel,
 			Contact: r.Contact.Phone, From: from, To: []string{to}, Body: body,
-		})
-		if err != nil {
+		}
+		if !open[i] {
+			m.Body, m.ContentSID, m.ContentVariables = "", st.Template.SID, vars
+		}
+		if err := r.Queue(m); err != nil {
 			return engine.Outcome{}, fmt.Errorf("forward_to_mobile: queue forward: %w", err)
 		}
 		r.Trace("forwarded to " + to)
 	}
 	return engine.Outcome{}, nil
+}
+
+// Resume forwards once the quiet hours the forward was held for end.
+func (st *ForwardToMobile) Resume(ctx context.Context, r *engine.Run, _ engine.Event) (engine.Outcome, error) {
+	return st.Execute(ctx, r)
 }
 
 // forwardText is the default text of a forward to a staff mobile.
@@ -195,4 +245,5 @@ func hasChannel(cfg *config.Config, ch string) bool {
 var (
 	_ engine.Step      = (*ForwardToMobile)(nil)
 	_ engine.StaffStep = (*ForwardToMobile)(nil)
+	_ engine.Resumer   = (*ForwardToMobile)(nil)
 )

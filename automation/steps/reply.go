@@ -14,21 +14,37 @@ func init() { engine.Register("reply", compileReply) }
 // that channel. An opted-out contact gets nothing. Validation warns when a
 // fixed text takes more than one SMS segment (see Segments).
 //
+// On WhatsApp, outside 24 hours of the contact's last message there, the
+// reply is sent as its `template`; with no template it sends nothing and
+// goes to `on_error`, else the enrollment ends with the reason. Inside the
+// window the text (and media) is sent, or the template when the step has
+// neither. A reply that does not answer a message the contact has just
+// sent (a wait falling due, a schedule, a manual start) is held during
+// quiet hours until they end, and runs then.
+//
 //   - id: ask
 //     type: reply
 //     text: "Hi {{ contact.name }}! What is your first name?"
 //     media: ["https://example.com/menu.jpg"]
 //     from: "+15005550006"
+//     template: { content_sid: "HX0123456789abcdef0123456789abcdef", variables: { "1": "{{ contact.name }}" } }
+//     on_error: sorry
 type Reply struct {
 	Text  *engine.Template
 	Media []*engine.Template
 	From  string
+	// Free says the step has a text or media to send free-form.
+	Free     bool
+	Template *Content // nil: none
+	OnError  string
 }
 
 type replyFields struct {
-	Text  string   `yaml:"text"`
-	Media []string `yaml:"media"`
-	From  string   `yaml:"from"`
+	Text     string         `yaml:"text"`
+	Media    []string       `yaml:"media"`
+	From     string         `yaml:"from"`
+	Template *contentFields `yaml:"template"`
+	OnError  string         `yaml:"on_error"`
 }
 
 func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
@@ -36,20 +52,42 @@ func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Probl
 	if !c.Decode(s, &f) {
 		return nil, nil
 	}
-	st := &Reply{Text: c.Template(s, "text", f.Text)}
+	st := &Reply{Text: c.Template(s, "text", f.Text), Free: f.Text != "" || len(f.Media) > 0, OnError: f.OnError}
 	c.WarnSegments(s, "text", st.Text)
-	if f.Text == "" && len(f.Media) == 0 {
-		c.Problemf(s, "", "a reply needs text or media")
+	if !st.Free && f.Template == nil {
+		c.Problemf(s, "", "a reply needs text or media (or a template)")
 	}
 	for i, m := range f.Media {
 		st.Media = append(st.Media, c.Template(s, engine.FieldIndex("media", i), m))
 	}
 	st.From = c.Sender(s, "from", f.From)
+	st.Template = compileContent(c, s, f.Template)
+	c.Target(s, "on_error", f.OnError)
+	c.WarnWhatsAppFrom(s, "from", st.From)
 	return st, nil
 }
 
-// Execute queues the reply.
+// Execute queues the reply, or holds it for quiet hours, or, outside the
+// WhatsApp window with no template, sends nothing.
 func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
+	if until, held := r.HoldUntil(); held {
+		return engine.Outcome{WaitUntil: until, Hold: true}, nil
+	}
+	inWindow := r.InWindow()
+	if st.Template != nil && (!st.Free || !inWindow) {
+		vars, err := st.Template.render(r)
+		if err != nil {
+			return engine.Outcome{Next: config.End, EndReason: err.Error()}, nil
+		}
+		return engine.Outcome{}, r.ReplyTemplate(st.Template.SID, vars, st.From)
+	}
+	if !inWindow {
+		r.Trace("not sent: " + engine.ReasonOutsideWindow)
+		if st.OnError != "" {
+			return engine.Outcome{Next: st.OnError}, nil
+		}
+		return engine.Outcome{Next: config.End, EndReason: engine.ReasonOutsideWindow}, nil
+	}
 	body, err := r.Render(st.Text)
 	if err != nil {
 		return engine.Outcome{Next: config.End, EndReason: err.Error()}, nil
@@ -61,4 +99,18 @@ func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, erro
 	return engine.Outcome{}, r.Reply(body, media, st.From)
 }
 
-var _ engine.Step = (*Reply)(nil)
+// Resume runs the reply again once the quiet hours it was held for end,
+// so that it renders with the data of then.
+func (st *Reply) Resume(ctx context.Context, r *engine.Run, _ engine.Event) (engine.Outcome, error) {
+	return st.Execute(ctx, r)
+}
+
+// HasTemplate reports whether the reply has a template for outside the
+// WhatsApp window (see engine.WindowSender).
+func (st *Reply) HasTemplate() bool { return st.Template != nil }
+
+var (
+	_ engine.Step         = (*Reply)(nil)
+	_ engine.Resumer      = (*Reply)(nil)
+	_ engine.WindowSender = (*Reply)(nil)
+)

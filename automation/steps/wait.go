@@ -214,3 +214,26 @@ var (
 	_ engine.Step    = (*Wait)(nil)
 	_ engine.Resumer = (*Wait)(nil)
 )
+
+// LatePause reports whether the wait can last engine.WhatsAppWindow or more:
+// a duration that long, or a cron whose matches can lie that far apart
+// (checked over the coming year). The enrollment goes on at the next step.
+func (st *Wait) LatePause() (target string, late bool) {
+	switch {
+	case st.Duration > 0:
+		return "", st.Duration >= engine.WhatsAppWindow
+	case st.Cron != nil:
+		from := time.Date(2026, 1, 1, 0, 0, 0, 0, st.Location)
+		prev, end := st.Cron.Next(from), from.AddDate(1, 0, 0)
+		for i := 0; i < 20000 && prev.Before(end); i++ {
+			next := st.Cron.Next(prev)
+			if next.IsZero() || next.Sub(prev) >= engine.WhatsAppWindow {
+				return "", true
+			}
+			prev = next
+		}
+	}
+	return "", false
+}
+
+var _ engine.LatePauser = (*Wait)(nil)

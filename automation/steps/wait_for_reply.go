@@ -110,3 +110,12 @@ var (
 	_ engine.Step    = (*WaitForReply)(nil)
 	_ engine.Resumer = (*WaitForReply)(nil)
 )
+
+// LatePause reports whether the question can time out engine.WhatsAppWindow
+// or more after it was asked and carry on at on_timeout; without
+// on_timeout a timeout ends the enrollment.
+func (st *WaitForReply) LatePause() (target string, late bool) {
+	return st.OnTimeout, st.OnTimeout != "" && st.OnTimeout != config.End && st.Timeout >= engine.WhatsAppWindow
+}
+
+var _ engine.LatePauser = (*WaitForReply)(nil)

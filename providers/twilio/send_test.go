@@ -90,6 +90,17 @@ func TestSend(t *testing.T) {
 			m:    providers.Outbound{ID: "m3", Channel: config.ChannelSMS, From: ourSMS, To: contact, Media: []string{"https://cdn.example.com/a.jpg"}},
 			want: fakes.Message{From: ourSMS, To: contact, Media: []string{"https://cdn.example.com/a.jpg"}},
 		},
+		{
+			name: "whatsapp template",
+			m: providers.Outbound{
+				ID: "m4", Channel: config.ChannelWhatsApp, From: ourWA, To: contact,
+				ContentSID: "HX0123456789abcdef0123456789abcdef", ContentVariables: map[string]string{"1": "Ann", "2": `say "hi"`},
+			},
+			want: fakes.Message{
+				From: "whatsapp:" + ourWA, To: "whatsapp:" + contact,
+				ContentSID: "HX0123456789abcdef0123456789abcdef", ContentVariables: `{"1":"Ann","2":"say \"hi\""}`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -148,6 +148,16 @@ func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error)
 	if len(m.Media) > 0 {
 		params.SetMediaUrl(m.Media)
 	}
+	if m.ContentSID != "" {
+		params.SetContentSid(m.ContentSID)
+		if len(m.ContentVariables) > 0 {
+			vars, err := json.Marshal(m.ContentVariables)
+			if err != nil {
+				return "", &providers.SendError{Err: fmt.Errorf("twilio: send to %s: content variables: %w", maskedTo, err)}
+			}
+			params.SetContentVariables(string(vars))
+		}
+	}
 	if m.StatusCallback != "" {
 		params.SetStatusCallback(m.StatusCallback)
 	}
@@ -176,7 +186,7 @@ func (t *Twilio) devSend(m providers.Outbound) (string, error) {
 	sid := "DEV" + hex.EncodeToString(b[:])
 	t.log.Info().Str("id", m.ID).Str("sid", sid).Str("channel", channelOf(m)).
 		Str("from", providers.Mask(m.From)).Str("to", providers.Mask(m.To)).
-		Int("media", len(m.Media)).Msg("twilio: dev mode, message not sent")
+		Int("media", len(m.Media)).Str("content_sid", m.ContentSID).Msg("twilio: dev mode, message not sent")
 	t.log.Debug().Str("id", m.ID).Str("sid", sid).Str("body", m.Body).Strs("media", m.Media).
 		Msg("twilio: dev mode message body")
 	return sid, nil

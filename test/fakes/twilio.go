@@ -36,6 +36,11 @@ type Message struct {
 	Media          []string // the MediaUrl values, in order
 	StatusCallback string
 	At             time.Time // when it was accepted
+
+	// ContentSID and ContentVariables are a template send's (Twilio's
+	// Content API): the sid and the variables' JSON object, as posted.
+	ContentSID       string
+	ContentVariables string
 }
 
 // Twilio is a fake of Twilio's Messages API: it accepts
@@ -138,7 +143,7 @@ func (f *Twilio) WaitSent(t testing.TB, n int, timeout time.Duration) []Message 
 		}
 		var b strings.Builder
 		for i, m := range sent {
-			fmt.Fprintf(&b, "\n  %d: %s -> %s: %q media=%v", i, m.From, m.To, m.Body, m.Media)
+			fmt.Fprintf(&b, "\n  %d: %s -> %s: %q media=%v content=%s %s", i, m.From, m.To, m.Body, m.Media, m.ContentSID, m.ContentVariables)
 		}
 		t.Fatalf("fakes: waited %v for %d Twilio messages, got %d (%d requests):%s", timeout, n, len(sent), f.Requests(), b.String())
 		return sent
@@ -188,6 +193,7 @@ func (f *Twilio) createMessage(w http.ResponseWriter, r *http.Request) {
 		StatusCallback: r.PostForm.Get("StatusCallback"),
 		At:             time.Now(),
 	}
+	m.ContentSID, m.ContentVariables = r.PostForm.Get("ContentSid"), r.PostForm.Get("ContentVariables")
 	switch {
 	case m.To == "":
 		writeError(w, http.StatusBadRequest, 21604, "A 'To' phone number is required.")
@@ -195,7 +201,10 @@ func (f *Twilio) createMessage(w http.ResponseWriter, r *http.Request) {
 	case m.From == "":
 		writeError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
 		return
-	case m.Body == "" && len(m.Media) == 0:
+	case m.ContentVariables != "" && !json.Valid([]byte(m.ContentVariables)):
+		writeError(w, http.StatusBadRequest, 21656, "The ContentVariables Parameter is invalid.")
+		return
+	case m.Body == "" && len(m.Media) == 0 && m.ContentSID == "":
 		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
 		return
 	}
