@@ -13,25 +13,43 @@ import (
 	"github.com/keyway-sms/keyway/providers"
 )
 
-func (g *Gateway) routes() *fiber.App {
+// routes builds the HTTP apps: the public one (webhooks, health) and the
+// admin one (admin API, dashboard, /metrics). Without server.admin_listen
+// they are one app on server.listen; with it the admin routes are served
+// only on the admin listener, and 404 on listen.
+func (g *Gateway) routes() (public, admin *fiber.App) {
 	cfg := g.cfg.Load()
-	app := fiber.New(fiber.Config{
+	public = g.newApp(cfg.Server.MaxBodyBytes)
+	g.providerRoutes(public)
+	g.healthRoutes(public)
+	admin = public
+	if cfg.Server.AdminListen != "" {
+		admin = g.newApp(cfg.Server.MaxBodyBytes)
+		g.healthRoutes(admin)
+	}
+	admin.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
+	g.adminRoutes(admin)
+	g.dashboardRoutes(admin)
+	return public, admin
+}
+
+func (g *Gateway) newApp(maxBody int) *fiber.App {
+	return fiber.New(fiber.Config{
 		// Bodies over server.max_body_bytes get 413 from the handlers; the
 		// server itself reads a margin beyond it, so that a client still
 		// sending gets a 413 rather than a closed connection.
-		BodyLimit:             cfg.Server.MaxBodyBytes*4 + 1<<20,
+		BodyLimit:             max(maxBody, adminMaxBody)*4 + 1<<20,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          g.errorHandler,
 	})
-	g.providerRoutes(app)
+}
+
+func (g *Gateway) healthRoutes(app *fiber.App) {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", g.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
-	g.adminRoutes(app)
-	return app
 }
 
 // providerRoutes mounts the webhooks every provider declares; New checked
