@@ -82,7 +82,7 @@ func (k *checker) adminListen(s Server) {
 		k.errorf("server.admin_listen", "server.admin_listen: %q is not an address to listen on: %v; write host:port, e.g. \"127.0.0.1:8081\"", s.AdminListen, err)
 		return
 	}
-	if s.AdminListen == s.Listen {
+	if _, port, _ := net.SplitHostPort(s.AdminListen); s.AdminListen == s.Listen && port != "0" { // port 0: each gets a free port
 		k.errorf("server.admin_listen", "server.admin_listen: %q is server.listen too; give the admin listener an address of its own, or leave admin_listen out to serve everything on listen", s.AdminListen)
 		return
 	}
