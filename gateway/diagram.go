@@ -116,18 +116,22 @@ func diagram(a *engine.Automation) template.HTML {
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" class="t1">end</text></g>`, mid, yEnd+28)
 
 	// Jumps run in lanes right of the boxes, one lane each.
+	// Jumps leaving one box start one below the other, so that their
+	// labels do not overlap.
 	right := diagBoxX + diagBoxW
+	outs := map[int]int{}
 	for i, j := range jumps {
 		if j.to < 0 {
 			continue // a target the config no longer has; validation reports it
 		}
 		color := diagramColor(j.field)
 		lane := right + diagLane*(i+1)
-		y1 := rowY(j.from) + diagBoxH/2 + 6
+		y1 := rowY(j.from) + 16 + 13*outs[j.from]
+		outs[j.from]++
 		y2 := rowY(j.to) + diagBoxH/2 - 6
 		fmt.Fprintf(&b, `<g class="jump" data-field="%s"><path d="M%d %d H%d V%d H%d" fill="none" stroke="%s" stroke-width="1.6" marker-end="url(#arrow-%s)"/>`,
 			html.EscapeString(j.field), right, y1, lane, y2, right+2, color, strings.TrimPrefix(color, "#"))
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="t3" fill="%s">%s</text></g>`, right+diagLabelIn, y1-4, color, html.EscapeString(j.field))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="t3" fill="%s">%s</text></g>`, right+diagLabelIn, y1-2, color, html.EscapeString(j.field))
 	}
 
 	width := right + diagLane*(len(jumps)+1) + 70

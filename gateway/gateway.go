@@ -196,10 +196,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.sched.Start(workers)
 	g.ready.Store(true)
 
+	qln := newQuietListener(ln)
+	var qadmin *quietListener
 	served := make(chan error, 2)
-	go func() { served <- g.app.Listener(ln) }()
+	go func() { served <- g.app.Listener(qln) }()
 	if adminLn != nil {
-		go func() { served <- g.adminApp.Listener(adminLn) }()
+		qadmin = newQuietListener(adminLn)
+		go func() { served <- g.adminApp.Listener(qadmin) }()
 	}
 	select {
 	case err = <-served:
@@ -210,12 +213,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		g.log.Info().Msg("shutting down: draining requests")
 		g.ready.Store(false)
+		drained := make(chan struct{})
+		go qln.closeSilentUntil(drained)
+		if qadmin != nil {
+			go qadmin.closeSilentUntil(drained)
+		}
 		err = g.app.ShutdownWithTimeout(15 * time.Second)
 		if adminLn != nil {
 			if aerr := g.adminApp.ShutdownWithTimeout(15 * time.Second); err == nil {
 				err = aerr
 			}
 		}
+		close(drained)
 	}
 	stopWorkers()
 	g.sched.Stop()
