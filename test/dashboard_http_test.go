@@ -50,6 +50,12 @@ func TestDashboardSessionCookieAndCSRF(t *testing.T) {
 	c := dashClient(t)
 
 	// Not logged in: pages send to the login page, POSTs are refused.
+	for _, path := range []string{"/admin", "/admin/"} {
+		res, _ := dashDo(t, c, http.MethodGet, g.URL+path, nil)
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login?next=") {
+			t.Errorf("GET %s without a session: %d to %q, want 303 to the login page", path, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
 	res, _ := dashDo(t, c, http.MethodGet, g.URL+"/admin/contacts?q=ann", nil)
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login?next=") {
 		t.Fatalf("GET a page without a session: %d to %q, want 303 to the login page", res.StatusCode, res.Header.Get("Location"))
