@@ -43,7 +43,7 @@ var pages = func() map[string]*template.Template {
 		"diagram":  diagram,
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "automations", "automation", "enrollments", "contacts", "contact", "messages", "reload"} {
+	for _, name := range []string{"login", "automations", "automation", "enrollments", "contacts", "contact", "messages", "reload", "error"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out

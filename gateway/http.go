@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -83,8 +84,19 @@ func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 	if code >= 500 {
 		g.log.Error().Err(err).Str("path", c.Path()).Msg("request failed")
 	}
+	if isDashboard(c.Path()) && g.cfg.Load().Admin.Token != "" {
+		// The dashboard answers people: a page, in its layout. (While it
+		// is off it answers 404 as the API does.)
+		c.Status(code)
+		if rerr := g.render(c, "error", fmt.Sprintf("Error %d", code), map[string]any{"Message": err.Error()}); rerr == nil {
+			return nil
+		}
+	}
 	return c.Status(code).JSON(fiber.Map{"error": err.Error()})
 }
+
+// isDashboard reports whether path is one of the dashboard's pages.
+func isDashboard(path string) bool { return path == "/admin" || strings.HasPrefix(path, "/admin/") }
 
 // limitBody answers 413 to a webhook body over server.max_body_bytes.
 func (g *Gateway) limitBody(c *fiber.Ctx) error {

@@ -140,6 +140,12 @@ func TestDashboardSessionCookieAndCSRF(t *testing.T) {
 		t.Errorf("after cancel: %+v", en[0])
 	}
 
+	// An unknown contact: a 404 page for people, in the dashboard's layout.
+	res, body = authed(http.MethodGet, "/admin/contacts/%2B15559999999", nil)
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "no contact &#43;15559999999") {
+		t.Errorf("unknown contact page: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+
 	// Log out: the session is gone.
 	authed(http.MethodPost, "/admin/logout", url.Values{"csrf": {m[1]}})
 	if res, _ := authed(http.MethodGet, "/admin/automations", nil); res.StatusCode != http.StatusSeeOther {
