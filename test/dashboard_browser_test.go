@@ -255,7 +255,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	// horizontal scroll of the page.
 	var overflow bool
 	run(t, ctx, "the contact page on a phone",
-		chromedp.EmulateViewport(390, 844),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(g.URL+"/admin/contacts/"+strings.ReplaceAll(ann, "+", "%2B")),
 		chromedp.WaitVisible(`#timeline`, chromedp.ByID),
 		chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow),
