@@ -379,7 +379,7 @@ colour: blue
 `
 	_, ps := mustParse(t, src, nil)
 	checkProblems(t, withoutHelpWarning(ps), []string{
-		`k.yaml:3:3: unknown key "lisen" in server (did you mean "listen"? allowed: listen, public_url, max_body_bytes)`,
+		`k.yaml:3:3: unknown key "lisen" in server (did you mean "listen"? allowed: listen, public_url, max_body_bytes, admin_listen)`,
 		// the misspelt keywords and the schedule left out leave the automation without a start
 		`k.yaml:6:5: unknown key "keyword" in automation "a" (did you mean "keywords"? allowed: id, name, enabled, keywords, match, channel, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
 		`k.yaml:8:43: unknown key "every" in automation "a" field schedule (allowed: cron, group, timezone, catch_up)`,
@@ -644,7 +644,7 @@ automations:
 	checkProblems(t, render(ps), []string{
 		`k.yaml:1:1: ` + helpWarning,
 		`k.yaml:2:19: server.max_body_bytes: expected a whole number, got "big"`,
-		`k.yaml:3:3: unknown key "port" in server (allowed: listen, public_url, max_body_bytes)`,
+		`k.yaml:3:3: unknown key "port" in server (allowed: listen, public_url, max_body_bytes, admin_listen)`,
 		`k.yaml:5:13: defaults.timezone: unknown time zone "Nowhere/City"`,
 		`k.yaml:7:5: warning: automation "a" has no keywords, no schedule and is not catch_all: only a start_automation step or the admin API can start it`,
 		`k.yaml:8:12: warning: automation "a" has no steps`,

@@ -40,6 +40,10 @@ type Server struct {
 	Listen       string `yaml:"listen"`
 	PublicURL    string `yaml:"public_url"`
 	MaxBodyBytes int    `yaml:"max_body_bytes"`
+	// AdminListen, when set, is where the admin API, the dashboard and
+	// /metrics are served instead of on Listen: an address on loopback or a
+	// private network, out of the Internet's reach.
+	AdminListen string `yaml:"admin_listen"`
 }
 
 // Storage is where the embedded database lives.

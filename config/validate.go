@@ -72,6 +72,26 @@ func (k *checker) server() {
 	if s.MaxBodyBytes <= 0 {
 		k.errorf("server.max_body_bytes", "server.max_body_bytes: must be more than 0, got %d", s.MaxBodyBytes)
 	}
+	if s.AdminListen != "" {
+		k.adminListen(s)
+	}
+}
+
+// adminListen checks server.admin_listen: an address, not listen's, and
+// preferably not every interface.
+func (k *checker) adminListen(s Server) {
+	if err := checkListen(s.AdminListen); err != nil {
+		k.errorf("server.admin_listen", "server.admin_listen: %q is not an address to listen on: %v; write host:port, e.g. \"127.0.0.1:8081\"", s.AdminListen, err)
+		return
+	}
+	if _, port, _ := net.SplitHostPort(s.AdminListen); s.AdminListen == s.Listen && port != "0" { // port 0: each gets a free port
+		k.errorf("server.admin_listen", "server.admin_listen: %q is server.listen too; give the admin listener an address of its own, or leave admin_listen out to serve everything on listen", s.AdminListen)
+		return
+	}
+	host, _, _ := net.SplitHostPort(s.AdminListen)
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		k.warnf("server.admin_listen", "server.admin_listen: %q listens on every interface; put the admin API and dashboard on loopback (\"127.0.0.1:8081\") or a private network address", s.AdminListen)
+	}
 }
 
 // checkListen says why addr is not an address net.Listen("tcp", addr) can

@@ -2,10 +2,10 @@ package gateway
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"maps"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -18,14 +18,17 @@ import (
 // adminRoutes mounts the admin API under /api/v1. It is off (404) while
 // admin.token is empty, and answers 401 without the right bearer token.
 func (g *Gateway) adminRoutes(app *fiber.App) {
-	api := app.Group("/api/v1", g.adminAuth)
+	api := app.Group("/api/v1", limitAdminBody, g.adminAuth)
 	api.Get("/automations", g.listAutomations)
 	api.Post("/automations/:id/enrollments", g.startEnrollments)
 	api.Get("/enrollments", g.listEnrollments)
 	api.Delete("/enrollments/:id", g.cancelEnrollment)
 	api.Get("/handoffs", g.listHandoffs)
+	api.Get("/contacts", g.listContacts)
 	api.Get("/contacts/:phone", g.getContact)
+	api.Put("/contacts/:phone", g.putContact)
 	api.Get("/contacts/:phone/messages", g.contactMessages)
+	api.Get("/messages", g.listMessages)
 	api.Post("/reload", g.reloadAPI)
 }
 
@@ -118,19 +121,29 @@ func (g *Gateway) cancelEnrollment(c *fiber.Ctx) error {
 }
 
 type startRequest struct {
-	Contacts []string `json:"contacts"`
-	Group    string   `json:"group"`
+	Contacts []string       `json:"contacts"`
+	Group    string         `json:"group"`
+	Vars     map[string]any `json:"vars"`
 }
+
+// varName is what a key of a manual start's vars must look like, so that a
+// template can name it as {{ vars.X }}.
+var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	id := c.Params("id")
 	var req startRequest
 	// The admin API speaks JSON whatever the Content-Type says.
-	if err := json.Unmarshal(c.Body(), &req); err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "body must be JSON: {\"contacts\": [...]} or {\"group\": \"id\"}")
+	if err := decodeStrict(c.Body(), &req); err != nil {
+		return err
 	}
 	if (len(req.Contacts) == 0) == (req.Group == "") {
-		return fiber.NewError(fiber.StatusBadRequest, "give exactly one of contacts (a list of phone numbers) or group")
+		return badRequest("contacts", "give exactly one of contacts (a list of phone numbers) or group")
+	}
+	for k := range req.Vars {
+		if !varName.MatchString(k) {
+			return badRequest("vars."+k, "a var name is letters, digits and _, not starting with a digit")
+		}
 	}
 	if g.engine.Set().Automation(id) == nil {
 		return fiber.NewError(fiber.StatusNotFound, "no automation "+strconv.Quote(id))
@@ -139,9 +152,9 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	var err error
 	if req.Group != "" {
 		if !g.engine.Set().Config.HasGroup(req.Group) {
-			return fiber.NewError(fiber.StatusBadRequest, "no group "+strconv.Quote(req.Group))
+			return badRequest("group", "no group %q is declared under groups", req.Group)
 		}
-		res, err = g.engine.StartGroup(c.UserContext(), id, req.Group)
+		res, err = g.engine.StartGroupVars(c.UserContext(), id, req.Group, req.Vars)
 	} else {
 		phones := make([]string, 0, len(req.Contacts))
 		seen := map[string]bool{}
@@ -157,7 +170,7 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 				phones = append(phones, addr)
 			}
 		}
-		res, err = g.engine.Start(c.UserContext(), id, phones)
+		res, err = g.engine.StartVars(c.UserContext(), id, phones, req.Vars)
 		if len(invalid) > 0 && err == nil {
 			if res.Skipped == nil {
 				res.Skipped = map[string]string{}
@@ -173,6 +186,9 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	}
 	if res.Started == nil {
 		res.Started = []string{}
+	}
+	if res.Skipped == nil {
+		res.Skipped = map[string]string{}
 	}
 	return c.Status(fiber.StatusAccepted).JSON(res)
 }

@@ -40,13 +40,20 @@ type Gateway struct {
 	sched     *schedule.Scheduler
 	outbox    *outbox.Outbox
 	providers []providers.Provider
-	dev       bool // a provider runs in dev mode: nothing leaves the gateway
-	app       *fiber.App
+	dev       bool       // a provider runs in dev mode: nothing leaves the gateway
+	app       *fiber.App // webhooks and health, on server.listen
+	adminApp  *fiber.App // admin API, dashboard, /metrics: app itself unless server.admin_listen is set
 	metrics   *metrics
 	kick      chan struct{} // wakes the timer loop
 	reloadMu  sync.Mutex
 	ready     atomic.Bool
 	degraded  atomic.Bool // the last readiness check found storage unable to commit
+	// sessions are the dashboard's logins.
+	sessions sessions
+	// lastRefused is the last reload refused, for the dashboard; loadedAt
+	// is when the running config was loaded.
+	lastRefused atomic.Pointer[refusedReload]
+	loadedAt    atomic.Pointer[time.Time]
 }
 
 // Options are what a Gateway is built from.
@@ -64,6 +71,8 @@ type Options struct {
 	// logged and stored, not sent.
 	Providers []providers.Provider
 	Logger    zerolog.Logger
+	// Version and Commit label keyway_build_info.
+	Version, Commit string
 }
 
 // New builds the gateway: its engine, outbox and scheduler on o.Store, and
@@ -85,6 +94,8 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.cfg.Store(cfg)
 	g.metrics.configLoaded(true)
+	now := time.Now()
+	g.loadedAt.Store(&now)
 	mailer, err := newMailer(cfg, g.dev, log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -100,8 +111,10 @@ func New(o Options) (*Gateway, error) {
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
+	g.metrics.zeroCounters()
+	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
 	g.sched = schedule.NewScheduler(g.engine, log)
-	g.app = g.routes()
+	g.app, g.adminApp = g.routes()
 	return g, nil
 }
 
@@ -144,12 +157,25 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.store.Close()
 		return fmt.Errorf("gateway: listen on %s: %w", cfg.Server.Listen, err)
 	}
+	// server.admin_listen is read at start: a reload does not move it.
+	var adminLn net.Listener
+	if g.adminApp != g.app {
+		if adminLn, err = net.Listen("tcp", cfg.Server.AdminListen); err != nil {
+			ln.Close()
+			g.store.Close()
+			return fmt.Errorf("gateway: listen on server.admin_listen %s: %w", cfg.Server.AdminListen, err)
+		}
+	}
 	for _, p := range g.providers {
 		if notice := p.DevNotice(); notice != "" {
 			g.log.Warn().Str("provider", p.Name()).Msg(notice)
 		}
 	}
-	g.log.Info().Str("listen", ln.Addr().String()).Str("storage", cfg.Storage.Path).
+	serving := g.log.Info().Str("listen", ln.Addr().String())
+	if adminLn != nil {
+		serving = serving.Str("admin_listen", adminLn.Addr().String())
+	}
+	serving.Str("storage", cfg.Storage.Path).
 		Int("automations", len(g.engine.Set().Automations())).Msg("keyway serving")
 
 	workers, stopWorkers := context.WithCancel(context.Background())
@@ -170,14 +196,35 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.sched.Start(workers)
 	g.ready.Store(true)
 
-	served := make(chan error, 1)
-	go func() { served <- g.app.Listener(ln) }()
+	qln := newQuietListener(ln)
+	var qadmin *quietListener
+	served := make(chan error, 2)
+	go func() { served <- g.app.Listener(qln) }()
+	if adminLn != nil {
+		qadmin = newQuietListener(adminLn)
+		go func() { served <- g.adminApp.Listener(qadmin) }()
+	}
 	select {
 	case err = <-served:
+		if adminLn != nil { // one listener failed: stop the other
+			_ = g.app.ShutdownWithTimeout(15 * time.Second)
+			_ = g.adminApp.ShutdownWithTimeout(15 * time.Second)
+		}
 	case <-ctx.Done():
 		g.log.Info().Msg("shutting down: draining requests")
 		g.ready.Store(false)
+		drained := make(chan struct{})
+		go qln.closeSilentUntil(drained)
+		if qadmin != nil {
+			go qadmin.closeSilentUntil(drained)
+		}
 		err = g.app.ShutdownWithTimeout(15 * time.Second)
+		if adminLn != nil {
+			if aerr := g.adminApp.ShutdownWithTimeout(15 * time.Second); err == nil {
+				err = aerr
+			}
+		}
+		close(drained)
 	}
 	stopWorkers()
 	g.sched.Stop()

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -13,25 +14,43 @@ import (
 	"github.com/keyway-sms/keyway/providers"
 )
 
-func (g *Gateway) routes() *fiber.App {
+// routes builds the HTTP apps: the public one (webhooks, health) and the
+// admin one (admin API, dashboard, /metrics). Without server.admin_listen
+// they are one app on server.listen; with it the admin routes are served
+// only on the admin listener, and 404 on listen.
+func (g *Gateway) routes() (public, admin *fiber.App) {
 	cfg := g.cfg.Load()
-	app := fiber.New(fiber.Config{
+	public = g.newApp(cfg.Server.MaxBodyBytes)
+	g.providerRoutes(public)
+	g.healthRoutes(public)
+	admin = public
+	if cfg.Server.AdminListen != "" {
+		admin = g.newApp(cfg.Server.MaxBodyBytes)
+		g.healthRoutes(admin)
+	}
+	admin.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
+	g.adminRoutes(admin)
+	g.dashboardRoutes(admin)
+	return public, admin
+}
+
+func (g *Gateway) newApp(maxBody int) *fiber.App {
+	return fiber.New(fiber.Config{
 		// Bodies over server.max_body_bytes get 413 from the handlers; the
 		// server itself reads a margin beyond it, so that a client still
 		// sending gets a 413 rather than a closed connection.
-		BodyLimit:             cfg.Server.MaxBodyBytes*4 + 1<<20,
+		BodyLimit:             max(maxBody, adminMaxBody)*4 + 1<<20,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          g.errorHandler,
 	})
-	g.providerRoutes(app)
+}
+
+func (g *Gateway) healthRoutes(app *fiber.App) {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", g.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
-	g.adminRoutes(app)
-	return app
 }
 
 // providerRoutes mounts the webhooks every provider declares; New checked
@@ -65,8 +84,19 @@ func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 	if code >= 500 {
 		g.log.Error().Err(err).Str("path", c.Path()).Msg("request failed")
 	}
+	if isDashboard(c.Path()) && g.cfg.Load().Admin.Token != "" {
+		// The dashboard answers people: a page, in its layout. (While it
+		// is off it answers 404 as the API does.)
+		c.Status(code)
+		if rerr := g.render(c, "error", fmt.Sprintf("Error %d", code), map[string]any{"Message": err.Error()}); rerr == nil {
+			return nil
+		}
+	}
 	return c.Status(code).JSON(fiber.Map{"error": err.Error()})
 }
+
+// isDashboard reports whether path is one of the dashboard's pages.
+func isDashboard(path string) bool { return path == "/admin" || strings.HasPrefix(path, "/admin/") }
 
 // limitBody answers 413 to a webhook body over server.max_body_bytes.
 func (g *Gateway) limitBody(c *fiber.Ctx) error {

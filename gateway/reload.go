@@ -41,14 +41,18 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 			g.log.Error().Str("problem", p.String()).Msg("reload refused")
 		}
 		g.log.Error().Int("problems", len(errs)).Msg("reload refused: the config has problems; the running config stays")
-		return problems, fmt.Errorf("gateway: reload %s: %w", g.path, problems.Err())
+		err := fmt.Errorf("gateway: reload %s: %w", g.path, problems.Err())
+		g.keepRefused(err, errs)
+		return problems, err
 	}
 	if old := g.cfg.Load(); restartNeeded(old, cfg) {
-		g.log.Warn().Msg("reload: server.listen, storage, providers and email take effect at the next restart")
+		g.log.Warn().Msg("reload: server.listen, server.admin_listen, storage, providers and email take effect at the next restart")
 	}
 	g.cfg.Store(cfg)
 	g.engine.Swap(set)
 	g.metrics.configLoaded(true)
+	now := time.Now()
+	g.loadedAt.Store(&now)
 	// The new config is live: schedules and workers follow it whatever
 	// reconciling the stored enrollments says.
 	g.sched.Reload()
@@ -92,7 +96,7 @@ func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set 
 }
 
 func restartNeeded(a, b *config.Config) bool {
-	return a.Server.Listen != b.Server.Listen || a.Storage.Path != b.Storage.Path ||
+	return a.Server.Listen != b.Server.Listen || a.Server.AdminListen != b.Server.AdminListen || a.Storage.Path != b.Storage.Path ||
 		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"testing"
 )
 
@@ -90,7 +91,9 @@ func TestWhatsAppWindowWithoutTemplateTakesOnError(t *testing.T) {
 	const contact = "+15551237002"
 	startBy(t, g, "bare", "whatsapp:"+contact)
 	sent := g.Twilio.WaitSent(t, 1, patience)
-	if sent[0].To != "+15550100999" || sent[0].Body != "Could not reach "+contact+" on WhatsApp" {
+	// The forward to staff carries the conversation's reference on a line
+	// of its own.
+	if sent[0].To != "+15550100999" || !regexp.MustCompile(`^Could not reach `+regexp.QuoteMeta(contact)+` on WhatsApp\n#[A-Z0-9]{4}$`).MatchString(sent[0].Body) {
 		t.Fatalf("sent %s %q, want the on_error forward to staff", sent[0].To, sent[0].Body)
 	}
 	// The forward went after the reply step decided, in the same turn:

@@ -62,6 +62,17 @@ type CompiledStep struct {
 	Type  string
 	Next  string
 	Step  Step
+	// Branches are the step's jumps other than next (then, else, on_error,
+	// on_timeout...), in the order its type declared them: what the
+	// dashboard draws as arrows.
+	Branches []Branch
+}
+
+// Branch is a jump a step may take: the field that names it and the step
+// id (or "end") it goes to.
+type Branch struct {
+	Field  string
+	Target string
 }
 
 // Automation returns the automation with id, or nil.
@@ -92,6 +103,8 @@ type Compiler struct {
 	Automation *config.Automation
 	liquid     *liquid.Engine
 	problems   config.Problems
+	// step is the step being compiled, whose jumps Target records.
+	step *CompiledStep
 }
 
 // NewCompiler returns a Compiler for cfg whose templates know every
@@ -294,7 +307,9 @@ func (c *Compiler) automation(ca *config.Automation) *Automation {
 				"automation %q step %d: unknown step type %q (%sknown: %v)", ca.ID, i+1, s.Type, hint, Types()))
 			continue
 		}
+		c.step = st
 		impl, problems := factory(c, s)
+		c.step = nil
 		c.problems = append(c.problems, problems...)
 		st.Step = impl
 	}
@@ -347,6 +362,9 @@ func (c *Compiler) Warnf(s *config.Step, field, format string, args ...any) {
 func (c *Compiler) Target(s *config.Step, field, id string) {
 	if id != "" && !c.Automation.HasStep(id) {
 		c.Problemf(s, field, "%s %q is not a step of this automation", field, id)
+	}
+	if id != "" && c.step != nil {
+		c.step.Branches = append(c.step.Branches, Branch{Field: field, Target: id})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,7 +222,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	}
 
 	if a, ok := set.lookupKeyword(m.Channel, norm); ok && a.Enabled {
-		started, err := e.enroll(ctx, t, a, m.Channel, m)
+		started, err := e.enroll(ctx, t, a, m.Channel, m, nil)
 		if err != nil {
 			return "", err
 		}
@@ -240,7 +241,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	}
 
 	if a := set.catchAll; a != nil && a.Enabled {
-		if _, err := e.enroll(ctx, t, a, m.Channel, m); err != nil {
+		if _, err := e.enroll(ctx, t, a, m.Channel, m, nil); err != nil {
 			return "", err
 		}
 		return RouteCatchAll, nil
@@ -261,9 +262,18 @@ func (e *Engine) optOut(t *turn, m *Message, reply string) error {
 // the contact saw none of their messages, and must not be answering a
 // question it never got.
 func (e *Engine) optIn(t *turn, m *Message, reply string) error {
+	if err := e.liftOptOut(t); err != nil {
+		return err
+	}
+	return t.queueCompliance(m, reply)
+}
+
+// liftOptOut clears the turn's contact's opt-out, ending the enrollments
+// that began while it was opted out.
+func (e *Engine) liftOptOut(t *turn) error {
 	c := t.contact
 	since := c.OptedOutAt
-	c.OptedOut, c.OptedOutAt = false, nil
+	c.OptedOut, c.OptedOutAt, c.OptedOutByAdmin = false, nil, false
 	ens, err := t.activeEnrollments()
 	if err != nil {
 		return err
@@ -275,7 +285,7 @@ func (e *Engine) optIn(t *turn, m *Message, reply string) error {
 			}
 		}
 	}
-	return t.queueCompliance(m, reply)
+	return nil
 }
 
 // optOutContact marks the turn's contact opted out and ends every active
@@ -286,6 +296,7 @@ func (e *Engine) optOutContact(t *turn, reason string) error {
 		now := t.now
 		c.OptedOut, c.OptedOutAt = true, &now
 	}
+	c.OptedOutByAdmin = false // the contact's (or its provider's) own word
 	ens, err := t.activeEnrollments()
 	if err != nil {
 		return err
@@ -325,9 +336,10 @@ func (e *Engine) waitingReply(t *turn) (*Run, error) {
 	return t.run(t.set.Automation(best.Automation), best), nil
 }
 
-// enroll starts the contact in a, under a's overwrite rule. It reports
+// enroll starts the contact in a, under a's overwrite rule, with vars (a
+// manual start's; nil for none) as the run's first {{ vars }}. It reports
 // false when the contact was already enrolled and a does not overwrite.
-func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel string, m *Message) (bool, error) {
+func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel string, m *Message, vars map[string]any) (bool, error) {
 	existing, err := t.activeEnrollment(a.ID)
 	if err != nil {
 		return false, err
@@ -348,7 +360,10 @@ func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel str
 	}
 	en := &Enrollment{
 		ID: e.ids.next(t.now), Automation: a.ID, Contact: t.contact.Phone, Channel: channel,
-		Status: EnrollmentRunning, Vars: map[string]any{}, StartedAt: t.now, UpdatedAt: t.now,
+		Status: EnrollmentRunning, Vars: maps.Clone(vars), StartedAt: t.now, UpdatedAt: t.now,
+	}
+	if en.Vars == nil {
+		en.Vars = map[string]any{}
 	}
 	if m != nil {
 		en.Trigger = m.ID

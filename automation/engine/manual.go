@@ -28,11 +28,19 @@ const StartBatch = 100
 // else SMS. Opted-out contacts are skipped: nothing reaches them from any
 // path until they opt back in.
 func (e *Engine) Start(ctx context.Context, id string, phones []string) (StartResult, error) {
-	return e.start(ctx, id, phones, "")
+	return e.start(ctx, id, phones, "", nil)
 }
 
-// start is Start that also skips contacts that unsubscribed from group.
-func (e *Engine) start(ctx context.Context, id string, phones []string, group string) (StartResult, error) {
+// StartVars is Start where each run begins with a copy of vars, which its
+// templates and conditions see as {{ vars.X }} (the admin API's manual
+// start with "vars").
+func (e *Engine) StartVars(ctx context.Context, id string, phones []string, vars map[string]any) (StartResult, error) {
+	return e.start(ctx, id, phones, "", vars)
+}
+
+// start is Start that also skips contacts that unsubscribed from group,
+// and begins each run with vars.
+func (e *Engine) start(ctx context.Context, id string, phones []string, group string, vars map[string]any) (StartResult, error) {
 	res := StartResult{Skipped: map[string]string{}}
 	set := e.Set()
 	a := set.Automation(id)
@@ -58,7 +66,7 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 					skipped[phone] = why
 					continue
 				}
-				ok, err := e.enroll(ctx, t, a, channel, nil)
+				ok, err := e.enroll(ctx, t, a, channel, nil, vars)
 				if err != nil {
 					return err
 				}
@@ -128,11 +136,16 @@ func (e *Engine) groupMembers(ctx context.Context, group string) ([]string, erro
 // StartGroup enrolls every member of group, minus opted-out contacts and
 // those that unsubscribed from the group.
 func (e *Engine) StartGroup(ctx context.Context, id, group string) (StartResult, error) {
+	return e.StartGroupVars(ctx, id, group, nil)
+}
+
+// StartGroupVars is StartGroup where each run begins with a copy of vars.
+func (e *Engine) StartGroupVars(ctx context.Context, id, group string, vars map[string]any) (StartResult, error) {
 	phones, err := e.groupMembers(ctx, group)
 	if err != nil {
 		return StartResult{}, err
 	}
-	return e.start(ctx, id, phones, group)
+	return e.start(ctx, id, phones, group, vars)
 }
 
 // Cancel ends an active enrollment with reason. It returns the enrollment,
@@ -188,5 +201,5 @@ func (x Txn) Enroll(ctx context.Context, phone string, a *Automation, group stri
 	if skipReason(t.contact, group) != "" {
 		return false, nil
 	}
-	return x.x.e.enroll(ctx, t, a, "", nil)
+	return x.x.e.enroll(ctx, t, a, "", nil, nil)
 }

@@ -20,8 +20,14 @@ type Contact struct {
 	LeftGroups []string   `json:"left_groups,omitempty"`
 	OptedOut   bool       `json:"opted_out,omitempty"`
 	OptedOutAt *time.Time `json:"opted_out_at,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	// OptedOutByAdmin is set while the opt-out was made through the admin
+	// API (not by the contact or its provider): the API may lift it.
+	OptedOutByAdmin bool `json:"opted_out_by_admin,omitempty"`
+	// ForcedOptIn records the last time an admin lifted an opt-out the
+	// contact had asked for, and why.
+	ForcedOptIn *ForcedOptIn `json:"forced_opt_in,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
 
 	// LastInbound is when the contact last wrote on each channel: the
 	// WhatsApp window opens there.
@@ -29,6 +35,12 @@ type Contact struct {
 	// RecentSends are the times of the automated messages it got within
 	// compliance.loop_guard.per, for the loop guard.
 	RecentSends []time.Time `json:"recent_sends,omitempty"`
+}
+
+// ForcedOptIn is an admin's override of a contact's own opt-out.
+type ForcedOptIn struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
 }
 
 // InGroup reports whether the contact is a member of group.

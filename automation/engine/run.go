@@ -132,7 +132,7 @@ func (r *Run) StartAutomation(ctx context.Context, id string) (bool, error) {
 	if !a.Enabled {
 		return false, nil
 	}
-	return r.t.e.enroll(ctx, r.t, a, r.Enrollment.Channel, r.Message)
+	return r.t.e.enroll(ctx, r.t, a, r.Enrollment.Channel, r.Message, nil)
 }
 
 // SetVar saves a value under vars.name.

@@ -39,6 +39,10 @@ type Tx interface {
 	// ContactsInGroup returns up to limit members of group whose phone sorts
 	// after the phone given, in phone order, for batched scheduled sends.
 	ContactsInGroup(group, after string, limit int) ([]*Contact, error)
+	// ContactsPage returns up to limit contacts whose phone sorts after the
+	// phone given (from the first when empty), in phone order, so that a
+	// reader (the admin API's contact list) can page through them all.
+	ContactsPage(after string, limit int) ([]*Contact, error)
 
 	// Message returns the message with keyway's id.
 	Message(id string) (*Message, error)
@@ -48,6 +52,10 @@ type Tx interface {
 	PutMessage(m *Message) error
 	// Messages returns the contact's newest messages first, up to limit.
 	Messages(contact string, limit int) ([]*Message, error)
+	// MessagesPage returns up to limit messages of every contact whose id
+	// sorts before the id given (from the newest when empty), newest first
+	// (ids sort by creation time): the message log, read page by page.
+	MessagesPage(before string, limit int) ([]*Message, error)
 
 	// Enqueue adds the queued outbound message m to the outbox, at the end
 	// of the queue of its recipients (m.QueueKey()), due at m.NextAttempt

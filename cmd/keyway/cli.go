@@ -397,7 +397,8 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	g, err := gateway.New(gateway.Options{Path: path, Config: cfg, Set: set, Store: st, Providers: ps, Logger: log})
+	g, err := gateway.New(gateway.Options{Path: path, Config: cfg, Set: set, Store: st, Providers: ps, Logger: log,
+		Version: version, Commit: revision()})
 	if err != nil {
 		st.Close()
 		return nil, err

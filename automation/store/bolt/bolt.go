@@ -403,6 +403,24 @@ func (t *boltTx) ContactsInGroup(group, after string, limit int) ([]*engine.Cont
 	return out, nil
 }
 
+// ContactsPage implements engine.Tx.
+func (t *boltTx) ContactsPage(after string, limit int) ([]*engine.Contact, error) {
+	cur := t.tx.Bucket(bContacts).Cursor()
+	var out []*engine.Contact
+	k, v := cur.First()
+	if after != "" {
+		k, v = cur.Seek(append([]byte(after), 0))
+	}
+	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Next() {
+		var c engine.Contact
+		if err := json.Unmarshal(v, &c); err != nil {
+			return nil, fmt.Errorf("store: decode contact %q: %w", providers.Mask(string(k)), err)
+		}
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
 // Message implements engine.Tx.
 func (t *boltTx) Message(id string) (*engine.Message, error) {
 	var m engine.Message
@@ -450,6 +468,28 @@ func (t *boltTx) Messages(contact string, limit int) ([]*engine.Message, error) 
 		return err
 	})
 	return out, err
+}
+
+// MessagesPage implements engine.Tx.
+func (t *boltTx) MessagesPage(before string, limit int) ([]*engine.Message, error) {
+	cur := t.tx.Bucket(bMessages).Cursor()
+	var k, v []byte
+	if before == "" {
+		k, v = cur.Last()
+	} else if k, _ = cur.Seek([]byte(before)); k == nil {
+		k, v = cur.Last()
+	} else {
+		k, v = cur.Prev()
+	}
+	var out []*engine.Message
+	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Prev() {
+		var m engine.Message
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("store: decode message %q: %w", k, err)
+		}
+		out = append(out, &m)
+	}
+	return out, nil
 }
 
 // reverse calls fn with the suffix of each key with prefix, last first.

@@ -277,6 +277,30 @@ func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*engine.Cont
 	return out, err
 }
 
+// ContactsPage implements Tx.
+func (tx *memTx) ContactsPage(after string, limit int) ([]*engine.Contact, error) {
+	if err := tx.read(); err != nil {
+		return nil, err
+	}
+	var out []*engine.Contact
+	var err error
+	tx.st.contacts.ascend(after, func(k string, raw []byte) bool {
+		if memLimit(limit, len(out)) {
+			return false
+		}
+		if k == after {
+			return true
+		}
+		var c *engine.Contact
+		if c, err = memDecode[engine.Contact](raw, "contact"); err != nil {
+			return false
+		}
+		out = append(out, c)
+		return true
+	})
+	return out, err
+}
+
 // Message implements Tx.
 func (tx *memTx) Message(id string) (*engine.Message, error) {
 	if err := tx.read(); err != nil {
@@ -361,6 +385,32 @@ func (tx *memTx) Messages(contact string, limit int) ([]*engine.Message, error) 
 		out = append(out, m)
 		return true
 	})
+	return out, err
+}
+
+// MessagesPage implements Tx.
+func (tx *memTx) MessagesPage(before string, limit int) ([]*engine.Message, error) {
+	if err := tx.read(); err != nil {
+		return nil, err
+	}
+	var out []*engine.Message
+	var err error
+	visit := func(_ string, raw []byte) bool {
+		if memLimit(limit, len(out)) {
+			return false
+		}
+		var m *engine.Message
+		if m, err = memDecode[engine.Message](raw, "message"); err != nil {
+			return false
+		}
+		out = append(out, m)
+		return true
+	}
+	if before == "" {
+		tx.st.messages.descendAll(visit)
+	} else {
+		tx.st.messages.descend(before, visit)
+	}
 	return out, err
 }
 

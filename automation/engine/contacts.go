@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrOptInRefused is returned by UpdateContact when asked to opt in a
+// contact that opted out itself (a STOP word, an unsubscribe step or its
+// provider) without Force and a Reason.
+var ErrOptInRefused = errors.New("the contact opted out itself: opting it back in needs \"force\": true and a \"reason\"")
+
+// ContactUpdate is an admin's change to a contact (the admin API's PUT, for
+// importing lists). A nil or absent part leaves the contact's own.
+type ContactUpdate struct {
+	// Name replaces the name.
+	Name *string
+	// Fields sets each field given; an empty value removes it.
+	Fields map[string]string
+	// Groups replaces the groups; joining one the contact had left lets
+	// scheduled sends to it reach the contact again.
+	Groups *[]string
+	// Tags replaces the tags.
+	Tags *[]string
+	// OptedOut opts the contact out (its enrollments end) or back in.
+	OptedOut *bool
+	// Force and Reason let an admin opt in a contact that opted out
+	// itself; the reason is recorded on the contact.
+	Force  bool
+	Reason string
+}
+
+// UpdateContact creates or changes the contact with phone as u says, in
+// one transaction, and returns it and whether it was created. The caller
+// checks that fields and groups are declared.
+func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdate) (*Contact, bool, error) {
+	var out Contact
+	var created bool
+	err := e.transact(ctx, nil, func(x *txn) error {
+		_, err := x.tx.Contact(phone)
+		created = isNotFound(err)
+		if err != nil && !created {
+			return err
+		}
+		t, err := x.turn(phone)
+		if err != nil {
+			return err
+		}
+		if err := e.applyUpdate(t, u); err != nil {
+			return err
+		}
+		out = *t.contact
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("automation: update contact: %w", err)
+	}
+	return &out, created, nil
+}
+
+func (e *Engine) applyUpdate(t *turn, u ContactUpdate) error {
+	c := t.contact
+	if u.OptedOut != nil && !*u.OptedOut && c.OptedOut && !c.OptedOutByAdmin {
+		if !u.Force || strings.TrimSpace(u.Reason) == "" {
+			return ErrOptInRefused
+		}
+		c.ForcedOptIn = &ForcedOptIn{At: t.now, Reason: u.Reason}
+	}
+	if u.Name != nil {
+		c.Name = *u.Name
+	}
+	for k, v := range u.Fields {
+		if v == "" {
+			delete(c.Fields, k)
+			continue
+		}
+		if c.Fields == nil {
+			c.Fields = map[string]string{}
+		}
+		c.Fields[k] = v
+	}
+	if u.Groups != nil {
+		c.Groups = slices.Clone(*u.Groups)
+		c.LeftGroups = slices.DeleteFunc(c.LeftGroups, c.InGroup)
+	}
+	if u.Tags != nil {
+		c.Tags = slices.Clone(*u.Tags)
+	}
+	switch {
+	case u.OptedOut == nil || *u.OptedOut == c.OptedOut:
+	case *u.OptedOut:
+		if err := e.optOutContact(t, "opted out through the admin API"); err != nil {
+			return err
+		}
+		c.OptedOutByAdmin = true
+	default:
+		return e.liftOptOut(t)
+	}
+	return nil
+}

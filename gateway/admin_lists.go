@@ -1,0 +1,365 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// adminMaxBody caps an admin API request body. It is checked before the
+// bearer token, so that nobody can make the gateway parse a big body
+// without it.
+const adminMaxBody = 1 << 20
+
+// pageScan is how many stored records a listing reads per store call
+// while it looks for the ones its filters keep.
+const pageScan = 500
+
+// limitAdminBody answers 413 to an admin request with a body over
+// adminMaxBody, before anything else looks at it.
+func limitAdminBody(c *fiber.Ctx) error {
+	if len(c.Body()) > adminMaxBody {
+		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: at most %d bytes", adminMaxBody))
+	}
+	return c.Next()
+}
+
+// badRequest is a 400 whose message names the field at fault.
+func badRequest(field, format string, args ...any) error {
+	return fiber.NewError(fiber.StatusBadRequest, field+": "+fmt.Sprintf(format, args...))
+}
+
+// decodeStrict decodes a JSON body into v, refusing unknown fields and
+// trailing data, with an error that names the field at fault.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return fiber.NewError(fiber.StatusBadRequest, "body: one JSON object expected, found more after it")
+		}
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return badRequest(typeErr.Field, "must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fiber.NewError(fiber.StatusBadRequest, "body: not valid JSON: "+err.Error())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return badRequest(name, "unknown field")
+	}
+	return fiber.NewError(fiber.StatusBadRequest, "body: "+err.Error())
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "slice", "array":
+		return "a list"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	}
+	return "a " + goKind
+}
+
+// encodeCursor and decodeCursor keep page cursors opaque (and free of
+// "+", which a query string reads as a space).
+func encodeCursor(key string) string {
+	if key == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+func decodeCursor(cursor string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) == 0 {
+		return "", badRequest("cursor", "not a cursor this API gave (use next_cursor from the last page)")
+	}
+	return string(raw), nil
+}
+
+// pageLimit reads the limit query parameter: 1 to 500, def when absent.
+func pageLimit(c *fiber.Ctx, def int) (int, error) {
+	raw := c.Query("limit")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > 500 {
+		return 0, badRequest("limit", "must be a whole number from 1 to 500, not %q", raw)
+	}
+	return n, nil
+}
+
+// contactFilter selects contacts for the admin API's list and the
+// dashboard's search.
+type contactFilter struct {
+	Q        string // case-insensitive, over phone, name and field values
+	Group    string
+	Tag      string
+	OptedOut *bool
+}
+
+func (f contactFilter) keeps(c *engine.Contact) bool {
+	switch {
+	case f.Group != "" && !c.InGroup(f.Group),
+		f.Tag != "" && !slices.Contains(c.Tags, f.Tag),
+		f.OptedOut != nil && c.OptedOut != *f.OptedOut:
+		return false
+	case f.Q == "":
+		return true
+	}
+	q := strings.ToLower(f.Q)
+	if strings.Contains(strings.ToLower(c.Phone), q) || strings.Contains(strings.ToLower(c.Name), q) {
+		return true
+	}
+	for _, v := range c.Fields {
+		if strings.Contains(strings.ToLower(v), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// contactsPage returns up to limit contacts that f keeps, in phone order,
+// after the phone given, and the phone to continue after ("" when there
+// are no more). A group filter walks the group's index.
+func (g *Gateway) contactsPage(ctx context.Context, f contactFilter, after string, limit int) ([]*engine.Contact, string, error) {
+	var out []*engine.Contact
+	more := false
+	err := g.store.View(ctx, func(tx engine.Tx) error {
+		out, more = out[:0], false
+		from := after
+		for {
+			var batch []*engine.Contact
+			var err error
+			if f.Group != "" {
+				batch, err = tx.ContactsInGroup(f.Group, from, pageScan)
+			} else {
+				batch, err = tx.ContactsPage(from, pageScan)
+			}
+			if err != nil {
+				return err
+			}
+			for _, c := range batch {
+				if !f.keeps(c) {
+					continue
+				}
+				if len(out) == limit {
+					more = true
+					return nil
+				}
+				out = append(out, c)
+			}
+			if len(batch) < pageScan {
+				return nil
+			}
+			from = batch[len(batch)-1].Phone
+		}
+	})
+	if err != nil || !more {
+		return out, "", err
+	}
+	return out, out[len(out)-1].Phone, nil
+}
+
+// messageFilter selects messages of the log.
+type messageFilter struct {
+	Direction engine.Direction
+	Status    engine.MessageStatus
+}
+
+func (f messageFilter) keeps(m *engine.Message) bool {
+	return (f.Direction == "" || m.Direction == f.Direction) && (f.Status == "" || m.Status == f.Status)
+}
+
+// messagesPage returns up to limit messages that f keeps, newest first,
+// older than the id given, and the id to continue before ("" when there
+// are no more).
+func (g *Gateway) messagesPage(ctx context.Context, f messageFilter, before string, limit int) ([]*engine.Message, string, error) {
+	var out []*engine.Message
+	more := false
+	err := g.store.View(ctx, func(tx engine.Tx) error {
+		out, more = out[:0], false
+		from := before
+		for {
+			batch, err := tx.MessagesPage(from, pageScan)
+			if err != nil {
+				return err
+			}
+			for _, m := range batch {
+				if !f.keeps(m) {
+					continue
+				}
+				if len(out) == limit {
+					more = true
+					return nil
+				}
+				out = append(out, m)
+			}
+			if len(batch) < pageScan {
+				return nil
+			}
+			from = batch[len(batch)-1].ID
+		}
+	})
+	if err != nil || !more {
+		return out, "", err
+	}
+	return out, out[len(out)-1].ID, nil
+}
+
+// listContacts answers GET /api/v1/contacts?q=&group=&tag=&opted_out=&cursor=&limit=.
+func (g *Gateway) listContacts(c *fiber.Ctx) error {
+	f := contactFilter{Q: strings.TrimSpace(c.Query("q")), Group: c.Query("group"), Tag: c.Query("tag")}
+	if f.Group != "" && !g.engine.Set().Config.HasGroup(f.Group) {
+		return badRequest("group", "no group %q is declared under groups", f.Group)
+	}
+	if raw := c.Query("opted_out"); raw != "" {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return badRequest("opted_out", "must be true or false, not %q", raw)
+		}
+		f.OptedOut = &b
+	}
+	after, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	limit, err := pageLimit(c, 50)
+	if err != nil {
+		return err
+	}
+	out, next, err := g.contactsPage(c.UserContext(), f, after, limit)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []*engine.Contact{}
+	}
+	return c.JSON(fiber.Map{"contacts": out, "next_cursor": encodeCursor(next)})
+}
+
+// listMessages answers GET /api/v1/messages?direction=&status=&cursor=&limit=.
+func (g *Gateway) listMessages(c *fiber.Ctx) error {
+	f := messageFilter{Direction: engine.Direction(c.Query("direction")), Status: engine.MessageStatus(c.Query("status"))}
+	if f.Direction != "" && f.Direction != engine.Inbound && f.Direction != engine.Outbound {
+		return badRequest("direction", "must be in or out, not %q", f.Direction)
+	}
+	before, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	limit, err := pageLimit(c, 50)
+	if err != nil {
+		return err
+	}
+	out, next, err := g.messagesPage(c.UserContext(), f, before, limit)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []*engine.Message{}
+	}
+	return c.JSON(fiber.Map{"messages": out, "next_cursor": encodeCursor(next)})
+}
+
+// contactRequest is the body of PUT /api/v1/contacts/{phone}.
+type contactRequest struct {
+	Name     *string           `json:"name"`
+	Fields   map[string]string `json:"fields"`
+	Groups   *[]string         `json:"groups"`
+	Tags     *[]string         `json:"tags"`
+	OptedOut *bool             `json:"opted_out"`
+	Force    bool              `json:"force"`
+	Reason   string            `json:"reason"`
+}
+
+// putContact answers PUT /api/v1/contacts/{phone}: create or update, 201
+// when created, 200 when updated.
+func (g *Gateway) putContact(c *fiber.Ctx) error {
+	phone, err := g.phone(c.Params("phone"))
+	if err != nil {
+		return badRequest("phone", "%v", err)
+	}
+	var req contactRequest
+	if err := decodeStrict(c.Body(), &req); err != nil {
+		return err
+	}
+	cfg := g.engine.Set().Config
+	for name := range req.Fields {
+		if !cfg.HasField(name) {
+			return badRequest("fields."+name, "no field %q is declared under fields", name)
+		}
+	}
+	if req.Groups != nil {
+		for i, grp := range *req.Groups {
+			if !cfg.HasGroup(grp) {
+				return badRequest(fmt.Sprintf("groups[%d]", i), "no group %q is declared under groups", grp)
+			}
+		}
+		*req.Groups = dedupe(*req.Groups)
+	}
+	if req.Tags != nil {
+		for i, tag := range *req.Tags {
+			if strings.TrimSpace(tag) == "" {
+				return badRequest(fmt.Sprintf("tags[%d]", i), "a tag cannot be empty")
+			}
+		}
+		*req.Tags = dedupe(*req.Tags)
+	}
+	if req.Force && strings.TrimSpace(req.Reason) == "" {
+		return badRequest("reason", "\"force\": true needs a reason, which is recorded on the contact")
+	}
+	u := engine.ContactUpdate{Name: req.Name, Fields: req.Fields, Groups: req.Groups, Tags: req.Tags,
+		OptedOut: req.OptedOut, Force: req.Force, Reason: strings.TrimSpace(req.Reason)}
+	contact, created, err := g.engine.UpdateContact(c.UserContext(), phone, u)
+	if errors.Is(err, engine.ErrOptInRefused) {
+		return fiber.NewError(fiber.StatusConflict, "opted_out: "+engine.ErrOptInRefused.Error())
+	}
+	if err != nil {
+		return err
+	}
+	if req.Force && contact.ForcedOptIn != nil {
+		g.log.Warn().Str("contact", providers.Mask(phone)).Str("reason", contact.ForcedOptIn.Reason).
+			Msg("admin API opted in a contact that had opted out itself")
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(fiber.Map{"contact": contact, "created": created})
+}
+
+func dedupe(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

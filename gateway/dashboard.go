@@ -1,0 +1,446 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
+)
+
+// web holds the dashboard's templates and stylesheet: plain files, no
+// build step, embedded in the binary so that it works offline.
+//
+//go:embed web
+var web embed.FS
+
+const (
+	sessionCookie = "keyway_session"
+	sessionTTL    = 12 * time.Hour
+	dashPageSize  = 50
+)
+
+// pages are the dashboard's templates, each the layout plus one page.
+var pages = func() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"when":     formatTime,
+		"whenp":    func(t *time.Time) string { return formatTime(derefTime(t)) },
+		"join":     strings.Join,
+		"pathesc":  url.PathEscape,
+		"queryesc": url.QueryEscape,
+		"diagram":  diagram,
+	}
+	out := map[string]*template.Template{}
+	for _, name := range []string{"login", "automations", "automation", "enrollments", "contacts", "contact", "messages", "reload", "error"} {
+		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
+	}
+	return out
+}()
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+}
+
+// sessions are the dashboard's logins, kept in memory: a restart logs
+// everybody out. Each remembers a fingerprint of the admin token it was
+// opened with, so that changing admin.token (and reloading) ends them.
+type sessions struct {
+	mu sync.Mutex
+	m  map[string]*session
+}
+
+type session struct {
+	csrf    string
+	token   [32]byte
+	expires time.Time
+}
+
+func randomID() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("gateway: no randomness for a session id: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+func (s *sessions) open(token string) (string, *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if s.m == nil {
+		s.m = map[string]*session{}
+	}
+	for id, se := range s.m {
+		if now.After(se.expires) {
+			delete(s.m, id)
+		}
+	}
+	id := randomID()
+	se := &session{csrf: randomID(), token: sha256.Sum256([]byte(token)), expires: now.Add(sessionTTL)}
+	s.m[id] = se
+	return id, se
+}
+
+// get returns the live session with id opened with token, or nil.
+func (s *sessions) get(id, token string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se := s.m[id]
+	switch {
+	case se == nil:
+		return nil
+	case time.Now().After(se.expires) || se.token != sha256.Sum256([]byte(token)):
+		delete(s.m, id)
+		return nil
+	}
+	return se
+}
+
+func (s *sessions) close(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, id)
+}
+
+// refusedReload is the last reload the gateway refused, for the
+// dashboard.
+type refusedReload struct {
+	At       time.Time
+	Error    string
+	Problems []string
+}
+
+// dashboardRoutes mounts the dashboard under /admin/. Like the admin API
+// it is off (404) while admin.token is empty.
+func (g *Gateway) dashboardRoutes(app *fiber.App) {
+	d := app.Group("/admin", limitAdminBody, g.dashOn)
+	d.Get("/style.css", func(c *fiber.Ctx) error {
+		css, err := web.ReadFile("web/style.css")
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
+		return c.Send(css)
+	})
+	d.Get("/login", g.loginPage)
+	d.Post("/login", g.login)
+	// Every other page needs a session.
+	in := g.dashSession
+	d.Get("/", in, func(c *fiber.Ctx) error { return c.Redirect("/admin/automations", fiber.StatusFound) })
+	d.Post("/logout", in, g.logout)
+	d.Get("/automations", in, g.dashAutomations)
+	d.Get("/automations/:id", in, g.dashAutomation)
+	d.Get("/enrollments", in, g.dashEnrollments)
+	d.Post("/enrollments/:id/cancel", in, g.dashCancel)
+	d.Get("/contacts", in, g.dashContacts)
+	d.Get("/contacts/:phone", in, g.dashContact)
+	d.Get("/messages", in, g.dashMessages)
+	d.Get("/reload", in, g.dashReload)
+}
+
+func (g *Gateway) dashOn(c *fiber.Ctx) error {
+	if g.cfg.Load().Admin.Token == "" {
+		return fiber.NewError(fiber.StatusNotFound, "the dashboard is off: set admin.token")
+	}
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
+}
+
+// dashSession lets a request with a live session through, and sends
+// anybody else to the login page. A POST must carry the session's CSRF
+// token besides the SameSite=Strict cookie.
+func (g *Gateway) dashSession(c *fiber.Ctx) error {
+	se := g.sessions.get(c.Cookies(sessionCookie), g.cfg.Load().Admin.Token)
+	if se == nil {
+		if c.Method() != fiber.MethodGet {
+			return fiber.NewError(fiber.StatusForbidden, "log in to the dashboard first")
+		}
+		return c.Redirect("/admin/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+	}
+	if c.Method() == fiber.MethodPost && subtle.ConstantTimeCompare([]byte(c.FormValue("csrf")), []byte(se.csrf)) != 1 {
+		return fiber.NewError(fiber.StatusForbidden, "the form's CSRF token is missing or stale: reload the page")
+	}
+	c.Locals("session", se)
+	return c.Next()
+}
+
+// render answers with page, its data wrapped with what the layout needs.
+func (g *Gateway) render(c *fiber.Ctx, page, title string, data any) error {
+	view := map[string]any{"Title": title, "Page": page, "Data": data}
+	if se, ok := c.Locals("session").(*session); ok {
+		view["CSRF"] = se.csrf
+	}
+	var b strings.Builder
+	if err := pages[page].Execute(&b, view); err != nil {
+		return fmt.Errorf("gateway: dashboard page %s: %w", page, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.SendString(b.String())
+}
+
+// safeNext keeps a login's "next" on the dashboard.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/admin/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/admin/"
+	}
+	return next
+}
+
+func (g *Gateway) loginPage(c *fiber.Ctx) error {
+	return g.render(c, "login", "Log in", map[string]any{"Next": safeNext(c.Query("next")), "Error": ""})
+}
+
+func (g *Gateway) login(c *fiber.Ctx) error {
+	token := g.cfg.Load().Admin.Token
+	next := safeNext(c.FormValue("next"))
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(c.FormValue("token"))), []byte(token)) != 1 {
+		g.log.Warn().Str("remote", c.IP()).Msg("dashboard: login with a wrong admin token")
+		c.Status(fiber.StatusUnauthorized)
+		return g.render(c, "login", "Log in", map[string]any{"Next": next, "Error": "That is not the admin token."})
+	}
+	id, _ := g.sessions.open(token)
+	c.Cookie(&fiber.Cookie{
+		Name: sessionCookie, Value: id, Path: "/admin", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
+		Secure: strings.HasPrefix(strings.ToLower(g.cfg.Load().Server.PublicURL), "https://"), MaxAge: int(sessionTTL.Seconds()),
+	})
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+func (g *Gateway) logout(c *fiber.Ctx) error {
+	g.sessions.close(c.Cookies(sessionCookie))
+	c.ClearCookie(sessionCookie)
+	return c.Redirect("/admin/login", fiber.StatusSeeOther)
+}
+
+// automationRow is an automation as the dashboard lists it.
+type automationRow struct {
+	A      *engine.Automation
+	Active int
+	Start  string
+}
+
+func (g *Gateway) automationRows(c *fiber.Ctx) ([]automationRow, error) {
+	var counts map[string]int
+	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+		var err error
+		counts, err = tx.CountActive()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rows []automationRow
+	for _, a := range g.engine.Set().Automations() {
+		rows = append(rows, automationRow{A: a, Active: counts[a.ID], Start: startLabel(a)})
+	}
+	return rows, nil
+}
+
+func (g *Gateway) dashAutomations(c *fiber.Ctx) error {
+	rows, err := g.automationRows(c)
+	if err != nil {
+		return err
+	}
+	return g.render(c, "automations", "Automations", rows)
+}
+
+func (g *Gateway) dashAutomation(c *fiber.Ctx) error {
+	rows, err := g.automationRows(c)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.A.ID == c.Params("id") {
+			return g.render(c, "automation", "Automation "+r.A.ID, r)
+		}
+	}
+	return fiber.NewError(fiber.StatusNotFound, "no automation "+c.Params("id"))
+}
+
+func (g *Gateway) dashEnrollments(c *fiber.Ctx) error {
+	automation, contact, all := c.Query("automation"), strings.TrimSpace(c.Query("contact")), c.Query("all") == "1"
+	problem := ""
+	key := ""
+	if contact != "" {
+		var err error
+		if key, err = g.phone(contact); err != nil {
+			problem = "contact: " + err.Error()
+		}
+	}
+	var ens []*engine.Enrollment
+	if problem == "" {
+		err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+			var err error
+			ens, err = tx.Enrollments(automation, key, !all, 200)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var ids []string
+	for _, a := range g.engine.Set().Automations() {
+		ids = append(ids, a.ID)
+	}
+	return g.render(c, "enrollments", "Enrollments", map[string]any{
+		"Enrollments": ens, "Automation": automation, "Contact": contact, "All": all, "Automations": ids, "Problem": problem,
+	})
+}
+
+func (g *Gateway) dashCancel(c *fiber.Ctx) error {
+	_, err := g.engine.Cancel(c.UserContext(), c.Params("id"), "cancelled in the dashboard")
+	if errors.Is(err, engine.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no enrollment "+c.Params("id"))
+	}
+	if err != nil {
+		return err
+	}
+	back := safeNext(c.FormValue("back"))
+	if back == "/admin/" {
+		back = "/admin/enrollments"
+	}
+	return c.Redirect(back, fiber.StatusSeeOther)
+}
+
+func (g *Gateway) dashContacts(c *fiber.Ctx) error {
+	f := contactFilter{Q: strings.TrimSpace(c.Query("q")), Group: c.Query("group"), Tag: strings.TrimSpace(c.Query("tag"))}
+	switch c.Query("opted_out") {
+	case "true":
+		f.OptedOut = new(bool)
+		*f.OptedOut = true
+	case "false":
+		f.OptedOut = new(bool)
+	}
+	problem := ""
+	if f.Group != "" && !g.engine.Set().Config.HasGroup(f.Group) {
+		problem, f.Group = fmt.Sprintf("group: no group %q is declared", f.Group), ""
+	}
+	after, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		problem, after = "cursor: not a cursor this page gave", ""
+	}
+	var list []*engine.Contact
+	var next string
+	if problem == "" {
+		if list, next, err = g.contactsPage(c.UserContext(), f, after, dashPageSize); err != nil {
+			return err
+		}
+	}
+	q := url.Values{"q": {f.Q}, "group": {f.Group}, "tag": {f.Tag}, "opted_out": {c.Query("opted_out")}, "cursor": {encodeCursor(next)}}
+	var groups []string
+	for _, grp := range g.engine.Set().Config.Groups {
+		groups = append(groups, grp.ID)
+	}
+	return g.render(c, "contacts", "Contacts", map[string]any{
+		"Contacts": list, "Filter": f, "OptedOut": c.Query("opted_out"), "Groups": groups, "Problem": problem,
+		"NextURL": nextURL(next, "/admin/contacts?", q),
+	})
+}
+
+func nextURL(next, base string, q url.Values) string {
+	if next == "" {
+		return ""
+	}
+	return base + q.Encode()
+}
+
+// timelineSize is how many of a contact's messages its page shows.
+const timelineSize = 200
+
+func (g *Gateway) dashContact(c *fiber.Ctx) error {
+	phone, err := g.phone(c.Params("phone"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
+	}
+	var contact *engine.Contact
+	var msgs []*engine.Message
+	var ens []*engine.Enrollment
+	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
+		var err error
+		if contact, err = tx.Contact(phone); err != nil {
+			return err
+		}
+		if msgs, err = tx.Messages(phone, timelineSize); err != nil {
+			return err
+		}
+		ens, err = tx.Enrollments("", phone, false, 50)
+		return err
+	})
+	if errors.Is(err, engine.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no contact "+phone)
+	}
+	if err != nil {
+		return err
+	}
+	return g.render(c, "contact", "Contact "+phone, map[string]any{
+		"Contact": contact, "Messages": msgs, "Enrollments": ens, "Back": "/admin/contacts/" + url.PathEscape(phone),
+	})
+}
+
+func (g *Gateway) dashMessages(c *fiber.Ctx) error {
+	f := messageFilter{Direction: engine.Direction(c.Query("direction")), Status: engine.MessageStatus(strings.TrimSpace(c.Query("status")))}
+	problem := ""
+	if f.Direction != "" && f.Direction != engine.Inbound && f.Direction != engine.Outbound {
+		problem, f.Direction = "direction: must be in or out", ""
+	}
+	before, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		problem, before = "cursor: not a cursor this page gave", ""
+	}
+	var list []*engine.Message
+	var next string
+	if problem == "" {
+		if list, next, err = g.messagesPage(c.UserContext(), f, before, dashPageSize); err != nil {
+			return err
+		}
+	}
+	q := url.Values{"direction": {string(f.Direction)}, "status": {string(f.Status)}, "cursor": {encodeCursor(next)}}
+	return g.render(c, "messages", "Message log", map[string]any{
+		"Messages": list, "Direction": string(f.Direction), "Status": string(f.Status), "Problem": problem,
+		"Statuses": []engine.MessageStatus{engine.StatusReceived, engine.StatusQueued, engine.StatusSent, engine.StatusDev,
+			engine.StatusFailed, engine.StatusSuppressed, "delivered", "undelivered", "read"},
+		"NextURL": nextURL(next, "/admin/messages?", q),
+	})
+}
+
+func (g *Gateway) dashReload(c *fiber.Ctx) error {
+	refused, loaded := g.lastRefused.Load(), g.loadedAt.Load()
+	return g.render(c, "reload", "Last refused reload", map[string]any{
+		"Refused": refused, "Path": g.path, "Loaded": loaded,
+		"Superseded": refused != nil && loaded != nil && loaded.After(refused.At),
+	})
+}
+
+// keepRefused remembers a refused reload's problems for the dashboard.
+func (g *Gateway) keepRefused(err error, problems config.Problems) {
+	r := &refusedReload{At: time.Now(), Error: err.Error()}
+	for _, p := range problems {
+		r.Problems = append(r.Problems, p.String())
+	}
+	g.lastRefused.Store(r)
+}

@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// storeCollector computes the gauges that describe stored state on every
+// scrape, from the store, so that they hold across restarts and across
+// processes sharing one database: sends queued and retrying, pending
+// timers, active enrollments per automation.
+type storeCollector struct {
+	g       *Gateway
+	queued  *prometheus.Desc
+	retry   *prometheus.Desc
+	timers  *prometheus.Desc
+	active  *prometheus.Desc
+	scrapeE *prometheus.Desc
+}
+
+func newStoreCollector(g *Gateway) *storeCollector {
+	return &storeCollector{
+		g:       g,
+		queued:  prometheus.NewDesc("keyway_outbox_queued", "Sends in the outbox: queued, not yet sent or settled.", nil, nil),
+		retry:   prometheus.NewDesc("keyway_outbox_retrying", "Sends in the outbox that failed at least once and wait to be tried again.", nil, nil),
+		timers:  prometheus.NewDesc("keyway_timers_pending", "Stored timers (waits, reply timeouts, expiries, step I/O) not yet fired, held ones of paused automations aside.", nil, nil),
+		active:  prometheus.NewDesc("keyway_enrollments_active", "Active enrollments, by automation.", []string{"automation"}, nil),
+		scrapeE: prometheus.NewDesc("keyway_store_scrape_error", "1 when the last scrape could not read the store (the store gauges are then missing).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (s *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{s.queued, s.retry, s.timers, s.active, s.scrapeE} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: one read transaction. Its cost
+// grows with the outbox and the pending timers, which stay small while
+// sends and timers drain.
+func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var queued, retrying, timers int
+	var counts map[string]int
+	err := s.g.store.View(ctx, func(tx engine.Tx) error {
+		ids, err := tx.Outbox("", 0)
+		if err != nil {
+			return err
+		}
+		queued, retrying = len(ids), 0
+		for _, id := range ids {
+			m, err := tx.Message(id)
+			if err != nil {
+				return err
+			}
+			if m.Attempts > 0 {
+				retrying++
+			}
+		}
+		due, err := tx.DueTimers(time.Unix(1<<40, 0), math.MaxInt32)
+		if err != nil {
+			return err
+		}
+		timers = len(due)
+		counts, err = tx.CountActive()
+		return err
+	})
+	if err != nil {
+		s.g.log.Error().Err(err).Msg("metrics: read the store")
+		ch <- prometheus.MustNewConstMetric(s.scrapeE, prometheus.GaugeValue, 1)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(s.scrapeE, prometheus.GaugeValue, 0)
+	ch <- prometheus.MustNewConstMetric(s.queued, prometheus.GaugeValue, float64(queued))
+	ch <- prometheus.MustNewConstMetric(s.retry, prometheus.GaugeValue, float64(retrying))
+	ch <- prometheus.MustNewConstMetric(s.timers, prometheus.GaugeValue, float64(timers))
+	// Every configured automation has a value, 0 included; one removed
+	// from the config still shows while enrollments of it are stored.
+	for _, a := range s.g.engine.Set().Automations() {
+		if _, ok := counts[a.ID]; !ok {
+			counts[a.ID] = 0
+		}
+	}
+	for id, n := range counts {
+		ch <- prometheus.MustNewConstMetric(s.active, prometheus.GaugeValue, float64(n), id)
+	}
+}
+
+// buildInfo is keyway_build_info: 1, labelled with what was built.
+func buildInfo(version, commit string) prometheus.Collector {
+	if version == "" {
+		version = "dev"
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "keyway_build_info", Help: "Always 1; its labels say which keyway runs.",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
+}
+
+// zeroCounters creates every label value the gateway's counters know in
+// advance, so that each series exists at 0 from the start and rate() and
+// alerts see the first increment.
+func (m *metrics) zeroCounters() {
+	for _, route := range []string{engine.RouteCompliance, engine.RouteKeyword, engine.RouteReply, engine.RouteCatchAll, engine.RouteStored, "duplicate"} {
+		m.inbound.WithLabelValues(route)
+	}
+	for _, status := range []string{"200", "400", "403", "413", "500"} {
+		m.webhooks.WithLabelValues(status)
+	}
+	for _, kind := range []engine.Kind{engine.KindText, engine.KindEmail} {
+		for _, result := range []string{"sent", "retry", "failed"} {
+			m.sends.WithLabelValues(string(kind), result)
+		}
+	}
+	for _, result := range []string{"ok", "refused"} {
+		m.reloads.WithLabelValues(result)
+	}
+}

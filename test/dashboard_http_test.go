@@ -1,0 +1,193 @@
+package test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// dashClient is a browser-like client of the dashboard: it keeps cookies
+// and does not follow redirects, so that tests see them.
+func dashClient(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func dashDo(t *testing.T, c *http.Client, method, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func TestDashboardSessionCookieAndCSRF(t *testing.T) {
+	g := StartGateway(t, adminConfig)
+	c := dashClient(t)
+
+	// Not logged in: pages send to the login page, POSTs are refused.
+	for _, path := range []string{"/admin", "/admin/"} {
+		res, _ := dashDo(t, c, http.MethodGet, g.URL+path, nil)
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login?next=") {
+			t.Errorf("GET %s without a session: %d to %q, want 303 to the login page", path, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	res, _ := dashDo(t, c, http.MethodGet, g.URL+"/admin/contacts?q=ann", nil)
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login?next=") {
+		t.Fatalf("GET a page without a session: %d to %q, want 303 to the login page", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/enrollments/x/cancel", url.Values{"csrf": {"x"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("POST without a session: %d, want 403", res.StatusCode)
+	}
+
+	// A wrong token: 401 and no session.
+	res, body := dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {"guess"}, "next": {"/admin/contacts"}})
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not the admin token") || len(res.Cookies()) != 0 {
+		t.Fatalf("wrong token: %d cookies %v", res.StatusCode, res.Cookies())
+	}
+
+	// The right token: a session cookie, HttpOnly, SameSite=Strict and
+	// Secure (public_url is https), and back to where the user was going.
+	res, _ = dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"/admin/contacts"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/contacts" {
+		t.Fatalf("login: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	setCookie := res.Header.Get("Set-Cookie")
+	for _, attr := range []string{"keyway_session=", "HttpOnly", "SameSite=Strict", "Secure", "Path=/admin"} {
+		if !strings.Contains(strings.ToLower(setCookie), strings.ToLower(attr)) {
+			t.Errorf("session cookie %q lacks %s", setCookie, attr)
+		}
+	}
+	// The cookie is Secure, so the jar would not send it over plain HTTP:
+	// send it by hand, as a browser behind TLS would.
+	session := res.Cookies()[0]
+	authed := func(method, path string, form url.Values) (*http.Response, string) {
+		req, _ := http.NewRequest(method, g.URL+path, nil)
+		if form != nil {
+			req, _ = http.NewRequest(method, g.URL+path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.AddCookie(session)
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r, string(b)
+	}
+	// A login's "next" never leaves the dashboard.
+	res, _ = dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"//evil.example/x"}})
+	if loc := res.Header.Get("Location"); loc != "/admin/" {
+		t.Errorf("login with an outside next went to %q", loc)
+	}
+
+	g.Text(Inbound{From: "+15552220070", Body: "JOIN"})
+	repliesTo(t, g, "+15552220070", 1)
+	en := g.Enrollments("join", "+15552220070")
+	if len(en) != 1 {
+		t.Fatalf("enrollments: %+v", en)
+	}
+	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/contacts", "/admin/contacts/%2B15552220070", "/admin/messages", "/admin/reload"} {
+		res, body := authed(http.MethodGet, path, nil)
+		if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "</html>") {
+			t.Errorf("GET %s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+	res, body = authed(http.MethodGet, "/admin/enrollments", nil)
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token in the enrollments page:\n%s", body)
+	}
+	// Cancel without the CSRF token, or with another: refused, nothing ends.
+	for _, form := range []url.Values{{}, {"csrf": {strings.Repeat("0", len(m[1]))}}} {
+		if res, _ := authed(http.MethodPost, "/admin/enrollments/"+en[0].ID+"/cancel", form); res.StatusCode != http.StatusForbidden {
+			t.Errorf("cancel with csrf %q: %d, want 403", form.Get("csrf"), res.StatusCode)
+		}
+	}
+	if en := g.Enrollments("join", "+15552220070"); en[0].Status == "ended" {
+		t.Fatal("a cancel without the CSRF token ended the enrollment")
+	}
+	res, _ = authed(http.MethodPost, "/admin/enrollments/"+en[0].ID+"/cancel", url.Values{"csrf": {m[1]}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("cancel with the CSRF token: %d", res.StatusCode)
+	}
+	if en := g.Enrollments("join", "+15552220070"); en[0].Status != "ended" || en[0].EndReason != "cancelled in the dashboard" {
+		t.Errorf("after cancel: %+v", en[0])
+	}
+
+	// An unknown contact: a 404 page for people, in the dashboard's layout.
+	res, body = authed(http.MethodGet, "/admin/contacts/%2B15559999999", nil)
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "no contact &#43;15559999999") {
+		t.Errorf("unknown contact page: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+
+	// Log out: the session is gone.
+	authed(http.MethodPost, "/admin/logout", url.Values{"csrf": {m[1]}})
+	if res, _ := authed(http.MethodGet, "/admin/automations", nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after logout a page answered %d, want 303 to login", res.StatusCode)
+	}
+}
+
+func TestDashboardShowsTheLastRefusedReload(t *testing.T) {
+	g := StartGateway(t, adminConfig)
+	g.WriteConfig(adminConfig + "  - id: broken\n    keywords: [JOIN]\n    steps: [{ type: reply, text: x }]\n")
+	var out struct {
+		Problems []string `json:"problems"`
+	}
+	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, &out); code != http.StatusUnprocessableEntity || len(out.Problems) == 0 {
+		t.Fatalf("reload of a bad config: %d %v", code, out.Problems)
+	}
+	c := dashClient(t)
+	res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}})
+	req, _ := http.NewRequest(http.MethodGet, g.URL+"/admin/reload", nil)
+	req.AddCookie(res.Cookies()[0])
+	r, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	page := string(b)
+	errs := 0
+	for _, p := range out.Problems {
+		if strings.Contains(p, ": warning: ") {
+			continue // the page lists what made the reload fail
+		}
+		errs++
+		if !strings.Contains(page, htmlEscape(p)) {
+			t.Errorf("the reload page lacks the problem %q:\n%s", p, page)
+		}
+	}
+	if errs == 0 || !strings.Contains(page, `id="refused"`) || strings.Contains(page, "No reload has been refused") {
+		t.Errorf("the reload page does not show the refused reload:\n%s", page)
+	}
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
