@@ -43,7 +43,7 @@ var pages = func() map[string]*template.Template {
 		"diagram":  diagram,
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "automations", "automation", "enrollments", "contacts", "contact", "messages", "reload", "error"} {
+	for _, name := range []string{"login", "automations", "automation", "enrollments", "contacts", "contact", "messages", "handoffs", "reload", "error"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
@@ -157,6 +157,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/contacts", in, g.dashContacts)
 	d.Get("/contacts/:phone", in, g.dashContact)
 	d.Get("/messages", in, g.dashMessages)
+	d.Get("/handoffs", in, g.dashHandoffs)
 	d.Get("/reload", in, g.dashReload)
 }
 
@@ -426,6 +427,14 @@ func (g *Gateway) dashMessages(c *fiber.Ctx) error {
 			engine.StatusFailed, engine.StatusSuppressed, "delivered", "undelivered", "read"},
 		"NextURL": nextURL(next, "/admin/messages?", q),
 	})
+}
+
+func (g *Gateway) dashHandoffs(c *fiber.Ctx) error {
+	list, err := g.engine.Handoffs(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return g.render(c, "handoffs", "Open handoffs", list)
 }
 
 func (g *Gateway) dashReload(c *fiber.Ctx) error {

@@ -21,6 +21,7 @@ type storeCollector struct {
 	retry   *prometheus.Desc
 	timers  *prometheus.Desc
 	active  *prometheus.Desc
+	handoff *prometheus.Desc
 	scrapeE *prometheus.Desc
 }
 
@@ -31,13 +32,14 @@ func newStoreCollector(g *Gateway) *storeCollector {
 		retry:   prometheus.NewDesc("keyway_outbox_retrying", "Sends in the outbox that failed at least once and wait to be tried again.", nil, nil),
 		timers:  prometheus.NewDesc("keyway_timers_pending", "Stored timers (waits, reply timeouts, expiries, step I/O) not yet fired, held ones of paused automations aside.", nil, nil),
 		active:  prometheus.NewDesc("keyway_enrollments_active", "Active enrollments, by automation.", []string{"automation"}, nil),
+		handoff: prometheus.NewDesc("keyway_handoffs_open", "Open handoffs: conversations a person has taken over.", nil, nil),
 		scrapeE: prometheus.NewDesc("keyway_store_scrape_error", "1 when the last scrape could not read the store (the store gauges are then missing).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (s *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{s.queued, s.retry, s.timers, s.active, s.scrapeE} {
+	for _, d := range []*prometheus.Desc{s.queued, s.retry, s.timers, s.active, s.handoff, s.scrapeE} {
 		ch <- d
 	}
 }
@@ -48,7 +50,7 @@ func (s *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var queued, retrying, timers int
+	var queued, retrying, timers, handoffs int
 	var counts map[string]int
 	err := s.g.store.View(ctx, func(tx engine.Tx) error {
 		ids, err := tx.Outbox("", 0)
@@ -71,6 +73,11 @@ func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		timers = len(due)
 		counts, err = tx.CountActive()
+		if err != nil {
+			return err
+		}
+		open, err := engine.OpenHandoffs(tx)
+		handoffs = len(open)
 		return err
 	})
 	if err != nil {
@@ -82,6 +89,7 @@ func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(s.queued, prometheus.GaugeValue, float64(queued))
 	ch <- prometheus.MustNewConstMetric(s.retry, prometheus.GaugeValue, float64(retrying))
 	ch <- prometheus.MustNewConstMetric(s.timers, prometheus.GaugeValue, float64(timers))
+	ch <- prometheus.MustNewConstMetric(s.handoff, prometheus.GaugeValue, float64(handoffs))
 	// Every configured automation has a value, 0 included; one removed
 	// from the config still shows while enrollments of it are stored.
 	for _, a := range s.g.engine.Set().Automations() {
@@ -111,7 +119,7 @@ func buildInfo(version, commit string) prometheus.Collector {
 // advance, so that each series exists at 0 from the start and rate() and
 // alerts see the first increment.
 func (m *metrics) zeroCounters() {
-	for _, route := range []string{engine.RouteCompliance, engine.RouteKeyword, engine.RouteReply, engine.RouteCatchAll, engine.RouteStored, "duplicate"} {
+	for _, route := range []string{engine.RouteCompliance, engine.RouteKeyword, engine.RouteReply, engine.RouteCatchAll, engine.RouteStored, engine.RouteStaff, engine.RouteHandoff, "duplicate"} {
 		m.inbound.WithLabelValues(route)
 	}
 	for _, status := range []string{"200", "400", "403", "413", "500"} {

@@ -2,6 +2,7 @@ package test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,18 @@ func TestHandoffBothWaysDoneAndKill(t *testing.T) {
 		len(open[0].Staff) != 1 || open[0].Staff[0] != staffAnn || open[0].Since.IsZero() {
 		t.Fatalf("open handoffs = %+v", open)
 	}
+	// The dashboard's handoffs page and /metrics show it too.
+	dash := dashClient(t)
+	if res, _ := dashDo(t, dash, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"/admin/handoffs"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("dashboard login: %d", res.StatusCode)
+	}
+	if res, page := dashDo(t, dash, http.MethodGet, g.URL+"/admin/handoffs", nil); res.StatusCode != http.StatusOK ||
+		!strings.Contains(page, "#"+ref) || !strings.Contains(page, customerA) || !strings.Contains(page, staffAnn) {
+		t.Errorf("dashboard handoffs page: %d\n%s", res.StatusCode, page)
+	}
+	if v, ok := metricValue(scrape(t, g), "keyway_handoffs_open"); !ok || v != 1 {
+		t.Errorf("keyway_handoffs_open = %v (present %v), want 1", v, ok)
+	}
 
 	// The contact's message goes to staff, not to the catch-all.
 	g.Text(Inbound{From: customerA, Body: "my order is late"})
@@ -99,6 +112,9 @@ func TestHandoffBothWaysDoneAndKill(t *testing.T) {
 	}
 	if open := handoffs(t, g); len(open) != 0 {
 		t.Errorf("after #done, open handoffs = %+v", open)
+	}
+	if v, _ := metricValue(scrape(t, g), "keyway_handoffs_open"); v != 0 {
+		t.Errorf("after #done, keyway_handoffs_open = %v, want 0", v)
 	}
 	// Closed: the contact's messages are routed as usual again.
 	g.Text(Inbound{From: customerA, Body: "hello"})

@@ -49,6 +49,9 @@ func TestMetricsOperatorsExpect(t *testing.T) {
 		`keyway_outbox_queued`,
 		`keyway_outbox_retrying`,
 		`keyway_timers_pending`,
+		`keyway_handoffs_open`,
+		`keyway_inbound_messages_total{route="staff"}`,
+		`keyway_inbound_messages_total{route="handoff"}`,
 	} {
 		if v, ok := metricValue(text, series); !ok || v != 0 {
 			t.Errorf("%s = %v (present %v), want 0 at start", series, v, ok)

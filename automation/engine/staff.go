@@ -378,26 +378,34 @@ type OpenHandoff struct {
 
 // Handoffs lists the open handoffs, the most recently opened first.
 func (e *Engine) Handoffs(ctx context.Context) ([]OpenHandoff, error) {
-	out := []OpenHandoff{}
+	var out []OpenHandoff
 	err := e.store.View(ctx, func(tx Tx) error {
-		out = out[:0]
-		ens, err := tx.Enrollments("", "", true, 0)
-		if err != nil {
-			return err
-		}
-		for _, en := range ens {
-			if en.Status != EnrollmentHandoff || en.Handoff == nil {
-				continue
-			}
-			out = append(out, OpenHandoff{
-				Contact: en.Contact, Automation: en.Automation, Enrollment: en.ID, Step: en.Step,
-				Staff: en.Handoff.Staff, Ref: en.Handoff.Ref, Since: en.Handoff.Since, Until: en.WaitUntil,
-			})
-		}
-		return nil
+		var err error
+		out, err = OpenHandoffs(tx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("automation: list handoffs: %w", err)
+	}
+	return out, nil
+}
+
+// OpenHandoffs lists the open handoffs read in tx, the most recently
+// opened first. It reads every active enrollment.
+func OpenHandoffs(tx Tx) ([]OpenHandoff, error) {
+	out := []OpenHandoff{}
+	ens, err := tx.Enrollments("", "", true, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range ens {
+		if en.Status != EnrollmentHandoff || en.Handoff == nil {
+			continue
+		}
+		out = append(out, OpenHandoff{
+			Contact: en.Contact, Automation: en.Automation, Enrollment: en.ID, Step: en.Step,
+			Staff: en.Handoff.Staff, Ref: en.Handoff.Ref, Since: en.Handoff.Since, Until: en.WaitUntil,
+		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Since.After(out[j].Since) })
 	return out, nil
