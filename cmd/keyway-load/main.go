@@ -16,7 +16,8 @@
 //
 // A keyway that is already running is driven with --url; write its config
 // with --write-config first, so that it uses the tool's automations and
-// sends to the tool's fake provider at --fake-listen.
+// sends to the tool's fake provider at --fake-listen. Start it on an empty
+// data folder for each run: the check expects senders that are new to it.
 package main
 
 import (
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("keyway-load", flag.ContinueOnError)
 	var targets targetsFlag
 	fs.Var(&targets, "keyway", "a keyway `binary` to start and drive, or NAME=BINARY; repeat to compare")
-	runningURL := fs.String("url", "", "drive a keyway that is already running at this base `URL` (see --write-config)")
+	runningURL := fs.String("url", "", "drive a keyway that is already running at this base `URL`, on an empty data folder (see --write-config)")
 	fakeListen := fs.String("fake-listen", "127.0.0.1:0", "`address` of the fake Twilio API (fix it for --url)")
 	writeConfig := fs.String("write-config", "", "write the keyway config for --url to this `file` (storage under --data, Twilio on --fake-listen) and exit")
 	dataDir := fs.String("data", "./keyway-load-data", "data `folder` for --write-config")
