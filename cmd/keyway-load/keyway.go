@@ -150,11 +150,13 @@ func (p *process) waitReady(patience time.Duration, found func([]byte) string, p
 	}
 }
 
-// stop sends SIGTERM and waits up to 30s, then kills.
+// stop sends SIGTERM and waits up to 30s, then kills. Once stopped, it
+// does nothing.
 func (p *process) stop() error {
 	if p == nil || p.cmd == nil {
 		return nil
 	}
+	defer func() { p.cmd = nil }()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -64,6 +64,9 @@ func TestCheck(t *testing.T) {
 	if v := check(posted, map[string]stored{"+1": {Inbound: allStored["+1"].Inbound, Queued: 1}, "+2": allStored["+2"]}, good); v.OK() {
 		t.Errorf("a queued reply: verdict %s", v)
 	}
+	if v := (verdict{Refused: 1}); v.OK() {
+		t.Errorf("a request the provider refused: verdict %s", v)
+	}
 }
 
 // TestPick proves each kind goes to a sender in the right state, so every

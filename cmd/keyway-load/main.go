@@ -74,8 +74,10 @@ type figures struct {
 // targetsFlag collects --keyway values.
 type targetsFlag []target
 
+// String lists the targets, for flag's help.
 func (t *targetsFlag) String() string { return fmt.Sprint(*t) }
 
+// Set adds a target: BINARY, or NAME=BINARY.
 func (t *targetsFlag) Set(v string) error {
 	name, path, ok := strings.Cut(v, "=")
 	if !ok {
@@ -176,6 +178,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *fakeTwilio, check bool, patience time.Duration, keep bool) (figures, error) {
 	f := figures{Target: tg.Name, Round: round}
 	base := tg.URL
+	var p *process
 	if base == "" {
 		dir, err := os.MkdirTemp("", "keyway-load-")
 		if err != nil {
@@ -184,7 +187,6 @@ func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *
 		if !keep {
 			defer os.RemoveAll(dir)
 		}
-		var p *process
 		if tg.Baseline != "" {
 			p, err = startBaseline(dir, tg.Baseline, patience)
 		} else {
@@ -215,6 +217,11 @@ func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *
 		v, drained := verify(ctx, base, res, fake, patience)
 		f.Verdict = &v
 		f.Drain = drained.Sub(loadEnd)
+	}
+	if p != nil {
+		if err := p.stop(); err != nil {
+			return f, fmt.Errorf("%s round %d: %w", tg.Name, round, err)
+		}
 	}
 	return f, nil
 }

@@ -21,12 +21,13 @@ type verdict struct {
 	Unexpected    []string // sends nobody should have got (an unmatched message answered, an unknown tag)
 	Queued        int      // outbound messages still queued when the check gave up waiting
 	Unreadable    int      // contacts the admin API could not show
+	Refused       int      // requests the fake provider refused (bad auth, path or form)
 }
 
 // OK says whether every accepted message is stored and every expected
 // reply was sent exactly once.
 func (v verdict) OK() bool {
-	return len(v.NotStored) == 0 && len(v.Missing) == 0 && len(v.Twice) == 0 && len(v.Unexpected) == 0 && v.Queued == 0 && v.Unreadable == 0
+	return len(v.NotStored) == 0 && len(v.Missing) == 0 && len(v.Twice) == 0 && len(v.Unexpected) == 0 && v.Queued == 0 && v.Unreadable == 0 && v.Refused == 0
 }
 
 // String sums the verdict up in one line, with a few examples of each fault.
@@ -40,9 +41,9 @@ func (v verdict) String() string {
 		}
 		return fmt.Sprint(s)
 	}
-	return fmt.Sprintf("VERIFY FAILED: %d accepted; not stored %d %s; reply missing %d %s; sent twice %d %s; unexpected %d %s; still queued %d; contacts unreadable %d",
+	return fmt.Sprintf("VERIFY FAILED: %d accepted; not stored %d %s; reply missing %d %s; sent twice %d %s; unexpected %d %s; still queued %d; contacts unreadable %d; refused by the provider %d",
 		v.Accepted, len(v.NotStored), ex(v.NotStored), len(v.Missing), ex(v.Missing), len(v.Twice), ex(v.Twice),
-		len(v.Unexpected), ex(v.Unexpected), v.Queued, v.Unreadable)
+		len(v.Unexpected), ex(v.Unexpected), v.Queued, v.Unreadable, v.Refused)
 }
 
 // stored is what the admin API shows of one contact.
@@ -136,8 +137,10 @@ func verify(ctx context.Context, target string, res *loadResult, fake *fakeTwili
 		case <-ctx.Done():
 		}
 	}
-	counts, _ := fake.Snapshot()
-	return check(res.Sent, store, counts), drained
+	counts, refused := fake.Snapshot()
+	v := check(res.Sent, store, counts)
+	v.Refused = refused
+	return v, drained
 }
 
 // fetchStored reads every sender's messages from the admin API, eight at a
