@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +71,22 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("no set and no error for %q", data)
 		}
 	})
+}
+
+// TestTemplateTooLargeInteger is what FuzzTemplate found: Liquid panics on an
+// integer literal too large for int64. The config must be refused with the
+// problem at the template's place, not crash validate, start or reload.
+func TestTemplateTooLargeInteger(t *testing.T) {
+	src := "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - { type: reply, text: \"{{ 10000000000000000000 }}\" }\n"
+	cfg, problems := config.Parse("k.yaml", []byte(src), func(string) (string, bool) { return "", false })
+	if problems.Err() != nil {
+		t.Fatalf("parse: %v", problems)
+	}
+	set, problems := engine.Compile(cfg)
+	if set != nil || problems.Err() == nil {
+		t.Fatalf("compiled a template Liquid cannot parse; problems %v", problems)
+	}
+	if got := problems.Err().Error(); !strings.Contains(got, "k.yaml:5:") || !strings.Contains(got, "out of range") {
+		t.Fatalf("problem %q, want it at k.yaml:5 saying the number is out of range", got)
+	}
 }
