@@ -23,17 +23,31 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") {
 		return &Template{src: src}, nil
 	}
-	tpl, err := eng.ParseString(src)
-	if err != nil {
+	var tpl *liquid.Template
+	if err := unpanic(func() (err error) { tpl, err = eng.ParseString(src); return err }); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
 	// Liquid's parser does not check filter names; a trial render with
 	// empty values finds an unknown filter at load time rather than at the
 	// first message (filters in branches not taken are not reached).
-	if _, err := tpl.RenderString(trialBindings); err != nil && strings.Contains(err.Error(), "undefined filter") {
+	err := unpanic(func() (err error) { _, err = tpl.RenderString(trialBindings); return err })
+	if err != nil && strings.Contains(err.Error(), "undefined filter") {
 		return nil, fmt.Errorf("template: %w", err)
 	}
 	return &Template{src: src, tpl: tpl}, nil
+}
+
+// unpanic runs fn and turns a panic in it into an error. The Liquid library
+// panics on some sources (an integer literal too large for int64, found by
+// FuzzTemplate), and a template is read at load time and on reload, and
+// rendered inside a turn: a panic there would stop the gateway.
+func unpanic(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return fn()
 }
 
 // WithSource returns a copy of t that shows src as its source: for a
@@ -69,7 +83,8 @@ func (t *Template) Render(b map[string]any) (string, error) {
 	if t.tpl == nil {
 		return t.src, nil
 	}
-	out, err := t.tpl.RenderString(b)
+	var out string
+	err := unpanic(func() (err error) { out, err = t.tpl.RenderString(b); return err })
 	if err != nil {
 		return "", fmt.Errorf("template: %w", err)
 	}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyway-sms/keyway/providers/twilio"
+)
+
+// kind is what an inbound message of the load does.
+type kind int
+
+const (
+	kindKeyword   kind = iota // HOURS: one reply
+	kindJoin                  // JOIN: one reply, and the sender then waits for a reply
+	kindReply                 // the answer to JOIN's question: one reply
+	kindUnmatched             // nothing matches: stored, nothing sent
+)
+
+// words are the texts of each kind; the MessageSid follows them.
+var words = [...]string{kindKeyword: "hours", kindJoin: "JOIN", kindReply: "Ann", kindUnmatched: "hello there"}
+
+// replies is how many sends each kind expects.
+func (k kind) replies() int {
+	if k == kindUnmatched {
+		return 0
+	}
+	return 1
+}
+
+// sent is one inbound message the load posted.
+type sent struct {
+	SID    string
+	From   string
+	Kind   kind
+	Status int // the HTTP status; 0 for a transport error
+}
+
+// loadOptions say how hard and how long to drive.
+type loadOptions struct {
+	Conns    int           // concurrent connections, each with its own senders
+	Requests int           // stop after this many (0: no count bound)
+	Duration time.Duration // stop after this long (0: no time bound)
+	Rate     float64       // total requests per second (0: as fast as answered)
+	Senders  int           // distinct sender numbers
+	Nonce    string        // makes MessageSids unique across runs
+}
+
+// loadResult is what one drive measured.
+type loadResult struct {
+	Sent      []sent
+	Latencies []time.Duration // of the answered requests
+	Elapsed   time.Duration
+	Errors    map[string]int // by "HTTP 500", "transport"...
+}
+
+// Accepted counts the messages answered 200.
+func (r *loadResult) Accepted() int {
+	n := 0
+	for _, s := range r.Sent {
+		if s.Status == http.StatusOK {
+			n++
+		}
+	}
+	return n
+}
+
+// sender is one sender number, owned by one connection.
+type sender struct {
+	From    string
+	Waiting bool // it sent JOIN and has not answered yet
+	Broken  bool // a request of its failed, so its state is unknown
+}
+
+// drive posts signed webhooks to target (keyway, or the baseline) as
+// opts say, until the count or the time is reached or ctx ends.
+func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
+		defer cancel()
+	}
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConns: opts.Conns, MaxIdleConnsPerHost: opts.Conns, MaxConnsPerHost: opts.Conns,
+	}}
+	defer client.CloseIdleConnections()
+	var pace <-chan time.Time
+	if opts.Rate > 0 {
+		tick := time.NewTicker(time.Duration(float64(time.Second) / opts.Rate))
+		defer tick.Stop()
+		pace = tick.C
+	}
+	var left atomic.Int64
+	left.Store(int64(opts.Requests))
+	if opts.Requests <= 0 {
+		left.Store(1 << 62)
+	}
+	var seq atomic.Int64
+	type part struct {
+		sent []sent
+		lat  []time.Duration
+		errs map[string]int
+	}
+	parts := make([]part, opts.Conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range opts.Conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &parts[w]
+			p.errs = map[string]int{}
+			var mine []*sender
+			for i := w; i < max(opts.Senders, opts.Conns); i += opts.Conns {
+				mine = append(mine, &sender{From: fmt.Sprintf("+1555%07d", i)})
+			}
+			var cursor int
+			var waiting []*sender
+			for left.Add(-1) >= 0 && ctx.Err() == nil {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-ctx.Done():
+						return
+					}
+				}
+				n := seq.Add(1)
+				k, s := pick(n, mine, &cursor, &waiting)
+				if s == nil {
+					return // every sender of this connection broke
+				}
+				sid := fmt.Sprintf("SM%s%024d", opts.Nonce, n)
+				body := words[k] + " " + sid
+				t0 := time.Now()
+				status, err := post(ctx, client, target, s.From, sid, body)
+				if err == nil {
+					p.lat = append(p.lat, time.Since(t0))
+				}
+				p.sent = append(p.sent, sent{SID: sid, From: s.From, Kind: k, Status: status})
+				switch {
+				case err != nil:
+					if ctx.Err() != nil {
+						p.sent = p.sent[:len(p.sent)-1] // cut off by the deadline: not sent
+						return
+					}
+					p.errs["transport"]++
+					s.Broken = true
+				case status != http.StatusOK:
+					p.errs[fmt.Sprintf("HTTP %d", status)]++
+					s.Broken = true
+				case k == kindJoin:
+					s.Waiting = true
+					waiting = append(waiting, s)
+				case k == kindReply:
+					s.Waiting = false
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res := &loadResult{Elapsed: time.Since(start), Errors: map[string]int{}}
+	for _, p := range parts {
+		res.Sent = append(res.Sent, p.sent...)
+		res.Latencies = append(res.Latencies, p.lat...)
+		for k, v := range p.errs {
+			res.Errors[k] += v
+		}
+	}
+	slices.Sort(res.Latencies)
+	return res
+}
+
+// pick chooses the next message's kind and sender: four in ten are HOURS,
+// two JOIN, two answers to a JOIN and two unmatched. Only a sender that
+// waits answers, and only one that does not wait gets the others, so each
+// message's outcome is known in advance. When no sender fits the kind, the
+// other kind of sender gets a message that fits it. It returns nil when
+// every sender broke.
+func pick(n int64, mine []*sender, cursor *int, waiting *[]*sender) (kind, *sender) {
+	k := []kind{kindKeyword, kindJoin, kindReply, kindUnmatched, kindKeyword, kindJoin, kindReply, kindUnmatched, kindKeyword, kindKeyword}[n%10]
+	nextWaiting := func() *sender {
+		for len(*waiting) > 0 {
+			s := (*waiting)[0]
+			*waiting = (*waiting)[1:]
+			if !s.Broken && s.Waiting {
+				return s
+			}
+		}
+		return nil
+	}
+	if k == kindReply {
+		if s := nextWaiting(); s != nil {
+			return k, s
+		}
+		k = kindJoin
+	}
+	for range mine {
+		s := mine[*cursor%len(mine)]
+		*cursor++
+		if !s.Broken && !s.Waiting {
+			return k, s
+		}
+	}
+	return kindReply, nextWaiting()
+}
+
+// post sends one signed inbound webhook and returns the HTTP status.
+func post(ctx context.Context, client *http.Client, target, from, sid, body string) (int, error) {
+	form := url.Values{
+		"MessageSid": {sid}, "SmsSid": {sid}, "AccountSid": {fakeAccountSID},
+		"From": {from}, "To": {ourNumber}, "Body": {body}, "NumMedia": {"0"},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/webhooks/twilio", strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twilio.Sign(fakeAuthToken, publicURL+"/webhooks/twilio", form))
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, nil
+}
+
+// quantile is the q-quantile of sorted durations.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(sorted)-1))
+	return sorted[i]
+}
