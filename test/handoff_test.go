@@ -69,7 +69,7 @@ func TestHandoffBothWaysDoneAndKill(t *testing.T) {
 		t.Fatalf("dashboard login: %d", res.StatusCode)
 	}
 	if res, page := dashDo(t, dash, http.MethodGet, g.URL+"/admin/handoffs", nil); res.StatusCode != http.StatusOK ||
-		!strings.Contains(page, "#"+ref) || !strings.Contains(page, customerA) || !strings.Contains(page, staffAnn) {
+		!strings.Contains(page, "#"+ref) || !strings.Contains(page, strings.ReplaceAll(customerA, "+", "&#43;")) || !strings.Contains(page, strings.ReplaceAll(staffAnn, "+", "&#43;")) {
 		t.Errorf("dashboard handoffs page: %d\n%s", res.StatusCode, page)
 	}
 	if v, ok := metricValue(scrape(t, g), "keyway_handoffs_open"); !ok || v != 1 {

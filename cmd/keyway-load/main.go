@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if *fakeListen == "127.0.0.1:0" || strings.HasSuffix(*fakeListen, ":0") {
 			return errors.New("--write-config needs a fixed --fake-listen address, e.g. 127.0.0.1:18080")
 		}
-		return os.WriteFile(*writeConfig, []byte(keywayConfig(":8080", *dataDir, "http://"+*fakeListen)), 0o600)
+		return os.WriteFile(*writeConfig, []byte(keywayConfig(":8080", *dataDir, "http://"+*fakeListen, false)), 0o600)
 	}
 	if *runningURL != "" {
 		targets = append(targets, target{Name: "running", URL: strings.TrimRight(*runningURL, "/")})
