@@ -212,13 +212,24 @@ func observe(ctx context.Context, s *sim.Simulator, res sim.SimResult) (*observe
 	return o, err
 }
 
+// sentText is what a test's text expectation is matched against: the
+// message's text, or for a WhatsApp template send `template HX… {"1":"…"}`,
+// its content SID and its rendered variables as JSON.
+func sentText(m *engine.Message) string {
+	if m.ContentSID == "" {
+		return m.Body
+	}
+	vars, _ := json.Marshal(m.ContentVariables)
+	return "template " + m.ContentSID + " " + string(vars)
+}
+
 // check compares what a turn did with what was expected.
 func (x *testExpect) check(o *observed) []string {
 	var diffs []string
 	if x.Replies != nil {
 		ok := len(*x.Replies) == len(o.replies)
 		for i := 0; ok && i < len(o.replies); i++ {
-			ok = (*x.Replies)[i].Match(o.replies[i].Body)
+			ok = (*x.Replies)[i].Match(sentText(o.replies[i]))
 		}
 		if !ok {
 			diffs = append(diffs, fmt.Sprintf("replies differ\n  expected: %s\n  got:      %s", showMatches(*x.Replies), showBodies(o.replies)))
@@ -228,7 +239,7 @@ func (x *testExpect) check(o *observed) []string {
 		ok := len(*x.Forwards) == len(o.forwards)
 		for i := 0; ok && i < len(o.forwards); i++ {
 			f := (*x.Forwards)[i]
-			ok = (f.To == "" || slices.Contains(o.forwards[i].To, f.To)) && (f.Text == nil || f.Text.Match(o.forwards[i].Body))
+			ok = (f.To == "" || slices.Contains(o.forwards[i].To, f.To)) && (f.Text == nil || f.Text.Match(sentText(o.forwards[i])))
 		}
 		if !ok {
 			var want []string
@@ -237,7 +248,7 @@ func (x *testExpect) check(o *observed) []string {
 			}
 			var got []string
 			for _, m := range o.forwards {
-				got = append(got, fmt.Sprintf("{to: %s, text: %q}", strings.Join(m.To, ","), m.Body))
+				got = append(got, fmt.Sprintf("{to: %s, text: %q}", strings.Join(m.To, ","), sentText(m)))
 			}
 			diffs = append(diffs, fmt.Sprintf("forwards differ\n  expected: %s\n  got:      %s", list(want), list(got)))
 		}
@@ -304,7 +315,7 @@ func showMatches(ms []textMatch) string {
 func showBodies(ms []*engine.Message) string {
 	var out []string
 	for _, m := range ms {
-		out = append(out, fmt.Sprintf("%q", m.Body))
+		out = append(out, fmt.Sprintf("%q", sentText(m)))
 	}
 	return "[" + strings.Join(out, ", ") + "]"
 }
