@@ -145,7 +145,7 @@ func sortProblems(ps Problems) {
 
 // applyDefaults fills in the settings the file leaves empty:
 //   - server.listen ":8080"; server.max_body_bytes 65536 (when 0);
-//   - storage.path "./data/keyway.db";
+//   - storage.path "./data/keyway.db", unless storage.postgres is set;
 //   - defaults.region "US"; defaults.timezone "UTC";
 //   - providers.twilio.api_base_url "https://api.twilio.com"; the channel
 //     of each sender number, Twilio's and every other provider's, "sms";
@@ -166,7 +166,9 @@ func sortProblems(ps Problems) {
 func (c *Config) applyDefaults() {
 	setDefault(&c.Server.Listen, defaultListen)
 	setDefault(&c.Server.MaxBodyBytes, defaultMaxBodyBytes)
-	setDefault(&c.Storage.Path, defaultStoragePath)
+	if c.Storage.Postgres == "" {
+		setDefault(&c.Storage.Path, defaultStoragePath)
+	}
 	setDefault(&c.Defaults.Region, defaultRegion)
 	setDefault(&c.Defaults.Timezone, defaultTimezone)
 

@@ -41,9 +41,15 @@ type Server struct {
 	MaxBodyBytes int    `yaml:"max_body_bytes"`
 }
 
-// Storage is where the embedded database lives.
+// Storage is where keyway keeps its state: the embedded bbolt file at
+// Path (the default), or the PostgreSQL database Postgres names, which any
+// number of keyway processes may share. Setting both is an error.
 type Storage struct {
+	// Path is the bbolt file; it defaults to "./data/keyway.db" only when
+	// Postgres is not set.
 	Path string `yaml:"path"`
+	// Postgres is a PostgreSQL DSN (URL or key=value string).
+	Postgres string `yaml:"postgres"`
 }
 
 // Admin configures the admin API; it is off while Token is empty.

@@ -95,6 +95,12 @@ func checkListen(addr string) error {
 
 func (k *checker) storage() {
 	p := k.c.Storage.Path
+	if k.c.Storage.Postgres != "" {
+		if p != "" {
+			k.errorf("storage.postgres", "storage: path and postgres are both set; keep one: the bbolt file at path, or the PostgreSQL database postgres names")
+		}
+		return
+	}
 	if base := filepath.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." {
 		k.errorf("storage.path", "storage.path: %q names a folder; name the database file in it, e.g. \"./data/keyway.db\"", p)
 	}

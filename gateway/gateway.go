@@ -64,6 +64,9 @@ type Options struct {
 	// logged and stored, not sent.
 	Providers []providers.Provider
 	Logger    zerolog.Logger
+	// Owner names this process on the send leases it takes (default: the
+	// host name); processes that share a store need names of their own.
+	Owner string
 }
 
 // New builds the gateway: its engine, outbox and scheduler on o.Store, and
@@ -96,11 +99,16 @@ func New(o Options) (*Gateway, error) {
 	texter := newSenders(cfg, o.Providers)
 	g.outbox = outbox.NewOutbox(outbox.OutboxOptions{
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
-		Dev: g.dev, ProviderOf: texter.name,
+		Dev: g.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
 	g.sched = schedule.NewScheduler(g.engine, log)
+	if w, ok := o.Store.(engine.Waker); ok {
+		// Sends and timers other processes make due are taken up at once;
+		// the outbox's and the timer loop's polls stay as the safety net.
+		w.OnWake(g.wake)
+	}
 	g.app = g.routes()
 	return g, nil
 }
@@ -149,7 +157,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.log.Warn().Str("provider", p.Name()).Msg(notice)
 		}
 	}
-	g.log.Info().Str("listen", ln.Addr().String()).Str("storage", cfg.Storage.Path).
+	storage := cfg.Storage.Path
+	if cfg.Storage.Postgres != "" {
+		storage = "postgres"
+	}
+	g.log.Info().Str("listen", ln.Addr().String()).Str("storage", storage).
 		Int("automations", len(g.engine.Set().Automations())).Msg("keyway serving")
 
 	workers, stopWorkers := context.WithCancel(context.Background())

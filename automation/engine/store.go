@@ -29,6 +29,14 @@ type Store interface {
 	Close() error
 }
 
+// Waker is implemented by a store that several processes share: OnWake
+// registers fn, which must not block, to be called when any of them
+// commits a send or timer that may be due, so that every process looks at
+// once rather than at its next poll.
+type Waker interface {
+	OnWake(fn func())
+}
+
 // Tx is one transaction. Getters return ErrNotFound when nothing is stored.
 // Setters in a read-only transaction fail.
 type Tx interface {

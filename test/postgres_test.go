@@ -1,0 +1,155 @@
+package test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
+	"github.com/keyway-sms/keyway/test/fakes"
+)
+
+// startShared starts n keyway processes on one new PostgreSQL database,
+// each with its own folder and config (the same body), all sending through
+// one fake Twilio. They are stopped when the test ends.
+func startShared(t *testing.T, n int, body string) []*Gateway {
+	t.Helper()
+	dsn := pgtest.NewDatabase(t)
+	tw := fakes.NewTwilio(t)
+	gs := make([]*Gateway, n)
+	for i := range gs {
+		g := &Gateway{t: t, Dir: t.TempDir(), Twilio: tw, postgres: dsn}
+		g.Config = g.Dir + "/keyway.yaml"
+		g.cmdArgs = []string{"--log-level", "info"}
+		g.WriteConfig(body)
+		g.Start()
+		t.Cleanup(func() {
+			g.Stop()
+			if t.Failed() {
+				t.Logf("keyway %d log:\n%s", i, g.Logs())
+			}
+		})
+		gs[i] = g
+	}
+	return gs
+}
+
+const echoConfig = `
+automations:
+  - id: echo
+    catch_all: true
+    steps:
+      - { type: reply, text: "got {{ message.body }}" }
+`
+
+// postText posts a signed inbound text and returns an error unless it gets
+// 200; unlike Text it may be called from any goroutine.
+func postText(g *Gateway, in Inbound) error {
+	if code, body := g.PostSigned("/webhooks/twilio", g.Form(in)); code != http.StatusOK {
+		return fmt.Errorf("webhook to %s answered %d: %s", g.URL, code, body)
+	}
+	return nil
+}
+
+// postAll posts ins, at most conc at a time, the i-th to gs[i % len(gs)],
+// and fails the test on any answer but 200.
+func postAll(t *testing.T, gs []*Gateway, ins []Inbound, conc int) {
+	t.Helper()
+	errs := make(chan error, len(ins))
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i, in := range ins {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs <- postText(gs[i%len(gs)], in)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// contactPhone is the phone of load contact i.
+func contactPhone(i int) string { return fmt.Sprintf("+1555300%04d", i) }
+
+// Webhooks from 200 contacts posted round-robin to two and to three
+// processes on one database: each gets its reply exactly once.
+func TestPostgresSharedLoadRepliesOnce(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprintf("%d-processes", n), func(t *testing.T) {
+			const contacts, each = 200, 5
+			gs := startShared(t, n, echoConfig)
+			var ins []Inbound
+			for k := range each {
+				for c := range contacts {
+					ins = append(ins, Inbound{SID: fmt.Sprintf("SM%08d%04d", k, c), From: contactPhone(c), Body: fmt.Sprintf("m%d", k)})
+				}
+			}
+			postAll(t, gs, ins, 16)
+			gs[0].Twilio.WaitSent(t, contacts*each, 2*patience)
+			// Every reply was sent; wait until nothing is queued, so that a
+			// second send of any would have been made by now.
+			for c := range contacts {
+				gs[c%n].Settled(t, contactPhone(c))
+			}
+			got := map[string]int{}
+			for _, m := range gs[0].Twilio.Sent() {
+				got[m.To+" "+m.Body]++
+			}
+			for c := range contacts {
+				for k := range each {
+					if key := fmt.Sprintf("%s got m%d", contactPhone(c), k); got[key] != 1 {
+						t.Errorf("%s: sent %d times, want once", key, got[key])
+					}
+				}
+			}
+			if sent := len(gs[0].Twilio.Sent()); sent != contacts*each {
+				t.Errorf("sent %d messages, want %d", sent, contacts*each)
+			}
+		})
+	}
+}
+
+// The same MessageSid posted to two processes at once is handled once:
+// both answer 200, one reply goes out.
+func TestPostgresSameMessageTwoProcesses(t *testing.T) {
+	gs := startShared(t, 2, echoConfig)
+	const rounds = 20
+	for r := range rounds {
+		in := Inbound{SID: fmt.Sprintf("SMdup%04d", r), From: contactPhone(r), Body: "once"}
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, g := range gs {
+			go func() { <-start; errs <- postText(g, in) }()
+		}
+		close(start)
+		for range gs {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	gs[0].Twilio.WaitSent(t, rounds, patience)
+	for r := range rounds {
+		gs[r%2].Settled(t, contactPhone(r))
+	}
+	// A marker through each process proves both finished their work.
+	for i, g := range gs {
+		marker := contactPhone(9000 + i)
+		if err := postText(g, Inbound{SID: fmt.Sprintf("SMmark%d", i), From: marker, Body: "marker"}); err != nil {
+			t.Fatal(err)
+		}
+		repliesTo(t, g, marker, 1)
+	}
+	for r := range rounds {
+		if got := repliesToNow(gs[0], contactPhone(r)); len(got) != 1 {
+			t.Errorf("contact %d: %d replies to one MessageSid posted twice, want 1: %q", r, len(got), got)
+		}
+	}
+}
