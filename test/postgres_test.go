@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -22,6 +23,8 @@ func startShared(t *testing.T, n int, body string) []*Gateway {
 		g := &Gateway{t: t, Dir: t.TempDir(), Twilio: tw, postgres: dsn}
 		g.Config = g.Dir + "/keyway.yaml"
 		g.cmdArgs = []string{"--log-level", "info"}
+		// Texts without a SID get fresh ones: distinct across processes.
+		g.sids.Store(int64(i+1) * 1_000_000_000)
 		g.WriteConfig(body)
 		g.Start()
 		t.Cleanup(func() {
@@ -150,6 +153,79 @@ func TestPostgresSameMessageTwoProcesses(t *testing.T) {
 	for r := range rounds {
 		if got := repliesToNow(gs[0], contactPhone(r)); len(got) != 1 {
 			t.Errorf("contact %d: %d replies to one MessageSid posted twice, want 1: %q", r, len(got), got)
+		}
+	}
+}
+
+// Waits set by a process that is then SIGKILLed fire once, on the others.
+func TestPostgresWaitsFireOnceAfterKill(t *testing.T) {
+	gs := startShared(t, 3, dripWaitConfig)
+	const contacts = 20
+	for c := range contacts {
+		gs[0].Text(Inbound{SID: fmt.Sprintf("SMdrip%04d", c), From: contactPhone(c), Body: "DRIP"})
+	}
+	// Each wait is stored (with its first reply) before the webhook is
+	// answered; the first replies going out prove no send is left leased
+	// to the process about to die.
+	for c := range contacts {
+		repliesTo(t, gs[0], contactPhone(c), 1)
+	}
+	gs[0].Kill()
+	Eventually(t, patience, "every wait fired on the surviving processes", func() bool {
+		for c := range contacts {
+			if count(repliesToNow(gs[1], contactPhone(c)), "after the wait") < 1 {
+				return false
+			}
+		}
+		return true
+	})
+	timersPassed(t, gs[1], contactPhone(8000), "DRIP", "after the wait")
+	timersPassed(t, gs[2], contactPhone(8001), "DRIP", "after the wait")
+	for c := range contacts {
+		gs[1].Settled(t, contactPhone(c))
+		if got := repliesToNow(gs[1], contactPhone(c)); count(got, "after the wait") != 1 || count(got, "first") != 1 {
+			t.Errorf("contact %d got %q, want first and after the wait once each", c, got)
+		}
+	}
+}
+
+var tickRan = regexp.MustCompile(`"tick":"([^"]+)"[^\n]*"message":"schedule: tick ran"`)
+
+// A scheduled tick with three processes on one database runs once: no
+// tick is logged as run by two of them, and no member gets more deals than
+// there were ticks.
+func TestPostgresScheduledTickRunsOnce(t *testing.T) {
+	gs := startShared(t, 3, broadcastConfig)
+	const members = 5
+	for c := range members {
+		gs[c%3].Text(Inbound{SID: fmt.Sprintf("SMjoin%04d", c), From: contactPhone(c), Body: "JOIN"})
+	}
+	Eventually(t, 2*patience, "three ticks reached every member", func() bool {
+		for c := range members {
+			if count(repliesToNow(gs[0], contactPhone(c)), "deal of the moment") < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, g := range gs {
+		g.Stop()
+	}
+	ticks := map[string]int{}
+	for i, g := range gs {
+		for _, m := range tickRan.FindAllStringSubmatch(g.Logs(), -1) {
+			ticks[m[1]]++
+			t.Logf("process %d ran tick %s", i, m[1])
+		}
+	}
+	for tick, n := range ticks {
+		if n != 1 {
+			t.Errorf("tick %s ran %d times", tick, n)
+		}
+	}
+	for c := range members {
+		if got := count(repliesToNow(gs[0], contactPhone(c)), "deal of the moment"); got > len(ticks) {
+			t.Errorf("member %d got %d deals from %d ticks", c, got, len(ticks))
 		}
 	}
 }

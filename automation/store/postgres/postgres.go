@@ -108,8 +108,17 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	t := &pgTx{ctx: ctx, tx: tx, writable: writable}
-	if err := fn(t); err != nil {
+	t := &pgTx{ctx: ctx, writable: writable}
+	t.tx = noting{Tx: tx, first: &t.dbErr}
+	err = fn(t)
+	if t.dbErr != nil {
+		// The database refused a statement, so the transaction is void
+		// whatever fn made of the error: report the refusal, which may be a
+		// conflict that running fn again resolves.
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return fmt.Errorf("store: %w", t.dbErr)
+	}
+	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
@@ -171,10 +180,57 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// noting is a pgx transaction that keeps the first error the database
+// returns (a missing row aside): after it, PostgreSQL refuses every other
+// statement of the transaction.
+type noting struct {
+	pgx.Tx
+	first *error
+}
+
+func (n noting) note(err error) error {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) && *n.first == nil {
+		*n.first = err
+	}
+	return err
+}
+
+func (n noting) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := n.Tx.Exec(ctx, sql, args...)
+	return tag, n.note(err)
+}
+
+func (n noting) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := n.Tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, n.note(err)
+	}
+	return notingRows{Rows: rows, n: n}, nil
+}
+
+func (n noting) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return notingRow{row: n.Tx.QueryRow(ctx, sql, args...), n: n}
+}
+
+type notingRows struct {
+	pgx.Rows
+	n noting
+}
+
+func (r notingRows) Err() error { return r.n.note(r.Rows.Err()) }
+
+type notingRow struct {
+	row pgx.Row
+	n   noting
+}
+
+func (r notingRow) Scan(dest ...any) error { return r.n.note(r.row.Scan(dest...)) }
+
 // pgTx implements engine.Tx over a pgx transaction.
 type pgTx struct {
 	ctx      context.Context
-	tx       pgx.Tx
+	tx       noting
+	dbErr    error // the first error the database returned
 	writable bool
 	wake     bool // the commit should wake the other processes
 	locked   map[string]bool
