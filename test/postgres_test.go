@@ -3,9 +3,12 @@ package test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 	"github.com/keyway-sms/keyway/test/fakes"
@@ -15,6 +18,13 @@ import (
 // each with its own folder and config (the same body), all sending through
 // one fake Twilio. They are stopped when the test ends.
 func startShared(t *testing.T, n int, body string) []*Gateway {
+	t.Helper()
+	return startSharedMPS(t, n, body, 0)
+}
+
+// startSharedMPS is startShared with mps set on the SMS sender number
+// when it is more than 0.
+func startSharedMPS(t *testing.T, n int, body string, mps int) []*Gateway {
 	t.Helper()
 	dsn := pgtest.NewDatabase(t)
 	tw := fakes.NewTwilio(t)
@@ -26,6 +36,20 @@ func startShared(t *testing.T, n int, body string) []*Gateway {
 		// Texts without a SID get fresh ones: distinct across processes.
 		g.sids.Store(int64(i+1) * 1_000_000_000)
 		g.WriteConfig(body)
+		if mps > 0 {
+			raw, err := os.ReadFile(g.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sms := fmt.Sprintf("{ number: %q, channel: sms }", OurSMS)
+			if !strings.Contains(string(raw), sms) {
+				t.Fatalf("the harness config has no %s", sms)
+			}
+			raw = []byte(strings.Replace(string(raw), sms, fmt.Sprintf("{ number: %q, channel: sms, mps: %d }", OurSMS, mps), 1))
+			if err := os.WriteFile(g.Config, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 		g.Start()
 		t.Cleanup(func() {
 			g.Stop()
@@ -227,5 +251,32 @@ func TestPostgresScheduledTickRunsOnce(t *testing.T) {
 		if got := count(repliesToNow(gs[0], contactPhone(c)), "deal of the moment"); got > len(ticks) {
 			t.Errorf("member %d got %d deals from %d ticks", c, got, len(ticks))
 		}
+	}
+}
+
+// mps holds for a sender number across processes: 20 replies from one
+// number at mps 2, asked of two processes at once, go out in slots half a
+// second apart, the first no sooner than the webhooks were posted, so the
+// last at least 9.5 s after; two processes pacing alone would be done in
+// half that.
+func TestPostgresMPSAcrossProcesses(t *testing.T) {
+	gs := startSharedMPS(t, 2, echoConfig, 2)
+	const sends = 20
+	var ins []Inbound
+	for c := range sends {
+		ins = append(ins, Inbound{SID: fmt.Sprintf("SMmps%04d", c), From: contactPhone(c), Body: "rate"})
+	}
+	start := time.Now()
+	postAll(t, gs, ins, sends)
+	sent := gs[0].Twilio.WaitSent(t, sends, 3*patience)
+	last := start
+	for _, m := range sent {
+		if m.At.After(last) {
+			last = m.At
+		}
+	}
+	t.Logf("%d sends at mps 2 from two processes: the last %v after the webhooks", sends, last.Sub(start))
+	if took := last.Sub(start); took < 9*time.Second {
+		t.Errorf("%d sends at mps 2 from two processes: the last went %v after the webhooks, want at least 9s", sends, took)
 	}
 }

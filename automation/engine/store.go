@@ -37,6 +37,18 @@ type Waker interface {
 	OnWake(fn func())
 }
 
+// SlotBooker is implemented by a store that several processes share, so
+// that a sender number's mps holds across all of them together: BookSlot
+// books for message the next send slot of number at mps sends per second
+// (a burst of one), by the store's clock, and returns how long until it.
+// Asked again for a message that holds a booking, by any process, it
+// returns the time left until the booked slot, and once that has come,
+// zero, using the booking up. The outbox uses it in place of its own
+// limiter.
+type SlotBooker interface {
+	BookSlot(ctx context.Context, number string, mps float64, message string) (time.Duration, error)
+}
+
 // Tx is one transaction. Getters return ErrNotFound when nothing is stored.
 // Setters in a read-only transaction fail.
 type Tx interface {

@@ -226,6 +226,60 @@ type notingRow struct {
 
 func (r notingRow) Scan(dest ...any) error { return r.n.note(r.row.Scan(dest...)) }
 
+// BookSlot implements engine.SlotBooker with one row per sender number
+// holding when its next slot is free: a booking takes the later of that
+// and now (the database's clock, so that the processes' clocks need not
+// agree) and moves it one interval on; the row's lock makes bookings from
+// every process take turns. A slot booked for later is kept by message,
+// so that whichever process claims the send at its slot uses it. Bookings
+// left over (their send settled otherwise) are dropped an hour on.
+func (s *Store) BookSlot(ctx context.Context, number string, mps float64, message string) (time.Duration, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	if mps <= 0 {
+		return 0, nil
+	}
+	interval := int64(float64(time.Second) / mps)
+	var wait int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var now int64
+		if err := tx.QueryRow(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1e9)::bigint`).Scan(&now); err != nil {
+			return err
+		}
+		var at int64
+		err := tx.QueryRow(ctx, `SELECT at_ns FROM send_bookings WHERE message_id = $1 FOR UPDATE`, message).Scan(&at)
+		switch {
+		case err == nil && at > now:
+			wait = at - now
+			return nil
+		case err == nil:
+			wait = 0
+			_, err = tx.Exec(ctx, `DELETE FROM send_bookings WHERE message_id = $1 OR at_ns < $2`, message, now-int64(time.Hour))
+			return err
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO send_slots AS s (number, next_ns) VALUES ($1, $2::bigint + $3::bigint)
+			ON CONFLICT (number) DO UPDATE SET next_ns = GREATEST(s.next_ns, $2::bigint) + $3::bigint
+			RETURNING next_ns - $3::bigint`, number, now, interval).Scan(&at)
+		if err != nil {
+			return err
+		}
+		wait = max(at-now, 0)
+		if wait == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO send_bookings (message_id, at_ns) VALUES ($1, $2)
+			ON CONFLICT (message_id) DO UPDATE SET at_ns = EXCLUDED.at_ns`, message, at)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: book a send slot of %s: %w", providers.Mask(number), err)
+	}
+	return time.Duration(wait), nil
+}
+
 // pgTx implements engine.Tx over a pgx transaction.
 type pgTx struct {
 	ctx      context.Context
@@ -799,6 +853,8 @@ func (t *pgTx) PutMeta(k string, v []byte) error {
 }
 
 var (
-	_ engine.Store = (*Store)(nil)
-	_ engine.Tx    = (*pgTx)(nil)
+	_ engine.Store      = (*Store)(nil)
+	_ engine.Tx         = (*pgTx)(nil)
+	_ engine.Waker      = (*Store)(nil)
+	_ engine.SlotBooker = (*Store)(nil)
 )

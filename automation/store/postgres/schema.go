@@ -80,6 +80,19 @@ CREATE TABLE meta (
 	value bytea NOT NULL
 );
 `,
+	// 2: the send slots that pace each sender number across processes, and
+	// the slots booked for sends that wait for theirs.
+	`
+CREATE TABLE send_slots (
+	number  text COLLATE "C" PRIMARY KEY,
+	next_ns bigint NOT NULL
+);
+CREATE TABLE send_bookings (
+	message_id text COLLATE "C" PRIMARY KEY,
+	at_ns      bigint NOT NULL
+);
+CREATE INDEX send_bookings_at ON send_bookings (at_ns);
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the
