@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -76,7 +78,8 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
-	c := &Config{File: file, pos: map[string]Pos{}}
+	sum := sha256.Sum256(data)
+	c := &Config{File: file, Hash: hex.EncodeToString(sum[:]), pos: map[string]Pos{}}
 	d := newDecoder(file, lookupEnv, c.pos)
 	d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
 	for i := range c.Automations {

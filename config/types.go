@@ -29,6 +29,9 @@ type Config struct {
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
+	// Hash is the SHA-256 of the file's content, in hex: processes that
+	// share a database should run the same file, and show this to prove it.
+	Hash string `yaml:"-"`
 	// pos maps a node path such as "automations[0].keywords[1]" to where it
 	// stands in File.
 	pos map[string]Pos

@@ -87,7 +87,7 @@ func New(o Options) (*Gateway, error) {
 		g.dev = g.dev || p.DevNotice() != ""
 	}
 	g.cfg.Store(cfg)
-	g.metrics.configLoaded(true)
+	g.metrics.configLoaded(true, cfg.Hash)
 	mailer, err := newMailer(cfg, g.dev, log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -35,7 +35,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	}
 	if set == nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		g.metrics.configLoaded(false)
+		g.metrics.configLoaded(false, "")
 		errs := problems.Errors()
 		for _, p := range errs {
 			g.log.Error().Str("problem", p.String()).Msg("reload refused")
@@ -48,7 +48,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	}
 	g.cfg.Store(cfg)
 	g.engine.Swap(set)
-	g.metrics.configLoaded(true)
+	g.metrics.configLoaded(true, cfg.Hash)
 	// The new config is live: schedules and workers follow it whatever
 	// reconciling the stored enrollments says.
 	g.sched.Reload()

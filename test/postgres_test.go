@@ -1,6 +1,8 @@
 package test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -278,5 +280,57 @@ func TestPostgresMPSAcrossProcesses(t *testing.T) {
 	t.Logf("%d sends at mps 2 from two processes: the last %v after the webhooks", sends, last.Sub(start))
 	if took := last.Sub(start); took < 9*time.Second {
 		t.Errorf("%d sends at mps 2 from two processes: the last went %v after the webhooks, want at least 9s", sends, took)
+	}
+}
+
+var configHash = regexp.MustCompile(`(?m)^keyway_config_info\{hash="([0-9a-f]+)"\} 1$`)
+
+// configHashes returns the config hash a process shows in /metrics and in
+// the admin API.
+func configHashes(t *testing.T, g *Gateway) (metrics, api string) {
+	t.Helper()
+	_, body := get(t, g.URL+"/metrics")
+	m := configHash.FindAllStringSubmatch(body, -1)
+	if len(m) != 1 {
+		t.Fatalf("/metrics has %d keyway_config_info lines, want 1:\n%s", len(m), body)
+	}
+	var out struct {
+		ConfigHash string `json:"config_hash"`
+	}
+	if code := g.Admin("GET", "/api/v1/automations", nil, &out); code != http.StatusOK {
+		t.Fatalf("GET /api/v1/automations: %d", code)
+	}
+	return m[0][1], out.ConfigHash
+}
+
+// Processes that share a database show the hash of the config file they
+// run, so that one running another file stands out.
+func TestPostgresConfigHashShowsAStaleProcess(t *testing.T) {
+	gs := startShared(t, 2, echoConfig)
+	raw, err := os.ReadFile(gs[0].Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	want := hex.EncodeToString(sum[:])
+	for i, g := range gs {
+		if m, api := configHashes(t, g); m != want || api != want {
+			t.Errorf("process %d shows hash %s in /metrics and %s in the API, want %s", i, m, api, want)
+		}
+	}
+	// The first process gets a new file; the second still runs the old.
+	gs[0].WriteConfig(echoConfig + "\n# changed\n")
+	raw, err = os.ReadFile(gs[0].Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum = sha256.Sum256(raw)
+	changed := hex.EncodeToString(sum[:])
+	Eventually(t, patience, "the first process shows the new file's hash", func() bool {
+		m, api := configHashes(t, gs[0])
+		return m == changed && api == changed
+	})
+	if m, api := configHashes(t, gs[1]); m != want || api != want {
+		t.Errorf("the process on the old file shows %s and %s, want the old hash %s", m, api, want)
 	}
 }
