@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestStoragePostgres checks storage.postgres: it replaces the default
 // bbolt path, and naming both is refused where postgres is written.
@@ -20,5 +23,23 @@ func TestStoragePostgres(t *testing.T) {
 	checkProblems(t, withoutHelpWarning(ps), nil)
 	if c.Storage.Path != "./data/keyway.db" {
 		t.Errorf("storage.path without postgres = %q, want the default", c.Storage.Path)
+	}
+}
+
+// TestStorageRetention checks storage.retention: a duration (days
+// allowed), zero (keep forever) when unset.
+func TestStorageRetention(t *testing.T) {
+	c, ps := mustParse(t, "storage:\n  retention: 90d\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if got := c.Storage.Retention.D(); got != 90*24*time.Hour {
+		t.Errorf("retention 90d = %v", got)
+	}
+	c, _ = mustParse(t, "storage: {}\n", nil)
+	if c.Storage.Retention != 0 {
+		t.Errorf("retention unset = %v, want 0 (keep forever)", c.Storage.Retention.D())
+	}
+	_, ps = mustParse(t, "storage:\n  retention: soon\n", nil)
+	if len(ps.Errors()) == 0 {
+		t.Errorf("retention: soon gave no error")
 	}
 }

@@ -53,6 +53,9 @@ type Storage struct {
 	Path string `yaml:"path"`
 	// Postgres is a PostgreSQL DSN (URL or key=value string).
 	Postgres string `yaml:"postgres"`
+	// Retention is how long stored messages, inbound and outbound, are
+	// kept; older ones are pruned. Zero (the default) keeps them forever.
+	Retention Duration `yaml:"retention"`
 }
 
 // Admin configures the admin API; it is off while Token is empty.

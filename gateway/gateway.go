@@ -169,9 +169,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if _, err := g.engine.Reconcile(ctx); err != nil {
 		g.log.Error().Err(err).Msg("reconcile enrollments with the config")
 	}
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); g.outbox.Run(workers) }()
 	go func() { defer wg.Done(); g.timerLoop(workers) }()
+	go func() { defer wg.Done(); g.pruneLoop(workers) }()
 	// Ready means a SIGHUP or a change of the file is acted on.
 	watching := make(chan struct{})
 	go func() { defer wg.Done(); g.watchReloads(workers, watching) }()
@@ -203,6 +204,58 @@ func (g *Gateway) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// pruneBatch is how many messages one pruning transaction removes: small,
+// so that no transaction holds the store for long.
+const pruneBatch = 500
+
+// pruneLoop removes the stored messages older than storage.retention, read
+// from the running config at each pass: a pass a minute (more often for a
+// retention shorter than 10 minutes), in batches of pruneBatch, each its
+// own transaction. With several processes on one database each prunes; a
+// batch that another took first finds less to remove.
+func (g *Gateway) pruneLoop(ctx context.Context) {
+	for {
+		keep := g.cfg.Load().Storage.Retention.D()
+		every := time.Minute
+		if keep > 0 {
+			every = min(max(keep/10, time.Second), time.Minute)
+			g.prune(ctx, keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// prune removes the messages created more than keep ago, a batch at a time.
+func (g *Gateway) prune(ctx context.Context, keep time.Duration) {
+	before := time.Now().Add(-keep)
+	total := 0
+	for ctx.Err() == nil {
+		var n int
+		err := g.store.Update(ctx, func(tx engine.Tx) error {
+			var err error
+			n, err = tx.PruneMessages(before, pruneBatch)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Error().Err(err).Msg("retention: prune stored messages")
+			}
+			break
+		}
+		total += n
+		if n < pruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		g.log.Info().Int("messages", total).Dur("retention", keep).Msg("retention: pruned stored messages")
+	}
 }
 
 // timerLoop fires due timers once a second (a robfig/cron job) and

@@ -92,7 +92,7 @@ func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set 
 }
 
 func restartNeeded(a, b *config.Config) bool {
-	return a.Server.Listen != b.Server.Listen || a.Storage != b.Storage ||
+	return a.Server.Listen != b.Server.Listen || a.Storage.Path != b.Storage.Path || a.Storage.Postgres != b.Storage.Postgres ||
 		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
 }
 

@@ -78,6 +78,8 @@ type Gateway struct {
 	// postgres, if set, is the DSN of the database the config names in
 	// storage.postgres, in place of a bbolt file in Dir.
 	postgres string
+	// retention, if set, is the config's storage.retention.
+	retention string
 
 	cmd  *exec.Cmd
 	logs *fakes.Logs
@@ -131,10 +133,14 @@ providers:
 // storage is the config's storage setting: the bbolt file in Dir, or the
 // PostgreSQL database the gateway shares with others.
 func (g *Gateway) storage() string {
+	s := fmt.Sprintf("path: %q", filepath.Join(g.Dir, "data", "keyway.db"))
 	if g.postgres != "" {
-		return fmt.Sprintf("postgres: %q", g.postgres)
+		s = fmt.Sprintf("postgres: %q", g.postgres)
 	}
-	return fmt.Sprintf("path: %q", filepath.Join(g.Dir, "data", "keyway.db"))
+	if g.retention != "" {
+		s += fmt.Sprintf("\n  retention: %q", g.retention)
+	}
+	return s
 }
 
 var listening = regexp.MustCompile(`"listen":"([^"]+)"[^\n]*"message":"keyway serving"`)

@@ -68,6 +68,12 @@ type Tx interface {
 	PutMessage(m *Message) error
 	// Messages returns the contact's newest messages first, up to limit.
 	Messages(contact string, limit int) ([]*Message, error)
+	// PruneMessages removes up to limit messages created before the time
+	// given, oldest first, with their indexes, and returns how many. A
+	// message still in the outbox stays. Its cost grows with the messages
+	// removed (and those queued among them), not with all stored: callers
+	// prune in small batches, a transaction each (storage.retention).
+	PruneMessages(before time.Time, limit int) (int, error)
 
 	// Enqueue adds the queued outbound message m to the outbox, at the end
 	// of the queue of its recipients (m.QueueKey()), due at m.NextAttempt

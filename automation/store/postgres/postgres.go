@@ -493,6 +493,25 @@ func (t *pgTx) Messages(contact string, limit int) ([]*engine.Message, error) {
 	return listJSON[engine.Message](t, "messages", `SELECT data FROM messages WHERE contact = $1 AND contact <> '' ORDER BY id DESC LIMIT $2`, contact, limitArg(limit))
 }
 
+// PruneMessages implements engine.Tx: one indexed DELETE of the oldest
+// messages that are not queued.
+func (t *pgTx) PruneMessages(before time.Time, limit int) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := t.tx.Exec(t.ctx, `DELETE FROM messages WHERE id IN (
+		SELECT m.id FROM messages m WHERE m.created_ns < $1
+		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id)
+		ORDER BY m.created_ns, m.id LIMIT $2)`, ns(before), int64(limit))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune messages: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // Enqueue implements engine.Tx.
 func (t *pgTx) Enqueue(m *engine.Message) error {
 	if !t.writable {
