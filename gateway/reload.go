@@ -21,9 +21,9 @@ import (
 // config.Parse), and so is a file with no automations at all while
 // enrollments are active, unless it sets allow_empty_automations: true.
 // The automations, groups, compliance replies, admin.token,
-// server.public_url and server.max_body_bytes apply at once;
-// server.listen, storage, providers and email are read only at start and
-// are logged as needing a restart when they changed.
+// server.public_url, server.max_body_bytes and storage.retention apply at
+// once; server.listen, the rest of storage, providers and email are read
+// only at start and are logged as needing a restart when they changed.
 func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
