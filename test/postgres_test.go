@@ -19,16 +19,22 @@ import (
 // startShared starts n keyway processes on one new PostgreSQL database,
 // each with its own folder and config (the same body), all sending through
 // one fake Twilio. They are stopped when the test ends.
-func startShared(t *testing.T, n int, body string) []*Gateway {
+func startShared(t testing.TB, n int, body string) []*Gateway {
 	t.Helper()
 	return startSharedMPS(t, n, body, 0)
 }
 
 // startSharedMPS is startShared with mps set on the SMS sender number
 // when it is more than 0.
-func startSharedMPS(t *testing.T, n int, body string, mps int) []*Gateway {
+func startSharedMPS(t testing.TB, n int, body string, mps int) []*Gateway {
 	t.Helper()
-	dsn := pgtest.NewDatabase(t)
+	return startProcesses(t, n, body, mps, pgtest.NewDatabase(t))
+}
+
+// startProcesses starts n keyway processes on the database dsn, or one on
+// a bbolt file when dsn is empty.
+func startProcesses(t testing.TB, n int, body string, mps int, dsn string) []*Gateway {
+	t.Helper()
 	tw := fakes.NewTwilio(t)
 	gs := make([]*Gateway, n)
 	for i := range gs {

@@ -1,9 +1,14 @@
 // Package postgres implements engine.Store on PostgreSQL, so that any
 // number of keyway processes can share one database. Each guarantee the
-// engine relies on is the database's: transactions are SERIALIZABLE (run
-// again on a serialization failure or deadlock), a message's provider id is
-// unique, a turn holds its contact's advisory lock, and sends and timers
-// are claimed with FOR UPDATE SKIP LOCKED.
+// engine relies on is the database's: a message's provider id is unique, a
+// transaction that reads a contact (or an enrollment, which belongs to
+// one) to change it holds the contact's advisory lock until it commits, a
+// message or meta key read to change is locked likewise, and sends and
+// timers are claimed with FOR UPDATE SKIP LOCKED. Transactions are READ
+// COMMITTED with these locks rather than SERIALIZABLE: serializable
+// snapshot isolation takes predicate locks on index pages, and concurrent
+// webhooks (whose ids all land on the same last page) then failed each
+// other about twice per webhook.
 package postgres
 
 import (
@@ -44,6 +49,12 @@ type Store struct {
 	wakes []func()
 	stop  context.CancelFunc
 	done  chan struct{}
+
+	// notifying holds a wake to send; notifier sends them, one NOTIFY for
+	// all the commits made while the last was under way.
+	notifying chan struct{}
+	notifier  sync.WaitGroup
+	quit      chan struct{}
 }
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
@@ -65,21 +76,53 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool, notifying: make(chan struct{}, 1), quit: make(chan struct{})}
+	s.notifier.Go(s.notifyLoop)
+	return s, nil
+}
+
+// notify has the other processes woken, after a commit that queued or
+// released a send or set a timer.
+func (s *Store) notify() {
+	select {
+	case s.notifying <- struct{}{}:
+	default: // one is pending already: it covers this commit too
+	}
+}
+
+// notifyLoop sends the NOTIFYs, outside the transactions that asked for
+// them: PostgreSQL serialises notifying commits under one lock, held
+// through the commit's flush, which would undo the sharing of flushes
+// between concurrent webhooks. A process that dies between a commit and
+// its NOTIFY leaves the others to their poll.
+func (s *Store) notifyLoop() {
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.notifying:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, wakeChannel) // a hint: the poll covers a failure
+		cancel()
+	}
 }
 
 var errClosed = errors.New("store: closed")
 
-// Update runs fn in a SERIALIZABLE transaction and commits it. When the
-// database refuses the transaction for a conflict with another, fn runs
-// again in a new one, as engine.Store allows.
+// Update runs fn in a READ COMMITTED transaction and commits it. What fn
+// reads to change is locked first (see pgTx), so that transactions that
+// touch the same contact, message, queue or meta key take turns, each
+// reading what the one before committed. When the database refuses the
+// transaction (a deadlock, a unique key another took first), fn runs again
+// in a new one, as engine.Store allows.
 func (s *Store) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, true, fn)
+		err = s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
 		if !retryable(err) || attempt >= maxAttempts {
 			return err
 		}
@@ -122,14 +165,11 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
-	if t.wake {
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, wakeChannel); err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return fmt.Errorf("store: notify: %w", err)
-		}
-	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
+	}
+	if t.wake {
+		s.notify()
 	}
 	return nil
 }
@@ -175,6 +215,8 @@ func (s *Store) Close() error {
 			stop()
 			<-done
 		}
+		close(s.quit)
+		s.notifier.Wait()
 		s.pool.Close()
 	})
 	return nil
@@ -377,16 +419,22 @@ func limitArg(limit int) any {
 // turn that reads a contact to change it holds it until commit, so that
 // the turns of one contact run one at a time across all processes.
 func (t *pgTx) lockContact(phone string) error {
-	if !t.writable || t.locked[phone] {
+	return t.lock("contact", phone, providers.Mask(phone))
+}
+
+// lock takes, in an Update, the transaction's advisory lock on key of
+// kind, once; shown names the key in an error.
+func (t *pgTx) lock(kind, key, shown string) error {
+	if !t.writable || t.locked[kind+"\x00"+key] {
 		return nil
 	}
-	if _, err := t.tx.Exec(t.ctx, `SELECT pg_advisory_xact_lock(hashtext('keyway/contact'), hashtext($1))`, phone); err != nil {
-		return fmt.Errorf("store: lock contact %s: %w", providers.Mask(phone), err)
+	if _, err := t.tx.Exec(t.ctx, `SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, "keyway/"+kind, key); err != nil {
+		return fmt.Errorf("store: lock %s %s: %w", kind, shown, err)
 	}
 	if t.locked == nil {
 		t.locked = map[string]bool{}
 	}
-	t.locked[phone] = true
+	t.locked[kind+"\x00"+key] = true
 	return nil
 }
 
@@ -443,6 +491,9 @@ func (t *pgTx) ContactsInGroup(group, after string, limit int) ([]*engine.Contac
 
 // Message implements engine.Tx.
 func (t *pgTx) Message(id string) (*engine.Message, error) {
+	if err := t.lock("message", id, id); err != nil {
+		return nil, err
+	}
 	var m engine.Message
 	if err := t.getJSON(&m, "message", id, `SELECT data FROM messages WHERE id = $1`, id); err != nil {
 		return nil, err
@@ -523,7 +574,7 @@ func (t *pgTx) Enqueue(m *engine.Message) error {
 	q := m.QueueKey()
 	// The queue's rows are locked (and a new queue's key taken) so that
 	// two transactions cannot both make a message the head.
-	if _, err := t.tx.Exec(t.ctx, `SELECT pg_advisory_xact_lock(hashtext('keyway/queue'), hashtext($1))`, q); err != nil {
+	if err := t.lock("queue", q, q); err != nil {
 		return fmt.Errorf("store: enqueue %q: %w", m.ID, err)
 	}
 	due := ns(m.NextAttempt)
@@ -553,7 +604,11 @@ func (t *pgTx) Dequeue(id string) error {
 	if !head {
 		return nil
 	}
-	// The next message of the queue becomes its head.
+	// The next message of the queue becomes its head: under the queue's
+	// lock, so that a message enqueued meanwhile is seen.
+	if err := t.lock("queue", queue, queue); err != nil {
+		return fmt.Errorf("store: dequeue %q: %w", id, err)
+	}
 	if err := t.exec(`UPDATE outbox SET head = true WHERE message_id =
 		(SELECT message_id FROM outbox WHERE queue = $1 ORDER BY message_id LIMIT 1)`, queue); err != nil {
 		return fmt.Errorf("store: dequeue %q: next head: %w", id, err)
@@ -675,16 +730,31 @@ func (t *pgTx) NextSendDue() (time.Time, error) {
 }
 
 // Enrollment implements engine.Tx.
+// In an Update it takes the lock of the enrollment's contact and reads
+// the enrollment again under it.
 func (t *pgTx) Enrollment(id string) (*engine.Enrollment, error) {
 	var e engine.Enrollment
 	if err := t.getJSON(&e, "enrollment", id, `SELECT data FROM enrollments WHERE id = $1`, id); err != nil {
 		return nil, err
 	}
-	return &e, nil
+	if !t.writable || t.locked["contact\x00"+e.Contact] {
+		return &e, nil
+	}
+	if err := t.lockContact(e.Contact); err != nil {
+		return nil, err
+	}
+	var again engine.Enrollment
+	if err := t.getJSON(&again, "enrollment", id, `SELECT data FROM enrollments WHERE id = $1`, id); err != nil {
+		return nil, err
+	}
+	return &again, nil
 }
 
 // ActiveEnrollment implements engine.Tx.
 func (t *pgTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollment, error) {
+	if err := t.lockContact(contact); err != nil {
+		return nil, err
+	}
 	var e engine.Enrollment
 	err := t.getJSON(&e, "active enrollment of "+providers.Mask(contact)+" in", automationID,
 		`SELECT e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id WHERE a.contact = $1 AND a.automation = $2`,
@@ -697,6 +767,9 @@ func (t *pgTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollmen
 
 // ActiveEnrollments implements engine.Tx.
 func (t *pgTx) ActiveEnrollments(contact string) ([]*engine.Enrollment, error) {
+	if err := t.lockContact(contact); err != nil {
+		return nil, err
+	}
 	return listJSON[engine.Enrollment](t, "active enrollments", `SELECT e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id
 		WHERE a.contact = $1 ORDER BY a.automation`, contact)
 }
@@ -843,6 +916,9 @@ func (t *pgTx) ReleaseTimers(automationID string) (int, error) {
 
 // Meta implements engine.Tx.
 func (t *pgTx) Meta(k string) ([]byte, error) {
+	if err := t.lock("meta", k, k); err != nil {
+		return nil, err
+	}
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, k).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -861,6 +937,9 @@ func (t *pgTx) PutMeta(k string, v []byte) error {
 	}
 	if k == "" {
 		return errors.New("store: put meta: no key")
+	}
+	if err := t.lock("meta", k, k); err != nil {
+		return err
 	}
 	if v == nil {
 		v = []byte{}

@@ -12,7 +12,8 @@
 //
 // Where no PostgreSQL binaries are installed the tests that ask for one
 // skip, saying so, unless the environment variable CI is set: there a
-// missing PostgreSQL fails them.
+// missing PostgreSQL fails them. The cluster runs without fsync, unless
+// KEYWAY_PGTEST_DURABLE is set (for benchmarks).
 package pgtest
 
 import (
@@ -128,7 +129,12 @@ func start() (*running, error) {
 		return nil, err
 	}
 	r.port = port
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300", port, dir)
+	if os.Getenv("KEYWAY_PGTEST_DURABLE") == "" {
+		// Tests need no durability across a machine crash; benchmarks
+		// that compare with bbolt's fsync set KEYWAY_PGTEST_DURABLE.
+		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
 	if out, err := r.cmd("pg_ctl", "-D", dir, "-o", opts, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		return nil, fmt.Errorf("pgtest: pg_ctl start: %w\n%s\n%s", err, out, log)
