@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 	"github.com/keyway-sms/keyway/providers/twilio"
 )
@@ -80,15 +78,7 @@ func BenchmarkSharedWebhooks(b *testing.B) {
 			if dsn != "" {
 				// Transactions PostgreSQL refused (serialization failures,
 				// deadlocks) and that keyway ran again, per webhook.
-				conn, err := pgx.Connect(b.Context(), dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer conn.Close(b.Context())
-				var rollbacks int64
-				if err := conn.QueryRow(b.Context(), `SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&rollbacks); err != nil {
-					b.Fatal(err)
-				}
+				rollbacks := pgtest.Rollbacks(b, dsn)
 				b.ReportMetric(float64(rollbacks)/float64(b.N), "rollbacks/op")
 			}
 		})

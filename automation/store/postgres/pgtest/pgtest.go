@@ -199,3 +199,20 @@ func NewDatabase(t testing.TB) string {
 	})
 	return cluster.dsn(name)
 }
+
+// Rollbacks returns how many transactions were rolled back in the database
+// at dsn so far (pg_stat_database), for benchmarks to report conflicts.
+func Rollbacks(t testing.TB, dsn string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int64
+	if err := conn.QueryRow(ctx, `SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		t.Fatalf("pgtest: read pg_stat_database: %v", err)
+	}
+	return n
+}
