@@ -501,7 +501,9 @@ func (t *pgTx) Message(id string) (*engine.Message, error) {
 	return &m, nil
 }
 
-// MessageByProviderID implements engine.Tx.
+// MessageByProviderID implements engine.Tx. In an Update it takes the
+// message's lock (as Message does) and reads it again under it, so that a
+// status callback and the outbox recording a send take turns.
 func (t *pgTx) MessageByProviderID(provider, providerID string) (*engine.Message, error) {
 	var m engine.Message
 	err := t.getJSON(&m, "message", provider+"/"+providerID,
@@ -509,7 +511,10 @@ func (t *pgTx) MessageByProviderID(provider, providerID string) (*engine.Message
 	if err != nil {
 		return nil, err
 	}
-	return &m, nil
+	if !t.writable || t.locked["message\x00"+m.ID] {
+		return &m, nil
+	}
+	return t.Message(m.ID)
 }
 
 // PutMessage implements engine.Tx. A provider id is unique: a message
