@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +80,8 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
-	c := &Config{File: file, pos: map[string]Pos{}}
+	sum := sha256.Sum256(data)
+	c := &Config{File: file, Hash: hex.EncodeToString(sum[:]), pos: map[string]Pos{}}
 	d := newDecoder(file, lookupEnv, c.pos)
 	d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
 	for i := range c.Automations {
@@ -147,7 +150,7 @@ func sortProblems(ps Problems) {
 
 // applyDefaults fills in the settings the file leaves empty:
 //   - server.listen ":8080"; server.max_body_bytes 65536 (when 0);
-//   - storage.path "./data/keyway.db";
+//   - storage.path "./data/keyway.db", unless storage.postgres is set;
 //   - defaults.region "US"; defaults.timezone "UTC";
 //   - providers.twilio.api_base_url "https://api.twilio.com"; the channel
 //     of each sender number, Twilio's and every other provider's, "sms";
@@ -170,7 +173,9 @@ func sortProblems(ps Problems) {
 func (c *Config) applyDefaults() {
 	setDefault(&c.Server.Listen, defaultListen)
 	setDefault(&c.Server.MaxBodyBytes, defaultMaxBodyBytes)
-	setDefault(&c.Storage.Path, defaultStoragePath)
+	if c.Storage.Postgres == "" {
+		setDefault(&c.Storage.Path, defaultStoragePath)
+	}
 	setDefault(&c.Defaults.Region, defaultRegion)
 	setDefault(&c.Defaults.Timezone, defaultTimezone)
 

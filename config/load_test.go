@@ -76,7 +76,7 @@ func readSpecExample(t *testing.T) []byte {
 func TestSpecExample(t *testing.T) {
 	c, ps := Parse("testdata/spec_example.yaml", readSpecExample(t), env(specEnv))
 	checkProblems(t, render(ps), []string{
-		"testdata/spec_example.yaml:29:45: " + helpWarning,
+		"testdata/spec_example.yaml:32:45: " + helpWarning,
 	})
 
 	checks := []struct {
@@ -95,7 +95,13 @@ func TestSpecExample(t *testing.T) {
 		{"smtp from", c.Email.SMTP.From, "Acme <sms@acme.example>"},
 		{"opt-in keywords", c.Compliance.OptIn.Keywords, []string{"START", "UNSTOP", "YES"}},
 		{"fields", c.Fields, []string{"first_name", "email"}},
-		{"automations", len(c.Automations), 3},
+		{"admin_listen", c.Server.AdminListen, "127.0.0.1:8081"},
+		{"postgres unset", c.Storage.Postgres, ""},
+		{"loop guard", c.Compliance.LoopGuard.Max, 10},
+		{"quiet hours end", c.Compliance.QuietHours.End, "08:00"},
+		{"staff", len(c.Staff), 1},
+		{"staff name", c.Staff[0].Name, "Ann"},
+		{"automations", len(c.Automations), 5},
 		{"join enabled", c.Automations[0].IsEnabled(), true},
 		{"join keywords", c.Automations[0].Keywords, []string{"JOIN", "SUBSCRIBE"}},
 		{"join steps", len(c.Automations[0].Steps), 6},
@@ -106,8 +112,10 @@ func TestSpecExample(t *testing.T) {
 		{"join step 5 node", c.Automations[0].Steps[4].Node != nil, true},
 		{"support path", c.Automations[1].Path, "automations[1]"},
 		{"support catch_all", c.Automations[1].CatchAll, true},
-		{"weekly cron", c.Automations[2].Schedule.Cron, "0 10 * * MON"},
-		{"weekly catch_up", c.Automations[2].Schedule.CatchUp.D(), time.Hour},
+		{"agent handoff", c.Automations[2].Steps[0].Type, "handoff"},
+		{"reminder channel", c.Automations[3].Channel, ChannelWhatsApp},
+		{"weekly cron", c.Automations[4].Schedule.Cron, "0 10 * * MON"},
+		{"weekly catch_up", c.Automations[4].Schedule.CatchUp.D(), time.Hour},
 	}
 	for _, tc := range checks {
 		t.Run(tc.name, func(t *testing.T) {
@@ -605,17 +613,17 @@ func TestPositions(t *testing.T) {
 	}{
 		{"server", Pos{2, 3}},
 		{"server.listen", Pos{2, 11}},
-		{"providers.twilio.numbers", Pos{18, 7}},
-		{"providers.twilio.numbers[0]", Pos{18, 9}},
-		{"providers.twilio.numbers[0].number", Pos{18, 19}},
-		{"automations", Pos{34, 3}},
-		{"automations[0]", Pos{34, 5}},
-		{"automations[0].keywords[1]", Pos{37, 22}},
-		{"automations[0].steps[2]", Pos{43, 9}},
-		{"automations[0].steps[4].next", Pos{45, 79}},
-		{"automations[2].schedule.group", Pos{53, 46}},
+		{"providers.twilio.numbers", Pos{21, 7}},
+		{"providers.twilio.numbers[0]", Pos{21, 9}},
+		{"providers.twilio.numbers[0].number", Pos{21, 19}},
+		{"automations", Pos{41, 3}},
+		{"automations[0]", Pos{41, 5}},
+		{"automations[0].keywords[1]", Pos{44, 22}},
+		{"automations[0].steps[2]", Pos{50, 9}},
+		{"automations[0].steps[4].next", Pos{52, 79}},
+		{"automations[4].schedule.group", Pos{71, 46}},
 		// step type fields are recorded by DecodeStep: until then the step stands for them
-		{"automations[0].steps[2].timeout", Pos{43, 9}},
+		{"automations[0].steps[2].timeout", Pos{50, 9}},
 		{"nowhere", Pos{1, 1}},
 	}
 	for _, tc := range tests {

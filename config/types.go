@@ -30,6 +30,9 @@ type Config struct {
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
+	// Hash is the SHA-256 of the file's content, in hex: processes that
+	// share a database should run the same file, and show this to prove it.
+	Hash string `yaml:"-"`
 	// pos maps a node path such as "automations[0].keywords[1]" to where it
 	// stands in File.
 	pos map[string]Pos
@@ -46,9 +49,18 @@ type Server struct {
 	AdminListen string `yaml:"admin_listen"`
 }
 
-// Storage is where the embedded database lives.
+// Storage is where keyway keeps its state: the embedded bbolt file at
+// Path (the default), or the PostgreSQL database Postgres names, which any
+// number of keyway processes may share. Setting both is an error.
 type Storage struct {
+	// Path is the bbolt file; it defaults to "./data/keyway.db" only when
+	// Postgres is not set.
 	Path string `yaml:"path"`
+	// Postgres is a PostgreSQL DSN (URL or key=value string).
+	Postgres string `yaml:"postgres"`
+	// Retention is how long stored messages, inbound and outbound, are
+	// kept; older ones are pruned. Zero (the default) keeps them forever.
+	Retention Duration `yaml:"retention"`
 }
 
 // Admin configures the admin API; it is off while Token is empty.

@@ -117,6 +117,18 @@ func checkListen(addr string) error {
 
 func (k *checker) storage() {
 	p := k.c.Storage.Path
+	if k.c.Storage.Postgres != "" {
+		switch p {
+		case "":
+		case defaultStoragePath:
+			// SPEC's own example writes the default path beside postgres:
+			// PostgreSQL is used, and the path only draws a warning.
+			k.warnf("storage.path", "storage.path is not used while storage.postgres is set: PostgreSQL is used instead of the bbolt file")
+		default:
+			k.errorf("storage.postgres", "storage: path and postgres are both set; keep one: the bbolt file at path, or the PostgreSQL database postgres names")
+		}
+		return
+	}
 	if base := filepath.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." {
 		k.errorf("storage.path", "storage.path: %q names a folder; name the database file in it, e.g. \"./data/keyway.db\"", p)
 	}

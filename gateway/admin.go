@@ -81,7 +81,7 @@ func (g *Gateway) listAutomations(c *fiber.Ctx) error {
 		}
 		out = append(out, v)
 	}
-	return c.JSON(fiber.Map{"automations": out})
+	return c.JSON(fiber.Map{"automations": out, "config_hash": g.cfg.Load().Hash})
 }
 
 func (g *Gateway) listEnrollments(c *fiber.Ctx) error {

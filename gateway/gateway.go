@@ -73,6 +73,9 @@ type Options struct {
 	Logger    zerolog.Logger
 	// Version and Commit label keyway_build_info.
 	Version, Commit string
+	// Owner names this process on the send leases it takes (default: the
+	// host name); processes that share a store need names of their own.
+	Owner string
 }
 
 // New builds the gateway: its engine, outbox and scheduler on o.Store, and
@@ -93,7 +96,7 @@ func New(o Options) (*Gateway, error) {
 		g.dev = g.dev || p.DevNotice() != ""
 	}
 	g.cfg.Store(cfg)
-	g.metrics.configLoaded(true)
+	g.metrics.configLoaded(true, cfg.Hash)
 	now := time.Now()
 	g.loadedAt.Store(&now)
 	mailer, err := newMailer(cfg, g.dev, log)
@@ -107,13 +110,18 @@ func New(o Options) (*Gateway, error) {
 	texter := newSenders(cfg, o.Providers)
 	g.outbox = outbox.NewOutbox(outbox.OutboxOptions{
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
-		Dev: g.dev, ProviderOf: texter.name,
+		Dev: g.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
 	g.metrics.zeroCounters()
 	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
 	g.sched = schedule.NewScheduler(g.engine, log)
+	if w, ok := o.Store.(engine.Waker); ok {
+		// Sends and timers other processes make due are taken up at once;
+		// the outbox's and the timer loop's polls stay as the safety net.
+		w.OnWake(g.wake)
+	}
 	g.app, g.adminApp = g.routes()
 	return g, nil
 }
@@ -171,11 +179,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.log.Warn().Str("provider", p.Name()).Msg(notice)
 		}
 	}
+	storage := cfg.Storage.Path
+	if cfg.Storage.Postgres != "" {
+		storage = "postgres"
+	}
 	serving := g.log.Info().Str("listen", ln.Addr().String())
 	if adminLn != nil {
 		serving = serving.Str("admin_listen", adminLn.Addr().String())
 	}
-	serving.Str("storage", cfg.Storage.Path).
+	serving.Str("storage", storage).
 		Int("automations", len(g.engine.Set().Automations())).Msg("keyway serving")
 
 	workers, stopWorkers := context.WithCancel(context.Background())
@@ -183,9 +195,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if _, err := g.engine.Reconcile(ctx); err != nil {
 		g.log.Error().Err(err).Msg("reconcile enrollments with the config")
 	}
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); g.outbox.Run(workers) }()
 	go func() { defer wg.Done(); g.timerLoop(workers) }()
+	go func() { defer wg.Done(); g.pruneLoop(workers) }()
 	// Ready means a SIGHUP or a change of the file is acted on.
 	watching := make(chan struct{})
 	go func() { defer wg.Done(); g.watchReloads(workers, watching) }()
@@ -238,6 +251,58 @@ func (g *Gateway) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// pruneBatch is how many messages one pruning transaction removes: small,
+// so that no transaction holds the store for long.
+const pruneBatch = 500
+
+// pruneLoop removes the stored messages older than storage.retention, read
+// from the running config at each pass: a pass a minute (more often for a
+// retention shorter than 10 minutes), in batches of pruneBatch, each its
+// own transaction. With several processes on one database each prunes; a
+// batch that another took first finds less to remove.
+func (g *Gateway) pruneLoop(ctx context.Context) {
+	for {
+		keep := g.cfg.Load().Storage.Retention.D()
+		every := time.Minute
+		if keep > 0 {
+			every = min(max(keep/10, time.Second), time.Minute)
+			g.prune(ctx, keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// prune removes the messages created more than keep ago, a batch at a time.
+func (g *Gateway) prune(ctx context.Context, keep time.Duration) {
+	before := time.Now().Add(-keep)
+	total := 0
+	for ctx.Err() == nil {
+		var n int
+		err := g.store.Update(ctx, func(tx engine.Tx) error {
+			var err error
+			n, err = tx.PruneMessages(before, pruneBatch)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Error().Err(err).Msg("retention: prune stored messages")
+			}
+			break
+		}
+		total += n
+		if n < pruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		g.log.Info().Int("messages", total).Dur("retention", keep).Msg("retention: pruned stored messages")
+	}
 }
 
 // timerLoop fires due timers once a second (a robfig/cron job) and

@@ -19,6 +19,9 @@ type metrics struct {
 	reloadOK prometheus.Gauge
 	// reloadTime is when the running config was loaded, in Unix seconds.
 	reloadTime prometheus.Gauge
+	// configInfo is 1 with the running config's hash as label, so that
+	// operators can see a process running another file than the rest.
+	configInfo *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -50,19 +53,25 @@ func newMetrics() *metrics {
 		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "keyway_config_last_reload_success_timestamp_seconds", Help: "When the running config was loaded, at start or by the last successful reload.",
 		}),
+		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "keyway_config_info", Help: "1, with the SHA-256 of the running config file as the hash label.",
+		}, []string{"hash"}),
 	}
-	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.reloads, m.reloadOK, m.reloadTime,
+	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.reloads, m.reloadOK, m.reloadTime, m.configInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // configLoaded records a config load: a success (at start or on reload)
-// sets the flag and the time; a refused reload clears the flag.
-func (m *metrics) configLoaded(ok bool) {
+// sets the flag, the time and the running config's hash; a refused reload
+// clears the flag.
+func (m *metrics) configLoaded(ok bool, hash string) {
 	if !ok {
 		m.reloadOK.Set(0)
 		return
 	}
 	m.reloadOK.Set(1)
 	m.reloadTime.SetToCurrentTime()
+	m.configInfo.Reset()
+	m.configInfo.WithLabelValues(hash).Set(1)
 }

@@ -21,9 +21,9 @@ import (
 // config.Parse), and so is a file with no automations at all while
 // enrollments are active, unless it sets allow_empty_automations: true.
 // The automations, groups, compliance replies, admin.token,
-// server.public_url and server.max_body_bytes apply at once;
-// server.listen, storage, providers and email are read only at start and
-// are logged as needing a restart when they changed.
+// server.public_url, server.max_body_bytes and storage.retention apply at
+// once; server.listen, the rest of storage, providers and email are read
+// only at start and are logged as needing a restart when they changed.
 func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
@@ -35,7 +35,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	}
 	if set == nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		g.metrics.configLoaded(false)
+		g.metrics.configLoaded(false, "")
 		errs := problems.Errors()
 		for _, p := range errs {
 			g.log.Error().Str("problem", p.String()).Msg("reload refused")
@@ -50,7 +50,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	}
 	g.cfg.Store(cfg)
 	g.engine.Swap(set)
-	g.metrics.configLoaded(true)
+	g.metrics.configLoaded(true, cfg.Hash)
 	now := time.Now()
 	g.loadedAt.Store(&now)
 	// The new config is live: schedules and workers follow it whatever
@@ -96,7 +96,7 @@ func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set 
 }
 
 func restartNeeded(a, b *config.Config) bool {
-	return a.Server.Listen != b.Server.Listen || a.Server.AdminListen != b.Server.AdminListen || a.Storage.Path != b.Storage.Path ||
+	return a.Server.Listen != b.Server.Listen || a.Server.AdminListen != b.Server.AdminListen || a.Storage.Path != b.Storage.Path || a.Storage.Postgres != b.Storage.Postgres ||
 		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
 }
 

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 	"github.com/keyway-sms/keyway/providers/twilio"
 	"github.com/keyway-sms/keyway/test/fakes"
 )
@@ -48,6 +49,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	pgtest.Stop() // the PostgreSQL cluster of postgres_test.go, if it started one
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -73,6 +75,11 @@ type Gateway struct {
 	// wrap, if set, is a command keyway runs under: its words come before
 	// the binary's path and arguments (e.g. unshare to mount a tmpfs).
 	wrap []string
+	// postgres, if set, is the DSN of the database the config names in
+	// storage.postgres, in place of a bbolt file in Dir.
+	postgres string
+	// retention, if set, is the config's storage.retention.
+	retention string
 
 	cmd  *exec.Cmd
 	logs *fakes.Logs
@@ -105,7 +112,7 @@ func (g *Gateway) WriteConfig(body string) {
   listen: "127.0.0.1:0"
   public_url: %q
 storage:
-  path: %q
+  %s
 admin:
   token: %q
 providers:
@@ -116,11 +123,24 @@ providers:
     numbers:
       - { number: %q, channel: sms }
       - { number: %q, channel: whatsapp }
-`, PublicURL, filepath.Join(g.Dir, "data", "keyway.db"), AdminToken,
+`, PublicURL, g.storage(), AdminToken,
 		g.Twilio.AccountSID, g.Twilio.AuthToken, g.Twilio.URL(), OurSMS, OurWhatsApp)
 	if err := os.WriteFile(g.Config, []byte(head+body), 0o600); err != nil {
 		g.t.Fatal(err)
 	}
+}
+
+// storage is the config's storage setting: the bbolt file in Dir, or the
+// PostgreSQL database the gateway shares with others.
+func (g *Gateway) storage() string {
+	s := fmt.Sprintf("path: %q", filepath.Join(g.Dir, "data", "keyway.db"))
+	if g.postgres != "" {
+		s = fmt.Sprintf("postgres: %q", g.postgres)
+	}
+	if g.retention != "" {
+		s += fmt.Sprintf("\n  retention: %q", g.retention)
+	}
+	return s
 }
 
 var listening = regexp.MustCompile(`"listen":"([^"]+)"[^\n]*"message":"keyway serving"`)

@@ -29,6 +29,26 @@ type Store interface {
 	Close() error
 }
 
+// Waker is implemented by a store that several processes share: OnWake
+// registers fn, which must not block, to be called when any of them
+// commits a send or timer that may be due, so that every process looks at
+// once rather than at its next poll.
+type Waker interface {
+	OnWake(fn func())
+}
+
+// SlotBooker is implemented by a store that several processes share, so
+// that a sender number's mps holds across all of them together: BookSlot
+// books for message the next send slot of number at mps sends per second
+// (a burst of one), by the store's clock, and returns how long until it.
+// Asked again for a message that holds a booking, by any process, it
+// returns the time left until the booked slot, and once that has come,
+// zero, using the booking up. The outbox uses it in place of its own
+// limiter.
+type SlotBooker interface {
+	BookSlot(ctx context.Context, number string, mps float64, message string) (time.Duration, error)
+}
+
 // Tx is one transaction. Getters return ErrNotFound when nothing is stored.
 // Setters in a read-only transaction fail.
 type Tx interface {
@@ -56,6 +76,12 @@ type Tx interface {
 	// sorts before the id given (from the newest when empty), newest first
 	// (ids sort by creation time): the message log, read page by page.
 	MessagesPage(before string, limit int) ([]*Message, error)
+	// PruneMessages removes up to limit messages created before the time
+	// given, oldest first, with their indexes, and returns how many. A
+	// message still in the outbox stays. Its cost grows with the messages
+	// removed (and those queued among them), not with all stored: callers
+	// prune in small batches, a transaction each (storage.retention).
+	PruneMessages(before time.Time, limit int) (int, error)
 
 	// Enqueue adds the queued outbound message m to the outbox, at the end
 	// of the queue of its recipients (m.QueueKey()), due at m.NextAttempt

@@ -250,7 +250,7 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 			return time.Time{} // another process took them
 		}
 		for _, m := range claimed {
-			if d := ob.pace(m); d > 0 {
+			if d := ob.pace(ctx, m); d > 0 {
 				ob.results <- outcome{m: m, kind: released, due: now.Add(d)}
 				continue
 			}
@@ -300,12 +300,25 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]*engin
 // pace takes a token of m's sender number for a send now, and returns 0;
 // or, when the next token is later, reserves it for m and returns how
 // long until then. A message without a rate limit takes nothing.
-func (ob *Outbox) pace(m *engine.Message) time.Duration {
+//
+// On a store that several processes share (engine.SlotBooker) the token is
+// booked in the store, so that the rate holds across all of them; should
+// the booking fail, this process's own limiter paces the send.
+func (ob *Outbox) pace(ctx context.Context, m *engine.Message) time.Duration {
 	lim := ob.limiters[m.From]
 	if lim == nil || m.Kind != engine.KindText {
 		return 0
 	}
 	now := time.Now() // the limiter keeps wall-clock time
+	if b, ok := ob.o.Store.(engine.SlotBooker); ok {
+		// The store keeps the booking, for whichever process claims the
+		// send at its slot.
+		d, err := b.BookSlot(ctx, m.From, float64(lim.Limit()), m.ID)
+		if err == nil {
+			return d
+		}
+		ob.o.Logger.Warn().Err(err).Msg("outbox: book a send slot in the store; pacing with this process's limiter")
+	}
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if at, ok := ob.paced[m.ID]; ok {

@@ -353,8 +353,24 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 	st := plan.State
 	if !plan.Resume {
 		st.After, st.Done = "", false
-		if err := s.putState(ctx, a.ID, st); err != nil {
-			return err
+		// Several processes sharing a store plan the same tick: the one
+		// whose transaction stores it first runs it.
+		err := s.e.Transact(ctx, func(x engine.Txn) error {
+			cur, err := readTickState(x.Tx(), a.ID)
+			if err != nil {
+				return err
+			}
+			if cur != nil && cur.Spec == st.Spec && !cur.Tick.Before(st.Tick) {
+				return errTickTaken
+			}
+			return putTickState(x.Tx(), a.ID, st)
+		})
+		if errors.Is(err, errTickTaken) {
+			s.log.Debug().Str("automation", a.ID).Time("tick", st.Tick).Msg("schedule: tick taken by another process")
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("automation: schedule of %q: store state: %w", a.ID, err)
 		}
 	}
 	started, skipped := 0, 0
@@ -372,6 +388,16 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 		n, sk := 0, 0
 		err := s.e.Transact(ctx, func(x engine.Txn) error {
 			next, n, sk = st, 0, 0
+			// Each batch goes on from the stored state, and only if it is
+			// still where this process left it: so a batch runs once even
+			// when another process resumes the tick beside this one.
+			stored, err := readTickState(x.Tx(), a.ID)
+			if err != nil {
+				return err
+			}
+			if stored == nil || stored.Spec != st.Spec || !stored.Tick.Equal(st.Tick) || stored.Done || stored.After != st.After {
+				return errTickTaken
+			}
 			members, err := x.Tx().ContactsInGroup(group, st.After, engine.StartBatch)
 			if err != nil {
 				return err
@@ -393,6 +419,10 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 			}
 			return putTickState(x.Tx(), a.ID, next)
 		})
+		if errors.Is(err, errTickTaken) {
+			s.log.Debug().Str("automation", a.ID).Time("tick", st.Tick).Msg("schedule: tick taken on by another process")
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("automation: schedule of %q: tick %s: %w", a.ID, st.Tick.Format(time.RFC3339), err)
 		}
@@ -428,6 +458,27 @@ func (s *Scheduler) State(ctx context.Context, id string) (*TickState, error) {
 		return nil, fmt.Errorf("automation: schedule of %q: read state: %w", id, err)
 	}
 	return st, nil
+}
+
+// errTickTaken stops a tick that another process sharing the store has
+// started, moved on or finished.
+var errTickTaken = errors.New("the tick was taken by another process")
+
+// readTickState reads the stored TickState of automation id in tx, or nil
+// when there is none or it cannot be read.
+func readTickState(tx engine.Tx, id string) (*TickState, error) {
+	raw, err := tx.Meta(scheduleMetaPrefix + id)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var v TickState
+	if json.Unmarshal(raw, &v) != nil {
+		return nil, nil
+	}
+	return &v, nil
 }
 
 func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error {

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -20,6 +21,7 @@ import (
 	// Importing steps registers every step type, which engine.Load needs.
 	"github.com/keyway-sms/keyway/automation/steps"
 	"github.com/keyway-sms/keyway/automation/store/bolt"
+	"github.com/keyway-sms/keyway/automation/store/postgres"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/gateway"
 	"github.com/keyway-sms/keyway/providers"
@@ -393,15 +395,35 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 	if err != nil {
 		return nil, err
 	}
-	st, err := bolt.Open(cfg.Storage.Path)
+	st, owner, err := openStore(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g, err := gateway.New(gateway.Options{Path: path, Config: cfg, Set: set, Store: st, Providers: ps, Logger: log,
-		Version: version, Commit: revision()})
+		Version: version, Commit: revision(), Owner: owner})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	return g, nil
+}
+
+// openStore opens the storage cfg names: the PostgreSQL database of
+// storage.postgres, or else the bbolt file of storage.path. It also names
+// this process on the send leases it takes: on a shared database each
+// process needs a name of its own (host and process id), so that one
+// starting does not take back the sends another is making.
+func openStore(cfg *config.Config) (engine.Store, string, error) {
+	if cfg.Storage.Postgres == "" {
+		st, err := bolt.Open(cfg.Storage.Path)
+		return st, "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := postgres.Open(ctx, cfg.Storage.Postgres)
+	if err != nil {
+		return nil, "", err
+	}
+	host, _ := os.Hostname()
+	return st, fmt.Sprintf("%s/%d", host, os.Getpid()), nil
 }

@@ -29,6 +29,7 @@ var (
 	bMessages    = []byte("messages")      // id → Message
 	bProviderIDs = []byte("provider_ids")  // provider 0 providerID → message id
 	bContactMsgs = []byte("contact_msgs")  // phone 0 message id → nil
+	bMsgCreated  = []byte("msg_created")   // dueKey(CreatedAt) message id → nil
 	bOutbox      = []byte("outbox")        // message id → sendEntry
 	bSendQueues  = []byte("send_queues")   // queue 0 message id → nil
 	bSendDue     = []byte("send_due")      // dueKey(claimable) message id → nil, queue heads only
@@ -40,7 +41,7 @@ var (
 	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → Timer
 	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
 	bMeta        = []byte("meta")          // key → value
-	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bOutbox,
+	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
 		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta}
 )
 
@@ -94,6 +95,7 @@ func Open(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		indexCreated := tx.Bucket(bMsgCreated) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -102,6 +104,11 @@ func Open(path string) (*Bolt, error) {
 		t := &boltTx{tx: tx, writable: true}
 		if err := migrateOutbox(t); err != nil {
 			return err
+		}
+		if indexCreated {
+			if err := indexMessagesCreated(t); err != nil {
+				return err
+			}
 		}
 		return releaseLeases(t)
 	})
@@ -441,6 +448,22 @@ func (t *boltTx) MessageByProviderID(provider, providerID string) (*engine.Messa
 
 // PutMessage implements engine.Tx.
 func (t *boltTx) PutMessage(m *engine.Message) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if raw := t.tx.Bucket(bMessages).Get([]byte(m.ID)); raw != nil {
+		var old engine.Message
+		if json.Unmarshal(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
+			if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	if m.ID != "" {
+		if err := t.mark(bMsgCreated, dueKey(m.CreatedAt, m.ID)); err != nil {
+			return err
+		}
+	}
 	if m.ProviderID != "" {
 		if !t.writable {
 			return errReadOnly
@@ -455,6 +478,57 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 		}
 	}
 	return t.put(bMessages, []byte(m.ID), m)
+}
+
+// PruneMessages implements engine.Tx, from the creation-time index.
+func (t *boltTx) PruneMessages(before time.Time, limit int) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	end := dueKey(before, "")
+	var ids []string
+	cur := t.tx.Bucket(bMsgCreated).Cursor()
+	for k, _ := cur.First(); k != nil && len(ids) < limit && bytes.Compare(k[:12], end) < 0; k, _ = cur.Next() {
+		if t.tx.Bucket(bOutbox).Get(k[12:]) == nil {
+			ids = append(ids, string(k[12:]))
+		}
+	}
+	for _, id := range ids {
+		m, err := t.Message(id)
+		if err != nil {
+			return 0, fmt.Errorf("store: message creation index: %w", err)
+		}
+		if m.ProviderID != "" {
+			pk := key(m.Provider, m.ProviderID)
+			if cur := t.tx.Bucket(bProviderIDs).Get(pk); string(cur) == id {
+				if err := t.del(bProviderIDs, pk); err != nil {
+					return 0, err
+				}
+			}
+		}
+		for _, d := range []struct{ bucket, key []byte }{
+			{bContactMsgs, key(m.Contact, id)},
+			{bMsgCreated, dueKey(m.CreatedAt, id)},
+			{bMessages, []byte(id)},
+		} {
+			if err := t.del(d.bucket, d.key); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(ids), nil
+}
+
+// indexMessagesCreated fills the creation-time index of the messages
+// stored by a keyway from before it existed.
+func indexMessagesCreated(t *boltTx) error {
+	return t.tx.Bucket(bMessages).ForEach(func(k, v []byte) error {
+		var m engine.Message
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil // unreadable: never pruned, as before
+		}
+		return t.mark(bMsgCreated, dueKey(m.CreatedAt, string(k)))
+	})
 }
 
 // Messages implements engine.Tx.

@@ -119,6 +119,7 @@ type memState struct {
 	contacts     memTree[[]byte]       // phone → Contact JSON
 	groups       memTree[struct{}]     // group 0 phone
 	messages     memTree[[]byte]       // id → Message JSON
+	msgCreated   memTree[struct{}]     // memTimerKey(CreatedAt, id)
 	providerIDs  memTree[string]       // provider 0 provider id → message id
 	contactMsgs  memTree[struct{}]     // phone 0 message id
 	outbox       memTree[memSend]      // message id → its entry
@@ -351,7 +352,9 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 		if old.Contact != "" && old.Contact != m.Contact {
 			tx.st.contactMsgs.del(tx.owner, memJoin(old.Contact, m.ID))
 		}
+		tx.st.msgCreated.del(tx.owner, memTimerKey(old.CreatedAt, m.ID))
 	}
+	tx.mark(&tx.st.msgCreated, memTimerKey(m.CreatedAt, m.ID))
 	if m.ProviderID != "" {
 		if id, _ := tx.st.providerIDs.get(pk); id != m.ID {
 			tx.st.providerIDs.set(tx.owner, pk, m.ID)
@@ -362,6 +365,44 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 	}
 	tx.st.messages.set(tx.owner, m.ID, raw)
 	return nil
+}
+
+// PruneMessages implements Tx, from the creation-time index.
+func (tx *memTx) PruneMessages(before time.Time, limit int) (int, error) {
+	if err := tx.write(); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	end := memTimerKey(before, "")
+	var ids []string
+	tx.st.msgCreated.ascend("", func(k string, _ struct{}) bool {
+		if k[:12] >= end || len(ids) >= limit {
+			return false
+		}
+		if _, queued := tx.st.outbox.get(k[12:]); !queued {
+			ids = append(ids, k[12:])
+		}
+		return true
+	})
+	for _, id := range ids {
+		m, err := tx.Message(id)
+		if err != nil {
+			return 0, fmt.Errorf("memstore: message creation index: %w", err)
+		}
+		if m.ProviderID != "" {
+			if cur, _ := tx.st.providerIDs.get(memJoin(m.Provider, m.ProviderID)); cur == id {
+				tx.st.providerIDs.del(tx.owner, memJoin(m.Provider, m.ProviderID))
+			}
+		}
+		if m.Contact != "" {
+			tx.st.contactMsgs.del(tx.owner, memJoin(m.Contact, id))
+		}
+		tx.st.msgCreated.del(tx.owner, memTimerKey(m.CreatedAt, id))
+		tx.st.messages.del(tx.owner, id)
+	}
+	return len(ids), nil
 }
 
 // Messages implements Tx: ids sort by creation time, so the greatest

@@ -1,0 +1,146 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations are the schema's versions, in order: migrations[i] takes the
+// schema from version i to i+1. A released migration is never edited; a
+// change is a new one appended. Keys are collated "C" so that they sort by
+// bytes, as the bbolt store's keys do.
+var migrations = []string{
+	// 1: the first schema.
+	`
+CREATE TABLE contacts (
+	phone text COLLATE "C" PRIMARY KEY,
+	data  jsonb NOT NULL
+);
+CREATE TABLE contact_groups (
+	grp   text COLLATE "C" NOT NULL,
+	phone text COLLATE "C" NOT NULL,
+	PRIMARY KEY (grp, phone)
+);
+CREATE TABLE messages (
+	id          text COLLATE "C" PRIMARY KEY,
+	provider    text COLLATE "C" NOT NULL,
+	provider_id text COLLATE "C",
+	contact     text COLLATE "C" NOT NULL,
+	created_ns  bigint NOT NULL,
+	data        jsonb NOT NULL
+);
+CREATE UNIQUE INDEX messages_provider_id ON messages (provider, provider_id) WHERE provider_id IS NOT NULL;
+CREATE INDEX messages_contact ON messages (contact, id) WHERE contact <> '';
+CREATE INDEX messages_created ON messages (created_ns);
+CREATE TABLE outbox (
+	message_id   text COLLATE "C" PRIMARY KEY,
+	queue        text COLLATE "C" NOT NULL,
+	due_ns       bigint NOT NULL,
+	owner        text COLLATE "C" NOT NULL DEFAULT '',
+	lease_ns     bigint NOT NULL,
+	head         boolean NOT NULL,
+	claimable_ns bigint NOT NULL
+);
+CREATE INDEX outbox_queue ON outbox (queue, message_id);
+CREATE INDEX outbox_claimable ON outbox (claimable_ns, message_id) WHERE head;
+CREATE INDEX outbox_owner ON outbox (owner, message_id) WHERE owner <> '';
+CREATE TABLE enrollments (
+	id         text COLLATE "C" PRIMARY KEY,
+	automation text COLLATE "C" NOT NULL,
+	contact    text COLLATE "C" NOT NULL,
+	active     boolean NOT NULL,
+	data       jsonb NOT NULL
+);
+CREATE INDEX enrollments_contact ON enrollments (contact, id);
+CREATE INDEX enrollments_automation ON enrollments (automation, id);
+CREATE TABLE active_enrollments (
+	contact    text COLLATE "C" NOT NULL,
+	automation text COLLATE "C" NOT NULL,
+	id         text COLLATE "C" NOT NULL,
+	PRIMARY KEY (contact, automation)
+);
+CREATE TABLE timers (
+	due_ns     bigint NOT NULL,
+	enrollment text COLLATE "C" NOT NULL,
+	data       jsonb NOT NULL,
+	PRIMARY KEY (due_ns, enrollment)
+);
+CREATE TABLE held_timers (
+	automation text COLLATE "C" NOT NULL,
+	due_ns     bigint NOT NULL,
+	enrollment text COLLATE "C" NOT NULL,
+	data       jsonb NOT NULL,
+	PRIMARY KEY (automation, due_ns, enrollment)
+);
+CREATE TABLE meta (
+	key   text COLLATE "C" PRIMARY KEY,
+	value bytea NOT NULL
+);
+`,
+	// 2: the send slots that pace each sender number across processes, and
+	// the slots booked for sends that wait for theirs.
+	`
+CREATE TABLE send_slots (
+	number  text COLLATE "C" PRIMARY KEY,
+	next_ns bigint NOT NULL
+);
+CREATE TABLE send_bookings (
+	message_id text COLLATE "C" PRIMARY KEY,
+	at_ns      bigint NOT NULL
+);
+CREATE INDEX send_bookings_at ON send_bookings (at_ns);
+`,
+}
+
+// migrateLock is the key of the session advisory lock held while the
+// schema is migrated, so that processes starting together take turns: the
+// first migrates, the others then find the schema current.
+const migrateLock = 0x6b65797761790001 // "keyway" 1
+
+// migrate brings the schema to the latest version. It is a small versioned
+// runner rather than a migration library: the schema is keyway's alone,
+// migrations only move forward, and one advisory lock around a version
+// table is all the coordination several processes starting at once need.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: connect: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
+		return fmt.Errorf("store: migrate: take the migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock)) //nolint:errcheck // the session ends with the connection anyway
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS keyway_schema (version integer NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: create the version table: %w", err)
+	}
+	version := 0
+	err = conn.QueryRow(ctx, `SELECT version FROM keyway_schema`).Scan(&version)
+	switch {
+	case err == pgx.ErrNoRows:
+		if _, err := conn.Exec(ctx, `INSERT INTO keyway_schema (version) VALUES (0)`); err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("store: migrate: read the schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("store: migrate: the database has schema version %d, newer than this keyway's %d: run a newer keyway", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE keyway_schema SET version = $1`, v+1)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate to schema version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package postgres_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
+)
+
+// Bookings from several stores on one database (as from several
+// processes) get slots one interval apart, whichever books first.
+func TestBookSlotSpacesSendsAcrossStores(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	a, b := open(t, dsn), open(t, dsn)
+	const n, mps = 20, 2.0
+	interval := time.Duration(float64(time.Second) / mps)
+	at := make([]time.Time, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			d, err := s.BookSlot(t.Context(), "+15005550006", mps, fmt.Sprintf("m%02d", i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			at[i] = time.Now().Add(d)
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
+	const slack = 50 * time.Millisecond // the bookings' own round trips
+	for i := 1; i < n; i++ {
+		if gap := at[i].Sub(at[i-1]); gap < interval-slack {
+			t.Errorf("slots %d and %d are %v apart, want %v", i-1, i, gap, interval)
+		}
+	}
+}
+
+// A booking is kept for its message: asked again before its slot, any
+// store answers the time left; at its slot, zero, and the booking is used.
+func TestBookSlotKeepsTheBooking(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	a, b := open(t, dsn), open(t, dsn)
+	ctx := t.Context()
+	if d, err := a.BookSlot(ctx, "+1", 10, "first"); err != nil || d != 0 {
+		t.Fatalf("first booking: %v, %v; want a slot now", d, err)
+	}
+	d, err := a.BookSlot(ctx, "+1", 10, "second")
+	if err != nil || d <= 0 {
+		t.Fatalf("second booking: %v, %v; want a later slot", d, err)
+	}
+	again, err := b.BookSlot(ctx, "+1", 10, "second")
+	if err != nil || again <= 0 || again > d {
+		t.Fatalf("the second message asked again on another store: %v, %v; want what is left of %v", again, err, d)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		left, err := b.BookSlot(ctx, "+1", 10, "second")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		select {
+		case <-time.After(left):
+		case <-deadline:
+			t.Fatalf("the booked slot never came: %v left", left)
+		}
+	}
+	// Used up: the message's next ask books a new slot.
+	if d, err := a.BookSlot(ctx, "+1", 10, "second"); err != nil || d <= 0 {
+		t.Errorf("after the booking was used: %v, %v; want a new, later slot", d, err)
+	}
+}

@@ -1,0 +1,55 @@
+package config
+
+import (
+	"testing"
+	"time"
+)
+
+// TestStoragePostgres checks storage.postgres: it replaces the default
+// bbolt path, and naming both is refused where postgres is written.
+func TestStoragePostgres(t *testing.T) {
+	c, ps := mustParse(t, "storage:\n  postgres: \"postgres://k@db/keyway\"\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if c.Storage.Path != "" || c.Storage.Postgres != "postgres://k@db/keyway" {
+		t.Errorf("storage = %+v, want postgres set and no default path", c.Storage)
+	}
+
+	_, ps = mustParse(t, "storage:\n  path: ./k.db\n  postgres: \"postgres://k@db/keyway\"\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:3:13: storage: path and postgres are both set; keep one: the bbolt file at path, or the PostgreSQL database postgres names`,
+	})
+
+	// The default path beside postgres, as SPEC's example writes it: a
+	// warning, and PostgreSQL is used.
+	c, ps = mustParse(t, "storage:\n  path: \"./data/keyway.db\"\n  postgres: \"postgres://k@db/keyway\"\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:2:9: warning: storage.path is not used while storage.postgres is set: PostgreSQL is used instead of the bbolt file`,
+	})
+	if c.Storage.Postgres == "" {
+		t.Errorf("storage = %+v, want postgres used", c.Storage)
+	}
+
+	c, ps = mustParse(t, "storage: {}\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if c.Storage.Path != "./data/keyway.db" {
+		t.Errorf("storage.path without postgres = %q, want the default", c.Storage.Path)
+	}
+}
+
+// TestStorageRetention checks storage.retention: a duration (days
+// allowed), zero (keep forever) when unset.
+func TestStorageRetention(t *testing.T) {
+	c, ps := mustParse(t, "storage:\n  retention: 90d\n", nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	if got := c.Storage.Retention.D(); got != 90*24*time.Hour {
+		t.Errorf("retention 90d = %v", got)
+	}
+	c, _ = mustParse(t, "storage: {}\n", nil)
+	if c.Storage.Retention != 0 {
+		t.Errorf("retention unset = %v, want 0 (keep forever)", c.Storage.Retention.D())
+	}
+	_, ps = mustParse(t, "storage:\n  retention: soon\n", nil)
+	if len(ps.Errors()) == 0 {
+		t.Errorf("retention: soon gave no error")
+	}
+}

@@ -1,0 +1,220 @@
+package test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/providers/twilio"
+)
+
+const crashConfig = `
+automations:
+  - id: drip
+    keywords: [DRIP]
+    steps:
+      - { type: wait, duration: 2s }
+      - { type: reply, text: "after the wait" }
+  - id: echo
+    catch_all: true
+    steps:
+      - { type: reply, text: "got {{ message.body }}" }
+`
+
+// node is one of the processes under load: posters skip it while down.
+type node struct {
+	mu   sync.RWMutex
+	g    *Gateway
+	down bool
+}
+
+// url returns where the node listens, or "" while it is down.
+func (n *node) url() string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.down {
+		return ""
+	}
+	return n.g.URL
+}
+
+// crashCycles is how many times TestPostgresCrashUnderLoad kills a
+// process: 10, or 3 in CI to keep it short.
+func crashCycles() int {
+	if os.Getenv("CI") != "" {
+		return 3
+	}
+	return 10
+}
+
+// SIGKILL one of three processes at random moments during load, then
+// start it again, cycle after cycle: every webhook answered 200 is handled
+// once and gets its reply, and every wait fires once. Sends the killed
+// process had under way are finished by the others once their leases
+// (1 minute) end, so the test takes a few minutes.
+func TestPostgresCrashUnderLoad(t *testing.T) {
+	gs := startShared(t, 3, crashConfig)
+	nodes := make([]*node, len(gs))
+	for i, g := range gs {
+		nodes[i] = &node{g: g}
+	}
+	tw := gs[0].Twilio
+	rng := rand.New(rand.NewPCG(9, uint64(time.Now().UnixNano())))
+
+	// The load: one webhook every 5 ms, to a live process chosen in turn.
+	var (
+		accepted   sync.Map // "contact\x00body" → true, for each 200
+		acceptedN  atomic.Int64
+		dripped    sync.Map // contact → true, for each DRIP answered 200
+		seq        atomic.Int64
+		stop       = make(chan struct{})
+		loadDone   sync.WaitGroup
+		client     = &http.Client{Timeout: 10 * time.Second}
+		pace       = time.NewTicker(5 * time.Millisecond)
+		contacts   = 200
+		postErrors atomic.Int64
+	)
+	defer pace.Stop()
+	post := func(n *node, in Inbound) bool {
+		base := n.url()
+		if base == "" {
+			return false
+		}
+		form := gs[0].Form(in)
+		sig := twilio.Sign(tw.AuthToken, PublicURL+"/webhooks/twilio", form)
+		req, err := http.NewRequest(http.MethodPost, base+"/webhooks/twilio", strings.NewReader(form.Encode()))
+		if err != nil {
+			return false
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", sig)
+		res, err := client.Do(req)
+		if err != nil {
+			postErrors.Add(1)
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}
+	for w := range 8 {
+		loadDone.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-pace.C:
+				}
+				k := seq.Add(1)
+				n := nodes[int(k)%len(nodes)]
+				if k%10 == 0 { // a wait, from a contact of its own
+					from := fmt.Sprintf("+1555400%04d", k/10)
+					if post(n, Inbound{SID: fmt.Sprintf("SMcrash%09d", k), From: from, Body: "DRIP"}) {
+						dripped.Store(from, true)
+					}
+					continue
+				}
+				from, body := contactPhone(int(k)%contacts), fmt.Sprintf("w%d-%d", w, k)
+				if post(n, Inbound{SID: fmt.Sprintf("SMcrash%09d", k), From: from, Body: body}) {
+					accepted.Store(from+"\x00"+body, true)
+					acceptedN.Add(1)
+				}
+			}
+		})
+	}
+
+	for cycle := range crashCycles() {
+		// A random moment: after 20 to 120 more webhooks were taken.
+		target := acceptedN.Load() + 20 + rng.Int64N(100)
+		Eventually(t, patience, fmt.Sprintf("cycle %d: load reached %d webhooks", cycle, target), func() bool {
+			return acceptedN.Load() >= target
+		})
+		n := nodes[rng.IntN(len(nodes))]
+		n.mu.Lock()
+		n.down = true
+		n.mu.Unlock()
+		n.g.Kill()
+		n.g.Start()
+		n.mu.Lock()
+		n.down = false
+		n.mu.Unlock()
+	}
+	close(stop)
+	loadDone.Wait()
+	t.Logf("%d cycles; %d webhooks answered 200 (%d failed to post while a process died)", crashCycles(), acceptedN.Load(), postErrors.Load())
+
+	// Nothing accepted is lost: every reply goes out.
+	want := map[string]bool{}
+	accepted.Range(func(k, _ any) bool {
+		contact, body, _ := strings.Cut(k.(string), "\x00")
+		want[contact+"\x00got "+body] = true
+		return true
+	})
+	dripContacts := []string{}
+	dripped.Range(func(k, _ any) bool { dripContacts = append(dripContacts, k.(string)); return true })
+	Eventually(t, 3*time.Minute, "every accepted webhook got its reply and every wait fired", func() bool {
+		sent := map[string]bool{}
+		for _, m := range tw.Sent() {
+			sent[m.To+"\x00"+m.Body] = true
+		}
+		for k := range want {
+			if !sent[k] {
+				return false
+			}
+		}
+		for _, c := range dripContacts {
+			if !sent[c+"\x00after the wait"] {
+				return false
+			}
+		}
+		return true
+	})
+	// Handled once: each accepted message has one stored reply, and each
+	// wait one stored outcome (a send repeated in the crash window is one
+	// stored message sent twice; a turn or timer run twice would be two).
+	live := nodes[0].g
+	stored := func(contact string) []Message {
+		var out struct {
+			Messages []Message `json:"messages"`
+		}
+		if code := live.Admin("GET", "/api/v1/contacts/"+url.PathEscape(contact)+"/messages?limit=100000", nil, &out); code != http.StatusOK {
+			t.Fatalf("messages of %s: %d", contact, code)
+		}
+		return out.Messages
+	}
+	byContact := map[string][]string{}
+	for k := range want {
+		contact, body, _ := strings.Cut(k, "\x00")
+		byContact[contact] = append(byContact[contact], body)
+	}
+	for contact, bodies := range byContact {
+		counts := map[string]int{}
+		for _, m := range stored(contact) {
+			if m.Direction == "out" {
+				counts[m.Body]++
+			}
+		}
+		for _, body := range bodies {
+			if counts[body] != 1 {
+				t.Errorf("%s: %d stored replies %q, want 1", contact, counts[body], body)
+			}
+		}
+	}
+	for _, c := range dripContacts {
+		n := 0
+		for _, m := range stored(c) {
+			if m.Direction == "out" && m.Body == "after the wait" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: the wait fired %d times, want once", c, n)
+		}
+	}
+}
