@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,10 @@ import (
 // the database refuses for a conflict with another (serialization
 // failure, deadlock, or a unique key another took first).
 const maxAttempts = 50
+
+// defaultMaxConns is how many connections a process opens at most, unless
+// the DSN's pool_max_conns says.
+const defaultMaxConns = 32
 
 // wakeChannel is the NOTIFY channel on which a commit that queued a send,
 // released one or set a timer tells every process to look.
@@ -63,6 +68,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: parse the DSN: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgxpool's default (the number of CPUs, at least 4) would queue
+		// concurrent webhooks for a connection on a small machine.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
