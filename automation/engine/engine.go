@@ -312,13 +312,19 @@ func (e *Engine) optOutContact(t *turn, reason string) error {
 // waitingReply returns a run for the contact's most recently moved
 // enrollment at a wait_for_reply whose automation is enabled, or nil.
 func (e *Engine) waitingReply(t *turn) (*Run, error) {
+	return t.latestRun(EnrollmentWaitingReply)
+}
+
+// latestRun returns a run for the turn's contact's most recently moved
+// active enrollment with status whose automation is enabled, or nil.
+func (t *turn) latestRun(status EnrollmentStatus) (*Run, error) {
 	ens, err := t.activeEnrollments()
 	if err != nil {
 		return nil, err
 	}
 	var best *Enrollment
 	for _, en := range ens {
-		if en.Status != EnrollmentWaitingReply {
+		if en.Status != status {
 			continue
 		}
 		if a := t.set.Automation(en.Automation); a == nil || !a.Enabled {

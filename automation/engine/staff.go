@@ -340,27 +340,7 @@ func (e *Engine) tellStaff(t *turn, m *Message, text string) error {
 // openHandoff returns a run for the contact's open handoff (the most
 // recently moved one whose automation is enabled), or nil.
 func (e *Engine) openHandoff(t *turn) (*Run, error) {
-	ens, err := t.activeEnrollments()
-	if err != nil {
-		return nil, err
-	}
-	var best *Enrollment
-	for _, en := range ens {
-		if en.Status != EnrollmentHandoff {
-			continue
-		}
-		if a := t.set.Automation(en.Automation); a == nil || !a.Enabled {
-			continue
-		}
-		if best == nil || en.UpdatedAt.After(best.UpdatedAt) ||
-			(en.UpdatedAt.Equal(best.UpdatedAt) && en.ID > best.ID) {
-			best = en
-		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	return t.run(t.set.Automation(best.Automation), best), nil
+	return t.latestRun(EnrollmentHandoff)
 }
 
 // OpenHandoff is a handoff open now, for the admin API.
