@@ -8,10 +8,16 @@ import (
 )
 
 // quietListener tracks the connections it accepts, so that a shutdown can
-// close those that never sent a byte. Browsers open such connections ahead
+// end those that never sent a byte. Browsers open such connections ahead
 // of need (preconnect); fasthttp counts them as serving a request until its
 // ReadTimeout, which would hold a graceful shutdown past its limit while a
 // dashboard tab is open.
+//
+// It ends them by expiring their read deadline, never by closing them: a
+// connection may have sent its request the instant before it is looked at,
+// and fasthttp panics ("BUG: error in SetWriteDeadline") when it answers on
+// a connection closed under it. An expired deadline only fails the read
+// fasthttp waits in; fasthttp then closes the connection itself.
 type quietListener struct {
 	net.Listener
 	mu    sync.Mutex
@@ -35,7 +41,8 @@ func (l *quietListener) Accept() (net.Conn, error) {
 	return qc, nil
 }
 
-// closeSilent closes every connection that has not sent a byte yet.
+// closeSilent ends every connection that has not sent a byte yet, by
+// expiring its read deadline.
 func (l *quietListener) closeSilent() {
 	l.mu.Lock()
 	var silent []*quietConn
@@ -45,8 +52,9 @@ func (l *quietListener) closeSilent() {
 		}
 	}
 	l.mu.Unlock()
+	now := time.Now()
 	for _, c := range silent {
-		_ = c.Close()
+		_ = c.Conn.SetReadDeadline(now)
 	}
 }
 

@@ -205,7 +205,8 @@ func (g *Gateway) Stop() {
 	select {
 	case err := <-g.exit:
 		if err != nil {
-			g.t.Errorf("keyway exited with %v after SIGTERM", err)
+			// A restart replaces the log: show this process's now.
+			g.t.Errorf("keyway exited with %v after SIGTERM; its log:\n%s", err, g.logs.String())
 		}
 	case <-time.After(30 * time.Second):
 		_ = g.cmd.Process.Kill()
