@@ -2,12 +2,12 @@ package engine_test
 
 import (
 	"context"
+	"github.com/keyway-sms/keyway/automation/sim/simtest"
 	"testing"
 	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/sim"
-	"github.com/keyway-sms/keyway/config"
 )
 
 const quizConfig = `
@@ -24,18 +24,8 @@ automations:
       - { type: forward_to_mobile, to: ["+15550100100"] }
 `
 
-func compileSet(t *testing.T, src string) *engine.Set {
-	t.Helper()
-	cfg, problems := config.Parse("t.yaml", []byte(src), nil)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
-	set, problems := engine.Compile(cfg)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
+// compileSet compiles src; any problem fails the test.
+var compileSet = simtest.Compile
 
 func bodiesOf(ms []*engine.Message) []string {
 	var out []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyway-sms/keyway/automation/sim/simtest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,11 @@ import (
 	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/providers"
+)
+
+// Shared with the other automation packages' tests (automation/sim/simtest).
+var (
+	drainOutbox = simtest.DrainOutbox
 )
 
 const dripConfig = `
@@ -218,34 +224,6 @@ func (tx faultyTx) PutMessage(m *engine.Message) error {
 		return errInjected
 	}
 	return tx.Tx.PutMessage(m)
-}
-
-// drainOutbox takes every queued message out of the outbox, oldest first.
-func drainOutbox(t *testing.T, s engine.Store) []*engine.Message {
-	t.Helper()
-	var out []*engine.Message
-	err := s.Update(context.Background(), func(tx engine.Tx) error {
-		out = out[:0]
-		ids, err := tx.Outbox("", 100000)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			m, err := tx.Message(id)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-			if err := tx.Dequeue(id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func outboxBodies(t *testing.T, s engine.Store) []string {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"github.com/keyway-sms/keyway/automation/sim/simtest"
 	"strings"
 	"testing"
 	"time"
@@ -9,34 +10,14 @@ import (
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/automation/steps"
-	"github.com/keyway-sms/keyway/config"
 )
 
-// timeSet compiles a config for the tests of waits, timers and schedules;
-// it fails the test on any problem.
-func timeSet(t *testing.T, src string) *engine.Set {
-	t.Helper()
-	cfg, problems := config.Parse("t.yaml", []byte(src), func(string) (string, bool) { return "", false })
-	if err := problems.Err(); err != nil {
-		t.Fatalf("config: %v\n%s", err, problemLines(problems))
-	}
-	set, problems := engine.Compile(cfg)
-	if err := problems.Err(); err != nil {
-		t.Fatalf("compile: %v\n%s", err, problemLines(problems))
-	}
-	return set
-}
-
-// timeSim returns a simulator on set whose clock stands at start.
-func timeSim(t *testing.T, set *engine.Set, start time.Time) *sim.Simulator {
-	t.Helper()
-	sim := sim.NewSimulator(set, nil)
-	if start.Before(sim.Clock.Now()) {
-		t.Fatalf("start %v is before the simulator's clock %v", start, sim.Clock.Now())
-	}
-	sim.Clock.Advance(start.Sub(sim.Clock.Now()))
-	return sim
-}
+// Shared with the other automation packages' tests (automation/sim/simtest).
+var (
+	timeSet  = simtest.Compile
+	timeSim  = simtest.At
+	mustZone = simtest.MustZone
+)
 
 // say has the simulator's contact write body; it fails the test on error.
 func say(t *testing.T, sim *sim.Simulator, body string) sim.SimResult {
@@ -96,15 +77,6 @@ func stepOf[T any](t *testing.T, set *engine.Set, id string, i int) T {
 		t.Fatalf("step %d of %q is a %T", i, id, set.Automation(id).Steps[i].Step)
 	}
 	return st
-}
-
-func mustZone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatalf("load zone %s: %v", name, err)
-	}
-	return loc
 }
 
 func TestWaitNext(t *testing.T) {

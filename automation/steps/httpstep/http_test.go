@@ -3,6 +3,7 @@ package httpstep_test
 import (
 	"context"
 	"fmt"
+	"github.com/keyway-sms/keyway/automation/sim/simtest"
 	"io"
 	"net"
 	"net/http"
@@ -14,35 +15,12 @@ import (
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/automation/steps/httpstep"
-	"github.com/keyway-sms/keyway/config"
 )
 
-// simulate compiles src (with ${SERVER} replaced by server) and says each
-// line; it returns the simulator and every trace line, in order.
-func simulate(t *testing.T, server, src string, lines ...string) (*sim.Simulator, []string) {
-	t.Helper()
-	src = strings.ReplaceAll(src, "${SERVER}", server)
-	cfg, problems := config.Parse("test.yaml", []byte(src), func(string) (string, bool) { return "", false })
-	if problems.Err() != nil {
-		t.Fatalf("config: %v", problems)
-	}
-	set, problems := engine.Compile(cfg)
-	if set == nil {
-		t.Fatalf("compile: %v", problems)
-	}
-	sim := sim.NewSimulator(set, nil)
-	var trace []string
-	for _, line := range lines {
-		res, err := sim.Say(context.Background(), line)
-		if err != nil {
-			t.Fatalf("say %q: %v", line, err)
-		}
-		for _, ev := range res.Events {
-			trace = append(trace, ev.What)
-		}
-	}
-	return sim, trace
-}
+// Shared with the other automation packages' tests (automation/sim/simtest).
+var (
+	simulate = simtest.Simulate
+)
 
 func lastEnrollment(t *testing.T, sim *sim.Simulator, id string) *engine.Enrollment {
 	t.Helper()
