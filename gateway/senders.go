@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/keyway-sms/keyway/automation/outbox"
 	"github.com/keyway-sms/keyway/config"
@@ -82,4 +83,17 @@ func (s *senders) Send(ctx context.Context, m providers.Outbound) (string, error
 	return p.Send(ctx, m)
 }
 
-var _ outbox.Texter = (*senders)(nil)
+// FindSent looks for m in the log of the provider it goes through; it
+// returns providers.ErrNoMessageLog when that provider keeps none.
+func (s *senders) FindSent(ctx context.Context, m providers.Outbound, since time.Time) ([]string, error) {
+	f, ok := s.of(m.Channel, m.From).(providers.SentFinder)
+	if !ok {
+		return nil, providers.ErrNoMessageLog
+	}
+	return f.FindSent(ctx, m, since)
+}
+
+var (
+	_ outbox.Texter        = (*senders)(nil)
+	_ providers.SentFinder = (*senders)(nil)
+)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Inbound is one message a contact sent to one of our numbers.
@@ -84,6 +85,23 @@ type Provider interface {
 	// what to set; it returns "" when the provider runs live.
 	DevNotice() string
 }
+
+// SentFinder is implemented by a Provider that can look up the messages it
+// accepted. The outbox asks it about a send whose outcome is unknown (the
+// process died, or the network failed, while the provider was being
+// asked), so that a message the provider took is recorded as sent instead
+// of being sent twice.
+type SentFinder interface {
+	// FindSent returns the provider's ids of the messages it accepted from
+	// m.From to m.To with m's content since since, oldest first; none when
+	// it has no such message.
+	FindSent(ctx context.Context, m Outbound, since time.Time) ([]string, error)
+}
+
+// ErrNoMessageLog is returned by a FindSent that cannot tell, e.g. because
+// the message goes through a provider that keeps no log to look in: the
+// caller sends again, at least once rather than at most once.
+var ErrNoMessageLog = errors.New("the provider keeps no message log to look in")
 
 // Sentinel errors of inbound parsing.
 var (

@@ -366,6 +366,8 @@ type Message struct {
 	Status    string            `json:"status"`
 	Error     string            `json:"error"`
 	Attempts  int               `json:"attempts"`
+	// ProviderID is the provider's id of a sent message (Twilio's sid).
+	ProviderID string `json:"provider_id"`
 }
 
 // Messages returns a contact's stored messages, newest first.

@@ -113,10 +113,17 @@ type Message struct {
 	Attempts   int               `json:"attempts,omitempty"`
 	// NextAttempt is when a queued message may next be tried.
 	NextAttempt time.Time `json:"next_attempt,omitempty"`
-	Enrollment  string    `json:"enrollment,omitempty"`
-	Automation  string    `json:"automation,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// Sending is when the outbox claimed the message for an attempt whose
+	// outcome is not recorded yet, or the first such attempt of several:
+	// zero when none is. A message claimed while it is set may have
+	// reached the provider already (the process died, or the network
+	// failed, mid-send), so the outbox asks the provider's message log
+	// before it sends again.
+	Sending    time.Time `json:"sending,omitzero"`
+	Enrollment string    `json:"enrollment,omitempty"`
+	Automation string    `json:"automation,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 
 	// ContentSID is the template a message outside the WhatsApp window is
 	// sent as (Twilio's Content API), with ContentVariables rendered.

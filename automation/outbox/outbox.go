@@ -27,6 +27,11 @@ type Texter interface {
 	Send(ctx context.Context, m providers.Outbound) (string, error)
 }
 
+// DefaultDoubtSkew is how far before an unrecorded attempt the outbox
+// looks in the provider's message log, unless OutboxOptions.DoubtSkew says
+// otherwise: it allows for the provider's clock running behind ours.
+const DefaultDoubtSkew = time.Minute
+
 // DefaultOutboxWorkers is how many sends an Outbox has under way at once
 // unless OutboxOptions.Workers says otherwise.
 const DefaultOutboxWorkers = 16
@@ -73,6 +78,12 @@ type OutboxOptions struct {
 	// OnOptedOut, if set, is told after commit of a contact the provider
 	// refused as opted out (SendError.OptedOut), to opt it out everywhere.
 	OnOptedOut func(phone string)
+	// DoubtSkew is how far before an attempt whose outcome is unknown the
+	// provider's message log is searched for it (default
+	// DefaultDoubtSkew). If the Texter is a providers.SentFinder, a text
+	// claimed while Message.Sending is set is looked up there first and
+	// recorded as sent, not sent again, when the provider has it.
+	DoubtSkew time.Duration
 }
 
 // Limits of the outbox's work per transaction.
@@ -140,6 +151,9 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	}
 	if o.Lease <= 0 {
 		o.Lease = time.Minute
+	}
+	if o.DoubtSkew <= 0 {
+		o.DoubtSkew = DefaultDoubtSkew
 	}
 	ob := &Outbox{
 		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
@@ -249,28 +263,38 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 		if len(claimed) == 0 {
 			return time.Time{} // another process took them
 		}
-		for _, m := range claimed {
-			if d := ob.pace(ctx, m); d > 0 {
-				ob.results <- outcome{m: m, kind: released, due: now.Add(d)}
+		for _, c := range claimed {
+			if d := ob.pace(ctx, c.m); d > 0 {
+				ob.results <- outcome{claimed: c, kind: released, due: now.Add(d)}
 				continue
 			}
 			ob.sem <- struct{}{}
 			ob.sends.Add(1)
-			go ob.deliver(ctx, m)
+			go ob.deliver(ctx, c)
 		}
 	}
 	return ob.o.Clock.Now()
 }
 
-// claim leases up to limit due sends and reads their messages. A message
-// that cannot be read is taken out of the outbox, so that it does not hold
-// up its queue.
-func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]*engine.Message, error) {
-	var claimed []*engine.Message
+// claimed is a send the outbox holds the lease on.
+type claimed struct {
+	m *engine.Message // as claimed, Sending set to the claim
+	// doubt is the message's Sending before this claim: when an earlier
+	// attempt, whose outcome is unknown, began; zero when there was none.
+	doubt time.Time
+}
+
+// claim leases up to limit due sends, reads their messages and marks each
+// as being sent (Message.Sending), in the same commit, before any provider
+// is asked: so that after a crash the claim of a send that may have gone
+// out is known. A message that cannot be read is taken out of the outbox,
+// so that it does not hold up its queue.
+func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claimed, error) {
+	var out []claimed
 	var unreadable []string
 	var reasons []error
 	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
-		claimed, unreadable, reasons = claimed[:0], unreadable[:0], reasons[:0]
+		out, unreadable, reasons = out[:0], unreadable[:0], reasons[:0]
 		ids, err := tx.ClaimSends(now, ob.o.Lease, ob.o.Owner, limit)
 		if err != nil {
 			return err
@@ -284,7 +308,12 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]*engin
 				}
 				continue
 			}
-			claimed = append(claimed, m)
+			c := claimed{m: m, doubt: m.Sending}
+			m.Sending = now
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			out = append(out, c)
 		}
 		return nil
 	})
@@ -294,7 +323,7 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]*engin
 	for i, id := range unreadable {
 		ob.o.Logger.Error().Err(reasons[i]).Str("msg_id", id).Msg("outbox: unreadable queued message; took it out of the queue")
 	}
-	return claimed, nil
+	return out, nil
 }
 
 // pace takes a token of m's sender number for a send now, and returns 0;
@@ -345,9 +374,10 @@ func (ob *Outbox) pace(ctx context.Context, m *engine.Message) time.Duration {
 
 // outcome is what became of a claimed send, for the recorder.
 type outcome struct {
-	m          *engine.Message // as claimed
+	claimed
 	kind       outcomeKind
 	providerID string    // attempted: the provider's id for the sent message
+	found      bool      // attempted: found in the provider's log, not sent again
 	err        error     // attempted: the attempt's error
 	due        time.Time // released: when it may be claimed again
 }
@@ -361,30 +391,32 @@ const (
 	released                      // not tried: claimable again at due
 )
 
-// deliver makes one attempt at m and hands its outcome to the recorder.
-func (ob *Outbox) deliver(ctx context.Context, m *engine.Message) {
+// deliver makes one attempt at c's message and hands its outcome to the
+// recorder.
+func (ob *Outbox) deliver(ctx context.Context, c claimed) {
 	defer func() {
 		<-ob.sem
 		ob.sends.Done()
 		ob.Wake()
 	}()
+	m := c.m
 	if ctx.Err() != nil {
-		ob.results <- outcome{m: m, kind: released, due: m.NextAttempt} // stopping: not tried
+		ob.results <- outcome{claimed: c, kind: released, due: m.NextAttempt} // stopping: not tried
 		return
 	}
-	providerID, err := ob.attempt(ctx, m)
+	providerID, found, err := ob.attempt(ctx, c)
 	switch {
 	case errors.Is(err, errNotQueued):
-		ob.results <- outcome{m: m, kind: notQueued}
+		ob.results <- outcome{claimed: c, kind: notQueued}
 	case errors.Is(err, errSuppressed):
-		ob.results <- outcome{m: m, kind: suppressed}
+		ob.results <- outcome{claimed: c, kind: suppressed}
 	case errors.Is(err, errStopped):
-		ob.results <- outcome{m: m, kind: released, due: m.NextAttempt}
+		ob.results <- outcome{claimed: c, kind: released, due: m.NextAttempt}
 	default:
-		if ob.o.OnResult != nil {
+		if ob.o.OnResult != nil && !found {
 			ob.o.OnResult(m, err)
 		}
-		ob.results <- outcome{m: m, kind: attempted, providerID: providerID, err: err}
+		ob.results <- outcome{claimed: c, kind: attempted, providerID: providerID, found: found, err: err}
 	}
 }
 
@@ -394,12 +426,17 @@ var (
 	errStopped    = errors.New("outbox stopping")
 )
 
-func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error) {
+// attempt sends c's message, unless it is no longer queued or its contact
+// opted out, and returns the provider's id for it. When an earlier attempt
+// may have reached the provider (c.doubt), it first looks for the message
+// in the provider's log, and returns found with the id it has there.
+func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, found bool, err error) {
+	m := c.m
 	// Check, just before sending, that the message is still queued (no
 	// other worker or process sent it) and that the contact of a reply or
 	// a staff answer has not opted out since it was queued.
 	queued, optedOut := false, false
-	err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
+	err = ob.o.Store.View(ctx, func(tx engine.Tx) error {
 		cur, err := tx.Message(m.ID)
 		if err != nil {
 			return err
@@ -418,22 +455,26 @@ func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error
 	})
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return "", errStopped
+		return "", false, errStopped
 	case err != nil:
-		return "", err
+		return "", false, err
 	case !queued:
-		return "", errNotQueued
+		return "", false, errNotQueued
 	case optedOut:
-		return "", errSuppressed
+		return "", false, errSuppressed
 	}
 	if m.Kind == engine.KindEmail {
 		if ob.o.Mailer == nil {
-			return "", &providers.SendError{Err: errors.New("email.smtp is not configured")}
+			return "", false, &providers.SendError{Err: errors.New("email.smtp is not configured")}
 		}
-		return "", ob.o.Mailer.Mail(ctx, providers.Email{ID: m.ID, To: m.To, Subject: m.Subject, Body: m.Body})
+		if !c.doubt.IsZero() {
+			ob.o.Logger.Warn().Str("msg_id", m.ID).Time("attempt", c.doubt).
+				Msg("outbox: an earlier attempt at this email may have reached the mail server; SMTP keeps no log to look in, so it is sent again")
+		}
+		return "", false, ob.o.Mailer.Mail(ctx, providers.Email{ID: m.ID, To: m.To, Subject: m.Subject, Body: m.Body})
 	}
 	if len(m.To) != 1 {
-		return "", &providers.SendError{Err: fmt.Errorf("a text message needs one recipient, has %d", len(m.To))}
+		return "", false, &providers.SendError{Err: fmt.Errorf("a text message needs one recipient, has %d", len(m.To))}
 	}
 	callback := ""
 	if ob.o.StatusCallback != "" {
@@ -441,10 +482,71 @@ func (ob *Outbox) attempt(ctx context.Context, m *engine.Message) (string, error
 		// arrives before the provider's id is recorded.
 		callback = ob.o.StatusCallback + "?msg=" + m.ID
 	}
-	return ob.o.Texter.Send(ctx, providers.Outbound{
+	out := providers.Outbound{
 		ID: m.ID, Channel: m.Channel, From: m.From, To: m.To[0], Body: m.Body, Media: m.Media,
 		StatusCallback: callback, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
+	}
+	if !c.doubt.IsZero() {
+		id, err := ob.lookUp(ctx, m, out, c.doubt)
+		if err != nil || id != "" {
+			return id, id != "", err
+		}
+	}
+	providerID, err = ob.o.Texter.Send(ctx, out)
+	return providerID, false, err
+}
+
+// lookUp asks the provider's message log whether an attempt at m that began
+// at since reached it, and returns the provider's id for the message if
+// so: the oldest message of the log that matches and that no other stored
+// message claims. It returns "" when the provider has none, or keeps no
+// log (then the message is sent again). An error is retryable: the log
+// could not be read, and sending blindly could send twice.
+func (ob *Outbox) lookUp(ctx context.Context, m *engine.Message, out providers.Outbound, since time.Time) (string, error) {
+	log := ob.o.Logger.With().Str("msg_id", m.ID).Str("to", maskAll(m.To)).Time("attempt", since).Logger()
+	finder, ok := ob.o.Texter.(providers.SentFinder)
+	if !ok {
+		log.Warn().Msg("outbox: an earlier attempt at this message may have reached the provider, which cannot be asked; it is sent again")
+		return "", nil
+	}
+	ids, err := finder.FindSent(ctx, out, since.Add(-ob.o.DoubtSkew))
+	switch {
+	case errors.Is(err, providers.ErrNoMessageLog):
+		log.Warn().Msg("outbox: an earlier attempt at this message may have reached the provider, which keeps no log to look in; it is sent again")
+		return "", nil
+	case err != nil:
+		return "", &providers.SendError{Retryable: true, Err: fmt.Errorf("outbox: look in the provider's log for an earlier attempt at message %s: %w", m.ID, err)}
+	}
+	provider := ob.providerOf(m)
+	var found string
+	err = ob.o.Store.View(ctx, func(tx engine.Tx) error {
+		for _, id := range ids {
+			_, err := tx.MessageByProviderID(provider, id)
+			switch {
+			case errors.Is(err, engine.ErrNotFound):
+				found = id
+				return nil
+			case err != nil:
+				return err
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		return "", &providers.SendError{Retryable: true, Err: fmt.Errorf("outbox: match the provider's log against stored messages for message %s: %w", m.ID, err)}
+	}
+	if found == "" {
+		log.Info().Int("candidates", len(ids)).Msg("outbox: an earlier attempt at this message did not reach the provider; sending it")
+	}
+	return found, nil
+}
+
+// providerOf names the provider m goes through, as stored on messages.
+func (ob *Outbox) providerOf(m *engine.Message) string {
+	if ob.o.ProviderOf != nil {
+		return ob.o.ProviderOf(m.Channel, m.From)
+	}
+	return ob.o.Provider
 }
 
 // recordLoop records outcomes until the results channel is closed: each
@@ -521,7 +623,16 @@ func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error
 			rec.lost = true
 			return rec, nil
 		}
-		return rec, err
+		if err != nil {
+			return rec, err
+		}
+		// Not tried: the send is in doubt again only if it was before.
+		m, err := tx.Message(r.m.ID)
+		if err != nil || m.Sending.Equal(r.doubt) {
+			return rec, nil
+		}
+		m.Sending = r.doubt
+		return rec, tx.PutMessage(m)
 	case notQueued:
 		return rec, tx.Dequeue(r.m.ID)
 	}
@@ -545,14 +656,21 @@ func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error
 	rec.stored = m
 	m.UpdatedAt = now
 	var se *providers.SendError
+	answered := errors.As(r.err, &se) && se.Status != 0
+	switch {
+	case sent, r.kind == suppressed, !providers.IsRetryable(r.err), answered:
+		// The outcome is known: the provider took the message, or refused
+		// it with an answer, or it was never tried.
+		m.Sending = time.Time{}
+	case !r.doubt.IsZero():
+		// The provider may have taken either attempt: look from the first.
+		m.Sending = r.doubt
+	}
 	switch {
 	case sent:
 		m.Attempts++
 		if m.Kind == engine.KindText {
-			m.Provider = ob.o.Provider
-			if ob.o.ProviderOf != nil {
-				m.Provider = ob.o.ProviderOf(m.Channel, m.From)
-			}
+			m.Provider = ob.providerOf(m)
 		}
 		m.ProviderID = r.providerID
 		if m.Status.Rank() > engine.StatusSent.Rank() {
@@ -570,7 +688,7 @@ func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error
 	}
 	m.Attempts++
 	m.Error = r.err.Error()
-	if errors.As(r.err, &se) {
+	if se != nil {
 		m.ErrorCode = se.Code
 	}
 	if providers.IsRetryable(r.err) && m.Attempts < ob.o.MaxAttempts {
@@ -615,6 +733,10 @@ func (ob *Outbox) report(rec recorded) {
 		return
 	case rec.kind == suppressed:
 		log.Info().Msg("not sent: contact opted out")
+		return
+	case rec.err == nil && rec.found:
+		log.Warn().Str("provider_id", rec.providerID).
+			Msg("outbox: the provider had taken this message in an attempt whose outcome was lost; recorded as sent, not sent again")
 		return
 	case rec.err == nil:
 		log.Info().Str("provider_id", rec.providerID).Bool("dev", ob.o.Dev).Msg("sent")

@@ -57,11 +57,11 @@ func TestOutboxRecordsWaitingOutcomesInOneCommit(t *testing.T) {
 	store := &countingStore{Store: mem}
 	ob := NewOutbox(OutboxOptions{Store: store, Owner: "me", Logger: zerolog.Nop(), Workers: 16})
 	for _, m := range msgs[:20] {
-		ob.results <- outcome{m: m, kind: attempted, providerID: "SM" + m.ID}
+		ob.results <- outcome{claimed: claimed{m: m}, kind: attempted, providerID: "SM" + m.ID}
 	}
 	retry := &providers.SendError{Status: 503, Retryable: true, Err: errors.New("down")}
-	ob.results <- outcome{m: msgs[20], kind: attempted, err: retry}        // not ours: left alone
-	ob.results <- outcome{m: msgs[21], kind: attempted, providerID: "SMx"} // not ours, but sent
+	ob.results <- outcome{claimed: claimed{m: msgs[20]}, kind: attempted, err: retry}        // not ours: left alone
+	ob.results <- outcome{claimed: claimed{m: msgs[21]}, kind: attempted, providerID: "SMx"} // not ours, but sent
 	close(ob.results)
 	ob.recordLoop()
 
@@ -121,7 +121,7 @@ func TestOutboxRecordKeepsAStatusReportThatCameFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob := NewOutbox(OutboxOptions{Store: store, Owner: "me", Logger: zerolog.Nop(), Provider: "twilio"})
-	ob.results <- outcome{m: m, kind: attempted, providerID: "SM1"}
+	ob.results <- outcome{claimed: claimed{m: m}, kind: attempted, providerID: "SM1"}
 	close(ob.results)
 	ob.recordLoop()
 	err = store.View(context.Background(), func(tx engine.Tx) error {

@@ -45,8 +45,10 @@ type Message struct {
 
 // Twilio is a fake of Twilio's Messages API: it accepts
 // POST /2010-04-01/Accounts/{AccountSid}/Messages.json with basic auth,
-// records each message and answers like Twilio. Failures can be scripted
-// with FailNext.
+// records each message and answers like Twilio, and lists what it accepted
+// on GET of the same path (the message log, filtered by To, From and
+// DateSent, newest first). Failures can be scripted with FailNext, answers
+// lost on the wire with HangUpNext, and sends left hanging with HoldNext.
 //
 // The server starts on the first call to URL; set AccountSID and AuthToken
 // before that. The other methods are safe for concurrent use.
@@ -64,18 +66,29 @@ type Twilio struct {
 	mu         sync.Mutex
 	sent       []Message
 	requests   int
+	lookups    int
 	failLeft   int
 	failStatus int
 	failCode   int
+	hangUps    int
+	hold       *hold // the next send to leave hanging, nil for none
+	held       int   // sends hanging now
+	release    chan struct{}
+}
+
+// hold is a send HoldNext asked to leave hanging.
+type hold struct {
+	accept bool // record the message before hanging
 }
 
 // NewTwilio returns a fake Twilio with the default credentials. It is closed
 // when the test ends.
 func NewTwilio(t testing.TB) *Twilio {
 	t.Helper()
-	f := &Twilio{AccountSID: DefaultAccountSID, AuthToken: DefaultAuthToken}
+	f := &Twilio{AccountSID: DefaultAccountSID, AuthToken: DefaultAuthToken, release: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", f.createMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages.json", f.listMessages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 	})
@@ -99,6 +112,46 @@ func (f *Twilio) FailNext(n, status, code int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failLeft, f.failStatus, f.failCode = n, status, code
+}
+
+// HangUpNext makes the next n sends be accepted and recorded, then their
+// connections closed without an answer: the sender cannot know that Twilio
+// took them.
+func (f *Twilio) HangUpNext(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hangUps = n
+}
+
+// HoldNext leaves the next send hanging, unanswered, until Release is
+// called or its client goes away (e.g. is killed). With accept, the message
+// is recorded first (Twilio took it); without, it is never recorded.
+func (f *Twilio) HoldNext(accept bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hold = &hold{accept: accept}
+}
+
+// Held counts the sends hanging now.
+func (f *Twilio) Held() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held
+}
+
+// Release ends every send left hanging; they get no answer.
+func (f *Twilio) Release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	close(f.release)
+	f.release = make(chan struct{})
+}
+
+// Lookups counts the requests for the message log.
+func (f *Twilio) Lookups() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
 }
 
 // Requests counts every request the fake received, failed ones included.
@@ -209,12 +262,113 @@ func (f *Twilio) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.sent = append(f.sent, m)
+	h, release := f.hold, f.release
+	f.hold = nil
+	if h == nil || h.accept {
+		f.sent = append(f.sent, m)
+	}
+	hangUp := h == nil && f.hangUps > 0
+	if hangUp {
+		f.hangUps--
+	}
+	if h != nil {
+		f.held++
+	}
 	f.mu.Unlock()
+	switch {
+	case h != nil:
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		f.mu.Lock()
+		f.held--
+		f.mu.Unlock()
+		hangUpOn(w)
+		return
+	case hangUp:
+		hangUpOn(w)
+		return
+	}
+	writeJSON(w, http.StatusCreated, f.resource(m))
+}
 
+// hangUpOn closes the request's connection without an answer.
+func hangUpOn(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
+// listMessages is GET /2010-04-01/Accounts/{AccountSid}/Messages.json: the
+// accepted messages, newest first, filtered by To, From and DateSent (its
+// date_sent is when the fake accepted it), one page of PageSize (50 by
+// default).
+func (f *Twilio) listMessages(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != f.AccountSID || pass != f.AuthToken {
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if sid := r.PathValue("AccountSid"); sid != f.AccountSID {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	q := r.URL.Query()
+	size := 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid PageSize")
+			return
+		}
+		size = n
+	}
+	var after, before, on time.Time
+	for key, at := range map[string]*time.Time{"DateSent>": &after, "DateSent<": &before, "DateSent": &on} {
+		v := q.Get(key)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, v); err != nil {
+				writeError(w, http.StatusBadRequest, 20001, "Invalid "+key)
+				return
+			}
+		}
+		*at = t
+	}
+	f.mu.Lock()
+	f.lookups++
+	var page []map[string]any
+	for i := len(f.sent) - 1; i >= 0 && len(page) < size; i-- {
+		m := f.sent[i]
+		day := m.At.UTC().Truncate(24 * time.Hour)
+		switch {
+		case q.Has("To") && m.To != q.Get("To"), q.Has("From") && m.From != q.Get("From"),
+			!after.IsZero() && day.Before(after.UTC().Truncate(24*time.Hour)),
+			!before.IsZero() && day.After(before.UTC().Truncate(24*time.Hour)),
+			!on.IsZero() && !day.Equal(on.UTC().Truncate(24*time.Hour)):
+			continue
+		}
+		res := f.resource(m)
+		res["status"], res["date_sent"] = "sent", m.At.UTC().Format(time.RFC1123Z)
+		page = append(page, res)
+	}
+	f.mu.Unlock()
+	uri := r.URL.RequestURI()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messages": page, "page": 0, "page_size": size, "start": 0, "end": max(len(page)-1, 0),
+		"first_page_uri": uri, "uri": uri, "next_page_uri": nil, "previous_page_uri": nil,
+	})
+}
+
+// resource is m as Twilio's API shows a message just accepted.
+func (f *Twilio) resource(m Message) map[string]any {
 	date := m.At.UTC().Format(time.RFC1123Z)
 	uri := "/2010-04-01/Accounts/" + f.AccountSID + "/Messages/" + m.SID
-	writeJSON(w, http.StatusCreated, map[string]any{
+	return map[string]any{
 		"sid":                   m.SID,
 		"account_sid":           f.AccountSID,
 		"to":                    m.To,
@@ -235,7 +389,7 @@ func (f *Twilio) createMessage(w http.ResponseWriter, r *http.Request) {
 		"messaging_service_sid": nil,
 		"uri":                   uri + ".json",
 		"subresource_uris":      map[string]any{"media": uri + "/Media.json"},
-	})
+	}
 }
 
 // writeError answers like Twilio does when a request fails.
