@@ -23,15 +23,19 @@ const (
 	kindJoin                  // JOIN: one reply, and the sender then waits for a reply
 	kindReply                 // the answer to JOIN's question: one reply
 	kindUnmatched             // nothing matches: stored, nothing sent
+	kindRemind                // REMIND (with --waits): a reply now and one after a 1s wait
 )
 
 // words are the texts of each kind; the MessageSid follows them.
-var words = [...]string{kindKeyword: "hours", kindJoin: "JOIN", kindReply: "Ann", kindUnmatched: "hello there"}
+var words = [...]string{kindKeyword: "hours", kindJoin: "JOIN", kindReply: "Ann", kindUnmatched: "hello there", kindRemind: "REMIND"}
 
 // replies is how many sends each kind expects.
 func (k kind) replies() int {
-	if k == kindUnmatched {
+	switch k {
+	case kindUnmatched:
 		return 0
+	case kindRemind:
+		return 2
 	}
 	return 1
 }
@@ -52,6 +56,42 @@ type loadOptions struct {
 	Rate     float64       // total requests per second (0: as fast as answered)
 	Senders  int           // distinct sender numbers
 	Nonce    string        // makes MessageSids unique across runs
+	// Waits makes one message in ten a REMIND, whose second reply comes
+	// from a stored wait; each sender sends it once.
+	Waits bool
+	// State, when set, carries the senders' state over from an earlier
+	// drive of the same keyway; its connections must number Conns.
+	State *driveState
+	// Stop, when set, ends the drive: each connection finishes the request
+	// it has under way and sends no more.
+	Stop *atomic.Bool
+}
+
+// driveState is what the senders of each connection know, kept from one
+// drive to the next.
+type driveState struct {
+	conns []*connState
+	seq   atomic.Int64
+}
+
+// connState is one connection's senders and where it stands with them.
+type connState struct {
+	mine    []*sender
+	cursor  int
+	waiting []*sender
+}
+
+// newDriveState gives each of conns connections its share of senders.
+func newDriveState(conns, senders int) *driveState {
+	st := &driveState{conns: make([]*connState, conns)}
+	for w := range conns {
+		c := &connState{}
+		for i := w; i < max(senders, conns); i += conns {
+			c.mine = append(c.mine, &sender{From: fmt.Sprintf("+1555%07d", i)})
+		}
+		st.conns[w] = c
+	}
+	return st
 }
 
 // loadResult is what one drive measured.
@@ -75,9 +115,10 @@ func (r *loadResult) Accepted() int {
 
 // sender is one sender number, owned by one connection.
 type sender struct {
-	From    string
-	Waiting bool // it sent JOIN and has not answered yet
-	Broken  bool // a request of its failed, so its state is unknown
+	From     string
+	Waiting  bool // it sent JOIN and has not answered yet
+	Broken   bool // a request of its failed, so its state is unknown
+	Reminded bool // it sent REMIND
 }
 
 // drive posts signed webhooks to target (keyway, or the baseline) as
@@ -103,7 +144,10 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 	if opts.Requests <= 0 {
 		left.Store(1 << 62)
 	}
-	var seq atomic.Int64
+	st := opts.State
+	if st == nil {
+		st = newDriveState(opts.Conns, opts.Senders)
+	}
 	type part struct {
 		sent []sent
 		lat  []time.Duration
@@ -118,13 +162,8 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 			defer wg.Done()
 			p := &parts[w]
 			p.errs = map[string]int{}
-			var mine []*sender
-			for i := w; i < max(opts.Senders, opts.Conns); i += opts.Conns {
-				mine = append(mine, &sender{From: fmt.Sprintf("+1555%07d", i)})
-			}
-			var cursor int
-			var waiting []*sender
-			for left.Add(-1) >= 0 && ctx.Err() == nil {
+			c := st.conns[w]
+			for left.Add(-1) >= 0 && ctx.Err() == nil && (opts.Stop == nil || !opts.Stop.Load()) {
 				if pace != nil {
 					select {
 					case <-pace:
@@ -132,10 +171,13 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 						return
 					}
 				}
-				n := seq.Add(1)
-				k, s := pick(n, mine, &cursor, &waiting)
+				n := st.seq.Add(1)
+				k, s := pick(n, c.mine, &c.cursor, &c.waiting)
 				if s == nil {
 					return // every sender of this connection broke
+				}
+				if opts.Waits && k == kindKeyword && n%10 == 9 && !s.Reminded {
+					k, s.Reminded = kindRemind, true
 				}
 				sid := fmt.Sprintf("SM%s%024d", opts.Nonce, n)
 				body := words[k] + " " + sid
@@ -158,7 +200,7 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 					s.Broken = true
 				case k == kindJoin:
 					s.Waiting = true
-					waiting = append(waiting, s)
+					c.waiting = append(c.waiting, s)
 				case k == kindReply:
 					s.Waiting = false
 				}

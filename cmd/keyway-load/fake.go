@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Credentials of the fake Twilio account the tool configures keyway with.
@@ -19,16 +21,31 @@ const (
 // fakeTwilio is a fast fake of Twilio's Messages API. It answers
 // POST /2010-04-01/Accounts/{sid}/Messages.json with basic auth and counts
 // each accepted message by its tag (the last word of its body, which the
-// tool's automations copy from the inbound message) and recipient.
+// tool's automations copy from the inbound message) and recipient. GET of
+// the same path lists its message log, filtered by To and From, newest
+// first, as Twilio does.
 type fakeTwilio struct {
 	srv  *http.Server
 	ln   net.Listener
 	sids atomic.Int64
+	// latency delays each answer after the message is accepted, as a
+	// real provider's round trip does: a process killed meanwhile never
+	// learns that its send was taken.
+	latency time.Duration
 
-	mu     sync.Mutex
-	counts map[sendKey]int
-	total  int
-	bad    int // requests refused (auth, path, form)
+	mu      sync.Mutex
+	counts  map[sendKey]int
+	log     map[[2]string][]logEntry // by To and From, oldest first
+	total   int
+	lookups int
+	bad     int // requests refused (auth, path, form)
+}
+
+// logEntry is one accepted message in the fake's log.
+type logEntry struct {
+	SID  string
+	Body string
+	At   time.Time
 }
 
 // sendKey is what the fake counts sends by.
@@ -43,15 +60,19 @@ func startFake(addr string) (*fakeTwilio, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fake twilio: listen %s: %w", addr, err)
 	}
-	f := &fakeTwilio{ln: ln, counts: map[sendKey]int{}}
+	f := &fakeTwilio{ln: ln, counts: map[sendKey]int{}, log: map[[2]string][]logEntry{}}
 	prefix := "/2010-04-01/Accounts/" + fakeAccountSID + "/Messages.json"
 	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != prefix {
+		if (r.Method != http.MethodPost && r.Method != http.MethodGet) || r.URL.Path != prefix {
 			f.refuse(w, http.StatusNotFound, 20404, "not found: "+r.URL.Path)
 			return
 		}
 		if u, p, ok := r.BasicAuth(); !ok || u != fakeAccountSID || p != fakeAuthToken {
 			f.refuse(w, http.StatusUnauthorized, 20003, "Authenticate")
+			return
+		}
+		if r.Method == http.MethodGet {
+			f.list(w, r)
 			return
 		}
 		if err := r.ParseForm(); err != nil {
@@ -64,11 +85,15 @@ func startFake(addr string) (*fakeTwilio, error) {
 			return
 		}
 		key := sendKey{Tag: lastWord(body), To: to}
+		sid := fmt.Sprintf("SM%032x", f.sids.Add(1))
 		f.mu.Lock()
 		f.counts[key]++
 		f.total++
+		f.log[[2]string{to, from}] = append(f.log[[2]string{to, from}], logEntry{SID: sid, Body: body, At: time.Now()})
 		f.mu.Unlock()
-		sid := fmt.Sprintf("SM%032x", f.sids.Add(1))
+		if f.latency > 0 {
+			time.Sleep(f.latency)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"sid":%q,"account_sid":%q,"to":%q,"from":%q,"status":"queued","direction":"outbound-api","num_segments":"1","api_version":"2010-04-01"}`,
@@ -76,6 +101,43 @@ func startFake(addr string) (*fakeTwilio, error) {
 	})}
 	go func() { _ = f.srv.Serve(ln) }()
 	return f, nil
+}
+
+// list answers a GET of the Messages list: one page of PageSize (default
+// 50) of the messages To and From, newest first.
+func (f *fakeTwilio) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size, err := strconv.Atoi(q.Get("PageSize"))
+	if err != nil || size < 1 {
+		size = 50
+	}
+	type resource struct {
+		SID         string `json:"sid"`
+		To          string `json:"to"`
+		From        string `json:"from"`
+		Body        string `json:"body"`
+		Status      string `json:"status"`
+		DateCreated string `json:"date_created"`
+	}
+	page := []resource{}
+	to, from := q.Get("To"), q.Get("From")
+	f.mu.Lock()
+	f.lookups++
+	entries := f.log[[2]string{to, from}]
+	for i := len(entries) - 1; i >= 0 && len(page) < size; i-- {
+		e := entries[i]
+		page = append(page, resource{SID: e.SID, To: to, From: from, Body: e.Body, Status: "sent", DateCreated: e.At.UTC().Format(time.RFC1123Z)})
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"messages": page, "page": 0, "page_size": size, "next_page_uri": nil, "uri": r.URL.RequestURI()})
+}
+
+// Lookups counts the requests for the message log.
+func (f *fakeTwilio) Lookups() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
 }
 
 // URL is the base URL for providers.twilio.api_base_url.
@@ -88,7 +150,8 @@ func (f *fakeTwilio) Close() { _ = f.srv.Close() }
 func (f *fakeTwilio) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.counts, f.total, f.bad = map[sendKey]int{}, 0, 0
+	f.counts, f.total, f.bad, f.lookups = map[sendKey]int{}, 0, 0, 0
+	f.log = map[[2]string][]logEntry{}
 }
 
 // Total counts the messages accepted so far.

@@ -27,8 +27,11 @@ const (
 //   - HOURS: a keyword with one reply;
 //   - JOIN: a keyword whose reply asks a question, then waits for the answer;
 //   - the answer: resumes the waiting JOIN and gets one reply;
+//   - REMIND (only with --waits or --crash): a reply now, and one after a
+//     stored wait of one second, which must fire once across crashes;
 //   - anything else: stored, and nothing is sent (there is no catch-all).
-const loadAutomations = `automations:
+const loadAutomations = `fields: [tag]
+automations:
   - id: hours
     keywords: [HOURS]
     steps:
@@ -39,6 +42,13 @@ const loadAutomations = `automations:
       - { type: reply, text: "Your name? {{ message.body }}" }
       - { type: wait_for_reply, save_as: name }
       - { type: reply, text: "Thanks {{ message.body }}" }
+  - id: remind
+    keywords: [REMIND]
+    steps:
+      - { type: set_field, fields: { tag: "{{ message.body }}" } }
+      - { type: reply, text: "Noted. {{ message.body }}" }
+      - { type: wait, duration: 1s }
+      - { type: reply, text: "Reminder {{ contact.fields.tag }}" }
 `
 
 // liftLoopGuard lifts compliance.loop_guard far above any load the tool
@@ -172,6 +182,17 @@ func (p *process) waitReady(patience time.Duration, found func([]byte) string, p
 		case <-poll.C:
 		}
 	}
+}
+
+// kill sends SIGKILL and waits for the process to end. Once stopped, it
+// does nothing.
+func (p *process) kill() {
+	if p == nil || p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exit
+	p.cmd = nil
 }
 
 // stop sends SIGTERM and waits up to 30s, then kills. Once stopped, it

@@ -111,8 +111,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	patience := fs.Duration("patience", time.Minute, "how long to wait for a server to start and for replies to drain")
 	timeout := fs.Duration("timeout", 15*time.Minute, "bound on the whole command")
 	keep := fs.Bool("keep", false, "keep each run's data folder and log")
+	waits := fs.Bool("waits", false, "make one message in ten a REMIND, answered at once and again after a stored 1s wait")
+	crash := fs.Int("crash", 0, "crash test: this many `cycles` of load, SIGKILL at a random moment and restart on the same data, then one check of the whole run (one --keyway binary)")
+	crashMin := fs.Duration("crash-min", 300*time.Millisecond, "with --crash, the earliest `moment` of a kill after its cycle's load starts")
+	crashMax := fs.Duration("crash-max", 3*time.Second, "with --crash, the latest `moment` of a kill after its cycle's load starts")
+	latency := fs.Duration("provider-latency", 0, "the fake provider answers each send this `long` after taking it (with --crash, 20ms unless set)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	latencySet := false
+	fs.Visit(func(f *flag.Flag) { latencySet = latencySet || f.Name == "provider-latency" })
+	if *crash > 0 && !latencySet {
+		*latency = 20 * time.Millisecond
 	}
 	if *writeConfig != "" {
 		if *fakeListen == "127.0.0.1:0" || strings.HasSuffix(*fakeListen, ":0") {
@@ -131,10 +141,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(targets) == 0 {
 		return errors.New("nothing to drive: give --keyway BINARY, --url URL or --baseline")
 	}
+	if *crash > 0 && (len(targets) != 1 || targets[0].Binary == "") {
+		return errors.New("--crash drives one --keyway binary, which it starts and kills itself")
+	}
+	if *crash > 0 && (*crashMin <= 0 || *crashMax < *crashMin) {
+		return errors.New("--crash-min must be above 0 and at most --crash-max")
+	}
 	if *conns < 1 || *rounds < 1 || *senders < 1 {
 		return errors.New("--conns, --rounds and --senders must be at least 1")
 	}
-	if *requests <= 0 && *duration <= 0 {
+	if *requests <= 0 && *duration <= 0 && *crash == 0 {
 		return errors.New("bound the run with --requests or --duration")
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -145,7 +161,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer fake.Close()
+	fake.latency = *latency
 	host, _ := os.Hostname()
+	if *crash > 0 {
+		fmt.Fprintf(out, "keyway-load: crash test, %d cycles, kills %v to %v into each; %d connections, %d senders; provider latency %v; host %s, %s\n",
+			*crash, *crashMin, *crashMax, *conns, *senders, *latency, host, time.Now().UTC().Format(time.RFC3339))
+		opts := loadOptions{Conns: *conns, Senders: *senders, Rate: *rate, Nonce: fmt.Sprintf("%06d", time.Now().UnixNano()%1000000)}
+		v, err := runCrash(ctx, out, targets[0], opts, crashOptions{Cycles: *crash, MinAfter: *crashMin, MaxAfter: *crashMax}, fake, *patience, *keep)
+		if err != nil {
+			return err
+		}
+		if !v.OK() {
+			return errors.New("the crash test did not verify")
+		}
+		return nil
+	}
 	fmt.Fprintf(out, "keyway-load: %d connections, %d requests, duration %v, rate %v/s, %d senders, %d rounds; host %s, %s\n",
 		*conns, *requests, *duration, *rate, *senders, *rounds, host, time.Now().UTC().Format(time.RFC3339))
 
@@ -154,7 +184,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for round := 1; round <= *rounds; round++ {
 		for _, tg := range targets {
 			opts := loadOptions{Conns: *conns, Requests: *requests, Duration: *duration, Rate: *rate,
-				Senders: *senders, Nonce: fmt.Sprintf("%02d%06d", round%100, time.Now().UnixNano()%1000000)}
+				Senders: *senders, Waits: *waits, Nonce: fmt.Sprintf("%02d%06d", round%100, time.Now().UnixNano()%1000000)}
 			f, err := runOnce(ctx, tg, round, opts, fake, !*noVerify, *patience, *keep)
 			if err != nil {
 				return err

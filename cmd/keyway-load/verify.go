@@ -17,7 +17,8 @@ type verdict struct {
 	ExpectedSends int
 	NotStored     []string // accepted MessageSids the admin API does not show
 	Missing       []string // accepted messages whose reply was never sent
-	Twice         []string // messages answered more than once
+	Twice         []string // messages answered more often than they ask for
+	Duplicates    int      // the texts sent beyond what was asked for, in all
 	Unexpected    []string // sends nobody should have got (an unmatched message answered, an unknown tag)
 	Queued        int      // outbound messages still queued when the check gave up waiting
 	Unreadable    int      // contacts the admin API could not show
@@ -41,8 +42,8 @@ func (v verdict) String() string {
 		}
 		return fmt.Sprint(s)
 	}
-	return fmt.Sprintf("VERIFY FAILED: %d accepted; not stored %d %s; reply missing %d %s; sent twice %d %s; unexpected %d %s; still queued %d; contacts unreadable %d; refused by the provider %d",
-		v.Accepted, len(v.NotStored), ex(v.NotStored), len(v.Missing), ex(v.Missing), len(v.Twice), ex(v.Twice),
+	return fmt.Sprintf("VERIFY FAILED: %d accepted; not stored %d %s; reply missing %d %s; sent twice %d %s (%d texts too many); unexpected %d %s; still queued %d; contacts unreadable %d; refused by the provider %d",
+		v.Accepted, len(v.NotStored), ex(v.NotStored), len(v.Missing), ex(v.Missing), len(v.Twice), ex(v.Twice), v.Duplicates,
 		len(v.Unexpected), ex(v.Unexpected), v.Queued, v.Unreadable, v.Refused)
 }
 
@@ -62,21 +63,21 @@ func check(posted []sent, store map[string]stored, counts map[sendKey]int) verdi
 	for _, s := range posted {
 		key := sendKey{Tag: s.SID, To: s.From}
 		seen[key] = true
-		n := counts[key]
-		if n > 1 {
+		n, want := counts[key], s.Kind.replies()
+		if n > max(want, 1) {
 			v.Twice = append(v.Twice, s.SID)
+			v.Duplicates += n - max(want, 1)
 		}
 		if s.Status != http.StatusOK {
 			continue
 		}
 		v.Accepted++
-		want := s.Kind.replies()
 		v.ExpectedSends += want
 		if !store[s.From].Inbound[s.SID] {
 			v.NotStored = append(v.NotStored, s.SID)
 		}
 		switch {
-		case want == 1 && n == 0:
+		case n < want:
 			v.Missing = append(v.Missing, s.SID)
 		case want == 0 && n > 0:
 			v.Unexpected = append(v.Unexpected, s.SID)
