@@ -56,9 +56,10 @@ func crashCycles() int {
 
 // SIGKILL one of three processes at random moments during load, then
 // start it again, cycle after cycle: every webhook answered 200 is handled
-// once and gets its reply, and every wait fires once. Sends the killed
-// process had under way are finished by the others once their leases
-// (1 minute) end, so the test takes a few minutes.
+// once and gets its reply, sent once, and every wait fires once. Sends the
+// killed process had under way are finished by the others once their
+// leases (1 minute) end, after a look in Twilio's log, so the test takes a
+// few minutes.
 func TestPostgresCrashUnderLoad(t *testing.T) {
 	gs := startShared(t, 3, crashConfig)
 	nodes := make([]*node, len(gs))
@@ -175,9 +176,20 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 		}
 		return true
 	})
+	// Sent once: a send a killed process had under way is looked up in
+	// Twilio's log by whichever process takes it over, not sent again.
+	sentN := map[string]int{}
+	for _, m := range tw.Sent() {
+		sentN[m.To+"\x00"+m.Body]++
+	}
+	for k, n := range sentN {
+		if n > 1 {
+			contact, body, _ := strings.Cut(k, "\x00")
+			t.Errorf("%s: Twilio got %q %d times, want once", contact, body, n)
+		}
+	}
 	// Handled once: each accepted message has one stored reply, and each
-	// wait one stored outcome (a send repeated in the crash window is one
-	// stored message sent twice; a turn or timer run twice would be two).
+	// wait one stored outcome (a turn or timer run twice would be two).
 	live := nodes[0].g
 	stored := func(contact string) []Message {
 		var out struct {
