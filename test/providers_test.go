@@ -37,6 +37,8 @@ type fakeSends struct {
 	mu         sync.Mutex
 	got        []fakeprovider.SentMessage
 	optOutLeft int
+	hangUps    int
+	lookups    int
 }
 
 func newFakeSends(t *testing.T) *fakeSends {
@@ -51,6 +53,10 @@ func (f *fakeSends) URL() string { return f.srv.URL + "/send" }
 func (f *fakeSends) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodGet {
+		f.lookUp(w, r)
+		return
+	}
 	if r.Header.Get(fakeprovider.SignatureHeader) != fakeprovider.Sign(fakeSecret, f.URL(), body) {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"reason":"bad signature"}`)
@@ -70,7 +76,42 @@ func (f *fakeSends) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.got = append(f.got, m)
+	if f.hangUps > 0 {
+		f.hangUps--
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
 	fmt.Fprintf(w, `{"id":"FKOUT%d"}`, len(f.got))
+}
+
+// lookUp answers a signed GET ?id=ID with the ids of the sends that
+// carried keyway's message id ID.
+func (f *fakeSends) lookUp(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get(fakeprovider.SignatureHeader) != fakeprovider.Sign(fakeSecret, f.srv.URL+r.URL.RequestURI(), nil) {
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"reason":"bad signature"}`)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	ids := []string{}
+	for i, m := range f.got {
+		if m.ID == r.URL.Query().Get("id") {
+			ids = append(ids, fmt.Sprintf("FKOUT%d", i+1))
+		}
+	}
+	_ = json.NewEncoder(w).Encode(fakeprovider.SentIDs{IDs: ids})
+}
+
+// hangUpNext makes the next n sends be taken, then their connections
+// closed without an answer.
+func (f *fakeSends) hangUpNext(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hangUps = n
 }
 
 // refuseNext makes the next n sends fail: the recipient opted out.

@@ -3,6 +3,8 @@ package test
 import (
 	"strings"
 	"testing"
+
+	"github.com/keyway-sms/keyway/test/fakeprovider"
 )
 
 // A send whose answer is lost on the wire (Twilio took the message, then
@@ -84,5 +86,29 @@ func TestSIGKILLBeforeTwilioTookSendSendsOnce(t *testing.T) {
 	g.Settled(t, from)
 	if got := repliesToNow(g, from); len(got) != 2 {
 		t.Fatalf("sent %q, want the reply once and the later one", got)
+	}
+}
+
+// The same holds for a provider that plugs in through the registry: a send
+// whose answer was lost is looked up in its log, and not sent again.
+func TestLostAnswerThroughARegisteredProvider(t *testing.T) {
+	sends := newFakeSends(t)
+	g := StartGateway(t, fakeSection(sends.URL())+fakeJoin)
+	const who = "+15551237711"
+	sends.hangUpNext(1)
+	if code, _, body := postFake(t, g, fakeprovider.InboundPath, fakeSecret,
+		fakeprovider.InboundMessage{ID: "FKIN11", From: who, To: fakeNumber, Text: "join"}); code != 200 {
+		t.Fatalf("inbound answered %d %s", code, body)
+	}
+	Eventually(t, patience, "the reply recorded as sent", func() bool {
+		ms := storedMessages(t, g, who)
+		return len(ms) == 2 && ms[0].Status == "sent"
+	})
+	reply := storedMessages(t, g, who)[0]
+	sends.mu.Lock()
+	lookups := sends.lookups
+	sends.mu.Unlock()
+	if got := sends.to(who); len(got) != 1 || reply.ProviderID != "FKOUT1" || lookups != 1 {
+		t.Fatalf("sent %d times, stored as %q, %d lookups; want once, FKOUT1, 1", len(got), reply.ProviderID, lookups)
 	}
 }

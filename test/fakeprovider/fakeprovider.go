@@ -9,7 +9,8 @@
 // (InboundMessage, StatusReport) signed in SignatureHeader with Sign; each
 // send is a SentMessage posted as signed JSON to send_url, which answers
 // 200 with {"id": "..."} or an error answer whose reason
-// "recipient_opted_out" marks an opt-out:
+// "recipient_opted_out" marks an opt-out; a signed GET of send_url?id=ID
+// lists the ids of the sends that carried keyway's message id ID (FindSent):
 //
 //	providers:
 //	  fake:
@@ -218,6 +219,46 @@ func (f *Fake) verifiedJSON(r *providers.Request, kind string, v any) error {
 	}
 	return nil
 }
+
+// SentIDs is the body send_url answers a lookup with: the ids it gave the
+// sends that carried keyway's message id.
+type SentIDs struct {
+	IDs []string `json:"ids"`
+}
+
+// FindSent asks send_url which sends carried m's keyway id: a signed GET
+// of send_url?id=ID (the signature covers that URL and an empty body),
+// answered with SentIDs. Unlike Twilio's log, the fake's is keyed by the id
+// each send carries, so since is not needed.
+func (f *Fake) FindSent(ctx context.Context, m providers.Outbound, _ time.Time) ([]string, error) {
+	u, err := url.Parse(f.set.SendURL)
+	if err != nil {
+		return nil, fmt.Errorf("fake: look up %s: %w", m.ID, err)
+	}
+	q := u.Query()
+	q.Set("id", m.ID)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("fake: look up %s: %w", m.ID, err)
+	}
+	req.Header.Set(SignatureHeader, Sign(f.set.Secret, u.String(), nil))
+	res, err := f.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fake: look up %s: %w", m.ID, err)
+	}
+	defer res.Body.Close()
+	var a SentIDs
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fake: look up %s: status %d", m.ID, res.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&a); err != nil {
+		return nil, fmt.Errorf("fake: look up %s: %w", m.ID, err)
+	}
+	return a.IDs, nil
+}
+
+var _ providers.SentFinder = (*Fake)(nil)
 
 // Send posts m to send_url as a signed SentMessage. A network error, 429
 // and 5xx can be retried; an answer with ReasonOptedOut is a permanent
