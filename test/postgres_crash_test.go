@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,8 +47,12 @@ func (n *node) url() string {
 }
 
 // crashCycles is how many times TestPostgresCrashUnderLoad kills a
-// process: 10, or 3 in CI to keep it short.
+// process: KEYWAY_CRASH_CYCLES if set (the documented run uses 20), else
+// 10, or 3 in CI to keep it short.
 func crashCycles() int {
+	if n, err := strconv.Atoi(os.Getenv("KEYWAY_CRASH_CYCLES")); err == nil && n > 0 {
+		return n
+	}
 	if os.Getenv("CI") != "" {
 		return 3
 	}
