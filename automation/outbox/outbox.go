@@ -86,6 +86,11 @@ type OutboxOptions struct {
 	DoubtSkew time.Duration
 }
 
+// maxLookups is the attempt at which the outbox, having failed to read the
+// provider's log for a send in doubt at every attempt before, sends it
+// anyway: a send must not wait forever on a log that stays unreadable.
+const maxLookups = 4
+
 // Limits of the outbox's work per transaction.
 const (
 	maxClaimPasses = 64  // claims one dispatch makes before it sleeps
@@ -501,7 +506,8 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 // so: the oldest message of the log that matches and that no other stored
 // message claims. It returns "" when the provider has none, or keeps no
 // log (then the message is sent again). An error is retryable: the log
-// could not be read, and sending blindly could send twice.
+// could not be read, and sending blindly could send twice; at the
+// maxLookups-th attempt the message is sent all the same.
 func (ob *Outbox) lookUp(ctx context.Context, m *engine.Message, out providers.Outbound, since time.Time) (string, error) {
 	log := ob.o.Logger.With().Str("msg_id", m.ID).Str("to", maskAll(m.To)).Time("attempt", since).Logger()
 	finder, ok := ob.o.Texter.(providers.SentFinder)
@@ -513,6 +519,10 @@ func (ob *Outbox) lookUp(ctx context.Context, m *engine.Message, out providers.O
 	switch {
 	case errors.Is(err, providers.ErrNoMessageLog):
 		log.Warn().Msg("outbox: an earlier attempt at this message may have reached the provider, which keeps no log to look in; it is sent again")
+		return "", nil
+	case err != nil && m.Attempts+1 >= maxLookups:
+		log.Warn().Err(err).Int("attempts", m.Attempts+1).
+			Msg("outbox: the provider's log could not be read for an earlier attempt at this message, again; it is sent again")
 		return "", nil
 	case err != nil:
 		return "", &providers.SendError{Retryable: true, Err: fmt.Errorf("outbox: look in the provider's log for an earlier attempt at message %s: %w", m.ID, err)}

@@ -245,3 +245,19 @@ func (f *findCounter) finds() int {
 	defer f.mu.Unlock()
 	return f.n
 }
+
+// A log that stays unreadable does not hold the send forever: after three
+// failed looks, the fourth attempt sends it.
+func TestLogUnreadableForGoodSendsAtLast(t *testing.T) {
+	store := mem.NewMemStore()
+	l := &logTexter{findFails: 1000}
+	inDoubt(t, store, &engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15551230001"}, Body: "hi"}, time.Now())
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: l, Provider: "twilio", Backoff: 5 * time.Millisecond})
+	m := settled(t, store, "m1")
+	if m.Status != engine.StatusSent || m.Attempts != 4 {
+		t.Fatalf("message %+v, want sent at the 4th attempt", m)
+	}
+	if sends, lookups := l.counts(); sends != 1 || lookups != 4 {
+		t.Fatalf("%d sends, %d lookups; want 1 and 4", sends, lookups)
+	}
+}

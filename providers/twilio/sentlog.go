@@ -2,15 +2,27 @@ package twilio
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
+	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
+
+// isDecodeError reports whether err says an answer was not the JSON
+// expected.
+func isDecodeError(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ)
+}
 
 // lookupLimit bounds the messages FindSent reads from Twilio's log. The
 // outbox sends to one recipient one message at a time, so a send in doubt
@@ -42,8 +54,14 @@ func (t *Twilio) FindSent(ctx context.Context, m providers.Outbound, since time.
 	params.SetTo(to).SetFrom(from).SetPageSize(50).SetLimit(lookupLimit)
 	list, err := t.rest.Api.ListMessage(params)
 	if err != nil {
-		return nil, fmt.Errorf("twilio: look up a message to %s: %w", providers.Mask(m.To),
-			&scrubbedError{text: numberScrubber(m.To, m.From).Replace(err.Error()), err: err})
+		scrubbed := &scrubbedError{text: numberScrubber(m.To, m.From).Replace(err.Error()), err: err}
+		var rest *client.TwilioRestError
+		if errors.As(err, &rest) && rest.Status != http.StatusTooManyRequests && rest.Status < 500 ||
+			!errors.As(err, &rest) && isDecodeError(err) {
+			// Not a passing fault: this API has no log to read.
+			return nil, fmt.Errorf("twilio: look up a message to %s: %w: %w", providers.Mask(m.To), providers.ErrNoMessageLog, scrubbed)
+		}
+		return nil, fmt.Errorf("twilio: look up a message to %s: %w", providers.Mask(m.To), scrubbed)
 	}
 	var found []sentRecord
 	for _, r := range slices.Backward(list) { // Twilio lists newest first

@@ -2,6 +2,7 @@ package twilio_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"testing"
@@ -65,8 +66,24 @@ func TestFindSentErrorsAndDevMode(t *testing.T) {
 	p := newProvider(t, false, f.URL())
 	m := providers.Outbound{ID: "m1", From: ourSMS, To: contact, Body: "hi"}
 	f.FailNext(1, http.StatusServiceUnavailable, 0)
-	if got, err := p.FindSent(context.Background(), m, time.Now()); err == nil {
-		t.Fatalf("Twilio down: found %v, no error", got)
+	if got, err := p.FindSent(context.Background(), m, time.Now()); err == nil || errors.Is(err, providers.ErrNoMessageLog) {
+		t.Fatalf("Twilio down: found %v, error %v; want a passing failure", got, err)
+	}
+	// An API without the list (a stand-in that knows only how to send)
+	// has no log: the caller sends again rather than wait for one.
+	for _, c := range []struct {
+		status      int
+		ctype, body string
+	}{
+		{http.StatusMethodNotAllowed, "text/plain", "Method Not Allowed\n"},
+		{http.StatusNotFound, "application/json", `{"code":20404,"message":"not found","status":404}`},
+		{http.StatusOK, "text/html", "<html>hello</html>"},
+	} {
+		base, _ := rawServer(t, c.status, c.ctype, c.body)
+		other := newProvider(t, false, base)
+		if got, err := other.FindSent(context.Background(), m, time.Now()); !errors.Is(err, providers.ErrNoMessageLog) {
+			t.Errorf("answer %d %s: found %v, error %v; want ErrNoMessageLog", c.status, c.body, got, err)
+		}
 	}
 	dev := newProvider(t, true, f.URL())
 	if got, err := dev.FindSent(context.Background(), m, time.Now()); err != nil || len(got) != 0 {
