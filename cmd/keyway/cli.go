@@ -383,6 +383,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopProfiler()
 	}
+	tuneGC(gcHeadroom)
 	g, err := newGateway(cf.config, cfg, set, log)
 	if err != nil {
 		log.Error().Err(err).Msg("start")
