@@ -63,14 +63,15 @@ func appendSignedParams(b []byte, form url.Values, names *[]string) []byte {
 	return b
 }
 
-// signer checks webhook signatures for one auth token, reusing its HMAC
-// states and buffers across requests: a webhook's check then allocates
-// nothing but the sorted values of a repeated parameter. Its zero value is
-// ready to use.
+// signer checks webhook signatures for one auth token (the first it is
+// given), reusing its HMAC states and buffers across requests: a webhook's
+// check then allocates nothing but the sorted values of a repeated
+// parameter. Its zero value is ready to use.
 type signer struct {
-	once sync.Once
-	macs sync.Pool // hash.Hash: HMAC-SHA1 keyed with the auth token
-	bufs sync.Pool // *signBuf
+	once  sync.Once
+	token string    // the auth token the pooled states are keyed with
+	macs  sync.Pool // hash.Hash: HMAC-SHA1 keyed with token
+	bufs  sync.Pool // *signBuf
 }
 
 // signBuf is the scratch space of one check.
@@ -87,6 +88,7 @@ type signBuf struct {
 // together once for every URL tried.
 func (s *signer) verify(authToken, rawURL string, form url.Values, sig string) bool {
 	s.once.Do(func() {
+		s.token = authToken
 		key := []byte(authToken)
 		s.macs.New = func() any { return hmac.New(sha1.New, key) }
 		s.bufs.New = func() any { return new(signBuf) }
@@ -94,12 +96,15 @@ func (s *signer) verify(authToken, rawURL string, form url.Values, sig string) b
 	if len(sig) != base64.StdEncoding.EncodedLen(sha1.Size) {
 		return false // no signature Sign computes
 	}
-	mac := s.macs.Get().(hash.Hash)
+	var mac hash.Hash
+	if authToken == s.token {
+		mac = s.macs.Get().(hash.Hash)
+		defer s.macs.Put(mac)
+	} else {
+		mac = hmac.New(sha1.New, []byte(authToken)) // not the pooled states' key
+	}
 	buf := s.bufs.Get().(*signBuf)
-	defer func() {
-		s.macs.Put(mac)
-		s.bufs.Put(buf)
-	}()
+	defer s.bufs.Put(buf)
 	buf.params = appendSignedParams(buf.params[:0], form, &buf.names)
 	check := func(u string) bool {
 		buf.msg = append(append(buf.msg[:0], u...), buf.params...)

@@ -92,3 +92,23 @@ func TestSignerVerifyAgreesWithSign(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSignerVerifyAnotherToken checks that a signer keyed with one token
+// checks a signature made with another against that other token, not
+// against its pooled states.
+func TestSignerVerifyAnotherToken(t *testing.T) {
+	var s signer
+	if !s.verify(vectorToken, vectorURL, vectorParams, vectorSignature) {
+		t.Fatal("the published vector does not verify")
+	}
+	other := Sign("54321", vectorURL, vectorParams)
+	if !s.verify("54321", vectorURL, vectorParams, other) {
+		t.Error("a signature with another token does not verify against it")
+	}
+	if s.verify("54321", vectorURL, vectorParams, vectorSignature) {
+		t.Error("the signature of the first token verifies against another")
+	}
+	if !s.verify(vectorToken, vectorURL, vectorParams, vectorSignature) {
+		t.Error("the first token's signature no longer verifies")
+	}
+}
