@@ -337,7 +337,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-const serveHelp = `Usage: keyway serve [--config] FILE [--log-level LEVEL] [--log-format json|console]
+const serveHelp = `Usage: keyway serve [--config] FILE [--log-level LEVEL] [--log-format json|console] [--pprof ADDR]
 
 Runs the gateway. With no Twilio credentials it runs in dev mode: outbound
 messages are logged and stored instead of sent, and signature checks are off.
@@ -347,6 +347,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs := newCommandFlags("serve", serveHelp)
 	cf := configFlags(fs)
 	cf.logFlags(fs)
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `ADDR`, e.g. 127.0.0.1:6060; off by default, and never on a public address")
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
@@ -374,6 +375,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, p := range problems {
 		log.Warn().Str("problem", p.String()).Msg("config warning")
 	}
+	if *pprofAddr != "" {
+		stopProfiler, err := serveProfiler(*pprofAddr, log)
+		if err != nil {
+			log.Error().Err(err).Msg("start")
+			return 1
+		}
+		defer stopProfiler()
+	}
+	tuneGC(gcHeadroom)
 	g, err := newGateway(cf.config, cfg, set, log)
 	if err != nil {
 		log.Error().Err(err).Msg("start")

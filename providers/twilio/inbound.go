@@ -5,12 +5,13 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"net"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
@@ -32,24 +33,97 @@ const whatsappPrefix = "whatsapp:"
 // repeated verbatim counts once. url is the full URL Twilio calls, query
 // string included, exactly as given.
 func Sign(authToken, url string, form url.Values) string {
-	names := make([]string, 0, len(form))
+	var names []string
+	msg := appendSignedParams([]byte(url), form, &names)
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write(msg)
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// appendSignedParams appends to b what Sign signs after the URL: each
+// parameter's name and value, sorted by name, each distinct value of a
+// repeated parameter in sorted order. *names is scratch space for the
+// sorted names, reused when large enough.
+func appendSignedParams(b []byte, form url.Values, names *[]string) []byte {
+	*names = (*names)[:0]
 	for name := range form {
-		names = append(names, name)
+		*names = append(*names, name)
 	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString(url)
-	for _, name := range names {
-		values := slices.Clone(form[name])
-		slices.Sort(values)
-		for _, v := range slices.Compact(values) {
-			b.WriteString(name)
-			b.WriteString(v)
+	slices.Sort(*names)
+	for _, name := range *names {
+		values := form[name]
+		if len(values) > 1 {
+			values = slices.Compact(slices.Sorted(slices.Values(values)))
+		}
+		for _, v := range values {
+			b = append(b, name...)
+			b = append(b, v...)
 		}
 	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return b
+}
+
+// signer checks webhook signatures for one auth token (the first it is
+// given), reusing its HMAC states and buffers across requests: a webhook's
+// check then allocates nothing but the sorted values of a repeated
+// parameter. Its zero value is ready to use.
+type signer struct {
+	once  sync.Once
+	token string    // the auth token the pooled states are keyed with
+	macs  sync.Pool // hash.Hash: HMAC-SHA1 keyed with token
+	bufs  sync.Pool // *signBuf
+}
+
+// signBuf is the scratch space of one check.
+type signBuf struct {
+	params []byte   // appendSignedParams of the form
+	msg    []byte   // a URL followed by params
+	names  []string // the form's names, sorted
+}
+
+// verify reports whether sig is the signature Sign would compute with
+// authToken for form sent to rawURL or to one of the other URLs Twilio may
+// have signed for it (signedURLs). The exact URL, which Twilio signs unless
+// the port is in question, is tried first, and the parameters are put
+// together once for every URL tried.
+func (s *signer) verify(authToken, rawURL string, form url.Values, sig string) bool {
+	s.once.Do(func() {
+		s.token = authToken
+		key := []byte(authToken)
+		s.macs.New = func() any { return hmac.New(sha1.New, key) }
+		s.bufs.New = func() any { return new(signBuf) }
+	})
+	if len(sig) != base64.StdEncoding.EncodedLen(sha1.Size) {
+		return false // no signature Sign computes
+	}
+	var mac hash.Hash
+	if authToken == s.token {
+		mac = s.macs.Get().(hash.Hash)
+		defer s.macs.Put(mac)
+	} else {
+		mac = hmac.New(sha1.New, []byte(authToken)) // not the pooled states' key
+	}
+	buf := s.bufs.Get().(*signBuf)
+	defer s.bufs.Put(buf)
+	buf.params = appendSignedParams(buf.params[:0], form, &buf.names)
+	check := func(u string) bool {
+		buf.msg = append(append(buf.msg[:0], u...), buf.params...)
+		mac.Reset()
+		mac.Write(buf.msg)
+		var sum [sha1.Size]byte
+		var enc [28]byte // base64.StdEncoding.EncodedLen(sha1.Size)
+		base64.StdEncoding.Encode(enc[:], mac.Sum(sum[:0]))
+		return hmac.Equal(enc[:], []byte(sig))
+	}
+	if check(rawURL) {
+		return true
+	}
+	for _, u := range signedURLs(rawURL)[1:] {
+		if check(u) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseInbound verifies the signature of an incoming message webhook (unless
@@ -156,10 +230,8 @@ func (t *Twilio) verifiedForm(r *providers.Request, kind string) (url.Values, er
 	}
 	// twilio-go's validator takes one value per parameter, so a value added
 	// to a signed parameter would pass unseen: every value is checked here.
-	for _, u := range signedURLs(r.URL) {
-		if hmac.Equal([]byte(Sign(t.authToken, u, form)), []byte(sig)) {
-			return form, nil
-		}
+	if t.signer.verify(t.authToken, r.URL, form, sig) {
+		return form, nil
 	}
 	return nil, fmt.Errorf("twilio: %s: signature does not match %s: %w", kind, r.URL, providers.ErrSignature)
 }

@@ -42,6 +42,7 @@ type Twilio struct {
 	region    string
 	log       zerolog.Logger
 	rest      *twiliogo.RestClient
+	signer    signer // checks webhook signatures (inbound.go)
 }
 
 // defaultIdleConns is how many idle connections to the Messages API the

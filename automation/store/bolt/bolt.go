@@ -245,18 +245,25 @@ func (s *Bolt) drain(group []*update) []*update {
 	return group
 }
 
-// commit runs a group of updates in one transaction. If one fails, it is
-// answered with its own error after a solo run, and the rest run again.
+// commit runs a group of updates in one transaction, with those that
+// arrive while it runs them (up to maxGroup). If one fails, it is answered
+// with its own error after a solo run, and the rest run again.
 func (s *Bolt) commit(group []*update) {
 	for len(group) > 0 {
 		failed := -1
 		var fnErr error
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			t := &boltTx{tx: tx, writable: true}
-			for i, u := range group {
-				if err := u.fn(t); err != nil {
+			for i := 0; i < len(group); i++ {
+				if err := group[i].fn(t); err != nil {
 					failed, fnErr = i, err
 					return err
+				}
+				if i == len(group)-1 {
+					// Updates that arrived while the group ran join
+					// it: they share this commit instead of waiting
+					// for it to end and then for their own.
+					group = s.drain(group)
 				}
 			}
 			return nil
