@@ -42,7 +42,8 @@ var (
 	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
 	bMeta        = []byte("meta")          // key → value
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
-		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta}
+		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
+		bCounts, bHandoffs} // counts.go
 )
 
 // maxGroup bounds how many updates share one commit.
@@ -96,6 +97,7 @@ func Open(path string) (*Bolt, error) {
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		indexCreated := tx.Bucket(bMsgCreated) == nil
+		countsCreated := tx.Bucket(bCounts) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -107,6 +109,11 @@ func Open(path string) (*Bolt, error) {
 		}
 		if indexCreated {
 			if err := indexMessagesCreated(t); err != nil {
+				return err
+			}
+		}
+		if countsCreated {
+			if err := indexCounts(t); err != nil {
 				return err
 			}
 		}
@@ -342,14 +349,24 @@ func (t *boltTx) put(bucket []byte, k []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", bucket, err)
 	}
-	return t.tx.Bucket(bucket).Put(k, raw)
+	return t.bucket(bucket).Put(k, raw)
 }
 
 func (t *boltTx) mark(bucket []byte, k []byte) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	return t.tx.Bucket(bucket).Put(k, []byte{})
+	return t.bucket(bucket).Put(k, []byte{})
+}
+
+// bucket returns the bucket to write to, packing its pages as fillPercent
+// says (counts.go).
+func (t *boltTx) bucket(name []byte) *bolt.Bucket {
+	b := t.tx.Bucket(name)
+	if f, ok := fillPercent[string(name)]; ok {
+		b.FillPercent = f
+	}
+	return b
 }
 
 func (t *boltTx) del(bucket []byte, k []byte) error {
@@ -912,7 +929,13 @@ func (t *boltTx) ActiveEnrollments(contact string) ([]*engine.Enrollment, error)
 // PutEnrollment implements engine.Tx.
 func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	ak := key(e.Contact, e.Automation)
+	ck := key(string(countActive), e.Automation)
 	if e.Active() {
+		if t.tx.Bucket(bActive).Get(ak) == nil {
+			if err := t.count(ck, 1); err != nil {
+				return err
+			}
+		}
 		if err := t.tx.Bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
 			return err
 		}
@@ -920,6 +943,16 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 		if err := t.del(bActive, ak); err != nil {
 			return err
 		}
+		if err := t.count(ck, -1); err != nil {
+			return err
+		}
+	}
+	if e.Status == engine.EnrollmentHandoff && e.Handoff != nil {
+		if err := t.mark(bHandoffs, []byte(e.ID)); err != nil {
+			return err
+		}
+	} else if err := t.del(bHandoffs, []byte(e.ID)); err != nil {
+		return err
 	}
 	if err := t.mark(bByAuto, key(e.Automation, e.ID)); err != nil {
 		return err
@@ -966,6 +999,28 @@ func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limi
 	return out, err
 }
 
+// ActiveEnrollmentsOf implements engine.Tx: a cursor through the
+// automation's enrollments, from after, that stops at limit active ones.
+func (t *boltTx) ActiveEnrollmentsOf(automationID, after string, limit int) ([]*engine.Enrollment, error) {
+	prefix := key(automationID, "")
+	start := prefix
+	if after != "" {
+		start = append(key(automationID, after), 0)
+	}
+	var out []*engine.Enrollment
+	cur := t.tx.Bucket(bByAuto).Cursor()
+	for k, _ := cur.Seek(start); k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, _ = cur.Next() {
+		e, err := t.Enrollment(string(k[len(prefix):]))
+		if err != nil {
+			return nil, fmt.Errorf("store: automation index: %w", err)
+		}
+		if e.Active() && e.Automation == automationID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // errEnough stops a scan that has found what it needs.
 var errEnough = errors.New("enough")
 
@@ -997,16 +1052,18 @@ func (t *boltTx) activeEnrollments(automationID string, limit int) ([]*engine.En
 	return out, nil
 }
 
-// CountActive implements engine.Tx.
+// CountActive implements engine.Tx, from the counters PutEnrollment
+// keeps (counts.go).
 func (t *boltTx) CountActive() (map[string]int, error) {
 	out := map[string]int{}
-	err := t.tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
-		if i := bytes.IndexByte(k, 0); i >= 0 {
-			out[string(k[i+1:])]++
+	prefix := key(string(countActive), "")
+	cur := t.tx.Bucket(bCounts).Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		if len(v) == 8 {
+			out[string(k[len(prefix):])] = int(binary.BigEndian.Uint64(v))
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 func timerKey(due time.Time, enrollment string) []byte {
@@ -1015,14 +1072,26 @@ func timerKey(due time.Time, enrollment string) []byte {
 	return append(k, enrollment...)
 }
 
-// PutTimer implements engine.Tx.
+// PutTimer implements engine.Tx; it counts the timers (counts.go).
 func (t *boltTx) PutTimer(tm engine.Timer) error {
-	return t.put(bTimers, timerKey(tm.Due, tm.Enrollment), tm)
+	k := timerKey(tm.Due, tm.Enrollment)
+	if t.writable && t.tx.Bucket(bTimers).Get(k) == nil {
+		if err := t.count(countTimers, 1); err != nil {
+			return err
+		}
+	}
+	return t.put(bTimers, k, tm)
 }
 
 // DeleteTimer implements engine.Tx.
 func (t *boltTx) DeleteTimer(tm engine.Timer) error {
-	return t.del(bTimers, timerKey(tm.Due, tm.Enrollment))
+	k := timerKey(tm.Due, tm.Enrollment)
+	if t.writable && t.tx.Bucket(bTimers).Get(k) != nil {
+		if err := t.count(countTimers, -1); err != nil {
+			return err
+		}
+	}
+	return t.del(bTimers, k)
 }
 
 // DueTimers implements engine.Tx: a cursor from the earliest key,
