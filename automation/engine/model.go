@@ -112,7 +112,7 @@ type Message struct {
 	ErrorCode  int               `json:"error_code,omitempty"`
 	Attempts   int               `json:"attempts,omitempty"`
 	// NextAttempt is when a queued message may next be tried.
-	NextAttempt time.Time `json:"next_attempt,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	Enrollment  string    `json:"enrollment,omitempty"`
 	Automation  string    `json:"automation,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`

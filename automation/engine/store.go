@@ -187,7 +187,7 @@ type QueuedSend struct {
 	Owner string `json:"owner,omitempty"`
 	// LeaseUntil is when Owner's lease ends; after it the send can be
 	// claimed again.
-	LeaseUntil time.Time `json:"lease_until"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 
 // QueueKey names the outbox queue m waits in: its kind and recipients.

@@ -36,6 +36,7 @@ type startupOptions struct {
 	Runs       int
 	DropCaches bool
 	Webhooks   int // answers from waiting seeded contacts, and as many keywords from new ones
+	From       int // the seeded contacts that answer start at this index
 	Patience   time.Duration
 }
 
@@ -48,12 +49,13 @@ func runStartup(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.Runs, "runs", 1, "starts to measure, one after the other")
 	fs.BoolVar(&o.DropCaches, "drop-caches", false, "drop the page cache before each start (needs root): a cold start")
 	fs.IntVar(&o.Webhooks, "webhooks", 10, "after ready: answers from this many waiting seeded contacts, and keywords from as many new ones")
+	fs.IntVar(&o.From, "from", 0, "seeded contacts answer from this `index` on, each run taking the next waiting survey contacts (skip those a test made overdue or answered)")
 	fs.DurationVar(&o.Patience, "patience", 5*time.Minute, "how long to wait for ready and for the replies")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.Runs < 1 || o.Webhooks < 0 {
-		return errors.New("startup: --runs must be at least 1, --webhooks at least 0")
+	if o.Runs < 1 || o.Webhooks < 0 || o.From < 0 {
+		return errors.New("startup: --runs must be at least 1, --webhooks and --from at least 0")
 	}
 	if _, err := os.Stat(seedPath(o.Dir)); err != nil {
 		return fmt.Errorf("startup: no seeded data file: %w (run `keyway-load seed --data %s` first)", err, o.Dir)
@@ -139,7 +141,7 @@ func startOnce(ctx context.Context, o startupOptions, run int, fake *fakeTwilio)
 	for k := range o.Webhooks {
 		// Survey contacts (odd indexes) wait for an answer; each run
 		// answers for contacts of its own, which still wait.
-		i := 2*(run*o.Webhooks+k) + 1
+		i := 2*(o.From/2+run*o.Webhooks+k) + 1
 		sid := fmt.Sprintf("SMstart%02d%023d", run, k)
 		if err := postOK(ctx, client, p.URL, seedPhone(i), sid, "yes "+sid); err != nil {
 			return f, err
