@@ -122,8 +122,8 @@ func TestSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[sendKey]bool{
-		{Tag: seedPhone(0), To: seedPhone(0)}: true,
-		{Tag: seedPhone(2), To: seedPhone(2)}: true,
+		{Tag: seedPhone(0), To: seedPhone(0)}:   true,
+		{Tag: seedPhone(2), To: seedPhone(2)}:   true,
 		{Tag: "SMtestanswer", To: seedPhone(5)}: true,
 	}
 	if err := waitSends(ctx, fake, want, time.Minute); err != nil {
