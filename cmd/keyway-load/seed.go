@@ -208,6 +208,12 @@ func seed(ctx context.Context, opts seedOptions, out io.Writer) error {
 	if opts.Contacts < 1 || opts.Batch < 1 || opts.Overdue < 0 {
 		return errors.New("seed: --contacts and --batch must be at least 1, --overdue at least 0")
 	}
+	// The config names the data file: a relative path would be read from
+	// wherever keyway runs.
+	var err error
+	if opts.Dir, err = filepath.Abs(opts.Dir); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
 	path := seedPath(opts.Dir)
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("seed: %s exists already: seed an empty folder", path)

@@ -57,6 +57,14 @@ func runStartup(ctx context.Context, args []string, out io.Writer) error {
 	if o.Runs < 1 || o.Webhooks < 0 || o.From < 0 {
 		return errors.New("startup: --runs must be at least 1, --webhooks and --from at least 0")
 	}
+	// keyway runs in the data folder: relative paths would not do.
+	var err error
+	if o.Binary, err = filepath.Abs(o.Binary); err != nil {
+		return fmt.Errorf("startup: %w", err)
+	}
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return fmt.Errorf("startup: %w", err)
+	}
 	if _, err := os.Stat(seedPath(o.Dir)); err != nil {
 		return fmt.Errorf("startup: no seeded data file: %w (run `keyway-load seed --data %s` first)", err, o.Dir)
 	}
@@ -137,17 +145,20 @@ func startOnce(ctx context.Context, o startupOptions, run int, fake *fakeTwilio)
 	client := &http.Client{}
 	defer client.CloseIdleConnections()
 	want := map[sendKey]bool{}
+	// MessageSids unique to this start: a repeated one would be a
+	// duplicate, and get no reply.
+	nonce := time.Now().UnixNano() % 1e12
 	t0 := time.Now()
 	for k := range o.Webhooks {
 		// Survey contacts (odd indexes) wait for an answer; each run
 		// answers for contacts of its own, which still wait.
 		i := 2*(o.From/2+run*o.Webhooks+k) + 1
-		sid := fmt.Sprintf("SMstart%02d%023d", run, k)
+		sid := fmt.Sprintf("SMstart%012d%02d%09d", nonce, run, k)
 		if err := postOK(ctx, client, p.URL, seedPhone(i), sid, "yes "+sid); err != nil {
 			return f, err
 		}
 		want[sendKey{Tag: sid, To: seedPhone(i)}] = true
-		sid = fmt.Sprintf("SMhours%02d%023d", run, k)
+		sid = fmt.Sprintf("SMhours%012d%02d%09d", nonce, run, k)
 		from := fmt.Sprintf("+1555%07d", 9000000+run*o.Webhooks+k)
 		if err := postOK(ctx, client, p.URL, from, sid, "HOURS "+sid); err != nil {
 			return f, err

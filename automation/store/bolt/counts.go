@@ -77,24 +77,54 @@ func (t *boltTx) OpenHandoffCount() (int, error) {
 
 // indexCounts fills the counters and the handoff index of a data file
 // written by a keyway from before them: once, when the counts bucket is
-// created, from the timers and the active enrollments.
+// created. It counts in memory and writes each counter once; it reads the
+// keys of the timers and of the active index, and the enrollments in key
+// order, decoding only those whose record names the handoff status.
 func indexCounts(t *boltTx) error {
-	if err := t.tx.Bucket(bTimers).ForEach(func(_, _ []byte) error { return t.count(countTimers, 1) }); err != nil {
+	timers := int64(0)
+	if err := t.tx.Bucket(bTimers).ForEach(func(_, _ []byte) error { timers++; return nil }); err != nil {
 		return err
 	}
-	return t.tx.Bucket(bActive).ForEach(func(k, id []byte) error {
+	active := map[string]int64{}
+	err := t.tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
 		if i := bytes.IndexByte(k, 0); i >= 0 {
-			if err := t.count(key(string(countActive), string(k[i+1:])), 1); err != nil {
-				return err
-			}
-		}
-		var e engine.Enrollment
-		if err := json.Unmarshal(t.tx.Bucket(bEnrollments).Get(id), &e); err != nil {
-			return fmt.Errorf("store: count open handoffs: enrollment %q: %w", id, err)
-		}
-		if e.Status == engine.EnrollmentHandoff && e.Handoff != nil {
-			return t.mark(bHandoffs, id)
+			active[string(k[i+1:])]++
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	var handoffs [][]byte
+	status := []byte(`"status":"` + engine.EnrollmentHandoff + `"`)
+	err = t.tx.Bucket(bEnrollments).ForEach(func(k, v []byte) error {
+		if !bytes.Contains(v, status) {
+			return nil
+		}
+		var e engine.Enrollment
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("store: count open handoffs: enrollment %q: %w", k, err)
+		}
+		if e.Status == engine.EnrollmentHandoff && e.Handoff != nil {
+			handoffs = append(handoffs, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range handoffs {
+		if err := t.mark(bHandoffs, id); err != nil {
+			return err
+		}
+	}
+	if err := t.count(countTimers, timers); err != nil {
+		return err
+	}
+	for auto, n := range active {
+		if err := t.count(key(string(countActive), auto), n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
