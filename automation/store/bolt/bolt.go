@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -335,7 +334,7 @@ func (t *boltTx) get(bucket []byte, k []byte, v any, what string) error {
 	if raw == nil {
 		return fmt.Errorf("store: %s %q: %w", what, name, engine.ErrNotFound)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := decodeValue(raw, v); err != nil {
 		return fmt.Errorf("store: decode %s %q: %w", what, name, err)
 	}
 	return nil
@@ -345,7 +344,7 @@ func (t *boltTx) put(bucket []byte, k []byte, v any) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	raw, err := json.Marshal(v)
+	raw, err := encodeValue(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", bucket, err)
 	}
@@ -437,7 +436,7 @@ func (t *boltTx) ContactsPage(after string, limit int) ([]*engine.Contact, error
 	}
 	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Next() {
 		var c engine.Contact
-		if err := json.Unmarshal(v, &c); err != nil {
+		if err := decodeValue(v, &c); err != nil {
 			return nil, fmt.Errorf("store: decode contact %q: %w", providers.Mask(string(k)), err)
 		}
 		out = append(out, &c)
@@ -470,7 +469,7 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	}
 	if raw := t.tx.Bucket(bMessages).Get([]byte(m.ID)); raw != nil {
 		var old engine.Message
-		if json.Unmarshal(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
+		if decodeValue(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
 			if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
 				return err
 			}
@@ -485,7 +484,7 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 		if !t.writable {
 			return errReadOnly
 		}
-		if err := t.tx.Bucket(bProviderIDs).Put(key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
+		if err := t.bucket(bProviderIDs).Put(key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
 			return err
 		}
 	}
@@ -541,7 +540,7 @@ func (t *boltTx) PruneMessages(before time.Time, limit int) (int, error) {
 func indexMessagesCreated(t *boltTx) error {
 	return t.tx.Bucket(bMessages).ForEach(func(k, v []byte) error {
 		var m engine.Message
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := decodeValue(v, &m); err != nil {
 			return nil // unreadable: never pruned, as before
 		}
 		return t.mark(bMsgCreated, dueKey(m.CreatedAt, string(k)))
@@ -575,7 +574,7 @@ func (t *boltTx) MessagesPage(before string, limit int) ([]*engine.Message, erro
 	var out []*engine.Message
 	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Prev() {
 		var m engine.Message
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := decodeValue(v, &m); err != nil {
 			return nil, fmt.Errorf("store: decode message %q: %w", k, err)
 		}
 		out = append(out, &m)
@@ -936,7 +935,7 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 				return err
 			}
 		}
-		if err := t.tx.Bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
+		if err := t.bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
 			return err
 		}
 	} else if cur := t.tx.Bucket(bActive).Get(ak); cur != nil && string(cur) == e.ID {
@@ -1105,7 +1104,7 @@ func (t *boltTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
 			break
 		}
 		var tm engine.Timer
-		if err := json.Unmarshal(v, &tm); err != nil {
+		if err := decodeValue(v, &tm); err != nil {
 			return nil, fmt.Errorf("store: decode timer: %w", err)
 		}
 		out = append(out, tm)
@@ -1129,7 +1128,7 @@ func (t *boltTx) ReleaseTimers(automationID string) (int, error) {
 	var timers []engine.Timer
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		var tm engine.Timer
-		if err := json.Unmarshal(v, &tm); err != nil {
+		if err := decodeValue(v, &tm); err != nil {
 			return 0, fmt.Errorf("store: decode held timer: %w", err)
 		}
 		keys, timers = append(keys, bytes.Clone(k)), append(timers, tm)
