@@ -192,9 +192,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	workers, stopWorkers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	if _, err := g.engine.Reconcile(ctx); err != nil {
-		g.log.Error().Err(err).Msg("reconcile enrollments with the config")
-	}
+	// Reconciling the stored enrollments with the config runs beside
+	// traffic: ready waits only for the config's steps to be recorded (one
+	// small transaction), and the rest reads only the enrollments of
+	// automations a config change touched (engine.ReconcileTo).
+	recorded := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := g.engine.ReconcileTo(workers, g.engine.Set(), func() { close(recorded) }); err != nil && workers.Err() == nil {
+			g.log.Error().Err(err).Msg("reconcile enrollments with the config")
+		}
+	}()
+	<-recorded
 	wg.Add(4)
 	go func() { defer wg.Done(); g.outbox.Run(workers) }()
 	go func() { defer wg.Done(); g.timerLoop(workers) }()

@@ -48,16 +48,18 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	if old := g.cfg.Load(); restartNeeded(old, cfg) {
 		g.log.Warn().Msg("reload: server.listen, server.admin_listen, storage, providers and email take effect at the next restart")
 	}
-	g.cfg.Store(cfg)
-	g.engine.Swap(set)
-	g.metrics.configLoaded(true, cfg.Hash)
-	now := time.Now()
-	g.loadedAt.Store(&now)
-	// The new config is live: schedules and workers follow it whatever
-	// reconciling the stored enrollments says.
-	g.sched.Reload()
-	g.wake()
-	n, err := g.engine.Reconcile(ctx)
+	// The new config goes live once its steps are recorded among those
+	// stored enrollments may stand at (see engine.ReconcileTo); schedules
+	// and workers follow it whatever reconciling the enrollments says.
+	n, err := g.engine.ReconcileTo(ctx, set, func() {
+		g.cfg.Store(cfg)
+		g.engine.Swap(set)
+		g.metrics.configLoaded(true, cfg.Hash)
+		now := time.Now()
+		g.loadedAt.Store(&now)
+		g.sched.Reload()
+		g.wake()
+	})
 	if err != nil {
 		g.log.Error().Err(err).Msg("reload: reconcile enrollments with the new config")
 	}

@@ -78,6 +78,8 @@ type Engine struct {
 	io       ioRuns
 	trace    func(TraceEvent)
 	newRef   func() string
+	// reconcileMu runs reconciles one at a time (reconcile.go).
+	reconcileMu sync.Mutex
 }
 
 // New returns an engine running set over store.

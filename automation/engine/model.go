@@ -112,7 +112,7 @@ type Message struct {
 	ErrorCode  int               `json:"error_code,omitempty"`
 	Attempts   int               `json:"attempts,omitempty"`
 	// NextAttempt is when a queued message may next be tried.
-	NextAttempt time.Time `json:"next_attempt,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// Sending is when the outbox claimed the message for an attempt whose
 	// outcome is not recorded yet, or the first such attempt of several:
 	// zero when none is. A message claimed while it is set may have

@@ -139,6 +139,11 @@ type Tx interface {
 	// Enrollments lists enrollments, newest first, filtered by automation
 	// and contact when not empty, up to limit.
 	Enrollments(automation, contact string, activeOnly bool, limit int) ([]*Enrollment, error)
+	// ActiveEnrollmentsOf returns up to limit active enrollments of
+	// automation whose id sorts after the id given (from the first when
+	// empty), in id order: a reader (Reconcile) pages through them, a read
+	// transaction a page, without holding them all.
+	ActiveEnrollmentsOf(automation, after string, limit int) ([]*Enrollment, error)
 	// CountActive returns the number of active enrollments per automation.
 	CountActive() (map[string]int, error)
 
@@ -182,7 +187,7 @@ type QueuedSend struct {
 	Owner string `json:"owner,omitempty"`
 	// LeaseUntil is when Owner's lease ends; after it the send can be
 	// claimed again.
-	LeaseUntil time.Time `json:"lease_until"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 
 // QueueKey names the outbox queue m waits in: its kind and recipients.

@@ -14,6 +14,13 @@
 //
 //	keyway-load --keyway before=/tmp/keyway-before --keyway after=./keyway --baseline --rounds 3
 //
+// A data folder with a million contacts, each with an inbound message and
+// an enrollment waiting at a timer, and keyway's start-up, memory and file
+// size on it (seed.go, startup.go):
+//
+//	keyway-load seed --data /tmp/seed-1m --contacts 1000000
+//	keyway-load startup --keyway ./keyway --data /tmp/seed-1m --runs 3
+//
 // A keyway that is already running is driven with --url; write its config
 // with --write-config first, so that it uses the tool's automations and
 // sends to the tool's fake provider at --fake-listen. Start it on an empty
@@ -43,7 +50,16 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	cmd := run
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "seed":
+			cmd, os.Args = runSeed, os.Args[1:]
+		case "startup":
+			cmd, os.Args = runStartup, os.Args[1:]
+		}
+	}
+	if err := cmd(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "keyway-load:", err)
 		os.Exit(1)
 	}

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +41,8 @@ var (
 	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
 	bMeta        = []byte("meta")          // key → value
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
-		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta}
+		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
+		bCounts, bHandoffs} // counts.go
 )
 
 // maxGroup bounds how many updates share one commit.
@@ -96,6 +96,7 @@ func Open(path string) (*Bolt, error) {
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		indexCreated := tx.Bucket(bMsgCreated) == nil
+		countsCreated := tx.Bucket(bCounts) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -107,6 +108,11 @@ func Open(path string) (*Bolt, error) {
 		}
 		if indexCreated {
 			if err := indexMessagesCreated(t); err != nil {
+				return err
+			}
+		}
+		if countsCreated {
+			if err := indexCounts(t); err != nil {
 				return err
 			}
 		}
@@ -335,7 +341,7 @@ func (t *boltTx) get(bucket []byte, k []byte, v any, what string) error {
 	if raw == nil {
 		return fmt.Errorf("store: %s %q: %w", what, name, engine.ErrNotFound)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := decodeValue(raw, v); err != nil {
 		return fmt.Errorf("store: decode %s %q: %w", what, name, err)
 	}
 	return nil
@@ -345,18 +351,28 @@ func (t *boltTx) put(bucket []byte, k []byte, v any) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	raw, err := json.Marshal(v)
+	raw, err := encodeValue(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", bucket, err)
 	}
-	return t.tx.Bucket(bucket).Put(k, raw)
+	return t.bucket(bucket).Put(k, raw)
 }
 
 func (t *boltTx) mark(bucket []byte, k []byte) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	return t.tx.Bucket(bucket).Put(k, []byte{})
+	return t.bucket(bucket).Put(k, []byte{})
+}
+
+// bucket returns the bucket to write to, packing its pages as fillPercent
+// says (counts.go).
+func (t *boltTx) bucket(name []byte) *bolt.Bucket {
+	b := t.tx.Bucket(name)
+	if f, ok := fillPercent[string(name)]; ok {
+		b.FillPercent = f
+	}
+	return b
 }
 
 func (t *boltTx) del(bucket []byte, k []byte) error {
@@ -427,7 +443,7 @@ func (t *boltTx) ContactsPage(after string, limit int) ([]*engine.Contact, error
 	}
 	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Next() {
 		var c engine.Contact
-		if err := json.Unmarshal(v, &c); err != nil {
+		if err := decodeValue(v, &c); err != nil {
 			return nil, fmt.Errorf("store: decode contact %q: %w", providers.Mask(string(k)), err)
 		}
 		out = append(out, &c)
@@ -460,7 +476,7 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	}
 	if raw := t.tx.Bucket(bMessages).Get([]byte(m.ID)); raw != nil {
 		var old engine.Message
-		if json.Unmarshal(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
+		if decodeValue(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
 			if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
 				return err
 			}
@@ -475,7 +491,7 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 		if !t.writable {
 			return errReadOnly
 		}
-		if err := t.tx.Bucket(bProviderIDs).Put(key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
+		if err := t.bucket(bProviderIDs).Put(key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
 			return err
 		}
 	}
@@ -531,7 +547,7 @@ func (t *boltTx) PruneMessages(before time.Time, limit int) (int, error) {
 func indexMessagesCreated(t *boltTx) error {
 	return t.tx.Bucket(bMessages).ForEach(func(k, v []byte) error {
 		var m engine.Message
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := decodeValue(v, &m); err != nil {
 			return nil // unreadable: never pruned, as before
 		}
 		return t.mark(bMsgCreated, dueKey(m.CreatedAt, string(k)))
@@ -565,7 +581,7 @@ func (t *boltTx) MessagesPage(before string, limit int) ([]*engine.Message, erro
 	var out []*engine.Message
 	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Prev() {
 		var m engine.Message
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := decodeValue(v, &m); err != nil {
 			return nil, fmt.Errorf("store: decode message %q: %w", k, err)
 		}
 		out = append(out, &m)
@@ -919,14 +935,30 @@ func (t *boltTx) ActiveEnrollments(contact string) ([]*engine.Enrollment, error)
 // PutEnrollment implements engine.Tx.
 func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	ak := key(e.Contact, e.Automation)
+	ck := key(string(countActive), e.Automation)
 	if e.Active() {
-		if err := t.tx.Bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
+		if t.tx.Bucket(bActive).Get(ak) == nil {
+			if err := t.count(ck, 1); err != nil {
+				return err
+			}
+		}
+		if err := t.bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
 			return err
 		}
 	} else if cur := t.tx.Bucket(bActive).Get(ak); cur != nil && string(cur) == e.ID {
 		if err := t.del(bActive, ak); err != nil {
 			return err
 		}
+		if err := t.count(ck, -1); err != nil {
+			return err
+		}
+	}
+	if e.Status == engine.EnrollmentHandoff && e.Handoff != nil {
+		if err := t.mark(bHandoffs, []byte(e.ID)); err != nil {
+			return err
+		}
+	} else if err := t.del(bHandoffs, []byte(e.ID)); err != nil {
+		return err
 	}
 	if err := t.mark(bByAuto, key(e.Automation, e.ID)); err != nil {
 		return err
@@ -973,6 +1005,28 @@ func (t *boltTx) Enrollments(automationID, contact string, activeOnly bool, limi
 	return out, err
 }
 
+// ActiveEnrollmentsOf implements engine.Tx: a cursor through the
+// automation's enrollments, from after, that stops at limit active ones.
+func (t *boltTx) ActiveEnrollmentsOf(automationID, after string, limit int) ([]*engine.Enrollment, error) {
+	prefix := key(automationID, "")
+	start := prefix
+	if after != "" {
+		start = append(key(automationID, after), 0)
+	}
+	var out []*engine.Enrollment
+	cur := t.tx.Bucket(bByAuto).Cursor()
+	for k, _ := cur.Seek(start); k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, _ = cur.Next() {
+		e, err := t.Enrollment(string(k[len(prefix):]))
+		if err != nil {
+			return nil, fmt.Errorf("store: automation index: %w", err)
+		}
+		if e.Active() && e.Automation == automationID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // errEnough stops a scan that has found what it needs.
 var errEnough = errors.New("enough")
 
@@ -1004,16 +1058,18 @@ func (t *boltTx) activeEnrollments(automationID string, limit int) ([]*engine.En
 	return out, nil
 }
 
-// CountActive implements engine.Tx.
+// CountActive implements engine.Tx, from the counters PutEnrollment
+// keeps (counts.go).
 func (t *boltTx) CountActive() (map[string]int, error) {
 	out := map[string]int{}
-	err := t.tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
-		if i := bytes.IndexByte(k, 0); i >= 0 {
-			out[string(k[i+1:])]++
+	prefix := key(string(countActive), "")
+	cur := t.tx.Bucket(bCounts).Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		if len(v) == 8 {
+			out[string(k[len(prefix):])] = int(binary.BigEndian.Uint64(v))
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 func timerKey(due time.Time, enrollment string) []byte {
@@ -1022,14 +1078,26 @@ func timerKey(due time.Time, enrollment string) []byte {
 	return append(k, enrollment...)
 }
 
-// PutTimer implements engine.Tx.
+// PutTimer implements engine.Tx; it counts the timers (counts.go).
 func (t *boltTx) PutTimer(tm engine.Timer) error {
-	return t.put(bTimers, timerKey(tm.Due, tm.Enrollment), tm)
+	k := timerKey(tm.Due, tm.Enrollment)
+	if t.writable && t.tx.Bucket(bTimers).Get(k) == nil {
+		if err := t.count(countTimers, 1); err != nil {
+			return err
+		}
+	}
+	return t.put(bTimers, k, tm)
 }
 
 // DeleteTimer implements engine.Tx.
 func (t *boltTx) DeleteTimer(tm engine.Timer) error {
-	return t.del(bTimers, timerKey(tm.Due, tm.Enrollment))
+	k := timerKey(tm.Due, tm.Enrollment)
+	if t.writable && t.tx.Bucket(bTimers).Get(k) != nil {
+		if err := t.count(countTimers, -1); err != nil {
+			return err
+		}
+	}
+	return t.del(bTimers, k)
 }
 
 // DueTimers implements engine.Tx: a cursor from the earliest key,
@@ -1043,7 +1111,7 @@ func (t *boltTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
 			break
 		}
 		var tm engine.Timer
-		if err := json.Unmarshal(v, &tm); err != nil {
+		if err := decodeValue(v, &tm); err != nil {
 			return nil, fmt.Errorf("store: decode timer: %w", err)
 		}
 		out = append(out, tm)
@@ -1067,7 +1135,7 @@ func (t *boltTx) ReleaseTimers(automationID string) (int, error) {
 	var timers []engine.Timer
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		var tm engine.Timer
-		if err := json.Unmarshal(v, &tm); err != nil {
+		if err := decodeValue(v, &tm); err != nil {
 			return 0, fmt.Errorf("store: decode held timer: %w", err)
 		}
 		keys, timers = append(keys, bytes.Clone(k)), append(timers, tm)

@@ -804,6 +804,35 @@ func (tx *memTx) Enrollments(automation, contact string, activeOnly bool, limit 
 	return out, err
 }
 
+// ActiveEnrollmentsOf implements Tx, from the automation index.
+func (tx *memTx) ActiveEnrollmentsOf(automation, after string, limit int) ([]*engine.Enrollment, error) {
+	if err := tx.read(); err != nil {
+		return nil, err
+	}
+	prefix := memJoin(automation, "")
+	start := prefix
+	if after != "" {
+		start = memJoin(automation, after) + "\x00"
+	}
+	var out []*engine.Enrollment
+	var err error
+	tx.st.byAutomation.ascend(start, func(k string, _ struct{}) bool {
+		if !strings.HasPrefix(k, prefix) || memLimit(limit, len(out)) {
+			return false
+		}
+		var e *engine.Enrollment
+		if e, err = tx.Enrollment(k[len(prefix):]); err != nil {
+			err = fmt.Errorf("memstore: automation index: %w", err)
+			return false
+		}
+		if e.Active() && e.Automation == automation {
+			out = append(out, e)
+		}
+		return true
+	})
+	return out, err
+}
+
 // CountActive implements Tx; automations without an active enrollment
 // are left out.
 func (tx *memTx) CountActive() (map[string]int, error) {

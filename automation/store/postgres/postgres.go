@@ -845,6 +845,12 @@ func (t *pgTx) Enrollments(automationID, contact string, activeOnly bool, limit 
 		ORDER BY id DESC LIMIT $4`, automationID, contact, activeOnly, limitArg(limit))
 }
 
+// ActiveEnrollmentsOf implements engine.Tx, on the automation index.
+func (t *pgTx) ActiveEnrollmentsOf(automationID, after string, limit int) ([]*engine.Enrollment, error) {
+	return listJSON[engine.Enrollment](t, "enrollments", `SELECT data FROM enrollments
+		WHERE automation = $1 AND id > $2 AND active ORDER BY id LIMIT $3`, automationID, after, limitArg(limit))
+}
+
 // CountActive implements engine.Tx.
 func (t *pgTx) CountActive() (map[string]int, error) {
 	rows, err := t.tx.Query(t.ctx, `SELECT automation, count(*) FROM active_enrollments GROUP BY automation`)
