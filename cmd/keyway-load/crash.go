@@ -21,7 +21,7 @@ type crashOptions struct {
 // runCrash drives one keyway binary through cycles of load, SIGKILL at a
 // random moment and restart on the same data, then restarts it once more
 // and checks the whole run: every accepted message stored, every expected
-// reply sent exactly once (a REMIND's second reply comes from a stored
+// reply sent exactly once (a LATER's second reply comes from a stored
 // wait, so every wait fired once), nothing else sent, nothing left queued.
 // A message whose request the kill cut off may or may not have been
 // handled: it is held to at most once.

@@ -23,18 +23,18 @@ const (
 	kindJoin                  // JOIN: one reply, and the sender then waits for a reply
 	kindReply                 // the answer to JOIN's question: one reply
 	kindUnmatched             // nothing matches: stored, nothing sent
-	kindRemind                // REMIND (with --waits): a reply now and one after a 1s wait
+	kindLater                 // LATER (with --waits): a reply now and one after a 1s wait
 )
 
 // words are the texts of each kind; the MessageSid follows them.
-var words = [...]string{kindKeyword: "hours", kindJoin: "JOIN", kindReply: "Ann", kindUnmatched: "hello there", kindRemind: "REMIND"}
+var words = [...]string{kindKeyword: "hours", kindJoin: "JOIN", kindReply: "Ann", kindUnmatched: "hello there", kindLater: "LATER"}
 
 // replies is how many sends each kind expects.
 func (k kind) replies() int {
 	switch k {
 	case kindUnmatched:
 		return 0
-	case kindRemind:
+	case kindLater:
 		return 2
 	}
 	return 1
@@ -56,7 +56,7 @@ type loadOptions struct {
 	Rate     float64       // total requests per second (0: as fast as answered)
 	Senders  int           // distinct sender numbers
 	Nonce    string        // makes MessageSids unique across runs
-	// Waits makes one message in ten a REMIND, whose second reply comes
+	// Waits makes one message in ten a LATER, whose second reply comes
 	// from a stored wait; each sender sends it once.
 	Waits bool
 	// State, when set, carries the senders' state over from an earlier
@@ -118,7 +118,7 @@ type sender struct {
 	From     string
 	Waiting  bool // it sent JOIN and has not answered yet
 	Broken   bool // a request of its failed, so its state is unknown
-	Reminded bool // it sent REMIND
+	Reminded bool // it sent LATER
 }
 
 // drive posts signed webhooks to target (keyway, or the baseline) as
@@ -177,7 +177,7 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 					return // every sender of this connection broke
 				}
 				if opts.Waits && k == kindKeyword && n%10 == 9 && !s.Reminded {
-					k, s.Reminded = kindRemind, true
+					k, s.Reminded = kindLater, true
 				}
 				sid := fmt.Sprintf("SM%s%024d", opts.Nonce, n)
 				body := words[k] + " " + sid

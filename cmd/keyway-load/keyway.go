@@ -27,7 +27,7 @@ const (
 //   - HOURS: a keyword with one reply;
 //   - JOIN: a keyword whose reply asks a question, then waits for the answer;
 //   - the answer: resumes the waiting JOIN and gets one reply;
-//   - REMIND (only with --waits or --crash): a reply now, and one after a
+//   - LATER (only with --waits or --crash): a reply now, and one after a
 //     stored wait of one second, which must fire once across crashes;
 //   - anything else: stored, and nothing is sent (there is no catch-all).
 const loadAutomations = `fields: [tag]
@@ -42,8 +42,8 @@ automations:
       - { type: reply, text: "Your name? {{ message.body }}" }
       - { type: wait_for_reply, save_as: name }
       - { type: reply, text: "Thanks {{ message.body }}" }
-  - id: remind
-    keywords: [REMIND]
+  - id: later
+    keywords: [LATER]
     steps:
       - { type: set_field, fields: { tag: "{{ message.body }}" } }
       - { type: reply, text: "Noted. {{ message.body }}" }

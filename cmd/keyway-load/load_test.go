@@ -71,13 +71,13 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestCheckWaits proves a REMIND, which asks for a reply now and one when
+// TestCheckWaits proves a LATER, which asks for a reply now and one when
 // its wait fires, is checked for exactly two: one is missing, three is a
 // text too many, even for a message the kill cut off.
 func TestCheckWaits(t *testing.T) {
 	posted := []sent{
-		{SID: "SM1", From: "+1", Kind: kindRemind, Status: http.StatusOK},
-		{SID: "SM2", From: "+2", Kind: kindRemind},
+		{SID: "SM1", From: "+1", Kind: kindLater, Status: http.StatusOK},
+		{SID: "SM2", From: "+2", Kind: kindLater},
 	}
 	store := map[string]stored{"+1": {Inbound: map[string]bool{"SM1": true}}, "+2": {}}
 	if v := check(posted, store, map[sendKey]int{{"SM1", "+1"}: 2, {"SM2", "+2"}: 2}); !v.OK() || v.ExpectedSends != 2 {

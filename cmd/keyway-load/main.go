@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	patience := fs.Duration("patience", time.Minute, "how long to wait for a server to start and for replies to drain")
 	timeout := fs.Duration("timeout", 15*time.Minute, "bound on the whole command")
 	keep := fs.Bool("keep", false, "keep each run's data folder and log")
-	waits := fs.Bool("waits", false, "make one message in ten a REMIND, answered at once and again after a stored 1s wait")
+	waits := fs.Bool("waits", false, "make one message in ten a LATER, answered at once and again after a stored 1s wait")
 	crash := fs.Int("crash", 0, "crash test: this many `cycles` of load, SIGKILL at a random moment and restart on the same data, then one check of the whole run (one --keyway binary)")
 	crashMin := fs.Duration("crash-min", 300*time.Millisecond, "with --crash, the earliest `moment` of a kill after its cycle's load starts")
 	crashMax := fs.Duration("crash-max", 3*time.Second, "with --crash, the latest `moment` of a kill after its cycle's load starts")
