@@ -37,7 +37,7 @@ var (
 	bActive      = []byte("active")        // phone 0 automation → enrollment id
 	bByAuto      = []byte("by_automation") // automation 0 enrollment id → nil
 	bByContact   = []byte("by_contact")    // phone 0 enrollment id → nil
-	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → Timer
+	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → encodeTimer (timers.go)
 	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
 	bMeta        = []byte("meta")          // key → value
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
@@ -1086,7 +1086,10 @@ func (t *boltTx) PutTimer(tm engine.Timer) error {
 			return err
 		}
 	}
-	return t.put(bTimers, k, tm)
+	if !t.writable {
+		return errReadOnly
+	}
+	return t.bucket(bTimers).Put(k, encodeTimer(tm))
 }
 
 // DeleteTimer implements engine.Tx.
@@ -1110,8 +1113,8 @@ func (t *boltTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
 		if binary.BigEndian.Uint64(k[:8]) > end {
 			break
 		}
-		var tm engine.Timer
-		if err := decodeValue(v, &tm); err != nil {
+		tm, err := decodeTimer(k, v)
+		if err != nil {
 			return nil, fmt.Errorf("store: decode timer: %w", err)
 		}
 		out = append(out, tm)
