@@ -22,6 +22,10 @@ import (
 )
 
 // Buckets, one per entity or index. Index keys join parts with a zero byte.
+// Record values leave out what their key holds (a contact's phone, a
+// message's or an enrollment's id; a timer keeps only kind, epoch and
+// automation: timers.go), and reads fill it in from the key. Values written
+// by an earlier keyway still hold it, and read the same.
 var (
 	bContacts    = []byte("contacts")      // phone → Contact
 	bGroups      = []byte("groups")        // group 0 phone → nil
@@ -388,6 +392,7 @@ func (t *boltTx) Contact(phone string) (*engine.Contact, error) {
 	if err := t.get(bContacts, []byte(phone), &c, "contact"); err != nil {
 		return nil, err
 	}
+	c.Phone = phone
 	return &c, nil
 }
 
@@ -411,7 +416,9 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 			return err
 		}
 	}
-	return t.put(bContacts, []byte(c.Phone), c)
+	v := *c
+	v.Phone = "" // the key says it
+	return t.put(bContacts, []byte(c.Phone), &v)
 }
 
 // ContactsInGroup implements engine.Tx.
@@ -446,6 +453,7 @@ func (t *boltTx) ContactsPage(after string, limit int) ([]*engine.Contact, error
 		if err := decodeValue(v, &c); err != nil {
 			return nil, fmt.Errorf("store: decode contact %q: %w", providers.Mask(string(k)), err)
 		}
+		c.Phone = string(k)
 		out = append(out, &c)
 	}
 	return out, nil
@@ -457,6 +465,7 @@ func (t *boltTx) Message(id string) (*engine.Message, error) {
 	if err := t.get(bMessages, []byte(id), &m, "message"); err != nil {
 		return nil, err
 	}
+	m.ID = id
 	return &m, nil
 }
 
@@ -500,7 +509,9 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 			return err
 		}
 	}
-	return t.put(bMessages, []byte(m.ID), m)
+	v := *m
+	v.ID = "" // the key says it
+	return t.put(bMessages, []byte(m.ID), &v)
 }
 
 // PruneMessages implements engine.Tx, from the creation-time index.
@@ -584,6 +595,7 @@ func (t *boltTx) MessagesPage(before string, limit int) ([]*engine.Message, erro
 		if err := decodeValue(v, &m); err != nil {
 			return nil, fmt.Errorf("store: decode message %q: %w", k, err)
 		}
+		m.ID = string(k)
 		out = append(out, &m)
 	}
 	return out, nil
@@ -905,6 +917,7 @@ func (t *boltTx) Enrollment(id string) (*engine.Enrollment, error) {
 	if err := t.get(bEnrollments, []byte(id), &e, "enrollment"); err != nil {
 		return nil, err
 	}
+	e.ID = id
 	return &e, nil
 }
 
@@ -966,7 +979,9 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	if err := t.mark(bByContact, key(e.Contact, e.ID)); err != nil {
 		return err
 	}
-	return t.put(bEnrollments, []byte(e.ID), e)
+	v := *e
+	v.ID = "" // the key says it
+	return t.put(bEnrollments, []byte(e.ID), &v)
 }
 
 // Enrollments implements engine.Tx. Active enrollments are listed from
