@@ -32,7 +32,7 @@ var (
 	bMessages    = []byte("messages")      // id → Message
 	bProviderIDs = []byte("provider_ids")  // provider 0 providerID → message id
 	bContactMsgs = []byte("contact_msgs")  // phone 0 message id → nil
-	bMsgCreated  = []byte("msg_created")   // dueKey(CreatedAt) message id → nil
+	bMsgCreated  = []byte("msg_created")   // dueKey(CreatedAt) message id → nil, unless the id says CreatedAt (created.go)
 	bOutbox      = []byte("outbox")        // message id → sendEntry
 	bSendQueues  = []byte("send_queues")   // queue 0 message id → nil
 	bSendDue     = []byte("send_due")      // dueKey(claimable) message id → nil, queue heads only
@@ -491,7 +491,7 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 			}
 		}
 	}
-	if m.ID != "" {
+	if m.ID != "" && !createdInID(m) { // created.go
 		if err := t.mark(bMsgCreated, dueKey(m.CreatedAt, m.ID)); err != nil {
 			return err
 		}
@@ -514,18 +514,15 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	return t.put(bMessages, []byte(m.ID), &v)
 }
 
-// PruneMessages implements engine.Tx, from the creation-time index.
+// PruneMessages implements engine.Tx, from the creation-time index and
+// the ids that say their creation time (created.go).
 func (t *boltTx) PruneMessages(before time.Time, limit int) (int, error) {
 	if !t.writable {
 		return 0, errReadOnly
 	}
-	end := dueKey(before, "")
-	var ids []string
-	cur := t.tx.Bucket(bMsgCreated).Cursor()
-	for k, _ := cur.First(); k != nil && len(ids) < limit && bytes.Compare(k[:12], end) < 0; k, _ = cur.Next() {
-		if t.tx.Bucket(bOutbox).Get(k[12:]) == nil {
-			ids = append(ids, string(k[12:]))
-		}
+	ids, err := t.pruneCandidates(before, limit)
+	if err != nil {
+		return 0, err
 	}
 	for _, id := range ids {
 		m, err := t.Message(id)
@@ -560,6 +557,9 @@ func indexMessagesCreated(t *boltTx) error {
 		var m engine.Message
 		if err := decodeValue(v, &m); err != nil {
 			return nil // unreadable: never pruned, as before
+		}
+		if m.ID = string(k); createdInID(&m) {
+			return nil // found by its id (created.go)
 		}
 		return t.mark(bMsgCreated, dueKey(m.CreatedAt, string(k)))
 	})
