@@ -44,9 +44,10 @@ func (s *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// storeCounts is implemented by a Tx that keeps counts as it writes (the
-// bbolt store), so that a scrape reads a few keys instead of decoding every
-// pending timer and active enrollment: a million waits cost a scrape as
+// storeCounts is implemented by a Tx that can count without reading every
+// pending timer and active enrollment: the bbolt store keeps counters as it
+// writes, so that a scrape reads a few keys; the PostgreSQL store runs
+// COUNT queries in the database. A million waits cost a scrape about as
 // much as ten.
 type storeCounts interface {
 	PendingTimers() (int, error)
@@ -88,7 +89,7 @@ func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			handoffs, err = c.OpenHandoffCount()
 			return err
 		}
-		due, err := tx.DueTimers(time.Unix(1<<40, 0), math.MaxInt32)
+		due, err := tx.DueTimers(time.Unix(0, math.MaxInt64), math.MaxInt32) // the last instant a store's timer key holds
 		if err != nil {
 			return err
 		}

@@ -22,13 +22,17 @@ import (
 )
 
 // Buckets, one per entity or index. Index keys join parts with a zero byte.
+// Record values leave out what their key holds (a contact's phone, a
+// message's or an enrollment's id; a timer keeps only kind, epoch and
+// automation: timers.go), and reads fill it in from the key. Values written
+// by an earlier keyway still hold it, and read the same.
 var (
 	bContacts    = []byte("contacts")      // phone → Contact
 	bGroups      = []byte("groups")        // group 0 phone → nil
 	bMessages    = []byte("messages")      // id → Message
 	bProviderIDs = []byte("provider_ids")  // provider 0 providerID → message id
 	bContactMsgs = []byte("contact_msgs")  // phone 0 message id → nil
-	bMsgCreated  = []byte("msg_created")   // dueKey(CreatedAt) message id → nil
+	bMsgCreated  = []byte("msg_created")   // dueKey(CreatedAt) message id → nil, unless the id says CreatedAt (created.go)
 	bOutbox      = []byte("outbox")        // message id → sendEntry
 	bSendQueues  = []byte("send_queues")   // queue 0 message id → nil
 	bSendDue     = []byte("send_due")      // dueKey(claimable) message id → nil, queue heads only
@@ -37,7 +41,7 @@ var (
 	bActive      = []byte("active")        // phone 0 automation → enrollment id
 	bByAuto      = []byte("by_automation") // automation 0 enrollment id → nil
 	bByContact   = []byte("by_contact")    // phone 0 enrollment id → nil
-	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → Timer
+	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → encodeTimer (timers.go)
 	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
 	bMeta        = []byte("meta")          // key → value
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
@@ -388,6 +392,7 @@ func (t *boltTx) Contact(phone string) (*engine.Contact, error) {
 	if err := t.get(bContacts, []byte(phone), &c, "contact"); err != nil {
 		return nil, err
 	}
+	c.Phone = phone
 	return &c, nil
 }
 
@@ -411,7 +416,9 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 			return err
 		}
 	}
-	return t.put(bContacts, []byte(c.Phone), c)
+	v := *c
+	v.Phone = "" // the key says it
+	return t.put(bContacts, []byte(c.Phone), &v)
 }
 
 // ContactsInGroup implements engine.Tx.
@@ -446,6 +453,7 @@ func (t *boltTx) ContactsPage(after string, limit int) ([]*engine.Contact, error
 		if err := decodeValue(v, &c); err != nil {
 			return nil, fmt.Errorf("store: decode contact %q: %w", providers.Mask(string(k)), err)
 		}
+		c.Phone = string(k)
 		out = append(out, &c)
 	}
 	return out, nil
@@ -457,6 +465,7 @@ func (t *boltTx) Message(id string) (*engine.Message, error) {
 	if err := t.get(bMessages, []byte(id), &m, "message"); err != nil {
 		return nil, err
 	}
+	m.ID = id
 	return &m, nil
 }
 
@@ -482,7 +491,7 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 			}
 		}
 	}
-	if m.ID != "" {
+	if m.ID != "" && !createdInID(m) { // created.go
 		if err := t.mark(bMsgCreated, dueKey(m.CreatedAt, m.ID)); err != nil {
 			return err
 		}
@@ -500,21 +509,20 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 			return err
 		}
 	}
-	return t.put(bMessages, []byte(m.ID), m)
+	v := *m
+	v.ID = "" // the key says it
+	return t.put(bMessages, []byte(m.ID), &v)
 }
 
-// PruneMessages implements engine.Tx, from the creation-time index.
+// PruneMessages implements engine.Tx, from the creation-time index and
+// the ids that say their creation time (created.go).
 func (t *boltTx) PruneMessages(before time.Time, limit int) (int, error) {
 	if !t.writable {
 		return 0, errReadOnly
 	}
-	end := dueKey(before, "")
-	var ids []string
-	cur := t.tx.Bucket(bMsgCreated).Cursor()
-	for k, _ := cur.First(); k != nil && len(ids) < limit && bytes.Compare(k[:12], end) < 0; k, _ = cur.Next() {
-		if t.tx.Bucket(bOutbox).Get(k[12:]) == nil {
-			ids = append(ids, string(k[12:]))
-		}
+	ids, err := t.pruneCandidates(before, limit)
+	if err != nil {
+		return 0, err
 	}
 	for _, id := range ids {
 		m, err := t.Message(id)
@@ -550,6 +558,9 @@ func indexMessagesCreated(t *boltTx) error {
 		if err := decodeValue(v, &m); err != nil {
 			return nil // unreadable: never pruned, as before
 		}
+		if m.ID = string(k); createdInID(&m) {
+			return nil // found by its id (created.go)
+		}
 		return t.mark(bMsgCreated, dueKey(m.CreatedAt, string(k)))
 	})
 }
@@ -584,6 +595,7 @@ func (t *boltTx) MessagesPage(before string, limit int) ([]*engine.Message, erro
 		if err := decodeValue(v, &m); err != nil {
 			return nil, fmt.Errorf("store: decode message %q: %w", k, err)
 		}
+		m.ID = string(k)
 		out = append(out, &m)
 	}
 	return out, nil
@@ -905,6 +917,7 @@ func (t *boltTx) Enrollment(id string) (*engine.Enrollment, error) {
 	if err := t.get(bEnrollments, []byte(id), &e, "enrollment"); err != nil {
 		return nil, err
 	}
+	e.ID = id
 	return &e, nil
 }
 
@@ -966,7 +979,9 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	if err := t.mark(bByContact, key(e.Contact, e.ID)); err != nil {
 		return err
 	}
-	return t.put(bEnrollments, []byte(e.ID), e)
+	v := *e
+	v.ID = "" // the key says it
+	return t.put(bEnrollments, []byte(e.ID), &v)
 }
 
 // Enrollments implements engine.Tx. Active enrollments are listed from
@@ -1086,7 +1101,10 @@ func (t *boltTx) PutTimer(tm engine.Timer) error {
 			return err
 		}
 	}
-	return t.put(bTimers, k, tm)
+	if !t.writable {
+		return errReadOnly
+	}
+	return t.bucket(bTimers).Put(k, encodeTimer(tm))
 }
 
 // DeleteTimer implements engine.Tx.
@@ -1110,8 +1128,8 @@ func (t *boltTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
 		if binary.BigEndian.Uint64(k[:8]) > end {
 			break
 		}
-		var tm engine.Timer
-		if err := decodeValue(v, &tm); err != nil {
+		tm, err := decodeTimer(k, v)
+		if err != nil {
 			return nil, fmt.Errorf("store: decode timer: %w", err)
 		}
 		out = append(out, tm)

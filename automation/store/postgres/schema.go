@@ -93,6 +93,12 @@ CREATE TABLE send_bookings (
 );
 CREATE INDEX send_bookings_at ON send_bookings (at_ns);
 `,
+	// 3: the enrollments at an open handoff, so that /metrics counts them
+	// without reading every active enrollment (pgTx.OpenHandoffCount).
+	`
+CREATE INDEX enrollments_open_handoff ON enrollments (id)
+	WHERE active AND data->>'status' = 'handoff' AND jsonb_typeof(data->'handoff') = 'object';
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the

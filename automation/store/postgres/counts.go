@@ -1,0 +1,26 @@
+package postgres
+
+import "fmt"
+
+// PendingTimers returns how many timers are stored, held ones aside (they
+// have a table of their own), for keyway_timers_pending: one COUNT in the
+// database instead of every timer sent to the process and decoded.
+func (t *pgTx) PendingTimers() (int, error) {
+	return t.count("pending timers", `SELECT count(*) FROM timers`)
+}
+
+// OpenHandoffCount returns how many enrollments stand at an open handoff
+// (as engine.OpenHandoffs lists them), for keyway_handoffs_open: a COUNT on
+// the partial index of those enrollments (schema version 3).
+func (t *pgTx) OpenHandoffCount() (int, error) {
+	return t.count("open handoffs", `SELECT count(*) FROM enrollments
+		WHERE active AND data->>'status' = 'handoff' AND jsonb_typeof(data->'handoff') = 'object'`)
+}
+
+func (t *pgTx) count(what, sql string) (int, error) {
+	var n int64
+	if err := t.tx.QueryRow(t.ctx, sql).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count %s: %w", what, err)
+	}
+	return int(n), nil
+}
