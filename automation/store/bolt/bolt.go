@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -317,6 +318,11 @@ func (s *Bolt) commitOne(u *update) error {
 type boltTx struct {
 	tx       *bolt.Tx
 	writable bool
+	// groups holds, by phone, the groups of each contact this write
+	// transaction has read or stored (nil for one found absent), so that
+	// PutContact keeps the group index without reading and decoding the
+	// contact a second time in the turn that loaded it.
+	groups map[string][]string
 }
 
 var errReadOnly = errors.New("store: write in a read-only transaction")
@@ -365,6 +371,39 @@ func (t *boltTx) mark(bucket []byte, k []byte) error {
 	return t.bucket(bucket).Put(k, []byte{})
 }
 
+// remark stores the index entry k of a record stored before, which
+// most likely has it already: an entry already there is left alone, since
+// putting it again would copy its page into the transaction and write it
+// at commit for nothing (a message or an enrollment is stored again each
+// time it moves, with the same index keys). A new record's entries are
+// new: mark them.
+func (t *boltTx) remark(bucket []byte, k []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	b := t.bucket(bucket)
+	if has(b, k) {
+		return nil
+	}
+	return b.Put(k, []byte{})
+}
+
+// has reports whether b holds the key k.
+func has(b *bolt.Bucket, k []byte) bool {
+	found, _ := b.Cursor().Seek(k)
+	return found != nil && bytes.Equal(found, k)
+}
+
+// putIndex stores the index entry k → v in bucket unless it holds that
+// already (see mark).
+func (t *boltTx) putIndex(bucket, k, v []byte) error {
+	b := t.bucket(bucket)
+	if cur := b.Get(k); cur != nil && bytes.Equal(cur, v) {
+		return nil
+	}
+	return b.Put(k, v)
+}
+
 // bucket returns the bucket to write to, packing its pages as fillPercent
 // says (counts.go).
 func (t *boltTx) bucket(name []byte) *bolt.Bucket {
@@ -386,23 +425,46 @@ func (t *boltTx) del(bucket []byte, k []byte) error {
 func (t *boltTx) Contact(phone string) (*engine.Contact, error) {
 	var c engine.Contact
 	if err := t.get(bContacts, []byte(phone), &c, "contact"); err != nil {
+		if errors.Is(err, engine.ErrNotFound) {
+			t.rememberGroups(phone, nil)
+		}
 		return nil, err
 	}
+	t.rememberGroups(phone, c.Groups)
 	return &c, nil
+}
+
+// rememberGroups notes the stored groups of the contact with phone, in a
+// write transaction.
+func (t *boltTx) rememberGroups(phone string, groups []string) {
+	if !t.writable {
+		return
+	}
+	if t.groups == nil {
+		t.groups = map[string][]string{}
+	}
+	t.groups[phone] = slices.Clone(groups)
 }
 
 // PutContact implements engine.Tx; it keeps the group index.
 func (t *boltTx) PutContact(c *engine.Contact) error {
-	old, err := t.Contact(c.Phone)
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return err
+	if !t.writable {
+		return errReadOnly
 	}
-	if old != nil {
-		for _, g := range old.Groups {
-			if !c.InGroup(g) {
-				if err := t.del(bGroups, key(g, c.Phone)); err != nil {
-					return err
-				}
+	old, known := t.groups[c.Phone]
+	if !known {
+		oc, err := t.Contact(c.Phone)
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+		if oc != nil {
+			old = oc.Groups
+		}
+	}
+	for _, g := range old {
+		if !c.InGroup(g) {
+			if err := t.del(bGroups, key(g, c.Phone)); err != nil {
+				return err
 			}
 		}
 	}
@@ -411,7 +473,11 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 			return err
 		}
 	}
-	return t.put(bContacts, []byte(c.Phone), c)
+	if err := t.put(bContacts, []byte(c.Phone), c); err != nil {
+		return err
+	}
+	t.rememberGroups(c.Phone, c.Groups)
+	return nil
 }
 
 // ContactsInGroup implements engine.Tx.
@@ -474,7 +540,9 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	if !t.writable {
 		return errReadOnly
 	}
+	mark := t.mark
 	if raw := t.tx.Bucket(bMessages).Get([]byte(m.ID)); raw != nil {
+		mark = t.remark
 		var old engine.Message
 		if decodeValue(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
 			if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
@@ -483,7 +551,7 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 		}
 	}
 	if m.ID != "" {
-		if err := t.mark(bMsgCreated, dueKey(m.CreatedAt, m.ID)); err != nil {
+		if err := mark(bMsgCreated, dueKey(m.CreatedAt, m.ID)); err != nil {
 			return err
 		}
 	}
@@ -491,12 +559,12 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 		if !t.writable {
 			return errReadOnly
 		}
-		if err := t.bucket(bProviderIDs).Put(key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
+		if err := t.putIndex(bProviderIDs, key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
 			return err
 		}
 	}
 	if m.Contact != "" {
-		if err := t.mark(bContactMsgs, key(m.Contact, m.ID)); err != nil {
+		if err := mark(bContactMsgs, key(m.Contact, m.ID)); err != nil {
 			return err
 		}
 	}
@@ -937,13 +1005,16 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	ak := key(e.Contact, e.Automation)
 	ck := key(string(countActive), e.Automation)
 	if e.Active() {
-		if t.tx.Bucket(bActive).Get(ak) == nil {
+		cur := t.tx.Bucket(bActive).Get(ak)
+		if cur == nil {
 			if err := t.count(ck, 1); err != nil {
 				return err
 			}
 		}
-		if err := t.bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
-			return err
+		if string(cur) != e.ID {
+			if err := t.bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
+				return err
+			}
 		}
 	} else if cur := t.tx.Bucket(bActive).Get(ak); cur != nil && string(cur) == e.ID {
 		if err := t.del(bActive, ak); err != nil {
@@ -960,10 +1031,14 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	} else if err := t.del(bHandoffs, []byte(e.ID)); err != nil {
 		return err
 	}
-	if err := t.mark(bByAuto, key(e.Automation, e.ID)); err != nil {
+	mark := t.mark
+	if t.tx.Bucket(bEnrollments).Get([]byte(e.ID)) != nil {
+		mark = t.remark
+	}
+	if err := mark(bByAuto, key(e.Automation, e.ID)); err != nil {
 		return err
 	}
-	if err := t.mark(bByContact, key(e.Contact, e.ID)); err != nil {
+	if err := mark(bByContact, key(e.Contact, e.ID)); err != nil {
 		return err
 	}
 	return t.put(bEnrollments, []byte(e.ID), e)
