@@ -540,26 +540,43 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	mark := t.mark
-	if raw := t.tx.Bucket(bMessages).Get([]byte(m.ID)); raw != nil {
-		mark = t.remark
-		var old engine.Message
-		if decodeValue(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
-			if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
+	// A message stored again has its index entries already (remark). Its
+	// creation-time entry is looked up, not its old record decoded: only
+	// when that entry is missing (the time changed) is the old one read,
+	// to take its entry out.
+	again := t.tx.Bucket(bMessages).Get([]byte(m.ID)) != nil
+	if m.ID != "" {
+		ck := dueKey(m.CreatedAt, m.ID)
+		if !again {
+			if err := t.mark(bMsgCreated, ck); err != nil {
+				return err
+			}
+		} else if !has(t.tx.Bucket(bMsgCreated), ck) {
+			var old engine.Message
+			if decodeValue(t.tx.Bucket(bMessages).Get([]byte(m.ID)), &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
+				if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
+					return err
+				}
+			}
+			if err := t.mark(bMsgCreated, ck); err != nil {
 				return err
 			}
 		}
 	}
-	if m.ID != "" {
-		if err := mark(bMsgCreated, dueKey(m.CreatedAt, m.ID)); err != nil {
-			return err
-		}
+	mark := t.mark
+	if again {
+		mark = t.remark
 	}
 	if m.ProviderID != "" {
 		if !t.writable {
 			return errReadOnly
 		}
-		if err := t.putIndex(bProviderIDs, key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
+		k, id := key(m.Provider, m.ProviderID), []byte(m.ID)
+		put := t.bucket(bProviderIDs).Put
+		if again {
+			put = func(k, v []byte) error { return t.putIndex(bProviderIDs, k, v) }
+		}
+		if err := put(k, id); err != nil {
 			return err
 		}
 	}

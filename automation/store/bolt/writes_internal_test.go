@@ -51,8 +51,27 @@ func TestStoringARecordAgainLeavesItsIndexesAlone(t *testing.T) {
 		t.Errorf("storing an active enrollment again changed %d pages, storing its record alone %d", got, onlyRecord)
 	}
 
-	// The indexes still find both.
+	// A creation time that changed moves the message's entry in the
+	// creation-time index (pruning goes by it).
+	m.CreatedAt = now.Add(-time.Hour)
+	nodes(t, s, func(tx *boltTx) error { return tx.PutMessage(m) })
 	err := s.View(context.Background(), func(tx engine.Tx) error {
+		var entries []time.Time
+		err := tx.(*boltTx).tx.Bucket(bMsgCreated).ForEach(func(k, _ []byte) error {
+			entries = append(entries, dueKeyTime(k))
+			return nil
+		})
+		if len(entries) != 1 || !entries[0].Equal(m.CreatedAt) {
+			t.Errorf("creation-time index: %v, want only %v", entries, m.CreatedAt)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The indexes still find both.
+	err = s.View(context.Background(), func(tx engine.Tx) error {
 		if got, err := tx.MessageByProviderID("twilio", "SM1"); err != nil || got.Status != engine.StatusSent {
 			t.Errorf("by provider id: %v, %v", got, err)
 		}
