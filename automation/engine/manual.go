@@ -153,7 +153,7 @@ func (e *Engine) StartGroupVars(ctx context.Context, id, group string, vars map[
 func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, error) {
 	var out *Enrollment
 	err := e.transact(ctx, nil, func(x *txn) error {
-		en, err := x.tx.Enrollment(id)
+		en, err := x.enrollment(id)
 		if err != nil {
 			return err
 		}

@@ -213,7 +213,7 @@ func (e *Engine) reconcileAutomation(ctx context.Context, automation string) (in
 				n = 0
 				for _, id := range orphans {
 					// Read again: it may have moved since the page was read.
-					en, err := x.tx.Enrollment(id)
+					en, err := x.enrollment(id)
 					if err != nil {
 						return err
 					}

@@ -138,7 +138,7 @@ func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault 
 		if err := x.tx.DeleteTimer(tm); err != nil {
 			return err
 		}
-		en, err := x.tx.Enrollment(tm.Enrollment)
+		en, err := x.enrollment(tm.Enrollment)
 		if err != nil {
 			// Gone or unreadable: taking the timer out is all there is to do.
 			return nil
@@ -166,7 +166,7 @@ func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault 
 // An I/O timer is stored again with a lease and its Perform starts once
 // the transaction has committed.
 func (e *Engine) fire(ctx context.Context, x *txn, tm Timer) error {
-	en, err := x.tx.Enrollment(tm.Enrollment)
+	en, err := x.enrollment(tm.Enrollment)
 	if isNotFound(err) {
 		return nil
 	}
@@ -303,7 +303,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		trigger = r.Message
 	}
 	return e.transact(ctx, nil, func(x *txn) error {
-		en, err := x.tx.Enrollment(tm.Enrollment)
+		en, err := x.enrollment(tm.Enrollment)
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch || en.Status != EnrollmentPending {
 			return err
 		}

@@ -26,6 +26,12 @@ type turn struct {
 	// by automation id.
 	enrollments map[string]*Enrollment
 	loaded      bool // all active enrollments are in the cache
+	// changed holds the enrollments put in this turn, in the order first
+	// put, and changedByID finds them by id: each is stored once, as it
+	// stands when the transaction ends (flush), however often the turn
+	// moved it (a one-step automation starts and ends in one turn).
+	changed     []*Enrollment
+	changedByID map[string]int
 	steps       int
 	// answering is set while the turn handles a message the contact has
 	// just sent: what it sends answers it and is never held for quiet hours.
@@ -66,8 +72,20 @@ func (t *turn) activeEnrollment(automation string) (*Enrollment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if en = t.latest(en); !en.Active() {
+		return nil, nil // ended in this turn, not yet stored
+	}
 	t.enrollments[automation] = en
 	return en, nil
+}
+
+// latest returns the turn's own value of en if the turn has changed it:
+// what the store holds is the value before the turn.
+func (t *turn) latest(en *Enrollment) *Enrollment {
+	if i, ok := t.changedByID[en.ID]; ok {
+		return t.changed[i]
+	}
+	return en
 }
 
 // activeEnrollments returns all the contact's active enrollments.
@@ -78,6 +96,9 @@ func (t *turn) activeEnrollments() ([]*Enrollment, error) {
 			return nil, err
 		}
 		for _, en := range ens {
+			if en = t.latest(en); !en.Active() {
+				continue
+			}
 			if cached, ok := t.enrollments[en.Automation]; !ok || !cached.Active() {
 				t.enrollments[en.Automation] = en
 			}
@@ -93,14 +114,34 @@ func (t *turn) activeEnrollments() ([]*Enrollment, error) {
 	return out, nil
 }
 
-// put stores the enrollment and keeps it in the cache.
+// put keeps the changed enrollment in the cache and notes it to be stored
+// when the transaction ends (flush).
 func (t *turn) put(en *Enrollment) error {
 	en.UpdatedAt = t.now
 	if cached, ok := t.enrollments[en.Automation]; !ok || en.Active() || cached == en {
 		t.enrollments[en.Automation] = en
 	}
-	if err := t.tx.PutEnrollment(en); err != nil {
-		return fmt.Errorf("store enrollment %s: %w", en.ID, err)
+	if i, ok := t.changedByID[en.ID]; ok {
+		t.changed[i] = en
+		return nil
+	}
+	if t.changedByID == nil {
+		t.changedByID = map[string]int{}
+	}
+	t.changedByID[en.ID] = len(t.changed)
+	t.changed = append(t.changed, en)
+	return nil
+}
+
+// flush stores the enrollments the turn changed, each once, in the order
+// they were first put: an enrollment ended to make way for a new one in
+// the same automation is stored before it, so the active index ends up
+// with the new one.
+func (t *turn) flush() error {
+	for _, en := range t.changed {
+		if err := t.tx.PutEnrollment(en); err != nil {
+			return fmt.Errorf("store enrollment %s: %w", en.ID, err)
+		}
 	}
 	return nil
 }

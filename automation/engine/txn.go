@@ -50,11 +50,23 @@ func (x *txn) turn(phone string) (*turn, error) {
 	return t, nil
 }
 
+// enrollment returns the enrollment with id as the transaction sees it:
+// the value a turn changed and has yet to store, else the stored one.
+func (x *txn) enrollment(id string) (*Enrollment, error) {
+	for _, t := range x.order {
+		if i, ok := t.changedByID[id]; ok {
+			return t.changed[i], nil
+		}
+	}
+	return x.tx.Enrollment(id)
+}
+
 // onCommit adds f to the hooks that run once the transaction has committed.
 func (x *txn) onCommit(f func()) { x.after = append(x.after, f) }
 
 // transact runs fn in one durable store transaction under set (nil: the
-// running config). Before the commit every turn's contact is stored; after
+// running config). Before the commit every turn's enrollments (each once,
+// as the turn left it) and contact are stored; after
 // it the trace events are told, the outbox and the timers are woken if
 // anything was queued or a timer set, and the hooks fn added run, in order.
 // The store may run fn more than once (group commit), so fn must keep its
@@ -74,6 +86,9 @@ func (e *Engine) transact(ctx context.Context, set *Set, fn func(x *txn) error) 
 			return err
 		}
 		for _, t := range x.order {
+			if err := t.flush(); err != nil {
+				return err
+			}
 			t.contact.UpdatedAt = t.now
 			if err := tx.PutContact(t.contact); err != nil {
 				return err

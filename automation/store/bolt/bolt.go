@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -321,6 +322,11 @@ func (s *Bolt) commitOne(u *update) error {
 type boltTx struct {
 	tx       *bolt.Tx
 	writable bool
+	// groups holds, by phone, the groups of each contact this write
+	// transaction has read or stored (nil for one found absent), so that
+	// PutContact keeps the group index without reading and decoding the
+	// contact a second time in the turn that loaded it.
+	groups map[string][]string
 }
 
 var errReadOnly = errors.New("store: write in a read-only transaction")
@@ -369,6 +375,39 @@ func (t *boltTx) mark(bucket []byte, k []byte) error {
 	return t.bucket(bucket).Put(k, []byte{})
 }
 
+// remark stores the index entry k of a record stored before, which
+// most likely has it already: an entry already there is left alone, since
+// putting it again would copy its page into the transaction and write it
+// at commit for nothing (a message or an enrollment is stored again each
+// time it moves, with the same index keys). A new record's entries are
+// new: mark them.
+func (t *boltTx) remark(bucket []byte, k []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	b := t.bucket(bucket)
+	if has(b, k) {
+		return nil
+	}
+	return b.Put(k, []byte{})
+}
+
+// has reports whether b holds the key k.
+func has(b *bolt.Bucket, k []byte) bool {
+	found, _ := b.Cursor().Seek(k)
+	return found != nil && bytes.Equal(found, k)
+}
+
+// putIndex stores the index entry k → v in bucket unless it holds that
+// already (see mark).
+func (t *boltTx) putIndex(bucket, k, v []byte) error {
+	b := t.bucket(bucket)
+	if cur := b.Get(k); cur != nil && bytes.Equal(cur, v) {
+		return nil
+	}
+	return b.Put(k, v)
+}
+
 // bucket returns the bucket to write to, packing its pages as fillPercent
 // says (counts.go).
 func (t *boltTx) bucket(name []byte) *bolt.Bucket {
@@ -390,24 +429,47 @@ func (t *boltTx) del(bucket []byte, k []byte) error {
 func (t *boltTx) Contact(phone string) (*engine.Contact, error) {
 	var c engine.Contact
 	if err := t.get(bContacts, []byte(phone), &c, "contact"); err != nil {
+		if errors.Is(err, engine.ErrNotFound) {
+			t.rememberGroups(phone, nil)
+		}
 		return nil, err
 	}
 	c.Phone = phone
+	t.rememberGroups(phone, c.Groups)
 	return &c, nil
+}
+
+// rememberGroups notes the stored groups of the contact with phone, in a
+// write transaction.
+func (t *boltTx) rememberGroups(phone string, groups []string) {
+	if !t.writable {
+		return
+	}
+	if t.groups == nil {
+		t.groups = map[string][]string{}
+	}
+	t.groups[phone] = slices.Clone(groups)
 }
 
 // PutContact implements engine.Tx; it keeps the group index.
 func (t *boltTx) PutContact(c *engine.Contact) error {
-	old, err := t.Contact(c.Phone)
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return err
+	if !t.writable {
+		return errReadOnly
 	}
-	if old != nil {
-		for _, g := range old.Groups {
-			if !c.InGroup(g) {
-				if err := t.del(bGroups, key(g, c.Phone)); err != nil {
-					return err
-				}
+	old, known := t.groups[c.Phone]
+	if !known {
+		oc, err := t.Contact(c.Phone)
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+		if oc != nil {
+			old = oc.Groups
+		}
+	}
+	for _, g := range old {
+		if !c.InGroup(g) {
+			if err := t.del(bGroups, key(g, c.Phone)); err != nil {
+				return err
 			}
 		}
 	}
@@ -418,7 +480,11 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 	}
 	v := *c
 	v.Phone = "" // the key says it
-	return t.put(bContacts, []byte(c.Phone), &v)
+	if err := t.put(bContacts, []byte(c.Phone), &v); err != nil {
+		return err
+	}
+	t.rememberGroups(c.Phone, c.Groups)
+	return nil
 }
 
 // ContactsInGroup implements engine.Tx.
@@ -483,29 +549,56 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	if raw := t.tx.Bucket(bMessages).Get([]byte(m.ID)); raw != nil {
-		var old engine.Message
-		if decodeValue(raw, &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
-			if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
-				return err
+	// A message stored again has its index entries already (remark). Its
+	// creation-time entry, kept only when the id does not say the time
+	// (created.go), is looked up, not its old record decoded: only when
+	// that entry is not there as expected is the old record read, to take
+	// out the entry of a creation time that changed.
+	again := t.tx.Bucket(bMessages).Get([]byte(m.ID)) != nil
+	if m.ID != "" {
+		ck, want := dueKey(m.CreatedAt, m.ID), !createdInID(m)
+		switch {
+		case !again:
+			if want {
+				if err := t.mark(bMsgCreated, ck); err != nil {
+					return err
+				}
+			}
+		case want && has(t.tx.Bucket(bMsgCreated), ck):
+			// Unchanged.
+		default:
+			var old engine.Message
+			if decodeValue(t.tx.Bucket(bMessages).Get([]byte(m.ID)), &old) == nil && !old.CreatedAt.Equal(m.CreatedAt) {
+				if err := t.del(bMsgCreated, dueKey(old.CreatedAt, m.ID)); err != nil {
+					return err
+				}
+			}
+			if want {
+				if err := t.mark(bMsgCreated, ck); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	if m.ID != "" && !createdInID(m) { // created.go
-		if err := t.mark(bMsgCreated, dueKey(m.CreatedAt, m.ID)); err != nil {
-			return err
-		}
+	mark := t.mark
+	if again {
+		mark = t.remark
 	}
 	if m.ProviderID != "" {
 		if !t.writable {
 			return errReadOnly
 		}
-		if err := t.bucket(bProviderIDs).Put(key(m.Provider, m.ProviderID), []byte(m.ID)); err != nil {
+		k, id := key(m.Provider, m.ProviderID), []byte(m.ID)
+		put := t.bucket(bProviderIDs).Put
+		if again {
+			put = func(k, v []byte) error { return t.putIndex(bProviderIDs, k, v) }
+		}
+		if err := put(k, id); err != nil {
 			return err
 		}
 	}
 	if m.Contact != "" {
-		if err := t.mark(bContactMsgs, key(m.Contact, m.ID)); err != nil {
+		if err := mark(bContactMsgs, key(m.Contact, m.ID)); err != nil {
 			return err
 		}
 	}
@@ -950,13 +1043,16 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	ak := key(e.Contact, e.Automation)
 	ck := key(string(countActive), e.Automation)
 	if e.Active() {
-		if t.tx.Bucket(bActive).Get(ak) == nil {
+		cur := t.tx.Bucket(bActive).Get(ak)
+		if cur == nil {
 			if err := t.count(ck, 1); err != nil {
 				return err
 			}
 		}
-		if err := t.bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
-			return err
+		if string(cur) != e.ID {
+			if err := t.bucket(bActive).Put(ak, []byte(e.ID)); err != nil {
+				return err
+			}
 		}
 	} else if cur := t.tx.Bucket(bActive).Get(ak); cur != nil && string(cur) == e.ID {
 		if err := t.del(bActive, ak); err != nil {
@@ -973,10 +1069,14 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	} else if err := t.del(bHandoffs, []byte(e.ID)); err != nil {
 		return err
 	}
-	if err := t.mark(bByAuto, key(e.Automation, e.ID)); err != nil {
+	mark := t.mark
+	if t.tx.Bucket(bEnrollments).Get([]byte(e.ID)) != nil {
+		mark = t.remark
+	}
+	if err := mark(bByAuto, key(e.Automation, e.ID)); err != nil {
 		return err
 	}
-	if err := t.mark(bByContact, key(e.Contact, e.ID)); err != nil {
+	if err := mark(bByContact, key(e.Contact, e.ID)); err != nil {
 		return err
 	}
 	v := *e
