@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,5 +216,26 @@ func TestCrashCycles(t *testing.T) {
 		if !want.MatchString(out.String()) {
 			t.Errorf("output lacks %s:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestFetchStoredUnknownContact proves a sender keyway never stored (its
+// only webhook cut off by a kill) reads as storing nothing, not as a
+// contact the admin API could not show; other failures still count.
+func TestFetchStoredUnknownContact(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "%2B1000") || strings.Contains(r.URL.Path, "+1000") {
+			http.Error(w, `{"error":"no contact"}`, http.StatusNotFound)
+			return
+		}
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	got := fetchStored(context.Background(), srv.URL, map[string]bool{"+1000": true, "+2000": true})
+	if st := got["+1000"]; st.Err != nil || len(st.Inbound) != 0 {
+		t.Errorf("unknown contact: %+v, want nothing stored and no error", st)
+	}
+	if st := got["+2000"]; st.Err == nil {
+		t.Errorf("a failing admin API: %+v, want an error", st)
 	}
 }
