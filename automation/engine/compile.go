@@ -385,6 +385,19 @@ func fieldPath(s *config.Step, field string) string {
 	return s.Path + "." + field
 }
 
+// Duration parses a duration found in field of s ("90s", "2h", "3d"); one
+// that does not parse, or is not more than 0, is a problem.
+func (c *Compiler) Duration(s *config.Step, field, raw string) time.Duration {
+	d, err := config.ParseDuration(strings.TrimSpace(raw))
+	switch {
+	case err != nil:
+		c.Problemf(s, field, "%s: %v", field, err)
+	case d <= 0:
+		c.Problemf(s, field, "%s must be more than 0", field)
+	}
+	return d
+}
+
 // Number checks a phone number found in field of s and returns it in
 // E.164; an invalid one is a problem and "" is returned.
 func (c *Compiler) Number(s *config.Step, field, raw string) string {

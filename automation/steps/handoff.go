@@ -57,14 +57,7 @@ func compileHandoff(c *engine.Compiler, s *config.Step) (engine.Step, config.Pro
 		st.Text = c.Template(s, "text", f.Text)
 	}
 	if f.Timeout != nil {
-		d, err := config.ParseDuration(strings.TrimSpace(*f.Timeout))
-		switch {
-		case err != nil:
-			c.Problemf(s, "timeout", "timeout: %v", err)
-		case d <= 0:
-			c.Problemf(s, "timeout", "timeout must be more than 0")
-		}
-		st.Timeout = d
+		st.Timeout = c.Duration(s, "timeout", *f.Timeout)
 	}
 	c.Target(s, "on_timeout", f.OnTimeout)
 	if f.OnTimeout != "" && f.Timeout == nil {

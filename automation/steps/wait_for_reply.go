@@ -57,14 +57,7 @@ func compileWaitForReply(c *engine.Compiler, s *config.Step) (engine.Step, confi
 	st := &WaitForReply{OnTimeout: f.OnTimeout, SaveAs: f.SaveAs}
 	if f.Timeout != nil {
 		st.TimeoutText = strings.TrimSpace(*f.Timeout)
-		d, err := config.ParseDuration(st.TimeoutText)
-		switch {
-		case err != nil:
-			c.Problemf(s, "timeout", "timeout: %v", err)
-		case d <= 0:
-			c.Problemf(s, "timeout", "timeout must be more than 0")
-		}
-		st.Timeout = d
+		st.Timeout = c.Duration(s, "timeout", st.TimeoutText)
 	}
 	c.Target(s, "on_timeout", f.OnTimeout)
 	if f.OnTimeout != "" && f.Timeout == nil {
