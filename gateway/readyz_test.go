@@ -136,7 +136,14 @@ func TestReadyzFollowsStorageCommits(t *testing.T) {
 // but without listening: requests go through g.app.Test.
 func readyGateway(t *testing.T, st engine.Store) *Gateway {
 	t.Helper()
-	cfg, problems := config.Parse("keyway.yaml", []byte(`
+	g := devGateway(t, st, "")
+	t.Cleanup(func() { st.Close() })
+	g.ready.Store(true)
+	return g
+}
+
+// helloConfig is a dev-mode config with one keyword automation, HELLO.
+const helloConfig = `
 providers:
   twilio:
     numbers: [{ number: "+15005550006" }]
@@ -145,7 +152,13 @@ automations:
     keywords: [HELLO]
     steps:
       - { type: reply, text: "hi" }
-`), nil)
+`
+
+// devGateway builds, over st, a gateway in dev mode on helloConfig, with
+// the server section given (e.g. its listen address) when not empty.
+func devGateway(t *testing.T, st engine.Store, server string) *Gateway {
+	t.Helper()
+	cfg, problems := config.Parse("keyway.yaml", []byte(server+helloConfig), nil)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +175,5 @@ automations:
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	g.ready.Store(true)
 	return g
 }

@@ -6,13 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/store/mem"
-	"github.com/keyway-sms/keyway/config"
-	"github.com/keyway-sms/keyway/providers"
-	"github.com/keyway-sms/keyway/providers/twilio"
 )
 
 // gatedStore holds every read of enrollments for reconciling until open is
@@ -52,33 +47,7 @@ func TestReadyBeforeReconcileEnds(t *testing.T) {
 	if err := st.Update(ctx, func(tx engine.Tx) error { return tx.PutEnrollment(stale) }); err != nil {
 		t.Fatal(err)
 	}
-	cfg, problems := config.Parse("keyway.yaml", []byte(`
-server: { listen: "127.0.0.1:0" }
-providers:
-  twilio:
-    numbers: [{ number: "+15005550006" }]
-automations:
-  - id: hello
-    keywords: [HELLO]
-    steps:
-      - { type: reply, text: "hi" }
-`), nil)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
-	set, problems := engine.Compile(cfg)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
-	log := zerolog.Nop()
-	provider, err := twilio.New(cfg.Providers.Twilio, cfg.Defaults.Region, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(Options{Config: cfg, Set: set, Store: st, Providers: []providers.Provider{provider}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := devGateway(t, st, `server: { listen: "127.0.0.1:0" }`+"\n")
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- g.Run(runCtx) }()
