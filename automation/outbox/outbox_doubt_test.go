@@ -74,24 +74,10 @@ func inDoubt(t *testing.T, store engine.Store, m *engine.Message, since time.Tim
 	queue(t, store, m)
 }
 
-func message(t *testing.T, store engine.Store, id string) *engine.Message {
-	t.Helper()
-	var m *engine.Message
-	err := store.View(context.Background(), func(tx engine.Tx) error {
-		var err error
-		m, err = tx.Message(id)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func settled(t *testing.T, store engine.Store, id string) *engine.Message {
 	t.Helper()
 	waitFor(t, "message "+id+" settled", func() bool { return status(store, id) != engine.StatusQueued })
-	return message(t, store, id)
+	return stored(t, store, id)
 }
 
 // A send in doubt that the provider's log has is recorded as sent with the
