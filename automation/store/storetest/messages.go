@@ -42,6 +42,7 @@ func testMessageRoundTrip(t *testing.T, s engine.Store) {
 		ErrorCode:   30003,
 		Attempts:    3,
 		NextAttempt: t0.Add(time.Minute),
+		Sending:     t0.Add(2 * time.Second),
 		Enrollment:  "e0001",
 		Automation:  "join",
 		CreatedAt:   t0,

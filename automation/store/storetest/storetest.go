@@ -255,7 +255,7 @@ func sameContact(a, b *engine.Contact) bool {
 func sameMessage(a, b *engine.Message) bool {
 	x, y := *a, *b
 	for _, m := range []*engine.Message{&x, &y} {
-		m.CreatedAt, m.UpdatedAt, m.NextAttempt = m.CreatedAt.UTC(), m.UpdatedAt.UTC(), m.NextAttempt.UTC()
+		m.CreatedAt, m.UpdatedAt, m.NextAttempt, m.Sending = m.CreatedAt.UTC(), m.UpdatedAt.UTC(), m.NextAttempt.UTC(), m.Sending.UTC()
 	}
 	return reflect.DeepEqual(x, y)
 }
