@@ -27,48 +27,52 @@ var statusRank = map[MessageStatus]int{
 // recipient opted out at the provider (Status.OptedOut) opts that contact
 // out everywhere.
 func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
-	found := false
-	err := e.transact(ctx, nil, func(x *txn) error {
-		found = false
-		tx := x.tx
-		m, err := e.statusMessage(tx, provider, s.ProviderID, msgID)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		if m.ProviderID == "" {
-			m.Provider, m.ProviderID = provider, s.ProviderID
-		}
-		status := MessageStatus(s.Status)
-		if status.Rank() < m.Status.Rank() {
-			return nil
-		}
-		m.Status, m.UpdatedAt = status, x.now
-		if s.ErrorCode != 0 {
-			m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
-			if m.Error == "" {
-				m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
-			}
-		}
-		if err := tx.PutMessage(m); err != nil {
-			return err
-		}
-		if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
-			return nil
-		}
-		t, err := x.turn(m.To[0])
-		if err != nil {
-			return err
-		}
-		return e.optOutContact(t, "the provider reported the contact opted out")
-	})
-	if err != nil {
-		return false, fmt.Errorf("automation: status of %s: %w", s.ProviderID, err)
+	if msgID != "" {
+		s.MessageID = msgID
 	}
-	return found, nil
+	r, err := e.HandleBatch(ctx, provider, providers.Batch{Statuses: []providers.Status{s}})
+	if err != nil {
+		return false, err
+	}
+	return r.Found[0], nil
+}
+
+// updateStatus records status report s of provider inside transaction x
+// and reports whether its message is stored.
+func (e *Engine) updateStatus(x *txn, provider string, s providers.Status) (bool, error) {
+	tx := x.tx
+	m, err := e.statusMessage(tx, provider, s.ProviderID, s.MessageID)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if m.ProviderID == "" {
+		m.Provider, m.ProviderID = provider, s.ProviderID
+	}
+	status := MessageStatus(s.Status)
+	if status.Rank() < m.Status.Rank() {
+		return true, nil
+	}
+	m.Status, m.UpdatedAt = status, x.now
+	if s.ErrorCode != 0 {
+		m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
+		if m.Error == "" {
+			m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
+		}
+	}
+	if err := tx.PutMessage(m); err != nil {
+		return true, err
+	}
+	if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
+		return true, nil
+	}
+	t, err := x.turn(m.To[0])
+	if err != nil {
+		return true, err
+	}
+	return true, e.optOutContact(t, "the provider reported the contact opted out")
 }
 
 // statusMessage finds the message a status report is about.

@@ -78,6 +78,14 @@ type OutboxOptions struct {
 	// OnOptedOut, if set, is told after commit of a contact the provider
 	// refused as opted out (SendError.OptedOut), to opt it out everywhere.
 	OnOptedOut func(phone string)
+	// OnOutsideWindow, if set, is told after commit of a contact the
+	// provider refused a message to as outside the WhatsApp window
+	// (SendError.OutsideWindow), with the message's channel.
+	OnOutsideWindow func(phone, channel string)
+	// OnMarketingOptOut, if set, is told after commit of a contact who
+	// stopped messages that do not answer its own
+	// (SendError.MarketingOptOut).
+	OnMarketingOptOut func(phone string)
 	// DoubtSkew is how far before an attempt whose outcome is unknown the
 	// provider's message log is searched for it (default
 	// DefaultDoubtSkew). If the Texter is a providers.SentFinder, a text
@@ -755,10 +763,22 @@ func (ob *Outbox) report(rec recorded) {
 	}
 	log.Warn().Err(rec.err).Bool("retryable", providers.IsRetryable(rec.err)).Msg("send failed")
 	var se *providers.SendError
-	if errors.As(rec.err, &se) && se.OptedOut && rec.stored.Purpose != engine.PurposeForward && ob.o.OnOptedOut != nil {
+	if !errors.As(rec.err, &se) || len(m.To) != 1 {
+		return
+	}
+	forward := rec.stored.Purpose == engine.PurposeForward
+	switch {
+	case se.Throttled:
+		ob.slowDown(m.From)
+	case se.OptedOut && !forward && ob.o.OnOptedOut != nil:
 		// The recipient refused it: opt out the contact the message was
 		// for, never the customer a staff forward was about.
 		ob.o.OnOptedOut(m.To[0])
+	case se.MarketingOptOut && !forward && ob.o.OnMarketingOptOut != nil:
+		ob.o.OnMarketingOptOut(m.To[0])
+	case se.OutsideWindow && ob.o.OnOutsideWindow != nil:
+		// Whoever it was for, their window is closed.
+		ob.o.OnOutsideWindow(m.To[0], m.Channel)
 	}
 }
 
