@@ -113,6 +113,7 @@ func New(o Options) (*Gateway, error) {
 		Dev: g.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 		OnOutsideWindow: g.outsideWindow, OnMarketingOptOut: g.stopMarketing,
+		OnSetAside: func(*engine.Message, error) { g.metrics.setAside.Inc() },
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
 	g.metrics.zeroCounters()

@@ -157,9 +157,8 @@ type BatchResult struct {
 // messages is one commit. A message id seen before, or twice in b, is
 // handled once. provider names the provider the statuses came from.
 func (e *Engine) HandleBatch(ctx context.Context, provider string, b providers.Batch) (BatchResult, error) {
-	var res BatchResult
-	err := e.transact(ctx, nil, func(x *txn) error {
-		res = BatchResult{Messages: make([]Handled, len(b.Messages)), Found: make([]bool, len(b.Statuses))}
+	res, err := transactValue(ctx, e, nil, func(x *txn) (BatchResult, error) {
+		res := BatchResult{Messages: make([]Handled, len(b.Messages)), Found: make([]bool, len(b.Statuses))}
 		seen := make(map[string]*Message, len(b.Messages))
 		for i, in := range b.Messages {
 			if m, dup := seen[in.Provider+" "+in.ID]; dup && in.ID != "" {
@@ -168,18 +167,18 @@ func (e *Engine) HandleBatch(ctx context.Context, provider string, b providers.B
 			}
 			h, err := e.handle(ctx, x, in)
 			if err != nil {
-				return fmt.Errorf("message %s: %w", in.ID, err)
+				return res, fmt.Errorf("message %s: %w", in.ID, err)
 			}
 			res.Messages[i], seen[in.Provider+" "+in.ID] = h, h.Message
 		}
 		for i, s := range b.Statuses {
 			found, err := e.updateStatus(x, provider, s)
 			if err != nil {
-				return fmt.Errorf("status of %s: %w", s.ProviderID, err)
+				return res, fmt.Errorf("status of %s: %w", s.ProviderID, err)
 			}
 			res.Found[i] = found
 		}
-		return nil
+		return res, nil
 	})
 	if err != nil {
 		if len(b.Messages) == 1 && len(b.Statuses) == 0 {
@@ -234,12 +233,14 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 	case in.SentAt.After(c.LastInbound[in.Channel]):
 		c.LastInbound[in.Channel] = in.SentAt
 	}
-	return &Message{
+	m := &Message{
 		ID: e.ids.next(t.now), Provider: in.Provider, ProviderID: in.ID,
 		Direction: Inbound, Kind: KindText, Channel: in.Channel, Contact: in.From,
 		From: in.From, To: []string{in.To}, Body: in.Body, Media: in.Media, Fields: in.Fields,
-		Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
+		Button: in.Button, Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
 	}
+	pick(c, m, t.now)
+	return m
 }
 
 // route handles a stored inbound message in the fixed order (steps 4 to 8
@@ -251,7 +252,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	norm := normalizeBody(m.Body)
 	c := t.contact
 
-	if fam, _, ok := set.compliance.LookupNormalized(norm); ok {
+	if fam, ok := complianceOf(set, m); ok {
 		if fam == OptIn {
 			// The contact asks for messages again, automated ones too.
 			c.NoMarketing = false
@@ -281,7 +282,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		return RouteHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
-	if a, ok := set.lookupKeyword(m.Channel, norm); ok && a.Enabled {
+	if a, ok := keywordOf(set, m, norm); ok && a.Enabled {
 		started, err := e.enroll(ctx, t, a, m.Channel, m, nil)
 		if err != nil {
 			return "", err

@@ -40,20 +40,25 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 // updateStatus records status report s of provider inside transaction x
 // and reports whether its message is stored.
 func (e *Engine) updateStatus(x *txn, provider string, s providers.Status) (bool, error) {
-	tx := x.tx
-	m, err := e.statusMessage(tx, provider, s.ProviderID, s.MessageID)
+	m, err := e.statusMessage(x.tx, provider, s.ProviderID, s.MessageID)
 	if isNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
+	return true, e.applyStatus(x, provider, s, m)
+}
+
+// applyStatus records the status report s on m, the message it is about,
+// inside x.
+func (e *Engine) applyStatus(x *txn, provider string, s providers.Status, m *Message) error {
 	if m.ProviderID == "" {
 		m.Provider, m.ProviderID = provider, s.ProviderID
 	}
 	status := MessageStatus(s.Status)
 	if status.Rank() < m.Status.Rank() {
-		return true, nil
+		return nil
 	}
 	m.Status, m.UpdatedAt = status, x.now
 	if s.ErrorCode != 0 {
@@ -62,17 +67,17 @@ func (e *Engine) updateStatus(x *txn, provider string, s providers.Status) (bool
 			m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
 		}
 	}
-	if err := tx.PutMessage(m); err != nil {
-		return true, err
+	if err := x.tx.PutMessage(m); err != nil {
+		return err
 	}
 	if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
-		return true, nil
+		return nil
 	}
 	t, err := x.turn(m.To[0])
 	if err != nil {
-		return true, err
+		return err
 	}
-	return true, e.optOutContact(t, "the provider reported the contact opted out")
+	return e.optOutContact(t, "the provider reported the contact opted out")
 }
 
 // statusMessage finds the message a status report is about.
@@ -93,7 +98,7 @@ func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Mess
 // without a reply, ending its enrollments with reason. The outbox calls it
 // when the provider refuses a contact as opted out.
 func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
-	err := e.transact(ctx, nil, func(x *txn) error {
+	err := e.transact(ctx, func(x *txn) error {
 		t, err := x.turn(phone)
 		if err != nil {
 			return err
