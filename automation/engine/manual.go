@@ -187,7 +187,7 @@ func (e *Engine) Transact(ctx context.Context, fn func(x Txn) error) error {
 }
 
 // Tx returns the store transaction.
-func (x Txn) Tx() Tx { return x.x.tx }
+func (x Txn) Tx() TurnTx { return x.x.tx }
 
 // Enroll enrolls the contact with phone (created when new) in a, on the
 // channel it last wrote on, under a's overwrite rule, unless Start would

@@ -72,7 +72,7 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 }
 
 // statusMessage finds the message a status report is about.
-func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Message, error) {
+func (e *Engine) statusMessage(tx TurnTx, provider, providerID, msgID string) (*Message, error) {
 	if msgID != "" {
 		m, err := tx.Message(msgID)
 		if err == nil && m.Direction == Outbound && (m.ProviderID == "" || m.ProviderID == providerID) {

@@ -38,7 +38,7 @@ const DefaultOutboxWorkers = 16
 
 // OutboxOptions configure an Outbox.
 type OutboxOptions struct {
-	Store  engine.Store
+	Store  Store
 	Texter Texter
 	Mailer providers.Mailer // nil: emails fail with a recorded reason
 	Clock  engine.Clock
@@ -221,7 +221,7 @@ func (ob *Outbox) Run(ctx context.Context) {
 // stopped: they were never recorded, so they may be tried again at once.
 func (ob *Outbox) recover(ctx context.Context) {
 	var n int
-	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+	err := ob.update(ctx, func(tx Tx) error {
 		var err error
 		n, err = tx.RecoverSends(ob.o.Owner)
 		return err
@@ -246,7 +246,7 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 		}
 		now := ob.o.Clock.Now()
 		var due time.Time
-		err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
+		err := ob.view(ctx, func(tx Tx) error {
 			var err error
 			due, err = tx.NextSendDue()
 			return err
@@ -298,7 +298,7 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claime
 	var out []claimed
 	var unreadable []string
 	var reasons []error
-	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+	err := ob.update(ctx, func(tx Tx) error {
 		out, unreadable, reasons = out[:0], unreadable[:0], reasons[:0]
 		ids, err := tx.ClaimSends(now, ob.o.Lease, ob.o.Owner, limit)
 		if err != nil {
@@ -441,7 +441,7 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	// other worker or process sent it) and that the contact of a reply or
 	// a staff answer has not opted out since it was queued.
 	queued, optedOut := false, false
-	err = ob.o.Store.View(ctx, func(tx engine.Tx) error {
+	err = ob.view(ctx, func(tx Tx) error {
 		cur, err := tx.Message(m.ID)
 		if err != nil {
 			return err
@@ -529,7 +529,7 @@ func (ob *Outbox) lookUp(ctx context.Context, m *engine.Message, out providers.O
 	}
 	provider := ob.providerOf(m)
 	var found string
-	err = ob.o.Store.View(ctx, func(tx engine.Tx) error {
+	err = ob.view(ctx, func(tx Tx) error {
 		for _, id := range ids {
 			_, err := tx.MessageByProviderID(provider, id)
 			switch {
@@ -595,7 +595,7 @@ type recorded struct {
 // so that one the store refuses does not lose the others.
 func (ob *Outbox) record(batch []outcome) {
 	var done []recorded
-	err := ob.o.Store.Update(context.Background(), func(tx engine.Tx) error {
+	err := ob.update(context.Background(), func(tx Tx) error {
 		done = done[:0]
 		now := ob.o.Clock.Now()
 		for _, r := range batch {
@@ -624,7 +624,7 @@ func (ob *Outbox) record(batch []outcome) {
 
 // apply writes one outcome in tx: the message's new state, and the send
 // out of the outbox (settled) or released (to retry or to wait).
-func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error) {
+func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 	rec := recorded{outcome: r}
 	switch r.kind {
 	case released:
@@ -713,7 +713,7 @@ func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error
 	return rec, ob.finish(tx, m)
 }
 
-func (ob *Outbox) finish(tx engine.Tx, m *engine.Message) error {
+func (ob *Outbox) finish(tx Tx, m *engine.Message) error {
 	if err := tx.PutMessage(m); err != nil {
 		return err
 	}
