@@ -1,5 +1,6 @@
 // Package engine is keyway's engine: compiled automations, enrollments,
-// the routing of inbound messages in the order SPEC.md fixes, turns and
+// the routing of inbound messages in a fixed order (README "How a message
+// is handled"), turns and
 // timers, the Run that steps see and the registry they join
 // (Register). It owns the Store interface it needs and knows no database,
 // no web server and none of the step types.
@@ -132,7 +133,7 @@ const (
 	RouteStored     = "stored"
 )
 
-// HandleInbound handles one inbound message in SPEC's order and commits the
+// HandleInbound handles one inbound message in the fixed order and commits the
 // message, the contact and every effect in one durable transaction before
 // it returns. A message whose provider id was already seen does nothing.
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
@@ -189,7 +190,8 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 	}
 }
 
-// route handles a stored inbound message in SPEC's order (steps 4 to 8):
+// route handles a stored inbound message in the fixed order (steps 4 to 8
+// of README "How a message is handled"):
 // compliance words, then a staff message or a contact's message in an open
 // handoff (staff.go), then keywords, a reply, the catch-all.
 func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error) {
