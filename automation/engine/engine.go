@@ -453,48 +453,6 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 	return e.stepFrom(ctx, r, next)
 }
 
-// follow applies a step's outcome: it pauses or ends the enrollment (done),
-// or returns the index of the next step.
-func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done bool, err error) {
-	en := r.Enrollment
-	if !en.Active() {
-		return 0, true, nil
-	}
-	switch {
-	case out.Handoff:
-		return 0, true, r.t.pause(en, EnrollmentHandoff, out.Timeout, TimerTimeout)
-	case out.Hold && !out.WaitUntil.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerHold)
-	case out.Pending:
-		return 0, true, r.t.pause(en, EnrollmentPending, r.t.now, TimerIO)
-	case !out.WaitUntil.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerWait)
-	case out.WaitReply && !out.Timeout.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaitingReply, out.Timeout, TimerTimeout)
-	case out.WaitReply:
-		return 0, true, r.t.pause(en, EnrollmentWaitingReply, r.t.now.Add(r.Automation.Config.ExpireAfter.D()), TimerExpire)
-	}
-	target := out.Next
-	if target == "" {
-		target = st.Next
-	}
-	switch target {
-	case "":
-		return st.Index + 1, false, nil
-	case config.End:
-		reason := out.EndReason
-		if reason == "" {
-			reason = ReasonCompleted
-		}
-		return 0, true, e.end(r.t, en, reason)
-	}
-	i, ok := r.Automation.byKey[target]
-	if !ok {
-		return 0, true, e.end(r.t, en, fmt.Sprintf("step %q no longer exists", target))
-	}
-	return i, false, nil
-}
-
 // ReasonCompleted is the end reason of an enrollment that ran out of steps
 // or reached `end`.
 const ReasonCompleted = "completed"
