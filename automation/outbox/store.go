@@ -8,12 +8,13 @@ import (
 )
 
 // Store is what the outbox needs of storage: transactions, read-write and
-// read-only. Every engine.Store is one. A store that several processes
+// read-only, and whether the store can commit. Every engine.Store is one. A store that several processes
 // share may also be an engine.SlotBooker, whose bookings then space the
 // sends of a number across all of them.
 type Store interface {
 	Update(ctx context.Context, fn func(tx engine.Tx) error) error
 	View(ctx context.Context, fn func(tx engine.Tx) error) error
+	Healthy(ctx context.Context) error
 }
 
 // Tx is what the outbox reads and writes in a transaction: the queue's
