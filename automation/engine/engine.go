@@ -137,29 +137,25 @@ const (
 // message, the contact and every effect in one durable transaction before
 // it returns. A message whose provider id was already seen does nothing.
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
-	var h Handled
-	err := e.transact(ctx, nil, func(x *txn) error {
-		h = Handled{}
+	h, err := transactValue(ctx, e, nil, func(x *txn) (Handled, error) {
 		if in.ID != "" {
 			if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
-				h = Handled{Message: m, Duplicate: true}
-				return nil
+				return Handled{Message: m, Duplicate: true}, nil
 			} else if !isNotFound(err) {
-				return err
+				return Handled{}, err
 			}
 		}
 		t, err := x.turn(in.From)
 		if err != nil {
-			return err
+			return Handled{}, err
 		}
 		t.answering = true
 		m := e.receive(t, in)
 		if err := x.tx.PutMessage(m); err != nil {
-			return err
+			return Handled{}, err
 		}
-		h.Message = m
-		h.Route, err = e.route(ctx, t, m)
-		return err
+		route, err := e.route(ctx, t, m)
+		return Handled{Message: m, Route: route}, err
 	})
 	if err != nil {
 		return Handled{}, fmt.Errorf("automation: handle message %s: %w", in.ID, err)
