@@ -112,6 +112,7 @@ func New(o Options) (*Gateway, error) {
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: g.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
+		OnSetAside: func(*engine.Message, error) { g.metrics.setAside.Inc() },
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
 	g.metrics.zeroCounters()

@@ -137,29 +137,25 @@ const (
 // message, the contact and every effect in one durable transaction before
 // it returns. A message whose provider id was already seen does nothing.
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
-	var h Handled
-	err := e.transact(ctx, nil, func(x *txn) error {
-		h = Handled{}
+	h, err := transactValue(ctx, e, nil, func(x *txn) (Handled, error) {
 		if in.ID != "" {
 			if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
-				h = Handled{Message: m, Duplicate: true}
-				return nil
+				return Handled{Message: m, Duplicate: true}, nil
 			} else if !isNotFound(err) {
-				return err
+				return Handled{}, err
 			}
 		}
 		t, err := x.turn(in.From)
 		if err != nil {
-			return err
+			return Handled{}, err
 		}
 		t.answering = true
 		m := e.receive(t, in)
 		if err := x.tx.PutMessage(m); err != nil {
-			return err
+			return Handled{}, err
 		}
-		h.Message = m
-		h.Route, err = e.route(ctx, t, m)
-		return err
+		route, err := e.route(ctx, t, m)
+		return Handled{Message: m, Route: route}, err
 	})
 	if err != nil {
 		return Handled{}, fmt.Errorf("automation: handle message %s: %w", in.ID, err)
@@ -182,12 +178,14 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 		c.LastInbound = map[string]time.Time{}
 	}
 	c.LastInbound[in.Channel] = t.now
-	return &Message{
+	m := &Message{
 		ID: e.ids.next(t.now), Provider: in.Provider, ProviderID: in.ID,
 		Direction: Inbound, Kind: KindText, Channel: in.Channel, Contact: in.From,
 		From: in.From, To: []string{in.To}, Body: in.Body, Media: in.Media, Fields: in.Fields,
-		Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
+		Button: in.Button, Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
 	}
+	pick(c, m, t.now)
+	return m
 }
 
 // route handles a stored inbound message in the fixed order (steps 4 to 8
@@ -199,7 +197,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	norm := normalizeBody(m.Body)
 	c := t.contact
 
-	if fam, _, ok := set.compliance.LookupNormalized(norm); ok {
+	if fam, ok := complianceOf(set, m); ok {
 		switch {
 		case fam == OptOut && c.OptedOut:
 			// Already opted out: the message is recorded and answered with
@@ -225,7 +223,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		return RouteHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
-	if a, ok := set.lookupKeyword(m.Channel, norm); ok && a.Enabled {
+	if a, ok := keywordOf(set, m, norm); ok && a.Enabled {
 		started, err := e.enroll(ctx, t, a, m.Channel, m, nil)
 		if err != nil {
 			return "", err
@@ -451,48 +449,6 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 		return err
 	}
 	return e.stepFrom(ctx, r, next)
-}
-
-// follow applies a step's outcome: it pauses or ends the enrollment (done),
-// or returns the index of the next step.
-func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done bool, err error) {
-	en := r.Enrollment
-	if !en.Active() {
-		return 0, true, nil
-	}
-	switch {
-	case out.Handoff:
-		return 0, true, r.t.pause(en, EnrollmentHandoff, out.Timeout, TimerTimeout)
-	case out.Hold && !out.WaitUntil.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerHold)
-	case out.Pending:
-		return 0, true, r.t.pause(en, EnrollmentPending, r.t.now, TimerIO)
-	case !out.WaitUntil.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerWait)
-	case out.WaitReply && !out.Timeout.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaitingReply, out.Timeout, TimerTimeout)
-	case out.WaitReply:
-		return 0, true, r.t.pause(en, EnrollmentWaitingReply, r.t.now.Add(r.Automation.Config.ExpireAfter.D()), TimerExpire)
-	}
-	target := out.Next
-	if target == "" {
-		target = st.Next
-	}
-	switch target {
-	case "":
-		return st.Index + 1, false, nil
-	case config.End:
-		reason := out.EndReason
-		if reason == "" {
-			reason = ReasonCompleted
-		}
-		return 0, true, e.end(r.t, en, reason)
-	}
-	i, ok := r.Automation.byKey[target]
-	if !ok {
-		return 0, true, e.end(r.t, en, fmt.Sprintf("step %q no longer exists", target))
-	}
-	return i, false, nil
 }
 
 // ReasonCompleted is the end reason of an enrollment that ran out of steps

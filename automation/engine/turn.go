@@ -246,7 +246,7 @@ func (t *turn) queue(m *Message) error {
 		return err
 	}
 	t.wake()
-	return nil
+	return t.recordOffer(m)
 }
 
 // queueCompliance queues a compliance reply to the sender of m; an empty
