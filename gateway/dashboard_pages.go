@@ -21,7 +21,7 @@ type automationRow struct {
 
 func (g *Gateway) automationRows(c *fiber.Ctx) ([]automationRow, error) {
 	var counts map[string]int
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		counts, err = tx.CountActive()
 		return err
@@ -68,7 +68,7 @@ func (g *Gateway) enrollmentsPage(c *fiber.Ctx, automation, contact string, all 
 	var list []*engine.Enrollment
 	// Room for enrollments that started since the last page was read.
 	want := skip + limit + 1 + pageScan
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		list, err = tx.Enrollments(automation, contact, !all, want)
 		return err
@@ -174,7 +174,7 @@ func cancelBack(raw string) string {
 // cancel did (?done=1, where the cancel sends the browser).
 func (g *Gateway) dashCancelPage(c *fiber.Ctx) error {
 	var en *engine.Enrollment
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		en, err = tx.Enrollment(c.Params("id"))
 		return err
@@ -206,7 +206,7 @@ func (g *Gateway) dashCancelPage(c *fiber.Ctx) error {
 func (g *Gateway) dashCancel(c *fiber.Ctx) error {
 	id := c.Params("id")
 	var was *engine.Enrollment
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		was, err = tx.Enrollment(id)
 		return err
@@ -282,7 +282,7 @@ func (g *Gateway) dashContact(c *fiber.Ctx) error {
 	var contact *engine.Contact
 	var msgs []*engine.Message
 	var ens []*engine.Enrollment
-	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err = g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		if contact, err = tx.Contact(phone); err != nil {
 			return err

@@ -127,7 +127,7 @@ func attemptsWords(n int) string {
 // keeps them in the request for render: a page shows contacts by name.
 func (g *Gateway) dashNames(c *fiber.Ctx, phones []string) error {
 	names := map[string]string{}
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		for _, p := range phones {
 			if _, seen := names[p]; seen || p == "" {
 				continue
