@@ -75,8 +75,12 @@ func TestStaffPlainAnswerSkipsQueuedForward(t *testing.T) {
 	if got := waitSentTo(t, g, customerC, 1)[0]; got.From != pacedSMS {
 		t.Fatalf("C's reply came from %s, want %s", got.From, pacedSMS)
 	}
-	// B's handoff forward goes from the number B wrote to: it waits.
+	// B's handoff forward goes from the number B wrote to: it waits, untried,
+	// once the outbox has released it until its number's rate allows it.
 	g.Text(Inbound{From: customerB, To: pacedSMS, Body: "AGENT"})
+	Eventually(t, patience, "B's forward released to wait for its number's rate", func() bool {
+		return strings.Contains(g.Logs(), "outbox: send released until its sender's rate allows it")
+	})
 
 	g.Text(Inbound{From: staffAnn, Body: "On it"})
 	answer := waitSentTo(t, g, customerA, 1)[0]

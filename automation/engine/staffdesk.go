@@ -59,14 +59,20 @@ func readDesk(tx Tx, staff string) (*staffDesk, error) {
 	return &d, nil
 }
 
-// handedOver reports whether the forward m reached the provider: sent (or
-// recorded in dev mode), or reported on by the provider; not while it is
-// queued, nor when it failed or was suppressed.
+// handedOver reports whether the forward m was handed to the provider:
+// sent (or recorded in dev mode), reported on by the provider, or queued
+// with an attempt under way or of unknown outcome (Message.Sending: the
+// provider has been asked, and may have it before its answer is recorded).
+// Not while it waits in the outbox untried (behind its sender's mps, or
+// for a retry after an answered error), nor when it failed or was
+// suppressed.
 func handedOver(m *Message) bool {
 	switch {
 	case m.ProviderID != "", m.Status == StatusSent, m.Status == StatusDev:
 		return true
-	case m.Status == StatusQueued, m.Status == StatusFailed, m.Status == StatusSuppressed:
+	case m.Status == StatusQueued:
+		return !m.Sending.IsZero()
+	case m.Status == StatusFailed, m.Status == StatusSuppressed:
 		return false
 	}
 	return m.Status.Rank() > StatusSent.Rank()

@@ -173,3 +173,35 @@ func TestPlainAnswerIgnoresFailedForwards(t *testing.T) {
 		t.Fatalf("plain answer after a failed forward: sent %q, want the note that none reached them", got)
 	}
 }
+
+// A forward the outbox is sending (claimed, the provider asked, its answer
+// not recorded yet) counts: the staff member may be reading it already.
+func TestPlainAnswerCountsAForwardBeingSent(t *testing.T) {
+	const staff, x = "+15550100100", "+15551230031"
+	e, clock, store := refEngine(t, deskConfig, "XXXX")
+	ctx := context.Background()
+	if _, err := e.HandleInbound(ctx, inbound(x, "question", 1)); err != nil {
+		t.Fatal(err)
+	}
+	err := store.Update(ctx, func(tx engine.Tx) error {
+		ids, err := tx.Outbox("", 0)
+		for _, id := range ids {
+			m, _ := tx.Message(id)
+			m.Sending = clock.Now() // claimed: the attempt is under way
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := outboxNow(t, store, func(m *engine.Message) bool { return m.To[0] != staff })
+	if len(got) != 1 || !strings.HasPrefix(got[0], staff+" #XXXX") {
+		t.Fatalf("outbox %q, want the forward being sent", got)
+	}
+	if _, got := sayFrom(t, e, store, 2, staff, "sms", "hello"); len(got) != 2 || got[1] != x+" hello" {
+		t.Fatalf("plain answer while the forward is being sent: sent %q, want it to X", got)
+	}
+}
