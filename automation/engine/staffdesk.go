@@ -51,7 +51,7 @@ type staffForward struct {
 	At  time.Time `json:"at"`  // when it was queued
 }
 
-func readDesk(tx Tx, staff string) (*staffDesk, error) {
+func readDesk(tx MetaStore, staff string) (*staffDesk, error) {
 	var d staffDesk
 	if _, err := getMeta(tx, staffKey(staff), &d); err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func handedOver(m *Message) bool {
 // forwardHandedOver reads the forward with message id msg and reports
 // whether it reached the provider. A forward no longer stored (pruned) is
 // taken as handed over: it left the outbox long ago.
-func forwardHandedOver(tx Tx, msg string) (bool, error) {
+func forwardHandedOver(tx TurnTx, msg string) (bool, error) {
 	m, err := tx.Message(msg)
 	if isNotFound(err) {
 		return true, nil
@@ -221,7 +221,7 @@ func (t *turn) plainAnswerTarget() (*Conversation, []candidate, error) {
 
 // handoffWith reports whether the contact of conv is in an open handoff of
 // conv with staff.
-func handoffWith(tx Tx, conv *Conversation, staff string) (bool, error) {
+func handoffWith(tx TurnTx, conv *Conversation, staff string) (bool, error) {
 	ens, err := tx.ActiveEnrollments(conv.Contact)
 	if err != nil {
 		return false, fmt.Errorf("enrollments of %s: %w", conv.Contact, err)
@@ -237,7 +237,7 @@ func handoffWith(tx Tx, conv *Conversation, staff string) (bool, error) {
 // whichConversation asks a staff member which of cands their answer is
 // for: "Which conversation? Start your answer with #K7Q2 (Ann) or #P3XZ
 // (+15551230002)."
-func whichConversation(tx Tx, cands []candidate) (string, error) {
+func whichConversation(tx TurnTx, cands []candidate) (string, error) {
 	var names []string
 	for i, c := range cands {
 		if i == maxCandidatesListed {
