@@ -18,7 +18,7 @@ import (
 type turn struct {
 	e       *Engine
 	x       *txn
-	tx      Tx
+	tx      TurnTx
 	set     *Set
 	now     time.Time
 	contact *Contact
