@@ -133,10 +133,11 @@ func (g *Gateway) webhookError(c *fiber.Ctx, err error) error {
 	}
 	g.metrics.webhooks.WithLabelValues(strconv.Itoa(code)).Inc()
 	g.log.Warn().Err(err).Int("status", code).Str("path", c.Path()).Msg("webhook refused")
-	return c.Status(code).SendString(strings.ToLower(fiberStatus(code)))
+	return c.Status(code).SendString(refusal(code))
 }
 
-func fiberStatus(code int) string {
+// refusal is the body of a webhook refused with code.
+func refusal(code int) string {
 	switch code {
 	case fiber.StatusForbidden:
 		return "forbidden: bad or missing signature"
@@ -163,15 +164,15 @@ func (g *Gateway) handleInbound(c *fiber.Ctx, p providers.Provider, r providers.
 	if err != nil {
 		return g.webhookError(c, err)
 	}
-	route := h.Route
+	via := h.Via
 	if h.Duplicate {
-		route = "duplicate"
+		via = "duplicate"
 	}
-	g.metrics.inbound.WithLabelValues(route).Inc()
+	g.metrics.inbound.WithLabelValues(via).Inc()
 	g.metrics.webhooks.WithLabelValues("200").Inc()
 	g.metrics.latency.Observe(time.Since(start).Seconds())
 	g.log.Info().Str("msg_id", h.Message.ID).Str("from", providers.Mask(in.From)).
-		Str("channel", in.Channel).Str("route", route).Msg("inbound")
+		Str("channel", in.Channel).Str("route", via).Msg("inbound")
 	g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
 	return answer(c, r)
 }

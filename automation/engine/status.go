@@ -38,7 +38,7 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 		return true, e.applyStatus(x, provider, s, m)
 	})
 	if err != nil {
-		return false, fmt.Errorf("automation: status of %s: %w", s.ProviderID, err)
+		return false, fmt.Errorf("engine: status of %s: %w", s.ProviderID, err)
 	}
 	return found, nil
 }
@@ -99,7 +99,7 @@ func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
 		return e.optOutContact(t, reason)
 	})
 	if err != nil {
-		return fmt.Errorf("automation: opt out: %w", err)
+		return fmt.Errorf("engine: opt out: %w", err)
 	}
 	return nil
 }

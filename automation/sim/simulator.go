@@ -71,7 +71,7 @@ func NewSimulator(set *engine.Set, out io.Writer) *Simulator {
 
 // SimResult is what one message or one advance of the clock did.
 type SimResult struct {
-	Route  string
+	Via    string            // which way routing took the message (engine.Handled.Via)
 	Sent   []*engine.Message // outbound messages and emails, in order
 	Events []engine.TraceEvent
 }
@@ -100,7 +100,7 @@ func (s *Simulator) Say(ctx context.Context, body string) (SimResult, error) {
 		return SimResult{}, err
 	}
 	res, err := s.settle(ctx)
-	res.Route = h.Route
+	res.Via = h.Via
 	return res, err
 }
 
@@ -297,7 +297,7 @@ func (s *Simulator) Print(res SimResult) {
 		}
 		fmt.Fprintf(s.out, "  [%s%s] %s\n", ev.Automation, step, ev.What)
 	}
-	if res.Route == engine.RouteStored {
+	if res.Via == engine.ViaStored {
 		fmt.Fprintln(s.out, "  (stored; nothing matched)")
 	}
 }
