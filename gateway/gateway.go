@@ -295,7 +295,7 @@ func (g *Gateway) prune(ctx context.Context, keep time.Duration) {
 	total := 0
 	for ctx.Err() == nil {
 		var n int
-		err := g.store.Update(ctx, func(tx engine.Tx) error {
+		err := g.prunes(ctx, func(tx retentionTx) error {
 			var err error
 			n, err = tx.PruneMessages(before, pruneBatch)
 			return err

@@ -181,12 +181,14 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 		c.LastInbound = map[string]time.Time{}
 	}
 	c.LastInbound[in.Channel] = t.now
-	return &Message{
+	m := &Message{
 		ID: e.ids.next(t.now), Provider: in.Provider, ProviderID: in.ID,
 		Direction: Inbound, Kind: KindText, Channel: in.Channel, Contact: in.From,
 		From: in.From, To: []string{in.To}, Body: in.Body, Media: in.Media, Fields: in.Fields,
-		Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
+		Button: in.Button, Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
 	}
+	pick(c, m, t.now)
+	return m
 }
 
 // route handles a stored inbound message in the fixed order (steps 4 to 8
@@ -199,7 +201,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	norm := keywords.Normalize(m.Body)
 	c := t.contact
 
-	if fam, _, ok := set.compliance.LookupNormalized(norm); ok {
+	if fam, ok := complianceOf(set, m); ok {
 		switch {
 		case fam == OptOut && c.OptedOut:
 			// Already opted out: the message is recorded and answered with
@@ -225,7 +227,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		return ViaHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
-	if a, ok := set.lookupKeyword(m.Channel, norm); ok && a.Enabled {
+	if a, ok := keywordOf(set, m, norm); ok && a.Enabled {
 		// Already enrolled in a without overwrite, the contact is left
 		// where it is, and the message is not taken as a reply either.
 		_, err := e.enroll(ctx, t, a, m.Channel, m, nil)

@@ -190,7 +190,7 @@ func TransactValue[T any](ctx context.Context, e *Engine, fn func(x Txn) (T, err
 }
 
 // Tx returns the store transaction.
-func (x Txn) Tx() Tx { return x.x.tx }
+func (x Txn) Tx() TurnTx { return x.x.tx }
 
 // Enroll enrolls the contact with phone (created when new) in a, on the
 // channel it last wrote on, under a's overwrite rule, unless Start would

@@ -74,7 +74,7 @@ func (e *Engine) applyStatus(x *txn, provider string, s providers.Status, m *Mes
 }
 
 // statusMessage finds the message a status report is about.
-func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Message, error) {
+func (e *Engine) statusMessage(tx TurnTx, provider, providerID, msgID string) (*Message, error) {
 	if msgID != "" {
 		m, err := tx.Message(msgID)
 		if err == nil && m.Direction == Outbound && (m.ProviderID == "" || m.ProviderID == providerID) {

@@ -14,7 +14,7 @@ import (
 // part.
 type txn struct {
 	e   *Engine
-	tx  Tx
+	tx  TurnTx
 	set *Set
 	// now is the time the transaction acts at; a caller acting for a due
 	// timer sets it before it opens a turn.

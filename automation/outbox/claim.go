@@ -27,7 +27,7 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claime
 	var unreadable []string
 	var reasons []error
 	var unmarkable *engine.Message
-	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+	err := ob.update(ctx, func(tx Tx) error {
 		out, unreadable, reasons, unmarkable = out[:0], unreadable[:0], reasons[:0], nil
 		ids, err := tx.ClaimSends(now, ob.o.Lease, ob.o.Owner, limit)
 		if err != nil {

@@ -39,7 +39,7 @@ const DefaultDrain = 10 * time.Second
 
 // OutboxOptions configure an Outbox.
 type OutboxOptions struct {
-	Store  engine.Store
+	Store  Store
 	Texter Texter
 	Mailer providers.Mailer // nil: emails fail with a recorded reason
 	Clock  engine.Clock
@@ -269,7 +269,7 @@ func (ob *Outbox) drainAfter(ctx context.Context, finished <-chan struct{}) {
 // stopped: they were never recorded, so they may be tried again at once.
 func (ob *Outbox) recover(ctx context.Context) {
 	var n int
-	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+	err := ob.update(ctx, func(tx Tx) error {
 		var err error
 		n, err = tx.RecoverSends(ob.o.Owner)
 		return err
@@ -294,7 +294,7 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 		}
 		now := ob.o.Clock.Now()
 		var due time.Time
-		err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
+		err := ob.view(ctx, func(tx Tx) error {
 			var err error
 			due, err = tx.NextSendDue()
 			return err

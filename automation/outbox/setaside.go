@@ -34,7 +34,7 @@ func (ob *Outbox) setAside(r outcome, cause error) {
 		reason = fmt.Sprintf("set aside: sent (provider id %s), but the store refused to record it: %v", r.providerID, cause)
 	}
 	var m *engine.Message
-	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+	err := ob.update(ctx, func(tx Tx) error {
 		m = nil
 		cur, err := tx.Message(r.m.ID)
 		if err != nil {
@@ -63,7 +63,7 @@ func (ob *Outbox) setAside(r outcome, cause error) {
 		// go on, and keep the reason in the log.
 		log.Error().Err(err).Msg("outbox: could not note on the message why its send is set aside")
 		m = r.m
-		err = ob.o.Store.Update(ctx, func(tx engine.Tx) error { return tx.Dequeue(r.m.ID) })
+		err = ob.update(ctx, func(tx Tx) error { return tx.Dequeue(r.m.ID) })
 	}
 	if err != nil {
 		log.Error().Err(cause).AnErr("dequeue", err).Msg("outbox: could not record the outcome of this send nor take it out of the outbox")

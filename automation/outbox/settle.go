@@ -48,7 +48,7 @@ type recorded struct {
 // others; one that fails alone is set aside.
 func (ob *Outbox) record(batch []outcome) {
 	var done []recorded
-	err := ob.o.Store.Update(ob.recordCtx, func(tx engine.Tx) error {
+	err := ob.update(ob.recordCtx, func(tx Tx) error {
 		done = done[:0]
 		now := ob.o.Clock.Now()
 		for _, r := range batch {
@@ -77,7 +77,7 @@ func (ob *Outbox) record(batch []outcome) {
 
 // apply writes one outcome in tx: the message's new state, and the send
 // out of the outbox (settled) or released (to retry or to wait).
-func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error) {
+func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 	rec := recorded{outcome: r}
 	switch r.kind {
 	case released:
@@ -166,7 +166,7 @@ func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error
 	return rec, ob.finish(tx, m)
 }
 
-func (ob *Outbox) finish(tx engine.Tx, m *engine.Message) error {
+func (ob *Outbox) finish(tx Tx, m *engine.Message) error {
 	if err := tx.PutMessage(m); err != nil {
 		return err
 	}

@@ -471,7 +471,7 @@ var errTickTaken = errors.New("the tick was taken by another process")
 
 // readTickState reads the stored TickState of automation id in tx, or nil
 // when there is none or it cannot be read.
-func readTickState(tx engine.Tx, id string) (*TickState, error) {
+func readTickState(tx engine.MetaStore, id string) (*TickState, error) {
 	raw, err := tx.Meta(scheduleMetaPrefix + id)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil, nil
@@ -494,7 +494,7 @@ func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error
 	return nil
 }
 
-func putTickState(tx engine.Tx, id string, st TickState) error {
+func putTickState(tx engine.MetaStore, id string, st TickState) error {
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode tick state: %w", err)
