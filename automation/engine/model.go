@@ -140,6 +140,9 @@ type Message struct {
 	// sent as (Twilio's Content API), with ContentVariables rendered.
 	ContentSID       string            `json:"content_sid,omitempty"`
 	ContentVariables map[string]string `json:"content_variables,omitempty"`
+	// Template is the template a message outside the WhatsApp window is
+	// sent as by name (the WhatsApp Cloud API), its variables rendered.
+	Template *providers.Template `json:"template,omitempty"`
 
 	// Choices, on an outbound message, are the reply buttons or list it
 	// offers; the provider sends them natively or as numbered lines.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
 )
 
 // RunView is what a step reads of its run: the enrollment, its contact and
@@ -70,13 +71,14 @@ func (r *Run) Reply(body string, media []string, from string) error {
 }
 
 // ReplyTemplate queues a template message (a provider content id and its
-// rendered variables) to the contact on its enrollment's channel, from the
-// number chosen as Reply chooses it; the rules of Reply apply.
-func (r *Run) ReplyTemplate(contentSID string, variables map[string]string, from string) error {
+// rendered variables, or a named template) to the contact on its
+// enrollment's channel, from the number chosen as Reply chooses it; the
+// rules of Reply apply.
+func (r *Run) ReplyTemplate(contentSID string, variables map[string]string, named *providers.Template, from string) error {
 	ch := r.Enrollment.Channel
 	return r.t.queue(&Message{
 		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
-		ContentSID: contentSID, ContentVariables: variables, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
+		ContentSID: contentSID, ContentVariables: variables, Template: named, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
 	})
 }
 

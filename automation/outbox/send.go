@@ -122,7 +122,7 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	}
 	out := providers.Outbound{
 		ID: m.ID, Channel: m.Channel, From: m.From, To: m.To[0], Body: m.Body, Media: m.Media,
-		StatusCallback: callback, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
+		StatusCallback: callback, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables, Template: m.Template,
 		Choices: m.Choices,
 	}
 	if !c.doubt.IsZero() {

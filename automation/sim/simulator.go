@@ -346,6 +346,10 @@ func (s *Simulator) printMessage(m *engine.Message) {
 	if m.ContentSID != "" {
 		body = "template " + m.ContentSID + " " + contentVariables(m.ContentVariables)
 	}
+	if m.Template != nil {
+		vars, _ := json.Marshal(m.Template.Variables)
+		body = "template " + m.Template.Name + " (" + m.Template.Language + ") " + string(vars)
+	}
 	switch {
 	case m.Kind == engine.KindEmail:
 		fmt.Fprintf(s.out, "  email → %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, indent(m.Body, "    | "))

@@ -65,6 +65,8 @@ type sentMessage struct {
 	// ContentSID and ContentVariables are a template send's.
 	ContentSID       string            `yaml:"content_sid"`
 	ContentVariables map[string]string `yaml:"content_variables"`
+	// Template is a named template send's: "name (language) [variables]".
+	Template string `yaml:"template"`
 }
 
 type contactWant struct {
@@ -242,6 +244,13 @@ func checkSent(t *testing.T, got []*engine.Message, want []sentMessage) {
 		check("subject", m.Subject, w.Subject)
 		check("status", string(m.Status), w.Status)
 		check("content_sid", m.ContentSID, w.ContentSID)
+		if w.Template != "" {
+			got := ""
+			if m.Template != nil {
+				got = fmt.Sprintf("%s (%s) %q", m.Template.Name, m.Template.Language, m.Template.Variables)
+			}
+			check("template", got, w.Template)
+		}
 		if w.ContentVariables != nil && !reflect.DeepEqual(m.ContentVariables, w.ContentVariables) {
 			t.Errorf("message %d content_variables = %v, want %v", i+1, m.ContentVariables, w.ContentVariables)
 		}

@@ -106,7 +106,7 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 			st.Channel = config.ChannelWhatsApp
 		}
 	}
-	st.Template = compileContent(c, s, f.Template)
+	st.Template = compileContent(c, s, f.Template, st.From)
 	st.Choices = compileChoices(c, s, f.Buttons, f.List)
 	if st.From == "" && f.From == "" && !hasChannel(c.Config, config.ChannelSMS) {
 		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under %s", strings.Join(c.Config.NumberPaths(), " or "))
@@ -149,9 +149,10 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 		body = withRef(body, ref)
 	}
 	var vars map[string]string
+	var named *providers.Template
 	if st.Template != nil {
 		var err error
-		if vars, err = st.Template.render(r); err != nil {
+		if vars, named, err = st.Template.render(r); err != nil {
 			return engine.End(fmt.Sprintf("forward_to_mobile: template: %v", err)), nil
 		}
 	}
@@ -162,7 +163,7 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 			Contact: r.Contact.Phone, From: from, To: []string{to}, Body: body, Choices: st.Choices,
 		}
 		if !open[i] {
-			m.Body, m.ContentSID, m.ContentVariables, m.Choices = "", st.Template.SID, vars, nil
+			m.Body, m.ContentSID, m.ContentVariables, m.Template, m.Choices = "", st.Template.SID, vars, named, nil
 		}
 		if err := r.Queue(m); err != nil {
 			return engine.Outcome{}, fmt.Errorf("forward_to_mobile: queue forward: %w", err)

@@ -75,7 +75,7 @@ func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Probl
 		st.Media = append(st.Media, c.Template(s, engine.FieldIndex("media", i), m))
 	}
 	st.From = c.Sender(s, "from", f.From)
-	st.Template = compileContent(c, s, f.Template)
+	st.Template = compileContent(c, s, f.Template, st.From)
 	c.Target(s, "on_error", f.OnError)
 	c.WarnWhatsAppFrom(s, "from", st.From)
 	st.Choices = compileChoices(c, s, f.Buttons, f.List)
@@ -93,11 +93,11 @@ func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, erro
 	}
 	inWindow := r.InWindow()
 	if st.Template != nil && (!st.Free || !inWindow) {
-		vars, err := st.Template.render(r)
+		vars, named, err := st.Template.render(r)
 		if err != nil {
 			return engine.End(err.Error()), nil
 		}
-		return engine.Continue(), r.ReplyTemplate(st.Template.SID, vars, st.From)
+		return engine.Continue(), r.ReplyTemplate(st.Template.SID, vars, named, st.From)
 	}
 	if !inWindow {
 		r.Trace("not sent: " + engine.ReasonOutsideWindow)

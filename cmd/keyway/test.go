@@ -218,8 +218,12 @@ func observe(ctx context.Context, s *sim.Simulator, res sim.SimResult) (*observe
 // message's text, with its buttons or list numbered after it as SMS shows
 // them ("How can we help?\n1 My order\n2 A person"); or for a WhatsApp
 // template send `template HX… {"1":"…"}`, its content SID and its rendered
-// variables as JSON.
+// variables as JSON; for a named template `template name (en_US) ["…"]`.
 func sentText(m *engine.Message) string {
+	if m.Template != nil {
+		vars, _ := json.Marshal(m.Template.Variables)
+		return "template " + m.Template.Name + " (" + m.Template.Language + ") " + string(vars)
+	}
 	if m.ContentSID == "" {
 		return engine.TextWithChoices(m)
 	}

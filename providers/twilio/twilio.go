@@ -137,6 +137,9 @@ func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error)
 	default:
 		return "", &providers.SendError{Err: fmt.Errorf("twilio: send to %s: unknown channel %q", maskedTo, m.Channel)}
 	}
+	if m.Template != nil && m.ContentSID == "" {
+		return "", &providers.SendError{Err: fmt.Errorf("twilio: send to %s: template %q is a WhatsApp Cloud API template (name and language); Twilio sends templates by content_sid", maskedTo, m.Template.Name)}
+	}
 	if t.dev {
 		return t.devSend(m)
 	}
