@@ -5,8 +5,13 @@
 # credentials: messages are logged, not sent):
 #   docker run -p 8080:8080 keyway
 # In production, mount your config over /etc/keyway/keyway.yaml and a volume
-# on /data (README "Docker").
-FROM golang:1.26 AS build
+# on /data (README "Docker"). The image runs as uid 65532 ("nonroot"): a
+# bind-mounted host folder on /data must be writable by that uid
+# (chown 65532:65532 DIR); a named volume is set up right by itself.
+#
+# Image names are written in full, so that a builder with another default
+# registry (podman, buildah) pulls the same images.
+FROM docker.io/library/golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -28,5 +33,9 @@ USER nonroot:nonroot
 VOLUME ["/data"]
 EXPOSE 8080
 ENV KEYWAY_CONFIG=/etc/keyway/keyway.yaml
+# The image has no shell and no curl: "keyway health" GETs /readyz on the
+# config's server.listen and exits 0 when keyway is ready, 1 when not.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+  CMD ["/usr/local/bin/keyway", "health", "--timeout", "5s"]
 ENTRYPOINT ["/usr/local/bin/keyway"]
 CMD ["serve"]

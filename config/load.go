@@ -157,10 +157,10 @@ func sortProblems(ps Problems) {
 //     of each sender number, Twilio's and every other provider's, "sms";
 //   - when email.smtp is set: its tls "starttls", and its port 587, or 465
 //     with tls: tls;
-//   - the keywords and the reply of each compliance family, separately, as
-//     SPEC.md lists them: opt_out STOP, STOPALL, "STOP ALL", UNSUBSCRIBE,
-//     CANCEL, END, QUIT, OPTOUT, "OPT OUT", REVOKE replying "You are
-//     unsubscribed. Reply START to resubscribe."; opt_in START, UNSTOP, YES
+//   - the keywords and the reply of each compliance family, separately:
+//     opt_out STOP, STOPALL, "STOP ALL", UNSUBSCRIBE, CANCEL, END, QUIT,
+//     OPTOUT, "OPT OUT", REVOKE replying "You are unsubscribed.
+//     Reply START to resubscribe."; opt_in START, UNSTOP, YES
 //     replying "You are resubscribed."; help HELP, INFO replying "Reply STOP
 //     to opt out. Msg&data rates may apply.";
 //   - compliance.loop_guard max 10 per 1m, and compliance.quiet_hours

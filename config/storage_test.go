@@ -19,7 +19,8 @@ func TestStoragePostgres(t *testing.T) {
 		`k.yaml:3:13: storage: path and postgres are both set; keep one: the bbolt file at path, or the PostgreSQL database postgres names`,
 	})
 
-	// The default path beside postgres, as SPEC's example writes it: a
+	// The default path beside postgres, as a config copied from the starter
+	// pack and given a DSN writes it: a
 	// warning, and PostgreSQL is used.
 	c, ps = mustParse(t, "storage:\n  path: \"./data/keyway.db\"\n  postgres: \"postgres://k@db/keyway\"\n", nil)
 	checkProblems(t, withoutHelpWarning(ps), []string{

@@ -78,7 +78,7 @@ type Defaults struct {
 }
 
 // Providers holds the messaging providers' settings, one section per
-// provider under its key. Twilio's section is typed here, as SPEC shows it;
+// provider under its key. Twilio's section is typed here, as the file format writes it;
 // the section of any other provider is read as a ProviderSection, under a
 // key that provider declared with RegisterProvider (see providers.go).
 type Providers struct {

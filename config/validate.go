@@ -121,7 +121,8 @@ func (k *checker) storage() {
 		switch p {
 		case "":
 		case defaultStoragePath:
-			// SPEC's own example writes the default path beside postgres:
+			// A config copied from the starter pack keeps the default path
+			// beside postgres:
 			// PostgreSQL is used, and the path only draws a warning.
 			k.warnf("storage.path", "storage.path is not used while storage.postgres is set: PostgreSQL is used instead of the bbolt file")
 		default:

@@ -34,12 +34,24 @@ func TestDockerImageRunsOutOfTheBox(t *testing.T) {
 	if !strings.Contains(final, `CMD ["serve"]`) {
 		t.Error(`the image does not run "serve" by default`)
 	}
+	// The distroless image has no shell: the health check runs keyway
+	// itself, in exec form.
+	if !regexp.MustCompile(`(?m)^HEALTHCHECK (?:[^\n]*\\\n)*[^\n]*CMD \["/usr/local/bin/keyway", "health"`).MatchString(final) {
+		t.Error(`the image has no HEALTHCHECK that runs ["/usr/local/bin/keyway", "health"]`)
+	}
+	// Image names in full, so that builders with another default registry
+	// pull the same images.
+	for _, from := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(dockerfile, -1) {
+		if host, _, _ := strings.Cut(from[1], "/"); !strings.Contains(host, ".") {
+			t.Errorf("FROM %s: not a full image name (registry/owner/name)", from[1])
+		}
+	}
 	ignore, err := os.ReadFile("../.dockerignore")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(ignore), "\n")
-	for _, want := range []string{".git", "data/"} {
+	for _, want := range []string{".git", "data/", "keyway-load", "*.test"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf(".dockerignore does not leave out %s", want)
 		}

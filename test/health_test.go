@@ -1,8 +1,11 @@
 package test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -53,5 +56,41 @@ func TestLogsKeepSecretsOut(t *testing.T) {
 	}
 	if !strings.Contains(logs, "+15*******02") {
 		t.Errorf("info logs lack the masked number:\n%s", logs)
+	}
+}
+
+// TestKeywayHealthCommand runs "keyway health", the probe the Docker
+// image's HEALTHCHECK runs: 0 while keyway is ready, on the address its
+// config listens on or on --url, and 1 once it stops or for an answer that
+// is not 200.
+func TestKeywayHealthCommand(t *testing.T) {
+	g := StartGateway(t, hoursConfig)
+	// The running config listens on port 0; the probe reads the port it
+	// got from a copy of that config.
+	src, err := os.ReadFile(g.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(g.URL, "http://")
+	cfg := filepath.Join(t.TempDir(), "keyway.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(src), `listen: "127.0.0.1:0"`, fmt.Sprintf("listen: %q", addr), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if code, out := Keyway(t, "", "health", "--config", cfg); code != 0 || !strings.Contains(out, "ready") || !strings.Contains(out, addr+"/readyz") {
+		t.Errorf("health on a ready keyway: exit %d\n%s", code, out)
+	}
+	if code, out := Keyway(t, "", "health", "--url", g.URL+"/healthz"); code != 0 {
+		t.Errorf("health --url /healthz: exit %d\n%s", code, out)
+	}
+	if code, out := Keyway(t, "", "health", "--url", g.URL+"/no-such-route"); code != 1 || !strings.Contains(out, "404") {
+		t.Errorf("health on a 404: exit %d, want 1 naming the status\n%s", code, out)
+	}
+	if code, out := Keyway(t, "", "health", "--url", "::not a url"); code != 2 {
+		t.Errorf("health with a bad --url: exit %d, want 2\n%s", code, out)
+	}
+	g.Stop()
+	if code, out := Keyway(t, "", "health", "--config", cfg, "--timeout", "2s"); code != 1 || !strings.Contains(out, "not ready") {
+		t.Errorf("health on a stopped keyway: exit %d, want 1\n%s", code, out)
 	}
 }

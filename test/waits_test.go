@@ -178,7 +178,7 @@ func postSigned(client *http.Client, g *Gateway, in Inbound) error {
 	return err
 }
 
-// A message during a wait goes where SPEC's order sends it (here
+// A message during a wait goes where the routing order sends it (here
 // catch_all), and the wait goes on.
 func TestReplyDuringWaitGoesToCatchAll(t *testing.T) {
 	g := StartGateway(t, dripWaitConfig)

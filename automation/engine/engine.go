@@ -1,5 +1,6 @@
 // Package engine is keyway's engine: compiled automations, enrollments,
-// the routing of inbound messages in the order SPEC.md fixes, turns and
+// the routing of inbound messages in a fixed order (README "How a message
+// is handled"), turns and
 // timers, the Run that steps see and the registry they join
 // (Register). It owns the Store interface it needs and knows no database,
 // no web server and none of the step types.
@@ -132,7 +133,7 @@ const (
 	RouteStored     = "stored"
 )
 
-// HandleInbound handles one inbound message in SPEC's order and commits the
+// HandleInbound handles one inbound message in the fixed order and commits the
 // message, the contact and every effect in one durable transaction before
 // it returns. A message whose provider id was already seen does nothing.
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
@@ -189,7 +190,8 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 	}
 }
 
-// route handles a stored inbound message in SPEC's order (steps 4 to 8):
+// route handles a stored inbound message in the fixed order (steps 4 to 8
+// of README "How a message is handled"):
 // compliance words, then a staff message or a contact's message in an open
 // handoff (staff.go), then keywords, a reply, the catch-all.
 func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error) {
@@ -449,48 +451,6 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 		return err
 	}
 	return e.stepFrom(ctx, r, next)
-}
-
-// follow applies a step's outcome: it pauses or ends the enrollment (done),
-// or returns the index of the next step.
-func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done bool, err error) {
-	en := r.Enrollment
-	if !en.Active() {
-		return 0, true, nil
-	}
-	switch {
-	case out.Handoff:
-		return 0, true, r.t.pause(en, EnrollmentHandoff, out.Timeout, TimerTimeout)
-	case out.Hold && !out.WaitUntil.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerHold)
-	case out.Pending:
-		return 0, true, r.t.pause(en, EnrollmentPending, r.t.now, TimerIO)
-	case !out.WaitUntil.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaiting, out.WaitUntil, TimerWait)
-	case out.WaitReply && !out.Timeout.IsZero():
-		return 0, true, r.t.pause(en, EnrollmentWaitingReply, out.Timeout, TimerTimeout)
-	case out.WaitReply:
-		return 0, true, r.t.pause(en, EnrollmentWaitingReply, r.t.now.Add(r.Automation.Config.ExpireAfter.D()), TimerExpire)
-	}
-	target := out.Next
-	if target == "" {
-		target = st.Next
-	}
-	switch target {
-	case "":
-		return st.Index + 1, false, nil
-	case config.End:
-		reason := out.EndReason
-		if reason == "" {
-			reason = ReasonCompleted
-		}
-		return 0, true, e.end(r.t, en, reason)
-	}
-	i, ok := r.Automation.byKey[target]
-	if !ok {
-		return 0, true, e.end(r.t, en, fmt.Sprintf("step %q no longer exists", target))
-	}
-	return i, false, nil
 }
 
 // ReasonCompleted is the end reason of an enrollment that ran out of steps

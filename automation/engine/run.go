@@ -59,7 +59,8 @@ func RenderAll(r *Run, ts []*Template) ([]string, error) {
 }
 
 // Reply queues a message to the contact on its enrollment's channel, from
-// the number chosen as SPEC says. An opted-out contact gets nothing: the
+// the number sender chooses (the step's own, else the one the contact last
+// wrote to, else the channel's first). An opted-out contact gets nothing: the
 // message is stored as suppressed.
 func (r *Run) Reply(body string, media []string, from string) error {
 	ch := r.Enrollment.Channel

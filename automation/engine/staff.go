@@ -13,7 +13,7 @@ import (
 	"github.com/keyway-sms/keyway/config"
 )
 
-// Staff answer conversations from their phones (SPEC "Staff"). Every forward
+// Staff answer conversations from their phones (README "Staff"). Every forward
 // to staff carries the reference of the contact's conversation, "#K7Q2";
 // staff answer with "#K7Q2 text", or with plain text, which answers the
 // most recent conversation forwarded to them in the last 24 hours.

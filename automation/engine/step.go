@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/keyway-sms/keyway/config"
 )
@@ -17,49 +16,21 @@ type Step interface {
 	Execute(ctx context.Context, run *Run) (Outcome, error)
 }
 
-// Resumer is a step that pauses (Outcome.WaitUntil, WaitReply or Pending)
-// and is resumed by an event: a timer, a reply, or its I/O result.
+// Resumer is a step that pauses (it returns WaitUntil, WaitReply,
+// WaitHandoff, Hold or Pending) and is resumed by an event: a timer, a
+// reply, staff, or its I/O result.
 type Resumer interface {
 	// Resume continues the paused step with ev, inside a transaction.
 	Resume(ctx context.Context, run *Run, ev Event) (Outcome, error)
 }
 
 // Performer is a step whose I/O (an HTTP call) runs outside any
-// transaction: Execute returns Outcome{Pending: true}, the engine calls
+// transaction: Execute returns Pending(), the engine calls
 // Perform once the pause is committed, then Resume with EventIO and the
 // result in a new transaction. After a crash, Perform runs again.
 type Performer interface {
 	// Perform does the step's I/O and returns its result for Resume.
 	Perform(ctx context.Context, run *Run) (map[string]any, error)
-}
-
-// Outcome is what a step decided.
-type Outcome struct {
-	// Next is the id of the step to go to, or config.End. Empty means the
-	// step's own `next`, else the following step.
-	Next string
-	// EndReason, when set with Next == config.End, is recorded on the
-	// enrollment instead of "completed".
-	EndReason string
-	// WaitUntil pauses the enrollment until then; the step's Resume gets
-	// an EventTimer.
-	WaitUntil time.Time
-	// WaitReply pauses the enrollment until the contact writes; the
-	// step's Resume gets an EventReply, or an EventTimer at Timeout (zero:
-	// the automation's expire_after ends it).
-	WaitReply bool
-	Timeout   time.Time
-	// Pending runs the step's Perform outside the transaction, then Resume.
-	Pending bool
-	// Handoff pauses the enrollment in a handoff (Enrollment.Handoff set
-	// by the step) until Timeout: the contact's messages resume the step
-	// with an EventReply, staff answers with an EventStaff, `#done` with
-	// an EventDone, and the timeout with an EventTimer.
-	Handoff bool
-	// Hold, with WaitUntil, says the step holds its send for quiet hours:
-	// the enrollment shows it (Enrollment.Held) and Resume gets an
-	// EventTimer when they end.
-	Hold bool
 }
 
 // Kinds of an Event.

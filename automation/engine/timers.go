@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -35,9 +36,10 @@ type ioRuns struct {
 // held until the automation is enabled again. A timer is deleted in the
 // transaction that commits its effects, so it fires once even across a
 // crash. A batch that fails is fired again a timer at a time, and a timer
-// that fails on its own ends its enrollment with the fault as reason, so
-// that one bad timer never holds back the others. It returns how many
-// timers it fired.
+// that fails on its own (its step, not the store) ends its enrollment with
+// the fault as reason, so that one bad timer never holds back the others;
+// a timer that fails because the store cannot commit stays, to fire at a
+// later call. It returns how many timers it fired.
 func (e *Engine) FireDue(ctx context.Context) (int, error) {
 	total := 0
 	for {
@@ -94,7 +96,7 @@ func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, 
 				return err
 			}
 			if err := e.fire(ctx, x, tm); err != nil {
-				return fmt.Errorf("fire timer of enrollment %s: %w", tm.Enrollment, err)
+				return &timerFault{enrollment: tm.Enrollment, err: err}
 			}
 		}
 		return nil
@@ -107,13 +109,15 @@ func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, 
 
 // fireOneByOne fires up to limit timers due at now, one per transaction. A
 // timer that fails on its own is taken out: its enrollment ends with the
-// fault recorded. It returns how many timers it took.
+// fault recorded. On a storage fault it stops, leaving the timer. It
+// returns how many timers it took.
 func (e *Engine) fireOneByOne(ctx context.Context, now time.Time, limit int) (int, error) {
 	total := 0
 	for total < limit {
 		n, tried, err := e.fireBatch(ctx, now, 1)
 		if err != nil {
-			if ctx.Err() != nil || len(tried) != 1 {
+			if ctx.Err() != nil || len(tried) != 1 || !e.timerAtFault(ctx, err) {
+				// A storage fault: the timer stays, for the next tick.
 				return total, err
 			}
 			if qerr := e.quarantine(ctx, tried[0], now, err); qerr != nil {
@@ -127,6 +131,37 @@ func (e *Engine) fireOneByOne(ctx context.Context, now time.Time, limit int) (in
 		total += n
 	}
 	return total, nil
+}
+
+// timerFault is an error of firing one timer (its step, or what the step
+// read or wrote), as opposed to the store's failing to commit.
+type timerFault struct {
+	enrollment string
+	err        error
+}
+
+func (f *timerFault) Error() string {
+	return fmt.Sprintf("fire timer of enrollment %s: %v", f.enrollment, f.err)
+}
+
+func (f *timerFault) Unwrap() error { return f.err }
+
+// timerAtFault reports whether err, the failure of firing one timer alone,
+// is the timer's own fault, so that taking it out is right: the firing
+// itself failed (not the commit after it) while the store says it can
+// commit. A storage fault (the commit failed, a full disk, the store
+// unavailable) is no fault of the timer: it is left to fire once the
+// store is back, or its reminder would be lost for good.
+func (e *Engine) timerAtFault(ctx context.Context, err error) bool {
+	var f *timerFault
+	if !errors.As(err, &f) {
+		return false
+	}
+	if herr := e.store.Healthy(ctx); herr != nil {
+		e.log.Warn().Err(herr).Msg("a timer failed to fire while the store cannot commit; it stays for the next tick")
+		return false
+	}
+	return true
 }
 
 // quarantine takes out tm, a timer due at now that failed to fire with

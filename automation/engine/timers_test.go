@@ -195,6 +195,17 @@ type faultyStore struct {
 	failUpdates int
 	// failMessage fails any PutMessage for which it reports true.
 	failMessage func(m *engine.Message) bool
+	// unhealthy, if set, is what Healthy answers: the store cannot commit.
+	unhealthy error
+}
+
+func (s *faultyStore) Healthy(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unhealthy != nil {
+		return s.unhealthy
+	}
+	return s.Store.Healthy(ctx)
 }
 
 var errInjected = errors.New("injected fault")
@@ -341,5 +352,68 @@ func TestFaultyTimerDoesNotHoldBackOthers(t *testing.T) {
 	}
 	if due := dueTimers(t, store, clock.Now().Add(24*time.Hour)); len(due) != 0 {
 		t.Errorf("timers left: %+v", due)
+	}
+}
+
+// TestStorageFaultLeavesTheTimer checks that a timer that fails to fire
+// because the store cannot commit (a full disk) is not taken out: its
+// enrollment goes on, and its reminder is sent once the store commits
+// again. Only a fault of the timer's own step ends an enrollment.
+func TestStorageFaultLeavesTheTimer(t *testing.T) {
+	ctx := context.Background()
+	const contact = "+15550006666"
+	for _, tc := range []struct {
+		name  string
+		fault func(s *faultyStore)
+		clear func(s *faultyStore)
+	}{{
+		// The batch's commit and the lone timer's commit fail, as on a
+		// full disk: a third commit (the old quarantine) would succeed.
+		name:  "commit fails",
+		fault: func(s *faultyStore) { s.failUpdates = 2 },
+		clear: func(s *faultyStore) {},
+	}, {
+		// A write inside the transaction fails while the store says it
+		// cannot commit.
+		name: "store unavailable",
+		fault: func(s *faultyStore) {
+			s.failMessage = func(m *engine.Message) bool { return m.Body == "two" }
+			s.unhealthy = errors.New("last commit failed: write keyway.db: no space left on device")
+		},
+		clear: func(s *faultyStore) { s.failMessage, s.unhealthy = nil, nil },
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &faultyStore{Store: mem.NewMemStore()}
+			clock := engine.NewFakeClock(sim.SimStart)
+			e := engine.New(store, timeSet(t, dripConfig), engine.Options{Clock: clock})
+			if _, err := e.HandleInbound(ctx, inbound(contact, "DRIP", 0)); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Hour)
+			tc.fault(store)
+			if _, err := e.FireDue(ctx); err == nil {
+				t.Fatal("FireDue while the store cannot commit: no error")
+			}
+			if en := enrollmentOf(t, store, contact, "drip"); !en.Active() {
+				t.Fatalf("after a storage fault the enrollment is %s: %q; want it still waiting", en.Status, en.EndReason)
+			}
+			if due := dueTimers(t, store, clock.Now()); len(due) != 1 {
+				t.Fatalf("due timers after a storage fault: %+v, want the wait's timer still there", due)
+			}
+
+			// Space comes back: the next tick sends the reminder, once.
+			store.mu.Lock()
+			tc.clear(store)
+			store.mu.Unlock()
+			if n, err := e.FireDue(ctx); err != nil || n != 1 {
+				t.Fatalf("FireDue once the store commits = %d, %v; want 1", n, err)
+			}
+			if got := outboxBodies(t, store); strings.Join(got, "|") != "one|two" {
+				t.Fatalf("outbox: %q, want one then the reminder two", got)
+			}
+			if en := enrollmentOf(t, store, contact, "drip"); en.Active() || en.EndReason != engine.ReasonCompleted {
+				t.Errorf("the enrollment: %s, %q; want completed", en.Status, en.EndReason)
+			}
+		})
 	}
 }

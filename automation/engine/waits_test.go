@@ -233,7 +233,8 @@ automations:
 }
 
 // TestWaitKeepsWaitingThroughMessages checks that a message during a wait
-// is routed as SPEC says and does not end the wait.
+// is routed in the usual order (compliance, keywords, reply, catch-all)
+// and does not end the wait.
 func TestWaitKeepsWaitingThroughMessages(t *testing.T) {
 	set := timeSet(t, `
 automations:

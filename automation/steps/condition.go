@@ -52,14 +52,14 @@ func (st *Condition) Execute(_ context.Context, r *engine.Run) (engine.Outcome, 
 	ok, err := st.If.Eval(r)
 	if err != nil {
 		r.Trace(fmt.Sprintf("condition failed, taking else: %v", err))
-		return engine.Outcome{Next: st.Else}, nil
+		return engine.Next(st.Else), nil
 	}
 	if ok {
 		r.Trace(fmt.Sprintf("condition %s: true", st.If))
-		return engine.Outcome{Next: st.Then}, nil
+		return engine.Next(st.Then), nil
 	}
 	r.Trace(fmt.Sprintf("condition %s: false", st.If))
-	return engine.Outcome{Next: st.Else}, nil
+	return engine.Next(st.Else), nil
 }
 
 var _ engine.Step = (*Condition)(nil)

@@ -22,7 +22,7 @@ func compileEnd(c *engine.Compiler, s *config.Step) (engine.Step, config.Problem
 
 // Execute ends the enrollment.
 func (EndStep) Execute(context.Context, *engine.Run) (engine.Outcome, error) {
-	return engine.Outcome{Next: config.End}, nil
+	return engine.End(engine.ReasonCompleted), nil
 }
 
 var _ engine.Step = EndStep{}

@@ -79,14 +79,14 @@ func (st *ForwardToEmail) Execute(_ context.Context, r *engine.Run) (engine.Outc
 	var err error
 	if st.Subject != nil {
 		if subject, err = r.Render(st.Subject); err != nil {
-			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email subject: %v", err)}, nil
+			return engine.End(fmt.Sprintf("forward_to_email subject: %v", err)), nil
 		}
 		// A header holds one line.
 		subject = strings.Join(strings.Fields(subject), " ")
 	}
 	if st.Text != nil {
 		if body, err = r.Render(st.Text); err != nil {
-			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_email text: %v", err)}, nil
+			return engine.End(fmt.Sprintf("forward_to_email text: %v", err)), nil
 		}
 	}
 	err = r.Queue(&engine.Message{
@@ -97,7 +97,7 @@ func (st *ForwardToEmail) Execute(_ context.Context, r *engine.Run) (engine.Outc
 		return engine.Outcome{}, fmt.Errorf("forward_to_email: queue email: %w", err)
 	}
 	r.Trace("emailed " + strings.Join(st.To, ", "))
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 // emailSubject is the default subject: "SMS from +15550001111 (Ann)".

@@ -111,7 +111,7 @@ func (st *ForwardToMobile) StaffNumbers() []string { return st.To }
 // with a staff member outside the window and no template, sends nothing.
 func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	if until, held := r.HoldUntil(); held {
-		return engine.Outcome{WaitUntil: until, Hold: true}, nil
+		return engine.Hold(until), nil
 	}
 	open := make([]bool, len(st.To))
 	for i, to := range st.To {
@@ -121,7 +121,7 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 		}
 		if !in && st.Template == nil {
 			r.Trace("not sent: " + engine.ReasonOutsideWindow + " of " + to)
-			return engine.Outcome{Next: config.End, EndReason: engine.ReasonOutsideWindow}, nil
+			return engine.End(engine.ReasonOutsideWindow), nil
 		}
 		open[i] = in
 	}
@@ -132,7 +132,7 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 	body := "#" + ref + " " + forwardText(r)
 	if st.Text != nil {
 		if body, err = r.Render(st.Text); err != nil {
-			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_mobile: %v", err)}, nil
+			return engine.End(fmt.Sprintf("forward_to_mobile: %v", err)), nil
 		}
 		body = withRef(body, ref)
 	}
@@ -140,7 +140,7 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 	if st.Template != nil {
 		var err error
 		if vars, err = st.Template.render(r); err != nil {
-			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("forward_to_mobile: template: %v", err)}, nil
+			return engine.End(fmt.Sprintf("forward_to_mobile: template: %v", err)), nil
 		}
 	}
 	from := r.Sender(st.Channel, st.From)
@@ -157,7 +157,7 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 		}
 		r.Trace("forwarded to " + to)
 	}
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 // Resume forwards once the quiet hours the forward was held for end.

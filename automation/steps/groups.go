@@ -90,7 +90,7 @@ func (st *AddToGroup) Execute(_ context.Context, r *engine.Run) (engine.Outcome,
 		}
 	}
 	r.AddGroups(st.Groups...)
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 // Execute takes the contact out of the groups.
@@ -103,7 +103,7 @@ func (st *RemoveFromGroup) Execute(_ context.Context, r *engine.Run) (engine.Out
 		}
 	}
 	r.RemoveGroups(st.Groups...)
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 // leaveGroups takes r's contact out of groups and records them in

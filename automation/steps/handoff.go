@@ -110,7 +110,7 @@ func (st *Handoff) Execute(_ context.Context, r *engine.Run) (engine.Outcome, er
 	body := fmt.Sprintf("#%s %s\nYou have this conversation: answer here, #done when finished.", ref, forwardText(r))
 	if st.Text != nil {
 		if body, err = r.Render(st.Text); err != nil {
-			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("handoff: %v", err)}, nil
+			return engine.End(fmt.Sprintf("handoff: %v", err)), nil
 		}
 		body = withRef(body, ref)
 	}
@@ -119,7 +119,7 @@ func (st *Handoff) Execute(_ context.Context, r *engine.Run) (engine.Outcome, er
 	}
 	r.Enrollment.Handoff = &engine.Handoff{Ref: ref, Staff: st.To, Since: r.Now}
 	r.Trace(fmt.Sprintf("handoff #%s opened to %s", ref, strings.Join(st.To, ", ")))
-	return st.open(r), nil
+	return engine.WaitHandoff(st.Timeout), nil
 }
 
 // Resume relays a contact's message to staff, keeps the handoff open after
@@ -144,26 +144,17 @@ func (st *Handoff) Resume(_ context.Context, r *engine.Run, ev engine.Event) (en
 		if err := st.relay(r, "#"+ref+" "+forwardText(r)); err != nil {
 			return engine.Outcome{}, err
 		}
-		return st.open(r), nil
+		return engine.WaitHandoff(st.Timeout), nil
 	case engine.EventStaff:
-		return st.open(r), nil
+		return engine.WaitHandoff(st.Timeout), nil
 	case engine.EventDone:
 		r.Trace(fmt.Sprintf("handoff #%s closed by staff", ref))
-		return engine.Outcome{}, nil
+		return engine.Continue(), nil
 	case engine.EventTimer:
 		r.Trace(fmt.Sprintf("handoff #%s closed: timed out", ref))
-		return engine.Outcome{Next: st.OnTimeout}, nil
+		return engine.Next(st.OnTimeout), nil
 	}
 	return engine.Outcome{}, fmt.Errorf("handoff: resumed by a %s event", ev.Kind)
-}
-
-// open keeps the handoff open until its timeout from now.
-func (st *Handoff) open(r *engine.Run) engine.Outcome {
-	d := st.Timeout
-	if d <= 0 {
-		d = r.Automation.Config.ExpireAfter.D()
-	}
-	return engine.Outcome{Handoff: true, Timeout: r.Now.Add(d)}
 }
 
 // relay sends body to each staff number by SMS.

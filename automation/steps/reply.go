@@ -71,32 +71,32 @@ func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Probl
 // WhatsApp window with no template, sends nothing.
 func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	if until, held := r.HoldUntil(); held {
-		return engine.Outcome{WaitUntil: until, Hold: true}, nil
+		return engine.Hold(until), nil
 	}
 	inWindow := r.InWindow()
 	if st.Template != nil && (!st.Free || !inWindow) {
 		vars, err := st.Template.render(r)
 		if err != nil {
-			return engine.Outcome{Next: config.End, EndReason: err.Error()}, nil
+			return engine.End(err.Error()), nil
 		}
-		return engine.Outcome{}, r.ReplyTemplate(st.Template.SID, vars, st.From)
+		return engine.Continue(), r.ReplyTemplate(st.Template.SID, vars, st.From)
 	}
 	if !inWindow {
 		r.Trace("not sent: " + engine.ReasonOutsideWindow)
 		if st.OnError != "" {
-			return engine.Outcome{Next: st.OnError}, nil
+			return engine.Next(st.OnError), nil
 		}
-		return engine.Outcome{Next: config.End, EndReason: engine.ReasonOutsideWindow}, nil
+		return engine.End(engine.ReasonOutsideWindow), nil
 	}
 	body, err := r.Render(st.Text)
 	if err != nil {
-		return engine.Outcome{Next: config.End, EndReason: err.Error()}, nil
+		return engine.End(err.Error()), nil
 	}
 	media, err := engine.RenderAll(r, st.Media)
 	if err != nil {
-		return engine.Outcome{Next: config.End, EndReason: err.Error()}, nil
+		return engine.End(err.Error()), nil
 	}
-	return engine.Outcome{}, r.Reply(body, media, st.From)
+	return engine.Continue(), r.Reply(body, media, st.From)
 }
 
 // Resume runs the reply again once the quiet hours it was held for end,

@@ -113,7 +113,7 @@ func (st *SetField) Execute(_ context.Context, r *engine.Run) (engine.Outcome, e
 	for i, f := range st.Fields {
 		v, err := r.Render(f.Value)
 		if err != nil {
-			return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("set_field %s: %v", f.Name, err)}, nil
+			return engine.End(fmt.Sprintf("set_field %s: %v", f.Name, err)), nil
 		}
 		values[i] = v
 	}
@@ -130,7 +130,7 @@ func (st *SetField) Execute(_ context.Context, r *engine.Run) (engine.Outcome, e
 		c.Fields[f.Name] = values[i]
 		r.Trace(fmt.Sprintf("set field %s to %q", f.Name, values[i]))
 	}
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 var _ engine.Step = (*SetField)(nil)

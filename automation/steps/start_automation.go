@@ -46,7 +46,7 @@ func compileStartAutomation(c *engine.Compiler, s *config.Step) (engine.Step, co
 // first steps at once, in this turn.
 func (st *StartAutomationStep) Execute(ctx context.Context, r *engine.Run) (engine.Outcome, error) {
 	if r.Set.Automation(st.Automation) == nil {
-		return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("start_automation: automation %q no longer exists", st.Automation)}, nil
+		return engine.End(fmt.Sprintf("start_automation: automation %q no longer exists", st.Automation)), nil
 	}
 	r.Trace("starting automation " + st.Automation)
 	started, err := r.StartAutomation(ctx, st.Automation)
@@ -56,7 +56,7 @@ func (st *StartAutomationStep) Execute(ctx context.Context, r *engine.Run) (engi
 	if !started {
 		r.Trace(fmt.Sprintf("automation %s not started: paused, or the contact is in it already", st.Automation))
 	}
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 var _ engine.Step = (*StartAutomationStep)(nil)

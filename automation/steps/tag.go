@@ -85,7 +85,7 @@ func (st *Tag) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error)
 			r.Trace("untagged " + t)
 		}
 	}
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 var _ engine.Step = (*Tag)(nil)

@@ -75,7 +75,7 @@ func compileUnsubscribe(c *engine.Compiler, s *config.Step) (engine.Step, config
 func (st *Unsubscribe) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	body, err := r.Render(st.Text)
 	if err != nil {
-		return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("unsubscribe text: %v", err)}, nil
+		return engine.End(fmt.Sprintf("unsubscribe text: %v", err)), nil
 	}
 	if st.Scope == ScopeGroups {
 		leaveGroups(r, st.Groups...)
@@ -87,7 +87,7 @@ func (st *Unsubscribe) Execute(_ context.Context, r *engine.Run) (engine.Outcome
 				return engine.Outcome{}, fmt.Errorf("unsubscribe: queue reply: %w", err)
 			}
 		}
-		return engine.Outcome{}, nil
+		return engine.Continue(), nil
 	}
 	r.Trace("opted out everywhere")
 	if err := r.OptOut(fmt.Sprintf("unsubscribed by automation %s", r.Automation.ID)); err != nil {
@@ -104,7 +104,7 @@ func (st *Unsubscribe) Execute(_ context.Context, r *engine.Run) (engine.Outcome
 		}
 	}
 	// The enrollment ended with the opt-out; the engine goes no further.
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 var _ engine.Step = (*Unsubscribe)(nil)

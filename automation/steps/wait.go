@@ -197,9 +197,9 @@ func onWallClock(y int, m time.Month, d int, t TimeOfDay, loc *time.Location) ti
 func (st *Wait) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	due := st.Next(r.Now)
 	if due.IsZero() {
-		return engine.Outcome{Next: config.End, EndReason: "wait: the cron expression never matches"}, nil
+		return engine.End("wait: the cron expression never matches"), nil
 	}
-	return engine.Outcome{WaitUntil: due}, nil
+	return engine.WaitUntil(due), nil
 }
 
 // Resume goes on to the next step when the wait's timer fires.
@@ -207,7 +207,7 @@ func (st *Wait) Resume(_ context.Context, r *engine.Run, ev engine.Event) (engin
 	if ev.Kind != engine.EventTimer {
 		return engine.Outcome{}, fmt.Errorf("wait: resumed by a %s event; only its timer resumes it", ev.Kind)
 	}
-	return engine.Outcome{}, nil
+	return engine.Continue(), nil
 }
 
 var (

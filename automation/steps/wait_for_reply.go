@@ -73,12 +73,8 @@ func compileWaitForReply(c *engine.Compiler, s *config.Step) (engine.Step, confi
 
 // Execute pauses the enrollment until the contact writes, or until the
 // timeout.
-func (st *WaitForReply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
-	out := engine.Outcome{WaitReply: true}
-	if st.Timeout > 0 {
-		out.Timeout = r.Now.Add(st.Timeout)
-	}
-	return out, nil
+func (st *WaitForReply) Execute(context.Context, *engine.Run) (engine.Outcome, error) {
+	return engine.WaitReply(st.Timeout), nil
 }
 
 // Resume saves a reply and goes on, or takes the timeout's way.
@@ -89,12 +85,12 @@ func (st *WaitForReply) Resume(_ context.Context, r *engine.Run, ev engine.Event
 			return engine.Outcome{}, fmt.Errorf("wait_for_reply: reply event without a message")
 		}
 		r.SetVar(st.SaveAs, ev.Message.Body)
-		return engine.Outcome{}, nil
+		return engine.Continue(), nil
 	case engine.EventTimer:
 		if st.OnTimeout != "" {
-			return engine.Outcome{Next: st.OnTimeout}, nil
+			return engine.Next(st.OnTimeout), nil
 		}
-		return engine.Outcome{Next: config.End, EndReason: "no reply within " + st.TimeoutText}, nil
+		return engine.End("no reply within " + st.TimeoutText), nil
 	}
 	return engine.Outcome{}, fmt.Errorf("wait_for_reply: resumed by a %s event; only a reply or its timeout resumes it", ev.Kind)
 }

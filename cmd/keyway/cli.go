@@ -41,6 +41,8 @@ Usage:
   keyway simulate [--config] FILE [--from +NUMBER] [--channel sms|whatsapp]
                                     chat with the automations on stdin
   keyway test     FILE...           run automation tests
+  keyway health   [--config] FILE [--url URL]
+                                    ask a running keyway whether it is ready
   keyway version                    print version, commit and Go version
 
 The config file may be given as the argument or with --config, or come from
@@ -61,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return simulate(args[1:], stdin, stdout, stderr)
 	case "test":
 		return runTestFiles(args[1:], stdout, stderr)
+	case "health":
+		return health(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fs := newCommandFlags("version", "Usage: keyway version\n\nPrints keyway's version, commit and Go version.\n")
 		if code, done := parseFlags(fs, args[1:], stdout, stderr); done {

@@ -9,7 +9,7 @@ import (
 	"github.com/keyway-sms/keyway/providers"
 )
 
-// Webhook paths Twilio is pointed at (SPEC's HTTP routes).
+// Webhook paths Twilio is pointed at (README "HTTP routes").
 const (
 	InboundPath = "/webhooks/twilio"
 	StatusPath  = "/webhooks/twilio/status"

@@ -182,7 +182,7 @@ func (st *HTTPStep) worstCase() time.Duration {
 // Execute pauses the enrollment; the engine calls Perform once that is
 // committed.
 func (st *HTTPStep) Execute(context.Context, *engine.Run) (engine.Outcome, error) {
-	return engine.Outcome{Pending: true}, nil
+	return engine.Pending(), nil
 }
 
 // httpRequest is a rendered request, ready to send any number of times.
@@ -319,7 +319,7 @@ func isJSON(contentType string) bool {
 // a 2xx; anything else goes to on_error, or ends the enrollment.
 func (st *HTTPStep) Resume(_ context.Context, r *engine.Run, ev engine.Event) (engine.Outcome, error) {
 	if ev.Kind != engine.EventIO {
-		return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("http: resumed by a %s instead of the call's result", ev.Kind)}, nil
+		return engine.End(fmt.Sprintf("http: resumed by a %s instead of the call's result", ev.Kind)), nil
 	}
 	// The URL as the call saw it, before the response changes the bindings.
 	where := st.URL.src
@@ -339,7 +339,7 @@ func (st *HTTPStep) Resume(_ context.Context, r *engine.Run, ev engine.Event) (e
 	errMsg, _ := res["error"].(string)
 	if errMsg == "" && status >= 200 && status < 300 {
 		r.Trace(fmt.Sprintf("http %s %s → %d", st.Method, where, status))
-		return engine.Outcome{}, nil
+		return engine.Continue(), nil
 	}
 	what := fmt.Sprintf("status %d", status)
 	if errMsg != "" {
@@ -347,10 +347,10 @@ func (st *HTTPStep) Resume(_ context.Context, r *engine.Run, ev engine.Event) (e
 	}
 	if st.OnError != "" {
 		r.Trace(fmt.Sprintf("http %s %s → %s; on_error: %s", st.Method, where, what, st.OnError))
-		return engine.Outcome{Next: st.OnError}, nil
+		return engine.Next(st.OnError), nil
 	}
 	r.Trace(fmt.Sprintf("http %s %s → %s", st.Method, where, what))
-	return engine.Outcome{Next: config.End, EndReason: fmt.Sprintf("http: %s %s: %s", st.Method, where, what)}, nil
+	return engine.End(fmt.Sprintf("http: %s %s: %s", st.Method, where, what)), nil
 }
 
 var (

@@ -1,0 +1,104 @@
+package outbox
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// claimed is a send the outbox holds the lease on.
+type claimed struct {
+	m *engine.Message // as claimed, Sending set to the claim
+	// doubt is the message's Sending before this claim: when an earlier
+	// attempt, whose outcome is unknown, began; zero when there was none.
+	doubt time.Time
+}
+
+// claim leases up to limit due sends, reads their messages and marks each
+// as being sent (Message.Sending), in the same commit, before any provider
+// is asked: so that after a crash the claim of a send that may have gone
+// out is known. A message that cannot be read is taken out of the outbox,
+// so that it does not hold up its queue.
+func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claimed, error) {
+	var out []claimed
+	var unreadable []string
+	var reasons []error
+	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+		out, unreadable, reasons = out[:0], unreadable[:0], reasons[:0]
+		ids, err := tx.ClaimSends(now, ob.o.Lease, ob.o.Owner, limit)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := tx.Message(id)
+			if err != nil {
+				unreadable, reasons = append(unreadable, id), append(reasons, err)
+				if err := tx.Dequeue(id); err != nil {
+					return err
+				}
+				continue
+			}
+			c := claimed{m: m, doubt: m.Sending}
+			m.Sending = now
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range unreadable {
+		ob.o.Logger.Error().Err(reasons[i]).Str("msg_id", id).Msg("outbox: unreadable queued message; took it out of the queue")
+	}
+	return out, nil
+}
+
+// pace takes a token of m's sender number for a send now, and returns 0;
+// or, when the next token is later, reserves it for m and returns how
+// long until then. A message without a rate limit takes nothing.
+//
+// On a store that several processes share (engine.SlotBooker) the token is
+// booked in the store, so that the rate holds across all of them; should
+// the booking fail, this process's own limiter paces the send.
+func (ob *Outbox) pace(ctx context.Context, m *engine.Message) time.Duration {
+	lim := ob.limiters[m.From]
+	if lim == nil || m.Kind != engine.KindText {
+		return 0
+	}
+	now := time.Now() // the limiter keeps wall-clock time
+	if b, ok := ob.o.Store.(engine.SlotBooker); ok {
+		// The store keeps the booking, for whichever process claims the
+		// send at its slot.
+		d, err := b.BookSlot(ctx, m.From, float64(lim.Limit()), m.ID)
+		if err == nil {
+			return d
+		}
+		ob.o.Logger.Warn().Err(err).Msg("outbox: book a send slot in the store; pacing with this process's limiter")
+	}
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if at, ok := ob.paced[m.ID]; ok {
+		if d := at.Sub(now); d > 0 {
+			return d // claimed before its token's instant: wait for the same token
+		}
+		delete(ob.paced, m.ID)
+		return 0
+	}
+	if now.Sub(ob.pruned) > ob.o.Lease {
+		for id, at := range ob.paced {
+			if now.Sub(at) > ob.o.Lease {
+				delete(ob.paced, id)
+			}
+		}
+		ob.pruned = now
+	}
+	d := lim.ReserveN(now, 1).DelayFrom(now)
+	if d > 0 {
+		ob.paced[m.ID] = now.Add(d)
+	}
+	return d
+}

@@ -1,0 +1,143 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// outcome is what became of a claimed send, for the recorder.
+type outcome struct {
+	claimed
+	kind       outcomeKind
+	providerID string    // attempted: the provider's id for the sent message
+	found      bool      // attempted: found in the provider's log, not sent again
+	err        error     // attempted: the attempt's error
+	due        time.Time // released: when it may be claimed again
+}
+
+type outcomeKind int
+
+const (
+	attempted  outcomeKind = iota // sent, or failed with err
+	suppressed                    // not sent: the contact opted out
+	notQueued                     // settled already: out of the outbox
+	released                      // not tried: claimable again at due
+)
+
+// deliver makes one attempt at c's message and hands its outcome to the
+// recorder.
+func (ob *Outbox) deliver(ctx context.Context, c claimed) {
+	defer func() {
+		<-ob.sem
+		ob.sends.Done()
+		ob.Wake()
+	}()
+	m := c.m
+	if ctx.Err() != nil {
+		ob.results <- outcome{claimed: c, kind: released, due: m.NextAttempt} // stopping: not tried
+		return
+	}
+	providerID, found, err := ob.attempt(ctx, c)
+	switch {
+	case errors.Is(err, errNotQueued):
+		ob.results <- outcome{claimed: c, kind: notQueued}
+	case errors.Is(err, errSuppressed):
+		ob.results <- outcome{claimed: c, kind: suppressed}
+	case errors.Is(err, errStopped):
+		ob.results <- outcome{claimed: c, kind: released, due: m.NextAttempt}
+	default:
+		if ob.o.OnResult != nil && !found {
+			ob.o.OnResult(m, err)
+		}
+		ob.results <- outcome{claimed: c, kind: attempted, providerID: providerID, found: found, err: err}
+	}
+}
+
+var (
+	errSuppressed = errors.New("contact opted out")
+	errNotQueued  = errors.New("message is no longer queued")
+	errStopped    = errors.New("outbox stopping")
+)
+
+// attempt sends c's message, unless it is no longer queued or its contact
+// opted out, and returns the provider's id for it. When an earlier attempt
+// may have reached the provider (c.doubt), it first looks for the message
+// in the provider's log, and returns found with the id it has there.
+func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, found bool, err error) {
+	m := c.m
+	// Check, just before sending, that the message is still queued (no
+	// other worker or process sent it) and that the contact of a reply or
+	// a staff answer has not opted out since it was queued.
+	queued, optedOut := false, false
+	err = ob.o.Store.View(ctx, func(tx engine.Tx) error {
+		cur, err := tx.Message(m.ID)
+		if err != nil {
+			return err
+		}
+		queued = cur.Status == engine.StatusQueued
+		if m.Purpose != engine.PurposeReply && m.Purpose != engine.PurposeStaff {
+			return nil
+		}
+		c, err := tx.Contact(m.Contact)
+		if err == nil {
+			optedOut = c.OptedOut
+		} else if !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return "", false, errStopped
+	case err != nil:
+		return "", false, err
+	case !queued:
+		return "", false, errNotQueued
+	case optedOut:
+		return "", false, errSuppressed
+	}
+	if m.Kind == engine.KindEmail {
+		if ob.o.Mailer == nil {
+			return "", false, &providers.SendError{Err: errors.New("email.smtp is not configured")}
+		}
+		if !c.doubt.IsZero() {
+			ob.o.Logger.Warn().Str("msg_id", m.ID).Time("attempt", c.doubt).
+				Msg("outbox: an earlier attempt at this email may have reached the mail server; SMTP keeps no log to look in, so it is sent again")
+		}
+		return "", false, ob.o.Mailer.Mail(ctx, providers.Email{ID: m.ID, To: m.To, Subject: m.Subject, Body: m.Body})
+	}
+	if len(m.To) != 1 {
+		return "", false, &providers.SendError{Err: fmt.Errorf("a text message needs one recipient, has %d", len(m.To))}
+	}
+	callback := ""
+	if ob.o.StatusCallback != "" {
+		// keyway's id in the URL finds the message even when the callback
+		// arrives before the provider's id is recorded.
+		callback = ob.o.StatusCallback + "?msg=" + m.ID
+	}
+	out := providers.Outbound{
+		ID: m.ID, Channel: m.Channel, From: m.From, To: m.To[0], Body: m.Body, Media: m.Media,
+		StatusCallback: callback, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
+	}
+	if !c.doubt.IsZero() {
+		id, err := ob.lookUp(ctx, m, out, c.doubt)
+		if err != nil || id != "" {
+			return id, id != "", err
+		}
+	}
+	providerID, err = ob.o.Texter.Send(ctx, out)
+	return providerID, false, err
+}
+
+// providerOf names the provider m goes through, as stored on messages.
+func (ob *Outbox) providerOf(m *engine.Message) string {
+	if ob.o.ProviderOf != nil {
+		return ob.o.ProviderOf(m.Channel, m.From)
+	}
+	return ob.o.Provider
+}

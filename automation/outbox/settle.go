@@ -1,0 +1,247 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// recordLoop records outcomes until the results channel is closed: each
+// commit takes every outcome waiting, up to maxRecordBatch.
+func (ob *Outbox) recordLoop() {
+	for r := range ob.results {
+		batch := []outcome{r}
+	more:
+		for len(batch) < maxRecordBatch {
+			select {
+			case r, ok := <-ob.results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		ob.record(batch)
+		ob.Wake() // a settled send lets the next one of its queue go
+	}
+}
+
+// recorded is an outcome as committed, for what follows the commit.
+type recorded struct {
+	outcome
+	stored *engine.Message // attempted or suppressed: the message as committed
+	lost   bool            // the lease had gone to another owner: nothing recorded
+	bad    error           // the message could not be read: taken out of the outbox
+}
+
+// record commits a batch of outcomes in one transaction, then logs them
+// and tells OnOptedOut. It uses a fresh context so that a shutdown still
+// records what happened. If the batch fails, each outcome is tried alone,
+// so that one the store refuses does not lose the others.
+func (ob *Outbox) record(batch []outcome) {
+	var done []recorded
+	err := ob.o.Store.Update(context.Background(), func(tx engine.Tx) error {
+		done = done[:0]
+		now := ob.o.Clock.Now()
+		for _, r := range batch {
+			rec, err := ob.apply(tx, r, now)
+			if err != nil {
+				return fmt.Errorf("message %s: %w", r.m.ID, err)
+			}
+			done = append(done, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		if len(batch) > 1 {
+			for _, r := range batch {
+				ob.record([]outcome{r})
+			}
+			return
+		}
+		ob.o.Logger.Error().Err(err).Str("msg_id", batch[0].m.ID).Msg("outbox: record send outcome")
+		return
+	}
+	for _, rec := range done {
+		ob.report(rec)
+	}
+}
+
+// apply writes one outcome in tx: the message's new state, and the send
+// out of the outbox (settled) or released (to retry or to wait).
+func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error) {
+	rec := recorded{outcome: r}
+	switch r.kind {
+	case released:
+		err := tx.ReleaseSend(r.m.ID, ob.o.Owner, r.due)
+		if errors.Is(err, engine.ErrLeaseLost) || errors.Is(err, engine.ErrNotFound) {
+			rec.lost = true
+			return rec, nil
+		}
+		if err != nil {
+			return rec, err
+		}
+		// Not tried: the send is in doubt again only if it was before.
+		m, err := tx.Message(r.m.ID)
+		if err != nil || m.Sending.Equal(r.doubt) {
+			return rec, nil
+		}
+		m.Sending = r.doubt
+		return rec, tx.PutMessage(m)
+	case notQueued:
+		return rec, tx.Dequeue(r.m.ID)
+	}
+	m, err := tx.Message(r.m.ID)
+	if err != nil {
+		rec.bad = err
+		return rec, tx.Dequeue(r.m.ID)
+	}
+	q, err := tx.QueuedSend(r.m.ID)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return rec, err
+	}
+	sent := r.kind == attempted && r.err == nil
+	if !sent && (err != nil || q.Owner != ob.o.Owner) {
+		// The lease expired and another owner took the send (or settled
+		// it): what becomes of it is theirs to record. A send that went
+		// out is recorded whatever the lease: that is a fact.
+		rec.lost = true
+		return rec, nil
+	}
+	rec.stored = m
+	m.UpdatedAt = now
+	var se *providers.SendError
+	answered := errors.As(r.err, &se) && se.Status != 0
+	switch {
+	case sent, r.kind == suppressed, !providers.IsRetryable(r.err), answered:
+		// The outcome is known: the provider took the message, or refused
+		// it with an answer, or it was never tried.
+		m.Sending = time.Time{}
+	case !r.doubt.IsZero():
+		// The provider may have taken either attempt: look from the first.
+		m.Sending = r.doubt
+	}
+	switch {
+	case sent:
+		m.Attempts++
+		if m.Kind == engine.KindText {
+			m.Provider = ob.providerOf(m)
+		}
+		m.ProviderID = r.providerID
+		if m.Status.Rank() > engine.StatusSent.Rank() {
+			// The provider's delivery report overtook this record: keep it.
+			return rec, ob.finish(tx, m)
+		}
+		m.Status, m.Error, m.ErrorCode = engine.StatusSent, "", 0
+		if ob.o.Dev {
+			m.Status = engine.StatusDev
+		}
+		return rec, ob.finish(tx, m)
+	case r.kind == suppressed:
+		m.Status, m.Error = engine.StatusSuppressed, errSuppressed.Error()
+		return rec, ob.finish(tx, m)
+	}
+	m.Attempts++
+	m.Error = r.err.Error()
+	if se != nil {
+		m.ErrorCode = se.Code
+	}
+	if providers.IsRetryable(r.err) && m.Attempts < ob.o.MaxAttempts {
+		// It stays at the head of its queue: the sends behind it wait.
+		m.NextAttempt = now.Add(ob.backoff(m.Attempts))
+		if err := tx.PutMessage(m); err != nil {
+			return rec, err
+		}
+		return rec, tx.ReleaseSend(m.ID, ob.o.Owner, m.NextAttempt)
+	}
+	m.Status = engine.StatusFailed
+	return rec, ob.finish(tx, m)
+}
+
+func (ob *Outbox) finish(tx engine.Tx, m *engine.Message) error {
+	if err := tx.PutMessage(m); err != nil {
+		return err
+	}
+	return tx.Dequeue(m.ID)
+}
+
+// report logs a committed outcome and tells OnOptedOut of a recipient who
+// refused the message.
+func (ob *Outbox) report(rec recorded) {
+	m := rec.m
+	log := ob.o.Logger.With().Str("msg_id", m.ID).Str("to", maskAll(m.To)).Str("kind", string(m.Kind)).Logger()
+	switch {
+	case rec.bad != nil:
+		log.Error().Err(rec.bad).Msg("outbox: unreadable queued message; took it out of the queue")
+		return
+	case rec.lost && rec.kind == released:
+		log.Debug().Msg("outbox: released a send another owner had claimed already")
+		return
+	case rec.lost:
+		log.Warn().Err(rec.err).Msg("outbox: the lease on this send expired and another owner took it; its outcome is theirs to record")
+		return
+	case rec.kind == released:
+		log.Debug().Time("due", rec.due).Msg("outbox: send released until its sender's rate allows it")
+		return
+	case rec.kind == notQueued:
+		log.Debug().Msg("outbox: message settled already; took it out of the queue")
+		return
+	case rec.kind == suppressed:
+		log.Info().Msg("not sent: contact opted out")
+		return
+	case rec.err == nil && rec.found:
+		log.Warn().Str("provider_id", rec.providerID).
+			Msg("outbox: the provider had taken this message in an attempt whose outcome was lost; recorded as sent, not sent again")
+		return
+	case rec.err == nil:
+		log.Info().Str("provider_id", rec.providerID).Bool("dev", ob.o.Dev).Msg("sent")
+		log.Debug().Str("body", m.Body).Msg("sent body")
+		return
+	}
+	log.Warn().Err(rec.err).Bool("retryable", providers.IsRetryable(rec.err)).Msg("send failed")
+	var se *providers.SendError
+	if errors.As(rec.err, &se) && se.OptedOut && rec.stored.Purpose != engine.PurposeForward && ob.o.OnOptedOut != nil {
+		// The recipient refused it: opt out the contact the message was
+		// for, never the customer a staff forward was about.
+		ob.o.OnOptedOut(m.To[0])
+	}
+}
+
+// backoff is the delay before attempt n+1: Backoff·2^(n-1), capped, ±25%.
+func (ob *Outbox) backoff(n int) time.Duration {
+	d := ob.o.Backoff
+	for i := 1; i < n && d < ob.o.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, ob.o.MaxBackoff)
+	jitter := time.Duration((rand.Float64()*0.5 - 0.25) * float64(d))
+	return d + jitter
+}
+
+func maskAll(to []string) string {
+	out := make([]string, len(to))
+	for i, n := range to {
+		if strings.Contains(n, "@") {
+			out[i] = maskEmail(n)
+		} else {
+			out[i] = providers.Mask(n)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func maskEmail(a string) string {
+	i := strings.IndexByte(a, '@')
+	if i <= 1 {
+		return "*" + a[max(i, 0):]
+	}
+	return a[:1] + strings.Repeat("*", i-1) + a[i:]
+}
