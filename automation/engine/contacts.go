@@ -53,6 +53,7 @@ func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdat
 			return err
 		}
 		out = *t.contact
+		out.UpdatedAt = x.now // as transact stamps the stored contact
 		return nil
 	})
 	if err != nil {
