@@ -44,7 +44,7 @@ type Twilio struct {
 	log       zerolog.Logger
 	rest      *twiliogo.RestClient
 	base      *url.URL // api_base_url; nil for Twilio's own API
-	signer    signer // checks webhook signatures (inbound.go)
+	signer    signer   // checks webhook signatures (inbound.go)
 }
 
 // defaultIdleConns is how many idle connections to the Messages API the
