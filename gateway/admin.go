@@ -60,7 +60,7 @@ type automationView struct {
 
 func (g *Gateway) listAutomations(c *fiber.Ctx) error {
 	var counts map[string]int
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		counts, err = tx.CountActive()
 		return err
@@ -95,7 +95,7 @@ func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
 	limit := c.QueryInt("limit", 100)
 	active := c.QueryBool("active", false)
 	var out []*engine.Enrollment
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		out, err = tx.Enrollments(c.Query("automation"), contact, active, limit)
 		return err
@@ -231,7 +231,7 @@ func (g *Gateway) getContact(c *fiber.Ctx) error {
 	}
 	var contact *engine.Contact
 	var ens []*engine.Enrollment
-	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err = g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		if contact, err = tx.Contact(phone); err != nil {
 			return err
@@ -257,7 +257,7 @@ func (g *Gateway) contactMessages(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	}
 	var msgs []*engine.Message
-	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err = g.view(c.UserContext(), func(tx adminTx) error {
 		if _, err := tx.Contact(phone); err != nil {
 			return err
 		}

@@ -150,7 +150,7 @@ func (f contactFilter) keeps(c *engine.Contact) bool {
 func (g *Gateway) contactsPage(ctx context.Context, f contactFilter, after string, limit int) ([]*engine.Contact, string, error) {
 	var out []*engine.Contact
 	more := false
-	err := g.store.View(ctx, func(tx engine.Tx) error {
+	err := g.view(ctx, func(tx adminTx) error {
 		out, more = out[:0], false
 		from := after
 		for {
@@ -202,7 +202,7 @@ func (f messageFilter) keeps(m *engine.Message) bool {
 func (g *Gateway) messagesPage(ctx context.Context, f messageFilter, before string, limit int) ([]*engine.Message, string, error) {
 	var out []*engine.Message
 	more := false
-	err := g.store.View(ctx, func(tx engine.Tx) error {
+	err := g.view(ctx, func(tx adminTx) error {
 		out, more = out[:0], false
 		from := before
 		for {

@@ -247,7 +247,7 @@ type automationRow struct {
 
 func (g *Gateway) automationRows(c *fiber.Ctx) ([]automationRow, error) {
 	var counts map[string]int
-	err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err := g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		counts, err = tx.CountActive()
 		return err
@@ -295,7 +295,7 @@ func (g *Gateway) dashEnrollments(c *fiber.Ctx) error {
 	}
 	var ens []*engine.Enrollment
 	if problem == "" {
-		err := g.store.View(c.UserContext(), func(tx engine.Tx) error {
+		err := g.view(c.UserContext(), func(tx adminTx) error {
 			var err error
 			ens, err = tx.Enrollments(automation, key, !all, 200)
 			return err
@@ -381,7 +381,7 @@ func (g *Gateway) dashContact(c *fiber.Ctx) error {
 	var contact *engine.Contact
 	var msgs []*engine.Message
 	var ens []*engine.Enrollment
-	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
+	err = g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		if contact, err = tx.Contact(phone); err != nil {
 			return err

@@ -112,6 +112,7 @@ func New(o Options) (*Gateway, error) {
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: g.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
+		OnSetAside: func(*engine.Message, error) { g.metrics.setAside.Inc() },
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
 	g.metrics.zeroCounters()
@@ -294,7 +295,7 @@ func (g *Gateway) prune(ctx context.Context, keep time.Duration) {
 	total := 0
 	for ctx.Err() == nil {
 		var n int
-		err := g.store.Update(ctx, func(tx engine.Tx) error {
+		err := g.prunes(ctx, func(tx retentionTx) error {
 			var err error
 			n, err = tx.PruneMessages(before, pruneBatch)
 			return err

@@ -13,6 +13,7 @@ type metrics struct {
 	latency  prometheus.Histogram   // webhook handling time
 	sends    *prometheus.CounterVec // outbound attempts by kind and result
 	timers   prometheus.Counter     // timers fired
+	setAside prometheus.Counter     // sends set aside: their outcome could not be recorded
 	reloads  *prometheus.CounterVec // config reloads by result
 	// reloadOK is 1 while the last config load (at start or reload)
 	// succeeded, 0 after a refused reload.
@@ -43,6 +44,9 @@ func newMetrics() *metrics {
 		timers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keyway_timers_fired_total", Help: "Stored timers fired (waits, reply timeouts, expiries, step I/O).",
 		}),
+		setAside: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keyway_outbox_set_aside_total", Help: "Sends taken out of the outbox because the store refused to record their outcome; the reason is on the message and in the log.",
+		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyway_config_reloads_total", Help: "Config reloads, by result (ok, refused).",
 		}, []string{"result"}),
@@ -57,7 +61,7 @@ func newMetrics() *metrics {
 			Name: "keyway_config_info", Help: "1, with the SHA-256 of the running config file as the hash label.",
 		}, []string{"hash"}),
 	}
-	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.reloads, m.reloadOK, m.reloadTime, m.configInfo,
+	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.setAside, m.reloads, m.reloadOK, m.reloadTime, m.configInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -63,7 +63,7 @@ func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var queued, retrying, timers, handoffs int
 	var counts map[string]int
-	err := s.g.store.View(ctx, func(tx engine.Tx) error {
+	err := s.g.view(ctx, func(tx adminTx) error {
 		ids, err := tx.Outbox("", 0)
 		if err != nil {
 			return err

@@ -79,7 +79,7 @@ func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set 
 		return config.Problem{}, true
 	}
 	active := 0
-	err := g.store.View(ctx, func(tx engine.Tx) error {
+	err := g.view(ctx, func(tx adminTx) error {
 		counts, err := tx.CountActive()
 		for _, n := range counts {
 			active += n

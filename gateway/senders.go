@@ -74,23 +74,27 @@ func (s *senders) name(channel, from string) string { return s.of(channel, from)
 
 // Send sends m through its provider, with that provider's status callback
 // carrying keyway's message id as msg, so that a report that overtakes the
-// send's own record still finds the message.
+// send's own record still finds the message. Choices the provider cannot
+// send natively go as numbered lines in the text (providers.Deliverable).
 func (s *senders) Send(ctx context.Context, m providers.Outbound) (string, error) {
 	p := s.of(m.Channel, m.From)
+	m = providers.Deliverable(p, m)
 	if cb := s.callbacks[p.Name()]; cb != "" {
 		m.StatusCallback = cb + "?msg=" + url.QueryEscape(m.ID)
 	}
 	return p.Send(ctx, m)
 }
 
-// FindSent looks for m in the log of the provider it goes through; it
-// returns providers.ErrNoMessageLog when that provider keeps none.
+// FindSent looks for m, as its provider sends it, in the log of that
+// provider; it returns providers.ErrNoMessageLog when that provider keeps
+// none.
 func (s *senders) FindSent(ctx context.Context, m providers.Outbound, since time.Time) ([]string, error) {
-	f, ok := s.of(m.Channel, m.From).(providers.SentFinder)
+	p := s.of(m.Channel, m.From)
+	f, ok := p.(providers.SentFinder)
 	if !ok {
 		return nil, providers.ErrNoMessageLog
 	}
-	return f.FindSent(ctx, m, since)
+	return f.FindSent(ctx, providers.Deliverable(p, m), since)
 }
 
 var (

@@ -22,6 +22,11 @@ type Inbound struct {
 	Media       []string          // media URLs, in order
 	ProfileName string            // the sender's display name, when the channel has one
 	Fields      map[string]string // every field of the request, as received
+	// Button is the id of the reply button, list row or template quick
+	// reply the contact chose (Twilio's ButtonPayload), and Body then its
+	// title as shown; empty for a typed message. A provider never drops
+	// the id for the title: routing matches keywords against it first.
+	Button string
 }
 
 // Outbound is one message to send.
@@ -37,6 +42,11 @@ type Outbound struct {
 	// API) instead of Body, with ContentVariables filling its placeholders.
 	ContentSID       string
 	ContentVariables map[string]string
+	// Choices are the reply buttons or list the message offers; nil for
+	// none. A provider gets them only when it sends them natively (see
+	// ChoiceSender and Deliverable); any other gets them as numbered lines
+	// in Body.
+	Choices *Choices
 }
 
 // Status is a delivery status report for a message we sent.

@@ -48,6 +48,7 @@ func TestMetricsOperatorsExpect(t *testing.T) {
 		`keyway_enrollments_active{automation="promo"}`,
 		`keyway_outbox_queued`,
 		`keyway_outbox_retrying`,
+		`keyway_outbox_set_aside_total`,
 		`keyway_timers_pending`,
 		`keyway_handoffs_open`,
 		`keyway_inbound_messages_total{route="staff"}`,

@@ -37,29 +37,31 @@ type ContactUpdate struct {
 // one transaction, and returns it and whether it was created. The caller
 // checks that fields and groups are declared.
 func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdate) (*Contact, bool, error) {
-	var out Contact
-	var created bool
-	err := e.transact(ctx, nil, func(x *txn) error {
+	type updated struct {
+		contact Contact
+		created bool
+	}
+	res, err := transactValue(ctx, e, nil, func(x *txn) (updated, error) {
 		_, err := x.tx.Contact(phone)
-		created = isNotFound(err)
+		created := isNotFound(err)
 		if err != nil && !created {
-			return err
+			return updated{}, err
 		}
 		t, err := x.turn(phone)
 		if err != nil {
-			return err
+			return updated{}, err
 		}
 		if err := e.applyUpdate(t, u); err != nil {
-			return err
+			return updated{}, err
 		}
-		out = *t.contact
-		out.UpdatedAt = x.now // as transact stamps the stored contact
-		return nil
+		c := *t.contact
+		c.UpdatedAt = x.now // as transact stamps the stored contact
+		return updated{contact: c, created: created}, nil
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("automation: update contact: %w", err)
 	}
-	return &out, created, nil
+	return &res.contact, res.created, nil
 }
 
 func (e *Engine) applyUpdate(t *turn, u ContactUpdate) error {

@@ -137,29 +137,25 @@ const (
 // message, the contact and every effect in one durable transaction before
 // it returns. A message whose provider id was already seen does nothing.
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
-	var h Handled
-	err := e.transact(ctx, nil, func(x *txn) error {
-		h = Handled{}
+	h, err := transactValue(ctx, e, nil, func(x *txn) (Handled, error) {
 		if in.ID != "" {
 			if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
-				h = Handled{Message: m, Duplicate: true}
-				return nil
+				return Handled{Message: m, Duplicate: true}, nil
 			} else if !isNotFound(err) {
-				return err
+				return Handled{}, err
 			}
 		}
 		t, err := x.turn(in.From)
 		if err != nil {
-			return err
+			return Handled{}, err
 		}
 		t.answering = true
 		m := e.receive(t, in)
 		if err := x.tx.PutMessage(m); err != nil {
-			return err
+			return Handled{}, err
 		}
-		h.Message = m
-		h.Route, err = e.route(ctx, t, m)
-		return err
+		route, err := e.route(ctx, t, m)
+		return Handled{Message: m, Route: route}, err
 	})
 	if err != nil {
 		return Handled{}, fmt.Errorf("automation: handle message %s: %w", in.ID, err)
@@ -182,12 +178,14 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 		c.LastInbound = map[string]time.Time{}
 	}
 	c.LastInbound[in.Channel] = t.now
-	return &Message{
+	m := &Message{
 		ID: e.ids.next(t.now), Provider: in.Provider, ProviderID: in.ID,
 		Direction: Inbound, Kind: KindText, Channel: in.Channel, Contact: in.From,
 		From: in.From, To: []string{in.To}, Body: in.Body, Media: in.Media, Fields: in.Fields,
-		Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
+		Button: in.Button, Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
 	}
+	pick(c, m, t.now)
+	return m
 }
 
 // route handles a stored inbound message in the fixed order (steps 4 to 8
@@ -199,7 +197,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	norm := normalizeBody(m.Body)
 	c := t.contact
 
-	if fam, _, ok := set.compliance.LookupNormalized(norm); ok {
+	if fam, ok := complianceOf(set, m); ok {
 		switch {
 		case fam == OptOut && c.OptedOut:
 			// Already opted out: the message is recorded and answered with
@@ -225,7 +223,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		return RouteHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
-	if a, ok := set.lookupKeyword(m.Channel, norm); ok && a.Enabled {
+	if a, ok := keywordOf(set, m, norm); ok && a.Enabled {
 		started, err := e.enroll(ctx, t, a, m.Channel, m, nil)
 		if err != nil {
 			return "", err

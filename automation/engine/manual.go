@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -52,39 +53,35 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 	}
 	for i := 0; i < len(phones); i += StartBatch {
 		batch := phones[i:min(i+StartBatch, len(phones))]
-		var started []string
-		skipped := map[string]string{}
-		err := e.transact(ctx, set, func(x *txn) error {
-			started, skipped = started[:0], map[string]string{}
+		got, err := transactValue(ctx, e, set, func(x *txn) (StartResult, error) {
+			got := StartResult{Skipped: map[string]string{}}
 			for _, addr := range batch {
 				phone, channel := SplitChannel(addr)
 				t, err := x.turn(phone)
 				if err != nil {
-					return err
+					return StartResult{}, err
 				}
 				if why := skipReason(t.contact, group); why != "" {
-					skipped[phone] = why
+					got.Skipped[phone] = why
 					continue
 				}
 				ok, err := e.enroll(ctx, t, a, channel, nil, vars)
 				if err != nil {
-					return err
+					return StartResult{}, err
 				}
 				if !ok {
-					skipped[phone] = "already enrolled"
+					got.Skipped[phone] = "already enrolled"
 					continue
 				}
-				started = append(started, phone)
+				got.Started = append(got.Started, phone)
 			}
-			return nil
+			return got, nil
 		})
 		if err != nil {
 			return res, fmt.Errorf("automation: start %q: %w", id, err)
 		}
-		res.Started = append(res.Started, started...)
-		for k, v := range skipped {
-			res.Skipped[k] = v
-		}
+		res.Started = append(res.Started, got.Started...)
+		maps.Copy(res.Skipped, got.Skipped)
 	}
 	return res, nil
 }
@@ -151,22 +148,20 @@ func (e *Engine) StartGroupVars(ctx context.Context, id, group string, vars map[
 // Cancel ends an active enrollment with reason. It returns the enrollment,
 // or an error wrapping ErrNotFound.
 func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, error) {
-	var out *Enrollment
-	err := e.transact(ctx, nil, func(x *txn) error {
+	out, err := transactValue(ctx, e, nil, func(x *txn) (*Enrollment, error) {
 		en, err := x.enrollment(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = en
 		if !en.Active() {
-			return nil
+			return en, nil
 		}
 		t, err := x.turn(en.Contact)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t.adopt(en)
-		return e.end(t, en, reason)
+		return en, e.end(t, en, reason)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("automation: cancel enrollment %s: %w", id, err)
@@ -179,15 +174,23 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, er
 // the engine's rules. Engine.Transact opens it.
 type Txn struct{ x *txn }
 
-// Transact runs fn in one engine transaction under the running config,
-// as transact does: contacts stored before the commit, workers woken and
-// trace events told after it.
+// Transact runs fn in one engine transaction under the running config:
+// contacts stored before the commit, workers woken and trace events told
+// after it. The store may run fn more than once: work that has a result
+// uses TransactValue.
 func (e *Engine) Transact(ctx context.Context, fn func(x Txn) error) error {
-	return e.transact(ctx, nil, func(x *txn) error { return fn(Txn{x}) })
+	return e.transact(ctx, func(x *txn) error { return fn(Txn{x}) })
+}
+
+// TransactValue is Transact for work that has a result: it returns what fn
+// returned in the run that committed, so that nothing a run that was
+// rolled back computed can leak out.
+func TransactValue[T any](ctx context.Context, e *Engine, fn func(x Txn) (T, error)) (T, error) {
+	return transactValue(ctx, e, nil, func(x *txn) (T, error) { return fn(Txn{x}) })
 }
 
 // Tx returns the store transaction.
-func (x Txn) Tx() Tx { return x.x.tx }
+func (x Txn) Tx() TurnTx { return x.x.tx }
 
 // Enroll enrolls the contact with phone (created when new) in a, on the
 // channel it last wrote on, under a's overwrite rule, unless Start would

@@ -3,6 +3,8 @@ package engine
 import (
 	"slices"
 	"time"
+
+	"github.com/keyway-sms/keyway/providers"
 )
 
 // Contact is a person who texts our numbers, keyed by phone number (or by
@@ -35,6 +37,10 @@ type Contact struct {
 	// RecentSends are the times of the automated messages it got within
 	// compliance.loop_guard.per, for the loop guard.
 	RecentSends []time.Time `json:"recent_sends,omitempty"`
+	// Offer is the last set of choices (buttons or a list) sent to the
+	// contact, until its next message: a number or a title typed then,
+	// within ChoiceWindow, is read as picking one (see choices.go).
+	Offer *Offer `json:"offer,omitempty"`
 }
 
 // ForcedOptIn is an admin's override of a contact's own opt-out.
@@ -129,6 +135,16 @@ type Message struct {
 	// sent as (Twilio's Content API), with ContentVariables rendered.
 	ContentSID       string            `json:"content_sid,omitempty"`
 	ContentVariables map[string]string `json:"content_variables,omitempty"`
+
+	// Choices, on an outbound message, are the reply buttons or list it
+	// offers; the provider sends them natively or as numbered lines.
+	Choices *providers.Choices `json:"choices,omitempty"`
+	// Button, on an inbound message, is the id of the choice the contact
+	// made: a button or list row it tapped (the provider's id), or a
+	// number or title it typed in answer to an Offer. Body is then the
+	// choice's title, and Typed what the contact typed, if it typed.
+	Button string `json:"button,omitempty"`
+	Typed  string `json:"typed,omitempty"`
 }
 
 // EnrollmentStatus is where an Enrollment stands.

@@ -33,7 +33,7 @@ var Names = []Name{
 	},
 	{
 		Key: "message", Doc: "the inbound message that drove this turn; empty for timers, schedules and manual starts",
-		Fields: []string{"id", "body", "from", "to", "channel", "media"},
+		Fields: []string{"id", "body", "from", "to", "channel", "media", "button"},
 		zero:   map[string]any{}, value: messageValue,
 	},
 	{
@@ -100,13 +100,13 @@ func contactValue(r *Run) any {
 func messageValue(r *Run) any {
 	m := r.Message
 	if m == nil {
-		return map[string]any{"id": "", "body": "", "from": "", "to": "", "channel": "", "media": []string{}}
+		return map[string]any{"id": "", "body": "", "from": "", "to": "", "channel": "", "media": []string{}, "button": ""}
 	}
 	to := ""
 	if len(m.To) > 0 {
 		to = m.To[0]
 	}
-	return map[string]any{"id": m.ID, "body": m.Body, "from": m.From, "to": to, "channel": m.Channel, "media": nonNil(m.Media)}
+	return map[string]any{"id": m.ID, "body": m.Body, "from": m.From, "to": to, "channel": m.Channel, "media": nonNil(m.Media), "button": m.Button}
 }
 
 func orEmpty(m map[string]any) map[string]any {

@@ -208,14 +208,13 @@ func (e *Engine) reconcileAutomation(ctx context.Context, automation string) (in
 			}
 		}
 		if len(orphans) > 0 {
-			n := 0
-			err := e.transact(ctx, nil, func(x *txn) error {
-				n = 0
+			n, err := transactValue(ctx, e, nil, func(x *txn) (int, error) {
+				n := 0
 				for _, id := range orphans {
 					// Read again: it may have moved since the page was read.
 					en, err := x.enrollment(id)
 					if err != nil {
-						return err
+						return 0, err
 					}
 					reason := orphanReason(x.set, en)
 					if !en.Active() || reason == "" {
@@ -223,15 +222,15 @@ func (e *Engine) reconcileAutomation(ctx context.Context, automation string) (in
 					}
 					t, err := x.turn(en.Contact)
 					if err != nil {
-						return err
+						return 0, err
 					}
 					t.adopt(en)
 					if err := e.end(t, en, reason); err != nil {
-						return err
+						return 0, err
 					}
 					n++
 				}
-				return nil
+				return n, nil
 			})
 			if err != nil {
 				return ended, err

@@ -63,11 +63,7 @@ func RenderAll(r *Run, ts []*Template) ([]string, error) {
 // wrote to, else the channel's first). An opted-out contact gets nothing: the
 // message is stored as suppressed.
 func (r *Run) Reply(body string, media []string, from string) error {
-	ch := r.Enrollment.Channel
-	return r.t.queue(&Message{
-		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
-		Body: body, Media: media, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
-	})
+	return r.ReplyWithChoices(body, media, from, nil)
 }
 
 // ReplyTemplate queues a template message (a provider content id and its

@@ -77,7 +77,7 @@ func staffKey(number string) string    { return "staff:" + number }
 
 // getMeta decodes the Meta value at key into v; it reports false when
 // there is none.
-func getMeta(tx Tx, key string, v any) (bool, error) {
+func getMeta(tx MetaStore, key string, v any) (bool, error) {
 	raw, err := tx.Meta(key)
 	if isNotFound(err) || (err == nil && len(raw) == 0) {
 		return false, nil
@@ -91,7 +91,7 @@ func getMeta(tx Tx, key string, v any) (bool, error) {
 	return true, nil
 }
 
-func putMeta(tx Tx, key string, v any) error {
+func putMeta(tx MetaStore, key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
@@ -103,7 +103,7 @@ func putMeta(tx Tx, key string, v any) error {
 }
 
 // conversation returns the stored conversation with ref, or nil.
-func conversation(tx Tx, ref string) (*Conversation, error) {
+func conversation(tx MetaStore, ref string) (*Conversation, error) {
 	var c Conversation
 	ok, err := getMeta(tx, convKey(ref), &c)
 	if !ok || err != nil {
@@ -370,9 +370,14 @@ func (e *Engine) Handoffs(ctx context.Context) ([]OpenHandoff, error) {
 	return out, nil
 }
 
+// EnrollmentLister is what OpenHandoffs reads: the enrollments, listed.
+type EnrollmentLister interface {
+	Enrollments(automation, contact string, activeOnly bool, limit int) ([]*Enrollment, error)
+}
+
 // OpenHandoffs lists the open handoffs read in tx, the most recently
 // opened first. It reads every active enrollment.
-func OpenHandoffs(tx Tx) ([]OpenHandoff, error) {
+func OpenHandoffs(tx EnrollmentLister) ([]OpenHandoff, error) {
 	out := []OpenHandoff{}
 	ens, err := tx.Enrollments("", "", true, 0)
 	if err != nil {

@@ -27,43 +27,15 @@ var statusRank = map[MessageStatus]int{
 // recipient opted out at the provider (Status.OptedOut) opts that contact
 // out everywhere.
 func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
-	found := false
-	err := e.transact(ctx, nil, func(x *txn) error {
-		found = false
-		tx := x.tx
-		m, err := e.statusMessage(tx, provider, s.ProviderID, msgID)
+	found, err := transactValue(ctx, e, nil, func(x *txn) (bool, error) {
+		m, err := e.statusMessage(x.tx, provider, s.ProviderID, msgID)
 		if isNotFound(err) {
-			return nil
+			return false, nil
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
-		found = true
-		if m.ProviderID == "" {
-			m.Provider, m.ProviderID = provider, s.ProviderID
-		}
-		status := MessageStatus(s.Status)
-		if status.Rank() < m.Status.Rank() {
-			return nil
-		}
-		m.Status, m.UpdatedAt = status, x.now
-		if s.ErrorCode != 0 {
-			m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
-			if m.Error == "" {
-				m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
-			}
-		}
-		if err := tx.PutMessage(m); err != nil {
-			return err
-		}
-		if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
-			return nil
-		}
-		t, err := x.turn(m.To[0])
-		if err != nil {
-			return err
-		}
-		return e.optOutContact(t, "the provider reported the contact opted out")
+		return true, e.applyStatus(x, provider, s, m)
 	})
 	if err != nil {
 		return false, fmt.Errorf("automation: status of %s: %w", s.ProviderID, err)
@@ -71,8 +43,38 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 	return found, nil
 }
 
+// applyStatus records the status report s on m, the message it is about,
+// inside x.
+func (e *Engine) applyStatus(x *txn, provider string, s providers.Status, m *Message) error {
+	if m.ProviderID == "" {
+		m.Provider, m.ProviderID = provider, s.ProviderID
+	}
+	status := MessageStatus(s.Status)
+	if status.Rank() < m.Status.Rank() {
+		return nil
+	}
+	m.Status, m.UpdatedAt = status, x.now
+	if s.ErrorCode != 0 {
+		m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
+		if m.Error == "" {
+			m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
+		}
+	}
+	if err := x.tx.PutMessage(m); err != nil {
+		return err
+	}
+	if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
+		return nil
+	}
+	t, err := x.turn(m.To[0])
+	if err != nil {
+		return err
+	}
+	return e.optOutContact(t, "the provider reported the contact opted out")
+}
+
 // statusMessage finds the message a status report is about.
-func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Message, error) {
+func (e *Engine) statusMessage(tx TurnTx, provider, providerID, msgID string) (*Message, error) {
 	if msgID != "" {
 		m, err := tx.Message(msgID)
 		if err == nil && m.Direction == Outbound && (m.ProviderID == "" || m.ProviderID == providerID) {
@@ -89,7 +91,7 @@ func (e *Engine) statusMessage(tx Tx, provider, providerID, msgID string) (*Mess
 // without a reply, ending its enrollments with reason. The outbox calls it
 // when the provider refuses a contact as opted out.
 func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
-	err := e.transact(ctx, nil, func(x *txn) error {
+	err := e.transact(ctx, func(x *txn) error {
 		t, err := x.turn(phone)
 		if err != nil {
 			return err

@@ -49,9 +49,43 @@ type SlotBooker interface {
 	BookSlot(ctx context.Context, number string, mps float64, message string) (time.Duration, error)
 }
 
-// Tx is one transaction. Getters return ErrNotFound when nothing is stored.
-// Setters in a read-only transaction fail.
+// Tx is one transaction of a Store: every entity it holds, each behind
+// an interface of its own below, the way each store keeps one file per
+// entity. A store implements them all. Its consumers name only what they
+// use, each in an interface it owns: a turn uses TurnTx, the outbox
+// outbox.Tx, the admin API and pages the gateway's adminTx, retention the
+// gateway's retentionTx, the scheduler MetaStore. A new queue (say
+// broadcasts) is a new part here, new files in each store and the
+// interface of its consumer. Getters return ErrNotFound when nothing is
+// stored; setters in a read-only transaction fail.
 type Tx interface {
+	ContactStore
+	MessageStore
+	SendQueue
+	EnrollmentStore
+	TimerStore
+	MetaStore
+}
+
+// TurnTx is what the engine's own transactions use through a turn (and
+// the scheduler through Txn.Tx): contacts, messages, queueing a send,
+// enrollments, timers and meta values; not the outbox's leases, the pages
+// of the admin API, nor retention.
+type TurnTx interface {
+	Contact(phone string) (*Contact, error)
+	PutContact(c *Contact) error
+	ContactsInGroup(group, after string, limit int) ([]*Contact, error)
+	Message(id string) (*Message, error)
+	MessageByProviderID(provider, providerID string) (*Message, error)
+	PutMessage(m *Message) error
+	Enqueue(m *Message) error
+	EnrollmentStore
+	TimerStore
+	MetaStore
+}
+
+// ContactStore holds contacts, indexed by group.
+type ContactStore interface {
 	// Contact returns the contact with phone.
 	Contact(phone string) (*Contact, error)
 	// PutContact stores the contact and keeps the group index from its Groups.
@@ -63,7 +97,11 @@ type Tx interface {
 	// phone given (from the first when empty), in phone order, so that a
 	// reader (the admin API's contact list) can page through them all.
 	ContactsPage(after string, limit int) ([]*Contact, error)
+}
 
+// MessageStore holds messages, indexed by provider id, contact and
+// creation time.
+type MessageStore interface {
 	// Message returns the message with keyway's id.
 	Message(id string) (*Message, error)
 	// MessageByProviderID finds a message by the provider's id for it.
@@ -82,7 +120,11 @@ type Tx interface {
 	// removed (and those queued among them), not with all stored: callers
 	// prune in small batches, a transaction each (storage.retention).
 	PruneMessages(before time.Time, limit int) (int, error)
+}
 
+// SendQueue is the outbox: queued outbound messages, one queue per
+// recipients, each send leased to one owner at a time.
+type SendQueue interface {
 	// Enqueue adds the queued outbound message m to the outbox, at the end
 	// of the queue of its recipients (m.QueueKey()), due at m.NextAttempt
 	// (at once when zero). m is stored apart with PutMessage; enqueueing a
@@ -126,7 +168,11 @@ type Tx interface {
 	// its Due, or the end of its lease while one is held. It returns
 	// ErrNotFound when the outbox is empty.
 	NextSendDue() (time.Time, error)
+}
 
+// EnrollmentStore holds enrollments, indexed by contact and automation
+// while active.
+type EnrollmentStore interface {
 	// Enrollment returns the enrollment with id, active or ended.
 	Enrollment(id string) (*Enrollment, error)
 	// ActiveEnrollment returns the contact's active enrollment in automation.
@@ -146,7 +192,10 @@ type Tx interface {
 	ActiveEnrollmentsOf(automation, after string, limit int) ([]*Enrollment, error)
 	// CountActive returns the number of active enrollments per automation.
 	CountActive() (map[string]int, error)
+}
 
+// TimerStore holds the timers of waiting enrollments, by due time.
+type TimerStore interface {
 	// PutTimer stores a timer, keyed by its Due and Enrollment.
 	PutTimer(t Timer) error
 	// DeleteTimer removes the timer with t's Due and Enrollment; removing
@@ -161,7 +210,10 @@ type Tx interface {
 	// ReleaseTimers puts the held timers of automation back, to fire when
 	// due, and returns how many it released.
 	ReleaseTimers(automation string) (int, error)
+}
 
+// MetaStore holds small named values.
+type MetaStore interface {
 	// Meta reads a small named value (e.g. a schedule's last tick).
 	Meta(key string) ([]byte, error)
 	// PutMeta writes a small named value.

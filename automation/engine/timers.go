@@ -84,22 +84,21 @@ func (e *Engine) anyDue(ctx context.Context, now time.Time) (bool, error) {
 // I/O timers among them start their Perform once it has committed. It
 // returns how many it took and, when it fails, the timers it tried.
 func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, []Timer, error) {
-	var due []Timer
-	err := e.transact(ctx, nil, func(x *txn) error {
+	due, err := transactValue(ctx, e, nil, func(x *txn) ([]Timer, error) {
 		x.now = now
-		var err error
-		if due, err = x.tx.DueTimers(now, limit); err != nil {
-			return err
+		due, err := x.tx.DueTimers(now, limit)
+		if err != nil {
+			return nil, err
 		}
 		for _, tm := range due {
 			if err := x.tx.DeleteTimer(tm); err != nil {
-				return err
+				return due, err
 			}
 			if err := e.fire(ctx, x, tm); err != nil {
-				return &timerFault{enrollment: tm.Enrollment, err: err}
+				return due, &timerFault{enrollment: tm.Enrollment, err: err}
 			}
 		}
-		return nil
+		return due, nil
 	})
 	if err != nil {
 		return 0, due, err
@@ -168,7 +167,7 @@ func (e *Engine) timerAtFault(ctx context.Context, err error) bool {
 // fault: it is deleted and, if it is still its enrollment's, the
 // enrollment ends with the fault as reason.
 func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault error) error {
-	err := e.transact(ctx, nil, func(x *txn) error {
+	err := e.transact(ctx, func(x *txn) error {
 		x.now = now
 		if err := x.tx.DeleteTimer(tm); err != nil {
 			return err
@@ -337,7 +336,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 	if r != nil {
 		trigger = r.Message
 	}
-	return e.transact(ctx, nil, func(x *txn) error {
+	return e.transact(ctx, func(x *txn) error {
 		en, err := x.enrollment(tm.Enrollment)
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch || en.Status != EnrollmentPending {
 			return err

@@ -18,7 +18,7 @@ import (
 type turn struct {
 	e       *Engine
 	x       *txn
-	tx      Tx
+	tx      TurnTx
 	set     *Set
 	now     time.Time
 	contact *Contact
@@ -246,7 +246,7 @@ func (t *turn) queue(m *Message) error {
 		return err
 	}
 	t.wake()
-	return nil
+	return t.recordOffer(m)
 }
 
 // queueCompliance queues a compliance reply to the sender of m; an empty

@@ -14,7 +14,7 @@ import (
 // part.
 type txn struct {
 	e   *Engine
-	tx  Tx
+	tx  TurnTx
 	set *Set
 	// now is the time the transaction acts at; a caller acting for a due
 	// timer sets it before it opens a turn.
@@ -64,15 +64,27 @@ func (x *txn) enrollment(id string) (*Enrollment, error) {
 // onCommit adds f to the hooks that run once the transaction has committed.
 func (x *txn) onCommit(f func()) { x.after = append(x.after, f) }
 
-// transact runs fn in one durable store transaction under set (nil: the
-// running config). Before the commit every turn's enrollments (each once,
-// as the turn left it) and contact are stored; after
-// it the trace events are told, the outbox and the timers are woken if
-// anything was queued or a timer set, and the hooks fn added run, in order.
-// The store may run fn more than once (group commit), so fn must keep its
-// results in variables it resets at its start.
-func (e *Engine) transact(ctx context.Context, set *Set, fn func(x *txn) error) error {
+// transact is transactValue under the running config, for work that hands
+// back nothing but its error.
+func (e *Engine) transact(ctx context.Context, fn func(x *txn) error) error {
+	_, err := transactValue(ctx, e, nil, func(x *txn) (struct{}, error) { return struct{}{}, fn(x) })
+	return err
+}
+
+// transactValue runs fn in one durable store transaction of e under set (nil:
+// the running config) and returns what fn returned. Before the commit
+// every turn's enrollments (each once, as the turn left it) and contact
+// are stored; after it the trace events are told, the outbox and the
+// timers are woken if anything was queued or a timer set, and the hooks fn
+// added run, in order. The store may run fn more than once (group commit,
+// a retry after a conflict), each time on a fresh txn: fn hands its result
+// back rather than writing it to variables outside, so that only the run
+// that committed counts. When it fails it returns the error and
+// what fn returned in its last run (the zero T if fn never ran), so that a
+// caller can tell what it tried.
+func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *txn) (T, error)) (T, error) {
 	var x *txn
+	var res T
 	err := e.store.Update(ctx, func(tx Tx) error {
 		s := set
 		if s == nil {
@@ -82,7 +94,8 @@ func (e *Engine) transact(ctx context.Context, set *Set, fn func(x *txn) error) 
 		if e.trace != nil {
 			x.events = new([]TraceEvent)
 		}
-		if err := fn(x); err != nil {
+		var err error
+		if res, err = fn(x); err != nil {
 			return err
 		}
 		for _, t := range x.order {
@@ -97,7 +110,7 @@ func (e *Engine) transact(ctx context.Context, set *Set, fn func(x *txn) error) 
 		return nil
 	})
 	if err != nil {
-		return err
+		return res, err
 	}
 	if x.events != nil {
 		for _, ev := range *x.events {
@@ -110,5 +123,5 @@ func (e *Engine) transact(ctx context.Context, set *Set, fn func(x *txn) error) 
 	for _, f := range x.after {
 		f()
 	}
-	return nil
+	return res, nil
 }

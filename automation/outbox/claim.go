@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
@@ -19,13 +20,15 @@ type claimed struct {
 // as being sent (Message.Sending), in the same commit, before any provider
 // is asked: so that after a crash the claim of a send that may have gone
 // out is known. A message that cannot be read is taken out of the outbox,
-// so that it does not hold up its queue.
+// and one whose mark the store refuses is set aside, so that it does not
+// hold up its queue.
 func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claimed, error) {
 	var out []claimed
 	var unreadable []string
 	var reasons []error
-	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
-		out, unreadable, reasons = out[:0], unreadable[:0], reasons[:0]
+	var unmarkable *engine.Message
+	err := ob.update(ctx, func(tx Tx) error {
+		out, unreadable, reasons, unmarkable = out[:0], unreadable[:0], reasons[:0], nil
 		ids, err := tx.ClaimSends(now, ob.o.Lease, ob.o.Owner, limit)
 		if err != nil {
 			return err
@@ -42,12 +45,23 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claime
 			c := claimed{m: m, doubt: m.Sending}
 			m.Sending = now
 			if err := tx.PutMessage(m); err != nil {
-				return err
+				unmarkable = c.m
+				return fmt.Errorf("mark message %s as being sent: %w", id, err)
 			}
 			out = append(out, c)
 		}
 		return nil
 	})
+	if err != nil && unmarkable != nil && ctx.Err() == nil {
+		// The store refused the mark of one message: set that send aside
+		// (if the store can commit), so that the next claim goes on with
+		// the others rather than stopping at it again.
+		m := *unmarkable
+		m.Sending = time.Time{}
+		ob.setAside(outcome{claimed: claimed{m: &m}, kind: released}, err)
+		ob.Wake()
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (ob *Outbox) lookUp(ctx context.Context, m *engine.Message, out providers.O
 	}
 	provider := ob.providerOf(m)
 	var found string
-	err = ob.o.Store.View(ctx, func(tx engine.Tx) error {
+	err = ob.view(ctx, func(tx Tx) error {
 		for _, id := range ids {
 			_, err := tx.MessageByProviderID(provider, id)
 			switch {

@@ -33,9 +33,13 @@ const DefaultDoubtSkew = time.Minute
 // unless OutboxOptions.Workers says otherwise.
 const DefaultOutboxWorkers = 16
 
+// DefaultDrain is how long a stopping Outbox waits for the sends under way
+// and their records, unless OutboxOptions.Drain says otherwise.
+const DefaultDrain = 10 * time.Second
+
 // OutboxOptions configure an Outbox.
 type OutboxOptions struct {
-	Store  engine.Store
+	Store  Store
 	Texter Texter
 	Mailer providers.Mailer // nil: emails fail with a recorded reason
 	Clock  engine.Clock
@@ -75,6 +79,15 @@ type OutboxOptions struct {
 	// OnOptedOut, if set, is told after commit of a contact the provider
 	// refused as opted out (SendError.OptedOut), to opt it out everywhere.
 	OnOptedOut func(phone string)
+	// OnSetAside, if set, is told after commit of a send set aside because
+	// its outcome could not be recorded, with the store's error (for
+	// metrics).
+	OnSetAside func(m *engine.Message, reason error)
+	// Drain is how long Run, once its context is done, waits for the sends
+	// under way and the recording of their outcomes (default
+	// DefaultDrain). Past it Run returns all the same: a send whose outcome
+	// was not recorded is looked up as in doubt when it is claimed again.
+	Drain time.Duration
 	// DoubtSkew is how far before an attempt whose outcome is unknown the
 	// provider's message log is searched for it (default
 	// DefaultDoubtSkew). If the Texter is a providers.SentFinder, a text
@@ -113,6 +126,11 @@ type Outbox struct {
 	results  chan outcome  // to the recorder
 	limiters map[string]*rate.Limiter
 	sends    sync.WaitGroup
+	// recordCtx is what outcomes are recorded under: it outlives Run's
+	// context by the drain time, so that a shutdown records what
+	// happened, but never hangs on a store that will not commit.
+	recordCtx  context.Context
+	stopRecord context.CancelFunc
 
 	mu sync.Mutex
 	// paced holds the tokens this process reserved for sends it released
@@ -152,10 +170,14 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	if o.DoubtSkew <= 0 {
 		o.DoubtSkew = DefaultDoubtSkew
 	}
+	if o.Drain <= 0 {
+		o.Drain = DefaultDrain
+	}
 	ob := &Outbox{
 		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
 		results: make(chan outcome, 2*o.Workers), limiters: map[string]*rate.Limiter{}, paced: map[string]time.Time{},
 	}
+	ob.recordCtx, ob.stopRecord = context.WithCancel(context.Background())
 	for num, mps := range o.MPS {
 		if mps > 0 {
 			ob.limiters[num] = rate.NewLimiter(rate.Limit(mps), 1)
@@ -173,16 +195,29 @@ func (ob *Outbox) Wake() {
 }
 
 // Run delivers until ctx is done, then waits for the sends under way and
-// records their results. It takes back, first, the leases its owner held
-// before (RecoverSends). An Outbox runs once.
+// records their results, for at most the drain time. It takes back, first,
+// the leases its owner held before (RecoverSends). An Outbox runs once.
 func (ob *Outbox) Run(ctx context.Context) {
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); ob.recordLoop() }()
+	finished := make(chan struct{})
+	go ob.drainAfter(ctx, finished)
 	defer func() {
 		ob.o.Logger.Info().Int("sends", len(ob.sem)).Msg("outbox: stopping; waiting for the sends under way")
-		ob.sends.Wait()
-		close(ob.results)
-		<-recorded
+		stopped := make(chan struct{})
+		go func() {
+			ob.sends.Wait()
+			close(ob.results)
+			<-recorded
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-ob.recordCtx.Done():
+			// The drain time is over: what is still under way is left, in
+			// doubt, to the next claim of its send.
+		}
+		close(finished)
 	}()
 	ob.recover(ctx)
 	for {
@@ -209,11 +244,32 @@ func (ob *Outbox) Run(ctx context.Context) {
 	}
 }
 
+// drainAfter ends the recording of outcomes the drain time after ctx is
+// done, unless Run finished before: so that a stop never waits longer on a
+// send or a store that does not answer.
+func (ob *Outbox) drainAfter(ctx context.Context, finished <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+	case <-finished:
+		return
+	}
+	t := time.NewTimer(ob.o.Drain)
+	defer t.Stop()
+	select {
+	case <-finished:
+		ob.stopRecord()
+	case <-t.C:
+		ob.o.Logger.Warn().Dur("drain", ob.o.Drain).
+			Msg("outbox: the sends under way were not all recorded within the drain time; stopping without them (each is looked up as in doubt when claimed again)")
+		ob.stopRecord()
+	}
+}
+
 // recover takes back the sends this owner had claimed when it last
 // stopped: they were never recorded, so they may be tried again at once.
 func (ob *Outbox) recover(ctx context.Context) {
 	var n int
-	err := ob.o.Store.Update(ctx, func(tx engine.Tx) error {
+	err := ob.update(ctx, func(tx Tx) error {
 		var err error
 		n, err = tx.RecoverSends(ob.o.Owner)
 		return err
@@ -238,7 +294,7 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 		}
 		now := ob.o.Clock.Now()
 		var due time.Time
-		err := ob.o.Store.View(ctx, func(tx engine.Tx) error {
+		err := ob.view(ctx, func(tx Tx) error {
 			var err error
 			due, err = tx.NextSendDue()
 			return err

@@ -74,7 +74,7 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	// other worker or process sent it) and that the contact of a reply or
 	// a staff answer has not opted out since it was queued.
 	queued, optedOut := false, false
-	err = ob.o.Store.View(ctx, func(tx engine.Tx) error {
+	err = ob.view(ctx, func(tx Tx) error {
 		cur, err := tx.Message(m.ID)
 		if err != nil {
 			return err
@@ -123,6 +123,7 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	out := providers.Outbound{
 		ID: m.ID, Channel: m.Channel, From: m.From, To: m.To[0], Body: m.Body, Media: m.Media,
 		StatusCallback: callback, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
+		Choices: m.Choices,
 	}
 	if !c.doubt.IsZero() {
 		id, err := ob.lookUp(ctx, m, out, c.doubt)

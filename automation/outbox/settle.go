@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -43,12 +42,13 @@ type recorded struct {
 }
 
 // record commits a batch of outcomes in one transaction, then logs them
-// and tells OnOptedOut. It uses a fresh context so that a shutdown still
-// records what happened. If the batch fails, each outcome is tried alone,
-// so that one the store refuses does not lose the others.
+// and tells OnOptedOut. It runs until the outbox's drain time is over, so
+// that a shutdown still records what happened. If the batch fails, each
+// outcome is tried alone, so that one the store refuses does not lose the
+// others; one that fails alone is set aside.
 func (ob *Outbox) record(batch []outcome) {
 	var done []recorded
-	err := ob.o.Store.Update(context.Background(), func(tx engine.Tx) error {
+	err := ob.update(ob.recordCtx, func(tx Tx) error {
 		done = done[:0]
 		now := ob.o.Clock.Now()
 		for _, r := range batch {
@@ -67,7 +67,7 @@ func (ob *Outbox) record(batch []outcome) {
 			}
 			return
 		}
-		ob.o.Logger.Error().Err(err).Str("msg_id", batch[0].m.ID).Msg("outbox: record send outcome")
+		ob.setAside(batch[0], err)
 		return
 	}
 	for _, rec := range done {
@@ -77,7 +77,7 @@ func (ob *Outbox) record(batch []outcome) {
 
 // apply writes one outcome in tx: the message's new state, and the send
 // out of the outbox (settled) or released (to retry or to wait).
-func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error) {
+func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 	rec := recorded{outcome: r}
 	switch r.kind {
 	case released:
@@ -166,7 +166,7 @@ func (ob *Outbox) apply(tx engine.Tx, r outcome, now time.Time) (recorded, error
 	return rec, ob.finish(tx, m)
 }
 
-func (ob *Outbox) finish(tx engine.Tx, m *engine.Message) error {
+func (ob *Outbox) finish(tx Tx, m *engine.Message) error {
 	if err := tx.PutMessage(m); err != nil {
 		return err
 	}

@@ -345,6 +345,13 @@ func (s *Scheduler) RunDue(ctx context.Context, id string) error {
 	return nil
 }
 
+// tickBatch is what one batch of a tick did: the tick's state after it,
+// and how many members it started and skipped.
+type tickBatch struct {
+	next             TickState
+	started, skipped int
+}
+
 // runTick enrolls the group's members for a tick, a batch per transaction,
 // each batch recording how far the tick got, so that an interrupted tick
 // goes on where it stopped and nobody is enrolled twice for one tick.
@@ -384,40 +391,38 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 			st.Done, st.After = true, ""
 			return s.putState(ctx, a.ID, st)
 		}
-		next := st
-		n, sk := 0, 0
-		err := s.e.Transact(ctx, func(x engine.Txn) error {
-			next, n, sk = st, 0, 0
+		b, err := engine.TransactValue(ctx, s.e, func(x engine.Txn) (tickBatch, error) {
+			b := tickBatch{next: st}
 			// Each batch goes on from the stored state, and only if it is
 			// still where this process left it: so a batch runs once even
 			// when another process resumes the tick beside this one.
 			stored, err := readTickState(x.Tx(), a.ID)
 			if err != nil {
-				return err
+				return tickBatch{}, err
 			}
 			if stored == nil || stored.Spec != st.Spec || !stored.Tick.Equal(st.Tick) || stored.Done || stored.After != st.After {
-				return errTickTaken
+				return tickBatch{}, errTickTaken
 			}
 			members, err := x.Tx().ContactsInGroup(group, st.After, engine.StartBatch)
 			if err != nil {
-				return err
+				return tickBatch{}, err
 			}
 			for _, c := range members {
-				next.After = c.Phone
+				b.next.After = c.Phone
 				ok, err := x.Enroll(ctx, c.Phone, cur, group)
 				if err != nil {
-					return err
+					return tickBatch{}, err
 				}
 				if !ok {
-					sk++
+					b.skipped++
 					continue
 				}
-				n++
+				b.started++
 			}
 			if len(members) < engine.StartBatch {
-				next.Done, next.After = true, ""
+				b.next.Done, b.next.After = true, ""
 			}
-			return putTickState(x.Tx(), a.ID, next)
+			return b, putTickState(x.Tx(), a.ID, b.next)
 		})
 		if errors.Is(err, errTickTaken) {
 			s.log.Debug().Str("automation", a.ID).Time("tick", st.Tick).Msg("schedule: tick taken on by another process")
@@ -426,7 +431,7 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 		if err != nil {
 			return fmt.Errorf("automation: schedule of %q: tick %s: %w", a.ID, st.Tick.Format(time.RFC3339), err)
 		}
-		st, started, skipped = next, started+n, skipped+sk
+		st, started, skipped = b.next, started+b.started, skipped+b.skipped
 	}
 	s.log.Info().Str("automation", a.ID).Time("tick", st.Tick).Int("started", started).Int("skipped", skipped).
 		Bool("resumed", plan.Resume).Msg("schedule: tick ran")
@@ -466,7 +471,7 @@ var errTickTaken = errors.New("the tick was taken by another process")
 
 // readTickState reads the stored TickState of automation id in tx, or nil
 // when there is none or it cannot be read.
-func readTickState(tx engine.Tx, id string) (*TickState, error) {
+func readTickState(tx engine.MetaStore, id string) (*TickState, error) {
 	raw, err := tx.Meta(scheduleMetaPrefix + id)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil, nil
@@ -489,7 +494,7 @@ func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error
 	return nil
 }
 
-func putTickState(tx engine.Tx, id string, st TickState) error {
+func putTickState(tx engine.MetaStore, id string, st TickState) error {
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode tick state: %w", err)

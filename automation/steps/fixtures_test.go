@@ -57,8 +57,11 @@ type sentMessage struct {
 	To      []string `yaml:"to"`
 	Subject string   `yaml:"subject"`
 	Body    *string  `yaml:"body"`
-	Media   []string `yaml:"media"`
-	Status  string   `yaml:"status"`
+	// Text is the body with the message's choices numbered after it, as a
+	// provider without buttons sends it.
+	Text   *string  `yaml:"text"`
+	Media  []string `yaml:"media"`
+	Status string   `yaml:"status"`
 	// ContentSID and ContentVariables are a template send's.
 	ContentSID       string            `yaml:"content_sid"`
 	ContentVariables map[string]string `yaml:"content_variables"`
@@ -244,6 +247,9 @@ func checkSent(t *testing.T, got []*engine.Message, want []sentMessage) {
 		}
 		if w.Body != nil && m.Body != *w.Body {
 			t.Errorf("message %d body = %q, want %q", i+1, m.Body, *w.Body)
+		}
+		if w.Text != nil && engine.TextWithChoices(m) != *w.Text {
+			t.Errorf("message %d text = %q, want %q", i+1, engine.TextWithChoices(m), *w.Text)
 		}
 		if w.To != nil && !reflect.DeepEqual(m.To, w.To) {
 			t.Errorf("message %d to = %v, want %v", i+1, m.To, w.To)

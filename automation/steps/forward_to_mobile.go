@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
 )
 
 func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
@@ -35,6 +36,10 @@ func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 //     text: "{{ contact.phone }} wrote: {{ message.body }}"   # optional
 //     from: "+15005550006"                                     # optional
 //     template: { content_sid: "HX...", variables: { "1": "{{ contact.phone }}" } }   # optional
+//     buttons: [ { id: OMW, title: "On my way" } ]                             # optional, or list
+//
+// Buttons or a list offer staff quick answers: a staff member who taps
+// one, or types its number or title, answers the contact with its title.
 type ForwardToMobile struct {
 	To   []string         // E.164
 	Text *engine.Template // nil: the default text
@@ -44,6 +49,10 @@ type ForwardToMobile struct {
 	Channel string
 	// Template is sent outside the WhatsApp window; nil: none.
 	Template *Content
+	// Choices are the buttons or list the forward offers staff, e.g.
+	// quick answers: the title of the one a staff member picks goes to the
+	// contact as their answer. nil: none.
+	Choices *providers.Choices
 }
 
 type forwardToMobileFields struct {
@@ -52,6 +61,8 @@ type forwardToMobileFields struct {
 	From string   `yaml:"from"`
 
 	Template *contentFields `yaml:"template"`
+	Buttons  []buttonFields `yaml:"buttons"`
+	List     *listFields    `yaml:"list"`
 }
 
 func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
@@ -96,6 +107,7 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 		}
 	}
 	st.Template = compileContent(c, s, f.Template)
+	st.Choices = compileChoices(c, s, f.Buttons, f.List)
 	if st.From == "" && f.From == "" && !hasChannel(c.Config, config.ChannelSMS) {
 		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under %s", strings.Join(c.Config.NumberPaths(), " or "))
 	}
@@ -147,10 +159,10 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 	for i, to := range st.To {
 		m := &engine.Message{
 			Kind: engine.KindText, Purpose: engine.PurposeForward, Channel: st.Channel,
-			Contact: r.Contact.Phone, From: from, To: []string{to}, Body: body,
+			Contact: r.Contact.Phone, From: from, To: []string{to}, Body: body, Choices: st.Choices,
 		}
 		if !open[i] {
-			m.Body, m.ContentSID, m.ContentVariables = "", st.Template.SID, vars
+			m.Body, m.ContentSID, m.ContentVariables, m.Choices = "", st.Template.SID, vars, nil
 		}
 		if err := r.Queue(m); err != nil {
 			return engine.Outcome{}, fmt.Errorf("forward_to_mobile: queue forward: %w", err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
 )
 
 func init() { engine.Register("reply", compileReply) }
@@ -29,6 +30,15 @@ func init() { engine.Register("reply", compileReply) }
 //     from: "+15005550006"
 //     template: { content_sid: "HX0123456789abcdef0123456789abcdef", variables: { "1": "{{ contact.name }}" } }
 //     on_error: sorry
+//
+// A reply may offer `buttons` (at most 3) or a `list` (at most 10 rows);
+// see compileChoices. Where the provider cannot show them (SMS, Twilio
+// WhatsApp) they go as numbered lines after the text; outside the WhatsApp
+// window the template is sent instead, with its own buttons.
+//
+//   - type: reply
+//     text: "How can we help?"
+//     buttons: [ { id: ORDER, title: "My order" }, { id: HOURS, title: "Opening hours" }, { id: AGENT, title: "A person" } ]
 type Reply struct {
 	Text  *engine.Template
 	Media []*engine.Template
@@ -37,6 +47,8 @@ type Reply struct {
 	Free     bool
 	Template *Content // nil: none
 	OnError  string
+	// Choices are the buttons or list the reply offers; nil: none.
+	Choices *providers.Choices
 }
 
 type replyFields struct {
@@ -45,6 +57,8 @@ type replyFields struct {
 	From     string         `yaml:"from"`
 	Template *contentFields `yaml:"template"`
 	OnError  string         `yaml:"on_error"`
+	Buttons  []buttonFields `yaml:"buttons"`
+	List     *listFields    `yaml:"list"`
 }
 
 func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
@@ -64,6 +78,10 @@ func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Probl
 	st.Template = compileContent(c, s, f.Template)
 	c.Target(s, "on_error", f.OnError)
 	c.WarnWhatsAppFrom(s, "from", st.From)
+	st.Choices = compileChoices(c, s, f.Buttons, f.List)
+	if st.Choices != nil && f.Text == "" {
+		c.Problemf(s, "text", "a reply with buttons or a list needs text: the question the choices answer")
+	}
 	return st, nil
 }
 
@@ -96,7 +114,7 @@ func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, erro
 	if err != nil {
 		return engine.End(err.Error()), nil
 	}
-	return engine.Continue(), r.Reply(body, media, st.From)
+	return engine.Continue(), r.ReplyWithChoices(body, media, st.From, st.Choices)
 }
 
 // Resume runs the reply again once the quiet hours it was held for end,

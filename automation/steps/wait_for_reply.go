@@ -19,7 +19,9 @@ const DefaultSaveAs = "reply"
 
 // WaitForReply pauses the enrollment until the contact's next message, which
 // is saved under vars.<save_as> (default vars.reply) before the enrollment
-// goes on. The message that started the enrollment is never taken as the
+// goes on. An answer to buttons or a list saves the chosen id there, and
+// its title under vars.<save_as>_title (for a typed answer, the text is in
+// both). The message that started the enrollment is never taken as the
 // answer. With a timeout and no reply by then, the enrollment goes to
 // on_timeout, or ends ("no reply within 24h") when on_timeout is unset.
 // Without a timeout it ends after the automation's expire_after (30 days by
@@ -84,7 +86,7 @@ func (st *WaitForReply) Resume(_ context.Context, r *engine.Run, ev engine.Event
 		if ev.Message == nil {
 			return engine.Outcome{}, fmt.Errorf("wait_for_reply: reply event without a message")
 		}
-		r.SetVar(st.SaveAs, ev.Message.Body)
+		saveReply(r, st.SaveAs, ev.Message)
 		return engine.Continue(), nil
 	case engine.EventTimer:
 		if st.OnTimeout != "" {
@@ -94,6 +96,22 @@ func (st *WaitForReply) Resume(_ context.Context, r *engine.Run, ev engine.Event
 	}
 	return engine.Outcome{}, fmt.Errorf("wait_for_reply: resumed by a %s event; only a reply or its timeout resumes it", ev.Kind)
 }
+
+// saveReply saves reply m under vars.<name>: a choice's id (a tapped
+// button or list row, or a number or title typed in answer to choices),
+// else the text; and under vars.<name>_title the text, a choice's title.
+func saveReply(r *engine.Run, name string, m *engine.Message) {
+	if m.Button != "" {
+		r.SetVar(name, m.Button)
+	} else {
+		r.SetVar(name, m.Body)
+	}
+	r.SetVar(name+TitleSuffix, m.Body)
+}
+
+// TitleSuffix ends the variable a wait_for_reply saves a choice's title
+// under: save_as: size gives vars.size (the id) and vars.size_title.
+const TitleSuffix = "_title"
 
 var (
 	_ engine.Step    = (*WaitForReply)(nil)

@@ -131,7 +131,8 @@ func (s *signer) verify(authToken, rawURL string, form url.Values, sig string) b
 // phone number is normalised to E.164; a short code or an alphanumeric
 // sender id (SMS), or a business-scoped user id (WhatsApp: "whatsapp:US.1…",
 // sent with ExternalUserId and often without WaId), is kept as written.
-// Errors wrap providers.ErrSignature or providers.ErrMalformed.
+// A tapped quick-reply button (WhatsApp) gives its id, ButtonPayload, as
+// Button, and its title, ButtonText, as Body. Errors wrap providers.ErrSignature or providers.ErrMalformed.
 func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	form, err := t.verifiedForm(r, "inbound")
 	if err != nil {
@@ -143,12 +144,18 @@ func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 		Channel:     config.ChannelSMS,
 		Body:        form.Get("Body"),
 		ProfileName: form.Get("ProfileName"),
+		Button:      form.Get("ButtonPayload"),
 		Fields:      make(map[string]string, len(form)),
 	}
 	for name, values := range form {
 		if len(values) > 0 {
 			in.Fields[name] = values[0]
 		}
+	}
+	if in.Button != "" && in.Body == "" {
+		// A quick reply's text comes as ButtonText, and Body with it as a
+		// rule; the title is the body when Body is missing.
+		in.Body = form.Get("ButtonText")
 	}
 	if in.ID == "" {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound: no MessageSid (nor SmsSid): %w", providers.ErrMalformed)

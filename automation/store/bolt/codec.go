@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/klauspost/compress/s2"
+
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 // Record values (contacts, messages, enrollments, timers, outbox entries)
@@ -32,7 +34,7 @@ var dictV1 = s2.MakeDict([]byte(dictV1Text), []byte(`{"`))
 
 // encodeValue encodes v for storage: its JSON, compressed.
 func encodeValue(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
+	raw, err := engine.RecordJSON(v)
 	if err != nil {
 		return nil, err
 	}

@@ -186,7 +186,7 @@ func memKeyTime(k string) time.Time {
 func memLimit(limit, n int) bool { return limit > 0 && n >= limit }
 
 func memEncode(v any, what string) ([]byte, error) {
-	raw, err := json.Marshal(v)
+	raw, err := engine.RecordJSON(v)
 	if err != nil {
 		return nil, fmt.Errorf("memstore: encode %s: %w", what, err)
 	}

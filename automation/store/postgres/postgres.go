@@ -410,7 +410,7 @@ func listJSON[T any](t *pgTx, what string, sql string, args ...any) ([]*T, error
 }
 
 func encode(what string, v any) (string, error) {
-	raw, err := json.Marshal(v)
+	raw, err := engine.RecordJSON(v)
 	if err != nil {
 		return "", fmt.Errorf("store: encode %s: %w", what, err)
 	}

@@ -1,0 +1,160 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/outbox"
+	"github.com/keyway-sms/keyway/automation/store/mem"
+)
+
+var errDuplicateKey = errors.New(`duplicate key value violates unique constraint "messages_provider_id"`)
+
+// refusingStore refuses, for good, to store a message with one provider
+// id, as a database does with a duplicate key; and, when stall is set,
+// holds such a transaction until its context ends instead, as a store that
+// retries it without end.
+type refusingStore struct {
+	engine.Store
+	providerID string
+	body       string // refuses any write of a message with this body, when set
+	stall      bool
+	stalled    chan struct{} // closed when the first transaction stalls
+	once       sync.Once
+}
+
+func (s *refusingStore) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	refused := false
+	err := s.Store.Update(ctx, func(tx engine.Tx) error {
+		refused = false
+		return fn(refusingTx{Tx: tx, s: s, refused: &refused})
+	})
+	if refused && s.stall {
+		s.once.Do(func() { close(s.stalled) })
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return err
+}
+
+type refusingTx struct {
+	engine.Tx
+	s       *refusingStore
+	refused *bool
+}
+
+func (tx refusingTx) PutMessage(m *engine.Message) error {
+	if m.ProviderID == tx.s.providerID || (tx.s.body != "" && m.Body == tx.s.body) {
+		*tx.refused = true
+		return errDuplicateKey
+	}
+	return tx.Tx.PutMessage(m)
+}
+
+// A send whose outcome the store refuses to record is set aside: out of the
+// outbox, not sent again, its message sent with the reason in its error,
+// counted; the sends behind it and the others go on.
+func TestOutboxSetsAsideASendItCannotRecord(t *testing.T) {
+	store := &refusingStore{Store: mem.NewMemStore(), providerID: "SMbad"}
+	const sender, x = "+15005550006", "+15550000001"
+	queue(t, store,
+		&engine.Message{ID: "bad", From: sender, To: []string{x}, Body: "refused record"},
+		&engine.Message{ID: "next", From: sender, To: []string{x}, Body: "behind it"},
+		&engine.Message{ID: "other1", From: sender, To: []string{"+15550000002"}, Body: "a"},
+		&engine.Message{ID: "other2", From: sender, To: []string{"+15550000003"}, Body: "b"},
+	)
+	var mu sync.Mutex
+	var setAside []string
+	tx := &recordingTexter{}
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, OnSetAside: func(m *engine.Message, reason error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !errors.Is(reason, errDuplicateKey) {
+			t.Errorf("set aside with %v, want the store's error", reason)
+		}
+		setAside = append(setAside, m.ID)
+	}})
+	for _, id := range []string{"next", "other1", "other2"} {
+		waitFor(t, id+" sent", func() bool { return status(store, id) == engine.StatusSent })
+	}
+	m := stored(t, store, "bad")
+	if m.Status != engine.StatusSent || !strings.HasPrefix(m.Error, "set aside: sent (provider id SMbad)") || !strings.Contains(m.Error, errDuplicateKey.Error()) {
+		t.Errorf("the unrecordable send is %s with error %q; want sent, the reason set aside", m.Status, m.Error)
+	}
+	if !m.Sending.IsZero() {
+		t.Errorf("the unrecordable send is still marked as being sent: %v", m.Sending)
+	}
+	var queued []string
+	_ = store.View(context.Background(), func(tx engine.Tx) error { queued, _ = tx.Outbox("", 0); return nil })
+	if len(queued) != 0 {
+		t.Errorf("left in the outbox: %q", queued)
+	}
+	sent, _ := tx.snapshot()
+	if n := strings.Count(strings.Join(sentBodies(sent), "|"), "refused record"); n != 1 {
+		t.Errorf("the unrecordable message was sent %d times, want once", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(setAside) != 1 || setAside[0] != "bad" {
+		t.Errorf("set aside: %q, want just bad", setAside)
+	}
+}
+
+// A stop ends within the drain time even when the store never records the
+// outcome of a send under way.
+func TestOutboxStopEndsWithinTheDrainTime(t *testing.T) {
+	store := &refusingStore{Store: mem.NewMemStore(), providerID: "SMstuck", stall: true, stalled: make(chan struct{})}
+	queue(t, store, &engine.Message{ID: "stuck", From: "+15005550006", To: []string{"+15550000001"}, Body: "never recorded"})
+	ob := outbox.NewOutbox(outbox.OutboxOptions{Store: store, Texter: &recordingTexter{}, Drain: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { ob.Run(ctx); close(done) }()
+	select {
+	case <-store.stalled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the send's record never reached the store")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return 20s after its context ended, with a drain time of 100ms")
+	}
+	if m := stored(t, store, "stuck"); m.Status != engine.StatusQueued || m.Sending.IsZero() {
+		t.Errorf("the unrecorded send is %s, sending %v; want it queued and in doubt, for the next claim", m.Status, m.Sending)
+	}
+}
+
+// A message the store refuses to mark as being sent is set aside at its
+// claim: the claims go on with the others instead of stopping at it.
+func TestOutboxSetsAsideASendItCannotClaim(t *testing.T) {
+	store := &refusingStore{Store: mem.NewMemStore(), providerID: "-", body: "unwritable"}
+	const sender = "+15005550006"
+	queue(t, store.Store,
+		&engine.Message{ID: "a1", From: sender, To: []string{"+15550000001"}, Body: "unwritable"},
+		&engine.Message{ID: "a2", From: sender, To: []string{"+15550000001"}, Body: "behind it"},
+		&engine.Message{ID: "b1", From: sender, To: []string{"+15550000002"}, Body: "other"},
+	)
+	var mu sync.Mutex
+	n := 0
+	tx := &recordingTexter{}
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, OnSetAside: func(*engine.Message, error) { mu.Lock(); n++; mu.Unlock() }})
+	for _, id := range []string{"a2", "b1"} {
+		waitFor(t, id+" sent", func() bool { return status(store, id) == engine.StatusSent })
+	}
+	sent, _ := tx.snapshot()
+	if got := strings.Join(sentBodies(sent), "|"); strings.Contains(got, "unwritable") {
+		t.Errorf("sent %q: the message that could not be marked went out", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d sends set aside, want 1", n)
+	}
+}

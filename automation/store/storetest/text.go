@@ -1,0 +1,49 @@
+package storetest
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+var textCases = []testCase{
+	{"text/nul", testTextNUL},
+}
+
+// A provider or the admin API may hand keyway any string, a NUL character
+// (U+0000) too, which PostgreSQL's jsonb refuses: every store takes it and
+// reads it back as U+FFFD, the same on each (engine.RecordJSON), in a
+// message's body, fields and error, a contact's name, fields and tags,
+// and an enrollment's variables.
+func testTextNUL(t *testing.T, s engine.Store) {
+	const nul, mark = "a\x00b", "a\uFFFDb"
+	m := message("m0001", phoneA)
+	m.Body, m.Fields, m.Error = nul, map[string]string{"Body": nul, "P\x00": "x"}, nul
+	c := contact(phoneA)
+	c.Name, c.Fields, c.Tags = nul, map[string]string{"first_name": nul}, []string{nul}
+	e := enrollment("e0001", phoneA, "join", engine.EnrollmentWaitingReply)
+	e.Vars = map[string]any{"name": nul}
+	update(t, s, func(tx engine.Tx) error {
+		if err := putMessages(m)(tx); err != nil {
+			return err
+		}
+		if err := putContacts(c)(tx); err != nil {
+			return err
+		}
+		return tx.PutEnrollment(e)
+	})
+
+	gm := read(t, s, func(tx engine.Tx) (*engine.Message, error) { return tx.Message("m0001") })
+	if gm.Body != mark || gm.Error != mark || !reflect.DeepEqual(gm.Fields, map[string]string{"Body": mark, "P\uFFFD": "x"}) {
+		t.Errorf("message read back body %q, error %q, fields %q; want each NUL as U+FFFD", gm.Body, gm.Error, gm.Fields)
+	}
+	gc := read(t, s, func(tx engine.Tx) (*engine.Contact, error) { return tx.Contact(phoneA) })
+	if gc.Name != mark || gc.Fields["first_name"] != mark || !reflect.DeepEqual(gc.Tags, []string{mark}) {
+		t.Errorf("contact read back name %q, fields %q, tags %q; want each NUL as U+FFFD", gc.Name, gc.Fields, gc.Tags)
+	}
+	ge := read(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.Enrollment("e0001") })
+	if ge.Vars["name"] != mark {
+		t.Errorf("enrollment read back vars %q; want each NUL as U+FFFD", ge.Vars)
+	}
+}
