@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,8 +49,11 @@ type Gateway struct {
 	reloadMu  sync.Mutex
 	ready     atomic.Bool
 	degraded  atomic.Bool // the last readiness check found storage unable to commit
-	// sessions are the dashboard's logins.
+	// sessions are the dashboard's logins; logins slows down the clients
+	// that fail to give the admin token.
 	sessions sessions
+	logins   *failedLogins
+	hangups  <-chan os.Signal // Options.Hangups
 	// lastRefused is the last reload refused, for the dashboard; loadedAt
 	// is when the running config was loaded.
 	lastRefused atomic.Pointer[refusedReload]
@@ -76,6 +80,11 @@ type Options struct {
 	// Owner names this process on the send leases it takes (default: the
 	// host name); processes that share a store need names of their own.
 	Owner string
+	// Hangups, if set, delivers the SIGHUPs the process caught since it
+	// started (signal.Notify, buffered): one that came before the gateway
+	// was ready is acted on once it is, instead of killing the process.
+	// Without it the gateway listens for SIGHUP itself once it runs.
+	Hangups <-chan os.Signal
 }
 
 // New builds the gateway: its engine, outbox and scheduler on o.Store, and
@@ -91,7 +100,8 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	cfg, log := o.Config, o.Logger
-	g := &Gateway{log: log, path: o.Path, store: o.Store, providers: o.Providers, metrics: newMetrics(), kick: make(chan struct{}, 1)}
+	g := &Gateway{log: log, path: o.Path, store: o.Store, providers: o.Providers, metrics: newMetrics(), kick: make(chan struct{}, 1),
+		logins: newFailedLogins(time.Now), hangups: o.Hangups}
 	for _, p := range o.Providers {
 		g.dev = g.dev || p.DevNotice() != ""
 	}
@@ -112,6 +122,7 @@ func New(o Options) (*Gateway, error) {
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: g.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
+		OnOutsideWindow: g.outsideWindow, OnMarketingOptOut: g.stopMarketing,
 		OnSetAside: func(*engine.Message, error) { g.metrics.setAside.Inc() },
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
@@ -142,6 +153,22 @@ func (g *Gateway) wake() {
 func (g *Gateway) optedOut(phone string) {
 	if err := g.engine.OptOut(context.Background(), phone, "the provider refused a message: the contact opted out there"); err != nil {
 		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("opt out")
+	}
+}
+
+// outsideWindow closes the WhatsApp window of a contact the provider
+// refused a message to as outside it.
+func (g *Gateway) outsideWindow(phone, channel string) {
+	if err := g.engine.CloseWindow(context.Background(), phone, channel); err != nil {
+		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("close the window")
+	}
+}
+
+// stopMarketing stops automated messages that are not answers to a contact
+// who refused them at the provider.
+func (g *Gateway) stopMarketing(phone string) {
+	if err := g.engine.StopMarketing(context.Background(), phone); err != nil {
+		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("stop messages that are not answers")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,36 +17,60 @@ import (
 
 // routes builds the HTTP apps: the public one (webhooks, health) and the
 // admin one (admin API, dashboard, /metrics). Without server.admin_listen
-// they are one app on server.listen; with it the admin routes are served
-// only on the admin listener, and 404 on listen.
+// they are one app on server.listen, where /metrics asks for the admin
+// token; with it the admin routes are served only on the admin listener,
+// and 404 on listen.
 func (g *Gateway) routes() (public, admin *fiber.App) {
 	cfg := g.cfg.Load()
-	public = g.newApp(cfg.Server.MaxBodyBytes)
+	separate := cfg.Server.AdminListen != ""
+	public = g.newApp(!separate)
 	g.providerRoutes(public)
 	g.healthRoutes(public)
 	admin = public
-	if cfg.Server.AdminListen != "" {
-		admin = g.newApp(cfg.Server.MaxBodyBytes)
+	if separate {
+		admin = g.newApp(true)
 		g.healthRoutes(admin)
 	}
-	admin.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
+	scrape := adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{}))
+	if separate {
+		admin.Get("/metrics", scrape)
+	} else {
+		admin.Get("/metrics", g.metricsAuth, scrape)
+	}
 	g.adminRoutes(admin)
 	g.dashboardRoutes(admin)
 	return public, admin
 }
 
-func (g *Gateway) newApp(maxBody int) *fiber.App {
-	return fiber.New(fiber.Config{
-		// Bodies over server.max_body_bytes get 413 from the handlers; the
-		// server itself reads a margin beyond it, so that a client still
-		// sending gets a 413 rather than a closed connection.
-		BodyLimit:             max(maxBody, adminMaxBody)*4 + 1<<20,
-		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		ErrorHandler:          g.errorHandler,
+// metricsAuth guards /metrics on the public listener: only with the admin
+// token as a bearer token, and off (404) while there is none. (On
+// server.admin_listen, out of the Internet's reach, it is open.)
+func (g *Gateway) metricsAuth(c *fiber.Ctx) error {
+	if g.cfg.Load().Admin.Token == "" {
+		return fiber.NewError(fiber.StatusNotFound, "/metrics is off on the public listener: set admin.token and scrape with it as a bearer token, or set server.admin_listen")
+	}
+	return g.checkBearer(c, authMetrics)
+}
+
+// newApp builds an HTTP app. Bodies are streamed: guard, the first handler,
+// refuses one over its route's limit before it is read, so BodyLimit is
+// only the biggest any route takes. Concurrency caps the connections the
+// app serves at once (server.max_connections, read at start); one more is
+// answered 503 and closed.
+func (g *Gateway) newApp(adminRoutes bool) *fiber.App {
+	app := fiber.New(fiber.Config{
+		BodyLimit:                    g.maxBodyLimit(adminRoutes),
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true, // it would read a whole multipart body before guard
+		Concurrency:                  g.cfg.Load().Server.MaxConnections,
+		DisableStartupMessage:        true,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		ErrorHandler:                 g.errorHandler,
 	})
+	app.Use(g.guard(adminRoutes))
+	return app
 }
 
 func (g *Gateway) healthRoutes(app *fiber.App) {
@@ -58,54 +83,50 @@ func (g *Gateway) healthRoutes(app *fiber.App) {
 func (g *Gateway) providerRoutes(app *fiber.App) {
 	for _, p := range g.providers {
 		for _, r := range p.Routes() {
-			h := g.inbound(p, r)
-			if r.Kind == providers.RouteStatus {
-				h = g.status(p, r)
-			}
-			app.Add(r.Method, r.Path, g.limitBody, h)
+			app.Add(r.Method, r.Path, g.webhook(p, r))
 		}
 	}
 }
 
-// answer answers a webhook the gateway took as route r says.
-func answer(c *fiber.Ctx, r providers.Route) error {
+// answer answers a webhook the gateway took as route r says, or with the
+// answer the batch carries (a handshake's challenge).
+func answer(c *fiber.Ctx, r providers.Route, b providers.Batch) error {
+	if b.Answer != "" {
+		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+		return c.SendString(b.Answer)
+	}
 	if r.ContentType != "" {
 		c.Set(fiber.HeaderContentType, r.ContentType)
 	}
 	return c.SendString(r.Answer)
 }
 
+// errorHandler answers a request a handler failed. A fault of keyway's own
+// (any error but a *fiber.Error, e.g. a store's) is logged in full and
+// answered 500 in words a client may see: its text can name the database,
+// its user and host, or hold raw SQL.
 func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
-	code := fiber.StatusInternalServerError
+	code, msg := fiber.StatusInternalServerError, "internal error: the details are in keyway's log"
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		code = fe.Code
+		code, msg = fe.Code, fe.Message
 	}
 	if code >= 500 {
-		g.log.Error().Err(err).Str("path", c.Path()).Msg("request failed")
+		g.log.Error().Err(err).Str("method", c.Method()).Str("path", c.Path()).Msg("request failed")
 	}
 	if isDashboard(c.Path()) && g.cfg.Load().Admin.Token != "" {
 		// The dashboard answers people: a page, in its layout. (While it
 		// is off it answers 404 as the API does.)
 		c.Status(code)
-		if rerr := g.render(c, "error", fmt.Sprintf("Error %d", code), map[string]any{"Message": err.Error()}); rerr == nil {
+		if rerr := g.render(c, "error", fmt.Sprintf("Error %d", code), map[string]any{"Message": msg}); rerr == nil {
 			return nil
 		}
 	}
-	return c.Status(code).JSON(fiber.Map{"error": err.Error()})
+	return c.Status(code).JSON(fiber.Map{"error": msg})
 }
 
 // isDashboard reports whether path is one of the dashboard's pages.
 func isDashboard(path string) bool { return path == "/admin" || strings.HasPrefix(path, "/admin/") }
-
-// limitBody answers 413 to a webhook body over server.max_body_bytes.
-func (g *Gateway) limitBody(c *fiber.Ctx) error {
-	if len(c.Body()) > g.cfg.Load().Server.MaxBodyBytes {
-		g.metrics.webhooks.WithLabelValues("413").Inc()
-		return c.Status(fiber.StatusRequestEntityTooLarge).SendString("request body too large")
-	}
-	return c.Next()
-}
 
 // request builds the provider's view of a webhook: the URL it was sent to
 // is server.public_url plus the path and query; forwarded headers are
@@ -124,13 +145,7 @@ func (g *Gateway) request(c *fiber.Ctx) *providers.Request {
 
 // webhookError answers a provider request that could not be taken.
 func (g *Gateway) webhookError(c *fiber.Ctx, err error) error {
-	code := fiber.StatusInternalServerError
-	switch {
-	case errors.Is(err, providers.ErrSignature):
-		code = fiber.StatusForbidden
-	case errors.Is(err, providers.ErrMalformed):
-		code = fiber.StatusBadRequest
-	}
+	code := providers.WebhookStatus(err)
 	g.metrics.webhooks.WithLabelValues(strconv.Itoa(code)).Inc()
 	g.log.Warn().Err(err).Int("status", code).Str("path", c.Path()).Msg("webhook refused")
 	return c.Status(code).SendString(strings.ToLower(fiberStatus(code)))
@@ -146,63 +161,60 @@ func fiberStatus(code int) string {
 	return "internal error"
 }
 
-// inbound handles a message from a contact on route r of provider p.
-func (g *Gateway) inbound(p providers.Provider, r providers.Route) fiber.Handler {
-	return func(c *fiber.Ctx) error { return g.handleInbound(c, p, r) }
+// webhook handles a request on route r of provider p.
+func (g *Gateway) webhook(p providers.Provider, r providers.Route) fiber.Handler {
+	return func(c *fiber.Ctx) error { return g.handleWebhook(c, p, r) }
 }
 
-// handleInbound verifies, parses and handles a message, and answers once
-// it and every effect are committed.
-func (g *Gateway) handleInbound(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
+// handleWebhook verifies and parses a request, handles every message and
+// status it carries in one commit, and answers once that is committed.
+func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
 	start := time.Now()
-	in, err := p.ParseInbound(g.request(c))
+	b, err := providers.ParseWebhook(p, r, g.request(c))
 	if err != nil {
 		return g.webhookError(c, err)
 	}
-	h, err := g.engine.HandleInbound(c.UserContext(), in)
+	for _, ig := range b.Ignored {
+		g.log.Debug().Str("provider", p.Name()).Str("kind", ig.Kind).Str("id", ig.ID).Str("reason", ig.Reason).Msg("webhook item ignored")
+	}
+	if len(b.Messages) == 0 && len(b.Statuses) == 0 {
+		g.metrics.webhooks.WithLabelValues("200").Inc()
+		return answer(c, r, b)
+	}
+	res, err := g.engine.HandleBatch(c.UserContext(), p.Name(), b)
 	if err != nil {
 		return g.webhookError(c, err)
 	}
-	route := h.Route
-	if h.Duplicate {
-		route = "duplicate"
+	for i, h := range res.Messages {
+		in := b.Messages[i]
+		route := h.Route
+		if h.Duplicate {
+			route = "duplicate"
+		}
+		g.metrics.inbound.WithLabelValues(route).Inc()
+		g.log.Info().Str("msg_id", h.Message.ID).Str("from", providers.Mask(in.From)).
+			Str("channel", in.Channel).Str("route", route).Msg("inbound")
+		g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
 	}
-	g.metrics.inbound.WithLabelValues(route).Inc()
+	for i, found := range res.Found {
+		if !found {
+			g.log.Info().Str("provider", p.Name()).Str("provider_id", b.Statuses[i].ProviderID).Msg("status for an unknown message")
+		}
+	}
 	g.metrics.webhooks.WithLabelValues("200").Inc()
-	g.metrics.latency.Observe(time.Since(start).Seconds())
-	g.log.Info().Str("msg_id", h.Message.ID).Str("from", providers.Mask(in.From)).
-		Str("channel", in.Channel).Str("route", route).Msg("inbound")
-	g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
-	return answer(c, r)
-}
-
-// status handles a delivery status report on route r of provider p.
-func (g *Gateway) status(p providers.Provider, r providers.Route) fiber.Handler {
-	return func(c *fiber.Ctx) error { return g.handleStatus(c, p, r) }
-}
-
-// handleStatus records a status report; the status callback the gateway
-// asked for carries keyway's id as msg.
-func (g *Gateway) handleStatus(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
-	s, err := p.ParseStatus(g.request(c))
-	if err != nil {
-		return g.webhookError(c, err)
+	if len(b.Messages) > 0 {
+		g.metrics.latency.Observe(time.Since(start).Seconds())
 	}
-	found, err := g.engine.UpdateStatus(c.UserContext(), p.Name(), s, c.Query("msg"))
-	if err != nil {
-		return g.webhookError(c, err)
-	}
-	if !found {
-		g.log.Info().Str("provider", p.Name()).Str("provider_id", s.ProviderID).Msg("status for an unknown message")
-	}
-	return answer(c, r)
+	return answer(c, r, b)
 }
 
 // readyz answers 200 when the gateway can take traffic: it is serving, a
-// config is loaded and storage can commit. Otherwise 503 with the reason,
-// e.g. {"ready":false,"storage":"last commit failed: ...: no space left on
-// device"}. Storage that failed probes again at most once a second, so
-// readiness comes back by itself once commits succeed.
+// config is loaded and storage can commit. Otherwise 503 with the reason in
+// words anybody may read, e.g. {"ready":false,"storage":"storage cannot
+// commit: no space left on device"}; the storage's own error, which can
+// name the database, its user and host, goes to the log. Storage that
+// failed probes again at most once a second, so readiness comes back by
+// itself once commits succeed.
 func (g *Gateway) readyz(c *fiber.Ctx) error {
 	body := fiber.Map{}
 	if !g.ready.Load() {
@@ -213,7 +225,7 @@ func (g *Gateway) readyz(c *fiber.Ctx) error {
 	}
 	err := g.store.Healthy(c.UserContext())
 	if err != nil {
-		body["storage"] = err.Error()
+		body["storage"] = storageTrouble(err)
 	}
 	if degraded := err != nil; g.degraded.Swap(degraded) != degraded {
 		if degraded {
@@ -227,4 +239,14 @@ func (g *Gateway) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(body)
 	}
 	return c.JSON(body)
+}
+
+// storageTrouble says what is wrong with storage in words a client may
+// see: a full disk by name (what the operator must fix), anything else as
+// unavailable.
+func storageTrouble(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || strings.Contains(strings.ToLower(err.Error()), "no space left on device") {
+		return "storage cannot commit: no space left on device"
+	}
+	return "storage unavailable: it cannot commit (the details are in keyway's log)"
 }
