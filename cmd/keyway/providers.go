@@ -5,4 +5,5 @@ package main
 // config sets up.
 import (
 	_ "github.com/keyway-sms/keyway/providers/twilio"
+	_ "github.com/keyway-sms/keyway/providers/vonage"
 )
