@@ -4,6 +4,7 @@ package main
 // the providers registry from its init, and the gateway mounts those the
 // config sets up.
 import (
+	_ "github.com/keyway-sms/keyway/providers/meta"
 	_ "github.com/keyway-sms/keyway/providers/twilio"
 	_ "github.com/keyway-sms/keyway/providers/vonage"
 )
