@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers/vonage"
 )
 
 // providers.vonage is checked at load with places: all three credentials
@@ -26,14 +27,16 @@ func TestConfig(t *testing.T) {
     api_secret: s
     signature_secret: x
     numbers:
-      - { number: "+447700900123", channel: sms, mps: 30 }
+      - { number: "+447700900123", channel: sms, mps: 10 }
+      - { number: "+447700900125" }
 `)
 	if problems != "" {
 		t.Fatalf("a good section has problems:\n%s", problems)
 	}
 	n := cfg.Numbers()
-	if len(n) != 1 || n[0].Provider != "vonage" || n[0].Channel != config.ChannelSMS || n[0].MPS != 30 {
-		t.Errorf("numbers = %+v, want one sms number of vonage at 30 mps", n)
+	if len(n) != 2 || n[0].Provider != "vonage" || n[0].Channel != config.ChannelSMS || n[0].MPS != 10 ||
+		n[1].Channel != config.ChannelSMS || n[1].MPS != vonage.DefaultMPS {
+		t.Errorf("numbers = %+v, want two sms numbers of vonage, at 10 mps and at the default 30", n)
 	}
 
 	_, problems = parse(`providers:

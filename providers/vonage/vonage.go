@@ -40,6 +40,10 @@ const (
 // DefaultAPIBaseURL is where sends go unless api_base_url says otherwise.
 const DefaultAPIBaseURL = "https://api.nexmo.com"
 
+// DefaultMPS is Vonage's default throughput of an account's outbound SMS
+// API requests, per second.
+const DefaultMPS = 30
+
 // devNotice is the warning logged at start in dev mode.
 const devNotice = "DEV MODE: no Vonage credentials. Vonage SMS are logged and stored, NOT sent; webhook JWTs are NOT checked. Set providers.vonage.api_key, api_secret and signature_secret for production."
 
@@ -53,6 +57,7 @@ type Settings struct {
 
 func init() {
 	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check})
+	config.SetNumberDefaults(Name, config.ChannelSMS, DefaultMPS)
 }
 
 // check checks providers.vonage at load: all three credentials or none, an
