@@ -141,7 +141,7 @@ func (g *Gateway) wake() {
 // optedOut opts out a contact the provider refused as opted out.
 func (g *Gateway) optedOut(phone string) {
 	if err := g.engine.OptOut(context.Background(), phone, "the provider refused a message: the contact opted out there"); err != nil {
-		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("opt out")
+		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("opt out")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -170,7 +171,7 @@ func (g *Gateway) handleInbound(c *fiber.Ctx, p providers.Provider, r providers.
 	g.metrics.inbound.WithLabelValues(route).Inc()
 	g.metrics.webhooks.WithLabelValues("200").Inc()
 	g.metrics.latency.Observe(time.Since(start).Seconds())
-	g.log.Info().Str("msg_id", h.Message.ID).Str("from", providers.Mask(in.From)).
+	g.log.Info().Str("msg_id", h.Message.ID).Str("from", config.MaskAddress(in.From)).
 		Str("channel", in.Channel).Str("route", route).Msg("inbound")
 	g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
 	return answer(c, r)
