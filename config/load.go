@@ -23,6 +23,7 @@ import (
 const (
 	defaultListen       = ":8080"
 	defaultMaxBodyBytes = 65536
+	defaultMaxConns     = 1024
 	defaultStoragePath  = "./data/keyway.db"
 	defaultRegion       = "US"
 	defaultTimezone     = "UTC"
@@ -173,6 +174,7 @@ func sortProblems(ps Problems) {
 func (c *Config) applyDefaults() {
 	setDefault(&c.Server.Listen, defaultListen)
 	setDefault(&c.Server.MaxBodyBytes, defaultMaxBodyBytes)
+	setDefault(&c.Server.MaxConnections, defaultMaxConns)
 	if c.Storage.Postgres == "" {
 		setDefault(&c.Storage.Path, defaultStoragePath)
 	}

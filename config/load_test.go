@@ -59,7 +59,7 @@ func mustParse(t *testing.T, src string, vars map[string]string) (*Config, Probl
 }
 
 var specEnv = map[string]string{
-	"KEYWAY_ADMIN_TOKEN": "admin-secret",
+	"KEYWAY_ADMIN_TOKEN": "admin-secret-of-the-spec",
 	"TWILIO_ACCOUNT_SID": "AC123",
 	"TWILIO_AUTH_TOKEN":  "tw-secret",
 }
@@ -83,7 +83,7 @@ func TestSpecExample(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"admin token from env", c.Admin.Token, "admin-secret"},
+		{"admin token from env", c.Admin.Token, "admin-secret-of-the-spec"},
 		{"account sid from env", c.Providers.Twilio.AccountSID, "AC123"},
 		{"auth token from env", c.Providers.Twilio.AuthToken, "tw-secret"},
 		{"timezone", c.Defaults.Timezone, "America/New_York"},
@@ -155,7 +155,7 @@ func TestLoad(t *testing.T) {
 		if err := ps.Err(); err != nil {
 			t.Fatal(err)
 		}
-		if c.File != "testdata/spec_example.yaml" || c.Admin.Token != "admin-secret" {
+		if c.File != "testdata/spec_example.yaml" || c.Admin.Token != "admin-secret-of-the-spec" {
 			t.Errorf("got file %q, admin token %q", c.File, c.Admin.Token)
 		}
 	})
@@ -387,7 +387,7 @@ colour: blue
 `
 	_, ps := mustParse(t, src, nil)
 	checkProblems(t, withoutHelpWarning(ps), []string{
-		`k.yaml:3:3: unknown key "lisen" in server (did you mean "listen"? allowed: listen, public_url, max_body_bytes, admin_listen)`,
+		`k.yaml:3:3: unknown key "lisen" in server (did you mean "listen"? allowed: listen, public_url, max_body_bytes, admin_listen, max_connections)`,
 		// the misspelt keywords and the schedule left out leave the automation without a start
 		`k.yaml:6:5: unknown key "keyword" in automation "a" (did you mean "keywords"? allowed: id, name, enabled, keywords, match, channel, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
 		`k.yaml:8:43: unknown key "every" in automation "a" field schedule (allowed: cron, group, timezone, catch_up)`,
@@ -652,7 +652,7 @@ automations:
 	checkProblems(t, render(ps), []string{
 		`k.yaml:1:1: ` + helpWarning,
 		`k.yaml:2:19: server.max_body_bytes: expected a whole number, got "big"`,
-		`k.yaml:3:3: unknown key "port" in server (allowed: listen, public_url, max_body_bytes, admin_listen)`,
+		`k.yaml:3:3: unknown key "port" in server (allowed: listen, public_url, max_body_bytes, admin_listen, max_connections)`,
 		`k.yaml:5:13: defaults.timezone: unknown time zone "Nowhere/City"`,
 		`k.yaml:7:5: warning: automation "a" has no keywords, no schedule and is not catch_all: only a start_automation step or the admin API can start it`,
 		`k.yaml:8:12: warning: automation "a" has no steps`,

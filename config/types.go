@@ -47,6 +47,10 @@ type Server struct {
 	// /metrics are served instead of on Listen: an address on loopback or a
 	// private network, out of the Internet's reach.
 	AdminListen string `yaml:"admin_listen"`
+	// MaxConnections is how many connections each listener serves at once
+	// (default 1024); one more is answered 503 and closed, so that a flood
+	// of connections cannot take the memory their bodies would need.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Storage is where keyway keeps its state: the embedded bbolt file at
@@ -62,6 +66,10 @@ type Storage struct {
 	// kept; older ones are pruned. Zero (the default) keeps them forever.
 	Retention Duration `yaml:"retention"`
 }
+
+// MinAdminToken is the shortest admin.token accepted outside dev mode: a
+// token anybody on the Internet may try must resist guessing.
+const MinAdminToken = 16
 
 // Admin configures the admin API; it is off while Token is empty.
 type Admin struct {

@@ -72,9 +72,25 @@ func (k *checker) server() {
 	if s.MaxBodyBytes <= 0 {
 		k.errorf("server.max_body_bytes", "server.max_body_bytes: must be more than 0, got %d", s.MaxBodyBytes)
 	}
+	if s.MaxConnections < 0 {
+		k.errorf("server.max_connections", "server.max_connections: must be more than 0, got %d", s.MaxConnections)
+	}
 	if s.AdminListen != "" {
 		k.adminListen(s)
 	}
+	k.adminToken()
+}
+
+// adminToken checks that admin.token, when set, is long enough to resist
+// guessing: the admin API and the dashboard take it from anybody who can
+// reach them. Dev mode (no Twilio credentials: nothing is sent) takes any
+// token, for trying keyway out.
+func (k *checker) adminToken() {
+	t := k.c.Admin.Token
+	if t == "" || len(t) >= MinAdminToken || k.c.Providers.Twilio.DevMode() {
+		return
+	}
+	k.errorf("admin.token", "admin.token: %d characters is too short to resist guessing; use at least %d random ones, e.g. the output of `openssl rand -hex 16`", len(t), MinAdminToken)
 }
 
 // adminListen checks server.admin_listen: an address, not listen's, and
@@ -236,14 +252,8 @@ var hostname = regexp.MustCompile(`^(?i)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.
 func (k *checker) http() {
 	for i, h := range k.c.HTTP.AllowHosts {
 		path := fmt.Sprintf("http.allow_hosts[%d]", i)
-		switch {
-		case strings.Contains(h, "/"):
-			if _, _, err := net.ParseCIDR(h); err != nil {
-				k.errorf(path, "%s: %q is not a valid CIDR range such as 10.1.0.0/16", path, h)
-			}
-		case net.ParseIP(h) != nil:
-		case !hostname.MatchString(h):
-			k.errorf(path, "%s: %q is not a hostname, an IP address or a CIDR range", path, h)
+		if _, err := ParseAllowHost(h); err != nil {
+			k.errorf(path, "%s: %s", path, strings.TrimPrefix(err.Error(), "config: "))
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/subtle"
 	"errors"
 	"maps"
 	"net/url"
@@ -16,9 +15,12 @@ import (
 )
 
 // adminRoutes mounts the admin API under /api/v1. It is off (404) while
-// admin.token is empty, and answers 401 without the right bearer token.
+// admin.token is empty, and answers 401 without the right bearer token
+// (429 to an address that failed too often, see failedLogins). Bodies are
+// capped before they are read (guard), and read only once the token is
+// checked.
 func (g *Gateway) adminRoutes(app *fiber.App) {
-	api := app.Group("/api/v1", limitAdminBody, g.adminAuth)
+	api := app.Group("/api/v1", g.adminAuth)
 	api.Get("/automations", g.listAutomations)
 	api.Post("/automations/:id/enrollments", g.startEnrollments)
 	api.Get("/enrollments", g.listEnrollments)
@@ -33,16 +35,10 @@ func (g *Gateway) adminRoutes(app *fiber.App) {
 }
 
 func (g *Gateway) adminAuth(c *fiber.Ctx) error {
-	token := g.cfg.Load().Admin.Token
-	if token == "" {
+	if g.cfg.Load().Admin.Token == "" {
 		return fiber.NewError(fiber.StatusNotFound, "the admin API is off: set admin.token")
 	}
-	scheme, got, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
-	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
-		return fiber.NewError(fiber.StatusUnauthorized, "missing or wrong bearer token")
-	}
-	return c.Next()
+	return g.checkBearer(c, authAPI)
 }
 
 type automationView struct {

@@ -18,23 +18,13 @@ import (
 	"github.com/keyway-sms/keyway/config"
 )
 
-// adminMaxBody caps an admin API request body. It is checked before the
-// bearer token, so that nobody can make the gateway parse a big body
-// without it.
+// adminMaxBody caps an admin API or dashboard request body; guard
+// refuses a bigger one before reading it.
 const adminMaxBody = 1 << 20
 
 // pageScan is how many stored records a listing reads per store call
 // while it looks for the ones its filters keep.
 const pageScan = 500
-
-// limitAdminBody answers 413 to an admin request with a body over
-// adminMaxBody, before anything else looks at it.
-func limitAdminBody(c *fiber.Ctx) error {
-	if len(c.Body()) > adminMaxBody {
-		return fiber.NewError(fiber.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: at most %d bytes", adminMaxBody))
-	}
-	return c.Next()
-}
 
 // badRequest is a 400 whose message names the field at fault.
 func badRequest(field, format string, args ...any) error {

@@ -135,7 +135,7 @@ type refusedReload struct {
 // dashboardRoutes mounts the dashboard under /admin/. Like the admin API
 // it is off (404) while admin.token is empty.
 func (g *Gateway) dashboardRoutes(app *fiber.App) {
-	d := app.Group("/admin", limitAdminBody, g.dashOn)
+	d := app.Group("/admin", g.dashOn)
 	d.Get("/style.css", func(c *fiber.Ctx) error {
 		css, err := web.ReadFile("web/style.css")
 		if err != nil {
@@ -183,11 +183,30 @@ func (g *Gateway) dashSession(c *fiber.Ctx) error {
 		}
 		return c.Redirect("/admin/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 	}
-	if c.Method() == fiber.MethodPost && subtle.ConstantTimeCompare([]byte(c.FormValue("csrf")), []byte(se.csrf)) != 1 {
+	if c.Method() == fiber.MethodPost && subtle.ConstantTimeCompare([]byte(csrfToken(c)), []byte(se.csrf)) != 1 {
 		return fiber.NewError(fiber.StatusForbidden, "the form's CSRF token is missing or stale: reload the page")
 	}
 	c.Locals("session", se)
 	return c.Next()
+}
+
+// csrfHeader is the header a script may send the CSRF token in.
+const csrfHeader = "X-CSRF-Token"
+
+// csrfToken is the CSRF token a POST carries: in the X-CSRF-Token header,
+// or the form body's csrf field (url-encoded or multipart). Never the query
+// string: a URL lands in logs, histories and Referer headers.
+func csrfToken(c *fiber.Ctx) string {
+	if t := c.Get(csrfHeader); t != "" {
+		return t
+	}
+	if strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEMultipartForm) {
+		if f, err := c.MultipartForm(); err == nil && len(f.Value["csrf"]) > 0 {
+			return f.Value["csrf"][0]
+		}
+		return ""
+	}
+	return string(c.Request().PostArgs().Peek("csrf"))
 }
 
 // render answers with page, its data wrapped with what the layout needs.
@@ -216,10 +235,26 @@ func (g *Gateway) loginPage(c *fiber.Ctx) error {
 	return g.render(c, "login", "Log in", map[string]any{"Next": safeNext(c.Query("next")), "Error": ""})
 }
 
+// login opens a session for the right admin token. Failures are slowed
+// down per client address (failedLogins): past a few, a try gets 429 with
+// Retry-After, unchecked, until the address's next try is due.
 func (g *Gateway) login(c *fiber.Ctx) error {
 	token := g.cfg.Load().Admin.Token
-	next := safeNext(c.FormValue("next"))
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(c.FormValue("token"))), []byte(token)) != 1 {
+	// The form's fields, never the query string's: a token in a URL lands
+	// in logs and histories.
+	form := c.Request().PostArgs()
+	next := safeNext(string(form.Peek("next")))
+	key := addrKey(c.IP())
+	if wait := g.logins.wait(key); wait > 0 {
+		g.metrics.authFailures.WithLabelValues(authDashboard, "limited").Inc()
+		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
+		c.Status(fiber.StatusTooManyRequests)
+		return g.render(c, "login", "Log in", map[string]any{"Next": next,
+			"Error": "Too many failed logins from your address: try again in " + retryAfter(wait) + " seconds."})
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(string(form.Peek("token")))), []byte(token)) != 1 {
+		g.logins.failed(key)
+		g.metrics.authFailures.WithLabelValues(authDashboard, "wrong").Inc()
 		g.log.Warn().Str("remote", c.IP()).Msg("dashboard: login with a wrong admin token")
 		c.Status(fiber.StatusUnauthorized)
 		return g.render(c, "login", "Log in", map[string]any{"Next": next, "Error": "That is not the admin token."})

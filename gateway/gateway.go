@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,8 +49,11 @@ type Gateway struct {
 	reloadMu  sync.Mutex
 	ready     atomic.Bool
 	degraded  atomic.Bool // the last readiness check found storage unable to commit
-	// sessions are the dashboard's logins.
+	// sessions are the dashboard's logins; logins slows down the clients
+	// that fail to give the admin token.
 	sessions sessions
+	logins   *failedLogins
+	hangups  <-chan os.Signal // Options.Hangups
 	// lastRefused is the last reload refused, for the dashboard; loadedAt
 	// is when the running config was loaded.
 	lastRefused atomic.Pointer[refusedReload]
@@ -76,6 +80,11 @@ type Options struct {
 	// Owner names this process on the send leases it takes (default: the
 	// host name); processes that share a store need names of their own.
 	Owner string
+	// Hangups, if set, delivers the SIGHUPs the process caught since it
+	// started (signal.Notify, buffered): one that came before the gateway
+	// was ready is acted on once it is, instead of killing the process.
+	// Without it the gateway listens for SIGHUP itself once it runs.
+	Hangups <-chan os.Signal
 }
 
 // New builds the gateway: its engine, outbox and scheduler on o.Store, and
@@ -91,7 +100,8 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	cfg, log := o.Config, o.Logger
-	g := &Gateway{log: log, path: o.Path, store: o.Store, providers: o.Providers, metrics: newMetrics(), kick: make(chan struct{}, 1)}
+	g := &Gateway{log: log, path: o.Path, store: o.Store, providers: o.Providers, metrics: newMetrics(), kick: make(chan struct{}, 1),
+		logins: newFailedLogins(time.Now), hangups: o.Hangups}
 	for _, p := range o.Providers {
 		g.dev = g.dev || p.DevNotice() != ""
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,36 +18,60 @@ import (
 
 // routes builds the HTTP apps: the public one (webhooks, health) and the
 // admin one (admin API, dashboard, /metrics). Without server.admin_listen
-// they are one app on server.listen; with it the admin routes are served
-// only on the admin listener, and 404 on listen.
+// they are one app on server.listen, where /metrics asks for the admin
+// token; with it the admin routes are served only on the admin listener,
+// and 404 on listen.
 func (g *Gateway) routes() (public, admin *fiber.App) {
 	cfg := g.cfg.Load()
-	public = g.newApp(cfg.Server.MaxBodyBytes)
+	separate := cfg.Server.AdminListen != ""
+	public = g.newApp(!separate)
 	g.providerRoutes(public)
 	g.healthRoutes(public)
 	admin = public
-	if cfg.Server.AdminListen != "" {
-		admin = g.newApp(cfg.Server.MaxBodyBytes)
+	if separate {
+		admin = g.newApp(true)
 		g.healthRoutes(admin)
 	}
-	admin.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
+	scrape := adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{}))
+	if separate {
+		admin.Get("/metrics", scrape)
+	} else {
+		admin.Get("/metrics", g.metricsAuth, scrape)
+	}
 	g.adminRoutes(admin)
 	g.dashboardRoutes(admin)
 	return public, admin
 }
 
-func (g *Gateway) newApp(maxBody int) *fiber.App {
-	return fiber.New(fiber.Config{
-		// Bodies over server.max_body_bytes get 413 from the handlers; the
-		// server itself reads a margin beyond it, so that a client still
-		// sending gets a 413 rather than a closed connection.
-		BodyLimit:             max(maxBody, adminMaxBody)*4 + 1<<20,
-		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		ErrorHandler:          g.errorHandler,
+// metricsAuth guards /metrics on the public listener: only with the admin
+// token as a bearer token, and off (404) while there is none. (On
+// server.admin_listen, out of the Internet's reach, it is open.)
+func (g *Gateway) metricsAuth(c *fiber.Ctx) error {
+	if g.cfg.Load().Admin.Token == "" {
+		return fiber.NewError(fiber.StatusNotFound, "/metrics is off on the public listener: set admin.token and scrape with it as a bearer token, or set server.admin_listen")
+	}
+	return g.checkBearer(c, authMetrics)
+}
+
+// newApp builds an HTTP app. Bodies are streamed: guard, the first handler,
+// refuses one over its route's limit before it is read, so BodyLimit is
+// only the biggest any route takes. Concurrency caps the connections the
+// app serves at once (server.max_connections, read at start); one more is
+// answered 503 and closed.
+func (g *Gateway) newApp(adminRoutes bool) *fiber.App {
+	app := fiber.New(fiber.Config{
+		BodyLimit:                    g.maxBodyLimit(adminRoutes),
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true, // it would read a whole multipart body before guard
+		Concurrency:                  g.cfg.Load().Server.MaxConnections,
+		DisableStartupMessage:        true,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		ErrorHandler:                 g.errorHandler,
 	})
+	app.Use(g.guard(adminRoutes))
+	return app
 }
 
 func (g *Gateway) healthRoutes(app *fiber.App) {
@@ -63,7 +88,7 @@ func (g *Gateway) providerRoutes(app *fiber.App) {
 			if r.Kind == providers.RouteStatus {
 				h = g.status(p, r)
 			}
-			app.Add(r.Method, r.Path, g.limitBody, h)
+			app.Add(r.Method, r.Path, h)
 		}
 	}
 }
@@ -76,37 +101,32 @@ func answer(c *fiber.Ctx, r providers.Route) error {
 	return c.SendString(r.Answer)
 }
 
+// errorHandler answers a request a handler failed. A fault of keyway's own
+// (any error but a *fiber.Error, e.g. a store's) is logged in full and
+// answered 500 in words a client may see: its text can name the database,
+// its user and host, or hold raw SQL.
 func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
-	code := fiber.StatusInternalServerError
+	code, msg := fiber.StatusInternalServerError, "internal error: the details are in keyway's log"
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		code = fe.Code
+		code, msg = fe.Code, fe.Message
 	}
 	if code >= 500 {
-		g.log.Error().Err(err).Str("path", c.Path()).Msg("request failed")
+		g.log.Error().Err(err).Str("method", c.Method()).Str("path", c.Path()).Msg("request failed")
 	}
 	if isDashboard(c.Path()) && g.cfg.Load().Admin.Token != "" {
 		// The dashboard answers people: a page, in its layout. (While it
 		// is off it answers 404 as the API does.)
 		c.Status(code)
-		if rerr := g.render(c, "error", fmt.Sprintf("Error %d", code), map[string]any{"Message": err.Error()}); rerr == nil {
+		if rerr := g.render(c, "error", fmt.Sprintf("Error %d", code), map[string]any{"Message": msg}); rerr == nil {
 			return nil
 		}
 	}
-	return c.Status(code).JSON(fiber.Map{"error": err.Error()})
+	return c.Status(code).JSON(fiber.Map{"error": msg})
 }
 
 // isDashboard reports whether path is one of the dashboard's pages.
 func isDashboard(path string) bool { return path == "/admin" || strings.HasPrefix(path, "/admin/") }
-
-// limitBody answers 413 to a webhook body over server.max_body_bytes.
-func (g *Gateway) limitBody(c *fiber.Ctx) error {
-	if len(c.Body()) > g.cfg.Load().Server.MaxBodyBytes {
-		g.metrics.webhooks.WithLabelValues("413").Inc()
-		return c.Status(fiber.StatusRequestEntityTooLarge).SendString("request body too large")
-	}
-	return c.Next()
-}
 
 // request builds the provider's view of a webhook: the URL it was sent to
 // is server.public_url plus the path and query; forwarded headers are
@@ -200,10 +220,12 @@ func (g *Gateway) handleStatus(c *fiber.Ctx, p providers.Provider, r providers.R
 }
 
 // readyz answers 200 when the gateway can take traffic: it is serving, a
-// config is loaded and storage can commit. Otherwise 503 with the reason,
-// e.g. {"ready":false,"storage":"last commit failed: ...: no space left on
-// device"}. Storage that failed probes again at most once a second, so
-// readiness comes back by itself once commits succeed.
+// config is loaded and storage can commit. Otherwise 503 with the reason in
+// words anybody may read, e.g. {"ready":false,"storage":"storage cannot
+// commit: no space left on device"}; the storage's own error, which can
+// name the database, its user and host, goes to the log. Storage that
+// failed probes again at most once a second, so readiness comes back by
+// itself once commits succeed.
 func (g *Gateway) readyz(c *fiber.Ctx) error {
 	body := fiber.Map{}
 	if !g.ready.Load() {
@@ -214,7 +236,7 @@ func (g *Gateway) readyz(c *fiber.Ctx) error {
 	}
 	err := g.store.Healthy(c.UserContext())
 	if err != nil {
-		body["storage"] = err.Error()
+		body["storage"] = storageTrouble(err)
 	}
 	if degraded := err != nil; g.degraded.Swap(degraded) != degraded {
 		if degraded {
@@ -228,4 +250,14 @@ func (g *Gateway) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(body)
 	}
 	return c.JSON(body)
+}
+
+// storageTrouble says what is wrong with storage in words a client may
+// see: a full disk by name (what the operator must fix), anything else as
+// unavailable.
+func storageTrouble(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || strings.Contains(strings.ToLower(err.Error()), "no space left on device") {
+		return "storage cannot commit: no space left on device"
+	}
+	return "storage unavailable: it cannot commit (the details are in keyway's log)"
 }

@@ -23,6 +23,10 @@ type metrics struct {
 	// configInfo is 1 with the running config's hash as label, so that
 	// operators can see a process running another file than the rest.
 	configInfo *prometheus.GaugeVec
+	// authFailures counts requests refused for a missing or wrong admin
+	// token, by where they came (api, dashboard, metrics), and those
+	// refused unchecked because their address failed too often (limited).
+	authFailures *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -60,8 +64,11 @@ func newMetrics() *metrics {
 		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "keyway_config_info", Help: "1, with the SHA-256 of the running config file as the hash label.",
 		}, []string{"hash"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyway_auth_failures_total", Help: "Requests refused for a missing or wrong admin token, by where they came (api, dashboard, metrics) and result (wrong, limited).",
+		}, []string{"via", "result"}),
 	}
-	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.setAside, m.reloads, m.reloadOK, m.reloadTime, m.configInfo,
+	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.setAside, m.reloads, m.reloadOK, m.reloadTime, m.configInfo, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -151,4 +151,9 @@ func (m *metrics) zeroCounters() {
 	for _, result := range []string{"ok", "refused"} {
 		m.reloads.WithLabelValues(result)
 	}
+	for _, via := range []string{authAPI, authDashboard, authMetrics} {
+		for _, result := range []string{"wrong", "limited"} {
+			m.authFailures.WithLabelValues(via, result)
+		}
+	}
 }

@@ -106,7 +106,7 @@ func TestReadyzFollowsStorageCommits(t *testing.T) {
 		t.Fatalf("disk full: webhook %d, want 500", code)
 	}
 	code, body := ready(t)
-	if code != http.StatusServiceUnavailable || body["ready"] != false || !strings.Contains(fmt.Sprint(body["storage"]), errDiskFull.Error()) {
+	if code != http.StatusServiceUnavailable || body["ready"] != false || !strings.Contains(fmt.Sprint(body["storage"]), "no space left on device") {
 		t.Fatalf("disk full: readyz %d %v, want 503 naming the storage fault", code, body)
 	}
 

@@ -46,7 +46,7 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 		return problems, err
 	}
 	if old := g.cfg.Load(); restartNeeded(old, cfg) {
-		g.log.Warn().Msg("reload: server.listen, server.admin_listen, storage, providers and email take effect at the next restart")
+		g.log.Warn().Msg("reload: server.listen, server.admin_listen, server.max_connections, storage, providers and email take effect at the next restart")
 	}
 	// The new config goes live once its steps are recorded among those
 	// stored enrollments may stand at (see engine.ReconcileTo); schedules
@@ -98,19 +98,25 @@ func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set 
 }
 
 func restartNeeded(a, b *config.Config) bool {
-	return a.Server.Listen != b.Server.Listen || a.Server.AdminListen != b.Server.AdminListen || a.Storage.Path != b.Storage.Path || a.Storage.Postgres != b.Storage.Postgres ||
+	return a.Server.Listen != b.Server.Listen || a.Server.AdminListen != b.Server.AdminListen || a.Server.MaxConnections != b.Server.MaxConnections || a.Storage.Path != b.Storage.Path || a.Storage.Postgres != b.Storage.Postgres ||
 		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
 }
 
 // watchReloads reloads on SIGHUP and when the config file changes, until
 // ctx is done. Editors replace files rather than write them, so it watches
 // the folder and debounces bursts of events. It closes watching once SIGHUP
-// is caught and the folder watched: a SIGHUP before that would end the
-// process, and a change before that would go unseen.
+// is caught and the folder watched: a change before that would go unseen.
+// SIGHUP comes through Options.Hangups, caught since the process started,
+// so that one sent while keyway starts waits for this loop; without it,
+// the loop catches SIGHUP itself.
 func (g *Gateway) watchReloads(ctx context.Context, watching chan<- struct{}) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hup := g.hangups
+	if hup == nil {
+		own := make(chan os.Signal, 1)
+		signal.Notify(own, syscall.SIGHUP)
+		defer signal.Stop(own)
+		hup = own
+	}
 
 	var events <-chan fsnotify.Event
 	w, err := fsnotify.NewWatcher()

@@ -59,7 +59,7 @@ const (
 	OurSMS      = "+15005550006"
 	OurWhatsApp = "+14155238886"
 	PublicURL   = "https://sms.keyway.test"
-	AdminToken  = "admintoken"
+	AdminToken  = "admin-token-for-e2e-tests"
 )
 
 // Gateway is a running keyway binary with its fakes.
@@ -148,6 +148,13 @@ var listening = regexp.MustCompile(`"listen":"([^"]+)"[^\n]*"message":"keyway se
 // Start starts keyway and waits until it answers /readyz.
 func (g *Gateway) Start() {
 	g.t.Helper()
+	g.launch()
+	g.waitReady()
+}
+
+// launch starts keyway without waiting for it.
+func (g *Gateway) launch() {
+	g.t.Helper()
 	g.logs = &fakes.Logs{}
 	args := g.cmdArgs
 	if args == nil {
@@ -167,6 +174,12 @@ func (g *Gateway) Start() {
 	}
 	g.exit = make(chan error, 1)
 	go func(cmd *exec.Cmd, exit chan error) { exit <- cmd.Wait() }(g.cmd, g.exit)
+}
+
+// waitReady waits until the keyway launch started answers /readyz, and
+// fails the test if it exits first.
+func (g *Gateway) waitReady() {
+	g.t.Helper()
 	deadline := time.After(patience)
 	poll := time.NewTicker(20 * time.Millisecond)
 	defer poll.Stop()

@@ -32,7 +32,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	g.Text(Inbound{From: "+15556660001", Body: "hours"})
 	g.Twilio.WaitSent(t, 1, patience)
 	Eventually(t, patience, "metrics counting the message and the send", func() bool {
-		_, body := get(t, g.URL+"/metrics")
+		body := scrape(t, g)
 		return strings.Contains(body, `keyway_inbound_messages_total{route="keyword"} 1`) &&
 			strings.Contains(body, `keyway_outbound_attempts_total{kind="text",result="sent"} 1`) &&
 			strings.Contains(body, `keyway_webhook_requests_total{status="200"} 1`)

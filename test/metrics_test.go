@@ -8,10 +8,11 @@ import (
 	"testing"
 )
 
-// scrape returns the gateway's /metrics text.
+// scrape returns the gateway's /metrics text, scraped as Prometheus would
+// on the public listener: with the admin token as a bearer token.
 func scrape(t *testing.T, g *Gateway) string {
 	t.Helper()
-	code, body := adminRaw(t, g.URL, http.MethodGet, "/metrics", "", nil)
+	code, body := adminRaw(t, g.URL, http.MethodGet, "/metrics", "", bearer)
 	if code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d", code)
 	}

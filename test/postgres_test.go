@@ -295,7 +295,7 @@ var configHash = regexp.MustCompile(`(?m)^keyway_config_info\{hash="([0-9a-f]+)"
 // the admin API.
 func configHashes(t *testing.T, g *Gateway) (metrics, api string) {
 	t.Helper()
-	_, body := get(t, g.URL+"/metrics")
+	body := scrape(t, g)
 	m := configHash.FindAllStringSubmatch(body, -1)
 	if len(m) != 1 {
 		t.Fatalf("/metrics has %d keyway_config_info lines, want 1:\n%s", len(m), body)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -151,14 +150,10 @@ func placeOf(t *testing.T, g *Gateway, needle string) string {
 // reloadMetrics returns the two last-reload gauges from /metrics.
 func reloadMetrics(t *testing.T, g *Gateway) (ok, when float64) {
 	t.Helper()
-	res, err := http.Get(g.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
+	body := scrape(t, g)
 	values := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
+	var err error
+	for _, line := range strings.Split(body, "\n") {
 		name, v, found := strings.Cut(line, " ")
 		if found && strings.HasPrefix(name, "keyway_config_last_reload_") {
 			if values[name], err = strconv.ParseFloat(v, 64); err != nil {

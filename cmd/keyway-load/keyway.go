@@ -17,7 +17,7 @@ import (
 // Settings of the keyway under test that the load depends on.
 const (
 	publicURL  = "https://load.keyway.test"
-	adminToken = "loadadmin"
+	adminToken = "keyway-load-admin-token"
 	ourNumber  = "+15005550006"
 )
 

@@ -170,7 +170,12 @@ func startOnce(ctx context.Context, o startupOptions, run int, fake *fakeTwilio)
 	}
 	f.Webhooks = time.Since(t0)
 	t0 = time.Now()
-	res, err := client.Get(p.URL + "/metrics")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/metrics", nil)
+	if err != nil {
+		return f, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken) // /metrics on the public listener asks for it
+	res, err := client.Do(req)
 	if err != nil {
 		return f, fmt.Errorf("scrape /metrics: %w", err)
 	}

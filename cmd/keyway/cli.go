@@ -348,6 +348,12 @@ messages are logged and stored instead of sent, and signature checks are off.
 `
 
 func serve(args []string, stdout, stderr io.Writer) int {
+	// A SIGHUP asks for a reload. One that comes while keyway starts
+	// (reading the config, opening storage) would end the process were it
+	// not caught: it is held here, and the gateway reloads once ready.
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer signal.Stop(hangups)
 	fs := newCommandFlags("serve", serveHelp)
 	cf := configFlags(fs)
 	cf.logFlags(fs)
@@ -388,7 +394,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		defer stopProfiler()
 	}
 	tuneGC(gcHeadroom)
-	g, err := newGateway(cf.config, cfg, set, log)
+	g, err := newGateway(cf.config, cfg, set, log, hangups)
 	if err != nil {
 		log.Error().Err(err).Msg("start")
 		return 1
@@ -404,7 +410,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 
 // newGateway builds the providers cfg sets up among those compiled in
 // (providers.go), opens storage and hands both to the gateway.
-func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Logger) (*gateway.Gateway, error) {
+func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Logger, hangups <-chan os.Signal) (*gateway.Gateway, error) {
 	ps, err := providers.Build(cfg, log)
 	if err != nil {
 		return nil, err
@@ -414,7 +420,7 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g, err := gateway.New(gateway.Options{Path: path, Config: cfg, Set: set, Store: st, Providers: ps, Logger: log,
-		Version: version, Commit: revision(), Owner: owner})
+		Version: version, Commit: revision(), Owner: owner, Hangups: hangups})
 	if err != nil {
 		st.Close()
 		return nil, err

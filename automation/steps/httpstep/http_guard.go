@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,27 +55,29 @@ func newHTTPGuard(s config.HTTP) *httpGuard {
 	plain := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	dial := plain.DialContext
 	if !s.AllowPrivate {
-		names := map[string]bool{}
-		var v4, v6 []netip.Prefix
+		var allowed []config.AllowHost
 		for _, h := range s.AllowHosts {
-			p, ok := parseAllowedRange(h)
-			switch {
-			case !ok:
-				names[canonicalHost(h)] = true
-			case p.Addr().Is4():
-				v4 = append(v4, p)
-			default:
-				v6 = append(v6, p)
+			if a, err := config.ParseAllowHost(h); err == nil { // validate reported the others
+				allowed = append(allowed, a)
 			}
 		}
-		guardian := ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
-		guarded := &net.Dialer{Timeout: plain.Timeout, KeepAlive: plain.KeepAlive, Control: guardian.Safe}
+		guardian := ssrf.New(ssrf.WithAnyPort())
+		// Each address a name resolves to is checked as it is dialled,
+		// after resolution: an allowed address or range (on its port, if
+		// the entry names one) passes, any other goes to the guard.
+		control := func(network, address string, c syscall.RawConn) error {
+			if host, port, ok := splitPort(address); ok && allowsAny(allowed, host, port, false) {
+				return nil
+			}
+			return guardian.Safe(network, address, c)
+		}
+		guarded := &net.Dialer{Timeout: plain.Timeout, KeepAlive: plain.KeepAlive, Control: control}
 		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			// The transport dials the URL's host:port (no proxy is used),
-			// so an allowed host name is checked against the URL's host;
-			// every other host has each resolved address checked.
-			host, _, err := net.SplitHostPort(addr)
-			if err == nil && names[canonicalHost(host)] {
+			// so an allowed host name is checked against the URL's host
+			// and port, also after a redirect; every other host has each
+			// resolved address checked.
+			if host, port, ok := splitPort(addr); ok && allowsAny(allowed, host, port, true) {
 				return plain.DialContext(ctx, network, addr)
 			}
 			return guarded.DialContext(ctx, network, addr)
@@ -105,20 +107,27 @@ func newHTTPGuard(s config.HTTP) *httpGuard {
 
 var errTooManyRedirects = errors.New("stopped after 5 redirects")
 
-// parseAllowedRange reads an allow_hosts entry that is an IP address or a
-// CIDR range; ok is false for a host name.
-func parseAllowedRange(h string) (netip.Prefix, bool) {
-	if p, err := netip.ParsePrefix(h); err == nil {
-		return p.Masked(), true
+// splitPort splits a dialled "host:port".
+func splitPort(addr string) (string, int, bool) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, false
 	}
-	if a, err := netip.ParseAddr(h); err == nil {
-		a = a.Unmap()
-		return netip.PrefixFrom(a, a.BitLen()), true
-	}
-	return netip.Prefix{}, false
+	port, err := strconv.Atoi(p)
+	return host, port, err == nil
 }
 
-func canonicalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
+// allowsAny reports whether an http.allow_hosts entry lets a call reach
+// host on port: among the names when names is true (the URL's host, before
+// resolution), else among the addresses and ranges (each address dialled).
+func allowsAny(allowed []config.AllowHost, host string, port int, names bool) bool {
+	for _, a := range allowed {
+		if (a.Name != "") == names && a.Allows(host, port) {
+			return true
+		}
+	}
+	return false
+}
 
 // describeHTTPError says why a call failed, in words for http.error and
 // end reasons (without the URL, whose query may hold a key), and whether

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// loginMaxBody caps the dashboard's login form: a token and where to go
+// next. It is read before anybody is known, so it gets far less room than
+// the pages behind the login.
+const loginMaxBody = 16 << 10
+
+// prefetch is how much of a body the server reads along with the headers,
+// before any handler runs (fasthttp's streaming reads up to 8 KiB); the
+// rest is read only when a handler asks for it.
+const prefetch = 8 << 10
+
+// guard runs first on every request. It sets the headers every answer
+// carries, and caps the body at its route's limit before it is read: the
+// server streams bodies (fiber.Config.StreamRequestBody), so a body is
+// read only when a handler asks for it, and a Content-Length over the
+// limit is answered 413 at once, the connection closed instead of read.
+// A chunked body has no length to check: it is read up to its limit, and
+// refused as soon as it passes it. A compressed body (Content-Encoding) is
+// refused with 415: a small one can unpack to gigabytes. adminRoutes says
+// whether the app serves the admin API and the dashboard, whose bodies may
+// be bigger than a webhook's.
+func (g *Gateway) guard(adminRoutes bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+		path := c.Path()
+		admin := adminRoutes && isAdminPath(path)
+		if admin {
+			c.Set(fiber.HeaderCacheControl, "no-store")
+		}
+		limit := g.bodyLimit(path, admin)
+		if ok, err := g.capBody(c, limit, admin); !ok {
+			// What is left of the body is never read: the connection
+			// cannot carry another request.
+			c.Context().SetConnectionClose()
+			return err
+		}
+		err := c.Next()
+		if c.Request().IsBodyStream() && c.Request().Header.ContentLength() > prefetch {
+			// Answered without reading the body (a 401, a 404): the
+			// rest of it would be read as the next request.
+			c.Context().SetConnectionClose()
+		}
+		return err
+	}
+}
+
+// isAdminPath reports whether path is the admin API's or the dashboard's.
+func isAdminPath(path string) bool {
+	return path == "/api/v1" || strings.HasPrefix(path, "/api/v1/") || isDashboard(path)
+}
+
+// bodyLimit is the most a request body on path may hold: the admin
+// routes' own limit (the login form's smaller one), else
+// server.max_body_bytes, which webhooks are held to.
+func (g *Gateway) bodyLimit(path string, admin bool) int {
+	switch {
+	case admin && path == "/admin/login":
+		return loginMaxBody
+	case admin:
+		return adminMaxBody
+	}
+	return g.cfg.Load().Server.MaxBodyBytes
+}
+
+// maxBodyLimit is the biggest body any route of an app takes: the server's
+// own BodyLimit.
+func (g *Gateway) maxBodyLimit(adminRoutes bool) int {
+	n := g.cfg.Load().Server.MaxBodyBytes
+	if adminRoutes {
+		n = max(n, adminMaxBody, loginMaxBody)
+	}
+	return n
+}
+
+// capBody refuses a body over limit, or compressed, before it is read; a
+// chunked one is read here, up to limit. When it refuses (ok false), it
+// has answered or returns the error to answer.
+func (g *Gateway) capBody(c *fiber.Ctx, limit int, admin bool) (ok bool, err error) {
+	if enc := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); enc != "" && !strings.EqualFold(enc, "identity") {
+		return false, g.refuseBody(c, admin, fiber.StatusUnsupportedMediaType, "compressed request bodies are not taken: send it without Content-Encoding")
+	}
+	n := c.Request().Header.ContentLength()
+	if n > limit {
+		return false, g.refuseBody(c, admin, fiber.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: at most %d bytes", limit))
+	}
+	if n != -1 || !c.Request().IsBodyStream() { // -1: chunked
+		return true, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), int64(limit)+1))
+	switch {
+	case err != nil:
+		return false, g.refuseBody(c, admin, fiber.StatusBadRequest, "unreadable chunked body")
+	case len(body) > limit:
+		return false, g.refuseBody(c, admin, fiber.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: at most %d bytes", limit))
+	}
+	c.Request().SetBody(body)
+	return true, nil
+}
+
+// refuseBody answers a body guard refused: the admin routes in their own
+// way (JSON, or a dashboard page), the others, webhooks among them, as
+// plain text, counted as webhook answers.
+func (g *Gateway) refuseBody(c *fiber.Ctx, admin bool, code int, msg string) error {
+	if admin {
+		return fiber.NewError(code, msg)
+	}
+	if c.Method() == fiber.MethodPost {
+		g.metrics.webhooks.WithLabelValues(fmt.Sprint(code)).Inc()
+	}
+	return c.Status(code).SendString(msg)
+}
