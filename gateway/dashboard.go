@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -32,36 +30,18 @@ const (
 	dashPageSize  = 50
 )
 
-// pages are the dashboard's templates, each the layout plus one page.
+// pages are the dashboard's templates, each the layout plus one page. The
+// functions given here only name the functions pages call: render clones
+// the page and gives it the request's own (times in defaults.timezone,
+// contact names), so that a page is never executed itself.
 var pages = func() map[string]*template.Template {
-	funcs := template.FuncMap{
-		"when":     formatTime,
-		"whenp":    func(t *time.Time) string { return formatTime(derefTime(t)) },
-		"join":     strings.Join,
-		"pathesc":  url.PathEscape,
-		"queryesc": url.QueryEscape,
-		"diagram":  diagram,
-	}
+	funcs := pageFuncs(time.UTC, nil, nil)
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "automations", "automation", "enrollments", "contacts", "contact", "messages", "handoffs", "reload", "error"} {
+	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
 }()
-
-func derefTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
-}
 
 // sessions are the dashboard's logins, kept in memory: a restart logs
 // everybody out. Each remembers a fingerprint of the admin token it was
@@ -153,6 +133,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/automations", in, g.dashAutomations)
 	d.Get("/automations/:id", in, g.dashAutomation)
 	d.Get("/enrollments", in, g.dashEnrollments)
+	d.Get("/enrollments/:id/cancel", in, g.dashCancelPage)
 	d.Post("/enrollments/:id/cancel", in, g.dashCancel)
 	d.Get("/contacts", in, g.dashContacts)
 	d.Get("/contacts/:phone", in, g.dashContact)
@@ -161,14 +142,18 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/reload", in, g.dashReload)
 }
 
+// dashOn sets the dashboard's security headers, and answers every page
+// with one that says how to turn the dashboard on while admin.token is
+// empty (404, but a page a person can read, and its stylesheet).
 func (g *Gateway) dashOn(c *fiber.Ctx) error {
-	if g.cfg.Load().Admin.Token == "" {
-		return fiber.NewError(fiber.StatusNotFound, "the dashboard is off: set admin.token")
-	}
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	if g.cfg.Load().Admin.Token == "" && !strings.HasSuffix(c.Path(), "/style.css") {
+		c.Status(fiber.StatusNotFound)
+		return g.render(c, "off", "The dashboard is off", map[string]any{"Path": g.path})
+	}
 	return c.Next()
 }
 
@@ -210,13 +195,22 @@ func csrfToken(c *fiber.Ctx) string {
 }
 
 // render answers with page, its data wrapped with what the layout needs.
+// Times show in defaults.timezone, and contacts by the names a handler
+// put in the request's locals (see dashNames).
 func (g *Gateway) render(c *fiber.Ctx, page, title string, data any) error {
 	view := map[string]any{"Title": title, "Page": page, "Data": data}
 	if se, ok := c.Locals("session").(*session); ok {
 		view["CSRF"] = se.csrf
 	}
+	set := g.engine.Set()
+	names, _ := c.Locals("names").(map[string]string)
+	t, err := pages[page].Clone()
+	if err != nil {
+		return fmt.Errorf("gateway: dashboard page %s: %w", page, err)
+	}
+	t.Funcs(pageFuncs(set.Config.Location(), names, set))
 	var b strings.Builder
-	if err := pages[page].Execute(&b, view); err != nil {
+	if err := t.Execute(&b, view); err != nil {
 		return fmt.Errorf("gateway: dashboard page %s: %w", page, err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
@@ -271,213 +265,6 @@ func (g *Gateway) logout(c *fiber.Ctx) error {
 	g.sessions.close(c.Cookies(sessionCookie))
 	c.ClearCookie(sessionCookie)
 	return c.Redirect("/admin/login", fiber.StatusSeeOther)
-}
-
-// automationRow is an automation as the dashboard lists it.
-type automationRow struct {
-	A      *engine.Automation
-	Active int
-	Start  string
-}
-
-func (g *Gateway) automationRows(c *fiber.Ctx) ([]automationRow, error) {
-	var counts map[string]int
-	err := g.view(c.UserContext(), func(tx adminTx) error {
-		var err error
-		counts, err = tx.CountActive()
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	var rows []automationRow
-	for _, a := range g.engine.Set().Automations() {
-		rows = append(rows, automationRow{A: a, Active: counts[a.ID], Start: startLabel(a)})
-	}
-	return rows, nil
-}
-
-func (g *Gateway) dashAutomations(c *fiber.Ctx) error {
-	rows, err := g.automationRows(c)
-	if err != nil {
-		return err
-	}
-	return g.render(c, "automations", "Automations", rows)
-}
-
-func (g *Gateway) dashAutomation(c *fiber.Ctx) error {
-	rows, err := g.automationRows(c)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if r.A.ID == c.Params("id") {
-			return g.render(c, "automation", "Automation "+r.A.ID, r)
-		}
-	}
-	return fiber.NewError(fiber.StatusNotFound, "no automation "+c.Params("id"))
-}
-
-func (g *Gateway) dashEnrollments(c *fiber.Ctx) error {
-	automation, contact, all := c.Query("automation"), strings.TrimSpace(c.Query("contact")), c.Query("all") == "1"
-	problem := ""
-	key := ""
-	if contact != "" {
-		var err error
-		if key, err = g.phone(contact); err != nil {
-			problem = "contact: " + err.Error()
-		}
-	}
-	var ens []*engine.Enrollment
-	if problem == "" {
-		err := g.view(c.UserContext(), func(tx adminTx) error {
-			var err error
-			ens, err = tx.Enrollments(automation, key, !all, 200)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	var ids []string
-	for _, a := range g.engine.Set().Automations() {
-		ids = append(ids, a.ID)
-	}
-	return g.render(c, "enrollments", "Enrollments", map[string]any{
-		"Enrollments": ens, "Automation": automation, "Contact": contact, "All": all, "Automations": ids, "Problem": problem,
-	})
-}
-
-func (g *Gateway) dashCancel(c *fiber.Ctx) error {
-	_, err := g.engine.Cancel(c.UserContext(), c.Params("id"), "cancelled in the dashboard")
-	if errors.Is(err, engine.ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, "no enrollment "+c.Params("id"))
-	}
-	if err != nil {
-		return err
-	}
-	back := safeNext(c.FormValue("back"))
-	if back == "/admin/" {
-		back = "/admin/enrollments"
-	}
-	return c.Redirect(back, fiber.StatusSeeOther)
-}
-
-func (g *Gateway) dashContacts(c *fiber.Ctx) error {
-	f := contactFilter{Q: strings.TrimSpace(c.Query("q")), Group: c.Query("group"), Tag: strings.TrimSpace(c.Query("tag"))}
-	switch c.Query("opted_out") {
-	case "true":
-		f.OptedOut = new(bool)
-		*f.OptedOut = true
-	case "false":
-		f.OptedOut = new(bool)
-	}
-	problem := ""
-	if f.Group != "" && !g.engine.Set().Config.HasGroup(f.Group) {
-		problem, f.Group = fmt.Sprintf("group: no group %q is declared", f.Group), ""
-	}
-	after, err := decodeCursor(c.Query("cursor"))
-	if err != nil {
-		problem, after = "cursor: not a cursor this page gave", ""
-	}
-	var list []*engine.Contact
-	var next string
-	if problem == "" {
-		if list, next, err = g.contactsPage(c.UserContext(), f, after, dashPageSize); err != nil {
-			return err
-		}
-	}
-	q := url.Values{"q": {f.Q}, "group": {f.Group}, "tag": {f.Tag}, "opted_out": {c.Query("opted_out")}, "cursor": {encodeCursor(next)}}
-	var groups []string
-	for _, grp := range g.engine.Set().Config.Groups {
-		groups = append(groups, grp.ID)
-	}
-	return g.render(c, "contacts", "Contacts", map[string]any{
-		"Contacts": list, "Filter": f, "OptedOut": c.Query("opted_out"), "Groups": groups, "Problem": problem,
-		"NextURL": nextURL(next, "/admin/contacts?", q),
-	})
-}
-
-func nextURL(next, base string, q url.Values) string {
-	if next == "" {
-		return ""
-	}
-	return base + q.Encode()
-}
-
-// timelineSize is how many of a contact's messages its page shows.
-const timelineSize = 200
-
-func (g *Gateway) dashContact(c *fiber.Ctx) error {
-	phone, err := g.phone(c.Params("phone"))
-	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
-	}
-	var contact *engine.Contact
-	var msgs []*engine.Message
-	var ens []*engine.Enrollment
-	err = g.view(c.UserContext(), func(tx adminTx) error {
-		var err error
-		if contact, err = tx.Contact(phone); err != nil {
-			return err
-		}
-		if msgs, err = tx.Messages(phone, timelineSize); err != nil {
-			return err
-		}
-		ens, err = tx.Enrollments("", phone, false, 50)
-		return err
-	})
-	if errors.Is(err, engine.ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, "no contact "+phone)
-	}
-	if err != nil {
-		return err
-	}
-	return g.render(c, "contact", "Contact "+phone, map[string]any{
-		"Contact": contact, "Messages": msgs, "Enrollments": ens, "Back": "/admin/contacts/" + url.PathEscape(phone),
-	})
-}
-
-func (g *Gateway) dashMessages(c *fiber.Ctx) error {
-	f := messageFilter{Direction: engine.Direction(c.Query("direction")), Status: engine.MessageStatus(strings.TrimSpace(c.Query("status")))}
-	problem := ""
-	if f.Direction != "" && f.Direction != engine.Inbound && f.Direction != engine.Outbound {
-		problem, f.Direction = "direction: must be in or out", ""
-	}
-	before, err := decodeCursor(c.Query("cursor"))
-	if err != nil {
-		problem, before = "cursor: not a cursor this page gave", ""
-	}
-	var list []*engine.Message
-	var next string
-	if problem == "" {
-		if list, next, err = g.messagesPage(c.UserContext(), f, before, dashPageSize); err != nil {
-			return err
-		}
-	}
-	q := url.Values{"direction": {string(f.Direction)}, "status": {string(f.Status)}, "cursor": {encodeCursor(next)}}
-	return g.render(c, "messages", "Message log", map[string]any{
-		"Messages": list, "Direction": string(f.Direction), "Status": string(f.Status), "Problem": problem,
-		"Statuses": []engine.MessageStatus{engine.StatusReceived, engine.StatusQueued, engine.StatusSent, engine.StatusDev,
-			engine.StatusFailed, engine.StatusSuppressed, "delivered", "undelivered", "read"},
-		"NextURL": nextURL(next, "/admin/messages?", q),
-	})
-}
-
-func (g *Gateway) dashHandoffs(c *fiber.Ctx) error {
-	list, err := g.engine.Handoffs(c.UserContext())
-	if err != nil {
-		return err
-	}
-	return g.render(c, "handoffs", "Open handoffs", list)
-}
-
-func (g *Gateway) dashReload(c *fiber.Ctx) error {
-	refused, loaded := g.lastRefused.Load(), g.loadedAt.Load()
-	return g.render(c, "reload", "Last refused reload", map[string]any{
-		"Refused": refused, "Path": g.path, "Loaded": loaded,
-		"Superseded": refused != nil && loaded != nil && loaded.After(refused.At),
-	})
 }
 
 // keepRefused remembers a refused reload's problems for the dashboard.

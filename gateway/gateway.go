@@ -122,6 +122,7 @@ func New(o Options) (*Gateway, error) {
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: g.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
+		OnOutsideWindow: g.outsideWindow, OnMarketingOptOut: g.stopMarketing,
 		OnSetAside: func(*engine.Message, error) { g.metrics.setAside.Inc() },
 	})
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
@@ -152,6 +153,22 @@ func (g *Gateway) wake() {
 func (g *Gateway) optedOut(phone string) {
 	if err := g.engine.OptOut(context.Background(), phone, "the provider refused a message: the contact opted out there"); err != nil {
 		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("opt out")
+	}
+}
+
+// outsideWindow closes the WhatsApp window of a contact the provider
+// refused a message to as outside it.
+func (g *Gateway) outsideWindow(phone, channel string) {
+	if err := g.engine.CloseWindow(context.Background(), phone, channel); err != nil {
+		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("close the window")
+	}
+}
+
+// stopMarketing stops automated messages that are not answers to a contact
+// who refused them at the provider.
+func (g *Gateway) stopMarketing(phone string) {
+	if err := g.engine.StopMarketing(context.Background(), phone); err != nil {
+		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("stop messages that are not answers")
 	}
 }
 

@@ -84,17 +84,18 @@ func (g *Gateway) healthRoutes(app *fiber.App) {
 func (g *Gateway) providerRoutes(app *fiber.App) {
 	for _, p := range g.providers {
 		for _, r := range p.Routes() {
-			h := g.inbound(p, r)
-			if r.Kind == providers.RouteStatus {
-				h = g.status(p, r)
-			}
-			app.Add(r.Method, r.Path, h)
+			app.Add(r.Method, r.Path, g.webhook(p, r))
 		}
 	}
 }
 
-// answer answers a webhook the gateway took as route r says.
-func answer(c *fiber.Ctx, r providers.Route) error {
+// answer answers a webhook the gateway took as route r says, or with the
+// answer the batch carries (a handshake's challenge).
+func answer(c *fiber.Ctx, r providers.Route, b providers.Batch) error {
+	if b.Answer != "" {
+		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+		return c.SendString(b.Answer)
+	}
 	if r.ContentType != "" {
 		c.Set(fiber.HeaderContentType, r.ContentType)
 	}
@@ -145,13 +146,7 @@ func (g *Gateway) request(c *fiber.Ctx) *providers.Request {
 
 // webhookError answers a provider request that could not be taken.
 func (g *Gateway) webhookError(c *fiber.Ctx, err error) error {
-	code := fiber.StatusInternalServerError
-	switch {
-	case errors.Is(err, providers.ErrSignature):
-		code = fiber.StatusForbidden
-	case errors.Is(err, providers.ErrMalformed):
-		code = fiber.StatusBadRequest
-	}
+	code := providers.WebhookStatus(err)
 	g.metrics.webhooks.WithLabelValues(strconv.Itoa(code)).Inc()
 	g.log.Warn().Err(err).Int("status", code).Str("path", c.Path()).Msg("webhook refused")
 	return c.Status(code).SendString(strings.ToLower(fiberStatus(code)))
@@ -167,56 +162,51 @@ func fiberStatus(code int) string {
 	return "internal error"
 }
 
-// inbound handles a message from a contact on route r of provider p.
-func (g *Gateway) inbound(p providers.Provider, r providers.Route) fiber.Handler {
-	return func(c *fiber.Ctx) error { return g.handleInbound(c, p, r) }
+// webhook handles a request on route r of provider p.
+func (g *Gateway) webhook(p providers.Provider, r providers.Route) fiber.Handler {
+	return func(c *fiber.Ctx) error { return g.handleWebhook(c, p, r) }
 }
 
-// handleInbound verifies, parses and handles a message, and answers once
-// it and every effect are committed.
-func (g *Gateway) handleInbound(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
+// handleWebhook verifies and parses a request, handles every message and
+// status it carries in one commit, and answers once that is committed.
+func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
 	start := time.Now()
-	in, err := p.ParseInbound(g.request(c))
+	b, err := providers.ParseWebhook(p, r, g.request(c))
 	if err != nil {
 		return g.webhookError(c, err)
 	}
-	h, err := g.engine.HandleInbound(c.UserContext(), in)
+	for _, ig := range b.Ignored {
+		g.log.Debug().Str("provider", p.Name()).Str("kind", ig.Kind).Str("id", ig.ID).Str("reason", ig.Reason).Msg("webhook item ignored")
+	}
+	if len(b.Messages) == 0 && len(b.Statuses) == 0 {
+		g.metrics.webhooks.WithLabelValues("200").Inc()
+		return answer(c, r, b)
+	}
+	res, err := g.engine.HandleBatch(c.UserContext(), p.Name(), b)
 	if err != nil {
 		return g.webhookError(c, err)
 	}
-	route := h.Route
-	if h.Duplicate {
-		route = "duplicate"
+	for i, h := range res.Messages {
+		in := b.Messages[i]
+		route := h.Route
+		if h.Duplicate {
+			route = "duplicate"
+		}
+		g.metrics.inbound.WithLabelValues(route).Inc()
+		g.log.Info().Str("msg_id", h.Message.ID).Str("from", config.MaskAddress(in.From)).
+			Str("channel", in.Channel).Str("route", route).Msg("inbound")
+		g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
 	}
-	g.metrics.inbound.WithLabelValues(route).Inc()
+	for i, found := range res.Found {
+		if !found {
+			g.log.Info().Str("provider", p.Name()).Str("provider_id", b.Statuses[i].ProviderID).Msg("status for an unknown message")
+		}
+	}
 	g.metrics.webhooks.WithLabelValues("200").Inc()
-	g.metrics.latency.Observe(time.Since(start).Seconds())
-	g.log.Info().Str("msg_id", h.Message.ID).Str("from", config.MaskAddress(in.From)).
-		Str("channel", in.Channel).Str("route", route).Msg("inbound")
-	g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
-	return answer(c, r)
-}
-
-// status handles a delivery status report on route r of provider p.
-func (g *Gateway) status(p providers.Provider, r providers.Route) fiber.Handler {
-	return func(c *fiber.Ctx) error { return g.handleStatus(c, p, r) }
-}
-
-// handleStatus records a status report; the status callback the gateway
-// asked for carries keyway's id as msg.
-func (g *Gateway) handleStatus(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
-	s, err := p.ParseStatus(g.request(c))
-	if err != nil {
-		return g.webhookError(c, err)
+	if len(b.Messages) > 0 {
+		g.metrics.latency.Observe(time.Since(start).Seconds())
 	}
-	found, err := g.engine.UpdateStatus(c.UserContext(), p.Name(), s, c.Query("msg"))
-	if err != nil {
-		return g.webhookError(c, err)
-	}
-	if !found {
-		g.log.Info().Str("provider", p.Name()).Str("provider_id", s.ProviderID).Msg("status for an unknown message")
-	}
-	return answer(c, r)
+	return answer(c, r, b)
 }
 
 // readyz answers 200 when the gateway can take traffic: it is serving, a

@@ -40,6 +40,15 @@ func (a *acme) Routes() []providers.Route {
 	}
 }
 
+func (a *acme) Parse(r providers.Route, req *providers.Request) (providers.Batch, error) {
+	if r.Kind == providers.RouteStatus {
+		s, err := a.ParseStatus(req)
+		return providers.Batch{Statuses: []providers.Status{s}}, err
+	}
+	in, err := a.ParseInbound(req)
+	return providers.Batch{Messages: []providers.Inbound{in}}, err
+}
+
 func (a *acme) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	if r.Header.Get("X-Acme-Key") != "k" {
 		return providers.Inbound{}, providers.ErrSignature

@@ -22,6 +22,7 @@ type adminTx interface {
 	MessagesPage(before string, limit int) ([]*engine.Message, error)
 	Outbox(after string, limit int) ([]string, error)
 
+	Enrollment(id string) (*engine.Enrollment, error)
 	Enrollments(automation, contact string, activeOnly bool, limit int) ([]*engine.Enrollment, error)
 	ActiveEnrollments(contact string) ([]*engine.Enrollment, error)
 	CountActive() (map[string]int, error)

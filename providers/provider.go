@@ -27,6 +27,32 @@ type Inbound struct {
 	// title as shown; empty for a typed message. A provider never drops
 	// the id for the title: routing matches keywords against it first.
 	Button string
+	// SentAt is when the contact sent the message, when the provider says
+	// (Meta's timestamp); zero when it does not.
+	SentAt time.Time
+}
+
+// Batch is what one webhook request carries: a provider may deliver several
+// messages and delivery statuses in one request (Meta does), and keyway
+// handles all of them in one commit.
+type Batch struct {
+	Messages []Inbound
+	Statuses []Status
+	// Ignored are the items of the request keyway does not handle (a
+	// reaction, a system message, a field it does not subscribe to): they
+	// are recorded at debug level and the request is answered as taken.
+	Ignored []Ignored
+	// Answer, when set, is the body to answer the request with instead of
+	// its route's Answer, as text/plain (a verification handshake's
+	// challenge).
+	Answer string
+}
+
+// Ignored is one item of a webhook that keyway does not handle.
+type Ignored struct {
+	Kind   string // what it is, e.g. "reaction", "system", "field account_update"
+	ID     string // the provider's id of it, when it has one
+	Reason string // why it is not handled
 }
 
 // Outbound is one message to send.
@@ -59,6 +85,9 @@ type Status struct {
 	// opted out there (Twilio error 21610); the provider sets it from its
 	// own codes, so that no one else needs to know them.
 	OptedOut bool
+	// MessageID is keyway's id of the message, when the report carries it
+	// (the status callback keyway asks for has it in its query as msg).
+	MessageID string
 }
 
 // Request is a webhook request as a provider needs it to verify and parse it.
@@ -79,12 +108,12 @@ type Provider interface {
 	Name() string
 	// Routes are the webhooks the provider calls us on.
 	Routes() []Route
-	// ParseInbound verifies the request's signature, then parses it. It
-	// returns an error wrapping ErrSignature or ErrMalformed.
-	ParseInbound(r *Request) (Inbound, error)
-	// ParseStatus verifies and parses a delivery status callback; it sets
-	// Status.OptedOut from the provider's own error codes.
-	ParseStatus(r *Request) (Status, error)
+	// Parse verifies the signature of a request on route (one of Routes),
+	// then parses everything it carries: messages, delivery statuses
+	// (Status.OptedOut set from the provider's own error codes) and the
+	// items keyway ignores. It returns an error wrapping ErrSignature or
+	// ErrMalformed. Callers go through ParseWebhook.
+	Parse(route Route, r *Request) (Batch, error)
 	// Send sends one message and returns the provider's id for it. Errors
 	// are *SendError when the provider answered, saying whether a retry
 	// can help and whether the recipient opted out there.
@@ -121,20 +150,41 @@ var (
 	ErrMalformed = errors.New("malformed request")
 )
 
-// SendError is a failed send, typed so that callers know whether to retry.
+// SendError is a failed send, typed so that callers know whether to retry
+// and what else it means. The provider maps its own error codes onto these
+// outcomes, so that nobody else needs to know them.
 type SendError struct {
 	Status    int  // HTTP status from the provider, 0 for network errors
 	Code      int  // provider error code, e.g. Twilio 21610
 	Retryable bool // a later attempt may succeed (429, 5xx, network)
 	OptedOut  bool // the recipient has opted out at the provider (Twilio 21610)
-	Err       error
+	// Throttled says the provider refused the send for its rate (Meta
+	// 130429): it is also Retryable, and the sender number should slow
+	// down.
+	Throttled bool
+	// OutsideWindow says the provider refused a free-form message outside
+	// the WhatsApp 24-hour window (Meta 131047): not retryable; keyway
+	// closes the contact's window as if it had seen it closed itself.
+	OutsideWindow bool
+	// MarketingOptOut says the recipient stopped messages that do not
+	// answer their own (Meta 131050): not retryable; keyway stops sending
+	// the contact anything that is not an answer.
+	MarketingOptOut bool
+	Err             error
 }
 
 // Error says what failed.
 func (e *SendError) Error() string {
 	kind := "permanent"
-	if e.Retryable {
+	switch {
+	case e.Throttled:
+		kind = "throttled"
+	case e.Retryable:
 		kind = "retryable"
+	case e.OutsideWindow:
+		kind = "outside the WhatsApp window"
+	case e.OptedOut || e.MarketingOptOut:
+		kind = "opted out"
 	}
 	return fmt.Sprintf("providers: %s send error (status %d, code %d): %v", kind, e.Status, e.Code, e.Err)
 }

@@ -1,7 +1,10 @@
 package providers
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -16,18 +19,23 @@ type RouteKind string
 
 // The kinds of webhook a provider may declare.
 const (
-	// RouteInbound carries a message from a contact, for ParseInbound.
+	// RouteInbound carries messages from contacts, and may carry delivery
+	// statuses too (Meta sends both on one route).
 	RouteInbound RouteKind = "inbound"
-	// RouteStatus carries a delivery status report, for ParseStatus. The
-	// first such route of a provider is the status callback its sends ask
-	// for, with keyway's message id in the query as msg.
+	// RouteStatus carries delivery status reports. The first such route
+	// of a provider is the status callback its sends ask for, with
+	// keyway's message id in the query as msg.
 	RouteStatus RouteKind = "status"
+	// RouteVerify is a verification handshake (Meta's GET with
+	// hub.challenge): Parse returns the answer in Batch.Answer.
+	RouteVerify RouteKind = "verify"
 )
 
 // Route is one webhook a provider declares. The gateway mounts it, answers
-// 413 to a body over server.max_body_bytes, 403 to a request whose Parse
-// error wraps ErrSignature and 400 to one wrapping ErrMalformed, and
-// answers a request it took with 200, ContentType and Answer.
+// 413 to a body over server.max_body_bytes, and otherwise answers as
+// WebhookStatus says of the error ParseWebhook returns: 403 to a request
+// whose error wraps ErrSignature, 400 to one wrapping ErrMalformed, and a
+// request it took with 200, ContentType and Answer (or Batch.Answer).
 type Route struct {
 	Method string // e.g. http.MethodPost
 	Path   string // e.g. "/webhooks/twilio"
@@ -130,7 +138,7 @@ func CheckRoutes(ps []Provider) error {
 				return fmt.Errorf("providers: %s: route %q: method must be upper case, e.g. POST", p.Name(), key)
 			case !strings.HasPrefix(r.Path, "/"):
 				return fmt.Errorf("providers: %s: route %q: path must start with /", p.Name(), key)
-			case r.Kind != RouteInbound && r.Kind != RouteStatus:
+			case r.Kind != RouteInbound && r.Kind != RouteStatus && r.Kind != RouteVerify:
 				return fmt.Errorf("providers: %s: route %q: unknown kind %q", p.Name(), key, r.Kind)
 			}
 			if other, dup := seen[key]; dup {
@@ -151,4 +159,45 @@ func StatusRoute(p Provider) (Route, bool) {
 		}
 	}
 	return Route{}, false
+}
+
+// ParseWebhook parses a request on route of p, as the gateway and the
+// provider test harness both do: p's Parse, then, on a status route, the
+// keyway message id that the status callback's query carries as msg on
+// each status that has none.
+func ParseWebhook(p Provider, route Route, r *Request) (Batch, error) {
+	if r == nil {
+		return Batch{}, fmt.Errorf("providers: %s: no request: %w", p.Name(), ErrMalformed)
+	}
+	b, err := p.Parse(route, r)
+	if err != nil {
+		return Batch{}, err
+	}
+	if route.Kind == RouteStatus {
+		if u, err := url.Parse(r.URL); err == nil {
+			if id := u.Query().Get("msg"); id != "" {
+				for i := range b.Statuses {
+					if b.Statuses[i].MessageID == "" {
+						b.Statuses[i].MessageID = id
+					}
+				}
+			}
+		}
+	}
+	return b, nil
+}
+
+// WebhookStatus is the HTTP status a webhook is answered with when parsing
+// it returned err: 200 for nil, 403 for a bad or missing signature, 400 for
+// a malformed request, 500 otherwise.
+func WebhookStatus(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrSignature):
+		return http.StatusForbidden
+	case errors.Is(err, ErrMalformed):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
 }

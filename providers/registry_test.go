@@ -21,8 +21,7 @@ type stub struct {
 
 func (s stub) Name() string                                   { return s.name }
 func (s stub) Routes() []Route                                { return s.routes }
-func (s stub) ParseInbound(*Request) (Inbound, error)         { return Inbound{}, nil }
-func (s stub) ParseStatus(*Request) (Status, error)           { return Status{}, nil }
+func (s stub) Parse(Route, *Request) (Batch, error)           { return Batch{}, nil }
 func (s stub) Send(context.Context, Outbound) (string, error) { return "", nil }
 func (s stub) DevNotice() string                              { return "" }
 

@@ -439,10 +439,17 @@ func TestAdminListenMovesAdminRoutesOffListen(t *testing.T) {
 
 func TestDashboardAndAPIOffWithoutToken(t *testing.T) {
 	g := startWithServer(t, "", "", adminConfig)
-	for _, path := range []string{"/admin/", "/admin/login", "/admin/automations", "/admin/style.css", "/api/v1/automations", "/api/v1/contacts"} {
+	for _, path := range []string{"/admin/", "/admin/login", "/admin/automations", "/api/v1/automations", "/api/v1/contacts"} {
 		if code, _ := adminRaw(t, g.URL, http.MethodGet, path, "", nil); code != http.StatusNotFound {
 			t.Errorf("GET %s with admin.token empty: %d, want 404", path, code)
 		}
+	}
+	// The dashboard's pages say how to turn it on, with their stylesheet.
+	if _, body := adminRaw(t, g.URL, http.MethodGet, "/admin/", "", nil); !strings.Contains(body, "admin.token") || !strings.Contains(body, "KEYWAY_ADMIN_TOKEN") {
+		t.Errorf("/admin/ with admin.token empty does not say how to turn it on:\n%s", body)
+	}
+	if code, _ := adminRaw(t, g.URL, http.MethodGet, "/admin/style.css", "", nil); code != http.StatusOK {
+		t.Errorf("the off page's stylesheet: %d", code)
 	}
 	if code, _ := adminRaw(t, g.URL, http.MethodPost, "/admin/login", "token=", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); code != http.StatusNotFound {
 		t.Errorf("POST /admin/login with admin.token empty: %d, want 404", code)

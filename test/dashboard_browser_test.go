@@ -105,8 +105,45 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// browserConfig is adminConfig at a practice in Chicago, with a named
+// staff member and an automation that forwards to them.
+const browserConfig = `defaults:
+  timezone: America/Chicago
+staff:
+  - { number: "+15552220099", name: "Sam Staff" }
+` + adminConfig + `  - id: desk
+    keywords: [DESK]
+    steps:
+      - { type: forward_to_mobile, to: ["+15552220099"] }
+`
+
+// Widths the dashboard is checked at: a laptop and a phone.
+const (
+	wideWidth  = 1280
+	phoneWidth = 390
+)
+
+// atWidth sets the browser's viewport to width (a phone's with touch and
+// mobile emulation when narrow).
+func atWidth(width int) chromedp.Action {
+	if width <= phoneWidth {
+		return chromedp.EmulateViewport(int64(width), 844, chromedp.EmulateMobile)
+	}
+	return chromedp.EmulateViewport(int64(width), 900)
+}
+
+// fits checks that the page reads without sideways scrolling at width.
+func fits(t *testing.T, ctx context.Context, page string, width int) {
+	t.Helper()
+	var scroll int
+	run(t, ctx, "measure "+page, chromedp.Evaluate(`document.documentElement.scrollWidth`, &scroll))
+	if scroll > width {
+		t.Errorf("%s at %d px is %d px wide: it scrolls sideways", page, width, scroll)
+	}
+}
+
 func TestDashboardInABrowser(t *testing.T) {
-	g := StartGateway(t, adminConfig)
+	g := StartGateway(t, browserConfig)
 	ctx := browser(t) // closed before the gateway stops
 	const ann, bob = "+15552220081", "+15552220082"
 
@@ -118,12 +155,15 @@ func TestDashboardInABrowser(t *testing.T) {
 	}, nil); code != http.StatusOK {
 		t.Fatalf("PUT ann: %d", code)
 	}
+	// Ann asks for a person: a forward to Sam, on her timeline.
+	g.Text(Inbound{From: ann, Body: "DESK my order is late"})
+	g.Settled(t, ann)
 	// Bob's welcome fails for good at Twilio.
 	g.Twilio.FailNext(1, 400, 21211)
 	g.Text(Inbound{From: bob, Body: "JOIN"})
 	g.Settled(t, bob)
 	// A refused reload, for its page.
-	g.WriteConfig(adminConfig + "  - id: broken\n    keywords: [JOIN]\n    steps: [{ type: reply, text: x }]\n")
+	g.WriteConfig(browserConfig + "  - id: broken\n    keywords: [JOIN]\n    steps: [{ type: reply, text: x }]\n")
 	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusUnprocessableEntity {
 		t.Fatalf("reload of a broken config: %d", code)
 	}
@@ -131,6 +171,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	shots := newScreenshots(t, ctx)
 	// Log in once: the login page, then the automations.
 	run(t, ctx, "open the dashboard",
+		atWidth(wideWidth),
 		chromedp.Navigate(g.URL+"/admin/"),
 		chromedp.WaitVisible(`#token`, chromedp.ByID),
 	)
@@ -147,21 +188,35 @@ func TestDashboardInABrowser(t *testing.T) {
 			t.Errorf("automations page lacks %q:\n%s", want, list)
 		}
 	}
-	shots.take("automations")
 
-	// An automation's diagram: an SVG with a box per step and its jumps.
+	// An automation's diagram: an SVG with a box per step saying what it
+	// does, and a labelled line for each way on.
 	var boxes int
+	var fields, steps string
 	run(t, ctx, "open the join automation",
 		chromedp.Click(`a[href="/admin/automations/join"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`svg.diagram`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll("svg.diagram g.node.step").length`, &boxes),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll("svg.diagram g.jump")).map(j => j.dataset.field + ":" + j.textContent).sort().join(",")`, &fields),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll("svg.diagram g.node.step")).map(n => n.textContent).join("\n")`, &steps),
 	)
-	var fields string
-	run(t, ctx, "read the jumps", chromedp.Evaluate(`Array.from(document.querySelectorAll("svg.diagram g.jump")).map(j => j.dataset.field).sort().join(",")`, &fields))
-	if boxes != 6 || fields != "else,next,on_timeout,then" {
-		t.Errorf("diagram: %d step boxes and jumps %q, want 6 boxes and else,next,on_timeout,then", boxes, fields)
+	if boxes != 6 || fields != "else:else,next:next,on_timeout:on_timeout,then:then" {
+		t.Errorf("diagram: %d step boxes and labelled jumps %q, want 6 boxes and else,next,on_timeout,then", boxes, fields)
 	}
-	shots.take("automation")
+	for _, want := range []string{"groups: newsletter", "“Welcome! What is your first name?”", "timeout 24h", `if vars.name matches "(?i)^no"`} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("the diagram's boxes lack %q:\n%s", want, steps)
+		}
+	}
+	var fallThrough int
+	run(t, ctx, "arrows down from the condition", chromedp.Evaluate(`(() => {
+		const box = document.querySelector('svg.diagram g.node.step[data-step="#4"] rect');
+		const bottom = +box.getAttribute("y") + +box.getAttribute("height");
+		return Array.from(document.querySelectorAll("svg.diagram g.flow line")).filter(l => +l.getAttribute("y1") === bottom).length;
+	})()`, &fallThrough))
+	if fallThrough != 0 {
+		t.Errorf("the condition with then and else has %d arrow(s) down to the next step", fallThrough)
+	}
 
 	// Search a contact by name, open its timeline.
 	run(t, ctx, "search contacts",
@@ -179,27 +234,30 @@ func TestDashboardInABrowser(t *testing.T) {
 	if !strings.Contains(found, ann) || !strings.Contains(found, "Ann Lee") || strings.Contains(found, bob) {
 		t.Errorf("search for ann found:\n%s", found)
 	}
-	shots.take("contacts")
-	var timeline, facts string
+	var timeline, facts, order string
 	run(t, ctx, "open Ann's timeline",
 		chromedp.Click(`#contacts a[href^="/admin/contacts/"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#timeline`, chromedp.ByID),
 		chromedp.Text(`#timeline`, &timeline, chromedp.ByID),
 		chromedp.Text(`#contact`, &facts, chromedp.ByID),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll("#timeline li")).map(li => li.className.split(" ").slice(0, 2).join(" ") + ":" + li.querySelector(".body").textContent).join("|")`, &order),
 	)
-	for _, want := range []string{"JOIN", "Welcome! What is your first name?", "sent"} {
+	for _, want := range []string{"JOIN", "Welcome! What is your first name?", "sent", "CST", "forwarded to staff Sam Staff"} {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, timeline)
 		}
 	}
-	for _, want := range []string{"Ann Lee", "Lyon", "vip", "newsletter", "subscribed"} {
+	if !strings.HasPrefix(order, "msg in:JOIN|msg out:Welcome! What is your first name?|msg in:DESK my order is late|msg fwd:") {
+		t.Errorf("the timeline is not oldest first with the forward set apart: %s", order)
+	}
+	for _, want := range []string{"Ann Lee", "Lyon", "vip", "newsletter", "subscribed", "CST"} {
 		if !strings.Contains(facts, want) {
 			t.Errorf("contact facts lack %q:\n%s", want, facts)
 		}
 	}
-	shots.take("contact")
 
-	// Cancel Ann's enrollment from the enrollments page.
+	// The enrollments: Ann by name, her status in words, her pending wait
+	// in Chicago's time.
 	en := g.Enrollments("join", ann)
 	if len(en) != 1 || en[0].Status != "waiting_reply" {
 		t.Fatalf("Ann's enrollments: %+v", en)
@@ -211,18 +269,14 @@ func TestDashboardInABrowser(t *testing.T) {
 		chromedp.WaitVisible(row, chromedp.ByQuery),
 		chromedp.Text(row, &pending, chromedp.ByQuery),
 	)
-	if !strings.Contains(pending, "waiting_reply") || !strings.Contains(pending, "#3") || !strings.Contains(pending, "UTC") {
-		t.Errorf("enrollment row lacks status, step or pending wait: %q", pending)
+	for _, want := range []string{"Ann Lee", "waiting for a reply", "#3", "CST"} {
+		if !strings.Contains(pending, want) {
+			t.Errorf("enrollment row lacks %q: %q", want, pending)
+		}
 	}
-	shots.take("enrollments")
-	run(t, ctx, "cancel Ann's enrollment",
-		chromedp.Click(row+` button.danger`, chromedp.ByQuery),
-		chromedp.WaitNotPresent(row, chromedp.ByQuery),
-	)
-	Eventually(t, patience, "Ann's enrollment ended", func() bool {
-		en := g.Enrollments("join", ann)
-		return len(en) == 1 && en[0].Status == "ended" && en[0].EndReason == "cancelled in the dashboard"
-	})
+	if strings.Contains(pending, "waiting_reply") || strings.Contains(pending, "UTC") {
+		t.Errorf("enrollment row shows a status code or UTC: %q", pending)
+	}
 
 	// The failed send in the message log.
 	var failed string
@@ -237,8 +291,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	if !strings.Contains(failed, bob) || !strings.Contains(failed, "failed") || !strings.Contains(failed, "21211") || strings.Contains(failed, ann) {
 		t.Errorf("failed sends:\n%s", failed)
 	}
-	run(t, ctx, "the whole log", chromedp.Navigate(g.URL+"/admin/messages"), chromedp.WaitVisible(`#messages`, chromedp.ByID))
-	shots.take("messages")
+	if strings.Contains(failed, "attempt(s)") {
+		t.Errorf("the message log says attempt(s):\n%s", failed)
+	}
 
 	var refused string
 	run(t, ctx, "open the reload page",
@@ -246,22 +301,94 @@ func TestDashboardInABrowser(t *testing.T) {
 		chromedp.WaitVisible(`#refused`, chromedp.ByID),
 		chromedp.Text(`#refused`, &refused, chromedp.ByID),
 	)
-	if !strings.Contains(refused, `automation "broken"`) {
+	if !strings.Contains(refused, `automation "broken"`) || !strings.Contains(refused, "CST") {
 		t.Errorf("reload page:\n%s", refused)
 	}
-	shots.take("reload")
 
-	// On a phone: the contact page fits a narrow screen without a
-	// horizontal scroll of the page.
-	var overflow bool
-	run(t, ctx, "the contact page on a phone",
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
-		chromedp.Navigate(g.URL+"/admin/contacts/"+strings.ReplaceAll(ann, "+", "%2B")),
-		chromedp.WaitVisible(`#timeline`, chromedp.ByID),
-		chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow),
-	)
-	if overflow {
-		t.Errorf("the contact page is wider than a phone screen")
+	// Every page at both widths: no sideways scrolling, and a screenshot
+	// for the README.
+	pages := []struct{ name, path, ready string }{
+		{"automations", "/admin/automations", "#automations"},
+		{"automation", "/admin/automations/join", "svg.diagram"},
+		{"enrollments", "/admin/enrollments", "#enrollments"},
+		{"cancel", "/admin/enrollments/" + en[0].ID + "/cancel", "#cancel"},
+		{"contacts", "/admin/contacts", "#contacts"},
+		{"contact", "/admin/contacts/" + strings.ReplaceAll(ann, "+", "%2B"), "#timeline"},
+		{"messages", "/admin/messages", "#messages"},
+		{"handoffs", "/admin/handoffs", "#handoffs"},
+		{"reload", "/admin/reload", "#refused"},
 	}
-	shots.take("phone")
+	for _, width := range []int{wideWidth, phoneWidth} {
+		for _, p := range pages {
+			run(t, ctx, fmt.Sprintf("open %s at %d px", p.name, width),
+				atWidth(width),
+				chromedp.Navigate(g.URL+p.path),
+				chromedp.WaitVisible(p.ready, chromedp.ByQuery),
+			)
+			fits(t, ctx, p.name, width)
+			name := p.name
+			if width == phoneWidth {
+				name += "-phone"
+			}
+			shots.take(name)
+		}
+	}
+
+	// On a phone: the pages sit behind one menu, so the header is one
+	// line; the message log's text gets the card's width, and a row stays
+	// short.
+	var header, bodyWidth, tallest, average float64
+	run(t, ctx, "the message log on a phone",
+		atWidth(phoneWidth),
+		chromedp.Navigate(g.URL+"/admin/messages"),
+		chromedp.WaitVisible(`#messages`, chromedp.ByID),
+		chromedp.Evaluate(`document.querySelector("header").getBoundingClientRect().height`, &header),
+		chromedp.Evaluate(`Math.min(...Array.from(document.querySelectorAll("#messages td.body")).map(td => td.getBoundingClientRect().width))`, &bodyWidth),
+		chromedp.Evaluate(`Math.max(...Array.from(document.querySelectorAll("#messages tbody tr")).map(tr => tr.getBoundingClientRect().height))`, &tallest),
+		chromedp.Evaluate(`document.querySelector("#messages tbody").getBoundingClientRect().height / document.querySelectorAll("#messages tbody tr").length`, &average),
+	)
+	if header > 60 {
+		t.Errorf("the header is %.0f px tall on a phone: the nav wraps", header)
+	}
+	if bodyWidth < 300 {
+		t.Errorf("a message's text is %.0f px wide on a phone", bodyWidth)
+	}
+	// A failed send carries its error; others take a few lines each (50
+	// messages took 11,920 px when the text was squeezed to 45 px).
+	if tallest > 260 || average > 150 {
+		t.Errorf("on a phone a message takes up to %.0f px of height, %.0f px on average", tallest, average)
+	}
+	var menu string
+	run(t, ctx, "open the pages menu",
+		chromedp.Click(`details.menu summary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`details.menu nav a[href="/admin/contacts"]`, chromedp.ByQuery),
+		chromedp.Text(`details.menu nav`, &menu, chromedp.ByQuery),
+	)
+	if !strings.Contains(menu, "Enrollments") || !strings.Contains(menu, "Reload") {
+		t.Errorf("the pages menu: %q", menu)
+	}
+
+	// Cancel asks first, then says what it did (on the phone).
+	var done string
+	run(t, ctx, "cancel Ann's enrollment",
+		chromedp.Navigate(g.URL+"/admin/enrollments?automation=join"),
+		chromedp.WaitVisible(row, chromedp.ByQuery),
+		chromedp.Click(row+` a.danger`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#confirm-cancel`, chromedp.ByID),
+	)
+	if en := g.Enrollments("join", ann); en[0].Status != "waiting_reply" {
+		t.Fatalf("the cancel button ended the enrollment before asking: %+v", en[0])
+	}
+	run(t, ctx, "confirm the cancel",
+		chromedp.Click(`#confirm-cancel`, chromedp.ByID),
+		chromedp.WaitVisible(`#cancel .done`, chromedp.ByQuery),
+		chromedp.Text(`#cancel`, &done, chromedp.ByQuery),
+	)
+	if !strings.Contains(done, "Cancelled Ann Lee") || !strings.Contains(done, "join") {
+		t.Errorf("after the cancel: %q", done)
+	}
+	Eventually(t, patience, "Ann's enrollment ended", func() bool {
+		en := g.Enrollments("join", ann)
+		return len(en) == 1 && en[0].Status == "ended" && en[0].EndReason == "cancelled in the dashboard"
+	})
 }

@@ -137,30 +137,78 @@ const (
 // message, the contact and every effect in one durable transaction before
 // it returns. A message whose provider id was already seen does nothing.
 func (e *Engine) HandleInbound(ctx context.Context, in providers.Inbound) (Handled, error) {
-	h, err := transactValue(ctx, e, nil, func(x *txn) (Handled, error) {
-		if in.ID != "" {
-			if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
-				return Handled{Message: m, Duplicate: true}, nil
-			} else if !isNotFound(err) {
-				return Handled{}, err
+	r, err := e.HandleBatch(ctx, in.Provider, providers.Batch{Messages: []providers.Inbound{in}})
+	if err != nil {
+		return Handled{}, err
+	}
+	return r.Messages[0], nil
+}
+
+// BatchResult is what became of a webhook's batch: one Handled per message,
+// in order, and whether each status found its message.
+type BatchResult struct {
+	Messages []Handled
+	Found    []bool
+}
+
+// HandleBatch handles every message of b in order, each as HandleInbound
+// does, and records every status as UpdateStatus does, all in one durable
+// transaction committed before it returns: a webhook carrying fifty
+// messages is one commit. A message id seen before, or twice in b, is
+// handled once. provider names the provider the statuses came from.
+func (e *Engine) HandleBatch(ctx context.Context, provider string, b providers.Batch) (BatchResult, error) {
+	res, err := transactValue(ctx, e, nil, func(x *txn) (BatchResult, error) {
+		res := BatchResult{Messages: make([]Handled, len(b.Messages)), Found: make([]bool, len(b.Statuses))}
+		seen := make(map[string]*Message, len(b.Messages))
+		for i, in := range b.Messages {
+			if m, dup := seen[in.Provider+" "+in.ID]; dup && in.ID != "" {
+				res.Messages[i] = Handled{Message: m, Duplicate: true}
+				continue
 			}
+			h, err := e.handle(ctx, x, in)
+			if err != nil {
+				return res, fmt.Errorf("message %s: %w", in.ID, err)
+			}
+			res.Messages[i], seen[in.Provider+" "+in.ID] = h, h.Message
 		}
-		t, err := x.turn(in.From)
-		if err != nil {
-			return Handled{}, err
+		for i, s := range b.Statuses {
+			found, err := e.updateStatus(x, provider, s)
+			if err != nil {
+				return res, fmt.Errorf("status of %s: %w", s.ProviderID, err)
+			}
+			res.Found[i] = found
 		}
-		t.answering = true
-		m := e.receive(t, in)
-		if err := x.tx.PutMessage(m); err != nil {
-			return Handled{}, err
-		}
-		route, err := e.route(ctx, t, m)
-		return Handled{Message: m, Route: route}, err
+		return res, nil
 	})
 	if err != nil {
-		return Handled{}, fmt.Errorf("automation: handle message %s: %w", in.ID, err)
+		if len(b.Messages) == 1 && len(b.Statuses) == 0 {
+			return BatchResult{}, fmt.Errorf("engine: handle message %s: %w", b.Messages[0].ID, err)
+		}
+		return BatchResult{}, fmt.Errorf("engine: handle a batch of %d messages and %d statuses: %w", len(b.Messages), len(b.Statuses), err)
 	}
-	return h, nil
+	return res, nil
+}
+
+// handle handles one inbound message inside transaction x.
+func (e *Engine) handle(ctx context.Context, x *txn, in providers.Inbound) (Handled, error) {
+	if in.ID != "" {
+		if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
+			return Handled{Message: m, Duplicate: true}, nil
+		} else if !isNotFound(err) {
+			return Handled{}, err
+		}
+	}
+	t, err := x.turn(in.From)
+	if err != nil {
+		return Handled{}, err
+	}
+	t.answering = true
+	m := e.receive(t, in)
+	if err := x.tx.PutMessage(m); err != nil {
+		return Handled{}, err
+	}
+	route, err := e.route(ctx, t, m)
+	return Handled{Message: m, Route: route}, err
 }
 
 // receive records an inbound message on the turn's contact and returns it.
@@ -177,7 +225,14 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 	if c.LastInbound == nil {
 		c.LastInbound = map[string]time.Time{}
 	}
-	c.LastInbound[in.Channel] = t.now
+	// The window opens when the contact sent the message, when the
+	// provider says so (never later than now, whatever its clock says).
+	switch {
+	case in.SentAt.IsZero() || !in.SentAt.Before(t.now):
+		c.LastInbound[in.Channel] = t.now
+	case in.SentAt.After(c.LastInbound[in.Channel]):
+		c.LastInbound[in.Channel] = in.SentAt
+	}
 	m := &Message{
 		ID: e.ids.next(t.now), Provider: in.Provider, ProviderID: in.ID,
 		Direction: Inbound, Kind: KindText, Channel: in.Channel, Contact: in.From,
@@ -198,6 +253,10 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	c := t.contact
 
 	if fam, ok := complianceOf(set, m); ok {
+		if fam == OptIn {
+			// The contact asks for messages again, automated ones too.
+			c.NoMarketing = false
+		}
 		switch {
 		case fam == OptOut && c.OptedOut:
 			// Already opted out: the message is recorded and answered with

@@ -25,6 +25,11 @@ type Contact struct {
 	// OptedOutByAdmin is set while the opt-out was made through the admin
 	// API (not by the contact or its provider): the API may lift it.
 	OptedOutByAdmin bool `json:"opted_out_by_admin,omitempty"`
+	// NoMarketing is set when the contact's provider refused a message
+	// because the contact stopped messages from businesses that do not
+	// answer its own (Meta 131050): automated messages that do not answer
+	// a message it has just sent are not sent. An opt-in word lifts it.
+	NoMarketing bool `json:"no_marketing,omitempty"`
 	// ForcedOptIn records the last time an admin lifted an opt-out the
 	// contact had asked for, and why.
 	ForcedOptIn *ForcedOptIn `json:"forced_opt_in,omitempty"`

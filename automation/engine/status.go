@@ -27,20 +27,27 @@ var statusRank = map[MessageStatus]int{
 // recipient opted out at the provider (Status.OptedOut) opts that contact
 // out everywhere.
 func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
-	found, err := transactValue(ctx, e, nil, func(x *txn) (bool, error) {
-		m, err := e.statusMessage(x.tx, provider, s.ProviderID, msgID)
-		if isNotFound(err) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return true, e.applyStatus(x, provider, s, m)
-	})
-	if err != nil {
-		return false, fmt.Errorf("automation: status of %s: %w", s.ProviderID, err)
+	if msgID != "" {
+		s.MessageID = msgID
 	}
-	return found, nil
+	r, err := e.HandleBatch(ctx, provider, providers.Batch{Statuses: []providers.Status{s}})
+	if err != nil {
+		return false, err
+	}
+	return r.Found[0], nil
+}
+
+// updateStatus records status report s of provider inside transaction x
+// and reports whether its message is stored.
+func (e *Engine) updateStatus(x *txn, provider string, s providers.Status) (bool, error) {
+	m, err := e.statusMessage(x.tx, provider, s.ProviderID, s.MessageID)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, e.applyStatus(x, provider, s, m)
 }
 
 // applyStatus records the status report s on m, the message it is about,

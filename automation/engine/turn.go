@@ -224,6 +224,12 @@ func (t *turn) queue(m *Message) error {
 		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: contact opted out", Message: m})
 		return t.tx.PutMessage(m)
 	}
+	if m.Purpose == PurposeReply && m.Contact == t.contact.Phone && t.contact.NoMarketing && !t.answering {
+		m.Status = StatusSuppressed
+		m.Error = "the contact stopped messages that do not answer its own"
+		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
+		return t.tx.PutMessage(m)
+	}
 	if m.Kind == KindText && len(m.To) == 1 && config.KindOf(m.To[0]) == config.AddressAlphanumeric {
 		m.Status = StatusSuppressed
 		m.Error = "an alphanumeric sender id cannot receive messages"

@@ -79,6 +79,14 @@ type OutboxOptions struct {
 	// OnOptedOut, if set, is told after commit of a contact the provider
 	// refused as opted out (SendError.OptedOut), to opt it out everywhere.
 	OnOptedOut func(phone string)
+	// OnOutsideWindow, if set, is told after commit of a contact the
+	// provider refused a message to as outside the WhatsApp window
+	// (SendError.OutsideWindow), with the message's channel.
+	OnOutsideWindow func(phone, channel string)
+	// OnMarketingOptOut, if set, is told after commit of a contact who
+	// stopped messages that do not answer its own
+	// (SendError.MarketingOptOut).
+	OnMarketingOptOut func(phone string)
 	// OnSetAside, if set, is told after commit of a send set aside because
 	// its outcome could not be recorded, with the store's error (for
 	// metrics).

@@ -209,10 +209,22 @@ func (ob *Outbox) report(rec recorded) {
 	}
 	log.Warn().Err(rec.err).Bool("retryable", providers.IsRetryable(rec.err)).Msg("send failed")
 	var se *providers.SendError
-	if errors.As(rec.err, &se) && se.OptedOut && rec.stored.Purpose != engine.PurposeForward && ob.o.OnOptedOut != nil {
+	if !errors.As(rec.err, &se) || len(m.To) != 1 {
+		return
+	}
+	forward := rec.stored.Purpose == engine.PurposeForward
+	switch {
+	case se.Throttled:
+		ob.slowDown(m.From)
+	case se.OptedOut && !forward && ob.o.OnOptedOut != nil:
 		// The recipient refused it: opt out the contact the message was
 		// for, never the customer a staff forward was about.
 		ob.o.OnOptedOut(m.To[0])
+	case se.MarketingOptOut && !forward && ob.o.OnMarketingOptOut != nil:
+		ob.o.OnMarketingOptOut(m.To[0])
+	case se.OutsideWindow && ob.o.OnOutsideWindow != nil:
+		// Whoever it was for, their window is closed.
+		ob.o.OnOutsideWindow(m.To[0], m.Channel)
 	}
 }
 

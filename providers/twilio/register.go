@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/rs/zerolog"
@@ -47,4 +48,25 @@ func (t *Twilio) DevNotice() string {
 		return devNotice
 	}
 	return ""
+}
+
+// Parse verifies and parses a request on one of Twilio's routes: a message
+// on the inbound route, a delivery status on the status route. Twilio sends
+// one of either per request.
+func (t *Twilio) Parse(route providers.Route, r *providers.Request) (providers.Batch, error) {
+	switch route.Kind {
+	case providers.RouteInbound:
+		in, err := t.ParseInbound(r)
+		if err != nil {
+			return providers.Batch{}, err
+		}
+		return providers.Batch{Messages: []providers.Inbound{in}}, nil
+	case providers.RouteStatus:
+		s, err := t.ParseStatus(r)
+		if err != nil {
+			return providers.Batch{}, err
+		}
+		return providers.Batch{Statuses: []providers.Status{s}}, nil
+	}
+	return providers.Batch{}, fmt.Errorf("twilio: no webhook of kind %q", route.Kind)
 }

@@ -162,6 +162,26 @@ func (f *Fake) Routes() []providers.Route {
 // DevNotice returns "": the fake always runs live.
 func (f *Fake) DevNotice() string { return "" }
 
+// Parse verifies and parses a request on one of the fake's routes: one
+// message on the inbound route, one status on the status route.
+func (f *Fake) Parse(route providers.Route, r *providers.Request) (providers.Batch, error) {
+	switch route.Kind {
+	case providers.RouteInbound:
+		in, err := f.ParseInbound(r)
+		if err != nil {
+			return providers.Batch{}, err
+		}
+		return providers.Batch{Messages: []providers.Inbound{in}}, nil
+	case providers.RouteStatus:
+		s, err := f.ParseStatus(r)
+		if err != nil {
+			return providers.Batch{}, err
+		}
+		return providers.Batch{Statuses: []providers.Status{s}}, nil
+	}
+	return providers.Batch{}, fmt.Errorf("fake: no webhook of kind %q", route.Kind)
+}
+
 // ParseInbound verifies the signature, then reads an InboundMessage.
 func (f *Fake) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	var m InboundMessage
