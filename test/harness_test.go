@@ -374,6 +374,8 @@ type Message struct {
 	To        []string          `json:"to"`
 	Subject   string            `json:"subject"`
 	Body      string            `json:"body"`
+	Button    string            `json:"button"`
+	Typed     string            `json:"typed"`
 	Media     []string          `json:"media"`
 	Fields    map[string]string `json:"fields"`
 	Status    string            `json:"status"`

@@ -13,16 +13,16 @@ import (
 	"github.com/keyway-sms/keyway/config"
 )
 
-// Staff answer conversations from their phones (README "Staff"). Every forward
-// to staff carries the reference of the contact's conversation, "#K7Q2";
-// staff answer with "#K7Q2 text", or with plain text, which answers the
-// most recent conversation forwarded to them in the last 24 hours.
+// Staff answer conversations from their phones (README "Staff"). Every
+// forward to staff carries the reference of the contact's conversation,
+// "#K7Q2"; staff answer with "#K7Q2 text", or with plain text, which
+// answers the one conversation it can mean (see staffdesk.go).
 //
 // The engine keeps, in the store's Meta values (no Tx method of their own):
 //
 //	conv:<REF>         the Conversation: contact, channel, our number it wrote to
 //	convref:<contact>  the contact's reference
-//	staff:<number>     the most recent reference forwarded to that staff number, and when
+//	staff:<number>     the staffDesk: the forwards to that staff number, and their answers
 
 // RefAlphabet holds the characters of conversation references: capital
 // letters and digits without those read alike (0/O, 1/I/L).
@@ -63,12 +63,6 @@ type Conversation struct {
 	To string `json:"to"`
 	// At is when the last forward carrying the reference was made.
 	At time.Time `json:"at"`
-}
-
-// staffLast is the most recent forward to one staff number.
-type staffLast struct {
-	Ref string    `json:"ref"`
-	At  time.Time `json:"at"`
 }
 
 func convKey(ref string) string        { return "conv:" + ref }
@@ -168,34 +162,27 @@ func (t *turn) freeRef() (string, error) {
 	return "", fmt.Errorf("no free conversation reference after 100 tries")
 }
 
-// noteStaff records that the conversation ref was just forwarded to each
-// staff number, so that their plain answers go to it.
-func (t *turn) noteStaff(ref string, staff ...string) error {
-	for _, n := range staff {
-		if err := putMeta(t.tx, staffKey(n), staffLast{Ref: ref, At: t.now}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Reference returns the reference of the contact's conversation (without
-// "#") for a forward to staff, on the enrollment's channel, and records
-// that it is forwarded to each of staff now: a plain answer from one of
-// them within StaffAnswerWindow goes to this contact.
+// "#") for a forward to staff, on the enrollment's channel. The forwards
+// the step then queues to each of staff (Queue, PurposeForward) are noted
+// in that staff member's desk as forwards of this conversation: once one
+// is handed to the provider, a plain answer from them may mean it.
 func (r *Run) Reference(staff ...string) (string, error) {
 	conv, err := r.t.conversation(r.Enrollment.Channel)
 	if err != nil {
 		return "", fmt.Errorf("conversation reference: %w", err)
 	}
-	if err := r.t.noteStaff(conv.Ref, staff...); err != nil {
-		return "", fmt.Errorf("conversation reference: %w", err)
+	if r.t.forwarding == nil {
+		r.t.forwarding = map[string]string{}
+	}
+	for _, n := range staff {
+		r.t.forwarding[n] = conv.Ref
 	}
 	return conv.Ref, nil
 }
 
 // staffCommand is a staff message read: the reference it names (empty:
-// the most recent forward), its text, and whether it closes the handoff.
+// the one plain text means), its text, and whether it closes the handoff.
 type staffCommand struct {
 	ref  string
 	text string
@@ -227,9 +214,17 @@ func parseStaff(body string) staffCommand {
 // member why it could not.
 func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	cmd := parseStaff(m.Body)
-	conv, err := e.staffConversation(t, cmd.ref)
+	conv, cands, err := e.staffConversation(t, cmd.ref)
 	if err != nil {
 		return err
+	}
+	if len(cands) > 1 {
+		note, err := whichConversation(t.tx, cands)
+		if err != nil {
+			return err
+		}
+		t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s: not sent, %d conversations could be meant", staffLabel(t.set, m.From), len(cands))})
+		return e.tellStaff(t, m, note)
 	}
 	if conv == nil {
 		if cmd.ref != "" {
@@ -250,6 +245,9 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 			return e.tellStaff(t, m, fmt.Sprintf("#%s: no handoff is open.", conv.Ref))
 		}
 		t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s closed handoff #%s", staffLabel(t.set, m.From), conv.Ref)})
+		if err := t.noteAnswered(conv.Ref); err != nil {
+			return err
+		}
 		if err := e.resume(ctx, r, Event{Kind: EventDone}); err != nil {
 			return err
 		}
@@ -281,6 +279,9 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if err := ct.queue(answer); err != nil {
 		return err
 	}
+	if err := t.noteAnswered(conv.Ref); err != nil {
+		return err
+	}
 	if r != nil {
 		return e.resume(ctx, r, Event{Kind: EventStaff})
 	}
@@ -296,22 +297,15 @@ func staffLabel(set *Set, number string) string {
 }
 
 // staffConversation finds the conversation a staff message answers: the
-// one with ref, or the most recent forwarded to the staff member within
-// StaffAnswerWindow. It returns nil when there is none.
-func (e *Engine) staffConversation(t *turn, ref string) (*Conversation, error) {
+// one with ref, or the one plain text means (plainAnswerTarget). It
+// returns the candidates instead when two or more could be meant, and
+// nothing when there is none.
+func (e *Engine) staffConversation(t *turn, ref string) (*Conversation, []candidate, error) {
 	if ref != "" {
-		return conversation(t.tx, ref)
+		conv, err := conversation(t.tx, ref)
+		return conv, nil, err
 	}
-	var last staffLast
-	ok, err := getMeta(t.tx, staffKey(t.contact.Phone), &last)
-	if !ok || err != nil || t.now.Sub(last.At) > StaffAnswerWindow {
-		return nil, err
-	}
-	conv, err := conversation(t.tx, last.Ref)
-	if err != nil || conv == nil {
-		return nil, err
-	}
-	return conv, nil
+	return t.plainAnswerTarget()
 }
 
 // undeliverable says why a staff answer cannot reach the contact of turn ct

@@ -54,7 +54,8 @@ func refEngine(t *testing.T, src string, refs ...string) (*engine.Engine, *engin
 	return engine.New(store, compileSet(t, src), engine.Options{Clock: clock, NewRef: next}), clock, store
 }
 
-// sayFrom handles one inbound message and returns the bodies it queued, to whom.
+// sayFrom handles one inbound message and returns the bodies it queued, to
+// whom; they are then sent (out of the outbox, the provider took them).
 func sayFrom(t *testing.T, e *engine.Engine, store engine.Store, n int, from, channel, body string) (string, []string) {
 	t.Helper()
 	ctx := context.Background()
@@ -74,6 +75,11 @@ func sayFrom(t *testing.T, e *engine.Engine, store engine.Store, n int, from, ch
 				return err
 			}
 			out = append(out, m.To[0]+" "+m.Body)
+			// Sent, as the outbox records it: the provider took it.
+			m.Status, m.ProviderID = engine.StatusSent, "SM"+m.ID
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
 			if err := tx.Dequeue(id); err != nil {
 				return err
 			}

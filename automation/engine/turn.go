@@ -36,6 +36,10 @@ type turn struct {
 	// answering is set while the turn handles a message the contact has
 	// just sent: what it sends answers it and is never held for quiet hours.
 	answering bool
+	// forwarding holds, by staff number, the conversation reference that
+	// Run.Reference gave for a forward to them: the forwards queued to
+	// them are noted in their desk as forwards of it.
+	forwarding map[string]string
 }
 
 // emit reports a trace event, told once the turn's transaction commits.
@@ -250,6 +254,11 @@ func (t *turn) queue(m *Message) error {
 	t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "queued", Message: m})
 	if err := t.tx.Enqueue(m); err != nil {
 		return err
+	}
+	if m.Purpose == PurposeForward && m.Kind == KindText && len(m.To) == 1 && t.forwarding[m.To[0]] != "" {
+		if err := t.noteForward(m.To[0], t.forwarding[m.To[0]], m.ID); err != nil {
+			return fmt.Errorf("note the forward to staff: %w", err)
+		}
 	}
 	t.wake()
 	return t.recordOffer(m)

@@ -6,6 +6,7 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -71,7 +72,10 @@ func NewSimulator(set *engine.Set, out io.Writer) *Simulator {
 
 // SimResult is what one message or one advance of the clock did.
 type SimResult struct {
-	Route  string
+	Route string
+	// In is the contact's message as handled (with Button set when it was
+	// read as a choice); nil for an advance of the clock.
+	In     *engine.Message
 	Sent   []*engine.Message // outbound messages and emails, in order
 	Events []engine.TraceEvent
 }
@@ -90,17 +94,43 @@ func (s *Simulator) to() string {
 
 // Say handles body as a message from the contact, then fires what became due.
 func (s *Simulator) Say(ctx context.Context, body string) (SimResult, error) {
+	return s.receive(ctx, body, "")
+}
+
+// Press handles a tap on the button or list row with id, as a provider with
+// interactive messages reports it: the message's Button is id and its body
+// the choice's title, taken from the choices last sent to the contact (id
+// itself when none of them has that id).
+func (s *Simulator) Press(ctx context.Context, id string) (SimResult, error) {
+	title := id
+	c, err := s.Contact(ctx)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return SimResult{}, err
+	}
+	if c != nil && c.Offer != nil {
+		for _, ch := range c.Offer.Choices {
+			if ch.ID == id {
+				title = ch.Title
+				break
+			}
+		}
+	}
+	return s.receive(ctx, title, id)
+}
+
+// receive handles a message from the contact, then fires what became due.
+func (s *Simulator) receive(ctx context.Context, body, button string) (SimResult, error) {
 	ctx = s.withHTTP(ctx)
 	s.seq++
 	h, err := s.Engine.HandleInbound(ctx, providers.Inbound{
 		Provider: "simulator", ID: fmt.Sprintf("SIM%06d", s.seq), Channel: s.Channel,
-		From: s.From, To: s.to(), Body: body,
+		From: s.From, To: s.to(), Body: body, Button: button,
 	})
 	if err != nil {
 		return SimResult{}, err
 	}
 	res, err := s.settle(ctx)
-	res.Route = h.Route
+	res.Route, res.In = h.Route, h.Message
 	return res, err
 }
 
@@ -282,6 +312,9 @@ func (s *Simulator) Print(res SimResult) {
 	if s.out == nil {
 		return
 	}
+	if in := res.In; in != nil && in.Button != "" {
+		fmt.Fprintf(s.out, "  (choice %s: %q)\n", in.Button, in.Body)
+	}
 	for _, ev := range res.Events {
 		if m := ev.Message; m != nil {
 			s.printMessage(m)
@@ -307,7 +340,9 @@ func (s *Simulator) printMessage(m *engine.Message) {
 	if m.Status == engine.StatusSuppressed {
 		note = " [NOT SENT: " + m.Error + "]"
 	}
-	body := m.Body
+	// Choices show as a provider without buttons sends them: numbered
+	// lines after the text, each indented under the message.
+	body := indentRest(engine.TextWithChoices(m), "    ")
 	if m.ContentSID != "" {
 		body = "template " + m.ContentSID + " " + contentVariables(m.ContentVariables)
 	}
@@ -334,6 +369,11 @@ func contentVariables(vars map[string]string) string {
 		return fmt.Sprint(vars)
 	}
 	return string(b)
+}
+
+// indentRest puts prefix before every line of s but the first.
+func indentRest(s, prefix string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 func indent(s, prefix string) string {

@@ -191,6 +191,10 @@ func forwardText(r *engine.Run) string {
 	}
 	b.WriteString(": ")
 	b.WriteString(quoted(m.Body))
+	if m.Button != "" {
+		// A choice: its id is what the automations went by.
+		fmt.Fprintf(&b, " (choice %s)", m.Button)
+	}
 	for _, u := range m.Media {
 		b.WriteString("\nMedia: " + u)
 	}

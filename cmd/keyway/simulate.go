@@ -16,6 +16,7 @@ import (
 const simulateHelp = `Each line is a message from the contact. Commands:
   /wait DURATION    advance the clock (e.g. /wait 2h, /wait 3d) and fire what is due
   /from +NUMBER     write as another contact
+  /button ID        tap the button or list row with that id (or answer with its number or title)
   /contact          show the contact: groups, tags, fields, opt-out
   /help             this help
   /quit             leave (end of input does too)
@@ -99,6 +100,14 @@ func simCommand(ctx context.Context, s *sim.Simulator, cfg *config.Config, line 
 		res, err := s.Advance(ctx, d)
 		s.Print(res)
 		fmt.Fprintf(out, "  (clock now %s)\n", s.Clock.Now().In(cfg.Location()).Format("Mon 2006-01-02 15:04 MST"))
+		return false, err
+	case "/button":
+		id := strings.TrimSpace(arg)
+		if id == "" {
+			return false, fmt.Errorf("/button needs the id of a button or list row, e.g. /button AGENT")
+		}
+		res, err := s.Press(ctx, id)
+		s.Print(res)
 		return false, err
 	case "/from":
 		n, err := config.E164(arg, cfg.Defaults.Region)

@@ -117,8 +117,10 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 		where := fmt.Sprintf("turn %d (%s, %s:%d)", i+1, tn.describe(), tf.Path, tn.Line)
 		var res sim.SimResult
 		switch {
+		case tn.Send != nil && tn.Send.Button != "":
+			res, err = s.Press(ctx, tn.Send.Button)
 		case tn.Send != nil:
-			res, err = s.Say(ctx, *tn.Send)
+			res, err = s.Say(ctx, tn.Send.Text)
 		case tn.Start != "":
 			var started engine.StartResult
 			started, res, err = s.Start(ctx, tn.Start)
@@ -163,7 +165,7 @@ func (tf *testFile) checkFrom(cfg *config.Config) []string {
 func (tn *testTurn) describe() string {
 	switch {
 	case tn.Send != nil:
-		return fmt.Sprintf("send %q", *tn.Send)
+		return tn.Send.String()
 	case tn.Start != "":
 		return "start " + tn.Start
 	}
@@ -213,11 +215,13 @@ func observe(ctx context.Context, s *sim.Simulator, res sim.SimResult) (*observe
 }
 
 // sentText is what a test's text expectation is matched against: the
-// message's text, or for a WhatsApp template send `template HX… {"1":"…"}`,
-// its content SID and its rendered variables as JSON.
+// message's text, with its buttons or list numbered after it as SMS shows
+// them ("How can we help?\n1 My order\n2 A person"); or for a WhatsApp
+// template send `template HX… {"1":"…"}`, its content SID and its rendered
+// variables as JSON.
 func sentText(m *engine.Message) string {
 	if m.ContentSID == "" {
-		return m.Body
+		return engine.TextWithChoices(m)
 	}
 	vars, _ := json.Marshal(m.ContentVariables)
 	return "template " + m.ContentSID + " " + string(vars)

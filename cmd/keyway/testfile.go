@@ -49,12 +49,55 @@ type testCase struct {
 // (wait) or a manual start of an automation (start, as the admin API does),
 // with what should follow.
 type testTurn struct {
-	Send   *string     `yaml:"send"`
+	Send   *sendTurn   `yaml:"send"`
 	Wait   string      `yaml:"wait"`
 	Start  string      `yaml:"start"`
 	Expect *testExpect `yaml:"expect"`
 	Line   int         `yaml:"-"`
 	wait   time.Duration
+}
+
+// sendTurn is what a send turn sends: text (`send: "JOIN"`), or a tap on
+// the button or list row with an id (`send: { button: AGENT }`), as a
+// provider with interactive messages reports it.
+type sendTurn struct {
+	Text   string
+	Button string
+}
+
+// UnmarshalYAML reads a send turn: a string, or a mapping with button.
+func (st *sendTurn) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		st.Text = n.Value
+		return nil
+	}
+	var m struct {
+		Button string `yaml:"button"`
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: send is a text, or { button: ID }", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k != "button" {
+			return fmt.Errorf("line %d: send: unknown key %q (allowed: button)", n.Content[i].Line, k)
+		}
+	}
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	if strings.TrimSpace(m.Button) == "" {
+		return fmt.Errorf("line %d: send: button needs the id of a button or list row", n.Line)
+	}
+	st.Button = m.Button
+	return nil
+}
+
+// String shows the send as written in reports.
+func (st sendTurn) String() string {
+	if st.Button != "" {
+		return "send button " + st.Button
+	}
+	return fmt.Sprintf("send %q", st.Text)
 }
 
 // testExpect is what a turn should have done. A nil list is not checked;

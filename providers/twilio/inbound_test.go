@@ -132,6 +132,11 @@ func TestParseInbound(t *testing.T) {
 		"MediaContentType1", "image/png")
 	smsSidOnly := with(base, "MessageSid", "")
 	national := with(base, "From", "4155552671")
+	// A tapped quick-reply button on WhatsApp, shaped as Twilio documents
+	// its WhatsApp webhook fields (ButtonText, ButtonPayload; Body carries
+	// the text too).
+	button := with(whatsapp, "Body", "A person", "ButtonText", "A person", "ButtonPayload", "AGENT", "MessageType", "button")
+	buttonNoBody := with(button, "Body", "")
 
 	tests := []struct {
 		name    string
@@ -156,6 +161,24 @@ func TestParseInbound(t *testing.T) {
 				Provider: "twilio", ID: "SM11111111111111111111111111111111", Channel: config.ChannelWhatsApp,
 				From: "+14155552671", To: "+14155238886", Body: "Join now", ProfileName: "Ana María",
 				Fields: firsts(whatsapp),
+			},
+		},
+		{
+			name: "a quick-reply button keeps its id as Button and its title as Body",
+			hook: webhook{form: button},
+			want: providers.Inbound{
+				Provider: "twilio", ID: "SM11111111111111111111111111111111", Channel: config.ChannelWhatsApp,
+				From: "+14155552671", To: "+14155238886", Body: "A person", Button: "AGENT", ProfileName: "Ana María",
+				Fields: firsts(button),
+			},
+		},
+		{
+			name: "a quick-reply button without Body takes ButtonText",
+			hook: webhook{form: buttonNoBody},
+			want: providers.Inbound{
+				Provider: "twilio", ID: "SM11111111111111111111111111111111", Channel: config.ChannelWhatsApp,
+				From: "+14155552671", To: "+14155238886", Body: "A person", Button: "AGENT", ProfileName: "Ana María",
+				Fields: firsts(buttonNoBody),
 			},
 		},
 		{

@@ -30,6 +30,8 @@ func testContactRoundTrip(t *testing.T, s engine.Store) {
 		OptedOutAt: &out,
 		CreatedAt:  t0.Add(-48 * time.Hour),
 		UpdatedAt:  t0,
+		// The last choices sent, which the next message may answer.
+		Offer: &engine.Offer{Message: "m0001", At: t0.Add(-time.Minute), Choices: []engine.OfferedChoice{{ID: "ORDER", Title: "My order"}, {ID: "AGENT", Title: "A person"}}},
 	}
 	update(t, s, putContacts(want))
 	got := read(t, s, func(tx engine.Tx) (*engine.Contact, error) { return tx.Contact(phoneA) })

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/providers"
 )
 
 var messageCases = []testCase{
@@ -43,6 +44,9 @@ func testMessageRoundTrip(t *testing.T, s engine.Store) {
 		Attempts:    3,
 		NextAttempt: t0.Add(time.Minute),
 		Sending:     t0.Add(2 * time.Second),
+		Choices:     &providers.Choices{List: &providers.List{Button: "Sizes", Sections: []providers.Section{{Title: "Coffee", Rows: []providers.Choice{{ID: "SMALL", Title: "Small", Description: "8 oz"}}}}}},
+		Button:      "AGENT",
+		Typed:       "3",
 		Enrollment:  "e0001",
 		Automation:  "join",
 		CreatedAt:   t0,

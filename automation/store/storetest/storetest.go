@@ -248,6 +248,11 @@ func sameContact(a, b *engine.Contact) bool {
 	x, y := *a, *b
 	for _, c := range []*engine.Contact{&x, &y} {
 		c.CreatedAt, c.UpdatedAt, c.OptedOutAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), utcPtr(c.OptedOutAt)
+		if c.Offer != nil {
+			o := *c.Offer
+			o.At = o.At.UTC()
+			c.Offer = &o
+		}
 	}
 	return reflect.DeepEqual(x, y)
 }

@@ -1,0 +1,106 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const buttonsConfig = `
+automations:
+  - id: menu
+    keywords: [MENU]
+    steps:
+      - { type: reply, text: "How can we help?", buttons: [ { id: ORDER, title: "My order" }, { id: HOURS, title: "Opening hours" }, { id: AGENT, title: "A person" } ] }
+  - id: hours
+    keywords: [HOURS]
+    steps: [ { type: reply, text: "Open 9-5 ({{ message.button }})" } ]
+  - id: agent
+    keywords: [AGENT]
+    steps: [ { type: reply, text: "A person will call you ({{ message.body }})" } ]
+  - id: other
+    catch_all: true
+    steps: [ { type: reply, text: "Sorry?" } ]
+`
+
+const menuNumbered = "How can we help?\n1 My order\n2 Opening hours\n3 A person"
+
+// On SMS the buttons go to Twilio as numbered lines after the text, and
+// the contact's "2" starts the automation of the second button's id; the
+// choices are remembered in storage, so a restart between the two changes
+// nothing.
+func TestNumberedChoicesOnSMSRouteByTheChosenID(t *testing.T) {
+	g := StartGateway(t, buttonsConfig)
+	const from = "+15554440001"
+	g.Text(Inbound{From: from, Body: "MENU"})
+	if got := repliesTo(t, g, from, 1); got[0] != menuNumbered {
+		t.Fatalf("menu sent as %q, want %q", got[0], menuNumbered)
+	}
+	g.Settled(t, from)
+	g.Restart()
+	g.Text(Inbound{From: from, Body: "2"})
+	if got := repliesTo(t, g, from, 2); got[1] != "Open 9-5 (HOURS)" {
+		t.Fatalf("replies %q", got)
+	}
+	in := g.Messages(from)
+	var answer *Message
+	for i := range in {
+		if in[i].Direction == "in" && in[i].Typed == "2" {
+			answer = &in[i]
+		}
+	}
+	if answer == nil || answer.Button != "HOURS" || answer.Body != "Opening hours" {
+		t.Fatalf("stored answer %+v, want button HOURS, body \"Opening hours\", typed \"2\"", answer)
+	}
+	// The offer was answered: a second "2" is plain text.
+	g.Text(Inbound{From: from, Body: "2"})
+	if got := repliesTo(t, g, from, 3); got[2] != "Sorry?" {
+		t.Fatalf("replies %q", got)
+	}
+}
+
+// Twilio WhatsApp without a template gets the numbered text too, and a
+// tapped quick-reply button (ButtonPayload) routes by its id, whatever its
+// title.
+func TestTwilioWhatsAppButtonPayloadRoutesByID(t *testing.T) {
+	g := StartGateway(t, buttonsConfig)
+	const from = "+15554440002"
+	g.Text(Inbound{From: from, Channel: "whatsapp", Body: "menu"})
+	got := repliesTo(t, g, "whatsapp:"+from, 1)
+	if got[0] != menuNumbered {
+		t.Fatalf("menu on WhatsApp sent as %q", got[0])
+	}
+	// A template's quick-reply button, whose title is none of the menu's.
+	g.Text(Inbound{From: from, Channel: "whatsapp", Body: "Talk to someone", Extra: map[string]string{"ButtonPayload": "AGENT", "ButtonText": "Talk to someone"}})
+	got = repliesTo(t, g, "whatsapp:"+from, 2)
+	if got[1] != "A person will call you (Talk to someone)" {
+		t.Fatalf("replies %q", got)
+	}
+	ens := g.Enrollments("agent", from)
+	if len(ens) != 1 {
+		t.Fatalf("agent enrollments %+v", ens)
+	}
+}
+
+// keyway simulate shows the choices numbered and takes a number, a title
+// or /button ID.
+func TestSimulateShowsChoicesAndTakesANumberATitleOrAButton(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyway.yaml")
+	if err := os.WriteFile(path, []byte(buttonsConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := Keyway(t, "MENU\n2\nMENU\nopening hours\nMENU\n/button AGENT\n", "simulate", "--config", path)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	inOrder(t, out, []string{
+		"reply → +15550001111 (sms from +15005550006): How can we help?\n    1 My order\n    2 Opening hours\n    3 A person\n",
+		`(choice HOURS: "Opening hours")`, "Open 9-5 (HOURS)",
+		`(choice HOURS: "Opening hours")`, "Open 9-5 (HOURS)",
+		`(choice AGENT: "A person")`, "A person will call you (A person)",
+	})
+	if strings.Contains(out, "Sorry?") {
+		t.Fatalf("a choice fell through to the catch-all:\n%s", out)
+	}
+}
