@@ -185,7 +185,13 @@ func (c *Config) applyDefaults() {
 	setDefault(&tw.APIBaseURL, defaultTwilioAPI)
 	c.numberDefaults(tw.Numbers)
 	for i := range c.Providers.Other {
-		c.numberDefaults(c.Providers.Other[i].Numbers)
+		o := &c.Providers.Other[i]
+		def := numberDefault(o.Name)
+		for j := range o.Numbers {
+			setDefault(&o.Numbers[j].Channel, def.Channel)
+			setDefault(&o.Numbers[j].MPS, def.MPS)
+		}
+		c.numberDefaults(o.Numbers)
 	}
 
 	if s := c.Email.SMTP; s != nil {

@@ -50,6 +50,9 @@ var (
 	// sections holds the checks of the provider keys declared with
 	// RegisterProvider; a nil check is a section of numbers only.
 	sections = map[string]SectionCheck{}
+	// numberDefaults holds the channel and mps of a provider's numbers
+	// that set none, by provider key (SetNumberDefaults).
+	numberDefaults = map[string]Number{}
 	// typedProviders are the keys of the sections Providers types itself.
 	typedProviders, _ = structKeys(reflect.TypeFor[Providers]())
 )
@@ -78,6 +81,23 @@ func RegisterProvider(name string, check SectionCheck) {
 		panic(fmt.Sprintf("config: provider %q registered twice", name))
 	}
 	sections[name] = check
+}
+
+// SetNumberDefaults gives provider name's numbers that name no channel
+// the channel channel (sms otherwise), and those without mps the rate mps
+// (no limit otherwise): a provider of one channel and a known throughput
+// (Meta's WhatsApp Cloud API: whatsapp, 80) calls it from its init.
+func SetNumberDefaults(name, channel string, mps float64) {
+	sectionsMu.Lock()
+	defer sectionsMu.Unlock()
+	numberDefaults[name] = Number{Channel: channel, MPS: mps}
+}
+
+// numberDefault returns what SetNumberDefaults gave provider name's numbers.
+func numberDefault(name string) Number {
+	sectionsMu.RLock()
+	defer sectionsMu.RUnlock()
+	return numberDefaults[name]
 }
 
 // sectionCheck returns the check of a declared provider key, and whether

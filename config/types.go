@@ -109,6 +109,10 @@ type Number struct {
 	Number  string  `yaml:"number"`
 	Channel string  `yaml:"channel"`
 	MPS     float64 `yaml:"mps"`
+	// PhoneNumberID is the provider's own id of the number, for a provider
+	// that sends by it (Meta's phone_number_id); the provider's check
+	// requires it or refuses it.
+	PhoneNumberID string `yaml:"phone_number_id"`
 }
 
 // HTTP governs what http steps may reach.

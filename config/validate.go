@@ -178,6 +178,10 @@ func (k *checker) twilio() {
 	}
 	for i, n := range tw.Numbers {
 		k.number(fmt.Sprintf("providers.twilio.numbers[%d]", i), n)
+		if n.PhoneNumberID != "" {
+			path := fmt.Sprintf("providers.twilio.numbers[%d].phone_number_id", i)
+			k.errorf(path, "%s: Twilio numbers have no phone_number_id (it belongs under providers.meta)", path)
+		}
 	}
 }
 

@@ -68,11 +68,22 @@ type Outbound struct {
 	// API) instead of Body, with ContentVariables filling its placeholders.
 	ContentSID       string
 	ContentVariables map[string]string
+	// Template, when set, sends an approved WhatsApp template by name, as
+	// the WhatsApp Cloud API takes it, instead of Body.
+	Template *Template
 	// Choices are the reply buttons or list the message offers; nil for
 	// none. A provider gets them only when it sends them natively (see
 	// ChoiceSender and Deliverable); any other gets them as numbered lines
 	// in Body.
 	Choices *Choices
+}
+
+// Template is an approved WhatsApp template sent by name: its language
+// code (e.g. "en_US") and the values of its body parameters, in order.
+type Template struct {
+	Name      string
+	Language  string
+	Variables []string
 }
 
 // Status is a delivery status report for a message we sent.

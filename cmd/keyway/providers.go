@@ -4,5 +4,6 @@ package main
 // the providers registry from its init, and the gateway mounts those the
 // config sets up.
 import (
+	_ "github.com/keyway-sms/keyway/providers/meta"
 	_ "github.com/keyway-sms/keyway/providers/twilio"
 )

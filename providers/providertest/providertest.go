@@ -38,6 +38,11 @@ import (
 // one reach and are signed for.
 const DefaultPublicURL = "https://keyway.example"
 
+// APIBase is the API base URL the provider of a webhook case is built with:
+// nothing is sent to it (a closed port), but what a provider derives from
+// it, e.g. a media URL, shows in the messages it parses.
+const APIBase = "http://127.0.0.1:1"
+
 // Suite is a provider under test and its cases.
 type Suite struct {
 	// New builds the provider under test with its API at apiBase (the
@@ -211,7 +216,7 @@ func Run(t *testing.T, s Suite) {
 
 // webhook runs one webhook case.
 func (s Suite) webhook(t *testing.T, c WebhookCase) {
-	p := s.New(t, "http://127.0.0.1:1", c.Dev)
+	p := s.New(t, APIBase, c.Dev)
 	method := c.Method
 	if method == "" {
 		method = http.MethodPost

@@ -89,6 +89,11 @@ func TestHTTPGuardAllowHosts(t *testing.T) {
 		{"an IP address", `["127.0.0.1"]`, "127.0.0.1", "200"},
 		{"a range", `["127.0.0.0/30"]`, "127.0.0.1", "200"},
 		{"nothing allowed", `[]`, "127.0.0.1", "refused by the address guard: prohibited IP address: 127.0.0.1"},
+		{"a host name with its port", `["localhost:` + port + `"]`, "localhost", "200"},
+		{"a host name with another port", `["localhost:1"]`, "localhost", "refused by the address guard"},
+		{"an IP address with its port", `["127.0.0.1:` + port + `"]`, "127.0.0.1", "200"},
+		{"an IP address with another port", `["127.0.0.1:1"]`, "127.0.0.1", "refused by the address guard"},
+		{"an IPv6 address with another port", `["[::1]:1"]`, "::1", "refused by the address guard"},
 	}
 	for _, c := range cases {
 		t.Run(c.label, func(t *testing.T) {

@@ -1,0 +1,60 @@
+package meta_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// providers.meta is checked at load with places, its numbers default to
+// WhatsApp at 80 per second, and a number listed under two providers is
+// refused naming both places.
+func TestConfig(t *testing.T) {
+	parse := func(src string) (*config.Config, string) {
+		t.Helper()
+		cfg, ps := config.Parse("k.yaml", []byte(src), func(string) (string, bool) { return "", false })
+		var lines []string
+		for _, p := range ps.Errors() {
+			lines = append(lines, p.String())
+		}
+		return cfg, strings.Join(lines, "\n")
+	}
+	cfg, problems := parse(`providers:
+  meta:
+    app_secret: s
+    verify_token: v
+    access_token: a
+    numbers:
+      - { number: "+15550001234", phone_number_id: "106540352242922" }
+`)
+	if problems != "" {
+		t.Fatalf("a good section has problems:\n%s", problems)
+	}
+	n := cfg.Numbers()
+	if len(n) != 1 || n[0].Provider != "meta" || n[0].Channel != config.ChannelWhatsApp || n[0].MPS != 80 {
+		t.Errorf("numbers = %+v, want one whatsapp number of meta at 80 mps", n)
+	}
+
+	_, problems = parse(`providers:
+  twilio:
+    numbers:
+      - { number: "+15550001234", channel: whatsapp }
+  meta:
+    app_secret: s
+    api_base_url: "graph.facebook.com"
+    numbers:
+      - { number: "+15550001234", phone_number_id: "1" }
+      - { number: "+15550001235", channel: sms }
+`)
+	for _, want := range []string{
+		"k.yaml:9:", `duplicate whatsapp number "+15550001234" (first at k.yaml:4:`,
+		"k.yaml:6:", "access_token is empty",
+		"k.yaml:7:", "api_base_url",
+		"k.yaml:10:", "missing phone_number_id", "whatsapp only",
+	} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems do not mention %q:\n%s", want, problems)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package meta_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+	"github.com/keyway-sms/keyway/providers/meta"
+	"github.com/keyway-sms/keyway/providers/providertest"
+)
+
+const (
+	appSecret   = "app-secret-0123"
+	verifyToken = "verify-me"
+	accessToken = "EAAG-token"
+	ours        = "+16505551111"
+	phoneID     = "106540352242922"
+	contact     = "+16315551181"
+)
+
+func build(t *testing.T, apiBase string, dev bool) providers.Provider {
+	t.Helper()
+	set := meta.Settings{AppSecret: appSecret, VerifyToken: verifyToken, AccessToken: accessToken, APIBaseURL: apiBase}
+	if dev {
+		set.AppSecret, set.AccessToken = "", ""
+	}
+	return meta.New(set, []config.Number{{Number: ours, Channel: config.ChannelWhatsApp, PhoneNumberID: phoneID}}, "US", zerolog.New(io.Discard))
+}
+
+// hook wraps messages and statuses (JSON arrays) in the envelope of a
+// webhook: Meta WhatsApp Cloud API docs, Webhooks > Components (object,
+// entry[].changes[].value with messaging_product, metadata, contacts).
+func hook(messages, statuses string) string {
+	v := `"messaging_product":"whatsapp","metadata":{"display_phone_number":"16505551111","phone_number_id":"` + phoneID + `"},` +
+		`"contacts":[{"profile":{"name":"Kerry Fisher"},"wa_id":"16315551181"}]`
+	if messages != "" {
+		v += `,"messages":[` + messages + `]`
+	}
+	if statuses != "" {
+		v += `,"statuses":[` + statuses + `]`
+	}
+	return `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{` + v + `},"field":"messages"}]}]}`
+}
+
+// msg is a message object: from, id, timestamp, type and the type's own
+// object (Meta WhatsApp Cloud API docs, Webhooks > Messages).
+func msg(id, typ, obj string) string {
+	return `{"from":"16315551181","id":"` + id + `","timestamp":"1683229471","type":"` + typ + `",` + obj + `}`
+}
+
+func TestHarness(t *testing.T) {
+	at := time.Unix(1683229471, 0).UTC()
+	in := func(id, body string) providers.Inbound {
+		return providers.Inbound{Provider: "meta", ID: id, Channel: config.ChannelWhatsApp, From: contact, To: ours, Body: body, ProfileName: "Kerry Fisher", SentAt: at}
+	}
+	text := msg("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", "text", `"text":{"body":"this is a text message"}`)
+	textIn := in("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", "this is a text message")
+	withButton := func(i providers.Inbound, id string) providers.Inbound { i.Button = id; return i }
+	withMedia := func(i providers.Inbound, media ...string) providers.Inbound { i.Media = media; return i }
+	var fifty []string
+	var fiftyIn []providers.Inbound
+	for i := range 50 {
+		id := "wamid.batch" + string(rune('A'+i/26)) + string(rune('a'+i%26))
+		fifty = append(fifty, msg(id, "text", `"text":{"body":"JOIN"}`))
+		fiftyIn = append(fiftyIn, in(id, "JOIN"))
+	}
+	webhooks := []providertest.WebhookCase{
+		{Label: "verification handshake", Source: "Meta WhatsApp Cloud API docs, Webhooks > Set up webhooks > Verification requests", Method: http.MethodGet,
+			Path: meta.Path + "?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=" + verifyToken, Answer: "1158201444"},
+		{Label: "handshake with a wrong token", Method: http.MethodGet, Path: meta.Path + "?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=nope", Status: http.StatusForbidden},
+		{Label: "handshake without subscribe", Method: http.MethodGet, Path: meta.Path + "?hub.challenge=1158201444&hub.verify_token=" + verifyToken, Status: http.StatusForbidden},
+		{Label: "text", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Text", Path: meta.Path, Body: hook(text, ""), Messages: []providers.Inbound{textIn}, Answer: "ok"},
+		{Label: "text delivered twice parses to the same id", Path: meta.Path, Body: hook(text, ""), Repeat: true, Messages: []providers.Inbound{textIn}},
+		{Label: "missing signature", Path: meta.Path, Body: hook(text, ""), Signature: providertest.NoSignature, Status: http.StatusForbidden, ErrContains: meta.SignatureHeader},
+		{Label: "bad signature", Path: meta.Path, Body: hook(text, ""), Signature: providertest.BadSignature, Status: http.StatusForbidden},
+		{Label: "body changed after signing", Path: meta.Path, Body: hook(text, ""), Tamper: func(b string) string { return strings.Replace(b, "this is", "STOP", 1) }, Status: http.StatusForbidden},
+		{Label: "dev mode skips the signature", Dev: true, Path: meta.Path, Body: hook(text, ""), Signature: providertest.NoSignature, Messages: []providers.Inbound{textIn}},
+		{Label: "not JSON", Path: meta.Path, Body: `{"entry":`, Status: http.StatusBadRequest, ErrContains: "not JSON"},
+		{Label: "reply button", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Interactive (button_reply)", Path: meta.Path,
+			Body:     hook(msg("wamid.btn", "interactive", `"interactive":{"type":"button_reply","button_reply":{"id":"ORDER","title":"My order"}}`), ""),
+			Messages: []providers.Inbound{withButton(in("wamid.btn", "My order"), "ORDER")}},
+		{Label: "list row", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Interactive (list_reply)", Path: meta.Path,
+			Body:     hook(msg("wamid.list", "interactive", `"interactive":{"type":"list_reply","list_reply":{"id":"LARGE","title":"Large","description":"16 oz"}}`), ""),
+			Messages: []providers.Inbound{withButton(in("wamid.list", "Large"), "LARGE")}},
+		{Label: "template quick reply", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Button (quick reply)", Path: meta.Path,
+			Body:     hook(msg("wamid.qr", "button", `"context":{"from":"16505551111","id":"wamid.tmpl"},"button":{"payload":"STOP_PROMOS","text":"Stop promotions"}`), ""),
+			Messages: []providers.Inbound{withButton(in("wamid.qr", "Stop promotions"), "STOP_PROMOS")}},
+		{Label: "image keeps the media id", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Image", Path: meta.Path,
+			Body: hook(msg("wamid.img", "image", `"image":{"caption":"my receipt","mime_type":"image/jpeg","sha256":"IMAGE_HASH","id":"1479537139650973"}`), ""),
+			Messages: []providers.Inbound{func() providers.Inbound {
+				i := withMedia(in("wamid.img", "my receipt"), providertest.APIBase+"/1479537139650973")
+				i.Fields = map[string]string{"type": "image", "wa_id": "16315551181", "phone_number_id": phoneID, "timestamp": "1683229471", "media_id": "1479537139650973", "mime_type": "image/jpeg"}
+				return i
+			}()}},
+		{Label: "audio, video, document and sticker", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Audio, Video, Document, Sticker", Path: meta.Path,
+			Body: hook(strings.Join([]string{
+				msg("wamid.aud", "audio", `"audio":{"mime_type":"audio/ogg; codecs=opus","sha256":"H","id":"A1","voice":true}`),
+				msg("wamid.vid", "video", `"video":{"mime_type":"video/mp4","sha256":"H","id":"V1"}`),
+				msg("wamid.doc", "document", `"document":{"caption":"invoice","filename":"inv.pdf","mime_type":"application/pdf","sha256":"H","id":"D1"}`),
+				msg("wamid.stk", "sticker", `"sticker":{"mime_type":"image/webp","sha256":"H","id":"S1","animated":false}`),
+			}, ","), ""),
+			Messages: []providers.Inbound{withMedia(in("wamid.aud", ""), providertest.APIBase+"/A1"), withMedia(in("wamid.vid", ""), providertest.APIBase+"/V1"),
+				withMedia(in("wamid.doc", "invoice"), providertest.APIBase+"/D1"), withMedia(in("wamid.stk", ""), providertest.APIBase+"/S1")}},
+		{Label: "location as text with the coordinates", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Location", Path: meta.Path,
+			Body:     hook(msg("wamid.loc", "location", `"location":{"address":"1 Hacker Way, Menlo Park, CA 94025","latitude":37.483307,"longitude":-122.148981,"name":"Main Street Beach"}`), ""),
+			Messages: []providers.Inbound{in("wamid.loc", "37.483307,-122.148981 (Main Street Beach, 1 Hacker Way, Menlo Park, CA 94025)")}},
+		{Label: "reaction, system and unknown types are ignored", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Reaction, System, Unknown", Path: meta.Path,
+			Body: hook(strings.Join([]string{
+				msg("wamid.rx", "reaction", `"reaction":{"message_id":"wamid.out","emoji":"👍"}`),
+				msg("wamid.sys", "system", `"system":{"body":"NAME changed from 1 to 2","new_wa_id":"16315551182","type":"user_changed_number"}`),
+				msg("wamid.unk", "unsupported", `"errors":[{"code":131051,"title":"Message type unknown"}]`),
+				text,
+			}, ","), ""),
+			Messages: []providers.Inbound{textIn}, Ignored: []string{"reaction", "system", "unsupported"}},
+		{Label: "another field is ignored", Path: meta.Path,
+			Body:    `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"phone_number":"16505551111","event":"VERIFIED_ACCOUNT"},"field":"account_update"}]}]}`,
+			Ignored: []string{"field account_update"}},
+		{Label: "statuses sent, delivered, read and failed", Source: "Meta WhatsApp Cloud API docs, Webhooks > Status messages", Path: meta.Path,
+			Body: hook("", strings.Join([]string{
+				`{"id":"wamid.o1","status":"sent","timestamp":"1683229472","recipient_id":"16315551181","conversation":{"id":"c1","origin":{"type":"service"}},"pricing":{"billable":true,"pricing_model":"CBP","category":"service"}}`,
+				`{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`,
+				`{"id":"wamid.o1","status":"read","timestamp":"1683229474","recipient_id":"16315551181"}`,
+				`{"id":"wamid.o2","status":"failed","timestamp":"1683229475","recipient_id":"16315551181","errors":[{"code":131026,"title":"Message undeliverable","message":"Message undeliverable","error_data":{"details":"Message Undeliverable."}}]}`,
+			}, ",")),
+			Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "sent"}, {ProviderID: "wamid.o1", Status: "delivered"}, {ProviderID: "wamid.o1", Status: "read"},
+				{ProviderID: "wamid.o2", Status: "failed", ErrorCode: 131026, ErrorMessage: "Message undeliverable: Message Undeliverable."}}},
+		{Label: "fifty messages and a status in one POST", Path: meta.Path, Body: hook(strings.Join(fifty, ","), `{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`),
+			Messages: fiftyIn, Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "delivered"}}},
+		{Label: "message without id", Path: meta.Path, Body: hook(`{"from":"16315551181","type":"text","text":{"body":"x"}}`, ""), Status: http.StatusBadRequest},
+		{Label: "image without media id", Path: meta.Path, Body: hook(msg("wamid.x", "image", `"image":{}`), ""), Status: http.StatusBadRequest, ErrContains: "media id"},
+	}
+
+	auth := map[string]string{"Authorization": "Bearer " + accessToken, "Content-Type": "application/json"}
+	sendPath := "/" + phoneID + "/messages"
+	post := func(body string) []providertest.APIRequest {
+		return []providertest.APIRequest{{Method: http.MethodPost, Path: sendPath, Header: auth, Body: body}}
+	}
+	// Meta WhatsApp Cloud API docs, Reference > Messages: the answer to a send.
+	accepted := providertest.Answer{Body: `{"messaging_product":"whatsapp","contacts":[{"input":"16315551181","wa_id":"16315551181"}],"messages":[{"id":"wamid.SENT"}]}`}
+	// Meta WhatsApp Cloud API docs, Support > Error codes: an error answer.
+	graphErr := func(status, code int, title string) providertest.Answer {
+		return providertest.Answer{Status: status, Body: `{"error":{"message":"(#` + itoa(code) + `) ` + title + `","type":"OAuthException","code":` + itoa(code) +
+			`,"error_data":{"messaging_product":"whatsapp","details":"` + title + `"},"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}`}
+	}
+	hi := providers.Outbound{ID: "m1", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "hi"}
+	hiBody := `{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"text","text":{"body":"hi","preview_url":false}}`
+	refusal := func(label string, status, code int, outcome providertest.Outcome) providertest.SendCase {
+		return providertest.SendCase{Label: label, Source: "Meta WhatsApp Cloud API docs, Support > Error codes", Message: hi, Answers: []providertest.Answer{graphErr(status, code, label)},
+			Requests: post(hiBody), Outcome: outcome, CheckCode: true, Status: status, Code: code}
+	}
+	sends := []providertest.SendCase{
+		{Label: "text", Message: hi, Answers: []providertest.Answer{accepted}, Requests: post(hiBody), ProviderID: "wamid.SENT"},
+		{Label: "image with caption", Message: providers.Outbound{ID: "m2", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "your receipt", Media: []string{"https://cdn.example.com/r.jpg"}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"image","image":{"link":"https://cdn.example.com/r.jpg","caption":"your receipt"}}`)},
+		{Label: "document", Message: providers.Outbound{ID: "m3", Channel: config.ChannelWhatsApp, From: ours, To: contact, Media: []string{"https://cdn.example.com/inv.pdf"}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"document","document":{"link":"https://cdn.example.com/inv.pdf"}}`)},
+		{Label: "template with body parameters in order", Message: providers.Outbound{ID: "m4", Channel: config.ChannelWhatsApp, From: ours, To: contact,
+			Template: &providers.Template{Name: "order_update", Language: "en_US", Variables: []string{"Ann", "#1234"}}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"template","template":{"name":"order_update","language":{"code":"en_US"},` +
+				`"components":[{"type":"body","parameters":[{"type":"text","text":"Ann"},{"type":"text","text":"#1234"}]}]}}`)},
+		{Label: "reply buttons", Message: providers.Outbound{ID: "m5", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "How can we help?",
+			Choices: &providers.Choices{Buttons: []providers.Choice{{ID: "ORDER", Title: "My order"}, {ID: "AGENT", Title: "A person"}}}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"button","body":{"text":"How can we help?"},` +
+				`"action":{"buttons":[{"type":"reply","reply":{"id":"ORDER","title":"My order"}},{"type":"reply","reply":{"id":"AGENT","title":"A person"}}]}}}`)},
+		{Label: "list", Message: providers.Outbound{ID: "m6", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "Pick a size",
+			Choices: &providers.Choices{List: &providers.List{Button: "Sizes", Sections: []providers.Section{{Title: "Coffee", Rows: []providers.Choice{{ID: "SMALL", Title: "Small", Description: "8 oz"}, {ID: "LARGE", Title: "Large"}}}}}}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"list","body":{"text":"Pick a size"},` +
+				`"action":{"button":"Sizes","sections":[{"title":"Coffee","rows":[{"id":"SMALL","title":"Small","description":"8 oz"},{"id":"LARGE","title":"Large"}]}]}}}`)},
+		{Label: "dev mode sends nothing", Dev: true, Message: hi, ProviderIDPattern: `^wamid\.DEV[0-9a-f]{32}$`},
+		{Label: "a number of another provider fails", Message: providers.Outbound{Channel: config.ChannelWhatsApp, From: "+15005550006", To: contact, Body: "hi"}, Outcome: providertest.Failed, ErrContains: "not a number of providers.meta"},
+		refusal("131047 is outside the window", 400, 131047, providertest.OutsideWindow),
+		refusal("131050 stopped marketing messages", 400, 131050, providertest.MarketingOptOut),
+		refusal("130429 rate limit is throttling", 400, 130429, providertest.Throttled),
+		refusal("131056 pair rate limit is throttling", 400, 131056, providertest.Throttled),
+		refusal("80007 account rate limit is throttling", 400, 80007, providertest.Throttled),
+		refusal("131048 spam rate limit is throttling", 400, 131048, providertest.Throttled),
+		refusal("131026 undeliverable fails with its code", 400, 131026, providertest.Failed),
+		refusal("190 expired token fails", 401, 190, providertest.Failed),
+		refusal("500 retries later", 500, 1, providertest.RetryLater),
+		{Label: "503 without JSON retries later", Message: hi, Answers: []providertest.Answer{{Status: 503, Body: "upstream down"}}, Requests: post(hiBody), Outcome: providertest.RetryLater},
+		{Label: "network error retries later", Message: hi, Unreachable: true, Outcome: providertest.RetryLater},
+		{Label: "success without a message id fails", Message: hi, Answers: []providertest.Answer{{Body: `{"messaging_product":"whatsapp"}`}}, Requests: post(hiBody), Outcome: providertest.Failed, ErrContains: "without a message id"},
+	}
+	providertest.Run(t, providertest.Suite{
+		New: build,
+		Sign: func(r *providers.Request) {
+			r.Header.Set(meta.SignatureHeader, "sha256="+meta.Sign(appSecret, r.Body))
+		},
+		SignatureHeader: meta.SignatureHeader,
+		Webhooks:        webhooks,
+		Sends:           sends,
+	})
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}

@@ -1,0 +1,283 @@
+package meta
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// payload is a webhook body: entry[].changes[].value holds the messages and
+// statuses of one business phone number.
+type payload struct {
+	Object string `json:"object"`
+	Entry  []struct {
+		ID      string `json:"id"`
+		Changes []struct {
+			Field string `json:"field"`
+			Value struct {
+				Metadata struct {
+					DisplayPhoneNumber string `json:"display_phone_number"`
+					PhoneNumberID      string `json:"phone_number_id"`
+				} `json:"metadata"`
+				Contacts []struct {
+					WaID    string `json:"wa_id"`
+					Profile struct {
+						Name string `json:"name"`
+					} `json:"profile"`
+				} `json:"contacts"`
+				Messages []message `json:"messages"`
+				Statuses []status  `json:"statuses"`
+			} `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
+}
+
+type message struct {
+	From      string `json:"from"`
+	ID        string `json:"id"`
+	Timestamp string `json:"timestamp"`
+	Type      string `json:"type"`
+	Text      struct {
+		Body string `json:"body"`
+	} `json:"text"`
+	Interactive struct {
+		Type        string `json:"type"`
+		ButtonReply choice `json:"button_reply"`
+		ListReply   choice `json:"list_reply"`
+	} `json:"interactive"`
+	Button struct {
+		Payload string `json:"payload"`
+		Text    string `json:"text"`
+	} `json:"button"`
+	Image    *media `json:"image"`
+	Audio    *media `json:"audio"`
+	Video    *media `json:"video"`
+	Document *media `json:"document"`
+	Sticker  *media `json:"sticker"`
+	Location *struct {
+		Latitude  float64 `json:"latitude"`
+		Longitude float64 `json:"longitude"`
+		Name      string  `json:"name"`
+		Address   string  `json:"address"`
+	} `json:"location"`
+}
+
+type choice struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+type media struct {
+	ID       string `json:"id"`
+	MimeType string `json:"mime_type"`
+	Caption  string `json:"caption"`
+	Filename string `json:"filename"`
+}
+
+type status struct {
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	RecipientID string `json:"recipient_id"`
+	Errors      []struct {
+		Code      int    `json:"code"`
+		Title     string `json:"title"`
+		Message   string `json:"message"`
+		ErrorData struct {
+			Details string `json:"details"`
+		} `json:"error_data"`
+	} `json:"errors"`
+}
+
+// Parse answers the verification handshake on the GET route, and verifies
+// and parses a webhook on the POST route.
+func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Batch, error) {
+	if route.Kind == providers.RouteVerify {
+		return m.verify(r)
+	}
+	if err := m.checkSignature(r); err != nil {
+		return providers.Batch{}, err
+	}
+	var p payload
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		return providers.Batch{}, fmt.Errorf("meta: webhook: body is not JSON: %v: %w", err, providers.ErrMalformed)
+	}
+	var b providers.Batch
+	for _, e := range p.Entry {
+		for _, ch := range e.Changes {
+			if ch.Field != "messages" {
+				b.Ignored = append(b.Ignored, providers.Ignored{Kind: "field " + ch.Field, ID: e.ID, Reason: "keyway subscribes to messages only"})
+				continue
+			}
+			v := ch.Value
+			to := m.byID[v.Metadata.PhoneNumberID]
+			if to == "" && v.Metadata.DisplayPhoneNumber != "" {
+				to, _, _ = config.Address("+"+strings.TrimPrefix(digitsOnly(v.Metadata.DisplayPhoneNumber), "+"), m.region, config.ChannelWhatsApp)
+			}
+			names := map[string]string{}
+			for _, c := range v.Contacts {
+				names[c.WaID] = c.Profile.Name
+			}
+			for _, msg := range v.Messages {
+				in, ignored, err := m.inbound(msg, to, v.Metadata.PhoneNumberID, names[msg.From])
+				if err != nil {
+					return providers.Batch{}, err
+				}
+				if ignored != nil {
+					b.Ignored = append(b.Ignored, *ignored)
+					continue
+				}
+				b.Messages = append(b.Messages, in)
+			}
+			for _, s := range v.Statuses {
+				if s.ID == "" || s.Status == "" {
+					return providers.Batch{}, fmt.Errorf("meta: status: id and status are required: %w", providers.ErrMalformed)
+				}
+				st := providers.Status{ProviderID: s.ID, Status: s.Status}
+				if len(s.Errors) > 0 {
+					e := s.Errors[0]
+					st.ErrorCode = e.Code
+					st.ErrorMessage = strings.TrimSpace(e.Title + ": " + firstNonEmpty(e.ErrorData.Details, e.Message))
+				}
+				b.Statuses = append(b.Statuses, st)
+			}
+		}
+	}
+	return b, nil
+}
+
+// verify answers Meta's handshake: hub.mode=subscribe with our verify
+// token gets hub.challenge back; anything else is refused (403).
+func (m *Meta) verify(r *providers.Request) (providers.Batch, error) {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return providers.Batch{}, fmt.Errorf("meta: verify: %v: %w", err, providers.ErrMalformed)
+	}
+	q := u.Query()
+	token := q.Get("hub.verify_token")
+	if q.Get("hub.mode") != "subscribe" || m.set.VerifyToken == "" ||
+		subtle.ConstantTimeCompare([]byte(token), []byte(m.set.VerifyToken)) != 1 {
+		return providers.Batch{}, fmt.Errorf("meta: verify: wrong hub.mode or hub.verify_token: %w", providers.ErrSignature)
+	}
+	challenge := q.Get("hub.challenge")
+	if challenge == "" {
+		return providers.Batch{}, fmt.Errorf("meta: verify: no hub.challenge: %w", providers.ErrMalformed)
+	}
+	return providers.Batch{Answer: challenge}, nil
+}
+
+// checkSignature checks X-Hub-Signature-256 against the raw body, in
+// constant time; dev mode checks nothing.
+func (m *Meta) checkSignature(r *providers.Request) error {
+	if m.dev {
+		return nil
+	}
+	sig, ok := strings.CutPrefix(r.Header.Get(SignatureHeader), "sha256=")
+	if !ok || sig == "" {
+		return fmt.Errorf("meta: webhook: no %s header: %w", SignatureHeader, providers.ErrSignature)
+	}
+	if !hmac.Equal([]byte(strings.ToLower(sig)), []byte(Sign(m.set.AppSecret, r.Body))) {
+		return fmt.Errorf("meta: webhook: %s does not match the body: %w", SignatureHeader, providers.ErrSignature)
+	}
+	return nil
+}
+
+// Sign returns the hex HMAC-SHA256 of body keyed with appSecret: what Meta
+// sends in X-Hub-Signature-256 after "sha256=".
+func Sign(appSecret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(appSecret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// inbound turns one message into an Inbound, or says why it is ignored.
+func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.Inbound, *providers.Ignored, error) {
+	if msg.ID == "" || msg.From == "" {
+		return providers.Inbound{}, nil, fmt.Errorf("meta: message: id and from are required: %w", providers.ErrMalformed)
+	}
+	from, _, err := config.Address("+"+strings.TrimPrefix(msg.From, "+"), m.region, config.ChannelWhatsApp)
+	if err != nil {
+		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: from %s is not a WhatsApp address: %w", msg.ID, providers.Mask(msg.From), providers.ErrMalformed)
+	}
+	if to == "" {
+		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: no metadata.phone_number_id keyway knows nor display_phone_number: %w", msg.ID, providers.ErrMalformed)
+	}
+	in := providers.Inbound{Provider: Name, ID: msg.ID, Channel: config.ChannelWhatsApp, From: from, To: to, ProfileName: name,
+		Fields: map[string]string{"type": msg.Type, "wa_id": msg.From, "phone_number_id": phoneNumberID, "timestamp": msg.Timestamp}}
+	if sec, err := strconv.ParseInt(msg.Timestamp, 10, 64); err == nil && sec > 0 {
+		in.SentAt = time.Unix(sec, 0).UTC()
+	}
+	switch msg.Type {
+	case "text":
+		in.Body = msg.Text.Body
+	case "interactive":
+		c := msg.Interactive.ButtonReply
+		if msg.Interactive.Type == "list_reply" {
+			c = msg.Interactive.ListReply
+		} else if msg.Interactive.Type != "button_reply" {
+			return providers.Inbound{}, &providers.Ignored{Kind: "interactive " + msg.Interactive.Type, ID: msg.ID, Reason: "not a reply keyway handles"}, nil
+		}
+		in.Button, in.Body = c.ID, c.Title
+	case "button":
+		in.Button, in.Body = msg.Button.Payload, msg.Button.Text
+	case "image", "audio", "video", "document", "sticker":
+		md := map[string]*media{"image": msg.Image, "audio": msg.Audio, "video": msg.Video, "document": msg.Document, "sticker": msg.Sticker}[msg.Type]
+		if md == nil || md.ID == "" {
+			return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: %s without a media id: %w", msg.ID, msg.Type, providers.ErrMalformed)
+		}
+		in.Body = md.Caption
+		in.Media = []string{m.MediaURL(md.ID)}
+		in.Fields["media_id"], in.Fields["mime_type"] = md.ID, md.MimeType
+	case "location":
+		if msg.Location == nil {
+			return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: location without coordinates: %w", msg.ID, providers.ErrMalformed)
+		}
+		l := msg.Location
+		in.Body = strconv.FormatFloat(l.Latitude, 'f', -1, 64) + "," + strconv.FormatFloat(l.Longitude, 'f', -1, 64)
+		if place := strings.TrimSpace(strings.Join(nonEmpty(l.Name, l.Address), ", ")); place != "" {
+			in.Body += " (" + place + ")"
+		}
+	default:
+		// reaction, system, unsupported and types keyway does not know.
+		return providers.Inbound{}, &providers.Ignored{Kind: msg.Type, ID: msg.ID, Reason: "a message type keyway does not handle"}, nil
+	}
+	return in, nil, nil
+}
+
+func digitsOnly(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

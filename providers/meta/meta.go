@@ -1,0 +1,174 @@
+// Package meta is keyway's provider for the WhatsApp Cloud API, Meta's own
+// WhatsApp Business API: it answers Meta's webhook verification handshake,
+// verifies and parses the webhooks Meta posts (several messages and
+// statuses in one request), and sends through the Graph API. Without an app
+// secret and an access token it runs in dev mode: signatures are not
+// checked and sends are logged instead of made.
+//
+//	providers:
+//	  meta:
+//	    app_secret: "${META_APP_SECRET}"
+//	    verify_token: "${META_VERIFY_TOKEN}"
+//	    access_token: "${META_ACCESS_TOKEN}"
+//	    api_base_url: "https://graph.facebook.com/v21.0"
+//	    numbers:
+//	      - { number: "+15550001234", phone_number_id: "106540352242922", mps: 80 }
+package meta
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// Name is the provider's name and its key under providers.
+const Name = "meta"
+
+// Path is the webhook Meta is pointed at: GET for the handshake, POST for
+// messages and statuses.
+const Path = "/webhooks/meta"
+
+// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the raw
+// body, keyed with the app secret.
+const SignatureHeader = "X-Hub-Signature-256"
+
+// DefaultAPIBaseURL is the Graph API version keyway speaks unless
+// api_base_url says otherwise.
+const DefaultAPIBaseURL = "https://graph.facebook.com/v21.0"
+
+// DefaultMPS is Meta's default throughput of a business phone number.
+const DefaultMPS = 80
+
+// devNotice is the warning logged at start in dev mode.
+const devNotice = "DEV MODE: no Meta app secret or access token. WhatsApp Cloud API messages are logged and stored, NOT sent; webhook signatures are NOT checked. Set providers.meta.app_secret and access_token for production."
+
+// Settings are the keys of providers.meta besides numbers.
+type Settings struct {
+	AppSecret   string `yaml:"app_secret"`
+	VerifyToken string `yaml:"verify_token"`
+	AccessToken string `yaml:"access_token"`
+	APIBaseURL  string `yaml:"api_base_url"`
+}
+
+func init() {
+	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check})
+	config.SetNumberDefaults(Name, config.ChannelWhatsApp, DefaultMPS)
+}
+
+// check checks providers.meta at load: both credentials or neither, an
+// absolute api_base_url, and numbers on WhatsApp with a phone_number_id.
+func check(c *config.Config, s *config.ProviderSection) config.Problems {
+	var set Settings
+	ps := c.DecodeSection(s, &set)
+	switch {
+	case set.AppSecret != "" && set.AccessToken == "":
+		ps = append(ps, c.Problemf(s.Path+".access_token", "%s: app_secret is set but access_token is empty", s.Path))
+	case set.AppSecret == "" && set.AccessToken != "":
+		ps = append(ps, c.Problemf(s.Path+".app_secret", "%s: access_token is set but app_secret is empty (webhooks could not be verified)", s.Path))
+	}
+	if set.APIBaseURL != "" {
+		if u, err := url.Parse(set.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			ps = append(ps, c.Problemf(s.Path+".api_base_url", "%s.api_base_url: %q is not an absolute http(s) URL without credentials or query", s.Path, set.APIBaseURL))
+		}
+	}
+	ids := map[string]string{}
+	for i, n := range s.Numbers {
+		path := s.Path + ".numbers[" + itoa(i) + "]"
+		if n.Channel != config.ChannelWhatsApp {
+			ps = append(ps, c.Problemf(path+".channel", "%s: the WhatsApp Cloud API sends on whatsapp only, not %q", path, n.Channel))
+		}
+		switch first, dup := ids[n.PhoneNumberID]; {
+		case strings.TrimSpace(n.PhoneNumberID) == "":
+			ps = append(ps, c.Problemf(path, "%s: missing phone_number_id (WhatsApp Manager > Phone numbers, or the API Setup page of the Meta app)", path))
+		case dup:
+			ps = append(ps, c.Problemf(path+".phone_number_id", "%s: duplicate phone_number_id %q (first at %s)", path, n.PhoneNumberID, first))
+		default:
+			ids[n.PhoneNumberID] = path
+		}
+	}
+	return ps
+}
+
+// Meta is the WhatsApp Cloud API provider. It is safe for concurrent use.
+type Meta struct {
+	set    Settings
+	dev    bool
+	base   string            // api_base_url without a trailing slash
+	ids    map[string]string // our number (E.164) → phone_number_id
+	byID   map[string]string // phone_number_id → our number
+	region string
+	log    zerolog.Logger
+	client *http.Client
+}
+
+// fromConfig builds the provider when the config has providers.meta.
+func fromConfig(cfg *config.Config, log zerolog.Logger) (providers.Provider, error) {
+	s, ok := cfg.Providers.Section(Name)
+	if !ok {
+		return nil, nil
+	}
+	var set Settings
+	if err := cfg.DecodeSection(s, &set).Err(); err != nil {
+		return nil, err
+	}
+	return New(set, s.Numbers, cfg.Defaults.Region, log), nil
+}
+
+// New returns the provider for set and numbers. Without an app secret or an
+// access token it runs in dev mode.
+func New(set Settings, numbers []config.Number, region string, log zerolog.Logger) *Meta {
+	if set.APIBaseURL == "" {
+		set.APIBaseURL = DefaultAPIBaseURL
+	}
+	m := &Meta{
+		set: set, dev: set.AppSecret == "" || set.AccessToken == "",
+		base: strings.TrimRight(set.APIBaseURL, "/"), ids: map[string]string{}, byID: map[string]string{},
+		region: region, log: log.With().Str("provider", Name).Logger(),
+		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
+	for _, n := range numbers {
+		m.ids[n.Number] = n.PhoneNumberID
+		m.byID[n.PhoneNumberID] = n.Number
+	}
+	return m
+}
+
+// Name returns "meta".
+func (m *Meta) Name() string { return Name }
+
+// Routes returns the handshake and the webhook, on one path.
+func (m *Meta) Routes() []providers.Route {
+	return []providers.Route{
+		{Method: http.MethodGet, Path: Path, Kind: providers.RouteVerify, ContentType: "text/plain"},
+		{Method: http.MethodPost, Path: Path, Kind: providers.RouteInbound, ContentType: "text/plain", Answer: "ok"},
+	}
+}
+
+// DevNotice returns the dev mode warning without credentials, else "".
+func (m *Meta) DevNotice() string {
+	if m.dev {
+		return devNotice
+	}
+	return ""
+}
+
+// MediaURL is where keyway fetches the media with id, with the access
+// token as a bearer token: the Graph API answers with the media's
+// details, its download url among them.
+func (m *Meta) MediaURL(id string) string { return m.base + "/" + url.PathEscape(id) }
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+var _ providers.Provider = (*Meta)(nil)
