@@ -149,10 +149,11 @@ func (g *Gateway) webhookError(c *fiber.Ctx, err error) error {
 	code := providers.WebhookStatus(err)
 	g.metrics.webhooks.WithLabelValues(strconv.Itoa(code)).Inc()
 	g.log.Warn().Err(err).Int("status", code).Str("path", c.Path()).Msg("webhook refused")
-	return c.Status(code).SendString(strings.ToLower(fiberStatus(code)))
+	return c.Status(code).SendString(refusal(code))
 }
 
-func fiberStatus(code int) string {
+// refusal is the body of a webhook refused with code.
+func refusal(code int) string {
 	switch code {
 	case fiber.StatusForbidden:
 		return "forbidden: bad or missing signature"
@@ -188,13 +189,13 @@ func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.
 	}
 	for i, h := range res.Messages {
 		in := b.Messages[i]
-		route := h.Route
+		via := h.Via
 		if h.Duplicate {
-			route = "duplicate"
+			via = "duplicate"
 		}
-		g.metrics.inbound.WithLabelValues(route).Inc()
+		g.metrics.inbound.WithLabelValues(via).Inc()
 		g.log.Info().Str("msg_id", h.Message.ID).Str("from", config.MaskAddress(in.From)).
-			Str("channel", in.Channel).Str("route", route).Msg("inbound")
+			Str("channel", in.Channel).Str("route", via).Msg("inbound")
 		g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
 	}
 	for i, found := range res.Found {

@@ -137,7 +137,7 @@ func buildInfo(version, commit string) prometheus.Collector {
 // advance, so that each series exists at 0 from the start and rate() and
 // alerts see the first increment.
 func (m *metrics) zeroCounters() {
-	for _, route := range []string{engine.RouteCompliance, engine.RouteKeyword, engine.RouteReply, engine.RouteCatchAll, engine.RouteStored, engine.RouteStaff, engine.RouteHandoff, "duplicate"} {
+	for _, route := range []string{engine.ViaCompliance, engine.ViaKeyword, engine.ViaReply, engine.ViaCatchAll, engine.ViaStored, engine.ViaStaff, engine.ViaHandoff, "duplicate"} {
 		m.inbound.WithLabelValues(route)
 	}
 	for _, status := range []string{"200", "400", "403", "413", "500"} {

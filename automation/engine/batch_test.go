@@ -68,7 +68,7 @@ func TestBatchIsOneCommit(t *testing.T) {
 		t.Fatalf("the repeated id was not handled once: %+v", res.Messages[50])
 	}
 	for i, h := range res.Messages[:50] {
-		if h.Duplicate || h.Route != engine.RouteKeyword {
+		if h.Duplicate || h.Via != engine.ViaKeyword {
 			t.Errorf("message %d: %+v, want a keyword", i, h)
 		}
 	}
@@ -107,8 +107,8 @@ func TestBatchOfOneContactInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Messages[0].Route != engine.RouteKeyword || res.Messages[1].Route != engine.RouteReply {
-		t.Errorf("routes = %s, %s; want keyword, reply", res.Messages[0].Route, res.Messages[1].Route)
+	if res.Messages[0].Via != engine.ViaKeyword || res.Messages[1].Via != engine.ViaReply {
+		t.Errorf("routes = %s, %s; want keyword, reply", res.Messages[0].Via, res.Messages[1].Via)
 	}
 	var texts []string
 	for _, m := range simtest.DrainOutbox(t, store) {

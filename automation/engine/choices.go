@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyway-sms/keyway/keywords"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -86,12 +87,12 @@ func choiceIndex(o *Offer, typed string) (int, bool) {
 		}
 		return 0, false
 	}
-	norm := normalizeBody(typed)
+	norm := keywords.Normalize(typed)
 	if norm == "" {
 		return 0, false
 	}
 	for i, ch := range o.Choices {
-		if normalizeBody(ch.Title) == norm {
+		if keywords.Normalize(ch.Title) == norm {
 			return i, true
 		}
 	}
@@ -143,14 +144,14 @@ func (t *turn) recordOffer(m *Message) error {
 // by its whole text.
 func complianceOf(set *Set, m *Message) (string, bool) {
 	if m.Button == "" {
-		fam, _, ok := set.compliance.LookupNormalized(normalizeBody(m.Body))
+		fam, _, ok := set.compliance.LookupNormalized(keywords.Normalize(m.Body))
 		return fam, ok
 	}
-	if fam, _, ok := set.compliance.LookupNormalized(normalizeBody(m.Button)); ok {
+	if fam, _, ok := set.compliance.LookupNormalized(keywords.Normalize(m.Button)); ok {
 		return fam, true
 	}
 	if m.Typed != "" {
-		fam, _, ok := set.compliance.LookupNormalized(normalizeBody(m.Typed))
+		fam, _, ok := set.compliance.LookupNormalized(keywords.Normalize(m.Typed))
 		return fam, ok
 	}
 	return "", false
@@ -161,7 +162,7 @@ func complianceOf(set *Set, m *Message) (string, bool) {
 // with keyword AGENT), then by its text, norm (m.Body normalised).
 func keywordOf(set *Set, m *Message, norm string) (*Automation, bool) {
 	if m.Button != "" {
-		if a, ok := set.lookupKeyword(m.Channel, normalizeBody(m.Button)); ok {
+		if a, ok := set.lookupKeyword(m.Channel, keywords.Normalize(m.Button)); ok {
 			return a, true
 		}
 	}

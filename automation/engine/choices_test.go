@@ -73,8 +73,8 @@ func runChoiceTurns(t *testing.T, turns []choiceTurn) {
 		for _, m := range res.Sent {
 			sent = append(sent, engine.TextWithChoices(m))
 		}
-		if res.Route != tn.route || res.In.Button != tn.button || !equalStrings(sent, tn.sent) {
-			t.Fatalf("turn %d (%q%s): route %s, button %q, sent %q; want %s, %q, %q", i+1, tn.say, tn.press, res.Route, res.In.Button, sent, tn.route, tn.button, tn.sent)
+		if res.Via != tn.route || res.In.Button != tn.button || !equalStrings(sent, tn.sent) {
+			t.Fatalf("turn %d (%q%s): route %s, button %q, sent %q; want %s, %q, %q", i+1, tn.say, tn.press, res.Via, res.In.Button, sent, tn.route, tn.button, tn.sent)
 		}
 	}
 }
@@ -99,46 +99,46 @@ func TestChoices(t *testing.T) {
 		turns []choiceTurn
 	}{
 		{"a number within 24 hours picks a choice, whose id is matched before its title", []choiceTurn{
-			{say: "MENU", route: engine.RouteKeyword, sent: []string{menuText}},
-			{wait: 23 * time.Hour, say: "2", route: engine.RouteKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{wait: 23 * time.Hour, say: "2", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
 		}},
 		{"a title, normalised, picks a choice", []choiceTurn{
-			{say: "MENU", route: engine.RouteKeyword, sent: []string{menuText}},
-			{say: "  opening HOURS! ", route: engine.RouteKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "  opening HOURS! ", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
 		}},
 		{"a number after 24 hours is no choice", []choiceTurn{
-			{say: "MENU", route: engine.RouteKeyword, sent: []string{menuText}},
-			{wait: 25 * time.Hour, say: "2", route: engine.RouteCatchAll, sent: []string{"other: 2"}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{wait: 25 * time.Hour, say: "2", route: engine.ViaCatchAll, sent: []string{"other: 2"}},
 		}},
 		{"only the next message may answer the choices", []choiceTurn{
-			{say: "MENU", route: engine.RouteKeyword, sent: []string{menuText}},
-			{say: "what?", route: engine.RouteCatchAll, sent: []string{"other: what?"}},
-			{say: "2", route: engine.RouteCatchAll, sent: []string{"other: 2"}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "what?", route: engine.ViaCatchAll, sent: []string{"other: what?"}},
+			{say: "2", route: engine.ViaCatchAll, sent: []string{"other: 2"}},
 		}},
 		{"a number out of range is no choice", []choiceTurn{
-			{say: "MENU", route: engine.RouteKeyword, sent: []string{menuText}},
-			{say: "4", route: engine.RouteCatchAll, sent: []string{"other: 4"}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "4", route: engine.ViaCatchAll, sent: []string{"other: 4"}},
 		}},
 		{"a tapped button routes by its id, though its title is a compliance word", []choiceTurn{
-			{say: "MENU", route: engine.RouteKeyword, sent: []string{menuText}},
-			{press: "AGENT", route: engine.RouteKeyword, button: "AGENT", sent: []string{"agent"}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{press: "AGENT", route: engine.ViaKeyword, button: "AGENT", sent: []string{"agent"}},
 		}},
 		{"STOP typed is an opt-out even when a choice has that title", []choiceTurn{
-			{say: "MENU", route: engine.RouteKeyword, sent: []string{menuText}},
-			{say: "STOP", route: engine.RouteCompliance, button: "AGENT", sent: []string{"You are unsubscribed. Reply START to resubscribe."}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "STOP", route: engine.ViaCompliance, button: "AGENT", sent: []string{"You are unsubscribed. Reply START to resubscribe."}},
 		}},
 		{"a button without an offer still routes by its id", []choiceTurn{
-			{press: "HOURS", route: engine.RouteKeyword, button: "HOURS", sent: []string{"hours HOURS/HOURS"}},
+			{press: "HOURS", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/HOURS"}},
 		}},
 		{"wait_for_reply saves the id and the title of a list row, and conditions see message.button", []choiceTurn{
-			{say: "SIZE", route: engine.RouteKeyword, sent: []string{"Size?\n1 Small\n2 Large"}},
-			{say: "1", route: engine.RouteReply, button: "SMALL", sent: []string{"SMALL Small"}},
-			{say: "SIZE", route: engine.RouteKeyword, sent: []string{"Size?\n1 Small\n2 Large"}},
-			{press: "LARGE", route: engine.RouteReply, button: "LARGE", sent: []string{"big LARGE Large"}},
+			{say: "SIZE", route: engine.ViaKeyword, sent: []string{"Size?\n1 Small\n2 Large"}},
+			{say: "1", route: engine.ViaReply, button: "SMALL", sent: []string{"SMALL Small"}},
+			{say: "SIZE", route: engine.ViaKeyword, sent: []string{"Size?\n1 Small\n2 Large"}},
+			{press: "LARGE", route: engine.ViaReply, button: "LARGE", sent: []string{"big LARGE Large"}},
 		}},
 		{"a typed answer to wait_for_reply is saved as it is, in both", []choiceTurn{
-			{say: "SIZE", route: engine.RouteKeyword, sent: []string{"Size?\n1 Small\n2 Large"}},
-			{say: "medium", route: engine.RouteReply, sent: []string{"medium medium"}},
+			{say: "SIZE", route: engine.ViaKeyword, sent: []string{"Size?\n1 Small\n2 Large"}},
+			{say: "medium", route: engine.ViaReply, sent: []string{"medium medium"}},
 		}},
 	}
 	for _, tc := range cases {
@@ -207,7 +207,7 @@ automations:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Route != engine.RouteStaff || len(res.Sent) != 1 || res.Sent[0].Body != "Call you later" || res.Sent[0].To[0] != contact {
-		t.Fatalf("staff answer: route %s, sent %+v", res.Route, res.Sent)
+	if res.Via != engine.ViaStaff || len(res.Sent) != 1 || res.Sent[0].Body != "Call you later" || res.Sent[0].To[0] != contact {
+		t.Fatalf("staff answer: route %s, sent %+v", res.Via, res.Sent)
 	}
 }

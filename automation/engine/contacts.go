@@ -57,7 +57,7 @@ func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdat
 		return updated{contact: *t.contact, created: created}, nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("automation: update contact: %w", err)
+		return nil, false, fmt.Errorf("engine: update contact: %w", err)
 	}
 	return &res.contact, res.created, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/keywords"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -118,19 +119,21 @@ func (e *Engine) Now() time.Time { return e.clock.Now() }
 // Handled is what became of an inbound message.
 type Handled struct {
 	Message   *Message
-	Duplicate bool   // the provider's id was seen before; nothing was done
-	Route     string // compliance, keyword, reply, catch_all or stored
+	Duplicate bool // the provider's id was seen before; nothing was done
+	// Via says which way routing took the message: one of the Via
+	// constants (the "route" of the logs and metrics).
+	Via string
 }
 
-// Routes an inbound message can take.
+// The ways routing can take an inbound message, in the order it tries them.
 const (
-	RouteCompliance = "compliance"
-	RouteKeyword    = "keyword"
-	RouteReply      = "reply"
-	RouteCatchAll   = "catch_all"
-	RouteStaff      = "staff"   // a message from staff (see staff.go)
-	RouteHandoff    = "handoff" // a contact's message relayed to the staff of its open handoff
-	RouteStored     = "stored"
+	ViaCompliance = "compliance"
+	ViaStaff      = "staff"   // a message from staff (see staff.go)
+	ViaHandoff    = "handoff" // a contact's message relayed to the staff of its open handoff
+	ViaKeyword    = "keyword"
+	ViaReply      = "reply"
+	ViaCatchAll   = "catch_all"
+	ViaStored     = "stored" // nothing matched: the message is only stored
 )
 
 // HandleInbound handles one inbound message in the fixed order and commits the
@@ -207,8 +210,8 @@ func (e *Engine) handle(ctx context.Context, x *txn, in providers.Inbound) (Hand
 	if err := x.tx.PutMessage(m); err != nil {
 		return Handled{}, err
 	}
-	route, err := e.route(ctx, t, m)
-	return Handled{Message: m, Route: route}, err
+	via, err := e.route(ctx, t, m)
+	return Handled{Message: m, Via: via}, err
 }
 
 // receive records an inbound message on the turn's contact and returns it.
@@ -246,10 +249,11 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 // route handles a stored inbound message in the fixed order (steps 4 to 8
 // of README "How a message is handled"):
 // compliance words, then a staff message or a contact's message in an open
-// handoff (staff.go), then keywords, a reply, the catch-all.
+// handoff (staff.go), then keywords, a reply, the catch-all. It returns
+// which way it took the message (a Via constant).
 func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error) {
 	set := t.set
-	norm := normalizeBody(m.Body)
+	norm := keywords.Normalize(m.Body)
 	c := t.contact
 
 	if fam, ok := complianceOf(set, m); ok {
@@ -262,52 +266,46 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 			// Already opted out: the message is recorded and answered with
 			// nothing, so a contact repeating STOP gets one confirmation.
 			// Enrollments that began since (they run for staff) still end.
-			return RouteCompliance, e.optOutContact(t, "opted out")
+			return ViaCompliance, e.optOutContact(t, "opted out")
 		case fam == OptOut:
-			return RouteCompliance, e.optOut(t, m, set.Config.Compliance.OptOut.Reply)
+			return ViaCompliance, e.optOut(t, m, set.Config.Compliance.OptOut.Reply)
 		case fam == OptIn && c.OptedOut:
-			return RouteCompliance, e.optIn(t, m, set.Config.Compliance.OptIn.Reply)
+			return ViaCompliance, e.optIn(t, m, set.Config.Compliance.OptIn.Reply)
 		case fam == Help:
-			return RouteCompliance, t.queueCompliance(m, set.Config.Compliance.Help.Reply)
+			return ViaCompliance, t.queueCompliance(m, set.Config.Compliance.Help.Reply)
 		}
 		// An opt-in word from a contact that has not opted out goes on.
 	}
 
 	if set.IsStaff(m.From) {
-		return RouteStaff, e.staffMessage(ctx, t, m)
+		return ViaStaff, e.staffMessage(ctx, t, m)
 	}
-	if r, err := e.openHandoff(t); err != nil {
+	if r, err := t.latestRun(EnrollmentHandoff); err != nil { // an open handoff
 		return "", err
 	} else if r != nil {
-		return RouteHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
+		return ViaHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
 	if a, ok := keywordOf(set, m, norm); ok && a.Enabled {
-		started, err := e.enroll(ctx, t, a, m.Channel, m, nil)
-		if err != nil {
-			return "", err
-		}
-		if started {
-			return RouteKeyword, nil
-		}
-		// Already enrolled without overwrite: left where it is, and the
-		// message is not consumed as a reply.
-		return RouteKeyword, nil
+		// Already enrolled in a without overwrite, the contact is left
+		// where it is, and the message is not taken as a reply either.
+		_, err := e.enroll(ctx, t, a, m.Channel, m, nil)
+		return ViaKeyword, err
 	}
 
-	if r, err := e.waitingReply(t); err != nil {
+	if r, err := t.latestRun(EnrollmentWaitingReply); err != nil { // a wait_for_reply
 		return "", err
 	} else if r != nil {
-		return RouteReply, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
+		return ViaReply, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
 	if a := set.catchAll; a != nil && a.Enabled {
 		if _, err := e.enroll(ctx, t, a, m.Channel, m, nil); err != nil {
 			return "", err
 		}
-		return RouteCatchAll, nil
+		return ViaCatchAll, nil
 	}
-	return RouteStored, nil
+	return ViaStored, nil
 }
 
 // optOut opts the contact out, ends its enrollments and sends the reply.
@@ -370,12 +368,6 @@ func (e *Engine) optOutContact(t *turn, reason string) error {
 	return nil
 }
 
-// waitingReply returns a run for the contact's most recently moved
-// enrollment at a wait_for_reply whose automation is enabled, or nil.
-func (e *Engine) waitingReply(t *turn) (*Run, error) {
-	return t.latestRun(EnrollmentWaitingReply)
-}
-
 // latestRun returns a run for the turn's contact's most recently moved
 // active enrollment with status whose automation is enabled, or nil.
 func (t *turn) latestRun(status EnrollmentStatus) (*Run, error) {
@@ -435,9 +427,7 @@ func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel str
 	if m != nil {
 		en.Trigger = m.ID
 	}
-	if err := t.put(en); err != nil {
-		return false, err
-	}
+	t.put(en)
 	r := t.run(a, en)
 	r.Message = m
 	r.Trace("enrolled")
@@ -526,7 +516,8 @@ func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
 	en.Status, en.EndReason, en.EndedAt = EnrollmentEnded, reason, &now
 	en.Epoch++
 	t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
-	return t.put(en)
+	t.put(en)
+	return nil
 }
 
 // idGen makes ids that sort by creation time and are unique across

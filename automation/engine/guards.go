@@ -120,4 +120,4 @@ func (r *Run) HoldUntil() (time.Time, bool) {
 
 // InWindow reports whether a free-form message may reach the contact now on
 // the enrollment's channel (see Contact.InWindow).
-func (r *Run) InWindow() bool { return r.Contact.InWindow(r.Enrollment.Channel, r.Now) }
+func (r *RunView) InWindow() bool { return r.Contact.InWindow(r.Enrollment.Channel, r.Now) }

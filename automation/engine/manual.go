@@ -46,10 +46,10 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 	set := e.Set()
 	a := set.Automation(id)
 	if a == nil {
-		return res, fmt.Errorf("automation: start %q: %w", id, ErrNotFound)
+		return res, fmt.Errorf("engine: start %q: %w", id, ErrNotFound)
 	}
 	if !a.Enabled {
-		return res, fmt.Errorf("automation: start %q: %w", id, ErrPaused)
+		return res, fmt.Errorf("engine: start %q: %w", id, ErrPaused)
 	}
 	for i := 0; i < len(phones); i += StartBatch {
 		batch := phones[i:min(i+StartBatch, len(phones))]
@@ -78,7 +78,7 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 			return got, nil
 		})
 		if err != nil {
-			return res, fmt.Errorf("automation: start %q: %w", id, err)
+			return res, fmt.Errorf("engine: start %q: %w", id, err)
 		}
 		res.Started = append(res.Started, got.Started...)
 		maps.Copy(res.Skipped, got.Skipped)
@@ -118,7 +118,7 @@ func (e *Engine) groupMembers(ctx context.Context, group string) ([]string, erro
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("automation: members of group %q: %w", group, err)
+			return nil, fmt.Errorf("engine: members of group %q: %w", group, err)
 		}
 		for _, c := range page {
 			phones = append(phones, c.Phone)
@@ -164,7 +164,7 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, er
 		return en, e.end(t, en, reason)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("automation: cancel enrollment %s: %w", id, err)
+		return nil, fmt.Errorf("engine: cancel enrollment %s: %w", id, err)
 	}
 	return out, nil
 }

@@ -17,7 +17,7 @@ type Name struct {
 	// zero is an empty value of the name's type, for load-time checks.
 	zero any
 	// value gives the name's value for a run.
-	value func(r *Run) any
+	value func(r *RunView) any
 }
 
 // Names are the names templates and conditions see, in the order the
@@ -36,34 +36,34 @@ var Names = []Name{
 	{
 		Key: "vars", Doc: "saved replies (wait_for_reply save_as), http responses saved with save_as, and values a manual start gave",
 		Fields: []string{"X"},
-		zero:   map[string]any{}, value: func(r *Run) any { return orEmpty(r.Enrollment.Vars) },
+		zero:   map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.Vars) },
 	},
 	{
 		Key: "http", Doc: "the last http step's response",
 		Fields: []string{"status", "headers", "body", "json.X"},
-		zero:   map[string]any{}, value: func(r *Run) any { return orEmpty(r.Enrollment.HTTP) },
+		zero:   map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.HTTP) },
 	},
 	{
 		Key: "automation", Doc: "the automation the run is in",
 		Fields: []string{"id", "name"},
 		zero:   map[string]any{},
-		value:  func(r *Run) any { return map[string]any{"id": r.Automation.ID, "name": r.Automation.Name} },
+		value:  func(r *RunView) any { return map[string]any{"id": r.Automation.ID, "name": r.Automation.Name} },
 	},
 	{
 		Key: "enrollment", Doc: "the enrollment being run",
 		Fields: []string{"id", "channel"},
 		zero:   map[string]any{},
-		value:  func(r *Run) any { return map[string]any{"id": r.Enrollment.ID, "channel": r.Enrollment.Channel} },
+		value:  func(r *RunView) any { return map[string]any{"id": r.Enrollment.ID, "channel": r.Enrollment.Channel} },
 	},
 	{
 		Key: "now", Doc: "the current time in defaults.timezone",
-		zero: time.Time{}, value: func(r *Run) any { return r.Now.In(r.Set.Location) },
+		zero: time.Time{}, value: func(r *RunView) any { return r.Now.In(r.Set.Location) },
 	},
 }
 
 // Bindings returns the names templates and conditions see (Names), filled
 // for the run.
-func (r *Run) Bindings() map[string]any {
+func (r *RunView) Bindings() map[string]any {
 	b := make(map[string]any, len(Names))
 	for _, n := range Names {
 		b[n.Key] = n.value(r)
@@ -81,7 +81,7 @@ func zeroBindings() map[string]any {
 	return b
 }
 
-func contactValue(r *Run) any {
+func contactValue(r *RunView) any {
 	c := r.Contact
 	return map[string]any{
 		"phone":     c.Phone,
@@ -94,7 +94,7 @@ func contactValue(r *Run) any {
 	}
 }
 
-func messageValue(r *Run) any {
+func messageValue(r *RunView) any {
 	m := r.Message
 	if m == nil {
 		return map[string]any{"id": "", "body": "", "from": "", "to": "", "channel": "", "media": []string{}, "button": ""}

@@ -16,7 +16,7 @@ import (
 // same names.
 func TestNamesAreTheBindings(t *testing.T) {
 	cfg := &config.Config{Defaults: config.Defaults{Timezone: "America/New_York"}}
-	r := &Run{
+	r := &RunView{
 		Now:        time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC),
 		Set:        &Set{Config: cfg, Location: cfg.Location()},
 		Automation: &Automation{ID: "support"},

@@ -128,7 +128,7 @@ func (e *Engine) ReconcileTo(ctx context.Context, set *Set, live func()) (int, e
 		return putMeta(tx, reconciledKey, prev.merge(cur))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("automation: reconcile: record the config's steps: %w", err)
+		return 0, fmt.Errorf("engine: reconcile: record the config's steps: %w", err)
 	}
 	lived = true
 	if live != nil {
@@ -157,7 +157,7 @@ func (e *Engine) ReconcileTo(ctx context.Context, set *Set, live func()) (int, e
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("automation: reconcile: release held timers: %w", err)
+		return 0, fmt.Errorf("engine: reconcile: release held timers: %w", err)
 	}
 	e.onQueue()
 
@@ -166,7 +166,7 @@ func (e *Engine) ReconcileTo(ctx context.Context, set *Set, live func()) (int, e
 		n, err := e.reconcileAutomation(ctx, id)
 		ended += n
 		if err != nil {
-			return ended, fmt.Errorf("automation: reconcile %q: %w", id, err)
+			return ended, fmt.Errorf("engine: reconcile %q: %w", id, err)
 		}
 	}
 	// Every enrollment at a step no config has now was ended: what
@@ -176,7 +176,7 @@ func (e *Engine) ReconcileTo(ctx context.Context, set *Set, live func()) (int, e
 		return putMeta(tx, reconciledKey, cur.merge(stepsOf(e.Set())))
 	})
 	if err != nil {
-		return ended, fmt.Errorf("automation: reconcile: record the config's steps: %w", err)
+		return ended, fmt.Errorf("engine: reconcile: record the config's steps: %w", err)
 	}
 	if ended > 0 {
 		e.log.Info().Int("ended", ended).Msg("enrollments ended: their automation or step was removed from the config")

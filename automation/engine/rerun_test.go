@@ -89,7 +89,7 @@ automations:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !h.Duplicate || h.Route != "" || h.Message == nil || h.Message.ID != "m0" {
+		if !h.Duplicate || h.Via != "" || h.Message == nil || h.Message.ID != "m0" {
 			t.Fatalf("handled = %+v, want the stored duplicate m0 and no route", h)
 		}
 	})

@@ -46,10 +46,10 @@ func TestOptInEndsEnrollmentsBegunWhileOptedOut(t *testing.T) {
 		sent  []string
 		route string
 	}{
-		{"STOP", []string{"You are unsubscribed. Reply START to resubscribe."}, engine.RouteCompliance},
-		{"QUIZ", nil, engine.RouteKeyword},
-		{"START", []string{"You are resubscribed."}, engine.RouteCompliance},
-		{"Ann", []string{`#2W33 From +15550001111: "Ann"`}, engine.RouteCatchAll},
+		{"STOP", []string{"You are unsubscribed. Reply START to resubscribe."}, engine.ViaCompliance},
+		{"QUIZ", nil, engine.ViaKeyword},
+		{"START", []string{"You are resubscribed."}, engine.ViaCompliance},
+		{"Ann", []string{`#2W33 From +15550001111: "Ann"`}, engine.ViaCatchAll},
 	}
 	for _, st := range steps {
 		res, err := sim.Say(ctx, st.say)
@@ -62,8 +62,8 @@ func TestOptInEndsEnrollmentsBegunWhileOptedOut(t *testing.T) {
 				sent = append(sent, m.Body)
 			}
 		}
-		if res.Route != st.route || len(sent) != len(st.sent) || (len(sent) > 0 && sent[0] != st.sent[0]) {
-			t.Fatalf("%q: route %s, sent %q; want %s, %q", st.say, res.Route, sent, st.route, st.sent)
+		if res.Via != st.route || len(sent) != len(st.sent) || (len(sent) > 0 && sent[0] != st.sent[0]) {
+			t.Fatalf("%q: route %s, sent %q; want %s, %q", st.say, res.Via, sent, st.route, st.sent)
 		}
 	}
 }

@@ -9,8 +9,11 @@ import (
 	"github.com/keyway-sms/keyway/config"
 )
 
-// Run is one enrollment being moved by the engine, as a step sees it.
-type Run struct {
+// RunView is what a step reads of its run: the enrollment, its contact and
+// automation, the message that drove the turn, and the names templates
+// see. A step's Perform, which runs outside any transaction, gets only
+// this: it has no way to send, trace or change anything.
+type RunView struct {
 	Now        time.Time
 	Set        *Set
 	Automation *Automation
@@ -21,14 +24,14 @@ type Run struct {
 	Message *Message
 	// Step is the step being executed or resumed.
 	Step *CompiledStep
-	t    *turn
 }
 
-// detachedRun is a Run outside any transaction, for a step's Perform: it
-// may read and render, never queue, trace or change anything.
-func detachedRun(set *Set, now time.Time, a *Automation, st *CompiledStep, en *Enrollment, c *Contact, m *Message) *Run {
-	t := &turn{set: set, now: now, contact: c}
-	return &Run{Now: now, Set: set, Automation: a, Enrollment: en, Contact: c, Message: m, Step: st, t: t}
+// Run is one enrollment being moved by the engine inside a transaction, as
+// a step's Execute and Resume see it: what it reads (RunView), and what it
+// does (reply, queue, trace, change the contact and the enrollment).
+type Run struct {
+	RunView
+	t *turn
 }
 
 // Trace reports what the run did, for the simulator ("added to group x").
@@ -41,7 +44,7 @@ func (r *Run) Trace(what string) {
 }
 
 // Render renders a template against the run's bindings.
-func (r *Run) Render(t *Template) (string, error) {
+func (r *RunView) Render(t *Template) (string, error) {
 	return t.Render(r.Bindings())
 }
 
@@ -87,13 +90,8 @@ func (r *Run) InWindowOf(phone, channel string) (bool, error) {
 	if phone == r.Contact.Phone {
 		return r.Contact.InWindow(channel, r.Now), nil
 	}
-	if r.t.x != nil {
-		if t, ok := r.t.x.turns[phone]; ok {
-			return t.contact.InWindow(channel, r.Now), nil
-		}
-	}
-	if r.t.tx == nil {
-		return false, nil
+	if t, ok := r.t.x.turns[phone]; ok {
+		return t.contact.InWindow(channel, r.Now), nil
 	}
 	c, err := r.t.tx.Contact(phone)
 	if isNotFound(err) {

@@ -236,7 +236,7 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if err != nil {
 		return err
 	}
-	r, err := e.openHandoff(ct)
+	r, err := ct.latestRun(EnrollmentHandoff) // the open handoff, if any
 	if err != nil {
 		return err
 	}
@@ -331,12 +331,6 @@ func (e *Engine) tellStaff(t *turn, m *Message, text string) error {
 	})
 }
 
-// openHandoff returns a run for the contact's open handoff (the most
-// recently moved one whose automation is enabled), or nil.
-func (e *Engine) openHandoff(t *turn) (*Run, error) {
-	return t.latestRun(EnrollmentHandoff)
-}
-
 // OpenHandoff is a handoff open now, for the admin API.
 type OpenHandoff struct {
 	Contact    string    `json:"contact"`
@@ -359,7 +353,7 @@ func (e *Engine) Handoffs(ctx context.Context) ([]OpenHandoff, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("automation: list handoffs: %w", err)
+		return nil, fmt.Errorf("engine: list handoffs: %w", err)
 	}
 	return out, nil
 }

@@ -89,7 +89,7 @@ func sayFrom(t *testing.T, e *engine.Engine, store engine.Store, n int, from, ch
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h.Route, out
+	return h.Via, out
 }
 
 const staffRouting = `
@@ -142,15 +142,15 @@ func TestStaffRouting(t *testing.T) {
 		n++
 		return sayFrom(t, e, store, n, from, channel, body)
 	}
-	if route, got := next(staff, "sms", "JOIN"); route != engine.RouteStaff || len(got) != 1 || !strings.Contains(got[0], "no forward reached you") {
+	if route, got := next(staff, "sms", "JOIN"); route != engine.ViaStaff || len(got) != 1 || !strings.Contains(got[0], "no forward reached you") {
 		t.Fatalf("JOIN from staff: route %s, sent %q", route, got)
 	}
-	if route, got := next("+15550100101", "sms", "anyone?"); route != engine.RouteStaff || len(got) != 1 || !strings.HasPrefix(got[0], "+15550100101 Not delivered") {
+	if route, got := next("+15550100101", "sms", "anyone?"); route != engine.ViaStaff || len(got) != 1 || !strings.HasPrefix(got[0], "+15550100101 Not delivered") {
 		t.Fatalf("a listed staff member: route %s, sent %q", route, got)
 	}
 
 	next("+15551230001", "whatsapp", "hola")
-	if route, got := next(staff, "sms", "hi there"); route != engine.RouteStaff || len(got) != 1 || got[0] != "+15551230001 hi there" {
+	if route, got := next(staff, "sms", "hi there"); route != engine.ViaStaff || len(got) != 1 || got[0] != "+15551230001 hi there" {
 		t.Fatalf("plain answer: route %s, sent %q", route, got)
 	}
 	clock.Advance(23*time.Hour + 59*time.Minute)
@@ -166,10 +166,10 @@ func TestStaffRouting(t *testing.T) {
 		t.Fatalf("plain text more than 24h after the last forward: sent %q", got)
 	}
 
-	if route, got := next(staff, "sms", "STOP"); route != engine.RouteCompliance || len(got) != 1 || !strings.Contains(got[0], "unsubscribed") {
+	if route, got := next(staff, "sms", "STOP"); route != engine.ViaCompliance || len(got) != 1 || !strings.Contains(got[0], "unsubscribed") {
 		t.Fatalf("STOP from staff: route %s, sent %q", route, got)
 	}
-	if route, _ := next(staff, "sms", "#done"); route != engine.RouteStaff {
+	if route, _ := next(staff, "sms", "#done"); route != engine.ViaStaff {
 		t.Fatalf("#done from staff: route %s", route)
 	}
 }

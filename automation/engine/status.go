@@ -106,7 +106,7 @@ func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
 		return e.optOutContact(t, reason)
 	})
 	if err != nil {
-		return fmt.Errorf("automation: opt out: %w", err)
+		return fmt.Errorf("engine: opt out: %w", err)
 	}
 	return nil
 }

@@ -29,8 +29,10 @@ type Resumer interface {
 // Perform once the pause is committed, then Resume with EventIO and the
 // result in a new transaction. After a crash, Perform runs again.
 type Performer interface {
-	// Perform does the step's I/O and returns its result for Resume.
-	Perform(ctx context.Context, run *Run) (map[string]any, error)
+	// Perform does the step's I/O and returns its result for Resume. It
+	// sees the run read-only: outside a transaction there is nothing it
+	// could send or change.
+	Perform(ctx context.Context, run *RunView) (map[string]any, error)
 }
 
 // Kinds of an Event.
@@ -62,7 +64,7 @@ var registry = map[string]Factory{}
 // Register makes a step type known; each step type's file calls it from init.
 func Register(typ string, f Factory) {
 	if _, dup := registry[typ]; dup {
-		panic(fmt.Sprintf("automation: step type %q registered twice", typ))
+		panic(fmt.Sprintf("engine: step type %q registered twice", typ))
 	}
 	registry[typ] = f
 }

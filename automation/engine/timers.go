@@ -50,12 +50,12 @@ func (e *Engine) FireDue(ctx context.Context) (int, error) {
 		n, _, err := e.fireBatch(ctx, now, timerBatch)
 		if err != nil {
 			if ctx.Err() != nil {
-				return total, fmt.Errorf("automation: fire timers: %w", err)
+				return total, fmt.Errorf("engine: fire timers: %w", err)
 			}
 			e.log.Warn().Err(err).Msg("a batch of timers failed; firing them one at a time")
 			n, err = e.fireOneByOne(ctx, now, timerBatch)
 			if err != nil {
-				return total + n, fmt.Errorf("automation: fire timers: %w", err)
+				return total + n, fmt.Errorf("engine: fire timers: %w", err)
 			}
 		}
 		total += n
@@ -75,7 +75,7 @@ func (e *Engine) anyDue(ctx context.Context, now time.Time) (bool, error) {
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("automation: fire timers: %w", err)
+		return false, fmt.Errorf("engine: fire timers: %w", err)
 	}
 	return due, nil
 }
@@ -233,7 +233,8 @@ func (e *Engine) fire(ctx context.Context, x *txn, tm Timer) error {
 			return err
 		}
 		x.onCommit(func() { e.startIO(ctx, tm) })
-		return t.put(en)
+		t.put(en)
+		return nil
 	case TimerExpire:
 		en.WaitUntil = nil
 		return e.end(t, en, "expired: no reply within expire_after")
@@ -281,7 +282,7 @@ func (e *Engine) WaitIO() { e.io.wg.Wait() }
 // again; one whose automation was paused meanwhile holds its timer, so
 // the call is made again once it is enabled.
 func (e *Engine) performIO(ctx context.Context, tm Timer) error {
-	var r *Run
+	var r *RunView
 	var perf Performer
 	stuck := ""
 	err := e.store.View(ctx, func(tx Tx) error {
@@ -314,7 +315,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 				trigger = m
 			}
 		}
-		r = detachedRun(set, e.clock.Now(), a, st, en, c, trigger)
+		r = &RunView{Now: e.clock.Now(), Set: set, Automation: a, Enrollment: en, Contact: c, Message: trigger, Step: st}
 		return nil
 	})
 	if err != nil || (perf == nil && stuck == "") {

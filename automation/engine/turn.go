@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/keyway-sms/keyway/config"
-	"github.com/keyway-sms/keyway/keywords"
 )
 
 // turn is the handling of one inbound message, timer or start for one
@@ -43,7 +42,6 @@ type turn struct {
 }
 
 // emit reports a trace event, told once the turn's transaction commits.
-// A detached turn (see detachedRun) reports nothing.
 func (t *turn) emit(ev TraceEvent) {
 	if t.tracing() {
 		*t.x.events = append(*t.x.events, ev)
@@ -51,14 +49,14 @@ func (t *turn) emit(ev TraceEvent) {
 }
 
 // tracing reports whether anybody is told the turn's trace events.
-func (t *turn) tracing() bool { return t.x != nil && t.x.events != nil }
+func (t *turn) tracing() bool { return t.x.events != nil }
 
 // wake notes that the turn stored an outbound message or a timer, so
 // that the workers are woken once the transaction commits.
 func (t *turn) wake() { t.x.wake = true }
 
 func (t *turn) run(a *Automation, en *Enrollment) *Run {
-	return &Run{Now: t.now, Set: t.set, Automation: a, Enrollment: en, Contact: t.contact, t: t}
+	return &Run{RunView: RunView{Now: t.now, Set: t.set, Automation: a, Enrollment: en, Contact: t.contact}, t: t}
 }
 
 // activeEnrollment returns the contact's active enrollment in automation.
@@ -120,21 +118,20 @@ func (t *turn) activeEnrollments() ([]*Enrollment, error) {
 
 // put keeps the changed enrollment in the cache and notes it to be stored
 // when the transaction ends (flush).
-func (t *turn) put(en *Enrollment) error {
+func (t *turn) put(en *Enrollment) {
 	en.UpdatedAt = t.now
 	if cached, ok := t.enrollments[en.Automation]; !ok || en.Active() || cached == en {
 		t.enrollments[en.Automation] = en
 	}
 	if i, ok := t.changedByID[en.ID]; ok {
 		t.changed[i] = en
-		return nil
+		return
 	}
 	if t.changedByID == nil {
 		t.changedByID = map[string]int{}
 	}
 	t.changedByID[en.ID] = len(t.changed)
 	t.changed = append(t.changed, en)
-	return nil
 }
 
 // flush stores the enrollments the turn changed, each once, in the order
@@ -180,7 +177,8 @@ func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kin
 		}
 		t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: what})
 	}
-	return t.put(en)
+	t.put(en)
+	return nil
 }
 
 // adopt puts en, read from the store outside the turn, in the turn's cache
@@ -295,5 +293,3 @@ func (t *turn) sender(channel, explicit string) string {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
-
-func normalizeBody(s string) string { return keywords.Normalize(s) }

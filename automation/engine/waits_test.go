@@ -248,15 +248,15 @@ automations:
 	say(t, sim, "DRIP")
 	before := *enrollmentOf(t, sim.Store, sim.From, "drip")
 	res := say(t, sim, "are you there?")
-	if res.Route != engine.RouteStored || len(res.Sent) != 0 {
-		t.Fatalf("a message during a wait: route %s, sent %q; want stored, nothing", res.Route, bodies(res.Sent))
+	if res.Via != engine.ViaStored || len(res.Sent) != 0 {
+		t.Fatalf("a message during a wait: route %s, sent %q; want stored, nothing", res.Via, bodies(res.Sent))
 	}
 	after := enrollmentOf(t, sim.Store, sim.From, "drip")
 	if after.Status != engine.EnrollmentWaiting || after.Epoch != before.Epoch || !after.WaitUntil.Equal(*before.WaitUntil) {
 		t.Fatalf("the wait moved: before %+v, after %+v", before, after)
 	}
-	if res := say(t, sim, "DRIP"); res.Route != engine.RouteKeyword || len(res.Sent) != 0 {
-		t.Fatalf("its own keyword again: route %s, sent %q", res.Route, bodies(res.Sent))
+	if res := say(t, sim, "DRIP"); res.Via != engine.ViaKeyword || len(res.Sent) != 0 {
+		t.Fatalf("its own keyword again: route %s, sent %q", res.Via, bodies(res.Sent))
 	}
 	wantBodies(t, "after an hour", advance(t, sim, time.Hour).Sent, "after the wait")
 }
@@ -282,8 +282,8 @@ automations:
 		t.Fatalf("after JOIN: status %s, vars %v; want waiting_reply and no name", en.Status, en.Vars)
 	}
 	res = say(t, sim, "Zoe")
-	if res.Route != engine.RouteReply {
-		t.Errorf("the answer's route = %s, want reply", res.Route)
+	if res.Via != engine.ViaReply {
+		t.Errorf("the answer's route = %s, want reply", res.Via)
 	}
 	wantBodies(t, "answer", res.Sent, "Hi Zoe")
 	if res := advance(t, sim, 2*time.Hour); len(res.Sent) != 0 {

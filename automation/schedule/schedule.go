@@ -281,11 +281,11 @@ func ScheduleOf(set *engine.Set, a *engine.Automation) (cron.Schedule, error) {
 	sc := a.Config.Schedule
 	loc, err := time.LoadLocation(scheduleZone(set, a))
 	if err != nil {
-		return nil, fmt.Errorf("automation: schedule of %q: time zone: %w", a.ID, err)
+		return nil, fmt.Errorf("schedule: automation %q: time zone: %w", a.ID, err)
 	}
 	sched, err := config.ParseCron(sc.Cron, loc)
 	if err != nil {
-		return nil, fmt.Errorf("automation: schedule of %q: cron %q: %w", a.ID, sc.Cron, err)
+		return nil, fmt.Errorf("schedule: automation %q: cron %q: %w", a.ID, sc.Cron, err)
 	}
 	return sched, nil
 }
@@ -377,7 +377,7 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("automation: schedule of %q: store state: %w", a.ID, err)
+			return fmt.Errorf("schedule: automation %q: store state: %w", a.ID, err)
 		}
 	}
 	started, skipped := 0, 0
@@ -429,7 +429,7 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("automation: schedule of %q: tick %s: %w", a.ID, st.Tick.Format(time.RFC3339), err)
+			return fmt.Errorf("schedule: automation %q: tick %s: %w", a.ID, st.Tick.Format(time.RFC3339), err)
 		}
 		st, started, skipped = b.next, started+b.started, skipped+b.skipped
 	}
@@ -460,7 +460,7 @@ func (s *Scheduler) State(ctx context.Context, id string) (*TickState, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("automation: schedule of %q: read state: %w", id, err)
+		return nil, fmt.Errorf("schedule: automation %q: read state: %w", id, err)
 	}
 	return st, nil
 }
@@ -489,7 +489,7 @@ func readTickState(tx engine.MetaStore, id string) (*TickState, error) {
 func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error {
 	err := s.e.Transact(ctx, func(x engine.Txn) error { return putTickState(x.Tx(), id, st) })
 	if err != nil {
-		return fmt.Errorf("automation: schedule of %q: store state: %w", id, err)
+		return fmt.Errorf("schedule: automation %q: store state: %w", id, err)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func NewSimulator(set *engine.Set, out io.Writer) *Simulator {
 
 // SimResult is what one message or one advance of the clock did.
 type SimResult struct {
-	Route string
+	Via string // which way routing took the message (engine.Handled.Via)
 	// In is the contact's message as handled (with Button set when it was
 	// read as a choice); nil for an advance of the clock.
 	In     *engine.Message
@@ -130,7 +130,7 @@ func (s *Simulator) receive(ctx context.Context, body, button string) (SimResult
 		return SimResult{}, err
 	}
 	res, err := s.settle(ctx)
-	res.Route, res.In = h.Route, h.Message
+	res.Via, res.In = h.Via, h.Message
 	return res, err
 }
 
@@ -330,7 +330,7 @@ func (s *Simulator) Print(res SimResult) {
 		}
 		fmt.Fprintf(s.out, "  [%s%s] %s\n", ev.Automation, step, ev.What)
 	}
-	if res.Route == engine.RouteStored {
+	if res.Via == engine.ViaStored {
 		fmt.Fprintln(s.out, "  (stored; nothing matched)")
 	}
 }

@@ -11,13 +11,13 @@ import (
 // forwardRun builds just enough of a Run for the default forward texts.
 func forwardRun(name string, m *engine.Message) *engine.Run {
 	cfg := &config.Config{Defaults: config.Defaults{Timezone: "America/New_York"}}
-	return &engine.Run{
+	return &engine.Run{RunView: engine.RunView{
 		Now:        time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC),
 		Set:        &engine.Set{Config: cfg, Location: cfg.Location()},
 		Automation: &engine.Automation{ID: "support"},
 		Contact:    &engine.Contact{Phone: "+15550001111", Name: name},
 		Message:    m,
-	}
+	}}
 }
 
 func TestForwardDefaultTexts(t *testing.T) {

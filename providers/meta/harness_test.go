@@ -177,6 +177,7 @@ func TestHarness(t *testing.T) {
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
 			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"list","body":{"text":"Pick a size"},` +
 				`"action":{"button":"Sizes","sections":[{"title":"Coffee","rows":[{"id":"SMALL","title":"Small","description":"8 oz"},{"id":"LARGE","title":"Large"}]}]}}}`)},
+		{Label: "a Twilio content template fails", Message: providers.Outbound{Channel: config.ChannelWhatsApp, From: ours, To: contact, ContentSID: "HX0123"}, Outcome: providertest.Failed, ErrContains: "content_sid"},
 		{Label: "dev mode sends nothing", Dev: true, Message: hi, ProviderIDPattern: `^wamid\.DEV[0-9a-f]{32}$`},
 		{Label: "a number of another provider fails", Message: providers.Outbound{Channel: config.ChannelWhatsApp, From: "+15005550006", To: contact, Body: "hi"}, Outcome: providertest.Failed, ErrContains: "not a number of providers.meta"},
 		refusal("131047 is outside the window", 400, 131047, providertest.OutsideWindow),

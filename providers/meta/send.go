@@ -62,6 +62,9 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	if o.Channel != "" && o.Channel != config.ChannelWhatsApp {
 		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: the WhatsApp Cloud API has no %q channel", masked, o.Channel)}
 	}
+	if o.ContentSID != "" && o.Template == nil {
+		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: a Twilio content_sid template cannot go through the WhatsApp Cloud API", masked)}
+	}
 	id, ok := m.ids[o.From]
 	if !ok && !m.dev {
 		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: %s is not a number of providers.meta", masked, config.MaskAddress(o.From))}

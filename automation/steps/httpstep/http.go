@@ -231,7 +231,7 @@ func (st *HTTPStep) request(b map[string]any) (*httpRequest, error) {
 // Perform makes the call, with its retries, and returns the response as
 // the step keeps it. A call that fails is a result with an error, not an
 // error: Perform fails only when ctx ends (the engine is stopping).
-func (st *HTTPStep) Perform(ctx context.Context, r *engine.Run) (map[string]any, error) {
+func (st *HTTPStep) Perform(ctx context.Context, r *engine.RunView) (map[string]any, error) {
 	start := time.Now()
 	req, err := st.request(r.Bindings())
 	if err != nil {
