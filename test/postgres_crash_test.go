@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyway-sms/keyway/providers/twilio"
+	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 const crashConfig = `
@@ -76,9 +78,9 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 
 	// The load: one webhook every 5 ms, to a live process chosen in turn.
 	var (
-		accepted   sync.Map // "contact\x00body" → true, for each 200
+		accepted   sync.Map // "contact\x00body" → the webhook's SID, for each 200
 		acceptedN  atomic.Int64
-		dripped    sync.Map // contact → true, for each DRIP answered 200
+		dripped    sync.Map // contact → the webhook's SID, for each DRIP answered 200
 		seq        atomic.Int64
 		stop       = make(chan struct{})
 		loadDone   sync.WaitGroup
@@ -120,15 +122,15 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 				k := seq.Add(1)
 				n := nodes[int(k)%len(nodes)]
 				if k%10 == 0 { // a wait, from a contact of its own
-					from := fmt.Sprintf("+1555400%04d", k/10)
-					if post(n, Inbound{SID: fmt.Sprintf("SMcrash%09d", k), From: from, Body: "DRIP"}) {
-						dripped.Store(from, true)
+					from, sid := fmt.Sprintf("+1555400%04d", k/10), fmt.Sprintf("SMcrash%09d", k)
+					if post(n, Inbound{SID: sid, From: from, Body: "DRIP"}) {
+						dripped.Store(from, sid)
 					}
 					continue
 				}
-				from, body := contactPhone(int(k)%contacts), fmt.Sprintf("w%d-%d", w, k)
-				if post(n, Inbound{SID: fmt.Sprintf("SMcrash%09d", k), From: from, Body: body}) {
-					accepted.Store(from+"\x00"+body, true)
+				from, body, sid := contactPhone(int(k)%contacts), fmt.Sprintf("w%d-%d", w, k), fmt.Sprintf("SMcrash%09d", k)
+				if post(n, Inbound{SID: sid, From: from, Body: body}) {
+					accepted.Store(from+"\x00"+body, sid)
 					acceptedN.Add(1)
 				}
 			}
@@ -156,31 +158,15 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 	t.Logf("%d cycles; %d webhooks answered 200 (%d failed to post while a process died)", crashCycles(), acceptedN.Load(), postErrors.Load())
 
 	// Nothing accepted is lost: every reply goes out.
-	want := map[string]bool{}
-	accepted.Range(func(k, _ any) bool {
+	want := map[string]string{} // "contact\x00reply" → the webhook's SID
+	accepted.Range(func(k, sid any) bool {
 		contact, body, _ := strings.Cut(k.(string), "\x00")
-		want[contact+"\x00got "+body] = true
+		want[contact+"\x00got "+body] = sid.(string)
 		return true
 	})
-	dripContacts := []string{}
-	dripped.Range(func(k, _ any) bool { dripContacts = append(dripContacts, k.(string)); return true })
-	Eventually(t, 3*time.Minute, "every accepted webhook got its reply and every wait fired", func() bool {
-		sent := map[string]bool{}
-		for _, m := range tw.Sent() {
-			sent[m.To+"\x00"+m.Body] = true
-		}
-		for k := range want {
-			if !sent[k] {
-				return false
-			}
-		}
-		for _, c := range dripContacts {
-			if !sent[c+"\x00after the wait"] {
-				return false
-			}
-		}
-		return true
-	})
+	drips := map[string]string{} // contact → the DRIP webhook's SID
+	dripped.Range(func(k, sid any) bool { drips[k.(string)] = sid.(string); return true })
+	waitForSends(t, tw, want, drips)
 	// Sent once: a send a killed process had under way is looked up in
 	// Twilio's log by whichever process takes it over, not sent again.
 	sentN := map[string]int{}
@@ -223,7 +209,7 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range dripContacts {
+	for c := range drips {
 		n := 0
 		for _, m := range stored(c) {
 			if m.Direction == "out" && m.Body == "after the wait" {
@@ -232,6 +218,58 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%s: the wait fired %d times, want once", c, n)
+		}
+	}
+}
+
+// waitForSends waits until Twilio got every reply in want ("contact\x00body"
+// → the SID of the webhook it answers) and the message after the wait of
+// each contact in drips (→ the SID of its DRIP webhook). Past its patience
+// it fails naming what did not come, and when Twilio got its last message.
+func waitForSends(t *testing.T, tw *fakes.Twilio, want, drips map[string]string) {
+	t.Helper()
+	var missing []string
+	var last time.Time
+	cond := func() bool {
+		sent := map[string]bool{}
+		for _, m := range tw.Sent() {
+			sent[m.To+"\x00"+m.Body] = true
+			if m.At.After(last) {
+				last = m.At
+			}
+		}
+		missing = missing[:0]
+		for k, sid := range want {
+			if !sent[k] {
+				contact, body, _ := strings.Cut(k, "\x00")
+				missing = append(missing, fmt.Sprintf("webhook %s from %s: no reply %q", sid, contact, body))
+			}
+		}
+		for c, sid := range drips {
+			if !sent[c+"\x00after the wait"] {
+				missing = append(missing, fmt.Sprintf("webhook %s (DRIP) from %s: the wait did not fire", sid, c))
+			}
+		}
+		return len(missing) == 0
+	}
+	const timeout = 3 * time.Minute
+	deadline := time.After(timeout)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			if cond() {
+				return
+			}
+			slices.Sort(missing)
+			shown := missing
+			if len(shown) > 50 {
+				shown = shown[:50]
+			}
+			t.Fatalf("after %v, %d of %d accepted webhooks got nothing (Twilio's last message came at %s):\n%s",
+				timeout, len(missing), len(want)+len(drips), last.Format(time.RFC3339Nano), strings.Join(shown, "\n"))
+		case <-poll.C:
 		}
 	}
 }

@@ -41,7 +41,7 @@ func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdat
 		contact Contact
 		created bool
 	}
-	res, err := transactValue(ctx, e, nil, func(x *txn) (updated, error) {
+	res, err := transactValue(ctx, e, nil, func(x *unitOfWork) (updated, error) {
 		_, err := x.tx.Contact(phone)
 		created := isNotFound(err)
 		if err != nil && !created {

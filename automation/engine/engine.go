@@ -160,7 +160,7 @@ type BatchResult struct {
 // messages is one commit. A message id seen before, or twice in b, is
 // handled once. provider names the provider the statuses came from.
 func (e *Engine) HandleBatch(ctx context.Context, provider string, b providers.Batch) (BatchResult, error) {
-	res, err := transactValue(ctx, e, nil, func(x *txn) (BatchResult, error) {
+	res, err := transactValue(ctx, e, nil, func(x *unitOfWork) (BatchResult, error) {
 		res := BatchResult{Messages: make([]Handled, len(b.Messages)), Found: make([]bool, len(b.Statuses))}
 		seen := make(map[string]*Message, len(b.Messages))
 		for i, in := range b.Messages {
@@ -193,7 +193,7 @@ func (e *Engine) HandleBatch(ctx context.Context, provider string, b providers.B
 }
 
 // handle handles one inbound message inside transaction x.
-func (e *Engine) handle(ctx context.Context, x *txn, in providers.Inbound) (Handled, error) {
+func (e *Engine) handle(ctx context.Context, x *unitOfWork, in providers.Inbound) (Handled, error) {
 	if in.ID != "" {
 		if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
 			return Handled{Message: m, Duplicate: true}, nil

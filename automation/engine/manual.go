@@ -53,7 +53,7 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 	}
 	for i := 0; i < len(phones); i += StartBatch {
 		batch := phones[i:min(i+StartBatch, len(phones))]
-		got, err := transactValue(ctx, e, set, func(x *txn) (StartResult, error) {
+		got, err := transactValue(ctx, e, set, func(x *unitOfWork) (StartResult, error) {
 			got := StartResult{Skipped: map[string]string{}}
 			for _, addr := range batch {
 				phone, channel := SplitChannel(addr)
@@ -148,7 +148,7 @@ func (e *Engine) StartGroupVars(ctx context.Context, id, group string, vars map[
 // Cancel ends an active enrollment with reason. It returns the enrollment,
 // or an error wrapping ErrNotFound.
 func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, error) {
-	out, err := transactValue(ctx, e, nil, func(x *txn) (*Enrollment, error) {
+	out, err := transactValue(ctx, e, nil, func(x *unitOfWork) (*Enrollment, error) {
 		en, err := x.enrollment(id)
 		if err != nil {
 			return nil, err
@@ -169,34 +169,35 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*Enrollment, er
 	return out, nil
 }
 
-// Txn is an engine transaction as the packages beside the engine (the
-// scheduler) see it: the store transaction, and enrolling contacts under
-// the engine's rules. Engine.Transact opens it.
-type Txn struct{ x *txn }
+// Enroller is the engine's unit of work as the packages beside the engine
+// (the scheduler) see it: the store transaction (Tx), and enrolling
+// contacts under the engine's rules (Enroll). Engine.Transact and
+// TransactValue hand it to their function.
+type Enroller struct{ x *unitOfWork }
 
 // Transact runs fn in one engine transaction under the running config:
 // contacts stored before the commit, workers woken and trace events told
 // after it. The store may run fn more than once: work that has a result
 // uses TransactValue.
-func (e *Engine) Transact(ctx context.Context, fn func(x Txn) error) error {
-	return e.transact(ctx, func(x *txn) error { return fn(Txn{x}) })
+func (e *Engine) Transact(ctx context.Context, fn func(x Enroller) error) error {
+	return e.transact(ctx, func(x *unitOfWork) error { return fn(Enroller{x}) })
 }
 
 // TransactValue is Transact for work that has a result: it returns what fn
 // returned in the run that committed, so that nothing a run that was
 // rolled back computed can leak out.
-func TransactValue[T any](ctx context.Context, e *Engine, fn func(x Txn) (T, error)) (T, error) {
-	return transactValue(ctx, e, nil, func(x *txn) (T, error) { return fn(Txn{x}) })
+func TransactValue[T any](ctx context.Context, e *Engine, fn func(x Enroller) (T, error)) (T, error) {
+	return transactValue(ctx, e, nil, func(x *unitOfWork) (T, error) { return fn(Enroller{x}) })
 }
 
 // Tx returns the store transaction.
-func (x Txn) Tx() TurnTx { return x.x.tx }
+func (x Enroller) Tx() TurnTx { return x.x.tx }
 
 // Enroll enrolls the contact with phone (created when new) in a, on the
 // channel it last wrote on, under a's overwrite rule, unless Start would
 // skip it: opted out, or unsubscribed from group. It reports whether it
 // started.
-func (x Txn) Enroll(ctx context.Context, phone string, a *Automation, group string) (bool, error) {
+func (x Enroller) Enroll(ctx context.Context, phone string, a *Automation, group string) (bool, error) {
 	t, err := x.x.turn(phone)
 	if err != nil {
 		return false, err

@@ -208,7 +208,7 @@ func (e *Engine) reconcileAutomation(ctx context.Context, automation string) (in
 			}
 		}
 		if len(orphans) > 0 {
-			n, err := transactValue(ctx, e, nil, func(x *txn) (int, error) {
+			n, err := transactValue(ctx, e, nil, func(x *unitOfWork) (int, error) {
 				n := 0
 				for _, id := range orphans {
 					// Read again: it may have moved since the page was read.

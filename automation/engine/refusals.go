@@ -11,7 +11,7 @@ import (
 // until the contact writes again, so that what is sent next takes the
 // window's path (its template, or on_error).
 func (e *Engine) CloseWindow(ctx context.Context, phone, channel string) error {
-	err := e.transact(ctx, func(x *txn) error {
+	err := e.transact(ctx, func(x *unitOfWork) error {
 		t, err := x.turn(phone)
 		if err != nil {
 			return err
@@ -31,7 +31,7 @@ func (e *Engine) CloseWindow(ctx context.Context, phone, channel string) error {
 // suppressed from now on (Contact.NoMarketing), until it sends an opt-in
 // word.
 func (e *Engine) StopMarketing(ctx context.Context, phone string) error {
-	err := e.transact(ctx, func(x *txn) error {
+	err := e.transact(ctx, func(x *unitOfWork) error {
 		t, err := x.turn(phone)
 		if err != nil {
 			return err

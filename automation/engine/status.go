@@ -39,7 +39,7 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 
 // updateStatus records status report s of provider inside transaction x
 // and reports whether its message is stored.
-func (e *Engine) updateStatus(x *txn, provider string, s providers.Status) (bool, error) {
+func (e *Engine) updateStatus(x *unitOfWork, provider string, s providers.Status) (bool, error) {
 	m, err := e.statusMessage(x.tx, provider, s.ProviderID, s.MessageID)
 	if isNotFound(err) {
 		return false, nil
@@ -52,7 +52,7 @@ func (e *Engine) updateStatus(x *txn, provider string, s providers.Status) (bool
 
 // applyStatus records the status report s on m, the message it is about,
 // inside x.
-func (e *Engine) applyStatus(x *txn, provider string, s providers.Status, m *Message) error {
+func (e *Engine) applyStatus(x *unitOfWork, provider string, s providers.Status, m *Message) error {
 	if m.ProviderID == "" {
 		m.Provider, m.ProviderID = provider, s.ProviderID
 	}
@@ -98,7 +98,7 @@ func (e *Engine) statusMessage(tx TurnTx, provider, providerID, msgID string) (*
 // without a reply, ending its enrollments with reason. The outbox calls it
 // when the provider refuses a contact as opted out.
 func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
-	err := e.transact(ctx, func(x *txn) error {
+	err := e.transact(ctx, func(x *unitOfWork) error {
 		t, err := x.turn(phone)
 		if err != nil {
 			return err

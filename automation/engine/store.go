@@ -68,7 +68,7 @@ type Tx interface {
 }
 
 // TurnTx is what the engine's own transactions use through a turn (and
-// the scheduler through Txn.Tx): contacts, messages, queueing a send,
+// the scheduler through Enroller.Tx): contacts, messages, queueing a send,
 // enrollments, timers and meta values; not the outbox's leases, the pages
 // of the admin API, nor retention.
 type TurnTx interface {

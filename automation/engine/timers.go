@@ -84,7 +84,7 @@ func (e *Engine) anyDue(ctx context.Context, now time.Time) (bool, error) {
 // I/O timers among them start their Perform once it has committed. It
 // returns how many it took and, when it fails, the timers it tried.
 func (e *Engine) fireBatch(ctx context.Context, now time.Time, limit int) (int, []Timer, error) {
-	due, err := transactValue(ctx, e, nil, func(x *txn) ([]Timer, error) {
+	due, err := transactValue(ctx, e, nil, func(x *unitOfWork) ([]Timer, error) {
 		x.now = now
 		due, err := x.tx.DueTimers(now, limit)
 		if err != nil {
@@ -167,7 +167,7 @@ func (e *Engine) timerAtFault(ctx context.Context, err error) bool {
 // fault: it is deleted and, if it is still its enrollment's, the
 // enrollment ends with the fault as reason.
 func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault error) error {
-	err := e.transact(ctx, func(x *txn) error {
+	err := e.transact(ctx, func(x *unitOfWork) error {
 		x.now = now
 		if err := x.tx.DeleteTimer(tm); err != nil {
 			return err
@@ -199,7 +199,7 @@ func (e *Engine) quarantine(ctx context.Context, tm Timer, now time.Time, fault 
 // fire handles one due timer inside x, whose now is the time it fires at.
 // An I/O timer is stored again with a lease and its Perform starts once
 // the transaction has committed.
-func (e *Engine) fire(ctx context.Context, x *txn, tm Timer) error {
+func (e *Engine) fire(ctx context.Context, x *unitOfWork, tm Timer) error {
 	en, err := x.enrollment(tm.Enrollment)
 	if isNotFound(err) {
 		return nil
@@ -337,7 +337,7 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 	if r != nil {
 		trigger = r.Message
 	}
-	return e.transact(ctx, func(x *txn) error {
+	return e.transact(ctx, func(x *unitOfWork) error {
 		en, err := x.enrollment(tm.Enrollment)
 		if err != nil || !en.Active() || en.Epoch != tm.Epoch || en.Status != EnrollmentPending {
 			return err

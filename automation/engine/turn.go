@@ -10,13 +10,13 @@ import (
 )
 
 // turn is the handling of one inbound message, timer or start for one
-// contact, inside one engine transaction (txn). Every run in the turn
+// contact, inside one unit of work (unitOfWork). Every run in the turn
 // shares its contact and enrollments, so chained automations see each
-// other's changes. Turns are opened by txn.turn and their contacts stored
-// by Engine.transact.
+// other's changes. Turns are opened by unitOfWork.turn and their contacts
+// stored by Engine.transact.
 type turn struct {
 	e       *Engine
-	x       *txn
+	x       *unitOfWork
 	tx      TurnTx
 	set     *Set
 	now     time.Time

@@ -43,7 +43,12 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claime
 				continue
 			}
 			c := claimed{m: m, doubt: m.Sending}
-			m.Sending = now
+			if m.Sending.IsZero() {
+				// A send already in doubt stays in doubt from its first
+				// attempt: should this claim die unrecorded too, the next
+				// must look in the provider's log from there.
+				m.Sending = now
+			}
 			if err := tx.PutMessage(m); err != nil {
 				unmarkable = c.m
 				return fmt.Errorf("mark message %s as being sent: %w", id, err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/outbox"
 	"github.com/keyway-sms/keyway/automation/store/mem"
@@ -245,5 +247,59 @@ func TestLogUnreadableForGoodSendsAtLast(t *testing.T) {
 	}
 	if sends, lookups := l.counts(); sends != 1 || lookups != 4 {
 		t.Fatalf("%d sends, %d lookups; want 1 and 4", sends, lookups)
+	}
+}
+
+// hangingFinder is a provider whose log lookups never come back (until the
+// test ends): the process that asked dies before it records anything.
+type hangingFinder struct {
+	logTexter
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *hangingFinder) FindSent(context.Context, providers.Outbound, time.Time) ([]string, error) {
+	h.once.Do(func() { close(h.entered) })
+	<-h.release
+	return nil, errors.New("gone")
+}
+
+// A send in doubt claimed again by a process that dies before recording
+// anything stays in doubt from its first attempt: the next process looks
+// in the provider's log from there, finds what that attempt sent, and does
+// not send it again. (The second claim used to move the attempt's time on
+// to its own, so that the lookup after it missed the first send.)
+func TestInDoubtSendKeepsItsFirstAttemptAcrossClaims(t *testing.T) {
+	store := mem.NewMemStore()
+	first := time.Now().Add(-10 * time.Minute).UTC().Round(0)
+	inDoubt(t, store, &engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15551230001"}, Body: "hi"}, first)
+
+	// Process b claims the send and hangs looking it up; then it stops
+	// with its outcome unrecorded, as a killed process would.
+	b := &hangingFinder{entered: make(chan struct{}), release: make(chan struct{})}
+	defer close(b.release)
+	ctx, cancel := context.WithCancel(context.Background())
+	obB := outbox.NewOutbox(outbox.OutboxOptions{Store: store, Texter: b, Provider: "twilio", Owner: "b",
+		Lease: 100 * time.Millisecond, Drain: time.Millisecond, DoubtSkew: time.Millisecond, Logger: zerolog.Nop()})
+	done := make(chan struct{})
+	go func() { obB.Run(ctx); close(done) }()
+	<-b.entered
+	if m := stored(t, store, "m1"); !m.Sending.Equal(first) {
+		t.Errorf("claimed again, the send is in doubt from %v; want its first attempt, %v", m.Sending, first)
+	}
+	cancel()
+	<-done
+
+	l := &logTexter{}
+	l.log = []logged{{sid: "SMfirst", to: "+15551230001", from: "+15005550006", body: "hi", at: first.Add(time.Second)}}
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: l, Provider: "twilio", Owner: "c",
+		Lease: 100 * time.Millisecond, DoubtSkew: time.Millisecond})
+	m := settled(t, store, "m1")
+	if m.Status != engine.StatusSent || m.ProviderID != "SMfirst" {
+		t.Errorf("message %+v, want sent as SMfirst (the first attempt's)", m)
+	}
+	if sends, _ := l.counts(); sends != 0 {
+		t.Errorf("sent %d times more, want 0: the first attempt had reached the provider", sends)
 	}
 }

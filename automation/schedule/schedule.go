@@ -362,7 +362,7 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 		st.After, st.Done = "", false
 		// Several processes sharing a store plan the same tick: the one
 		// whose transaction stores it first runs it.
-		err := s.e.Transact(ctx, func(x engine.Txn) error {
+		err := s.e.Transact(ctx, func(x engine.Enroller) error {
 			cur, err := readTickState(x.Tx(), a.ID)
 			if err != nil {
 				return err
@@ -391,7 +391,7 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 			st.Done, st.After = true, ""
 			return s.putState(ctx, a.ID, st)
 		}
-		b, err := engine.TransactValue(ctx, s.e, func(x engine.Txn) (tickBatch, error) {
+		b, err := engine.TransactValue(ctx, s.e, func(x engine.Enroller) (tickBatch, error) {
 			b := tickBatch{next: st}
 			// Each batch goes on from the stored state, and only if it is
 			// still where this process left it: so a batch runs once even
@@ -487,7 +487,7 @@ func readTickState(tx engine.MetaStore, id string) (*TickState, error) {
 }
 
 func (s *Scheduler) putState(ctx context.Context, id string, st TickState) error {
-	err := s.e.Transact(ctx, func(x engine.Txn) error { return putTickState(x.Tx(), id, st) })
+	err := s.e.Transact(ctx, func(x engine.Enroller) error { return putTickState(x.Tx(), id, st) })
 	if err != nil {
 		return fmt.Errorf("schedule: automation %q: store state: %w", id, err)
 	}

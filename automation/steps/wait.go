@@ -31,6 +31,16 @@ func init() { engine.Register("wait", compileWait) }
 //     timezone: Europe/Paris
 //   - type: wait
 //     cron: "0 9 * * MON-FRI" # five fields, or a descriptor such as @daily
+//   - type: wait
+//     at: "{{ contact.fields.visit_at }}"  # a moment the contact's data gives
+//     offset: -24h                          # optional, may be negative
+//     on_error: no_date                     # the value is empty or not a date
+//
+// An at wait's template renders RFC 3339 (2026-12-24T10:00:00-05:00), or
+// a local "2026-12-24 10:00" or "2026-12-24" (midnight) read in
+// `timezone`. A local time that a daylight-saving change skips is read as
+// far past the change (02:30 → 03:30); one that happens twice is the
+// first. A moment already past goes on at once.
 type Wait struct {
 	// Duration is the length of a duration wait; zero otherwise.
 	Duration time.Duration
@@ -38,7 +48,14 @@ type Wait struct {
 	Until *TimeOfDay
 	// Cron is the schedule of a cron wait; nil otherwise.
 	Cron cron.Schedule
-	// Location is the time zone of until and cron waits.
+	// At renders the moment of an at wait; nil otherwise.
+	At *engine.Template
+	// Offset moves an at wait's moment (may be negative).
+	Offset time.Duration
+	// OnError is where an at wait goes when At is empty or not a date;
+	// empty ends the enrollment with the reason.
+	OnError string
+	// Location is the time zone of until, cron and local at waits.
 	Location *time.Location
 }
 
@@ -52,6 +69,9 @@ type waitFields struct {
 	Duration *config.Duration `yaml:"duration"`
 	Until    *string          `yaml:"until"`
 	Cron     *string          `yaml:"cron"`
+	At       *string          `yaml:"at"`
+	Offset   *string          `yaml:"offset"`
+	OnError  string           `yaml:"on_error"`
 	Timezone string           `yaml:"timezone"`
 }
 
@@ -84,14 +104,25 @@ func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 	if f.Cron != nil {
 		set = append(set, "cron")
 	}
+	if f.At != nil {
+		set = append(set, "at")
+	}
 	switch len(set) {
 	case 0:
-		c.Problemf(s, "", "a wait needs one of duration, until or cron")
+		c.Problemf(s, "", "a wait needs one of duration, until, cron or at")
 		return nil, nil
 	case 1:
 	default:
-		c.Problemf(s, set[1], "a wait takes exactly one of duration, until and cron, not %s", strings.Join(set, " and "))
+		c.Problemf(s, set[1], "a wait takes exactly one of duration, until, cron and at, not %s", strings.Join(set, " and "))
 		return nil, nil
+	}
+	if f.At == nil {
+		if f.Offset != nil {
+			c.Problemf(s, "offset", "offset goes with at; a %s wait has none", set[0])
+		}
+		if f.OnError != "" {
+			c.Problemf(s, "on_error", "on_error goes with at; an %s wait cannot fail", set[0])
+		}
 	}
 
 	st := &Wait{Location: c.Config.Location()}
@@ -118,6 +149,8 @@ func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 			c.Problemf(s, "until", "until: %v", err)
 		}
 		st.Until = &t
+	case f.At != nil:
+		compileAt(c, s, &f, st)
 	default:
 		if f.Timezone != "" && config.HasCronZone(*f.Cron) {
 			c.Problemf(s, "cron", "cron %q names its own time zone; drop it or drop timezone", *f.Cron)
@@ -135,6 +168,84 @@ func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 		st.Cron = sched
 	}
 	return st, nil
+}
+
+// compileAt fills an at wait: its template, offset and on_error. An at
+// without a template expression is a constant date, checked here.
+func compileAt(c *engine.Compiler, s *config.Step, f *waitFields, st *Wait) {
+	st.OnError = f.OnError
+	c.Target(s, "on_error", f.OnError)
+	if f.Offset != nil {
+		d, err := ParseOffset(*f.Offset)
+		if err != nil {
+			c.Problemf(s, "offset", "offset: %v", err)
+		}
+		st.Offset = d
+	}
+	if strings.TrimSpace(*f.At) == "" {
+		c.Problemf(s, "at", "at is empty: give a date, or a template such as \"{{ contact.fields.visit_at }}\"")
+		return
+	}
+	st.At = c.Template(s, "at", *f.At)
+	if st.At != nil && st.At.Static() {
+		if _, err := ParseInstant(*f.At, st.Location); err != nil {
+			c.Problemf(s, "at", "at: %v", err)
+		}
+	}
+}
+
+// ParseOffset reads a duration that may be negative: "-24h", "+30m", "1d".
+func ParseOffset(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	sign := time.Duration(1)
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		s, sign = rest, -1
+	} else if rest, ok := strings.CutPrefix(s, "+"); ok {
+		s = rest
+	}
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	return sign * d, nil
+}
+
+// localDate and localDateTime are the local forms an at wait reads.
+var (
+	localDate     = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})$`)
+	localDateTime = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})[ T]([01]?[0-9]|2[0-3]):([0-5][0-9])$`)
+)
+
+// ParseInstant reads the moment an at wait renders: RFC 3339 (its own
+// offset), or "2026-12-24 10:00" (also with a T) or "2026-12-24"
+// (midnight) on the wall clock of loc. A local time that a
+// daylight-saving change skips is read as far past the change (02:30 →
+// 03:30); one that happens twice is the first.
+func ParseInstant(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, fmt.Errorf("the date is empty")
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	var y, mo, d, h, mi int
+	if m := localDateTime.FindStringSubmatch(s); m != nil {
+		y, mo, d, h, mi = atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4]), atoi(m[5])
+	} else if m := localDate.FindStringSubmatch(s); m != nil {
+		y, mo, d = atoi(m[1]), atoi(m[2]), atoi(m[3])
+	} else {
+		return time.Time{}, fmt.Errorf("%q is not a date (use RFC 3339, \"2026-12-24 10:00\" or \"2026-12-24\")", s)
+	}
+	if check := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC); check.Day() != d || int(check.Month()) != mo {
+		return time.Time{}, fmt.Errorf("%q is not a date: no such day", s)
+	}
+	return onWallClock(y, time.Month(mo), d, TimeOfDay{Hour: h, Minute: mi}, loc), nil
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // cronCheckFrom is the time a cron expression is tried from at load time:
@@ -195,11 +306,41 @@ func onWallClock(y int, m time.Month, d int, t TimeOfDay, loc *time.Location) ti
 
 // Execute pauses the enrollment until the wait ends.
 func (st *Wait) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
+	if st.At != nil {
+		return st.executeAt(r), nil
+	}
 	due := st.Next(r.Now)
 	if due.IsZero() {
 		return engine.End("wait: the cron expression never matches"), nil
 	}
 	return engine.WaitUntil(due), nil
+}
+
+// executeAt renders the at wait's moment and waits for it: a moment
+// already past goes on at once, a value that is not a date goes to
+// on_error (or ends the enrollment with the reason).
+func (st *Wait) executeAt(r *engine.Run) engine.Outcome {
+	raw, err := r.Render(st.At)
+	var when time.Time
+	if err == nil {
+		when, err = ParseInstant(raw, st.Location)
+	}
+	if err != nil {
+		why := fmt.Sprintf("wait at: %v", err)
+		if st.OnError != "" {
+			r.Trace(why + "; on_error: " + st.OnError)
+			return engine.Next(st.OnError)
+		}
+		return engine.End(why)
+	}
+	due := when.Add(st.Offset)
+	local := due.In(st.Location).Format("Mon 2006-01-02 15:04 MST")
+	if !due.After(r.Now) {
+		r.Trace(fmt.Sprintf("wait at %s: already past, going on", local))
+		return engine.Continue()
+	}
+	r.Trace(fmt.Sprintf("wait at %s (%s)", local, st.Location))
+	return engine.WaitUntil(due)
 }
 
 // Resume goes on to the next step when the wait's timer fires.
@@ -220,6 +361,8 @@ var (
 // (checked over the coming year). The enrollment goes on at the next step.
 func (st *Wait) LatePause() (target string, late bool) {
 	switch {
+	case st.At != nil:
+		return "", true // a date can be any distance away
 	case st.Duration > 0:
 		return "", st.Duration >= engine.WhatsAppWindow
 	case st.Cron != nil:

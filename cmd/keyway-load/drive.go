@@ -122,8 +122,12 @@ type sender struct {
 }
 
 // drive posts signed webhooks to target (keyway, or the baseline) as
-// opts say, until the count or the time is reached or ctx ends.
+// opts say, until the count or the time is reached or ctx ends. The time
+// bound only stops new requests: one under way at it is answered and
+// counted like any other, since keyway may have taken it (and then
+// replies to it). Only the end of ctx cuts a request off.
 func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
+	outer := ctx
 	if opts.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
@@ -182,15 +186,15 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 				sid := fmt.Sprintf("SM%s%024d", opts.Nonce, n)
 				body := words[k] + " " + sid
 				t0 := time.Now()
-				status, err := post(ctx, client, target, s.From, sid, body)
+				status, err := post(outer, client, target, s.From, sid, body)
 				if err == nil {
 					p.lat = append(p.lat, time.Since(t0))
 				}
 				p.sent = append(p.sent, sent{SID: sid, From: s.From, Kind: k, Status: status})
 				switch {
 				case err != nil:
-					if ctx.Err() != nil {
-						p.sent = p.sent[:len(p.sent)-1] // cut off by the deadline: not sent
+					if outer.Err() != nil {
+						p.sent = p.sent[:len(p.sent)-1] // the command is ending: its outcome is not known
 						return
 					}
 					p.errs["transport"]++

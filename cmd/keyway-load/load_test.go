@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestCheck proves the verdict catches each fault: a stored message missing,
@@ -237,5 +238,43 @@ func TestFetchStoredUnknownContact(t *testing.T) {
 	}
 	if st := got["+2000"]; st.Err == nil {
 		t.Errorf("a failing admin API: %+v, want an error", st)
+	}
+}
+
+// A request under way when --duration ends is answered and counted, not
+// cut off: keyway may have taken it, and its reply would then read as
+// unexpected. Each request here is held until after the deadline.
+func TestDriveDurationFinishesRequestsUnderWay(t *testing.T) {
+	const d = 100 * time.Millisecond
+	start := time.Now()
+	var mu sync.Mutex
+	got := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		got[r.PostForm.Get("MessageSid")] = true
+		mu.Unlock()
+		<-time.After(time.Until(start.Add(2 * d))) // answered after the deadline
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	res := drive(t.Context(), srv.URL, loadOptions{Conns: 4, Duration: d, Senders: 8, Nonce: "dur"})
+	if len(res.Errors) != 0 {
+		t.Errorf("errors: %v, want none", res.Errors)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) == 0 {
+		t.Fatal("the server got no request")
+	}
+	if len(res.Sent) != len(got) || res.Accepted() != len(got) {
+		t.Errorf("%d requests recorded, %d accepted; the server took %d", len(res.Sent), res.Accepted(), len(got))
+	}
+	for _, s := range res.Sent {
+		if !got[s.SID] {
+			t.Errorf("%s recorded but the server never got it", s.SID)
+		}
 	}
 }

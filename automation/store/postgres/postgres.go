@@ -286,27 +286,33 @@ func (r notingRow) Scan(dest ...any) error { return r.n.note(r.row.Scan(dest...)
 // so that whichever process claims the send at its slot uses it. Bookings
 // left over (their send settled otherwise) are dropped an hour on.
 func (s *Store) BookSlot(ctx context.Context, number string, mps float64, message string) (time.Duration, error) {
+	at, now, err := s.bookSlot(ctx, number, mps, message)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(max(at-now, 0)), nil
+}
+
+// bookSlot books as BookSlot does and returns the slot and the time the
+// booking was made, both as nanoseconds on the database's clock.
+func (s *Store) bookSlot(ctx context.Context, number string, mps float64, message string) (at, now int64, err error) {
 	if s.closed.Load() {
-		return 0, errClosed
+		return 0, 0, errClosed
 	}
 	if mps <= 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	interval := int64(float64(time.Second) / mps)
-	var wait int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var now int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1e9)::bigint`).Scan(&now); err != nil {
 			return err
 		}
-		var at int64
 		err := tx.QueryRow(ctx, `SELECT at_ns FROM send_bookings WHERE message_id = $1 FOR UPDATE`, message).Scan(&at)
 		switch {
 		case err == nil && at > now:
-			wait = at - now
 			return nil
 		case err == nil:
-			wait = 0
+			at = now
 			_, err = tx.Exec(ctx, `DELETE FROM send_bookings WHERE message_id = $1 OR at_ns < $2`, message, now-int64(time.Hour))
 			return err
 		case !errors.Is(err, pgx.ErrNoRows):
@@ -318,8 +324,7 @@ func (s *Store) BookSlot(ctx context.Context, number string, mps float64, messag
 		if err != nil {
 			return err
 		}
-		wait = max(at-now, 0)
-		if wait == 0 {
+		if at <= now {
 			return nil
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO send_bookings (message_id, at_ns) VALUES ($1, $2)
@@ -327,9 +332,9 @@ func (s *Store) BookSlot(ctx context.Context, number string, mps float64, messag
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: book a send slot of %s: %w", config.MaskAddress(number), err)
+		return 0, 0, fmt.Errorf("store: book a send slot of %s: %w", config.MaskAddress(number), err)
 	}
-	return time.Duration(wait), nil
+	return at, now, nil
 }
 
 // pgTx implements engine.Tx over a pgx transaction.

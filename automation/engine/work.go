@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// txn is one engine transaction: the turns opened in it, one per contact,
-// and what is to happen once it commits. Every change to an enrollment or a
-// contact goes through Engine.transact, in the manner of mailroom's hooks:
-// work inside the transaction is collected on the txn (pre-commit: each
-// turn's contact is written), work after it as post-commit hooks (wake the
-// workers, tell the tracer, start step I/O), so that no caller can forget a
-// part.
-type txn struct {
+// unitOfWork is the engine's work inside one store transaction (tx, a
+// Tx): the turns opened in it, one per contact, and what is to happen once
+// it commits. Every change to an enrollment or a contact goes through
+// Engine.transact, in the manner of mailroom's hooks: work inside the
+// transaction is collected on the unitOfWork (pre-commit: each turn's
+// contact is written), work after it as post-commit hooks (wake the
+// workers, tell the tracer, start step I/O), so that no caller can forget
+// a part.
+type unitOfWork struct {
 	e   *Engine
 	tx  TurnTx
 	set *Set
@@ -33,7 +34,7 @@ type txn struct {
 // contact loaded, or created on first contact) on first use. A contact has
 // one turn per transaction, so that two timers of one contact in one batch
 // see, and keep, each other's changes.
-func (x *txn) turn(phone string) (*turn, error) {
+func (x *unitOfWork) turn(phone string) (*turn, error) {
 	if t, ok := x.turns[phone]; ok {
 		return t, nil
 	}
@@ -52,7 +53,7 @@ func (x *txn) turn(phone string) (*turn, error) {
 
 // enrollment returns the enrollment with id as the transaction sees it:
 // the value a turn changed and has yet to store, else the stored one.
-func (x *txn) enrollment(id string) (*Enrollment, error) {
+func (x *unitOfWork) enrollment(id string) (*Enrollment, error) {
 	for _, t := range x.order {
 		if i, ok := t.changedByID[id]; ok {
 			return t.changed[i], nil
@@ -62,12 +63,12 @@ func (x *txn) enrollment(id string) (*Enrollment, error) {
 }
 
 // onCommit adds f to the hooks that run once the transaction has committed.
-func (x *txn) onCommit(f func()) { x.after = append(x.after, f) }
+func (x *unitOfWork) onCommit(f func()) { x.after = append(x.after, f) }
 
 // transact is transactValue under the running config, for work that hands
 // back nothing but its error.
-func (e *Engine) transact(ctx context.Context, fn func(x *txn) error) error {
-	_, err := transactValue(ctx, e, nil, func(x *txn) (struct{}, error) { return struct{}{}, fn(x) })
+func (e *Engine) transact(ctx context.Context, fn func(x *unitOfWork) error) error {
+	_, err := transactValue(ctx, e, nil, func(x *unitOfWork) (struct{}, error) { return struct{}{}, fn(x) })
 	return err
 }
 
@@ -77,20 +78,20 @@ func (e *Engine) transact(ctx context.Context, fn func(x *txn) error) error {
 // are stored; after it the trace events are told, the outbox and the
 // timers are woken if anything was queued or a timer set, and the hooks fn
 // added run, in order. The store may run fn more than once (group commit,
-// a retry after a conflict), each time on a fresh txn: fn hands its result
-// back rather than writing it to variables outside, so that only the run
-// that committed counts. When it fails it returns the error and
-// what fn returned in its last run (the zero T if fn never ran), so that a
-// caller can tell what it tried.
-func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *txn) (T, error)) (T, error) {
-	var x *txn
+// a retry after a conflict), each time on a fresh unitOfWork: fn hands its
+// result back rather than writing it to variables outside, so that only
+// the run that committed counts. When it fails it returns the error and
+// what fn returned in its last run (the zero T if fn never ran), so that
+// a caller can tell what it tried.
+func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *unitOfWork) (T, error)) (T, error) {
+	var x *unitOfWork
 	var res T
 	err := e.store.Update(ctx, func(tx Tx) error {
 		s := set
 		if s == nil {
 			s = e.Set()
 		}
-		x = &txn{e: e, tx: tx, set: s, now: e.clock.Now(), turns: map[string]*turn{}}
+		x = &unitOfWork{e: e, tx: tx, set: s, now: e.clock.Now(), turns: map[string]*turn{}}
 		if e.trace != nil {
 			x.events = new([]TraceEvent)
 		}

@@ -1,0 +1,14 @@
+package postgres
+
+import (
+	"context"
+	"time"
+)
+
+// BookSlotAt books as BookSlot does and returns the slot itself, on the
+// database's clock, so that tests can check the spacing the database gave
+// whatever the delay before the answer reached them.
+func (s *Store) BookSlotAt(ctx context.Context, number string, mps float64, message string) (time.Time, error) {
+	at, _, err := s.bookSlot(ctx, number, mps, message)
+	return time.Unix(0, at), err
+}
