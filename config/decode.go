@@ -75,10 +75,13 @@ type decoder struct {
 	// told holds the environment reference problems reported, so that a
 	// scalar expanded twice (a step's common keys) is reported once.
 	told map[string]bool
+	// unset holds, by the place of each value, the variables of its plain
+	// ${NAME} references that gave nothing.
+	unset map[Pos][]string
 }
 
 func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos) *decoder {
-	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}, told: map[string]bool{}}
+	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}, told: map[string]bool{}, unset: map[Pos][]string{}}
 }
 
 // keyRule says how a mapping decoded into a struct treats keys that are not
@@ -129,11 +132,11 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	switch v.Kind() {
-	case reflect.Pointer: // left nil when its value has a problem
+	case reflect.Pointer: // left nil when its value has an error
 		before := len(d.problems)
 		p := reflect.New(v.Type().Elem())
 		d.value(n, path, p.Elem())
-		if len(d.problems) == before {
+		if d.problems[before:].Err() == nil {
 			v.Set(p)
 		}
 	case reflect.Struct:
@@ -394,15 +397,24 @@ func (d *decoder) expandScalar(n *yaml.Node, path string) *yaml.Node {
 	if d.lookup == nil {
 		return n
 	}
-	x, problems := expandScalar(n, d.lookup)
-	for _, msg := range problems {
-		p := Problem{File: d.file, Pos: nodePos(n), Message: label(path) + ": " + msg}
-		if s := p.String(); !d.told[s] {
-			d.told[s] = true
-			d.problems = append(d.problems, p)
-		}
+	x, found := expandScalar(n, d.lookup)
+	for _, msg := range found.problems {
+		d.tell(Problem{File: d.file, Pos: nodePos(n), Message: label(path) + ": " + msg})
+	}
+	if len(found.unset) > 0 {
+		d.unset[nodePos(n)] = found.unset
+		d.tell(Problem{File: d.file, Pos: nodePos(n), Message: unsetWarning(path, x.Value, found.unset), Warning: true})
 	}
 	return x
+}
+
+// tell records p unless it was already: a scalar expanded twice (a step's
+// common keys) is reported once.
+func (d *decoder) tell(p Problem) {
+	if s := p.String(); !d.told[s] {
+		d.told[s] = true
+		d.problems = append(d.problems, p)
+	}
 }
 
 // expandTree returns a copy of the tree at n, the node at path, with the

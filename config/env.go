@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -13,28 +14,57 @@ import (
 //   - ${NAME:-default} is NAME, or default when NAME is unset or empty (the
 //     default may hold references itself and ends at the first "}" that
 //     closes no reference);
+//   - ${NAME:?message} is NAME, which must be set and not empty;
 //   - $$ is a literal "$";
 //   - a "$" before anything else (a digit, a space, the end) stays as it is,
 //     so "$5" is a price.
 //
-// A bare $NAME, a "${" with no closing "}" and a "${...}" that is neither
-// form are problems: it returns each one's message, and leaves its text as
-// written in the result.
-func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) {
+// A bare $NAME, a "${" with no closing "}", a "${...}" that is none of
+// those forms and a required variable that is unset or empty are problems:
+// it returns each one's message in env.problems, and leaves a reference in
+// error as written in the result. The variables of the plain ${NAME}
+// references that gave nothing (unset or empty) are in env.unset: a value
+// that quietly lost a part is worth a warning.
+func expandEnv(s string, lookup func(string) (string, bool)) (string, envFindings) {
 	if !strings.Contains(s, "$") {
-		return s, nil
+		return s, envFindings{}
 	}
 	x := &envExpander{s: s, lookup: lookup}
 	out, _ := x.text(false)
-	return out, x.problems
+	f := x.envFindings
+	f.problems = append(f.problems, x.required...)
+	return out, f
+}
+
+// envFindings is what expandEnv found in one value.
+type envFindings struct {
+	// problems are the messages of the references in error, and of the
+	// required variables that are unset or empty.
+	problems []string
+	// unset names the variables of plain ${NAME} references that are unset
+	// or empty, in the order they stand, each once.
+	unset []string
 }
 
 // envExpander reads one value for expandEnv.
 type envExpander struct {
-	s        string
-	i        int // the next byte to read
-	lookup   func(string) (string, bool)
-	problems []string
+	s      string
+	i      int // the next byte to read
+	lookup func(string) (string, bool)
+	envFindings
+	// required holds the messages of the required variables found unset,
+	// apart from problems: one inside a default that is not used is
+	// dropped.
+	required []string
+}
+
+// requiredMessage is the problem of ${name:?message} with name unset or
+// empty.
+func requiredMessage(name, message string) string {
+	if message == "" {
+		return fmt.Sprintf("environment variable %s is required, and is not set or is empty", name)
+	}
+	return fmt.Sprintf("environment variable %s is required, and is not set or is empty: %s", name, message)
 }
 
 // text reads up to the end of the value or, inDefault, up to the "}" that
@@ -89,21 +119,34 @@ func (x *envExpander) ref() string {
 	case validName && strings.HasPrefix(rest, "}"):
 		x.i++
 		v, _ := x.lookup(name)
+		if v == "" && !slices.Contains(x.unset, name) {
+			x.unset = append(x.unset, name)
+		}
 		return v
-	case validName && strings.HasPrefix(rest, ":-"):
+	case validName && (strings.HasPrefix(rest, ":-") || strings.HasPrefix(rest, ":?")):
+		required := rest[1] == '?'
 		x.i += 2
-		before := len(x.problems)
-		def, closed := x.text(true)
+		problems, unset, required0 := len(x.problems), len(x.unset), len(x.required)
+		word, closed := x.text(true)
 		if !closed {
-			if len(x.problems) == before { // not already told by a reference inside
+			if len(x.problems) == problems { // not already told by a reference inside
 				x.unterminated(start)
 			}
 			return x.s[start:]
 		}
-		if v, _ := x.lookup(name); v != "" {
-			return v
+		v, _ := x.lookup(name)
+		if required || v != "" {
+			// The message is only said, and the default is not used: what
+			// their references lacked does not matter.
+			x.unset, x.required = x.unset[:unset], x.required[:required0]
 		}
-		return def
+		switch {
+		case required && v == "":
+			x.required = append(x.required, requiredMessage(name, strings.TrimSpace(word)))
+		case v == "":
+			return word
+		}
+		return v
 	}
 	end := strings.IndexByte(x.s[start:], '}')
 	if end < 0 {
@@ -112,7 +155,7 @@ func (x *envExpander) ref() string {
 	}
 	x.i = start + end + 1
 	x.problems = append(x.problems, fmt.Sprintf(
-		"%q is not a variable reference: write ${NAME} or ${NAME:-default} (NAME: letters, digits and _, not starting with a digit), or $$ for a literal \"$\"",
+		"%q is not a variable reference: write ${NAME}, ${NAME:-default} or ${NAME:?message} (NAME: letters, digits and _, not starting with a digit), or $$ for a literal \"$\"",
 		x.s[start:x.i]))
 	return x.s[start:x.i]
 }
@@ -121,7 +164,7 @@ func (x *envExpander) ref() string {
 // the rest of the value.
 func (x *envExpander) unterminated(start int) {
 	x.problems = append(x.problems, fmt.Sprintf(
-		"unterminated %q: a reference is ${NAME} or ${NAME:-default}; write $$ for a literal \"$\"", x.s[start:]))
+		"unterminated %q: a reference is ${NAME}, ${NAME:-default} or ${NAME:?message}; write $$ for a literal \"$\"", x.s[start:]))
 	x.i = len(x.s)
 }
 
@@ -132,20 +175,71 @@ func isNameStart(c byte) bool {
 func isNameByte(c byte) bool { return isNameStart(c) || '0' <= c && c <= '9' }
 
 // expandScalar returns scalar node n with its environment references
-// expanded (see expandEnv), and the problems found in them: n itself when
+// expanded (see expandEnv), and what was found in them: n itself when
 // nothing changes, else a copy. A plain (unquoted, untagged) scalar's copy
 // loses its tag so that its type is read again from the new value, as if it
 // had been written in the file: an unset variable gives null, "${PORT}" may
 // give an integer.
-func expandScalar(n *yaml.Node, lookup func(string) (string, bool)) (*yaml.Node, []string) {
-	v, problems := expandEnv(n.Value, lookup)
+func expandScalar(n *yaml.Node, lookup func(string) (string, bool)) (*yaml.Node, envFindings) {
+	v, found := expandEnv(n.Value, lookup)
 	if v == n.Value {
-		return n, problems
+		return n, found
 	}
 	c := *n
 	c.Value = v
 	if n.Style == 0 {
 		c.Tag = ""
 	}
-	return &c, problems
+	return &c, found
+}
+
+// unsetWarning is the warning about the value at path, which is v once
+// expanded, whose plain references to the variables names gave nothing. It
+// says what follows where that is more than an empty value: dev mode for
+// Twilio's credentials, the admin API off for its token.
+func unsetWarning(path, v string, names []string) string {
+	vars := "environment variable " + names[0] + " is"
+	if len(names) > 1 {
+		vars = "environment variables " + strings.Join(names, ", ") + " are"
+	}
+	var follows string
+	switch path {
+	case "providers.twilio.account_sid", "providers.twilio.auth_token":
+		follows = "keyway runs in dev mode: messages are logged and stored, not sent, and webhook signatures are not checked"
+	case "admin.token":
+		follows = "the admin API and the dashboard are off"
+	default:
+		follows = "the value is empty"
+		if v != "" {
+			follows = fmt.Sprintf("the value is %q", v)
+		}
+	}
+	return fmt.Sprintf("%s: %s not set or empty, so %s (write ${%s:-} where empty is meant, or ${%s:?why} to require it)",
+		label(path), vars, follows, names[0], names[0])
+}
+
+// unsetNote returns, for a problem placed at pos, the note that names the
+// environment variables that gave nothing to the value there, or "".
+func (c *Config) unsetNote(pos Pos) string {
+	names := c.unset[pos]
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf(" (environment variable %s is not set or empty)", names[0])
+	}
+	return fmt.Sprintf(" (environment variables %s are not set or empty)", strings.Join(names, ", "))
+}
+
+// NameUnsetVariables adds to the message of each error among ps that is
+// placed at a value whose ${NAME} references gave nothing the names of
+// those variables: "url \"/leads\" must start with http://" alone hides that
+// CRM_URL was not set. It returns ps.
+func (c *Config) NameUnsetVariables(ps Problems) Problems {
+	for i := range ps {
+		if !ps[i].Warning && ps[i].File == c.File {
+			ps[i].Message += c.unsetNote(ps[i].Pos)
+		}
+	}
+	return ps
 }

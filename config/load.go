@@ -88,8 +88,9 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	for i := range c.Automations {
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)
 	}
+	c.unset = d.unset
 	c.applyDefaults()
-	problems := c.oneBased(append(d.problems, c.validate()...))
+	problems := c.NameUnsetVariables(c.oneBased(append(d.problems, c.validate()...)))
 	sortProblems(problems)
 	return c, problems
 }

@@ -76,6 +76,8 @@ func readSpecExample(t *testing.T) []byte {
 func TestSpecExample(t *testing.T) {
 	c, ps := Parse("testdata/spec_example.yaml", readSpecExample(t), env(specEnv))
 	checkProblems(t, render(ps), []string{
+		// the example's optional database is a plain ${DATABASE_URL}
+		"testdata/spec_example.yaml:8:13: warning: storage.postgres: environment variable DATABASE_URL is not set or empty, so the value is empty (write ${DATABASE_URL:-} where empty is meant, or ${DATABASE_URL:?why} to require it)",
 		"testdata/spec_example.yaml:32:45: " + helpWarning,
 	})
 
@@ -257,8 +259,6 @@ func TestEnvExpansion(t *testing.T) {
 		{`"${A}"`, "x"},
 		{`"pre-${A}-post"`, "pre-x-post"},
 		{`"${A}${A}"`, "xx"},
-		{`"${UNSET}"`, ""},
-		{`"${EMPTY}"`, ""},
 		{`${A}`, "x"},
 		{`"${A:-d}"`, "x"},
 		{`"${UNSET:-d}"`, "d"},
@@ -294,8 +294,8 @@ func TestEnvExpansion(t *testing.T) {
 }
 
 func TestEnvExpansionProblems(t *testing.T) {
-	const notRef = ` is not a variable reference: write ${NAME} or ${NAME:-default} (NAME: letters, digits and _, not starting with a digit), or $$ for a literal "$"`
-	const unterminated = `: a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`
+	const notRef = ` is not a variable reference: write ${NAME}, ${NAME:-default} or ${NAME:?message} (NAME: letters, digits and _, not starting with a digit), or $$ for a literal "$"`
+	const unterminated = `: a reference is ${NAME}, ${NAME:-default} or ${NAME:?message}; write $$ for a literal "$"`
 	tests := []struct {
 		value string
 		want  []string
@@ -313,7 +313,8 @@ func TestEnvExpansionProblems(t *testing.T) {
 		{`"${1A}"`, []string{`k.yaml:2:10: admin.token: "${1A}"` + notRef}},
 		{`"${}"`, []string{`k.yaml:2:10: admin.token: "${}"` + notRef}},
 		{`"${A-x}"`, []string{`k.yaml:2:10: admin.token: "${A-x}"` + notRef}},
-		{`"${A:?x}"`, []string{`k.yaml:2:10: admin.token: "${A:?x}"` + notRef}},
+		{`"${A?x}"`, []string{`k.yaml:2:10: admin.token: "${A?x}"` + notRef}},
+		{`"${A:?x"`, []string{`k.yaml:2:10: admin.token: unterminated "${A:?x"` + unterminated}},
 		{`"${A B}"`, []string{`k.yaml:2:10: admin.token: "${A B}"` + notRef}},
 	}
 	for _, tc := range tests {
@@ -349,7 +350,7 @@ func TestEnvExpansionProblemsInSteps(t *testing.T) {
 	checkProblems(t, withoutHelpWarning(ps), []string{
 		`k.yaml:5:13: automation "a" step 1 field id: "$ID" is not expanded: write ${ID} for the environment variable, or $$ID for the literal text`,
 		`k.yaml:7:15: automation "a" step 1 field text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
-		`k.yaml:9:14: automation "a" step 2 field url: unterminated "${URL": a reference is ${NAME} or ${NAME:-default}; write $$ for a literal "$"`,
+		`k.yaml:9:14: automation "a" step 2 field url: unterminated "${URL": a reference is ${NAME}, ${NAME:-default} or ${NAME:?message}; write $$ for a literal "$"`,
 		`k.yaml:11:36: automation "a" step 2 field body.json.items[1]: "$B" is not expanded: write ${B} for the environment variable, or $$B for the literal text`,
 	})
 }
@@ -364,7 +365,9 @@ http:
   allow_hosts: ["${HOST}", b]
 `
 	c, ps := mustParse(t, src, map[string]string{"PORT": "2525", "YES": "true", "HOST": "crm.internal"})
-	checkProblems(t, withoutHelpWarning(ps), nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		"k.yaml:2:19: warning: server.max_body_bytes: environment variable UNSET is not set or empty, so the value is empty (write ${UNSET:-} where empty is meant, or ${UNSET:?why} to require it)",
+	})
 	if c.Server.MaxBodyBytes != 65536 {
 		t.Errorf("an unset variable should read as null and leave the default, got %d", c.Server.MaxBodyBytes)
 	}

@@ -36,6 +36,9 @@ type Config struct {
 	// pos maps a node path such as "automations[0].keywords[1]" to where it
 	// stands in File.
 	pos map[string]Pos
+	// unset holds, by the place of each value, the environment variables
+	// of its plain ${NAME} references that gave nothing (NameUnsetVariables).
+	unset map[Pos][]string
 }
 
 // Server is the HTTP listener.

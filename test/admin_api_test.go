@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyway-sms/keyway/test/fakes"
 )
@@ -122,9 +123,17 @@ func TestAdminContactsImportListAndSearch(t *testing.T) {
 	for _, p := range people {
 		var out struct {
 			Created bool `json:"created"`
+			Contact struct {
+				CreatedAt time.Time `json:"created_at"`
+				UpdatedAt time.Time `json:"updated_at"`
+			} `json:"contact"`
 		}
 		if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+url.PathEscape(p.phone), p.body, &out); code != http.StatusCreated || !out.Created {
 			t.Fatalf("PUT %s: status %d created %v, want 201 and created", p.phone, code, out.Created)
+		}
+		// The answer shows when the contact was made, not year 1.
+		if c := out.Contact; c.CreatedAt.IsZero() || !c.UpdatedAt.Equal(c.CreatedAt) {
+			t.Errorf("PUT %s: created_at %v, updated_at %v; want both set, and equal", p.phone, c.CreatedAt, c.UpdatedAt)
 		}
 	}
 	// An update keeps what it does not name and merges fields.

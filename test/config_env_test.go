@@ -52,3 +52,62 @@ automations:
 		t.Fatalf("reply %q", got[0])
 	}
 }
+
+// Template and variable mistakes are told by validate, each at its place,
+// instead of reaching customers: a misspelt name, an undeclared field, an
+// unclosed {{, a misspelt condition, a required variable that is unset,
+// and an unset variable that empties a URL (named in the error) or leaves
+// a bare "Bearer " (a warning).
+func TestValidateTellsTemplateAndVariableMistakes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	const src = `fields: [first_name]
+automations:
+  - id: thanks
+    keywords: [THANKS]
+    steps:
+      - { type: reply, text: "Thanks {{ contact.feilds.first_name }}!" }
+      - { type: set_field, fields: { first_name: "{{ vars.name }" } }
+      - { type: condition, if: 'mesage.body == "x"', then: end }
+      - { type: reply, text: "Hi {{ contact.fields.frist_name }}" }
+      - type: http
+        method: POST
+        url: "${KEYWAY_TEST_UNSET_CRM_URL}/leads"
+        headers: { Authorization: "Bearer ${KEYWAY_TEST_UNSET_CRM_KEY}", X-Account: "${KEYWAY_TEST_UNSET_ACCOUNT:?the CRM account id, from its settings page}" }
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		path + `:6:30: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
+		path + `:7:50: automation "thanks" step 2: fields.first_name: template: "{{ vars.name }" is not closed by "}}"`,
+		path + `:8:32: automation "thanks" step 3: unknown name mesage (did you mean message?)`,
+		path + `:9:30: automation "thanks" step 4: template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`,
+		path + `:12:14: automation "thanks" step 5: url "/leads" must start with http:// or https:// (environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty)`,
+		path + `:12:14: warning: automation "thanks" step 5 field url: environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty`,
+		path + `:13:35: warning: automation "thanks" step 5 field headers.Authorization: environment variable KEYWAY_TEST_UNSET_CRM_KEY is not set or empty, so the value is "Bearer "`,
+		path + `:13:85: automation "thanks" step 5 field headers.X-Account: environment variable KEYWAY_TEST_UNSET_ACCOUNT is required, and is not set or is empty: the CRM account id, from its settings page`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// serve logs the warning about an unset variable, with its place.
+func TestServeLogsUnsetVariables(t *testing.T) {
+	g := StartGateway(t, `
+automations:
+  - id: hi
+    keywords: [HI]
+    steps:
+      - { type: reply, text: "Hi${KEYWAY_TEST_UNSET_SUFFIX}" }
+`)
+	if logs := g.Logs(); !strings.Contains(logs, `environment variable KEYWAY_TEST_UNSET_SUFFIX is not set or empty, so the value is \"Hi\"`) {
+		t.Fatalf("serve's log does not name the unset variable:\n%s", logs)
+	}
+}

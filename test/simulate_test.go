@@ -16,8 +16,8 @@ func TestSimulateFromAPipe(t *testing.T) {
 		"[join step #1] added to group newsletter",
 		"reply → +15550001111 (sms from +15005550006): Welcome to Acme Coffee! What is your first name?",
 		"reply → +15550001111 (sms from +15005550006): Thanks Ann! Deals arrive on Mondays.",
-		"groups=[newsletter]",
-		"fields=map[first_name:Ann]",
+		// /contact, for people: not a Go map
+		"  contact +15550001111\n    groups:    newsletter\n    tags:      none\n    opted out: no\n    fields:\n      first_name: Ann\n",
 		"No worries, you are on the list.", // the 24h timeout after the second JOIN
 		"You are unsubscribed. Reply START to resubscribe.",
 		"We are open Mon-Fri 7am-6pm, Sat-Sun 8am-4pm. [NOT SENT: contact opted out]",

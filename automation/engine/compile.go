@@ -159,10 +159,12 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 			}
 		}
 	}
-	if c.problems.Err() != nil {
-		return nil, c.problems
+	// An error about a value that an unset variable emptied names it.
+	problems := cfg.NameUnsetVariables(c.problems)
+	if problems.Err() != nil {
+		return nil, problems
 	}
-	return set, c.problems
+	return set, problems
 }
 
 func (c *Compiler) compliance(set *Set) {
@@ -326,9 +328,10 @@ func (c *Compiler) Decode(s *config.Step, into any) bool {
 }
 
 // Template parses a template found at path (e.g. s.Path+".text"); a syntax
-// error is a problem placed there, and nil is returned.
+// error or a name the template cannot see (ParseTemplate) is a problem
+// placed there, and nil is returned.
 func (c *Compiler) Template(s *config.Step, field, src string) *Template {
-	t, err := parseTemplate(c.liquid, src)
+	t, err := c.ParseTemplate(src)
 	if err != nil {
 		c.Problemf(s, field, "%v", err)
 		return nil
@@ -337,9 +340,21 @@ func (c *Compiler) Template(s *config.Step, field, src string) *Template {
 }
 
 // ParseTemplate parses src as a template that knows the registered
-// filters, for a step that places a syntax error itself.
+// filters, for a step that places its problems itself. It is an error when
+// src does not parse, holds markup left open ("{{ vars.name }"), or reads
+// a name templates do not see: an unknown top-level name or field
+// (contact.feilds), or a contact field not declared under fields.
 func (c *Compiler) ParseTemplate(src string) (*Template, error) {
-	return parseTemplate(c.liquid, src)
+	t, err := parseTemplate(c.liquid, src)
+	if err != nil || t.tpl == nil {
+		return t, err
+	}
+	ln := &liquidNames{locals: map[string]bool{}}
+	ln.node(t.tpl.GetRoot())
+	if msg := c.checkNames(ln.paths, ln.locals, true); msg != "" {
+		return nil, fmt.Errorf("template: %s", msg)
+	}
+	return t, nil
 }
 
 // AddProblem records p, for a step that places a problem itself (at a node

@@ -54,7 +54,9 @@ func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdat
 		if err := e.applyUpdate(t, u); err != nil {
 			return updated{}, err
 		}
-		return updated{contact: *t.contact, created: created}, nil
+		c := *t.contact
+		c.UpdatedAt = x.now // as transact stamps the stored contact
+		return updated{contact: c, created: created}, nil
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("engine: update contact: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/sim"
@@ -24,7 +25,15 @@ func TestUpdateContactOptInRules(t *testing.T) {
 	if err != nil || !created || c.Name != "Ann" || c.Fields["a"] != "1" {
 		t.Fatalf("create: %+v created %v err %v", c, created, err)
 	}
+	// A new contact is created and updated now, not in year 1.
+	if now := s.Clock.Now(); !c.CreatedAt.Equal(now) || !c.UpdatedAt.Equal(now) {
+		t.Errorf("created %v, updated %v; want both %v", c.CreatedAt, c.UpdatedAt, now)
+	}
+	s.Clock.Advance(time.Minute)
 	c, created, err = e.UpdateContact(ctx, s.From, engine.ContactUpdate{Fields: map[string]string{"a": "", "c": "3"}})
+	if now := s.Clock.Now(); err == nil && (!c.UpdatedAt.Equal(now) || !c.CreatedAt.Equal(now.Add(-time.Minute))) {
+		t.Errorf("after an update: created %v, updated %v; want the update at %v", c.CreatedAt, c.UpdatedAt, now)
+	}
 	if err != nil || created || c.Name != "Ann" || !slices.Equal(c.Tags, []string{"vip"}) || c.Fields["a"] != "" || c.Fields["b"] != "2" || c.Fields["c"] != "3" {
 		t.Fatalf("update: %+v created %v err %v", c, created, err)
 	}

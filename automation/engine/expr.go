@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -35,7 +36,13 @@ var exprEnv = zeroBindings()
 func (c *Compiler) Expr(s *config.Step, field, src string) *Expr {
 	prog, err := expr.Compile(src, expr.Env(exprEnv), expr.AsBool(), expr.Patch(nilSafeMembers{}))
 	if err != nil {
-		c.Problemf(s, field, "%s", exprMessage(err))
+		c.Problemf(s, field, "%s%s", exprMessage(err), unknownNameHint(err))
+		return nil
+	}
+	// expr knows the top-level names, but below them are maps, where
+	// contact.feilds would quietly be nil.
+	if msg := c.checkNames(exprNames(src), nil, false); msg != "" {
+		c.Problemf(s, field, "%s", msg)
 		return nil
 	}
 	return &Expr{src: src, prog: prog}
@@ -54,6 +61,23 @@ func (x *Expr) Eval(r *Run) (bool, error) {
 		return false, fmt.Errorf("expression %q gave %T, not a bool", x.src, out)
 	}
 	return b, nil
+}
+
+// unknownNameHint is " (did you mean message?)" when err is expr's
+// "unknown name mesage" and a name is close, else "".
+func unknownNameHint(err error) string {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return ""
+	}
+	name, ok := strings.CutPrefix(fe.Message, "unknown name ")
+	if !ok {
+		return ""
+	}
+	if hint := didYouMean(name, nameKeys()); hint != "" {
+		return " (" + strings.TrimSpace(hint) + ")"
+	}
+	return ""
 }
 
 // exprMessage is expr's message on one line, with the column it points at.

@@ -14,6 +14,9 @@ type Name struct {
 	Fields []string
 	// Doc says what the name holds, for people.
 	Doc string
+	// Free marks a name whose fields steps fill (vars, http): a template
+	// or condition may read any field below it.
+	Free bool
 	// zero is an empty value of the name's type, for load-time checks.
 	zero any
 	// value gives the name's value for a run.
@@ -35,13 +38,13 @@ var Names = []Name{
 	},
 	{
 		Key: "vars", Doc: "saved replies (wait_for_reply save_as), http responses saved with save_as, and values a manual start gave",
-		Fields: []string{"X"},
-		zero:   map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.Vars) },
+		Fields: []string{"X"}, Free: true,
+		zero: map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.Vars) },
 	},
 	{
 		Key: "http", Doc: "the last http step's response",
-		Fields: []string{"status", "headers", "body", "json.X"},
-		zero:   map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.HTTP) },
+		Fields: []string{"status", "headers", "body", "json.X"}, Free: true,
+		zero: map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.HTTP) },
 	},
 	{
 		Key: "automation", Doc: "the automation the run is in",

@@ -27,6 +27,12 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	if err := unpanic(func() (err error) { tpl, err = eng.ParseString(src); return err }); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
+	// The parser takes markup it cannot read as text ("Hi {{ vars.name }"),
+	// which would go out as written.
+	if open := unclosedMarkup(tpl); open != "" {
+		return nil, fmt.Errorf("template: %q is not closed by %q: close it, or write {%% raw %%}%s{%% endraw %%} to send it as text",
+			open, markupClose[open[:2]], open[:2])
+	}
 	// Liquid's parser does not check filter names; a trial render with
 	// empty values finds an unknown filter at load time rather than at the
 	// first message (filters in branches not taken are not reached).
@@ -35,6 +41,34 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 		return nil, fmt.Errorf("template: %w", err)
 	}
 	return &Template{src: src, tpl: tpl}, nil
+}
+
+// markupClose is the end of each kind of markup.
+var markupClose = map[string]string{"{{": "}}", "{%": "%}"}
+
+// unclosedMarkup returns the markup the parser left in a text node of tpl,
+// from its "{{" or "{%" to the end of the line (40 bytes at most), or "".
+func unclosedMarkup(tpl *liquid.Template) string {
+	ln := &liquidNames{locals: map[string]bool{}}
+	ln.node(tpl.GetRoot())
+	text := ln.unclosed
+	if text == "" {
+		return ""
+	}
+	i := len(text)
+	for _, open := range []string{"{{", "{%"} {
+		if j := strings.Index(text, open); j >= 0 && j < i {
+			i = j
+		}
+	}
+	text = text[i:]
+	if j := strings.IndexByte(text, '\n'); j >= 0 {
+		text = text[:j]
+	}
+	if len(text) > 40 {
+		text = text[:40]
+	}
+	return text
 }
 
 // unpanic runs fn and turns a panic in it into an error. The Liquid library

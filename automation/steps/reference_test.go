@@ -105,10 +105,27 @@ func shownKeys(n *yaml.Node, t reflect.Type, prefix string, into map[string]bool
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			name := n.Content[i].Value
 			path := join(prefix, name)
+			f, ok := fieldByTag(t, name)
+			if !ok && t == reflect.TypeFor[config.Providers]() && n.Content[i+1].Kind == yaml.MappingNode {
+				shownProviderSection(n.Content[i+1], into)
+				continue
+			}
 			into[path] = true
-			if f, ok := fieldByTag(t, name); ok {
+			if ok {
 				shownKeys(n.Content[i+1], f.Type, path, into)
 			}
+		}
+	}
+}
+
+// shownProviderSection reads the section of a provider other than Twilio
+// (Meta's, say): its own keys are the provider's to check, but its numbers
+// are config.Number entries like Twilio's, so a number key it shows counts
+// as shown where the config type holds it.
+func shownProviderSection(n *yaml.Node, into map[string]bool) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "numbers" {
+			shownKeys(n.Content[i+1], reflect.TypeFor[[]config.Number](), "providers.twilio.numbers", into)
 		}
 	}
 }

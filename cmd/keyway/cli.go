@@ -46,7 +46,8 @@ Usage:
   keyway version                    print version, commit and Go version
 
 The config file may be given as the argument or with --config, or come from
-KEYWAY_CONFIG. "keyway COMMAND --help" lists a command's flags.
+KEYWAY_CONFIG. "keyway help COMMAND" (or "keyway COMMAND --help") lists a
+command's flags.
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -76,6 +77,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "keyway %s (commit %s, %s)\n", version, revision(), runtime.Version())
 		return 0
 	case "help", "-h", "--help":
+		// "keyway help serve" is "keyway serve --help".
+		if len(args) > 1 && args[0] == "help" && !strings.HasPrefix(args[1], "-") && args[1] != "help" {
+			return run([]string{args[1], "--help"}, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	}

@@ -28,10 +28,10 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"version":  {},
 	}
 	for cmd, want := range flags {
-		for _, help := range []string{"--help", "-h"} {
-			code, out, errOut := runCLI(cmd, help)
+		for _, help := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
+			code, out, errOut := runCLI(help...)
 			if code != 0 || !strings.Contains(out, "Usage: keyway "+cmd) {
-				t.Errorf("keyway %s %s: exit %d, stdout:\n%s\nstderr:\n%s", cmd, help, code, out, errOut)
+				t.Errorf("keyway %v: exit %d, stdout:\n%s\nstderr:\n%s", help, code, out, errOut)
 			}
 			for _, f := range want {
 				if !strings.Contains(out, "  "+f+" ") && !strings.Contains(out, "  "+f+"\n") {
@@ -40,8 +40,13 @@ func TestHelpListsEveryFlag(t *testing.T) {
 			}
 		}
 	}
-	if code, out, _ := runCLI("--help"); code != 0 || !strings.Contains(out, "keyway test") {
-		t.Errorf("keyway --help: exit %d:\n%s", code, out)
+	for _, args := range [][]string{{"--help"}, {"help"}} {
+		if code, out, _ := runCLI(args...); code != 0 || !strings.Contains(out, "keyway test") {
+			t.Errorf("keyway %v: exit %d:\n%s", args, code, out)
+		}
+	}
+	if code, _, errOut := runCLI("help", "teleport"); code != 2 || !strings.Contains(errOut, `unknown command "teleport"`) {
+		t.Errorf("keyway help teleport: exit %d:\n%s", code, errOut)
 	}
 }
 
@@ -122,7 +127,8 @@ func TestValidateFormatJSON(t *testing.T) {
 		t.Errorf("want an error on line 7 and a warning: %s", out)
 	}
 	code, out, _ = runCLI("validate", "--format", "json", starter)
-	if code != 0 || !strings.Contains(out, `"valid": true`) || !strings.Contains(out, `"problems": []`) {
+	// (its warnings name the Twilio and admin variables the test does not set)
+	if code != 0 || !strings.Contains(out, `"valid": true`) || strings.Contains(out, `"severity": "error"`) {
 		t.Errorf("valid config: exit %d:\n%s", code, out)
 	}
 }

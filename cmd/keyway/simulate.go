@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,9 +122,45 @@ func simCommand(ctx context.Context, s *sim.Simulator, cfg *config.Config, line 
 		if err != nil {
 			return false, err
 		}
-		fmt.Fprintf(out, "  %s name=%q groups=%v tags=%v fields=%v opted_out=%v\n", c.Phone, c.Name, c.Groups, c.Tags, c.Fields, c.OptedOut)
+		printContact(out, c, cfg.Location())
 	default:
 		return false, fmt.Errorf("unknown command %s (/help lists them)", cmd)
 	}
 	return false, nil
+}
+
+// printContact shows contact c for people: its number and name, then its
+// groups, tags and opt-out state, and each field on a line of its own.
+func printContact(out io.Writer, c *engine.Contact, loc *time.Location) {
+	name := ""
+	if c.Name != "" {
+		name = fmt.Sprintf(" (%s)", c.Name)
+	}
+	fmt.Fprintf(out, "  contact %s%s\n", c.Phone, name)
+	fmt.Fprintf(out, "    groups:    %s\n", listOrNone(c.Groups))
+	fmt.Fprintf(out, "    tags:      %s\n", listOrNone(c.Tags))
+	switch {
+	case !c.OptedOut:
+		fmt.Fprintln(out, "    opted out: no")
+	case c.OptedOutAt != nil:
+		fmt.Fprintf(out, "    opted out: yes, since %s\n", c.OptedOutAt.In(loc).Format("Mon 2006-01-02 15:04"))
+	default:
+		fmt.Fprintln(out, "    opted out: yes")
+	}
+	if len(c.Fields) == 0 {
+		fmt.Fprintln(out, "    fields:    none")
+		return
+	}
+	fmt.Fprintln(out, "    fields:")
+	for _, k := range slices.Sorted(maps.Keys(c.Fields)) {
+		fmt.Fprintf(out, "      %s: %s\n", k, c.Fields[k])
+	}
+}
+
+// listOrNone joins items with commas, or says none.
+func listOrNone(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, ", ")
 }

@@ -406,13 +406,38 @@ func TestSendDevMode(t *testing.T) {
 		t.Errorf("info log %q holds the number or the body", out)
 	}
 
+	// The outbox logs each sent body once at debug level; the provider
+	// logging it too showed every body twice in dev mode.
 	logs.Reset()
 	p, _ = twilio.New(c, "US", zerolog.New(&logs).Level(zerolog.DebugLevel))
 	if _, err := p.Send(context.Background(), providers.Outbound{From: ourSMS, To: contact, Body: "secret body"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "secret body") {
-		t.Errorf("debug log %q misses the body", logs.String())
+	if strings.Contains(logs.String(), "secret body") {
+		t.Errorf("debug log %q holds the body, which the outbox logs already", logs.String())
+	}
+}
+
+// A send that fails on the way names the host it went to (api_base_url),
+// not api.twilio.com.
+func TestSendErrorNamesTheRealHost(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: the connection is refused
+	p := newProvider(t, false, "http://"+addr+"/proxy")
+	_, err = p.Send(context.Background(), providers.Outbound{From: ourSMS, To: contact, Body: "hi"})
+	if err == nil {
+		t.Fatal("Send succeeded")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "http://"+addr+"/proxy/2010-04-01/") || strings.Contains(msg, "api.twilio.com") {
+		t.Errorf("error %q should name %s, and not api.twilio.com", msg, addr)
+	}
+	if !providers.IsRetryable(err) {
+		t.Errorf("a refused connection should be retryable: %v", err)
 	}
 }
 

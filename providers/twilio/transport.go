@@ -68,10 +68,7 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if t.base != nil {
 		r := req.Clone(req.Context())
-		r.URL.Scheme = t.base.Scheme
-		r.URL.Host = t.base.Host
-		r.URL.Path = t.base.Path + req.URL.Path
-		r.URL.RawPath = ""
+		r.URL = rebase(t.base, req.URL)
 		r.Host = ""
 		req = r
 	}
@@ -89,6 +86,16 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("twilio: unexpected %d answer (Location %q) from %s", res.StatusCode, res.Header.Get("Location"), req.URL.Host)
 	}
 	return classifiable(res)
+}
+
+// rebase returns a copy of u, a URL of Twilio's API, on base instead.
+func rebase(base, u *url.URL) *url.URL {
+	c := *u
+	c.Scheme = base.Scheme
+	c.Host = base.Host
+	c.Path = base.Path + u.Path
+	c.RawPath = ""
+	return &c
 }
 
 // classifiable makes the body of a non-2xx answer a Twilio error object

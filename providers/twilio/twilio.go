@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -42,7 +43,8 @@ type Twilio struct {
 	region    string
 	log       zerolog.Logger
 	rest      *twiliogo.RestClient
-	signer    signer // checks webhook signatures (inbound.go)
+	base      *url.URL // api_base_url; nil for Twilio's own API
+	signer    signer   // checks webhook signatures (inbound.go)
 }
 
 // defaultIdleConns is how many idle connections to the Messages API the
@@ -109,6 +111,7 @@ func New(c config.Twilio, region string, log zerolog.Logger, opts ...Option) (*T
 		region:    region,
 		log:       log.With().Str("provider", Name).Logger(),
 		rest:      rest,
+		base:      base,
 	}, nil
 }
 
@@ -164,7 +167,7 @@ func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error)
 	}
 	res, err := t.rest.Api.CreateMessageWithMetadata(params)
 	if err != nil {
-		return "", classify(err, m)
+		return "", classify(t.apiError(err), m)
 	}
 	if code := res.GetStatusCode(); code < 200 || code > 299 {
 		return "", &providers.SendError{Status: code, Err: fmt.Errorf("twilio: send to %s: unexpected HTTP status %d", maskedTo, code)}
@@ -185,12 +188,30 @@ func (t *Twilio) devSend(m providers.Outbound) (string, error) {
 		return "", fmt.Errorf("twilio: dev send to %s: %w", config.MaskAddress(m.To), err)
 	}
 	sid := "DEV" + hex.EncodeToString(b[:])
+	// The body is not logged here: the outbox logs every sent body once, at
+	// debug level, in dev mode as in live.
 	t.log.Info().Str("id", m.ID).Str("sid", sid).Str("channel", channelOf(m)).
 		Str("from", config.MaskAddress(m.From)).Str("to", config.MaskAddress(m.To)).
 		Int("media", len(m.Media)).Str("content_sid", m.ContentSID).Msg("twilio: dev mode, message not sent")
-	t.log.Debug().Str("id", m.ID).Str("sid", sid).Str("body", m.Body).Strs("media", m.Media).
-		Msg("twilio: dev mode message body")
 	return sid, nil
+}
+
+// apiError returns err with the URL it names moved to api_base_url: the
+// HTTP client names the request as twilio-go made it, for api.twilio.com,
+// although apiTransport sent it to the configured base, and a log that
+// blames api.twilio.com for a proxy's refusal misleads.
+func (t *Twilio) apiError(err error) error {
+	var ue *url.Error
+	if t.base == nil || !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return err
+	}
+	c := *ue
+	c.URL = rebase(t.base, u).String()
+	return &c
 }
 
 // channelOf names the channel of m, sms when unset.

@@ -41,8 +41,8 @@ func TestURLTemplateEscapesValues(t *testing.T) {
 	}
 	ut := &urlTemplate{
 		scheme: "https", host: "crm.test", base: "https://crm.test",
-		path:  parse("/contacts/{{ v }}/{{ v | prepend: 'n-' }}", filterPathEscape),
-		query: parse("q={{ v }}&x=1", filterQueryEscape),
+		path:  parse("/contacts/{{ vars.v }}/{{ vars.v | prepend: 'n-' }}", filterPathEscape),
+		query: parse("q={{ vars.v }}&x=1", filterQueryEscape),
 	}
 	cases := []struct{ value, path, query string }{
 		{"ann", "/contacts/ann/n-ann", "q=ann&x=1&z=%2B1"},
@@ -51,7 +51,7 @@ func TestURLTemplateEscapesValues(t *testing.T) {
 		{"@evil.test:80", "/contacts/@evil.test:80/n-@evil.test:80", "q=%40evil.test%3A80&x=1&z=%2B1"},
 	}
 	for _, cs := range cases {
-		u, err := ut.render(map[string]any{"v": cs.value}, url.Values{"z": {"+1"}})
+		u, err := ut.render(map[string]any{"vars": map[string]any{"v": cs.value}}, url.Values{"z": {"+1"}})
 		if err != nil {
 			t.Fatalf("%q: %v", cs.value, err)
 		}
@@ -69,7 +69,7 @@ func TestURLTemplateEscapesValues(t *testing.T) {
 		{[]string{"a b", "/"}, "/contacts/a%20b%2F/n-%5Ba%20b%20%2F%5D", "q=a+b%2F&x=1"}, // prepend shows a list as [a b /]
 	}
 	for _, cs := range others {
-		u, err := ut.render(map[string]any{"v": cs.value}, nil)
+		u, err := ut.render(map[string]any{"vars": map[string]any{"v": cs.value}}, nil)
 		if err != nil {
 			t.Fatalf("%q: %v", cs.value, err)
 		}

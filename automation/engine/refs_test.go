@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+func nameCompiler() *Compiler {
+	c := NewCompiler(&config.Config{File: "k.yaml", Fields: []string{"first_name", "plan"}})
+	c.Automation = &config.Automation{ID: "a", Steps: []config.Step{{Path: "automations[0].steps[0]"}}}
+	return c
+}
+
+// A template reads only the names templates see; a local name, a filter,
+// Liquid's own words and what is below vars and http are free.
+func TestTemplateNames(t *testing.T) {
+	const contactHas = "contact has phone, name, channel, fields, tags, groups, opted_out"
+	cases := []struct{ label, src, err string }{
+		{"declared field", "Hi {{ contact.fields.first_name | default: 'there' }}!", ""},
+		{"field by index", `{{ contact.fields["plan"] }}`, ""},
+		{"liquid properties", "{{ contact.tags.size }} {{ message.body.first }}", ""},
+		{"loop", "{% for t in contact.tags reversed limit:2 %}{{ t | upcase }}{{ forloop.index }}{% endfor %}", ""},
+		{"assign and capture", "{% assign n = vars.count | plus: 1 %}{% capture hi %}Hi{% endcapture %}{{ hi }} {{ n }}", ""},
+		{"free-form", "{{ http.json.items[0].name }} {{ vars.crm.status }} {{ http.error }}", ""},
+		{"now", "{{ now | date: '%H' }} {{ now.Year }}", ""},
+		{"conditions", "{% if message.body contains 'x' and contact.opted_out == false %}y{% elsif automation.id == 'a' %}{% else %}n{% endif %}", ""},
+		{"case", "{% case message.body %}{% when 'a', vars.x %}a{% endcase %}", ""},
+		{"raw and comment", "{% raw %}{{ nope }}{% endraw %}{% comment %}{{ nope }}{% endcomment %}", ""},
+		{"literals", `{{ "contact.feilds" | append: 'mesage' }} {{ 3 | plus: 1.5 }} {{ nil }}`, ""},
+
+		{"misspelt member", "Thanks {{ contact.feilds.first_name }}!",
+			"template: unknown name contact.feilds (did you mean contact.fields? " + contactHas + ")"},
+		{"misspelt root", "{{ mesage.body }}",
+			"template: unknown name mesage (did you mean message? the names are contact, message, vars, http, automation, enrollment, now)"},
+		{"undeclared field, close", "{{ contact.fields.frist_name }}",
+			`template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`},
+		{"undeclared field", "{{ contact.fields.city }}",
+			`template: contact.fields.city: field "city" is not declared under fields (declare it under fields)`},
+		{"in a filter's argument", "{{ vars.x | default: contact.nmae }}",
+			"template: unknown name contact.nmae (did you mean contact.name? " + contactHas + ")"},
+		{"in a tag", "{% if mesage.body == 'x' %}{% endif %}{% for t in contact.tgas %}{% endfor %}",
+			"template: unknown name mesage (did you mean message? the names are contact, message, vars, http, automation, enrollment, now); " +
+				"unknown name contact.tgas (did you mean contact.tags? " + contactHas + ")"},
+		{"below now", "{{ now.Yaer }}", "template: unknown name now.Yaer (did you mean Year? now has no field Yaer)"},
+		{"unclosed output", "Hi {{ vars.name }, welcome",
+			`template: "{{ vars.name }, welcome" is not closed by "}}": close it, or write {% raw %}{{{% endraw %} to send it as text`},
+		{"unclosed tag", "Hi {% assign x = 1 %",
+			`template: "{% assign x = 1 %" is not closed by "%}": close it, or write {% raw %}{%{% endraw %} to send it as text`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.label, func(t *testing.T) {
+			_, err := nameCompiler().ParseTemplate(tc.src)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.err {
+				t.Errorf("ParseTemplate(%q):\n got  %s\n want %s", tc.src, got, tc.err)
+			}
+		})
+	}
+}
+
+// A condition reads only the names conditions see, with a hint.
+func TestConditionNames(t *testing.T) {
+	cases := []struct{ label, src, problem string }{
+		{"known", `message.body matches "(?i)^y" && "vip" in contact.tags && contact.fields.plan == "gold" && now.Hour() > 8`, ""},
+		{"free-form and variables", `vars.crm.json.score > 3 || http.status == 200 || any(contact.tags, # == "x") || (let t = contact; t.anything == 1)`, ""},
+		{"misspelt root", `mesage.body == "x"`, `unknown name mesage (did you mean message?)`},
+		{"misspelt member", `contact.feilds.plan == "gold"`, "unknown name contact.feilds (did you mean contact.fields? contact has phone, name, channel, fields, tags, groups, opted_out)"},
+		{"undeclared field", `contact.fields["city"] == "x"`, `contact.fields.city: field "city" is not declared under fields (declare it under fields)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.label, func(t *testing.T) {
+			c := nameCompiler()
+			x := c.Expr(&c.Automation.Steps[0], "if", tc.src)
+			var got string
+			if len(c.problems) > 0 {
+				got = c.problems[0].Message
+			}
+			want := ""
+			if tc.problem != "" {
+				want = `automation "a" step 1: ` + tc.problem
+			}
+			if got != want || (x == nil) != (want != "") {
+				t.Errorf("Expr(%q):\n got  %s\n want %s", tc.src, got, want)
+			}
+			if strings.Count(got, "unknown name") > 1 {
+				t.Errorf("told twice: %s", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,109 @@
+package config
+
+import (
+	"fmt"
+	"testing"
+)
+
+// A required variable that is unset or empty is an error placed at its
+// value, with its message; one in a default that is not used is not.
+func TestEnvRequired(t *testing.T) {
+	vars := map[string]string{"A": "x", "EMPTY": ""}
+	tests := []struct {
+		value, want string
+		problems    []string
+	}{
+		{`"${A:?set A}"`, "x", nil},
+		{`"${UNSET:?the CRM key, from the CRM's settings page}"`, "", []string{
+			"k.yaml:2:10: admin.token: environment variable UNSET is required, and is not set or is empty: the CRM key, from the CRM's settings page",
+		}},
+		{`"${EMPTY:?}"`, "", []string{
+			"k.yaml:2:10: admin.token: environment variable EMPTY is required, and is not set or is empty",
+		}},
+		{`"${A:-${UNSET:?never said}}"`, "x", nil},
+		{`"${EMPTY:-${UNSET:?said}}"`, "", []string{
+			"k.yaml:2:10: admin.token: environment variable UNSET is required, and is not set or is empty: said",
+		}},
+		// a message's references are not used, so never warned about
+		{`"${A:?see ${UNSET}}"`, "x", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.value, func(t *testing.T) {
+			c, ps := mustParse(t, "admin:\n  token: "+tc.value+"\n", vars)
+			checkProblems(t, withoutHelpWarning(ps), tc.problems)
+			if (ps.Err() != nil) != (tc.problems != nil) {
+				t.Errorf("Err() = %v", ps.Err())
+			}
+			if c.Admin.Token != tc.want {
+				t.Errorf("got %q, want %q", c.Admin.Token, tc.want)
+			}
+		})
+	}
+}
+
+// A plain ${NAME} that gives nothing is a warning that names the variable,
+// says what the value became, and what follows for Twilio's credentials
+// and the admin token.
+func TestEnvUnsetWarnings(t *testing.T) {
+	vars := map[string]string{"A": "x", "EMPTY": ""}
+	const hint = " (write ${%s:-} where empty is meant, or ${%s:?why} to require it)"
+	tests := []struct {
+		label, src string
+		warnings   []string
+	}{
+		{"set", "admin:\n  token: \"${A}\"\n", nil},
+		{"defaulted", "admin:\n  token: \"${UNSET:-d}${EMPTY:-}\"\n", nil},
+		{"unused default", "admin:\n  token: \"${A:-${UNSET}}\"\n", nil},
+		{"used default", "server:\n  public_url: \"${UNSET:-${EMPTY}}\"\n", []string{
+			"k.yaml:2:15: warning: server.public_url: environment variable EMPTY is not set or empty, so the value is empty" + fmt.Sprintf(hint, "EMPTY", "EMPTY"),
+		}},
+		{"admin token", "admin:\n  token: \"${UNSET}\"\n", []string{
+			"k.yaml:2:10: warning: admin.token: environment variable UNSET is not set or empty, so the admin API and the dashboard are off" + fmt.Sprintf(hint, "UNSET", "UNSET"),
+		}},
+		{"dev mode", "providers:\n  twilio:\n    account_sid: \"${SID}\"\n    auth_token: \"${EMPTY}\"\n", []string{
+			"k.yaml:3:18: warning: providers.twilio.account_sid: environment variable SID is not set or empty, so keyway runs in dev mode: messages are logged and stored, not sent, and webhook signatures are not checked" + fmt.Sprintf(hint, "SID", "SID"),
+			"k.yaml:4:17: warning: providers.twilio.auth_token: environment variable EMPTY is not set or empty, so keyway runs in dev mode: messages are logged and stored, not sent, and webhook signatures are not checked" + fmt.Sprintf(hint, "EMPTY", "EMPTY"),
+		}},
+		{"part of a value, twice, and another", `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - type: http
+        url: "https://crm.example.com/"
+        headers: { Authorization: "Bearer ${KEY}${KEY}${EMPTY}" }
+`, []string{
+			`k.yaml:7:35: warning: automation "a" step 1 field headers.Authorization: environment variables KEY, EMPTY are not set or empty, so the value is "Bearer "` + fmt.Sprintf(hint, "KEY", "KEY"),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.label, func(t *testing.T) {
+			_, ps := mustParse(t, tc.src, vars)
+			checkProblems(t, withoutHelpWarning(ps), tc.warnings)
+			if ps.Err() != nil {
+				t.Errorf("a warning made an error: %v", ps.Err())
+			}
+		})
+	}
+}
+
+// An error about a value that an unset variable emptied names the variable.
+func TestErrorsNameUnsetVariables(t *testing.T) {
+	_, ps := mustParse(t, "server:\n  public_url: \"${PUBLIC_HOST}/sms\"\n", nil)
+	got := ps.Errors()
+	want := `k.yaml:2:15: server.public_url: "/sms" is not an absolute http(s) URL (environment variable PUBLIC_HOST is not set or empty)`
+	if len(got) != 1 || got[0].String() != want {
+		t.Errorf("errors %v, want %s", render(got), want)
+	}
+}
+
+// A warning inside a section does not drop the section: an smtp whose
+// username variable is unset is still the mail server.
+func TestUnsetVariableKeepsItsSection(t *testing.T) {
+	c, ps := mustParse(t, "email:\n  smtp: { host: mail.example.com, username: \"${SMTP_USER}\", from: a@example.com }\n", nil)
+	if ps.Err() != nil || len(ps.Warnings()) == 0 {
+		t.Fatalf("problems %v, want only the warning", render(ps))
+	}
+	if c.Email.SMTP == nil || c.Email.SMTP.Host != "mail.example.com" {
+		t.Fatalf("smtp %+v, want the section read", c.Email.SMTP)
+	}
+}
