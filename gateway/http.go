@@ -157,6 +157,8 @@ func refusal(code int) string {
 	switch code {
 	case fiber.StatusForbidden:
 		return "forbidden: bad or missing signature"
+	case fiber.StatusUnauthorized:
+		return "unauthorized: bad or missing token"
 	case fiber.StatusBadRequest:
 		return "bad request: malformed form"
 	}
