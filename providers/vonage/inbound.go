@@ -136,10 +136,10 @@ func (v *Vonage) parseInbound(body []byte) (providers.Batch, error) {
 	in := providers.Inbound{Provider: Name, ID: m.MessageUUID, Channel: config.ChannelSMS, Body: m.Text}
 	var err error
 	if in.From, err = v.address(m.From); err != nil {
-		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: from %s: %v: %w", m.MessageUUID, providers.Mask(m.From), err, providers.ErrMalformed)
+		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: from %s: %v: %w", m.MessageUUID, config.MaskAddress(m.From), err, providers.ErrMalformed)
 	}
 	if in.To, err = v.address(m.To); err != nil {
-		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: to %s: %v: %w", m.MessageUUID, providers.Mask(m.To), err, providers.ErrMalformed)
+		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: to %s: %v: %w", m.MessageUUID, config.MaskAddress(m.To), err, providers.ErrMalformed)
 	}
 	if m.Timestamp != "" {
 		if in.SentAt, err = time.Parse(time.RFC3339, m.Timestamp); err != nil {

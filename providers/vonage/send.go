@@ -41,7 +41,7 @@ type problem struct {
 // Vonage's code. Choices arrive already written into the body as numbered
 // lines (SMS has no buttons). In dev mode nothing is sent.
 func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error) {
-	masked := providers.Mask(o.To)
+	masked := config.MaskAddress(o.To)
 	if o.Channel != "" && o.Channel != config.ChannelSMS {
 		return "", &providers.SendError{Err: fmt.Errorf("vonage: send to %s: keyway sends through Vonage on sms only, not %q", masked, o.Channel)}
 	}
@@ -56,7 +56,7 @@ func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error)
 		var b [16]byte
 		_, _ = rand.Read(b[:])
 		id := "dev-" + hex.EncodeToString(b[:])
-		v.log.Info().Str("id", o.ID).Str("message_uuid", id).Str("from", providers.Mask(o.From)).Str("to", masked).Msg("vonage: dev mode, message not sent")
+		v.log.Info().Str("id", o.ID).Str("message_uuid", id).Str("from", config.MaskAddress(o.From)).Str("to", masked).Msg("vonage: dev mode, message not sent")
 		v.log.Debug().Str("id", o.ID).Str("body", o.Body).Msg("vonage: dev mode message body")
 		return id, nil
 	}
