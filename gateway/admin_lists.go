@@ -15,7 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/keyway-sms/keyway/automation/engine"
-	"github.com/keyway-sms/keyway/providers"
+	"github.com/keyway-sms/keyway/config"
 )
 
 // adminMaxBody caps an admin API or dashboard request body; guard
@@ -334,7 +334,7 @@ func (g *Gateway) putContact(c *fiber.Ctx) error {
 		return err
 	}
 	if req.Force && contact.ForcedOptIn != nil {
-		g.log.Warn().Str("contact", providers.Mask(phone)).Str("reason", contact.ForcedOptIn.Reason).
+		g.log.Warn().Str("contact", config.MaskAddress(phone)).Str("reason", contact.ForcedOptIn.Reason).
 			Msg("admin API opted in a contact that had opted out itself")
 	}
 	status := fiber.StatusOK

@@ -152,7 +152,7 @@ func (g *Gateway) wake() {
 // optedOut opts out a contact the provider refused as opted out.
 func (g *Gateway) optedOut(phone string) {
 	if err := g.engine.OptOut(context.Background(), phone, "the provider refused a message: the contact opted out there"); err != nil {
-		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("opt out")
+		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("opt out")
 	}
 }
 
@@ -160,7 +160,7 @@ func (g *Gateway) optedOut(phone string) {
 // refused a message to as outside it.
 func (g *Gateway) outsideWindow(phone, channel string) {
 	if err := g.engine.CloseWindow(context.Background(), phone, channel); err != nil {
-		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("close the window")
+		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("close the window")
 	}
 }
 
@@ -168,7 +168,7 @@ func (g *Gateway) outsideWindow(phone, channel string) {
 // who refused them at the provider.
 func (g *Gateway) stopMarketing(phone string) {
 	if err := g.engine.StopMarketing(context.Background(), phone); err != nil {
-		g.log.Error().Err(err).Str("contact", providers.Mask(phone)).Msg("stop messages that are not answers")
+		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("stop messages that are not answers")
 	}
 }
 

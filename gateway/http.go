@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -156,6 +157,8 @@ func refusal(code int) string {
 	switch code {
 	case fiber.StatusForbidden:
 		return "forbidden: bad or missing signature"
+	case fiber.StatusUnauthorized:
+		return "unauthorized: bad or missing token"
 	case fiber.StatusBadRequest:
 		return "bad request: malformed form"
 	}
@@ -193,7 +196,7 @@ func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.
 			via = "duplicate"
 		}
 		g.metrics.inbound.WithLabelValues(via).Inc()
-		g.log.Info().Str("msg_id", h.Message.ID).Str("from", providers.Mask(in.From)).
+		g.log.Info().Str("msg_id", h.Message.ID).Str("from", config.MaskAddress(in.From)).
 			Str("channel", in.Channel).Str("route", via).Msg("inbound")
 		g.log.Debug().Str("msg_id", h.Message.ID).Str("body", in.Body).Msg("inbound body")
 	}

@@ -159,6 +159,10 @@ var (
 	ErrSignature = errors.New("bad or missing signature")
 	// ErrMalformed marks a request that is not a well-formed message.
 	ErrMalformed = errors.New("malformed request")
+	// ErrUnauthorized marks a request whose bearer token is missing or
+	// wrong (Vonage's signed JWT). It wraps ErrSignature, so that it is
+	// one, and is answered 401 instead of 403.
+	ErrUnauthorized = fmt.Errorf("%w: bad or missing bearer token", ErrSignature)
 )
 
 // SendError is a failed send, typed so that callers know whether to retry

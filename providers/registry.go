@@ -33,9 +33,10 @@ const (
 
 // Route is one webhook a provider declares. The gateway mounts it, answers
 // 413 to a body over server.max_body_bytes, and otherwise answers as
-// WebhookStatus says of the error ParseWebhook returns: 403 to a request
-// whose error wraps ErrSignature, 400 to one wrapping ErrMalformed, and a
-// request it took with 200, ContentType and Answer (or Batch.Answer).
+// WebhookStatus says of the error ParseWebhook returns: 401 to a request
+// whose error wraps ErrUnauthorized, 403 to one wrapping ErrSignature, 400
+// to one wrapping ErrMalformed, and a request it took with 200,
+// ContentType and Answer (or Batch.Answer).
 type Route struct {
 	Method string // e.g. http.MethodPost
 	Path   string // e.g. "/webhooks/twilio"
@@ -188,12 +189,15 @@ func ParseWebhook(p Provider, route Route, r *Request) (Batch, error) {
 }
 
 // WebhookStatus is the HTTP status a webhook is answered with when parsing
-// it returned err: 200 for nil, 403 for a bad or missing signature, 400 for
-// a malformed request, 500 otherwise.
+// it returned err: 200 for nil, 401 for a bad or missing bearer token, 403
+// for any other bad or missing signature, 400 for a malformed request, 500
+// otherwise.
 func WebhookStatus(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
 	case errors.Is(err, ErrSignature):
 		return http.StatusForbidden
 	case errors.Is(err, ErrMalformed):

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -244,7 +245,7 @@ func maskAll(to []string) string {
 		if strings.Contains(n, "@") {
 			out[i] = maskEmail(n)
 		} else {
-			out[i] = providers.Mask(n)
+			out[i] = config.MaskAddress(n)
 		}
 	}
 	return strings.Join(out, ",")

@@ -1,6 +1,6 @@
 package outbox
 
-import "github.com/keyway-sms/keyway/providers"
+import "github.com/keyway-sms/keyway/config"
 
 // slowDown halves the rate of sender number from, not below one send in
 // two seconds, after the provider refused a send from it for its rate; the
@@ -14,6 +14,6 @@ func (ob *Outbox) slowDown(from string) {
 	}
 	was := lim.Limit()
 	lim.SetLimit(max(was/2, 0.5))
-	ob.o.Logger.Warn().Str("from", providers.Mask(from)).Float64("mps", float64(lim.Limit())).Float64("was", float64(was)).
+	ob.o.Logger.Warn().Str("from", config.MaskAddress(from)).Float64("mps", float64(lim.Limit())).Float64("was", float64(was)).
 		Msg("outbox: the provider throttled this number; sending from it more slowly")
 }

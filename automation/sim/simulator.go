@@ -180,12 +180,18 @@ func (s *Simulator) Advance(ctx context.Context, d time.Duration) (SimResult, er
 // Start enrolls the contact in the automation with id, as the admin API's
 // manual start does, then fires what became due.
 func (s *Simulator) Start(ctx context.Context, id string) (engine.StartResult, SimResult, error) {
+	return s.StartVars(ctx, id, nil)
+}
+
+// StartVars is Start where the run begins with vars, as the admin API's
+// manual start with "vars" does.
+func (s *Simulator) StartVars(ctx context.Context, id string, vars map[string]any) (engine.StartResult, SimResult, error) {
 	ctx = s.withHTTP(ctx)
 	addr := s.From
 	if s.Channel == config.ChannelWhatsApp {
 		addr = "whatsapp:" + s.From
 	}
-	started, err := s.Engine.Start(ctx, id, []string{addr})
+	started, err := s.Engine.StartVars(ctx, id, []string{addr}, vars)
 	if err != nil {
 		return started, SimResult{}, err
 	}

@@ -6,4 +6,5 @@ package main
 import (
 	_ "github.com/keyway-sms/keyway/providers/meta"
 	_ "github.com/keyway-sms/keyway/providers/twilio"
+	_ "github.com/keyway-sms/keyway/providers/vonage"
 )

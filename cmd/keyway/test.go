@@ -123,7 +123,7 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 			res, err = s.Say(ctx, tn.Send.Text)
 		case tn.Start != "":
 			var started engine.StartResult
-			started, res, err = s.Start(ctx, tn.Start)
+			started, res, err = s.StartVars(ctx, tn.Start, tn.Vars)
 			if err == nil && len(started.Started) == 0 {
 				diffs = append(diffs, fmt.Sprintf("%s: start %s enrolled nobody: %v", where, tn.Start, started.Skipped))
 			}

@@ -211,15 +211,16 @@ tests:
 
 func TestKeywayTestCannotRead(t *testing.T) {
 	cases := map[string]struct{ tests, want string }{
-		"unknown key":       {"tests:\n  - name: x\n    turns:\n      - sned: hi\n", `keyway_test.yaml:5: unknown key "sned" (did you mean "send"? allowed: send, wait, start, expect)`},
-		"two kinds":         {"tests:\n  - name: x\n    turns:\n      - { send: hi, wait: 2h }\n", "needs exactly one of send, wait or start"},
-		"bad duration":      {"tests:\n  - name: x\n    turns:\n      - wait: soon\n", `wait "soon" is not a positive duration`},
-		"bad regexp":        {"tests:\n  - name: x\n    turns:\n      - send: hi\n        expect: { replies: [\"/(/\"] }\n", "regular expression /(/"},
-		"no tests":          {"tests: []\n", "no tests"},
-		"bad channel":       {"tests:\n  - name: x\n    channel: fax\n    turns:\n      - send: hi\n", "channel must be sms or whatsapp"},
-		"duplicate name":    {"tests:\n  - { name: x, turns: [{ send: a }] }\n  - { name: x, turns: [{ send: b }] }\n", "the name is used twice"},
-		"bad from":          {"tests:\n  - name: x\n    from: abc\n    turns: [{ send: a }]\n", `test "x": from: config: phone number "abc"`},
-		"http without host": {"tests:\n  - name: x\n    turns: [{ send: a }]\n    http: [{ url: /x }]\n", "url must start with http"},
+		"unknown key":        {"tests:\n  - name: x\n    turns:\n      - sned: hi\n", `keyway_test.yaml:5: unknown key "sned" (did you mean "send"? allowed: send, wait, start, vars, expect)`},
+		"two kinds":          {"tests:\n  - name: x\n    turns:\n      - { send: hi, wait: 2h }\n", "needs exactly one of send, wait or start"},
+		"bad duration":       {"tests:\n  - name: x\n    turns:\n      - wait: soon\n", `wait "soon" is not a positive duration`},
+		"bad regexp":         {"tests:\n  - name: x\n    turns:\n      - send: hi\n        expect: { replies: [\"/(/\"] }\n", "regular expression /(/"},
+		"no tests":           {"tests: []\n", "no tests"},
+		"bad channel":        {"tests:\n  - name: x\n    channel: fax\n    turns:\n      - send: hi\n", "channel must be sms or whatsapp"},
+		"duplicate name":     {"tests:\n  - { name: x, turns: [{ send: a }] }\n  - { name: x, turns: [{ send: b }] }\n", "the name is used twice"},
+		"bad from":           {"tests:\n  - name: x\n    from: abc\n    turns: [{ send: a }]\n", `test "x": from: config: phone number "abc"`},
+		"http without host":  {"tests:\n  - name: x\n    turns: [{ send: a }]\n    http: [{ url: /x }]\n", "url must start with http"},
+		"vars without start": {"tests:\n  - name: x\n    turns:\n      - { send: hi, vars: { a: b } }\n", "vars go with start"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

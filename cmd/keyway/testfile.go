@@ -49,11 +49,13 @@ type testCase struct {
 // (wait) or a manual start of an automation (start, as the admin API does),
 // with what should follow.
 type testTurn struct {
-	Send   *sendTurn   `yaml:"send"`
-	Wait   string      `yaml:"wait"`
-	Start  string      `yaml:"start"`
-	Expect *testExpect `yaml:"expect"`
-	Line   int         `yaml:"-"`
+	Send  *sendTurn `yaml:"send"`
+	Wait  string    `yaml:"wait"`
+	Start string    `yaml:"start"`
+	// Vars are a start's vars, as the admin API's manual start passes them.
+	Vars   map[string]any `yaml:"vars"`
+	Expect *testExpect    `yaml:"expect"`
+	Line   int            `yaml:"-"`
 	wait   time.Duration
 }
 
@@ -285,6 +287,9 @@ func loadTestFile(path string) (*testFile, []string) {
 			}
 			if kinds != 1 {
 				bad(tn.Line, "test %q turn %d: needs exactly one of send, wait or start", tc.Name, j+1)
+			}
+			if tn.Vars != nil && tn.Start == "" {
+				bad(tn.Line, "test %q turn %d: vars go with start", tc.Name, j+1)
 			}
 		}
 		for j, a := range tc.HTTP {

@@ -206,7 +206,7 @@ func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.I
 	}
 	from, _, err := config.Address("+"+strings.TrimPrefix(msg.From, "+"), m.region, config.ChannelWhatsApp)
 	if err != nil {
-		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: from %s is not a WhatsApp address: %w", msg.ID, providers.Mask(msg.From), providers.ErrMalformed)
+		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: from %s is not a WhatsApp address: %w", msg.ID, config.MaskAddress(msg.From), providers.ErrMalformed)
 	}
 	if to == "" {
 		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: no metadata.phone_number_id keyway knows nor display_phone_number: %w", msg.ID, providers.ErrMalformed)

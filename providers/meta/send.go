@@ -58,7 +58,7 @@ func (m *Meta) SendsChoices(o providers.Outbound) bool {
 // 80007 and 131048 throttling (retried), other answers failures with the
 // code; 5xx and network errors are retried. In dev mode nothing is sent.
 func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
-	masked := providers.Mask(o.To)
+	masked := config.MaskAddress(o.To)
 	if o.Channel != "" && o.Channel != config.ChannelWhatsApp {
 		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: the WhatsApp Cloud API has no %q channel", masked, o.Channel)}
 	}
@@ -67,7 +67,7 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	}
 	id, ok := m.ids[o.From]
 	if !ok && !m.dev {
-		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: %s is not a number of providers.meta", masked, providers.Mask(o.From))}
+		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: %s is not a number of providers.meta", masked, config.MaskAddress(o.From))}
 	}
 	body, err := json.Marshal(m.request(o))
 	if err != nil {
@@ -77,7 +77,7 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 		var b [16]byte
 		_, _ = rand.Read(b[:])
 		wamid := "wamid.DEV" + hex.EncodeToString(b[:])
-		m.log.Info().Str("id", o.ID).Str("wamid", wamid).Str("from", providers.Mask(o.From)).Str("to", masked).Msg("meta: dev mode, message not sent")
+		m.log.Info().Str("id", o.ID).Str("wamid", wamid).Str("from", config.MaskAddress(o.From)).Str("to", masked).Msg("meta: dev mode, message not sent")
 		m.log.Debug().Str("id", o.ID).RawJSON("request", body).Msg("meta: dev mode message")
 		return wamid, nil
 	}

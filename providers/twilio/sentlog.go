@@ -48,7 +48,7 @@ func (t *Twilio) FindSent(ctx context.Context, m providers.Outbound, since time.
 		to, from = whatsappPrefix+to, whatsappPrefix+from
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("twilio: look up a message to %s: %w", providers.Mask(m.To), err)
+		return nil, fmt.Errorf("twilio: look up a message to %s: %w", config.MaskAddress(m.To), err)
 	}
 	params := &openapi.ListMessageParams{}
 	params.SetTo(to).SetFrom(from).SetPageSize(50).SetLimit(lookupLimit)
@@ -59,9 +59,9 @@ func (t *Twilio) FindSent(ctx context.Context, m providers.Outbound, since time.
 		if errors.As(err, &rest) && rest.Status != http.StatusTooManyRequests && rest.Status < 500 ||
 			!errors.As(err, &rest) && isDecodeError(err) {
 			// Not a passing fault: this API has no log to read.
-			return nil, fmt.Errorf("twilio: look up a message to %s: %w: %w", providers.Mask(m.To), providers.ErrNoMessageLog, scrubbed)
+			return nil, fmt.Errorf("twilio: look up a message to %s: %w: %w", config.MaskAddress(m.To), providers.ErrNoMessageLog, scrubbed)
 		}
-		return nil, fmt.Errorf("twilio: look up a message to %s: %w", providers.Mask(m.To), scrubbed)
+		return nil, fmt.Errorf("twilio: look up a message to %s: %w", config.MaskAddress(m.To), scrubbed)
 	}
 	var found []sentRecord
 	for _, r := range slices.Backward(list) { // Twilio lists newest first
@@ -82,7 +82,7 @@ func (t *Twilio) FindSent(ctx context.Context, m providers.Outbound, since time.
 	for i, r := range found {
 		sids[i] = r.sid
 	}
-	t.log.Debug().Str("id", m.ID).Str("to", providers.Mask(m.To)).Int("read", len(list)).Int("found", len(sids)).
+	t.log.Debug().Str("id", m.ID).Str("to", config.MaskAddress(m.To)).Int("read", len(list)).Int("found", len(sids)).
 		Msg("twilio: looked in the message log for an earlier attempt")
 	return sids, nil
 }

@@ -128,7 +128,7 @@ func (t *Twilio) DevMode() bool { return t.dev }
 // permanent on other 4xx, and marked OptedOut on Twilio error 21610. In dev
 // mode nothing is sent and the id is "DEV" followed by 32 hex digits.
 func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error) {
-	maskedTo := providers.Mask(m.To)
+	maskedTo := config.MaskAddress(m.To)
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("twilio: send to %s: %w", maskedTo, err)
 	}
@@ -180,7 +180,7 @@ func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error)
 		return "", &providers.SendError{Status: res.GetStatusCode(), Err: fmt.Errorf("twilio: send to %s: answer has no message sid", maskedTo)}
 	}
 	t.log.Debug().Str("id", m.ID).Str("sid", *msg.Sid).Str("channel", channelOf(m)).
-		Str("from", providers.Mask(m.From)).Str("to", maskedTo).Msg("twilio: message sent")
+		Str("from", config.MaskAddress(m.From)).Str("to", maskedTo).Msg("twilio: message sent")
 	return *msg.Sid, nil
 }
 
@@ -188,13 +188,13 @@ func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error)
 func (t *Twilio) devSend(m providers.Outbound) (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("twilio: dev send to %s: %w", providers.Mask(m.To), err)
+		return "", fmt.Errorf("twilio: dev send to %s: %w", config.MaskAddress(m.To), err)
 	}
 	sid := "DEV" + hex.EncodeToString(b[:])
 	// The body is not logged here: the outbox logs every sent body once, at
 	// debug level, in dev mode as in live.
 	t.log.Info().Str("id", m.ID).Str("sid", sid).Str("channel", channelOf(m)).
-		Str("from", providers.Mask(m.From)).Str("to", providers.Mask(m.To)).
+		Str("from", config.MaskAddress(m.From)).Str("to", config.MaskAddress(m.To)).
 		Int("media", len(m.Media)).Str("content_sid", m.ContentSID).Msg("twilio: dev mode, message not sent")
 	return sid, nil
 }
@@ -228,7 +228,7 @@ func channelOf(m providers.Outbound) string {
 // classify turns an error of twilio-go into a *providers.SendError. Twilio's
 // error text is kept, with m's numbers masked in it.
 func classify(err error, m providers.Outbound) error {
-	where := "twilio: send to " + providers.Mask(m.To)
+	where := "twilio: send to " + config.MaskAddress(m.To)
 	scrub := numberScrubber(m.To, m.From)
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
@@ -263,9 +263,9 @@ func numberScrubber(numbers ...string) *strings.Replacer {
 		if len(n) < 4 {
 			continue
 		}
-		pairs = append(pairs, n, providers.Mask(n))
+		pairs = append(pairs, n, config.MaskAddress(n))
 		if bare, ok := strings.CutPrefix(n, "+"); ok && len(bare) >= 4 {
-			pairs = append(pairs, bare, providers.Mask(bare))
+			pairs = append(pairs, bare, config.MaskAddress(bare))
 		}
 	}
 	return strings.NewReplacer(pairs...)

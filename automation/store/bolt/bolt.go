@@ -19,7 +19,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/keyway-sms/keyway/automation/engine"
-	"github.com/keyway-sms/keyway/providers"
+	"github.com/keyway-sms/keyway/config"
 )
 
 // Buckets, one per entity or index. Index keys join parts with a zero byte.
@@ -345,7 +345,7 @@ func key(parts ...string) []byte {
 func (t *boltTx) get(bucket []byte, k []byte, v any, what string) error {
 	name := string(k)
 	if bytes.Equal(bucket, bContacts) {
-		name = providers.Mask(name) // errors may reach the logs
+		name = config.MaskAddress(name) // errors may reach the logs
 	}
 	raw := t.tx.Bucket(bucket).Get(k)
 	if raw == nil {
@@ -517,7 +517,7 @@ func (t *boltTx) ContactsPage(after string, limit int) ([]*engine.Contact, error
 	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Next() {
 		var c engine.Contact
 		if err := decodeValue(v, &c); err != nil {
-			return nil, fmt.Errorf("store: decode contact %q: %w", providers.Mask(string(k)), err)
+			return nil, fmt.Errorf("store: decode contact %q: %w", config.MaskAddress(string(k)), err)
 		}
 		c.Phone = string(k)
 		out = append(out, &c)
@@ -1018,7 +1018,7 @@ func (t *boltTx) Enrollment(id string) (*engine.Enrollment, error) {
 func (t *boltTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollment, error) {
 	id := t.tx.Bucket(bActive).Get(key(contact, automationID))
 	if id == nil {
-		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", providers.Mask(contact), automationID, engine.ErrNotFound)
+		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", config.MaskAddress(contact), automationID, engine.ErrNotFound)
 	}
 	return t.Enrollment(string(id))
 }

@@ -28,7 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyway-sms/keyway/automation/engine"
-	"github.com/keyway-sms/keyway/providers"
+	"github.com/keyway-sms/keyway/config"
 )
 
 // maxAttempts bounds how often Update runs a function whose transaction
@@ -332,7 +332,7 @@ func (s *Store) bookSlot(ctx context.Context, number string, mps float64, messag
 		return err
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("store: book a send slot of %s: %w", providers.Mask(number), err)
+		return 0, 0, fmt.Errorf("store: book a send slot of %s: %w", config.MaskAddress(number), err)
 	}
 	return at, now, nil
 }
@@ -434,7 +434,7 @@ func limitArg(limit int) any {
 // turn that reads a contact to change it holds it until commit, so that
 // the turns of one contact run one at a time across all processes.
 func (t *pgTx) lockContact(phone string) error {
-	return t.lock("contact", phone, providers.Mask(phone))
+	return t.lock("contact", phone, config.MaskAddress(phone))
 }
 
 // lock takes, in an Update, the transaction's advisory lock on key of
@@ -460,7 +460,7 @@ func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
 		return nil, err
 	}
 	var c engine.Contact
-	if err := t.getJSON(&c, "contact", providers.Mask(phone), `SELECT data FROM contacts WHERE phone = $1`, phone); err != nil {
+	if err := t.getJSON(&c, "contact", config.MaskAddress(phone), `SELECT data FROM contacts WHERE phone = $1`, phone); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -480,17 +480,17 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 	}
 	if err := t.exec(`INSERT INTO contacts (phone, data) VALUES ($1, $2)
 		ON CONFLICT (phone) DO UPDATE SET data = EXCLUDED.data`, c.Phone, data); err != nil {
-		return fmt.Errorf("store: put contact %s: %w", providers.Mask(c.Phone), err)
+		return fmt.Errorf("store: put contact %s: %w", config.MaskAddress(c.Phone), err)
 	}
 	groups := c.Groups
 	if groups == nil {
 		groups = []string{}
 	}
 	if err := t.exec(`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`, c.Phone, groups); err != nil {
-		return fmt.Errorf("store: put contact %s: groups: %w", providers.Mask(c.Phone), err)
+		return fmt.Errorf("store: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
 	}
 	if err := t.exec(`INSERT INTO contact_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`, c.Phone, groups); err != nil {
-		return fmt.Errorf("store: put contact %s: groups: %w", providers.Mask(c.Phone), err)
+		return fmt.Errorf("store: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
 	}
 	return nil
 }
@@ -792,7 +792,7 @@ func (t *pgTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollmen
 		return nil, err
 	}
 	var e engine.Enrollment
-	err := t.getJSON(&e, "active enrollment of "+providers.Mask(contact)+" in", automationID,
+	err := t.getJSON(&e, "active enrollment of "+config.MaskAddress(contact)+" in", automationID,
 		`SELECT e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id WHERE a.contact = $1 AND a.automation = $2`,
 		contact, automationID)
 	if err != nil {

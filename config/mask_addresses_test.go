@@ -1,4 +1,4 @@
-package providers
+package config
 
 import "testing"
 
@@ -12,8 +12,8 @@ func TestMaskAddresses(t *testing.T) {
 		{"whatsapp:US.13491208655302741918", "whatsapp:US*******************18"},
 	}
 	for _, tt := range tests {
-		if got := Mask(tt.in); got != tt.want {
-			t.Errorf("Mask(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := MaskAddress(tt.in); got != tt.want {
+			t.Errorf("MaskAddress(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package providers
+package config
 
 import (
 	"strings"
@@ -25,15 +25,15 @@ func TestMask(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Mask(tt.in); got != tt.want {
-				t.Errorf("Mask(%q) = %q, want %q", tt.in, got, tt.want)
+			if got := MaskAddress(tt.in); got != tt.want {
+				t.Errorf("MaskAddress(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
 }
 
 func TestMaskHidesTheMiddle(t *testing.T) {
-	got := Mask("+15005550006")
+	got := MaskAddress("+15005550006")
 	if strings.Contains(got, "0055500") {
 		t.Errorf("Mask left the middle of the number visible: %q", got)
 	}

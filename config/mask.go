@@ -1,14 +1,16 @@
-package providers
+package config
 
 import "strings"
 
-// Mask hides most of a phone number so that it can go into logs and error
-// messages: it keeps a leading "+", the first two and the last two characters
-// and puts a star in place of each one between, so "+15005550006" becomes
-// "+15*******06". A channel prefix such as "whatsapp:" is kept. Numbers of six
-// characters or fewer are starred entirely. Mask is safe on any input; it
-// never returns more than two characters at either end of what it was given.
-func Mask(phone string) string {
+// MaskAddress hides most of an address (a phone number, short code or
+// sender id) so that it can go into logs and error messages: it keeps a
+// leading "+", the first two and the last two characters and puts a star
+// in place of each one between, so "+15005550006" becomes "+15*******06".
+// A channel prefix such as "whatsapp:" is kept. Addresses of six
+// characters or fewer are starred entirely. MaskAddress is safe on any
+// input; it never returns more than two characters at either end of what
+// it was given.
+func MaskAddress(phone string) string {
 	prefix, rest := "", phone
 	if i := strings.LastIndexByte(rest, ':'); i > 0 && isWord(rest[:i]) {
 		prefix, rest = rest[:i+1], rest[i+1:]

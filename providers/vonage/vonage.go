@@ -1,0 +1,155 @@
+// Package vonage is keyway's provider for the Vonage Messages API on the
+// SMS channel: it verifies the signed JWT Vonage puts on its inbound and
+// status webhooks, parses them, and sends through POST /v1/messages. Without
+// credentials it runs in dev mode: webhooks are not verified and sends are
+// logged instead of made.
+//
+//	providers:
+//	  vonage:
+//	    api_key: "${VONAGE_API_KEY}"
+//	    api_secret: "${VONAGE_API_SECRET}"
+//	    signature_secret: "${VONAGE_SIGNATURE_SECRET}"
+//	    api_base_url: "https://api.nexmo.com"
+//	    numbers:
+//	      - { number: "+447700900123", channel: sms, mps: 30 }
+package vonage
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// Name is the provider's name and its key under providers.
+const Name = "vonage"
+
+// Webhook paths Vonage is pointed at (the application's Messages
+// capability: Inbound URL and Status URL).
+const (
+	InboundPath = "/webhooks/vonage/inbound"
+	StatusPath  = "/webhooks/vonage/status"
+)
+
+// DefaultAPIBaseURL is where sends go unless api_base_url says otherwise.
+const DefaultAPIBaseURL = "https://api.nexmo.com"
+
+// DefaultMPS is Vonage's default throughput of an account's outbound SMS
+// API requests, per second.
+const DefaultMPS = 30
+
+// devNotice is the warning logged at start in dev mode.
+const devNotice = "DEV MODE: no Vonage credentials. Vonage SMS are logged and stored, NOT sent; webhook JWTs are NOT checked. Set providers.vonage.api_key, api_secret and signature_secret for production."
+
+// Settings are the keys of providers.vonage besides numbers.
+type Settings struct {
+	APIKey          string `yaml:"api_key"`
+	APISecret       string `yaml:"api_secret"`
+	SignatureSecret string `yaml:"signature_secret"`
+	APIBaseURL      string `yaml:"api_base_url"`
+}
+
+func init() {
+	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check})
+	config.SetNumberDefaults(Name, config.ChannelSMS, DefaultMPS)
+}
+
+// check checks providers.vonage at load: all three credentials or none, an
+// absolute api_base_url, and numbers on SMS.
+func check(c *config.Config, s *config.ProviderSection) config.Problems {
+	var set Settings
+	ps := c.DecodeSection(s, &set)
+	creds := []struct{ key, val string }{{"api_key", set.APIKey}, {"api_secret", set.APISecret}, {"signature_secret", set.SignatureSecret}}
+	var set1, missing []string
+	for _, k := range creds {
+		if k.val == "" {
+			missing = append(missing, k.key)
+		} else {
+			set1 = append(set1, k.key)
+		}
+	}
+	if len(set1) > 0 && len(missing) > 0 {
+		ps = append(ps, c.Problemf(s.Path, "%s: %s set but %s empty: set all three for production, or none for dev mode",
+			s.Path, strings.Join(set1, " and "), strings.Join(missing, " and ")))
+	}
+	if set.APIBaseURL != "" {
+		if u, err := url.Parse(set.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			ps = append(ps, c.Problemf(s.Path+".api_base_url", "%s.api_base_url: %q is not an absolute http(s) URL without credentials or query", s.Path, set.APIBaseURL))
+		}
+	}
+	for i, n := range s.Numbers {
+		path := s.Path + ".numbers[" + strconv.Itoa(i) + "]"
+		if n.Channel != "" && n.Channel != config.ChannelSMS {
+			ps = append(ps, c.Problemf(path+".channel", "%s: keyway sends through Vonage on sms only, not %q", path, n.Channel))
+		}
+	}
+	return ps
+}
+
+// Vonage is the Vonage Messages API provider (SMS). It is safe for
+// concurrent use.
+type Vonage struct {
+	set    Settings
+	dev    bool
+	base   string // api_base_url without a trailing slash
+	region string
+	log    zerolog.Logger
+	client *http.Client
+	now    func() time.Time
+}
+
+// fromConfig builds the provider when the config has providers.vonage.
+func fromConfig(cfg *config.Config, log zerolog.Logger) (providers.Provider, error) {
+	s, ok := cfg.Providers.Section(Name)
+	if !ok {
+		return nil, nil
+	}
+	var set Settings
+	if err := cfg.DecodeSection(s, &set).Err(); err != nil {
+		return nil, err
+	}
+	return New(set, cfg.Defaults.Region, log), nil
+}
+
+// New returns the provider for set. Without an api key, api secret or
+// signature secret it runs in dev mode.
+func New(set Settings, region string, log zerolog.Logger) *Vonage {
+	if set.APIBaseURL == "" {
+		set.APIBaseURL = DefaultAPIBaseURL
+	}
+	return &Vonage{
+		set: set, dev: set.APIKey == "" || set.APISecret == "" || set.SignatureSecret == "",
+		base: strings.TrimRight(set.APIBaseURL, "/"), region: region,
+		log:    log.With().Str("provider", Name).Logger(),
+		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		now:    time.Now,
+	}
+}
+
+// Name returns "vonage".
+func (v *Vonage) Name() string { return Name }
+
+// Routes returns the inbound and status webhooks. Vonage only looks at the
+// status code of the answer.
+func (v *Vonage) Routes() []providers.Route {
+	return []providers.Route{
+		{Method: http.MethodPost, Path: InboundPath, Kind: providers.RouteInbound, ContentType: "text/plain", Answer: "ok"},
+		{Method: http.MethodPost, Path: StatusPath, Kind: providers.RouteStatus, ContentType: "text/plain", Answer: "ok"},
+	}
+}
+
+// DevNotice returns the dev mode warning without credentials, else "".
+func (v *Vonage) DevNotice() string {
+	if v.dev {
+		return devNotice
+	}
+	return ""
+}
+
+var _ providers.Provider = (*Vonage)(nil)
