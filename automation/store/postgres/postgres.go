@@ -628,11 +628,25 @@ func (t *pgTx) Dequeue(id string) error {
 	if !t.writable {
 		return errReadOnly
 	}
+	// Every change to a queue's rows happens under the queue's lock, taken
+	// before the row goes: a head chosen while another transaction is
+	// taking a later message out could otherwise be that message, gone
+	// once it commits, and leave the queue with no head to claim.
 	var queue string
-	var head bool
-	err := t.tx.QueryRow(t.ctx, `DELETE FROM outbox WHERE message_id = $1 RETURNING queue, head`, id).Scan(&queue, &head)
+	err := t.tx.QueryRow(t.ctx, `SELECT queue FROM outbox WHERE message_id = $1`, id).Scan(&queue)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: dequeue %q: %w", id, err)
+	}
+	if err := t.lock("queue", queue, queue); err != nil {
+		return fmt.Errorf("store: dequeue %q: %w", id, err)
+	}
+	var head bool
+	err = t.tx.QueryRow(t.ctx, `DELETE FROM outbox WHERE message_id = $1 RETURNING head`, id).Scan(&head)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // another transaction took it out while this one waited
 	}
 	if err != nil {
 		return fmt.Errorf("store: dequeue %q: %w", id, err)
@@ -640,11 +654,7 @@ func (t *pgTx) Dequeue(id string) error {
 	if !head {
 		return nil
 	}
-	// The next message of the queue becomes its head: under the queue's
-	// lock, so that a message enqueued meanwhile is seen.
-	if err := t.lock("queue", queue, queue); err != nil {
-		return fmt.Errorf("store: dequeue %q: %w", id, err)
-	}
+	// The next message of the queue becomes its head.
 	if err := t.exec(`UPDATE outbox SET head = true WHERE message_id =
 		(SELECT message_id FROM outbox WHERE queue = $1 ORDER BY message_id LIMIT 1)`, queue); err != nil {
 		return fmt.Errorf("store: dequeue %q: next head: %w", id, err)
