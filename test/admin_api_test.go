@@ -240,10 +240,31 @@ func TestAdminPutContactRefusesBadInput(t *testing.T) {
 	if code != http.StatusUnauthorized {
 		t.Errorf("PUT without a token: %d, want 401", code)
 	}
+	// The server answers 413 and closes without reading the rest, so a
+	// client still writing may see the connection reset instead of the
+	// answer (README "HTTP routes"); either way nothing is stored.
 	big := `{"name": "` + strings.Repeat("x", 2<<20) + `"}`
 	for _, h := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, bearer} {
-		code, body = adminRaw(t, g.URL, http.MethodPut, "/api/v1/contacts/+15552220010", big, h)
-		wantError(t, "oversized body", code, body, http.StatusRequestEntityTooLarge, "too large")
+		req, err := http.NewRequest(http.MethodPut, g.URL+"/api/v1/contacts/+15552220010", strings.NewReader(big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			if !strings.Contains(err.Error(), "connection reset") && !strings.Contains(err.Error(), "broken pipe") {
+				t.Errorf("oversized body: %v", err)
+			}
+			continue
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		wantError(t, "oversized body", res.StatusCode, string(b), http.StatusRequestEntityTooLarge, "too large")
+	}
+	if code, _ := adminRaw(t, g.URL, http.MethodGet, "/api/v1/contacts/+15552220010", "", bearer); code != http.StatusNotFound {
+		t.Errorf("an oversized PUT created the contact: GET answered %d", code)
 	}
 }
 

@@ -320,7 +320,7 @@ func TestValidateKnowsTheRegisteredProviders(t *testing.T) {
 	for _, w := range []string{
 		path + `:3:5: providers.fake: send_url must be an absolute http(s) URL, got ""`,
 		path + `:4:5: unknown key "sendurl" in providers.fake (did you mean "send_url"? allowed: secret, send_url)`,
-		path + `:5:3: unknown key "bogus" in providers (allowed: twilio, fake, meta)`,
+		path + `:5:3: unknown key "bogus" in providers (allowed: twilio, fake, meta, vonage)`,
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)

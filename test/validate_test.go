@@ -62,7 +62,8 @@ func TestValidateAcceptsEveryExample(t *testing.T) {
 	live := map[string]string{
 		"TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000", "TWILIO_AUTH_TOKEN": "secret-auth-token",
 		"KEYWAY_ADMIN_TOKEN": "an-admin-token-long-enough", "KEYWAY_PUBLIC_URL": "https://sms.example.com",
-		"CRM_API_KEY": "crm-key",
+		"CRM_API_KEY":     "crm-key",
+		"META_APP_SECRET": "meta-app-secret", "META_VERIFY_TOKEN": "meta-verify-token", "META_ACCESS_TOKEN": "meta-access-token",
 	}
 	for name := range live {
 		t.Setenv(name, "")
