@@ -133,6 +133,7 @@ type memState struct {
 	timers       memTree[engine.Timer] // memTimerKey → Timer
 	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
 	meta         memTree[[]byte]       // key → value
+	bcast        memBroadcasts         // broadcasts.go
 }
 
 // memTx implements Tx over a memState: the committed one for a View, a
@@ -338,6 +339,7 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 	if err != nil {
 		return err
 	}
+	tx.countForBroadcasts(m) // broadcasts.go
 	pk := memJoin(m.Provider, m.ProviderID)
 	if oldRaw, ok := tx.st.messages.get(m.ID); ok {
 		old, err := memDecode[engine.Message](oldRaw, "message")
