@@ -131,7 +131,7 @@ func New(o Options) (*Gateway, error) {
 	g.metrics.zeroCounters()
 	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
 	g.bcasts = newBroadcasts(g, o.Owner)
-	g.sched = schedule.NewScheduler(g.engine, log)
+	g.sched = schedule.NewScheduler(g.engine, log, g.bcasts)
 	if w, ok := o.Store.(engine.Waker); ok {
 		// Sends and timers other processes make due are taken up at once;
 		// the outbox's and the timer loop's polls stay as the safety net.

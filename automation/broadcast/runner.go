@@ -107,7 +107,72 @@ func (r *Runner) StartNow(ctx context.Context, spec Spec) (*Broadcast, error) {
 	return r.drive(ctx, b)
 }
 
+// StartIn stores, in x's transaction, a new broadcast for spec (a group or
+// a tag, to start at once), leased to this process, so that it is stored
+// with what caused it (a schedule's tick); Drive enrolls it once the
+// transaction has committed. The transaction may run more than once: use
+// the broadcast of the run that committed.
+func (r *Runner) StartIn(x engine.Enroller, spec Spec) (*Broadcast, error) {
+	if spec.Contacts != nil || spec.Invalid > 0 {
+		return nil, errors.New("broadcast: StartIn takes a group or a tag, not a list")
+	}
+	tx, ok := x.Tx().(Tx)
+	if !ok {
+		return nil, ErrNoStore
+	}
+	spec.At = time.Time{}
+	b, err := r.record(spec, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.PutBroadcast(b); err != nil {
+		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// Drive enrolls broadcast id in the caller until it is done, unless this
+// process enrolls it already; it returns the broadcast as it then stands.
+func (r *Runner) Drive(ctx context.Context, id string) (*Broadcast, error) {
+	if !r.take(id) {
+		return r.Get(ctx, id)
+	}
+	defer r.release(id)
+	b, err := r.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.drive(ctx, b)
+}
+
 func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast, error) {
+	b, err := r.record(spec, leased)
+	if err != nil {
+		return nil, err
+	}
+	if leased {
+		r.take(b.ID) // before it is stored, so that Run does not take it too
+	}
+	// The list goes in chunks of a transaction each, the broadcast last:
+	// until it is stored nobody enrolls from a list only partly written.
+	for i := 0; i < len(spec.Contacts); i += 1000 {
+		chunk := spec.Contacts[i:min(i+1000, len(spec.Contacts))]
+		err := r.update(ctx, func(tx Tx) error { return tx.PutBroadcastContacts(b.ID, i, chunk) })
+		if err != nil {
+			r.release(b.ID)
+			return nil, fmt.Errorf("broadcast: store the contacts of %s: %w", b.ID, err)
+		}
+	}
+	if err := r.update(ctx, func(tx Tx) error { return tx.PutBroadcast(b) }); err != nil {
+		r.release(b.ID)
+		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// record checks spec against the running config and returns the new
+// broadcast it describes, leased to this process if leased.
+func (r *Runner) record(spec Spec, leased bool) (*Broadcast, error) {
 	set := r.e.Set()
 	a := set.Automation(spec.Automation)
 	if a == nil {
@@ -148,23 +213,7 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 		}
 	}
 	if leased {
-		// Taken before it is stored, so that Run does not take it too.
 		b.Status, b.Owner, b.LeaseUntil = StatusRunning, r.o.Owner, now.Add(r.o.Lease)
-		r.take(b.ID)
-	}
-	// The list goes in chunks of a transaction each, the broadcast last:
-	// until it is stored nobody enrolls from a list only partly written.
-	for i := 0; i < len(spec.Contacts); i += 1000 {
-		chunk := spec.Contacts[i:min(i+1000, len(spec.Contacts))]
-		err := r.update(ctx, func(tx Tx) error { return tx.PutBroadcastContacts(b.ID, i, chunk) })
-		if err != nil {
-			r.release(b.ID)
-			return nil, fmt.Errorf("broadcast: store the contacts of %s: %w", b.ID, err)
-		}
-	}
-	if err := r.update(ctx, func(tx Tx) error { return tx.PutBroadcast(b) }); err != nil {
-		r.release(b.ID)
-		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
 	}
 	return b, nil
 }
