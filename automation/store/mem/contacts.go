@@ -15,7 +15,7 @@ func (tx *memTx) Contact(phone string) (*engine.Contact, error) {
 	}
 	raw, ok := tx.st.contacts.get(phone)
 	if !ok {
-		return nil, fmt.Errorf("memstore: contact: %w", engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: contact: %w", engine.ErrNotFound)
 	}
 	return memDecode[engine.Contact](raw, "contact")
 }
@@ -27,7 +27,7 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 		return err
 	}
 	if c == nil || c.Phone == "" {
-		return errors.New("memstore: put contact: no phone")
+		return errors.New("mem: put contact: no phone")
 	}
 	raw, err := memEncode(c, "contact")
 	if err != nil {
@@ -69,7 +69,7 @@ func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*engine.Cont
 		}
 		var c *engine.Contact
 		if c, err = tx.Contact(phone); err != nil {
-			err = fmt.Errorf("memstore: group index: %w", err)
+			err = fmt.Errorf("mem: group index: %w", err)
 			return false
 		}
 		out = append(out, c)
