@@ -60,7 +60,7 @@ func (t *boltTx) Broadcast(id string) (*broadcast.Broadcast, error) {
 // PutBroadcast implements broadcast.Tx.
 func (t *boltTx) PutBroadcast(b *broadcast.Broadcast) error {
 	if b == nil || b.ID == "" {
-		return errors.New("store: put broadcast: no id")
+		return errors.New("bolt: put broadcast: no id")
 	}
 	rec := *b
 	rec.Counts = broadcast.Counts{}
@@ -108,7 +108,7 @@ func (t *boltTx) PutBroadcastContacts(id string, from int, addrs []string) error
 	b.FillPercent = 1.0 // keys only grow
 	for i, a := range addrs {
 		if err := b.Put(positionKey(id, from+i), []byte(a)); err != nil {
-			return fmt.Errorf("store: put the contacts of broadcast %s: %w", id, err)
+			return fmt.Errorf("bolt: put the contacts of broadcast %s: %w", id, err)
 		}
 	}
 	return nil
@@ -142,7 +142,7 @@ func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 		b.Status, b.Owner, b.LeaseUntil, b.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
 		return b, t.PutBroadcast(b)
 	}
-	return nil, fmt.Errorf("store: claim broadcast: %w", engine.ErrNotFound)
+	return nil, fmt.Errorf("bolt: claim broadcast: %w", engine.ErrNotFound)
 }
 
 // CountGroup implements broadcast.Tx, from the group index's keys alone.

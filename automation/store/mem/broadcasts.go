@@ -41,7 +41,7 @@ func (tx *memTx) Broadcast(id string) (*broadcast.Broadcast, error) {
 	}
 	raw, ok := tx.st.bcast.records.get(id)
 	if !ok {
-		return nil, fmt.Errorf("memstore: broadcast %q: %w", id, engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: broadcast %q: %w", id, engine.ErrNotFound)
 	}
 	b, err := memDecode[broadcast.Broadcast](raw, "broadcast")
 	if err != nil {
@@ -57,7 +57,7 @@ func (tx *memTx) PutBroadcast(b *broadcast.Broadcast) error {
 		return err
 	}
 	if b == nil || b.ID == "" {
-		return errors.New("memstore: put broadcast: no id")
+		return errors.New("mem: put broadcast: no id")
 	}
 	rec := *b
 	rec.Counts = broadcast.Counts{}
@@ -150,7 +150,7 @@ func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 		return nil, err
 	}
 	if found == nil {
-		return nil, fmt.Errorf("memstore: claim broadcast: %w", engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: claim broadcast: %w", engine.ErrNotFound)
 	}
 	found.Status, found.Owner, found.LeaseUntil, found.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
 	return found, tx.PutBroadcast(found)

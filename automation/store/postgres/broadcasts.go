@@ -34,7 +34,7 @@ func (t *pgTx) broadcastCounts(id string) (broadcast.Counts, error) {
 	err := t.tx.QueryRow(t.ctx, `SELECT sent, delivered, failed, replied FROM broadcast_counts WHERE broadcast = $1`, id).
 		Scan(&c.Sent, &c.Delivered, &c.Failed, &c.Replied)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return c, fmt.Errorf("store: read the counts of broadcast %s: %w", id, err)
+		return c, fmt.Errorf("postgres: read the counts of broadcast %s: %w", id, err)
 	}
 	return c, nil
 }
@@ -45,7 +45,7 @@ func (t *pgTx) PutBroadcast(b *broadcast.Broadcast) error {
 		return errReadOnly
 	}
 	if b == nil || b.ID == "" {
-		return errors.New("store: put broadcast: no id")
+		return errors.New("postgres: put broadcast: no id")
 	}
 	rec := *b
 	rec.Counts = broadcast.Counts{}
@@ -55,7 +55,7 @@ func (t *pgTx) PutBroadcast(b *broadcast.Broadcast) error {
 	}
 	if err := t.exec(`INSERT INTO broadcasts (id, open, data) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET open = EXCLUDED.open, data = EXCLUDED.data`, b.ID, b.Open(), data); err != nil {
-		return fmt.Errorf("store: put broadcast %s: %w", b.ID, err)
+		return fmt.Errorf("postgres: put broadcast %s: %w", b.ID, err)
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func (t *pgTx) PutBroadcastContacts(id string, from int, addrs []string) error {
 	if err := t.exec(`INSERT INTO broadcast_contacts (broadcast, pos, addr)
 		SELECT $1, $2 + o - 1, a FROM unnest($3::text[]) WITH ORDINALITY AS u(a, o)
 		ON CONFLICT (broadcast, pos) DO UPDATE SET addr = EXCLUDED.addr`, id, int64(from), addrs); err != nil {
-		return fmt.Errorf("store: put the contacts of broadcast %s: %w", id, err)
+		return fmt.Errorf("postgres: put the contacts of broadcast %s: %w", id, err)
 	}
 	return nil
 }
@@ -126,14 +126,14 @@ func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string) 
 		b.Status, b.Owner, b.LeaseUntil, b.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
 		return b, t.PutBroadcast(b)
 	}
-	return nil, fmt.Errorf("store: claim broadcast: %w", engine.ErrNotFound)
+	return nil, fmt.Errorf("postgres: claim broadcast: %w", engine.ErrNotFound)
 }
 
 // CountGroup implements broadcast.Tx.
 func (t *pgTx) CountGroup(group string) (int, error) {
 	var n int64
 	if err := t.tx.QueryRow(t.ctx, `SELECT count(*) FROM contact_groups WHERE grp = $1`, group).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: count group %q: %w", group, err)
+		return 0, fmt.Errorf("postgres: count group %q: %w", group, err)
 	}
 	return int(n), nil
 }
