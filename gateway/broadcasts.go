@@ -49,8 +49,10 @@ type broadcastView struct {
 	Enrolled   int            `json:"enrolled"`
 	Skipped    map[string]int `json:"skipped"`
 	broadcast.Counts
-	EndStarted bool       `json:"end_started,omitempty"`
-	Reason     string     `json:"reason,omitempty"`
+	EndStarted bool   `json:"end_started,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	// Owner names the process enrolling it, while it runs.
+	Owner      string     `json:"owner,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
@@ -60,11 +62,15 @@ func viewBroadcast(b *broadcast.Broadcast) broadcastView {
 	for k, n := range b.Skipped {
 		skipped[k] += n
 	}
-	return broadcastView{
+	v := broadcastView{
 		ID: b.ID, Automation: b.Automation, Group: b.Group, Tag: b.Tag, Contacts: b.Listed, Vars: b.Vars,
 		At: b.At, Source: b.Source, Status: string(b.Status), Total: b.Total, Enrolled: b.Enrolled, Skipped: skipped,
 		Counts: b.Counts, EndStarted: b.EndStarted, Reason: b.Reason, CreatedAt: b.CreatedAt, FinishedAt: b.FinishedAt,
 	}
+	if b.Status == broadcast.StatusRunning {
+		v.Owner = b.Owner
+	}
+	return v
 }
 
 type broadcastRequest struct {

@@ -42,6 +42,7 @@ type broadcastView struct {
 	Failed     int            `json:"failed"`
 	Replied    int            `json:"replied"`
 	EndStarted bool           `json:"end_started"`
+	Owner      string         `json:"owner"`
 }
 
 func (g *Gateway) broadcast(t *testing.T, id string) broadcastView {

@@ -32,6 +32,10 @@ type Options struct {
 	// Lease is DefaultLease when zero.
 	Lease  time.Duration
 	Logger zerolog.Logger
+	// InDone, if set, is called in the transaction that marks a broadcast
+	// done, so that what it stores (an event for other systems) commits
+	// with it; the transaction may run it more than once.
+	InDone func(x engine.Enroller, b *Broadcast) error
 	// OnDone, if set, is called once a broadcast this process enrolled is
 	// done (its last batch committed).
 	OnDone func(b *Broadcast)
@@ -527,6 +531,11 @@ func (r *Runner) batch(ctx context.Context, x engine.Enroller, held *Broadcast) 
 		b.Total = b.Enrolled
 		for _, n := range b.Skipped {
 			b.Total += n
+		}
+		if r.o.InDone != nil {
+			if err := r.o.InDone(x, b); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return b, tx.PutBroadcast(b)

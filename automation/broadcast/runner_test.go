@@ -95,7 +95,13 @@ func TestStartNowEnrollsAGroupInBatches(t *testing.T) {
 	phones := members(t, sim.Store, 2*broadcast.Batch+50)
 	changeContact(t, sim.Store, phones[3], func(c *engine.Contact) { c.OptedOut = true })
 	changeContact(t, sim.Store, phones[4], func(c *engine.Contact) { c.LeftGroups = []string{"news"} })
-	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	var dones []string
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop(),
+		InDone: func(x engine.Enroller, b *broadcast.Broadcast) error {
+			return x.Tx().PutMeta("done:"+b.ID, []byte(fmt.Sprint(b.Enrolled)))
+		},
+		OnDone: func(b *broadcast.Broadcast) { dones = append(dones, b.ID) },
+	})
 	// One contact is in the automation already.
 	if _, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Contacts: []string{phones[5]}}); err != nil {
 		t.Fatal(err)
@@ -126,6 +132,16 @@ func TestStartNowEnrollsAGroupInBatches(t *testing.T) {
 	got, err := r.Get(t.Context(), b.ID)
 	if err != nil || got.Source != broadcast.SourceAPI || got.Cursor == "" {
 		t.Errorf("Get = %+v, %v", got, err)
+	}
+	// The hooks ran: in the last batch's commit, and after it.
+	var mark []byte
+	err = sim.Store.View(t.Context(), func(tx engine.Tx) error {
+		var err error
+		mark, err = tx.Meta("done:" + b.ID)
+		return err
+	})
+	if err != nil || string(mark) != fmt.Sprint(len(phones)-3) || len(dones) != 2 || dones[1] != b.ID {
+		t.Errorf("InDone stored %q (%v), OnDone saw %v; want the enrolled count and both broadcasts", mark, err, dones)
 	}
 }
 

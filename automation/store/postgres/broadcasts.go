@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -60,28 +61,36 @@ func (t *pgTx) PutBroadcast(b *broadcast.Broadcast) error {
 	return nil
 }
 
-// Broadcasts implements broadcast.Tx.
+// Broadcasts implements broadcast.Tx, with each one's counters, in one
+// query.
 func (t *pgTx) Broadcasts(before string, limit int) ([]*broadcast.Broadcast, error) {
-	q := `SELECT id FROM broadcasts ORDER BY id DESC LIMIT $1`
-	args := []any{limitArg(limit)}
+	const cols = `SELECT b.data, coalesce(c.sent, 0), coalesce(c.delivered, 0), coalesce(c.failed, 0), coalesce(c.replied, 0)
+		FROM broadcasts b LEFT JOIN broadcast_counts c ON c.broadcast = b.id `
+	q, args := cols+`ORDER BY b.id DESC LIMIT $1`, []any{limitArg(limit)}
 	if before != "" {
-		q = `SELECT id FROM broadcasts WHERE id < $2 ORDER BY id DESC LIMIT $1`
-		args = append(args, before)
+		q, args = cols+`WHERE b.id < $2 ORDER BY b.id DESC LIMIT $1`, append(args, before)
 	}
-	ids, err := t.strings("broadcasts", q, args...)
+	rows, err := t.tx.Query(t.ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
 	}
-	out := make([]*broadcast.Broadcast, 0, len(ids))
-	for _, id := range ids {
+	defer rows.Close()
+	var out []*broadcast.Broadcast
+	for rows.Next() {
+		var raw []byte
+		var c [4]int64
+		if err := rows.Scan(&raw, &c[0], &c[1], &c[2], &c[3]); err != nil {
+			return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
+		}
 		var b broadcast.Broadcast
-		if err := t.getJSON(&b, "broadcast", id, `SELECT data FROM broadcasts WHERE id = $1`, id); err != nil {
-			return nil, err
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("postgres: decode broadcast: %w", err)
 		}
-		if b.Counts, err = t.broadcastCounts(id); err != nil {
-			return nil, err
-		}
+		b.Counts = broadcast.Counts{Sent: int(c[0]), Delivered: int(c[1]), Failed: int(c[2]), Replied: int(c[3])}
 		out = append(out, &b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
 	}
 	return out, nil
 }
