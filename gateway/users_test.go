@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -130,6 +131,8 @@ func TestRolesOnTheDashboard(t *testing.T) {
 // address, and a right password is not even checked while they wait.
 func TestUserLoginFailures(t *testing.T) {
 	tg := newGatewayWith(t, usersConfig(t))
+	frozen := time.Now() // no budget comes back while the test runs, however slowly
+	tg.g.logins = newFailedLogins(func() time.Time { return frozen })
 	for _, form := range []url.Values{
 		{"user": {"Bob"}, "password": {"wrong"}},
 		{"user": {"Nobody"}, "password": {"bob's password"}},
