@@ -47,7 +47,8 @@ var (
 	bMeta        = []byte("meta")          // key → value
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
 		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
-		bCounts, bHandoffs} // counts.go
+		bCounts, bHandoffs, // counts.go
+		bActivity} // activity.go
 )
 
 // maxGroup bounds how many updates share one commit.
@@ -456,6 +457,9 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
 	}
+	if err := t.countContact(c); err != nil {
+		return err
+	}
 	old, known := t.groups[c.Phone]
 	if !known {
 		oc, err := t.Contact(c.Phone)
@@ -555,6 +559,9 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	// that entry is not there as expected is the old record read, to take
 	// out the entry of a creation time that changed.
 	again := t.tx.Bucket(bMessages).Get([]byte(m.ID)) != nil
+	if err := t.countMessage(m, again); err != nil {
+		return err
+	}
 	if m.ID != "" {
 		ck, want := dueKey(m.CreatedAt, m.ID), !createdInID(m)
 		switch {
@@ -1072,6 +1079,8 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	mark := t.mark
 	if t.tx.Bucket(bEnrollments).Get([]byte(e.ID)) != nil {
 		mark = t.remark
+	} else if err := t.countActivity(engine.EnrollmentActivity(true, e)); err != nil {
+		return err
 	}
 	if err := mark(bByAuto, key(e.Automation, e.ID)); err != nil {
 		return err

@@ -133,6 +133,7 @@ type memState struct {
 	timers       memTree[engine.Timer] // memTimerKey → Timer
 	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
 	meta         memTree[[]byte]       // key → value
+	activity     memTree[int]          // activityKey → count
 }
 
 // memTx implements Tx over a memState: the committed one for a View, a
@@ -233,11 +234,13 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 	if err != nil {
 		return err
 	}
+	var prev *engine.Contact
 	if oldRaw, ok := tx.st.contacts.get(c.Phone); ok {
 		old, err := memDecode[engine.Contact](oldRaw, "contact")
 		if err != nil {
 			return err
 		}
+		prev = old
 		for _, g := range old.Groups {
 			if !c.InGroup(g) {
 				tx.st.groups.del(tx.owner, memJoin(g, c.Phone))
@@ -247,6 +250,7 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 	for _, g := range c.Groups {
 		tx.mark(&tx.st.groups, memJoin(g, c.Phone))
 	}
+	tx.count(engine.ContactActivity(prev, c))
 	tx.st.contacts.set(tx.owner, c.Phone, raw)
 	return nil
 }
@@ -339,11 +343,13 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 		return err
 	}
 	pk := memJoin(m.Provider, m.ProviderID)
+	var prev *engine.Message
 	if oldRaw, ok := tx.st.messages.get(m.ID); ok {
 		old, err := memDecode[engine.Message](oldRaw, "message")
 		if err != nil {
 			return err
 		}
+		prev = old
 		if opk := memJoin(old.Provider, old.ProviderID); old.ProviderID != "" && opk != pk {
 			if id, _ := tx.st.providerIDs.get(opk); id == m.ID {
 				tx.st.providerIDs.del(tx.owner, opk)
@@ -363,6 +369,7 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 	if m.Contact != "" {
 		tx.mark(&tx.st.contactMsgs, memJoin(m.Contact, m.ID))
 	}
+	tx.count(engine.MessageActivity(prev, m))
 	tx.st.messages.set(tx.owner, m.ID, raw)
 	return nil
 }
@@ -743,7 +750,9 @@ func (tx *memTx) PutEnrollment(e *engine.Enrollment) error {
 		return err
 	}
 	ak := memJoin(e.Contact, e.Automation)
-	if oldRaw, ok := tx.st.enrollments.get(e.ID); ok {
+	oldRaw, stored := tx.st.enrollments.get(e.ID)
+	tx.count(engine.EnrollmentActivity(!stored, e))
+	if stored {
 		old, err := memDecode[engine.Enrollment](oldRaw, "enrollment")
 		if err != nil {
 			return err
