@@ -87,7 +87,7 @@ func (t *pgTx) Activity(from, to time.Time) ([]engine.Activity, error) {
 		WHERE hour >= $1 AND hour < $2 GROUP BY hour, kind, automation HAVING sum(n) <> 0
 		ORDER BY hour, kind, automation`, hourOf(from), hourOf(to))
 	if err != nil {
-		return nil, fmt.Errorf("store: activity: %w", err)
+		return nil, fmt.Errorf("postgres: activity: %w", err)
 	}
 	defer rows.Close()
 	var out []engine.Activity
@@ -95,13 +95,13 @@ func (t *pgTx) Activity(from, to time.Time) ([]engine.Activity, error) {
 		var hour, n int64
 		var a engine.Activity
 		if err := rows.Scan(&hour, &a.Kind, &a.Automation, &n); err != nil {
-			return nil, fmt.Errorf("store: activity: %w", err)
+			return nil, fmt.Errorf("postgres: activity: %w", err)
 		}
 		a.Hour, a.N = time.Unix(hour*3600, 0).UTC(), int(n)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: activity: %w", err)
+		return nil, fmt.Errorf("postgres: activity: %w", err)
 	}
 	return out, nil
 }
