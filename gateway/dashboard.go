@@ -33,7 +33,7 @@ const (
 var pages = func() map[string]*template.Template {
 	funcs := pageFuncs(time.UTC, nil, nil)
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error"} {
+	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
@@ -75,6 +75,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
 	d.Get("/reload", in, admin, g.dashReload)
+	d.Get("/overview", in, admin, g.dashOverview)
 }
 
 // dashOn sets the dashboard's security headers, and answers every page

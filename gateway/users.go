@@ -162,11 +162,11 @@ func (g *Gateway) logout(c *fiber.Ctx) error {
 	return c.Redirect("/admin/login", fiber.StatusSeeOther)
 }
 
-// dashHome sends a person to their first page: the automations for an
+// dashHome sends a person to their first page: the overview for an
 // admin, the contacts for staff.
 func (g *Gateway) dashHome(c *fiber.Ctx) error {
 	if actor(c).IsAdmin() {
-		return c.Redirect("/admin/automations", fiber.StatusFound)
+		return c.Redirect("/admin/overview", fiber.StatusFound)
 	}
 	return c.Redirect("/admin/contacts", fiber.StatusFound)
 }

@@ -77,7 +77,7 @@ func TestRolesOnTheDashboard(t *testing.T) {
 			t.Errorf("%s does not say who is logged in:\n%s", path, text(page))
 		}
 	}
-	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/enrollments/x/cancel", "/admin/reload"} {
+	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/enrollments/x/cancel", "/admin/reload", "/admin/overview"} {
 		res := bob.do(http.MethodGet, path, nil)
 		if body := text(readBody(t, res)); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "only an admin may do this; you are logged in as Bob (staff)") {
 			t.Errorf("staff GET %s: %d %s; want 403 saying why", path, res.StatusCode, body)
@@ -115,8 +115,8 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if res := bob.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/contacts" {
 		t.Errorf("staff's home: %d to %q, want the contacts", res.StatusCode, res.Header.Get("Location"))
 	}
-	if res := ann.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/automations" {
-		t.Errorf("admin's home: %d to %q, want the automations", res.StatusCode, res.Header.Get("Location"))
+	if res := ann.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/overview" {
+		t.Errorf("admin's home: %d to %q, want the overview", res.StatusCode, res.Header.Get("Location"))
 	}
 	if page := ann.get("/admin/contacts"); !strings.Contains(page, `href="/admin/automations"`) || !strings.Contains(text(page), "Ann admin") {
 		t.Errorf("an admin user's page lacks the admin links or their name:\n%s", text(page))
