@@ -99,7 +99,10 @@ CREATE INDEX send_bookings_at ON send_bookings (at_ns);
 CREATE INDEX enrollments_open_handoff ON enrollments (id)
 	WHERE active AND data->>'status' = 'handoff' AND jsonb_typeof(data->'handoff') = 'object';
 `,
-	// 4: broadcasts (broadcasts.go): the records, the listed contacts of
+	// 4: what happened per hour, counted by triggers in the commit of the
+	// write that causes it (activity.go).
+	activitySchema,
+	// 5: broadcasts (broadcasts.go): the records, the listed contacts of
 	// each, its counters, what each of its messages was counted toward,
 	// and the contacts it sent to, for its replies.
 	`
