@@ -35,6 +35,7 @@ func (c *Config) validate() Problems {
 	k.groups()
 	k.fields()
 	k.automations()
+	k.events()
 	return k.problems
 }
 

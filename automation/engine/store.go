@@ -65,6 +65,7 @@ type Tx interface {
 	EnrollmentStore
 	TimerStore
 	MetaStore
+	EventQueue
 }
 
 // TurnTx is what the engine's own transactions use through a turn (and
@@ -82,6 +83,7 @@ type TurnTx interface {
 	EnrollmentStore
 	TimerStore
 	MetaStore
+	EventAdder
 }
 
 // ContactStore holds contacts, indexed by group.

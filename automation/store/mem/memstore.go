@@ -133,6 +133,7 @@ type memState struct {
 	timers       memTree[engine.Timer] // memTimerKey → Timer
 	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
 	meta         memTree[[]byte]       // key → value
+	events       memEvents             // events.go
 }
 
 // memTx implements Tx over a memState: the committed one for a View, a
