@@ -65,6 +65,7 @@ type Tx interface {
 	EnrollmentStore
 	TimerStore
 	MetaStore
+	ActivityStore
 	EventQueue
 }
 

@@ -29,6 +29,7 @@ type memState struct {
 	timers       memTree[engine.Timer] // memTimerKey → Timer
 	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
 	meta         memTree[[]byte]       // key → value
+	activity     memTree[int]          // activityKey → count (activity.go)
 	events       memEvents             // events.go
 }
 

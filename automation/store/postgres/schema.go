@@ -99,7 +99,10 @@ CREATE INDEX send_bookings_at ON send_bookings (at_ns);
 CREATE INDEX enrollments_open_handoff ON enrollments (id)
 	WHERE active AND data->>'status' = 'handoff' AND jsonb_typeof(data->'handoff') = 'object';
 `,
-	// 4: the event deliveries, one queue per endpoint and contact
+	// 4: what happened per hour, counted by triggers in the commit of the
+	// write that causes it (activity.go).
+	activitySchema,
+	// 5: the event deliveries, one queue per endpoint and contact
 	// (events.go); the body is kept byte for byte, as it is signed.
 	`
 CREATE TABLE events (
