@@ -18,7 +18,21 @@ func newBroadcasts(g *Gateway, owner string) *broadcast.Runner {
 	if owner == "" {
 		owner, _ = os.Hostname()
 	}
-	return broadcast.NewRunner(g.engine, broadcast.Options{Owner: owner, Logger: g.log})
+	return broadcast.NewRunner(g.engine, broadcast.Options{Owner: owner, Logger: g.log,
+		// broadcast.done is stored in the commit that marks it done, and
+		// posted after it.
+		InDone: func(x engine.Enroller, b *broadcast.Broadcast) error {
+			adder, ok := x.Tx().(engine.EventAdder)
+			if !ok {
+				return nil
+			}
+			return g.engine.Emit(adder, engine.EventBroadcastDone, "", map[string]any{
+				"broadcast_id": b.ID, "automation": b.Automation, "source": b.Source, "group": b.Group, "tag": b.Tag,
+				"total": b.Total, "enrolled": b.Enrolled, "skipped": b.Skipped,
+			})
+		},
+		OnDone: func(*broadcast.Broadcast) { g.engine.WakeEvents() },
+	})
 }
 
 // Broadcasts returns the gateway's broadcast runner: Start starts a

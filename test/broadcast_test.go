@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -245,5 +246,33 @@ func TestManualStartAnswersWithCounts(t *testing.T) {
 	}
 	if b := g.broadcast(t, res["broadcast"].(string)); b.Source != "manual" || b.Enrolled != 6 {
 		t.Errorf("the manual start's broadcast: %+v", b)
+	}
+}
+
+// A broadcast that finishes tells the CRM: a signed broadcast.done event
+// with its counts.
+func TestBroadcastDoneEvent(t *testing.T) {
+	crm := newEventReceiver(t)
+	g := StartGateway(t, eventsConfig(crm.URL+"/hooks", "[broadcast.done]"))
+	b := g.startBroadcast(t, map[string]any{"automation": "join", "contacts": []string{"+15554440031", "+15554440032", "bad!"}})
+	Eventually(t, patience, "the broadcast.done event at the CRM", func() bool { return len(crm.received()) >= 1 })
+	ev := crm.received()[0]
+	if err := verifyEvent(eventsSecret, ev); err != nil {
+		t.Fatalf("signature: %v", err)
+	}
+	var body struct {
+		Type string         `json:"type"`
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(ev.body, &body); err != nil {
+		t.Fatalf("body %s: %v", ev.body, err)
+	}
+	skipped, _ := body.Data["skipped"].(map[string]any)
+	if body.Type != "broadcast.done" || body.Data["broadcast_id"] != b.ID || body.Data["automation"] != "join" ||
+		body.Data["total"] != float64(3) || body.Data["enrolled"] != float64(2) || skipped["invalid"] != float64(1) {
+		t.Fatalf("event %s, want broadcast.done for %s with 2 of 3 enrolled, 1 invalid", ev.body, b.ID)
+	}
+	if got := g.broadcast(t, b.ID); got.Status != "done" {
+		t.Errorf("the broadcast is %s after its done event", got.Status)
 	}
 }

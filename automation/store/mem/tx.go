@@ -30,6 +30,7 @@ type memState struct {
 	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
 	meta         memTree[[]byte]       // key → value
 	activity     memTree[int]          // activityKey → count (activity.go)
+	events       memEvents             // events.go
 	bcast        memBroadcasts         // broadcasts.go
 }
 
