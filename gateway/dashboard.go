@@ -37,7 +37,7 @@ const (
 var pages = func() map[string]*template.Template {
 	funcs := pageFuncs(time.UTC, nil, nil)
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error"} {
+	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
@@ -128,7 +128,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Post("/login", g.login)
 	// Every other page needs a session.
 	in := g.dashSession
-	d.Get("/", in, func(c *fiber.Ctx) error { return c.Redirect("/admin/automations", fiber.StatusFound) })
+	d.Get("/", in, func(c *fiber.Ctx) error { return c.Redirect("/admin/overview", fiber.StatusFound) })
 	d.Post("/logout", in, g.logout)
 	d.Get("/automations", in, g.dashAutomations)
 	d.Get("/automations/:id", in, g.dashAutomation)
@@ -140,6 +140,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
 	d.Get("/reload", in, g.dashReload)
+	d.Get("/overview", in, g.dashOverview)
 }
 
 // dashOn sets the dashboard's security headers, and answers every page

@@ -42,7 +42,8 @@ var (
 	bMeta        = []byte("meta")          // key → value
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
 		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
-		bCounts, bHandoffs} // counts.go
+		bCounts, bHandoffs, // counts.go
+		bActivity} // activity.go
 )
 
 // maxGroup bounds how many updates share one commit.
@@ -84,15 +85,15 @@ type update struct {
 func Open(path string) (*Bolt, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("store: create folder %s: %w", dir, err)
+			return nil, fmt.Errorf("bolt: create folder %s: %w", dir, err)
 		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: %w (stop it first, or give this one another storage.path)", path, ErrLocked)
+		return nil, fmt.Errorf("bolt: open %s: %w (stop it first, or give this one another storage.path)", path, ErrLocked)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		indexCreated := tx.Bucket(bMsgCreated) == nil
@@ -120,7 +121,7 @@ func Open(path string) (*Bolt, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: create buckets in %s: %w", path, err)
+		return nil, fmt.Errorf("bolt: create buckets in %s: %w", path, err)
 	}
 	s := &Bolt{db: db, path: path, updates: make(chan *update, maxGroup), done: make(chan struct{}), stopped: make(chan struct{})}
 	s.health.Probe = s.probe
@@ -136,7 +137,7 @@ func (s *Bolt) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	select {
 	case s.updates <- u:
 	case <-s.done:
-		return errors.New("store: closed")
+		return errors.New("bolt: closed")
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -150,7 +151,7 @@ func (s *Bolt) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		case err := <-u.err:
 			return err
 		default:
-			return errors.New("store: closed")
+			return errors.New("bolt: closed")
 		}
 	}
 }
@@ -167,7 +168,7 @@ func (s *Bolt) View(_ context.Context, fn func(engine.Tx) error) error {
 func (s *Bolt) Healthy(ctx context.Context) error {
 	select {
 	case <-s.done:
-		return errors.New("store: closed")
+		return errors.New("bolt: closed")
 	default:
 	}
 	return s.health.Check(ctx)
@@ -181,10 +182,10 @@ func (s *Bolt) probe(ctx context.Context) error {
 	name := s.path + ".probe"
 	if err := writeProbe(name); err != nil {
 		_ = os.Remove(name)
-		return fmt.Errorf("store: no room for new data next to %s: %w", s.path, err)
+		return fmt.Errorf("bolt: no room for new data next to %s: %w", s.path, err)
 	}
 	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("store: remove %s: %w", name, err)
+		return fmt.Errorf("bolt: remove %s: %w", name, err)
 	}
 	return s.Update(ctx, func(tx engine.Tx) error {
 		return tx.PutMeta(probeKey, []byte(time.Now().UTC().Format(time.RFC3339Nano)))

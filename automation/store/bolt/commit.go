@@ -68,7 +68,7 @@ func (s *Bolt) commit(group []*update) {
 			// The commit itself failed: every update shares the fault.
 			s.health.Failed(err)
 			for _, u := range group {
-				u.err <- fmt.Errorf("store: commit: %w", err)
+				u.err <- fmt.Errorf("bolt: commit: %w", err)
 			}
 			return
 		}
@@ -92,7 +92,7 @@ func (s *Bolt) commitOne(u *update) error {
 	})
 	if err != nil && !fnFailed {
 		s.health.Failed(err)
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("bolt: commit: %w", err)
 	}
 	return err
 }

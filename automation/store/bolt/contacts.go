@@ -41,6 +41,9 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
 	}
+	if err := t.countContact(c); err != nil {
+		return err
+	}
 	old, known := t.groups[c.Phone]
 	if !known {
 		oc, err := t.Contact(c.Phone)
@@ -102,7 +105,7 @@ func (t *boltTx) ContactsPage(after string, limit int) ([]*engine.Contact, error
 	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Next() {
 		var c engine.Contact
 		if err := decodeValue(v, &c); err != nil {
-			return nil, fmt.Errorf("store: decode contact %q: %w", config.MaskAddress(string(k)), err)
+			return nil, fmt.Errorf("bolt: decode contact %q: %w", config.MaskAddress(string(k)), err)
 		}
 		c.Phone = string(k)
 		out = append(out, &c)

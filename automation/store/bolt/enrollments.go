@@ -25,7 +25,7 @@ func (t *boltTx) Enrollment(id string) (*engine.Enrollment, error) {
 func (t *boltTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollment, error) {
 	id := t.tx.Bucket(bActive).Get(key(contact, automationID))
 	if id == nil {
-		return nil, fmt.Errorf("store: active enrollment of %s in %q: %w", config.MaskAddress(contact), automationID, engine.ErrNotFound)
+		return nil, fmt.Errorf("bolt: active enrollment of %s in %q: %w", config.MaskAddress(contact), automationID, engine.ErrNotFound)
 	}
 	return t.Enrollment(string(id))
 }
@@ -79,6 +79,8 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	mark := t.mark
 	if t.tx.Bucket(bEnrollments).Get([]byte(e.ID)) != nil {
 		mark = t.remark
+	} else if err := t.countActivity(engine.EnrollmentActivity(true, e)); err != nil {
+		return err
 	}
 	if err := mark(bByAuto, key(e.Automation, e.ID)); err != nil {
 		return err
@@ -140,7 +142,7 @@ func (t *boltTx) ActiveEnrollmentsOf(automationID, after string, limit int) ([]*
 	for k, _ := cur.Seek(start); k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, _ = cur.Next() {
 		e, err := t.Enrollment(string(k[len(prefix):]))
 		if err != nil {
-			return nil, fmt.Errorf("store: automation index: %w", err)
+			return nil, fmt.Errorf("bolt: automation index: %w", err)
 		}
 		if e.Active() && e.Automation == automationID {
 			out = append(out, e)

@@ -21,7 +21,7 @@ func (t *boltTx) Message(id string) (*engine.Message, error) {
 func (t *boltTx) MessageByProviderID(provider, providerID string) (*engine.Message, error) {
 	id := t.tx.Bucket(bProviderIDs).Get(key(provider, providerID))
 	if id == nil {
-		return nil, fmt.Errorf("store: message %s/%s: %w", provider, providerID, engine.ErrNotFound)
+		return nil, fmt.Errorf("bolt: message %s/%s: %w", provider, providerID, engine.ErrNotFound)
 	}
 	return t.Message(string(id))
 }
@@ -37,6 +37,9 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	// that entry is not there as expected is the old record read, to take
 	// out the entry of a creation time that changed.
 	again := t.tx.Bucket(bMessages).Get([]byte(m.ID)) != nil
+	if err := t.countMessage(m, again); err != nil {
+		return err
+	}
 	if m.ID != "" {
 		ck, want := dueKey(m.CreatedAt, m.ID), !createdInID(m)
 		switch {
@@ -102,7 +105,7 @@ func (t *boltTx) PruneMessages(before time.Time, limit int) (int, error) {
 	for _, id := range ids {
 		m, err := t.Message(id)
 		if err != nil {
-			return 0, fmt.Errorf("store: message creation index: %w", err)
+			return 0, fmt.Errorf("bolt: message creation index: %w", err)
 		}
 		if m.ProviderID != "" {
 			pk := key(m.Provider, m.ProviderID)
@@ -168,7 +171,7 @@ func (t *boltTx) MessagesPage(before string, limit int) ([]*engine.Message, erro
 	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = cur.Prev() {
 		var m engine.Message
 		if err := decodeValue(v, &m); err != nil {
-			return nil, fmt.Errorf("store: decode message %q: %w", k, err)
+			return nil, fmt.Errorf("bolt: decode message %q: %w", k, err)
 		}
 		m.ID = string(k)
 		out = append(out, &m)

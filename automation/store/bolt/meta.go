@@ -11,7 +11,7 @@ import (
 func (t *boltTx) Meta(k string) ([]byte, error) {
 	v := t.tx.Bucket(bMeta).Get([]byte(k))
 	if v == nil {
-		return nil, fmt.Errorf("store: meta %q: %w", k, engine.ErrNotFound)
+		return nil, fmt.Errorf("bolt: meta %q: %w", k, engine.ErrNotFound)
 	}
 	return bytes.Clone(v), nil
 }

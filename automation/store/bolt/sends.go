@@ -84,7 +84,7 @@ func (t *boltTx) Enqueue(m *engine.Message) error {
 		return errReadOnly
 	}
 	if m == nil || m.ID == "" {
-		return errors.New("store: enqueue: no message id")
+		return errors.New("bolt: enqueue: no message id")
 	}
 	if t.tx.Bucket(bOutbox).Get([]byte(m.ID)) != nil {
 		return nil
@@ -132,7 +132,7 @@ func (t *boltTx) Dequeue(id string) error {
 	}
 	next, err := t.sendEntry(string(k[len(prefix):]))
 	if err != nil {
-		return fmt.Errorf("store: outbox queue: %w", err)
+		return fmt.Errorf("bolt: outbox queue: %w", err)
 	}
 	old := *next
 	next.Head = true
@@ -169,7 +169,7 @@ func (t *boltTx) ClaimSends(now time.Time, lease time.Duration, owner string, li
 		return nil, errReadOnly
 	}
 	if owner == "" {
-		return nil, errors.New("store: claim sends: no owner")
+		return nil, errors.New("bolt: claim sends: no owner")
 	}
 	end := dueKey(now, "")
 	var ids []string
@@ -181,7 +181,7 @@ func (t *boltTx) ClaimSends(now time.Time, lease time.Duration, owner string, li
 	for _, id := range ids {
 		e, err := t.sendEntry(id)
 		if err != nil {
-			return nil, fmt.Errorf("store: outbox due index: %w", err)
+			return nil, fmt.Errorf("bolt: outbox due index: %w", err)
 		}
 		old := *e
 		e.Owner, e.LeaseUntil = owner, until
@@ -202,7 +202,7 @@ func (t *boltTx) ReleaseSend(id, owner string, due time.Time) error {
 		return err
 	}
 	if e.Owner != owner || owner == "" {
-		return fmt.Errorf("store: release send %q: %w", id, engine.ErrLeaseLost)
+		return fmt.Errorf("bolt: release send %q: %w", id, engine.ErrLeaseLost)
 	}
 	old := *e
 	e.Owner, e.LeaseUntil, e.Due = "", time.Time{}, due
@@ -215,7 +215,7 @@ func (t *boltTx) RecoverSends(owner string) (int, error) {
 		return 0, errReadOnly
 	}
 	if owner == "" {
-		return 0, errors.New("store: recover sends: no owner")
+		return 0, errors.New("bolt: recover sends: no owner")
 	}
 	prefix := key(owner, "")
 	var ids []string
@@ -226,7 +226,7 @@ func (t *boltTx) RecoverSends(owner string) (int, error) {
 	for _, id := range ids {
 		e, err := t.sendEntry(id)
 		if err != nil {
-			return 0, fmt.Errorf("store: outbox lease index: %w", err)
+			return 0, fmt.Errorf("bolt: outbox lease index: %w", err)
 		}
 		old := *e
 		e.Owner, e.LeaseUntil = "", time.Time{}
@@ -241,7 +241,7 @@ func (t *boltTx) RecoverSends(owner string) (int, error) {
 func (t *boltTx) NextSendDue() (time.Time, error) {
 	k, _ := t.tx.Bucket(bSendDue).Cursor().First()
 	if k == nil {
-		return time.Time{}, fmt.Errorf("store: next send: %w", engine.ErrNotFound)
+		return time.Time{}, fmt.Errorf("bolt: next send: %w", engine.ErrNotFound)
 	}
 	return dueKeyTime(k), nil
 }
@@ -260,7 +260,7 @@ func releaseLeases(t *boltTx) error {
 	}
 	for _, o := range owners {
 		if _, err := t.RecoverSends(o); err != nil {
-			return fmt.Errorf("store: release the leases of %q: %w", o, err)
+			return fmt.Errorf("bolt: release the leases of %q: %w", o, err)
 		}
 	}
 	return nil
@@ -295,7 +295,7 @@ func migrateOutbox(t *boltTx) error {
 			m = &engine.Message{ID: id, Kind: "unreadable", To: []string{id}}
 		}
 		if err := t.Enqueue(m); err != nil {
-			return fmt.Errorf("store: migrate outbox entry %q: %w", id, err)
+			return fmt.Errorf("bolt: migrate outbox entry %q: %w", id, err)
 		}
 	}
 	return nil

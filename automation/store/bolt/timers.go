@@ -131,7 +131,7 @@ func (t *boltTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
 		}
 		tm, err := decodeTimer(k, v)
 		if err != nil {
-			return nil, fmt.Errorf("store: decode timer: %w", err)
+			return nil, fmt.Errorf("bolt: decode timer: %w", err)
 		}
 		out = append(out, tm)
 	}
@@ -155,7 +155,7 @@ func (t *boltTx) ReleaseTimers(automationID string) (int, error) {
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		var tm engine.Timer
 		if err := decodeValue(v, &tm); err != nil {
-			return 0, fmt.Errorf("store: decode held timer: %w", err)
+			return 0, fmt.Errorf("bolt: decode held timer: %w", err)
 		}
 		keys, timers = append(keys, bytes.Clone(k)), append(timers, tm)
 	}

@@ -22,7 +22,7 @@ type boltTx struct {
 	groups map[string][]string
 }
 
-var errReadOnly = errors.New("store: write in a read-only transaction")
+var errReadOnly = errors.New("bolt: write in a read-only transaction")
 
 func key(parts ...string) []byte {
 	var b bytes.Buffer
@@ -42,10 +42,10 @@ func (t *boltTx) get(bucket []byte, k []byte, v any, what string) error {
 	}
 	raw := t.tx.Bucket(bucket).Get(k)
 	if raw == nil {
-		return fmt.Errorf("store: %s %q: %w", what, name, engine.ErrNotFound)
+		return fmt.Errorf("bolt: %s %q: %w", what, name, engine.ErrNotFound)
 	}
 	if err := decodeValue(raw, v); err != nil {
-		return fmt.Errorf("store: decode %s %q: %w", what, name, err)
+		return fmt.Errorf("bolt: decode %s %q: %w", what, name, err)
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func (t *boltTx) put(bucket []byte, k []byte, v any) error {
 	}
 	raw, err := encodeValue(v)
 	if err != nil {
-		return fmt.Errorf("store: encode %s: %w", bucket, err)
+		return fmt.Errorf("bolt: encode %s: %w", bucket, err)
 	}
 	return t.bucket(bucket).Put(k, raw)
 }

@@ -15,7 +15,7 @@ func (tx *memTx) Contact(phone string) (*engine.Contact, error) {
 	}
 	raw, ok := tx.st.contacts.get(phone)
 	if !ok {
-		return nil, fmt.Errorf("memstore: contact: %w", engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: contact: %w", engine.ErrNotFound)
 	}
 	return memDecode[engine.Contact](raw, "contact")
 }
@@ -27,17 +27,19 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 		return err
 	}
 	if c == nil || c.Phone == "" {
-		return errors.New("memstore: put contact: no phone")
+		return errors.New("mem: put contact: no phone")
 	}
 	raw, err := memEncode(c, "contact")
 	if err != nil {
 		return err
 	}
+	var prev *engine.Contact
 	if oldRaw, ok := tx.st.contacts.get(c.Phone); ok {
 		old, err := memDecode[engine.Contact](oldRaw, "contact")
 		if err != nil {
 			return err
 		}
+		prev = old
 		for _, g := range old.Groups {
 			if !c.InGroup(g) {
 				tx.st.groups.del(tx.owner, memJoin(g, c.Phone))
@@ -47,6 +49,7 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 	for _, g := range c.Groups {
 		tx.mark(&tx.st.groups, memJoin(g, c.Phone))
 	}
+	tx.count(engine.ContactActivity(prev, c))
 	tx.st.contacts.set(tx.owner, c.Phone, raw)
 	return nil
 }
@@ -69,7 +72,7 @@ func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*engine.Cont
 		}
 		var c *engine.Contact
 		if c, err = tx.Contact(phone); err != nil {
-			err = fmt.Errorf("memstore: group index: %w", err)
+			err = fmt.Errorf("mem: group index: %w", err)
 			return false
 		}
 		out = append(out, c)

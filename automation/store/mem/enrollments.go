@@ -15,7 +15,7 @@ func (tx *memTx) Enrollment(id string) (*engine.Enrollment, error) {
 	}
 	raw, ok := tx.st.enrollments.get(id)
 	if !ok {
-		return nil, fmt.Errorf("memstore: enrollment %q: %w", id, engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: enrollment %q: %w", id, engine.ErrNotFound)
 	}
 	return memDecode[engine.Enrollment](raw, "enrollment")
 }
@@ -27,7 +27,7 @@ func (tx *memTx) ActiveEnrollment(contact, automation string) (*engine.Enrollmen
 	}
 	id, ok := tx.st.active.get(memJoin(contact, automation))
 	if !ok {
-		return nil, fmt.Errorf("memstore: active enrollment in %q: %w", automation, engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: active enrollment in %q: %w", automation, engine.ErrNotFound)
 	}
 	return tx.Enrollment(id)
 }
@@ -46,7 +46,7 @@ func (tx *memTx) ActiveEnrollments(contact string) ([]*engine.Enrollment, error)
 		}
 		var e *engine.Enrollment
 		if e, err = tx.Enrollment(id); err != nil {
-			err = fmt.Errorf("memstore: active index: %w", err)
+			err = fmt.Errorf("mem: active index: %w", err)
 			return false
 		}
 		out = append(out, e)
@@ -64,14 +64,16 @@ func (tx *memTx) PutEnrollment(e *engine.Enrollment) error {
 		return err
 	}
 	if e == nil || e.ID == "" {
-		return errors.New("memstore: put enrollment: no id")
+		return errors.New("mem: put enrollment: no id")
 	}
 	raw, err := memEncode(e, "enrollment")
 	if err != nil {
 		return err
 	}
 	ak := memJoin(e.Contact, e.Automation)
-	if oldRaw, ok := tx.st.enrollments.get(e.ID); ok {
+	oldRaw, stored := tx.st.enrollments.get(e.ID)
+	tx.count(engine.EnrollmentActivity(!stored, e))
+	if stored {
 		old, err := memDecode[engine.Enrollment](oldRaw, "enrollment")
 		if err != nil {
 			return err
@@ -108,7 +110,7 @@ func (tx *memTx) Enrollments(automation, contact string, activeOnly bool, limit 
 	keep := func(id string) bool {
 		var e *engine.Enrollment
 		if e, err = tx.Enrollment(id); err != nil {
-			err = fmt.Errorf("memstore: enrollment index: %w", err)
+			err = fmt.Errorf("mem: enrollment index: %w", err)
 			return false
 		}
 		if (automation == "" || e.Automation == automation) && (contact == "" || e.Contact == contact) && (!activeOnly || e.Active()) {
@@ -150,7 +152,7 @@ func (tx *memTx) ActiveEnrollmentsOf(automation, after string, limit int) ([]*en
 		}
 		var e *engine.Enrollment
 		if e, err = tx.Enrollment(k[len(prefix):]); err != nil {
-			err = fmt.Errorf("memstore: automation index: %w", err)
+			err = fmt.Errorf("mem: automation index: %w", err)
 			return false
 		}
 		if e.Active() && e.Automation == automation {

@@ -40,9 +40,9 @@ func NewMemStore() *MemStore {
 }
 
 var (
-	errMemClosed   = errors.New("memstore: closed")
-	errMemReadOnly = errors.New("memstore: write in a read-only transaction")
-	errMemTxDone   = errors.New("memstore: transaction used after it ended")
+	errMemClosed   = errors.New("mem: closed")
+	errMemReadOnly = errors.New("mem: write in a read-only transaction")
+	errMemTxDone   = errors.New("mem: transaction used after it ended")
 )
 
 // Update runs fn in a read-write transaction. Updates run one at a time;

@@ -16,7 +16,7 @@ func (tx *memTx) Message(id string) (*engine.Message, error) {
 	}
 	raw, ok := tx.st.messages.get(id)
 	if !ok {
-		return nil, fmt.Errorf("memstore: message %q: %w", id, engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: message %q: %w", id, engine.ErrNotFound)
 	}
 	return memDecode[engine.Message](raw, "message")
 }
@@ -28,7 +28,7 @@ func (tx *memTx) MessageByProviderID(provider, providerID string) (*engine.Messa
 	}
 	id, ok := tx.st.providerIDs.get(memJoin(provider, providerID))
 	if !ok || providerID == "" {
-		return nil, fmt.Errorf("memstore: message %s/%s: %w", provider, providerID, engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: message %s/%s: %w", provider, providerID, engine.ErrNotFound)
 	}
 	return tx.Message(id)
 }
@@ -39,18 +39,20 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 		return err
 	}
 	if m == nil || m.ID == "" {
-		return errors.New("memstore: put message: no id")
+		return errors.New("mem: put message: no id")
 	}
 	raw, err := memEncode(m, "message")
 	if err != nil {
 		return err
 	}
 	pk := memJoin(m.Provider, m.ProviderID)
+	var prev *engine.Message
 	if oldRaw, ok := tx.st.messages.get(m.ID); ok {
 		old, err := memDecode[engine.Message](oldRaw, "message")
 		if err != nil {
 			return err
 		}
+		prev = old
 		if opk := memJoin(old.Provider, old.ProviderID); old.ProviderID != "" && opk != pk {
 			if id, _ := tx.st.providerIDs.get(opk); id == m.ID {
 				tx.st.providerIDs.del(tx.owner, opk)
@@ -70,6 +72,7 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 	if m.Contact != "" {
 		tx.mark(&tx.st.contactMsgs, memJoin(m.Contact, m.ID))
 	}
+	tx.count(engine.MessageActivity(prev, m))
 	tx.st.messages.set(tx.owner, m.ID, raw)
 	return nil
 }
@@ -96,7 +99,7 @@ func (tx *memTx) PruneMessages(before time.Time, limit int) (int, error) {
 	for _, id := range ids {
 		m, err := tx.Message(id)
 		if err != nil {
-			return 0, fmt.Errorf("memstore: message creation index: %w", err)
+			return 0, fmt.Errorf("mem: message creation index: %w", err)
 		}
 		if m.ProviderID != "" {
 			if cur, _ := tx.st.providerIDs.get(memJoin(m.Provider, m.ProviderID)); cur == id {
@@ -127,7 +130,7 @@ func (tx *memTx) Messages(contact string, limit int) ([]*engine.Message, error) 
 		}
 		var m *engine.Message
 		if m, err = tx.Message(k[len(prefix):]); err != nil {
-			err = fmt.Errorf("memstore: contact message index: %w", err)
+			err = fmt.Errorf("mem: contact message index: %w", err)
 			return false
 		}
 		out = append(out, m)

@@ -15,7 +15,7 @@ func (tx *memTx) Meta(key string) ([]byte, error) {
 	}
 	v, ok := tx.st.meta.get(key)
 	if !ok {
-		return nil, fmt.Errorf("memstore: meta %q: %w", key, engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: meta %q: %w", key, engine.ErrNotFound)
 	}
 	return append([]byte{}, v...), nil
 }
@@ -26,7 +26,7 @@ func (tx *memTx) PutMeta(key string, value []byte) error {
 		return err
 	}
 	if key == "" {
-		return errors.New("memstore: put meta: no key")
+		return errors.New("mem: put meta: no key")
 	}
 	tx.st.meta.set(tx.owner, key, bytes.Clone(value))
 	return nil

@@ -51,7 +51,7 @@ func (tx *memTx) Enqueue(m *engine.Message) error {
 		return err
 	}
 	if m == nil || m.ID == "" {
-		return errors.New("memstore: enqueue: no message id")
+		return errors.New("mem: enqueue: no message id")
 	}
 	if _, ok := tx.st.outbox.get(m.ID); ok {
 		return nil
@@ -100,7 +100,7 @@ func (tx *memTx) Dequeue(messageID string) error {
 	}
 	n, ok := tx.st.outbox.get(next)
 	if !ok {
-		return fmt.Errorf("memstore: outbox queue lists %q, which is not queued", next)
+		return fmt.Errorf("mem: outbox queue lists %q, which is not queued", next)
 	}
 	old := n
 	n.head = true
@@ -134,7 +134,7 @@ func (tx *memTx) QueuedSend(messageID string) (*engine.QueuedSend, error) {
 	}
 	s, ok := tx.st.outbox.get(messageID)
 	if !ok {
-		return nil, fmt.Errorf("memstore: queued send %q: %w", messageID, engine.ErrNotFound)
+		return nil, fmt.Errorf("mem: queued send %q: %w", messageID, engine.ErrNotFound)
 	}
 	q := s.QueuedSend
 	return &q, nil
@@ -147,7 +147,7 @@ func (tx *memTx) ClaimSends(now time.Time, lease time.Duration, owner string, li
 		return nil, err
 	}
 	if owner == "" {
-		return nil, errors.New("memstore: claim sends: no owner")
+		return nil, errors.New("mem: claim sends: no owner")
 	}
 	if limit <= 0 {
 		return nil, nil
@@ -165,7 +165,7 @@ func (tx *memTx) ClaimSends(now time.Time, lease time.Duration, owner string, li
 	for _, id := range ids {
 		s, ok := tx.st.outbox.get(id)
 		if !ok {
-			return nil, fmt.Errorf("memstore: outbox due index lists %q, which is not queued", id)
+			return nil, fmt.Errorf("mem: outbox due index lists %q, which is not queued", id)
 		}
 		old := s
 		s.Owner, s.LeaseUntil = owner, until
@@ -182,9 +182,9 @@ func (tx *memTx) ReleaseSend(messageID, owner string, due time.Time) error {
 	s, ok := tx.st.outbox.get(messageID)
 	switch {
 	case !ok:
-		return fmt.Errorf("memstore: release send %q: %w", messageID, engine.ErrNotFound)
+		return fmt.Errorf("mem: release send %q: %w", messageID, engine.ErrNotFound)
 	case s.Owner != owner || owner == "":
-		return fmt.Errorf("memstore: release send %q: %w", messageID, engine.ErrLeaseLost)
+		return fmt.Errorf("mem: release send %q: %w", messageID, engine.ErrLeaseLost)
 	}
 	old := s
 	s.Owner, s.LeaseUntil, s.Due = "", time.Time{}, due.Round(0)
@@ -198,7 +198,7 @@ func (tx *memTx) RecoverSends(owner string) (int, error) {
 		return 0, err
 	}
 	if owner == "" {
-		return 0, errors.New("memstore: recover sends: no owner")
+		return 0, errors.New("mem: recover sends: no owner")
 	}
 	prefix := memJoin(owner, "")
 	var ids []string
@@ -212,7 +212,7 @@ func (tx *memTx) RecoverSends(owner string) (int, error) {
 	for _, id := range ids {
 		s, ok := tx.st.outbox.get(id)
 		if !ok {
-			return 0, fmt.Errorf("memstore: outbox lease index lists %q, which is not queued", id)
+			return 0, fmt.Errorf("mem: outbox lease index lists %q, which is not queued", id)
 		}
 		old := s
 		s.Owner, s.LeaseUntil = "", time.Time{}
@@ -229,7 +229,7 @@ func (tx *memTx) NextSendDue() (time.Time, error) {
 	var first string
 	tx.st.sendDue.ascend("", func(k string, _ struct{}) bool { first = k; return false })
 	if first == "" {
-		return time.Time{}, fmt.Errorf("memstore: next send: %w", engine.ErrNotFound)
+		return time.Time{}, fmt.Errorf("mem: next send: %w", engine.ErrNotFound)
 	}
 	return memKeyTime(first), nil
 }

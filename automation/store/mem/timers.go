@@ -15,7 +15,7 @@ func (tx *memTx) PutTimer(t engine.Timer) error {
 		return err
 	}
 	if t.Enrollment == "" {
-		return errors.New("memstore: put timer: no enrollment")
+		return errors.New("mem: put timer: no enrollment")
 	}
 	t.Due = t.Due.Round(0) // no monotonic reading, as if read back from disk
 	tx.st.timers.set(tx.owner, memTimerKey(t.Due, t.Enrollment), t)
@@ -55,7 +55,7 @@ func (tx *memTx) HoldTimer(t engine.Timer) error {
 		return err
 	}
 	if t.Enrollment == "" {
-		return errors.New("memstore: hold timer: no enrollment")
+		return errors.New("mem: hold timer: no enrollment")
 	}
 	t.Due = t.Due.Round(0)
 	k := memTimerKey(t.Due, t.Enrollment)

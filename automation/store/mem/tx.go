@@ -29,6 +29,7 @@ type memState struct {
 	timers       memTree[engine.Timer] // memTimerKey → Timer
 	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
 	meta         memTree[[]byte]       // key → value
+	activity     memTree[int]          // activityKey → count (activity.go)
 }
 
 // memTx implements Tx over a memState: the committed one for a View, a
@@ -84,7 +85,7 @@ func memLimit(limit, n int) bool { return limit > 0 && n >= limit }
 func memEncode(v any, what string) ([]byte, error) {
 	raw, err := engine.RecordJSON(v)
 	if err != nil {
-		return nil, fmt.Errorf("memstore: encode %s: %w", what, err)
+		return nil, fmt.Errorf("mem: encode %s: %w", what, err)
 	}
 	return raw, nil
 }
@@ -92,7 +93,7 @@ func memEncode(v any, what string) ([]byte, error) {
 func memDecode[T any](raw []byte, what string) (*T, error) {
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
-		return nil, fmt.Errorf("memstore: decode %s: %w", what, err)
+		return nil, fmt.Errorf("mem: decode %s: %w", what, err)
 	}
 	return v, nil
 }

@@ -27,7 +27,7 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 		return errReadOnly
 	}
 	if c.Phone == "" {
-		return errors.New("store: put contact: no phone")
+		return errors.New("postgres: put contact: no phone")
 	}
 	data, err := encode("contact", c)
 	if err != nil {
@@ -35,17 +35,17 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 	}
 	if err := t.exec(`INSERT INTO contacts (phone, data) VALUES ($1, $2)
 		ON CONFLICT (phone) DO UPDATE SET data = EXCLUDED.data`, c.Phone, data); err != nil {
-		return fmt.Errorf("store: put contact %s: %w", config.MaskAddress(c.Phone), err)
+		return fmt.Errorf("postgres: put contact %s: %w", config.MaskAddress(c.Phone), err)
 	}
 	groups := c.Groups
 	if groups == nil {
 		groups = []string{}
 	}
 	if err := t.exec(`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`, c.Phone, groups); err != nil {
-		return fmt.Errorf("store: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
+		return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
 	}
 	if err := t.exec(`INSERT INTO contact_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`, c.Phone, groups); err != nil {
-		return fmt.Errorf("store: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
+		return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ func (t *pgTx) PutEnrollment(e *engine.Enrollment) error {
 		return errReadOnly
 	}
 	if e.ID == "" {
-		return errors.New("store: put enrollment: no id")
+		return errors.New("postgres: put enrollment: no id")
 	}
 	data, err := encode("enrollment", e)
 	if err != nil {
@@ -72,12 +72,12 @@ func (t *pgTx) PutEnrollment(e *engine.Enrollment) error {
 		err = t.exec(`DELETE FROM active_enrollments WHERE contact = $1 AND automation = $2 AND id = $3`, e.Contact, e.Automation, e.ID)
 	}
 	if err != nil {
-		return fmt.Errorf("store: put enrollment %q: %w", e.ID, err)
+		return fmt.Errorf("postgres: put enrollment %q: %w", e.ID, err)
 	}
 	if err := t.exec(`INSERT INTO enrollments (id, automation, contact, active, data) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET automation = EXCLUDED.automation, contact = EXCLUDED.contact,
 			active = EXCLUDED.active, data = EXCLUDED.data`, e.ID, e.Automation, e.Contact, e.Active(), data); err != nil {
-		return fmt.Errorf("store: put enrollment %q: %w", e.ID, err)
+		return fmt.Errorf("postgres: put enrollment %q: %w", e.ID, err)
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func (t *pgTx) ActiveEnrollmentsOf(automationID, after string, limit int) ([]*en
 func (t *pgTx) CountActive() (map[string]int, error) {
 	rows, err := t.tx.Query(t.ctx, `SELECT automation, count(*) FROM active_enrollments GROUP BY automation`)
 	if err != nil {
-		return nil, fmt.Errorf("store: count active: %w", err)
+		return nil, fmt.Errorf("postgres: count active: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]int{}
@@ -111,7 +111,7 @@ func (t *pgTx) CountActive() (map[string]int, error) {
 		var a string
 		var n int64
 		if err := rows.Scan(&a, &n); err != nil {
-			return nil, fmt.Errorf("store: count active: %w", err)
+			return nil, fmt.Errorf("postgres: count active: %w", err)
 		}
 		out[a] = int(n)
 	}

@@ -44,7 +44,7 @@ func (t *pgTx) PutMessage(m *engine.Message) error {
 		return errReadOnly
 	}
 	if m.ID == "" {
-		return errors.New("store: put message: no id")
+		return errors.New("postgres: put message: no id")
 	}
 	data, err := encode("message", m)
 	if err != nil {
@@ -58,7 +58,7 @@ func (t *pgTx) PutMessage(m *engine.Message) error {
 		ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, provider_id = EXCLUDED.provider_id,
 			contact = EXCLUDED.contact, created_ns = EXCLUDED.created_ns, data = EXCLUDED.data`,
 		m.ID, m.Provider, pid, m.Contact, ns(m.CreatedAt), data); err != nil {
-		return fmt.Errorf("store: put message %q: %w", m.ID, err)
+		return fmt.Errorf("postgres: put message %q: %w", m.ID, err)
 	}
 	return nil
 }
@@ -92,7 +92,7 @@ func (t *pgTx) PruneMessages(before time.Time, limit int) (int, error) {
 		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id)
 		ORDER BY m.created_ns, m.id LIMIT $2)`, ns(before), int64(limit))
 	if err != nil {
-		return 0, fmt.Errorf("store: prune messages: %w", err)
+		return 0, fmt.Errorf("postgres: prune messages: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
 }

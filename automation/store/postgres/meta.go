@@ -17,10 +17,10 @@ func (t *pgTx) Meta(k string) ([]byte, error) {
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, k).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("store: meta %q: %w", k, engine.ErrNotFound)
+		return nil, fmt.Errorf("postgres: meta %q: %w", k, engine.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: meta %q: %w", k, err)
+		return nil, fmt.Errorf("postgres: meta %q: %w", k, err)
 	}
 	return v, nil
 }
@@ -31,7 +31,7 @@ func (t *pgTx) PutMeta(k string, v []byte) error {
 		return errReadOnly
 	}
 	if k == "" {
-		return errors.New("store: put meta: no key")
+		return errors.New("postgres: put meta: no key")
 	}
 	if err := t.lock("meta", k, k); err != nil {
 		return err
@@ -40,7 +40,7 @@ func (t *pgTx) PutMeta(k string, v []byte) error {
 		v = []byte{}
 	}
 	if err := t.exec(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, k, v); err != nil {
-		return fmt.Errorf("store: put meta %q: %w", k, err)
+		return fmt.Errorf("postgres: put meta %q: %w", k, err)
 	}
 	return nil
 }

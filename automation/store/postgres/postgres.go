@@ -64,7 +64,7 @@ type Store struct {
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: postgres: parse the DSN: %w", err)
+		return nil, fmt.Errorf("postgres: postgres: parse the DSN: %w", err)
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// pgxpool's default (the number of CPUs, at least 4) would queue
@@ -73,11 +73,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: postgres: connect: %w", err)
+		return nil, fmt.Errorf("postgres: postgres: connect: %w", err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("store: postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		return nil, fmt.Errorf("postgres: postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -115,7 +115,7 @@ func (s *Store) notifyLoop() {
 	}
 }
 
-var errClosed = errors.New("store: closed")
+var errClosed = errors.New("postgres: closed")
 
 // Update runs fn in a READ COMMITTED transaction and commits it. What fn
 // reads to change is locked first (see pgTx), so that transactions that
@@ -140,7 +140,7 @@ func (s *Store) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
-			return fmt.Errorf("store: update: %w (after a conflict: %v)", ctx.Err(), err)
+			return fmt.Errorf("postgres: update: %w (after a conflict: %v)", ctx.Err(), err)
 		}
 	}
 }
@@ -156,7 +156,7 @@ func (s *Store) View(ctx context.Context, fn func(engine.Tx) error) error {
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) error {
 	tx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	t := &pgTx{ctx: ctx, writable: writable}
 	t.tx = noting{Tx: tx, first: &t.dbErr}
@@ -166,14 +166,14 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 		// whatever fn made of the error: report the refusal, which may be a
 		// conflict that running fn again resolves.
 		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return fmt.Errorf("store: %w", t.dbErr)
+		return fmt.Errorf("postgres: %w", t.dbErr)
 	}
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	if t.wake {
 		s.notify()
@@ -205,7 +205,7 @@ func (s *Store) Healthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if _, err := s.pool.Exec(ctx, `SELECT 1`); err != nil {
-		return fmt.Errorf("store: postgres: %w", err)
+		return fmt.Errorf("postgres: postgres: %w", err)
 	}
 	return nil
 }

@@ -17,19 +17,19 @@ func (t *pgTx) Enqueue(m *engine.Message) error {
 		return errReadOnly
 	}
 	if m == nil || m.ID == "" {
-		return errors.New("store: enqueue: no message id")
+		return errors.New("postgres: enqueue: no message id")
 	}
 	q := m.QueueKey()
 	// The queue's rows are locked (and a new queue's key taken) so that
 	// two transactions cannot both make a message the head.
 	if err := t.lock("queue", q, q); err != nil {
-		return fmt.Errorf("store: enqueue %q: %w", m.ID, err)
+		return fmt.Errorf("postgres: enqueue %q: %w", m.ID, err)
 	}
 	due := ns(m.NextAttempt)
 	if err := t.exec(`INSERT INTO outbox (message_id, queue, due_ns, lease_ns, head, claimable_ns)
 		VALUES ($1, $2, $3, $4, NOT EXISTS (SELECT 1 FROM outbox WHERE queue = $2), $3)
 		ON CONFLICT (message_id) DO NOTHING`, m.ID, q, due, int64(math.MinInt64)); err != nil {
-		return fmt.Errorf("store: enqueue %q: %w", m.ID, err)
+		return fmt.Errorf("postgres: enqueue %q: %w", m.ID, err)
 	}
 	t.wake = true
 	return nil
@@ -50,10 +50,10 @@ func (t *pgTx) Dequeue(id string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("store: dequeue %q: %w", id, err)
+		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
 	}
 	if err := t.lock("queue", queue, queue); err != nil {
-		return fmt.Errorf("store: dequeue %q: %w", id, err)
+		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
 	}
 	var head bool
 	err = t.tx.QueryRow(t.ctx, `DELETE FROM outbox WHERE message_id = $1 RETURNING head`, id).Scan(&head)
@@ -61,7 +61,7 @@ func (t *pgTx) Dequeue(id string) error {
 		return nil // another transaction took it out while this one waited
 	}
 	if err != nil {
-		return fmt.Errorf("store: dequeue %q: %w", id, err)
+		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
 	}
 	if !head {
 		return nil
@@ -69,7 +69,7 @@ func (t *pgTx) Dequeue(id string) error {
 	// The next message of the queue becomes its head.
 	if err := t.exec(`UPDATE outbox SET head = true WHERE message_id =
 		(SELECT message_id FROM outbox WHERE queue = $1 ORDER BY message_id LIMIT 1)`, queue); err != nil {
-		return fmt.Errorf("store: dequeue %q: next head: %w", id, err)
+		return fmt.Errorf("postgres: dequeue %q: next head: %w", id, err)
 	}
 	t.wake = true
 	return nil
@@ -83,11 +83,11 @@ func (t *pgTx) Outbox(after string, limit int) ([]string, error) {
 func (t *pgTx) strings(what, sql string, args ...any) ([]string, error) {
 	rows, err := t.tx.Query(t.ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -99,10 +99,10 @@ func (t *pgTx) QueuedSend(id string) (*engine.QueuedSend, error) {
 	err := t.tx.QueryRow(t.ctx, `SELECT message_id, queue, due_ns, owner, lease_ns FROM outbox WHERE message_id = $1`, id).
 		Scan(&q.MessageID, &q.Queue, &due, &q.Owner, &lease)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("store: queued send %q: %w", id, engine.ErrNotFound)
+		return nil, fmt.Errorf("postgres: queued send %q: %w", id, engine.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: queued send %q: %w", id, err)
+		return nil, fmt.Errorf("postgres: queued send %q: %w", id, err)
 	}
 	q.Due, q.LeaseUntil = fromNS(due), fromNS(lease)
 	return &q, nil
@@ -116,7 +116,7 @@ func (t *pgTx) ClaimSends(now time.Time, lease time.Duration, owner string, limi
 		return nil, errReadOnly
 	}
 	if owner == "" {
-		return nil, errors.New("store: claim sends: no owner")
+		return nil, errors.New("postgres: claim sends: no owner")
 	}
 	if limit <= 0 {
 		return nil, nil
@@ -139,18 +139,18 @@ func (t *pgTx) ReleaseSend(id, owner string, due time.Time) error {
 	var cur string
 	err := t.tx.QueryRow(t.ctx, `SELECT owner FROM outbox WHERE message_id = $1 FOR UPDATE`, id).Scan(&cur)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("store: release send %q: %w", id, engine.ErrNotFound)
+		return fmt.Errorf("postgres: release send %q: %w", id, engine.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("store: release send %q: %w", id, err)
+		return fmt.Errorf("postgres: release send %q: %w", id, err)
 	}
 	if cur != owner || owner == "" {
-		return fmt.Errorf("store: release send %q: %w", id, engine.ErrLeaseLost)
+		return fmt.Errorf("postgres: release send %q: %w", id, engine.ErrLeaseLost)
 	}
 	d := ns(due)
 	if err := t.exec(`UPDATE outbox SET owner = '', lease_ns = $2, due_ns = $3, claimable_ns = $3 WHERE message_id = $1`,
 		id, int64(math.MinInt64), d); err != nil {
-		return fmt.Errorf("store: release send %q: %w", id, err)
+		return fmt.Errorf("postgres: release send %q: %w", id, err)
 	}
 	t.wake = true
 	return nil
@@ -162,11 +162,11 @@ func (t *pgTx) RecoverSends(owner string) (int, error) {
 		return 0, errReadOnly
 	}
 	if owner == "" {
-		return 0, errors.New("store: recover sends: no owner")
+		return 0, errors.New("postgres: recover sends: no owner")
 	}
 	tag, err := t.tx.Exec(t.ctx, `UPDATE outbox SET owner = '', lease_ns = $2, claimable_ns = due_ns WHERE owner = $1`, owner, int64(math.MinInt64))
 	if err != nil {
-		return 0, fmt.Errorf("store: recover sends of %q: %w", owner, err)
+		return 0, fmt.Errorf("postgres: recover sends of %q: %w", owner, err)
 	}
 	if tag.RowsAffected() > 0 {
 		t.wake = true
@@ -179,10 +179,10 @@ func (t *pgTx) NextSendDue() (time.Time, error) {
 	var n int64
 	err := t.tx.QueryRow(t.ctx, `SELECT claimable_ns FROM outbox WHERE head ORDER BY claimable_ns, message_id LIMIT 1`).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, fmt.Errorf("store: next send: %w", engine.ErrNotFound)
+		return time.Time{}, fmt.Errorf("postgres: next send: %w", engine.ErrNotFound)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("store: next send: %w", err)
+		return time.Time{}, fmt.Errorf("postgres: next send: %w", err)
 	}
 	return fromNS(n), nil
 }

@@ -65,7 +65,7 @@ func (s *Store) bookSlot(ctx context.Context, number string, mps float64, messag
 		return err
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("store: book a send slot of %s: %w", config.MaskAddress(number), err)
+		return 0, 0, fmt.Errorf("postgres: book a send slot of %s: %w", config.MaskAddress(number), err)
 	}
 	return at, now, nil
 }

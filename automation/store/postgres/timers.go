@@ -18,7 +18,7 @@ func (t *pgTx) PutTimer(tm engine.Timer) error {
 	}
 	if err := t.exec(`INSERT INTO timers (due_ns, enrollment, data) VALUES ($1, $2, $3)
 		ON CONFLICT (due_ns, enrollment) DO UPDATE SET data = EXCLUDED.data`, tm.Due.UnixNano(), tm.Enrollment, data); err != nil {
-		return fmt.Errorf("store: put timer of %q: %w", tm.Enrollment, err)
+		return fmt.Errorf("postgres: put timer of %q: %w", tm.Enrollment, err)
 	}
 	t.wake = true
 	return nil
@@ -27,7 +27,7 @@ func (t *pgTx) PutTimer(tm engine.Timer) error {
 // DeleteTimer implements engine.Tx.
 func (t *pgTx) DeleteTimer(tm engine.Timer) error {
 	if err := t.exec(`DELETE FROM timers WHERE due_ns = $1 AND enrollment = $2`, tm.Due.UnixNano(), tm.Enrollment); err != nil {
-		return fmt.Errorf("store: delete timer of %q: %w", tm.Enrollment, err)
+		return fmt.Errorf("postgres: delete timer of %q: %w", tm.Enrollment, err)
 	}
 	return nil
 }
@@ -66,7 +66,7 @@ func (t *pgTx) HoldTimer(tm engine.Timer) error {
 	if err := t.exec(`INSERT INTO held_timers (automation, due_ns, enrollment, data) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (automation, due_ns, enrollment) DO UPDATE SET data = EXCLUDED.data`,
 		tm.Automation, tm.Due.UnixNano(), tm.Enrollment, data); err != nil {
-		return fmt.Errorf("store: hold timer of %q: %w", tm.Enrollment, err)
+		return fmt.Errorf("postgres: hold timer of %q: %w", tm.Enrollment, err)
 	}
 	return nil
 }
@@ -80,7 +80,7 @@ func (t *pgTx) ReleaseTimers(automationID string) (int, error) {
 		INSERT INTO timers (due_ns, enrollment, data) SELECT due_ns, enrollment, data FROM released
 		ON CONFLICT (due_ns, enrollment) DO UPDATE SET data = EXCLUDED.data`, automationID)
 	if err != nil {
-		return 0, fmt.Errorf("store: release the held timers of %q: %w", automationID, err)
+		return 0, fmt.Errorf("postgres: release the held timers of %q: %w", automationID, err)
 	}
 	if tag.RowsAffected() > 0 {
 		t.wake = true

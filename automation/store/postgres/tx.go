@@ -71,7 +71,7 @@ type pgTx struct {
 	locked   map[string]bool
 }
 
-var errReadOnly = errors.New("store: write in a read-only transaction")
+var errReadOnly = errors.New("postgres: write in a read-only transaction")
 
 // ns is t as nanoseconds since the epoch; the zero time sorts first.
 func ns(t time.Time) int64 {
@@ -102,13 +102,13 @@ func (t *pgTx) getJSON(v any, what, name, sql string, args ...any) error {
 	var raw []byte
 	err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("store: %s %q: %w", what, name, engine.ErrNotFound)
+		return fmt.Errorf("postgres: %s %q: %w", what, name, engine.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("store: read %s %q: %w", what, name, err)
+		return fmt.Errorf("postgres: read %s %q: %w", what, name, err)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("store: decode %s %q: %w", what, name, err)
+		return fmt.Errorf("postgres: decode %s %q: %w", what, name, err)
 	}
 	return nil
 }
@@ -117,23 +117,23 @@ func (t *pgTx) getJSON(v any, what, name, sql string, args ...any) error {
 func listJSON[T any](t *pgTx, what string, sql string, args ...any) ([]*T, error) {
 	rows, err := t.tx.Query(t.ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: list %s: %w", what, err)
+		return nil, fmt.Errorf("postgres: list %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []*T
 	for rows.Next() {
 		var raw []byte
 		if err := rows.Scan(&raw); err != nil {
-			return nil, fmt.Errorf("store: list %s: %w", what, err)
+			return nil, fmt.Errorf("postgres: list %s: %w", what, err)
 		}
 		v := new(T)
 		if err := json.Unmarshal(raw, v); err != nil {
-			return nil, fmt.Errorf("store: decode %s: %w", what, err)
+			return nil, fmt.Errorf("postgres: decode %s: %w", what, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list %s: %w", what, err)
+		return nil, fmt.Errorf("postgres: list %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -141,7 +141,7 @@ func listJSON[T any](t *pgTx, what string, sql string, args ...any) ([]*T, error
 func encode(what string, v any) (string, error) {
 	raw, err := engine.RecordJSON(v)
 	if err != nil {
-		return "", fmt.Errorf("store: encode %s: %w", what, err)
+		return "", fmt.Errorf("postgres: encode %s: %w", what, err)
 	}
 	return string(raw), nil
 }
@@ -168,7 +168,7 @@ func (t *pgTx) lock(kind, key, shown string) error {
 		return nil
 	}
 	if _, err := t.tx.Exec(t.ctx, `SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, "keyway/"+kind, key); err != nil {
-		return fmt.Errorf("store: lock %s %s: %w", kind, shown, err)
+		return fmt.Errorf("postgres: lock %s %s: %w", kind, shown, err)
 	}
 	if t.locked == nil {
 		t.locked = map[string]bool{}
