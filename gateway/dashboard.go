@@ -37,7 +37,7 @@ const (
 var pages = func() map[string]*template.Template {
 	funcs := pageFuncs(time.UTC, nil, nil)
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview"} {
+	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview", "import", "importjob"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
@@ -136,6 +136,11 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/enrollments/:id/cancel", in, g.dashCancelPage)
 	d.Post("/enrollments/:id/cancel", in, g.dashCancel)
 	d.Get("/contacts", in, g.dashContacts)
+	d.Get("/contacts.csv", in, csvAdminOnly, g.exportContactsCSV)
+	d.Get("/contacts/import", in, csvAdminOnly, g.dashImportForm)
+	d.Post("/contacts/import", in, csvAdminOnly, g.dashImportUpload)
+	d.Get("/contacts/import/:id", in, csvAdminOnly, g.dashImport)
+	d.Post("/contacts/import/:id/apply", in, csvAdminOnly, g.dashImportApply)
 	d.Get("/contacts/:phone", in, g.dashContact)
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
