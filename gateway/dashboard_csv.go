@@ -37,18 +37,6 @@ const (
 	importJobs = 20
 )
 
-// csvActor is the user acting on the request, who an import records:
-// "admin" (the admin token's session) until dashboard users exist.
-func csvActor(*fiber.Ctx) (name, role string) { return "admin", "admin" }
-
-// csvAdminOnly lets only admins through to the CSV import and export.
-func csvAdminOnly(c *fiber.Ctx) error {
-	if _, role := csvActor(c); role != "admin" {
-		return fiber.NewError(fiber.StatusForbidden, "only an admin may import or export contacts")
-	}
-	return c.Next()
-}
-
 // contactImports are the uploads waiting to be applied, being applied or
 // just applied, kept in memory (a restart forgets them; their rows,
 // applied or not, are then uploaded again).
@@ -152,7 +140,7 @@ func (g *Gateway) dashImportUpload(c *fiber.Ctx) error {
 		os.Remove(spool.Name())
 		return fmt.Errorf("gateway: import: spool the upload: %w", err)
 	}
-	by, _ := csvActor(c)
+	by := actor(c).Name
 	job := &contactImport{ID: randomID()[:24], File: fh.Filename, path: spool.Name(), By: by, At: time.Now()}
 	job.Preview, err = g.previewImport(c.UserContext(), job.path)
 	if err != nil {
@@ -348,7 +336,7 @@ func (g *Gateway) dashImportApply(c *fiber.Ctx) error {
 	if job.Preview.Header != "" {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "this upload cannot be applied: "+job.Preview.Header)
 	}
-	by, _ := csvActor(c)
+	by := actor(c).Name
 	g.imports.mu.Lock()
 	start := !job.Applying && job.Result == nil
 	if start {
@@ -368,7 +356,7 @@ func (g *Gateway) dashImportApply(c *fiber.Ctx) error {
 // the file again finishes the job without doing any row twice over. The
 // rows are checked again against the config of the moment.
 func (g *Gateway) applyImport(job *contactImport) {
-	ctx := context.Background()
+	ctx := engine.WithActor(context.Background(), job.By) // enrollments an opt-out ends record who
 	res := func(fn func(r *importResult)) {
 		g.imports.mu.Lock()
 		fn(job.Result)
