@@ -440,8 +440,8 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 // openStore opens the storage cfg names: the PostgreSQL database of
 // storage.postgres, or else the bbolt file of storage.path. It also names
 // this process on the send leases it takes: on a shared database each
-// process needs a name of its own (host and process id), so that one
-// starting does not take back the sends another is making.
+// process needs a name of its own (instanceName), so that one starting
+// does not take back the sends another is making.
 func openStore(cfg *config.Config) (engine.Store, string, error) {
 	if cfg.Storage.Postgres == "" {
 		st, err := bolt.Open(cfg.Storage.Path)
@@ -453,6 +453,18 @@ func openStore(cfg *config.Config) (engine.Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return st, instanceName(), nil
+}
+
+// instanceName names this process on the send leases it takes in a shared
+// database: KEYWAY_INSTANCE when set (a name used by one running process at
+// a time, such as a pod's), so that a process started again under it takes
+// back at once the sends its last run left under way; else host/pid, a
+// new name at each start, whose leases the others take over once they end.
+func instanceName() string {
+	if name := os.Getenv("KEYWAY_INSTANCE"); name != "" {
+		return name
+	}
 	host, _ := os.Hostname()
-	return st, fmt.Sprintf("%s/%d", host, os.Getpid()), nil
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
