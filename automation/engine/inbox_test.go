@@ -146,7 +146,9 @@ func TestSendOneOff(t *testing.T) {
 	if _, err := e.Send(ctx, ann, engine.OneOff{Text: "hi"}, "sam"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("send to an unknown contact: %v", err)
 	}
-	if err := store.Update(ctx, func(tx engine.Tx) error { return tx.PutContact(&engine.Contact{Phone: ann, LastTo: map[string]string{"sms": "+15005550006"}}) }); err != nil {
+	if err := store.Update(ctx, func(tx engine.Tx) error {
+		return tx.PutContact(&engine.Contact{Phone: ann, LastTo: map[string]string{"sms": "+15005550006"}})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := e.Send(ctx, ann, engine.OneOff{Text: " Your table is ready "}, "sam")
