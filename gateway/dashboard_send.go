@@ -298,6 +298,7 @@ type startData struct {
 	Problems    []string
 	Plan        *startPlan
 	Result      *startResult
+	Zone        string // defaults.timezone, where the form's time is read
 }
 
 // startResult is what a start did.
@@ -309,7 +310,7 @@ type startResult struct {
 
 func (g *Gateway) startData(f startForm) *startData {
 	set := g.engine.Set()
-	d := &startData{Form: f}
+	d := &startData{Form: f, Zone: set.Config.Location().String()}
 	for _, a := range set.Automations() {
 		if a.Enabled {
 			d.Automations = append(d.Automations, a)

@@ -157,3 +157,82 @@ func TestDashboardInboxAnswerAndClose(t *testing.T) {
 		t.Errorf("conversation page after the close:\n%s", page)
 	}
 }
+
+// A one-off message from a contact's page reaches the fake Twilio from the
+// number the contact wrote to; to an opted-out contact it is refused with
+// the reason (the WhatsApp window's templates are the engine's tests').
+// Starting an automation for a contact or a group first shows how many
+// contacts it reaches, then starts it.
+func TestDashboardSendAndStart(t *testing.T) {
+	g := StartGateway(t, inboxConfig)
+	g.Text(Inbound{From: customerA, Body: "JOIN"})
+	g.Text(Inbound{From: customerB, Body: "JOIN"})
+	g.Text(Inbound{From: customerC, Body: "JOIN"})
+	repliesTo(t, g, customerA, 1)
+	repliesTo(t, g, customerB, 1)
+	repliesTo(t, g, customerC, 1)
+	g.Text(Inbound{From: customerC, Body: "STOP"})
+	repliesTo(t, g, customerC, 2)
+
+	c, csrf := dashLogin(t, g)
+	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/contacts/"+url.PathEscape(customerA), nil)
+	if !strings.Contains(page, "/send\">Send a message</a>") || !strings.Contains(page, "Start an automation") {
+		t.Errorf("contact page lacks its actions:\n%s", page)
+	}
+	send := func(phone, text, token string) (*http.Response, string) {
+		form := url.Values{"text": {text}}
+		if token != "" {
+			form.Set("csrf", token)
+		}
+		return dashDo(t, c, http.MethodPost, g.URL+"/admin/contacts/"+url.PathEscape(phone)+"/send", form)
+	}
+	if res, _ := send(customerA, "forged", ""); res.StatusCode != http.StatusForbidden {
+		t.Errorf("send without the CSRF token: %d, want 403", res.StatusCode)
+	}
+	res, _ := send(customerA, "Your order is ready.", csrf)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send to A: %d", res.StatusCode)
+	}
+	if got := waitSentTo(t, g, customerA, 2)[1]; got.From != OurSMS || got.Body != "Your order is ready." {
+		t.Errorf("one-off to A = from %s %q", got.From, got.Body)
+	}
+	res, page = send(customerC, "Come back!", csrf)
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "the contact opted out") {
+		t.Errorf("send to an opted-out contact: %d\n%s", res.StatusCode, page)
+	}
+
+	confirm := func(path string, form url.Values) (*http.Response, string) {
+		form.Set("csrf", csrf)
+		return dashDo(t, c, http.MethodPost, g.URL+path, form)
+	}
+	// A contact: one reached; the start sends promo's reply.
+	const dora = "+15551230009"
+	res, page = confirm("/admin/start/confirm", url.Values{"automation": {"promo"}, "target": {"contact"}, "contact": {dora}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, `<strong id="reach">1</strong> contact `) {
+		t.Fatalf("confirm a contact start: %d\n%s", res.StatusCode, page)
+	}
+	if len(sentTo(g, dora)) != 0 {
+		t.Fatal("the confirmation page started it")
+	}
+	res, page = confirm("/admin/start", url.Values{"automation": {"promo"}, "target": {"contact"}, "contact": {dora}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "promo started for 1 contact.") {
+		t.Fatalf("start for a contact: %d\n%s", res.StatusCode, page)
+	}
+	if got := repliesTo(t, g, dora, 1); got[0] != "Our spring offer is on." {
+		t.Errorf("Dora got %q", got)
+	}
+	// The newsletter: A and B reached, C opted out and passed over.
+	res, page = confirm("/admin/start/confirm", url.Values{"automation": {"promo"}, "target": {"group"}, "group": {"newsletter"}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, `<strong id="reach">2</strong> contacts (1 opted out, passed over)`) {
+		t.Errorf("confirm a group start: %d\n%s", res.StatusCode, page)
+	}
+	// Bad forms say what is wrong.
+	res, page = confirm("/admin/start/confirm", url.Values{"automation": {"nope"}, "target": {"group"}, "group": {"nope"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "automation: choose one") || !strings.Contains(page, "group: choose a declared group") {
+		t.Errorf("confirm a bad start: %d\n%s", res.StatusCode, page)
+	}
+	// Without the CSRF token: refused.
+	if res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/start", url.Values{"automation": {"promo"}, "contact": {dora}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("start without the CSRF token: %d, want 403", res.StatusCode)
+	}
+}
