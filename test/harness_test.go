@@ -383,6 +383,8 @@ type Message struct {
 	Attempts  int               `json:"attempts"`
 	// ProviderID is the provider's id of a sent message (Twilio's sid).
 	ProviderID string `json:"provider_id"`
+	// CreatedAt is when keyway made the message.
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Messages returns a contact's stored messages, newest first.

@@ -64,6 +64,7 @@ func TestValidateAcceptsEveryExample(t *testing.T) {
 		"KEYWAY_ADMIN_TOKEN": "an-admin-token-long-enough", "KEYWAY_PUBLIC_URL": "https://sms.example.com",
 		"CRM_API_KEY":     "crm-key",
 		"META_APP_SECRET": "meta-app-secret", "META_VERIFY_TOKEN": "meta-verify-token", "META_ACCESS_TOKEN": "meta-access-token",
+		"VONAGE_API_KEY": "abcd1234", "VONAGE_API_SECRET": "vonage-api-secret", "VONAGE_SIGNATURE_SECRET": "vonage-signature-secret",
 	}
 	for name := range live {
 		t.Setenv(name, "")

@@ -111,14 +111,14 @@ func indexCounts(t *boltTx) error {
 	err = t.tx.Bucket(bEnrollments).ForEach(func(k, v []byte) error {
 		raw, err := plainValue(v)
 		if err != nil {
-			return fmt.Errorf("store: count open handoffs: enrollment %q: %w", k, err)
+			return fmt.Errorf("bolt: count open handoffs: enrollment %q: %w", k, err)
 		}
 		if !bytes.Contains(raw, status) {
 			return nil
 		}
 		var e engine.Enrollment
 		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("store: count open handoffs: enrollment %q: %w", k, err)
+			return fmt.Errorf("bolt: count open handoffs: enrollment %q: %w", k, err)
 		}
 		if e.Status == engine.EnrollmentHandoff && e.Handoff != nil {
 			handoffs = append(handoffs, bytes.Clone(k))

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,4 +86,86 @@ func lengthPrefixed(b []byte) (string, []byte, error) {
 		return "", nil, errors.New("bad length")
 	}
 	return string(b[n : n+int(l)]), b[n+int(l):], nil
+}
+
+func timerKey(due time.Time, enrollment string) []byte {
+	k := make([]byte, 8, 8+len(enrollment))
+	binary.BigEndian.PutUint64(k, uint64(due.UnixNano()))
+	return append(k, enrollment...)
+}
+
+// PutTimer implements engine.Tx; it counts the timers (counts.go).
+func (t *boltTx) PutTimer(tm engine.Timer) error {
+	k := timerKey(tm.Due, tm.Enrollment)
+	if t.writable && t.tx.Bucket(bTimers).Get(k) == nil {
+		if err := t.count(countTimers, 1); err != nil {
+			return err
+		}
+	}
+	if !t.writable {
+		return errReadOnly
+	}
+	return t.bucket(bTimers).Put(k, encodeTimer(tm))
+}
+
+// DeleteTimer implements engine.Tx.
+func (t *boltTx) DeleteTimer(tm engine.Timer) error {
+	k := timerKey(tm.Due, tm.Enrollment)
+	if t.writable && t.tx.Bucket(bTimers).Get(k) != nil {
+		if err := t.count(countTimers, -1); err != nil {
+			return err
+		}
+	}
+	return t.del(bTimers, k)
+}
+
+// DueTimers implements engine.Tx: a cursor from the earliest key,
+// stopping at the first timer not yet due.
+func (t *boltTx) DueTimers(now time.Time, limit int) ([]engine.Timer, error) {
+	var out []engine.Timer
+	end := uint64(now.UnixNano())
+	cur := t.tx.Bucket(bTimers).Cursor()
+	for k, v := cur.First(); k != nil && len(out) < limit; k, v = cur.Next() {
+		if binary.BigEndian.Uint64(k[:8]) > end {
+			break
+		}
+		tm, err := decodeTimer(k, v)
+		if err != nil {
+			return nil, fmt.Errorf("bolt: decode timer: %w", err)
+		}
+		out = append(out, tm)
+	}
+	return out, nil
+}
+
+// HoldTimer implements engine.Tx.
+func (t *boltTx) HoldTimer(tm engine.Timer) error {
+	if err := t.DeleteTimer(tm); err != nil {
+		return err
+	}
+	return t.put(bHeld, append(key(tm.Automation, ""), timerKey(tm.Due, tm.Enrollment)...), tm)
+}
+
+// ReleaseTimers implements engine.Tx.
+func (t *boltTx) ReleaseTimers(automationID string) (int, error) {
+	prefix := key(automationID, "")
+	cur := t.tx.Bucket(bHeld).Cursor()
+	var keys [][]byte
+	var timers []engine.Timer
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		var tm engine.Timer
+		if err := decodeValue(v, &tm); err != nil {
+			return 0, fmt.Errorf("bolt: decode held timer: %w", err)
+		}
+		keys, timers = append(keys, bytes.Clone(k)), append(timers, tm)
+	}
+	for i, k := range keys {
+		if err := t.del(bHeld, k); err != nil {
+			return 0, err
+		}
+		if err := t.PutTimer(timers[i]); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }

@@ -20,7 +20,7 @@ func (t *pgTx) OpenHandoffCount() (int, error) {
 func (t *pgTx) count(what, sql string) (int, error) {
 	var n int64
 	if err := t.tx.QueryRow(t.ctx, sql).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: count %s: %w", what, err)
+		return 0, fmt.Errorf("postgres: count %s: %w", what, err)
 	}
 	return int(n), nil
 }

@@ -113,28 +113,28 @@ const migrateLock = 0x6b65797761790001 // "keyway" 1
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("store: migrate: connect: %w", err)
+		return fmt.Errorf("postgres: migrate: connect: %w", err)
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
-		return fmt.Errorf("store: migrate: take the migration lock: %w", err)
+		return fmt.Errorf("postgres: migrate: take the migration lock: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock)) //nolint:errcheck // the session ends with the connection anyway
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS keyway_schema (version integer NOT NULL)`); err != nil {
-		return fmt.Errorf("store: migrate: create the version table: %w", err)
+		return fmt.Errorf("postgres: migrate: create the version table: %w", err)
 	}
 	version := 0
 	err = conn.QueryRow(ctx, `SELECT version FROM keyway_schema`).Scan(&version)
 	switch {
 	case err == pgx.ErrNoRows:
 		if _, err := conn.Exec(ctx, `INSERT INTO keyway_schema (version) VALUES (0)`); err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
+			return fmt.Errorf("postgres: migrate: %w", err)
 		}
 	case err != nil:
-		return fmt.Errorf("store: migrate: read the schema version: %w", err)
+		return fmt.Errorf("postgres: migrate: read the schema version: %w", err)
 	}
 	if version > len(migrations) {
-		return fmt.Errorf("store: migrate: the database has schema version %d, newer than this keyway's %d: run a newer keyway", version, len(migrations))
+		return fmt.Errorf("postgres: migrate: the database has schema version %d, newer than this keyway's %d: run a newer keyway", version, len(migrations))
 	}
 	for v := version; v < len(migrations); v++ {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
@@ -145,7 +145,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("store: migrate to schema version %d: %w", v+1, err)
+			return fmt.Errorf("postgres: migrate to schema version %d: %w", v+1, err)
 		}
 	}
 	return nil

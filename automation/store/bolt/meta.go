@@ -1,0 +1,25 @@
+package bolt
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// Meta implements engine.Tx.
+func (t *boltTx) Meta(k string) ([]byte, error) {
+	v := t.tx.Bucket(bMeta).Get([]byte(k))
+	if v == nil {
+		return nil, fmt.Errorf("bolt: meta %q: %w", k, engine.ErrNotFound)
+	}
+	return bytes.Clone(v), nil
+}
+
+// PutMeta implements engine.Tx.
+func (t *boltTx) PutMeta(k string, v []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	return t.tx.Bucket(bMeta).Put([]byte(k), v)
+}

@@ -1,0 +1,66 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
+)
+
+// Contact implements engine.Tx. In an Update it first takes the contact's
+// lock.
+func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
+	if err := t.lockContact(phone); err != nil {
+		return nil, err
+	}
+	var c engine.Contact
+	if err := t.getJSON(&c, "contact", config.MaskAddress(phone), `SELECT data FROM contacts WHERE phone = $1`, phone); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// PutContact implements engine.Tx; it keeps the group index.
+func (t *pgTx) PutContact(c *engine.Contact) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if c.Phone == "" {
+		return errors.New("postgres: put contact: no phone")
+	}
+	data, err := encode("contact", c)
+	if err != nil {
+		return err
+	}
+	if err := t.exec(`INSERT INTO contacts (phone, data) VALUES ($1, $2)
+		ON CONFLICT (phone) DO UPDATE SET data = EXCLUDED.data`, c.Phone, data); err != nil {
+		return fmt.Errorf("postgres: put contact %s: %w", config.MaskAddress(c.Phone), err)
+	}
+	groups := c.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	if err := t.exec(`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`, c.Phone, groups); err != nil {
+		return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
+	}
+	if err := t.exec(`INSERT INTO contact_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`, c.Phone, groups); err != nil {
+		return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
+	}
+	return nil
+}
+
+// ContactsInGroup implements engine.Tx.
+func (t *pgTx) ContactsInGroup(group, after string, limit int) ([]*engine.Contact, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return listJSON[engine.Contact](t, "group members", `SELECT c.data FROM contact_groups g JOIN contacts c ON c.phone = g.phone
+		WHERE g.grp = $1 AND g.phone > $2 ORDER BY g.phone LIMIT $3`, group, after, int64(limit))
+}
+
+// ContactsPage implements engine.Tx: contacts after the phone given, in
+// phone order (the primary key's), all of them when limit is 0.
+func (t *pgTx) ContactsPage(after string, limit int) ([]*engine.Contact, error) {
+	return listJSON[engine.Contact](t, "contacts", `SELECT data FROM contacts WHERE phone > $1 ORDER BY phone LIMIT $2`, after, limitArg(limit))
+}

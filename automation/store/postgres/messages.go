@@ -1,0 +1,98 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// Message implements engine.Tx.
+func (t *pgTx) Message(id string) (*engine.Message, error) {
+	if err := t.lock("message", id, id); err != nil {
+		return nil, err
+	}
+	var m engine.Message
+	if err := t.getJSON(&m, "message", id, `SELECT data FROM messages WHERE id = $1`, id); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// MessageByProviderID implements engine.Tx. In an Update it takes the
+// message's lock (as Message does) and reads it again under it, so that a
+// status callback and the outbox recording a send take turns.
+func (t *pgTx) MessageByProviderID(provider, providerID string) (*engine.Message, error) {
+	var m engine.Message
+	err := t.getJSON(&m, "message", provider+"/"+providerID,
+		`SELECT data FROM messages WHERE provider = $1 AND provider_id = $2`, provider, providerID)
+	if err != nil {
+		return nil, err
+	}
+	if !t.writable || t.locked["message\x00"+m.ID] {
+		return &m, nil
+	}
+	return t.Message(m.ID)
+}
+
+// PutMessage implements engine.Tx. A provider id is unique: a message
+// another process stored first under it makes the transaction run again,
+// where the engine finds that message and answers it as a duplicate.
+func (t *pgTx) PutMessage(m *engine.Message) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if m.ID == "" {
+		return errors.New("postgres: put message: no id")
+	}
+	data, err := encode("message", m)
+	if err != nil {
+		return err
+	}
+	var pid any
+	if m.ProviderID != "" {
+		pid = m.ProviderID
+	}
+	if err := t.exec(`INSERT INTO messages (id, provider, provider_id, contact, created_ns, data) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, provider_id = EXCLUDED.provider_id,
+			contact = EXCLUDED.contact, created_ns = EXCLUDED.created_ns, data = EXCLUDED.data`,
+		m.ID, m.Provider, pid, m.Contact, ns(m.CreatedAt), data); err != nil {
+		return fmt.Errorf("postgres: put message %q: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Messages implements engine.Tx.
+func (t *pgTx) Messages(contact string, limit int) ([]*engine.Message, error) {
+	return listJSON[engine.Message](t, "messages", `SELECT data FROM messages WHERE contact = $1 AND contact <> '' ORDER BY id DESC LIMIT $2`, contact, limitArg(limit))
+}
+
+// MessagesPage implements engine.Tx: every contact's messages with an id
+// before the one given (from the newest when empty), newest first by id
+// (the primary key's order), all of them when limit is 0.
+func (t *pgTx) MessagesPage(before string, limit int) ([]*engine.Message, error) {
+	if before == "" {
+		return listJSON[engine.Message](t, "messages", `SELECT data FROM messages ORDER BY id DESC LIMIT $1`, limitArg(limit))
+	}
+	return listJSON[engine.Message](t, "messages", `SELECT data FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, limitArg(limit))
+}
+
+// PruneMessages implements engine.Tx: one indexed DELETE of the oldest
+// messages that are not queued.
+func (t *pgTx) PruneMessages(before time.Time, limit int) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := t.tx.Exec(t.ctx, `DELETE FROM messages WHERE id IN (
+		SELECT m.id FROM messages m WHERE m.created_ns < $1
+		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id)
+		ORDER BY m.created_ns, m.id LIMIT $2)`, ns(before), int64(limit))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune messages: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -1,0 +1,46 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// Meta implements engine.Tx.
+func (t *pgTx) Meta(k string) ([]byte, error) {
+	if err := t.lock("meta", k, k); err != nil {
+		return nil, err
+	}
+	var v []byte
+	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, k).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: meta %q: %w", k, engine.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: meta %q: %w", k, err)
+	}
+	return v, nil
+}
+
+// PutMeta implements engine.Tx.
+func (t *pgTx) PutMeta(k string, v []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if k == "" {
+		return errors.New("postgres: put meta: no key")
+	}
+	if err := t.lock("meta", k, k); err != nil {
+		return err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	if err := t.exec(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, k, v); err != nil {
+		return fmt.Errorf("postgres: put meta %q: %w", k, err)
+	}
+	return nil
+}

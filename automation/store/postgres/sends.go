@@ -1,0 +1,188 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// Enqueue implements engine.Tx.
+func (t *pgTx) Enqueue(m *engine.Message) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if m == nil || m.ID == "" {
+		return errors.New("postgres: enqueue: no message id")
+	}
+	q := m.QueueKey()
+	// The queue's rows are locked (and a new queue's key taken) so that
+	// two transactions cannot both make a message the head.
+	if err := t.lock("queue", q, q); err != nil {
+		return fmt.Errorf("postgres: enqueue %q: %w", m.ID, err)
+	}
+	due := ns(m.NextAttempt)
+	if err := t.exec(`INSERT INTO outbox (message_id, queue, due_ns, lease_ns, head, claimable_ns)
+		VALUES ($1, $2, $3, $4, NOT EXISTS (SELECT 1 FROM outbox WHERE queue = $2), $3)
+		ON CONFLICT (message_id) DO NOTHING`, m.ID, q, due, int64(math.MinInt64)); err != nil {
+		return fmt.Errorf("postgres: enqueue %q: %w", m.ID, err)
+	}
+	t.wake = true
+	return nil
+}
+
+// Dequeue implements engine.Tx.
+func (t *pgTx) Dequeue(id string) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	// Every change to a queue's rows happens under the queue's lock, taken
+	// before the row goes: a head chosen while another transaction is
+	// taking a later message out could otherwise be that message, gone
+	// once it commits, and leave the queue with no head to claim.
+	var queue string
+	err := t.tx.QueryRow(t.ctx, `SELECT queue FROM outbox WHERE message_id = $1`, id).Scan(&queue)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
+	}
+	if err := t.lock("queue", queue, queue); err != nil {
+		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
+	}
+	var head bool
+	err = t.tx.QueryRow(t.ctx, `DELETE FROM outbox WHERE message_id = $1 RETURNING head`, id).Scan(&head)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // another transaction took it out while this one waited
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
+	}
+	if !head {
+		return nil
+	}
+	// The next message of the queue becomes its head.
+	if err := t.exec(`UPDATE outbox SET head = true WHERE message_id =
+		(SELECT message_id FROM outbox WHERE queue = $1 ORDER BY message_id LIMIT 1)`, queue); err != nil {
+		return fmt.Errorf("postgres: dequeue %q: next head: %w", id, err)
+	}
+	t.wake = true
+	return nil
+}
+
+// Outbox implements engine.Tx.
+func (t *pgTx) Outbox(after string, limit int) ([]string, error) {
+	return t.strings("outbox", `SELECT message_id FROM outbox WHERE message_id > $1 ORDER BY message_id LIMIT $2`, after, limitArg(limit))
+}
+
+func (t *pgTx) strings(what, sql string, args ...any) ([]string, error) {
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// QueuedSend implements engine.Tx.
+func (t *pgTx) QueuedSend(id string) (*engine.QueuedSend, error) {
+	var q engine.QueuedSend
+	var due, lease int64
+	err := t.tx.QueryRow(t.ctx, `SELECT message_id, queue, due_ns, owner, lease_ns FROM outbox WHERE message_id = $1`, id).
+		Scan(&q.MessageID, &q.Queue, &due, &q.Owner, &lease)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: queued send %q: %w", id, engine.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: queued send %q: %w", id, err)
+	}
+	q.Due, q.LeaseUntil = fromNS(due), fromNS(lease)
+	return &q, nil
+}
+
+// ClaimSends implements engine.Tx: the due heads, soonest first, locked
+// with SKIP LOCKED so that processes claiming together take different
+// sends.
+func (t *pgTx) ClaimSends(now time.Time, lease time.Duration, owner string, limit int) ([]string, error) {
+	if !t.writable {
+		return nil, errReadOnly
+	}
+	if owner == "" {
+		return nil, errors.New("postgres: claim sends: no owner")
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	until := ns(now.Add(lease))
+	return t.strings("claim sends", `WITH claimed AS (
+			SELECT message_id, claimable_ns FROM outbox WHERE head AND claimable_ns <= $1
+			ORDER BY claimable_ns, message_id LIMIT $2 FOR UPDATE SKIP LOCKED),
+		leased AS (
+			UPDATE outbox o SET owner = $3, lease_ns = $4, claimable_ns = $4
+			FROM claimed c WHERE o.message_id = c.message_id)
+		SELECT message_id FROM claimed ORDER BY claimable_ns, message_id`, ns(now), int64(limit), owner, until)
+}
+
+// ReleaseSend implements engine.Tx.
+func (t *pgTx) ReleaseSend(id, owner string, due time.Time) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	var cur string
+	err := t.tx.QueryRow(t.ctx, `SELECT owner FROM outbox WHERE message_id = $1 FOR UPDATE`, id).Scan(&cur)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: release send %q: %w", id, engine.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: release send %q: %w", id, err)
+	}
+	if cur != owner || owner == "" {
+		return fmt.Errorf("postgres: release send %q: %w", id, engine.ErrLeaseLost)
+	}
+	d := ns(due)
+	if err := t.exec(`UPDATE outbox SET owner = '', lease_ns = $2, due_ns = $3, claimable_ns = $3 WHERE message_id = $1`,
+		id, int64(math.MinInt64), d); err != nil {
+		return fmt.Errorf("postgres: release send %q: %w", id, err)
+	}
+	t.wake = true
+	return nil
+}
+
+// RecoverSends implements engine.Tx.
+func (t *pgTx) RecoverSends(owner string) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	if owner == "" {
+		return 0, errors.New("postgres: recover sends: no owner")
+	}
+	tag, err := t.tx.Exec(t.ctx, `UPDATE outbox SET owner = '', lease_ns = $2, claimable_ns = due_ns WHERE owner = $1`, owner, int64(math.MinInt64))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: recover sends of %q: %w", owner, err)
+	}
+	if tag.RowsAffected() > 0 {
+		t.wake = true
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// NextSendDue implements engine.Tx.
+func (t *pgTx) NextSendDue() (time.Time, error) {
+	var n int64
+	err := t.tx.QueryRow(t.ctx, `SELECT claimable_ns FROM outbox WHERE head ORDER BY claimable_ns, message_id LIMIT 1`).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("postgres: next send: %w", engine.ErrNotFound)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("postgres: next send: %w", err)
+	}
+	return fromNS(n), nil
+}
