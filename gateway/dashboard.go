@@ -37,7 +37,7 @@ const (
 var pages = func() map[string]*template.Template {
 	funcs := pageFuncs(time.UTC, nil, nil)
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error",
+	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview",
 		"inbox", "conversation", "send", "start"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
@@ -141,6 +141,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
 	d.Get("/reload", in, g.dashReload)
+	d.Get("/overview", in, g.dashOverview)
 	g.inboxRoutes(d, in)
 }
 

@@ -53,12 +53,12 @@ func (g *Gateway) inboxRoutes(d fiber.Router, in fiber.Handler) {
 }
 
 // dashHome is the dashboard's landing page: the inbox for staff, the
-// automations for admins.
+// overview for admins.
 func (g *Gateway) dashHome(c *fiber.Ctx) error {
 	if dashActor(c).Role == "staff" {
 		return c.Redirect("/admin/inbox", fiber.StatusFound)
 	}
-	return c.Redirect("/admin/automations", fiber.StatusFound)
+	return c.Redirect("/admin/overview", fiber.StatusFound)
 }
 
 // adminOnly refuses a staff user an admin's page or action.

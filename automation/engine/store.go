@@ -65,6 +65,7 @@ type Tx interface {
 	EnrollmentStore
 	TimerStore
 	MetaStore
+	ActivityStore
 }
 
 // TurnTx is what the engine's own transactions use through a turn (and

@@ -99,6 +99,9 @@ CREATE INDEX send_bookings_at ON send_bookings (at_ns);
 CREATE INDEX enrollments_open_handoff ON enrollments (id)
 	WHERE active AND data->>'status' = 'handoff' AND jsonb_typeof(data->'handoff') = 'object';
 `,
+	// 4: what happened per hour, counted by triggers in the commit of the
+	// write that causes it (activity.go).
+	activitySchema,
 }
 
 // migrateLock is the key of the session advisory lock held while the
