@@ -74,9 +74,11 @@ type Storage struct {
 // token anybody on the Internet may try must resist guessing.
 const MinAdminToken = 16
 
-// Admin configures the admin API; it is off while Token is empty.
+// Admin configures the admin API, which is off while Token is empty, and
+// the dashboard's logins: the token, and the Users with their roles.
 type Admin struct {
 	Token string `yaml:"token"`
+	Users []User `yaml:"users"`
 }
 
 // Defaults apply where a number or a time has no region or zone of its own.

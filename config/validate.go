@@ -32,6 +32,7 @@ func (c *Config) validate() Problems {
 	k.http()
 	k.compliance()
 	k.staff()
+	k.users()
 	k.groups()
 	k.fields()
 	k.automations()

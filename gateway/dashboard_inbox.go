@@ -20,19 +20,10 @@ import (
 // named by its data-poll attribute (the same URL with ?part=...) every
 // few seconds, a static script the Content-Security-Policy allows.
 
-// dashUser is who acts in a dashboard request: a user's name and role.
-type dashUser struct {
-	Name string
-	Role string
-}
-
-// dashActor returns the dashboard user of the request. Until users of
-// their own exist, whoever logged in with the admin token is "admin".
-func dashActor(*fiber.Ctx) dashUser { return dashUser{Name: "admin", Role: "admin"} }
-
 // inboxRoutes mounts the inbox, the one-off send and the start pages on
-// the dashboard group d; in lets a request with a session through.
-func (g *Gateway) inboxRoutes(d fiber.Router, in fiber.Handler) {
+// the dashboard group d; in lets a request with a session through, admin
+// only an admin's.
+func (g *Gateway) inboxRoutes(d fiber.Router, in, admin fiber.Handler) {
 	d.Get("/poll.js", func(c *fiber.Ctx) error {
 		js, err := web.ReadFile("web/poll.js")
 		if err != nil {
@@ -47,32 +38,15 @@ func (g *Gateway) inboxRoutes(d fiber.Router, in fiber.Handler) {
 	d.Post("/inbox/:phone/close", in, g.dashCloseHandoff)
 	d.Get("/contacts/:phone/send", in, g.dashSendPage)
 	d.Post("/contacts/:phone/send", in, g.dashSend)
-	d.Get("/start", in, adminOnly, g.dashStartPage)
-	d.Post("/start/confirm", in, adminOnly, g.dashStartConfirm)
-	d.Post("/start", in, adminOnly, g.dashStart)
-}
-
-// dashHome is the dashboard's landing page: the inbox for staff, the
-// overview for admins.
-func (g *Gateway) dashHome(c *fiber.Ctx) error {
-	if dashActor(c).Role == "staff" {
-		return c.Redirect("/admin/inbox", fiber.StatusFound)
-	}
-	return c.Redirect("/admin/overview", fiber.StatusFound)
-}
-
-// adminOnly refuses a staff user an admin's page or action.
-func adminOnly(c *fiber.Ctx) error {
-	if dashActor(c).Role != "admin" {
-		return fiber.NewError(fiber.StatusForbidden, "only an admin may do this")
-	}
-	return c.Next()
+	d.Get("/start", in, admin, g.dashStartPage)
+	d.Post("/start/confirm", in, admin, g.dashStartConfirm)
+	d.Post("/start", in, admin, g.dashStart)
 }
 
 // renderPart answers with the part named part of page (a template the
 // page defines), for poll.js: the same data as the whole page.
 func (g *Gateway) renderPart(c *fiber.Ctx, page, part string, data any) error {
-	view := map[string]any{"Page": page, "Data": data}
+	view := map[string]any{"Page": page, "Data": data, "Actor": actor(c)}
 	if se, ok := c.Locals("session").(*session); ok {
 		view["CSRF"] = se.csrf
 	}
@@ -209,8 +183,8 @@ func (g *Gateway) dashAnswer(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
 	}
 	text := strings.TrimSpace(c.FormValue("text"))
-	user := dashActor(c)
-	d, err := g.engine.Answer(c.UserContext(), phone, text, user.Name)
+	user := actor(c)
+	d, err := g.engine.Answer(c.UserContext(), phone, text)
 	if err != nil {
 		return err
 	}
@@ -234,8 +208,8 @@ func (g *Gateway) dashCloseHandoff(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
 	}
-	user := dashActor(c)
-	closed, err := g.engine.CloseHandoff(c.UserContext(), phone, user.Name)
+	user := actor(c)
+	closed, err := g.engine.CloseHandoff(c.UserContext(), phone)
 	if err != nil {
 		return err
 	}

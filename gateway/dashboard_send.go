@@ -117,8 +117,8 @@ func (g *Gateway) dashSend(c *fiber.Ctx) error {
 	}
 	f := sendForm{Text: c.FormValue("text"), ContentSID: c.FormValue("content_sid"), Name: c.FormValue("name"),
 		Language: c.FormValue("language"), Variables: c.FormValue("variables")}
-	user := dashActor(c)
-	d, err := g.engine.Send(c.UserContext(), phone, f.oneOff(), user.Name)
+	user := actor(c)
+	d, err := g.engine.Send(c.UserContext(), phone, f.oneOff())
 	if errors.Is(err, engine.ErrNotFound) {
 		return fiber.NewError(fiber.StatusNotFound, "no contact "+phone)
 	}
@@ -351,8 +351,8 @@ func (g *Gateway) dashStart(c *fiber.Ctx) error {
 		c.Status(fiber.StatusUnprocessableEntity)
 		return g.render(c, "start", "Start an automation", d)
 	}
-	user := dashActor(c)
-	res, err := g.startNow(c.UserContext(), p, user.Name)
+	user := actor(c)
+	res, err := g.startNow(c.UserContext(), p)
 	if err != nil {
 		return err
 	}
@@ -363,7 +363,7 @@ func (g *Gateway) dashStart(c *fiber.Ctx) error {
 }
 
 // startNow starts p: a contact now through the engine's manual start.
-func (g *Gateway) startNow(ctx context.Context, p *startPlan, user string) (*startResult, error) {
+func (g *Gateway) startNow(ctx context.Context, p *startPlan) (*startResult, error) {
 	if p.Phone == "" || p.At != nil {
 		return &startResult{Note: "Starting for a group or a tag, or at a later time, is not available yet."}, nil
 	}

@@ -420,6 +420,7 @@ func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel str
 	en := &Enrollment{
 		ID: e.ids.next(t.now), Automation: a.ID, Contact: t.contact.Phone, Channel: channel,
 		Status: EnrollmentRunning, Vars: maps.Clone(vars), StartedAt: t.now, UpdatedAt: t.now,
+		StartedBy: t.x.by,
 	}
 	if en.Vars == nil {
 		en.Vars = map[string]any{}
@@ -513,7 +514,7 @@ func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
 		return err
 	}
 	now := t.now
-	en.Status, en.EndReason, en.EndedAt = EnrollmentEnded, reason, &now
+	en.Status, en.EndReason, en.EndedAt, en.EndedBy = EnrollmentEnded, reason, &now, t.x.by
 	en.Epoch++
 	t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
 	t.put(en)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -228,9 +229,9 @@ func contactConversation(tx MetaStore, phone string) (*Conversation, error) {
 // Answer sends text to the contact with phone as a staff answer to its
 // conversation, exactly as "#REF text" from a staff number would go (the
 // same number, channel, opt-out and WhatsApp window rules; an open
-// handoff hears of it), and records user as who answered. It returns why
-// nothing was sent when it cannot go.
-func (e *Engine) Answer(ctx context.Context, phone, text, user string) (Delivery, error) {
+// handoff hears of it), recording as its sender the person ctx names
+// (WithActor). It returns why nothing was sent when it cannot go.
+func (e *Engine) Answer(ctx context.Context, phone, text string) (Delivery, error) {
 	out, err := transactValue(ctx, e, nil, func(x *unitOfWork) (Delivery, error) {
 		conv, err := contactConversation(x.tx, phone)
 		if err != nil {
@@ -242,8 +243,7 @@ func (e *Engine) Answer(ctx context.Context, phone, text, user string) (Delivery
 		if text == "" {
 			return Delivery{Ref: conv.Ref, NotSent: "nothing to send: write the answer first"}, nil
 		}
-		who := staffActor{label: "dashboard user " + user, user: user}
-		m, why, err := e.answerConversation(ctx, x, conv, staffAnswer{text: text, who: who})
+		m, why, err := e.answerConversation(ctx, x, conv, staffAnswer{text: text, who: x.dashboardActor()})
 		if err != nil || why != "" {
 			return Delivery{Ref: conv.Ref, NotSent: why}, err
 		}
@@ -256,18 +256,24 @@ func (e *Engine) Answer(ctx context.Context, phone, text, user string) (Delivery
 }
 
 // CloseHandoff closes the open handoff of the contact with phone, as
-// "#done" from a staff number does, for user. It reports whether one was
-// open.
-func (e *Engine) CloseHandoff(ctx context.Context, phone, user string) (bool, error) {
+// "#done" from a staff number does, for the person ctx names. It reports
+// whether one was open.
+func (e *Engine) CloseHandoff(ctx context.Context, phone string) (bool, error) {
 	closed, err := transactValue(ctx, e, nil, func(x *unitOfWork) (bool, error) {
 		conv, err := contactConversation(x.tx, phone)
 		if err != nil || conv == nil {
 			return false, err
 		}
-		return e.closeHandoff(ctx, x, conv, staffActor{label: "dashboard user " + user, user: user})
+		return e.closeHandoff(ctx, x, conv, x.dashboardActor())
 	})
 	if err != nil {
 		return false, fmt.Errorf("engine: close the handoff of %s: %w", phone, err)
 	}
 	return closed, nil
+}
+
+// dashboardActor is the person the unit of work acts for (WithActor), as
+// an answer or a close from the dashboard names them.
+func (x *unitOfWork) dashboardActor() staffActor {
+	return staffActor{label: "dashboard user " + cmp.Or(x.by, "(unnamed)")}
 }

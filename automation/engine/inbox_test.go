@@ -41,7 +41,7 @@ func inboxOf(t *testing.T, e *engine.Engine) []engine.InboxEntry {
 func TestInboxAnswerAndClose(t *testing.T) {
 	const staff, ann, bob = "+15550100100", "+15551230001", "+15551230002"
 	e, clock, store := refEngine(t, inboxConfig, "AAAA", "BBBB")
-	ctx := context.Background()
+	ctx := engine.WithActor(context.Background(), "sam")
 	sayFrom(t, e, store, 1, ann, "sms", "AGENT please")
 	clock.Advance(time.Minute)
 	sayFrom(t, e, store, 2, bob, "sms", "where is my order?")
@@ -59,14 +59,14 @@ func TestInboxAnswerAndClose(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	d, err := e.Answer(ctx, bob, "It ships today", "sam")
+	d, err := e.Answer(ctx, bob, "It ships today")
 	if err != nil || d.NotSent != "" || d.Message == "" || d.Ref != "BBBB" {
 		t.Fatalf("answer Bob: %+v, %v", d, err)
 	}
 	if got := outboxNow(t, store, sendAll); len(got) != 1 || got[0] != bob+" It ships today" {
 		t.Fatalf("answer Bob queued %q", got)
 	}
-	if m := message(t, store, d.Message); m.Purpose != engine.PurposeStaff || m.From != "+15005550006" || m.Channel != "sms" {
+	if m := message(t, store, d.Message); m.Purpose != engine.PurposeStaff || m.From != "+15005550006" || m.Channel != "sms" || m.By != "sam" {
 		t.Errorf("answer = %+v, want a staff answer from the number Bob wrote to", m)
 	}
 	list = inboxOf(t, e)
@@ -85,7 +85,7 @@ func TestInboxAnswerAndClose(t *testing.T) {
 	if list = inboxOf(t, e); len(list) != 1 || list[0].Contact != ann || list[0].Channel != "sms" {
 		t.Fatalf("a day later: %+v", list)
 	}
-	d, err = e.Answer(ctx, "+15559999999", "anyone?", "sam")
+	d, err = e.Answer(ctx, "+15559999999", "anyone?")
 	if err != nil || d.NotSent == "" {
 		t.Errorf("answer to a contact never forwarded: %+v, %v", d, err)
 	}
@@ -98,14 +98,14 @@ func TestInboxCloseHandoff(t *testing.T) {
 	e, _, store := refEngine(t, inboxConfig, "AAAA")
 	ctx := context.Background()
 	sayFrom(t, e, store, 1, ann, "sms", "AGENT please")
-	closed, err := e.CloseHandoff(ctx, ann, "sam")
+	closed, err := e.CloseHandoff(ctx, ann)
 	if err != nil || !closed {
 		t.Fatalf("close: %v, %v", closed, err)
 	}
 	if got := outboxNow(t, store, sendAll); len(got) != 1 || got[0] != ann+" Thanks for talking to us!" {
 		t.Fatalf("after close: %q, want the step after the handoff", got)
 	}
-	if closed, err := e.CloseHandoff(ctx, ann, "sam"); err != nil || closed {
+	if closed, err := e.CloseHandoff(ctx, ann); err != nil || closed {
 		t.Fatalf("second close: %v, %v", closed, err)
 	}
 }
@@ -118,7 +118,7 @@ func TestInboxAnswerRefused(t *testing.T) {
 	ctx := context.Background()
 	sayFrom(t, e, store, 1, ann, "sms", "help me")
 	sayFrom(t, e, store, 2, ann, "sms", "STOP")
-	d, err := e.Answer(ctx, ann, "Hello?", "sam")
+	d, err := e.Answer(ctx, ann, "Hello?")
 	if err != nil || d.Message != "" || !strings.Contains(d.NotSent, "opted out") {
 		t.Fatalf("answer to an opted-out contact: %+v, %v", d, err)
 	}
@@ -130,7 +130,7 @@ func TestInboxAnswerRefused(t *testing.T) {
 	}
 	outboxNow(t, store, sendAll)
 	clock.Advance(25 * time.Hour)
-	d, err = e.Answer(ctx, wa, "late", "sam")
+	d, err = e.Answer(ctx, wa, "late")
 	if err != nil || !strings.Contains(d.NotSent, "24-hour window") {
 		t.Fatalf("answer outside the window: %+v, %v", d, err)
 	}
@@ -142,8 +142,8 @@ func TestInboxAnswerRefused(t *testing.T) {
 func TestSendOneOff(t *testing.T) {
 	const ann, wa = "+15551230001", "+15551230003"
 	e, clock, store := refEngine(t, inboxConfig, "AAAA", "WWWW")
-	ctx := context.Background()
-	if _, err := e.Send(ctx, ann, engine.OneOff{Text: "hi"}, "sam"); err == nil || !strings.Contains(err.Error(), "not found") {
+	ctx := engine.WithActor(context.Background(), "sam")
+	if _, err := e.Send(ctx, ann, engine.OneOff{Text: "hi"}); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("send to an unknown contact: %v", err)
 	}
 	if err := store.Update(ctx, func(tx engine.Tx) error {
@@ -151,18 +151,18 @@ func TestSendOneOff(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.Send(ctx, ann, engine.OneOff{Text: " Your table is ready "}, "sam")
+	d, err := e.Send(ctx, ann, engine.OneOff{Text: " Your table is ready "})
 	if err != nil || d.Message == "" {
 		t.Fatalf("send: %+v, %v", d, err)
 	}
 	if got := outboxNow(t, store, sendAll); len(got) != 1 || got[0] != ann+" Your table is ready" {
 		t.Fatalf("send queued %q", got)
 	}
-	if m := message(t, store, d.Message); m.Purpose != engine.PurposeStaff || m.From != "+15005550006" {
+	if m := message(t, store, d.Message); m.Purpose != engine.PurposeStaff || m.From != "+15005550006" || m.By != "sam" {
 		t.Errorf("one-off = %+v", m)
 	}
 	sayFrom(t, e, store, 1, ann, "sms", "STOP")
-	if d, err := e.Send(ctx, ann, engine.OneOff{Text: "more"}, "sam"); err != nil || !strings.Contains(d.NotSent, "opted out") {
+	if d, err := e.Send(ctx, ann, engine.OneOff{Text: "more"}); err != nil || !strings.Contains(d.NotSent, "opted out") {
 		t.Fatalf("send to an opted-out contact: %+v, %v", d, err)
 	}
 
@@ -171,10 +171,10 @@ func TestSendOneOff(t *testing.T) {
 	}
 	outboxNow(t, store, sendAll)
 	clock.Advance(25 * time.Hour)
-	if d, err := e.Send(ctx, wa, engine.OneOff{Text: "late"}, "sam"); err != nil || !strings.Contains(d.NotSent, "24-hour window") {
+	if d, err := e.Send(ctx, wa, engine.OneOff{Text: "late"}); err != nil || !strings.Contains(d.NotSent, "24-hour window") {
 		t.Fatalf("text outside the window: %+v, %v", d, err)
 	}
-	d, err = e.Send(ctx, wa, engine.OneOff{Text: "late", ContentSID: "HX0123456789abcdef0123456789abcdef", ContentVariables: map[string]string{"1": "Ann"}}, "sam")
+	d, err = e.Send(ctx, wa, engine.OneOff{Text: "late", ContentSID: "HX0123456789abcdef0123456789abcdef", ContentVariables: map[string]string{"1": "Ann"}})
 	if err != nil || d.Message == "" {
 		t.Fatalf("template outside the window: %+v, %v", d, err)
 	}

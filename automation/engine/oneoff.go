@@ -101,13 +101,14 @@ func (e *Engine) SendChannel(ctx context.Context, phone string) (OneOffChannel, 
 	return out, nil
 }
 
-// Send sends o to the stored contact with phone, for user: on the channel
+// Send sends o to the stored contact with phone, for the person ctx names
+// (WithActor, recorded as the message's By): on the channel
 // it last wrote on, from the number it wrote to there. Inside the WhatsApp
 // window (and on SMS) the text goes; outside it only the template. It is
 // a person's message, like a staff answer: never to an opted-out contact,
 // never held for quiet hours nor counted by the loop guard. It returns why
 // nothing was sent when it cannot go; an unknown contact is ErrNotFound.
-func (e *Engine) Send(ctx context.Context, phone string, o OneOff, user string) (Delivery, error) {
+func (e *Engine) Send(ctx context.Context, phone string, o OneOff) (Delivery, error) {
 	o.Text = strings.TrimSpace(o.Text)
 	out, err := transactValue(ctx, e, nil, func(x *unitOfWork) (Delivery, error) {
 		if _, err := x.tx.Contact(phone); err != nil {
@@ -126,7 +127,7 @@ func (e *Engine) Send(ctx context.Context, phone string, o OneOff, user string) 
 			// As a reply step sends one: the template alone.
 			m.Body, m.ContentSID, m.ContentVariables, m.Template = "", o.ContentSID, o.ContentVariables, o.Template
 		}
-		t.emit(TraceEvent{Contact: phone, What: "one-off message from dashboard user " + user})
+		t.emit(TraceEvent{Contact: phone, What: "one-off message from " + x.dashboardActor().label})
 		if err := t.queue(m); err != nil {
 			return Delivery{}, err
 		}

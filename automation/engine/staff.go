@@ -259,13 +259,12 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	return t.noteAnswered(conv.Ref)
 }
 
-// staffActor is who answers or closes a conversation: a staff number
-// (label as staffLabel names it), or a dashboard user (number empty).
+// staffActor is who answers or closes a conversation, for the trace: a
+// staff number (label as staffLabel names it), or a dashboard user
+// (number empty).
 type staffActor struct {
 	label  string
 	number string
-	// user is the dashboard user, "" for a staff number.
-	user string
 }
 
 // traceContact is the contact a trace event of a's action is about: the

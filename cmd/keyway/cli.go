@@ -43,6 +43,8 @@ Usage:
   keyway test     FILE...           run automation tests
   keyway health   [--config] FILE [--url URL]
                                     ask a running keyway whether it is ready
+  keyway hash-password              print the bcrypt hash of a password read
+                                    from stdin, for admin.users
   keyway version                    print version, commit and Go version
 
 The config file may be given as the argument or with --config, or come from
@@ -66,6 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runTestFiles(args[1:], stdout, stderr)
 	case "health":
 		return health(args[1:], stdout, stderr)
+	case "hash-password":
+		return hashPassword(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fs := newCommandFlags("version", "Usage: keyway version\n\nPrints keyway's version, commit and Go version.\n")
 		if code, done := parseFlags(fs, args[1:], stdout, stderr); done {
