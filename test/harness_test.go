@@ -80,6 +80,9 @@ type Gateway struct {
 	postgres string
 	// retention, if set, is the config's storage.retention.
 	retention string
+	// Users, if set, is the config's admin.users list, as YAML lines
+	// indented under admin (see StartGatewayUsers).
+	Users string
 
 	cmd  *exec.Cmd
 	logs *fakes.Logs
@@ -115,7 +118,7 @@ storage:
   %s
 admin:
   token: %q
-providers:
+%sproviders:
   twilio:
     account_sid: %q
     auth_token: %q
@@ -123,7 +126,7 @@ providers:
     numbers:
       - { number: %q, channel: sms }
       - { number: %q, channel: whatsapp }
-`, PublicURL, g.storage(), AdminToken,
+`, PublicURL, g.storage(), AdminToken, g.Users,
 		g.Twilio.AccountSID, g.Twilio.AuthToken, g.Twilio.URL(), OurSMS, OurWhatsApp)
 	if err := os.WriteFile(g.Config, []byte(head+body), 0o600); err != nil {
 		g.t.Fatal(err)
