@@ -21,6 +21,8 @@ type Config struct {
 	Groups      []Group      `yaml:"groups"`
 	Fields      []string     `yaml:"fields"`
 	Automations []Automation `yaml:"automations"`
+	// Events are the systems told what happened (events.go).
+	Events []EventEndpoint `yaml:"events"`
 
 	// AllowEmptyAutomations lets a reload apply a file with no automations
 	// while enrollments are active, ending every one of them. Without it

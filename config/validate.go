@@ -36,6 +36,7 @@ func (c *Config) validate() Problems {
 	k.groups()
 	k.fields()
 	k.automations()
+	k.events()
 	return k.problems
 }
 

@@ -26,8 +26,10 @@ type unitOfWork struct {
 	// nil when nobody traces.
 	events *[]TraceEvent
 	// wake is set when an outbound message was queued or a timer set.
-	wake  bool
-	after []func()
+	wake bool
+	// wakeEvents is set when an event was stored.
+	wakeEvents bool
+	after      []func()
 	// by is the person the work is done for (WithActor), "" for the
 	// engine's own work: it is recorded on what the work writes.
 	by string
@@ -123,6 +125,9 @@ func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *u
 	}
 	if x.wake {
 		e.onQueue()
+	}
+	if x.wakeEvents {
+		e.onEvents()
 	}
 	for _, f := range x.after {
 		f()
