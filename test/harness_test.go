@@ -83,6 +83,8 @@ type Gateway struct {
 	// Users, if set, is the config's admin.users list, as YAML lines
 	// indented under admin (see StartGatewayUsers).
 	Users string
+	// env holds NAME=value pairs added to keyway's environment.
+	env []string
 
 	cmd  *exec.Cmd
 	logs *fakes.Logs
@@ -169,7 +171,7 @@ func (g *Gateway) launch() {
 	}
 	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Dir = g.Dir
-	g.cmd.Env = append(os.Environ(), "TWILIO_EDGE=", "TWILIO_REGION=")
+	g.cmd.Env = append(append(os.Environ(), "TWILIO_EDGE=", "TWILIO_REGION="), g.env...)
 	g.cmd.Stdout = g.logs
 	g.cmd.Stderr = g.logs
 	if err := g.cmd.Start(); err != nil {
