@@ -75,14 +75,14 @@ type Gateway struct {
 	// wrap, if set, is a command keyway runs under: its words come before
 	// the binary's path and arguments (e.g. unshare to mount a tmpfs).
 	wrap []string
+	// AdminUsers, if set, are lines of YAML that WriteConfig puts under
+	// admin: (e.g. "  users:\n    - { name: ..., role: staff }\n").
+	AdminUsers string
 	// postgres, if set, is the DSN of the database the config names in
 	// storage.postgres, in place of a bbolt file in Dir.
 	postgres string
 	// retention, if set, is the config's storage.retention.
 	retention string
-	// Users, if set, is the config's admin.users list, as YAML lines
-	// indented under admin (see StartGatewayUsers).
-	Users string
 	// env holds NAME=value pairs added to keyway's environment.
 	env []string
 
@@ -128,7 +128,7 @@ admin:
     numbers:
       - { number: %q, channel: sms }
       - { number: %q, channel: whatsapp }
-`, PublicURL, g.storage(), AdminToken, g.Users,
+`, PublicURL, g.storage(), AdminToken, g.AdminUsers,
 		g.Twilio.AccountSID, g.Twilio.AuthToken, g.Twilio.URL(), OurSMS, OurWhatsApp)
 	if err := os.WriteFile(g.Config, []byte(head+body), 0o600); err != nil {
 		g.t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 // ("  users:\n    - {...}\n").
 func StartGatewayUsers(t *testing.T, users, body string) *Gateway {
 	t.Helper()
-	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), Users: users}
+	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), AdminUsers: users}
 	g.Config = filepath.Join(g.Dir, "keyway.yaml")
 	g.WriteConfig(body)
 	g.Start()
@@ -45,9 +45,9 @@ func usersYAML(t *testing.T, users ...string) string {
 	return out
 }
 
-// dashLogin logs in to g's dashboard as user (empty: the admin token) and
+// loginUser logs in to g's dashboard as user (empty: the admin token) and
 // returns the client, with its session, and the session's CSRF token.
-func dashLogin(t *testing.T, g *Gateway, user, password string) (*http.Client, string) {
+func loginUser(t *testing.T, g *Gateway, user, password string) (*http.Client, string) {
 	t.Helper()
 	c := dashClient(t)
 	res, body := dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"user": {user}, "password": {password}, "next": {"/admin/contacts"}})
@@ -70,9 +70,9 @@ func dashLogin(t *testing.T, g *Gateway, user, password string) (*http.Client, s
 func TestUsersRolesAndReload(t *testing.T) {
 	users := usersYAML(t, "Ann:admin:ann-password", "Bob:staff:bob-password")
 	g := StartGatewayUsers(t, users, adminConfig)
-	bob, bobCSRF := dashLogin(t, g, "Bob", "bob-password")
-	ann, _ := dashLogin(t, g, "Ann", "ann-password")
-	token, _ := dashLogin(t, g, "", AdminToken)
+	bob, bobCSRF := loginUser(t, g, "Bob", "bob-password")
+	ann, _ := loginUser(t, g, "Ann", "ann-password")
+	token, _ := loginUser(t, g, "", AdminToken)
 
 	if res, _ := dashDo(t, bob, http.MethodGet, g.URL+"/admin/contacts", nil); res.StatusCode != http.StatusOK {
 		t.Errorf("staff's contacts: %d", res.StatusCode)
@@ -103,7 +103,7 @@ func TestUsersRolesAndReload(t *testing.T) {
 	}
 
 	// Bob leaves the config; Ann gets a new password hash.
-	g.Users = usersYAML(t, "Ann:admin:new-password")
+	g.AdminUsers = usersYAML(t, "Ann:admin:new-password")
 	g.WriteConfig(adminConfig)
 	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusOK {
 		t.Fatalf("reload: %d", code)
@@ -119,7 +119,7 @@ func TestUsersRolesAndReload(t *testing.T) {
 	if res, _ := dashDo(t, dashClient(t), http.MethodPost, g.URL+"/admin/login", url.Values{"user": {"Bob"}, "password": {"bob-password"}}); res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("removed Bob's login: %d, want 401", res.StatusCode)
 	}
-	dashLogin(t, g, "Ann", "new-password")
+	loginUser(t, g, "Ann", "new-password")
 }
 
 // A pause from the dashboard stops JOIN from enrolling (the word reaches
@@ -131,7 +131,7 @@ func TestPauseSurvivesARestart(t *testing.T) {
 	g.Text(Inbound{From: ann, Body: "JOIN"})
 	repliesTo(t, g, ann, 1)
 
-	c, csrf := dashLogin(t, g, "Ann", "ann-password")
+	c, csrf := loginUser(t, g, "Ann", "ann-password")
 	if res, body := dashDo(t, c, http.MethodPost, g.URL+"/admin/automations/join/pause", url.Values{"csrf": {csrf}, "paused": {"1"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("pause: %d %s", res.StatusCode, body)
 	}
@@ -147,7 +147,7 @@ func TestPauseSurvivesARestart(t *testing.T) {
 	g.Text(Inbound{From: ann, Body: "Ann"}) // her answer: the enrollment goes on
 	repliesTo(t, g, ann, 2)
 
-	c, csrf = dashLogin(t, g, "Ann", "ann-password") // the restart ended the session
+	c, csrf = loginUser(t, g, "Ann", "ann-password") // the restart ended the session
 	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/automations/join", nil)
 	if !strings.Contains(page, "Paused from the dashboard by") || !strings.Contains(page, "the file says enabled") {
 		t.Errorf("the automation's page after the restart does not say it is paused:\n%s", page)
