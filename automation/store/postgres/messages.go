@@ -10,7 +10,7 @@ import (
 
 // Message implements engine.Tx.
 func (t *pgTx) Message(id string) (*engine.Message, error) {
-	if err := t.lock("message", id, id); err != nil {
+	if err := t.lock("message", id); err != nil {
 		return nil, err
 	}
 	var m engine.Message

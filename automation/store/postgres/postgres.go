@@ -154,25 +154,31 @@ func (s *Store) View(ctx context.Context, fn func(engine.Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, opts)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
+	defer conn.Release()
 	t := &pgTx{ctx: ctx, writable: writable}
-	t.tx = noting{Tx: tx, first: &t.dbErr}
+	t.tx = &pipe{ctx: ctx, conn: conn, begin: beginSQL(opts), first: &t.dbErr}
 	err = fn(t)
 	if t.dbErr != nil {
 		// The database refused a statement, so the transaction is void
 		// whatever fn made of the error: report the refusal, which may be a
 		// conflict that running fn again resolves.
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		t.tx.rollback()
 		return fmt.Errorf("postgres: %w", t.dbErr)
 	}
 	if err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		t.tx.rollback()
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := t.tx.commit(); err != nil {
+		t.tx.rollback()
+		if t.dbErr != nil {
+			// A deferred write was refused (see pipe).
+			return fmt.Errorf("postgres: %w", t.dbErr)
+		}
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	if t.wake {

@@ -22,7 +22,7 @@ func (t *pgTx) Enqueue(m *engine.Message) error {
 	q := m.QueueKey()
 	// The queue's rows are locked (and a new queue's key taken) so that
 	// two transactions cannot both make a message the head.
-	if err := t.lock("queue", q, q); err != nil {
+	if err := t.lock("queue", q); err != nil {
 		return fmt.Errorf("postgres: enqueue %q: %w", m.ID, err)
 	}
 	due := ns(m.NextAttempt)
@@ -43,33 +43,33 @@ func (t *pgTx) Dequeue(id string) error {
 	// Every change to a queue's rows happens under the queue's lock, taken
 	// before the row goes: a head chosen while another transaction is
 	// taking a later message out could otherwise be that message, gone
-	// once it commits, and leave the queue with no head to claim.
+	// once it commits, and leave the queue with no head to claim. The
+	// lock is taken in the statement that reads the message's queue
+	// (which never changes), and the row goes, and the next message
+	// becomes the head if it was, in one statement deferred to the next
+	// round trip, which runs under the lock (see pipe).
 	var queue string
-	err := t.tx.QueryRow(t.ctx, `SELECT queue FROM outbox WHERE message_id = $1`, id).Scan(&queue)
+	err := t.tx.QueryRow(t.ctx, `SELECT queue, pg_advisory_xact_lock(hashtext('keyway/queue'), hashtext(queue))
+		FROM outbox WHERE message_id = $1`, id).Scan(&queue, nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
 	}
-	if err := t.lock("queue", queue, queue); err != nil {
+	if t.locked == nil {
+		t.locked = map[string]bool{}
+	}
+	t.locked["queue\x00"+queue] = true
+	// The statement's snapshot still shows the row it deletes: the next
+	// head is the first other message of the queue. A row another
+	// transaction took out while this one waited is not deleted, and
+	// makes no head.
+	if err := t.exec(`WITH gone AS (DELETE FROM outbox WHERE message_id = $1 RETURNING head, queue)
+		UPDATE outbox SET head = true WHERE message_id =
+			(SELECT o.message_id FROM outbox o, gone WHERE gone.head AND o.queue = gone.queue AND o.message_id <> $1
+			ORDER BY o.message_id LIMIT 1)`, id); err != nil {
 		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
-	}
-	var head bool
-	err = t.tx.QueryRow(t.ctx, `DELETE FROM outbox WHERE message_id = $1 RETURNING head`, id).Scan(&head)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // another transaction took it out while this one waited
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
-	}
-	if !head {
-		return nil
-	}
-	// The next message of the queue becomes its head.
-	if err := t.exec(`UPDATE outbox SET head = true WHERE message_id =
-		(SELECT message_id FROM outbox WHERE queue = $1 ORDER BY message_id LIMIT 1)`, queue); err != nil {
-		return fmt.Errorf("postgres: dequeue %q: next head: %w", id, err)
 	}
 	t.wake = true
 	return nil
