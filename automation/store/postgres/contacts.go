@@ -16,7 +16,21 @@ func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
 		return nil, err
 	}
 	var c engine.Contact
-	err := t.getJSON(&c, "contact", config.MaskAddress(phone), `SELECT data FROM contacts WHERE phone = $1`, phone)
+	var err error
+	if t.writable {
+		var raw []byte
+		raw, err = t.readContact(phone)
+		switch {
+		case err == nil && raw == nil:
+			err = fmt.Errorf("postgres: contact %q: %w", config.MaskAddress(phone), engine.ErrNotFound)
+		case err == nil:
+			if err := decodeJSON(raw, &c); err != nil {
+				return nil, fmt.Errorf("postgres: decode contact %q: %w", config.MaskAddress(phone), err)
+			}
+		}
+	} else {
+		err = t.getJSON(&c, "contact", config.MaskAddress(phone), `SELECT data FROM contacts WHERE phone = $1`, phone)
+	}
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		t.rememberGroups(phone, nil)

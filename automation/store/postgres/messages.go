@@ -13,6 +13,9 @@ func (t *pgTx) Message(id string) (*engine.Message, error) {
 	if err := t.lock("message", id); err != nil {
 		return nil, err
 	}
+	if m, ok, err := t.keptMessage(id); ok {
+		return m, err
+	}
 	var m engine.Message
 	if err := t.getJSON(&m, "message", id, `SELECT data FROM messages WHERE id = $1`, id); err != nil {
 		return nil, err
@@ -46,6 +49,7 @@ func (t *pgTx) PutMessage(m *engine.Message) error {
 	if m.ID == "" {
 		return errors.New("postgres: put message: no id")
 	}
+	delete(t.messages, m.ID)
 	data, err := encode("message", m)
 	if err != nil {
 		return err

@@ -54,9 +54,10 @@ func (p *pipe) Defer(sql string, args ...any) {
 	p.deferred = append(p.deferred, deferred{sql: sql, args: args})
 }
 
-// send sends BEGIN (once), the deferred statements and last, in one round
-// trip, and returns the batch's results at last's.
-func (p *pipe) send(last deferred) (pgx.BatchResults, error) {
+// send sends BEGIN (once), the deferred statements and the statements
+// last, in one round trip, and returns the batch's results at the first of
+// last's.
+func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	n := len(p.deferred)
 	if p.begin != "" {
@@ -67,7 +68,9 @@ func (p *pipe) send(last deferred) (pgx.BatchResults, error) {
 	for _, d := range p.deferred {
 		b.Queue(d.sql, d.args...)
 	}
-	b.Queue(last.sql, last.args...)
+	for _, d := range last {
+		b.Queue(d.sql, d.args...)
+	}
 	p.deferred = p.deferred[:0]
 	br := p.conn.SendBatch(p.ctx, b)
 	for range n {

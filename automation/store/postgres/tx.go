@@ -24,6 +24,11 @@ type pgTx struct {
 	// groups holds, by phone, the groups of each contact this Update read
 	// or stored (contacts.go).
 	groups map[string][]string
+	// What the Update read together and keeps (prefetch.go): by contact,
+	// its active enrollments; by message id, messages and queue entries.
+	actives  map[string][]activeRow
+	messages map[string][]byte
+	sends    map[string]*engine.QueuedSend
 }
 
 var errReadOnly = errors.New("postgres: write in a read-only transaction")
