@@ -34,6 +34,8 @@ type pipe struct {
 	// aside): after it PostgreSQL refuses every other statement of the
 	// transaction.
 	first *error
+	// trips counts the round trips made, for Store.roundTrips.
+	trips int
 }
 
 type deferred struct {
@@ -72,6 +74,7 @@ func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 		b.Queue(d.sql, d.args...)
 	}
 	p.deferred = p.deferred[:0]
+	p.trips++
 	br := p.conn.SendBatch(p.ctx, b)
 	for range n {
 		if _, err := br.Exec(); err != nil {
@@ -187,6 +190,7 @@ func (p *pipe) rollback() {
 	if !p.open {
 		return
 	}
+	p.trips++
 	if _, err := p.conn.Exec(context.WithoutCancel(p.ctx), "ROLLBACK"); err == nil {
 		p.open = false
 	}

@@ -45,6 +45,9 @@ const wakeChannel = "keyway_wake"
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	// roundTrips counts the round trips of Update and View (pipe), for
+	// the tests that keep them few.
+	roundTrips atomic.Int64
 	once   sync.Once
 
 	mu    sync.Mutex
@@ -161,6 +164,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 	defer conn.Release()
 	t := &pgTx{ctx: ctx, writable: writable}
 	t.tx = &pipe{ctx: ctx, conn: conn, begin: beginSQL(opts), first: &t.dbErr}
+	defer func() { s.roundTrips.Add(int64(t.tx.trips)) }()
 	err = fn(t)
 	if t.dbErr != nil {
 		// The database refused a statement, so the transaction is void
