@@ -48,7 +48,7 @@ type Store struct {
 	// roundTrips counts the round trips of Update and View (pipe), for
 	// the tests that keep them few.
 	roundTrips atomic.Int64
-	once   sync.Once
+	once       sync.Once
 
 	mu    sync.Mutex
 	wakes []func()
