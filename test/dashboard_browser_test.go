@@ -169,7 +169,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 
 	shots := newScreenshots(t, ctx)
-	// Log in once: the login page, then the automations.
+	// Log in once: the login page, the overview, then the automations.
 	run(t, ctx, "open the dashboard",
 		atWidth(wideWidth),
 		chromedp.Navigate(g.URL+"/admin/"),
@@ -179,6 +179,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	run(t, ctx, "log in",
 		chromedp.SendKeys(`#token`, AdminToken, chromedp.ByID),
 		chromedp.Submit(`#token`, chromedp.ByID),
+		chromedp.WaitVisible(`#overview-days`, chromedp.ByID), // the landing page
+		chromedp.Navigate(g.URL+"/admin/automations"),
 		chromedp.WaitVisible(`#automations`, chromedp.ByID),
 	)
 	var list string

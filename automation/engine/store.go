@@ -65,6 +65,8 @@ type Tx interface {
 	EnrollmentStore
 	TimerStore
 	MetaStore
+	ActivityStore
+	EventQueue
 }
 
 // TurnTx is what the engine's own transactions use through a turn (and
@@ -82,6 +84,7 @@ type TurnTx interface {
 	EnrollmentStore
 	TimerStore
 	MetaStore
+	EventAdder
 }
 
 // ContactStore holds contacts, indexed by group.

@@ -43,6 +43,8 @@ Usage:
   keyway test     FILE...           run automation tests
   keyway health   [--config] FILE [--url URL]
                                     ask a running keyway whether it is ready
+  keyway hash-password              print the bcrypt hash of a password read
+                                    from stdin, for admin.users
   keyway version                    print version, commit and Go version
 
 The config file may be given as the argument or with --config, or come from
@@ -66,6 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runTestFiles(args[1:], stdout, stderr)
 	case "health":
 		return health(args[1:], stdout, stderr)
+	case "hash-password":
+		return hashPassword(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fs := newCommandFlags("version", "Usage: keyway version\n\nPrints keyway's version, commit and Go version.\n")
 		if code, done := parseFlags(fs, args[1:], stdout, stderr); done {
@@ -250,12 +254,8 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		for _, a := range set.Automations() {
 			steps += len(a.Steps)
 		}
-		mode := "live"
-		if cfg.Providers.Twilio.DevMode() {
-			mode = "dev mode (no Twilio credentials)"
-		}
 		summary = fmt.Sprintf("%s: OK: %d automation(s), %d step(s), %d group(s), %d warning(s); %s",
-			cf.config, len(set.Automations()), steps, len(cfg.Groups), len(problems.Warnings()), mode)
+			cf.config, len(set.Automations()), steps, len(cfg.Groups), len(problems.Warnings()), cfg.ModeSummary())
 	}
 	if *format == "json" {
 		out := struct {
@@ -348,8 +348,9 @@ func isTerminal(w io.Writer) bool {
 
 const serveHelp = `Usage: keyway serve [--config] FILE [--log-level LEVEL] [--log-format json|console] [--pprof ADDR]
 
-Runs the gateway. With no Twilio credentials it runs in dev mode: outbound
-messages are logged and stored instead of sent, and signature checks are off.
+Runs the gateway. A provider without its credentials runs in dev mode: its
+outbound messages are logged and stored instead of sent, and its webhook
+signatures are not checked. The log says at start which provider runs how.
 `
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -373,7 +374,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	level := cf.logLevel
 	if level == "" {
 		level = "info"
-		if cfg != nil && cfg.Providers.Twilio.DevMode() {
+		if cfg != nil && cfg.DevMode() {
 			level = "debug"
 		}
 	}
@@ -436,8 +437,8 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 // openStore opens the storage cfg names: the PostgreSQL database of
 // storage.postgres, or else the bbolt file of storage.path. It also names
 // this process on the send leases it takes: on a shared database each
-// process needs a name of its own (host and process id), so that one
-// starting does not take back the sends another is making.
+// process needs a name of its own (instanceName), so that one starting
+// does not take back the sends another is making.
 func openStore(cfg *config.Config) (engine.Store, string, error) {
 	if cfg.Storage.Postgres == "" {
 		st, err := bolt.Open(cfg.Storage.Path)
@@ -449,6 +450,18 @@ func openStore(cfg *config.Config) (engine.Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return st, instanceName(), nil
+}
+
+// instanceName names this process on the send leases it takes in a shared
+// database: KEYWAY_INSTANCE when set (a name used by one running process at
+// a time, such as a pod's), so that a process started again under it takes
+// back at once the sends its last run left under way; else host/pid, a
+// new name at each start, whose leases the others take over once they end.
+func instanceName() string {
+	if name := os.Getenv("KEYWAY_INSTANCE"); name != "" {
+		return name
+	}
 	host, _ := os.Hostname()
-	return st, fmt.Sprintf("%s/%d", host, os.Getpid()), nil
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }

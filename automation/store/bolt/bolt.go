@@ -42,7 +42,9 @@ var (
 	bMeta        = []byte("meta")          // key → value
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
 		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
-		bCounts, bHandoffs} // counts.go
+		bCounts, bHandoffs, // counts.go
+		bActivity,                                    // activity.go
+		bEvents, bEventQueues, bEventDue, bEventDone} // events.go
 )
 
 // maxGroup bounds how many updates share one commit.

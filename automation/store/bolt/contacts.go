@@ -41,6 +41,9 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
 	}
+	if err := t.countContact(c); err != nil {
+		return err
+	}
 	old, known := t.groups[c.Phone]
 	if !known {
 		oc, err := t.Contact(c.Phone)

@@ -79,6 +79,8 @@ func (t *boltTx) PutEnrollment(e *engine.Enrollment) error {
 	mark := t.mark
 	if t.tx.Bucket(bEnrollments).Get([]byte(e.ID)) != nil {
 		mark = t.remark
+	} else if err := t.countActivity(engine.EnrollmentActivity(true, e)); err != nil {
+		return err
 	}
 	if err := mark(bByAuto, key(e.Automation, e.ID)); err != nil {
 		return err

@@ -37,6 +37,9 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	// that entry is not there as expected is the old record read, to take
 	// out the entry of a creation time that changed.
 	again := t.tx.Bucket(bMessages).Get([]byte(m.ID)) != nil
+	if err := t.countMessage(m, again); err != nil {
+		return err
+	}
 	if m.ID != "" {
 		ck, want := dueKey(m.CreatedAt, m.ID), !createdInID(m)
 		switch {

@@ -33,11 +33,13 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 	if err != nil {
 		return err
 	}
+	var prev *engine.Contact
 	if oldRaw, ok := tx.st.contacts.get(c.Phone); ok {
 		old, err := memDecode[engine.Contact](oldRaw, "contact")
 		if err != nil {
 			return err
 		}
+		prev = old
 		for _, g := range old.Groups {
 			if !c.InGroup(g) {
 				tx.st.groups.del(tx.owner, memJoin(g, c.Phone))
@@ -47,6 +49,7 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 	for _, g := range c.Groups {
 		tx.mark(&tx.st.groups, memJoin(g, c.Phone))
 	}
+	tx.count(engine.ContactActivity(prev, c))
 	tx.st.contacts.set(tx.owner, c.Phone, raw)
 	return nil
 }

@@ -71,7 +71,9 @@ func (tx *memTx) PutEnrollment(e *engine.Enrollment) error {
 		return err
 	}
 	ak := memJoin(e.Contact, e.Automation)
-	if oldRaw, ok := tx.st.enrollments.get(e.ID); ok {
+	oldRaw, stored := tx.st.enrollments.get(e.ID)
+	tx.count(engine.EnrollmentActivity(!stored, e))
+	if stored {
 		old, err := memDecode[engine.Enrollment](oldRaw, "enrollment")
 		if err != nil {
 			return err

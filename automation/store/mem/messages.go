@@ -46,11 +46,13 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 		return err
 	}
 	pk := memJoin(m.Provider, m.ProviderID)
+	var prev *engine.Message
 	if oldRaw, ok := tx.st.messages.get(m.ID); ok {
 		old, err := memDecode[engine.Message](oldRaw, "message")
 		if err != nil {
 			return err
 		}
+		prev = old
 		if opk := memJoin(old.Provider, old.ProviderID); old.ProviderID != "" && opk != pk {
 			if id, _ := tx.st.providerIDs.get(opk); id == m.ID {
 				tx.st.providerIDs.del(tx.owner, opk)
@@ -70,6 +72,7 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 	if m.Contact != "" {
 		tx.mark(&tx.st.contactMsgs, memJoin(m.Contact, m.ID))
 	}
+	tx.count(engine.MessageActivity(prev, m))
 	tx.st.messages.set(tx.owner, m.ID, raw)
 	return nil
 }
