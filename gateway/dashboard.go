@@ -33,7 +33,7 @@ const (
 var pages = func() map[string]*template.Template {
 	funcs := pageFuncs(time.UTC, nil, nil)
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview"} {
+	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview", "import", "importjob"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
@@ -71,6 +71,11 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/enrollments/:id/cancel", in, admin, g.dashCancelPage)
 	d.Post("/enrollments/:id/cancel", in, admin, g.dashCancel)
 	d.Get("/contacts", in, g.dashContacts)
+	d.Get("/contacts.csv", in, admin, g.exportContactsCSV)
+	d.Get("/contacts/import", in, admin, g.dashImportForm)
+	d.Post("/contacts/import", in, admin, g.dashImportUpload)
+	d.Get("/contacts/import/:id", in, admin, g.dashImport)
+	d.Post("/contacts/import/:id/apply", in, admin, g.dashImportApply)
 	d.Get("/contacts/:phone", in, g.dashContact)
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
