@@ -15,7 +15,7 @@ import (
 // Broadcast implements broadcast.Tx. In an Update it first takes the
 // broadcast's lock, so that processes change it one at a time.
 func (t *pgTx) Broadcast(id string) (*broadcast.Broadcast, error) {
-	if err := t.lock("broadcast", id, id); err != nil {
+	if err := t.lock("broadcast", id); err != nil {
 		return nil, err
 	}
 	var b broadcast.Broadcast
@@ -159,7 +159,7 @@ func (t *pgTx) countForBroadcasts(m *engine.Message) error {
 		if flags == 0 {
 			return nil
 		}
-		if err := t.lock("broadcast message", m.ID, m.ID); err != nil {
+		if err := t.lock("broadcast message", m.ID); err != nil {
 			return err
 		}
 		var had int16
