@@ -72,6 +72,10 @@ func (s *senders) of(channel, from string) providers.Provider {
 // through, as stored on the message.
 func (s *senders) name(channel, from string) string { return s.of(channel, from).Name() }
 
+// dev reports whether the provider a text on channel from the number from
+// goes through runs in dev mode: the text is logged and stored, not sent.
+func (s *senders) dev(channel, from string) bool { return s.of(channel, from).DevNotice() != "" }
+
 // Send sends m through its provider, with that provider's status callback
 // carrying keyway's message id as msg, so that a report that overtakes the
 // send's own record still finds the message. Choices the provider cannot

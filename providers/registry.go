@@ -65,6 +65,12 @@ type Registration struct {
 	// than its numbers (see config.ProviderSection); nil for a section of
 	// numbers only, and for Twilio, whose section config types itself.
 	CheckConfig config.SectionCheck
+	// DevMode says why the provider would run in dev mode on its section
+	// (its credentials are empty), or "" when it would run live, so that
+	// validate and serve can say which provider runs how before building
+	// it; nil for a provider that always runs live, and for Twilio, whose
+	// section config types itself.
+	DevMode config.DevCheck
 }
 
 var (
@@ -85,6 +91,9 @@ func Register(r Registration) {
 		panic(fmt.Sprintf("providers: %q registered twice", r.Name))
 	}
 	config.RegisterProvider(r.Name, r.CheckConfig)
+	if r.DevMode != nil {
+		config.SetDevCheck(r.Name, r.DevMode)
+	}
 	registry[r.Name] = r
 }
 

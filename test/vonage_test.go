@@ -244,3 +244,42 @@ func TestVonageErrorAnswers(t *testing.T) {
 		t.Errorf("sent to Di %q", got)
 	}
 }
+
+// Dev mode is per provider: beside a live Twilio, a Vonage without
+// credentials logs and stores its texts (status dev, nothing reaches the
+// Messages API, unsigned webhooks taken) while Twilio's texts are sent, and
+// the start log names Vonage, not Twilio, as the provider in dev mode.
+func TestDevModeIsPerProvider(t *testing.T) {
+	t.Parallel()
+	api := fakes.NewVonage(t, vonageKey, vonageSecret)
+	g := StartGateway(t, fmt.Sprintf("  vonage:\n    api_base_url: %q\n    numbers:\n      - { number: %q }\n", api.URL(), vonageNumber)+vonageAutomations)
+	const viaVonage, viaTwilio = "+447700900601", "+15551236601"
+
+	in := vonageInbound("44444444-0000-4000-8000-000000000001", viaVonage, "JOIN")
+	if code := postVonage(t, g, vonage.InboundPath, "", in); code != http.StatusOK {
+		t.Fatalf("unsigned inbound in dev mode answered %d", code)
+	}
+	g.Text(Inbound{From: viaTwilio, Body: "JOIN"})
+	g.Twilio.WaitSent(t, 1, 10*time.Second)
+	status := func(phone string) string {
+		for _, m := range storedMessages(t, g, phone) {
+			if m.Direction == "out" {
+				return m.Provider + " " + m.Status
+			}
+		}
+		return ""
+	}
+	Eventually(t, 10*time.Second, "both answers settled", func() bool {
+		return status(viaVonage) != "" && status(viaTwilio) == "twilio sent"
+	})
+	if got := status(viaVonage); got != "vonage dev" {
+		t.Errorf("the answer through Vonage in dev mode is %q, want vonage dev", got)
+	}
+	if n := len(api.Sent()); n != 0 {
+		t.Errorf("%d texts reached the Messages API in dev mode", n)
+	}
+	logs := g.Logs()
+	if !strings.Contains(logs, "no Vonage credentials") || strings.Contains(logs, "no Twilio credentials") {
+		t.Errorf("the start log should name Vonage alone as in dev mode:\n%s", logs)
+	}
+}

@@ -49,6 +49,10 @@ type OutboxOptions struct {
 	MPS map[string]float64
 	// Dev records sent messages as StatusDev: logged and stored, not sent.
 	Dev bool
+	// DevOf, if set, says of a text on channel from the sender number from
+	// whether its provider runs in dev mode, in place of Dev, when texts
+	// go through several providers of which some may run live.
+	DevOf func(channel, from string) bool
 	// Provider names the provider texts go through, as stored on messages.
 	Provider string
 	// ProviderOf, if set, names the provider a text on channel from the

@@ -44,7 +44,7 @@ func (ob *Outbox) setAside(r outcome, cause error) {
 			cur.Status, cur.Error, cur.Sending, cur.UpdatedAt = engine.StatusFailed, reason, time.Time{}, ob.o.Clock.Now()
 			if sent {
 				cur.Status = engine.StatusSent
-				if ob.o.Dev {
+				if ob.dev(cur) {
 					cur.Status = engine.StatusDev
 				}
 			}

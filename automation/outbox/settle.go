@@ -142,7 +142,7 @@ func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 			return rec, ob.finish(tx, m)
 		}
 		m.Status, m.Error, m.ErrorCode = engine.StatusSent, "", 0
-		if ob.o.Dev {
+		if ob.dev(m) {
 			m.Status = engine.StatusDev
 		}
 		return rec, ob.finish(tx, m)
@@ -208,7 +208,7 @@ func (ob *Outbox) report(rec recorded) {
 			Msg("outbox: the provider had taken this message in an attempt whose outcome was lost; recorded as sent, not sent again")
 		return
 	case rec.err == nil:
-		log.Info().Str("provider_id", rec.providerID).Bool("dev", ob.o.Dev).Msg("sent")
+		log.Info().Str("provider_id", rec.providerID).Bool("dev", ob.dev(m)).Msg("sent")
 		log.Debug().Str("body", m.Body).Msg("sent body")
 		return
 	}
@@ -262,4 +262,13 @@ func maskEmail(a string) string {
 		return "*" + a[max(i, 0):]
 	}
 	return a[:1] + strings.Repeat("*", i-1) + a[i:]
+}
+
+// dev reports whether m was only logged and stored, not sent: a text whose
+// provider runs in dev mode (DevOf), else anything while Dev.
+func (ob *Outbox) dev(m *engine.Message) bool {
+	if m.Kind == engine.KindText && ob.o.DevOf != nil {
+		return ob.o.DevOf(m.Channel, m.From)
+	}
+	return ob.o.Dev
 }

@@ -254,12 +254,8 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		for _, a := range set.Automations() {
 			steps += len(a.Steps)
 		}
-		mode := "live"
-		if cfg.Providers.Twilio.DevMode() {
-			mode = "dev mode (no Twilio credentials)"
-		}
 		summary = fmt.Sprintf("%s: OK: %d automation(s), %d step(s), %d group(s), %d warning(s); %s",
-			cf.config, len(set.Automations()), steps, len(cfg.Groups), len(problems.Warnings()), mode)
+			cf.config, len(set.Automations()), steps, len(cfg.Groups), len(problems.Warnings()), cfg.ModeSummary())
 	}
 	if *format == "json" {
 		out := struct {
@@ -352,8 +348,9 @@ func isTerminal(w io.Writer) bool {
 
 const serveHelp = `Usage: keyway serve [--config] FILE [--log-level LEVEL] [--log-format json|console] [--pprof ADDR]
 
-Runs the gateway. With no Twilio credentials it runs in dev mode: outbound
-messages are logged and stored instead of sent, and signature checks are off.
+Runs the gateway. A provider without its credentials runs in dev mode: its
+outbound messages are logged and stored instead of sent, and its webhook
+signatures are not checked. The log says at start which provider runs how.
 `
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -377,7 +374,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	level := cf.logLevel
 	if level == "" {
 		level = "info"
-		if cfg != nil && cfg.Providers.Twilio.DevMode() {
+		if cfg != nil && cfg.DevMode() {
 			level = "debug"
 		}
 	}

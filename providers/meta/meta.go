@@ -57,7 +57,7 @@ type Settings struct {
 }
 
 func init() {
-	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check})
+	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check, DevMode: devMode})
 	config.SetNumberDefaults(Name, config.ChannelWhatsApp, DefaultMPS)
 }
 
@@ -93,6 +93,18 @@ func check(c *config.Config, s *config.ProviderSection) config.Problems {
 		}
 	}
 	return ps
+}
+
+// devMode says why the provider of section s runs in dev mode: without an
+// app secret it cannot check a webhook, without an access token it cannot
+// send.
+func devMode(c *config.Config, s *config.ProviderSection) string {
+	var set Settings
+	_ = c.DecodeSection(s, &set) // check reports its problems
+	if set.AppSecret == "" || set.AccessToken == "" {
+		return "no Meta app secret or access token"
+	}
+	return ""
 }
 
 // Meta is the WhatsApp Cloud API provider. It is safe for concurrent use.

@@ -27,9 +27,13 @@ func init() {
 	providers.Register(providers.Registration{Name: Name, New: fromConfig})
 }
 
-// fromConfig builds the provider from providers.twilio. Twilio is always
-// set up: without credentials it runs in dev mode.
+// fromConfig builds the provider from providers.twilio, unless the config
+// leaves Twilio out (no credentials nor numbers beside another provider):
+// without credentials it runs in dev mode.
 func fromConfig(cfg *config.Config, log zerolog.Logger) (providers.Provider, error) {
+	if !cfg.TwilioSetUp() {
+		return nil, nil
+	}
 	return New(cfg.Providers.Twilio, cfg.Defaults.Region, log)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 	"github.com/keyway-sms/keyway/providers/twilio"
+	_ "github.com/keyway-sms/keyway/providers/vonage" // a provider beside Twilio
 )
 
 // The status callback carries the opt-out as a typed flag, so that the
@@ -88,6 +89,39 @@ func TestRegistered(t *testing.T) {
 				if r.ContentType != "text/xml" || r.Answer != `<?xml version="1.0" encoding="UTF-8"?><Response/>` {
 					t.Errorf("route %d answers %s %q, want an empty TwiML document", i, r.ContentType, r.Answer)
 				}
+			}
+		})
+	}
+}
+
+// Twilio is left out of a config that sets up another provider and gives
+// Twilio neither credentials nor numbers: it is not mounted, and says
+// nothing of dev mode.
+func TestLeftOutBesideAnotherProvider(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"vonage alone", "providers:\n  vonage:\n    numbers: [{ number: \"+447700900123\" }]\n", []string{"vonage"}},
+		{"vonage and twilio numbers", "providers:\n  twilio:\n    numbers: [{ number: \"+15005550006\", channel: sms }]\n  vonage:\n    numbers: [{ number: \"+447700900123\" }]\n", []string{"twilio", "vonage"}},
+		{"vonage and twilio credentials", "providers:\n  twilio: { account_sid: AC1, auth_token: tok }\n  vonage:\n    numbers: [{ number: \"+447700900123\" }]\n", []string{"twilio", "vonage"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, ps := config.Parse("k.yaml", []byte(tt.src), nil)
+			if err := ps.Err(); err != nil {
+				t.Fatal(err)
+			}
+			built, err := providers.Build(cfg, zerolog.New(io.Discard))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range built {
+				names = append(names, p.Name())
+			}
+			if !slices.Equal(names, tt.want) {
+				t.Errorf("Build = %v, want %v", names, tt.want)
 			}
 		})
 	}

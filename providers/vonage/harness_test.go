@@ -68,7 +68,7 @@ func TestHarness(t *testing.T) {
 		return providers.Status{ProviderID: uuid, Status: s, MessageID: "msg_01J"}
 	}
 	rejected := st("failed")
-	rejected.ErrorCode, rejected.ErrorMessage = 1320, "Message already in the submitted state"
+	rejected.ErrorCode, rejected.ErrorMessage = 1050, "Number barred - the number you are trying to submit to is blacklisted"
 	shortCode := strings.Replace(inboundSMS, `"to":"447700900000"`, `"to":"55123"`, 1)
 	shortIn := in
 	shortIn.To = "55123"
@@ -92,7 +92,7 @@ func TestHarness(t *testing.T) {
 		{Label: "delivered", Path: vonage.StatusPath, Body: statusOf("delivered", ""), Statuses: []providers.Status{st("delivered")}},
 		{Label: "undeliverable", Path: vonage.StatusPath, Body: statusOf("undeliverable", ""), Statuses: []providers.Status{st("undelivered")}},
 		{Label: "rejected with an error", Source: "Vonage Messages API reference, Message status webhook, error object (type, title, detail, instance)", Path: vonage.StatusPath,
-			Body:     statusOf("rejected", `{"type":"https://developer.vonage.com/api-errors/messages#1320","title":1320,"detail":"Message already in the submitted state","instance":"bf0ca0bf927b3b52e3cb03217e1a1ddf"}`),
+			Body:     statusOf("rejected", `{"type":"https://developer.nexmo.com/api-errors/messages-olympus#1050","title":1050,"detail":"Number barred - the number you are trying to submit to is blacklisted","instance":"bf0ca0bf927b3b52e3cb03217e1a1ddf"}`),
 			Statuses: []providers.Status{rejected}},
 		{Label: "status without status", Path: vonage.StatusPath, Body: strings.Replace(statusOf("delivered", ""), `"status":"delivered",`, "", 1), Status: http.StatusBadRequest, ErrContains: "no status"},
 	}
@@ -108,6 +108,8 @@ func TestHarness(t *testing.T) {
 		return providertest.Answer{Status: status, Header: map[string]string{"Content-Type": "application/problem+json"},
 			Body: `{"type":"` + typ + `","title":"` + title + `","detail":"` + detail + `","instance":"bf0ca0bf927b3b52e3cb03217e1a1ddf"}`}
 	}
+	// The codes and their meanings: Vonage API Errors, Messages API
+	// (https://developer.vonage.com/en/api-errors/messages).
 	const errSrc = "Vonage Messages API reference, Errors (RFC 7807 problem details)"
 	sends := []providertest.SendCase{
 		{Label: "text", Source: "Vonage Messages API reference, Send a message, SMS text", Message: out, Answers: []providertest.Answer{accepted},
@@ -116,8 +118,12 @@ func TestHarness(t *testing.T) {
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 401, CheckCode: true, ErrContains: "Unauthorized"},
 		{Label: "low balance", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(402, "https://developer.vonage.com/api-errors/#low-balance", "Low balance", "This request could not be performed due to your account balance being low.")},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 402, CheckCode: true, ErrContains: "balance"},
-		{Label: "invalid number", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.vonage.com/api-errors/messages#1150", "Invalid params", "The value of one or more parameters is invalid.")},
-			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1150, CheckCode: true, ErrContains: "Invalid params"},
+		{Label: "invalid number", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1040", "Invalid message", "The Platform was unable to process your request, e.g. an unrecognised number prefix.")},
+			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1040, CheckCode: true, ErrContains: "Invalid message"},
+		{Label: "number barred", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1050", "Number barred", "The number you are trying to submit to is blacklisted.")},
+			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1050, CheckCode: true, ErrContains: "Number barred"},
+		{Label: "code 1000 is throttling whatever the status", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1000", "Throttled", "You have exceeded the submission capacity allowed on this account.")},
+			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Throttled, Status: 422, Code: 1000, CheckCode: true},
 		{Label: "throttled", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(429, "https://developer.vonage.com/api-errors/#throttled", "Rate Limit Hit", "Please wait, then retry your request")},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Throttled, Status: 429, CheckCode: true},
 		{Label: "server error", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(500, "https://developer.vonage.com/api-errors/messages#1030", "Internal Error", "The server encountered an error")},

@@ -88,7 +88,11 @@ type status struct {
 	} `json:"error"`
 }
 
-// statuses maps Vonage's SMS statuses to keyway's.
+// statuses maps Vonage's SMS statuses to keyway's. On SMS a message ends
+// delivered or rejected (with an error object); undeliverable means Vonage
+// could not reach the messaging provider at all, which is as final for
+// that message (Vonage, "Messages API Status Callbacks",
+// https://developer.vonage.com/en/messages/concepts/messages-status-callbacks).
 var statuses = map[string]string{
 	"submitted":     "sent",
 	"delivered":     "delivered",
@@ -178,7 +182,7 @@ func (v *Vonage) parseStatus(body []byte) (providers.Batch, error) {
 
 // errorCode reads Vonage's numeric error code from a problem's title (a
 // number, or a number in a string) or else the fragment of its type URL
-// ("...api-errors/messages#1320"); 0 when neither holds one.
+// ("...api-errors/messages-olympus#1050"); 0 when neither holds one.
 func errorCode(typ string, title json.RawMessage) int {
 	if n, err := strconv.Atoi(strings.Trim(string(title), `" `)); err == nil {
 		return n

@@ -26,6 +26,24 @@ type message struct {
 	ClientRef   string `json:"client_ref,omitempty"`
 }
 
+// Messages API error codes keyway treats apart from "failed with the code
+// recorded". Source: Vonage API Errors, Messages API
+// (https://developer.vonage.com/en/api-errors/messages). Codes are read from
+// a problem's title when it is a number (status webhooks) or from the
+// "#code" fragment of its type URL (send answers, whose title is words).
+//
+// An opted-out recipient is not a send error on the Messages API: Vonage
+// takes the send (202) and reports it later as a rejected status with an
+// error (Vonage Opt-out Assist, "Messaging Opted-out Numbers",
+// https://developer.vonage.com/en/opt-out-assist/guides/messaging-opted-out-numbers).
+// keyway records that status as failed with its code; it opts the contact
+// out from the contact's own STOP, which Vonage passes on.
+const (
+	// codeThrottled: the account's submission capacity is exceeded; wait
+	// and retry. Throttling whatever the HTTP status says.
+	codeThrottled = 1000
+)
+
 // problem is Vonage's error answer (RFC 7807 problem details).
 type problem struct {
 	Type   string          `json:"type"`
@@ -36,7 +54,7 @@ type problem struct {
 // Send posts o to {api_base_url}/v1/messages with HTTP basic auth and
 // returns the message_uuid Vonage answers 202 with. keyway's id goes as
 // client_ref, which Vonage's status webhooks carry back. Errors are
-// *providers.SendError: 429 is throttled (retried with backoff), 5xx and
+// *providers.SendError: 429 or code 1000 is throttled (retried with backoff), 5xx and
 // network errors are retried, any other answer fails the message with
 // Vonage's code. Choices arrive already written into the body as numbered
 // lines (SMS has no buttons). In dev mode nothing is sent.
@@ -94,7 +112,7 @@ func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error)
 	se := &providers.SendError{Status: res.StatusCode, Code: errorCode(p.Type, p.Title),
 		Err: fmt.Errorf("vonage: send to %s: answer %d: %s", masked, res.StatusCode, what)}
 	switch {
-	case res.StatusCode == http.StatusTooManyRequests:
+	case res.StatusCode == http.StatusTooManyRequests, se.Code == codeThrottled:
 		se.Throttled, se.Retryable = true, true
 	case res.StatusCode >= 500:
 		se.Retryable = true

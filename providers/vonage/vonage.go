@@ -56,7 +56,7 @@ type Settings struct {
 }
 
 func init() {
-	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check})
+	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check, DevMode: devMode})
 	config.SetNumberDefaults(Name, config.ChannelSMS, DefaultMPS)
 }
 
@@ -90,6 +90,17 @@ func check(c *config.Config, s *config.ProviderSection) config.Problems {
 		}
 	}
 	return ps
+}
+
+// devMode says why the provider of section s runs in dev mode: without an
+// api key, api secret or signature secret it cannot send nor check a JWT.
+func devMode(c *config.Config, s *config.ProviderSection) string {
+	var set Settings
+	_ = c.DecodeSection(s, &set) // check reports its problems
+	if set.APIKey == "" || set.APISecret == "" || set.SignatureSecret == "" {
+		return "no Vonage credentials"
+	}
+	return ""
 }
 
 // Vonage is the Vonage Messages API provider (SMS). It is safe for
