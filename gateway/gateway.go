@@ -54,6 +54,7 @@ type Gateway struct {
 	// sessions are the dashboard's logins; logins slows down the clients
 	// that fail to give the admin token.
 	sessions sessions
+	imports  contactImports // contacts CSV uploads (dashboard_csv.go)
 	logins   *failedLogins
 	hangups  <-chan os.Signal // Options.Hangups
 	// lastRefused is the last reload refused, for the dashboard; loadedAt

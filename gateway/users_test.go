@@ -68,7 +68,7 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	}
 	ann.inbound("SM0000000000000000000000000000b001", customer, "JOIN")
 
-	for _, path := range []string{"/admin/contacts", "/admin/messages", "/admin/handoffs"} {
+	for _, path := range []string{"/admin/contacts", "/admin/messages", "/admin/handoffs", "/admin/inbox"} {
 		page := bob.get(path)
 		if strings.Contains(page, `href="/admin/automations"`) || strings.Contains(page, `href="/admin/reload"`) {
 			t.Errorf("staff see admin links on %s", path)
@@ -77,7 +77,7 @@ func TestRolesOnTheDashboard(t *testing.T) {
 			t.Errorf("%s does not say who is logged in:\n%s", path, text(page))
 		}
 	}
-	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/enrollments/x/cancel", "/admin/reload", "/admin/overview"} {
+	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/enrollments/x/cancel", "/admin/reload", "/admin/overview", "/admin/start"} {
 		res := bob.do(http.MethodGet, path, nil)
 		if body := text(readBody(t, res)); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "only an admin may do this; you are logged in as Bob (staff)") {
 			t.Errorf("staff GET %s: %d %s; want 403 saying why", path, res.StatusCode, body)
@@ -92,6 +92,12 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("staff cancel with the CSRF token: %d, want 403", res.StatusCode)
 	}
+	for _, path := range []string{"/admin/start/confirm", "/admin/start"} {
+		form := url.Values{"csrf": {bob.csrf}, "automation": {"join"}, "target": {"contact"}, "contact": {customer}}
+		if res := bob.do(http.MethodPost, path, form); res.StatusCode != http.StatusForbidden {
+			t.Errorf("staff POST %s with the CSRF token: %d, want 403", path, res.StatusCode)
+		}
+	}
 	if res := ann.do(http.MethodPost, "/admin/enrollments/x/cancel", url.Values{"csrf": {ann.csrf}}); res.StatusCode != http.StatusNotFound {
 		t.Errorf("admin cancel of no enrollment: %d, want 404", res.StatusCode)
 	}
@@ -100,8 +106,8 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if ens == nil {
 		t.Fatal("no enrollment on the contact's page")
 	}
-	if page := bob.get("/admin/contacts/" + url.PathEscape(customer)); strings.Contains(page, "/cancel") {
-		t.Error("staff see a cancel button on the contact's page")
+	if page := bob.get("/admin/contacts/" + url.PathEscape(customer)); strings.Contains(page, "/cancel") || strings.Contains(page, "/admin/start") {
+		t.Error("staff see a cancel or start button on the contact's page")
 	}
 	if res := ann.do(http.MethodPost, "/admin/enrollments/"+ens[1]+"/cancel", url.Values{"csrf": {ann.csrf}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("Ann's cancel: %d", res.StatusCode)
@@ -112,8 +118,8 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if page := text(ann.get("/admin/enrollments/" + ens[1] + "/cancel?done=cancelled")); !strings.Contains(page, "cancelled by Ann") {
 		t.Errorf("the cancel page does not say Ann cancelled:\n%s", page)
 	}
-	if res := bob.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/contacts" {
-		t.Errorf("staff's home: %d to %q, want the contacts", res.StatusCode, res.Header.Get("Location"))
+	if res := bob.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/inbox" {
+		t.Errorf("staff's home: %d to %q, want the inbox", res.StatusCode, res.Header.Get("Location"))
 	}
 	if res := ann.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/overview" {
 		t.Errorf("admin's home: %d to %q, want the overview", res.StatusCode, res.Header.Get("Location"))
