@@ -68,6 +68,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Post("/logout", in, g.logout)
 	d.Get("/automations", in, admin, g.dashAutomations)
 	d.Get("/automations/:id", in, admin, g.dashAutomation)
+	d.Post("/automations/:id/pause", in, admin, g.dashPause)
 	d.Get("/enrollments", in, admin, g.dashEnrollments)
 	d.Get("/enrollments/:id/cancel", in, admin, g.dashCancelPage)
 	d.Post("/enrollments/:id/cancel", in, admin, g.dashCancel)

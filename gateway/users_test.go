@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -202,5 +204,54 @@ func TestSessionsFollowTheConfig(t *testing.T) {
 	}
 	if s.get(tokenID, config.Admin{Token: "u", Users: admin.Users}) != nil {
 		t.Error("the token's session lives on with a new token")
+	}
+}
+
+// An admin pauses an automation from its page (a CSRF-protected POST);
+// the page then says who paused it, when, and that the file says
+// enabled, and JOIN enrolls nobody until Resume. Staff cannot, nor can a
+// form without the token.
+func TestPauseFromTheAutomationPage(t *testing.T) {
+	tg := newGatewayWith(t, usersConfig(t))
+	ann, _ := loginAs(tg, url.Values{"user": {"Ann"}, "password": {"ann's password"}})
+	bob, _ := loginAs(tg, url.Values{"user": {"Bob"}, "password": {"bob's password"}})
+	if page := ann.get("/admin/automations/join"); !strings.Contains(page, `id="pause"`) {
+		t.Fatalf("no Pause button on the automation's page:\n%s", text(page))
+	}
+	if res := bob.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {bob.csrf}, "paused": {"1"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("staff pause: %d, want 403", res.StatusCode)
+	}
+	if res := ann.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"paused": {"1"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("pause without the CSRF token: %d, want 403", res.StatusCode)
+	}
+	if got, _ := tg.g.engine.PauseOf(t.Context(), "join"); got != nil {
+		t.Fatalf("refused posts paused join: %+v", got)
+	}
+	res := ann.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {ann.csrf}, "paused": {"1"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/automations/join" {
+		t.Fatalf("Ann's pause: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	page := text(ann.get("/admin/automations/join"))
+	if !regexp.MustCompile(`Paused from the dashboard by Ann on \d{4}-\d\d-\d\d \d\d:\d\d C[SD]T; the file says enabled\. .*enrollments under way go on`).MatchString(page) {
+		t.Errorf("the page does not say who paused it, when, and what it means:\n%s", page)
+	}
+	if list := text(ann.get("/admin/automations")); !strings.Contains(list, "paused from the dashboard") {
+		t.Errorf("the list does not show the pause:\n%s", list)
+	}
+	ann.inbound("SM0000000000000000000000000000c001", customer, "JOIN")
+	for _, m := range tg.messages() {
+		if m.Direction == engine.Outbound {
+			t.Errorf("JOIN while paused sent %q", m.Body)
+		}
+	}
+	if res := ann.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {ann.csrf}, "paused": {"0"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Ann's resume: %d", res.StatusCode)
+	}
+	if page := text(ann.get("/admin/automations/join")); strings.Contains(page, "Paused from the dashboard") || !strings.Contains(page, "enabled") {
+		t.Errorf("after Resume:\n%s", page)
+	}
+	ann.inbound("SM0000000000000000000000000000c002", customer, "JOIN")
+	if !slices.ContainsFunc(tg.settled(), func(m *engine.Message) bool { return m.Direction == engine.Outbound }) {
+		t.Error("JOIN after Resume sent nothing")
 	}
 }
