@@ -58,6 +58,7 @@ type broadcastView struct {
 	Vars       map[string]any `json:"vars,omitempty"`
 	At         time.Time      `json:"at"`
 	Source     string         `json:"source"`
+	By         string         `json:"by,omitempty"`
 	Status     string         `json:"status"`
 	Total      int            `json:"total"`
 	Enrolled   int            `json:"enrolled"`
@@ -78,7 +79,7 @@ func viewBroadcast(b *broadcast.Broadcast) broadcastView {
 	}
 	v := broadcastView{
 		ID: b.ID, Automation: b.Automation, Group: b.Group, Tag: b.Tag, Contacts: b.Listed, Vars: b.Vars,
-		At: b.At, Source: b.Source, Status: string(b.Status), Total: b.Total, Enrolled: b.Enrolled, Skipped: skipped,
+		At: b.At, Source: b.Source, By: b.By, Status: string(b.Status), Total: b.Total, Enrolled: b.Enrolled, Skipped: skipped,
 		Counts: b.Counts, EndStarted: b.EndStarted, Reason: b.Reason, CreatedAt: b.CreatedAt, FinishedAt: b.FinishedAt,
 	}
 	if b.Status == broadcast.StatusRunning {

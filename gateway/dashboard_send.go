@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
@@ -305,7 +306,10 @@ type startData struct {
 type startResult struct {
 	Started int
 	Skipped map[string]string
-	Note    string
+	// Broadcast is the broadcast a start for a group or a tag, or one at
+	// a later time, became.
+	Broadcast *broadcast.Broadcast
+	Later     bool // the broadcast starts at a set time
 }
 
 func (g *Gateway) startData(f startForm) *startData {
@@ -352,7 +356,7 @@ func (g *Gateway) dashStart(c *fiber.Ctx) error {
 		return g.render(c, "start", "Start an automation", d)
 	}
 	user := actor(c)
-	res, err := g.startNow(c.UserContext(), p)
+	res, err := g.startNow(c.UserContext(), p, user.Name)
 	if err != nil {
 		return err
 	}
@@ -362,14 +366,33 @@ func (g *Gateway) dashStart(c *fiber.Ctx) error {
 	return g.render(c, "start", "Started "+p.Automation.ID, d)
 }
 
-// startNow starts p: a contact now through the engine's manual start.
-func (g *Gateway) startNow(ctx context.Context, p *startPlan) (*startResult, error) {
-	if p.Phone == "" || p.At != nil {
-		return &startResult{Note: "Starting for a group or a tag, or at a later time, is not available yet."}, nil
+// startNow starts p: a contact now through the engine's manual start;
+// a group, a tag, or a contact at a later time as a broadcast, which goes
+// on in the background (its page follows its progress) and names by as
+// who started it.
+func (g *Gateway) startNow(ctx context.Context, p *startPlan, by string) (*startResult, error) {
+	if p.Phone != "" && p.At == nil {
+		res, err := g.engine.Start(ctx, p.Automation.ID, []string{p.Phone})
+		if err != nil {
+			return nil, err
+		}
+		return &startResult{Started: len(res.Started), Skipped: res.Skipped}, nil
 	}
-	res, err := g.engine.Start(ctx, p.Automation.ID, []string{p.Phone})
+	spec := broadcast.Spec{Automation: p.Automation.ID, Source: broadcast.SourceDashboard, By: by}
+	switch {
+	case p.Phone != "":
+		spec.Contacts = []string{p.Phone}
+	case p.Form.Target == "group":
+		spec.Group = p.Form.Group
+	default:
+		spec.Tag = p.Form.Tag
+	}
+	if p.At != nil {
+		spec.At = *p.At
+	}
+	b, err := g.bcasts.Start(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	return &startResult{Started: len(res.Started), Skipped: res.Skipped}, nil
+	return &startResult{Broadcast: b, Later: p.At != nil}, nil
 }

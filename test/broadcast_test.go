@@ -34,6 +34,7 @@ type broadcastView struct {
 	Group      string         `json:"group"`
 	Tag        string         `json:"tag"`
 	Source     string         `json:"source"`
+	By         string         `json:"by"`
 	Status     string         `json:"status"`
 	Total      int            `json:"total"`
 	Enrolled   int            `json:"enrolled"`

@@ -3,6 +3,7 @@ package test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -225,6 +226,30 @@ func TestDashboardSendAndStart(t *testing.T) {
 	res, page = confirm("/admin/start/confirm", url.Values{"automation": {"promo"}, "target": {"group"}, "group": {"newsletter"}})
 	if res.StatusCode != http.StatusOK || !strings.Contains(page, `<strong id="reach">2</strong> contacts (1 opted out, passed over)`) {
 		t.Errorf("confirm a group start: %d\n%s", res.StatusCode, page)
+	}
+	// Started, the group start is a broadcast that names who started it:
+	// A and B get the promo, C (opted out) is passed over.
+	res, page = confirm("/admin/start", url.Values{"automation": {"promo"}, "target": {"group"}, "group": {"newsletter"}})
+	m := regexp.MustCompile(`started as broadcast <a href="/admin/broadcasts" id="broadcast">([^<]+)</a>`).FindStringSubmatch(page)
+	if res.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("start for a group: %d\n%s", res.StatusCode, page)
+	}
+	if got := repliesTo(t, g, customerA, 3)[2]; got != "Our spring offer is on." {
+		t.Errorf("A got %q from the group start", got)
+	}
+	if got := repliesTo(t, g, customerB, 2)[1]; got != "Our spring offer is on." {
+		t.Errorf("B got %q from the group start", got)
+	}
+	var b broadcastView
+	Eventually(t, patience, "the group start's broadcast done", func() bool {
+		b = g.broadcast(t, m[1])
+		return b.Status == "done"
+	})
+	if b.Source != "dashboard" || b.By != "admin" || b.Enrolled != 2 || b.Skipped["opted_out"] != 1 {
+		t.Errorf("the group start's broadcast = %+v, want from the dashboard by admin, 2 enrolled, 1 opted out skipped", b)
+	}
+	if got := repliesToNow(g, customerC); len(got) != 2 {
+		t.Errorf("C, opted out, got %q", got)
 	}
 	// Bad forms say what is wrong.
 	res, page = confirm("/admin/start/confirm", url.Values{"automation": {"nope"}, "target": {"group"}, "group": {"nope"}})

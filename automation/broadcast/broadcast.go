@@ -25,9 +25,10 @@ const (
 
 // Sources of a Broadcast: who started it.
 const (
-	SourceAPI      = "api"      // POST /api/v1/broadcasts
-	SourceManual   = "manual"   // the admin API's manual start of an automation
-	SourceSchedule = "schedule" // a tick of an automation's schedule
+	SourceAPI       = "api"       // POST /api/v1/broadcasts
+	SourceManual    = "manual"    // the admin API's manual start of an automation
+	SourceSchedule  = "schedule"  // a tick of an automation's schedule
+	SourceDashboard = "dashboard" // the dashboard's start page
 )
 
 // Counts are what a broadcast's enrollments sent to their contacts, kept
@@ -60,7 +61,10 @@ type Broadcast struct {
 	// At is when enrolment starts.
 	At     time.Time `json:"at"`
 	Source string    `json:"source"`
-	Status Status    `json:"status"`
+	// By names the dashboard user who started it ("admin" for the token);
+	// its enrollments record them as their StartedBy.
+	By     string `json:"by,omitempty"`
+	Status Status `json:"status"`
 	// Total is how many contacts the broadcast is for: counted when it
 	// starts, exact once done (Enrolled plus every skip).
 	Total    int            `json:"total"`

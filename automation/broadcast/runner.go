@@ -81,6 +81,8 @@ type Spec struct {
 	Vars     map[string]any
 	// Source is SourceAPI when empty.
 	Source string
+	// By names who started it, when a person did.
+	By string
 }
 
 // Start stores a new broadcast for spec and has it enrolled when At comes,
@@ -200,7 +202,7 @@ func (r *Runner) record(spec Spec, leased bool) (*Broadcast, error) {
 	now := r.e.Now()
 	b := &Broadcast{
 		ID: r.e.NewID(), Automation: spec.Automation, Group: spec.Group, Tag: spec.Tag, Vars: spec.Vars,
-		At: spec.At, Source: spec.Source, Status: StatusScheduled, Skipped: map[string]int{},
+		At: spec.At, Source: spec.Source, By: spec.By, Status: StatusScheduled, Skipped: map[string]int{},
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if b.Source == "" {
@@ -388,6 +390,9 @@ var errHold = errors.New("broadcast: the automation is paused")
 // drive enrolls b's contacts, a batch per transaction, until it is done,
 // canceled, taken over by another process, or ctx ends.
 func (r *Runner) drive(ctx context.Context, b *Broadcast) (*Broadcast, error) {
+	if b.By != "" {
+		ctx = engine.WithActor(ctx, b.By)
+	}
 	if !b.Counted {
 		if err := r.count(ctx, b); err != nil {
 			return b, err
