@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -17,7 +18,10 @@ import (
 //   - ${NAME:?message} is NAME, which must be set and not empty;
 //   - $$ is a literal "$";
 //   - a "$" before anything else (a digit, a space, the end) stays as it is,
-//     so "$5" is a price.
+//     so "$5" is a price;
+//   - a whole value that is a bcrypt hash ("$2a$10$" and 53 more
+//     characters, as `keyway hash-password` prints it) stays as it is:
+//     its "$" signs are part of it, and copying it in must just work.
 //
 // A bare $NAME, a "${" with no closing "}", a "${...}" that is none of
 // those forms and a required variable that is unset or empty are problems:
@@ -26,7 +30,7 @@ import (
 // references that gave nothing (unset or empty) are in env.unset: a value
 // that quietly lost a part is worth a warning.
 func expandEnv(s string, lookup func(string) (string, bool)) (string, envFindings) {
-	if !strings.Contains(s, "$") {
+	if !strings.Contains(s, "$") || bcryptShape.MatchString(s) {
 		return s, envFindings{}
 	}
 	x := &envExpander{s: s, lookup: lookup}
@@ -35,6 +39,9 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, envFinding
 	f.problems = append(f.problems, x.required...)
 	return out, f
 }
+
+// bcryptShape matches a bcrypt hash as a whole value.
+var bcryptShape = regexp.MustCompile(`^\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}$`)
 
 // envFindings is what expandEnv found in one value.
 type envFindings struct {

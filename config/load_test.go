@@ -394,7 +394,7 @@ colour: blue
 		// the misspelt keywords and the schedule left out leave the automation without a start
 		`k.yaml:6:5: unknown key "keyword" in automation "a" (did you mean "keywords"? allowed: id, name, enabled, keywords, match, channel, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
 		`k.yaml:8:43: unknown key "every" in automation "a" field schedule (allowed: cron, group, timezone, catch_up)`,
-		`k.yaml:10:1: unknown key "colour" at top level (allowed: server, storage, admin, defaults, providers, http, email, compliance, staff, groups, fields, automations, allow_empty_automations)`,
+		`k.yaml:10:1: unknown key "colour" at top level (allowed: server, storage, admin, defaults, providers, http, email, compliance, staff, groups, fields, automations, events, allow_empty_automations)`,
 	})
 }
 

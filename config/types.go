@@ -21,6 +21,8 @@ type Config struct {
 	Groups      []Group      `yaml:"groups"`
 	Fields      []string     `yaml:"fields"`
 	Automations []Automation `yaml:"automations"`
+	// Events are the systems told what happened (events.go).
+	Events []EventEndpoint `yaml:"events"`
 
 	// AllowEmptyAutomations lets a reload apply a file with no automations
 	// while enrollments are active, ending every one of them. Without it
@@ -74,9 +76,11 @@ type Storage struct {
 // token anybody on the Internet may try must resist guessing.
 const MinAdminToken = 16
 
-// Admin configures the admin API; it is off while Token is empty.
+// Admin configures the admin API, which is off while Token is empty, and
+// the dashboard's logins: the token, and the Users with their roles.
 type Admin struct {
 	Token string `yaml:"token"`
+	Users []User `yaml:"users"`
 }
 
 // Defaults apply where a number or a time has no region or zone of its own.

@@ -32,9 +32,11 @@ func (c *Config) validate() Problems {
 	k.http()
 	k.compliance()
 	k.staff()
+	k.users()
 	k.groups()
 	k.fields()
 	k.automations()
+	k.events()
 	return k.problems
 }
 

@@ -135,5 +135,6 @@ func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
 		return fiber.NewError(fiber.StatusUnauthorized, "missing or wrong bearer token")
 	}
+	actAs(c, tokenActor)
 	return c.Next()
 }

@@ -1,16 +1,12 @@
 package gateway
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -45,67 +41,6 @@ var pages = func() map[string]*template.Template {
 	return out
 }()
 
-// sessions are the dashboard's logins, kept in memory: a restart logs
-// everybody out. Each remembers a fingerprint of the admin token it was
-// opened with, so that changing admin.token (and reloading) ends them.
-type sessions struct {
-	mu sync.Mutex
-	m  map[string]*session
-}
-
-type session struct {
-	csrf    string
-	token   [32]byte
-	expires time.Time
-}
-
-func randomID() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("gateway: no randomness for a session id: %v", err))
-	}
-	return hex.EncodeToString(b)
-}
-
-func (s *sessions) open(token string) (string, *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	if s.m == nil {
-		s.m = map[string]*session{}
-	}
-	for id, se := range s.m {
-		if now.After(se.expires) {
-			delete(s.m, id)
-		}
-	}
-	id := randomID()
-	se := &session{csrf: randomID(), token: sha256.Sum256([]byte(token)), expires: now.Add(sessionTTL)}
-	s.m[id] = se
-	return id, se
-}
-
-// get returns the live session with id opened with token, or nil.
-func (s *sessions) get(id, token string) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	se := s.m[id]
-	switch {
-	case se == nil:
-		return nil
-	case time.Now().After(se.expires) || se.token != sha256.Sum256([]byte(token)):
-		delete(s.m, id)
-		return nil
-	}
-	return se
-}
-
-func (s *sessions) close(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, id)
-}
-
 // refusedReload is the last reload the gateway refused, for the
 // dashboard.
 type refusedReload struct {
@@ -114,8 +49,8 @@ type refusedReload struct {
 	Problems []string
 }
 
-// dashboardRoutes mounts the dashboard under /admin/. Like the admin API
-// it is off (404) while admin.token is empty.
+// dashboardRoutes mounts the dashboard under /admin/. It is off (404)
+// while there is neither admin.token nor any admin.users.
 func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d := app.Group("/admin", g.dashOn)
 	d.Get("/style.css", func(c *fiber.Ctx) error {
@@ -128,21 +63,21 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	})
 	d.Get("/login", g.loginPage)
 	d.Post("/login", g.login)
-	// Every other page needs a session.
-	in := g.dashSession
-	d.Get("/", in, func(c *fiber.Ctx) error { return c.Redirect("/admin/overview", fiber.StatusFound) })
+	// Every other page needs a session; the admin-only ones an admin.
+	in, admin := g.dashSession, g.adminOnly
+	d.Get("/", in, g.dashHome)
 	d.Post("/logout", in, g.logout)
-	d.Get("/automations", in, g.dashAutomations)
-	d.Get("/automations/:id", in, g.dashAutomation)
-	d.Get("/enrollments", in, g.dashEnrollments)
-	d.Get("/enrollments/:id/cancel", in, g.dashCancelPage)
-	d.Post("/enrollments/:id/cancel", in, g.dashCancel)
+	d.Get("/automations", in, admin, g.dashAutomations)
+	d.Get("/automations/:id", in, admin, g.dashAutomation)
+	d.Get("/enrollments", in, admin, g.dashEnrollments)
+	d.Get("/enrollments/:id/cancel", in, admin, g.dashCancelPage)
+	d.Post("/enrollments/:id/cancel", in, admin, g.dashCancel)
 	d.Get("/contacts", in, g.dashContacts)
 	d.Get("/contacts/:phone", in, g.dashContact)
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
-	d.Get("/reload", in, g.dashReload)
-	d.Get("/overview", in, g.dashOverview)
+	d.Get("/reload", in, admin, g.dashReload)
+	d.Get("/overview", in, admin, g.dashOverview)
 }
 
 // dashOn sets the dashboard's security headers, and answers every page
@@ -153,18 +88,19 @@ func (g *Gateway) dashOn(c *fiber.Ctx) error {
 	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if g.cfg.Load().Admin.Token == "" && !strings.HasSuffix(c.Path(), "/style.css") {
+	if !g.cfg.Load().Admin.DashboardOn() && !strings.HasSuffix(c.Path(), "/style.css") {
 		c.Status(fiber.StatusNotFound)
 		return g.render(c, "off", "The dashboard is off", map[string]any{"Path": g.path})
 	}
 	return c.Next()
 }
 
-// dashSession lets a request with a live session through, and sends
-// anybody else to the login page. A POST must carry the session's CSRF
-// token besides the SameSite=Strict cookie.
+// dashSession lets a request with a live session through, as the
+// session's actor, and sends anybody else to the login page. A POST must
+// carry the session's CSRF token besides the SameSite=Strict cookie.
 func (g *Gateway) dashSession(c *fiber.Ctx) error {
-	se := g.sessions.get(c.Cookies(sessionCookie), g.cfg.Load().Admin.Token)
+	admin := g.cfg.Load().Admin
+	se := g.sessions.get(c.Cookies(sessionCookie), admin)
 	if se == nil {
 		if c.Method() != fiber.MethodGet {
 			return fiber.NewError(fiber.StatusForbidden, "log in to the dashboard first")
@@ -175,6 +111,7 @@ func (g *Gateway) dashSession(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusForbidden, "the form's CSRF token is missing or stale: reload the page")
 	}
 	c.Locals("session", se)
+	actAs(c, sessionActor(se, admin))
 	return c.Next()
 }
 
@@ -201,7 +138,7 @@ func csrfToken(c *fiber.Ctx) string {
 // Times show in defaults.timezone, and contacts by the names a handler
 // put in the request's locals (see dashNames).
 func (g *Gateway) render(c *fiber.Ctx, page, title string, data any) error {
-	view := map[string]any{"Title": title, "Page": page, "Data": data}
+	view := map[string]any{"Title": title, "Page": page, "Data": data, "Actor": actor(c)}
 	if se, ok := c.Locals("session").(*session); ok {
 		view["CSRF"] = se.csrf
 	}
@@ -226,48 +163,6 @@ func safeNext(next string) string {
 		return "/admin/"
 	}
 	return next
-}
-
-func (g *Gateway) loginPage(c *fiber.Ctx) error {
-	return g.render(c, "login", "Log in", map[string]any{"Next": safeNext(c.Query("next")), "Error": ""})
-}
-
-// login opens a session for the right admin token. Failures are slowed
-// down per client address (failedLogins): past a few, a try gets 429 with
-// Retry-After, unchecked, until the address's next try is due.
-func (g *Gateway) login(c *fiber.Ctx) error {
-	token := g.cfg.Load().Admin.Token
-	// The form's fields, never the query string's: a token in a URL lands
-	// in logs and histories.
-	form := c.Request().PostArgs()
-	next := safeNext(string(form.Peek("next")))
-	key := addrKey(c.IP())
-	if wait := g.logins.wait(key); wait > 0 {
-		g.metrics.authFailures.WithLabelValues(authDashboard, "limited").Inc()
-		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
-		c.Status(fiber.StatusTooManyRequests)
-		return g.render(c, "login", "Log in", map[string]any{"Next": next,
-			"Error": "Too many failed logins from your address: try again in " + retryAfter(wait) + " seconds."})
-	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(string(form.Peek("token")))), []byte(token)) != 1 {
-		g.logins.failed(key)
-		g.metrics.authFailures.WithLabelValues(authDashboard, "wrong").Inc()
-		g.log.Warn().Str("remote", c.IP()).Msg("dashboard: login with a wrong admin token")
-		c.Status(fiber.StatusUnauthorized)
-		return g.render(c, "login", "Log in", map[string]any{"Next": next, "Error": "That is not the admin token."})
-	}
-	id, _ := g.sessions.open(token)
-	c.Cookie(&fiber.Cookie{
-		Name: sessionCookie, Value: id, Path: "/admin", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
-		Secure: strings.HasPrefix(strings.ToLower(g.cfg.Load().Server.PublicURL), "https://"), MaxAge: int(sessionTTL.Seconds()),
-	})
-	return c.Redirect(next, fiber.StatusSeeOther)
-}
-
-func (g *Gateway) logout(c *fiber.Ctx) error {
-	g.sessions.close(c.Cookies(sessionCookie))
-	c.ClearCookie(sessionCookie)
-	return c.Redirect("/admin/login", fiber.StatusSeeOther)
 }
 
 // keepRefused remembers a refused reload's problems for the dashboard.

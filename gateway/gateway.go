@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/events"
 	"github.com/keyway-sms/keyway/automation/outbox"
 	"github.com/keyway-sms/keyway/automation/schedule"
 	"github.com/keyway-sms/keyway/config"
@@ -40,6 +41,7 @@ type Gateway struct {
 	engine    *engine.Engine
 	sched     *schedule.Scheduler
 	outbox    *outbox.Outbox
+	events    *events.Worker
 	providers []providers.Provider
 	dev       bool       // every provider runs in dev mode: nothing leaves the gateway
 	app       *fiber.App // webhooks and health, on server.listen
@@ -126,9 +128,11 @@ func New(o Options) (*Gateway, error) {
 		Dev: g.dev, DevOf: texter.dev, ProviderOf: texter.name, Owner: o.Owner,
 		OnResult: g.countSend, OnOptedOut: g.optedOut,
 		OnOutsideWindow: g.outsideWindow, OnMarketingOptOut: g.stopMarketing,
-		OnSetAside: func(*engine.Message, error) { g.metrics.setAside.Inc() },
+		OnSetAside:  func(*engine.Message, error) { g.metrics.setAside.Inc() },
+		FailedEvent: g.failedEvent,
 	})
-	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake})
+	g.events = g.newEvents(o.Owner)
+	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake, OnEvents: g.events.Wake})
 	g.metrics.zeroCounters()
 	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
 	g.sched = schedule.NewScheduler(g.engine, log)
@@ -236,8 +240,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}()
 	<-recorded
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); g.outbox.Run(workers) }()
+	go func() { defer wg.Done(); g.events.Run(workers) }()
 	go func() { defer wg.Done(); g.timerLoop(workers) }()
 	go func() { defer wg.Done(); g.pruneLoop(workers) }()
 	// Ready means a SIGHUP or a change of the file is acted on.
@@ -310,6 +315,7 @@ func (g *Gateway) pruneLoop(ctx context.Context) {
 		if keep > 0 {
 			every = min(max(keep/10, time.Second), time.Minute)
 			g.prune(ctx, keep)
+			g.pruneEvents(ctx, keep)
 		}
 		select {
 		case <-ctx.Done():

@@ -115,7 +115,7 @@ func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 	if code >= 500 {
 		g.log.Error().Err(err).Str("method", c.Method()).Str("path", c.Path()).Msg("request failed")
 	}
-	if isDashboard(c.Path()) && g.cfg.Load().Admin.Token != "" {
+	if isDashboard(c.Path()) && g.cfg.Load().Admin.DashboardOn() {
 		// The dashboard answers people: a page, in its layout. (While it
 		// is off it answers 404 as the API does.)
 		c.Status(code)

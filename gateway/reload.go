@@ -20,7 +20,7 @@ import (
 // logged, and the running config stays. An empty file is invalid (see
 // config.Parse), and so is a file with no automations at all while
 // enrollments are active, unless it sets allow_empty_automations: true.
-// The automations, groups, compliance replies, admin.token,
+// The automations, groups, compliance replies, admin.token, admin.users,
 // server.public_url, server.max_body_bytes and storage.retention apply at
 // once; server.listen, the rest of storage, providers and email are read
 // only at start and are logged as needing a restart when they changed.
@@ -53,6 +53,9 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	// and workers follow it whatever reconciling the enrollments says.
 	n, err := g.engine.ReconcileTo(ctx, set, func() {
 		g.cfg.Store(cfg)
+		if n := g.sessions.prune(cfg.Admin); n > 0 {
+			g.log.Info().Int("sessions", n).Msg("reload: ended the dashboard sessions of users removed or whose password or the admin token changed")
+		}
 		g.engine.Swap(set)
 		g.metrics.configLoaded(true, cfg.Hash)
 		now := time.Now()

@@ -31,9 +31,10 @@ type adminTx interface {
 }
 
 // retentionTx is what retention (storage.retention) writes: stored
-// messages pruned by age.
+// messages, and settled events, pruned by age.
 type retentionTx interface {
 	PruneMessages(before time.Time, limit int) (int, error)
+	PruneEvents(before time.Time, limit int) (int, error)
 }
 
 // view runs fn in a read-only transaction of the store, which fn sees

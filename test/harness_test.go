@@ -80,6 +80,8 @@ type Gateway struct {
 	postgres string
 	// retention, if set, is the config's storage.retention.
 	retention string
+	// env holds NAME=value pairs added to keyway's environment.
+	env []string
 
 	cmd  *exec.Cmd
 	logs *fakes.Logs
@@ -166,7 +168,7 @@ func (g *Gateway) launch() {
 	}
 	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Dir = g.Dir
-	g.cmd.Env = append(os.Environ(), "TWILIO_EDGE=", "TWILIO_REGION=")
+	g.cmd.Env = append(append(os.Environ(), "TWILIO_EDGE=", "TWILIO_REGION="), g.env...)
 	g.cmd.Stdout = g.logs
 	g.cmd.Stderr = g.logs
 	if err := g.cmd.Start(); err != nil {

@@ -64,9 +64,9 @@ func crashCycles() int {
 // SIGKILL one of three processes at random moments during load, then
 // start it again, cycle after cycle: every webhook answered 200 is handled
 // once and gets its reply, sent once, and every wait fires once. Sends the
-// killed process had under way are finished by the others once their
-// leases (1 minute) end, after a look in Twilio's log, so the test takes a
-// few minutes.
+// killed process had under way are taken back by the process started again
+// under its name (KEYWAY_INSTANCE) and finished after a look in Twilio's
+// log, not left to wait out their 1-minute leases.
 func TestPostgresCrashUnderLoad(t *testing.T) {
 	gs := startShared(t, 3, crashConfig)
 	nodes := make([]*node, len(gs))

@@ -32,7 +32,9 @@ func startSharedMPS(t testing.TB, n int, body string, mps int) []*Gateway {
 }
 
 // startProcesses starts n keyway processes on the database dsn, or one on
-// a bbolt file when dsn is empty.
+// a bbolt file when dsn is empty. On a database, process i is named
+// "node<i>" (KEYWAY_INSTANCE), as a deployment names its processes: one
+// started again under its name takes back the sends its last run left.
 func startProcesses(t testing.TB, n int, body string, mps int, dsn string) []*Gateway {
 	t.Helper()
 	tw := fakes.NewTwilio(t)
@@ -41,6 +43,9 @@ func startProcesses(t testing.TB, n int, body string, mps int, dsn string) []*Ga
 		g := &Gateway{t: t, Dir: t.TempDir(), Twilio: tw, postgres: dsn}
 		g.Config = g.Dir + "/keyway.yaml"
 		g.cmdArgs = []string{"--log-level", "info"}
+		if dsn != "" {
+			g.env = []string{fmt.Sprintf("KEYWAY_INSTANCE=node%d", i)}
+		}
 		// Texts without a SID get fresh ones: distinct across processes.
 		g.sids.Store(int64(i+1) * 1_000_000_000)
 		g.WriteConfig(body)

@@ -46,6 +46,9 @@ type Options struct {
 	// OnQueue is called after a commit that queued outbound messages or
 	// set timers, to wake the workers that handle them.
 	OnQueue func()
+	// OnEvents is called after a commit that stored events, to wake the
+	// worker that delivers them.
+	OnEvents func()
 	// MaxSteps overrides DefaultMaxSteps.
 	MaxSteps int
 	// Trace, if set, is told what enrollments do, once the transaction
@@ -75,6 +78,7 @@ type Engine struct {
 	log      zerolog.Logger
 	set      atomic.Pointer[Set]
 	onQueue  func()
+	onEvents func()
 	maxSteps int
 	ids      idGen
 	io       ioRuns
@@ -96,6 +100,9 @@ func New(store Store, set *Set, o Options) *Engine {
 	}
 	if e.onQueue == nil {
 		e.onQueue = func() {}
+	}
+	if e.onEvents = o.OnEvents; e.onEvents == nil {
+		e.onEvents = func() {}
 	}
 	if e.maxSteps <= 0 {
 		e.maxSteps = DefaultMaxSteps
@@ -208,6 +215,9 @@ func (e *Engine) handle(ctx context.Context, x *unitOfWork, in providers.Inbound
 	t.answering = true
 	m := e.receive(t, in)
 	if err := x.tx.PutMessage(m); err != nil {
+		return Handled{}, err
+	}
+	if err := x.event(EventMessageReceived, m.From, messageData(m)); err != nil {
 		return Handled{}, err
 	}
 	via, err := e.route(ctx, t, m)
@@ -332,6 +342,11 @@ func (e *Engine) optIn(t *turn, m *Message, reply string) error {
 func (e *Engine) liftOptOut(t *turn) error {
 	c := t.contact
 	since := c.OptedOutAt
+	if c.OptedOut {
+		if err := t.x.event(EventContactOptedIn, c.Phone, nil); err != nil {
+			return err
+		}
+	}
 	c.OptedOut, c.OptedOutAt, c.OptedOutByAdmin = false, nil, false
 	ens, err := t.activeEnrollments()
 	if err != nil {
@@ -354,6 +369,9 @@ func (e *Engine) optOutContact(t *turn, reason string) error {
 	if !c.OptedOut {
 		now := t.now
 		c.OptedOut, c.OptedOutAt = true, &now
+		if err := t.x.event(EventContactOptedOut, c.Phone, map[string]any{"reason": reason}); err != nil {
+			return err
+		}
 	}
 	c.OptedOutByAdmin = false // the contact's (or its provider's) own word
 	ens, err := t.activeEnrollments()
@@ -420,6 +438,7 @@ func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel str
 	en := &Enrollment{
 		ID: e.ids.next(t.now), Automation: a.ID, Contact: t.contact.Phone, Channel: channel,
 		Status: EnrollmentRunning, Vars: maps.Clone(vars), StartedAt: t.now, UpdatedAt: t.now,
+		StartedBy: t.x.by,
 	}
 	if en.Vars == nil {
 		en.Vars = map[string]any{}
@@ -479,6 +498,7 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 		return err
 	}
 	r.Step = st
+	r.inHandoff = en.Status == EnrollmentHandoff
 	en.Status = EnrollmentRunning
 	en.Held, en.Answering = "", false
 	if ev.Message != nil {
@@ -492,6 +512,13 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 	out, err := rs.Resume(ctx, r, ev)
 	if err != nil {
 		return fmt.Errorf("automation %q step %s (%s): resume: %w", en.Automation, st.Key, st.Type, err)
+	}
+	if r.inHandoff && out.kind != outcomeHandoff {
+		d := handoffData(en)
+		d["closed_by"] = map[string]string{EventDone: "staff", EventTimer: "timeout"}[ev.Kind]
+		if err := r.t.x.event(EventHandoffClosed, en.Contact, d); err != nil {
+			return err
+		}
 	}
 	next, done, err := e.follow(r, st, out)
 	if done || err != nil {
@@ -512,8 +539,21 @@ func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
 	if err := t.clearTimer(en); err != nil {
 		return err
 	}
+	if en.Status == EnrollmentHandoff {
+		d := handoffData(en)
+		d["closed_by"], d["reason"] = "end", reason
+		if err := t.x.event(EventHandoffClosed, en.Contact, d); err != nil {
+			return err
+		}
+	}
+	if reason == ReasonCompleted {
+		d := map[string]any{"enrollment_id": en.ID, "automation": en.Automation, "reason": reason}
+		if err := t.x.event(EventEnrollmentCompleted, en.Contact, d); err != nil {
+			return err
+		}
+	}
 	now := t.now
-	en.Status, en.EndReason, en.EndedAt = EnrollmentEnded, reason, &now
+	en.Status, en.EndReason, en.EndedAt, en.EndedBy = EnrollmentEnded, reason, &now, t.x.by
 	en.Epoch++
 	t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
 	t.put(en)

@@ -153,6 +153,10 @@ type Message struct {
 	// choice's title, and Typed what the contact typed, if it typed.
 	Button string `json:"button,omitempty"`
 	Typed  string `json:"typed,omitempty"`
+	// By, on an outbound message no automation sent (a staff answer or a
+	// one-off send from the dashboard), names who sent it: a dashboard
+	// user, or "admin" for the admin token (see WithActor).
+	By string `json:"by,omitempty"`
 }
 
 // EnrollmentStatus is where an Enrollment stands.
@@ -206,6 +210,12 @@ type Enrollment struct {
 	UpdatedAt time.Time  `json:"updated_at"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	EndReason string     `json:"end_reason,omitempty"`
+	// StartedBy and EndedBy name who started the enrollment by hand (a
+	// manual start) and who ended it (a cancel): a dashboard user, or
+	// "admin" for the admin token (see WithActor). Empty when keyway did
+	// it itself (a keyword, a schedule, the last step).
+	StartedBy string `json:"started_by,omitempty"`
+	EndedBy   string `json:"ended_by,omitempty"`
 }
 
 // Active reports whether the enrollment has not ended.

@@ -87,6 +87,11 @@ func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done b
 	target := st.Next
 	switch out.kind {
 	case outcomeHandoff:
+		if !r.inHandoff {
+			if err := t.x.event(EventHandoffOpened, en.Contact, handoffData(en)); err != nil {
+				return 0, true, err
+			}
+		}
 		return 0, true, t.pause(en, EnrollmentHandoff, t.now.Add(r.orExpiry(out.within)), TimerTimeout)
 	case outcomeHold:
 		return 0, true, t.pause(en, EnrollmentWaiting, out.until, TimerHold)

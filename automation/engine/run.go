@@ -33,6 +33,9 @@ type RunView struct {
 type Run struct {
 	RunView
 	t *turn
+	// inHandoff is set when the run resumed an enrollment at an open
+	// handoff: a handoff outcome then keeps it open rather than opening one.
+	inHandoff bool
 }
 
 // Trace reports what the run did, for the simulator ("added to group x").

@@ -60,6 +60,7 @@ func (e *Engine) applyStatus(x *unitOfWork, provider string, s providers.Status,
 	if status.Rank() < m.Status.Rank() {
 		return nil
 	}
+	failedBefore := m.Status.failed()
 	m.Status, m.UpdatedAt = status, x.now
 	if s.ErrorCode != 0 {
 		m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
@@ -69,6 +70,14 @@ func (e *Engine) applyStatus(x *unitOfWork, provider string, s providers.Status,
 	}
 	if err := x.tx.PutMessage(m); err != nil {
 		return err
+	}
+	if status.failed() && !failedBefore && failedEventOf(m) {
+		if m.Error == "" {
+			m.Error = "the provider reported it " + string(status)
+		}
+		if err := x.event(EventMessageFailed, m.Contact, messageData(m)); err != nil {
+			return err
+		}
 	}
 	if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
 		return nil

@@ -66,6 +66,7 @@ type Tx interface {
 	TimerStore
 	MetaStore
 	ActivityStore
+	EventQueue
 }
 
 // TurnTx is what the engine's own transactions use through a turn (and
@@ -83,6 +84,7 @@ type TurnTx interface {
 	EnrollmentStore
 	TimerStore
 	MetaStore
+	EventAdder
 }
 
 // ContactStore holds contacts, indexed by group.

@@ -219,6 +219,9 @@ func (t *turn) queue(m *Message) error {
 		m.Contact = t.contact.Phone
 	}
 	m.CreatedAt, m.UpdatedAt = t.now, t.now
+	if m.By == "" && (m.Purpose == PurposeStaff || m.Enrollment == "" && m.Purpose != PurposeCompliance) {
+		m.By = t.x.by // a person's answer or send, not an automation's
+	}
 	m.Status = StatusQueued
 	if (m.Purpose == PurposeReply || m.Purpose == PurposeStaff) && t.contact.OptedOut {
 		m.Status = StatusSuppressed

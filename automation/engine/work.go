@@ -26,8 +26,13 @@ type unitOfWork struct {
 	// nil when nobody traces.
 	events *[]TraceEvent
 	// wake is set when an outbound message was queued or a timer set.
-	wake  bool
-	after []func()
+	wake bool
+	// wakeEvents is set when an event was stored.
+	wakeEvents bool
+	after      []func()
+	// by is the person the work is done for (WithActor), "" for the
+	// engine's own work: it is recorded on what the work writes.
+	by string
 }
 
 // turn returns the turn of the contact with phone, opening it (the
@@ -91,7 +96,7 @@ func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *u
 		if s == nil {
 			s = e.Set()
 		}
-		x = &unitOfWork{e: e, tx: tx, set: s, now: e.clock.Now(), turns: map[string]*turn{}}
+		x = &unitOfWork{e: e, tx: tx, set: s, now: e.clock.Now(), turns: map[string]*turn{}, by: ActorOf(ctx)}
 		if e.trace != nil {
 			x.events = new([]TraceEvent)
 		}
@@ -120,6 +125,9 @@ func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *u
 	}
 	if x.wake {
 		e.onQueue()
+	}
+	if x.wakeEvents {
+		e.onEvents()
 	}
 	for _, f := range x.after {
 		f()

@@ -78,6 +78,10 @@ type OutboxOptions struct {
 	// Lease is how long a claimed send stays with this process before
 	// another may claim it (default 1m). It must outlast one send.
 	Lease time.Duration
+	// FailedEvent, if set, stores a message.failed event about m, whose
+	// send has just failed for good, in the transaction that records it
+	// (engine.Engine.MessageFailedEvent).
+	FailedEvent func(tx engine.EventAdder, m *engine.Message) error
 	// OnResult, if set, is told of every attempt's outcome (for metrics).
 	OnResult func(m *engine.Message, err error)
 	// OnOptedOut, if set, is told after commit of a contact the provider

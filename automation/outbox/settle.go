@@ -171,6 +171,11 @@ func (ob *Outbox) finish(tx Tx, m *engine.Message) error {
 	if err := tx.PutMessage(m); err != nil {
 		return err
 	}
+	if m.Status == engine.StatusFailed && ob.o.FailedEvent != nil {
+		if err := ob.o.FailedEvent(tx, m); err != nil {
+			return err
+		}
+	}
 	return tx.Dequeue(m.ID)
 }
 

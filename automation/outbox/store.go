@@ -32,6 +32,7 @@ type Tx interface {
 	MessageByProviderID(provider, providerID string) (*engine.Message, error)
 	PutMessage(m *engine.Message) error
 	Contact(phone string) (*engine.Contact, error)
+	engine.EventAdder
 }
 
 // update runs fn in a read-write transaction of the store, which fn sees

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -137,10 +138,16 @@ var binaries = sync.OnceValues(func() (dir string, err error) {
 	return dir, nil
 })
 
+// builtAny is set once a test asked for the binaries, so that TestMain
+// removes them without building them when none did.
+var builtAny atomic.Bool
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := binaries(); err == nil {
-		os.RemoveAll(dir)
+	if builtAny.Load() {
+		if dir, err := binaries(); err == nil {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -151,6 +158,7 @@ func built(t *testing.T) (keyway, self string) {
 	if testing.Short() {
 		t.Skip("builds and runs keyway")
 	}
+	builtAny.Store(true)
 	dir, err := binaries()
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -20,17 +18,9 @@ import (
 // ones send), continues a waiting contact that answers, and the startup
 // measurement runs on it.
 func TestSeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs keyway")
-	}
+	bin, _ := built(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "keyway")
-	build := exec.Command("go", "build", "-o", bin, "../keyway")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build keyway: %v", err)
-	}
 	fake, err := startFake("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

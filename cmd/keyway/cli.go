@@ -43,6 +43,8 @@ Usage:
   keyway test     FILE...           run automation tests
   keyway health   [--config] FILE [--url URL]
                                     ask a running keyway whether it is ready
+  keyway hash-password              print the bcrypt hash of a password read
+                                    from stdin, for admin.users
   keyway version                    print version, commit and Go version
 
 The config file may be given as the argument or with --config, or come from
@@ -66,6 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runTestFiles(args[1:], stdout, stderr)
 	case "health":
 		return health(args[1:], stdout, stderr)
+	case "hash-password":
+		return hashPassword(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fs := newCommandFlags("version", "Usage: keyway version\n\nPrints keyway's version, commit and Go version.\n")
 		if code, done := parseFlags(fs, args[1:], stdout, stderr); done {
@@ -433,8 +437,8 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 // openStore opens the storage cfg names: the PostgreSQL database of
 // storage.postgres, or else the bbolt file of storage.path. It also names
 // this process on the send leases it takes: on a shared database each
-// process needs a name of its own (host and process id), so that one
-// starting does not take back the sends another is making.
+// process needs a name of its own (instanceName), so that one starting
+// does not take back the sends another is making.
 func openStore(cfg *config.Config) (engine.Store, string, error) {
 	if cfg.Storage.Postgres == "" {
 		st, err := bolt.Open(cfg.Storage.Path)
@@ -446,6 +450,18 @@ func openStore(cfg *config.Config) (engine.Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return st, instanceName(), nil
+}
+
+// instanceName names this process on the send leases it takes in a shared
+// database: KEYWAY_INSTANCE when set (a name used by one running process at
+// a time, such as a pod's), so that a process started again under it takes
+// back at once the sends its last run left under way; else host/pid, a
+// new name at each start, whose leases the others take over once they end.
+func instanceName() string {
+	if name := os.Getenv("KEYWAY_INSTANCE"); name != "" {
+		return name
+	}
 	host, _ := os.Hostname()
-	return st, fmt.Sprintf("%s/%d", host, os.Getpid()), nil
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }

@@ -21,11 +21,12 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 // prints every flag the command defines.
 func TestHelpListsEveryFlag(t *testing.T) {
 	flags := map[string][]string{
-		"serve":    {"-config", "-log-level", "-log-format"},
-		"validate": {"-config", "-format", "-segments"},
-		"simulate": {"-config", "-from", "-channel"},
-		"test":     {},
-		"version":  {},
+		"serve":         {"-config", "-log-level", "-log-format"},
+		"validate":      {"-config", "-format", "-segments"},
+		"simulate":      {"-config", "-from", "-channel"},
+		"test":          {},
+		"version":       {},
+		"hash-password": {},
 	}
 	for cmd, want := range flags {
 		for _, help := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {

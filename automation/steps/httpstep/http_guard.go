@@ -51,6 +51,13 @@ func guardFor(s config.HTTP) *httpGuard {
 	return g
 }
 
+// GuardedClient returns the HTTP client of http steps for the settings
+// s, shared with every step under the same settings: its dialer refuses
+// loopback, private, link-local and metadata addresses unless s allows
+// them. Event deliveries go through it too, so that `http.allow_private`
+// and `http.allow_hosts` govern their URLs as they do the steps'.
+func GuardedClient(s config.HTTP) *http.Client { return guardFor(s).client }
+
 func newHTTPGuard(s config.HTTP) *httpGuard {
 	plain := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	dial := plain.DialContext

@@ -30,6 +30,7 @@ type memState struct {
 	held         memTree[engine.Timer] // automation 0 memTimerKey → Timer
 	meta         memTree[[]byte]       // key → value
 	activity     memTree[int]          // activityKey → count (activity.go)
+	events       memEvents             // events.go
 }
 
 // memTx implements Tx over a memState: the committed one for a View, a

@@ -102,6 +102,23 @@ CREATE INDEX enrollments_open_handoff ON enrollments (id)
 	// 4: what happened per hour, counted by triggers in the commit of the
 	// write that causes it (activity.go).
 	activitySchema,
+	// 5: the event deliveries, one queue per endpoint and contact
+	// (events.go); the body is kept byte for byte, as it is signed.
+	`
+CREATE TABLE events (
+	id           text COLLATE "C" PRIMARY KEY,
+	queue        text COLLATE "C" NOT NULL,
+	pending      boolean NOT NULL,
+	head         boolean NOT NULL,
+	claimable_ns bigint NOT NULL,
+	settled_ns   bigint NOT NULL,
+	data         jsonb NOT NULL,
+	body         bytea NOT NULL
+);
+CREATE INDEX events_queue ON events (queue, id) WHERE pending;
+CREATE INDEX events_claimable ON events (claimable_ns, id) WHERE head AND pending;
+CREATE INDEX events_settled ON events (settled_ns, id) WHERE NOT pending;
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the

@@ -1,0 +1,196 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+const eventsConfig = `
+events:
+  - url: "https://crm.example.com/all"
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+  - url: "https://crm.example.com/optouts"
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    types: [contact.opted_out, contact.opted_in]
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps:
+      - { type: reply, text: "Welcome" }
+  - id: agent
+    keywords: [AGENT]
+    steps:
+      - { type: handoff, to: ["+15550100100"], timeout: 1h }
+      - { type: reply, text: "Thanks for talking to us" }
+`
+
+// takeEvents delivers every pending event of the store, as the worker
+// would, one claim after another, and returns the bodies posted, by
+// endpoint and contact (space between), in the order they went.
+func takeEvents(t *testing.T, store engine.Store, now time.Time) map[string][]map[string]any {
+	t.Helper()
+	got := map[string][]map[string]any{}
+	for {
+		var ds []*engine.EventDelivery
+		err := store.Update(t.Context(), func(tx engine.Tx) error {
+			var err error
+			ds, err = tx.ClaimEvents(now, time.Minute, "test", 100)
+			for _, d := range ds {
+				c := *d
+				c.Status, c.SettledAt = engine.EventDelivered, now
+				if err := tx.SettleEvent(&c, "test"); err != nil {
+					return err
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 0 {
+			return got
+		}
+		slices.SortFunc(ds, func(a, b *engine.EventDelivery) int { return compareStrings(a.ID, b.ID) })
+		for _, d := range ds {
+			var body map[string]any
+			if err := json.Unmarshal(d.Body, &body); err != nil {
+				t.Fatalf("event %s: body %s: %v", d.ID, d.Body, err)
+			}
+			if body["type"] != string(d.Type) {
+				t.Fatalf("event %s: body type %v, stored type %s", d.ID, body["type"], d.Type)
+			}
+			got[d.Endpoint+" "+d.Contact] = append(got[d.Endpoint+" "+d.Contact], body)
+		}
+	}
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func types(bodies []map[string]any) []string {
+	var out []string
+	for _, b := range bodies {
+		out = append(out, b["type"].(string))
+	}
+	return out
+}
+
+// What a contact does is stored as events in the transaction that did it,
+// one per endpoint that takes its type: a message received, an
+// enrollment completed, a handoff opened and closed by staff, an opt-out
+// and an opt-in; an endpoint limited to opt-outs gets those alone.
+func TestEventsAreStoredWithTheirCause(t *testing.T) {
+	e, clock, store := refEngine(t, eventsConfig, "AAAA", "BBBB")
+	const contact, staff = "+15551230001", "+15550100100"
+	sayFrom(t, e, store, 1, contact, "sms", "JOIN")
+	sayFrom(t, e, store, 2, contact, "sms", "AGENT")
+	sayFrom(t, e, store, 3, staff, "sms", "#AAAA done")
+	sayFrom(t, e, store, 4, contact, "sms", "STOP")
+	sayFrom(t, e, store, 5, contact, "sms", "STOP") // already opted out: no second event
+	sayFrom(t, e, store, 6, contact, "sms", "START")
+	got := takeEvents(t, store, clock.Now())
+
+	all := got["https://crm.example.com/all "+contact]
+	want := []string{
+		"message.received", "enrollment.completed", // JOIN
+		"message.received", "handoff.opened", // AGENT
+		"handoff.closed", "enrollment.completed", // staff's done
+		"message.received", "contact.opted_out", // STOP
+		"message.received",                     // STOP again
+		"message.received", "contact.opted_in", // START
+	}
+	if !slices.Equal(types(all), want) {
+		t.Fatalf("events to the endpoint taking all: %q\nwant %q", types(all), want)
+	}
+	if o := types(got["https://crm.example.com/optouts "+contact]); !slices.Equal(o, []string{"contact.opted_out", "contact.opted_in"}) {
+		t.Fatalf("events to the opt-out endpoint: %q", o)
+	}
+	first := all[0]
+	data := first["data"].(map[string]any)
+	if data["phone"] != contact || data["body"] != "JOIN" || data["message_id"] == "" || data["channel"] != "sms" {
+		t.Errorf("message.received data %v, want the phone, body, message id and channel", data)
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, first["timestamp"].(string)); err != nil || !ts.Equal(clock.Now()) {
+		t.Errorf("timestamp %v (%v), want the time of the turn %s", first["timestamp"], err, clock.Now())
+	}
+	if staffs := types(got["https://crm.example.com/all "+staff]); !slices.Equal(staffs, []string{"message.received"}) {
+		t.Errorf("events about staff: %q, want their message received", staffs)
+	}
+	opened := all[3]["data"].(map[string]any)
+	if opened["ref"] != "AAAA" || opened["automation"] != "agent" || opened["enrollment_id"] == "" {
+		t.Errorf("handoff.opened data %v", opened)
+	}
+	if closed := all[4]["data"].(map[string]any); closed["closed_by"] != "staff" || closed["enrollment_id"] != opened["enrollment_id"] {
+		t.Errorf("handoff.closed data %v, want closed by staff, same enrollment", closed)
+	}
+	if out := all[7]["data"].(map[string]any); out["phone"] != contact || out["reason"] != "opted out" {
+		t.Errorf("contact.opted_out data %v", out)
+	}
+}
+
+// A delivery status that says an outbound message failed stores
+// message.failed, once, with the message's ids and the provider's error.
+func TestMessageFailedOnAFailedStatus(t *testing.T) {
+	e, clock, store := refEngine(t, eventsConfig, "AAAA")
+	const contact = "+15551230002"
+	sayFrom(t, e, store, 1, contact, "sms", "JOIN")
+	takeEvents(t, store, clock.Now())
+	id := welcomeID(t, store, contact)
+	for range 2 {
+		if _, err := e.HandleBatch(t.Context(), "test", providers.Batch{Statuses: []providers.Status{{MessageID: id, ProviderID: "SM" + id, Status: "undelivered", ErrorCode: 30003, ErrorMessage: "Unreachable destination handset"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := takeEvents(t, store, clock.Now())["https://crm.example.com/all "+contact]
+	if !slices.Equal(types(got), []string{"message.failed"}) {
+		t.Fatalf("events %q, want one message.failed", types(got))
+	}
+	data := got[0]["data"].(map[string]any)
+	if data["phone"] != contact || data["automation"] != "join" || data["error"] != "Unreachable destination handset" || data["error_code"] != float64(30003) {
+		t.Errorf("message.failed data %v", data)
+	}
+}
+
+func welcomeID(t *testing.T, store engine.Store, contact string) string {
+	t.Helper()
+	var sid string
+	err := store.View(t.Context(), func(tx engine.Tx) error {
+		ms, err := tx.Messages(contact, 10)
+		for _, m := range ms {
+			if m.Direction == engine.Outbound {
+				sid = m.ID
+			}
+		}
+		return err
+	})
+	if err != nil || sid == "" {
+		t.Fatalf("the welcome's id: %q, %v", sid, err)
+	}
+	return sid
+}
+
+// The engine's event types are the config's, which validate checks.
+func TestEventTypesMatchTheConfig(t *testing.T) {
+	ours := []engine.EventType{engine.EventContactOptedOut, engine.EventContactOptedIn, engine.EventMessageReceived, engine.EventMessageFailed,
+		engine.EventEnrollmentCompleted, engine.EventHandoffOpened, engine.EventHandoffClosed, engine.EventBroadcastDone}
+	var names []string
+	for _, typ := range ours {
+		names = append(names, string(typ))
+	}
+	if !slices.Equal(names, config.EventTypes) {
+		t.Fatalf("engine types %q, config.EventTypes %q", names, config.EventTypes)
+	}
+}

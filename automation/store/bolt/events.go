@@ -1,0 +1,184 @@
+package bolt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// The event deliveries (engine.EventQueue): one queue per endpoint and
+// contact, whose head alone sits in the due index, keyed by when it can be
+// claimed, as the outbox's sends do.
+var (
+	bEvents      = []byte("events")       // id → EventDelivery
+	bEventQueues = []byte("event_queues") // queue 0 id → nil, pending ones
+	bEventDue    = []byte("event_due")    // dueKey(claimable) id → nil, queue heads only
+	bEventDone   = []byte("event_done")   // dueKey(settled) id → nil, delivered or failed
+)
+
+func (t *boltTx) eventDelivery(id string) (*engine.EventDelivery, error) {
+	var d engine.EventDelivery
+	if err := t.get(bEvents, []byte(id), &d, "event"); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// putEvent stores d, keeping the indexes in step with old, the stored
+// version it replaces (nil for a new one); head says whether d heads its
+// queue.
+func (t *boltTx) putEvent(old, d *engine.EventDelivery, head bool) error {
+	if old != nil && old.Status == engine.EventPending {
+		if err := t.del(bEventDue, dueKey(old.Claimable(), old.ID)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case d.Status == engine.EventPending && head:
+		if err := t.mark(bEventDue, dueKey(d.Claimable(), d.ID)); err != nil {
+			return err
+		}
+	case d.Status != engine.EventPending:
+		if err := t.del(bEventQueues, key(d.QueueKey(), d.ID)); err != nil {
+			return err
+		}
+		if err := t.mark(bEventDone, dueKey(d.SettledAt, d.ID)); err != nil {
+			return err
+		}
+	}
+	return t.put(bEvents, []byte(d.ID), d)
+}
+
+// eventQueueHead returns the id of the first pending delivery of queue q,
+// or "".
+func (t *boltTx) eventQueueHead(q string) string {
+	prefix := key(q, "")
+	k, _ := t.tx.Bucket(bEventQueues).Cursor().Seek(prefix)
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return ""
+	}
+	return string(k[len(prefix):])
+}
+
+// AddEvent implements engine.EventQueue.
+func (t *boltTx) AddEvent(d *engine.EventDelivery) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if d == nil || d.ID == "" || d.Status != engine.EventPending {
+		return errors.New("store: add event: no id, or not pending")
+	}
+	if t.tx.Bucket(bEvents).Get([]byte(d.ID)) != nil {
+		return nil
+	}
+	q := d.QueueKey()
+	head := t.eventQueueHead(q) == ""
+	if err := t.mark(bEventQueues, key(q, d.ID)); err != nil {
+		return err
+	}
+	return t.putEvent(nil, d, head)
+}
+
+// EventDelivery implements engine.EventQueue.
+func (t *boltTx) EventDelivery(id string) (*engine.EventDelivery, error) {
+	return t.eventDelivery(id)
+}
+
+// ClaimEvents implements engine.EventQueue: a cursor from the first key of
+// the due index, stopping at the first head not yet claimable.
+func (t *boltTx) ClaimEvents(now time.Time, lease time.Duration, owner string, limit int) ([]*engine.EventDelivery, error) {
+	if !t.writable {
+		return nil, errReadOnly
+	}
+	if owner == "" {
+		return nil, errors.New("store: claim events: no owner")
+	}
+	end := dueKey(now, "")
+	var ids []string
+	cur := t.tx.Bucket(bEventDue).Cursor()
+	for k, _ := cur.First(); k != nil && len(ids) < limit && bytes.Compare(k[:12], end) <= 0; k, _ = cur.Next() {
+		ids = append(ids, string(k[12:]))
+	}
+	out := make([]*engine.EventDelivery, 0, len(ids))
+	for _, id := range ids {
+		d, err := t.eventDelivery(id)
+		if err != nil {
+			return nil, fmt.Errorf("store: event due index: %w", err)
+		}
+		old := *d
+		d.Owner, d.LeaseUntil = owner, now.Add(lease)
+		if err := t.putEvent(&old, d, true); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// SettleEvent implements engine.EventQueue.
+func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	old, err := t.eventDelivery(d.ID)
+	switch {
+	case err != nil:
+		return err
+	case old.Status != engine.EventPending:
+		return fmt.Errorf("store: settle event %q, %s already: %w", d.ID, old.Status, engine.ErrNotFound)
+	case old.Owner != owner || owner == "":
+		return fmt.Errorf("store: settle event %q: %w", d.ID, engine.ErrLeaseLost)
+	}
+	c := *d
+	c.Owner, c.LeaseUntil = "", time.Time{}
+	if err := t.putEvent(old, &c, true); err != nil {
+		return err
+	}
+	if c.Status == engine.EventPending {
+		return nil
+	}
+	// The next of the queue becomes its head.
+	next := t.eventQueueHead(c.QueueKey())
+	if next == "" {
+		return nil
+	}
+	n, err := t.eventDelivery(next)
+	if err != nil {
+		return fmt.Errorf("store: event queue: %w", err)
+	}
+	return t.putEvent(nil, n, true)
+}
+
+// NextEventDue implements engine.EventQueue.
+func (t *boltTx) NextEventDue() (time.Time, error) {
+	k, _ := t.tx.Bucket(bEventDue).Cursor().First()
+	if k == nil {
+		return time.Time{}, fmt.Errorf("store: next event: %w", engine.ErrNotFound)
+	}
+	return dueKeyTime(k), nil
+}
+
+// PruneEvents implements engine.EventQueue.
+func (t *boltTx) PruneEvents(before time.Time, limit int) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	end := dueKey(before, "")
+	var keys [][]byte
+	cur := t.tx.Bucket(bEventDone).Cursor()
+	for k, _ := cur.First(); k != nil && (limit <= 0 || len(keys) < limit) && bytes.Compare(k[:12], end) < 0; k, _ = cur.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := t.del(bEventDone, k); err != nil {
+			return 0, err
+		}
+		if err := t.del(bEvents, k[12:]); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}

@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// The event deliveries (engine.EventQueue) live in the events table, one
+// queue per endpoint and contact. As for the outbox, every change to a
+// queue's head happens under the queue's advisory lock, and a claim skips
+// the rows another process has locked.
+
+// eventRecord is what the data column holds: the delivery without its
+// body, which is kept apart, byte for byte.
+func eventRecord(d *engine.EventDelivery) (string, error) {
+	c := *d
+	c.Body = nil
+	return encode("event", &c)
+}
+
+func (t *pgTx) eventDelivery(id string, lock bool) (*engine.EventDelivery, error) {
+	q := `SELECT data, body FROM events WHERE id = $1`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	var raw, body []byte
+	err := t.tx.QueryRow(t.ctx, q, id).Scan(&raw, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("store: event %q: %w", id, engine.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read event %q: %w", id, err)
+	}
+	var d engine.EventDelivery
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("store: decode event %q: %w", id, err)
+	}
+	d.Body = body
+	return &d, nil
+}
+
+// writeEvent stores d's record, claimable time and state over its row.
+func (t *pgTx) writeEvent(d *engine.EventDelivery) error {
+	data, err := eventRecord(d)
+	if err != nil {
+		return err
+	}
+	pending := d.Status == engine.EventPending
+	return t.exec(`UPDATE events SET pending = $2, claimable_ns = $3, settled_ns = $4, data = $5 WHERE id = $1`,
+		d.ID, pending, ns(d.Claimable()), ns(d.SettledAt), data)
+}
+
+// AddEvent implements engine.EventQueue.
+func (t *pgTx) AddEvent(d *engine.EventDelivery) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if d == nil || d.ID == "" || d.Status != engine.EventPending {
+		return errors.New("store: add event: no id, or not pending")
+	}
+	q := d.QueueKey()
+	if err := t.lock("event queue", q, d.ID); err != nil {
+		return fmt.Errorf("store: add event %q: %w", d.ID, err)
+	}
+	data, err := eventRecord(d)
+	if err != nil {
+		return err
+	}
+	if err := t.exec(`INSERT INTO events (id, queue, pending, head, claimable_ns, settled_ns, data, body)
+		VALUES ($1, $2, true, NOT EXISTS (SELECT 1 FROM events WHERE queue = $2 AND pending), $3, $4, $5, $6)
+		ON CONFLICT (id) DO NOTHING`, d.ID, q, ns(d.Claimable()), ns(time.Time{}), data, []byte(d.Body)); err != nil {
+		return fmt.Errorf("store: add event %q: %w", d.ID, err)
+	}
+	return nil
+}
+
+// EventDelivery implements engine.EventQueue.
+func (t *pgTx) EventDelivery(id string) (*engine.EventDelivery, error) {
+	return t.eventDelivery(id, false)
+}
+
+// ClaimEvents implements engine.EventQueue.
+func (t *pgTx) ClaimEvents(now time.Time, lease time.Duration, owner string, limit int) ([]*engine.EventDelivery, error) {
+	if !t.writable {
+		return nil, errReadOnly
+	}
+	if owner == "" {
+		return nil, errors.New("store: claim events: no owner")
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	ids, err := t.strings("claim events", `SELECT id FROM events WHERE head AND pending AND claimable_ns <= $1
+		ORDER BY claimable_ns, id LIMIT $2 FOR UPDATE SKIP LOCKED`, ns(now), int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*engine.EventDelivery, 0, len(ids))
+	for _, id := range ids {
+		d, err := t.eventDelivery(id, false)
+		if err != nil {
+			return nil, err
+		}
+		d.Owner, d.LeaseUntil = owner, now.Add(lease)
+		if err := t.writeEvent(d); err != nil {
+			return nil, fmt.Errorf("store: claim event %q: %w", id, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// SettleEvent implements engine.EventQueue.
+func (t *pgTx) SettleEvent(d *engine.EventDelivery, owner string) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if err := t.lock("event queue", d.QueueKey(), d.ID); err != nil {
+		return fmt.Errorf("store: settle event %q: %w", d.ID, err)
+	}
+	old, err := t.eventDelivery(d.ID, true)
+	switch {
+	case err != nil:
+		return err
+	case old.Status != engine.EventPending:
+		return fmt.Errorf("store: settle event %q, %s already: %w", d.ID, old.Status, engine.ErrNotFound)
+	case old.Owner != owner || owner == "":
+		return fmt.Errorf("store: settle event %q: %w", d.ID, engine.ErrLeaseLost)
+	}
+	c := *d
+	c.Owner, c.LeaseUntil = "", time.Time{}
+	if err := t.writeEvent(&c); err != nil {
+		return fmt.Errorf("store: settle event %q: %w", d.ID, err)
+	}
+	if c.Status == engine.EventPending {
+		return nil
+	}
+	// The next of the queue becomes its head.
+	if err := t.exec(`UPDATE events SET head = true WHERE id =
+		(SELECT id FROM events WHERE queue = $1 AND pending ORDER BY id LIMIT 1)`, c.QueueKey()); err != nil {
+		return fmt.Errorf("store: settle event %q: next head: %w", d.ID, err)
+	}
+	return nil
+}
+
+// NextEventDue implements engine.EventQueue.
+func (t *pgTx) NextEventDue() (time.Time, error) {
+	var n int64
+	err := t.tx.QueryRow(t.ctx, `SELECT claimable_ns FROM events WHERE head AND pending ORDER BY claimable_ns LIMIT 1`).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("store: next event: %w", engine.ErrNotFound)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: next event: %w", err)
+	}
+	return fromNS(n), nil
+}
+
+// PruneEvents implements engine.EventQueue.
+func (t *pgTx) PruneEvents(before time.Time, limit int) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	tag, err := t.tx.Exec(t.ctx, `DELETE FROM events WHERE id IN
+		(SELECT id FROM events WHERE NOT pending AND settled_ns < $1 ORDER BY settled_ns, id LIMIT $2)`, ns(before), limitArg(limit))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune events: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

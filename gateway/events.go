@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/events"
+	"github.com/keyway-sms/keyway/config"
+)
+
+// newEvents builds the worker that delivers the events of `events:`,
+// counting each attempt's result per endpoint on /metrics as
+// keyway_event_deliveries_total.
+func (g *Gateway) newEvents(owner string) *events.Worker {
+	counts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyway_event_deliveries_total",
+		Help: "Attempts to deliver an event to an endpoint of events:, by endpoint (scheme, host and path) and result: delivered, retrying (not delivered, to be tried again) or failed (given up).",
+	}, []string{"endpoint", "result"})
+	g.metrics.registry.MustRegister(counts)
+	for _, ep := range g.cfg.Load().Events {
+		for _, r := range []string{events.ResultDelivered, events.ResultRetrying, events.ResultFailed} {
+			counts.WithLabelValues(events.Endpoint(ep.URL), r)
+		}
+	}
+	return events.New(events.Options{
+		Store: g.store, Config: func() *config.Config { return g.cfg.Load() },
+		Logger: g.log, Owner: owner,
+		OnResult: func(endpoint, result string) { counts.WithLabelValues(endpoint, result).Inc() },
+	})
+}
+
+// failedEvent stores message.failed about m in the outbox's transaction.
+func (g *Gateway) failedEvent(tx engine.EventAdder, m *engine.Message) error {
+	return g.engine.MessageFailedEvent(tx, m)
+}
+
+// pruneEvents removes the events delivered or failed more than keep ago,
+// a batch at a time (storage.retention).
+func (g *Gateway) pruneEvents(ctx context.Context, keep time.Duration) {
+	before := time.Now().Add(-keep)
+	total := 0
+	for ctx.Err() == nil {
+		var n int
+		err := g.prunes(ctx, func(tx retentionTx) error {
+			var err error
+			n, err = tx.PruneEvents(before, pruneBatch)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Error().Err(err).Msg("retention: prune settled events")
+			}
+			break
+		}
+		if total += n; n < pruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		g.log.Info().Int("events", total).Dur("retention", keep).Msg("retention: pruned settled events")
+	}
+}

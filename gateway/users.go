@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"cmp"
+	"crypto/subtle"
+	"strings"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
+)
+
+// Actor is who a request acts for: a dashboard user, or the admin token
+// (named config.TokenActor, an admin), through a session or the API.
+type Actor struct {
+	Name string
+	Role config.Role
+}
+
+// IsAdmin reports whether the actor may do what only admins may: cancel,
+// start, import, reload, pause.
+func (a Actor) IsAdmin() bool { return a.Role == config.RoleAdmin }
+
+// actorLocal is the request local the actor is kept under.
+const actorLocal = "actor"
+
+// actor returns who the request acts for: set by the session check of the
+// dashboard and by the admin API's bearer check; the zero Actor (no name,
+// no role) before either ran. What a handler then does through the
+// engine with c.UserContext() records the name (engine.WithActor).
+func actor(c *fiber.Ctx) Actor {
+	a, _ := c.Locals(actorLocal).(Actor)
+	return a
+}
+
+// actAs makes a the request's actor, for the handlers after and for the
+// engine through the request's context.
+func actAs(c *fiber.Ctx, a Actor) {
+	c.Locals(actorLocal, a)
+	c.SetUserContext(engine.WithActor(c.UserContext(), a.Name))
+}
+
+// tokenActor is who the admin token acts as.
+var tokenActor = Actor{Name: config.TokenActor, Role: config.RoleAdmin}
+
+// sessionActor is who a live session acts as under admin: its user with
+// the role the running config gives them now, or the admin token.
+func sessionActor(se *session, admin config.Admin) Actor {
+	if se.user == "" {
+		return tokenActor
+	}
+	if u := admin.User(se.user); u != nil {
+		return Actor{Name: u.Name, Role: u.Role}
+	}
+	return Actor{Name: se.user}
+}
+
+// adminOnly lets an admin through; anybody else gets 403 (a page that
+// says so, on the dashboard). It goes after the session or bearer check.
+func (g *Gateway) adminOnly(c *fiber.Ctx) error {
+	if a := actor(c); !a.IsAdmin() {
+		return fiber.NewError(fiber.StatusForbidden, "only an admin may do this; you are logged in as "+a.Name+" ("+string(a.Role)+")")
+	}
+	return c.Next()
+}
+
+// userKey is the failed-login key of a user name.
+func userKey(name string) string { return "user " + name }
+
+// noUserHash is compared against when a login names nobody, so that an
+// unknown name takes as long to refuse as a wrong password.
+var noUserHash = sync.OnceValue(func() []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.DefaultCost)
+	if err != nil {
+		panic("gateway: bcrypt: " + err.Error())
+	}
+	return h
+})
+
+func (g *Gateway) loginPage(c *fiber.Ctx) error {
+	return g.render(c, "login", "Log in", g.loginView(safeNext(c.Query("next")), "", ""))
+}
+
+func (g *Gateway) loginView(next, user, problem string) map[string]any {
+	admin := g.cfg.Load().Admin
+	return map[string]any{"Next": next, "User": user, "Error": problem, "Users": len(admin.Users) > 0, "Token": admin.Token != ""}
+}
+
+// login opens a session: for a user of admin.users with their password, or,
+// with no user name, for the admin token. Failures are slowed down per
+// client address and per user name (failedLogins): past a few, a try gets
+// 429 with Retry-After, unchecked (a right password too), until the next
+// try of both is due.
+func (g *Gateway) login(c *fiber.Ctx) error {
+	admin := g.cfg.Load().Admin
+	// The form's fields, never the query string's: a secret in a URL lands
+	// in logs and histories.
+	form := c.Request().PostArgs()
+	next := safeNext(string(form.Peek("next")))
+	name := strings.TrimSpace(string(form.Peek("user")))
+	secret := string(form.Peek("password"))
+	if secret == "" {
+		secret = string(form.Peek("token")) // the form before users came
+	}
+	keys := []string{addrKey(c.IP())}
+	if name != "" {
+		keys = append(keys, userKey(name))
+	}
+	if wait := g.logins.wait(keys...); wait > 0 {
+		g.metrics.authFailures.WithLabelValues(authDashboard, "limited").Inc()
+		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
+		c.Status(fiber.StatusTooManyRequests)
+		who := "from your address"
+		if name != "" {
+			who = "as " + name + " or from your address"
+		}
+		return g.render(c, "login", "Log in", g.loginView(next, name,
+			"Too many failed logins "+who+": try again in "+retryAfter(wait)+" seconds."))
+	}
+	var ok bool
+	var problem string
+	if name == "" {
+		ok = admin.Token != "" && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(secret)), []byte(admin.Token)) == 1
+		problem = "That is not the admin token."
+		if admin.Token == "" {
+			problem = "Give your user name and password."
+		}
+	} else {
+		u, hash := admin.User(name), noUserHash()
+		if u != nil {
+			hash = []byte(u.PasswordHash)
+		}
+		ok = bcrypt.CompareHashAndPassword(hash, []byte(secret)) == nil && u != nil
+		problem = "That user name and password do not match."
+	}
+	if !ok {
+		g.logins.failed(keys...)
+		g.metrics.authFailures.WithLabelValues(authDashboard, "wrong").Inc()
+		ev := g.log.Warn().Str("remote", c.IP())
+		if admin.User(name) != nil {
+			ev = ev.Str("user", name) // a name that is nobody's may be a password typed in the wrong box
+		}
+		ev.Bool("token", name == "").Msg("dashboard: failed login")
+		c.Status(fiber.StatusUnauthorized)
+		return g.render(c, "login", "Log in", g.loginView(next, name, problem))
+	}
+	id, _ := g.sessions.open(admin, name)
+	g.log.Info().Str("remote", c.IP()).Str("user", cmp.Or(name, config.TokenActor)).Msg("dashboard: logged in")
+	c.Cookie(&fiber.Cookie{
+		Name: sessionCookie, Value: id, Path: "/admin", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
+		Secure: strings.HasPrefix(strings.ToLower(g.cfg.Load().Server.PublicURL), "https://"), MaxAge: int(sessionTTL.Seconds()),
+	})
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+func (g *Gateway) logout(c *fiber.Ctx) error {
+	g.sessions.close(c.Cookies(sessionCookie))
+	c.ClearCookie(sessionCookie)
+	return c.Redirect("/admin/login", fiber.StatusSeeOther)
+}
+
+// dashHome sends a person to their first page: the overview for an
+// admin, the contacts for staff.
+func (g *Gateway) dashHome(c *fiber.Ctx) error {
+	if actor(c).IsAdmin() {
+		return c.Redirect("/admin/overview", fiber.StatusFound)
+	}
+	return c.Redirect("/admin/contacts", fiber.StatusFound)
+}

@@ -1,0 +1,200 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/keyway-sms/keyway/config"
+)
+
+// usersConfig is dashConfig with two users: Ann the admin, Bob of staff.
+func usersConfig(t *testing.T) string {
+	t.Helper()
+	hash := func(pw string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost) // cheap: only a warning
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	users := "  users:\n" +
+		"    - { name: Ann, password_hash: \"" + hash("ann's password") + "\", role: admin }\n" +
+		"    - { name: Bob, password_hash: \"" + hash("bob's password") + "\", role: staff }\n"
+	return strings.Replace(dashConfig, "  token: \"admin-token-for-tests\"\n", "  token: \"admin-token-for-tests\"\n"+users, 1)
+}
+
+// loginAs logs in to tg's dashboard with form, and returns the session
+// (empty cookie when the login failed) and the answer's status.
+func loginAs(tg *testGateway, form url.Values) (*dash, int) {
+	tg.t.Helper()
+	d := &dash{tg: tg}
+	form.Set("next", "/admin/contacts")
+	res := d.do(http.MethodPost, "/admin/login", form)
+	readBody(tg.t, res)
+	for _, c := range res.Cookies() {
+		if c.Name == sessionCookie {
+			d.cookie = c.Value
+		}
+	}
+	if d.cookie != "" {
+		m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(d.get("/admin/contacts"))
+		if m == nil {
+			tg.t.Fatal("no CSRF token on the contacts page")
+		}
+		d.csrf = m[1]
+	}
+	return d, res.StatusCode
+}
+
+// Staff see the contacts, the messages and the handoffs, and neither the
+// admin pages nor their links nor cancel buttons: an admin page or action
+// answers 403. Admins (a user or the token) reach everything.
+func TestRolesOnTheDashboard(t *testing.T) {
+	tg := newGatewayWith(t, usersConfig(t))
+	bob, code := loginAs(tg, url.Values{"user": {"Bob"}, "password": {"bob's password"}})
+	if code != http.StatusSeeOther || bob.cookie == "" {
+		t.Fatalf("Bob's login: %d", code)
+	}
+	ann, _ := loginAs(tg, url.Values{"user": {"Ann"}, "password": {"ann's password"}})
+	token, _ := loginAs(tg, url.Values{"token": {adminToken}}) // the form before users came
+	if ann.cookie == "" || token.cookie == "" {
+		t.Fatal("Ann or the token could not log in")
+	}
+	ann.inbound("SM0000000000000000000000000000b001", customer, "JOIN")
+
+	for _, path := range []string{"/admin/contacts", "/admin/messages", "/admin/handoffs"} {
+		page := bob.get(path)
+		if strings.Contains(page, `href="/admin/automations"`) || strings.Contains(page, `href="/admin/reload"`) {
+			t.Errorf("staff see admin links on %s", path)
+		}
+		if !strings.Contains(text(page), "Bob staff") {
+			t.Errorf("%s does not say who is logged in:\n%s", path, text(page))
+		}
+	}
+	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/enrollments/x/cancel", "/admin/reload", "/admin/overview"} {
+		res := bob.do(http.MethodGet, path, nil)
+		if body := text(readBody(t, res)); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "only an admin may do this; you are logged in as Bob (staff)") {
+			t.Errorf("staff GET %s: %d %s; want 403 saying why", path, res.StatusCode, body)
+		}
+		for _, admin := range []*dash{ann, token} {
+			if res := admin.do(http.MethodGet, path, nil); res.StatusCode == http.StatusForbidden {
+				t.Errorf("admin GET %s: 403", path)
+			}
+		}
+	}
+	res := bob.do(http.MethodPost, "/admin/enrollments/x/cancel", url.Values{"csrf": {bob.csrf}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("staff cancel with the CSRF token: %d, want 403", res.StatusCode)
+	}
+	if res := ann.do(http.MethodPost, "/admin/enrollments/x/cancel", url.Values{"csrf": {ann.csrf}}); res.StatusCode != http.StatusNotFound {
+		t.Errorf("admin cancel of no enrollment: %d, want 404", res.StatusCode)
+	}
+	// Ann cancels the enrollment; the records and the pages say she did.
+	ens := regexp.MustCompile(`data-enrollment="([0-9a-f]+)"`).FindStringSubmatch(ann.get("/admin/contacts/" + url.PathEscape(customer)))
+	if ens == nil {
+		t.Fatal("no enrollment on the contact's page")
+	}
+	if page := bob.get("/admin/contacts/" + url.PathEscape(customer)); strings.Contains(page, "/cancel") {
+		t.Error("staff see a cancel button on the contact's page")
+	}
+	if res := ann.do(http.MethodPost, "/admin/enrollments/"+ens[1]+"/cancel", url.Values{"csrf": {ann.csrf}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Ann's cancel: %d", res.StatusCode)
+	}
+	if page := text(ann.get("/admin/contacts/" + url.PathEscape(customer))); !strings.Contains(page, "ended by Ann") {
+		t.Errorf("the contact's page does not say Ann ended the enrollment:\n%s", page)
+	}
+	if page := text(ann.get("/admin/enrollments/" + ens[1] + "/cancel?done=cancelled")); !strings.Contains(page, "cancelled by Ann") {
+		t.Errorf("the cancel page does not say Ann cancelled:\n%s", page)
+	}
+	if res := bob.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/contacts" {
+		t.Errorf("staff's home: %d to %q, want the contacts", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res := ann.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/overview" {
+		t.Errorf("admin's home: %d to %q, want the overview", res.StatusCode, res.Header.Get("Location"))
+	}
+	if page := ann.get("/admin/contacts"); !strings.Contains(page, `href="/admin/automations"`) || !strings.Contains(text(page), "Ann admin") {
+		t.Errorf("an admin user's page lacks the admin links or their name:\n%s", text(page))
+	}
+	if page := token.get("/admin/contacts"); !strings.Contains(text(page), "admin admin") {
+		t.Errorf("the token's page does not say it is the admin:\n%s", text(page))
+	}
+}
+
+// A wrong password, an unknown user and a user name with the token are
+// refused alike; a user's failures slow down that user whatever the
+// address, and a right password is not even checked while they wait.
+func TestUserLoginFailures(t *testing.T) {
+	tg := newGatewayWith(t, usersConfig(t))
+	frozen := time.Now() // no budget comes back while the test runs, however slowly
+	tg.g.logins = newFailedLogins(func() time.Time { return frozen })
+	for _, form := range []url.Values{
+		{"user": {"Bob"}, "password": {"wrong"}},
+		{"user": {"Nobody"}, "password": {"bob's password"}},
+		{"user": {"Bob"}, "password": {adminToken}},
+		{"user": {"bob"}, "password": {"bob's password"}}, // names are exact
+		{"password": {"bob's password"}},                  // no name: the token
+	} {
+		if d, code := loginAs(tg, form); code != http.StatusUnauthorized || d.cookie != "" {
+			t.Errorf("login %v: %d, cookie %q; want 401 and no session", form, code, d.cookie)
+		}
+	}
+	// Spend the rest of the address's budget and Bob's: both wait.
+	tg.g.logins.failed(addrKey("0.0.0.0"), userKey("Bob"), userKey("Bob"), userKey("Bob"))
+	if _, code := loginAs(tg, url.Values{"user": {"Bob"}, "password": {"bob's password"}}); code != http.StatusTooManyRequests {
+		t.Fatalf("Bob out of budget, right password: %d, want 429", code)
+	}
+	// A new address (its budget forgotten): Bob still waits, Ann does not.
+	tg.g.logins.mu.Lock()
+	for k := range tg.g.logins.by {
+		if strings.HasPrefix(k, "addr ") {
+			delete(tg.g.logins.by, k)
+		}
+	}
+	tg.g.logins.mu.Unlock()
+	res := (&dash{tg: tg}).do(http.MethodPost, "/admin/login", url.Values{"user": {"Bob"}, "password": {"bob's password"}})
+	if body := text(readBody(t, res)); res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" ||
+		!strings.Contains(body, "Too many failed logins as Bob or from your address: try again in") {
+		t.Errorf("Bob from a fresh address: %d %s; want 429 with Retry-After, saying why", res.StatusCode, body)
+	}
+	if d, code := loginAs(tg, url.Values{"user": {"Ann"}, "password": {"ann's password"}}); code != http.StatusSeeOther || d.cookie == "" {
+		t.Errorf("Ann from that address: %d, want a session", code)
+	}
+}
+
+// A session stands on its user's password hash (or the token): a config
+// without the user, or with a new hash, ends it; a new role applies at
+// the next request; pruning (what a reload does) drops the dead ones.
+func TestSessionsFollowTheConfig(t *testing.T) {
+	ann := config.User{Name: "Ann", PasswordHash: "$2a$04$one", Role: config.RoleAdmin}
+	admin := config.Admin{Token: "t", Users: []config.User{ann}}
+	var s sessions
+	id, se := s.open(admin, "Ann")
+	tokenID, _ := s.open(admin, "")
+	if got := s.get(id, admin); got != se || sessionActor(got, admin) != (Actor{"Ann", config.RoleAdmin}) {
+		t.Fatalf("get = %v", got)
+	}
+	demoted := config.Admin{Token: "t", Users: []config.User{{Name: "Ann", PasswordHash: ann.PasswordHash, Role: config.RoleStaff}}}
+	if a := sessionActor(s.get(id, demoted), demoted); a.IsAdmin() {
+		t.Errorf("Ann demoted to staff acts as %+v", a)
+	}
+	rehashed := config.Admin{Token: "t", Users: []config.User{{Name: "Ann", PasswordHash: "$2a$04$two", Role: config.RoleAdmin}}}
+	if n := s.prune(rehashed); n != 1 || s.get(id, admin) != nil {
+		t.Errorf("after a new password hash: pruned %d, session %v; want Ann's ended", n, s.get(id, admin))
+	}
+	if s.get(tokenID, rehashed) == nil {
+		t.Error("the token's session ended with Ann's password")
+	}
+	id, _ = s.open(admin, "Ann")
+	if s.get(id, config.Admin{Token: "t"}) != nil {
+		t.Error("Ann's session lives on with Ann removed")
+	}
+	if s.get(tokenID, config.Admin{Token: "u", Users: admin.Users}) != nil {
+		t.Error("the token's session lives on with a new token")
+	}
+}
