@@ -52,6 +52,7 @@ const (
 // Defaults of Options.
 const (
 	DefaultWorkers    = 32
+	DefaultBatch      = 256
 	DefaultTimeout    = 10 * time.Second
 	DefaultRetryFor   = 24 * time.Hour
 	DefaultBackoff    = time.Second
@@ -75,6 +76,9 @@ type Options struct {
 	Owner string
 	// Workers is how many posts may be under way at once.
 	Workers int
+	// Batch is how many events one pass claims, at most: the heads of as
+	// many queues.
+	Batch int
 	// Timeout bounds one attempt, answer included.
 	Timeout time.Duration
 	// RetryFor is how long after its creation an event is retried before
@@ -110,6 +114,9 @@ func New(o Options) *Worker {
 	}
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
+	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -179,16 +186,17 @@ func (w *Worker) nextDue(ctx context.Context) (time.Time, error) {
 	return next, err
 }
 
-// Pass claims the events due now, at most Workers of them (the head of
-// each queue), posts them side by side, records each outcome as it comes
-// and returns how many it claimed.
+// Pass claims the events due now, at most Batch of them (the head of
+// each queue), posts them side by side, Workers at a time, records each
+// outcome as it comes (the store's group commit joins those that come
+// together) and returns how many it claimed.
 func (w *Worker) Pass(ctx context.Context) (int, error) {
 	now := w.o.Clock.Now()
 	lease := w.o.Timeout*2 + 30*time.Second
 	var claimed []*engine.EventDelivery
 	err := w.o.Store.Update(ctx, func(tx engine.Tx) error {
 		var err error
-		claimed, err = Tx(tx).ClaimEvents(now, lease, w.o.Owner, w.o.Workers)
+		claimed, err = Tx(tx).ClaimEvents(now, lease, w.o.Owner, w.o.Batch)
 		return err
 	})
 	if err != nil {
@@ -197,26 +205,30 @@ func (w *Worker) Pass(ctx context.Context) (int, error) {
 	cfg := w.o.Config()
 	var wg sync.WaitGroup
 	errs := make([]error, len(claimed))
+	posting := make(chan struct{}, w.o.Workers)
 	for i, d := range claimed {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = w.deliver(ctx, cfg, d)
+			errs[i] = w.deliver(ctx, cfg, d, posting)
 		}()
 	}
 	wg.Wait()
 	return len(claimed), errors.Join(errs...)
 }
 
-// deliver makes one attempt at d and records its outcome.
-func (w *Worker) deliver(ctx context.Context, cfg *config.Config, d *engine.EventDelivery) error {
+// deliver makes one attempt at d, holding a place in posting while it
+// posts, and records its outcome.
+func (w *Worker) deliver(ctx context.Context, cfg *config.Config, d *engine.EventDelivery, posting chan struct{}) error {
 	log := w.o.Logger.With().Str("event", d.ID).Str("type", string(d.Type)).Str("endpoint", Endpoint(d.Endpoint)).Logger()
 	ep, ok := endpointOf(cfg, d.Endpoint)
 	var err error
 	if !ok {
 		err = errEndpointGone
 	} else {
+		posting <- struct{}{}
 		err = w.post(ctx, cfg, ep, d)
+		<-posting
 	}
 	if ctx.Err() != nil {
 		return nil // stopping: the lease runs out and the event is tried again

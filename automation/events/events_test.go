@@ -83,7 +83,7 @@ type receiver struct {
 	posts  []post
 }
 
-func newReceiver(t *testing.T, script ...int) *receiver {
+func newReceiver(t testing.TB, script ...int) *receiver {
 	r := &receiver{script: script}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
@@ -119,7 +119,7 @@ type fixture struct {
 
 var t0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func newFixture(t *testing.T, cfg *config.Config, client *http.Client) *fixture {
+func newFixture(t testing.TB, cfg *config.Config, client *http.Client) *fixture {
 	f := &fixture{store: mem.NewMemStore(), clock: engine.NewFakeClock(t0), cfg: cfg}
 	f.worker = events.New(events.Options{
 		Store: f.store, Config: func() *config.Config { return f.cfg }, Client: client, Clock: f.clock,
