@@ -27,6 +27,7 @@ func (g *Gateway) adminRoutes(app *fiber.App) {
 	api.Delete("/enrollments/:id", g.cancelEnrollment)
 	api.Get("/handoffs", g.listHandoffs)
 	api.Get("/contacts", g.listContacts)
+	api.Get("/contacts.csv", g.exportContactsCSV)
 	api.Get("/contacts/:phone", g.getContact)
 	api.Put("/contacts/:phone", g.putContact)
 	api.Get("/contacts/:phone/messages", g.contactMessages)

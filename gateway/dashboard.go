@@ -35,7 +35,8 @@ var pages = func() map[string]*template.Template {
 	funcs := pageFuncs(time.UTC, nil, nil)
 	funcs["consoleurl"] = func(*engine.Message) string { return "" } // render gives the gateway's
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview"} {
+	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview", "import", "importjob",
+		"inbox", "conversation", "send", "start"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
@@ -69,15 +70,22 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Post("/logout", in, g.logout)
 	d.Get("/automations", in, admin, g.dashAutomations)
 	d.Get("/automations/:id", in, admin, g.dashAutomation)
+	d.Post("/automations/:id/pause", in, admin, g.dashPause)
 	d.Get("/enrollments", in, admin, g.dashEnrollments)
 	d.Get("/enrollments/:id/cancel", in, admin, g.dashCancelPage)
 	d.Post("/enrollments/:id/cancel", in, admin, g.dashCancel)
 	d.Get("/contacts", in, g.dashContacts)
+	d.Get("/contacts.csv", in, admin, g.exportContactsCSV)
+	d.Get("/contacts/import", in, admin, g.dashImportForm)
+	d.Post("/contacts/import", in, admin, g.dashImportUpload)
+	d.Get("/contacts/import/:id", in, admin, g.dashImport)
+	d.Post("/contacts/import/:id/apply", in, admin, g.dashImportApply)
 	d.Get("/contacts/:phone", in, g.dashContact)
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
 	d.Get("/reload", in, admin, g.dashReload)
 	d.Get("/overview", in, admin, g.dashOverview)
+	g.inboxRoutes(d, in, admin)
 }
 
 // dashOn sets the dashboard's security headers, and answers every page
@@ -85,10 +93,10 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 // empty (404, but a page a person can read, and its stylesheet).
 func (g *Gateway) dashOn(c *fiber.Ctx) error {
 	c.Set("X-Frame-Options", "DENY")
-	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	c.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if !g.cfg.Load().Admin.DashboardOn() && !strings.HasSuffix(c.Path(), "/style.css") {
+	if !g.cfg.Load().Admin.DashboardOn() && !strings.HasSuffix(c.Path(), "/style.css") && !strings.HasSuffix(c.Path(), "/poll.js") {
 		c.Status(fiber.StatusNotFound)
 		return g.render(c, "off", "The dashboard is off", map[string]any{"Path": g.path})
 	}

@@ -17,6 +17,8 @@ type automationRow struct {
 	A      *engine.Automation
 	Active int
 	Start  string
+	// Pause is the dashboard's pause that stands for it, or nil.
+	Pause *engine.Pause
 }
 
 func (g *Gateway) automationRows(c *fiber.Ctx) ([]automationRow, error) {
@@ -31,7 +33,11 @@ func (g *Gateway) automationRows(c *fiber.Ctx) ([]automationRow, error) {
 	}
 	var rows []automationRow
 	for _, a := range g.engine.Set().Automations() {
-		rows = append(rows, automationRow{A: a, Active: counts[a.ID], Start: startLabel(a)})
+		p, err := g.engine.PauseOf(c.UserContext(), a.ID)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, automationRow{A: a, Active: counts[a.ID], Start: startLabel(a), Pause: p})
 	}
 	return rows, nil
 }

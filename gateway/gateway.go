@@ -54,6 +54,7 @@ type Gateway struct {
 	// sessions are the dashboard's logins; logins slows down the clients
 	// that fail to give the admin token.
 	sessions sessions
+	imports  contactImports // contacts CSV uploads (dashboard_csv.go)
 	logins   *failedLogins
 	hangups  <-chan os.Signal // Options.Hangups
 	// lastRefused is the last reload refused, for the dashboard; loadedAt
@@ -240,6 +241,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}()
 	<-recorded
+	// A pause made from the dashboard ends when the file changed its
+	// automation while keyway was down, as a reload would end it.
+	g.dropStalePauses(workers, g.engine.Set(), nil)
 	wg.Add(5)
 	go func() { defer wg.Done(); g.outbox.Run(workers) }()
 	go func() { defer wg.Done(); g.events.Run(workers) }()

@@ -65,6 +65,8 @@ func (g *Gateway) bodyLimit(path string, admin bool) int {
 	switch {
 	case admin && path == "/admin/login":
 		return loginMaxBody
+	case admin && path == importPath:
+		return importMaxBody
 	case admin:
 		return adminMaxBody
 	}
@@ -76,7 +78,7 @@ func (g *Gateway) bodyLimit(path string, admin bool) int {
 func (g *Gateway) maxBodyLimit(adminRoutes bool) int {
 	n := g.cfg.Load().Server.MaxBodyBytes
 	if adminRoutes {
-		n = max(n, adminMaxBody, loginMaxBody)
+		n = max(n, adminMaxBody, loginMaxBody, importMaxBody)
 	}
 	return n
 }

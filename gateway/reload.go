@@ -45,7 +45,8 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 		g.keepRefused(err, errs)
 		return problems, err
 	}
-	if old := g.cfg.Load(); restartNeeded(old, cfg) {
+	old := g.engine.Set()
+	if running := g.cfg.Load(); restartNeeded(running, cfg) {
 		g.log.Warn().Msg("reload: server.listen, server.admin_listen, server.max_connections, storage, providers and email take effect at the next restart")
 	}
 	// The new config goes live once its steps are recorded among those
@@ -66,9 +67,30 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	if err != nil {
 		g.log.Error().Err(err).Msg("reload: reconcile enrollments with the new config")
 	}
+	g.dropStalePauses(ctx, set, old)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	g.log.Info().Int("automations", len(set.Automations())).Int("ended", n).Int("warnings", len(problems)).Msg("config reloaded")
 	return problems, nil
+}
+
+// dropStalePauses lifts the dashboard pauses of the automations that set
+// changed or removed from old (nil: none removed), and logs them.
+func (g *Gateway) dropStalePauses(ctx context.Context, set, old *engine.Set) {
+	var gone []string
+	if old != nil {
+		for _, a := range old.Automations() {
+			if set.Automation(a.ID) == nil {
+				gone = append(gone, a.ID)
+			}
+		}
+	}
+	dropped, err := g.engine.DropStalePauses(ctx, set, gone)
+	if err != nil {
+		g.log.Error().Err(err).Msg("reload: lift the dashboard pauses of changed automations")
+	}
+	for _, id := range dropped {
+		g.log.Info().Str("automation", id).Msg("the file changed an automation paused from the dashboard: the pause ends, the file rules")
+	}
 }
 
 // keepsAutomations refuses, with a problem placed at automations, a

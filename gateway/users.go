@@ -168,5 +168,5 @@ func (g *Gateway) dashHome(c *fiber.Ctx) error {
 	if actor(c).IsAdmin() {
 		return c.Redirect("/admin/overview", fiber.StatusFound)
 	}
-	return c.Redirect("/admin/contacts", fiber.StatusFound)
+	return c.Redirect("/admin/inbox", fiber.StatusFound)
 }

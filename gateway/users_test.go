@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -68,7 +70,7 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	}
 	ann.inbound("SM0000000000000000000000000000b001", customer, "JOIN")
 
-	for _, path := range []string{"/admin/contacts", "/admin/messages", "/admin/handoffs"} {
+	for _, path := range []string{"/admin/contacts", "/admin/messages", "/admin/handoffs", "/admin/inbox"} {
 		page := bob.get(path)
 		if strings.Contains(page, `href="/admin/automations"`) || strings.Contains(page, `href="/admin/reload"`) {
 			t.Errorf("staff see admin links on %s", path)
@@ -77,7 +79,7 @@ func TestRolesOnTheDashboard(t *testing.T) {
 			t.Errorf("%s does not say who is logged in:\n%s", path, text(page))
 		}
 	}
-	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/enrollments/x/cancel", "/admin/reload", "/admin/overview"} {
+	for _, path := range []string{"/admin/automations", "/admin/automations/join", "/admin/enrollments", "/admin/enrollments/x/cancel", "/admin/reload", "/admin/overview", "/admin/start"} {
 		res := bob.do(http.MethodGet, path, nil)
 		if body := text(readBody(t, res)); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "only an admin may do this; you are logged in as Bob (staff)") {
 			t.Errorf("staff GET %s: %d %s; want 403 saying why", path, res.StatusCode, body)
@@ -92,6 +94,12 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("staff cancel with the CSRF token: %d, want 403", res.StatusCode)
 	}
+	for _, path := range []string{"/admin/start/confirm", "/admin/start"} {
+		form := url.Values{"csrf": {bob.csrf}, "automation": {"join"}, "target": {"contact"}, "contact": {customer}}
+		if res := bob.do(http.MethodPost, path, form); res.StatusCode != http.StatusForbidden {
+			t.Errorf("staff POST %s with the CSRF token: %d, want 403", path, res.StatusCode)
+		}
+	}
 	if res := ann.do(http.MethodPost, "/admin/enrollments/x/cancel", url.Values{"csrf": {ann.csrf}}); res.StatusCode != http.StatusNotFound {
 		t.Errorf("admin cancel of no enrollment: %d, want 404", res.StatusCode)
 	}
@@ -100,8 +108,8 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if ens == nil {
 		t.Fatal("no enrollment on the contact's page")
 	}
-	if page := bob.get("/admin/contacts/" + url.PathEscape(customer)); strings.Contains(page, "/cancel") {
-		t.Error("staff see a cancel button on the contact's page")
+	if page := bob.get("/admin/contacts/" + url.PathEscape(customer)); strings.Contains(page, "/cancel") || strings.Contains(page, "/admin/start") {
+		t.Error("staff see a cancel or start button on the contact's page")
 	}
 	if res := ann.do(http.MethodPost, "/admin/enrollments/"+ens[1]+"/cancel", url.Values{"csrf": {ann.csrf}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("Ann's cancel: %d", res.StatusCode)
@@ -112,8 +120,8 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if page := text(ann.get("/admin/enrollments/" + ens[1] + "/cancel?done=cancelled")); !strings.Contains(page, "cancelled by Ann") {
 		t.Errorf("the cancel page does not say Ann cancelled:\n%s", page)
 	}
-	if res := bob.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/contacts" {
-		t.Errorf("staff's home: %d to %q, want the contacts", res.StatusCode, res.Header.Get("Location"))
+	if res := bob.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/inbox" {
+		t.Errorf("staff's home: %d to %q, want the inbox", res.StatusCode, res.Header.Get("Location"))
 	}
 	if res := ann.do(http.MethodGet, "/admin/", nil); res.Header.Get("Location") != "/admin/overview" {
 		t.Errorf("admin's home: %d to %q, want the overview", res.StatusCode, res.Header.Get("Location"))
@@ -196,5 +204,54 @@ func TestSessionsFollowTheConfig(t *testing.T) {
 	}
 	if s.get(tokenID, config.Admin{Token: "u", Users: admin.Users}) != nil {
 		t.Error("the token's session lives on with a new token")
+	}
+}
+
+// An admin pauses an automation from its page (a CSRF-protected POST);
+// the page then says who paused it, when, and that the file says
+// enabled, and JOIN enrolls nobody until Resume. Staff cannot, nor can a
+// form without the token.
+func TestPauseFromTheAutomationPage(t *testing.T) {
+	tg := newGatewayWith(t, usersConfig(t))
+	ann, _ := loginAs(tg, url.Values{"user": {"Ann"}, "password": {"ann's password"}})
+	bob, _ := loginAs(tg, url.Values{"user": {"Bob"}, "password": {"bob's password"}})
+	if page := ann.get("/admin/automations/join"); !strings.Contains(page, `id="pause"`) {
+		t.Fatalf("no Pause button on the automation's page:\n%s", text(page))
+	}
+	if res := bob.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {bob.csrf}, "paused": {"1"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("staff pause: %d, want 403", res.StatusCode)
+	}
+	if res := ann.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"paused": {"1"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("pause without the CSRF token: %d, want 403", res.StatusCode)
+	}
+	if got, _ := tg.g.engine.PauseOf(t.Context(), "join"); got != nil {
+		t.Fatalf("refused posts paused join: %+v", got)
+	}
+	res := ann.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {ann.csrf}, "paused": {"1"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/automations/join" {
+		t.Fatalf("Ann's pause: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	page := text(ann.get("/admin/automations/join"))
+	if !regexp.MustCompile(`Paused from the dashboard by Ann on \d{4}-\d\d-\d\d \d\d:\d\d C[SD]T; the file says enabled\. .*enrollments under way go on`).MatchString(page) {
+		t.Errorf("the page does not say who paused it, when, and what it means:\n%s", page)
+	}
+	if list := text(ann.get("/admin/automations")); !strings.Contains(list, "paused from the dashboard") {
+		t.Errorf("the list does not show the pause:\n%s", list)
+	}
+	ann.inbound("SM0000000000000000000000000000c001", customer, "JOIN")
+	for _, m := range tg.messages() {
+		if m.Direction == engine.Outbound {
+			t.Errorf("JOIN while paused sent %q", m.Body)
+		}
+	}
+	if res := ann.do(http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {ann.csrf}, "paused": {"0"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Ann's resume: %d", res.StatusCode)
+	}
+	if page := text(ann.get("/admin/automations/join")); strings.Contains(page, "Paused from the dashboard") || !strings.Contains(page, "enabled") {
+		t.Errorf("after Resume:\n%s", page)
+	}
+	ann.inbound("SM0000000000000000000000000000c002", customer, "JOIN")
+	if !slices.ContainsFunc(tg.settled(), func(m *engine.Message) bool { return m.Direction == engine.Outbound }) {
+		t.Error("JOIN after Resume sent nothing")
 	}
 }

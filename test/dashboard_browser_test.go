@@ -38,6 +38,13 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("no Chromium: the dashboard browser tests need one (apt-get install chromium)")
 	}
+	// The profile is not t.TempDir: Chromium's helper processes may still
+	// write to it for a moment after the browser is gone, and a folder left
+	// behind in the temporary directory is no reason to fail a test.
+	profile, err := os.MkdirTemp("", "keyway-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -49,13 +56,22 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		if err := os.RemoveAll(profile); err != nil {
+			if err = os.RemoveAll(profile); err != nil {
+				t.Logf("Chromium profile %s left behind: %v", profile, err)
+			}
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start Chromium %s: %v", path, err)
 	}

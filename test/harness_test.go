@@ -75,6 +75,9 @@ type Gateway struct {
 	// wrap, if set, is a command keyway runs under: its words come before
 	// the binary's path and arguments (e.g. unshare to mount a tmpfs).
 	wrap []string
+	// AdminUsers, if set, are lines of YAML that WriteConfig puts under
+	// admin: (e.g. "  users:\n    - { name: ..., role: staff }\n").
+	AdminUsers string
 	// postgres, if set, is the DSN of the database the config names in
 	// storage.postgres, in place of a bbolt file in Dir.
 	postgres string
@@ -117,7 +120,7 @@ storage:
   %s
 admin:
   token: %q
-providers:
+%sproviders:
   twilio:
     account_sid: %q
     auth_token: %q
@@ -125,7 +128,7 @@ providers:
     numbers:
       - { number: %q, channel: sms }
       - { number: %q, channel: whatsapp }
-`, PublicURL, g.storage(), AdminToken,
+`, PublicURL, g.storage(), AdminToken, g.AdminUsers,
 		g.Twilio.AccountSID, g.Twilio.AuthToken, g.Twilio.URL(), OurSMS, OurWhatsApp)
 	if err := os.WriteFile(g.Config, []byte(head+body), 0o600); err != nil {
 		g.t.Fatal(err)

@@ -51,6 +51,9 @@ type Automation struct {
 	Config    *config.Automation
 	Steps     []*CompiledStep
 	byKey     map[string]int
+	// fingerprint identifies the automation as the file writes it (see
+	// pause.go): a reload that changes it drops a dashboard pause.
+	fingerprint string
 }
 
 // CompiledStep is one step with its place in its automation.
@@ -281,12 +284,13 @@ func keywordPath(ca *config.Automation, norm string) (path, keyword string) {
 func (c *Compiler) automation(ca *config.Automation) *Automation {
 	c.Automation = ca
 	a := &Automation{
-		ID:        ca.ID,
-		Name:      ca.Name,
-		Enabled:   ca.IsEnabled(),
-		Overwrite: ca.OverwriteIfExists,
-		Config:    ca,
-		byKey:     map[string]int{},
+		ID:          ca.ID,
+		Name:        ca.Name,
+		Enabled:     ca.IsEnabled(),
+		Overwrite:   ca.OverwriteIfExists,
+		Config:      ca,
+		byKey:       map[string]int{},
+		fingerprint: fingerprint(ca),
 	}
 	for i := range ca.Steps {
 		s := &ca.Steps[i]

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // ErrOptInRefused is returned by UpdateContact when asked to opt in a
@@ -66,10 +65,10 @@ func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdat
 
 func (e *Engine) applyUpdate(t *turn, u ContactUpdate) error {
 	c := t.contact
+	if refusesOptIn(c, u) {
+		return ErrOptInRefused
+	}
 	if u.OptedOut != nil && !*u.OptedOut && c.OptedOut && !c.OptedOutByAdmin {
-		if !u.Force || strings.TrimSpace(u.Reason) == "" {
-			return ErrOptInRefused
-		}
 		c.ForcedOptIn = &ForcedOptIn{At: t.now, Reason: u.Reason}
 	}
 	if u.Name != nil {

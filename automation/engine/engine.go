@@ -296,11 +296,17 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		return ViaHandoff, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
-	if a, ok := keywordOf(set, m, norm); ok && a.Enabled {
-		// Already enrolled in a without overwrite, the contact is left
-		// where it is, and the message is not taken as a reply either.
-		_, err := e.enroll(ctx, t, a, m.Channel, m, nil)
-		return ViaKeyword, err
+	if a, ok := keywordOf(set, m, norm); ok {
+		// Paused (in the file or from the dashboard), the keyword is
+		// text like any other.
+		if on, err := t.enrolls(a); err != nil {
+			return "", err
+		} else if on {
+			// Already enrolled in a without overwrite, the contact is left
+			// where it is, and the message is not taken as a reply either.
+			_, err := e.enroll(ctx, t, a, m.Channel, m, nil)
+			return ViaKeyword, err
+		}
 	}
 
 	if r, err := t.latestRun(EnrollmentWaitingReply); err != nil { // a wait_for_reply
@@ -309,11 +315,15 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		return ViaReply, e.resume(ctx, r, Event{Kind: EventReply, Message: m})
 	}
 
-	if a := set.catchAll; a != nil && a.Enabled {
-		if _, err := e.enroll(ctx, t, a, m.Channel, m, nil); err != nil {
+	if a := set.catchAll; a != nil {
+		if on, err := t.enrolls(a); err != nil {
 			return "", err
+		} else if on {
+			if _, err := e.enroll(ctx, t, a, m.Channel, m, nil); err != nil {
+				return "", err
+			}
+			return ViaCatchAll, nil
 		}
-		return ViaCatchAll, nil
 	}
 	return ViaStored, nil
 }

@@ -55,6 +55,11 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 		batch := phones[i:min(i+StartBatch, len(phones))]
 		got, err := transactValue(ctx, e, set, func(x *unitOfWork) (StartResult, error) {
 			got := StartResult{Skipped: map[string]string{}}
+			if p, err := readPause(x.tx, a); err != nil {
+				return StartResult{}, err
+			} else if p != nil {
+				return StartResult{}, ErrPausedFromDashboard
+			}
 			for _, addr := range batch {
 				phone, channel := SplitChannel(addr)
 				t, err := x.turn(phone)

@@ -129,8 +129,8 @@ func (r *Run) StartAutomation(ctx context.Context, id string) (bool, error) {
 	if a == nil {
 		return false, fmt.Errorf("start automation %q: no such automation", id)
 	}
-	if !a.Enabled {
-		return false, nil
+	if on, err := r.t.enrolls(a); err != nil || !on {
+		return false, err
 	}
 	return r.t.e.enroll(ctx, r.t, a, r.Enrollment.Channel, r.Message, nil)
 }

@@ -232,29 +232,73 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 		}
 		return e.tellStaff(t, m, "Not delivered: no forward reached you in the last 24 hours. Start with the reference, e.g. #K7Q2 your text.")
 	}
-	ct, err := t.x.turn(conv.Contact)
-	if err != nil {
-		return err
-	}
-	r, err := ct.latestRun(EnrollmentHandoff) // the open handoff, if any
-	if err != nil {
-		return err
-	}
+	who := staffActor{label: staffLabel(t.set, m.From), number: m.From}
 	if cmd.done {
-		if r == nil {
+		closed, err := e.closeHandoff(ctx, t.x, conv, who)
+		if err != nil || !closed {
+			if err != nil {
+				return err
+			}
 			return e.tellStaff(t, m, fmt.Sprintf("#%s: no handoff is open.", conv.Ref))
 		}
-		t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s closed handoff #%s", staffLabel(t.set, m.From), conv.Ref)})
 		if err := t.noteAnswered(conv.Ref); err != nil {
-			return err
-		}
-		if err := e.resume(ctx, r, Event{Kind: EventDone}); err != nil {
 			return err
 		}
 		return e.tellStaff(t, m, fmt.Sprintf("#%s: handoff closed.", conv.Ref))
 	}
 	if cmd.text == "" && len(m.Media) == 0 {
 		return e.tellStaff(t, m, fmt.Sprintf("#%s: nothing to send; write #%s and your text.", conv.Ref, conv.Ref))
+	}
+	_, why, err := e.answerConversation(ctx, t.x, conv, staffAnswer{text: cmd.text, media: m.Media, who: who})
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return e.tellStaff(t, m, fmt.Sprintf("#%s not delivered: %s.", conv.Ref, why))
+	}
+	return t.noteAnswered(conv.Ref)
+}
+
+// staffActor is who answers or closes a conversation, for the trace: a
+// staff number (label as staffLabel names it), or a dashboard user
+// (number empty).
+type staffActor struct {
+	label  string
+	number string
+}
+
+// traceContact is the contact a trace event of a's action is about: the
+// staff number, else the conversation's contact.
+func (a staffActor) traceContact(conv *Conversation) string {
+	if a.number != "" {
+		return a.number
+	}
+	return conv.Contact
+}
+
+// staffAnswer is an answer of staff to a conversation: its text and
+// media, and who gave it.
+type staffAnswer struct {
+	text  string
+	media []string
+	who   staffActor
+}
+
+// answerConversation sends a staff answer to the contact of conv, the way
+// every staff answer goes (a text from a staff number, or the dashboard's
+// inbox): on the channel the contact last wrote on, from the number it
+// wrote to there, never to an opted-out contact nor outside the WhatsApp
+// window. It returns the queued message, or why it cannot go (the answer
+// is then not stored). An open handoff of the contact hears of the answer
+// (its timeout starts again).
+func (e *Engine) answerConversation(ctx context.Context, x *unitOfWork, conv *Conversation, a staffAnswer) (*Message, string, error) {
+	ct, err := x.turn(conv.Contact)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := ct.latestRun(EnrollmentHandoff) // the open handoff, if any
+	if err != nil {
+		return nil, "", err
 	}
 	// The contact's channel and the number it wrote to there: where it
 	// wrote last, which may be newer than the forward.
@@ -263,29 +307,41 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 		channel = ct.contact.Channel
 	}
 	if why, err := undeliverable(ct, channel); err != nil || why != "" {
-		if err != nil {
-			return err
-		}
-		return e.tellStaff(t, m, fmt.Sprintf("#%s not delivered: %s.", conv.Ref, why))
+		return nil, why, err
 	}
 	answer := &Message{
 		Purpose: PurposeStaff, Channel: channel, Contact: conv.Contact, From: ct.sender(channel, ""),
-		To: []string{conv.Contact}, Body: cmd.text, Media: m.Media,
+		To: []string{conv.Contact}, Body: a.text, Media: a.media,
 	}
 	if r != nil {
 		answer.Enrollment, answer.Automation = r.Enrollment.ID, r.Automation.ID
 	}
-	t.emit(TraceEvent{Contact: m.From, What: fmt.Sprintf("staff %s answers #%s", staffLabel(t.set, m.From), conv.Ref)})
+	ct.emit(TraceEvent{Contact: a.who.traceContact(conv), What: fmt.Sprintf("staff %s answers #%s", a.who.label, conv.Ref)})
 	if err := ct.queue(answer); err != nil {
-		return err
-	}
-	if err := t.noteAnswered(conv.Ref); err != nil {
-		return err
+		return nil, "", err
 	}
 	if r != nil {
-		return e.resume(ctx, r, Event{Kind: EventStaff})
+		if err := e.resume(ctx, r, Event{Kind: EventStaff}); err != nil {
+			return nil, "", err
+		}
 	}
-	return nil
+	return answer, "", nil
+}
+
+// closeHandoff closes the open handoff of conv's contact, as "#done" does,
+// and reports whether one was open. who names who closed it, for the
+// trace.
+func (e *Engine) closeHandoff(ctx context.Context, x *unitOfWork, conv *Conversation, who staffActor) (bool, error) {
+	ct, err := x.turn(conv.Contact)
+	if err != nil {
+		return false, err
+	}
+	r, err := ct.latestRun(EnrollmentHandoff)
+	if err != nil || r == nil {
+		return false, err
+	}
+	ct.emit(TraceEvent{Contact: who.traceContact(conv), What: fmt.Sprintf("staff %s closed handoff #%s", who.label, conv.Ref)})
+	return true, e.resume(ctx, r, Event{Kind: EventDone})
 }
 
 // staffLabel names a staff number for the simulator: "+15550100 (Ann)".

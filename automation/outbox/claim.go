@@ -33,6 +33,9 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claime
 		if err != nil {
 			return err
 		}
+		if err := prefetch(tx, ids); err != nil {
+			return err
+		}
 		for _, id := range ids {
 			m, err := tx.Message(id)
 			if err != nil {

@@ -52,6 +52,13 @@ func (ob *Outbox) record(batch []outcome) {
 	err := ob.update(ob.recordCtx, func(tx Tx) error {
 		done = done[:0]
 		now := ob.o.Clock.Now()
+		ids := make([]string, len(batch))
+		for i, r := range batch {
+			ids[i] = r.m.ID
+		}
+		if err := prefetch(tx, ids); err != nil {
+			return err
+		}
 		for _, r := range batch {
 			rec, err := ob.apply(tx, r, now)
 			if err != nil {

@@ -35,6 +35,22 @@ type Tx interface {
 	engine.EventAdder
 }
 
+// prefetcher is a Tx that reads several sends faster together than one
+// by one (PostgreSQL: one round trip for all): PrefetchSends reads the
+// messages and queue entries of ids, with the locks Message and Dequeue
+// would take, for the calls on them that follow in the transaction.
+type prefetcher interface {
+	PrefetchSends(ids []string) error
+}
+
+// prefetch has tx read the sends ids together, if it can.
+func prefetch(tx Tx, ids []string) error {
+	if p, ok := tx.(prefetcher); ok {
+		return p.PrefetchSends(ids)
+	}
+	return nil
+}
+
 // update runs fn in a read-write transaction of the store, which fn sees
 // only as the outbox's Tx.
 func (ob *Outbox) update(ctx context.Context, fn func(tx Tx) error) error {

@@ -317,8 +317,12 @@ func (s *Scheduler) RunDue(ctx context.Context, id string) error {
 		case TickNone:
 			return nil
 		case TickRun:
-			if !a.Enabled {
-				s.log.Info().Str("automation", id).Time("tick", plan.Tick).Msg("schedule: tick skipped: the automation is paused")
+			paused, err := s.e.PauseOf(ctx, id)
+			if err != nil {
+				return err
+			}
+			if !a.Enabled || paused != nil {
+				s.log.Info().Str("automation", id).Time("tick", plan.Tick).Bool("from_dashboard", paused != nil).Msg("schedule: tick skipped: the automation is paused")
 				plan.State.Done, plan.State.After = true, ""
 				if err := s.putState(ctx, id, plan.State); err != nil {
 					return err

@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
@@ -15,10 +16,44 @@ func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
 		return nil, err
 	}
 	var c engine.Contact
-	if err := t.getJSON(&c, "contact", config.MaskAddress(phone), `SELECT data FROM contacts WHERE phone = $1`, phone); err != nil {
+	var err error
+	if t.writable {
+		var raw []byte
+		raw, err = t.readContact(phone)
+		switch {
+		case err == nil && raw == nil:
+			err = fmt.Errorf("postgres: contact %q: %w", config.MaskAddress(phone), engine.ErrNotFound)
+		case err == nil:
+			if err := decodeJSON(raw, &c); err != nil {
+				return nil, fmt.Errorf("postgres: decode contact %q: %w", config.MaskAddress(phone), err)
+			}
+		}
+	} else {
+		err = t.getJSON(&c, "contact", config.MaskAddress(phone), `SELECT data FROM contacts WHERE phone = $1`, phone)
+	}
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		t.rememberGroups(phone, nil)
+		return nil, err
+	case err != nil:
 		return nil, err
 	}
+	t.rememberGroups(phone, c.Groups)
 	return &c, nil
+}
+
+// rememberGroups notes, in an Update, the groups of the contact with phone
+// as the transaction read them under the contact's lock (nil: no contact),
+// so that PutContact leaves the group index alone when they did not
+// change, as in most turns.
+func (t *pgTx) rememberGroups(phone string, groups []string) {
+	if !t.writable {
+		return
+	}
+	if t.groups == nil {
+		t.groups = map[string][]string{}
+	}
+	t.groups[phone] = slices.Clone(groups)
 }
 
 // PutContact implements engine.Tx; it keeps the group index.
@@ -37,10 +72,14 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 		ON CONFLICT (phone) DO UPDATE SET data = EXCLUDED.data`, c.Phone, data); err != nil {
 		return fmt.Errorf("postgres: put contact %s: %w", config.MaskAddress(c.Phone), err)
 	}
-	groups := c.Groups
+	if known, ok := t.groups[c.Phone]; ok && slices.Equal(known, c.Groups) {
+		return nil
+	}
+	groups := slices.Clone(c.Groups)
 	if groups == nil {
 		groups = []string{}
 	}
+	t.rememberGroups(c.Phone, groups)
 	if err := t.exec(`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`, c.Phone, groups); err != nil {
 		return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
 	}

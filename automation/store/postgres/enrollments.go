@@ -34,6 +34,15 @@ func (t *pgTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollmen
 	if err := t.lockContact(contact); err != nil {
 		return nil, err
 	}
+	if kept, ok, err := t.keptActives(contact, automationID); ok {
+		if err == nil && len(kept) == 0 {
+			err = fmt.Errorf("postgres: active enrollment of %s in %q: %w", config.MaskAddress(contact), automationID, engine.ErrNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return kept[0], nil
+	}
 	var e engine.Enrollment
 	err := t.getJSON(&e, "active enrollment of "+config.MaskAddress(contact)+" in", automationID,
 		`SELECT e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id WHERE a.contact = $1 AND a.automation = $2`,
@@ -48,6 +57,9 @@ func (t *pgTx) ActiveEnrollment(contact, automationID string) (*engine.Enrollmen
 func (t *pgTx) ActiveEnrollments(contact string) ([]*engine.Enrollment, error) {
 	if err := t.lockContact(contact); err != nil {
 		return nil, err
+	}
+	if kept, ok, err := t.keptActives(contact, ""); ok {
+		return kept, err
 	}
 	return listJSON[engine.Enrollment](t, "active enrollments", `SELECT e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id
 		WHERE a.contact = $1 ORDER BY a.automation`, contact)
@@ -65,10 +77,13 @@ func (t *pgTx) PutEnrollment(e *engine.Enrollment) error {
 	if err != nil {
 		return err
 	}
-	if e.Active() {
+	switch wasActive := t.keepActive(e, data); {
+	case e.Active():
 		err = t.exec(`INSERT INTO active_enrollments (contact, automation, id) VALUES ($1, $2, $3)
 			ON CONFLICT (contact, automation) DO UPDATE SET id = EXCLUDED.id`, e.Contact, e.Automation, e.ID)
-	} else {
+	case wasActive:
+		// Not needed for an enrollment the transaction knows was not
+		// active (most turns start and end a one-step automation's).
 		err = t.exec(`DELETE FROM active_enrollments WHERE contact = $1 AND automation = $2 AND id = $3`, e.Contact, e.Automation, e.ID)
 	}
 	if err != nil {

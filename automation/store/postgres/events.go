@@ -65,7 +65,7 @@ func (t *pgTx) AddEvent(d *engine.EventDelivery) error {
 		return errors.New("store: add event: no id, or not pending")
 	}
 	q := d.QueueKey()
-	if err := t.lock("event queue", q, d.ID); err != nil {
+	if err := t.lock("event queue", q); err != nil {
 		return fmt.Errorf("store: add event %q: %w", d.ID, err)
 	}
 	data, err := eventRecord(d)
@@ -121,7 +121,7 @@ func (t *pgTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	if err := t.lock("event queue", d.QueueKey(), d.ID); err != nil {
+	if err := t.lock("event queue", d.QueueKey()); err != nil {
 		return fmt.Errorf("store: settle event %q: %w", d.ID, err)
 	}
 	old, err := t.eventDelivery(d.ID, true)

@@ -12,3 +12,7 @@ func (s *Store) BookSlotAt(ctx context.Context, number string, mps float64, mess
 	at, _, err := s.bookSlot(ctx, number, mps, message)
 	return time.Unix(0, at), err
 }
+
+// RoundTrips returns how many round trips the store's Updates and Views
+// have made to the database.
+func (s *Store) RoundTrips() int64 { return s.roundTrips.Load() }

@@ -10,8 +10,11 @@ import (
 
 // Message implements engine.Tx.
 func (t *pgTx) Message(id string) (*engine.Message, error) {
-	if err := t.lock("message", id, id); err != nil {
+	if err := t.lock("message", id); err != nil {
 		return nil, err
+	}
+	if m, ok, err := t.keptMessage(id); ok {
+		return m, err
 	}
 	var m engine.Message
 	if err := t.getJSON(&m, "message", id, `SELECT data FROM messages WHERE id = $1`, id); err != nil {
@@ -46,6 +49,7 @@ func (t *pgTx) PutMessage(m *engine.Message) error {
 	if m.ID == "" {
 		return errors.New("postgres: put message: no id")
 	}
+	delete(t.messages, m.ID)
 	data, err := encode("message", m)
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 
 // Meta implements engine.Tx.
 func (t *pgTx) Meta(k string) ([]byte, error) {
-	if err := t.lock("meta", k, k); err != nil {
+	if err := t.lock("meta", k); err != nil {
 		return nil, err
 	}
 	var v []byte
@@ -33,12 +33,11 @@ func (t *pgTx) PutMeta(k string, v []byte) error {
 	if k == "" {
 		return errors.New("postgres: put meta: no key")
 	}
-	if err := t.lock("meta", k, k); err != nil {
+	if err := t.lock("meta", k); err != nil {
 		return err
 	}
-	if v == nil {
-		v = []byte{}
-	}
+	v = append([]byte{}, v...) // deferred: the caller may reuse v
+
 	if err := t.exec(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, k, v); err != nil {
 		return fmt.Errorf("postgres: put meta %q: %w", k, err)
 	}

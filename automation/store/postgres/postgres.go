@@ -45,7 +45,10 @@ const wakeChannel = "keyway_wake"
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
-	once   sync.Once
+	// roundTrips counts the round trips of Update and View (pipe), for
+	// the tests that keep them few.
+	roundTrips atomic.Int64
+	once       sync.Once
 
 	mu    sync.Mutex
 	wakes []func()
@@ -154,25 +157,32 @@ func (s *Store) View(ctx context.Context, fn func(engine.Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, opts)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
+	defer conn.Release()
 	t := &pgTx{ctx: ctx, writable: writable}
-	t.tx = noting{Tx: tx, first: &t.dbErr}
+	t.tx = &pipe{ctx: ctx, conn: conn, begin: beginSQL(opts), first: &t.dbErr}
+	defer func() { s.roundTrips.Add(int64(t.tx.trips)) }()
 	err = fn(t)
 	if t.dbErr != nil {
 		// The database refused a statement, so the transaction is void
 		// whatever fn made of the error: report the refusal, which may be a
 		// conflict that running fn again resolves.
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		t.tx.rollback()
 		return fmt.Errorf("postgres: %w", t.dbErr)
 	}
 	if err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		t.tx.rollback()
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := t.tx.commit(); err != nil {
+		t.tx.rollback()
+		if t.dbErr != nil {
+			// A deferred write was refused (see pipe).
+			return fmt.Errorf("postgres: %w", t.dbErr)
+		}
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	if t.wake {

@@ -22,9 +22,10 @@ func (t *pgTx) Enqueue(m *engine.Message) error {
 	q := m.QueueKey()
 	// The queue's rows are locked (and a new queue's key taken) so that
 	// two transactions cannot both make a message the head.
-	if err := t.lock("queue", q, q); err != nil {
+	if err := t.lock("queue", q); err != nil {
 		return fmt.Errorf("postgres: enqueue %q: %w", m.ID, err)
 	}
+	delete(t.sends, m.ID)
 	due := ns(m.NextAttempt)
 	if err := t.exec(`INSERT INTO outbox (message_id, queue, due_ns, lease_ns, head, claimable_ns)
 		VALUES ($1, $2, $3, $4, NOT EXISTS (SELECT 1 FROM outbox WHERE queue = $2), $3)
@@ -43,33 +44,41 @@ func (t *pgTx) Dequeue(id string) error {
 	// Every change to a queue's rows happens under the queue's lock, taken
 	// before the row goes: a head chosen while another transaction is
 	// taking a later message out could otherwise be that message, gone
-	// once it commits, and leave the queue with no head to claim.
-	var queue string
-	err := t.tx.QueryRow(t.ctx, `SELECT queue FROM outbox WHERE message_id = $1`, id).Scan(&queue)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
+	// once it commits, and leave the queue with no head to claim. The
+	// lock is taken in the statement that reads the message's queue
+	// (which never changes), and the row goes, and the next message
+	// becomes the head if it was, in one statement deferred to the next
+	// round trip, which runs under the lock (see pipe).
+	// PrefetchSends may have done so already.
+	if kept, ok := t.keptSend(id); ok {
+		delete(t.sends, id)
+		if kept == nil {
+			return nil
+		}
+	} else {
+		var queue string
+		err := t.tx.QueryRow(t.ctx, `SELECT queue, pg_advisory_xact_lock(hashtext('keyway/queue'), hashtext(queue))
+			FROM outbox WHERE message_id = $1`, id).Scan(&queue, nil)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: dequeue %q: %w", id, err)
+		}
+		if t.locked == nil {
+			t.locked = map[string]bool{}
+		}
+		t.locked["queue\x00"+queue] = true
 	}
-	if err != nil {
+	// The statement's snapshot still shows the row it deletes: the next
+	// head is the first other message of the queue. A row another
+	// transaction took out while this one waited is not deleted, and
+	// makes no head.
+	if err := t.exec(`WITH gone AS (DELETE FROM outbox WHERE message_id = $1 RETURNING head, queue)
+		UPDATE outbox SET head = true WHERE message_id =
+			(SELECT o.message_id FROM outbox o, gone WHERE gone.head AND o.queue = gone.queue AND o.message_id <> $1
+			ORDER BY o.message_id LIMIT 1)`, id); err != nil {
 		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
-	}
-	if err := t.lock("queue", queue, queue); err != nil {
-		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
-	}
-	var head bool
-	err = t.tx.QueryRow(t.ctx, `DELETE FROM outbox WHERE message_id = $1 RETURNING head`, id).Scan(&head)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // another transaction took it out while this one waited
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
-	}
-	if !head {
-		return nil
-	}
-	// The next message of the queue becomes its head.
-	if err := t.exec(`UPDATE outbox SET head = true WHERE message_id =
-		(SELECT message_id FROM outbox WHERE queue = $1 ORDER BY message_id LIMIT 1)`, queue); err != nil {
-		return fmt.Errorf("postgres: dequeue %q: next head: %w", id, err)
 	}
 	t.wake = true
 	return nil
@@ -94,6 +103,13 @@ func (t *pgTx) strings(what, sql string, args ...any) ([]string, error) {
 
 // QueuedSend implements engine.Tx.
 func (t *pgTx) QueuedSend(id string) (*engine.QueuedSend, error) {
+	if kept, ok := t.keptSend(id); ok {
+		if kept == nil {
+			return nil, fmt.Errorf("postgres: queued send %q: %w", id, engine.ErrNotFound)
+		}
+		q := *kept
+		return &q, nil
+	}
 	var q engine.QueuedSend
 	var due, lease int64
 	err := t.tx.QueryRow(t.ctx, `SELECT message_id, queue, due_ns, owner, lease_ns FROM outbox WHERE message_id = $1`, id).
@@ -122,6 +138,7 @@ func (t *pgTx) ClaimSends(now time.Time, lease time.Duration, owner string, limi
 		return nil, nil
 	}
 	until := ns(now.Add(lease))
+	clear(t.sends) // their leases change
 	return t.strings("claim sends", `WITH claimed AS (
 			SELECT message_id, claimable_ns FROM outbox WHERE head AND claimable_ns <= $1
 			ORDER BY claimable_ns, message_id LIMIT $2 FOR UPDATE SKIP LOCKED),
@@ -136,6 +153,7 @@ func (t *pgTx) ReleaseSend(id, owner string, due time.Time) error {
 	if !t.writable {
 		return errReadOnly
 	}
+	delete(t.sends, id)
 	var cur string
 	err := t.tx.QueryRow(t.ctx, `SELECT owner FROM outbox WHERE message_id = $1 FOR UPDATE`, id).Scan(&cur)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -164,6 +182,7 @@ func (t *pgTx) RecoverSends(owner string) (int, error) {
 	if owner == "" {
 		return 0, errors.New("postgres: recover sends: no owner")
 	}
+	clear(t.sends)
 	tag, err := t.tx.Exec(t.ctx, `UPDATE outbox SET owner = '', lease_ns = $2, claimable_ns = due_ns WHERE owner = $1`, owner, int64(math.MinInt64))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: recover sends of %q: %w", owner, err)

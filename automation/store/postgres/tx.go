@@ -9,66 +9,26 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/keyway-sms/keyway/automation/engine"
-	"github.com/keyway-sms/keyway/config"
 )
-
-// noting is a pgx transaction that keeps the first error the database
-// returns (a missing row aside): after it, PostgreSQL refuses every other
-// statement of the transaction.
-type noting struct {
-	pgx.Tx
-	first *error
-}
-
-func (n noting) note(err error) error {
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) && *n.first == nil {
-		*n.first = err
-	}
-	return err
-}
-
-func (n noting) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := n.Tx.Exec(ctx, sql, args...)
-	return tag, n.note(err)
-}
-
-func (n noting) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := n.Tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, n.note(err)
-	}
-	return notingRows{Rows: rows, n: n}, nil
-}
-
-func (n noting) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return notingRow{row: n.Tx.QueryRow(ctx, sql, args...), n: n}
-}
-
-type notingRows struct {
-	pgx.Rows
-	n noting
-}
-
-func (r notingRows) Err() error { return r.n.note(r.Rows.Err()) }
-
-type notingRow struct {
-	row pgx.Row
-	n   noting
-}
-
-func (r notingRow) Scan(dest ...any) error { return r.n.note(r.row.Scan(dest...)) }
 
 // pgTx implements engine.Tx over a pgx transaction.
 type pgTx struct {
 	ctx      context.Context
-	tx       noting
+	tx       *pipe
 	dbErr    error // the first error the database returned
 	writable bool
 	wake     bool // the commit should wake the other processes
 	locked   map[string]bool
+	// groups holds, by phone, the groups of each contact this Update read
+	// or stored (contacts.go).
+	groups map[string][]string
+	// What the Update read together and keeps (prefetch.go): by contact,
+	// its active enrollments; by message id, messages and queue entries.
+	actives  map[string][]activeRow
+	messages map[string][]byte
+	sends    map[string]*engine.QueuedSend
 }
 
 var errReadOnly = errors.New("postgres: write in a read-only transaction")
@@ -89,12 +49,14 @@ func fromNS(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// exec defers the write sql to the transaction's next round trip (see
+// pipe): the database's refusal of it fails the transaction there.
 func (t *pgTx) exec(sql string, args ...any) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	_, err := t.tx.Exec(t.ctx, sql, args...)
-	return err
+	t.tx.Defer(sql, args...)
+	return nil
 }
 
 // getJSON decodes the one jsonb value the query returns into v.
@@ -158,18 +120,19 @@ func limitArg(limit int) any {
 // turn that reads a contact to change it holds it until commit, so that
 // the turns of one contact run one at a time across all processes.
 func (t *pgTx) lockContact(phone string) error {
-	return t.lock("contact", phone, config.MaskAddress(phone))
+	return t.lock("contact", phone)
 }
 
 // lock takes, in an Update, the transaction's advisory lock on key of
-// kind, once; shown names the key in an error.
-func (t *pgTx) lock(kind, key, shown string) error {
+// kind, once. The lock goes out with the next statement that reads (see
+// pipe), which runs once it is held: the lock costs no round trip of its
+// own. Should the database refuse it (a deadlock), the transaction fails
+// at that read.
+func (t *pgTx) lock(kind, key string) error {
 	if !t.writable || t.locked[kind+"\x00"+key] {
 		return nil
 	}
-	if _, err := t.tx.Exec(t.ctx, `SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, "keyway/"+kind, key); err != nil {
-		return fmt.Errorf("postgres: lock %s %s: %w", kind, shown, err)
-	}
+	t.tx.Defer(`SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, "keyway/"+kind, key)
 	if t.locked == nil {
 		t.locked = map[string]bool{}
 	}

@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers"
+)
+
+// OneOff is a single message a person sends a contact from the dashboard:
+// its text, and the approved template that goes instead outside the
+// WhatsApp 24-hour window, in the form of the sending number's provider
+// (a Twilio content sid and its variables by key, or a WhatsApp Cloud API
+// template by name and language).
+type OneOff struct {
+	Text             string
+	ContentSID       string
+	ContentVariables map[string]string
+	Template         *providers.Template
+}
+
+// hasTemplate reports whether o carries a template of either form.
+func (o OneOff) hasTemplate() bool { return o.ContentSID != "" || o.Template != nil }
+
+// OneOffChannel is where a one-off message to the contact goes: the
+// channel it last wrote on (SMS when none), from the number it wrote to
+// there, and whether the WhatsApp window is open (always on SMS); the
+// dashboard shows it before the message is written.
+type OneOffChannel struct {
+	Channel string
+	From    string
+	// Provider is the key of the sending number's provider ("twilio",
+	// "meta"...), which says the template form it takes.
+	Provider string
+	InWindow bool
+}
+
+// oneOffChannel is OneOffChannel for the contact of t.
+func oneOffChannel(t *turn) OneOffChannel {
+	ch := t.contact.Channel
+	if ch == "" {
+		ch = config.ChannelSMS
+	}
+	out := OneOffChannel{Channel: ch, From: t.sender(ch, ""), InWindow: true}
+	if ch == config.ChannelWhatsApp {
+		out.InWindow = t.contact.InWindow(ch, t.now)
+	}
+	for _, n := range t.set.Config.Numbers() {
+		if n.Number == out.From && n.Channel == ch {
+			out.Provider = n.Provider
+		}
+	}
+	return out
+}
+
+// notSendable says why o cannot go to the contact on c, or "".
+func (o OneOff) notSendable(contact *Contact, c OneOffChannel) string {
+	switch {
+	case contact.OptedOut:
+		return "the contact opted out: nothing reaches it until it opts back in"
+	case c.From == "":
+		return "no number is configured for " + c.Channel
+	case !c.InWindow && !o.hasTemplate():
+		return "outside the WhatsApp 24-hour window (the contact has not written in 24 hours): only an approved template can go; choose one"
+	case c.Channel != config.ChannelWhatsApp && o.Text == "":
+		return "nothing to send: write the message first"
+	case c.InWindow && o.Text == "" && !o.hasTemplate():
+		return "nothing to send: write the message first"
+	}
+	if c.Channel == config.ChannelWhatsApp && o.hasTemplate() && (!c.InWindow || o.Text == "") {
+		switch {
+		case o.ContentSID != "" && c.Provider == "meta":
+			return fmt.Sprintf("%s sends templates by name and language, not content sid", c.From)
+		case o.Template != nil && c.Provider == "twilio":
+			return fmt.Sprintf("%s is a Twilio number, which sends templates by content sid, not by name", c.From)
+		case o.Template != nil && (o.Template.Name == "" || o.Template.Language == ""):
+			return "a template needs its name and language code (e.g. en_US)"
+		}
+	}
+	return ""
+}
+
+// SendChannel returns where a one-off message to the contact with phone
+// would go now.
+func (e *Engine) SendChannel(ctx context.Context, phone string) (OneOffChannel, error) {
+	out, err := transactValue(ctx, e, nil, func(x *unitOfWork) (OneOffChannel, error) {
+		if _, err := x.tx.Contact(phone); err != nil {
+			return OneOffChannel{}, err
+		}
+		t, err := x.turn(phone)
+		if err != nil {
+			return OneOffChannel{}, err
+		}
+		return oneOffChannel(t), nil
+	})
+	if err != nil {
+		return OneOffChannel{}, fmt.Errorf("engine: channel of %s: %w", phone, err)
+	}
+	return out, nil
+}
+
+// Send sends o to the stored contact with phone, for the person ctx names
+// (WithActor, recorded as the message's By): on the channel
+// it last wrote on, from the number it wrote to there. Inside the WhatsApp
+// window (and on SMS) the text goes; outside it only the template. It is
+// a person's message, like a staff answer: never to an opted-out contact,
+// never held for quiet hours nor counted by the loop guard. It returns why
+// nothing was sent when it cannot go; an unknown contact is ErrNotFound.
+func (e *Engine) Send(ctx context.Context, phone string, o OneOff) (Delivery, error) {
+	o.Text = strings.TrimSpace(o.Text)
+	out, err := transactValue(ctx, e, nil, func(x *unitOfWork) (Delivery, error) {
+		if _, err := x.tx.Contact(phone); err != nil {
+			return Delivery{}, err
+		}
+		t, err := x.turn(phone)
+		if err != nil {
+			return Delivery{}, err
+		}
+		c := oneOffChannel(t)
+		if why := o.notSendable(t.contact, c); why != "" {
+			return Delivery{NotSent: why}, nil
+		}
+		m := &Message{Purpose: PurposeStaff, Channel: c.Channel, From: c.From, To: []string{phone}, Body: o.Text}
+		if c.Channel == config.ChannelWhatsApp && o.hasTemplate() && (!c.InWindow || o.Text == "") {
+			// As a reply step sends one: the template alone.
+			m.Body, m.ContentSID, m.ContentVariables, m.Template = "", o.ContentSID, o.ContentVariables, o.Template
+		}
+		t.emit(TraceEvent{Contact: phone, What: "one-off message from " + x.dashboardActor().label})
+		if err := t.queue(m); err != nil {
+			return Delivery{}, err
+		}
+		return Delivery{Message: m.ID}, nil
+	})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("engine: send to %s: %w", phone, err)
+	}
+	return out, nil
+}

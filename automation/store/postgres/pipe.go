@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pipe is one transaction on one pooled connection whose statements reach
+// the database in as few round trips as the work allows. A statement whose
+// result the caller does not need at once (a write, an advisory lock) is
+// deferred: it goes out with the next statement that reads, in one pgx
+// batch, and the last of them with COMMIT. BEGIN goes out with the first
+// statement. Statements still run one after another on the server, in the
+// order they were made, so a lock deferred before a read is held when the
+// read runs, and a read sees every write made before it; what changes is
+// only that the database's refusal of a deferred write is learned at the
+// next read or at commit, where it dooms the transaction as before.
+//
+// A turn of a webhook made about a dozen round trips (BEGIN, the contact's
+// lock, each read and each write, COMMIT); with its writes and locks
+// deferred it makes one per read and one to commit.
+type pipe struct {
+	ctx   context.Context
+	conn  *pgxpool.Conn
+	begin string // the BEGIN statement, until it has been sent
+	open  bool   // BEGIN was sent: the transaction must be ended
+	// deferred holds the statements waiting for the next round trip.
+	deferred []deferred
+	// first is the first error the database returned (a missing row
+	// aside): after it PostgreSQL refuses every other statement of the
+	// transaction.
+	first *error
+	// trips counts the round trips made, for Store.roundTrips.
+	trips int
+}
+
+type deferred struct {
+	sql  string
+	args []any
+}
+
+func (p *pipe) note(err error) error {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) && *p.first == nil {
+		*p.first = err
+	}
+	return err
+}
+
+// Defer adds a statement whose result is not needed to the next round trip.
+// Its arguments must not change until then.
+func (p *pipe) Defer(sql string, args ...any) {
+	p.deferred = append(p.deferred, deferred{sql: sql, args: args})
+}
+
+// send sends BEGIN (once), the deferred statements and the statements
+// last, in one round trip, and returns the batch's results at the first of
+// last's.
+func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	n := len(p.deferred)
+	if p.begin != "" {
+		b.Queue(p.begin)
+		n++
+		p.begin, p.open = "", true
+	}
+	for _, d := range p.deferred {
+		b.Queue(d.sql, d.args...)
+	}
+	for _, d := range last {
+		b.Queue(d.sql, d.args...)
+	}
+	p.deferred = p.deferred[:0]
+	p.trips++
+	br := p.conn.SendBatch(p.ctx, b)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			p.note(err)
+			_ = br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+// Exec runs sql now, with what was deferred, and returns its command tag.
+func (p *pipe) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	br, err := p.send(deferred{sql: sql, args: args})
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, p.note(err)
+}
+
+// QueryRow runs sql, with what was deferred, when its row is scanned.
+func (p *pipe) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	return pipedRow{p: p, q: deferred{sql: sql, args: args}}
+}
+
+// Query runs sql now, with what was deferred; closing the rows ends the
+// round trip.
+func (p *pipe) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	br, err := p.send(deferred{sql: sql, args: args})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, p.note(err)
+	}
+	return &pipedRows{Rows: rows, br: br, p: p}, nil
+}
+
+type pipedRow struct {
+	p *pipe
+	q deferred
+}
+
+func (r pipedRow) Scan(dest ...any) error {
+	br, err := r.p.send(r.q)
+	if err != nil {
+		return err
+	}
+	err = br.QueryRow().Scan(dest...)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return r.p.note(err)
+}
+
+type pipedRows struct {
+	pgx.Rows
+	br     pgx.BatchResults
+	p      *pipe
+	closed bool
+}
+
+func (r *pipedRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	r.p.note(r.Rows.Err())
+	r.p.note(r.br.Close())
+}
+
+func (r *pipedRows) Err() error { return r.p.note(r.Rows.Err()) }
+
+// commit sends what was deferred and COMMIT. A transaction that sent
+// nothing and has nothing deferred costs no round trip.
+func (p *pipe) commit() error {
+	if !p.open && len(p.deferred) == 0 {
+		p.begin = ""
+		return nil
+	}
+	br, err := p.send(deferred{sql: "COMMIT"})
+	if err != nil {
+		return err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return p.note(err)
+	}
+	p.open = false
+	if tag.String() == "ROLLBACK" {
+		// PostgreSQL ends a transaction it refused a statement of with a
+		// rollback, whatever it is asked.
+		return errors.New("postgres: commit: the database rolled the transaction back")
+	}
+	return nil
+}
+
+// rollback ends the transaction without what was deferred. A connection
+// left in a transaction (the ROLLBACK failed) is closed by the pool when
+// released.
+func (p *pipe) rollback() {
+	p.deferred = p.deferred[:0]
+	if !p.open {
+		return
+	}
+	p.trips++
+	if _, err := p.conn.Exec(context.WithoutCancel(p.ctx), "ROLLBACK"); err == nil {
+		p.open = false
+	}
+}
+
+// beginSQL is the BEGIN statement of opts' transaction.
+func beginSQL(opts pgx.TxOptions) string {
+	s := "BEGIN ISOLATION LEVEL " + string(opts.IsoLevel)
+	if opts.AccessMode != "" {
+		s += " " + string(opts.AccessMode)
+	}
+	return s
+}

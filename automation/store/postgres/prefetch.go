@@ -1,0 +1,225 @@
+package postgres
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
+)
+
+// What an Update reads together, to save round trips (see pipe): the
+// active enrollments of a contact come with the contact, and a batch of
+// sends' messages and queue entries in one go (PrefetchSends). What is kept
+// was read under the locks that keep it current until the commit, and the
+// transaction's own writes keep it so.
+
+// activeRow is one of a contact's active enrollments as an Update read
+// or stored it.
+type activeRow struct {
+	automation, id string
+	data           []byte
+}
+
+const activesSQL = `SELECT a.automation, a.id, e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id
+	WHERE a.contact = $1 ORDER BY a.automation`
+
+// readContact reads, in an Update, the contact with phone and its active
+// enrollments in one round trip, behind the contact's lock, and keeps the
+// enrollments for ActiveEnrollments and ActiveEnrollment: a turn reads
+// them next. It returns nil for a contact not stored.
+func (t *pgTx) readContact(phone string) ([]byte, error) {
+	br, err := t.tx.send(deferred{sql: `SELECT data FROM contacts WHERE phone = $1`, args: []any{phone}},
+		deferred{sql: activesSQL, args: []any{phone}})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read contact %s: %w", config.MaskAddress(phone), err)
+	}
+	var raw []byte
+	err = br.QueryRow().Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		raw, err = nil, nil
+	}
+	var actives []activeRow
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			for rows.Next() {
+				var r activeRow
+				if err = rows.Scan(&r.automation, &r.id, &r.data); err != nil {
+					break
+				}
+				actives = append(actives, r)
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read contact %s: %w", config.MaskAddress(phone), t.tx.note(err))
+	}
+	if t.actives == nil {
+		t.actives = map[string][]activeRow{}
+	}
+	t.actives[phone] = actives
+	return raw, nil
+}
+
+// keptActives decodes the active enrollments of contact the transaction
+// keeps (those of automation only, unless empty); ok is false when it
+// keeps none for contact.
+func (t *pgTx) keptActives(contact, automation string) (out []*engine.Enrollment, ok bool, err error) {
+	rows, ok := t.actives[contact]
+	if !ok {
+		return nil, false, nil
+	}
+	for _, r := range rows {
+		if automation != "" && r.automation != automation {
+			continue
+		}
+		e := new(engine.Enrollment)
+		if err := decodeJSON(r.data, e); err != nil {
+			return nil, true, fmt.Errorf("postgres: decode enrollment %q: %w", r.id, err)
+		}
+		out = append(out, e)
+	}
+	return out, true, nil
+}
+
+// keepActive updates the active enrollments kept for e's contact after
+// PutEnrollment stored e (as data); it reports whether e was kept as
+// active before, or true when nothing is kept for its contact.
+func (t *pgTx) keepActive(e *engine.Enrollment, data string) (wasActive bool) {
+	rows, ok := t.actives[e.Contact]
+	if !ok {
+		return true
+	}
+	i := slices.IndexFunc(rows, func(r activeRow) bool { return r.automation == e.Automation })
+	wasActive = i >= 0 && rows[i].id == e.ID
+	switch {
+	case e.Active() && i >= 0:
+		rows[i] = activeRow{automation: e.Automation, id: e.ID, data: []byte(data)}
+	case e.Active():
+		rows = append(rows, activeRow{automation: e.Automation, id: e.ID, data: []byte(data)})
+		slices.SortFunc(rows, func(a, b activeRow) int { return strings.Compare(a.automation, b.automation) })
+	case wasActive:
+		rows = slices.Delete(rows, i, i+1)
+	}
+	t.actives[e.Contact] = rows
+	return wasActive
+}
+
+// PrefetchSends reads, in an Update, the messages and the queue entries
+// of the sends ids in one round trip, with the locks Message and Dequeue
+// take (the messages' first, then their queues', each in key order, so
+// that two transactions taking several lock them in the same order), and
+// keeps them for the Message, QueuedSend and Dequeue calls that follow:
+// the outbox claims and records sends in batches. Elsewhere it does
+// nothing.
+func (t *pgTx) PrefetchSends(ids []string) error {
+	if !t.writable || len(ids) == 0 {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	t.tx.Defer(`SELECT pg_advisory_xact_lock(hashtext('keyway/message'), hashtext(id)) FROM unnest($1::text[]) AS id ORDER BY id`, ids)
+	br, err := t.tx.send(
+		deferred{sql: `SELECT id, data FROM messages WHERE id = ANY($1)`, args: []any{ids}},
+		// PostgreSQL calls a volatile function of the select list after
+		// ORDER BY: the queues are locked in order.
+		deferred{sql: `SELECT message_id, queue, due_ns, owner, lease_ns, pg_advisory_xact_lock(hashtext('keyway/queue'), hashtext(queue))
+			FROM outbox WHERE message_id = ANY($1) ORDER BY queue, message_id`, args: []any{ids}})
+	if err != nil {
+		return fmt.Errorf("postgres: read %d sends: %w", len(ids), err)
+	}
+	err = t.keepPrefetched(br, ids)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: read %d sends: %w", len(ids), t.tx.note(err))
+	}
+	return nil
+}
+
+func (t *pgTx) keepPrefetched(br pgx.BatchResults, ids []string) error {
+	if t.messages == nil {
+		t.messages, t.sends = map[string][]byte{}, map[string]*engine.QueuedSend{}
+	}
+	if t.locked == nil {
+		t.locked = map[string]bool{}
+	}
+	for _, id := range ids {
+		t.locked["message\x00"+id] = true
+		t.messages[id], t.sends[id] = nil, nil // not found, unless read below
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			rows.Close()
+			return err
+		}
+		t.messages[id] = data
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if rows, err = br.Query(); err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var q engine.QueuedSend
+		var due, lease int64
+		if err := rows.Scan(&q.MessageID, &q.Queue, &due, &q.Owner, &lease, nil); err != nil {
+			return err
+		}
+		q.Due, q.LeaseUntil = fromNS(due), fromNS(lease)
+		t.sends[q.MessageID] = &q
+		t.locked["queue\x00"+q.Queue] = true
+	}
+	return rows.Err()
+}
+
+// keptMessage returns the message with id as PrefetchSends kept it, once;
+// ok is false when it keeps none.
+func (t *pgTx) keptMessage(id string) (m *engine.Message, ok bool, err error) {
+	data, ok := t.messages[id]
+	if !ok {
+		return nil, false, nil
+	}
+	delete(t.messages, id)
+	if data == nil {
+		return nil, true, fmt.Errorf("postgres: message %q: %w", id, engine.ErrNotFound)
+	}
+	m = new(engine.Message)
+	if err := decodeJSON(data, m); err != nil {
+		return nil, true, fmt.Errorf("postgres: decode message %q: %w", id, err)
+	}
+	return m, true, nil
+}
+
+func decodeJSON(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+
+// keptSend returns the queue entry of message id as PrefetchSends kept
+// it (nil: not queued); ok is false when it keeps none.
+func (t *pgTx) keptSend(id string) (q *engine.QueuedSend, ok bool) {
+	q, ok = t.sends[id]
+	return q, ok
+}

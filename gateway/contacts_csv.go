@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
+)
+
+// The contacts CSV: a header row, then a contact a row. Its columns are
+// phone (required), name, groups, tags, opted_out, then one per field
+// declared under fields, named as the field (or "fields." and the name, as
+// the export writes a field whose name is one of the fixed columns). A
+// column an import leaves out keeps what contacts have; a column present
+// sets what its cell says, an empty cell included (no name, no groups, the
+// field removed), except opted_out, which an empty cell leaves as it is.
+// Groups and tags are separated by ";" (or ",").
+var csvFixed = []string{"phone", "name", "groups", "tags", "opted_out"}
+
+// csvFieldColumn is the column of field name in an export.
+func csvFieldColumn(name string) string {
+	if slices.Contains(csvFixed, strings.ToLower(name)) {
+		return "fields." + name
+	}
+	return name
+}
+
+// csvHeader is the header of an export: the fixed columns, then the
+// fields declared under fields, in their order. A field a contact still
+// holds but the config no longer declares is left out: an import could
+// not set it back.
+func csvHeader(fields []string) []string {
+	out := slices.Clone(csvFixed)
+	for _, f := range fields {
+		out = append(out, csvFieldColumn(f))
+	}
+	return out
+}
+
+// csvRecord is a contact as an export writes it, under csvHeader(fields).
+func csvRecord(c *engine.Contact, fields []string) []string {
+	rec := []string{c.Phone, c.Name, strings.Join(c.Groups, ";"), strings.Join(c.Tags, ";"), strconv.FormatBool(c.OptedOut)}
+	for _, f := range fields {
+		rec = append(rec, c.Fields[f])
+	}
+	return rec
+}
+
+// csvColumns says where each column of an import is: -1 when absent.
+type csvColumns struct {
+	phone, name, groups, tags, optedOut int
+	fields                              map[int]string // column → field name
+}
+
+// readCSVHeader reads an import's header against cfg: every column must
+// be a fixed one or a declared field, once; phone must be there.
+func readCSVHeader(header []string, cfg *config.Config) (csvColumns, error) {
+	cols := csvColumns{phone: -1, name: -1, groups: -1, tags: -1, optedOut: -1, fields: map[int]string{}}
+	seen := map[string]int{}
+	for i, raw := range header {
+		name := strings.TrimSpace(raw)
+		if i == 0 {
+			name = strings.TrimPrefix(name, "\ufeff") // a byte order mark a spreadsheet wrote
+		}
+		key := strings.ToLower(name)
+		if prev, dup := seen[key]; dup {
+			return cols, fmt.Errorf("line 1: column %d %q repeats column %d", i+1, name, prev+1)
+		}
+		seen[key] = i
+		switch key {
+		case "phone":
+			cols.phone = i
+		case "name":
+			cols.name = i
+		case "groups":
+			cols.groups = i
+		case "tags":
+			cols.tags = i
+		case "opted_out":
+			cols.optedOut = i
+		default:
+			field := strings.TrimPrefix(name, "fields.")
+			if !cfg.HasField(field) {
+				return cols, fmt.Errorf("line 1: column %d %q is none of %s nor a field declared under fields", i+1, name, strings.Join(csvFixed, ", "))
+			}
+			cols.fields[i] = field
+		}
+	}
+	if cols.phone < 0 {
+		return cols, errors.New("line 1: no phone column (the first row names the columns: phone, name, groups, tags, opted_out and fields)")
+	}
+	return cols, nil
+}
+
+// csvRow is a good row of an import: the change it asks for.
+type csvRow struct {
+	Line   int
+	Change engine.ContactChange
+}
+
+// csvProblem is a bad row of an import: its line, its phone as written,
+// and why.
+type csvProblem struct {
+	Line   int
+	Phone  string
+	Reason string
+}
+
+// csvList splits a groups or tags cell.
+func csvList(cell string) []string {
+	out := []string{}
+	for _, part := range strings.FieldsFunc(cell, func(r rune) bool { return r == ';' || r == ',' }) {
+		if p := strings.TrimSpace(part); p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// csvBool reads an opted_out cell: set says whether it says anything.
+func csvBool(cell string) (v, set bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(cell)) {
+	case "":
+		return false, false, nil
+	case "true", "yes", "y", "1":
+		return true, true, nil
+	case "false", "no", "n", "0":
+		return false, true, nil
+	}
+	return false, false, fmt.Errorf("opted_out %q is not true or false (nor yes, no, 1, 0)", cell)
+}
+
+// parseCSVRow reads record, the row at line, into the change it asks for,
+// or says what is wrong with it. address reads a phone number as the
+// admin API does.
+func parseCSVRow(cols csvColumns, record []string, line int, cfg *config.Config, address func(string) (string, error)) (csvRow, *csvProblem) {
+	cell := func(i int) string {
+		if i < 0 || i >= len(record) {
+			return ""
+		}
+		return record[i]
+	}
+	raw := strings.TrimSpace(cell(cols.phone))
+	bad := func(format string, args ...any) (csvRow, *csvProblem) {
+		return csvRow{}, &csvProblem{Line: line, Phone: raw, Reason: fmt.Sprintf(format, args...)}
+	}
+	if raw == "" {
+		return bad("no phone")
+	}
+	phone, err := address(raw)
+	if err != nil {
+		return bad("bad phone: %v", err)
+	}
+	var u engine.ContactUpdate
+	if cols.name >= 0 {
+		name := strings.TrimSpace(cell(cols.name))
+		u.Name = &name
+	}
+	if cols.groups >= 0 {
+		groups := csvList(cell(cols.groups))
+		for _, g := range groups {
+			if !cfg.HasGroup(g) {
+				return bad("unknown group %q: not declared under groups", g)
+			}
+		}
+		u.Groups = &groups
+	}
+	if cols.tags >= 0 {
+		tags := csvList(cell(cols.tags))
+		u.Tags = &tags
+	}
+	if cols.optedOut >= 0 {
+		v, set, err := csvBool(cell(cols.optedOut))
+		if err != nil {
+			return bad("%v", err)
+		}
+		if set {
+			u.OptedOut = &v
+		}
+	}
+	for i, f := range cols.fields {
+		if u.Fields == nil {
+			u.Fields = map[string]string{}
+		}
+		u.Fields[f] = strings.TrimSpace(cell(i))
+	}
+	return csvRow{Line: line, Change: engine.ContactChange{Phone: phone, Update: u}}, nil
+}
+
+// csvReader reads an import's rows one at a time: any number of columns a
+// row (a short row leaves the missing cells empty), quotes as RFC 4180
+// says, a bare quote inside a cell taken as it is.
+func csvReader(r io.Reader) *csv.Reader {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	return cr
+}
+
+// csvDiff is what a row would change on the contact stored (nil: none is),
+// in words, e.g. "name: Ann → Anna", "groups: + vip". A new contact and a
+// row that changes nothing give none.
+func csvDiff(old *engine.Contact, u engine.ContactUpdate) []string {
+	if old == nil {
+		return nil
+	}
+	var out []string
+	if u.Name != nil && *u.Name != old.Name {
+		out = append(out, fmt.Sprintf("name: %s → %s", orDash(old.Name), orDash(*u.Name)))
+	}
+	list := func(what string, before []string, after *[]string) {
+		if after == nil {
+			return
+		}
+		var add, drop []string
+		for _, v := range *after {
+			if !slices.Contains(before, v) {
+				add = append(add, "+ "+v)
+			}
+		}
+		for _, v := range before {
+			if !slices.Contains(*after, v) {
+				drop = append(drop, "− "+v)
+			}
+		}
+		if len(add)+len(drop) > 0 {
+			out = append(out, what+": "+strings.Join(append(add, drop...), ", "))
+		}
+	}
+	list("groups", old.Groups, u.Groups)
+	list("tags", old.Tags, u.Tags)
+	for _, f := range slices.Sorted(maps.Keys(u.Fields)) {
+		if v := u.Fields[f]; v != old.Fields[f] {
+			out = append(out, fmt.Sprintf("%s: %s → %s", f, orDash(old.Fields[f]), orDash(v)))
+		}
+	}
+	if u.OptedOut != nil && *u.OptedOut != old.OptedOut {
+		if *u.OptedOut {
+			out = append(out, "opted out")
+		} else {
+			out = append(out, "opted back in")
+		}
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
+)
+
+func csvConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, problems := config.Parse("keyway.yaml", []byte(`
+defaults: { region: US }
+groups: [{ id: news, name: News }, { id: vip, name: VIP }]
+fields: [city, name_day, phone]
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps: [{ type: reply, text: hi }]
+`), nil)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestCSVHeader(t *testing.T) {
+	cfg := csvConfig(t)
+	for _, c := range []struct {
+		header, problem string
+	}{
+		{"phone", ""},
+		{"\ufeffPhone, Name ,groups,TAGS,opted_out,city,fields.phone", ""},
+		{"name,city", "no phone column"},
+		{"phone,town", `column 2 "town" is none of phone, name, groups, tags, opted_out nor a field declared under fields`},
+		{"phone,name,Name", `column 3 "Name" repeats column 2`},
+	} {
+		t.Run(c.header, func(t *testing.T) {
+			_, err := readCSVHeader(strings.Split(c.header, ","), cfg)
+			switch {
+			case c.problem == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.problem != "" && (err == nil || !strings.Contains(err.Error(), c.problem)):
+				t.Fatalf("got %v, want %q", err, c.problem)
+			}
+		})
+	}
+}
+
+func TestCSVRows(t *testing.T) {
+	cfg := csvConfig(t)
+	cols, err := readCSVHeader([]string{"phone", "name", "groups", "tags", "opted_out", "city"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{}
+	g.cfg.Store(cfg)
+	address := g.csvPhone
+	for _, c := range []struct {
+		name, row, want, problem string
+	}{
+		{"full", "+15550001111,Ann Lee,news;vip,a; b ;a,yes,Lyon", "+15550001111 name=Ann Lee groups=[news vip] tags=[a b] out=true fields=map[city:Lyon]", ""},
+		{"national number, empties", "(555) 000-2222,,,,,", "+15550002222 name= groups=[] tags=[] out=<nil> fields=map[city:]", ""},
+		{"short row", "+15550003333", "+15550003333 name= groups=[] tags=[] out=<nil> fields=map[city:]", ""},
+		{"opt in", "+15550004444,,,,false,", "+15550004444 name= groups=[] tags=[] out=false fields=map[city:]", ""},
+		{"no phone", ",Ann", "", "no phone"},
+		{"bad phone", "call me,Ann", "", "bad phone"},
+		{"not a number", "12,Ann", "", "bad phone"},
+		{"unknown group", "+15550001111,,news;gold", "", `unknown group "gold"`},
+		{"bad opted_out", "+15550001111,,,,maybe", "", `opted_out "maybe" is not true or false`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec, err := csv.NewReader(strings.NewReader(c.row)).Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec = rec[:len(rec):len(rec)]
+			row, problem := parseCSVRow(cols, rec, 7, cfg, address)
+			if c.problem != "" {
+				if problem == nil || !strings.Contains(problem.Reason, c.problem) || problem.Line != 7 {
+					t.Fatalf("problem %+v, want line 7: %q", problem, c.problem)
+				}
+				return
+			}
+			if problem != nil {
+				t.Fatalf("refused: %+v", problem)
+			}
+			u := row.Change.Update
+			out := "<nil>"
+			if u.OptedOut != nil {
+				out = fmt.Sprint(*u.OptedOut)
+			}
+			got := fmt.Sprintf("%s name=%s groups=%v tags=%v out=%s fields=%v", row.Change.Phone, *u.Name, *u.Groups, *u.Tags, out, u.Fields)
+			if got != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestCSVDiff(t *testing.T) {
+	old := &engine.Contact{Phone: "+15550001111", Name: "Ann", Groups: []string{"news"}, Tags: []string{"a"}, Fields: map[string]string{"city": "Lyon"}}
+	ptr := func(v []string) *[]string { return &v }
+	name, yes := "Anna", true
+	got := csvDiff(old, engine.ContactUpdate{Name: &name, Groups: ptr([]string{"vip"}), Tags: ptr([]string{"a"}),
+		Fields: map[string]string{"city": "", "name_day": "May 1"}, OptedOut: &yes})
+	want := []string{"name: Ann → Anna", "groups: + vip, − news", "city: Lyon → —", "name_day: — → May 1", "opted out"}
+	if !slices.Equal(got, want) {
+		t.Errorf("diff:\n%q\nwant\n%q", got, want)
+	}
+	same := "Ann"
+	if got := csvDiff(old, engine.ContactUpdate{Name: &same, Groups: ptr([]string{"news"}), Fields: map[string]string{"city": "Lyon"}}); got != nil {
+		t.Errorf("a row that changes nothing: %q", got)
+	}
+	if got := csvDiff(nil, engine.ContactUpdate{Name: &name}); got != nil {
+		t.Errorf("a new contact: %q", got)
+	}
+}
+
+// An export's rows read back as the same contact: the header and record
+// an export writes are what an import takes, a field named like a fixed
+// column included.
+func TestCSVExportReadsBack(t *testing.T) {
+	cfg := csvConfig(t)
+	c := &engine.Contact{Phone: "+15550001111", Name: "Lee, Ann \"A\"", Groups: []string{"news", "vip"}, Tags: []string{"x"},
+		OptedOut: true, Fields: map[string]string{"city": "Lyon", "phone": "work"}}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(csvHeader(cfg.Fields))
+	w.Write(csvRecord(c, cfg.Fields))
+	w.Flush()
+	if !strings.HasPrefix(b.String(), "phone,name,groups,tags,opted_out,city,name_day,fields.phone\n") {
+		t.Fatalf("export:\n%s", b.String())
+	}
+	r := csvReader(&b)
+	head, _ := r.Read()
+	cols, err := readCSVHeader(head, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := r.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, problem := parseCSVRow(cols, rec, 2, cfg, func(s string) (string, error) { return s, nil })
+	if problem != nil {
+		t.Fatal(problem.Reason)
+	}
+	if diff := csvDiff(c, row.Change.Update); diff != nil {
+		t.Errorf("read back, the row changes %q", diff)
+	}
+	if _, err := r.Read(); !errors.Is(err, io.EOF) {
+		t.Errorf("more rows: %v", err)
+	}
+}

@@ -1,0 +1,29 @@
+// poll.js keeps parts of a dashboard page fresh without a reload: every
+// element with a data-poll attribute is refilled, every few seconds, with
+// the HTML its URL answers (the same page with ?part=...). It waits while
+// the tab is hidden, and leaves the part alone while it has not changed.
+(function () {
+  "use strict";
+  var every = 3000;
+  document.querySelectorAll("[data-poll]").forEach(function (el) {
+    var last = null;
+    var busy = false;
+    function refresh() {
+      if (busy || document.hidden) {
+        return;
+      }
+      busy = true;
+      fetch(el.getAttribute("data-poll"), { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html !== null && html !== last) {
+            last = html;
+            el.innerHTML = html;
+          }
+        })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }
+    setInterval(refresh, every);
+  });
+})();

@@ -1,0 +1,228 @@
+package test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"html"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// csvSession is a dashboard session of the real binary.
+type csvSession struct {
+	t    *testing.T
+	g    *Gateway
+	c    *http.Client
+	csrf string
+}
+
+func csvLogin(t *testing.T, g *Gateway) *csvSession {
+	t.Helper()
+	s := &csvSession{t: t, g: g, c: dashClient(t)}
+	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"/admin/contacts/import"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", res.StatusCode)
+	}
+	_, page := s.get("/admin/contacts/import")
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the import page:\n%s", page)
+	}
+	s.csrf = m[1]
+	return s
+}
+
+func (s *csvSession) get(path string) (*http.Response, string) {
+	s.t.Helper()
+	return dashDo(s.t, s.c, http.MethodGet, s.g.URL+path, nil)
+}
+
+// upload posts file as the import form does, with the CSRF token unless
+// csrf is empty; it returns the answer and, after a redirect, the page
+// it leads to.
+func (s *csvSession) upload(file, csrf string) (*http.Response, string, string) {
+	s.t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	if csrf != "" {
+		w.WriteField("csrf", csrf)
+	}
+	part, _ := w.CreateFormFile("file", "contacts.csv")
+	part.Write([]byte(file))
+	w.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.g.URL+"/admin/contacts/import", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	res, err := s.c.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		return res, "", ""
+	}
+	loc := res.Header.Get("Location")
+	_, page := s.get(loc)
+	return res, loc, page
+}
+
+var (
+	csvProblemRow = regexp.MustCompile(`<tr><td data-label="Line">(\d+)</td><td data-label="Phone">([^<]*)</td><td data-label="Why">([^<]*)</td></tr>`)
+	csvCount      = func(page, what string) string {
+		m := regexp.MustCompile(`<dt>` + what + `</dt><dd>(?:<span[^>]*>)?(\d+|none)`).FindStringSubmatch(page)
+		if m == nil {
+			return "?"
+		}
+		return m[1]
+	}
+)
+
+// The contacts CSV through the binary: an upload's preview lists every
+// bad row with its line (a quoted cell over two lines counted) and why,
+// and what the good ones change; applying it changes the contacts by the
+// admin API's rules (a contact that opted out itself stays out); the
+// export, by the dashboard and the API, holds them and imports back as no
+// change; the overview counts the opt-outs, by STOP and by import; a
+// form without the CSRF token is refused.
+func TestContactsCSVImportAndExport(t *testing.T) {
+	g := StartGateway(t, adminConfig)
+	const ann, bob = "+15552220201", "+15552220202"
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+ann, map[string]any{
+		"name": "Ann", "groups": []string{"newsletter"}, "fields": map[string]string{"city": "Lyon"},
+	}, nil); code != http.StatusCreated {
+		t.Fatalf("PUT ann: %d", code)
+	}
+	g.Text(Inbound{From: bob, Body: "STOP"})
+	g.Settled(t, bob)
+
+	s := csvLogin(t, g)
+	file := "phone,name,groups,tags,opted_out,city\n" +
+		ann + ",Ann Lee,newsletter;vip,,,Paris\n" + // 2: changed
+		"+15552220203,Cleo,,,no,\n" + // 3: new
+		"not a phone,X,,,,\n" + // 4: bad phone
+		"+15552220204,Dan,gold,,,\n" + // 5: unknown group
+		"+15552220205,Eve,,,maybe,\n" + // 6: bad opted_out
+		bob + ",,,,false,\n" + // 7: opted out himself
+		"+15552220206,\"Fay\nFarrow\",,vip,true,\n" + // 8-9: new, opted out
+		"+1555,Gus,,,,\n" // 10: bad phone
+
+	// Without the CSRF token: refused, nothing kept.
+	if res, _, _ := s.upload(file, ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("upload without the CSRF token: %d, want 403", res.StatusCode)
+	}
+
+	_, loc, page := s.upload(file, s.csrf)
+	if !strings.HasPrefix(loc, "/admin/contacts/import/") {
+		t.Fatalf("upload went to %q:\n%s", loc, page)
+	}
+	var bad []string
+	for _, m := range csvProblemRow.FindAllStringSubmatch(page, -1) {
+		bad = append(bad, m[1]+" "+m[3])
+	}
+	wantBad := []string{"4 bad phone", "5 unknown group", "6 opted_out", "7 opted_out false for a contact that opted out itself", "10 bad phone"}
+	if len(bad) != len(wantBad) {
+		t.Fatalf("bad rows:\n%s\nwant lines 4, 5, 6, 7, 10", strings.Join(bad, "\n"))
+	}
+	for i, w := range wantBad {
+		if !strings.HasPrefix(html.UnescapeString(bad[i]), w) {
+			t.Errorf("bad row %d: %q, want %q…", i, bad[i], w)
+		}
+	}
+	for what, want := range map[string]string{"Rows": "8", "New contacts": "2", "Changed contacts": "1", "Bad rows": "5", "Unchanged": "0"} {
+		if got := csvCount(page, what); got != want {
+			t.Errorf("preview %s: %s, want %s", what, got, want)
+		}
+	}
+	for _, want := range []string{"name: Ann → Ann Lee", "groups: + vip", "city: Lyon → Paris"} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("the preview lacks %q", want)
+		}
+	}
+	// The preview changed nothing.
+	var got struct {
+		Contact struct {
+			Name     string            `json:"name"`
+			Groups   []string          `json:"groups"`
+			Fields   map[string]string `json:"fields"`
+			OptedOut bool              `json:"opted_out"`
+		} `json:"contact"`
+	}
+	if g.Admin(http.MethodGet, "/api/v1/contacts/"+ann, nil, &got); got.Contact.Name != "Ann" {
+		t.Fatalf("after the preview ann is %+v", got.Contact)
+	}
+
+	// Apply, without and with the token.
+	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{}); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("apply without the CSRF token: %d, want 403", res.StatusCode)
+	}
+	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{"csrf": {s.csrf}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("apply: %d", res.StatusCode)
+	}
+	Eventually(t, patience, "the import applied", func() bool {
+		_, page = s.get(loc)
+		return strings.Contains(page, "<h1>Import applied</h1>")
+	})
+	if !strings.Contains(page, "<strong>3</strong> rows applied (2 new contacts), <strong>5</strong> bad rows skipped, of 8") {
+		t.Errorf("result:\n%s", page)
+	}
+	if g.Admin(http.MethodGet, "/api/v1/contacts/"+ann, nil, &got); got.Contact.Name != "Ann Lee" || !slices.Equal(got.Contact.Groups, []string{"newsletter", "vip"}) || got.Contact.Fields["city"] != "Paris" {
+		t.Errorf("ann after the import: %+v", got.Contact)
+	}
+	if g.Admin(http.MethodGet, "/api/v1/contacts/%2B15552220206", nil, &got); got.Contact.Name != "Fay\nFarrow" || !got.Contact.OptedOut {
+		t.Errorf("fay after the import: %+v", got.Contact)
+	}
+	if g.Admin(http.MethodGet, "/api/v1/contacts/"+bob, nil, &got); !got.Contact.OptedOut {
+		t.Errorf("bob, who sent STOP, was opted back in by the import")
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/contacts/%2B15552220204", nil, nil); code != http.StatusNotFound {
+		t.Errorf("dan, a bad row, exists: %d", code)
+	}
+
+	// The export: the API's and the dashboard's are the same file, every
+	// contact in phone order, the fields of the config as columns.
+	code, apiCSV := adminRaw(t, g.URL, http.MethodGet, "/api/v1/contacts.csv", "", map[string]string{"Authorization": "Bearer " + AdminToken})
+	if code != http.StatusOK {
+		t.Fatalf("GET /api/v1/contacts.csv: %d", code)
+	}
+	res, dashCSV := s.get("/admin/contacts.csv")
+	if res.StatusCode != http.StatusOK || dashCSV != apiCSV || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("the dashboard's export: %d %s\n%s\nwant the API's:\n%s", res.StatusCode, res.Header.Get("Content-Type"), dashCSV, apiCSV)
+	}
+	records, err := csv.NewReader(strings.NewReader(apiCSV)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, r := range records {
+		rows = append(rows, strings.Join(r, "|"))
+	}
+	want := []string{
+		"phone|name|groups|tags|opted_out|first_name|city",
+		ann + "|Ann Lee|newsletter;vip||false||Paris",
+		bob + "||||true||",
+		"+15552220203|Cleo|||false||",
+		"+15552220206|Fay\nFarrow||vip|true||",
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("export:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The export imports back as no change at all.
+	_, _, page = s.upload(apiCSV, s.csrf)
+	for what, want := range map[string]string{"Rows": "4", "New contacts": "0", "Changed contacts": "0", "Unchanged": "4", "Bad rows": "none"} {
+		if got := csvCount(page, what); got != want {
+			t.Errorf("the export imported back: %s %s, want %s", what, got, want)
+		}
+	}
+
+	// The overview counted both opt-outs (STOP and the import) and Bob's
+	// message, on today's row.
+	_, page = s.get("/admin/overview")
+	total := regexp.MustCompile(`<tfoot><tr><th scope="row">30 days</th><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>`).FindStringSubmatch(page)
+	if total == nil || total[1] != "1" || total[3] != "2" {
+		t.Errorf("overview totals (in, out, opt-outs, failed): %v, want 1 in and 2 opt-outs", total)
+	}
+}

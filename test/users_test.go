@@ -1,0 +1,160 @@
+package test
+
+import (
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/keyway-sms/keyway/test/fakes"
+)
+
+// StartGatewayUsers is StartGateway with users, YAML lines under admin
+// ("  users:\n    - {...}\n").
+func StartGatewayUsers(t *testing.T, users, body string) *Gateway {
+	t.Helper()
+	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), AdminUsers: users}
+	g.Config = filepath.Join(g.Dir, "keyway.yaml")
+	g.WriteConfig(body)
+	g.Start()
+	t.Cleanup(func() {
+		g.Stop()
+		if t.Failed() {
+			t.Logf("keyway log:\n%s", g.Logs())
+		}
+	})
+	return g
+}
+
+// usersYAML returns admin.users lines for name:role:password triples,
+// hashed at bcrypt's lowest cost (validate only warns about it).
+func usersYAML(t *testing.T, users ...string) string {
+	t.Helper()
+	out := "  users:\n"
+	for _, u := range users {
+		parts := strings.SplitN(u, ":", 3)
+		h, err := bcrypt.GenerateFromPassword([]byte(parts[2]), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out += "    - { name: " + parts[0] + ", role: " + parts[1] + ", password_hash: " + string(h) + " }\n"
+	}
+	return out
+}
+
+// loginUser logs in to g's dashboard as user (empty: the admin token) and
+// returns the client, with its session, and the session's CSRF token.
+func loginUser(t *testing.T, g *Gateway, user, password string) (*http.Client, string) {
+	t.Helper()
+	c := dashClient(t)
+	res, body := dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"user": {user}, "password": {password}, "next": {"/admin/contacts"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login as %q: %d %s", user, res.StatusCode, body)
+	}
+	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/contacts", nil)
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token after logging in as %q:\n%s", user, page)
+	}
+	return c, m[1]
+}
+
+// Staff log in with their own name, reach the contacts, and are refused
+// every admin page and action (403) even with their CSRF token; a form
+// without the token is refused too. The admin token still logs in and
+// still works as the API's bearer token. A reload that removes a user
+// ends their session; one that changes a hash ends that user's.
+func TestUsersRolesAndReload(t *testing.T) {
+	users := usersYAML(t, "Ann:admin:ann-password", "Bob:staff:bob-password")
+	g := StartGatewayUsers(t, users, adminConfig)
+	bob, bobCSRF := loginUser(t, g, "Bob", "bob-password")
+	ann, _ := loginUser(t, g, "Ann", "ann-password")
+	token, _ := loginUser(t, g, "", AdminToken)
+
+	if res, _ := dashDo(t, bob, http.MethodGet, g.URL+"/admin/contacts", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("staff's contacts: %d", res.StatusCode)
+	}
+	for _, try := range []struct {
+		method, path string
+		form         url.Values
+	}{
+		{http.MethodGet, "/admin/automations", nil},
+		{http.MethodGet, "/admin/enrollments", nil},
+		{http.MethodGet, "/admin/reload", nil},
+		{http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {bobCSRF}, "paused": {"1"}}},
+		{http.MethodPost, "/admin/enrollments/0000/cancel", url.Values{"csrf": {bobCSRF}}},
+	} {
+		res, body := dashDo(t, bob, try.method, g.URL+try.path, try.form)
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "only an admin may do this") {
+			t.Errorf("staff %s %s: %d, want 403 saying why", try.method, try.path, res.StatusCode)
+		}
+	}
+	if res, _ := dashDo(t, ann, http.MethodPost, g.URL+"/admin/automations/join/pause", url.Values{"paused": {"1"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("admin pause without the CSRF token: %d, want 403", res.StatusCode)
+	}
+	if res, _ := dashDo(t, ann, http.MethodGet, g.URL+"/admin/automations", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("admin user's automations: %d", res.StatusCode)
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/automations", nil, nil); code != http.StatusOK {
+		t.Errorf("the API with the token: %d", code)
+	}
+
+	// Bob leaves the config; Ann gets a new password hash.
+	g.AdminUsers = usersYAML(t, "Ann:admin:new-password")
+	g.WriteConfig(adminConfig)
+	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusOK {
+		t.Fatalf("reload: %d", code)
+	}
+	for who, c := range map[string]*http.Client{"Bob (removed)": bob, "Ann (new hash)": ann} {
+		if res, _ := dashDo(t, c, http.MethodGet, g.URL+"/admin/contacts", nil); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login") {
+			t.Errorf("%s after the reload: %d to %q, want the login page", who, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	if res, _ := dashDo(t, token, http.MethodGet, g.URL+"/admin/contacts", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("the token's session after a reload that kept the token: %d", res.StatusCode)
+	}
+	if res, _ := dashDo(t, dashClient(t), http.MethodPost, g.URL+"/admin/login", url.Values{"user": {"Bob"}, "password": {"bob-password"}}); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("removed Bob's login: %d, want 401", res.StatusCode)
+	}
+	loginUser(t, g, "Ann", "new-password")
+}
+
+// A pause from the dashboard stops JOIN from enrolling (the word reaches
+// nothing, as text no keyword matched), survives a restart, and Resume
+// lifts it; Ann's enrollment, started before, goes on.
+func TestPauseSurvivesARestart(t *testing.T) {
+	g := StartGatewayUsers(t, usersYAML(t, "Ann:admin:ann-password"), adminConfig)
+	const ann, bob = "+15552220091", "+15552220092"
+	g.Text(Inbound{From: ann, Body: "JOIN"})
+	repliesTo(t, g, ann, 1)
+
+	c, csrf := loginUser(t, g, "Ann", "ann-password")
+	if res, body := dashDo(t, c, http.MethodPost, g.URL+"/admin/automations/join/pause", url.Values{"csrf": {csrf}, "paused": {"1"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("pause: %d %s", res.StatusCode, body)
+	}
+	g.Restart()
+	g.Text(Inbound{From: bob, Body: "JOIN"})
+	g.Settled(t, bob)
+	if got := repliesToNow(g, bob); len(got) != 0 {
+		t.Errorf("JOIN after the pause and a restart: replies %q", got)
+	}
+	if en := g.Enrollments("join", bob); len(en) != 0 {
+		t.Errorf("JOIN while paused enrolled Bob: %+v", en)
+	}
+	g.Text(Inbound{From: ann, Body: "Ann"}) // her answer: the enrollment goes on
+	repliesTo(t, g, ann, 2)
+
+	c, csrf = loginUser(t, g, "Ann", "ann-password") // the restart ended the session
+	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/automations/join", nil)
+	if !strings.Contains(page, "Paused from the dashboard by") || !strings.Contains(page, "the file says enabled") {
+		t.Errorf("the automation's page after the restart does not say it is paused:\n%s", page)
+	}
+	if res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/automations/join/pause", url.Values{"csrf": {csrf}, "paused": {"0"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resume: %d", res.StatusCode)
+	}
+	g.Text(Inbound{From: bob, Body: "JOIN"})
+	repliesTo(t, g, bob, 1)
+}
