@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"maps"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
@@ -33,6 +33,7 @@ func (g *Gateway) adminRoutes(app *fiber.App) {
 	api.Get("/contacts/:phone/messages", g.contactMessages)
 	api.Get("/messages", g.listMessages)
 	api.Post("/reload", g.reloadAPI)
+	g.broadcastRoutes(api)
 }
 
 func (g *Gateway) adminAuth(c *fiber.Ctx) error {
@@ -145,49 +146,33 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	if g.engine.Set().Automation(id) == nil {
 		return fiber.NewError(fiber.StatusNotFound, "no automation "+strconv.Quote(id))
 	}
-	var res engine.StartResult
-	var err error
+	spec := broadcast.Spec{Automation: id, Group: req.Group, Vars: req.Vars, Source: broadcast.SourceManual}
 	if req.Group != "" {
 		if !g.engine.Set().Config.HasGroup(req.Group) {
 			return badRequest("group", "no group %q is declared under groups", req.Group)
 		}
-		res, err = g.engine.StartGroupVars(c.UserContext(), id, req.Group, req.Vars)
 	} else {
-		phones := make([]string, 0, len(req.Contacts))
-		seen := map[string]bool{}
-		invalid := map[string]string{}
-		for _, p := range req.Contacts {
-			phone, addr, perr := g.address(p)
-			if perr != nil {
-				invalid[p] = "not a phone number, a short code, an alphanumeric sender id nor a WhatsApp user id"
-				continue
-			}
-			if !seen[phone] { // a contact listed twice is started once
-				seen[phone] = true
-				phones = append(phones, addr)
-			}
-		}
-		res, err = g.engine.StartVars(c.UserContext(), id, phones, req.Vars)
-		if len(invalid) > 0 && err == nil {
-			if res.Skipped == nil {
-				res.Skipped = map[string]string{}
-			}
-			maps.Copy(res.Skipped, invalid)
-		}
+		spec.Contacts, spec.Invalid = g.listedContacts(req.Contacts)
 	}
-	if errors.Is(err, engine.ErrPaused) {
-		return fiber.NewError(fiber.StatusConflict, err.Error())
-	}
+	// A manual start is a broadcast enrolled before the answer: it is
+	// listed with the others, and a crash mid-way leaves the rest to the
+	// broadcast runner.
+	b, err := g.bcasts.StartNow(c.UserContext(), spec)
 	if err != nil {
-		return err
+		return broadcastError(err)
 	}
-	if res.Started == nil {
-		res.Started = []string{}
-	}
-	if res.Skipped == nil {
-		res.Skipped = map[string]string{}
-	}
-	return c.Status(fiber.StatusAccepted).JSON(res)
+	v := viewBroadcast(b)
+	return c.Status(fiber.StatusAccepted).JSON(startView{Broadcast: b.ID, Status: v.Status, Started: b.Enrolled, Skipped: v.Skipped})
+}
+
+// startView is the answer to a manual start: how many contacts it
+// enrolled and skipped (by reason), and the broadcast that did it, which
+// GET /api/v1/broadcasts/{id} follows when it was not done by the answer.
+type startView struct {
+	Broadcast string         `json:"broadcast"`
+	Status    string         `json:"status"`
+	Started   int            `json:"started"`
+	Skipped   map[string]int `json:"skipped"`
 }
 
 // phone reads a contact's key from a URL or body, as address does; a

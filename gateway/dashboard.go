@@ -36,7 +36,7 @@ var pages = func() map[string]*template.Template {
 	funcs["consoleurl"] = func(*engine.Message) string { return "" } // render gives the gateway's
 	out := map[string]*template.Template{}
 	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview", "import", "importjob",
-		"inbox", "conversation", "send", "start"} {
+		"inbox", "conversation", "send", "start", "broadcasts"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html"))
 	}
 	return out
@@ -83,6 +83,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/contacts/:phone", in, g.dashContact)
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
+	d.Get("/broadcasts", in, admin, g.dashBroadcasts)
 	d.Get("/reload", in, admin, g.dashReload)
 	d.Get("/overview", in, admin, g.dashOverview)
 	g.inboxRoutes(d, in, admin)

@@ -20,6 +20,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/events"
 	"github.com/keyway-sms/keyway/automation/outbox"
@@ -40,6 +41,7 @@ type Gateway struct {
 	store     engine.Store
 	engine    *engine.Engine
 	sched     *schedule.Scheduler
+	bcasts    *broadcast.Runner // broadcasts.go
 	outbox    *outbox.Outbox
 	events    *events.Worker
 	providers []providers.Provider
@@ -136,7 +138,8 @@ func New(o Options) (*Gateway, error) {
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake, OnEvents: g.events.Wake})
 	g.metrics.zeroCounters()
 	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
-	g.sched = schedule.NewScheduler(g.engine, log)
+	g.bcasts = newBroadcasts(g, o.Owner)
+	g.sched = schedule.NewScheduler(g.engine, log, g.bcasts)
 	if w, ok := o.Store.(engine.Waker); ok {
 		// Sends and timers other processes make due are taken up at once;
 		// the outbox's and the timer loop's polls stay as the safety net.
@@ -249,6 +252,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.events.Run(workers) }()
 	go func() { defer wg.Done(); g.timerLoop(workers) }()
 	go func() { defer wg.Done(); g.pruneLoop(workers) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.bcasts.Run(workers) }()
 	// Ready means a SIGHUP or a change of the file is acted on.
 	watching := make(chan struct{})
 	go func() { defer wg.Done(); g.watchReloads(workers, watching) }()

@@ -161,13 +161,13 @@ func TestAdminAPINeedsTheToken(t *testing.T) {
 		t.Fatalf("after cancel %+v", ens[0])
 	}
 	var started struct {
-		Started []string          `json:"started"`
-		Skipped map[string]string `json:"skipped"`
+		Started int            `json:"started"`
+		Skipped map[string]int `json:"skipped"`
 	}
 	if code := g.Admin(http.MethodPost, "/api/v1/automations/quiz/enrollments", map[string]any{"contacts": []string{"+15553330007"}}, &started); code != http.StatusAccepted {
 		t.Fatalf("manual start: %d", code)
 	}
-	if len(started.Started) != 1 {
+	if started.Started != 1 {
 		t.Fatalf("manual start %+v", started)
 	}
 	repliesTo(t, g, "+15553330007", 1)
@@ -181,7 +181,7 @@ func TestManualStartOnWhatsApp(t *testing.T) {
 	g.Text(Inbound{From: "+15553330008", Channel: "whatsapp", Body: "hello"})
 	g.Twilio.WaitSent(t, 1, patience)
 	var started struct {
-		Started []string `json:"started"`
+		Started int `json:"started"`
 	}
 	if code := g.Admin(http.MethodPost, "/api/v1/automations/quiz/enrollments", map[string]any{"contacts": []string{"whatsapp:+15553330008"}}, &started); code != http.StatusAccepted {
 		t.Fatalf("manual start: %d", code)

@@ -106,6 +106,7 @@ func (r *Run) ReplyWithChoices(body string, media []string, from string, choices
 	return r.t.queue(&Message{
 		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
 		Body: body, Media: media, Choices: choices, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
+		Broadcast: r.Enrollment.Broadcast,
 	})
 }
 

@@ -427,6 +427,12 @@ func (t *turn) latestRun(status EnrollmentStatus) (*Run, error) {
 // manual start's; nil for none) as the run's first {{ vars }}. It reports
 // false when the contact was already enrolled and a does not overwrite.
 func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel string, m *Message, vars map[string]any) (bool, error) {
+	return e.enrollFor(ctx, t, a, channel, m, vars, "")
+}
+
+// enrollFor is enroll for a broadcast (none when empty), which the new
+// enrollment and the messages it sends to the contact name.
+func (e *Engine) enrollFor(ctx context.Context, t *turn, a *Automation, channel string, m *Message, vars map[string]any, broadcast string) (bool, error) {
 	existing, err := t.activeEnrollment(a.ID)
 	if err != nil {
 		return false, err
@@ -448,7 +454,7 @@ func (e *Engine) enroll(ctx context.Context, t *turn, a *Automation, channel str
 	en := &Enrollment{
 		ID: e.ids.next(t.now), Automation: a.ID, Contact: t.contact.Phone, Channel: channel,
 		Status: EnrollmentRunning, Vars: maps.Clone(vars), StartedAt: t.now, UpdatedAt: t.now,
-		StartedBy: t.x.by,
+		StartedBy: t.x.by, Broadcast: broadcast,
 	}
 	if en.Vars == nil {
 		en.Vars = map[string]any{}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyway-sms/keyway/config"
 )
@@ -212,3 +213,44 @@ func (x Enroller) Enroll(ctx context.Context, phone string, a *Automation, group
 	}
 	return x.x.e.enroll(ctx, t, a, "", nil, nil)
 }
+
+// Reasons a broadcast skips a contact, as EnrollFor returns them.
+const (
+	SkipOptedOut        = "opted_out"
+	SkipLeftGroup       = "left_group"
+	SkipInvalid         = "invalid"
+	SkipAlreadyEnrolled = "already_enrolled"
+)
+
+// EnrollFor enrolls the contact at addr (a phone, or "whatsapp:+E164" to
+// reach it on WhatsApp; created when new) in a for broadcast, with vars as
+// the run's first {{ vars }}, under a's overwrite rule. It returns why it
+// did not (SkipOptedOut, SkipLeftGroup when it unsubscribed from group,
+// SkipAlreadyEnrolled), or "" when it started. Its sends follow every rule
+// of a send that answers nothing: quiet hours, the loop guard, the WhatsApp
+// window.
+func (x Enroller) EnrollFor(ctx context.Context, addr string, a *Automation, group string, vars map[string]any, broadcast string) (string, error) {
+	phone, channel := SplitChannel(addr)
+	t, err := x.x.turn(phone)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case t.contact.OptedOut:
+		return SkipOptedOut, nil
+	case group != "" && slices.Contains(t.contact.LeftGroups, group):
+		return SkipLeftGroup, nil
+	}
+	ok, err := x.x.e.enrollFor(ctx, t, a, channel, nil, vars, broadcast)
+	if err != nil || ok {
+		return "", err
+	}
+	return SkipAlreadyEnrolled, nil
+}
+
+// Now is the time the transaction acts at.
+func (x Enroller) Now() time.Time { return x.x.now }
+
+// NewID returns a new id that sorts by creation time, as the engine's
+// messages and enrollments have.
+func (e *Engine) NewID() string { return e.ids.next(e.clock.Now()) }

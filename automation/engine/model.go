@@ -133,8 +133,11 @@ type Message struct {
 	Sending    time.Time `json:"sending,omitzero"`
 	Enrollment string    `json:"enrollment,omitempty"`
 	Automation string    `json:"automation,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	// Broadcast is the broadcast whose enrollment sent the message to its
+	// contact, if any: the store counts its sends under it.
+	Broadcast string    `json:"broadcast,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// ContentSID is the template a message outside the WhatsApp window is
 	// sent as (Twilio's Content API), with ContentVariables rendered.
@@ -205,7 +208,9 @@ type Enrollment struct {
 	// and is not held for quiet hours.
 	Answering bool `json:"answering,omitempty"`
 	// Trigger is the id of the inbound message that started the enrollment.
-	Trigger   string     `json:"trigger,omitempty"`
+	Trigger string `json:"trigger,omitempty"`
+	// Broadcast is the broadcast that started the enrollment, if one did.
+	Broadcast string     `json:"broadcast,omitempty"`
 	StartedAt time.Time  `json:"started_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`

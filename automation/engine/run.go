@@ -82,6 +82,7 @@ func (r *Run) ReplyTemplate(contentSID string, variables map[string]string, name
 	return r.t.queue(&Message{
 		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
 		ContentSID: contentSID, ContentVariables: variables, Template: named, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
+		Broadcast: r.Enrollment.Broadcast,
 	})
 }
 

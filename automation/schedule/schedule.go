@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
@@ -37,6 +38,8 @@ type TickState struct {
 	// phone of the last member it went through.
 	Done  bool   `json:"done"`
 	After string `json:"after,omitempty"`
+	// Broadcast is the broadcast that enrolls the group for Tick.
+	Broadcast string `json:"broadcast,omitempty"`
 }
 
 // TickAction is what PlanTick decided.
@@ -125,8 +128,9 @@ func PlanTick(sched cron.Schedule, st *TickState, spec string, now time.Time, ca
 //
 //	schedule: { cron: "0 10 * * MON", group: newsletter, timezone: Europe/Paris, catch_up: 1h }
 type Scheduler struct {
-	e   *engine.Engine
-	log zerolog.Logger
+	e      *engine.Engine
+	log    zerolog.Logger
+	bcasts *broadcast.Runner
 
 	mu      sync.Mutex
 	cron    *cron.Cron
@@ -143,10 +147,14 @@ type scheduleEntry struct {
 	spec string
 }
 
-// NewScheduler returns a scheduler for the engine's scheduled automations;
+// NewScheduler returns a scheduler for the engine's scheduled automations,
+// whose ticks bcasts enrolls as broadcasts (a runner of its own when nil);
 // Start starts it.
-func NewScheduler(e *engine.Engine, log zerolog.Logger) *Scheduler {
-	return &Scheduler{e: e, log: log, entries: map[string]scheduleEntry{}, busy: map[string]bool{}, again: map[string]bool{}}
+func NewScheduler(e *engine.Engine, log zerolog.Logger, bcasts *broadcast.Runner) *Scheduler {
+	if bcasts == nil {
+		bcasts = broadcast.NewRunner(e, broadcast.Options{Logger: log})
+	}
+	return &Scheduler{e: e, log: log, bcasts: bcasts, entries: map[string]scheduleEntry{}, busy: map[string]bool{}, again: map[string]bool{}}
 }
 
 // Start adds a cron entry per scheduled automation of the running config,
@@ -363,18 +371,27 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 	group := a.Config.Schedule.Group
 	st := plan.State
 	if !plan.Resume {
-		st.After, st.Done = "", false
-		// Several processes sharing a store plan the same tick: the one
-		// whose transaction stores it first runs it.
-		err := s.e.Transact(ctx, func(x engine.Enroller) error {
+		// A tick is a broadcast, stored with the tick in one transaction:
+		// the broadcast enrolls the group in batches, goes on after a crash
+		// wherever it stopped, and shows in the list of broadcasts with its
+		// counts. Several processes sharing a store plan the same tick: the
+		// one whose transaction stores it first runs it.
+		st.After, st.Done = "", true
+		b, err := engine.TransactValue(ctx, s.e, func(x engine.Enroller) (*broadcast.Broadcast, error) {
 			cur, err := readTickState(x.Tx(), a.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if cur != nil && cur.Spec == st.Spec && !cur.Tick.Before(st.Tick) {
-				return errTickTaken
+				return nil, errTickTaken
 			}
-			return putTickState(x.Tx(), a.ID, st)
+			b, err := s.bcasts.StartIn(x, broadcast.Spec{Automation: a.ID, Group: group, Source: broadcast.SourceSchedule})
+			if err != nil {
+				return nil, err
+			}
+			next := st
+			next.Broadcast = b.ID
+			return b, putTickState(x.Tx(), a.ID, next)
 		})
 		if errors.Is(err, errTickTaken) {
 			s.log.Debug().Str("automation", a.ID).Time("tick", st.Tick).Msg("schedule: tick taken by another process")
@@ -383,7 +400,16 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 		if err != nil {
 			return fmt.Errorf("schedule: automation %q: store state: %w", a.ID, err)
 		}
+		b, err = s.bcasts.Drive(ctx, b.ID)
+		if err != nil {
+			return fmt.Errorf("schedule: automation %q: tick %s: %w", a.ID, st.Tick.Format(time.RFC3339), err)
+		}
+		s.log.Info().Str("automation", a.ID).Time("tick", st.Tick).Str("broadcast", b.ID).Str("status", string(b.Status)).
+			Int("started", b.Enrolled).Msg("schedule: tick ran")
+		return nil
 	}
+	// A tick that an earlier keyway stored as interrupted goes on the way
+	// it began: batch by batch from the member it stopped after.
 	started, skipped := 0, 0
 	for !st.Done {
 		if ctx.Err() != nil {

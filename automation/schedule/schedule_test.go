@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/schedule"
 	"github.com/keyway-sms/keyway/automation/sim"
@@ -177,7 +178,7 @@ func TestSchedulerRunDue(t *testing.T) {
 	start := sim.SimStart
 	set := timeSet(t, scheduleConfig)
 	sim, members := groupSim(t, set, 250) // three batches
-	s := schedule.NewScheduler(sim.Engine, zerolog.Nop())
+	s := schedule.NewScheduler(sim.Engine, zerolog.Nop(), nil)
 
 	// Monday 09:00: the first look starts counting; nothing is sent.
 	if sent := runDue(t, s, sim); len(sent) != 0 {
@@ -201,6 +202,15 @@ func TestSchedulerRunDue(t *testing.T) {
 	}
 	if st := tickState(t, sim.Store, "weekly"); !st.Done || st.After != "" || !st.Tick.Equal(start.Add(time.Hour)) {
 		t.Errorf("state after the tick: %+v", st)
+	}
+	// The tick is a broadcast, listed with its counts.
+	bs, err := broadcast.NewRunner(sim.Engine, broadcast.Options{}).List(t.Context(), "", 0)
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("broadcasts after the tick: %v, %v; want one", bs, err)
+	}
+	if b := bs[0]; b.ID != tickState(t, sim.Store, "weekly").Broadcast || b.Source != broadcast.SourceSchedule || b.Status != broadcast.StatusDone ||
+		b.Group != "news" || b.Enrolled != len(members) || b.Total != len(members)+2 {
+		t.Errorf("the tick's broadcast: %+v; want done, from the schedule, %d enrolled of %d", b, len(members), len(members)+2)
 	}
 
 	// Down over next Monday's tick, back 30 minutes late: it runs once.
@@ -232,7 +242,7 @@ func TestSchedulerPausedAndInterrupted(t *testing.T) {
 	set := timeSet(t, scheduleConfig)
 	paused := timeSet(t, strings.Replace(scheduleConfig, "  - id: weekly\n", "  - id: weekly\n    enabled: false\n", 1))
 	sim, members := groupSim(t, set, 250)
-	s := schedule.NewScheduler(sim.Engine, zerolog.Nop())
+	s := schedule.NewScheduler(sim.Engine, zerolog.Nop(), nil)
 	runDue(t, s, sim)
 
 	// A paused automation's tick is taken and skipped: enabling it again
@@ -270,7 +280,7 @@ func TestSchedulerPausedAndInterrupted(t *testing.T) {
 func TestSchedulerStartReloadStop(t *testing.T) {
 	set := timeSet(t, scheduleConfig)
 	sim, _ := groupSim(t, set, 3)
-	s := schedule.NewScheduler(sim.Engine, zerolog.Nop())
+	s := schedule.NewScheduler(sim.Engine, zerolog.Nop(), nil)
 	s.Reload() // before Start: nothing to do
 	s.Start(context.Background())
 	// Start looks at each schedule once: the baseline appears.

@@ -66,7 +66,7 @@ func NewSimulator(set *engine.Set, out io.Writer) *Simulator {
 		return string(b)
 	}
 	s.Engine = engine.New(s.Store, set, engine.Options{Clock: s.Clock, NewRef: newRef, Trace: func(ev engine.TraceEvent) { s.events = append(s.events, ev) }})
-	s.sched, s.counted = schedule.NewScheduler(s.Engine, zerolog.Nop()), map[string]bool{}
+	s.sched, s.counted = schedule.NewScheduler(s.Engine, zerolog.Nop(), nil), map[string]bool{}
 	return s
 }
 

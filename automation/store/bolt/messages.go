@@ -40,6 +40,9 @@ func (t *boltTx) PutMessage(m *engine.Message) error {
 	if err := t.countMessage(m, again); err != nil {
 		return err
 	}
+	if err := t.countForBroadcasts(m, again); err != nil { // broadcasts.go
+		return fmt.Errorf("bolt: count message %s for its broadcast: %w", m.ID, err)
+	}
 	if m.ID != "" {
 		ck, want := dueKey(m.CreatedAt, m.ID), !createdInID(m)
 		switch {

@@ -45,6 +45,7 @@ func (tx *memTx) PutMessage(m *engine.Message) error {
 	if err != nil {
 		return err
 	}
+	tx.countForBroadcasts(m) // broadcasts.go
 	pk := memJoin(m.Provider, m.ProviderID)
 	var prev *engine.Message
 	if oldRaw, ok := tx.st.messages.get(m.ID); ok {

@@ -31,6 +31,7 @@ type memState struct {
 	meta         memTree[[]byte]       // key → value
 	activity     memTree[int]          // activityKey → count (activity.go)
 	events       memEvents             // events.go
+	bcast        memBroadcasts         // broadcasts.go
 }
 
 // memTx implements Tx over a memState: the committed one for a View, a

@@ -58,6 +58,9 @@ func (t *pgTx) PutMessage(m *engine.Message) error {
 	if m.ProviderID != "" {
 		pid = m.ProviderID
 	}
+	if err := t.countForBroadcasts(m); err != nil { // broadcasts.go
+		return fmt.Errorf("postgres: count message %q for its broadcast: %w", m.ID, err)
+	}
 	if err := t.exec(`INSERT INTO messages (id, provider, provider_id, contact, created_ns, data) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, provider_id = EXCLUDED.provider_id,
 			contact = EXCLUDED.contact, created_ns = EXCLUDED.created_ns, data = EXCLUDED.data`,

@@ -119,6 +119,41 @@ CREATE INDEX events_queue ON events (queue, id) WHERE pending;
 CREATE INDEX events_claimable ON events (claimable_ns, id) WHERE head AND pending;
 CREATE INDEX events_settled ON events (settled_ns, id) WHERE NOT pending;
 `,
+	// 6: broadcasts (broadcasts.go): the records, the listed contacts of
+	// each, its counters, what each of its messages was counted toward,
+	// and the contacts it sent to, for its replies.
+	`
+CREATE TABLE broadcasts (
+	id   text COLLATE "C" PRIMARY KEY,
+	open boolean NOT NULL,
+	data jsonb NOT NULL
+);
+CREATE INDEX broadcasts_open ON broadcasts (id) WHERE open;
+CREATE TABLE broadcast_contacts (
+	broadcast text COLLATE "C" NOT NULL,
+	pos       bigint NOT NULL,
+	addr      text NOT NULL,
+	PRIMARY KEY (broadcast, pos)
+);
+CREATE TABLE broadcast_counts (
+	broadcast text COLLATE "C" PRIMARY KEY,
+	sent      bigint NOT NULL,
+	delivered bigint NOT NULL,
+	failed    bigint NOT NULL,
+	replied   bigint NOT NULL
+);
+CREATE TABLE broadcast_msgs (
+	message_id text COLLATE "C" PRIMARY KEY,
+	flags      smallint NOT NULL
+);
+CREATE TABLE broadcast_recipients (
+	contact   text COLLATE "C" NOT NULL,
+	broadcast text COLLATE "C" NOT NULL,
+	first_ns  bigint NOT NULL,
+	replied   boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (contact, broadcast)
+);
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the

@@ -1,0 +1,613 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// Batch is how many contacts one transaction enrolls: small enough that
+// inbound messages keep flowing between batches and no commit grows with
+// the broadcast.
+const Batch = 200
+
+// DefaultLease is how long a process holds a broadcast it enrolls without
+// renewing: each batch renews it; after it another process takes over.
+const DefaultLease = 15 * time.Second
+
+// poll is how often the runner looks for a broadcast that fell due.
+const poll = time.Second
+
+// Options are what a Runner is built from.
+type Options struct {
+	// Owner names this process on the broadcasts it leases; processes that
+	// share a store need names of their own.
+	Owner string
+	// Lease is DefaultLease when zero.
+	Lease  time.Duration
+	Logger zerolog.Logger
+	// InDone, if set, is called in the transaction that marks a broadcast
+	// done, so that what it stores (an event for other systems) commits
+	// with it; the transaction may run it more than once.
+	InDone func(x engine.Enroller, b *Broadcast) error
+	// OnDone, if set, is called once a broadcast this process enrolled is
+	// done (its last batch committed).
+	OnDone func(b *Broadcast)
+}
+
+// Runner starts broadcasts and enrolls their contacts, on one process of
+// several that share a store: each broadcast is leased to the process that
+// enrolls it.
+type Runner struct {
+	e    *engine.Engine
+	o    Options
+	wake chan struct{}
+
+	mu      sync.Mutex
+	running map[string]bool // broadcasts this process is enrolling
+}
+
+// NewRunner returns a runner over the engine's store; Run enrolls what
+// falls due.
+func NewRunner(e *engine.Engine, o Options) *Runner {
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Owner == "" {
+		o.Owner = "keyway"
+	}
+	return &Runner{e: e, o: o, wake: make(chan struct{}, 1), running: map[string]bool{}}
+}
+
+// Spec says what a broadcast starts: an automation for exactly one of a
+// group, a tag or a list of contacts, at At (now when zero), each run
+// beginning with Vars.
+type Spec struct {
+	Automation string
+	Group      string
+	Tag        string
+	// Contacts are phones in E.164 (or "whatsapp:+E164" to reach one on
+	// WhatsApp), each listed once; Invalid counts the ones given that were
+	// no address, skipped as SkipInvalid.
+	Contacts []string
+	Invalid  int
+	At       time.Time
+	Vars     map[string]any
+	// Source is SourceAPI when empty.
+	Source string
+}
+
+// Start stores a new broadcast for spec and has it enrolled when At comes,
+// by whichever process takes it first. It does not wait for enrolment:
+// Get follows its progress. It returns an error wrapping
+// ErrUnknownAutomation or ErrUnknownGroup for a spec that names what the
+// running config does not have.
+func (r *Runner) Start(ctx context.Context, spec Spec) (*Broadcast, error) {
+	b, err := r.create(ctx, spec, false)
+	if err != nil {
+		return nil, err
+	}
+	r.Wake()
+	return b, nil
+}
+
+// StartNow stores a new broadcast for spec, to start at once, and enrolls
+// it in the caller before it returns (the manual start of the admin API,
+// a schedule's tick), leased to this process. If ctx ends first, the
+// broadcast goes on in the background, here or on another process.
+func (r *Runner) StartNow(ctx context.Context, spec Spec) (*Broadcast, error) {
+	spec.At = time.Time{}
+	b, err := r.create(ctx, spec, true)
+	if err != nil {
+		return nil, err
+	}
+	defer r.release(b.ID)
+	return r.drive(ctx, b)
+}
+
+// StartIn stores, in x's transaction, a new broadcast for spec (a group or
+// a tag, to start at once), leased to this process, so that it is stored
+// with what caused it (a schedule's tick); Drive enrolls it once the
+// transaction has committed. The transaction may run more than once: use
+// the broadcast of the run that committed.
+func (r *Runner) StartIn(x engine.Enroller, spec Spec) (*Broadcast, error) {
+	if spec.Contacts != nil || spec.Invalid > 0 {
+		return nil, errors.New("broadcast: StartIn takes a group or a tag, not a list")
+	}
+	tx, ok := x.Tx().(Tx)
+	if !ok {
+		return nil, ErrNoStore
+	}
+	spec.At = time.Time{}
+	b, err := r.record(spec, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.PutBroadcast(b); err != nil {
+		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// Drive enrolls broadcast id in the caller until it is done, unless this
+// process enrolls it already; it returns the broadcast as it then stands.
+func (r *Runner) Drive(ctx context.Context, id string) (*Broadcast, error) {
+	if !r.take(id) {
+		return r.Get(ctx, id)
+	}
+	defer r.release(id)
+	b, err := r.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.drive(ctx, b)
+}
+
+func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast, error) {
+	b, err := r.record(spec, leased)
+	if err != nil {
+		return nil, err
+	}
+	if leased {
+		r.take(b.ID) // before it is stored, so that Run does not take it too
+	}
+	// The list goes in chunks of a transaction each, the broadcast last:
+	// until it is stored nobody enrolls from a list only partly written.
+	for i := 0; i < len(spec.Contacts); i += 1000 {
+		chunk := spec.Contacts[i:min(i+1000, len(spec.Contacts))]
+		err := r.update(ctx, func(tx Tx) error { return tx.PutBroadcastContacts(b.ID, i, chunk) })
+		if err != nil {
+			r.release(b.ID)
+			return nil, fmt.Errorf("broadcast: store the contacts of %s: %w", b.ID, err)
+		}
+	}
+	if err := r.update(ctx, func(tx Tx) error { return tx.PutBroadcast(b) }); err != nil {
+		r.release(b.ID)
+		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// record checks spec against the running config and returns the new
+// broadcast it describes, leased to this process if leased.
+func (r *Runner) record(spec Spec, leased bool) (*Broadcast, error) {
+	set := r.e.Set()
+	a := set.Automation(spec.Automation)
+	if a == nil {
+		return nil, fmt.Errorf("broadcast: automation %q: %w", spec.Automation, ErrUnknownAutomation)
+	}
+	if !a.Enabled {
+		return nil, fmt.Errorf("broadcast: automation %q: %w", spec.Automation, engine.ErrPaused)
+	}
+	n := 0
+	for _, given := range []bool{spec.Group != "", spec.Tag != "", spec.Contacts != nil || spec.Invalid > 0} {
+		if given {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, errors.New("broadcast: give exactly one of group, tag or contacts")
+	}
+	if spec.Group != "" && !set.Config.HasGroup(spec.Group) {
+		return nil, fmt.Errorf("broadcast: group %q: %w", spec.Group, ErrUnknownGroup)
+	}
+	now := r.e.Now()
+	b := &Broadcast{
+		ID: r.e.NewID(), Automation: spec.Automation, Group: spec.Group, Tag: spec.Tag, Vars: spec.Vars,
+		At: spec.At, Source: spec.Source, Status: StatusScheduled, Skipped: map[string]int{},
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if b.Source == "" {
+		b.Source = SourceAPI
+	}
+	if b.At.IsZero() || !b.At.After(now) {
+		b.At = now
+	}
+	if spec.Group == "" && spec.Tag == "" {
+		b.Listed, b.Counted = len(spec.Contacts), true
+		b.Total = len(spec.Contacts) + spec.Invalid
+		if spec.Invalid > 0 {
+			b.Skipped[engine.SkipInvalid] = spec.Invalid
+		}
+	}
+	if leased {
+		b.Status, b.Owner, b.LeaseUntil = StatusRunning, r.o.Owner, now.Add(r.o.Lease)
+	}
+	return b, nil
+}
+
+// Get returns the broadcast with id, with its counts, or an error wrapping
+// engine.ErrNotFound.
+func (r *Runner) Get(ctx context.Context, id string) (*Broadcast, error) {
+	var b *Broadcast
+	err := r.view(ctx, func(tx Tx) error {
+		var err error
+		b, err = tx.Broadcast(id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: get %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// List returns up to limit broadcasts whose id sorts before the id given
+// (from the newest when empty), newest first.
+func (r *Runner) List(ctx context.Context, before string, limit int) ([]*Broadcast, error) {
+	var out []*Broadcast
+	err := r.view(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.Broadcasts(before, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: list: %w", err)
+	}
+	return out, nil
+}
+
+// Cancel stops broadcast id: the contacts it has not enrolled yet are not.
+// With end, the enrollments it started that are still active end too.
+// Canceling a broadcast that is done or canceled changes nothing but,
+// with end, still ends its enrollments. It returns the broadcast, or an
+// error wrapping engine.ErrNotFound.
+func (r *Runner) Cancel(ctx context.Context, id string, end bool) (*Broadcast, error) {
+	var b *Broadcast
+	err := r.update(ctx, func(tx Tx) error {
+		var err error
+		if b, err = tx.Broadcast(id); err != nil {
+			return err
+		}
+		if b.Open() {
+			now := r.e.Now()
+			b.Status, b.FinishedAt, b.UpdatedAt = StatusCanceled, &now, now
+		}
+		if end {
+			b.EndStarted = true
+		}
+		return tx.PutBroadcast(b)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: cancel %s: %w", id, err)
+	}
+	if end {
+		if err := r.endStarted(ctx, b); err != nil {
+			return b, err
+		}
+	}
+	return r.Get(ctx, id)
+}
+
+// endStarted ends the active enrollments b started, a page at a time.
+func (r *Runner) endStarted(ctx context.Context, b *Broadcast) error {
+	after := ""
+	for {
+		var page []*engine.Enrollment
+		err := r.e.Store().View(ctx, func(tx engine.Tx) error {
+			var err error
+			page, err = tx.ActiveEnrollmentsOf(b.Automation, after, 500)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("broadcast: end the enrollments of %s: %w", b.ID, err)
+		}
+		for _, en := range page {
+			if en.Broadcast != b.ID {
+				continue
+			}
+			if _, err := r.e.Cancel(ctx, en.ID, "the broadcast was canceled"); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				return fmt.Errorf("broadcast: end the enrollments of %s: %w", b.ID, err)
+			}
+		}
+		if len(page) < 500 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// Wake has Run look for due broadcasts at once.
+func (r *Runner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run enrolls the broadcasts that fall due, one at a time, until ctx is
+// done: those scheduled for now or earlier, and those whose process died
+// mid-way once their lease expired.
+func (r *Runner) Run(ctx context.Context) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		b, err := r.claim(ctx)
+		switch {
+		case err == nil:
+			if r.take(b.ID) {
+				after, err := r.drive(ctx, b)
+				if err != nil && ctx.Err() == nil {
+					r.o.Logger.Error().Err(err).Str("broadcast", b.ID).Msg("broadcast")
+				}
+				r.release(b.ID)
+				if err == nil && after != nil && !after.Open() {
+					continue // the next may be due already
+				}
+			}
+		case !errors.Is(err, engine.ErrNotFound) && ctx.Err() == nil:
+			r.o.Logger.Error().Err(err).Msg("broadcast: claim")
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-r.wake:
+		}
+	}
+}
+
+func (r *Runner) claim(ctx context.Context) (*Broadcast, error) {
+	var b *Broadcast
+	err := r.update(ctx, func(tx Tx) error {
+		var err error
+		b, err = tx.ClaimBroadcast(r.e.Now(), r.o.Lease, r.o.Owner)
+		return err
+	})
+	return b, err
+}
+
+// take marks broadcast id as enrolled by this process, unless it is.
+func (r *Runner) take(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[id] {
+		return false
+	}
+	r.running[id] = true
+	return true
+}
+
+func (r *Runner) release(id string) {
+	r.mu.Lock()
+	delete(r.running, id)
+	r.mu.Unlock()
+}
+
+// errLost stops a drive whose broadcast another process took over, or
+// that was canceled or finished meanwhile.
+var errLost = errors.New("broadcast: no longer ours to enroll")
+
+// errHold stops a drive for now: its automation is paused.
+var errHold = errors.New("broadcast: the automation is paused")
+
+// drive enrolls b's contacts, a batch per transaction, until it is done,
+// canceled, taken over by another process, or ctx ends.
+func (r *Runner) drive(ctx context.Context, b *Broadcast) (*Broadcast, error) {
+	if !b.Counted {
+		if err := r.count(ctx, b); err != nil {
+			return b, err
+		}
+	}
+	for ctx.Err() == nil {
+		next, err := engine.TransactValue(ctx, r.e, func(x engine.Enroller) (*Broadcast, error) {
+			return r.batch(ctx, x, b)
+		})
+		switch {
+		case errors.Is(err, errLost), errors.Is(err, errHold):
+			return r.Get(context.WithoutCancel(ctx), b.ID)
+		case err != nil:
+			return b, fmt.Errorf("broadcast: enroll %s: %w", b.ID, err)
+		}
+		b = next
+		if !b.Open() {
+			r.o.Logger.Info().Str("broadcast", b.ID).Str("automation", b.Automation).Str("status", string(b.Status)).
+				Int("enrolled", b.Enrolled).Int("total", b.Total).Msg("broadcast finished")
+			if b.Status == StatusDone && r.o.OnDone != nil {
+				r.o.OnDone(b)
+			}
+			return b, nil
+		}
+	}
+	return b, nil
+}
+
+// count stores b's Total: the members of its group, or the contacts with
+// its tag (read a page per transaction).
+func (r *Runner) count(ctx context.Context, b *Broadcast) error {
+	total := 0
+	switch {
+	case b.Group != "":
+		err := r.view(ctx, func(tx Tx) error {
+			var err error
+			total, err = tx.CountGroup(b.Group)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("broadcast: count group %q: %w", b.Group, err)
+		}
+	case b.Tag != "":
+		after := ""
+		for {
+			var page []*engine.Contact
+			err := r.e.Store().View(ctx, func(tx engine.Tx) error {
+				var err error
+				page, err = tx.ContactsPage(after, 1000)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("broadcast: count tag %q: %w", b.Tag, err)
+			}
+			for _, c := range page {
+				if hasTag(c, b.Tag) {
+					total++
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].Phone
+		}
+	}
+	return r.update(ctx, func(tx Tx) error {
+		cur, err := tx.Broadcast(b.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Counted {
+			cur.Total, cur.Counted = total, true
+			if err := tx.PutBroadcast(cur); err != nil {
+				return err
+			}
+		}
+		b.Total, b.Counted = cur.Total, true
+		return nil
+	})
+}
+
+func hasTag(c *engine.Contact, tag string) bool {
+	for _, t := range c.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// pager is what a batch reads contacts with beside Tx: a tag broadcast
+// goes through every contact.
+type pager interface {
+	ContactsPage(after string, limit int) ([]*engine.Contact, error)
+}
+
+// batch enrolls the next Batch contacts of broadcast b, as the store has
+// it now, and moves its cursor past them in the same transaction.
+func (r *Runner) batch(ctx context.Context, x engine.Enroller, held *Broadcast) (*Broadcast, error) {
+	tx, ok := x.Tx().(Tx)
+	if !ok {
+		return nil, ErrNoStore
+	}
+	b, err := tx.Broadcast(held.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := x.Now()
+	if !b.Open() || b.Owner != r.o.Owner {
+		return nil, errLost
+	}
+	a := r.e.Set().Automation(b.Automation)
+	if a == nil {
+		b.Status, b.Reason, b.FinishedAt, b.UpdatedAt = StatusCanceled, "the automation was removed from the config", &now, now
+		return b, tx.PutBroadcast(b)
+	}
+	if !a.Enabled {
+		return nil, errHold
+	}
+	addrs, cursor, last, err := r.page(x, tx, b)
+	if err != nil {
+		return nil, err
+	}
+	if b.Skipped == nil {
+		b.Skipped = map[string]int{}
+	}
+	for _, addr := range addrs {
+		why, err := x.EnrollFor(ctx, addr, a, b.Group, b.Vars, b.ID)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			b.Skipped[why]++
+			continue
+		}
+		b.Enrolled++
+	}
+	b.Cursor, b.Status, b.UpdatedAt, b.LeaseUntil = cursor, StatusRunning, now, now.Add(r.o.Lease)
+	if last {
+		b.Status, b.FinishedAt = StatusDone, &now
+		b.Total = b.Enrolled
+		for _, n := range b.Skipped {
+			b.Total += n
+		}
+		if r.o.InDone != nil {
+			if err := r.o.InDone(x, b); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return b, tx.PutBroadcast(b)
+}
+
+// page returns the next contacts of b after its cursor, the cursor past
+// them, and whether they are the last.
+func (r *Runner) page(x engine.Enroller, tx Tx, b *Broadcast) (addrs []string, cursor string, last bool, err error) {
+	switch {
+	case b.Group != "":
+		cs, err := x.Tx().ContactsInGroup(b.Group, b.Cursor, Batch)
+		if err != nil {
+			return nil, "", false, err
+		}
+		for _, c := range cs {
+			addrs = append(addrs, c.Phone)
+		}
+		cursor = b.Cursor
+		if len(cs) > 0 {
+			cursor = cs[len(cs)-1].Phone
+		}
+		return addrs, cursor, len(cs) < Batch, nil
+	case b.Tag != "":
+		p, ok := x.Tx().(pager)
+		if !ok {
+			return nil, "", false, ErrNoStore
+		}
+		cs, err := p.ContactsPage(b.Cursor, Batch)
+		if err != nil {
+			return nil, "", false, err
+		}
+		for _, c := range cs {
+			if hasTag(c, b.Tag) {
+				addrs = append(addrs, c.Phone)
+			}
+		}
+		cursor = b.Cursor
+		if len(cs) > 0 {
+			cursor = cs[len(cs)-1].Phone
+		}
+		return addrs, cursor, len(cs) < Batch, nil
+	}
+	from := 0
+	if b.Cursor != "" {
+		if _, err := fmt.Sscan(b.Cursor, &from); err != nil {
+			return nil, "", false, fmt.Errorf("cursor %q: %w", b.Cursor, err)
+		}
+	}
+	addrs, err = tx.BroadcastContacts(b.ID, from, Batch)
+	if err != nil {
+		return nil, "", false, err
+	}
+	next := from + len(addrs)
+	return addrs, fmt.Sprint(next), next >= b.Listed, nil
+}
+
+func (r *Runner) update(ctx context.Context, fn func(tx Tx) error) error {
+	return r.e.Store().Update(ctx, func(tx engine.Tx) error {
+		btx, ok := tx.(Tx)
+		if !ok {
+			return ErrNoStore
+		}
+		return fn(btx)
+	})
+}
+
+func (r *Runner) view(ctx context.Context, fn func(tx Tx) error) error {
+	return r.e.Store().View(ctx, func(tx engine.Tx) error {
+		btx, ok := tx.(Tx)
+		if !ok {
+			return ErrNoStore
+		}
+		return fn(btx)
+	})
+}

@@ -1,0 +1,334 @@
+package broadcast_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/automation/broadcast"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim/simtest"
+)
+
+const promoConfig = `
+groups: [{ id: news }]
+automations:
+  - id: promo
+    steps:
+      - { type: reply, text: "Deal {{ vars.code }}" }
+  - id: drip
+    steps:
+      - { type: reply, text: "Day one" }
+      - { type: wait, duration: 24h }
+      - { type: reply, text: "Day two" }
+`
+
+var start = time.Date(2030, 3, 4, 15, 0, 0, 0, time.UTC)
+
+// members stores n members of group news, +1555000000 onwards.
+func members(t *testing.T, s engine.Store, n int) []string {
+	t.Helper()
+	var phones []string
+	for i := range n {
+		phones = append(phones, fmt.Sprintf("+1555%07d", i))
+	}
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		for _, p := range phones {
+			if err := tx.PutContact(&engine.Contact{Phone: p, Channel: "sms", Groups: []string{"news"}, CreatedAt: start, UpdatedAt: start}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return phones
+}
+
+func changeContact(t *testing.T, s engine.Store, phone string, fn func(c *engine.Contact)) {
+	t.Helper()
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		c, err := tx.Contact(phone)
+		if err != nil {
+			return err
+		}
+		fn(c)
+		return tx.PutContact(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// enrollments returns, per contact, how many enrollments of automation it
+// has, and how many name broadcast id.
+func enrollments(t *testing.T, s engine.Store, automation, id string) (per map[string]int, tagged int) {
+	t.Helper()
+	per = map[string]int{}
+	err := s.View(t.Context(), func(tx engine.Tx) error {
+		es, err := tx.Enrollments(automation, "", false, 0)
+		if err != nil {
+			return err
+		}
+		for _, en := range es {
+			per[en.Contact]++
+			if en.Broadcast == id {
+				tagged++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return per, tagged
+}
+
+func TestStartNowEnrollsAGroupInBatches(t *testing.T) {
+	sim := simtest.At(t, simtest.Compile(t, promoConfig), start)
+	phones := members(t, sim.Store, 2*broadcast.Batch+50)
+	changeContact(t, sim.Store, phones[3], func(c *engine.Contact) { c.OptedOut = true })
+	changeContact(t, sim.Store, phones[4], func(c *engine.Contact) { c.LeftGroups = []string{"news"} })
+	var dones []string
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop(),
+		InDone: func(x engine.Enroller, b *broadcast.Broadcast) error {
+			return x.Tx().PutMeta("done:"+b.ID, []byte(fmt.Sprint(b.Enrolled)))
+		},
+		OnDone: func(b *broadcast.Broadcast) { dones = append(dones, b.ID) },
+	})
+	// One contact is in the automation already.
+	if _, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Contacts: []string{phones[5]}}); err != nil {
+		t.Fatal(err)
+	}
+	simtest.DrainOutbox(t, sim.Store)
+
+	b, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Group: "news", Vars: map[string]any{"code": "X"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{engine.SkipOptedOut: 1, engine.SkipLeftGroup: 1, engine.SkipAlreadyEnrolled: 1}
+	if b.Status != broadcast.StatusDone || b.Total != len(phones) || b.Enrolled != len(phones)-3 || fmt.Sprint(b.Skipped) != fmt.Sprint(want) {
+		t.Fatalf("broadcast = %s total %d enrolled %d skipped %v; want done, %d, %d, %v", b.Status, b.Total, b.Enrolled, b.Skipped, len(phones), len(phones)-3, want)
+	}
+	per, tagged := enrollments(t, sim.Store, "drip", b.ID)
+	if tagged != len(phones)-3 || len(per) != len(phones)-2 {
+		t.Errorf("enrollments: %d name the broadcast (want %d), %d contacts enrolled (want %d)", tagged, len(phones)-3, len(per), len(phones)-2)
+	}
+	sent := simtest.DrainOutbox(t, sim.Store)
+	if len(sent) != len(phones)-3 {
+		t.Fatalf("%d messages queued, want %d", len(sent), len(phones)-3)
+	}
+	for _, m := range sent {
+		if m.Broadcast != b.ID || m.Body != "Day one" {
+			t.Fatalf("message %s: broadcast %q body %q; want %s, Day one", m.ID, m.Broadcast, m.Body, b.ID)
+		}
+	}
+	got, err := r.Get(t.Context(), b.ID)
+	if err != nil || got.Source != broadcast.SourceAPI || got.Cursor == "" {
+		t.Errorf("Get = %+v, %v", got, err)
+	}
+	// The hooks ran: in the last batch's commit, and after it.
+	var mark []byte
+	err = sim.Store.View(t.Context(), func(tx engine.Tx) error {
+		var err error
+		mark, err = tx.Meta("done:" + b.ID)
+		return err
+	})
+	if err != nil || string(mark) != fmt.Sprint(len(phones)-3) || len(dones) != 2 || dones[1] != b.ID {
+		t.Errorf("InDone stored %q (%v), OnDone saw %v; want the enrolled count and both broadcasts", mark, err, dones)
+	}
+}
+
+// crashing is a store that, once armed, lets `left` more updates commit
+// and then fails every other, running its function first and rolling it
+// back: a process that dies at a commit.
+type crashing struct {
+	engine.Store
+	left  atomic.Int64
+	armed atomic.Bool
+}
+
+var errCrash = errors.New("crash")
+
+func (c *crashing) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	if !c.armed.Load() || c.left.Add(-1) >= 0 {
+		return c.Store.Update(ctx, fn)
+	}
+	return c.Store.Update(ctx, func(tx engine.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return errCrash
+	})
+}
+
+func TestABroadcastInterruptedAtAnyCommitResumesOnce(t *testing.T) {
+	set := simtest.Compile(t, promoConfig)
+	// The first commit stores the broadcast (a crash before it fails the
+	// start itself), the second its total, then one per batch.
+	for _, survive := range []int{1, 2, 3, 4} {
+		t.Run(fmt.Sprintf("after %d commits", survive), func(t *testing.T) {
+			sim := simtest.At(t, set, start)
+			phones := members(t, sim.Store, 2*broadcast.Batch+7)
+			st := &crashing{Store: sim.Store}
+			e1 := engine.New(st, set, engine.Options{Clock: sim.Clock})
+			r1 := broadcast.NewRunner(e1, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+			st.left.Store(int64(survive))
+			st.armed.Store(true)
+			b, err := r1.StartNow(t.Context(), broadcast.Spec{Automation: "promo", Group: "news"})
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("StartNow = %+v, %v; want the crash after %d commits", b, err, survive)
+			}
+			// Another process takes over once p1's lease has expired.
+			sim.Clock.Advance(broadcast.DefaultLease + time.Second)
+			r2 := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p2", Logger: zerolog.Nop()})
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); r2.Run(ctx) }()
+			var last *broadcast.Broadcast
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+				bs, err := r2.List(t.Context(), "", 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(bs) == 1 && bs[0].Status == broadcast.StatusDone {
+					last = bs[0]
+					break
+				}
+				r2.Wake()
+				<-time.After(10 * time.Millisecond)
+			}
+			cancel()
+			<-done
+			if last == nil {
+				t.Fatal("the broadcast did not finish on the second process")
+			}
+			per, tagged := enrollments(t, sim.Store, "promo", last.ID)
+			if len(per) != len(phones) || tagged != len(phones) || last.Enrolled != len(phones) || last.Total != len(phones) {
+				t.Fatalf("%d contacts enrolled, %d enrollments of the broadcast, counters enrolled %d total %d; want %d each",
+					len(per), tagged, last.Enrolled, last.Total, len(phones))
+			}
+			for p, n := range per {
+				if n != 1 {
+					t.Fatalf("contact %s enrolled %d times", p, n)
+				}
+			}
+			if sent := simtest.DrainOutbox(t, sim.Store); len(sent) != len(phones) {
+				t.Errorf("%d messages queued, want one each: %d", len(sent), len(phones))
+			}
+		})
+	}
+}
+
+func TestScheduledBroadcastWaitsForItsTime(t *testing.T) {
+	sim := simtest.At(t, simtest.Compile(t, promoConfig), start)
+	phones := members(t, sim.Store, 3)
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	b, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo", Contacts: phones[:2], Invalid: 1, At: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Status != broadcast.StatusScheduled || b.Total != 3 || b.Skipped[engine.SkipInvalid] != 1 {
+		t.Fatalf("started: %s total %d skipped %v; want scheduled, 3, one invalid", b.Status, b.Total, b.Skipped)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	r.Wake()
+	// Not before its time: a second start, due now, finishes first.
+	now, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Contacts: phones[2:]})
+	if err != nil || now.Status != broadcast.StatusDone {
+		t.Fatalf("a broadcast for now: %+v, %v", now, err)
+	}
+	if got, _ := r.Get(t.Context(), b.ID); got.Status != broadcast.StatusScheduled || got.Enrolled != 0 {
+		t.Fatalf("before its time: %s, %d enrolled", got.Status, got.Enrolled)
+	}
+	sim.Clock.Advance(time.Hour)
+	var got *broadcast.Broadcast
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
+		r.Wake()
+		if got, _ = r.Get(t.Context(), b.ID); got.Status == broadcast.StatusDone {
+			break
+		}
+	}
+	cancel()
+	<-done
+	if got.Status != broadcast.StatusDone || got.Enrolled != 2 || got.Total != 3 {
+		t.Fatalf("after its time: %s, enrolled %d total %d; want done, 2, 3", got.Status, got.Enrolled, got.Total)
+	}
+}
+
+func TestCancelWithAndWithoutEnd(t *testing.T) {
+	sim := simtest.At(t, simtest.Compile(t, promoConfig), start)
+	phones := members(t, sim.Store, 4)
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	active := func(id string) int {
+		n := 0
+		err := sim.Store.View(t.Context(), func(tx engine.Tx) error {
+			es, err := tx.Enrollments("drip", "", true, 0)
+			for _, en := range es {
+				if en.Broadcast == id {
+					n++
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	keep, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Contacts: phones[:2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Contacts: phones[2:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo", Group: "news", At: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Cancel(t.Context(), later.ID, false); err != nil || got.Status != broadcast.StatusCanceled {
+		t.Fatalf("cancel a scheduled broadcast: %+v, %v", got, err)
+	}
+	if got, err := r.Cancel(t.Context(), keep.ID, false); err != nil || got.Status != broadcast.StatusDone || active(keep.ID) != 2 {
+		t.Fatalf("cancel without end: %+v, %v; %d active; want done (finished already) and 2 active", got, err, active(keep.ID))
+	}
+	if got, err := r.Cancel(t.Context(), end.ID, true); err != nil || !got.EndStarted || active(end.ID) != 0 || active(keep.ID) != 2 {
+		t.Fatalf("cancel with end: %+v, %v; %d active (want 0), the other's %d (want 2)", got, err, active(end.ID), active(keep.ID))
+	}
+	if _, err := r.Cancel(t.Context(), "nope", false); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("cancel an unknown broadcast: %v, want ErrNotFound", err)
+	}
+	// The canceled scheduled one never runs.
+	sim.Clock.Advance(2 * time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	r.Run(ctx)
+	if per, _ := enrollments(t, sim.Store, "promo", later.ID); len(per) != 0 {
+		t.Errorf("a canceled broadcast enrolled %d contacts", len(per))
+	}
+}
+
+func TestStartRefusesWhatTheConfigLacks(t *testing.T) {
+	sim := simtest.At(t, simtest.Compile(t, promoConfig), start)
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	if _, err := r.Start(t.Context(), broadcast.Spec{Automation: "nope", Group: "news"}); !errors.Is(err, broadcast.ErrUnknownAutomation) {
+		t.Errorf("unknown automation: %v", err)
+	}
+	if _, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo", Group: "nope"}); !errors.Is(err, broadcast.ErrUnknownGroup) {
+		t.Errorf("unknown group: %v", err)
+	}
+	if _, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo"}); err == nil {
+		t.Errorf("no group, tag nor contacts: no error")
+	}
+}

@@ -1,0 +1,210 @@
+package postgres
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyway-sms/keyway/automation/broadcast"
+	"github.com/keyway-sms/keyway/automation/engine"
+)
+
+// Broadcast implements broadcast.Tx. In an Update it first takes the
+// broadcast's lock, so that processes change it one at a time.
+func (t *pgTx) Broadcast(id string) (*broadcast.Broadcast, error) {
+	if err := t.lock("broadcast", id); err != nil {
+		return nil, err
+	}
+	var b broadcast.Broadcast
+	if err := t.getJSON(&b, "broadcast", id, `SELECT data FROM broadcasts WHERE id = $1`, id); err != nil {
+		return nil, err
+	}
+	c, err := t.broadcastCounts(id)
+	if err != nil {
+		return nil, err
+	}
+	b.Counts = c
+	return &b, nil
+}
+
+func (t *pgTx) broadcastCounts(id string) (broadcast.Counts, error) {
+	var c broadcast.Counts
+	err := t.tx.QueryRow(t.ctx, `SELECT sent, delivered, failed, replied FROM broadcast_counts WHERE broadcast = $1`, id).
+		Scan(&c.Sent, &c.Delivered, &c.Failed, &c.Replied)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return c, fmt.Errorf("postgres: read the counts of broadcast %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// PutBroadcast implements broadcast.Tx.
+func (t *pgTx) PutBroadcast(b *broadcast.Broadcast) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if b == nil || b.ID == "" {
+		return errors.New("postgres: put broadcast: no id")
+	}
+	rec := *b
+	rec.Counts = broadcast.Counts{}
+	data, err := encode("broadcast", &rec)
+	if err != nil {
+		return err
+	}
+	if err := t.exec(`INSERT INTO broadcasts (id, open, data) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET open = EXCLUDED.open, data = EXCLUDED.data`, b.ID, b.Open(), data); err != nil {
+		return fmt.Errorf("postgres: put broadcast %s: %w", b.ID, err)
+	}
+	return nil
+}
+
+// Broadcasts implements broadcast.Tx, with each one's counters, in one
+// query.
+func (t *pgTx) Broadcasts(before string, limit int) ([]*broadcast.Broadcast, error) {
+	const cols = `SELECT b.data, coalesce(c.sent, 0), coalesce(c.delivered, 0), coalesce(c.failed, 0), coalesce(c.replied, 0)
+		FROM broadcasts b LEFT JOIN broadcast_counts c ON c.broadcast = b.id `
+	q, args := cols+`ORDER BY b.id DESC LIMIT $1`, []any{limitArg(limit)}
+	if before != "" {
+		q, args = cols+`WHERE b.id < $2 ORDER BY b.id DESC LIMIT $1`, append(args, before)
+	}
+	rows, err := t.tx.Query(t.ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
+	}
+	defer rows.Close()
+	var out []*broadcast.Broadcast
+	for rows.Next() {
+		var raw []byte
+		var c [4]int64
+		if err := rows.Scan(&raw, &c[0], &c[1], &c[2], &c[3]); err != nil {
+			return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
+		}
+		var b broadcast.Broadcast
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("postgres: decode broadcast: %w", err)
+		}
+		b.Counts = broadcast.Counts{Sent: int(c[0]), Delivered: int(c[1]), Failed: int(c[2]), Replied: int(c[3])}
+		out = append(out, &b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
+	}
+	return out, nil
+}
+
+// PutBroadcastContacts implements broadcast.Tx, in one statement.
+func (t *pgTx) PutBroadcastContacts(id string, from int, addrs []string) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	if err := t.exec(`INSERT INTO broadcast_contacts (broadcast, pos, addr)
+		SELECT $1, $2 + o - 1, a FROM unnest($3::text[]) WITH ORDINALITY AS u(a, o)
+		ON CONFLICT (broadcast, pos) DO UPDATE SET addr = EXCLUDED.addr`, id, int64(from), addrs); err != nil {
+		return fmt.Errorf("postgres: put the contacts of broadcast %s: %w", id, err)
+	}
+	return nil
+}
+
+// BroadcastContacts implements broadcast.Tx.
+func (t *pgTx) BroadcastContacts(id string, from, limit int) ([]string, error) {
+	return t.strings("broadcast contacts", `SELECT addr FROM broadcast_contacts WHERE broadcast = $1 AND pos >= $2 ORDER BY pos LIMIT $3`,
+		id, int64(from), limitArg(limit))
+}
+
+// ClaimBroadcast implements broadcast.Tx: it looks at the open broadcasts
+// only, each under its lock.
+func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string) (*broadcast.Broadcast, error) {
+	if !t.writable {
+		return nil, errReadOnly
+	}
+	ids, err := t.strings("open broadcasts", `SELECT id FROM broadcasts WHERE open ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		b, err := t.Broadcast(id)
+		if err != nil {
+			return nil, err
+		}
+		if !b.Open() || b.At.After(now) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
+			continue
+		}
+		b.Status, b.Owner, b.LeaseUntil, b.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
+		return b, t.PutBroadcast(b)
+	}
+	return nil, fmt.Errorf("postgres: claim broadcast: %w", engine.ErrNotFound)
+}
+
+// CountGroup implements broadcast.Tx.
+func (t *pgTx) CountGroup(group string) (int, error) {
+	var n int64
+	if err := t.tx.QueryRow(t.ctx, `SELECT count(*) FROM contact_groups WHERE grp = $1`, group).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count group %q: %w", group, err)
+	}
+	return int(n), nil
+}
+
+// countForBroadcasts keeps the broadcasts' counters as m is stored: an
+// outbound message of a broadcast adds what its status newly counts
+// toward (under the message's lock), and marks its contact a recipient;
+// an inbound message marks its contact replied to each broadcast that sent
+// to it within broadcast.ReplyWindow before it, once.
+func (t *pgTx) countForBroadcasts(m *engine.Message) error {
+	switch {
+	case m.Direction == engine.Outbound && m.Broadcast != "":
+		flags := broadcast.FlagsOf(m.Status)
+		if flags == 0 {
+			return nil
+		}
+		if err := t.lock("broadcast message", m.ID); err != nil {
+			return err
+		}
+		var had int16
+		err := t.tx.QueryRow(t.ctx, `SELECT flags FROM broadcast_msgs WHERE message_id = $1`, m.ID).Scan(&had)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		add := flags &^ uint8(had)
+		if add == 0 {
+			return nil
+		}
+		if err := t.exec(`INSERT INTO broadcast_msgs (message_id, flags) VALUES ($1, $2)
+			ON CONFLICT (message_id) DO UPDATE SET flags = EXCLUDED.flags`, m.ID, int16(uint8(had)|add)); err != nil {
+			return err
+		}
+		var c broadcast.Counts
+		c.Add(add)
+		if err := t.addBroadcastCounts(m.Broadcast, c); err != nil {
+			return err
+		}
+		if add&broadcast.FlagSent != 0 {
+			return t.exec(`INSERT INTO broadcast_recipients (contact, broadcast, first_ns) VALUES ($1, $2, $3)
+				ON CONFLICT (contact, broadcast) DO NOTHING`, m.Contact, m.Broadcast, ns(m.UpdatedAt))
+		}
+	case m.Direction == engine.Inbound && m.Contact != "":
+		ids, err := t.strings("broadcasts replied to", `UPDATE broadcast_recipients SET replied = true
+			WHERE contact = $1 AND NOT replied AND first_ns <= $2 AND first_ns >= $3 RETURNING broadcast`,
+			m.Contact, ns(m.CreatedAt), ns(m.CreatedAt.Add(-broadcast.ReplyWindow)))
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := t.addBroadcastCounts(id, broadcast.Counts{Replied: 1}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *pgTx) addBroadcastCounts(id string, c broadcast.Counts) error {
+	return t.exec(`INSERT INTO broadcast_counts AS b (broadcast, sent, delivered, failed, replied) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (broadcast) DO UPDATE SET sent = b.sent + EXCLUDED.sent, delivered = b.delivered + EXCLUDED.delivered,
+			failed = b.failed + EXCLUDED.failed, replied = b.replied + EXCLUDED.replied`,
+		id, int64(c.Sent), int64(c.Delivered), int64(c.Failed), int64(c.Replied))
+}
+
+var _ broadcast.Tx = (*pgTx)(nil)

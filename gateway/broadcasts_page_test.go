@@ -1,0 +1,39 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyway-sms/keyway/automation/broadcast"
+)
+
+func TestDashboardListsBroadcastsWithProgress(t *testing.T) {
+	d := newDash(t, dashConfig)
+	if page := text(d.get("/admin/broadcasts")); !strings.Contains(page, "No broadcasts yet.") {
+		t.Fatalf("empty list:\n%s", page)
+	}
+	r := d.tg.g.Broadcasts()
+	done, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "join", Contacts: []string{"+15551230001", "+15551230002"}, Invalid: 1})
+	if err != nil || done.Status != broadcast.StatusDone {
+		t.Fatalf("StartNow: %+v, %v", done, err)
+	}
+	later, err := r.Start(t.Context(), broadcast.Spec{Automation: "desk", Tag: "vip", At: done.CreatedAt.Add(24 * 3600e9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := d.get("/admin/broadcasts")
+	for _, want := range []string{
+		`data-broadcast="` + done.ID + `"`, `<progress value="3" max="3">`, "2 enrolled of 3", "invalid 1", "2 listed",
+		`data-broadcast="` + later.ID + `"`, `<progress value="0" max="1">`, "tag vip", `bc-scheduled`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the list lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Index(page, later.ID) > strings.Index(page, done.ID) {
+		t.Errorf("the list is not newest first")
+	}
+	if !strings.Contains(page, `href="/admin/broadcasts" aria-current="page"`) {
+		t.Errorf("the navigation does not mark the page")
+	}
+}
