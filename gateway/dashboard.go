@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -32,6 +33,7 @@ const (
 // contact names), so that a page is never executed itself.
 var pages = func() map[string]*template.Template {
 	funcs := pageFuncs(time.UTC, nil, nil)
+	funcs["consoleurl"] = func(*engine.Message) string { return "" } // render gives the gateway's
 	out := map[string]*template.Template{}
 	for _, name := range []string{"login", "off", "automations", "automation", "enrollments", "cancel", "contacts", "contact", "messages", "handoffs", "reload", "error", "overview", "import", "importjob",
 		"inbox", "conversation", "send", "start", "broadcasts"} {
@@ -155,7 +157,7 @@ func (g *Gateway) render(c *fiber.Ctx, page, title string, data any) error {
 	if err != nil {
 		return fmt.Errorf("gateway: dashboard page %s: %w", page, err)
 	}
-	t.Funcs(pageFuncs(set.Config.Location(), names, set))
+	t.Funcs(pageFuncs(set.Config.Location(), names, set)).Funcs(template.FuncMap{"consoleurl": g.consoleURL})
 	var b strings.Builder
 	if err := t.Execute(&b, view); err != nil {
 		return fmt.Errorf("gateway: dashboard page %s: %w", page, err)

@@ -47,7 +47,7 @@ func (g *Gateway) dashAutomations(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return g.render(c, "automations", "Automations", rows)
+	return g.render(c, "automations", "Automations", map[string]any{"Rows": rows, "Numbers": g.numberRows()})
 }
 
 func (g *Gateway) dashAutomation(c *fiber.Ctx) error {

@@ -148,6 +148,17 @@ type SentFinder interface {
 	FindSent(ctx context.Context, m Outbound, since time.Time) ([]string, error)
 }
 
+// ConsoleLinker is implemented by a Provider whose web console has a page
+// for each message: the dashboard links a message's provider id there. A
+// provider without such a page does not implement it, and the id shows as
+// plain text.
+type ConsoleLinker interface {
+	// ConsoleURL returns the console page of the message whose provider id
+	// is id, or "" when there is none (dev mode, or an id the provider did
+	// not give).
+	ConsoleURL(id string) string
+}
+
 // ErrNoMessageLog is returned by a FindSent that cannot tell, e.g. because
 // the message goes through a provider that keeps no log to look in: the
 // caller sends again, at least once rather than at most once.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/keyway-sms/keyway/providers/vonage"
 )
 
 // browserPaths are where Debian's chromium (which .ci/run installs) and
@@ -159,9 +161,16 @@ func fits(t *testing.T, ctx context.Context, page string, width int) {
 }
 
 func TestDashboardInABrowser(t *testing.T) {
-	g := StartGateway(t, browserConfig)
+	// A Vonage number in dev mode beside Twilio's: the numbers list names
+	// each number's provider, and only Twilio's ids link to a console.
+	vonageDev := fmt.Sprintf("  vonage:\n    numbers:\n      - { number: %q }\n", vonageNumber)
+	g := StartGateway(t, vonageDev+browserConfig)
 	ctx := browser(t) // closed before the gateway stops
-	const ann, bob = "+15552220081", "+15552220082"
+	const ann, bob, cy = "+15552220081", "+15552220082", "+447700900777"
+	const cyUUID = "55555555-0000-4000-8000-000000000001"
+	if code := postVonage(t, g, vonage.InboundPath, "", vonageInbound(cyUUID, cy, "hello from Vonage")); code != http.StatusOK {
+		t.Fatalf("Vonage inbound in dev mode: %d", code)
+	}
 
 	// Ann joins and waits for a reply: an active enrollment with a timeout.
 	g.Text(Inbound{From: ann, Body: "JOIN"})
@@ -179,7 +188,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	g.Text(Inbound{From: bob, Body: "JOIN"})
 	g.Settled(t, bob)
 	// A refused reload, for its page.
-	g.WriteConfig(browserConfig + "  - id: broken\n    keywords: [JOIN]\n    steps: [{ type: reply, text: x }]\n")
+	g.WriteConfig(vonageDev + browserConfig + "  - id: broken\n    keywords: [JOIN]\n    steps: [{ type: reply, text: x }]\n")
 	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusUnprocessableEntity {
 		t.Fatalf("reload of a broken config: %d", code)
 	}
@@ -205,6 +214,16 @@ func TestDashboardInABrowser(t *testing.T) {
 		if !strings.Contains(list, want) {
 			t.Errorf("automations page lacks %q:\n%s", want, list)
 		}
+	}
+	var numbers string
+	run(t, ctx, "read the numbers", chromedp.Text(`#numbers`, &numbers, chromedp.ByID))
+	for _, want := range []string{OurSMS, OurWhatsApp, "twilio", vonageNumber, "vonage", "dev mode"} {
+		if !strings.Contains(numbers, want) {
+			t.Errorf("numbers list lacks %q:\n%s", want, numbers)
+		}
+	}
+	if strings.Count(numbers, "dev mode") != 1 {
+		t.Errorf("only Vonage's number runs in dev mode:\n%s", numbers)
 	}
 
 	// An automation's diagram: an SVG with a box per step saying what it
@@ -294,6 +313,28 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	if strings.Contains(pending, "waiting_reply") || strings.Contains(pending, "UTC") {
 		t.Errorf("enrollment row shows a status code or UTC: %q", pending)
+	}
+
+	// Provider ids: Twilio's link to its console, Vonage's are plain text.
+	var ids []string
+	run(t, ctx, "read the provider ids",
+		chromedp.Navigate(g.URL+"/admin/messages"),
+		chromedp.WaitVisible(`#messages`, chromedp.ByID),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll("#messages .provider")).map(e => e.textContent.trim() + " -> " + (e.querySelector("a") ? e.querySelector("a").href : "no link"))`, &ids),
+	)
+	var twilioLinks, vonagePlain int
+	for _, id := range ids {
+		switch {
+		case strings.HasPrefix(id, "twilio SM") && strings.Contains(id, " -> https://www.twilio.com/console/sms/logs/"+g.Twilio.AccountSID+"/SM"):
+			twilioLinks++
+		case id == "vonage "+cyUUID+" -> no link":
+			vonagePlain++
+		default:
+			t.Errorf("provider id %q: want Twilio's linked to its console, Vonage's plain", id)
+		}
+	}
+	if twilioLinks == 0 || vonagePlain != 1 {
+		t.Errorf("%d Twilio ids linked, %d Vonage ids plain; want some and 1: %q", twilioLinks, vonagePlain, ids)
 	}
 
 	// The failed send in the message log.

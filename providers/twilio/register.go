@@ -3,6 +3,8 @@ package twilio
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -74,3 +76,15 @@ func (t *Twilio) Parse(route providers.Route, r *providers.Request) (providers.B
 	}
 	return providers.Batch{}, fmt.Errorf("twilio: no webhook of kind %q", route.Kind)
 }
+
+// ConsoleURL returns the page of the message with sid id in the Twilio
+// console's messaging logs, or "" in dev mode or for an id that is not a
+// message sid (SM… or MM…).
+func (t *Twilio) ConsoleURL(id string) string {
+	if t.dev || len(id) != 34 || (!strings.HasPrefix(id, "SM") && !strings.HasPrefix(id, "MM")) {
+		return ""
+	}
+	return "https://www.twilio.com/console/sms/logs/" + url.PathEscape(t.accountSID) + "/" + url.PathEscape(id)
+}
+
+var _ providers.ConsoleLinker = (*Twilio)(nil)

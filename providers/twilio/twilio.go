@@ -38,13 +38,14 @@ const codeOptedOut = 21610
 
 // Twilio is the Twilio provider. It is safe for concurrent use.
 type Twilio struct {
-	dev       bool
-	authToken string
-	region    string
-	log       zerolog.Logger
-	rest      *twiliogo.RestClient
-	base      *url.URL // api_base_url; nil for Twilio's own API
-	signer    signer   // checks webhook signatures (inbound.go)
+	dev        bool
+	accountSID string
+	authToken  string
+	region     string
+	log        zerolog.Logger
+	rest       *twiliogo.RestClient
+	base       *url.URL // api_base_url; nil for Twilio's own API
+	signer     signer   // checks webhook signatures (inbound.go)
 }
 
 // defaultIdleConns is how many idle connections to the Messages API the
@@ -106,12 +107,13 @@ func New(c config.Twilio, region string, log zerolog.Logger, opts ...Option) (*T
 	rest.SetEdge("")
 	rest.SetRegion("")
 	return &Twilio{
-		dev:       c.DevMode(),
-		authToken: c.AuthToken,
-		region:    region,
-		log:       log.With().Str("provider", Name).Logger(),
-		rest:      rest,
-		base:      base,
+		dev:        c.DevMode(),
+		accountSID: c.AccountSID,
+		authToken:  c.AuthToken,
+		region:     region,
+		log:        log.With().Str("provider", Name).Logger(),
+		rest:       rest,
+		base:       base,
 	}, nil
 }
 

@@ -185,17 +185,14 @@ func (t *pgTx) countForBroadcasts(m *engine.Message) error {
 				ON CONFLICT (contact, broadcast) DO NOTHING`, m.Contact, m.Broadcast, ns(m.UpdatedAt))
 		}
 	case m.Direction == engine.Inbound && m.Contact != "":
-		ids, err := t.strings("broadcasts replied to", `UPDATE broadcast_recipients SET replied = true
-			WHERE contact = $1 AND NOT replied AND first_ns <= $2 AND first_ns >= $3 RETURNING broadcast`,
+		// One statement, sent with the turn's other writes: no round trip
+		// of its own on the webhook's path.
+		return t.exec(`WITH r AS (UPDATE broadcast_recipients SET replied = true
+				WHERE contact = $1 AND NOT replied AND first_ns <= $2 AND first_ns >= $3 RETURNING broadcast)
+			INSERT INTO broadcast_counts AS b (broadcast, sent, delivered, failed, replied)
+			SELECT broadcast, 0, 0, 0, 1 FROM r
+			ON CONFLICT (broadcast) DO UPDATE SET replied = b.replied + 1`,
 			m.Contact, ns(m.CreatedAt), ns(m.CreatedAt.Add(-broadcast.ReplyWindow)))
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			if err := t.addBroadcastCounts(id, broadcast.Counts{Replied: 1}); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
