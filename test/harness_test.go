@@ -454,6 +454,11 @@ func (g *Gateway) Enrollments(automation, contact string) []Enrollment {
 // soon as it holds, so a generous bound costs nothing.
 const patience = 30 * time.Second
 
+// sendLease is how long a send claimed by a process stays with it (the
+// outbox's lease, README "Storage and more than one process"): what a
+// killed process had claimed goes out from another one only after that.
+const sendLease = time.Minute
+
 // Eventually polls cond every 20ms until it holds or timeout passes.
 func Eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
