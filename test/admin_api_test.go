@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 const adminConfig = `
@@ -413,9 +411,7 @@ func TestAdminManualStartWithVarsSkipsInvalidNumbers(t *testing.T) {
 // lines given (e.g. admin_listen), and whose admin token is token.
 func startWithServer(t *testing.T, serverLines, token, body string) *Gateway {
 	t.Helper()
-	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t)}
-	g.Config = g.Dir + "/keyway.yaml"
-	g.WriteConfig(body)
+	g := newGateway(t, body)
 	raw, err := os.ReadFile(g.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -425,13 +421,7 @@ func startWithServer(t *testing.T, serverLines, token, body string) *Gateway {
 	if err := os.WriteFile(g.Config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.Start()
-	t.Cleanup(func() {
-		g.Stop()
-		if t.Failed() {
-			t.Logf("keyway log:\n%s", g.Logs())
-		}
-	})
+	g.startUntilEnd()
 	return g
 }
 

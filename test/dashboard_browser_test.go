@@ -150,6 +150,29 @@ func atWidth(width int) chromedp.Action {
 	return chromedp.EmulateViewport(int64(width), 900)
 }
 
+// dashPage is a dashboard page to open: its name in the screenshots, its
+// path, and what shows once it is ready (a CSS selector).
+type dashPage struct{ name, path, ready string }
+
+// openPages opens each page at width, checks that it fits (fits) and takes
+// its screenshot, named with "-phone" at the phone's width.
+func openPages(t *testing.T, ctx context.Context, g *Gateway, shots *screenshots, width int, pages []dashPage) {
+	t.Helper()
+	for _, p := range pages {
+		run(t, ctx, fmt.Sprintf("open %s at %d px", p.name, width),
+			atWidth(width),
+			chromedp.Navigate(g.URL+p.path),
+			chromedp.WaitVisible(p.ready, chromedp.ByQuery),
+		)
+		fits(t, ctx, p.name, width)
+		name := p.name
+		if width == phoneWidth {
+			name += "-phone"
+		}
+		shots.take(name)
+	}
+}
+
 // fits checks that the page reads without sideways scrolling at width.
 func fits(t *testing.T, ctx context.Context, page string, width int) {
 	t.Helper()
@@ -366,7 +389,7 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	// Every page at both widths: no sideways scrolling, and a screenshot
 	// for the README.
-	pages := []struct{ name, path, ready string }{
+	pages := []dashPage{
 		{"automations", "/admin/automations", "#automations"},
 		{"automation", "/admin/automations/join", "svg.diagram"},
 		{"enrollments", "/admin/enrollments", "#enrollments"},
@@ -378,19 +401,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		{"reload", "/admin/reload", "#refused"},
 	}
 	for _, width := range []int{wideWidth, phoneWidth} {
-		for _, p := range pages {
-			run(t, ctx, fmt.Sprintf("open %s at %d px", p.name, width),
-				atWidth(width),
-				chromedp.Navigate(g.URL+p.path),
-				chromedp.WaitVisible(p.ready, chromedp.ByQuery),
-			)
-			fits(t, ctx, p.name, width)
-			name := p.name
-			if width == phoneWidth {
-				name += "-phone"
-			}
-			shots.take(name)
-		}
+		openPages(t, ctx, g, shots, width, pages)
 	}
 
 	// On a phone: the pages sit behind one menu, so the header is one

@@ -137,7 +137,7 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 	}
 
 	// Every page at both widths.
-	pages := []struct{ name, path, ready string }{
+	pages := []dashPage{
 		{"inbox", "/admin/inbox", "#inbox"},
 		{"conversation", "/admin/inbox/%2B" + strings.TrimPrefix(customerB, "+"), "#chat"},
 		{"send", "/admin/contacts/%2B" + strings.TrimPrefix(customerB, "+") + "/send", "#send-form"},
@@ -148,15 +148,7 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 		if width == phoneWidth {
 			suffix = "-phone"
 		}
-		for _, p := range pages {
-			run(t, ctx, fmt.Sprintf("open %s at %d px", p.name, width),
-				atWidth(width),
-				chromedp.Navigate(g.URL+p.path),
-				chromedp.WaitVisible(p.ready, chromedp.ByQuery),
-			)
-			fits(t, ctx, p.name, width)
-			shots.take(p.name + suffix)
-		}
+		openPages(t, ctx, g, shots, width, pages)
 		run(t, ctx, fmt.Sprintf("confirm a group start at %d px", width),
 			chromedp.Navigate(g.URL+"/admin/start"),
 			chromedp.WaitVisible(`#start-form`, chromedp.ByID),

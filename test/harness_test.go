@@ -97,17 +97,33 @@ type Gateway struct {
 // and starts keyway on it. The gateway is stopped when the test ends.
 func StartGateway(t testing.TB, body string) *Gateway {
 	t.Helper()
+	g := newGateway(t, body)
+	g.startUntilEnd()
+	return g
+}
+
+// newGateway writes the config StartGateway would, in a folder of the
+// test's, and returns the gateway not started yet: for a test that changes
+// the config or how keyway runs first.
+func newGateway(t testing.TB, body string) *Gateway {
+	t.Helper()
 	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t)}
 	g.Config = filepath.Join(g.Dir, "keyway.yaml")
 	g.WriteConfig(body)
+	return g
+}
+
+// startUntilEnd starts g and stops it when its test ends, showing its log
+// if the test failed.
+func (g *Gateway) startUntilEnd() {
+	g.t.Helper()
 	g.Start()
-	t.Cleanup(func() {
+	g.t.Cleanup(func() {
 		g.Stop()
-		if t.Failed() {
-			t.Logf("keyway log:\n%s", g.Logs())
+		if g.t.Failed() {
+			g.t.Logf("keyway log:\n%s", g.Logs())
 		}
 	})
-	return g
 }
 
 // WriteConfig replaces the config file; the running gateway may reload it.

@@ -22,15 +22,5 @@ func TestPostgresRestartUnderItsNameTakesBackItsSend(t *testing.T) {
 	Eventually(t, patience, "the process started again taking back its send", func() bool {
 		return strings.Contains(g.Logs(), "sends under way at the last stop were not recorded")
 	})
-	sent := g.Twilio.Sent()
-	if len(sent) != 1 {
-		t.Fatalf("Twilio got %d messages, want 1", len(sent))
-	}
-	Eventually(t, patience, "the reply recorded as sent with Twilio's sid", func() bool {
-		ms := g.Messages(from)
-		return len(ms) == 2 && ms[0].Status == "sent" && ms[0].ProviderID == sent[0].SID
-	})
-	if got := g.Twilio.Sent(); len(got) != 1 {
-		t.Fatalf("Twilio got %d messages, want 1: %+v", len(got), got)
-	}
+	sentOnceAndRecorded(t, g, from)
 }

@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 // A second `keyway serve` on a data file another one holds exits at once
@@ -65,9 +63,7 @@ func TestReadyzWithFullDisk(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("skipped: no unshare(1) to give keyway a tmpfs of its own; gateway's TestReadyzFollowsStorageCommits covers a failing store")
 	}
-	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t)}
-	g.Config = filepath.Join(g.Dir, "keyway.yaml")
-	g.WriteConfig(bigConfig)
+	g := newGateway(t, bigConfig)
 	data := filepath.Join(g.Dir, "data")
 	if err := os.Mkdir(data, 0o750); err != nil {
 		t.Fatal(err)
@@ -77,13 +73,7 @@ func TestReadyzWithFullDisk(t *testing.T) {
 		t.Skipf("skipped: cannot mount a tmpfs in a mount namespace here (%v: %s); gateway's TestReadyzFollowsStorageCommits covers a failing store", err, strings.TrimSpace(string(out)))
 	}
 	g.wrap = mount
-	g.Start()
-	t.Cleanup(func() {
-		g.Stop()
-		if t.Failed() {
-			t.Logf("keyway log:\n%s", g.Logs())
-		}
-	})
+	g.startUntilEnd()
 	// The tmpfs is seen through the gateway's own root.
 	inNS := filepath.Join("/proc", fmt.Sprint(g.cmd.Process.Pid), "root", data)
 	if _, err := os.Stat(filepath.Join(inNS, "keyway.db")); err != nil {

@@ -19,13 +19,7 @@ func TestRetentionPrunesOldMessages(t *testing.T) {
 			}
 			g.Config = g.Dir + "/keyway.yaml"
 			g.WriteConfig(echoConfig)
-			g.Start()
-			t.Cleanup(func() {
-				g.Stop()
-				if t.Failed() {
-					t.Logf("keyway log:\n%s", g.Logs())
-				}
-			})
+			g.startUntilEnd()
 			const contact = "+15553100001"
 			g.Text(Inbound{From: contact, Body: "keep me a while"})
 			repliesTo(t, g, contact, 1)

@@ -45,17 +45,7 @@ func TestSIGKILLDuringAcceptedSendIsNotSentTwice(t *testing.T) {
 	g.Kill()
 	g.Twilio.Release()
 	g.Start()
-	sent := g.Twilio.Sent()
-	if len(sent) != 1 {
-		t.Fatalf("Twilio got %d messages before the restart, want 1", len(sent))
-	}
-	Eventually(t, patience, "the reply recorded as sent with Twilio's sid", func() bool {
-		ms := g.Messages(from)
-		return len(ms) == 2 && ms[0].Status == "sent" && ms[0].ProviderID == sent[0].SID
-	})
-	if got := g.Twilio.Sent(); len(got) != 1 {
-		t.Fatalf("Twilio got %d messages, want 1: %+v", len(got), got)
-	}
+	sentOnceAndRecorded(t, g, from)
 	// A later reply to the same number goes out normally.
 	g.Text(Inbound{From: from, Body: "hours"})
 	g.Settled(t, from)
@@ -111,5 +101,23 @@ func TestLostAnswerThroughARegisteredProvider(t *testing.T) {
 	sends.mu.Unlock()
 	if got := sends.to(who); len(got) != 1 || reply.ProviderID != "FKOUT1" || lookups != 1 {
 		t.Fatalf("sent %d times, stored as %q, %d lookups; want once, FKOUT1, 1", len(got), reply.ProviderID, lookups)
+	}
+}
+
+// sentOnceAndRecorded checks, after a restart, that Twilio took the one
+// message it held before it, that the reply to from comes to be recorded
+// as sent with Twilio's sid, and that no second copy went out meanwhile.
+func sentOnceAndRecorded(t *testing.T, g *Gateway, from string) {
+	t.Helper()
+	sent := g.Twilio.Sent()
+	if len(sent) != 1 {
+		t.Fatalf("Twilio got %d messages before the restart, want 1: %+v", len(sent), sent)
+	}
+	Eventually(t, patience, "the reply recorded as sent with Twilio's sid", func() bool {
+		ms := g.Messages(from)
+		return len(ms) == 2 && ms[0].Status == "sent" && ms[0].ProviderID == sent[0].SID
+	})
+	if got := g.Twilio.Sent(); len(got) != 1 {
+		t.Fatalf("Twilio got %d messages, want 1: %+v", len(got), got)
 	}
 }

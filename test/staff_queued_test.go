@@ -4,11 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 // pacedSMS is a second SMS number of ours, at mps 0.05: after one send,
@@ -31,9 +28,7 @@ automations:
 // numbers, at mps 0.05.
 func startWithPacedNumber(t *testing.T, body string) *Gateway {
 	t.Helper()
-	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t)}
-	g.Config = filepath.Join(g.Dir, "keyway.yaml")
-	g.WriteConfig(body)
+	g := newGateway(t, body)
 	raw, err := os.ReadFile(g.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -46,13 +41,7 @@ func startWithPacedNumber(t *testing.T, body string) *Gateway {
 	if err := os.WriteFile(g.Config, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.Start()
-	t.Cleanup(func() {
-		g.Stop()
-		if t.Failed() {
-			t.Logf("keyway log:\n%s", g.Logs())
-		}
-	})
+	g.startUntilEnd()
 	return g
 }
 

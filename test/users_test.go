@@ -19,13 +19,7 @@ func StartGatewayUsers(t *testing.T, users, body string) *Gateway {
 	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), AdminUsers: users}
 	g.Config = filepath.Join(g.Dir, "keyway.yaml")
 	g.WriteConfig(body)
-	g.Start()
-	t.Cleanup(func() {
-		g.Stop()
-		if t.Failed() {
-			t.Logf("keyway log:\n%s", g.Logs())
-		}
-	})
+	g.startUntilEnd()
 	return g
 }
 
