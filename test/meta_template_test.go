@@ -2,7 +2,6 @@ package test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/keyway-sms/keyway/test/fakes"
 )
@@ -23,7 +22,7 @@ func TestMetaOutsideTheWindowSendsTheNamedTemplate(t *testing.T) {
 `)
 	const ann = "+15551238811"
 	startBy(t, g, "promo", "whatsapp:"+ann)
-	Eventually(t, 10*time.Second, "the template sent through the Graph API", func() bool { return len(graph.Sent()) == 1 })
+	Eventually(t, patience, "the template sent through the Graph API", func() bool { return len(graph.Sent()) == 1 })
 	s := graph.Sent()[0]
 	if s.Type != "template" || s.To != "15551238811" || s.PhoneNumberID != metaPhoneID {
 		t.Fatalf("send %+v, want a template to 15551238811 from %s", s, metaPhoneID)

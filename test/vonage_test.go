@@ -103,7 +103,7 @@ func TestVonageSMS(t *testing.T) {
 	if code := postVonage(t, g, vonage.InboundPath, signedVonage(in), in); code != http.StatusOK {
 		t.Fatalf("inbound answered %d", code)
 	}
-	Eventually(t, 10*time.Second, "the answer sent through Vonage", func() bool { return len(api.Sent()) == 1 })
+	Eventually(t, patience, "the answer sent through Vonage", func() bool { return len(api.Sent()) == 1 })
 	s := api.Sent()[0]
 	if s.From != "447700900123" || s.To != "447700900501" || s.Text != "Welcome, through Vonage" || s.Channel != "sms" || s.ClientRef == "" {
 		t.Errorf("send %+v", s)
@@ -121,7 +121,7 @@ func TestVonageSMS(t *testing.T) {
 		}
 	}
 	var reply storedMessage
-	Eventually(t, 10*time.Second, "the answer marked delivered", func() bool {
+	Eventually(t, patience, "the answer marked delivered", func() bool {
 		for _, m := range storedMessages(t, g, ann) {
 			if m.Direction == "out" {
 				reply = m
@@ -165,7 +165,7 @@ func TestVonageCompliance(t *testing.T) {
 	}
 	sentTo := func(want int) []string {
 		t.Helper()
-		Eventually(t, 10*time.Second, fmt.Sprintf("%d texts sent to Bob", want), func() bool { return len(api.SentTo(wire)) >= want })
+		Eventually(t, patience, fmt.Sprintf("%d texts sent to Bob", want), func() bool { return len(api.SentTo(wire)) >= want })
 		return api.SentTo(wire)
 	}
 
@@ -207,7 +207,7 @@ func TestVonageErrorAnswers(t *testing.T) {
 	if code := postVonage(t, g, vonage.InboundPath, signedVonage(in), in); code != http.StatusOK {
 		t.Fatalf("inbound answered %d", code)
 	}
-	Eventually(t, 20*time.Second, "the throttled answer sent on a later attempt", func() bool {
+	Eventually(t, patience, "the throttled answer sent on a later attempt", func() bool {
 		for _, m := range storedMessages(t, g, cy) {
 			if m.Direction == "out" {
 				return m.Status == "sent" && m.Attempts == 2
@@ -233,7 +233,7 @@ func TestVonageErrorAnswers(t *testing.T) {
 			Attempts  int    `json:"attempts"`
 		}
 	}
-	Eventually(t, 10*time.Second, "the refused answer recorded as failed", func() bool {
+	Eventually(t, patience, "the refused answer recorded as failed", func() bool {
 		g.Admin(http.MethodGet, "/api/v1/contacts/"+di+"/messages", nil, &failed)
 		return len(failed.Messages) == 2 && failed.Messages[0].Status == "failed"
 	})
@@ -260,7 +260,7 @@ func TestDevModeIsPerProvider(t *testing.T) {
 		t.Fatalf("unsigned inbound in dev mode answered %d", code)
 	}
 	g.Text(Inbound{From: viaTwilio, Body: "JOIN"})
-	g.Twilio.WaitSent(t, 1, 10*time.Second)
+	g.Twilio.WaitSent(t, 1, patience)
 	status := func(phone string) string {
 		for _, m := range storedMessages(t, g, phone) {
 			if m.Direction == "out" {
@@ -269,7 +269,7 @@ func TestDevModeIsPerProvider(t *testing.T) {
 		}
 		return ""
 	}
-	Eventually(t, 10*time.Second, "both answers settled", func() bool {
+	Eventually(t, patience, "both answers settled", func() bool {
 		return status(viaVonage) != "" && status(viaTwilio) == "twilio sent"
 	})
 	if got := status(viaVonage); got != "vonage dev" {
