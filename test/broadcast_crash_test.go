@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/keyway-sms/keyway/test/fakes"
 )
@@ -113,4 +114,51 @@ func TestBroadcastSurvivesSIGKILLDuringEnrolment(t *testing.T) {
 	mid := killDuringEnrolment(t, b.ID, len(contacts), 3, func() *Gateway { return g }, func(g *Gateway) { g.Start() })
 	t.Logf("%d kills landed mid-enrolment", mid)
 	checkOncePerContact(t, g, g.Twilio, b.ID, contacts)
+}
+
+// crashWaitConfig's automation waits before it sends, so that a process
+// killed mid-enrolment holds no send whose lease (a minute) the test would
+// wait out: the outbox's own crash tests cover sends.
+const crashWaitConfig = `
+automations:
+  - id: promo
+    steps:
+      - { type: wait, duration: 24h }
+      - { type: reply, text: "Deal for {{ contact.phone }}" }
+`
+
+// On PostgreSQL with two processes, the one enrolling a broadcast is
+// killed mid-way: the other takes it over once its lease has expired, and
+// every contact is still enrolled once.
+func TestPostgresBroadcastTakenOverWhenItsProcessDies(t *testing.T) {
+	gs := startShared(t, 2, crashWaitConfig)
+	contacts := crashContacts(2000)
+	b := gs[0].startBroadcast(t, map[string]any{"automation": "promo", "contacts": contacts})
+	var owner *Gateway
+	// startProcesses names process i "node<i>" (KEYWAY_INSTANCE): the
+	// broadcast's owner is that name, not host/pid.
+	Eventually(t, patience, "a process enrolling the broadcast", func() bool {
+		v := gs[0].broadcast(t, b.ID)
+		for i, g := range gs {
+			if v.Enrolled > 0 && v.Owner == fmt.Sprintf("node%d", i) {
+				owner = g
+			}
+		}
+		return owner != nil || v.Status == "done"
+	})
+	if owner == nil {
+		t.Fatalf("the broadcast finished before a process could be seen enrolling it: make it bigger")
+	}
+	other := gs[0]
+	if other == owner {
+		other = gs[1]
+	}
+	owner.Kill()
+	killedAt := other.broadcast(t, b.ID)
+	if killedAt.Status == "done" {
+		t.Fatalf("the broadcast finished before its process was killed: make it bigger")
+	}
+	start := time.Now()
+	checkOncePerContact(t, other, nil, b.ID, contacts)
+	t.Logf("killed at %d enrolled; the other process finished it %v later", killedAt.Enrolled, time.Since(start).Round(time.Second))
 }
