@@ -118,10 +118,11 @@ type Tx interface {
 	BroadcastContacts(id string, from, limit int) ([]string, error)
 	// ClaimBroadcast leases to owner until now+lease the first broadcast
 	// (in id order) that is running, or scheduled with At at or before
-	// now, and holds no lease, an expired one or one of owner's; it stores
-	// it running and returns it, or returns engine.ErrNotFound. Its cost
-	// grows with the open broadcasts, not with all stored.
-	ClaimBroadcast(now time.Time, lease time.Duration, owner string) (*Broadcast, error)
+	// now, holds no lease, an expired one or one of owner's, and that skip
+	// (when not nil) does not pass over; it stores it running and returns
+	// it, or returns engine.ErrNotFound. Its cost grows with the open
+	// broadcasts, not with all stored.
+	ClaimBroadcast(now time.Time, lease time.Duration, owner string, skip func(*Broadcast) (bool, error)) (*Broadcast, error)
 	// CountGroup returns how many contacts are members of group.
 	CountGroup(group string) (int, error)
 }

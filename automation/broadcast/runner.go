@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -131,6 +132,9 @@ func (r *Runner) StartIn(x engine.Enroller, spec Spec) (*Broadcast, error) {
 	if err != nil {
 		return nil, err
 	}
+	if on, err := engine.Enrolls(x.Tx(), r.e.Set().Automation(b.Automation)); err != nil || !on {
+		return nil, fmt.Errorf("broadcast: automation %q: %w", b.Automation, cmp.Or(err, engine.ErrPausedFromDashboard))
+	}
 	if err := tx.PutBroadcast(b); err != nil {
 		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
 	}
@@ -155,6 +159,9 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 	b, err := r.record(spec, leased)
 	if err != nil {
 		return nil, err
+	}
+	if p, err := r.e.PauseOf(ctx, b.Automation); err != nil || p != nil {
+		return nil, fmt.Errorf("broadcast: automation %q: %w", b.Automation, cmp.Or(err, engine.ErrPausedFromDashboard))
 	}
 	if leased {
 		r.take(b.ID) // before it is stored, so that Run does not take it too
@@ -353,14 +360,39 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
+// claim leases the first due broadcast that this process can enroll now:
+// it passes over the ones it enrolls already (a manual start) and those of
+// a paused automation, so that they hold up no other.
 func (r *Runner) claim(ctx context.Context) (*Broadcast, error) {
+	set := r.e.Set()
 	var b *Broadcast
 	err := r.update(ctx, func(tx Tx) error {
+		meta, ok := tx.(engine.MetaStore)
+		if !ok {
+			return ErrNoStore
+		}
+		skip := func(b *Broadcast) (bool, error) {
+			if r.isRunning(b.ID) {
+				return true, nil
+			}
+			a := set.Automation(b.Automation)
+			if a == nil {
+				return false, nil // claimed, to be canceled by its first batch
+			}
+			on, err := engine.Enrolls(meta, a)
+			return !on, err
+		}
 		var err error
-		b, err = tx.ClaimBroadcast(r.e.Now(), r.o.Lease, r.o.Owner)
+		b, err = tx.ClaimBroadcast(r.e.Now(), r.o.Lease, r.o.Owner, skip)
 		return err
 	})
 	return b, err
+}
+
+func (r *Runner) isRunning(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running[id]
 }
 
 // take marks broadcast id as enrolled by this process, unless it is.
@@ -509,8 +541,8 @@ func (r *Runner) batch(ctx context.Context, x engine.Enroller, held *Broadcast) 
 		b.Status, b.Reason, b.FinishedAt, b.UpdatedAt = StatusCanceled, "the automation was removed from the config", &now, now
 		return b, tx.PutBroadcast(b)
 	}
-	if !a.Enabled {
-		return nil, errHold
+	if on, err := engine.Enrolls(x.Tx(), a); err != nil || !on {
+		return nil, cmp.Or(err, errHold)
 	}
 	addrs, cursor, last, err := r.page(x, tx, b)
 	if err != nil {

@@ -332,3 +332,49 @@ func TestStartRefusesWhatTheConfigLacks(t *testing.T) {
 		t.Errorf("no group, tag nor contacts: no error")
 	}
 }
+
+// A pause from the dashboard refuses a start, as the file's enabled: false
+// does, and holds a broadcast that was started before it.
+func TestADashboardPauseRefusesAndHolds(t *testing.T) {
+	sim := simtest.At(t, simtest.Compile(t, promoConfig), start)
+	phones := members(t, sim.Store, 3)
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	held, err := r.Start(t.Context(), broadcast.Spec{Automation: "drip", Group: "news", At: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Engine.SetPaused(t.Context(), "drip", true); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Contacts: phones}); !errors.Is(err, engine.ErrPaused) {
+		t.Errorf("a manual start of an automation paused from the dashboard: %+v, %v; want ErrPaused", b, err)
+	}
+	sim.Clock.Advance(time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	// A broadcast due after the held one is enrolled all the same.
+	other, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo", Group: "news"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *broadcast.Broadcast
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
+		r.Wake()
+		if got, _ = r.Get(t.Context(), other.ID); got.Status == broadcast.StatusDone {
+			break
+		}
+	}
+	cancel()
+	<-done
+	if got.Status != broadcast.StatusDone || got.Enrolled != 3 {
+		t.Errorf("the broadcast after the held one: %s, %d enrolled; want done, 3", got.Status, got.Enrolled)
+	}
+	if per, _ := enrollments(t, sim.Store, "drip", held.ID); len(per) != 0 {
+		t.Errorf("the paused automation's broadcast enrolled %d contacts", len(per))
+	}
+	if b, _ := r.Get(t.Context(), held.ID); !b.Open() {
+		t.Errorf("the held broadcast: %s, want it still open", b.Status)
+	}
+}

@@ -88,10 +88,17 @@ func readPause(tx interface{ Meta(string) ([]byte, error) }, a *Automation) (*Pa
 // enrolls reports whether a takes new enrollments in the transaction of
 // t: enabled in the file and not paused from the dashboard.
 func (t *turn) enrolls(a *Automation) (bool, error) {
+	return Enrolls(t.tx, a)
+}
+
+// Enrolls reports whether a takes new enrollments, as tx has it: enabled
+// in the file and not paused from the dashboard (what a broadcast checks
+// before each batch).
+func Enrolls(tx interface{ Meta(string) ([]byte, error) }, a *Automation) (bool, error) {
 	if !a.Enabled {
 		return false, nil
 	}
-	p, err := readPause(t.tx, a)
+	p, err := readPause(tx, a)
 	return p == nil, err
 }
 

@@ -126,7 +126,7 @@ func (t *boltTx) BroadcastContacts(id string, from, limit int) ([]string, error)
 }
 
 // ClaimBroadcast implements broadcast.Tx.
-func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string) (*broadcast.Broadcast, error) {
+func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string, skip func(*broadcast.Broadcast) (bool, error)) (*broadcast.Broadcast, error) {
 	if !t.writable {
 		return nil, errReadOnly
 	}
@@ -138,6 +138,15 @@ func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 		}
 		if b.At.After(now) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
 			continue
+		}
+		if skip != nil {
+			pass, err := skip(b)
+			if err != nil {
+				return nil, fmt.Errorf("bolt: claim broadcast %s: %w", b.ID, err)
+			}
+			if pass {
+				continue
+			}
 		}
 		b.Status, b.Owner, b.LeaseUntil, b.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
 		return b, t.PutBroadcast(b)

@@ -129,7 +129,7 @@ func (tx *memTx) BroadcastContacts(id string, from, limit int) ([]string, error)
 }
 
 // ClaimBroadcast implements broadcast.Tx.
-func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string) (*broadcast.Broadcast, error) {
+func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string, skip func(*broadcast.Broadcast) (bool, error)) (*broadcast.Broadcast, error) {
 	if err := tx.write(); err != nil {
 		return nil, err
 	}
@@ -142,6 +142,16 @@ func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 		}
 		if b.At.After(now) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
 			return true
+		}
+		if skip != nil {
+			var pass bool
+			if pass, err = skip(b); err != nil {
+				err = fmt.Errorf("mem: claim broadcast %s: %w", id, err)
+				return false
+			}
+			if pass {
+				return true
+			}
 		}
 		found = b
 		return false

@@ -116,7 +116,7 @@ func (t *pgTx) BroadcastContacts(id string, from, limit int) ([]string, error) {
 
 // ClaimBroadcast implements broadcast.Tx: it looks at the open broadcasts
 // only, each under its lock.
-func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string) (*broadcast.Broadcast, error) {
+func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string, skip func(*broadcast.Broadcast) (bool, error)) (*broadcast.Broadcast, error) {
 	if !t.writable {
 		return nil, errReadOnly
 	}
@@ -131,6 +131,15 @@ func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string) 
 		}
 		if !b.Open() || b.At.After(now) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
 			continue
+		}
+		if skip != nil {
+			pass, err := skip(b)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: claim broadcast %s: %w", b.ID, err)
+			}
+			if pass {
+				continue
+			}
 		}
 		b.Status, b.Owner, b.LeaseUntil, b.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
 		return b, t.PutBroadcast(b)

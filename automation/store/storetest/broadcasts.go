@@ -13,6 +13,7 @@ import (
 var broadcastCases = []testCase{
 	{"broadcasts/round-trip-and-list", testBroadcastRoundTrip},
 	{"broadcasts/claim", testBroadcastClaim},
+	{"broadcasts/claim-skips", testBroadcastClaimSkips},
 	{"broadcasts/listed-contacts", testBroadcastContacts},
 	{"broadcasts/counts-sends", testBroadcastCountsSends},
 	{"broadcasts/counts-replies", testBroadcastCountsReplies},
@@ -109,30 +110,37 @@ func testBroadcastRoundTrip(t *testing.T, s engine.Store) {
 	}
 }
 
+// claimBroadcast claims a broadcast for owner at now, passing over those
+// skip names; it returns its id, or "" when none was claimable.
+func claimBroadcast(t *testing.T, s engine.Store, now time.Time, owner string, skip func(*broadcast.Broadcast) (bool, error)) string {
+	t.Helper()
+	var id string
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		b, err := btx(t, tx)
+		if err != nil {
+			return err
+		}
+		got, err := b.ClaimBroadcast(now, 10*time.Second, owner, skip)
+		if errors.Is(err, engine.ErrNotFound) {
+			id = ""
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id = got.ID
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ClaimBroadcast: %v", err)
+	}
+	return id
+}
+
 func testBroadcastClaim(t *testing.T, s engine.Store) {
 	claim := func(now time.Time, owner string) string {
 		t.Helper()
-		var id string
-		err := s.Update(t.Context(), func(tx engine.Tx) error {
-			b, err := btx(t, tx)
-			if err != nil {
-				return err
-			}
-			got, err := b.ClaimBroadcast(now, 10*time.Second, owner)
-			if errors.Is(err, engine.ErrNotFound) {
-				id = ""
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			id = got.ID
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("ClaimBroadcast: %v", err)
-		}
-		return id
+		return claimBroadcast(t, s, now, owner, nil)
 	}
 	bupdate(t, s, func(tx broadcast.Tx) error {
 		later := newBroadcast("b1", broadcast.StatusScheduled, t0.Add(time.Hour))
@@ -171,6 +179,45 @@ func testBroadcastClaim(t *testing.T, s engine.Store) {
 	})
 	if id := claim(t0.Add(2*time.Hour), "p3"); id != "" {
 		t.Errorf("claimed %q: a canceled broadcast is not claimable", id)
+	}
+}
+
+// A broadcast the claim's skip passes over (its automation paused) stays
+// as it was and holds up none after it; an error of skip fails the claim.
+func testBroadcastClaimSkips(t *testing.T, s engine.Store) {
+	bupdate(t, s, func(tx broadcast.Tx) error {
+		for _, id := range []string{"b1", "b2"} {
+			b := newBroadcast(id, broadcast.StatusScheduled, t0)
+			if id == "b1" {
+				b.Automation = "paused"
+			}
+			if err := tx.PutBroadcast(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	paused := func(b *broadcast.Broadcast) (bool, error) { return b.Automation == "paused", nil }
+	if id := claimBroadcast(t, s, t0, "p1", paused); id != "b2" {
+		t.Errorf("claimed %q, want b2: the skipped b1 must not hold it up", id)
+	}
+	if got := getBroadcast(t, s, "b1"); got.Status != broadcast.StatusScheduled || got.Owner != "" {
+		t.Errorf("skipped b1: status %s owner %q; want it scheduled and unleased still", got.Status, got.Owner)
+	}
+	boom := errors.New("boom")
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		b, err := btx(t, tx)
+		if err != nil {
+			return err
+		}
+		_, err = b.ClaimBroadcast(t0, 10*time.Second, "p1", func(*broadcast.Broadcast) (bool, error) { return false, boom })
+		return err
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("ClaimBroadcast with a failing skip: %v, want its error", err)
+	}
+	if id := claimBroadcast(t, s, t0, "p1", nil); id != "b1" {
+		t.Errorf("without skip: claimed %q, want b1", id)
 	}
 }
 
