@@ -147,6 +147,18 @@ func csrfToken(c *fiber.Ctx) string {
 // Times show in defaults.timezone, and contacts by the names a handler
 // put in the request's locals (see dashNames).
 func (g *Gateway) render(c *fiber.Ctx, page, title string, data any) error {
+	return g.renderTemplate(c, page, "", title, data)
+}
+
+// renderPart answers with the part named part of page (a template the
+// page defines), for poll.js: the same data as the whole page.
+func (g *Gateway) renderPart(c *fiber.Ctx, page, part string, data any) error {
+	return g.renderTemplate(c, page, part, "", data)
+}
+
+// renderTemplate answers with page, or with only its part named part
+// when part is not empty.
+func (g *Gateway) renderTemplate(c *fiber.Ctx, page, part, title string, data any) error {
 	view := map[string]any{"Title": title, "Page": page, "Data": data, "Actor": actor(c)}
 	if se, ok := c.Locals("session").(*session); ok {
 		view["CSRF"] = se.csrf
@@ -159,8 +171,13 @@ func (g *Gateway) render(c *fiber.Ctx, page, title string, data any) error {
 	}
 	t.Funcs(pageFuncs(set.Config.Location(), names, set)).Funcs(template.FuncMap{"consoleurl": g.consoleURL})
 	var b strings.Builder
-	if err := t.Execute(&b, view); err != nil {
-		return fmt.Errorf("gateway: dashboard page %s: %w", page, err)
+	if part == "" {
+		err = t.Execute(&b, view)
+	} else {
+		err = t.ExecuteTemplate(&b, part, view)
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: dashboard page %s %s: %w", page, part, err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.SendString(b.String())

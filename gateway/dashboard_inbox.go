@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -41,28 +40,6 @@ func (g *Gateway) inboxRoutes(d fiber.Router, in, admin fiber.Handler) {
 	d.Get("/start", in, admin, g.dashStartPage)
 	d.Post("/start/confirm", in, admin, g.dashStartConfirm)
 	d.Post("/start", in, admin, g.dashStart)
-}
-
-// renderPart answers with the part named part of page (a template the
-// page defines), for poll.js: the same data as the whole page.
-func (g *Gateway) renderPart(c *fiber.Ctx, page, part string, data any) error {
-	view := map[string]any{"Page": page, "Data": data, "Actor": actor(c)}
-	if se, ok := c.Locals("session").(*session); ok {
-		view["CSRF"] = se.csrf
-	}
-	set := g.engine.Set()
-	names, _ := c.Locals("names").(map[string]string)
-	t, err := pages[page].Clone()
-	if err != nil {
-		return fmt.Errorf("gateway: dashboard page %s: %w", page, err)
-	}
-	t.Funcs(pageFuncs(set.Config.Location(), names, set))
-	var b strings.Builder
-	if err := t.ExecuteTemplate(&b, part, view); err != nil {
-		return fmt.Errorf("gateway: dashboard page %s, part %s: %w", page, part, err)
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.SendString(b.String())
 }
 
 func (g *Gateway) dashInbox(c *fiber.Ctx) error {
@@ -104,8 +81,9 @@ type conversationView struct {
 }
 
 // conversation reads what the conversation page of the contact with
-// phone shows.
-func (g *Gateway) conversation(c *fiber.Ctx, phone string) (*conversationView, error) {
+// phone shows; with chatOnly, only what its chat part shows (the contact
+// and its messages), which poll.js asks for every few seconds.
+func (g *Gateway) conversation(c *fiber.Ctx, phone string, chatOnly bool) (*conversationView, error) {
 	v := &conversationView{Self: "/admin/inbox/" + url.PathEscape(phone)}
 	v.Poll = v.Self + "?part=timeline"
 	var ens []*engine.Enrollment
@@ -114,7 +92,7 @@ func (g *Gateway) conversation(c *fiber.Ctx, phone string) (*conversationView, e
 		if v.Contact, err = tx.Contact(phone); err != nil {
 			return err
 		}
-		if v.Messages, err = tx.Messages(phone, timelineSize); err != nil {
+		if v.Messages, err = tx.Messages(phone, timelineSize); err != nil || chatOnly {
 			return err
 		}
 		ens, err = tx.ActiveEnrollments(phone)
@@ -126,13 +104,17 @@ func (g *Gateway) conversation(c *fiber.Ctx, phone string) (*conversationView, e
 	if err != nil {
 		return nil, err
 	}
+	v.Clipped = len(v.Messages) == timelineSize
+	slices.Reverse(v.Messages) // a chat: the oldest at the top
+	c.Locals("names", map[string]string{phone: v.Contact.Name})
+	if chatOnly {
+		return v, nil
+	}
 	for _, en := range ens {
 		if en.Status == engine.EnrollmentHandoff && en.Handoff != nil {
 			v.Handoff = en
 		}
 	}
-	v.Clipped = len(v.Messages) == timelineSize
-	slices.Reverse(v.Messages) // a chat: the oldest at the top
 	list, err := g.engine.Inbox(c.UserContext())
 	if err != nil {
 		return nil, err
@@ -145,7 +127,6 @@ func (g *Gateway) conversation(c *fiber.Ctx, phone string) (*conversationView, e
 	if v.Channel, err = g.engine.SendChannel(c.UserContext(), phone); err != nil {
 		return nil, err
 	}
-	c.Locals("names", map[string]string{phone: v.Contact.Name})
 	return v, nil
 }
 
@@ -162,11 +143,12 @@ func (g *Gateway) dashConversation(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
 	}
-	v, err := g.conversation(c, phone)
+	chatOnly := c.Query("part") == "timeline"
+	v, err := g.conversation(c, phone, chatOnly)
 	if err != nil {
 		return err
 	}
-	if c.Query("part") == "timeline" {
+	if chatOnly {
 		return g.renderPart(c, "conversation", "chat", v)
 	}
 	v.Done = c.Query("done")
@@ -193,7 +175,7 @@ func (g *Gateway) dashAnswer(c *fiber.Ctx) error {
 	if d.NotSent == "" {
 		return c.Redirect("/admin/inbox/"+url.PathEscape(phone)+"?done=sent", fiber.StatusSeeOther)
 	}
-	v, err := g.conversation(c, phone)
+	v, err := g.conversation(c, phone, false)
 	if err != nil {
 		return err
 	}

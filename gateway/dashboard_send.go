@@ -330,16 +330,27 @@ func (g *Gateway) dashStartPage(c *fiber.Ctx) error {
 	return g.render(c, "start", "Start an automation", g.startData(readStartForm(c, c.Query)))
 }
 
-// dashStartConfirm checks the start page's form and shows how many
-// contacts the start reaches, with a button that starts it.
-func (g *Gateway) dashStartConfirm(c *fiber.Ctx) error {
+// startPlanned reads the start page's form and plans it. When the form
+// has problems it answers with the form and them (422) and returns a nil
+// plan.
+func (g *Gateway) startPlanned(c *fiber.Ctx) (*startData, *startPlan, error) {
 	f := readStartForm(c, c.FormValue)
 	d := g.startData(f)
 	p, problems := g.plan(c.UserContext(), f)
 	if len(problems) > 0 {
 		d.Problems = problems
 		c.Status(fiber.StatusUnprocessableEntity)
-		return g.render(c, "start", "Start an automation", d)
+		return nil, nil, g.render(c, "start", "Start an automation", d)
+	}
+	return d, p, nil
+}
+
+// dashStartConfirm checks the start page's form and shows how many
+// contacts the start reaches, with a button that starts it.
+func (g *Gateway) dashStartConfirm(c *fiber.Ctx) error {
+	d, p, err := g.startPlanned(c)
+	if p == nil {
+		return err
 	}
 	d.Plan = p
 	return g.render(c, "start", "Start "+p.Automation.ID+"?", d)
@@ -347,13 +358,9 @@ func (g *Gateway) dashStartConfirm(c *fiber.Ctx) error {
 
 // dashStart starts what the confirmation page showed.
 func (g *Gateway) dashStart(c *fiber.Ctx) error {
-	f := readStartForm(c, c.FormValue)
-	d := g.startData(f)
-	p, problems := g.plan(c.UserContext(), f)
-	if len(problems) > 0 {
-		d.Problems = problems
-		c.Status(fiber.StatusUnprocessableEntity)
-		return g.render(c, "start", "Start an automation", d)
+	d, p, err := g.startPlanned(c)
+	if p == nil {
+		return err
 	}
 	user := actor(c)
 	res, err := g.startNow(c.UserContext(), p, user.Name)

@@ -181,6 +181,17 @@ func fits(t *testing.T, ctx context.Context, page string, width int) {
 	if scroll > width {
 		t.Errorf("%s at %d px is %d px wide: it scrolls sideways", page, width, scroll)
 	}
+	// A column title wraps between its words, never inside one: a range
+	// over its text has no more line boxes than it has words.
+	var broken []string
+	run(t, ctx, "column titles of "+page, chromedp.Evaluate(`Array.from(document.querySelectorAll("thead th")).filter(th => {
+		const r = document.createRange();
+		r.selectNodeContents(th);
+		return r.getClientRects().length > th.textContent.trim().split(/\s+/).length;
+	}).map(th => th.textContent.trim())`, &broken))
+	if len(broken) > 0 {
+		t.Errorf("%s at %d px breaks the column titles %q inside a word", page, width, broken)
+	}
 }
 
 func TestDashboardInABrowser(t *testing.T) {

@@ -80,6 +80,15 @@ func TestUsersRolesAndReload(t *testing.T) {
 		{http.MethodGet, "/admin/reload", nil},
 		{http.MethodPost, "/admin/automations/join/pause", url.Values{"csrf": {bobCSRF}, "paused": {"1"}}},
 		{http.MethodPost, "/admin/enrollments/0000/cancel", url.Values{"csrf": {bobCSRF}}},
+		{http.MethodGet, "/admin/start", nil},
+		{http.MethodPost, "/admin/start/confirm", url.Values{"csrf": {bobCSRF}, "automation": {"join"}, "target": {"group"}, "group": {"newsletter"}}},
+		{http.MethodPost, "/admin/start", url.Values{"csrf": {bobCSRF}, "automation": {"join"}, "target": {"group"}, "group": {"newsletter"}}},
+		{http.MethodGet, "/admin/contacts/import", nil},
+		{http.MethodPost, "/admin/contacts/import", url.Values{"csrf": {bobCSRF}}},
+		{http.MethodPost, "/admin/contacts/import/0000/apply", url.Values{"csrf": {bobCSRF}}},
+		{http.MethodGet, "/admin/contacts.csv", nil},
+		{http.MethodGet, "/admin/broadcasts", nil},
+		{http.MethodGet, "/admin/overview", nil},
 	} {
 		res, body := dashDo(t, bob, try.method, g.URL+try.path, try.form)
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "only an admin may do this") {

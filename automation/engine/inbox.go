@@ -22,6 +22,10 @@ const InboxWindow = StaffAnswerWindow
 // reads to tell whether staff answered it and what was said last.
 const inboxScan = 50
 
+// inboxGlance is how many of them it reads first: the page is polled
+// every few seconds, and the latest few messages usually tell already.
+const inboxGlance = 8
+
 // InboxEntry is one conversation in the inbox.
 type InboxEntry struct {
 	// Ref is the conversation's reference (without "#").
@@ -71,6 +75,15 @@ func (e *Engine) Inbox(ctx context.Context) ([]InboxEntry, error) {
 
 func inbox(tx inboxTx, set *Set, now time.Time) ([]InboxEntry, error) {
 	byContact := map[string]*InboxEntry{}
+	convs := map[string]*Conversation{} // by reference: a desk lists a conversation's forwards one by one
+	lookup := func(ref string) (*Conversation, error) {
+		if conv, ok := convs[ref]; ok {
+			return conv, nil
+		}
+		conv, err := conversation(tx, ref)
+		convs[ref] = conv
+		return conv, err
+	}
 	entry := func(conv *Conversation) *InboxEntry {
 		en := byContact[conv.Contact]
 		if en == nil {
@@ -92,7 +105,7 @@ func inbox(tx inboxTx, set *Set, now time.Time) ([]InboxEntry, error) {
 			if now.Sub(f.At) > InboxWindow {
 				continue
 			}
-			conv, err := conversation(tx, f.Ref)
+			conv, err := lookup(f.Ref)
 			if err != nil {
 				return nil, err
 			}
@@ -113,7 +126,7 @@ func inbox(tx inboxTx, set *Set, now time.Time) ([]InboxEntry, error) {
 		return nil, err
 	}
 	for _, h := range handoffs {
-		conv, err := conversation(tx, h.Ref)
+		conv, err := lookup(h.Ref)
 		if err != nil {
 			return nil, err
 		}
@@ -147,9 +160,15 @@ func inbox(tx inboxTx, set *Set, now time.Time) ([]InboxEntry, error) {
 }
 
 // readMessages fills in the entry's activity, last message and whether
-// staff answered since the latest forward, from its latest messages.
+// staff answered since the latest forward, from its latest messages: the
+// first inboxGlance, and up to inboxScan when those do not tell.
 func (en *InboxEntry) readMessages(tx inboxTx) error {
-	msgs, err := tx.Messages(en.Contact, inboxScan)
+	msgs, err := tx.Messages(en.Contact, inboxGlance)
+	if err == nil && len(msgs) == inboxGlance {
+		if last, _, decided := scanMessages(msgs); last == nil || !decided {
+			msgs, err = tx.Messages(en.Contact, inboxScan)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("messages of %s: %w", en.Contact, err)
 	}
@@ -162,33 +181,45 @@ func (en *InboxEntry) readMessages(tx inboxTx) error {
 	if len(msgs) > 0 && msgs[0].CreatedAt.After(en.Activity) {
 		en.Activity = msgs[0].CreatedAt
 	}
-	decided := false
-	for _, m := range msgs {
-		forward := m.Direction == Outbound && m.Purpose == PurposeForward
-		if en.Last == nil && !forward {
-			en.Last = m
-			if m.Direction == Inbound && m.Channel != "" {
-				en.Channel = m.Channel
-			}
-		}
-		if !decided {
-			switch {
-			case m.Direction == Outbound && m.Purpose == PurposeStaff && m.Status != StatusFailed && m.Status != StatusSuppressed:
-				decided = true
-			case forward:
-				en.Unanswered, decided = true, true
-			}
-		}
-		if decided && en.Last != nil {
-			break
+	last, unanswered, decided := scanMessages(msgs)
+	if last != nil {
+		en.Last = last
+		if last.Direction == Inbound && last.Channel != "" {
+			en.Channel = last.Channel
 		}
 	}
+	en.Unanswered = unanswered
 	// A handoff whose forwards are all older than the messages read is
 	// waiting for staff all the same when nobody answered in them.
 	if !decided && en.Handoff != nil {
 		en.Unanswered = true
 	}
 	return nil
+}
+
+// scanMessages reads a conversation's messages, the latest first: last is
+// the latest one to or from the contact (not a forward); decided says
+// whether a forward or a staff answer is among them, and unanswered
+// whether the latest of those is a forward.
+func scanMessages(msgs []*Message) (last *Message, unanswered, decided bool) {
+	for _, m := range msgs {
+		forward := m.Direction == Outbound && m.Purpose == PurposeForward
+		if last == nil && !forward {
+			last = m
+		}
+		if !decided {
+			switch {
+			case m.Direction == Outbound && m.Purpose == PurposeStaff && m.Status != StatusFailed && m.Status != StatusSuppressed:
+				decided = true
+			case forward:
+				unanswered, decided = true, true
+			}
+		}
+		if decided && last != nil {
+			break
+		}
+	}
+	return last, unanswered, decided
 }
 
 // StaffNumbers returns every staff number, in order.

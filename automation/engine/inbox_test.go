@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +196,34 @@ func message(t *testing.T, store engine.Store, id string) *engine.Message {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// The inbox reads a conversation's latest few messages first and more
+// when those do not show a forward or a staff answer: a forward behind
+// more automation messages than the first read takes is still
+// unanswered.
+func TestInboxForwardBehindManyMessages(t *testing.T) {
+	const bob = "+15551230002"
+	e, clock, store := refEngine(t, inboxConfig, "BBBB")
+	sayFrom(t, e, store, 1, bob, "sms", "where is my order?")
+	err := store.Update(context.Background(), func(tx engine.Tx) error {
+		for i := range 12 {
+			clock.Advance(time.Second)
+			m := &engine.Message{
+				ID: fmt.Sprintf("auto-%02d", i), Direction: engine.Outbound, Contact: bob, To: []string{bob}, From: "+15005550006",
+				Channel: "sms", Body: fmt.Sprintf("update %d", i), Status: engine.StatusSent, CreatedAt: clock.Now(),
+			}
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := inboxOf(t, e)
+	if len(list) != 1 || !list[0].Unanswered || list[0].Last == nil || list[0].Last.Body != "update 11" {
+		t.Fatalf("inbox = %+v, want Bob unanswered with update 11 last", list)
+	}
 }
