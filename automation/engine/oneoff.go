@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
@@ -37,17 +38,17 @@ type OneOffChannel struct {
 	InWindow bool
 }
 
-// oneOffChannel is OneOffChannel for the contact of t.
-func oneOffChannel(t *turn) OneOffChannel {
-	ch := t.contact.Channel
+// oneOffChannel is OneOffChannel for contact c at now.
+func oneOffChannel(set *Set, c *Contact, now time.Time) OneOffChannel {
+	ch := c.Channel
 	if ch == "" {
 		ch = config.ChannelSMS
 	}
-	out := OneOffChannel{Channel: ch, From: t.sender(ch, ""), InWindow: true}
+	out := OneOffChannel{Channel: ch, From: senderFor(set, c, ch), InWindow: true}
 	if ch == config.ChannelWhatsApp {
-		out.InWindow = t.contact.InWindow(ch, t.now)
+		out.InWindow = c.InWindow(ch, now)
 	}
-	for _, n := range t.set.Config.Numbers() {
+	for _, n := range set.Config.Numbers() {
 		if n.Number == out.From && n.Channel == ch {
 			out.Provider = n.Provider
 		}
@@ -83,22 +84,19 @@ func (o OneOff) notSendable(contact *Contact, c OneOffChannel) string {
 }
 
 // SendChannel returns where a one-off message to the contact with phone
-// would go now.
+// would go now. It only reads (the conversation page asks it at each
+// refresh); an unknown contact is ErrNotFound.
 func (e *Engine) SendChannel(ctx context.Context, phone string) (OneOffChannel, error) {
-	out, err := transactValue(ctx, e, nil, func(x *unitOfWork) (OneOffChannel, error) {
-		if _, err := x.tx.Contact(phone); err != nil {
-			return OneOffChannel{}, err
-		}
-		t, err := x.turn(phone)
-		if err != nil {
-			return OneOffChannel{}, err
-		}
-		return oneOffChannel(t), nil
+	var c *Contact
+	err := e.store.View(ctx, func(tx Tx) error {
+		var err error
+		c, err = tx.Contact(phone)
+		return err
 	})
 	if err != nil {
 		return OneOffChannel{}, fmt.Errorf("engine: channel of %s: %w", phone, err)
 	}
-	return out, nil
+	return oneOffChannel(e.Set(), c, e.clock.Now()), nil
 }
 
 // Send sends o to the stored contact with phone, for the person ctx names
@@ -118,7 +116,7 @@ func (e *Engine) Send(ctx context.Context, phone string, o OneOff) (Delivery, er
 		if err != nil {
 			return Delivery{}, err
 		}
-		c := oneOffChannel(t)
+		c := oneOffChannel(t.set, t.contact, t.now)
 		if why := o.notSendable(t.contact, c); why != "" {
 			return Delivery{NotSent: why}, nil
 		}

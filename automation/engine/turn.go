@@ -284,10 +284,17 @@ func (t *turn) sender(channel, explicit string) string {
 	if explicit != "" {
 		return explicit
 	}
-	if n := t.contact.LastTo[channel]; n != "" {
+	return senderFor(t.set, t.contact, channel)
+}
+
+// senderFor is the number a send to c on channel goes from when no step
+// names one: the number c last wrote to there, else the first configured
+// number of the channel.
+func senderFor(set *Set, c *Contact, channel string) string {
+	if n := c.LastTo[channel]; n != "" {
 		return n
 	}
-	for _, n := range t.set.Config.Numbers() {
+	for _, n := range set.Config.Numbers() {
 		if n.Channel == channel {
 			return n.Number
 		}

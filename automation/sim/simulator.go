@@ -348,13 +348,9 @@ func (s *Simulator) printMessage(m *engine.Message) {
 	}
 	// Choices show as a provider without buttons sends them: numbered
 	// lines after the text, each indented under the message.
-	body := indentRest(engine.TextWithChoices(m), "    ")
-	if m.ContentSID != "" {
-		body = "template " + m.ContentSID + " " + contentVariables(m.ContentVariables)
-	}
-	if m.Template != nil {
-		vars, _ := json.Marshal(m.Template.Variables)
-		body = "template " + m.Template.Name + " (" + m.Template.Language + ") " + string(vars)
+	body := TemplateText(m)
+	if body == "" {
+		body = indentRest(engine.TextWithChoices(m), "    ")
 	}
 	switch {
 	case m.Kind == engine.KindEmail:
@@ -371,14 +367,26 @@ func (s *Simulator) printMessage(m *engine.Message) {
 	}
 }
 
-// contentVariables writes a template's variables as JSON, keys sorted, as
-// they are sent.
-func contentVariables(vars map[string]string) string {
+// TemplateText shows a template send: `template HX… {"1":"…"}` (a
+// content SID and its rendered variables as JSON, keys sorted, as they are
+// sent) or `template name (en_US) ["…"]` (a named template, its language
+// and variables); "" for a message that is no template.
+func TemplateText(m *engine.Message) string {
+	var vars any
+	var what string
+	switch {
+	case m.Template != nil:
+		what, vars = m.Template.Name+" ("+m.Template.Language+")", m.Template.Variables
+	case m.ContentSID != "":
+		what, vars = m.ContentSID, m.ContentVariables
+	default:
+		return ""
+	}
 	b, err := json.Marshal(vars)
 	if err != nil {
-		return fmt.Sprint(vars)
+		return "template " + what + " " + fmt.Sprint(vars)
 	}
-	return string(b)
+	return "template " + what + " " + string(b)
 }
 
 // indentRest puts prefix before every line of s but the first.

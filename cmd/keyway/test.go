@@ -220,15 +220,10 @@ func observe(ctx context.Context, s *sim.Simulator, res sim.SimResult) (*observe
 // template send `template HX… {"1":"…"}`, its content SID and its rendered
 // variables as JSON; for a named template `template name (en_US) ["…"]`.
 func sentText(m *engine.Message) string {
-	if m.Template != nil {
-		vars, _ := json.Marshal(m.Template.Variables)
-		return "template " + m.Template.Name + " (" + m.Template.Language + ") " + string(vars)
+	if t := sim.TemplateText(m); t != "" {
+		return t
 	}
-	if m.ContentSID == "" {
-		return engine.TextWithChoices(m)
-	}
-	vars, _ := json.Marshal(m.ContentVariables)
-	return "template " + m.ContentSID + " " + string(vars)
+	return engine.TextWithChoices(m)
 }
 
 // check compares what a turn did with what was expected.
