@@ -80,6 +80,19 @@ func (d *EventDelivery) Claimable() time.Time {
 	return d.Due
 }
 
+// Settleable reports whether owner may settle d, as stored, with
+// EventQueue.SettleEvent: ErrNotFound when d is no longer pending,
+// ErrLeaseLost when owner does not hold its lease.
+func (d *EventDelivery) Settleable(owner string) error {
+	switch {
+	case d.Status != EventPending:
+		return fmt.Errorf("%s already: %w", d.Status, ErrNotFound)
+	case d.Owner != owner || owner == "":
+		return ErrLeaseLost
+	}
+	return nil
+}
+
 // EventAdder is what storing an event needs of a transaction; every Tx is
 // one.
 type EventAdder interface {
