@@ -22,11 +22,7 @@ func newBroadcasts(g *Gateway, owner string) *broadcast.Runner {
 		// broadcast.done is stored in the commit that marks it done, and
 		// posted after it.
 		InDone: func(x engine.Enroller, b *broadcast.Broadcast) error {
-			adder, ok := x.Tx().(engine.EventAdder)
-			if !ok {
-				return nil
-			}
-			return g.engine.Emit(adder, engine.EventBroadcastDone, "", map[string]any{
+			return g.engine.Emit(x.Tx(), engine.EventBroadcastDone, "", map[string]any{
 				"broadcast_id": b.ID, "automation": b.Automation, "source": b.Source, "group": b.Group, "tag": b.Tag,
 				"total": b.Total, "enrolled": b.Enrolled, "skipped": b.Skipped,
 			})

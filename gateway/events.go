@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyway-sms/keyway/automation/engine"
@@ -35,31 +32,4 @@ func (g *Gateway) newEvents(owner string) *events.Worker {
 // failedEvent stores message.failed about m in the outbox's transaction.
 func (g *Gateway) failedEvent(tx engine.EventAdder, m *engine.Message) error {
 	return g.engine.MessageFailedEvent(tx, m)
-}
-
-// pruneEvents removes the events delivered or failed more than keep ago,
-// a batch at a time (storage.retention).
-func (g *Gateway) pruneEvents(ctx context.Context, keep time.Duration) {
-	before := time.Now().Add(-keep)
-	total := 0
-	for ctx.Err() == nil {
-		var n int
-		err := g.prunes(ctx, func(tx retentionTx) error {
-			var err error
-			n, err = tx.PruneEvents(before, pruneBatch)
-			return err
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				g.log.Error().Err(err).Msg("retention: prune settled events")
-			}
-			break
-		}
-		if total += n; n < pruneBatch {
-			break
-		}
-	}
-	if total > 0 {
-		g.log.Info().Int("events", total).Dur("retention", keep).Msg("retention: pruned settled events")
-	}
 }

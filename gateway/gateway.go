@@ -323,8 +323,8 @@ func (g *Gateway) pruneLoop(ctx context.Context) {
 		every := time.Minute
 		if keep > 0 {
 			every = min(max(keep/10, time.Second), time.Minute)
-			g.prune(ctx, keep)
-			g.pruneEvents(ctx, keep)
+			g.prune(ctx, keep, "stored messages", retentionTx.PruneMessages)
+			g.prune(ctx, keep, "settled events", retentionTx.PruneEvents)
 		}
 		select {
 		case <-ctx.Done():
@@ -334,20 +334,21 @@ func (g *Gateway) pruneLoop(ctx context.Context) {
 	}
 }
 
-// prune removes the messages created more than keep ago, a batch at a time.
-func (g *Gateway) prune(ctx context.Context, keep time.Duration) {
+// prune removes what pruneTx prunes (stored messages, settled events:
+// what, in logs) older than keep, a batch at a time.
+func (g *Gateway) prune(ctx context.Context, keep time.Duration, what string, pruneTx func(tx retentionTx, before time.Time, limit int) (int, error)) {
 	before := time.Now().Add(-keep)
 	total := 0
 	for ctx.Err() == nil {
 		var n int
 		err := g.prunes(ctx, func(tx retentionTx) error {
 			var err error
-			n, err = tx.PruneMessages(before, pruneBatch)
+			n, err = pruneTx(tx, before, pruneBatch)
 			return err
 		})
 		if err != nil {
 			if ctx.Err() == nil {
-				g.log.Error().Err(err).Msg("retention: prune stored messages")
+				g.log.Error().Err(err).Msg("retention: prune " + what)
 			}
 			break
 		}
@@ -357,7 +358,7 @@ func (g *Gateway) prune(ctx context.Context, keep time.Duration) {
 		}
 	}
 	if total > 0 {
-		g.log.Info().Int("messages", total).Dur("retention", keep).Msg("retention: pruned stored messages")
+		g.log.Info().Int("pruned", total).Dur("retention", keep).Msg("retention: pruned " + what)
 	}
 }
 

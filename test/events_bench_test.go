@@ -5,12 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/keyway-sms/keyway/providers/twilio"
 )
 
 // BenchmarkWebhooksWithEvents posts signed webhooks at 64 connections, as
@@ -38,36 +34,8 @@ func BenchmarkWebhooksWithEvents(b *testing.B) {
 			g := StartGateway(b, cfg)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 			got.Store(0)
-			var left, seq atomic.Int64
-			left.Store(int64(b.N))
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			start := time.Now()
-			for range 64 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for left.Add(-1) >= 0 {
-						n := seq.Add(1)
-						form := g.Form(Inbound{SID: fmt.Sprintf("SMev%028d", n), From: fmt.Sprintf("+1555%07d", n%1000000), Body: "hours"})
-						req, _ := http.NewRequest(http.MethodPost, g.URL+"/webhooks/twilio", strings.NewReader(form.Encode()))
-						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-						req.Header.Set("X-Twilio-Signature", twilio.Sign(g.Twilio.AuthToken, PublicURL+"/webhooks/twilio", form))
-						res, err := client.Do(req)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						res.Body.Close()
-						if res.StatusCode != http.StatusOK {
-							b.Errorf("status %d", res.StatusCode)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "webhooks/s")
+			var seq atomic.Int64
+			postWebhooks(b, g, client, &seq, 64, "SMev")
 			b.ReportMetric(float64(got.Load()), "events_by_end")
 		})
 	}

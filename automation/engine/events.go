@@ -80,6 +80,19 @@ func (d *EventDelivery) Claimable() time.Time {
 	return d.Due
 }
 
+// Settleable reports whether owner may settle d, as stored, with
+// EventQueue.SettleEvent: ErrNotFound when d is no longer pending,
+// ErrLeaseLost when owner does not hold its lease.
+func (d *EventDelivery) Settleable(owner string) error {
+	switch {
+	case d.Status != EventPending:
+		return fmt.Errorf("%s already: %w", d.Status, ErrNotFound)
+	case d.Owner != owner || owner == "":
+		return ErrLeaseLost
+	}
+	return nil
+}
+
 // EventAdder is what storing an event needs of a transaction; every Tx is
 // one.
 type EventAdder interface {
@@ -163,36 +176,39 @@ func NewEventDeliveries(cfg *config.Config, now time.Time, newID func() string, 
 // WakeEvents after the commit to have it posted at once rather than at
 // the events worker's next poll (a second or so).
 func (e *Engine) Emit(tx EventAdder, typ EventType, contact string, data map[string]any) error {
-	return e.emit(tx, e.Set(), e.clock.Now(), typ, contact, data)
+	_, err := e.emit(tx, e.Set(), e.clock.Now(), typ, contact, data)
+	return err
 }
 
 // WakeEvents tells the events worker that events were committed.
 func (e *Engine) WakeEvents() { e.onEvents() }
 
-func (e *Engine) emit(tx EventAdder, set *Set, now time.Time, typ EventType, contact string, data map[string]any) error {
+// emit stores in tx the deliveries of one event and reports whether
+// there were any: none when no endpoint takes typ.
+func (e *Engine) emit(tx EventAdder, set *Set, now time.Time, typ EventType, contact string, data map[string]any) (bool, error) {
 	if len(set.Config.Events) == 0 {
-		return nil
+		return false, nil
 	}
 	ds, err := NewEventDeliveries(set.Config, now, func() string { return e.ids.next(now) }, typ, contact, data)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, d := range ds {
 		if err := tx.AddEvent(d); err != nil {
-			return fmt.Errorf("engine: store a %s event: %w", typ, err)
+			return false, fmt.Errorf("engine: store a %s event: %w", typ, err)
 		}
 	}
-	return nil
+	return len(ds) > 0, nil
 }
 
 // event stores an event in the unit of work's transaction, and has the
-// events worker woken once it commits.
+// events worker woken once it commits, if an endpoint took it: a wake
+// costs the worker a claim transaction, which an event no endpoint takes
+// (every message.received to an endpoint of opt-outs only) must not.
 func (x *unitOfWork) event(typ EventType, contact string, data map[string]any) error {
-	if len(x.set.Config.Events) == 0 {
-		return nil
-	}
-	x.wakeEvents = true
-	return x.e.emit(x.tx, x.set, x.now, typ, contact, data)
+	stored, err := x.e.emit(x.tx, x.set, x.now, typ, contact, data)
+	x.wakeEvents = x.wakeEvents || stored
+	return err
 }
 
 // handoffData is the data of a handoff event about en.

@@ -3,10 +3,13 @@ package engine_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
@@ -56,7 +59,7 @@ func takeEvents(t *testing.T, store engine.Store, now time.Time) map[string][]ma
 		if len(ds) == 0 {
 			return got
 		}
-		slices.SortFunc(ds, func(a, b *engine.EventDelivery) int { return compareStrings(a.ID, b.ID) })
+		slices.SortFunc(ds, func(a, b *engine.EventDelivery) int { return strings.Compare(a.ID, b.ID) })
 		for _, d := range ds {
 			var body map[string]any
 			if err := json.Unmarshal(d.Body, &body); err != nil {
@@ -68,16 +71,6 @@ func takeEvents(t *testing.T, store engine.Store, now time.Time) map[string][]ma
 			got[d.Endpoint+" "+d.Contact] = append(got[d.Endpoint+" "+d.Contact], body)
 		}
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func types(bodies []map[string]any) []string {
@@ -192,5 +185,34 @@ func TestEventTypesMatchTheConfig(t *testing.T) {
 	}
 	if !slices.Equal(names, config.EventTypes) {
 		t.Fatalf("engine types %q, config.EventTypes %q", names, config.EventTypes)
+	}
+}
+
+// The events worker is woken after a commit that stored an event for an
+// endpoint, and not after one whose events no endpoint takes: a wake
+// costs the worker a claim transaction.
+func TestEventsWakeOnlyWhenStored(t *testing.T) {
+	const src = `
+events:
+  - url: "https://crm.example.com/optouts"
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    types: [contact.opted_out]
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps:
+      - { type: reply, text: "Welcome" }
+`
+	wakes := 0
+	store := mem.NewMemStore()
+	e := engine.New(store, compileSet(t, src), engine.Options{Clock: engine.NewFakeClock(sim.SimStart), OnEvents: func() { wakes++ }})
+	const contact = "+15551230003"
+	sayFrom(t, e, store, 1, contact, "sms", "JOIN")
+	if wakes != 0 {
+		t.Fatalf("%d wakes after a message no endpoint takes an event of, want none", wakes)
+	}
+	sayFrom(t, e, store, 2, contact, "sms", "STOP")
+	if wakes != 1 {
+		t.Fatalf("%d wakes after an opt-out the endpoint takes, want one", wakes)
 	}
 }

@@ -69,7 +69,7 @@ func (t *boltTx) AddEvent(d *engine.EventDelivery) error {
 		return errReadOnly
 	}
 	if d == nil || d.ID == "" || d.Status != engine.EventPending {
-		return errors.New("store: add event: no id, or not pending")
+		return errors.New("bolt: add event: no id, or not pending")
 	}
 	if t.tx.Bucket(bEvents).Get([]byte(d.ID)) != nil {
 		return nil
@@ -94,7 +94,7 @@ func (t *boltTx) ClaimEvents(now time.Time, lease time.Duration, owner string, l
 		return nil, errReadOnly
 	}
 	if owner == "" {
-		return nil, errors.New("store: claim events: no owner")
+		return nil, errors.New("bolt: claim events: no owner")
 	}
 	end := dueKey(now, "")
 	var ids []string
@@ -106,7 +106,7 @@ func (t *boltTx) ClaimEvents(now time.Time, lease time.Duration, owner string, l
 	for _, id := range ids {
 		d, err := t.eventDelivery(id)
 		if err != nil {
-			return nil, fmt.Errorf("store: event due index: %w", err)
+			return nil, fmt.Errorf("bolt: event due index: %w", err)
 		}
 		old := *d
 		d.Owner, d.LeaseUntil = owner, now.Add(lease)
@@ -124,13 +124,11 @@ func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 		return errReadOnly
 	}
 	old, err := t.eventDelivery(d.ID)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case old.Status != engine.EventPending:
-		return fmt.Errorf("store: settle event %q, %s already: %w", d.ID, old.Status, engine.ErrNotFound)
-	case old.Owner != owner || owner == "":
-		return fmt.Errorf("store: settle event %q: %w", d.ID, engine.ErrLeaseLost)
+	}
+	if err := old.Settleable(owner); err != nil {
+		return fmt.Errorf("bolt: settle event %q: %w", d.ID, err)
 	}
 	c := *d
 	c.Owner, c.LeaseUntil = "", time.Time{}
@@ -147,7 +145,7 @@ func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	}
 	n, err := t.eventDelivery(next)
 	if err != nil {
-		return fmt.Errorf("store: event queue: %w", err)
+		return fmt.Errorf("bolt: event queue: %w", err)
 	}
 	return t.putEvent(nil, n, true)
 }
@@ -156,7 +154,7 @@ func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 func (t *boltTx) NextEventDue() (time.Time, error) {
 	k, _ := t.tx.Bucket(bEventDue).Cursor().First()
 	if k == nil {
-		return time.Time{}, fmt.Errorf("store: next event: %w", engine.ErrNotFound)
+		return time.Time{}, fmt.Errorf("bolt: next event: %w", engine.ErrNotFound)
 	}
 	return dueKeyTime(k), nil
 }

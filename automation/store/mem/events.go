@@ -127,13 +127,11 @@ func (tx *memTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 		return err
 	}
 	old, err := tx.getEvent(d.ID)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case old.Status != engine.EventPending:
-		return fmt.Errorf("memstore: settle event %q, %s already: %w", d.ID, old.Status, engine.ErrNotFound)
-	case old.Owner != owner || owner == "":
-		return fmt.Errorf("memstore: settle event %q: %w", d.ID, engine.ErrLeaseLost)
+	}
+	if err := old.Settleable(owner); err != nil {
+		return fmt.Errorf("memstore: settle event %q: %w", d.ID, err)
 	}
 	c := *d
 	c.Owner, c.LeaseUntil = "", time.Time{}

@@ -32,14 +32,14 @@ func (t *pgTx) eventDelivery(id string, lock bool) (*engine.EventDelivery, error
 	var raw, body []byte
 	err := t.tx.QueryRow(t.ctx, q, id).Scan(&raw, &body)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("store: event %q: %w", id, engine.ErrNotFound)
+		return nil, fmt.Errorf("postgres: event %q: %w", id, engine.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: read event %q: %w", id, err)
+		return nil, fmt.Errorf("postgres: read event %q: %w", id, err)
 	}
 	var d engine.EventDelivery
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return nil, fmt.Errorf("store: decode event %q: %w", id, err)
+		return nil, fmt.Errorf("postgres: decode event %q: %w", id, err)
 	}
 	d.Body = body
 	return &d, nil
@@ -62,11 +62,11 @@ func (t *pgTx) AddEvent(d *engine.EventDelivery) error {
 		return errReadOnly
 	}
 	if d == nil || d.ID == "" || d.Status != engine.EventPending {
-		return errors.New("store: add event: no id, or not pending")
+		return errors.New("postgres: add event: no id, or not pending")
 	}
 	q := d.QueueKey()
 	if err := t.lock("event queue", q); err != nil {
-		return fmt.Errorf("store: add event %q: %w", d.ID, err)
+		return fmt.Errorf("postgres: add event %q: %w", d.ID, err)
 	}
 	data, err := eventRecord(d)
 	if err != nil {
@@ -75,7 +75,7 @@ func (t *pgTx) AddEvent(d *engine.EventDelivery) error {
 	if err := t.exec(`INSERT INTO events (id, queue, pending, head, claimable_ns, settled_ns, data, body)
 		VALUES ($1, $2, true, NOT EXISTS (SELECT 1 FROM events WHERE queue = $2 AND pending), $3, $4, $5, $6)
 		ON CONFLICT (id) DO NOTHING`, d.ID, q, ns(d.Claimable()), ns(time.Time{}), data, []byte(d.Body)); err != nil {
-		return fmt.Errorf("store: add event %q: %w", d.ID, err)
+		return fmt.Errorf("postgres: add event %q: %w", d.ID, err)
 	}
 	return nil
 }
@@ -91,7 +91,7 @@ func (t *pgTx) ClaimEvents(now time.Time, lease time.Duration, owner string, lim
 		return nil, errReadOnly
 	}
 	if owner == "" {
-		return nil, errors.New("store: claim events: no owner")
+		return nil, errors.New("postgres: claim events: no owner")
 	}
 	if limit <= 0 {
 		return nil, nil
@@ -109,7 +109,7 @@ func (t *pgTx) ClaimEvents(now time.Time, lease time.Duration, owner string, lim
 		}
 		d.Owner, d.LeaseUntil = owner, now.Add(lease)
 		if err := t.writeEvent(d); err != nil {
-			return nil, fmt.Errorf("store: claim event %q: %w", id, err)
+			return nil, fmt.Errorf("postgres: claim event %q: %w", id, err)
 		}
 		out = append(out, d)
 	}
@@ -122,21 +122,19 @@ func (t *pgTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 		return errReadOnly
 	}
 	if err := t.lock("event queue", d.QueueKey()); err != nil {
-		return fmt.Errorf("store: settle event %q: %w", d.ID, err)
+		return fmt.Errorf("postgres: settle event %q: %w", d.ID, err)
 	}
 	old, err := t.eventDelivery(d.ID, true)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case old.Status != engine.EventPending:
-		return fmt.Errorf("store: settle event %q, %s already: %w", d.ID, old.Status, engine.ErrNotFound)
-	case old.Owner != owner || owner == "":
-		return fmt.Errorf("store: settle event %q: %w", d.ID, engine.ErrLeaseLost)
+	}
+	if err := old.Settleable(owner); err != nil {
+		return fmt.Errorf("postgres: settle event %q: %w", d.ID, err)
 	}
 	c := *d
 	c.Owner, c.LeaseUntil = "", time.Time{}
 	if err := t.writeEvent(&c); err != nil {
-		return fmt.Errorf("store: settle event %q: %w", d.ID, err)
+		return fmt.Errorf("postgres: settle event %q: %w", d.ID, err)
 	}
 	if c.Status == engine.EventPending {
 		return nil
@@ -144,7 +142,7 @@ func (t *pgTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	// The next of the queue becomes its head.
 	if err := t.exec(`UPDATE events SET head = true WHERE id =
 		(SELECT id FROM events WHERE queue = $1 AND pending ORDER BY id LIMIT 1)`, c.QueueKey()); err != nil {
-		return fmt.Errorf("store: settle event %q: next head: %w", d.ID, err)
+		return fmt.Errorf("postgres: settle event %q: next head: %w", d.ID, err)
 	}
 	return nil
 }
@@ -154,10 +152,10 @@ func (t *pgTx) NextEventDue() (time.Time, error) {
 	var n int64
 	err := t.tx.QueryRow(t.ctx, `SELECT claimable_ns FROM events WHERE head AND pending ORDER BY claimable_ns LIMIT 1`).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, fmt.Errorf("store: next event: %w", engine.ErrNotFound)
+		return time.Time{}, fmt.Errorf("postgres: next event: %w", engine.ErrNotFound)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("store: next event: %w", err)
+		return time.Time{}, fmt.Errorf("postgres: next event: %w", err)
 	}
 	return fromNS(n), nil
 }
@@ -170,7 +168,7 @@ func (t *pgTx) PruneEvents(before time.Time, limit int) (int, error) {
 	tag, err := t.tx.Exec(t.ctx, `DELETE FROM events WHERE id IN
 		(SELECT id FROM events WHERE NOT pending AND settled_ns < $1 ORDER BY settled_ns, id LIMIT $2)`, ns(before), limitArg(limit))
 	if err != nil {
-		return 0, fmt.Errorf("store: prune events: %w", err)
+		return 0, fmt.Errorf("postgres: prune events: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
 }

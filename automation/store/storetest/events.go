@@ -18,6 +18,7 @@ var eventCases = []testCase{
 	{"events/lease-expires", testEventLeaseExpires},
 	{"events/prune-settled", testEventPruneSettled},
 	{"events/rollback", testEventRollback},
+	{"events/add-twice", testEventAddTwice},
 }
 
 const (
@@ -210,5 +211,23 @@ func testEventRollback(t *testing.T, s engine.Store) {
 	}
 	if got := claimEvents(t, s, t0, "p1"); len(got) != 0 {
 		t.Fatalf("claimed %v after a rollback", eventIDs(got))
+	}
+}
+
+// An event added again (a retried transaction) is stored once: it is not
+// queued behind itself.
+func testEventAddTwice(t *testing.T, s engine.Store) {
+	addEvents(t, s, delivery("evt_01", hookX, phoneA))
+	addEvents(t, s, delivery("evt_01", hookX, phoneA), delivery("evt_02", hookX, phoneA))
+	got := claimEvents(t, s, t0, "p1")
+	if !slices.Equal(eventIDs(got), []string{"evt_01"}) {
+		t.Fatalf("claimed %v, want evt_01", eventIDs(got))
+	}
+	got[0].Status, got[0].SettledAt = engine.EventDelivered, t0
+	if err := settleEvent(t, s, got[0], "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if next := claimEvents(t, s, t0, "p1"); !slices.Equal(eventIDs(next), []string{"evt_02"}) {
+		t.Fatalf("after evt_01 was delivered claimed %v, want evt_02 (not evt_01 again)", eventIDs(next))
 	}
 }
