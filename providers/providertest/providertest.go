@@ -58,6 +58,11 @@ type Suite struct {
 	SignatureHeader string
 	Webhooks        []WebhookCase
 	Sends           []SendCase
+	// Lacks are the kinds of case (Kinds) the provider has no such thing
+	// for, each with why (e.g. OutsideWindow: "SMS only, no WhatsApp
+	// window"). Run fails when a kind has no case and is not here, or is
+	// here and has one.
+	Lacks map[Kind]string
 }
 
 // Signature says how the harness signs a webhook case.
@@ -193,7 +198,8 @@ type SendCase struct {
 	ErrContains  string
 }
 
-// Run runs every case of s as a subtest.
+// Run runs every case of s as a subtest, after checking that s has a case
+// of every kind the provider has (Kinds, Lacks).
 func Run(t *testing.T, s Suite) {
 	t.Helper()
 	if s.New == nil || s.Sign == nil || s.SignatureHeader == "" {
@@ -201,6 +207,9 @@ func Run(t *testing.T, s Suite) {
 	}
 	if s.PublicURL == "" {
 		s.PublicURL = DefaultPublicURL
+	}
+	for _, msg := range s.coverage() {
+		t.Errorf("providertest: %s", msg)
 	}
 	t.Run("webhooks", func(t *testing.T) {
 		for _, c := range s.Webhooks {
