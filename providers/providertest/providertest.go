@@ -31,6 +31,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -476,4 +477,16 @@ func sameBody(contentType string, got, want []byte) bool {
 		return gerr == nil && werr == nil && reflect.DeepEqual(g, w)
 	}
 	return string(got) == string(want)
+}
+
+// ParseConfig parses src as a config file k.yaml, with no environment,
+// and returns it with its errors, one a line.
+func ParseConfig(t *testing.T, src string) (*config.Config, string) {
+	t.Helper()
+	cfg, ps := config.Parse("k.yaml", []byte(src), func(string) (string, bool) { return "", false })
+	var lines []string
+	for _, p := range ps.Errors() {
+		lines = append(lines, p.String())
+	}
+	return cfg, strings.Join(lines, "\n")
 }
