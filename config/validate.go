@@ -174,10 +174,8 @@ func (k *checker) twilio() {
 	case !tw.DevMode() && len(tw.Numbers) == 0:
 		k.warnf("providers.twilio", "providers.twilio: credentials are set but there are no numbers to send from")
 	}
-	if !isHTTPURL(tw.APIBaseURL) {
-		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q is not an absolute http(s) URL", tw.APIBaseURL)
-	} else if u, _ := url.Parse(tw.APIBaseURL); u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q must not hold credentials, a query or a fragment", tw.APIBaseURL)
+	if why := APIBaseURLProblem(tw.APIBaseURL); why != "" {
+		k.errorf("providers.twilio.api_base_url", "providers.twilio.api_base_url: %q %s", tw.APIBaseURL, why)
 	}
 	for i, n := range tw.Numbers {
 		k.number(fmt.Sprintf("providers.twilio.numbers[%d]", i), n)
@@ -499,6 +497,19 @@ func automationName(a *Automation) string {
 		return a.Path
 	}
 	return fmt.Sprintf("automation %q", a.ID)
+}
+
+// APIBaseURLProblem says what is wrong with raw as a provider's
+// api_base_url (e.g. "is not an absolute http(s) URL"), or "" when it is
+// an absolute http(s) URL without credentials, a query or a fragment.
+func APIBaseURLProblem(raw string) string {
+	if !isHTTPURL(raw) {
+		return "is not an absolute http(s) URL"
+	}
+	if u, _ := url.Parse(raw); u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "must not hold credentials, a query or a fragment"
+	}
+	return ""
 }
 
 // isHTTPURL reports whether s is an absolute http or https URL.

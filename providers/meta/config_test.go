@@ -5,22 +5,14 @@ import (
 	"testing"
 
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers/providertest"
 )
 
 // providers.meta is checked at load with places, its numbers default to
 // WhatsApp at 80 per second, and a number listed under two providers is
 // refused naming both places.
 func TestConfig(t *testing.T) {
-	parse := func(src string) (*config.Config, string) {
-		t.Helper()
-		cfg, ps := config.Parse("k.yaml", []byte(src), func(string) (string, bool) { return "", false })
-		var lines []string
-		for _, p := range ps.Errors() {
-			lines = append(lines, p.String())
-		}
-		return cfg, strings.Join(lines, "\n")
-	}
-	cfg, problems := parse(`providers:
+	cfg, problems := providertest.ParseConfig(t, `providers:
   meta:
     app_secret: s
     verify_token: v
@@ -36,7 +28,7 @@ func TestConfig(t *testing.T) {
 		t.Errorf("numbers = %+v, want one whatsapp number of meta at 80 mps", n)
 	}
 
-	_, problems = parse(`providers:
+	_, problems = providertest.ParseConfig(t, `providers:
   twilio:
     numbers:
       - { number: "+15550001234", channel: whatsapp }
@@ -49,12 +41,23 @@ func TestConfig(t *testing.T) {
 `)
 	for _, want := range []string{
 		"k.yaml:9:", `duplicate whatsapp number "+15550001234" (first at k.yaml:4:`,
-		"k.yaml:6:", "access_token is empty",
+		"k.yaml:6:", "app_secret set but access_token empty",
 		"k.yaml:7:", "api_base_url",
 		"k.yaml:10:", "missing phone_number_id", "whatsapp only",
 	} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("problems do not mention %q:\n%s", want, problems)
+		}
+	}
+}
+
+// api_base_url is checked as Twilio's and Vonage's are: a fragment, a
+// query or credentials in it are refused too.
+func TestConfigAPIBaseURL(t *testing.T) {
+	for _, u := range []string{"https://graph.facebook.com/v21.0#x", "https://graph.facebook.com/v21.0?a=1", "https://u:p@graph.facebook.com/v21.0"} {
+		_, problems := providertest.ParseConfig(t, "providers:\n  meta:\n    api_base_url: \""+u+"\"\n")
+		if want := `k.yaml:3:19: providers.meta.api_base_url: "` + u + `" must not hold credentials, a query or a fragment`; problems != want {
+			t.Errorf("%s: problems\n%s\nwant\n%s", u, problems, want)
 		}
 	}
 }

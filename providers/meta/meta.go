@@ -56,6 +56,12 @@ type Settings struct {
 	APIBaseURL  string `yaml:"api_base_url"`
 }
 
+// credentials are the keys Meta needs to run live: the app secret checks
+// webhooks, the access token sends.
+func (s Settings) credentials() []providers.Credential {
+	return []providers.Credential{{Key: "app_secret", Value: s.AppSecret}, {Key: "access_token", Value: s.AccessToken}}
+}
+
 func init() {
 	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check, DevMode: devMode})
 	config.SetNumberDefaults(Name, config.ChannelWhatsApp, DefaultMPS)
@@ -66,17 +72,8 @@ func init() {
 func check(c *config.Config, s *config.ProviderSection) config.Problems {
 	var set Settings
 	ps := c.DecodeSection(s, &set)
-	switch {
-	case set.AppSecret != "" && set.AccessToken == "":
-		ps = append(ps, c.Problemf(s.Path+".access_token", "%s: app_secret is set but access_token is empty", s.Path))
-	case set.AppSecret == "" && set.AccessToken != "":
-		ps = append(ps, c.Problemf(s.Path+".app_secret", "%s: access_token is set but app_secret is empty (webhooks could not be verified)", s.Path))
-	}
-	if set.APIBaseURL != "" {
-		if u, err := url.Parse(set.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-			ps = append(ps, c.Problemf(s.Path+".api_base_url", "%s.api_base_url: %q is not an absolute http(s) URL without credentials or query", s.Path, set.APIBaseURL))
-		}
-	}
+	ps = append(ps, providers.CheckCredentials(c, s, set.credentials()...)...)
+	ps = append(ps, providers.CheckAPIBaseURL(c, s, set.APIBaseURL)...)
 	ids := map[string]string{}
 	for i, n := range s.Numbers {
 		path := s.Path + ".numbers[" + itoa(i) + "]"
@@ -101,7 +98,7 @@ func check(c *config.Config, s *config.ProviderSection) config.Problems {
 func devMode(c *config.Config, s *config.ProviderSection) string {
 	var set Settings
 	_ = c.DecodeSection(s, &set) // check reports its problems
-	if set.AppSecret == "" || set.AccessToken == "" {
+	if providers.LacksCredential(set.credentials()...) {
 		return "no Meta app secret or access token"
 	}
 	return ""
@@ -121,12 +118,8 @@ type Meta struct {
 
 // fromConfig builds the provider when the config has providers.meta.
 func fromConfig(cfg *config.Config, log zerolog.Logger) (providers.Provider, error) {
-	s, ok := cfg.Providers.Section(Name)
-	if !ok {
-		return nil, nil
-	}
-	var set Settings
-	if err := cfg.DecodeSection(s, &set).Err(); err != nil {
+	set, s, ok, err := providers.DecodeSettings[Settings](cfg, Name)
+	if !ok || err != nil {
 		return nil, err
 	}
 	return New(set, s.Numbers, cfg.Defaults.Region, log), nil
@@ -139,7 +132,7 @@ func New(set Settings, numbers []config.Number, region string, log zerolog.Logge
 		set.APIBaseURL = DefaultAPIBaseURL
 	}
 	m := &Meta{
-		set: set, dev: set.AppSecret == "" || set.AccessToken == "",
+		set: set, dev: providers.LacksCredential(set.credentials()...),
 		base: strings.TrimRight(set.APIBaseURL, "/"), ids: map[string]string{}, byID: map[string]string{},
 		region: region, log: log.With().Str("provider", Name).Logger(),
 		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},

@@ -31,6 +31,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -58,6 +59,11 @@ type Suite struct {
 	SignatureHeader string
 	Webhooks        []WebhookCase
 	Sends           []SendCase
+	// Lacks are the kinds of case (Kinds) the provider has no such thing
+	// for, each with why (e.g. OutsideWindow: "SMS only, no WhatsApp
+	// window"). Run fails when a kind has no case and is not here, or is
+	// here and has one.
+	Lacks map[Kind]string
 }
 
 // Signature says how the harness signs a webhook case.
@@ -193,7 +199,8 @@ type SendCase struct {
 	ErrContains  string
 }
 
-// Run runs every case of s as a subtest.
+// Run runs every case of s as a subtest, after checking that s has a case
+// of every kind the provider has (Kinds, Lacks).
 func Run(t *testing.T, s Suite) {
 	t.Helper()
 	if s.New == nil || s.Sign == nil || s.SignatureHeader == "" {
@@ -201,6 +208,9 @@ func Run(t *testing.T, s Suite) {
 	}
 	if s.PublicURL == "" {
 		s.PublicURL = DefaultPublicURL
+	}
+	for _, msg := range s.coverage() {
+		t.Errorf("providertest: %s", msg)
 	}
 	t.Run("webhooks", func(t *testing.T) {
 		for _, c := range s.Webhooks {
@@ -467,4 +477,16 @@ func sameBody(contentType string, got, want []byte) bool {
 		return gerr == nil && werr == nil && reflect.DeepEqual(g, w)
 	}
 	return string(got) == string(want)
+}
+
+// ParseConfig parses src as a config file k.yaml, with no environment,
+// and returns it with its errors, one a line.
+func ParseConfig(t *testing.T, src string) (*config.Config, string) {
+	t.Helper()
+	cfg, ps := config.Parse("k.yaml", []byte(src), func(string) (string, bool) { return "", false })
+	var lines []string
+	for _, p := range ps.Errors() {
+		lines = append(lines, p.String())
+	}
+	return cfg, strings.Join(lines, "\n")
 }

@@ -153,6 +153,11 @@ func TestHarness(t *testing.T) {
 		SignatureHeader: twilio.SignatureHeader,
 		Webhooks:        webhooks,
 		Sends:           sends,
+		Lacks: map[providertest.Kind]string{
+			providertest.SendKind(providertest.MarketingOptOut): "Twilio has no opt-out of marketing messages only",
+			providertest.SendKind(providertest.OutsideWindow):   "keyway checks the WhatsApp window itself before sending through Twilio; no Twilio error is read as outside it",
+			providertest.SendKind(providertest.Throttled):       "Twilio's 429 is retried later like any passing fault, not marked throttled",
+		},
 	})
 }
 

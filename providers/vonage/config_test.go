@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/providers/providertest"
 	"github.com/keyway-sms/keyway/providers/vonage"
 )
 
@@ -12,16 +13,7 @@ import (
 // or none, an absolute api_base_url, numbers on sms only; a number listed
 // under two providers is refused.
 func TestConfig(t *testing.T) {
-	parse := func(src string) (*config.Config, string) {
-		t.Helper()
-		cfg, ps := config.Parse("k.yaml", []byte(src), func(string) (string, bool) { return "", false })
-		var lines []string
-		for _, p := range ps.Errors() {
-			lines = append(lines, p.String())
-		}
-		return cfg, strings.Join(lines, "\n")
-	}
-	cfg, problems := parse(`providers:
+	cfg, problems := providertest.ParseConfig(t, `providers:
   vonage:
     api_key: k
     api_secret: s
@@ -39,7 +31,7 @@ func TestConfig(t *testing.T) {
 		t.Errorf("numbers = %+v, want two sms numbers of vonage, at 10 mps and at the default 30", n)
 	}
 
-	_, problems = parse(`providers:
+	_, problems = providertest.ParseConfig(t, `providers:
   twilio:
     numbers:
       - { number: "+447700900123", channel: sms }
@@ -58,6 +50,17 @@ func TestConfig(t *testing.T) {
 	} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("problems do not mention %q:\n%s", want, problems)
+		}
+	}
+}
+
+// api_base_url is checked as Twilio's and Meta's are: a fragment, a query
+// or credentials in it are refused too.
+func TestConfigAPIBaseURL(t *testing.T) {
+	for _, u := range []string{"https://api.nexmo.com/#v1", "https://api.nexmo.com/?a=1", "https://u:p@api.nexmo.com"} {
+		_, problems := providertest.ParseConfig(t, "providers:\n  vonage:\n    api_base_url: \""+u+"\"\n")
+		if want := `k.yaml:3:19: providers.vonage.api_base_url: "` + u + `" must not hold credentials, a query or a fragment`; problems != want {
+			t.Errorf("%s: problems\n%s\nwant\n%s", u, problems, want)
 		}
 	}
 }

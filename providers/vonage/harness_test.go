@@ -134,5 +134,12 @@ func TestHarness(t *testing.T) {
 		{Label: "dev mode sends nothing", Dev: true, Message: out, ProviderIDPattern: `^dev-[0-9a-f]{32}$`},
 		{Label: "whatsapp refused", Message: providers.Outbound{ID: "msg_01J", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "hi"}, Outcome: providertest.Failed, ErrContains: "sms only"},
 	}
-	providertest.Run(t, providertest.Suite{New: build, Sign: sign, SignatureHeader: "Authorization", Webhooks: webhooks, Sends: sends})
+	providertest.Run(t, providertest.Suite{New: build, Sign: sign, SignatureHeader: "Authorization", Webhooks: webhooks, Sends: sends,
+		Lacks: map[providertest.Kind]string{
+			providertest.KindMedia:                              "keyway takes Vonage SMS only; an MMS is ignored",
+			providertest.KindSendMedia:                          "keyway sends through Vonage on SMS only",
+			providertest.SendKind(providertest.OptedOut):        "no Vonage send error is read as an opt-out; STOP arrives as text and keyway handles it",
+			providertest.SendKind(providertest.MarketingOptOut): "Vonage SMS has no opt-out of marketing messages only",
+			providertest.SendKind(providertest.OutsideWindow):   "SMS has no WhatsApp window",
+		}})
 }

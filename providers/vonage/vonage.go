@@ -16,7 +16,6 @@ package vonage
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +54,12 @@ type Settings struct {
 	APIBaseURL      string `yaml:"api_base_url"`
 }
 
+// credentials are the keys Vonage needs to run live: the api key and
+// secret send, the signature secret checks webhooks.
+func (s Settings) credentials() []providers.Credential {
+	return []providers.Credential{{Key: "api_key", Value: s.APIKey}, {Key: "api_secret", Value: s.APISecret}, {Key: "signature_secret", Value: s.SignatureSecret}}
+}
+
 func init() {
 	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check, DevMode: devMode})
 	config.SetNumberDefaults(Name, config.ChannelSMS, DefaultMPS)
@@ -65,24 +70,8 @@ func init() {
 func check(c *config.Config, s *config.ProviderSection) config.Problems {
 	var set Settings
 	ps := c.DecodeSection(s, &set)
-	creds := []struct{ key, val string }{{"api_key", set.APIKey}, {"api_secret", set.APISecret}, {"signature_secret", set.SignatureSecret}}
-	var set1, missing []string
-	for _, k := range creds {
-		if k.val == "" {
-			missing = append(missing, k.key)
-		} else {
-			set1 = append(set1, k.key)
-		}
-	}
-	if len(set1) > 0 && len(missing) > 0 {
-		ps = append(ps, c.Problemf(s.Path, "%s: %s set but %s empty: set all three for production, or none for dev mode",
-			s.Path, strings.Join(set1, " and "), strings.Join(missing, " and ")))
-	}
-	if set.APIBaseURL != "" {
-		if u, err := url.Parse(set.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-			ps = append(ps, c.Problemf(s.Path+".api_base_url", "%s.api_base_url: %q is not an absolute http(s) URL without credentials or query", s.Path, set.APIBaseURL))
-		}
-	}
+	ps = append(ps, providers.CheckCredentials(c, s, set.credentials()...)...)
+	ps = append(ps, providers.CheckAPIBaseURL(c, s, set.APIBaseURL)...)
 	for i, n := range s.Numbers {
 		path := s.Path + ".numbers[" + strconv.Itoa(i) + "]"
 		if n.Channel != "" && n.Channel != config.ChannelSMS {
@@ -97,7 +86,7 @@ func check(c *config.Config, s *config.ProviderSection) config.Problems {
 func devMode(c *config.Config, s *config.ProviderSection) string {
 	var set Settings
 	_ = c.DecodeSection(s, &set) // check reports its problems
-	if set.APIKey == "" || set.APISecret == "" || set.SignatureSecret == "" {
+	if providers.LacksCredential(set.credentials()...) {
 		return "no Vonage credentials"
 	}
 	return ""
@@ -117,12 +106,8 @@ type Vonage struct {
 
 // fromConfig builds the provider when the config has providers.vonage.
 func fromConfig(cfg *config.Config, log zerolog.Logger) (providers.Provider, error) {
-	s, ok := cfg.Providers.Section(Name)
-	if !ok {
-		return nil, nil
-	}
-	var set Settings
-	if err := cfg.DecodeSection(s, &set).Err(); err != nil {
+	set, _, ok, err := providers.DecodeSettings[Settings](cfg, Name)
+	if !ok || err != nil {
 		return nil, err
 	}
 	return New(set, cfg.Defaults.Region, log), nil
@@ -135,7 +120,7 @@ func New(set Settings, region string, log zerolog.Logger) *Vonage {
 		set.APIBaseURL = DefaultAPIBaseURL
 	}
 	return &Vonage{
-		set: set, dev: set.APIKey == "" || set.APISecret == "" || set.SignatureSecret == "",
+		set: set, dev: providers.LacksCredential(set.credentials()...),
 		base: strings.TrimRight(set.APIBaseURL, "/"), region: region,
 		log:    log.With().Str("provider", Name).Logger(),
 		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},

@@ -133,13 +133,9 @@ type Fake struct {
 
 // fromConfig builds the provider when the config has providers.fake.
 func fromConfig(cfg *config.Config, log zerolog.Logger) (providers.Provider, error) {
-	s, ok := cfg.Providers.Section(Name)
-	if !ok {
-		return nil, nil
-	}
-	var set Settings
-	if err := cfg.DecodeSection(s, &set).Err(); err != nil {
-		return nil, fmt.Errorf("fake: %w", err)
+	set, _, ok, err := providers.DecodeSettings[Settings](cfg, Name)
+	if !ok || err != nil {
+		return nil, err
 	}
 	return &Fake{
 		set: set, region: cfg.Defaults.Region,

@@ -77,5 +77,14 @@ func TestHarness(t *testing.T) {
 		SignatureHeader: fakeprovider.SignatureHeader,
 		Webhooks:        webhooks,
 		Sends:           sends,
+		Lacks: map[providertest.Kind]string{
+			providertest.KindMedia:                              "the fake provider's messages carry no media",
+			providertest.KindSendMedia:                          "the fake provider's sends carry no media",
+			providertest.KindDevWebhook:                         "the fake provider has no dev mode: it needs its secret and send_url",
+			providertest.KindDevSend:                            "the fake provider has no dev mode",
+			providertest.SendKind(providertest.MarketingOptOut): "the fake provider has no opt-out of marketing messages only",
+			providertest.SendKind(providertest.OutsideWindow):   "the fake provider has no WhatsApp window",
+			providertest.SendKind(providertest.Throttled):       "the fake provider's 429 is retried later, not marked throttled",
+		},
 	})
 }
