@@ -67,7 +67,7 @@ type Store struct {
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: postgres: parse the DSN: %w", err)
+		return nil, fmt.Errorf("postgres: parse the DSN: %w", err)
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// pgxpool's default (the number of CPUs, at least 4) would queue
@@ -76,11 +76,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: postgres: connect: %w", err)
+		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -215,7 +215,7 @@ func (s *Store) Healthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if _, err := s.pool.Exec(ctx, `SELECT 1`); err != nil {
-		return fmt.Errorf("postgres: postgres: %w", err)
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }
