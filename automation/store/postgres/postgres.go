@@ -52,6 +52,8 @@ type Store struct {
 
 	mu    sync.Mutex
 	wakes []func()
+	// names hold the names HoldName took (instance.go).
+	names []*pgx.Conn
 	stop  context.CancelFunc
 	done  chan struct{}
 
@@ -234,6 +236,7 @@ func (s *Store) Close() error {
 		}
 		close(s.quit)
 		s.notifier.Wait()
+		s.releaseNames()
 		s.pool.Close()
 	})
 	return nil
