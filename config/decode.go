@@ -76,8 +76,10 @@ type decoder struct {
 	// scalar expanded twice (a step's common keys) is reported once.
 	told map[string]bool
 	// unset holds, by the place of each value, the variables of its plain
-	// ${NAME} references that gave nothing.
-	unset map[Pos][]string
+	// ${NAME} references that gave nothing; unsetValues the same values in
+	// file order, for their warnings (Config.unsetWarnings).
+	unset       map[Pos][]string
+	unsetValues []unsetValue
 }
 
 func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos) *decoder {
@@ -401,9 +403,9 @@ func (d *decoder) expandScalar(n *yaml.Node, path string) *yaml.Node {
 	for _, msg := range found.problems {
 		d.tell(Problem{File: d.file, Pos: nodePos(n), Message: label(path) + ": " + msg})
 	}
-	if len(found.unset) > 0 {
-		d.unset[nodePos(n)] = found.unset
-		d.tell(Problem{File: d.file, Pos: nodePos(n), Message: unsetWarning(path, x.Value, found.unset), Warning: true})
+	if pos := nodePos(n); len(found.unset) > 0 && d.unset[pos] == nil {
+		d.unset[pos] = found.unset
+		d.unsetValues = append(d.unsetValues, unsetValue{pos: pos, path: path, value: x.Value, names: found.unset})
 	}
 	return x
 }

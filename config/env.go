@@ -200,29 +200,51 @@ func expandScalar(n *yaml.Node, lookup func(string) (string, bool)) (*yaml.Node,
 	return &c, found
 }
 
-// unsetWarning is the warning about the value at path, which is v once
-// expanded, whose plain references to the variables names gave nothing. It
-// says what follows where that is more than an empty value: dev mode for
-// Twilio's credentials, the admin API off for its token.
-func unsetWarning(path, v string, names []string) string {
-	vars := "environment variable " + names[0] + " is"
-	if len(names) > 1 {
-		vars = "environment variables " + strings.Join(names, ", ") + " are"
+// unsetValue is a value whose plain ${NAME} references gave nothing: where
+// it stands, its path, what it became, and the variables.
+type unsetValue struct {
+	pos   Pos
+	path  string
+	value string
+	names []string
+}
+
+// unsetWarnings returns the warning about each of vs: it names the
+// variables, says what the value became and what follows where that is
+// more than the value: the admin API off for its token, dev mode for a
+// value of a provider that runs in dev mode (ProviderModes: known once the
+// whole file is read).
+func (c *Config) unsetWarnings(vs []unsetValue) Problems {
+	if len(vs) == 0 {
+		return nil
 	}
-	var follows string
-	switch path {
-	case "providers.twilio.account_sid", "providers.twilio.auth_token":
-		follows = "keyway runs in dev mode: messages are logged and stored, not sent, and webhook signatures are not checked"
-	case "admin.token":
-		follows = "the admin API and the dashboard are off"
-	default:
-		follows = "the value is empty"
-		if v != "" {
-			follows = fmt.Sprintf("the value is %q", v)
+	dev := map[string]string{}
+	for _, m := range c.ProviderModes() {
+		dev[m.Provider] = m.Dev
+	}
+	out := make(Problems, len(vs))
+	for i, u := range vs {
+		vars := "environment variable " + u.names[0] + " is"
+		if len(u.names) > 1 {
+			vars = "environment variables " + strings.Join(u.names, ", ") + " are"
 		}
+		follows := "the value is empty"
+		if u.value != "" {
+			follows = fmt.Sprintf("the value is %q", u.value)
+		}
+		provider, _, _ := strings.Cut(strings.TrimPrefix(u.path, "providers."), ".")
+		switch {
+		case u.path == "admin.token":
+			follows = "the admin API and the dashboard are off"
+		case strings.HasPrefix(u.path, "providers.") && dev[provider] != "":
+			follows += fmt.Sprintf(", and the %s provider runs in dev mode (%s): its messages are logged and stored, not sent, and its webhook signatures are not checked",
+				provider, dev[provider])
+		}
+		out[i] = Problem{File: c.File, Pos: u.pos, Warning: true, Message: fmt.Sprintf(
+			"%s: %s not set or empty, so %s (write ${%s:-} where empty is meant, or ${%s:?why} to require it)",
+			label(u.path), vars, follows, u.names[0], u.names[0])}
 	}
-	return fmt.Sprintf("%s: %s not set or empty, so %s (write ${%s:-} where empty is meant, or ${%s:?why} to require it)",
-		label(path), vars, follows, names[0], names[0])
+	return out
 }
 
 // unsetNote returns, for a problem placed at pos, the note that names the

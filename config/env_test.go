@@ -41,9 +41,25 @@ func TestEnvRequired(t *testing.T) {
 	}
 }
 
+// bare (providers_test.go) runs in dev mode without a key.
+func init() {
+	SetDevCheck("bare", func(_ *Config, s *ProviderSection) string {
+		var v struct {
+			Key string `yaml:"key"`
+		}
+		if s.Node == nil || s.Node.Decode(&v) != nil || v.Key == "" {
+			return "no bare key"
+		}
+		return ""
+	})
+}
+
+// devFollows is what an unset value of a provider in dev mode warns of.
+const devFollows = "its messages are logged and stored, not sent, and its webhook signatures are not checked"
+
 // A plain ${NAME} that gives nothing is a warning that names the variable,
-// says what the value became, and what follows for Twilio's credentials
-// and the admin token.
+// says what the value became, and what follows for a provider's
+// credentials (dev mode, whichever the provider) and the admin token.
 func TestEnvUnsetWarnings(t *testing.T) {
 	vars := map[string]string{"A": "x", "EMPTY": ""}
 	const hint = " (write ${%s:-} where empty is meant, or ${%s:?why} to require it)"
@@ -61,8 +77,17 @@ func TestEnvUnsetWarnings(t *testing.T) {
 			"k.yaml:2:10: warning: admin.token: environment variable UNSET is not set or empty, so the admin API and the dashboard are off" + fmt.Sprintf(hint, "UNSET", "UNSET"),
 		}},
 		{"dev mode", "providers:\n  twilio:\n    account_sid: \"${SID}\"\n    auth_token: \"${EMPTY}\"\n", []string{
-			"k.yaml:3:18: warning: providers.twilio.account_sid: environment variable SID is not set or empty, so keyway runs in dev mode: messages are logged and stored, not sent, and webhook signatures are not checked" + fmt.Sprintf(hint, "SID", "SID"),
-			"k.yaml:4:17: warning: providers.twilio.auth_token: environment variable EMPTY is not set or empty, so keyway runs in dev mode: messages are logged and stored, not sent, and webhook signatures are not checked" + fmt.Sprintf(hint, "EMPTY", "EMPTY"),
+			"k.yaml:3:18: warning: providers.twilio.account_sid: environment variable SID is not set or empty, so the value is empty, and the twilio provider runs in dev mode (no Twilio credentials): " + devFollows + fmt.Sprintf(hint, "SID", "SID"),
+			"k.yaml:4:17: warning: providers.twilio.auth_token: environment variable EMPTY is not set or empty, so the value is empty, and the twilio provider runs in dev mode (no Twilio credentials): " + devFollows + fmt.Sprintf(hint, "EMPTY", "EMPTY"),
+		}},
+		// Every provider's credentials, not only Twilio's: the provider
+		// says itself whether it runs in dev mode. A live one's empty value
+		// is only empty.
+		{"dev mode of another provider", "providers:\n  bare:\n    key: \"${UNSET}\"\n", []string{
+			"k.yaml:3:10: warning: providers.bare.key: environment variable UNSET is not set or empty, so the value is empty, and the bare provider runs in dev mode (no bare key): " + devFollows + fmt.Sprintf(hint, "UNSET", "UNSET"),
+		}},
+		{"a live provider", "providers:\n  bare:\n    key: \"${A}\"\n    region: \"${EMPTY}\"\n", []string{
+			"k.yaml:4:13: warning: providers.bare.region: environment variable EMPTY is not set or empty, so the value is empty" + fmt.Sprintf(hint, "EMPTY", "EMPTY"),
 		}},
 		{"part of a value, twice, and another", `automations:
   - id: a

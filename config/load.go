@@ -90,7 +90,8 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	}
 	c.unset = d.unset
 	c.applyDefaults()
-	problems := c.NameUnsetVariables(c.oneBased(append(d.problems, c.validate()...)))
+	problems := append(d.problems, c.unsetWarnings(d.unsetValues)...)
+	problems = c.NameUnsetVariables(c.oneBased(append(problems, c.validate()...)))
 	sortProblems(problems)
 	return c, problems
 }

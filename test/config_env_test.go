@@ -8,8 +8,6 @@ import (
 )
 
 func TestValidateRefusesBareDollarNamesAndBadListen(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
 	const src = `server:
   listen: "8080"
 admin:
@@ -20,6 +18,20 @@ automations:
     steps:
       - { type: reply, text: "Only $5 today, $NAME" }
 `
+	validateRefuses(t, src,
+		`{file}:2:11: server.listen: "8080" is not an address to listen on: missing port in address`,
+		`{file}:4:10: admin.token: unterminated "${KEYWAY_TEST_UNSET_TOKEN"`,
+		`{file}:9:30: automation "price" step 1 field text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
+	)
+}
+
+// validateRefuses runs validate on a config file holding src, in a folder
+// of its own, and checks that it exits 1 and prints each of wants, where
+// {file} stands for the file's path.
+func validateRefuses(t *testing.T, src string, wants ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -27,12 +39,8 @@ automations:
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
-	for _, want := range []string{
-		path + `:2:11: server.listen: "8080" is not an address to listen on: missing port in address`,
-		path + `:4:10: admin.token: unterminated "${KEYWAY_TEST_UNSET_TOKEN"`,
-		path + `:9:30: automation "price" step 1 field text: "$NAME" is not expanded: write ${NAME} for the environment variable, or $$NAME for the literal text`,
-	} {
-		if !strings.Contains(out, want) {
+	for _, want := range wants {
+		if want = strings.ReplaceAll(want, "{file}", path); !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
@@ -59,8 +67,6 @@ automations:
 // and an unset variable that empties a URL (named in the error) or leaves
 // a bare "Bearer " (a warning).
 func TestValidateTellsTemplateAndVariableMistakes(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
 	const src = `fields: [first_name]
 automations:
   - id: thanks
@@ -75,27 +81,16 @@ automations:
         url: "${KEYWAY_TEST_UNSET_CRM_URL}/leads"
         headers: { Authorization: "Bearer ${KEYWAY_TEST_UNSET_CRM_KEY}", X-Account: "${KEYWAY_TEST_UNSET_ACCOUNT:?the CRM account id, from its settings page}" }
 `
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := runKeywayIn(t, dir, "validate", "--config", path)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, out)
-	}
-	for _, want := range []string{
-		path + `:6:30: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
-		path + `:7:50: automation "thanks" step 2: fields.first_name: template: "{{ vars.name }" is not closed by "}}"`,
-		path + `:8:32: automation "thanks" step 3: unknown name mesage (did you mean message?)`,
-		path + `:9:30: automation "thanks" step 4: template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`,
-		path + `:12:14: automation "thanks" step 5: url "/leads" must start with http:// or https:// (environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty)`,
-		path + `:12:14: warning: automation "thanks" step 5 field url: environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty`,
-		path + `:13:35: warning: automation "thanks" step 5 field headers.Authorization: environment variable KEYWAY_TEST_UNSET_CRM_KEY is not set or empty, so the value is "Bearer "`,
-		path + `:13:85: automation "thanks" step 5 field headers.X-Account: environment variable KEYWAY_TEST_UNSET_ACCOUNT is required, and is not set or is empty: the CRM account id, from its settings page`,
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	validateRefuses(t, src,
+		`{file}:6:30: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
+		`{file}:7:50: automation "thanks" step 2: fields.first_name: template: "{{ vars.name }" is not closed by "}}"`,
+		`{file}:8:32: automation "thanks" step 3: unknown name mesage (did you mean message?)`,
+		`{file}:9:30: automation "thanks" step 4: template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`,
+		`{file}:12:14: automation "thanks" step 5: url "/leads" must start with http:// or https:// (environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty)`,
+		`{file}:12:14: warning: automation "thanks" step 5 field url: environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty`,
+		`{file}:13:35: warning: automation "thanks" step 5 field headers.Authorization: environment variable KEYWAY_TEST_UNSET_CRM_KEY is not set or empty, so the value is "Bearer "`,
+		`{file}:13:85: automation "thanks" step 5 field headers.X-Account: environment variable KEYWAY_TEST_UNSET_ACCOUNT is required, and is not set or is empty: the CRM account id, from its settings page`,
+	)
 }
 
 // serve logs the warning about an unset variable, with its place.
