@@ -421,7 +421,7 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 	if err != nil {
 		return nil, err
 	}
-	st, owner, err := openStore(cfg)
+	st, owner, err := openStore(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -435,11 +435,12 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 }
 
 // openStore opens the storage cfg names: the PostgreSQL database of
-// storage.postgres, or else the bbolt file of storage.path. It also names
-// this process on the send leases it takes: on a shared database each
-// process needs a name of its own (instanceName), so that one starting
-// does not take back the sends another is making.
-func openStore(cfg *config.Config) (engine.Store, string, error) {
+// storage.postgres, else the bbolt file. On a shared database each
+// process needs a name of its own (KEYWAY_INSTANCE, else processName), so
+// that one starting does not take back the sends another is making: a
+// KEYWAY_INSTANCE another running process holds is not used (see
+// postgres.Store.HoldName).
+func openStore(cfg *config.Config, log zerolog.Logger) (engine.Store, string, error) {
 	if cfg.Storage.Postgres == "" {
 		st, err := bolt.Open(cfg.Storage.Path)
 		return st, "", err
@@ -450,18 +451,30 @@ func openStore(cfg *config.Config) (engine.Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return st, instanceName(), nil
+	name := os.Getenv("KEYWAY_INSTANCE")
+	if name == "" {
+		return st, processName(), nil
+	}
+	held, err := st.HoldName(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, "", err
+	}
+	if !held {
+		log.Warn().Str("instance", name).Str("name", processName()).
+			Msg("KEYWAY_INSTANCE is held by another running process (or one whose end the database has not seen yet): " +
+				"this process goes by its host/pid instead, and leaves the sends of the last run under that name to their lease")
+		name = processName()
+	}
+	return st, name, nil
 }
 
-// instanceName names this process on the send leases it takes in a shared
-// database: KEYWAY_INSTANCE when set (a name used by one running process at
-// a time, such as a pod's), so that a process started again under it takes
-// back at once the sends its last run left under way; else host/pid, a
-// new name at each start, whose leases the others take over once they end.
-func instanceName() string {
-	if name := os.Getenv("KEYWAY_INSTANCE"); name != "" {
-		return name
-	}
+// processName names this process on its send leases when KEYWAY_INSTANCE
+// does not: host/pid, a new name at each start, whose leases the others
+// take over once they end. KEYWAY_INSTANCE names one running process at a
+// time, such as a pod, so that a process started again under it takes
+// back at once the sends its last run left under way.
+func processName() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -73,17 +75,43 @@ func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 	for _, d := range last {
 		b.Queue(d.sql, d.args...)
 	}
+	pending := p.deferred
 	p.deferred = p.deferred[:0]
 	p.trips++
 	br := p.conn.SendBatch(p.ctx, b)
-	for range n {
+	for i := range n {
 		if _, err := br.Exec(); err != nil {
+			if j := i - (n - len(pending)); j >= 0 {
+				// The refusal belongs to a statement made earlier: say which.
+				err = fmt.Errorf("%s (deferred): %w", describe(pending[j].sql), err)
+			}
 			p.note(err)
 			_ = br.Close()
 			return nil, err
 		}
 	}
 	return br, nil
+}
+
+// describe names what sql does, for the error of a deferred statement:
+// "insert into messages", "delete from outbox", "advisory lock". It names
+// no argument, since those may be phone numbers.
+func describe(sql string) string {
+	if strings.HasPrefix(sql, "SELECT pg_advisory_xact_lock") {
+		return "advisory lock"
+	}
+	verb, at := "", len(sql)
+	for _, v := range []string{"INSERT INTO ", "UPDATE ", "DELETE FROM "} {
+		if i := strings.Index(sql, v); i >= 0 && i < at {
+			verb, at = v, i
+		}
+	}
+	if verb == "" {
+		first, _, _ := strings.Cut(sql, " ")
+		return "statement " + first
+	}
+	table, _, _ := strings.Cut(strings.TrimSpace(sql[at+len(verb):]), " ")
+	return strings.ToLower(verb) + table
 }
 
 // Exec runs sql now, with what was deferred, and returns its command tag.

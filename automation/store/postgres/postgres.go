@@ -52,6 +52,8 @@ type Store struct {
 
 	mu    sync.Mutex
 	wakes []func()
+	// names hold the names HoldName took (instance.go).
+	names []*pgx.Conn
 	stop  context.CancelFunc
 	done  chan struct{}
 
@@ -67,7 +69,7 @@ type Store struct {
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: postgres: parse the DSN: %w", err)
+		return nil, fmt.Errorf("postgres: parse the DSN: %w", err)
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// pgxpool's default (the number of CPUs, at least 4) would queue
@@ -76,11 +78,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: postgres: connect: %w", err)
+		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -215,7 +217,7 @@ func (s *Store) Healthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if _, err := s.pool.Exec(ctx, `SELECT 1`); err != nil {
-		return fmt.Errorf("postgres: postgres: %w", err)
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }
@@ -234,6 +236,7 @@ func (s *Store) Close() error {
 		}
 		close(s.quit)
 		s.notifier.Wait()
+		s.releaseNames()
 		s.pool.Close()
 	})
 	return nil

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +197,28 @@ func TestPrefetchedSendsRecordInTwoRoundTrips(t *testing.T) {
 	}
 	if len(next) != 4 {
 		t.Errorf("after the heads were settled, claimed %v, want the 4 sends behind them", next)
+	}
+}
+
+// A write the database refuses fails the transaction with an error that
+// names the write, though it went out later, with the next read or with
+// the COMMIT (pipe.go), and not as the read or the commit that carried it.
+func TestDeferredWriteRefusalSaysWhichWrite(t *testing.T) {
+	s := open(t, pgtest.NewDatabase(t))
+	bad := &engine.Contact{Phone: "+1555123\x00", CreatedAt: rt0} // text takes no NUL
+	for _, then := range []string{"commit", "read"} {
+		err := s.Update(t.Context(), func(tx engine.Tx) error {
+			if err := tx.PutContact(bad); err != nil {
+				return err
+			}
+			if then == "read" {
+				_, err := tx.Contact("+15551230002")
+				return err
+			}
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), "insert into contacts (deferred)") {
+			t.Errorf("a refused contact write, sent with the %s: error %v, want one naming the insert into contacts", then, err)
+		}
 	}
 }
