@@ -18,6 +18,7 @@ var broadcastCases = []testCase{
 	{"broadcasts/counts-sends", testBroadcastCountsSends},
 	{"broadcasts/counts-replies", testBroadcastCountsReplies},
 	{"broadcasts/count-group", testBroadcastCountGroup},
+	{"broadcasts/open", testBroadcastsOpen},
 }
 
 // btx is the store's transaction as broadcasts use it: every store keeps
