@@ -216,7 +216,7 @@ func (r *Runner) record(spec Spec, leased bool) (*Broadcast, error) {
 		b.Source = SourceAPI
 	}
 	if b.At.IsZero() || !b.At.After(now) {
-		b.At = now
+		b.At, b.Status = now, StatusRunning // due now: whichever process claims it first runs it
 	}
 	if spec.Group == "" && spec.Tag == "" {
 		b.Listed, b.Counted = len(spec.Contacts), true
