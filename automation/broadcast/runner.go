@@ -261,6 +261,22 @@ func (r *Runner) List(ctx context.Context, before string, limit int) ([]*Broadca
 	return out, nil
 }
 
+// Open returns up to limit (all when 0) of the broadcasts in progress,
+// scheduled or running, oldest first, with their counts: what the store
+// keeps of the open broadcasts, whatever the number finished.
+func (r *Runner) Open(ctx context.Context, limit int) ([]*Broadcast, error) {
+	var out []*Broadcast
+	err := r.view(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.OpenBroadcasts(limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: list the open ones: %w", err)
+	}
+	return out, nil
+}
+
 // Cancel stops broadcast id: the contacts it has not enrolled yet are not.
 // With end, the enrollments it started that are still active end too.
 // Canceling a broadcast that is done or canceled changes nothing but,

@@ -18,6 +18,7 @@ var broadcastCases = []testCase{
 	{"broadcasts/counts-sends", testBroadcastCountsSends},
 	{"broadcasts/counts-replies", testBroadcastCountsReplies},
 	{"broadcasts/count-group", testBroadcastCountGroup},
+	{"broadcasts/open", testBroadcastsOpen},
 	{"broadcasts/pruned-messages", testBroadcastPrunedMessages},
 }
 
