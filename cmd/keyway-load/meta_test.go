@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +213,35 @@ func TestRunRefusesBadModes(t *testing.T) {
 	} {
 		if err := run(context.Background(), args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestModes proves each keyway gets each mode, named after it, the bare
+// servers once, and a config for --write-config each provider once.
+func TestModes(t *testing.T) {
+	ms, err := parseModes("twilio, meta", "1,10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tg := range ms.apply([]target{{Name: "kw", Binary: "k"}, {Name: "bare-batch", Baseline: bareBatch}}) {
+		names = append(names, fmt.Sprintf("%s %s %d", tg.Name, tg.Provider, tg.PerPost))
+	}
+	if want := []string{"kw/twilio twilio 1", "kw/meta-1 meta 1", "kw/meta-10 meta 10", "bare-batch twilio 1"}; !slices.Equal(names, want) {
+		t.Errorf("runs %q, want %q", names, want)
+	}
+	if got := ms.providers(); !slices.Equal(got, []string{"twilio", "meta"}) {
+		t.Errorf("providers %q", got)
+	}
+	only, _ := parseModes("twilio", "1")
+	if tg := only.apply([]target{{Name: "kw"}}); tg[0].Name != "kw" {
+		t.Errorf("Twilio's mode alone renamed the target %q", tg[0].Name)
+	}
+	cfg := keywayConfig(":0", "/d", "http://127.0.0.1:1", false, ms.providers()...)
+	for _, want := range []string{"  twilio:\n", "  meta:\n", `api_base_url: "http://127.0.0.1:1/v21.0"`, ourWhatsApp, ourNumber} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
 	}
 }

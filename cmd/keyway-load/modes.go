@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -55,7 +56,7 @@ func parseModes(provs, perPosts string) (modes, error) {
 func (ms modes) providers() []string {
 	var out []string
 	for _, m := range ms {
-		if len(out) == 0 || out[len(out)-1] != m.Provider {
+		if !slices.Contains(out, m.Provider) {
 			out = append(out, m.Provider)
 		}
 	}
