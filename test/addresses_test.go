@@ -77,6 +77,7 @@ func post(t *testing.T, g *Gateway, form url.Values, want int) {
 }
 
 func TestShortCodeIsAcceptedAndAnsweredFromIt(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, shortCodeConfig)
 	post(t, g, twilioSMS(g, sid(1), "+15551230101", shortCode, "JOIN"), http.StatusOK)
 	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
@@ -93,6 +94,7 @@ func TestShortCodeIsAcceptedAndAnsweredFromIt(t *testing.T) {
 }
 
 func TestAlphanumericSenderIsStoredAndHandled(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, addressesConfig)
 	post(t, g, twilioSMS(g, sid(2), alphaSender, OurSMS, "JOIN"), http.StatusOK)
 	post(t, g, twilioSMS(g, sid(3), "Shop 24", OurSMS, "hello there"), http.StatusOK)
@@ -130,6 +132,7 @@ func TestAlphanumericSenderIsStoredAndHandled(t *testing.T) {
 }
 
 func TestWhatsAppUserIDIsAnsweredOnWhatsApp(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, addressesConfig)
 	post(t, g, twilioWhatsAppUser(g, sid(5), whatsappUser, "REMIND"), http.StatusOK)
 	sent := g.Twilio.WaitSent(t, 1, 10*time.Second)
@@ -170,6 +173,7 @@ func TestWhatsAppUserIDIsAnsweredOnWhatsApp(t *testing.T) {
 }
 
 func TestMalformedAddressesAreRefused(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, addressesConfig)
 	bad := []url.Values{
 		twilioSMS(g, sid(6), "+++", OurSMS, "JOIN"),
@@ -191,6 +195,7 @@ func TestMalformedAddressesAreRefused(t *testing.T) {
 
 // Info logs mask addresses that are not phone numbers too.
 func TestAddressesAreMaskedInLogs(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, addressesConfig)
 	g.Stop()
 	g.cmdArgs = []string{"--log-level", "info"}

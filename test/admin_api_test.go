@@ -107,6 +107,7 @@ func listContacts(t *testing.T, g *Gateway, q url.Values) contactList {
 }
 
 func TestAdminContactsImportListAndSearch(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	people := []struct {
 		phone string
@@ -209,6 +210,7 @@ func TestAdminContactsImportListAndSearch(t *testing.T) {
 }
 
 func TestAdminPutContactRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	tests := []struct {
 		name, body, field string
@@ -267,6 +269,7 @@ func TestAdminPutContactRefusesBadInput(t *testing.T) {
 }
 
 func TestAdminOptInOfAContactThatTextedStopNeedsForce(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	const stopper, admined = "+15552220020", "+15552220021"
 	g.Text(Inbound{From: stopper, Body: "STOP"})
@@ -325,6 +328,7 @@ type messageLog struct {
 }
 
 func TestAdminMessageLog(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	const a, b = "+15552220030", "+15552220031"
 	g.Text(Inbound{From: a, Body: "JOIN"})
@@ -374,6 +378,7 @@ func TestAdminMessageLog(t *testing.T) {
 }
 
 func TestAdminManualStartWithVarsSkipsInvalidNumbers(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	var res struct {
 		Started int            `json:"started"`
@@ -428,6 +433,7 @@ func startWithServer(t *testing.T, serverLines, token, body string) *Gateway {
 var adminListening = regexp.MustCompile(`"admin_listen":"([^"]+)"`)
 
 func TestAdminListenMovesAdminRoutesOffListen(t *testing.T) {
+	t.Parallel()
 	g := startWithServer(t, "  admin_listen: \"127.0.0.1:0\"\n", AdminToken, adminConfig)
 	m := adminListening.FindStringSubmatch(g.Logs())
 	if m == nil {
@@ -458,6 +464,7 @@ func TestAdminListenMovesAdminRoutesOffListen(t *testing.T) {
 }
 
 func TestDashboardAndAPIOffWithoutToken(t *testing.T) {
+	t.Parallel()
 	g := startWithServer(t, "", "", adminConfig)
 	for _, path := range []string{"/admin/", "/admin/login", "/admin/automations", "/api/v1/automations", "/api/v1/contacts"} {
 		if code, _ := adminRaw(t, g.URL, http.MethodGet, path, "", nil); code != http.StatusNotFound {

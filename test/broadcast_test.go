@@ -77,6 +77,7 @@ func (g *Gateway) importContacts(t *testing.T, body map[string]any, phones ...st
 }
 
 func TestBroadcastToAGroupCountsSendsDeliveriesAndReplies(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, broadcastsConfig)
 	members := []string{"+15554440001", "+15554440002", "+15554440003", "+15554440004"}
 	const optedOut = "+15554440005"
@@ -150,6 +151,7 @@ func TestBroadcastToAGroupCountsSendsDeliveriesAndReplies(t *testing.T) {
 }
 
 func TestBroadcastAtATimeAndByTag(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, broadcastsConfig)
 	vips := []string{"+15554440011", "+15554440012"}
 	g.importContacts(t, map[string]any{"tags": []string{"vip"}}, vips...)
@@ -197,6 +199,7 @@ func TestBroadcastAtATimeAndByTag(t *testing.T) {
 }
 
 func TestBroadcastCancelEndsStartedEnrollmentsOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, broadcastsConfig)
 	keep := g.startBroadcast(t, map[string]any{"automation": "drip", "contacts": []string{"+15554440021", "+15554440022", "no number!", "Nonsense"}})
 	end := g.startBroadcast(t, map[string]any{"automation": "drip", "contacts": []string{"+15554440023", "+15554440024"}})
@@ -239,6 +242,7 @@ func TestBroadcastCancelEndsStartedEnrollmentsOnlyWhenAsked(t *testing.T) {
 
 // A manual start is a broadcast too: it answers with counts, and is listed.
 func TestManualStartAnswersWithCounts(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, broadcastsConfig)
 	var members []string
 	for i := range 7 {
@@ -262,6 +266,7 @@ func TestManualStartAnswersWithCounts(t *testing.T) {
 // A broadcast that finishes tells the CRM: a signed broadcast.done event
 // with its counts.
 func TestBroadcastDoneEvent(t *testing.T) {
+	t.Parallel()
 	crm := newEventReceiver(t)
 	g := StartGateway(t, eventsConfig(crm.URL+"/hooks", "[broadcast.done]"))
 	b := g.startBroadcast(t, map[string]any{"automation": "join", "contacts": []string{"+15554440031", "+15554440032", "bad!"}})

@@ -31,6 +31,7 @@ const menuNumbered = "How can we help?\n1 My order\n2 Opening hours\n3 A person"
 // choices are remembered in storage, so a restart between the two changes
 // nothing.
 func TestNumberedChoicesOnSMSRouteByTheChosenID(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, buttonsConfig)
 	const from = "+15554440001"
 	g.Text(Inbound{From: from, Body: "MENU"})
@@ -64,6 +65,7 @@ func TestNumberedChoicesOnSMSRouteByTheChosenID(t *testing.T) {
 // tapped quick-reply button (ButtonPayload) routes by its id, whatever its
 // title.
 func TestTwilioWhatsAppButtonPayloadRoutesByID(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, buttonsConfig)
 	const from = "+15554440002"
 	g.Text(Inbound{From: from, Channel: "whatsapp", Body: "menu"})
@@ -86,6 +88,7 @@ func TestTwilioWhatsAppButtonPayloadRoutesByID(t *testing.T) {
 // keyway simulate shows the choices numbered and takes a number, a title
 // or /button ID.
 func TestSimulateShowsChoicesAndTakesANumberATitleOrAButton(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "keyway.yaml")
 	if err := os.WriteFile(path, []byte(buttonsConfig), 0o600); err != nil {
 		t.Fatal(err)

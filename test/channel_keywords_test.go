@@ -9,6 +9,7 @@ import (
 
 // The same keyword starts a different automation on each channel.
 func TestKeywordPerChannel(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, `
 automations:
   - id: deal-sms
@@ -64,6 +65,7 @@ automations:
 // lines. Two channel-specific automations on different channels do not
 // conflict.
 func TestValidateKeywordConflictPerChannel(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "channels.yaml")
 	const cfg = `automations:
   - id: deal-sms

@@ -25,6 +25,7 @@ automations:
 // gets one confirmation. The absence is proven by a HELP sent after it
 // whose reply arrives, with only one opt-out reply before it.
 func TestRepeatedOptOutIsConfirmedOnce(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, complianceConfig)
 	const from = "+15551240001"
 	g.Text(Inbound{From: from, Body: "STOP"})
@@ -60,6 +61,7 @@ func TestRepeatedOptOutIsConfirmedOnce(t *testing.T) {
 // The multi-word defaults of TCPA's list opt out, whatever their case and
 // spacing, and win over a first_word keyword that is their first word.
 func TestMultiWordOptOutWords(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, complianceConfig)
 	for i, body := range []string{"STOP ALL", "stop all", "OPT OUT", "opt out", "Opt  out!"} {
 		from := "+1555124010" + string(rune('0'+i))
@@ -82,6 +84,7 @@ func TestMultiWordOptOutWords(t *testing.T) {
 // An automation keyword equal to a multi-word compliance word is refused,
 // by validate and by the API reload, however it is spelt.
 func TestMultiWordComplianceKeywordConflicts(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, complianceConfig)
 	g.WriteConfig(complianceConfig + `  - id: leave
     keywords: ["Opt  Out", "stop all!"]

@@ -8,6 +8,7 @@ import (
 )
 
 func TestValidateRefusesBareDollarNamesAndBadListen(t *testing.T) {
+	t.Parallel()
 	const src = `server:
   listen: "8080"
 admin:
@@ -47,6 +48,7 @@ func validateRefuses(t *testing.T, src string, wants ...string) {
 }
 
 func TestEnvDefaultsAndLiteralDollars(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, `
 automations:
   - id: deal
@@ -67,6 +69,7 @@ automations:
 // and an unset variable that empties a URL (named in the error) or leaves
 // a bare "Bearer " (a warning).
 func TestValidateTellsTemplateAndVariableMistakes(t *testing.T) {
+	t.Parallel()
 	const src = `fields: [first_name]
 automations:
   - id: thanks
@@ -95,6 +98,7 @@ automations:
 
 // serve logs the warning about an unset variable, with its place.
 func TestServeLogsUnsetVariables(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, `
 automations:
   - id: hi

@@ -88,6 +88,7 @@ var (
 // change; the overview counts the opt-outs, by STOP and by import; a
 // form without the CSRF token is refused.
 func TestContactsCSVImportAndExport(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	const ann, bob = "+15552220201", "+15552220202"
 	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+ann, map[string]any{

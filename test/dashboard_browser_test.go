@@ -195,6 +195,7 @@ func fits(t *testing.T, ctx context.Context, page string, width int) {
 }
 
 func TestDashboardInABrowser(t *testing.T) {
+	t.Parallel()
 	// A Vonage number in dev mode beside Twilio's: the numbers list names
 	// each number's provider, and only Twilio's ids link to a console.
 	vonageDev := fmt.Sprintf("  vonage:\n    numbers:\n      - { number: %q }\n", vonageNumber)

@@ -16,6 +16,7 @@ import (
 // written beside them; a CSV chosen in the upload form is previewed with
 // its bad row and its line, then applied; no page scrolls sideways.
 func TestDashboardOverviewAndCSVInABrowser(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, browserConfig)
 	ctx := browser(t)
 	for i := range 3 {

@@ -46,6 +46,7 @@ func dashDo(t *testing.T, c *http.Client, method, u string, form url.Values) (*h
 var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
 
 func TestDashboardSessionCookieAndCSRF(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	c := dashClient(t)
 
@@ -154,6 +155,7 @@ func TestDashboardSessionCookieAndCSRF(t *testing.T) {
 }
 
 func TestDashboardShowsTheLastRefusedReload(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	g.WriteConfig(adminConfig + "  - id: broken\n    keywords: [JOIN]\n    steps: [{ type: reply, text: x }]\n")
 	var out struct {

@@ -16,6 +16,7 @@ import (
 // with its confirmation from a contact's page. Every page at both widths,
 // without sideways scrolling, with a screenshot.
 func TestDashboardInboxInABrowser(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, "defaults:\n  timezone: America/Chicago\n"+inboxConfig)
 	ctx := browser(t) // closed before the gateway stops
 	for phone, name := range map[string]string{customerA: "Ann Lee", customerB: "Bo Chen", customerC: "Cy Diaz"} {

@@ -58,6 +58,7 @@ func dashLogin(t *testing.T, g *Gateway) (*http.Client, string) {
 // the reason on the page and nothing sent; a post without the CSRF token
 // is refused; closing the handoff ends it and the automation goes on.
 func TestDashboardInboxAnswerAndClose(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, inboxConfig)
 	g.Text(Inbound{From: customerA, Body: "AGENT please"})
 	refA := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
@@ -165,6 +166,7 @@ func TestDashboardInboxAnswerAndClose(t *testing.T) {
 // Starting an automation for a contact or a group first shows how many
 // contacts it reaches, then starts it.
 func TestDashboardSendAndStart(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, inboxConfig)
 	g.Text(Inbound{From: customerA, Body: "JOIN"})
 	g.Text(Inbound{From: customerB, Body: "JOIN"})

@@ -13,6 +13,7 @@ import (
 // be a config that validates without warnings (the starter pack, in dev
 // mode), and the build context must leave out .git and data/.
 func TestDockerImageRunsOutOfTheBox(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ automations:
 // A message answered 200 is never lost: killed before its reply could be
 // sent, the gateway sends it after restart, exactly once.
 func TestSIGKILLAfterAcceptLosesNothing(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const from = "+15551110001"
 	g.Twilio.FailNext(1000, 503, 0) // Twilio is down: the reply stays queued
@@ -56,6 +57,7 @@ func TestSIGKILLAfterAcceptLosesNothing(t *testing.T) {
 // The webhook commits before it answers: SIGKILL right after a burst of 200s
 // loses none of the messages.
 func TestSIGKILLRightAfterBurstKeepsEveryMessage(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const n = 20
 	for i := range n {
@@ -89,6 +91,7 @@ func itoa(i int) string {
 
 // A provider outage is retried with backoff and ends in exactly one send.
 func TestRetryableErrorsEndInOneSend(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const from = "+15551110002"
 	g.Twilio.FailNext(2, 503, 0)
@@ -112,6 +115,7 @@ func TestRetryableErrorsEndInOneSend(t *testing.T) {
 // A permanent error is recorded on the message and not retried; Twilio's
 // 21610 marks the contact opted out.
 func TestPermanentErrorsAreRecorded(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const from = "+15551110003"
 	g.Twilio.FailNext(1, 400, 21610)
@@ -144,6 +148,7 @@ func TestPermanentErrorsAreRecorded(t *testing.T) {
 // SIGTERM stops taking requests and lets those under way finish: every
 // webhook answered 200 is stored and replied to.
 func TestSIGTERMDrainsWebhooksUnderWay(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const n = 40
 	codes := make(chan string, n)

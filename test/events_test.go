@@ -110,6 +110,7 @@ automations:
 // our own), with the contact's phone; an endpoint that takes only
 // opt-outs gets nothing for the JOIN before it.
 func TestStopSendsASignedOptedOutEvent(t *testing.T) {
+	t.Parallel()
 	crm := newEventReceiver(t)
 	g := StartGateway(t, eventsConfig(crm.URL+"/hooks/keyway?token=x", "[contact.opted_out]"))
 	const from = "+15553340001"
@@ -151,6 +152,7 @@ func TestStopSendsASignedOptedOutEvent(t *testing.T) {
 // times with the same webhook-id, each attempt signed; /metrics counts
 // two retries and one delivery.
 func TestEventRetriedWithTheSameWebhookID(t *testing.T) {
+	t.Parallel()
 	crm := newEventReceiver(t, 500, 500)
 	g := StartGateway(t, eventsConfig(crm.URL, "[message.received]"))
 	g.Text(Inbound{From: "+15553340003", Body: "hello"})

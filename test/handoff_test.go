@@ -50,6 +50,7 @@ func handoffs(t *testing.T, g *Gateway) []openHandoff {
 // SIGKILL, the admin API lists it while open, and #done closes it and the
 // enrollment goes on.
 func TestHandoffBothWaysDoneAndKill(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, handoffConfig)
 
 	g.Text(Inbound{From: customerA, Body: "AGENT please"})
@@ -129,6 +130,7 @@ func TestHandoffBothWaysDoneAndKill(t *testing.T) {
 
 // A handoff with no message either way for its timeout takes on_timeout.
 func TestHandoffTimeout(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, handoffConfig)
 	g.Text(Inbound{From: customerB, Channel: "whatsapp", Body: "QUICK"})
 	fwd := waitSentTo(t, g, staffAnn, 1)[0]

@@ -54,6 +54,7 @@ func rawRequest(t *testing.T, base, head string, sent int) (status int, closed b
 // answer never waits for more than this.) The admin routes take their own,
 // bigger bodies, the webhooks do not.
 func TestBodyRefusedBeforeItIsRead(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	const big, sent = 2 << 20, 8<<10 + 1
 	for _, path := range []string{"/webhooks/twilio", "/api/v1/contacts/+15552220090", "/admin/login", "/nowhere"} {
@@ -88,6 +89,7 @@ func TestBodyRefusedBeforeItIsRead(t *testing.T) {
 // server.max_connections caps the connections served at once: one more
 // is answered 503, and served again once a connection closes.
 func TestConnectionsCapped(t *testing.T) {
+	t.Parallel()
 	g := startWithServer(t, "  max_connections: 3\n", AdminToken, adminConfig)
 	http.DefaultClient.CloseIdleConnections()
 	var held []net.Conn
@@ -144,6 +146,7 @@ func TestConnectionsCapped(t *testing.T) {
 // Retry-After, unchecked, even with the right token. A wrong API token is
 // logged (without what was sent) and counted, and spends the same budget.
 func TestFailedLoginsSlowedDown(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	const guess = "wrong-token-guess-1234"
 	code, _ := adminRaw(t, g.URL, http.MethodGet, "/api/v1/automations", "", map[string]string{"Authorization": "Bearer " + guess})
@@ -198,6 +201,7 @@ func TestFailedLoginsSlowedDown(t *testing.T) {
 // validate refuses an admin token shorter than 16 characters once Twilio
 // credentials are set, and takes it in dev mode.
 func TestValidateRefusesShortAdminToken(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -221,6 +225,7 @@ func TestValidateRefusesShortAdminToken(t *testing.T) {
 // With PostgreSQL down, /readyz and the admin API say so in words a client
 // may read, and the database's user, name, host and port stay in the log.
 func TestPostgresOutageKeepsDetailsInTheLog(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -277,6 +282,7 @@ func TestPostgresOutageKeepsDetailsInTheLog(t *testing.T) {
 // Every answer says nosniff; the admin API's and the dashboard's say
 // no-store.
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	check := func(what string, res *http.Response, noStore bool) {
 		t.Helper()
@@ -320,6 +326,7 @@ func TestSecurityHeaders(t *testing.T) {
 // A POST's CSRF token counts from the form body or the X-CSRF-Token
 // header, never from the query string.
 func TestDashboardCSRFNotFromTheQuery(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	c := dashClient(t)
 	res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"/admin/automations"}})
@@ -364,6 +371,7 @@ func TestDashboardCSRFNotFromTheQuery(t *testing.T) {
 // /metrics on the public listener answers only the admin token as a bearer
 // token, and is off while there is none.
 func TestMetricsOnThePublicListenerNeedTheToken(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	if code, _ := adminRaw(t, g.URL, http.MethodGet, "/metrics", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without a token: %d, want 401", code)
@@ -380,6 +388,7 @@ func TestMetricsOnThePublicListenerNeedTheToken(t *testing.T) {
 // A SIGHUP while keyway starts (here: while it waits for its database) is
 // held, then acted on once keyway is ready, instead of killing it.
 func TestSIGHUPWhileStartingIsHeld(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -409,6 +418,7 @@ func TestSIGHUPWhileStartingIsHeld(t *testing.T) {
 // http.allow_hosts with a port allows that port only, also after a
 // redirect; a bare name allows every port.
 func TestHTTPStepAllowHostsPort(t *testing.T) {
+	t.Parallel()
 	other := newHTTPSink(t)
 	_, otherPort, _ := net.SplitHostPort(strings.TrimPrefix(other.srv.URL, "http://"))
 	allowed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

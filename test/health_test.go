@@ -22,6 +22,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestHealthReadinessAndMetrics(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	if code, _ := get(t, g.URL+"/healthz"); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
@@ -41,6 +42,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 
 // Logs hold no auth token, no full phone number and, above debug, no body.
 func TestLogsKeepSecretsOut(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	g.Stop()
 	g.cmdArgs = []string{"--log-level", "info"}
@@ -64,6 +66,7 @@ func TestLogsKeepSecretsOut(t *testing.T) {
 // config listens on or on --url, and 1 once it stops or for an answer that
 // is not 200.
 func TestKeywayHealthCommand(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	// The running config listens on port 0; the probe reads the port it
 	// got from a copy of that config.

@@ -13,6 +13,7 @@ import (
 // than the default minute, so that a slow machine cannot let the window
 // slide under the test.)
 func TestLoopGuardStopsABotLoop(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, `
 compliance:
   loop_guard: { max: 10, per: 1h }

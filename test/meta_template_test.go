@@ -10,6 +10,7 @@ import (
 // who never wrote) gets the step's named template at the Graph API, in its
 // language, with its variables rendered and in order.
 func TestMetaOutsideTheWindowSendsTheNamedTemplate(t *testing.T) {
+	t.Parallel()
 	graph := fakes.NewGraph(t, metaToken)
 	g := StartGateway(t, metaSection(graph)+`automations:
   - id: promo

@@ -73,6 +73,7 @@ func postMeta(t *testing.T, g *Gateway, secret, body string) int {
 // routed by its id, statuses, a refusal, and the contact shared with
 // Twilio's WhatsApp.
 func TestMetaWhatsAppCloudAPI(t *testing.T) {
+	t.Parallel()
 	graph := fakes.NewGraph(t, metaToken)
 	g := StartGateway(t, metaSection(graph)+metaAutomations)
 

@@ -32,6 +32,7 @@ func metricValue(text, series string) (float64, bool) {
 }
 
 func TestMetricsOperatorsExpect(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	text := scrape(t, g)
 	if !regexp.MustCompile(`(?m)^keyway_build_info\{commit="[^"]*",goversion="go[^"]+",version="[^"]+"\} 1$`).MatchString(text) {

@@ -29,6 +29,7 @@ const vipOff = `  - id: vip
 // keeps it so, and a reload that changes the automation ends it (the file
 // rules again: the keyword enrolls nobody).
 func TestEnableFromTheDashboardUntilTheFileChanges(t *testing.T) {
+	t.Parallel()
 	g := StartGatewayUsers(t, usersYAML(t, "Ann:admin:ann-password"), adminConfig+vipOff)
 	const bob, cy, dee = "+15552220093", "+15552220094", "+15552220095"
 	g.Text(Inbound{From: bob, Body: "VIP"})

@@ -11,6 +11,7 @@ import (
 // start, finds the text in Twilio's log and records it as sent, and the
 // contact gets one text.
 func TestPostgresRestartUnderItsNameTakesBackItsSend(t *testing.T) {
+	t.Parallel()
 	g := startShared(t, 1, hoursConfig)[0]
 	const from = "+15551130001"
 	g.Twilio.HoldNext(true)
@@ -29,6 +30,7 @@ func TestPostgresRestartUnderItsNameTakesBackItsSend(t *testing.T) {
 // does not take back the sends that one has under way: it says the name
 // is taken and goes by its host/pid, and the contact gets one text.
 func TestPostgresSecondProcessUnderOneNameLeavesTheFirstsSends(t *testing.T) {
+	t.Parallel()
 	gs := startShared(t, 2, hoursConfig)
 	first, second := gs[0], gs[1]
 	second.Stop()

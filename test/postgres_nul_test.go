@@ -13,6 +13,7 @@ import (
 // its stored message, and its reply, read back the same on both: the NUL
 // as U+FFFD. So does a contact name with a NUL set through the admin API.
 func TestPostgresTakesNULLikeBolt(t *testing.T) {
+	t.Parallel()
 	const phone = "+15553100001"
 	type seen struct{ in, out, name string }
 	stores := map[string]seen{}

@@ -159,6 +159,7 @@ func TestPostgresSharedLoadRepliesOnce(t *testing.T) {
 // The same MessageSid posted to two processes at once is handled once:
 // both answer 200, one reply goes out.
 func TestPostgresSameMessageTwoProcesses(t *testing.T) {
+	t.Parallel()
 	gs := startShared(t, 2, echoConfig)
 	const rounds = 20
 	for r := range rounds {
@@ -196,6 +197,7 @@ func TestPostgresSameMessageTwoProcesses(t *testing.T) {
 
 // Waits set by a process that is then SIGKILLed fire once, on the others.
 func TestPostgresWaitsFireOnceAfterKill(t *testing.T) {
+	t.Parallel()
 	gs := startShared(t, 3, dripWaitConfig)
 	const contacts = 20
 	for c := range contacts {
@@ -236,6 +238,7 @@ var tickRan = regexp.MustCompile(`"tick":"([^"]+)"[^\n]*"message":"schedule: tic
 // tick is logged as run by two of them, and no member gets more deals than
 // there were ticks.
 func TestPostgresScheduledTickRunsOnce(t *testing.T) {
+	t.Parallel()
 	gs := startShared(t, 3, broadcastConfig)
 	const members = 5
 	for c := range members {
@@ -277,6 +280,7 @@ func TestPostgresScheduledTickRunsOnce(t *testing.T) {
 // last at least 9.5 s after; two processes pacing alone would be done in
 // half that.
 func TestPostgresMPSAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	gs := startSharedMPS(t, 2, echoConfig, 2)
 	const sends = 20
 	var ins []Inbound
@@ -321,6 +325,7 @@ func configHashes(t *testing.T, g *Gateway) (metrics, api string) {
 // Processes that share a database show the hash of the config file they
 // run, so that one running another file stands out.
 func TestPostgresConfigHashShowsAStaleProcess(t *testing.T) {
+	t.Parallel()
 	gs := startShared(t, 2, echoConfig)
 	raw, err := os.ReadFile(gs[0].Config)
 	if err != nil {

@@ -193,6 +193,7 @@ func storedMessages(t *testing.T, g *Gateway, phone string) []storedMessage {
 }
 
 func TestKeywordThroughARegisteredProvider(t *testing.T) {
+	t.Parallel()
 	sends := newFakeSends(t)
 	g := StartGateway(t, fakeSection(sends.URL())+fakeJoin)
 	const who = "+15551237701"
@@ -270,6 +271,7 @@ func TestKeywordThroughARegisteredProvider(t *testing.T) {
 // report and in a send's answer; the engine opts the contact out on the
 // flag alone.
 func TestOptOutsReportedByARegisteredProvider(t *testing.T) {
+	t.Parallel()
 	sends := newFakeSends(t)
 	g := StartGateway(t, fakeSection(sends.URL())+fakeJoin)
 
@@ -303,6 +305,7 @@ func TestOptOutsReportedByARegisteredProvider(t *testing.T) {
 // validate checks the fake provider's section with the check it
 // registered, and knows exactly the providers compiled in.
 func TestValidateKnowsTheRegisteredProviders(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "keyway.yaml")
 	const src = `providers:
   fake:

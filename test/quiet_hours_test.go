@@ -29,6 +29,7 @@ func quietAroundNow() (string, time.Time) {
 // A manual start inside quiet hours is held until they end, durably; an
 // answer to a keyword in the same hours goes out at once.
 func TestQuietHoursHoldAManualStartNotAnAnswer(t *testing.T) {
+	t.Parallel()
 	quiet, end := quietAroundNow()
 	g := StartGateway(t, quiet+`
 automations:

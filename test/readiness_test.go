@@ -20,6 +20,7 @@ import (
 // and says why, instead of a bare "timeout" after seconds; the first one
 // goes on serving.
 func TestSecondServeOnLockedDataFile(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,6 +61,7 @@ automations:
 // Twilio's retry of a refused webhook is taken. The gateway's data folder
 // is a 4 MiB tmpfs in a mount namespace of its own, filled up by a file.
 func TestReadyzWithFullDisk(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("skipped: no unshare(1) to give keyway a tmpfs of its own; gateway's TestReadyzFollowsStorageCommits covers a failing store")
 	}

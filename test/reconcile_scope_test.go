@@ -42,6 +42,7 @@ automations:
 // automation's waiting contact goes on. A later reload that takes another
 // step away ends its enrollments before the reload answers.
 func TestRestartAndReloadEndEnrollmentsAtRemovedSteps(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, scopeConfig)
 	const dripper, asker = "+15554460001", "+15554460002"
 	g.Text(Inbound{From: dripper, Body: "DRIP"})

@@ -61,6 +61,7 @@ func runKeywayIn(t *testing.T, dir string, args ...string) (int, string) {
 }
 
 func TestServeAndValidateRefuseAnEmptyFile(t *testing.T) {
+	t.Parallel()
 	for name, body := range map[string]string{
 		"zero bytes":    "",
 		"whitespace":    "\n   \n\n",
@@ -184,6 +185,7 @@ func joinAndWait(t *testing.T, g *Gateway, contact string) {
 }
 
 func TestTruncatedConfigIsRefusedAndEnrollmentsGoOn(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, guardConfig)
 	const ann = "+15554450001"
 	joinAndWait(t, g, ann)
@@ -210,6 +212,7 @@ func TestTruncatedConfigIsRefusedAndEnrollmentsGoOn(t *testing.T) {
 }
 
 func TestReloadRefusesRemovingEveryAutomationWhileEnrolled(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, guardConfig)
 	const bob = "+15554450011"
 	joinAndWait(t, g, bob)
@@ -248,6 +251,7 @@ func TestReloadRefusesRemovingEveryAutomationWhileEnrolled(t *testing.T) {
 }
 
 func TestSIGHUPLogsEveryProblemOfARefusedReload(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, reloadV1)
 	g.WriteConfig(`
 automations:
@@ -280,6 +284,7 @@ automations:
 }
 
 func TestLastReloadMetrics(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, reloadV1)
 	ok, started := reloadMetrics(t, g)
 	if ok != 1 || started < float64(time.Now().Add(-time.Hour).Unix()) {

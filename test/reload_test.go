@@ -30,6 +30,7 @@ func replyTo(t *testing.T, g *Gateway, from string) string {
 }
 
 func TestReloadThroughTheAPIRefusesAnInvalidFile(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, reloadV1)
 	g.WriteConfig(strings.Replace(reloadV2, "type: reply", "type: teleport", 1))
 	var out struct {
@@ -54,6 +55,7 @@ func TestReloadThroughTheAPIRefusesAnInvalidFile(t *testing.T) {
 }
 
 func TestReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, reloadV1)
 	g.WriteConfig(reloadV2)
 	g.Signal(syscall.SIGHUP)
@@ -64,6 +66,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 }
 
 func TestReloadWhenTheFileChanges(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, reloadV1)
 	g.WriteConfig(reloadV2)
 	Eventually(t, patience, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })

@@ -11,6 +11,7 @@ import (
 // they are older than it, on the bbolt file and on PostgreSQL; the
 // contact stays.
 func TestRetentionPrunesOldMessages(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"bolt", "postgres"} {
 		t.Run(store, func(t *testing.T) {
 			g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), retention: "3s"}

@@ -29,6 +29,7 @@ automations:
 `
 
 func TestOverwriteFalseLeavesEnrollmentAndDoesNotConsumeTheMessage(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	const from = "+15553330001"
 	g.Text(Inbound{From: from, Body: "QUIZ"})
@@ -48,6 +49,7 @@ func TestOverwriteFalseLeavesEnrollmentAndDoesNotConsumeTheMessage(t *testing.T)
 }
 
 func TestOverwriteTrueRestartsFromTheFirstStep(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	const from = "+15553330002"
 	g.Text(Inbound{From: from, Body: "AGAIN"})
@@ -69,6 +71,7 @@ func TestOverwriteTrueRestartsFromTheFirstStep(t *testing.T) {
 }
 
 func TestCatchAllTakesWhatNothingElseTook(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	const from = "+15553330003"
 	g.Text(Inbound{From: from, Body: "where is my order?"})
@@ -83,6 +86,7 @@ func TestCatchAllTakesWhatNothingElseTook(t *testing.T) {
 }
 
 func TestWhatsAppIsItsOwnChannel(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	const from = "+15553330004"
 	g.Text(Inbound{From: from, Body: "QUIZ", Channel: "whatsapp", Media: []string{"https://media.test/a.jpg", "https://media.test/b.jpg"},
@@ -107,6 +111,7 @@ func TestWhatsAppIsItsOwnChannel(t *testing.T) {
 }
 
 func TestStatusCallbackUpdatesTheMessage(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	const from = "+15553330005"
 	g.Text(Inbound{From: from, Body: "hello"})
@@ -131,6 +136,7 @@ func TestStatusCallbackUpdatesTheMessage(t *testing.T) {
 }
 
 func TestAdminAPINeedsTheToken(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	res, err := http.Get(g.URL + "/api/v1/automations")
 	if err != nil {
@@ -174,6 +180,7 @@ func TestAdminAPINeedsTheToken(t *testing.T) {
 }
 
 func TestManualStartOnWhatsApp(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	// The contact wrote on WhatsApp, so the 24-hour window is open and the
 	// quiz's free-form text may go (see whatsapp_window_test.go for a
@@ -198,6 +205,7 @@ func TestManualStartOnWhatsApp(t *testing.T) {
 // The admin API reads JSON whatever the Content-Type says (curl's default
 // is a form).
 func TestAdminAPIReadsJSONWhateverTheContentType(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, routingConfig)
 	req, _ := http.NewRequest(http.MethodPost, g.URL+"/api/v1/automations/quiz/enrollments",
 		strings.NewReader(`{"contacts": ["+15553330009", "+15553330009"]}`))

@@ -12,6 +12,7 @@ import (
 // tried again, and recorded as sent with Twilio's sid: the contact gets one
 // text, not two.
 func TestSendWithLostAnswerIsNotSentTwice(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const from = "+15551120001"
 	g.Twilio.HangUpNext(1)
@@ -37,6 +38,7 @@ func TestSendWithLostAnswerIsNotSentTwice(t *testing.T) {
 // in Twilio's log after the restart and records it as sent: the contact
 // gets one text.
 func TestSIGKILLDuringAcceptedSendIsNotSentTwice(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const from = "+15551120002"
 	g.Twilio.HoldNext(true)
@@ -57,6 +59,7 @@ func TestSIGKILLDuringAcceptedSendIsNotSentTwice(t *testing.T) {
 // Killed while a send is on its way but before Twilio took it, keyway finds
 // nothing in Twilio's log after the restart and sends it: exactly once.
 func TestSIGKILLBeforeTwilioTookSendSendsOnce(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, hoursConfig)
 	const from = "+15551120003"
 	g.Twilio.HoldNext(false)
@@ -83,6 +86,7 @@ func TestSIGKILLBeforeTwilioTookSendSendsOnce(t *testing.T) {
 // The same holds for a provider that plugs in through the registry: a send
 // whose answer was lost is looked up in its log, and not sent again.
 func TestLostAnswerThroughARegisteredProvider(t *testing.T) {
+	t.Parallel()
 	sends := newFakeSends(t)
 	g := StartGateway(t, fakeSection(sends.URL())+fakeJoin)
 	const who = "+15551237711"

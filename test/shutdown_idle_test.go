@@ -11,6 +11,7 @@ import (
 // (preconnect). Such a connection must not hold a graceful shutdown: the
 // gateway still stops at once and exits 0.
 func TestShutdownClosesConnectionsThatSentNothing(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 	if err != nil {

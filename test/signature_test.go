@@ -10,6 +10,7 @@ import (
 // A value appended to a signed body is refused (403) and nothing is stored;
 // a body with a repeated field, signed by Twilio's rule, is accepted.
 func TestSignatureCoversEveryValue(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, addressesConfig)
 	form := twilioSMS(g, sid(20), "+15551230201", OurSMS, "JOIN")
 	sig := twilio.Sign(g.Twilio.AuthToken, PublicURL+"/webhooks/twilio", form)

@@ -11,6 +11,7 @@ import (
 // variables, sends the loop guard suppressed with the reason, and sends
 // held for quiet hours with the time they are held until.
 func TestSimulateShowsTemplatesSuppressedAndHeld(t *testing.T) {
+	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "keyway.yaml")
 	err := os.WriteFile(cfg, []byte(`
 compliance:

@@ -11,6 +11,7 @@ import (
 // staff, a staff answer (written with /from as the staff member) and the
 // handoff closing.
 func TestSimulateShowsHandoffAndStaffRelays(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "handoff.yaml")
 	const cfg = `providers: { twilio: { numbers: [ { number: "+15005550006" } ] } }
 automations:
@@ -47,6 +48,7 @@ automations:
 // the provider at once), plain text is sent to nobody and the staff member
 // is asked which conversation; #REF text goes through.
 func TestSimulateAsksStaffWhichConversation(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "handoff.yaml")
 	const cfg = `providers: { twilio: { numbers: [ { number: "+15005550006" } ] } }
 automations:

@@ -7,6 +7,7 @@ import (
 
 // simulate works from a pipe: a scripted chat through the starter pack.
 func TestSimulateFromAPipe(t *testing.T) {
+	t.Parallel()
 	script := "JOIN\nAnn\n/contact\nJOIN\n/wait 25h\nSTOP\nhours\n/from +15559990000\nhours\n"
 	code, out := Keyway(t, script, "simulate", "--config", "../config/examples/starter.yaml")
 	if code != 0 {
@@ -30,6 +31,7 @@ func TestSimulateFromAPipe(t *testing.T) {
 // drip and the weekly digest (keyway test covers the date wait, through a
 // manual start's vars).
 func TestAppointmentsExample(t *testing.T) {
+	t.Parallel()
 	script := strings.Join([]string{
 		"BOOK",
 		"/from +15550004444", "TIPS", "/wait 2d", "/wait 5d", "when are you open?",

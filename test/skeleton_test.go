@@ -24,6 +24,7 @@ automations:
 `
 
 func TestKeywordRoundTrip(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, joinConfig)
 	g.Text(Inbound{From: "+15551230001", Body: "join"})
 	sent := g.Twilio.WaitSent(t, 1, patience)
@@ -36,6 +37,7 @@ func TestKeywordRoundTrip(t *testing.T) {
 }
 
 func TestMatching(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, joinConfig)
 	cases := []struct {
 		label, body, want string
@@ -73,6 +75,7 @@ func TestMatching(t *testing.T) {
 }
 
 func TestDuplicateMessageSidRepliesOnce(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, joinConfig)
 	for range 3 {
 		g.Text(Inbound{SID: "SMdup00000000000000000000000000001", Body: "JOIN"})
@@ -89,6 +92,7 @@ func TestDuplicateMessageSidRepliesOnce(t *testing.T) {
 }
 
 func TestRefusedWebhooksStoreNothing(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, joinConfig)
 	form := g.Form(Inbound{From: "+15551230042", Body: "JOIN"})
 	if code, _ := g.PostRaw("/webhooks/twilio", form.Encode(), nil); code != http.StatusForbidden {
@@ -118,6 +122,7 @@ func TestRefusedWebhooksStoreNothing(t *testing.T) {
 }
 
 func TestComplianceKeywords(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, joinConfig)
 	const from = "+15551230077"
 	g.Text(Inbound{From: from, Body: "STOP"})

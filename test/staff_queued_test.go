@@ -52,6 +52,7 @@ func startWithPacedNumber(t *testing.T, body string) *Gateway {
 // could mean either: no customer gets it, and the staff member is asked
 // which, with references and names; #REF text still goes through.
 func TestStaffPlainAnswerSkipsQueuedForward(t *testing.T) {
+	t.Parallel()
 	g := startWithPacedNumber(t, queuedForwardConfig)
 	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+url.PathEscape(customerA), map[string]any{"name": "Alice"}, nil); code/100 != 2 {
 		t.Fatalf("name customer A: status %d", code)

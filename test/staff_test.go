@@ -77,6 +77,7 @@ automations:
 // prefixed on WhatsApp); and staff's answers are not forwarded back to
 // them by the catch-all, as they were when staff counted as contacts.
 func TestStaffAnswerForwards(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, staffConfig)
 
 	g.Text(Inbound{From: customerA, Body: "Is the shop open on Sunday?"})
@@ -150,6 +151,7 @@ func TestStaffAnswerForwards(t *testing.T) {
 // A staff answer that cannot be delivered gets a short answer saying why:
 // an unknown reference, no recent forward, a contact that opted out.
 func TestStaffAnswerUndeliverable(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, staffConfig)
 
 	// Bob is staff but was never forwarded anything.

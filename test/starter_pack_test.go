@@ -12,6 +12,7 @@ import (
 // starter pack is kept working by its own tests. Every example config has a
 // test file and starts with a comment that says what it is for.
 func TestStarterPackTests(t *testing.T) {
+	t.Parallel()
 	configs, err := filepath.Glob("../config/examples/*.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +91,7 @@ func writeTestFiles(t *testing.T, config, tests string) string {
 }
 
 func TestKeywayTestCommand(t *testing.T) {
+	t.Parallel()
 	passing := `config: ../keyway.yaml
 tests:
   - name: signup asks a name and remembers it
@@ -164,6 +166,7 @@ tests:
 // and lists its flags, that the config may be the argument, and that extra
 // arguments are refused.
 func TestCommandsHelpAndArguments(t *testing.T) {
+	t.Parallel()
 	for cmd, flags := range map[string][]string{
 		"serve":    {"-config", "-log-level", "-log-format"},
 		"validate": {"-config", "-format", "-segments"},

@@ -100,6 +100,7 @@ func (s *httpSink) request(t *testing.T, path string) sinkRequest {
 }
 
 func TestHTTPStepBodies(t *testing.T) {
+	t.Parallel()
 	sink := newHTTPSink(t)
 	g := StartGateway(t, `
 http: { allow_private: true }
@@ -224,6 +225,7 @@ automations:
 }
 
 func TestHTTPStepErrorBranches(t *testing.T) {
+	t.Parallel()
 	sink := newHTTPSink(t)
 	g := StartGateway(t, `
 http: { allow_private: true }
@@ -281,6 +283,7 @@ automations:
 }
 
 func TestHTTPStepJSONResponseFeedsLaterSteps(t *testing.T) {
+	t.Parallel()
 	sink := newHTTPSink(t)
 	g := StartGateway(t, `
 http: { allow_private: true }
@@ -315,6 +318,7 @@ automations:
 }
 
 func TestConditionOnAReply(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, `
 groups: [ { id: newsletter } ]
 automations:
@@ -346,6 +350,7 @@ automations:
 }
 
 func TestStartAutomation(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, `
 automations:
   - id: main
@@ -411,6 +416,7 @@ automations:
 }
 
 func TestHTTPStepSSRFGuardRefusesLoopback(t *testing.T) {
+	t.Parallel()
 	sink := newHTTPSink(t)
 	g := StartGateway(t, `
 automations:

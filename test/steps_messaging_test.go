@@ -26,6 +26,7 @@ automations:
 `
 
 func TestForwardToMobileAndEmail(t *testing.T) {
+	t.Parallel()
 	smtp := fakes.NewSMTP(t)
 	g := StartGateway(t, emailConfig(smtp)+forwardConfig)
 	media := "https://api.twilio.test/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
@@ -83,6 +84,7 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 }
 
 func TestForwardEmailRetriedAfter451(t *testing.T) {
+	t.Parallel()
 	smtp := fakes.NewSMTP(t)
 	smtp.FailNext(2, 451)
 	g := StartGateway(t, emailConfig(smtp)+`
@@ -121,6 +123,7 @@ automations:
 }
 
 func TestForwardEmailPermanentFailureRecorded(t *testing.T) {
+	t.Parallel()
 	smtp := fakes.NewSMTP(t)
 	smtp.FailNext(1, 550)
 	g := StartGateway(t, emailConfig(smtp)+forwardConfig)
@@ -144,6 +147,7 @@ func TestForwardEmailPermanentFailureRecorded(t *testing.T) {
 }
 
 func TestOptedOutContactStillForwarded(t *testing.T) {
+	t.Parallel()
 	smtp := fakes.NewSMTP(t)
 	g := StartGateway(t, emailConfig(smtp)+`
 automations:
@@ -209,6 +213,7 @@ automations:
 `
 
 func TestMessagingContactStepsVisibleInStorage(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, contactStepsConfig)
 	const from = "+15551230005"
 	g.Text(Inbound{From: from, Body: "join ann"})
@@ -236,6 +241,7 @@ func TestMessagingContactStepsVisibleInStorage(t *testing.T) {
 }
 
 func TestMessagingUnsubscribeAllEndsOtherEnrollments(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, contactStepsConfig)
 	const from = "+15551230006"
 	g.Text(Inbound{From: from, Body: "SURVEY"})

@@ -62,6 +62,7 @@ func loginUser(t *testing.T, g *Gateway, user, password string) (*http.Client, s
 // still works as the API's bearer token. A reload that removes a user
 // ends their session; one that changes a hash ends that user's.
 func TestUsersRolesAndReload(t *testing.T) {
+	t.Parallel()
 	users := usersYAML(t, "Ann:admin:ann-password", "Bob:staff:bob-password")
 	g := StartGatewayUsers(t, users, adminConfig)
 	bob, bobCSRF := loginUser(t, g, "Bob", "bob-password")
@@ -129,6 +130,7 @@ func TestUsersRolesAndReload(t *testing.T) {
 // nothing, as text no keyword matched), survives a restart, and Resume
 // lifts it; Ann's enrollment, started before, goes on.
 func TestPauseSurvivesARestart(t *testing.T) {
+	t.Parallel()
 	g := StartGatewayUsers(t, usersYAML(t, "Ann:admin:ann-password"), adminConfig)
 	const ann, bob = "+15552220091", "+15552220092"
 	g.Text(Inbound{From: ann, Body: "JOIN"})

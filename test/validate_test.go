@@ -7,6 +7,7 @@ import (
 )
 
 func TestValidateReportsEveryProblemWithItsPlace(t *testing.T) {
+	t.Parallel()
 	const broken = `server:
   listen: ":8080"
   colour: blue
@@ -95,6 +96,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	code, out := Keyway(t, "", "version")
 	if code != 0 || !strings.Contains(out, "keyway") || !strings.Contains(out, "go1.") {
 		t.Fatalf("exit %d: %s", code, out)
@@ -102,6 +104,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestValidatePrintsSegmentsPerStep(t *testing.T) {
+	t.Parallel()
 	code, out := Keyway(t, "", "validate", "--segments", "--config", "../config/examples/starter.yaml")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)

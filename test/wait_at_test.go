@@ -23,6 +23,7 @@ automations:
 // read in the default time zone), and a value that is not a date takes
 // on_error; through the real binary, its timer loop and the fake Twilio.
 func TestWaitAtVisitTimeFromManualStartVars(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, waitAtConfig)
 	start := func(phone, at string) {
 		t.Helper()

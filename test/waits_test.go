@@ -64,6 +64,7 @@ func ended(t *testing.T, g *Gateway, automation, contact string) Enrollment {
 
 // A wait stored before a SIGKILL fires after the restart, once.
 func TestWaitFiresAfterSIGKILLAndRestart(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, dripWaitConfig)
 	const from = "+15553330001"
 	g.Text(Inbound{From: from, Body: "DRIP"})
@@ -181,6 +182,7 @@ func postSigned(client *http.Client, g *Gateway, in Inbound) error {
 // A message during a wait goes where the routing order sends it (here
 // catch_all), and the wait goes on.
 func TestReplyDuringWaitGoesToCatchAll(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, dripWaitConfig)
 	const from = "+15553330002"
 	g.Text(Inbound{From: from, Body: "DRIP"})
@@ -215,6 +217,7 @@ automations:
 // A wait_for_reply takes the next message as its answer (never the
 // keyword), and without one takes on_timeout.
 func TestWaitForReplyTimeoutTakesOnTimeout(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, askConfig)
 	const silent, answers = "+15553330003", "+15553330004"
 	// The enrollment waits for a reply from the commit before ASK's 200:
@@ -261,6 +264,7 @@ automations:
 // A scheduled automation reaches the members of its group, but not an
 // opted-out member.
 func TestScheduledBroadcastSkipsOptedOut(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, broadcastConfig)
 	const member, optedOut, outsider = "+15553330005", "+15553330006", "+15553330007"
 	g.Text(Inbound{From: member, Body: "JOIN"})

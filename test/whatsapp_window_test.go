@@ -60,6 +60,7 @@ automations:
 // A WhatsApp manual start to a contact that never wrote goes out as the
 // template, with its variables rendered, to Twilio and in the store.
 func TestWhatsAppManualStartUsesTheTemplate(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, windowConfig)
 	const contact = "+15551237001"
 	startBy(t, g, "promo", "whatsapp:"+contact)
@@ -87,6 +88,7 @@ func TestWhatsAppManualStartUsesTheTemplate(t *testing.T) {
 // Outside the window a reply with no template sends nothing and takes
 // on_error; inside it, the text goes out free-form.
 func TestWhatsAppWindowWithoutTemplateTakesOnError(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, windowConfig)
 	const contact = "+15551237002"
 	startBy(t, g, "bare", "whatsapp:"+contact)
@@ -118,6 +120,7 @@ func TestWhatsAppWindowWithoutTemplateTakesOnError(t *testing.T) {
 
 // Inside the window a reply with a text sends the text, not the template.
 func TestWhatsAppInsideTheWindowSendsText(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, windowConfig+`
   - id: hi
     keywords: [HI]
