@@ -87,7 +87,8 @@ var adminControls = []string{
 }
 
 // The dashboard as an admin and as a staff member, in one Chromium: the
-// login page; the overview with a broadcast in progress; an automation
+// login page; the overview with a broadcast in progress and the list of
+// broadcasts; an automation
 // paused from its page and one the file disables enabled from its page
 // (each page saying so); then, logged in as staff, the inbox, a
 // conversation answered (the timeline says who answered), the contacts
@@ -151,6 +152,11 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 		}
 		fits(t, ctx, "overview", width)
 		shots.take(shotName("overview", width))
+	}
+
+	// The list of broadcasts, for its screenshots.
+	for _, width := range []int{wideWidth, phoneWidth} {
+		openPages(t, ctx, g, shots, width, []dashPage{{"broadcasts", "/admin/broadcasts", "#broadcasts"}})
 	}
 
 	// Pause join from its page; enable vip, which the file disables.
