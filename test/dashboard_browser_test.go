@@ -123,6 +123,21 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// click clicks the element sel finds, as chromedp.Click does, once more
+// when Chromium answers that the node it found is gone: a document still
+// loading may be swapped between the query and the click. That answer
+// comes before any mouse event goes out, so nothing is clicked twice.
+func click(sel string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for try := 1; ; try++ {
+			err := chromedp.Click(sel, chromedp.ByQuery).Do(ctx)
+			if err == nil || try == 3 || !strings.Contains(err.Error(), "Could not find node with given id") {
+				return err
+			}
+		}
+	})
+}
+
 // browserConfig is adminConfig at a practice in Chicago, with a named
 // staff member and an automation that forwards to them.
 const browserConfig = `defaults:
@@ -267,7 +282,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	var boxes int
 	var fields, steps string
 	run(t, ctx, "open the join automation",
-		chromedp.Click(`a[href="/admin/automations/join"]`, chromedp.ByQuery),
+		click(`a[href="/admin/automations/join"]`),
 		chromedp.WaitVisible(`svg.diagram`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll("svg.diagram g.node.step").length`, &boxes),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll("svg.diagram g.jump")).map(j => j.dataset.field + ":" + j.textContent).sort().join(",")`, &fields),
@@ -309,7 +324,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	var timeline, facts, order string
 	run(t, ctx, "open Ann's timeline",
-		chromedp.Click(`#contacts a[href^="/admin/contacts/"]`, chromedp.ByQuery),
+		click(`#contacts a[href^="/admin/contacts/"]`),
 		chromedp.WaitVisible(`#timeline`, chromedp.ByID),
 		chromedp.Text(`#timeline`, &timeline, chromedp.ByID),
 		chromedp.Text(`#contact`, &facts, chromedp.ByID),
@@ -378,7 +393,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	run(t, ctx, "open the failed sends",
 		chromedp.Navigate(g.URL+"/admin/messages"),
 		chromedp.WaitVisible(`a[href="/admin/messages?status=failed"]`, chromedp.ByQuery),
-		chromedp.Click(`a[href="/admin/messages?status=failed"]`, chromedp.ByQuery),
+		click(`a[href="/admin/messages?status=failed"]`),
 		chromedp.WaitReady(`select[name=status] option[value=failed][selected]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#messages tr.st-failed`, chromedp.ByQuery),
 		chromedp.Text(`#messages`, &failed, chromedp.ByID),
@@ -443,7 +458,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	var menu string
 	run(t, ctx, "open the pages menu",
-		chromedp.Click(`details.menu summary`, chromedp.ByQuery),
+		click(`details.menu summary`),
 		chromedp.WaitVisible(`details.menu nav a[href="/admin/contacts"]`, chromedp.ByQuery),
 		chromedp.Text(`details.menu nav`, &menu, chromedp.ByQuery),
 	)
@@ -456,14 +471,14 @@ func TestDashboardInABrowser(t *testing.T) {
 	run(t, ctx, "cancel Ann's enrollment",
 		chromedp.Navigate(g.URL+"/admin/enrollments?automation=join"),
 		chromedp.WaitVisible(row, chromedp.ByQuery),
-		chromedp.Click(row+` a.danger`, chromedp.ByQuery),
+		click(row+` a.danger`),
 		chromedp.WaitVisible(`#confirm-cancel`, chromedp.ByID),
 	)
 	if en := g.Enrollments("join", ann); en[0].Status != "waiting_reply" {
 		t.Fatalf("the cancel button ended the enrollment before asking: %+v", en[0])
 	}
 	run(t, ctx, "confirm the cancel",
-		chromedp.Click(`#confirm-cancel`, chromedp.ByID),
+		click(`#confirm-cancel`),
 		chromedp.WaitVisible(`#cancel .done`, chromedp.ByQuery),
 		chromedp.Text(`#cancel`, &done, chromedp.ByQuery),
 	)

@@ -57,7 +57,7 @@ func TestDashboardOverviewAndCSVInABrowser(t *testing.T) {
 	// Upload, preview, apply.
 	run(t, ctx, "upload a CSV",
 		chromedp.Navigate(g.URL+"/admin/contacts"),
-		chromedp.Click(`#import-link`, chromedp.ByID),
+		click(`#import-link`),
 		chromedp.WaitVisible(`#import-form`, chromedp.ByID),
 	)
 	for _, width := range []int{wideWidth, phoneWidth} {
@@ -85,7 +85,7 @@ func TestDashboardOverviewAndCSVInABrowser(t *testing.T) {
 	}
 	var result string
 	run(t, ctx, "apply",
-		chromedp.Click(`#import-apply button`, chromedp.ByQuery),
+		click(`#import-apply button`),
 		chromedp.WaitVisible(`//h1[text()="Import applied"]`, chromedp.BySearch),
 		chromedp.Text(`#import-result`, &result, chromedp.ByID),
 	)

@@ -59,10 +59,10 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 
 	// Ann's conversation: answer it.
 	run(t, ctx, "open Ann's conversation",
-		chromedp.Click(`#inbox li[data-contact="`+customerA+`"] a`, chromedp.ByQuery),
+		click(`#inbox li[data-contact="`+customerA+`"] a`),
 		chromedp.WaitVisible(`#chat`, chromedp.ByID),
 		chromedp.SendKeys(`#answer`, "So sorry, a new one leaves today.", chromedp.ByID),
-		chromedp.Click(`#send-answer`, chromedp.ByID),
+		click(`#send-answer`),
 		chromedp.WaitVisible(`#done`, chromedp.ByID),
 	)
 	if got := waitSentTo(t, g, customerA, 1)[0]; got.From != OurSMS || got.Body != "So sorry, a new one leaves today." {
@@ -84,7 +84,7 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 		chromedp.Navigate(g.URL+"/admin/inbox/%2B"+strings.TrimPrefix(customerC, "+")),
 		chromedp.WaitVisible(`#answer`, chromedp.ByID),
 		chromedp.SendKeys(`#answer`, "Calling now", chromedp.ByID),
-		chromedp.Click(`#send-answer`, chromedp.ByID),
+		click(`#send-answer`),
 		chromedp.WaitVisible(`#not-sent`, chromedp.ByID),
 	)
 	var why string
@@ -97,7 +97,7 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 	run(t, ctx, "close Ann's handoff",
 		chromedp.Navigate(g.URL+"/admin/inbox/%2B"+strings.TrimPrefix(customerA, "+")),
 		chromedp.WaitVisible(`#close-handoff`, chromedp.ByID),
-		chromedp.Click(`#close-handoff`, chromedp.ByID),
+		click(`#close-handoff`),
 		chromedp.WaitVisible(`#done`, chromedp.ByID),
 	)
 	if got := waitSentTo(t, g, customerA, 2)[1]; got.Body != "Thanks for talking to us!" {
@@ -108,10 +108,10 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 	run(t, ctx, "send Bo a message",
 		chromedp.Navigate(g.URL+"/admin/contacts/%2B"+strings.TrimPrefix(customerB, "+")),
 		chromedp.WaitVisible(`#contact-actions`, chromedp.ByID),
-		chromedp.Click(`#contact-actions a[href$="/send"]`, chromedp.ByQuery),
+		click(`#contact-actions a[href$="/send"]`),
 		chromedp.WaitVisible(`#send-form`, chromedp.ByID),
 		chromedp.SendKeys(`#text`, "Yes, 10 to 4 on Sundays.", chromedp.ByID),
-		chromedp.Click(`#send`, chromedp.ByID),
+		click(`#send`),
 		chromedp.WaitVisible(`#done`, chromedp.ByID),
 	)
 	if got := waitSentTo(t, g, customerB, 2)[1]; got.Body != "Yes, 10 to 4 on Sundays." {
@@ -122,17 +122,17 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 	run(t, ctx, "start promo for Bo",
 		chromedp.Navigate(g.URL+"/admin/contacts/%2B"+strings.TrimPrefix(customerB, "+")),
 		chromedp.WaitVisible(`#contact-actions`, chromedp.ByID),
-		chromedp.Click(`#contact-actions a[href^="/admin/start"]`, chromedp.ByQuery),
+		click(`#contact-actions a[href^="/admin/start"]`),
 		chromedp.WaitVisible(`#start-form`, chromedp.ByID),
 		chromedp.SetValue(`#automation`, "promo", chromedp.ByID),
-		chromedp.Click(`#next`, chromedp.ByID),
+		click(`#next`),
 		chromedp.WaitVisible(`#confirm`, chromedp.ByID),
 		chromedp.Text(`#confirm`, &reach, chromedp.ByID),
 	)
 	if !strings.Contains(reach, "It will reach 1 contact") || !strings.Contains(reach, "Bo Chen") {
 		t.Errorf("confirmation: %q", reach)
 	}
-	run(t, ctx, "confirm", chromedp.Click(`#start`, chromedp.ByID), chromedp.WaitVisible(`#result`, chromedp.ByID))
+	run(t, ctx, "confirm", click(`#start`), chromedp.WaitVisible(`#result`, chromedp.ByID))
 	if got := waitSentTo(t, g, customerB, 3)[2]; got.Body != "Our spring offer is on." {
 		t.Errorf("promo to Bo: %q", got.Body)
 	}
@@ -154,9 +154,9 @@ func TestDashboardInboxInABrowser(t *testing.T) {
 			chromedp.Navigate(g.URL+"/admin/start"),
 			chromedp.WaitVisible(`#start-form`, chromedp.ByID),
 			chromedp.SetValue(`#automation`, "promo", chromedp.ByID),
-			chromedp.Click(`input[name=target][value=group]`, chromedp.ByQuery),
+			click(`input[name=target][value=group]`),
 			chromedp.SetValue(`#group`, "newsletter", chromedp.ByID),
-			chromedp.Click(`#next`, chromedp.ByID),
+			click(`#next`),
 			chromedp.WaitVisible(`#confirm`, chromedp.ByID),
 			chromedp.Text(`#confirm`, &reach, chromedp.ByID),
 		)

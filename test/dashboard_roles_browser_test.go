@@ -95,6 +95,7 @@ var adminControls = []string{
 // and the messages, with no admin control on any page at either width,
 // and every admin action posted from the staff session refused (403).
 func TestDashboardRolesInABrowser(t *testing.T) {
+	t.Parallel()
 	users := usersYAML(t, "Ann:admin:ann-password", "Sue:staff:sue-password")
 	g := StartGatewayUsers(t, users, browserConfig+vipOff)
 	const cy, dan = "+15552220071", "+15552220072"
@@ -165,7 +166,7 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 		atWidth(wideWidth),
 		chromedp.Navigate(g.URL+"/admin/automations/join"),
 		chromedp.WaitVisible(`#pause`, chromedp.ByID),
-		chromedp.Click(`#pause`, chromedp.ByID),
+		click(`#pause`),
 		chromedp.WaitVisible(`#resume`, chromedp.ByID),
 		chromedp.Text(`#state`, &note, chromedp.ByID),
 	)
@@ -175,7 +176,7 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 	run(t, ctx, "enable vip",
 		chromedp.Navigate(g.URL+"/admin/automations/vip"),
 		chromedp.WaitVisible(`#enable`, chromedp.ByID),
-		chromedp.Click(`#enable`, chromedp.ByID),
+		click(`#enable`),
 		chromedp.WaitVisible(`#pause`, chromedp.ByID),
 		chromedp.Text(`#state`, &note, chromedp.ByID),
 	)
@@ -195,7 +196,7 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 		{"automation-enabled", "/admin/automations/vip", "#pause-note"},
 	})
 	run(t, ctx, "log out",
-		chromedp.Click(`form.logout button`, chromedp.ByQuery),
+		click(`form.logout button`),
 		chromedp.WaitVisible(`#user`, chromedp.ByID),
 	)
 
@@ -211,10 +212,10 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 	)
 	var answered string
 	run(t, ctx, "answer Dan",
-		chromedp.Click(`#inbox li[data-contact="`+dan+`"] a`, chromedp.ByQuery),
+		click(`#inbox li[data-contact="`+dan+`"] a`),
 		chromedp.WaitVisible(`#answer`, chromedp.ByID),
 		chromedp.SendKeys(`#answer`, "It left the warehouse today.", chromedp.ByID),
-		chromedp.Click(`#send-answer`, chromedp.ByID),
+		click(`#send-answer`),
 		chromedp.WaitVisible(`#done`, chromedp.ByID),
 		chromedp.WaitVisible(`//ol[@id="chat"]//li[contains(., "It left the warehouse today.")]`, chromedp.BySearch),
 		chromedp.Text(`//ol[@id="chat"]//li[contains(., "It left the warehouse today.")]`, &answered, chromedp.BySearch),
