@@ -49,6 +49,13 @@ func TestEnableFromTheDashboardUntilTheFileChanges(t *testing.T) {
 	if shown := pageText(page); !strings.Contains(shown, "Enabled from the dashboard by Ann") || !strings.Contains(shown, "the file says enabled: false") {
 		t.Errorf("the page does not say vip is enabled from the dashboard against the file:\n%s", shown)
 	}
+	_, page = dashDo(t, c, http.MethodGet, g.URL+"/admin/automations", nil)
+	if !strings.Contains(pageText(page), "enabled from the dashboard; the file says paused") {
+		t.Errorf("the automations list does not say vip is enabled from the dashboard:\n%s", pageText(page))
+	}
+	if got := apiOverride(t, g, "vip"); got != "enabled" {
+		t.Errorf("the API's dashboard for vip: %q, want enabled", got)
+	}
 	g.Text(Inbound{From: bob, Body: "VIP"})
 	if got := repliesTo(t, g, bob, 1); got[0] != "Welcome to the VIP list" {
 		t.Fatalf("VIP once enabled from the dashboard: replies %q", got)
@@ -71,8 +78,29 @@ func TestEnableFromTheDashboardUntilTheFileChanges(t *testing.T) {
 	if got := repliesToNow(g, dee); len(got) != 0 {
 		t.Errorf("VIP after a reload that changed vip: replies %q, want none (the file disables it)", got)
 	}
+	if got := apiOverride(t, g, "vip"); got != "" {
+		t.Errorf("the API's dashboard for vip after the reload: %q, want none", got)
+	}
 	_, page = dashDo(t, c, http.MethodGet, g.URL+"/admin/automations/vip", nil)
 	if shown := pageText(page); strings.Contains(shown, "Enabled from the dashboard") || !strings.Contains(page, `id="enable"`) {
 		t.Errorf("after the reload the page still says enabled from the dashboard:\n%s", shown)
 	}
+}
+
+// apiOverride returns the admin API's dashboard field of automation id.
+func apiOverride(t *testing.T, g *Gateway, id string) string {
+	t.Helper()
+	var out struct {
+		Automations []struct{ ID, Dashboard string }
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/automations", nil, &out); code != http.StatusOK {
+		t.Fatalf("GET automations: %d", code)
+	}
+	for _, a := range out.Automations {
+		if a.ID == id {
+			return a.Dashboard
+		}
+	}
+	t.Fatalf("no automation %s in the API's list", id)
+	return ""
 }
