@@ -44,9 +44,12 @@ func (g *Gateway) adminAuth(c *fiber.Ctx) error {
 }
 
 type automationView struct {
-	ID                string   `json:"id"`
-	Name              string   `json:"name,omitempty"`
-	Enabled           bool     `json:"enabled"`
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Enabled bool   `json:"enabled"`
+	// Dashboard is "paused" or "enabled" while an admin's override from
+	// the dashboard stands against the file's enabled.
+	Dashboard         string   `json:"dashboard,omitempty"`
 	Keywords          []string `json:"keywords,omitempty"`
 	Match             string   `json:"match,omitempty"`
 	Channel           string   `json:"channel,omitempty"`
@@ -73,6 +76,15 @@ func (g *Gateway) listAutomations(c *fiber.Ctx) error {
 			Steps: len(a.Steps), ActiveEnrollments: counts[a.ID]}
 		if len(ca.Keywords) > 0 {
 			v.Match = ca.Match
+		}
+		p, err := g.engine.PauseOf(c.UserContext(), a.ID)
+		switch {
+		case err != nil:
+			return err
+		case p != nil && p.Paused:
+			v.Dashboard = "paused"
+		case p != nil && p.Enabled:
+			v.Dashboard = "enabled"
 		}
 		if ca.Schedule != nil {
 			v.Schedule = fiber.Map{"cron": ca.Schedule.Cron, "group": ca.Schedule.Group, "timezone": ca.Schedule.Timezone}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/config"
 )
 
 // newBroadcasts builds the gateway's broadcast runner, leasing broadcasts
@@ -134,13 +135,14 @@ func (g *Gateway) startBroadcast(c *fiber.Ctx) error {
 }
 
 // listedContacts reads the contacts a broadcast or manual start lists:
-// their addresses, each once, and how many were no address.
+// their addresses, each once, and how many were no address a text can go
+// to (an alphanumeric sender id may write to us but cannot be written to).
 func (g *Gateway) listedContacts(given []string) (addrs []string, invalid int) {
 	addrs = make([]string, 0, len(given))
 	seen := make(map[string]bool, len(given))
 	for _, p := range given {
 		phone, addr, err := g.address(p)
-		if err != nil {
+		if err != nil || config.KindOf(phone) == config.AddressAlphanumeric {
 			invalid++
 			continue
 		}

@@ -24,7 +24,7 @@ func TestDashboardListsBroadcastsWithProgress(t *testing.T) {
 	page := d.get("/admin/broadcasts")
 	for _, want := range []string{
 		`data-broadcast="` + done.ID + `"`, `<progress value="3" max="3">`, "2 enrolled of 3", "invalid 1", "2 listed",
-		`data-broadcast="` + later.ID + `"`, `<progress value="0" max="1">`, "tag vip", `bc-scheduled`,
+		`data-broadcast="` + later.ID + `"`, `<progress value="0" max="1">`, "tag vip", `bc-scheduled`, "counted when it starts", `href="/admin/start"`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the list lacks %q:\n%s", want, page)

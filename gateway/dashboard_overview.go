@@ -52,6 +52,10 @@ type overview struct {
 	OptOuts     chart
 	Failed      chart
 	Enrolled    chart
+	// Broadcasts are the broadcasts in progress (dashboard_overview_broadcasts.go),
+	// MoreBroadcasts set when there are more than shown.
+	Broadcasts     []overviewBroadcast
+	MoreBroadcasts bool
 }
 
 // readOverview reads the overview of the overviewDays days up to now, in
@@ -299,6 +303,9 @@ func (g *Gateway) dashOverview(c *fiber.Ctx) error {
 	o, err := g.overviewView(c.UserContext(), time.Now())
 	if err != nil {
 		return fmt.Errorf("gateway: overview: %w", err)
+	}
+	if o.Broadcasts, o.MoreBroadcasts, err = g.readOverviewBroadcasts(c.UserContext()); err != nil {
+		return err
 	}
 	return g.render(c, "overview", "Overview", o)
 }

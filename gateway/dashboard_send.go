@@ -197,8 +197,12 @@ func (g *Gateway) plan(ctx context.Context, f startForm) (*startPlan, []string) 
 	var problems []string
 	if p.Automation = set.Automation(f.Automation); p.Automation == nil {
 		problems = append(problems, "automation: choose one")
-	} else if !p.Automation.Enabled {
+	} else if err := g.engine.Refusal(ctx, p.Automation); errors.Is(err, engine.ErrPausedFromDashboard) {
+		problems = append(problems, fmt.Sprintf("automation: %s is paused from the dashboard", f.Automation))
+	} else if errors.Is(err, engine.ErrPaused) {
 		problems = append(problems, fmt.Sprintf("automation: %s is paused", f.Automation))
+	} else if err != nil {
+		problems = append(problems, fmt.Sprintf("automation: %s: %v", f.Automation, err))
 	}
 	if f.At != "" {
 		at, err := time.ParseInLocation(atLayout, f.At, set.Config.Location())
@@ -312,11 +316,11 @@ type startResult struct {
 	Later     bool // the broadcast starts at a set time
 }
 
-func (g *Gateway) startData(f startForm) *startData {
+func (g *Gateway) startData(ctx context.Context, f startForm) *startData {
 	set := g.engine.Set()
 	d := &startData{Form: f, Zone: set.Config.Location().String()}
 	for _, a := range set.Automations() {
-		if a.Enabled {
+		if g.engine.Refusal(ctx, a) == nil {
 			d.Automations = append(d.Automations, a)
 		}
 	}
@@ -327,7 +331,7 @@ func (g *Gateway) startData(f startForm) *startData {
 }
 
 func (g *Gateway) dashStartPage(c *fiber.Ctx) error {
-	return g.render(c, "start", "Start an automation", g.startData(readStartForm(c, c.Query)))
+	return g.render(c, "start", "Start an automation", g.startData(c.UserContext(), readStartForm(c, c.Query)))
 }
 
 // startPlanned reads the start page's form and plans it. When the form
@@ -335,7 +339,7 @@ func (g *Gateway) dashStartPage(c *fiber.Ctx) error {
 // plan.
 func (g *Gateway) startPlanned(c *fiber.Ctx) (*startData, *startPlan, error) {
 	f := readStartForm(c, c.FormValue)
-	d := g.startData(f)
+	d := g.startData(c.UserContext(), f)
 	p, problems := g.plan(c.UserContext(), f)
 	if len(problems) > 0 {
 		d.Problems = problems

@@ -110,6 +110,10 @@ type Tx interface {
 	// Broadcasts returns up to limit broadcasts whose id sorts before the
 	// id given (from the newest when empty), newest first.
 	Broadcasts(before string, limit int) ([]*Broadcast, error)
+	// OpenBroadcasts returns up to limit (all when 0) of the broadcasts
+	// that are scheduled or running, oldest first, with their Counts. Its
+	// cost grows with the open broadcasts, not with all stored.
+	OpenBroadcasts(limit int) ([]*Broadcast, error)
 	// PutBroadcastContacts stores the listed contacts of broadcast id from
 	// position from on.
 	PutBroadcastContacts(id string, from int, addrs []string) error

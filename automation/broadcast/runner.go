@@ -132,8 +132,8 @@ func (r *Runner) StartIn(x engine.Enroller, spec Spec) (*Broadcast, error) {
 	if err != nil {
 		return nil, err
 	}
-	if on, err := engine.Enrolls(x.Tx(), r.e.Set().Automation(b.Automation)); err != nil || !on {
-		return nil, fmt.Errorf("broadcast: automation %q: %w", b.Automation, cmp.Or(err, engine.ErrPausedFromDashboard))
+	if err := r.refusal(b.Automation, func(a *engine.Automation) error { return engine.Refusal(x.Tx(), a) }); err != nil {
+		return nil, err
 	}
 	if err := tx.PutBroadcast(b); err != nil {
 		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
@@ -160,8 +160,8 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 	if err != nil {
 		return nil, err
 	}
-	if p, err := r.e.PauseOf(ctx, b.Automation); err != nil || p != nil {
-		return nil, fmt.Errorf("broadcast: automation %q: %w", b.Automation, cmp.Or(err, engine.ErrPausedFromDashboard))
+	if err := r.refusal(b.Automation, func(a *engine.Automation) error { return r.e.Refusal(ctx, a) }); err != nil {
+		return nil, err
 	}
 	if leased {
 		r.take(b.ID) // before it is stored, so that Run does not take it too
@@ -183,6 +183,20 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 	return b, nil
 }
 
+// refusal returns why the running automation id takes no new enrollments
+// (check says, from the engine: paused in the file or from the
+// dashboard), or that it is gone; nil when it takes them.
+func (r *Runner) refusal(id string, check func(*engine.Automation) error) error {
+	a := r.e.Set().Automation(id)
+	if a == nil {
+		return fmt.Errorf("broadcast: automation %q: %w", id, ErrUnknownAutomation)
+	}
+	if err := check(a); err != nil {
+		return fmt.Errorf("broadcast: automation %q: %w", id, err)
+	}
+	return nil
+}
+
 // record checks spec against the running config and returns the new
 // broadcast it describes, leased to this process if leased.
 func (r *Runner) record(spec Spec, leased bool) (*Broadcast, error) {
@@ -190,9 +204,6 @@ func (r *Runner) record(spec Spec, leased bool) (*Broadcast, error) {
 	a := set.Automation(spec.Automation)
 	if a == nil {
 		return nil, fmt.Errorf("broadcast: automation %q: %w", spec.Automation, ErrUnknownAutomation)
-	}
-	if !a.Enabled {
-		return nil, fmt.Errorf("broadcast: automation %q: %w", spec.Automation, engine.ErrPaused)
 	}
 	n := 0
 	for _, given := range []bool{spec.Group != "", spec.Tag != "", spec.Contacts != nil || spec.Invalid > 0} {
@@ -216,7 +227,7 @@ func (r *Runner) record(spec Spec, leased bool) (*Broadcast, error) {
 		b.Source = SourceAPI
 	}
 	if b.At.IsZero() || !b.At.After(now) {
-		b.At = now
+		b.At, b.Status = now, StatusRunning // due now: whichever process claims it first runs it
 	}
 	if spec.Group == "" && spec.Tag == "" {
 		b.Listed, b.Counted = len(spec.Contacts), true
@@ -257,6 +268,22 @@ func (r *Runner) List(ctx context.Context, before string, limit int) ([]*Broadca
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broadcast: list: %w", err)
+	}
+	return out, nil
+}
+
+// Open returns up to limit (all when 0) of the broadcasts in progress,
+// scheduled or running, oldest first, with their counts: what the store
+// keeps of the open broadcasts, whatever the number finished.
+func (r *Runner) Open(ctx context.Context, limit int) ([]*Broadcast, error) {
+	var out []*Broadcast
+	err := r.view(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.OpenBroadcasts(limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: list the open ones: %w", err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -376,5 +377,25 @@ func TestADashboardPauseRefusesAndHolds(t *testing.T) {
 	}
 	if b, _ := r.Get(t.Context(), held.ID); !b.Open() {
 		t.Errorf("the held broadcast: %s, want it still open", b.Status)
+	}
+}
+
+// An automation the file disables is refused a broadcast until an admin
+// enables it from the dashboard; then its broadcast enrolls.
+func TestADashboardEnableLetsABroadcastGo(t *testing.T) {
+	off := strings.Replace(promoConfig, "  - id: promo\n", "  - id: promo\n    enabled: false\n", 1)
+	sim := simtest.At(t, simtest.Compile(t, off), start)
+	phones := members(t, sim.Store, 3)
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	spec := broadcast.Spec{Automation: "promo", Contacts: phones, Vars: map[string]any{"code": "X"}}
+	if b, err := r.StartNow(t.Context(), spec); !errors.Is(err, engine.ErrPaused) || errors.Is(err, engine.ErrPausedFromDashboard) {
+		t.Fatalf("a broadcast of an automation the file disables: %+v, %v; want the file's ErrPaused", b, err)
+	}
+	if _, err := sim.Engine.SetPaused(t.Context(), "promo", false); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.StartNow(t.Context(), spec)
+	if err != nil || b.Status != broadcast.StatusDone || b.Enrolled != 3 {
+		t.Fatalf("the broadcast once enabled from the dashboard: %+v, %v; want done, 3 enrolled", b, err)
 	}
 }

@@ -408,7 +408,13 @@ func (t *turn) latestRun(status EnrollmentStatus) (*Run, error) {
 		if en.Status != status {
 			continue
 		}
-		if a := t.set.Automation(en.Automation); a == nil || !a.Enabled {
+		a := t.set.Automation(en.Automation)
+		if a == nil {
+			continue
+		}
+		if on, err := t.runs(a); err != nil {
+			return nil, err
+		} else if !on {
 			continue
 		}
 		// The most recently moved wins; ids (time-ordered) break ties.

@@ -49,17 +49,15 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 	if a == nil {
 		return res, fmt.Errorf("engine: start %q: %w", id, ErrNotFound)
 	}
-	if !a.Enabled {
-		return res, fmt.Errorf("engine: start %q: %w", id, ErrPaused)
+	if err := e.Refusal(ctx, a); err != nil {
+		return res, fmt.Errorf("engine: start %q: %w", id, err)
 	}
 	for i := 0; i < len(phones); i += StartBatch {
 		batch := phones[i:min(i+StartBatch, len(phones))]
 		got, err := transactValue(ctx, e, set, func(x *unitOfWork) (StartResult, error) {
 			got := StartResult{Skipped: map[string]string{}}
-			if p, err := readPause(x.tx, a); err != nil {
+			if err := Refusal(x.tx, a); err != nil {
 				return StartResult{}, err
-			} else if p != nil {
-				return StartResult{}, ErrPausedFromDashboard
 			}
 			for _, addr := range batch {
 				phone, channel := SplitChannel(addr)

@@ -138,7 +138,9 @@ func (e *Engine) ReconcileTo(ctx context.Context, set *Set, live func()) (int, e
 	run := e.Set()
 	err = e.store.Update(ctx, func(tx Tx) error {
 		for _, a := range run.Automations() {
-			if a.Enabled {
+			if on, err := Runs(tx, a); err != nil {
+				return err
+			} else if on {
 				if _, err := tx.ReleaseTimers(a.ID); err != nil {
 					return err
 				}

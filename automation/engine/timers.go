@@ -211,8 +211,12 @@ func (e *Engine) fire(ctx context.Context, x *unitOfWork, tm Timer) error {
 		return nil // stale: the enrollment moved on
 	}
 	a := x.set.Automation(en.Automation)
-	if a != nil && !a.Enabled {
-		return x.tx.HoldTimer(tm)
+	if a != nil {
+		if on, err := Runs(x.tx, a); err != nil {
+			return err
+		} else if !on {
+			return x.tx.HoldTimer(tm)
+		}
 	}
 	t, err := x.turn(en.Contact)
 	if err != nil {
@@ -349,12 +353,18 @@ func (e *Engine) performIO(ctx context.Context, tm Timer) error {
 		}
 		t.adopt(en)
 		t.answering = en.Answering
+		on := true
+		if a != nil {
+			if on, err = Runs(x.tx, a); err != nil {
+				return err
+			}
+		}
 		switch {
 		case stuck != "":
 			return e.end(t, en, stuck)
 		case a == nil:
 			return e.end(t, en, fmt.Sprintf("automation %q was removed from the config", en.Automation))
-		case !a.Enabled && en.WaitUntil != nil:
+		case !on && en.WaitUntil != nil:
 			// Paused while calling: hold still, and call again once enabled.
 			return x.tx.HoldTimer(Timer{Due: *en.WaitUntil, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: TimerIO})
 		}

@@ -325,12 +325,12 @@ func (s *Scheduler) RunDue(ctx context.Context, id string) error {
 		case TickNone:
 			return nil
 		case TickRun:
-			paused, err := s.e.PauseOf(ctx, id)
-			if err != nil {
-				return err
+			refusal := s.e.Refusal(ctx, a)
+			if refusal != nil && !errors.Is(refusal, engine.ErrPaused) {
+				return refusal
 			}
-			if !a.Enabled || paused != nil {
-				s.log.Info().Str("automation", id).Time("tick", plan.Tick).Bool("from_dashboard", paused != nil).Msg("schedule: tick skipped: the automation is paused")
+			if refusal != nil {
+				s.log.Info().Str("automation", id).Time("tick", plan.Tick).Bool("from_dashboard", errors.Is(refusal, engine.ErrPausedFromDashboard)).Msg("schedule: tick skipped: the automation is paused")
 				plan.State.Done, plan.State.After = true, ""
 				if err := s.putState(ctx, id, plan.State); err != nil {
 					return err
@@ -416,7 +416,15 @@ func (s *Scheduler) runTick(ctx context.Context, a *engine.Automation, plan Tick
 			return nil // goes on at the next start, if still young enough
 		}
 		cur := s.e.Set().Automation(a.ID)
-		if cur == nil || !cur.Enabled || cur.Config.Schedule == nil || cur.Config.Schedule.Group != group {
+		paused := false
+		if cur != nil {
+			refusal := s.e.Refusal(ctx, cur)
+			if refusal != nil && !errors.Is(refusal, engine.ErrPaused) {
+				return refusal
+			}
+			paused = refusal != nil
+		}
+		if cur == nil || paused || cur.Config.Schedule == nil || cur.Config.Schedule.Group != group {
 			s.log.Info().Str("automation", a.ID).Time("tick", st.Tick).Msg("schedule: tick stopped: the automation was paused, removed or changed")
 			st.Done, st.After = true, ""
 			return s.putState(ctx, a.ID, st)

@@ -321,3 +321,19 @@ func eventuallyTrue(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// An automation the file disables but an admin enabled from the dashboard
+// runs its ticks: the engine's one notion of enabled decides.
+func TestSchedulerRunsWhenEnabledFromTheDashboard(t *testing.T) {
+	paused := timeSet(t, strings.Replace(scheduleConfig, "  - id: weekly\n", "  - id: weekly\n    enabled: false\n", 1))
+	sim, members := groupSim(t, paused, 3)
+	s := schedule.NewScheduler(sim.Engine, zerolog.Nop(), nil)
+	runDue(t, s, sim)
+	if _, err := sim.Engine.SetPaused(context.Background(), "weekly", false); err != nil {
+		t.Fatal(err)
+	}
+	sim.Clock.Advance(time.Hour) // the scheduler under test takes the ticks, not the simulator
+	if got := strings.Join(recipients(runDue(t, s, sim)), " "); got != strings.Join(members, " ") {
+		t.Fatalf("the tick of an automation enabled from the dashboard sent to %q, want every member", got)
+	}
+}

@@ -25,7 +25,7 @@ type crashOptions struct {
 // wait, so every wait fired once), nothing else sent, nothing left queued.
 // A message whose request the kill cut off may or may not have been
 // handled: it is held to at most once.
-func runCrash(ctx context.Context, out io.Writer, tg target, opts loadOptions, co crashOptions, fake *fakeTwilio, patience time.Duration, keep bool) (verdict, error) {
+func runCrash(ctx context.Context, out io.Writer, tg target, opts loadOptions, co crashOptions, fake *fakeProvider, patience time.Duration, keep bool) (verdict, error) {
 	dir, err := os.MkdirTemp("", "keyway-crash-")
 	if err != nil {
 		return verdict{}, err

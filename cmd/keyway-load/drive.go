@@ -45,7 +45,9 @@ type sent struct {
 	SID    string
 	From   string
 	Kind   kind
-	Status int // the HTTP status; 0 for a transport error
+	Status int // the HTTP status of its webhook; 0 for a transport error
+
+	sender *sender // its sender, while the drive runs
 }
 
 // loadOptions say how hard and how long to drive.
@@ -65,6 +67,19 @@ type loadOptions struct {
 	// Stop, when set, ends the drive: each connection finishes the request
 	// it has under way and sends no more.
 	Stop *atomic.Bool
+	// Provider is the webhook posted: twilio (the default: one message a
+	// webhook, form-encoded) or meta (the WhatsApp Cloud API: PerPost
+	// messages a webhook, JSON).
+	Provider string
+	PerPost  int
+}
+
+// perPost is how many messages one webhook carries.
+func (o loadOptions) perPost() int {
+	if o.Provider == providerMeta {
+		return max(o.PerPost, 1)
+	}
+	return 1
 }
 
 // driveState is what the senders of each connection know, kept from one
@@ -99,7 +114,8 @@ type loadResult struct {
 	Sent      []sent
 	Latencies []time.Duration // of the answered requests
 	Elapsed   time.Duration
-	Errors    map[string]int // by "HTTP 500", "transport"...
+	Errors    map[string]int // by "HTTP 500", "transport"...: one per webhook
+	Webhooks  int            // webhooks answered 200
 }
 
 // Accepted counts the messages answered 200.
@@ -153,9 +169,10 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 		st = newDriveState(opts.Conns, opts.Senders)
 	}
 	type part struct {
-		sent []sent
-		lat  []time.Duration
-		errs map[string]int
+		sent     []sent
+		lat      []time.Duration
+		errs     map[string]int
+		webhooks int
 	}
 	parts := make([]part, opts.Conns)
 	var wg sync.WaitGroup
@@ -167,6 +184,7 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 			p := &parts[w]
 			p.errs = map[string]int{}
 			c := st.conns[w]
+			batch := make([]sent, 0, opts.perPost())
 			for left.Add(-1) >= 0 && ctx.Err() == nil && (opts.Stop == nil || !opts.Stop.Load()) {
 				if pace != nil {
 					select {
@@ -175,38 +193,40 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 						return
 					}
 				}
-				n := st.seq.Add(1)
-				k, s := pick(n, c.mine, &c.cursor, &c.waiting)
-				if s == nil {
+				batch = next(batch[:0], opts, st, c)
+				if len(batch) == 0 {
 					return // every sender of this connection broke
 				}
-				if opts.Waits && k == kindKeyword && n%10 == 9 && !s.Reminded {
-					k, s.Reminded = kindLater, true
-				}
-				sid := fmt.Sprintf("SM%s%024d", opts.Nonce, n)
-				body := words[k] + " " + sid
 				t0 := time.Now()
-				status, err := post(outer, client, target, s.From, sid, body)
+				var status int
+				var err error
+				if opts.Provider == providerMeta {
+					status, err = postMeta(outer, client, target, batch)
+				} else {
+					status, err = post(outer, client, target, batch[0].From, batch[0].SID, words[batch[0].Kind]+" "+batch[0].SID)
+				}
 				if err == nil {
 					p.lat = append(p.lat, time.Since(t0))
 				}
-				p.sent = append(p.sent, sent{SID: sid, From: s.From, Kind: k, Status: status})
+				if err != nil && outer.Err() != nil {
+					return // the command is ending: the outcome is not known
+				}
+				for _, m := range batch {
+					m.Status = status
+					p.sent = append(p.sent, m)
+				}
 				switch {
 				case err != nil:
-					if outer.Err() != nil {
-						p.sent = p.sent[:len(p.sent)-1] // the command is ending: its outcome is not known
-						return
-					}
 					p.errs["transport"]++
-					s.Broken = true
 				case status != http.StatusOK:
 					p.errs[fmt.Sprintf("HTTP %d", status)]++
-					s.Broken = true
-				case k == kindJoin:
-					s.Waiting = true
-					c.waiting = append(c.waiting, s)
-				case k == kindReply:
-					s.Waiting = false
+				default:
+					p.webhooks++
+					continue
+				}
+				// A webhook that failed leaves its senders' state unknown.
+				for _, m := range batch {
+					m.sender.Broken = true
 				}
 			}
 		}()
@@ -216,12 +236,49 @@ func drive(ctx context.Context, target string, opts loadOptions) *loadResult {
 	for _, p := range parts {
 		res.Sent = append(res.Sent, p.sent...)
 		res.Latencies = append(res.Latencies, p.lat...)
+		res.Webhooks += p.webhooks
 		for k, v := range p.errs {
 			res.Errors[k] += v
 		}
 	}
 	slices.Sort(res.Latencies)
 	return res
+}
+
+// next fills batch with the messages of connection c's next webhook:
+// opts.perPost() of them, fewer when its senders run out. Each sender's
+// state moves on as if the webhook is handled (a JOIN makes it wait, an
+// answer ends the wait), so a later message of the same webhook may answer
+// an earlier one, as keyway handles a webhook's messages in order.
+func next(batch []sent, opts loadOptions, st *driveState, c *connState) []sent {
+	for range opts.perPost() {
+		n := st.seq.Add(1)
+		k, s := pick(n, c.mine, &c.cursor, &c.waiting)
+		if s == nil {
+			break
+		}
+		if opts.Waits && k == kindKeyword && n%10 == 9 && !s.Reminded {
+			k, s.Reminded = kindLater, true
+		}
+		switch k {
+		case kindJoin:
+			s.Waiting = true
+			c.waiting = append(c.waiting, s)
+		case kindReply:
+			s.Waiting = false
+		}
+		batch = append(batch, sent{SID: messageID(opts, n), From: s.From, Kind: k, sender: s})
+	}
+	return batch
+}
+
+// messageID is the provider's id of the load's message n: a MessageSid
+// for Twilio, a wamid for Meta.
+func messageID(opts loadOptions, n int64) string {
+	if opts.Provider == providerMeta {
+		return fmt.Sprintf("wamid.LOAD%s%020d", opts.Nonce, n)
+	}
+	return fmt.Sprintf("SM%s%024d", opts.Nonce, n)
 }
 
 // pick chooses the next message's kind and sender: four in ten are HOURS,

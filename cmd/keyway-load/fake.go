@@ -18,13 +18,15 @@ const (
 	fakeAuthToken  = "loadtoken"
 )
 
-// fakeTwilio is a fast fake of Twilio's Messages API. It answers
+// fakeProvider is a fast fake of Twilio's Messages API and of the Graph
+// API's messages endpoint (meta.go). It answers
 // POST /2010-04-01/Accounts/{sid}/Messages.json with basic auth and counts
 // each accepted message by its tag (the last word of its body, which the
 // tool's automations copy from the inbound message) and recipient. GET of
 // the same path lists its message log, filtered by To and From, newest
-// first, as Twilio does.
-type fakeTwilio struct {
+// first, as Twilio does. Sends through the Graph API are counted the same
+// way.
+type fakeProvider struct {
 	srv  *http.Server
 	ln   net.Listener
 	sids atomic.Int64
@@ -55,14 +57,18 @@ type sendKey struct {
 }
 
 // startFake starts the fake on addr ("127.0.0.1:0" for any free port).
-func startFake(addr string) (*fakeTwilio, error) {
+func startFake(addr string) (*fakeProvider, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("fake twilio: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("fake provider: listen %s: %w", addr, err)
 	}
-	f := &fakeTwilio{ln: ln, counts: map[sendKey]int{}, log: map[[2]string][]logEntry{}}
+	f := &fakeProvider{ln: ln, counts: map[sendKey]int{}, log: map[[2]string][]logEntry{}}
 	prefix := "/2010-04-01/Accounts/" + fakeAccountSID + "/Messages.json"
 	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == graphMessagesPath {
+			f.graphSend(w, r)
+			return
+		}
 		if (r.Method != http.MethodPost && r.Method != http.MethodGet) || r.URL.Path != prefix {
 			f.refuse(w, http.StatusNotFound, 20404, "not found: "+r.URL.Path)
 			return
@@ -84,16 +90,8 @@ func startFake(addr string) (*fakeTwilio, error) {
 			f.refuse(w, http.StatusBadRequest, 21602, "To, From and Body are required")
 			return
 		}
-		key := sendKey{Tag: lastWord(body), To: to}
 		sid := fmt.Sprintf("SM%032x", f.sids.Add(1))
-		f.mu.Lock()
-		f.counts[key]++
-		f.total++
-		f.log[[2]string{to, from}] = append(f.log[[2]string{to, from}], logEntry{SID: sid, Body: body, At: time.Now()})
-		f.mu.Unlock()
-		if f.latency > 0 {
-			time.Sleep(f.latency)
-		}
+		f.take(to, from, sid, body)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"sid":%q,"account_sid":%q,"to":%q,"from":%q,"status":"queued","direction":"outbound-api","num_segments":"1","api_version":"2010-04-01"}`,
@@ -103,9 +101,23 @@ func startFake(addr string) (*fakeTwilio, error) {
 	return f, nil
 }
 
+// take counts an accepted message and logs it, then waits the provider's
+// latency.
+func (f *fakeProvider) take(to, from, id, body string) {
+	key := sendKey{Tag: lastWord(body), To: to}
+	f.mu.Lock()
+	f.counts[key]++
+	f.total++
+	f.log[[2]string{to, from}] = append(f.log[[2]string{to, from}], logEntry{SID: id, Body: body, At: time.Now()})
+	f.mu.Unlock()
+	if f.latency > 0 {
+		time.Sleep(f.latency)
+	}
+}
+
 // list answers a GET of the Messages list: one page of PageSize (default
 // 50) of the messages To and From, newest first.
-func (f *fakeTwilio) list(w http.ResponseWriter, r *http.Request) {
+func (f *fakeProvider) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	size, err := strconv.Atoi(q.Get("PageSize"))
 	if err != nil || size < 1 {
@@ -134,20 +146,20 @@ func (f *fakeTwilio) list(w http.ResponseWriter, r *http.Request) {
 }
 
 // Lookups counts the requests for the message log.
-func (f *fakeTwilio) Lookups() int {
+func (f *fakeProvider) Lookups() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lookups
 }
 
 // URL is the base URL for providers.twilio.api_base_url.
-func (f *fakeTwilio) URL() string { return "http://" + f.ln.Addr().String() }
+func (f *fakeProvider) URL() string { return "http://" + f.ln.Addr().String() }
 
 // Close stops the fake.
-func (f *fakeTwilio) Close() { _ = f.srv.Close() }
+func (f *fakeProvider) Close() { _ = f.srv.Close() }
 
 // Reset forgets every count, for the next run.
-func (f *fakeTwilio) Reset() {
+func (f *fakeProvider) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts, f.total, f.bad, f.lookups = map[sendKey]int{}, 0, 0, 0
@@ -155,14 +167,14 @@ func (f *fakeTwilio) Reset() {
 }
 
 // Total counts the messages accepted so far.
-func (f *fakeTwilio) Total() int {
+func (f *fakeProvider) Total() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.total
 }
 
 // Snapshot returns a copy of the counts and the number of refused requests.
-func (f *fakeTwilio) Snapshot() (map[sendKey]int, int) {
+func (f *fakeProvider) Snapshot() (map[sendKey]int, int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make(map[sendKey]int, len(f.counts))
@@ -173,7 +185,7 @@ func (f *fakeTwilio) Snapshot() (map[sendKey]int, int) {
 }
 
 // refuse answers like Twilio does when a request fails, and counts it.
-func (f *fakeTwilio) refuse(w http.ResponseWriter, status, code int, msg string) {
+func (f *fakeProvider) refuse(w http.ResponseWriter, status, code int, msg string) {
 	f.mu.Lock()
 	f.bad++
 	f.mu.Unlock()

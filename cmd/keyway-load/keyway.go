@@ -59,13 +59,31 @@ const liftLoopGuard = `compliance:
 `
 
 // keywayConfig is the config the tool runs keyway with: storage in dir,
-// Twilio on the fake at apiBase, the admin API on, the loop guard lifted
-// unless legacy (for a keyway older than the loop guard, which refuses the
-// key).
-func keywayConfig(listen, dir, apiBase string, legacy bool) string {
+// the providers named (Twilio when none) on the fake at apiBase, the admin
+// API on, the loop guard lifted unless legacy (for a keyway older than the
+// loop guard, which refuses the key).
+func keywayConfig(listen, dir, apiBase string, legacy bool, provs ...string) string {
 	guard := liftLoopGuard
 	if legacy {
 		guard = ""
+	}
+	if len(provs) == 0 {
+		provs = []string{providerTwilio}
+	}
+	sections := ""
+	for _, p := range provs {
+		switch p {
+		case providerTwilio:
+			sections += fmt.Sprintf(`  twilio:
+    account_sid: %q
+    auth_token: %q
+    api_base_url: %q
+    numbers:
+      - { number: %q, channel: sms }
+`, fakeAccountSID, fakeAuthToken, apiBase, ourNumber)
+		case providerMeta:
+			sections += metaSection(apiBase)
+		}
 	}
 	return fmt.Sprintf(`server:
   listen: %q
@@ -75,14 +93,7 @@ storage:
 admin:
   token: %q
 providers:
-  twilio:
-    account_sid: %q
-    auth_token: %q
-    api_base_url: %q
-    numbers:
-      - { number: %q, channel: sms }
-`, listen, publicURL, filepath.Join(dir, "data", "keyway.db"), adminToken,
-		fakeAccountSID, fakeAuthToken, apiBase, ourNumber) + guard + loadAutomations
+`, listen, publicURL, filepath.Join(dir, "data", "keyway.db"), adminToken) + sections + guard + loadAutomations
 }
 
 // process is a server the tool started: keyway or the baseline.
@@ -97,19 +108,20 @@ var listening = regexp.MustCompile(`"listen":"([^"]+)"[^\n]*"message":"keyway se
 
 // startKeyway writes a config into dir and starts the binary on it, then
 // waits (up to patience) until it answers /readyz.
-// A keyway older than the loop guard refuses its key; it is started again
-// on the config without it.
-func startKeyway(binary, dir, apiBase string, patience time.Duration) (*process, error) {
-	p, err := startKeywayWith(binary, dir, apiBase, patience, false)
+// The config has the providers named (Twilio when none). A keyway older
+// than the loop guard refuses its key; it is started again on the config
+// without it.
+func startKeyway(binary, dir, apiBase string, patience time.Duration, provs ...string) (*process, error) {
+	p, err := startKeywayWith(binary, dir, apiBase, patience, false, provs)
 	if err != nil && strings.Contains(err.Error(), `unknown key "loop_guard"`) {
-		return startKeywayWith(binary, dir, apiBase, patience, true)
+		return startKeywayWith(binary, dir, apiBase, patience, true, provs)
 	}
 	return p, err
 }
 
-func startKeywayWith(binary, dir, apiBase string, patience time.Duration, legacy bool) (*process, error) {
+func startKeywayWith(binary, dir, apiBase string, patience time.Duration, legacy bool, provs []string) (*process, error) {
 	cfg := filepath.Join(dir, "keyway.yaml")
-	if err := os.WriteFile(cfg, []byte(keywayConfig("127.0.0.1:0", dir, apiBase, legacy)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(keywayConfig("127.0.0.1:0", dir, apiBase, legacy, provs...)), 0o600); err != nil {
 		return nil, fmt.Errorf("keyway: write config: %w", err)
 	}
 	p, err := startProcess(dir, binary, "serve", "--config", cfg)

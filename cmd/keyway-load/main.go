@@ -21,6 +21,12 @@
 //	keyway-load seed --data /tmp/seed-1m --contacts 1000000
 //	keyway-load startup --keyway ./keyway --data /tmp/seed-1m --runs 3
 //
+// The WhatsApp Cloud API's webhooks instead of Twilio's, with one and ten
+// messages in each, beside Twilio's, alternating (the fake then also
+// answers as the Graph API does):
+//
+//	keyway-load --keyway ./keyway --provider twilio,meta --per-post 1,10 --duration 10s --rounds 3
+//
 // A keyway that is already running is driven with --url; write its config
 // with --write-config first, so that it uses the tool's automations and
 // sends to the tool's fake provider at --fake-listen. Start it on an empty
@@ -65,12 +71,14 @@ func main() {
 	}
 }
 
-// target is one server to measure.
+// target is one server to measure, and the webhooks it is driven with.
 type target struct {
 	Name     string
 	Binary   string // a keyway binary to start; empty for the baseline or --url
 	URL      string // a running keyway (--url)
 	Baseline string // bareUpdate or bareBatch for a bare server
+	Provider string // providerTwilio (also for the bare servers) or providerMeta
+	PerPost  int    // messages per webhook (Meta)
 }
 
 // figures are one run's measurements.
@@ -81,6 +89,8 @@ type figures struct {
 	PerSec    float64 // accepted webhooks per second
 	P50, P99  time.Duration
 	Max       time.Duration
+	Webhooks  int           // webhooks answered 200
+	MsgsPerS  float64       // accepted messages per second
 	SendsPerS float64       // replies the fake received per second during the load
 	Drain     time.Duration // from the load's end until the last expected reply was in
 	Verdict   *verdict
@@ -132,7 +142,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	crashMin := fs.Duration("crash-min", 300*time.Millisecond, "with --crash, the earliest `moment` of a kill after its cycle's load starts")
 	crashMax := fs.Duration("crash-max", 3*time.Second, "with --crash, the latest `moment` of a kill after its cycle's load starts")
 	latency := fs.Duration("provider-latency", 0, "the fake provider answers each send this `long` after taking it (with --crash, 20ms unless set)")
+	provs := fs.String("provider", providerTwilio, "the webhooks to post, comma-separated `names`: twilio (form, one message each) and meta (WhatsApp Cloud API, JSON); each keyway is driven with each, alternating")
+	perPosts := fs.String("per-post", "1", "with --provider meta, the `messages` in each webhook, comma-separated to drive with several (e.g. 1,10)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	modes, err := parseModes(*provs, *perPosts)
+	if err != nil {
 		return err
 	}
 	latencySet := false
@@ -144,11 +160,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if *fakeListen == "127.0.0.1:0" || strings.HasSuffix(*fakeListen, ":0") {
 			return errors.New("--write-config needs a fixed --fake-listen address, e.g. 127.0.0.1:18080")
 		}
-		return os.WriteFile(*writeConfig, []byte(keywayConfig(":8080", *dataDir, "http://"+*fakeListen, false)), 0o600)
+		return os.WriteFile(*writeConfig, []byte(keywayConfig(":8080", *dataDir, "http://"+*fakeListen, false, modes.providers()...)), 0o600)
 	}
 	if *runningURL != "" {
 		targets = append(targets, target{Name: "running", URL: strings.TrimRight(*runningURL, "/")})
 	}
+	targets = modes.apply(targets)
 	if *baseline {
 		targets = append(targets,
 			target{Name: "bare-batch", Baseline: bareBatch},
@@ -159,6 +176,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *crash > 0 && (len(targets) != 1 || targets[0].Binary == "") {
 		return errors.New("--crash drives one --keyway binary, which it starts and kills itself")
+	}
+	if *crash > 0 && targets[0].Provider != providerTwilio {
+		return errors.New("--crash posts Twilio's webhooks only: it looks sends in doubt up in Twilio's message log")
 	}
 	if *crash > 0 && (*crashMin <= 0 || *crashMax < *crashMin) {
 		return errors.New("--crash-min must be above 0 and at most --crash-max")
@@ -192,15 +212,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	}
-	fmt.Fprintf(out, "keyway-load: %d connections, %d requests, duration %v, rate %v/s, %d senders, %d rounds; host %s, %s\n",
-		*conns, *requests, *duration, *rate, *senders, *rounds, host, time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "keyway-load: %d connections, %d requests, duration %v, rate %v/s, %d senders, %d rounds; host %s, %s; load average %s\n",
+		*conns, *requests, *duration, *rate, *senders, *rounds, host, time.Now().UTC().Format(time.RFC3339), loadAverage())
 
 	var all []figures
 	failed := false
 	for round := 1; round <= *rounds; round++ {
 		for _, tg := range targets {
 			opts := loadOptions{Conns: *conns, Requests: *requests, Duration: *duration, Rate: *rate,
-				Senders: *senders, Waits: *waits, Nonce: fmt.Sprintf("%02d%06d", round%100, time.Now().UnixNano()%1000000)}
+				Senders: *senders, Waits: *waits, Nonce: fmt.Sprintf("%02d%06d", round%100, time.Now().UnixNano()%1000000),
+				Provider: tg.Provider, PerPost: tg.PerPost}
 			f, err := runOnce(ctx, tg, round, opts, fake, !*noVerify, *patience, *keep)
 			if err != nil {
 				return err
@@ -213,6 +234,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	summarize(out, targets, all)
+	fmt.Fprintf(out, "load average at the end: %s\n", loadAverage())
 	if failed {
 		return errors.New("a run had errors or did not verify")
 	}
@@ -221,7 +243,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 // runOnce starts the target (unless it runs already), drives it, verifies
 // and stops it.
-func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *fakeTwilio, check bool, patience time.Duration, keep bool) (figures, error) {
+func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *fakeProvider, check bool, patience time.Duration, keep bool) (figures, error) {
 	f := figures{Target: tg.Name, Round: round}
 	base := tg.URL
 	var p *process
@@ -236,7 +258,7 @@ func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *
 		if tg.Baseline != "" {
 			p, err = startBaseline(dir, tg.Baseline, patience)
 		} else {
-			p, err = startKeyway(tg.Binary, dir, fake.URL(), patience)
+			p, err = startKeyway(tg.Binary, dir, fake.URL(), patience, tg.Provider)
 		}
 		if err != nil {
 			return f, err
@@ -250,8 +272,9 @@ func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *
 	if ctx.Err() != nil {
 		return f, fmt.Errorf("%s round %d: %w", tg.Name, round, ctx.Err())
 	}
-	f.Accepted = res.Accepted()
-	f.PerSec = float64(f.Accepted) / res.Elapsed.Seconds()
+	f.Accepted, f.Webhooks = res.Accepted(), res.Webhooks
+	f.PerSec = float64(f.Webhooks) / res.Elapsed.Seconds()
+	f.MsgsPerS = float64(f.Accepted) / res.Elapsed.Seconds()
 	f.P50, f.P99 = quantile(res.Latencies, 0.50), quantile(res.Latencies, 0.99)
 	if len(res.Latencies) > 0 {
 		f.Max = res.Latencies[len(res.Latencies)-1]
@@ -275,8 +298,8 @@ func runOnce(ctx context.Context, tg target, round int, opts loadOptions, fake *
 // line is one run's report.
 func (f figures) line() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s round %d: %d accepted, %.0f/s; latency p50 %v p99 %v max %v",
-		f.Target, f.Round, f.Accepted, f.PerSec, f.P50.Round(10*time.Microsecond), f.P99.Round(10*time.Microsecond), f.Max.Round(100*time.Microsecond))
+	fmt.Fprintf(&b, "%-10s round %d: %d accepted in %d webhooks, %.0f webhooks/s, %.0f messages/s; latency p50 %v p99 %v max %v",
+		f.Target, f.Round, f.Accepted, f.Webhooks, f.PerSec, f.MsgsPerS, f.P50.Round(10*time.Microsecond), f.P99.Round(10*time.Microsecond), f.Max.Round(100*time.Microsecond))
 	if f.Verdict != nil {
 		fmt.Fprintf(&b, "; %.0f sends/s during the load, the rest in %v after it", f.SendsPerS, f.Drain.Round(10*time.Millisecond))
 	}
@@ -310,11 +333,12 @@ func summarize(out io.Writer, targets []target, all []figures) {
 		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 	}
 	perSec := func(f figures) float64 { return f.PerSec }
+	msgsPerS := func(f figures) float64 { return f.MsgsPerS }
 	p99 := func(f figures) float64 { return float64(f.P99) }
 	p50 := func(f figures) float64 { return float64(f.P50) }
 	fmt.Fprintln(out, "medians:")
 	for _, tg := range targets {
-		fmt.Fprintf(out, "  %-12s %6.0f webhooks/s  p50 %v  p99 %v", tg.Name, med(tg.Name, perSec),
+		fmt.Fprintf(out, "  %-12s %6.0f webhooks/s %6.0f messages/s  p50 %v  p99 %v", tg.Name, med(tg.Name, perSec), med(tg.Name, msgsPerS),
 			time.Duration(med(tg.Name, p50)).Round(10*time.Microsecond), time.Duration(med(tg.Name, p99)).Round(10*time.Microsecond))
 		if tg.Baseline == "" {
 			for _, b := range targets {
@@ -332,7 +356,7 @@ func summarize(out io.Writer, targets []target, all []figures) {
 		}
 	}
 	for _, name := range keyways[min(1, len(keyways)):] {
-		fmt.Fprintf(out, "  %s / %s: %.2f× webhooks/s, %.2f× p99\n", name, keyways[0],
-			med(name, perSec)/med(keyways[0], perSec), med(name, p99)/med(keyways[0], p99))
+		fmt.Fprintf(out, "  %s / %s: %.2f× webhooks/s, %.2f× messages/s, %.2f× p99\n", name, keyways[0],
+			med(name, perSec)/med(keyways[0], perSec), med(name, msgsPerS)/med(keyways[0], msgsPerS), med(name, p99)/med(keyways[0], p99))
 	}
 }

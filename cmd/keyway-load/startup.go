@@ -109,7 +109,7 @@ func runStartup(ctx context.Context, args []string, out io.Writer) error {
 // startOnce starts keyway on the seeded folder, waits for /readyz, reads
 // its memory, drives a few webhooks to the end of their replies, scrapes
 // /metrics, reads its memory again and stops it.
-func startOnce(ctx context.Context, o startupOptions, run int, fake *fakeTwilio) (startupFigures, error) {
+func startOnce(ctx context.Context, o startupOptions, run int, fake *fakeProvider) (startupFigures, error) {
 	var f startupFigures
 	cfg := filepath.Join(o.Dir, "keyway.yaml")
 	if err := os.WriteFile(cfg, []byte(seedConfig("127.0.0.1:0", o.Dir, fake.URL())), 0o600); err != nil {
@@ -213,7 +213,7 @@ func postOK(ctx context.Context, client *http.Client, target, from, sid, body st
 }
 
 // waitSends waits until the fake has received every send in want.
-func waitSends(ctx context.Context, fake *fakeTwilio, want map[sendKey]bool, patience time.Duration) error {
+func waitSends(ctx context.Context, fake *fakeProvider, want map[sendKey]bool, patience time.Duration) error {
 	deadline := time.After(patience)
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()

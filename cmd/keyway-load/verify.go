@@ -104,7 +104,7 @@ func check(posted []sent, store map[string]stored, counts map[sendKey]int) verdi
 // runs out), then until keyway shows no queued outbound message for any
 // sender, and checks the whole run. It returns the verdict and when the
 // sends were all in.
-func verify(ctx context.Context, target string, res *loadResult, fake *fakeTwilio, patience time.Duration) (verdict, time.Time) {
+func verify(ctx context.Context, target string, res *loadResult, fake *fakeProvider, patience time.Duration) (verdict, time.Time) {
 	want := 0
 	senders := map[string]bool{}
 	for _, s := range res.Sent {

@@ -91,11 +91,15 @@ func newHTTPGuard(s config.HTTP) *httpGuard {
 		}
 	}
 	transport := &http.Transport{
-		Proxy:                 nil, // a proxy would hide the address dialled from the guard
-		DialContext:           dial,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   10,
+		Proxy:             nil, // a proxy would hide the address dialled from the guard
+		DialContext:       dial,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      100,
+		// Event deliveries post to one endpoint up to 32 at a time
+		// (events.DefaultWorkers): with fewer idle connections kept per
+		// host, most posts of a busy endpoint closed their connection and
+		// the next one dialled a new one.
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -43,8 +43,8 @@ var (
 	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
 		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
 		bCounts, bHandoffs, // counts.go
-		bActivity,                                    // activity.go
-		bEvents, bEventQueues, bEventDue, bEventDone} // events.go
+		bActivity,                                                  // activity.go
+		bEvents, bEventBodies, bEventQueues, bEventDue, bEventDone} // events.go
 )
 
 // maxGroup bounds how many updates share one commit.

@@ -11,20 +11,42 @@ import (
 
 // The event deliveries (engine.EventQueue): one queue per endpoint and
 // contact, whose head alone sits in the due index, keyed by when it can be
-// claimed, as the outbox's sends do.
+// claimed, as the outbox's sends do. The body, written once, is kept apart
+// from the record that each claim and outcome rewrites.
 var (
-	bEvents      = []byte("events")       // id → EventDelivery
+	bEvents      = []byte("events")       // id → EventDelivery without its body
+	bEventBodies = []byte("event_bodies") // id → body, as posted
 	bEventQueues = []byte("event_queues") // queue 0 id → nil, pending ones
 	bEventDue    = []byte("event_due")    // dueKey(claimable) id → nil, queue heads only
 	bEventDone   = []byte("event_done")   // dueKey(settled) id → nil, delivered or failed
 )
 
+// eventDelivery returns the delivery id with its body.
 func (t *boltTx) eventDelivery(id string) (*engine.EventDelivery, error) {
+	d, err := t.eventRecord(id)
+	if err != nil {
+		return nil, err
+	}
+	if !hasBody(d) {
+		d.Body = bytes.Clone(t.tx.Bucket(bEventBodies).Get([]byte(id)))
+	}
+	return d, nil
+}
+
+// eventRecord returns the delivery id without its body, unless an earlier
+// keyway stored it in the record.
+func (t *boltTx) eventRecord(id string) (*engine.EventDelivery, error) {
 	var d engine.EventDelivery
 	if err := t.get(bEvents, []byte(id), &d, "event"); err != nil {
 		return nil, err
 	}
 	return &d, nil
+}
+
+// hasBody reports whether d carries its body (a record without one
+// decodes its body as null).
+func hasBody(d *engine.EventDelivery) bool {
+	return len(d.Body) > 0 && string(d.Body) != "null"
 }
 
 // putEvent stores d, keeping the indexes in step with old, the stored
@@ -49,7 +71,17 @@ func (t *boltTx) putEvent(old, d *engine.EventDelivery, head bool) error {
 			return err
 		}
 	}
-	return t.put(bEvents, []byte(d.ID), d)
+	// The record goes without the body, which is stored once; a record
+	// that an earlier keyway stored with it has it moved apart.
+	bodies := t.tx.Bucket(bEventBodies)
+	if hasBody(d) && bodies.Get([]byte(d.ID)) == nil {
+		if err := bodies.Put([]byte(d.ID), d.Body); err != nil {
+			return fmt.Errorf("bolt: put event body: %w", err)
+		}
+	}
+	c := *d
+	c.Body = nil
+	return t.put(bEvents, []byte(d.ID), &c)
 }
 
 // eventQueueHead returns the id of the first pending delivery of queue q,
@@ -123,7 +155,7 @@ func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	old, err := t.eventDelivery(d.ID)
+	old, err := t.eventRecord(d.ID)
 	if err != nil {
 		return err
 	}
@@ -143,11 +175,11 @@ func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	if next == "" {
 		return nil
 	}
-	n, err := t.eventDelivery(next)
+	n, err := t.eventRecord(next)
 	if err != nil {
 		return fmt.Errorf("bolt: event queue: %w", err)
 	}
-	return t.putEvent(nil, n, true)
+	return t.mark(bEventDue, dueKey(n.Claimable(), n.ID)) // its record is unchanged
 }
 
 // NextEventDue implements engine.EventQueue.
@@ -175,6 +207,9 @@ func (t *boltTx) PruneEvents(before time.Time, limit int) (int, error) {
 			return 0, err
 		}
 		if err := t.del(bEvents, k[12:]); err != nil {
+			return 0, err
+		}
+		if err := t.del(bEventBodies, k[12:]); err != nil {
 			return 0, err
 		}
 	}

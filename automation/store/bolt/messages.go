@@ -118,11 +118,15 @@ func (t *boltTx) PruneMessages(before time.Time, limit int) (int, error) {
 				}
 			}
 		}
-		for _, d := range []struct{ bucket, key []byte }{
+		gone := []struct{ bucket, key []byte }{
 			{bContactMsgs, key(m.Contact, id)},
 			{bMsgCreated, dueKey(m.CreatedAt, id)},
 			{bMessages, []byte(id)},
-		} {
+		}
+		if m.Direction == engine.Outbound && m.Broadcast != "" { // broadcasts.go
+			gone = append(gone, struct{ bucket, key []byte }{bBcastMsgs, []byte(id)}, struct{ bucket, key []byte }{bBcastRecips, key(m.Contact, m.Broadcast)})
+		}
+		for _, d := range gone {
 			if err := t.del(d.bucket, d.key); err != nil {
 				return 0, err
 			}

@@ -110,6 +110,10 @@ func (tx *memTx) PruneMessages(before time.Time, limit int) (int, error) {
 		if m.Contact != "" {
 			tx.st.contactMsgs.del(tx.owner, memJoin(m.Contact, id))
 		}
+		if m.Direction == engine.Outbound && m.Broadcast != "" { // broadcasts.go
+			tx.st.bcast.msgFlags.del(tx.owner, id)
+			tx.st.bcast.recipients.del(tx.owner, memJoin(m.Contact, m.Broadcast))
+		}
 		tx.st.msgCreated.del(tx.owner, memTimerKey(m.CreatedAt, id))
 		tx.st.messages.del(tx.owner, id)
 	}

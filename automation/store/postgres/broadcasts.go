@@ -61,18 +61,26 @@ func (t *pgTx) PutBroadcast(b *broadcast.Broadcast) error {
 	return nil
 }
 
+// broadcastCols selects a broadcast with its counters, as
+// listBroadcasts reads them.
+const broadcastCols = `SELECT b.data, coalesce(c.sent, 0), coalesce(c.delivered, 0), coalesce(c.failed, 0), coalesce(c.replied, 0)
+		FROM broadcasts b LEFT JOIN broadcast_counts c ON c.broadcast = b.id `
+
 // Broadcasts implements broadcast.Tx, with each one's counters, in one
 // query.
 func (t *pgTx) Broadcasts(before string, limit int) ([]*broadcast.Broadcast, error) {
-	const cols = `SELECT b.data, coalesce(c.sent, 0), coalesce(c.delivered, 0), coalesce(c.failed, 0), coalesce(c.replied, 0)
-		FROM broadcasts b LEFT JOIN broadcast_counts c ON c.broadcast = b.id `
-	q, args := cols+`ORDER BY b.id DESC LIMIT $1`, []any{limitArg(limit)}
+	q, args := broadcastCols+`ORDER BY b.id DESC LIMIT $1`, []any{limitArg(limit)}
 	if before != "" {
-		q, args = cols+`WHERE b.id < $2 ORDER BY b.id DESC LIMIT $1`, append(args, before)
+		q, args = broadcastCols+`WHERE b.id < $2 ORDER BY b.id DESC LIMIT $1`, append(args, before)
 	}
+	return t.listBroadcasts("list broadcasts", q, args...)
+}
+
+// listBroadcasts reads the broadcasts q selects (broadcastCols first).
+func (t *pgTx) listBroadcasts(what, q string, args ...any) ([]*broadcast.Broadcast, error) {
 	rows, err := t.tx.Query(t.ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []*broadcast.Broadcast
@@ -80,17 +88,17 @@ func (t *pgTx) Broadcasts(before string, limit int) ([]*broadcast.Broadcast, err
 		var raw []byte
 		var c [4]int64
 		if err := rows.Scan(&raw, &c[0], &c[1], &c[2], &c[3]); err != nil {
-			return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
+			return nil, fmt.Errorf("postgres: %s: %w", what, err)
 		}
 		var b broadcast.Broadcast
 		if err := json.Unmarshal(raw, &b); err != nil {
-			return nil, fmt.Errorf("postgres: decode broadcast: %w", err)
+			return nil, fmt.Errorf("postgres: %s: decode broadcast: %w", what, err)
 		}
 		b.Counts = broadcast.Counts{Sent: int(c[0]), Delivered: int(c[1]), Failed: int(c[2]), Replied: int(c[3])}
 		out = append(out, &b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list broadcasts: %w", err)
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	return out, nil
 }

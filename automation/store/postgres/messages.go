@@ -94,12 +94,18 @@ func (t *pgTx) PruneMessages(before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
-	tag, err := t.tx.Exec(t.ctx, `DELETE FROM messages WHERE id IN (
-		SELECT m.id FROM messages m WHERE m.created_ns < $1
-		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id)
-		ORDER BY m.created_ns, m.id LIMIT $2)`, ns(before), int64(limit))
+	// A broadcast's text goes with what broadcasts.go kept to count it.
+	var n int
+	err := t.tx.QueryRow(t.ctx, `WITH gone AS (DELETE FROM messages WHERE id IN (
+			SELECT m.id FROM messages m WHERE m.created_ns < $1
+			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id)
+			ORDER BY m.created_ns, m.id LIMIT $2)
+		RETURNING id, contact, data->>'broadcast' AS broadcast),
+	flags AS (DELETE FROM broadcast_msgs b USING gone g WHERE b.message_id = g.id),
+	recips AS (DELETE FROM broadcast_recipients r USING gone g WHERE r.contact = g.contact AND r.broadcast = g.broadcast)
+	SELECT count(*) FROM gone`, ns(before), int64(limit)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: prune messages: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }

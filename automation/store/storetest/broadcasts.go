@@ -18,6 +18,8 @@ var broadcastCases = []testCase{
 	{"broadcasts/counts-sends", testBroadcastCountsSends},
 	{"broadcasts/counts-replies", testBroadcastCountsReplies},
 	{"broadcasts/count-group", testBroadcastCountGroup},
+	{"broadcasts/open", testBroadcastsOpen},
+	{"broadcasts/pruned-messages", testBroadcastPrunedMessages},
 }
 
 // btx is the store's transaction as broadcasts use it: every store keeps
@@ -342,5 +344,31 @@ func testBroadcastCountGroup(t *testing.T, s engine.Store) {
 		if err != nil || got != want {
 			t.Errorf("CountGroup(%s) = %d, %v; want %d", group, got, err, want)
 		}
+	}
+}
+
+// Retention prunes a broadcast's messages with what the store kept to
+// count them: the counts stay as they were, and a reply counts toward the
+// broadcast only while the text it answers is still stored.
+func testBroadcastPrunedMessages(t *testing.T, s engine.Store) {
+	bupdate(t, s, func(tx broadcast.Tx) error { return tx.PutBroadcast(newBroadcast("b1", broadcast.StatusRunning, t0)) })
+	update(t, s, putMessages(bOutbound("m1", phoneA, "b1", engine.StatusSent, t0.Add(-100*time.Hour)), bOutbound("m2", phoneB, "b1", "delivered", t0.Add(-time.Hour))))
+	if n := prune(t, s, t0.Add(-50*time.Hour), 10); n != 1 {
+		t.Fatalf("PruneMessages removed %d, want 1 (m1)", n)
+	}
+	want := broadcast.Counts{Sent: 2, Delivered: 1}
+	if got := getBroadcast(t, s, "b1").Counts; got != want {
+		t.Fatalf("after pruning m1: counts %+v, want %+v", got, want)
+	}
+	reply := func(id, contact string, at time.Time) *engine.Message {
+		m := message(id, contact)
+		m.CreatedAt, m.UpdatedAt = at, at
+		return m
+	}
+	// A answers within 72 h of m1, but m1 is gone; B answers m2.
+	update(t, s, putMessages(reply("i1", phoneA, t0.Add(-99*time.Hour)), reply("i2", phoneB, t0)))
+	want.Replied = 1
+	if got := getBroadcast(t, s, "b1").Counts; got != want {
+		t.Errorf("after A's reply to a pruned text and B's to a kept one: counts %+v, want %+v", got, want)
 	}
 }
