@@ -1,10 +1,12 @@
 package events_test
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,5 +77,34 @@ func TestPostsReuseConnections(t *testing.T) {
 	// allow some slack.
 	if c := conns.Load(); c > 2*at {
 		t.Fatalf("%d connections for %d posts, %d at a time: connections are not kept", c, n, at)
+	}
+}
+
+// A failed attempt is logged with the event, its type and its endpoint
+// (without the query, which may hold a key); a delivered one logs nothing
+// above debug.
+func TestAttemptsLogTheirEvent(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, 500)
+	var logs bytes.Buffer
+	f := newFixture(t, endpointConfig(r.URL+"/hook?key=s3cret"), r.Client())
+	f.worker = events.New(events.Options{Store: f.store, Config: func() *config.Config { return f.cfg }, Client: r.Client(),
+		Clock: f.clock, Logger: zerolog.New(&logs).Level(zerolog.InfoLevel), Owner: "test"})
+	d := f.add(t, engine.EventContactOptedIn, "+15550001", nil)[0]
+	f.pass(t)
+	line := logs.String()
+	for _, want := range []string{`"event":"` + d.ID + `"`, `"type":"contact.opted_in"`, `"endpoint":"` + r.URL + `/hook"`, `"error":"answered 500"`, "will retry"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log %s lacks %s", line, want)
+		}
+	}
+	if strings.Contains(line, "s3cret") {
+		t.Errorf("log %s shows the endpoint's key", line)
+	}
+	logs.Reset()
+	f.clock.Set(f.stored(t, d.ID).Due)
+	f.pass(t)
+	if f.stored(t, d.ID).Status != engine.EventDelivered || logs.Len() != 0 {
+		t.Fatalf("delivered: %+v; logged %s at info level", f.stored(t, d.ID), logs.String())
 	}
 }

@@ -220,7 +220,6 @@ func (w *Worker) Pass(ctx context.Context) (int, error) {
 // deliver makes one attempt at d, holding a place in posting while it
 // posts, and records its outcome.
 func (w *Worker) deliver(ctx context.Context, cfg *config.Config, d *engine.EventDelivery, posting chan struct{}) error {
-	log := w.o.Logger.With().Str("event", d.ID).Str("type", string(d.Type)).Str("endpoint", Endpoint(d.Endpoint)).Logger()
 	ep, ok := endpointOf(cfg, d.Endpoint)
 	var err error
 	if !ok {
@@ -251,7 +250,7 @@ func (w *Worker) deliver(ctx context.Context, cfg *config.Config, d *engine.Even
 	err = w.o.Store.Update(ctx, func(tx engine.Tx) error { return Tx(tx).SettleEvent(d, w.o.Owner) })
 	switch {
 	case errors.Is(err, engine.ErrLeaseLost), errors.Is(err, engine.ErrNotFound):
-		log.Warn().Err(err).Msg("events: the lease on this event ran out and another took it; its outcome is theirs to record")
+		about(w.o.Logger.Warn(), d).Err(err).Msg("events: the lease on this event ran out and another took it; its outcome is theirs to record")
 		return nil
 	case err != nil:
 		return fmt.Errorf("events: record the outcome of %s: %w", d.ID, err)
@@ -259,13 +258,23 @@ func (w *Worker) deliver(ctx context.Context, cfg *config.Config, d *engine.Even
 	w.o.OnResult(Endpoint(d.Endpoint), result)
 	switch result {
 	case ResultDelivered:
-		log.Debug().Int("attempts", d.Attempts).Msg("events: delivered")
+		about(w.o.Logger.Debug(), d).Int("attempts", d.Attempts).Msg("events: delivered")
 	case ResultRetrying:
-		log.Info().Int("attempts", d.Attempts).Str("error", d.LastError).Time("retry_at", d.Due).Msg("events: not delivered; will retry")
+		about(w.o.Logger.Info(), d).Int("attempts", d.Attempts).Str("error", d.LastError).Time("retry_at", d.Due).Msg("events: not delivered; will retry")
 	default:
-		log.Warn().Int("attempts", d.Attempts).Str("error", d.LastError).Msg("events: not delivered; gave up")
+		about(w.o.Logger.Warn(), d).Int("attempts", d.Attempts).Str("error", d.LastError).Msg("events: not delivered; gave up")
 	}
 	return nil
+}
+
+// about adds what names d to e, unless e is disabled (a debug line at
+// info level): a logger made for each event cost a copy of its context
+// and a parse of its URL for every post.
+func about(e *zerolog.Event, d *engine.EventDelivery) *zerolog.Event {
+	if !e.Enabled() {
+		return e
+	}
+	return e.Str("event", d.ID).Str("type", string(d.Type)).Str("endpoint", Endpoint(d.Endpoint))
 }
 
 var errEndpointGone = errors.New("the endpoint is no longer in the config's events")

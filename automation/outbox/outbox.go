@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,8 +31,10 @@ type Texter interface {
 const DefaultDoubtSkew = time.Minute
 
 // DefaultOutboxWorkers is how many sends an Outbox has under way at once
-// unless OutboxOptions.Workers says otherwise.
-const DefaultOutboxWorkers = 16
+// unless OutboxOptions.Workers says otherwise: enough that a provider
+// answering in 200 ms still takes 300 sends a second, and that the claims
+// of a backlog come 64 or more to a commit.
+const DefaultOutboxWorkers = 64
 
 // DefaultDrain is how long a stopping Outbox waits for the sends under way
 // and their records, unless OutboxOptions.Drain says otherwise.
@@ -76,7 +79,10 @@ type OutboxOptions struct {
 	// store need names of their own.
 	Owner string
 	// Lease is how long a claimed send stays with this process before
-	// another may claim it (default 1m). It must outlast one send.
+	// another may claim it (default 1m). It must outlast two sends: a
+	// claimed send may wait for a worker while one send is under way. A
+	// send that waited past half its lease checks, before it goes, that
+	// the lease is still its own.
 	Lease time.Duration
 	// FailedEvent, if set, stores a message.failed event about m, whose
 	// send has just failed for good, in the transaction that records it
@@ -136,12 +142,17 @@ const (
 // books the sender's tokens in queue order, so a backlog from one number
 // waits in the store without holding up the others.
 type Outbox struct {
-	o        OutboxOptions
-	wake     chan struct{}
-	sem      chan struct{} // one per send under way
-	results  chan outcome  // to the recorder
-	limiters map[string]*rate.Limiter
-	sends    sync.WaitGroup
+	o    OutboxOptions
+	wake chan struct{}
+	// ready holds claimed sends, in claim order, for the Workers
+	// goroutines that send them.
+	ready chan claimedAt
+	// held counts the sends claimed and not yet handed to the recorder:
+	// under way, or waiting in ready; busy, those under way.
+	held, busy atomic.Int64
+	results    chan outcome // to the recorder
+	limiters   map[string]*rate.Limiter
+	sends      sync.WaitGroup
 	// recordCtx is what outcomes are recorded under: it outlives Run's
 	// context by the drain time, so that a shutdown records what
 	// happened, but never hangs on a store that will not commit.
@@ -190,7 +201,7 @@ func NewOutbox(o OutboxOptions) *Outbox {
 		o.Drain = DefaultDrain
 	}
 	ob := &Outbox{
-		o: o, wake: make(chan struct{}, 1), sem: make(chan struct{}, o.Workers),
+		o: o, wake: make(chan struct{}, 1), ready: make(chan claimedAt, 2*o.Workers),
 		results: make(chan outcome, 2*o.Workers), limiters: map[string]*rate.Limiter{}, paced: map[string]time.Time{},
 	}
 	ob.recordCtx, ob.stopRecord = context.WithCancel(context.Background())
@@ -218,8 +229,13 @@ func (ob *Outbox) Run(ctx context.Context) {
 	go func() { defer close(recorded); ob.recordLoop() }()
 	finished := make(chan struct{})
 	go ob.drainAfter(ctx, finished)
+	for range ob.o.Workers {
+		ob.sends.Add(1)
+		go ob.work(ctx)
+	}
 	defer func() {
-		ob.o.Logger.Info().Int("sends", len(ob.sem)).Msg("outbox: stopping; waiting for the sends under way")
+		ob.o.Logger.Info().Int64("sends", ob.busy.Load()).Msg("outbox: stopping; waiting for the sends under way")
+		close(ob.ready) // the workers hand back what is left in it, untried
 		stopped := make(chan struct{})
 		go func() {
 			ob.sends.Wait()
@@ -298,16 +314,21 @@ func (ob *Outbox) recover(ctx context.Context) {
 	}
 }
 
-// dispatch claims due sends for the free workers and starts them, and
-// returns when to look again: the instant the next send is due, now when
-// there may be more due at once, or zero to wait for a wake-up (a send
-// that ends wakes it).
+// dispatch claims due sends and starts them, and returns when to look
+// again: the instant the next send is due, now when there may be more due
+// at once, or zero to wait for a wake-up (a send that ends wakes it).
+//
+// It claims a wave ahead: once no more than Workers sends are held, it
+// claims enough for two waves, so that a worker that finishes finds its
+// next send claimed already, and a backlog is claimed Workers or more to
+// a commit rather than one send per commit as workers free up one by one.
 func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 	for range maxClaimPasses {
-		free := cap(ob.sem) - len(ob.sem)
-		if free == 0 || ctx.Err() != nil {
+		held := int(ob.held.Load())
+		if held > ob.o.Workers || ctx.Err() != nil {
 			return time.Time{}
 		}
+		free := 2*ob.o.Workers - held
 		now := ob.o.Clock.Now()
 		var due time.Time
 		err := ob.view(ctx, func(tx Tx) error {
@@ -333,13 +354,14 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 			return time.Time{} // another process took them
 		}
 		for _, c := range claimed {
+			// Paced here, in claim order, so that a number's tokens go to
+			// its sends in queue order.
 			if d := ob.pace(ctx, c.m); d > 0 {
 				ob.results <- outcome{claimed: c, kind: released, due: now.Add(d)}
 				continue
 			}
-			ob.sem <- struct{}{}
-			ob.sends.Add(1)
-			go ob.deliver(ctx, c)
+			ob.held.Add(1)
+			ob.ready <- claimedAt{claimed: c, at: now}
 		}
 	}
 	return ob.o.Clock.Now()

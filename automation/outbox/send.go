@@ -29,19 +29,39 @@ const (
 	released                      // not tried: claimable again at due
 )
 
-// deliver makes one attempt at c's message and hands its outcome to the
-// recorder.
-func (ob *Outbox) deliver(ctx context.Context, c claimed) {
-	defer func() {
-		<-ob.sem
-		ob.sends.Done()
+// claimedAt is a claimed send and when it was claimed.
+type claimedAt struct {
+	claimed
+	at time.Time
+}
+
+// work sends what dispatch claims, in claim order, until ready is closed.
+func (ob *Outbox) work(ctx context.Context) {
+	defer ob.sends.Done()
+	for c := range ob.ready {
+		ob.deliver(ctx, c.claimed, c.at)
+		ob.held.Add(-1)
 		ob.Wake()
-	}()
+	}
+}
+
+// deliver makes one attempt at c's message, claimed at the instant given,
+// and hands its outcome to the recorder.
+func (ob *Outbox) deliver(ctx context.Context, c claimed, at time.Time) {
 	m := c.m
 	if ctx.Err() != nil {
 		ob.results <- outcome{claimed: c, kind: released, due: m.NextAttempt} // stopping: not tried
 		return
 	}
+	if ob.o.Clock.Now().Sub(at) > ob.o.Lease/2 && !ob.stillHeld(ctx, m.ID) {
+		// It waited for a worker so long that its lease may have gone to
+		// another process: not sent here (released, or left to the owner
+		// that took it).
+		ob.results <- outcome{claimed: c, kind: released, due: m.NextAttempt}
+		return
+	}
+	ob.busy.Add(1)
+	defer ob.busy.Add(-1)
 	providerID, found, err := ob.attempt(ctx, c)
 	switch {
 	case errors.Is(err, errNotQueued):
@@ -56,6 +76,21 @@ func (ob *Outbox) deliver(ctx context.Context, c claimed) {
 		}
 		ob.results <- outcome{claimed: c, kind: attempted, providerID: providerID, found: found, err: err}
 	}
+}
+
+// stillHeld reports whether this outbox still holds the lease on send id
+// with a quarter of the lease to spare.
+func (ob *Outbox) stillHeld(ctx context.Context, id string) bool {
+	held := false
+	err := ob.view(ctx, func(tx Tx) error {
+		q, err := tx.QueuedSend(id)
+		if err != nil {
+			return err
+		}
+		held = q.Owner == ob.o.Owner && q.LeaseUntil.Sub(ob.o.Clock.Now()) > ob.o.Lease/4
+		return nil
+	})
+	return err == nil && held
 }
 
 var (

@@ -50,7 +50,7 @@ type Twilio struct {
 
 // defaultIdleConns is how many idle connections to the Messages API the
 // provider keeps unless told otherwise: the outbox's default workers.
-const defaultIdleConns = 16
+const defaultIdleConns = 64
 
 // Option changes how New builds the provider.
 type Option func(*options)
@@ -60,7 +60,7 @@ type options struct {
 }
 
 // WithIdleConns keeps up to n idle connections to the Messages API (default
-// 16): one per send that may be under way at once, so that sends reuse
+// 64): one per send that may be under way at once, so that sends reuse
 // their connections instead of opening one each.
 func WithIdleConns(n int) Option {
 	return func(o *options) {
