@@ -19,6 +19,8 @@ import (
 )
 
 const crashConfig = `
+compliance:
+  loop_guard: { max: 100000, per: 1m } # each contact writes about once a second here
 automations:
   - id: drip
     keywords: [DRIP]
