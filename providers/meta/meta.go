@@ -135,7 +135,7 @@ func New(set Settings, numbers []config.Number, region string, log zerolog.Logge
 		set: set, dev: providers.LacksCredential(set.credentials()...),
 		base: strings.TrimRight(set.APIBaseURL, "/"), ids: map[string]string{}, byID: map[string]string{},
 		region: region, log: log.With().Str("provider", Name).Logger(),
-		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		client: providers.NewAPIClient(15 * time.Second),
 	}
 	for _, n := range numbers {
 		m.ids[n.Number] = n.PhoneNumberID

@@ -123,7 +123,7 @@ func New(set Settings, region string, log zerolog.Logger) *Vonage {
 		set: set, dev: providers.LacksCredential(set.credentials()...),
 		base: strings.TrimRight(set.APIBaseURL, "/"), region: region,
 		log:    log.With().Str("provider", Name).Logger(),
-		client: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		client: providers.NewAPIClient(15 * time.Second),
 		now:    time.Now,
 	}
 }
