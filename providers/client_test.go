@@ -70,7 +70,7 @@ func TestAPIClientDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, other.URL, http.StatusTemporaryRedirect)
 	}))
 	t.Cleanup(srv.Close)
-	res, err := providers.NewAPIClient(10*time.Second).Get(srv.URL)
+	res, err := providers.NewAPIClient(10 * time.Second).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
