@@ -18,7 +18,6 @@ import (
 	"github.com/keyway-sms/keyway/automation/store/bolt"
 	"github.com/keyway-sms/keyway/automation/store/postgres"
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
-	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 	"github.com/keyway-sms/keyway/providers/meta"
 )
@@ -190,14 +189,7 @@ func TestMetaWebhookOfFiftyMessagesIsOneCommit(t *testing.T) {
 // commit the store sees comes from the requests the test makes.
 func newMetaBatchGateway(t *testing.T, store engine.Store) *Gateway {
 	t.Helper()
-	cfg, problems := config.Parse("keyway.yaml", []byte(metaBatchConfig), nil)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
-	set, problems := engine.Compile(cfg)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
+	cfg, set := compiled(t, metaBatchConfig)
 	log := zerolog.New(io.Discard)
 	ps, err := providers.Build(cfg, log)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/store/mem"
-	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 	"github.com/keyway-sms/keyway/providers/twilio"
 )
@@ -158,14 +157,7 @@ automations:
 // the server section given (e.g. its listen address) when not empty.
 func devGateway(t *testing.T, st engine.Store, server string) *Gateway {
 	t.Helper()
-	cfg, problems := config.Parse("keyway.yaml", []byte(server+helloConfig), nil)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
-	set, problems := engine.Compile(cfg)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
+	cfg, set := compiled(t, server+helloConfig)
 	log := zerolog.Nop()
 	provider, err := twilio.New(cfg.Providers.Twilio, cfg.Defaults.Region, log)
 	if err != nil {

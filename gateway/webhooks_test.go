@@ -120,14 +120,7 @@ func newTestGateway(t *testing.T) *testGateway {
 // it sets up, its sends recorded, and the other providers given.
 func newGatewayWith(t *testing.T, src string, others ...providers.Provider) *testGateway {
 	t.Helper()
-	cfg, problems := config.Parse("keyway.yaml", []byte(src), nil)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
-	set, problems := engine.Compile(cfg)
-	if err := problems.Err(); err != nil {
-		t.Fatal(err)
-	}
+	cfg, set := compiled(t, src)
 	log := zerolog.New(io.Discard)
 	tw, err := twilio.New(cfg.Providers.Twilio, cfg.Defaults.Region, log)
 	if err != nil {
@@ -144,6 +137,21 @@ func newGatewayWith(t *testing.T, src string, others ...providers.Provider) *tes
 	go func() { tg.g.outbox.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return tg
+}
+
+// compiled parses src as the config file keyway.yaml and compiles its
+// automations, failing t on any problem.
+func compiled(t *testing.T, src string) (*config.Config, *engine.Set) {
+	t.Helper()
+	cfg, problems := config.Parse("keyway.yaml", []byte(src), nil)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	set, problems := engine.Compile(cfg)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, set
 }
 
 // signature says how a test request is signed.

@@ -327,6 +327,12 @@ func post(ctx context.Context, client *http.Client, target, from, sid, body stri
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", twilio.Sign(fakeAuthToken, publicURL+"/webhooks/twilio", form))
+	return status(client, req)
+}
+
+// status makes req and returns the HTTP status of its answer, whose body
+// it reads to the end so that the connection is kept.
+func status(client *http.Client, req *http.Request) (int, error) {
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, err

@@ -134,11 +134,5 @@ func postMeta(ctx context.Context, client *http.Client, target string, batch []s
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(meta.SignatureHeader, "sha256="+meta.Sign(fakeAppSecret, body))
-	res, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return res.StatusCode, nil
+	return status(client, req)
 }
