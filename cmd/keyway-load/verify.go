@@ -100,6 +100,24 @@ func check(posted []sent, store map[string]stored, counts map[sendKey]int) verdi
 	return v
 }
 
+// allSent reports whether the fake has every reply the accepted messages
+// of posted expect (want of them in all). Counting the fake's texts is not
+// enough: a webhook a kill cut off may still have been handled and
+// answered, and its reply would stand in for one still to come (a wait's
+// reminder, say).
+func allSent(posted []sent, want int, fake *fakeProvider) bool {
+	if fake.Total() < want {
+		return false
+	}
+	counts, _ := fake.Snapshot()
+	for _, s := range posted {
+		if s.Status == http.StatusOK && counts[sendKey{Tag: s.SID, To: s.From}] < s.Kind.replies() {
+			return false
+		}
+	}
+	return true
+}
+
 // verify waits until the fake has received the expected sends (or patience
 // runs out), then until keyway shows no queued outbound message for any
 // sender, and checks the whole run. It returns the verdict and when the
@@ -116,7 +134,7 @@ func verify(ctx context.Context, target string, res *loadResult, fake *fakeProvi
 	deadline := time.Now().Add(patience)
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
-	for fake.Total() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+	for !allSent(res.Sent, want, fake) && time.Now().Before(deadline) && ctx.Err() == nil {
 		select {
 		case <-poll.C:
 		case <-ctx.Done():
