@@ -338,9 +338,19 @@ func (g *Gateway) PostSigned(path string, form url.Values) (int, string) {
 // PostRaw posts body as a form with the headers given.
 func (g *Gateway) PostRaw(path, body string, headers map[string]string) (int, string) {
 	g.t.Helper()
+	code, answer, err := g.TryPostRaw(path, body, headers)
+	if err != nil {
+		g.t.Fatalf("POST %s: %v", path, err)
+	}
+	return code, answer
+}
+
+// TryPostRaw is PostRaw returning the error of a request that got no
+// answer instead of failing the test.
+func (g *Gateway) TryPostRaw(path, body string, headers map[string]string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodPost, g.URL+path, strings.NewReader(body))
 	if err != nil {
-		g.t.Fatal(err)
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range headers {
@@ -348,11 +358,11 @@ func (g *Gateway) PostRaw(path, body string, headers map[string]string) (int, st
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		g.t.Fatalf("POST %s: %v", path, err)
+		return 0, "", err
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	return res.StatusCode, string(b), nil
 }
 
 // Admin calls the admin API with the bearer token and decodes JSON into out

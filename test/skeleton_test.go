@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keyway-sms/keyway/providers/twilio"
 )
 
 const joinConfig = `
@@ -107,8 +109,16 @@ func TestRefusedWebhooksStoreNothing(t *testing.T) {
 	if code, _ := g.PostSigned("/webhooks/twilio", bad); code != http.StatusBadRequest {
 		t.Errorf("form without MessageSid: %d, want 400", code)
 	}
+	// The server answers 413 and closes without reading the rest, so a
+	// client still writing may see the connection reset instead of the
+	// answer (as the admin API test allows); either way nothing is stored.
 	big := g.Form(Inbound{From: "+15551230042", Body: string(make([]byte, 70000))})
-	if code, _ := g.PostSigned("/webhooks/twilio", big); code != http.StatusRequestEntityTooLarge {
+	sig := twilio.Sign(g.Twilio.AuthToken, PublicURL+"/webhooks/twilio", big)
+	code, _, err := g.TryPostRaw("/webhooks/twilio", big.Encode(), map[string]string{"X-Twilio-Signature": sig})
+	switch {
+	case err != nil && !strings.Contains(err.Error(), "connection reset") && !strings.Contains(err.Error(), "broken pipe"):
+		t.Errorf("oversized body: %v", err)
+	case err == nil && code != http.StatusRequestEntityTooLarge:
 		t.Errorf("oversized body: %d, want 413", code)
 	}
 	// Each refusal was answered after the gateway was done with the

@@ -145,6 +145,16 @@ func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
 	ob := runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, Backoff: 20 * time.Millisecond})
 	ob.Wake()
 	waitFor(t, "3 sends", func() bool { s, _ := tx.snapshot(); return len(s) == 3 })
+	// The last send's result is recorded after the provider took it.
+	waitFor(t, "the outbox empty", func() bool {
+		var ids []string
+		err := store.View(context.Background(), func(tx engine.Tx) error {
+			var err error
+			ids, err = tx.Outbox("", 10)
+			return err
+		})
+		return err == nil && len(ids) == 0
+	})
 	sent, _ := tx.snapshot()
 	for i, want := range []string{"first", "second", "third"} {
 		if sent[i].Body != want {
