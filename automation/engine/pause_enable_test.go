@@ -20,23 +20,11 @@ import (
 // says: its keyword reaches the catch_all and its timers are held.
 func TestEnableFromTheDashboard(t *testing.T) {
 	ctx := context.Background()
-	const more = `
-  - id: ask
-    keywords: [ASK]
-    steps:
-      - { type: wait_for_reply, timeout: 1h, on_timeout: late }
-      - { type: reply, text: "answered {{ vars.reply }}", next: end }
-      - { id: late, type: reply, text: "timed out" }
-  - id: support
-    catch_all: true
-    steps:
-      - { type: reply, text: "support" }
-`
-	on := timeSet(t, dripConfig+more)
+	on := timeSet(t, dripConfig+askConfig)
 	disable := func(src string) string {
 		return strings.Replace(src, "overwrite_if_exists: true", "overwrite_if_exists: true\n    enabled: false", 1)
 	}
-	off := timeSet(t, disable(dripConfig)+more)
+	off := timeSet(t, disable(dripConfig)+askConfig)
 	s := timeSim(t, on, sim.SimStart)
 	wantBodies(t, "DRIP", say(t, s, "DRIP").Sent, "one")
 
@@ -99,7 +87,7 @@ func TestEnableFromTheDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantBodies(t, "the held wait, enabled again", advance(t, s, 0).Sent, "two")
-	changed := timeSet(t, disable(strings.Replace(dripConfig, `text: "two"`, `text: "deux"`, 1))+more)
+	changed := timeSet(t, disable(strings.Replace(dripConfig, `text: "two"`, `text: "deux"`, 1))+askConfig)
 	s.Engine.Swap(changed)
 	if dropped, err := s.Engine.DropStalePauses(ctx, changed, nil); err != nil || strings.Join(dropped, ",") != "drip" {
 		t.Fatalf("DropStalePauses after a change: %v, %v; want drip", dropped, err)

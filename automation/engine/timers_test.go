@@ -115,11 +115,9 @@ func TestStaleTimersDoNothing(t *testing.T) {
 	}
 }
 
-// TestPausedAutomationHoldsTimers checks that the timers of a paused
-// automation hold, and fire once, overdue, after it is enabled again.
-func TestPausedAutomationHoldsTimers(t *testing.T) {
-	ctx := context.Background()
-	const more = `
+// askConfig adds to dripConfig an automation that waits an hour for a
+// reply, and a catch_all.
+const askConfig = `
   - id: ask
     keywords: [ASK]
     steps:
@@ -131,10 +129,15 @@ func TestPausedAutomationHoldsTimers(t *testing.T) {
     steps:
       - { type: reply, text: "support" }
 `
-	on := timeSet(t, dripConfig+more)
+
+// TestPausedAutomationHoldsTimers checks that the timers of a paused
+// automation hold, and fire once, overdue, after it is enabled again.
+func TestPausedAutomationHoldsTimers(t *testing.T) {
+	ctx := context.Background()
+	on := timeSet(t, dripConfig+askConfig)
 	// The same config with drip and ask paused.
 	off := timeSet(t, strings.Replace(dripConfig, "overwrite_if_exists: true", "overwrite_if_exists: true\n    enabled: false", 1)+
-		strings.Replace(more, "keywords: [ASK]", "keywords: [ASK]\n    enabled: false", 1))
+		strings.Replace(askConfig, "keywords: [ASK]", "keywords: [ASK]\n    enabled: false", 1))
 	sim := timeSim(t, on, sim.SimStart)
 	wantBodies(t, "DRIP", say(t, sim, "DRIP").Sent, "one")
 	say(t, sim, "ASK")

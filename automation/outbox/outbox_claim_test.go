@@ -36,16 +36,22 @@ func claimFor(t *testing.T, store engine.Store, now time.Time, owner string, lim
 
 func stored(t *testing.T, store engine.Store, id string) *engine.Message {
 	t.Helper()
-	var m *engine.Message
+	return viewed(t, store, func(tx engine.Tx) (*engine.Message, error) { return tx.Message(id) })
+}
+
+// viewed returns what read reads in a View of store, failing t on an error.
+func viewed[T any](t *testing.T, store engine.Store, read func(tx engine.Tx) (T, error)) T {
+	t.Helper()
+	var v T
 	err := store.View(context.Background(), func(tx engine.Tx) error {
 		var err error
-		m, err = tx.Message(id)
+		v, err = read(tx)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return v
 }
 
 func sentTo(tx *recordingTexter, to string) bool {

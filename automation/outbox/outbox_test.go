@@ -147,13 +147,7 @@ func TestOutboxKeepsOrderPerRecipientThroughRetries(t *testing.T) {
 	waitFor(t, "3 sends", func() bool { s, _ := tx.snapshot(); return len(s) == 3 })
 	// The last send's result is recorded after the provider took it.
 	waitFor(t, "the outbox empty", func() bool {
-		var ids []string
-		err := store.View(context.Background(), func(tx engine.Tx) error {
-			var err error
-			ids, err = tx.Outbox("", 10)
-			return err
-		})
-		return err == nil && len(ids) == 0
+		return len(viewed(t, store, func(tx engine.Tx) ([]string, error) { return tx.Outbox("", 10) })) == 0
 	})
 	sent, _ := tx.snapshot()
 	for i, want := range []string{"first", "second", "third"} {

@@ -126,14 +126,5 @@ func TestOutboxDoesNotSendWhatItsExpiredLeaseLost(t *testing.T) {
 
 func queuedSend(t *testing.T, store engine.Store, id string) *engine.QueuedSend {
 	t.Helper()
-	var q *engine.QueuedSend
-	err := store.View(context.Background(), func(tx engine.Tx) error {
-		var err error
-		q, err = tx.QueuedSend(id)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
+	return viewed(t, store, func(tx engine.Tx) (*engine.QueuedSend, error) { return tx.QueuedSend(id) })
 }
