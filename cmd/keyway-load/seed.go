@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/store/bolt"
 	"github.com/keyway-sms/keyway/automation/store/mem"
@@ -291,32 +289,23 @@ func seed(ctx context.Context, opts seedOptions, out io.Writer) error {
 	return bucketStats(path, opts.Contacts, out)
 }
 
-// bucketStats prints, per bbolt bucket of the data file at path, its keys,
-// the bytes its pages hold in use and allocated, and both per contact.
+// bucketStats prints, per bucket of the data file at path, its keys, the
+// bytes its pages hold in use and allocated, and both per contact.
 func bucketStats(path string, contacts int, out io.Writer) error {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	stats, err := bolt.FileStats(path)
 	if err != nil {
-		return fmt.Errorf("seed: stats: %w", err)
+		return fmt.Errorf("seed: %w", err)
 	}
-	defer db.Close()
-	return db.View(func(tx *bbolt.Tx) error {
-		fmt.Fprintf(out, "%-14s %9s %12s %12s %6s %9s %9s\n", "bucket", "keys", "in use", "allocated", "fill", "use/ct", "alloc/ct")
-		var use, alloc int
-		err := tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
-			st := b.Stats()
-			u, a := st.LeafInuse+st.BranchInuse, st.LeafAlloc+st.BranchAlloc
-			if st.KeyN == 0 {
-				return nil
-			}
-			use, alloc = use+u, alloc+a
-			fmt.Fprintf(out, "%-14s %9d %12d %12d %6.2f %9.0f %9.0f\n", name, st.KeyN, u, a, float64(u)/float64(max(a, 1)),
-				float64(u)/float64(contacts), float64(a)/float64(contacts))
-			return nil
-		})
-		fmt.Fprintf(out, "%-14s %9s %12d %12d %6.2f %9.0f %9.0f\n", "all", "", use, alloc, float64(use)/float64(max(alloc, 1)),
-			float64(use)/float64(contacts), float64(alloc)/float64(contacts))
-		return err
-	})
+	fmt.Fprintf(out, "%-14s %9s %12s %12s %6s %9s %9s\n", "bucket", "keys", "in use", "allocated", "fill", "use/ct", "alloc/ct")
+	var use, alloc int
+	for _, st := range stats {
+		use, alloc = use+st.InUse, alloc+st.Allocated
+		fmt.Fprintf(out, "%-14s %9d %12d %12d %6.2f %9.0f %9.0f\n", st.Name, st.Keys, st.InUse, st.Allocated,
+			float64(st.InUse)/float64(max(st.Allocated, 1)), float64(st.InUse)/float64(contacts), float64(st.Allocated)/float64(contacts))
+	}
+	fmt.Fprintf(out, "%-14s %9s %12d %12d %6.2f %9.0f %9.0f\n", "all", "", use, alloc, float64(use)/float64(max(alloc, 1)),
+		float64(use)/float64(contacts), float64(alloc)/float64(contacts))
+	return nil
 }
 
 // mib formats a byte count in MiB.
