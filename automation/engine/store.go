@@ -221,6 +221,9 @@ type MetaStore interface {
 	Meta(key string) ([]byte, error)
 	// PutMeta writes a small named value.
 	PutMeta(key string, value []byte) error
+	// DeleteMeta removes a named value; removing one that is not there is
+	// no error.
+	DeleteMeta(key string) error
 }
 
 // ErrLeaseLost is returned by Tx.ReleaseSend when the caller's lease on a

@@ -23,3 +23,14 @@ func (t *boltTx) PutMeta(k string, v []byte) error {
 	}
 	return t.tx.Bucket(bMeta).Put([]byte(k), v)
 }
+
+// DeleteMeta implements engine.Tx.
+func (t *boltTx) DeleteMeta(k string) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if err := t.tx.Bucket(bMeta).Delete([]byte(k)); err != nil {
+		return fmt.Errorf("bolt: delete meta %q: %w", k, err)
+	}
+	return nil
+}

@@ -31,3 +31,12 @@ func (tx *memTx) PutMeta(key string, value []byte) error {
 	tx.st.meta.set(tx.owner, key, bytes.Clone(value))
 	return nil
 }
+
+// DeleteMeta implements Tx.
+func (tx *memTx) DeleteMeta(key string) error {
+	if err := tx.write(); err != nil {
+		return err
+	}
+	tx.st.meta.del(tx.owner, key)
+	return nil
+}

@@ -43,3 +43,17 @@ func (t *pgTx) PutMeta(k string, v []byte) error {
 	}
 	return nil
 }
+
+// DeleteMeta implements engine.Tx.
+func (t *pgTx) DeleteMeta(k string) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if err := t.lock("meta", k); err != nil {
+		return err
+	}
+	if err := t.exec(`DELETE FROM meta WHERE key = $1`, k); err != nil {
+		return fmt.Errorf("postgres: delete meta %q: %w", k, err)
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 
 var metaCases = []testCase{
 	{"meta/round-trip", testMeta},
+	{"meta/delete", testDeleteMeta},
 	{"not-found", testNotFound},
 	{"rejects-empty-keys", testEmptyKeys},
 }
@@ -39,6 +40,61 @@ func testMeta(t *testing.T, s engine.Store) {
 	if _, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("schedule/week") }); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("Meta of a prefix of a stored key: err = %v, want ErrNotFound", err)
 	}
+}
+
+// A deleted value is gone for good, deleting one that is not there is no
+// error, and the values beside it stay.
+func testDeleteMeta(t *testing.T, s engine.Store) {
+	update(t, s, func(tx engine.Tx) error {
+		if err := tx.PutMeta("upload/1", []byte("a")); err != nil {
+			return err
+		}
+		return tx.PutMeta("upload/10", []byte("b"))
+	})
+	update(t, s, func(tx engine.Tx) error {
+		if err := tx.DeleteMeta("upload/1"); err != nil {
+			return err
+		}
+		return tx.DeleteMeta("upload/2") // never there
+	})
+	if _, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("upload/1") }); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("Meta of a deleted value: err = %v, want ErrNotFound", err)
+	}
+	if got, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("upload/10") }); err != nil || string(got) != "b" {
+		t.Errorf("the value beside the deleted one: %q, %v; want \"b\"", got, err)
+	}
+	// Deleted and written again in one transaction: the last word stands.
+	update(t, s, func(tx engine.Tx) error {
+		if err := tx.PutMeta("upload/1", []byte("c")); err != nil {
+			return err
+		}
+		if err := tx.DeleteMeta("upload/1"); err != nil {
+			return err
+		}
+		if err := tx.PutMeta("upload/3", []byte("d")); err != nil {
+			return err
+		}
+		return tx.DeleteMeta("upload/10")
+	})
+	if _, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("upload/1") }); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("put then deleted in one transaction: err = %v, want ErrNotFound", err)
+	}
+	if _, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("upload/10") }); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("deleted: err = %v, want ErrNotFound", err)
+	}
+	if got, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("upload/3") }); err != nil || string(got) != "d" {
+		t.Errorf("put beside a delete: %q, %v; want \"d\"", got, err)
+	}
+	// Inside the transaction that deletes, the value is gone already.
+	update(t, s, func(tx engine.Tx) error {
+		if err := tx.DeleteMeta("upload/3"); err != nil {
+			return err
+		}
+		if _, err := tx.Meta("upload/3"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("Meta after DeleteMeta in the same transaction: err = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
 }
 
 func testNotFound(t *testing.T, s engine.Store) {
