@@ -109,7 +109,10 @@ func (g *Gateway) dashOn(c *fiber.Ctx) error {
 // carry the session's CSRF token besides the SameSite=Strict cookie.
 func (g *Gateway) dashSession(c *fiber.Ctx) error {
 	admin := g.cfg.Load().Admin
-	se := g.sessions.get(c.Cookies(sessionCookie), admin)
+	se, err := g.sessions.get(c.UserContext(), c.Cookies(sessionCookie), admin)
+	if err != nil {
+		return err
+	}
 	if se == nil {
 		if c.Method() != fiber.MethodGet {
 			return fiber.NewError(fiber.StatusForbidden, "log in to the dashboard first")

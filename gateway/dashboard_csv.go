@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -38,26 +38,74 @@ const (
 )
 
 // contactImports are the uploads waiting to be applied, being applied or
-// just applied, kept in memory (a restart forgets them; their rows,
-// applied or not, are then uploaded again).
+// just applied. They are kept in the store, so that any keyway process
+// sharing a PostgreSQL database shows an upload's preview and applies it,
+// whichever one took the upload (a load balancer sends each click where
+// it will), and a restart forgets none:
+//
+//	dashboard/imports           the index: the uploads kept, and when each expires
+//	dashboard/import/ID         the upload: its name, uploader, preview, and how applying it goes
+//	dashboard/import/ID/N       the file, in chunks of importChunk bytes, until it is applied
+//
+// Applying one is claimed in the store by the process that runs it, for
+// importLease at a time, renewed at each batch: a process that stops
+// midway leaves the claim to lapse, and then the upload can be applied
+// again (from any process; rows already applied change nothing twice).
 type contactImports struct {
-	mu   sync.Mutex
-	jobs map[string]*contactImport
+	store engine.Store
+	owner string // this process, on the claims it takes
 }
 
-// contactImport is one upload: spooled to a temporary file, read once for
-// its preview and once more to apply it, never held in memory whole.
-type contactImport struct {
-	ID      string
-	File    string // the uploaded file's name
-	path    string // the spooled copy
-	By      string
-	At      time.Time
-	Preview importPreview
+const (
+	importsKey = "dashboard/imports"
+	// importChunk is the size of a stored chunk of an upload, and
+	// importChunksPerTx how many are written in one transaction.
+	importChunk       = 1 << 20
+	importChunksPerTx = 8
+	// importLease is how long a claim to apply an upload stands without
+	// being renewed.
+	importLease = time.Minute
+)
 
-	// Set while and once it is applied, under contactImports.mu.
-	Applying bool
-	Result   *importResult
+func importKey(id string) string             { return "dashboard/import/" + id }
+func importChunkKey(id string, n int) string { return fmt.Sprintf("dashboard/import/%s/%d", id, n) }
+
+// contactImport is one upload, as the store keeps it: its file is read
+// once for its preview and once more to apply it, a chunk at a time,
+// never held in memory whole.
+type contactImport struct {
+	ID      string        `json:"id"`
+	File    string        `json:"file"` // the uploaded file's name
+	By      string        `json:"by"`
+	At      time.Time     `json:"at"`
+	Chunks  int           `json:"chunks"` // how many chunks the file is stored in; 0 once applied
+	Preview importPreview `json:"preview"`
+
+	// Applying is set while a process applies it: Owner, until Lease
+	// unless renewed.
+	Applying bool          `json:"applying,omitempty"`
+	Owner    string        `json:"owner,omitempty"`
+	Lease    time.Time     `json:"lease,omitzero"`
+	Result   *importResult `json:"result,omitempty"`
+}
+
+// Stalled reports whether the process applying the upload stopped
+// midway: its claim lapsed unrenewed.
+func (j *contactImport) Stalled() bool {
+	return j.Applying && time.Now().After(j.Lease)
+}
+
+// expired reports whether the upload is past keeping: importKeep after
+// it was uploaded, unless it is being applied.
+func (j *contactImport) expired(now time.Time) bool {
+	return now.Sub(j.At) > importKeep && !(j.Applying && now.Before(j.Lease))
+}
+
+// importEntry is an upload in the index.
+type importEntry struct {
+	ID     string    `json:"id"`
+	At     time.Time `json:"at"`
+	Chunks int       `json:"chunks"`
 }
 
 // importPreview is what an upload would change.
@@ -86,27 +134,226 @@ type importResult struct {
 	Finished                    time.Time
 }
 
-func (ci *contactImports) get(id string) *contactImport {
-	ci.mu.Lock()
-	defer ci.mu.Unlock()
-	return ci.jobs[id]
+// readImportJob reads the upload with id, nil when there is none.
+func readImportJob(tx engine.MetaStore, id string) (*contactImport, error) {
+	raw, err := tx.Meta(importKey(id))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: read upload %s: %w", id, err)
+	}
+	var j contactImport
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil, fmt.Errorf("gateway: decode upload %s: %w", id, err)
+	}
+	return &j, nil
 }
 
-// add keeps job, forgetting (and removing the files of) uploads older than
-// importKeep, and the oldest beyond importJobs, unless being applied.
-func (ci *contactImports) add(job *contactImport) {
-	ci.mu.Lock()
-	defer ci.mu.Unlock()
-	if ci.jobs == nil {
-		ci.jobs = map[string]*contactImport{}
+func writeImportJob(tx engine.MetaStore, j *contactImport) error {
+	raw, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("gateway: encode upload %s: %w", j.ID, err)
 	}
-	for id, j := range ci.jobs {
-		if !j.Applying && (time.Since(j.At) > importKeep || len(ci.jobs) >= importJobs) {
-			os.Remove(j.path)
-			delete(ci.jobs, id)
+	if err := tx.PutMeta(importKey(j.ID), raw); err != nil {
+		return fmt.Errorf("gateway: store upload %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// dropImport removes an upload, its chunks and its place in the index.
+func dropImport(tx engine.MetaStore, e importEntry) error {
+	for n := range e.Chunks {
+		if err := tx.DeleteMeta(importChunkKey(e.ID, n)); err != nil {
+			return err
 		}
 	}
-	ci.jobs[job.ID] = job
+	return tx.DeleteMeta(importKey(e.ID))
+}
+
+// get returns the upload with id, nil when there is none (or it expired).
+func (ci *contactImports) get(ctx context.Context, id string) (*contactImport, error) {
+	var j *contactImport
+	err := ci.store.View(ctx, func(tx engine.Tx) error {
+		var err error
+		j, err = readImportJob(tx, id)
+		return err
+	})
+	if err != nil || j == nil || j.expired(time.Now()) {
+		return nil, err
+	}
+	return j, nil
+}
+
+// keep stores job with the file spooled at path, a few chunks a
+// transaction, then the upload itself and its place in the index. Uploads
+// past keeping, and the oldest beyond importJobs, are forgotten, unless
+// being applied.
+func (ci *contactImports) keep(ctx context.Context, job *contactImport, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("gateway: store upload: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, importChunk)
+	for done := false; !done; {
+		err := ci.store.Update(ctx, func(tx engine.Tx) error {
+			for range importChunksPerTx {
+				n, err := io.ReadFull(f, buf)
+				if n > 0 {
+					if err := tx.PutMeta(importChunkKey(job.ID, job.Chunks), buf[:n]); err != nil {
+						return fmt.Errorf("gateway: store upload %s: %w", job.ID, err)
+					}
+					job.Chunks++
+				}
+				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+					done = true
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("gateway: store upload %s: %w", job.ID, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	return ci.store.Update(ctx, func(tx engine.Tx) error {
+		var index []importEntry
+		if _, err := getJSON(tx, importsKey, &index); err != nil {
+			return err
+		}
+		kept := []importEntry{}
+		for i, e := range index {
+			j, err := readImportJob(tx, e.ID)
+			if err != nil {
+				return err
+			}
+			if j != nil && !j.expired(now) && (len(index)-i < importJobs || (j.Applying && now.Before(j.Lease))) {
+				kept = append(kept, importEntry{ID: e.ID, At: e.At, Chunks: j.Chunks})
+				continue
+			}
+			if err := dropImport(tx, e); err != nil {
+				return fmt.Errorf("gateway: forget upload %s: %w", e.ID, err)
+			}
+		}
+		if err := writeImportJob(tx, job); err != nil {
+			return err
+		}
+		return putJSON(tx, importsKey, append(kept, importEntry{ID: job.ID, At: job.At, Chunks: job.Chunks}))
+	})
+}
+
+// claim takes the upload with id to apply it, for by, unless it is being
+// applied or was: it returns the upload and whether this process now
+// applies it. An upload whose applying process stopped midway may be
+// claimed again.
+func (ci *contactImports) claim(ctx context.Context, id, by string) (*contactImport, bool, error) {
+	var job *contactImport
+	start := false
+	err := ci.store.Update(ctx, func(tx engine.Tx) error {
+		var err error
+		start = false
+		if job, err = readImportJob(tx, id); err != nil || job == nil || job.expired(time.Now()) {
+			job = nil
+			return err
+		}
+		if job.Preview.Header != "" || (job.Result != nil && !job.Stalled()) {
+			return nil
+		}
+		start = true
+		job.Applying, job.Owner, job.Lease, job.Result, job.By = true, ci.owner, time.Now().Add(importLease), &importResult{}, by
+		return writeImportJob(tx, job)
+	})
+	return job, start, err
+}
+
+// report stores how applying job goes, and renews this process's claim;
+// it reports false when the claim was lost (it lapsed, and another
+// process took the upload over): the work is then the other's.
+func (ci *contactImports) report(ctx context.Context, job *contactImport, r importResult, last bool) (bool, error) {
+	mine := false
+	err := ci.store.Update(ctx, func(tx engine.Tx) error {
+		stored, err := readImportJob(tx, job.ID)
+		if err != nil || stored == nil || stored.Owner != ci.owner || !stored.Applying {
+			return err
+		}
+		mine = true
+		stored.Result, stored.Lease = &r, time.Now().Add(importLease)
+		if last {
+			stored.Applying = false
+			if r.Error == "" { // the file is no longer needed
+				for n := range stored.Chunks {
+					if err := tx.DeleteMeta(importChunkKey(stored.ID, n)); err != nil {
+						return err
+					}
+				}
+				stored.Chunks = 0
+			}
+		}
+		return writeImportJob(tx, stored)
+	})
+	return mine, err
+}
+
+// importFile reads a stored upload's file, a chunk (a read transaction)
+// at a time.
+type importFile struct {
+	ctx   context.Context
+	store engine.Store
+	job   *contactImport
+	next  int
+	buf   []byte
+}
+
+func (f *importFile) Read(p []byte) (int, error) {
+	for len(f.buf) == 0 {
+		if f.next >= f.job.Chunks {
+			return 0, io.EOF
+		}
+		err := f.store.View(f.ctx, func(tx engine.Tx) error {
+			var err error
+			f.buf, err = tx.Meta(importChunkKey(f.job.ID, f.next))
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("gateway: read upload %s chunk %d: %w", f.job.ID, f.next, err)
+		}
+		f.next++
+	}
+	n := copy(p, f.buf)
+	f.buf = f.buf[n:]
+	return n, nil
+}
+
+// getJSON decodes the Meta value at key into v; it reports false when
+// there is none.
+func getJSON(tx engine.MetaStore, key string, v any) (bool, error) {
+	raw, err := tx.Meta(key)
+	if errors.Is(err, engine.ErrNotFound) || (err == nil && len(raw) == 0) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("gateway: read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("gateway: decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func putJSON(tx engine.MetaStore, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("gateway: encode %s: %w", key, err)
+	}
+	if err := tx.PutMeta(key, raw); err != nil {
+		return fmt.Errorf("gateway: store %s: %w", key, err)
+	}
+	return nil
 }
 
 // dashImportForm answers GET /admin/contacts/import: the upload form.
@@ -140,27 +387,24 @@ func (g *Gateway) dashImportUpload(c *fiber.Ctx) error {
 		os.Remove(spool.Name())
 		return fmt.Errorf("gateway: import: spool the upload: %w", err)
 	}
+	defer os.Remove(spool.Name())
 	by := actor(c).Name
-	job := &contactImport{ID: randomID()[:24], File: fh.Filename, path: spool.Name(), By: by, At: time.Now()}
-	job.Preview, err = g.previewImport(c.UserContext(), job.path)
+	job := &contactImport{ID: randomID()[:24], File: fh.Filename, By: by, At: time.Now()}
+	job.Preview, err = g.previewImport(c.UserContext(), spool.Name())
 	if err != nil {
-		os.Remove(job.path)
 		return fmt.Errorf("gateway: import: preview: %w", err)
 	}
-	g.imports.add(job)
+	if err := g.imports.keep(c.UserContext(), job, spool.Name()); err != nil {
+		return fmt.Errorf("gateway: import: %w", err)
+	}
 	g.log.Info().Str("by", by).Int("rows", job.Preview.Rows).Int("bad", job.Preview.Bad).Msg("dashboard: contacts CSV uploaded for a preview")
 	return c.Redirect(importPath+"/"+job.ID, fiber.StatusSeeOther)
 }
 
-// readImport reads the spooled CSV at path in one streaming pass, handing
-// fn each batch of good rows and each bad row to bad as they come; the
-// header's problem, if any, is returned as header, and no row is read.
-func (g *Gateway) readImport(path string, batch func([]csvRow) error, bad func(csvProblem)) (header string, rows int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
+// readImport reads the CSV in f in one streaming pass, handing batch each
+// batch of good rows and each bad row to bad as they come; the header's
+// problem, if any, is returned as header, and no row is read.
+func (g *Gateway) readImport(f io.Reader, batch func([]csvRow) error, bad func(csvProblem)) (header string, rows int, err error) {
 	cfg := g.engine.Set().Config
 	r := csvReader(bufio.NewReader(f))
 	head, err := r.Read()
@@ -221,13 +465,18 @@ func (g *Gateway) readImport(path string, batch func([]csvRow) error, bad func(c
 // in one transaction a batch.
 func (g *Gateway) previewImport(ctx context.Context, path string) (importPreview, error) {
 	var p importPreview
+	f, err := os.Open(path)
+	if err != nil {
+		return p, err
+	}
+	defer f.Close()
 	bad := func(pr csvProblem) {
 		p.Bad++
 		if len(p.Problems) < importShowProblems {
 			p.Problems = append(p.Problems, pr)
 		}
 	}
-	header, rows, err := g.readImport(path, func(batch []csvRow) error {
+	header, rows, err := g.readImport(f, func(batch []csvRow) error {
 		olds := make([]*engine.Contact, len(batch))
 		err := g.view(ctx, func(tx adminTx) error {
 			for i, row := range batch {
@@ -300,49 +549,47 @@ func (g *Gateway) countChanges(p *importPreview, old *engine.Contact, u engine.C
 	}
 }
 
+// importGone is what a page says of an upload that is not (or no longer)
+// kept.
+const importGone = "That upload is gone (uploads wait 2 hours to be applied): upload the file again. Rows applied before stay applied, and applying them again is safe."
+
 // dashImport answers GET /admin/contacts/import/{id}: the preview of an
 // upload, or how applying it goes (the page reloads itself meanwhile).
 func (g *Gateway) dashImport(c *fiber.Ctx) error {
-	job := g.imports.get(c.Params("id"))
+	job, err := g.imports.get(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
 	if job == nil {
 		c.Status(fiber.StatusNotFound)
-		return g.render(c, "import", "Import contacts", map[string]any{"Fields": g.engine.Set().Config.Fields,
-			"Problem": "That upload is gone (uploads wait " + importKeep.String() + ", and a restart forgets them): upload the file again. Rows applied before stay applied, and applying them again is safe."})
+		return g.render(c, "import", "Import contacts", map[string]any{"Fields": g.engine.Set().Config.Fields, "Problem": importGone})
 	}
-	g.imports.mu.Lock()
-	view := *job
-	if job.Result != nil {
-		r := *job.Result
-		view.Result = &r
-	}
-	g.imports.mu.Unlock()
 	title := "Import preview"
 	switch {
-	case view.Result != nil && view.Result.Done:
+	case job.Stalled():
+		title = "Import stopped"
+	case job.Result != nil && job.Result.Done:
 		title = "Import applied"
-	case view.Applying:
+	case job.Applying:
 		title = "Importing…"
 	}
-	return g.render(c, "importjob", title, &view)
+	return g.render(c, "importjob", title, job)
 }
 
-// dashImportApply starts applying an upload, once, and sends the browser
-// to its page.
+// dashImportApply starts applying an upload, once (again when the process
+// applying it stopped midway), and sends the browser to its page.
 func (g *Gateway) dashImportApply(c *fiber.Ctx) error {
-	job := g.imports.get(c.Params("id"))
+	by := actor(c).Name
+	job, start, err := g.imports.claim(c.UserContext(), c.Params("id"), by)
+	if err != nil {
+		return err
+	}
 	if job == nil {
-		return fiber.NewError(fiber.StatusNotFound, "no such upload: upload the file again")
+		return fiber.NewError(fiber.StatusNotFound, importGone)
 	}
 	if job.Preview.Header != "" {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "this upload cannot be applied: "+job.Preview.Header)
 	}
-	by := actor(c).Name
-	g.imports.mu.Lock()
-	start := !job.Applying && job.Result == nil
-	if start {
-		job.Applying, job.Result, job.By = true, &importResult{}, by
-	}
-	g.imports.mu.Unlock()
 	if start {
 		g.log.Info().Str("by", by).Int("rows", job.Preview.Rows).Msg("dashboard: applying a contacts CSV")
 		go g.applyImport(job)
@@ -352,25 +599,23 @@ func (g *Gateway) dashImportApply(c *fiber.Ctx) error {
 
 // applyImport applies an upload in the background, a transaction per
 // importBatch rows: each row is an upsert of what it says, so when the
-// process stops midway the rows committed stay, and uploading and applying
-// the file again finishes the job without doing any row twice over. The
-// rows are checked again against the config of the moment.
+// process stops midway the rows committed stay, and applying the upload
+// again finishes the job without doing any row twice over. The rows are
+// checked again against the config of the moment. How it goes is stored
+// after each batch, with this process's claim renewed; should the claim
+// have been lost meanwhile, it stops.
 func (g *Gateway) applyImport(job *contactImport) {
 	ctx := engine.WithActor(context.Background(), job.By) // enrollments an opt-out ends record who
-	res := func(fn func(r *importResult)) {
-		g.imports.mu.Lock()
-		fn(job.Result)
-		g.imports.mu.Unlock()
-	}
+	var r importResult
 	problem := func(pr csvProblem) {
-		res(func(r *importResult) {
-			r.Bad++
-			if len(r.Problems) < importShowProblems {
-				r.Problems = append(r.Problems, pr)
-			}
-		})
+		r.Bad++
+		if len(r.Problems) < importShowProblems {
+			r.Problems = append(r.Problems, pr)
+		}
 	}
-	header, rows, err := g.readImport(job.path, func(batch []csvRow) error {
+	errLost := errors.New("another process took the upload over")
+	f := &importFile{ctx: ctx, store: g.store, job: job}
+	header, rows, err := g.readImport(f, func(batch []csvRow) error {
 		changes := make([]engine.ContactChange, len(batch))
 		for i, row := range batch {
 			changes[i] = row.Change
@@ -379,39 +624,43 @@ func (g *Gateway) applyImport(job *contactImport) {
 		if err != nil {
 			return err
 		}
-		applied, created := 0, 0
 		for i, o := range out {
 			switch {
 			case o.Err != nil:
 				problem(csvProblem{Line: batch[i].Line, Phone: batch[i].Change.Phone, Reason: "opted_out false for a contact that opted out itself: an import does not opt it back in (the admin API can, with force and a reason)"})
 			case o.Created:
-				applied, created = applied+1, created+1
+				r.Applied, r.Created = r.Applied+1, r.Created+1
 			default:
-				applied++
+				r.Applied++
 			}
 		}
-		res(func(r *importResult) { r.Applied += applied; r.Created += created; r.Rows += len(batch) })
-		return nil
+		r.Rows += len(batch)
+		mine, err := g.imports.report(ctx, job, r, false)
+		if err == nil && !mine {
+			err = errLost
+		}
+		return err
 	}, problem)
+	if errors.Is(err, errLost) {
+		g.log.Warn().Str("by", job.By).Int("applied", r.Applied).Msg("dashboard: contacts CSV: this process's claim lapsed and another process applies the upload now")
+		return
+	}
 	if header != "" && err == nil {
 		err = errors.New(header)
 	}
-	os.Remove(job.path)
-	res(func(r *importResult) {
-		r.Done, r.Rows, r.Finished = true, rows, time.Now()
-		sortProblems(r.Problems)
-		if err != nil {
-			r.Error = err.Error()
-		}
-	})
-	g.imports.mu.Lock()
-	job.Applying = false
-	g.imports.mu.Unlock()
+	r.Done, r.Rows, r.Finished = true, rows, time.Now()
+	sortProblems(r.Problems)
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if _, rerr := g.imports.report(ctx, job, r, true); rerr != nil {
+		g.log.Error().Err(rerr).Msg("dashboard: contacts CSV: store the result")
+	}
 	ev := g.log.Info()
 	if err != nil {
 		ev = g.log.Error().Err(err)
 	}
-	ev.Str("by", job.By).Int("rows", rows).Int("applied", job.Result.Applied).Int("created", job.Result.Created).Int("bad", job.Result.Bad).
+	ev.Str("by", job.By).Int("rows", rows).Int("applied", r.Applied).Int("created", r.Created).Int("bad", r.Bad).
 		Msg("dashboard: contacts CSV applied")
 }
 

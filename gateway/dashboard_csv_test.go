@@ -2,12 +2,21 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 )
 
 // post sends a multipart upload of file as the import form does.
@@ -64,5 +73,96 @@ func TestContactsCSVIsForAdmins(t *testing.T) {
 	}
 	if page := text(ann.get(loc)); !strings.Contains(page, "uploaded") || !strings.Contains(page, "by Ann") || !strings.Contains(page, "New contacts 1") {
 		t.Errorf("the preview:\n%s", page)
+	}
+}
+
+// An upload kept in the store: its file reads back whole from its chunks;
+// one process claims it to apply, another cannot while the claim stands,
+// and may once it lapsed (the first process stopped), after which the
+// first has lost it; applied, its chunks are gone. Past importJobs, the
+// oldest uploads are forgotten, chunks and all.
+func TestContactImportsInTheStore(t *testing.T) {
+	ctx := t.Context()
+	st := mem.NewMemStore()
+	one, two := &contactImports{store: st, owner: "one"}, &contactImports{store: st, owner: "two"}
+	file := strings.Repeat("+15550001111,Ann\n", importChunk*3/17+1) // three chunks and a bit
+	path := filepath.Join(t.TempDir(), "up.csv")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := &contactImport{ID: "u1", File: "up.csv", By: "Ann", At: time.Now()}
+	if err := one.keep(ctx, job, path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := two.get(ctx, "u1")
+	if err != nil || got == nil || got.Chunks != 4 {
+		t.Fatalf("the upload from the other process: %+v, %v; want 4 chunks", got, err)
+	}
+	b, err := io.ReadAll(&importFile{ctx: ctx, store: st, job: got})
+	if err != nil || string(b) != file {
+		t.Fatalf("the file read back: %d bytes, %v; want %d", len(b), err, len(file))
+	}
+
+	if _, start, err := one.claim(ctx, "u1", "Ann"); err != nil || !start {
+		t.Fatalf("first claim: %v, %v", start, err)
+	}
+	if _, start, _ := two.claim(ctx, "u1", "Bob"); start {
+		t.Fatal("a second process claimed an upload being applied")
+	}
+	// The first process stops: its claim lapses unrenewed.
+	err = st.Update(ctx, func(tx engine.Tx) error {
+		j, err := readImportJob(tx, "u1")
+		if err != nil {
+			return err
+		}
+		j.Lease = time.Now().Add(-time.Second)
+		return writeImportJob(tx, j)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := two.get(ctx, "u1"); !got.Stalled() {
+		t.Fatal("a lapsed claim does not show as stalled")
+	}
+	j, start, err := two.claim(ctx, "u1", "Bob")
+	if err != nil || !start || j.By != "Bob" {
+		t.Fatalf("claim after the first lapsed: %v, %v, by %q", start, err, j.By)
+	}
+	if mine, err := one.report(ctx, job, importResult{Applied: 1}, false); err != nil || mine {
+		t.Fatalf("the first process still thinks it applies the upload: %v, %v", mine, err)
+	}
+	if mine, err := two.report(ctx, job, importResult{Done: true, Applied: 3}, true); err != nil || !mine {
+		t.Fatalf("the second process's last report: %v, %v", mine, err)
+	}
+	got, _ = one.get(ctx, "u1")
+	if got.Applying || got.Result == nil || !got.Result.Done || got.Result.Applied != 3 || got.Chunks != 0 {
+		t.Fatalf("after the apply: %+v", got)
+	}
+	err = st.View(ctx, func(tx engine.Tx) error {
+		_, err := tx.Meta(importChunkKey("u1", 0))
+		return err
+	})
+	if !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("a chunk of an applied upload: %v, want it gone", err)
+	}
+
+	small := filepath.Join(t.TempDir(), "small.csv")
+	if err := os.WriteFile(small, []byte("phone\n+15550001111\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range importJobs {
+		if err := one.keep(ctx, &contactImport{ID: fmt.Sprintf("s%d", i), At: time.Now()}, small); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := one.get(ctx, "u1"); got != nil {
+		t.Error("the oldest upload is kept past importJobs")
+	}
+	err = st.View(ctx, func(tx engine.Tx) error {
+		_, err := tx.Meta(importChunkKey("s0", 0))
+		return err
+	})
+	if err != nil {
+		t.Errorf("a chunk of a kept upload: %v", err)
 	}
 }

@@ -106,7 +106,8 @@ func New(o Options) (*Gateway, error) {
 	}
 	cfg, log := o.Config, o.Logger
 	g := &Gateway{log: log, path: o.Path, store: o.Store, providers: o.Providers, metrics: newMetrics(), kick: make(chan struct{}, 1),
-		logins: newFailedLogins(time.Now), hangups: o.Hangups}
+		logins: newFailedLogins(time.Now), hangups: o.Hangups,
+		sessions: sessions{store: o.Store}, imports: contactImports{store: o.Store, owner: randomID()[:16]}}
 	// Nothing leaves the gateway when every provider runs in dev mode: then
 	// emails are logged too. A text is dev when its own provider is.
 	g.dev = true

@@ -54,9 +54,6 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	// and workers follow it whatever reconciling the enrollments says.
 	n, err := g.engine.ReconcileTo(ctx, set, func() {
 		g.cfg.Store(cfg)
-		if n := g.sessions.prune(cfg.Admin); n > 0 {
-			g.log.Info().Int("sessions", n).Msg("reload: ended the dashboard sessions of users removed or whose password or the admin token changed")
-		}
 		g.engine.Swap(set)
 		g.metrics.configLoaded(true, cfg.Hash)
 		now := time.Now()
@@ -66,6 +63,14 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	})
 	if err != nil {
 		g.log.Error().Err(err).Msg("reload: reconcile enrollments with the new config")
+	}
+	// A session that no longer stands under the new config ends at its
+	// next click anyway (dashSession checks it); this drops it from the
+	// store.
+	if n, err := g.sessions.prune(ctx, cfg.Admin); err != nil {
+		g.log.Error().Err(err).Msg("reload: drop the dashboard sessions that no longer stand")
+	} else if n > 0 {
+		g.log.Info().Int("sessions", n).Msg("reload: ended the dashboard sessions of users removed or whose password or the admin token changed, and those expired")
 	}
 	g.dropStalePauses(ctx, set, old)
 	g.metrics.reloads.WithLabelValues("ok").Inc()

@@ -147,7 +147,10 @@ func (g *Gateway) login(c *fiber.Ctx) error {
 		c.Status(fiber.StatusUnauthorized)
 		return g.render(c, "login", "Log in", g.loginView(next, name, problem))
 	}
-	id, _ := g.sessions.open(admin, name)
+	id, err := g.sessions.open(c.UserContext(), admin, name)
+	if err != nil {
+		return err
+	}
 	g.log.Info().Str("remote", c.IP()).Str("user", cmp.Or(name, config.TokenActor)).Msg("dashboard: logged in")
 	c.Cookie(&fiber.Cookie{
 		Name: sessionCookie, Value: id, Path: "/admin", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
@@ -157,7 +160,9 @@ func (g *Gateway) login(c *fiber.Ctx) error {
 }
 
 func (g *Gateway) logout(c *fiber.Ctx) error {
-	g.sessions.close(c.Cookies(sessionCookie))
+	if err := g.sessions.close(c.UserContext(), c.Cookies(sessionCookie)); err != nil {
+		return err
+	}
 	c.ClearCookie(sessionCookie)
 	return c.Redirect("/admin/login", fiber.StatusSeeOther)
 }

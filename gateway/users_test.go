@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -179,31 +180,75 @@ func TestUserLoginFailures(t *testing.T) {
 // without the user, or with a new hash, ends it; a new role applies at
 // the next request; pruning (what a reload does) drops the dead ones.
 func TestSessionsFollowTheConfig(t *testing.T) {
+	ctx := t.Context()
 	ann := config.User{Name: "Ann", PasswordHash: "$2a$04$one", Role: config.RoleAdmin}
 	admin := config.Admin{Token: "t", Users: []config.User{ann}}
-	var s sessions
-	id, se := s.open(admin, "Ann")
-	tokenID, _ := s.open(admin, "")
-	if got := s.get(id, admin); got != se || sessionActor(got, admin) != (Actor{"Ann", config.RoleAdmin}) {
-		t.Fatalf("get = %v", got)
+	s := sessions{store: mem.NewMemStore()}
+	get := func(id string, admin config.Admin) *session {
+		t.Helper()
+		se, err := s.get(ctx, id, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return se
+	}
+	open := func(admin config.Admin, user string) string {
+		t.Helper()
+		id, err := s.open(ctx, admin, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	id := open(admin, "Ann")
+	tokenID := open(admin, "")
+	if got := get(id, admin); got == nil || got.csrf != csrfOf(id) || sessionActor(got, admin) != (Actor{"Ann", config.RoleAdmin}) {
+		t.Fatalf("get = %+v", got)
+	}
+	if got := get(tokenID, admin); got == nil || got.csrf == csrfOf(id) {
+		t.Fatalf("the token's session: %+v", got)
 	}
 	demoted := config.Admin{Token: "t", Users: []config.User{{Name: "Ann", PasswordHash: ann.PasswordHash, Role: config.RoleStaff}}}
-	if a := sessionActor(s.get(id, demoted), demoted); a.IsAdmin() {
+	if a := sessionActor(get(id, demoted), demoted); a.IsAdmin() {
 		t.Errorf("Ann demoted to staff acts as %+v", a)
 	}
 	rehashed := config.Admin{Token: "t", Users: []config.User{{Name: "Ann", PasswordHash: "$2a$04$two", Role: config.RoleAdmin}}}
-	if n := s.prune(rehashed); n != 1 || s.get(id, admin) != nil {
-		t.Errorf("after a new password hash: pruned %d, session %v; want Ann's ended", n, s.get(id, admin))
+	if n, err := s.prune(ctx, rehashed); err != nil || n != 1 || get(id, admin) != nil {
+		t.Errorf("after a new password hash: pruned %d (%v), session %v; want Ann's ended", n, err, get(id, admin))
 	}
-	if s.get(tokenID, rehashed) == nil {
+	if get(tokenID, rehashed) == nil {
 		t.Error("the token's session ended with Ann's password")
 	}
-	id, _ = s.open(admin, "Ann")
-	if s.get(id, config.Admin{Token: "t"}) != nil {
+	id = open(admin, "Ann")
+	if get(id, config.Admin{Token: "t"}) != nil {
 		t.Error("Ann's session lives on with Ann removed")
 	}
-	if s.get(tokenID, config.Admin{Token: "u", Users: admin.Users}) != nil {
+	if get(tokenID, config.Admin{Token: "u", Users: admin.Users}) != nil {
 		t.Error("the token's session lives on with a new token")
+	}
+	if err := s.close(ctx, id); err != nil || get(id, admin) != nil {
+		t.Errorf("a closed session: %v, %v", err, get(id, admin))
+	}
+	if get("", admin) != nil || get("nobody's", admin) != nil {
+		t.Error("a session from nothing")
+	}
+	// The store holds no session id, only hashes of them.
+	err := s.store.View(ctx, func(tx engine.Tx) error {
+		raw, err := tx.Meta(sessionsKey)
+		if err == nil && strings.Contains(string(raw), tokenID) {
+			t.Errorf("the store holds a session id: %s", raw)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past maxSessions, the ones closest to expiring go first.
+	for range maxSessions {
+		open(admin, "")
+	}
+	if get(tokenID, admin) != nil {
+		t.Error("the oldest session outlived maxSessions newer ones")
 	}
 }
 
