@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,12 @@ import (
 // sets what its cell says, an empty cell included (no name, no groups, the
 // field removed), except opted_out, which an empty cell leaves as it is.
 // Groups and tags are separated by ";" (or ",").
+//
+// Fields may also come in one column named "fields" (unless a field is
+// named so), each cell naming the fields it sets: "first_name=Ann;
+// email=ann@example.com" (pairs separated by ";" or ",", each name=value
+// or name: value), or a JSON object {"first_name": "Ann"}. The fields a
+// cell does not name keep their values; an empty value removes a field.
 var csvFixed = []string{"phone", "name", "groups", "tags", "opted_out"}
 
 // csvFieldColumn is the column of field name in an export.
@@ -57,12 +64,15 @@ func csvRecord(c *engine.Contact, fields []string) []string {
 type csvColumns struct {
 	phone, name, groups, tags, optedOut int
 	fields                              map[int]string // column → field name
+	// pairs is the "fields" column, whose cells name the fields they set
+	// (-1 when absent).
+	pairs int
 }
 
 // readCSVHeader reads an import's header against cfg: every column must
 // be a fixed one or a declared field, once; phone must be there.
 func readCSVHeader(header []string, cfg *config.Config) (csvColumns, error) {
-	cols := csvColumns{phone: -1, name: -1, groups: -1, tags: -1, optedOut: -1, fields: map[int]string{}}
+	cols := csvColumns{phone: -1, name: -1, groups: -1, tags: -1, optedOut: -1, pairs: -1, fields: map[int]string{}}
 	seen := map[string]int{}
 	for i, raw := range header {
 		name := strings.TrimSpace(raw)
@@ -85,10 +95,16 @@ func readCSVHeader(header []string, cfg *config.Config) (csvColumns, error) {
 			cols.tags = i
 		case "opted_out":
 			cols.optedOut = i
+		case "fields":
+			if cfg.HasField(name) { // a field named so is its own column
+				cols.fields[i] = name
+				continue
+			}
+			cols.pairs = i
 		default:
 			field := strings.TrimPrefix(name, "fields.")
 			if !cfg.HasField(field) {
-				return cols, fmt.Errorf("line 1: column %d %q is none of %s nor a field declared under fields", i+1, name, strings.Join(csvFixed, ", "))
+				return cols, fmt.Errorf("line 1: column %d %q is none of %s, fields nor a field declared under fields", i+1, name, strings.Join(csvFixed, ", "))
 			}
 			cols.fields[i] = field
 		}
@@ -191,7 +207,62 @@ func parseCSVRow(cols csvColumns, record []string, line int, cfg *config.Config,
 		}
 		u.Fields[f] = strings.TrimSpace(cell(i))
 	}
+	if cols.pairs >= 0 {
+		pairs, err := csvPairs(cell(cols.pairs))
+		if err != nil {
+			return bad("fields: %v", err)
+		}
+		for _, f := range slices.Sorted(maps.Keys(pairs)) {
+			if !cfg.HasField(f) {
+				return bad("fields: %q is not a field declared under fields", f)
+			}
+			if _, twice := u.Fields[f]; twice {
+				return bad("fields: %q is also a column of its own", f)
+			}
+			if u.Fields == nil {
+				u.Fields = map[string]string{}
+			}
+			u.Fields[f] = pairs[f]
+		}
+	}
 	return csvRow{Line: line, Change: engine.ContactChange{Phone: phone, Update: u}}, nil
+}
+
+// csvPairs reads a cell of the "fields" column: a JSON object of strings,
+// or name=value (or name: value) pairs separated by ";" or ",".
+func csvPairs(cell string) (map[string]string, error) {
+	out := map[string]string{}
+	cell = strings.TrimSpace(cell)
+	if strings.HasPrefix(cell, "{") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(cell), &m); err != nil {
+			return nil, fmt.Errorf("not a JSON object: %v", err)
+		}
+		for k, v := range m {
+			switch v := v.(type) {
+			case string:
+				out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			case nil:
+				out[strings.TrimSpace(k)] = ""
+			case float64, bool:
+				out[strings.TrimSpace(k)] = fmt.Sprint(v)
+			default:
+				return nil, fmt.Errorf("%q: a field's value is a text", k)
+			}
+		}
+		return out, nil
+	}
+	for _, part := range strings.FieldsFunc(cell, func(r rune) bool { return r == ';' || r == ',' }) {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		i := strings.IndexAny(part, "=:")
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not name=value", part)
+		}
+		out[strings.TrimSpace(part[:i])] = strings.TrimSpace(part[i+1:])
+	}
+	return out, nil
 }
 
 // csvReader reads an import's rows one at a time: any number of columns a

@@ -39,7 +39,7 @@ func TestCSVHeader(t *testing.T) {
 		{"phone", ""},
 		{"\ufeffPhone, Name ,groups,TAGS,opted_out,city,fields.phone", ""},
 		{"name,city", "no phone column"},
-		{"phone,town", `column 2 "town" is none of phone, name, groups, tags, opted_out nor a field declared under fields`},
+		{"phone,town", `column 2 "town" is none of phone, name, groups, tags, opted_out, fields nor a field declared under fields`},
 		{"phone,name,Name", `column 3 "Name" repeats column 2`},
 	} {
 		t.Run(c.header, func(t *testing.T) {
@@ -158,5 +158,57 @@ func TestCSVExportReadsBack(t *testing.T) {
 	}
 	if _, err := r.Read(); !errors.Is(err, io.EOF) {
 		t.Errorf("more rows: %v", err)
+	}
+}
+
+// A "fields" column names the fields each cell sets, as pairs or as a
+// JSON object; the fields a cell does not name are left as they are, and
+// a name that is not a declared field makes the row bad.
+func TestCSVFieldsColumn(t *testing.T) {
+	cfg := csvConfig(t)
+	cols, err := readCSVHeader([]string{"phone", "name", "groups", "tags", "fields", "opted_out"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := func(s string) (string, error) { return s, nil }
+	for _, c := range []struct {
+		name, cell, want, problem string
+	}{
+		{"pairs", "city=Lyon; name_day: May 1", "map[city:Lyon name_day:May 1]", ""},
+		{"comma pairs", "city=Lyon,name_day=", "map[city:Lyon name_day:]", ""},
+		{"json", `{"city": "Lyon", "name_day": null}`, "map[city:Lyon name_day:]", ""},
+		{"empty", "", "map[]", ""},
+		{"undeclared", "town=Lyon", "", `fields: "town" is not a field declared under fields`},
+		{"no value", "Lyon", "", `fields: "Lyon" is not name=value`},
+		{"bad json", `{"city": [1]}`, "", `fields: "city": a field's value is a text`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			row, problem := parseCSVRow(cols, []string{"+15550001111", "Ann", "news", "", c.cell, ""}, 3, cfg, address)
+			if c.problem != "" {
+				if problem == nil || problem.Reason != c.problem || problem.Line != 3 {
+					t.Fatalf("problem %+v, want line 3: %q", problem, c.problem)
+				}
+				return
+			}
+			if problem != nil {
+				t.Fatalf("refused: %+v", problem)
+			}
+			got := fmt.Sprint(row.Change.Update.Fields)
+			if row.Change.Update.Fields == nil {
+				got = "map[]"
+			}
+			if got != c.want {
+				t.Errorf("fields %s, want %s", got, c.want)
+			}
+		})
+	}
+	// A field declared as "fields" is a column of its own.
+	own, problems := config.Parse("keyway.yaml", []byte("fields: [fields]\nautomations:\n  - id: a\n    keywords: [A]\n    steps: [{ type: reply, text: hi }]\n"), nil)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cols, err = readCSVHeader([]string{"phone", "fields"}, own)
+	if err != nil || cols.pairs != -1 || cols.fields[1] != "fields" {
+		t.Errorf("a field named fields: %+v, %v", cols, err)
 	}
 }
