@@ -21,8 +21,8 @@ import (
 const testHelp = `Usage: keyway test FILE...
 
 Runs the automation tests in each FILE, each on an empty in-memory store with
-a fake clock that starts on Monday 2026-01-05 at 09:00 in the config's time
-zone, with http steps answered from the file (no real network). Prints one
+a fake clock that starts on Monday 2026-01-05 at 12:00 (noon) in the config's
+time zone, with http steps answered from the file (no real network). Prints one
 line per test (ok NAME, or FAIL NAME and what differed), then
 "N passed, N failed". Exits 0 when all pass, 1 when any fails, 2 when a file
 or its config cannot be read (its problems are printed).
@@ -92,11 +92,14 @@ func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
-// testStart is when each test's clock starts: Monday 2026-01-05 09:00 in
-// the config's time zone, as in `keyway simulate`.
+// testStart is when each test's clock starts: Monday 2026-01-05 at noon
+// in the config's time zone. Noon, not the morning `keyway simulate`
+// starts at: a Monday-morning schedule (the usual slot of a weekly
+// campaign) has then ticked for the week already, and does not fire into
+// a test that only follows a conversation through its first day or two.
 func testStart(cfg *config.Config) time.Time {
 	s := sim.SimStart
-	return time.Date(s.Year(), s.Month(), s.Day(), 9, 0, 0, 0, cfg.Location())
+	return time.Date(s.Year(), s.Month(), s.Day(), 12, 0, 0, 0, cfg.Location())
 }
 
 // runTest runs one test on a fresh simulator and returns what differed,

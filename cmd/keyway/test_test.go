@@ -34,8 +34,8 @@ automations:
   - id: open
     keywords: [OPEN]
     steps:
-      - { type: wait, until: "10:00" }
-      - { type: reply, text: "It is ten" }
+      - { type: wait, until: "13:00" }
+      - { type: reply, text: "It is one" }
   - id: lead
     keywords: [LEAD]
     steps:
@@ -46,6 +46,10 @@ automations:
   - id: drip
     steps:
       - { type: reply, text: "Drip 1" }
+  - id: weekly
+    schedule: { cron: "0 10 * * MON", group: news }
+    steps:
+      - { type: reply, text: "This week's deal" }
 `
 
 // runTestCmd writes the config and the test file into a temp dir and runs
@@ -94,14 +98,25 @@ tests:
     turns:
       - send: "JOIN"
         expect: { replies: ["Welcome! Name?"] }
-  - name: the clock starts Monday 09:00 in the config's time zone
+  - name: the clock starts Monday 12:00 in the config's time zone
     turns:
       - send: "OPEN"
         expect: { replies: [] }
       - wait: 59m
         expect: { replies: [] }
       - wait: 1m
-        expect: { replies: ["It is ten"] }
+        expect: { replies: ["It is one"] }
+  - name: a Monday-morning schedule does not tick into the first days
+    turns:
+      - send: "JOIN"
+        expect: { replies: ["Welcome! Name?"], groups: [news] }
+      - send: "Ann"
+      - wait: 25h
+        expect: { replies: [] }
+      - wait: 5d20h59m
+        expect: { replies: [] }
+      - wait: 1m
+        expect: { replies: ["This week's deal"] }
   - name: a timeout falls due when the clock moves
     from: "+15551230001"
     turns:
@@ -136,10 +151,11 @@ tests:
 	for _, want := range []string{
 		"ok join remembers the name\n",
 		"ok each test starts on an empty store\n",
-		"ok the clock starts Monday 09:00 in the config's time zone\n",
+		"ok the clock starts Monday 12:00 in the config's time zone\n",
+		"ok a Monday-morning schedule does not tick into the first days\n",
 		"ok http answers come from the test file\n",
 		"ok start enrolls as the admin API does\n",
-		"8 passed, 0 failed\n",
+		"9 passed, 0 failed\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
