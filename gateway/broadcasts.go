@@ -61,8 +61,12 @@ type broadcastView struct {
 	Enrolled   int            `json:"enrolled"`
 	Skipped    map[string]int `json:"skipped"`
 	broadcast.Counts
-	EndStarted bool   `json:"end_started,omitempty"`
-	Reason     string `json:"reason,omitempty"`
+	EndStarted bool `json:"end_started,omitempty"`
+	// Ending is true while the enrollments a cancel with end is to end
+	// are not all ended yet; Ended counts those it ended.
+	Ending bool   `json:"ending,omitempty"`
+	Ended  int    `json:"ended,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Owner names the process enrolling it, while it runs.
 	Owner      string     `json:"owner,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
@@ -77,7 +81,7 @@ func viewBroadcast(b *broadcast.Broadcast) broadcastView {
 	v := broadcastView{
 		ID: b.ID, Automation: b.Automation, Group: b.Group, Tag: b.Tag, Contacts: b.Listed, Vars: b.Vars,
 		At: b.At, Source: b.Source, By: b.By, Status: string(b.Status), Total: b.Total, Enrolled: b.Enrolled, Skipped: skipped,
-		Counts: b.Counts, EndStarted: b.EndStarted, Reason: b.Reason, CreatedAt: b.CreatedAt, FinishedAt: b.FinishedAt,
+		Counts: b.Counts, EndStarted: b.EndStarted, Ending: b.Ending, Ended: b.Ended, Reason: b.Reason, CreatedAt: b.CreatedAt, FinishedAt: b.FinishedAt,
 	}
 	if b.Status == broadcast.StatusRunning {
 		v.Owner = b.Owner

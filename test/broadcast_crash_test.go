@@ -1,13 +1,18 @@
 package test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/store/bolt"
 	"github.com/keyway-sms/keyway/test/fakes"
 )
 
@@ -168,4 +173,91 @@ func TestPostgresBroadcastTakenOverWhenItsProcessDies(t *testing.T) {
 	start := time.Now()
 	checkOncePerContact(t, other, nil, b.ID, contacts)
 	t.Logf("killed at %d enrolled; the other process finished it %v later", killedAt.Enrolled, time.Since(start).Round(time.Second))
+}
+
+// storedBroadcast reads broadcast id from the bbolt file of g, stopped.
+func storedBroadcast(t *testing.T, g *Gateway, id string) *broadcast.Broadcast {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(g.Dir, "data", "keyway.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var b *broadcast.Broadcast
+	err = s.View(context.Background(), func(tx engine.Tx) error {
+		var err error
+		b, err = tx.(broadcast.Tx).Broadcast(id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A cancel with end is SIGKILLed while it ends the broadcast's started
+// enrollments: started again, keyway ends the rest, each once, and none
+// of another broadcast's.
+func TestBroadcastCancelWithEndSurvivesSIGKILL(t *testing.T) {
+	g := StartGateway(t, crashWaitConfig)
+	contacts := crashContacts(4000)
+	b := g.startBroadcast(t, map[string]any{"automation": "promo", "contacts": contacts})
+	const bystander = "+15557779999"
+	other := g.startBroadcast(t, map[string]any{"automation": "promo", "contacts": []string{bystander}})
+	for _, id := range []string{b.ID, other.ID} {
+		Eventually(t, 2*patience, "the broadcast enrolled", func() bool { return g.broadcast(t, id).Status == "done" })
+	}
+
+	target := 1 + rand.IntN(len(contacts)/2)
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		req, _ := http.NewRequest(http.MethodDelete, g.URL+"/api/v1/broadcasts/"+b.ID+"?end=true", nil)
+		req.Header.Set("Authorization", "Bearer "+AdminToken)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	Eventually(t, patience, "the ending under way", func() bool {
+		v := g.broadcast(t, b.ID)
+		return v.Ended >= target || (v.EndStarted && !v.Ending)
+	})
+	g.Kill()
+	<-answered
+	if killed := storedBroadcast(t, g, b.ID); !killed.Ending || killed.Ended >= len(contacts) {
+		t.Fatalf("killed at %d of %d ended, ending %v: the kill landed after the ending, make it bigger", killed.Ended, len(contacts), killed.Ending)
+	} else {
+		t.Logf("killed at %d of %d ended", killed.Ended, len(contacts))
+	}
+
+	g.Start()
+	Eventually(t, patience, "the ending finished after the restart", func() bool {
+		v := g.broadcast(t, b.ID)
+		return v.EndStarted && !v.Ending
+	})
+	if v := g.broadcast(t, b.ID); v.Ended != len(contacts) || v.Status != "canceled" && v.Status != "done" {
+		t.Errorf("broadcast %+v: want every one of its %d enrollments ended once", v, len(contacts))
+	}
+	var res struct {
+		Enrollments []Enrollment `json:"enrollments"`
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/enrollments?automation=promo&limit="+strconv.Itoa(2*len(contacts)), nil, &res); code != http.StatusOK {
+		t.Fatalf("enrollments: %d", code)
+	}
+	ended := 0
+	for _, en := range res.Enrollments {
+		switch {
+		case en.Contact == bystander:
+			if en.Status == "ended" {
+				t.Errorf("the other broadcast's enrollment was ended: %+v", en)
+			}
+		case en.Status != "ended" || en.EndReason != "the broadcast was canceled":
+			t.Errorf("enrollment %+v: want it ended by the cancel", en)
+		default:
+			ended++
+		}
+	}
+	if ended != len(contacts) {
+		t.Errorf("%d enrollments ended, want %d", ended, len(contacts))
+	}
 }

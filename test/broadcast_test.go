@@ -44,6 +44,8 @@ type broadcastView struct {
 	Failed     int            `json:"failed"`
 	Replied    int            `json:"replied"`
 	EndStarted bool           `json:"end_started"`
+	Ending     bool           `json:"ending"`
+	Ended      int            `json:"ended"`
 	Owner      string         `json:"owner"`
 }
 

@@ -79,6 +79,14 @@ type Broadcast struct {
 	// EndStarted is set when the broadcast was canceled with its started
 	// enrollments ended too.
 	EndStarted bool `json:"end_started,omitempty"`
+	// Ending is set, in the commit of such a cancel, until every
+	// enrollment the broadcast started has been ended: whichever process
+	// holds its lease ends them, a batch per transaction, moving EndCursor
+	// (the last enrollment id gone through) and counting Ended, so that a
+	// crash mid-way leaves the rest to the next claim.
+	Ending    bool   `json:"ending,omitempty"`
+	EndCursor string `json:"end_cursor,omitempty"`
+	Ended     int    `json:"ended,omitempty"`
 	// Reason says why a broadcast was canceled by keyway itself.
 	Reason string `json:"reason,omitempty"`
 	// Owner is the process enrolling it, until LeaseUntil; another may take
@@ -94,6 +102,11 @@ type Broadcast struct {
 func (b *Broadcast) Open() bool {
 	return b.Status == StatusScheduled || b.Status == StatusRunning
 }
+
+// Pending reports whether the broadcast still has work to do: contacts to
+// enroll (Open), or started enrollments to end (Ending). A store keeps the
+// pending ones in an index of their own, which ClaimBroadcast reads.
+func (b *Broadcast) Pending() bool { return b.Open() || b.Ending }
 
 // Tx is what broadcasts need of a store transaction, beside the engine's
 // own (engine.TurnTx): every store implements it, one file each. Getters
@@ -112,7 +125,7 @@ type Tx interface {
 	Broadcasts(before string, limit int) ([]*Broadcast, error)
 	// OpenBroadcasts returns up to limit (all when 0) of the broadcasts
 	// that are scheduled or running, oldest first, with their Counts. Its
-	// cost grows with the open broadcasts, not with all stored.
+	// cost grows with the pending broadcasts, not with all stored.
 	OpenBroadcasts(limit int) ([]*Broadcast, error)
 	// PutBroadcastContacts stores the listed contacts of broadcast id from
 	// position from on.
@@ -121,11 +134,13 @@ type Tx interface {
 	// id from position from on, in order.
 	BroadcastContacts(id string, from, limit int) ([]string, error)
 	// ClaimBroadcast leases to owner until now+lease the first broadcast
-	// (in id order) that is running, or scheduled with At at or before
-	// now, holds no lease, an expired one or one of owner's, and that skip
-	// (when not nil) does not pass over; it stores it running and returns
-	// it, or returns engine.ErrNotFound. Its cost grows with the open
-	// broadcasts, not with all stored.
+	// (in id order) that is running, scheduled with At at or before now,
+	// or Ending, that holds no lease, an expired one or one of owner's,
+	// and that skip (when not nil) does not pass over; it stores it
+	// (running, unless it was neither scheduled nor running: an Ending
+	// broadcast keeps its status) and returns it, or returns
+	// engine.ErrNotFound. Its cost grows with the pending broadcasts, not
+	// with all stored.
 	ClaimBroadcast(now time.Time, lease time.Duration, owner string, skip func(*Broadcast) (bool, error)) (*Broadcast, error)
 	// CountGroup returns how many contacts are members of group.
 	CountGroup(group string) (int, error)

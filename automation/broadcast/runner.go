@@ -25,14 +25,22 @@ const DefaultLease = 15 * time.Second
 // poll is how often the runner looks for a broadcast that fell due.
 const poll = time.Second
 
+// DefaultEndWithin is how long Cancel with end ends enrollments before it
+// returns, when Options.EndWithin is zero.
+const DefaultEndWithin = 10 * time.Second
+
 // Options are what a Runner is built from.
 type Options struct {
 	// Owner names this process on the broadcasts it leases; processes that
 	// share a store need names of their own.
 	Owner string
 	// Lease is DefaultLease when zero.
-	Lease  time.Duration
-	Logger zerolog.Logger
+	Lease time.Duration
+	// EndWithin bounds how long Cancel with end ends the broadcast's
+	// enrollments before it returns (DefaultEndWithin when zero); Run ends
+	// the rest.
+	EndWithin time.Duration
+	Logger    zerolog.Logger
 	// InDone, if set, is called in the transaction that marks a broadcast
 	// done, so that what it stores (an event for other systems) commits
 	// with it; the transaction may run it more than once.
@@ -62,6 +70,9 @@ func NewRunner(e *engine.Engine, o Options) *Runner {
 	}
 	if o.Owner == "" {
 		o.Owner = "keyway"
+	}
+	if o.EndWithin <= 0 {
+		o.EndWithin = DefaultEndWithin
 	}
 	return &Runner{e: e, o: o, wake: make(chan struct{}, 1), running: map[string]bool{}}
 }
@@ -289,10 +300,15 @@ func (r *Runner) Open(ctx context.Context, limit int) ([]*Broadcast, error) {
 }
 
 // Cancel stops broadcast id: the contacts it has not enrolled yet are not.
-// With end, the enrollments it started that are still active end too.
-// Canceling a broadcast that is done or canceled changes nothing but,
-// with end, still ends its enrollments. It returns the broadcast, or an
-// error wrapping engine.ErrNotFound.
+// With end, the enrollments it started that are still active end too:
+// the commit that cancels records that they are to end (Ending), leased to
+// this process, which ends them, a batch per transaction, for up to
+// Options.EndWithin before it returns; the rest goes on in the background,
+// and a crash before the last batch leaves them to the next claim (this
+// process started again, or another once the lease expired). Canceling a
+// broadcast that is done or canceled changes nothing but, with end, still
+// ends its enrollments. It returns the broadcast, or an error wrapping
+// engine.ErrNotFound.
 func (r *Runner) Cancel(ctx context.Context, id string, end bool) (*Broadcast, error) {
 	var b *Broadcast
 	err := r.update(ctx, func(tx Tx) error {
@@ -300,12 +316,13 @@ func (r *Runner) Cancel(ctx context.Context, id string, end bool) (*Broadcast, e
 		if b, err = tx.Broadcast(id); err != nil {
 			return err
 		}
+		now := r.e.Now()
 		if b.Open() {
-			now := r.e.Now()
 			b.Status, b.FinishedAt, b.UpdatedAt = StatusCanceled, &now, now
 		}
 		if end {
-			b.EndStarted = true
+			b.EndStarted, b.Ending, b.EndCursor, b.UpdatedAt = true, true, "", now
+			b.Owner, b.LeaseUntil = r.o.Owner, now.Add(r.o.Lease)
 		}
 		return tx.PutBroadcast(b)
 	})
@@ -313,39 +330,96 @@ func (r *Runner) Cancel(ctx context.Context, id string, end bool) (*Broadcast, e
 		return nil, fmt.Errorf("broadcast: cancel %s: %w", id, err)
 	}
 	if end {
-		if err := r.endStarted(ctx, b); err != nil {
+		if err := r.endWithin(ctx, b); err != nil {
 			return b, err
 		}
 	}
 	return r.Get(ctx, id)
 }
 
-// endStarted ends the active enrollments b started, a page at a time.
-func (r *Runner) endStarted(ctx context.Context, b *Broadcast) error {
-	after := ""
-	for {
-		var page []*engine.Enrollment
-		err := r.e.Store().View(ctx, func(tx engine.Tx) error {
-			var err error
-			page, err = tx.ActiveEnrollmentsOf(b.Automation, after, 500)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("broadcast: end the enrollments of %s: %w", b.ID, err)
+// endWithin ends the enrollments b started for up to Options.EndWithin,
+// then leaves what is left to Run.
+func (r *Runner) endWithin(ctx context.Context, b *Broadcast) error {
+	took := r.take(b.ID) // false while Run works on it here: both may end, a batch at a time
+	defer func() {
+		if took {
+			r.release(b.ID)
 		}
-		for _, en := range page {
-			if en.Broadcast != b.ID {
-				continue
-			}
-			if _, err := r.e.Cancel(ctx, en.ID, "the broadcast was canceled"); err != nil && !errors.Is(err, engine.ErrNotFound) {
-				return fmt.Errorf("broadcast: end the enrollments of %s: %w", b.ID, err)
-			}
-		}
-		if len(page) < 500 {
-			return nil
-		}
-		after = page[len(page)-1].ID
+		r.Wake()
+	}()
+	within, cancel := context.WithTimeout(ctx, r.o.EndWithin)
+	defer cancel()
+	_, err := r.end(within, b)
+	if err != nil && ctx.Err() == nil && within.Err() != nil {
+		return nil // out of time: Run goes on with it
 	}
+	return err
+}
+
+// end ends the active enrollments b started, a batch per transaction,
+// until none is left, another process took the broadcast over, or ctx
+// ends.
+func (r *Runner) end(ctx context.Context, b *Broadcast) (*Broadcast, error) {
+	for ctx.Err() == nil {
+		next, err := engine.TransactValue(ctx, r.e, func(x engine.Enroller) (*Broadcast, error) {
+			return r.endBatch(x, b.ID)
+		})
+		switch {
+		case errors.Is(err, errLost):
+			return r.Get(context.WithoutCancel(ctx), b.ID)
+		case err != nil:
+			return b, fmt.Errorf("broadcast: end the enrollments of %s: %w", b.ID, err)
+		}
+		b = next
+		if !b.Ending {
+			r.o.Logger.Info().Str("broadcast", b.ID).Str("automation", b.Automation).Int("ended", b.Ended).
+				Msg("broadcast canceled: its started enrollments are ended")
+			return b, nil
+		}
+	}
+	return b, nil
+}
+
+// endBatch ends the next Batch active enrollments of b's automation that
+// b started, from its EndCursor on, and moves the cursor past them in the
+// same transaction.
+func (r *Runner) endBatch(x engine.Enroller, id string) (*Broadcast, error) {
+	tx, ok := x.Tx().(Tx)
+	if !ok {
+		return nil, ErrNoStore
+	}
+	b, err := tx.Broadcast(id)
+	if err != nil {
+		return nil, err
+	}
+	if !b.Ending || b.Owner != r.o.Owner {
+		return nil, errLost
+	}
+	page, err := x.Tx().ActiveEnrollmentsOf(b.Automation, b.EndCursor, Batch)
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range page {
+		if en.Broadcast != b.ID {
+			continue
+		}
+		ended, err := x.End(en.ID, "the broadcast was canceled")
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return nil, err
+		}
+		if ended {
+			b.Ended++
+		}
+	}
+	now := x.Now()
+	if len(page) > 0 {
+		b.EndCursor = page[len(page)-1].ID
+	}
+	b.UpdatedAt, b.LeaseUntil = now, now.Add(r.o.Lease)
+	if len(page) < Batch {
+		b.Ending = false
+	}
+	return b, tx.PutBroadcast(b)
 }
 
 // Wake has Run look for due broadcasts at once.
@@ -358,7 +432,9 @@ func (r *Runner) Wake() {
 
 // Run enrolls the broadcasts that fall due, one at a time, until ctx is
 // done: those scheduled for now or earlier, and those whose process died
-// mid-way once their lease expired.
+// mid-way once their lease expired (at once for those this process, by
+// its Owner, held when it last stopped). It also ends the enrollments of
+// broadcasts canceled with end whose ending was left unfinished.
 func (r *Runner) Run(ctx context.Context) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -367,12 +443,16 @@ func (r *Runner) Run(ctx context.Context) {
 		switch {
 		case err == nil:
 			if r.take(b.ID) {
-				after, err := r.drive(ctx, b)
+				work := r.drive
+				if b.Ending {
+					work = r.end
+				}
+				after, err := work(ctx, b)
 				if err != nil && ctx.Err() == nil {
 					r.o.Logger.Error().Err(err).Str("broadcast", b.ID).Msg("broadcast")
 				}
 				r.release(b.ID)
-				if err == nil && after != nil && !after.Open() {
+				if err == nil && after != nil && !after.Pending() {
 					continue // the next may be due already
 				}
 			}
@@ -387,9 +467,10 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
-// claim leases the first due broadcast that this process can enroll now:
-// it passes over the ones it enrolls already (a manual start) and those of
-// a paused automation, so that they hold up no other.
+// claim leases the first due broadcast that this process can work on now:
+// it passes over the ones it works on already (a manual start) and those
+// of a paused automation still to enroll, so that they hold up no other.
+// Ending the enrollments of a canceled broadcast waits for no automation.
 func (r *Runner) claim(ctx context.Context) (*Broadcast, error) {
 	set := r.e.Set()
 	var b *Broadcast
@@ -401,6 +482,9 @@ func (r *Runner) claim(ctx context.Context) (*Broadcast, error) {
 		skip := func(b *Broadcast) (bool, error) {
 			if r.isRunning(b.ID) {
 				return true, nil
+			}
+			if b.Ending {
+				return false, nil
 			}
 			a := set.Automation(b.Automation)
 			if a == nil {

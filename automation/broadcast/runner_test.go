@@ -399,3 +399,61 @@ func TestADashboardEnableLetsABroadcastGo(t *testing.T) {
 		t.Fatalf("the broadcast once enabled from the dashboard: %+v, %v; want done, 3 enrolled", b, err)
 	}
 }
+
+// A cancel with end that dies after its own commit, or after one batch of
+// endings, is finished by the same process started again, at once (its
+// lease is its own): every enrollment the broadcast started ends, once.
+func TestACancelWithEndInterruptedIsResumed(t *testing.T) {
+	set := simtest.Compile(t, promoConfig)
+	for _, survive := range []int{1, 2} {
+		t.Run(fmt.Sprintf("after %d commits", survive), func(t *testing.T) {
+			sim := simtest.At(t, set, start)
+			phones := members(t, sim.Store, 2*broadcast.Batch+7)
+			r0 := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+			b, err := r0.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Group: "news"})
+			if err != nil || b.Enrolled != len(phones) {
+				t.Fatalf("start: %+v, %v", b, err)
+			}
+			st := &crashing{Store: sim.Store}
+			e1 := engine.New(st, set, engine.Options{Clock: sim.Clock})
+			r1 := broadcast.NewRunner(e1, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+			st.left.Store(int64(survive))
+			st.armed.Store(true)
+			if got, err := r1.Cancel(t.Context(), b.ID, true); !errors.Is(err, errCrash) {
+				t.Fatalf("Cancel = %+v, %v; want the crash after %d commits", got, err, survive)
+			}
+			if got, _ := r0.Get(t.Context(), b.ID); !got.Ending || got.Status != broadcast.StatusDone || got.Ended != (survive-1)*broadcast.Batch {
+				t.Fatalf("after the crash: %+v; want it ending, %d ended", got, (survive-1)*broadcast.Batch)
+			}
+
+			r2 := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); r2.Run(ctx) }()
+			var got *broadcast.Broadcast
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
+				r2.Wake()
+				if got, _ = r2.Get(t.Context(), b.ID); !got.Ending {
+					break
+				}
+			}
+			cancel()
+			<-done
+			if got.Ending || got.Ended != len(phones) || !got.EndStarted {
+				t.Fatalf("after the restart: ending %v, %d ended; want all %d ended", got.Ending, got.Ended, len(phones))
+			}
+			err = sim.Store.View(t.Context(), func(tx engine.Tx) error {
+				es, err := tx.Enrollments("drip", "", false, 0)
+				for _, en := range es {
+					if en.Active() || en.EndReason != "the broadcast was canceled" {
+						return fmt.Errorf("enrollment %s of %s: %s %q, want it ended by the cancel", en.ID, en.Contact, en.Status, en.EndReason)
+					}
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

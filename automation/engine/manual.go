@@ -246,6 +246,29 @@ func (x Enroller) EnrollFor(ctx context.Context, addr string, a *Automation, gro
 	return SkipAlreadyEnrolled, nil
 }
 
+// End ends the enrollment with id, if it is still active, with reason, as
+// Engine.Cancel does, in the transaction; it reports whether it ended it.
+// It returns an error wrapping ErrNotFound when no such enrollment is
+// stored.
+func (x Enroller) End(id, reason string) (bool, error) {
+	en, err := x.x.enrollment(id)
+	if err != nil {
+		return false, fmt.Errorf("engine: end enrollment %s: %w", id, err)
+	}
+	if !en.Active() {
+		return false, nil
+	}
+	t, err := x.x.turn(en.Contact)
+	if err != nil {
+		return false, err
+	}
+	t.adopt(en)
+	if err := x.x.e.end(t, en, reason); err != nil {
+		return false, fmt.Errorf("engine: end enrollment %s: %w", id, err)
+	}
+	return true, nil
+}
+
 // Now is the time the transaction acts at.
 func (x Enroller) Now() time.Time { return x.x.now }
 

@@ -14,7 +14,7 @@ import (
 // The broadcasts' buckets, created by Open with the others.
 var (
 	bBroadcasts  = []byte("broadcasts")         // id → Broadcast (its Counts zero)
-	bBcastOpen   = []byte("broadcasts_open")    // id → nil, while scheduled or running
+	bBcastOpen   = []byte("broadcasts_open")    // id → nil, while pending: scheduled, running or ending
 	bBcastList   = []byte("broadcast_contacts") // id 0 position (8 bytes, big-endian) → address
 	bBcastCounts = []byte("broadcast_counts")   // id → sent, delivered, failed, replied (8 bytes each, big-endian)
 	bBcastMsgs   = []byte("broadcast_msgs")     // message id → the flags counted (1 byte)
@@ -67,7 +67,7 @@ func (t *boltTx) PutBroadcast(b *broadcast.Broadcast) error {
 	if err := t.put(bBroadcasts, []byte(b.ID), &rec); err != nil {
 		return err
 	}
-	if b.Open() {
+	if b.Pending() {
 		return t.remark(bBcastOpen, []byte(b.ID))
 	}
 	return t.del(bBcastOpen, []byte(b.ID))
@@ -136,7 +136,7 @@ func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 		if err != nil {
 			return nil, err
 		}
-		if b.At.After(now) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
+		if (b.Open() && b.At.After(now)) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
 			continue
 		}
 		if skip != nil {
@@ -148,7 +148,10 @@ func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 				continue
 			}
 		}
-		b.Status, b.Owner, b.LeaseUntil, b.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
+		if b.Open() {
+			b.Status = broadcast.StatusRunning
+		}
+		b.Owner, b.LeaseUntil, b.UpdatedAt = owner, now.Add(lease), now
 		return b, t.PutBroadcast(b)
 	}
 	return nil, fmt.Errorf("bolt: claim broadcast: %w", engine.ErrNotFound)

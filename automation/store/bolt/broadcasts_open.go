@@ -2,8 +2,8 @@ package bolt
 
 import "github.com/keyway-sms/keyway/automation/broadcast"
 
-// OpenBroadcasts implements broadcast.Tx, from the index of open
-// broadcasts alone.
+// OpenBroadcasts implements broadcast.Tx, from the index of pending
+// broadcasts alone (those ending their enrollments are passed over).
 func (t *boltTx) OpenBroadcasts(limit int) ([]*broadcast.Broadcast, error) {
 	var out []*broadcast.Broadcast
 	cur := t.tx.Bucket(bBcastOpen).Cursor()
@@ -12,7 +12,9 @@ func (t *boltTx) OpenBroadcasts(limit int) ([]*broadcast.Broadcast, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, b)
+		if b.Open() {
+			out = append(out, b)
+		}
 	}
 	return out, nil
 }

@@ -14,7 +14,7 @@ import (
 // memBroadcasts are the broadcasts' tables, part of memState.
 type memBroadcasts struct {
 	records    memTree[[]byte]           // id → Broadcast JSON
-	open       memTree[struct{}]         // id, while scheduled or running
+	open       memTree[struct{}]         // id, while pending: scheduled, running or ending
 	contacts   memTree[string]           // id 0 position (8 bytes) → address
 	counts     memTree[broadcast.Counts] // id → counts
 	msgFlags   memTree[uint8]            // message id → flags counted
@@ -66,7 +66,7 @@ func (tx *memTx) PutBroadcast(b *broadcast.Broadcast) error {
 		return err
 	}
 	tx.st.bcast.records.set(tx.owner, b.ID, raw)
-	if b.Open() {
+	if b.Pending() {
 		tx.mark(&tx.st.bcast.open, b.ID)
 	} else {
 		tx.st.bcast.open.del(tx.owner, b.ID)
@@ -140,7 +140,7 @@ func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 		if b, err = tx.Broadcast(id); err != nil {
 			return false
 		}
-		if b.At.After(now) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
+		if (b.Open() && b.At.After(now)) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
 			return true
 		}
 		if skip != nil {
@@ -162,7 +162,10 @@ func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 	if found == nil {
 		return nil, fmt.Errorf("mem: claim broadcast: %w", engine.ErrNotFound)
 	}
-	found.Status, found.Owner, found.LeaseUntil, found.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
+	if found.Open() {
+		found.Status = broadcast.StatusRunning
+	}
+	found.Owner, found.LeaseUntil, found.UpdatedAt = owner, now.Add(lease), now
 	return found, tx.PutBroadcast(found)
 }
 

@@ -2,8 +2,8 @@ package mem
 
 import "github.com/keyway-sms/keyway/automation/broadcast"
 
-// OpenBroadcasts implements broadcast.Tx, from the index of open
-// broadcasts alone.
+// OpenBroadcasts implements broadcast.Tx, from the index of pending
+// broadcasts alone (those ending their enrollments are passed over).
 func (tx *memTx) OpenBroadcasts(limit int) ([]*broadcast.Broadcast, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
@@ -18,7 +18,9 @@ func (tx *memTx) OpenBroadcasts(limit int) ([]*broadcast.Broadcast, error) {
 		if b, err = tx.Broadcast(id); err != nil {
 			return false
 		}
-		out = append(out, b)
+		if b.Open() {
+			out = append(out, b)
+		}
 		return true
 	})
 	return out, err

@@ -55,7 +55,7 @@ func (t *pgTx) PutBroadcast(b *broadcast.Broadcast) error {
 		return err
 	}
 	if err := t.exec(`INSERT INTO broadcasts (id, open, data) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET open = EXCLUDED.open, data = EXCLUDED.data`, b.ID, b.Open(), data); err != nil {
+		ON CONFLICT (id) DO UPDATE SET open = EXCLUDED.open, data = EXCLUDED.data`, b.ID, b.Pending(), data); err != nil {
 		return fmt.Errorf("postgres: put broadcast %s: %w", b.ID, err)
 	}
 	return nil
@@ -122,8 +122,8 @@ func (t *pgTx) BroadcastContacts(id string, from, limit int) ([]string, error) {
 		id, int64(from), limitArg(limit))
 }
 
-// ClaimBroadcast implements broadcast.Tx: it looks at the open broadcasts
-// only, each under its lock.
+// ClaimBroadcast implements broadcast.Tx: it looks at the pending
+// broadcasts only (the column open), each under its lock.
 func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string, skip func(*broadcast.Broadcast) (bool, error)) (*broadcast.Broadcast, error) {
 	if !t.writable {
 		return nil, errReadOnly
@@ -137,7 +137,7 @@ func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string, 
 		if err != nil {
 			return nil, err
 		}
-		if !b.Open() || b.At.After(now) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
+		if !b.Pending() || (b.Open() && b.At.After(now)) || (b.Owner != "" && b.Owner != owner && b.LeaseUntil.After(now)) {
 			continue
 		}
 		if skip != nil {
@@ -149,7 +149,10 @@ func (t *pgTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string, 
 				continue
 			}
 		}
-		b.Status, b.Owner, b.LeaseUntil, b.UpdatedAt = broadcast.StatusRunning, owner, now.Add(lease), now
+		if b.Open() {
+			b.Status = broadcast.StatusRunning
+		}
+		b.Owner, b.LeaseUntil, b.UpdatedAt = owner, now.Add(lease), now
 		return b, t.PutBroadcast(b)
 	}
 	return nil, fmt.Errorf("postgres: claim broadcast: %w", engine.ErrNotFound)

@@ -14,6 +14,7 @@ var broadcastCases = []testCase{
 	{"broadcasts/round-trip-and-list", testBroadcastRoundTrip},
 	{"broadcasts/claim", testBroadcastClaim},
 	{"broadcasts/claim-skips", testBroadcastClaimSkips},
+	{"broadcasts/claim-ending", testBroadcastClaimEnding},
 	{"broadcasts/listed-contacts", testBroadcastContacts},
 	{"broadcasts/counts-sends", testBroadcastCountsSends},
 	{"broadcasts/counts-replies", testBroadcastCountsReplies},
