@@ -120,6 +120,12 @@ type EventQueue interface {
 	// returns ErrLeaseLost, changing nothing, when owner no longer holds
 	// the lease, and ErrNotFound when d is not stored or not pending.
 	SettleEvent(d *EventDelivery, owner string) error
+	// RecoverEvents gives back every lease owner holds, making those
+	// deliveries claimable at their Due without waiting for the leases to
+	// expire, and returns how many. A process calls it at start with its
+	// own name, for the deliveries it was posting when it last stopped or
+	// died; its cost grows with those, not with the queues.
+	RecoverEvents(owner string) (int, error)
 	// NextEventDue returns when the soonest claimable delivery can be
 	// claimed; ErrNotFound when none is pending.
 	NextEventDue() (time.Time, error)

@@ -39,6 +39,7 @@ type Store interface {
 type Tx interface {
 	ClaimEvents(now time.Time, lease time.Duration, owner string, limit int) ([]*engine.EventDelivery, error)
 	SettleEvent(d *engine.EventDelivery, owner string) error
+	RecoverEvents(owner string) (int, error)
 	NextEventDue() (time.Time, error)
 }
 
@@ -149,7 +150,9 @@ func (w *Worker) Wake() {
 
 // Run delivers events until ctx is done, waiting for a wake, the next
 // event due or the poll interval, whichever comes first, between passes.
+// It takes back, first, the leases its owner held before (Recover).
 func (w *Worker) Run(ctx context.Context) {
+	w.Recover(ctx)
 	for ctx.Err() == nil {
 		n, err := w.Pass(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -173,6 +176,28 @@ func (w *Worker) Run(ctx context.Context) {
 			}
 			timer.Stop()
 		}
+	}
+}
+
+// Recover takes back the events this owner was posting when it last
+// stopped or died, so that they are tried again at once rather than when
+// their leases run out: their outcome was never recorded. Only this
+// owner's leases are taken back; a process sharing the store holds its
+// own under another name.
+func (w *Worker) Recover(ctx context.Context) {
+	var n int
+	err := w.o.Store.Update(ctx, func(tx engine.Tx) error {
+		var err error
+		n, err = Tx(tx).RecoverEvents(w.o.Owner)
+		return err
+	})
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			w.o.Logger.Error().Err(err).Msg("events: take back the events under way at the last stop")
+		}
+	case n > 0:
+		w.o.Logger.Warn().Int("events", n).Msg("events: events under way at the last stop were not recorded; trying them again")
 	}
 }
 

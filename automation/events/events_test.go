@@ -367,3 +367,42 @@ func TestEndpointLeavesOutKeys(t *testing.T) {
 		t.Fatalf("Endpoint: %q", got)
 	}
 }
+
+// A worker started again under the owner name of one that died while
+// posting takes back that one's events at once, rather than when their
+// leases run out, and leaves another process's alone.
+func TestRecoverTakesBackOwnEventsAtOnce(t *testing.T) {
+	r := newReceiver(t)
+	f := newFixture(t, endpointConfig(r.URL), r.Client())
+	mine := f.add(t, engine.EventContactOptedOut, "+15550001", nil)[0]
+	claim := func(owner string) {
+		t.Helper()
+		err := f.store.Update(t.Context(), func(tx engine.Tx) error {
+			_, err := tx.ClaimEvents(f.clock.Now(), time.Minute, owner, 10)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim("test") // the last run under this name, killed mid-post
+	theirs := f.add(t, engine.EventContactOptedOut, "+15550002", nil)[0]
+	claim("other") // a live process's post under way
+	if n := f.pass(t); n != 0 {
+		t.Fatalf("claimed %d under the leases", n)
+	}
+	f.worker.Recover(t.Context())
+	if n := f.pass(t); n != 1 {
+		t.Fatalf("claimed %d after Recover, want this owner's one event", n)
+	}
+	posts := r.got()
+	if len(posts) != 1 || posts[0].header.Get("webhook-id") != mine.ID {
+		t.Fatalf("posted %d, want %s alone", len(posts), mine.ID)
+	}
+	if s := f.stored(t, mine.ID); s.Status != engine.EventDelivered {
+		t.Errorf("stored %+v, want it delivered", s)
+	}
+	if s := f.stored(t, theirs.ID); s.Status != engine.EventPending || s.Owner != "other" {
+		t.Errorf("the other process's event: %+v, want it pending under its lease", s)
+	}
+}

@@ -19,7 +19,10 @@ var (
 	bEventQueues = []byte("event_queues") // queue 0 id → nil, pending ones
 	bEventDue    = []byte("event_due")    // dueKey(claimable) id → nil, queue heads only
 	bEventDone   = []byte("event_done")   // dueKey(settled) id → nil, delivered or failed
+	bEventLeases = []byte("event_leases") // owner 0 id → nil, pending ones while leased
 )
+
+func init() { allBuckets = append(allBuckets, bEventLeases) }
 
 // eventDelivery returns the delivery id with its body.
 func (t *boltTx) eventDelivery(id string) (*engine.EventDelivery, error) {
@@ -55,6 +58,20 @@ func hasBody(d *engine.EventDelivery) bool {
 func (t *boltTx) putEvent(old, d *engine.EventDelivery, head bool) error {
 	if old != nil && old.Status == engine.EventPending {
 		if err := t.del(bEventDue, dueKey(old.Claimable(), old.ID)); err != nil {
+			return err
+		}
+		if old.Owner != "" && old.Owner != d.Owner {
+			if err := t.del(bEventLeases, key(old.Owner, old.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	if d.Status == engine.EventPending && d.Owner != "" {
+		if err := t.remark(bEventLeases, key(d.Owner, d.ID)); err != nil {
+			return err
+		}
+	} else if d.Owner != "" {
+		if err := t.del(bEventLeases, key(d.Owner, d.ID)); err != nil {
 			return err
 		}
 	}
@@ -180,6 +197,39 @@ func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 		return fmt.Errorf("bolt: event queue: %w", err)
 	}
 	return t.mark(bEventDue, dueKey(n.Claimable(), n.ID)) // its record is unchanged
+}
+
+// RecoverEvents implements engine.EventQueue, from the lease index. A
+// lease taken by a keyway from before the index is not in it, and runs
+// out instead.
+func (t *boltTx) RecoverEvents(owner string) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	if owner == "" {
+		return 0, errors.New("bolt: recover events: no owner")
+	}
+	prefix := key(owner, "")
+	var ids []string
+	cur := t.tx.Bucket(bEventLeases).Cursor()
+	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	for _, id := range ids {
+		d, err := t.eventRecord(id)
+		if err != nil {
+			return 0, fmt.Errorf("bolt: event lease index: %w", err)
+		}
+		old := *d
+		d.Owner, d.LeaseUntil = "", time.Time{}
+		if err := t.del(bEventLeases, key(owner, id)); err != nil {
+			return 0, err
+		}
+		if err := t.putEvent(&old, d, true); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // NextEventDue implements engine.EventQueue.

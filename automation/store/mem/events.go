@@ -15,6 +15,7 @@ type memEvents struct {
 	queues memTree[struct{}] // queue 0 id, pending ones
 	due    memTree[struct{}] // memTimerKey(claimable, id), queue heads only
 	done   memTree[struct{}] // memTimerKey(settled, id), delivered or failed
+	leases memTree[struct{}] // owner 0 id, pending ones while leased
 }
 
 func (tx *memTx) getEvent(id string) (*engine.EventDelivery, error) {
@@ -37,6 +38,12 @@ func (tx *memTx) putEvent(old *engine.EventDelivery, d *engine.EventDelivery, he
 	ev := &tx.st.events
 	if old != nil && old.Status == engine.EventPending {
 		ev.due.del(tx.owner, memTimerKey(old.Claimable(), old.ID))
+		if old.Owner != "" {
+			ev.leases.del(tx.owner, memJoin(old.Owner, old.ID))
+		}
+	}
+	if d.Status == engine.EventPending && d.Owner != "" {
+		ev.leases.set(tx.owner, memJoin(d.Owner, d.ID), struct{}{})
 	}
 	switch {
 	case d.Status == engine.EventPending && head:
@@ -151,6 +158,37 @@ func (tx *memTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 		return fmt.Errorf("memstore: event queue: %w", err)
 	}
 	return tx.putEvent(nil, n, true)
+}
+
+// RecoverEvents implements engine.EventQueue, from the lease index.
+func (tx *memTx) RecoverEvents(owner string) (int, error) {
+	if err := tx.write(); err != nil {
+		return 0, err
+	}
+	if owner == "" {
+		return 0, fmt.Errorf("memstore: recover events: no owner")
+	}
+	prefix := memJoin(owner, "")
+	var ids []string
+	tx.st.events.leases.ascend(prefix, func(k string, _ struct{}) bool {
+		if !strings.HasPrefix(k, prefix) {
+			return false
+		}
+		ids = append(ids, k[len(prefix):])
+		return true
+	})
+	for _, id := range ids {
+		d, err := tx.getEvent(id)
+		if err != nil {
+			return 0, fmt.Errorf("memstore: event lease index: %w", err)
+		}
+		old := *d
+		d.Owner, d.LeaseUntil = "", time.Time{}
+		if err := tx.putEvent(&old, d, true); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // NextEventDue implements engine.EventQueue.

@@ -147,6 +147,34 @@ func (t *pgTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	return nil
 }
 
+// RecoverEvents implements engine.EventQueue, on the index of leased
+// queue heads by owner (events_owner), skipping a row another process is
+// claiming.
+func (t *pgTx) RecoverEvents(owner string) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	if owner == "" {
+		return 0, errors.New("postgres: recover events: no owner")
+	}
+	ids, err := t.strings("recover events", `SELECT id FROM events WHERE head AND pending AND data->>'owner' = $1
+		ORDER BY id FOR UPDATE SKIP LOCKED`, owner)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		d, err := t.eventDelivery(id, false)
+		if err != nil {
+			return 0, err
+		}
+		d.Owner, d.LeaseUntil = "", time.Time{}
+		if err := t.writeEvent(d); err != nil {
+			return 0, fmt.Errorf("postgres: recover event %q: %w", id, err)
+		}
+	}
+	return len(ids), nil
+}
+
 // NextEventDue implements engine.EventQueue.
 func (t *pgTx) NextEventDue() (time.Time, error) {
 	var n int64

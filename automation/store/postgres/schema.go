@@ -154,6 +154,11 @@ CREATE TABLE broadcast_recipients (
 	PRIMARY KEY (contact, broadcast)
 );
 `,
+	// 7: the leased event deliveries by owner (events.go), so that a
+	// process started again takes back its own at once.
+	`
+CREATE INDEX events_owner ON events ((data->>'owner')) WHERE head AND pending;
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the

@@ -16,6 +16,7 @@ var eventCases = []testCase{
 	{"events/claim-heads-in-order", testEventHeadsInOrder},
 	{"events/retry-keeps-head", testEventRetryKeepsHead},
 	{"events/lease-expires", testEventLeaseExpires},
+	{"events/recover-own-leases", testEventRecoverOwnLeases},
 	{"events/prune-settled", testEventPruneSettled},
 	{"events/rollback", testEventRollback},
 	{"events/add-twice", testEventAddTwice},
@@ -229,5 +230,63 @@ func testEventAddTwice(t *testing.T, s engine.Store) {
 	}
 	if next := claimEvents(t, s, t0, "p1"); !slices.Equal(eventIDs(next), []string{"evt_02"}) {
 		t.Fatalf("after evt_01 was delivered claimed %v, want evt_02 (not evt_01 again)", eventIDs(next))
+	}
+}
+
+func recoverEvents(t *testing.T, s engine.Store, owner string) int {
+	t.Helper()
+	var n int
+	update(t, s, func(tx engine.Tx) error {
+		var err error
+		n, err = tx.RecoverEvents(owner)
+		return err
+	})
+	return n
+}
+
+// A process started again takes back the deliveries it had leased, at
+// once, and none of another's, nor one it settled.
+func testEventRecoverOwnLeases(t *testing.T, s engine.Store) {
+	addEvents(t, s, delivery("evt_01", hookX, phoneA), delivery("evt_02", hookX, phoneB), delivery("evt_04", hookX, phoneC))
+	mine := claimEvents(t, s, t0, "p1")
+	if len(mine) != 3 {
+		t.Fatalf("p1 claimed %v, want three", eventIDs(mine))
+	}
+	for _, d := range mine {
+		if d.ID == "evt_04" {
+			d.Status, d.Attempts, d.SettledAt = engine.EventDelivered, 1, t0
+			if err := settleEvent(t, s, d, "p1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	addEvents(t, s, delivery("evt_03", hookY, phoneA))
+	if theirs := claimEvents(t, s, t0, "p2"); !slices.Equal(eventIDs(theirs), []string{"evt_03"}) {
+		t.Fatalf("p2 claimed %v, want evt_03", eventIDs(theirs))
+	}
+	if n := recoverEvents(t, s, "p1"); n != 2 {
+		t.Fatalf("RecoverEvents(p1) = %d, want 2: evt_01 and evt_02 (evt_04 was settled, evt_03 is p2's)", n)
+	}
+	if next := read(t, s, func(tx engine.Tx) (time.Time, error) { return tx.NextEventDue() }); !next.Equal(t0) {
+		t.Fatalf("next event due %s after the recovery, want their due %s, not the end of the lease", next, t0)
+	}
+	d := read(t, s, func(tx engine.Tx) (*engine.EventDelivery, error) { return tx.EventDelivery("evt_01") })
+	if d.Status != engine.EventPending || d.Owner != "" || !d.LeaseUntil.IsZero() || string(d.Body) != string(delivery("evt_01", hookX, phoneA).Body) {
+		t.Fatalf("recovered %+v, want it pending with no lease and its body", d)
+	}
+	again := claimEvents(t, s, t0, "p3")
+	if !slices.Equal(eventIDs(again), []string{"evt_01", "evt_02"}) {
+		t.Fatalf("claimed %v after the recovery, want evt_01 and evt_02 (evt_03 is p2's)", eventIDs(again))
+	}
+	if n := recoverEvents(t, s, "p1"); n != 0 {
+		t.Fatalf("RecoverEvents(p1) again = %d, want 0", n)
+	}
+	stale := mine[slices.IndexFunc(mine, func(d *engine.EventDelivery) bool { return d.ID == "evt_01" })]
+	stale.Status, stale.SettledAt = engine.EventDelivered, t0
+	if err := settleEvent(t, s, stale, "p1"); !errors.Is(err, engine.ErrLeaseLost) {
+		t.Fatalf("p1 settling after it recovered: %v, want ErrLeaseLost", err)
+	}
+	if n := recoverEvents(t, s, "p2"); n != 1 {
+		t.Fatalf("RecoverEvents(p2) = %d, want 1", n)
 	}
 }

@@ -1,0 +1,70 @@
+package test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hangingReceiver is a CRM endpoint whose first POST never gets an
+// answer (it is held until the caller goes away): keyway is killed with
+// that post under way. Every later POST is answered 200. It keeps the
+// webhook-id of each.
+type hangingReceiver struct {
+	*httptest.Server
+	mu  sync.Mutex
+	ids []string
+}
+
+func newHangingReceiver(t *testing.T) *hangingReceiver {
+	t.Helper()
+	r := &hangingReceiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.ids = append(r.ids, req.Header.Get("webhook-id"))
+		first := len(r.ids) == 1
+		r.mu.Unlock()
+		if first {
+			<-req.Context().Done() // the poster died
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(r.Server.Close)
+	return r
+}
+
+func (r *hangingReceiver) received() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.ids...)
+}
+
+// keyway is SIGKILLed while it posts an event: started again, it posts
+// the event again at once, with the same webhook-id, instead of waiting
+// for the lease on it (most of a minute) to run out.
+func TestEventUnderWayAtACrashIsRetriedAtRestart(t *testing.T) {
+	crm := newHangingReceiver(t)
+	g := StartGateway(t, eventsConfig(crm.URL, "[message.received]"))
+	g.Text(Inbound{From: "+15553340101", Body: "hello"})
+	Eventually(t, patience, "the event's first post under way", func() bool { return len(crm.received()) >= 1 })
+	g.Kill()
+	g.Start()
+	restarted := time.Now()
+	// The lease is the post's timeout twice plus 30 s (50 s): well before
+	// it runs out, the event must have come again.
+	Eventually(t, 20*time.Second, "the event posted again soon after the restart", func() bool { return len(crm.received()) >= 2 })
+	got := crm.received()
+	if got[1] != got[0] || got[0] == "" {
+		t.Fatalf("webhook-ids %q: want the same event again", got)
+	}
+	t.Logf("posted again %v after the restart", time.Since(restarted).Round(10*time.Millisecond))
+	g.Settled(t, "+15553340101")
+	if n := len(crm.received()); n != 2 {
+		t.Errorf("the CRM got %d posts, want 2: the one cut off and the one after the restart", n)
+	}
+}
