@@ -37,8 +37,8 @@ func init() { engine.Register("wait", compileWait) }
 //     on_error: no_date                     # the value is empty or not a date
 //
 // An at wait's template renders RFC 3339 (2026-12-24T10:00:00-05:00), or
-// a local "2026-12-24 10:00" or "2026-12-24" (midnight) read in
-// `timezone`. A local time that a daylight-saving change skips is read as
+// a local "2026-12-24 10:00" (seconds optional) or "2026-12-24"
+// (midnight) read in `timezone`. A local time that a daylight-saving change skips is read as
 // far past the change (02:30 → 03:30); one that happens twice is the
 // first. A moment already past goes on at once.
 type Wait struct {
@@ -213,12 +213,13 @@ func ParseOffset(s string) (time.Duration, error) {
 // localDate and localDateTime are the local forms an at wait reads.
 var (
 	localDate     = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})$`)
-	localDateTime = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})[ T]([01]?[0-9]|2[0-3]):([0-5][0-9])$`)
+	localDateTime = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})[ T]([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$`)
 )
 
 // ParseInstant reads the moment an at wait renders: RFC 3339 (its own
-// offset), or "2026-12-24 10:00" (also with a T) or "2026-12-24"
-// (midnight) on the wall clock of loc. A local time that a
+// offset), or "2026-12-24 10:00" (also with a T, or with seconds:
+// "2026-12-24T10:00:00") or "2026-12-24" (midnight) on the wall clock of
+// loc. A local time that a
 // daylight-saving change skips is read as far past the change (02:30 →
 // 03:30); one that happens twice is the first.
 func ParseInstant(s string, loc *time.Location) (time.Time, error) {
@@ -229,9 +230,9 @@ func ParseInstant(s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	var y, mo, d, h, mi int
+	var y, mo, d, h, mi, sec int
 	if m := localDateTime.FindStringSubmatch(s); m != nil {
-		y, mo, d, h, mi = atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4]), atoi(m[5])
+		y, mo, d, h, mi, sec = atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4]), atoi(m[5]), atoi(m[6])
 	} else if m := localDate.FindStringSubmatch(s); m != nil {
 		y, mo, d = atoi(m[1]), atoi(m[2]), atoi(m[3])
 	} else {
@@ -240,7 +241,7 @@ func ParseInstant(s string, loc *time.Location) (time.Time, error) {
 	if check := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC); check.Day() != d || int(check.Month()) != mo {
 		return time.Time{}, fmt.Errorf("%q is not a date: no such day", s)
 	}
-	return onWallClock(y, time.Month(mo), d, TimeOfDay{Hour: h, Minute: mi}, loc), nil
+	return onWallClock(y, time.Month(mo), d, TimeOfDay{Hour: h, Minute: mi}, loc).Add(time.Duration(sec) * time.Second), nil
 }
 
 func atoi(s string) int {
@@ -285,23 +286,33 @@ func NextTimeOfDay(now time.Time, t TimeOfDay, loc *time.Location) time.Time {
 // onWallClock returns the time of day t on the given day in loc. When the
 // clock skips over t that day, time.Date may answer before the change; this
 // returns the time as far past the change instead (02:30 → 03:30), never an
-// hour early.
+// hour early. When t happens twice that day (a clock moved back over it),
+// time.Date answers either, depending on the zone's side of UTC; this
+// returns the first.
 func onWallClock(y int, m time.Month, d int, t TimeOfDay, loc *time.Location) time.Time {
+	y, m, d = time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Date() // d may run past the month
 	at := time.Date(y, m, d, t.Hour, t.Minute, 0, 0, loc)
-	if h, mi, _ := at.Clock(); h == t.Hour && mi == t.Minute {
-		return at
-	}
-	// t does not exist that day: read it with the offsets before and after
-	// the change and keep the later, past the change.
+	// Read t with the offsets before and after a change near it.
 	wall := time.Date(y, m, d, t.Hour, t.Minute, 0, 0, time.UTC)
 	_, before := at.Add(-12 * time.Hour).Zone()
 	_, after := at.Add(12 * time.Hour).Zone()
 	a := wall.Add(-time.Duration(before) * time.Second)
 	b := wall.Add(-time.Duration(after) * time.Second)
-	if b.After(a) {
-		a = b
+	if b.Before(a) {
+		a, b = b, a
 	}
-	return a.In(loc)
+	shows := func(x time.Time) bool {
+		l := x.In(loc)
+		ly, lm, ld := l.Date()
+		return ly == y && lm == m && ld == d && l.Hour() == t.Hour && l.Minute() == t.Minute
+	}
+	switch {
+	case shows(a):
+		return a.In(loc) // the first, when t happens twice
+	case shows(at):
+		return at
+	}
+	return b.In(loc) // t does not exist that day: past the change
 }
 
 // Execute pauses the enrollment until the wait ends.
