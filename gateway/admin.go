@@ -174,16 +174,19 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 		return broadcastError(err)
 	}
 	v := viewBroadcast(b)
-	return c.Status(fiber.StatusAccepted).JSON(startView{Broadcast: b.ID, Status: v.Status, Started: b.Enrolled, Skipped: v.Skipped})
+	return c.Status(fiber.StatusAccepted).JSON(startView{Broadcast: b.ID, Status: v.Status, Total: v.Total, Started: b.Enrolled, Enrolled: b.Enrolled, Skipped: v.Skipped})
 }
 
-// startView is the answer to a manual start: how many contacts it
-// enrolled and skipped (by reason), and the broadcast that did it, which
+// startView is the answer to a manual start: how many contacts it was for,
+// enrolled (Started and Enrolled, the broadcast's word for it) and skipped
+// (by reason), and the broadcast that did it, which
 // GET /api/v1/broadcasts/{id} follows when it was not done by the answer.
 type startView struct {
 	Broadcast string         `json:"broadcast"`
 	Status    string         `json:"status"`
+	Total     int            `json:"total"`
 	Started   int            `json:"started"`
+	Enrolled  int            `json:"enrolled"`
 	Skipped   map[string]int `json:"skipped"`
 }
 

@@ -257,8 +257,9 @@ func TestManualStartAnswersWithCounts(t *testing.T) {
 		t.Fatalf("manual start: %d", code)
 	}
 	skipped, _ := res["skipped"].(map[string]any)
-	if res["started"] != float64(6) || skipped["opted_out"] != float64(1) || res["status"] != "done" || res["broadcast"] == "" {
-		t.Fatalf("manual start answered %v; want 6 started, 1 opted out, the broadcast done", res)
+	if res["started"] != float64(6) || res["enrolled"] != float64(6) || res["total"] != float64(7) || skipped["opted_out"] != float64(1) ||
+		res["status"] != "done" || res["broadcast"] == "" {
+		t.Fatalf("manual start answered %v; want 7 in all, 6 started (enrolled), 1 opted out, the broadcast done", res)
 	}
 	if b := g.broadcast(t, res["broadcast"].(string)); b.Source != "manual" || b.Enrolled != 6 {
 		t.Errorf("the manual start's broadcast: %+v", b)
