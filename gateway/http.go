@@ -149,20 +149,7 @@ func (g *Gateway) webhookError(c *fiber.Ctx, err error) error {
 	code := providers.WebhookStatus(err)
 	g.metrics.webhooks.WithLabelValues(strconv.Itoa(code)).Inc()
 	g.log.Warn().Err(err).Int("status", code).Str("path", c.Path()).Msg("webhook refused")
-	return c.Status(code).SendString(refusal(code))
-}
-
-// refusal is the body of a webhook refused with code.
-func refusal(code int) string {
-	switch code {
-	case fiber.StatusForbidden:
-		return "forbidden: bad or missing signature"
-	case fiber.StatusUnauthorized:
-		return "unauthorized: bad or missing token"
-	case fiber.StatusBadRequest:
-		return "bad request: malformed form"
-	}
-	return "internal error"
+	return c.Status(code).SendString(providers.WebhookRefusal(err))
 }
 
 // webhook handles a request on route r of provider p.

@@ -174,6 +174,15 @@ var (
 	// wrong (Vonage's signed JWT). It wraps ErrSignature, so that it is
 	// one, and is answered 401 instead of 403.
 	ErrUnauthorized = fmt.Errorf("%w: bad or missing bearer token", ErrSignature)
+	// ErrVerifyToken marks a verification handshake (Meta's GET with
+	// hub.verify_token) whose token is missing or is not the one
+	// configured. It wraps ErrSignature, so that it is answered 403, with
+	// a body that says the token does not match.
+	ErrVerifyToken = fmt.Errorf("%w: the verify token does not match", ErrSignature)
+	// ErrNotHandshake marks a request on a verification route that is not
+	// a subscription handshake (no subscribe mode, or no challenge to
+	// answer). It wraps ErrMalformed, so that it is answered 400.
+	ErrNotHandshake = fmt.Errorf("%w: not a subscription handshake", ErrMalformed)
 )
 
 // SendError is a failed send, typed so that callers know whether to retry

@@ -214,3 +214,24 @@ func WebhookStatus(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// WebhookRefusal is the body a webhook is answered with when parsing it
+// returned err (not nil): what is wrong in words the caller may read,
+// after the status's name, e.g. "forbidden: the verify token does not
+// match". It never holds the error's own text, which names numbers and
+// ids.
+func WebhookRefusal(err error) string {
+	switch {
+	case errors.Is(err, ErrVerifyToken):
+		return "forbidden: the verify token does not match"
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized: bad or missing token"
+	case errors.Is(err, ErrSignature):
+		return "forbidden: bad or missing signature"
+	case errors.Is(err, ErrNotHandshake):
+		return "bad request: not a subscription handshake"
+	case errors.Is(err, ErrMalformed):
+		return "bad request: malformed request"
+	}
+	return "internal error"
+}

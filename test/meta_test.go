@@ -86,8 +86,24 @@ func TestMetaWhatsAppCloudAPI(t *testing.T) {
 	if res.StatusCode != 200 || string(b) != "8812" {
 		t.Fatalf("handshake answered %d %q", res.StatusCode, b)
 	}
-	if res, err := http.Get(g.URL + meta.Path + "?hub.mode=subscribe&hub.challenge=8812&hub.verify_token=wrong"); err != nil || res.StatusCode != 403 {
-		t.Fatalf("handshake with a wrong token: %v %v", res, err)
+	// A wrong or missing token is 403 and says so; the right token on a
+	// request that is no handshake is 400.
+	for query, want := range map[string]string{
+		"hub.mode=subscribe&hub.challenge=8812&hub.verify_token=wrong":                            "403 forbidden: the verify token does not match",
+		"hub.mode=subscribe&hub.challenge=8812":                                                   "403 forbidden: the verify token does not match",
+		"hub.mode=subscribe&hub.verify_token=" + url.QueryEscape(metaVerify):                      "400 bad request: not a subscription handshake",
+		"hub.challenge=8812&hub.verify_token=" + url.QueryEscape(metaVerify):                      "400 bad request: not a subscription handshake",
+		"hub.mode=unsubscribe&hub.challenge=8812&hub.verify_token=" + url.QueryEscape(metaVerify): "400 bad request: not a subscription handshake",
+	} {
+		res, err := http.Get(g.URL + meta.Path + "?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if got := fmt.Sprintf("%d %s", res.StatusCode, b); got != want {
+			t.Errorf("handshake ?%s answered %q, want %q", query, got, want)
+		}
 	}
 
 	const ann, bob = "+15551238801", "+15551238802"

@@ -61,3 +61,22 @@ func TestConfigAPIBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// A live provider without a verify token is a warning: Meta's handshake
+// cannot succeed, though sends and webhooks would work.
+func TestConfigWarnsWithoutAVerifyToken(t *testing.T) {
+	cfg, ps := config.Parse("k.yaml", []byte("providers:\n  meta:\n    app_secret: s\n    access_token: a\n    numbers:\n      - { number: \"+15550001234\", phone_number_id: \"1\" }\n"),
+		func(string) (string, bool) { return "", false })
+	if cfg == nil || ps.Err() != nil {
+		t.Fatalf("problems: %v", ps)
+	}
+	var warned []string
+	for _, p := range ps {
+		if p.Warning && strings.Contains(p.Message, "verify_token") {
+			warned = append(warned, p.String())
+		}
+	}
+	if want := "k.yaml:3:5: warning: providers.meta.verify_token is empty"; len(warned) != 1 || !strings.HasPrefix(warned[0], want) {
+		t.Errorf("warnings %q, want one starting %q", warned, want)
+	}
+}

@@ -156,21 +156,30 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 }
 
 // verify answers Meta's handshake: hub.mode=subscribe with our verify
-// token gets hub.challenge back; anything else is refused (403).
+// token gets hub.challenge back. A missing or wrong token is refused first
+// (403, whatever else the request holds); a request with the token that
+// is no subscription handshake (another mode, or no challenge) is
+// malformed (400).
 func (m *Meta) verify(r *providers.Request) (providers.Batch, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil {
-		return providers.Batch{}, fmt.Errorf("meta: verify: %v: %w", err, providers.ErrMalformed)
+		return providers.Batch{}, fmt.Errorf("meta: verify: %v: %w", err, providers.ErrNotHandshake)
 	}
 	q := u.Query()
-	token := q.Get("hub.verify_token")
-	if q.Get("hub.mode") != "subscribe" || m.set.VerifyToken == "" ||
-		subtle.ConstantTimeCompare([]byte(token), []byte(m.set.VerifyToken)) != 1 {
-		return providers.Batch{}, fmt.Errorf("meta: verify: wrong hub.mode or hub.verify_token: %w", providers.ErrSignature)
+	switch token := q.Get("hub.verify_token"); {
+	case m.set.VerifyToken == "":
+		return providers.Batch{}, fmt.Errorf("meta: verify: providers.meta.verify_token is not set, so no handshake can succeed: %w", providers.ErrVerifyToken)
+	case token == "":
+		return providers.Batch{}, fmt.Errorf("meta: verify: no hub.verify_token: %w", providers.ErrVerifyToken)
+	case subtle.ConstantTimeCompare([]byte(token), []byte(m.set.VerifyToken)) != 1:
+		return providers.Batch{}, fmt.Errorf("meta: verify: hub.verify_token is not providers.meta.verify_token: %w", providers.ErrVerifyToken)
+	}
+	if mode := q.Get("hub.mode"); mode != "subscribe" {
+		return providers.Batch{}, fmt.Errorf("meta: verify: hub.mode is %q, not subscribe: %w", mode, providers.ErrNotHandshake)
 	}
 	challenge := q.Get("hub.challenge")
 	if challenge == "" {
-		return providers.Batch{}, fmt.Errorf("meta: verify: no hub.challenge: %w", providers.ErrMalformed)
+		return providers.Batch{}, fmt.Errorf("meta: verify: no hub.challenge: %w", providers.ErrNotHandshake)
 	}
 	return providers.Batch{Answer: challenge}, nil
 }

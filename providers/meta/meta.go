@@ -68,12 +68,16 @@ func init() {
 }
 
 // check checks providers.meta at load: both credentials or neither, an
-// absolute api_base_url, and numbers on WhatsApp with a phone_number_id.
+// absolute api_base_url, a verify token when live (a warning), and numbers
+// on WhatsApp with a phone_number_id.
 func check(c *config.Config, s *config.ProviderSection) config.Problems {
 	var set Settings
 	ps := c.DecodeSection(s, &set)
 	ps = append(ps, providers.CheckCredentials(c, s, set.credentials()...)...)
 	ps = append(ps, providers.CheckAPIBaseURL(c, s, set.APIBaseURL)...)
+	if set.VerifyToken == "" && !providers.LacksCredential(set.credentials()...) {
+		ps = append(ps, c.Warningf(s.Path, "%s.verify_token is empty: Meta's webhook handshake (GET %s) is refused until you set one, so Meta cannot be pointed at keyway", s.Path, Path))
+	}
 	ids := map[string]string{}
 	for i, n := range s.Numbers {
 		path := s.Path + ".numbers[" + itoa(i) + "]"

@@ -105,6 +105,9 @@ type WebhookCase struct {
 	// a part of the error text when it is not 200.
 	Status      int
 	ErrContains string
+	// Refusal, when set, is a part of the body keyway answers a refused
+	// request with (providers.WebhookRefusal), which the caller reads.
+	Refusal string
 	// Messages and Statuses are what the request carries, in order. A
 	// message's Provider defaults to the provider's name; its Fields are
 	// compared only when set.
@@ -291,6 +294,9 @@ func (s Suite) checkWebhook(t *testing.T, p providers.Provider, route providers.
 		}
 		if !strings.Contains(err.Error(), c.ErrContains) {
 			t.Errorf("error %q does not mention %q", err, c.ErrContains)
+		}
+		if body := providers.WebhookRefusal(err); !strings.Contains(body, c.Refusal) {
+			t.Errorf("refused with the body %q, want one that says %q", body, c.Refusal)
 		}
 		if wantStatus == http.StatusBadRequest && errors.Is(err, providers.ErrSignature) {
 			t.Errorf("error %v is both malformed and a signature error", err)
