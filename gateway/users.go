@@ -3,6 +3,8 @@ package gateway
 import (
 	"cmp"
 	"crypto/subtle"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -154,9 +156,32 @@ func (g *Gateway) login(c *fiber.Ctx) error {
 	g.log.Info().Str("remote", c.IP()).Str("user", cmp.Or(name, config.TokenActor)).Msg("dashboard: logged in")
 	c.Cookie(&fiber.Cookie{
 		Name: sessionCookie, Value: id, Path: "/admin", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
-		Secure: strings.HasPrefix(strings.ToLower(g.cfg.Load().Server.PublicURL), "https://"), MaxAge: int(sessionTTL.Seconds()),
+		Secure: g.overHTTPS(c), MaxAge: int(sessionTTL.Seconds()),
 	})
 	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// overHTTPS reports whether the browser reached keyway over HTTPS, so that
+// the session cookie may be marked Secure: the connection is TLS, a proxy
+// in front says so (X-Forwarded-Proto: https), or the request is for the
+// host of an https server.public_url (what the proxy in front serves).
+// Reached over plain HTTP at another address (server.admin_listen on a
+// private network, a tunnel to loopback, a script), a Secure cookie would
+// be refused by the browser or never sent back, and the login would lead
+// nowhere.
+func (g *Gateway) overHTTPS(c *fiber.Ctx) bool {
+	if c.Protocol() == "https" {
+		return true
+	}
+	u, err := url.Parse(g.cfg.Load().Server.PublicURL)
+	if err != nil || !strings.EqualFold(u.Scheme, "https") {
+		return false
+	}
+	host := c.Hostname()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.EqualFold(host, u.Hostname())
 }
 
 func (g *Gateway) logout(c *fiber.Ctx) error {

@@ -71,20 +71,20 @@ func TestDashboardSessionCookieAndCSRF(t *testing.T) {
 		t.Fatalf("wrong token: %d cookies %v", res.StatusCode, res.Cookies())
 	}
 
-	// The right token: a session cookie, HttpOnly, SameSite=Strict and
-	// Secure (public_url is https), and back to where the user was going.
+	// The right token: a session cookie, HttpOnly, SameSite=Strict (and
+	// Secure over HTTPS: TestDashboardCookieSecureOverHTTPS), and back to
+	// where the user was going.
 	res, _ = dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"/admin/contacts"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/contacts" {
 		t.Fatalf("login: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	setCookie := res.Header.Get("Set-Cookie")
-	for _, attr := range []string{"keyway_session=", "HttpOnly", "SameSite=Strict", "Secure", "Path=/admin"} {
+	for _, attr := range []string{"keyway_session=", "HttpOnly", "SameSite=Strict", "Path=/admin"} {
 		if !strings.Contains(strings.ToLower(setCookie), strings.ToLower(attr)) {
 			t.Errorf("session cookie %q lacks %s", setCookie, attr)
 		}
 	}
-	// The cookie is Secure, so the jar would not send it over plain HTTP:
-	// send it by hand, as a browser behind TLS would.
+	// Send the cookie by hand, as a browser would.
 	session := res.Cookies()[0]
 	authed := func(method, path string, form url.Values) (*http.Response, string) {
 		req, _ := http.NewRequest(method, g.URL+path, nil)
@@ -192,4 +192,68 @@ func TestDashboardShowsTheLastRefusedReload(t *testing.T) {
 
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
+
+// The session cookie is Secure when the browser came over HTTPS: through
+// the host of the https public_url, or a proxy that says so. Reached over
+// plain HTTP at another address (admin_listen on a private network, a
+// tunnel, a script on loopback), it is not: a browser refuses a Secure
+// cookie set over plain HTTP, and a client keeps it to itself, so the
+// login would lead back to the login page.
+func TestDashboardCookieSecureOverHTTPS(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	login := func(host string, headers map[string]string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, g.URL+"/admin/login", strings.NewReader(url.Values{"token": {AdminToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if host != "" {
+			req.Host = host
+		}
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		res, err := dashClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login via %q %v: %d", host, headers, res.StatusCode)
+		}
+		return strings.ToLower(res.Header.Get("Set-Cookie"))
+	}
+	if c := login("", nil); !strings.Contains(c, "keyway_session=") || strings.Contains(c, "secure") {
+		t.Errorf("over plain HTTP at %s: %q, want a session cookie that is not Secure", g.URL, c)
+	}
+	u, _ := url.Parse(PublicURL)
+	if c := login(u.Host, nil); !strings.Contains(c, "; secure") {
+		t.Errorf("for the host of the https public_url: %q, want Secure", c)
+	}
+	if c := login("", map[string]string{"X-Forwarded-Proto": "https"}); !strings.Contains(c, "; secure") {
+		t.Errorf("behind a proxy that says https: %q, want Secure", c)
+	}
+
+	// A client that keeps Secure cookies to HTTPS, as most do but Go's
+	// (which makes an exception for loopback), gets its pages.
+	res, _ := dashDo(t, dashClient(t), http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}})
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "keyway_session" && !c.Secure {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatalf("no session cookie a plain-HTTP client would send back: %v", res.Cookies())
+	}
+	req, _ := http.NewRequest(http.MethodGet, g.URL+"/admin/contacts", nil)
+	req.AddCookie(session)
+	res, err := dashClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the contacts page with that cookie: %d", res.StatusCode)
+	}
 }
