@@ -2,7 +2,8 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
+
+	json "github.com/goccy/go-json"
 )
 
 // RecordJSON is the JSON a store writes for the record v (a contact,
@@ -12,6 +13,11 @@ import (
 // PostgreSQL's jsonb refuses U+0000, so every store writes this, and a
 // record reads back the same from each: the NUL marked, not dropped, and
 // nothing else changed.
+//
+// It is encoding/json's output, byte for byte (TestRecordJSONIsEncodingJSONs),
+// written by goccy/go-json, which a profile showed at 2 to 3 times the speed:
+// stores encode and decode records on their write path, bbolt's on its one
+// commit goroutine.
 func RecordJSON(v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -40,4 +46,10 @@ func replaceNUL(raw []byte) []byte {
 		}
 		i = at + len(esc)
 	}
+}
+
+// DecodeRecord decodes a record a store wrote with RecordJSON (or an
+// earlier keyway wrote with encoding/json) into v, as json.Unmarshal does.
+func DecodeRecord(raw []byte, v any) error {
+	return json.Unmarshal(raw, v)
 }

@@ -11,6 +11,7 @@ W=$(mktemp -d /tmp/kb.XXXX); trap 'kill $(jobs -p) 2>/dev/null; rm -rf $W' EXIT
 TOKEN=6789ab6789ab6789ab6789ab6789ab67
 $W/faketwilio -addr 127.0.0.1:18181 > $W/fake.log 2>&1 &
 $W/ceiling -addr 127.0.0.1:18182 -db $W/ceiling.db -maxdelay 1ms > $W/ceil.log 2>&1 &
+CE=$!
 port=18200; names=""
 declare -A PORT PID
 for spec in $KW; do
@@ -44,8 +45,14 @@ for r in $(seq 1 $RUNS); do
   for n in $names ceiling; do
     if [ $n = ceiling ]; then url=http://127.0.0.1:18182/twilio/sms; else url=http://127.0.0.1:${PORT[$n]}/webhooks/twilio; fi
     $W/genbodies -url $url -token $TOKEN -n 400000 -run $r -o $W/b.txt
+    [ $n = ceiling ] && p=$CE || p=${PID[$n]}
+    c0=$(cpu $p)
     o=$(wrk -t2 -c$CONNS -d10s --latency -s $H/twilio.lua $url -- $W/b.txt | grep RESULT)
-    echo "run$r $n $(echo $o | sed -n 's/.* rps=\([0-9.]*\).*p99_ms=\([0-9.]*\).*err_status=\([0-9]*\).*/rps=\1 p99=\2ms err=\3/p') load=$(cut -d' ' -f1 /proc/loadavg)"
-    [ $n = ceiling ] || idle ${PID[$n]}
+    [ $n = ceiling ] || idle $p
+    # CPU per webhook: the server's user+system time from the round's start until it is idle
+    # again (for keyway: the webhooks and their replies' sends), in µs (clock ticks of 10 ms).
+    req=$(echo $o | sed -n 's/.*req=\([0-9]*\).*/\1/p')
+    us=$(( ($(cpu $p) - c0) * 10000 / (req > 0 ? req : 1) ))
+    echo "run$r $n $(echo $o | sed -n 's/.* rps=\([0-9.]*\).*p99_ms=\([0-9.]*\).*err_status=\([0-9]*\).*/rps=\1 p99=\2ms err=\3/p') cpu=${us}us/webhook load=$(cut -d' ' -f1 /proc/loadavg)"
   done
 done

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -64,5 +63,5 @@ func decodeValue(stored []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(raw, v)
+	return engine.DecodeRecord(raw, v)
 }

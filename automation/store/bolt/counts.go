@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 
 	"github.com/keyway-sms/keyway/automation/engine"
@@ -117,7 +116,7 @@ func indexCounts(t *boltTx) error {
 			return nil
 		}
 		var e engine.Enrollment
-		if err := json.Unmarshal(raw, &e); err != nil {
+		if err := engine.DecodeRecord(raw, &e); err != nil {
 			return fmt.Errorf("bolt: count open handoffs: enrollment %q: %w", k, err)
 		}
 		if e.Status == engine.EnrollmentHandoff && e.Handoff != nil {

@@ -2,7 +2,6 @@ package mem
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -94,7 +93,7 @@ func memEncode(v any, what string) ([]byte, error) {
 
 func memDecode[T any](raw []byte, what string) (*T, error) {
 	v := new(T)
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := engine.DecodeRecord(raw, v); err != nil {
 		return nil, fmt.Errorf("mem: decode %s: %w", what, err)
 	}
 	return v, nil

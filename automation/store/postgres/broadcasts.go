@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -91,7 +90,7 @@ func (t *pgTx) listBroadcasts(what, q string, args ...any) ([]*broadcast.Broadca
 			return nil, fmt.Errorf("postgres: %s: %w", what, err)
 		}
 		var b broadcast.Broadcast
-		if err := json.Unmarshal(raw, &b); err != nil {
+		if err := engine.DecodeRecord(raw, &b); err != nil {
 			return nil, fmt.Errorf("postgres: %s: decode broadcast: %w", what, err)
 		}
 		b.Counts = broadcast.Counts{Sent: int(c[0]), Delivered: int(c[1]), Failed: int(c[2]), Replied: int(c[3])}

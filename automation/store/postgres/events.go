@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -38,7 +37,7 @@ func (t *pgTx) eventDelivery(id string, lock bool) (*engine.EventDelivery, error
 		return nil, fmt.Errorf("postgres: read event %q: %w", id, err)
 	}
 	var d engine.EventDelivery
-	if err := json.Unmarshal(raw, &d); err != nil {
+	if err := engine.DecodeRecord(raw, &d); err != nil {
 		return nil, fmt.Errorf("postgres: decode event %q: %w", id, err)
 	}
 	d.Body = body

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -215,7 +214,7 @@ func (t *pgTx) keptMessage(id string) (m *engine.Message, ok bool, err error) {
 	return m, true, nil
 }
 
-func decodeJSON(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+func decodeJSON(raw []byte, v any) error { return engine.DecodeRecord(raw, v) }
 
 // keptSend returns the queue entry of message id as PrefetchSends kept
 // it (nil: not queued); ok is false when it keeps none.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -69,7 +68,7 @@ func (t *pgTx) getJSON(v any, what, name, sql string, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("postgres: read %s %q: %w", what, name, err)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := engine.DecodeRecord(raw, v); err != nil {
 		return fmt.Errorf("postgres: decode %s %q: %w", what, name, err)
 	}
 	return nil
@@ -89,7 +88,7 @@ func listJSON[T any](t *pgTx, what string, sql string, args ...any) ([]*T, error
 			return nil, fmt.Errorf("postgres: list %s: %w", what, err)
 		}
 		v := new(T)
-		if err := json.Unmarshal(raw, v); err != nil {
+		if err := engine.DecodeRecord(raw, v); err != nil {
 			return nil, fmt.Errorf("postgres: decode %s: %w", what, err)
 		}
 		out = append(out, v)
