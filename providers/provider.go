@@ -96,6 +96,15 @@ type Status struct {
 	// opted out there (Twilio error 21610); the provider sets it from its
 	// own codes, so that no one else needs to know them.
 	OptedOut bool
+	// MarketingOptOut says the provider refused the message because the
+	// recipient stopped messages that do not answer its own (Meta 131050);
+	// keyway then stops sending the contact anything that is not an
+	// answer, as it does when a send is refused so (SendError).
+	MarketingOptOut bool
+	// OutsideWindow says the provider refused a free-form message outside
+	// the WhatsApp 24-hour window (Meta 131047, Twilio 63016): keyway
+	// closes the recipient's window, unless it has written since.
+	OutsideWindow bool
 	// MessageID is keyway's id of the message, when the report carries it
 	// (the status callback keyway asks for has it in its query as msg).
 	MessageID string

@@ -283,3 +283,62 @@ func TestDevModeIsPerProvider(t *testing.T) {
 		t.Errorf("the start log should name Vonage alone as in dev mode:\n%s", logs)
 	}
 }
+
+// A rejected status records Vonage's code and words on the message; 1050
+// (a barred number) also stops what does not answer the contact, as
+// WhatsApp's marketing opt-out does, so a manual start to it sends nothing.
+func TestVonageRejectedStatus(t *testing.T) {
+	t.Parallel()
+	api := fakes.NewVonage(t, vonageKey, vonageSecret)
+	g := StartGateway(t, vonageSection(api)+vonageAutomations+`  - id: promo
+    steps:
+      - { type: reply, text: "Deal of the week" }
+`)
+	const fay = "+447700900505"
+	in := vonageInbound("55555555-0000-4000-8000-000000000001", fay, "JOIN")
+	if code := postVonage(t, g, vonage.InboundPath, signedVonage(in), in); code != http.StatusOK {
+		t.Fatalf("inbound answered %d", code)
+	}
+	Eventually(t, patience, "the answer recorded as sent", func() bool {
+		for _, m := range storedMessages(t, g, fay) {
+			if m.Direction == "out" {
+				return m.ProviderID != "" && m.Status == "sent"
+			}
+		}
+		return false
+	})
+	s := api.Sent()[0]
+	st := strings.Replace(vonageStatus(s, "rejected"), `}}`, `},"error":{"type":"https://developer.nexmo.com/api-errors/messages-olympus#1050","title":1050,`+
+		`"detail":"Number barred - the number is barred and may not receive messages","instance":"bf0ca0bf927b3b52e3cb03217e1a1ddf"}}`, 1)
+	if code := postVonage(t, g, vonage.StatusPath, signedVonage(st), st); code != http.StatusOK {
+		t.Fatalf("status answered %d", code)
+	}
+	var got struct {
+		Messages []struct {
+			Direction string `json:"direction"`
+			Status    string `json:"status"`
+			ErrorCode int    `json:"error_code"`
+			Error     string `json:"error"`
+		}
+	}
+	Eventually(t, patience, "the answer recorded as failed with Vonage's code", func() bool {
+		g.Admin(http.MethodGet, "/api/v1/contacts/"+fay+"/messages", nil, &got)
+		return len(got.Messages) == 2 && got.Messages[0].Status == "failed"
+	})
+	if m := got.Messages[0]; m.ErrorCode != 1050 || !strings.Contains(m.Error, "Number barred") {
+		t.Errorf("failed answer %+v, want code 1050 and Vonage's words", m)
+	}
+
+	startBy(t, g, "promo", fay)
+	Eventually(t, patience, "the promotion suppressed", func() bool {
+		for _, m := range storedMessages(t, g, fay) {
+			if m.Body == "Deal of the week" {
+				return m.Status == "suppressed"
+			}
+		}
+		return false
+	})
+	if n := len(api.SentTo(strings.TrimPrefix(fay, "+"))); n != 1 {
+		t.Errorf("%d texts sent to Fay, want the answer alone", n)
+	}
+}

@@ -72,6 +72,67 @@ func TestStatusOptsOutOnTheProvidersFlagNotItsCode(t *testing.T) {
 	}
 }
 
+// A failed status that says the recipient stopped messages that are not
+// answers, or that the WhatsApp window was closed, acts on the contact as
+// the same refusal of a send does, on the provider's flags alone: a
+// marketing opt-out of a forward stops nothing, and a window the contact
+// opened again after the message was queued stays open.
+func TestStatusRefusalsActOnTheContact(t *testing.T) {
+	const phone = "+15550007002"
+	queued := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name        string
+		status      providers.Status
+		purpose     engine.Purpose
+		wroteAt     time.Time
+		noMarketing bool
+		windowOpen  bool
+	}{
+		{"marketing opt-out", providers.Status{Status: "failed", ErrorCode: 77, MarketingOptOut: true}, engine.PurposeReply, queued.Add(-time.Hour), true, true},
+		{"marketing opt-out of a forward", providers.Status{Status: "failed", MarketingOptOut: true}, engine.PurposeForward, queued.Add(-time.Hour), false, true},
+		{"a code without the flag", providers.Status{Status: "failed", ErrorCode: 131050}, engine.PurposeReply, queued.Add(-time.Hour), false, true},
+		{"outside the window", providers.Status{Status: "failed", ErrorCode: 78, OutsideWindow: true}, engine.PurposeReply, queued.Add(-time.Hour), false, false},
+		{"outside the window of staff", providers.Status{Status: "failed", OutsideWindow: true}, engine.PurposeForward, queued.Add(-time.Hour), false, false},
+		{"outside the window, but the contact wrote since", providers.Status{Status: "failed", OutsideWindow: true}, engine.PurposeReply, queued.Add(time.Minute), false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := mem.NewMemStore()
+			e := engine.New(store, compileSet(t, "automations: []\n"), engine.Options{Logger: zerolog.Nop()})
+			err := store.Update(ctx, func(tx engine.Tx) error {
+				c := &engine.Contact{Phone: phone, LastInbound: map[string]time.Time{config.ChannelWhatsApp: tt.wroteAt}}
+				if err := tx.PutContact(c); err != nil {
+					return err
+				}
+				return tx.PutMessage(&engine.Message{
+					ID: "m1", Direction: engine.Outbound, Kind: engine.KindText, Purpose: tt.purpose,
+					Channel: config.ChannelWhatsApp, Contact: phone, From: "+15005550006", To: []string{phone},
+					Status: engine.StatusSent, Provider: "engtest", ProviderID: "X1", CreatedAt: queued,
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.status.ProviderID = "X1"
+			if found, err := e.UpdateStatus(ctx, "engtest", tt.status, ""); err != nil || !found {
+				t.Fatalf("UpdateStatus = %v, %v", found, err)
+			}
+			_ = store.View(ctx, func(tx engine.Tx) error {
+				c, err := tx.Contact(phone)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, open := c.LastInbound[config.ChannelWhatsApp]
+				if c.NoMarketing != tt.noMarketing || open != tt.windowOpen || c.OptedOut {
+					t.Errorf("no marketing %v, window open %v, opted out %v; want %v, %v, false", c.NoMarketing, open, c.OptedOut, tt.noMarketing, tt.windowOpen)
+				}
+				return nil
+			})
+		})
+	}
+}
+
 // Sender numbers come from any provider's section: replies go from them
 // and steps naming them draw no warning.
 func TestSenderNumbersOfAnyProvider(t *testing.T) {

@@ -25,7 +25,8 @@ var statusRank = map[MessageStatus]int{
 // own record still lands), else the one with the provider's id. It
 // reports false when no such message is stored. A report that the
 // recipient opted out at the provider (Status.OptedOut) opts that contact
-// out everywhere.
+// out everywhere; one of a marketing opt-out or of the WhatsApp window
+// acts as the same refusal of a send does (see applyRefusal).
 func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.Status, msgID string) (bool, error) {
 	if msgID != "" {
 		s.MessageID = msgID
@@ -79,14 +80,37 @@ func (e *Engine) applyStatus(x *unitOfWork, provider string, s providers.Status,
 			return err
 		}
 	}
-	if !s.OptedOut || m.Purpose == PurposeForward || len(m.To) != 1 {
+	return e.applyRefusal(x, s, m)
+}
+
+// applyRefusal acts inside x on what a status report s says of its
+// recipient, as the outbox does for a send refused so: opted out at the
+// provider opts the contact out everywhere; a marketing opt-out stops
+// what is not an answer to it; outside the WhatsApp window closes the
+// recipient's window, unless it wrote since m was queued. An opt-out on a
+// forward opts out nobody: the staff member refused it, not the customer.
+func (e *Engine) applyRefusal(x *unitOfWork, s providers.Status, m *Message) error {
+	forward := m.Purpose == PurposeForward
+	if act := s.OutsideWindow || (!forward && (s.OptedOut || s.MarketingOptOut)); !act || len(m.To) != 1 {
 		return nil
 	}
 	t, err := x.turn(m.To[0])
 	if err != nil {
 		return err
 	}
-	return e.optOutContact(t, "the provider reported the contact opted out")
+	if s.OutsideWindow {
+		if last, ok := t.contact.LastInbound[m.Channel]; ok && !last.After(m.CreatedAt) {
+			delete(t.contact.LastInbound, m.Channel)
+		}
+	}
+	switch {
+	case forward:
+	case s.OptedOut:
+		return e.optOutContact(t, "the provider reported the contact opted out")
+	case s.MarketingOptOut:
+		t.contact.NoMarketing = true
+	}
+	return nil
 }
 
 // statusMessage finds the message a status report is about.

@@ -141,6 +141,16 @@ func TestHarness(t *testing.T) {
 			}, ",")),
 			Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "sent"}, {ProviderID: "wamid.o1", Status: "delivered"}, {ProviderID: "wamid.o1", Status: "read"},
 				{ProviderID: "wamid.o2", Status: "failed", ErrorCode: 131026, ErrorMessage: "Message undeliverable: Message Undeliverable."}}},
+		{Label: "failed statuses say what their codes mean", Source: "Meta WhatsApp Cloud API docs, Webhooks > Status messages (failed, errors[]); Support > Error codes", Path: meta.Path,
+			Body: hook("", strings.Join([]string{
+				`{"id":"wamid.o3","status":"failed","timestamp":"1683229476","recipient_id":"16315551181","errors":[{"code":131050,"title":"Marketing messages stopped","message":"Marketing messages stopped","error_data":{"details":"The recipient stopped marketing messages from this business."}}]}`,
+				`{"id":"wamid.o4","status":"failed","timestamp":"1683229477","recipient_id":"16315551181","errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message","error_data":{"details":"More than 24 hours since the customer last wrote."}}]}`,
+			}, ",")),
+			Statuses: []providers.Status{
+				{ProviderID: "wamid.o3", Status: "failed", ErrorCode: 131050, MarketingOptOut: true,
+					ErrorMessage: "Marketing messages stopped: The recipient stopped marketing messages from this business."},
+				{ProviderID: "wamid.o4", Status: "failed", ErrorCode: 131047, OutsideWindow: true,
+					ErrorMessage: "Re-engagement message: More than 24 hours since the customer last wrote."}}},
 		{Label: "fifty messages and a status in one POST", Path: meta.Path, Body: hook(strings.Join(fifty, ","), `{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`),
 			Messages: fiftyIn, Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "delivered"}}},
 		{Label: "message without id", Path: meta.Path, Body: hook(`{"from":"16315551181","type":"text","text":{"body":"x"}}`, ""), Status: http.StatusBadRequest},

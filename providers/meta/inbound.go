@@ -142,17 +142,34 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 				if s.ID == "" || s.Status == "" {
 					return providers.Batch{}, fmt.Errorf("meta: status: id and status are required: %w", providers.ErrMalformed)
 				}
-				st := providers.Status{ProviderID: s.ID, Status: s.Status}
-				if len(s.Errors) > 0 {
-					e := s.Errors[0]
-					st.ErrorCode = e.Code
-					st.ErrorMessage = strings.TrimSpace(e.Title + ": " + firstNonEmpty(e.ErrorData.Details, e.Message))
-				}
-				b.Statuses = append(b.Statuses, st)
+				b.Statuses = append(b.Statuses, statusOf(s))
 			}
 		}
 	}
 	return b, nil
+}
+
+// statusOf is keyway's view of a status: a failed one carries the code
+// of its first error and says what the codes of all of them mean (the
+// same codes as a send's answer: 131050 a marketing opt-out, 131047
+// outside the window).
+func statusOf(s status) providers.Status {
+	st := providers.Status{ProviderID: s.ID, Status: s.Status}
+	if len(s.Errors) == 0 {
+		return st
+	}
+	e := s.Errors[0]
+	st.ErrorCode = e.Code
+	st.ErrorMessage = strings.TrimSpace(e.Title + ": " + firstNonEmpty(e.ErrorData.Details, e.Message))
+	for _, e := range s.Errors {
+		switch e.Code {
+		case codeMarketingOptOut:
+			st.MarketingOptOut = true
+		case codeOutsideWindow:
+			st.OutsideWindow = true
+		}
+	}
+	return st
 }
 
 // verify answers Meta's handshake: hub.mode=subscribe with our verify

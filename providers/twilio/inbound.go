@@ -213,6 +213,7 @@ func (t *Twilio) ParseStatus(r *providers.Request) (providers.Status, error) {
 		}
 	}
 	st.OptedOut = st.ErrorCode == codeOptedOut
+	st.OutsideWindow = st.ErrorCode == codeOutsideWindow
 	return st, nil
 }
 

@@ -36,6 +36,11 @@ const sendTimeout = 15 * time.Second
 // sender: "Attempt to send to unsubscribed recipient".
 const codeOptedOut = 21610
 
+// codeOutsideWindow is Twilio's error for a free-form WhatsApp message
+// outside the 24-hour window, reported in the status callback: "Failed to
+// send freeform message because you are outside the allowed window".
+const codeOutsideWindow = 63016
+
 // Twilio is the Twilio provider. It is safe for concurrent use.
 type Twilio struct {
 	dev        bool

@@ -68,7 +68,11 @@ func TestHarness(t *testing.T) {
 		return providers.Status{ProviderID: uuid, Status: s, MessageID: "msg_01J"}
 	}
 	rejected := st("failed")
-	rejected.ErrorCode, rejected.ErrorMessage = 1050, "Number barred - the number you are trying to submit to is blacklisted"
+	rejected.ErrorCode, rejected.ErrorMessage, rejected.MarketingOptOut = 1050, "Number barred - the number you are trying to submit to is blacklisted", true
+	invalid := st("failed")
+	invalid.ErrorCode, invalid.ErrorMessage = 1040, "Invalid message - the Platform was unable to process your request"
+	unreachable := st("undelivered")
+	unreachable.ErrorCode, unreachable.ErrorMessage = 1100, "Communication failed"
 	shortCode := strings.Replace(inboundSMS, `"to":"447700900000"`, `"to":"55123"`, 1)
 	shortIn := in
 	shortIn.To = "55123"
@@ -94,6 +98,12 @@ func TestHarness(t *testing.T) {
 		{Label: "rejected with an error", Source: "Vonage Messages API reference, Message status webhook, error object (type, title, detail, instance)", Path: vonage.StatusPath,
 			Body:     statusOf("rejected", `{"type":"https://developer.nexmo.com/api-errors/messages-olympus#1050","title":1050,"detail":"Number barred - the number you are trying to submit to is blacklisted","instance":"bf0ca0bf927b3b52e3cb03217e1a1ddf"}`),
 			Statuses: []providers.Status{rejected}},
+		{Label: "rejected with another code records it", Path: vonage.StatusPath,
+			Body:     statusOf("rejected", `{"type":"https://developer.nexmo.com/api-errors/messages-olympus#1040","title":1040,"detail":"Invalid message - the Platform was unable to process your request","instance":"bf0ca0bf927b3b52e3cb03217e1a1ddf"}`),
+			Statuses: []providers.Status{invalid}},
+		{Label: "undeliverable with a code in a string title", Path: vonage.StatusPath,
+			Body:     statusOf("undeliverable", `{"type":"https://developer.nexmo.com/api-errors/messages-olympus#1100","title":"1100","detail":"Communication failed"}`),
+			Statuses: []providers.Status{unreachable}},
 		{Label: "status without status", Path: vonage.StatusPath, Body: strings.Replace(statusOf("delivered", ""), `"status":"delivered",`, "", 1), Status: http.StatusBadRequest, ErrContains: "no status"},
 	}
 
@@ -120,8 +130,8 @@ func TestHarness(t *testing.T) {
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 402, CheckCode: true, ErrContains: "balance"},
 		{Label: "invalid number", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1040", "Invalid message", "The Platform was unable to process your request, e.g. an unrecognised number prefix.")},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1040, CheckCode: true, ErrContains: "Invalid message"},
-		{Label: "number barred", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1050", "Number barred", "The number you are trying to submit to is blacklisted.")},
-			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1050, CheckCode: true, ErrContains: "Number barred"},
+		{Label: "number barred stops messages that are not answers", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1050", "Number barred", "The number you are trying to submit to is blacklisted.")},
+			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.MarketingOptOut, Status: 422, Code: 1050, CheckCode: true, ErrContains: "Number barred"},
 		{Label: "code 1000 is throttling whatever the status", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1000", "Throttled", "You have exceeded the submission capacity allowed on this account.")},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Throttled, Status: 422, Code: 1000, CheckCode: true},
 		{Label: "throttled", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(429, "https://developer.vonage.com/api-errors/#throttled", "Rate Limit Hit", "Please wait, then retry your request")},
@@ -136,10 +146,9 @@ func TestHarness(t *testing.T) {
 	}
 	providertest.Run(t, providertest.Suite{New: build, Sign: sign, SignatureHeader: "Authorization", Webhooks: webhooks, Sends: sends,
 		Lacks: map[providertest.Kind]string{
-			providertest.KindMedia:                              "keyway takes Vonage SMS only; an MMS is ignored",
-			providertest.KindSendMedia:                          "keyway sends through Vonage on SMS only",
-			providertest.SendKind(providertest.OptedOut):        "no Vonage send error is read as an opt-out; STOP arrives as text and keyway handles it",
-			providertest.SendKind(providertest.MarketingOptOut): "Vonage SMS has no opt-out of marketing messages only",
-			providertest.SendKind(providertest.OutsideWindow):   "SMS has no WhatsApp window",
+			providertest.KindMedia:                            "keyway takes Vonage SMS only; an MMS is ignored",
+			providertest.KindSendMedia:                        "keyway sends through Vonage on SMS only",
+			providertest.SendKind(providertest.OptedOut):      "no Vonage send error is read as an opt-out; STOP arrives as text and keyway handles it",
+			providertest.SendKind(providertest.OutsideWindow): "SMS has no WhatsApp window",
 		}})
 }

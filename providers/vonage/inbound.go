@@ -154,7 +154,10 @@ func (v *Vonage) parseInbound(body []byte) (providers.Batch, error) {
 	return providers.Batch{Messages: []providers.Inbound{in}}, nil
 }
 
-// parseStatus parses a message status, with its error code when it has one.
+// parseStatus parses a message status, with its error code when it has
+// one: a rejected message's code is recorded, and 1050 (a barred number)
+// stops messages that are not answers to the contact, as the same code
+// does in a send's answer.
 func (v *Vonage) parseStatus(body []byte) (providers.Batch, error) {
 	var s status
 	if err := json.Unmarshal(body, &s); err != nil {
@@ -172,6 +175,7 @@ func (v *Vonage) parseStatus(body []byte) (providers.Batch, error) {
 	}
 	if s.Error != nil {
 		st.ErrorCode = errorCode(s.Error.Type, s.Error.Title)
+		st.MarketingOptOut = st.ErrorCode == codeBarred
 		st.ErrorMessage = s.Error.Detail
 		if st.ErrorMessage == "" {
 			st.ErrorMessage = strings.Trim(string(s.Error.Title), `"`)

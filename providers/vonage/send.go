@@ -32,16 +32,21 @@ type message struct {
 // a problem's title when it is a number (status webhooks) or from the
 // "#code" fragment of its type URL (send answers, whose title is words).
 //
-// An opted-out recipient is not a send error on the Messages API: Vonage
-// takes the send (202) and reports it later as a rejected status with an
-// error (Vonage Opt-out Assist, "Messaging Opted-out Numbers",
-// https://developer.vonage.com/en/opt-out-assist/guides/messaging-opted-out-numbers).
-// keyway records that status as failed with its code; it opts the contact
-// out from the contact's own STOP, which Vonage passes on.
+// A recipient who opted out at Vonage (Opt-out Assist, "Messaging
+// Opted-out Numbers",
+// https://developer.vonage.com/en/opt-out-assist/guides/messaging-opted-out-numbers)
+// is not refused by the send: Vonage takes it (202) and reports it later as
+// a rejected status with an error. keyway opts the contact out from the
+// contact's own STOP, which Vonage passes on.
 const (
 	// codeThrottled: the account's submission capacity is exceeded; wait
 	// and retry. Throttling whatever the HTTP status says.
 	codeThrottled = 1000
+	// codeBarred: the recipient's number is barred and may not receive
+	// messages. Like WhatsApp's marketing opt-out, keyway stops sending it
+	// what does not answer its own messages, and fails the message with
+	// the code; an answer to the contact is still tried.
+	codeBarred = 1050
 )
 
 // problem is Vonage's error answer (RFC 7807 problem details).
@@ -54,9 +59,10 @@ type problem struct {
 // Send posts o to {api_base_url}/v1/messages with HTTP basic auth and
 // returns the message_uuid Vonage answers 202 with. keyway's id goes as
 // client_ref, which Vonage's status webhooks carry back. Errors are
-// *providers.SendError: 429 or code 1000 is throttled (retried with backoff), 5xx and
-// network errors are retried, any other answer fails the message with
-// Vonage's code. Choices arrive already written into the body as numbered
+// *providers.SendError: 429 or code 1000 is throttled (retried with
+// backoff), code 1050 (a barred number) stops messages that are not
+// answers to the contact, 5xx and network errors are retried, any other
+// answer fails the message with Vonage's code. Choices arrive already written into the body as numbered
 // lines (SMS has no buttons). In dev mode nothing is sent.
 func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	masked := config.MaskAddress(o.To)
@@ -114,6 +120,8 @@ func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error)
 	switch {
 	case res.StatusCode == http.StatusTooManyRequests, se.Code == codeThrottled:
 		se.Throttled, se.Retryable = true, true
+	case se.Code == codeBarred:
+		se.MarketingOptOut = true
 	case res.StatusCode >= 500:
 		se.Retryable = true
 	}
