@@ -261,3 +261,61 @@ func TestBroadcastCancelWithEndSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("%d enrollments ended, want %d", ended, len(contacts))
 	}
 }
+
+// On PostgreSQL with two processes, the one ending a canceled broadcast's
+// enrollments is killed mid-way: the other ends the rest once the lease
+// has expired, each enrollment once.
+func TestPostgresCancelWithEndTakenOverWhenItsProcessDies(t *testing.T) {
+	gs := startShared(t, 2, crashWaitConfig)
+	owner, other := gs[0], gs[1]
+	contacts := crashContacts(2000)
+	b := owner.startBroadcast(t, map[string]any{"automation": "promo", "contacts": contacts})
+	Eventually(t, 2*patience, "the broadcast enrolled", func() bool { return other.broadcast(t, b.ID).Status == "done" })
+
+	target := 1 + rand.IntN(len(contacts)/2)
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		req, _ := http.NewRequest(http.MethodDelete, owner.URL+"/api/v1/broadcasts/"+b.ID+"?end=true", nil)
+		req.Header.Set("Authorization", "Bearer "+AdminToken)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	Eventually(t, patience, "the ending under way", func() bool {
+		v := other.broadcast(t, b.ID)
+		return v.Ended >= target || (v.EndStarted && !v.Ending)
+	})
+	owner.Kill()
+	<-answered
+	// The killed process's lease holds the broadcast for a while: what the
+	// other shows now is where the ending stood at the kill.
+	killed := other.broadcast(t, b.ID)
+	if !killed.Ending || killed.Ended >= len(contacts) {
+		t.Fatalf("killed at %d of %d ended, ending %v: the kill landed after the ending, make it bigger", killed.Ended, len(contacts), killed.Ending)
+	}
+	start := time.Now()
+	Eventually(t, 2*patience, "the other process finished the ending", func() bool {
+		v := other.broadcast(t, b.ID)
+		return v.EndStarted && !v.Ending
+	})
+	t.Logf("killed at %d of %d ended; the other process finished %v later", killed.Ended, len(contacts), time.Since(start).Round(time.Second))
+	if v := other.broadcast(t, b.ID); v.Ended != len(contacts) {
+		t.Errorf("broadcast %+v: want every one of its %d enrollments ended once", v, len(contacts))
+	}
+	var res struct {
+		Enrollments []Enrollment `json:"enrollments"`
+	}
+	if code := other.Admin(http.MethodGet, "/api/v1/enrollments?automation=promo&limit="+strconv.Itoa(2*len(contacts)), nil, &res); code != http.StatusOK {
+		t.Fatalf("enrollments: %d", code)
+	}
+	ended := 0
+	for _, en := range res.Enrollments {
+		if en.Status == "ended" && en.EndReason == "the broadcast was canceled" {
+			ended++
+		}
+	}
+	if ended != len(contacts) || len(res.Enrollments) != len(contacts) {
+		t.Errorf("%d of %d enrollments ended by the cancel, want all %d", ended, len(res.Enrollments), len(contacts))
+	}
+}

@@ -68,3 +68,40 @@ func TestEventUnderWayAtACrashIsRetriedAtRestart(t *testing.T) {
 		t.Errorf("the CRM got %d posts, want 2: the one cut off and the one after the restart", n)
 	}
 }
+
+// On PostgreSQL, a process killed while it posts an event leaves the
+// event to its lease: another process, under another name, does not post
+// it meanwhile, and the process started again under the killed one's
+// KEYWAY_INSTANCE posts it at once.
+func TestPostgresEventUnderWayRetriedByItsInstanceAtRestart(t *testing.T) {
+	crm := newHangingReceiver(t)
+	gs := startShared(t, 2, eventsConfig(crm.URL, "[message.received]"))
+	poster, other := gs[0], gs[1]
+	other.Kill() // so that the event is poster's to post
+	poster.Text(Inbound{From: "+15553340102", Body: "hello"})
+	Eventually(t, patience, "the event's first post under way", func() bool { return len(crm.received()) >= 1 })
+	poster.Kill()
+
+	other.Start() // node1: not the name that holds the lease
+	// Each process looks for due events every second: node1, up again,
+	// has looked a few times by the time a webhook it handles is settled.
+	other.Text(Inbound{From: "+15553340103", Body: "meanwhile"})
+	Eventually(t, patience, "node1's own event", func() bool { return len(crm.received()) >= 2 })
+	other.Settled(t, "+15553340103")
+	for _, id := range crm.received()[1:] {
+		if id == crm.received()[0] {
+			t.Fatalf("node1 posted the event node0 holds under its lease: %q", crm.received())
+		}
+	}
+
+	poster.Start() // node0 again
+	Eventually(t, 20*time.Second, "node0 posting its event again soon after its restart", func() bool {
+		n := 0
+		for _, id := range crm.received() {
+			if id == crm.received()[0] {
+				n++
+			}
+		}
+		return n >= 2
+	})
+}
