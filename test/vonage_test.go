@@ -1,11 +1,17 @@
 package test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyway-sms/keyway/providers/vonage"
 	"github.com/keyway-sms/keyway/test/fakes"
@@ -70,6 +76,20 @@ func signedVonage(body string) string {
 	return vonage.Sign(vonageSigSecret, []byte(body), time.Now())
 }
 
+// vonageJWT is a bearer JWT over body signed with method and key, its
+// payload_hash the body's, with claims besides: for the tokens keyway must
+// refuse although their hash is right.
+func vonageJWT(t *testing.T, method jwt.SigningMethod, key any, body string, claims jwt.MapClaims) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(body))
+	claims["payload_hash"] = hex.EncodeToString(sum[:])
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + s
+}
+
 // Vonage SMS end to end through the binary: JWT-signed webhooks, a keyword
 // answered through the Messages API with basic auth, statuses, and refused
 // webhooks storing nothing.
@@ -82,7 +102,17 @@ func TestVonageSMS(t *testing.T) {
 	// Refused: no JWT, a JWT signed with another secret, and a good JWT
 	// over another body (its payload_hash does not match). 401, nothing stored.
 	bad := vonageInbound("11111111-0000-4000-8000-000000000001", eve, "JOIN")
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
 	for label, auth := range map[string]string{
+		"alg none":        vonageJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, bad, jwt.MapClaims{"iat": now.Unix()}),
+		"RS256":           vonageJWT(t, jwt.SigningMethodRS256, rsaKey, bad, jwt.MapClaims{"iat": now.Unix()}),
+		"HS512":           vonageJWT(t, jwt.SigningMethodHS512, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Unix()}),
+		"expired":         vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}),
+		"not valid yet":   vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Unix(), "nbf": now.Add(time.Hour).Unix()}),
 		"no JWT":          "",
 		"wrong secret":    vonage.Sign("not-the-secret", []byte(bad), time.Now()),
 		"other body":      signedVonage(bad + " "),

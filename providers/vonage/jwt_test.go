@@ -1,6 +1,8 @@
 package vonage_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,9 +16,10 @@ import (
 	"github.com/keyway-sms/keyway/providers/vonage"
 )
 
-// A webhook JWT is refused with 401 when it is expired, issued in the
-// future, signed with another secret or with another algorithm, or carries
-// no payload_hash; one with the right secret and hash is taken.
+// A webhook JWT is refused with 401 when it is expired, not valid yet,
+// issued in the future, signed with another secret or with another
+// algorithm (HS512, RS256, none), or carries no payload_hash; one with the
+// right secret and hash is taken, with or without exp and nbf.
 func TestJWTChecks(t *testing.T) {
 	body := []byte(inboundSMS)
 	sum := sha256.Sum256(body)
@@ -30,6 +33,10 @@ func TestJWTChecks(t *testing.T) {
 		return "Bearer " + s
 	}
 	hs := func(secret string, c jwt.MapClaims) string { return token(jwt.SigningMethodHS256, []byte(secret), c) }
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		label, auth string
 		ok          bool
@@ -39,7 +46,11 @@ func TestJWTChecks(t *testing.T) {
 		{"expired", hs(sigSecret, jwt.MapClaims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix(), "payload_hash": hash}), false},
 		{"issued in the future", hs(sigSecret, jwt.MapClaims{"iat": now.Add(time.Hour).Unix(), "payload_hash": hash}), false},
 		{"another secret", hs("not-the-secret", jwt.MapClaims{"iat": now.Unix(), "payload_hash": hash}), false},
+		{"good, with nbf behind", hs(sigSecret, jwt.MapClaims{"iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "payload_hash": hash}), true},
+		{"not valid yet (nbf ahead)", hs(sigSecret, jwt.MapClaims{"iat": now.Unix(), "nbf": now.Add(time.Hour).Unix(), "payload_hash": hash}), false},
+		{"exp not a number", hs(sigSecret, jwt.MapClaims{"iat": now.Unix(), "exp": "tomorrow", "payload_hash": hash}), false},
 		{"HS512", token(jwt.SigningMethodHS512, []byte(sigSecret), jwt.MapClaims{"iat": now.Unix(), "payload_hash": hash}), false},
+		{"RS256", token(jwt.SigningMethodRS256, rsaKey, jwt.MapClaims{"iat": now.Unix(), "payload_hash": hash}), false},
 		{"alg none", token(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, jwt.MapClaims{"iat": now.Unix(), "payload_hash": hash}), false},
 		{"no payload_hash", hs(sigSecret, jwt.MapClaims{"iat": now.Unix()}), false},
 		{"not bearer", "Basic " + hash, false},
