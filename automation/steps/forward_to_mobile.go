@@ -28,7 +28,8 @@ func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 // out. A forward from a WhatsApp number goes to staff on WhatsApp, where
 // the 24-hour window is each staff member's: outside it the forward is
 // sent as its `template`, and with no template the step sends nothing and
-// the enrollment ends with the reason. A forward that does not pass on a
+// goes to `on_error`, else the enrollment ends with the reason. A forward
+// that does not pass on a
 // message the contact has just sent is held during quiet hours.
 //
 //   - type: forward_to_mobile
@@ -36,6 +37,7 @@ func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 //     text: "{{ contact.phone }} wrote: {{ message.body }}"   # optional
 //     from: "+15005550006"                                     # optional
 //     template: { content_sid: "HX...", variables: { "1": "{{ contact.phone }}" } }   # optional
+//     on_error: by_sms                                                          # optional
 //     buttons: [ { id: OMW, title: "On my way" } ]                             # optional, or list
 //
 // Buttons or a list offer staff quick answers: a staff member who taps
@@ -49,6 +51,9 @@ type ForwardToMobile struct {
 	Channel string
 	// Template is sent outside the WhatsApp window; nil: none.
 	Template *Content
+	// OnError is the step to go to when a staff member is outside the
+	// WhatsApp window and there is no template; "": the enrollment ends.
+	OnError string
 	// Choices are the buttons or list the forward offers staff, e.g.
 	// quick answers: the title of the one a staff member picks goes to the
 	// contact as their answer. nil: none.
@@ -61,6 +66,7 @@ type forwardToMobileFields struct {
 	From string   `yaml:"from"`
 
 	Template *contentFields `yaml:"template"`
+	OnError  string         `yaml:"on_error"`
 	Buttons  []buttonFields `yaml:"buttons"`
 	List     *listFields    `yaml:"list"`
 }
@@ -70,7 +76,8 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 	if !c.Decode(s, &f) {
 		return nil, nil
 	}
-	st := &ForwardToMobile{}
+	st := &ForwardToMobile{OnError: f.OnError}
+	c.Target(s, "on_error", f.OnError)
 	if len(f.To) == 0 {
 		c.Problemf(s, "to", "forward_to_mobile needs to: at least one staff number")
 	}
@@ -133,6 +140,9 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 		}
 		if !in && st.Template == nil {
 			r.Trace("not sent: " + engine.ReasonOutsideWindow + " of " + to)
+			if st.OnError != "" {
+				return engine.Next(st.OnError), nil
+			}
 			return engine.End(engine.ReasonOutsideWindow), nil
 		}
 		open[i] = in
