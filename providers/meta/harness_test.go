@@ -198,6 +198,17 @@ func TestHarness(t *testing.T) {
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
 			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"list","body":{"text":"Pick a size"},` +
 				`"action":{"button":"Sizes","sections":[{"title":"Coffee","rows":[{"id":"SMALL","title":"Small","description":"8 oz"},{"id":"LARGE","title":"Large"}]}]}}}`)},
+		{Label: "reply buttons under an image", Message: providers.Outbound{ID: "m7", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "Your table?",
+			Media: []string{"https://cdn.example.com/room.jpg"}, Choices: &providers.Choices{Buttons: []providers.Choice{{ID: "IN", Title: "Inside"}, {ID: "OUT", Title: "Outside"}}}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"button",` +
+				`"header":{"type":"image","image":{"link":"https://cdn.example.com/room.jpg"}},"body":{"text":"Your table?"},` +
+				`"action":{"buttons":[{"type":"reply","reply":{"id":"IN","title":"Inside"}},{"type":"reply","reply":{"id":"OUT","title":"Outside"}}]}}}`)},
+		{Label: "a list with media goes as the media, its rows numbered in the caption", Message: providers.Deliverable(build(t, providertest.APIBase, false),
+			providers.Outbound{ID: "m8", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "Pick a size", Media: []string{"https://cdn.example.com/menu.jpg"},
+				Choices: &providers.Choices{List: &providers.List{Button: "Sizes", Sections: []providers.Section{{Rows: []providers.Choice{{ID: "SMALL", Title: "Small"}, {ID: "LARGE", Title: "Large"}}}}}}}),
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"image","image":{"link":"https://cdn.example.com/menu.jpg","caption":"Pick a size\n1 Small\n2 Large"}}`)},
 		{Label: "a Twilio content template fails", Message: providers.Outbound{Channel: config.ChannelWhatsApp, From: ours, To: contact, ContentSID: "HX0123"}, Outcome: providertest.Failed, ErrContains: "content_sid"},
 		{Label: "dev mode sends nothing", Dev: true, Message: hi, ProviderIDPattern: `^wamid\.DEV[0-9a-f]{32}$`},
 		{Label: "a number of another provider fails", Message: providers.Outbound{Channel: config.ChannelWhatsApp, From: "+15005550006", To: contact, Body: "hi"}, Outcome: providertest.Failed, ErrContains: "not a number of providers.meta"},

@@ -39,15 +39,27 @@ const (
 )
 
 // SendsChoices reports whether m's choices go out as an interactive
-// message: reply buttons (at most 3) or a list (at most 10 rows), on a
-// message that is not a template.
+// message: reply buttons (at most 3, with at most one image, video or
+// document as their header) or a list (at most 10 rows, without media),
+// on a message that is not a template. Any other message with choices
+// goes with them numbered in its text (the caption of its media), so
+// that neither the media nor the choices are lost.
 func (m *Meta) SendsChoices(o providers.Outbound) bool {
 	c := o.Choices
-	if c == nil || o.ContentSID != "" || o.Body == "" {
+	if c == nil || o.ContentSID != "" || o.Template != nil || o.Body == "" {
 		return false
 	}
 	if c.List != nil {
-		return len(c.All()) <= maxRows
+		return len(o.Media) == 0 && len(c.All()) <= maxRows
+	}
+	switch len(o.Media) {
+	case 0:
+	case 1:
+		if k := mediaKind(o.Media[0]); k != "image" && k != "video" && k != "document" {
+			return false
+		}
+	default:
+		return false
 	}
 	return len(c.Buttons) > 0 && len(c.Buttons) <= maxButtons
 }
@@ -193,7 +205,12 @@ func interactive(o providers.Outbound) map[string]any {
 	for _, b := range c.Buttons {
 		buttons = append(buttons, map[string]any{"type": "reply", "reply": map[string]any{"id": b.ID, "title": b.Title}})
 	}
-	return map[string]any{"type": "button", "body": map[string]any{"text": o.Body}, "action": map[string]any{"buttons": buttons}}
+	i := map[string]any{"type": "button", "body": map[string]any{"text": o.Body}, "action": map[string]any{"buttons": buttons}}
+	if len(o.Media) == 1 {
+		kind := mediaKind(o.Media[0])
+		i["header"] = map[string]any{"type": kind, kind: map[string]any{"link": o.Media[0]}}
+	}
+	return i
 }
 
 // mediaKind guesses the WhatsApp media type of a URL from its extension;
