@@ -214,12 +214,12 @@ func parseStaff(body string) staffCommand {
 // member why it could not.
 func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	cmd := parseStaff(m.Body)
-	conv, cands, err := e.staffConversation(t, cmd.ref)
+	conv, cands, err := e.staffConversation(t, cmd)
 	if err != nil {
 		return err
 	}
 	if len(cands) > 1 {
-		note, err := whichConversation(t.tx, cands)
+		note, err := whichConversation(t.tx, cands, cmd.done)
 		if err != nil {
 			return err
 		}
@@ -229,6 +229,9 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if conv == nil {
 		if cmd.ref != "" {
 			return e.tellStaff(t, m, fmt.Sprintf("#%s: no such conversation.", cmd.ref))
+		}
+		if cmd.done {
+			return e.tellStaff(t, m, "No handoff is open with you: nothing to close.")
 		}
 		return e.tellStaff(t, m, "Not delivered: no forward reached you in the last 24 hours. Start with the reference, e.g. #K7Q2 your text.")
 	}
@@ -353,15 +356,15 @@ func staffLabel(set *Set, number string) string {
 }
 
 // staffConversation finds the conversation a staff message answers: the
-// one with ref, or the one plain text means (plainAnswerTarget). It
-// returns the candidates instead when two or more could be meant, and
-// nothing when there is none.
-func (e *Engine) staffConversation(t *turn, ref string) (*Conversation, []candidate, error) {
-	if ref != "" {
-		conv, err := conversation(t.tx, ref)
+// one its reference names, or the one plain text (or a bare "#done")
+// means (plainAnswerTarget). It returns the candidates instead when two or
+// more could be meant, and nothing when there is none.
+func (e *Engine) staffConversation(t *turn, cmd staffCommand) (*Conversation, []candidate, error) {
+	if cmd.ref != "" {
+		conv, err := conversation(t.tx, cmd.ref)
 		return conv, nil, err
 	}
-	return t.plainAnswerTarget()
+	return t.plainAnswerTarget(cmd.done)
 }
 
 // undeliverable says why a staff answer cannot reach the contact of turn ct

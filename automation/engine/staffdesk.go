@@ -161,7 +161,11 @@ type candidate struct {
 // forwarded when none is. It returns the candidates instead when there
 // are two or more (conv nil), and nothing when no forward handed over
 // reached them within StaffAnswerWindow.
-func (t *turn) plainAnswerTarget() (*Conversation, []candidate, error) {
+//
+// With done, the answer is a bare "#done", which can only mean a
+// conversation in an open handoff with them: those are the candidates,
+// answered or not, and with none there is nothing.
+func (t *turn) plainAnswerTarget(done bool) (*Conversation, []candidate, error) {
 	staff := t.contact.Phone
 	d, err := readDesk(t.tx, staff)
 	if err != nil {
@@ -199,7 +203,7 @@ func (t *turn) plainAnswerTarget() (*Conversation, []candidate, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if answered, ok := d.Answered[ref]; open || !ok || answered.Before(c.at) {
+		if answered, ok := d.Answered[ref]; open || (!done && (!ok || answered.Before(c.at))) {
 			cands = append(cands, c)
 		}
 	}
@@ -213,7 +217,7 @@ func (t *turn) plainAnswerTarget() (*Conversation, []candidate, error) {
 		return cands[0].conv, nil, nil
 	case len(cands) > 1:
 		return nil, cands, nil
-	case len(all) > 0:
+	case len(all) > 0 && !done:
 		return all[0].conv, nil, nil
 	}
 	return nil, nil, nil
@@ -236,8 +240,9 @@ func handoffWith(tx TurnTx, conv *Conversation, staff string) (bool, error) {
 
 // whichConversation asks a staff member which of cands their answer is
 // for: "Which conversation? Start your answer with #K7Q2 (Ann) or #P3XZ
-// (+15551230002)."
-func whichConversation(tx TurnTx, cands []candidate) (string, error) {
+// (+15551230002)." With done, cands are open handoffs that a bare
+// "#done" could close.
+func whichConversation(tx TurnTx, cands []candidate, done bool) (string, error) {
 	var names []string
 	for i, c := range cands {
 		if i == maxCandidatesListed {
@@ -260,6 +265,9 @@ func whichConversation(tx TurnTx, cands []candidate) (string, error) {
 	more := ""
 	if n := len(cands) - len(names); n > 0 {
 		more = fmt.Sprintf(" (and %d more)", n)
+	}
+	if done {
+		return fmt.Sprintf("Nothing closed: %d handoffs are open with you, %s%s. Say which, e.g. #%s done.", len(cands), list, more, cands[0].conv.Ref), nil
 	}
 	return fmt.Sprintf("Not sent: more than one conversation could be meant. Which conversation? Start your answer with %s%s.", list, more), nil
 }

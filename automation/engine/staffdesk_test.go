@@ -205,3 +205,37 @@ func TestPlainAnswerCountsAForwardBeingSent(t *testing.T) {
 		t.Fatalf("plain answer while the forward is being sent: sent %q, want it to X", got)
 	}
 }
+
+// A bare #done can only mean a handoff: with one open with the staff
+// member and another conversation forwarded and unanswered, it closes the
+// handoff (the automation goes on) instead of asking which conversation;
+// with two open it asks which handoff and closes nothing; with none it
+// says so.
+func TestBareDoneClosesTheOneOpenHandoff(t *testing.T) {
+	const staff, x, y, z = "+15550100100", "+15551230031", "+15551230032", "+15551230033"
+	e, _, store := refEngine(t, deskConfig+`
+  - id: agent2
+    keywords: [PERSON]
+    steps:
+      - { type: handoff, to: ["+15550100100"], timeout: 2h }
+      - { type: reply, text: "Glad we could help." }
+`, "XXXX", "YYYY", "ZZZZ")
+	sayFrom(t, e, store, 1, x, "sms", "PERSON please")
+	sayFrom(t, e, store, 2, y, "sms", "a question")
+	_, got := sayFrom(t, e, store, 3, staff, "sms", "#done")
+	if want := []string{x + " Glad we could help.", staff + " #XXXX: handoff closed."}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("#done with one handoff open and another forward unanswered: sent %q, want %q", got, want)
+	}
+	if _, got := sayFrom(t, e, store, 4, staff, "sms", "#done"); len(got) != 1 || got[0] != staff+" No handoff is open with you: nothing to close." {
+		t.Fatalf("#done with no handoff open: sent %q", got)
+	}
+	sayFrom(t, e, store, 5, x, "sms", "PERSON again")
+	sayFrom(t, e, store, 6, z, "sms", "PERSON")
+	_, got = sayFrom(t, e, store, 7, staff, "sms", "#done")
+	if want := staff + " Nothing closed: 2 handoffs are open with you, #ZZZZ (+15551230033) or #XXXX (+15551230031). Say which, e.g. #ZZZZ done."; len(got) != 1 || got[0] != want {
+		t.Fatalf("#done with two handoffs open: sent %q, want only\n%q", got, want)
+	}
+	if _, got := sayFrom(t, e, store, 8, staff, "sms", "#zzzz done"); len(got) != 2 || got[0] != z+" Glad we could help." {
+		t.Fatalf("#REF done: sent %q", got)
+	}
+}
