@@ -277,7 +277,7 @@ func TestPauseFromTheAutomationPage(t *testing.T) {
 		t.Fatalf("Ann's pause: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	page := text(ann.get("/admin/automations/join"))
-	if !regexp.MustCompile(`Paused from the dashboard by Ann on \d{4}-\d\d-\d\d \d\d:\d\d C[SD]T; the file says enabled\. .*enrollments under way go on`).MatchString(page) {
+	if !regexp.MustCompile(`Paused from the dashboard by Ann on \d{4}-\d\d-\d\d \d\d:\d\d C[SD]T; the file says enabled\. .*enrollments under way hold still until it is resumed`).MatchString(page) {
 		t.Errorf("the page does not say who paused it, when, and what it means:\n%s", page)
 	}
 	if list := text(ann.get("/admin/automations")); !strings.Contains(list, "paused from the dashboard") {

@@ -127,8 +127,9 @@ func TestUsersRolesAndReload(t *testing.T) {
 }
 
 // A pause from the dashboard stops JOIN from enrolling (the word reaches
-// nothing, as text no keyword matched), survives a restart, and Resume
-// lifts it; Ann's enrollment, started before, goes on.
+// nothing, as text no keyword matched) and holds Ann's enrollment, started
+// before, still; it survives a restart, and Resume lifts it: Ann's
+// enrollment then takes her answer.
 func TestPauseSurvivesARestart(t *testing.T) {
 	t.Parallel()
 	g := StartGatewayUsers(t, usersYAML(t, "Ann:admin:ann-password"), adminConfig)
@@ -149,8 +150,13 @@ func TestPauseSurvivesARestart(t *testing.T) {
 	if en := g.Enrollments("join", bob); len(en) != 0 {
 		t.Errorf("JOIN while paused enrolled Bob: %+v", en)
 	}
-	g.Text(Inbound{From: ann, Body: "Ann"}) // her answer: the enrollment goes on
-	repliesTo(t, g, ann, 2)
+	// Her answer while paused: her enrollment holds still, as under the
+	// file's enabled: false, and takes no answer.
+	g.Text(Inbound{From: ann, Body: "Ann"})
+	g.Settled(t, ann)
+	if got := repliesToNow(g, ann); len(got) != 1 {
+		t.Errorf("Ann's answer while paused: replies %q, want only the welcome (her enrollment holds still)", got)
+	}
 
 	c, csrf = loginUser(t, g, "Ann", "ann-password") // the restart ended the session
 	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/automations/join", nil)
@@ -162,4 +168,8 @@ func TestPauseSurvivesARestart(t *testing.T) {
 	}
 	g.Text(Inbound{From: bob, Body: "JOIN"})
 	repliesTo(t, g, bob, 1)
+	g.Text(Inbound{From: ann, Body: "Ann"}) // resumed: her enrollment takes her answer
+	if got := repliesTo(t, g, ann, 2); got[1] != "Thanks Ann!" {
+		t.Errorf("Ann's answer once resumed: replies %q", got)
+	}
 }

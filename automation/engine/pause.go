@@ -17,10 +17,12 @@ import (
 // long as the automation stays as it was when it was made: a reload that
 // changes the automation drops it, and the file rules again.
 //
-// Paused overrides the file's enabled: true: the automation's keywords
-// enroll nobody (the message goes on as text that matched nothing), its
-// catch_all takes nothing, its schedule's ticks are skipped and manual
-// starts are refused; enrollments under way go on.
+// Paused overrides the file's enabled: true as enabled: false would: the
+// automation's keywords enroll nobody (the message goes on as text that
+// matched nothing), its catch_all takes nothing, its schedule's ticks are
+// skipped, manual starts are refused, and its enrollments under way hold
+// still (their timers are held, a reply is not taken as their answer)
+// until the pause is lifted, when their overdue waits fire.
 //
 // Enabled overrides the file's enabled: false: the automation runs as if
 // the file enabled it, its keywords, catch_all, schedule and starts
@@ -103,7 +105,7 @@ type state int
 const (
 	stateEnabled      state = iota // enrolls and runs
 	statePausedByFile              // enabled: false: enrolls nobody, its enrollments hold still
-	statePausedByDash              // paused from the dashboard: enrolls nobody, its enrollments go on
+	statePausedByDash              // paused from the dashboard: as statePausedByFile
 )
 
 // stateOf returns where a stands as tx has it. The override is read only
@@ -145,14 +147,11 @@ func Enrolls(tx MetaReader, a *Automation) (bool, error) {
 }
 
 // Runs reports whether a's enrollments under way go on, as tx has it:
-// unless the file disables a and no admin enabled it from the dashboard
-// (its timers are then held, and replies are not taken as answers).
+// unless a is paused, by the file or from the dashboard (its timers are
+// then held, and replies are not taken as answers).
 func Runs(tx MetaReader, a *Automation) (bool, error) {
-	if a.Enabled {
-		return true, nil
-	}
 	st, err := stateOf(tx, a)
-	return st != statePausedByFile, err
+	return st == stateEnabled, err
 }
 
 // Refusal returns why a takes no new enrollments, as tx has it: an error
@@ -199,8 +198,8 @@ func (e *Engine) PauseOf(ctx context.Context, id string) (*Pause, error) {
 // automation with id from the dashboard, recording who did it (WithActor)
 // and when. For an automation the file enables, pausing stores a pause and
 // enabling lifts it; for one the file disables (enabled: false), enabling
-// stores an override that enables it, its held timers released in the
-// same commit, and pausing lifts it.
+// stores an override that enables it, and pausing lifts it. Whenever the
+// automation runs again, its held timers are released in the same commit.
 func (e *Engine) SetPaused(ctx context.Context, id string, paused bool) (*Pause, error) {
 	a := e.Set().Automation(id)
 	if a == nil {
@@ -215,7 +214,7 @@ func (e *Engine) SetPaused(ctx context.Context, id string, paused bool) (*Pause,
 		if err := x.tx.PutMeta(pauseKey(id), raw); err != nil {
 			return err
 		}
-		if p.Enabled {
+		if !paused {
 			_, err := x.tx.ReleaseTimers(id)
 			return err
 		}

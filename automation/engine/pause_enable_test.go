@@ -99,3 +99,40 @@ func TestEnableFromTheDashboard(t *testing.T) {
 	}
 	wantBodies(t, "DRIP back to the old version", say(t, s, "DRIP").Sent, "support")
 }
+
+// A pause from the dashboard holds the enrollments under way still, as
+// the file's enabled: false does: a wait that falls due while paused does
+// not fire, and fires at once when the pause is lifted, by Resume or by a
+// reload that changes the automation.
+func TestPauseFromTheDashboardHoldsWaits(t *testing.T) {
+	ctx := context.Background()
+	on := timeSet(t, dripConfig+askConfig)
+	s := timeSim(t, on, sim.SimStart)
+	wantBodies(t, "DRIP", say(t, s, "DRIP").Sent, "one")
+
+	if _, err := s.Engine.SetPaused(ctx, "drip", true); err != nil {
+		t.Fatal(err)
+	}
+	if res := advance(t, s, 2*time.Hour); len(res.Sent) != 0 {
+		t.Fatalf("the paused automation's wait fired: %q", bodies(res.Sent))
+	}
+	if p, err := s.Engine.SetPaused(ctx, "drip", false); err != nil || p.Paused || p.Enabled {
+		t.Fatalf("SetPaused(drip, false) = %+v, %v; want the pause lifted", p, err)
+	}
+	wantBodies(t, "the held wait, once resumed", advance(t, s, 0).Sent, "two")
+
+	// Paused again with a new wait under way; a reload that changes drip
+	// ends the pause, and its reconcile releases the wait.
+	wantBodies(t, "DRIP again", say(t, s, "DRIP").Sent, "one")
+	if _, err := s.Engine.SetPaused(ctx, "drip", true); err != nil {
+		t.Fatal(err)
+	}
+	if res := advance(t, s, 2*time.Hour); len(res.Sent) != 0 {
+		t.Fatalf("the paused automation's wait fired: %q", bodies(res.Sent))
+	}
+	changed := timeSet(t, strings.Replace(dripConfig, `text: "two"`, `text: "deux"`, 1)+askConfig)
+	if _, err := s.Engine.ReconcileTo(ctx, changed, func() { s.Engine.Swap(changed) }); err != nil {
+		t.Fatal(err)
+	}
+	wantBodies(t, "the held wait, after a reload that changed drip", advance(t, s, 0).Sent, "deux")
+}

@@ -26,10 +26,11 @@ automations:
 `
 
 // A pause from the dashboard stops the automation's keyword from
-// enrolling (the word goes on as text: here it answers a question, or
-// reaches the catch_all) and refuses manual starts; the enrollments
-// under way go on. It records who paused and when; a config that changes
-// the automation drops it, and resuming lifts it.
+// enrolling (the word goes on as text: here it reaches the catch_all) and
+// refuses manual starts; the enrollments under way hold still, as under
+// enabled: false (a reply is not their answer). It records who paused and
+// when; a config that changes the automation drops it, and resuming lifts
+// it.
 func TestPauseFromTheDashboard(t *testing.T) {
 	const ann, bea = "+15551230001", "+15551230002"
 	e, _, store := refEngine(t, pauseConfig)
@@ -55,8 +56,8 @@ func TestPauseFromTheDashboard(t *testing.T) {
 	if got := say(bea, "NEWS today?"); len(got) != 1 || got[0] != bea+" Sorry, what?" {
 		t.Errorf("NEWS while paused: sent %q, want the catch_all's answer", got)
 	}
-	if got := say(ann, "NEWS is what I want"); len(got) != 1 || got[0] != ann+" Noted" {
-		t.Errorf("Ann's answer while paused: sent %q, want her enrollment to go on", got)
+	if got := say(ann, "NEWS is what I want"); len(got) != 1 || got[0] != ann+" Sorry, what?" {
+		t.Errorf("Ann's answer while paused: sent %q, want the catch_all's answer (her enrollment holds still)", got)
 	}
 	if _, err := e.Start(ctx, "news", []string{bea}); !errors.Is(err, engine.ErrPaused) || !strings.Contains(err.Error(), "paused from the dashboard") {
 		t.Errorf("manual start while paused: %v, want ErrPaused from the dashboard", err)
