@@ -47,19 +47,21 @@ func (g *Gateway) broadcastRoutes(api fiber.Router) {
 
 // broadcastView is a broadcast as the admin API shows it.
 type broadcastView struct {
-	ID         string         `json:"id"`
-	Automation string         `json:"automation"`
-	Group      string         `json:"group,omitempty"`
-	Tag        string         `json:"tag,omitempty"`
-	Contacts   int            `json:"contacts,omitempty"` // how many were listed
-	Vars       map[string]any `json:"vars,omitempty"`
-	At         time.Time      `json:"at"`
-	Source     string         `json:"source"`
-	By         string         `json:"by,omitempty"`
-	Status     string         `json:"status"`
-	Total      int            `json:"total"`
-	Enrolled   int            `json:"enrolled"`
-	Skipped    map[string]int `json:"skipped"`
+	ID         string `json:"id"`
+	Automation string `json:"automation"`
+	Group      string `json:"group,omitempty"`
+	Tag        string `json:"tag,omitempty"`
+	// Listed is how many distinct addresses a list gave: not "contacts",
+	// which in a request is the list itself.
+	Listed   int            `json:"listed,omitempty"`
+	Vars     map[string]any `json:"vars,omitempty"`
+	At       time.Time      `json:"at"`
+	Source   string         `json:"source"`
+	By       string         `json:"by,omitempty"`
+	Status   string         `json:"status"`
+	Total    int            `json:"total"`
+	Enrolled int            `json:"enrolled"`
+	Skipped  map[string]int `json:"skipped"`
 	broadcast.Counts
 	EndStarted bool `json:"end_started,omitempty"`
 	// Ending is true while the enrollments a cancel with end is to end
@@ -79,7 +81,7 @@ func viewBroadcast(b *broadcast.Broadcast) broadcastView {
 		skipped[k] += n
 	}
 	v := broadcastView{
-		ID: b.ID, Automation: b.Automation, Group: b.Group, Tag: b.Tag, Contacts: b.Listed, Vars: b.Vars,
+		ID: b.ID, Automation: b.Automation, Group: b.Group, Tag: b.Tag, Listed: b.Listed, Vars: b.Vars,
 		At: b.At, Source: b.Source, By: b.By, Status: string(b.Status), Total: b.Total, Enrolled: b.Enrolled, Skipped: skipped,
 		Counts: b.Counts, EndStarted: b.EndStarted, Ending: b.Ending, Ended: b.Ended, Reason: b.Reason, CreatedAt: b.CreatedAt, FinishedAt: b.FinishedAt,
 	}

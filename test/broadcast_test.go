@@ -36,6 +36,7 @@ type broadcastView struct {
 	Source     string         `json:"source"`
 	By         string         `json:"by"`
 	Status     string         `json:"status"`
+	Listed     int            `json:"listed"`
 	Total      int            `json:"total"`
 	Enrolled   int            `json:"enrolled"`
 	Skipped    map[string]int `json:"skipped"`
@@ -87,8 +88,8 @@ func TestBroadcastToAGroupCountsSendsDeliveriesAndReplies(t *testing.T) {
 	g.importContacts(t, map[string]any{"groups": []string{"news"}, "opted_out": true}, optedOut)
 
 	b := g.startBroadcast(t, map[string]any{"automation": "promo", "group": "news", "vars": map[string]any{"code": "XMAS"}})
-	if b.ID == "" || b.Automation != "promo" || b.Group != "news" || b.Source != "api" || b.Status != "running" {
-		t.Fatalf("started %+v, want running: it waits for no time", b)
+	if b.ID == "" || b.Automation != "promo" || b.Group != "news" || b.Source != "api" || b.Status != "running" || b.Total != 5 {
+		t.Fatalf("started %+v, want running (it waits for no time) for the group's 5 members", b)
 	}
 	Eventually(t, patience, "the broadcast done", func() bool { return g.broadcast(t, b.ID).Status == "done" })
 	sent := g.Twilio.WaitSent(t, len(members), patience)
@@ -204,6 +205,11 @@ func TestBroadcastCancelEndsStartedEnrollmentsOnlyWhenAsked(t *testing.T) {
 	t.Parallel()
 	g := StartGateway(t, broadcastsConfig)
 	keep := g.startBroadcast(t, map[string]any{"automation": "drip", "contacts": []string{"+15554440021", "+15554440022", "no number!", "Nonsense"}})
+	// The answer's "contacts" would be the list a request gives; the
+	// answer counts the addresses listed instead.
+	if code, raw := adminRaw(t, g.URL, http.MethodGet, "/api/v1/broadcasts/"+keep.ID, "", bearer); code != http.StatusOK || keep.Listed != 2 || strings.Contains(raw, `"contacts"`) {
+		t.Fatalf("a listed broadcast: %d %s; want 2 listed and no number named contacts", code, raw)
+	}
 	end := g.startBroadcast(t, map[string]any{"automation": "drip", "contacts": []string{"+15554440023", "+15554440024"}})
 	for _, id := range []string{keep.ID, end.ID} {
 		Eventually(t, patience, "the broadcast done", func() bool { return g.broadcast(t, id).Status == "done" })

@@ -146,6 +146,9 @@ func (r *Runner) StartIn(x engine.Enroller, spec Spec) (*Broadcast, error) {
 	if err := r.refusal(b.Automation, func(a *engine.Automation) error { return engine.Refusal(x.Tx(), a) }); err != nil {
 		return nil, err
 	}
+	if err := countGroup(tx, b); err != nil {
+		return nil, fmt.Errorf("broadcast: %w", err)
+	}
 	if err := tx.PutBroadcast(b); err != nil {
 		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
 	}
@@ -187,11 +190,33 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 			return nil, fmt.Errorf("broadcast: store the contacts of %s: %w", b.ID, err)
 		}
 	}
-	if err := r.update(ctx, func(tx Tx) error { return tx.PutBroadcast(b) }); err != nil {
+	err = r.update(ctx, func(tx Tx) error {
+		if err := countGroup(tx, b); err != nil {
+			return err
+		}
+		return tx.PutBroadcast(b)
+	})
+	if err != nil {
 		r.release(b.ID)
 		return nil, fmt.Errorf("broadcast: store %s: %w", b.ID, err)
 	}
 	return b, nil
+}
+
+// countGroup sets the Total of a group broadcast from the group index, in
+// the transaction that stores it, so that its answer already says how
+// many contacts it is for (a tag's are counted by the runner, a page of
+// contacts at a time).
+func countGroup(tx Tx, b *Broadcast) error {
+	if b.Group == "" {
+		return nil
+	}
+	n, err := tx.CountGroup(b.Group)
+	if err != nil {
+		return fmt.Errorf("count group %q: %w", b.Group, err)
+	}
+	b.Total, b.Counted = n, true
+	return nil
 }
 
 // refusal returns why the running automation id takes no new enrollments
