@@ -168,7 +168,7 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 	})
 	drips := map[string]string{} // contact → the DRIP webhook's SID
 	dripped.Range(func(k, sid any) bool { drips[k.(string)] = sid.(string); return true })
-	waitForSends(t, tw, want, drips)
+	waitForSends(t, nodes[0].g, tw, want, drips)
 	// Sent once: a send a killed process had under way is looked up in
 	// Twilio's log by whichever process takes it over, not sent again.
 	sentN := map[string]int{}
@@ -228,7 +228,7 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 // → the SID of the webhook it answers) and the message after the wait of
 // each contact in drips (→ the SID of its DRIP webhook). Past its patience
 // it fails naming what did not come, and when Twilio got its last message.
-func waitForSends(t *testing.T, tw *fakes.Twilio, want, drips map[string]string) {
+func waitForSends(t *testing.T, g *Gateway, tw *fakes.Twilio, want, drips map[string]string) {
 	t.Helper()
 	var missing []string
 	var last time.Time
@@ -269,9 +269,35 @@ func waitForSends(t *testing.T, tw *fakes.Twilio, want, drips map[string]string)
 			if len(shown) > 50 {
 				shown = shown[:50]
 			}
+			for i, line := range shown {
+				shown[i] = line + storedAs(g, line)
+			}
 			t.Fatalf("after %v, %d of %d accepted webhooks got nothing (Twilio's last message came at %s):\n%s",
 				timeout, len(missing), len(want)+len(drips), last.Format(time.RFC3339Nano), strings.Join(shown, "\n"))
 		case <-poll.C:
 		}
 	}
+}
+
+// storedAs says what keyway stored of the reply a waitForSends line says is
+// missing (its contact is the word after "from"), so that a failure tells
+// a reply lost from one that was held back (suppressed, failed) or is still
+// queued.
+func storedAs(g *Gateway, line string) string {
+	_, rest, _ := strings.Cut(line, " from ")
+	contact, _, _ := strings.Cut(rest, ":")
+	var out []string
+	for _, m := range g.Messages(contact) {
+		if m.Direction == "out" {
+			s := fmt.Sprintf("%q %s", m.Body, m.Status)
+			if m.Error != "" {
+				s += " (" + m.Error + ")"
+			}
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return "; keyway stored no outbound message for it"
+	}
+	return "; keyway stored for it: " + strings.Join(out, ", ")
 }
