@@ -99,6 +99,7 @@ func Open(path string) (*Bolt, error) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		indexCreated := tx.Bucket(bMsgCreated) == nil
 		countsCreated := tx.Bucket(bCounts) == nil
+		eventLeasesCreated := tx.Bucket(bEventLeases) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -117,6 +118,9 @@ func Open(path string) (*Bolt, error) {
 			if err := indexCounts(t); err != nil {
 				return err
 			}
+		}
+		if err := releaseEventLeases(t, eventLeasesCreated); err != nil {
+			return err
 		}
 		return releaseLeases(t)
 	})

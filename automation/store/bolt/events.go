@@ -232,6 +232,48 @@ func (t *boltTx) RecoverEvents(owner string) (int, error) {
 	return len(ids), nil
 }
 
+// releaseEventLeases gives back every lease on a pending event, whatever
+// its owner: only one process at a time opens the file, so a lease found
+// at Open is a stopped process's. A file written before the lease index
+// (created) has its leased queue heads found in the due index instead.
+func releaseEventLeases(t *boltTx, created bool) error {
+	var ids []string
+	if created {
+		cur := t.tx.Bucket(bEventDue).Cursor()
+		for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+			d, err := t.eventRecord(string(k[12:]))
+			if err != nil {
+				return fmt.Errorf("bolt: event due index: %w", err)
+			}
+			if d.Owner != "" {
+				ids = append(ids, d.ID)
+			}
+		}
+	} else {
+		err := t.tx.Bucket(bEventLeases).ForEach(func(k, _ []byte) error {
+			if i := bytes.IndexByte(k, 0); i >= 0 {
+				ids = append(ids, string(k[i+1:]))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		d, err := t.eventRecord(id)
+		if err != nil {
+			return fmt.Errorf("bolt: event lease index: %w", err)
+		}
+		old := *d
+		d.Owner, d.LeaseUntil = "", time.Time{}
+		if err := t.putEvent(&old, d, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NextEventDue implements engine.EventQueue.
 func (t *boltTx) NextEventDue() (time.Time, error) {
 	k, _ := t.tx.Bucket(bEventDue).Cursor().First()

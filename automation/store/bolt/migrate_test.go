@@ -148,3 +148,82 @@ func TestOpenReleasesLeftLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Open gives back the leases on events a stopped process left, whatever
+// its name (a container's host name changes when it is made anew), also
+// in a file written before leases were indexed by owner.
+func TestOpenReleasesLeftEventLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyway.db")
+	now := time.Now()
+	open := func() *bolt.Bolt {
+		t.Helper()
+		s, err := bolt.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	claim := func(s *bolt.Bolt, owner string) int {
+		t.Helper()
+		var n int
+		err := s.Update(t.Context(), func(tx engine.Tx) error {
+			ds, err := tx.ClaimEvents(now, time.Hour, owner, 10)
+			n = len(ds)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s := open()
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		for _, c := range []string{"+15550001", "+15550002"} {
+			d := &engine.EventDelivery{ID: "evt_" + c, Endpoint: "https://crm.example.com/hook", Contact: c, Type: engine.EventContactOptedOut,
+				Body: []byte(`{}`), CreatedAt: now, Status: engine.EventPending, Due: now.Add(-time.Minute)}
+			if err := tx.AddEvent(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := claim(s, "old-host"); n != 2 {
+		t.Fatalf("claimed %d events, want both", n)
+	}
+	s.Close()
+
+	s = open()
+	if n := claim(s, "new-host"); n != 2 {
+		t.Fatalf("after reopening, claimed %d events, want both back", n)
+	}
+	s.Close()
+
+	// A file from before the lease index: the events are found leased in
+	// the due index.
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("event_leases")) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = open()
+	defer s.Close()
+	if n := claim(s, "newer-host"); n != 2 {
+		t.Fatalf("reopening a file without the lease index, claimed %d events, want both back", n)
+	}
+	err = s.View(t.Context(), func(tx engine.Tx) error {
+		d, err := tx.EventDelivery("evt_+15550001")
+		if err == nil && (d.Owner != "newer-host" || string(d.Body) != `{}`) {
+			t.Errorf("event %+v, want it leased to newer-host with its body", d)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
