@@ -59,8 +59,10 @@ func (c *Choices) All() []Choice {
 func (c *Choices) Empty() bool { return len(c.All()) == 0 }
 
 // NumberedText returns body followed by the choices of c, one a line, each
-// after its number from 1: "1 My order". A list row's description follows
-// its title in parentheses. Without choices it returns body.
+// its number from 1 and its title: "1 My order". A list row's description
+// is shown only where the list is (the WhatsApp Cloud API): a numbered
+// line is what the contact answers with, nothing more. Without choices it
+// returns body.
 func NumberedText(body string, c *Choices) string {
 	all := c.All()
 	if len(all) == 0 {
@@ -75,9 +77,6 @@ func NumberedText(body string, c *Choices) string {
 		b.WriteString(strconv.Itoa(i + 1))
 		b.WriteByte(' ')
 		b.WriteString(ch.Title)
-		if ch.Description != "" {
-			b.WriteString(" (" + ch.Description + ")")
-		}
 	}
 	return b.String()
 }

@@ -20,7 +20,7 @@ func TestNumberedText(t *testing.T) {
 		want    string
 	}{
 		{"buttons", "How can we help?", buttons, "How can we help?\n1 My order\n2 Opening hours\n3 A person"},
-		{"list rows in order across sections", "Pick a size", list, "Pick a size\n1 Small (8 oz)\n2 Large\n3 A pot"},
+		{"list rows in order across sections", "Pick a size", list, "Pick a size\n1 Small\n2 Large\n3 A pot"},
 		{"no text", "", buttons, "1 My order\n2 Opening hours\n3 A person"},
 		{"no choices", "Hello", nil, "Hello"},
 	}
