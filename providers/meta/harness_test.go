@@ -153,6 +153,13 @@ func TestHarness(t *testing.T) {
 					ErrorMessage: "Re-engagement message: More than 24 hours since the customer last wrote."}}},
 		{Label: "fifty messages and a status in one POST", Path: meta.Path, Body: hook(strings.Join(fifty, ","), `{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`),
 			Messages: fiftyIn, Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "delivered"}}},
+		{Label: "a sender who shows a username is kept as its user id", Source: "Meta WhatsApp Cloud API docs, business-scoped user ids", Path: meta.Path,
+			Body: hook(`{"from":"US.13491208655302741918","id":"wamid.user","timestamp":"1683229471","type":"text","text":{"body":"hi"}}`, ""),
+			Messages: []providers.Inbound{func() providers.Inbound {
+				i := in("wamid.user", "hi")
+				i.From, i.ProfileName = "US.13491208655302741918", ""
+				return i
+			}()}},
 		{Label: "message without id", Path: meta.Path, Body: hook(`{"from":"16315551181","type":"text","text":{"body":"x"}}`, ""), Status: http.StatusBadRequest},
 		{Label: "image without media id", Path: meta.Path, Body: hook(msg("wamid.x", "image", `"image":{}`), ""), Status: http.StatusBadRequest, ErrContains: "media id"},
 	}

@@ -230,7 +230,7 @@ func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.I
 	if msg.ID == "" || msg.From == "" {
 		return providers.Inbound{}, nil, fmt.Errorf("meta: message: id and from are required: %w", providers.ErrMalformed)
 	}
-	from, _, err := config.Address("+"+strings.TrimPrefix(msg.From, "+"), m.region, config.ChannelWhatsApp)
+	from, _, err := config.Address(waAddress(msg.From), m.region, config.ChannelWhatsApp)
 	if err != nil {
 		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: from %s is not a WhatsApp address: %w", msg.ID, config.MaskAddress(msg.From), providers.ErrMalformed)
 	}
@@ -277,6 +277,18 @@ func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.I
 		return providers.Inbound{}, &providers.Ignored{Kind: msg.Type, ID: msg.ID, Reason: "a message type keyway does not handle"}, nil
 	}
 	return in, nil, nil
+}
+
+// waAddress is the address of a WhatsApp sender as Meta writes it: a
+// phone number's digits (international, without "+") get their "+"; a
+// business-scoped user id of someone who shows a username instead
+// ("US.13491208655302741918") is kept as written.
+func waAddress(raw string) string {
+	s := strings.TrimSpace(raw)
+	if d := strings.TrimPrefix(s, "+"); d != "" && digitsOnly(d) == d {
+		return "+" + d
+	}
+	return s
 }
 
 func digitsOnly(s string) string {
