@@ -116,12 +116,21 @@ func bearer(c *fiber.Ctx, token string) bool {
 }
 
 // checkBearer lets a request with the admin token as its bearer token
-// through, for the route via (authAPI, authMetrics). Any other gets 401,
-// is counted and logged (its address and path, never what it sent), and
-// spends its address's budget; an address out of budget gets 429 with
-// Retry-After, unchecked.
+// through, for the route via (authAPI, authMetrics). One without any
+// Authorization header gets 401 and is counted, but guesses nothing: it
+// spends no budget, so that a client asking without the token (a probe, a
+// browser, a script checking each route) is never slowed down. One with a
+// wrong token gets 401, is counted and logged (its address and path,
+// never what it sent), and spends its address's budget; an address out of
+// budget gets 429 with Retry-After, its token unchecked.
 func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
 	key := addrKey(c.IP())
+	if c.Get(fiber.HeaderAuthorization) == "" {
+		g.metrics.authFailures.WithLabelValues(via, "missing").Inc()
+		g.log.Debug().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing")
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
+		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: send Authorization: Bearer and the admin token")
+	}
 	if wait := g.logins.wait(key); wait > 0 {
 		g.metrics.authFailures.WithLabelValues(via, "limited").Inc()
 		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
@@ -130,10 +139,9 @@ func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
 	if !bearer(c, g.cfg.Load().Admin.Token) {
 		g.logins.failed(key)
 		g.metrics.authFailures.WithLabelValues(via, "wrong").Inc()
-		g.log.Warn().Str("remote", c.IP()).Str("path", c.Path()).Bool("token_given", c.Get(fiber.HeaderAuthorization) != "").
-			Msg("admin token missing or wrong")
+		g.log.Warn().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing or wrong")
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
-		return fiber.NewError(fiber.StatusUnauthorized, "missing or wrong bearer token")
+		return fiber.NewError(fiber.StatusUnauthorized, "wrong bearer token")
 	}
 	actAs(c, tokenActor)
 	return c.Next()

@@ -65,7 +65,7 @@ func newMetrics() *metrics {
 			Name: "keyway_config_info", Help: "1, with the SHA-256 of the running config file as the hash label.",
 		}, []string{"hash"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyway_auth_failures_total", Help: "Requests refused for a missing or wrong admin token, by where they came (api, dashboard, metrics) and result (wrong, limited).",
+			Name: "keyway_auth_failures_total", Help: "Requests refused for a missing or wrong admin token, by where they came (api, dashboard, metrics) and result (missing, wrong, limited).",
 		}, []string{"via", "result"}),
 	}
 	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.setAside, m.reloads, m.reloadOK, m.reloadTime, m.configInfo, m.authFailures,

@@ -152,7 +152,7 @@ func (m *metrics) zeroCounters() {
 		m.reloads.WithLabelValues(result)
 	}
 	for _, via := range []string{authAPI, authDashboard, authMetrics} {
-		for _, result := range []string{"wrong", "limited"} {
+		for _, result := range []string{"missing", "wrong", "limited"} {
 			m.authFailures.WithLabelValues(via, result)
 		}
 	}

@@ -467,3 +467,34 @@ automations:
 		t.Errorf("the port not allowed was reached: %+v", reqs)
 	}
 }
+
+// A client that asks the admin API without any token guesses nothing: it
+// gets 401 every time, however often, and never 429; its address keeps
+// its budget for wrong tokens, which still run out.
+func TestAdminAPIWithoutTokenIsNeverSlowedDown(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	routes := [][2]string{{http.MethodGet, "/api/v1/automations"}, {http.MethodGet, "/api/v1/enrollments"}, {http.MethodGet, "/api/v1/contacts"},
+		{http.MethodGet, "/api/v1/messages"}, {http.MethodGet, "/api/v1/handoffs"}, {http.MethodPost, "/api/v1/reload"},
+		{http.MethodDelete, "/api/v1/enrollments/x"}, {http.MethodGet, "/api/v1/broadcasts"}, {http.MethodGet, "/metrics"}}
+	for range 2 {
+		for _, r := range routes {
+			if code, body := adminRaw(t, g.URL, r[0], r[1], "", nil); code != http.StatusUnauthorized {
+				t.Fatalf("%s %s without a token: %d %s, want 401", r[0], r[1], code, body)
+			}
+		}
+	}
+	if v, _ := metricValue(scrape(t, g), `keyway_auth_failures_total{result="missing",via="api"}`); v != 16 {
+		t.Errorf(`keyway_auth_failures_total{via="api",result="missing"} = %v, want 16`, v)
+	}
+	// Wrong tokens still spend the address's budget.
+	wrong := map[string]string{"Authorization": "Bearer wrong-token-guess-5678"}
+	limited := false
+	for i := 0; i < 20 && !limited; i++ {
+		code, _ := adminRaw(t, g.URL, http.MethodGet, "/api/v1/automations", "", wrong)
+		limited = code == http.StatusTooManyRequests
+	}
+	if !limited {
+		t.Error("20 wrong tokens and no 429")
+	}
+}
