@@ -58,8 +58,8 @@ func (a Admin) User(name string) *User {
 // token or with at least one user.
 func (a Admin) DashboardOn() bool { return a.Token != "" || len(a.Users) > 0 }
 
-// users checks admin.users: each a name (unique, whatever its case, and
-// not the admin token's), a bcrypt hash and a known role.
+// users checks admin.users: each a name (unique, whatever its case; the
+// admin token's is only warned about), a bcrypt hash and a known role.
 func (k *checker) users() {
 	seen := map[string]string{} // folded name → path of the first
 	for i, u := range k.c.Admin.Users {
@@ -73,12 +73,15 @@ func (k *checker) users() {
 			k.errorf(path+".name", "%s: name %q has spaces at an end or control characters", path, u.Name)
 		case len(u.Name) > maxUserName:
 			k.errorf(path+".name", "%s: name is %d bytes long; at most %d", path, len(u.Name), maxUserName)
-		case folded == TokenActor:
-			k.errorf(path+".name", "%s: the name %q is what the admin token is recorded as; give this user a name of its own", path, u.Name)
 		case dup:
 			k.errorf(path+".name", "%s: duplicate user name %q (first at %s)", path, u.Name, k.at(first))
 		default:
 			seen[folded] = path + ".name"
+			if folded == TokenActor {
+				// Allowed (they log in by name, the token with none), but
+				// what either does is recorded under the same name.
+				k.warnf(path+".name", "%s: the name %q is also what the admin token is recorded as: what this user and the token do will read alike (\"by %s\"); give this user a name of its own to tell them apart", path, u.Name, TokenActor)
+			}
 		}
 		if u.PasswordHash == "" {
 			k.errorf(path, "%s: missing password_hash: make one with `keyway hash-password`", path)

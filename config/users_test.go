@@ -14,7 +14,7 @@ const (
 )
 
 // admin.users is checked entry by entry, every problem at its line and
-// column: a name (unique whatever its case, not the admin token's), a
+// column: a name (unique whatever its case; the admin token's warned of), a
 // bcrypt hash (never the password itself) and a known role.
 func TestUsers(t *testing.T) {
 	if _, err := bcrypt.Cost([]byte(hashAnn)); err != nil {
@@ -42,7 +42,7 @@ func TestUsers(t *testing.T) {
 				`k.yaml:3:52: admin.users[0]: unknown role "owner": write admin or staff`}},
 		{"the token's name", `
     - { name: Admin, password_hash: "` + hashAnn + `", role: admin }`,
-			[]string{`k.yaml:3:15: admin.users[0]: the name "Admin" is what the admin token is recorded as; give this user a name of its own`}},
+			[]string{`k.yaml:3:15: warning: admin.users[0]: the name "Admin" is also what the admin token is recorded as: what this user and the token do will read alike ("by admin"); give this user a name of its own to tell them apart`}},
 		{"spaces", `
     - { name: " Ann", password_hash: "` + hashAnn + `", role: admin }`,
 			[]string{`k.yaml:3:15: admin.users[0]: name " Ann" has spaces at an end or control characters`}},

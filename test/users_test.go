@@ -173,3 +173,24 @@ func TestPauseSurvivesARestart(t *testing.T) {
 		t.Errorf("Ann's answer once resumed: replies %q", got)
 	}
 }
+
+// A user may be named admin, as the admin token's actions are recorded:
+// the config is valid (a warning says the two read alike), the user logs
+// in by name with their password and gets admin pages, and the token
+// still logs in with the name left empty.
+func TestUserNamedAdmin(t *testing.T) {
+	t.Parallel()
+	g := StartGatewayUsers(t, usersYAML(t, "admin:admin:the admin's password", "desk:staff:the desk's password"), adminConfig)
+	c, _ := loginUser(t, g, "admin", "the admin's password")
+	if res, _ := dashDo(t, c, http.MethodGet, g.URL+"/admin/automations", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("the user named admin on an admin page: %d", res.StatusCode)
+	}
+	c, _ = loginUser(t, g, "desk", "the desk's password")
+	if res, _ := dashDo(t, c, http.MethodGet, g.URL+"/admin/automations", nil); res.StatusCode != http.StatusForbidden {
+		t.Errorf("staff on an admin page: %d", res.StatusCode)
+	}
+	loginUser(t, g, "", AdminToken)
+	if logs := g.Logs(); !strings.Contains(logs, `is also what the admin token is recorded as`) {
+		t.Errorf("no warning about the name in the log:\n%s", logs)
+	}
+}
