@@ -458,3 +458,32 @@ func TestACancelWithEndInterruptedIsResumed(t *testing.T) {
 		})
 	}
 }
+
+// A cancel with end that runs out of its time answers with the broadcast
+// still ending, and Run ends the rest.
+func TestCancelWithEndOutOfTimeGoesOnInTheBackground(t *testing.T) {
+	sim := simtest.At(t, simtest.Compile(t, promoConfig), start)
+	phones := members(t, sim.Store, 2*broadcast.Batch+7)
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop(), EndWithin: time.Nanosecond})
+	b, err := r.StartNow(t.Context(), broadcast.Spec{Automation: "drip", Group: "news"})
+	if err != nil || b.Enrolled != len(phones) {
+		t.Fatalf("start: %+v, %v", b, err)
+	}
+	got, err := r.Cancel(t.Context(), b.ID, true)
+	if err != nil || !got.EndStarted || !got.Ending || got.Ended == len(phones) {
+		t.Fatalf("Cancel out of time = %+v, %v; want it answered while still ending", got, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
+		if got, _ = r.Get(t.Context(), b.ID); !got.Ending {
+			break
+		}
+	}
+	cancel()
+	<-done
+	if got.Ending || got.Ended != len(phones) {
+		t.Fatalf("after Run: ending %v, %d ended; want all %d", got.Ending, got.Ended, len(phones))
+	}
+}
