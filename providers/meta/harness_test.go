@@ -129,6 +129,10 @@ func TestHarness(t *testing.T) {
 				text,
 			}, ","), ""),
 			Messages: []providers.Inbound{textIn}, Ignored: []string{"reaction", "system", "unsupported"}},
+		{Label: "an error outside any message is recorded and ignored", Source: "Meta WhatsApp Cloud API docs, Webhooks > Errors (value.errors)", Path: meta.Path,
+			Body: `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"16505551111","phone_number_id":"` + phoneID + `"},` +
+				`"errors":[{"code":131000,"title":"Something went wrong","message":"Something went wrong","error_data":{"details":"Unknown error"}}]},"field":"messages"}]}]}`,
+			Ignored: []string{"error 131000"}},
 		{Label: "another field is ignored", Path: meta.Path,
 			Body:    `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"phone_number":"16505551111","event":"VERIFIED_ACCOUNT"},"field":"account_update"}]}]}`,
 			Ignored: []string{"field account_update"}},

@@ -37,6 +37,12 @@ type payload struct {
 				} `json:"contacts"`
 				Messages []message `json:"messages"`
 				Statuses []status  `json:"statuses"`
+				// Errors are problems Meta reports outside any message
+				// (e.g. an incoming message it could not deliver to us).
+				Errors []struct {
+					Code  int    `json:"code"`
+					Title string `json:"title"`
+				} `json:"errors"`
 			} `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`
@@ -122,6 +128,9 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 			to := m.byID[v.Metadata.PhoneNumberID]
 			if to == "" && v.Metadata.DisplayPhoneNumber != "" {
 				to, _, _ = config.Address("+"+strings.TrimPrefix(digitsOnly(v.Metadata.DisplayPhoneNumber), "+"), m.region, config.ChannelWhatsApp)
+			}
+			for _, e := range v.Errors {
+				b.Ignored = append(b.Ignored, providers.Ignored{Kind: "error " + strconv.Itoa(e.Code), Reason: "an error outside any message: " + e.Title})
 			}
 			names := map[string]string{}
 			for _, c := range v.Contacts {
