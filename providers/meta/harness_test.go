@@ -136,6 +136,9 @@ func TestHarness(t *testing.T) {
 		{Label: "another field is ignored", Path: meta.Path,
 			Body:    `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"phone_number":"16505551111","event":"VERIFIED_ACCOUNT"},"field":"account_update"}]}]}`,
 			Ignored: []string{"field account_update"}},
+		{Label: "a status carries keyway's id of the message back", Source: "Meta WhatsApp Cloud API docs, Webhooks > Status messages (biz_opaque_callback_data)", Path: meta.Path,
+			Body:     hook("", `{"id":"wamid.o5","status":"sent","timestamp":"1683229478","recipient_id":"16315551181","biz_opaque_callback_data":"18eee3f4430962b576bee8"}`),
+			Statuses: []providers.Status{{ProviderID: "wamid.o5", Status: "sent", MessageID: "18eee3f4430962b576bee8"}}},
 		{Label: "statuses sent, delivered, read and failed", Source: "Meta WhatsApp Cloud API docs, Webhooks > Status messages", Path: meta.Path,
 			Body: hook("", strings.Join([]string{
 				`{"id":"wamid.o1","status":"sent","timestamp":"1683229472","recipient_id":"16315551181","conversation":{"id":"c1","origin":{"type":"service"}},"pricing":{"billable":true,"pricing_model":"CBP","category":"service"}}`,
@@ -181,7 +184,7 @@ func TestHarness(t *testing.T) {
 			`,"error_data":{"messaging_product":"whatsapp","details":"` + title + `"},"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}`}
 	}
 	hi := providers.Outbound{ID: "m1", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "hi"}
-	hiBody := `{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"text","text":{"body":"hi","preview_url":false}}`
+	hiBody := `{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m1","type":"text","text":{"body":"hi","preview_url":false}}`
 	refusal := func(label string, status, code int, outcome providertest.Outcome) providertest.SendCase {
 		return providertest.SendCase{Label: label, Source: "Meta WhatsApp Cloud API docs, Support > Error codes", Message: hi, Answers: []providertest.Answer{graphErr(status, code, label)},
 			Requests: post(hiBody), Outcome: outcome, CheckCode: true, Status: status, Code: code}
@@ -190,36 +193,36 @@ func TestHarness(t *testing.T) {
 		{Label: "text", Message: hi, Answers: []providertest.Answer{accepted}, Requests: post(hiBody), ProviderID: "wamid.SENT"},
 		{Label: "image with caption", Message: providers.Outbound{ID: "m2", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "your receipt", Media: []string{"https://cdn.example.com/r.jpg"}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
-			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"image","image":{"link":"https://cdn.example.com/r.jpg","caption":"your receipt"}}`)},
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m2","type":"image","image":{"link":"https://cdn.example.com/r.jpg","caption":"your receipt"}}`)},
 		{Label: "document", Message: providers.Outbound{ID: "m3", Channel: config.ChannelWhatsApp, From: ours, To: contact, Media: []string{"https://cdn.example.com/inv.pdf"}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
-			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"document","document":{"link":"https://cdn.example.com/inv.pdf"}}`)},
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m3","type":"document","document":{"link":"https://cdn.example.com/inv.pdf"}}`)},
 		{Label: "template with body parameters in order", Message: providers.Outbound{ID: "m4", Channel: config.ChannelWhatsApp, From: ours, To: contact,
 			Template: &providers.Template{Name: "order_update", Language: "en_US", Variables: []string{"Ann", "#1234"}}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
-			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"template","template":{"name":"order_update","language":{"code":"en_US"},` +
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m4","type":"template","template":{"name":"order_update","language":{"code":"en_US"},` +
 				`"components":[{"type":"body","parameters":[{"type":"text","text":"Ann"},{"type":"text","text":"#1234"}]}]}}`)},
 		{Label: "reply buttons", Message: providers.Outbound{ID: "m5", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "How can we help?",
 			Choices: &providers.Choices{Buttons: []providers.Choice{{ID: "ORDER", Title: "My order"}, {ID: "AGENT", Title: "A person"}}}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
-			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"button","body":{"text":"How can we help?"},` +
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m5","type":"interactive","interactive":{"type":"button","body":{"text":"How can we help?"},` +
 				`"action":{"buttons":[{"type":"reply","reply":{"id":"ORDER","title":"My order"}},{"type":"reply","reply":{"id":"AGENT","title":"A person"}}]}}}`)},
 		{Label: "list", Message: providers.Outbound{ID: "m6", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "Pick a size",
 			Choices: &providers.Choices{List: &providers.List{Button: "Sizes", Sections: []providers.Section{{Title: "Coffee", Rows: []providers.Choice{{ID: "SMALL", Title: "Small", Description: "8 oz"}, {ID: "LARGE", Title: "Large"}}}}}}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
-			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"list","body":{"text":"Pick a size"},` +
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m6","type":"interactive","interactive":{"type":"list","body":{"text":"Pick a size"},` +
 				`"action":{"button":"Sizes","sections":[{"title":"Coffee","rows":[{"id":"SMALL","title":"Small","description":"8 oz"},{"id":"LARGE","title":"Large"}]}]}}}`)},
 		{Label: "reply buttons under an image", Message: providers.Outbound{ID: "m7", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "Your table?",
 			Media: []string{"https://cdn.example.com/room.jpg"}, Choices: &providers.Choices{Buttons: []providers.Choice{{ID: "IN", Title: "Inside"}, {ID: "OUT", Title: "Outside"}}}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
-			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"interactive","interactive":{"type":"button",` +
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m7","type":"interactive","interactive":{"type":"button",` +
 				`"header":{"type":"image","image":{"link":"https://cdn.example.com/room.jpg"}},"body":{"text":"Your table?"},` +
 				`"action":{"buttons":[{"type":"reply","reply":{"id":"IN","title":"Inside"}},{"type":"reply","reply":{"id":"OUT","title":"Outside"}}]}}}`)},
 		{Label: "a list with media goes as the media, its rows numbered in the caption", Message: providers.Deliverable(build(t, providertest.APIBase, false),
 			providers.Outbound{ID: "m8", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "Pick a size", Media: []string{"https://cdn.example.com/menu.jpg"},
 				Choices: &providers.Choices{List: &providers.List{Button: "Sizes", Sections: []providers.Section{{Rows: []providers.Choice{{ID: "SMALL", Title: "Small"}, {ID: "LARGE", Title: "Large"}}}}}}}),
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
-			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","type":"image","image":{"link":"https://cdn.example.com/menu.jpg","caption":"Pick a size\n1 Small\n2 Large"}}`)},
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m8","type":"image","image":{"link":"https://cdn.example.com/menu.jpg","caption":"Pick a size\n1 Small\n2 Large"}}`)},
 		{Label: "a Twilio content template fails", Message: providers.Outbound{Channel: config.ChannelWhatsApp, From: ours, To: contact, ContentSID: "HX0123"}, Outcome: providertest.Failed, ErrContains: "content_sid"},
 		{Label: "dev mode sends nothing", Dev: true, Message: hi, ProviderIDPattern: `^wamid\.DEV[0-9a-f]{32}$`},
 		{Label: "a number of another provider fails", Message: providers.Outbound{Channel: config.ChannelWhatsApp, From: "+15005550006", To: contact, Body: "hi"}, Outcome: providertest.Failed, ErrContains: "not a number of providers.meta"},

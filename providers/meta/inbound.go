@@ -94,6 +94,9 @@ type status struct {
 	ID          string `json:"id"`
 	Status      string `json:"status"`
 	RecipientID string `json:"recipient_id"`
+	// Callback is the biz_opaque_callback_data of the send: keyway's id
+	// of the message.
+	Callback string `json:"biz_opaque_callback_data"`
 	Errors      []struct {
 		Code      int    `json:"code"`
 		Title     string `json:"title"`
@@ -163,7 +166,7 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 // same codes as a send's answer: 131050 a marketing opt-out, 131047
 // outside the window).
 func statusOf(s status) providers.Status {
-	st := providers.Status{ProviderID: s.ID, Status: s.Status}
+	st := providers.Status{ProviderID: s.ID, Status: s.Status, MessageID: s.Callback}
 	if len(s.Errors) == 0 {
 		return st
 	}

@@ -145,9 +145,15 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 }
 
 // request builds the Graph API body of o: a template, interactive choices,
-// media with the text as caption, or text.
+// media with the text as caption, or text; keyway's id of the message goes
+// as biz_opaque_callback_data.
 func (m *Meta) request(o providers.Outbound) map[string]any {
 	r := map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": strings.TrimPrefix(o.To, "+")}
+	if o.ID != "" {
+		// Meta hands it back on every status of the message, so that a
+		// status that overtakes the record of the send still finds it.
+		r["biz_opaque_callback_data"] = o.ID
+	}
 	switch {
 	case o.Template != nil:
 		t := map[string]any{"name": o.Template.Name, "language": map[string]any{"code": o.Template.Language}}
