@@ -97,7 +97,7 @@ type status struct {
 	// Callback is the biz_opaque_callback_data of the send: keyway's id
 	// of the message.
 	Callback string `json:"biz_opaque_callback_data"`
-	Errors      []struct {
+	Errors   []struct {
 		Code      int    `json:"code"`
 		Title     string `json:"title"`
 		Message   string `json:"message"`
