@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -489,5 +490,32 @@ func TestSendConcurrently(t *testing.T) {
 	}
 	if got := fake.WaitSent(t, n, 5*time.Second); len(got) != n {
 		t.Errorf("fake got %d messages, want %d", len(got), n)
+	}
+}
+
+// Credentials with other characters than letters and digits (a proxy's, a
+// test double's) are sent as they are: twilio-go itself would refuse them
+// before any request.
+func TestSendWithCredentialsTwilioGoWouldRefuse(t *testing.T) {
+	var user, pass atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		user.Store(u)
+		pass.Store(p)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued"}`))
+	}))
+	t.Cleanup(srv.Close)
+	const sid, token = "AC-test_account", "test-auth-token!"
+	p, err := twilio.New(config.Twilio{AccountSID: sid, AuthToken: token, APIBaseURL: srv.URL}, "US", zerolog.New(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Send(context.Background(), providers.Outbound{Channel: config.ChannelSMS, From: ourSMS, To: contact, Body: "x"}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if user.Load() != sid || pass.Load() != token {
+		t.Errorf("basic auth = %v:%v, want %s:%s", user.Load(), pass.Load(), sid, token)
 	}
 }

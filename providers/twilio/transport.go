@@ -24,11 +24,20 @@ const maxErrorBody = 64 << 10
 // any other host (so that an edge or region setting can never send traffic
 // elsewhere), fails on redirects, and rewrites error answers that are not
 // Twilio JSON into Twilio JSON, so that twilio-go reports them as
-// *client.TwilioRestError with their HTTP status.
+// *client.TwilioRestError with their HTTP status. It also signs each
+// request with the account's credentials (user, pass): twilio-go refuses,
+// before any request, credentials other than letters and digits, which a
+// proxy or a test double in front of the API may well use, so it is given
+// placeholders (placeholderAuth) and the real ones are set here.
 type apiTransport struct {
-	base *url.URL // nil when the base is https://api.twilio.com itself
-	next http.RoundTripper
+	base       *url.URL // nil when the base is https://api.twilio.com itself
+	next       http.RoundTripper
+	user, pass string
 }
+
+// placeholderAuth is the user and password twilio-go is given, which
+// apiTransport replaces with the account's own.
+const placeholderAuth = "keyway"
 
 // parseBase checks an api_base_url and returns it, or nil when it is Twilio's
 // own API, which needs no rewriting.
@@ -66,12 +75,13 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("twilio: refusing a request for host %q: only %s is expected (is an edge or region set?)", req.URL.Host, defaultAPIHost)
 	}
+	r := req.Clone(req.Context())
 	if t.base != nil {
-		r := req.Clone(req.Context())
 		r.URL = rebase(t.base, req.URL)
 		r.Host = ""
-		req = r
 	}
+	r.SetBasicAuth(t.user, t.pass)
+	req = r
 	res, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err

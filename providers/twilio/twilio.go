@@ -95,14 +95,14 @@ func New(c config.Twilio, region string, log zerolog.Logger, opts ...Option) (*T
 	transport.MaxIdleConns = o.idleConns
 	transport.MaxIdleConnsPerHost = o.idleConns
 	httpClient := &http.Client{
-		Transport: &apiTransport{base: base, next: transport},
+		Transport: &apiTransport{base: base, next: transport, user: c.AccountSID, pass: c.AuthToken},
 		Timeout:   sendTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 	api := &client.Client{
-		Credentials: client.NewCredentials(c.AccountSID, c.AuthToken),
+		Credentials: client.NewCredentials(placeholderAuth, placeholderAuth),
 		HTTPClient:  httpClient,
 	}
 	api.SetAccountSid(c.AccountSID)
