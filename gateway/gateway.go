@@ -139,6 +139,9 @@ func New(o Options) (*Gateway, error) {
 	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake, OnEvents: g.events.Wake})
 	g.metrics.zeroCounters()
 	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
+	if c, ok := o.Store.(commitObserver); ok {
+		c.ObserveCommits(func(d time.Duration) { g.metrics.commits.Observe(d.Seconds()) })
+	}
 	g.bcasts = newBroadcasts(g, o.Owner)
 	g.sched = schedule.NewScheduler(g.engine, log, g.bcasts)
 	if w, ok := o.Store.(engine.Waker); ok {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -11,6 +13,7 @@ type metrics struct {
 	inbound  *prometheus.CounterVec // by route taken
 	webhooks *prometheus.CounterVec // by HTTP status answered
 	latency  prometheus.Histogram   // webhook handling time
+	commits  prometheus.Histogram   // store commit time (bbolt)
 	sends    *prometheus.CounterVec // outbound attempts by kind and result
 	timers   prometheus.Counter     // timers fired
 	setAside prometheus.Counter     // sends set aside: their outcome could not be recorded
@@ -29,6 +32,12 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 }
 
+// commitObserver is a store that tells the wall time of each of its
+// commits (the bbolt store, whose one writer every update waits for).
+type commitObserver interface {
+	ObserveCommits(func(time.Duration))
+}
+
 func newMetrics() *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
@@ -41,6 +50,10 @@ func newMetrics() *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "keyway_webhook_duration_seconds", Help: "Time to verify, handle and durably commit an inbound webhook.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		commits: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "keyway_store_commit_seconds", Help: "Wall time of each commit of the bbolt store's one writer: a group of updates, their page writes and the sync to disk.",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
 		}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyway_outbound_attempts_total", Help: "Outbound send attempts, by kind (text, email) and result (sent, retry, failed).",
@@ -68,7 +81,7 @@ func newMetrics() *metrics {
 			Name: "keyway_auth_failures_total", Help: "Requests refused for a missing or wrong admin token, by where they came (api, dashboard, metrics) and result (missing, wrong, limited).",
 		}, []string{"via", "result"}),
 	}
-	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.sends, m.timers, m.setAside, m.reloads, m.reloadOK, m.reloadTime, m.configInfo, m.authFailures,
+	m.registry.MustRegister(m.inbound, m.webhooks, m.latency, m.commits, m.sends, m.timers, m.setAside, m.reloads, m.reloadOK, m.reloadTime, m.configInfo, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

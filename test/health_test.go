@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -36,7 +37,8 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		body := scrape(t, g)
 		return strings.Contains(body, `keyway_inbound_messages_total{route="keyword"} 1`) &&
 			strings.Contains(body, `keyway_outbound_attempts_total{kind="text",result="sent"} 1`) &&
-			strings.Contains(body, `keyway_webhook_requests_total{status="200"} 1`)
+			strings.Contains(body, `keyway_webhook_requests_total{status="200"} 1`) &&
+			regexp.MustCompile(`(?m)^keyway_store_commit_seconds_count [1-9]`).MatchString(body)
 	})
 }
 

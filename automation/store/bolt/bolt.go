@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -72,6 +73,16 @@ type Bolt struct {
 	done    chan struct{} // closed by Close: take no more updates
 	stopped chan struct{} // closed when the commit loop has exited
 	health  engine.CommitHealth
+	// observe, when set, is told the wall time of each commit.
+	observe atomic.Pointer[func(time.Duration)]
+}
+
+// ObserveCommits has observe told, from now on, the wall time of each
+// commit of the one write goroutine: a group of updates run together,
+// their page writes and the sync to disk. It is how long the updates
+// that arrive meanwhile wait for the writer.
+func (s *Bolt) ObserveCommits(observe func(time.Duration)) {
+	s.observe.Store(&observe)
 }
 
 type update struct {

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -42,6 +43,7 @@ func (s *Bolt) commit(group []*update) {
 	for len(group) > 0 {
 		failed := -1
 		var fnErr error
+		began := time.Now()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			t := &boltTx{tx: tx, writable: true}
 			for i := 0; i < len(group); i++ {
@@ -58,6 +60,9 @@ func (s *Bolt) commit(group []*update) {
 			}
 			return nil
 		})
+		if observe := s.observe.Load(); observe != nil {
+			(*observe)(time.Since(began))
+		}
 		switch {
 		case err == nil:
 			for _, u := range group {
