@@ -4,8 +4,9 @@
 # the bench harness's fast fake Twilio (mps 100,000). Imports the N contacts through the admin
 # API first (PUT /api/v1/contacts/{phone}, 16 at a time), then times: the POST's answer, the
 # broadcast reaching "done" (polled), the last text at the fake; and reports sends/s (N over the
-# time from the POST to the last text), keyway's CPU per send and its RSS (total and anonymous)
-# before and at the peak. BENCH is the folder of the bench harness (faketwilio). With PPROF=FILE,
+# time from the POST to the last text), keyway's CPU per send, its RSS (total and anonymous)
+# before and at the peak, and its store's commits from keyway_store_commit_seconds (how many,
+# how many over 100 ms, the slowest bucket reached). BENCH is the folder of the bench harness (faketwilio). With PPROF=FILE,
 # a CPU profile of keyway's first 10 s after the POST is written to FILE.
 set -u
 N=${1:-20000}; H=${BENCH:?set BENCH to the bench harness folder}
@@ -45,7 +46,8 @@ t = time.time()
 with concurrent.futures.ThreadPoolExecutor(16) as ex: list(ex.map(put, range(n)))
 print("import: %d contacts in %.1fs" % (n, time.time() - t))
 PY
-[ -n "${PPROF:-}" ] && (sleep 0.2; curl -s -o "$PPROF" "127.0.0.1:18196/debug/pprof/profile?seconds=10") &
+PROF=""
+if [ -n "${PPROF:-}" ]; then (sleep 0.2; curl -s -o "$PPROF" "127.0.0.1:18196/debug/pprof/profile?seconds=10") & PROF=$!; fi
 python3 - "$N" "$ADMIN" "$KW" <<'PY'
 import sys, json, urllib.request, time, os
 n, tok, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -84,5 +86,14 @@ print("POST answered in %.1f ms; enrolled (done) at %.1f s; all %d sent at %.1f 
       "RSS %d -> peak %d kB (+%d MiB), anon %d -> %d kB (+%d MiB); load %s" % (
     answered * 1000, done_at or -1, sent, el, sent / el, (cpu() - cpu0) / max(sent, 1) * 1e6,
     rss0, peak, (peak - rss0) // 1024, anon0, peak_anon, (peak_anon - anon0) // 1024, open("/proc/loadavg").read().split()[0]))
+metrics = get("http://127.0.0.1:18190/metrics", {"Authorization": "Bearer " + tok}).decode()
+buckets = {}
+for line in metrics.splitlines():
+    if line.startswith('keyway_store_commit_seconds_bucket{le="'):
+        le = line.split('"')[1]
+        buckets[le] = int(float(line.split()[-1]))
+total = buckets.get("+Inf", 0)
+slowest = next((le for le, c in sorted(((le, c) for le, c in buckets.items() if le != "+Inf"), key=lambda x: float(x[0])) if c == total), "over 5 s")
+print("store commits since start: %d, over 100 ms: %d, all within %s s" % (total, total - buckets.get("0.1", 0), slowest))
 PY
-wait
+if [ -n "$PROF" ]; then wait $PROF; fi
