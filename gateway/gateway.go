@@ -171,11 +171,12 @@ func (g *Gateway) optedOut(phone string) {
 	}
 }
 
-// outsideWindow closes the WhatsApp window of a contact the provider
-// refused a message to as outside it.
-func (g *Gateway) outsideWindow(phone, channel string) {
-	if err := g.engine.CloseWindow(context.Background(), phone, channel); err != nil {
-		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("close the window")
+// outsideWindow acts on a message the provider refused as outside the
+// WhatsApp window: it closes its recipient's window, and the step that
+// queued it takes its window path (its template, or on_error).
+func (g *Gateway) outsideWindow(m *engine.Message) {
+	if err := g.engine.RefusedOutsideWindow(context.Background(), m.ID); err != nil {
+		g.log.Error().Err(err).Str("msg_id", m.ID).Str("contact", config.MaskAddress(m.To[0])).Msg("take the window path of a refused message")
 	}
 }
 

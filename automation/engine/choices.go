@@ -103,11 +103,11 @@ func choiceIndex(o *Offer, typed string) (int, bool) {
 // none). The contact's next message may pick one by number or title.
 func (r *Run) ReplyWithChoices(body string, media []string, from string, choices *providers.Choices) error {
 	ch := r.Enrollment.Channel
-	return r.t.queue(&Message{
+	return r.t.queue(r.stamp(&Message{
 		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
-		Body: body, Media: media, Choices: choices, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
+		Body: body, Media: media, Choices: choices,
 		Broadcast: r.Enrollment.Broadcast,
-	})
+	}))
 }
 
 // TextWithChoices is what an outbound message says where its choices

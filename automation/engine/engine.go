@@ -182,7 +182,7 @@ func (e *Engine) HandleBatch(ctx context.Context, provider string, b providers.B
 			res.Messages[i], seen[in.Provider+" "+in.ID] = h, h.Message
 		}
 		for i, s := range b.Statuses {
-			found, err := e.updateStatus(x, provider, s)
+			found, err := e.updateStatus(ctx, x, provider, s)
 			if err != nil {
 				return res, fmt.Errorf("status of %s: %w", s.ProviderID, err)
 			}

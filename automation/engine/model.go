@@ -133,6 +133,14 @@ type Message struct {
 	Sending    time.Time `json:"sending,omitzero"`
 	Enrollment string    `json:"enrollment,omitempty"`
 	Automation string    `json:"automation,omitempty"`
+	// Step is the step of the enrollment that queued the message (its id,
+	// or "#N"), so that a provider's refusal of it as outside the WhatsApp
+	// window takes that step's window path (see WindowRefuser).
+	Step string `json:"step,omitempty"`
+	// Answers is the id of the contact's message the run that queued the
+	// message was handling, if any: a template sent in its place renders
+	// {{ message.* }} as the step did.
+	Answers string `json:"answers,omitempty"`
 	// Broadcast is the broadcast whose enrollment sent the message to its
 	// contact, if any: the store counts its sends under it.
 	Broadcast string    `json:"broadcast,omitempty"`
@@ -210,7 +218,12 @@ type Enrollment struct {
 	// Trigger is the id of the inbound message that started the enrollment.
 	Trigger string `json:"trigger,omitempty"`
 	// Broadcast is the broadcast that started the enrollment, if one did.
-	Broadcast string     `json:"broadcast,omitempty"`
+	Broadcast string `json:"broadcast,omitempty"`
+	// Refused names the run of a step (its key and the time it queued its
+	// messages) for which the enrollment took the window path because the
+	// provider refused one of them as outside the WhatsApp window: a second
+	// refused copy of that run (a forward to several staff) changes nothing.
+	Refused   string     `json:"refused,omitempty"`
 	StartedAt time.Time  `json:"started_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // CloseWindow records that the provider refused a free-form message to
@@ -43,4 +44,118 @@ func (e *Engine) StopMarketing(ctx context.Context, phone string) error {
 		return fmt.Errorf("engine: stop messages that are not answers to a contact: %w", err)
 	}
 	return nil
+}
+
+// RefusedOutsideWindow acts on the provider's refusal of the outbound
+// message with id as outside the WhatsApp 24-hour window, once the outbox
+// has recorded it failed. In one transaction it closes the recipient's
+// window on the message's channel (as CloseWindow does) and takes the
+// window path of the step that queued it (windowPath). A message no step
+// queued (a staff answer, a one-off send) only closes the window.
+func (e *Engine) RefusedOutsideWindow(ctx context.Context, id string) error {
+	err := e.transact(ctx, func(x *unitOfWork) error {
+		m, err := x.tx.Message(id)
+		if err != nil {
+			return fmt.Errorf("read message %s: %w", id, err)
+		}
+		if len(m.To) != 1 {
+			return nil
+		}
+		t, err := x.turn(m.To[0])
+		if err != nil {
+			return err
+		}
+		delete(t.contact.LastInbound, m.Channel)
+		return e.windowPath(ctx, x, m)
+	})
+	if err != nil {
+		return fmt.Errorf("engine: a message refused as outside the WhatsApp window: %w", err)
+	}
+	return nil
+}
+
+// windowPath takes, inside x, the window path of the step that queued m,
+// now that the provider refused m as outside the WhatsApp window: what the
+// step would have done had keyway seen the window closed when it ran (see
+// WindowRefuser). A template the step has goes in m's place whether or
+// not its enrollment is still active. Otherwise an active enrollment
+// leaves where it stands for the step's on_error and runs from there, or
+// ends with ReasonOutsideWindow; an ended one stays ended, and a paused
+// automation's enrollment stays where it is. The copies of one run of a
+// step (a forward to several staff) take that path once.
+func (e *Engine) windowPath(ctx context.Context, x *unitOfWork, m *Message) error {
+	if m.Enrollment == "" || m.Step == "" || m.Direction != Outbound {
+		return nil
+	}
+	en, err := x.enrollment(m.Enrollment)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read enrollment %s: %w", m.Enrollment, err)
+	}
+	a := x.set.Automation(en.Automation)
+	if a == nil {
+		return nil
+	}
+	st, ok := a.step(m.Step, "")
+	if !ok {
+		return nil
+	}
+	wr, ok := st.Step.(WindowRefuser)
+	if !ok {
+		return nil
+	}
+	t, err := x.turn(en.Contact)
+	if err != nil {
+		return err
+	}
+	if en.Active() {
+		t.adopt(en)
+	}
+	r := t.run(a, en)
+	r.Step = st
+	if m.Answers != "" {
+		in, err := x.tx.Message(m.Answers)
+		switch {
+		case err == nil:
+			r.Message = in
+		case !isNotFound(err):
+			return fmt.Errorf("read message %s: %w", m.Answers, err)
+		}
+	}
+	out, err := wr.Refused(ctx, r, m)
+	if err != nil {
+		return fmt.Errorf("automation %q step %s (%s): refused outside the window: %w", a.ID, st.Key, st.Type, err)
+	}
+	if out.kind == outcomeContinue || !en.Active() {
+		return nil
+	}
+	run := m.Step + "@" + m.CreatedAt.UTC().Format(time.RFC3339Nano)
+	if en.Refused == run {
+		return nil
+	}
+	if on, err := t.runs(a); err != nil || !on {
+		return err
+	}
+	if err := t.clearTimer(en); err != nil {
+		return err
+	}
+	if en.Status == EnrollmentHandoff {
+		d := handoffData(en)
+		d["closed_by"], d["reason"] = "end", ReasonOutsideWindow
+		if err := x.event(EventHandoffClosed, en.Contact, d); err != nil {
+			return err
+		}
+	}
+	en.Refused = run
+	en.Epoch++ // a timer or step I/O of where it stood is stale now
+	en.Step, en.StepType, en.Status = st.Key, st.Type, EnrollmentRunning
+	en.Held, en.Answering = "", false
+	t.put(en)
+	next, done, err := e.follow(r, st, out)
+	if done || err != nil {
+		return err
+	}
+	return e.stepFrom(ctx, r, next)
 }

@@ -79,11 +79,24 @@ func (r *Run) Reply(body string, media []string, from string) error {
 // rules of Reply apply.
 func (r *Run) ReplyTemplate(contentSID string, variables map[string]string, named *providers.Template, from string) error {
 	ch := r.Enrollment.Channel
-	return r.t.queue(&Message{
+	return r.t.queue(r.stamp(&Message{
 		Purpose: PurposeReply, Channel: ch, From: r.t.sender(ch, from), To: []string{r.Contact.Phone},
-		ContentSID: contentSID, ContentVariables: variables, Template: named, Enrollment: r.Enrollment.ID, Automation: r.Automation.ID,
+		ContentSID: contentSID, ContentVariables: variables, Template: named,
 		Broadcast: r.Enrollment.Broadcast,
-	})
+	}))
+}
+
+// stamp marks m as queued by the run: its enrollment, automation and
+// step, and the contact's message the run handles.
+func (r *Run) stamp(m *Message) *Message {
+	m.Enrollment, m.Automation = r.Enrollment.ID, r.Automation.ID
+	if r.Step != nil {
+		m.Step = r.Step.Key
+	}
+	if r.Message != nil && r.Message.Direction == Inbound {
+		m.Answers = r.Message.ID
+	}
+	return m
 }
 
 // InWindowOf reports whether a free-form message may reach phone (the
@@ -112,8 +125,7 @@ func (r *Run) InWindowOf(phone, channel string) (bool, error) {
 // Queue stores an outbound message (a forward, an email) and puts it in the
 // outbox; Purpose decides whether an opted-out contact blocks it.
 func (r *Run) Queue(m *Message) error {
-	m.Enrollment, m.Automation = r.Enrollment.ID, r.Automation.ID
-	return r.t.queue(m)
+	return r.t.queue(r.stamp(m))
 }
 
 // Sender returns the number to send from on channel (explicit wins).

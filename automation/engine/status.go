@@ -40,7 +40,7 @@ func (e *Engine) UpdateStatus(ctx context.Context, provider string, s providers.
 
 // updateStatus records status report s of provider inside transaction x
 // and reports whether its message is stored.
-func (e *Engine) updateStatus(x *unitOfWork, provider string, s providers.Status) (bool, error) {
+func (e *Engine) updateStatus(ctx context.Context, x *unitOfWork, provider string, s providers.Status) (bool, error) {
 	m, err := e.statusMessage(x.tx, provider, s.ProviderID, s.MessageID)
 	if isNotFound(err) {
 		return false, nil
@@ -48,12 +48,13 @@ func (e *Engine) updateStatus(x *unitOfWork, provider string, s providers.Status
 	if err != nil {
 		return false, err
 	}
-	return true, e.applyStatus(x, provider, s, m)
+	return true, e.applyStatus(ctx, x, provider, s, m)
 }
 
 // applyStatus records the status report s on m, the message it is about,
-// inside x.
-func (e *Engine) applyStatus(x *unitOfWork, provider string, s providers.Status, m *Message) error {
+// inside x. The first report of m failing as outside the WhatsApp window
+// also takes the window path of the step that queued m (windowPath).
+func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string, s providers.Status, m *Message) error {
 	if m.ProviderID == "" {
 		m.Provider, m.ProviderID = provider, s.ProviderID
 	}
@@ -80,7 +81,13 @@ func (e *Engine) applyStatus(x *unitOfWork, provider string, s providers.Status,
 			return err
 		}
 	}
-	return e.applyRefusal(x, s, m)
+	if err := e.applyRefusal(x, s, m); err != nil {
+		return err
+	}
+	if s.OutsideWindow && status.failed() && !failedBefore {
+		return e.windowPath(ctx, x, m)
+	}
+	return nil
 }
 
 // applyRefusal acts inside x on what a status report s says of its

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/keyway-sms/keyway/config"
@@ -11,6 +12,19 @@ import (
 // whether it has a template to send outside the window.
 type WindowSender interface {
 	HasTemplate() bool
+}
+
+// WindowRefuser is a step that sends on WhatsApp (a reply, a forward) and
+// takes its window path after the fact, when the provider refuses a
+// message it queued as outside the 24-hour window that keyway thought
+// open. Refused runs inside the transaction that records the refusal, for
+// m, the refused message: it queues the step's template in m's place, as
+// the step sends it outside the window, and returns Continue; or, with no
+// template for it, returns where the enrollment goes instead, as the step
+// does outside the window (Next(on_error), or End(ReasonOutsideWindow)).
+// The engine applies that only while the enrollment is active.
+type WindowRefuser interface {
+	Refused(ctx context.Context, r *Run, m *Message) (Outcome, error)
 }
 
 // LatePauser is a step that may pause an enrollment for WhatsAppWindow or

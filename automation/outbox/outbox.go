@@ -93,10 +93,11 @@ type OutboxOptions struct {
 	// OnOptedOut, if set, is told after commit of a contact the provider
 	// refused as opted out (SendError.OptedOut), to opt it out everywhere.
 	OnOptedOut func(phone string)
-	// OnOutsideWindow, if set, is told after commit of a contact the
-	// provider refused a message to as outside the WhatsApp window
-	// (SendError.OutsideWindow), with the message's channel.
-	OnOutsideWindow func(phone, channel string)
+	// OnOutsideWindow, if set, is told after commit of a message the
+	// provider refused as outside the WhatsApp window
+	// (SendError.OutsideWindow), as committed (failed): its recipient's
+	// window is closed, and the step that queued it takes its window path.
+	OnOutsideWindow func(m *engine.Message)
 	// OnMarketingOptOut, if set, is told after commit of a contact who
 	// stopped messages that do not answer its own
 	// (SendError.MarketingOptOut).

@@ -38,7 +38,7 @@ func TestOutboxActsOnRefusals(t *testing.T) {
 			ob := NewOutbox(OutboxOptions{Logger: zerolog.Nop(), MPS: map[string]float64{ours: 80},
 				OnOptedOut:        func(p string) { optOut = p },
 				OnMarketingOptOut: func(p string) { market = p },
-				OnOutsideWindow:   func(p, ch string) { window = p + " " + ch },
+				OnOutsideWindow:   func(m *engine.Message) { window = m.To[0] + " " + m.Channel },
 			})
 			m := &engine.Message{ID: "m1", Kind: engine.KindText, Purpose: tt.purpose, Channel: "whatsapp", From: ours, To: []string{contact}}
 			se := tt.err

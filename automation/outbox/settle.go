@@ -235,8 +235,9 @@ func (ob *Outbox) report(rec recorded) {
 	case se.MarketingOptOut && !forward && ob.o.OnMarketingOptOut != nil:
 		ob.o.OnMarketingOptOut(m.To[0])
 	case se.OutsideWindow && ob.o.OnOutsideWindow != nil:
-		// Whoever it was for, their window is closed.
-		ob.o.OnOutsideWindow(m.To[0], m.Channel)
+		// Whoever it was for, their window is closed; the step that
+		// queued it takes its window path.
+		ob.o.OnOutsideWindow(rec.stored)
 	}
 }
 

@@ -153,3 +153,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// templated reports whether m is a template message rather than
+// free-form text.
+func templated(m *engine.Message) bool { return m.ContentSID != "" || m.Template != nil }

@@ -139,11 +139,7 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 			return engine.Outcome{}, fmt.Errorf("forward_to_mobile: %w", err)
 		}
 		if !in && st.Template == nil {
-			r.Trace("not sent: " + engine.ReasonOutsideWindow + " of " + to)
-			if st.OnError != "" {
-				return engine.Next(st.OnError), nil
-			}
-			return engine.End(engine.ReasonOutsideWindow), nil
+			return st.outsideWindow(r, to), nil
 		}
 		open[i] = in
 	}
@@ -158,29 +154,76 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 		}
 		body = withRef(body, ref)
 	}
-	var vars map[string]string
-	var named *providers.Template
+	var tmpl *engine.Message
 	if st.Template != nil {
-		var err error
-		if vars, named, err = st.Template.render(r); err != nil {
+		if tmpl, err = st.templateMessage(r); err != nil {
 			return engine.End(fmt.Sprintf("forward_to_mobile: template: %v", err)), nil
 		}
 	}
 	from := r.Sender(st.Channel, st.From)
 	for i, to := range st.To {
-		m := &engine.Message{
-			Kind: engine.KindText, Purpose: engine.PurposeForward, Channel: st.Channel,
-			Contact: r.Contact.Phone, From: from, To: []string{to}, Body: body, Choices: st.Choices,
-		}
+		m := &engine.Message{Body: body, Choices: st.Choices}
 		if !open[i] {
-			m.Body, m.ContentSID, m.ContentVariables, m.Template, m.Choices = "", st.Template.SID, vars, named, nil
+			m = tmpl
 		}
-		if err := r.Queue(m); err != nil {
-			return engine.Outcome{}, fmt.Errorf("forward_to_mobile: queue forward: %w", err)
+		if err := st.queue(r, m, from, to); err != nil {
+			return engine.Outcome{}, err
 		}
-		r.Trace("forwarded to " + to)
 	}
 	return engine.Continue(), nil
+}
+
+// templateMessage is the forward as its template, rendered, before
+// queue addresses it: what goes to a staff member outside the window.
+func (st *ForwardToMobile) templateMessage(r *engine.Run) (*engine.Message, error) {
+	vars, named, err := st.Template.render(r)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Message{ContentSID: st.Template.SID, ContentVariables: vars, Template: named}, nil
+}
+
+// queue queues a copy of m, the forward's content, from from to staff
+// member to.
+func (st *ForwardToMobile) queue(r *engine.Run, m *engine.Message, from, to string) error {
+	c := *m
+	c.Kind, c.Purpose, c.Channel = engine.KindText, engine.PurposeForward, st.Channel
+	c.Contact, c.From, c.To = r.Contact.Phone, from, []string{to}
+	if err := r.Queue(&c); err != nil {
+		return fmt.Errorf("forward_to_mobile: queue forward: %w", err)
+	}
+	r.Trace("forwarded to " + to)
+	return nil
+}
+
+// outsideWindow is where a forward that may not reach staff member to
+// outside the WhatsApp window, and has no template, goes: on_error, else
+// the end.
+func (st *ForwardToMobile) outsideWindow(r *engine.Run, to string) engine.Outcome {
+	r.Trace("not sent: " + engine.ReasonOutsideWindow + " of " + to)
+	if st.OnError != "" {
+		return engine.Next(st.OnError)
+	}
+	return engine.End(engine.ReasonOutsideWindow)
+}
+
+// Refused takes the forward's window path for m, a copy to one staff
+// member that the provider refused as outside the WhatsApp window (see
+// engine.WindowRefuser): the template goes to that staff member instead,
+// from the number m was to go from; with none (or when m was the
+// template), it goes where a forward goes outside a staff member's window.
+func (st *ForwardToMobile) Refused(_ context.Context, r *engine.Run, m *engine.Message) (engine.Outcome, error) {
+	if len(m.To) != 1 {
+		return engine.Continue(), nil
+	}
+	if st.Template == nil || templated(m) {
+		return st.outsideWindow(r, m.To[0]), nil
+	}
+	tmpl, err := st.templateMessage(r)
+	if err != nil {
+		return engine.End(fmt.Sprintf("forward_to_mobile: template: %v", err)), nil
+	}
+	return engine.Continue(), st.queue(r, tmpl, m.From, m.To[0])
 }
 
 // Resume forwards once the quiet hours the forward was held for end.
@@ -270,7 +313,8 @@ func hasChannel(cfg *config.Config, ch string) bool {
 }
 
 var (
-	_ engine.Step      = (*ForwardToMobile)(nil)
-	_ engine.StaffStep = (*ForwardToMobile)(nil)
-	_ engine.Resumer   = (*ForwardToMobile)(nil)
+	_ engine.Step          = (*ForwardToMobile)(nil)
+	_ engine.StaffStep     = (*ForwardToMobile)(nil)
+	_ engine.Resumer       = (*ForwardToMobile)(nil)
+	_ engine.WindowRefuser = (*ForwardToMobile)(nil)
 )

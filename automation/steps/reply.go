@@ -93,18 +93,10 @@ func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, erro
 	}
 	inWindow := r.InWindow()
 	if st.Template != nil && (!st.Free || !inWindow) {
-		vars, named, err := st.Template.render(r)
-		if err != nil {
-			return engine.End(err.Error()), nil
-		}
-		return engine.Continue(), r.ReplyTemplate(st.Template.SID, vars, named, st.From)
+		return st.sendTemplate(r, st.From)
 	}
 	if !inWindow {
-		r.Trace("not sent: " + engine.ReasonOutsideWindow)
-		if st.OnError != "" {
-			return engine.Next(st.OnError), nil
-		}
-		return engine.End(engine.ReasonOutsideWindow), nil
+		return st.outsideWindow(r), nil
 	}
 	body, err := r.Render(st.Text)
 	if err != nil {
@@ -115,6 +107,37 @@ func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, erro
 		return engine.End(err.Error()), nil
 	}
 	return engine.Continue(), r.ReplyWithChoices(body, media, st.From, st.Choices)
+}
+
+// sendTemplate queues the reply's template from from (as Reply chooses).
+func (st *Reply) sendTemplate(r *engine.Run, from string) (engine.Outcome, error) {
+	vars, named, err := st.Template.render(r)
+	if err != nil {
+		return engine.End(err.Error()), nil
+	}
+	return engine.Continue(), r.ReplyTemplate(st.Template.SID, vars, named, from)
+}
+
+// outsideWindow is where a reply with nothing it may send outside the
+// WhatsApp window goes: on_error, else the end.
+func (st *Reply) outsideWindow(r *engine.Run) engine.Outcome {
+	r.Trace("not sent: " + engine.ReasonOutsideWindow)
+	if st.OnError != "" {
+		return engine.Next(st.OnError)
+	}
+	return engine.End(engine.ReasonOutsideWindow)
+}
+
+// Refused takes the reply's window path for m, a message it queued that
+// the provider refused as outside the WhatsApp window (see
+// engine.WindowRefuser): its template goes instead, from the number m was
+// to go from, else it goes where it goes outside the window. A refused
+// template is not sent again.
+func (st *Reply) Refused(_ context.Context, r *engine.Run, m *engine.Message) (engine.Outcome, error) {
+	if st.Template != nil && !templated(m) {
+		return st.sendTemplate(r, m.From)
+	}
+	return st.outsideWindow(r), nil
 }
 
 // Resume runs the reply again once the quiet hours it was held for end,
@@ -128,7 +151,8 @@ func (st *Reply) Resume(ctx context.Context, r *engine.Run, _ engine.Event) (eng
 func (st *Reply) HasTemplate() bool { return st.Template != nil }
 
 var (
-	_ engine.Step         = (*Reply)(nil)
-	_ engine.Resumer      = (*Reply)(nil)
-	_ engine.WindowSender = (*Reply)(nil)
+	_ engine.Step          = (*Reply)(nil)
+	_ engine.Resumer       = (*Reply)(nil)
+	_ engine.WindowSender  = (*Reply)(nil)
+	_ engine.WindowRefuser = (*Reply)(nil)
 )

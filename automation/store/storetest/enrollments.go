@@ -35,6 +35,7 @@ func testEnrollmentRoundTrip(t *testing.T, s engine.Store) {
 		HTTP:      map[string]any{"status": 200.0, "json": map[string]any{"ok": true}},
 		WaitUntil: &wait,
 		Trigger:   "m0001",
+		Refused:   "ask@2026-01-05T09:00:00Z",
 		StartedAt: t0,
 		UpdatedAt: t0.Add(time.Minute),
 	}

@@ -49,6 +49,8 @@ func testMessageRoundTrip(t *testing.T, s engine.Store) {
 		Typed:       "3",
 		Enrollment:  "e0001",
 		Automation:  "join",
+		Step:        "ask",
+		Answers:     "m0000",
 		CreatedAt:   t0,
 		UpdatedAt:   t0.Add(time.Second),
 	}
