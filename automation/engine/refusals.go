@@ -124,10 +124,18 @@ func (e *Engine) windowPath(ctx context.Context, x *unitOfWork, m *Message) erro
 			return fmt.Errorf("read message %s: %w", m.Answers, err)
 		}
 	}
+	if en.Channel != m.Channel {
+		// The conversation has moved since (an answer on another channel):
+		// what goes in m's place goes on m's channel.
+		on := *en
+		on.Channel = m.Channel
+		r.Enrollment = &on
+	}
 	out, err := wr.Refused(ctx, r, m)
 	if err != nil {
 		return fmt.Errorf("automation %q step %s (%s): refused outside the window: %w", a.ID, st.Key, st.Type, err)
 	}
+	r.Enrollment = en
 	if out.kind == outcomeContinue || !en.Active() {
 		return nil
 	}

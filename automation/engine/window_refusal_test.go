@@ -45,6 +45,12 @@ automations:
       - { type: wait, duration: 1h }
       - { type: end }
       - { id: sorry, type: tag, add: [unreachable] }
+  - id: asktmpl
+    keywords: [ASKT]
+    steps:
+      - { type: reply, text: "Size?", template: { content_sid: "HX0123456789abcdef0123456789abcdef" } }
+      - { type: wait_for_reply, save_as: size }
+      - { type: wait, duration: 1h }
   - id: fwd
     keywords: [FWD]
     steps:
@@ -256,5 +262,21 @@ func TestRefusedMessageWithoutStepClosesTheWindow(t *testing.T) {
 	c, err := s.Contact(ctx)
 	if err != nil || c.InWindow(config.ChannelWhatsApp, s.Clock.Now()) {
 		t.Errorf("contact %+v still in the window (%v)", c, err)
+	}
+}
+
+// The template goes on the channel of the refused message, from its
+// number, though the conversation has moved to SMS since.
+func TestRefusedReplyTemplateKeepsItsChannel(t *testing.T) {
+	s := refusalSim(t)
+	sent := sayTo(t, s, "ASKT")
+	s.Channel = config.ChannelSMS // the answer comes by SMS
+	sayTo(t, s, "Large")
+	if en := enrollmentIn(t, s, "asktmpl"); en.Channel != config.ChannelSMS {
+		t.Fatalf("enrollment on %s, want the conversation moved to sms", en.Channel)
+	}
+	got := refuse(t, s, sent[0])
+	if len(got) != 1 || got[0].Channel != config.ChannelWhatsApp || got[0].From != sent[0].From || got[0].ContentSID == "" {
+		t.Fatalf("sent %+v, want the template on WhatsApp from %s", got, sent[0].From)
 	}
 }
