@@ -6,7 +6,7 @@
 # broadcast reaching "done" (polled), the last text at the fake; and reports sends/s (N over the
 # time from the POST to the last text), keyway's CPU per send, its RSS (total and anonymous)
 # before and at the peak, and its store's commits from keyway_store_commit_seconds (how many,
-# how many over 100 ms, the slowest bucket reached). BENCH is the folder of the bench harness (faketwilio). With PPROF=FILE,
+# how many over 100 ms, the slowest bucket reached, from the POST to the last text). BENCH is the folder of the bench harness (faketwilio). With PPROF=FILE,
 # a CPU profile of keyway's first 10 s after the POST is written to FILE.
 set -u
 N=${1:-20000}; H=${BENCH:?set BENCH to the bench harness folder}
@@ -60,6 +60,13 @@ def cpu():
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 def get(url, headers={}):
     return urllib.request.urlopen(urllib.request.Request(url, headers=headers)).read()
+def commits():
+    out = {}
+    for line in get("http://127.0.0.1:18190/metrics", {"Authorization": "Bearer " + tok}).decode().splitlines():
+        if line.startswith('keyway_store_commit_seconds_bucket{le="'):
+            out[line.split('"')[1]] = int(float(line.split()[-1]))
+    return out
+commits0 = commits()
 rss0, anon0, cpu0 = status("VmRSS"), status("RssAnon"), cpu()
 peak, peak_anon = rss0, anon0
 t0 = time.time()
@@ -86,14 +93,9 @@ print("POST answered in %.1f ms; enrolled (done) at %.1f s; all %d sent at %.1f 
       "RSS %d -> peak %d kB (+%d MiB), anon %d -> %d kB (+%d MiB); load %s" % (
     answered * 1000, done_at or -1, sent, el, sent / el, (cpu() - cpu0) / max(sent, 1) * 1e6,
     rss0, peak, (peak - rss0) // 1024, anon0, peak_anon, (peak_anon - anon0) // 1024, open("/proc/loadavg").read().split()[0]))
-metrics = get("http://127.0.0.1:18190/metrics", {"Authorization": "Bearer " + tok}).decode()
-buckets = {}
-for line in metrics.splitlines():
-    if line.startswith('keyway_store_commit_seconds_bucket{le="'):
-        le = line.split('"')[1]
-        buckets[le] = int(float(line.split()[-1]))
+buckets = {le: c - commits0.get(le, 0) for le, c in commits().items()}
 total = buckets.get("+Inf", 0)
 slowest = next((le for le, c in sorted(((le, c) for le, c in buckets.items() if le != "+Inf"), key=lambda x: float(x[0])) if c == total), "over 5 s")
-print("store commits since start: %d, over 100 ms: %d, all within %s s" % (total, total - buckets.get("0.1", 0), slowest))
+print("store commits from the POST to the last text: %d, over 100 ms: %d, all within %s s" % (total, total - buckets.get("0.1", 0), slowest))
 PY
 if [ -n "$PROF" ]; then wait $PROF; fi
