@@ -96,6 +96,6 @@ print("POST answered in %.1f ms; enrolled (done) at %.1f s; all %d sent at %.1f 
 buckets = {le: c - commits0.get(le, 0) for le, c in commits().items()}
 total = buckets.get("+Inf", 0)
 slowest = next((le for le, c in sorted(((le, c) for le, c in buckets.items() if le != "+Inf"), key=lambda x: float(x[0])) if c == total), "over 5 s")
-print("store commits from the POST to the last text: %d, over 100 ms: %d, all within %s s" % (total, total - buckets.get("0.1", 0), slowest))
+print("store commits from the POST to the last text: %d, over 50 ms: %d, over 100 ms: %d, all within %s s" % (total, total - buckets.get("0.05", 0), total - buckets.get("0.1", 0), slowest))
 PY
 if [ -n "$PROF" ]; then wait $PROF; fi
