@@ -195,22 +195,28 @@ func (ci *contactImports) keep(ctx context.Context, job *contactImport, path str
 		return fmt.Errorf("gateway: store upload: %w", err)
 	}
 	defer f.Close()
-	buf := make([]byte, importChunk)
 	for done := false; !done; {
+		// The chunks are read before the transaction: its function may
+		// run again (a group commit that one of its other updates
+		// failed), and must then write the same chunks at the same keys.
+		var chunks [][]byte
+		for len(chunks) < importChunksPerTx && !done {
+			buf := make([]byte, importChunk)
+			n, err := io.ReadFull(f, buf)
+			if n > 0 {
+				chunks = append(chunks, buf[:n])
+			}
+			switch {
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+				done = true
+			case err != nil:
+				return fmt.Errorf("gateway: store upload %s: %w", job.ID, err)
+			}
+		}
+		first := job.Chunks
 		err := ci.store.Update(ctx, func(tx engine.Tx) error {
-			for range importChunksPerTx {
-				n, err := io.ReadFull(f, buf)
-				if n > 0 {
-					if err := tx.PutMeta(importChunkKey(job.ID, job.Chunks), buf[:n]); err != nil {
-						return fmt.Errorf("gateway: store upload %s: %w", job.ID, err)
-					}
-					job.Chunks++
-				}
-				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-					done = true
-					return nil
-				}
-				if err != nil {
+			for i, c := range chunks {
+				if err := tx.PutMeta(importChunkKey(job.ID, first+i), c); err != nil {
 					return fmt.Errorf("gateway: store upload %s: %w", job.ID, err)
 				}
 			}
@@ -219,6 +225,7 @@ func (ci *contactImports) keep(ctx context.Context, job *contactImport, path str
 		if err != nil {
 			return err
 		}
+		job.Chunks += len(chunks)
 	}
 	now := time.Now()
 	return ci.store.Update(ctx, func(tx engine.Tx) error {

@@ -75,13 +75,15 @@ st, h, page = call("POST", loc + "/apply", urllib.parse.urlencode({"csrf": csrf}
 assert st in (200, 303), (st, page[:300])
 while True:
     st, h, page = call("GET", loc)
-    if re.search(r"rows applied", page) and not re.search(r"(?i)applying|in progress", page):
+    if re.search(r"rows applied", page) or "stopped midway" in page:
         break
     if time.time() - t1 > 900:
         print("timeout applying"); break
     time.sleep(0.5)
 t_apply = time.time() - t1
 stop = True
+result = re.sub(r"<[^>]+>", "", re.search(r'(?s)<div class="card" id="import-result">(.*?)</div>', page).group(1))
+print("result:", " ".join(result.split()))
 req = urllib.request.Request(base + "/api/v1/contacts?group=all", headers={"Authorization": "Bearer " + tok})
 print("CSV of %d rows: upload and preview %.1f s (new contacts: %s), apply %.1f s; RSS %d -> peak %d kB (+%d MiB), anon %d -> %d kB (+%d MiB); load %s" % (
     n, t_preview, rows.group(1) if rows else "?", t_apply, before["VmRSS"], peak["VmRSS"], (peak["VmRSS"] - before["VmRSS"]) // 1024,

@@ -21,7 +21,9 @@ func (t *boltTx) PutMeta(k string, v []byte) error {
 	if !t.writable {
 		return errReadOnly
 	}
-	return t.tx.Bucket(bMeta).Put([]byte(k), v)
+	// bbolt keeps v until the commit: a copy, so that the caller may
+	// reuse its buffer at once (a file stored in chunks does).
+	return t.tx.Bucket(bMeta).Put([]byte(k), bytes.Clone(v))
 }
 
 // DeleteMeta implements engine.Tx.

@@ -37,6 +37,22 @@ func testMeta(t *testing.T, s engine.Store) {
 	if got, err := meta(); err != nil || !bytes.Equal(got, []byte("2")) {
 		t.Errorf("after overwrite: Meta = %q, %v; want \"2\"", got, err)
 	}
+	// A caller may reuse its buffer within the transaction too, for the
+	// next value (a file stored in chunks).
+	update(t, s, func(tx engine.Tx) error {
+		buf := []byte("chunk 0")
+		if err := tx.PutMeta("upload/u/0", buf); err != nil {
+			return err
+		}
+		copy(buf, "chunk 1")
+		return tx.PutMeta("upload/u/1", buf)
+	})
+	for i, want := range []string{"chunk 0", "chunk 1"} {
+		key := "upload/u/" + string(rune('0'+i))
+		if got, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta(key) }); err != nil || string(got) != want {
+			t.Errorf("Meta(%s) = %q, %v; want %q (the buffer was reused after it was put)", key, got, err, want)
+		}
+	}
 	if _, err := tryRead(t, s, func(tx engine.Tx) ([]byte, error) { return tx.Meta("schedule/week") }); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("Meta of a prefix of a stored key: err = %v, want ErrNotFound", err)
 	}
