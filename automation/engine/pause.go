@@ -78,10 +78,21 @@ func fingerprint(ca *config.Automation) string {
 // are read from.
 type MetaReader interface{ Meta(string) ([]byte, error) }
 
+// MetaPeeker is a transaction that can also read a meta value for reading
+// only, sharing it with other readers: Meta, which serves values read then
+// written, has each transaction that reads a value wait for the others
+// (PostgreSQL). Every turn reads the dashboard's pause of the automations
+// it starts or runs, and none of them writes it.
+type MetaPeeker interface{ PeekMeta(string) ([]byte, error) }
+
 // readPause returns the override stored for a, or nil when none stands:
 // none was made, it was lifted, or a changed since.
 func readPause(tx MetaReader, a *Automation) (*Pause, error) {
-	raw, err := tx.Meta(pauseKey(a.ID))
+	read := tx.Meta
+	if p, ok := tx.(MetaPeeker); ok {
+		read = p.PeekMeta
+	}
+	raw, err := read(pauseKey(a.ID))
 	switch {
 	case isNotFound(err):
 		return nil, nil

@@ -25,6 +25,30 @@ func (t *pgTx) Meta(k string) ([]byte, error) {
 	return v, nil
 }
 
+// PeekMeta implements engine.MetaPeeker: Meta under a shared lock, which
+// readers hold together and a writer of the value (PutMeta, or Meta
+// followed by a write) waits for, and which waits for that writer: a
+// reader sees the value as it was before or after a change, never
+// between, without making the other readers wait.
+func (t *pgTx) PeekMeta(k string) ([]byte, error) {
+	if t.writable && !t.locked["meta\x00"+k] && !t.locked["meta/shared\x00"+k] {
+		t.tx.Defer(`SELECT pg_advisory_xact_lock_shared(hashtext($1), hashtext($2))`, "keyway/meta", k)
+		if t.locked == nil {
+			t.locked = map[string]bool{}
+		}
+		t.locked["meta/shared\x00"+k] = true
+	}
+	var v []byte
+	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, k).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: meta %q: %w", k, engine.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: meta %q: %w", k, err)
+	}
+	return v, nil
+}
+
 // PutMeta implements engine.Tx.
 func (t *pgTx) PutMeta(k string, v []byte) error {
 	if !t.writable {
