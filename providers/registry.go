@@ -71,6 +71,9 @@ type Registration struct {
 	// it; nil for a provider that always runs live, and for Twilio, whose
 	// section config types itself.
 	DevMode config.DevCheck
+	// Templates is how the provider's numbers send WhatsApp templates;
+	// zero for a provider that sends none.
+	Templates config.TemplateForm
 }
 
 var (
@@ -93,6 +96,9 @@ func Register(r Registration) {
 	config.RegisterProvider(r.Name, r.CheckConfig)
 	if r.DevMode != nil {
 		config.SetDevCheck(r.Name, r.DevMode)
+	}
+	if r.Templates != config.TemplatesNone {
+		config.SetTemplateForm(r.Name, r.Templates)
 	}
 	registry[r.Name] = r
 }

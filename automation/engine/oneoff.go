@@ -32,8 +32,8 @@ func (o OneOff) hasTemplate() bool { return o.ContentSID != "" || o.Template != 
 type OneOffChannel struct {
 	Channel string
 	From    string
-	// Provider is the key of the sending number's provider ("twilio",
-	// "meta"...), which says the template form it takes.
+	// Provider is the key of the sending number's provider, whose
+	// template form (config.TemplateFormOf) says what template it takes.
 	Provider string
 	InWindow bool
 }
@@ -71,11 +71,12 @@ func (o OneOff) notSendable(contact *Contact, c OneOffChannel) string {
 		return "nothing to send: write the message first"
 	}
 	if c.Channel == config.ChannelWhatsApp && o.hasTemplate() && (!c.InWindow || o.Text == "") {
+		form := config.TemplateFormOf(c.Provider)
 		switch {
-		case o.ContentSID != "" && c.Provider == "meta":
+		case o.ContentSID != "" && form == config.TemplatesByName:
 			return fmt.Sprintf("%s sends templates by name and language, not content sid", c.From)
-		case o.Template != nil && c.Provider == "twilio":
-			return fmt.Sprintf("%s is a Twilio number, which sends templates by content sid, not by name", c.From)
+		case o.Template != nil && form == config.TemplatesByContentSID:
+			return fmt.Sprintf("%s sends templates by content sid, not by name", c.From)
 		case o.Template != nil && (o.Template.Name == "" || o.Template.Language == ""):
 			return "a template needs its name and language code (e.g. en_US)"
 		}

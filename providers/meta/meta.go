@@ -63,7 +63,7 @@ func (s Settings) credentials() []providers.Credential {
 }
 
 func init() {
-	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check, DevMode: devMode})
+	providers.Register(providers.Registration{Name: Name, New: fromConfig, CheckConfig: check, DevMode: devMode, Templates: config.TemplatesByName})
 	config.SetNumberDefaults(Name, config.ChannelWhatsApp, DefaultMPS)
 }
 

@@ -26,7 +26,7 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 const devNotice = "DEV MODE: no Twilio credentials. Outbound messages are logged and stored, NOT sent; webhook signatures are NOT checked. Set providers.twilio.account_sid and auth_token for production."
 
 func init() {
-	providers.Register(providers.Registration{Name: Name, New: fromConfig})
+	providers.Register(providers.Registration{Name: Name, New: fromConfig, Templates: config.TemplatesByContentSID})
 }
 
 // fromConfig builds the provider from providers.twilio, unless the config
