@@ -130,20 +130,30 @@ func TestSend(t *testing.T) {
 	}
 }
 
-func TestSendAPIBasePath(t *testing.T) {
-	var path, user, pass atomic.Value
+// apiRecorder is a Messages API that takes every send and keeps the last
+// request's path and basic auth.
+type apiRecorder struct{ path, user, pass atomic.Value }
+
+func newAPIRecorder(t *testing.T) (*apiRecorder, string) {
+	a := &apiRecorder{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path.Store(r.URL.Path)
+		a.path.Store(r.URL.Path)
 		u, p, _ := r.BasicAuth()
-		user.Store(u)
-		pass.Store(p)
+		a.user.Store(u)
+		a.pass.Store(p)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte(`{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued"}`))
 	}))
 	t.Cleanup(srv.Close)
+	return a, srv.URL
+}
 
-	p := newProvider(t, false, srv.URL+"/proxy/twilio/")
+func TestSendAPIBasePath(t *testing.T) {
+	a, base := newAPIRecorder(t)
+	path, user, pass := &a.path, &a.user, &a.pass
+
+	p := newProvider(t, false, base+"/proxy/twilio/")
 	id, err := p.Send(context.Background(), providers.Outbound{Channel: config.ChannelSMS, From: ourSMS, To: contact, Body: "x"})
 	if err != nil {
 		t.Fatalf("Send: %v", err)
@@ -497,18 +507,10 @@ func TestSendConcurrently(t *testing.T) {
 // test double's) are sent as they are: twilio-go itself would refuse them
 // before any request.
 func TestSendWithCredentialsTwilioGoWouldRefuse(t *testing.T) {
-	var user, pass atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, _ := r.BasicAuth()
-		user.Store(u)
-		pass.Store(p)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		_, _ = w.Write([]byte(`{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued"}`))
-	}))
-	t.Cleanup(srv.Close)
+	a, base := newAPIRecorder(t)
+	user, pass := &a.user, &a.pass
 	const sid, token = "AC-test_account", "test-auth-token!"
-	p, err := twilio.New(config.Twilio{AccountSID: sid, AuthToken: token, APIBaseURL: srv.URL}, "US", zerolog.New(io.Discard))
+	p, err := twilio.New(config.Twilio{AccountSID: sid, AuthToken: token, APIBaseURL: base}, "US", zerolog.New(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,11 @@ func (t *pgTx) Meta(k string) ([]byte, error) {
 	if err := t.lock("meta", k); err != nil {
 		return nil, err
 	}
+	return t.readMeta(k)
+}
+
+// readMeta reads the meta value k, behind whichever lock the caller took.
+func (t *pgTx) readMeta(k string) ([]byte, error) {
 	var v []byte
 	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, k).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -38,15 +43,7 @@ func (t *pgTx) PeekMeta(k string) ([]byte, error) {
 		}
 		t.locked["meta/shared\x00"+k] = true
 	}
-	var v []byte
-	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, k).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: meta %q: %w", k, engine.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: meta %q: %w", k, err)
-	}
-	return v, nil
+	return t.readMeta(k)
 }
 
 // PutMeta implements engine.Tx.
