@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 )
@@ -13,7 +15,8 @@ import (
 // writer of the value waits for them: a reader sees it before or after a
 // change, never between.
 func TestPeekMetaReadersShareWritersWait(t *testing.T) {
-	s := open(t, pgtest.NewDatabase(t))
+	dsn := pgtest.NewDatabase(t)
+	s := open(t, dsn)
 	ctx := t.Context()
 	if err := s.Update(ctx, func(tx engine.Tx) error { return tx.PutMeta("pause/x", []byte("0")) }); err != nil {
 		t.Fatal(err)
@@ -50,10 +53,24 @@ func TestPeekMetaReadersShareWritersWait(t *testing.T) {
 	go func() {
 		wrote <- s.Update(ctx, func(tx engine.Tx) error { return tx.PutMeta("pause/x", []byte("1")) })
 	}()
-	select {
-	case err := <-wrote:
-		t.Fatalf("a writer went through while a reader held the value (err %v)", err)
-	case <-time.After(200 * time.Millisecond):
+	// It waits: the database shows its advisory lock not granted, and it
+	// has not returned.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-wrote:
+			t.Fatalf("a writer went through while a reader held the value (err %v)", err)
+		case <-poll.C:
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
 	}
 	close(release)
 	if err := <-first; err != nil {
