@@ -10,10 +10,7 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -104,13 +101,13 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Problem) {
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 		return nil, nil
 	} else if err != nil {
-		return nil, syntaxProblem(file, err)
+		return nil, syntaxProblem(file, data, err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, syntaxProblem(file, err)
+		return nil, syntaxProblem(file, data, err)
 	case len(next.Content) > 0 && !isNull(next.Content[0]):
 		return nil, &Problem{File: file, Pos: nodePos(&next), Message: "a second YAML document starts here; keep the whole configuration in one document"}
 	}
@@ -123,25 +120,6 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Problem) {
 // emptyFileMessage is the problem of a file with no settings at all.
 const emptyFileMessage = "the configuration is empty (nothing but whitespace, comments or null); " +
 	"an empty file is refused so that a truncated or half-written one never replaces the running configuration"
-
-// yamlErrPlace is the place yaml.v3 puts at the start of a syntax error.
-var yamlErrPlace = regexp.MustCompile(`^yaml: line (\d+): (?:column (\d+): )?`)
-
-// syntaxProblem turns a yaml.v3 syntax error into a Problem at the line (and
-// column) the error names, or at the file's start.
-func syntaxProblem(file string, err error) *Problem {
-	msg := err.Error()
-	p := &Problem{File: file, Pos: Pos{Line: 1, Col: 1}}
-	if m := yamlErrPlace.FindStringSubmatch(msg); m != nil {
-		p.Pos.Line, _ = strconv.Atoi(m[1])
-		if m[2] != "" {
-			p.Pos.Col, _ = strconv.Atoi(m[2])
-		}
-		msg = msg[len(m[0]):]
-	}
-	p.Message = "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")
-	return p
-}
 
 // sortProblems puts problems in file order, keeping the order of those at
 // the same place.

@@ -177,10 +177,17 @@ func TestSyntaxErrors(t *testing.T) {
 		name, src, want string
 	}{
 		{"tab indent", "server:\n\tlisten: x\n", "k.yaml:2:1: invalid YAML: found character that cannot start any token"},
-		{"unclosed flow list", "fields: [a,\n  b\n", "k.yaml:2:1: invalid YAML: did not find expected ',' or ']'"},
+		{"unclosed flow list", "fields: [a,\n  b\n", "k.yaml:2:3: invalid YAML: did not find expected ',' or ']'"},
 		{"unknown anchor", "fields: *nope\n", "k.yaml:1:1: invalid YAML: unknown anchor 'nope' referenced"},
 		{"second document", "server: {}\n---\nstorage: {}\n", "k.yaml:2:1: a second YAML document starts here; keep the whole configuration in one document"},
 		{"syntax error in a second document", "server: {}\n---\na: [\n", "k.yaml:3:1: invalid YAML: did not find expected node content"},
+		// yaml.v3 names the line before the enclosing mapping, list or
+		// braces; the problem is placed where the file first goes wrong.
+		{"key indented too far", "server:\n  listen: \":8080\"\n   public_url: \"https://x\"\n", "k.yaml:3:4: invalid YAML: did not find expected key"},
+		{"key indented too far deep in a step list", "fields: [a]\nautomations:\n  - id: a\n    keywords: [A]\n    steps:\n      - type: reply\n        text: hi\n         next: end\n", "k.yaml:8:10: invalid YAML: mapping values are not allowed in this context"},
+		{"list item among keys", "automations:\n  - id: a\n    steps: []\n    - id: b\n", "k.yaml:4:5: invalid YAML: did not find expected key"},
+		{"unclosed braces of a step", "automations:\n  - id: a\n    steps:\n      - { type: reply, text: \"x\"\n      - { type: end }\n", "k.yaml:4:7: invalid YAML: did not find expected ',' or '}'"},
+		{"unclosed brackets", "server: {}\nfields: [a, b\ngroups: []\n", "k.yaml:2:1: invalid YAML: did not find expected ',' or ']'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,7 +211,7 @@ func TestSyntaxProblem(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.err, func(t *testing.T) {
-			if got := syntaxProblem("f", errors.New(tc.err)).String(); got != tc.want {
+			if got := syntaxProblem("f", nil, errors.New(tc.err)).String(); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
