@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/keyway-sms/keyway/automation/broadcast"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 // broadcastRow is a broadcast as the dashboard's list shows it: its
@@ -52,5 +54,29 @@ func (g *Gateway) dashBroadcasts(c *fiber.Ctx) error {
 	if len(bs) == dashPageSize {
 		next = "/admin/broadcasts?" + url.Values{"before": {bs[len(bs)-1].ID}}.Encode()
 	}
-	return g.render(c, "broadcasts", "Broadcasts", map[string]any{"Broadcasts": rows, "NextURL": next})
+	var done *broadcast.Broadcast
+	if id := c.Query("canceled"); id != "" {
+		if b, err := g.bcasts.Get(c.UserContext(), id); err == nil {
+			done = b
+		}
+	}
+	return g.render(c, "broadcasts", "Broadcasts", map[string]any{"Broadcasts": rows, "NextURL": next, "Canceled": done})
+}
+
+// dashCancelBroadcast cancels a broadcast from the list, as DELETE
+// /api/v1/broadcasts/{id} does: the contacts not enrolled yet are not, and
+// with the form's end set the enrollments it started end too.
+func (g *Gateway) dashCancelBroadcast(c *fiber.Ctx) error {
+	id := c.Params("id")
+	end := c.FormValue("end") != ""
+	b, err := g.bcasts.Cancel(c.UserContext(), id, end)
+	if errors.Is(err, engine.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no broadcast "+id)
+	}
+	if err != nil {
+		return err
+	}
+	g.log.Info().Str("broadcast", id).Str("automation", b.Automation).Str("status", string(b.Status)).Bool("end", end).
+		Str("user", actor(c).Name).Msg("dashboard: broadcast cancel")
+	return c.Redirect("/admin/broadcasts?"+url.Values{"canceled": {id}}.Encode(), fiber.StatusSeeOther)
 }

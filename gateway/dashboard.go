@@ -84,6 +84,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/messages", in, g.dashMessages)
 	d.Get("/handoffs", in, g.dashHandoffs)
 	d.Get("/broadcasts", in, admin, g.dashBroadcasts)
+	d.Post("/broadcasts/:id/cancel", in, admin, g.dashCancelBroadcast)
 	d.Get("/reload", in, admin, g.dashReload)
 	d.Get("/overview", in, admin, g.dashOverview)
 	g.inboxRoutes(d, in, admin)
