@@ -130,8 +130,7 @@ func New(o Options) (*Gateway, error) {
 	g.outbox = outbox.NewOutbox(outbox.OutboxOptions{
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: g.dev, DevOf: texter.dev, ProviderOf: texter.name, Owner: o.Owner,
-		OnResult: g.countSend, OnOptedOut: g.optedOut,
-		OnOutsideWindow: g.outsideWindow, OnMarketingOptOut: g.stopMarketing,
+		OnResult: g.countSend, Refused: g.refused,
 		OnSetAside:  func(*engine.Message, error) { g.metrics.setAside.Inc() },
 		FailedEvent: g.failedEvent,
 	})
@@ -164,28 +163,10 @@ func (g *Gateway) wake() {
 	}
 }
 
-// optedOut opts out a contact the provider refused as opted out.
-func (g *Gateway) optedOut(phone string) {
-	if err := g.engine.OptOut(context.Background(), phone, "the provider refused a message: the contact opted out there"); err != nil {
-		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("opt out")
-	}
-}
-
-// outsideWindow acts on a message the provider refused as outside the
-// WhatsApp window: it closes its recipient's window, and the step that
-// queued it takes its window path (its template, or on_error).
-func (g *Gateway) outsideWindow(m *engine.Message) {
-	if err := g.engine.RefusedOutsideWindow(context.Background(), m.ID); err != nil {
-		g.log.Error().Err(err).Str("msg_id", m.ID).Str("contact", config.MaskAddress(m.To[0])).Msg("take the window path of a refused message")
-	}
-}
-
-// stopMarketing stops automated messages that are not answers to a contact
-// who refused them at the provider.
-func (g *Gateway) stopMarketing(phone string) {
-	if err := g.engine.StopMarketing(context.Background(), phone); err != nil {
-		g.log.Error().Err(err).Str("contact", config.MaskAddress(phone)).Msg("stop messages that are not answers")
-	}
+// refused acts on a send the provider refused for what it says of the
+// recipient, in tx, the outbox's transaction that records the refusal.
+func (g *Gateway) refused(ctx context.Context, tx engine.TurnTx, m *engine.Message, r engine.SendRefusal) (func(), error) {
+	return g.engine.RefusedIn(ctx, tx, m, r)
 }
 
 func (g *Gateway) countSend(m *engine.Message, err error) {

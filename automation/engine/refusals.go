@@ -46,32 +46,96 @@ func (e *Engine) StopMarketing(ctx context.Context, phone string) error {
 	return nil
 }
 
+// SendRefusal is what a provider's refusal of an outbound message says of
+// its recipient, for RefusedIn.
+type SendRefusal int
+
+const (
+	// RefusalOptedOut is a recipient who opted out at the provider: it is
+	// opted out everywhere, as STOP does but without a reply.
+	RefusalOptedOut SendRefusal = iota + 1
+	// RefusalMarketingOptOut is a recipient who stopped messages that do
+	// not answer its own (as StopMarketing records).
+	RefusalMarketingOptOut
+	// RefusalOutsideWindow is a message outside the WhatsApp 24-hour
+	// window: the recipient's window on the message's channel is closed
+	// (as CloseWindow does) and the step that queued the message takes its
+	// window path.
+	RefusalOutsideWindow
+)
+
+// optedOutAtProvider is the reason an opt-out the provider reported
+// ends enrollments with.
+const optedOutAtProvider = "the provider refused a message: the contact opted out there"
+
 // RefusedOutsideWindow acts on the provider's refusal of the outbound
-// message with id as outside the WhatsApp 24-hour window, once the outbox
-// has recorded it failed. In one transaction it closes the recipient's
-// window on the message's channel (as CloseWindow does) and takes the
-// window path of the step that queued it (windowPath). A message no step
-// queued (a staff answer, a one-off send) only closes the window.
+// message with id as outside the WhatsApp 24-hour window, once it is
+// recorded failed, in a transaction of its own: as RefusedIn does with
+// RefusalOutsideWindow. A message no step queued (a staff answer, a
+// one-off send) only closes the window.
 func (e *Engine) RefusedOutsideWindow(ctx context.Context, id string) error {
 	err := e.transact(ctx, func(x *unitOfWork) error {
 		m, err := x.tx.Message(id)
 		if err != nil {
 			return fmt.Errorf("read message %s: %w", id, err)
 		}
-		if len(m.To) != 1 {
-			return nil
-		}
-		t, err := x.turn(m.To[0])
-		if err != nil {
-			return err
-		}
-		delete(t.contact.LastInbound, m.Channel)
-		return e.windowPath(ctx, x, m)
+		return e.refused(ctx, x, m, RefusalOutsideWindow)
 	})
 	if err != nil {
 		return fmt.Errorf("engine: a message refused as outside the WhatsApp window: %w", err)
 	}
 	return nil
+}
+
+// RefusedIn acts, inside tx, on the provider's refusal r of the outbound
+// message m, as tx records it failed: the outbox calls it in the
+// transaction that records the send's result, so that the refusal and
+// what it causes commit together, or neither does (a process that
+// crashed between two commits would keep the failed send, never tried
+// again, and lose what it causes). An opted-out recipient is opted out
+// everywhere and a marketing opt-out stops what does not answer it,
+// unless m is a forward (the staff member refused it, not the customer
+// it is about); outside the window closes the recipient's window on m's
+// channel and takes the window path of the step that queued m
+// (windowPath; a message no step queued only closes the window). It
+// returns what is to run once tx has committed (wake the workers, tell
+// the tracer, start step I/O), and nothing of that must run if it does
+// not. tx may run this more than once (group commit, a retry after a
+// conflict): only the committed function of the run that committed
+// counts.
+func (e *Engine) RefusedIn(ctx context.Context, tx TurnTx, m *Message, r SendRefusal) (committed func(), err error) {
+	x := e.work(ctx, tx, nil)
+	if err := e.refused(ctx, x, m, r); err != nil {
+		return nil, fmt.Errorf("engine: message %s the provider refused: %w", m.ID, err)
+	}
+	if err := x.store(); err != nil {
+		return nil, fmt.Errorf("engine: message %s the provider refused: %w", m.ID, err)
+	}
+	return x.committed, nil
+}
+
+// refused acts inside x on the provider's refusal r of the outbound
+// message m (see RefusedIn).
+func (e *Engine) refused(ctx context.Context, x *unitOfWork, m *Message, r SendRefusal) error {
+	forward := m.Purpose == PurposeForward
+	if len(m.To) != 1 || (forward && r != RefusalOutsideWindow) {
+		return nil
+	}
+	t, err := x.turn(m.To[0])
+	if err != nil {
+		return err
+	}
+	switch r {
+	case RefusalOptedOut:
+		return e.optOutContact(t, optedOutAtProvider)
+	case RefusalMarketingOptOut:
+		t.contact.NoMarketing = true
+		return nil
+	case RefusalOutsideWindow:
+		delete(t.contact.LastInbound, m.Channel)
+		return e.windowPath(ctx, x, m)
+	}
+	return fmt.Errorf("refusal %d: unknown", r)
 }
 
 // windowPath takes, inside x, the window path of the step that queued m,

@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/sim/simtest"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 	"github.com/keyway-sms/keyway/config"
 )
 
@@ -85,5 +88,54 @@ func TestCloseWindowClosesIt(t *testing.T) {
 	c, err := s.Contact(ctx)
 	if err != nil || c.InWindow(config.ChannelWhatsApp, s.Clock.Now()) {
 		t.Errorf("contact %+v still in the window (%v)", c, err)
+	}
+}
+
+// A refusal acted on in the transaction that records it opts out the
+// contact a message was for, never the staff member who refused a forward
+// (who is no customer), and a marketing opt-out of a forward stops
+// nothing either.
+func TestRefusedInSparesTheStaffOfAForward(t *testing.T) {
+	const staff, customer = "+15550100001", "+15550100009"
+	tests := []struct {
+		name    string
+		purpose engine.Purpose
+		refusal engine.SendRefusal
+		want    func(c *engine.Contact) bool
+	}{
+		{"opted out", engine.PurposeReply, engine.RefusalOptedOut, func(c *engine.Contact) bool { return c != nil && c.OptedOut }},
+		{"a forward opted out", engine.PurposeForward, engine.RefusalOptedOut, func(c *engine.Contact) bool { return c == nil || !c.OptedOut }},
+		{"stopped marketing", engine.PurposeReply, engine.RefusalMarketingOptOut, func(c *engine.Contact) bool { return c != nil && c.NoMarketing }},
+		{"a forward stopped marketing", engine.PurposeForward, engine.RefusalMarketingOptOut, func(c *engine.Contact) bool { return c == nil || !c.NoMarketing }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := mem.NewMemStore()
+			e := engine.New(store, compileSet(t, refusalConfig), engine.Options{Logger: zerolog.Nop()})
+			m := &engine.Message{ID: "m1", Direction: engine.Outbound, Kind: engine.KindText, Status: engine.StatusFailed, Purpose: tt.purpose,
+				Channel: config.ChannelWhatsApp, From: "+15005550006", To: []string{staff}, Contact: customer}
+			var after func()
+			err := store.Update(ctx, func(tx engine.Tx) error {
+				if err := tx.PutMessage(m); err != nil {
+					return err
+				}
+				var err error
+				after, err = e.RefusedIn(ctx, tx, m, tt.refusal)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c *engine.Contact
+			_ = store.View(ctx, func(tx engine.Tx) error {
+				c, _ = tx.Contact(staff)
+				return nil
+			})
+			if !tt.want(c) {
+				t.Errorf("the recipient after the refusal = %+v", c)
+			}
+			after()
+		})
 	}
 }

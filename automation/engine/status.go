@@ -135,8 +135,9 @@ func (e *Engine) statusMessage(tx TurnTx, provider, providerID, msgID string) (*
 }
 
 // OptOut opts the contact with phone out everywhere, as STOP does but
-// without a reply, ending its enrollments with reason. The outbox calls it
-// when the provider refuses a contact as opted out.
+// without a reply, ending its enrollments with reason, in a transaction of
+// its own. (The outbox's record of a send refused as opted out does the
+// same in its own transaction: RefusedIn.)
 func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
 	err := e.transact(ctx, func(x *unitOfWork) error {
 		t, err := x.turn(phone)

@@ -92,32 +92,54 @@ func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *u
 	var x *unitOfWork
 	var res T
 	err := e.store.Update(ctx, func(tx Tx) error {
-		s := set
-		if s == nil {
-			s = e.Set()
-		}
-		x = &unitOfWork{e: e, tx: tx, set: s, now: e.clock.Now(), turns: map[string]*turn{}, by: ActorOf(ctx)}
-		if e.trace != nil {
-			x.events = new([]TraceEvent)
-		}
+		x = e.work(ctx, tx, set)
 		var err error
 		if res, err = fn(x); err != nil {
 			return err
 		}
-		for _, t := range x.order {
-			if err := t.flush(); err != nil {
-				return err
-			}
-			t.contact.UpdatedAt = t.now
-			if err := tx.PutContact(t.contact); err != nil {
-				return err
-			}
-		}
-		return nil
+		return x.store()
 	})
 	if err != nil {
 		return res, err
 	}
+	x.committed()
+	return res, nil
+}
+
+// work opens a unit of work of e in tx under set (nil: the running
+// config), acting now and for the person ctx names.
+func (e *Engine) work(ctx context.Context, tx TurnTx, set *Set) *unitOfWork {
+	if set == nil {
+		set = e.Set()
+	}
+	x := &unitOfWork{e: e, tx: tx, set: set, now: e.clock.Now(), turns: map[string]*turn{}, by: ActorOf(ctx)}
+	if e.trace != nil {
+		x.events = new([]TraceEvent)
+	}
+	return x
+}
+
+// store writes, before the commit, what the unit of work's turns changed:
+// each turn's enrollments (each once, as the turn left it) and contact.
+func (x *unitOfWork) store() error {
+	for _, t := range x.order {
+		if err := t.flush(); err != nil {
+			return err
+		}
+		t.contact.UpdatedAt = t.now
+		if err := x.tx.PutContact(t.contact); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// committed does what follows the commit of the unit of work's
+// transaction: the trace events are told, the outbox and the timers are
+// woken if anything was queued or a timer set, the events worker if an
+// event was stored, and the hooks added run, in order.
+func (x *unitOfWork) committed() {
+	e := x.e
 	if x.events != nil {
 		for _, ev := range *x.events {
 			e.trace(ev)
@@ -132,5 +154,4 @@ func transactValue[T any](ctx context.Context, e *Engine, set *Set, fn func(x *u
 	for _, f := range x.after {
 		f()
 	}
-	return res, nil
 }

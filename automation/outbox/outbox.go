@@ -90,18 +90,17 @@ type OutboxOptions struct {
 	FailedEvent func(tx engine.EventAdder, m *engine.Message) error
 	// OnResult, if set, is told of every attempt's outcome (for metrics).
 	OnResult func(m *engine.Message, err error)
-	// OnOptedOut, if set, is told after commit of a contact the provider
-	// refused as opted out (SendError.OptedOut), to opt it out everywhere.
-	OnOptedOut func(phone string)
-	// OnOutsideWindow, if set, is told after commit of a message the
-	// provider refused as outside the WhatsApp window
-	// (SendError.OutsideWindow), as committed (failed): its recipient's
-	// window is closed, and the step that queued it takes its window path.
-	OnOutsideWindow func(m *engine.Message)
-	// OnMarketingOptOut, if set, is told after commit of a contact who
-	// stopped messages that do not answer its own
-	// (SendError.MarketingOptOut).
-	OnMarketingOptOut func(phone string)
+	// Refused, if set, acts on a send the provider refused for what it
+	// says of the recipient (SendError.OptedOut, MarketingOptOut or
+	// OutsideWindow: opt the contact out, stop what does not answer it,
+	// close its WhatsApp window and take the window path of the step that
+	// queued m) inside tx, the transaction that records the refusal
+	// (engine.Engine.RefusedIn), so that a crash cannot keep the refusal
+	// and lose what it causes; m is the message as tx records it. It
+	// returns what is to run once tx has committed. Should it fail, the
+	// refusal is recorded without it (the send is not tried again) and the
+	// failure logged.
+	Refused func(ctx context.Context, tx engine.TurnTx, m *engine.Message, r engine.SendRefusal) (func(), error)
 	// OnSetAside, if set, is told after commit of a send set aside because
 	// its outcome could not be recorded, with the store's error (for
 	// metrics).

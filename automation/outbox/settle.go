@@ -40,16 +40,52 @@ type recorded struct {
 	stored *engine.Message // attempted or suppressed: the message as committed
 	lost   bool            // the lease had gone to another owner: nothing recorded
 	bad    error           // the message could not be read: taken out of the outbox
+	// refusal is what the provider's refusal says of the recipient, if
+	// anything; committed, what Refused, which acted on it in the same
+	// transaction, left to run after the commit.
+	refusal   engine.SendRefusal
+	committed func()
 }
 
-// record commits a batch of outcomes in one transaction, then logs them
-// and tells OnOptedOut. It runs until the outbox's drain time is over, so
-// that a shutdown still records what happened. If the batch fails, each
-// outcome is tried alone, so that one the store refuses does not lose the
-// others; one that fails alone is set aside.
+// record commits a batch of outcomes in one transaction, with what the
+// provider's refusals cause (Refused), then logs them. It runs until the
+// outbox's drain time is over, so that a shutdown still records what
+// happened. If the batch fails, each outcome is tried alone, so that one
+// the store refuses does not lose the others; one refused by the provider
+// that fails alone is recorded without what its refusal causes (which may
+// be what failed), and one that still fails is set aside.
 func (ob *Outbox) record(batch []outcome) {
+	done, err := ob.commit(batch, true)
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			ob.record([]outcome{r})
+		}
+		return
+	}
+	if err != nil && ob.o.Refused != nil && refusalOf(batch[0].err) != 0 {
+		r := batch[0]
+		ob.o.Logger.Error().Err(err).Str("msg_id", r.m.ID).Str("to", maskAll(r.m.To)).
+			Msg("outbox: could not record the provider's refusal of this send together with what it causes; recording the refusal alone")
+		done, err = ob.commit(batch, false)
+	}
+	if err != nil {
+		ob.setAside(batch[0], err)
+		return
+	}
+	for _, rec := range done {
+		if rec.committed != nil {
+			rec.committed()
+		}
+		ob.report(rec)
+	}
+}
+
+// commit records batch in one transaction and returns the outcomes as
+// committed; with act, what the provider's refusals among them cause is
+// done in it too (Refused).
+func (ob *Outbox) commit(batch []outcome, act bool) ([]recorded, error) {
 	var done []recorded
-	err := ob.update(ob.recordCtx, func(tx Tx) error {
+	err := ob.o.Store.Update(ob.recordCtx, func(tx engine.Tx) error {
 		done = done[:0]
 		now := ob.o.Clock.Now()
 		ids := make([]string, len(batch))
@@ -64,23 +100,34 @@ func (ob *Outbox) record(batch []outcome) {
 			if err != nil {
 				return fmt.Errorf("message %s: %w", r.m.ID, err)
 			}
+			if act && rec.refusal != 0 && ob.o.Refused != nil {
+				if rec.committed, err = ob.o.Refused(ob.recordCtx, tx, rec.stored, rec.refusal); err != nil {
+					return fmt.Errorf("message %s: act on the provider's refusal: %w", r.m.ID, err)
+				}
+			}
 			done = append(done, rec)
 		}
 		return nil
 	})
-	if err != nil {
-		if len(batch) > 1 {
-			for _, r := range batch {
-				ob.record([]outcome{r})
-			}
-			return
-		}
-		ob.setAside(batch[0], err)
-		return
+	return done, err
+}
+
+// refusalOf returns what a send's error says of its recipient, if the
+// provider refused it for the recipient's sake, else 0 (a throttled send
+// says something of its sender number only).
+func refusalOf(err error) engine.SendRefusal {
+	var se *providers.SendError
+	switch {
+	case !errors.As(err, &se), se.Throttled:
+		return 0
+	case se.OptedOut:
+		return engine.RefusalOptedOut
+	case se.MarketingOptOut:
+		return engine.RefusalMarketingOptOut
+	case se.OutsideWindow:
+		return engine.RefusalOutsideWindow
 	}
-	for _, rec := range done {
-		ob.report(rec)
-	}
+	return 0
 }
 
 // apply writes one outcome in tx: the message's new state, and the send
@@ -162,6 +209,9 @@ func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 	if se != nil {
 		m.ErrorCode = se.Code
 	}
+	if len(m.To) == 1 {
+		rec.refusal = refusalOf(r.err)
+	}
 	if providers.IsRetryable(r.err) && m.Attempts < ob.o.MaxAttempts {
 		// It stays at the head of its queue: the sends behind it wait.
 		m.NextAttempt = now.Add(ob.backoff(m.Attempts))
@@ -186,8 +236,8 @@ func (ob *Outbox) finish(tx Tx, m *engine.Message) error {
 	return tx.Dequeue(m.ID)
 }
 
-// report logs a committed outcome and tells OnOptedOut of a recipient who
-// refused the message.
+// report logs a committed outcome, and slows down the sender number of a
+// send the provider throttled.
 func (ob *Outbox) report(rec recorded) {
 	m := rec.m
 	log := ob.o.Logger.With().Str("msg_id", m.ID).Str("to", maskAll(m.To)).Str("kind", string(m.Kind)).Logger()
@@ -221,23 +271,8 @@ func (ob *Outbox) report(rec recorded) {
 	}
 	log.Warn().Err(rec.err).Bool("retryable", providers.IsRetryable(rec.err)).Msg("send failed")
 	var se *providers.SendError
-	if !errors.As(rec.err, &se) || len(m.To) != 1 {
-		return
-	}
-	forward := rec.stored.Purpose == engine.PurposeForward
-	switch {
-	case se.Throttled:
+	if errors.As(rec.err, &se) && se.Throttled && len(m.To) == 1 {
 		ob.slowDown(m.From)
-	case se.OptedOut && !forward && ob.o.OnOptedOut != nil:
-		// The recipient refused it: opt out the contact the message was
-		// for, never the customer a staff forward was about.
-		ob.o.OnOptedOut(m.To[0])
-	case se.MarketingOptOut && !forward && ob.o.OnMarketingOptOut != nil:
-		ob.o.OnMarketingOptOut(m.To[0])
-	case se.OutsideWindow && ob.o.OnOutsideWindow != nil:
-		// Whoever it was for, their window is closed; the step that
-		// queued it takes its window path.
-		ob.o.OnOutsideWindow(rec.stored)
 	}
 }
 
