@@ -111,6 +111,18 @@ func TestEnvUnsetWarnings(t *testing.T) {
 	}
 }
 
+// A credential left empty beside one that is set is no dev mode: the
+// section is refused for it, so the warning about the empty variable does not
+// promise dev mode.
+func TestEnvUnsetHalfCredentialsIsNoDevMode(t *testing.T) {
+	const src = "providers:\n  twilio:\n    account_sid: \"AC1\"\n    auth_token: \"${TOKEN}\"\n    numbers:\n      - { number: \"+15005550006\" }\n"
+	_, ps := mustParse(t, src, nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		"k.yaml:4:17: warning: providers.twilio.auth_token: environment variable TOKEN is not set or empty, so the value is empty (write ${TOKEN:-} where empty is meant, or ${TOKEN:?why} to require it)",
+		"k.yaml:4:17: providers.twilio: account_sid is set but auth_token is empty (environment variable TOKEN is not set or empty)",
+	})
+}
+
 // An error about a value that an unset variable emptied names the variable.
 func TestErrorsNameUnsetVariables(t *testing.T) {
 	_, ps := mustParse(t, "server:\n  public_url: \"${PUBLIC_HOST}/sms\"\n", nil)

@@ -4,7 +4,10 @@ import "strings"
 
 // DevCheck says why the provider of section s runs in dev mode (sends
 // logged and stored, not made; webhooks not verified), e.g. "no Vonage
-// credentials", or "" when it runs live.
+// credentials", or "" when it runs live. Dev mode is what a section with
+// none of its credentials runs in: one with some set and others empty is
+// refused by the provider's own check, and so is not said to run in dev
+// mode either (an unset variable's warning would promise it otherwise).
 type DevCheck func(c *Config, s *ProviderSection) string
 
 // devChecks holds the DevCheck of each provider key that declared one.
@@ -42,7 +45,7 @@ func (c *Config) ProviderModes() []ProviderMode {
 	var out []ProviderMode
 	if c.TwilioSetUp() {
 		m := ProviderMode{Provider: "twilio"}
-		if c.Providers.Twilio.DevMode() {
+		if t := c.Providers.Twilio; t.AccountSID == "" && t.AuthToken == "" {
 			m.Dev = "no Twilio credentials"
 		}
 		out = append(out, m)

@@ -57,6 +57,18 @@ func CheckCredentials(c *config.Config, s *config.ProviderSection, creds ...Cred
 		s.Path, strings.Join(set, " and "), strings.Join(empty, " and "))}
 }
 
+// NoCredential reports whether every one of creds is empty: the section is
+// meant for dev mode (see config.DevCheck). Some set and others empty is a
+// problem that CheckCredentials reports.
+func NoCredential(creds ...Credential) bool {
+	for _, k := range creds {
+		if k.Value != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // LacksCredential reports whether any of creds is empty: then the provider
 // runs in dev mode.
 func LacksCredential(creds ...Credential) bool {

@@ -96,13 +96,13 @@ func check(c *config.Config, s *config.ProviderSection) config.Problems {
 	return ps
 }
 
-// devMode says why the provider of section s runs in dev mode: without an
-// app secret it cannot check a webhook, without an access token it cannot
-// send.
+// devMode says why the provider of section s runs in dev mode: with neither
+// an app secret to check webhooks nor an access token to send (one without
+// the other is a problem that check reports).
 func devMode(c *config.Config, s *config.ProviderSection) string {
 	var set Settings
 	_ = c.DecodeSection(s, &set) // check reports its problems
-	if providers.LacksCredential(set.credentials()...) {
+	if providers.NoCredential(set.credentials()...) {
 		return "no Meta app secret or access token"
 	}
 	return ""

@@ -54,6 +54,25 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+// A credential whose variable is unset, beside one that is set, is warned
+// of without promising dev mode: the section is refused for it instead.
+func TestConfigHalfCredentialsIsNoDevMode(t *testing.T) {
+	_, ps := config.Parse("k.yaml", []byte("providers:\n  vonage:\n    api_key: k\n    api_secret: \"${VONAGE_SECRET}\"\n    signature_secret: x\n"),
+		func(string) (string, bool) { return "", false })
+	var warned bool
+	for _, p := range ps.Warnings() {
+		if strings.Contains(p.Message, "VONAGE_SECRET") {
+			warned = true
+			if strings.Contains(p.Message, "dev mode") {
+				t.Errorf("the warning promises dev mode, yet the section is refused: %s", p)
+			}
+		}
+	}
+	if !warned || ps.Errors().Err() == nil || !strings.Contains(ps.Errors().Err().Error(), "api_secret empty") {
+		t.Errorf("problems %v, want the unset variable warned of and the section refused", ps)
+	}
+}
+
 // api_base_url is checked as Twilio's and Meta's are: a fragment, a query
 // or credentials in it are refused too.
 func TestConfigAPIBaseURL(t *testing.T) {

@@ -81,12 +81,13 @@ func check(c *config.Config, s *config.ProviderSection) config.Problems {
 	return ps
 }
 
-// devMode says why the provider of section s runs in dev mode: without an
-// api key, api secret or signature secret it cannot send nor check a JWT.
+// devMode says why the provider of section s runs in dev mode: with none of
+// its api key, api secret and signature secret it cannot send nor check a
+// JWT (some of them set and others empty is a problem that check reports).
 func devMode(c *config.Config, s *config.ProviderSection) string {
 	var set Settings
 	_ = c.DecodeSection(s, &set) // check reports its problems
-	if providers.LacksCredential(set.credentials()...) {
+	if providers.NoCredential(set.credentials()...) {
 		return "no Vonage credentials"
 	}
 	return ""
