@@ -135,7 +135,7 @@ func New(o Options) (*Gateway, error) {
 		FailedEvent: g.failedEvent,
 	})
 	g.events = g.newEvents(o.Owner)
-	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake, OnEvents: g.events.Wake})
+	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake, OnEvents: g.events.Wake, RetryDropped: g.outbox.RetryDropped})
 	g.metrics.zeroCounters()
 	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
 	if c, ok := o.Store.(commitObserver); ok {

@@ -105,6 +105,11 @@ type Status struct {
 	// the WhatsApp 24-hour window (Meta 131047, Twilio 63016): keyway
 	// closes the recipient's window, unless it has written since.
 	OutsideWindow bool
+	// Throttled says the provider took the message and then dropped it for
+	// its rate limits (Meta 130429 and the other throttling codes, Vonage
+	// 1000, Twilio 30001 "queue overflow"): keyway sends it again later,
+	// with backoff, as it does a send refused so.
+	Throttled bool
 	// MessageID is keyway's id of the message, when the report carries it
 	// (the status callback keyway asks for has it in its query as msg).
 	MessageID string

@@ -93,3 +93,63 @@ func TestMetaFailedStatusesActOnTheContact(t *testing.T) {
 		}
 	}
 }
+
+// A failed status with one of Meta's throttling codes says Meta took the
+// message and then dropped it for its rate limits: keyway sends it again
+// after a backoff, once, and a repeat of the report about the dropped
+// attempt sends nothing more.
+func TestMetaThrottledStatusSendsAgain(t *testing.T) {
+	t.Parallel()
+	graph := fakes.NewGraph(t, metaToken)
+	g := StartGateway(t, metaSection(graph)+`automations:
+  - id: order
+    keywords: [ORDER]
+    steps:
+      - { type: reply, text: "Your order is on its way" }
+`)
+	const ann = "+15551238831"
+	if code := postMeta(t, g, metaSecret, metaHook([]string{metaText("wamid.AT1", ann[1:], "ORDER")}, nil)); code != 200 {
+		t.Fatalf("webhook answered %d", code)
+	}
+	Eventually(t, patience, "the answer sent", func() bool { return len(graph.Sent()) == 1 })
+	first := graph.Sent()[0].ID
+	answer := func() (m storedMessage, ok bool) {
+		for _, m := range storedMessages(t, g, ann) {
+			if m.Direction == "out" {
+				return m, true
+			}
+		}
+		return storedMessage{}, false
+	}
+	Eventually(t, patience, "the answer recorded as sent", func() bool { m, ok := answer(); return ok && m.ProviderID == first })
+
+	throttled := fmt.Sprintf(`{"id":%q,"status":"failed","timestamp":"1","recipient_id":%q,"errors":[{"code":130429,"title":"Rate limit hit","message":"Rate limit hit","error_data":{"details":"Cloud API message throughput has been reached."}}]}`,
+		first, ann[1:])
+	if code := postMeta(t, g, metaSecret, metaHook(nil, []string{throttled})); code != 200 {
+		t.Fatalf("status answered %d", code)
+	}
+	Eventually(t, patience, "the answer sent again", func() bool { return len(graph.Sent()) == 2 })
+	again := graph.Sent()[1]
+	if again.Text() != "Your order is on its way" || again.ID == first {
+		t.Fatalf("sent again %+v (text %q), want the same answer under a new id", again, again.Text())
+	}
+	Eventually(t, patience, "the second attempt recorded as sent", func() bool { m, ok := answer(); return ok && m.ProviderID == again.ID && m.Status == "sent" })
+
+	// Meta repeats the report on the dropped attempt: nothing moves.
+	if code := postMeta(t, g, metaSecret, metaHook(nil, []string{throttled})); code != 200 {
+		t.Fatalf("repeated status answered %d", code)
+	}
+	// The webhook is answered once its statuses are stored: the message
+	// is still the second attempt, sent, and not queued again.
+	if m, ok := answer(); !ok || m.Status != "sent" || m.ProviderID != again.ID {
+		t.Fatalf("after the repeated report the answer is %+v, want sent as %s", m, again.ID)
+	}
+	delivered := fmt.Sprintf(`{"id":%q,"status":"delivered","timestamp":"2","recipient_id":%q}`, again.ID, ann[1:])
+	if code := postMeta(t, g, metaSecret, metaHook(nil, []string{delivered})); code != 200 {
+		t.Fatalf("delivered status answered %d", code)
+	}
+	Eventually(t, patience, "the second attempt recorded as delivered", func() bool { m, ok := answer(); return ok && m.Status == "delivered" })
+	if n := len(graph.Sent()); n != 2 {
+		t.Fatalf("%d sends, want 2: the repeated report on the dropped attempt sent it again", n)
+	}
+}

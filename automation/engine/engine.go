@@ -54,6 +54,12 @@ type Options struct {
 	// Trace, if set, is told what enrollments do, once the transaction
 	// they did it in has committed: for the simulator.
 	Trace func(TraceEvent)
+	// RetryDropped, if set, says when an outbound message is sent again
+	// that its provider took and then dropped for its rate limits (a
+	// status report that says so: providers.Status.Throttled), or false to
+	// leave it failed: the outbox's backoff and attempt limit. Without it
+	// such a message stays failed.
+	RetryDropped func(m *Message) (time.Time, bool)
 	// NewRef, if set, makes conversation references (RandomRef by
 	// default); the simulator makes them from a fixed seed, so that
 	// `keyway test` files can expect them.
@@ -84,13 +90,15 @@ type Engine struct {
 	io       ioRuns
 	trace    func(TraceEvent)
 	newRef   func() string
+	// retryDropped is Options.RetryDropped.
+	retryDropped func(m *Message) (time.Time, bool)
 	// reconcileMu runs reconciles one at a time (reconcile.go).
 	reconcileMu sync.Mutex
 }
 
 // New returns an engine running set over store.
 func New(store Store, set *Set, o Options) *Engine {
-	e := &Engine{store: store, clock: o.Clock, log: o.Logger, onQueue: o.OnQueue, maxSteps: o.MaxSteps, trace: o.Trace}
+	e := &Engine{store: store, clock: o.Clock, log: o.Logger, onQueue: o.OnQueue, maxSteps: o.MaxSteps, trace: o.Trace, retryDropped: o.RetryDropped}
 	e.io.sem = make(chan struct{}, maxIO)
 	if e.clock == nil {
 		e.clock = SystemClock{}

@@ -130,9 +130,13 @@ type Message struct {
 	// reached the provider already (the process died, or the network
 	// failed, mid-send), so the outbox asks the provider's message log
 	// before it sends again.
-	Sending    time.Time `json:"sending,omitzero"`
-	Enrollment string    `json:"enrollment,omitempty"`
-	Automation string    `json:"automation,omitempty"`
+	Sending time.Time `json:"sending,omitzero"`
+	// Dropped holds the provider's ids of earlier attempts at the message
+	// that the provider took and then dropped for its rate limits, after
+	// which keyway sent it again: later reports on them change nothing.
+	Dropped    []string `json:"dropped,omitempty"`
+	Enrollment string   `json:"enrollment,omitempty"`
+	Automation string   `json:"automation,omitempty"`
 	// Step is the step of the enrollment that queued the message (its id,
 	// or "#N"), so that a provider's refusal of it as outside the WhatsApp
 	// window takes that step's window path (see WindowRefuser).

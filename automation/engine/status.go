@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/keyway-sms/keyway/providers"
 )
@@ -55,6 +57,10 @@ func (e *Engine) updateStatus(ctx context.Context, x *unitOfWork, provider strin
 // inside x. The first report of m failing as outside the WhatsApp window
 // also takes the window path of the step that queued m (windowPath).
 func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string, s providers.Status, m *Message) error {
+	if slices.Contains(m.Dropped, s.ProviderID) {
+		// About an attempt the provider dropped, and m went again since.
+		return nil
+	}
 	if m.ProviderID == "" {
 		m.Provider, m.ProviderID = provider, s.ProviderID
 	}
@@ -63,6 +69,11 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 		return nil
 	}
 	failedBefore := m.Status.failed()
+	if s.Throttled && status.failed() && !failedBefore && m.Status.Rank() >= StatusSent.Rank() && e.retryDropped != nil {
+		if at, ok := e.retryDropped(m); ok {
+			return sendAgain(x, m, s, at)
+		}
+	}
 	m.Status, m.UpdatedAt = status, x.now
 	if s.ErrorCode != 0 {
 		m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
@@ -88,6 +99,29 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 		return e.windowPath(ctx, x, m)
 	}
 	return nil
+}
+
+// sendAgain queues m inside x to be sent again at at: its provider took
+// it and then dropped it for its rate limits, which report s said. The
+// send was settled when its attempt was recorded (m is sent, or further),
+// so m goes back to the end of its recipients' queue; the provider's id
+// of the dropped attempt is kept in m.Dropped, so that a later report on
+// it changes nothing. A report that overtakes the record of the attempt
+// it is about finds m still queued, and fails it as before.
+func sendAgain(x *unitOfWork, m *Message, s providers.Status, at time.Time) error {
+	if m.ProviderID != "" {
+		m.Dropped = append(m.Dropped, m.ProviderID)
+	}
+	m.ProviderID, m.Status, m.NextAttempt, m.UpdatedAt = "", StatusQueued, at, x.now
+	m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
+	if m.Error == "" {
+		m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
+	}
+	if err := x.tx.PutMessage(m); err != nil {
+		return err
+	}
+	x.wake = true
+	return x.tx.Enqueue(m)
 }
 
 // applyRefusal acts inside x on what a status report s says of its

@@ -158,6 +158,15 @@ func TestHarness(t *testing.T) {
 					ErrorMessage: "Marketing messages stopped: The recipient stopped marketing messages from this business."},
 				{ProviderID: "wamid.o4", Status: "failed", ErrorCode: 131047, OutsideWindow: true,
 					ErrorMessage: "Re-engagement message: More than 24 hours since the customer last wrote."}}},
+		{Label: "a status failed for throttling is sent again", Source: "Meta WhatsApp Cloud API docs, Support > Error codes (130429, 131056)", Path: meta.Path,
+			Body: hook("", strings.Join([]string{
+				`{"id":"wamid.o6","status":"failed","timestamp":"1683229478","recipient_id":"16315551181","errors":[{"code":130429,"title":"Rate limit hit","message":"Rate limit hit","error_data":{"details":"Cloud API message throughput has been reached."}}]}`,
+				`{"id":"wamid.o7","status":"failed","timestamp":"1683229479","recipient_id":"16315551181","errors":[{"code":131056,"title":"(Business Account, Consumer Account) pair rate limit hit","message":"pair rate limit hit","error_data":{"details":"Too many messages sent to this phone number in a short time."}}]}`,
+			}, ",")),
+			Statuses: []providers.Status{
+				{ProviderID: "wamid.o6", Status: "failed", ErrorCode: 130429, Throttled: true, ErrorMessage: "Rate limit hit: Cloud API message throughput has been reached."},
+				{ProviderID: "wamid.o7", Status: "failed", ErrorCode: 131056, Throttled: true,
+					ErrorMessage: "(Business Account, Consumer Account) pair rate limit hit: Too many messages sent to this phone number in a short time."}}},
 		{Label: "fifty messages and a status in one POST", Path: meta.Path, Body: hook(strings.Join(fifty, ","), `{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`),
 			Messages: fiftyIn, Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "delivered"}}},
 		{Label: "a sender who shows a username is kept as its user id", Source: "Meta WhatsApp Cloud API docs, business-scoped user ids", Path: meta.Path,

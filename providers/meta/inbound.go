@@ -164,7 +164,8 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 // statusOf is keyway's view of a status: a failed one carries the code
 // of its first error and says what the codes of all of them mean (the
 // same codes as a send's answer: 131050 a marketing opt-out, 131047
-// outside the window).
+// outside the window, the throttling codes a message dropped for Meta's
+// rate limits).
 func statusOf(s status) providers.Status {
 	st := providers.Status{ProviderID: s.ID, Status: s.Status, MessageID: s.Callback}
 	if len(s.Errors) == 0 {
@@ -179,6 +180,9 @@ func statusOf(s status) providers.Status {
 			st.MarketingOptOut = true
 		case codeOutsideWindow:
 			st.OutsideWindow = true
+		}
+		if throttleCodes[e.Code] {
+			st.Throttled = true
 		}
 	}
 	return st

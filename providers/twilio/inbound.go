@@ -214,6 +214,7 @@ func (t *Twilio) ParseStatus(r *providers.Request) (providers.Status, error) {
 	}
 	st.OptedOut = st.ErrorCode == codeOptedOut
 	st.OutsideWindow = st.ErrorCode == codeOutsideWindow
+	st.Throttled = st.ErrorCode == codeQueueOverflow
 	return st, nil
 }
 

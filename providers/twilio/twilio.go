@@ -36,6 +36,11 @@ const sendTimeout = 15 * time.Second
 // sender: "Attempt to send to unsubscribed recipient".
 const codeOptedOut = 21610
 
+// codeQueueOverflow is Twilio's error, in a status callback, for a message
+// it took and then dropped because the number's queue overflowed: "try
+// sending your message again after waiting some time".
+const codeQueueOverflow = 30001
+
 // codeOutsideWindow is Twilio's error for a free-form WhatsApp message
 // outside the 24-hour window, reported in the status callback: "Failed to
 // send freeform message because you are outside the allowed window".

@@ -104,6 +104,13 @@ func TestHarness(t *testing.T) {
 		{Label: "undeliverable with a code in a string title", Path: vonage.StatusPath,
 			Body:     statusOf("undeliverable", `{"type":"https://developer.nexmo.com/api-errors/messages-olympus#1100","title":"1100","detail":"Communication failed"}`),
 			Statuses: []providers.Status{unreachable}},
+		{Label: "rejected for throttling (1000) is sent again", Path: vonage.StatusPath,
+			Body: statusOf("rejected", `{"type":"https://developer.nexmo.com/api-errors/messages-olympus#1000","title":1000,"detail":"Throttled - You have exceeded the submission capacity allowed on this account."}`),
+			Statuses: []providers.Status{func() providers.Status {
+				t := st("failed")
+				t.ErrorCode, t.ErrorMessage, t.Throttled = 1000, "Throttled - You have exceeded the submission capacity allowed on this account.", true
+				return t
+			}()}},
 		{Label: "status without status", Path: vonage.StatusPath, Body: strings.Replace(statusOf("delivered", ""), `"status":"delivered",`, "", 1), Status: http.StatusBadRequest, ErrContains: "no status"},
 	}
 

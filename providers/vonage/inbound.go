@@ -176,6 +176,7 @@ func (v *Vonage) parseStatus(body []byte) (providers.Batch, error) {
 	if s.Error != nil {
 		st.ErrorCode = errorCode(s.Error.Type, s.Error.Title)
 		st.MarketingOptOut = st.ErrorCode == codeBarred
+		st.Throttled = st.ErrorCode == codeThrottled
 		st.ErrorMessage = s.Error.Detail
 		if st.ErrorMessage == "" {
 			st.ErrorMessage = strings.Trim(string(s.Error.Title), `"`)
