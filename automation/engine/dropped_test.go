@@ -17,8 +17,9 @@ import (
 // A status report that the provider dropped a message it had taken, for
 // its rate limits, queues the message again at the time RetryDropped
 // gives; a later report on the dropped attempt changes nothing; once
-// RetryDropped says no, or without it, or when the report overtakes the
-// record of the send it is about, the message fails as before.
+// RetryDropped says no, or without it, the message fails as before. A
+// report that overtakes the record of the send it is about leaves the
+// message queued with the attempt's id in Dropped, for the outbox.
 func TestThrottledStatusSendsAgain(t *testing.T) {
 	const phone = "+15550007101"
 	at := time.Date(2026, 12, 7, 12, 0, 5, 0, time.UTC)
@@ -28,12 +29,14 @@ func TestThrottledStatusSendsAgain(t *testing.T) {
 		status engine.MessageStatus // the message's before the report
 		retry  func(*engine.Message) (time.Time, bool)
 		again  bool
+		// overtook: the message stays queued, the attempt marked dropped.
+		overtook bool
 	}{
-		{"sent, retried", engine.StatusSent, func(*engine.Message) (time.Time, bool) { return at, true }, true},
-		{"delivered, retried", "delivered", func(*engine.Message) (time.Time, bool) { return at, true }, true},
-		{"attempts spent", engine.StatusSent, func(*engine.Message) (time.Time, bool) { return time.Time{}, false }, false},
-		{"no RetryDropped", engine.StatusSent, nil, false},
-		{"the report overtook the send's record", engine.StatusQueued, func(*engine.Message) (time.Time, bool) { return at, true }, false},
+		{"sent, retried", engine.StatusSent, func(*engine.Message) (time.Time, bool) { return at, true }, true, false},
+		{"delivered, retried", "delivered", func(*engine.Message) (time.Time, bool) { return at, true }, true, false},
+		{"attempts spent", engine.StatusSent, func(*engine.Message) (time.Time, bool) { return time.Time{}, false }, false, false},
+		{"no RetryDropped", engine.StatusSent, nil, false, false},
+		{"the report overtook the send's record", engine.StatusQueued, func(*engine.Message) (time.Time, bool) { return at, true }, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,11 +68,17 @@ func TestThrottledStatusSendsAgain(t *testing.T) {
 					t.Fatal(err)
 				}
 				q, qerr := tx.QueuedSend("m1")
+				if tt.overtook {
+					if m.Status != engine.StatusQueued || !m.NextAttempt.IsZero() || m.ProviderID != "" || !slices.Equal(m.Dropped, []string{"X1"}) || m.ErrorCode != 130429 {
+						t.Errorf("message %s next %v provider id %q dropped %q code %d, want still queued, X1 dropped, 130429", m.Status, m.NextAttempt, m.ProviderID, m.Dropped, m.ErrorCode)
+					}
+					return nil
+				}
 				if !tt.again {
 					if m.Status != engine.StatusFailed || m.ErrorCode != 130429 {
 						t.Errorf("message %s %d, want failed 130429", m.Status, m.ErrorCode)
 					}
-					if tt.status != engine.StatusQueued && qerr == nil {
+					if qerr == nil {
 						t.Errorf("the failed message is in the outbox: %+v", q)
 					}
 					return nil

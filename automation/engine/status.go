@@ -69,7 +69,12 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 		return nil
 	}
 	failedBefore := m.Status.failed()
-	if s.Throttled && status.failed() && !failedBefore && m.Status.Rank() >= StatusSent.Rank() && e.retryDropped != nil {
+	if s.Throttled && status.failed() && !failedBefore && e.retryDropped != nil {
+		if m.Status.Rank() < StatusSent.Rank() {
+			// The report overtook the record of the attempt it is about:
+			// the outbox sends m again when it records it (Dropped).
+			return droppedUnderWay(x, m, s)
+		}
 		if at, ok := e.retryDropped(m); ok {
 			return sendAgain(x, m, s, at)
 		}
@@ -106,8 +111,7 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 // send was settled when its attempt was recorded (m is sent, or further),
 // so m goes back to the end of its recipients' queue; the provider's id
 // of the dropped attempt is kept in m.Dropped, so that a later report on
-// it changes nothing. A report that overtakes the record of the attempt
-// it is about finds m still queued, and fails it as before.
+// it changes nothing.
 func sendAgain(x *unitOfWork, m *Message, s providers.Status, at time.Time) error {
 	if m.ProviderID != "" {
 		m.Dropped = append(m.Dropped, m.ProviderID)
@@ -122,6 +126,26 @@ func sendAgain(x *unitOfWork, m *Message, s providers.Status, at time.Time) erro
 	}
 	x.wake = true
 	return x.tx.Enqueue(m)
+}
+
+// droppedUnderWay records inside x that the provider dropped, for its rate
+// limits, the attempt at m that report s is about, before the outbox has
+// recorded that attempt (m is still queued, its send under way): the
+// attempt's provider id goes into m.Dropped, and the outbox, recording a
+// send with an id in it, keeps m queued to send it again after its
+// backoff instead of settling it.
+func droppedUnderWay(x *unitOfWork, m *Message, s providers.Status) error {
+	if s.ProviderID != "" {
+		m.Dropped = append(m.Dropped, s.ProviderID)
+	}
+	if m.ProviderID == s.ProviderID {
+		m.ProviderID = ""
+	}
+	m.ErrorCode, m.Error, m.UpdatedAt = s.ErrorCode, s.ErrorMessage, x.now
+	if m.Error == "" {
+		m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
+	}
+	return x.tx.PutMessage(m)
 }
 
 // applyRefusal acts inside x on what a status report s says of its

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"errors"
 	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
@@ -19,4 +20,27 @@ func (ob *Outbox) RetryDropped(m *engine.Message) (time.Time, bool) {
 	}
 	ob.slowDown(m.From)
 	return ob.o.Clock.Now().Add(ob.backoff(max(m.Attempts, 1))), true
+}
+
+// sendAgain keeps m queued to send it again after its backoff: the
+// attempt just recorded was dropped by the provider for its rate limits,
+// which a report that came before this record said (engine.Message.Dropped
+// holds the attempt's id). Once m has had MaxAttempts it fails. A lease
+// lost meanwhile leaves m to the owner that took it.
+func (ob *Outbox) sendAgain(tx Tx, m *engine.Message, now time.Time) error {
+	m.ProviderID = ""
+	if m.Attempts >= ob.o.MaxAttempts {
+		m.Status = engine.StatusFailed
+		return ob.finish(tx, m)
+	}
+	ob.slowDown(m.From)
+	m.NextAttempt = now.Add(ob.backoff(m.Attempts))
+	if err := tx.PutMessage(m); err != nil {
+		return err
+	}
+	err := tx.ReleaseSend(m.ID, ob.o.Owner, m.NextAttempt)
+	if errors.Is(err, engine.ErrLeaseLost) || errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,6 +192,11 @@ func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 			m.Provider = ob.providerOf(m)
 		}
 		m.ProviderID = r.providerID
+		if slices.Contains(m.Dropped, r.providerID) {
+			// The provider's report that it dropped this attempt for its
+			// rate limits overtook this record.
+			return rec, ob.sendAgain(tx, m, now)
+		}
 		if m.Status.Rank() > engine.StatusSent.Rank() {
 			// The provider's delivery report overtook this record: keep it.
 			return rec, ob.finish(tx, m)
