@@ -20,6 +20,14 @@ automations:
     keywords: [AGENT]
     steps:
       - { type: handoff, to: ["+15550100100"], timeout: 2h }
+  - id: once
+    steps:
+      - { type: reply, text: "One and done" }
+  - id: short
+    steps:
+      - { type: reply, text: "Short" }
+      - { type: end }
+      - { type: reply, text: "never" }
 `
 
 // What a person does through the engine under WithActor records their
@@ -109,5 +117,33 @@ func TestActorIsRecorded(t *testing.T) {
 	}
 	if answer == nil || answer.By != "Cleo" {
 		t.Fatalf("the staff answer: %+v, want one with By Cleo", answer)
+	}
+}
+
+// An enrollment a person started that runs its course ends by itself:
+// nobody ended it, so it names nobody as EndedBy, whether it ran out of
+// steps or reached an end step.
+func TestActorDoesNotEndWhatRunsItsCourse(t *testing.T) {
+	const ann = "+15551230001"
+	e, _, store := refEngine(t, actorConfig, "AAAA")
+	ctx := engine.WithActor(context.Background(), "Ann Admin")
+	for _, id := range []string{"once", "short"} {
+		if _, err := e.Start(ctx, id, []string{ann}); err != nil {
+			t.Fatal(err)
+		}
+		var en *engine.Enrollment
+		if err := store.View(ctx, func(tx engine.Tx) error {
+			list, err := tx.Enrollments(id, ann, false, 1)
+			if len(list) == 1 {
+				en = list[0]
+			}
+			return err
+		}); err != nil || en == nil {
+			t.Fatalf("enrollment in %s: %v, %v", id, en, err)
+		}
+		if en.Status != engine.EnrollmentEnded || en.EndReason != engine.ReasonCompleted || en.StartedBy != "Ann Admin" || en.EndedBy != "" {
+			t.Errorf("%s ran its course: status %s, reason %q, StartedBy %q, EndedBy %q; want ended, completed, Ann Admin and nobody",
+				id, en.Status, en.EndReason, en.StartedBy, en.EndedBy)
+		}
 	}
 }

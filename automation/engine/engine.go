@@ -492,10 +492,10 @@ func (e *Engine) stepFrom(ctx context.Context, r *Run, i int) error {
 			return nil // ended by a step, e.g. a start_automation that restarted it
 		}
 		if i >= len(a.Steps) {
-			return e.end(r.t, en, ReasonCompleted)
+			return e.finish(r.t, en, ReasonCompleted)
 		}
 		if r.t.steps >= e.maxSteps {
-			return e.end(r.t, en, fmt.Sprintf("step limit reached: more than %d steps for one message or timer", e.maxSteps))
+			return e.finish(r.t, en, fmt.Sprintf("step limit reached: more than %d steps for one message or timer", e.maxSteps))
 		}
 		r.t.steps++
 		st := a.Steps[i]
@@ -518,11 +518,11 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 	en := r.Enrollment
 	st, ok := r.Automation.step(en.Step, en.StepType)
 	if !ok {
-		return e.end(r.t, en, fmt.Sprintf("step %s no longer exists in automation %q", en.Step, en.Automation))
+		return e.finish(r.t, en, fmt.Sprintf("step %s no longer exists in automation %q", en.Step, en.Automation))
 	}
 	rs, ok := st.Step.(Resumer)
 	if !ok {
-		return e.end(r.t, en, fmt.Sprintf("step %s (%s) cannot resume", st.Key, st.Type))
+		return e.finish(r.t, en, fmt.Sprintf("step %s (%s) cannot resume", st.Key, st.Type))
 	}
 	if err := r.t.clearTimer(en); err != nil {
 		return err
@@ -561,8 +561,23 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 // or reached `end`.
 const ReasonCompleted = "completed"
 
-// end finishes an enrollment with reason.
+// end finishes an enrollment with reason, recording the person the turn
+// acts for (WithActor) as who ended it: a cancel, an opt-out or a restart
+// they made.
 func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
+	return e.endAs(t, en, reason, t.x.by)
+}
+
+// finish ends an enrollment that ran its course: its steps ended it (it
+// ran out of them, reached `end` or a step that cannot go on), so nobody
+// ended it, even in a turn made for a person (a manual start).
+func (e *Engine) finish(t *turn, en *Enrollment, reason string) error {
+	return e.endAs(t, en, reason, "")
+}
+
+// endAs finishes an enrollment with reason, recording by (empty for
+// nobody) as who ended it.
+func (e *Engine) endAs(t *turn, en *Enrollment, reason, by string) error {
 	if !en.Active() {
 		return nil
 	}
@@ -583,7 +598,7 @@ func (e *Engine) end(t *turn, en *Enrollment, reason string) error {
 		}
 	}
 	now := t.now
-	en.Status, en.EndReason, en.EndedAt, en.EndedBy = EnrollmentEnded, reason, &now, t.x.by
+	en.Status, en.EndReason, en.EndedAt, en.EndedBy = EnrollmentEnded, reason, &now, by
 	en.Epoch++
 	t.emit(TraceEvent{Automation: en.Automation, Enrollment: en.ID, Contact: en.Contact, Step: en.Step, What: "ended: " + reason})
 	t.put(en)

@@ -119,11 +119,11 @@ func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done b
 		if reason == "" {
 			reason = ReasonCompleted
 		}
-		return 0, true, e.end(t, en, reason)
+		return 0, true, e.finish(t, en, reason)
 	}
 	i, ok := r.Automation.byKey[target]
 	if !ok {
-		return 0, true, e.end(t, en, fmt.Sprintf("step %q no longer exists", target))
+		return 0, true, e.finish(t, en, fmt.Sprintf("step %q no longer exists", target))
 	}
 	return i, false, nil
 }
