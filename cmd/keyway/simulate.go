@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -17,7 +18,8 @@ import (
 
 const simulateHelp = `Each line is a message from the contact. Commands:
   /wait DURATION    advance the clock (e.g. /wait 2h, /wait 3d) and fire what is due
-  /from +NUMBER     write as another contact
+  /from +NUMBER     write as another contact, on the same channel
+                    (/from whatsapp:+NUMBER: on WhatsApp)
   /button ID        tap the button or list row with that id (or answer with its number or title)
   /contact          show the contact: groups, tags, fields, opt-out
   /help             this help
@@ -51,7 +53,15 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		printProblems(stderr, problems)
 		return 1
 	}
-	phone, err := config.E164(*from, cfg.Defaults.Region)
+	number, named := splitWhatsApp(*from)
+	if named != "" {
+		if flagGiven(fs, "channel") && *channel != named {
+			fmt.Fprintf(stderr, "keyway simulate: --from %s is a WhatsApp address, but --channel is %s\n", *from, *channel)
+			return 2
+		}
+		*channel = named
+	}
+	phone, err := config.E164(number, cfg.Defaults.Region)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyway simulate: --from: %v\n", err)
 		return 2
@@ -112,11 +122,15 @@ func simCommand(ctx context.Context, s *sim.Simulator, cfg *config.Config, line 
 		s.Print(res)
 		return false, err
 	case "/from":
-		n, err := config.E164(arg, cfg.Defaults.Region)
+		number, named := splitWhatsApp(strings.TrimSpace(arg))
+		n, err := config.E164(number, cfg.Defaults.Region)
 		if err != nil {
 			return false, err
 		}
 		s.From = n
+		if named != "" {
+			s.Channel = named
+		}
 	case "/contact":
 		c, err := s.Contact(ctx)
 		if err != nil {
@@ -163,4 +177,23 @@ func listOrNone(items []string) string {
 		return "none"
 	}
 	return strings.Join(items, ", ")
+}
+
+// splitWhatsApp reads a contact's number as simulate's --from and /from and
+// a test's from take it: "whatsapp:+1…", as Twilio writes a WhatsApp
+// address, is that number on WhatsApp. It returns the number and the
+// channel the prefix names ("" for a plain number).
+func splitWhatsApp(from string) (number, channel string) {
+	if n, ok := strings.CutPrefix(from, config.ChannelWhatsApp+":"); ok {
+		return n, config.ChannelWhatsApp
+	}
+	return from, ""
+}
+
+// flagGiven reports whether the flag name was given on the command line
+// (not left at its default).
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -256,6 +256,12 @@ func loadTestFile(path string) (*testFile, []string) {
 			bad(tc.Line, "test %q: the name is used twice", tc.Name)
 		}
 		names[tc.Name] = true
+		if number, named := splitWhatsApp(tc.From); named != "" {
+			if tc.Channel != "" && tc.Channel != named {
+				bad(tc.Line, "test %q: from %q is a WhatsApp address, but channel is %s", tc.Name, tc.From, tc.Channel)
+			}
+			tc.From, tc.Channel = number, named
+		}
 		if tc.Channel == "" {
 			tc.Channel = config.ChannelSMS
 		}
