@@ -16,7 +16,7 @@ import (
 )
 
 // Reload reads the config file again. A valid file replaces the running
-// automations at once; an invalid one is refused with its problems, each
+// automations at once, its warnings logged; an invalid one is refused with its problems, each
 // logged, and the running config stays. An empty file is invalid (see
 // config.Parse), and so is a file with no automations at all while
 // enrollments are active, unless it sets allow_empty_automations: true.
@@ -74,6 +74,11 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 	}
 	g.dropStalePauses(ctx, set, old)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
+	// Each warning is logged as at start: an unset ${NAME} the new file
+	// brings is named with its place, not only counted.
+	for _, p := range problems.Warnings() {
+		g.log.Warn().Str("problem", p.String()).Msg("config warning")
+	}
 	g.log.Info().Int("automations", len(set.Automations())).Int("ended", n).Int("warnings", len(problems)).Msg("config reloaded")
 	return problems, nil
 }

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,5 +109,32 @@ automations:
 `)
 	if logs := g.Logs(); !strings.Contains(logs, `environment variable KEYWAY_TEST_UNSET_SUFFIX is not set or empty, so the value is \"Hi\"`) {
 		t.Fatalf("serve's log does not name the unset variable:\n%s", logs)
+	}
+}
+
+// A reload logs its warnings as the start does: an unset variable that the
+// new file brings is named in serve's log with its place, not only counted.
+func TestReloadLogsUnsetVariables(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, `
+automations:
+  - id: hi
+    keywords: [HI]
+    steps:
+      - { type: reply, text: "Hi" }
+`)
+	g.WriteConfig(`
+automations:
+  - id: hi
+    keywords: [HI]
+    steps:
+      - { type: reply, text: "Hi${KEYWAY_TEST_UNSET_RELOADED}" }
+`)
+	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusOK {
+		t.Fatalf("reload: status %d", code)
+	}
+	Eventually(t, patience, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
+	if logs := g.Logs(); !strings.Contains(logs, `environment variable KEYWAY_TEST_UNSET_RELOADED is not set or empty, so the value is \"Hi\"`) {
+		t.Fatalf("serve's log does not name the variable the reloaded file left unset:\n%s", logs)
 	}
 }
