@@ -117,6 +117,9 @@ func (g *Gateway) startBroadcast(c *fiber.Ctx) error {
 	if given != 1 {
 		return badRequest("group", "give exactly one of group, tag or contacts (a list of phone numbers)")
 	}
+	if req.Contacts != nil && len(req.Contacts) == 0 {
+		return badRequest("contacts", "an empty list reaches nobody: list at least one phone number")
+	}
 	for k := range req.Vars {
 		if !varName.MatchString(k) {
 			return badRequest("vars."+k, "a var name is letters, digits and _, not starting with a digit")

@@ -141,6 +141,7 @@ func TestBroadcastToAGroupCountsSendsDeliveriesAndReplies(t *testing.T) {
 		{"paused automation", `{"automation": "paused", "group": "news"}`, http.StatusConflict, "paused"},
 		{"no audience", `{"automation": "promo"}`, http.StatusBadRequest, "exactly one of group, tag or contacts"},
 		{"two audiences", `{"automation": "promo", "group": "news", "tag": "vip"}`, http.StatusBadRequest, "exactly one"},
+		{"an empty list", `{"automation": "promo", "contacts": []}`, http.StatusBadRequest, "contacts: an empty list"},
 		{"bad at", `{"automation": "promo", "group": "news", "at": "tomorrow"}`, http.StatusBadRequest, "at: not an RFC 3339 time"},
 	} {
 		code, out := adminRaw(t, g.URL, http.MethodPost, "/api/v1/broadcasts", bad.body, bearer)
