@@ -288,6 +288,14 @@ func (k *checker) compliance() {
 			}
 		}
 	}
+	// Compliance replies are no templates: markup in one would reach the
+	// customer as it stands.
+	for _, f := range families {
+		if strings.Contains(f.rule.Reply, "{{") || strings.Contains(f.rule.Reply, "{%") {
+			path := "compliance." + f.name + ".reply"
+			k.errorf(path, "%s holds template markup; compliance replies are sent as written, so it would reach the customer as it stands", path)
+		}
+	}
 	if c.LoopGuard.Max < 0 {
 		k.errorf("compliance.loop_guard.max", "compliance.loop_guard.max: %d is negative; it is how many automated messages a contact may get per compliance.loop_guard.per", c.LoopGuard.Max)
 	}

@@ -280,6 +280,21 @@ providers:
 				`k.yaml:3:47: compliance.help.keywords[2]: empty keyword`,
 			},
 		},
+		{
+			// Compliance replies are sent as written: markup in them would
+			// reach the customer as it stands.
+			name: "template markup in compliance replies",
+			src: `compliance:
+  opt_out: { reply: "Bye {{ contact.name }}" }
+  opt_in: { reply: "Welcome back {% if contact.name %}friend{% endif %}" }
+  help: { reply: "Acme: reply STOP {{ message.body" }
+`,
+			want: []string{
+				`k.yaml:2:21: compliance.opt_out.reply holds template markup; compliance replies are sent as written, so it would reach the customer as it stands`,
+				`k.yaml:3:20: compliance.opt_in.reply holds template markup; compliance replies are sent as written, so it would reach the customer as it stands`,
+				`k.yaml:4:18: compliance.help.reply holds template markup; compliance replies are sent as written, so it would reach the customer as it stands`,
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
