@@ -79,6 +79,57 @@ func (ob *Outbox) claim(ctx context.Context, now time.Time, limit int) ([]claime
 	return out, nil
 }
 
+// holdAhead is how soon a send's slot under its number's mps must come
+// for the outbox to keep the send and have a worker send it at that
+// instant, rather than release it to be claimed again then: a release and
+// a new claim cost more than so short a wait. A backlog from a number with
+// a high mps is claimed in batches whose slots all come within it.
+const holdAhead = 100 * time.Millisecond
+
+// paceAll paces the claimed sends cs in claim order, as pace does each,
+// and returns how long until each one's slot. A store that books several
+// slots at once (slotsBooker) books those of each number in one go.
+func (ob *Outbox) paceAll(ctx context.Context, cs []claimed) []time.Duration {
+	delays := make([]time.Duration, len(cs))
+	b, ok := ob.o.Store.(slotsBooker)
+	if !ok {
+		for i, c := range cs {
+			delays[i] = ob.pace(ctx, c.m)
+		}
+		return delays
+	}
+	byNumber := map[string][]int{}
+	var numbers []string
+	for i, c := range cs {
+		if ob.limiters[c.m.From] == nil || c.m.Kind != engine.KindText {
+			continue
+		}
+		if _, ok := byNumber[c.m.From]; !ok {
+			numbers = append(numbers, c.m.From)
+		}
+		byNumber[c.m.From] = append(byNumber[c.m.From], i)
+	}
+	for _, num := range numbers {
+		idx := byNumber[num]
+		ids := make([]string, len(idx))
+		for j, i := range idx {
+			ids[j] = cs[i].m.ID
+		}
+		ds, err := b.BookSlots(ctx, num, float64(ob.limiters[num].Limit()), ids, holdAhead)
+		if err != nil {
+			ob.o.Logger.Warn().Err(err).Msg("outbox: book send slots in the store; pacing with this process's limiter")
+			for _, i := range idx {
+				delays[i] = ob.paceHere(cs[i].m)
+			}
+			continue
+		}
+		for j, i := range idx {
+			delays[i] = ds[j]
+		}
+	}
+	return delays
+}
+
 // pace takes a token of m's sender number for a send now, and returns 0;
 // or, when the next token is later, reserves it for m and returns how
 // long until then. A message without a rate limit takes nothing.
@@ -91,7 +142,6 @@ func (ob *Outbox) pace(ctx context.Context, m *engine.Message) time.Duration {
 	if lim == nil || m.Kind != engine.KindText {
 		return 0
 	}
-	now := time.Now() // the limiter keeps wall-clock time
 	if b, ok := ob.o.Store.(engine.SlotBooker); ok {
 		// The store keeps the booking, for whichever process claims the
 		// send at its slot.
@@ -101,14 +151,24 @@ func (ob *Outbox) pace(ctx context.Context, m *engine.Message) time.Duration {
 		}
 		ob.o.Logger.Warn().Err(err).Msg("outbox: book a send slot in the store; pacing with this process's limiter")
 	}
+	return ob.paceHere(m)
+}
+
+// paceHere paces m with this process's limiter of its sender number: a
+// token reserved for a send released to wait for it is kept for the send,
+// by message id, for when it is claimed again.
+func (ob *Outbox) paceHere(m *engine.Message) time.Duration {
+	lim := ob.limiters[m.From]
+	now := time.Now() // the limiter keeps wall-clock time
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if at, ok := ob.paced[m.ID]; ok {
-		if d := at.Sub(now); d > 0 {
-			return d // claimed before its token's instant: wait for the same token
+		d := at.Sub(now)
+		if d > holdAhead {
+			return d // claimed well before its token's instant: wait for the same token
 		}
 		delete(ob.paced, m.ID)
-		return 0
+		return max(d, 0)
 	}
 	if now.Sub(ob.pruned) > ob.o.Lease {
 		for id, at := range ob.paced {
@@ -119,7 +179,7 @@ func (ob *Outbox) pace(ctx context.Context, m *engine.Message) time.Duration {
 		ob.pruned = now
 	}
 	d := lim.ReserveN(now, 1).DelayFrom(now)
-	if d > 0 {
+	if d > holdAhead {
 		ob.paced[m.ID] = now.Add(d)
 	}
 	return d

@@ -138,7 +138,8 @@ const (
 //
 // A claimed text whose sender number has no token under its mps takes no
 // worker: the outbox reserves the next token for it, and releases it
-// claimable at that instant. Releasing every send it cannot make now
+// claimable at that instant; unless the token comes within holdAhead,
+// when a worker sends it at that instant. Releasing every send it cannot make now
 // books the sender's tokens in queue order, so a backlog from one number
 // waits in the store without holding up the others.
 type Outbox struct {
@@ -353,15 +354,17 @@ func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 		if len(claimed) == 0 {
 			return time.Time{} // another process took them
 		}
-		for _, c := range claimed {
-			// Paced here, in claim order, so that a number's tokens go to
-			// its sends in queue order.
-			if d := ob.pace(ctx, c.m); d > 0 {
+		// Paced here, in claim order, so that a number's tokens go to its
+		// sends in queue order.
+		delays := ob.paceAll(ctx, claimed)
+		for i, c := range claimed {
+			d := delays[i]
+			if d > holdAhead {
 				ob.results <- outcome{claimed: c, kind: released, due: now.Add(d)}
 				continue
 			}
 			ob.held.Add(1)
-			ob.ready <- claimedAt{claimed: c, at: now}
+			ob.ready <- claimedAt{claimed: c, at: now, notBefore: time.Now().Add(d)}
 		}
 	}
 	return ob.o.Clock.Now()

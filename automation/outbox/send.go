@@ -29,16 +29,26 @@ const (
 	released                      // not tried: claimable again at due
 )
 
-// claimedAt is a claimed send and when it was claimed.
+// claimedAt is a claimed send, when it was claimed, and the instant of
+// its slot under its number's mps, which it must not go before (wall
+// clock, as the rate's).
 type claimedAt struct {
 	claimed
-	at time.Time
+	at, notBefore time.Time
 }
 
 // work sends what dispatch claims, in claim order, until ready is closed.
 func (ob *Outbox) work(ctx context.Context) {
 	defer ob.sends.Done()
 	for c := range ob.ready {
+		if wait := time.Until(c.notBefore); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		ob.deliver(ctx, c.claimed, c.at)
 		ob.held.Add(-1)
 		ob.Wake()

@@ -43,6 +43,17 @@ type prefetcher interface {
 	PrefetchSends(ids []string) error
 }
 
+// slotsBooker is an engine.SlotBooker that books the slots of several
+// sends of one number at once (PostgreSQL: one transaction for a claimed
+// batch, where a booking per send took a transaction and a commit each,
+// one after another on the number's row): BookSlots books for each of
+// messages in turn as BookSlot does and returns how long until each slot.
+// A slot within keep is the caller's, sent at its instant by this process,
+// and is not stored for its message.
+type slotsBooker interface {
+	BookSlots(ctx context.Context, number string, mps float64, messages []string, keep time.Duration) ([]time.Duration, error)
+}
+
 // prefetch has tx read the sends ids together, if it can.
 func prefetch(tx Tx, ids []string) error {
 	if p, ok := tx.(prefetcher); ok {

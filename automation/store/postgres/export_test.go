@@ -16,3 +16,14 @@ func (s *Store) BookSlotAt(ctx context.Context, number string, mps float64, mess
 // RoundTrips returns how many round trips the store's Updates and Views
 // have made to the database.
 func (s *Store) RoundTrips() int64 { return s.roundTrips.Load() }
+
+// BookSlotsAt books as BookSlots does and returns the slots themselves, on
+// the database's clock.
+func (s *Store) BookSlotsAt(ctx context.Context, number string, mps float64, messages []string, keep time.Duration) ([]time.Time, error) {
+	at, _, err := s.bookSlots(ctx, number, mps, messages, keep)
+	out := make([]time.Time, len(at))
+	for i, a := range at {
+		out[i] = time.Unix(0, a)
+	}
+	return out, err
+}

@@ -86,3 +86,51 @@ func TestBookSlotKeepsTheBooking(t *testing.T) {
 		t.Errorf("after the booking was used: %v, %v; want a new, later slot", d, err)
 	}
 }
+
+// A batch booked at once takes consecutive slots, one interval apart, and
+// a booking made after it, from another store, comes after the batch's
+// last. A slot within keep is the caller's and is not stored: asked for
+// again, that message gets a new slot; one past keep is stored and is
+// answered again as booked.
+func TestBookSlotsBooksABatchInTurn(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	a, b := open(t, dsn), open(t, dsn)
+	ctx := t.Context()
+	const mps = 1.0
+	interval := time.Second
+	slots, err := a.BookSlotsAt(ctx, "+15005550006", mps, []string{"m1", "m2", "m3", "m4"}, 1500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(slots); i++ {
+		if gap := slots[i].Sub(slots[i-1]); gap != interval {
+			t.Errorf("slots %d and %d of the batch are %v apart, want %v", i-1, i, gap, interval)
+		}
+	}
+	after, err := b.BookSlotAt(ctx, "+15005550006", mps, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gap := after.Sub(slots[3]); gap < interval {
+		t.Errorf("a booking after the batch is %v after its last slot, want at least %v", gap, interval)
+	}
+	// m3 and m4 (2 s and 3 s on) were past keep: stored, and answered
+	// again as booked, by either store.
+	for i, id := range []string{"m3", "m4"} {
+		again, err := b.BookSlotAt(ctx, "+15005550006", mps, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !again.Equal(slots[2+i]) {
+			t.Errorf("%s asked again: slot %v, want its booking %v", id, again, slots[2+i])
+		}
+	}
+	// m2 (1 s on) was within keep: the caller's, not stored.
+	again, err := b.BookSlotAt(ctx, "+15005550006", mps, "m2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.After(after) {
+		t.Errorf("m2 asked again: slot %v, want a new one after %v (its first was the caller's to keep)", again, after)
+	}
+}
