@@ -86,6 +86,7 @@ func (g *Gateway) dashboardRoutes(app *fiber.App) {
 	d.Get("/broadcasts", in, admin, g.dashBroadcasts)
 	d.Post("/broadcasts/:id/cancel", in, admin, g.dashCancelBroadcast)
 	d.Get("/reload", in, admin, g.dashReload)
+	d.Post("/reload", in, admin, g.dashReloadNow)
 	d.Get("/overview", in, admin, g.dashOverview)
 	g.inboxRoutes(d, in, admin)
 }

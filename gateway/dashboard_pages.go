@@ -369,8 +369,25 @@ func (g *Gateway) dashHandoffs(c *fiber.Ctx) error {
 
 func (g *Gateway) dashReload(c *fiber.Ctx) error {
 	refused, loaded := g.lastRefused.Load(), g.loadedAt.Load()
+	done := c.Query("done")
+	if done != "reloaded" && done != "refused" {
+		done = ""
+	}
 	return g.render(c, "reload", "Last refused reload", map[string]any{
 		"Refused": refused, "Path": g.path, "Loaded": loaded,
 		"Superseded": refused != nil && loaded != nil && loaded.After(refused.At),
+		"Done":       done,
 	})
+}
+
+// dashReloadNow reloads the config file as POST /api/v1/reload does, and
+// shows the reload page with the outcome: a refused file's problems, and
+// the running config kept.
+func (g *Gateway) dashReloadNow(c *fiber.Ctx) error {
+	done := "reloaded"
+	if _, err := g.Reload(c.UserContext()); err != nil {
+		done = "refused"
+	}
+	g.log.Info().Str("user", actor(c).Name).Str("done", done).Msg("dashboard: reload")
+	return c.Redirect("/admin/reload?done="+done, fiber.StatusSeeOther)
 }

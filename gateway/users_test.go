@@ -95,7 +95,7 @@ func TestRolesOnTheDashboard(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("staff cancel with the CSRF token: %d, want 403", res.StatusCode)
 	}
-	for _, path := range []string{"/admin/start/confirm", "/admin/start"} {
+	for _, path := range []string{"/admin/start/confirm", "/admin/start", "/admin/reload", "/admin/broadcasts/x/cancel"} {
 		form := url.Values{"csrf": {bob.csrf}, "automation": {"join"}, "target": {"contact"}, "contact": {customer}}
 		if res := bob.do(http.MethodPost, path, form); res.StatusCode != http.StatusForbidden {
 			t.Errorf("staff POST %s with the CSRF token: %d, want 403", path, res.StatusCode)

@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -187,6 +188,66 @@ func TestDashboardShowsTheLastRefusedReload(t *testing.T) {
 	}
 	if errs == 0 || !strings.Contains(page, `id="refused"`) || strings.Contains(page, "No reload has been refused") {
 		t.Errorf("the reload page does not show the refused reload:\n%s", page)
+	}
+}
+
+// An admin reloads the file from the reload page: a bad file is refused
+// there with its problems and the running config stays; a good one goes
+// live.
+func TestDashboardReloadsTheConfig(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	c := dashClient(t)
+	if res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"/admin/reload"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", res.StatusCode)
+	}
+	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/reload", nil)
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `action="/admin/reload"`) {
+		t.Fatalf("the reload page has no reload form:\n%s", page)
+	}
+	reload := func() string {
+		t.Helper()
+		res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/reload", url.Values{"csrf": {m[1]}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("reload from the dashboard: %d", res.StatusCode)
+		}
+		_, page := dashDo(t, c, http.MethodGet, g.URL+res.Header.Get("Location"), nil)
+		return page
+	}
+	automations := func() []string {
+		var out struct {
+			Automations []struct {
+				ID string `json:"id"`
+			} `json:"automations"`
+		}
+		g.Admin(http.MethodGet, "/api/v1/automations", nil, &out)
+		var ids []string
+		for _, a := range out.Automations {
+			ids = append(ids, a.ID)
+		}
+		return ids
+	}
+
+	g.WriteConfig(adminConfig + "  - id: broken\n    keywords: [JOIN]\n    steps: [{ type: reply, text: x }]\n")
+	page = reload()
+	if !strings.Contains(page, `id="reload-refused"`) || !strings.Contains(page, "broken") {
+		t.Errorf("a bad file reloaded from the dashboard: the page does not say it was refused, with its problems:\n%s", page)
+	}
+	if slices.Contains(automations(), "broken") {
+		t.Fatal("a refused file went live")
+	}
+
+	g.WriteConfig(adminConfig + "  - id: added\n    keywords: [ADDED]\n    steps: [{ type: reply, text: x }]\n")
+	page = reload()
+	if !strings.Contains(page, `id="reloaded"`) {
+		t.Errorf("a good file reloaded from the dashboard: the page does not say so:\n%s", page)
+	}
+	if !slices.Contains(automations(), "added") {
+		t.Errorf("after a reload from the dashboard the automations are %v, want added among them", automations())
+	}
+	if res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/reload", url.Values{}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("reload without the CSRF token: %d, want 403", res.StatusCode)
 	}
 }
 
