@@ -69,6 +69,8 @@ type broadcastView struct {
 	Ending bool   `json:"ending,omitempty"`
 	Ended  int    `json:"ended,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// CanceledBy names who canceled it (or ended its enrollments).
+	CanceledBy string `json:"canceled_by,omitempty"`
 	// Owner names the process enrolling it, while it runs.
 	Owner      string     `json:"owner,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
@@ -83,7 +85,7 @@ func viewBroadcast(b *broadcast.Broadcast) broadcastView {
 	v := broadcastView{
 		ID: b.ID, Automation: b.Automation, Group: b.Group, Tag: b.Tag, Listed: b.Listed, Vars: b.Vars,
 		At: b.At, Source: b.Source, By: b.By, Status: string(b.Status), Total: b.Total, Enrolled: b.Enrolled, Skipped: skipped,
-		Counts: b.Counts, EndStarted: b.EndStarted, Ending: b.Ending, Ended: b.Ended, Reason: b.Reason, CreatedAt: b.CreatedAt, FinishedAt: b.FinishedAt,
+		Counts: b.Counts, EndStarted: b.EndStarted, Ending: b.Ending, Ended: b.Ended, Reason: b.Reason, CanceledBy: b.CanceledBy, CreatedAt: b.CreatedAt, FinishedAt: b.FinishedAt,
 	}
 	if b.Status == broadcast.StatusRunning {
 		v.Owner = b.Owner

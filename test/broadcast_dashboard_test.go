@@ -39,8 +39,8 @@ func TestDashboardCancelsABroadcast(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("cancel from the dashboard: %d", res.StatusCode)
 	}
-	if b := g.broadcast(t, later.ID); b.Status != "canceled" || b.Enrolled != 0 {
-		t.Errorf("after cancel from the dashboard: %+v, want canceled with nobody enrolled", b)
+	if b := g.broadcast(t, later.ID); b.Status != "canceled" || b.Enrolled != 0 || b.CanceledBy != "admin" {
+		t.Errorf("after cancel from the dashboard: %+v, want canceled with nobody enrolled, by admin (the token)", b)
 	}
 	_, page = dashDo(t, c, http.MethodGet, g.URL+res.Header.Get("Location"), nil)
 	if !strings.Contains(page, `id="canceled"`) || !strings.Contains(page, "will not be") {
@@ -68,8 +68,11 @@ func TestDashboardCancelsABroadcast(t *testing.T) {
 	if n := active(); n != 0 {
 		t.Errorf("%d drip enrollments still active after ending them from the dashboard", n)
 	}
-	if b := g.broadcast(t, drip.ID); !b.EndStarted || b.Ended != 2 {
-		t.Errorf("after ending from the dashboard: %+v, want end_started and 2 ended", b)
+	if b := g.broadcast(t, drip.ID); !b.EndStarted || b.Ended != 2 || b.CanceledBy != "admin" {
+		t.Errorf("after ending from the dashboard: %+v, want end_started and 2 ended, by admin", b)
+	}
+	if !strings.Contains(page, `<span class="by">admin</span>`) {
+		t.Errorf("the broadcasts page does not say who canceled:\n%s", page)
 	}
 
 	// Without the CSRF token nothing happens.

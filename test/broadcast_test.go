@@ -48,6 +48,7 @@ type broadcastView struct {
 	Ending     bool           `json:"ending"`
 	Ended      int            `json:"ended"`
 	Owner      string         `json:"owner"`
+	CanceledBy string         `json:"canceled_by"`
 }
 
 func (g *Gateway) broadcast(t *testing.T, id string) broadcastView {

@@ -89,6 +89,10 @@ type Broadcast struct {
 	Ended     int    `json:"ended,omitempty"`
 	// Reason says why a broadcast was canceled by keyway itself.
 	Reason string `json:"reason,omitempty"`
+	// CanceledBy names the person who canceled it, or asked to end the
+	// enrollments it started (a user's name, "admin" for the token; see
+	// engine.WithActor); empty when nobody did, or keyway did.
+	CanceledBy string `json:"canceled_by,omitempty"`
 	// Owner is the process enrolling it, until LeaseUntil; another may take
 	// it over once the lease expired.
 	Owner      string     `json:"owner,omitempty"`

@@ -16,7 +16,8 @@ import (
 // and a crash before the last batch leaves them to the next claim (this
 // process started again, or another once the lease expired). Canceling a
 // broadcast that is done or canceled changes nothing but, with end, still
-// ends its enrollments. It returns the broadcast, or an error wrapping
+// ends its enrollments. The person ctx acts for (engine.WithActor) is
+// recorded as CanceledBy. It returns the broadcast, or an error wrapping
 // engine.ErrNotFound.
 func (r *Runner) Cancel(ctx context.Context, id string, end bool) (*Broadcast, error) {
 	var b *Broadcast
@@ -26,6 +27,9 @@ func (r *Runner) Cancel(ctx context.Context, id string, end bool) (*Broadcast, e
 			return err
 		}
 		now := r.e.Now()
+		if by := engine.ActorOf(ctx); by != "" && (b.Open() || end) {
+			b.CanceledBy = by
+		}
 		if b.Open() {
 			b.Status, b.FinishedAt, b.UpdatedAt = StatusCanceled, &now, now
 		}
