@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"strings"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 )
@@ -46,6 +48,51 @@ func replaceNUL(raw []byte) []byte {
 		}
 		i = at + len(esc)
 	}
+}
+
+// RecordText returns s as a record written with RecordJSON reads it back:
+// each NUL and each byte that is not UTF-8 as U+FFFD, the rest as it was.
+// A store keys its indexes of a record's strings (a contact's tags) with
+// it, so that an index says what the record read back says.
+func RecordText(s string) string {
+	clean := true
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || (r == utf8.RuneError && n == 1) {
+			clean = false
+			break
+		}
+		i += n
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || (r == utf8.RuneError && n == 1) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+		i += n
+	}
+	return b.String()
+}
+
+// RecordTexts returns RecordText of each of ss, ss itself when none
+// changes.
+func RecordTexts(ss []string) []string {
+	for i, s := range ss {
+		if t := RecordText(s); t != s {
+			out := make([]string, len(ss))
+			copy(out, ss[:i])
+			for j := i; j < len(ss); j++ {
+				out[j] = RecordText(ss[j])
+			}
+			return out
+		}
+	}
+	return ss
 }
 
 // DecodeRecord decodes a record a store wrote with RecordJSON (or an

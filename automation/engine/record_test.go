@@ -124,3 +124,24 @@ func TestRecordJSONIsEncodingJSONs(t *testing.T) {
 func markNUL(raw []byte) []byte {
 	return []byte(strings.ReplaceAll(string(raw), `\u0000`, `\ufffd`))
 }
+
+// RecordText reads a string as a record written with RecordJSON reads it
+// back, whatever the string.
+func TestRecordTextIsWhatARecordReadsBack(t *testing.T) {
+	for _, s := range []string{"", "vip", tricky, "a\x00b", "\xff", "\xe2\x82", "é\xe2\x82\xac\x00", "\uFFFD"} {
+		raw, err := engine.RecordJSON([]string{s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back []string
+		if err := engine.DecodeRecord(raw, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := engine.RecordText(s); got != back[0] {
+			t.Errorf("RecordText(%q) = %q, want %q", s, got, back[0])
+		}
+		if got := engine.RecordTexts([]string{"x", s}); got[0] != "x" || got[1] != back[0] {
+			t.Errorf("RecordTexts([x %q]) = %q, want [x %q]", s, got, back[0])
+		}
+	}
+}
