@@ -77,6 +77,7 @@ type TurnTx interface {
 	Contact(phone string) (*Contact, error)
 	PutContact(c *Contact) error
 	ContactsInGroup(group, after string, limit int) ([]*Contact, error)
+	ContactsWithTag(tag, after string, limit int) ([]*Contact, error)
 	Message(id string) (*Message, error)
 	MessageByProviderID(provider, providerID string) (*Message, error)
 	PutMessage(m *Message) error
@@ -87,15 +88,21 @@ type TurnTx interface {
 	EventAdder
 }
 
-// ContactStore holds contacts, indexed by group.
+// ContactStore holds contacts, indexed by group and by tag.
 type ContactStore interface {
 	// Contact returns the contact with phone.
 	Contact(phone string) (*Contact, error)
-	// PutContact stores the contact and keeps the group index from its Groups.
+	// PutContact stores the contact and keeps the group index from its
+	// Groups and the tag index from its Tags, in the same transaction.
 	PutContact(c *Contact) error
 	// ContactsInGroup returns up to limit members of group whose phone sorts
 	// after the phone given, in phone order, for batched scheduled sends.
 	ContactsInGroup(group, after string, limit int) ([]*Contact, error)
+	// ContactsWithTag returns up to limit contacts tagged tag whose phone
+	// sorts after the phone given, in phone order (the order of
+	// ContactsPage, so that a cursor from either pages the other), for
+	// broadcasts to a tag.
+	ContactsWithTag(tag, after string, limit int) ([]*Contact, error)
 	// ContactsPage returns up to limit contacts whose phone sorts after the
 	// phone given (from the first when empty), in phone order, so that a
 	// reader (the admin API's contact list) can page through them all.

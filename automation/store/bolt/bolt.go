@@ -26,6 +26,7 @@ import (
 var (
 	bContacts    = []byte("contacts")      // phone → Contact
 	bGroups      = []byte("groups")        // group 0 phone → nil
+	bTags        = []byte("tags")          // tag 0 phone → nil
 	bMessages    = []byte("messages")      // id → Message
 	bProviderIDs = []byte("provider_ids")  // provider 0 providerID → message id
 	bContactMsgs = []byte("contact_msgs")  // phone 0 message id → nil
@@ -41,7 +42,7 @@ var (
 	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → encodeTimer (timers.go)
 	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
 	bMeta        = []byte("meta")          // key → value
-	allBuckets   = [][]byte{bContacts, bGroups, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
+	allBuckets   = [][]byte{bContacts, bGroups, bTags, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
 		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
 		bCounts, bHandoffs, // counts.go
 		bActivity,                                                  // activity.go
@@ -111,6 +112,7 @@ func Open(path string) (*Bolt, error) {
 		indexCreated := tx.Bucket(bMsgCreated) == nil
 		countsCreated := tx.Bucket(bCounts) == nil
 		eventLeasesCreated := tx.Bucket(bEventLeases) == nil
+		tagsCreated := tx.Bucket(bTags) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -127,6 +129,11 @@ func Open(path string) (*Bolt, error) {
 		}
 		if countsCreated {
 			if err := indexCounts(t); err != nil {
+				return err
+			}
+		}
+		if tagsCreated {
+			if err := indexTags(t); err != nil {
 				return err
 			}
 		}

@@ -158,14 +158,11 @@ func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 }
 
 // CountGroup implements broadcast.Tx, from the group index's keys alone.
-func (t *boltTx) CountGroup(group string) (int, error) {
-	prefix := key(group, "")
-	cur := t.tx.Bucket(bGroups).Cursor()
-	n := 0
-	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
-		n++
-	}
-	return n, nil
+func (t *boltTx) CountGroup(group string) (int, error) { return t.indexKeys(bGroups, group), nil }
+
+// CountTag implements broadcast.Tx, from the tag index's keys alone.
+func (t *boltTx) CountTag(tag string) (int, error) {
+	return t.indexKeys(bTags, engine.RecordText(tag)), nil
 }
 
 // countForBroadcasts keeps the broadcasts' counters as m is stored (again

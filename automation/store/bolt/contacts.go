@@ -15,28 +15,39 @@ func (t *boltTx) Contact(phone string) (*engine.Contact, error) {
 	var c engine.Contact
 	if err := t.get(bContacts, []byte(phone), &c, "contact"); err != nil {
 		if errors.Is(err, engine.ErrNotFound) {
-			t.rememberGroups(phone, nil)
+			t.remember(phone, nil)
 		}
 		return nil, err
 	}
 	c.Phone = phone
-	t.rememberGroups(phone, c.Groups)
+	t.remember(phone, &c)
 	return &c, nil
 }
 
-// rememberGroups notes the stored groups of the contact with phone, in a
-// write transaction.
-func (t *boltTx) rememberGroups(phone string, groups []string) {
+// contactKeys are what a stored contact has in the indexes: its groups
+// and its tags.
+type contactKeys struct {
+	groups, tags []string
+}
+
+// remember notes the stored groups and tags of the contact with phone
+// (nil: none stored), in a write transaction; the tags as the record reads
+// them back.
+func (t *boltTx) remember(phone string, c *engine.Contact) {
 	if !t.writable {
 		return
 	}
-	if t.groups == nil {
-		t.groups = map[string][]string{}
+	if t.indexed == nil {
+		t.indexed = map[string]contactKeys{}
 	}
-	t.groups[phone] = slices.Clone(groups)
+	var k contactKeys
+	if c != nil {
+		k = contactKeys{groups: slices.Clone(c.Groups), tags: slices.Clone(engine.RecordTexts(c.Tags))}
+	}
+	t.indexed[phone] = k
 }
 
-// PutContact implements engine.Tx; it keeps the group index.
+// PutContact implements engine.Tx; it keeps the group and tag indexes.
 func (t *boltTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
@@ -44,44 +55,68 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 	if err := t.countContact(c); err != nil {
 		return err
 	}
-	old, known := t.groups[c.Phone]
+	old, known := t.indexed[c.Phone]
 	if !known {
 		oc, err := t.Contact(c.Phone)
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		if oc != nil {
-			old = oc.Groups
+			old = contactKeys{groups: oc.Groups, tags: oc.Tags}
 		}
 	}
-	for _, g := range old {
-		if !c.InGroup(g) {
-			if err := t.del(bGroups, key(g, c.Phone)); err != nil {
-				return err
-			}
-		}
+	if err := t.reindex(bGroups, c.Phone, old.groups, c.Groups); err != nil {
+		return err
 	}
-	for _, g := range c.Groups {
-		if err := t.mark(bGroups, key(g, c.Phone)); err != nil {
-			return err
-		}
+	if err := t.reindex(bTags, c.Phone, old.tags, engine.RecordTexts(c.Tags)); err != nil {
+		return err
 	}
 	v := *c
 	v.Phone = "" // the key says it
 	if err := t.put(bContacts, []byte(c.Phone), &v); err != nil {
 		return err
 	}
-	t.rememberGroups(c.Phone, c.Groups)
+	t.remember(c.Phone, c)
+	return nil
+}
+
+// reindex moves phone's entries in the index bucket (name 0 phone → nil)
+// from the names it had to the names it has: an entry it keeps is left
+// alone, so that a contact stored again unchanged writes no index page.
+func (t *boltTx) reindex(bucket []byte, phone string, had, has []string) error {
+	for _, n := range had {
+		if !slices.Contains(has, n) {
+			if err := t.del(bucket, key(n, phone)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range has {
+		if err := t.remark(bucket, key(n, phone)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // ContactsInGroup implements engine.Tx.
 func (t *boltTx) ContactsInGroup(group, after string, limit int) ([]*engine.Contact, error) {
-	prefix := key(group, "")
-	cur := t.tx.Bucket(bGroups).Cursor()
+	return t.indexPage(bGroups, group, after, limit)
+}
+
+// ContactsWithTag implements engine.Tx.
+func (t *boltTx) ContactsWithTag(tag, after string, limit int) ([]*engine.Contact, error) {
+	return t.indexPage(bTags, engine.RecordText(tag), after, limit)
+}
+
+// indexPage returns up to limit contacts under name in the index bucket
+// (name 0 phone → nil) whose phone sorts after the phone given.
+func (t *boltTx) indexPage(bucket []byte, name, after string, limit int) ([]*engine.Contact, error) {
+	prefix := key(name, "")
+	cur := t.tx.Bucket(bucket).Cursor()
 	start := prefix
 	if after != "" {
-		start = append(key(group, after), 0)
+		start = append(key(name, after), 0)
 	}
 	var out []*engine.Contact
 	for k, _ := cur.Seek(start); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = cur.Next() {
@@ -92,6 +127,44 @@ func (t *boltTx) ContactsInGroup(group, after string, limit int) ([]*engine.Cont
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// indexKeys counts the keys under name in the index bucket (name 0 phone
+// → nil), from the keys alone.
+func (t *boltTx) indexKeys(bucket []byte, name string) int {
+	prefix := key(name, "")
+	cur := t.tx.Bucket(bucket).Cursor()
+	n := 0
+	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+		n++
+	}
+	return n
+}
+
+// indexTags fills the tag index of a data file written by a keyway from
+// before it: once, when the tags bucket is created. It reads every
+// contact, collects the keys, then writes them.
+func indexTags(t *boltTx) error {
+	var keys [][]byte
+	err := t.tx.Bucket(bContacts).ForEach(func(k, v []byte) error {
+		var c engine.Contact
+		if err := decodeValue(v, &c); err != nil {
+			return fmt.Errorf("bolt: index tags: decode contact %q: %w", config.MaskAddress(string(k)), err)
+		}
+		for _, tag := range c.Tags {
+			keys = append(keys, key(tag, string(k)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := t.mark(bTags, k); err != nil {
+			return fmt.Errorf("bolt: index tags: %w", err)
+		}
+	}
+	return nil
 }
 
 // ContactsPage implements engine.Tx.

@@ -15,11 +15,11 @@ import (
 type boltTx struct {
 	tx       *bolt.Tx
 	writable bool
-	// groups holds, by phone, the groups of each contact this write
-	// transaction has read or stored (nil for one found absent), so that
-	// PutContact keeps the group index without reading and decoding the
-	// contact a second time in the turn that loaded it.
-	groups map[string][]string
+	// indexed holds, by phone, the groups and tags of each contact this
+	// write transaction has read or stored (none for one found absent), so
+	// that PutContact keeps the group and tag indexes without reading and
+	// decoding the contact a second time in the turn that loaded it.
+	indexed map[string]contactKeys
 }
 
 var errReadOnly = errors.New("bolt: write in a read-only transaction")

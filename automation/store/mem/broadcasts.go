@@ -170,20 +170,11 @@ func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 }
 
 // CountGroup implements broadcast.Tx.
-func (tx *memTx) CountGroup(group string) (int, error) {
-	if err := tx.read(); err != nil {
-		return 0, err
-	}
-	prefix := memJoin(group, "")
-	n := 0
-	tx.st.groups.ascend(prefix, func(k string, _ struct{}) bool {
-		if !strings.HasPrefix(k, prefix) {
-			return false
-		}
-		n++
-		return true
-	})
-	return n, nil
+func (tx *memTx) CountGroup(group string) (int, error) { return tx.indexKeys(&tx.st.groups, group) }
+
+// CountTag implements broadcast.Tx.
+func (tx *memTx) CountTag(tag string) (int, error) {
+	return tx.indexKeys(&tx.st.tags, engine.RecordText(tag))
 }
 
 // countForBroadcasts keeps the broadcasts' counters as m is stored: an

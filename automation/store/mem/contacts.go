@@ -3,6 +3,7 @@ package mem
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keyway-sms/keyway/automation/engine"
@@ -21,7 +22,8 @@ func (tx *memTx) Contact(phone string) (*engine.Contact, error) {
 }
 
 // PutContact implements Tx; it keeps the group index in step with
-// c.Groups, removals included.
+// c.Groups and the tag index with c.Tags (as the record reads them back:
+// engine.RecordText), removals included.
 func (tx *memTx) PutContact(c *engine.Contact) error {
 	if err := tx.write(); err != nil {
 		return err
@@ -34,35 +36,54 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 		return err
 	}
 	var prev *engine.Contact
+	var hadGroups, hadTags []string
 	if oldRaw, ok := tx.st.contacts.get(c.Phone); ok {
 		old, err := memDecode[engine.Contact](oldRaw, "contact")
 		if err != nil {
 			return err
 		}
-		prev = old
-		for _, g := range old.Groups {
-			if !c.InGroup(g) {
-				tx.st.groups.del(tx.owner, memJoin(g, c.Phone))
-			}
-		}
+		prev, hadGroups, hadTags = old, old.Groups, old.Tags
 	}
-	for _, g := range c.Groups {
-		tx.mark(&tx.st.groups, memJoin(g, c.Phone))
-	}
+	tx.reindex(&tx.st.groups, c.Phone, hadGroups, c.Groups)
+	tx.reindex(&tx.st.tags, c.Phone, hadTags, engine.RecordTexts(c.Tags))
 	tx.count(engine.ContactActivity(prev, c))
 	tx.st.contacts.set(tx.owner, c.Phone, raw)
 	return nil
 }
 
+// reindex moves phone's entries in an index (name 0 phone) from the names
+// it had to the names it has.
+func (tx *memTx) reindex(index *memTree[struct{}], phone string, had, has []string) {
+	for _, n := range had {
+		if !slices.Contains(has, n) {
+			index.del(tx.owner, memJoin(n, phone))
+		}
+	}
+	for _, n := range has {
+		tx.mark(index, memJoin(n, phone))
+	}
+}
+
 // ContactsInGroup implements Tx.
 func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*engine.Contact, error) {
+	return tx.indexPage(&tx.st.groups, "group", group, after, limit)
+}
+
+// ContactsWithTag implements Tx.
+func (tx *memTx) ContactsWithTag(tag, after string, limit int) ([]*engine.Contact, error) {
+	return tx.indexPage(&tx.st.tags, "tag", engine.RecordText(tag), after, limit)
+}
+
+// indexPage returns up to limit contacts under name in an index (name 0
+// phone) whose phone sorts after the phone given.
+func (tx *memTx) indexPage(index *memTree[struct{}], what, name, after string, limit int) ([]*engine.Contact, error) {
 	if err := tx.read(); err != nil {
 		return nil, err
 	}
-	prefix := memJoin(group, "")
+	prefix := memJoin(name, "")
 	var out []*engine.Contact
 	var err error
-	tx.st.groups.ascend(prefix+after, func(k string, _ struct{}) bool {
+	index.ascend(prefix+after, func(k string, _ struct{}) bool {
 		if !strings.HasPrefix(k, prefix) || memLimit(limit, len(out)) {
 			return false
 		}
@@ -72,13 +93,30 @@ func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*engine.Cont
 		}
 		var c *engine.Contact
 		if c, err = tx.Contact(phone); err != nil {
-			err = fmt.Errorf("mem: group index: %w", err)
+			err = fmt.Errorf("mem: %s index: %w", what, err)
 			return false
 		}
 		out = append(out, c)
 		return true
 	})
 	return out, err
+}
+
+// indexKeys counts the keys under name in an index (name 0 phone).
+func (tx *memTx) indexKeys(index *memTree[struct{}], name string) (int, error) {
+	if err := tx.read(); err != nil {
+		return 0, err
+	}
+	prefix := memJoin(name, "")
+	n := 0
+	index.ascend(prefix, func(k string, _ struct{}) bool {
+		if !strings.HasPrefix(k, prefix) {
+			return false
+		}
+		n++
+		return true
+	})
+	return n, nil
 }
 
 // ContactsPage implements Tx.

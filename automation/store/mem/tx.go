@@ -13,6 +13,7 @@ import (
 type memState struct {
 	contacts     memTree[[]byte]       // phone → Contact JSON
 	groups       memTree[struct{}]     // group 0 phone
+	tags         memTree[struct{}]     // tag 0 phone
 	messages     memTree[[]byte]       // id → Message JSON
 	msgCreated   memTree[struct{}]     // memTimerKey(CreatedAt, id)
 	providerIDs  memTree[string]       // provider 0 provider id → message id

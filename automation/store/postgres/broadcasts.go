@@ -166,6 +166,15 @@ func (t *pgTx) CountGroup(group string) (int, error) {
 	return int(n), nil
 }
 
+// CountTag implements broadcast.Tx.
+func (t *pgTx) CountTag(tag string) (int, error) {
+	var n int64
+	if err := t.tx.QueryRow(t.ctx, `SELECT count(*) FROM contact_tags WHERE tag = $1`, engine.RecordText(tag)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count tag %q: %w", tag, err)
+	}
+	return int(n), nil
+}
+
 // countForBroadcasts keeps the broadcasts' counters as m is stored: an
 // outbound message of a broadcast adds what its status newly counts
 // toward (under the message's lock), and marks its contact a recipient;

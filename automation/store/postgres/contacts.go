@@ -33,30 +33,35 @@ func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
 	}
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		t.rememberGroups(phone, nil)
+		t.remember(phone, nil)
 		return nil, err
 	case err != nil:
 		return nil, err
 	}
-	t.rememberGroups(phone, c.Groups)
+	t.remember(phone, &c)
 	return &c, nil
 }
 
-// rememberGroups notes, in an Update, the groups of the contact with phone
-// as the transaction read them under the contact's lock (nil: no contact),
-// so that PutContact leaves the group index alone when they did not
-// change, as in most turns.
-func (t *pgTx) rememberGroups(phone string, groups []string) {
+// remember notes, in an Update, the groups and tags of the contact with
+// phone as the transaction read them under the contact's lock (nil: no
+// contact), so that PutContact leaves the group and tag indexes alone
+// when they did not change, as in most turns. Tags are kept as the record
+// reads them back (engine.RecordText), as the tag index has them.
+func (t *pgTx) remember(phone string, c *engine.Contact) {
 	if !t.writable {
 		return
 	}
 	if t.groups == nil {
-		t.groups = map[string][]string{}
+		t.groups, t.tags = map[string][]string{}, map[string][]string{}
 	}
-	t.groups[phone] = slices.Clone(groups)
+	var groups, tags []string
+	if c != nil {
+		groups, tags = slices.Clone(c.Groups), slices.Clone(engine.RecordTexts(c.Tags))
+	}
+	t.groups[phone], t.tags[phone] = groups, tags
 }
 
-// PutContact implements engine.Tx; it keeps the group index.
+// PutContact implements engine.Tx; it keeps the group and tag indexes.
 func (t *pgTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
@@ -72,21 +77,42 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 		ON CONFLICT (phone) DO UPDATE SET data = EXCLUDED.data`, c.Phone, data); err != nil {
 		return fmt.Errorf("postgres: put contact %s: %w", config.MaskAddress(c.Phone), err)
 	}
-	if known, ok := t.groups[c.Phone]; ok && slices.Equal(known, c.Groups) {
-		return nil
+	tags := engine.RecordTexts(c.Tags)
+	groupsKnown, tagsKnown := false, false
+	if known, ok := t.groups[c.Phone]; ok {
+		groupsKnown = slices.Equal(known, c.Groups)
+		tagsKnown = slices.Equal(t.tags[c.Phone], tags)
 	}
-	groups := slices.Clone(c.Groups)
-	if groups == nil {
-		groups = []string{}
+	if !groupsKnown {
+		err := t.reindex(c.Phone, c.Groups,
+			`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`,
+			`INSERT INTO contact_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
+		}
 	}
-	t.rememberGroups(c.Phone, groups)
-	if err := t.exec(`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`, c.Phone, groups); err != nil {
-		return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
+	if !tagsKnown {
+		err := t.reindex(c.Phone, tags,
+			`DELETE FROM contact_tags WHERE phone = $1 AND NOT (tag = ANY($2))`,
+			`INSERT INTO contact_tags (tag, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("postgres: put contact %s: tags: %w", config.MaskAddress(c.Phone), err)
+		}
 	}
-	if err := t.exec(`INSERT INTO contact_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`, c.Phone, groups); err != nil {
-		return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
-	}
+	t.remember(c.Phone, c)
 	return nil
+}
+
+// reindex keeps phone's rows of an index table in step with names: del
+// removes those not among them ($1 phone, $2 names), add adds them.
+func (t *pgTx) reindex(phone string, names []string, del, add string) error {
+	if names == nil {
+		names = []string{}
+	}
+	if err := t.exec(del, phone, names); err != nil {
+		return err
+	}
+	return t.exec(add, phone, names)
 }
 
 // ContactsInGroup implements engine.Tx.
@@ -96,6 +122,15 @@ func (t *pgTx) ContactsInGroup(group, after string, limit int) ([]*engine.Contac
 	}
 	return listJSON[engine.Contact](t, "group members", `SELECT c.data FROM contact_groups g JOIN contacts c ON c.phone = g.phone
 		WHERE g.grp = $1 AND g.phone > $2 ORDER BY g.phone LIMIT $3`, group, after, int64(limit))
+}
+
+// ContactsWithTag implements engine.Tx.
+func (t *pgTx) ContactsWithTag(tag, after string, limit int) ([]*engine.Contact, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return listJSON[engine.Contact](t, "tagged contacts", `SELECT c.data FROM contact_tags g JOIN contacts c ON c.phone = g.phone
+		WHERE g.tag = $1 AND g.phone > $2 ORDER BY g.phone LIMIT $3`, engine.RecordText(tag), after, int64(limit))
 }
 
 // ContactsPage implements engine.Tx: contacts after the phone given, in

@@ -159,6 +159,18 @@ CREATE TABLE broadcast_recipients (
 	`
 CREATE INDEX events_owner ON events ((data->>'owner')) WHERE head AND pending;
 `,
+	// 8: the contacts by tag (contacts.go), as contact_groups by group,
+	// filled from the contacts stored so far.
+	`
+CREATE TABLE contact_tags (
+	tag   text COLLATE "C" NOT NULL,
+	phone text COLLATE "C" NOT NULL,
+	PRIMARY KEY (tag, phone)
+);
+INSERT INTO contact_tags (tag, phone)
+	SELECT DISTINCT t.tag, c.phone FROM contacts c, jsonb_array_elements_text(c.data->'tags') AS t(tag)
+	WHERE jsonb_typeof(c.data->'tags') = 'array';
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the
