@@ -276,18 +276,23 @@ func (g *Gateway) contactMessages(c *fiber.Ctx) error {
 
 func (g *Gateway) reloadAPI(c *fiber.Ctx) error {
 	problems, err := g.Reload(c.UserContext())
+	warnings := problemLines(problems.Warnings())
 	if err != nil {
-		lines := make([]string, 0, len(problems))
-		for _, p := range problems {
-			lines = append(lines, p.String())
-		}
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": err.Error(), "problems": lines})
-	}
-	warnings := []string{}
-	for _, p := range problems {
-		warnings = append(warnings, p.String())
+		// problems are what made the file invalid, as the log and the
+		// dashboard list them; its warnings come apart.
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": err.Error(),
+			"problems": problemLines(problems.Errors()), "warnings": warnings})
 	}
 	return c.JSON(fiber.Map{"reloaded": true, "warnings": warnings})
+}
+
+// problemLines writes each problem as FILE:LINE:COL: message.
+func problemLines(ps config.Problems) []string {
+	lines := make([]string, 0, len(ps))
+	for _, p := range ps {
+		lines = append(lines, p.String())
+	}
+	return lines
 }
 
 // listHandoffs lists the open handoffs: contact, automation, staff, the

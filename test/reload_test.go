@@ -35,12 +35,24 @@ func TestReloadThroughTheAPIRefusesAnInvalidFile(t *testing.T) {
 	g.WriteConfig(strings.Replace(reloadV2, "type: reply", "type: teleport", 1))
 	var out struct {
 		Problems []string `json:"problems"`
+		Warnings []string `json:"warnings"`
 	}
 	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, &out); code != http.StatusUnprocessableEntity {
 		t.Fatalf("invalid reload: %d, want 422", code)
 	}
 	if len(out.Problems) == 0 || !strings.Contains(strings.Join(out.Problems, "\n"), `unknown step type "teleport"`) {
 		t.Fatalf("problems %q", out.Problems)
+	}
+	// The problems are what made the file invalid; its warnings (the
+	// default help reply names no brand) come apart, as validate prints
+	// them and as a reload that goes through answers them.
+	for _, p := range out.Problems {
+		if strings.Contains(p, ": warning: ") {
+			t.Errorf("a refused reload lists the warning %q among its problems", p)
+		}
+	}
+	if !strings.Contains(strings.Join(out.Warnings, "\n"), "help") {
+		t.Errorf("a refused reload's warnings %q, want the help reply's among them", out.Warnings)
 	}
 	if got := replyTo(t, g, "+15554440001"); got != "v1" {
 		t.Fatalf("after a refused reload the gateway answers %q", got)
