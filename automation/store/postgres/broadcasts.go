@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,7 @@ func (t *pgTx) Broadcast(id string) (*broadcast.Broadcast, error) {
 }
 
 func (t *pgTx) broadcastCounts(id string) (broadcast.Counts, error) {
+	t.writeBroadcastCounts()
 	var c broadcast.Counts
 	err := t.tx.QueryRow(t.ctx, `SELECT sent, delivered, failed, replied FROM broadcast_counts WHERE broadcast = $1`, id).
 		Scan(&c.Sent, &c.Delivered, &c.Failed, &c.Replied)
@@ -77,6 +79,7 @@ func (t *pgTx) Broadcasts(before string, limit int) ([]*broadcast.Broadcast, err
 
 // listBroadcasts reads the broadcasts q selects (broadcastCols first).
 func (t *pgTx) listBroadcasts(what, q string, args ...any) ([]*broadcast.Broadcast, error) {
+	t.writeBroadcastCounts()
 	rows, err := t.tx.Query(t.ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", what, err)
@@ -190,10 +193,12 @@ func (t *pgTx) countForBroadcasts(m *engine.Message) error {
 		if err := t.lock("broadcast message", m.ID); err != nil {
 			return err
 		}
-		var had int16
-		err := t.tx.QueryRow(t.ctx, `SELECT flags FROM broadcast_msgs WHERE message_id = $1`, m.ID).Scan(&had)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+		had, ok := t.bflags[m.ID] // PrefetchSends read it, under the same lock
+		if !ok {
+			err := t.tx.QueryRow(t.ctx, `SELECT flags FROM broadcast_msgs WHERE message_id = $1`, m.ID).Scan(&had)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
 		}
 		add := flags &^ uint8(had)
 		if add == 0 {
@@ -203,11 +208,10 @@ func (t *pgTx) countForBroadcasts(m *engine.Message) error {
 			ON CONFLICT (message_id) DO UPDATE SET flags = EXCLUDED.flags`, m.ID, int16(uint8(had)|add)); err != nil {
 			return err
 		}
-		var c broadcast.Counts
-		c.Add(add)
-		if err := t.addBroadcastCounts(m.Broadcast, c); err != nil {
-			return err
+		if t.bflags != nil {
+			t.bflags[m.ID] = int16(uint8(had) | add)
 		}
+		t.addBroadcastCounts(m.Broadcast, add)
 		if add&broadcast.FlagSent != 0 {
 			return t.exec(`INSERT INTO broadcast_recipients (contact, broadcast, first_ns) VALUES ($1, $2, $3)
 				ON CONFLICT (contact, broadcast) DO NOTHING`, m.Contact, m.Broadcast, ns(m.UpdatedAt))
@@ -225,11 +229,45 @@ func (t *pgTx) countForBroadcasts(m *engine.Message) error {
 	return nil
 }
 
-func (t *pgTx) addBroadcastCounts(id string, c broadcast.Counts) error {
-	return t.exec(`INSERT INTO broadcast_counts AS b (broadcast, sent, delivered, failed, replied) VALUES ($1, $2, $3, $4, $5)
+// addBroadcastCounts adds what flags count toward to broadcast id's
+// counters, kept in the transaction until writeBroadcastCounts: a
+// broadcast's counters are one row that every process's outbox adds to,
+// and a row written at once stayed locked for the rest of the transaction
+// (a batch of results is a few round trips), so that the other processes'
+// batches waited on it in turn.
+func (t *pgTx) addBroadcastCounts(id string, flags uint8) {
+	if t.bcounts == nil {
+		t.bcounts = map[string]*broadcast.Counts{}
+	}
+	c := t.bcounts[id]
+	if c == nil {
+		c = new(broadcast.Counts)
+		t.bcounts[id] = c
+	}
+	c.Add(flags)
+}
+
+// writeBroadcastCounts defers the writes of the counters the transaction
+// added to, one statement per broadcast in id order: before COMMIT, so
+// that each row is locked only for the commit, and before a read of the
+// counters, which must see them.
+func (t *pgTx) writeBroadcastCounts() {
+	if len(t.bcounts) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(t.bcounts))
+	for id := range t.bcounts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c := t.bcounts[id]
+		t.tx.Defer(`INSERT INTO broadcast_counts AS b (broadcast, sent, delivered, failed, replied) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (broadcast) DO UPDATE SET sent = b.sent + EXCLUDED.sent, delivered = b.delivered + EXCLUDED.delivered,
 			failed = b.failed + EXCLUDED.failed, replied = b.replied + EXCLUDED.replied`,
-		id, int64(c.Sent), int64(c.Delivered), int64(c.Failed), int64(c.Replied))
+			id, int64(c.Sent), int64(c.Delivered), int64(c.Failed), int64(c.Replied))
+	}
+	clear(t.bcounts)
 }
 
 var _ broadcast.Tx = (*pgTx)(nil)

@@ -179,6 +179,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 		t.tx.rollback()
 		return err
 	}
+	t.writeBroadcastCounts()
 	if err := t.tx.commit(); err != nil {
 		t.tx.rollback()
 		if t.dbErr != nil {

@@ -132,8 +132,12 @@ func (t *pgTx) PrefetchSends(ids []string) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	t.tx.Defer(`SELECT pg_advisory_xact_lock(hashtext('keyway/message'), hashtext(id)) FROM unnest($1::text[]) AS id ORDER BY id`, ids)
+	// What each counts toward for its broadcast, under the lock
+	// countForBroadcasts takes (after the message's, as there).
+	t.tx.Defer(`SELECT pg_advisory_xact_lock(hashtext('keyway/broadcast message'), hashtext(id)) FROM unnest($1::text[]) AS id ORDER BY id`, ids)
 	br, err := t.tx.send(
-		deferred{sql: `SELECT id, data FROM messages WHERE id = ANY($1)`, args: []any{ids}},
+		deferred{sql: `SELECT id, data, coalesce((SELECT flags FROM broadcast_msgs b WHERE b.message_id = m.id), 0)
+			FROM messages m WHERE id = ANY($1)`, args: []any{ids}},
 		// PostgreSQL calls a volatile function of the select list after
 		// ORDER BY: the queues are locked in order.
 		deferred{sql: `SELECT message_id, queue, due_ns, owner, lease_ns, pg_advisory_xact_lock(hashtext('keyway/queue'), hashtext(queue))
@@ -155,12 +159,17 @@ func (t *pgTx) keepPrefetched(br pgx.BatchResults, ids []string) error {
 	if t.messages == nil {
 		t.messages, t.sends = map[string][]byte{}, map[string]*engine.QueuedSend{}
 	}
+	if t.bflags == nil {
+		t.bflags = map[string]int16{}
+	}
 	if t.locked == nil {
 		t.locked = map[string]bool{}
 	}
 	for _, id := range ids {
 		t.locked["message\x00"+id] = true
+		t.locked["broadcast message\x00"+id] = true
 		t.messages[id], t.sends[id] = nil, nil // not found, unless read below
+		t.bflags[id] = 0
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -169,11 +178,12 @@ func (t *pgTx) keepPrefetched(br pgx.BatchResults, ids []string) error {
 	for rows.Next() {
 		var id string
 		var data []byte
-		if err := rows.Scan(&id, &data); err != nil {
+		var flags int16
+		if err := rows.Scan(&id, &data, &flags); err != nil {
 			rows.Close()
 			return err
 		}
-		t.messages[id] = data
+		t.messages[id], t.bflags[id] = data, flags
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 )
@@ -100,16 +101,21 @@ func TestTurnRoundTrips(t *testing.T) {
 }
 
 // The outbox records a batch of sends in two round trips, whatever its
-// size: their messages and queue entries, locked, in one (PrefetchSends),
-// and every write with the COMMIT. Each send settled leaves the next of its
-// queue at the head, as Dequeue does without the prefetch.
+// size: their messages, queue entries and what each counts toward for its
+// broadcast, locked, in one (PrefetchSends), and every write with the
+// COMMIT, the broadcast's counters last. Each send settled leaves the next
+// of its queue at the head, as Dequeue does without the prefetch.
 func TestPrefetchedSendsRecordInTwoRoundTrips(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t))
 	const sends = 8
 	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		if err := tx.(broadcast.Tx).PutBroadcast(&broadcast.Broadcast{ID: "bc1", Automation: "promo", Status: broadcast.StatusDone}); err != nil {
+			return err
+		}
 		for i := range sends {
 			phone := fmt.Sprintf("+1555123%04d", i%4) // two sends in each of four queues
 			m := rtOutbound(fmt.Sprintf("m%02d", i), phone)
+			m.Broadcast = "bc1"
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
@@ -197,6 +203,19 @@ func TestPrefetchedSendsRecordInTwoRoundTrips(t *testing.T) {
 	}
 	if len(next) != 4 {
 		t.Errorf("after the heads were settled, claimed %v, want the 4 sends behind them", next)
+	}
+	err = s.View(t.Context(), func(tx engine.Tx) error {
+		b, err := tx.(broadcast.Tx).Broadcast("bc1")
+		if err != nil {
+			return err
+		}
+		if b.Counts.Sent != 4 {
+			return fmt.Errorf("the broadcast counts %d sent, want the 4 recorded", b.Counts.Sent)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 

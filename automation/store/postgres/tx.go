@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 )
 
@@ -30,6 +31,13 @@ type pgTx struct {
 	actives  map[string][]activeRow
 	messages map[string][]byte
 	sends    map[string]*engine.QueuedSend
+	// bflags holds, by message id, what broadcast_msgs counts a message
+	// of a broadcast toward, as PrefetchSends read it and the
+	// transaction's writes changed it (broadcasts.go).
+	bflags map[string]int16
+	// bcounts holds what the transaction added to broadcasts' counters,
+	// written before commit (broadcasts.go).
+	bcounts map[string]*broadcast.Counts
 }
 
 var errReadOnly = errors.New("postgres: write in a read-only transaction")

@@ -297,6 +297,26 @@ func testBroadcastCountsSends(t *testing.T, s engine.Store) {
 	if got := getBroadcast(t, s, "b1"); got.Enrolled != 3 || got.Sent != 1 || got.Failed != 2 {
 		t.Errorf("after PutBroadcast: enrolled %d, counts %+v; want 3 and the counts kept", got.Enrolled, got.Counts)
 	}
+	// Within one transaction the counts read include what it wrote, and
+	// a message written twice counts once.
+	bupdate(t, s, func(tx broadcast.Tx) error {
+		for _, m := range []*engine.Message{bOutbound("m6", phoneA, "b1", engine.StatusSent, t0), bOutbound("m6", phoneA, "b1", engine.StatusSent, t0)} {
+			if err := tx.(engine.Tx).PutMessage(m); err != nil {
+				return err
+			}
+		}
+		b, err := tx.Broadcast("b1")
+		if err != nil {
+			return err
+		}
+		if b.Sent != 2 {
+			t.Errorf("in the transaction that recorded m6 as sent: %d sent, want 2", b.Sent)
+		}
+		return nil
+	})
+	if got := getBroadcast(t, s, "b1"); got.Sent != 2 {
+		t.Errorf("after m6 was recorded as sent twice in one transaction: %d sent, want 2", got.Sent)
+	}
 }
 
 func testBroadcastCountsReplies(t *testing.T, s engine.Store) {
