@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/keyway-sms/keyway/automation/broadcast"
+	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 func TestDashboardListsBroadcastsWithProgress(t *testing.T) {
@@ -17,6 +18,20 @@ func TestDashboardListsBroadcastsWithProgress(t *testing.T) {
 	if err != nil || done.Status != broadcast.StatusDone {
 		t.Fatalf("StartNow: %+v, %v", done, err)
 	}
+	err = d.tg.g.store.Update(t.Context(), func(tx engine.Tx) error {
+		for _, p := range []string{"+15551230003", "+15551230004"} {
+			if err := tx.PutContact(&engine.Contact{Phone: p, Tags: []string{"vip"}}); err != nil {
+				return err
+			}
+		}
+		// A scheduled one stored by a keyway that counted a tag's contacts
+		// when it started.
+		return tx.(broadcast.Tx).PutBroadcast(&broadcast.Broadcast{ID: "b-uncounted", Automation: "desk", Tag: "vip",
+			Status: broadcast.StatusScheduled, At: done.CreatedAt.Add(48 * 3600e9), Source: broadcast.SourceAPI, CreatedAt: done.CreatedAt, UpdatedAt: done.CreatedAt})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	later, err := r.Start(t.Context(), broadcast.Spec{Automation: "desk", Tag: "vip", At: done.CreatedAt.Add(24 * 3600e9)})
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +39,9 @@ func TestDashboardListsBroadcastsWithProgress(t *testing.T) {
 	page := d.get("/admin/broadcasts")
 	for _, want := range []string{
 		`data-broadcast="` + done.ID + `"`, `<progress value="3" max="3">`, "2 enrolled of 3", "invalid 1", "2 listed",
-		`data-broadcast="` + later.ID + `"`, `<progress value="0" max="1">`, "tag vip", `bc-scheduled`, "counted when it starts", `href="/admin/start"`,
+		// A tag's contacts are counted when it is stored, scheduled or not.
+		`data-broadcast="` + later.ID + `"`, `<progress value="0" max="2">`, "tag vip", `bc-scheduled`, "0 enrolled of 2", `href="/admin/start"`,
+		`data-broadcast="b-uncounted"`, "counted when it starts",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the list lacks %q:\n%s", want, page)

@@ -162,10 +162,14 @@ func TestBroadcastAtATimeAndByTag(t *testing.T) {
 	g.importContacts(t, map[string]any{"tags": []string{"vip"}}, vips...)
 	g.importContacts(t, map[string]any{"tags": []string{"other"}}, "+15554440013")
 
-	// An hour ahead: scheduled, and canceled before it runs.
+	// An hour ahead: scheduled, counted already (the 201 and the GET say
+	// how many it is for), and canceled before it runs.
 	later := g.startBroadcast(t, map[string]any{"automation": "promo", "tag": "vip", "at": time.Now().Add(time.Hour).Format(time.RFC3339)})
-	if later.Status != "scheduled" {
-		t.Fatalf("a broadcast an hour ahead: %+v, want scheduled", later)
+	if later.Status != "scheduled" || later.Total != 2 {
+		t.Fatalf("a broadcast an hour ahead: %+v, want scheduled, total 2", later)
+	}
+	if got := g.broadcast(t, later.ID); got.Status != "scheduled" || got.Total != 2 {
+		t.Fatalf("a broadcast an hour ahead, read back: %+v, want scheduled, total 2", got)
 	}
 	var canceled broadcastView
 	if code := g.Admin(http.MethodDelete, "/api/v1/broadcasts/"+later.ID, nil, &canceled); code != http.StatusOK || canceled.Status != "canceled" {
@@ -180,6 +184,9 @@ func TestBroadcastAtATimeAndByTag(t *testing.T) {
 	soon := g.startBroadcast(t, map[string]any{"automation": "promo", "tag": "vip", "at": at.Format(time.RFC3339), "vars": map[string]any{"code": "VIP"}})
 	if answered := time.Now(); answered.Before(at) && soon.Status != "scheduled" {
 		t.Fatalf("a broadcast two seconds ahead: %+v, want scheduled", soon)
+	}
+	if soon.Total != 2 {
+		t.Fatalf("a broadcast two seconds ahead: %+v, want total 2 in the answer", soon)
 	}
 	Eventually(t, patience, "the timed broadcast done", func() bool { return g.broadcast(t, soon.ID).Status == "done" })
 	sent := g.Twilio.WaitSent(t, 2, patience)

@@ -146,7 +146,7 @@ func (r *Runner) StartIn(x engine.Enroller, spec Spec) (*Broadcast, error) {
 	if err := r.refusal(b.Automation, func(a *engine.Automation) error { return engine.Refusal(x.Tx(), a) }); err != nil {
 		return nil, err
 	}
-	if err := countGroup(tx, b); err != nil {
+	if err := countAudience(tx, b); err != nil {
 		return nil, fmt.Errorf("broadcast: %w", err)
 	}
 	if err := tx.PutBroadcast(b); err != nil {
@@ -191,7 +191,7 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 		}
 	}
 	err = r.update(ctx, func(tx Tx) error {
-		if err := countGroup(tx, b); err != nil {
+		if err := countAudience(tx, b); err != nil {
 			return err
 		}
 		return tx.PutBroadcast(b)
@@ -203,17 +203,24 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 	return b, nil
 }
 
-// countGroup sets the Total of a group broadcast from the group index, in
-// the transaction that stores it, so that its answer already says how
-// many contacts it is for (a tag's are counted by the runner, a page of
-// contacts at a time).
-func countGroup(tx Tx, b *Broadcast) error {
-	if b.Group == "" {
+// countAudience sets the Total of a group or tag broadcast from the
+// store's group or tag index, in the transaction that stores it, so that
+// its answer (and a scheduled one's, until it runs) already says how many
+// contacts it is for. A list's is set by record.
+func countAudience(tx Tx, b *Broadcast) error {
+	var n int
+	var err error
+	switch {
+	case b.Group != "":
+		if n, err = tx.CountGroup(b.Group); err != nil {
+			return fmt.Errorf("count group %q: %w", b.Group, err)
+		}
+	case b.Tag != "":
+		if n, err = tx.CountTag(b.Tag); err != nil {
+			return fmt.Errorf("count tag %q: %w", b.Tag, err)
+		}
+	default:
 		return nil
-	}
-	n, err := tx.CountGroup(b.Group)
-	if err != nil {
-		return fmt.Errorf("count group %q: %w", b.Group, err)
 	}
 	b.Total, b.Counted = n, true
 	return nil
@@ -466,72 +473,29 @@ func (r *Runner) drive(ctx context.Context, b *Broadcast) (*Broadcast, error) {
 	return b, nil
 }
 
-// count stores b's Total: the members of its group, or the contacts with
-// its tag (read a page per transaction).
+// count stores the Total of b, a broadcast stored uncounted (by a keyway
+// from before tags were counted at start), from its group or tag index.
 func (r *Runner) count(ctx context.Context, b *Broadcast) error {
-	total := 0
-	switch {
-	case b.Group != "":
-		err := r.view(ctx, func(tx Tx) error {
-			var err error
-			total, err = tx.CountGroup(b.Group)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("broadcast: count group %q: %w", b.Group, err)
-		}
-	case b.Tag != "":
-		after := ""
-		for {
-			var page []*engine.Contact
-			err := r.e.Store().View(ctx, func(tx engine.Tx) error {
-				var err error
-				page, err = tx.ContactsPage(after, 1000)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("broadcast: count tag %q: %w", b.Tag, err)
-			}
-			for _, c := range page {
-				if hasTag(c, b.Tag) {
-					total++
-				}
-			}
-			if len(page) < 1000 {
-				break
-			}
-			after = page[len(page)-1].Phone
-		}
-	}
-	return r.update(ctx, func(tx Tx) error {
+	err := r.update(ctx, func(tx Tx) error {
 		cur, err := tx.Broadcast(b.ID)
 		if err != nil {
 			return err
 		}
 		if !cur.Counted {
-			cur.Total, cur.Counted = total, true
+			if err := countAudience(tx, cur); err != nil {
+				return err
+			}
 			if err := tx.PutBroadcast(cur); err != nil {
 				return err
 			}
 		}
-		b.Total, b.Counted = cur.Total, true
+		b.Total, b.Counted = cur.Total, cur.Counted
 		return nil
 	})
-}
-
-func hasTag(c *engine.Contact, tag string) bool {
-	for _, t := range c.Tags {
-		if t == tag {
-			return true
-		}
+	if err != nil {
+		return fmt.Errorf("broadcast: count %s: %w", b.ID, err)
 	}
-	return false
-}
-
-// pager is what a batch reads contacts with beside Tx: a tag broadcast
-// goes through every contact.
-type pager interface {
-	ContactsPage(after string, limit int) ([]*engine.Contact, error)
+	return nil
 }
 
 // batch enrolls the next Batch contacts of broadcast b, as the store has
@@ -595,32 +559,22 @@ func (r *Runner) batch(ctx context.Context, x engine.Enroller, held *Broadcast) 
 // them, and whether they are the last.
 func (r *Runner) page(x engine.Enroller, tx Tx, b *Broadcast) (addrs []string, cursor string, last bool, err error) {
 	switch {
-	case b.Group != "":
-		cs, err := x.Tx().ContactsInGroup(b.Group, b.Cursor, Batch)
+	case b.Group != "", b.Tag != "":
+		// Both indexes are in phone order, as the whole contact list is: a
+		// tag broadcast's cursor from a keyway that paged through every
+		// contact (the last phone of that page, tagged or not) goes on
+		// here with the next tagged phone after it.
+		var cs []*engine.Contact
+		if b.Group != "" {
+			cs, err = x.Tx().ContactsInGroup(b.Group, b.Cursor, Batch)
+		} else {
+			cs, err = x.Tx().ContactsWithTag(b.Tag, b.Cursor, Batch)
+		}
 		if err != nil {
 			return nil, "", false, err
 		}
 		for _, c := range cs {
 			addrs = append(addrs, c.Phone)
-		}
-		cursor = b.Cursor
-		if len(cs) > 0 {
-			cursor = cs[len(cs)-1].Phone
-		}
-		return addrs, cursor, len(cs) < Batch, nil
-	case b.Tag != "":
-		p, ok := x.Tx().(pager)
-		if !ok {
-			return nil, "", false, ErrNoStore
-		}
-		cs, err := p.ContactsPage(b.Cursor, Batch)
-		if err != nil {
-			return nil, "", false, err
-		}
-		for _, c := range cs {
-			if hasTag(c, b.Tag) {
-				addrs = append(addrs, c.Phone)
-			}
 		}
 		cursor = b.Cursor
 		if len(cs) > 0 {
