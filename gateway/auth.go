@@ -121,8 +121,11 @@ func bearer(c *fiber.Ctx, token string) bool {
 // spends no budget, so that a client asking without the token (a probe, a
 // browser, a script checking each route) is never slowed down. One with a
 // wrong token gets 401, is counted and logged (its address and path,
-// never what it sent), and spends its address's budget; an address out of
-// budget gets 429 with Retry-After, its token unchecked.
+// never what it sent), and spends its address's budget; once its address
+// is out of budget, a wrong token gets 429 with Retry-After instead. The
+// right token always passes: an address behind a proxy or NAT is shared,
+// and someone guessing from it must not lock out the clients that hold the
+// token (at 16 characters or more it is not guessed by trying).
 func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
 	key := addrKey(c.IP())
 	if c.Get(fiber.HeaderAuthorization) == "" {
@@ -131,18 +134,18 @@ func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
 		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: send Authorization: Bearer and the admin token")
 	}
+	if bearer(c, g.cfg.Load().Admin.Token) {
+		actAs(c, tokenActor)
+		return c.Next()
+	}
 	if wait := g.logins.wait(key); wait > 0 {
 		g.metrics.authFailures.WithLabelValues(via, "limited").Inc()
 		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
 		return fiber.NewError(fiber.StatusTooManyRequests, "too many requests with a wrong admin token from this address: try again in "+retryAfter(wait)+"s")
 	}
-	if !bearer(c, g.cfg.Load().Admin.Token) {
-		g.logins.failed(key)
-		g.metrics.authFailures.WithLabelValues(via, "wrong").Inc()
-		g.log.Warn().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing or wrong")
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
-		return fiber.NewError(fiber.StatusUnauthorized, "wrong bearer token")
-	}
-	actAs(c, tokenActor)
-	return c.Next()
+	g.logins.failed(key)
+	g.metrics.authFailures.WithLabelValues(via, "wrong").Inc()
+	g.log.Warn().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing or wrong")
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
+	return fiber.NewError(fiber.StatusUnauthorized, "wrong bearer token")
 }

@@ -28,7 +28,8 @@ type metrics struct {
 	configInfo *prometheus.GaugeVec
 	// authFailures counts requests refused for a missing or wrong admin
 	// token, by where they came (api, dashboard, metrics), and those
-	// refused unchecked because their address failed too often (limited).
+	// refused with 429 because their address failed too often (limited:
+	// unchecked at the login form, a wrong bearer token on the API).
 	authFailures *prometheus.CounterVec
 }
 
