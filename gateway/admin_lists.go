@@ -134,9 +134,23 @@ func (f contactFilter) keeps(c *engine.Contact) bool {
 	return false
 }
 
+// scan returns the next pageScan contacts after the phone given that f
+// may keep: through the group's index for a group filter, the tag's for a
+// tag filter, else every contact.
+func (f contactFilter) scan(tx adminTx, after string) ([]*engine.Contact, error) {
+	switch {
+	case f.Group != "":
+		return tx.ContactsInGroup(f.Group, after, pageScan)
+	case f.Tag != "":
+		return tx.ContactsWithTag(f.Tag, after, pageScan)
+	}
+	return tx.ContactsPage(after, pageScan)
+}
+
 // contactsPage returns up to limit contacts that f keeps, in phone order,
 // after the phone given, and the phone to continue after ("" when there
-// are no more). A group filter walks the group's index.
+// are no more). A group filter walks the group's index, a tag filter the
+// tag's.
 func (g *Gateway) contactsPage(ctx context.Context, f contactFilter, after string, limit int) ([]*engine.Contact, string, error) {
 	var out []*engine.Contact
 	more := false
@@ -146,11 +160,7 @@ func (g *Gateway) contactsPage(ctx context.Context, f contactFilter, after strin
 		for {
 			var batch []*engine.Contact
 			var err error
-			if f.Group != "" {
-				batch, err = tx.ContactsInGroup(f.Group, from, pageScan)
-			} else {
-				batch, err = tx.ContactsPage(from, pageScan)
-			}
+			batch, err = f.scan(tx, from)
 			if err != nil {
 				return err
 			}

@@ -267,11 +267,7 @@ func (g *Gateway) count(ctx context.Context, p *startPlan, f contactFilter) erro
 		for {
 			var batch []*engine.Contact
 			var err error
-			if f.Group != "" {
-				batch, err = tx.ContactsInGroup(f.Group, after, pageScan)
-			} else {
-				batch, err = tx.ContactsPage(after, pageScan)
-			}
+			batch, err = f.scan(tx, after)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ type adminTx interface {
 	Contact(phone string) (*engine.Contact, error)
 	ContactsPage(after string, limit int) ([]*engine.Contact, error)
 	ContactsInGroup(group, after string, limit int) ([]*engine.Contact, error)
+	ContactsWithTag(tag, after string, limit int) ([]*engine.Contact, error)
 
 	Message(id string) (*engine.Message, error)
 	Messages(contact string, limit int) ([]*engine.Message, error)
