@@ -32,6 +32,7 @@ const (
 	maxShortCode    = 8
 	maxAlphanumeric = 11  // Twilio's and the carriers' limit for a sender id
 	maxWhatsAppUser = 128 // far above the ~25 characters of Meta's ids
+	maxSenderID     = 20  // an inbound sender id as some carriers pass it on
 )
 
 // whatsappUser matches a WhatsApp business-scoped user id: "US.1349…", and
@@ -75,6 +76,26 @@ func Address(raw, region, channel string) (string, AddressKind, error) {
 	return "", "", fmt.Errorf("config: %q is not a phone number, a short code, an alphanumeric sender id nor a WhatsApp user id", raw)
 }
 
+// InboundAddress reads raw as the sender or recipient of an inbound
+// message on channel, as Address does, except that on SMS (or channel "",
+// either) a sender id that
+// carriers pass on beyond the 11 letters, digits and spaces of the rule
+// (India's "VM-HDFCBK", "AcmeCorpInfo", "Acme.com") is kept as written too,
+// as an alphanumeric sender: up to 20 printable ASCII characters, at least
+// one a letter, without ":" or "@" and not starting with "+". A message is
+// never refused for who sent it; what such a sender cannot do (receive) is
+// decided where KindOf is asked.
+func InboundAddress(raw, region, channel string) (string, AddressKind, error) {
+	a, kind, err := Address(raw, region, channel)
+	if err == nil || channel == ChannelWhatsApp {
+		return a, kind, err
+	}
+	if s := strings.TrimSpace(raw); isSenderID(s) {
+		return s, AddressAlphanumeric, nil
+	}
+	return "", "", err
+}
+
 // KindOf says what kind of address addr is, addr being an address as
 // Address returns it (a phone in E.164, or kept as written); "" when it is
 // none of them.
@@ -88,6 +109,8 @@ func KindOf(addr string) AddressKind {
 		return AddressAlphanumeric
 	case isWhatsAppUser(addr):
 		return AddressWhatsAppUser
+	case isSenderID(addr):
+		return AddressAlphanumeric
 	}
 	return ""
 }
@@ -127,6 +150,22 @@ func isAlphanumericID(s string) bool {
 	}
 	for _, c := range s {
 		if !isASCIILetter(c) && (c < '0' || c > '9') && c != ' ' {
+			return false
+		}
+	}
+	return hasLetter(s)
+}
+
+// isSenderID reports whether s is a sender id as InboundAddress keeps it:
+// 1 to maxSenderID printable ASCII characters, at least one a letter, no
+// ":" (a channel's prefix) or "@" (an email address), not starting with
+// "+" (a phone number) nor starting or ending with a space.
+func isSenderID(s string) bool {
+	if s == "" || len(s) > maxSenderID || s[0] == ' ' || s[0] == '+' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for _, c := range s {
+		if c < ' ' || c > '~' || c == ':' || c == '@' {
 			return false
 		}
 	}

@@ -80,7 +80,7 @@ func TestAddressPrefersAPhoneNumberOfTheRegion(t *testing.T) {
 }
 
 func TestKindOfNone(t *testing.T) {
-	for _, s := range []string{"", "not a number!", "whatsapp:+1", "US-1234", "12"} {
+	for _, s := range []string{"", "whatsapp:+1", "12", "ann@example.com", strings.Repeat("A", 21)} {
 		if k := KindOf(s); k != "" {
 			t.Errorf("KindOf(%q) = %q, want none", s, k)
 		}
@@ -110,5 +110,52 @@ func TestShortCodeSenderNumbers(t *testing.T) {
 	}
 	if want := []string{"+15005550006", "55123", "98765"}; !slices.Equal(got, want) {
 		t.Errorf("numbers %q, want %q", got, want)
+	}
+}
+
+// An inbound message's sender is kept as written when carriers pass on a
+// sender id beyond the 11 letters, digits and spaces of the rule; what is
+// still refused is what is no address at all.
+func TestInboundAddress(t *testing.T) {
+	tests := []struct {
+		raw, channel string
+		want         string
+		kind         AddressKind // "" for an error
+	}{
+		{"+15005550006", ChannelSMS, "+15005550006", AddressPhone},
+		{"MyBrand", ChannelSMS, "MyBrand", AddressAlphanumeric},
+		{"55123", ChannelSMS, "55123", AddressShortCode},
+		{"VM-HDFCBK", ChannelSMS, "VM-HDFCBK", AddressAlphanumeric},
+		{"AcmeCorpInfo", ChannelSMS, "AcmeCorpInfo", AddressAlphanumeric},
+		{" Acme.com ", ChannelSMS, "Acme.com", AddressAlphanumeric},
+		{"Yahoo!", ChannelSMS, "Yahoo!", AddressAlphanumeric},
+		{"US.1234", ChannelSMS, "US.1234", AddressWhatsAppUser}, // what KindOf says of it, below
+		{"US.13491208655302741918", ChannelWhatsApp, "US.13491208655302741918", AddressWhatsAppUser},
+
+		{"", ChannelSMS, "", ""},
+		{"+++", ChannelSMS, "", ""},
+		{"+1 FLOWERS", ChannelSMS, "", ""},
+		{"123-456", ChannelSMS, "", ""},
+		{"ann@example.com", ChannelSMS, "", ""},
+		{"whatsapp:MyBrand", ChannelSMS, "", ""},
+		{strings.Repeat("A", 21), ChannelSMS, "", ""},
+		{"Tab\tBrand", ChannelSMS, "", ""},
+		{"VM-HDFCBK", ChannelWhatsApp, "", ""},
+	}
+	for _, tt := range tests {
+		got, kind, err := InboundAddress(strings.ReplaceAll(tt.raw, `\t`, "\t"), "US", tt.channel)
+		if tt.kind == "" {
+			if err == nil {
+				t.Errorf("InboundAddress(%q, %q) = %q (%s), want an error", tt.raw, tt.channel, got, kind)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("InboundAddress(%q, %q) = %q, %v; want %q", tt.raw, tt.channel, got, err, tt.want)
+			continue
+		}
+		if k := KindOf(got); k != tt.kind {
+			t.Errorf("KindOf(%q) = %q, want %q", got, k, tt.kind)
+		}
 	}
 }

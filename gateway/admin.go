@@ -190,11 +190,38 @@ type startView struct {
 	Skipped   map[string]int `json:"skipped"`
 }
 
-// phone reads a contact's key from a URL or body, as address does; a
+// phone reads a contact's key from a URL or body, as address does, and
+// also as an inbound message's sender id kept beyond the rule
+// (config.InboundAddress), so that its contact can be read and managed; a
 // "whatsapp:" prefix is dropped.
 func (g *Gateway) phone(raw string) (string, error) {
-	n, _, err := g.address(raw)
+	n, _, err := g.addressAs(raw, config.InboundAddress)
 	return n, err
+}
+
+// contactToWrite reads the key of a contact that PUT creates or updates:
+// as address does, or, for a contact that exists already (an inbound
+// message made it), as phone does. A new contact's key must be an address
+// by the rule: "not-a-phone!" is a mistake, not a sender id.
+// A key that is no address gets a 400 naming the phone.
+func (g *Gateway) contactToWrite(c *fiber.Ctx) (string, error) {
+	raw := c.Params("phone")
+	key, _, strictErr := g.address(raw)
+	if strictErr == nil {
+		return key, nil
+	}
+	key, err := g.phone(raw)
+	if err != nil {
+		return "", badRequest("phone", "%v", strictErr)
+	}
+	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
+		_, err := tx.Contact(key)
+		return err
+	})
+	if errors.Is(err, engine.ErrNotFound) {
+		return "", badRequest("phone", "%v", strictErr)
+	}
+	return key, err
 }
 
 // address reads a contact address, URL-escaped or not: a phone number (in
@@ -204,11 +231,17 @@ func (g *Gateway) phone(raw string) (string, error) {
 // address in keyway's form: "whatsapp:" and the key to reach the contact on
 // WhatsApp (always so for a WhatsApp user id), else the key alone.
 func (g *Gateway) address(raw string) (key, addr string, err error) {
+	return g.addressAs(raw, config.Address)
+}
+
+// addressAs is address, reading the address with read (config.Address,
+// or config.InboundAddress to find a contact an inbound message made).
+func (g *Gateway) addressAs(raw string, read func(raw, region, channel string) (string, config.AddressKind, error)) (key, addr string, err error) {
 	if u, uerr := url.PathUnescape(raw); uerr == nil {
 		raw = u
 	}
 	raw, channel := engine.SplitChannel(strings.TrimSpace(raw))
-	key, kind, err := config.Address(raw, g.cfg.Load().Defaults.Region, channel)
+	key, kind, err := read(raw, g.cfg.Load().Defaults.Region, channel)
 	if err != nil {
 		return "", "", err
 	}

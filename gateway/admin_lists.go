@@ -301,9 +301,9 @@ type contactRequest struct {
 // putContact answers PUT /api/v1/contacts/{phone}: create or update, 201
 // when created, 200 when updated.
 func (g *Gateway) putContact(c *fiber.Ctx) error {
-	phone, err := g.phone(c.Params("phone"))
+	phone, err := g.contactToWrite(c)
 	if err != nil {
-		return badRequest("phone", "%v", err)
+		return err
 	}
 	var req contactRequest
 	if err := decodeStrict(c.Body(), &req); err != nil {

@@ -116,16 +116,28 @@ func TestAlphanumericSenderIsStoredAndHandled(t *testing.T) {
 	if len(ens) != 1 || ens[0].Status != "ended" {
 		t.Fatalf("enrollments %+v, want one, ended", ens)
 	}
-	// catch_all takes an unmatched message from a sender id with a space.
-	if c := g.Contact("Shop 24"); !slices.Contains(c.Contact.Tags, "caught") {
-		t.Fatalf("contact %+v, want it tagged by catch_all", c.Contact)
+	// catch_all takes an unmatched message from a sender id with a space,
+	// and from one as carriers pass them on beyond the 11 characters.
+	post(t, g, twilioSMS(g, sid(9), "VM-HDFCBK", OurSMS, "hello there"), http.StatusOK)
+	for _, sender := range []string{"Shop 24", "VM-HDFCBK"} {
+		if c := g.Contact(sender); !slices.Contains(c.Contact.Tags, "caught") {
+			t.Fatalf("contact %+v, want it tagged by catch_all", c.Contact)
+		}
+	}
+	// The admin API manages the contact such a sender made, but does not
+	// make one of a value like it: that is a mistake in a phone number.
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/VM-HDFCBK", map[string]any{"name": "HDFC Bank"}, nil); code != http.StatusOK {
+		t.Fatalf("PUT the contact VM-HDFCBK: %d, want 200", code)
+	}
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/VM-NOSUCH", map[string]any{"name": "x"}, nil); code != http.StatusBadRequest {
+		t.Fatalf("PUT a new contact VM-NOSUCH: %d, want 400", code)
 	}
 
 	// A phone's reply goes out: once it has, the outbox has had its turn.
 	post(t, g, twilioSMS(g, sid(4), "+15551230102", OurSMS, "JOIN"), http.StatusOK)
 	repliesTo(t, g, "+15551230102", 1)
 	for _, m := range g.Twilio.Sent() {
-		if m.To == alphaSender || m.To == "Shop 24" {
+		if m.To == alphaSender || m.To == "Shop 24" || m.To == "VM-HDFCBK" {
 			t.Fatalf("sent to an alphanumeric sender: %+v", m)
 		}
 	}
@@ -177,8 +189,8 @@ func TestMalformedAddressesAreRefused(t *testing.T) {
 	g := StartGateway(t, addressesConfig)
 	bad := []url.Values{
 		twilioSMS(g, sid(6), "+++", OurSMS, "JOIN"),
-		twilioSMS(g, sid(6), "not a number!", OurSMS, "JOIN"),
-		twilioSMS(g, sid(6), "MyBrandIsTooLong", OurSMS, "JOIN"),
+		twilioSMS(g, sid(6), "ann@example.com", OurSMS, "JOIN"),
+		twilioSMS(g, sid(6), "MyBrandIsFarTooLongHere", OurSMS, "JOIN"),
 		twilioSMS(g, sid(6), "+15551230104", "12", "JOIN"),
 		twilioWhatsAppUser(g, sid(6), "MyBrand", "JOIN"),
 	}
@@ -202,10 +214,10 @@ func TestAddressesAreMaskedInLogs(t *testing.T) {
 	g.Start()
 	post(t, g, twilioWhatsAppUser(g, sid(7), whatsappUser, "REMIND"), http.StatusOK)
 	g.Twilio.WaitSent(t, 1, 10*time.Second)
-	post(t, g, twilioSMS(g, sid(8), "not a number!", OurSMS, "JOIN"), http.StatusBadRequest)
+	post(t, g, twilioSMS(g, sid(8), "ann@example.com", OurSMS, "JOIN"), http.StatusBadRequest)
 	g.Stop()
 	logs := g.Logs()
-	for _, secret := range []string{whatsappUser, "13491208655302741918", "not a number!"} {
+	for _, secret := range []string{whatsappUser, "13491208655302741918", "ann@example.com"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("info logs contain %q:\n%s", secret, logs)
 		}

@@ -59,8 +59,11 @@ func TestParseInboundAddresses(t *testing.T) {
 		{name: "whatsapp user id with a phone as well", form: with(whatsappUserForm, "From", "whatsapp:+14155552671", "WaId", "14155552671"), channel: config.ChannelWhatsApp, from: "+14155552671", to: "+14155238886"},
 
 		{name: "plus signs", form: with(shortCodeForm, "From", "+++"), wantErr: "From"},
-		{name: "words and punctuation", form: with(shortCodeForm, "From", "not a number!"), wantErr: "From"},
-		{name: "sender id too long", form: with(alphanumericForm, "From", "MyBrandIsLong"), wantErr: "From"},
+		{name: "sender id as an Indian carrier passes it", form: with(alphanumericForm, "From", "VM-HDFCBK"), channel: config.ChannelSMS, from: "VM-HDFCBK", to: "+447700900123"},
+		{name: "sender id over eleven characters", form: with(alphanumericForm, "From", "MyBrandIsLong"), channel: config.ChannelSMS, from: "MyBrandIsLong", to: "+447700900123"},
+		{name: "sender id with a dot", form: with(alphanumericForm, "From", "Acme.com"), channel: config.ChannelSMS, from: "Acme.com", to: "+447700900123"},
+		{name: "an email address", form: with(shortCodeForm, "From", "ann@example.com"), wantErr: "From"},
+		{name: "sender id too long", form: with(alphanumericForm, "From", "MyBrandIsFarTooLongHere"), wantErr: "From"},
 		{name: "user id on sms", form: with(shortCodeForm, "From", "US.13491208655302741918"), wantErr: "From"},
 		{name: "sender id on whatsapp", form: with(whatsappUserForm, "From", "whatsapp:MyBrand"), wantErr: "From"},
 		{name: "short code on whatsapp", form: with(whatsappUserForm, "To", "whatsapp:55123"), wantErr: "To"},

@@ -176,10 +176,10 @@ func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	if toWhatsApp {
 		toChannel = config.ChannelWhatsApp
 	}
-	if in.From, _, err = config.Address(from, t.region, in.Channel); err != nil {
+	if in.From, _, err = config.InboundAddress(from, t.region, in.Channel); err != nil {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: From %s is not an address on %s: %w", in.ID, config.MaskAddress(rawFrom), in.Channel, providers.ErrMalformed)
 	}
-	if in.To, _, err = config.Address(to, t.region, toChannel); err != nil {
+	if in.To, _, err = config.InboundAddress(to, t.region, toChannel); err != nil {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: To %s is not an address on %s: %w", in.ID, config.MaskAddress(rawTo), toChannel, providers.ErrMalformed)
 	}
 	if in.Media, err = media(form); err != nil {

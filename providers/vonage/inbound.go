@@ -208,7 +208,7 @@ func (v *Vonage) address(raw string) (string, error) {
 	if len(s) > 8 && allDigits(s) {
 		s = "+" + s
 	}
-	a, _, err := config.Address(s, v.region, config.ChannelSMS)
+	a, _, err := config.InboundAddress(s, v.region, config.ChannelSMS)
 	if err != nil {
 		// config's error quotes the whole number: say what it is not instead.
 		return "", errors.New("not a phone number, a short code nor an alphanumeric sender")
