@@ -29,7 +29,8 @@
 # and deadlocks in PostgreSQL's log. The sender number's mps is MPS (default 100,000, as
 # broadcast-post.sh: a limit is set, so sends book their slots in the database; MPS=0: none).
 # With PPROF=DIR, a 10 s CPU profile of each process from the start of the drain is written to
-# DIR/NAME-rROUND-kw1.cpu and -kw2.cpu. KEEP=1 keeps the work folder (logs). /metrics is read
+# DIR/NAME-rROUND-kw1.cpu and -kw2.cpu. KEEP=1 keeps the work folder (logs); with EXPLAIN_MS=N,
+# PostgreSQL logs the plan of every statement that takes N ms or more (auto_explain) to pg/log. /metrics is read
 # only with the outbox empty: a scrape reads every queued send. BENCH is the folder of the bench
 # harness (faketwilio).
 set -u
@@ -44,7 +45,7 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; pgc "$PGBIN/pg_ctl -D $W/pg
 if [ -z "${KW:-}" ]; then go build -o $W/keyway ./cmd/keyway || exit 1; KW="tree=$W/keyway"; fi
 PGPORT=18383
 pgc "$PGBIN/initdb -D $W/pg/data -U postgres --auth=trust" >/dev/null || { echo "initdb failed"; exit 1; }
-pgc "$PGBIN/pg_ctl -D $W/pg/data -o '-p $PGPORT -k $W/pg -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c max_connections=200' -l $W/pg/log -w start" >/dev/null || { echo "postgres did not start"; exit 1; }
+pgc "$PGBIN/pg_ctl -D $W/pg/data -o '-p $PGPORT -k $W/pg -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements${EXPLAIN_MS:+,auto_explain -c auto_explain.log_min_duration=$EXPLAIN_MS} -c max_connections=200' -l $W/pg/log -w start" >/dev/null || { echo "postgres did not start"; exit 1; }
 PM=$(head -1 $W/pg/data/postmaster.pid)
 sql() { local db=$1; shift; $PGBIN/psql -X -q -A -t -h 127.0.0.1 -p $PGPORT -U postgres -d $db -c "$*"; }
 sql postgres "CREATE DATABASE seed" || exit 1

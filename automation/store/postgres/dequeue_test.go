@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/store/postgres"
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 )
 
@@ -103,5 +105,65 @@ func waitForLockWait(t *testing.T, dsn string) {
 		case <-t.Context().Done():
 			t.Fatal(t.Context().Err())
 		}
+	}
+}
+
+// Taking a send out of a large outbox reads its own queue only, however
+// wrong PostgreSQL's guess of rows per queue: with 30,000 queued sends of
+// one each and statistics that say 200 queues (as after an ANALYZE when
+// the outbox was small), the statement that chose the next head by id
+// alone walked the whole outbox in id order looking for one of the queue.
+func TestDequeueReadsOnlyItsQueue(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	open(t, dsn) // the schema
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, sql := range []string{
+		`INSERT INTO outbox (message_id, queue, due_ns, lease_ns, head, claimable_ns)
+			SELECT 'm' || lpad(i::text, 8, '0'), 'sms/+1555' || lpad(i::text, 7, '0'), 0, 0, true, 0 FROM generate_series(1, 30000) i`,
+		`ALTER TABLE outbox ALTER COLUMN queue SET (n_distinct = 200)`,
+		`ANALYZE outbox`,
+	} {
+		if _, err := conn.Exec(t.Context(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	var plan []byte
+	if err := tx.QueryRow(t.Context(), "EXPLAIN (ANALYZE, FORMAT JSON) "+postgres.DequeueSQL, "m00020000").Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	// The rows every scan of the outbox other than the deleted row's read.
+	var read float64
+	var walk func(n map[string]any)
+	walk = func(n map[string]any) {
+		if n["Relation Name"] == "outbox" && n["Alias"] == "o" {
+			loops, _ := n["Actual Loops"].(float64)
+			rows, _ := n["Actual Rows"].(float64)
+			removed, _ := n["Rows Removed by Filter"].(float64)
+			read += (rows + removed) * max(loops, 1)
+		}
+		kids, _ := n["Plans"].([]any)
+		for _, k := range kids {
+			if m, ok := k.(map[string]any); ok {
+				walk(m)
+			}
+		}
+	}
+	var top []map[string]any
+	if err := json.Unmarshal(plan, &top); err != nil || len(top) == 0 {
+		t.Fatalf("the plan %s: %v", plan, err)
+	}
+	root, _ := top[0]["Plan"].(map[string]any)
+	walk(root)
+	if read > 10 {
+		t.Errorf("taking one send out read %.0f rows of the outbox looking for the next of its queue, want its queue's only:\n%s", read, plan)
 	}
 }

@@ -27,3 +27,6 @@ func (s *Store) BookSlotsAt(ctx context.Context, number string, mps float64, mes
 	}
 	return out, err
 }
+
+// DequeueSQL is the statement Dequeue takes a send out with.
+const DequeueSQL = dequeueSQL

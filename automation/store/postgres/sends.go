@@ -73,16 +73,26 @@ func (t *pgTx) Dequeue(id string) error {
 	// The statement's snapshot still shows the row it deletes: the next
 	// head is the first other message of the queue. A row another
 	// transaction took out while this one waited is not deleted, and
-	// makes no head.
-	if err := t.exec(`WITH gone AS (DELETE FROM outbox WHERE message_id = $1 RETURNING head, queue)
-		UPDATE outbox SET head = true WHERE message_id =
-			(SELECT o.message_id FROM outbox o, gone WHERE gone.head AND o.queue = gone.queue AND o.message_id <> $1
-			ORDER BY o.message_id LIMIT 1)`, id); err != nil {
+	// makes no head. The next head is looked up within the queue, in the
+	// queue index's order (a lateral subquery ordered by queue and id):
+	// ordered by id alone, and with the queue unknown when the statement
+	// is planned, PostgreSQL could walk the whole outbox in id order for a
+	// row of the queue, once it guessed many rows per queue, which took
+	// 3.5 ms per send from a backlog of 20,000 (20 ms at 60,000).
+	if err := t.exec(dequeueSQL, id); err != nil {
 		return fmt.Errorf("postgres: dequeue %q: %w", id, err)
 	}
 	t.wake = true
 	return nil
 }
+
+// dequeueSQL takes message $1 out of the outbox and makes the next of its
+// queue the head if it was (see Dequeue).
+const dequeueSQL = `WITH gone AS (DELETE FROM outbox WHERE message_id = $1 RETURNING head, queue)
+	UPDATE outbox SET head = true WHERE message_id =
+		(SELECT n.message_id FROM gone, LATERAL (SELECT o.message_id FROM outbox o
+			WHERE o.queue = gone.queue AND o.message_id <> $1 ORDER BY o.queue, o.message_id LIMIT 1) n
+		WHERE gone.head)`
 
 // Outbox implements engine.Tx.
 func (t *pgTx) Outbox(after string, limit int) ([]string, error) {
