@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 )
@@ -219,7 +220,21 @@ type SendError struct {
 	// answer their own (Meta 131050): not retryable; keyway stops sending
 	// the contact anything that is not an answer.
 	MarketingOptOut bool
-	Err             error
+	// Unreached says the request never reached the provider: the
+	// connection to it could not be made (refused, no route, no such
+	// host), so it cannot have the message. It is Retryable, and unlike
+	// other network errors leaves no doubt about whether the message went.
+	Unreached bool
+	Err       error
+}
+
+// Unreached reports whether err, from sending a request over HTTP, says
+// the request never left: its connection could not be made. A failure
+// after the connection was made (reset, timeout, a broken kept-alive
+// connection) may have come after the provider took the request.
+func Unreached(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Error says what failed.

@@ -303,3 +303,34 @@ func TestInDoubtSendKeepsItsFirstAttemptAcrossClaims(t *testing.T) {
 		t.Errorf("sent %d times more, want 0: the first attempt had reached the provider", sends)
 	}
 }
+
+// unreachedTexter cannot connect to its provider: every send fails before
+// the request leaves.
+type unreachedTexter struct{}
+
+func (unreachedTexter) Send(context.Context, providers.Outbound) (string, error) {
+	return "", &providers.SendError{Retryable: true, Unreached: true, Err: errors.New("dial tcp 127.0.0.1:9: connection refused")}
+}
+
+// A send that could not connect never reached the provider: it waits for
+// its retry not in doubt (so a staff member's plain answer is not taken as
+// meant for it, and the retry looks nothing up), unless an earlier attempt
+// was.
+func TestUnreachedSendIsNotInDoubt(t *testing.T) {
+	earlier := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name    string
+		sending time.Time // before the claim
+	}{{"first attempt", time.Time{}}, {"after an attempt in doubt", earlier}} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := mem.NewMemStore()
+			queue(t, store, &engine.Message{ID: "m1", From: "+15005550006", To: []string{"+15551230001"}, Body: "hi", Sending: tt.sending})
+			runOutbox(t, outbox.OutboxOptions{Store: store, Texter: unreachedTexter{}, Backoff: time.Hour})
+			waitFor(t, "the failed attempt recorded", func() bool { return stored(t, store, "m1").Attempts == 1 })
+			m := stored(t, store, "m1")
+			if m.Status != engine.StatusQueued || !m.Sending.Equal(tt.sending) {
+				t.Fatalf("message %s, in doubt since %v; want queued, in doubt since %v", m.Status, m.Sending, tt.sending)
+			}
+		})
+	}
+}

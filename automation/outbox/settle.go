@@ -181,6 +181,10 @@ func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 		// The outcome is known: the provider took the message, or refused
 		// it with an answer, or it was never tried.
 		m.Sending = time.Time{}
+	case se != nil && se.Unreached:
+		// This attempt never reached the provider; only an earlier one
+		// may have.
+		m.Sending = r.doubt
 	case !r.doubt.IsZero():
 		// The provider may have taken either attempt: look from the first.
 		m.Sending = r.doubt

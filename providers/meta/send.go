@@ -101,7 +101,8 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	req.Header.Set("Authorization", "Bearer "+m.set.AccessToken)
 	res, err := m.client.Do(req)
 	if err != nil {
-		return "", &providers.SendError{Retryable: true, Err: fmt.Errorf("meta: send to %s: %s", masked, strings.ReplaceAll(err.Error(), m.set.AccessToken, "***"))}
+		return "", &providers.SendError{Retryable: true, Unreached: providers.Unreached(err),
+			Err: fmt.Errorf("meta: send to %s: %s", masked, strings.ReplaceAll(err.Error(), m.set.AccessToken, "***"))}
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))

@@ -186,7 +186,8 @@ type SendCase struct {
 	// Answers are the fake API's answers, in order (the last repeats);
 	// none is 200 with an empty JSON object.
 	Answers []Answer
-	// Unreachable points the provider at a closed port instead.
+	// Unreachable points the provider at a closed port instead: the send
+	// must fail as SendError.Unreached.
 	Unreachable bool
 	// Requests are the requests the send must make, in order.
 	Requests []APIRequest
@@ -428,6 +429,11 @@ func (s Suite) send(t *testing.T, c SendCase) {
 		}
 		if (se.Throttled && !se.Retryable) || ((se.OutsideWindow || se.OptedOut || se.MarketingOptOut) && se.Retryable) {
 			t.Errorf("error %+v: throttled must be retryable, refusals must not", *se)
+		}
+		// A send that could not connect never reached the provider, and
+		// says so: any other may have.
+		if se.Unreached != c.Unreachable || (se.Unreached && !se.Retryable) {
+			t.Errorf("error %+v: unreached %v, want %v (and retryable)", *se, se.Unreached, c.Unreachable)
 		}
 	}
 	if err != nil {

@@ -260,7 +260,7 @@ func TestSendErrors(t *testing.T) {
 				l.Close()
 				return "http://" + addr
 			},
-			want: providers.SendError{Status: 0, Retryable: true},
+			want: providers.SendError{Status: 0, Retryable: true, Unreached: true},
 		},
 		{
 			name: "redirect",

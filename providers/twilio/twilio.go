@@ -264,6 +264,7 @@ func classify(err error, m providers.Outbound) error {
 	}
 	return &providers.SendError{
 		Retryable: true,
+		Unreached: providers.Unreached(err),
 		Err:       &scrubbedError{text: where + ": " + scrub.Replace(err.Error()), err: err},
 	}
 }

@@ -93,7 +93,8 @@ func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error)
 	req.SetBasicAuth(v.set.APIKey, v.set.APISecret)
 	res, err := v.client.Do(req)
 	if err != nil {
-		return "", &providers.SendError{Retryable: true, Err: fmt.Errorf("vonage: send to %s: %s", masked, strings.ReplaceAll(err.Error(), v.set.APISecret, "***"))}
+		return "", &providers.SendError{Retryable: true, Unreached: providers.Unreached(err),
+			Err: fmt.Errorf("vonage: send to %s: %s", masked, strings.ReplaceAll(err.Error(), v.set.APISecret, "***"))}
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
