@@ -41,14 +41,16 @@ func TestOverviewShowsBroadcastsInProgress(t *testing.T) {
 	}
 	scheduled := bc("b3", broadcast.StatusScheduled)
 	scheduled.At, scheduled.Enrolled, scheduled.Skipped, scheduled.Counted, scheduled.Total = now.Add(48*time.Hour), 0, nil, false, 0
-	put(bc("b1", broadcast.StatusDone), bc("b2", broadcast.StatusRunning), scheduled)
+	counted := bc("b4", broadcast.StatusScheduled)
+	counted.At, counted.Enrolled, counted.Skipped = now.Add(72*time.Hour), 0, nil
+	put(bc("b1", broadcast.StatusDone), bc("b2", broadcast.StatusRunning), scheduled, counted)
 
 	page := d.get("/admin/overview")
 	shown := text(page)
 	for _, want := range []string{
-		"Broadcasts in progress : 2 running or scheduled",
+		"Broadcasts in progress : 3 running or scheduled",
 		"3 of 4 contacts gone through (75%) : 2 enrolled, 1 skipped; 0 sent, 0 delivered, 0 failed, 0 replied",
-		"Starts", "its contacts are counted then.",
+		"Starts", "its contacts are counted then.", "4 contacts in it now.",
 	} {
 		if !strings.Contains(shown, want) {
 			t.Errorf("the overview lacks %q:\n%s", want, shown)

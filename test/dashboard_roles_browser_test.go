@@ -143,7 +143,7 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 			chromedp.Text(`#overview-broadcasts`, &progress, chromedp.ByID),
 			chromedp.Evaluate(`document.querySelectorAll("#overview-broadcasts svg.bar-progress rect.done").length`, &bars),
 		)
-		for _, want := range []string{"2 running or scheduled", "25 of 40 contacts gone through (62%)", "23 enrolled, 2 skipped; 21 sent, 17 delivered, 2 failed", "scheduled", "Starts", "its contacts are counted then"} {
+		for _, want := range []string{"2 running or scheduled", "25 of 40 contacts gone through (62%)", "23 enrolled, 2 skipped; 21 sent, 17 delivered, 2 failed", "scheduled", "Starts", "1 contact in it now"} {
 			if !strings.Contains(progress, want) {
 				t.Errorf("the overview at %d px lacks %q:\n%s", width, want, progress)
 			}
