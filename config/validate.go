@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -149,7 +150,7 @@ func (k *checker) storage() {
 		}
 		return
 	}
-	if base := filepath.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." {
+	if base := filepath.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." || isDir(p) {
 		k.errorf("storage.path", "storage.path: %q names a folder; name the database file in it, e.g. \"./data/keyway.db\"", p)
 	}
 }
@@ -329,6 +330,17 @@ func (k *checker) staff() {
 	}
 }
 
+// numberOn reports whether one of the configured sender numbers is on
+// channel.
+func (k *checker) numberOn(channel string) bool {
+	for _, num := range k.c.Numbers() {
+		if num.Channel == channel {
+			return true
+		}
+	}
+	return false
+}
+
 // ownNumber reports whether n is one of the configured sender numbers.
 func (k *checker) ownNumber(n string) bool {
 	for _, num := range k.c.Numbers() {
@@ -436,6 +448,8 @@ func (k *checker) automation(a *Automation) {
 	}
 	if a.Channel != "" && a.Channel != ChannelSMS && a.Channel != ChannelWhatsApp {
 		k.errorf(a.Path+".channel", "%s: channel must be sms or whatsapp, not %q", name, a.Channel)
+	} else if a.Channel != "" && len(k.c.Numbers()) > 0 && !k.numberOn(a.Channel) {
+		k.warnf(a.Path+".channel", "%s: channel %s, but none of the numbers under providers is on %s: no message can reach it", name, a.Channel, a.Channel)
 	}
 	if len(a.Steps) == 0 {
 		k.warnf(a.Path+".steps", "%s has no steps", name)
@@ -537,4 +551,10 @@ func isPhone(raw, region string) bool {
 func isSender(raw, region string) bool {
 	_, err := SenderNumber(raw, region, ChannelSMS)
 	return err == nil
+}
+
+// isDir reports whether path names an existing folder on this machine.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

@@ -295,6 +295,25 @@ providers:
 				`k.yaml:4:18: compliance.help.reply holds template markup; compliance replies are sent as written, so it would reach the customer as it stands`,
 			},
 		},
+		{
+			// An automation on a channel none of our numbers is on can
+			// never be reached.
+			name: "whatsapp automation without a whatsapp number",
+			src: `providers:
+  twilio:
+    numbers: [ { number: "+15005550006", channel: sms } ]
+automations:
+  - id: a
+    channel: whatsapp
+    keywords: [A]
+    steps: [{type: reply, text: hi}]
+  - id: b
+    channel: sms
+    keywords: [B]
+    steps: [{type: reply, text: hi}]
+`,
+			want: []string{`k.yaml:6:14: warning: automation "a": channel whatsapp, but none of the numbers under providers is on whatsapp: no message can reach it`},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -348,5 +367,19 @@ func TestRefusedScheduleGivesNoNoScheduleWarning(t *testing.T) {
 	}
 	if len(problems.Errors()) != 1 {
 		t.Fatalf("problems: %v", problems)
+	}
+}
+
+// storage.path naming a folder that exists is a problem, as one written
+// with a trailing slash is.
+func TestStoragePathThatIsAFolder(t *testing.T) {
+	dir := t.TempDir()
+	_, ps := mustParse(t, "storage: { path: \""+dir+"\" }\n", nil)
+	found := false
+	for _, p := range ps.Errors() {
+		found = found || strings.Contains(p.Message, "names a folder")
+	}
+	if !found {
+		t.Fatalf("no problem for a folder as storage.path: %v", render(ps))
 	}
 }
