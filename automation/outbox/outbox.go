@@ -151,7 +151,8 @@ type Outbox struct {
 	// held counts the sends claimed and not yet handed to the recorder:
 	// under way, or waiting in ready; busy, those under way.
 	held, busy atomic.Int64
-	results    chan outcome // to the recorder
+	results    chan outcome  // to the recorder
+	checks     chan checkReq // to the checker
 	limiters   map[string]*rate.Limiter
 	sends      sync.WaitGroup
 	// recordCtx is what outcomes are recorded under: it outlives Run's
@@ -203,7 +204,7 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	}
 	ob := &Outbox{
 		o: o, wake: make(chan struct{}, 1), ready: make(chan claimedAt, 2*o.Workers),
-		results: make(chan outcome, 2*o.Workers), limiters: map[string]*rate.Limiter{}, paced: map[string]time.Time{},
+		results: make(chan outcome, 2*o.Workers), checks: make(chan checkReq, o.Workers), limiters: map[string]*rate.Limiter{}, paced: map[string]time.Time{},
 	}
 	ob.recordCtx, ob.stopRecord = context.WithCancel(context.Background())
 	for num, mps := range o.MPS {
@@ -228,6 +229,7 @@ func (ob *Outbox) Wake() {
 func (ob *Outbox) Run(ctx context.Context) {
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); ob.recordLoop() }()
+	go ob.checkLoop(ctx)
 	finished := make(chan struct{})
 	go ob.drainAfter(ctx, finished)
 	for range ob.o.Workers {
@@ -240,6 +242,7 @@ func (ob *Outbox) Run(ctx context.Context) {
 		stopped := make(chan struct{})
 		go func() {
 			ob.sends.Wait()
+			close(ob.checks)
 			close(ob.results)
 			<-recorded
 			close(stopped)

@@ -118,24 +118,7 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	// Check, just before sending, that the message is still queued (no
 	// other worker or process sent it) and that the contact of a reply or
 	// a staff answer has not opted out since it was queued.
-	queued, optedOut := false, false
-	err = ob.view(ctx, func(tx Tx) error {
-		cur, err := tx.Message(m.ID)
-		if err != nil {
-			return err
-		}
-		queued = cur.Status == engine.StatusQueued
-		if m.Purpose != engine.PurposeReply && m.Purpose != engine.PurposeStaff {
-			return nil
-		}
-		c, err := tx.Contact(m.Contact)
-		if err == nil {
-			optedOut = c.OptedOut
-		} else if !errors.Is(err, engine.ErrNotFound) {
-			return err
-		}
-		return nil
-	})
+	queued, optedOut, err := ob.check(ctx, m)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return "", false, errStopped

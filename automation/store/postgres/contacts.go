@@ -28,6 +28,14 @@ func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
 				return nil, fmt.Errorf("postgres: decode contact %q: %w", config.MaskAddress(phone), err)
 			}
 		}
+	} else if raw, ok := t.contacts[phone]; ok { // ReadAhead read it
+		if raw == nil {
+			return nil, fmt.Errorf("postgres: contact %q: %w", config.MaskAddress(phone), engine.ErrNotFound)
+		}
+		if err := decodeJSON(raw, &c); err != nil {
+			return nil, fmt.Errorf("postgres: decode contact %q: %w", config.MaskAddress(phone), err)
+		}
+		return &c, nil
 	} else {
 		err = t.getJSON(&c, "contact", config.MaskAddress(phone), `SELECT data FROM contacts WHERE phone = $1`, phone)
 	}

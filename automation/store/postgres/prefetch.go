@@ -232,3 +232,62 @@ func (t *pgTx) keptSend(id string) (q *engine.QueuedSend, ok bool) {
 	q, ok = t.sends[id]
 	return q, ok
 }
+
+// ReadAhead reads, in a View, the messages ids and the contacts phones
+// in one round trip, for the Message and Contact calls that follow: the
+// outbox checks a batch of sends before sending them (still queued, and
+// not to a contact who opted out since). Elsewhere it does nothing.
+func (t *pgTx) ReadAhead(ids, phones []string) error {
+	if t.writable || len(ids)+len(phones) == 0 {
+		return nil
+	}
+	br, err := t.tx.send(
+		deferred{sql: `SELECT id, data FROM messages WHERE id = ANY($1)`, args: []any{ids}},
+		deferred{sql: `SELECT phone, data FROM contacts WHERE phone = ANY($1)`, args: []any{phones}})
+	if err != nil {
+		return fmt.Errorf("postgres: read %d messages and %d contacts: %w", len(ids), len(phones), err)
+	}
+	err = t.keepReadAhead(br, ids, phones)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: read %d messages and %d contacts: %w", len(ids), len(phones), t.tx.note(err))
+	}
+	return nil
+}
+
+func (t *pgTx) keepReadAhead(br pgx.BatchResults, ids, phones []string) error {
+	if t.messages == nil {
+		t.messages = map[string][]byte{}
+	}
+	if t.contacts == nil {
+		t.contacts = map[string][]byte{}
+	}
+	for _, id := range ids {
+		t.messages[id] = nil // not found, unless read below
+	}
+	for _, p := range phones {
+		t.contacts[p] = nil
+	}
+	for _, into := range []map[string][]byte{t.messages, t.contacts} {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key string
+			var data []byte
+			if err := rows.Scan(&key, &data); err != nil {
+				rows.Close()
+				return err
+			}
+			into[key] = data
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

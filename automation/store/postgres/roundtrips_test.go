@@ -241,3 +241,60 @@ func TestDeferredWriteRefusalSaysWhichWrite(t *testing.T) {
 		}
 	}
 }
+
+// The outbox's checks before sending read a batch's messages and
+// contacts in one round trip of a View (ReadAhead), and what is not
+// stored is not found, as without it: two round trips with the COMMIT,
+// where a check of its own made three per send.
+func TestReadAheadChecksSendsInOneRoundTrip(t *testing.T) {
+	s := open(t, pgtest.NewDatabase(t))
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		for i, phone := range []string{"+15551230001", "+15551230002"} {
+			if err := tx.PutContact(&engine.Contact{Phone: phone, OptedOut: i == 1, CreatedAt: rt0}); err != nil {
+				return err
+			}
+			if err := tx.PutMessage(rtOutbound(fmt.Sprintf("m%d", i), phone)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.RoundTrips()
+	err = s.View(t.Context(), func(tx engine.Tx) error {
+		ra, ok := tx.(interface {
+			ReadAhead(ids, phones []string) error
+		})
+		if !ok {
+			return fmt.Errorf("%T has no ReadAhead", tx)
+		}
+		if err := ra.ReadAhead([]string{"m0", "m1", "gone"}, []string{"+15551230001", "+15551230002", "+15551239999"}); err != nil {
+			return err
+		}
+		for _, id := range []string{"m0", "m1"} {
+			if m, err := tx.Message(id); err != nil || m.Status != engine.StatusQueued {
+				return fmt.Errorf("message %s: %v, %v; want it queued", id, m, err)
+			}
+		}
+		if _, err := tx.Message("gone"); !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("message gone: %v, want not found", err)
+		}
+		for i, phone := range []string{"+15551230001", "+15551230002"} {
+			if c, err := tx.Contact(phone); err != nil || c.OptedOut != (i == 1) {
+				return fmt.Errorf("contact %d: %v, %v; want opted out %v", i, c, err, i == 1)
+			}
+		}
+		if _, err := tx.Contact("+15551239999"); !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("a contact not stored: %v, want not found", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.RoundTrips() - before; got > 2 {
+		t.Errorf("checking 3 sends made %d round trips, want 2", got)
+	}
+}

@@ -31,6 +31,9 @@ type pgTx struct {
 	actives  map[string][]activeRow
 	messages map[string][]byte
 	sends    map[string]*engine.QueuedSend
+	// contacts holds, in a View, the contacts ReadAhead read, by phone
+	// (nil: not stored).
+	contacts map[string][]byte
 	// bflags holds, by message id, what broadcast_msgs counts a message
 	// of a broadcast toward, as PrefetchSends read it and the
 	// transaction's writes changed it (broadcasts.go).
