@@ -101,7 +101,7 @@ if [ "$MODE" = backlog ]; then
   # Then, with both processes stopped, the bookings go and every send is due now, as after
   # an outage of the outbox.
   curl -sf -X POST -H "Authorization: Bearer $ADMIN" -d '{"group":"all"}' 127.0.0.1:18390/api/v1/automations/promo/enrollments >/dev/null || { echo "manual start failed"; exit 1; }
-  for i in $(seq 300); do
+  for i in $(seq 600); do
     [ "$(sql seed "SELECT count(*) FROM outbox WHERE owner <> ''")" = 0 ] && [ "$(sql seed "SELECT count(*) FROM outbox")" -ge $((N - 1)) ] && break; sleep 0.5
   done
   stop
