@@ -24,3 +24,18 @@ func (t *pgTx) count(what, sql string) (int, error) {
 	}
 	return int(n), nil
 }
+
+// OutboxCounts returns how many sends are queued and how many of those
+// failed at least once and wait to be tried again, for keyway_outbox_queued
+// and keyway_outbox_retrying: one query in the database, where reading the
+// outbox's ids and then each message cost a round trip per queued send
+// (a scrape during a backlog of 100,000 made 100,000).
+func (t *pgTx) OutboxCounts() (queued, retrying int, err error) {
+	var q, r int64
+	err = t.tx.QueryRow(t.ctx, `SELECT count(*), count(*) FILTER (WHERE coalesce((m.data->>'attempts')::int, 0) > 0)
+		FROM outbox o LEFT JOIN messages m ON m.id = o.message_id`).Scan(&q, &r)
+	if err != nil {
+		return 0, 0, fmt.Errorf("postgres: count the outbox: %w", err)
+	}
+	return int(q), int(r), nil
+}

@@ -10,6 +10,77 @@ import (
 
 var countCases = []testCase{
 	{"counts/agree-with-scans", testCountsAgree},
+	{"counts/outbox-agrees-with-scan", testOutboxCountsAgree},
+}
+
+// outboxCounts is what a Tx implements when it can count the queued sends
+// and those retrying without reading each message (the PostgreSQL store,
+// where each read is a round trip): /metrics uses it when there.
+type outboxCounts interface {
+	OutboxCounts() (queued, retrying int, err error)
+}
+
+// A store's counts of queued and retrying sends agree with what reading
+// the outbox and each message finds, through enqueues, a failed attempt
+// and a dequeue. A store without them skips.
+func testOutboxCountsAgree(t *testing.T, s engine.Store) {
+	if !read(t, s, func(tx engine.Tx) (bool, error) { _, ok := tx.(outboxCounts); return ok, nil }) {
+		t.Skip("the store does not count the outbox")
+	}
+	check := func(when string, queued, retrying int) {
+		t.Helper()
+		err := s.View(t.Context(), func(tx engine.Tx) error {
+			q, r, err := tx.(outboxCounts).OutboxCounts()
+			if err != nil {
+				return err
+			}
+			ids, err := tx.Outbox("", 0)
+			if err != nil {
+				return err
+			}
+			scanned := 0
+			for _, id := range ids {
+				m, err := tx.Message(id)
+				if err != nil {
+					return err
+				}
+				if m.Attempts > 0 {
+					scanned++
+				}
+			}
+			if q != queued || len(ids) != queued || r != retrying || scanned != retrying {
+				t.Errorf("%s: OutboxCounts = %d queued, %d retrying; a scan finds %d and %d; want %d and %d", when, q, r, len(ids), scanned, queued, retrying)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+	}
+	check("empty", 0, 0)
+	update(t, s, func(tx engine.Tx) error {
+		for _, m := range []*engine.Message{outbound("m1", phoneA), outbound("m2", phoneA), outbound("m3", phoneB)} {
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check("three queued", 3, 0)
+	update(t, s, func(tx engine.Tx) error {
+		m, err := tx.Message("m3")
+		if err != nil {
+			return err
+		}
+		m.Attempts, m.Error = 2, "provider unavailable"
+		return tx.PutMessage(m)
+	})
+	check("one retrying", 3, 1)
+	update(t, s, func(tx engine.Tx) error { return tx.Dequeue("m1") })
+	check("one settled", 2, 1)
 }
 
 // counts is what a Tx implements when it can count pending timers and open
