@@ -7,6 +7,7 @@ package test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -29,7 +31,23 @@ import (
 // binary is the keyway binary built once for the whole run.
 var binary string
 
+// e2eParallel is how many of these tests run at once unless -parallel
+// says otherwise. Each spends most of its time waiting on the keyway it
+// started (its webhooks, waits, retries, restarts): at Go's default, one
+// per core, the package kept about a third of two cores busy and took
+// about eight minutes; at eight it takes about three.
+const e2eParallel = 8
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", strconv.Itoa(e2eParallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "set -test.parallel:", err)
+			os.Exit(1)
+		}
+	}
 	dir, err := os.MkdirTemp("", "keyway-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -129,7 +129,9 @@ func start() (*running, error) {
 		return nil, err
 	}
 	r.port = port
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300", port, dir)
+	// The end-to-end tests run eight at a time, each with keyway processes
+	// of up to 32 connections: room for all of them.
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=1000", port, dir)
 	if os.Getenv("KEYWAY_PGTEST_DURABLE") == "" {
 		// Tests need no durability across a machine crash; benchmarks
 		// that compare with bbolt's fsync set KEYWAY_PGTEST_DURABLE.
