@@ -292,7 +292,7 @@ func (f *Fake) Send(ctx context.Context, m providers.Outbound) (string, error) {
 	req.Header.Set(SignatureHeader, Sign(f.set.Secret, f.set.SendURL, body))
 	res, err := f.client.Do(req)
 	if err != nil {
-		return "", &providers.SendError{Retryable: true, Err: fmt.Errorf("fake: send %s: %w", m.ID, err)}
+		return "", &providers.SendError{Retryable: true, Unreached: providers.Unreached(err), Err: fmt.Errorf("fake: send %s: %w", m.ID, err)}
 	}
 	defer res.Body.Close()
 	var a SendAnswer
