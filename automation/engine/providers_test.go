@@ -207,12 +207,18 @@ automations:
 type recordingSender struct {
 	mu   sync.Mutex
 	sent []providers.Outbound
+	// sends, when set, is told each send too, for a test that waits on
+	// them; it must have room for them all.
+	sends chan providers.Outbound
 }
 
 func (r *recordingSender) Send(_ context.Context, m providers.Outbound) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sent = append(r.sent, m)
+	if r.sends != nil {
+		r.sends <- m
+	}
 	return "P-" + m.ID, nil
 }
 

@@ -33,6 +33,12 @@ type crashingStore struct {
 	engine.Store
 	watch atomic.Value // string: the id of the message watched
 	dead  atomic.Bool
+	died  chan struct{} // closed when dead is set
+	once  sync.Once
+}
+
+func newCrashingStore(s engine.Store) *crashingStore {
+	return &crashingStore{Store: s, died: make(chan struct{})}
 }
 
 func (c *crashingStore) Update(ctx context.Context, fn func(tx engine.Tx) error) error {
@@ -50,6 +56,7 @@ func (c *crashingStore) Update(ctx context.Context, fn func(tx engine.Tx) error)
 		m, err := tx.Message(id)
 		if err == nil && m.Status == engine.StatusFailed {
 			c.dead.Store(true)
+			c.once.Do(func() { close(c.died) })
 		}
 		return err
 	})
@@ -79,17 +86,8 @@ func runOutboxOf(t *testing.T, store engine.Store, e *engine.Engine, texter outb
 	return stop
 }
 
-// eventually waits up to 20 s for cond, or fails with what.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// patience is how long a test here waits for the outbox.
+const patience = 20 * time.Second
 
 // messagesTo returns the stored messages of the contact phone, newest
 // first.
@@ -165,7 +163,7 @@ func TestRefusalAndWhatItCausesSurviveACrash(t *testing.T) {
 		refusal providers.SendError
 		// after checks the store restarted on; sent is what the restarted
 		// outbox sent.
-		after func(t *testing.T, store engine.Store, phone string, sent func() []providers.Outbound)
+		after func(t *testing.T, store engine.Store, phone string, sends <-chan providers.Outbound)
 	}{
 		{"outside the window: the template goes instead", "TMPL", providers.SendError{Status: 400, OutsideWindow: true}, afterWindowRefusal},
 		{"opted out: the contact is opted out", "BARE", providers.SendError{Status: 400, OptedOut: true}, afterOptOut},
@@ -178,7 +176,7 @@ func TestRefusalAndWhatItCausesSurviveACrash(t *testing.T) {
 				const phone = "+15550007301"
 				set := compileSet(t, windowRefusalConfig)
 				store, reopen := st.open(t)
-				crash := &crashingStore{Store: store}
+				crash := newCrashingStore(store)
 				e := engine.New(crash, set, engine.Options{Logger: zerolog.Nop()})
 				in := providers.Inbound{Provider: "test", ID: "WA1", Channel: config.ChannelWhatsApp, From: phone, To: "+15005550006", Body: tc.keyword}
 				if _, err := e.HandleInbound(ctx, in); err != nil {
@@ -193,14 +191,18 @@ func TestRefusalAndWhatItCausesSurviveACrash(t *testing.T) {
 				se := tc.refusal
 				se.Err = errors.New("refused")
 				stop := runOutboxOf(t, crash, e, refusingTexter{err: &se})
-				eventually(t, "the refusal is recorded and the process dies", crash.dead.Load)
+				select {
+				case <-crash.died:
+				case <-time.After(patience):
+					t.Fatal("the refusal was never recorded")
+				}
 				stop()
 
 				// Started again on the same store: nothing is owed to the
 				// process that died.
 				store = reopen()
 				e = engine.New(store, set, engine.Options{Logger: zerolog.Nop()})
-				sender := &recordingSender{}
+				sender := &recordingSender{sends: make(chan providers.Outbound, 64)}
 				stop = runOutboxOf(t, store, e, sender)
 				sent := func() []providers.Outbound {
 					sender.mu.Lock()
@@ -217,7 +219,7 @@ func TestRefusalAndWhatItCausesSurviveACrash(t *testing.T) {
 				if m == nil || m.Status != engine.StatusFailed || m.Attempts != 1 {
 					t.Fatalf("the refused message = %+v, want failed after 1 attempt", m)
 				}
-				tc.after(t, store, phone, sent)
+				tc.after(t, store, phone, sender.sends)
 				stop()
 				for _, o := range sent() {
 					if o.ID == refused.ID {
@@ -231,16 +233,17 @@ func TestRefusalAndWhatItCausesSurviveACrash(t *testing.T) {
 
 // afterWindowRefusal checks that the refused reply's step took its window
 // path once: its template sent, and the enrollment still waiting after it.
-func afterWindowRefusal(t *testing.T, store engine.Store, phone string, sent func() []providers.Outbound) {
+func afterWindowRefusal(t *testing.T, store engine.Store, phone string, sends <-chan providers.Outbound) {
 	t.Helper()
-	eventually(t, "the template is sent", func() bool {
-		for _, o := range sent() {
-			if o.ContentSID != "" {
-				return true
-			}
+	timeout := time.After(patience)
+	for template := false; !template; {
+		select {
+		case o := <-sends:
+			template = o.ContentSID != ""
+		case <-timeout:
+			t.Fatal("the template was never sent")
 		}
-		return false
-	})
+	}
 	var templates int
 	for _, m := range messagesTo(t, store, phone) {
 		if m.ContentSID != "" {
@@ -274,7 +277,7 @@ func afterWindowRefusal(t *testing.T, store engine.Store, phone string, sent fun
 
 // afterOptOut checks that the contact the provider refused as opted out is
 // opted out, its enrollment ended.
-func afterOptOut(t *testing.T, store engine.Store, phone string, _ func() []providers.Outbound) {
+func afterOptOut(t *testing.T, store engine.Store, phone string, _ <-chan providers.Outbound) {
 	t.Helper()
 	err := store.View(context.Background(), func(tx engine.Tx) error {
 		c, err := tx.Contact(phone)

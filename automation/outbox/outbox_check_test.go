@@ -3,9 +3,9 @@ package outbox_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/outbox"
@@ -15,11 +15,13 @@ import (
 // aheadStore is a memory store whose read transactions can read several
 // messages and contacts at once (ReadAhead), as PostgreSQL's do in one
 // round trip; it records the size of each such read, and holds the first
-// one for a moment, so that the checks of the sends behind it wait.
+// one until release is closed, so that the checks of the sends behind it
+// wait.
 type aheadStore struct {
 	*mem.MemStore
-	mu    sync.Mutex
-	sizes []int
+	release chan struct{}
+	mu      sync.Mutex
+	sizes   []int
 }
 
 type aheadTx struct {
@@ -37,16 +39,16 @@ func (t aheadTx) ReadAhead(ids, _ []string) error {
 	first := len(t.s.sizes) == 1
 	t.s.mu.Unlock()
 	if first {
-		time.Sleep(200 * time.Millisecond)
+		<-t.s.release
 	}
 	return nil
 }
 
 // The checks before sending (still queued, contact not opted out) of
-// sends under way at once are read together: 40 sends on 64 workers are
-// checked in a few reads, every send in one of them, not one read each.
+// sends under way at once are read together: of 40 sends on 64 workers,
+// the checks that wait while the first read is under way are read in one.
 func TestOutboxChecksSendsTogether(t *testing.T) {
-	store := &aheadStore{MemStore: mem.NewMemStore()}
+	store := &aheadStore{MemStore: mem.NewMemStore(), release: make(chan struct{})}
 	var msgs []*engine.Message
 	for i := range 40 {
 		to := fmt.Sprintf("+1555000%04d", i)
@@ -54,15 +56,27 @@ func TestOutboxChecksSendsTogether(t *testing.T) {
 	}
 	queue(t, store, msgs...)
 	tx := &recordingTexter{}
-	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx})
+	ob := runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx})
+	// The first read takes the checks there when it began (one, or a few
+	// that came together); every other check waits for it.
+	first := func() int {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		if len(store.sizes) == 0 {
+			return -1
+		}
+		return store.sizes[0]
+	}
+	waitFor(t, "the other checks waiting", func() bool { f := first(); return f > 0 && ob.ChecksWaiting() == 40-f })
+	close(store.release)
 	waitFor(t, "40 sends", func() bool { s, _ := tx.snapshot(); return len(s) == 40 })
 	store.mu.Lock()
 	defer store.mu.Unlock()
-	total := 0
-	for _, n := range store.sizes {
-		total += n
+	want := []int{store.sizes[0]}
+	if waited := 40 - want[0]; waited > 0 {
+		want = append(want, waited)
 	}
-	if total != 40 || len(store.sizes) > 10 {
-		t.Errorf("checks read %d sends in %d reads of %v; want all 40 in a few", total, len(store.sizes), store.sizes)
+	if !slices.Equal(store.sizes, want) {
+		t.Errorf("checks read in reads of %v sends, want %v: the first read's, then those that waited for it, in one", store.sizes, want)
 	}
 }
