@@ -73,18 +73,15 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 		if m.Status.Rank() < StatusSent.Rank() {
 			// The report overtook the record of the attempt it is about:
 			// the outbox sends m again when it records it (Dropped).
-			return droppedUnderWay(x, m, s)
+			return dropped(x, m, s, time.Time{})
 		}
 		if at, ok := e.retryDropped(m); ok {
-			return sendAgain(x, m, s, at)
+			return dropped(x, m, s, at)
 		}
 	}
 	m.Status, m.UpdatedAt = status, x.now
 	if s.ErrorCode != 0 {
-		m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
-		if m.Error == "" {
-			m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
-		}
+		reportedError(m, s)
 	}
 	if err := x.tx.PutMessage(m); err != nil {
 		return err
@@ -106,21 +103,25 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 	return nil
 }
 
-// sendAgain queues m inside x to be sent again at at: its provider took
-// it and then dropped it for its rate limits, which report s said. The
-// send was settled when its attempt was recorded (m is sent, or further),
-// so m goes back to the end of its recipients' queue; the provider's id
-// of the dropped attempt is kept in m.Dropped, so that a later report on
-// it changes nothing.
-func sendAgain(x *unitOfWork, m *Message, s providers.Status, at time.Time) error {
+// dropped records inside x that the provider dropped, for its rate
+// limits, the attempt at m that report s is about: the attempt's provider
+// id goes into m.Dropped, so that a later report on it changes nothing.
+// When the send was settled (m was recorded sent, or further), m goes back
+// to the end of its recipients' queue, to be sent again at again. When the
+// report overtook the record of the attempt (again is zero: m is still
+// queued, its send under way), the outbox, recording a send whose id is in
+// m.Dropped, keeps m queued to send it again after its backoff instead of
+// settling it.
+func dropped(x *unitOfWork, m *Message, s providers.Status, again time.Time) error {
 	if m.ProviderID != "" {
 		m.Dropped = append(m.Dropped, m.ProviderID)
 	}
-	m.ProviderID, m.Status, m.NextAttempt, m.UpdatedAt = "", StatusQueued, at, x.now
-	m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
-	if m.Error == "" {
-		m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
+	m.ProviderID, m.UpdatedAt = "", x.now
+	reportedError(m, s)
+	if again.IsZero() {
+		return x.tx.PutMessage(m)
 	}
+	m.Status, m.NextAttempt = StatusQueued, again
 	if err := x.tx.PutMessage(m); err != nil {
 		return err
 	}
@@ -128,24 +129,12 @@ func sendAgain(x *unitOfWork, m *Message, s providers.Status, at time.Time) erro
 	return x.tx.Enqueue(m)
 }
 
-// droppedUnderWay records inside x that the provider dropped, for its rate
-// limits, the attempt at m that report s is about, before the outbox has
-// recorded that attempt (m is still queued, its send under way): the
-// attempt's provider id goes into m.Dropped, and the outbox, recording a
-// send with an id in it, keeps m queued to send it again after its
-// backoff instead of settling it.
-func droppedUnderWay(x *unitOfWork, m *Message, s providers.Status) error {
-	if s.ProviderID != "" {
-		m.Dropped = append(m.Dropped, s.ProviderID)
-	}
-	if m.ProviderID == s.ProviderID {
-		m.ProviderID = ""
-	}
-	m.ErrorCode, m.Error, m.UpdatedAt = s.ErrorCode, s.ErrorMessage, x.now
+// reportedError records on m the error that status report s gives.
+func reportedError(m *Message, s providers.Status) {
+	m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
 	if m.Error == "" {
 		m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
 	}
-	return x.tx.PutMessage(m)
 }
 
 // applyRefusal acts inside x on what a status report s says of its

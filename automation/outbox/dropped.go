@@ -27,14 +27,14 @@ func (ob *Outbox) RetryDropped(m *engine.Message) (time.Time, bool) {
 // which a report that came before this record said (engine.Message.Dropped
 // holds the attempt's id). Once m has had MaxAttempts it fails. A lease
 // lost meanwhile leaves m to the owner that took it.
-func (ob *Outbox) sendAgain(tx Tx, m *engine.Message, now time.Time) error {
+func (ob *Outbox) sendAgain(tx Tx, m *engine.Message) error {
 	m.ProviderID = ""
-	if m.Attempts >= ob.o.MaxAttempts {
+	again, ok := ob.RetryDropped(m)
+	if !ok {
 		m.Status = engine.StatusFailed
 		return ob.finish(tx, m)
 	}
-	ob.slowDown(m.From)
-	m.NextAttempt = now.Add(ob.backoff(m.Attempts))
+	m.NextAttempt = again
 	if err := tx.PutMessage(m); err != nil {
 		return err
 	}

@@ -199,7 +199,7 @@ func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 		if slices.Contains(m.Dropped, r.providerID) {
 			// The provider's report that it dropped this attempt for its
 			// rate limits overtook this record.
-			return rec, ob.sendAgain(tx, m, now)
+			return rec, ob.sendAgain(tx, m)
 		}
 		if m.Status.Rank() > engine.StatusSent.Rank() {
 			// The provider's delivery report overtook this record: keep it.

@@ -95,6 +95,21 @@ func testContactCopies(t *testing.T, s engine.Store) {
 }
 
 func testContactGroupPaging(t *testing.T, s engine.Store) {
+	indexPaging(t, s, "ContactsInGroup", contact, tagged, (*engine.Contact).InGroup,
+		func(tx engine.Tx, group, after string, limit int) ([]*engine.Contact, error) {
+			return tx.ContactsInGroup(group, after, limit)
+		})
+}
+
+// indexPaging pages through an index of contacts by a key (a group, or a
+// tag), list reading it: contacts made by of with their keys, put out of
+// order over two transactions, where "new" is a prefix of "news", p4 has
+// neither, and a contact made by other (the other index) with the key
+// "news" is not in it; pages read after a phone in it, one not in it, one
+// before them all and one past them all. has says whether a contact has
+// a key: each one returned must, with its stored fields.
+func indexPaging(t *testing.T, s engine.Store, name string, of, other func(phone string, keys ...string) *engine.Contact,
+	has func(c *engine.Contact, key string) bool, list func(tx engine.Tx, key, after string, limit int) ([]*engine.Contact, error)) {
 	const (
 		p1 = "+15550000001"
 		p2 = "+15550000002"
@@ -105,21 +120,21 @@ func testContactGroupPaging(t *testing.T, s engine.Store) {
 		p7 = "+15550000007"
 		p8 = "+15550000008"
 	)
-	// Put out of order, over two transactions. "new" is a prefix of
-	// "news", and p4 is in neither.
-	update(t, s, putContacts(contact(p6, "news"), contact(p2, "news", "vip"), contact(p4, "other"), contact(p7, "news")))
-	update(t, s, putContacts(contact(p3, "news"), contact(p1, "vip", "news"), contact(p5, "news"), contact(p8, "new")))
+	update(t, s, putContacts(of(p6, "news"), of(p2, "news", "vip"), of(p4, "other"), of(p7, "news"), other(phoneA, "news")))
+	update(t, s, putContacts(of(p3, "news"), of(p1, "vip", "news"), of(p5, "news"), of(p8, "new")))
 
 	tests := []struct {
-		group, after string
-		limit        int
-		want         []string
+		key, after string
+		limit      int
+		want       []string
 	}{
 		{"news", "", 2, []string{p1, p2}},
 		{"news", p2, 2, []string{p3, p5}},
 		{"news", p5, 10, []string{p6, p7}},
 		{"news", p7, 10, nil},
-		{"news", p4, 1, []string{p5}}, // after a phone that is not a member
+		{"news", p4, 1, []string{p5}},      // after a phone without the key
+		{"news", "+1555", 1, []string{p1}}, // after a phone before them all
+		{"news", "+15550000009", 10, nil},  // after a phone past them all
 		{"news", "", 100, []string{p1, p2, p3, p5, p6, p7}},
 		{"new", "", 100, []string{p8}},
 		{"vip", "", 100, []string{p1, p2}},
@@ -127,15 +142,13 @@ func testContactGroupPaging(t *testing.T, s engine.Store) {
 		{"nobody", "", 100, nil},
 	}
 	for _, tt := range tests {
-		got := read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) {
-			return tx.ContactsInGroup(tt.group, tt.after, tt.limit)
-		})
+		got := read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) { return list(tx, tt.key, tt.after, tt.limit) })
 		if !sameStrings(phones(got), tt.want) {
-			t.Errorf("ContactsInGroup(%q, %q, %d) = %v, want %v", tt.group, tt.after, tt.limit, phones(got), tt.want)
+			t.Errorf("%s(%q, %q, %d) = %v, want %v", name, tt.key, tt.after, tt.limit, phones(got), tt.want)
 		}
 		for _, c := range got {
-			if c.Name != "name of "+c.Phone {
-				t.Errorf("ContactsInGroup(%q) returned %s without its stored fields: %+v", tt.group, c.Phone, c)
+			if c.Name != "name of "+c.Phone || !has(c, tt.key) {
+				t.Errorf("%s(%q) returned %s without its stored fields: %+v", name, tt.key, c.Phone, c)
 			}
 		}
 	}

@@ -33,52 +33,11 @@ func withTag(t *testing.T, s engine.Store, tag string) ([]string, int) {
 }
 
 func testTagPaging(t *testing.T, s engine.Store) {
-	const (
-		p1 = "+15550000001"
-		p2 = "+15550000002"
-		p3 = "+15550000003"
-		p4 = "+15550000004"
-		p5 = "+15550000005"
-		p6 = "+15550000006"
-		p7 = "+15550000007"
-		p8 = "+15550000008"
-	)
-	// Put out of order, over two transactions. "new" is a prefix of
-	// "news", p4 has neither, and groups of the same names index nobody.
-	update(t, s, putContacts(tagged(p6, "news"), tagged(p2, "news", "vip"), tagged(p4, "other"), tagged(p7, "news"), contact(phoneA, "news")))
-	update(t, s, putContacts(tagged(p3, "news"), tagged(p1, "vip", "news"), tagged(p5, "news"), tagged(p8, "new")))
-
-	tests := []struct {
-		tag, after string
-		limit      int
-		want       []string
-	}{
-		{"news", "", 2, []string{p1, p2}},
-		{"news", p2, 2, []string{p3, p5}},
-		{"news", p5, 10, []string{p6, p7}},
-		{"news", p7, 10, nil},
-		{"news", p4, 1, []string{p5}},      // after a phone that is not tagged
-		{"news", "+1555", 1, []string{p1}}, // after a phone before them all
-		{"news", "+15550000009", 10, nil},  // after a phone past them all
-		{"news", "", 100, []string{p1, p2, p3, p5, p6, p7}},
-		{"new", "", 100, []string{p8}},
-		{"vip", "", 100, []string{p1, p2}},
-		{"other", "", 100, []string{p4}},
-		{"nobody", "", 100, nil},
-	}
-	for _, tt := range tests {
-		got := read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) {
-			return tx.ContactsWithTag(tt.tag, tt.after, tt.limit)
+	hasTag := func(c *engine.Contact, tag string) bool { return slices.Contains(c.Tags, tag) }
+	indexPaging(t, s, "ContactsWithTag", tagged, contact, hasTag,
+		func(tx engine.Tx, tag, after string, limit int) ([]*engine.Contact, error) {
+			return tx.ContactsWithTag(tag, after, limit)
 		})
-		if !sameStrings(phones(got), tt.want) {
-			t.Errorf("ContactsWithTag(%q, %q, %d) = %v, want %v", tt.tag, tt.after, tt.limit, phones(got), tt.want)
-		}
-		for _, c := range got {
-			if c.Name != "name of "+c.Phone || !slices.Contains(c.Tags, tt.tag) {
-				t.Errorf("ContactsWithTag(%q) returned %s without its stored fields: %+v", tt.tag, c.Phone, c)
-			}
-		}
-	}
 	for tag, want := range map[string]int{"news": 6, "new": 1, "vip": 2, "other": 1, "nobody": 0} {
 		got, err := bread(t, s, func(tx broadcast.Tx) (int, error) { return tx.CountTag(tag) })
 		if err != nil || got != want {
