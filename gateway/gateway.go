@@ -44,6 +44,7 @@ type Gateway struct {
 	bcasts    *broadcast.Runner // broadcasts.go
 	outbox    *outbox.Outbox
 	events    *events.Worker
+	load      webhookLoad // events.go: whether webhooks have the machine
 	providers []providers.Provider
 	dev       bool       // every provider runs in dev mode: nothing leaves the gateway
 	app       *fiber.App // webhooks and health, on server.listen

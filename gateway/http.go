@@ -172,7 +172,9 @@ func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.
 		g.metrics.webhooks.WithLabelValues("200").Inc()
 		return answer(c, r, b)
 	}
+	done := g.load.enter(start)
 	res, err := g.engine.HandleBatch(c.UserContext(), p.Name(), b)
+	done()
 	if err != nil {
 		return g.webhookError(c, err)
 	}

@@ -59,7 +59,11 @@ const (
 	DefaultBackoff    = time.Second
 	DefaultMaxBackoff = time.Hour
 	DefaultPoll       = time.Second
+	DefaultBusyPass   = time.Second
 )
+
+// busyCheck is how often a busy worker asks Busy again.
+const busyCheck = 50 * time.Millisecond
 
 // Options configure a Worker.
 type Options struct {
@@ -91,6 +95,15 @@ type Options struct {
 	// Poll is the longest Run waits without a wake, for events other
 	// processes stored.
 	Poll time.Duration
+	// Busy, if set, reports whether inbound traffic has the machine (the
+	// gateway: many webhooks handled at once). While it does, the worker
+	// makes one pass each BusyPass, of at most Batch events, and leaves
+	// the rest for when it does not: a post costs the CPU and the store's
+	// writer that the webhooks need, and an event can wait, in its order,
+	// where a webhook's answer cannot.
+	Busy func() bool
+	// BusyPass is the time between two passes while Busy.
+	BusyPass time.Duration
 	// OnResult, if set, is told of each attempt's result (a Result
 	// constant), with the endpoint as Endpoint names it (for metrics).
 	OnResult func(endpoint, result string)
@@ -134,6 +147,9 @@ func New(o Options) *Worker {
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
 	}
+	if o.BusyPass <= 0 {
+		o.BusyPass = DefaultBusyPass
+	}
 	if o.OnResult == nil {
 		o.OnResult = func(string, string) {}
 	}
@@ -149,11 +165,20 @@ func (w *Worker) Wake() {
 }
 
 // Run delivers events until ctx is done, waiting for a wake, the next
-// event due or the poll interval, whichever comes first, between passes.
-// It takes back, first, the leases its owner held before (Recover).
+// event due or the poll interval, whichever comes first, between passes;
+// while Busy, one pass each BusyPass. It takes back, first, the leases
+// its owner held before (Recover).
 func (w *Worker) Run(ctx context.Context) {
 	w.Recover(ctx)
+	var busyPass time.Time // the last pass made while busy
 	for ctx.Err() == nil {
+		if w.o.Busy != nil && w.o.Busy() {
+			if now := w.o.Clock.Now(); now.Before(busyPass.Add(w.o.BusyPass)) {
+				sleep(ctx, busyCheck)
+				continue
+			}
+			busyPass = w.o.Clock.Now()
+		}
 		n, err := w.Pass(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.o.Logger.Error().Err(err).Msg("events: deliver")
@@ -176,6 +201,16 @@ func (w *Worker) Run(ctx context.Context) {
 			}
 			timer.Stop()
 		}
+	}
+}
+
+// sleep waits for d or ctx, whichever ends first.
+func sleep(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
 	}
 }
 
