@@ -58,7 +58,7 @@ func (s *Bolt) commit(group []*update) {
 					group = s.drain(group)
 				}
 			}
-			return nil
+			return t.flushEvents()
 		})
 		if observe := s.observe.Load(); observe != nil {
 			(*observe)(time.Since(began))
@@ -91,9 +91,13 @@ func (s *Bolt) commit(group []*update) {
 func (s *Bolt) commitOne(u *update) error {
 	fnFailed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		err := u.fn(&boltTx{tx: tx, writable: true})
+		t := &boltTx{tx: tx, writable: true}
+		err := u.fn(t)
 		fnFailed = err != nil
-		return err
+		if err != nil {
+			return err
+		}
+		return t.flushEvents()
 	})
 	if err != nil && !fnFailed {
 		s.health.Failed(err)

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -12,7 +13,11 @@ import (
 // The event deliveries (engine.EventQueue): one queue per endpoint and
 // contact, whose head alone sits in the due index, keyed by when it can be
 // claimed, as the outbox's sends do. The body, written once, is kept apart
-// from the record that each claim and outcome rewrites.
+// from the record that each claim and outcome rewrites. The deliveries a
+// commit stores wait, as one value, in the inbox, until a claim puts each
+// in its queue (admitEvents): the commit of their causes, which webhooks
+// wait for, then writes one value at the end of one bucket instead of a
+// record, a body and a page of each contact's queue per delivery.
 var (
 	bEvents      = []byte("events")       // id → EventDelivery without its body
 	bEventBodies = []byte("event_bodies") // id → body, as posted
@@ -20,9 +25,10 @@ var (
 	bEventDue    = []byte("event_due")    // dueKey(claimable) id → nil, queue heads only
 	bEventDone   = []byte("event_done")   // dueKey(settled) id → nil, delivered or failed
 	bEventLeases = []byte("event_leases") // owner 0 id → nil, pending ones while leased
+	bEventInbox  = []byte("event_inbox")  // sequence → the deliveries one commit stored, not yet in their queues
 )
 
-func init() { allBuckets = append(allBuckets, bEventLeases) }
+func init() { allBuckets = append(allBuckets, bEventLeases, bEventInbox) }
 
 // eventDelivery returns the delivery id with its body.
 func (t *boltTx) eventDelivery(id string) (*engine.EventDelivery, error) {
@@ -112,7 +118,9 @@ func (t *boltTx) eventQueueHead(q string) string {
 	return string(k[len(prefix):])
 }
 
-// AddEvent implements engine.EventQueue.
+// AddEvent implements engine.EventQueue: the delivery joins those this
+// transaction stores, which go into the inbox at its commit (flushEvents),
+// and into their queues at a claim after (admitEvents).
 func (t *boltTx) AddEvent(d *engine.EventDelivery) error {
 	if !t.writable {
 		return errReadOnly
@@ -121,19 +129,118 @@ func (t *boltTx) AddEvent(d *engine.EventDelivery) error {
 		return errors.New("bolt: add event: no id, or not pending")
 	}
 	if t.tx.Bucket(bEvents).Get([]byte(d.ID)) != nil {
-		return nil
+		return nil // in its queue already; one in the inbox is told apart when admitted
 	}
-	q := d.QueueKey()
-	head := t.eventQueueHead(q) == ""
-	if err := t.mark(bEventQueues, key(q, d.ID)); err != nil {
-		return err
-	}
-	return t.putEvent(nil, d, head)
+	c := *d
+	t.newEvents = append(t.newEvents, &c)
+	return nil
 }
 
-// EventDelivery implements engine.EventQueue.
+// flushEvents stores the deliveries the transaction added, as one value
+// at the end of the inbox; the commit loop calls it once every update of
+// the transaction has run.
+func (t *boltTx) flushEvents() error {
+	if len(t.newEvents) == 0 {
+		return nil
+	}
+	b := t.bucket(bEventInbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("bolt: event inbox: %w", err)
+	}
+	raw, err := encodeValue(t.newEvents)
+	if err != nil {
+		return fmt.Errorf("bolt: encode events: %w", err)
+	}
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), raw); err != nil {
+		return fmt.Errorf("bolt: put events: %w", err)
+	}
+	t.newEvents = nil
+	return nil
+}
+
+// inbox calls fn with the deliveries of each value of the inbox, oldest
+// first, until fn returns false.
+func (t *boltTx) inbox(fn func(k []byte, ds []*engine.EventDelivery) bool) error {
+	cur := t.tx.Bucket(bEventInbox).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		var ds []*engine.EventDelivery
+		if err := decodeValue(v, &ds); err != nil {
+			return fmt.Errorf("bolt: event inbox: %w", err)
+		}
+		if !fn(k, ds) {
+			break
+		}
+	}
+	return nil
+}
+
+// admitEvents puts the deliveries of the inbox at the end of their
+// queues, whole values at a time until about limit, in the order they
+// were stored, so that a queue keeps that order; one that finds its queue
+// empty becomes its head. A delivery already stored (added again by a
+// retried transaction) is left out.
+func (t *boltTx) admitEvents(limit int) error {
+	var keys [][]byte
+	var admit []*engine.EventDelivery
+	err := t.inbox(func(k []byte, ds []*engine.EventDelivery) bool {
+		keys, admit = append(keys, bytes.Clone(k)), append(admit, ds...)
+		return len(admit) < limit
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := t.del(bEventInbox, k); err != nil {
+			return err
+		}
+	}
+	events := t.tx.Bucket(bEvents)
+	for _, d := range admit {
+		if events.Get([]byte(d.ID)) != nil {
+			continue
+		}
+		q := d.QueueKey()
+		head := t.eventQueueHead(q) == ""
+		if err := t.mark(bEventQueues, key(q, d.ID)); err != nil {
+			return err
+		}
+		if err := t.putEvent(nil, d, head); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EventDelivery implements engine.EventQueue; one still in the inbox, or
+// added by this transaction, is found there.
 func (t *boltTx) EventDelivery(id string) (*engine.EventDelivery, error) {
-	return t.eventDelivery(id)
+	d, err := t.eventDelivery(id)
+	if !errors.Is(err, engine.ErrNotFound) {
+		return d, err
+	}
+	for _, n := range t.newEvents {
+		if n.ID == id {
+			c := *n
+			return &c, nil
+		}
+	}
+	var found *engine.EventDelivery
+	ierr := t.inbox(func(_ []byte, ds []*engine.EventDelivery) bool {
+		for _, n := range ds {
+			if n.ID == id {
+				found = n
+			}
+		}
+		return found == nil
+	})
+	switch {
+	case ierr != nil:
+		return nil, ierr
+	case found != nil:
+		return found, nil
+	}
+	return nil, err
 }
 
 // ClaimEvents implements engine.EventQueue: a cursor from the first key of
@@ -144,6 +251,11 @@ func (t *boltTx) ClaimEvents(now time.Time, lease time.Duration, owner string, l
 	}
 	if owner == "" {
 		return nil, errors.New("bolt: claim events: no owner")
+	}
+	// As many are admitted as may be claimed, so that a claim after a
+	// long busy spell stays as short as the others.
+	if err := t.admitEvents(limit); err != nil {
+		return nil, err
 	}
 	end := dueKey(now, "")
 	var ids []string
@@ -274,13 +386,31 @@ func releaseEventLeases(t *boltTx, created bool) error {
 	return nil
 }
 
-// NextEventDue implements engine.EventQueue.
+// NextEventDue implements engine.EventQueue. A delivery in the inbox
+// counts as due when it was stored, which the claim that admits it may
+// find it is not (its queue has a head before it): the worker's next
+// pass is what moves it on.
 func (t *boltTx) NextEventDue() (time.Time, error) {
-	k, _ := t.tx.Bucket(bEventDue).Cursor().First()
-	if k == nil {
+	var next time.Time
+	found := false
+	if k, _ := t.tx.Bucket(bEventDue).Cursor().First(); k != nil {
+		next, found = dueKeyTime(k), true
+	}
+	err := t.inbox(func(_ []byte, ds []*engine.EventDelivery) bool {
+		for _, d := range ds {
+			if !found || d.Due.Before(next) {
+				next, found = d.Due, true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if !found {
 		return time.Time{}, fmt.Errorf("bolt: next event: %w", engine.ErrNotFound)
 	}
-	return dueKeyTime(k), nil
+	return next, nil
 }
 
 // PruneEvents implements engine.EventQueue.

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,10 +24,12 @@ func storedRecord(t *testing.T, s *Bolt, id string) (rec *engine.EventDelivery, 
 	return rec, body
 }
 
-// An event's body is stored once, apart from its record, which each claim
-// and outcome rewrites without it; a record that an earlier keyway stored
-// with its body inside is still claimed and posted with it, and has it
-// moved apart at its first rewrite; pruning removes both.
+// A new event waits in the inbox, with the others of its commit, and is
+// read back from there; its body is stored once, apart from its record,
+// which each claim and outcome rewrites without it; a record that an
+// earlier keyway stored with its body inside is still claimed and posted
+// with it, and has it moved apart at its first rewrite; pruning removes
+// both.
 func TestEventBodyKeptApartFromTheRecord(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "keyway.db"))
 	if err != nil {
@@ -57,8 +60,22 @@ func TestEventBodyKeptApartFromTheRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec, body := storedRecord(t, s, fresh.ID); hasBody(rec) || string(body) != string(fresh.Body) {
-		t.Fatalf("a new event: record body %q, apart %q; want none in the record, the body apart", rec.Body, body)
+	err = s.View(t.Context(), func(tx engine.Tx) error {
+		bt := tx.(*boltTx)
+		if n := bt.tx.Bucket(bEventInbox).Stats().KeyN; n != 1 {
+			t.Errorf("the inbox holds %d values, want the commit's one", n)
+		}
+		if bt.tx.Bucket(bEvents).Get([]byte(fresh.ID)) != nil || bt.tx.Bucket(bEventQueues).Stats().KeyN != 1 {
+			t.Errorf("a new event was put in its queue by the commit that stored it")
+		}
+		d, err := tx.EventDelivery(fresh.ID)
+		if err == nil && (d.Status != engine.EventPending || string(d.Body) != string(fresh.Body)) {
+			t.Errorf("read back from the inbox: %+v", d)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	var claimed []*engine.EventDelivery
 	err = s.Update(t.Context(), func(tx engine.Tx) error {
@@ -114,5 +131,58 @@ func TestEventBodyKeptApartFromTheRecord(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The deliveries of a group's updates go into the inbox at its commit:
+// those of an update that failed are not stored, though the update that
+// joined the group after it added its own; the others' are, in one value,
+// and are claimed from there.
+func TestEventsOfAFailedUpdateInAGroupAreNotStored(t *testing.T) {
+	s := openInternal(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	event := func(id, contact string) *engine.EventDelivery {
+		return &engine.EventDelivery{ID: id, Endpoint: "https://crm.example.com/hook", Contact: contact,
+			Type: engine.EventContactOptedOut, Body: []byte(`{"n":"` + id + `"}`), CreatedAt: now, Status: engine.EventPending, Due: now}
+	}
+	errFailed := errors.New("this update fails")
+	started, first := holdUntilQueued(t, s, 2, "first")
+	<-started
+	second := runUpdate(s, func(tx engine.Tx) error {
+		if err := tx.AddEvent(event("evt_2", "+15550002")); err != nil {
+			return err
+		}
+		return errFailed
+	})
+	waitQueued(t, s, 1)
+	third := runUpdate(s, func(tx engine.Tx) error {
+		if err := tx.AddEvent(event("evt_3", "+15550003")); err != nil {
+			return err
+		}
+		return tx.AddEvent(event("evt_4", "+15550003"))
+	})
+	a, b, c := <-first, <-second, <-third
+	if a.err != nil || c.err != nil || !errors.Is(b.err, errFailed) {
+		t.Fatalf("results %v, %v, %v; want nil, %v, nil", a.err, b.err, c.err, errFailed)
+	}
+	err := s.View(t.Context(), func(tx engine.Tx) error {
+		if n := tx.(*boltTx).tx.Bucket(bEventInbox).Stats().KeyN; n != 1 {
+			t.Errorf("the inbox holds %d values, want the one of the group's commit", n)
+		}
+		if _, err := tx.EventDelivery("evt_2"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("the failed update's event: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claimed []*engine.EventDelivery
+	err = s.Update(t.Context(), func(tx engine.Tx) error {
+		claimed, err = tx.ClaimEvents(now, time.Minute, "me", 10)
+		return err
+	})
+	if err != nil || len(claimed) != 1 || claimed[0].ID != "evt_3" {
+		t.Fatalf("claimed %v (%v), want evt_3 alone (evt_4 waits behind it)", claimed, err)
 	}
 }

@@ -20,6 +20,9 @@ type boltTx struct {
 	// that PutContact keeps the group and tag indexes without reading and
 	// decoding the contact a second time in the turn that loaded it.
 	indexed map[string]contactKeys
+	// newEvents are the event deliveries added, stored at the end of the
+	// transaction (flushEvents).
+	newEvents []*engine.EventDelivery
 }
 
 var errReadOnly = errors.New("bolt: write in a read-only transaction")
