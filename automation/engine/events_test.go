@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -214,5 +215,32 @@ automations:
 	sayFrom(t, e, store, 2, contact, "sms", "STOP")
 	if wakes != 1 {
 		t.Fatalf("%d wakes after an opt-out the endpoint takes, want one", wakes)
+	}
+}
+
+// An event's body is the JSON encoding/json writes of {"type",
+// "timestamp", "data"}: map keys sorted, HTML escaped, a NUL kept as
+// \u0000, numbers and lists as they are.
+func TestEventBodyIsStandardJSON(t *testing.T) {
+	cfg := &config.Config{Events: []config.EventEndpoint{{URL: "https://crm.example.com/hook", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
+	now := time.Date(2030, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))
+	data := map[string]any{"body": "<b>Tom & Jerry</b> \x00 é 😀 \u2028", "message_id": "SM1", "media": []string{"https://m.example/1?a=1&b=2"},
+		"error_code": 30007, "ratio": 0.25, "nested": map[string]any{"z": true, "a": nil}}
+	ds, err := engine.NewEventDeliveries(cfg, now, func() string { return "1" }, engine.EventMessageReceived, "+15550001", data)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("%d deliveries (%v)", len(ds), err)
+	}
+	withPhone := maps.Clone(data)
+	withPhone["phone"] = "+15550001"
+	want, err := json.Marshal(struct {
+		Type      engine.EventType `json:"type"`
+		Timestamp string           `json:"timestamp"`
+		Data      map[string]any   `json:"data"`
+	}{engine.EventMessageReceived, now.UTC().Format(time.RFC3339Nano), withPhone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ds[0].Body) != string(want) {
+		t.Fatalf("body\n%s\nwant\n%s", ds[0].Body, want)
 	}
 }
