@@ -1,12 +1,17 @@
 package test
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyway-sms/keyway/providers/twilio"
 )
 
 // hangingReceiver is a CRM endpoint whose first POST never gets an
@@ -104,4 +109,76 @@ func TestPostgresEventUnderWayRetriedByItsInstanceAtRestart(t *testing.T) {
 		}
 		return n >= 2
 	})
+}
+
+// A burst of webhooks, 32 contacts at once, keeps most of its events
+// back (keyway posts them when the burst is over); keyway is SIGKILLed as
+// soon as the last webhook is answered. Started again, it posts every
+// message's event, and each contact's in the order of its messages.
+func TestEventsHeldBackInABurstSurviveAKill(t *testing.T) {
+	t.Parallel()
+	crm := newEventReceiver(t)
+	g := StartGateway(t, eventsConfig(crm.URL, "[message.received]"))
+	const contacts, each = 32, 12
+	phone := func(c int) string { return fmt.Sprintf("+1555336%04d", c) }
+	var wg sync.WaitGroup
+	for c := range contacts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				form := g.Form(Inbound{From: phone(c), Body: fmt.Sprintf("n=%02d", i)})
+				code, _, err := g.TryPostRaw("/webhooks/twilio", form.Encode(),
+					map[string]string{"X-Twilio-Signature": twilio.Sign(g.Twilio.AuthToken, PublicURL+"/webhooks/twilio", form)})
+				if err != nil || code != http.StatusOK {
+					t.Errorf("webhook %s n=%d: %d %v", phone(c), i, code, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	g.Kill()
+	t.Logf("%d of %d events posted before the kill", len(crm.received()), contacts*each)
+	g.Start()
+	// first holds, per contact, the messages' numbers in the order their
+	// events first arrived (a post cut off by the kill may come twice).
+	first := func() map[string][]string {
+		seen, out := map[string]bool{}, map[string][]string{}
+		for _, ev := range crm.received() {
+			id := ev.header.Get("webhook-id")
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			var b struct {
+				Data struct{ Phone, Body string } `json:"data"`
+			}
+			if err := json.Unmarshal(ev.body, &b); err != nil {
+				t.Fatalf("event body %s: %v", ev.body, err)
+			}
+			out[b.Data.Phone] = append(out[b.Data.Phone], b.Data.Body)
+		}
+		return out
+	}
+	Eventually(t, patience, "every message's event at the CRM", func() bool {
+		n := 0
+		for _, bodies := range first() {
+			n += len(bodies)
+		}
+		return n >= contacts*each
+	})
+	for c := range contacts {
+		got := first()[phone(c)]
+		var want []string
+		for i := range each {
+			want = append(want, fmt.Sprintf("n=%02d", i))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: events arrived as %q, want each message once, in order", phone(c), got)
+		}
+	}
 }
