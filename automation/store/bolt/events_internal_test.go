@@ -24,6 +24,31 @@ func storedRecord(t *testing.T, s *Bolt, id string) (rec *engine.EventDelivery, 
 	return rec, body
 }
 
+// testEvent is a pending message.received delivery about contact, due at.
+func testEvent(id, contact string, at time.Time) *engine.EventDelivery {
+	return &engine.EventDelivery{ID: id, Endpoint: "https://crm.example.com/hook", Contact: contact,
+		Type: engine.EventMessageReceived, Body: []byte(`{"type":"message.received","data":{"n":"` + id + `"}}`),
+		CreatedAt: at, Status: engine.EventPending, Due: at}
+}
+
+// claimEvents claims up to 10 events due at now for the owner "me".
+func claimEvents(t *testing.T, s *Bolt, now time.Time) []*engine.EventDelivery {
+	t.Helper()
+	var claimed []*engine.EventDelivery
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		var err error
+		claimed, err = tx.ClaimEvents(now, time.Minute, "me", 10)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return claimed
+}
+
+// inboxValues counts the values of the event inbox.
+func inboxValues(tx engine.Tx) int { return tx.(*boltTx).tx.Bucket(bEventInbox).Stats().KeyN }
+
 // A new event waits in the inbox, with the others of its commit, and is
 // read back from there; its body is stored once, apart from its record,
 // which each claim and outcome rewrites without it; a record that an
@@ -37,12 +62,7 @@ func TestEventBodyKeptApartFromTheRecord(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	newEvent := func(id, contact string) *engine.EventDelivery {
-		return &engine.EventDelivery{ID: id, Endpoint: "https://crm.example.com/hook", Contact: contact,
-			Type: engine.EventMessageReceived, Body: []byte(`{"type":"message.received","data":{"n":"` + id + `"}}`),
-			CreatedAt: now, Status: engine.EventPending, Due: now}
-	}
-	fresh, old := newEvent("evt_1", "+15550001"), newEvent("evt_2", "+15550002")
+	fresh, old := testEvent("evt_1", "+15550001", now), testEvent("evt_2", "+15550002", now)
 	err = s.Update(t.Context(), func(tx engine.Tx) error {
 		if err := tx.AddEvent(fresh); err != nil {
 			return err
@@ -62,7 +82,7 @@ func TestEventBodyKeptApartFromTheRecord(t *testing.T) {
 	}
 	err = s.View(t.Context(), func(tx engine.Tx) error {
 		bt := tx.(*boltTx)
-		if n := bt.tx.Bucket(bEventInbox).Stats().KeyN; n != 1 {
+		if n := inboxValues(tx); n != 1 {
 			t.Errorf("the inbox holds %d values, want the commit's one", n)
 		}
 		if bt.tx.Bucket(bEvents).Get([]byte(fresh.ID)) != nil || bt.tx.Bucket(bEventQueues).Stats().KeyN != 1 {
@@ -77,13 +97,9 @@ func TestEventBodyKeptApartFromTheRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var claimed []*engine.EventDelivery
-	err = s.Update(t.Context(), func(tx engine.Tx) error {
-		claimed, err = tx.ClaimEvents(now, time.Minute, "me", 10)
-		return err
-	})
-	if err != nil || len(claimed) != 2 {
-		t.Fatalf("claimed %d (%v), want both", len(claimed), err)
+	claimed := claimEvents(t, s, now)
+	if len(claimed) != 2 {
+		t.Fatalf("claimed %d, want both", len(claimed))
 	}
 	for i, want := range []*engine.EventDelivery{fresh, old} {
 		if claimed[i].ID != want.ID || string(claimed[i].Body) != string(want.Body) {
@@ -141,32 +157,28 @@ func TestEventBodyKeptApartFromTheRecord(t *testing.T) {
 func TestEventsOfAFailedUpdateInAGroupAreNotStored(t *testing.T) {
 	s := openInternal(t)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	event := func(id, contact string) *engine.EventDelivery {
-		return &engine.EventDelivery{ID: id, Endpoint: "https://crm.example.com/hook", Contact: contact,
-			Type: engine.EventContactOptedOut, Body: []byte(`{"n":"` + id + `"}`), CreatedAt: now, Status: engine.EventPending, Due: now}
-	}
 	errFailed := errors.New("this update fails")
 	started, first := holdUntilQueued(t, s, 2, "first")
 	<-started
 	second := runUpdate(s, func(tx engine.Tx) error {
-		if err := tx.AddEvent(event("evt_2", "+15550002")); err != nil {
+		if err := tx.AddEvent(testEvent("evt_2", "+15550002", now)); err != nil {
 			return err
 		}
 		return errFailed
 	})
 	waitQueued(t, s, 1)
 	third := runUpdate(s, func(tx engine.Tx) error {
-		if err := tx.AddEvent(event("evt_3", "+15550003")); err != nil {
+		if err := tx.AddEvent(testEvent("evt_3", "+15550003", now)); err != nil {
 			return err
 		}
-		return tx.AddEvent(event("evt_4", "+15550003"))
+		return tx.AddEvent(testEvent("evt_4", "+15550003", now))
 	})
 	a, b, c := <-first, <-second, <-third
 	if a.err != nil || c.err != nil || !errors.Is(b.err, errFailed) {
 		t.Fatalf("results %v, %v, %v; want nil, %v, nil", a.err, b.err, c.err, errFailed)
 	}
 	err := s.View(t.Context(), func(tx engine.Tx) error {
-		if n := tx.(*boltTx).tx.Bucket(bEventInbox).Stats().KeyN; n != 1 {
+		if n := inboxValues(tx); n != 1 {
 			t.Errorf("the inbox holds %d values, want the one of the group's commit", n)
 		}
 		if _, err := tx.EventDelivery("evt_2"); !errors.Is(err, engine.ErrNotFound) {
@@ -177,12 +189,7 @@ func TestEventsOfAFailedUpdateInAGroupAreNotStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var claimed []*engine.EventDelivery
-	err = s.Update(t.Context(), func(tx engine.Tx) error {
-		claimed, err = tx.ClaimEvents(now, time.Minute, "me", 10)
-		return err
-	})
-	if err != nil || len(claimed) != 1 || claimed[0].ID != "evt_3" {
-		t.Fatalf("claimed %v (%v), want evt_3 alone (evt_4 waits behind it)", claimed, err)
+	if claimed := claimEvents(t, s, now); len(claimed) != 1 || claimed[0].ID != "evt_3" {
+		t.Fatalf("claimed %v, want evt_3 alone (evt_4 waits behind it)", claimed)
 	}
 }
