@@ -158,6 +158,9 @@ func TestHarness(t *testing.T) {
 					ErrorMessage: "Marketing messages stopped: The recipient stopped marketing messages from this business."},
 				{ProviderID: "wamid.o4", Status: "failed", ErrorCode: 131047, OutsideWindow: true,
 					ErrorMessage: "Re-engagement message: More than 24 hours since the customer last wrote."}}},
+		{Label: "a failed status with a title only says the title", Source: "Meta WhatsApp Cloud API docs, Webhooks > Status messages (errors[].message and error_data are optional)", Path: meta.Path,
+			Body: hook("", `{"id":"wamid.o5","status":"failed","timestamp":"1683229477","recipient_id":"16315551181","errors":[{"code":131026,"title":"Message undeliverable"}]}`),
+			Statuses: []providers.Status{{ProviderID: "wamid.o5", Status: "failed", ErrorCode: 131026, ErrorMessage: "Message undeliverable"}}},
 		{Label: "a status failed for throttling is sent again", Source: "Meta WhatsApp Cloud API docs, Support > Error codes (130429, 131056)", Path: meta.Path,
 			Body: hook("", strings.Join([]string{
 				`{"id":"wamid.o6","status":"failed","timestamp":"1683229478","recipient_id":"16315551181","errors":[{"code":130429,"title":"Rate limit hit","message":"Rate limit hit","error_data":{"details":"Cloud API message throughput has been reached."}}]}`,

@@ -173,7 +173,7 @@ func statusOf(s status) providers.Status {
 	}
 	e := s.Errors[0]
 	st.ErrorCode = e.Code
-	st.ErrorMessage = strings.TrimSpace(e.Title + ": " + firstNonEmpty(e.ErrorData.Details, e.Message))
+	st.ErrorMessage = strings.Join(nonEmpty(e.Title, firstNonEmpty(e.ErrorData.Details, e.Message)), ": ")
 	for _, e := range s.Errors {
 		switch e.Code {
 		case codeMarketingOptOut:
