@@ -159,7 +159,7 @@ func TestHarness(t *testing.T) {
 				{ProviderID: "wamid.o4", Status: "failed", ErrorCode: 131047, OutsideWindow: true,
 					ErrorMessage: "Re-engagement message: More than 24 hours since the customer last wrote."}}},
 		{Label: "a failed status with a title only says the title", Source: "Meta WhatsApp Cloud API docs, Webhooks > Status messages (errors[].message and error_data are optional)", Path: meta.Path,
-			Body: hook("", `{"id":"wamid.o5","status":"failed","timestamp":"1683229477","recipient_id":"16315551181","errors":[{"code":131026,"title":"Message undeliverable"}]}`),
+			Body:     hook("", `{"id":"wamid.o5","status":"failed","timestamp":"1683229477","recipient_id":"16315551181","errors":[{"code":131026,"title":"Message undeliverable"}]}`),
 			Statuses: []providers.Status{{ProviderID: "wamid.o5", Status: "failed", ErrorCode: 131026, ErrorMessage: "Message undeliverable"}}},
 		{Label: "a status failed for throttling is sent again", Source: "Meta WhatsApp Cloud API docs, Support > Error codes (130429, 131056)", Path: meta.Path,
 			Body: hook("", strings.Join([]string{
