@@ -227,3 +227,39 @@ func TestContactsCSVImportAndExport(t *testing.T) {
 		t.Errorf("overview totals (in, out, opt-outs, failed): %v, want 1 in and 2 opt-outs", total)
 	}
 }
+
+// An import records who applied it on each contact it wrote: the
+// contact's page says so, with the user's name, and the admin
+// API returns it as imported.by.
+func TestContactsCSVImportRecordsWho(t *testing.T) {
+	t.Parallel()
+	g := StartGatewayUsers(t, usersYAML(t, "Ann:admin:ann-password"), adminConfig)
+	const cleo = "+15552220211"
+	c, csrf := loginUser(t, g, "Ann", "ann-password")
+	s := &csvSession{t: t, g: g, c: c, csrf: csrf}
+	_, loc, _ := s.upload("phone,name\n"+cleo+",Cleo\n", s.csrf)
+	if !strings.HasPrefix(loc, "/admin/contacts/import/") {
+		t.Fatalf("upload went to %q", loc)
+	}
+	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{"csrf": {s.csrf}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("apply: %d", res.StatusCode)
+	}
+	Eventually(t, patience, "the import applied", func() bool {
+		_, page := s.get(loc)
+		return strings.Contains(page, "<h1>Import applied</h1>")
+	})
+	var got struct {
+		Contact struct {
+			Name     string `json:"name"`
+			Imported struct {
+				By string `json:"by"`
+			} `json:"imported"`
+		} `json:"contact"`
+	}
+	if g.Admin(http.MethodGet, "/api/v1/contacts/"+cleo, nil, &got); got.Contact.Name != "Cleo" || got.Contact.Imported.By != "Ann" {
+		t.Errorf("cleo after Ann's import: %+v, want her name and imported.by Ann", got.Contact)
+	}
+	if _, page := s.get("/admin/contacts/" + url.PathEscape(cleo)); !regexp.MustCompile(`<dt>Imported</dt><dd id="imported">by <span class="by">Ann</span> on 20`).MatchString(page) {
+		t.Errorf("cleo's page does not say who imported her:\n%s", page)
+	}
+}

@@ -56,6 +56,7 @@ func (e *Engine) UpdateContacts(ctx context.Context, changes []ContactChange) ([
 			if err := e.applyUpdate(t, ch.Update); err != nil {
 				return nil, err
 			}
+			t.contact.Imported = &Imported{At: t.now, By: ActorOf(ctx)}
 		}
 		return out, nil
 	})

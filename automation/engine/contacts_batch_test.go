@@ -12,10 +12,10 @@ import (
 // A batch applies each change by UpdateContact's rules in one commit: a
 // contact that opted out itself stays out and only its change is refused,
 // a contact changed twice in a batch keeps both changes, and applying the
-// batch again creates nothing.
+// batch again creates nothing. Each contact written records who imported it.
 func TestUpdateContactsBatch(t *testing.T) {
 	s := sim.NewSimulator(compileSet(t, quizConfig), nil)
-	ctx := context.Background()
+	ctx := engine.WithActor(context.Background(), "Ann")
 	e := s.Engine
 	if _, err := s.Say(ctx, "STOP"); err != nil { // s.From opts out itself
 		t.Fatal(err)
@@ -47,8 +47,8 @@ func TestUpdateContactsBatch(t *testing.T) {
 		}
 		return c
 	}
-	if c := contact(ann); c.Name != "Ann" || len(c.Tags) != 1 {
-		t.Errorf("ann: %+v, want her name and tag", c)
+	if c := contact(ann); c.Name != "Ann" || len(c.Tags) != 1 || c.Imported == nil || c.Imported.By != "Ann" {
+		t.Errorf("ann: %+v, want her name, tag and who imported her", c)
 	}
 	if c := contact(s.From); !c.OptedOut || c.Name == "Stopper" {
 		t.Errorf("the contact that opted out itself: %+v, want it unchanged", c)

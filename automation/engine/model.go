@@ -33,8 +33,11 @@ type Contact struct {
 	// ForcedOptIn records the last time an admin lifted an opt-out the
 	// contact had asked for, and why.
 	ForcedOptIn *ForcedOptIn `json:"forced_opt_in,omitempty"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
+	// Imported records the last contacts CSV import that wrote the
+	// contact: when, and who applied it.
+	Imported  *Imported `json:"imported,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// LastInbound is when the contact last wrote on each channel: the
 	// WhatsApp window opens there.
@@ -52,6 +55,12 @@ type Contact struct {
 type ForcedOptIn struct {
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
+}
+
+// Imported is a contacts CSV import's mark on a contact it wrote.
+type Imported struct {
+	At time.Time `json:"at"`
+	By string    `json:"by"` // the user who applied it, "admin" for the token
 }
 
 // InGroup reports whether the contact is a member of group.
