@@ -158,7 +158,7 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 	if g.engine.Set().Automation(id) == nil {
 		return fiber.NewError(fiber.StatusNotFound, "no automation "+strconv.Quote(id))
 	}
-	spec := broadcast.Spec{Automation: id, Group: req.Group, Vars: req.Vars, Source: broadcast.SourceManual}
+	spec := broadcast.Spec{Automation: id, Group: req.Group, Vars: req.Vars, Source: broadcast.SourceManual, By: actor(c).Name}
 	if req.Group != "" {
 		if !g.engine.Set().Config.HasGroup(req.Group) {
 			return badRequest("group", "no group %q is declared under groups", req.Group)

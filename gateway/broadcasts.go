@@ -127,7 +127,7 @@ func (g *Gateway) startBroadcast(c *fiber.Ctx) error {
 			return badRequest("vars."+k, "a var name is letters, digits and _, not starting with a digit")
 		}
 	}
-	spec := broadcast.Spec{Automation: req.Automation, Group: req.Group, Tag: req.Tag, Vars: req.Vars}
+	spec := broadcast.Spec{Automation: req.Automation, Group: req.Group, Tag: req.Tag, Vars: req.Vars, By: actor(c).Name}
 	if req.At != "" {
 		at, err := time.Parse(time.RFC3339, req.At)
 		if err != nil {

@@ -309,3 +309,28 @@ func TestBroadcastDoneEvent(t *testing.T) {
 		t.Errorf("the broadcast is %s after its done event", got.Status)
 	}
 }
+
+// A broadcast started through the admin API records who started it, as
+// one from the dashboard does: the broadcast's by is admin (the token),
+// and so is started_by on the enrollments it makes.
+func TestBroadcastThroughTheAPIRecordsWho(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, broadcastsConfig)
+	const ann = "+15554440201"
+	b := g.startBroadcast(t, map[string]any{"automation": "drip", "contacts": []string{ann}})
+	if b.By != "admin" {
+		t.Errorf("the broadcast's answer: by %q, want admin", b.By)
+	}
+	Eventually(t, patience, "the broadcast done", func() bool { return g.broadcast(t, b.ID).Status == "done" })
+	var out struct {
+		Enrollments []struct {
+			StartedBy string `json:"started_by"`
+		} `json:"enrollments"`
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/enrollments?automation=drip&contact="+url.QueryEscape(ann), nil, &out); code != http.StatusOK {
+		t.Fatalf("enrollments: %d", code)
+	}
+	if len(out.Enrollments) != 1 || out.Enrollments[0].StartedBy != "admin" {
+		t.Errorf("the broadcast's enrollment: %+v, want one started by admin", out.Enrollments)
+	}
+}

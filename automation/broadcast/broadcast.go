@@ -61,8 +61,9 @@ type Broadcast struct {
 	// At is when enrolment starts.
 	At     time.Time `json:"at"`
 	Source string    `json:"source"`
-	// By names the dashboard user who started it ("admin" for the token);
-	// its enrollments record them as their StartedBy.
+	// By names who started it: a dashboard user, or "admin" for the token
+	// (on the dashboard or through the admin API); its enrollments record
+	// them as their StartedBy.
 	By     string `json:"by,omitempty"`
 	Status Status `json:"status"`
 	// Total is how many contacts the broadcast is for: counted when it
