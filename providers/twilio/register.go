@@ -18,9 +18,10 @@ const (
 	StatusPath  = "/webhooks/twilio/status"
 )
 
-// emptyTwiML answers a webhook: keyway sends its replies through the REST
+// emptyTwiML answers a webhook, as the README says it does (the XML
+// declaration is optional in TwiML): keyway sends its replies through the REST
 // API, never in the webhook's answer.
-const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
+const emptyTwiML = `<Response/>`
 
 // devNotice is the warning logged at start in dev mode.
 const devNotice = "DEV MODE: no Twilio credentials. Outbound messages are logged and stored, NOT sent; webhook signatures are NOT checked. Set providers.twilio.account_sid and auth_token for production."
