@@ -108,7 +108,11 @@ type status struct {
 }
 
 // Parse answers the verification handshake on the GET route, and verifies
-// and parses a webhook on the POST route.
+// and parses a webhook on the POST route. A signed webhook is always taken
+// (200): what keyway cannot read in it (a body that is not JSON, a message
+// or a status without its id) is ignored, with the reason, and the rest is
+// handled. Meta would send a refused payload again, unchanged, for days,
+// and the good messages in it with it.
 func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Batch, error) {
 	if route.Kind == providers.RouteVerify {
 		return m.verify(r)
@@ -118,7 +122,7 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 	}
 	var p payload
 	if err := json.Unmarshal(r.Body, &p); err != nil {
-		return providers.Batch{}, fmt.Errorf("meta: webhook: body is not JSON: %v: %w", err, providers.ErrMalformed)
+		return providers.Batch{Ignored: []providers.Ignored{{Kind: "body", Reason: "not JSON: " + err.Error()}}}, nil
 	}
 	var b providers.Batch
 	for _, e := range p.Entry {
@@ -142,7 +146,8 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 			for _, msg := range v.Messages {
 				in, ignored, err := m.inbound(msg, to, v.Metadata.PhoneNumberID, names[msg.From])
 				if err != nil {
-					return providers.Batch{}, err
+					b.Ignored = append(b.Ignored, providers.Ignored{Kind: "malformed message", ID: msg.ID, Reason: err.Error()})
+					continue
 				}
 				if ignored != nil {
 					b.Ignored = append(b.Ignored, *ignored)
@@ -152,7 +157,8 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 			}
 			for _, s := range v.Statuses {
 				if s.ID == "" || s.Status == "" {
-					return providers.Batch{}, fmt.Errorf("meta: status: id and status are required: %w", providers.ErrMalformed)
+					b.Ignored = append(b.Ignored, providers.Ignored{Kind: "malformed status", ID: s.ID, Reason: "id and status are required"})
+					continue
 				}
 				b.Statuses = append(b.Statuses, statusOf(s))
 			}
