@@ -1,6 +1,8 @@
 package test
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,5 +113,71 @@ func TestValidatePrintsSegmentsPerStep(t *testing.T) {
 	}
 	if !strings.Contains(out, `automation "hours" step 1: 1 segment(s), GSM-7`) {
 		t.Fatalf("no segment count for the hours reply:\n%s", out)
+	}
+}
+
+// validate warns about a reply that can reach a WhatsApp contact more than
+// 24 hours after its last message, also when no single pause is that long:
+// waits one after another, a question's timeout then a wait, a handoff
+// that times out, a loop of waits. A reply after an answered question
+// counts from the answer, and a reply the pauses cannot carry that far
+// gets no warning.
+func TestValidateWarnsWhenPausesAddUpPastTheWhatsAppWindow(t *testing.T) {
+	t.Parallel()
+	const src = `compliance:
+  help: { keywords: [HELP], reply: "Acme: reply STOP to opt out" }
+providers:
+  twilio:
+    numbers:
+      - { number: "+14155238886", channel: whatsapp }
+automations:
+  - id: waits
+    keywords: [WAITS]
+    steps:
+      - { type: wait, duration: 23h }
+      - { type: reply, text: "soon" }
+      - { type: wait, duration: 2h }
+      - { type: reply, text: "late" }
+  - id: quiz
+    keywords: [QUIZ]
+    steps:
+      - { type: wait_for_reply, timeout: 12h, save_as: a, on_timeout: nudge }
+      - { type: wait, duration: 20h }
+      - { type: reply, text: "answered 20h ago", next: end }
+      - { id: nudge, type: wait, duration: 13h }
+      - { type: reply, text: "still there?" }
+  - id: agent
+    keywords: [AGENT]
+    steps:
+      - { type: handoff, to: ["+15550100"], timeout: 30h }
+      - { type: reply, text: "after the handoff" }
+  - id: nag
+    keywords: [NAG]
+    steps:
+      - { id: top, type: wait, duration: 6h }
+      - { type: condition, if: '"done" in contact.tags', then: out, else: top }
+      - { id: out, type: reply, text: "at last" }
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 (warnings do not fail):\n%s", code, out)
+	}
+	late := func(line int, automation string, step int) string {
+		return fmt.Sprintf("%s:%d:9: warning: automation %q step %d: on WhatsApp this reply can go out more than 24 hours after the contact's last message", path, line, automation, step)
+	}
+	for _, want := range []string{late(14, "waits", 4), late(22, "quiz", 5), late(27, "agent", 2), late(33, "nag", 3)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, notLate := range []string{late(12, "waits", 2), late(20, "quiz", 3)} {
+		if strings.Contains(out, notLate) {
+			t.Errorf("output warns %q, though that reply goes out within 24 hours:\n%s", notLate, out)
+		}
 	}
 }

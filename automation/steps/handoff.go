@@ -177,3 +177,15 @@ var (
 	_ engine.Resumer   = (*Handoff)(nil)
 	_ engine.StaffStep = (*Handoff)(nil)
 )
+
+// LatePause returns the handoff's timeout: it closes after that long with
+// no message either way and goes on at on_timeout, else the next step.
+// Closed by #done, it goes on to the next step at once.
+func (st *Handoff) LatePause() (target string, longest time.Duration, renews bool) {
+	if st.Timeout == 0 {
+		return "", 0, false
+	}
+	return st.OnTimeout, st.Timeout, false
+}
+
+var _ engine.LatePauser = (*Handoff)(nil)

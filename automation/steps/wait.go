@@ -367,27 +367,32 @@ var (
 	_ engine.Resumer = (*Wait)(nil)
 )
 
-// LatePause reports whether the wait can last engine.WhatsAppWindow or more:
-// a duration that long, or a cron whose matches can lie that far apart
-// (checked over the coming year). The enrollment goes on at the next step.
-func (st *Wait) LatePause() (target string, late bool) {
+// LatePause returns the longest the wait can last: its duration, just
+// under a day for a time of day, the widest gap between a cron's matches
+// (checked over the coming year), and engine.WhatsAppWindow for a date,
+// which can be any distance away. The enrollment goes on at the next step.
+func (st *Wait) LatePause() (target string, longest time.Duration, renews bool) {
 	switch {
 	case st.At != nil:
-		return "", true // a date can be any distance away
+		return "", engine.WhatsAppWindow, false
 	case st.Duration > 0:
-		return "", st.Duration >= engine.WhatsAppWindow
+		return "", st.Duration, false
+	case st.Until != nil:
+		return "", engine.WhatsAppWindow - time.Nanosecond, false
 	case st.Cron != nil:
 		from := time.Date(2026, 1, 1, 0, 0, 0, 0, st.Location)
 		prev, end := st.Cron.Next(from), from.AddDate(1, 0, 0)
 		for i := 0; i < 20000 && prev.Before(end); i++ {
 			next := st.Cron.Next(prev)
 			if next.IsZero() || next.Sub(prev) >= engine.WhatsAppWindow {
-				return "", true
+				return "", engine.WhatsAppWindow, false
 			}
+			longest = max(longest, next.Sub(prev))
 			prev = next
 		}
+		return "", longest, false
 	}
-	return "", false
+	return "", 0, false
 }
 
 var _ engine.LatePauser = (*Wait)(nil)

@@ -118,11 +118,15 @@ var (
 	_ engine.Resumer = (*WaitForReply)(nil)
 )
 
-// LatePause reports whether the question can time out engine.WhatsAppWindow
-// or more after it was asked and carry on at on_timeout; without
-// on_timeout a timeout ends the enrollment.
-func (st *WaitForReply) LatePause() (target string, late bool) {
-	return st.OnTimeout, st.OnTimeout != "" && st.OnTimeout != config.End && st.Timeout >= engine.WhatsAppWindow
+// LatePause returns how long the question stays open before it times out
+// and carries on at on_timeout ("end" when a timeout ends the enrollment:
+// without on_timeout, or without a timeout, when expire_after ends it); an
+// answer goes on to the next step, the contact having just written.
+func (st *WaitForReply) LatePause() (target string, longest time.Duration, renews bool) {
+	if st.OnTimeout == "" || st.Timeout == 0 {
+		return config.End, 0, true
+	}
+	return st.OnTimeout, st.Timeout, true
 }
 
 var _ engine.LatePauser = (*WaitForReply)(nil)
