@@ -1,6 +1,9 @@
 package test
 
 import (
+	"html"
+	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -183,5 +186,44 @@ func TestStaffAnswerUndeliverable(t *testing.T) {
 	// Bob's messages were never forwarded to Ann by the catch-all.
 	if got := Bodies(sentTo(g, staffAnn)); len(got) != 2 || slices.ContainsFunc(got, func(b string) bool { return strings.Contains(b, "hello?") }) {
 		t.Errorf("Ann got %q", got)
+	}
+}
+
+// A staff answer from a phone records who gave it, as a dashboard answer
+// does: the message's by names the staff number and its name, and the
+// contact's timeline shows it.
+func TestStaffPhoneAnswerRecordsWho(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, staffConfig)
+	g.Text(Inbound{From: customerA, Body: "Is the shop open on Sunday?"})
+	waitSentTo(t, g, staffAnn, 1)
+	g.Text(Inbound{From: staffAnn, Body: "Yes, 10 to 4."})
+	waitSentTo(t, g, customerA, 1)
+	var out struct {
+		Messages []struct {
+			Purpose string `json:"purpose"`
+			Body    string `json:"body"`
+			By      string `json:"by"`
+		} `json:"messages"`
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/contacts/"+customerA+"/messages", nil, &out); code != http.StatusOK {
+		t.Fatalf("messages: %d", code)
+	}
+	const who = staffAnn + " (Ann)"
+	found := false
+	for _, m := range out.Messages {
+		if m.Purpose == "staff" {
+			found = true
+			if m.By != who {
+				t.Errorf("the staff answer %q: by %q, want %q", m.Body, m.By, who)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no staff answer stored: %+v", out.Messages)
+	}
+	c, _ := dashLogin(t, g)
+	if _, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/contacts/"+url.PathEscape(customerA), nil); !strings.Contains(html.UnescapeString(page), `by <span class="by">`+who+`</span>`) {
+		t.Errorf("the contact's timeline does not say who answered:\n%s", page)
 	}
 }

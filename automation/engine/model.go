@@ -179,7 +179,8 @@ type Message struct {
 	Typed  string `json:"typed,omitempty"`
 	// By, on an outbound message no automation sent (a staff answer or a
 	// one-off send from the dashboard), names who sent it: a dashboard
-	// user, or "admin" for the admin token (see WithActor).
+	// user, "admin" for the admin token (see WithActor), or, for an answer
+	// texted from a staff phone, its number and name ("+15550100 (Ann)").
 	By string `json:"by,omitempty"`
 }
 

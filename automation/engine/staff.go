@@ -316,6 +316,9 @@ func (e *Engine) answerConversation(ctx context.Context, x *unitOfWork, conv *Co
 		Purpose: PurposeStaff, Channel: channel, Contact: conv.Contact, From: ct.sender(channel, ""),
 		To: []string{conv.Contact}, Body: a.text, Media: a.media,
 	}
+	if a.who.number != "" && x.by == "" {
+		answer.By = a.who.label // an answer texted from a staff phone: the number, and its name
+	}
 	if r != nil {
 		answer.Enrollment, answer.Automation = r.Enrollment.ID, r.Automation.ID
 	}
