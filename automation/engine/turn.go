@@ -203,7 +203,8 @@ func (t *turn) clearTimer(en *Enrollment) error {
 
 // queue stores an outbound message and puts it in the outbox, unless it is
 // for an opted-out contact and not allowed to reach one, for an
-// alphanumeric sender id, which can send but never receive, or an
+// alphanumeric sender id, which can send but never receive, a forward to
+// a staff member who opted out (texted STOP like anyone), or an
 // automated message (PurposeReply) to a contact that already got
 // compliance.loop_guard.max of them within its period: such a message is
 // stored as suppressed, with the reason, and no send is attempted.
@@ -228,6 +229,16 @@ func (t *turn) queue(m *Message) error {
 		m.Error = "contact opted out"
 		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: contact opted out", Message: m})
 		return t.tx.PutMessage(m)
+	}
+	if m.Purpose == PurposeForward && len(m.To) == 1 && m.To[0] != t.contact.Phone {
+		if out, err := t.optedOut(m.To[0]); err != nil {
+			return err
+		} else if out {
+			m.Status = StatusSuppressed
+			m.Error = "the staff member opted out"
+			t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
+			return t.tx.PutMessage(m)
+		}
 	}
 	if m.Purpose == PurposeReply && m.Contact == t.contact.Phone && t.contact.NoMarketing && !t.answering {
 		m.Status = StatusSuppressed
@@ -263,6 +274,25 @@ func (t *turn) queue(m *Message) error {
 	}
 	t.wake()
 	return t.recordOffer(m)
+}
+
+// optedOut reports whether the contact with phone, other than the turn's,
+// opted out, as this unit of work has it: a turn of it opened in the same
+// transaction, else the store. A number that is no contact has not.
+func (t *turn) optedOut(phone string) (bool, error) {
+	if t.x != nil {
+		if rt, ok := t.x.turns[phone]; ok {
+			return rt.contact.OptedOut, nil
+		}
+	}
+	c, err := t.tx.Contact(phone)
+	switch {
+	case isNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read contact %s: %w", phone, err)
+	}
+	return c.OptedOut, nil
 }
 
 // queueCompliance queues a compliance reply to the sender of m; an empty
