@@ -188,17 +188,22 @@ func (g *Gateway) listBroadcasts(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	bs, err := g.bcasts.List(c.UserContext(), c.Query("before"), limit)
+	// cursor, as the other lists take it, or before, its first name.
+	after := c.Query("cursor", c.Query("before"))
+	bs, err := g.bcasts.List(c.UserContext(), after, limit+1) // one more: is there a next page?
 	if err != nil {
 		return err
 	}
+	more := len(bs) > limit
+	bs = bs[:min(len(bs), limit)]
 	out := make([]broadcastView, 0, len(bs))
 	for _, b := range bs {
 		out = append(out, viewBroadcast(b))
 	}
 	res := fiber.Map{"broadcasts": out}
-	if len(bs) == limit {
-		res["next"] = bs[len(bs)-1].ID
+	if more {
+		last := bs[len(bs)-1].ID
+		res["next_cursor"], res["next"] = last, last
 	}
 	return c.JSON(res)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -332,5 +333,48 @@ func TestBroadcastThroughTheAPIRecordsWho(t *testing.T) {
 	}
 	if len(out.Enrollments) != 1 || out.Enrollments[0].StartedBy != "admin" {
 		t.Errorf("the broadcast's enrollment: %+v, want one started by admin", out.Enrollments)
+	}
+}
+
+// The broadcasts list pages as the other lists do: `next_cursor` while
+// more follow, passed back as `cursor`; none on the last page, even a
+// full one.
+func TestBroadcastsListPages(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, broadcastsConfig)
+	at := time.Now().Add(time.Hour).Format(time.RFC3339)
+	var ids []string
+	for i := range 3 {
+		b := g.startBroadcast(t, map[string]any{"automation": "promo", "contacts": []string{fmt.Sprintf("+1555444009%d", i)}, "at": at})
+		ids = append([]string{b.ID}, ids...) // newest first
+	}
+	type page struct {
+		Broadcasts []broadcastView `json:"broadcasts"`
+		NextCursor string          `json:"next_cursor"`
+	}
+	var got []string
+	cursor := ""
+	for n := 0; ; n++ {
+		var p page
+		if code := g.Admin(http.MethodGet, "/api/v1/broadcasts?limit=2&cursor="+url.QueryEscape(cursor), nil, &p); code != http.StatusOK {
+			t.Fatalf("page %d: %d", n, code)
+		}
+		for _, b := range p.Broadcasts {
+			got = append(got, b.ID)
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		if n > 3 {
+			t.Fatalf("more pages than broadcasts: %q", got)
+		}
+		cursor = p.NextCursor
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("listed %q, want %q, newest first, each once", got, ids)
+	}
+	var full page
+	if code := g.Admin(http.MethodGet, "/api/v1/broadcasts?limit=3", nil, &full); code != http.StatusOK || len(full.Broadcasts) != 3 || full.NextCursor != "" {
+		t.Fatalf("a full last page: %d, %d broadcasts, next_cursor %q; want 3 and none", code, len(full.Broadcasts), full.NextCursor)
 	}
 }
