@@ -19,7 +19,7 @@ type checkReq struct {
 }
 
 // checkResult answers a checkReq: whether the message is still queued,
-// and whether its contact opted out (replies and staff answers only).
+// and whether its recipient opted out (see optOutPhone).
 type checkResult struct {
 	queued, optedOut bool
 	err              error
@@ -33,7 +33,7 @@ type readAheader interface {
 }
 
 // check asks the checker whether m is still queued and whether its
-// contact opted out, as the store has them now.
+// recipient opted out (optOutPhone), as the store has them now.
 func (ob *Outbox) check(ctx context.Context, m *engine.Message) (queued, optedOut bool, err error) {
 	reply := make(chan checkResult, 1)
 	ob.checks <- checkReq{m: m, reply: reply}
@@ -79,8 +79,8 @@ func (ob *Outbox) checkAll(ctx context.Context, batch []checkReq) []checkResult 
 			ids, phones := make([]string, 0, len(batch)), make([]string, 0, len(batch))
 			for _, r := range batch {
 				ids = append(ids, r.m.ID)
-				if checksOptOut(r.m) {
-					phones = append(phones, r.m.Contact)
+				if p := optOutPhone(r.m); p != "" {
+					phones = append(phones, p)
 				}
 			}
 			if err := ra.ReadAhead(ids, phones); err != nil {
@@ -95,10 +95,11 @@ func (ob *Outbox) checkAll(ctx context.Context, batch []checkReq) []checkResult 
 				continue
 			}
 			res[i].queued = cur.Status == engine.StatusQueued
-			if !checksOptOut(r.m) {
+			p := optOutPhone(r.m)
+			if p == "" {
 				continue
 			}
-			c, err := tx.Contact(r.m.Contact)
+			c, err := tx.Contact(p)
 			if err == nil {
 				res[i].optedOut = c.OptedOut
 			} else if !errors.Is(err, engine.ErrNotFound) {
@@ -115,8 +116,15 @@ func (ob *Outbox) checkAll(ctx context.Context, batch []checkReq) []checkResult 
 	return res
 }
 
-// checksOptOut reports whether m is one whose contact's opt-out is
-// checked before sending: a reply or a staff answer.
-func checksOptOut(m *engine.Message) bool {
-	return m.Purpose == engine.PurposeReply || m.Purpose == engine.PurposeStaff
+// optOutPhone is the contact whose opt-out is checked before m is sent:
+// the contact of a reply or a staff answer, the staff member a forward
+// goes to (not a note answering their own message), else "" for none.
+func optOutPhone(m *engine.Message) string {
+	switch {
+	case m.Purpose == engine.PurposeReply || m.Purpose == engine.PurposeStaff:
+		return m.Contact
+	case m.Purpose == engine.PurposeForward && m.Kind != engine.KindEmail && len(m.To) == 1 && m.To[0] != m.Contact:
+		return m.To[0]
+	}
+	return ""
 }

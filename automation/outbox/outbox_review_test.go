@@ -75,9 +75,10 @@ func TestOutboxForwardRefusedByStaffDoesNotOptOutTheCustomer(t *testing.T) {
 }
 
 // A STOP committed while a reply (or a staff answer) waits for its
-// sender's rate stops it.
+// sender's rate stops it; so does a STOP from the staff member a forward
+// waits to go to.
 func TestOutboxChecksOptOutWhenTheRateAllowsTheSend(t *testing.T) {
-	for _, purpose := range []engine.Purpose{engine.PurposeReply, engine.PurposeStaff} {
+	for _, purpose := range []engine.Purpose{engine.PurposeReply, engine.PurposeStaff, engine.PurposeForward} {
 		t.Run(string(purpose), func(t *testing.T) { checksOptOutWhenTheRateAllowsTheSend(t, purpose) })
 	}
 }
@@ -91,12 +92,19 @@ func checksOptOutWhenTheRateAllowsTheSend(t *testing.T, purpose engine.Purpose) 
 	}
 	queue(t, store, msgs...)
 	_ = store.Update(context.Background(), func(tx engine.Tx) error {
-		for _, m := range msgs {
+		for i, m := range msgs {
 			m.Purpose = purpose
+			if purpose == engine.PurposeForward {
+				// A forward is about a customer and goes to staff.
+				m.Contact = fmt.Sprintf("+1555000200%d", i)
+				if err := tx.PutContact(&engine.Contact{Phone: m.Contact}); err != nil {
+					return err
+				}
+			}
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}
-			if err := tx.PutContact(&engine.Contact{Phone: m.Contact}); err != nil {
+			if err := tx.PutContact(&engine.Contact{Phone: m.To[0]}); err != nil {
 				return err
 			}
 		}

@@ -117,7 +117,8 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	m := c.m
 	// Check, just before sending, that the message is still queued (no
 	// other worker or process sent it) and that the contact of a reply or
-	// a staff answer has not opted out since it was queued.
+	// a staff answer, or the staff member of a forward, has not opted out
+	// since it was queued.
 	queued, optedOut, err := ob.check(ctx, m)
 	switch {
 	case err != nil && ctx.Err() != nil:
