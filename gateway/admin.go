@@ -102,10 +102,13 @@ func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
 			return fiber.NewError(fiber.StatusBadRequest, err.Error())
 		}
 	}
-	limit := c.QueryInt("limit", 100)
+	limit, err := limitUpTo(c, 100, 1000)
+	if err != nil {
+		return err
+	}
 	active := c.QueryBool("active", false)
 	var out []*engine.Enrollment
-	err := g.view(c.UserContext(), func(tx adminTx) error {
+	err = g.view(c.UserContext(), func(tx adminTx) error {
 		var err error
 		out, err = tx.Enrollments(c.Query("automation"), contact, active, limit)
 		return err
@@ -286,13 +289,17 @@ func (g *Gateway) contactMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	}
+	limit, err := limitUpTo(c, 100, 1000)
+	if err != nil {
+		return err
+	}
 	var msgs []*engine.Message
 	err = g.view(c.UserContext(), func(tx adminTx) error {
 		if _, err := tx.Contact(phone); err != nil {
 			return err
 		}
 		var err error
-		msgs, err = tx.Messages(phone, c.QueryInt("limit", 100))
+		msgs, err = tx.Messages(phone, limit)
 		return err
 	})
 	if errors.Is(err, engine.ErrNotFound) {

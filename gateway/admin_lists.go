@@ -92,14 +92,17 @@ func decodeCursor(cursor string) (string, error) {
 }
 
 // pageLimit reads the limit query parameter: 1 to 500, def when absent.
-func pageLimit(c *fiber.Ctx, def int) (int, error) {
+func pageLimit(c *fiber.Ctx, def int) (int, error) { return limitUpTo(c, def, 500) }
+
+// limitUpTo reads the limit query parameter: 1 to most, def when absent.
+func limitUpTo(c *fiber.Ctx, def, most int) (int, error) {
 	raw := c.Query("limit")
 	if raw == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > 500 {
-		return 0, badRequest("limit", "must be a whole number from 1 to 500, not %q", raw)
+	if err != nil || n < 1 || n > most {
+		return 0, badRequest("limit", "must be a whole number from 1 to %d, not %q", most, raw)
 	}
 	return n, nil
 }
