@@ -154,17 +154,22 @@ func (g *Gateway) watchReloads(ctx context.Context, watching chan<- struct{}) {
 	}
 
 	var events <-chan fsnotify.Event
+	target, _ := filepath.Abs(g.path)
+	// A config that is a symlink (a Kubernetes ConfigMap is one, through a
+	// folder symlink that an update swaps) changes where it points to: its
+	// target's folder is watched too, and a new target is a change.
+	resolved := resolveConfig(target)
 	w, err := fsnotify.NewWatcher()
 	if err == nil {
 		defer w.Close()
-		if err = w.Add(filepath.Dir(g.path)); err == nil {
+		if err = w.Add(filepath.Dir(target)); err == nil {
 			events = w.Events
+			g.watchTarget(w, target, resolved)
 		}
 	}
 	if err != nil {
 		g.log.Warn().Err(err).Msg("config file watch is off; SIGHUP and POST /api/v1/reload still reload")
 	}
-	target, _ := filepath.Abs(g.path)
 	close(watching)
 	var debounce <-chan time.Time
 	for {
@@ -175,13 +180,41 @@ func (g *Gateway) watchReloads(ctx context.Context, watching chan<- struct{}) {
 			g.log.Info().Msg("SIGHUP: reloading config")
 			_, _ = g.Reload(ctx)
 		case ev := <-events:
-			if p, _ := filepath.Abs(ev.Name); p == target && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) == 0 {
+				continue
+			}
+			p, _ := filepath.Abs(ev.Name)
+			now := resolveConfig(target)
+			if p == target || p == resolved || now != resolved {
+				if now != resolved {
+					g.watchTarget(w, target, now)
+					resolved = now
+				}
 				debounce = time.After(300 * time.Millisecond)
 			}
 		case <-debounce:
 			debounce = nil
 			g.log.Info().Msg("config file changed: reloading")
 			_, _ = g.Reload(ctx)
+		}
+	}
+}
+
+// resolveConfig returns the file the config path leads to through its
+// symlinks, or path itself when it leads nowhere (yet).
+func resolveConfig(path string) string {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		return p
+	}
+	return path
+}
+
+// watchTarget watches the folder of resolved, the file the config path
+// target leads to, when it is not target's own folder.
+func (g *Gateway) watchTarget(w *fsnotify.Watcher, target, resolved string) {
+	if dir := filepath.Dir(resolved); dir != filepath.Dir(target) {
+		if err := w.Add(dir); err != nil {
+			g.log.Warn().Err(err).Str("folder", dir).Msg("config file watch: changes to the file the config links to are not seen; SIGHUP and POST /api/v1/reload still reload")
 		}
 	}
 }

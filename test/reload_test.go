@@ -2,6 +2,8 @@ package test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -84,5 +86,59 @@ func TestReloadWhenTheFileChanges(t *testing.T) {
 	Eventually(t, patience, "the reload logged", func() bool { return strings.Contains(g.Logs(), "config reloaded") })
 	if got := replyTo(t, g, "+15554440004"); got != "v2" {
 		t.Fatalf("after the file changed the gateway answers %q", got)
+	}
+}
+
+// A config that is a symlink reloads when what it leads to changes: laid
+// out as Kubernetes mounts a ConfigMap (keyway.yaml -> ..data/keyway.yaml,
+// ..data -> a folder that an update swaps for another), a swap reloads,
+// and so does a change to the file the link leads to, in its own folder.
+func TestReloadWhenASymlinkedFileChanges(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, reloadV1)
+	v1, v2 := filepath.Join(g.Dir, "..2026_v1"), filepath.Join(g.Dir, "..2026_v2")
+	for _, dir := range []string{v1, v2} {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(g.Config, filepath.Join(v1, "keyway.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, filepath.Base(v1), filepath.Join(g.Dir, "..data"))
+	symlink(t, filepath.Join("..data", "keyway.yaml"), g.Config)
+	g.startUntilEnd()
+	if got := replyTo(t, g, "+15554440005"); got != "v1" {
+		t.Fatalf("the gateway answers %q", got)
+	}
+
+	// The update: the new version in a folder of its own, then ..data
+	// swapped to it at once.
+	live := g.Config
+	g.Config = filepath.Join(v2, "keyway.yaml")
+	g.WriteConfig(reloadV2)
+	symlink(t, filepath.Base(v2), filepath.Join(g.Dir, "..data_tmp"))
+	if err := os.Rename(filepath.Join(g.Dir, "..data_tmp"), filepath.Join(g.Dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, patience, "the reload logged", func() bool { return strings.Count(g.Logs(), "config reloaded") == 1 })
+	if got := replyTo(t, g, "+15554440006"); got != "v2" {
+		t.Fatalf("after ..data was swapped the gateway answers %q", got)
+	}
+
+	// The file the link now leads to, changed where it is.
+	g.Config = live
+	g.WriteConfig(strings.Replace(reloadV2, "v2", "v3", 1))
+	Eventually(t, patience, "the reload logged", func() bool { return strings.Count(g.Logs(), "config reloaded") == 2 })
+	if got := replyTo(t, g, "+15554440007"); got != "v3" {
+		t.Fatalf("after the linked file changed the gateway answers %q", got)
+	}
+}
+
+// symlink makes link point to target, or fails the test.
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
 	}
 }
