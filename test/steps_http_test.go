@@ -439,3 +439,40 @@ automations:
 		t.Errorf("the guarded server got %d requests", len(reqs))
 	}
 }
+
+// Whole numbers in a JSON response (and in a manual start's vars) reach the
+// customer as written: an order id 1000000 is not "1e+06".
+func TestHTTPStepWholeNumbersRenderAsWritten(t *testing.T) {
+	t.Parallel()
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"order":{"id":1000000,"total":12.5},"items":[12345678]}`)
+	}))
+	t.Cleanup(crm.Close)
+	g := StartGateway(t, `
+http: { allow_private: true }
+fields: [order_id]
+automations:
+  - id: order
+    keywords: [ORDER]
+    steps:
+      - { type: http, url: "`+crm.URL+`/orders/last" }
+      - { type: set_field, fields: { order_id: "{{ http.json.order.id }}" } }
+      - { type: reply, text: "Order {{ contact.fields.order_id }}: {{ http.json.order.total }} USD, item {{ http.json.items[0] }}" }
+  - id: promo
+    steps:
+      - { type: reply, text: "Code {{ vars.code }}" }
+`)
+	const from, other = "+15554440061", "+15554440062"
+	g.Text(Inbound{From: from, Body: "ORDER"})
+	if got := repliesTo(t, g, from, 1); got[0] != "Order 1000000: 12.5 USD, item 12345678" {
+		t.Errorf("reply %q", got[0])
+	}
+	body := map[string]any{"contacts": []string{other}, "vars": map[string]any{"code": 2500000}}
+	if code := g.Admin(http.MethodPost, "/api/v1/automations/promo/enrollments", body, nil); code != http.StatusAccepted {
+		t.Fatalf("manual start answered %d", code)
+	}
+	if got := repliesTo(t, g, other, 1); got[0] != "Code 2500000" {
+		t.Errorf("manual start reply %q", got[0])
+	}
+}

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/osteele/liquid"
@@ -109,7 +112,8 @@ func RegisterFilter(name string, fn any) {
 var trialBindings = zeroBindings()
 
 // Render renders the template with the bindings b; an undefined variable
-// renders empty.
+// renders empty. A whole number read from JSON (an http response, a manual
+// start's vars) renders as written, 1000000, not as Go's 1e+06.
 func (t *Template) Render(b map[string]any) (string, error) {
 	if t == nil {
 		return "", nil
@@ -117,10 +121,54 @@ func (t *Template) Render(b map[string]any) (string, error) {
 	if t.tpl == nil {
 		return t.src, nil
 	}
+	if w, changed := wholeNumbers(b); changed {
+		b = w.(map[string]any)
+	}
 	var out string
 	err := unpanic(func() (err error) { out, err = t.tpl.RenderString(b); return err })
 	if err != nil {
 		return "", fmt.Errorf("template: %w", err)
 	}
 	return out, nil
+}
+
+// wholeNumbers returns v with every float64 that holds a whole number in
+// int64's range turned into an int64, copying only the maps and slices that
+// hold one, and whether it changed anything. JSON decodes every number as a
+// float64, which Liquid prints with fmt: an order id 1000000 would reach
+// the customer as 1e+06.
+func wholeNumbers(v any) (any, bool) {
+	switch v := v.(type) {
+	case float64:
+		if v == math.Trunc(v) && v >= math.MinInt64 && v < math.MaxInt64 {
+			return int64(v), true
+		}
+	case map[string]any:
+		var out map[string]any
+		for k, x := range v {
+			if y, changed := wholeNumbers(x); changed {
+				if out == nil {
+					out = maps.Clone(v)
+				}
+				out[k] = y
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	case []any:
+		var out []any
+		for i, x := range v {
+			if y, changed := wholeNumbers(x); changed {
+				if out == nil {
+					out = slices.Clone(v)
+				}
+				out[i] = y
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	}
+	return v, false
 }
