@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// TestStoragePostgres checks storage.postgres: it replaces the default
-// bbolt path, and naming both is refused where postgres is written.
+// TestStoragePostgres checks storage.postgres: it replaces the bbolt
+// path, default or not, and a path beside it only draws a warning.
 func TestStoragePostgres(t *testing.T) {
 	c, ps := mustParse(t, "storage:\n  postgres: \"postgres://k@db/keyway\"\n", nil)
 	checkProblems(t, withoutHelpWarning(ps), nil)
@@ -14,10 +14,14 @@ func TestStoragePostgres(t *testing.T) {
 		t.Errorf("storage = %+v, want postgres set and no default path", c.Storage)
 	}
 
-	_, ps = mustParse(t, "storage:\n  path: ./k.db\n  postgres: \"postgres://k@db/keyway\"\n", nil)
+	// Any path beside postgres: a warning, and PostgreSQL is used.
+	c, ps = mustParse(t, "storage:\n  path: ./k.db\n  postgres: \"postgres://k@db/keyway\"\n", nil)
 	checkProblems(t, withoutHelpWarning(ps), []string{
-		`k.yaml:3:13: storage: path and postgres are both set; keep one: the bbolt file at path, or the PostgreSQL database postgres names`,
+		`k.yaml:2:9: warning: storage.path is not used while storage.postgres is set: PostgreSQL is used instead of the bbolt file`,
 	})
+	if c.Storage.Postgres == "" {
+		t.Errorf("storage = %+v, want postgres used", c.Storage)
+	}
 
 	// The default path beside postgres, as a config copied from the starter
 	// pack and given a DSN writes it: a

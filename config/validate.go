@@ -138,15 +138,11 @@ func checkListen(addr string) error {
 func (k *checker) storage() {
 	p := k.c.Storage.Path
 	if k.c.Storage.Postgres != "" {
-		switch p {
-		case "":
-		case defaultStoragePath:
-			// A config copied from the starter pack keeps the default path
-			// beside postgres:
-			// PostgreSQL is used, and the path only draws a warning.
+		// A path beside postgres (the starter pack's default, or a file
+		// kept from before the move) is not used: PostgreSQL is, and the
+		// path only draws a warning.
+		if p != "" {
 			k.warnf("storage.path", "storage.path is not used while storage.postgres is set: PostgreSQL is used instead of the bbolt file")
-		default:
-			k.errorf("storage.postgres", "storage: path and postgres are both set; keep one: the bbolt file at path, or the PostgreSQL database postgres names")
 		}
 		return
 	}
