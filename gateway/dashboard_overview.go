@@ -52,6 +52,9 @@ type overview struct {
 	OptOuts     chart
 	Failed      chart
 	Enrolled    chart
+	// EventsFailed counts the events to other systems (`events:`) given
+	// up and marked failed in the days shown.
+	EventsFailed int
 	// Broadcasts are the broadcasts in progress (dashboard_overview_broadcasts.go),
 	// MoreBroadcasts set when there are more than shown.
 	Broadcasts     []overviewBroadcast
@@ -98,6 +101,8 @@ func readOverview(tx overviewTx, now time.Time, loc *time.Location, ids []string
 			d.Fail += a.N
 		case engine.ActivityEnrolled:
 			started[a.Automation] += a.N
+		case engine.ActivityEventsFailed:
+			o.EventsFailed += a.N
 		}
 	}
 	o.Newest = slices.Clone(o.Days)

@@ -176,3 +176,35 @@ func TestEventRetriedWithTheSameWebhookID(t *testing.T) {
 		}
 	}
 }
+
+// An event given up is marked failed, and both /metrics and the
+// dashboard's overview show it: here the CRM answers 500 until its
+// endpoint is taken out of the config, which fails its pending event at
+// once (the retry period's end is the same path, a day later).
+func TestFailedEventShownOnTheDashboardAndMetrics(t *testing.T) {
+	t.Parallel()
+	crm := newEventReceiver(t, slices.Repeat([]int{500}, 1000)...)
+	g := StartGateway(t, eventsConfig(crm.URL, "[message.received]"))
+	g.Text(Inbound{From: "+15553340005", Body: "hello"})
+	Eventually(t, patience, "a first attempt refused", func() bool { return len(crm.received()) >= 1 })
+	c, _ := dashLogin(t, g)
+	if _, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/overview", nil); !strings.Contains(page, "marked failed): 0 in 30 days") {
+		t.Fatalf("the overview before any event failed:\n%s", page)
+	}
+	g.WriteConfig(`
+automations:
+  - id: join
+    keywords: [JOIN]
+    steps:
+      - { type: reply, text: "Welcome" }
+`)
+	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusOK {
+		t.Fatalf("reload without the endpoint: %d", code)
+	}
+	Eventually(t, patience, "the failure counted on /metrics", func() bool {
+		return strings.Contains(scrape(t, g), fmt.Sprintf(`keyway_event_deliveries_total{endpoint="%s",result="failed"} 1`, crm.URL))
+	})
+	if _, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/overview", nil); !strings.Contains(page, "marked failed): 1 in 30 days") {
+		t.Fatalf("the overview does not show the failed event:\n%s", page)
+	}
+}

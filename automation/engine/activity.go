@@ -26,6 +26,9 @@ const (
 	// ActivityEnrolled counts enrollments started, by automation and the
 	// hour they started.
 	ActivityEnrolled ActivityKind = "enrolled"
+	// ActivityEventsFailed counts events to other systems (`events:`) that
+	// were given up and marked failed, by the hour they were.
+	ActivityEventsFailed ActivityKind = "events_failed"
 )
 
 // Activity is a count of one kind of thing that happened in one hour.
@@ -109,6 +112,15 @@ func EnrollmentActivity(isNew bool, e *Enrollment) []Activity {
 		return nil
 	}
 	return []Activity{{Hour: ActivityHour(e.StartedAt), Kind: ActivityEnrolled, Automation: e.Automation, N: 1}}
+}
+
+// EventActivity is what settling d counts: an event marked failed counts
+// events_failed at the hour it was settled (SettledAt).
+func EventActivity(d *EventDelivery) []Activity {
+	if d.Status != EventFailed {
+		return nil
+	}
+	return []Activity{{Hour: ActivityHour(d.SettledAt), Kind: ActivityEventsFailed, N: 1}}
 }
 
 // SortActivity puts counts in the order ActivityStore.Activity returns

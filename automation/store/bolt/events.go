@@ -299,6 +299,9 @@ func (t *boltTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	if c.Status == engine.EventPending {
 		return nil
 	}
+	if err := t.countActivity(engine.EventActivity(&c)); err != nil {
+		return fmt.Errorf("bolt: settle event %q: %w", d.ID, err)
+	}
 	// The next of the queue becomes its head.
 	next := t.eventQueueHead(c.QueueKey())
 	if next == "" {

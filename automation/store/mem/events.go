@@ -148,6 +148,7 @@ func (tx *memTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	if c.Status == engine.EventPending {
 		return nil
 	}
+	tx.count(engine.EventActivity(&c))
 	// The next of the queue becomes its head.
 	next := tx.queueHead(c.QueueKey())
 	if next == "" {

@@ -138,6 +138,11 @@ func (t *pgTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	if c.Status == engine.EventPending {
 		return nil
 	}
+	for _, a := range engine.EventActivity(&c) {
+		if err := t.exec(`SELECT keyway_count($1::timestamptz, $2::text, '')`, a.Hour, string(a.Kind)); err != nil {
+			return fmt.Errorf("postgres: settle event %q: count: %w", d.ID, err)
+		}
+	}
 	// The next of the queue becomes its head.
 	if err := t.exec(`UPDATE events SET head = true WHERE id =
 		(SELECT id FROM events WHERE queue = $1 AND pending ORDER BY id LIMIT 1)`, c.QueueKey()); err != nil {

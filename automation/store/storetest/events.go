@@ -20,6 +20,7 @@ var eventCases = []testCase{
 	{"events/prune-settled", testEventPruneSettled},
 	{"events/rollback", testEventRollback},
 	{"events/add-twice", testEventAddTwice},
+	{"events/failed-counted", testEventFailedCounted},
 }
 
 const (
@@ -288,5 +289,32 @@ func testEventRecoverOwnLeases(t *testing.T, s engine.Store) {
 	}
 	if n := recoverEvents(t, s, "p2"); n != 1 {
 		t.Fatalf("RecoverEvents(p2) = %d, want 1", n)
+	}
+}
+
+// An event marked failed counts events_failed once, at the hour it was
+// settled; a retry and a delivery count nothing.
+func testEventFailedCounted(t *testing.T, s engine.Store) {
+	addEvents(t, s, delivery("evt_01", hookX, phoneA), delivery("evt_02", hookX, phoneA), delivery("evt_03", hookY, phoneA))
+	settle := func(now time.Time, status engine.EventStatus) {
+		t.Helper()
+		for _, d := range claimEvents(t, s, now, "p1") {
+			d.Attempts++
+			if d.ID == "evt_01" && d.Attempts == 1 {
+				d.Due, d.LastError = now.Add(time.Hour), "status 500" // a retry
+			} else {
+				d.Status, d.SettledAt = status, now
+			}
+			if err := settleEvent(t, s, d, "p1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	settle(t0, engine.EventDelivered)                           // evt_01 retried, evt_03 delivered
+	settle(t0.Add(2*time.Hour), engine.EventFailed)             // evt_01 failed
+	settle(t0.Add(2*time.Hour+time.Minute), engine.EventFailed) // evt_02 failed
+	got := activity(t, s, t0.Add(-time.Hour), t0.Add(4*time.Hour))
+	if want := "+2h events_failed =2\n"; got != want {
+		t.Fatalf("activity:\n%swant:\n%s", got, want)
 	}
 }
