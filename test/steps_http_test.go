@@ -476,3 +476,34 @@ automations:
 		t.Errorf("manual start reply %q", got[0])
 	}
 }
+
+// A JSON answer that does not say so (no Content-Type, which Go's server
+// sniffs as text/plain) still fills http.json; a plain text answer does not.
+func TestHTTPStepJSONWithoutContentType(t *testing.T) {
+	t.Parallel()
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/text" {
+			_, _ = io.WriteString(w, "7")
+			return
+		}
+		_, _ = io.WriteString(w, ` {"name":"Ann","orders":[{"id":42}]}`)
+	}))
+	t.Cleanup(crm.Close)
+	g := StartGateway(t, `
+http: { allow_private: true }
+automations:
+  - id: who
+    keywords: [WHO]
+    steps:
+      - { type: http, url: "`+crm.URL+`/who" }
+      - { type: reply, text: "Hi {{ http.json.name }}, order {{ http.json.orders[0].id }}" }
+      - { type: http, url: "`+crm.URL+`/text" }
+      - { type: reply, text: "text [{{ http.json }}] {{ http.body }}" }
+`)
+	const from = "+15554440071"
+	g.Text(Inbound{From: from, Body: "WHO"})
+	got := repliesTo(t, g, from, 2)
+	if got[0] != "Hi Ann, order 42" || got[1] != "text [] 7" {
+		t.Errorf("replies %q", got)
+	}
+}

@@ -290,7 +290,7 @@ func (st *HTTPStep) attempt(ctx context.Context, req *httpRequest) (map[string]a
 		raw = raw[:HTTPMaxResponseBody]
 	}
 	res["body"] = string(raw)
-	if !truncated && isJSON(resp.Header.Get("Content-Type")) {
+	if !truncated && isJSON(resp.Header.Get("Content-Type"), raw) {
 		var v any
 		if json.Unmarshal(raw, &v) == nil {
 			res["json"] = v
@@ -310,9 +310,21 @@ func firstValues(h http.Header) map[string]any {
 	return out
 }
 
-func isJSON(contentType string) bool {
+// isJSON reports whether a response with contentType and body is to be
+// read as JSON (the caller still checks that it parses).
+func isJSON(contentType string, body []byte) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return true
+	}
+	// Many systems answer JSON without saying so: with no Content-Type, or
+	// with text/plain (what Go's and others' servers sniff for it). An
+	// object or array there is JSON too.
+	if contentType != "" && (err != nil || mt != "text/plain") {
+		return false
+	}
+	b := bytes.TrimSpace(body)
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
 }
 
 // Resume keeps the response in http (or vars.<save_as>) and goes on after
