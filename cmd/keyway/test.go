@@ -147,10 +147,23 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 			return append(diffs, fmt.Sprintf("%s: %v", where, err))
 		}
 		if ds := tn.Expect.check(got); len(ds) > 0 {
-			diffs = append(diffs, where+":\n"+indent(strings.Join(ds, "\n"), "  "))
+			diffs = append(diffs, where+":\n"+indent(strings.Join(append(ds, waitsAndEnds(res)...), "\n"), "  "))
 		}
 	}
 	return diffs
+}
+
+// waitsAndEnds are the lines of a failing turn that say why it did what
+// it did: each wait's resolved time (an `at` read from the contact's data
+// or vars) and each enrollment's end with its reason.
+func waitsAndEnds(res sim.SimResult) []string {
+	var out []string
+	for _, ev := range res.Events {
+		if strings.HasPrefix(ev.What, "wait at ") || strings.HasPrefix(ev.What, "ended: ") {
+			out = append(out, fmt.Sprintf("[%s] %s", ev.Automation, ev.What))
+		}
+	}
+	return out
 }
 
 // checkFrom reports the tests whose from is not a phone number in the

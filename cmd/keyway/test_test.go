@@ -43,6 +43,10 @@ automations:
       - { type: set_field, fields: { lead: "{{ http.json.id }}" } }
       - { type: reply, text: "Lead {{ http.json.id }}", next: end }
       - { id: oops, type: reply, text: "CRM said {{ http.status }}" }
+  - id: visit
+    steps:
+      - { type: wait, at: "{{ vars.visit_at }}", offset: -24h }
+      - { type: reply, text: "See you tomorrow" }
   - id: drip
     steps:
       - { type: reply, text: "Drip 1" }
@@ -222,6 +226,35 @@ tests:
 	}
 	if !strings.Contains(out, "keyway_test.yaml:") {
 		t.Errorf("a difference does not say where in the test file:\n%s", out)
+	}
+}
+
+// A failing turn shows each wait's resolved time and each enrollment's end
+// with its reason, so that an admin sees what an `at` read from the data.
+func TestKeywayTestShowsWaitsOfAFailingTurn(t *testing.T) {
+	code, out := runTestCmd(t, `
+tests:
+  - name: a date
+    turns:
+      - start: visit
+        vars: { visit_at: "2026-01-08 10:00" }
+        expect: { replies: ["See you tomorrow"] }
+  - name: not a date
+    turns:
+      - start: visit
+        vars: { visit_at: "next tuesday" }
+        expect: { enrolled: [visit] }
+`)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"[visit] wait at Wed 2026-01-07 10:00 EST (America/New_York)",
+		`[visit] ended: wait at: "next tuesday" is not a date`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
 
