@@ -159,7 +159,7 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 func waitsAndEnds(res sim.SimResult) []string {
 	var out []string
 	for _, ev := range res.Events {
-		if strings.HasPrefix(ev.What, "wait at ") || strings.HasPrefix(ev.What, "ended: ") {
+		if strings.HasPrefix(ev.What, "wait at") || strings.HasPrefix(ev.What, "ended: ") {
 			out = append(out, fmt.Sprintf("[%s] %s", ev.Automation, ev.What))
 		}
 	}

@@ -47,6 +47,11 @@ automations:
     steps:
       - { type: wait, at: "{{ vars.visit_at }}", offset: -24h }
       - { type: reply, text: "See you tomorrow" }
+  - id: booked
+    steps:
+      - { type: wait, at: "{{ vars.visit_at }}", on_error: nodate }
+      - { type: reply, text: "See you", next: end }
+      - { id: nodate, type: reply, text: "No date" }
   - id: drip
     steps:
       - { type: reply, text: "Drip 1" }
@@ -244,6 +249,11 @@ tests:
       - start: visit
         vars: { visit_at: "next tuesday" }
         expect: { enrolled: [visit] }
+  - name: not a date, on_error
+    turns:
+      - start: booked
+        vars: { visit_at: "soon" }
+        expect: { replies: ["See you"] }
 `)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
@@ -251,6 +261,7 @@ tests:
 	for _, want := range []string{
 		"[visit] wait at Wed 2026-01-07 10:00 EST (America/New_York)",
 		`[visit] ended: wait at: "next tuesday" is not a date`,
+		`[booked] wait at: "soon" is not a date (use RFC 3339, "2026-12-24 10:00" or "2026-12-24"); on_error: nodate`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
