@@ -441,7 +441,8 @@ automations:
 }
 
 // Whole numbers in a JSON response (and in a manual start's vars) reach the
-// customer as written: an order id 1000000 is not "1e+06".
+// customer as written: an order id 1000000 is not "1e+06"; and conditions
+// may take them modulo.
 func TestHTTPStepWholeNumbersRenderAsWritten(t *testing.T) {
 	t.Parallel()
 	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -459,14 +460,17 @@ automations:
       - { type: http, url: "`+crm.URL+`/orders/last" }
       - { type: set_field, fields: { order_id: "{{ http.json.order.id }}" } }
       - { type: reply, text: "Order {{ contact.fields.order_id }}: {{ http.json.order.total }} USD, item {{ http.json.items[0] }}" }
+      - { type: condition, if: 'http.json.order.id % 2 == 0 && http.json.order.total > 12', else: odd }
+      - { type: reply, text: "even", next: end }
+      - { id: odd, type: reply, text: "odd" }
   - id: promo
     steps:
       - { type: reply, text: "Code {{ vars.code }}" }
 `)
 	const from, other = "+15554440061", "+15554440062"
 	g.Text(Inbound{From: from, Body: "ORDER"})
-	if got := repliesTo(t, g, from, 1); got[0] != "Order 1000000: 12.5 USD, item 12345678" {
-		t.Errorf("reply %q", got[0])
+	if got := repliesTo(t, g, from, 2); got[0] != "Order 1000000: 12.5 USD, item 12345678" || got[1] != "even" {
+		t.Errorf("replies %q", got)
 	}
 	body := map[string]any{"contacts": []string{other}, "vars": map[string]any{"code": 2500000}}
 	if code := g.Admin(http.MethodPost, "/api/v1/automations/promo/enrollments", body, nil); code != http.StatusAccepted {
