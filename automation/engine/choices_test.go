@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -210,4 +211,42 @@ automations:
 	if res.Via != engine.ViaStaff || len(res.Sent) != 1 || res.Sent[0].Body != "Call you later" || res.Sent[0].To[0] != contact {
 		t.Fatalf("staff answer: route %s, sent %+v", res.Via, res.Sent)
 	}
+}
+
+// A field that was never set compares as "" in a condition, as a template
+// renders it, whichever side the string is on; a set one as its value.
+func TestConditionReadsAMissingFieldAsEmpty(t *testing.T) {
+	set := compileSet(t, `
+fields: [first_name]
+automations:
+  - id: hi
+    keywords: [HI]
+    steps:
+      - { type: condition, if: 'contact.fields.first_name != ""', then: named }
+      - { type: condition, if: '"" == contact.fields.first_name && vars.nothing == ""', then: anon }
+      - { type: reply, text: "neither", next: end }
+      - { id: anon, type: reply, text: "Hi there", next: end }
+      - { id: named, type: reply, text: "Hi {{ contact.fields.first_name }}" }
+  - id: name
+    keywords: [NAME]
+    steps: [ { type: set_field, fields: { first_name: "Ann" } } ]
+`)
+	s := sim.NewSimulator(set, nil)
+	say := func(text, want string) {
+		t.Helper()
+		res, err := s.Say(context.Background(), text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range res.Sent {
+			got = append(got, m.Body)
+		}
+		if want != "" && !slices.Equal(got, []string{want}) {
+			t.Fatalf("%s: sent %q, want %q", text, got, want)
+		}
+	}
+	say("HI", "Hi there")
+	say("NAME", "")
+	say("HI", "Hi Ann")
 }

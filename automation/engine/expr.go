@@ -34,7 +34,7 @@ var exprEnv = zeroBindings()
 // Expr compiles the boolean expression src found in field of s; an error is
 // a problem placed there, with expr's message, and nil is returned.
 func (c *Compiler) Expr(s *config.Step, field, src string) *Expr {
-	prog, err := expr.Compile(src, expr.Env(exprEnv), expr.AsBool(), expr.Patch(nilSafeMembers{}))
+	prog, err := expr.Compile(src, expr.Env(exprEnv), expr.AsBool(), expr.Patch(nilSafeMembers{}), expr.Patch(missingIsEmpty{}))
 	if err != nil {
 		c.Problemf(s, field, "%s%s", exprMessage(err), unknownNameHint(err))
 		return nil
@@ -96,6 +96,35 @@ func exprMessage(err error) string {
 		return fe.Message
 	}
 	return err.Error()
+}
+
+// missingIsEmpty has a field compared with a string read as "" when it
+// is not there, as templates render it: contact.fields.name != "" is
+// false for a contact whose name was never set (nil != "" would be true).
+// It rewrites such an operand x as (x ?? "").
+type missingIsEmpty struct{}
+
+// Visit implements ast.Visitor.
+func (missingIsEmpty) Visit(n *ast.Node) {
+	b, ok := (*n).(*ast.BinaryNode)
+	if !ok || (b.Operator != "==" && b.Operator != "!=") {
+		return
+	}
+	_, leftString := b.Left.(*ast.StringNode)
+	_, rightString := b.Right.(*ast.StringNode)
+	orEmpty := func(x ast.Node) ast.Node {
+		switch x.(type) {
+		case *ast.MemberNode, *ast.ChainNode:
+			return &ast.BinaryNode{Operator: "??", Left: x, Right: &ast.StringNode{Value: ""}}
+		}
+		return x
+	}
+	switch {
+	case rightString && !leftString:
+		b.Left = orEmpty(b.Left)
+	case leftString && !rightString:
+		b.Right = orEmpty(b.Right)
+	}
 }
 
 // nilSafeMembers makes every member access below another one optional, as
