@@ -102,7 +102,7 @@ func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
 			return fiber.NewError(fiber.StatusBadRequest, err.Error())
 		}
 	}
-	limit, err := limitUpTo(c, 100, 1000)
+	limit, err := limitUpTo(c, 100, 0)
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (g *Gateway) contactMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	}
-	limit, err := limitUpTo(c, 100, 1000)
+	limit, err := limitUpTo(c, 100, 0)
 	if err != nil {
 		return err
 	}

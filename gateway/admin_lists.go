@@ -94,15 +94,19 @@ func decodeCursor(cursor string) (string, error) {
 // pageLimit reads the limit query parameter: 1 to 500, def when absent.
 func pageLimit(c *fiber.Ctx, def int) (int, error) { return limitUpTo(c, def, 500) }
 
-// limitUpTo reads the limit query parameter: 1 to most, def when absent.
+// limitUpTo reads the limit query parameter: 1 to most (no bound when
+// most is 0), def when absent.
 func limitUpTo(c *fiber.Ctx, def, most int) (int, error) {
 	raw := c.Query("limit")
 	if raw == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > most {
+	switch {
+	case most > 0 && (err != nil || n < 1 || n > most):
 		return 0, badRequest("limit", "must be a whole number from 1 to %d, not %q", most, raw)
+	case err != nil || n < 1:
+		return 0, badRequest("limit", "must be a whole number from 1, not %q", raw)
 	}
 	return n, nil
 }

@@ -483,20 +483,20 @@ func TestDashboardAndAPIOffWithoutToken(t *testing.T) {
 	}
 }
 
-// The enrollments list and a contact's messages take a limit from 1 to
-// 1,000; zero, a negative number or a word is a 400 naming the limit,
-// not the whole list.
+// The enrollments list and a contact's messages take a limit from 1;
+// zero, a negative number or a word is a 400 naming the limit, not the
+// whole list.
 func TestAdminLimitsAreChecked(t *testing.T) {
 	t.Parallel()
 	g := StartGateway(t, adminConfig)
 	g.Text(Inbound{From: "+15552220099", Body: "hello"})
 	for _, path := range []string{"/api/v1/enrollments", "/api/v1/contacts/%2B15552220099/messages"} {
-		for _, bad := range []string{"0", "-1", "many", "1001"} {
+		for _, bad := range []string{"0", "-1", "many"} {
 			code, body := adminRaw(t, g.URL, http.MethodGet, path+"?limit="+bad, "", bearer)
 			wantError(t, path+" limit="+bad, code, body, http.StatusBadRequest, "limit")
 		}
-		if code, body := adminRaw(t, g.URL, http.MethodGet, path+"?limit=1000", "", bearer); code != http.StatusOK {
-			t.Errorf("%s limit=1000: %d %s", path, code, body)
+		if code, body := adminRaw(t, g.URL, http.MethodGet, path+"?limit=100000", "", bearer); code != http.StatusOK {
+			t.Errorf("%s limit=100000: %d %s", path, code, body)
 		}
 	}
 }
