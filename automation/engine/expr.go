@@ -52,13 +52,7 @@ func (c *Compiler) Expr(s *config.Step, field, src string) *Expr {
 // type mismatch, an index out of range) is the caller's to turn into an
 // outcome.
 func (x *Expr) Eval(r *Run) (bool, error) {
-	// Whole numbers read from JSON are ints here as in templates, so that
-	// `http.json.n % 2 == 0` works (expr's % takes integers only).
-	env := r.Bindings()
-	if w, changed := wholeNumbers(env); changed {
-		env = w.(map[string]any)
-	}
-	out, err := expr.Run(x.prog, env)
+	out, err := expr.Run(x.prog, r.Bindings())
 	if err != nil {
 		return false, fmt.Errorf("expression %q: %s", x.src, exprMessage(err))
 	}

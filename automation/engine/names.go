@@ -39,12 +39,12 @@ var Names = []Name{
 	{
 		Key: "vars", Doc: "saved replies (wait_for_reply save_as), http responses saved with save_as, and values a manual start gave",
 		Fields: []string{"X"}, Free: true,
-		zero: map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.Vars) },
+		zero: map[string]any{}, value: func(r *RunView) any { return jsonValue(orEmpty(r.Enrollment.Vars)) },
 	},
 	{
 		Key: "http", Doc: "the last http step's response",
 		Fields: []string{"status", "headers", "body", "json.X"}, Free: true,
-		zero: map[string]any{}, value: func(r *RunView) any { return orEmpty(r.Enrollment.HTTP) },
+		zero: map[string]any{}, value: func(r *RunView) any { return jsonValue(orEmpty(r.Enrollment.HTTP)) },
 	},
 	{
 		Key: "automation", Doc: "the automation the run is in",

@@ -112,8 +112,7 @@ func RegisterFilter(name string, fn any) {
 var trialBindings = zeroBindings()
 
 // Render renders the template with the bindings b; an undefined variable
-// renders empty. A whole number read from JSON (an http response, a manual
-// start's vars) renders as written, 1000000, not as Go's 1e+06.
+// renders empty.
 func (t *Template) Render(b map[string]any) (string, error) {
 	if t == nil {
 		return "", nil
@@ -121,15 +120,22 @@ func (t *Template) Render(b map[string]any) (string, error) {
 	if t.tpl == nil {
 		return t.src, nil
 	}
-	if w, changed := wholeNumbers(b); changed {
-		b = w.(map[string]any)
-	}
 	var out string
 	err := unpanic(func() (err error) { out, err = t.tpl.RenderString(b); return err })
 	if err != nil {
 		return "", fmt.Errorf("template: %w", err)
 	}
 	return out, nil
+}
+
+// jsonValue is v, a value read from JSON (vars, an http response), with
+// its whole numbers as integers (wholeNumbers): templates render 1000000 as
+// written, not as Go's 1e+06, and conditions' % takes them.
+func jsonValue(v map[string]any) map[string]any {
+	if w, changed := wholeNumbers(v); changed {
+		return w.(map[string]any)
+	}
+	return v
 }
 
 // wholeNumbers returns v with every float64 that holds a whole number in
