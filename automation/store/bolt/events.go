@@ -128,10 +128,7 @@ func (t *boltTx) AddEvent(d *engine.EventDelivery) error {
 	if d == nil || d.ID == "" || d.Status != engine.EventPending {
 		return errors.New("bolt: add event: no id, or not pending")
 	}
-	if t.tx.Bucket(bEvents).Get([]byte(d.ID)) != nil {
-		return nil // in its queue already; one in the inbox is told apart when admitted
-	}
-	c := *d
+	c := *d // one added again (a retried transaction's) is left out when admitted
 	t.newEvents = append(t.newEvents, &c)
 	return nil
 }
