@@ -1,17 +1,19 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 )
 
 // activityShards spreads each hour's counter of a kind over several rows,
-// picked by the connection's backend: the counter row of an hour is locked
-// from the write that counts until the commit, so one row would make the
-// transactions of every process that store a message wait for each other.
-// Reading sums the shards: at most activityShards rows an hour and kind.
+// picked by the connection's backend. Schema version 4 counted into them
+// directly; since version 9 the triggers append to activity_log instead
+// and foldActivity moves the counts here, into shard 0 (see activityLog).
 const activityShards = 16
 
 // activitySchema is schema version 4: the activity table and the triggers
@@ -80,11 +82,81 @@ CREATE TRIGGER enrollments_counted AFTER INSERT ON enrollments
 	FOR EACH ROW EXECUTE FUNCTION keyway_count_enrollment();
 `, activityShards)
 
-// Activity implements engine.ActivityStore: the shards of each hour's
-// counters summed, over the primary key's range of hours.
+// activityLog is schema version 9. Counting into a row of activity locked
+// that row from the write that counted to the commit, through the commit's
+// flush of the WAL; with every webhook's messages counted into the same
+// hour, transactions that shared a shard queued behind each other (the
+// most common wait of a webhook's transaction under load, three processes
+// or one). The triggers now append a row to activity_log, which no other
+// transaction ever waits for, and foldActivity sums the log into activity
+// every few seconds. Reading adds the rows not yet folded.
+const activityLog = `
+CREATE TABLE activity_log (
+	hour       bigint NOT NULL,
+	kind       text COLLATE "C" NOT NULL,
+	automation text COLLATE "C" NOT NULL,
+	n          bigint NOT NULL
+);
+CREATE OR REPLACE FUNCTION keyway_count(at timestamptz, what text, auto text) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO activity_log (hour, kind, automation, n)
+	VALUES (floor(extract(epoch FROM at) / 3600)::bigint, what, auto, 1)
+$$;
+`
+
+// activityFoldEvery is how often a process folds activity_log into
+// activity.
+const activityFoldEvery = 5 * time.Second
+
+// activityFoldLock is the key of the transaction advisory lock a fold
+// tries first, so that processes folding at the same moment do not queue
+// on each other's rows: one folds, the others leave it to the next tick.
+const activityFoldLock = 0x6b65797761790002 // "keyway" 2
+
+// foldLoop folds activity_log into activity until the store closes.
+func (s *Store) foldLoop() {
+	tick := time.NewTicker(activityFoldEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = s.foldActivity(ctx) // the log keeps the counts; the next tick tries again
+		cancel()
+	}
+}
+
+// foldActivity moves the counts in activity_log into activity, in one
+// transaction: the rows deleted are the rows summed, so a count is never
+// lost nor added twice, whatever another process does at the same time.
+func (s *Store) foldActivity(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(activityFoldLock)).Scan(&mine); err != nil || !mine {
+			return err
+		}
+		_, err := tx.Exec(ctx, `WITH gone AS (DELETE FROM activity_log RETURNING hour, kind, automation, n)
+			INSERT INTO activity (hour, kind, automation, shard, n)
+			SELECT hour, kind, automation, 0, sum(n) FROM gone GROUP BY hour, kind, automation
+			ON CONFLICT (hour, kind, automation, shard) DO UPDATE SET n = activity.n + EXCLUDED.n`)
+		if err != nil {
+			return fmt.Errorf("postgres: fold the activity counts: %w", err)
+		}
+		return nil
+	})
+}
+
+// Activity implements engine.ActivityStore: each hour's counters summed
+// over the shards of activity and the rows of activity_log not yet
+// folded into them, over the range of hours.
 func (t *pgTx) Activity(from, to time.Time) ([]engine.Activity, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT hour, kind, automation, sum(n)::bigint FROM activity
-		WHERE hour >= $1 AND hour < $2 GROUP BY hour, kind, automation HAVING sum(n) <> 0
+	rows, err := t.tx.Query(t.ctx, `SELECT hour, kind, automation, sum(n)::bigint FROM (
+			SELECT hour, kind, automation, n FROM activity WHERE hour >= $1 AND hour < $2
+			UNION ALL
+			SELECT hour, kind, automation, n FROM activity_log WHERE hour >= $1 AND hour < $2
+		) AS counted GROUP BY hour, kind, automation HAVING sum(n) <> 0
 		ORDER BY hour, kind, automation`, hourOf(from), hourOf(to))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: activity: %w", err)

@@ -30,3 +30,7 @@ func (s *Store) BookSlotsAt(ctx context.Context, number string, mps float64, mes
 
 // DequeueSQL is the statement Dequeue takes a send out with.
 const DequeueSQL = dequeueSQL
+
+// FoldActivity folds the activity log into the activity table now, as
+// the background loop does every few seconds.
+func (s *Store) FoldActivity(ctx context.Context) error { return s.foldActivity(ctx) }

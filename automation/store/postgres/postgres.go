@@ -57,8 +57,9 @@ type Store struct {
 	stop  context.CancelFunc
 	done  chan struct{}
 
-	// notifying holds a wake to send; notifier sends them, one NOTIFY for
-	// all the commits made while the last was under way.
+	// notifying holds a wake to send; notifyLoop sends them, one NOTIFY
+	// for all the commits made while the last was under way. notifier
+	// waits for it and for foldLoop.
 	notifying chan struct{}
 	notifier  sync.WaitGroup
 	quit      chan struct{}
@@ -90,6 +91,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s := &Store{pool: pool, notifying: make(chan struct{}, 1), quit: make(chan struct{})}
 	s.notifier.Go(s.notifyLoop)
+	s.notifier.Go(s.foldLoop)
 	return s, nil
 }
 
