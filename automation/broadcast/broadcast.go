@@ -149,6 +149,9 @@ type Tx interface {
 	ClaimBroadcast(now time.Time, lease time.Duration, owner string, skip func(*Broadcast) (bool, error)) (*Broadcast, error)
 	// CountGroup returns how many contacts are members of group.
 	CountGroup(group string) (int, error)
+	// CountLeftGroup returns how many contacts unsubscribed from group
+	// (engine.ContactStore.ContactsLeftGroup).
+	CountLeftGroup(group string) (int, error)
 	// CountTag returns how many contacts are tagged tag, from the tag
 	// index (engine.ContactStore.ContactsWithTag).
 	CountTag(tag string) (int, error)

@@ -78,6 +78,7 @@ type TurnTx interface {
 	PutContact(c *Contact) error
 	ContactsInGroup(group, after string, limit int) ([]*Contact, error)
 	ContactsWithTag(tag, after string, limit int) ([]*Contact, error)
+	ContactsLeftGroup(group, after string, limit int) ([]*Contact, error)
 	Message(id string) (*Message, error)
 	MessageByProviderID(provider, providerID string) (*Message, error)
 	PutMessage(m *Message) error
@@ -93,7 +94,8 @@ type ContactStore interface {
 	// Contact returns the contact with phone.
 	Contact(phone string) (*Contact, error)
 	// PutContact stores the contact and keeps the group index from its
-	// Groups and the tag index from its Tags, in the same transaction.
+	// Groups, the tag index from its Tags and the index of the groups it
+	// left from its LeftGroups, in the same transaction.
 	PutContact(c *Contact) error
 	// ContactsInGroup returns up to limit members of group whose phone sorts
 	// after the phone given, in phone order, for batched scheduled sends.
@@ -103,6 +105,11 @@ type ContactStore interface {
 	// ContactsPage, so that a cursor from either pages the other), for
 	// broadcasts to a tag.
 	ContactsWithTag(tag, after string, limit int) ([]*Contact, error)
+	// ContactsLeftGroup returns up to limit contacts that unsubscribed
+	// from group (their LeftGroups has it) whose phone sorts after the
+	// phone given, in phone order, so that a broadcast to the group counts
+	// them as it goes through its members.
+	ContactsLeftGroup(group, after string, limit int) ([]*Contact, error)
 	// ContactsPage returns up to limit contacts whose phone sorts after the
 	// phone given (from the first when empty), in phone order, so that a
 	// reader (the admin API's contact list) can page through them all.

@@ -27,6 +27,7 @@ var (
 	bContacts    = []byte("contacts")      // phone → Contact
 	bGroups      = []byte("groups")        // group 0 phone → nil
 	bTags        = []byte("tags")          // tag 0 phone → nil
+	bLeft        = []byte("left_groups")   // group 0 phone → nil, for the groups a contact left
 	bMessages    = []byte("messages")      // id → Message
 	bProviderIDs = []byte("provider_ids")  // provider 0 providerID → message id
 	bContactMsgs = []byte("contact_msgs")  // phone 0 message id → nil
@@ -42,7 +43,7 @@ var (
 	bTimers      = []byte("timers")        // due (8 bytes, big-endian ns) enrollment id → encodeTimer (timers.go)
 	bHeld        = []byte("held_timers")   // automation 0 timer key → Timer
 	bMeta        = []byte("meta")          // key → value
-	allBuckets   = [][]byte{bContacts, bGroups, bTags, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
+	allBuckets   = [][]byte{bContacts, bGroups, bTags, bLeft, bMessages, bProviderIDs, bContactMsgs, bMsgCreated, bOutbox,
 		bSendQueues, bSendDue, bSendLeases, bEnrollments, bActive, bByAuto, bByContact, bTimers, bHeld, bMeta,
 		bCounts, bHandoffs, // counts.go
 		bActivity,                                                  // activity.go
@@ -113,6 +114,7 @@ func Open(path string) (*Bolt, error) {
 		countsCreated := tx.Bucket(bCounts) == nil
 		eventLeasesCreated := tx.Bucket(bEventLeases) == nil
 		tagsCreated := tx.Bucket(bTags) == nil
+		leftCreated := tx.Bucket(bLeft) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -134,6 +136,11 @@ func Open(path string) (*Bolt, error) {
 		}
 		if tagsCreated {
 			if err := indexTags(t); err != nil {
+				return err
+			}
+		}
+		if leftCreated {
+			if err := indexLeftGroups(t); err != nil {
 				return err
 			}
 		}

@@ -160,6 +160,10 @@ func (t *boltTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 // CountGroup implements broadcast.Tx, from the group index's keys alone.
 func (t *boltTx) CountGroup(group string) (int, error) { return t.indexKeys(bGroups, group), nil }
 
+// CountLeftGroup implements broadcast.Tx, from the left-group index's
+// keys alone.
+func (t *boltTx) CountLeftGroup(group string) (int, error) { return t.indexKeys(bLeft, group), nil }
+
 // CountTag implements broadcast.Tx, from the tag index's keys alone.
 func (t *boltTx) CountTag(tag string) (int, error) {
 	return t.indexKeys(bTags, engine.RecordText(tag)), nil

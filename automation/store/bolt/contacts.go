@@ -24,15 +24,15 @@ func (t *boltTx) Contact(phone string) (*engine.Contact, error) {
 	return &c, nil
 }
 
-// contactKeys are what a stored contact has in the indexes: its groups
-// and its tags.
+// contactKeys are what a stored contact has in the indexes: its groups,
+// its tags and the groups it left.
 type contactKeys struct {
-	groups, tags []string
+	groups, tags, left []string
 }
 
-// remember notes the stored groups and tags of the contact with phone
-// (nil: none stored), in a write transaction; the tags as the record reads
-// them back.
+// remember notes the stored groups, tags and left groups of the contact
+// with phone (nil: none stored), in a write transaction; the tags as the
+// record reads them back.
 func (t *boltTx) remember(phone string, c *engine.Contact) {
 	if !t.writable {
 		return
@@ -42,12 +42,13 @@ func (t *boltTx) remember(phone string, c *engine.Contact) {
 	}
 	var k contactKeys
 	if c != nil {
-		k = contactKeys{groups: slices.Clone(c.Groups), tags: slices.Clone(engine.RecordTexts(c.Tags))}
+		k = contactKeys{groups: slices.Clone(c.Groups), tags: slices.Clone(engine.RecordTexts(c.Tags)), left: slices.Clone(c.LeftGroups)}
 	}
 	t.indexed[phone] = k
 }
 
-// PutContact implements engine.Tx; it keeps the group and tag indexes.
+// PutContact implements engine.Tx; it keeps the group, tag and left-group
+// indexes.
 func (t *boltTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
@@ -62,13 +63,16 @@ func (t *boltTx) PutContact(c *engine.Contact) error {
 			return err
 		}
 		if oc != nil {
-			old = contactKeys{groups: oc.Groups, tags: oc.Tags}
+			old = contactKeys{groups: oc.Groups, tags: oc.Tags, left: oc.LeftGroups}
 		}
 	}
 	if err := t.reindex(bGroups, c.Phone, old.groups, c.Groups); err != nil {
 		return err
 	}
 	if err := t.reindex(bTags, c.Phone, old.tags, engine.RecordTexts(c.Tags)); err != nil {
+		return err
+	}
+	if err := t.reindex(bLeft, c.Phone, old.left, c.LeftGroups); err != nil {
 		return err
 	}
 	v := *c
@@ -109,6 +113,11 @@ func (t *boltTx) ContactsWithTag(tag, after string, limit int) ([]*engine.Contac
 	return t.indexPage(bTags, engine.RecordText(tag), after, limit)
 }
 
+// ContactsLeftGroup implements engine.Tx.
+func (t *boltTx) ContactsLeftGroup(group, after string, limit int) ([]*engine.Contact, error) {
+	return t.indexPage(bLeft, group, after, limit)
+}
+
 // indexPage returns up to limit contacts under name in the index bucket
 // (name 0 phone → nil) whose phone sorts after the phone given.
 func (t *boltTx) indexPage(bucket []byte, name, after string, limit int) ([]*engine.Contact, error) {
@@ -142,17 +151,29 @@ func (t *boltTx) indexKeys(bucket []byte, name string) int {
 }
 
 // indexTags fills the tag index of a data file written by a keyway from
-// before it: once, when the tags bucket is created. It reads every
-// contact, collects the keys, then writes them.
+// before it: once, when the tags bucket is created.
 func indexTags(t *boltTx) error {
+	return fillIndex(t, bTags, func(c *engine.Contact) []string { return c.Tags })
+}
+
+// indexLeftGroups fills the left-group index of a data file written by a
+// keyway from before it: once, when its bucket is created.
+func indexLeftGroups(t *boltTx) error {
+	return fillIndex(t, bLeft, func(c *engine.Contact) []string { return c.LeftGroups })
+}
+
+// fillIndex fills the index bucket (name 0 phone → nil) with the names
+// of every stored contact: it reads every contact, collects the keys,
+// then writes them.
+func fillIndex(t *boltTx, bucket []byte, names func(c *engine.Contact) []string) error {
 	var keys [][]byte
 	err := t.tx.Bucket(bContacts).ForEach(func(k, v []byte) error {
 		var c engine.Contact
 		if err := decodeValue(v, &c); err != nil {
-			return fmt.Errorf("bolt: index tags: decode contact %q: %w", config.MaskAddress(string(k)), err)
+			return fmt.Errorf("bolt: index %s: decode contact %q: %w", bucket, config.MaskAddress(string(k)), err)
 		}
-		for _, tag := range c.Tags {
-			keys = append(keys, key(tag, string(k)))
+		for _, n := range names(&c) {
+			keys = append(keys, key(n, string(k)))
 		}
 		return nil
 	})
@@ -160,8 +181,8 @@ func indexTags(t *boltTx) error {
 		return err
 	}
 	for _, k := range keys {
-		if err := t.mark(bTags, k); err != nil {
-			return fmt.Errorf("bolt: index tags: %w", err)
+		if err := t.mark(bucket, k); err != nil {
+			return fmt.Errorf("bolt: index %s: %w", bucket, err)
 		}
 	}
 	return nil

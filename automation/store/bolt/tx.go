@@ -15,10 +15,10 @@ import (
 type boltTx struct {
 	tx       *bolt.Tx
 	writable bool
-	// indexed holds, by phone, the groups and tags of each contact this
-	// write transaction has read or stored (none for one found absent), so
-	// that PutContact keeps the group and tag indexes without reading and
-	// decoding the contact a second time in the turn that loaded it.
+	// indexed holds, by phone, the groups, tags and left groups of each
+	// contact this write transaction has read or stored (none for one
+	// found absent), so that PutContact keeps the indexes without reading
+	// and decoding the contact a second time in the turn that loaded it.
 	indexed map[string]contactKeys
 	// newEvents are the event deliveries added, stored at the end of the
 	// transaction (flushEvents).

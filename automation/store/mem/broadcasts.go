@@ -172,6 +172,9 @@ func (tx *memTx) ClaimBroadcast(now time.Time, lease time.Duration, owner string
 // CountGroup implements broadcast.Tx.
 func (tx *memTx) CountGroup(group string) (int, error) { return tx.indexKeys(&tx.st.groups, group) }
 
+// CountLeftGroup implements broadcast.Tx.
+func (tx *memTx) CountLeftGroup(group string) (int, error) { return tx.indexKeys(&tx.st.left, group) }
+
 // CountTag implements broadcast.Tx.
 func (tx *memTx) CountTag(tag string) (int, error) {
 	return tx.indexKeys(&tx.st.tags, engine.RecordText(tag))

@@ -22,8 +22,9 @@ func (tx *memTx) Contact(phone string) (*engine.Contact, error) {
 }
 
 // PutContact implements Tx; it keeps the group index in step with
-// c.Groups and the tag index with c.Tags (as the record reads them back:
-// engine.RecordText), removals included.
+// c.Groups, the tag index with c.Tags (as the record reads them back:
+// engine.RecordText) and the left-group index with c.LeftGroups, removals
+// included.
 func (tx *memTx) PutContact(c *engine.Contact) error {
 	if err := tx.write(); err != nil {
 		return err
@@ -36,16 +37,17 @@ func (tx *memTx) PutContact(c *engine.Contact) error {
 		return err
 	}
 	var prev *engine.Contact
-	var hadGroups, hadTags []string
+	var hadGroups, hadTags, hadLeft []string
 	if oldRaw, ok := tx.st.contacts.get(c.Phone); ok {
 		old, err := memDecode[engine.Contact](oldRaw, "contact")
 		if err != nil {
 			return err
 		}
-		prev, hadGroups, hadTags = old, old.Groups, old.Tags
+		prev, hadGroups, hadTags, hadLeft = old, old.Groups, old.Tags, old.LeftGroups
 	}
 	tx.reindex(&tx.st.groups, c.Phone, hadGroups, c.Groups)
 	tx.reindex(&tx.st.tags, c.Phone, hadTags, engine.RecordTexts(c.Tags))
+	tx.reindex(&tx.st.left, c.Phone, hadLeft, c.LeftGroups)
 	tx.count(engine.ContactActivity(prev, c))
 	tx.st.contacts.set(tx.owner, c.Phone, raw)
 	return nil
@@ -72,6 +74,11 @@ func (tx *memTx) ContactsInGroup(group, after string, limit int) ([]*engine.Cont
 // ContactsWithTag implements Tx.
 func (tx *memTx) ContactsWithTag(tag, after string, limit int) ([]*engine.Contact, error) {
 	return tx.indexPage(&tx.st.tags, "tag", engine.RecordText(tag), after, limit)
+}
+
+// ContactsLeftGroup implements Tx.
+func (tx *memTx) ContactsLeftGroup(group, after string, limit int) ([]*engine.Contact, error) {
+	return tx.indexPage(&tx.st.left, "left group", group, after, limit)
 }
 
 // indexPage returns up to limit contacts under name in an index (name 0

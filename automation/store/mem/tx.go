@@ -14,6 +14,7 @@ type memState struct {
 	contacts     memTree[[]byte]       // phone → Contact JSON
 	groups       memTree[struct{}]     // group 0 phone
 	tags         memTree[struct{}]     // tag 0 phone
+	left         memTree[struct{}]     // group 0 phone, for the groups a contact left
 	messages     memTree[[]byte]       // id → Message JSON
 	msgCreated   memTree[struct{}]     // memTimerKey(CreatedAt, id)
 	providerIDs  memTree[string]       // provider 0 provider id → message id

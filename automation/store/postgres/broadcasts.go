@@ -169,6 +169,15 @@ func (t *pgTx) CountGroup(group string) (int, error) {
 	return int(n), nil
 }
 
+// CountLeftGroup implements broadcast.Tx.
+func (t *pgTx) CountLeftGroup(group string) (int, error) {
+	var n int64
+	if err := t.tx.QueryRow(t.ctx, `SELECT count(*) FROM contact_left_groups WHERE grp = $1`, group).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count those that left group %q: %w", group, err)
+	}
+	return int(n), nil
+}
+
 // CountTag implements broadcast.Tx.
 func (t *pgTx) CountTag(tag string) (int, error) {
 	var n int64

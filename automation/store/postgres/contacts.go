@@ -50,9 +50,9 @@ func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
 	return &c, nil
 }
 
-// remember notes, in an Update, the groups and tags of the contact with
-// phone as the transaction read them under the contact's lock (nil: no
-// contact), so that PutContact leaves the group and tag indexes alone
+// remember notes, in an Update, the groups, tags and left groups of the
+// contact with phone as the transaction read them under the contact's
+// lock (nil: no contact), so that PutContact leaves the indexes alone
 // when they did not change, as in most turns. Tags are kept as the record
 // reads them back (engine.RecordText), as the tag index has them.
 func (t *pgTx) remember(phone string, c *engine.Contact) {
@@ -60,16 +60,17 @@ func (t *pgTx) remember(phone string, c *engine.Contact) {
 		return
 	}
 	if t.groups == nil {
-		t.groups, t.tags = map[string][]string{}, map[string][]string{}
+		t.groups, t.tags, t.left = map[string][]string{}, map[string][]string{}, map[string][]string{}
 	}
-	var groups, tags []string
+	var groups, tags, left []string
 	if c != nil {
-		groups, tags = slices.Clone(c.Groups), slices.Clone(engine.RecordTexts(c.Tags))
+		groups, tags, left = slices.Clone(c.Groups), slices.Clone(engine.RecordTexts(c.Tags)), slices.Clone(c.LeftGroups)
 	}
-	t.groups[phone], t.tags[phone] = groups, tags
+	t.groups[phone], t.tags[phone], t.left[phone] = groups, tags, left
 }
 
-// PutContact implements engine.Tx; it keeps the group and tag indexes.
+// PutContact implements engine.Tx; it keeps the group, tag and left-group
+// indexes.
 func (t *pgTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
@@ -86,10 +87,11 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 		return fmt.Errorf("postgres: put contact %s: %w", config.MaskAddress(c.Phone), err)
 	}
 	tags := engine.RecordTexts(c.Tags)
-	groupsKnown, tagsKnown := false, false
+	groupsKnown, tagsKnown, leftKnown := false, false, false
 	if known, ok := t.groups[c.Phone]; ok {
 		groupsKnown = slices.Equal(known, c.Groups)
 		tagsKnown = slices.Equal(t.tags[c.Phone], tags)
+		leftKnown = slices.Equal(t.left[c.Phone], c.LeftGroups)
 	}
 	if !groupsKnown {
 		err := t.reindex(c.Phone, c.Groups,
@@ -105,6 +107,14 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 			`INSERT INTO contact_tags (tag, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return fmt.Errorf("postgres: put contact %s: tags: %w", config.MaskAddress(c.Phone), err)
+		}
+	}
+	if !leftKnown {
+		err := t.reindex(c.Phone, c.LeftGroups,
+			`DELETE FROM contact_left_groups WHERE phone = $1 AND NOT (grp = ANY($2))`,
+			`INSERT INTO contact_left_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("postgres: put contact %s: left groups: %w", config.MaskAddress(c.Phone), err)
 		}
 	}
 	t.remember(c.Phone, c)
@@ -139,6 +149,15 @@ func (t *pgTx) ContactsWithTag(tag, after string, limit int) ([]*engine.Contact,
 	}
 	return listJSON[engine.Contact](t, "tagged contacts", `SELECT c.data FROM contact_tags g JOIN contacts c ON c.phone = g.phone
 		WHERE g.tag = $1 AND g.phone > $2 ORDER BY g.phone LIMIT $3`, engine.RecordText(tag), after, int64(limit))
+}
+
+// ContactsLeftGroup implements engine.Tx.
+func (t *pgTx) ContactsLeftGroup(group, after string, limit int) ([]*engine.Contact, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return listJSON[engine.Contact](t, "contacts that left a group", `SELECT c.data FROM contact_left_groups g JOIN contacts c ON c.phone = g.phone
+		WHERE g.grp = $1 AND g.phone > $2 ORDER BY g.phone LIMIT $3`, group, after, int64(limit))
 }
 
 // ContactsPage implements engine.Tx: contacts after the phone given, in

@@ -174,6 +174,19 @@ INSERT INTO contact_tags (tag, phone)
 	// 9: the activity counted into a log that no transaction waits on,
 	// folded into activity in the background (activity.go).
 	activityLog,
+	// 10: the contacts by group they left (contacts.go), so that a
+	// broadcast to a group counts them, filled from the contacts stored
+	// so far.
+	`
+CREATE TABLE contact_left_groups (
+	grp   text COLLATE "C" NOT NULL,
+	phone text COLLATE "C" NOT NULL,
+	PRIMARY KEY (grp, phone)
+);
+INSERT INTO contact_left_groups (grp, phone)
+	SELECT DISTINCT g.grp, c.phone FROM contacts c, jsonb_array_elements_text(c.data->'left_groups') AS g(grp)
+	WHERE jsonb_typeof(c.data->'left_groups') = 'array';
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the

@@ -24,8 +24,8 @@ type pgTx struct {
 	// groups holds, by phone, the groups of each contact this Update read
 	// or stored (contacts.go).
 	groups map[string][]string
-	// tags holds the same of their tags.
-	tags map[string][]string
+	// tags holds the same of their tags, left of the groups they left.
+	tags, left map[string][]string
 	// What the Update read together and keeps (prefetch.go): by contact,
 	// its active enrollments; by message id, messages and queue entries.
 	actives  map[string][]activeRow

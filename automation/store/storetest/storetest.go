@@ -31,7 +31,7 @@ import (
 // subtest calls open once and expects an empty store; open should close
 // it with t.Cleanup, and Close must accept being called twice.
 func Run(t *testing.T, open func(t *testing.T) engine.Store) {
-	groups := [][]testCase{contactCases, tagCases, messageCases, pageCases, pruneCases, outboxCases, sendCases, enrollmentCases, timerCases, metaCases, txCases, healthCases, countCases, textCases, activityCases, eventCases, broadcastCases}
+	groups := [][]testCase{contactCases, tagCases, leftCases, messageCases, pageCases, pruneCases, outboxCases, sendCases, enrollmentCases, timerCases, metaCases, txCases, healthCases, countCases, textCases, activityCases, eventCases, broadcastCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
