@@ -263,31 +263,51 @@ func (g *Gateway) count(ctx context.Context, p *startPlan, f contactFilter) erro
 			}
 			return nil
 		}
-		after := ""
-		for {
-			var batch []*engine.Contact
-			var err error
-			batch, err = f.scan(tx, after)
-			if err != nil {
-				return err
+		err := walkContacts(func(after string) ([]*engine.Contact, error) { return f.scan(tx, after) }, func(c *engine.Contact) {
+			switch {
+			case !f.keeps(c):
+			case c.OptedOut:
+				p.Skipped["opted out"]++
+			case f.Group != "" && slices.Contains(c.LeftGroups, f.Group):
+				p.Skipped["left the group"]++
+			default:
+				p.Reach++
 			}
-			for _, c := range batch {
-				switch {
-				case !f.keeps(c):
-				case c.OptedOut:
-					p.Skipped["opted out"]++
-				case f.Group != "" && slices.Contains(c.LeftGroups, f.Group):
-					p.Skipped["left the group"]++
-				default:
-					p.Reach++
-				}
-			}
-			if len(batch) < pageScan {
-				return nil
-			}
-			after = batch[len(batch)-1].Phone
+		})
+		if err != nil || f.Group == "" {
+			return err
 		}
+		// A broadcast to a group goes through those that unsubscribed from
+		// it too, and counts them as skipped.
+		return walkContacts(func(after string) ([]*engine.Contact, error) { return tx.ContactsLeftGroup(f.Group, after, pageScan) }, func(c *engine.Contact) {
+			switch {
+			case c.InGroup(f.Group): // counted with the members
+			case c.OptedOut:
+				p.Skipped["opted out"]++
+			default:
+				p.Skipped["left the group"]++
+			}
+		})
 	})
+}
+
+// walkContacts calls each with every contact scan returns, a page of up
+// to pageScan at a time, from the first on.
+func walkContacts(scan func(after string) ([]*engine.Contact, error), each func(c *engine.Contact)) error {
+	after := ""
+	for {
+		batch, err := scan(after)
+		if err != nil {
+			return err
+		}
+		for _, c := range batch {
+			each(c)
+		}
+		if len(batch) < pageScan {
+			return nil
+		}
+		after = batch[len(batch)-1].Phone
+	}
 }
 
 // startData is what the start page shows: the form, or the plan to

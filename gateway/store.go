@@ -17,6 +17,7 @@ type adminTx interface {
 	ContactsPage(after string, limit int) ([]*engine.Contact, error)
 	ContactsInGroup(group, after string, limit int) ([]*engine.Contact, error)
 	ContactsWithTag(tag, after string, limit int) ([]*engine.Contact, error)
+	ContactsLeftGroup(group, after string, limit int) ([]*engine.Contact, error)
 
 	Message(id string) (*engine.Message, error)
 	Messages(contact string, limit int) ([]*engine.Message, error)

@@ -206,7 +206,8 @@ func (r *Runner) create(ctx context.Context, spec Spec, leased bool) (*Broadcast
 // countAudience sets the Total of a group or tag broadcast from the
 // store's group or tag index, in the transaction that stores it, so that
 // its answer (and a scheduled one's, until it runs) already says how many
-// contacts it is for. A list's is set by record.
+// contacts it is for: a group's members and those that unsubscribed from
+// it (skipped as SkipLeftGroup). A list's is set by record.
 func countAudience(tx Tx, b *Broadcast) error {
 	var n int
 	var err error
@@ -215,6 +216,11 @@ func countAudience(tx Tx, b *Broadcast) error {
 		if n, err = tx.CountGroup(b.Group); err != nil {
 			return fmt.Errorf("count group %q: %w", b.Group, err)
 		}
+		left, err := tx.CountLeftGroup(b.Group)
+		if err != nil {
+			return fmt.Errorf("count those that left group %q: %w", b.Group, err)
+		}
+		n += left
 	case b.Tag != "":
 		if n, err = tx.CountTag(b.Tag); err != nil {
 			return fmt.Errorf("count tag %q: %w", b.Tag, err)
@@ -559,17 +565,14 @@ func (r *Runner) batch(ctx context.Context, x engine.Enroller, held *Broadcast) 
 // them, and whether they are the last.
 func (r *Runner) page(x engine.Enroller, tx Tx, b *Broadcast) (addrs []string, cursor string, last bool, err error) {
 	switch {
-	case b.Group != "", b.Tag != "":
-		// Both indexes are in phone order, as the whole contact list is: a
+	case b.Group != "":
+		return groupPage(x.Tx(), b)
+	case b.Tag != "":
+		// The tag index is in phone order, as the whole contact list is: a
 		// tag broadcast's cursor from a keyway that paged through every
 		// contact (the last phone of that page, tagged or not) goes on
 		// here with the next tagged phone after it.
-		var cs []*engine.Contact
-		if b.Group != "" {
-			cs, err = x.Tx().ContactsInGroup(b.Group, b.Cursor, Batch)
-		} else {
-			cs, err = x.Tx().ContactsWithTag(b.Tag, b.Cursor, Batch)
-		}
+		cs, err := x.Tx().ContactsWithTag(b.Tag, b.Cursor, Batch)
 		if err != nil {
 			return nil, "", false, err
 		}
@@ -594,6 +597,47 @@ func (r *Runner) page(x engine.Enroller, tx Tx, b *Broadcast) (addrs []string, c
 	}
 	next := from + len(addrs)
 	return addrs, fmt.Sprint(next), next >= b.Listed, nil
+}
+
+// groupPage returns the next Batch contacts of group broadcast b after its
+// cursor, the cursor past them, and whether they are the last: its members
+// and the contacts that unsubscribed from the group, both indexes in phone
+// order, merged. EnrollFor skips the latter as SkipLeftGroup, so that a
+// contact that left the group before the broadcast went through it is
+// counted rather than missing from its counts.
+func groupPage(tx engine.TurnTx, b *Broadcast) (addrs []string, cursor string, last bool, err error) {
+	members, err := tx.ContactsInGroup(b.Group, b.Cursor, Batch)
+	if err != nil {
+		return nil, "", false, err
+	}
+	left, err := tx.ContactsLeftGroup(b.Group, b.Cursor, Batch)
+	if err != nil {
+		return nil, "", false, err
+	}
+	// Taking the first Batch phones of the two pages takes every phone of
+	// either up to the last one taken: the cursor skips none.
+	i, j := 0, 0
+	for len(addrs) < Batch && (i < len(members) || j < len(left)) {
+		var next string
+		switch {
+		case j == len(left) || (i < len(members) && members[i].Phone < left[j].Phone):
+			next = members[i].Phone
+			i++
+		case i == len(members) || left[j].Phone < members[i].Phone:
+			next = left[j].Phone
+			j++
+		default: // in both indexes: once
+			next = members[i].Phone
+			i, j = i+1, j+1
+		}
+		addrs = append(addrs, next)
+	}
+	cursor = b.Cursor
+	if len(addrs) > 0 {
+		cursor = addrs[len(addrs)-1]
+	}
+	last = len(members) < Batch && len(left) < Batch && i == len(members) && j == len(left)
+	return addrs, cursor, last, nil
 }
 
 func (r *Runner) update(ctx context.Context, fn func(tx Tx) error) error {

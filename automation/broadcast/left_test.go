@@ -1,0 +1,170 @@
+package broadcast_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/keyway-sms/keyway/automation/broadcast"
+	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim/simtest"
+)
+
+// leave has the contact with phone unsubscribe from group news, as an
+// unsubscribe step does: out of the group, the group in its LeftGroups.
+func leave(t *testing.T, s engine.Store, phone string) {
+	t.Helper()
+	changeContact(t, s, phone, func(c *engine.Contact) {
+		c.Groups = slices.DeleteFunc(c.Groups, func(g string) bool { return g == "news" })
+		c.LeftGroups = append(c.LeftGroups, "news")
+	})
+}
+
+// leavers has some of phones, the members of news, leave it, at the
+// batch boundaries, and one contact never a member unsubscribe from it; it
+// returns the phones of those that left and have not joined again, and
+// those that are to be enrolled.
+func leavers(t *testing.T, s engine.Store, phones []string) (left, enrolled []string) {
+	t.Helper()
+	// A contact never in the group that unsubscribed from it (the
+	// dashboard's edit of an earlier keyway), between two members.
+	outsider := phones[broadcast.Batch-1] + "5"
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		return tx.PutContact(&engine.Contact{Phone: outsider, Channel: "sms", LeftGroups: []string{"news"}, CreatedAt: start, UpdatedAt: start})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left = []string{phones[0], phones[broadcast.Batch-1], outsider, phones[broadcast.Batch], phones[2*broadcast.Batch+6]}
+	for _, p := range left {
+		if p != outsider {
+			leave(t, s, p)
+		}
+	}
+	// One left and joined again: a member like any other.
+	leave(t, s, phones[3])
+	changeContact(t, s, phones[3], func(c *engine.Contact) {
+		c.Groups, c.LeftGroups = append(c.Groups, "news"), slices.DeleteFunc(c.LeftGroups, func(g string) bool { return g == "news" })
+	})
+	// One left and opted out: counted as opted out.
+	optedOut := phones[5]
+	leave(t, s, optedOut)
+	changeContact(t, s, optedOut, func(c *engine.Contact) { c.OptedOut = true })
+	// One taken out of the group by an admin did not unsubscribe: it is
+	// no longer among those the broadcast is for.
+	changeContact(t, s, phones[7], func(c *engine.Contact) { c.Groups = nil })
+	for _, p := range phones {
+		if !slices.Contains(left, p) && p != optedOut && p != phones[7] {
+			enrolled = append(enrolled, p)
+		}
+	}
+	return left, enrolled
+}
+
+func TestAGroupBroadcastCountsThoseThatLeftTheGroup(t *testing.T) {
+	sim := simtest.At(t, simtest.Compile(t, promoConfig), start)
+	r := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	// Scheduled while everyone is still in the group.
+	all := members(t, sim.Store, 2*broadcast.Batch+7)
+	b, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo", Group: "news", At: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Total != len(all) {
+		t.Fatalf("scheduled: total %d, want %d", b.Total, len(all))
+	}
+	left, enrolled := leavers(t, sim.Store, all)
+
+	sim.Clock.Advance(time.Hour)
+	got := runUntilDone(t, r, b.ID)
+	want := map[string]int{engine.SkipLeftGroup: len(left), engine.SkipOptedOut: 1}
+	if got.Enrolled != len(enrolled) || fmt.Sprint(got.Skipped) != fmt.Sprint(want) || got.Total != len(enrolled)+len(left)+1 {
+		t.Fatalf("done: total %d enrolled %d skipped %v; want %d, %d, %v", got.Total, got.Enrolled, got.Skipped, len(enrolled)+len(left)+1, len(enrolled), want)
+	}
+	per, _ := enrollments(t, sim.Store, "promo", b.ID)
+	for _, p := range enrolled {
+		if per[p] != 1 {
+			t.Errorf("member %s enrolled %d times, want once", p, per[p])
+		}
+	}
+	if len(per) != len(enrolled) {
+		t.Errorf("%d contacts enrolled, want %d", len(per), len(enrolled))
+	}
+
+	// A broadcast counted now counts those that left in its total.
+	again, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo", Group: "news", At: start.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(enrolled) + len(left) + 1; again.Total != want {
+		t.Errorf("counted at start: total %d, want %d (members and those that left)", again.Total, want)
+	}
+}
+
+// runUntilDone runs r until broadcast id is done, and returns it.
+func runUntilDone(t *testing.T, r *broadcast.Runner, id string) *broadcast.Broadcast {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
+		r.Wake()
+		b, err := r.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status == broadcast.StatusDone {
+			return b
+		}
+	}
+	t.Fatalf("broadcast %s not done", id)
+	return nil
+}
+
+// A crash at any commit of a group broadcast with contacts that left the
+// group, at its batches' edges, counts each of them once, and enrolls
+// every member once.
+func TestAGroupBroadcastInterruptedCountsThoseThatLeftOnce(t *testing.T) {
+	set := simtest.Compile(t, promoConfig)
+	for _, survive := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("after %d commits", survive), func(t *testing.T) {
+			sim := simtest.At(t, set, start)
+			left, enrolled := leavers(t, sim.Store, members(t, sim.Store, 2*broadcast.Batch+7))
+			st := &crashing{Store: sim.Store}
+			e1 := engine.New(st, set, engine.Options{Clock: sim.Clock})
+			r1 := broadcast.NewRunner(e1, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+			st.left.Store(int64(survive))
+			st.armed.Store(true)
+			b, err := r1.StartNow(t.Context(), broadcast.Spec{Automation: "promo", Group: "news"})
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("StartNow = %+v, %v; want the crash after %d commits", b, err, survive)
+			}
+			sim.Clock.Advance(broadcast.DefaultLease + time.Second)
+			r2 := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p2", Logger: zerolog.Nop()})
+			bs, err := r2.List(t.Context(), "", 0)
+			if err != nil || len(bs) != 1 {
+				t.Fatalf("List = %v, %v; want the one broadcast", bs, err)
+			}
+			got := runUntilDone(t, r2, bs[0].ID)
+			want := map[string]int{engine.SkipLeftGroup: len(left), engine.SkipOptedOut: 1}
+			if got.Enrolled != len(enrolled) || fmt.Sprint(got.Skipped) != fmt.Sprint(want) || got.Total != len(enrolled)+len(left)+1 {
+				t.Fatalf("done: total %d enrolled %d skipped %v; want %d, %d, %v", got.Total, got.Enrolled, got.Skipped, len(enrolled)+len(left)+1, len(enrolled), want)
+			}
+			per, tagged := enrollments(t, sim.Store, "promo", got.ID)
+			if len(per) != len(enrolled) || tagged != len(enrolled) {
+				t.Fatalf("%d contacts enrolled, %d enrollments of the broadcast; want %d each", len(per), tagged, len(enrolled))
+			}
+			for p, n := range per {
+				if n != 1 || slices.Contains(left, p) {
+					t.Fatalf("contact %s enrolled %d times (left the group: %v)", p, n, slices.Contains(left, p))
+				}
+			}
+		})
+	}
+}
