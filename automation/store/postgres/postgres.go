@@ -13,6 +13,7 @@ package postgres
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -41,6 +42,14 @@ const defaultMaxConns = 32
 // released one or set a timer tells every process to look.
 const wakeChannel = "keyway_wake"
 
+// notifyGap is the least time between two NOTIFYs of one process: the
+// commits made in between share the next. Each NOTIFY costs every other
+// process a look at its timers and its outbox, and with one per commit
+// three processes spent more transactions on those looks than on the
+// webhooks; a process's own outbox and timers are woken at once in
+// process (engine.Options.OnQueue), so only the others wait for it.
+const notifyGap = 100 * time.Millisecond
+
 // Store is an engine.Store in a PostgreSQL database.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -62,7 +71,13 @@ type Store struct {
 	// waits for it and for foldLoop.
 	notifying chan struct{}
 	notifier  sync.WaitGroup
-	quit      chan struct{}
+	// self is the payload of this store's NOTIFYs, by which its listener
+	// knows, and skips, its own.
+	self string
+	// heard, if set (by tests, before OnWake), is told the payload of each
+	// notification the listener receives, before it wakes or skips.
+	heard func(payload string)
+	quit  chan struct{}
 }
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
@@ -89,7 +104,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, notifying: make(chan struct{}, 1), quit: make(chan struct{})}
+	s := &Store{pool: pool, notifying: make(chan struct{}, 1), quit: make(chan struct{}), self: crand.Text()}
 	s.notifier.Go(s.notifyLoop)
 	s.notifier.Go(s.foldLoop)
 	return s, nil
@@ -107,9 +122,12 @@ func (s *Store) notify() {
 // notifyLoop sends the NOTIFYs, outside the transactions that asked for
 // them: PostgreSQL serialises notifying commits under one lock, held
 // through the commit's flush, which would undo the sharing of flushes
-// between concurrent webhooks. A process that dies between a commit and
-// its NOTIFY leaves the others to their poll.
+// between concurrent webhooks. It sends at most one each notifyGap. A
+// process that dies between a commit and its NOTIFY leaves the others to
+// their poll.
 func (s *Store) notifyLoop() {
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	for {
 		select {
 		case <-s.quit:
@@ -117,8 +135,14 @@ func (s *Store) notifyLoop() {
 		case <-s.notifying:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, _ = s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, wakeChannel) // a hint: the poll covers a failure
+		_, _ = s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, wakeChannel, s.self) // a hint: the poll covers a failure
 		cancel()
+		gap.Reset(notifyGap)
+		select {
+		case <-s.quit:
+			return
+		case <-gap.C:
+		}
 	}
 }
 

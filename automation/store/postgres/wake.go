@@ -7,10 +7,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// OnWake registers fn to be called whenever a process sharing the
-// database (this one included) commits a transaction that queued or
-// released a send or set a timer, so that the sends and timers one process
-// makes due are taken up at once by the others. It uses LISTEN/NOTIFY on a
+// OnWake registers fn to be called whenever another process sharing the
+// database commits a transaction that queued or released a send or set a
+// timer (at most once a notifyGap per process), so that the sends and
+// timers one process makes due are taken up soon by the others. A
+// process's own commits do not call it: its engine wakes its workers
+// itself. It uses LISTEN/NOTIFY on a
 // connection of its own, started by the first call; a lost connection is
 // made again after a second. Notifications are a hint: the caller still
 // polls, slowly, as the safety net. fn must not block.
@@ -54,10 +56,16 @@ func (s *Store) listenOnce(ctx context.Context) error {
 		return err
 	}
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		s.wake()
+		if s.heard != nil {
+			s.heard(n.Payload)
+		}
+		if n.Payload != s.self {
+			s.wake()
+		}
 	}
 }
 
