@@ -136,7 +136,7 @@ func New(o Options) (*Gateway, error) {
 		FailedEvent: g.failedEvent,
 	})
 	g.events = g.newEvents(o.Owner)
-	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.wake, OnEvents: g.events.Wake, RetryDropped: g.outbox.RetryDropped})
+	g.engine = engine.New(o.Store, o.Set, engine.Options{Logger: log, OnQueue: g.outbox.Wake, OnTimer: g.kickTimers, OnEvents: g.events.Wake, RetryDropped: g.outbox.RetryDropped})
 	g.metrics.zeroCounters()
 	g.metrics.registry.MustRegister(buildInfo(o.Version, o.Commit), newStoreCollector(g))
 	if c, ok := o.Store.(commitObserver); ok {
@@ -158,6 +158,11 @@ func (g *Gateway) Engine() *engine.Engine { return g.engine }
 
 func (g *Gateway) wake() {
 	g.outbox.Wake()
+	g.kickTimers()
+}
+
+// kickTimers has the timer loop look for due timers now.
+func (g *Gateway) kickTimers() {
 	select {
 	case g.kick <- struct{}{}:
 	default:
@@ -349,12 +354,13 @@ func (g *Gateway) prune(ctx context.Context, keep time.Duration, what string, pr
 	}
 }
 
-// timerLoop fires due timers once a second (a robfig/cron job) and
-// whenever a commit set a timer.
+// timerLoop fires due timers once each engine.TimerSoon (a robfig/cron
+// job), whenever a commit set a timer due sooner, and when another
+// process sharing the store says it set one.
 func (g *Gateway) timerLoop(ctx context.Context) {
 	tick := make(chan struct{}, 1)
 	c := cron.New()
-	if _, err := c.AddFunc("@every 1s", func() {
+	if _, err := c.AddFunc("@every "+engine.TimerSoon.String(), func() {
 		select {
 		case tick <- struct{}{}:
 		default:

@@ -23,6 +23,10 @@ import (
 	"github.com/keyway-sms/keyway/providers"
 )
 
+// TimerSoon is how often the gateway's timer loop looks for due timers
+// unless woken (Options.OnTimer): a timer set to fall due sooner wakes it.
+const TimerSoon = time.Second
+
 // DefaultMaxSteps bounds the steps one inbound message or timer may execute,
 // so that start_automation loops end instead of spinning.
 const DefaultMaxSteps = 100
@@ -43,9 +47,13 @@ func (SystemClock) Now() time.Time { return time.Now() }
 type Options struct {
 	Clock  Clock
 	Logger zerolog.Logger
-	// OnQueue is called after a commit that queued outbound messages or
-	// set timers, to wake the workers that handle them.
+	// OnQueue is called after a commit that queued outbound messages, to
+	// wake the workers that send them.
 	OnQueue func()
+	// OnTimer is called after a commit that set a timer due within
+	// TimerSoon (an HTTP step's call out, a short wait), to wake the loop
+	// that fires timers, which otherwise looks once each TimerSoon.
+	OnTimer func()
 	// OnEvents is called after a commit that stored events, to wake the
 	// worker that delivers them.
 	OnEvents func()
@@ -84,6 +92,7 @@ type Engine struct {
 	log      zerolog.Logger
 	set      atomic.Pointer[Set]
 	onQueue  func()
+	onTimer  func()
 	onEvents func()
 	maxSteps int
 	ids      idGen
@@ -98,7 +107,7 @@ type Engine struct {
 
 // New returns an engine running set over store.
 func New(store Store, set *Set, o Options) *Engine {
-	e := &Engine{store: store, clock: o.Clock, log: o.Logger, onQueue: o.OnQueue, maxSteps: o.MaxSteps, trace: o.Trace, retryDropped: o.RetryDropped}
+	e := &Engine{store: store, clock: o.Clock, log: o.Logger, onQueue: o.OnQueue, onTimer: o.OnTimer, maxSteps: o.MaxSteps, trace: o.Trace, retryDropped: o.RetryDropped}
 	e.io.sem = make(chan struct{}, maxIO)
 	if e.clock == nil {
 		e.clock = SystemClock{}
@@ -108,6 +117,9 @@ func New(store Store, set *Set, o Options) *Engine {
 	}
 	if e.onQueue == nil {
 		e.onQueue = func() {}
+	}
+	if e.onTimer == nil {
+		e.onTimer = func() {}
 	}
 	if e.onEvents = o.OnEvents; e.onEvents == nil {
 		e.onEvents = func() {}

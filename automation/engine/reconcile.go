@@ -162,6 +162,7 @@ func (e *Engine) ReconcileTo(ctx context.Context, set *Set, live func()) (int, e
 		return 0, fmt.Errorf("engine: reconcile: release held timers: %w", err)
 	}
 	e.onQueue()
+	e.onTimer()
 
 	ended := 0
 	for _, id := range check {

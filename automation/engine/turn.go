@@ -51,8 +51,8 @@ func (t *turn) emit(ev TraceEvent) {
 // tracing reports whether anybody is told the turn's trace events.
 func (t *turn) tracing() bool { return t.x.events != nil }
 
-// wake notes that the turn stored an outbound message or a timer, so
-// that the workers are woken once the transaction commits.
+// wake notes that the turn queued an outbound message, so that the
+// outbox is woken once the transaction commits.
 func (t *turn) wake() { t.x.wake = true }
 
 func (t *turn) run(a *Automation, en *Enrollment) *Run {
@@ -160,7 +160,9 @@ func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kin
 	if err := t.tx.PutTimer(Timer{Due: due, Enrollment: en.ID, Automation: en.Automation, Epoch: en.Epoch, Kind: kind}); err != nil {
 		return fmt.Errorf("store timer: %w", err)
 	}
-	t.wake()
+	if due.Before(t.now.Add(TimerSoon)) {
+		t.x.wakeTimers = true
+	}
 	if t.tracing() {
 		when := due.In(t.set.Location).Format("Mon 2006-01-02 15:04 MST")
 		what := "waiting until " + when

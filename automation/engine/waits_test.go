@@ -10,6 +10,7 @@ import (
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/sim"
 	"github.com/keyway-sms/keyway/automation/steps"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 )
 
 // Shared with the other automation packages' tests (automation/sim/simtest).
@@ -438,5 +439,45 @@ automations:
 	}
 	if n, err := sim.Engine.Reconcile(context.Background()); err != nil || n != 0 {
 		t.Errorf("Reconcile again ended %d (%v), want 0", n, err)
+	}
+}
+
+// The timer loop is woken by a commit that set a timer due within
+// TimerSoon (an HTTP step's call out, a short wait), not by one due later
+// (its own look each TimerSoon finds that) nor by a reply queued.
+func TestTimerLoopWokenOnlyForTimersDueSoon(t *testing.T) {
+	const src = `
+automations:
+  - id: soon
+    keywords: [SOON]
+    steps:
+      - { type: wait, duration: 500ms }
+      - { type: reply, text: "Now" }
+  - id: later
+    keywords: [LATER]
+    steps:
+      - { type: wait, duration: 2h }
+      - { type: reply, text: "Later" }
+  - id: hello
+    keywords: [HELLO]
+    steps:
+      - { type: reply, text: "Hi" }
+`
+	timers, queues := 0, 0
+	store := mem.NewMemStore()
+	e := engine.New(store, compileSet(t, src), engine.Options{Clock: engine.NewFakeClock(sim.SimStart),
+		OnTimer: func() { timers++ }, OnQueue: func() { queues++ }})
+	const contact = "+15551230004"
+	sayFrom(t, e, store, 1, contact, "sms", "HELLO")
+	if timers != 0 || queues != 1 {
+		t.Fatalf("after a reply: %d timer wakes, %d outbox wakes; want 0 and 1", timers, queues)
+	}
+	sayFrom(t, e, store, 2, contact, "sms", "LATER")
+	if timers != 0 {
+		t.Fatalf("%d timer wakes after a wait of 2h, want none", timers)
+	}
+	sayFrom(t, e, store, 3, contact, "sms", "SOON")
+	if timers != 1 {
+		t.Fatalf("%d timer wakes after a wait of 500ms, want one", timers)
 	}
 }

@@ -25,8 +25,9 @@ type unitOfWork struct {
 	// events collects trace events, told once the transaction commits;
 	// nil when nobody traces.
 	events *[]TraceEvent
-	// wake is set when an outbound message was queued or a timer set.
-	wake bool
+	// wake is set when an outbound message was queued; wakeTimers when a
+	// timer was set to fall due within TimerSoon.
+	wake, wakeTimers bool
 	// wakeEvents is set when an event was stored.
 	wakeEvents bool
 	after      []func()
@@ -135,9 +136,9 @@ func (x *unitOfWork) store() error {
 }
 
 // committed does what follows the commit of the unit of work's
-// transaction: the trace events are told, the outbox and the timers are
-// woken if anything was queued or a timer set, the events worker if an
-// event was stored, and the hooks added run, in order.
+// transaction: the trace events are told, the outbox is woken if anything
+// was queued and the timer loop if a timer falls due soon, the events
+// worker if an event was stored, and the hooks added run, in order.
 func (x *unitOfWork) committed() {
 	e := x.e
 	if x.events != nil {
@@ -147,6 +148,9 @@ func (x *unitOfWork) committed() {
 	}
 	if x.wake {
 		e.onQueue()
+	}
+	if x.wakeTimers {
+		e.onTimer()
 	}
 	if x.wakeEvents {
 		e.onEvents()
