@@ -145,9 +145,9 @@ func New(o Options) (*Gateway, error) {
 	g.bcasts = newBroadcasts(g, o.Owner)
 	g.sched = schedule.NewScheduler(g.engine, log, g.bcasts)
 	if w, ok := o.Store.(engine.Waker); ok {
-		// Sends and timers other processes make due are taken up at once;
-		// the outbox's and the timer loop's polls stay as the safety net.
-		w.OnWake(g.wake)
+		// Sends other processes make due are taken up at once; the
+		// outbox's poll stays as the safety net (see engine.Waker).
+		w.OnWake(g.outbox.Wake)
 	}
 	g.app, g.adminApp = g.routes()
 	return g, nil

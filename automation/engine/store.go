@@ -30,9 +30,11 @@ type Store interface {
 }
 
 // Waker is implemented by a store that several processes share: OnWake
-// registers fn, which must not block, to be called when any of them
-// commits a send or timer that may be due, so that every process looks at
-// once rather than at its next poll.
+// registers fn, which must not block, to be called when another of them
+// commits a send that may be due (queued, released or next in its queue),
+// so that every outbox looks soon rather than at its next poll. Timers
+// need no wake: the process that sets one due soon fires it itself, and
+// every process's timer loop looks each TimerSoon.
 type Waker interface {
 	OnWake(fn func())
 }

@@ -39,7 +39,7 @@ const maxAttempts = 50
 const defaultMaxConns = 32
 
 // wakeChannel is the NOTIFY channel on which a commit that queued a send,
-// released one or set a timer tells every process to look.
+// released one or took one out tells the other processes to look.
 const wakeChannel = "keyway_wake"
 
 // notifyGap is the least time between two NOTIFYs of one process: the

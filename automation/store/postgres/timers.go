@@ -20,7 +20,6 @@ func (t *pgTx) PutTimer(tm engine.Timer) error {
 		ON CONFLICT (due_ns, enrollment) DO UPDATE SET data = EXCLUDED.data`, tm.Due.UnixNano(), tm.Enrollment, data); err != nil {
 		return fmt.Errorf("postgres: put timer of %q: %w", tm.Enrollment, err)
 	}
-	t.wake = true
 	return nil
 }
 
@@ -81,9 +80,6 @@ func (t *pgTx) ReleaseTimers(automationID string) (int, error) {
 		ON CONFLICT (due_ns, enrollment) DO UPDATE SET data = EXCLUDED.data`, automationID)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: release the held timers of %q: %w", automationID, err)
-	}
-	if tag.RowsAffected() > 0 {
-		t.wake = true
 	}
 	return int(tag.RowsAffected()), nil
 }

@@ -8,9 +8,9 @@ import (
 )
 
 // OnWake registers fn to be called whenever another process sharing the
-// database commits a transaction that queued or released a send or set a
-// timer (at most once a notifyGap per process), so that the sends and
-// timers one process makes due are taken up soon by the others. A
+// database commits a transaction that queued, released or took out a send
+// (at most once a notifyGap per process), so that the sends one process
+// makes due are taken up soon by the others. A
 // process's own commits do not call it: its engine wakes its workers
 // itself. It uses LISTEN/NOTIFY on a
 // connection of its own, started by the first call; a lost connection is

@@ -58,7 +58,7 @@ func TestWakesSkipOwnAndComeAtMostOnceAGap(t *testing.T) {
 	const commits = 200
 	for i := range commits {
 		err := s.Update(t.Context(), func(tx engine.Tx) error {
-			return tx.PutTimer(engine.Timer{Due: start.Add(time.Hour), Enrollment: fmt.Sprintf("e%03d", i), Automation: "a"})
+			return tx.Enqueue(&engine.Message{ID: fmt.Sprintf("m%03d", i), Direction: engine.Outbound, Contact: "+15550001", To: []string{"+15550001"}, Channel: "sms"})
 		})
 		if err != nil {
 			t.Fatal(err)
