@@ -109,17 +109,11 @@ func (r *Run) InWindowOf(phone, channel string) (bool, error) {
 	if phone == r.Contact.Phone {
 		return r.Contact.InWindow(channel, r.Now), nil
 	}
-	if t, ok := r.t.x.turns[phone]; ok {
-		return t.contact.InWindow(channel, r.Now), nil
-	}
-	c, err := r.t.tx.Contact(phone)
-	if isNotFound(err) {
-		return false, nil
-	}
+	c, err := r.t.peer(phone)
 	if err != nil {
-		return false, fmt.Errorf("read contact %s: %w", phone, err)
+		return false, err
 	}
-	return c.InWindow(channel, r.Now), nil
+	return c != nil && c.InWindow(channel, r.Now), nil
 }
 
 // Queue stores an outbound message (a forward, an email) and puts it in the

@@ -233,9 +233,9 @@ func (t *turn) queue(m *Message) error {
 		return t.tx.PutMessage(m)
 	}
 	if m.Purpose == PurposeForward && len(m.To) == 1 && m.To[0] != t.contact.Phone {
-		if out, err := t.optedOut(m.To[0]); err != nil {
+		if staff, err := t.peer(m.To[0]); err != nil {
 			return err
-		} else if out {
+		} else if staff != nil && staff.OptedOut {
 			m.Status = StatusSuppressed
 			m.Error = "the staff member opted out"
 			t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
@@ -278,23 +278,24 @@ func (t *turn) queue(m *Message) error {
 	return t.recordOffer(m)
 }
 
-// optedOut reports whether the contact with phone, other than the turn's,
-// opted out, as this unit of work has it: a turn of it opened in the same
-// transaction, else the store. A number that is no contact has not.
-func (t *turn) optedOut(phone string) (bool, error) {
+// peer returns the contact with phone, other than the turn's (staff, a
+// forward's recipient), as this unit of work has it: the contact of a turn
+// of it opened in the same transaction, else the stored one; nil when the
+// number is no contact.
+func (t *turn) peer(phone string) (*Contact, error) {
 	if t.x != nil {
 		if rt, ok := t.x.turns[phone]; ok {
-			return rt.contact.OptedOut, nil
+			return rt.contact, nil
 		}
 	}
 	c, err := t.tx.Contact(phone)
 	switch {
 	case isNotFound(err):
-		return false, nil
+		return nil, nil
 	case err != nil:
-		return false, fmt.Errorf("read contact %s: %w", phone, err)
+		return nil, fmt.Errorf("read contact %s: %w", phone, err)
 	}
-	return c.OptedOut, nil
+	return c, nil
 }
 
 // queueCompliance queues a compliance reply to the sender of m; an empty
