@@ -180,13 +180,9 @@ func broadcastError(err error) error {
 }
 
 func (g *Gateway) listBroadcasts(c *fiber.Ctx) error {
-	limit := 50
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 500 {
-			return badRequest("limit", "a number from 1 to 500")
-		}
-		limit = n
+	limit, err := pageLimit(c, 50)
+	if err != nil {
+		return err
 	}
 	// cursor, as the other lists take it, or before, its first name.
 	after := c.Query("cursor", c.Query("before"))

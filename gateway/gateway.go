@@ -355,8 +355,7 @@ func (g *Gateway) prune(ctx context.Context, keep time.Duration, what string, pr
 }
 
 // timerLoop fires due timers once each engine.TimerSoon (a robfig/cron
-// job), whenever a commit set a timer due sooner, and when another
-// process sharing the store says it set one.
+// job) and whenever a commit of this process set a timer due sooner.
 func (g *Gateway) timerLoop(ctx context.Context) {
 	tick := make(chan struct{}, 1)
 	c := cron.New()
