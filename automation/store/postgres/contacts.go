@@ -50,27 +50,48 @@ func (t *pgTx) Contact(phone string) (*engine.Contact, error) {
 	return &c, nil
 }
 
-// remember notes, in an Update, the groups, tags and left groups of the
-// contact with phone as the transaction read them under the contact's
-// lock (nil: no contact), so that PutContact leaves the indexes alone
-// when they did not change, as in most turns. Tags are kept as the record
-// reads them back (engine.RecordText), as the tag index has them.
+// contactIndexes are the tables kept from a contact's lists, in the
+// transaction that stores it: del removes the contact's rows not among
+// the names ($1 phone, $2 names), add adds them.
+var contactIndexes = [...]struct {
+	what     string
+	names    func(c *engine.Contact) []string
+	del, add string
+}{
+	{"groups", func(c *engine.Contact) []string { return c.Groups },
+		`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`,
+		`INSERT INTO contact_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`},
+	// Tags as the record reads them back (engine.RecordText).
+	{"tags", func(c *engine.Contact) []string { return engine.RecordTexts(c.Tags) },
+		`DELETE FROM contact_tags WHERE phone = $1 AND NOT (tag = ANY($2))`,
+		`INSERT INTO contact_tags (tag, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`},
+	{"left groups", func(c *engine.Contact) []string { return c.LeftGroups },
+		`DELETE FROM contact_left_groups WHERE phone = $1 AND NOT (grp = ANY($2))`,
+		`INSERT INTO contact_left_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`},
+}
+
+// remember notes, in an Update, what the contact with phone has in each
+// index table as the transaction read it under the contact's lock (nil:
+// no contact), so that PutContact leaves the tables alone when its lists
+// did not change, as in most turns.
 func (t *pgTx) remember(phone string, c *engine.Contact) {
 	if !t.writable {
 		return
 	}
-	if t.groups == nil {
-		t.groups, t.tags, t.left = map[string][]string{}, map[string][]string{}, map[string][]string{}
+	if t.indexed == nil {
+		t.indexed = map[string][len(contactIndexes)][]string{}
 	}
-	var groups, tags, left []string
+	var names [len(contactIndexes)][]string
 	if c != nil {
-		groups, tags, left = slices.Clone(c.Groups), slices.Clone(engine.RecordTexts(c.Tags)), slices.Clone(c.LeftGroups)
+		for i, ix := range contactIndexes {
+			names[i] = slices.Clone(ix.names(c))
+		}
 	}
-	t.groups[phone], t.tags[phone], t.left[phone] = groups, tags, left
+	t.indexed[phone] = names
 }
 
-// PutContact implements engine.Tx; it keeps the group, tag and left-group
-// indexes.
+// PutContact implements engine.Tx; it keeps the index tables
+// (contactIndexes).
 func (t *pgTx) PutContact(c *engine.Contact) error {
 	if !t.writable {
 		return errReadOnly
@@ -86,35 +107,14 @@ func (t *pgTx) PutContact(c *engine.Contact) error {
 		ON CONFLICT (phone) DO UPDATE SET data = EXCLUDED.data`, c.Phone, data); err != nil {
 		return fmt.Errorf("postgres: put contact %s: %w", config.MaskAddress(c.Phone), err)
 	}
-	tags := engine.RecordTexts(c.Tags)
-	groupsKnown, tagsKnown, leftKnown := false, false, false
-	if known, ok := t.groups[c.Phone]; ok {
-		groupsKnown = slices.Equal(known, c.Groups)
-		tagsKnown = slices.Equal(t.tags[c.Phone], tags)
-		leftKnown = slices.Equal(t.left[c.Phone], c.LeftGroups)
-	}
-	if !groupsKnown {
-		err := t.reindex(c.Phone, c.Groups,
-			`DELETE FROM contact_groups WHERE phone = $1 AND NOT (grp = ANY($2))`,
-			`INSERT INTO contact_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return fmt.Errorf("postgres: put contact %s: groups: %w", config.MaskAddress(c.Phone), err)
+	known, read := t.indexed[c.Phone]
+	for i, ix := range contactIndexes {
+		names := ix.names(c)
+		if read && slices.Equal(known[i], names) {
+			continue
 		}
-	}
-	if !tagsKnown {
-		err := t.reindex(c.Phone, tags,
-			`DELETE FROM contact_tags WHERE phone = $1 AND NOT (tag = ANY($2))`,
-			`INSERT INTO contact_tags (tag, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return fmt.Errorf("postgres: put contact %s: tags: %w", config.MaskAddress(c.Phone), err)
-		}
-	}
-	if !leftKnown {
-		err := t.reindex(c.Phone, c.LeftGroups,
-			`DELETE FROM contact_left_groups WHERE phone = $1 AND NOT (grp = ANY($2))`,
-			`INSERT INTO contact_left_groups (grp, phone) SELECT g, $1 FROM unnest($2::text[]) AS g ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return fmt.Errorf("postgres: put contact %s: left groups: %w", config.MaskAddress(c.Phone), err)
+		if err := t.reindex(c.Phone, names, ix.del, ix.add); err != nil {
+			return fmt.Errorf("postgres: put contact %s: %s: %w", config.MaskAddress(c.Phone), ix.what, err)
 		}
 	}
 	t.remember(c.Phone, c)

@@ -21,11 +21,9 @@ type pgTx struct {
 	writable bool
 	wake     bool // the commit should wake the other processes
 	locked   map[string]bool
-	// groups holds, by phone, the groups of each contact this Update read
-	// or stored (contacts.go).
-	groups map[string][]string
-	// tags holds the same of their tags, left of the groups they left.
-	tags, left map[string][]string
+	// indexed holds, by phone, what each contact this Update read or
+	// stored has in the index tables (contacts.go: contactIndexes).
+	indexed map[string][len(contactIndexes)][]string
 	// What the Update read together and keeps (prefetch.go): by contact,
 	// its active enrollments; by message id, messages and queue entries.
 	actives  map[string][]activeRow
