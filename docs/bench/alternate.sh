@@ -8,7 +8,7 @@ set -u
 CONNS=${1:-64}; RUNS=${2:-3}; H=${BENCH:?set BENCH to the bench harness folder}
 W=$(mktemp -d /tmp/kb.XXXX); trap 'kill $(jobs -p) 2>/dev/null; rm -rf $W' EXIT
 (cd $H && go build -o $W/ceiling ./fibersrv && go build -o $W/genbodies ./genbodies && go build -o $W/faketwilio ./faketwilio) || exit 1
-TOKEN=6789ab6789ab6789ab6789ab6789ab67
+. "$(dirname "$0")/common.sh"
 $W/faketwilio -addr 127.0.0.1:18181 > $W/fake.log 2>&1 &
 $W/ceiling -addr 127.0.0.1:18182 -db $W/ceiling.db -maxdelay 1ms > $W/ceil.log 2>&1 &
 CE=$!
@@ -16,23 +16,11 @@ port=18200; names=""
 declare -A PORT PID
 for spec in $KW; do
   n=${spec%%=*}; bin=${spec#*=}; port=$((port+1)); mkdir -p $W/$n
-  cat > $W/$n/kw.yaml <<YAML
+  { cat <<YAML
 server: { listen: "127.0.0.1:$port", public_url: "http://127.0.0.1:$port" }
 storage: { path: "$W/$n/data/kw.db" }
-providers:
-  twilio:
-    account_sid: "AC0123456789abcdef0123456789abcdef"
-    auth_token: "$TOKEN"
-    api_base_url: "http://127.0.0.1:18181"
-    numbers: [ { number: "+15017122661", channel: sms } ]
-automations:
-  - id: join
-    keywords: [JOIN]
-    steps: [ { type: reply, text: "Thanks! You are subscribed. Reply STOP to end." } ]
-  - id: desk
-    catch_all: true
-    steps: [ { type: reply, text: "We got your message." } ]
 YAML
+  bench_automations 127.0.0.1:18181; } > $W/$n/kw.yaml
   mkdir -p $W/$n/data
   $bin serve --config $W/$n/kw.yaml > $W/$n/log 2>&1 &
   PID[$n]=$!; PORT[$n]=$port; names="$names $n"

@@ -35,7 +35,7 @@ func main() {
 }
 GO
 (cd $W/recv && printf 'module recv\n\ngo 1.22\n' > go.mod && go build -o $W/receiver .) || exit 1
-TOKEN=6789ab6789ab6789ab6789ab6789ab67
+. "$(dirname "$0")/common.sh"
 $W/faketwilio -addr 127.0.0.1:18091 > $W/fake.log 2>&1 &
 $W/receiver -addr 127.0.0.1:18099 &
 $W/genbodies -url http://127.0.0.1:18090/webhooks/twilio -token $TOKEN -n 400000 -run 1 -o $W/kb.txt
@@ -44,25 +44,13 @@ for r in $(seq $R); do for spec in $BINS; do for mode in none events; do
   n=${spec%%=*}; BIN=${spec#*=}
   rm -rf $W/d; mkdir -p $W/d
   EV=""; [ $mode = events ] && EV='events: [ { url: "http://127.0.0.1:18099/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } ]'
-  cat > $W/kw.yaml <<YAML
+  { cat <<YAML
 server: { listen: "127.0.0.1:18090", public_url: "http://127.0.0.1:18090" }
 storage: { path: "$W/d/kw.db" }
 http: { allow_private: true }
 $EV
-providers:
-  twilio:
-    account_sid: "AC0123456789abcdef0123456789abcdef"
-    auth_token: "$TOKEN"
-    api_base_url: "http://127.0.0.1:18091"
-    numbers: [ { number: "+15017122661", channel: sms } ]
-automations:
-  - id: join
-    keywords: [JOIN]
-    steps: [ { type: reply, text: "Thanks! You are subscribed. Reply STOP to end." } ]
-  - id: desk
-    catch_all: true
-    steps: [ { type: reply, text: "We got your message." } ]
 YAML
+  bench_automations 127.0.0.1:18091; } > $W/kw.yaml
   $BIN serve --config $W/kw.yaml > $W/kw.log 2>&1 &
   P=$!
   for i in $(seq 150); do curl -sf 127.0.0.1:18090/readyz >/dev/null && break; sleep 0.2; done

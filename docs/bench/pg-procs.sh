@@ -15,7 +15,7 @@ trap 'kill $(jobs -p) 2>/dev/null; pgc "$PGBIN/pg_ctl -D $W/pg/data -m immediate
 pgc "$PGBIN/initdb -D $W/pg/data -U postgres --auth=trust" >/dev/null
 pgc "$PGBIN/pg_ctl -D $W/pg/data -o '-p 18383 -k $W/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c log_lock_waits=on -c deadlock_timeout=20ms -c shared_preload_libraries=pg_stat_statements' -l $W/pg/log -w start" >/dev/null
 (cd $H && go build -o $W/genbodies ./genbodies && go build -o $W/faketwilio ./faketwilio)
-TOKEN=6789ab6789ab6789ab6789ab6789ab67
+. "$(dirname "$0")/common.sh"
 $W/faketwilio -addr 127.0.0.1:18381 > $W/fake.log 2>&1 &
 psql() { /usr/bin/psql -h 127.0.0.1 -p 18383 -U postgres -At "$@"; }
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
@@ -28,23 +28,11 @@ for r in $(seq $R); do for kb in $KW; do for n in $NS; do
   pids=""; urls=""
   for i in $(seq $n); do
     port=$((18390+i))
-    cat > $W/kw$n-$i.yaml <<YAML
+    { cat <<YAML
 server: { listen: "127.0.0.1:$port", public_url: "http://127.0.0.1:18390" }
 storage: { postgres: "postgres://postgres@127.0.0.1:18383/$db?sslmode=disable" }
-providers:
-  twilio:
-    account_sid: "AC0123456789abcdef0123456789abcdef"
-    auth_token: "$TOKEN"
-    api_base_url: "http://127.0.0.1:18381"
-    numbers: [ { number: "+15017122661", channel: sms } ]
-automations:
-  - id: join
-    keywords: [JOIN]
-    steps: [ { type: reply, text: "Thanks! You are subscribed. Reply STOP to end." } ]
-  - id: desk
-    catch_all: true
-    steps: [ { type: reply, text: "We got your message." } ]
 YAML
+    bench_automations 127.0.0.1:18381; } > $W/kw$n-$i.yaml
     $BIN serve --config $W/kw$n-$i.yaml > $W/kw$n-$i.log 2>&1 &
     pids="$pids $!"
   done
