@@ -91,7 +91,7 @@ func checksOptOutWhenTheRateAllowsTheSend(t *testing.T, purpose engine.Purpose) 
 			From: "+15005550006", To: []string{fmt.Sprintf("+1555000100%d", i)}, Body: "deal"})
 	}
 	queue(t, store, msgs...)
-	_ = store.Update(context.Background(), func(tx engine.Tx) error {
+	err := store.Update(context.Background(), func(tx engine.Tx) error {
 		for i, m := range msgs {
 			m.Purpose = purpose
 			if purpose == engine.PurposeForward {
@@ -110,6 +110,9 @@ func checksOptOutWhenTheRateAllowsTheSend(t *testing.T, purpose engine.Purpose) 
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// STOP from the last contact, committed while the first message is
 	// being sent: the outbox has read all five, and at 2 a second the last
 	// may not leave for another 2s.
