@@ -10,7 +10,7 @@ import (
 )
 
 var tagCases = []testCase{
-	{"tag/paging", testTagPaging},
+	{"tag/paging", tagIndex.paging},
 	{"tag/change", testTagChange},
 }
 
@@ -21,27 +21,53 @@ func tagged(phone string, tags ...string) *engine.Contact {
 	return c
 }
 
-// withTag reads every contact tagged tag, and how many CountTag says.
-func withTag(t *testing.T, s engine.Store, tag string) ([]string, int) {
+// namedIndex is an index of contacts by the names in one of their lists
+// (tags, the groups they left), with its list and count methods.
+type namedIndex struct {
+	list, count string // the methods' names, for messages
+	// with returns a contact with the names given, in no group.
+	with   func(phone string, names ...string) *engine.Contact
+	has    func(c *engine.Contact, name string) bool
+	page   func(tx engine.Tx, name, after string, limit int) ([]*engine.Contact, error)
+	counts func(tx broadcast.Tx, name string) (int, error)
+}
+
+var tagIndex = namedIndex{
+	list: "ContactsWithTag", count: "CountTag", with: tagged,
+	has: func(c *engine.Contact, tag string) bool { return slices.Contains(c.Tags, tag) },
+	page: func(tx engine.Tx, tag, after string, limit int) ([]*engine.Contact, error) {
+		return tx.ContactsWithTag(tag, after, limit)
+	},
+	counts: broadcast.Tx.CountTag,
+}
+
+// read returns the phones of every contact the index lists under name,
+// and how many its count method says.
+func (ix namedIndex) read(t *testing.T, s engine.Store, name string) ([]string, int) {
 	t.Helper()
-	got := read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) { return tx.ContactsWithTag(tag, "", 100) })
-	n, err := bread(t, s, func(tx broadcast.Tx) (int, error) { return tx.CountTag(tag) })
+	got := read(t, s, func(tx engine.Tx) ([]*engine.Contact, error) { return ix.page(tx, name, "", 100) })
+	n, err := bread(t, s, func(tx broadcast.Tx) (int, error) { return ix.counts(tx, name) })
 	if err != nil {
-		t.Fatalf("CountTag(%q): %v", tag, err)
+		t.Fatalf("%s(%q): %v", ix.count, name, err)
 	}
 	return phones(got), n
 }
 
-func testTagPaging(t *testing.T, s engine.Store) {
-	hasTag := func(c *engine.Contact, tag string) bool { return slices.Contains(c.Tags, tag) }
-	indexPaging(t, s, "ContactsWithTag", tagged, contact, hasTag,
-		func(tx engine.Tx, tag, after string, limit int) ([]*engine.Contact, error) {
-			return tx.ContactsWithTag(tag, after, limit)
-		})
-	for tag, want := range map[string]int{"news": 6, "new": 1, "vip": 2, "other": 1, "nobody": 0} {
-		got, err := bread(t, s, func(tx broadcast.Tx) (int, error) { return tx.CountTag(tag) })
+// check fails the test unless the index lists exactly want under name.
+func (ix namedIndex) check(t *testing.T, s engine.Store, when, name string, want ...string) {
+	t.Helper()
+	if got, n := ix.read(t, s, name); !sameStrings(got, want) || n != len(want) {
+		t.Errorf("%s: %s(%q) = %v (%s %d), want %v", when, ix.list, name, got, ix.count, n, want)
+	}
+}
+
+// paging pages through the index as indexPaging does, and counts it.
+func (ix namedIndex) paging(t *testing.T, s engine.Store) {
+	indexPaging(t, s, ix.list, ix.with, contact, ix.has, ix.page)
+	for name, want := range map[string]int{"news": 6, "new": 1, "vip": 2, "other": 1, "nobody": 0} {
+		got, err := bread(t, s, func(tx broadcast.Tx) (int, error) { return ix.counts(tx, name) })
 		if err != nil || got != want {
-			t.Errorf("CountTag(%q) = %d, %v; want %d", tag, got, err, want)
+			t.Errorf("%s(%q) = %d, %v; want %d", ix.count, name, got, err, want)
 		}
 	}
 }
@@ -53,10 +79,7 @@ func testTagPaging(t *testing.T, s engine.Store) {
 func testTagChange(t *testing.T, s engine.Store) {
 	check := func(when, tag string, want ...string) {
 		t.Helper()
-		got, n := withTag(t, s, tag)
-		if !sameStrings(got, want) || n != len(want) {
-			t.Errorf("%s: tagged %s = %v (CountTag %d), want %v", when, tag, got, n, want)
-		}
+		tagIndex.check(t, s, when, tag, want...)
 	}
 	a, b := tagged(phoneA, "vip", "new"), tagged(phoneB, "vip")
 	a.Groups, b.Groups = []string{"news"}, []string{"news"}

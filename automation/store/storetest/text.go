@@ -44,18 +44,18 @@ func testTextNUL(t *testing.T, s engine.Store) {
 	}
 	// The tag index says what the contact read back says, asked either way.
 	for _, tag := range []string{mark, nul} {
-		got, n := withTag(t, s, tag)
+		got, n := tagIndex.read(t, s, tag)
 		if !sameStrings(got, []string{phoneA}) || n != 1 {
 			t.Errorf("tagged %q = %v (CountTag %d), want [%s]", tag, got, n, phoneA)
 		}
 	}
 	// Stored again as read back, it keeps its one entry; without the tag, none.
 	update(t, s, putContacts(gc))
-	if got, n := withTag(t, s, mark); !sameStrings(got, []string{phoneA}) || n != 1 {
+	if got, n := tagIndex.read(t, s, mark); !sameStrings(got, []string{phoneA}) || n != 1 {
 		t.Errorf("stored again: tagged %q = %v (CountTag %d), want [%s]", mark, got, n, phoneA)
 	}
 	update(t, s, putContacts(contact(phoneA)))
-	if got, n := withTag(t, s, mark); len(got) != 0 || n != 0 {
+	if got, n := tagIndex.read(t, s, mark); len(got) != 0 || n != 0 {
 		t.Errorf("untagged: tagged %q = %v (CountTag %d), want none", mark, got, n)
 	}
 	ge := read(t, s, func(tx engine.Tx) (*engine.Enrollment, error) { return tx.Enrollment("e0001") })
