@@ -179,8 +179,14 @@ func TestHarness(t *testing.T) {
 				i.From, i.ProfileName = "US.13491208655302741918", ""
 				return i
 			}()}},
-		{Label: "message without id is ignored", Path: meta.Path, Body: hook(`{"from":"16315551181","type":"text","text":{"body":"x"}}`, ""), Ignored: []string{"malformed message"}},
-		{Label: "image without media id is ignored", Path: meta.Path, Body: hook(msg("wamid.x", "image", `"image":{}`), ""), Ignored: []string{"malformed message"}},
+		{Label: "a message without id is ignored, the good one beside it handled", Path: meta.Path,
+			Body:     hook(`{"from":"16315551181","type":"text","text":{"body":"x"}},`+msg("wamid.ok", "text", `"text":{"body":"fine"}`), ""),
+			Messages: []providers.Inbound{in("wamid.ok", "fine")}, Ignored: []string{"malformed message"}, IgnoredBecause: []string{"id"}},
+		{Label: "image without media id is ignored", Path: meta.Path, Body: hook(msg("wamid.x", "image", `"image":{}`), ""),
+			Ignored: []string{"malformed message"}, IgnoredBecause: []string{"media id"}},
+		{Label: "a status without id is ignored, the good one beside it kept", Path: meta.Path,
+			Body:     hook("", `{"status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"},{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`),
+			Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "delivered"}}, Ignored: []string{"malformed status"}, IgnoredBecause: []string{"id and status"}},
 	}
 
 	auth := map[string]string{"Authorization": "Bearer " + accessToken, "Content-Type": "application/json"}

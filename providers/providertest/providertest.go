@@ -113,8 +113,9 @@ type WebhookCase struct {
 	// compared only when set.
 	Messages []providers.Inbound
 	Statuses []providers.Status
-	// Ignored are the kinds of the items keyway ignores, in order.
-	Ignored []string
+	// Ignored are the kinds of the items keyway ignores, in order;
+	// IgnoredBecause, when set, a part of each one's reason.
+	Ignored, IgnoredBecause []string
 	// Answer, when set, is the body of a 200 answer.
 	Answer string
 }
@@ -335,6 +336,11 @@ func (s Suite) checkWebhook(t *testing.T, p providers.Provider, route providers.
 	}
 	if !reflect.DeepEqual(ignored, c.Ignored) && (len(ignored) > 0 || len(c.Ignored) > 0) {
 		t.Errorf("ignored = %q, want %q", ignored, c.Ignored)
+	}
+	for i, why := range c.IgnoredBecause {
+		if i >= len(b.Ignored) || !strings.Contains(b.Ignored[i].Reason, why) {
+			t.Errorf("ignored = %+v, want item %d's reason to say %q", b.Ignored, i, why)
+		}
 	}
 	return b
 }
