@@ -86,7 +86,10 @@ func TestAGroupBroadcastCountsThoseThatLeftTheGroup(t *testing.T) {
 	if got.Enrolled != len(enrolled) || fmt.Sprint(got.Skipped) != fmt.Sprint(want) || got.Total != len(enrolled)+len(left)+1 {
 		t.Fatalf("done: total %d enrolled %d skipped %v; want %d, %d, %v", got.Total, got.Enrolled, got.Skipped, len(enrolled)+len(left)+1, len(enrolled), want)
 	}
-	per, _ := enrollments(t, sim.Store, "promo", b.ID)
+	per, tagged := enrollments(t, sim.Store, "promo", b.ID)
+	if tagged != len(enrolled) {
+		t.Errorf("%d enrollments of the broadcast, want %d", tagged, len(enrolled))
+	}
 	for _, p := range enrolled {
 		if per[p] != 1 {
 			t.Errorf("member %s enrolled %d times, want once", p, per[p])

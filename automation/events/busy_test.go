@@ -76,7 +76,11 @@ func TestBusyHoldsPostsBack(t *testing.T) {
 		}
 		f.worker.Wake()
 		for range 3 {
-			<-asked
+			select {
+			case <-asked:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: the worker stopped asking whether it is busy after a wake", why)
+			}
 		}
 		select {
 		case id := <-posts:

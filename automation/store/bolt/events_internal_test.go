@@ -177,7 +177,13 @@ func TestEventsOfAFailedUpdateInAGroupAreNotStored(t *testing.T) {
 	if a.err != nil || c.err != nil || !errors.Is(b.err, errFailed) {
 		t.Fatalf("results %v, %v, %v; want nil, %v, nil", a.err, b.err, c.err, errFailed)
 	}
+	if a.tx != c.tx {
+		t.Fatal("the third update committed on its own, not in the first's group: the test proves nothing")
+	}
 	err := s.View(t.Context(), func(tx engine.Tx) error {
+		if _, err := tx.EventDelivery("evt_4"); err != nil {
+			t.Errorf("the third update's second event: %v, want it stored", err)
+		}
 		if n := inboxValues(tx); n != 1 {
 			t.Errorf("the inbox holds %d values, want the one of the group's commit", n)
 		}
