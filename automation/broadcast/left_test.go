@@ -2,7 +2,6 @@ package broadcast_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -128,46 +127,4 @@ func runUntilDone(t *testing.T, r *broadcast.Runner, id string) *broadcast.Broad
 	}
 	t.Fatalf("broadcast %s not done", id)
 	return nil
-}
-
-// A crash at any commit of a group broadcast with contacts that left the
-// group, at its batches' edges, counts each of them once, and enrolls
-// every member once.
-func TestAGroupBroadcastInterruptedCountsThoseThatLeftOnce(t *testing.T) {
-	set := simtest.Compile(t, promoConfig)
-	for _, survive := range []int{1, 2, 3} {
-		t.Run(fmt.Sprintf("after %d commits", survive), func(t *testing.T) {
-			sim := simtest.At(t, set, start)
-			left, enrolled := leavers(t, sim.Store, members(t, sim.Store, 2*broadcast.Batch+7))
-			st := &crashing{Store: sim.Store}
-			e1 := engine.New(st, set, engine.Options{Clock: sim.Clock})
-			r1 := broadcast.NewRunner(e1, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
-			st.left.Store(int64(survive))
-			st.armed.Store(true)
-			b, err := r1.StartNow(t.Context(), broadcast.Spec{Automation: "promo", Group: "news"})
-			if !errors.Is(err, errCrash) {
-				t.Fatalf("StartNow = %+v, %v; want the crash after %d commits", b, err, survive)
-			}
-			sim.Clock.Advance(broadcast.DefaultLease + time.Second)
-			r2 := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p2", Logger: zerolog.Nop()})
-			bs, err := r2.List(t.Context(), "", 0)
-			if err != nil || len(bs) != 1 {
-				t.Fatalf("List = %v, %v; want the one broadcast", bs, err)
-			}
-			got := runUntilDone(t, r2, bs[0].ID)
-			want := map[string]int{engine.SkipLeftGroup: len(left), engine.SkipOptedOut: 1}
-			if got.Enrolled != len(enrolled) || fmt.Sprint(got.Skipped) != fmt.Sprint(want) || got.Total != len(enrolled)+len(left)+1 {
-				t.Fatalf("done: total %d enrolled %d skipped %v; want %d, %d, %v", got.Total, got.Enrolled, got.Skipped, len(enrolled)+len(left)+1, len(enrolled), want)
-			}
-			per, tagged := enrollments(t, sim.Store, "promo", got.ID)
-			if len(per) != len(enrolled) || tagged != len(enrolled) {
-				t.Fatalf("%d contacts enrolled, %d enrollments of the broadcast; want %d each", len(per), tagged, len(enrolled))
-			}
-			for p, n := range per {
-				if n != 1 || slices.Contains(left, p) {
-					t.Fatalf("contact %s enrolled %d times (left the group: %v)", p, n, slices.Contains(left, p))
-				}
-			}
-		})
-	}
 }

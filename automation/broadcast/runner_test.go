@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -173,58 +174,57 @@ func TestABroadcastInterruptedAtAnyCommitResumesOnce(t *testing.T) {
 	set := simtest.Compile(t, promoConfig)
 	// The first commit stores the broadcast with its group's total (a
 	// crash before it fails the start itself), then one per batch, three
-	// in all.
-	for _, survive := range []int{1, 2, 3} {
-		t.Run(fmt.Sprintf("after %d commits", survive), func(t *testing.T) {
-			sim := simtest.At(t, set, start)
-			phones := members(t, sim.Store, 2*broadcast.Batch+7)
-			st := &crashing{Store: sim.Store}
-			e1 := engine.New(st, set, engine.Options{Clock: sim.Clock})
-			r1 := broadcast.NewRunner(e1, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
-			st.left.Store(int64(survive))
-			st.armed.Store(true)
-			b, err := r1.StartNow(t.Context(), broadcast.Spec{Automation: "promo", Group: "news"})
-			if !errors.Is(err, errCrash) {
-				t.Fatalf("StartNow = %+v, %v; want the crash after %d commits", b, err, survive)
-			}
-			// Another process takes over once p1's lease has expired.
-			sim.Clock.Advance(broadcast.DefaultLease + time.Second)
-			r2 := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p2", Logger: zerolog.Nop()})
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan struct{})
-			go func() { defer close(done); r2.Run(ctx) }()
-			var last *broadcast.Broadcast
-			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+	// in all. With contacts that left the group at the batches' edges,
+	// each is counted once as skipped.
+	for _, leaving := range []bool{false, true} {
+		for _, survive := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("leavers %v, after %d commits", leaving, survive), func(t *testing.T) {
+				sim := simtest.At(t, set, start)
+				enrolled := members(t, sim.Store, 2*broadcast.Batch+7)
+				var left []string
+				skipped := 0
+				if leaving {
+					left, enrolled = leavers(t, sim.Store, enrolled)
+					skipped = len(left) + 1 // and one that left and opted out
+				}
+				st := &crashing{Store: sim.Store}
+				e1 := engine.New(st, set, engine.Options{Clock: sim.Clock})
+				r1 := broadcast.NewRunner(e1, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+				st.left.Store(int64(survive))
+				st.armed.Store(true)
+				b, err := r1.StartNow(t.Context(), broadcast.Spec{Automation: "promo", Group: "news"})
+				if !errors.Is(err, errCrash) {
+					t.Fatalf("StartNow = %+v, %v; want the crash after %d commits", b, err, survive)
+				}
+				// Another process takes over once p1's lease has expired.
+				sim.Clock.Advance(broadcast.DefaultLease + time.Second)
+				r2 := broadcast.NewRunner(sim.Engine, broadcast.Options{Owner: "p2", Logger: zerolog.Nop()})
 				bs, err := r2.List(t.Context(), "", 0)
-				if err != nil {
-					t.Fatal(err)
+				if err != nil || len(bs) != 1 {
+					t.Fatalf("List = %v, %v; want the one broadcast", bs, err)
 				}
-				if len(bs) == 1 && bs[0].Status == broadcast.StatusDone {
-					last = bs[0]
-					break
+				last := runUntilDone(t, r2, bs[0].ID)
+				per, tagged := enrollments(t, sim.Store, "promo", last.ID)
+				if len(per) != len(enrolled) || tagged != len(enrolled) || last.Enrolled != len(enrolled) || last.Total != len(enrolled)+skipped {
+					t.Fatalf("%d contacts enrolled, %d enrollments of the broadcast, counters enrolled %d total %d; want %d each, total %d",
+						len(per), tagged, last.Enrolled, last.Total, len(enrolled), len(enrolled)+skipped)
 				}
-				r2.Wake()
-				<-time.After(10 * time.Millisecond)
-			}
-			cancel()
-			<-done
-			if last == nil {
-				t.Fatal("the broadcast did not finish on the second process")
-			}
-			per, tagged := enrollments(t, sim.Store, "promo", last.ID)
-			if len(per) != len(phones) || tagged != len(phones) || last.Enrolled != len(phones) || last.Total != len(phones) {
-				t.Fatalf("%d contacts enrolled, %d enrollments of the broadcast, counters enrolled %d total %d; want %d each",
-					len(per), tagged, last.Enrolled, last.Total, len(phones))
-			}
-			for p, n := range per {
-				if n != 1 {
-					t.Fatalf("contact %s enrolled %d times", p, n)
+				if leaving {
+					want := map[string]int{engine.SkipLeftGroup: len(left), engine.SkipOptedOut: 1}
+					if fmt.Sprint(last.Skipped) != fmt.Sprint(want) {
+						t.Fatalf("skipped %v, want %v", last.Skipped, want)
+					}
 				}
-			}
-			if sent := simtest.DrainOutbox(t, sim.Store); len(sent) != len(phones) {
-				t.Errorf("%d messages queued, want one each: %d", len(sent), len(phones))
-			}
-		})
+				for p, n := range per {
+					if n != 1 || slices.Contains(left, p) {
+						t.Fatalf("contact %s enrolled %d times (left the group: %v)", p, n, slices.Contains(left, p))
+					}
+				}
+				if sent := simtest.DrainOutbox(t, sim.Store); len(sent) != len(enrolled) {
+					t.Errorf("%d messages queued, want one each: %d", len(sent), len(enrolled))
+				}
+			})
+		}
 	}
 }
 
