@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,32 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("no Chromium: the dashboard browser tests need one (apt-get install chromium)")
 	}
+	var err error
+	for attempt := 1; attempt <= browserAttempts; attempt++ {
+		var ctx context.Context
+		if ctx, err = startBrowser(t, path); err == nil {
+			return ctx
+		}
+		t.Logf("start Chromium %s, attempt %d of %d: %v", path, attempt, browserAttempts, err)
+	}
+	t.Fatalf("start Chromium %s: %v", path, err)
+	return nil
+}
+
+// browserAttempts is how many times browser starts Chromium before it
+// fails the test. A start on a fresh, busy machine can hang once.
+const browserAttempts = 2
+
+// browserStarts lets one Chromium start at a time: the browser tests run
+// in parallel with the rest of the suite on two cores, and four browsers
+// starting at once under the race detector's load each took longer than
+// they need alone.
+var browserStarts = make(chan struct{}, 1)
+
+// startBrowser starts one headless Chromium and opens its first tab. On
+// failure it stops what it started and says what Chromium printed.
+func startBrowser(t *testing.T, path string) (context.Context, error) {
+	t.Helper()
 	// The profile is not t.TempDir: Chromium's helper processes may still
 	// write to it for a moment after the browser is gone, and a folder left
 	// behind in the temporary directory is no reason to fail a test.
@@ -45,6 +72,7 @@ func browser(t *testing.T) context.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
+	output := &tailBuffer{max: 8 << 10}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -58,11 +86,18 @@ func browser(t *testing.T) context.Context {
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
+		// chromedp waits 20 s by default for the line that says where
+		// the browser listens, too little on a loaded machine.
+		chromedp.WSURLReadTimeout(2 * time.Minute),
+		chromedp.CombinedOutput(output),
 	}
+	// The test's time with its browser counts from the browser's start,
+	// not from its turn to start.
+	browserStarts <- struct{}{}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() {
+	stop := func() {
 		cancelTimeout()
 		cancelCtx()
 		cancelAlloc()
@@ -71,11 +106,42 @@ func browser(t *testing.T) context.Context {
 				t.Logf("Chromium profile %s left behind: %v", profile, err)
 			}
 		}
-	})
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("start Chromium %s: %v", path, err)
 	}
-	return ctx
+	err = chromedp.Run(ctx)
+	<-browserStarts
+	if err != nil {
+		stop()
+		if out := output.String(); out != "" && !strings.Contains(err.Error(), out) {
+			err = fmt.Errorf("%w; Chromium printed:\n%s", err, out)
+		}
+		return nil, err
+	}
+	t.Cleanup(stop)
+	return ctx, nil
+}
+
+// tailBuffer keeps the last max bytes written to it. Chromium writes its
+// output from a goroutine of chromedp's, for as long as it runs.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // screenshots keeps a full-page PNG of each dashboard page as a test
