@@ -187,6 +187,9 @@ INSERT INTO contact_left_groups (grp, phone)
 	SELECT DISTINCT g.grp, c.phone FROM contacts c, jsonb_array_elements_text(c.data->'left_groups') AS g(grp)
 	WHERE jsonb_typeof(c.data->'left_groups') = 'array';
 `,
+	// 11: the activity triggers' INSERT planned once per connection, not
+	// at every count (activity.go).
+	activityPlanned,
 }
 
 // migrateLock is the key of the session advisory lock held while the
