@@ -199,8 +199,12 @@ type messageFilter struct {
 	Status    engine.MessageStatus
 }
 
+// keeps reports whether m passes f. The status failed keeps every send
+// that failed for good, the provider's undelivered among them, as the
+// overview counts them.
 func (f messageFilter) keeps(m *engine.Message) bool {
-	return (f.Direction == "" || m.Direction == f.Direction) && (f.Status == "" || m.Status == f.Status)
+	status := f.Status == "" || m.Status == f.Status || (f.Status == engine.StatusFailed && m.Status.Failed())
+	return status && (f.Direction == "" || m.Direction == f.Direction)
 }
 
 // messagesPage returns up to limit messages that f keeps, newest first,

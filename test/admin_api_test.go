@@ -344,18 +344,38 @@ func TestAdminMessageLog(t *testing.T) {
 	if len(failed.Messages) != 1 || failed.Messages[0].To[0] != b || failed.Messages[0].Error == "" || failed.Messages[0].Direction != "out" {
 		t.Fatalf("failed sends: %+v, want the one reply to %s with its error", failed.Messages, b)
 	}
+	// A send the provider reports undelivered failed too; asked for by its
+	// own status, it is the only one.
+	Eventually(t, patience, "a's reply recorded as sent", func() bool {
+		ms := storedMessages(t, g, a)
+		return len(ms) == 2 && ms[0].Status == "sent" && ms[0].ProviderID != ""
+	})
+	sid := storedMessages(t, g, a)[0].ProviderID
+	form := map[string][]string{"MessageSid": {sid}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30005"}, "AccountSid": {g.Twilio.AccountSID}}
+	if code, body := g.PostSigned("/webhooks/twilio/status", form); code != http.StatusOK {
+		t.Fatalf("status callback: %d %s", code, body)
+	}
+	g.Admin(http.MethodGet, "/api/v1/messages?status=failed", nil, &failed)
+	if len(failed.Messages) != 2 || failed.Messages[0].To[0] != b || failed.Messages[1].To[0] != a || failed.Messages[1].Status != "undelivered" {
+		t.Fatalf("failed sends after an undelivered report: %+v, want b's failed reply then a's undelivered one", failed.Messages)
+	}
+	var undelivered messageLog
+	g.Admin(http.MethodGet, "/api/v1/messages?status=undelivered", nil, &undelivered)
+	if len(undelivered.Messages) != 1 || undelivered.Messages[0].To[0] != a {
+		t.Fatalf("status=undelivered: %+v, want a's reply alone", undelivered.Messages)
+	}
 
 	var all messageLog
 	g.Admin(http.MethodGet, "/api/v1/messages", nil, &all)
 	if len(all.Messages) != 4 || all.NextCursor == nil || *all.NextCursor != "" {
 		t.Fatalf("log: %d messages, next %v; want 4 and no more", len(all.Messages), all.NextCursor)
 	}
-	// Newest first: b's failed reply, b's JOIN, a's reply, a's JOIN.
+	// Newest first: b's failed reply, b's JOIN, a's undelivered reply, a's JOIN.
 	var order []string
 	for _, m := range all.Messages {
 		order = append(order, m.Direction+":"+m.Status)
 	}
-	if want := []string{"out:failed", "in:received", "out:sent", "in:received"}; !slices.Equal(order, want) {
+	if want := []string{"out:failed", "in:received", "out:undelivered", "in:received"}; !slices.Equal(order, want) {
 		t.Errorf("log order %v, want %v", order, want)
 	}
 	var in messageLog
