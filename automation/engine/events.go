@@ -261,10 +261,6 @@ func messageData(m *Message) map[string]any {
 	return d
 }
 
-// failed reports whether a message with status s did not reach its
-// recipient: it failed at keyway or at the provider, or was undelivered.
-func (s MessageStatus) failed() bool { return s == StatusFailed || s == "undelivered" }
-
 // failedEventOf reports whether a failure of m is told as message.failed:
 // a message to a contact, not a forward to staff nor an email.
 func failedEventOf(m *Message) bool {

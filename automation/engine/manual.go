@@ -30,19 +30,18 @@ const StartBatch = 100
 // else SMS. Opted-out contacts are skipped: nothing reaches them from any
 // path until they opt back in.
 func (e *Engine) Start(ctx context.Context, id string, phones []string) (StartResult, error) {
-	return e.start(ctx, id, phones, "", nil)
+	return e.start(ctx, id, phones, nil)
 }
 
 // StartVars is Start where each run begins with a copy of vars, which its
 // templates and conditions see as {{ vars.X }} (the admin API's manual
 // start with "vars").
 func (e *Engine) StartVars(ctx context.Context, id string, phones []string, vars map[string]any) (StartResult, error) {
-	return e.start(ctx, id, phones, "", vars)
+	return e.start(ctx, id, phones, vars)
 }
 
-// start is Start that also skips contacts that unsubscribed from group,
-// and begins each run with vars.
-func (e *Engine) start(ctx context.Context, id string, phones []string, group string, vars map[string]any) (StartResult, error) {
+// start is Start where each run begins with vars.
+func (e *Engine) start(ctx context.Context, id string, phones []string, vars map[string]any) (StartResult, error) {
 	res := StartResult{Skipped: map[string]string{}}
 	set := e.Set()
 	a := set.Automation(id)
@@ -65,7 +64,7 @@ func (e *Engine) start(ctx context.Context, id string, phones []string, group st
 				if err != nil {
 					return StartResult{}, err
 				}
-				if why := skipReason(t.contact, group); why != "" {
+				if why := skipReason(t.contact, ""); why != "" {
 					got.Skipped[phone] = why
 					continue
 				}
@@ -108,45 +107,6 @@ func skipReason(c *Contact, group string) string {
 		return "unsubscribed from group " + group
 	}
 	return ""
-}
-
-// groupMembers returns the phones of every member of group, read in pages.
-func (e *Engine) groupMembers(ctx context.Context, group string) ([]string, error) {
-	var phones []string
-	after := ""
-	for {
-		var page []*Contact
-		err := e.store.View(ctx, func(tx Tx) error {
-			var err error
-			page, err = tx.ContactsInGroup(group, after, 1000)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("engine: members of group %q: %w", group, err)
-		}
-		for _, c := range page {
-			phones = append(phones, c.Phone)
-		}
-		if len(page) < 1000 {
-			return phones, nil
-		}
-		after = page[len(page)-1].Phone
-	}
-}
-
-// StartGroup enrolls every member of group, minus opted-out contacts and
-// those that unsubscribed from the group.
-func (e *Engine) StartGroup(ctx context.Context, id, group string) (StartResult, error) {
-	return e.StartGroupVars(ctx, id, group, nil)
-}
-
-// StartGroupVars is StartGroup where each run begins with a copy of vars.
-func (e *Engine) StartGroupVars(ctx context.Context, id, group string, vars map[string]any) (StartResult, error) {
-	phones, err := e.groupMembers(ctx, group)
-	if err != nil {
-		return StartResult{}, err
-	}
-	return e.start(ctx, id, phones, group, vars)
 }
 
 // Cancel ends an active enrollment with reason. It returns the enrollment,

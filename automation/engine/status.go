@@ -68,8 +68,8 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 	if status.Rank() < m.Status.Rank() {
 		return nil
 	}
-	failedBefore := m.Status.failed()
-	if s.Throttled && status.failed() && !failedBefore && e.retryDropped != nil {
+	failedBefore := m.Status.Failed()
+	if s.Throttled && status.Failed() && !failedBefore && e.retryDropped != nil {
 		if m.Status.Rank() < StatusSent.Rank() {
 			// The report overtook the record of the attempt it is about:
 			// the outbox sends m again when it records it (Dropped).
@@ -86,7 +86,7 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 	if err := x.tx.PutMessage(m); err != nil {
 		return err
 	}
-	if status.failed() && !failedBefore && failedEventOf(m) {
+	if status.Failed() && !failedBefore && failedEventOf(m) {
 		if m.Error == "" {
 			m.Error = "the provider reported it " + string(status)
 		}
@@ -97,7 +97,7 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 	if err := e.applyRefusal(x, s, m); err != nil {
 		return err
 	}
-	if s.OutsideWindow && status.failed() && !failedBefore {
+	if s.OutsideWindow && status.Failed() && !failedBefore {
 		return e.windowPath(ctx, x, m)
 	}
 	return nil
