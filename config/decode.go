@@ -53,7 +53,10 @@ func (c *Config) decodeInto(n *yaml.Node, path string, into any, rule keyRule) P
 	if c.pos == nil {
 		c.pos = map[string]Pos{}
 	}
-	d := newDecoder(c.File, nil, c.pos)
+	if c.styles == nil {
+		c.styles = map[string]yaml.Style{}
+	}
+	d := newDecoder(c.File, nil, c.pos, c.styles)
 	d.structure(n, path, v.Elem(), rule)
 	sortProblems(d.problems)
 	return d.problems
@@ -80,10 +83,12 @@ type decoder struct {
 	// file order, for their warnings (Config.unsetWarnings).
 	unset       map[Pos][]string
 	unsetValues []unsetValue
+	// styles holds the style of each scalar by its path (Config.styles).
+	styles map[string]yaml.Style
 }
 
-func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos) *decoder {
-	return &decoder{file: file, lookup: lookup, pos: pos, open: map[*yaml.Node]bool{}, told: map[string]bool{}, unset: map[Pos][]string{}}
+func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos, styles map[string]yaml.Style) *decoder {
+	return &decoder{file: file, lookup: lookup, pos: pos, styles: styles, open: map[*yaml.Node]bool{}, told: map[string]bool{}, unset: map[Pos][]string{}}
 }
 
 // keyRule says how a mapping decoded into a struct treats keys that are not
@@ -97,6 +102,9 @@ type keyRule struct {
 // decode stores n, the node at path, into v. A null leaves v as it is.
 func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	d.pos[path] = nodePos(n)
+	if n.Kind == yaml.ScalarNode {
+		d.styles[path] = n.Style
+	}
 	if n.Kind == yaml.AliasNode {
 		if d.open[n.Alias] {
 			d.errorf(n, "%s: alias *%s is inside its own anchor", label(path), n.Value)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -79,8 +80,9 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	sum := sha256.Sum256(data)
-	c := &Config{File: file, Hash: hex.EncodeToString(sum[:]), pos: map[string]Pos{}}
-	d := newDecoder(file, lookupEnv, c.pos)
+	c := &Config{File: file, Hash: hex.EncodeToString(sum[:]), pos: map[string]Pos{}, styles: map[string]yaml.Style{},
+		lines: strings.Split(string(data), "\n")}
+	d := newDecoder(file, lookupEnv, c.pos, c.styles)
 	d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
 	for i := range c.Automations {
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)

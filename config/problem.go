@@ -3,6 +3,9 @@ package config
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Pos is a place in the configuration file; Line and Col start at 1.
@@ -97,6 +100,65 @@ func (c *Config) At(path string) Pos {
 // Problemf builds an error Problem placed at the node at path.
 func (c *Config) Problemf(path, format string, args ...any) Problem {
 	return Problem{File: c.File, Pos: c.At(path), Message: fmt.Sprintf(format, args...)}
+}
+
+// ProblemInside builds an error Problem about the byte at offset in src,
+// the value of the node at path: placed on that byte where the file holds
+// src as written, in a literal block (|) or on one line unquoted or
+// quoted, and at the node otherwise (an offset of -1, a value a variable
+// or an escape changed before offset, a folded block).
+func (c *Config) ProblemInside(path, src string, offset int, format string, args ...any) Problem {
+	p := c.Problemf(path, format, args...)
+	if pos, ok := c.inside(path, src, offset); ok {
+		p.Pos = pos
+	}
+	return p
+}
+
+// inside is where the byte at offset of src, the value at path, stands in
+// the file, if the file shows it.
+func (c *Config) inside(path, src string, offset int) (Pos, bool) {
+	style, ok := c.styles[path]
+	at, known := c.pos[path]
+	if !ok || !known || offset < 0 || offset >= len(src) {
+		return Pos{}, false
+	}
+	k := strings.Count(src[:offset], "\n")
+	lineStart := strings.LastIndexByte(src[:offset], '\n') + 1
+	want, _, _ := strings.Cut(src[lineStart:], "\n") // the value's line that holds offset
+	before := src[lineStart:offset]                  // its part before offset
+	line := func(n int) (string, bool) {
+		if n < 1 || n > len(c.lines) {
+			return "", false
+		}
+		return strings.TrimSuffix(c.lines[n-1], "\r"), true
+	}
+	switch style {
+	case yaml.LiteralStyle:
+		// The value's line k is the file's line k after the one with |,
+		// behind the block's indentation.
+		raw, ok := line(at.Line + 1 + k)
+		text := strings.TrimLeft(raw, " ")
+		if !ok || text != want {
+			return Pos{}, false
+		}
+		return Pos{Line: at.Line + 1 + k, Col: utf8.RuneCountInString(raw[:len(raw)-len(text)]) + 1 + utf8.RuneCountInString(before)}, true
+	case 0, yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		raw, ok := line(at.Line)
+		if !ok || k != 0 || strings.Contains(src, "\n") {
+			return Pos{}, false
+		}
+		runes := []rune(raw)
+		start := at.Col - 1 // where the value starts, behind its quote
+		if style != 0 {
+			start++
+		}
+		if start > len(runes) || !strings.HasPrefix(string(runes[start:]), before) {
+			return Pos{}, false
+		}
+		return Pos{Line: at.Line, Col: start + 1 + utf8.RuneCountInString(before)}, true
+	}
+	return Pos{}, false
 }
 
 // Warningf builds a warning Problem placed at the node at path.

@@ -38,6 +38,10 @@ type Config struct {
 	// pos maps a node path such as "automations[0].keywords[1]" to where it
 	// stands in File.
 	pos map[string]Pos
+	// styles holds the style of each scalar by its node path, and lines
+	// the file's lines: ProblemInside places a problem inside a value.
+	styles map[string]yaml.Style
+	lines  []string
 	// unset holds, by the place of each value, the environment variables
 	// of its plain ${NAME} references that gave nothing (NameUnsetVariables).
 	unset map[Pos][]string

@@ -68,7 +68,8 @@ automations:
 // instead of reaching customers: a misspelt name, an undeclared field, an
 // unclosed {{, a misspelt condition, a required variable that is unset,
 // and an unset variable that empties a URL (named in the error) or leaves
-// a bare "Bearer " (a warning).
+// a bare "Bearer " (a warning). A template's problem stands on the name it
+// is about, on a later line of a | block too.
 func TestValidateTellsTemplateAndVariableMistakes(t *testing.T) {
 	t.Parallel()
 	const src = `fields: [first_name]
@@ -84,16 +85,21 @@ automations:
         method: POST
         url: "${KEYWAY_TEST_UNSET_CRM_URL}/leads"
         headers: { Authorization: "Bearer ${KEYWAY_TEST_UNSET_CRM_KEY}", X-Account: "${KEYWAY_TEST_UNSET_ACCOUNT:?the CRM account id, from its settings page}" }
+      - type: reply
+        text: |
+          Hello,
+          {{ vars.x }} then {{ contect.name }}
 `
 	validateRefuses(t, src,
-		`{file}:6:30: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
+		`{file}:6:41: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
 		`{file}:7:50: automation "thanks" step 2: fields.first_name: template: "{{ vars.name }" is not closed by "}}"`,
 		`{file}:8:32: automation "thanks" step 3: unknown name mesage (did you mean message?)`,
-		`{file}:9:30: automation "thanks" step 4: template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`,
+		`{file}:9:37: automation "thanks" step 4: template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`,
 		`{file}:12:14: automation "thanks" step 5: url "/leads" must start with http:// or https:// (environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty)`,
 		`{file}:12:14: warning: automation "thanks" step 5 field url: environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty`,
 		`{file}:13:35: warning: automation "thanks" step 5 field headers.Authorization: environment variable KEYWAY_TEST_UNSET_CRM_KEY is not set or empty, so the value is "Bearer "`,
 		`{file}:13:85: automation "thanks" step 5 field headers.X-Account: environment variable KEYWAY_TEST_UNSET_ACCOUNT is required, and is not set or is empty: the CRM account id, from its settings page`,
+		`{file}:17:32: automation "thanks" step 6: template: unknown name contect (did you mean contact?`,
 	)
 }
 

@@ -334,10 +334,18 @@ func (c *Compiler) Decode(s *config.Step, into any) bool {
 // Template parses a template found at path (e.g. s.Path+".text"); a syntax
 // error or a name the template cannot see (ParseTemplate) is a problem
 // placed there, and nil is returned.
+//
+// A problem that TemplateError places inside src is placed there in the
+// file where the file holds src as written (config.Config.ProblemInside).
 func (c *Compiler) Template(s *config.Step, field, src string) *Template {
 	t, err := c.ParseTemplate(src)
 	if err != nil {
-		c.Problemf(s, field, "%v", err)
+		offset := -1
+		var te *TemplateError
+		if errors.As(err, &te) {
+			offset = te.Offset
+		}
+		c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offset, "%s: %v", c.StepName(s), err))
 		return nil
 	}
 	return t
@@ -355,8 +363,8 @@ func (c *Compiler) ParseTemplate(src string) (*Template, error) {
 	}
 	ln := &liquidNames{locals: map[string]bool{}}
 	ln.node(t.tpl.GetRoot())
-	if msg := c.checkNames(ln.paths, ln.locals, true); msg != "" {
-		return nil, fmt.Errorf("template: %s", msg)
+	if msg, first := c.checkNames(ln.paths, ln.locals, true); msg != "" {
+		return nil, &TemplateError{Err: fmt.Errorf("template: %s", msg), Offset: nameOffset(src, ln.marks[first], ln.paths[first][0])}
 	}
 	return t, nil
 }

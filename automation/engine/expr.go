@@ -41,7 +41,7 @@ func (c *Compiler) Expr(s *config.Step, field, src string) *Expr {
 	}
 	// expr knows the top-level names, but below them are maps, where
 	// contact.feilds would quietly be nil.
-	if msg := c.checkNames(exprNames(src), nil, false); msg != "" {
+	if msg, _ := c.checkNames(exprNames(src), nil, false); msg != "" {
 		c.Problemf(s, field, "%s", msg)
 		return nil
 	}

@@ -117,17 +117,24 @@ func liquidProperty(name string) bool {
 // checkNames records nothing; it returns the problems of the names paths,
 // deduplicated, a path that is the start of another one left out (the
 // longer one tells more), one message a line joined by "; ".
-func (c *Compiler) checkNames(paths [][]string, skip map[string]bool, template bool) string {
+//
+// It also returns the index in paths of the first name it names, -1 when
+// the message is empty.
+func (c *Compiler) checkNames(paths [][]string, skip map[string]bool, template bool) (string, int) {
 	var msgs []string
+	first := -1
 	for i, p := range paths {
 		if skip[p[0]] || slices.ContainsFunc(paths[i+1:], func(q []string) bool { return len(q) > len(p) && slices.Equal(q[:len(p)], p) }) {
 			continue
 		}
 		if m := c.checkName(p, template); m != "" && !slices.Contains(msgs, m) {
 			msgs = append(msgs, m)
+			if first < 0 {
+				first = i
+			}
 		}
 	}
-	return strings.Join(msgs, "; ")
+	return strings.Join(msgs, "; "), first
 }
 
 // exprNames returns the names the expression src reads: each chain of
@@ -177,7 +184,11 @@ func (v *exprNameVisitor) Visit(node *ast.Node) {
 // liquidNames collects the names a parsed Liquid template reads, and the
 // local names it sets ({% assign %}, {% capture %}, loop variables).
 type liquidNames struct {
-	paths  [][]string
+	paths [][]string
+	// marks holds, for each of paths, the source of the markup it was
+	// read in ("{{ contact.feilds.x }}"), so that a problem can say where.
+	marks  []string
+	mark   string // the markup being read
 	locals map[string]bool
 	// unclosed is the source of a text node that holds "{{" or "{%": markup
 	// the parser took for text, which would be sent as written.
@@ -195,13 +206,16 @@ func (ln *liquidNames) node(n render.Node) {
 			ln.unclosed = n.Source
 		}
 	case *render.ObjectNode:
+		ln.mark = n.Source
 		ln.expr(n.Args)
 	case *render.TagNode:
+		ln.mark = n.Source
 		ln.tag(n.Name, n.Args)
 	case *render.BlockNode:
 		if n.Name == "comment" || n.Name == "raw" {
 			return
 		}
+		ln.mark = n.Source
 		ln.tag(n.Name, n.Args)
 		for _, c := range n.Body {
 			ln.node(c)
@@ -259,6 +273,7 @@ func (ln *liquidNames) expr(src string, skip ...string) {
 			break
 		}
 		ln.paths = append(ln.paths, path)
+		ln.marks = append(ln.marks, ln.mark)
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -89,6 +90,33 @@ func TestConditionNames(t *testing.T) {
 			}
 			if strings.Count(got, "unknown name") > 1 {
 				t.Errorf("told twice: %s", got)
+			}
+		})
+	}
+}
+
+// A template's problem says where in the template it is: at the name a
+// check refused, or at the markup left open.
+func TestTemplateProblemOffsets(t *testing.T) {
+	cases := []struct {
+		label, src, at string // at: the source from the place on
+	}{
+		{"name", "Thanks {{ contact.feilds.first_name }}!", "contact.feilds.first_name }}!"},
+		{"name on a later line", "Hi,\n\n{{ vars.x }} and {{ mesage.body }}\nbye", "mesage.body }}\nbye"},
+		{"the first of two", "{% if mesage.body == 'x' %}{% endif %}{% for t in contact.tgas %}{% endfor %}", "mesage.body == 'x' %}{% endif %}{% for t in contact.tgas %}{% endfor %}"},
+		{"the same markup twice", "{{ mesage }} {{ mesage }}", "mesage }} {{ mesage }}"},
+		{"open markup", "Hi {{ vars.name }, welcome", "{{ vars.name }, welcome"},
+		{"open markup after closed", "{{ vars.a }}\n{{ vars.a }", "{{ vars.a }"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.label, func(t *testing.T) {
+			_, err := nameCompiler().ParseTemplate(tc.src)
+			var te *TemplateError
+			if !errors.As(err, &te) {
+				t.Fatalf("ParseTemplate(%q): %v, want a TemplateError", tc.src, err)
+			}
+			if te.Offset < 0 || tc.src[te.Offset:] != tc.at {
+				t.Errorf("ParseTemplate(%q): offset %d, want %d", tc.src, te.Offset, len(tc.src)-len(tc.at))
 			}
 		})
 	}

@@ -32,9 +32,9 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	}
 	// The parser takes markup it cannot read as text ("Hi {{ vars.name }"),
 	// which would go out as written.
-	if open := unclosedMarkup(tpl); open != "" {
-		return nil, fmt.Errorf("template: %q is not closed by %q: close it, or write {%% raw %%}%s{%% endraw %%} to send it as text",
-			open, markupClose[open[:2]], open[:2])
+	if open, offset := unclosedMarkup(tpl, src); open != "" {
+		return nil, &TemplateError{Offset: offset, Err: fmt.Errorf("template: %q is not closed by %q: close it, or write {%% raw %%}%s{%% endraw %%} to send it as text",
+			open, markupClose[open[:2]], open[:2])}
 	}
 	// Liquid's parser does not check filter names; a trial render with
 	// empty values finds an unknown filter at load time rather than at the
@@ -49,20 +49,49 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 // markupClose is the end of each kind of markup.
 var markupClose = map[string]string{"{{": "}}", "{%": "%}"}
 
+// TemplateError is a template's problem at a place in its source.
+type TemplateError struct {
+	Err error
+	// Offset is the byte offset in the template's source of what Err is
+	// about, or -1 when it is not known.
+	Offset int
+}
+
+func (e *TemplateError) Error() string { return e.Err.Error() }
+
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+// nameOffset is where name, read in markup, stands in src: the first
+// markup written so, and the name's first appearance in it; -1 when
+// either cannot be found.
+func nameOffset(src, markup, name string) int {
+	at := strings.Index(src, markup)
+	in := strings.Index(markup, name)
+	if at < 0 || in < 0 || markup == "" {
+		return -1
+	}
+	return at + in
+}
+
 // unclosedMarkup returns the markup the parser left in a text node of tpl,
-// from its "{{" or "{%" to the end of the line (40 bytes at most), or "".
-func unclosedMarkup(tpl *liquid.Template) string {
+// from its "{{" or "{%" to the end of the line (40 bytes at most), or "",
+// and its offset in src (-1 when it cannot be found).
+func unclosedMarkup(tpl *liquid.Template, src string) (string, int) {
 	ln := &liquidNames{locals: map[string]bool{}}
 	ln.node(tpl.GetRoot())
 	text := ln.unclosed
 	if text == "" {
-		return ""
+		return "", -1
 	}
 	i := len(text)
 	for _, open := range []string{"{{", "{%"} {
 		if j := strings.Index(text, open); j >= 0 && j < i {
 			i = j
 		}
+	}
+	offset := -1
+	if at := strings.Index(src, text); at >= 0 {
+		offset = at + i
 	}
 	text = text[i:]
 	if j := strings.IndexByte(text, '\n'); j >= 0 {
@@ -71,7 +100,7 @@ func unclosedMarkup(tpl *liquid.Template) string {
 	if len(text) > 40 {
 		text = text[:40]
 	}
-	return text
+	return text, offset
 }
 
 // unpanic runs fn and turns a panic in it into an error. The Liquid library
