@@ -109,18 +109,36 @@ func (c *Config) Problemf(path, format string, args ...any) Problem {
 // or an escape changed before offset, a folded block).
 func (c *Config) ProblemInside(path, src string, offset int, format string, args ...any) Problem {
 	p := c.Problemf(path, format, args...)
-	if pos, ok := c.inside(path, src, offset); ok {
+	if pos, ok := c.insidePath(path, src, offset); ok {
 		p.Pos = pos
 	}
 	return p
 }
 
-// inside is where the byte at offset of src, the value at path, stands in
-// the file, if the file shows it.
-func (c *Config) inside(path, src string, offset int) (Pos, bool) {
+// ProblemInNode is ProblemInside for a value the caller holds as a node of
+// the file, decoded by hand: n.Value is src as written, unexpanded.
+func (c *Config) ProblemInNode(n *yaml.Node, src string, offset int, format string, args ...any) Problem {
+	p := Problem{File: c.File, Pos: nodePos(n), Message: fmt.Sprintf(format, args...)}
+	if pos, ok := c.inside(n.Style, nodePos(n), src, offset); ok {
+		p.Pos = pos
+	}
+	return p
+}
+
+// insidePath is inside for the value at path.
+func (c *Config) insidePath(path, src string, offset int) (Pos, bool) {
 	style, ok := c.styles[path]
 	at, known := c.pos[path]
-	if !ok || !known || offset < 0 || offset >= len(src) {
+	if !ok || !known {
+		return Pos{}, false
+	}
+	return c.inside(style, at, src, offset)
+}
+
+// inside is where the byte at offset of src, a value of style at at,
+// stands in the file, if the file shows it.
+func (c *Config) inside(style yaml.Style, at Pos, src string, offset int) (Pos, bool) {
+	if offset < 0 || offset >= len(src) {
 		return Pos{}, false
 	}
 	k := strings.Count(src[:offset], "\n")

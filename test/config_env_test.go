@@ -92,7 +92,7 @@ automations:
 `
 	validateRefuses(t, src,
 		`{file}:6:41: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
-		`{file}:7:50: automation "thanks" step 2: fields.first_name: template: "{{ vars.name }" is not closed by "}}"`,
+		`{file}:7:51: automation "thanks" step 2: fields.first_name: template: "{{ vars.name }" is not closed by "}}"`,
 		`{file}:8:32: automation "thanks" step 3: unknown name mesage (did you mean message?)`,
 		`{file}:9:37: automation "thanks" step 4: template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`,
 		`{file}:12:14: automation "thanks" step 5: url "/leads" must start with http:// or https:// (environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty)`,

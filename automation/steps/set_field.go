@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"gopkg.in/yaml.v3"
@@ -83,7 +84,11 @@ func compileSetField(c *engine.Compiler, s *config.Step) (engine.Step, config.Pr
 		}
 		t, err := c.ParseTemplate(src)
 		if err != nil {
-			problemAt(c, s, v, "fields.%s: %v", name, err)
+			offset := -1
+			if te := (*engine.TemplateError)(nil); errors.As(err, &te) {
+				offset = te.Offset
+			}
+			c.AddProblem(c.Config.ProblemInNode(v, src, offset, "%s: fields.%s: %v", c.StepName(s), name, err))
 			continue
 		}
 		st.Fields = append(st.Fields, FieldValue{Name: name, Value: t})
