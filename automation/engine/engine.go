@@ -222,6 +222,11 @@ func (e *Engine) HandleBatch(ctx context.Context, provider string, b providers.B
 // handle handles one inbound message inside transaction x.
 func (e *Engine) handle(ctx context.Context, x *unitOfWork, in providers.Inbound) (Handled, error) {
 	if in.ID != "" {
+		if tr, ok := x.tx.(TurnReader); ok {
+			if _, open := x.turns[in.From]; !open {
+				tr.ReadTurnAhead(in.From)
+			}
+		}
 		if m, err := x.tx.MessageByProviderID(in.Provider, in.ID); err == nil {
 			return Handled{Message: m, Duplicate: true}, nil
 		} else if !isNotFound(err) {

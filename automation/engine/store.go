@@ -39,6 +39,16 @@ type Waker interface {
 	OnWake(fn func())
 }
 
+// TurnReader is implemented by a Tx that can read a contact's turn (its
+// lock, record and active enrollments) together with the next read the
+// transaction makes: ReadTurnAhead(phone) says that a turn of phone comes
+// next, so that the duplicate check of an inbound message and the turn it
+// opens cost one round trip to a database, not two. A hint: a Tx that does
+// nothing with it is correct.
+type TurnReader interface {
+	ReadTurnAhead(phone string)
+}
+
 // SlotBooker is implemented by a store that several processes share, so
 // that a sender number's mps holds across all of them together: BookSlot
 // books for message the next send slot of number at mps sends per second

@@ -33,6 +33,15 @@ const activesSQL = `SELECT a.automation, a.id, e.data FROM active_enrollments a 
 // enrollments for ActiveEnrollments and ActiveEnrollment: a turn reads
 // them next. It returns nil for a contact not stored.
 func (t *pgTx) readContact(phone string) ([]byte, error) {
+	if raw, ok := t.turnRead[phone]; ok {
+		// ReadTurnAhead read it with the read before, behind the lock;
+		// nothing was written since (exec forgets it).
+		delete(t.turnRead, phone)
+		if len(raw) == 0 {
+			raw = nil
+		}
+		return raw, nil
+	}
 	br, err := t.tx.send(deferred{sql: `SELECT data FROM contacts WHERE phone = $1`, args: []any{phone}},
 		deferred{sql: activesSQL, args: []any{phone}})
 	if err != nil {
@@ -45,20 +54,7 @@ func (t *pgTx) readContact(phone string) ([]byte, error) {
 	}
 	var actives []activeRow
 	if err == nil {
-		var rows pgx.Rows
-		if rows, err = br.Query(); err == nil {
-			for rows.Next() {
-				var r activeRow
-				if err = rows.Scan(&r.automation, &r.id, &r.data); err != nil {
-					break
-				}
-				actives = append(actives, r)
-			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
+		actives, err = scanActives(br)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -71,6 +67,86 @@ func (t *pgTx) readContact(phone string) ([]byte, error) {
 	}
 	t.actives[phone] = actives
 	return raw, nil
+}
+
+// ReadTurnAhead implements engine.TurnReader: in an Update, the contact's
+// lock goes out now, deferred, and its record and active enrollments are
+// read with the next read (MessageByProviderID), behind the lock.
+func (t *pgTx) ReadTurnAhead(phone string) {
+	t.turnRead = nil // what an earlier announcement read is not for this turn
+	if !t.writable {
+		return
+	}
+	if _, read := t.actives[phone]; read {
+		return
+	}
+	_ = t.lockContact(phone) // deferred: it fails only in a View
+	t.ahead = phone
+}
+
+// readAhead reads, in one round trip, the one row of sql with args into
+// row (pgx.ErrNoRows when none), then the turn ReadTurnAhead announced
+// (readContact's two reads), which it keeps.
+func (t *pgTx) readAhead(row *[]byte, sql string, args ...any) error {
+	phone := t.ahead
+	t.ahead = ""
+	br, err := t.tx.send(deferred{sql: sql, args: args},
+		deferred{sql: `SELECT data FROM contacts WHERE phone = $1`, args: []any{phone}},
+		deferred{sql: activesSQL, args: []any{phone}})
+	if err != nil {
+		return err
+	}
+	first := br.QueryRow().Scan(row)
+	if first != nil && !errors.Is(first, pgx.ErrNoRows) {
+		_ = br.Close()
+		return t.tx.note(first)
+	}
+	var raw []byte
+	err = br.QueryRow().Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		raw, err = nil, nil
+	}
+	var actives []activeRow
+	if err == nil {
+		actives, err = scanActives(br)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: read contact %s: %w", config.MaskAddress(phone), t.tx.note(err))
+	}
+	if t.actives == nil {
+		t.actives = map[string][]activeRow{}
+	}
+	t.actives[phone] = actives
+	if t.turnRead == nil {
+		t.turnRead = map[string][]byte{}
+	}
+	if raw == nil {
+		raw = []byte{} // read, not stored
+	}
+	t.turnRead[phone] = raw
+	return first
+}
+
+// scanActives reads the next result of br as activesSQL's rows.
+func scanActives(br pgx.BatchResults) ([]activeRow, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var actives []activeRow
+	for rows.Next() {
+		var r activeRow
+		if err := rows.Scan(&r.automation, &r.id, &r.data); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		actives = append(actives, r)
+	}
+	rows.Close()
+	return actives, rows.Err()
 }
 
 // keptActives decodes the active enrollments of contact the transaction

@@ -20,15 +20,21 @@ func rtOutbound(id, phone string) *engine.Message {
 }
 
 // A webhook's turn on PostgreSQL costs round trips for what it must wait
-// for, not for each statement: the contact's lock, the contact and its
-// active enrollments go in one; every write (the inbound text, its reply
-// and its queue entry, the enrollment, the contact) goes with the COMMIT.
-// It made a dozen before writes and locks were deferred (pipe.go).
+// for, not for each statement: the duplicate check of the inbound message,
+// the contact's lock, the contact and its active enrollments go in one
+// (engine.TurnReader); every write (the inbound text, its reply and its
+// queue entry, the enrollment, the contact) goes with the COMMIT. It made a
+// dozen before writes and locks were deferred (pipe.go), and three before
+// the turn was read with the duplicate check.
 func TestTurnRoundTrips(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t))
 	const phone = "+15551230001"
 	turn := func(n int) func(tx engine.Tx) error {
 		return func(tx engine.Tx) error {
+			tx.(engine.TurnReader).ReadTurnAhead(phone)
+			if _, err := tx.MessageByProviderID("twilio", fmt.Sprintf("SM%d", n)); !errors.Is(err, engine.ErrNotFound) {
+				return fmt.Errorf("turn %d: duplicate check: %v, want not found", n, err)
+			}
 			c, err := tx.Contact(phone)
 			if errors.Is(err, engine.ErrNotFound) {
 				c, err = &engine.Contact{Phone: phone, CreatedAt: rt0}, nil
@@ -68,7 +74,7 @@ func TestTurnRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := s.RoundTrips() - before; got > 2 {
-			t.Errorf("turn %d made %d round trips, want 2: the contact with its enrollments, then the writes with COMMIT", n, got)
+			t.Errorf("turn %d made %d round trips, want 2: the duplicate check with the contact and its enrollments, then the writes with COMMIT", n, got)
 		}
 	}
 	// What the turns deferred is all there.
@@ -296,5 +302,45 @@ func TestReadAheadChecksSendsInOneRoundTrip(t *testing.T) {
 	}
 	if got := s.RoundTrips() - before; got > 2 {
 		t.Errorf("checking 3 sends made %d round trips, want 2", got)
+	}
+}
+
+// What ReadTurnAhead read is for the turn that follows the read it went
+// with: a duplicate found still answers, and after a write the contact is
+// read again rather than taken from before the write.
+func TestTurnReadAheadGivesWayToWrites(t *testing.T) {
+	s := open(t, pgtest.NewDatabase(t))
+	const phone = "+15551230002"
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		in := &engine.Message{ID: "in1", Direction: engine.Inbound, Kind: engine.KindText, Channel: "sms", Contact: phone,
+			From: phone, To: []string{"+15005550006"}, Body: "hi", Status: engine.StatusReceived,
+			Provider: "twilio", ProviderID: "SMdup", CreatedAt: rt0, UpdatedAt: rt0}
+		if err := tx.PutMessage(in); err != nil {
+			return err
+		}
+		return tx.PutContact(&engine.Contact{Phone: phone, Name: "Ann", CreatedAt: rt0})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(t.Context(), func(tx engine.Tx) error {
+		tx.(engine.TurnReader).ReadTurnAhead(phone)
+		if m, err := tx.MessageByProviderID("twilio", "SMdup"); err != nil || m.ID != "in1" {
+			return fmt.Errorf("duplicate check: %v, %v; want in1", m, err)
+		}
+		if err := tx.PutContact(&engine.Contact{Phone: phone, Name: "Bea", CreatedAt: rt0}); err != nil {
+			return err
+		}
+		c, err := tx.Contact(phone)
+		if err != nil {
+			return err
+		}
+		if c.Name != "Bea" {
+			return fmt.Errorf("contact after a write: %q, want the written Bea, not what was read ahead", c.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

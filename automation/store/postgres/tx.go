@@ -32,6 +32,11 @@ type pgTx struct {
 	// contacts holds, in a View, the contacts ReadAhead read, by phone
 	// (nil: not stored).
 	contacts map[string][]byte
+	// ahead is the phone whose turn ReadTurnAhead announced, read with the
+	// next read; turnRead holds what was read so, by phone (nil: not
+	// stored), for the Contact call that opens the turn.
+	ahead    string
+	turnRead map[string][]byte
 	// bflags holds, by message id, what broadcast_msgs counts a message
 	// of a broadcast toward, as PrefetchSends read it and the
 	// transaction's writes changed it (broadcasts.go).
@@ -65,6 +70,7 @@ func (t *pgTx) exec(sql string, args ...any) error {
 	if !t.writable {
 		return errReadOnly
 	}
+	t.turnRead = nil // a turn read ahead is read again after a write
 	t.tx.Defer(sql, args...)
 	return nil
 }
@@ -73,6 +79,23 @@ func (t *pgTx) exec(sql string, args ...any) error {
 func (t *pgTx) getJSON(v any, what, name, sql string, args ...any) error {
 	var raw []byte
 	err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s %q: %w", what, name, engine.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: read %s %q: %w", what, name, err)
+	}
+	if err := engine.DecodeRecord(raw, v); err != nil {
+		return fmt.Errorf("postgres: decode %s %q: %w", what, name, err)
+	}
+	return nil
+}
+
+// getJSONAhead is getJSON that also reads the turn ReadTurnAhead
+// announced, in the same round trip (readAhead).
+func (t *pgTx) getJSONAhead(v any, what, name, sql string, args ...any) error {
+	var raw []byte
+	err := t.readAhead(&raw, sql, args...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: %s %q: %w", what, name, engine.ErrNotFound)
 	}
