@@ -28,13 +28,8 @@ func (t *pgTx) Message(id string) (*engine.Message, error) {
 // status callback and the outbox recording a send take turns.
 func (t *pgTx) MessageByProviderID(provider, providerID string) (*engine.Message, error) {
 	var m engine.Message
-	const byProviderID = `SELECT data FROM messages WHERE provider = $1 AND provider_id = $2`
-	var err error
-	if t.ahead != "" {
-		err = t.getJSONAhead(&m, "message", provider+"/"+providerID, byProviderID, provider, providerID)
-	} else {
-		err = t.getJSON(&m, "message", provider+"/"+providerID, byProviderID, provider, providerID)
-	}
+	err := t.getJSON(&m, "message", provider+"/"+providerID,
+		`SELECT data FROM messages WHERE provider = $1 AND provider_id = $2`, provider, providerID)
 	if err != nil {
 		return nil, err
 	}

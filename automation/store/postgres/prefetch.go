@@ -28,27 +28,42 @@ type activeRow struct {
 const activesSQL = `SELECT a.automation, a.id, e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id
 	WHERE a.contact = $1 ORDER BY a.automation`
 
+// turnReads are the reads of a contact's turn, sent with the contact's
+// phone after whatever goes first in their round trip.
+func turnReads(phone string) []deferred {
+	return []deferred{
+		{sql: `SELECT data FROM contacts WHERE phone = $1`, args: []any{phone}},
+		{sql: activesSQL, args: []any{phone}},
+	}
+}
+
 // readContact reads, in an Update, the contact with phone and its active
 // enrollments in one round trip, behind the contact's lock, and keeps the
 // enrollments for ActiveEnrollments and ActiveEnrollment: a turn reads
-// them next. It returns nil for a contact not stored.
+// them next. It returns nil for a contact not stored. A turn that
+// ReadTurnAhead announced was read already.
 func (t *pgTx) readContact(phone string) ([]byte, error) {
 	if raw, ok := t.turnRead[phone]; ok {
-		// ReadTurnAhead read it with the read before, behind the lock;
-		// nothing was written since (exec forgets it).
+		// Read with the read before, behind the lock; nothing was written
+		// since (exec forgets it).
 		delete(t.turnRead, phone)
 		if len(raw) == 0 {
 			raw = nil
 		}
 		return raw, nil
 	}
-	br, err := t.tx.send(deferred{sql: `SELECT data FROM contacts WHERE phone = $1`, args: []any{phone}},
-		deferred{sql: activesSQL, args: []any{phone}})
+	br, err := t.tx.send(turnReads(phone)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read contact %s: %w", config.MaskAddress(phone), err)
 	}
+	return t.keepTurn(br, phone)
+}
+
+// keepTurn reads turnReads' results from br, closes it, keeps the active
+// enrollments and returns the contact's record (nil: not stored).
+func (t *pgTx) keepTurn(br pgx.BatchResults, phone string) ([]byte, error) {
 	var raw []byte
-	err = br.QueryRow().Scan(&raw)
+	err := br.QueryRow().Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		raw, err = nil, nil
 	}
@@ -71,7 +86,8 @@ func (t *pgTx) readContact(phone string) ([]byte, error) {
 
 // ReadTurnAhead implements engine.TurnReader: in an Update, the contact's
 // lock goes out now, deferred, and its record and active enrollments are
-// read with the next read (MessageByProviderID), behind the lock.
+// read with the next read of one record (getJSON: the engine's duplicate
+// check), behind the lock.
 func (t *pgTx) ReadTurnAhead(phone string) {
 	t.turnRead = nil // what an earlier announcement read is not for this turn
 	if !t.writable {
@@ -85,14 +101,12 @@ func (t *pgTx) ReadTurnAhead(phone string) {
 }
 
 // readAhead reads, in one round trip, the one row of sql with args into
-// row (pgx.ErrNoRows when none), then the turn ReadTurnAhead announced
-// (readContact's two reads), which it keeps.
+// row (pgx.ErrNoRows when none), then the turn ReadTurnAhead announced,
+// which it keeps for readContact.
 func (t *pgTx) readAhead(row *[]byte, sql string, args ...any) error {
 	phone := t.ahead
 	t.ahead = ""
-	br, err := t.tx.send(deferred{sql: sql, args: args},
-		deferred{sql: `SELECT data FROM contacts WHERE phone = $1`, args: []any{phone}},
-		deferred{sql: activesSQL, args: []any{phone}})
+	br, err := t.tx.send(append([]deferred{{sql: sql, args: args}}, turnReads(phone)...)...)
 	if err != nil {
 		return err
 	}
@@ -101,25 +115,10 @@ func (t *pgTx) readAhead(row *[]byte, sql string, args ...any) error {
 		_ = br.Close()
 		return t.tx.note(first)
 	}
-	var raw []byte
-	err = br.QueryRow().Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		raw, err = nil, nil
-	}
-	var actives []activeRow
-	if err == nil {
-		actives, err = scanActives(br)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	raw, err := t.keepTurn(br, phone)
 	if err != nil {
-		return fmt.Errorf("postgres: read contact %s: %w", config.MaskAddress(phone), t.tx.note(err))
+		return err
 	}
-	if t.actives == nil {
-		t.actives = map[string][]activeRow{}
-	}
-	t.actives[phone] = actives
 	if t.turnRead == nil {
 		t.turnRead = map[string][]byte{}
 	}

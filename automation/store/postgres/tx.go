@@ -75,27 +75,16 @@ func (t *pgTx) exec(sql string, args ...any) error {
 	return nil
 }
 
-// getJSON decodes the one jsonb value the query returns into v.
+// getJSON decodes the one jsonb value the query returns into v. A turn
+// that ReadTurnAhead announced is read in the same round trip.
 func (t *pgTx) getJSON(v any, what, name, sql string, args ...any) error {
 	var raw []byte
-	err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s %q: %w", what, name, engine.ErrNotFound)
+	var err error
+	if t.ahead != "" {
+		err = t.readAhead(&raw, sql, args...)
+	} else {
+		err = t.tx.QueryRow(t.ctx, sql, args...).Scan(&raw)
 	}
-	if err != nil {
-		return fmt.Errorf("postgres: read %s %q: %w", what, name, err)
-	}
-	if err := engine.DecodeRecord(raw, v); err != nil {
-		return fmt.Errorf("postgres: decode %s %q: %w", what, name, err)
-	}
-	return nil
-}
-
-// getJSONAhead is getJSON that also reads the turn ReadTurnAhead
-// announced, in the same round trip (readAhead).
-func (t *pgTx) getJSONAhead(v any, what, name, sql string, args ...any) error {
-	var raw []byte
-	err := t.readAhead(&raw, sql, args...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: %s %q: %w", what, name, engine.ErrNotFound)
 	}
