@@ -103,50 +103,15 @@ CREATE OR REPLACE FUNCTION keyway_count(at timestamptz, what text, auto text) RE
 $$;
 `
 
-// activityPlanned is schema version 11. The triggers called keyway_count,
-// a LANGUAGE sql function: PostgreSQL parses and plans such a function's
-// body at every call from a trigger, about a tenth of the server's CPU
-// per webhook under load. The triggers now run their INSERT themselves,
-// in PL/pgSQL, which plans it once per connection; keyway_count is
-// PL/pgSQL too, for anything that still calls it.
+// activityPlanned is schema version 11. keyway_count was a LANGUAGE sql
+// function: PostgreSQL parses and plans such a function's body at every
+// call from a trigger, about a tenth of the server's CPU per webhook
+// under load. In PL/pgSQL its INSERT is planned once per connection.
 const activityPlanned = `
 CREATE OR REPLACE FUNCTION keyway_count(at timestamptz, what text, auto text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO activity_log (hour, kind, automation, n)
 	VALUES (floor(extract(epoch FROM at) / 3600)::bigint, what, auto, 1);
-END
-$$;
-CREATE OR REPLACE FUNCTION keyway_count_message() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF TG_OP = 'INSERT' THEN
-		INSERT INTO activity_log (hour, kind, automation, n)
-		VALUES (floor(extract(epoch FROM (NEW.data->>'created_at')::timestamptz) / 3600)::bigint,
-			CASE WHEN NEW.data->>'direction' = 'out' THEN 'out' ELSE 'in' END, '', 1);
-	END IF;
-	IF NEW.data->>'status' IN ('failed', 'undelivered')
-		AND (TG_OP = 'INSERT' OR coalesce(OLD.data->>'status' NOT IN ('failed', 'undelivered'), true)) THEN
-		INSERT INTO activity_log (hour, kind, automation, n)
-		VALUES (floor(extract(epoch FROM coalesce(keyway_time(NEW.data, 'updated_at'),
-			(NEW.data->>'created_at')::timestamptz)) / 3600)::bigint, 'failed', '', 1);
-	END IF;
-	RETURN NULL;
-END
-$$;
-CREATE OR REPLACE FUNCTION keyway_count_contact() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF NEW.data->>'opted_out' = 'true' AND (TG_OP = 'INSERT' OR coalesce(OLD.data->>'opted_out', '') <> 'true') THEN
-		INSERT INTO activity_log (hour, kind, automation, n)
-		VALUES (floor(extract(epoch FROM coalesce(keyway_time(NEW.data, 'opted_out_at'), keyway_time(NEW.data, 'updated_at'),
-			(NEW.data->>'created_at')::timestamptz)) / 3600)::bigint, 'opted_out', '', 1);
-	END IF;
-	RETURN NULL;
-END
-$$;
-CREATE OR REPLACE FUNCTION keyway_count_enrollment() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	INSERT INTO activity_log (hour, kind, automation, n)
-	VALUES (floor(extract(epoch FROM (NEW.data->>'started_at')::timestamptz) / 3600)::bigint, 'enrolled', NEW.automation, 1);
-	RETURN NULL;
 END
 $$;
 `
