@@ -115,8 +115,9 @@ func (c *Config) ProblemInside(path, src string, offset int, format string, args
 	return p
 }
 
-// ProblemInNode is ProblemInside for a value the caller holds as a node of
-// the file, decoded by hand: n.Value is src as written, unexpanded.
+// ProblemInNode is ProblemInside for a value the caller decoded by hand
+// from n, a node of the file (set_field's fields): placed on the byte at
+// offset of src where the file shows it, at n otherwise.
 func (c *Config) ProblemInNode(n *yaml.Node, src string, offset int, format string, args ...any) Problem {
 	p := Problem{File: c.File, Pos: nodePos(n), Message: fmt.Sprintf(format, args...)}
 	if pos, ok := c.inside(n.Style, nodePos(n), src, offset); ok {

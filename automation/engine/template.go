@@ -57,8 +57,10 @@ type TemplateError struct {
 	Offset int
 }
 
+// Error returns Err's message: the place is for the caller to show.
 func (e *TemplateError) Error() string { return e.Err.Error() }
 
+// Unwrap returns Err.
 func (e *TemplateError) Unwrap() error { return e.Err }
 
 // nameOffset is where name, read in markup, stands in src: the first
