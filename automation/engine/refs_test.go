@@ -96,7 +96,8 @@ func TestConditionNames(t *testing.T) {
 }
 
 // A template's problem says where in the template it is: at the name a
-// check refused, or at the markup left open.
+// check refused, at the markup left open, or at the markup Liquid's own
+// error names.
 func TestTemplateProblemOffsets(t *testing.T) {
 	cases := []struct {
 		label, src, at string // at: the source from the place on
@@ -107,6 +108,8 @@ func TestTemplateProblemOffsets(t *testing.T) {
 		{"the same markup twice", "{{ mesage }} {{ mesage }}", "mesage }} {{ mesage }}"},
 		{"open markup", "Hi {{ vars.name }, welcome", "{{ vars.name }, welcome"},
 		{"open markup after closed", "{{ vars.a }}\n{{ vars.a }", "{{ vars.a }"},
+		{"Liquid's syntax error", "Hello,\n{% if %}yes{% endif %}", "{% if %}yes{% endif %}"},
+		{"an unknown filter", "x\n{{ vars.x | upcse }}", "{{ vars.x | upcse }}"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.label, func(t *testing.T) {
@@ -117,6 +120,9 @@ func TestTemplateProblemOffsets(t *testing.T) {
 			}
 			if te.Offset < 0 || tc.src[te.Offset:] != tc.at {
 				t.Errorf("ParseTemplate(%q): offset %d, want %d", tc.src, te.Offset, len(tc.src)-len(tc.at))
+			}
+			if strings.Contains(err.Error(), "(line") {
+				t.Errorf("ParseTemplate(%q): %v; Liquid's line is not the markup's, leave it out", tc.src, err)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -28,7 +29,7 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	}
 	var tpl *liquid.Template
 	if err := unpanic(func() (err error) { tpl, err = eng.ParseString(src); return err }); err != nil {
-		return nil, fmt.Errorf("template: %w", err)
+		return nil, liquidError(src, err)
 	}
 	// The parser takes markup it cannot read as text ("Hi {{ vars.name }"),
 	// which would go out as written.
@@ -41,9 +42,27 @@ func parseTemplate(eng *liquid.Engine, src string) (*Template, error) {
 	// first message (filters in branches not taken are not reached).
 	err := unpanic(func() (err error) { _, err = tpl.RenderString(trialBindings); return err })
 	if err != nil && strings.Contains(err.Error(), "undefined filter") {
-		return nil, fmt.Errorf("template: %w", err)
+		return nil, liquidError(src, err)
 	}
 	return &Template{src: src, tpl: tpl}, nil
+}
+
+// liquidLine is the line Liquid's errors name. It is not the markup's
+// line: osteele/liquid counts it wrong in a template of several lines (a
+// tag on the second said line 1).
+var liquidLine = regexp.MustCompile(`^Liquid error \(line \d+\):`)
+
+// liquidError is a TemplateError for err, Liquid's error about src, placed
+// at the markup it ends by naming ("... in {% if %}"), without Liquid's
+// line.
+func liquidError(src string, err error) error {
+	msg := err.Error()
+	offset := -1
+	if i := strings.LastIndex(msg, " in "); i >= 0 && len(msg) > i+len(" in ") {
+		offset = strings.Index(src, msg[i+len(" in "):])
+	}
+	msg = liquidLine.ReplaceAllString(msg, "Liquid error:")
+	return &TemplateError{Err: fmt.Errorf("template: %s", msg), Offset: offset}
 }
 
 // markupClose is the end of each kind of markup.
