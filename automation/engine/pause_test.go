@@ -8,6 +8,10 @@ import (
 	"testing"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/sim"
+	"github.com/keyway-sms/keyway/automation/store/mem"
+	"github.com/keyway-sms/keyway/automation/store/postgres"
+	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 	"github.com/keyway-sms/keyway/providers"
 )
 
@@ -30,10 +34,30 @@ automations:
 // refuses manual starts; the enrollments under way hold still, as under
 // enabled: false (a reply is not their answer). It records who paused and
 // when; a config that changes the automation drops it, and resuming lifts
-// it.
+// it. On PostgreSQL too, where turns read the pause under a shared lock
+// (PeekMeta).
 func TestPauseFromTheDashboard(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) engine.Store
+	}{
+		{"mem", func(*testing.T) engine.Store { return mem.NewMemStore() }},
+		{"postgres", func(t *testing.T) engine.Store {
+			s, err := postgres.Open(t.Context(), pgtest.NewDatabase(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPauseFromTheDashboard(t, tc.store(t)) })
+	}
+}
+
+func testPauseFromTheDashboard(t *testing.T, store engine.Store) {
 	const ann, bea = "+15551230001", "+15551230002"
-	e, _, store := refEngine(t, pauseConfig)
+	e := engine.New(store, compileSet(t, pauseConfig), engine.Options{Clock: engine.NewFakeClock(sim.SimStart)})
 	ctx := context.Background()
 	n := 0
 	say := func(from, body string) []string {
