@@ -93,7 +93,7 @@ automations:
 	validateRefuses(t, src,
 		`{file}:6:41: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
 		`{file}:7:51: automation "thanks" step 2: fields.first_name: template: "{{ vars.name }" is not closed by "}}"`,
-		`{file}:8:32: automation "thanks" step 3: unknown name mesage (did you mean message?)`,
+		`{file}:8:33: automation "thanks" step 3: unknown name mesage (did you mean message?)`,
 		`{file}:9:37: automation "thanks" step 4: template: contact.fields.frist_name: field "frist_name" is not declared under fields (did you mean contact.fields.first_name?)`,
 		`{file}:12:14: automation "thanks" step 5: url "/leads" must start with http:// or https:// (environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty)`,
 		`{file}:12:14: warning: automation "thanks" step 5 field url: environment variable KEYWAY_TEST_UNSET_CRM_URL is not set or empty`,

@@ -32,17 +32,25 @@ func (x *Expr) String() string { return x.src }
 var exprEnv = zeroBindings()
 
 // Expr compiles the boolean expression src found in field of s; an error is
-// a problem placed there, with expr's message, and nil is returned.
+// a problem placed there, on the place in src it is about where expr or
+// the names check says (config.Config.ProblemInside), with expr's message,
+// and nil is returned.
 func (c *Compiler) Expr(s *config.Step, field, src string) *Expr {
 	prog, err := expr.Compile(src, expr.Env(exprEnv), expr.AsBool(), expr.Patch(nilSafeMembers{}), expr.Patch(missingIsEmpty{}))
 	if err != nil {
-		c.Problemf(s, field, "%s%s", exprMessage(err), unknownNameHint(err))
+		offset := -1
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			offset = byteOffset(src, fe.From)
+		}
+		c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offset, "%s: %s%s", c.StepName(s), exprMessage(err), unknownNameHint(err)))
 		return nil
 	}
 	// expr knows the top-level names, but below them are maps, where
 	// contact.feilds would quietly be nil.
-	if msg, _ := c.checkNames(exprNames(src), nil, false); msg != "" {
-		c.Problemf(s, field, "%s", msg)
+	paths, offsets := exprNames(src)
+	if msg, first := c.checkNames(paths, nil, false); msg != "" {
+		c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offsets[first], "%s: %s", c.StepName(s), msg))
 		return nil
 	}
 	return &Expr{src: src, prog: prog}

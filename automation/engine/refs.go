@@ -140,18 +140,38 @@ func (c *Compiler) checkNames(paths [][]string, skip map[string]bool, template b
 // exprNames returns the names the expression src reads: each chain of
 // member accesses by constant names from an identifier that is one of
 // Names (other identifiers are variables of the expression, which expr
-// checks itself).
-func exprNames(src string) [][]string {
+// checks itself); and for each, the byte offset of its identifier in src.
+func exprNames(src string) ([][]string, []int) {
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	v := &exprNameVisitor{}
 	ast.Walk(&tree.Node, v)
-	return v.paths
+	offsets := make([]int, len(v.at))
+	for i, r := range v.at {
+		offsets[i] = byteOffset(src, r)
+	}
+	return v.paths, offsets
 }
 
-type exprNameVisitor struct{ paths [][]string }
+// byteOffset is the byte offset of the rune at rune offset r of src (expr
+// counts runes), or -1 past its end.
+func byteOffset(src string, r int) int {
+	n := 0
+	for b := range src {
+		if n == r {
+			return b
+		}
+		n++
+	}
+	return -1
+}
+
+type exprNameVisitor struct {
+	paths [][]string
+	at    []int // the rune offset of each path's identifier
+}
 
 // Visit implements ast.Visitor: it keeps the path of each member chain that
 // reaches an identifier through constant names only.
@@ -165,6 +185,7 @@ func (v *exprNameVisitor) Visit(node *ast.Node) {
 			}
 			slices.Reverse(path)
 			v.paths = append(v.paths, append([]string{x.Value}, path...))
+			v.at = append(v.at, x.Location().From)
 			return
 		case *ast.MemberNode:
 			s, ok := x.Property.(*ast.StringNode)

@@ -127,3 +127,19 @@ func TestTemplateProblemOffsets(t *testing.T) {
 		})
 	}
 }
+
+// A condition's names come with where each stands in the expression, in
+// bytes, though expr counts runes.
+func TestExprNameOffsets(t *testing.T) {
+	const src = `message.body == "é" && contact.feilds.plan == "gold"`
+	paths, offsets := exprNames(src)
+	want := []string{"message.body", "contact.feilds", "contact.feilds.plan"}
+	if len(paths) != len(want) || len(offsets) != len(want) {
+		t.Fatalf("exprNames: %v at %v, want %v", paths, offsets, want)
+	}
+	for i, w := range want {
+		if got := strings.Join(paths[i], "."); got != w || !strings.HasPrefix(src[offsets[i]:], w) {
+			t.Errorf("name %d: %s at %d (%q), want %s there", i, got, offsets[i], src[offsets[i]:], w)
+		}
+	}
+}
