@@ -345,7 +345,7 @@ func (c *Compiler) Template(s *config.Step, field, src string) *Template {
 		if errors.As(err, &te) {
 			offset = te.Offset
 		}
-		c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offset, "%s: %v", c.StepName(s), err))
+		c.problemInside(s, field, src, offset, "%v", err)
 		return nil
 	}
 	return t
@@ -377,6 +377,13 @@ func (c *Compiler) AddProblem(p config.Problem) { c.problems = append(c.problems
 // prefixed with the automation and step number.
 func (c *Compiler) Problemf(s *config.Step, field, format string, args ...any) {
 	c.problems = append(c.problems, c.Config.Problemf(fieldPath(s, field), "%s: %s", c.StepName(s), fmt.Sprintf(format, args...)))
+}
+
+// problemInside records an error about the byte at offset of src, the
+// value of field of step s, placed on it where the file shows it
+// (config.Config.ProblemInside).
+func (c *Compiler) problemInside(s *config.Step, field, src string, offset int, format string, args ...any) {
+	c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offset, "%s: %s", c.StepName(s), fmt.Sprintf(format, args...)))
 }
 
 // Warnf records a warning about field of step s.

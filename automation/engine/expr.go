@@ -43,14 +43,14 @@ func (c *Compiler) Expr(s *config.Step, field, src string) *Expr {
 		if errors.As(err, &fe) {
 			offset = byteOffset(src, fe.From)
 		}
-		c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offset, "%s: %s%s", c.StepName(s), exprMessage(err), unknownNameHint(err)))
+		c.problemInside(s, field, src, offset, "%s%s", exprMessage(err), unknownNameHint(err))
 		return nil
 	}
 	// expr knows the top-level names, but below them are maps, where
 	// contact.feilds would quietly be nil.
 	paths, offsets := exprNames(src)
 	if msg, first := c.checkNames(paths, nil, false); msg != "" {
-		c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offsets[first], "%s: %s", c.StepName(s), msg))
+		c.problemInside(s, field, src, offsets[first], "%s", msg)
 		return nil
 	}
 	return &Expr{src: src, prog: prog}
