@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"errors"
 	"slices"
 	"testing"
 
@@ -78,16 +77,7 @@ func testLeftGroupChange(t *testing.T, s engine.Store) {
 	check("after B was put anew", "news")
 
 	// A transaction that fails changes nothing.
-	failed := errors.New("rolled back")
-	err := s.Update(t.Context(), func(tx engine.Tx) error {
-		if err := tx.PutContact(leaver(phoneC, "news")); err != nil {
-			return err
-		}
-		return failed
-	})
-	if !errors.Is(err, failed) {
-		t.Fatalf("Update = %v, want %v", err, failed)
-	}
+	rolledBack(t, s, putContacts(leaver(phoneC, "news")))
 	check("after a failed transaction", "news")
 	check("after a failed transaction", "deals", phoneA)
 }

@@ -19,6 +19,7 @@
 package storetest
 
 import (
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -60,6 +61,21 @@ func update(t testing.TB, s engine.Store, fn func(tx engine.Tx) error) {
 	t.Helper()
 	if err := s.Update(t.Context(), fn); err != nil {
 		t.Fatalf("Update: %v", err)
+	}
+}
+
+// rolledBack runs fn in an Update that then fails with errBoom, and fails
+// the test unless the Update returns that failure.
+func rolledBack(t testing.TB, s engine.Store, fn func(tx engine.Tx) error) {
+	t.Helper()
+	err := s.Update(t.Context(), func(tx engine.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update whose function fails: err = %v, want %v", err, errBoom)
 	}
 }
 

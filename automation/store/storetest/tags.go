@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"errors"
 	"slices"
 	"testing"
 
@@ -116,19 +115,7 @@ func testTagChange(t *testing.T, s engine.Store) {
 	check("after C was stored twice", "y", phoneC)
 
 	// A transaction that fails changes nothing.
-	failed := errors.New("rolled back")
-	err := s.Update(t.Context(), func(tx engine.Tx) error {
-		if err := tx.PutContact(tagged(phoneC, "z")); err != nil {
-			return err
-		}
-		if err := tx.PutContact(tagged(phoneA, "z")); err != nil {
-			return err
-		}
-		return failed
-	})
-	if !errors.Is(err, failed) {
-		t.Fatalf("Update = %v, want %v", err, failed)
-	}
+	rolledBack(t, s, putContacts(tagged(phoneC, "z"), tagged(phoneA, "z")))
 	check("after a failed transaction", "z")
 	check("after a failed transaction", "y", phoneC)
 	check("after a failed transaction", "vip", phoneA)

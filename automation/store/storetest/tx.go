@@ -265,16 +265,11 @@ var setterNames = []string{"PutContact", "PutContact (new)", "PutMessage", "PutM
 func releaseHeld(t *testing.T, s engine.Store) int {
 	t.Helper()
 	var n int
-	err := s.Update(t.Context(), func(tx engine.Tx) error {
+	rolledBack(t, s, func(tx engine.Tx) error {
 		var err error
-		if n, err = tx.ReleaseTimers("p"); err != nil {
-			return err
-		}
-		return errBoom
+		n, err = tx.ReleaseTimers("p")
+		return err
 	})
-	if !errors.Is(err, errBoom) {
-		t.Fatalf("Update: %v", err)
-	}
 	return n
 }
 
