@@ -44,8 +44,7 @@ const wakeChannel = "keyway_wake"
 
 // notifyGap is the least time between two NOTIFYs of one process: the
 // commits made in between share the next. Each NOTIFY costs every other
-// process a look at its outbox (and cost a look at its timers too, before
-// they stopped asking for wakes), and with one per commit three processes
+// process a look at its outbox, and with one per commit three processes
 // spent more transactions on those looks than on the webhooks. A
 // process's own outbox and timer loop are woken at once in process
 // (engine.Options.OnQueue and OnTimer), so only the others wait for it.

@@ -10,11 +10,10 @@ import (
 // OnWake registers fn to be called whenever another process sharing the
 // database commits a transaction that queued, released or took out a send
 // (at most once a notifyGap per process), so that the sends one process
-// makes due are taken up soon by the others. A
-// process's own commits do not call it: its engine wakes its workers
-// itself. It uses LISTEN/NOTIFY on a
-// connection of its own, started by the first call; a lost connection is
-// made again after a second. Notifications are a hint: the caller still
+// makes due are taken up soon by the others. A process's own commits do
+// not call it: its engine wakes its workers itself. It uses LISTEN/NOTIFY
+// on a connection of its own, started by the first call; a lost connection
+// is made again after a second. Notifications are a hint: the caller still
 // polls, slowly, as the safety net. fn must not block.
 func (s *Store) OnWake(fn func()) {
 	s.mu.Lock()
