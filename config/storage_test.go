@@ -15,13 +15,16 @@ func TestStoragePostgres(t *testing.T) {
 	}
 
 	// Any path beside postgres, the starter pack's default (a config
-	// copied from it and given a DSN) or another: a warning, and the path
-	// is not used.
+	// copied from it and given a DSN) or another: a warning, and
+	// PostgreSQL is used.
 	for _, path := range []string{"./k.db", "./data/keyway.db"} {
-		_, ps = mustParse(t, "storage:\n  path: \""+path+"\"\n  postgres: \"postgres://k@db/keyway\"\n", nil)
+		c, ps = mustParse(t, "storage:\n  path: \""+path+"\"\n  postgres: \"postgres://k@db/keyway\"\n", nil)
 		checkProblems(t, withoutHelpWarning(ps), []string{
 			`k.yaml:2:9: warning: storage.path is not used while storage.postgres is set: PostgreSQL is used instead of the bbolt file`,
 		})
+		if c.Storage.Postgres != "postgres://k@db/keyway" {
+			t.Errorf("path %s beside postgres: storage = %+v, want postgres set", path, c.Storage)
+		}
 	}
 
 	c, ps = mustParse(t, "storage: {}\n", nil)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 )
 
 const leftGroupConfig = `
@@ -38,7 +36,7 @@ func TestBroadcastCountsWhoLeftTheGroup(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		broadcastCountsWhoLeft(t, startProcesses(t, 1, leftGroupConfig, 0, pgtest.NewDatabase(t))[0])
+		broadcastCountsWhoLeft(t, startShared(t, 1, leftGroupConfig)[0])
 	})
 }
 
@@ -89,20 +87,13 @@ func broadcastCountsWhoLeft(t *testing.T, g *Gateway) {
 	}
 
 	// The broadcasts page says why one was skipped.
-	c := dashClient(t)
-	if res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/login", url.Values{"token": {AdminToken}, "next": {"/admin/broadcasts"}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %d", res.StatusCode)
-	}
+	c, csrf := dashLogin(t, g)
 	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/broadcasts", nil)
 	if !strings.Contains(page, `<td data-label="Skipped">1<div class="sub">left group 1</div></td>`) {
 		t.Errorf("the broadcasts page does not show the contact that left the group:\n%s", page)
 	}
 	// The start page's count before a group start says so too.
-	m := csrfField.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no CSRF token on the broadcasts page:\n%s", page)
-	}
-	form := url.Values{"csrf": {m[1]}, "automation": {"promo"}, "target": {"group"}, "group": {"news"}}
+	form := url.Values{"csrf": {csrf}, "automation": {"promo"}, "target": {"group"}, "group": {"news"}}
 	res, page := dashDo(t, c, http.MethodPost, g.URL+"/admin/start/confirm", form)
 	if res.StatusCode != http.StatusOK || !strings.Contains(page, `<strong id="reach">3</strong> contacts (1 left the group, passed over)`) {
 		t.Errorf("confirm a group start: %d\n%s", res.StatusCode, page)

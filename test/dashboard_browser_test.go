@@ -92,8 +92,15 @@ func startBrowser(t *testing.T, path string) (context.Context, error) {
 		chromedp.CombinedOutput(output),
 	}
 	// The test's time with its browser counts from the browser's start,
-	// not from its turn to start.
-	browserStarts <- struct{}{}
+	// not from its turn to start; a turn that does not come in 10 minutes
+	// (starts ahead hanging) fails the test with a message, not the suite
+	// at its timeout.
+	select {
+	case browserStarts <- struct{}{}:
+	case <-time.After(10 * time.Minute):
+		os.RemoveAll(profile)
+		t.Fatal("start Chromium: the browser tests ahead of this one did not start theirs in 10 minutes")
+	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)

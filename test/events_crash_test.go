@@ -53,6 +53,7 @@ func (r *hangingReceiver) received() []string {
 // the event again at once, with the same webhook-id, instead of waiting
 // for the lease on it (most of a minute) to run out.
 func TestEventUnderWayAtACrashIsRetriedAtRestart(t *testing.T) {
+	t.Parallel()
 	crm := newHangingReceiver(t)
 	g := StartGateway(t, eventsConfig(crm.URL, "[message.received]"))
 	g.Text(Inbound{From: "+15553340101", Body: "hello"})
@@ -79,6 +80,7 @@ func TestEventUnderWayAtACrashIsRetriedAtRestart(t *testing.T) {
 // it meanwhile, and the process started again under the killed one's
 // KEYWAY_INSTANCE posts it at once.
 func TestPostgresEventUnderWayRetriedByItsInstanceAtRestart(t *testing.T) {
+	t.Parallel()
 	crm := newHangingReceiver(t)
 	gs := startShared(t, 2, eventsConfig(crm.URL, "[message.received]"))
 	poster, other := gs[0], gs[1]

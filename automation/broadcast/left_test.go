@@ -1,7 +1,6 @@
 package broadcast_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -106,25 +105,4 @@ func TestAGroupBroadcastCountsThoseThatLeftTheGroup(t *testing.T) {
 	if want := len(enrolled) + len(left) + 1; again.Total != want {
 		t.Errorf("counted at start: total %d, want %d (members and those that left)", again.Total, want)
 	}
-}
-
-// runUntilDone runs r until broadcast id is done, and returns it.
-func runUntilDone(t *testing.T, r *broadcast.Runner, id string) *broadcast.Broadcast {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
-		r.Wake()
-		b, err := r.Get(t.Context(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Status == broadcast.StatusDone {
-			return b
-		}
-	}
-	t.Fatalf("broadcast %s not done", id)
-	return nil
 }

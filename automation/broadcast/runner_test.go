@@ -253,16 +253,10 @@ func TestScheduledBroadcastWaitsForItsTime(t *testing.T) {
 		t.Fatalf("before its time: %s, %d enrolled", got.Status, got.Enrolled)
 	}
 	sim.Clock.Advance(time.Hour)
-	var got *broadcast.Broadcast
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
-		r.Wake()
-		if got, _ = r.Get(t.Context(), b.ID); got.Status == broadcast.StatusDone {
-			break
-		}
-	}
+	got := waitDone(t, r, b.ID)
 	cancel()
 	<-done
-	if got.Status != broadcast.StatusDone || got.Enrolled != 2 || got.Total != 3 {
+	if got.Enrolled != 2 || got.Total != 3 {
 		t.Fatalf("after its time: %s, enrolled %d total %d; want done, 2, 3", got.Status, got.Enrolled, got.Total)
 	}
 }
@@ -361,16 +355,10 @@ func TestADashboardPauseRefusesAndHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got *broadcast.Broadcast
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
-		r.Wake()
-		if got, _ = r.Get(t.Context(), other.ID); got.Status == broadcast.StatusDone {
-			break
-		}
-	}
+	got := waitDone(t, r, other.ID)
 	cancel()
 	<-done
-	if got.Status != broadcast.StatusDone || got.Enrolled != 3 {
+	if got.Enrolled != 3 {
 		t.Errorf("the broadcast after the held one: %s, %d enrolled; want done, 3", got.Status, got.Enrolled)
 	}
 	if per, _ := enrollments(t, sim.Store, "drip", held.ID); len(per) != 0 {
@@ -486,4 +474,31 @@ func TestCancelWithEndOutOfTimeGoesOnInTheBackground(t *testing.T) {
 	if got.Ending || got.Ended != len(phones) {
 		t.Fatalf("after Run: ending %v, %d ended; want all %d", got.Ending, got.Ended, len(phones))
 	}
+}
+
+// runUntilDone runs r until broadcast id is done, and returns it.
+func runUntilDone(t *testing.T, r *broadcast.Runner, id string) *broadcast.Broadcast {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	return waitDone(t, r, id)
+}
+
+// waitDone wakes r, which runs, until broadcast id is done, and returns it.
+func waitDone(t *testing.T, r *broadcast.Runner, id string) *broadcast.Broadcast {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); <-time.After(10 * time.Millisecond) {
+		r.Wake()
+		b, err := r.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status == broadcast.StatusDone {
+			return b
+		}
+	}
+	t.Fatalf("broadcast %s not done", id)
+	return nil
 }

@@ -55,7 +55,7 @@ func TestOpenIndexesLeftGroupsOfAnOldFile(t *testing.T) {
 	})
 }
 
-// oldFileIndex is an index of contacts (name 0 phone) that a data file of
+// oldFileIndex is an index of contacts (keyed name\x00phone) that a data file of
 // an earlier keyway lacks.
 type oldFileIndex struct {
 	bucket   string
