@@ -66,7 +66,8 @@ automations:
 
 // Template and variable mistakes are told by validate, each at its place,
 // instead of reaching customers: a misspelt name, an undeclared field, an
-// unclosed {{, a misspelt condition, a required variable that is unset,
+// unclosed {{, a misspelt condition, a name below a text (message.body.x,
+// which would render empty), a required variable that is unset,
 // and an unset variable that empties a URL (named in the error) or leaves
 // a bare "Bearer " (a warning). A template's problem stands on the name it
 // is about, on a later line of a | block too.
@@ -89,6 +90,8 @@ automations:
         text: |
           Hello,
           {{ vars.x }} then {{ contect.name }}
+      - { type: condition, if: 'message.body.x == "y"', then: end }
+      - { type: reply, text: "Hi {{ contact.name.given }}" }
 `
 	validateRefuses(t, src,
 		`{file}:6:41: automation "thanks" step 1: template: unknown name contact.feilds (did you mean contact.fields?`,
@@ -100,6 +103,8 @@ automations:
 		`{file}:13:35: warning: automation "thanks" step 5 field headers.Authorization: environment variable KEYWAY_TEST_UNSET_CRM_KEY is not set or empty, so the value is "Bearer "`,
 		`{file}:13:85: automation "thanks" step 5 field headers.X-Account: environment variable KEYWAY_TEST_UNSET_ACCOUNT is required, and is not set or is empty: the CRM account id, from its settings page`,
 		`{file}:17:32: automation "thanks" step 6: template: unknown name contect (did you mean contact?`,
+		`{file}:18:33: automation "thanks" step 7: unknown name message.body.x (message.body has no names below it)`,
+		`{file}:19:37: automation "thanks" step 8: template: unknown name contact.name.given (contact.name has no names below it)`,
 	)
 }
 

@@ -21,9 +21,11 @@ import (
 // checkName says what is wrong with the name path, read by a template or a
 // condition, or returns "" when it is one they see (Names): its top-level
 // name is declared, the field below a name that has fields is one of them,
-// and contact.fields.X names a field declared under fields. Below that, and
-// below vars and http (free-form, filled by steps), anything goes. In a
-// template size, first and last are properties of every value.
+// and contact.fields.X names a field declared under fields. A field that
+// holds a text, a list or a flag (contact.name, message.media, a
+// contact.fields.X) has no names below it; below vars and http (free-form,
+// filled by steps) anything goes. In a template size, first and last are
+// properties of every value.
 func (c *Compiler) checkName(path []string, template bool) string {
 	n := lookupName(path[0])
 	if n == nil {
@@ -45,7 +47,13 @@ func (c *Compiler) checkName(path []string, template bool) string {
 		return fmt.Sprintf("unknown name %s (%s%s has %s)", strings.Join(path[:2], "."),
 			didYouMean(path[1], fields, n.Key+"."), n.Key, strings.Join(fields, ", "))
 	}
-	if n.Key != "contact" || path[1] != "fields" || len(path) < 3 || template && liquidProperty(path[2]) {
+	if len(path) == 2 || template && liquidProperty(path[2]) {
+		return ""
+	}
+	if !slices.Contains(n.Fields, path[1]+".X") {
+		return belowValue(path, 2)
+	}
+	if n.Key != "contact" || path[1] != "fields" {
 		return ""
 	}
 	if field := path[2]; !c.Config.HasField(field) {
@@ -55,7 +63,17 @@ func (c *Compiler) checkName(path []string, template bool) string {
 		}
 		return fmt.Sprintf("contact.fields.%s: field %q is not declared under fields (%s)", field, field, hint)
 	}
-	return ""
+	if len(path) == 3 || template && liquidProperty(path[3]) {
+		return ""
+	}
+	return belowValue(path, 3) // a field holds text
+}
+
+// belowValue is the problem of path, whose first n names end at a text,
+// a list or a flag, read further: message.body.x would render empty and
+// fail a condition.
+func belowValue(path []string, n int) string {
+	return fmt.Sprintf("unknown name %s (%s has no names below it)", strings.Join(path[:n+1], "."), strings.Join(path[:n], "."))
 }
 
 // lookupName returns the declared name key, or nil.

@@ -44,6 +44,10 @@ func TestTemplateNames(t *testing.T) {
 		{"in a tag", "{% if mesage.body == 'x' %}{% endif %}{% for t in contact.tgas %}{% endfor %}",
 			"template: unknown name mesage (did you mean message? the names are contact, message, vars, http, automation, enrollment, now); " +
 				"unknown name contact.tgas (did you mean contact.tags? " + contactHas + ")"},
+		{"below a text", "{{ message.body.x }}", "template: unknown name message.body.x (message.body has no names below it)"},
+		{"below a list", "{{ contact.tags.vip }}", "template: unknown name contact.tags.vip (contact.tags has no names below it)"},
+		{"below a field", "{{ contact.fields.plan.size }} {{ contact.fields.plan.gold }}",
+			"template: unknown name contact.fields.plan.gold (contact.fields.plan has no names below it)"},
 		{"below now", "{{ now.Yaer }}", "template: unknown name now.Yaer (did you mean Year? now has no field Yaer)"},
 		{"unclosed output", "Hi {{ vars.name }, welcome",
 			`template: "{{ vars.name }, welcome" is not closed by "}}": close it, or write {% raw %}{{{% endraw %} to send it as text`},
@@ -72,6 +76,9 @@ func TestConditionNames(t *testing.T) {
 		{"misspelt root", `mesage.body == "x"`, `unknown name mesage (did you mean message?)`},
 		{"misspelt member", `contact.feilds.plan == "gold"`, "unknown name contact.feilds (did you mean contact.fields? contact has phone, name, channel, fields, tags, groups, opted_out)"},
 		{"undeclared field", `contact.fields["city"] == "x"`, `contact.fields.city: field "city" is not declared under fields (declare it under fields)`},
+		{"below a text", `message.body.x == "a"`, "unknown name message.body.x (message.body has no names below it)"},
+		{"below a field", `contact.fields.plan.tier == "a"`, "unknown name contact.fields.plan.tier (contact.fields.plan has no names below it)"},
+		{"below a list", `contact.tags.size > 1`, "unknown name contact.tags.size (contact.tags has no names below it)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.label, func(t *testing.T) {
