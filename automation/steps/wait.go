@@ -118,10 +118,10 @@ func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 	}
 	if f.At == nil {
 		if f.Offset != nil {
-			c.Problemf(s, "offset", "offset goes with at; a %s wait has none", set[0])
+			c.Problemf(s, "offset", "offset goes with at; %s wait has none", aOrAn(set[0]))
 		}
 		if f.OnError != "" {
-			c.Problemf(s, "on_error", "on_error goes with at; an %s wait cannot fail", set[0])
+			c.Problemf(s, "on_error", "on_error goes with at; %s wait cannot fail", aOrAn(set[0]))
 		}
 	}
 
@@ -168,6 +168,14 @@ func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 		st.Cron = sched
 	}
 	return st, nil
+}
+
+// aOrAn is kind (duration, until, cron) with its article.
+func aOrAn(kind string) string {
+	if kind == "until" {
+		return "an " + kind
+	}
+	return "a " + kind
 }
 
 // compileAt fills an at wait: its template, offset and on_error. An at
