@@ -252,6 +252,8 @@ func TestHarness(t *testing.T) {
 		refusal("131048 spam rate limit is throttling", 400, 131048, providertest.Throttled),
 		refusal("131026 undeliverable fails with its code", 400, 131026, providertest.Failed),
 		refusal("190 expired token fails", 401, 190, providertest.Failed),
+		{Label: "an answer quoting the numbers shows them masked", Message: hi, Answers: []providertest.Answer{graphErr(400, 131026, "Message to 16315551181 from 16505551111 undeliverable")},
+			Requests: post(hiBody), Outcome: providertest.Failed, CheckCode: true, Status: 400, Code: 131026, ErrContains: "from 16*******11"},
 		refusal("500 retries later", 500, 1, providertest.RetryLater),
 		{Label: "503 without JSON retries later", Message: hi, Answers: []providertest.Answer{{Status: 503, Body: "upstream down"}}, Requests: post(hiBody), Outcome: providertest.RetryLater},
 		{Label: "network error retries later", Message: hi, Unreachable: true, Outcome: providertest.RetryLater},

@@ -129,7 +129,7 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	}
 	code := a.Error.Code
 	what := firstNonEmpty(a.Error.ErrorData.Details, a.Error.Message, http.StatusText(res.StatusCode))
-	what = strings.ReplaceAll(what, strings.TrimPrefix(o.To, "+"), masked)
+	what = providers.NumberMasker(o.To, o.From).Replace(what)
 	se := &providers.SendError{Status: res.StatusCode, Code: code,
 		Err: fmt.Errorf("meta: send to %s: %d (code %d): %s", masked, res.StatusCode, code, what)}
 	switch {

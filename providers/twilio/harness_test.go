@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/keyway-sms/keyway/config"
@@ -138,6 +139,8 @@ func TestHarness(t *testing.T) {
 		{Label: "429 retries later", Message: hi, Answers: []providertest.Answer{twErr(429, 20429, "Too Many Requests")}, Requests: post(hiForm), Outcome: providertest.RetryLater, CheckCode: true, Status: 429, Code: 20429},
 		{Label: "400 invalid number fails", Message: hi, Answers: []providertest.Answer{twErr(400, 21211, "Invalid 'To' Phone Number")}, Requests: post(hiForm), Outcome: providertest.Failed, CheckCode: true, Status: 400, Code: 21211},
 		{Label: "400 unsubscribed recipient opts out", Message: hi, Answers: []providertest.Answer{twErr(400, 21610, "Attempt to send to unsubscribed recipient")}, Requests: post(hiForm), Outcome: providertest.OptedOut, CheckCode: true, Status: 400, Code: 21610},
+		{Label: "an answer quoting the numbers shows them masked", Message: hi, Answers: []providertest.Answer{twErr(400, 21211, "The 'To' number "+contact+" is not valid (from "+strings.TrimPrefix(ourSMS, "+")+").")},
+			Requests: post(hiForm), Outcome: providertest.Failed, CheckCode: true, Status: 400, Code: 21211, ErrContains: "is not valid"},
 		{Label: "401 fails", Message: hi, Answers: []providertest.Answer{twErr(401, 20003, "Authenticate")}, Requests: post(hiForm), Outcome: providertest.Failed, CheckCode: true, Status: 401, Code: 20003},
 		{Label: "non-JSON 502 retries later", Message: hi, Answers: []providertest.Answer{{Status: 502, Header: map[string]string{"Content-Type": "text/html"}, Body: "<html><body><h1>502 Bad Gateway</h1></body></html>"}},
 			Requests: post(hiForm), Outcome: providertest.RetryLater, CheckCode: true, Status: 502, ErrContains: "502 Bad Gateway"},

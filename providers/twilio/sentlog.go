@@ -54,7 +54,7 @@ func (t *Twilio) FindSent(ctx context.Context, m providers.Outbound, since time.
 	params.SetTo(to).SetFrom(from).SetPageSize(50).SetLimit(lookupLimit)
 	list, err := t.rest.Api.ListMessage(params)
 	if err != nil {
-		scrubbed := &scrubbedError{text: numberScrubber(m.To, m.From).Replace(err.Error()), err: err}
+		scrubbed := &scrubbedError{text: providers.NumberMasker(m.To, m.From).Replace(err.Error()), err: err}
 		var rest *client.TwilioRestError
 		if errors.As(err, &rest) && rest.Status != http.StatusTooManyRequests && rest.Status < 500 ||
 			!errors.As(err, &rest) && isDecodeError(err) {

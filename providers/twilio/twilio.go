@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	twiliogo "github.com/twilio/twilio-go"
@@ -241,7 +240,7 @@ func channelOf(m providers.Outbound) string {
 // error text is kept, with m's numbers masked in it.
 func classify(err error, m providers.Outbound) error {
 	where := "twilio: send to " + config.MaskAddress(m.To)
-	scrub := numberScrubber(m.To, m.From)
+	scrub := providers.NumberMasker(m.To, m.From)
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
 		return &providers.SendError{
@@ -267,21 +266,6 @@ func classify(err error, m providers.Outbound) error {
 		Unreached: providers.Unreached(err),
 		Err:       &scrubbedError{text: where + ": " + scrub.Replace(err.Error()), err: err},
 	}
-}
-
-// numberScrubber masks the given numbers, with or without their "+", in text.
-func numberScrubber(numbers ...string) *strings.Replacer {
-	var pairs []string
-	for _, n := range numbers {
-		if len(n) < 4 {
-			continue
-		}
-		pairs = append(pairs, n, config.MaskAddress(n))
-		if bare, ok := strings.CutPrefix(n, "+"); ok && len(bare) >= 4 {
-			pairs = append(pairs, bare, config.MaskAddress(bare))
-		}
-	}
-	return strings.NewReplacer(pairs...)
 }
 
 // scrubbedError is an error whose text has been cleaned of phone numbers; it

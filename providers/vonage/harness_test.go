@@ -145,6 +145,8 @@ func TestHarness(t *testing.T) {
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Throttled, Status: 429, CheckCode: true},
 		{Label: "server error", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(500, "https://developer.vonage.com/api-errors/messages#1030", "Internal Error", "The server encountered an error")},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.RetryLater, Status: 500, Code: 1030, CheckCode: true},
+		{Label: "an answer quoting the numbers shows them masked", Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1040", "Invalid message", "Cannot route 447700900001 from 447700900000.")},
+			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1040, CheckCode: true, ErrContains: "Cannot route 44********01"},
 		{Label: "network error", Message: out, Unreachable: true, Outcome: providertest.RetryLater},
 		{Label: "202 without a message_uuid is not sent twice", Message: out, Answers: []providertest.Answer{{Status: http.StatusAccepted, Body: `{}`}},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, ErrContains: "message_uuid"},

@@ -116,6 +116,8 @@ func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error)
 	if what == "" {
 		what = strings.TrimSpace(string(raw))
 	}
+	// Vonage may quote the numbers of the message it refused.
+	what = providers.NumberMasker(o.To, o.From).Replace(what)
 	se := &providers.SendError{Status: res.StatusCode, Code: errorCode(p.Type, p.Title),
 		Err: fmt.Errorf("vonage: send to %s: answer %d: %s", masked, res.StatusCode, what)}
 	switch {
