@@ -189,6 +189,45 @@ func TestStaffAnswerUndeliverable(t *testing.T) {
 	}
 }
 
+// An answer to a contact that cannot receive messages (an alphanumeric
+// sender id, which keyway accepts messages from) is not sent, and staff
+// are told why, as for an opted-out contact: by a short answer on their
+// phone (to "#REF text" and to plain text alike), and on the dashboard's
+// page (422) for an answer from the inbox and a one-off message.
+func TestStaffAnswerToAlphanumericSender(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, staffConfig)
+	const brand = "MyBrand"
+	g.Text(Inbound{From: brand, Body: "Your code is 123456"})
+	ref := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
+	want := "#" + ref + " not delivered: an alphanumeric sender id cannot receive messages."
+
+	g.Text(Inbound{From: staffAnn, Body: "#" + ref + " who is this?"})
+	if note := waitSentTo(t, g, staffAnn, 2)[1]; note.Body != want {
+		t.Errorf("#REF answer to an alphanumeric sender: staff got %q, want %q", note.Body, want)
+	}
+	g.Text(Inbound{From: staffAnn, Body: "hello?"})
+	if note := waitSentTo(t, g, staffAnn, 3)[2]; note.Body != want {
+		t.Errorf("plain answer to an alphanumeric sender: staff got %q, want %q", note.Body, want)
+	}
+
+	c, csrf := dashLogin(t, g)
+	for _, path := range []string{"/admin/inbox/" + brand + "/answer", "/admin/contacts/" + brand + "/send"} {
+		res, page := dashDo(t, c, http.MethodPost, g.URL+path, url.Values{"csrf": {csrf}, "text": {"Hello from the dashboard"}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "an alphanumeric sender id cannot receive messages") {
+			t.Errorf("POST %s: %d, want 422 with the reason\n%s", path, res.StatusCode, page)
+		}
+	}
+	for _, m := range g.Settled(t, brand) {
+		if m.Direction == "out" && m.Purpose == "staff" {
+			t.Errorf("an answer to the alphanumeric sender was stored: %+v", m)
+		}
+	}
+	if got := sentTo(g, brand); len(got) != 0 {
+		t.Errorf("the fake Twilio got %d messages to %s", len(got), brand)
+	}
+}
+
 // A staff answer from a phone records who gave it, as a dashboard answer
 // does: the message's by names the staff number and its name, and the
 // contact's timeline shows it.

@@ -61,6 +61,8 @@ func (o OneOff) notSendable(contact *Contact, c OneOffChannel) string {
 	switch {
 	case contact.OptedOut:
 		return "the contact opted out: nothing reaches it until it opts back in"
+	case config.KindOf(contact.Phone) == config.AddressAlphanumeric:
+		return whyAlphanumeric
 	case c.From == "":
 		return "no number is configured for " + c.Channel
 	case !c.InWindow && !o.hasTemplate():
@@ -104,9 +106,10 @@ func (e *Engine) SendChannel(ctx context.Context, phone string) (OneOffChannel, 
 // (WithActor, recorded as the message's By): on the channel
 // it last wrote on, from the number it wrote to there. Inside the WhatsApp
 // window (and on SMS) the text goes; outside it only the template. It is
-// a person's message, like a staff answer: never to an opted-out contact,
-// never held for quiet hours nor counted by the loop guard. It returns why
-// nothing was sent when it cannot go; an unknown contact is ErrNotFound.
+// a person's message, like a staff answer: never to an opted-out contact
+// nor to an alphanumeric sender id, never held for quiet hours nor counted
+// by the loop guard. It returns why nothing was sent when it cannot go; an
+// unknown contact is ErrNotFound.
 func (e *Engine) Send(ctx context.Context, phone string, o OneOff) (Delivery, error) {
 	o.Text = strings.TrimSpace(o.Text)
 	out, err := transactValue(ctx, e, nil, func(x *unitOfWork) (Delivery, error) {

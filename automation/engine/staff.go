@@ -290,10 +290,10 @@ type staffAnswer struct {
 // answerConversation sends a staff answer to the contact of conv, the way
 // every staff answer goes (a text from a staff number, or the dashboard's
 // inbox): on the channel the contact last wrote on, from the number it
-// wrote to there, never to an opted-out contact nor outside the WhatsApp
-// window. It returns the queued message, or why it cannot go (the answer
-// is then not stored). An open handoff of the contact hears of the answer
-// (its timeout starts again).
+// wrote to there, never to an opted-out contact, to an alphanumeric sender
+// id, nor outside the WhatsApp window. It returns the queued message, or
+// why it cannot go (the answer is then not stored). An open handoff of the
+// contact hears of the answer (its timeout starts again).
 func (e *Engine) answerConversation(ctx context.Context, x *unitOfWork, conv *Conversation, a staffAnswer) (*Message, string, error) {
 	ct, err := x.turn(conv.Contact)
 	if err != nil {
@@ -370,11 +370,17 @@ func (e *Engine) staffConversation(t *turn, cmd staffCommand) (*Conversation, []
 	return t.plainAnswerTarget(cmd.done)
 }
 
+// whyAlphanumeric is why nothing is sent to an alphanumeric sender id.
+const whyAlphanumeric = "an alphanumeric sender id cannot receive messages"
+
 // undeliverable says why a staff answer cannot reach the contact of turn ct
 // on channel, or "" when it can.
 func undeliverable(ct *turn, channel string) (string, error) {
 	if ct.contact.OptedOut {
 		return "the contact opted out", nil
+	}
+	if config.KindOf(ct.contact.Phone) == config.AddressAlphanumeric {
+		return whyAlphanumeric, nil
 	}
 	if channel != config.ChannelWhatsApp {
 		return "", nil

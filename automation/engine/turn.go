@@ -250,7 +250,7 @@ func (t *turn) queue(m *Message) error {
 	}
 	if m.Kind == KindText && len(m.To) == 1 && config.KindOf(m.To[0]) == config.AddressAlphanumeric {
 		m.Status = StatusSuppressed
-		m.Error = "an alphanumeric sender id cannot receive messages"
+		m.Error = whyAlphanumeric
 		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
 		return t.tx.PutMessage(m)
 	}
