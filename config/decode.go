@@ -85,6 +85,9 @@ type decoder struct {
 	unsetValues []unsetValue
 	// styles holds the style of each scalar by its path (Config.styles).
 	styles map[string]yaml.Style
+	// inside is Config.inside, where a byte of a value stands in the file;
+	// nil when the file's lines are not known.
+	inside func(style yaml.Style, at Pos, src string, offset int) (Pos, bool)
 }
 
 func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos, styles map[string]yaml.Style) *decoder {
@@ -408,14 +411,29 @@ func (d *decoder) expandScalar(n *yaml.Node, path string) *yaml.Node {
 		return n
 	}
 	x, found := expandScalar(n, d.lookup)
-	for _, msg := range found.problems {
-		d.tell(Problem{File: d.file, Pos: nodePos(n), Message: label(path) + ": " + msg})
+	for _, p := range found.problems {
+		d.tell(Problem{File: d.file, Pos: d.refPos(n, p.at), Message: label(path) + ": " + p.msg})
 	}
 	if pos := nodePos(n); len(found.unset) > 0 && d.unset[pos] == nil {
 		d.unset[pos] = found.unset
-		d.unsetValues = append(d.unsetValues, unsetValue{pos: pos, path: path, value: x.Value, names: found.unset})
+		d.unsetValues = append(d.unsetValues, unsetValue{pos: pos, at: d.refPos(n, found.unsetAt), path: path, value: x.Value, names: found.unset})
 	}
 	return x
+}
+
+// refPos is where the reference at byte offset at of scalar n's value is
+// told: on its own line when the value spans lines in the file (a |
+// block), so that the problem names the reference's line; at n otherwise,
+// as every problem about a one-line value is.
+func (d *decoder) refPos(n *yaml.Node, at int) Pos {
+	pos := nodePos(n)
+	if d.inside == nil {
+		return pos
+	}
+	if ref, ok := d.inside(n.Style, pos, n.Value, at); ok && ref.Line != pos.Line {
+		return ref
+	}
+	return pos
 }
 
 // tell records p unless it was already: a scalar expanded twice (a step's

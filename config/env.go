@@ -25,10 +25,11 @@ import (
 //
 // A bare $NAME, a "${" with no closing "}", a "${...}" that is none of
 // those forms and a required variable that is unset or empty are problems:
-// it returns each one's message in env.problems, and leaves a reference in
-// error as written in the result. The variables of the plain ${NAME}
-// references that gave nothing (unset or empty) are in env.unset: a value
-// that quietly lost a part is worth a warning.
+// it returns each one, with where it starts in s, in env.problems, and
+// leaves a reference in error as written in the result. The variables of
+// the plain ${NAME} references that gave nothing (unset or empty) are in
+// env.unset, the first one's place in env.unsetAt: a value that quietly
+// lost a part is worth a warning.
 func expandEnv(s string, lookup func(string) (string, bool)) (string, envFindings) {
 	if !strings.Contains(s, "$") || bcryptShape.MatchString(s) {
 		return s, envFindings{}
@@ -45,12 +46,21 @@ var bcryptShape = regexp.MustCompile(`^\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}$`
 
 // envFindings is what expandEnv found in one value.
 type envFindings struct {
-	// problems are the messages of the references in error, and of the
-	// required variables that are unset or empty.
-	problems []string
+	// problems are the references in error, and the required variables
+	// that are unset or empty.
+	problems []envProblem
 	// unset names the variables of plain ${NAME} references that are unset
-	// or empty, in the order they stand, each once.
-	unset []string
+	// or empty, in the order they stand, each once; unsetAt is the byte
+	// offset in the value of the first of those references.
+	unset   []string
+	unsetAt int
+}
+
+// envProblem is the message of a reference in error, and the byte offset
+// in the value of the "$" it starts with.
+type envProblem struct {
+	msg string
+	at  int
 }
 
 // envExpander reads one value for expandEnv.
@@ -59,10 +69,9 @@ type envExpander struct {
 	i      int // the next byte to read
 	lookup func(string) (string, bool)
 	envFindings
-	// required holds the messages of the required variables found unset,
-	// apart from problems: one inside a default that is not used is
-	// dropped.
-	required []string
+	// required holds the required variables found unset, apart from
+	// problems: one inside a default that is not used is dropped.
+	required []envProblem
 }
 
 // requiredMessage is the problem of ${name:?message} with name unset or
@@ -100,8 +109,8 @@ func (x *envExpander) text(inDefault bool) (out string, closed bool) {
 				x.i++
 			}
 			name := x.s[start+1 : x.i]
-			x.problems = append(x.problems, fmt.Sprintf(
-				"%q is not expanded: write ${%s} for the environment variable, or $$%s for the literal text", "$"+name, name, name))
+			x.problems = append(x.problems, envProblem{at: start, msg: fmt.Sprintf(
+				"%q is not expanded: write ${%s} for the environment variable, or $$%s for the literal text", "$"+name, name, name)})
 			b.WriteString(x.s[start:x.i])
 		default: // "$5", "$ ", "$.": a dollar sign
 			b.WriteByte(c)
@@ -127,6 +136,9 @@ func (x *envExpander) ref() string {
 		x.i++
 		v, _ := x.lookup(name)
 		if v == "" && !slices.Contains(x.unset, name) {
+			if len(x.unset) == 0 {
+				x.unsetAt = start
+			}
 			x.unset = append(x.unset, name)
 		}
 		return v
@@ -149,7 +161,7 @@ func (x *envExpander) ref() string {
 		}
 		switch {
 		case required && v == "":
-			x.required = append(x.required, requiredMessage(name, strings.TrimSpace(word)))
+			x.required = append(x.required, envProblem{at: start, msg: requiredMessage(name, strings.TrimSpace(word))})
 		case v == "":
 			return word
 		}
@@ -161,17 +173,17 @@ func (x *envExpander) ref() string {
 		return x.s[start:]
 	}
 	x.i = start + end + 1
-	x.problems = append(x.problems, fmt.Sprintf(
+	x.problems = append(x.problems, envProblem{at: start, msg: fmt.Sprintf(
 		"%q is not a variable reference: write ${NAME}, ${NAME:-default} or ${NAME:?message} (NAME: letters, digits and _, not starting with a digit), or $$ for a literal \"$\"",
-		x.s[start:x.i]))
+		x.s[start:x.i])})
 	return x.s[start:x.i]
 }
 
 // unterminated reports the "${" at start, which no "}" closes, and consumes
 // the rest of the value.
 func (x *envExpander) unterminated(start int) {
-	x.problems = append(x.problems, fmt.Sprintf(
-		"unterminated %q: a reference is ${NAME}, ${NAME:-default} or ${NAME:?message}; write $$ for a literal \"$\"", x.s[start:]))
+	x.problems = append(x.problems, envProblem{at: start, msg: fmt.Sprintf(
+		"unterminated %q: a reference is ${NAME}, ${NAME:-default} or ${NAME:?message}; write $$ for a literal \"$\"", x.s[start:])})
 	x.i = len(x.s)
 }
 
@@ -201,9 +213,11 @@ func expandScalar(n *yaml.Node, lookup func(string) (string, bool)) (*yaml.Node,
 }
 
 // unsetValue is a value whose plain ${NAME} references gave nothing: where
-// it stands, its path, what it became, and the variables.
+// it stands, where its warning goes (see decoder.refPos), its path, what
+// it became, and the variables.
 type unsetValue struct {
 	pos   Pos
+	at    Pos
 	path  string
 	value string
 	names []string
@@ -240,7 +254,7 @@ func (c *Config) unsetWarnings(vs []unsetValue) Problems {
 			follows += fmt.Sprintf(", and the %s provider runs in dev mode (%s): its messages are logged and stored, not sent, and its webhook signatures are not checked",
 				provider, dev[provider])
 		}
-		out[i] = Problem{File: c.File, Pos: u.pos, Warning: true, Message: fmt.Sprintf(
+		out[i] = Problem{File: c.File, Pos: u.at, Warning: true, Message: fmt.Sprintf(
 			"%s: %s not set or empty, so %s (write ${%s:-} where empty is meant, or ${%s:?why} to require it)",
 			label(u.path), vars, follows, u.names[0], u.names[0])}
 	}

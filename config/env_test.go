@@ -144,3 +144,16 @@ func TestUnsetVariableKeepsItsSection(t *testing.T) {
 		t.Fatalf("smtp %+v, want the section read", c.Email.SMTP)
 	}
 }
+
+// A reference on a line of a | block is told on that line, where the file
+// shows it: the problem names the line of the reference, not the line of
+// the key. A one-line value's problems stand at the value (the other tests).
+func TestEnvReferenceInABlockStandsOnItsLine(t *testing.T) {
+	const src = "compliance:\n  help:\n    reply: |\n      Acme help.\n      Call ${UNSET_PHONE:?the help line's number} or ${UNSET_HOURS}\n      $BARE\n    keywords: [HELP]\n"
+	_, ps := mustParse(t, src, nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		"k.yaml:5:12: compliance.help.reply: environment variable UNSET_PHONE is required, and is not set or is empty: the help line's number",
+		`k.yaml:5:54: warning: compliance.help.reply: environment variable UNSET_HOURS is not set or empty, so the value is "Acme help.\nCall  or \n$BARE\n" (write ${UNSET_HOURS:-} where empty is meant, or ${UNSET_HOURS:?why} to require it)`,
+		`k.yaml:6:7: compliance.help.reply: "$BARE" is not expanded: write ${BARE} for the environment variable, or $$BARE for the literal text`,
+	})
+}

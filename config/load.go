@@ -83,6 +83,7 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	c := &Config{File: file, Hash: hex.EncodeToString(sum[:]), pos: map[string]Pos{}, styles: map[string]yaml.Style{},
 		lines: strings.Split(string(data), "\n")}
 	d := newDecoder(file, lookupEnv, c.pos, c.styles)
+	d.inside = c.inside
 	d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
 	for i := range c.Automations {
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)

@@ -70,7 +70,8 @@ automations:
 // which would render empty), a required variable that is unset,
 // and an unset variable that empties a URL (named in the error) or leaves
 // a bare "Bearer " (a warning). A template's problem stands on the name it
-// is about, on a later line of a | block too.
+// is about, on a later line of a | block too, and so does a required
+// variable's.
 func TestValidateTellsTemplateAndVariableMistakes(t *testing.T) {
 	t.Parallel()
 	const src = `fields: [first_name]
@@ -90,6 +91,7 @@ automations:
         text: |
           Hello,
           {{ vars.x }} then {{ contect.name }}
+          Bye, ${KEYWAY_TEST_UNSET_SIGNOFF:?the team's signature}
       - { type: condition, if: 'message.body.x == "y"', then: end }
       - { type: reply, text: "Hi {{ contact.name.given }}" }
 `
@@ -103,8 +105,9 @@ automations:
 		`{file}:13:35: warning: automation "thanks" step 5 field headers.Authorization: environment variable KEYWAY_TEST_UNSET_CRM_KEY is not set or empty, so the value is "Bearer "`,
 		`{file}:13:85: automation "thanks" step 5 field headers.X-Account: environment variable KEYWAY_TEST_UNSET_ACCOUNT is required, and is not set or is empty: the CRM account id, from its settings page`,
 		`{file}:17:32: automation "thanks" step 6: template: unknown name contect (did you mean contact?`,
-		`{file}:18:33: automation "thanks" step 7: unknown name message.body.x (message.body has no names below it)`,
-		`{file}:19:37: automation "thanks" step 8: template: unknown name contact.name.given (contact.name has no names below it)`,
+		`{file}:18:16: automation "thanks" step 6 field text: environment variable KEYWAY_TEST_UNSET_SIGNOFF is required, and is not set or is empty: the team's signature`,
+		`{file}:19:33: automation "thanks" step 7: unknown name message.body.x (message.body has no names below it)`,
+		`{file}:20:37: automation "thanks" step 8: template: unknown name contact.name.given (contact.name has no names below it)`,
 	)
 }
 
