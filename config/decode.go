@@ -223,6 +223,9 @@ func (d *decoder) providers(n *yaml.Node, path string, p *Providers) {
 			continue
 		}
 		if typed {
+			if key == "twilio" {
+				p.TwilioAt = len(p.Other)
+			}
 			d.decode(val, join(path, key), v.Field(f))
 			continue
 		}

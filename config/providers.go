@@ -133,31 +133,51 @@ func (p *Providers) Section(name string) (*ProviderSection, bool) {
 	return nil, false
 }
 
-// Numbers returns every configured sender number with its provider:
-// Twilio's first, then each other provider's, in file order. The engine
-// reads sender numbers only through it, so that it names no provider.
+// Numbers returns every configured sender number with its provider, in
+// file order: the first number of a channel is the one a send goes from
+// when nothing else names one. The engine reads sender numbers only
+// through it, so that it names no provider.
 func (c *Config) Numbers() []ProviderNumber {
 	var out []ProviderNumber
-	add := func(provider, path string, numbers []Number) {
-		for i, n := range numbers {
+	for _, s := range c.Providers.sections() {
+		for i, n := range s.numbers {
 			out = append(out, ProviderNumber{Number: n.Number, Channel: n.Channel, MPS: n.MPS,
-				Provider: provider, Path: fmt.Sprintf("%s.numbers[%d]", path, i)})
+				Provider: s.name, Path: fmt.Sprintf("%s.numbers[%d]", s.path, i)})
 		}
-	}
-	add("twilio", "providers.twilio", c.Providers.Twilio.Numbers)
-	for _, s := range c.Providers.Other {
-		add(s.Name, s.Path, s.Numbers)
 	}
 	return out
 }
 
 // NumberPaths returns where sender numbers are written, for messages:
-// "providers.twilio.numbers", then "providers.<name>.numbers" of each other
-// provider's section, in file order.
+// "providers.<name>.numbers" of each provider, Twilio's among them, in file
+// order.
 func (c *Config) NumberPaths() []string {
-	out := []string{"providers.twilio.numbers"}
-	for _, s := range c.Providers.Other {
-		out = append(out, s.Path+".numbers")
+	var out []string
+	for _, s := range c.Providers.sections() {
+		out = append(out, s.path+".numbers")
+	}
+	return out
+}
+
+// numbersSection is a provider section's name, path and numbers.
+type numbersSection struct {
+	name, path string
+	numbers    []Number
+}
+
+// sections returns the provider sections in file order, Twilio's where
+// TwilioAt puts it (first when the file has none).
+func (p *Providers) sections() []numbersSection {
+	at := min(max(p.TwilioAt, 0), len(p.Other))
+	out := make([]numbersSection, 0, len(p.Other)+1)
+	for i, s := range p.Other {
+		if i == at {
+			out = append(out, numbersSection{"twilio", "providers.twilio", p.Twilio.Numbers})
+		}
+		out = append(out, numbersSection{s.Name, s.Path, s.Numbers})
+	}
+	if at == len(p.Other) {
+		out = append(out, numbersSection{"twilio", "providers.twilio", p.Twilio.Numbers})
 	}
 	return out
 }

@@ -77,6 +77,36 @@ providers:
 	}
 }
 
+// Numbers and NumberPaths list the providers in file order, Twilio's
+// where the file has it: the first number of a channel is the one a send
+// goes from when nothing names one.
+func TestNumbersInFileOrder(t *testing.T) {
+	src := `providers:
+  acme:
+    api_key: k
+    numbers:
+      - { number: "+447700900123" }
+  twilio:
+    numbers:
+      - { number: "+15005550006" }
+  bare:
+    numbers:
+      - { number: "+447700900124" }
+`
+	c, ps := mustParse(t, src, nil)
+	checkProblems(t, withoutHelpWarning(ps), nil)
+	var got []string
+	for _, n := range c.Numbers() {
+		got = append(got, n.Provider+" "+n.Number)
+	}
+	if want := []string{"acme +447700900123", "twilio +15005550006", "bare +447700900124"}; !slices.Equal(got, want) {
+		t.Errorf("Numbers() = %q, want %q", got, want)
+	}
+	if got, want := c.NumberPaths(), []string{"providers.acme.numbers", "providers.twilio.numbers", "providers.bare.numbers"}; !slices.Equal(got, want) {
+		t.Errorf("NumberPaths() = %q, want %q", got, want)
+	}
+}
+
 func TestProviderSectionProblems(t *testing.T) {
 	src := `providers:
   twilio:

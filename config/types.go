@@ -101,6 +101,10 @@ type Providers struct {
 	Twilio Twilio `yaml:"twilio"`
 	// Other holds the sections of the other providers, in file order.
 	Other []ProviderSection `yaml:"-"`
+	// TwilioAt is how many of Other come before the twilio section in the
+	// file (0 when it comes first or there is none), so that the numbers
+	// are listed in file order.
+	TwilioAt int `yaml:"-"`
 }
 
 // Twilio holds the Twilio account and its sender numbers.
