@@ -187,55 +187,46 @@ func (t *pgTx) CountTag(tag string) (int, error) {
 	return int(n), nil
 }
 
-// countForBroadcasts keeps the broadcasts' counters as m is stored: an
-// outbound message of a broadcast adds what its status newly counts
-// toward (under the message's lock), and marks its contact a recipient;
-// an inbound message marks its contact replied to each broadcast that sent
-// to it within broadcast.ReplyWindow before it, once.
+// countForBroadcasts keeps the broadcasts' counters as an outbound
+// message m is stored: a message of a broadcast adds what its status newly
+// counts toward (under the message's lock), and marks its contact a
+// recipient. An inbound message's count is part of the statement that
+// stores it (putInboundSQL).
 func (t *pgTx) countForBroadcasts(m *engine.Message) error {
-	switch {
-	case m.Direction == engine.Outbound && m.Broadcast != "":
-		flags := broadcast.FlagsOf(m.Status)
-		if flags == 0 {
-			return nil
-		}
-		if err := t.lock("broadcast message", m.ID); err != nil {
-			return err
-		}
-		had, ok := t.bflags[m.ID] // PrefetchSends read it, under the same lock
-		if !ok {
-			err := t.tx.QueryRow(t.ctx, `SELECT flags FROM broadcast_msgs WHERE message_id = $1`, m.ID).Scan(&had)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-		}
-		add := flags &^ uint8(had)
-		if add == 0 {
-			return nil
-		}
-		if err := t.exec(`INSERT INTO broadcast_msgs (message_id, flags) VALUES ($1, $2)
-			ON CONFLICT (message_id) DO UPDATE SET flags = EXCLUDED.flags`, m.ID, int16(uint8(had)|add)); err != nil {
-			return err
-		}
-		if t.bflags != nil {
-			t.bflags[m.ID] = int16(uint8(had) | add)
-		}
-		t.addBroadcastCounts(m.Broadcast, add)
-		if add&broadcast.FlagSent != 0 {
-			return t.exec(`INSERT INTO broadcast_recipients (contact, broadcast, first_ns) VALUES ($1, $2, $3)
-				ON CONFLICT (contact, broadcast) DO NOTHING`, m.Contact, m.Broadcast, ns(m.UpdatedAt))
-		}
-	case m.Direction == engine.Inbound && m.Contact != "":
-		// One statement, sent with the turn's other writes: no round trip
-		// of its own on the webhook's path.
-		return t.exec(`WITH r AS (UPDATE broadcast_recipients SET replied = true
-				WHERE contact = $1 AND NOT replied AND first_ns <= $2 AND first_ns >= $3 RETURNING broadcast)
-			INSERT INTO broadcast_counts AS b (broadcast, sent, delivered, failed, replied)
-			SELECT broadcast, 0, 0, 0, 1 FROM r
-			ON CONFLICT (broadcast) DO UPDATE SET replied = b.replied + 1`,
-			m.Contact, ns(m.CreatedAt), ns(m.CreatedAt.Add(-broadcast.ReplyWindow)))
+	if m.Direction != engine.Outbound || m.Broadcast == "" {
+		return nil
 	}
-	return nil
+	flags := broadcast.FlagsOf(m.Status)
+	if flags == 0 {
+		return nil
+	}
+	if err := t.lock("broadcast message", m.ID); err != nil {
+		return err
+	}
+	had, ok := t.bflags[m.ID] // PrefetchSends read it, under the same lock
+	if !ok {
+		err := t.tx.QueryRow(t.ctx, `SELECT flags FROM broadcast_msgs WHERE message_id = $1`, m.ID).Scan(&had)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	add := flags &^ uint8(had)
+	if add == 0 {
+		return nil
+	}
+	if err := t.exec(`INSERT INTO broadcast_msgs (message_id, flags) VALUES ($1, $2)
+		ON CONFLICT (message_id) DO UPDATE SET flags = EXCLUDED.flags`, m.ID, int16(uint8(had)|add)); err != nil {
+		return err
+	}
+	if t.bflags != nil {
+		t.bflags[m.ID] = int16(uint8(had) | add)
+	}
+	t.addBroadcastCounts(m.Broadcast, add)
+	if add&broadcast.FlagSent == 0 {
+		return nil
+	}
+	return t.exec(`INSERT INTO broadcast_recipients (contact, broadcast, first_ns) VALUES ($1, $2, $3)
+		ON CONFLICT (contact, broadcast) DO NOTHING`, m.Contact, m.Broadcast, ns(m.UpdatedAt))
 }
 
 // addBroadcastCounts adds what flags count toward to broadcast id's

@@ -17,6 +17,10 @@ func (s *Store) BookSlotAt(ctx context.Context, number string, mps float64, mess
 // have made to the database.
 func (s *Store) RoundTrips() int64 { return s.roundTrips.Load() }
 
+// Statements returns how many statements the store's Updates and Views
+// have sent to the database, BEGIN and COMMIT among them.
+func (s *Store) Statements() int64 { return s.statements.Load() }
+
 // BookSlotsAt books as BookSlots does and returns the slots themselves, on
 // the database's clock.
 func (s *Store) BookSlotsAt(ctx context.Context, number string, mps float64, messages []string, keep time.Duration) ([]time.Time, error) {

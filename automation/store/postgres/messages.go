@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyway-sms/keyway/automation/broadcast"
 	"github.com/keyway-sms/keyway/automation/engine"
 )
 
@@ -61,14 +62,32 @@ func (t *pgTx) PutMessage(m *engine.Message) error {
 	if err := t.countForBroadcasts(m); err != nil { // broadcasts.go
 		return fmt.Errorf("postgres: count message %q for its broadcast: %w", m.ID, err)
 	}
-	if err := t.exec(`INSERT INTO messages (id, provider, provider_id, contact, created_ns, data) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, provider_id = EXCLUDED.provider_id,
-			contact = EXCLUDED.contact, created_ns = EXCLUDED.created_ns, data = EXCLUDED.data`,
-		m.ID, m.Provider, pid, m.Contact, ns(m.CreatedAt), data); err != nil {
+	args := []any{m.ID, m.Provider, pid, m.Contact, ns(m.CreatedAt), data}
+	sql := putMessageSQL
+	if m.Direction == engine.Inbound && m.Contact != "" {
+		sql = putInboundSQL
+		args = append(args, ns(m.CreatedAt.Add(-broadcast.ReplyWindow)))
+	}
+	if err := t.exec(sql, args...); err != nil {
 		return fmt.Errorf("postgres: put message %q: %w", m.ID, err)
 	}
 	return nil
 }
+
+const putMessageSQL = `INSERT INTO messages (id, provider, provider_id, contact, created_ns, data) VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, provider_id = EXCLUDED.provider_id,
+		contact = EXCLUDED.contact, created_ns = EXCLUDED.created_ns, data = EXCLUDED.data`
+
+// putInboundSQL stores an inbound message as putMessageSQL does and, in
+// the same statement, marks its contact ($4) replied to each broadcast
+// that sent to it within broadcast.ReplyWindow before it (from $7 to
+// $5), once: one statement on the webhook's path instead of two.
+const putInboundSQL = `WITH r AS (UPDATE broadcast_recipients SET replied = true
+		WHERE contact = $4 AND NOT replied AND first_ns <= $5 AND first_ns >= $7 RETURNING broadcast),
+	c AS (INSERT INTO broadcast_counts AS b (broadcast, sent, delivered, failed, replied)
+		SELECT broadcast, 0, 0, 0, 1 FROM r
+		ON CONFLICT (broadcast) DO UPDATE SET replied = b.replied + 1)
+` + putMessageSQL
 
 // Messages implements engine.Tx.
 func (t *pgTx) Messages(contact string, limit int) ([]*engine.Message, error) {

@@ -36,8 +36,9 @@ type pipe struct {
 	// aside): after it PostgreSQL refuses every other statement of the
 	// transaction.
 	first *error
-	// trips counts the round trips made, for Store.roundTrips.
-	trips int
+	// trips counts the round trips made, for Store.roundTrips, and
+	// statements the statements sent, for Store.statements.
+	trips, statements int
 }
 
 type deferred struct {
@@ -78,6 +79,7 @@ func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 	pending := p.deferred
 	p.deferred = p.deferred[:0]
 	p.trips++
+	p.statements += b.Len()
 	br := p.conn.SendBatch(p.ctx, b)
 	for i := range n {
 		if _, err := br.Exec(); err != nil {
@@ -95,15 +97,30 @@ func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 
 // describe names what sql does, for the error of a deferred statement:
 // "insert into messages", "delete from outbox", "advisory lock". It names
-// no argument, since those may be phone numbers.
+// no argument, since those may be phone numbers. A statement that begins
+// with WITH is named by its last write, the one its CTEs come before.
 func describe(sql string) string {
 	if strings.HasPrefix(sql, "SELECT pg_advisory_xact_lock") {
 		return "advisory lock"
 	}
-	verb, at := "", len(sql)
+	with := strings.HasPrefix(sql, "WITH ")
+	verb, at := "", -1
 	for _, v := range []string{"INSERT INTO ", "UPDATE ", "DELETE FROM "} {
-		if i := strings.Index(sql, v); i >= 0 && i < at {
-			verb, at = v, i
+		for i := 0; ; i += len(v) {
+			j := strings.Index(sql[i:], v)
+			if j < 0 {
+				break
+			}
+			i += j
+			if strings.HasSuffix(sql[:i], "DO ") {
+				continue // ON CONFLICT's DO UPDATE is not a statement
+			}
+			if at < 0 || (i < at) != with {
+				verb, at = v, i
+			}
+			if !with {
+				break
+			}
 		}
 	}
 	if verb == "" {
@@ -219,6 +236,7 @@ func (p *pipe) rollback() {
 		return
 	}
 	p.trips++
+	p.statements++
 	if _, err := p.conn.Exec(context.WithoutCancel(p.ctx), "ROLLBACK"); err == nil {
 		p.open = false
 	}

@@ -54,10 +54,11 @@ const notifyGap = 100 * time.Millisecond
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
-	// roundTrips counts the round trips of Update and View (pipe), for
-	// the tests that keep them few.
-	roundTrips atomic.Int64
-	once       sync.Once
+	// roundTrips and statements count the round trips of Update and
+	// View (pipe) and the statements they sent, for the tests that keep
+	// them few.
+	roundTrips, statements atomic.Int64
+	once                   sync.Once
 
 	mu    sync.Mutex
 	wakes []func()
@@ -192,7 +193,10 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 	defer conn.Release()
 	t := &pgTx{ctx: ctx, writable: writable}
 	t.tx = &pipe{ctx: ctx, conn: conn, begin: beginSQL(opts), first: &t.dbErr}
-	defer func() { s.roundTrips.Add(int64(t.tx.trips)) }()
+	defer func() {
+		s.roundTrips.Add(int64(t.tx.trips))
+		s.statements.Add(int64(t.tx.statements))
+	}()
 	err = fn(t)
 	if t.dbErr != nil {
 		// The database refused a statement, so the transaction is void

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,20 +24,31 @@ type activeRow struct {
 	data           []byte
 }
 
-const activesSQL = `SELECT a.automation, a.id, e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id
-	WHERE a.contact = $1 ORDER BY a.automation`
-
-// turnReads are the reads of a contact's turn, sent with the contact's
-// phone after whatever goes first in their round trip.
-func turnReads(phone string) []deferred {
-	return []deferred{
-		{sql: `SELECT data FROM contacts WHERE phone = $1`, args: []any{phone}},
-		{sql: activesSQL, args: []any{phone}},
+// turnSQL reads a contact's turn in one statement: the contact's record
+// (a row of kind 1, none when not stored), then its active enrollments
+// (kind 2, by automation). With first, a statement whose one column is a
+// record, its row comes before them (kind 0): the duplicate check goes
+// with the turn. The phone is parameter p. One statement, not one each:
+// PostgreSQL's cost per statement (its start, its portal, its end) is a
+// large part of a webhook's, whatever the statement reads.
+func turnSQL(first string, p int) string {
+	var b strings.Builder
+	if first != "" {
+		b.WriteString("SELECT 0 AS kind, NULL::text AS automation, NULL::text AS id, f.data FROM (")
+		b.WriteString(first)
+		b.WriteString(") AS f(data) UNION ALL ")
 	}
+	fmt.Fprintf(&b, `SELECT 1 AS kind, NULL::text AS automation, NULL::text AS id, data FROM contacts WHERE phone = $%[1]d
+	UNION ALL SELECT 2, a.automation, a.id, e.data FROM active_enrollments a JOIN enrollments e ON e.id = a.id
+	WHERE a.contact = $%[1]d ORDER BY 1, 2`, p)
+	return b.String()
 }
 
+// contactTurnSQL is turnSQL without a first statement.
+var contactTurnSQL = turnSQL("", 1)
+
 // readContact reads, in an Update, the contact with phone and its active
-// enrollments in one round trip, behind the contact's lock, and keeps the
+// enrollments in one statement, behind the contact's lock, and keeps the
 // enrollments for ActiveEnrollments and ActiveEnrollment: a turn reads
 // them next. It returns nil for a contact not stored. A turn that
 // ReadTurnAhead announced was read already.
@@ -52,42 +62,63 @@ func (t *pgTx) readContact(phone string) ([]byte, error) {
 		}
 		return raw, nil
 	}
-	br, err := t.tx.send(turnReads(phone)...)
+	raw, _, err := t.readTurn(nil, phone, deferred{sql: contactTurnSQL, args: []any{phone}})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read contact %s: %w", config.MaskAddress(phone), err)
 	}
-	return t.keepTurn(br, phone)
+	return raw, nil
 }
 
-// keepTurn reads turnReads' results from br, closes it, keeps the active
-// enrollments and returns the contact's record (nil: not stored).
-func (t *pgTx) keepTurn(br pgx.BatchResults, phone string) ([]byte, error) {
-	var raw []byte
-	err := br.QueryRow().Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		raw, err = nil, nil
-	}
-	var actives []activeRow
-	if err == nil {
-		actives, err = scanActives(br)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+// readTurn runs q, a turnSQL statement for phone, keeps the active
+// enrollments it reads and returns the contact's record (nil: not
+// stored). first receives the row of q's first statement, if q has one;
+// found says whether it had a row.
+func (t *pgTx) readTurn(first *[]byte, phone string, q deferred) (contact []byte, found bool, err error) {
+	rows, err := t.tx.Query(t.ctx, q.sql, q.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: read contact %s: %w", config.MaskAddress(phone), t.tx.note(err))
+		return nil, false, err
+	}
+	return t.scanTurn(rows, first, phone)
+}
+
+// scanTurn reads turnSQL's rows, closes them and keeps the active
+// enrollments.
+func (t *pgTx) scanTurn(rows pgx.Rows, first *[]byte, phone string) (contact []byte, found bool, err error) {
+	defer rows.Close()
+	var actives []activeRow
+	for rows.Next() {
+		var kind int32
+		var automation, id *string
+		var data []byte
+		if err := rows.Scan(&kind, &automation, &id, &data); err != nil {
+			return nil, false, err
+		}
+		switch {
+		case kind == 0 && first != nil:
+			*first, found = data, true
+		case kind == 1:
+			contact = data
+		case kind == 2 && automation != nil && id != nil:
+			actives = append(actives, activeRow{automation: *automation, id: *id, data: data})
+		default:
+			return nil, false, fmt.Errorf("postgres: a turn's read returned a row of kind %d", kind)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
 	}
 	if t.actives == nil {
 		t.actives = map[string][]activeRow{}
 	}
 	t.actives[phone] = actives
-	return raw, nil
+	return contact, found, nil
 }
 
 // ReadTurnAhead implements engine.TurnReader: in an Update, the contact's
 // lock goes out now, deferred, and its record and active enrollments are
 // read with the next read of one record (getJSON: the engine's duplicate
-// check), behind the lock.
+// check), in the same statement, behind the lock.
 func (t *pgTx) ReadTurnAhead(phone string) {
 	t.turnRead = nil // what an earlier announcement read is not for this turn
 	if !t.writable {
@@ -100,22 +131,14 @@ func (t *pgTx) ReadTurnAhead(phone string) {
 	t.ahead = phone
 }
 
-// readAhead reads, in one round trip, the one row of sql with args into
+// readAhead reads, in one statement, the one row of sql with args into
 // row (pgx.ErrNoRows when none), then the turn ReadTurnAhead announced,
 // which it keeps for readContact.
 func (t *pgTx) readAhead(row *[]byte, sql string, args ...any) error {
 	phone := t.ahead
 	t.ahead = ""
-	br, err := t.tx.send(append([]deferred{{sql: sql, args: args}}, turnReads(phone)...)...)
-	if err != nil {
-		return err
-	}
-	first := br.QueryRow().Scan(row)
-	if first != nil && !errors.Is(first, pgx.ErrNoRows) {
-		_ = br.Close()
-		return t.tx.note(first)
-	}
-	raw, err := t.keepTurn(br, phone)
+	q := deferred{sql: turnSQL(sql, len(args)+1), args: append(slices.Clip(args), phone)}
+	raw, found, err := t.readTurn(row, phone, q)
 	if err != nil {
 		return err
 	}
@@ -126,26 +149,10 @@ func (t *pgTx) readAhead(row *[]byte, sql string, args ...any) error {
 		raw = []byte{} // read, not stored
 	}
 	t.turnRead[phone] = raw
-	return first
-}
-
-// scanActives reads the next result of br as activesSQL's rows.
-func scanActives(br pgx.BatchResults) ([]activeRow, error) {
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
+	if !found {
+		return pgx.ErrNoRows
 	}
-	var actives []activeRow
-	for rows.Next() {
-		var r activeRow
-		if err := rows.Scan(&r.automation, &r.id, &r.data); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		actives = append(actives, r)
-	}
-	rows.Close()
-	return actives, rows.Err()
+	return nil
 }
 
 // keptActives decodes the active enrollments of contact the transaction

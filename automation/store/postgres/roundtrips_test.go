@@ -25,7 +25,8 @@ func rtOutbound(id, phone string) *engine.Message {
 // (engine.TurnReader); every write (the inbound text, its reply and its
 // queue entry, the enrollment, the contact) goes with the COMMIT. It made a
 // dozen before writes and locks were deferred (pipe.go), and three before
-// the turn was read with the duplicate check.
+// the turn was read with the duplicate check. PostgreSQL's CPU goes by the
+// statement as much as by what each does, so they are counted too.
 func TestTurnRoundTrips(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t))
 	const phone = "+15551230001"
@@ -69,12 +70,16 @@ func TestTurnRoundTrips(t *testing.T) {
 		}
 	}
 	for n := range 3 {
-		before := s.RoundTrips()
+		before, stmts := s.RoundTrips(), s.Statements()
 		if err := s.Update(t.Context(), turn(n)); err != nil {
 			t.Fatal(err)
 		}
 		if got := s.RoundTrips() - before; got > 2 {
 			t.Errorf("turn %d made %d round trips, want 2: the duplicate check with the contact and its enrollments, then the writes with COMMIT", n, got)
+		}
+		if got := s.Statements() - stmts; got > 10 {
+			t.Errorf("turn %d sent %d statements, want 10: BEGIN, the contact's lock, one read of the duplicate check, the contact and its enrollments, "+
+				"the inbound text with its broadcast reply count, the reply, the queue's lock, the queue entry, the enrollment, the contact, COMMIT", n, got)
 		}
 	}
 	// What the turns deferred is all there.

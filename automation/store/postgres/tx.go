@@ -76,7 +76,7 @@ func (t *pgTx) exec(sql string, args ...any) error {
 }
 
 // getJSON decodes the one jsonb value the query returns into v. A turn
-// that ReadTurnAhead announced is read in the same round trip.
+// that ReadTurnAhead announced is read in the same statement.
 func (t *pgTx) getJSON(v any, what, name, sql string, args ...any) error {
 	var raw []byte
 	var err error
