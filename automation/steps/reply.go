@@ -2,6 +2,8 @@ package steps
 
 import (
 	"context"
+	"net/url"
+	"strings"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
@@ -72,7 +74,9 @@ func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Probl
 		c.Problemf(s, "", "a reply needs text or media (or a template)")
 	}
 	for i, m := range f.Media {
-		st.Media = append(st.Media, c.Template(s, engine.FieldIndex("media", i), m))
+		field := engine.FieldIndex("media", i)
+		st.Media = append(st.Media, c.Template(s, field, m))
+		checkMediaURL(c, s, field, m)
 	}
 	st.From = c.Sender(s, "from", f.From)
 	st.Template = compileContent(c, s, f.Template, st.From)
@@ -156,3 +160,30 @@ var (
 	_ engine.WindowSender  = (*Reply)(nil)
 	_ engine.WindowRefuser = (*Reply)(nil)
 )
+
+// checkMediaURL places a problem at field when src, a media entry, is not
+// an absolute http(s) URL: the provider fetches it, and refuses the whole
+// message otherwise. A template is checked only as far as the text before
+// its first markup: "{{ vars.image }}" and "https://{{ vars.cdn }}/a.jpg"
+// are left to the run, "menu/{{ vars.day }}.jpg" is not a URL.
+func checkMediaURL(c *engine.Compiler, s *config.Step, field, src string) {
+	lead := src
+	for _, open := range []string{"{{", "{%"} {
+		if i := strings.Index(lead, open); i >= 0 {
+			lead = lead[:i]
+		}
+	}
+	scheme, _, found := strings.Cut(lead, "://")
+	scheme = strings.ToLower(scheme)
+	ok := found && (scheme == "http" || scheme == "https")
+	switch {
+	case lead == src && ok:
+		u, err := url.Parse(src)
+		ok = err == nil && u.Hostname() != ""
+	case lead != src && lead == "":
+		ok = true
+	}
+	if !ok {
+		c.Problemf(s, field, "media %q is not an http:// or https:// URL: the provider fetches the media from it", src)
+	}
+}
