@@ -419,7 +419,8 @@ func (d *decoder) expandScalar(n *yaml.Node, path string) *yaml.Node {
 	}
 	if pos := nodePos(n); len(found.unset) > 0 && d.unset[pos] == nil {
 		d.unset[pos] = found.unset
-		d.unsetValues = append(d.unsetValues, unsetValue{pos: pos, at: d.refPos(n, found.unsetAt), path: path, value: x.Value, names: found.unset})
+		d.unsetValues = append(d.unsetValues, unsetValue{pos: pos, at: d.refPos(n, found.unsetAt), path: path, value: x.Value, names: found.unset,
+			absent: n.Style == 0 && isNull(x)})
 	}
 	return x
 }

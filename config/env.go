@@ -221,6 +221,9 @@ type unsetValue struct {
 	path  string
 	value string
 	names []string
+	// absent says the value was a plain scalar that became empty: it reads
+	// as null, as if the setting were not written.
+	absent bool
 }
 
 // unsetWarnings returns the warning about each of vs: it names the
@@ -243,7 +246,10 @@ func (c *Config) unsetWarnings(vs []unsetValue) Problems {
 			vars = "environment variables " + strings.Join(u.names, ", ") + " are"
 		}
 		follows := "the value is empty"
-		if u.value != "" {
+		switch {
+		case u.absent:
+			follows = "the setting counts as not written (a default applies where there is one)"
+		case u.value != "":
 			follows = fmt.Sprintf("the value is %q", u.value)
 		}
 		provider, _, _ := strings.Cut(strings.TrimPrefix(u.path, "providers."), ".")

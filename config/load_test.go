@@ -373,7 +373,7 @@ http:
 `
 	c, ps := mustParse(t, src, map[string]string{"PORT": "2525", "YES": "true", "HOST": "crm.internal"})
 	checkProblems(t, withoutHelpWarning(ps), []string{
-		"k.yaml:2:19: warning: server.max_body_bytes: environment variable UNSET is not set or empty, so the value is empty (write ${UNSET:-} where empty is meant, or ${UNSET:?why} to require it)",
+		"k.yaml:2:19: warning: server.max_body_bytes: environment variable UNSET is not set or empty, so the setting counts as not written (a default applies where there is one) (write ${UNSET:-} where empty is meant, or ${UNSET:?why} to require it)",
 	})
 	if c.Server.MaxBodyBytes != 65536 {
 		t.Errorf("an unset variable should read as null and leave the default, got %d", c.Server.MaxBodyBytes)
