@@ -235,7 +235,7 @@ func ParseInstant(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("the date is empty")
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+	if t, ok := parseRFC3339(s); ok {
 		return t, nil
 	}
 	var y, mo, d, h, mi, sec int
@@ -250,6 +250,18 @@ func ParseInstant(s string, loc *time.Location) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not a date: no such day", s)
 	}
 	return onWallClock(y, time.Month(mo), d, TimeOfDay{Hour: h, Minute: mi}, loc).Add(time.Duration(sec) * time.Second), nil
+}
+
+// parseRFC3339 reads s as RFC 3339 allows it: "T" and "Z" in either case,
+// and a space for the "T" (its section 5.6 permits one for readability, as
+// databases write "2026-12-24 10:00:00-05:00").
+func parseRFC3339(s string) (time.Time, bool) {
+	u := strings.ToUpper(s)
+	if len(u) > 10 && u[10] == ' ' {
+		u = u[:10] + "T" + u[11:]
+	}
+	t, err := time.Parse(time.RFC3339, u)
+	return t, err == nil
 }
 
 func atoi(s string) int {
