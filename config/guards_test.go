@@ -47,6 +47,8 @@ func TestComplianceGuardProblems(t *testing.T) {
 			[]string{`k.yaml:1:34: compliance.loop_guard.per: invalid duration "soon"`}},
 		{"bad times", "compliance: { quiet_hours: { start: \"25:00\", end: \"8h\" } }\n",
 			[]string{`compliance.quiet_hours.start: "25:00" is not a time of day`, `compliance.quiet_hours.end: "8h" is not a time of day`}},
+		{"an end left out", "compliance: { quiet_hours: { start: \"21:00\" } }\n",
+			[]string{"k.yaml:1:28: compliance.quiet_hours: missing end (a time of day such as 08:00)"}},
 		{"empty span", "compliance: { quiet_hours: { start: \"08:00\", end: \"8:00\" } }\n",
 			[]string{"compliance.quiet_hours: start and end are both 08:00"}},
 		{"bad zone", "compliance: { quiet_hours: { start: \"21:00\", end: \"08:00\", timezone: Mars/Base } }\n",

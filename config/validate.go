@@ -349,14 +349,18 @@ func (k *checker) ownNumber(n string) bool {
 
 // quietHours checks compliance.quiet_hours.
 func (k *checker) quietHours(q *QuietHours) {
-	start, serr := ParseClock(q.Start)
-	if serr != nil {
-		k.errorf("compliance.quiet_hours.start", "compliance.quiet_hours.start: %v", serr)
+	read := func(key, v string) (int, error) {
+		t, err := ParseClock(v)
+		switch {
+		case strings.TrimSpace(v) == "":
+			k.errorf("compliance.quiet_hours."+key, "compliance.quiet_hours: missing %s (a time of day such as %s)", key, map[string]string{"start": "21:00", "end": "08:00"}[key])
+		case err != nil:
+			k.errorf("compliance.quiet_hours."+key, "compliance.quiet_hours.%s: %v", key, err)
+		}
+		return t, err
 	}
-	end, eerr := ParseClock(q.End)
-	if eerr != nil {
-		k.errorf("compliance.quiet_hours.end", "compliance.quiet_hours.end: %v", eerr)
-	}
+	start, serr := read("start", q.Start)
+	end, eerr := read("end", q.End)
 	if serr == nil && eerr == nil && start == end {
 		k.errorf("compliance.quiet_hours", "compliance.quiet_hours: start and end are both %s; quiet hours need a span", q.Start)
 	}
