@@ -29,6 +29,10 @@ type AllowHost struct {
 // address or a CIDR range, the first two optionally with ":port" (an IPv6
 // address with a port in brackets: "[fd00::5]:8080").
 func ParseAllowHost(s string) (AllowHost, error) {
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		host, _, _ := strings.Cut(rest, "/")
+		return AllowHost{}, fmt.Errorf("config: %q is a URL; write its host alone (%q), without %s:// or a path", s, host, scheme)
+	}
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {

@@ -248,13 +248,14 @@ providers:
 		{
 			name: "allow_hosts",
 			src: `http:
-  allow_hosts: ["crm.internal", "10.1.0.0/33", "10.2.0.1", "::1", "bad host", "svc_1", "fd00::/8", "crm.internal:8443", "[fd00::5]:80", "10.2.0.1:0", "h:x"]
+  allow_hosts: ["crm.internal", "10.1.0.0/33", "10.2.0.1", "::1", "bad host", "svc_1", "fd00::/8", "crm.internal:8443", "[fd00::5]:80", "10.2.0.1:0", "h:x", "https://crm.internal/api"]
 `,
 			want: []string{
 				`k.yaml:2:33: http.allow_hosts[1]: "10.1.0.0/33" is not a valid CIDR range such as 10.1.0.0/16`,
 				`k.yaml:2:67: http.allow_hosts[4]: "bad host" is not a hostname, an IP address or a CIDR range, with or without :port`,
 				`k.yaml:2:137: http.allow_hosts[9]: "10.2.0.1:0": port "0" is not a number from 1 to 65535`,
 				`k.yaml:2:151: http.allow_hosts[10]: "h:x": port "x" is not a number from 1 to 65535`,
+				`k.yaml:2:158: http.allow_hosts[11]: "https://crm.internal/api" is a URL; write its host alone ("crm.internal"), without https:// or a path`,
 			},
 		},
 		{
