@@ -188,6 +188,11 @@ func TestSyntaxErrors(t *testing.T) {
 		{"list item among keys", "automations:\n  - id: a\n    steps: []\n    - id: b\n", "k.yaml:4:5: invalid YAML: did not find expected key"},
 		{"unclosed braces of a step", "automations:\n  - id: a\n    steps:\n      - { type: reply, text: \"x\"\n      - { type: end }\n", "k.yaml:4:7: invalid YAML: did not find expected ',' or '}'"},
 		{"unclosed brackets", "server: {}\nfields: [a, b\ngroups: []\n", "k.yaml:2:1: invalid YAML: did not find expected ',' or ']'"},
+		{"an unquoted reference in braces", "server: {}\nproviders:\n  twilio:\n    numbers:\n      - { number: \"+15005550006\", mps: ${MPS:-1} }\n",
+			`k.yaml:5:7: invalid YAML: did not find expected ',' or '}': a ${...} reference inside [ ] or { } must be quoted ("${NAME}"), as its braces end them`},
+		{"an unquoted reference in brackets", "fields: [${FIELD}, b]\n",
+			`k.yaml:1:1: invalid YAML: did not find expected ',' or ']': a ${...} reference inside [ ] or { } must be quoted ("${NAME}"), as its braces end them`},
+		{"a quoted one is not the cause", "fields: [\"${FIELD}\", b\ngroups: []\n", "k.yaml:1:1: invalid YAML: did not find expected ',' or ']'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

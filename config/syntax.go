@@ -28,7 +28,43 @@ func syntaxProblem(file string, data []byte, err error) *Problem {
 	if pos, ok := placeSyntaxError(data, named.Line, msg); ok {
 		p.Pos = pos
 	}
+	if strings.HasPrefix(msg, "did not find expected ','") && unquotedRefNear(data, named.Line, p.Pos.Line) {
+		p.Message += `: a ${...} reference inside [ ] or { } must be quoted ("${NAME}"), as its braces end them`
+	}
 	return p
+}
+
+// unquotedRefNear reports whether a line of data from line from to line to
+// holds "${" outside quotes and comments: in a flow list or mapping, its
+// braces are YAML's, which is why the collection did not close.
+func unquotedRefNear(data []byte, from, to int) bool {
+	lines := strings.Split(string(data), "\n")
+	for n := max(min(from, to), 1); n <= to && n <= len(lines); n++ {
+		if unquotedRef(lines[n-1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// unquotedRef reports whether line holds "${" outside quotes and comments.
+func unquotedRef(line string) bool {
+	var quote rune
+	for i, r := range line {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '#' && (i == 0 || line[i-1] == ' '):
+			return false
+		case r == '$' && strings.HasPrefix(line[i:], "${"):
+			return true
+		}
+	}
+	return false
 }
 
 // splitSyntaxError splits a yaml.v3 syntax error into the place it names
