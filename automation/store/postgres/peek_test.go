@@ -1,12 +1,15 @@
 package postgres_test
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyway-sms/keyway/automation/engine"
+	"github.com/keyway-sms/keyway/automation/store/postgres"
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 )
 
@@ -85,5 +88,74 @@ func TestPeekMetaReadersShareWritersWait(t *testing.T) {
 	}()
 	if err != nil || string(got) != "1" {
 		t.Fatalf("after the writer: %q, %v", got, err)
+	}
+}
+
+// A value read once is taken from the store's memory by the Updates after,
+// and checked under the lock with their next round trip: a turn reads its
+// automation's pause without a round trip of its own. A change made by
+// another process since fails the check, and the Update runs again with
+// the value as it now is.
+func TestPeekMetaFromMemory(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	a, b := open(t, dsn), open(t, dsn)
+	ctx := t.Context()
+	// peek peeks in an Update of a, which also writes something, as a
+	// turn does; it returns what each run of its function saw, and the
+	// round trips it took.
+	peek := func() (saw []string, trips int64) {
+		t.Helper()
+		before := a.RoundTrips()
+		err := a.Update(ctx, func(tx engine.Tx) error {
+			v, err := tx.(engine.MetaPeeker).PeekMeta("pause/x")
+			switch {
+			case errors.Is(err, engine.ErrNotFound):
+				saw = append(saw, "none")
+			case err != nil:
+				return err
+			default:
+				saw = append(saw, string(v))
+			}
+			return tx.PutContact(&engine.Contact{Phone: "+15551230009", CreatedAt: rt0, UpdatedAt: rt0})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saw, a.RoundTrips() - before
+	}
+	put := func(s *postgres.Store, v string) {
+		t.Helper()
+		err := s.Update(ctx, func(tx engine.Tx) error {
+			if v == "" {
+				return tx.DeleteMeta("pause/x")
+			}
+			return tx.PutMeta("pause/x", []byte(v))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, step := range []struct {
+		change func()
+		saw    []string
+		trips  int64
+		why    string
+	}{
+		{nil, []string{"none"}, 2, "read, then the write with COMMIT"},
+		{nil, []string{"none"}, 1, "from memory, checked with the COMMIT"},
+		{func() { put(b, "1") }, []string{"none", "1"}, 4, "from memory, refused at COMMIT, ROLLBACK; then read, then COMMIT"},
+		{nil, []string{"1"}, 1, "from memory"},
+		{func() { put(b, "") }, []string{"1", "none"}, 4, "deleted by the other process"},
+		{func() { put(a, "2") }, []string{"2"}, 2, "written by this process: read again"},
+		{nil, []string{"2"}, 1, "from memory"},
+	} {
+		if step.change != nil {
+			step.change()
+		}
+		saw, trips := peek()
+		if !slices.Equal(saw, step.saw) || trips != step.trips {
+			t.Errorf("%s: saw %q in %d round trips, want %q in %d", step.why, saw, trips, step.saw, step.trips)
+		}
 	}
 }

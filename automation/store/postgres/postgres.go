@@ -59,6 +59,9 @@ type Store struct {
 	// them few.
 	roundTrips, statements atomic.Int64
 	once                   sync.Once
+	// peeks holds, by key, the meta values PeekMeta read last (peeked),
+	// which later Updates take and check at their next round trip.
+	peeks sync.Map
 
 	mu    sync.Mutex
 	wakes []func()
@@ -185,17 +188,22 @@ func (s *Store) View(ctx context.Context, fn func(engine.Tx) error) error {
 	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
 }
 
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) error {
+func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) (err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer conn.Release()
-	t := &pgTx{ctx: ctx, writable: writable}
+	t := &pgTx{ctx: ctx, writable: writable, peeks: &s.peeks}
 	t.tx = &pipe{ctx: ctx, conn: conn, begin: beginSQL(opts), first: &t.dbErr}
 	defer func() {
 		s.roundTrips.Add(int64(t.tx.trips))
 		s.statements.Add(int64(t.tx.statements))
+	}()
+	defer func() {
+		if err != nil {
+			t.forgetPeeks() // one of them may be why
+		}
 	}()
 	err = fn(t)
 	if t.dbErr != nil {

@@ -190,6 +190,9 @@ INSERT INTO contact_left_groups (grp, phone)
 	// 11: the activity triggers' INSERT planned once per connection, not
 	// at every count (activity.go).
 	activityPlanned,
+	// 12: the check of a meta value a turn took from the store's memory
+	// (meta.go).
+	expectMeta,
 }
 
 // migrateLock is the key of the session advisory lock held while the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,12 @@ type pgTx struct {
 	writable bool
 	wake     bool // the commit should wake the other processes
 	locked   map[string]bool
+	// peeks is the store's memory of meta values (Store.peeks), peeked
+	// the keys PeekMeta took from it in this Update, and seen the values
+	// PeekMeta returned in it, by key.
+	peeks  *sync.Map
+	peeked []string
+	seen   map[string]peeked
 	// indexed holds, by phone, what each contact this Update read or
 	// stored has in the index tables (contacts.go: contactIndexes).
 	indexed map[string][len(contactIndexes)][]string
@@ -155,9 +162,15 @@ func (t *pgTx) lock(kind, key string) error {
 		return nil
 	}
 	t.tx.Defer(`SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, "keyway/"+kind, key)
+	t.markLocked(kind, key)
+	return nil
+}
+
+// markLocked notes that the transaction holds, or has deferred, the
+// lock on key of kind.
+func (t *pgTx) markLocked(kind, key string) {
 	if t.locked == nil {
 		t.locked = map[string]bool{}
 	}
 	t.locked[kind+"\x00"+key] = true
-	return nil
 }
