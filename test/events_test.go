@@ -107,8 +107,8 @@ automations:
 
 // A STOP reaches the CRM as a contact.opted_out event, signed as the
 // Standard Webhooks convention says (checked here by an implementation of
-// our own), with the contact's phone; an endpoint that takes only
-// opt-outs gets nothing for the JOIN before it.
+// our own), with the contact's phone and the STOP's message id; an
+// endpoint that takes only opt-outs gets nothing for the JOIN before it.
 func TestStopSendsASignedOptedOutEvent(t *testing.T) {
 	t.Parallel()
 	crm := newEventReceiver(t)
@@ -134,6 +134,15 @@ func TestStopSendsASignedOptedOutEvent(t *testing.T) {
 	}
 	if !strings.HasPrefix(ev.header.Get("webhook-id"), "evt_") {
 		t.Errorf("webhook-id %q", ev.header.Get("webhook-id"))
+	}
+	stop := ""
+	for _, m := range g.Messages(from) {
+		if m.Direction == "in" && m.Body == "STOP" {
+			stop = m.ID
+		}
+	}
+	if stop == "" || body.Data["message_id"] != stop {
+		t.Errorf("event data %v, want the STOP's message_id %q", body.Data, stop)
 	}
 	tampered := ev
 	tampered.body = []byte(strings.Replace(string(ev.body), from, "+15553340002", 1))

@@ -94,12 +94,12 @@ func (e *Engine) applyUpdate(t *turn, u ContactUpdate) error {
 	switch {
 	case u.OptedOut == nil || *u.OptedOut == c.OptedOut:
 	case *u.OptedOut:
-		if err := e.optOutContact(t, "opted out through the admin API"); err != nil {
+		if err := e.optOutContact(t, "opted out through the admin API", nil); err != nil {
 			return err
 		}
 		c.OptedOutByAdmin = true
 	default:
-		return e.liftOptOut(t)
+		return e.liftOptOut(t, nil)
 	}
 	return nil
 }

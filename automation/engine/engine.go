@@ -301,7 +301,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 			// Already opted out: the message is recorded and answered with
 			// nothing, so a contact repeating STOP gets one confirmation.
 			// Enrollments that began since (they run for staff) still end.
-			return ViaCompliance, e.optOutContact(t, "opted out")
+			return ViaCompliance, e.optOutContact(t, "opted out", messageIDs(m))
 		case fam == OptOut:
 			return ViaCompliance, e.optOut(t, m, set.Config.Compliance.OptOut.Reply)
 		case fam == OptIn && c.OptedOut:
@@ -355,7 +355,7 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 
 // optOut opts the contact out, ends its enrollments and sends the reply.
 func (e *Engine) optOut(t *turn, m *Message, reply string) error {
-	if err := e.optOutContact(t, "opted out"); err != nil {
+	if err := e.optOutContact(t, "opted out", messageIDs(m)); err != nil {
 		return err
 	}
 	return t.queueCompliance(m, reply)
@@ -366,19 +366,20 @@ func (e *Engine) optOut(t *turn, m *Message, reply string) error {
 // the contact saw none of their messages, and must not be answering a
 // question it never got.
 func (e *Engine) optIn(t *turn, m *Message, reply string) error {
-	if err := e.liftOptOut(t); err != nil {
+	if err := e.liftOptOut(t, messageIDs(m)); err != nil {
 		return err
 	}
 	return t.queueCompliance(m, reply)
 }
 
 // liftOptOut clears the turn's contact's opt-out, ending the enrollments
-// that began while it was opted out.
-func (e *Engine) liftOptOut(t *turn) error {
+// that began while it was opted out. ids are the ids of what lifted it, for
+// the event (messageIDs; nil for none).
+func (e *Engine) liftOptOut(t *turn, ids map[string]any) error {
 	c := t.contact
 	since := c.OptedOutAt
 	if c.OptedOut {
-		if err := t.x.event(EventContactOptedIn, c.Phone, nil); err != nil {
+		if err := t.x.event(EventContactOptedIn, c.Phone, ids); err != nil {
 			return err
 		}
 	}
@@ -398,13 +399,16 @@ func (e *Engine) liftOptOut(t *turn) error {
 }
 
 // optOutContact marks the turn's contact opted out and ends every active
-// enrollment of it with reason.
-func (e *Engine) optOutContact(t *turn, reason string) error {
+// enrollment of it with reason. ids are the ids of what opted it out, for
+// the event: the message (messageIDs), the enrollment; nil for none.
+func (e *Engine) optOutContact(t *turn, reason string, ids map[string]any) error {
 	c := t.contact
 	if !c.OptedOut {
 		now := t.now
 		c.OptedOut, c.OptedOutAt = true, &now
-		if err := t.x.event(EventContactOptedOut, c.Phone, map[string]any{"reason": reason}); err != nil {
+		data := map[string]any{"reason": reason}
+		maps.Copy(data, ids)
+		if err := t.x.event(EventContactOptedOut, c.Phone, data); err != nil {
 			return err
 		}
 	}

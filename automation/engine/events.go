@@ -222,6 +222,16 @@ func (x *unitOfWork) event(typ EventType, contact string, data map[string]any) e
 	return err
 }
 
+// messageIDs are the ids of message m for an event's data: what a
+// contact.opted_out or contact.opted_in event is about when a message
+// (the contact's STOP, a send the provider refused) caused it.
+func messageIDs(m *Message) map[string]any {
+	if m == nil {
+		return nil
+	}
+	return map[string]any{"message_id": m.ID}
+}
+
 // handoffData is the data of a handoff event about en.
 func handoffData(en *Enrollment) map[string]any {
 	d := map[string]any{"enrollment_id": en.ID, "automation": en.Automation}

@@ -135,6 +135,42 @@ func TestEventsAreStoredWithTheirCause(t *testing.T) {
 	}
 }
 
+// An opt-out or an opt-in names what caused it beside the phone: the STOP
+// or START message, or the enrollment whose unsubscribe step opted the
+// contact out; one through the admin API names nothing more.
+func TestOptOutEventsNameTheirCause(t *testing.T) {
+	e, clock, store := refEngine(t, eventsConfig+`
+  - id: bye
+    keywords: [BYE]
+    steps:
+      - { type: unsubscribe, scope: all }
+`, "AAAA")
+	const a, b = "+15551230011", "+15551230012"
+	sayFrom(t, e, store, 1, a, "sms", "STOP")
+	sayFrom(t, e, store, 2, a, "sms", "START")
+	sayFrom(t, e, store, 3, b, "sms", "BYE")
+	got := takeEvents(t, store, clock.Now())
+
+	evs := got["https://crm.example.com/all "+a]
+	if !slices.Equal(types(evs), []string{"message.received", "contact.opted_out", "message.received", "contact.opted_in"}) {
+		t.Fatalf("events about %s: %q", a, types(evs))
+	}
+	data := func(i int) map[string]any { return evs[i]["data"].(map[string]any) }
+	if stop := data(0)["message_id"]; stop == "" || data(1)["message_id"] != stop || data(1)["reason"] != "opted out" {
+		t.Errorf("contact.opted_out data %v, want the STOP's message_id %v", data(1), stop)
+	}
+	if start := data(2)["message_id"]; start == "" || data(3)["message_id"] != start {
+		t.Errorf("contact.opted_in data %v, want the START's message_id %v", data(3), start)
+	}
+	evs = got["https://crm.example.com/all "+b]
+	if len(evs) < 2 || evs[1]["type"] != "contact.opted_out" {
+		t.Fatalf("events about %s: %q", b, types(evs))
+	}
+	if out := evs[1]["data"].(map[string]any); out["automation"] != "bye" || out["enrollment_id"] == "" || out["enrollment_id"] == nil {
+		t.Errorf("contact.opted_out data %v, want the enrollment and automation that unsubscribed the contact", out)
+	}
+}
+
 // A delivery status that says an outbound message failed stores
 // message.failed, once, with the message's ids and the provider's error.
 func TestMessageFailedOnAFailedStatus(t *testing.T) {

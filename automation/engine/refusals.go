@@ -127,7 +127,7 @@ func (e *Engine) refused(ctx context.Context, x *unitOfWork, m *Message, r SendR
 	}
 	switch r {
 	case RefusalOptedOut:
-		return e.optOutContact(t, optedOutAtProvider)
+		return e.optOutContact(t, optedOutAtProvider, messageIDs(m))
 	case RefusalMarketingOptOut:
 		t.contact.NoMarketing = true
 		return nil

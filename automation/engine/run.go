@@ -127,7 +127,9 @@ func (r *Run) Sender(channel, explicit string) string { return r.t.sender(channe
 
 // OptOut opts the contact out everywhere, as STOP does, ending all its
 // enrollments (this one included) with reason.
-func (r *Run) OptOut(reason string) error { return r.t.e.optOutContact(r.t, reason) }
+func (r *Run) OptOut(reason string) error {
+	return r.t.e.optOutContact(r.t, reason, map[string]any{"enrollment_id": r.Enrollment.ID, "automation": r.Automation.ID})
+}
 
 // StartAutomation enrolls the contact in the automation with id under that
 // automation's overwrite rule. It reports whether it started.

@@ -160,7 +160,7 @@ func (e *Engine) applyRefusal(x *unitOfWork, s providers.Status, m *Message) err
 	switch {
 	case forward:
 	case s.OptedOut:
-		return e.optOutContact(t, "the provider reported the contact opted out")
+		return e.optOutContact(t, "the provider reported the contact opted out", messageIDs(m))
 	case s.MarketingOptOut:
 		t.contact.NoMarketing = true
 	}
@@ -191,7 +191,7 @@ func (e *Engine) OptOut(ctx context.Context, phone, reason string) error {
 		if err != nil {
 			return err
 		}
-		return e.optOutContact(t, reason)
+		return e.optOutContact(t, reason, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("engine: opt out: %w", err)
