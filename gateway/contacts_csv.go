@@ -62,6 +62,8 @@ func csvRecord(c *engine.Contact, fields []string) []string {
 
 // csvColumns says where each column of an import is: -1 when absent.
 type csvColumns struct {
+	// width is how many cells the header has: a row has as many.
+	width                               int
 	phone, name, groups, tags, optedOut int
 	fields                              map[int]string // column → field name
 	// pairs is the "fields" column, whose cells name the fields they set
@@ -72,7 +74,7 @@ type csvColumns struct {
 // readCSVHeader reads an import's header against cfg: every column must
 // be a fixed one or a declared field, once; phone must be there.
 func readCSVHeader(header []string, cfg *config.Config) (csvColumns, error) {
-	cols := csvColumns{phone: -1, name: -1, groups: -1, tags: -1, optedOut: -1, pairs: -1, fields: map[int]string{}}
+	cols := csvColumns{width: len(header), phone: -1, name: -1, groups: -1, tags: -1, optedOut: -1, pairs: -1, fields: map[int]string{}}
 	seen := map[string]int{}
 	for i, raw := range header {
 		name := strings.TrimSpace(raw)
@@ -155,7 +157,9 @@ func csvBool(cell string) (v, set bool, err error) {
 
 // parseCSVRow reads record, the row at line, into the change it asks for,
 // or says what is wrong with it. address reads a phone number as the
-// admin API does.
+// admin API does. A row whose cells are fewer or more than the header's
+// columns is bad as a whole: a cell missing would read as empty and clear
+// what the contact has, and a cell too many belongs to no column.
 func parseCSVRow(cols csvColumns, record []string, line int, cfg *config.Config, address func(string) (string, error)) (csvRow, *csvProblem) {
 	cell := func(i int) string {
 		if i < 0 || i >= len(record) {
@@ -163,9 +167,12 @@ func parseCSVRow(cols csvColumns, record []string, line int, cfg *config.Config,
 		}
 		return record[i]
 	}
-	raw := strings.TrimSpace(cell(cols.phone))
+	raw := strings.TrimSpace(cell(cols.phone)) // a short row may have none
 	bad := func(format string, args ...any) (csvRow, *csvProblem) {
 		return csvRow{}, &csvProblem{Line: line, Phone: raw, Reason: fmt.Sprintf(format, args...)}
+	}
+	if len(record) != cols.width {
+		return bad("%s, but the header has %d: every row has a cell for each column", cellCount(len(record)), cols.width)
 	}
 	if raw == "" {
 		return bad("no phone")
@@ -228,6 +235,14 @@ func parseCSVRow(cols csvColumns, record []string, line int, cfg *config.Config,
 	return csvRow{Line: line, Change: engine.ContactChange{Phone: phone, Update: u}}, nil
 }
 
+// cellCount says how many cells a row has, in words: "1 cell", "8 cells".
+func cellCount(n int) string {
+	if n == 1 {
+		return "1 cell"
+	}
+	return strconv.Itoa(n) + " cells"
+}
+
 // csvPairs reads a cell of the "fields" column: a JSON object of strings,
 // or name=value (or name: value) pairs separated by ";" or ",".
 func csvPairs(cell string) (map[string]string, error) {
@@ -265,9 +280,10 @@ func csvPairs(cell string) (map[string]string, error) {
 	return out, nil
 }
 
-// csvReader reads an import's rows one at a time: any number of columns a
-// row (a short row leaves the missing cells empty), quotes as RFC 4180
-// says, a bare quote inside a cell taken as it is.
+// csvReader reads an import's rows one at a time: any number of cells a
+// row (parseCSVRow refuses a row whose count is not the header's, with
+// its own words), quotes as RFC 4180 says, a bare quote inside a cell
+// taken as it is.
 func csvReader(r io.Reader) *csv.Reader {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1

@@ -68,13 +68,17 @@ func TestCSVRows(t *testing.T) {
 	}{
 		{"full", "+15550001111,Ann Lee,news;vip,a; b ;a,yes,Lyon", "+15550001111 name=Ann Lee groups=[news vip] tags=[a b] out=true fields=map[city:Lyon]", ""},
 		{"national number, empties", "(555) 000-2222,,,,,", "+15550002222 name= groups=[] tags=[] out=<nil> fields=map[city:]", ""},
-		{"short row", "+15550003333", "+15550003333 name= groups=[] tags=[] out=<nil> fields=map[city:]", ""},
 		{"opt in", "+15550004444,,,,false,", "+15550004444 name= groups=[] tags=[] out=false fields=map[city:]", ""},
-		{"no phone", ",Ann", "", "no phone"},
-		{"bad phone", "call me,Ann", "", "bad phone"},
-		{"not a number", "12,Ann", "", "bad phone"},
-		{"unknown group", "+15550001111,,news;gold", "", `unknown group "gold"`},
-		{"bad opted_out", "+15550001111,,,,maybe", "", `opted_out "maybe" is not true or false`},
+		{"no phone", ",Ann,,,,", "", "no phone"},
+		{"bad phone", "call me,Ann,,,,", "", "bad phone"},
+		{"not a number", "12,Ann,,,,", "", "bad phone"},
+		{"unknown group", "+15550001111,,news;gold,,,", "", `unknown group "gold"`},
+		{"bad opted_out", "+15550001111,,,,maybe,", "", `opted_out "maybe" is not true or false`},
+		// A short row would clear the columns it lacks; a long one has a
+		// cell of no column.
+		{"short row", "+15550003333", "", "1 cell, but the header has 6"},
+		{"short by one", "+15550003333,Ann,news,a,no", "", "5 cells, but the header has 6"},
+		{"long row", "+15550003333,Ann,news,a,no,Lyon,", "", "7 cells, but the header has 6"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec, err := csv.NewReader(strings.NewReader(c.row)).Read()

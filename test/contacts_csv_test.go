@@ -263,3 +263,80 @@ func TestContactsCSVImportRecordsWho(t *testing.T) {
 		t.Errorf("cleo's page does not say who imported her:\n%s", page)
 	}
 }
+
+// A row with fewer cells than the header, or more, is a bad row with its
+// line, and changes nothing: a cell missing would otherwise read as empty
+// and clear the contact's name, groups, tags and fields. Blank lines and
+// a quoted cell over two lines are read as before.
+func TestContactsCSVRowOfOtherWidth(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	const ann, cy = "+15552220221", "+15552220223"
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+ann, map[string]any{
+		"name": "Ann", "groups": []string{"newsletter"}, "tags": []string{"vip"}, "fields": map[string]string{"first_name": "Ann", "city": "Lyon"},
+	}, nil); code != http.StatusCreated {
+		t.Fatalf("PUT ann: %d", code)
+	}
+	s := csvLogin(t, g)
+	file := "phone,name,groups,tags,opted_out,first_name,city\n" +
+		ann + "\n" + // 2: one cell
+		"\n" + // 3: blank
+		"+15552220222,Bea,,,,Bea,Lyon,extra\n" + // 4: eight cells
+		cy + ",\"Cy\nCyrus\",vip,,,,\n" + // 5-6: new
+		"+15552220224,Dee\n" // 7: two cells
+	_, loc, page := s.upload(file, s.csrf)
+	if !strings.HasPrefix(loc, "/admin/contacts/import/") {
+		t.Fatalf("upload went to %q:\n%s", loc, page)
+	}
+	var bad []string
+	for _, m := range csvProblemRow.FindAllStringSubmatch(page, -1) {
+		bad = append(bad, html.UnescapeString(m[1]+" "+m[2]+" "+m[3]))
+	}
+	wantBad := []string{
+		"2 " + ann + " 1 cell, but the header has 7",
+		"4 +15552220222 8 cells, but the header has 7",
+		"7 +15552220224 2 cells, but the header has 7",
+	}
+	if len(bad) != len(wantBad) {
+		t.Fatalf("bad rows:\n%s\nwant lines 2, 4 and 7", strings.Join(bad, "\n"))
+	}
+	for i, w := range wantBad {
+		if !strings.HasPrefix(bad[i], w) {
+			t.Errorf("bad row %d: %q, want %q…", i, bad[i], w)
+		}
+	}
+	for what, want := range map[string]string{"Rows": "4", "New contacts": "1", "Changed contacts": "0", "Unchanged": "0", "Bad rows": "3"} {
+		if got := csvCount(page, what); got != want {
+			t.Errorf("preview %s: %s, want %s", what, got, want)
+		}
+	}
+	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{"csrf": {s.csrf}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("apply: %d", res.StatusCode)
+	}
+	Eventually(t, patience, "the import applied", func() bool {
+		_, page = s.get(loc)
+		return strings.Contains(page, "<h1>Import applied</h1>")
+	})
+	if !strings.Contains(page, "<strong>1</strong> rows applied (1 new contacts), <strong>3</strong> bad rows skipped, of 4") {
+		t.Errorf("result:\n%s", page)
+	}
+	var got struct {
+		Contact struct {
+			Name   string            `json:"name"`
+			Groups []string          `json:"groups"`
+			Tags   []string          `json:"tags"`
+			Fields map[string]string `json:"fields"`
+		} `json:"contact"`
+	}
+	g.Admin(http.MethodGet, "/api/v1/contacts/"+ann, nil, &got)
+	if c := got.Contact; c.Name != "Ann" || !slices.Equal(c.Groups, []string{"newsletter"}) || !slices.Equal(c.Tags, []string{"vip"}) ||
+		c.Fields["first_name"] != "Ann" || c.Fields["city"] != "Lyon" {
+		t.Errorf("ann after the import: %+v, want her as she was", c)
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/contacts/%2B15552220222", nil, nil); code != http.StatusNotFound {
+		t.Errorf("the long row's contact exists: %d", code)
+	}
+	if g.Admin(http.MethodGet, "/api/v1/contacts/"+url.PathEscape(cy), nil, &got); got.Contact.Name != "Cy\nCyrus" {
+		t.Errorf("cy after the import: %+v", got.Contact)
+	}
+}
