@@ -139,7 +139,10 @@ func (g *Gateway) dashImportForm(c *fiber.Ctx) error {
 }
 
 // dashImportUpload answers the upload: the file is spooled to a temporary
-// file and read once for the preview, then the browser goes to it.
+// file and read once for the preview, then the browser goes to it. A file
+// that cannot be applied at all (empty, no phone column, a column of
+// none) is refused at once, 422 with the page that says why, as the
+// dashboard's other refused forms are, and nothing is kept.
 func (g *Gateway) dashImportUpload(c *fiber.Ctx) error {
 	fh, err := c.FormFile("file")
 	if err != nil {
@@ -170,6 +173,11 @@ func (g *Gateway) dashImportUpload(c *fiber.Ctx) error {
 	job.Preview, err = g.previewImport(c.UserContext(), spool.Name())
 	if err != nil {
 		return fmt.Errorf("gateway: import: preview: %w", err)
+	}
+	if job.Preview.Header != "" {
+		g.log.Info().Str("by", by).Msg("dashboard: contacts CSV refused: its header cannot be read")
+		c.Status(fiber.StatusUnprocessableEntity)
+		return g.render(c, "importjob", "Import preview", job)
 	}
 	if err := g.imports.keep(c.UserContext(), job, spool.Name()); err != nil {
 		return fmt.Errorf("gateway: import: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"html"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -42,8 +43,8 @@ func (s *csvSession) get(path string) (*http.Response, string) {
 }
 
 // upload posts file as the import form does, with the CSRF token unless
-// csrf is empty; it returns the answer and, after a redirect, the page
-// it leads to.
+// csrf is empty; it returns the answer and, after a redirect, where it
+// leads and the page there, else the page answered.
 func (s *csvSession) upload(file, csrf string) (*http.Response, string, string) {
 	s.t.Helper()
 	var body bytes.Buffer
@@ -60,9 +61,13 @@ func (s *csvSession) upload(file, csrf string) (*http.Response, string, string) 
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	answered, err := io.ReadAll(res.Body)
 	res.Body.Close()
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	if res.StatusCode != http.StatusSeeOther {
-		return res, "", ""
+		return res, "", string(answered)
 	}
 	loc := res.Header.Get("Location")
 	_, page := s.get(loc)
@@ -338,5 +343,32 @@ func TestContactsCSVRowOfOtherWidth(t *testing.T) {
 	}
 	if g.Admin(http.MethodGet, "/api/v1/contacts/"+url.PathEscape(cy), nil, &got); got.Contact.Name != "Cy\nCyrus" {
 		t.Errorf("cy after the import: %+v", got.Contact)
+	}
+}
+
+// A file that cannot be applied at all, for its header, is refused at
+// once: 422 with the page that says why, as the dashboard's other
+// refused forms are, and nothing kept or changed.
+func TestContactsCSVRefusedHeader(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	s := csvLogin(t, g)
+	for _, c := range []struct{ name, file, want string }{
+		{"empty", "", "The file is empty"},
+		{"no phone column", "name,city\nAnn,Lyon\n", "line 1: no phone column"},
+		{"unknown column", "phone,town\n+15552220231,Lyon\n", `line 1: column 2 "town" is none of`},
+	} {
+		res, loc, page := s.upload(c.file, s.csrf)
+		if res.StatusCode != http.StatusUnprocessableEntity || loc != "" {
+			t.Errorf("%s: %d to %q, want 422 with the page", c.name, res.StatusCode, loc)
+			continue
+		}
+		m := regexp.MustCompile(`<p class="problem" id="import-header">([^<]*)</p>`).FindStringSubmatch(page)
+		if m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), c.want) || !strings.Contains(page, `href="/admin/contacts/import"`) {
+			t.Errorf("%s: the page does not say %q nor offer another upload:\n%s", c.name, c.want, page)
+		}
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/contacts/%2B15552220231", nil, nil); code != http.StatusNotFound {
+		t.Errorf("a contact of a refused file exists: %d", code)
 	}
 }
