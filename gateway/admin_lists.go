@@ -91,6 +91,28 @@ func decodeCursor(cursor string) (string, error) {
 	return string(raw), nil
 }
 
+// decodeMessageCursor reads a cursor of the message log: one decodeCursor
+// takes, naming a message id as keyway makes them, the last of a page.
+func decodeMessageCursor(cursor string) (string, error) {
+	id, err := decodeCursor(cursor)
+	if err == nil && id != "" && !engine.IsID(id) {
+		err = badRequest("cursor", "not a cursor this API gave (use next_cursor from the last page)")
+	}
+	return id, err
+}
+
+// statusList is every status a message log filter takes, for an error.
+func statusList() string {
+	var b strings.Builder
+	for i, s := range engine.Statuses() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(s))
+	}
+	return b.String()
+}
+
 // pageLimit reads the limit query parameter: 1 to 500, def when absent.
 func pageLimit(c *fiber.Ctx, def int) (int, error) { return limitUpTo(c, def, 500) }
 
@@ -280,7 +302,10 @@ func (g *Gateway) listMessages(c *fiber.Ctx) error {
 	if f.Direction != "" && f.Direction != engine.Inbound && f.Direction != engine.Outbound {
 		return badRequest("direction", "must be in or out, not %q", f.Direction)
 	}
-	before, err := decodeCursor(c.Query("cursor"))
+	if f.Status != "" && !f.Status.Recorded() {
+		return badRequest("status", "must be a message status (%s), not %q", statusList(), f.Status)
+	}
+	before, err := decodeMessageCursor(c.Query("cursor"))
 	if err != nil {
 		return err
 	}

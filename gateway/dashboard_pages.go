@@ -325,7 +325,10 @@ func (g *Gateway) dashMessages(c *fiber.Ctx) error {
 	if f.Direction != "" && f.Direction != engine.Inbound && f.Direction != engine.Outbound {
 		problem, f.Direction = "direction: must be in or out", ""
 	}
-	before, err := decodeCursor(c.Query("cursor"))
+	if f.Status != "" && !f.Status.Recorded() {
+		problem, f.Status = "status: must be a message status ("+statusList()+")", ""
+	}
+	before, err := decodeMessageCursor(c.Query("cursor"))
 	if err != nil {
 		problem, before = "cursor: not a cursor this page gave", ""
 	}
@@ -346,9 +349,8 @@ func (g *Gateway) dashMessages(c *fiber.Ctx) error {
 	q := url.Values{"direction": {string(f.Direction)}, "status": {string(f.Status)}, "cursor": {encodeCursor(next)}}
 	return g.render(c, "messages", "Message log", map[string]any{
 		"Messages": list, "Direction": string(f.Direction), "Status": string(f.Status), "Problem": problem,
-		"Statuses": []engine.MessageStatus{engine.StatusReceived, engine.StatusQueued, engine.StatusSent, engine.StatusDev,
-			engine.StatusFailed, engine.StatusSuppressed, "delivered", "undelivered", "read"},
-		"NextURL": nextURL(next, "/admin/messages?", q),
+		"Statuses": engine.Statuses(),
+		"NextURL":  nextURL(next, "/admin/messages?", q),
 	})
 }
 

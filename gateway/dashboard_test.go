@@ -305,3 +305,29 @@ func TestDashboardOffSaysHowToTurnItOn(t *testing.T) {
 		t.Errorf("the off page's stylesheet: %d", res.StatusCode)
 	}
 }
+
+// The message log's filters: a bad direction, status or cursor is named
+// on the page, which lists nothing rather than what was not asked for; a
+// status keyway records, even one no message holds yet, is a filter.
+func TestDashboardMessagesBadFilters(t *testing.T) {
+	d := newDash(t, dashConfig)
+	d.inbound("SM0000000000000000000000000000b001", customer, "JOIN")
+	d.tg.settled()
+	for _, c := range []struct{ query, problem string }{
+		{"direction=sideways", "direction: must be in or out"},
+		{"status=bogus", "status: must be a message status (received, queued"},
+		{"status=failed&cursor=garbage", "cursor: not a cursor this page gave"},
+		{"cursor=" + encodeCursor("+15550001111"), "cursor: not a cursor this page gave"},
+	} {
+		page := d.get("/admin/messages?" + c.query)
+		if !strings.Contains(page, `<p class="problem">`+c.problem) || strings.Contains(page, `id="messages"`) {
+			t.Errorf("%s: the page does not say %q, or lists messages:\n%s", c.query, c.problem, text(page))
+		}
+	}
+	for query, listed := range map[string]bool{"status=received": true, "status=accepted": false, "status=failed": false} {
+		page := d.get("/admin/messages?" + query)
+		if strings.Contains(page, `class="problem"`) || strings.Contains(page, `id="messages"`) != listed {
+			t.Errorf("%s: listed %v, want %v, or a problem:\n%s", query, !listed, listed, text(page))
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -395,6 +396,18 @@ func TestAdminMessageLog(t *testing.T) {
 	}
 	code, body := adminRaw(t, g.URL, http.MethodGet, "/api/v1/messages?direction=sideways", "", bearer)
 	wantError(t, "bad direction", code, body, http.StatusBadRequest, "direction")
+	// A status keyway does not record, or a cursor it did not give, is
+	// refused, not read as no messages or the first page.
+	code, body = adminRaw(t, g.URL, http.MethodGet, "/api/v1/messages?status=bogus", "", bearer)
+	wantError(t, "bad status", code, body, http.StatusBadRequest, "status", `"bogus"`, "undelivered")
+	code, body = adminRaw(t, g.URL, http.MethodGet, "/api/v1/messages?cursor=garbage", "", bearer)
+	wantError(t, "bad cursor", code, body, http.StatusBadRequest, "cursor")
+	code, body = adminRaw(t, g.URL, http.MethodGet, "/api/v1/messages?cursor="+base64.RawURLEncoding.EncodeToString([]byte(a)), "", bearer)
+	wantError(t, "a contact's cursor", code, body, http.StatusBadRequest, "cursor")
+	var none messageLog
+	if code := g.Admin(http.MethodGet, "/api/v1/messages?status=accepted", nil, &none); code != http.StatusOK || len(none.Messages) != 0 {
+		t.Errorf("status=accepted, which no message holds: %d, %d messages; want 200 and none", code, len(none.Messages))
+	}
 }
 
 func TestAdminManualStartWithVarsSkipsInvalidNumbers(t *testing.T) {

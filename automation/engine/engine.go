@@ -633,6 +633,21 @@ type idGen struct {
 	last int64
 }
 
+// IsID reports whether s is an id as keyway makes them (see idGen), of a
+// message, an enrollment or an event: a page cursor of the message log
+// names one, so one that does not was not keyway's.
+func IsID(s string) bool {
+	if len(s) != 22 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func (g *idGen) next(now time.Time) string {
 	g.mu.Lock()
 	n := now.UnixNano()

@@ -14,6 +14,18 @@ import (
 // it does not know ranks 0.
 func (s MessageStatus) Rank() int { return statusRank[s] }
 
+// Statuses are the statuses keyway records on messages: its own, and the
+// delivery statuses of providers' reports that Rank orders (a report of
+// any other status does not move a message that went out), as the
+// message log lists them.
+func Statuses() []MessageStatus {
+	return []MessageStatus{StatusReceived, StatusQueued, "accepted", "scheduled", "sending", StatusSent,
+		"delivered", "read", "undelivered", StatusFailed, StatusSuppressed, StatusDev}
+}
+
+// Recorded reports whether s is one of Statuses.
+func (s MessageStatus) Recorded() bool { return slices.Contains(Statuses(), s) }
+
 // statusRank orders delivery statuses so that a late callback never
 // moves a message back (a "sent" arriving after "delivered").
 var statusRank = map[MessageStatus]int{
