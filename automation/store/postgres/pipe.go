@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -103,8 +104,13 @@ func describe(sql string) string {
 	if strings.HasPrefix(sql, "SELECT pg_advisory_xact_lock") {
 		return "advisory lock"
 	}
-	with := strings.HasPrefix(sql, "WITH ")
-	verb, at := "", -1
+	// Where each write of the statement starts (ON CONFLICT's DO UPDATE
+	// is none), in order.
+	type write struct {
+		verb string
+		at   int
+	}
+	var writes []write
 	for _, v := range []string{"INSERT INTO ", "UPDATE ", "DELETE FROM "} {
 		for i := 0; ; i += len(v) {
 			j := strings.Index(sql[i:], v)
@@ -112,23 +118,22 @@ func describe(sql string) string {
 				break
 			}
 			i += j
-			if strings.HasSuffix(sql[:i], "DO ") {
-				continue // ON CONFLICT's DO UPDATE is not a statement
-			}
-			if at < 0 || (i < at) != with {
-				verb, at = v, i
-			}
-			if !with {
-				break
+			if !strings.HasSuffix(sql[:i], "DO ") {
+				writes = append(writes, write{v, i})
 			}
 		}
 	}
-	if verb == "" {
+	if len(writes) == 0 {
 		first, _, _ := strings.Cut(sql, " ")
 		return "statement " + first
 	}
-	table, _, _ := strings.Cut(strings.TrimSpace(sql[at+len(verb):]), " ")
-	return strings.ToLower(verb) + table
+	slices.SortFunc(writes, func(a, b write) int { return a.at - b.at })
+	w := writes[0]
+	if strings.HasPrefix(sql, "WITH ") {
+		w = writes[len(writes)-1]
+	}
+	table, _, _ := strings.Cut(strings.TrimSpace(sql[w.at+len(w.verb):]), " ")
+	return strings.ToLower(w.verb) + table
 }
 
 // Exec runs sql now, with what was deferred, and returns its command tag.
