@@ -184,8 +184,12 @@ func (g *Gateway) listBroadcasts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// cursor, as the other lists take it, or before, its first name.
+	// cursor, as the other lists take it, or before, its first name: a
+	// broadcast's id.
 	after := c.Query("cursor", c.Query("before"))
+	if after != "" && !engine.IsID(after) {
+		return badRequest("cursor", "not a cursor this API gave (use next_cursor from the last page)")
+	}
 	bs, err := g.bcasts.List(c.UserContext(), after, limit+1) // one more: is there a next page?
 	if err != nil {
 		return err

@@ -377,4 +377,10 @@ func TestBroadcastsListPages(t *testing.T) {
 	if code := g.Admin(http.MethodGet, "/api/v1/broadcasts?limit=3", nil, &full); code != http.StatusOK || len(full.Broadcasts) != 3 || full.NextCursor != "" {
 		t.Fatalf("a full last page: %d, %d broadcasts, next_cursor %q; want 3 and none", code, len(full.Broadcasts), full.NextCursor)
 	}
+	// A cursor the API did not give is refused, not read as a place.
+	for _, bad := range []string{"garbage", "zzzzzzzzzzzzzzzzzzzzzz"} {
+		if code := g.Admin(http.MethodGet, "/api/v1/broadcasts?cursor="+bad, nil, nil); code != http.StatusBadRequest {
+			t.Errorf("cursor=%s: %d, want 400", bad, code)
+		}
+	}
 }
