@@ -42,6 +42,21 @@ func (s *csvSession) get(path string) (*http.Response, string) {
 	return dashDo(s.t, s.c, http.MethodGet, s.g.URL+path, nil)
 }
 
+// apply applies the upload at loc and returns its page once it says the
+// import was applied.
+func (s *csvSession) apply(loc string) string {
+	s.t.Helper()
+	if res, _ := dashDo(s.t, s.c, http.MethodPost, s.g.URL+loc+"/apply", url.Values{"csrf": {s.csrf}}); res.StatusCode != http.StatusSeeOther {
+		s.t.Fatalf("apply: %d", res.StatusCode)
+	}
+	var page string
+	Eventually(s.t, patience, "the import applied", func() bool {
+		_, page = s.get(loc)
+		return strings.Contains(page, "<h1>Import applied</h1>")
+	})
+	return page
+}
+
 // upload posts file as the import form does, with the CSRF token unless
 // csrf is empty; it returns the answer and, after a redirect, where it
 // leads and the page there, else the page answered.
@@ -164,13 +179,7 @@ func TestContactsCSVImportAndExport(t *testing.T) {
 	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{}); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("apply without the CSRF token: %d, want 403", res.StatusCode)
 	}
-	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{"csrf": {s.csrf}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("apply: %d", res.StatusCode)
-	}
-	Eventually(t, patience, "the import applied", func() bool {
-		_, page = s.get(loc)
-		return strings.Contains(page, "<h1>Import applied</h1>")
-	})
+	page = s.apply(loc)
 	if !strings.Contains(page, "<strong>3</strong> rows applied (2 new contacts), <strong>5</strong> bad rows skipped, of 8") {
 		t.Errorf("result:\n%s", page)
 	}
@@ -246,13 +255,7 @@ func TestContactsCSVImportRecordsWho(t *testing.T) {
 	if !strings.HasPrefix(loc, "/admin/contacts/import/") {
 		t.Fatalf("upload went to %q", loc)
 	}
-	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{"csrf": {s.csrf}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("apply: %d", res.StatusCode)
-	}
-	Eventually(t, patience, "the import applied", func() bool {
-		_, page := s.get(loc)
-		return strings.Contains(page, "<h1>Import applied</h1>")
-	})
+	s.apply(loc)
 	var got struct {
 		Contact struct {
 			Name     string `json:"name"`
@@ -315,13 +318,7 @@ func TestContactsCSVRowOfOtherWidth(t *testing.T) {
 			t.Errorf("preview %s: %s, want %s", what, got, want)
 		}
 	}
-	if res, _ := dashDo(t, s.c, http.MethodPost, g.URL+loc+"/apply", url.Values{"csrf": {s.csrf}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("apply: %d", res.StatusCode)
-	}
-	Eventually(t, patience, "the import applied", func() bool {
-		_, page = s.get(loc)
-		return strings.Contains(page, "<h1>Import applied</h1>")
-	})
+	page = s.apply(loc)
 	if !strings.Contains(page, "<strong>1</strong> rows applied (1 new contacts), <strong>3</strong> bad rows skipped, of 4") {
 		t.Errorf("result:\n%s", page)
 	}
