@@ -86,9 +86,14 @@ func decodeCursor(cursor string) (string, error) {
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(raw) == 0 {
-		return "", badRequest("cursor", "not a cursor this API gave (use next_cursor from the last page)")
+		return "", errBadCursor()
 	}
 	return string(raw), nil
+}
+
+// errBadCursor is the answer to a cursor the API did not give.
+func errBadCursor() error {
+	return badRequest("cursor", "not a cursor this API gave (use next_cursor from the last page)")
 }
 
 // decodeMessageCursor reads a cursor of the message log: one decodeCursor
@@ -96,7 +101,7 @@ func decodeCursor(cursor string) (string, error) {
 func decodeMessageCursor(cursor string) (string, error) {
 	id, err := decodeCursor(cursor)
 	if err == nil && id != "" && !engine.IsID(id) {
-		err = badRequest("cursor", "not a cursor this API gave (use next_cursor from the last page)")
+		err = errBadCursor()
 	}
 	return id, err
 }

@@ -188,7 +188,7 @@ func (g *Gateway) listBroadcasts(c *fiber.Ctx) error {
 	// broadcast's id.
 	after := c.Query("cursor", c.Query("before"))
 	if after != "" && !engine.IsID(after) {
-		return badRequest("cursor", "not a cursor this API gave (use next_cursor from the last page)")
+		return errBadCursor()
 	}
 	bs, err := g.bcasts.List(c.UserContext(), after, limit+1) // one more: is there a next page?
 	if err != nil {

@@ -238,6 +238,16 @@ func atWidth(width int) chromedp.Action {
 	return chromedp.EmulateViewport(int64(width), 900)
 }
 
+// logIn fills the login form shown with a user's name and password and
+// submits it.
+func logIn(user, password string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.SendKeys(`#user`, user, chromedp.ByID),
+		chromedp.SendKeys(`#token`, password, chromedp.ByID),
+		chromedp.Submit(`#token`, chromedp.ByID),
+	}
+}
+
 // dashPage is a dashboard page to open: its name in the screenshots, its
 // path, and what shows once it is ready (a CSS selector).
 type dashPage struct{ name, path, ready string }

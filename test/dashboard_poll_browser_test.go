@@ -22,9 +22,7 @@ func TestDashboardPollAfterTheSessionEnds(t *testing.T) {
 		atWidth(wideWidth),
 		chromedp.Navigate(g.URL+"/admin/inbox"),
 		chromedp.WaitVisible(`#token`, chromedp.ByID),
-		chromedp.SendKeys(`#user`, "Bob", chromedp.ByID),
-		chromedp.SendKeys(`#token`, "bob-password", chromedp.ByID),
-		chromedp.Submit(`#token`, chromedp.ByID),
+		logIn("Bob", "bob-password"),
 		chromedp.WaitVisible(`#inbox`, chromedp.ByID),
 	)
 

@@ -128,9 +128,7 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 	// As Ann, an admin: the overview shows both broadcasts in progress.
 	run(t, ctx, "log in as Ann",
 		atWidth(wideWidth),
-		chromedp.SendKeys(`#user`, "Ann", chromedp.ByID),
-		chromedp.SendKeys(`#token`, "ann-password", chromedp.ByID),
-		chromedp.Submit(`#token`, chromedp.ByID),
+		logIn("Ann", "ann-password"),
 		chromedp.WaitVisible(`#overview-broadcasts`, chromedp.ByID), // where an admin lands
 	)
 	for _, width := range []int{wideWidth, phoneWidth} {
@@ -205,9 +203,7 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 		atWidth(wideWidth),
 		chromedp.Navigate(g.URL+"/admin/"),
 		chromedp.WaitVisible(`#user`, chromedp.ByID),
-		chromedp.SendKeys(`#user`, "Sue", chromedp.ByID),
-		chromedp.SendKeys(`#token`, "sue-password", chromedp.ByID),
-		chromedp.Submit(`#token`, chromedp.ByID),
+		logIn("Sue", "sue-password"),
 		chromedp.WaitVisible(`#inbox li[data-contact="`+dan+`"]`, chromedp.ByQuery),
 	)
 	var answered string

@@ -77,7 +77,6 @@ func (t *pgTx) remembered(k string) (peeked, bool) {
 	v := p.(peeked)
 	t.tx.Defer(`SELECT keyway_expect_meta($1, $2)`, k, v.value)
 	t.markLocked("meta/shared", k)
-	t.peeked = append(t.peeked, k)
 	return v, true
 }
 
@@ -122,9 +121,9 @@ END $$;
 `
 
 // forgetPeeks makes the store read again the meta values this Update
-// took from its memory, after the Update failed (one of them may be why).
+// saw, after the Update failed: one taken from memory may be why.
 func (t *pgTx) forgetPeeks() {
-	for _, k := range t.peeked {
+	for k := range t.seen {
 		t.peeks.Delete(k)
 	}
 }

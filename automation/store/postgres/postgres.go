@@ -199,10 +199,8 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 	defer func() {
 		s.roundTrips.Add(int64(t.tx.trips))
 		s.statements.Add(int64(t.tx.statements))
-	}()
-	defer func() {
 		if err != nil {
-			t.forgetPeeks() // one of them may be why
+			t.forgetPeeks()
 		}
 	}()
 	err = fn(t)

@@ -22,12 +22,10 @@ type pgTx struct {
 	writable bool
 	wake     bool // the commit should wake the other processes
 	locked   map[string]bool
-	// peeks is the store's memory of meta values (Store.peeks), peeked
-	// the keys PeekMeta took from it in this Update, and seen the values
-	// PeekMeta returned in it, by key.
-	peeks  *sync.Map
-	peeked []string
-	seen   map[string]peeked
+	// peeks is the store's memory of meta values (Store.peeks), and seen
+	// the values PeekMeta returned in this Update, by key.
+	peeks *sync.Map
+	seen  map[string]peeked
 	// indexed holds, by phone, what each contact this Update read or
 	// stored has in the index tables (contacts.go: contactIndexes).
 	indexed map[string][len(contactIndexes)][]string
