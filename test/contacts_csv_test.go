@@ -91,7 +91,9 @@ func (s *csvSession) upload(file, csrf string) (*http.Response, string, string) 
 
 var (
 	csvProblemRow = regexp.MustCompile(`<tr><td data-label="Line">(\d+)</td><td data-label="Phone">([^<]*)</td><td data-label="Why">([^<]*)</td></tr>`)
-	csvCount      = func(page, what string) string {
+	// importHeaderProblem is what the page says of a header it refused.
+	importHeaderProblem = regexp.MustCompile(`<p class="problem" id="import-header">([^<]*)</p>`)
+	csvCount            = func(page, what string) string {
 		m := regexp.MustCompile(`<dt>` + what + `</dt><dd>(?:<span[^>]*>)?(\d+|none)`).FindStringSubmatch(page)
 		if m == nil {
 			return "?"
@@ -322,24 +324,15 @@ func TestContactsCSVRowOfOtherWidth(t *testing.T) {
 	if !strings.Contains(page, "<strong>1</strong> rows applied (1 new contacts), <strong>3</strong> bad rows skipped, of 4") {
 		t.Errorf("result:\n%s", page)
 	}
-	var got struct {
-		Contact struct {
-			Name   string            `json:"name"`
-			Groups []string          `json:"groups"`
-			Tags   []string          `json:"tags"`
-			Fields map[string]string `json:"fields"`
-		} `json:"contact"`
-	}
-	g.Admin(http.MethodGet, "/api/v1/contacts/"+ann, nil, &got)
-	if c := got.Contact; c.Name != "Ann" || !slices.Equal(c.Groups, []string{"newsletter"}) || !slices.Equal(c.Tags, []string{"vip"}) ||
+	if c := g.Contact(ann).Contact; c.Name != "Ann" || !slices.Equal(c.Groups, []string{"newsletter"}) || !slices.Equal(c.Tags, []string{"vip"}) ||
 		c.Fields["first_name"] != "Ann" || c.Fields["city"] != "Lyon" {
 		t.Errorf("ann after the import: %+v, want her as she was", c)
 	}
 	if code := g.Admin(http.MethodGet, "/api/v1/contacts/%2B15552220222", nil, nil); code != http.StatusNotFound {
 		t.Errorf("the long row's contact exists: %d", code)
 	}
-	if g.Admin(http.MethodGet, "/api/v1/contacts/"+url.PathEscape(cy), nil, &got); got.Contact.Name != "Cy\nCyrus" {
-		t.Errorf("cy after the import: %+v", got.Contact)
+	if c := g.Contact(cy).Contact; c.Name != "Cy\nCyrus" {
+		t.Errorf("cy after the import: %+v", c)
 	}
 }
 
@@ -360,7 +353,7 @@ func TestContactsCSVRefusedHeader(t *testing.T) {
 			t.Errorf("%s: %d to %q, want 422 with the page", c.name, res.StatusCode, loc)
 			continue
 		}
-		m := regexp.MustCompile(`<p class="problem" id="import-header">([^<]*)</p>`).FindStringSubmatch(page)
+		m := importHeaderProblem.FindStringSubmatch(page)
 		if m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), c.want) || !strings.Contains(page, `href="/admin/contacts/import"`) {
 			t.Errorf("%s: the page does not say %q nor offer another upload:\n%s", c.name, c.want, page)
 		}

@@ -3,7 +3,6 @@ package test
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -33,7 +32,7 @@ func TestDashboardPollAfterTheSessionEnds(t *testing.T) {
 	}
 	// The page navigates away under the check's feet: ask again until
 	// it has.
-	Eventually(t, 20*time.Second, "the browser on the login page", func() bool {
+	Eventually(t, patience, "the browser on the login page", func() bool {
 		var path string
 		return chromedp.Run(ctx, chromedp.Evaluate(`location.pathname`, &path)) == nil && path == "/admin/login"
 	})

@@ -244,7 +244,12 @@ func TestDashboardRolesInABrowser(t *testing.T) {
 				t.Errorf("Sue's %s at %d px shows admin controls %q", p.name, width, shown)
 			}
 			fits(t, ctx, "staff "+p.name, width)
-			if p.name == "contacts" { // staff see Download CSV, not Import
+			if p.name == "contacts" { // staff see Download CSV, not Import (an admin control)
+				var download bool
+				run(t, ctx, "the Download CSV link", chromedp.Evaluate(`!!document.querySelector('a[href="/admin/contacts.csv"]')`, &download))
+				if !download {
+					t.Errorf("Sue's contacts at %d px offer no Download CSV", width)
+				}
 				shots.take(shotName("staff-contacts", width))
 			}
 		}

@@ -43,6 +43,9 @@ func TestPostgresPauseReachesEveryProcess(t *testing.T) {
 	if got := repliesToNow(b, paused); len(got) != 0 {
 		t.Errorf("JOIN at the other process after the pause: replies %q, want none", got)
 	}
+	if ens := b.Enrollments("join", paused); len(ens) != 0 {
+		t.Errorf("JOIN at the other process after the pause: enrolled %+v, want nobody", ens)
+	}
 
 	pause("0")
 	b.Text(Inbound{From: resumed, Body: "JOIN"})

@@ -56,8 +56,9 @@ func loginUser(t *testing.T, g *Gateway, user, password string) (*http.Client, s
 	return c, m[1]
 }
 
-// Staff log in with their own name, reach the contacts, and are refused
-// every admin page and action (403) even with their CSRF token; a form
+// Staff log in with their own name, reach the contacts, may download them
+// as CSV (logged with their name), and are refused every admin page and
+// action (403) even with their CSRF token; a form
 // without the token is refused too. The admin token still logs in and
 // still works as the API's bearer token. A reload that removes a user
 // ends their session; one that changes a hash ends that user's.
