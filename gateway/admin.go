@@ -257,6 +257,44 @@ func (g *Gateway) addressAs(raw string, read func(raw, region, channel string) (
 	return key, key, nil
 }
 
+// contactView is a contact as the admin API shows it: the stored contact,
+// with its name, fields, groups, tags and opt-out always present (empty or
+// false included), so that a client reads "opted_out": false after a
+// START rather than finding no key. (The stored form leaves them out when
+// empty.)
+type contactView struct {
+	*engine.Contact
+	Name     string            `json:"name"`
+	Fields   map[string]string `json:"fields"`
+	Groups   []string          `json:"groups"`
+	Tags     []string          `json:"tags"`
+	OptedOut bool              `json:"opted_out"`
+}
+
+// viewContact is c as the admin API shows it.
+func viewContact(c *engine.Contact) contactView {
+	v := contactView{Contact: c, Name: c.Name, Fields: c.Fields, Groups: c.Groups, Tags: c.Tags, OptedOut: c.OptedOut}
+	if v.Fields == nil {
+		v.Fields = map[string]string{}
+	}
+	if v.Groups == nil {
+		v.Groups = []string{}
+	}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	return v
+}
+
+// viewContacts is viewContact of each of cs.
+func viewContacts(cs []*engine.Contact) []contactView {
+	out := make([]contactView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, viewContact(c))
+	}
+	return out
+}
+
 func (g *Gateway) getContact(c *fiber.Ctx) error {
 	phone, err := g.phone(c.Params("phone"))
 	if err != nil {
@@ -281,7 +319,7 @@ func (g *Gateway) getContact(c *fiber.Ctx) error {
 	if ens == nil {
 		ens = []*engine.Enrollment{}
 	}
-	return c.JSON(fiber.Map{"contact": contact, "enrollments": ens})
+	return c.JSON(fiber.Map{"contact": viewContact(contact), "enrollments": ens})
 }
 
 func (g *Gateway) contactMessages(c *fiber.Ctx) error {

@@ -295,10 +295,7 @@ func (g *Gateway) listContacts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if out == nil {
-		out = []*engine.Contact{}
-	}
-	return c.JSON(fiber.Map{"contacts": out, "next_cursor": encodeCursor(next)})
+	return c.JSON(fiber.Map{"contacts": viewContacts(out), "next_cursor": encodeCursor(next)})
 }
 
 // listMessages answers GET /api/v1/messages?direction=&status=&cursor=&limit=.
@@ -392,7 +389,7 @@ func (g *Gateway) putContact(c *fiber.Ctx) error {
 	if created {
 		status = fiber.StatusCreated
 	}
-	return c.Status(status).JSON(fiber.Map{"contact": contact, "created": created})
+	return c.Status(status).JSON(fiber.Map{"contact": viewContact(contact), "created": created})
 }
 
 func dedupe(list []string) []string {

@@ -1,0 +1,69 @@
+package test
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+// TestAdminContactShowsEveryKey checks that the admin API shows a
+// contact's name, fields, groups, tags and opted_out always, empty or
+// false included: a client reading "opted_out" after a START, or "groups"
+// after a PUT that emptied them, finds the key with its value rather
+// than no key at all. It holds for one contact, the list and a PUT's
+// answer alike.
+func TestAdminContactShowsEveryKey(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	const phone = "+15552230001"
+	want := map[string]any{"name": "", "fields": map[string]any{}, "groups": []any{}, "tags": []any{}, "opted_out": false}
+	check := func(what string, contact map[string]any) {
+		t.Helper()
+		for k, v := range want {
+			got, ok := contact[k]
+			if !ok {
+				t.Errorf("%s: no %q in %v", what, k, contact)
+				continue
+			}
+			if !reflect.DeepEqual(got, v) {
+				t.Errorf("%s: %q is %#v, want %#v", what, k, got, v)
+			}
+		}
+	}
+
+	var put struct {
+		Contact map[string]any `json:"contact"`
+	}
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+phone, map[string]any{}, &put); code != http.StatusCreated {
+		t.Fatalf("PUT a bare contact: status %d, want 201", code)
+	}
+	check("PUT a bare contact", put.Contact)
+
+	// A contact that opted out and back in, and left its groups and tags.
+	g.Text(Inbound{From: phone, Body: "JOIN"})
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+phone, map[string]any{"tags": []string{"vip"}}, nil); code != http.StatusOK {
+		t.Fatalf("PUT tags: status %d", code)
+	}
+	g.Text(Inbound{From: phone, Body: "STOP"})
+	g.Text(Inbound{From: phone, Body: "START"})
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+phone, map[string]any{"groups": []string{}, "tags": []string{}}, &put); code != http.StatusOK {
+		t.Fatalf("PUT empty groups and tags: status %d", code)
+	}
+	check("PUT that empties groups and tags", put.Contact)
+
+	var one struct {
+		Contact map[string]any `json:"contact"`
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/contacts/"+phone, nil, &one); code != http.StatusOK {
+		t.Fatalf("GET the contact: status %d", code)
+	}
+	check("GET /api/v1/contacts/{phone} after STOP and START", one.Contact)
+
+	var list struct {
+		Contacts []map[string]any `json:"contacts"`
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/contacts?opted_out=false", nil, &list); code != http.StatusOK || len(list.Contacts) != 1 {
+		t.Fatalf("GET /api/v1/contacts?opted_out=false: status %d, %d contacts, want 200 and 1", code, len(list.Contacts))
+	}
+	check("GET /api/v1/contacts", list.Contacts[0])
+}
