@@ -25,7 +25,7 @@ func newBroadcasts(g *Gateway, owner string) *broadcast.Runner {
 		InDone: func(x engine.Enroller, b *broadcast.Broadcast) error {
 			return g.engine.Emit(x.Tx(), engine.EventBroadcastDone, "", map[string]any{
 				"broadcast_id": b.ID, "automation": b.Automation, "source": b.Source, "group": b.Group, "tag": b.Tag,
-				"total": b.Total, "enrolled": b.Enrolled, "skipped": b.Skipped,
+				"total": b.Total, "enrolled": b.Enrolled, "skipped": skippedCounts(b),
 			})
 		},
 		OnDone: func(*broadcast.Broadcast) { g.engine.WakeEvents() },
@@ -77,11 +77,19 @@ type broadcastView struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
-func viewBroadcast(b *broadcast.Broadcast) broadcastView {
+// skippedCounts returns b's skips with every reason named, 0 where none
+// was skipped for it: the API and the broadcast.done event show the same
+// keys whatever happened.
+func skippedCounts(b *broadcast.Broadcast) map[string]int {
 	skipped := map[string]int{engine.SkipOptedOut: 0, engine.SkipLeftGroup: 0, engine.SkipInvalid: 0, engine.SkipAlreadyEnrolled: 0}
 	for k, n := range b.Skipped {
 		skipped[k] += n
 	}
+	return skipped
+}
+
+func viewBroadcast(b *broadcast.Broadcast) broadcastView {
+	skipped := skippedCounts(b)
 	v := broadcastView{
 		ID: b.ID, Automation: b.Automation, Group: b.Group, Tag: b.Tag, Listed: b.Listed, Vars: b.Vars,
 		At: b.At, Source: b.Source, By: b.By, Status: string(b.Status), Total: b.Total, Enrolled: b.Enrolled, Skipped: skipped,

@@ -306,6 +306,13 @@ func TestBroadcastDoneEvent(t *testing.T) {
 		body.Data["total"] != float64(3) || body.Data["enrolled"] != float64(2) || skipped["invalid"] != float64(1) {
 		t.Fatalf("event %s, want broadcast.done for %s with 2 of 3 enrolled, 1 invalid", ev.body, b.ID)
 	}
+	// Every reason is named, as the API names them: a CRM reads
+	// skipped.opted_out as 0, not as a missing key.
+	for _, reason := range []string{"opted_out", "left_group", "invalid", "already_enrolled"} {
+		if _, ok := skipped[reason]; !ok {
+			t.Errorf("event %s: skipped has no %s", ev.body, reason)
+		}
+	}
 	if got := g.broadcast(t, b.ID); got.Status != "done" {
 		t.Errorf("the broadcast is %s after its done event", got.Status)
 	}
