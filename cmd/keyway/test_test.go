@@ -55,6 +55,10 @@ automations:
   - id: drip
     steps:
       - { type: reply, text: "Drip 1" }
+  - id: menu
+    keywords: [MENU]
+    steps:
+      - { type: reply, text: "How can we help?", buttons: [ { id: HOURS, title: "Opening hours" }, { id: AGENT, title: "A person" } ] }
   - id: weekly
     schedule: { cron: "0 10 * * MON", group: news }
     steps:
@@ -236,6 +240,40 @@ tests:
 
 // A failing turn shows each wait's resolved time and each enrollment's end
 // with its reason, so that an admin sees what an `at` read from the data.
+// A reply with choices matches its text with the numbered choices (as SMS
+// shows it) and its text alone (as WhatsApp shows it above the buttons),
+// and nothing else.
+func TestKeywayTestRepliesWithChoices(t *testing.T) {
+	code, out := runTestCmd(t, `
+tests:
+  - name: numbered
+    turns:
+      - send: "MENU"
+        expect: { replies: ["How can we help?\n1 Opening hours\n2 A person"] }
+  - name: text alone
+    turns:
+      - send: "MENU"
+        expect: { replies: ["How can we help?"] }
+  - name: on whatsapp
+    channel: whatsapp
+    turns:
+      - send: "MENU"
+        expect: { replies: ["How can we help?"] }
+  - name: a part
+    turns:
+      - send: "MENU"
+        expect: { replies: ["How can we"] }
+`)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{"ok numbered\n", "ok text alone\n", "ok on whatsapp\n", "FAIL a part\n", "3 passed, 1 failed\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestKeywayTestShowsWaitsOfAFailingTurn(t *testing.T) {
 	code, out := runTestCmd(t, `
 tests:
