@@ -162,13 +162,15 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no automation "+strconv.Quote(id))
 	}
 	spec := broadcast.Spec{Automation: id, Group: req.Group, Vars: req.Vars, Source: broadcast.SourceManual, By: actor(c).Name}
+	invalid := []string{}
 	if req.Group != "" {
 		if !g.engine.Set().Config.HasGroup(req.Group) {
 			return badRequest("group", "no group %q is declared under groups", req.Group)
 		}
-	} else {
-		spec.Contacts, spec.Invalid = g.listedContacts(req.Contacts)
+	} else if spec.Contacts, invalid = g.listedContacts(req.Contacts); invalid == nil {
+		invalid = []string{}
 	}
+	spec.Invalid = len(invalid)
 	// A manual start is a broadcast enrolled before the answer: it is
 	// listed with the others, and a crash mid-way leaves the rest to the
 	// broadcast runner.
@@ -177,13 +179,14 @@ func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
 		return broadcastError(err)
 	}
 	v := viewBroadcast(b)
-	return c.Status(fiber.StatusAccepted).JSON(startView{Broadcast: b.ID, Status: v.Status, Total: v.Total, Started: b.Enrolled, Enrolled: b.Enrolled, Skipped: v.Skipped})
+	return c.Status(fiber.StatusAccepted).JSON(startView{Broadcast: b.ID, Status: v.Status, Total: v.Total, Started: b.Enrolled, Enrolled: b.Enrolled, Skipped: v.Skipped, Invalid: invalid})
 }
 
 // startView is the answer to a manual start: how many contacts it was for,
 // enrolled (Started and Enrolled, the broadcast's word for it) and skipped
-// (by reason), and the broadcast that did it, which
-// GET /api/v1/broadcasts/{id} follows when it was not done by the answer.
+// (by reason), the values listed that were no address (as given), and the
+// broadcast that did it, which GET /api/v1/broadcasts/{id} follows when it
+// was not done by the answer.
 type startView struct {
 	Broadcast string         `json:"broadcast"`
 	Status    string         `json:"status"`
@@ -191,6 +194,7 @@ type startView struct {
 	Started   int            `json:"started"`
 	Enrolled  int            `json:"enrolled"`
 	Skipped   map[string]int `json:"skipped"`
+	Invalid   []string       `json:"invalid"`
 }
 
 // phone reads a contact's key from a URL or body, as address does, and

@@ -144,7 +144,9 @@ func (g *Gateway) startBroadcast(c *fiber.Ctx) error {
 		spec.At = at
 	}
 	if req.Contacts != nil {
-		spec.Contacts, spec.Invalid = g.listedContacts(req.Contacts)
+		var invalid []string
+		spec.Contacts, invalid = g.listedContacts(req.Contacts)
+		spec.Invalid = len(invalid)
 	}
 	b, err := g.bcasts.Start(c.UserContext(), spec)
 	if err != nil {
@@ -154,15 +156,16 @@ func (g *Gateway) startBroadcast(c *fiber.Ctx) error {
 }
 
 // listedContacts reads the contacts a broadcast or manual start lists:
-// their addresses, each once, and how many were no address a text can go
-// to (an alphanumeric sender id may write to us but cannot be written to).
-func (g *Gateway) listedContacts(given []string) (addrs []string, invalid int) {
+// their addresses, each once, and the values given that were no address a
+// text can go to (an alphanumeric sender id may write to us but cannot be
+// written to), as given.
+func (g *Gateway) listedContacts(given []string) (addrs, invalid []string) {
 	addrs = make([]string, 0, len(given))
 	seen := make(map[string]bool, len(given))
 	for _, p := range given {
 		phone, addr, err := g.address(p)
 		if err != nil || config.KindOf(phone) == config.AddressAlphanumeric {
-			invalid++
+			invalid = append(invalid, p)
 			continue
 		}
 		if !seen[phone] { // a contact listed twice is started once

@@ -416,6 +416,7 @@ func TestAdminManualStartWithVarsSkipsInvalidNumbers(t *testing.T) {
 	var res struct {
 		Started int            `json:"started"`
 		Skipped map[string]int `json:"skipped"`
+		Invalid []string       `json:"invalid"`
 	}
 	body := map[string]any{
 		"contacts": []string{"+15552220040", "not a number!", "+15552220041"},
@@ -426,6 +427,10 @@ func TestAdminManualStartWithVarsSkipsInvalidNumbers(t *testing.T) {
 	}
 	if res.Started != 2 || res.Skipped["invalid"] != 1 || res.Skipped["opted_out"] != 0 {
 		t.Fatalf("manual start: %+v, want two started and the invalid number counted as skipped", res)
+	}
+	// The answer names the value that was skipped as no number, as given.
+	if !slices.Equal(res.Invalid, []string{"not a number!"}) {
+		t.Errorf("manual start: invalid %q, want the value given that is no number", res.Invalid)
 	}
 	sent := g.Twilio.WaitSent(t, 2, patience)
 	for _, m := range sent {
