@@ -72,6 +72,49 @@ func TestStatusOptsOutOnTheProvidersFlagNotItsCode(t *testing.T) {
 	}
 }
 
+// A status report is about an outbound message: one whose provider id is
+// that of an inbound message is about nothing stored, and changes neither
+// the inbound message nor its contact.
+func TestStatusOfAnInboundIDIsNotFound(t *testing.T) {
+	const phone = "+15550007002"
+	ctx := context.Background()
+	store := mem.NewMemStore()
+	e := engine.New(store, compileSet(t, "automations: []\n"), engine.Options{Logger: zerolog.Nop()})
+	err := store.Update(ctx, func(tx engine.Tx) error {
+		if err := tx.PutContact(&engine.Contact{Phone: phone}); err != nil {
+			return err
+		}
+		return tx.PutMessage(&engine.Message{
+			ID: "in1", Direction: engine.Inbound, Kind: engine.KindText,
+			Channel: config.ChannelSMS, Contact: phone, From: phone, To: []string{"+15005550006"},
+			Status: engine.StatusReceived, Provider: "engtest", ProviderID: "IN1",
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msgID := range []string{"", "in1"} {
+		st := providers.Status{ProviderID: "IN1", Status: "failed", ErrorCode: 77, OptedOut: true}
+		if found, err := e.UpdateStatus(ctx, "engtest", st, msgID); err != nil || found {
+			t.Fatalf("UpdateStatus(msg %q) = %v, %v; want not found", msgID, found, err)
+		}
+	}
+	_ = store.View(ctx, func(tx engine.Tx) error {
+		c, err := tx.Contact(phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.OptedOut {
+			t.Error("a status on an inbound id opted the contact out")
+		}
+		m, _ := tx.Message("in1")
+		if m.Status != engine.StatusReceived || m.ErrorCode != 0 {
+			t.Errorf("inbound message = %s %d, want %s 0", m.Status, m.ErrorCode, engine.StatusReceived)
+		}
+		return nil
+	})
+}
+
 // A failed status that says the recipient stopped messages that are not
 // answers, or that the WhatsApp window was closed, acts on the contact as
 // the same refusal of a send does, on the provider's flags alone: a

@@ -179,7 +179,7 @@ func (e *Engine) applyRefusal(x *unitOfWork, s providers.Status, m *Message) err
 	return nil
 }
 
-// statusMessage finds the message a status report is about.
+// statusMessage finds the outbound message a status report is about.
 func (e *Engine) statusMessage(tx TurnTx, provider, providerID, msgID string) (*Message, error) {
 	if msgID != "" {
 		m, err := tx.Message(msgID)
@@ -190,7 +190,12 @@ func (e *Engine) statusMessage(tx TurnTx, provider, providerID, msgID string) (*
 			return nil, err
 		}
 	}
-	return tx.MessageByProviderID(provider, providerID)
+	m, err := tx.MessageByProviderID(provider, providerID)
+	if err == nil && m.Direction != Outbound {
+		// A status is about a message keyway sent, never one it received.
+		return nil, fmt.Errorf("engine: status of %s %s: %w", provider, providerID, ErrNotFound)
+	}
+	return m, err
 }
 
 // OptOut opts the contact with phone out everywhere, as STOP does but
