@@ -160,12 +160,37 @@ func (f contactFilter) keeps(c *engine.Contact) bool {
 	if strings.Contains(strings.ToLower(c.Phone), q) || strings.Contains(strings.ToLower(c.Name), q) {
 		return true
 	}
+	if d := phoneDigits(f.Q); d != "" && strings.Contains(phoneDigits(c.Phone), d) {
+		return true
+	}
 	for _, v := range c.Fields {
 		if strings.Contains(strings.ToLower(v), q) {
 			return true
 		}
 	}
 	return false
+}
+
+// phoneDigits returns the digits of s when s is written as a phone number
+// or part of one, as people write them ("(555) 222-0004", "+1 555 222
+// 0004", "555.222.0004"): digits with spaces, dashes, dots, parentheses
+// and a leading "+", at least three digits. Otherwise "".
+func phoneDigits(s string) string {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "+")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case strings.ContainsRune(" -.()/", r):
+		default:
+			return ""
+		}
+	}
+	if b.Len() < 3 {
+		return ""
+	}
+	return b.String()
 }
 
 // scan returns the next pageScan contacts after the phone given that f

@@ -160,6 +160,10 @@ func TestAdminContactsImportListAndSearch(t *testing.T) {
 		{url.Values{"q": {"stone"}}, []string{"+15552220002"}},   // name, any case
 		{url.Values{"q": {"rome"}}, []string{"+15552220001"}},    // a field value
 		{url.Values{"q": {"2220004"}}, []string{"+15552220004"}}, // part of the phone
+		// The phone as people write it, whole or in part.
+		{url.Values{"q": {"(555) 222-0004"}}, []string{"+15552220004"}},
+		{url.Values{"q": {"+1 555 222 0004"}}, []string{"+15552220004"}},
+		{url.Values{"q": {"222.0004"}}, []string{"+15552220004"}},
 		{url.Values{"group": {"vip"}}, []string{"+15552220001", "+15552220004"}},
 		{url.Values{"tag": {"lead"}}, []string{"+15552220002", "+15552220003"}},
 		{url.Values{"opted_out": {"true"}}, []string{"+15552220002"}},
