@@ -470,6 +470,7 @@ type Enrollment struct {
 	Vars       map[string]any `json:"vars"`
 	HTTP       map[string]any `json:"http"`
 	EndReason  string         `json:"end_reason"`
+	LastError  string         `json:"last_error"`
 }
 
 // Contact returns a stored contact; it fails the test if there is none.

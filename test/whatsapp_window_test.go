@@ -55,6 +55,9 @@ automations:
       - { type: reply, text: "Free-form only", on_error: tell }
       - { type: end }
       - { id: tell, type: forward_to_mobile, to: ["+15550100999"], text: "Could not reach {{ contact.phone }} on WhatsApp" }
+  - id: lone
+    steps:
+      - { type: reply, text: "Free-form, no way out" }
 `
 
 // A WhatsApp manual start to a contact that never wrote goes out as the
@@ -86,7 +89,9 @@ func TestWhatsAppManualStartUsesTheTemplate(t *testing.T) {
 }
 
 // Outside the window a reply with no template sends nothing and takes
-// on_error; inside it, the text goes out free-form.
+// on_error, and the enrollment records why; with no on_error the
+// enrollment ends with the reason. Inside the window the text goes out
+// free-form.
 func TestWhatsAppWindowWithoutTemplateTakesOnError(t *testing.T) {
 	t.Parallel()
 	g := StartGateway(t, windowConfig)
@@ -107,6 +112,19 @@ func TestWhatsAppWindowWithoutTemplateTakesOnError(t *testing.T) {
 		if m.To[0] == contact {
 			t.Fatalf("stored a message to the contact outside the window: %+v", m)
 		}
+	}
+	ens := g.Enrollments("bare", "whatsapp:"+contact)
+	if len(ens) != 1 || ens[0].EndReason != "completed" || ens[0].LastError != "step #1 (reply): outside the WhatsApp 24-hour window" {
+		t.Errorf("enrollments %+v, want one completed through on_error with the reason of step #1", ens)
+	}
+	const lone = "+15551237005"
+	startBy(t, g, "lone", "whatsapp:"+lone)
+	Eventually(t, patience, "lone's enrollment ended", func() bool {
+		ens := g.Enrollments("lone", "whatsapp:"+lone)
+		return len(ens) == 1 && ens[0].Status == "ended"
+	})
+	if en := g.Enrollments("lone", "whatsapp:"+lone)[0]; en.EndReason != "outside the WhatsApp 24-hour window" || en.LastError != "" {
+		t.Errorf("without on_error the enrollment ended with %q (last error %q), want the reason", en.EndReason, en.LastError)
 	}
 
 	// Once the contact writes on WhatsApp, the window is open: the text goes.

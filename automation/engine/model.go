@@ -237,7 +237,11 @@ type Enrollment struct {
 	// messages) for which the enrollment took the window path because the
 	// provider refused one of them as outside the WhatsApp window: a second
 	// refused copy of that run (a forward to several staff) changes nothing.
-	Refused   string     `json:"refused,omitempty"`
+	Refused string `json:"refused,omitempty"`
+	// LastError is why a step last sent the enrollment to its on_error
+	// step, with the step: "step #2 (reply): outside the WhatsApp 24-hour
+	// window". Empty while none did.
+	LastError string     `json:"last_error,omitempty"`
 	StartedAt time.Time  `json:"started_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`

@@ -15,7 +15,7 @@ import (
 type Outcome struct {
 	kind   outcomeKind
 	target string        // outcomeNext: the step's id
-	reason string        // outcomeEnd: why it ends
+	reason string        // outcomeEnd: why it ends; outcomeNext: why it goes to on_error
 	until  time.Time     // outcomeWaitUntil, outcomeHold: when it goes on
 	within time.Duration // outcomeWaitReply, outcomeHandoff: its timeout
 }
@@ -45,6 +45,16 @@ func Next(id string) Outcome { return Outcome{kind: outcomeNext, target: id} }
 // End ends the enrollment with reason, recorded on it; an empty reason is
 // ReasonCompleted.
 func End(reason string) Outcome { return Outcome{kind: outcomeEnd, reason: reason} }
+
+// OnError goes to the step with id onError for reason, which is recorded on
+// the enrollment (Enrollment.LastError) as the step's; with no onError (an
+// unset on_error) it ends the enrollment with reason, as End does.
+func OnError(onError, reason string) Outcome {
+	if onError == "" {
+		return End(reason)
+	}
+	return Outcome{kind: outcomeNext, target: onError, reason: reason}
+}
 
 // WaitUntil pauses the enrollment until t; the step's Resume then gets an
 // EventTimer.
@@ -109,6 +119,9 @@ func (e *Engine) follow(r *Run, st *CompiledStep, out Outcome) (next int, done b
 	case outcomeNext:
 		if out.target != "" {
 			target = out.target
+		}
+		if out.reason != "" {
+			en.LastError = fmt.Sprintf("step %s (%s): %s", st.Key, st.Type, out.reason)
 		}
 	}
 	switch target {

@@ -201,10 +201,7 @@ func (st *ForwardToMobile) queue(r *engine.Run, m *engine.Message, from, to stri
 // the end.
 func (st *ForwardToMobile) outsideWindow(r *engine.Run, to string) engine.Outcome {
 	r.Trace("not sent: " + engine.ReasonOutsideWindow + " of " + to)
-	if st.OnError != "" {
-		return engine.Next(st.OnError)
-	}
-	return engine.End(engine.ReasonOutsideWindow)
+	return engine.OnError(st.OnError, engine.ReasonOutsideWindow)
 }
 
 // Refused takes the forward's window path for m, a copy to one staff

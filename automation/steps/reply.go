@@ -126,10 +126,7 @@ func (st *Reply) sendTemplate(r *engine.Run, from string) (engine.Outcome, error
 // WhatsApp window goes: on_error, else the end.
 func (st *Reply) outsideWindow(r *engine.Run) engine.Outcome {
 	r.Trace("not sent: " + engine.ReasonOutsideWindow)
-	if st.OnError != "" {
-		return engine.Next(st.OnError)
-	}
-	return engine.End(engine.ReasonOutsideWindow)
+	return engine.OnError(st.OnError, engine.ReasonOutsideWindow)
 }
 
 // Refused takes the reply's window path for m, a message it queued that
