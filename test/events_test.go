@@ -135,14 +135,18 @@ func TestStopSendsASignedOptedOutEvent(t *testing.T) {
 	if !strings.HasPrefix(ev.header.Get("webhook-id"), "evt_") {
 		t.Errorf("webhook-id %q", ev.header.Get("webhook-id"))
 	}
-	stop := ""
+	stop, sid := "", ""
 	for _, m := range g.Messages(from) {
 		if m.Direction == "in" && m.Body == "STOP" {
-			stop = m.ID
+			stop, sid = m.ID, m.ProviderID
 		}
 	}
 	if stop == "" || body.Data["message_id"] != stop {
 		t.Errorf("event data %v, want the STOP's message_id %q", body.Data, stop)
+	}
+	// And Twilio's own id of it, as the CRM sees it in Twilio's logs.
+	if sid == "" || body.Data["provider_message_id"] != sid {
+		t.Errorf("event data %v, want the STOP's provider_message_id %q", body.Data, sid)
 	}
 	tampered := ev
 	tampered.body = []byte(strings.Replace(string(ev.body), from, "+15553340002", 1))

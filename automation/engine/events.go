@@ -224,12 +224,19 @@ func (x *unitOfWork) event(typ EventType, contact string, data map[string]any) e
 
 // messageIDs are the ids of message m for an event's data: what a
 // contact.opted_out or contact.opted_in event is about when a message
-// (the contact's STOP, a send the provider refused) caused it.
+// (the contact's STOP, a send the provider refused) caused it. Beside
+// keyway's id, the provider's (Twilio's MessageSid, Meta's wamid, Vonage's
+// message_uuid) once there is one, so that a receiver can match the
+// event with what its provider shows.
 func messageIDs(m *Message) map[string]any {
 	if m == nil {
 		return nil
 	}
-	return map[string]any{"message_id": m.ID}
+	d := map[string]any{"message_id": m.ID}
+	if m.ProviderID != "" {
+		d["provider_message_id"] = m.ProviderID
+	}
+	return d
 }
 
 // handoffData is the data of a handoff event about en.
@@ -243,7 +250,8 @@ func handoffData(en *Enrollment) map[string]any {
 
 // messageData is the data of a message event about m.
 func messageData(m *Message) map[string]any {
-	d := map[string]any{"message_id": m.ID, "channel": m.Channel}
+	d := messageIDs(m)
+	d["channel"] = m.Channel
 	if m.Direction == Inbound {
 		d["body"] = m.Body
 		if len(m.To) == 1 {

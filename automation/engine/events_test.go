@@ -156,6 +156,9 @@ func TestOptOutEventsNameTheirCause(t *testing.T) {
 		t.Fatalf("events about %s: %q", a, types(evs))
 	}
 	data := func(i int) map[string]any { return evs[i]["data"].(map[string]any) }
+	if data(0)["provider_message_id"] != "SM1" || data(1)["provider_message_id"] != "SM1" {
+		t.Errorf("message.received %v and contact.opted_out %v, want the STOP's provider id SM1", data(0), data(1))
+	}
 	if stop := data(0)["message_id"]; stop == "" || data(1)["message_id"] != stop || data(1)["reason"] != "opted out" {
 		t.Errorf("contact.opted_out data %v, want the STOP's message_id %v", data(1), stop)
 	}
@@ -189,7 +192,8 @@ func TestMessageFailedOnAFailedStatus(t *testing.T) {
 		t.Fatalf("events %q, want one message.failed", types(got))
 	}
 	data := got[0]["data"].(map[string]any)
-	if data["phone"] != contact || data["automation"] != "join" || data["error"] != "Unreachable destination handset" || data["error_code"] != float64(30003) {
+	if data["phone"] != contact || data["automation"] != "join" || data["error"] != "Unreachable destination handset" || data["error_code"] != float64(30003) ||
+		data["message_id"] != id || data["provider_message_id"] == nil || data["provider_message_id"] == "" {
 		t.Errorf("message.failed data %v", data)
 	}
 }
