@@ -94,8 +94,20 @@ func (g *Gateway) listAutomations(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"automations": out, "config_hash": g.cfg.Load().Hash})
 }
 
+// queryContact reads the contact query parameter. A "+" written into a
+// URL by hand ("?contact=+447700900123") arrives as a space, which is what
+// a query string's "+" means: a value that starts with a space and a digit
+// is read as starting with "+".
+func queryContact(c *fiber.Ctx) string {
+	v := c.Query("contact")
+	if len(v) > 1 && v[0] == ' ' && v[1] >= '0' && v[1] <= '9' {
+		return "+" + strings.TrimSpace(v[1:])
+	}
+	return strings.TrimSpace(v)
+}
+
 func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
-	contact := c.Query("contact")
+	contact := queryContact(c)
 	if contact != "" {
 		var err error
 		if contact, err = g.phone(contact); err != nil {

@@ -103,7 +103,7 @@ func (g *Gateway) enrollmentsPage(c *fiber.Ctx, automation, contact string, all 
 }
 
 func (g *Gateway) dashEnrollments(c *fiber.Ctx) error {
-	automation, contact, all := c.Query("automation"), strings.TrimSpace(c.Query("contact")), c.Query("all") == "1"
+	automation, contact, all := c.Query("automation"), queryContact(c), c.Query("all") == "1"
 	problem := ""
 	key := ""
 	if contact != "" {

@@ -67,3 +67,32 @@ func TestAdminContactShowsEveryKey(t *testing.T) {
 	}
 	check("GET /api/v1/contacts", list.Contacts[0])
 }
+
+// TestAdminEnrollmentsByContactWithAPlusWrittenByHand checks that
+// GET /api/v1/enrollments?contact=+447700900123, the "+" typed into the
+// URL as it is (which a query string reads as a space), finds the
+// contact's enrollments rather than refusing a number outside the
+// default region.
+func TestAdminEnrollmentsByContactWithAPlusWrittenByHand(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	const uk = "+447700900123"
+	if code := g.Admin(http.MethodPost, "/api/v1/automations/join/enrollments", map[string]any{"contacts": []string{uk}}, nil); code != http.StatusAccepted {
+		t.Fatalf("manual start: status %d", code)
+	}
+	for _, q := range []string{"contact=" + uk, "contact=%2B447700900123"} {
+		var out struct {
+			Enrollments []struct {
+				Contact    string `json:"contact"`
+				Automation string `json:"automation"`
+			} `json:"enrollments"`
+		}
+		if code := g.Admin(http.MethodGet, "/api/v1/enrollments?"+q, nil, &out); code != http.StatusOK {
+			t.Errorf("GET /api/v1/enrollments?%s: status %d, want 200", q, code)
+			continue
+		}
+		if len(out.Enrollments) != 1 || out.Enrollments[0].Contact != uk || out.Enrollments[0].Automation != "join" {
+			t.Errorf("GET /api/v1/enrollments?%s: %+v, want the one join enrollment of %s", q, out.Enrollments, uk)
+		}
+	}
+}
