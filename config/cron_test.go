@@ -1,0 +1,61 @@
+package config
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// 7 is Sunday in a day-of-week field, as crontab(5) has it, alone, as
+// a range's end (MON-SUN too) and under a step; 0 and SUN still are; and
+// what is no day stays refused.
+func TestParseCronSundayIsSevenToo(t *testing.T) {
+	monday := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
+	for _, c := range []struct {
+		spec string
+		want []time.Weekday // the next matches from monday, in order
+	}{
+		{"0 9 * * 7", []time.Weekday{time.Sunday, time.Sunday}},
+		{"0 9 * * 0", []time.Weekday{time.Sunday, time.Sunday}},
+		{"0 9 * * SUN", []time.Weekday{time.Sunday, time.Sunday}},
+		{"0 9 * * 5-7", []time.Weekday{time.Friday, time.Saturday, time.Sunday, time.Friday}},
+		{"0 9 * * FRI-SUN", []time.Weekday{time.Friday, time.Saturday, time.Sunday, time.Friday}},
+		{"0 9 * * 1-7/2", []time.Weekday{time.Monday, time.Wednesday, time.Friday, time.Sunday, time.Monday}},
+		{"0 9 * * 2,7", []time.Weekday{time.Tuesday, time.Sunday, time.Tuesday}},
+		{"0 9 * * MON-SUN", []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday, time.Monday}},
+		{"CRON_TZ=Europe/Paris 0 9 * * 7", []time.Weekday{time.Sunday, time.Sunday}},
+		{"0 9 * * MON-FRI", []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Monday}},
+	} {
+		s, err := ParseCron(c.spec, time.UTC)
+		if err != nil {
+			t.Errorf("%q: %v", c.spec, err)
+			continue
+		}
+		var got []time.Weekday
+		at := monday
+		for range c.want {
+			at = s.Next(at)
+			if at.In(zoneOf(c.spec)).Hour() != 9 {
+				t.Errorf("%q: next at %s, want 09:00", c.spec, at)
+			}
+			got = append(got, at.Weekday())
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q: next days %v, want %v", c.spec, got, c.want)
+		}
+	}
+	for _, bad := range []string{"0 9 * * 8", "0 9 * * 6-8", "0 9 * * 7-1", "0 9 * * 1-7/0"} {
+		if _, err := ParseCron(bad, time.UTC); err == nil {
+			t.Errorf("%q: no error, want one", bad)
+		}
+	}
+}
+
+// zoneOf returns the zone a cron expression of the test is read in.
+func zoneOf(spec string) *time.Location {
+	if HasCronZone(spec) {
+		loc, _ := time.LoadLocation("Europe/Paris")
+		return loc
+	}
+	return time.UTC
+}
