@@ -78,21 +78,26 @@ func pick(c *Contact, m *Message, now time.Time) {
 	m.Typed, m.Button, m.Body = m.Body, ch.ID, ch.Title
 }
 
-// choiceIndex finds the choice of o that typed (trimmed, not empty) names:
-// by its number from 1, else by its title, normalised.
+// choiceIndex finds the choice of o that typed (trimmed, not empty) names,
+// compared normalised as keywords are (so "2.", "2)", "#2" and a keycap
+// "2️⃣" are all 2): by its number from 1, else by its title, else by its
+// line as the numbered text shows it ("2 Opening hours"). A number beyond
+// the choices may still be a title ("20" of "10" and "20").
 func choiceIndex(o *Offer, typed string) (int, bool) {
-	if n, err := strconv.Atoi(strings.TrimSuffix(typed, ".")); err == nil {
-		if n >= 1 && n <= len(o.Choices) {
-			return n - 1, true
-		}
-		return 0, false
-	}
 	norm := keywords.Normalize(typed)
 	if norm == "" {
 		return 0, false
 	}
+	if n, err := strconv.Atoi(norm); err == nil && n >= 1 && n <= len(o.Choices) {
+		return n - 1, true
+	}
 	for i, ch := range o.Choices {
 		if keywords.Normalize(ch.Title) == norm {
+			return i, true
+		}
+	}
+	for i, ch := range o.Choices {
+		if keywords.Normalize(strconv.Itoa(i+1)+" "+ch.Title) == norm {
 			return i, true
 		}
 	}

@@ -34,6 +34,10 @@ automations:
       - { type: condition, if: 'message.button == "LARGE"', then: big }
       - { type: reply, text: "{{ vars.size }} {{ vars.size_title }}", next: end }
       - { id: big, type: reply, text: "big {{ vars.size }} {{ vars.size_title }}" }
+  - id: party
+    keywords: [PARTY]
+    steps:
+      - { type: reply, text: "How many?", buttons: [ { id: TEN, title: "10" }, { id: TWENTY, title: "20" } ] }
   - id: other
     catch_all: true
     steps: [ { type: reply, text: "other: {{ message.body }}" } ]
@@ -115,6 +119,24 @@ func TestChoices(t *testing.T) {
 			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
 			{say: "what?", route: engine.ViaCatchAll, sent: []string{"other: what?"}},
 			{say: "2", route: engine.ViaCatchAll, sent: []string{"other: 2"}},
+		}},
+		{"a number written with punctuation picks a choice", []choiceTurn{
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "2)", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: " #2 ", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
+		}},
+		{"a keycap emoji picks a choice", []choiceTurn{
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "2\ufe0f\u20e3", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
+		}},
+		{"a choice's line as shown picks it", []choiceTurn{
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "2. opening hours", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
+		}},
+		{"a number beyond the choices may still be a title", []choiceTurn{
+			{say: "PARTY", route: engine.ViaKeyword, sent: []string{"How many?\n1 10\n2 20"}},
+			{say: "20", route: engine.ViaCatchAll, button: "TWENTY", sent: []string{"other: 20"}},
 		}},
 		{"a number out of range is no choice", []choiceTurn{
 			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
