@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 // inboxConfig has a handoff, a catch-all that forwards to staff, and a
@@ -269,5 +271,49 @@ func TestDashboardSendAndStart(t *testing.T) {
 	// Without the CSRF token: refused.
 	if res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/start", url.Values{"automation": {"promo"}, "contact": {dora}}); res.StatusCode != http.StatusForbidden {
 		t.Errorf("start without the CSRF token: %d, want 403", res.StatusCode)
+	}
+}
+
+// A conversation forwarded by email only is in the inbox too, unanswered,
+// under the reference the email carries: staff who got it by email answer
+// it there, as a staff #REF answer, or from a staff phone with "#REF text".
+func TestDashboardInboxListsForwardsByEmail(t *testing.T) {
+	t.Parallel()
+	smtp := fakes.NewSMTP(t)
+	g := StartGateway(t, emailConfig(smtp)+`
+staff:
+  - { number: "+15550100100", name: "Ann Staff" }
+automations:
+  - id: support
+    catch_all: true
+    steps:
+      - { type: forward_to_email, to: ["support@acme.test"] }
+`)
+	g.Text(Inbound{From: customerA, Body: "Where is my order?"})
+	mail := smtp.WaitMessages(t, 1, patience)[0]
+	ref := refOf(t, mail.Subject)
+	if !strings.Contains(mail.Body, "Conversation: #"+ref) {
+		t.Errorf("email body lacks the reference #%s:\n%s", ref, mail.Body)
+	}
+
+	c, csrf := dashLogin(t, g)
+	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/inbox", nil)
+	if strings.Count(page, `class="conv unanswered"`) != 1 || !strings.Contains(page, "#"+ref) || !strings.Contains(page, "support@acme.test") {
+		t.Fatalf("inbox after a forward by email:\n%s", page)
+	}
+	res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/inbox/"+url.PathEscape(customerA)+"/answer", url.Values{"text": {"It ships today."}, "csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("answer: %d", res.StatusCode)
+	}
+	if got := waitSentTo(t, g, customerA, 1)[0]; got.From != OurSMS || got.Body != "It ships today." {
+		t.Errorf("answer = from %s %q", got.From, got.Body)
+	}
+	_, page = dashDo(t, c, http.MethodGet, g.URL+"/admin/inbox", nil)
+	if strings.Contains(page, `class="conv unanswered"`) || !strings.Contains(page, "#"+ref) {
+		t.Errorf("inbox after the answer:\n%s", page)
+	}
+	g.Text(Inbound{From: staffAnn, Body: "#" + ref + " Tracking number follows."})
+	if got := waitSentTo(t, g, customerA, 2)[1]; got.Body != "Tracking number follows." {
+		t.Errorf("#REF answer from a staff phone = %q", got.Body)
 	}
 }

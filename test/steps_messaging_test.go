@@ -56,10 +56,12 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 	if mail.From != "sms@acme.test" || !slices.Equal(mail.To, []string{"support@acme.test", "ann@acme.test"}) {
 		t.Errorf("email envelope %s -> %v", mail.From, mail.To)
 	}
-	if mail.Subject != "SMS from +15551230001 (Zoë)" {
+	// The email carries the reference of the forwards by SMS.
+	ref := refOf(t, sent[0].Body)
+	if mail.Subject != "SMS from +15551230001 (Zoë) #"+ref {
 		t.Errorf("subject = %q", mail.Subject)
 	}
-	for _, want := range []string{"From: +15551230001 (Zoë)", "To: " + OurSMS + " (SMS)", "Received: ", `"My order #42 is late"`, "Media:\n" + media} {
+	for _, want := range []string{"From: +15551230001 (Zoë)", "To: " + OurSMS + " (SMS)", "Received: ", "Conversation: #" + ref + "\n", `"My order #42 is late"`, "Media:\n" + media} {
 		if !strings.Contains(mail.Body, want) {
 			t.Errorf("email body lacks %q:\n%s", want, mail.Body)
 		}

@@ -34,7 +34,8 @@ type InboxEntry struct {
 	// Channel is the channel an answer goes on: where the contact last
 	// wrote.
 	Channel string `json:"channel"`
-	// Staff are the staff numbers it was forwarded or handed to.
+	// Staff are the staff numbers it was forwarded or handed to, and the
+	// addresses it was forwarded to by email.
 	Staff []string `json:"staff"`
 	// Forwarded is when it was last forwarded to staff (zero when only an
 	// open handoff lists it).
@@ -92,7 +93,7 @@ func inbox(tx inboxTx, set *Set, now time.Time) ([]InboxEntry, error) {
 		}
 		return en
 	}
-	for _, staff := range set.StaffNumbers() {
+	for _, staff := range append(set.StaffNumbers(), EmailDesk) {
 		d, err := readDesk(tx, staff)
 		if err != nil {
 			return nil, err
@@ -116,8 +117,14 @@ func inbox(tx inboxTx, set *Set, now time.Time) ([]InboxEntry, error) {
 			if f.At.After(en.Forwarded) {
 				en.Forwarded = f.At
 			}
-			if !slices.Contains(en.Staff, staff) {
-				en.Staff = append(en.Staff, staff)
+			to := []string{staff}
+			if staff == EmailDesk {
+				to = f.To
+			}
+			for _, s := range to {
+				if !slices.Contains(en.Staff, s) {
+					en.Staff = append(en.Staff, s)
+				}
 			}
 		}
 	}

@@ -181,6 +181,19 @@ func (r *Run) Reference(staff ...string) (string, error) {
 	return conv.Ref, nil
 }
 
+// EmailDesk is the desk (staffKey) where the forwards by email are noted,
+// whatever their addresses: the dashboard's inbox lists their
+// conversations, so that staff who got one by email can answer it there
+// (or from a staff phone with its "#REF text").
+const EmailDesk = "email"
+
+// EmailReference returns the reference of the contact's conversation
+// (without "#") for a forward by email, as Reference does for one to staff
+// phones: the email the step then queues is noted in the EmailDesk.
+func (r *Run) EmailReference() (string, error) {
+	return r.Reference(EmailDesk)
+}
+
 // staffCommand is a staff message read: the reference it names (empty:
 // the one plain text means), its text, and whether it closes the handoff.
 type staffCommand struct {

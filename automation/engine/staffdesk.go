@@ -44,11 +44,14 @@ type staffDesk struct {
 	At  time.Time `json:"at,omitzero"`
 }
 
-// staffForward is one forward of a conversation to a staff number.
+// staffForward is one forward of a conversation to a staff number (or,
+// in the EmailDesk, by email to To).
 type staffForward struct {
 	Ref string    `json:"ref"`
 	Msg string    `json:"msg"` // the forward's message id
 	At  time.Time `json:"at"`  // when it was queued
+	// To are the addresses of a forward by email.
+	To []string `json:"to,omitempty"`
 }
 
 func readDesk(tx MetaStore, staff string) (*staffDesk, error) {
@@ -93,8 +96,9 @@ func forwardHandedOver(tx TurnTx, msg string) (bool, error) {
 }
 
 // noteForward records in the desk of staff that the forward with message
-// id msg, of the conversation ref, was queued now.
-func (t *turn) noteForward(staff, ref, msg string) error {
+// id msg, of the conversation ref, was queued now (to the addresses to,
+// for the EmailDesk).
+func (t *turn) noteForward(staff, ref, msg string, to []string) error {
 	d, err := readDesk(t.tx, staff)
 	if err != nil {
 		return err
@@ -120,7 +124,7 @@ func (t *turn) noteForward(staff, ref, msg string) error {
 		}
 		kept = append(kept, f)
 	}
-	d.Forwards = append(kept, staffForward{Ref: ref, Msg: msg, At: t.now})
+	d.Forwards = append(kept, staffForward{Ref: ref, Msg: msg, At: t.now, To: to})
 	if n := len(d.Forwards) - maxDeskForwards; n > 0 {
 		d.Forwards = d.Forwards[n:]
 	}

@@ -270,8 +270,13 @@ func (t *turn) queue(m *Message) error {
 		return err
 	}
 	if m.Purpose == PurposeForward && m.Kind == KindText && len(m.To) == 1 && t.forwarding[m.To[0]] != "" {
-		if err := t.noteForward(m.To[0], t.forwarding[m.To[0]], m.ID); err != nil {
+		if err := t.noteForward(m.To[0], t.forwarding[m.To[0]], m.ID, nil); err != nil {
 			return fmt.Errorf("note the forward to staff: %w", err)
+		}
+	}
+	if m.Purpose == PurposeForward && m.Kind == KindEmail && t.forwarding[EmailDesk] != "" {
+		if err := t.noteForward(EmailDesk, t.forwarding[EmailDesk], m.ID, m.To); err != nil {
+			return fmt.Errorf("note the forward by email: %w", err)
 		}
 	}
 	t.wake()

@@ -38,7 +38,7 @@ func TestForwardDefaultTexts(t *testing.T) {
 				"Media: https://api.twilio.test/Media/ME1\n" +
 				"Media: https://api.twilio.test/Media/ME2",
 			subject: "SMS from +15550001111 (Ann)",
-			body: "From: +15550001111 (Ann)\nTo: +15005550006 (SMS)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\n\n" +
+			body: "From: +15550001111 (Ann)\nTo: +15005550006 (SMS)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\nConversation: #K7Q2\n\n" +
 				"\"Is this broken?\"\n\nMedia:\nhttps://api.twilio.test/Media/ME1\nhttps://api.twilio.test/Media/ME2\n",
 		},
 		{
@@ -46,7 +46,7 @@ func TestForwardDefaultTexts(t *testing.T) {
 			msg:     &engine.Message{Channel: config.ChannelWhatsApp, To: []string{"+14155238886"}, Media: media[:1]},
 			sms:     "From +15550001111 on WhatsApp: (no text)\nMedia: https://api.twilio.test/Media/ME1",
 			subject: "WhatsApp from +15550001111",
-			body: "From: +15550001111\nTo: +14155238886 (WhatsApp)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\n\n" +
+			body: "From: +15550001111\nTo: +14155238886 (WhatsApp)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\nConversation: #K7Q2\n\n" +
 				"(no text)\n\nMedia:\nhttps://api.twilio.test/Media/ME1\n",
 		},
 		{
@@ -54,7 +54,7 @@ func TestForwardDefaultTexts(t *testing.T) {
 			name:    "Ann",
 			sms:     "About +15550001111 (Ann): automation \"support\" ran without a new message from the contact",
 			subject: "Contact +15550001111 (Ann) in automation \"support\"",
-			body: "Contact: +15550001111 (Ann)\nTime: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\n\n" +
+			body: "Contact: +15550001111 (Ann)\nTime: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\nConversation: #K7Q2\n\n" +
 				"Automation \"support\" ran this step without a new message from the contact.\n",
 		},
 	}
@@ -67,7 +67,7 @@ func TestForwardDefaultTexts(t *testing.T) {
 			if got := emailSubject(r); got != c.subject {
 				t.Errorf("subject = %q, want %q", got, c.subject)
 			}
-			if got := emailBody(r); got != c.body {
+			if got := emailBody(r, "K7Q2"); got != c.body {
 				t.Errorf("email body:\n%s\nwant:\n%s", got, c.body)
 			}
 		})

@@ -14,9 +14,13 @@ func init() { engine.Register("forward_to_email", compileForwardToEmail) }
 
 // ForwardToEmail emails the contact's message to staff through email.smtp,
 // as one email to every address. The default subject names the contact
-// ("SMS from +15550001111 (Ann)"); the default body names the contact, the
-// number it wrote to and when (in defaults.timezone), and quotes its text
-// and media links. The outbox retries a failed delivery like an SMS and
+// and carries the conversation's reference ("SMS from +15550001111 (Ann)
+// #K7Q2"); the default body names the contact, the number it wrote to and
+// when (in defaults.timezone), the reference, and quotes its text and
+// media links; a custom subject or text is sent as written (it may name
+// the reference by its own text). Staff answer in the dashboard's inbox,
+// which lists the conversations forwarded by email too, or from a staff
+// phone with "#K7Q2 text". The outbox retries a failed delivery like an SMS and
 // records the outcome on the message. Validation warns while email.smtp is
 // not set.
 //
@@ -75,8 +79,11 @@ func compileForwardToEmail(c *engine.Compiler, s *config.Step) (engine.Step, con
 
 // Execute queues the email.
 func (st *ForwardToEmail) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
-	subject, body := emailSubject(r), emailBody(r)
-	var err error
+	ref, err := r.EmailReference()
+	if err != nil {
+		return engine.Outcome{}, fmt.Errorf("forward_to_email: %w", err)
+	}
+	subject, body := emailSubject(r)+" #"+ref, emailBody(r, ref)
 	if st.Subject != nil {
 		if subject, err = r.Render(st.Subject); err != nil {
 			return engine.End(fmt.Sprintf("forward_to_email subject: %v", err)), nil
@@ -110,14 +117,14 @@ func emailSubject(r *engine.Run) string {
 }
 
 // emailBody is the default body: who wrote, to which number and when, the
-// text and the media links.
-func emailBody(r *engine.Run) string {
+// conversation's reference ref, the text and the media links.
+func emailBody(r *engine.Run, ref string) string {
 	var b strings.Builder
 	who := contactLabel(r.Contact)
 	when := r.Now.In(r.Set.Location).Format("Mon, 02 Jan 2006 15:04 MST")
 	m := r.Message
 	if m == nil {
-		fmt.Fprintf(&b, "Contact: %s\nTime: %s\nAutomation: %s\n\n", who, when, r.Automation.ID)
+		fmt.Fprintf(&b, "Contact: %s\nTime: %s\nAutomation: %s\nConversation: #%s\n\n", who, when, r.Automation.ID, ref)
 		fmt.Fprintf(&b, "Automation %q ran this step without a new message from the contact.\n", r.Automation.ID)
 		return b.String()
 	}
@@ -125,7 +132,7 @@ func emailBody(r *engine.Run) string {
 	if len(m.To) > 0 {
 		fmt.Fprintf(&b, "To: %s (%s)\n", m.To[0], channelName(orSMS(m.Channel)))
 	}
-	fmt.Fprintf(&b, "Received: %s\nAutomation: %s\n\n%s\n", when, r.Automation.ID, quoted(m.Body))
+	fmt.Fprintf(&b, "Received: %s\nAutomation: %s\nConversation: #%s\n\n%s\n", when, r.Automation.ID, ref, quoted(m.Body))
 	if len(m.Media) > 0 {
 		b.WriteString("\nMedia:\n")
 		for _, u := range m.Media {
