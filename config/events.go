@@ -64,6 +64,9 @@ func (k *checker) events() {
 			k.errorf(path+".url", "%s.url: %q is listed already, as %s (%s); give each endpoint once, with every type it takes", path, ep.URL, seen[ep.URL], k.at(seen[ep.URL]+".url"))
 		default:
 			seen[ep.URL] = path
+			if why := k.c.HTTP.Refuses(ep.URL); why != "" {
+				k.warnf(path+".url", "%s.url: %s; its events would never be delivered", path, why)
+			}
 		}
 		switch key, err := EventSecretKey(ep.Secret); {
 		case err != nil:

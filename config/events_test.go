@@ -45,3 +45,54 @@ func TestShortEventSecretOnlyWarns(t *testing.T) {
 		t.Fatalf("warnings %v, want one about the short secret", ws)
 	}
 }
+
+// An endpoint on an address the guard refuses (loopback, private,
+// link-local) is a warning, unless the http section lets it through:
+// its events would be retried for a day and fail.
+func TestValidateWarnsOfAnEventEndpointTheGuardRefuses(t *testing.T) {
+	const endpoints = `events:
+  - { url: "http://127.0.0.1:9000/hooks", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }
+  - { url: "https://crm.example.com/hooks", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }
+`
+	_, ps := mustParse(t, endpoints, nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		"k.yaml:2:12: warning: events[0].url: 127.0.0.1 is a loopback, private or link-local address: keyway refuses to call it unless http.allow_private is true or http.allow_hosts lists it; its events would never be delivered",
+	})
+	for _, allowed := range []string{"http: { allow_private: true }\n", "http: { allow_hosts: [\"127.0.0.1:9000\"] }\n"} {
+		_, ps := mustParse(t, allowed+endpoints, nil)
+		checkProblems(t, withoutHelpWarning(ps), nil)
+	}
+}
+
+// Refuses tells what the address guard refuses whatever a name resolves
+// to: an address it denies, or localhost, that the http section does not
+// let through; a name it cannot judge before resolving it.
+func TestHTTPRefuses(t *testing.T) {
+	for _, c := range []struct {
+		http    HTTP
+		url     string
+		refused bool
+	}{
+		{HTTP{}, "http://127.0.0.1/x", true},
+		{HTTP{}, "http://localhost:8080/x", true},
+		{HTTP{}, "http://LocalHost./x", true},
+		{HTTP{}, "http://10.1.2.3/x", true},
+		{HTTP{}, "http://169.254.169.254/latest", true},
+		{HTTP{}, "http://[::1]:8080/x", true},
+		{HTTP{}, "http://[fd00::5]/x", true},
+		{HTTP{}, "https://crm.example.com/x", false},
+		{HTTP{}, "https://8.8.8.8/x", false},
+		{HTTP{AllowPrivate: true}, "http://127.0.0.1/x", false},
+		{HTTP{AllowHosts: []string{"10.1.0.0/16"}}, "http://10.1.2.3/x", false},
+		{HTTP{AllowHosts: []string{"10.1.0.0/16"}}, "http://10.2.0.1/x", true},
+		{HTTP{AllowHosts: []string{"127.0.0.1:9000"}}, "http://127.0.0.1:9000/x", false},
+		{HTTP{AllowHosts: []string{"127.0.0.1:9000"}}, "http://127.0.0.1:9001/x", true},
+		{HTTP{AllowHosts: []string{"127.0.0.1:9000"}}, "http://127.0.0.1/x", true},
+		{HTTP{AllowHosts: []string{"localhost"}}, "http://localhost:8080/x", false},
+		{HTTP{AllowHosts: []string{"127.0.0.0/8"}}, "http://localhost:8080/x", false},
+	} {
+		if why := c.http.Refuses(c.url); (why != "") != c.refused {
+			t.Errorf("%+v refuses %s: %q, want refused %t", c.http, c.url, why, c.refused)
+		}
+	}
+}

@@ -196,6 +196,11 @@ func compileURL(c *engine.Compiler, s *config.Step, field, src string) *urlTempl
 		c.Problemf(s, field, "url %q has no valid host", src)
 		return nil
 	}
+	if c.Config != nil {
+		if why := c.Config.HTTP.Refuses(base); why != "" {
+			c.Warnf(s, field, "url %q: %s; the step would always fail", src, why)
+		}
+	}
 	// A fragment is never sent: what follows "#" is dropped.
 	rest, _, _ = cutOutside(rest[authEnd:], '#')
 	pathSrc, querySrc, hasQuery := cutOutside(rest, '?')
