@@ -323,14 +323,28 @@ func (g *Gateway) listContacts(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"contacts": viewContacts(out), "next_cursor": encodeCursor(next)})
 }
 
+// queryMessageFilter reads the message log's filter from the query: a
+// direction as in or out, or in the words people use (inbound, outbound),
+// and a status, each in any case. It does not check them.
+func queryMessageFilter(c *fiber.Ctx) messageFilter {
+	dir := strings.ToLower(strings.TrimSpace(c.Query("direction")))
+	switch dir {
+	case "inbound":
+		dir = string(engine.Inbound)
+	case "outbound":
+		dir = string(engine.Outbound)
+	}
+	return messageFilter{Direction: engine.Direction(dir), Status: engine.MessageStatus(strings.ToLower(strings.TrimSpace(c.Query("status"))))}
+}
+
 // listMessages answers GET /api/v1/messages?direction=&status=&cursor=&limit=.
 func (g *Gateway) listMessages(c *fiber.Ctx) error {
-	f := messageFilter{Direction: engine.Direction(c.Query("direction")), Status: engine.MessageStatus(c.Query("status"))}
+	f := queryMessageFilter(c)
 	if f.Direction != "" && f.Direction != engine.Inbound && f.Direction != engine.Outbound {
-		return badRequest("direction", "must be in or out, not %q", f.Direction)
+		return badRequest("direction", "must be in or out (inbound or outbound), not %q", c.Query("direction"))
 	}
 	if f.Status != "" && !f.Status.Recorded() {
-		return badRequest("status", "must be a message status (%s), not %q", statusList(), f.Status)
+		return badRequest("status", "must be a message status (%s), not %q", statusList(), c.Query("status"))
 	}
 	before, err := decodeMessageCursor(c.Query("cursor"))
 	if err != nil {

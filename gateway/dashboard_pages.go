@@ -320,7 +320,7 @@ func (g *Gateway) dashContact(c *fiber.Ctx) error {
 }
 
 func (g *Gateway) dashMessages(c *fiber.Ctx) error {
-	f := messageFilter{Direction: engine.Direction(c.Query("direction")), Status: engine.MessageStatus(strings.TrimSpace(c.Query("status")))}
+	f := queryMessageFilter(c)
 	problem := ""
 	if f.Direction != "" && f.Direction != engine.Inbound && f.Direction != engine.Outbound {
 		problem, f.Direction = "direction: must be in or out", ""

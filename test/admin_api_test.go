@@ -383,10 +383,22 @@ func TestAdminMessageLog(t *testing.T) {
 	if want := []string{"out:failed", "in:received", "out:undelivered", "in:received"}; !slices.Equal(order, want) {
 		t.Errorf("log order %v, want %v", order, want)
 	}
-	var in messageLog
-	g.Admin(http.MethodGet, "/api/v1/messages?direction=in", nil, &in)
-	if len(in.Messages) != 2 || in.Messages[0].From != b || in.Messages[1].From != a {
-		t.Errorf("direction=in: %+v", in.Messages)
+	// A direction in the words people use, in any case, is the same filter.
+	for _, q := range []string{"direction=in", "direction=inbound", "direction=IN", "direction=Inbound"} {
+		var in messageLog
+		if code := g.Admin(http.MethodGet, "/api/v1/messages?"+q, nil, &in); code != http.StatusOK {
+			t.Errorf("%s: status %d, want 200", q, code)
+			continue
+		}
+		if len(in.Messages) != 2 || in.Messages[0].From != b || in.Messages[1].From != a {
+			t.Errorf("%s: %+v", q, in.Messages)
+		}
+	}
+	for _, q := range []string{"direction=outbound&status=FAILED", "direction=OUT&status=failed"} {
+		var out messageLog
+		if code := g.Admin(http.MethodGet, "/api/v1/messages?"+q, nil, &out); code != http.StatusOK || len(out.Messages) != 2 || out.Messages[0].Direction != "out" {
+			t.Errorf("%s: status %d, %+v; want 200 and the two failed sends", q, code, out.Messages)
+		}
 	}
 	// Pages of 3 then 1.
 	var p1, p2 messageLog
