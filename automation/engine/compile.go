@@ -108,6 +108,9 @@ type Compiler struct {
 	problems   config.Problems
 	// step is the step being compiled, whose jumps Target records.
 	step *CompiledStep
+	// stepStarted holds the automations a start_automation step names
+	// (startedBySteps), read once.
+	stepStarted map[string]bool
 }
 
 // NewCompiler returns a Compiler for cfg whose templates know every

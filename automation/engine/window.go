@@ -100,7 +100,9 @@ func windowEdges(a *Automation) []windowEdge {
 // warnWindow warns about each reply of a that can go out on WhatsApp more
 // than 24 hours after the contact's last message there and has no template:
 // outside the window such a reply is not sent. A reply can be that late
-// when a schedule starts the automation, or when the pauses on some way
+// when a schedule starts the automation, or only a manual start or a
+// broadcast can (no keyword, catch_all or start_automation step), or when
+// the pauses on some way
 // from the contact's last message to it (waits, questions that time out,
 // handoffs that time out, one after another or in a loop) can add up to
 // 24 hours. It applies to an automation that can reach WhatsApp: one with
@@ -115,8 +117,13 @@ func (c *Compiler) warnWindow(ca *config.Automation, a *Automation) {
 	n := len(a.Steps)
 	since, reached, why := make([]time.Duration, n), make([]bool, n), make([]string, n)
 	reached[0] = true
-	if ca.Schedule != nil {
+	switch {
+	case ca.Schedule != nil:
 		since[0], why[0] = WhatsAppWindow, "a schedule starts the automation"
+	case len(ca.Keywords) == 0 && !ca.CatchAll && !c.startedBySteps()[ca.ID]:
+		// A manual start or a broadcast reaches contacts whenever they
+		// last wrote, or never.
+		since[0], why[0] = WhatsAppWindow, "only a manual start or a broadcast starts the automation"
 	}
 	edges := windowEdges(a)
 	// The longest silences, as longest paths: after n rounds a way that
@@ -159,6 +166,29 @@ func (c *Compiler) warnWindow(ca *config.Automation, a *Automation) {
 			c.Warnf(&ca.Steps[st.Index], "", "on WhatsApp this %s can go out more than 24 hours after the contact's last message (%s) and has no template: outside the WhatsApp 24-hour window it is not sent; add a template", st.Type, why[st.Index])
 		}
 	}
+}
+
+// startedBySteps returns the ids of the automations that a
+// start_automation step of the config names: such an automation runs when
+// its starter's step does, which may be an answer to the contact.
+func (c *Compiler) startedBySteps() map[string]bool {
+	if c.stepStarted != nil {
+		return c.stepStarted
+	}
+	c.stepStarted = map[string]bool{}
+	for _, ca := range c.Config.Automations {
+		for _, s := range ca.Steps {
+			if s.Type != "start_automation" || s.Node == nil {
+				continue
+			}
+			for i := 0; i+1 < len(s.Node.Content); i += 2 {
+				if s.Node.Content[i].Value == "automation" {
+					c.stepStarted[s.Node.Content[i+1].Value] = true
+				}
+			}
+		}
+	}
+	return c.stepStarted
 }
 
 // whatsapp reports whether a WhatsApp number is configured.
