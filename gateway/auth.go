@@ -33,12 +33,13 @@ const (
 	maxLoginKeys = 10000
 )
 
-// failedLogins slows down guessing of the admin token. Each key (today
-// "addr " and the client's address; "user " and a user name can be added
-// beside it, both checked) may fail loginBurst times, then once per
-// loginEvery; until its next try is due, a request is answered 429
-// without its token being looked at, so that a guesser learns nothing.
-// A right token does not spend the budget.
+// failedLogins slows down guessing at the dashboard's login form. Each key
+// ("addr " and the client's address, and "user " and a user name, both
+// checked) may fail loginBurst times, then once per loginEvery; until its
+// next try is due, a login is answered 429 without its password being
+// looked at, so that a guesser learns nothing. A right password does not
+// spend the budget. The admin API keeps a budget of its own per address
+// ("api "), which only quiets its log (see checkBearer).
 type failedLogins struct {
 	now func() time.Time // the clock, for tests
 	mu  sync.Mutex
@@ -116,36 +117,42 @@ func bearer(c *fiber.Ctx, token string) bool {
 }
 
 // checkBearer lets a request with the admin token as its bearer token
-// through, for the route via (authAPI, authMetrics). One without any
-// Authorization header gets 401 and is counted, but guesses nothing: it
-// spends no budget, so that a client asking without the token (a probe, a
-// browser, a script checking each route) is never slowed down. One with a
-// wrong token gets 401, is counted and logged (its address and path,
-// never what it sent), and spends its address's budget; once its address
-// is out of budget, a wrong token gets 429 with Retry-After instead. The
-// right token always passes: an address behind a proxy or NAT is shared,
-// and someone guessing from it must not lock out the clients that hold the
-// token (at 16 characters or more it is not guessed by trying).
+// through, for the route via (authAPI, authMetrics). Any other request
+// gets 401, whatever happened before: a bearer token is a password that
+// no budget guards (the right token always passes, since an address
+// behind a proxy or NAT is shared and someone guessing from it must not
+// lock out the clients that hold it; at 16 characters or more it is not
+// guessed by trying), so a 429 would only tell a client that holds a
+// wrong token something other than that it is wrong. One without any
+// Authorization header is counted (missing), and guesses nothing. One with
+// a wrong token is counted and logged (its address and path, never what
+// it sent) while its address has budget for wrong API tokens (apiKey:
+// apart from the dashboard's logins, so that wrong API tokens never keep
+// a person from logging in); past it, it is counted as limited and not
+// logged, so that a flood of guesses does not flood the log.
 func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
-	key := addrKey(c.IP())
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
 	if c.Get(fiber.HeaderAuthorization) == "" {
 		g.metrics.authFailures.WithLabelValues(via, "missing").Inc()
 		g.log.Debug().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing")
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
 		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: send Authorization: Bearer and the admin token")
 	}
 	if bearer(c, g.cfg.Load().Admin.Token) {
+		c.Response().Header.Del(fiber.HeaderWWWAuthenticate)
 		actAs(c, tokenActor)
 		return c.Next()
 	}
-	if wait := g.logins.wait(key); wait > 0 {
+	key := apiKey(c.IP())
+	if g.logins.wait(key) > 0 {
 		g.metrics.authFailures.WithLabelValues(via, "limited").Inc()
-		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
-		return fiber.NewError(fiber.StatusTooManyRequests, "too many requests with a wrong admin token from this address: try again in "+retryAfter(wait)+"s")
+		return fiber.NewError(fiber.StatusUnauthorized, "wrong bearer token")
 	}
 	g.logins.failed(key)
 	g.metrics.authFailures.WithLabelValues(via, "wrong").Inc()
 	g.log.Warn().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing or wrong")
-	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
 	return fiber.NewError(fiber.StatusUnauthorized, "wrong bearer token")
 }
+
+// apiKey is the key of a client address for wrong bearer tokens, apart
+// from its dashboard logins (addrKey).
+func apiKey(ip string) string { return "api " + ip }

@@ -27,9 +27,9 @@ type metrics struct {
 	// operators can see a process running another file than the rest.
 	configInfo *prometheus.GaugeVec
 	// authFailures counts requests refused for a missing or wrong admin
-	// token, by where they came (api, dashboard, metrics), and those
-	// refused with 429 because their address failed too often (limited:
-	// unchecked at the login form, a wrong bearer token on the API).
+	// token, by where they came (api, dashboard, metrics), and those from
+	// an address that failed too often (limited: a login refused 429
+	// unchecked, or a wrong bearer token refused 401 without a log line).
 	authFailures *prometheus.CounterVec
 }
 
