@@ -1,7 +1,9 @@
 package test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/keyway-sms/keyway/test/fakes"
 )
@@ -44,5 +46,62 @@ func TestMetaOutsideTheWindowSendsTheNamedTemplate(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != ann || got[1] != "promo" {
 		t.Fatalf("template components %v, want body parameters [%s promo]", tpl["components"], ann)
+	}
+}
+
+// One step's template given in both forms serves a config with both
+// WhatsApp providers: outside the window, a contact on the Twilio number
+// gets the content sid with its variables by key, and a contact on the
+// Meta number the named template with the same values in key order.
+func TestATemplateInBothFormsGoesOutThroughEitherProvider(t *testing.T) {
+	t.Parallel()
+	graph := fakes.NewGraph(t, metaToken)
+	g := StartGateway(t, metaSection(graph)+`automations:
+  - id: promo
+    channel: whatsapp
+    keywords: [PROMO]
+    steps:
+      - type: reply
+        text: "Hello"
+        template:
+          content_sid: "HX0123456789abcdef0123456789abcdef"
+          name: order_update
+          language: en_US
+          variables: { "2": "{{ automation.id }}", "1": "{{ contact.phone }}" }
+`)
+	// Bob never wrote: his reply goes from the first WhatsApp number in
+	// the file, Twilio's.
+	const bob = "+15551238821"
+	startBy(t, g, "promo", "whatsapp:"+bob)
+	Eventually(t, patience, "the content template sent through Twilio", func() bool { return len(g.Twilio.Sent()) == 1 })
+	tw := g.Twilio.Sent()[0]
+	if tw.To != "whatsapp:"+bob || tw.ContentSID != "HX0123456789abcdef0123456789abcdef" || tw.ContentVariables != `{"1":"`+bob+`","2":"promo"}` || tw.Body != "" {
+		t.Fatalf("Twilio send %+v, want the content sid to whatsapp:%s with its variables by key", tw, bob)
+	}
+
+	// Ann wrote to the Meta number 25 hours ago (Meta's timestamp): the
+	// answer goes outside the window, from the Meta number.
+	const ann = "15551238822"
+	old := fmt.Sprintf(`{"from":%q,"id":"wamid.both1","timestamp":"%d","type":"text","text":{"body":"PROMO"}}`, ann, time.Now().Add(-25*time.Hour).Unix())
+	if code := postMeta(t, g, metaSecret, metaHook([]string{old}, nil)); code != 200 {
+		t.Fatalf("webhook answered %d", code)
+	}
+	Eventually(t, patience, "the named template sent through the Graph API", func() bool { return len(graph.Sent()) == 1 })
+	s := graph.Sent()[0]
+	tpl, _ := s.Body["template"].(map[string]any)
+	if s.Type != "template" || s.To != ann || tpl["name"] != "order_update" {
+		t.Fatalf("Graph send %+v, want the template order_update to %s", s, ann)
+	}
+	var got []any
+	if comps, _ := tpl["components"].([]any); len(comps) == 1 {
+		for _, p := range comps[0].(map[string]any)["parameters"].([]any) {
+			got = append(got, p.(map[string]any)["text"])
+		}
+	}
+	if len(got) != 2 || got[0] != "+"+ann || got[1] != "promo" {
+		t.Fatalf("template parameters %v, want [+%s promo]", got, ann)
+	}
+	if n := len(g.Twilio.Sent()); n != 1 {
+		t.Errorf("Twilio got %d sends, want only Bob's", n)
 	}
 }

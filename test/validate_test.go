@@ -181,3 +181,59 @@ automations:
 		}
 	}
 }
+
+// With Twilio's and the Cloud API's WhatsApp numbers in one config, a
+// template in one form is a warning where the step may go out from the
+// other provider's number (a problem where its from is one), and a
+// template in both forms is neither; its variables then are a list or a
+// mapping keyed by whole numbers.
+func TestValidateChecksTheTemplateFormOfEachWhatsAppNumber(t *testing.T) {
+	t.Parallel()
+	const src = `compliance:
+  help: { keywords: [HELP], reply: "Acme: reply STOP to opt out" }
+providers:
+  twilio:
+    numbers:
+      - { number: "+14155238886", channel: whatsapp }
+  meta:
+    app_secret: "s"
+    verify_token: "v"
+    access_token: "a"
+    numbers:
+      - { number: "+15550001234", phone_number_id: "106540352242922" }
+automations:
+  - id: promo
+    keywords: [PROMO]
+    steps:
+      - { type: reply, template: { content_sid: "HX0123456789abcdef0123456789abcdef" } }
+      - { type: reply, template: { name: deal, language: en_US } }
+      - { type: reply, from: "+14155238886", template: { name: deal, language: en_US } }
+      - { type: reply, template: { content_sid: "HX0123456789abcdef0123456789abcdef", name: deal, language: en_US, variables: ["a"] } }
+      - { type: reply, template: { content_sid: "HX0123456789abcdef0123456789abcdef", name: deal, language: en_US, variables: { "1": "a" } } }
+      - { type: reply, template: { content_sid: "HX0123456789abcdef0123456789abcdef", name: deal, language: en_US, variables: { first: "a" } } }
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		path + ":17:34: warning: automation \"promo\" step 1: a template by content_sid cannot go out from +15550001234 (providers.meta), which sends templates by name and language",
+		path + ":18:34: warning: automation \"promo\" step 2: a template by name and language cannot go out from +14155238886 (providers.twilio), which sends templates by content_sid",
+		path + ":19:56: automation \"promo\" step 3: from +14155238886 is a number of providers.twilio, which sends templates by content_sid, not name and language",
+		path + ":22:127: automation \"promo\" step 6: a template with both content_sid and name takes its variables as a list, or a mapping keyed 1, 2, 3...",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, step := range []string{"step 4", "step 5"} {
+		if strings.Contains(out, step+":") {
+			t.Errorf("output names %s, whose template has both forms:\n%s", step, out)
+		}
+	}
+}

@@ -370,23 +370,33 @@ func (s *Simulator) printMessage(m *engine.Message) {
 // TemplateText shows a template send: `template HX… {"1":"…"}` (a
 // content SID and its rendered variables as JSON, keys sorted, as they are
 // sent) or `template name (en_US) ["…"]` (a named template, its language
-// and variables); "" for a message that is no template.
+// and variables), or both joined by " or " for a template given in both
+// forms (the provider of the sending number takes one); "" for a message
+// that is no template.
 func TemplateText(m *engine.Message) string {
-	var vars any
-	var what string
-	switch {
-	case m.Template != nil:
-		what, vars = m.Template.Name+" ("+m.Template.Language+")", m.Template.Variables
-	case m.ContentSID != "":
-		what, vars = m.ContentSID, m.ContentVariables
-	default:
-		return ""
+	return strings.Join(TemplateForms(m), " or ")
+}
+
+// TemplateForms shows each form of a template send as TemplateText does:
+// the content SID form first, then the named one; none for a message that
+// is no template.
+func TemplateForms(m *engine.Message) []string {
+	var out []string
+	show := func(what string, vars any) {
+		b, err := json.Marshal(vars)
+		if err != nil {
+			out = append(out, "template "+what+" "+fmt.Sprint(vars))
+			return
+		}
+		out = append(out, "template "+what+" "+string(b))
 	}
-	b, err := json.Marshal(vars)
-	if err != nil {
-		return "template " + what + " " + fmt.Sprint(vars)
+	if m.ContentSID != "" {
+		show(m.ContentSID, m.ContentVariables)
 	}
-	return "template " + what + " " + string(b)
+	if m.Template != nil {
+		show(m.Template.Name+" ("+m.Template.Language+")", m.Template.Variables)
+	}
+	return out
 }
 
 // indentRest puts prefix before every line of s but the first.

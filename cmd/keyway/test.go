@@ -243,14 +243,18 @@ func sentText(m *engine.Message) string {
 }
 
 // sentMatches reports whether text expectation want matches m: its text
-// as sentText shows it, or, for a message that offers choices, its text
-// alone (what a provider with interactive messages shows above the
-// buttons).
+// as sentText shows it; for a message that offers choices, its text alone
+// too (what a provider with interactive messages shows above the
+// buttons); for a template given in both forms, either form too.
 func sentMatches(want textMatch, m *engine.Message) bool {
 	if want.Match(sentText(m)) {
 		return true
 	}
-	return !m.Choices.Empty() && sim.TemplateText(m) == "" && want.Match(m.Body)
+	if forms := sim.TemplateForms(m); len(forms) > 0 {
+		// A template given in both forms matches either.
+		return slices.ContainsFunc(forms, want.Match)
+	}
+	return !m.Choices.Empty() && want.Match(m.Body)
 }
 
 // check compares what a turn did with what was expected.

@@ -59,6 +59,10 @@ automations:
     keywords: [MENU]
     steps:
       - { type: reply, text: "How can we help?", buttons: [ { id: HOURS, title: "Opening hours" }, { id: AGENT, title: "A person" } ] }
+  - id: tmpl
+    keywords: [TMPL]
+    steps:
+      - { type: reply, template: { content_sid: "HX0123456789abcdef0123456789abcdef", name: deal, language: en_US, variables: ["x"] } }
   - id: weekly
     schedule: { cron: "0 10 * * MON", group: news }
     steps:
@@ -268,6 +272,33 @@ tests:
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
 	for _, want := range []string{"ok numbered\n", "ok text alone\n", "ok on whatsapp\n", "FAIL a part\n", "3 passed, 1 failed\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A template given in both forms matches the text of either form.
+func TestKeywayTestTemplateInBothForms(t *testing.T) {
+	code, out := runTestCmd(t, `
+tests:
+  - name: by content sid
+    turns:
+      - send: "TMPL"
+        expect: { replies: ['template HX0123456789abcdef0123456789abcdef {"1":"x"}'] }
+  - name: by name
+    turns:
+      - send: "TMPL"
+        expect: { replies: ['template deal (en_US) ["x"]'] }
+  - name: other
+    turns:
+      - send: "TMPL"
+        expect: { replies: ['template deal (en_US) ["y"]'] }
+`)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{"ok by content sid\n", "ok by name\n", "FAIL other\n", "2 passed, 1 failed\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
