@@ -25,7 +25,7 @@ func ParseCron(spec string, loc *time.Location) (cron.Schedule, error) {
 		if !ok {
 			return nil, fmt.Errorf("a time zone but no schedule")
 		}
-		return cron.ParseStandard(zone + " " + sundaySeven(strings.TrimSpace(rest)))
+		return parseStandard(zone + " " + sundaySeven(strings.TrimSpace(rest)))
 	}
 	if loc == nil {
 		loc = time.UTC
@@ -33,7 +33,18 @@ func ParseCron(spec string, loc *time.Location) (cron.Schedule, error) {
 	if spec == "" {
 		return nil, errors.New("empty cron expression")
 	}
-	return cron.ParseStandard("CRON_TZ=" + loc.String() + " " + sundaySeven(spec))
+	return parseStandard("CRON_TZ=" + loc.String() + " " + sundaySeven(spec))
+}
+
+// parseStandard is robfig's standard parser, whose refusal of a day of
+// the week past 6 says that 7 (Sunday, see sundaySeven) is the last.
+func parseStandard(spec string) (cron.Schedule, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil && strings.Contains(err.Error(), "above maximum (6)") {
+		// Only the day of the week has 6 as its maximum.
+		return nil, errors.New(strings.Replace(err.Error(), "above maximum (6)", "above maximum (7, Sunday)", 1))
+	}
+	return s, err
 }
 
 // sundaySeven rewrites the day of the week of a five-field cron

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,8 +46,11 @@ func TestParseCronSundayIsSevenToo(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"0 9 * * 8", "0 9 * * 6-8", "0 9 * * 7-1", "0 9 * * 1-7/0"} {
-		if _, err := ParseCron(bad, time.UTC); err == nil {
+		_, err := ParseCron(bad, time.UTC)
+		if err == nil {
 			t.Errorf("%q: no error, want one", bad)
+		} else if strings.Contains(err.Error(), "(6)") {
+			t.Errorf("%q: %v, which names 6 as the last day though 7 is taken", bad, err)
 		}
 	}
 }
