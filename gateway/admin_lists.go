@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
+	"github.com/keyway-sms/keyway/keywords"
 )
 
 // adminMaxBody caps an admin API or dashboard request body; guard
@@ -165,6 +166,20 @@ func (f contactFilter) keeps(c *engine.Contact) bool {
 	}
 	for _, v := range c.Fields {
 		if strings.Contains(strings.ToLower(v), q) {
+			return true
+		}
+	}
+	// Then as keywords are matched: accents and case aside ("zoe" finds
+	// "Zoë", "zurich" "Zürich").
+	nq := keywords.Normalize(f.Q)
+	if nq == "" {
+		return false
+	}
+	if strings.Contains(keywords.Normalize(c.Name), nq) {
+		return true
+	}
+	for _, v := range c.Fields {
+		if strings.Contains(keywords.Normalize(v), nq) {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"testing"
 )
@@ -93,6 +94,27 @@ func TestAdminEnrollmentsByContactWithAPlusWrittenByHand(t *testing.T) {
 		}
 		if len(out.Enrollments) != 1 || out.Enrollments[0].Contact != uk || out.Enrollments[0].Automation != "join" {
 			t.Errorf("GET /api/v1/enrollments?%s: %+v, want the one join enrollment of %s", q, out.Enrollments, uk)
+		}
+	}
+}
+
+// TestAdminContactSearchIgnoresAccents checks that the contact search
+// finds a name or field written with accents when they are typed without
+// them, or in other case, as keywords are matched.
+func TestAdminContactSearchIgnoresAccents(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	const zoe = "+15552230011"
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+zoe, map[string]any{"name": "Zoë Ångström", "fields": map[string]string{"city": "Zürich"}}, nil); code != http.StatusCreated {
+		t.Fatalf("PUT: status %d", code)
+	}
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/+15552230012", map[string]any{"name": "Zoltan"}, nil); code != http.StatusCreated {
+		t.Fatalf("PUT: status %d", code)
+	}
+	for q, want := range map[string]int{"zoe": 1, "ZOË": 1, "angstrom": 1, "zoe angstrom": 1, "zurich": 1, "Zur": 1, "zo": 2, "zoex": 0} {
+		got := listContacts(t, g, url.Values{"q": {q}}).phones()
+		if len(got) != want || (want == 1 && got[0] != zoe) {
+			t.Errorf("q=%q found %v, want %d contact(s)", q, got, want)
 		}
 	}
 }
