@@ -82,9 +82,9 @@ type Outbound struct {
 // Template is an approved WhatsApp template sent by name: its language
 // code (e.g. "en_US") and the values of its body parameters, in order.
 type Template struct {
-	Name      string
-	Language  string
-	Variables []string
+	Name      string   `json:"name"`
+	Language  string   `json:"language"`
+	Variables []string `json:"variables,omitempty"`
 }
 
 // Status is a delivery status report for a message we sent.

@@ -2,6 +2,8 @@ package test
 
 import (
 	"fmt"
+	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -103,5 +105,21 @@ func TestATemplateInBothFormsGoesOutThroughEitherProvider(t *testing.T) {
 	}
 	if n := len(g.Twilio.Sent()); n != 1 {
 		t.Errorf("Twilio got %d sends, want only Bob's", n)
+	}
+	// The admin API shows the send with the template in its own words.
+	var res struct {
+		Messages []struct {
+			Direction string `json:"direction"`
+			Template  any    `json:"template"`
+		} `json:"messages"`
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/contacts/whatsapp:+"+ann+"/messages", nil, &res); code != http.StatusOK {
+		t.Fatalf("messages of %s: %d", ann, code)
+	}
+	want := map[string]any{"name": "order_update", "language": "en_US", "variables": []any{"+" + ann, "promo"}}
+	for _, m := range res.Messages {
+		if m.Direction == "out" && !reflect.DeepEqual(m.Template, want) {
+			t.Errorf("the admin API shows the template as %v, want %v", m.Template, want)
+		}
 	}
 }
