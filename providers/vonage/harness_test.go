@@ -76,7 +76,13 @@ func TestHarness(t *testing.T) {
 	shortCode := strings.Replace(inboundSMS, `"to":"447700900000"`, `"to":"55123"`, 1)
 	shortIn := in
 	shortIn.To = "55123"
+	spaced := strings.Replace(inboundSMS, "2025-02-03T12:14:25Z", "2025-02-03 12:14:25 +0000", 1)
+	unreadable := strings.Replace(inboundSMS, "2025-02-03T12:14:25Z", "yesterday", 1)
+	noTime := in
+	noTime.SentAt = time.Time{}
 	webhooks := []providertest.WebhookCase{
+		{Label: "a timestamp written with a space is read", Path: vonage.InboundPath, Body: spaced, Messages: []providers.Inbound{in}},
+		{Label: "a timestamp that is no time is left out, the message kept", Path: vonage.InboundPath, Body: unreadable, Messages: []providers.Inbound{noTime}},
 		{Label: "inbound SMS", Source: "Vonage Messages API reference, Inbound message webhook, SMS example", Path: vonage.InboundPath, Body: inboundSMS, Messages: []providers.Inbound{in}, Answer: "ok"},
 		{Label: "inbound delivered twice parses to the same id", Path: vonage.InboundPath, Body: inboundSMS, Repeat: true, Messages: []providers.Inbound{in}},
 		{Label: "STOP reaches keyway as text (Vonage does not filter it)", Path: vonage.InboundPath, Body: stop, Messages: []providers.Inbound{stopIn}},

@@ -145,13 +145,26 @@ func (v *Vonage) parseInbound(body []byte) (providers.Batch, error) {
 	if in.To, err = v.address(m.To); err != nil {
 		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: to %s: %v: %w", m.MessageUUID, config.MaskAddress(m.To), err, providers.ErrMalformed)
 	}
-	if m.Timestamp != "" {
-		if in.SentAt, err = time.Parse(time.RFC3339, m.Timestamp); err != nil {
-			return providers.Batch{}, fmt.Errorf("vonage: inbound %s: timestamp %q is not RFC 3339: %w", m.MessageUUID, m.Timestamp, providers.ErrMalformed)
-		}
-		in.SentAt = in.SentAt.UTC()
-	}
+	in.SentAt = sentAt(m.Timestamp)
 	return providers.Batch{Messages: []providers.Inbound{in}}, nil
+}
+
+// timestampLayouts are the ways Vonage writes a message's time: RFC 3339
+// in the Messages API, "2025-02-03 12:14:25" (UTC, with or without its
+// offset) in its older webhooks.
+var timestampLayouts = []string{time.RFC3339, "2006-01-02 15:04:05 -0700", "2006-01-02 15:04:05"}
+
+// sentAt reads an inbound message's timestamp; the zero time when it has
+// none keyway can read. A message whose time is unreadable is still the
+// contact's message: refusing it would lose it, as Vonage gives up after
+// its retries.
+func sentAt(ts string) time.Time {
+	for _, layout := range timestampLayouts {
+		if t, err := time.Parse(layout, strings.TrimSpace(ts)); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }
 
 // parseStatus parses a message status, with its error code when it has
