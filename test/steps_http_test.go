@@ -257,6 +257,11 @@ automations:
 	if got := repliesTo(t, g, "+15554440012", 1); got[0] != "late: timeout after 1s" {
 		t.Errorf("timeout: reply %q", got[0])
 	}
+	// An enrollment sent to on_error keeps why, as the admin API shows it.
+	crashed := ended(t, g, "crash", "+15554440011")
+	if want := "step #1 (http): http: POST " + sink.srv.URL + "/status/500: status 500"; crashed.LastError != want {
+		t.Errorf("crash: last error %q, want %q", crashed.LastError, want)
+	}
 	// The slow server never answers, so keyway hung up by itself; the time
 	// the server saw it wait is the timeout, not the outbox's or the
 	// polling's pace, and far below the 10s default.

@@ -3,6 +3,7 @@ package test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,8 +70,14 @@ func TestWaitAtVisitTimeFromManualStartVars(t *testing.T) {
 		past: {"booked", "see you soon"},
 		bad:  {"booked", "we have no date for your visit"},
 	} {
-		if en := ended(t, g, "visit", phone); en.EndReason != "completed" {
+		en := ended(t, g, "visit", phone)
+		if en.EndReason != "completed" {
 			t.Errorf("%s: enrollment %+v, want it completed", phone, en)
+		}
+		// The enrollment that took on_error keeps why; the others have
+		// no error to show.
+		if wantErr := phone == bad; strings.HasPrefix(en.LastError, "step #2 (wait): wait at: ") != wantErr || (en.LastError != "") != wantErr {
+			t.Errorf("%s: last error %q", phone, en.LastError)
 		}
 		got := g.Settled(t, phone) // newest first
 		var bodies []string

@@ -360,9 +360,8 @@ func (st *Wait) executeAt(r *engine.Run) engine.Outcome {
 		why := fmt.Sprintf("wait at: %v", err)
 		if st.OnError != "" {
 			r.Trace(why + "; on_error: " + st.OnError)
-			return engine.Next(st.OnError)
 		}
-		return engine.End(why)
+		return engine.OnError(st.OnError, why)
 	}
 	due := when.Add(st.Offset)
 	local := due.In(st.Location).Format("Mon 2006-01-02 15:04 MST")

@@ -359,10 +359,10 @@ func (st *HTTPStep) Resume(_ context.Context, r *engine.Run, ev engine.Event) (e
 	}
 	if st.OnError != "" {
 		r.Trace(fmt.Sprintf("http %s %s → %s; on_error: %s", st.Method, where, what, st.OnError))
-		return engine.Next(st.OnError), nil
+	} else {
+		r.Trace(fmt.Sprintf("http %s %s → %s", st.Method, where, what))
 	}
-	r.Trace(fmt.Sprintf("http %s %s → %s", st.Method, where, what))
-	return engine.End(fmt.Sprintf("http: %s %s: %s", st.Method, where, what)), nil
+	return engine.OnError(st.OnError, fmt.Sprintf("http: %s %s: %s", st.Method, where, what)), nil
 }
 
 var (
