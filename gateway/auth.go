@@ -131,26 +131,26 @@ func bearer(c *fiber.Ctx, token string) bool {
 // a person from logging in); past it, it is counted as limited and not
 // logged, so that a flood of guesses does not flood the log.
 func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
-	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
+	refuse := func(result, msg string) error {
+		g.metrics.authFailures.WithLabelValues(via, result).Inc()
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="keyway"`)
+		return fiber.NewError(fiber.StatusUnauthorized, msg)
+	}
 	if c.Get(fiber.HeaderAuthorization) == "" {
-		g.metrics.authFailures.WithLabelValues(via, "missing").Inc()
 		g.log.Debug().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing")
-		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: send Authorization: Bearer and the admin token")
+		return refuse("missing", "missing bearer token: send Authorization: Bearer and the admin token")
 	}
 	if bearer(c, g.cfg.Load().Admin.Token) {
-		c.Response().Header.Del(fiber.HeaderWWWAuthenticate)
 		actAs(c, tokenActor)
 		return c.Next()
 	}
 	key := apiKey(c.IP())
 	if g.logins.wait(key) > 0 {
-		g.metrics.authFailures.WithLabelValues(via, "limited").Inc()
-		return fiber.NewError(fiber.StatusUnauthorized, "wrong bearer token")
+		return refuse("limited", "wrong bearer token")
 	}
 	g.logins.failed(key)
-	g.metrics.authFailures.WithLabelValues(via, "wrong").Inc()
 	g.log.Warn().Str("remote", c.IP()).Str("path", c.Path()).Msg("admin token missing or wrong")
-	return fiber.NewError(fiber.StatusUnauthorized, "wrong bearer token")
+	return refuse("wrong", "wrong bearer token")
 }
 
 // apiKey is the key of a client address for wrong bearer tokens, apart
