@@ -143,6 +143,10 @@ func limitUpTo(c *fiber.Ctx, def, most int) (int, error) {
 // dashboard's search.
 type contactFilter struct {
 	Q        string // case-insensitive, over phone, name and field values
+	// Phone is Q read as a phone number in the default region
+	// (searchPhone), "" when it is none: "07700 900123" finds
+	// +447700900123 in the United Kingdom.
+	Phone string
 	Group    string
 	Tag      string
 	OptedOut *bool
@@ -158,6 +162,9 @@ func (f contactFilter) keeps(c *engine.Contact) bool {
 		return true
 	}
 	q := strings.ToLower(f.Q)
+	if f.Phone != "" && c.Phone == f.Phone {
+		return true
+	}
 	if strings.Contains(strings.ToLower(c.Phone), q) || strings.Contains(strings.ToLower(c.Name), q) {
 		return true
 	}
@@ -184,6 +191,20 @@ func (f contactFilter) keeps(c *engine.Contact) bool {
 		}
 	}
 	return false
+}
+
+// searchPhone reads a search as a whole phone number in the default
+// region, as people write their own country's numbers ("07700 900123"
+// with region GB): its E.164 form, or "" when it is none.
+func (g *Gateway) searchPhone(q string) string {
+	if phoneDigits(q) == "" {
+		return ""
+	}
+	key, _, err := g.address(q)
+	if err != nil || config.KindOf(key) != config.AddressPhone {
+		return ""
+	}
+	return key
 }
 
 // phoneDigits returns the digits of s when s is written as a phone number
@@ -313,6 +334,7 @@ func (g *Gateway) messagesPage(ctx context.Context, f messageFilter, before stri
 // listContacts answers GET /api/v1/contacts?q=&group=&tag=&opted_out=&cursor=&limit=.
 func (g *Gateway) listContacts(c *fiber.Ctx) error {
 	f := contactFilter{Q: strings.TrimSpace(c.Query("q")), Group: c.Query("group"), Tag: c.Query("tag")}
+	f.Phone = g.searchPhone(f.Q)
 	if f.Group != "" && !g.engine.Set().Config.HasGroup(f.Group) {
 		return badRequest("group", "no group %q is declared under groups", f.Group)
 	}

@@ -118,3 +118,22 @@ func TestAdminContactSearchIgnoresAccents(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminContactSearchByANationalNumber checks that a number written as
+// people of the default region write it, with its trunk prefix, finds its
+// contact: "07700 900123" is +447700900123 where the region is GB.
+func TestAdminContactSearchByANationalNumber(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, "defaults:\n  region: GB\n"+adminConfig)
+	const uk = "+447700900123"
+	for _, p := range []string{uk, "+447700900124"} {
+		if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+url.PathEscape(p), map[string]any{"name": "Someone"}, nil); code != http.StatusCreated {
+			t.Fatalf("PUT %s: status %d", p, code)
+		}
+	}
+	for _, q := range []string{"07700 900123", "07700900123", "(07700) 900-123", "+44 7700 900123"} {
+		if got := listContacts(t, g, url.Values{"q": {q}}).phones(); len(got) != 1 || got[0] != uk {
+			t.Errorf("q=%q found %v, want %s alone", q, got, uk)
+		}
+	}
+}
