@@ -142,11 +142,11 @@ func limitUpTo(c *fiber.Ctx, def, most int) (int, error) {
 // contactFilter selects contacts for the admin API's list and the
 // dashboard's search.
 type contactFilter struct {
-	Q        string // case-insensitive, over phone, name and field values
+	Q string // case-insensitive, over phone, name and field values
 	// Phone is Q read as a phone number in the default region
 	// (searchPhone), "" when it is none: "07700 900123" finds
 	// +447700900123 in the United Kingdom.
-	Phone string
+	Phone    string
 	Group    string
 	Tag      string
 	OptedOut *bool
