@@ -42,6 +42,7 @@ func pageFuncs(loc *time.Location, names map[string]string, set *engine.Set) tem
 			return when(*t)
 		},
 		"join":     strings.Join,
+		"clip":     clip,
 		"pathesc":  url.PathEscape,
 		"queryesc": url.QueryEscape,
 		"diagram":  func(a *engine.Automation) template.HTML { return diagram(a, staffName) },

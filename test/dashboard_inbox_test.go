@@ -317,3 +317,24 @@ automations:
 		t.Errorf("#REF answer from a staff phone = %q", got.Body)
 	}
 }
+
+// The inbox, which poll.js fetches every few seconds, shows the start of
+// a long message, not all of it: the conversation page has it whole.
+func TestDashboardInboxShowsTheStartOfALongMessage(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, inboxConfig)
+	long := "Hello, my order " + strings.Repeat("number 12345 ", 300) + "never came."
+	g.Text(Inbound{From: customerA, Body: long})
+	waitSentTo(t, g, staffAnn, 1)
+	c, _ := dashLogin(t, g)
+	res, list := dashDo(t, c, http.MethodGet, g.URL+"/admin/inbox?part=list", nil)
+	if res.StatusCode != http.StatusOK || !strings.Contains(list, "“Hello, my order number 12345") || !strings.Contains(list, "…”") {
+		t.Fatalf("inbox list: %d, want the start of the message and an ellipsis\n%s", res.StatusCode, list)
+	}
+	if strings.Contains(list, "never came.") || len(list) > 4000 {
+		t.Errorf("the inbox list carries the whole message (%d bytes)", len(list))
+	}
+	if _, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/inbox/"+url.PathEscape(customerA), nil); !strings.Contains(page, "never came.") {
+		t.Error("the conversation page lacks the end of the message")
+	}
+}
