@@ -176,6 +176,16 @@ func (g *Gateway) listedContacts(given []string) (addrs, invalid []string) {
 	return addrs, invalid
 }
 
+// broadcastLookupError is the answer to a Get or Cancel of the broadcast
+// id that failed: 404 naming the id when there is none (not in the
+// store's words, which name the store), else as broadcastError.
+func broadcastLookupError(err error, id string) error {
+	if errors.Is(err, engine.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no broadcast "+strconv.Quote(id))
+	}
+	return broadcastError(err)
+}
+
 // broadcastError maps what Start refused to an HTTP status: 422 for an
 // automation or group the config lacks, 409 for a paused automation.
 func broadcastError(err error) error {
@@ -222,7 +232,7 @@ func (g *Gateway) listBroadcasts(c *fiber.Ctx) error {
 func (g *Gateway) getBroadcast(c *fiber.Ctx) error {
 	b, err := g.bcasts.Get(c.UserContext(), c.Params("id"))
 	if err != nil {
-		return broadcastError(err)
+		return broadcastLookupError(err, c.Params("id"))
 	}
 	return c.JSON(viewBroadcast(b))
 }
@@ -238,7 +248,7 @@ func (g *Gateway) cancelBroadcast(c *fiber.Ctx) error {
 	}
 	b, err := g.bcasts.Cancel(c.UserContext(), c.Params("id"), end)
 	if err != nil {
-		return broadcastError(err)
+		return broadcastLookupError(err, c.Params("id"))
 	}
 	return c.JSON(viewBroadcast(b))
 }

@@ -151,8 +151,14 @@ func TestBroadcastToAGroupCountsSendsDeliveriesAndReplies(t *testing.T) {
 			t.Errorf("%s: %d %s; want %d saying %q", bad.name, code, out, bad.code, bad.says)
 		}
 	}
-	if code := g.Admin(http.MethodGet, "/api/v1/broadcasts/nope", nil, nil); code != http.StatusNotFound {
-		t.Errorf("GET an unknown broadcast: %d, want 404", code)
+	// An unknown broadcast is named in the answer, in words that do not
+	// name the store.
+	for _, method := range []string{http.MethodGet, http.MethodDelete} {
+		code, out := adminRaw(t, g.URL, method, "/api/v1/broadcasts/nope", "", bearer)
+		wantError(t, method+" an unknown broadcast", code, out, http.StatusNotFound, `no broadcast "nope"`)
+		if strings.Contains(out, "bolt") {
+			t.Errorf("%s an unknown broadcast: %s names the store", method, out)
+		}
 	}
 }
 
