@@ -423,6 +423,18 @@ func (g *Gateway) putContact(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &req); err != nil {
 		return err
 	}
+	// Names, groups and tags are read as a CSV import reads them: without
+	// the spaces around them.
+	if req.Name != nil {
+		*req.Name = strings.TrimSpace(*req.Name)
+	}
+	for _, list := range []*[]string{req.Groups, req.Tags} {
+		if list != nil {
+			for i := range *list {
+				(*list)[i] = strings.TrimSpace((*list)[i])
+			}
+		}
+	}
 	cfg := g.engine.Set().Config
 	for name := range req.Fields {
 		if !cfg.HasField(name) {

@@ -137,3 +137,23 @@ func TestAdminContactSearchByANationalNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPutContactTrimsSpaces checks that PUT reads a name, groups and
+// tags without the spaces around them, as a CSV import does: " vip " is
+// the tag vip, which ?tag=vip then finds.
+func TestAdminPutContactTrimsSpaces(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	const phone = "+15552230021"
+	body := map[string]any{"name": "  Ann Lee ", "groups": []string{" newsletter"}, "tags": []string{" vip ", "vip"}}
+	if code := g.Admin(http.MethodPut, "/api/v1/contacts/"+phone, body, nil); code != http.StatusCreated {
+		t.Fatalf("PUT: status %d, want 201", code)
+	}
+	c := g.Contact(phone).Contact
+	if c.Name != "Ann Lee" || !reflect.DeepEqual(c.Groups, []string{"newsletter"}) || !reflect.DeepEqual(c.Tags, []string{"vip"}) {
+		t.Errorf("stored name %q, groups %q, tags %q; want Ann Lee, [newsletter], [vip]", c.Name, c.Groups, c.Tags)
+	}
+	if got := listContacts(t, g, url.Values{"tag": {"vip"}}).phones(); !reflect.DeepEqual(got, []string{phone}) {
+		t.Errorf("?tag=vip found %v", got)
+	}
+}
