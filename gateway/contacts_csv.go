@@ -72,7 +72,9 @@ type csvColumns struct {
 }
 
 // readCSVHeader reads an import's header against cfg: every column must
-// be a fixed one or a declared field, once; phone must be there.
+// be a fixed one or a declared field, once; phone must be there. A column
+// with no name (the empty cells a spreadsheet writes after the last
+// column) is ignored, and so are its cells.
 func readCSVHeader(header []string, cfg *config.Config) (csvColumns, error) {
 	cols := csvColumns{width: len(header), phone: -1, name: -1, groups: -1, tags: -1, optedOut: -1, pairs: -1, fields: map[int]string{}}
 	seen := map[string]int{}
@@ -80,6 +82,9 @@ func readCSVHeader(header []string, cfg *config.Config) (csvColumns, error) {
 		name := strings.TrimSpace(raw)
 		if i == 0 {
 			name = strings.TrimPrefix(name, "\ufeff") // a byte order mark a spreadsheet wrote
+		}
+		if name == "" {
+			continue // a column with no name, as a spreadsheet writes after the last one: ignored
 		}
 		key := strings.ToLower(name)
 		if prev, dup := seen[key]; dup {

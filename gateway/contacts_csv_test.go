@@ -41,6 +41,10 @@ func TestCSVHeader(t *testing.T) {
 		{"name,city", "no phone column"},
 		{"phone,town", `column 2 "town" is none of phone, name, groups, tags, opted_out, fields nor a field declared under fields`},
 		{"phone,name,Name", `column 3 "Name" repeats column 2`},
+		// Columns with no name, as spreadsheets write after the last one.
+		{"phone,name,", ""},
+		{"phone,, ,name,,", ""},
+		{",,", "no phone column"},
 	} {
 		t.Run(c.header, func(t *testing.T) {
 			_, err := readCSVHeader(strings.Split(c.header, ","), cfg)
@@ -106,6 +110,25 @@ func TestCSVRows(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
 		})
+	}
+}
+
+// A column with no name is ignored, cells and all; the others are read
+// where they stand.
+func TestCSVUnnamedColumnIgnored(t *testing.T) {
+	cfg := csvConfig(t)
+	cols, err := readCSVHeader([]string{"phone", "", "name", ""}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{}
+	g.cfg.Store(cfg)
+	row, problem := parseCSVRow(cols, []string{"+15550001111", "junk", "Ann", ""}, 2, cfg, g.csvPhone)
+	if problem != nil {
+		t.Fatalf("refused: %+v", problem)
+	}
+	if u := row.Change.Update; u.Name == nil || *u.Name != "Ann" || u.Groups != nil || u.Tags != nil || len(u.Fields) != 0 {
+		t.Errorf("row read as %+v, want the name Ann alone", u)
 	}
 }
 
