@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
@@ -295,6 +298,24 @@ func csvReader(r io.Reader) *csv.Reader {
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
 	return cr
+}
+
+// fromWindows1252 reads each cell of rec that is not UTF-8 as
+// Windows-1252, the code page a spreadsheet on Windows saves a CSV in
+// ("Zo\xeb" is "Zoë"), in place. Text in Windows-1252 with any letter
+// beyond ASCII is almost never valid UTF-8, so a UTF-8 file reads as
+// before, and a Windows one as written rather than as replacement
+// characters.
+func fromWindows1252(rec []string) []string {
+	for i, cell := range rec {
+		if utf8.ValidString(cell) {
+			continue
+		}
+		if s, err := charmap.Windows1252.NewDecoder().String(cell); err == nil {
+			rec[i] = s
+		}
+	}
+	return rec
 }
 
 // csvDiff is what a row would change on the contact stored (nil: none is),

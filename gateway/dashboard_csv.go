@@ -199,7 +199,7 @@ func (g *Gateway) readImport(f io.Reader, batch func([]csvRow) error, bad func(c
 	if err != nil {
 		return "line 1: not CSV: " + err.Error(), 0, nil
 	}
-	cols, err := readCSVHeader(head, cfg)
+	cols, err := readCSVHeader(fromWindows1252(head), cfg)
 	if err != nil {
 		return err.Error(), 0, nil
 	}
@@ -223,6 +223,7 @@ func (g *Gateway) readImport(f io.Reader, batch func([]csvRow) error, bad func(c
 		if len(rec) == 1 && rec[0] == "" {
 			continue // a blank line
 		}
+		rec = fromWindows1252(rec)
 		rows++
 		row, problem := parseCSVRow(cols, rec, line, cfg, address)
 		if problem != nil {

@@ -362,3 +362,32 @@ func TestContactsCSVRefusedHeader(t *testing.T) {
 		t.Errorf("a contact of a refused file exists: %d", code)
 	}
 }
+
+// A file a spreadsheet saved in Windows-1252 (Excel's "CSV" on Windows),
+// not UTF-8, imports its accented names and fields as written, not as
+// replacement characters; a UTF-8 file beside it reads as before.
+func TestContactsCSVInWindows1252(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	s := csvLogin(t, g)
+	const zoe, rene = "+15552220231", "+15552220232"
+	file := "phone,name,city\n" + zoe + ",Zo\xeb M\xfcller,Z\xfcrich\n" + rene + ",Ren\xe9 \x80uro,\n"
+	_, loc, page := s.upload(file, s.csrf)
+	if !strings.HasPrefix(loc, "/admin/contacts/import/") {
+		t.Fatalf("upload went to %q:\n%s", loc, page)
+	}
+	s.apply(loc)
+	if c := g.Contact(zoe).Contact; c.Name != "Zoë Müller" || c.Fields["city"] != "Zürich" {
+		t.Errorf("Zoë read as %q in %q", c.Name, c.Fields["city"])
+	}
+	if c := g.Contact(rene).Contact; c.Name != "René €uro" {
+		t.Errorf("René read as %q", c.Name)
+	}
+	_, loc, _ = s.upload("phone,name\n"+zoe+",Zoë Müller\n", s.csrf)
+	if page := s.apply(loc); !strings.Contains(page, "Import applied") {
+		t.Fatalf("UTF-8 upload:\n%s", page)
+	}
+	if c := g.Contact(zoe).Contact; c.Name != "Zoë Müller" {
+		t.Errorf("a UTF-8 name read as %q", c.Name)
+	}
+}
