@@ -141,6 +141,9 @@ func (g *Gateway) checkBearer(c *fiber.Ctx, via string) error {
 		return refuse("missing", "missing bearer token: send Authorization: Bearer and the admin token")
 	}
 	if bearer(c, g.cfg.Load().Admin.Token) {
+		if err := g.readHeldBody(c); err != nil {
+			return err
+		}
 		actAs(c, tokenActor)
 		return c.Next()
 	}

@@ -121,6 +121,9 @@ func (g *Gateway) dashSession(c *fiber.Ctx) error {
 		}
 		return c.Redirect("/admin/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 	}
+	if err := g.readHeldBody(c); err != nil {
+		return err
+	}
 	if c.Method() == fiber.MethodPost && subtle.ConstantTimeCompare([]byte(csrfToken(c)), []byte(se.csrf)) != 1 {
 		return fiber.NewError(fiber.StatusForbidden, "the form's CSRF token is missing or stale: reload the page")
 	}

@@ -24,10 +24,13 @@ const prefetch = 8 << 10
 // read only when a handler asks for it, and a Content-Length over the
 // limit is answered 413 at once, the connection closed instead of read.
 // A chunked body has no length to check: it is read up to its limit, and
-// refused as soon as it passes it. A compressed body (Content-Encoding) is
-// refused with 415: a small one can unpack to gigabytes. adminRoutes says
-// whether the app serves the admin API and the dashboard, whose bodies may
-// be bigger than a webhook's.
+// refused as soon as it passes it; on an admin route other than the login
+// form it is held unread until the request is authenticated (see
+// readHeldBody), so that nobody unknown can make keyway read and keep up to
+// that route's limit (64 MiB for a contacts import) per connection. A
+// compressed body (Content-Encoding) is refused with 415: a small one can
+// unpack to gigabytes. adminRoutes says whether the app serves the admin
+// API and the dashboard, whose bodies may be bigger than a webhook's.
 func (g *Gateway) guard(adminRoutes bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
@@ -37,14 +40,16 @@ func (g *Gateway) guard(adminRoutes bool) fiber.Handler {
 			c.Set(fiber.HeaderCacheControl, "no-store")
 		}
 		limit := g.bodyLimit(path, admin)
-		if ok, err := g.capBody(c, limit, admin); !ok {
+		hold := admin && path != "/admin/login"
+		if ok, err := g.capBody(c, limit, admin, hold); !ok {
 			// What is left of the body is never read: the connection
 			// cannot carry another request.
 			c.Context().SetConnectionClose()
 			return err
 		}
 		err := c.Next()
-		if c.Request().IsBodyStream() && c.Request().Header.ContentLength() > prefetch {
+		held, _ := c.Locals(heldBody).(int)
+		if held > 0 || c.Request().IsBodyStream() && c.Request().Header.ContentLength() > prefetch {
 			// Answered without reading the body (a 401, a 404): the
 			// rest of it would be read as the next request.
 			c.Context().SetConnectionClose()
@@ -83,10 +88,15 @@ func (g *Gateway) maxBodyLimit(adminRoutes bool) int {
 	return n
 }
 
+// heldBody is the local under which guard leaves the limit of a chunked
+// body it held unread for readHeldBody.
+const heldBody = "keyway.heldBody"
+
 // capBody refuses a body over limit, or compressed, before it is read; a
-// chunked one is read here, up to limit. When it refuses (ok false), it
-// has answered or returns the error to answer.
-func (g *Gateway) capBody(c *fiber.Ctx, limit int, admin bool) (ok bool, err error) {
+// chunked one is read here, up to limit, unless hold says to leave it for
+// readHeldBody. When it refuses (ok false), it has answered or returns the
+// error to answer.
+func (g *Gateway) capBody(c *fiber.Ctx, limit int, admin, hold bool) (ok bool, err error) {
 	if enc := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); enc != "" && !strings.EqualFold(enc, "identity") {
 		return false, g.refuseBody(c, admin, fiber.StatusUnsupportedMediaType, "compressed request bodies are not taken: send it without Content-Encoding")
 	}
@@ -97,6 +107,34 @@ func (g *Gateway) capBody(c *fiber.Ctx, limit int, admin bool) (ok bool, err err
 	if n != -1 || !c.Request().IsBodyStream() { // -1: chunked
 		return true, nil
 	}
+	if hold {
+		c.Locals(heldBody, limit)
+		return true, nil
+	}
+	return g.readChunked(c, limit, admin)
+}
+
+// readHeldBody reads the chunked body guard held unread, up to its route's
+// limit, once the request is known to come from an admin or a user: the
+// admin API's token check and the dashboard's session check call it as
+// they let a request through. A body over the limit is refused with 413
+// and the connection closed.
+func (g *Gateway) readHeldBody(c *fiber.Ctx) error {
+	limit, _ := c.Locals(heldBody).(int)
+	if limit == 0 {
+		return nil
+	}
+	c.Locals(heldBody, 0)
+	if ok, err := g.readChunked(c, limit, true); !ok {
+		c.Context().SetConnectionClose()
+		return err
+	}
+	return nil
+}
+
+// readChunked reads a chunked body up to limit, and refuses it (ok false,
+// with the error to answer) once it passes limit.
+func (g *Gateway) readChunked(c *fiber.Ctx, limit int, admin bool) (ok bool, err error) {
 	body, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), int64(limit)+1))
 	switch {
 	case err != nil:

@@ -86,6 +86,103 @@ func TestBodyRefusedBeforeItIsRead(t *testing.T) {
 	}
 }
 
+// rawChunked sends head (request line and headers, without the blank
+// line) with Transfer-Encoding: chunked, then one chunk of sent bytes and
+// never the last chunk, on a fresh connection to base, and reads the
+// answer's status line and headers.
+func rawChunked(t *testing.T, base, head string, sent int) (status int, closed bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(patience)); err != nil {
+		t.Fatal(err)
+	}
+	chunk := fmt.Sprintf("%x\r\n%s\r\n", sent, strings.Repeat("x", sent))
+	if _, err := io.WriteString(conn, head+"\r\nTransfer-Encoding: chunked\r\n\r\n"+chunk); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer before the chunked body ended: %v", err)
+	}
+	res.Body.Close()
+	return res.StatusCode, res.Close
+}
+
+// A chunked body to the admin API or the dashboard is read only once the
+// request is known to come from an admin or a user: without the token or
+// a session it is refused before the server reads it, so that nobody
+// unknown can make keyway hold up to a route's limit (64 MiB for a
+// contacts import) per connection. The client sends 64 KiB of a body it
+// never ends; the refusal must come anyway, with the connection closed. A
+// chunked body with the token, or with a session, is read and taken.
+func TestChunkedBodyNotReadBeforeAuthentication(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	const sent = 64 << 10
+	for _, tc := range []struct {
+		head string
+		want int
+	}{
+		{"POST /admin/contacts/import HTTP/1.1\r\nHost: keyway\r\nContent-Type: multipart/form-data; boundary=b", http.StatusForbidden},
+		{"PUT /api/v1/contacts/+15552220093 HTTP/1.1\r\nHost: keyway\r\nContent-Type: application/json", http.StatusUnauthorized},
+		{"PUT /api/v1/contacts/+15552220093 HTTP/1.1\r\nHost: keyway\r\nContent-Type: application/json\r\nAuthorization: Bearer not-the-token", http.StatusUnauthorized},
+	} {
+		code, closed := rawChunked(t, g.URL, tc.head, sent)
+		if code != tc.want || !closed {
+			t.Errorf("%s\nwith an unfinished chunked body: %d, connection closed %v; want %d and close before the body is read",
+				strings.SplitN(tc.head, "\r\n", 2)[0], code, closed, tc.want)
+		}
+	}
+	// With the token, a chunked body (of unknown length, as io.Reader
+	// bodies go) is read and taken; over the API's 1 MiB it gets 413.
+	put := func(body string) int {
+		req, err := http.NewRequest(http.MethodPut, g.URL+"/api/v1/contacts/+15552220094", io.MultiReader(strings.NewReader(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.ContentLength != 0 {
+			t.Fatalf("the request has a Content-Length (%d): it would not go chunked", req.ContentLength)
+		}
+		req.Header.Set("Authorization", "Bearer "+AdminToken)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := put(`{"name": "Chunky"}`); code != http.StatusCreated {
+		t.Errorf("a chunked PUT with the token: %d, want 201", code)
+	}
+	if c := g.Contact("+15552220094"); c.Contact.Name != "Chunky" {
+		t.Errorf("contact after the chunked PUT: %+v", c.Contact)
+	}
+	if code := put(`{"name": "` + strings.Repeat("a", 1<<20) + `"}`); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a chunked PUT over 1 MiB with the token: %d, want 413", code)
+	}
+	// With a session, the dashboard reads a chunked form and finds its
+	// CSRF token in it: logging out answers 303 to the login page.
+	c, csrf := dashLogin(t, g)
+	req, err := http.NewRequest(http.MethodPost, g.URL+"/admin/logout", io.MultiReader(strings.NewReader(url.Values{"csrf": {csrf}}.Encode())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("a chunked logout form with the session's CSRF token: %d, want 303", res.StatusCode)
+	}
+}
+
 // server.max_connections caps the connections served at once: one more
 // is answered 503, and served again once a connection closes.
 func TestConnectionsCapped(t *testing.T) {
