@@ -315,12 +315,23 @@ func printSegments(w io.Writer, cfg *config.Config, set *engine.Set) {
 	}
 }
 
+// logLevels are the levels --log-level and KEYWAY_LOG_LEVEL take. zerolog
+// would also take "trace", "panic", "disabled" or a number, which silence
+// the log or flood it unannounced, and its refusal of a typo reads as if
+// it went on at no level.
+var logLevels = map[string]zerolog.Level{
+	"debug": zerolog.DebugLevel,
+	"info":  zerolog.InfoLevel,
+	"warn":  zerolog.WarnLevel,
+	"error": zerolog.ErrorLevel,
+}
+
 // newLogger returns the logger of serve: JSON lines, or zerolog's console
 // writer for people (format "console", or "" when w is a terminal).
 func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
-	if err != nil {
-		return zerolog.Nop(), fmt.Errorf("keyway: log level %q: %w", level, err)
+	lvl, ok := logLevels[strings.ToLower(level)]
+	if !ok {
+		return zerolog.Nop(), fmt.Errorf("keyway: log level %q: debug, info, warn or error", level)
 	}
 	switch strings.ToLower(format) {
 	case "":

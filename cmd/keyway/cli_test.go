@@ -158,6 +158,26 @@ func TestLogFormat(t *testing.T) {
 	}
 }
 
+func TestLogLevel(t *testing.T) {
+	for _, level := range []string{"debug", "info", "warn", "error", "WARN"} {
+		if _, err := newLogger(level, "json", &bytes.Buffer{}); err != nil {
+			t.Errorf("level %q: %v", level, err)
+		}
+	}
+	// zerolog's own parser takes these (or says "defaulting to NoLevel" of a
+	// typo); serve takes the four levels it documents and names them.
+	for _, level := range []string{"verbose", "warning", "trace", "disabled", "panic", "-1", "5"} {
+		_, err := newLogger(level, "json", &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "debug, info, warn or error") {
+			t.Errorf("level %q: error = %v, want one naming the levels", level, err)
+		}
+	}
+	code, _, errOut := runCLI("serve", "--log-level", "verbose", starter)
+	if code != 2 || !strings.Contains(errOut, `log level "verbose": debug, info, warn or error`) || strings.Contains(errOut, "NoLevel") {
+		t.Errorf("serve --log-level verbose: exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestParseFlagsInAnyOrder(t *testing.T) {
 	fs := newCommandFlags("x", "")
 	f := fs.String("f", "", "")
