@@ -15,11 +15,22 @@ import (
 // allocations, goroutines) on addr, on a listener and mux of its own, so
 // that nothing of it is reachable on server.listen or admin_listen. It is
 // for measuring keyway under load (docs/performance.md) and only runs when
-// `serve --pprof ADDR` asks for it. The returned function stops it.
+// `serve --pprof ADDR` asks for it. The profiler hands out the process's
+// memory and command line to anyone who reaches it, so an address on every
+// interface or a public one is refused: it listens on loopback or a private
+// network only. The returned function stops it.
 func serveProfiler(addr string, log zerolog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("keyway: --pprof %s: %w", addr, err)
+	}
+	if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() || !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()) {
+		_ = ln.Close()
+		where := "a public address"
+		if ip.IsUnspecified() {
+			where = "every interface"
+		}
+		return nil, fmt.Errorf("keyway: --pprof %s: the profiler would listen on %s; give a loopback or private address, such as 127.0.0.1:6060", addr, where)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

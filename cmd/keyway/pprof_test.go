@@ -41,3 +41,25 @@ func TestServeProfilerBadAddress(t *testing.T) {
 		t.Errorf("serveProfiler(not an address) error = %v", err)
 	}
 }
+
+// TestServeProfilerRefusesEveryInterface: the profiler is never served on
+// a wildcard address, where anyone who reaches the host could read it.
+func TestServeProfilerRefusesEveryInterface(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0"} {
+		var logs bytes.Buffer
+		stop, err := serveProfiler(addr, zerolog.New(&logs))
+		if err == nil {
+			stop()
+			t.Errorf("serveProfiler(%s) listened: %s", addr, logs.String())
+			continue
+		}
+		if !strings.Contains(err.Error(), "--pprof "+addr+": the profiler would listen on every interface") {
+			t.Errorf("serveProfiler(%s) error = %v", addr, err)
+		}
+	}
+	stop, err := serveProfiler("localhost:0", zerolog.Nop())
+	if err != nil {
+		t.Fatalf("serveProfiler(localhost:0): %v", err)
+	}
+	stop()
+}
