@@ -22,6 +22,7 @@ import (
 	"github.com/keyway-sms/keyway/automation/steps"
 	"github.com/keyway-sms/keyway/automation/store/bolt"
 	"github.com/keyway-sms/keyway/automation/store/postgres"
+	"github.com/keyway-sms/keyway/cmd/keyway/internal/hangup"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/gateway"
 	"github.com/keyway-sms/keyway/providers"
@@ -56,6 +57,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if args[0] != "serve" {
+		hangup.Release() // only serve reloads: a SIGHUP ends the others
 	}
 	switch args[0] {
 	case "serve":
@@ -366,9 +370,12 @@ signatures are not checked. The log says at start which provider runs how.
 
 func serve(args []string, stdout, stderr io.Writer) int {
 	// A SIGHUP asks for a reload. One that comes while keyway starts
-	// (reading the config, opening storage) would end the process were it
-	// not caught: it is held here, and the gateway reloads once ready.
-	hangups := make(chan os.Signal, 1)
+	// (its packages initialising, reading the config, opening storage)
+	// would end the process were it not caught: package hangup caught it
+	// from the start, it is held, and the gateway reloads once ready.
+	// (Notify again: an earlier command run in this process may have
+	// released it.)
+	hangups := hangup.C
 	signal.Notify(hangups, syscall.SIGHUP)
 	defer signal.Stop(hangups)
 	fs := newCommandFlags("serve", serveHelp)
