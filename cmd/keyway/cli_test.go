@@ -178,6 +178,23 @@ func TestLogLevel(t *testing.T) {
 	}
 }
 
+// TestSimulateCommandsWithoutArgument: a command typed without its
+// argument says what it needs, in the simulator's words.
+func TestSimulateCommandsWithoutArgument(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"simulate", starter}, strings.NewReader("/from\n/button\n"), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"error: /from needs a number, e.g. /from +15550002222", "error: /button needs the id"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("simulate output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "config:") {
+		t.Errorf("simulate output names a package:\n%s", out.String())
+	}
+}
+
 func TestParseFlagsInAnyOrder(t *testing.T) {
 	fs := newCommandFlags("x", "")
 	f := fs.String("f", "", "")

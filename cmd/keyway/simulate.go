@@ -122,6 +122,9 @@ func simCommand(ctx context.Context, s *sim.Simulator, cfg *config.Config, line 
 		s.Print(res)
 		return false, err
 	case "/from":
+		if strings.TrimSpace(arg) == "" {
+			return false, fmt.Errorf("/from needs a number, e.g. /from +15550002222 (or /from whatsapp:+15550002222)")
+		}
 		number, named := splitWhatsApp(strings.TrimSpace(arg))
 		n, err := config.E164(number, cfg.Defaults.Region)
 		if err != nil {
