@@ -14,9 +14,9 @@ func TestAdminTokenLength(t *testing.T) {
 		want      []string
 	}{
 		{"short, live", "admin:\n  token: \"a\"\n" + live,
-			[]string{"k.yaml:2:10: admin.token: 1 characters is too short to resist guessing; use at least 16 random ones, e.g. the output of `openssl rand -hex 16`"}},
+			[]string{"k.yaml:2:10: admin.token: too short to resist guessing (length 1); use at least 16 random characters, e.g. the output of `openssl rand -hex 16`"}},
 		{"15 characters, live", "admin:\n  token: \"" + strings.Repeat("x", 15) + "\"\n" + live,
-			[]string{"k.yaml:2:10: admin.token: 15 characters is too short to resist guessing; use at least 16 random ones, e.g. the output of `openssl rand -hex 16`"}},
+			[]string{"k.yaml:2:10: admin.token: too short to resist guessing (length 15); use at least 16 random characters, e.g. the output of `openssl rand -hex 16`"}},
 		{"16 characters, live", "admin:\n  token: \"" + strings.Repeat("x", 16) + "\"\n" + live, nil},
 		{"no token, live", live, nil},
 		{"short, dev mode", "admin:\n  token: \"a\"\n", nil},

@@ -94,7 +94,7 @@ func (k *checker) adminToken() {
 	if t == "" || len(t) >= MinAdminToken || k.c.DevMode() {
 		return
 	}
-	k.errorf("admin.token", "admin.token: %d characters is too short to resist guessing; use at least %d random ones, e.g. the output of `openssl rand -hex 16`", len(t), MinAdminToken)
+	k.errorf("admin.token", "admin.token: too short to resist guessing (length %d); use at least %d random characters, e.g. the output of `openssl rand -hex 16`", len(t), MinAdminToken)
 }
 
 // adminListen checks server.admin_listen: an address, not listen's, and

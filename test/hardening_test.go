@@ -318,7 +318,7 @@ func TestValidateRefusesShortAdminToken(t *testing.T) {
 	automations := "automations:\n  - id: hi\n    keywords: [HI]\n    steps:\n      - { type: reply, text: hi }\n"
 	live := write("live.yaml", "admin:\n  token: \"a\"\nproviders:\n  twilio:\n    account_sid: AC123\n    auth_token: secret\n    numbers: [{ number: \"+15005550006\", channel: sms }]\n"+automations)
 	code, out := Keyway(t, "", "validate", live)
-	if code == 0 || !strings.Contains(out, "admin.token: 1 characters is too short") {
+	if code == 0 || !strings.Contains(out, "admin.token: too short to resist guessing (length 1)") {
 		t.Errorf("validate with a 1-character token: exit %d\n%s", code, out)
 	}
 	dev := write("dev.yaml", "admin:\n  token: \"a\"\n"+automations)

@@ -30,8 +30,8 @@ func TestValidateSaysWhichProviderRunsInDevMode(t *testing.T) {
 		{"twilio dev, meta live", "a-long-enough-admin-token", twilioDev + metaLive, "; twilio in dev mode (no Twilio credentials), meta live\n"},
 		{"all dev take a short token", "short", twilioDev + vonageDev + metaDev,
 			"; twilio in dev mode (no Twilio credentials), vonage in dev mode (no Vonage credentials), meta in dev mode (no Meta app secret or access token)\n"},
-		{"a live vonage refuses a short token", "short", vonageLive + metaDev, "admin.token: 5 characters is too short"},
-		{"a live meta refuses a short token", "short", vonageDev + metaLive, "admin.token: 5 characters is too short"},
+		{"a live vonage refuses a short token", "short", vonageLive + metaDev, "admin.token: too short to resist guessing (length 5)"},
+		{"a live meta refuses a short token", "short", vonageDev + metaLive, "admin.token: too short to resist guessing (length 5)"},
 	}
 	for _, c := range cases {
 		t.Run(c.label, func(t *testing.T) {
