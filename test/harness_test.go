@@ -429,6 +429,7 @@ type Message struct {
 	Fields    map[string]string `json:"fields"`
 	Status    string            `json:"status"`
 	Error     string            `json:"error"`
+	ErrorCode int               `json:"error_code"`
 	Attempts  int               `json:"attempts"`
 	// ProviderID is the provider's id of a sent message (Twilio's sid).
 	ProviderID string `json:"provider_id"`

@@ -179,6 +179,24 @@ func TestHarness(t *testing.T) {
 				i.From, i.ProfileName = "US.13491208655302741918", ""
 				return i
 			}()}},
+		{Label: "a sender whose number is withheld is its from_user_id", Source: "Meta WhatsApp Cloud API docs, Business-scoped user IDs (messages webhooks: from omitted, from_user_id, contacts[].user_id)", Path: meta.Path,
+			Body: `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp",` +
+				`"metadata":{"display_phone_number":"16505551111","phone_number_id":"` + phoneID + `"},` +
+				`"contacts":[{"profile":{"name":"Kerry Fisher","username":"@kerry"},"user_id":"US.13491208655302741918"}],` +
+				`"messages":[{"from_user_id":"US.13491208655302741918","id":"wamid.bsuid","timestamp":"1683229471","type":"text","text":{"body":"hi"}}]},"field":"messages"}]}]}`,
+			Messages: []providers.Inbound{func() providers.Inbound {
+				i := in("wamid.bsuid", "hi")
+				i.From = "US.13491208655302741918"
+				i.Fields = map[string]string{"type": "text", "wa_id": "", "user_id": "US.13491208655302741918", "phone_number_id": phoneID, "timestamp": "1683229471"}
+				return i
+			}()}},
+		{Label: "a sender with both a number and a user id is its number", Source: "Meta WhatsApp Cloud API docs, Business-scoped user IDs", Path: meta.Path,
+			Body: hook(`{"from":"16315551181","from_user_id":"US.13491208655302741918","id":"wamid.both","timestamp":"1683229471","type":"text","text":{"body":"hi"}}`, ""),
+			Messages: []providers.Inbound{func() providers.Inbound {
+				i := in("wamid.both", "hi")
+				i.Fields = map[string]string{"type": "text", "wa_id": "16315551181", "user_id": "US.13491208655302741918", "phone_number_id": phoneID, "timestamp": "1683229471"}
+				return i
+			}()}},
 		{Label: "a message without id is ignored, the good one beside it handled", Path: meta.Path,
 			Body:     hook(`{"from":"16315551181","type":"text","text":{"body":"x"}},`+msg("wamid.ok", "text", `"text":{"body":"fine"}`), ""),
 			Messages: []providers.Inbound{in("wamid.ok", "fine")}, Ignored: []string{"malformed message"}, IgnoredBecause: []string{"id"}},
@@ -209,6 +227,10 @@ func TestHarness(t *testing.T) {
 	}
 	sends := []providertest.SendCase{
 		{Label: "text", Message: hi, Answers: []providertest.Answer{accepted}, Requests: post(hiBody), ProviderID: "wamid.SENT"},
+		{Label: "to a user whose number is withheld, by its user id", Source: "Meta WhatsApp Cloud API docs, Business-scoped user IDs (send with recipient instead of to)",
+			Message: providers.Outbound{ID: "m1", Channel: config.ChannelWhatsApp, From: ours, To: "US.13491208655302741918", Body: "hi"}, Answers: []providertest.Answer{accepted},
+			Requests:   post(`{"messaging_product":"whatsapp","recipient_type":"individual","recipient":"US.13491208655302741918","biz_opaque_callback_data":"m1","type":"text","text":{"body":"hi","preview_url":false}}`),
+			ProviderID: "wamid.SENT"},
 		{Label: "image with caption", Message: providers.Outbound{ID: "m2", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "your receipt", Media: []string{"https://cdn.example.com/r.jpg"}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
 			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m2","type":"image","image":{"link":"https://cdn.example.com/r.jpg","caption":"your receipt"}}`)},

@@ -30,7 +30,10 @@ type payload struct {
 					PhoneNumberID      string `json:"phone_number_id"`
 				} `json:"metadata"`
 				Contacts []struct {
-					WaID    string `json:"wa_id"`
+					WaID string `json:"wa_id"`
+					// UserID is the business-scoped user id: given for
+					// every contact, alone when the number is withheld.
+					UserID  string `json:"user_id"`
 					Profile struct {
 						Name string `json:"name"`
 					} `json:"profile"`
@@ -49,11 +52,15 @@ type payload struct {
 }
 
 type message struct {
-	From      string `json:"from"`
-	ID        string `json:"id"`
-	Timestamp string `json:"timestamp"`
-	Type      string `json:"type"`
-	Text      struct {
+	// From is the sender's number; Meta leaves it out when the sender
+	// shows a username and withholds its number, and FromUserID, its
+	// business-scoped user id ("US.1349…"), is then who sent it.
+	From       string `json:"from"`
+	FromUserID string `json:"from_user_id"`
+	ID         string `json:"id"`
+	Timestamp  string `json:"timestamp"`
+	Type       string `json:"type"`
+	Text       struct {
 		Body string `json:"body"`
 	} `json:"text"`
 	Interactive struct {
@@ -141,10 +148,12 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 			}
 			names := map[string]string{}
 			for _, c := range v.Contacts {
-				names[c.WaID] = c.Profile.Name
+				for _, id := range nonEmpty(c.WaID, c.UserID) {
+					names[id] = c.Profile.Name
+				}
 			}
 			for _, msg := range v.Messages {
-				in, ignored, err := m.inbound(msg, to, v.Metadata.PhoneNumberID, names[msg.From])
+				in, ignored, err := m.inbound(msg, to, v.Metadata.PhoneNumberID, names[firstNonEmpty(msg.From, msg.FromUserID)])
 				if err != nil {
 					b.Ignored = append(b.Ignored, providers.Ignored{Kind: "malformed message", ID: msg.ID, Reason: err.Error()})
 					continue
@@ -248,19 +257,26 @@ func Sign(appSecret string, body []byte) string {
 }
 
 // inbound turns one message into an Inbound, or says why it is ignored.
+// The sender is its number (from) when Meta gives it, so that it is the
+// same contact as on Twilio, and else its business-scoped user id
+// (from_user_id), kept as written.
 func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.Inbound, *providers.Ignored, error) {
-	if msg.ID == "" || msg.From == "" {
-		return providers.Inbound{}, nil, fmt.Errorf("meta: message: id and from are required: %w", providers.ErrMalformed)
+	sender := firstNonEmpty(strings.TrimSpace(msg.From), strings.TrimSpace(msg.FromUserID))
+	if msg.ID == "" || sender == "" {
+		return providers.Inbound{}, nil, fmt.Errorf("meta: message: id and from (or from_user_id) are required: %w", providers.ErrMalformed)
 	}
-	from, _, err := config.Address(waAddress(msg.From), m.region, config.ChannelWhatsApp)
+	from, _, err := config.Address(waAddress(sender), m.region, config.ChannelWhatsApp)
 	if err != nil {
-		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: from %s is not a WhatsApp address: %w", msg.ID, config.MaskAddress(msg.From), providers.ErrMalformed)
+		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: from %s is not a WhatsApp address: %w", msg.ID, config.MaskAddress(sender), providers.ErrMalformed)
 	}
 	if to == "" {
 		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: no metadata.phone_number_id keyway knows nor display_phone_number: %w", msg.ID, providers.ErrMalformed)
 	}
 	in := providers.Inbound{Provider: Name, ID: msg.ID, Channel: config.ChannelWhatsApp, From: from, To: to, ProfileName: name,
 		Fields: map[string]string{"type": msg.Type, "wa_id": msg.From, "phone_number_id": phoneNumberID, "timestamp": msg.Timestamp}}
+	if msg.FromUserID != "" {
+		in.Fields["user_id"] = msg.FromUserID
+	}
 	if sec, err := strconv.ParseInt(msg.Timestamp, 10, 64); err == nil && sec > 0 {
 		in.SentAt = time.Unix(sec, 0).UTC()
 	}

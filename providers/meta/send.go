@@ -147,9 +147,16 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 
 // request builds the Graph API body of o: a template, interactive choices,
 // media with the text as caption, or text; keyway's id of the message goes
-// as biz_opaque_callback_data.
+// as biz_opaque_callback_data. A phone number goes as to, without its "+";
+// a business-scoped user id (a contact who withholds its number) goes as
+// recipient, which the Graph API reads only when to is absent.
 func (m *Meta) request(o providers.Outbound) map[string]any {
-	r := map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": strings.TrimPrefix(o.To, "+")}
+	r := map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual"}
+	if config.KindOf(o.To) == config.AddressWhatsAppUser {
+		r["recipient"] = o.To
+	} else {
+		r["to"] = strings.TrimPrefix(o.To, "+")
+	}
 	if o.ID != "" {
 		// Meta hands it back on every status of the message, so that a
 		// status that overtakes the record of the send still finds it.

@@ -30,6 +30,7 @@ type Graph struct {
 type GraphSend struct {
 	PhoneNumberID string         // from the path
 	To            string         // the request's "to": digits without "+"
+	Recipient     string         // the request's "recipient": a business-scoped user id
 	Type          string         // text, image, template, interactive...
 	Body          map[string]any // the whole request
 	ID            string         // the wamid answered
@@ -106,7 +107,13 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s := GraphSend{PhoneNumberID: id, Body: body, ID: fmt.Sprintf("wamid.OUT%d", len(g.sent)+1)}
 	s.To, _ = body["to"].(string)
+	s.Recipient, _ = body["recipient"].(string)
 	s.Type, _ = body["type"].(string)
+	if s.To == "" && s.Recipient == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":{"message":"(#100) The parameter to or recipient is required.","type":"OAuthException","code":100}}`)
+		return
+	}
 	g.sent = append(g.sent, s)
 	fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":%q}]}`, s.To, s.To, s.ID)
 }
