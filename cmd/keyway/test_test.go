@@ -383,6 +383,33 @@ func TestKeywayTestInvalidConfig(t *testing.T) {
 	}
 }
 
+// TestKeywayTestGivenAConfig: a config given in place of its test file
+// (keyway test config/examples/*.yaml catches both) is said so in one line
+// that names the test file beside it, not as one unknown key per section.
+func TestKeywayTestGivenAConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	test := filepath.Join(dir, "keyway_test.yaml")
+	if err := os.WriteFile(test, []byte("config: keyway.yaml\ntests:\n  - name: join\n    turns: [{ send: JOIN, expect: { replies: [\"Welcome! Name?\"] } }]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code := run([]string{"test", cfg, test}, strings.NewReader(""), &out, &out)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, out.String())
+	}
+	want := cfg + ":1: this is a keyway config, not a test file (a test file has config: and tests:); its tests may be in " + test
+	if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "unknown key") {
+		t.Errorf("output lacks %q, or names unknown keys:\n%s", want, out.String())
+	}
+	if !strings.Contains(out.String(), "ok join") {
+		t.Errorf("the test file beside it did not run:\n%s", out.String())
+	}
+}
+
 func TestTextMatch(t *testing.T) {
 	exact := textMatch{src: "/a"}
 	if !exact.Match("/a") || exact.Match("a") {

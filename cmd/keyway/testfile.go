@@ -218,6 +218,11 @@ func loadTestFile(path string) (*testFile, []string) {
 	if err != nil {
 		return nil, []string{fmt.Sprintf("%s: %v", path, err)}
 	}
+	var root yaml.Node
+	rootErr := yaml.Unmarshal(data, &root)
+	if rootErr == nil && isConfigFile(&root) {
+		return nil, []string{configNotTestFile(path)}
+	}
 	tf := &testFile{Path: path}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -233,8 +238,7 @@ func loadTestFile(path string) (*testFile, []string) {
 		}
 		return nil, out
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err == nil {
+	if rootErr == nil {
 		placeTests(&root, tf)
 	}
 	var problems []string
@@ -322,6 +326,39 @@ func (tf *testFile) configPath() string {
 		return tf.Config
 	}
 	return filepath.Join(filepath.Dir(tf.Path), tf.Config)
+}
+
+// isConfigFile reports whether a file given as a test file is a keyway
+// config instead: it has neither of a test file's keys and some of a
+// config's.
+func isConfigFile(root *yaml.Node) bool {
+	if mapValue(root, "config") != nil || mapValue(root, "tests") != nil {
+		return false
+	}
+	for _, k := range []string{"automations", "providers", "server", "storage"} {
+		if mapValue(root, k) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// configNotTestFile says that path is a config given in place of its test
+// file, once, rather than as an unknown key per section of the config,
+// naming the test file beside it when there is one.
+func configNotTestFile(path string) string {
+	msg := fmt.Sprintf("%s:1: this is a keyway config, not a test file (a test file has config: and tests:)", path)
+	ext := filepath.Ext(path)
+	if t := strings.TrimSuffix(path, ext) + "_test" + ext; fileExists(t) {
+		msg += fmt.Sprintf("; its tests may be in %s: keyway test %s", t, t)
+	}
+	return msg + fmt.Sprintf("; keyway validate %s checks the config itself", path)
+}
+
+// fileExists reports whether path names a file.
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
 }
 
 // placeTests records the line of each test and turn, for the report.
