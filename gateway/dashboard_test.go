@@ -296,7 +296,9 @@ func TestDashboardOffSaysHowToTurnItOn(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("/admin/ with no token: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{"The dashboard is off", "admin.token", "KEYWAY_ADMIN_TOKEN"} {
+	// A variable exported after keyway started is not seen by a reload:
+	// the page must not send a newcomer to reload for it.
+	for _, want := range []string{"The dashboard is off", "admin.token", "KEYWAY_ADMIN_TOKEN", "start keyway again", "not a variable exported since"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q:\n%s", want, body)
 		}
