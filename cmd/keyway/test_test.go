@@ -410,6 +410,25 @@ func TestKeywayTestGivenAConfig(t *testing.T) {
 	}
 }
 
+// TestKeywayTestEmptyFile: an empty test file (or one of comments only)
+// is said to be empty, not reported as YAML's "EOF".
+func TestKeywayTestEmptyFile(t *testing.T) {
+	for name, content := range map[string]string{"empty": "", "comments only": "# to do\n"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "keyway_test.yaml")
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			code := run([]string{"test", path}, strings.NewReader(""), &out, &out)
+			want := path + ":1: the test file is empty: it needs config: (the config to test) and tests:"
+			if code != 2 || !strings.Contains(out.String(), want) || strings.Contains(out.String(), "EOF") {
+				t.Errorf("exit %d, want 2 and %q:\n%s", code, want, out.String())
+			}
+		})
+	}
+}
+
 func TestTextMatch(t *testing.T) {
 	exact := textMatch{src: "/a"}
 	if !exact.Match("/a") || exact.Match("a") {

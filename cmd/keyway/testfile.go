@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -227,6 +229,9 @@ func loadTestFile(path string) (*testFile, []string) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(tf); err != nil {
+		if errors.Is(err, io.EOF) { // no document: nothing, or comments only
+			return nil, []string{fmt.Sprintf("%s:1: the test file is empty: it needs config: (the config to test) and tests:", path)}
+		}
 		var out []string
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
