@@ -63,9 +63,9 @@ func Load(path string) (*Config, Problems) {
 // lookupEnv sets nothing); see expandEnv. The settings the file leaves out
 // get their defaults (see applyDefaults).
 //
-// The Config is nil only when data is not a single YAML document, or is
-// empty (nothing but whitespace, comments or a null): the problems then hold
-// that one problem alone. A configuration that was truncated or not written
+// The Config is nil only when data is not a single YAML document, is
+// empty (nothing but whitespace, comments or a null), or is a `keyway test`
+// file: the problems then hold that one problem alone. A configuration that was truncated or not written
 // yet is never taken for one with no settings. Otherwise the Config holds
 // whatever could be read, and is fit to run when Problems.Err is nil.
 func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, Problems) {
@@ -75,6 +75,9 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	}
 	if root == nil {
 		return nil, Problems{{File: file, Pos: Pos{Line: 1, Col: 1}, Message: emptyFileMessage}}
+	}
+	if isTestFile(root) {
+		return nil, Problems{{File: file, Pos: Pos{Line: 1, Col: 1}, Message: fmt.Sprintf(testFileMessage, file)}}
 	}
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
@@ -118,6 +121,24 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Problem) {
 		return nil, nil
 	}
 	return doc.Content[0], nil
+}
+
+// testFileMessage is the problem of a `keyway test` file given as a
+// config: one line that says what it is, not an unknown key per section.
+const testFileMessage = "this is a keyway test file, not a config: keyway test %s runs its tests, " +
+	"and its config: names the config they run on"
+
+// isTestFile reports whether root is a `keyway test` file: a mapping with
+// the test file's tests and config keys and none of a config's.
+func isTestFile(root *yaml.Node) bool {
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	keys := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		keys[root.Content[i].Value] = true
+	}
+	return keys["tests"] && keys["config"] && !keys["automations"] && !keys["providers"] && !keys["server"]
 }
 
 // emptyFileMessage is the problem of a file with no settings at all.

@@ -223,6 +223,20 @@ func TestSyntaxProblem(t *testing.T) {
 	}
 }
 
+// TestTestFileIsNamed: a keyway test file given where a config goes
+// (keyway validate starter_test.yaml) is said to be one, in one problem.
+func TestTestFileIsNamed(t *testing.T) {
+	src := "# tests\nconfig: starter.yaml\ntests:\n  - name: x\n    turns: [{ send: HI }]\n"
+	c, ps := Parse(testFile, []byte(src), nil)
+	if c != nil {
+		t.Errorf("a test file gave a configuration")
+	}
+	checkProblems(t, render(ps), []string{"k.yaml:1:1: this is a keyway test file, not a config: keyway test k.yaml runs its tests, and its config: names the config they run on"})
+	if ps.Err() == nil {
+		t.Error("the test-file problem is not an error")
+	}
+}
+
 func TestEmptyFileIsRefused(t *testing.T) {
 	for name, src := range map[string]string{
 		"zero bytes":    "",
