@@ -195,6 +195,26 @@ func TestSimulateCommandsWithoutArgument(t *testing.T) {
 	}
 }
 
+// TestSimulateDefaultChannel: simulate chats on SMS unless the config has
+// only WhatsApp numbers, where it chats on WhatsApp (no SMS could arrive);
+// --channel still chooses.
+func TestSimulateDefaultChannel(t *testing.T) {
+	const waOnly = "../../config/examples/whatsapp_cloud.yaml"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{waOnly}, "on whatsapp."},
+		{[]string{waOnly, "--channel", "sms"}, "on sms."},
+		{[]string{starter}, "on sms."},
+	} {
+		code, out, errOut := runCLI(append([]string{"simulate"}, tc.args...)...)
+		if code != 0 || !strings.Contains(out, "you are +15550001111 "+tc.want) {
+			t.Errorf("simulate %v: exit %d, want %q:\n%s%s", tc.args, code, tc.want, out, errOut)
+		}
+	}
+}
+
 func TestParseFlagsInAnyOrder(t *testing.T) {
 	fs := newCommandFlags("x", "")
 	f := fs.String("f", "", "")

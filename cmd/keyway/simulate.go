@@ -37,7 +37,7 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newCommandFlags("simulate", simulateUsage)
 	cf := configFlags(fs)
 	from := fs.String("from", "+15550001111", "the contact's number")
-	channel := fs.String("channel", config.ChannelSMS, "sms or whatsapp")
+	channel := fs.String("channel", config.ChannelSMS, "sms or whatsapp (whatsapp when every number of the config is a WhatsApp number)")
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
@@ -60,6 +60,8 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		*channel = named
+	} else if !flagGiven(fs, "channel") {
+		*channel = defaultSimChannel(cfg)
 	}
 	phone, err := config.E164(number, cfg.Defaults.Region)
 	if err != nil {
@@ -89,6 +91,22 @@ func simulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// defaultSimChannel is the channel simulate chats on when none is named:
+// SMS, unless the config's numbers are all WhatsApp numbers (a WhatsApp
+// Cloud API setup), where no SMS could arrive.
+func defaultSimChannel(cfg *config.Config) string {
+	numbers := cfg.Numbers()
+	for _, n := range numbers {
+		if n.Channel != config.ChannelWhatsApp {
+			return config.ChannelSMS
+		}
+	}
+	if len(numbers) == 0 {
+		return config.ChannelSMS
+	}
+	return config.ChannelWhatsApp
 }
 
 // simCommand runs one line: a command or a message.
