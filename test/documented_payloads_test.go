@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyway-sms/keyway/providers/vonage"
 	"github.com/keyway-sms/keyway/test/fakes"
 )
 
@@ -342,5 +345,80 @@ func TestMetaSenderWithoutNumber(t *testing.T) {
 	ms := storedMessages(t, g, "whatsapp:"+user)
 	if len(ms) != 2 || ms[1].Body != "menu" || ms[1].Fields["user_id"] != user {
 		t.Errorf("the user's messages: %+v", ms)
+	}
+}
+
+// The Vonage Messages API's documented webhooks through the binary, each
+// signed with a JWT carrying the claims Vonage puts in one (iat, jti, iss,
+// payload_hash, api_key, application_id): an inbound SMS with its sms,
+// usage and origin objects and a timestamp with milliseconds; WhatsApp
+// text, image, reply (a list row) and button (a template quick reply),
+// which keyway, taking SMS only from Vonage, answers 200 and ignores; the
+// statuses of the answer (submitted, delivered); and a WhatsApp read
+// status about no message of keyway's.
+func TestVonageDocumentedPayloads(t *testing.T) {
+	t.Parallel()
+	api := fakes.NewVonage(t, vonageKey, vonageSecret)
+	g := StartGateway(t, vonageSection(api)+documentedConfig)
+	const ann = "+447700900601"
+	ours := strings.TrimPrefix(vonageNumber, "+")
+	post := func(path, body string) {
+		t.Helper()
+		auth := vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), body, jwt.MapClaims{
+			"iat": time.Now().Unix(), "jti": "c5ba8f24-1a14-4c10-bfdf-3fbe8ce511b5", "iss": "Vonage",
+			"api_key": vonageKey, "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"})
+		if code := postVonage(t, g, path, auth, body); code != http.StatusOK {
+			t.Fatalf("%s answered %d: %s", path, code, body)
+		}
+	}
+	ms := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+
+	post(vonage.InboundPath, `{"channel":"sms","message_uuid":"aaaaaaaa-bbbb-4ccc-8ddd-000000000001","to":"`+ours+`","from":"447700900601",`+
+		`"timestamp":"`+ms+`","text":"menu","sms":{"num_messages":"1","keyword":"MENU"},"usage":{"price":"0.0333","currency":"EUR"},`+
+		`"message_type":"text","origin":{"network_code":"23410"}}`)
+	Eventually(t, patience, "the menu sent through Vonage", func() bool { return len(api.Sent()) == 1 })
+	menu := api.Sent()[0]
+	if menu.To != "447700900601" || !strings.HasPrefix(menu.Text, "How can we help?\n1 My order") {
+		t.Errorf("menu %+v", menu)
+	}
+
+	wa := func(uuid, rest string) string {
+		return `{"channel":"whatsapp","message_uuid":"` + uuid + `","to":"` + ours + `","from":"447700900601","timestamp":"` + ms + `",` +
+			`"profile":{"name":"Ann Smith"},"context_status":"none",` + rest + `}`
+	}
+	for _, body := range []string{
+		wa("aaaaaaaa-bbbb-4ccc-8ddd-000000000002", `"message_type":"text","text":"Hello there"`),
+		wa("aaaaaaaa-bbbb-4ccc-8ddd-000000000003", `"message_type":"image","image":{"url":"https://api-eu.nexmo.com/v3/media/1b456509-974c-458b-bf63-b7a1d5e1c2ae","caption":"a photo"}`),
+		wa("aaaaaaaa-bbbb-4ccc-8ddd-000000000004", `"message_type":"reply","reply":{"id":"row1","title":"9am","description":"First appointment"},`+
+			`"context":{"message_uuid":"aaaaaaaa-bbbb-4ccc-8ddd-0123456789ff","message_from":"`+ours+`"}`),
+		wa("aaaaaaaa-bbbb-4ccc-8ddd-000000000005", `"message_type":"button","button":{"payload":"AGENT","text":"A person"},`+
+			`"context":{"message_uuid":"aaaaaaaa-bbbb-4ccc-8ddd-0123456789fe","message_from":"`+ours+`"}`),
+	} {
+		post(vonage.InboundPath, body)
+	}
+
+	status := func(uuid, st, extra string) string {
+		return `{"message_uuid":"` + uuid + `","to":"447700900601","from":"` + ours + `","timestamp":"` + ms + `","status":"` + st + `",` +
+			`"channel":"sms","client_ref":"` + menu.ClientRef + `","usage":{"currency":"EUR","price":"0.0333"},"destination":{"network_code":"23410"},` +
+			`"sms":{"count_total":"1"}` + extra + `}`
+	}
+	post(vonage.StatusPath, status(menu.UUID, "submitted", ""))
+	post(vonage.StatusPath, status(menu.UUID, "delivered", ""))
+	post(vonage.StatusPath, `{"message_uuid":"aaaaaaaa-bbbb-4ccc-8ddd-0000000000ff","to":"447700900601","from":"`+ours+`","timestamp":"`+ms+`",`+
+		`"status":"read","channel":"whatsapp","whatsapp":{"conversation":{"id":"1234567890","origin":{"type":"utility"}}}}`)
+	Eventually(t, patience, "the menu delivered", func() bool {
+		for _, m := range storedMessages(t, g, ann) {
+			if m.ProviderID == menu.UUID {
+				return m.Status == "delivered"
+			}
+		}
+		return false
+	})
+	stored := storedMessages(t, g, ann)
+	if len(stored) != 2 || stored[1].Body != "menu" {
+		t.Errorf("Ann's messages %+v, want her SMS and the menu (the WhatsApp ones ignored)", stored)
+	}
+	if n := len(api.Sent()); n != 1 {
+		t.Errorf("%d sends, want the menu only", n)
 	}
 }
