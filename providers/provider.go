@@ -31,7 +31,20 @@ type Inbound struct {
 	// SentAt is when the contact sent the message, when the provider says
 	// (Meta's timestamp); zero when it does not.
 	SentAt time.Time
+	// Compliance is the compliance word the provider itself recognised in
+	// the message and acted on (Twilio's Advanced Opt-Out: OptOutType):
+	// ComplianceOptOut, ComplianceOptIn or ComplianceHelp; empty when it
+	// says nothing. keyway takes the message as that word even when its
+	// own list lacks it.
+	Compliance string
 }
+
+// The compliance words a provider may recognise itself (Inbound.Compliance).
+const (
+	ComplianceOptOut = "opt_out"
+	ComplianceOptIn  = "opt_in"
+	ComplianceHelp   = "help"
+)
 
 // Batch is what one webhook request carries: a provider may deliver several
 // messages and delivery statuses in one request (Meta does), and keyway

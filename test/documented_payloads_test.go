@@ -422,3 +422,33 @@ func TestVonageDocumentedPayloads(t *testing.T) {
 		t.Errorf("%d sends, want the menu only", n)
 	}
 }
+
+// With Advanced Opt-Out on a Messaging Service, Twilio names the keyword
+// it recognised in OptOutType, also for words of the service's own list
+// that keyway's lacks ("BAJA"): Twilio has opted the contact out on its
+// side, and keyway takes the message as that compliance word. START and
+// HELP come the same way.
+func TestTwilioOptOutTypeIsACompliance(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, documentedConfig)
+	const who = "+15557772001"
+	post := func(sid, body, optOutType string) {
+		t.Helper()
+		f := twilioDocForm(g, sid, who, OurSMS, body, map[string]string{"OptOutType": optOutType})
+		if code, answer := g.PostSigned("/webhooks/twilio", f); code != http.StatusOK {
+			t.Fatalf("webhook answered %d: %s", code, answer)
+		}
+	}
+	post("SM30000000000000000000000000000001", "menu", "")
+	repliesTo(t, g, who, 1)
+	post("SM30000000000000000000000000000002", "BAJA", "STOP")
+	Eventually(t, patience, "the contact opted out", func() bool { return g.Contact(who).Contact.OptedOut })
+	post("SM30000000000000000000000000000003", "ALTA", "START")
+	Eventually(t, patience, "the contact opted back in", func() bool { return !g.Contact(who).Contact.OptedOut })
+	got := repliesTo(t, g, who, 3)
+	for i, r := range got[1:] {
+		if r == "Got it" {
+			t.Errorf("reply %d to a word Twilio recognised went to the catch-all: %q", i+2, got)
+		}
+	}
+}

@@ -144,11 +144,16 @@ func (t *turn) recordOffer(m *Message) error {
 }
 
 // complianceOf finds the compliance family (opt-out, opt-in, help) of m.
+// The family the provider recognised itself comes first: it has acted on
+// it already (opted the contact out at its end), whatever word it was.
 // A choice is matched by its id first, then by what the contact typed, if
 // it typed: STOP typed by the contact always counts, while a tapped button
 // titled "Help" is the button, not the word. Any other message is matched
 // by its whole text.
 func complianceOf(set *Set, m *Message) (string, bool) {
+	if m.Compliance != "" {
+		return m.Compliance, true
+	}
 	if m.Button == "" {
 		fam, _, ok := set.compliance.LookupNormalized(keywords.Normalize(m.Body))
 		return fam, ok

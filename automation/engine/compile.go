@@ -12,13 +12,15 @@ import (
 
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/keywords"
+	"github.com/keyway-sms/keyway/providers"
 )
 
-// Compliance families, the values of Set's compliance index.
+// Compliance families, the values of Set's compliance index: the words a
+// provider recognises itself (providers.Inbound.Compliance) are the same.
 const (
-	OptOut = "opt_out"
-	OptIn  = "opt_in"
-	Help   = "help"
+	OptOut = providers.ComplianceOptOut
+	OptIn  = providers.ComplianceOptIn
+	Help   = providers.ComplianceHelp
 )
 
 // Set is a loaded configuration compiled for the engine: automations with

@@ -277,6 +277,10 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 		From: in.From, To: []string{in.To}, Body: in.Body, Media: in.Media, Fields: in.Fields,
 		Button: in.Button, Status: StatusReceived, CreatedAt: t.now, UpdatedAt: t.now,
 	}
+	switch in.Compliance {
+	case providers.ComplianceOptOut, providers.ComplianceOptIn, providers.ComplianceHelp:
+		m.Compliance = in.Compliance
+	}
 	pick(c, m, t.now)
 	return m
 }

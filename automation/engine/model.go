@@ -177,6 +177,10 @@ type Message struct {
 	// choice's title, and Typed what the contact typed, if it typed.
 	Button string `json:"button,omitempty"`
 	Typed  string `json:"typed,omitempty"`
+	// Compliance is the compliance family (OptOut, OptIn, Help) the
+	// provider recognised in an inbound message itself; empty when it
+	// said nothing.
+	Compliance string `json:"compliance,omitempty"`
 	// By, on an outbound message no automation sent (a staff answer or a
 	// one-off send from the dashboard), names who sent it: a dashboard
 	// user, "admin" for the admin token (see WithActor), or, for an answer

@@ -57,6 +57,20 @@ func TestHarness(t *testing.T) {
 		{Label: "media in order", Path: inPath, Header: formHeader, Body: form(media), Messages: []providers.Inbound{{
 			ID: sid, Channel: config.ChannelSMS, From: "+14155552671", To: "+15005550006", Body: "Join now",
 			Media: []string{"https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME1", "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME2"}}}},
+		{Label: "a keyword Advanced Opt-Out recognised", Source: "Twilio Help Center, Track opt-out, opt-in and help messages using the OptOutType parameter", Path: inPath, Header: formHeader,
+			Body: form(with(base, "Body", "BAJA", "OptOutType", "STOP")), Messages: []providers.Inbound{func() providers.Inbound {
+				i := sms
+				i.Body, i.Compliance = "BAJA", providers.ComplianceOptOut
+				return i
+			}()}},
+		{Label: "opt-in and help recognised, any case", Path: inPath, Header: formHeader,
+			Body: form(with(base, "Body", "ALTA", "OptOutType", "start")), Messages: []providers.Inbound{func() providers.Inbound {
+				i := sms
+				i.Body, i.Compliance = "ALTA", providers.ComplianceOptIn
+				return i
+			}()}},
+		{Label: "an OptOutType keyway does not know says nothing", Path: inPath, Header: formHeader,
+			Body: form(with(base, "OptOutType", "UNKNOWN")), Messages: []providers.Inbound{sms}},
 		{Label: "SmsSid when MessageSid is missing", Path: inPath, Header: formHeader, Body: form(with(base, "MessageSid", "")), Messages: []providers.Inbound{sms}},
 		{Label: "national number read in the default region", Path: inPath, Header: formHeader, Body: form(with(base, "From", "4155552671")), Messages: []providers.Inbound{sms}},
 		{Label: "url with a query string", Path: inPath + "?tenant=acme&v=2", Header: formHeader, Body: form(base), Messages: []providers.Inbound{sms}},

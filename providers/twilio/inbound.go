@@ -132,7 +132,8 @@ func (s *signer) verify(authToken, rawURL string, form url.Values, sig string) b
 // sender id (SMS), or a business-scoped user id (WhatsApp: "whatsapp:US.1…",
 // sent with ExternalUserId and often without WaId), is kept as written.
 // A tapped quick-reply button (WhatsApp) gives its id, ButtonPayload, as
-// Button, and its title, ButtonText, as Body. Errors wrap providers.ErrSignature or providers.ErrMalformed.
+// Button, and its title, ButtonText, as Body. OptOutType (Advanced
+// Opt-Out) gives Compliance. Errors wrap providers.ErrSignature or providers.ErrMalformed.
 func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 	form, err := t.verifiedForm(r, "inbound")
 	if err != nil {
@@ -157,6 +158,7 @@ func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 		// rule; the title is the body when Body is missing.
 		in.Body = form.Get("ButtonText")
 	}
+	in.Compliance = optOutTypes[strings.ToUpper(strings.TrimSpace(form.Get("OptOutType")))]
 	if in.ID == "" {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound: no MessageSid (nor SmsSid): %w", providers.ErrMalformed)
 	}
@@ -186,6 +188,16 @@ func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound %s: %w", in.ID, err)
 	}
 	return in, nil
+}
+
+// optOutTypes are the values of OptOutType, which Twilio adds to an
+// inbound message when a Messaging Service with Advanced Opt-Out
+// recognised one of its keywords (its own list, which may hold words
+// keyway's lacks) and opted the sender out or in, or answered for help.
+var optOutTypes = map[string]string{
+	"STOP":  providers.ComplianceOptOut,
+	"START": providers.ComplianceOptIn,
+	"HELP":  providers.ComplianceHelp,
 }
 
 // ParseStatus verifies the signature of a delivery status callback (unless
