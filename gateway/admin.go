@@ -118,7 +118,12 @@ func (g *Gateway) listEnrollments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	active := c.QueryBool("active", false)
+	active := false
+	if raw := c.Query("active"); raw != "" {
+		if active, err = strconv.ParseBool(raw); err != nil {
+			return badRequest("active", "must be true or false, not %q", raw)
+		}
+	}
 	var out []*engine.Enrollment
 	err = g.view(c.UserContext(), func(tx adminTx) error {
 		var err error

@@ -554,3 +554,21 @@ func TestAdminLimitsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminEnrollmentsRefusesBadActive: active= is true or false, as
+// opted_out= is on the contacts; another value is a 400 that names it, not
+// read as false (which listed ended enrollments to a script that asked for
+// active ones with active=yes).
+func TestAdminEnrollmentsRefusesBadActive(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	for _, bad := range []string{"yes", "maybe", "on"} {
+		code, body := adminRaw(t, g.URL, http.MethodGet, "/api/v1/enrollments?active="+bad, "", bearer)
+		wantError(t, "active="+bad, code, body, http.StatusBadRequest, "active")
+	}
+	for _, good := range []string{"true", "false", "1", ""} {
+		if code, body := adminRaw(t, g.URL, http.MethodGet, "/api/v1/enrollments?active="+good, "", bearer); code != http.StatusOK {
+			t.Errorf("active=%s: %d %s", good, code, body)
+		}
+	}
+}
