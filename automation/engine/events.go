@@ -118,7 +118,10 @@ type EventQueue interface {
 	// SettleEvent stores the outcome of owner's attempt at d, and gives
 	// the lease back: still pending, d stays the head of its queue,
 	// claimable at d.Due; delivered or failed, it leaves its queue (kept
-	// until PruneEvents) and the next of the queue becomes the head. It
+	// until PruneEvents) and the next of the queue becomes the head: the
+	// next added (a store one process alone writes may take the next id,
+	// as that process's ids only grow; one processes on several machines
+	// share may not, as their clocks differ). It
 	// returns ErrLeaseLost, changing nothing, when owner no longer holds
 	// the lease, and ErrNotFound when d is not stored or not pending.
 	SettleEvent(d *EventDelivery, owner string) error

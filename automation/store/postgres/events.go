@@ -13,7 +13,10 @@ import (
 // The event deliveries (engine.EventQueue) live in the events table, one
 // queue per endpoint and contact. As for the outbox, every change to a
 // queue's head happens under the queue's advisory lock, and a claim skips
-// the rows another process has locked.
+// the rows another process has locked. A queue keeps the order its
+// deliveries were added in (seq, numbered under that lock), not the order
+// of their ids: each process makes ids from its own clock, and the clocks
+// of processes on several machines differ.
 
 // eventRecord is what the data column holds: the delivery without its
 // body, which is kept apart, byte for byte.
@@ -145,7 +148,7 @@ func (t *pgTx) SettleEvent(d *engine.EventDelivery, owner string) error {
 	}
 	// The next of the queue becomes its head.
 	if err := t.exec(`UPDATE events SET head = true WHERE id =
-		(SELECT id FROM events WHERE queue = $1 AND pending ORDER BY id LIMIT 1)`, c.QueueKey()); err != nil {
+		(SELECT id FROM events WHERE queue = $1 AND pending ORDER BY seq LIMIT 1)`, c.QueueKey()); err != nil {
 		return fmt.Errorf("postgres: settle event %q: next head: %w", d.ID, err)
 	}
 	return nil

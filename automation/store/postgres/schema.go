@@ -193,6 +193,18 @@ INSERT INTO contact_left_groups (grp, phone)
 	// 12: the check of a meta value a turn took from the store's memory
 	// (meta.go).
 	expectMeta,
+	// 13: each pending event delivery's place in its queue, in the order
+	// the deliveries were added (events.go), the pending ones numbered in
+	// the order of their ids, as they were delivered so far.
+	`
+ALTER TABLE events ADD COLUMN seq bigint;
+CREATE SEQUENCE events_seq OWNED BY events.seq;
+UPDATE events SET seq = r.n FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE pending) r WHERE events.id = r.id;
+SELECT setval('events_seq', (SELECT count(*) + 1 FROM events WHERE pending), false);
+ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');
+DROP INDEX events_queue;
+CREATE INDEX events_queue ON events (queue, seq) WHERE pending;
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the
