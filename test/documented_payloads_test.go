@@ -121,6 +121,9 @@ func TestTwilioDocumentedPayloads(t *testing.T) {
 	if place.Fields["Latitude"] != "37.7879277" || place.Fields["Label"] != "Twilio HQ" {
 		t.Errorf("location fields %v", place.Fields)
 	}
+	if want := "37.7879277,-122.3937508 (Twilio HQ, 375 Beale St, San Francisco)"; place.Body != want {
+		t.Errorf("location body %q, want %q", place.Body, want)
+	}
 
 	// Status callbacks, as Twilio posts them to the URL of each send.
 	sent := g.Twilio.Sent()

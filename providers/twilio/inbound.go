@@ -158,6 +158,9 @@ func (t *Twilio) ParseInbound(r *providers.Request) (providers.Inbound, error) {
 		// rule; the title is the body when Body is missing.
 		in.Body = form.Get("ButtonText")
 	}
+	if in.Body == "" {
+		in.Body = location(form)
+	}
 	in.Compliance = optOutTypes[strings.ToUpper(strings.TrimSpace(form.Get("OptOutType")))]
 	if in.ID == "" {
 		return providers.Inbound{}, fmt.Errorf("twilio: inbound: no MessageSid (nor SmsSid): %w", providers.ErrMalformed)
@@ -306,6 +309,29 @@ func media(form url.Values) ([]string, error) {
 		urls = append(urls, u)
 	}
 	return urls, nil
+}
+
+// location returns a shared WhatsApp location (Latitude and Longitude,
+// with Label, the place's name, and Address when given) as text, as the
+// WhatsApp Cloud API provider writes one: "37.78,-122.39 (Twilio HQ, 375
+// Beale St)"; "" when the form has no coordinates. Twilio sends it without
+// a Body, and automations see the message's body, not its fields.
+func location(form url.Values) string {
+	lat, long := strings.TrimSpace(form.Get("Latitude")), strings.TrimSpace(form.Get("Longitude"))
+	if lat == "" || long == "" {
+		return ""
+	}
+	text := lat + "," + long
+	var place []string
+	for _, name := range []string{"Label", "Address"} {
+		if v := strings.TrimSpace(form.Get(name)); v != "" {
+			place = append(place, v)
+		}
+	}
+	if len(place) > 0 {
+		text += " (" + strings.Join(place, ", ") + ")"
+	}
+	return text
 }
 
 // first returns the first non-empty value among the named form fields.
