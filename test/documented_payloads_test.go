@@ -188,8 +188,8 @@ func metaEntries(entries ...[]string) string {
 // The WhatsApp Cloud API's documented webhook shapes through the binary:
 // text with context and a Click to WhatsApp referral, reply button, list
 // reply and template quick reply (each with the context of the message it
-// answers), image, audio, document and location, the kinds keyway does not
-// handle (reaction, contacts, unsupported with its errors, system), a
+// answers), image, audio, document, location and a contact card, the kinds
+// keyway does not handle (reaction, unsupported with its errors, system), a
 // field other than messages, several entries and changes in one POST, and
 // statuses sent (with conversation and pricing), delivered, read and
 // failed (with errors and error_data).
@@ -232,18 +232,25 @@ func TestMetaDocumentedPayloads(t *testing.T) {
 		[]string{metaChange(contact("15557771001", "Ann") + `,"messages":[` + strings.Join([]string{text, reaction, card, unsupported}, ",") + `]`), system},
 		[]string{alerts, metaChange(contact("15557771002", "Bob") + `,"messages":[` + bobText + `]`)},
 	))
-	Eventually(t, patience, "the menu to Ann and an answer to Bob", func() bool { return len(graph.Sent()) == 2 })
+	// The menu and an answer to her card, and one to Bob.
+	Eventually(t, patience, "the menu and an answer to Ann, an answer to Bob", func() bool { return len(graph.Sent()) == 3 })
 	var menu fakes.GraphSend
 	for _, s := range graph.Sent() {
-		if s.To == "15557771001" {
+		if s.To == "15557771001" && s.Type == "interactive" {
 			menu = s
 		}
 	}
-	if menu.Type != "interactive" {
-		t.Fatalf("menu to Ann: %+v", menu)
+	if menu.ID == "" {
+		t.Fatalf("no menu to Ann: %+v", graph.Sent())
 	}
-	if ms := storedMessages(t, g, "whatsapp:"+ann); len(ms) != 2 {
-		t.Errorf("Ann's messages: %+v, want her text and the menu (reaction, card, unsupported and system ignored)", ms)
+	var ins []string
+	for _, m := range storedMessages(t, g, "whatsapp:"+ann) {
+		if m.Direction == "in" {
+			ins = append(ins, m.Body)
+		}
+	}
+	if want := []string{"Barbara J. Johnson: +1 (650) 555-1234", "MENU"}; !slices.Equal(ins, want) {
+		t.Errorf("Ann's messages %q, want %q (reaction, unsupported and system ignored)", ins, want)
 	}
 
 	// Her answers to the menu: a reply button, a list row, a template's
@@ -258,10 +265,10 @@ func TestMetaDocumentedPayloads(t *testing.T) {
 	}
 	for i, a := range answers {
 		post(metaEntries([]string{metaChange(contact("15557771001", "Ann") + `,"messages":[` + a + `]`)}))
-		Eventually(t, patience, "the answer to Ann's choice", func() bool { return len(graph.Sent()) == 3+i })
+		Eventually(t, patience, "the answer to Ann's choice", func() bool { return len(graph.Sent()) == 4+i })
 	}
 	var got []string
-	for _, s := range graph.Sent()[2:] {
+	for _, s := range graph.Sent()[3:] {
 		got = append(got, s.Text())
 	}
 	if want := []string{"A person will call you (A person)", "A person will call you (Call me)", "A person will call you (Talk to someone)"}; !slices.Equal(got, want) {

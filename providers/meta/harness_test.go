@@ -129,6 +129,12 @@ func TestHarness(t *testing.T) {
 				text,
 			}, ","), ""),
 			Messages: []providers.Inbound{textIn}, Ignored: []string{"reaction", "system", "unsupported"}},
+		{Label: "a shared contact card becomes text with its names and phones", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Contacts", Path: meta.Path,
+			Body: hook(msg("wamid.card", "contacts", `"contacts":[{"addresses":[{"city":"Menlo Park","country":"United States","type":"WORK"}],`+
+				`"name":{"formatted_name":"Barbara J. Johnson","first_name":"Barbara","last_name":"Johnson"},"org":{"company":"Lucky Shrub"},`+
+				`"phones":[{"phone":"+1 (650) 555-1234","wa_id":"16505551234","type":"WORK"},{"phone":"+1 (650) 555-9876","type":"HOME"}]},`+
+				`{"name":{"first_name":"Ann","last_name":"Lee"},"phones":[{"phone":"+44 7700 900123"}]},{"emails":[{"email":"x@example.com"}]}]`), ""),
+			Messages: []providers.Inbound{in("wamid.card", "Barbara J. Johnson: +1 (650) 555-1234, +1 (650) 555-9876\nAnn Lee: +44 7700 900123")}},
 		{Label: "an error outside any message is recorded and ignored", Source: "Meta WhatsApp Cloud API docs, Webhooks > Errors (value.errors)", Path: meta.Path,
 			Body: `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"16505551111","phone_number_id":"` + phoneID + `"},` +
 				`"errors":[{"code":131000,"title":"Something went wrong","message":"Something went wrong","error_data":{"details":"Unknown error"}}]},"field":"messages"}]}]}`,

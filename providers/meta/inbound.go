@@ -77,6 +77,17 @@ type message struct {
 	Video    *media `json:"video"`
 	Document *media `json:"document"`
 	Sticker  *media `json:"sticker"`
+	// Contacts are the contact cards of a contacts message.
+	Contacts []struct {
+		Name struct {
+			FormattedName string `json:"formatted_name"`
+			FirstName     string `json:"first_name"`
+			LastName      string `json:"last_name"`
+		} `json:"name"`
+		Phones []struct {
+			Phone string `json:"phone"`
+		} `json:"phones"`
+	} `json:"contacts"`
 	Location *struct {
 		Latitude  float64 `json:"latitude"`
 		Longitude float64 `json:"longitude"`
@@ -310,11 +321,43 @@ func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.I
 		if place := strings.TrimSpace(strings.Join(nonEmpty(l.Name, l.Address), ", ")); place != "" {
 			in.Body += " (" + place + ")"
 		}
+	case "contacts":
+		if in.Body = cards(msg); in.Body == "" {
+			return providers.Inbound{}, &providers.Ignored{Kind: msg.Type, ID: msg.ID, Reason: "contact cards without a name or a phone"}, nil
+		}
 	default:
 		// reaction, system, unsupported and types keyway does not know.
 		return providers.Inbound{}, &providers.Ignored{Kind: msg.Type, ID: msg.ID, Reason: "a message type keyway does not handle"}, nil
 	}
 	return in, nil, nil
+}
+
+// cards writes the contact cards a contact shared as text, one card a
+// line: its name and its phones ("Barbara J. Johnson: +1 (650) 555-1234"),
+// as a Twilio WhatsApp message carries them in its vCard.
+func cards(msg message) string {
+	var lines []string
+	for _, c := range msg.Contacts {
+		name := strings.TrimSpace(c.Name.FormattedName)
+		if name == "" {
+			name = strings.TrimSpace(strings.Join(nonEmpty(c.Name.FirstName, c.Name.LastName), " "))
+		}
+		var phones []string
+		for _, p := range c.Phones {
+			phones = append(phones, nonEmpty(strings.TrimSpace(p.Phone))...)
+		}
+		line := strings.Join(phones, ", ")
+		switch {
+		case name != "" && line != "":
+			line = name + ": " + line
+		case name != "":
+			line = name
+		case line == "":
+			continue
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // waAddress is the address of a WhatsApp sender as Meta writes it: a
