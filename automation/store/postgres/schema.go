@@ -205,6 +205,18 @@ ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');
 DROP INDEX events_queue;
 CREATE INDEX events_queue ON events (queue, seq) WHERE pending;
 `,
+	// 14: each queued send's place in its recipients' queue, in the order
+	// the sends were queued (sends.go), those queued so far numbered in
+	// the order of their ids, as they were sent so far.
+	`
+ALTER TABLE outbox ADD COLUMN seq bigint;
+CREATE SEQUENCE outbox_seq OWNED BY outbox.seq;
+UPDATE outbox SET seq = r.n FROM (SELECT message_id, row_number() OVER (ORDER BY message_id) AS n FROM outbox) r WHERE outbox.message_id = r.message_id;
+SELECT setval('outbox_seq', (SELECT count(*) + 1 FROM outbox), false);
+ALTER TABLE outbox ALTER COLUMN seq SET DEFAULT nextval('outbox_seq'), ALTER COLUMN seq SET NOT NULL;
+DROP INDEX outbox_queue;
+CREATE INDEX outbox_queue ON outbox (queue, seq);
+`,
 }
 
 // migrateLock is the key of the session advisory lock held while the

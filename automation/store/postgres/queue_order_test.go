@@ -54,10 +54,11 @@ func TestPostgresEventQueueKeepsTheOrderAdded(t *testing.T) {
 	}
 }
 
-// A database whose events were queued before the order added was kept
-// (schema version 12) keeps its pending events in the order of their ids,
-// as delivered so far, after the upgrade; those added after come last.
-func TestPostgresEventOrderKeptAcrossTheUpgrade(t *testing.T) {
+// A database whose events and sends were queued before the order added
+// was kept (schema version 12) keeps those queued in the order of their
+// ids, as they went out so far, after the upgrade; those added after come
+// last.
+func TestPostgresQueueOrderKeptAcrossTheUpgrade(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	open(t, dsn).Close()
 	conn, err := pgx.Connect(t.Context(), dsn)
@@ -71,34 +72,76 @@ func TestPostgresEventOrderKeptAcrossTheUpgrade(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	ids := func(q string) []string {
+		t.Helper()
+		rows, err := conn.Query(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	// Back to version 12, with a delivered event and two pending ones of
-	// one queue, the second stored first.
+	// one queue, and two sends of one queue, the second stored first.
 	exec(`ALTER TABLE events DROP COLUMN seq`)
 	exec(`CREATE INDEX events_queue ON events (queue, id) WHERE pending`)
+	exec(`ALTER TABLE outbox DROP COLUMN seq`)
+	exec(`CREATE INDEX outbox_queue ON outbox (queue, message_id)`)
 	exec(`UPDATE keyway_schema SET version = 12`)
 	exec(`INSERT INTO events (id, queue, pending, head, claimable_ns, settled_ns, data, body) VALUES
 		('0000000000000050eeeeee', 'q', false, false, 0, 1, '{}', ''),
 		('0000000000000200bbbbbb', 'q', true, false, 0, 0, '{}', ''),
 		('0000000000000100aaaaaa', 'q', true, true, 0, 0, '{}', '')`)
+	exec(`INSERT INTO outbox (message_id, queue, due_ns, lease_ns, head, claimable_ns) VALUES
+		('0000000000000200bbbbbb', 'q', 0, 0, false, 0),
+		('0000000000000100aaaaaa', 'q', 0, 0, true, 0)`)
 	open(t, dsn).Close()
 	exec(`INSERT INTO events (id, queue, pending, head, claimable_ns, settled_ns, data, body) VALUES
 		('0000000000000010dddddd', 'q', true, false, 0, 0, '{}', '')`)
-	var got []string
-	rows, err := conn.Query(t.Context(), `SELECT id FROM events WHERE queue = 'q' AND pending ORDER BY seq`)
-	if err != nil {
-		t.Fatal(err)
+	exec(`INSERT INTO outbox (message_id, queue, due_ns, lease_ns, head, claimable_ns) VALUES
+		('0000000000000010dddddd', 'q', 0, 0, false, 0)`)
+	want := []string{"0000000000000100aaaaaa", "0000000000000200bbbbbb", "0000000000000010dddddd"}
+	if got := ids(`SELECT id FROM events WHERE queue = 'q' AND pending ORDER BY seq`); !slices.Equal(got, want) {
+		t.Errorf("the event queue after the upgrade: %q, want %q", got, want)
 	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
+	if got := ids(`SELECT message_id FROM outbox WHERE queue = 'q' ORDER BY seq`); !slices.Equal(got, want) {
+		t.Errorf("the send queue after the upgrade: %q, want %q", got, want)
+	}
+}
+
+// The sends to one recipient, queued in turn by three processes whose
+// clocks differ (their ids sort 1, 3, 2), go out in the order they were
+// queued, not in the order of their ids.
+func TestPostgresSendQueueKeepsTheOrderAdded(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	procs := []engine.Store{open(t, dsn), open(t, dsn), open(t, dsn)}
+	queued := []string{"0000000000000100aaaaaa", "0000000000000300cccccc", "0000000000000200bbbbbb"}
+	for i, id := range queued {
+		m := &engine.Message{ID: id, Direction: engine.Outbound, Kind: engine.KindText, Channel: "sms", To: []string{"+15550001"}}
+		if err := procs[i].Update(t.Context(), func(tx engine.Tx) error { return tx.Enqueue(m) }); err != nil {
+			t.Fatalf("enqueue %s: %v", id, err)
 		}
-		got = append(got, id)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+	var sent []string
+	for i := range queued {
+		s := procs[i%len(procs)]
+		var got []string
+		err := s.Update(t.Context(), func(tx engine.Tx) error {
+			var err error
+			if got, err = tx.ClaimSends(time.Now(), time.Minute, "node", 10); err != nil || len(got) != 1 {
+				return err
+			}
+			return tx.Dequeue(got[0])
+		})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim %d: claimed %q, %v; want the one head", i, got, err)
+		}
+		sent = append(sent, got[0])
 	}
-	if want := []string{"0000000000000100aaaaaa", "0000000000000200bbbbbb", "0000000000000010dddddd"}; !slices.Equal(got, want) {
-		t.Errorf("the queue after the upgrade: %q, want %q", got, want)
+	if !slices.Equal(sent, queued) {
+		t.Errorf("sent %q, want the order queued %q", sent, queued)
 	}
 }
