@@ -189,7 +189,8 @@ func metaEntries(entries ...[]string) string {
 // text with context and a Click to WhatsApp referral, reply button, list
 // reply and template quick reply (each with the context of the message it
 // answers), image, audio, document, location and a contact card, the kinds
-// keyway does not handle (reaction, unsupported with its errors, system), a
+// keyway does not handle (reaction, unsupported with its errors, system, a
+// message in a group), a
 // field other than messages, several entries and changes in one POST, and
 // statuses sent (with conversation and pricing), delivered, read and
 // failed (with errors and error_data).
@@ -228,9 +229,12 @@ func TestMetaDocumentedPayloads(t *testing.T) {
 	alerts := `{"value":{"entity_type":"WABA","entity_id":"102290129340398","alert_info":{"alert_severity":"INFORMATIONAL","alert_status":"NONE",` +
 		`"alert_type":"OBA_APPROVED","alert_description":"Your request for Official Business Account status was approved."}},"field":"account_alerts"}`
 	bobText := `{"from":"15557771002","id":"wamid.DOC6","timestamp":"` + ts + `","type":"text","text":{"body":"hello"}}`
+	// Bob's MENU in a group the business is in is not answered to him.
+	bobInGroup := `{"from":"15557771002","group_id":"Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD","id":"wamid.DOC14",` +
+		`"timestamp":"` + ts + `","text":{"body":"MENU"},"type":"text"}`
 	post(metaEntries(
 		[]string{metaChange(contact("15557771001", "Ann") + `,"messages":[` + strings.Join([]string{text, reaction, card, unsupported}, ",") + `]`), system},
-		[]string{alerts, metaChange(contact("15557771002", "Bob") + `,"messages":[` + bobText + `]`)},
+		[]string{alerts, metaChange(contact("15557771002", "Bob") + `,"messages":[` + bobInGroup + `,` + bobText + `]`)},
 	))
 	// The menu and an answer to her card, and one to Bob.
 	Eventually(t, patience, "the menu and an answer to Ann, an answer to Bob", func() bool { return len(graph.Sent()) == 3 })
@@ -266,6 +270,11 @@ func TestMetaDocumentedPayloads(t *testing.T) {
 	for i, a := range answers {
 		post(metaEntries([]string{metaChange(contact("15557771001", "Ann") + `,"messages":[` + a + `]`)}))
 		Eventually(t, patience, "the answer to Ann's choice", func() bool { return len(graph.Sent()) == 4+i })
+	}
+	for _, s := range graph.Sent() {
+		if s.To == "15557771002" && s.Type == "interactive" {
+			t.Errorf("Bob's MENU in a group was answered to him: %+v", s)
+		}
 	}
 	var got []string
 	for _, s := range graph.Sent()[3:] {

@@ -135,6 +135,9 @@ func TestHarness(t *testing.T) {
 				`"phones":[{"phone":"+1 (650) 555-1234","wa_id":"16505551234","type":"WORK"},{"phone":"+1 (650) 555-9876","type":"HOME"}]},`+
 				`{"name":{"first_name":"Ann","last_name":"Lee"},"phones":[{"phone":"+44 7700 900123"}]},{"emails":[{"email":"x@example.com"}]}]`), ""),
 			Messages: []providers.Inbound{in("wamid.card", "Barbara J. Johnson: +1 (650) 555-1234, +1 (650) 555-9876\nAnn Lee: +44 7700 900123")}},
+		{Label: "a message in a group is ignored, not answered one to one", Source: "Meta WhatsApp Cloud API docs, Webhooks > Messages > Group messages (group_id)", Path: meta.Path,
+			Body:     hook(`{"from":"16315551181","group_id":"Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD","id":"wamid.grp","timestamp":"1683229471","text":{"body":"MENU"},"type":"text"},`+text, ""),
+			Messages: []providers.Inbound{textIn}, Ignored: []string{"group message"}, IgnoredBecause: []string{"group"}},
 		{Label: "an error outside any message is recorded and ignored", Source: "Meta WhatsApp Cloud API docs, Webhooks > Errors (value.errors)", Path: meta.Path,
 			Body: `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"16505551111","phone_number_id":"` + phoneID + `"},` +
 				`"errors":[{"code":131000,"title":"Something went wrong","message":"Something went wrong","error_data":{"details":"Unknown error"}}]},"field":"messages"}]}]}`,

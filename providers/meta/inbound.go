@@ -57,10 +57,13 @@ type message struct {
 	// business-scoped user id ("US.1349…"), is then who sent it.
 	From       string `json:"from"`
 	FromUserID string `json:"from_user_id"`
-	ID         string `json:"id"`
-	Timestamp  string `json:"timestamp"`
-	Type       string `json:"type"`
-	Text       struct {
+	// GroupID is the group the message was sent in (Meta's Groups API);
+	// empty for a message to the business alone.
+	GroupID   string `json:"group_id"`
+	ID        string `json:"id"`
+	Timestamp string `json:"timestamp"`
+	Type      string `json:"type"`
+	Text      struct {
 		Body string `json:"body"`
 	} `json:"text"`
 	Interactive struct {
@@ -282,6 +285,11 @@ func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.I
 	}
 	if to == "" {
 		return providers.Inbound{}, nil, fmt.Errorf("meta: message %s: no metadata.phone_number_id keyway knows nor display_phone_number: %w", msg.ID, providers.ErrMalformed)
+	}
+	if msg.GroupID != "" {
+		// keyway answers a person one to one: a keyword said in a group
+		// would be answered privately, to each member who says it.
+		return providers.Inbound{}, &providers.Ignored{Kind: "group message", ID: msg.ID, Reason: "sent in a group: keyway answers people one to one"}, nil
 	}
 	in := providers.Inbound{Provider: Name, ID: msg.ID, Channel: config.ChannelWhatsApp, From: from, To: to, ProfileName: name,
 		Fields: map[string]string{"type": msg.Type, "wa_id": msg.From, "phone_number_id": phoneNumberID, "timestamp": msg.Timestamp}}
