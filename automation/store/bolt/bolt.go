@@ -58,6 +58,16 @@ const maxGroup = 512
 // short enough that a second `keyway serve` on the same file says so at once.
 const lockWait = time.Second
 
+// initialMmap is the size of address space bbolt maps the data file into
+// from the start, whatever the file's size (mapped, not read: it is not
+// memory in use). bbolt maps a new file small and maps it again, larger,
+// each time the file outgrows the map, and to do so it waits for every
+// open read transaction to end while every commit and every new read
+// waits for it: under load a commit could stand for a slow reader for
+// hundreds of milliseconds. With 1 GiB mapped at once, that happens again
+// only past 1 GiB of data, once for each further GiB.
+const initialMmap = 1 << 30
+
 // ErrLocked is returned, wrapped with the path, by Open when another
 // process holds the data file.
 var ErrLocked = errors.New("the data file is in use by another keyway process")
@@ -102,7 +112,7 @@ func Open(path string) (*Bolt, error) {
 			return nil, fmt.Errorf("bolt: create folder %s: %w", dir, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait, InitialMmapSize: initialMmap})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("bolt: open %s: %w (stop it first, or give this one another storage.path)", path, ErrLocked)
 	}
