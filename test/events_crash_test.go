@@ -155,26 +155,7 @@ func TestEventsHeldBackInABurstSurviveAKill(t *testing.T) {
 	}
 	t.Logf("%d of %d events posted before the kill", len(posted), contacts*each)
 	g.Start()
-	// first holds, per contact, the messages' numbers in the order their
-	// events first arrived (a post cut off by the kill may come twice).
-	first := func() map[string][]string {
-		seen, out := map[string]bool{}, map[string][]string{}
-		for _, ev := range crm.received() {
-			id := ev.header.Get("webhook-id")
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			var b struct {
-				Data struct{ Phone, Body string } `json:"data"`
-			}
-			if err := json.Unmarshal(ev.body, &b); err != nil {
-				t.Fatalf("event body %s: %v", ev.body, err)
-			}
-			out[b.Data.Phone] = append(out[b.Data.Phone], b.Data.Body)
-		}
-		return out
-	}
+	first := func() map[string][]string { return firstEventBodies(t, crm) }
 	Eventually(t, patience, "every message's event at the CRM", func() bool {
 		n := 0
 		for _, bodies := range first() {
@@ -192,4 +173,27 @@ func TestEventsHeldBackInABurstSurviveAKill(t *testing.T) {
 			t.Errorf("%s: events arrived as %q, want each message once, in order", phone(c), got)
 		}
 	}
+}
+
+// firstEventBodies returns, per contact, the bodies of the messages whose
+// events crm received, in the order each event first arrived: a post cut
+// off by a kill may come twice, under the same webhook-id.
+func firstEventBodies(t *testing.T, crm *eventReceiver) map[string][]string {
+	t.Helper()
+	seen, out := map[string]bool{}, map[string][]string{}
+	for _, ev := range crm.received() {
+		id := ev.header.Get("webhook-id")
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		var b struct {
+			Data struct{ Phone, Body string } `json:"data"`
+		}
+		if err := json.Unmarshal(ev.body, &b); err != nil {
+			t.Fatalf("event body %s: %v", ev.body, err)
+		}
+		out[b.Data.Phone] = append(out[b.Data.Phone], b.Data.Body)
+	}
+	return out
 }

@@ -27,6 +27,14 @@ import (
 // the body the headers announce.
 func rawRequest(t *testing.T, base, head string, sent int) (status int, closed bool) {
 	t.Helper()
+	return rawExchange(t, base, head+"\r\n\r\n"+strings.Repeat("x", sent), "no answer before the body was sent whole")
+}
+
+// rawExchange writes raw on a fresh connection to base and reads the
+// answer's status line and headers; missing names what the test waited
+// for when none comes.
+func rawExchange(t *testing.T, base, raw, missing string) (status int, closed bool) {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,12 +43,12 @@ func rawRequest(t *testing.T, base, head string, sent int) (status int, closed b
 	if err := conn.SetDeadline(time.Now().Add(patience)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.WriteString(conn, head+"\r\n\r\n"+strings.Repeat("x", sent)); err != nil {
+	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("no answer before the body was sent whole: %v", err)
+		t.Fatalf("%s: %v", missing, err)
 	}
 	res.Body.Close()
 	return res.StatusCode, res.Close
@@ -92,24 +100,8 @@ func TestBodyRefusedBeforeItIsRead(t *testing.T) {
 // answer's status line and headers.
 func rawChunked(t *testing.T, base, head string, sent int) (status int, closed bool) {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(patience)); err != nil {
-		t.Fatal(err)
-	}
 	chunk := fmt.Sprintf("%x\r\n%s\r\n", sent, strings.Repeat("x", sent))
-	if _, err := io.WriteString(conn, head+"\r\nTransfer-Encoding: chunked\r\n\r\n"+chunk); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("no answer before the chunked body ended: %v", err)
-	}
-	res.Body.Close()
-	return res.StatusCode, res.Close
+	return rawExchange(t, base, head+"\r\nTransfer-Encoding: chunked\r\n\r\n"+chunk, "no answer before the chunked body ended")
 }
 
 // A chunked body to the admin API or the dashboard is read only once the

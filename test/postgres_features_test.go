@@ -119,24 +119,7 @@ func TestPostgresEventsInOrderAcrossProcesses(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	first := func() map[string][]string {
-		seen, out := map[string]bool{}, map[string][]string{}
-		for _, ev := range crm.received() {
-			id := ev.header.Get("webhook-id")
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			var b struct {
-				Data struct{ Phone, Body string } `json:"data"`
-			}
-			if err := json.Unmarshal(ev.body, &b); err != nil {
-				t.Fatalf("event body %s: %v", ev.body, err)
-			}
-			out[b.Data.Phone] = append(out[b.Data.Phone], b.Data.Body)
-		}
-		return out
-	}
+	first := func() map[string][]string { return firstEventBodies(t, crm) }
 	Eventually(t, patience, "every message's event at the CRM", func() bool {
 		n := 0
 		for _, bodies := range first() {
