@@ -146,21 +146,7 @@ func TestPostgresBroadcastTakenOverWhenItsProcessDies(t *testing.T) {
 	gs := startShared(t, 2, crashWaitConfig)
 	contacts := crashContacts(2000)
 	b := gs[0].startBroadcast(t, map[string]any{"automation": "promo", "contacts": contacts})
-	var owner *Gateway
-	// startProcesses names process i "node<i>" (KEYWAY_INSTANCE): the
-	// broadcast's owner is that name, not host/pid.
-	Eventually(t, patience, "a process enrolling the broadcast", func() bool {
-		v := gs[0].broadcast(t, b.ID)
-		for i, g := range gs {
-			if v.Enrolled > 0 && v.Owner == fmt.Sprintf("node%d", i) {
-				owner = g
-			}
-		}
-		return owner != nil || v.Status == "done"
-	})
-	if owner == nil {
-		t.Fatalf("the broadcast finished before a process could be seen enrolling it: make it bigger")
-	}
+	owner := enrollingProcess(t, gs, b.ID)
 	other := gs[0]
 	if other == owner {
 		other = gs[1]
@@ -318,4 +304,26 @@ func TestPostgresCancelWithEndTakenOverWhenItsProcessDies(t *testing.T) {
 	if ended != len(contacts) || len(res.Enrollments) != len(contacts) {
 		t.Errorf("%d of %d enrollments ended by the cancel, want all %d", ended, len(res.Enrollments), len(contacts))
 	}
+}
+
+// enrollingProcess waits for one of gs, processes on one database, to be
+// seen enrolling broadcast id, and returns it. startProcesses names
+// process i "node<i>" (KEYWAY_INSTANCE): the broadcast's owner is that
+// name, not host/pid.
+func enrollingProcess(t *testing.T, gs []*Gateway, id string) *Gateway {
+	t.Helper()
+	var owner *Gateway
+	Eventually(t, patience, "a process enrolling the broadcast", func() bool {
+		v := gs[0].broadcast(t, id)
+		for i, g := range gs {
+			if v.Enrolled > 0 && v.Owner == fmt.Sprintf("node%d", i) {
+				owner = g
+			}
+		}
+		return owner != nil || v.Status == "done"
+	})
+	if owner == nil {
+		t.Fatal("the broadcast finished before a process could be seen enrolling it: make it bigger")
+	}
+	return owner
 }

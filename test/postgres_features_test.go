@@ -288,19 +288,7 @@ automations:
 `, crm.URL, eventsSecret))
 	contacts := crashContacts(1500)
 	b := gs[0].startBroadcast(t, map[string]any{"automation": "promo", "contacts": contacts})
-	var owner *Gateway
-	Eventually(t, patience, "a process enrolling the broadcast", func() bool {
-		v := gs[0].broadcast(t, b.ID)
-		for i, g := range gs {
-			if v.Enrolled > 0 && v.Owner == fmt.Sprintf("node%d", i) {
-				owner = g
-			}
-		}
-		return owner != nil || v.Status == "done"
-	})
-	if owner == nil {
-		t.Fatal("the broadcast finished before a process could be seen enrolling it")
-	}
+	owner := enrollingProcess(t, gs, b.ID)
 	Eventually(t, patience, "some sent", func() bool { return len(gs[0].Twilio.Sent()) > 0 })
 	owner.Kill()
 	var other *Gateway
