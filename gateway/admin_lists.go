@@ -109,14 +109,11 @@ func decodeMessageCursor(cursor string) (string, error) {
 
 // statusList is every status a message log filter takes, for an error.
 func statusList() string {
-	var b strings.Builder
-	for i, s := range engine.Statuses() {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(string(s))
+	var names []string
+	for _, s := range engine.Statuses() {
+		names = append(names, string(s))
 	}
-	return b.String()
+	return strings.Join(names, ", ")
 }
 
 // pageLimit reads the limit query parameter: 1 to 500, def when absent.
@@ -140,16 +137,25 @@ func limitUpTo(c *fiber.Ctx, def, most int) (int, error) {
 }
 
 // contactFilter selects contacts for the admin API's list and the
-// dashboard's search.
+// dashboard's search. A filter with Q is made by contactSearch, which
+// reads Q the ways keeps matches it, once for the whole scan.
 type contactFilter struct {
-	Q string // case-insensitive, over phone, name and field values
-	// Phone is Q read as a phone number in the default region
-	// (searchPhone), "" when it is none: "07700 900123" finds
-	// +447700900123 in the United Kingdom.
-	Phone    string
+	Q        string // case-insensitive, over phone, name and field values
 	Group    string
 	Tag      string
 	OptedOut *bool
+
+	lower  string // Q in lower case
+	phone  string // Q as a whole number in the default region (searchPhone): "07700 900123" finds +447700900123 in the United Kingdom
+	digits string // Q's digits when it is written as (part of) a number (phoneDigits)
+	folded string // Q as keywords are matched: accents and case aside
+}
+
+// contactSearch returns a filter for query q (trimmed) in group and tag.
+func (g *Gateway) contactSearch(q, group, tag string) contactFilter {
+	q = strings.TrimSpace(q)
+	return contactFilter{Q: q, Group: group, Tag: tag,
+		lower: strings.ToLower(q), phone: g.searchPhone(q), digits: phoneDigits(q), folded: keywords.Normalize(q)}
 }
 
 func (f contactFilter) keeps(c *engine.Contact) bool {
@@ -161,32 +167,29 @@ func (f contactFilter) keeps(c *engine.Contact) bool {
 	case f.Q == "":
 		return true
 	}
-	q := strings.ToLower(f.Q)
-	if f.Phone != "" && c.Phone == f.Phone {
+	if f.phone != "" && c.Phone == f.phone {
 		return true
 	}
-	if strings.Contains(strings.ToLower(c.Phone), q) || strings.Contains(strings.ToLower(c.Name), q) {
+	if strings.Contains(strings.ToLower(c.Phone), f.lower) || strings.Contains(strings.ToLower(c.Name), f.lower) {
 		return true
 	}
-	if d := phoneDigits(f.Q); d != "" && strings.Contains(phoneDigits(c.Phone), d) {
+	if f.digits != "" && strings.Contains(phoneDigits(c.Phone), f.digits) {
 		return true
 	}
 	for _, v := range c.Fields {
-		if strings.Contains(strings.ToLower(v), q) {
+		if strings.Contains(strings.ToLower(v), f.lower) {
 			return true
 		}
 	}
-	// Then as keywords are matched: accents and case aside ("zoe" finds
-	// "Zoë", "zurich" "Zürich").
-	nq := keywords.Normalize(f.Q)
-	if nq == "" {
+	// Then as keywords are matched ("zoe" finds "Zoë", "zurich" "Zürich").
+	if f.folded == "" {
 		return false
 	}
-	if strings.Contains(keywords.Normalize(c.Name), nq) {
+	if strings.Contains(keywords.Normalize(c.Name), f.folded) {
 		return true
 	}
 	for _, v := range c.Fields {
-		if strings.Contains(keywords.Normalize(v), nq) {
+		if strings.Contains(keywords.Normalize(v), f.folded) {
 			return true
 		}
 	}
@@ -333,8 +336,7 @@ func (g *Gateway) messagesPage(ctx context.Context, f messageFilter, before stri
 
 // listContacts answers GET /api/v1/contacts?q=&group=&tag=&opted_out=&cursor=&limit=.
 func (g *Gateway) listContacts(c *fiber.Ctx) error {
-	f := contactFilter{Q: strings.TrimSpace(c.Query("q")), Group: c.Query("group"), Tag: c.Query("tag")}
-	f.Phone = g.searchPhone(f.Q)
+	f := g.contactSearch(c.Query("q"), c.Query("group"), c.Query("tag"))
 	if f.Group != "" && !g.engine.Set().Config.HasGroup(f.Group) {
 		return badRequest("group", "no group %q is declared under groups", f.Group)
 	}

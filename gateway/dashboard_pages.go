@@ -236,8 +236,7 @@ func (g *Gateway) dashCancel(c *fiber.Ctx) error {
 }
 
 func (g *Gateway) dashContacts(c *fiber.Ctx) error {
-	f := contactFilter{Q: strings.TrimSpace(c.Query("q")), Group: c.Query("group"), Tag: strings.TrimSpace(c.Query("tag"))}
-	f.Phone = g.searchPhone(f.Q)
+	f := g.contactSearch(c.Query("q"), c.Query("group"), strings.TrimSpace(c.Query("tag")))
 	switch c.Query("opted_out") {
 	case "true":
 		f.OptedOut = new(bool)

@@ -50,12 +50,6 @@ type contentFields struct {
 // contentSID is what a Twilio content sid looks like.
 var contentSID = regexp.MustCompile(`^HX[0-9a-fA-F]{32}$`)
 
-// Provider keys whose template form is known.
-const (
-	providerTwilio = "twilio"
-	providerMeta   = "meta"
-)
-
 // compileContent compiles the `template` of step s, sent from number from
 // ("" when the step does not name one); nil when it has none.
 func compileContent(c *engine.Compiler, s *config.Step, f *contentFields, from string) *Content {
@@ -98,7 +92,7 @@ func compileContent(c *engine.Compiler, s *config.Step, f *contentFields, from s
 		if n.Channel != config.ChannelWhatsApp || (from != "" && n.Number != from) {
 			continue
 		}
-		if form := templateForm(n.Provider); (ct.Name == "" && form == config.TemplatesByName) || (ct.SID == "" && form == config.TemplatesByContentSID) {
+		if form := config.TemplateFormOf(n.Provider); (ct.Name == "" && form == config.TemplatesByName) || (ct.SID == "" && form == config.TemplatesByContentSID) {
 			cannot = append(cannot, fmt.Sprintf("%s (providers.%s)", n.Number, n.Provider))
 		}
 	}
@@ -116,21 +110,6 @@ func compileContent(c *engine.Compiler, s *config.Step, f *contentFields, from s
 			have, strings.Join(cannot, ", "), want, want)
 	}
 	return ct
-}
-
-// templateForm is how the numbers of provider send templates: as the
-// provider registered it, else as keyway's own providers do.
-func templateForm(provider string) config.TemplateForm {
-	if f := config.TemplateFormOf(provider); f != config.TemplatesNone {
-		return f
-	}
-	switch provider {
-	case providerTwilio:
-		return config.TemplatesByContentSID
-	case providerMeta:
-		return config.TemplatesByName
-	}
-	return config.TemplatesNone
 }
 
 // compileBoth compiles the variables of a template given in both forms: a
