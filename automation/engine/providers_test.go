@@ -99,7 +99,7 @@ func TestStatusOfAnInboundIDIsNotFound(t *testing.T) {
 			t.Fatalf("UpdateStatus(msg %q) = %v, %v; want not found", msgID, found, err)
 		}
 	}
-	_ = store.View(ctx, func(tx engine.Tx) error {
+	err = store.View(ctx, func(tx engine.Tx) error {
 		c, err := tx.Contact(phone)
 		if err != nil {
 			t.Fatal(err)
@@ -113,6 +113,9 @@ func TestStatusOfAnInboundIDIsNotFound(t *testing.T) {
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A failed status that says the recipient stopped messages that are not
