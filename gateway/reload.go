@@ -180,7 +180,7 @@ func (g *Gateway) watchReloads(ctx context.Context, watching chan<- struct{}) {
 			g.log.Info().Msg("SIGHUP: reloading config")
 			_, _ = g.Reload(ctx)
 		case ev := <-events:
-			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) == 0 {
+			if !mayChange(ev, target, resolved) {
 				continue
 			}
 			p, _ := filepath.Abs(ev.Name)
@@ -198,6 +198,22 @@ func (g *Gateway) watchReloads(ctx context.Context, watching chan<- struct{}) {
 			_, _ = g.Reload(ctx)
 		}
 	}
+}
+
+// mayChange reports whether ev, from a watched folder, may change the
+// config at target, which leads to resolved: a write to either, or a file
+// created or renamed, which may be a symlink on the way to it swapped. A
+// write to any other file is not looked at further: the data file often
+// sits beside the config, and every commit writes it.
+func mayChange(ev fsnotify.Event, target, resolved string) bool {
+	switch {
+	case ev.Op&(fsnotify.Create|fsnotify.Rename) != 0:
+		return true
+	case ev.Op&fsnotify.Write == 0:
+		return false
+	}
+	p, _ := filepath.Abs(ev.Name)
+	return p == target || p == resolved
 }
 
 // resolveConfig returns the file the config path leads to through its
