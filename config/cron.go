@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,15 +37,79 @@ func ParseCron(spec string, loc *time.Location) (cron.Schedule, error) {
 	return parseStandard("CRON_TZ=" + loc.String() + " " + sundaySeven(spec))
 }
 
-// parseStandard is robfig's standard parser, whose refusal of a day of
-// the week past 6 says that 7 (Sunday, see sundaySeven) is the last.
+// cronCheckFrom is the time a cron expression is tried from once parsed:
+// one that finds no match in the five years after it (robfig's limit)
+// never matches.
+var cronCheckFrom = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// parseStandard is robfig's standard parser, whose refusals are said in
+// the admin's terms: which field holds the value refused, that 7 (Sunday,
+// see sundaySeven) is the last day of the week, and that a day or month
+// name is not a number. An expression that parses but names no date that
+// exists ("0 9 31 2 *") is refused too: it would never run.
 func parseStandard(spec string) (cron.Schedule, error) {
 	s, err := cron.ParseStandard(spec)
-	if err != nil && strings.Contains(err.Error(), "above maximum (6)") {
-		// Only the day of the week has 6 as its maximum.
-		return nil, errors.New(strings.Replace(err.Error(), "above maximum (6)", "above maximum (7, Sunday)", 1))
+	if err != nil {
+		return nil, errors.New(cronProblem(spec, err.Error()))
 	}
-	return s, err
+	if s.Next(cronCheckFrom).IsZero() {
+		return nil, errors.New("it never matches: no date has that day of the month in that month (e.g. 31 February)")
+	}
+	return s, nil
+}
+
+// cronFields names the five fields of a cron expression, in order.
+var cronFields = [5]string{"minute", "hour", "day-of-month", "month", "day-of-week"}
+
+// cronBadValue is robfig's refusal of a value that is neither a number
+// nor a name it knows.
+var cronBadValue = regexp.MustCompile(`^failed to parse int from (\S+): strconv\.Atoi: .*$`)
+
+// cronProblem rewrites robfig's refusal msg of spec for people.
+func cronProblem(spec, msg string) string {
+	if m := cronBadValue.FindStringSubmatch(msg); m != nil {
+		field := cronFieldOf(spec, m[1])
+		switch field {
+		case "month":
+			return fmt.Sprintf("%q in the month field is not a number (1-12) or a month name (JAN to DEC)", m[1])
+		case "day-of-week":
+			return fmt.Sprintf("%q in the day-of-week field is not a number (0-7, 0 and 7 are Sunday) or a day name (SUN to SAT)", m[1])
+		case "":
+			return fmt.Sprintf("%q is not a number", m[1])
+		}
+		return fmt.Sprintf("%q in the %s field is not a number", m[1], field)
+	}
+	// Only the day of the week has 6 as its maximum.
+	msg = strings.Replace(msg, "above maximum (6)", "above maximum (7, Sunday)", 1)
+	if i := strings.LastIndex(msg, ": "); i >= 0 && (strings.Contains(msg, "maximum") || strings.Contains(msg, "minimum") || strings.Contains(msg, "step of range")) {
+		if field := cronFieldOf(spec, msg[i+2:]); field != "" {
+			return "the " + field + " field: " + msg
+		}
+	}
+	return msg
+}
+
+// cronFieldOf names the field of a five-field spec (after any CRON_TZ=)
+// that holds value, as a whole field or one of its comma items, or one
+// of a range's ends; "" when none does.
+func cronFieldOf(spec, value string) string {
+	fields := strings.Fields(spec)
+	if len(fields) == 6 && HasCronZone(fields[0]) {
+		fields = fields[1:]
+	}
+	if len(fields) != 5 {
+		return ""
+	}
+	for i, f := range fields {
+		for _, item := range strings.Split(f, ",") {
+			rng, _, _ := strings.Cut(item, "/")
+			lo, hi, _ := strings.Cut(rng, "-")
+			if item == value || rng == value || lo == value || hi == value {
+				return cronFields[i]
+			}
+		}
+	}
+	return ""
 }
 
 // sundaySeven rewrites the day of the week of a five-field cron

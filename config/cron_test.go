@@ -63,3 +63,35 @@ func zoneOf(spec string) *time.Location {
 	}
 	return time.UTC
 }
+
+// A refused cron expression says which field holds what is wrong, in the
+// admin's words rather than the parser's; one with no date that exists
+// (31 February) is refused, since it would never run.
+func TestParseCronSaysWhatIsWrong(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"0 10 * * MOON", `"MOON" in the day-of-week field is not a number (0-7, 0 and 7 are Sunday) or a day name (SUN to SAT)`},
+		{"0 10 * * MON-FOO", `"FOO" in the day-of-week field is not a number`},
+		{"0 10 * JANX *", `"JANX" in the month field is not a number (1-12) or a month name (JAN to DEC)`},
+		{"0 x * * *", `"x" in the hour field is not a number`},
+		{"CRON_TZ=UTC 0 10 * * X", `"X" in the day-of-week field`},
+		{"0 25 * * *", "the hour field: end of range (25) above maximum (23)"},
+		{"0 10 * * 8", "the day-of-week field: end of range (8) above maximum (7, Sunday)"},
+		{"*/0 * * * *", "the minute field: step of range should be a positive number"},
+		{"0 10 31 2 *", "it never matches"},
+		{"0 10 30 2 *", "it never matches"},
+	} {
+		_, err := ParseCron(c.spec, time.UTC)
+		if err == nil {
+			t.Errorf("%q: no error, want %q", c.spec, c.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "strconv") {
+			t.Errorf("%q: %v, want it to say %q", c.spec, err, c.want)
+		}
+	}
+	for _, good := range []string{"0 0 29 2 *", "0 9 31 * *", "@weekly", "0 9 1 1 *"} {
+		if _, err := ParseCron(good, time.UTC); err != nil {
+			t.Errorf("%q: %v, want it taken", good, err)
+		}
+	}
+}

@@ -92,6 +92,18 @@ automations:
 			},
 		},
 		{
+			name: "schedule that never ticks",
+			src: `groups: [{id: g}]
+automations:
+  - id: w
+    schedule: { cron: "0 10 31 2 *", group: g }
+    steps: [{type: reply}]
+`,
+			want: []string{
+				`k.yaml:4:23: automation "w" schedule: invalid cron "0 10 31 2 *": it never matches: no date has that day of the month in that month (e.g. 31 February)`,
+			},
+		},
+		{
 			name: "schedule without cron or group",
 			src: `automations:
   - id: w

@@ -161,10 +161,6 @@ func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 			c.Problemf(s, "cron", "invalid cron %q: %v", *f.Cron, err)
 			break
 		}
-		if sched.Next(cronCheckFrom).IsZero() {
-			c.Problemf(s, "cron", "cron %q never matches", *f.Cron)
-			break
-		}
 		st.Cron = sched
 	}
 	return st, nil
@@ -268,10 +264,6 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
-
-// cronCheckFrom is the time a cron expression is tried from at load time:
-// one that finds no match within five years never matches.
-var cronCheckFrom = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Next returns when a wait that starts at now ends: now plus the duration;
 // the first time of day Until strictly after now; or the first time Cron
