@@ -161,7 +161,7 @@ type startRequest struct {
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (g *Gateway) startEnrollments(c *fiber.Ctx) error {
-	id := c.Params("id")
+	id := pathParam(c, "id")
 	var req startRequest
 	// The admin API speaks JSON whatever the Content-Type says.
 	if err := decodeStrict(c.Body(), &req); err != nil {
@@ -246,6 +246,18 @@ func (g *Gateway) contactToWrite(c *fiber.Ctx) (string, error) {
 		return "", badRequest("phone", "%v", strictErr)
 	}
 	return key, err
+}
+
+// pathParam returns the route parameter name as the client meant it:
+// Fiber hands it over as written in the path, still URL-escaped, so that
+// an automation "spring sale" arrives as "spring%20sale". A parameter that
+// does not unescape is returned as written.
+func pathParam(c *fiber.Ctx, name string) string {
+	raw := c.Params(name)
+	if s, err := url.PathUnescape(raw); err == nil {
+		return s
+	}
+	return raw
 }
 
 // address reads a contact address, URL-escaped or not: a phone number (in

@@ -55,12 +55,13 @@ func (g *Gateway) dashAutomation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	id := pathParam(c, "id")
 	for _, r := range rows {
-		if r.A.ID == c.Params("id") {
+		if r.A.ID == id {
 			return g.render(c, "automation", "Automation "+r.A.ID, r)
 		}
 	}
-	return fiber.NewError(fiber.StatusNotFound, "no automation "+c.Params("id"))
+	return fiber.NewError(fiber.StatusNotFound, "no automation "+id)
 }
 
 // enrollmentsPage returns up to limit enrollments that the filters keep,

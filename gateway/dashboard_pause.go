@@ -15,7 +15,7 @@ import (
 // against the file, until a reload changes it (engine.SetPaused). Admin
 // only, with the session's CSRF token.
 func (g *Gateway) dashPause(c *fiber.Ctx) error {
-	id := c.Params("id")
+	id := pathParam(c, "id")
 	paused := c.FormValue("paused") == "1"
 	_, err := g.engine.SetPaused(c.UserContext(), id, paused)
 	switch {

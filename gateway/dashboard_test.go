@@ -333,3 +333,45 @@ func TestDashboardMessagesBadFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardAutomationIDsInPaths reaches an automation whose id needs
+// escaping in a path (a space, an accent) by its escaped link, pauses it
+// and resumes it there and starts it through the API; a page for an id that does not
+// exist names the id as written, not escaped.
+func TestDashboardAutomationIDsInPaths(t *testing.T) {
+	d := newDash(t, strings.Replace(dashConfig, "  - id: desk\n", `  - id: "spring sale"
+    steps:
+      - { type: reply, text: "Spring is here" }
+  - id: desk
+`, 1))
+	self := "/admin/automations/" + url.PathEscape("spring sale")
+	if page := text(d.get(self)); !strings.Contains(page, "Automation spring sale") {
+		t.Errorf("the page of the automation spring sale:\n%s", page)
+	}
+	res := d.do(http.MethodPost, self+"/pause", url.Values{"csrf": {d.csrf}, "paused": {"1"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != self {
+		t.Errorf("pause spring sale: %d to %q, want 303 to %q", res.StatusCode, res.Header.Get("Location"), self)
+	}
+	if page := text(d.get(self)); !strings.Contains(page, "paused") {
+		t.Errorf("spring sale after the pause:\n%s", page)
+	}
+	if res := d.do(http.MethodPost, self+"/pause", url.Values{"csrf": {d.csrf}, "paused": {"0"}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("resume spring sale: %d", res.StatusCode)
+	}
+
+	res = d.do(http.MethodGet, "/admin/automations/"+url.PathEscape("café x"), nil)
+	if page := text(readBody(t, res)); res.StatusCode != http.StatusNotFound || !strings.Contains(page, "no automation café x") {
+		t.Errorf("a page for no automation: %d\n%s", res.StatusCode, page)
+	}
+
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/automations/"+url.PathEscape("spring sale")+"/enrollments",
+		strings.NewReader(`{"contacts": ["+14155552671"]}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	api, err := d.tg.g.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, api); api.StatusCode != http.StatusAccepted {
+		t.Errorf("start spring sale through the API: %d %s", api.StatusCode, body)
+	}
+}
