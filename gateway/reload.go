@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,8 +47,8 @@ func (g *Gateway) Reload(ctx context.Context) (config.Problems, error) {
 		return problems, err
 	}
 	old := g.engine.Set()
-	if running := g.cfg.Load(); restartNeeded(running, cfg) {
-		g.log.Warn().Msg("reload: server.listen, server.admin_listen, server.max_connections, storage, providers and email take effect at the next restart")
+	if changed := restartSettings(g.cfg.Load(), cfg); len(changed) > 0 {
+		g.log.Warn().Strs("settings", changed).Msg("reload: changed settings that take effect only at the next restart: " + strings.Join(changed, ", ") + "; the rest of the file applies now")
 	}
 	// The new config goes live once its steps are recorded among those
 	// stored enrollments may stand at (see engine.ReconcileTo); schedules
@@ -132,9 +133,27 @@ func (g *Gateway) keepsAutomations(ctx context.Context, cfg *config.Config, set 
 	return config.Problem{}, true
 }
 
-func restartNeeded(a, b *config.Config) bool {
-	return a.Server.Listen != b.Server.Listen || a.Server.AdminListen != b.Server.AdminListen || a.Server.MaxConnections != b.Server.MaxConnections || a.Storage.Path != b.Storage.Path || a.Storage.Postgres != b.Storage.Postgres ||
-		!a.Providers.Equal(b.Providers) || fmt.Sprint(a.Email.SMTP) != fmt.Sprint(b.Email.SMTP)
+// restartSettings names the settings read only at start that b changes
+// from a, the running config, in the order the file reference gives them.
+func restartSettings(a, b *config.Config) []string {
+	var changed []string
+	for _, s := range []struct {
+		name string
+		same bool
+	}{
+		{"server.listen", a.Server.Listen == b.Server.Listen},
+		{"server.admin_listen", a.Server.AdminListen == b.Server.AdminListen},
+		{"server.max_connections", a.Server.MaxConnections == b.Server.MaxConnections},
+		{"storage.path", a.Storage.Path == b.Storage.Path},
+		{"storage.postgres", a.Storage.Postgres == b.Storage.Postgres},
+		{"providers", a.Providers.Equal(b.Providers)},
+		{"email", fmt.Sprint(a.Email.SMTP) == fmt.Sprint(b.Email.SMTP)},
+	} {
+		if !s.same {
+			changed = append(changed, s.name)
+		}
+	}
+	return changed
 }
 
 // watchReloads reloads on SIGHUP and when the config file changes, until

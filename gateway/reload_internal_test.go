@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/keyway-sms/keyway/config"
 )
 
 func TestMayChangeLooksOnlyAtTheConfigOrNewNames(t *testing.T) {
@@ -23,6 +28,41 @@ func TestMayChangeLooksOnlyAtTheConfigOrNewNames(t *testing.T) {
 	} {
 		if got := mayChange(c.ev, target, resolved); got != c.want {
 			t.Errorf("%s (%v): mayChange = %v, want %v", c.name, c.ev, got, c.want)
+		}
+	}
+}
+
+// A reload names the start-only settings it changed, and only those, so the
+// admin knows which edit waits for a restart; a file that changes none
+// names none.
+func TestRestartSettingsNamesWhatChanged(t *testing.T) {
+	const base = `server: { listen: "127.0.0.1:8080" }
+providers:
+  twilio:
+    numbers: [{ number: "+15005550006" }]
+automations:
+  - { id: a, keywords: [A], steps: [{ type: reply, text: "%s" }] }
+`
+	parse := func(src string) *config.Config {
+		t.Helper()
+		cfg, problems := config.Parse("k.yaml", []byte(src), func(string) (string, bool) { return "", false })
+		if errs := problems.Errors(); len(errs) > 0 {
+			t.Fatalf("parse: %v", errs)
+		}
+		return cfg
+	}
+	running := parse(fmt.Sprintf(base, "hi"))
+	for _, c := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"only an automation", fmt.Sprintf(base, "hello"), nil},
+		{"the listen address", strings.Replace(fmt.Sprintf(base, "hi"), "8080", "9090", 1), []string{"server.listen"}},
+		{"a number and the storage path", strings.Replace(fmt.Sprintf(base, "hi"), "+15005550006", "+15005550007", 1) + "storage: { path: /tmp/other.db }\n", []string{"storage.path", "providers"}},
+		{"email", fmt.Sprintf(base, "hi") + "email: { smtp: { host: smtp.example.com, from: a@example.com } }\n", []string{"email"}},
+	} {
+		if got := restartSettings(running, parse(c.src)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: restartSettings = %q, want %q", c.name, got, c.want)
 		}
 	}
 }
