@@ -151,10 +151,13 @@ type Outbox struct {
 	// held counts the sends claimed and not yet handed to the recorder:
 	// under way, or waiting in ready; busy, those under way.
 	held, busy atomic.Int64
-	results    chan outcome  // to the recorder
-	checks     chan checkReq // to the checker
-	limiters   map[string]*rate.Limiter
-	sends      sync.WaitGroup
+	results    chan outcome // to the recorder
+	// stalled is set while the recorder holds outcomes it could not
+	// record because the store cannot commit: no send is claimed then.
+	stalled  atomic.Bool
+	checks   chan checkReq // to the checker
+	limiters map[string]*rate.Limiter
+	sends    sync.WaitGroup
 	// recordCtx is what outcomes are recorded under: it outlives Run's
 	// context by the drain time, so that a shutdown records what
 	// happened, but never hangs on a store that will not commit.
@@ -329,7 +332,7 @@ func (ob *Outbox) recover(ctx context.Context) {
 func (ob *Outbox) dispatch(ctx context.Context) time.Time {
 	for range maxClaimPasses {
 		held := int(ob.held.Load())
-		if held > ob.o.Workers || ctx.Err() != nil {
+		if held > ob.o.Workers || ctx.Err() != nil || ob.stalled.Load() {
 			return time.Time{}
 		}
 		free := 2*ob.o.Workers - held

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/outbox"
 	"github.com/keyway-sms/keyway/automation/store/mem"
+	"github.com/keyway-sms/keyway/providers"
 )
 
 var errDuplicateKey = errors.New(`duplicate key value violates unique constraint "messages_provider_id"`)
@@ -156,5 +158,73 @@ func TestOutboxSetsAsideASendItCannotClaim(t *testing.T) {
 	defer mu.Unlock()
 	if n != 1 {
 		t.Errorf("%d sends set aside, want 1", n)
+	}
+}
+
+var errStoreDown = errors.New("the database is down")
+
+// downStore fails every transaction, and its health check, while down is
+// set: a database that went away.
+type downStore struct {
+	engine.Store
+	down atomic.Bool
+}
+
+func (s *downStore) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	if s.down.Load() {
+		return errStoreDown
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+func (s *downStore) View(ctx context.Context, fn func(engine.Tx) error) error {
+	if s.down.Load() {
+		return errStoreDown
+	}
+	return s.Store.View(ctx, fn)
+}
+
+func (s *downStore) Healthy(ctx context.Context) error {
+	if s.down.Load() {
+		return errStoreDown
+	}
+	return s.Store.Healthy(ctx)
+}
+
+// The store goes down while the provider takes a send, and stays down
+// longer than the send's lease: the outbox keeps the outcome until the
+// store commits again and records it then, sent once, rather than leave
+// the send to be claimed and sent again when its lease runs out.
+func TestOutboxHoldsAnOutcomeUntilTheStoreIsBack(t *testing.T) {
+	store := &downStore{Store: mem.NewMemStore()}
+	const sender = "+15005550006"
+	queue(t, store.Store,
+		&engine.Message{ID: "first", From: sender, To: []string{"+15550000001"}, Body: "taken while the store went down"},
+		&engine.Message{ID: "second", From: sender, To: []string{"+15550000001"}, Body: "behind it"},
+	)
+	const lease = 200 * time.Millisecond
+	var once sync.Once
+	tx := &recordingTexter{onSend: func(providers.Outbound) { once.Do(func() { store.down.Store(true) }) }}
+	runOutbox(t, outbox.OutboxOptions{Store: store, Texter: tx, Lease: lease})
+	waitFor(t, "the first send", func() bool { sent, _ := tx.snapshot(); return len(sent) == 1 })
+	waitFor(t, "the lease on the first send to run out", func() bool {
+		var until time.Time
+		_ = store.Store.View(context.Background(), func(tx engine.Tx) error {
+			q, err := tx.QueuedSend("first")
+			until = q.LeaseUntil
+			return err
+		})
+		return !until.IsZero() && time.Now().After(until)
+	})
+	store.down.Store(false)
+	for _, id := range []string{"first", "second"} {
+		waitFor(t, id+" sent", func() bool { return status(store, id) == engine.StatusSent })
+	}
+	if m := stored(t, store, "first"); m.ProviderID != "SMfirst" || m.Attempts != 1 || !m.Sending.IsZero() {
+		t.Errorf("first recorded with provider id %q, %d attempts, sending %v; want SMfirst, 1, none", m.ProviderID, m.Attempts, m.Sending)
+	}
+	sent, _ := tx.snapshot()
+	if got := strings.Join(sentBodies(sent), "|"); got != "taken while the store went down|behind it" {
+		t.Errorf("sent %q, want each message once", got)
 	}
 }

@@ -78,7 +78,7 @@ func (ob *Outbox) deliver(ctx context.Context, c claimed, at time.Time) {
 		ob.results <- outcome{claimed: c, kind: notQueued}
 	case errors.Is(err, errSuppressed):
 		ob.results <- outcome{claimed: c, kind: suppressed}
-	case errors.Is(err, errStopped):
+	case errors.Is(err, errNotTried):
 		ob.results <- outcome{claimed: c, kind: released, due: m.NextAttempt}
 	default:
 		if ob.o.OnResult != nil && !found {
@@ -106,7 +106,7 @@ func (ob *Outbox) stillHeld(ctx context.Context, id string) bool {
 var (
 	errSuppressed = errors.New("contact opted out")
 	errNotQueued  = errors.New("message is no longer queued")
-	errStopped    = errors.New("outbox stopping")
+	errNotTried   = errors.New("not tried: the outbox is stopping or the store cannot be read")
 )
 
 // attempt sends c's message, unless it is no longer queued or its contact
@@ -122,7 +122,11 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	queued, optedOut, err := ob.check(ctx, m)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return "", false, errStopped
+		return "", false, errNotTried
+	case err != nil && ob.o.Store.Healthy(ctx) != nil:
+		// The store cannot be read now (the database gone): not tried, so
+		// not an attempt; the send is claimed again once it can.
+		return "", false, errNotTried
 	case err != nil:
 		return "", false, err
 	case !queued:

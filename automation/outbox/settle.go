@@ -57,6 +57,19 @@ type recorded struct {
 // be what failed), and one that still fails is set aside.
 func (ob *Outbox) record(batch []outcome) {
 	done, err := ob.commit(batch, true)
+	if err != nil && ob.storeDown(err) {
+		// The store cannot commit at all (a full disk, the database
+		// gone): these outcomes are facts that only this process knows.
+		// Left to their leases, the sends would be tried again, and a
+		// provider with no log to look in would take them twice. So they
+		// are held here until the store commits again, and no new send is
+		// claimed meanwhile.
+		ob.stalled.Store(true)
+		for err != nil && ob.awaitStore(len(batch), err) {
+			done, err = ob.commit(batch, true)
+		}
+		ob.stalled.Store(false)
+	}
 	if err != nil && len(batch) > 1 {
 		for _, r := range batch {
 			ob.record([]outcome{r})
@@ -80,6 +93,44 @@ func (ob *Outbox) record(batch []outcome) {
 		ob.report(rec)
 	}
 }
+
+// storeDown reports, after a commit failed with err, whether the store
+// cannot commit at all, rather than refusing this commit alone.
+func (ob *Outbox) storeDown(err error) bool {
+	return ob.recordCtx.Err() == nil && ob.o.Store.Healthy(ob.recordCtx) != nil
+}
+
+// awaitStore waits until the store can commit again, checking every
+// storeRetry, and reports true then; or false at once if it can commit
+// now (a commit that failed for another reason), or when the drain time
+// of a stop is over (the outcomes are then looked up as in doubt when
+// their sends are claimed again).
+func (ob *Outbox) awaitStore(n int, cause error) bool {
+	ctx := ob.recordCtx
+	herr := ob.o.Store.Healthy(ctx)
+	if herr == nil || ctx.Err() != nil {
+		return false
+	}
+	ob.o.Logger.Error().Err(cause).AnErr("store", herr).Int("sends", n).
+		Msg("outbox: record send outcomes: the store cannot commit; holding them until it can")
+	t := time.NewTicker(storeRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		if ob.o.Store.Healthy(ctx) == nil {
+			ob.o.Logger.Info().Int("sends", n).Msg("outbox: the store commits again; recording the outcomes held")
+			return true
+		}
+	}
+}
+
+// storeRetry is how often a recorder holding outcomes checks whether the
+// store can commit again.
+const storeRetry = time.Second
 
 // commit records batch in one transaction and returns the outcomes as
 // committed; with act, what the provider's refusals among them cause is
