@@ -181,6 +181,7 @@ type startPlan struct {
 	Form       startForm
 	Automation *engine.Automation
 	Phone      string     // the contact's key, for a contact start
+	Addr       string     // the address to start it at: Phone, or "whatsapp:"+Phone
 	At         *time.Time // nil: now
 	// Reach is how many contacts the start enrolls as things stand;
 	// Skipped says how many of those it is for it passes over, and why.
@@ -218,11 +219,15 @@ func (g *Gateway) plan(ctx context.Context, f startForm) (*startPlan, []string) 
 	filter := contactFilter{}
 	switch f.Target {
 	case "contact":
-		key, err := g.phone(f.Contact)
-		if err != nil {
-			return p, append(problems, "contact: "+err.Error())
+		key, addr, err := g.address(f.Contact)
+		switch {
+		case err != nil:
+			return p, append(problems, "contact: "+strings.TrimPrefix(err.Error(), "config: "))
+		case config.KindOf(key) == config.AddressAlphanumeric:
+			// As the admin API's start counts it invalid: it cannot receive.
+			return p, append(problems, fmt.Sprintf("contact: %q is an alphanumeric sender id, which cannot receive messages", key))
 		}
-		p.Phone, p.Whom = key, key
+		p.Phone, p.Addr, p.Whom = key, addr, addr
 	case "group":
 		if f.Group == "" || !set.Config.HasGroup(f.Group) {
 			return p, append(problems, "group: choose a declared group")
@@ -259,7 +264,7 @@ func (g *Gateway) count(ctx context.Context, p *startPlan, f contactFilter) erro
 				p.Reach = 1
 			}
 			if c.Name != "" {
-				p.Whom = c.Name + " (" + c.Phone + ")"
+				p.Whom = c.Name + " (" + p.Addr + ")"
 			}
 			return nil
 		}
@@ -399,7 +404,7 @@ func (g *Gateway) dashStart(c *fiber.Ctx) error {
 // who started it.
 func (g *Gateway) startNow(ctx context.Context, p *startPlan, by string) (*startResult, error) {
 	if p.Phone != "" && p.At == nil {
-		res, err := g.engine.Start(ctx, p.Automation.ID, []string{p.Phone})
+		res, err := g.engine.Start(ctx, p.Automation.ID, []string{p.Addr})
 		if err != nil {
 			return nil, err
 		}
@@ -408,7 +413,7 @@ func (g *Gateway) startNow(ctx context.Context, p *startPlan, by string) (*start
 	spec := broadcast.Spec{Automation: p.Automation.ID, Source: broadcast.SourceDashboard, By: by}
 	switch {
 	case p.Phone != "":
-		spec.Contacts = []string{p.Phone}
+		spec.Contacts = []string{p.Addr}
 	case p.Form.Target == "group":
 		spec.Group = p.Form.Group
 	default:

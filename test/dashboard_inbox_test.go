@@ -263,6 +263,39 @@ func TestDashboardSendAndStart(t *testing.T) {
 	if got := repliesToNow(g, customerC); len(got) != 2 {
 		t.Errorf("C, opted out, got %q", got)
 	}
+	// A contact written as WhatsApp is started on WhatsApp, as the admin
+	// API starts it, though it last wrote by SMS.
+	const emil = "+15551230011"
+	g.Text(Inbound{From: emil, Body: "hello", Channel: "whatsapp"})
+	g.Text(Inbound{From: emil, Body: "hi again"})
+	res, page = confirm("/admin/start", url.Values{"automation": {"promo"}, "target": {"contact"}, "contact": {"whatsapp:" + emil}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "promo started for 1 contact.") {
+		t.Fatalf("start for a WhatsApp contact: %d\n%s", res.StatusCode, page)
+	}
+	var onWhatsApp []fakes.Message
+	Eventually(t, patience, "the promo to Emil", func() bool {
+		onWhatsApp = nil
+		for _, m := range g.Twilio.Sent() {
+			if strings.HasSuffix(m.To, emil) && m.Body == "Our spring offer is on." {
+				onWhatsApp = append(onWhatsApp, m)
+			}
+		}
+		return len(onWhatsApp) > 0
+	})
+	if onWhatsApp[0].To != "whatsapp:"+emil || onWhatsApp[0].From != "whatsapp:"+OurWhatsApp {
+		t.Errorf("the start for whatsapp:%s went from %s to %s", emil, onWhatsApp[0].From, onWhatsApp[0].To)
+	}
+	// What is no address that can receive is refused, as the admin API
+	// counts it invalid, and no contact is made of it.
+	for _, bad := range []string{"call me!", "MyBrand"} {
+		res, page = confirm("/admin/start", url.Values{"automation": {"promo"}, "target": {"contact"}, "contact": {bad}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "contact: ") {
+			t.Errorf("start for %q: %d\n%s", bad, res.StatusCode, page)
+		}
+		if code := g.Admin(http.MethodGet, "/api/v1/contacts/"+url.PathEscape(bad), nil, nil); code != http.StatusNotFound {
+			t.Errorf("start for %q made a contact: GET %d", bad, code)
+		}
+	}
 	// Bad forms say what is wrong.
 	res, page = confirm("/admin/start/confirm", url.Values{"automation": {"nope"}, "target": {"group"}, "group": {"nope"}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "automation: choose one") || !strings.Contains(page, "group: choose a declared group") {
