@@ -54,13 +54,70 @@ func csvHeader(fields []string) []string {
 	return out
 }
 
-// csvRecord is a contact as an export writes it, under csvHeader(fields).
+// csvRecord is a contact as an export writes it, under csvHeader(fields):
+// each cell kept from being read as a formula (csvInert).
 func csvRecord(c *engine.Contact, fields []string) []string {
 	rec := []string{c.Phone, c.Name, strings.Join(c.Groups, ";"), strings.Join(c.Tags, ";"), strconv.FormatBool(c.OptedOut)}
 	for _, f := range fields {
 		rec = append(rec, c.Fields[f])
 	}
+	for i, cell := range rec {
+		rec[i] = csvInert(cell)
+	}
 	return rec
+}
+
+// csvFormulaStarts are the first characters that make a spreadsheet
+// (Excel, LibreOffice, Google Sheets) read a cell as a formula, which can
+// run commands or send the sheet's data away (=HYPERLINK(...),
+// =cmd|'...'!A0); and whoever texts a keyword may choose a field's value
+// (a wait_for_reply saved by set_field) or, on WhatsApp, their name.
+const csvFormulaStarts = "=+-@\t\r"
+
+// csvInert is cell as an export writes it: a cell that starts with a
+// formula character (after any apostrophes) gets an apostrophe before it,
+// so that a spreadsheet shows it as text, unless it is a plain number
+// ("+15550001111", "-5", "2.50"), which no spreadsheet runs. csvUninert
+// undoes it on import, so that an export reads back as it was.
+func csvInert(cell string) string {
+	rest := strings.TrimLeft(cell, "'")
+	if rest == "" || !strings.ContainsRune(csvFormulaStarts, rune(rest[0])) || csvPlainNumber(cell) {
+		return cell
+	}
+	return "'" + cell
+}
+
+// csvUninert is an imported cell as csvInert wrote it: without the
+// apostrophe it put before a formula character.
+func csvUninert(cell string) string {
+	if !strings.HasPrefix(cell, "'") {
+		return cell
+	}
+	if rest := strings.TrimLeft(cell, "'"); rest != "" && strings.ContainsRune(csvFormulaStarts, rune(rest[0])) {
+		return cell[1:]
+	}
+	return cell
+}
+
+// csvPlainNumber reports whether cell is a number and nothing else: a
+// sign, digits, and at most one decimal point among them.
+func csvPlainNumber(cell string) bool {
+	s := cell
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	digits, point := 0, false
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '.' && !point:
+			point = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 // csvColumns says where each column of an import is: -1 when absent.
@@ -173,7 +230,7 @@ func parseCSVRow(cols csvColumns, record []string, line int, cfg *config.Config,
 		if i < 0 || i >= len(record) {
 			return ""
 		}
-		return record[i]
+		return csvUninert(record[i])
 	}
 	raw := strings.TrimSpace(cell(cols.phone)) // a short row may have none
 	bad := func(format string, args ...any) (csvRow, *csvProblem) {

