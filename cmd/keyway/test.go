@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -124,6 +125,8 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 			res, err = s.Press(ctx, tn.Send.Button)
 		case tn.Send != nil:
 			res, err = s.Say(ctx, tn.Send.Text)
+		case tn.Start != "" && set.Automation(tn.Start) == nil:
+			return append(diffs, where+": "+strings.Join(notInConfig(tf, tn, cfg, set), "; "))
 		case tn.Start != "":
 			var started engine.StartResult
 			started, res, err = s.StartVars(ctx, tn.Start, tn.Vars)
@@ -147,7 +150,8 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 			return append(diffs, fmt.Sprintf("%s: %v", where, err))
 		}
 		if ds := tn.Expect.check(got); len(ds) > 0 {
-			diffs = append(diffs, where+":\n"+indent(strings.Join(append(ds, waitsAndEnds(res)...), "\n"), "  "))
+			ds = append(ds, waitsAndEnds(res)...)
+			diffs = append(diffs, where+":\n"+indent(strings.Join(append(ds, notInConfig(tf, tn, cfg, set)...), "\n"), "  "))
 		}
 	}
 	return diffs
@@ -173,6 +177,53 @@ func (tf *testFile) checkFrom(cfg *config.Config) []string {
 	for _, tc := range tf.Tests {
 		if _, err := config.E164(tc.From, cfg.Defaults.Region); err != nil {
 			out = append(out, fmt.Sprintf("%s:%d: test %q: from: %v", tf.Path, tc.Line, tc.Name, err))
+		}
+	}
+	return out
+}
+
+// notInConfig says what a turn names that the config does not have: an
+// automation (start, enrolled), a group or a field it does not declare,
+// each with the name it was likely meant as. Such a turn cannot pass; the
+// lines go with its difference, so that a typo in the test file reads as
+// one rather than as keyway doing the wrong thing.
+func notInConfig(tf *testFile, tn *testTurn, cfg *config.Config, set *engine.Set) []string {
+	var ids, groups []string
+	for _, a := range set.Automations() {
+		ids = append(ids, a.ID)
+	}
+	for _, g := range cfg.Groups {
+		groups = append(groups, g.ID)
+	}
+	var out []string
+	unknown := func(what, name string, known []string) {
+		hint := ""
+		if guess := config.Suggest(name, known); guess != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", guess)
+		}
+		out = append(out, fmt.Sprintf("%s %q is not in %s%s", what, name, tf.configPath(), hint))
+	}
+	if tn.Start != "" && set.Automation(tn.Start) == nil {
+		unknown("start: automation", tn.Start, ids)
+	}
+	if tn.Expect == nil {
+		return out
+	}
+	if tn.Expect.Enrolled != nil {
+		for _, id := range *tn.Expect.Enrolled {
+			if set.Automation(id) == nil {
+				unknown("enrolled: automation", id, ids)
+			}
+		}
+	}
+	for _, g := range tn.Expect.Groups {
+		if !cfg.HasGroup(g) {
+			unknown("groups: group", g, groups)
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(tn.Expect.Fields)) {
+		if !cfg.HasField(f) {
+			unknown("fields: field", f, cfg.Fields)
 		}
 	}
 	return out

@@ -444,3 +444,76 @@ func TestTextMatch(t *testing.T) {
 }
 
 func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+
+// Every problem of a test file shows at once, in the order of the file: a
+// regular expression that does not compile or an unknown key does not hide
+// the problems after it.
+func TestKeywayTestListsEveryProblem(t *testing.T) {
+	code, out := runTestCmd(t, `tests:
+  - name: x
+    turns:
+      - send: hi
+        expect: { replies: ["/(/"] }
+      - sned: hi
+      - wait: soon
+  - name: y
+    channel: fax
+    turns:
+      - send: { button: "" }
+`)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, out)
+	}
+	var lines []string
+	for _, want := range []string{
+		"keyway_test.yaml:6: regular expression /(/",
+		`keyway_test.yaml:7: unknown key "sned" (did you mean "send"?`,
+		`keyway_test.yaml:8: test "x" turn 3: wait "soon" is not a positive duration`,
+		`keyway_test.yaml:9: test "y": channel must be sms or whatsapp, not "fax"`,
+		"keyway_test.yaml:12: send: button needs the id of a button or list row",
+	} {
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Errorf("output lacks %q:\n%s", want, out)
+			continue
+		}
+		lines = append(lines, out[i:])
+	}
+	for i := 1; i < len(lines); i++ {
+		if len(lines[i]) > len(lines[i-1]) {
+			t.Errorf("problems out of the file's order:\n%s", out)
+			break
+		}
+	}
+}
+
+// A turn that names an automation, group or field the config does not
+// have says so, with the name it was likely meant as, beside what differed.
+func TestKeywayTestNamesWhatTheConfigLacks(t *testing.T) {
+	code, out := runTestCmd(t, `tests:
+  - name: start
+    turns:
+      - start: dirp
+  - name: expect
+    turns:
+      - send: JOIN
+        expect: { enrolled: [jion], groups: [nesw], fields: { firstname: x } }
+`)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"turn 1 (start dirp, ", `start: automation "dirp" is not in `, `keyway.yaml (did you mean "drip"?)`,
+		`enrolled: automation "jion" is not in `, `(did you mean "join"?)`,
+		`groups: group "nesw" is not in `, `(did you mean "news"?)`,
+		`fields: field "firstname" is not in `, `(did you mean "first_name"?)`,
+		"0 passed, 2 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "engine:") {
+		t.Errorf("an unknown automation reads as the engine's error:\n%s", out)
+	}
+}

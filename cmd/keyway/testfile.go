@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,18 +81,18 @@ func (st *sendTurn) UnmarshalYAML(n *yaml.Node) error {
 		Button string `yaml:"button"`
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: send is a text, or { button: ID }", n.Line)
+		return lineProblem(n.Line, "send is a text, or { button: ID }")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i].Value; k != "button" {
-			return fmt.Errorf("line %d: send: unknown key %q (allowed: button)", n.Content[i].Line, k)
+			return lineProblem(n.Content[i].Line, "send: unknown key %q (allowed: button)", k)
 		}
 	}
 	if err := n.Decode(&m); err != nil {
 		return err
 	}
 	if strings.TrimSpace(m.Button) == "" {
-		return fmt.Errorf("line %d: send: button needs the id of a button or list row", n.Line)
+		return lineProblem(n.Line, "send: button needs the id of a button or list row")
 	}
 	st.Button = m.Button
 	return nil
@@ -139,6 +141,13 @@ type httpAnswer struct {
 	Body   string `yaml:"body"`
 }
 
+// lineProblem is a problem of a test file's value at a line, as the
+// decoder's own type errors are: it goes on decoding the rest of the file,
+// so that every problem is reported at once.
+func lineProblem(line int, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", line, fmt.Sprintf(format, args...))}}
+}
+
 // textMatch is an expected text: exact, or a regular expression when
 // written /.../.
 type textMatch struct {
@@ -149,13 +158,13 @@ type textMatch struct {
 // UnmarshalYAML reads a text expectation, compiling a /.../ one.
 func (m *textMatch) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: a text expectation is a string", n.Line)
+		return lineProblem(n.Line, "a text expectation is a string")
 	}
 	m.src = n.Value
 	if len(n.Value) >= 2 && strings.HasPrefix(n.Value, "/") && strings.HasSuffix(n.Value, "/") {
 		re, err := regexp.Compile(n.Value[1 : len(n.Value)-1])
 		if err != nil {
-			return fmt.Errorf("line %d: regular expression %s: %w", n.Line, n.Value, err)
+			return lineProblem(n.Line, "regular expression %s: %v", n.Value, err)
 		}
 		m.re = re
 	}
@@ -228,27 +237,29 @@ func loadTestFile(path string) (*testFile, []string) {
 	tf := &testFile{Path: path}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var problems []problemAt
+	bad := func(line int, format string, args ...any) {
+		problems = append(problems, problemAt{line, fmt.Sprintf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))})
+	}
 	if err := dec.Decode(tf); err != nil {
 		if errors.Is(err, io.EOF) { // no document: nothing, or comments only
 			return nil, []string{fmt.Sprintf("%s:1: the test file is empty: it needs config: (the config to test) and tests:", path)}
 		}
-		var out []string
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-		for _, line := range strings.Split(msg, "\n") {
-			line = strings.TrimSpace(line)
-			line = unknownKey(line)
-			line = strings.Replace(line, "line ", "", 1)
-			out = append(out, fmt.Sprintf("%s:%s", path, line))
+		var typeErr *yaml.TypeError
+		if !errors.As(err, &typeErr) {
+			// Not YAML at all: nothing was decoded to check further.
+			return nil, []string{fmt.Sprintf("%s:%s", path, strings.Replace(strings.TrimPrefix(err.Error(), "yaml: "), "line ", "", 1))}
 		}
-		return nil, out
+		// A value of the wrong kind or an unknown key: the decoder went on,
+		// and what it read is checked too, so that every problem shows.
+		for _, line := range typeErr.Errors {
+			n, msg, _ := strings.Cut(strings.TrimPrefix(line, "line "), ": ")
+			at, _ := strconv.Atoi(n)
+			bad(at, "%s", unknownKey(msg))
+		}
 	}
 	if rootErr == nil {
 		placeTests(&root, tf)
-	}
-	var problems []string
-	bad := func(line int, format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("%s:%d: %s", path, line, fmt.Sprintf(format, args...)))
 	}
 	if tf.Config == "" {
 		bad(1, "config: the config file to test is required (relative to this file)")
@@ -320,9 +331,21 @@ func loadTestFile(path string) (*testFile, []string) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problems
+		slices.SortStableFunc(problems, func(a, b problemAt) int { return a.line - b.line })
+		out := make([]string, len(problems))
+		for i, p := range problems {
+			out[i] = p.text
+		}
+		return nil, out
 	}
 	return tf, nil
+}
+
+// problemAt is a problem of a test file and the line it is on, by which
+// the problems are reported.
+type problemAt struct {
+	line int
+	text string
 }
 
 // configPath is the config file a test file names, relative to it.
