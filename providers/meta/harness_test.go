@@ -209,6 +209,21 @@ func TestHarness(t *testing.T) {
 		{Label: "a message without id is ignored, the good one beside it handled", Path: meta.Path,
 			Body:     hook(`{"from":"16315551181","type":"text","text":{"body":"x"}},`+msg("wamid.ok", "text", `"text":{"body":"fine"}`), ""),
 			Messages: []providers.Inbound{in("wamid.ok", "fine")}, Ignored: []string{"malformed message"}, IgnoredBecause: []string{"id"}},
+		{Label: "numbers written as JSON numbers (timestamp, phone number id, sender) are read as Meta's strings", Path: meta.Path,
+			Body: strings.NewReplacer(`"phone_number_id":"`+phoneID+`"`, `"phone_number_id":`+phoneID, `"display_phone_number":"16505551111"`, `"display_phone_number":16505551111`,
+				`"wa_id":"16315551181"`, `"wa_id":16315551181`, `"from":"16315551181"`, `"from":16315551181`, `"timestamp":"1683229471"`, `"timestamp":1683229471`).
+				Replace(hook(msg("wamid.n1", "text", `"text":{"body":"hi"}`), `{"id":"wamid.o1","status":"read","timestamp":1683229473,"recipient_id":16315551181}`)),
+			Messages: []providers.Inbound{func() providers.Inbound {
+				i := in("wamid.n1", "hi")
+				i.Fields = map[string]string{"type": "text", "wa_id": "16315551181", "phone_number_id": phoneID, "timestamp": "1683229471"}
+				return i
+			}()},
+			Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "read"}}},
+		{Label: "a message or a status that cannot be read is ignored, the good ones beside it handled", Path: meta.Path,
+			Body: hook(`{"from":"16315551181","id":"wamid.bad","timestamp":"1683229471","type":"text","text":"not an object"},`+msg("wamid.ok", "text", `"text":{"body":"fine"}`),
+				`{"id":"wamid.o2","status":["delivered"]},{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`),
+			Messages: []providers.Inbound{in("wamid.ok", "fine")}, Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "delivered"}},
+			Ignored: []string{"malformed message", "malformed status"}, IgnoredBecause: []string{"not a message", "not a status"}},
 		{Label: "image without media id is ignored", Path: meta.Path, Body: hook(msg("wamid.x", "image", `"image":{}`), ""),
 			Ignored: []string{"malformed message"}, IgnoredBecause: []string{"media id"}},
 		{Label: "a status without id is ignored, the good one beside it kept", Path: meta.Path,

@@ -26,11 +26,11 @@ type payload struct {
 			Field string `json:"field"`
 			Value struct {
 				Metadata struct {
-					DisplayPhoneNumber string `json:"display_phone_number"`
-					PhoneNumberID      string `json:"phone_number_id"`
+					DisplayPhoneNumber numeric `json:"display_phone_number"`
+					PhoneNumberID      numeric `json:"phone_number_id"`
 				} `json:"metadata"`
 				Contacts []struct {
-					WaID string `json:"wa_id"`
+					WaID numeric `json:"wa_id"`
 					// UserID is the business-scoped user id: given for
 					// every contact, alone when the number is withheld.
 					UserID  string `json:"user_id"`
@@ -38,8 +38,10 @@ type payload struct {
 						Name string `json:"name"`
 					} `json:"profile"`
 				} `json:"contacts"`
-				Messages []message `json:"messages"`
-				Statuses []status  `json:"statuses"`
+				// Messages and Statuses are read one by one: one that
+				// cannot be read is skipped, not the POST.
+				Messages []json.RawMessage `json:"messages"`
+				Statuses []json.RawMessage `json:"statuses"`
 				// Errors are problems Meta reports outside any message
 				// (e.g. an incoming message it could not deliver to us).
 				Errors []struct {
@@ -55,14 +57,14 @@ type message struct {
 	// From is the sender's number; Meta leaves it out when the sender
 	// shows a username and withholds its number, and FromUserID, its
 	// business-scoped user id ("US.1349…"), is then who sent it.
-	From       string `json:"from"`
-	FromUserID string `json:"from_user_id"`
+	From       numeric `json:"from"`
+	FromUserID string  `json:"from_user_id"`
 	// GroupID is the group the message was sent in (Meta's Groups API);
 	// empty for a message to the business alone.
-	GroupID   string `json:"group_id"`
-	ID        string `json:"id"`
-	Timestamp string `json:"timestamp"`
-	Type      string `json:"type"`
+	GroupID   string  `json:"group_id"`
+	ID        string  `json:"id"`
+	Timestamp numeric `json:"timestamp"`
+	Type      string  `json:"type"`
 	Text      struct {
 		Body string `json:"body"`
 	} `json:"text"`
@@ -112,9 +114,9 @@ type media struct {
 }
 
 type status struct {
-	ID          string `json:"id"`
-	Status      string `json:"status"`
-	RecipientID string `json:"recipient_id"`
+	ID          string  `json:"id"`
+	Status      string  `json:"status"`
+	RecipientID numeric `json:"recipient_id"`
 	// Callback is the biz_opaque_callback_data of the send: keyway's id
 	// of the message.
 	Callback string `json:"biz_opaque_callback_data"`
@@ -153,21 +155,27 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 				continue
 			}
 			v := ch.Value
-			to := m.byID[v.Metadata.PhoneNumberID]
-			if to == "" && v.Metadata.DisplayPhoneNumber != "" {
-				to, _, _ = config.Address("+"+strings.TrimPrefix(digitsOnly(v.Metadata.DisplayPhoneNumber), "+"), m.region, config.ChannelWhatsApp)
+			phoneNumberID := string(v.Metadata.PhoneNumberID)
+			to := m.byID[phoneNumberID]
+			if display := string(v.Metadata.DisplayPhoneNumber); to == "" && display != "" {
+				to, _, _ = config.Address("+"+strings.TrimPrefix(digitsOnly(display), "+"), m.region, config.ChannelWhatsApp)
 			}
 			for _, e := range v.Errors {
 				b.Ignored = append(b.Ignored, providers.Ignored{Kind: "error " + strconv.Itoa(e.Code), Reason: "an error outside any message: " + e.Title})
 			}
 			names := map[string]string{}
 			for _, c := range v.Contacts {
-				for _, id := range nonEmpty(c.WaID, c.UserID) {
+				for _, id := range nonEmpty(string(c.WaID), c.UserID) {
 					names[id] = c.Profile.Name
 				}
 			}
-			for _, msg := range v.Messages {
-				in, ignored, err := m.inbound(msg, to, v.Metadata.PhoneNumberID, names[firstNonEmpty(msg.From, msg.FromUserID)])
+			for _, raw := range v.Messages {
+				var msg message
+				if err := json.Unmarshal(raw, &msg); err != nil {
+					b.Ignored = append(b.Ignored, providers.Ignored{Kind: "malformed message", ID: idOf(raw), Reason: "not a message keyway can read: " + err.Error()})
+					continue
+				}
+				in, ignored, err := m.inbound(msg, to, phoneNumberID, names[firstNonEmpty(string(msg.From), msg.FromUserID)])
 				if err != nil {
 					b.Ignored = append(b.Ignored, providers.Ignored{Kind: "malformed message", ID: msg.ID, Reason: err.Error()})
 					continue
@@ -178,7 +186,12 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 				}
 				b.Messages = append(b.Messages, in)
 			}
-			for _, s := range v.Statuses {
+			for _, raw := range v.Statuses {
+				var s status
+				if err := json.Unmarshal(raw, &s); err != nil {
+					b.Ignored = append(b.Ignored, providers.Ignored{Kind: "malformed status", ID: idOf(raw), Reason: "not a status keyway can read: " + err.Error()})
+					continue
+				}
 				if s.ID == "" || s.Status == "" {
 					b.Ignored = append(b.Ignored, providers.Ignored{Kind: "malformed status", ID: s.ID, Reason: "id and status are required"})
 					continue
@@ -275,7 +288,7 @@ func Sign(appSecret string, body []byte) string {
 // same contact as on Twilio, and else its business-scoped user id
 // (from_user_id), kept as written.
 func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.Inbound, *providers.Ignored, error) {
-	sender := firstNonEmpty(strings.TrimSpace(msg.From), strings.TrimSpace(msg.FromUserID))
+	sender := firstNonEmpty(strings.TrimSpace(string(msg.From)), strings.TrimSpace(msg.FromUserID))
 	if msg.ID == "" || sender == "" {
 		return providers.Inbound{}, nil, fmt.Errorf("meta: message: id and from (or from_user_id) are required: %w", providers.ErrMalformed)
 	}
@@ -292,11 +305,11 @@ func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.I
 		return providers.Inbound{}, &providers.Ignored{Kind: "group message", ID: msg.ID, Reason: "sent in a group: keyway answers people one to one"}, nil
 	}
 	in := providers.Inbound{Provider: Name, ID: msg.ID, Channel: config.ChannelWhatsApp, From: from, To: to, ProfileName: name,
-		Fields: map[string]string{"type": msg.Type, "wa_id": msg.From, "phone_number_id": phoneNumberID, "timestamp": msg.Timestamp}}
+		Fields: map[string]string{"type": msg.Type, "wa_id": string(msg.From), "phone_number_id": phoneNumberID, "timestamp": string(msg.Timestamp)}}
 	if msg.FromUserID != "" {
 		in.Fields["user_id"] = msg.FromUserID
 	}
-	if sec, err := strconv.ParseInt(msg.Timestamp, 10, 64); err == nil && sec > 0 {
+	if sec, err := strconv.ParseInt(string(msg.Timestamp), 10, 64); err == nil && sec > 0 {
 		in.SentAt = time.Unix(sec, 0).UTC()
 	}
 	switch msg.Type {
