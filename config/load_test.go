@@ -176,7 +176,14 @@ func TestSyntaxErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
 	}{
-		{"tab indent", "server:\n\tlisten: x\n", "k.yaml:2:1: invalid YAML: found character that cannot start any token"},
+		{"tab indent", "server:\n\tlisten: x\n", "k.yaml:2:1: invalid YAML: found character that cannot start any token: YAML indents with spaces, and this line's indent holds a tab"},
+		{"a character no value starts with, no tab", "server: {}\nfields: [a, @b]\n", "k.yaml:2:1: invalid YAML: found character that cannot start any token"},
+		{"an unquoted value holding a colon", "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - type: reply\n        text: Call us: 555\n",
+			`k.yaml:6:9: invalid YAML: mapping values are not allowed in this context: a value that holds ": " must be quoted (text: "Note: we close at 5")`},
+		{"a quote left open", "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - { type: reply, text: \"unclosed }\n  - id: b\n",
+			"k.yaml:5:7: invalid YAML: found unexpected end of stream: a quote opened on this line is not closed"},
+		{"a quote closed with an escaped one inside", "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - { type: reply, text: \"say \\\"hi\\\"\" \n  - id: b\n",
+			"k.yaml:5:7: invalid YAML: did not find expected ',' or '}'"},
 		{"unclosed flow list", "fields: [a,\n  b\n", "k.yaml:2:3: invalid YAML: did not find expected ',' or ']'"},
 		{"unknown anchor", "fields: *nope\n", "k.yaml:1:1: invalid YAML: unknown anchor 'nope' referenced"},
 		{"second document", "server: {}\n---\nstorage: {}\n", "k.yaml:2:1: a second YAML document starts here; keep the whole configuration in one document"},

@@ -30,8 +30,66 @@ func syntaxProblem(file string, data []byte, err error) *Problem {
 	}
 	if strings.HasPrefix(msg, "did not find expected ','") && unquotedRefNear(data, named.Line, p.Pos.Line) {
 		p.Message += `: a ${...} reference inside [ ] or { } must be quoted ("${NAME}"), as its braces end them`
+	} else if hint := syntaxHint(msg, lineOf(data, p.Pos.Line)); hint != "" {
+		p.Message += ": " + hint
 	}
 	return p
+}
+
+// valueWithColon is a line whose value, not quoted, holds ": " itself:
+// `text: Note: we close at 5`.
+var valueWithColon = regexp.MustCompile(`^\s*(?:-\s+)?[\w.-]+:\s+[^\s"'{\[|>#&*!][^#]*:(?:\s|$)`)
+
+// syntaxHint says what in line, where a syntax error with message msg was
+// placed, YAML took otherwise than the admin meant, for the mistakes met
+// most: a tab in the indent, an unquoted value holding ": ", and a quote
+// left open. "" when line shows none of them.
+func syntaxHint(msg, line string) string {
+	switch {
+	case strings.HasPrefix(msg, "found character that cannot start any token") &&
+		strings.Contains(line[:len(line)-len(strings.TrimLeft(line, " \t"))], "\t"):
+		return "YAML indents with spaces, and this line's indent holds a tab"
+	case strings.HasPrefix(msg, "mapping values are not allowed") && valueWithColon.MatchString(line):
+		return `a value that holds ": " must be quoted (text: "Note: we close at 5")`
+	case strings.HasPrefix(msg, "found unexpected end of stream") && openQuote(line):
+		return "a quote opened on this line is not closed"
+	}
+	return ""
+}
+
+// lineOf returns line n (from 1) of data, or "".
+func lineOf(data []byte, n int) string {
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	return strings.TrimSuffix(lines[n-1], "\r")
+}
+
+// openQuote reports whether line leaves a quote open: a " or ' that starts
+// a quoted value (after a space, a colon, a comma or a bracket) and is not
+// closed on the line. In YAML's double quotes \" is a quote kept; in single
+// quotes a doubled single quote is one.
+func openQuote(line string) bool {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote == '"' && c == '\\':
+			i++
+		case quote == '\'' && c == '\'' && i+1 < len(line) && line[i+1] == '\'':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '#' && (i == 0 || line[i-1] == ' '):
+			return false
+		case (c == '"' || c == '\'') && (i == 0 || strings.IndexByte(" :,[{", line[i-1]) >= 0):
+			quote = c
+		}
+	}
+	return quote != 0
 }
 
 // unquotedRefNear reports whether a line of data from line from to line to
