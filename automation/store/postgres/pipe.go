@@ -31,6 +31,16 @@ type pipe struct {
 	conn  *pgxpool.Conn
 	begin string // the BEGIN statement, until it has been sent
 	open  bool   // BEGIN was sent: the transaction must be ended
+	// committing is set once COMMIT is on its way: from then on a lost
+	// connection leaves unknown whether the transaction committed.
+	committing bool
+	// unrun is set when a round trip failed before the database ran any
+	// of it: the batch was never executed (pgx failed to prepare it), or
+	// the database refused the BEGIN it opened with.
+	unrun bool
+	// failedFirst is set when the first round trip failed: fn had read
+	// nothing yet.
+	failedFirst bool
 	// deferred holds the statements waiting for the next round trip.
 	deferred []deferred
 	// first is the first error the database returned (a missing row
@@ -66,7 +76,8 @@ func (p *pipe) Defer(sql string, args ...any) {
 func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	n := len(p.deferred)
-	if p.begin != "" {
+	opens := p.begin != ""
+	if opens {
 		b.Queue(p.begin)
 		n++
 		p.begin, p.open = "", true
@@ -84,6 +95,14 @@ func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 	br := p.conn.SendBatch(p.ctx, b)
 	for i := range n {
 		if _, err := br.Exec(); err != nil {
+			var pe *pgconn.PgError
+			var pre pgx.ErrPreprocessingBatch
+			if errors.As(err, &pre) || (i == 0 && opens && errors.As(err, &pe)) {
+				p.unrun = true
+			}
+			if opens {
+				p.failedFirst = true
+			}
 			if j := i - (n - len(pending)); j >= 0 {
 				// The refusal belongs to a statement made earlier: say which.
 				err = fmt.Errorf("%s (deferred): %w", describe(pending[j].sql), err)
@@ -212,6 +231,7 @@ func (p *pipe) commit() error {
 		p.begin = ""
 		return nil
 	}
+	p.committing = true
 	br, err := p.send(deferred{sql: "COMMIT"})
 	if err != nil {
 		return err

@@ -165,6 +165,9 @@ func (s *Store) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+		if errors.Is(err, errConnLost) && attempt < maxAttempts {
+			continue // on another connection, at once
+		}
 		if !retryable(err) || attempt >= maxAttempts {
 			return err
 		}
@@ -185,8 +188,21 @@ func (s *Store) View(ctx context.Context, fn func(engine.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+	for attempt := 1; ; attempt++ {
+		err := s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+		if !errors.Is(err, errConnLost) || attempt >= maxAttempts {
+			return err
+		}
+	}
 }
+
+// errConnLost marks the failure of a transaction whose connection was
+// lost before its COMMIT was sent: the database rolled it back, so it may
+// run again on another connection. After a restart of the database (or a
+// failover) the pool's connections are all gone, and those used in the
+// last second are handed out without a ping: the first transaction on
+// each of them fails so.
+var errConnLost = errors.New("postgres: the connection was lost before the commit")
 
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) (err error) {
 	conn, err := s.pool.Acquire(ctx)
@@ -194,9 +210,27 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer conn.Release()
+	var used *pipe
+	defer func() {
+		// Lost before COMMIT went, or on a round trip the database never
+		// ran: nothing of it was committed. A read-only fn, which need
+		// not reset what it gathers, runs again only if it had read
+		// nothing yet.
+		lost := used != nil && (!used.committing || used.unrun) && (writable || used.failedFirst)
+		if err != nil && lost && ctx.Err() == nil && conn.Conn().IsClosed() {
+			err = fmt.Errorf("%w: %w", errConnLost, err)
+		}
+	}()
+	return s.runOn(ctx, conn, opts, writable, fn, &used)
+}
+
+// runOn runs fn in a transaction on conn; used is set to the pipe the
+// transaction went through, for what it says of a failure.
+func (s *Store) runOn(ctx context.Context, conn *pgxpool.Conn, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error, used **pipe) (err error) {
 	t := &pgTx{ctx: ctx, writable: writable, peeks: &s.peeks}
 	t.tx = &pipe{ctx: ctx, conn: conn, begin: beginSQL(opts), first: &t.dbErr}
 	defer func() {
+		*used = t.tx
 		s.roundTrips.Add(int64(t.tx.trips))
 		s.statements.Add(int64(t.tx.statements))
 		if err != nil {
