@@ -83,6 +83,11 @@ func TestHarness(t *testing.T) {
 	webhooks := []providertest.WebhookCase{
 		{Label: "a timestamp written with a space is read", Path: vonage.InboundPath, Body: spaced, Messages: []providers.Inbound{in}},
 		{Label: "a timestamp that is no time is left out, the message kept", Path: vonage.InboundPath, Body: unreadable, Messages: []providers.Inbound{noTime}},
+		{Label: "numbers given as JSON numbers are read as Vonage's strings", Path: vonage.InboundPath,
+			Body:     strings.NewReplacer(`"to":"447700900000"`, `"to":447700900000`, `"from":"447700900001"`, `"from":447700900001`).Replace(inboundSMS),
+			Messages: []providers.Inbound{in}},
+		{Label: "a timestamp given as a number is left out, the message kept", Path: vonage.InboundPath,
+			Body: strings.Replace(inboundSMS, `"2025-02-03T12:14:25Z"`, `1738584865`, 1), Messages: []providers.Inbound{noTime}},
 		{Label: "inbound SMS", Source: "Vonage Messages API reference, Inbound message webhook, SMS example", Path: vonage.InboundPath, Body: inboundSMS, Messages: []providers.Inbound{in}, Answer: "ok"},
 		{Label: "inbound delivered twice parses to the same id", Path: vonage.InboundPath, Body: inboundSMS, Repeat: true, Messages: []providers.Inbound{in}},
 		{Label: "STOP reaches keyway as text (Vonage does not filter it)", Path: vonage.InboundPath, Body: stop, Messages: []providers.Inbound{stopIn}},

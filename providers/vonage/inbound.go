@@ -68,11 +68,14 @@ func (v *Vonage) verify(r *providers.Request, kind string) error {
 type inbound struct {
 	Channel     string `json:"channel"`
 	MessageUUID string `json:"message_uuid"`
-	To          string `json:"to"`
-	From        string `json:"from"`
-	Timestamp   string `json:"timestamp"`
-	Text        string `json:"text"`
-	MessageType string `json:"message_type"`
+	// To, From and Timestamp are strings; a number is taken as the
+	// digits written, rather than refusing a message Vonage would not
+	// send again once its retries run out.
+	To          providers.NumericString `json:"to"`
+	From        providers.NumericString `json:"from"`
+	Timestamp   providers.NumericString `json:"timestamp"`
+	Text        string                  `json:"text"`
+	MessageType string                  `json:"message_type"`
 }
 
 // status is a message status webhook (Messages API).
@@ -139,13 +142,13 @@ func (v *Vonage) parseInbound(body []byte) (providers.Batch, error) {
 	}
 	in := providers.Inbound{Provider: Name, ID: m.MessageUUID, Channel: config.ChannelSMS, Body: m.Text}
 	var err error
-	if in.From, err = v.address(m.From); err != nil {
-		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: from %s: %v: %w", m.MessageUUID, config.MaskAddress(m.From), err, providers.ErrMalformed)
+	if in.From, err = v.address(string(m.From)); err != nil {
+		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: from %s: %v: %w", m.MessageUUID, config.MaskAddress(string(m.From)), err, providers.ErrMalformed)
 	}
-	if in.To, err = v.address(m.To); err != nil {
-		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: to %s: %v: %w", m.MessageUUID, config.MaskAddress(m.To), err, providers.ErrMalformed)
+	if in.To, err = v.address(string(m.To)); err != nil {
+		return providers.Batch{}, fmt.Errorf("vonage: inbound %s: to %s: %v: %w", m.MessageUUID, config.MaskAddress(string(m.To)), err, providers.ErrMalformed)
 	}
-	in.SentAt = sentAt(m.Timestamp)
+	in.SentAt = sentAt(string(m.Timestamp))
 	return providers.Batch{Messages: []providers.Inbound{in}}, nil
 }
 
