@@ -224,6 +224,18 @@ func TestHarness(t *testing.T) {
 				`{"id":"wamid.o2","status":["delivered"]},{"id":"wamid.o1","status":"delivered","timestamp":"1683229473","recipient_id":"16315551181"}`),
 			Messages: []providers.Inbound{in("wamid.ok", "fine")}, Statuses: []providers.Status{{ProviderID: "wamid.o1", Status: "delivered"}},
 			Ignored: []string{"malformed message", "malformed status"}, IgnoredBecause: []string{"not a message", "not a status"}},
+		{Label: "a message without its type, in a change without its field or metadata, is read by what it carries", Path: meta.Path,
+			Body: `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messages":[` +
+				`{"from":"16315551181","id":"wamid.t1","timestamp":"1683229471","text":{"body":"MENU"}},` +
+				`{"from":"16315551181","id":"wamid.t2","timestamp":"1683229471","interactive":{"type":"button_reply","button_reply":{"id":"ORDER","title":"My order"}}}]}}]}]}`,
+			Messages: []providers.Inbound{
+				func() providers.Inbound { i := in("wamid.t1", "MENU"); i.ProfileName = ""; return i }(),
+				func() providers.Inbound {
+					i := withButton(in("wamid.t2", "My order"), "ORDER")
+					i.ProfileName = ""
+					return i
+				}(),
+			}},
 		{Label: "image without media id is ignored", Path: meta.Path, Body: hook(msg("wamid.x", "image", `"image":{}`), ""),
 			Ignored: []string{"malformed message"}, IgnoredBecause: []string{"media id"}},
 		{Label: "a status without id is ignored, the good one beside it kept", Path: meta.Path,

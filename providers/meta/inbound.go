@@ -150,15 +150,25 @@ func (m *Meta) Parse(route providers.Route, r *providers.Request) (providers.Bat
 	var b providers.Batch
 	for _, e := range p.Entry {
 		for _, ch := range e.Changes {
-			if ch.Field != "messages" {
+			// A change without a field is read as messages: the one field
+			// whose value holds messages and statuses.
+			if ch.Field != "messages" && ch.Field != "" {
 				b.Ignored = append(b.Ignored, providers.Ignored{Kind: "field " + ch.Field, ID: e.ID, Reason: "keyway subscribes to messages only"})
 				continue
 			}
 			v := ch.Value
 			phoneNumberID := string(v.Metadata.PhoneNumberID)
 			to := m.byID[phoneNumberID]
-			if display := string(v.Metadata.DisplayPhoneNumber); to == "" && display != "" {
+			display := string(v.Metadata.DisplayPhoneNumber)
+			switch {
+			case to == "" && display != "":
 				to, _, _ = config.Address("+"+strings.TrimPrefix(digitsOnly(display), "+"), m.region, config.ChannelWhatsApp)
+			case to == "" && phoneNumberID == "" && len(m.ids) == 1:
+				// No metadata at all: with one number there is no doubt
+				// which it was sent to.
+				for n := range m.ids {
+					to = n
+				}
 			}
 			for _, e := range v.Errors {
 				b.Ignored = append(b.Ignored, providers.Ignored{Kind: "error " + strconv.Itoa(e.Code), Reason: "an error outside any message: " + e.Title})
@@ -288,6 +298,7 @@ func Sign(appSecret string, body []byte) string {
 // same contact as on Twilio, and else its business-scoped user id
 // (from_user_id), kept as written.
 func (m *Meta) inbound(msg message, to, phoneNumberID, name string) (providers.Inbound, *providers.Ignored, error) {
+	msg.Type = typeOf(msg)
 	sender := firstNonEmpty(strings.TrimSpace(string(msg.From)), strings.TrimSpace(msg.FromUserID))
 	if msg.ID == "" || sender == "" {
 		return providers.Inbound{}, nil, fmt.Errorf("meta: message: id and from (or from_user_id) are required: %w", providers.ErrMalformed)

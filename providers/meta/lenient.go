@@ -19,3 +19,36 @@ func idOf(raw json.RawMessage) string {
 	_ = json.Unmarshal(raw, &v)
 	return v.ID
 }
+
+// typeOf is a message's type: its type field, or when that is missing the
+// one object it carries (text, interactive, button, a media, location or
+// contacts), so that a message is not dropped for the field Meta always
+// writes; "" when it carries none of them.
+func typeOf(msg message) string {
+	if msg.Type != "" {
+		return msg.Type
+	}
+	switch {
+	case msg.Text.Body != "":
+		return "text"
+	case msg.Interactive.Type != "":
+		return "interactive"
+	case msg.Button.Payload != "" || msg.Button.Text != "":
+		return "button"
+	case msg.Image != nil:
+		return "image"
+	case msg.Audio != nil:
+		return "audio"
+	case msg.Video != nil:
+		return "video"
+	case msg.Document != nil:
+		return "document"
+	case msg.Sticker != nil:
+		return "sticker"
+	case msg.Location != nil:
+		return "location"
+	case len(msg.Contacts) > 0:
+		return "contacts"
+	}
+	return ""
+}
