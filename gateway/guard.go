@@ -34,7 +34,7 @@ const prefetch = 8 << 10
 func (g *Gateway) guard(adminRoutes bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-		path := c.Path()
+		path := routed(c.Path())
 		admin := adminRoutes && isAdminPath(path)
 		if admin {
 			c.Set(fiber.HeaderCacheControl, "no-store")
@@ -58,7 +58,20 @@ func (g *Gateway) guard(adminRoutes bool) fiber.Handler {
 	}
 }
 
-// isAdminPath reports whether path is the admin API's or the dashboard's.
+// routed is path as the router matches it: whatever its case, and with or
+// without a trailing slash (/API/V1/contacts/ reaches the admin API as
+// /api/v1/contacts does), so that guard holds every way of writing a route
+// to that route's limits.
+func routed(path string) string {
+	path = strings.ToLower(path)
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	return path
+}
+
+// isAdminPath reports whether path (as routed gives it) is the admin
+// API's or the dashboard's.
 func isAdminPath(path string) bool {
 	return path == "/api/v1" || strings.HasPrefix(path, "/api/v1/") || isDashboard(path)
 }

@@ -115,7 +115,7 @@ func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 	if code >= 500 {
 		g.log.Error().Err(err).Str("method", c.Method()).Str("path", c.Path()).Msg("request failed")
 	}
-	if isDashboard(c.Path()) && g.cfg.Load().Admin.DashboardOn() {
+	if isDashboard(routed(c.Path())) && g.cfg.Load().Admin.DashboardOn() {
 		// The dashboard answers people: a page, in its layout. (While it
 		// is off it answers 404 as the API does.)
 		c.Status(code)
@@ -126,7 +126,8 @@ func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 	return c.Status(code).JSON(fiber.Map{"error": msg})
 }
 
-// isDashboard reports whether path is one of the dashboard's pages.
+// isDashboard reports whether path (as routed gives it) is one of the
+// dashboard's pages.
 func isDashboard(path string) bool { return path == "/admin" || strings.HasPrefix(path, "/admin/") }
 
 // request builds the provider's view of a webhook: the URL it was sent to

@@ -122,6 +122,10 @@ func TestChunkedBodyNotReadBeforeAuthentication(t *testing.T) {
 		{"POST /admin/contacts/import HTTP/1.1\r\nHost: keyway\r\nContent-Type: multipart/form-data; boundary=b", http.StatusForbidden},
 		{"PUT /api/v1/contacts/+15552220093 HTTP/1.1\r\nHost: keyway\r\nContent-Type: application/json", http.StatusUnauthorized},
 		{"PUT /api/v1/contacts/+15552220093 HTTP/1.1\r\nHost: keyway\r\nContent-Type: application/json\r\nAuthorization: Bearer not-the-token", http.StatusUnauthorized},
+		// The router takes a path in any case, with or without a
+		// trailing slash: so does the check.
+		{"PUT /API/V1/Contacts/+15552220093 HTTP/1.1\r\nHost: keyway\r\nContent-Type: application/json", http.StatusUnauthorized},
+		{"POST /Admin/Contacts/Import/ HTTP/1.1\r\nHost: keyway\r\nContent-Type: multipart/form-data; boundary=b", http.StatusForbidden},
 	} {
 		code, closed := rawChunked(t, g.URL, tc.head, sent)
 		if code != tc.want || !closed {
@@ -416,6 +420,9 @@ func TestSecurityHeaders(t *testing.T) {
 	check("API 200", do(http.MethodGet, "/api/v1/automations", bearer, ""), true)
 	check("API 401", do(http.MethodGet, "/api/v1/automations", nil, ""), true)
 	check("API 404", do(http.MethodGet, "/api/v1/contacts/+15559990000", bearer, ""), true)
+	// The router takes a path in any case, with or without a trailing
+	// slash: so do the headers.
+	check("API 200 in capitals", do(http.MethodGet, "/API/V1/Automations/", bearer, ""), true)
 	check("dashboard login", do(http.MethodGet, "/admin/login", nil, ""), true)
 	check("dashboard style", do(http.MethodGet, "/admin/style.css", nil, ""), true)
 }
