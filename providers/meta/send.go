@@ -175,6 +175,10 @@ func (m *Meta) request(o providers.Outbound) map[string]any {
 		r["type"], r["template"] = "template", t
 	case m.SendsChoices(o):
 		r["type"], r["interactive"] = "interactive", interactive(o)
+	case len(o.Media) > 0 && captionless(o):
+		// Audio and stickers carry no caption on WhatsApp: rather than
+		// lose the text, it goes with the media's links after it.
+		r["type"], r["text"] = "text", map[string]any{"body": strings.TrimSpace(strings.Join(append([]string{o.Body}, o.Media...), "\n")), "preview_url": true}
 	case len(o.Media) > 0:
 		kind := mediaKind(o.Media[0])
 		md := map[string]any{"link": o.Media[0]}
@@ -182,7 +186,7 @@ func (m *Meta) request(o providers.Outbound) map[string]any {
 		for _, extra := range o.Media[1:] {
 			caption = strings.TrimSpace(caption + "\n" + extra)
 		}
-		if caption != "" && kind != "audio" {
+		if caption != "" { // never for audio or a sticker: see captionless
 			md["caption"] = caption
 		}
 		r["type"], r[kind] = kind, md
@@ -225,6 +229,13 @@ func interactive(o providers.Outbound) map[string]any {
 		i["header"] = map[string]any{"type": kind, kind: map[string]any{"link": o.Media[0]}}
 	}
 	return i
+}
+
+// captionless reports whether o's first media is of a kind that carries no
+// caption (audio, a sticker) while o has text or more media to show.
+func captionless(o providers.Outbound) bool {
+	k := mediaKind(o.Media[0])
+	return (k == "audio" || k == "sticker") && (strings.TrimSpace(o.Body) != "" || len(o.Media) > 1)
 }
 
 // mediaKind guesses the WhatsApp media type of a URL from its extension;
