@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,44 @@ func TestWaitForReplyTimeoutTakesOnTimeout(t *testing.T) {
 	ens := g.Enrollments("ask", answers)
 	if len(ens) != 1 || ens[0].Vars["answer"] != "42" {
 		t.Errorf("answering contact's enrollment %+v, want vars.answer 42", ens)
+	}
+}
+
+// An answer that comes after the timeout fell due is late, even before
+// the timer loop (once a second) fired the timeout: the timeout's way runs
+// first, and the message goes on to catch_all, never taken as the answer.
+func TestAnAnswerAfterTheTimeoutIsLate(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, askConfig+`
+  - id: support
+    catch_all: true
+    steps:
+      - { type: reply, text: "support got: {{ message.body }}" }
+`)
+	const late = "+15553330005"
+	g.Text(Inbound{From: late, Body: "ASK"})
+	var out struct {
+		Enrollments []struct {
+			WaitUntil *time.Time `json:"wait_until"`
+		}
+	}
+	q := "/api/v1/enrollments?automation=ask&contact=" + url.QueryEscape(late)
+	if code := g.Admin(http.MethodGet, q, nil, &out); code != http.StatusOK || len(out.Enrollments) != 1 || out.Enrollments[0].WaitUntil == nil {
+		t.Fatalf("enrollments: %d %+v, want one waiting for a reply", code, out.Enrollments)
+	}
+	due := *out.Enrollments[0].WaitUntil
+	Eventually(t, patience, "the timeout fell due", func() bool { return time.Now().After(due) })
+	g.Text(Inbound{From: late, Body: "42"})
+	Eventually(t, patience, "the timeout's reply and the catch_all's, or the answer's", func() bool {
+		got := repliesToNow(g, late)
+		return len(got) >= 3 || count(got, "You said 42") > 0
+	})
+	g.Settled(t, late)
+	if got := repliesToNow(g, late); strings.Join(got, "|") != "What is 6 x 7?|Too late!|support got: 42" {
+		t.Errorf("sent %q, want the question, the timeout's reply, then the catch_all's", got)
+	}
+	if en := ended(t, g, "ask", late); en.Vars["answer"] != nil {
+		t.Errorf("the late message was saved as the answer: %+v", en)
 	}
 }
 

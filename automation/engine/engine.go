@@ -319,6 +319,9 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 	if set.IsStaff(m.From) {
 		return ViaStaff, e.staffMessage(ctx, t, m)
 	}
+	if err := e.lapse(ctx, t); err != nil { // timeouts due before the message
+		return "", err
+	}
 	if r, err := t.latestRun(EnrollmentHandoff); err != nil { // an open handoff
 		return "", err
 	} else if r != nil {

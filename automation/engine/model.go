@@ -223,6 +223,11 @@ type Enrollment struct {
 	// of a wait, a reply timeout or expiry, or a step I/O's lease. The
 	// timer is stored under it, so it is also how the timer is found.
 	WaitUntil *time.Time `json:"wait_until,omitempty"`
+	// TimerKind is the kind of the timer under WaitUntil, as the pause
+	// that set it had it: a message that comes after a reply timeout fell
+	// due, and before its timer fired, lets that timeout happen first
+	// (lapse). Empty on enrollments paused before keyway kept it.
+	TimerKind TimerKind `json:"timer_kind,omitempty"`
 	// Handoff is the handoff the enrollment stands at, while its Status
 	// is EnrollmentHandoff.
 	Handoff *Handoff `json:"handoff,omitempty"`

@@ -232,7 +232,7 @@ func (e *Engine) fire(ctx context.Context, x *unitOfWork, tm Timer) error {
 	case TimerIO:
 		lease := tm
 		lease.Due = x.now.Add(IOLease)
-		en.WaitUntil = &lease.Due
+		en.WaitUntil, en.TimerKind = &lease.Due, lease.Kind
 		if err := x.tx.PutTimer(lease); err != nil {
 			return err
 		}

@@ -152,6 +152,7 @@ func (t *turn) pause(en *Enrollment, status EnrollmentStatus, due time.Time, kin
 	en.Epoch++
 	en.Status = status
 	en.WaitUntil = &due
+	en.TimerKind = kind
 	en.Held = ""
 	if kind == TimerHold {
 		en.Held = ReasonHeld
