@@ -78,6 +78,10 @@ type decoder struct {
 	// told holds the environment reference problems reported, so that a
 	// scalar expanded twice (a step's common keys) is reported once.
 	told map[string]bool
+	// misshapen holds the place of each value that is not the mapping or
+	// list its setting takes: the checks after decoding find nothing there,
+	// and what they say of it follows from that problem (see dropEchoes).
+	misshapen map[Pos]bool
 	// unset holds, by the place of each value, the variables of its plain
 	// ${NAME} references that gave nothing; unsetValues the same values in
 	// file order, for their warnings (Config.unsetWarnings).
@@ -400,6 +404,13 @@ func (d *decoder) unknownKey(k *yaml.Node, path, in string, names []string) {
 
 func (d *decoder) mismatch(n *yaml.Node, path string, t reflect.Type) {
 	d.errorf(n, "%s: expected %s, got %s", label(path), want(t), describe(n))
+	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Map, reflect.Pointer:
+		if d.misshapen == nil {
+			d.misshapen = map[Pos]bool{}
+		}
+		d.misshapen[nodePos(n)] = true
+	}
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {

@@ -93,10 +93,28 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	}
 	c.unset = d.unset
 	c.applyDefaults()
-	problems := append(d.problems, c.unsetWarnings(d.unsetValues)...)
-	problems = c.NameUnsetVariables(c.oneBased(append(problems, c.validate()...)))
+	problems := append(d.problems, dropEchoes(c.unsetWarnings(d.unsetValues), d.misshapen)...)
+	problems = c.NameUnsetVariables(c.oneBased(append(problems, dropEchoes(c.validate(), d.misshapen)...)))
 	sortProblems(problems)
 	return c, problems
+}
+
+// dropEchoes returns ps, the problems found after decoding, without those
+// at a place where a value is not the mapping or list its setting takes
+// (misshapen): the decoder said so there, and the checks that then find the
+// value missing would add "missing id", "has no steps" and the like about
+// the same mistake.
+func dropEchoes(ps Problems, misshapen map[Pos]bool) Problems {
+	if len(misshapen) == 0 {
+		return ps
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		if !misshapen[p.Pos] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // parseYAML reads the single YAML document in data and returns its root

@@ -327,6 +327,31 @@ automations:
 `,
 			want: []string{`k.yaml:6:14: warning: automation "a": channel whatsapp, but none of the numbers under providers is on whatsapp: no message can reach it`},
 		},
+		{
+			// One mistake, one problem: a value of the wrong shape is not
+			// also reported as the id, number or steps it then lacks.
+			name: "a value of the wrong shape is one problem",
+			src: `providers:
+  twilio:
+    numbers:
+      - "+15005550007"
+automations:
+  - join
+  - id: b
+    keywords: [B]
+    steps: { type: reply, text: x }
+  - id: c
+    keywords: [C]
+    steps:
+      - reply
+`,
+			want: []string{
+				`k.yaml:4:9: providers.twilio.numbers[0]: expected a mapping, got "+15005550007"`,
+				`k.yaml:6:5: automation 1: expected a mapping, got "join"`,
+				`k.yaml:9:12: automation "b" field steps: expected a list, got a mapping`,
+				`k.yaml:13:9: automation "c" step 1: expected a mapping, got "reply"`,
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
