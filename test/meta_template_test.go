@@ -123,3 +123,35 @@ func TestATemplateInBothFormsGoesOutThroughEitherProvider(t *testing.T) {
 		}
 	}
 }
+
+// A group broadcast of an automation on WhatsApp reaches the contacts of
+// an imported list, who never wrote, on WhatsApp: its template goes out
+// through the Graph API, and nothing goes out by SMS.
+func TestMetaGroupBroadcastReachesImportedContactsOnWhatsApp(t *testing.T) {
+	t.Parallel()
+	graph := fakes.NewGraph(t, metaToken)
+	g := StartGateway(t, metaSection(graph)+`groups: [ { id: news } ]
+automations:
+  - id: promo
+    channel: whatsapp
+    steps:
+      - type: reply
+        text: "Hello"
+        from: "`+metaNumber+`"
+        template: { name: winter_sale, language: en_US, variables: ["{{ contact.name }}"] }
+`)
+	ann, bea := "+15551238821", "+15551238822"
+	g.importContacts(t, map[string]any{"groups": []string{"news"}, "name": "Ann"}, ann, bea)
+	b := g.startBroadcast(t, map[string]any{"automation": "promo", "group": "news"})
+	Eventually(t, patience, "both templates sent through the Graph API", func() bool { return len(graph.Sent()) == 2 })
+	for _, s := range graph.Sent() {
+		tpl, _ := s.Body["template"].(map[string]any)
+		if s.Type != "template" || tpl["name"] != "winter_sale" || s.PhoneNumberID != metaPhoneID {
+			t.Errorf("send %+v, want the template winter_sale from %s", s, metaPhoneID)
+		}
+	}
+	Eventually(t, patience, "the broadcast's sends counted", func() bool { return g.broadcast(t, b.ID).Sent == 2 })
+	if sms := g.Twilio.Sent(); len(sms) != 0 {
+		t.Errorf("the broadcast sent by SMS: %+v", sms)
+	}
+}

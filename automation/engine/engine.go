@@ -18,7 +18,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/keywords"
 	"github.com/keyway-sms/keyway/providers"
 )
@@ -488,10 +487,7 @@ func (e *Engine) enrollFor(ctx context.Context, t *turn, a *Automation, channel 
 		}
 	}
 	if channel == "" {
-		channel = t.contact.Channel
-	}
-	if channel == "" {
-		channel = config.ChannelSMS
+		channel = reachChannel(t.set, t.contact, a)
 	}
 	en := &Enrollment{
 		ID: e.ids.next(t.now), Automation: a.ID, Contact: t.contact.Phone, Channel: channel,

@@ -40,10 +40,7 @@ type OneOffChannel struct {
 
 // oneOffChannel is OneOffChannel for contact c at now.
 func oneOffChannel(set *Set, c *Contact, now time.Time) OneOffChannel {
-	ch := c.Channel
-	if ch == "" {
-		ch = config.ChannelSMS
-	}
+	ch := reachChannel(set, c, nil)
 	out := OneOffChannel{Channel: ch, From: senderFor(set, c, ch), InWindow: true}
 	if ch == config.ChannelWhatsApp {
 		out.InWindow = c.InWindow(ch, now)

@@ -342,3 +342,30 @@ func senderFor(set *Set, c *Contact, channel string) string {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// reachChannel is the channel a start of automation a (nil for a one-off
+// send) reaches contact c on when the start names none: the channel c last
+// wrote on; for a contact that never wrote (an imported one), a's own
+// channel when it names one, else SMS when a number sends SMS, else
+// WhatsApp when the config's numbers are all WhatsApp ones.
+func reachChannel(set *Set, c *Contact, a *Automation) string {
+	if c.Channel != "" {
+		return c.Channel
+	}
+	if a != nil && a.Config != nil && a.Config.Channel != "" {
+		return a.Config.Channel
+	}
+	whatsapp := false
+	for _, n := range set.Config.Numbers() {
+		switch n.Channel {
+		case config.ChannelSMS:
+			return config.ChannelSMS
+		case config.ChannelWhatsApp:
+			whatsapp = true
+		}
+	}
+	if whatsapp {
+		return config.ChannelWhatsApp
+	}
+	return config.ChannelSMS
+}
