@@ -162,7 +162,7 @@ func (m *metrics) zeroCounters() {
 	for _, route := range []string{engine.ViaCompliance, engine.ViaKeyword, engine.ViaReply, engine.ViaCatchAll, engine.ViaStored, engine.ViaStaff, engine.ViaHandoff, "duplicate"} {
 		m.inbound.WithLabelValues(route)
 	}
-	for _, status := range []string{"200", "400", "403", "413", "500"} {
+	for _, status := range []string{"200", "400", "401", "403", "413", "415", "500"} {
 		m.webhooks.WithLabelValues(status)
 	}
 	for _, kind := range []engine.Kind{engine.KindText, engine.KindEmail} {

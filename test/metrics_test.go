@@ -43,6 +43,8 @@ func TestMetricsOperatorsExpect(t *testing.T) {
 		`keyway_inbound_messages_total{route="keyword"}`,
 		`keyway_inbound_messages_total{route="compliance"}`,
 		`keyway_webhook_requests_total{status="403"}`,
+		`keyway_webhook_requests_total{status="401"}`,
+		`keyway_webhook_requests_total{status="415"}`,
 		`keyway_outbound_attempts_total{kind="text",result="failed"}`,
 		`keyway_outbound_attempts_total{kind="email",result="retry"}`,
 		`keyway_config_reloads_total{result="refused"}`,
