@@ -91,7 +91,22 @@ func TestSameAutomationOnEveryProvider(t *testing.T) {
 	t.Parallel()
 	graph := fakes.NewGraph(t, metaToken)
 	api := fakes.NewVonage(t, vonageKey, vonageSecret)
-	g := StartGateway(t, metaSection(graph)+vonageSection(api)+sameAutomations)
+	sameOnEveryProvider(t, StartGateway(t, metaSection(graph)+vonageSection(api)+sameAutomations), graph, api)
+}
+
+// The same on PostgreSQL: the choices offered, the wait and the opt-out
+// are kept there alike.
+func TestPostgresSameAutomationOnEveryProvider(t *testing.T) {
+	t.Parallel()
+	graph := fakes.NewGraph(t, metaToken)
+	api := fakes.NewVonage(t, vonageKey, vonageSecret)
+	sameOnEveryProvider(t, startShared(t, 1, metaSection(graph)+vonageSection(api)+sameAutomations)[0], graph, api)
+}
+
+// sameOnEveryProvider walks one contact per provider through g, which runs
+// sameAutomations with Twilio, the Cloud API on graph and Vonage on api.
+func sameOnEveryProvider(t *testing.T, g *Gateway, graph *fakes.Graph, api *fakes.Vonage) {
+	t.Helper()
 
 	twilioRoute := func(name, channel, contact string) sameRoute {
 		to := contact
