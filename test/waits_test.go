@@ -251,14 +251,25 @@ func TestWaitForReplyTimeoutTakesOnTimeout(t *testing.T) {
 // An answer that comes after the timeout fell due is late, even before
 // the timer loop (once a second) fired the timeout: the timeout's way runs
 // first, and the message goes on to catch_all, never taken as the answer.
+// On PostgreSQL too (TestAnAnswerAfterTheTimeoutIsLateOnPostgres).
 func TestAnAnswerAfterTheTimeoutIsLate(t *testing.T) {
 	t.Parallel()
-	g := StartGateway(t, askConfig+`
+	answerAfterTheTimeout(t, StartGateway(t, lateAnswerConfig))
+}
+
+func TestAnAnswerAfterTheTimeoutIsLateOnPostgres(t *testing.T) {
+	t.Parallel()
+	answerAfterTheTimeout(t, startShared(t, 1, lateAnswerConfig)[0])
+}
+
+const lateAnswerConfig = askConfig + `
   - id: support
     catch_all: true
     steps:
       - { type: reply, text: "support got: {{ message.body }}" }
-`)
+`
+
+func answerAfterTheTimeout(t *testing.T, g *Gateway) {
 	const late = "+15553330005"
 	g.Text(Inbound{From: late, Body: "ASK"})
 	var out struct {
