@@ -17,9 +17,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// DefaultListen is server.listen when the file does not set it.
+const DefaultListen = ":8080"
+
 // Defaults of the settings a file may leave out; see applyDefaults.
 const (
-	defaultListen       = ":8080"
+	defaultListen       = DefaultListen
 	defaultMaxBodyBytes = 65536
 	defaultMaxConns     = 1024
 	defaultStoragePath  = "./data/keyway.db"

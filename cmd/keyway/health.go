@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +17,9 @@ const healthHelp = `Usage: keyway health [--config FILE] [--url URL] [--timeout 
 
 Asks a running keyway whether it is ready: GET /readyz on the address the
 config's server.listen names (on this machine: an empty or wildcard host is
-read as loopback), or on --url. Exits 0 when the answer is 200, 1 when it is
-anything else or nothing comes, 2 on a usage error. It needs no shell or
+read as loopback; a file that cannot be read or is empty is read as one that
+sets no server.listen, ":8080"), or on --url. Exits 0 when the answer is 200,
+1 when it is anything else or nothing comes, 2 on a usage error. It needs no shell or
 curl, so a container's HEALTHCHECK can run it on a distroless image.
 `
 
@@ -35,7 +37,13 @@ func health(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		u, err := readyzURL(cf.config)
-		if err != nil {
+		if errors.Is(err, errNoConfig) {
+			// The file is missing, empty or unreadable right now (a deploy
+			// mid-write, a volume not mounted yet): a running keyway keeps
+			// the config it has, so it is asked where a file that sets no
+			// server.listen would have it listen.
+			fmt.Fprintf(stderr, "keyway health: %v; asking %s\n", err, u)
+		} else if err != nil {
 			fmt.Fprintf(stderr, "keyway health: %v\n", err)
 			return 2
 		}
@@ -73,15 +81,21 @@ func health(args []string, stdout, stderr io.Writer) int {
 // the /readyz URL on it, as seen from this machine.
 func readyzURL(path string) (string, error) {
 	c, problems := config.Load(path)
-	if c == nil {
+	listen, noConfig := config.DefaultListen, error(nil)
+	if c != nil {
+		listen = c.Server.Listen
+	} else {
 		// Only an unreadable or empty file gives no config at all; other
 		// problems leave server.listen readable, and the running process
 		// is what answers.
-		return "", fmt.Errorf("cannot read server.listen: %w", problems.Err())
+		noConfig = fmt.Errorf("%w (%s)", errNoConfig, path)
+		if errs := problems.Errors(); len(errs) > 0 {
+			noConfig = fmt.Errorf("%w: %s", noConfig, errs[0].Message)
+		}
 	}
-	host, port, err := net.SplitHostPort(c.Server.Listen)
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", fmt.Errorf("%s: server.listen %q is not host:port: %w", path, c.Server.Listen, err)
+		return "", fmt.Errorf("%s: server.listen %q is not host:port: %w", path, listen, err)
 	}
 	switch host {
 	case "", "0.0.0.0":
@@ -89,5 +103,9 @@ func readyzURL(path string) (string, error) {
 	case "::", "[::]":
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
+	return "http://" + net.JoinHostPort(host, port) + "/readyz", noConfig
 }
+
+// errNoConfig is readyzURL's error when the config file gives no config
+// at all; the URL it returns then is on the default server.listen.
+var errNoConfig = errors.New("the config file gives no server.listen")
