@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,7 @@ func pageFuncs(loc *time.Location, names map[string]string, set *engine.Set) tem
 		},
 		"say":      statusWords,
 		"attempts": attemptsWords,
+		"why":      failureWords,
 		"forward":  func(m *engine.Message) bool { return m.Purpose == engine.PurposeForward },
 	}
 }
@@ -114,6 +116,20 @@ func statusWords(status any) string {
 		return "not delivered"
 	}
 	return strings.ReplaceAll(s, "_", " ")
+}
+
+// failureWords says why a send failed, for the people who look at it: the
+// provider's reason in its own words, with its error code, rather than the
+// error as the log and the API keep it; or that error when there is no
+// separate reason (a delivery report, a send not made, an older record).
+func failureWords(m *engine.Message) string {
+	if m.Reason == "" {
+		return m.Error
+	}
+	if m.ErrorCode != 0 && !strings.Contains(m.Reason, strconv.Itoa(m.ErrorCode)) {
+		return fmt.Sprintf("%s (error %d)", m.Reason, m.ErrorCode)
+	}
+	return m.Reason
 }
 
 // attemptsWords counts a send's attempts, when there was more than one.

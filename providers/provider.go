@@ -238,7 +238,14 @@ type SendError struct {
 	// host), so it cannot have the message. It is Retryable, and unlike
 	// other network errors leaves no doubt about whether the message went.
 	Unreached bool
-	Err       error
+	// Reason is why the send failed in words for the people who sent it:
+	// the provider's own explanation (Twilio's message, Meta's error
+	// details, Vonage's problem title and detail, the mail server's
+	// reply), or keyway's when it refused the send itself, with phone
+	// numbers masked; empty when neither says more than Err. Err keeps
+	// the whole story, for the log and the admin API.
+	Reason string
+	Err    error
 }
 
 // Unreached reports whether err, from sending a request over HTTP, says
@@ -268,6 +275,35 @@ func (e *SendError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *SendError) Unwrap() error { return e.Err }
+
+// ReasonTakenUnknown is the Reason of a send the provider may have taken
+// but answered without saying which message it is: keyway cannot follow
+// it, and does not send it again lest it go twice.
+const ReasonTakenUnknown = "the provider may have taken it but did not say which message it is, so it is not sent again"
+
+// Reason says why a send failed with err, in plain words for the people
+// who look at it (the dashboard): the provider's own reason when it gave
+// one, else what keyway knows of the failure. The error itself, with
+// where it came from, is for the log and the admin API.
+func Reason(err error) string {
+	var se *SendError
+	if !errors.As(err, &se) {
+		return "keyway could not send it (its log says why)"
+	}
+	switch {
+	case se.Reason != "":
+		return se.Reason
+	case se.Unreached:
+		return "keyway could not connect to the provider"
+	case se.Status != 0 && http.StatusText(se.Status) != "":
+		return fmt.Sprintf("the provider answered %d %s", se.Status, http.StatusText(se.Status))
+	case se.Status != 0:
+		return fmt.Sprintf("the provider answered %d", se.Status)
+	case se.Retryable:
+		return "no answer from the provider"
+	}
+	return "keyway could not send it (its log says why)"
+}
 
 // IsRetryable reports whether err is worth another attempt: a *SendError
 // marked retryable, or any error that is not a *SendError (a fault on our

@@ -371,3 +371,71 @@ func TestDashboardInboxShowsTheStartOfALongMessage(t *testing.T) {
 		t.Error("the conversation page lacks the end of the message")
 	}
 }
+
+// A send the provider refuses shows on the dashboard in the provider's
+// words, not as keyway's error chain: an answer from the inbox that Twilio
+// refuses and an email forward the mail server refuses, on the
+// conversation page, in the message log, and marked in the inbox list.
+// The admin API keeps the whole error beside the reason.
+func TestDashboardShowsWhyASendFailed(t *testing.T) {
+	t.Parallel()
+	smtp := fakes.NewSMTP(t)
+	g := StartGateway(t, emailConfig(smtp)+`
+staff:
+  - { number: "+15550100100", name: "Ann Staff" }
+automations:
+  - id: support
+    catch_all: true
+    steps:
+      - { type: forward_to_mobile, to: ["+15550100100"] }
+      - { type: forward_to_email, to: ["support@acme.test"] }
+`)
+	smtp.FailNext(1, 550)
+	g.Text(Inbound{From: customerA, Body: "Where is my parcel?"})
+	waitSentTo(t, g, staffAnn, 1)
+	failed := func(purpose string) Message {
+		t.Helper()
+		var m Message
+		Eventually(t, patience, "a failed "+purpose+" to "+customerA, func() bool {
+			for _, m = range g.Messages(customerA) {
+				if m.Purpose == purpose && m.Status == "failed" {
+					return true
+				}
+			}
+			return false
+		})
+		return m
+	}
+	email := failed("forward")
+
+	c, csrf := dashLogin(t, g)
+	g.Twilio.FailNext(1, 400, 21211)
+	res, _ := dashDo(t, c, http.MethodPost, g.URL+"/admin/inbox/"+url.PathEscape(customerA)+"/answer", url.Values{"csrf": {csrf}, "text": {"It left today."}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("answer: %d", res.StatusCode)
+	}
+	answer := failed("staff")
+
+	// The API keeps the whole error, and gives the reason beside it.
+	const twilioSaid = "fakes: scripted failure (HTTP 400, code 21211)"
+	if !strings.HasPrefix(answer.Error, "providers: permanent send error") || answer.Reason != twilioSaid || answer.ErrorCode != 21211 {
+		t.Errorf("the failed answer in the API: error %q, reason %q, code %d", answer.Error, answer.Reason, answer.ErrorCode)
+	}
+	if !strings.HasPrefix(email.Error, "providers: permanent send error") || !strings.HasPrefix(email.Reason, "the mail server answered 550") {
+		t.Errorf("the failed email in the API: error %q, reason %q", email.Error, email.Reason)
+	}
+
+	chain := regexp.MustCompile(`providers: |ApiError|twilio: send to|affected message ID`)
+	_, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/inbox/"+url.PathEscape(customerA), nil)
+	if !strings.Contains(page, twilioSaid) || !strings.Contains(page, "the mail server answered 550") || chain.MatchString(page) {
+		t.Errorf("the conversation page does not say why in plain words:\n%s", page)
+	}
+	_, page = dashDo(t, c, http.MethodGet, g.URL+"/admin/messages?status=failed", nil)
+	if !strings.Contains(page, twilioSaid) || !strings.Contains(page, "the mail server answered 550") || chain.MatchString(page) {
+		t.Errorf("the message log does not say why in plain words:\n%s", page)
+	}
+	_, page = dashDo(t, c, http.MethodGet, g.URL+"/admin/inbox?part=list", nil)
+	if !regexp.MustCompile(`<div class="conv-last">↪ <span class="badge st-failed">failed</span> It left today.</div>`).MatchString(page) {
+		t.Errorf("the inbox does not mark the last answer failed:\n%s", page)
+	}
+}

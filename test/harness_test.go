@@ -430,7 +430,10 @@ type Message struct {
 	Status    string            `json:"status"`
 	Error     string            `json:"error"`
 	ErrorCode int               `json:"error_code"`
-	Attempts  int               `json:"attempts"`
+	// Reason is why a send failed in plain words, as the dashboard
+	// shows it; Error keeps the whole error.
+	Reason   string `json:"reason"`
+	Attempts int    `json:"attempts"`
 	// ProviderID is the provider's id of a sent message (Twilio's sid).
 	ProviderID string `json:"provider_id"`
 	// CreatedAt is when keyway made the message.

@@ -130,7 +130,12 @@ type Message struct {
 	Status     MessageStatus     `json:"status"`
 	Error      string            `json:"error,omitempty"`
 	ErrorCode  int               `json:"error_code,omitempty"`
-	Attempts   int               `json:"attempts,omitempty"`
+	// Reason is why the last attempt failed, in plain words for people
+	// (the provider's own, see providers.Reason), where Error holds the
+	// whole error for the log and the API. Empty when Error says it
+	// plainly already (a delivery report, a suppressed send).
+	Reason   string `json:"reason,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
 	// NextAttempt is when a queued message may next be tried.
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// Sending is when the outbox claimed the message for an attempt whose

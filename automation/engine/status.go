@@ -143,7 +143,7 @@ func dropped(x *unitOfWork, m *Message, s providers.Status, again time.Time) err
 
 // reportedError records on m the error that status report s gives.
 func reportedError(m *Message, s providers.Status) {
-	m.ErrorCode, m.Error = s.ErrorCode, s.ErrorMessage
+	m.ErrorCode, m.Error, m.Reason = s.ErrorCode, s.ErrorMessage, ""
 	if m.Error == "" {
 		m.Error = fmt.Sprintf("provider error %d", s.ErrorCode)
 	}

@@ -42,8 +42,9 @@ func (ob *Outbox) setAside(r outcome, cause error) {
 		}
 		if cur.Status == engine.StatusQueued {
 			cur.Status, cur.Error, cur.Sending, cur.UpdatedAt = engine.StatusFailed, reason, time.Time{}, ob.o.Clock.Now()
+			cur.Reason = "keyway could not record what became of this send (its log says why)"
 			if sent {
-				cur.Status = engine.StatusSent
+				cur.Status, cur.Reason = engine.StatusSent, "sent, but keyway could not record it (its log says why)"
 				if ob.dev(cur) {
 					cur.Status = engine.StatusDev
 				}

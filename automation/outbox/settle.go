@@ -256,17 +256,17 @@ func (ob *Outbox) apply(tx Tx, r outcome, now time.Time) (recorded, error) {
 			// The provider's delivery report overtook this record: keep it.
 			return rec, ob.finish(tx, m)
 		}
-		m.Status, m.Error, m.ErrorCode = engine.StatusSent, "", 0
+		m.Status, m.Error, m.ErrorCode, m.Reason = engine.StatusSent, "", 0, ""
 		if ob.dev(m) {
 			m.Status = engine.StatusDev
 		}
 		return rec, ob.finish(tx, m)
 	case r.kind == suppressed:
-		m.Status, m.Error = engine.StatusSuppressed, errSuppressed.Error()
+		m.Status, m.Error, m.Reason = engine.StatusSuppressed, errSuppressed.Error(), ""
 		return rec, ob.finish(tx, m)
 	}
 	m.Attempts++
-	m.Error = r.err.Error()
+	m.Error, m.Reason = r.err.Error(), providers.Reason(r.err)
 	if se != nil {
 		m.ErrorCode = se.Code
 	}

@@ -162,7 +162,7 @@ func (m *Mailer) options() []gomail.Option {
 // Code with the SMTP reply code when the server gave one.
 func classify(err error) *providers.SendError {
 	if code := smtpCode(err); code != 0 {
-		return &providers.SendError{Code: code, Retryable: code >= 400 && code < 500}
+		return &providers.SendError{Code: code, Retryable: code >= 400 && code < 500, Reason: serverSaid(err, code)}
 	}
 	var (
 		verify   *tls.CertificateVerificationError
@@ -178,26 +178,51 @@ func classify(err error) *providers.SendError {
 		errors.As(err, &invalid), errors.As(err, &record):
 		// The server's certificate or protocol does not match the
 		// settings: retrying will not change that.
-		return &providers.SendError{}
+		return &providers.SendError{Reason: "the mail server's certificate or TLS does not match email.smtp (the log says how)"}
 	case errors.As(err, &sendErr):
 		// go-mail's own failures without a reply code: bad addresses are
 		// permanent, a connection lost mid-dialogue is not.
 		switch sendErr.Reason {
-		case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
-			return &providers.SendError{}
+		case gomail.ErrGetSender, gomail.ErrGetRcpts:
+			return &providers.SendError{Reason: "an address of the email is not valid"}
+		case gomail.ErrNoUnencoded:
+			return &providers.SendError{Reason: "the email could not be encoded"}
 		}
-		return &providers.SendError{Retryable: true}
+		return &providers.SendError{Retryable: true, Reason: "the connection to the mail server was lost"}
 	case errors.As(err, &netErr),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled):
-		return &providers.SendError{Retryable: true}
+		return &providers.SendError{Retryable: true, Reason: "keyway could not reach the mail server"}
 	}
 	// What is left is a mismatch of settings found before any mail moved:
 	// no STARTTLS offered, no usable AUTH mechanism, a password refused
 	// over plain text.
-	return &providers.SendError{}
+	return &providers.SendError{Reason: "the mail server does not accept email.smtp's settings (the log says why)"}
+}
+
+// serverSaid is the mail server's reply that err carries, whose code is
+// code, in words for people: "the mail server answered 550 5.1.1 No such
+// user". go-mail's error names the command and the message id around the
+// reply; without its text it is the code alone.
+func serverSaid(err error, code int) string {
+	var tp *textproto.Error
+	if errors.As(err, &tp) {
+		return fmt.Sprintf("the mail server answered %d %s", tp.Code, strings.TrimSpace(tp.Msg))
+	}
+	said := fmt.Sprint(code)
+	var sendErr *gomail.SendError
+	if errors.As(err, &sendErr) {
+		text := sendErr.Error()
+		if _, after, ok := strings.Cut(text, sendErr.Reason.String()+": "); ok {
+			text, _, _ = strings.Cut(after, ", affected ")
+			if strings.HasPrefix(text, said+" ") {
+				said = strings.TrimSpace(text)
+			}
+		}
+	}
+	return "the mail server answered " + said
 }
 
 // smtpCode returns the SMTP reply code carried by err, or 0.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"strings"
@@ -160,6 +161,11 @@ func TestEmailErrors(t *testing.T) {
 			if providers.IsRetryable(err) != c.retryable {
 				t.Errorf("IsRetryable = %v", providers.IsRetryable(err))
 			}
+			// People read the server's reply, not where it came from.
+			want := fmt.Sprintf("the mail server answered %d", c.failCode)
+			if got := providers.Reason(err); !strings.HasPrefix(got, want) || !strings.Contains(got, "fakes: scripted failure") || strings.Contains(got, "affected") {
+				t.Errorf("Reason = %q, want the server's reply after %q", got, want)
+			}
 			// The next attempt goes through.
 			if err := send(t, m, forward); err != nil {
 				t.Fatalf("second attempt: %v", err)
@@ -183,6 +189,9 @@ func TestEmailConnectionRefusedIsRetryable(t *testing.T) {
 	var se *providers.SendError
 	if !errors.As(err, &se) || !se.Retryable {
 		t.Fatalf("Mail to a closed port = %#v, want a retryable *providers.SendError", err)
+	}
+	if got := providers.Reason(err); got != "keyway could not reach the mail server" {
+		t.Errorf("Reason = %q", got)
 	}
 }
 

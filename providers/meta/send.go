@@ -72,10 +72,12 @@ func (m *Meta) SendsChoices(o providers.Outbound) bool {
 func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	masked := config.MaskAddress(o.To)
 	if o.Channel != "" && o.Channel != config.ChannelWhatsApp {
-		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: the WhatsApp Cloud API has no %q channel", masked, o.Channel)}
+		return "", &providers.SendError{Reason: fmt.Sprintf("the WhatsApp Cloud API sends on whatsapp only, not %q", o.Channel),
+			Err: fmt.Errorf("meta: send to %s: the WhatsApp Cloud API has no %q channel", masked, o.Channel)}
 	}
 	if o.ContentSID != "" && o.Template == nil {
-		return "", &providers.SendError{Err: fmt.Errorf("meta: send to %s: a Twilio content_sid template cannot go through the WhatsApp Cloud API", masked)}
+		return "", &providers.SendError{Reason: "a Twilio content_sid template cannot go through the WhatsApp Cloud API",
+			Err: fmt.Errorf("meta: send to %s: a Twilio content_sid template cannot go through the WhatsApp Cloud API", masked)}
 	}
 	id, ok := m.ids[o.From]
 	if !ok && !m.dev {
@@ -122,7 +124,8 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	if res.StatusCode/100 == 2 {
 		if jerr != nil || len(a.Messages) == 0 || a.Messages[0].ID == "" {
 			// Meta may have taken it: another attempt could send it twice.
-			return "", &providers.SendError{Status: res.StatusCode, Err: fmt.Errorf("meta: send to %s: answer without a message id", masked)}
+			return "", &providers.SendError{Status: res.StatusCode, Reason: providers.ReasonTakenUnknown,
+				Err: fmt.Errorf("meta: send to %s: answer without a message id", masked)}
 		}
 		m.log.Debug().Str("id", o.ID).Str("wamid", a.Messages[0].ID).Str("to", masked).Msg("meta: message sent")
 		return a.Messages[0].ID, nil
@@ -130,7 +133,7 @@ func (m *Meta) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	code := a.Error.Code
 	what := firstNonEmpty(a.Error.ErrorData.Details, a.Error.Message, http.StatusText(res.StatusCode))
 	what = providers.NumberMasker(o.To, o.From).Replace(what)
-	se := &providers.SendError{Status: res.StatusCode, Code: code,
+	se := &providers.SendError{Status: res.StatusCode, Code: code, Reason: what,
 		Err: fmt.Errorf("meta: send to %s: %d (code %d): %s", masked, res.StatusCode, code, what)}
 	switch {
 	case code == codeOutsideWindow:

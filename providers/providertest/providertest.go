@@ -202,6 +202,9 @@ type SendCase struct {
 	Status, Code int
 	CheckCode    bool
 	ErrContains  string
+	// Reason, when set, is what providers.Reason must say of the send's
+	// error: the words a person reads on the dashboard.
+	Reason string
 }
 
 // Run runs every case of s as a subtest, after checking that s has a case
@@ -451,6 +454,18 @@ func (s Suite) send(t *testing.T, c SendCase) {
 		}
 		if n, ok := shownNumber(err.Error(), c.Message.To, c.Message.From); ok {
 			t.Errorf("error %q shows the whole number %s", err, n)
+		}
+		// The reason shown to people is in plain words: not the error's
+		// chain of where it came from.
+		reason := providers.Reason(err)
+		if reason == "" || strings.Contains(reason, p.Name()+": ") || strings.Contains(reason, "providers: ") {
+			t.Errorf("reason %q of error %q is not in plain words", reason, err)
+		}
+		if c.Reason != "" && reason != c.Reason {
+			t.Errorf("reason = %q, want %q", reason, c.Reason)
+		}
+		if n, ok := shownNumber(reason, c.Message.To, c.Message.From); ok {
+			t.Errorf("reason %q shows the whole number %s", reason, n)
 		}
 	}
 	api.mu.Lock()

@@ -308,7 +308,7 @@ func TestSendErrors(t *testing.T) {
 				t.Fatalf("Send error = %v (%T), want a *providers.SendError", err, err)
 			}
 			got := *se
-			got.Err = nil
+			got.Err, got.Reason = nil, ""
 			if got != tt.want {
 				t.Errorf("Send error = %+v, want %+v", got, tt.want)
 			}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	twiliogo "github.com/twilio/twilio-go"
@@ -149,10 +150,12 @@ func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error)
 	case config.ChannelWhatsApp:
 		to, from = whatsappPrefix+to, whatsappPrefix+from
 	default:
-		return "", &providers.SendError{Err: fmt.Errorf("twilio: send to %s: unknown channel %q", maskedTo, m.Channel)}
+		return "", &providers.SendError{Reason: fmt.Sprintf("keyway sends through Twilio on sms and whatsapp, not %q", m.Channel),
+			Err: fmt.Errorf("twilio: send to %s: unknown channel %q", maskedTo, m.Channel)}
 	}
 	if m.Template != nil && m.ContentSID == "" {
-		return "", &providers.SendError{Err: fmt.Errorf("twilio: send to %s: template %q is a WhatsApp Cloud API template (name and language); Twilio sends templates by content_sid", maskedTo, m.Template.Name)}
+		return "", &providers.SendError{Reason: "Twilio sends WhatsApp templates by content_sid, and this one has a name and language (a WhatsApp Cloud API template)",
+			Err: fmt.Errorf("twilio: send to %s: template %q is a WhatsApp Cloud API template (name and language); Twilio sends templates by content_sid", maskedTo, m.Template.Name)}
 	}
 	if t.dev {
 		return t.devSend(m)
@@ -188,7 +191,8 @@ func (t *Twilio) Send(ctx context.Context, m providers.Outbound) (string, error)
 	}
 	msg := res.GetResource()
 	if msg.Sid == nil || *msg.Sid == "" {
-		return "", &providers.SendError{Status: res.GetStatusCode(), Err: fmt.Errorf("twilio: send to %s: answer has no message sid", maskedTo)}
+		return "", &providers.SendError{Status: res.GetStatusCode(), Reason: providers.ReasonTakenUnknown,
+			Err: fmt.Errorf("twilio: send to %s: answer has no message sid", maskedTo)}
 	}
 	t.log.Debug().Str("id", m.ID).Str("sid", *msg.Sid).Str("channel", channelOf(m)).
 		Str("from", config.MaskAddress(m.From)).Str("to", maskedTo).Msg("twilio: message sent")
@@ -248,6 +252,7 @@ func classify(err error, m providers.Outbound) error {
 			Code:      rest.Code,
 			Retryable: rest.Code != codeOptedOut && (rest.Status == http.StatusTooManyRequests || rest.Status >= 500),
 			OptedOut:  rest.Code == codeOptedOut,
+			Reason:    said(scrub.Replace(rest.Message)),
 			Err:       &scrubbedError{text: where + ": " + scrub.Replace(rest.Error()), err: err},
 		}
 	}
@@ -258,7 +263,8 @@ func classify(err error, m providers.Outbound) error {
 		// decodable by apiTransport. Twilio may have taken the message, so
 		// another attempt could send it twice.
 		return &providers.SendError{
-			Err: &scrubbedError{text: where + ": unreadable answer (not retried, the message may have been taken): " + scrub.Replace(err.Error()), err: err},
+			Reason: providers.ReasonTakenUnknown,
+			Err:    &scrubbedError{text: where + ": unreadable answer (not retried, the message may have been taken): " + scrub.Replace(err.Error()), err: err},
 		}
 	}
 	return &providers.SendError{
@@ -266,6 +272,18 @@ func classify(err error, m providers.Outbound) error {
 		Unreached: providers.Unreached(err),
 		Err:       &scrubbedError{text: where + ": " + scrub.Replace(err.Error()), err: err},
 	}
+}
+
+// said is Twilio's message as the Reason of a send error: empty when it
+// is not Twilio's words but the start of a body that was not a Twilio
+// error (a proxy's HTML page, some other JSON), which tells a person
+// nothing.
+func said(message string) string {
+	message = strings.TrimSpace(message)
+	if message == "" || strings.ContainsAny(message[:1], "<[{") {
+		return ""
+	}
+	return message
 }
 
 // scrubbedError is an error whose text has been cleaned of phone numbers; it

@@ -145,7 +145,8 @@ func TestHarness(t *testing.T) {
 		{Label: "unauthorized", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(401, "https://developer.vonage.com/api-errors#unauthorized", "Unauthorized", "You did not provide correct credentials.")},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 401, CheckCode: true, ErrContains: "Unauthorized"},
 		{Label: "low balance", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(402, "https://developer.vonage.com/api-errors/#low-balance", "Low balance", "This request could not be performed due to your account balance being low.")},
-			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 402, CheckCode: true, ErrContains: "balance"},
+			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 402, CheckCode: true, ErrContains: "balance",
+			Reason: "Low balance: This request could not be performed due to your account balance being low."},
 		{Label: "invalid number", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1040", "Invalid message", "The Platform was unable to process your request, e.g. an unrecognised number prefix.")},
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1040, CheckCode: true, ErrContains: "Invalid message"},
 		{Label: "number barred stops messages that are not answers", Source: errSrc, Message: out, Answers: []providertest.Answer{prob(422, "https://developer.nexmo.com/api-errors/messages-olympus#1050", "Number barred", "The number you are trying to submit to is blacklisted.")},
@@ -160,7 +161,7 @@ func TestHarness(t *testing.T) {
 			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, Status: 422, Code: 1040, CheckCode: true, ErrContains: "Cannot route 44********01"},
 		{Label: "network error", Message: out, Unreachable: true, Outcome: providertest.RetryLater},
 		{Label: "202 without a message_uuid is not sent twice", Message: out, Answers: []providertest.Answer{{Status: http.StatusAccepted, Body: `{}`}},
-			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, ErrContains: "message_uuid"},
+			Requests: []providertest.APIRequest{sendReq("Thanks, you are in!")}, Outcome: providertest.Failed, ErrContains: "message_uuid", Reason: providers.ReasonTakenUnknown},
 		{Label: "dev mode sends nothing", Dev: true, Message: out, ProviderIDPattern: `^dev-[0-9a-f]{32}$`},
 		{Label: "whatsapp refused", Message: providers.Outbound{ID: "msg_01J", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "hi"}, Outcome: providertest.Failed, ErrContains: "sms only"},
 	}

@@ -67,10 +67,12 @@ type problem struct {
 func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error) {
 	masked := config.MaskAddress(o.To)
 	if o.Channel != "" && o.Channel != config.ChannelSMS {
-		return "", &providers.SendError{Err: fmt.Errorf("vonage: send to %s: keyway sends through Vonage on sms only, not %q", masked, o.Channel)}
+		return "", &providers.SendError{Reason: fmt.Sprintf("keyway sends through Vonage on sms only, not %q", o.Channel),
+			Err: fmt.Errorf("vonage: send to %s: keyway sends through Vonage on sms only, not %q", masked, o.Channel)}
 	}
 	if len(o.Media) > 0 || o.ContentSID != "" {
-		return "", &providers.SendError{Err: fmt.Errorf("vonage: send to %s: keyway sends text only through Vonage SMS (no media, no templates)", masked)}
+		return "", &providers.SendError{Reason: "keyway sends text only through Vonage SMS (no media, no templates)",
+			Err: fmt.Errorf("vonage: send to %s: keyway sends text only through Vonage SMS (no media, no templates)", masked)}
 	}
 	body, err := json.Marshal(message{MessageType: "text", Text: o.Body, To: wire(o.To), From: wire(o.From), Channel: "sms", ClientRef: o.ID})
 	if err != nil {
@@ -105,20 +107,22 @@ func (v *Vonage) Send(ctx context.Context, o providers.Outbound) (string, error)
 		if err := json.Unmarshal(raw, &a); err != nil || a.MessageUUID == "" {
 			// Vonage took it (2xx) but we cannot tell which message it is:
 			// sending again could send it twice, so it is not retried.
-			return "", &providers.SendError{Status: res.StatusCode, Err: fmt.Errorf("vonage: send to %s: answer %d without a message_uuid", masked, res.StatusCode)}
+			return "", &providers.SendError{Status: res.StatusCode, Reason: providers.ReasonTakenUnknown,
+				Err: fmt.Errorf("vonage: send to %s: answer %d without a message_uuid", masked, res.StatusCode)}
 		}
 		return a.MessageUUID, nil
 	}
 	var p problem
 	_ = json.Unmarshal(raw, &p)
 	title := strings.Trim(string(p.Title), `"`)
-	what := strings.TrimSpace(strings.TrimSuffix(title+": "+p.Detail, ": "))
-	if what == "" {
-		what = strings.TrimSpace(string(raw))
-	}
 	// Vonage may quote the numbers of the message it refused.
-	what = providers.NumberMasker(o.To, o.From).Replace(what)
-	se := &providers.SendError{Status: res.StatusCode, Code: errorCode(p.Type, p.Title),
+	scrub := providers.NumberMasker(o.To, o.From)
+	said := scrub.Replace(strings.TrimSpace(strings.TrimSuffix(title+": "+p.Detail, ": ")))
+	what := said
+	if what == "" {
+		what = scrub.Replace(strings.TrimSpace(string(raw)))
+	}
+	se := &providers.SendError{Status: res.StatusCode, Code: errorCode(p.Type, p.Title), Reason: said,
 		Err: fmt.Errorf("vonage: send to %s: answer %d: %s", masked, res.StatusCode, what)}
 	switch {
 	case res.StatusCode == http.StatusTooManyRequests, se.Code == codeThrottled:

@@ -41,6 +41,7 @@ func testMessageRoundTrip(t *testing.T, s engine.Store) {
 		Status:      engine.StatusFailed,
 		Error:       "unreachable",
 		ErrorCode:   30003,
+		Reason:      "The number is unreachable",
 		Attempts:    3,
 		NextAttempt: t0.Add(time.Minute),
 		Sending:     t0.Add(2 * time.Second),
