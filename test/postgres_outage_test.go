@@ -81,3 +81,51 @@ func TestPostgresOutageMidSendRecordsTheSendOnce(t *testing.T) {
 		t.Errorf("Vonage got %d sends, want 1", n)
 	}
 }
+
+// keyway started while its database cannot be reached yet (both starting
+// together) waits for it, and serves once it answers; a database that
+// refuses keyway (no such database) ends the start at once.
+func TestPostgresServeWaitsForTheDatabaseAtStart(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fakes.NewProxy(t, u.Host)
+	db.Cut()
+	u.Host = db.Addr()
+	tw := fakes.NewTwilio(t)
+	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: tw, postgres: u.String(), cmdArgs: []string{"--log-level", "info"}}
+	g.Config = g.Dir + "/keyway.yaml"
+	g.WriteConfig(echoConfig)
+	g.launch()
+	t.Cleanup(func() {
+		g.Stop()
+		if t.Failed() {
+			t.Logf("keyway log:\n%s", g.Logs())
+		}
+	})
+	Eventually(t, patience, "keyway saying it waits for the database", func() bool {
+		return strings.Contains(g.Logs(), "the database cannot be reached; trying again")
+	})
+	if strings.Contains(g.Logs(), "keyway serving") {
+		t.Fatal("keyway serves without its database")
+	}
+	db.Restore()
+	g.waitReady()
+	g.Text(Inbound{From: "+15551239001", Body: "hello"})
+	if got := Bodies(tw.WaitSent(t, 1, patience)); got[0] != "got hello" {
+		t.Errorf("sent %q", got)
+	}
+
+	// No such database: not a matter of waiting.
+	u.Path = "/keyway_no_such_database"
+	bad := &Gateway{t: t, Dir: t.TempDir(), Twilio: tw, postgres: u.String(), cmdArgs: []string{"--log-level", "info"}}
+	bad.Config = bad.Dir + "/keyway.yaml"
+	bad.WriteConfig(echoConfig)
+	start := time.Now()
+	code, out := Keyway(t, "", "serve", "--config", bad.Config)
+	if code != 1 || !strings.Contains(out, "keyway_no_such_database") || strings.Contains(out, "trying again") {
+		t.Errorf("serve on a database that does not exist: exit %d after %v:\n%s", code, time.Since(start), out)
+	}
+}

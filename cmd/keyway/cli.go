@@ -418,13 +418,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		defer stopProfiler()
 	}
 	tuneGC(gcHeadroom)
-	g, err := newGateway(cf.config, cfg, set, log, hangups)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	g, err := newGateway(ctx, cf.config, cfg, set, log, hangups)
 	if err != nil {
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	if err := g.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error().Err(err).Msg("serve")
 		return 1
@@ -434,12 +434,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 
 // newGateway builds the providers cfg sets up among those compiled in
 // (providers.go), opens storage and hands both to the gateway.
-func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Logger, hangups <-chan os.Signal) (*gateway.Gateway, error) {
+func newGateway(ctx context.Context, path string, cfg *config.Config, set *engine.Set, log zerolog.Logger, hangups <-chan os.Signal) (*gateway.Gateway, error) {
 	ps, err := providers.Build(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	st, owner, err := openStore(cfg, log)
+	st, owner, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -458,17 +458,17 @@ func newGateway(path string, cfg *config.Config, set *engine.Set, log zerolog.Lo
 // that one starting does not take back the sends another is making: a
 // KEYWAY_INSTANCE another running process holds is not used (see
 // postgres.Store.HoldName).
-func openStore(cfg *config.Config, log zerolog.Logger) (engine.Store, string, error) {
+func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (engine.Store, string, error) {
 	if cfg.Storage.Postgres == "" {
 		st, err := bolt.Open(cfg.Storage.Path)
 		return st, "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := postgres.Open(ctx, cfg.Storage.Postgres)
+	st, err := openPostgres(ctx, cfg.Storage.Postgres, log)
 	if err != nil {
 		return nil, "", err
 	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	name := os.Getenv("KEYWAY_INSTANCE")
 	if name == "" {
 		return st, processName(), nil
@@ -485,6 +485,37 @@ func openStore(cfg *config.Config, log zerolog.Logger) (engine.Store, string, er
 		name = processName()
 	}
 	return st, name, nil
+}
+
+// dbStartWait is how long serve waits at start for a database it cannot
+// reach (not up yet, starting up), trying again every second or so.
+const dbStartWait = 30 * time.Second
+
+// openPostgres opens the database at dsn. One that cannot be reached
+// (refused, no answer, no such host yet, starting up) is tried again
+// until dbStartWait has passed, so that keyway and its database may start
+// together; any other error (a wrong password, no such database) ends the
+// start at once, and so does a stop signal.
+func openPostgres(ctx context.Context, dsn string, log zerolog.Logger) (*postgres.Store, error) {
+	deadline := time.Now().Add(dbStartWait)
+	for attempt := 1; ; attempt++ {
+		octx, cancel := context.WithTimeout(ctx, time.Minute)
+		st, err := postgres.Open(octx, dsn)
+		cancel()
+		if err == nil || !postgres.Unreachable(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return st, err
+		}
+		if attempt == 1 {
+			log.Warn().Err(err).Str("wait", dbStartWait.String()).Msg("the database cannot be reached; trying again until it can, for at most the wait")
+		}
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("stopped while waiting for the database: %w", err)
+		case <-t.C:
+		}
+	}
 }
 
 // processName names this process on its send leases when KEYWAY_INSTANCE

@@ -114,6 +114,19 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
+// Unreachable reports whether err, from Open, says the database could not
+// be reached for now (the connection refused or unanswered, its host not
+// found, the server starting up, shutting down or out of connections),
+// rather than refusing keyway (a wrong password, no such database).
+func Unreachable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "57") || strings.HasPrefix(pe.Code, "53") // operator intervention, insufficient resources
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
+
 // notify has the other processes woken, after a commit that queued or
 // released a send or set a timer.
 func (s *Store) notify() {
