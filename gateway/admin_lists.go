@@ -47,6 +47,8 @@ func decodeStrict(body []byte, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return badRequest("body", "must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 	case errors.As(err, &typeErr):
 		return badRequest(typeErr.Field, "must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -405,13 +407,46 @@ func (g *Gateway) listMessages(c *fiber.Ctx) error {
 
 // contactRequest is the body of PUT /api/v1/contacts/{phone}.
 type contactRequest struct {
-	Name     *string           `json:"name"`
-	Fields   map[string]string `json:"fields"`
-	Groups   *[]string         `json:"groups"`
-	Tags     *[]string         `json:"tags"`
-	OptedOut *bool             `json:"opted_out"`
-	Force    bool              `json:"force"`
-	Reason   string            `json:"reason"`
+	Name *string `json:"name"`
+	// Fields' values are strings; a number or true/false (as a CRM's
+	// export may write an id or a flag) is kept as written, and null
+	// removes the field as "" does.
+	Fields   map[string]json.RawMessage `json:"fields"`
+	Groups   *[]string                  `json:"groups"`
+	Tags     *[]string                  `json:"tags"`
+	OptedOut *bool                      `json:"opted_out"`
+	Force    bool                       `json:"force"`
+	Reason   string                     `json:"reason"`
+}
+
+// fieldText reads a contact field's JSON value as the text stored: a
+// string as it is, a number as written, true or false, null as "".
+func fieldText(name string, raw json.RawMessage) (string, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return "", badRequest("fields."+name, "not valid JSON: %v", err)
+	}
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	}
+	return "", badRequest("fields."+name, "must be a string, a number or true or false, not %s", jsonValueKind(raw))
+}
+
+// jsonValueKind names the kind of a JSON value that is no field's text.
+func jsonValueKind(raw json.RawMessage) string {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+		return "a list"
+	}
+	return "an object"
 }
 
 // putContact answers PUT /api/v1/contacts/{phone}: create or update, 201
@@ -438,10 +473,19 @@ func (g *Gateway) putContact(c *fiber.Ctx) error {
 		}
 	}
 	cfg := g.engine.Set().Config
-	for name := range req.Fields {
+	var fields map[string]string
+	for name, raw := range req.Fields {
 		if !cfg.HasField(name) {
 			return badRequest("fields."+name, "no field %q is declared under fields", name)
 		}
+		text, err := fieldText(name, raw)
+		if err != nil {
+			return err
+		}
+		if fields == nil {
+			fields = make(map[string]string, len(req.Fields))
+		}
+		fields[name] = text
 	}
 	if req.Groups != nil {
 		for i, grp := range *req.Groups {
@@ -462,7 +506,7 @@ func (g *Gateway) putContact(c *fiber.Ctx) error {
 	if req.Force && strings.TrimSpace(req.Reason) == "" {
 		return badRequest("reason", "\"force\": true needs a reason, which is recorded on the contact")
 	}
-	u := engine.ContactUpdate{Name: req.Name, Fields: req.Fields, Groups: req.Groups, Tags: req.Tags,
+	u := engine.ContactUpdate{Name: req.Name, Fields: fields, Groups: req.Groups, Tags: req.Tags,
 		OptedOut: req.OptedOut, Force: req.Force, Reason: strings.TrimSpace(req.Reason)}
 	contact, created, err := g.engine.UpdateContact(c.UserContext(), phone, u)
 	if errors.Is(err, engine.ErrOptInRefused) {

@@ -228,6 +228,9 @@ func TestAdminPutContactRefusesBadInput(t *testing.T) {
 		{"force without reason", `{"opted_out": false, "force": true}`, "reason"},
 		{"not JSON", `name=Ann`, "body"},
 		{"two objects", `{"name": "A"} {"name": "B"}`, "body"},
+		{"a list for a body", `[]`, "body: "},
+		{"a list for a field", `{"fields": {"city": ["Lyon"]}}`, "fields.city: "},
+		{"an object for a field", `{"fields": {"city": {"name": "Lyon"}}}`, "fields.city: "},
 	}
 	for _, tt := range tests {
 		code, body := adminRaw(t, g.URL, http.MethodPut, "/api/v1/contacts/+15552220010", tt.body, bearer)
@@ -235,6 +238,17 @@ func TestAdminPutContactRefusesBadInput(t *testing.T) {
 	}
 	code, body := adminRaw(t, g.URL, http.MethodPut, "/api/v1/contacts/not-a-phone!", `{"name": "x"}`, bearer)
 	wantError(t, "bad phone", code, body, http.StatusBadRequest, "phone")
+	// A number or true/false from a CRM's export is kept as written;
+	// null removes a field as "" does.
+	code, body = adminRaw(t, g.URL, http.MethodPut, "/api/v1/contacts/+15552220011",
+		`{"fields": {"first_name": "Ann", "city": 12345678901234567890}}`, bearer)
+	if code != http.StatusCreated || !strings.Contains(body, `"city":"12345678901234567890"`) {
+		t.Errorf("a number for a field: %d %s", code, body)
+	}
+	code, body = adminRaw(t, g.URL, http.MethodPut, "/api/v1/contacts/+15552220011", `{"fields": {"first_name": null, "city": true}}`, bearer)
+	if code != http.StatusOK || !strings.Contains(body, `"fields":{"city":"true"}`) {
+		t.Errorf("true and null for fields: %d %s", code, body)
+	}
 	// Nothing was created by refused requests.
 	if code := g.Admin(http.MethodGet, "/api/v1/contacts/+15552220010", nil, nil); code != http.StatusNotFound {
 		t.Errorf("a refused PUT created the contact: GET answered %d", code)
