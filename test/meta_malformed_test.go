@@ -35,6 +35,24 @@ func TestMetaSignedPayloadsAreAlwaysTaken(t *testing.T) {
 	if n := len(storedMessages(t, g, "whatsapp:+15557775001")); n != 0 {
 		t.Errorf("the message without an id stored %d messages", n)
 	}
+	// Hand-written the way a payload is often written: the timestamp and
+	// the sender as JSON numbers, no type, no field, no metadata (the
+	// config has one Meta number), beside a message whose text is of the
+	// wrong shape. The readable one is answered.
+	loose := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"messages":[`+
+		`{"from":15557775003,"id":"wamid.M3","timestamp":"%d","text":"ORDER"},`+
+		`{"from":15557775004,"id":"wamid.M4","timestamp":%d,"text":{"body":"ORDER"}}]}}]}]}`, now, now)
+	if code := postMeta(t, g, metaSecret, loose); code != 200 {
+		t.Fatalf("a loosely written payload answered %d, want 200", code)
+	}
+	Eventually(t, patience, "the loosely written message answered", func() bool {
+		for _, s := range graph.Sent() {
+			if s.To == "15557775004" && s.Text() == "Your order is on its way" {
+				return true
+			}
+		}
+		return false
+	})
 	if code := postMeta(t, g, metaSecret, `{"entry":`); code != 200 {
 		t.Errorf("a signed body that is not JSON answered %d, want 200", code)
 	}
