@@ -61,7 +61,9 @@ func TestForwardToMobileAndEmail(t *testing.T) {
 	if mail.Subject != "SMS from +15551230001 (Zoë) #"+ref {
 		t.Errorf("subject = %q", mail.Subject)
 	}
-	for _, want := range []string{"From: +15551230001 (Zoë)", "To: " + OurSMS + " (SMS)", "Received: ", "Conversation: #" + ref + "\n", `"My order #42 is late"`, "Media:\n" + media} {
+	for _, want := range []string{"From: +15551230001 (Zoë)", "To: " + OurSMS + " (SMS)", "Received: ", "Conversation: #" + ref + "\n", `"My order #42 is late"`, "Media:\n" + media,
+		// keyway reads no email: the email says where an answer reaches the contact.
+		"open #" + ref + " in the Inbox of keyway's dashboard, or text \"#" + ref + " your answer\" from a staff phone. A reply to this email does not reach the contact."} {
 		if !strings.Contains(mail.Body, want) {
 			t.Errorf("email body lacks %q:\n%s", want, mail.Body)
 		}

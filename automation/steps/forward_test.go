@@ -39,7 +39,8 @@ func TestForwardDefaultTexts(t *testing.T) {
 				"Media: https://api.twilio.test/Media/ME2",
 			subject: "SMS from +15550001111 (Ann)",
 			body: "From: +15550001111 (Ann)\nTo: +15005550006 (SMS)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\nConversation: #K7Q2\n\n" +
-				"\"Is this broken?\"\n\nMedia:\nhttps://api.twilio.test/Media/ME1\nhttps://api.twilio.test/Media/ME2\n",
+				"\"Is this broken?\"\n\nMedia:\nhttps://api.twilio.test/Media/ME1\nhttps://api.twilio.test/Media/ME2\n" +
+				"\n--\nTo answer, open #K7Q2 in the Inbox of keyway's dashboard, or text \"#K7Q2 your answer\" from a staff phone. A reply to this email does not reach the contact.\n",
 		},
 		{
 			label:   "whatsapp photo without text",
@@ -47,7 +48,8 @@ func TestForwardDefaultTexts(t *testing.T) {
 			sms:     "From +15550001111 on WhatsApp: (no text)\nMedia: https://api.twilio.test/Media/ME1",
 			subject: "WhatsApp from +15550001111",
 			body: "From: +15550001111\nTo: +14155238886 (WhatsApp)\nReceived: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\nConversation: #K7Q2\n\n" +
-				"(no text)\n\nMedia:\nhttps://api.twilio.test/Media/ME1\n",
+				"(no text)\n\nMedia:\nhttps://api.twilio.test/Media/ME1\n" +
+				"\n--\nTo answer, open #K7Q2 in the Inbox of keyway's dashboard, or text \"#K7Q2 your answer\" from a staff phone. A reply to this email does not reach the contact.\n",
 		},
 		{
 			label:   "no message: a timer or schedule turn",
@@ -55,7 +57,8 @@ func TestForwardDefaultTexts(t *testing.T) {
 			sms:     "About +15550001111 (Ann): automation \"support\" ran without a new message from the contact",
 			subject: "Contact +15550001111 (Ann) in automation \"support\"",
 			body: "Contact: +15550001111 (Ann)\nTime: Mon, 05 Jan 2026 09:30 EST\nAutomation: support\nConversation: #K7Q2\n\n" +
-				"Automation \"support\" ran this step without a new message from the contact.\n",
+				"Automation \"support\" ran this step without a new message from the contact.\n" +
+				"\n--\nTo answer, open #K7Q2 in the Inbox of keyway's dashboard, or text \"#K7Q2 your answer\" from a staff phone. A reply to this email does not reach the contact.\n",
 		},
 	}
 	for _, c := range cases {

@@ -20,7 +20,8 @@ func init() { engine.Register("forward_to_email", compileForwardToEmail) }
 // media links; a custom subject or text is sent as written (it may name
 // the reference by its own text). Staff answer in the dashboard's inbox,
 // which lists the conversations forwarded by email too, or from a staff
-// phone with "#K7Q2 text". The outbox retries a failed delivery like an SMS and
+// phone with "#K7Q2 text", as the default body ends by saying (keyway
+// reads no email: a reply to one reaches nobody). The outbox retries a failed delivery like an SMS and
 // records the outcome on the message. Validation warns while email.smtp is
 // not set.
 //
@@ -126,6 +127,7 @@ func emailBody(r *engine.Run, ref string) string {
 	if m == nil {
 		fmt.Fprintf(&b, "Contact: %s\nTime: %s\nAutomation: %s\nConversation: #%s\n\n", who, when, r.Automation.ID, ref)
 		fmt.Fprintf(&b, "Automation %q ran this step without a new message from the contact.\n", r.Automation.ID)
+		b.WriteString(howToAnswer(ref))
 		return b.String()
 	}
 	fmt.Fprintf(&b, "From: %s\n", who)
@@ -139,7 +141,15 @@ func emailBody(r *engine.Run, ref string) string {
 			b.WriteString(u + "\n")
 		}
 	}
+	b.WriteString(howToAnswer(ref))
 	return b.String()
+}
+
+// howToAnswer ends the default body: keyway reads no email, so a reply to
+// this one would reach nobody while its sender believed it answered; the
+// email says where an answer does reach the contact.
+func howToAnswer(ref string) string {
+	return fmt.Sprintf("\n--\nTo answer, open #%s in the Inbox of keyway's dashboard, or text \"#%s your answer\" from a staff phone. A reply to this email does not reach the contact.\n", ref, ref)
 }
 
 func orSMS(ch string) string {
