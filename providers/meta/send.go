@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
@@ -36,12 +37,16 @@ var throttleCodes = map[int]bool{
 const (
 	maxButtons = 3
 	maxRows    = 10
+	// maxButtonsBody is the longest text reply buttons may carry, in
+	// characters; a list takes as much as a text message.
+	maxButtonsBody = 1024
 )
 
 // SendsChoices reports whether m's choices go out as an interactive
 // message: reply buttons (at most 3, with at most one image, video or
-// document as their header) or a list (at most 10 rows, without media),
-// on a message that is not a template. Any other message with choices
+// document as their header, under a text of at most 1024 characters) or a
+// list (at most 10 rows, without media), on a message that is not a
+// template. Any other message with choices
 // goes with them numbered in its text (the caption of its media), so
 // that neither the media nor the choices are lost.
 func (m *Meta) SendsChoices(o providers.Outbound) bool {
@@ -61,7 +66,7 @@ func (m *Meta) SendsChoices(o providers.Outbound) bool {
 	default:
 		return false
 	}
-	return len(c.Buttons) > 0 && len(c.Buttons) <= maxButtons
+	return len(c.Buttons) > 0 && len(c.Buttons) <= maxButtons && utf8.RuneCountInString(o.Body) <= maxButtonsBody
 }
 
 // Send posts o to {api_base_url}/{phone_number_id}/messages with the access
