@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/subtle"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,18 +51,51 @@ func newFailedLogins(now func() time.Time) *failedLogins {
 	return &failedLogins{now: now, by: map[string]*rate.Limiter{}}
 }
 
-// addrKey is the key of a client address.
-func addrKey(ip string) string { return "addr " + ip }
+// addrKey is the key of a client address. An IPv6 address counts by its
+// /64, the block one subscriber or server is given, so that a guesser
+// cannot get a fresh budget by moving to the next address of its own.
+func addrKey(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(64); err == nil {
+			return "addr " + p.String()
+		}
+	}
+	return "addr " + ip
+}
+
+// overflowKey counts the failures of the keys that found no room of their
+// own: past maxLoginKeys, they share its one budget.
+const overflowKey = "overflow"
+
+// counter returns the limiter that counts the failures of key k at now,
+// and its key: k's own; or, when k has none and there is no room for one
+// even after forgetting the keys that recovered, the budget such keys
+// share (overflowKey); nil when that is not made yet.
+func (f *failedLogins) counter(k string, now time.Time) (*rate.Limiter, string) {
+	if lim := f.by[k]; lim != nil {
+		return lim, k
+	}
+	if len(f.by) >= maxLoginKeys {
+		f.forgetRecovered(now)
+	}
+	if len(f.by) >= maxLoginKeys {
+		return f.by[overflowKey], overflowKey
+	}
+	return nil, k
+}
 
 // wait returns how long the clients of keys must wait before their next
-// try is checked: 0 when they may try now.
+// try is checked: 0 when they may try now. A key that has no budget of
+// its own while the others fill the room waits as the overflow budget
+// says: once a flood of addresses filled it, a new address or name is not
+// free to guess.
 func (f *failedLogins) wait(keys ...string) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
 	var longest time.Duration
 	for _, k := range keys {
-		lim := f.by[k]
+		lim, _ := f.counter(k, now)
 		if lim == nil {
 			continue
 		}
@@ -78,19 +112,10 @@ func (f *failedLogins) failed(keys ...string) {
 	defer f.mu.Unlock()
 	now := f.now()
 	for _, k := range keys {
-		lim := f.by[k]
-		if lim == nil {
-			if len(f.by) >= maxLoginKeys {
-				f.forgetRecovered(now)
-			}
-			if len(f.by) >= maxLoginKeys {
-				k = "overflow"
-				lim = f.by[k]
-			}
-		}
+		lim, key := f.counter(k, now)
 		if lim == nil {
 			lim = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
-			f.by[k] = lim
+			f.by[key] = lim
 		}
 		lim.AllowN(now, 1)
 	}

@@ -74,6 +74,57 @@ func TestFailedLoginsBounded(t *testing.T) {
 	}
 }
 
+// An IPv6 address counts by its /64: the next address of the same block
+// has no fresh budget. IPv4 addresses count one by one.
+func TestFailedLoginsIPv6CountsByBlock(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}
+	f := newFailedLogins(clock.now)
+	for i := 0; i < loginBurst; i++ {
+		f.failed(addrKey(fmt.Sprintf("2001:db8:0:7::%x", i+1)))
+		f.failed(addrKey(fmt.Sprintf("192.0.2.%d", i+1)))
+	}
+	if w := f.wait(addrKey("2001:db8:0:7:ffff::1")); w != loginEvery {
+		t.Errorf("another address of the same /64: wait %v, want %v", w, loginEvery)
+	}
+	if w := f.wait(addrKey("2001:db8:0:8::1")); w != 0 {
+		t.Errorf("an address of another /64: wait %v, want none", w)
+	}
+	if w := f.wait(addrKey("192.0.2.1")); w != 0 {
+		t.Errorf("an IPv4 address that failed once: wait %v, want none", w)
+	}
+}
+
+// Once a flood of addresses fills the room, a new address or user name
+// is not free to guess: it shares the overflow budget, which the flood
+// spent, until the flood's keys recover and are forgotten.
+func TestFailedLoginsOverflowBudgetHolds(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}
+	f := newFailedLogins(clock.now)
+	for i := 0; i < maxLoginKeys+loginBurst; i++ {
+		f.failed(addrKey(fmt.Sprintf("2001:db8:%x::1", i)))
+	}
+	guesser, name := addrKey("2001:db9::1"), userKey("ann")
+	if w := f.wait(guesser, name); w == 0 {
+		t.Fatalf("with the room full and the overflow budget spent, a new address and name may try at once")
+	}
+	for i := 0; i < 20; i++ {
+		f.failed(guesser, name)
+	}
+	if w := f.wait(guesser, name); w < loginEvery {
+		t.Errorf("after 20 more failures: wait %v, want at least %v", w, loginEvery)
+	}
+	// The flood stops: its keys recover, are forgotten, and the next
+	// address has its own budget again.
+	clock.advance(loginBurst * loginEvery)
+	if w := f.wait(addrKey("2001:dba::1")); w != 0 {
+		t.Errorf("after the flood recovered: wait %v, want none", w)
+	}
+	f.failed(addrKey("2001:dba::1"))
+	if _, own := f.by[addrKey("2001:dba::1")]; !own {
+		t.Errorf("after the flood recovered, a new address still shares the overflow budget")
+	}
+}
+
 // A chunked body is read only up to its route's limit: one over it gets
 // 413, one under it reaches the webhook.
 func TestChunkedBodyCapped(t *testing.T) {
