@@ -82,6 +82,10 @@ type Store struct {
 	// notification the listener receives, before it wakes or skips.
 	heard func(payload string)
 	quit  chan struct{}
+	// health says whether writes commit: after one failed for a reason of
+	// the database's (read-only, out of disk, gone), Healthy probes with
+	// a small write until one commits.
+	health engine.CommitHealth
 }
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
@@ -109,6 +113,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{pool: pool, notifying: make(chan struct{}, 1), quit: make(chan struct{}), self: crand.Text()}
+	s.health.Probe = s.probe
 	s.notifier.Go(s.notifyLoop)
 	s.notifier.Go(s.foldLoop)
 	return s, nil
@@ -180,6 +185,9 @@ func (s *Store) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		err = s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
 		if errors.Is(err, errConnLost) && attempt < maxAttempts {
 			continue // on another connection, at once
+		}
+		if err != nil && ctx.Err() == nil && cannotCommit(err) {
+			s.health.Failed(err)
 		}
 		if !retryable(err) || attempt >= maxAttempts {
 			return err
@@ -293,17 +301,53 @@ func retryable(err error) bool {
 	return false
 }
 
-// Healthy implements engine.Store: the database answers a query.
+// Healthy implements engine.Store: the database answers a query, and no
+// write has failed for a reason of the database's since the last probe
+// committed (a database that answers but cannot commit: read-only after a
+// failover, out of disk). After such a failure it probes with a small
+// write, at most once a second.
 func (s *Store) Healthy(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	if err := s.health.Check(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
 	if _, err := s.pool.Exec(ctx, `SELECT 1`); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
+}
+
+// probeKey is the meta key the health probe writes.
+const probeKey = "store/health_probe"
+
+// probe commits a small write: nil when writes commit again.
+func (s *Store) probe(ctx context.Context) error {
+	return s.Update(ctx, func(tx engine.Tx) error {
+		return tx.PutMeta(probeKey, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
+}
+
+// cannotCommit reports whether err, the failure of a write transaction,
+// is the database's inability to commit rather than the transaction's
+// own fault: a connection lost or not made, or an error of the classes
+// connection exception (08), invalid transaction state (25: a read-only
+// database), insufficient resources (53: disk full), operator
+// intervention (57), system error (58) or internal error (XX).
+func cannotCommit(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:min(2, len(pe.Code))] {
+		case "08", "25", "53", "57", "58", "XX":
+			return true
+		}
+		return false
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || errors.Is(err, errConnLost)
 }
 
 // Close stops the listener and closes the connections. Closing twice is

@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -53,5 +55,56 @@ func TestTransactionsOutliveTheirConnections(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: the first transaction after the database ended its connections: %v", i, err)
 		}
+	}
+}
+
+// A database that answers but cannot commit (read-only, as a standby is
+// after a failover) makes the store unhealthy at its first failed write,
+// and healthy again by itself once a write commits.
+func TestHealthyOnlyWhileWritesCommit(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	s := open(t, dsn)
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(t.Context())
+	readOnly := func(on bool) {
+		t.Helper()
+		set := "SET default_transaction_read_only = on"
+		if !on {
+			set = "RESET default_transaction_read_only"
+		}
+		// New sessions take the setting: end the store's.
+		for _, q := range []string{"ALTER DATABASE " + admin.Config().Database + " " + set,
+			`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`} {
+			if _, err := admin.Exec(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write := func() error {
+		return s.Update(t.Context(), func(tx engine.Tx) error { return tx.PutMeta("test/w", []byte("x")) })
+	}
+	if err := s.Healthy(t.Context()); err != nil {
+		t.Fatalf("Healthy at first: %v", err)
+	}
+	readOnly(true)
+	if err := write(); err == nil {
+		t.Fatal("a write to a read-only database committed")
+	}
+	if err := s.Healthy(t.Context()); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("Healthy after a write the read-only database refused: %v, want its refusal", err)
+	}
+	readOnly(false)
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Healthy(t.Context()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("still unhealthy 20s after the database took writes again: %v", s.Healthy(t.Context()))
+		}
+		time.Sleep(50 * time.Millisecond) // a poll: the probe runs at most once a second
+	}
+	if err := write(); err != nil {
+		t.Fatalf("a write once healthy again: %v", err)
 	}
 }
