@@ -100,13 +100,17 @@ func (st *WaitForReply) Resume(_ context.Context, r *engine.Run, ev engine.Event
 // saveReply saves reply m under vars.<name>: a choice's id (a tapped
 // button or list row, or a number or title typed in answer to choices),
 // else the text; and under vars.<name>_title the text, a choice's title.
+// The text is saved without the spaces and line breaks around it (phone
+// keyboards add a space after a word they complete): "Thanks {{ vars.name
+// }}!" reads "Thanks Ann!", and "^yes$" matches. message.body keeps them.
 func saveReply(r *engine.Run, name string, m *engine.Message) {
+	text := strings.TrimSpace(m.Body)
 	if m.Button != "" {
 		r.SetVar(name, m.Button)
 	} else {
-		r.SetVar(name, m.Body)
+		r.SetVar(name, text)
 	}
-	r.SetVar(name+TitleSuffix, m.Body)
+	r.SetVar(name+TitleSuffix, text)
 }
 
 // TitleSuffix ends the variable a wait_for_reply saves a choice's title
