@@ -281,6 +281,15 @@ func TestHarness(t *testing.T) {
 			Message: providers.Outbound{ID: "m9", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: "Our jingle", Media: []string{"https://cdn.example.com/hello.mp3", "https://cdn.example.com/thanks.webp"}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
 			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m9","type":"text","text":{"body":"Our jingle\nhttps://cdn.example.com/hello.mp3\nhttps://cdn.example.com/thanks.webp","preview_url":true}}`)},
+		{Label: "an image under a text longer than a caption takes goes as the text with its link", Source: "Meta WhatsApp Cloud API docs, Messages > Image messages (caption at most 1024 characters)",
+			Message: providers.Outbound{ID: "m12", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: strings.Repeat("é", 1025), Media: []string{"https://cdn.example.com/r.jpg"}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m12","type":"text","text":{"body":"` +
+				strings.Repeat("é", 1025) + `\nhttps://cdn.example.com/r.jpg","preview_url":true}}`)},
+		{Label: "an image under a text of 1024 characters has it as caption", Message: providers.Outbound{ID: "m13", Channel: config.ChannelWhatsApp, From: ours, To: contact, Body: strings.Repeat("é", 1024), Media: []string{"https://cdn.example.com/r.jpg"}},
+			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",
+			Requests: post(`{"messaging_product":"whatsapp","recipient_type":"individual","to":"16315551181","biz_opaque_callback_data":"m13","type":"image","image":{"link":"https://cdn.example.com/r.jpg","caption":"` +
+				strings.Repeat("é", 1024) + `"}}`)},
 		{Label: "template with body parameters in order", Message: providers.Outbound{ID: "m4", Channel: config.ChannelWhatsApp, From: ours, To: contact,
 			Template: &providers.Template{Name: "order_update", Language: "en_US", Variables: []string{"Ann", "#1234"}}},
 			Answers: []providertest.Answer{accepted}, ProviderID: "wamid.SENT",

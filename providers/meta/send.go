@@ -40,6 +40,9 @@ const (
 	// maxButtonsBody is the longest text reply buttons may carry, in
 	// characters; a list takes as much as a text message.
 	maxButtonsBody = 1024
+	// maxCaption is the longest caption of an image, a video or a
+	// document, in characters.
+	maxCaption = 1024
 )
 
 // SendsChoices reports whether m's choices go out as an interactive
@@ -184,8 +187,8 @@ func (m *Meta) request(o providers.Outbound) map[string]any {
 	case m.SendsChoices(o):
 		r["type"], r["interactive"] = "interactive", interactive(o)
 	case len(o.Media) > 0 && captionless(o):
-		// Audio and stickers carry no caption on WhatsApp: rather than
-		// lose the text, it goes with the media's links after it.
+		// Rather than lose the text or have the send refused, it goes
+		// with the media's links after it.
 		r["type"], r["text"] = "text", map[string]any{"body": strings.TrimSpace(strings.Join(append([]string{o.Body}, o.Media...), "\n")), "preview_url": true}
 	case len(o.Media) > 0:
 		kind := mediaKind(o.Media[0])
@@ -239,11 +242,17 @@ func interactive(o providers.Outbound) map[string]any {
 	return i
 }
 
-// captionless reports whether o's first media is of a kind that carries no
-// caption (audio, a sticker) while o has text or more media to show.
+// captionless reports whether o's text (with its further media's links)
+// cannot go as the caption of its first media: a kind that carries none
+// (audio, a sticker), or a caption longer than the 1024 characters Meta
+// takes.
 func captionless(o providers.Outbound) bool {
+	caption := strings.TrimSpace(strings.Join(append([]string{o.Body}, o.Media[1:]...), "\n"))
+	if caption == "" {
+		return false
+	}
 	k := mediaKind(o.Media[0])
-	return (k == "audio" || k == "sticker") && (strings.TrimSpace(o.Body) != "" || len(o.Media) > 1)
+	return k == "audio" || k == "sticker" || utf8.RuneCountInString(caption) > maxCaption
 }
 
 // mediaKind guesses the WhatsApp media type of a URL from its extension;
