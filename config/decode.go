@@ -403,7 +403,12 @@ func (d *decoder) unknownKey(k *yaml.Node, path, in string, names []string) {
 }
 
 func (d *decoder) mismatch(n *yaml.Node, path string, t reflect.Type) {
-	d.errorf(n, "%s: expected %s, got %s", label(path), want(t), describe(n))
+	hint := ""
+	if n.Kind == yaml.MappingNode && len(n.Content) > 0 && n.Content[0].Kind == yaml.MappingNode {
+		// {{ x }} unquoted is YAML's braces twice: a mapping keyed by a mapping.
+		hint = `: a value that starts with {{ must be quoted (text: "{{ contact.name }}, welcome")`
+	}
+	d.errorf(n, "%s: expected %s, got %s%s", label(path), want(t), describe(n), hint)
 	switch t.Kind() {
 	case reflect.Struct, reflect.Slice, reflect.Map, reflect.Pointer:
 		if d.misshapen == nil {

@@ -180,6 +180,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"a character no value starts with, no tab", "server: {}\nfields: [a, @b]\n", "k.yaml:2:1: invalid YAML: found character that cannot start any token"},
 		{"an unquoted value holding a colon", "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - type: reply\n        text: Call us: 555\n",
 			`k.yaml:6:9: invalid YAML: mapping values are not allowed in this context: a value that holds ": " must be quoted (text: "Note: we close at 5")`},
+		{"an unquoted Liquid value with text after it", "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - type: reply\n        text: {{ contact.name }}, welcome\n",
+			`k.yaml:6:9: invalid YAML: did not find expected key: a value that starts with {{ must be quoted (text: "{{ contact.name }}, welcome")`},
 		{"a quote left open", "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - { type: reply, text: \"unclosed }\n  - id: b\n",
 			"k.yaml:5:7: invalid YAML: found unexpected end of stream: a quote opened on this line is not closed"},
 		{"a quote closed with an escaped one inside", "automations:\n  - id: a\n    keywords: [A]\n    steps:\n      - { type: reply, text: \"say \\\"hi\\\"\" \n  - id: b\n",

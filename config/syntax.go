@@ -40,10 +40,15 @@ func syntaxProblem(file string, data []byte, err error) *Problem {
 // `text: Note: we close at 5`.
 var valueWithColon = regexp.MustCompile(`^\s*(?:-\s+)?[\w.-]+:\s+[^\s"'{\[|>#&*!][^#]*:(?:\s|$)`)
 
+// unquotedLiquid is a line whose value starts with a Liquid {{ unquoted,
+// which YAML reads as braces.
+var unquotedLiquid = regexp.MustCompile(`^\s*(?:-\s+)?[\w.-]+:\s+\{\{`)
+
 // syntaxHint says what in line, where a syntax error with message msg was
 // placed, YAML took otherwise than the admin meant, for the mistakes met
-// most: a tab in the indent, an unquoted value holding ": ", and a quote
-// left open. "" when line shows none of them.
+// most: a tab in the indent, an unquoted value holding ": ", a quote left
+// open, and a Liquid {{ at the start of a value that is not quoted. "" when
+// line shows none of them.
 func syntaxHint(msg, line string) string {
 	switch {
 	case strings.HasPrefix(msg, "found character that cannot start any token") &&
@@ -53,6 +58,8 @@ func syntaxHint(msg, line string) string {
 		return `a value that holds ": " must be quoted (text: "Note: we close at 5")`
 	case strings.HasPrefix(msg, "found unexpected end of stream") && openQuote(line):
 		return "a quote opened on this line is not closed"
+	case unquotedLiquid.MatchString(line):
+		return `a value that starts with {{ must be quoted (text: "{{ contact.name }}, welcome")`
 	}
 	return ""
 }

@@ -352,6 +352,20 @@ automations:
 				`k.yaml:13:9: automation "c" step 1: expected a mapping, got "reply"`,
 			},
 		},
+		{
+			name: "an unquoted Liquid value",
+			src: `compliance:
+  help:
+    reply: {{ automation.id }}
+automations:
+  - id: a
+    keywords: [A]
+    steps: [{ type: end }]
+`,
+			want: []string{
+				`k.yaml:3:12: compliance.help.reply: expected a string, got a mapping: a value that starts with {{ must be quoted (text: "{{ contact.name }}, welcome")`,
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
