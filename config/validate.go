@@ -108,10 +108,40 @@ func (k *checker) adminListen(s Server) {
 		k.errorf("server.admin_listen", "server.admin_listen: %q is server.listen too; give the admin listener an address of its own, or leave admin_listen out to serve everything on listen", s.AdminListen)
 		return
 	}
+	if listensOnBoth(s.Listen, s.AdminListen) {
+		k.errorf("server.admin_listen", "server.admin_listen: %q takes the port of server.listen (%q) on an address it covers too, so keyway could not listen on both; give the admin listener another port", s.AdminListen, s.Listen)
+		return
+	}
 	host, _, _ := net.SplitHostPort(s.AdminListen)
 	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
 		k.warnf("server.admin_listen", "server.admin_listen: %q listens on every interface; put the admin API and dashboard on loopback (\"127.0.0.1:8081\") or a private network address", s.AdminListen)
 	}
+}
+
+// listensOnBoth reports whether listeners on a and b would take the same
+// port on the same address: one port (not 0), and one host on every
+// interface, or both the same host, loopback names included.
+func listensOnBoth(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	norm := func(h string) string {
+		h = strings.ToLower(h)
+		if h == "localhost" {
+			return "127.0.0.1"
+		}
+		if ip, err := netip.ParseAddr(h); err == nil {
+			if ip.IsUnspecified() {
+				return ""
+			}
+			return ip.Unmap().String()
+		}
+		return h
+	}
+	ha, hb = norm(ha), norm(hb)
+	return ha == "" || hb == "" || ha == hb
 }
 
 // checkListen says why addr is not an address net.Listen("tcp", addr) can
