@@ -375,3 +375,25 @@ func TestDashboardAutomationIDsInPaths(t *testing.T) {
 		t.Errorf("start spring sale through the API: %d %s", api.StatusCode, body)
 	}
 }
+
+// TestDashboardSaysAReportedFailureInWords shows a delivery report that
+// gives Twilio's error code alone by the code's name and the code, on the
+// message log and the contact's timeline.
+func TestDashboardSaysAReportedFailureInWords(t *testing.T) {
+	d := newDash(t, dashConfig)
+	d.inbound("SM0000000000000000000000000000c001", customer, "JOIN")
+	msgs := d.tg.settled()
+	reply := msgs[len(msgs)-1]
+	form := url.Values{"MessageSid": {reply.ProviderID}, "AccountSid": {testSID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"},
+		"From": {ourSMS}, "To": {customer}}
+	if res := d.tg.post(statusURL+"?msg="+reply.ID, form.Encode(), signed); res.StatusCode != http.StatusOK {
+		t.Fatalf("status callback: %d %s", res.StatusCode, readBody(t, res))
+	}
+	const want = "Unreachable destination handset (error 30003)"
+	if log := text(d.get("/admin/messages?status=failed")); !strings.Contains(log, want) {
+		t.Errorf("the message log does not say %q:\n%s", want, log)
+	}
+	if page := text(d.get("/admin/contacts/" + url.PathEscape(customer))); !strings.Contains(page, want) {
+		t.Errorf("the contact's timeline does not say %q:\n%s", want, page)
+	}
+}

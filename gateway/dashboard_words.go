@@ -123,13 +123,14 @@ func statusWords(status any) string {
 // error as the log and the API keep it; or that error when there is no
 // separate reason (a delivery report, a send not made, an older record).
 func failureWords(m *engine.Message) string {
-	if m.Reason == "" {
-		return m.Error
+	words := m.Reason
+	if words == "" {
+		words = m.Error
 	}
-	if m.ErrorCode != 0 && !strings.Contains(m.Reason, strconv.Itoa(m.ErrorCode)) {
-		return fmt.Sprintf("%s (error %d)", m.Reason, m.ErrorCode)
+	if words != "" && m.ErrorCode != 0 && !strings.Contains(words, strconv.Itoa(m.ErrorCode)) {
+		return fmt.Sprintf("%s (error %d)", words, m.ErrorCode)
 	}
-	return m.Reason
+	return words
 }
 
 // attemptsWords counts a send's attempts, when there was more than one.

@@ -227,10 +227,32 @@ func (t *Twilio) ParseStatus(r *providers.Request) (providers.Status, error) {
 			return providers.Status{}, fmt.Errorf("twilio: status %s: ErrorCode %q is not a number: %w", st.ProviderID, code, providers.ErrMalformed)
 		}
 	}
+	if st.ErrorMessage == "" {
+		st.ErrorMessage = statusErrors[st.ErrorCode]
+	}
 	st.OptedOut = st.ErrorCode == codeOptedOut
 	st.OutsideWindow = st.ErrorCode == codeOutsideWindow
 	st.Throttled = st.ErrorCode == codeQueueOverflow
 	return st, nil
+}
+
+// statusErrors are the names Twilio's error dictionary gives the codes its
+// delivery status callbacks carry most, for a callback that gives the code
+// alone: the dashboard says "Unreachable destination handset (error
+// 30003)", not "provider error 30003".
+var statusErrors = map[int]string{
+	30001:             "Queue overflow",
+	30002:             "Account suspended",
+	30003:             "Unreachable destination handset",
+	30004:             "Message blocked",
+	30005:             "Unknown destination handset",
+	30006:             "Landline or unreachable carrier",
+	30007:             "Message filtered by the carrier",
+	30008:             "Unknown error",
+	30010:             "Message price exceeds max price",
+	30034:             "Message from an unregistered number",
+	codeOptedOut:      "Attempt to send to unsubscribed recipient",
+	codeOutsideWindow: "Failed to send freeform message because you are outside the allowed window",
 }
 
 // verifiedForm parses the request body as a form and, unless in dev mode,
