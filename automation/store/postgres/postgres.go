@@ -340,6 +340,9 @@ func (s *Store) probe(ctx context.Context) error {
 func cannotCommit(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if pe.Code == "57014" {
+			return false // query_canceled: a statement timeout says nothing of the database
+		}
 		switch pe.Code[:min(2, len(pe.Code))] {
 		case "08", "25", "53", "57", "58", "XX":
 			return true
