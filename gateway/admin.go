@@ -227,25 +227,27 @@ func (g *Gateway) phone(raw string) (string, error) {
 // as address does, or, for a contact that exists already (an inbound
 // message made it), as phone does. A new contact's key must be an address
 // by the rule: "not-a-phone!" is a mistake, not a sender id.
-// A key that is no address gets a 400 naming the phone.
-func (g *Gateway) contactToWrite(c *fiber.Ctx) (string, error) {
+// A key that is no address gets a 400 naming the phone. channel is the
+// one the key names ("whatsapp:+1555…", or a WhatsApp user id), else "".
+func (g *Gateway) contactToWrite(c *fiber.Ctx) (key, channel string, err error) {
 	raw := c.Params("phone")
-	key, _, strictErr := g.address(raw)
+	key, addr, strictErr := g.address(raw)
 	if strictErr == nil {
-		return key, nil
+		_, channel = engine.SplitChannel(addr)
+		return key, channel, nil
 	}
-	key, err := g.phone(raw)
+	key, err = g.phone(raw)
 	if err != nil {
-		return "", badRequest("phone", "%v", strictErr)
+		return "", "", badRequest("phone", "%v", strictErr)
 	}
 	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
 		_, err := tx.Contact(key)
 		return err
 	})
 	if errors.Is(err, engine.ErrNotFound) {
-		return "", badRequest("phone", "%v", strictErr)
+		return "", "", badRequest("phone", "%v", strictErr)
 	}
-	return key, err
+	return key, "", err
 }
 
 // pathParam returns the route parameter name as the client meant it:

@@ -452,7 +452,7 @@ func jsonValueKind(raw json.RawMessage) string {
 // putContact answers PUT /api/v1/contacts/{phone}: create or update, 201
 // when created, 200 when updated.
 func (g *Gateway) putContact(c *fiber.Ctx) error {
-	phone, err := g.contactToWrite(c)
+	phone, channel, err := g.contactToWrite(c)
 	if err != nil {
 		return err
 	}
@@ -507,7 +507,7 @@ func (g *Gateway) putContact(c *fiber.Ctx) error {
 		return badRequest("reason", "\"force\": true needs a reason, which is recorded on the contact")
 	}
 	u := engine.ContactUpdate{Name: req.Name, Fields: fields, Groups: req.Groups, Tags: req.Tags,
-		OptedOut: req.OptedOut, Force: req.Force, Reason: strings.TrimSpace(req.Reason)}
+		OptedOut: req.OptedOut, Force: req.Force, Reason: strings.TrimSpace(req.Reason), Channel: channel}
 	contact, created, err := g.engine.UpdateContact(c.UserContext(), phone, u)
 	if errors.Is(err, engine.ErrOptInRefused) {
 		return fiber.NewError(fiber.StatusConflict, "opted_out: "+engine.ErrOptInRefused.Error())

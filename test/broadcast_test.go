@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 const broadcastsConfig = `
@@ -395,5 +397,35 @@ func TestBroadcastsListPages(t *testing.T) {
 		if code := g.Admin(http.MethodGet, "/api/v1/broadcasts?cursor="+bad, nil, nil); code != http.StatusBadRequest {
 			t.Errorf("cursor=%s: %d, want 400", bad, code)
 		}
+	}
+}
+
+// A contact imported as "whatsapp:+1555…" is reached on WhatsApp by a
+// group broadcast, as a listed "whatsapp:" contact is: outside the window,
+// as the step's template; one imported as a bare number gets the text by
+// SMS.
+func TestBroadcastReachesAContactImportedOnWhatsApp(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, `
+groups: [ { id: news } ]
+automations:
+  - id: sale
+    steps:
+      - { type: reply, text: "Winter sale", template: { content_sid: "HX0123456789abcdef0123456789abcdef", variables: { "1": "{{ contact.name }}" } } }
+`)
+	const onWhatsApp, bySMS = "+15554440031", "+15554440032"
+	g.importContacts(t, map[string]any{"groups": []string{"news"}, "name": "Wren"}, "whatsapp:"+onWhatsApp)
+	g.importContacts(t, map[string]any{"groups": []string{"news"}}, bySMS)
+	g.startBroadcast(t, map[string]any{"automation": "sale", "group": "news"})
+	sent := g.Twilio.WaitSent(t, 2, patience)
+	byTo := map[string]fakes.Message{}
+	for _, m := range sent {
+		byTo[m.To] = m
+	}
+	if m, ok := byTo["whatsapp:"+onWhatsApp]; !ok || m.ContentSID != "HX0123456789abcdef0123456789abcdef" || m.From != "whatsapp:"+OurWhatsApp {
+		t.Errorf("to the contact imported on WhatsApp: %+v, want the template from our WhatsApp number (all sent: %+v)", m, sent)
+	}
+	if m, ok := byTo[bySMS]; !ok || m.Body != "Winter sale" || m.From != OurSMS {
+		t.Errorf("to the contact imported by number: %+v, want the text by SMS (all sent: %+v)", m, sent)
 	}
 }

@@ -30,6 +30,10 @@ type ContactUpdate struct {
 	// itself; the reason is recorded on the contact.
 	Force  bool
 	Reason string
+	// Channel, when set ("whatsapp" for a key written "whatsapp:+1555…"),
+	// is the channel a contact that never wrote is reached on; a contact
+	// that wrote keeps the channel it last wrote on.
+	Channel string
 }
 
 // UpdateContact creates or changes the contact with phone as u says, in
@@ -70,6 +74,9 @@ func (e *Engine) applyUpdate(t *turn, u ContactUpdate) error {
 	}
 	if u.OptedOut != nil && !*u.OptedOut && c.OptedOut && !c.OptedOutByAdmin {
 		c.ForcedOptIn = &ForcedOptIn{At: t.now, Reason: u.Reason}
+	}
+	if u.Channel != "" && c.Channel == "" {
+		c.Channel = u.Channel
 	}
 	if u.Name != nil {
 		c.Name = *u.Name

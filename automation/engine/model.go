@@ -12,7 +12,7 @@ import (
 type Contact struct {
 	Phone   string            `json:"phone"` // E.164, or an address kept as written (config.Address)
 	Name    string            `json:"name,omitempty"`
-	Channel string            `json:"channel,omitempty"` // the channel it last wrote on
+	Channel string            `json:"channel,omitempty"` // the channel it last wrote on (before it wrote, the one its import named)
 	LastTo  map[string]string `json:"last_to,omitempty"` // channel → our number it last wrote to
 	Fields  map[string]string `json:"fields,omitempty"`
 	Tags    []string          `json:"tags,omitempty"`

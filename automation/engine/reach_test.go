@@ -23,10 +23,11 @@ automations:
       - { type: reply, text: "Deal", template: { content_sid: "HX0123456789abcdef0123456789abcdef" } }
 `
 
-// A contact that never wrote (imported) is started on the automation's
-// channel when it names one, else on SMS, or on WhatsApp when every
-// number is a WhatsApp one: never on a channel no number sends on. A
-// contact that wrote is started on the channel it last wrote on.
+// A contact that never wrote is started on the channel its import named,
+// else on the automation's channel when it names one, else on SMS, or on
+// WhatsApp when every number is a WhatsApp one: never on a channel no
+// number sends on. A contact that wrote is started on the channel it last
+// wrote on, whatever an import says.
 func TestStartReachesANewContactOnAChannelWithANumber(t *testing.T) {
 	const both = `
 providers:
@@ -48,13 +49,16 @@ providers:
 	for _, tc := range []struct {
 		name, numbers, automation string
 		wrote                     string // the channel the contact wrote on first, if any
+		imported                  string // the channel an import names, if any
 		want                      string
 	}{
-		{"SMS and WhatsApp numbers", both, "promo", "", "sms"},
-		{"an automation on WhatsApp", both, "wa", "", "whatsapp"},
-		{"WhatsApp numbers only", whatsappOnly, "promo", "", "whatsapp"},
-		{"a contact that wrote by SMS", both, "wa", "sms", "sms"},
-		{"a contact that wrote on WhatsApp", both, "promo", "whatsapp", "whatsapp"},
+		{"SMS and WhatsApp numbers", both, "promo", "", "", "sms"},
+		{"an automation on WhatsApp", both, "wa", "", "", "whatsapp"},
+		{"WhatsApp numbers only", whatsappOnly, "promo", "", "", "whatsapp"},
+		{"a contact that wrote by SMS", both, "wa", "sms", "", "sms"},
+		{"a contact that wrote on WhatsApp", both, "promo", "whatsapp", "", "whatsapp"},
+		{"a contact imported on WhatsApp", both, "promo", "", "whatsapp", "whatsapp"},
+		{"a contact that wrote by SMS, imported on WhatsApp", both, "promo", "sms", "whatsapp", "sms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -69,7 +73,8 @@ providers:
 				if _, err := e.HandleInbound(ctx, providers.Inbound{Provider: "twilio", ID: "SM1", Channel: tc.wrote, From: phone, To: to, Body: "hello"}); err != nil {
 					t.Fatal(err)
 				}
-			} else if _, _, err := e.UpdateContact(ctx, phone, engine.ContactUpdate{}); err != nil {
+			}
+			if _, _, err := e.UpdateContact(ctx, phone, engine.ContactUpdate{Channel: tc.imported}); err != nil {
 				t.Fatal(err)
 			}
 			if res, err := e.Start(ctx, tc.automation, []string{phone}); err != nil || len(res.Started) != 1 {

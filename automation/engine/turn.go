@@ -345,7 +345,8 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 // reachChannel is the channel a start of automation a (nil for a one-off
 // send) reaches contact c on when the start names none: the channel c last
-// wrote on; for a contact that never wrote (an imported one), a's own
+// wrote on (before it wrote, the one its import named); for a contact that
+// never wrote and was imported naming none, a's own
 // channel when it names one, else SMS when a number sends SMS, else
 // WhatsApp when the config's numbers are all WhatsApp ones.
 func reachChannel(set *Set, c *Contact, a *Automation) string {
