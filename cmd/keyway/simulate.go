@@ -123,9 +123,12 @@ func simCommand(ctx context.Context, s *sim.Simulator, cfg *config.Config, line 
 	case "/help":
 		fmt.Fprint(out, simulateHelp)
 	case "/wait":
-		d, err := config.ParseDuration(arg)
+		if strings.TrimSpace(arg) == "" {
+			return false, fmt.Errorf("/wait needs how long, e.g. /wait 2h, /wait 90m or /wait 3d")
+		}
+		d, err := config.ParseDuration(strings.TrimSpace(arg))
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("/wait: %w", err)
 		}
 		res, err := s.Advance(ctx, d)
 		s.Print(res)
