@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 	"github.com/keyway-sms/keyway/providers/vonage"
 	"github.com/keyway-sms/keyway/test/fakes"
@@ -127,5 +129,54 @@ func TestPostgresServeWaitsForTheDatabaseAtStart(t *testing.T) {
 	code, out := Keyway(t, "", "serve", "--config", bad.Config)
 	if code != 1 || !strings.Contains(out, "keyway_no_such_database") || strings.Contains(out, "trying again") {
 		t.Errorf("serve on a database that does not exist: exit %d after %v:\n%s", code, time.Since(start), out)
+	}
+}
+
+// A database that answers but refuses writes (read-only, as a standby is
+// after a failover): the webhook gets 500, /readyz says 503 so that the
+// load balancer stops sending, and both come back by themselves once the
+// database takes writes again.
+func TestPostgresReadOnlyDatabaseIsNotReady(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDatabase(t)
+	g := startProcesses(t, 1, echoConfig, 0, dsn)[0]
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(t.Context())
+	readOnly := func(on bool) {
+		t.Helper()
+		set := "SET default_transaction_read_only = on"
+		if !on {
+			set = "RESET default_transaction_read_only"
+		}
+		// New sessions take the setting: end keyway's.
+		for _, q := range []string{"ALTER DATABASE " + admin.Config().Database + " " + set,
+			`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`} {
+			if _, err := admin.Exec(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const ann = "+15551239201"
+	readOnly(true)
+	if code, _ := g.PostSigned("/webhooks/twilio", g.Form(Inbound{SID: "SMreadonly1", From: ann, Body: "first"})); code != http.StatusInternalServerError {
+		t.Errorf("webhook to a read-only database answered %d, want 500", code)
+	}
+	Eventually(t, patience, "readyz 503 while the database refuses writes", func() bool {
+		code, body := get(t, g.URL+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "storage")
+	})
+	readOnly(false)
+	Eventually(t, patience, "ready again once the database takes writes", func() bool {
+		code, _ := get(t, g.URL+"/readyz")
+		return code == http.StatusOK
+	})
+	if code, _ := g.PostSigned("/webhooks/twilio", g.Form(Inbound{SID: "SMreadonly1", From: ann, Body: "first"})); code != http.StatusOK {
+		t.Fatalf("the provider's retry answered %d, want 200", code)
+	}
+	if got := Bodies(g.Twilio.WaitSent(t, 1, patience)); got[0] != "got first" {
+		t.Errorf("sent %q", got)
 	}
 }
