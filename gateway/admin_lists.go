@@ -156,8 +156,14 @@ type contactFilter struct {
 // contactSearch returns a filter for query q (trimmed) in group and tag.
 func (g *Gateway) contactSearch(q, group, tag string) contactFilter {
 	q = strings.TrimSpace(q)
+	// A WhatsApp address as Twilio writes it in its logs and console
+	// ("whatsapp:+15551234567") is the contact with that number.
+	number := q
+	if len(q) > len("whatsapp:") && strings.EqualFold(q[:len("whatsapp:")], "whatsapp:") {
+		number = strings.TrimSpace(q[len("whatsapp:"):])
+	}
 	return contactFilter{Q: q, Group: group, Tag: tag,
-		lower: strings.ToLower(q), phone: g.searchPhone(q), digits: phoneDigits(q), folded: keywords.Normalize(q)}
+		lower: strings.ToLower(q), phone: g.searchPhone(number), digits: phoneDigits(number), folded: keywords.Normalize(q)}
 }
 
 func (f contactFilter) keeps(c *engine.Contact) bool {

@@ -397,3 +397,17 @@ func TestDashboardSaysAReportedFailureInWords(t *testing.T) {
 		t.Errorf("the contact's timeline does not say %q:\n%s", want, page)
 	}
 }
+
+// TestDashboardFindsAWhatsAppAddress finds a contact by its WhatsApp
+// address as Twilio's logs write it, in any case.
+func TestDashboardFindsAWhatsAppAddress(t *testing.T) {
+	d := newDash(t, dashConfig)
+	d.inbound("SM0000000000000000000000000000d001", customer, "hello")
+	d.tg.settled()
+	for _, q := range []string{"whatsapp:" + customer, "WhatsApp:" + customer, "whatsapp: " + customer[2:]} {
+		page := d.get("/admin/contacts?q=" + url.QueryEscape(q))
+		if !strings.Contains(page, `href="/admin/contacts/`+url.PathEscape(customer)+`"`) && !strings.Contains(page, `href="/admin/contacts/&#43;`+customer[1:]+`"`) {
+			t.Errorf("searching %q does not find %s:\n%s", q, customer, text(page))
+		}
+	}
+}
