@@ -228,3 +228,27 @@ func TestOutboxHoldsAnOutcomeUntilTheStoreIsBack(t *testing.T) {
 		t.Errorf("sent %q, want each message once", got)
 	}
 }
+
+// A stop while the store is down and an outcome is held ends within the
+// drain time; the send stays queued and in doubt, for the next claim.
+func TestOutboxStopWhileHoldingAnOutcome(t *testing.T) {
+	store := &downStore{Store: mem.NewMemStore()}
+	queue(t, store.Store, &engine.Message{ID: "held", From: "+15005550006", To: []string{"+15550000001"}, Body: "taken as the store went down"})
+	var once sync.Once
+	tx := &recordingTexter{onSend: func(providers.Outbound) { once.Do(func() { store.down.Store(true) }) }}
+	ob := outbox.NewOutbox(outbox.OutboxOptions{Store: store, Texter: tx, Drain: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { ob.Run(ctx); close(done) }()
+	waitFor(t, "the send", func() bool { sent, _ := tx.snapshot(); return len(sent) == 1 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return 20s after its context ended, with a drain time of 200ms")
+	}
+	if m := stored(t, store.Store, "held"); m.Status != engine.StatusQueued || m.Sending.IsZero() {
+		t.Errorf("the held send is %s, sending %v; want it queued and in doubt", m.Status, m.Sending)
+	}
+}
