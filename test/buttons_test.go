@@ -107,3 +107,39 @@ func TestSimulateShowsChoicesAndTakesANumberATitleOrAButton(t *testing.T) {
 		t.Fatalf("a choice fell through to the catch-all:\n%s", out)
 	}
 }
+
+// On Twilio WhatsApp buttons show only in a content template: a reply with
+// buttons and a content_sid sends the template inside the window too, not
+// the numbered text, and a tap on its quick-reply button routes by id.
+func TestTwilioWhatsAppChoicesGoAsTheirContentTemplate(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, `
+automations:
+  - id: menu
+    keywords: [MENU]
+    steps:
+      - type: reply
+        text: "How can we help?"
+        buttons: [ { id: ORDER, title: "My order" }, { id: HOURS, title: "Opening hours" } ]
+        template: { content_sid: "HX0123456789abcdef0123456789abcdef", variables: { "1": "{{ contact.phone }}" } }
+  - id: hours
+    keywords: [HOURS]
+    steps: [ { type: reply, text: "Open 9-5 ({{ message.button }})" } ]
+`)
+	const from = "+15554440003"
+	g.Text(Inbound{From: from, Channel: "whatsapp", Body: "MENU"})
+	sent := g.Twilio.WaitSent(t, 1, patience)
+	if m := sent[0]; m.ContentSID != "HX0123456789abcdef0123456789abcdef" || m.Body != "" || m.To != "whatsapp:"+from ||
+		!strings.Contains(m.ContentVariables, from) {
+		t.Fatalf("menu on Twilio WhatsApp sent as %+v, want its content template and no text", m)
+	}
+	g.Text(Inbound{From: from, Channel: "whatsapp", Body: "Opening hours", Extra: map[string]string{"ButtonPayload": "HOURS", "ButtonText": "Opening hours"}})
+	if got := repliesTo(t, g, "whatsapp:"+from, 2); got[1] != "Open 9-5 (HOURS)" {
+		t.Fatalf("replies %q", got)
+	}
+	// On SMS the same step has no template to send: the numbered text.
+	g.Text(Inbound{From: from, Body: "MENU"})
+	if got := repliesTo(t, g, from, 1); got[0] != "How can we help?\n1 My order\n2 Opening hours" {
+		t.Fatalf("menu on SMS sent as %q", got[0])
+	}
+}

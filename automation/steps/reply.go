@@ -36,7 +36,9 @@ func init() { engine.Register("reply", compileReply) }
 // A reply may offer `buttons` (at most 3) or a `list` (at most 10 rows);
 // see compileChoices. Where the provider cannot show them (SMS, Twilio
 // WhatsApp) they go as numbered lines after the text; outside the WhatsApp
-// window the template is sent instead, with its own buttons.
+// window the template is sent instead, with its own buttons. On Twilio
+// WhatsApp, where buttons show only in a content template, a step with a
+// content_sid sends it inside the window too.
 //
 //   - type: reply
 //     text: "How can we help?"
@@ -96,7 +98,7 @@ func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, erro
 		return engine.Hold(until), nil
 	}
 	inWindow := r.InWindow()
-	if st.Template != nil && (!st.Free || !inWindow) {
+	if st.Template != nil && (!st.Free || !inWindow || st.choicesInTemplate(r)) {
 		return st.sendTemplate(r, st.From)
 	}
 	if !inWindow {
@@ -111,6 +113,23 @@ func (st *Reply) Execute(_ context.Context, r *engine.Run) (engine.Outcome, erro
 		return engine.End(err.Error()), nil
 	}
 	return engine.Continue(), r.ReplyWithChoices(body, media, st.From, st.Choices)
+}
+
+// choicesInTemplate reports whether the reply's choices go out as its
+// template even inside the WhatsApp window: from a WhatsApp number whose
+// provider sends templates by content sid (Twilio), where buttons show
+// only in an approved content template, rather than as numbered lines.
+func (st *Reply) choicesInTemplate(r *engine.Run) bool {
+	if st.Choices == nil || st.Template.SID == "" || r.Enrollment.Channel != config.ChannelWhatsApp {
+		return false
+	}
+	from := r.Sender(config.ChannelWhatsApp, st.From)
+	for _, n := range r.Set.Config.Numbers() {
+		if n.Number == from && n.Channel == config.ChannelWhatsApp {
+			return config.TemplateFormOf(n.Provider) == config.TemplatesByContentSID
+		}
+	}
+	return false
 }
 
 // sendTemplate queues the reply's template from from (as Reply chooses).
