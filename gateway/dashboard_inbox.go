@@ -141,7 +141,7 @@ func (g *Gateway) renderConversation(c *fiber.Ctx, v *conversationView) error {
 func (g *Gateway) dashConversation(c *fiber.Ctx) error {
 	phone, err := g.phone(c.Params("phone"))
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
+		return badContact(err)
 	}
 	chatOnly := c.Query("part") == "timeline"
 	v, err := g.conversation(c, phone, chatOnly)
@@ -162,7 +162,7 @@ func (g *Gateway) dashConversation(c *fiber.Ctx) error {
 func (g *Gateway) dashAnswer(c *fiber.Ctx) error {
 	phone, err := g.phone(c.Params("phone"))
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
+		return badContact(err)
 	}
 	text := strings.TrimSpace(c.FormValue("text"))
 	user := actor(c)
@@ -188,7 +188,7 @@ func (g *Gateway) dashAnswer(c *fiber.Ctx) error {
 func (g *Gateway) dashCloseHandoff(c *fiber.Ctx) error {
 	phone, err := g.phone(c.Params("phone"))
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
+		return badContact(err)
 	}
 	user := actor(c)
 	closed, err := g.engine.CloseHandoff(c.UserContext(), phone)
@@ -201,4 +201,11 @@ func (g *Gateway) dashCloseHandoff(c *fiber.Ctx) error {
 		done = "none"
 	}
 	return c.Redirect("/admin/inbox/"+url.PathEscape(phone)+"?done="+done, fiber.StatusSeeOther)
+}
+
+// badContact is a dashboard page's answer (400) to an address in its path
+// that is no contact keyway could have: what is wrong with it, in the
+// words of the check, without the package it ran in.
+func badContact(err error) error {
+	return fiber.NewError(fiber.StatusBadRequest, strings.TrimPrefix(err.Error(), "config: "))
 }

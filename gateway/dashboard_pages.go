@@ -284,7 +284,7 @@ const timelineSize = 200
 func (g *Gateway) dashContact(c *fiber.Ctx) error {
 	phone, err := g.phone(c.Params("phone"))
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
+		return badContact(err)
 	}
 	var contact *engine.Contact
 	var msgs []*engine.Message

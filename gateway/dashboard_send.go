@@ -98,7 +98,7 @@ func (g *Gateway) renderSend(c *fiber.Ctx, v *sendView) error {
 func (g *Gateway) dashSendPage(c *fiber.Ctx) error {
 	phone, err := g.phone(c.Params("phone"))
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
+		return badContact(err)
 	}
 	v, err := g.sendView(c, phone)
 	if err != nil {
@@ -114,7 +114,7 @@ func (g *Gateway) dashSendPage(c *fiber.Ctx) error {
 func (g *Gateway) dashSend(c *fiber.Ctx) error {
 	phone, err := g.phone(c.Params("phone"))
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "phone: "+err.Error())
+		return badContact(err)
 	}
 	f := sendForm{Text: c.FormValue("text"), ContentSID: c.FormValue("content_sid"), Name: c.FormValue("name"),
 		Language: c.FormValue("language"), Variables: c.FormValue("variables")}

@@ -411,3 +411,20 @@ func TestDashboardFindsAWhatsAppAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardSaysWhatIsWrongWithAnAddress answers a page for an address
+// that is no contact with what is wrong with it, in plain words.
+func TestDashboardSaysWhatIsWrongWithAnAddress(t *testing.T) {
+	d := newDash(t, dashConfig)
+	for _, path := range []string{"/admin/inbox/", "/admin/contacts/", "/admin/contacts/%s/send"} {
+		p := path + url.PathEscape("+1555")
+		if strings.Contains(path, "%s") {
+			p = fmt.Sprintf(path, url.PathEscape("+1555"))
+		}
+		res := d.do(http.MethodGet, p, nil)
+		page := text(readBody(t, res))
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(page, `"+1555" is not a phone number`) || strings.Contains(page, "config:") {
+			t.Errorf("GET %s: %d\n%s", p, res.StatusCode, page)
+		}
+	}
+}
