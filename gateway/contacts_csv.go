@@ -242,11 +242,12 @@ func parseCSVRow(cols csvColumns, record []string, line int, cfg *config.Config,
 	if raw == "" {
 		return bad("no phone")
 	}
-	phone, err := address(raw)
+	addr, err := address(raw)
 	if err != nil {
 		return bad("bad phone: %v", err)
 	}
-	var u engine.ContactUpdate
+	phone, channel := engine.SplitChannel(addr)
+	u := engine.ContactUpdate{Channel: channel}
 	if cols.name >= 0 {
 		name := strings.TrimSpace(cell(cols.name))
 		u.Name = &name
@@ -411,6 +412,9 @@ func csvDiff(old *engine.Contact, u engine.ContactUpdate) []string {
 		if v := u.Fields[f]; v != old.Fields[f] {
 			out = append(out, fmt.Sprintf("%s: %s → %s", f, orDash(old.Fields[f]), orDash(v)))
 		}
+	}
+	if u.Channel != "" && old.Channel == "" {
+		out = append(out, "reached on "+u.Channel)
 	}
 	if u.OptedOut != nil && *u.OptedOut != old.OptedOut {
 		if *u.OptedOut {

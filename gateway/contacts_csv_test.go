@@ -73,6 +73,9 @@ func TestCSVRows(t *testing.T) {
 		{"full", "+15550001111,Ann Lee,news;vip,a; b ;a,yes,Lyon", "+15550001111 name=Ann Lee groups=[news vip] tags=[a b] out=true fields=map[city:Lyon]", ""},
 		{"national number, empties", "(555) 000-2222,,,,,", "+15550002222 name= groups=[] tags=[] out=<nil> fields=map[city:]", ""},
 		{"opt in", "+15550004444,,,,false,", "+15550004444 name= groups=[] tags=[] out=false fields=map[city:]", ""},
+		// A contact written as WhatsApp is to be reached there.
+		{"on WhatsApp", "whatsapp:+1 555 000 5555,Wren,,,,", "+15550005555 name=Wren groups=[] tags=[] out=<nil> fields=map[city:] channel=whatsapp", ""},
+		{"a WhatsApp user id", "US.1349120865530274,,,,,", "US.1349120865530274 name= groups=[] tags=[] out=<nil> fields=map[city:] channel=whatsapp", ""},
 		{"no phone", ",Ann,,,,", "", "no phone"},
 		{"bad phone", "call me,Ann,,,,", "", "bad phone"},
 		{"not a number", "12,Ann,,,,", "", "bad phone"},
@@ -106,6 +109,9 @@ func TestCSVRows(t *testing.T) {
 				out = fmt.Sprint(*u.OptedOut)
 			}
 			got := fmt.Sprintf("%s name=%s groups=%v tags=%v out=%s fields=%v", row.Change.Phone, *u.Name, *u.Groups, *u.Tags, out, u.Fields)
+			if u.Channel != "" {
+				got += " channel=" + u.Channel
+			}
 			if got != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
@@ -148,6 +154,15 @@ func TestCSVDiff(t *testing.T) {
 	}
 	if got := csvDiff(nil, engine.ContactUpdate{Name: &name}); got != nil {
 		t.Errorf("a new contact: %q", got)
+	}
+	// Naming WhatsApp changes a contact that never wrote, not one that did.
+	if got := csvDiff(old, engine.ContactUpdate{Channel: "whatsapp"}); !slices.Equal(got, []string{"reached on whatsapp"}) {
+		t.Errorf("WhatsApp for a contact that never wrote: %q", got)
+	}
+	wrote := *old
+	wrote.Channel = "sms"
+	if got := csvDiff(&wrote, engine.ContactUpdate{Channel: "whatsapp"}); got != nil {
+		t.Errorf("WhatsApp for a contact that wrote by SMS: %q", got)
 	}
 }
 

@@ -112,6 +112,7 @@ type importPreview struct {
 	Header                                   string // what is wrong with the header: nothing can be applied
 	Rows, New, Changed, Unchanged, Bad       int
 	Names, Groups, Tags, Fields, Outs, Backs int // rows that change each
+	WhatsApp                                 int // rows that make a contact reached on WhatsApp
 	Changes                                  []importChange
 	Problems                                 []csvProblem
 }
@@ -329,6 +330,8 @@ func (g *Gateway) countChanges(p *importPreview, old *engine.Contact, u engine.C
 			p.Groups++
 		case len(line) > 6 && line[:6] == "tags: ":
 			p.Tags++
+		case len(line) > 11 && line[:11] == "reached on ":
+			p.WhatsApp++
 		default:
 			p.Fields++
 		}
@@ -509,16 +512,18 @@ func (p importPreview) Total() int { return p.New + p.Changed }
 
 // csvPhone reads an import's phone cell as the admin API reads a contact's
 // key, but for an alphanumeric sender id, which cannot receive: a cell
-// like "call me" is a mistake in a list of contacts.
+// like "call me" is a mistake in a list of contacts. It returns the
+// contact's key, written "whatsapp:KEY" when the cell names WhatsApp (or is
+// a WhatsApp user id), as a start reads an address.
 func (g *Gateway) csvPhone(raw string) (string, error) {
-	key, err := g.phone(raw)
+	key, addr, err := g.addressAs(raw, config.InboundAddress)
 	if err != nil {
 		return "", err
 	}
 	if config.KindOf(key) == config.AddressAlphanumeric {
 		return "", fmt.Errorf("%q is not a phone number", raw)
 	}
-	return key, nil
+	return addr, nil
 }
 
 // sortProblems puts bad rows in line order: a row refused against the
