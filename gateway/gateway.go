@@ -131,7 +131,7 @@ func New(o Options) (*Gateway, error) {
 	g.outbox = outbox.NewOutbox(outbox.OutboxOptions{
 		Store: o.Store, Texter: texter, Mailer: mailer, Logger: log, MPS: mps,
 		Dev: g.dev, DevOf: texter.dev, ProviderOf: texter.name, Owner: o.Owner,
-		OnResult: g.countSend, Refused: g.refused,
+		OnResult: g.countSend, Refused: g.refused, Undelivered: g.undelivered,
 		OnSetAside:  func(*engine.Message, error) { g.metrics.setAside.Inc() },
 		FailedEvent: g.failedEvent,
 	})
@@ -173,6 +173,10 @@ func (g *Gateway) kickTimers() {
 // recipient, in tx, the outbox's transaction that records the refusal.
 func (g *Gateway) refused(ctx context.Context, tx engine.TurnTx, m *engine.Message, r engine.SendRefusal) (func(), error) {
 	return g.engine.RefusedIn(ctx, tx, m, r)
+}
+
+func (g *Gateway) undelivered(ctx context.Context, tx engine.TurnTx, m *engine.Message) (func(), error) {
+	return g.engine.UndeliveredIn(ctx, tx, m)
 }
 
 func (g *Gateway) countSend(m *engine.Message, err error) {

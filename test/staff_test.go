@@ -266,3 +266,60 @@ func TestStaffPhoneAnswerRecordsWho(t *testing.T) {
 		t.Errorf("the contact's timeline does not say who answered:\n%s", page)
 	}
 }
+
+// A staff answer texted from a phone that the provider refuses at the send,
+// or reports undelivered later, is told to the staff member who texted it,
+// with the provider's reason, from the number they wrote to: they do not
+// go on believing the customer has it. The note itself, should it fail,
+// tells nobody.
+func TestStaffToldWhenTheirAnswerFails(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, staffConfig)
+	g.Text(Inbound{From: customerA, Body: "Where is my order?"})
+	ref := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
+
+	g.Twilio.FailNext(1, 400, 21211)
+	g.Text(Inbound{From: staffAnn, Body: "#" + ref + " It ships today"})
+	note := waitSentTo(t, g, staffAnn, 2)[1]
+	if want := "#" + ref + " not delivered: fakes: scripted failure (HTTP 400, code 21211)."; note.Body != want || note.From != OurSMS {
+		t.Errorf("note to Ann = from %s %q, want from %s %q", note.From, note.Body, OurSMS, want)
+	}
+
+	g.Text(Inbound{From: staffAnn, Body: "#" + ref + " Sorry, it ships today"})
+	answer := waitSentTo(t, g, customerA, 1)[0]
+	if answer.Body != "Sorry, it ships today" {
+		t.Fatalf("answer = %q", answer.Body)
+	}
+	Eventually(t, patience, "the answer recorded as sent", func() bool {
+		for _, m := range g.Messages(customerA) {
+			if m.ProviderID == answer.SID && m.Status == "sent" {
+				return true
+			}
+		}
+		return false
+	})
+	form := map[string][]string{"MessageSid": {answer.SID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {g.Twilio.AccountSID}}
+	if code, body := g.PostSigned("/webhooks/twilio/status", form); code != http.StatusOK {
+		t.Fatalf("status callback: %d %s", code, body)
+	}
+	note = waitSentTo(t, g, staffAnn, 3)[2]
+	if want := "#" + ref + " not delivered: Unreachable destination handset."; note.Body != want {
+		t.Errorf("note to Ann after the report = %q, want %q", note.Body, want)
+	}
+
+	// A note to staff that fails is not told back to anyone.
+	g.Twilio.FailNext(1, 400, 21211)
+	g.Text(Inbound{From: staffAnn, Body: "#ZZZZ hello"})
+	Eventually(t, patience, "the failed note to Ann recorded", func() bool {
+		for _, m := range g.Messages(staffAnn) {
+			if m.Direction == "out" && m.Status == "failed" && strings.HasPrefix(m.Body, "#ZZZZ") {
+				return true
+			}
+		}
+		return false
+	})
+	g.Text(Inbound{From: staffAnn, Body: "#YYYY hello"}) // a marker: its note follows any that the failure caused
+	if got := waitSentTo(t, g, staffAnn, 4); len(got) != 4 || !strings.HasPrefix(got[3].Body, "#YYYY") {
+		t.Errorf("after a failed note Ann got: %q", got[3:])
+	}
+}

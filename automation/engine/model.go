@@ -159,6 +159,12 @@ type Message struct {
 	// message was handling, if any: a template sent in its place renders
 	// {{ message.* }} as the step did.
 	Answers string `json:"answers,omitempty"`
+	// StaffText, on a staff answer texted from a staff phone, is the id of
+	// that text, and Ref the reference of the conversation it answers:
+	// should the answer fail for good, the staff member is told why
+	// (UndeliveredIn), as of an answer that cannot go at all.
+	StaffText string `json:"staff_text,omitempty"`
+	Ref       string `json:"ref,omitempty"`
 	// Broadcast is the broadcast whose enrollment sent the message to its
 	// contact, if any: the store counts its sends under it.
 	Broadcast string    `json:"broadcast,omitempty"`

@@ -265,7 +265,7 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if cmd.text == "" && len(m.Media) == 0 {
 		return e.tellStaff(t, m, fmt.Sprintf("#%s: nothing to send; write #%s and your text.", conv.Ref, conv.Ref))
 	}
-	_, why, err := e.answerConversation(ctx, t.x, conv, staffAnswer{text: cmd.text, media: m.Media, who: who})
+	_, why, err := e.answerConversation(ctx, t.x, conv, staffAnswer{text: cmd.text, media: m.Media, who: who, via: m.ID})
 	if err != nil {
 		return err
 	}
@@ -298,6 +298,7 @@ type staffAnswer struct {
 	text  string
 	media []string
 	who   staffActor
+	via   string // the id of the staff member's text it comes from, "" from the dashboard
 }
 
 // answerConversation sends a staff answer to the contact of conv, the way
@@ -331,6 +332,9 @@ func (e *Engine) answerConversation(ctx context.Context, x *unitOfWork, conv *Co
 	}
 	if a.who.number != "" && x.by == "" {
 		answer.By = a.who.label // an answer texted from a staff phone: the number, and its name
+	}
+	if a.via != "" {
+		answer.StaffText, answer.Ref = a.via, conv.Ref
 	}
 	if r != nil {
 		answer.Enrollment, answer.Automation = r.Enrollment.ID, r.Automation.ID

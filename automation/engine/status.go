@@ -106,6 +106,11 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 			return err
 		}
 	}
+	if status.Failed() && !failedBefore {
+		if err := e.tellUndelivered(x, m); err != nil {
+			return err
+		}
+	}
 	if err := e.applyRefusal(x, s, m); err != nil {
 		return err
 	}

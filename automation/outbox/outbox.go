@@ -101,6 +101,13 @@ type OutboxOptions struct {
 	// refusal is recorded without it (the send is not tried again) and the
 	// failure logged.
 	Refused func(ctx context.Context, tx engine.TurnTx, m *engine.Message, r engine.SendRefusal) (func(), error)
+	// Undelivered, if set, acts on a send that has just failed for good,
+	// inside tx, the transaction that records it, as Refused does (a staff
+	// answer texted from a phone tells its staff member:
+	// engine.Engine.UndeliveredIn); m is the message as tx records it. It
+	// returns what is to run once tx has committed. Should it fail, the
+	// failure is recorded without it and logged.
+	Undelivered func(ctx context.Context, tx engine.TurnTx, m *engine.Message) (func(), error)
 	// OnSetAside, if set, is told after commit of a send set aside because
 	// its outcome could not be recorded, with the store's error (for
 	// metrics).

@@ -76,10 +76,10 @@ func (ob *Outbox) record(batch []outcome) {
 		}
 		return
 	}
-	if err != nil && ob.o.Refused != nil && refusalOf(batch[0].err) != 0 {
+	if err != nil && (ob.o.Refused != nil && refusalOf(batch[0].err) != 0 || ob.o.Undelivered != nil && batch[0].err != nil) {
 		r := batch[0]
 		ob.o.Logger.Error().Err(err).Str("msg_id", r.m.ID).Str("to", maskAll(r.m.To)).
-			Msg("outbox: could not record the provider's refusal of this send together with what it causes; recording the refusal alone")
+			Msg("outbox: could not record the failure of this send together with what it causes; recording the failure alone")
 		done, err = ob.commit(batch, false)
 	}
 	if err != nil {
@@ -157,11 +157,35 @@ func (ob *Outbox) commit(batch []outcome, act bool) ([]recorded, error) {
 					return fmt.Errorf("message %s: act on the provider's refusal: %w", r.m.ID, err)
 				}
 			}
+			if act && failedForGood(rec) && ob.o.Undelivered != nil {
+				then, err := ob.o.Undelivered(ob.recordCtx, tx, rec.stored)
+				if err != nil {
+					return fmt.Errorf("message %s: act on its failure: %w", r.m.ID, err)
+				}
+				rec.committed = both(rec.committed, then)
+			}
 			done = append(done, rec)
 		}
 		return nil
 	})
 	return done, err
+}
+
+// failedForGood reports whether rec records a send that failed for good.
+func failedForGood(rec recorded) bool {
+	return rec.stored != nil && rec.stored.Status == engine.StatusFailed
+}
+
+// both returns a function that runs a and then b, either of which may be
+// nil.
+func both(a, b func()) func() {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func() { a(); b() }
 }
 
 // refusalOf returns what a send's error says of its recipient, if the

@@ -42,6 +42,8 @@ func testMessageRoundTrip(t *testing.T, s engine.Store) {
 		Error:       "unreachable",
 		ErrorCode:   30003,
 		Reason:      "The number is unreachable",
+		StaffText:   "m0002",
+		Ref:         "K7Q2",
 		Attempts:    3,
 		NextAttempt: t0.Add(time.Minute),
 		Sending:     t0.Add(2 * time.Second),
