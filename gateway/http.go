@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -158,6 +159,14 @@ func (g *Gateway) webhook(p providers.Provider, r providers.Route) fiber.Handler
 	return func(c *fiber.Ctx) error { return g.handleWebhook(c, p, r) }
 }
 
+// webhookDeadline bounds the handling of a webhook, its commit included:
+// past it (storage that stopped answering) the webhook is answered 500,
+// within the time providers wait for an answer (Twilio: 15 s), so that
+// they retry it rather than give up on a request that hangs. A commit cut
+// short may still have gone through: the retry is then a message id seen
+// before, answered 200 and handled no further.
+const webhookDeadline = 10 * time.Second
+
 // handleWebhook verifies and parses a request, handles every message and
 // status it carries in one commit, and answers once that is committed.
 func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.Route) error {
@@ -174,7 +183,9 @@ func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.
 		return answer(c, r, b)
 	}
 	done := g.load.enter(start)
-	res, err := g.engine.HandleBatch(c.UserContext(), p.Name(), b)
+	ctx, cancel := context.WithTimeout(c.UserContext(), webhookDeadline)
+	res, err := g.engine.HandleBatch(ctx, p.Name(), b)
+	cancel()
 	done()
 	if err != nil {
 		return g.webhookError(c, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
+	"github.com/keyway-sms/keyway/providers/twilio"
 	"github.com/keyway-sms/keyway/providers/vonage"
 	"github.com/keyway-sms/keyway/test/fakes"
 )
@@ -178,5 +179,55 @@ func TestPostgresReadOnlyDatabaseIsNotReady(t *testing.T) {
 	}
 	if got := Bodies(g.Twilio.WaitSent(t, 1, patience)); got[0] != "got first" {
 		t.Errorf("sent %q", got)
+	}
+}
+
+// The database stops answering (a frozen process, a network partition):
+// a webhook is answered 500 within its deadline rather than held until
+// the database answers again, so that the provider retries it; once the
+// database is back the retry is handled, once.
+func TestPostgresHungDatabaseWebhookAnswersInTime(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fakes.NewProxy(t, u.Host)
+	u.Host = db.Addr()
+	g := startProcesses(t, 1, echoConfig, 0, u.String())[0]
+	const ann = "+15551239401"
+	in := g.Form(Inbound{SID: "SMhung1", From: ann, Body: "hello"})
+	body := in.Encode()
+	headers := map[string]string{"X-Twilio-Signature": twilio.Sign(g.Twilio.AuthToken, PublicURL+"/webhooks/twilio", in)}
+
+	db.Freeze()
+	start := time.Now()
+	answered := make(chan int, 1)
+	go func() {
+		code, _, err := g.TryPostRaw("/webhooks/twilio", body, headers)
+		if err != nil {
+			code = -1
+		}
+		answered <- code
+	}()
+	select {
+	case code := <-answered:
+		if code != http.StatusInternalServerError {
+			t.Errorf("webhook with the database hung answered %d after %v, want 500", code, time.Since(start))
+		}
+	case <-time.After(25 * time.Second):
+		t.Errorf("webhook with the database hung: no answer after %v", time.Since(start))
+	}
+	db.Thaw()
+	Eventually(t, patience, "ready once the database answers", func() bool {
+		code, _ := get(t, g.URL+"/readyz")
+		return code == http.StatusOK
+	})
+	if code, _ := g.PostRaw("/webhooks/twilio", body, headers); code != http.StatusOK {
+		t.Fatalf("the provider's retry answered %d, want 200", code)
+	}
+	g.Settled(t, ann)
+	if got := Bodies(g.Twilio.Sent()); len(got) != 1 || got[0] != "got hello" {
+		t.Errorf("sent %q, want the answer once", got)
 	}
 }

@@ -1,7 +1,6 @@
 package fakes
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -10,7 +9,8 @@ import (
 // Proxy is a TCP proxy on loopback in front of a real server (a database),
 // for tests that make it unreachable or slow: Hold keeps the connections it
 // accepts waiting until Release, Cut drops every connection and refuses
-// new ones until Restore.
+// new ones until Restore, Freeze passes no byte either way on any
+// connection, open or new, until Thaw.
 type Proxy struct {
 	ln       net.Listener
 	target   string
@@ -20,6 +20,7 @@ type Proxy struct {
 	release  chan struct{}
 	cut      bool
 	conns    map[net.Conn]struct{}
+	thaw     chan struct{} // while frozen: closed by Thaw
 }
 
 // NewProxy starts a proxy to target (host:port); it stops when t ends.
@@ -34,6 +35,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	t.Cleanup(func() {
 		ln.Close()
 		p.Cut()
+		p.Thaw()
 	})
 	return p
 }
@@ -74,6 +76,49 @@ func (p *Proxy) Cut() {
 		c.Close()
 	}
 	p.conns = map[net.Conn]struct{}{}
+}
+
+// Freeze stops every byte on every connection, open or new, both ways,
+// until Thaw: to the client, the server hangs (as a stopped process or a
+// network partition does).
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.thaw == nil {
+		p.thaw = make(chan struct{})
+	}
+}
+
+// Thaw lets the bytes held since Freeze through.
+func (p *Proxy) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.thaw != nil {
+		close(p.thaw)
+		p.thaw = nil
+	}
+}
+
+// copy copies src to dst, each read held while frozen.
+func (p *Proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			thaw := p.thaw
+			p.mu.Unlock()
+			if thaw != nil {
+				<-thaw
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Restore takes connections again after Cut.
@@ -129,8 +174,8 @@ func (p *Proxy) pipe(c net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(s, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, s); done <- struct{}{} }()
+	go func() { p.copy(s, c); done <- struct{}{} }()
+	go func() { p.copy(c, s); done <- struct{}{} }()
 	<-done
 	c.Close()
 	s.Close()
