@@ -54,7 +54,7 @@ func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdat
 		if err != nil {
 			return updated{}, err
 		}
-		if err := e.applyUpdate(t, u); err != nil {
+		if err := e.applyUpdate(t, u, "opted out through the admin API"); err != nil {
 			return updated{}, err
 		}
 		c := *t.contact
@@ -67,7 +67,9 @@ func (e *Engine) UpdateContact(ctx context.Context, phone string, u ContactUpdat
 	return &res.contact, res.created, nil
 }
 
-func (e *Engine) applyUpdate(t *turn, u ContactUpdate) error {
+// applyUpdate applies u to the turn's contact; an opt-out it makes is
+// recorded with optOutReason (how the admin made it).
+func (e *Engine) applyUpdate(t *turn, u ContactUpdate, optOutReason string) error {
 	c := t.contact
 	if refusesOptIn(c, u) {
 		return ErrOptInRefused
@@ -101,7 +103,7 @@ func (e *Engine) applyUpdate(t *turn, u ContactUpdate) error {
 	switch {
 	case u.OptedOut == nil || *u.OptedOut == c.OptedOut:
 	case *u.OptedOut:
-		if err := e.optOutContact(t, "opted out through the admin API", nil); err != nil {
+		if err := e.optOutContact(t, optOutReason, nil); err != nil {
 			return err
 		}
 		c.OptedOutByAdmin = true

@@ -53,7 +53,7 @@ func (e *Engine) UpdateContacts(ctx context.Context, changes []ContactChange) ([
 			if err != nil {
 				return nil, err
 			}
-			if err := e.applyUpdate(t, ch.Update); err != nil {
+			if err := e.applyUpdate(t, ch.Update, "opted out by a contacts import"); err != nil {
 				return nil, err
 			}
 			t.contact.Imported = &Imported{At: t.now, By: ActorOf(ctx)}

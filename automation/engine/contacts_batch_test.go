@@ -56,6 +56,24 @@ func TestUpdateContactsBatch(t *testing.T) {
 	if c := contact(bob); !c.OptedOut || !c.OptedOutByAdmin {
 		t.Errorf("bob: %+v, want opted out by an admin", c)
 	}
+	// An import's opt-out ends the contact's enrollments saying so.
+	const cy = "+15550001003"
+	if _, err := e.Start(ctx, "quiz", []string{cy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.UpdateContacts(ctx, []engine.ContactChange{{Phone: cy, Update: engine.ContactUpdate{OptedOut: ptr(true)}}}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Store.View(ctx, func(tx engine.Tx) error {
+		ens, err := tx.Enrollments("quiz", cy, false, 1)
+		if err == nil && (len(ens) != 1 || ens[0].EndReason != "opted out by a contacts import") {
+			t.Errorf("cy's enrollment after the import opted it out: %+v", ens)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	again, err := e.UpdateContacts(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
