@@ -216,7 +216,7 @@ func scanMessages(msgs []*Message) (last *Message, unanswered, decided bool) {
 		}
 		if !decided {
 			switch {
-			case m.Direction == Outbound && m.Purpose == PurposeStaff && m.Status != StatusFailed && m.Status != StatusSuppressed:
+			case m.Direction == Outbound && m.Purpose == PurposeStaff && !m.Status.Failed() && m.Status != StatusSuppressed:
 				decided = true
 			case forward:
 				unanswered, decided = true, true

@@ -227,3 +227,29 @@ func TestInboxForwardBehindManyMessages(t *testing.T) {
 		t.Fatalf("inbox = %+v, want Bob unanswered with update 11 last", list)
 	}
 }
+
+// An answer the provider reports undelivered leaves the conversation
+// waiting for one, as an answer that failed at the send does.
+func TestInboxUndeliveredAnswerLeavesItUnanswered(t *testing.T) {
+	const bob = "+15551230002"
+	e, clock, store := refEngine(t, inboxConfig, "BBBB")
+	ctx := engine.WithActor(context.Background(), "sam")
+	sayFrom(t, e, store, 1, bob, "sms", "where is my order?")
+	outboxNow(t, store, sendAll)
+	clock.Advance(time.Minute)
+	d, err := e.Answer(ctx, bob, "It ships today")
+	if err != nil || d.NotSent != "" {
+		t.Fatalf("answer Bob: %+v, %v", d, err)
+	}
+	outboxNow(t, store, sendAll)
+	if list := inboxOf(t, e); len(list) != 1 || list[0].Unanswered {
+		t.Fatalf("after the answer went: %+v", list)
+	}
+	found, err := e.UpdateStatus(ctx, "twilio", providers.Status{ProviderID: "SM" + d.Message, Status: "undelivered", ErrorCode: 30003}, d.Message)
+	if err != nil || !found {
+		t.Fatalf("status: %v, %v", found, err)
+	}
+	if list := inboxOf(t, e); len(list) != 1 || !list[0].Unanswered {
+		t.Errorf("after the answer was reported undelivered: %+v", list)
+	}
+}
