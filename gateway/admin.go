@@ -238,14 +238,14 @@ func (g *Gateway) contactToWrite(c *fiber.Ctx) (key, channel string, err error) 
 	}
 	key, err = g.phone(raw)
 	if err != nil {
-		return "", "", badRequest("phone", "%v", strictErr)
+		return "", "", badRequest("phone", "%s", strings.TrimPrefix(strictErr.Error(), "config: "))
 	}
 	err = g.store.View(c.UserContext(), func(tx engine.Tx) error {
 		_, err := tx.Contact(key)
 		return err
 	})
 	if errors.Is(err, engine.ErrNotFound) {
-		return "", "", badRequest("phone", "%v", strictErr)
+		return "", "", badRequest("phone", "%s", strings.TrimPrefix(strictErr.Error(), "config: "))
 	}
 	return key, "", err
 }

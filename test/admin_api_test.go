@@ -237,7 +237,7 @@ func TestAdminPutContactRefusesBadInput(t *testing.T) {
 		wantError(t, tt.name, code, body, http.StatusBadRequest, tt.field)
 	}
 	code, body := adminRaw(t, g.URL, http.MethodPut, "/api/v1/contacts/not-a-phone!", `{"name": "x"}`, bearer)
-	wantError(t, "bad phone", code, body, http.StatusBadRequest, "phone")
+	wantError(t, "bad phone", code, body, http.StatusBadRequest, `phone: "not-a-phone!" is not a phone number`)
 	// A number or true/false from a CRM's export is kept as written;
 	// null removes a field as "" does.
 	code, body = adminRaw(t, g.URL, http.MethodPut, "/api/v1/contacts/+15552220011",
