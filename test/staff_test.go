@@ -274,7 +274,18 @@ func TestStaffPhoneAnswerRecordsWho(t *testing.T) {
 // tells nobody.
 func TestStaffToldWhenTheirAnswerFails(t *testing.T) {
 	t.Parallel()
-	g := StartGateway(t, staffConfig)
+	staffToldWhenTheirAnswerFails(t, StartGateway(t, staffConfig))
+}
+
+// TestPostgresStaffToldWhenTheirAnswerFails is the same on PostgreSQL,
+// where the outbox records a send's failure in its own transaction shape.
+func TestPostgresStaffToldWhenTheirAnswerFails(t *testing.T) {
+	t.Parallel()
+	staffToldWhenTheirAnswerFails(t, startShared(t, 1, staffConfig)[0])
+}
+
+func staffToldWhenTheirAnswerFails(t *testing.T, g *Gateway) {
+	t.Helper()
 	g.Text(Inbound{From: customerA, Body: "Where is my order?"})
 	ref := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
 
