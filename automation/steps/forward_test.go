@@ -1,8 +1,10 @@
 package steps
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
@@ -74,5 +76,32 @@ func TestForwardDefaultTexts(t *testing.T) {
 				t.Errorf("email body:\n%s\nwant:\n%s", got, c.body)
 			}
 		})
+	}
+}
+
+// TestForwardQuotesALongMessageCut keeps a forward by text within what
+// every provider takes as one message: a long message (WhatsApp takes
+// 4,096 characters) is quoted cut, saying so, and the email quotes it
+// whole.
+func TestForwardQuotesALongMessageCut(t *testing.T) {
+	long := strings.Repeat("é", maxQuoted-1) + " and the rest of a very long story"
+	r := forwardRun("Ann", &engine.Message{Channel: config.ChannelWhatsApp, To: []string{"+14155238886"}, Body: long,
+		Media: []string{"https://api.twilio.test/Media/ME1"}})
+	got := forwardText(r)
+	want := "From +15550001111 (Ann) on WhatsApp: \"" + strings.Repeat("é", maxQuoted-1) + "…\" (cut: the whole message is in the dashboard)\n" +
+		"Media: https://api.twilio.test/Media/ME1"
+	if got != want {
+		t.Errorf("forward of a long message:\n%s\nwant:\n%s", got, want)
+	}
+	if n := utf8.RuneCountInString("#K7Q2 " + got + "\nYou have this conversation: answer here, #done when finished."); n > 1000 {
+		t.Errorf("a handoff's forward of a long message is %d characters, more than Vonage SMS takes", n)
+	}
+	if body := emailBody(r, "K7Q2"); !strings.Contains(body, long) {
+		t.Errorf("the email does not quote the whole message:\n%s", body)
+	}
+	// A message of maxQuoted characters is quoted whole.
+	exact := strings.Repeat("a", maxQuoted)
+	if got := quotedInText(exact); got != `"`+exact+`"` {
+		t.Errorf("a message of %d characters quoted as %q", maxQuoted, got)
 	}
 }

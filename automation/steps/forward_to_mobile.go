@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
@@ -246,7 +247,7 @@ func forwardText(r *engine.Run) string {
 		fmt.Fprintf(&b, " on %s", channelName(m.Channel))
 	}
 	b.WriteString(": ")
-	b.WriteString(quoted(m.Body))
+	b.WriteString(quotedInText(m.Body))
 	if m.Button != "" {
 		// A choice: its id is what the automations went by.
 		fmt.Fprintf(&b, " (choice %s)", m.Button)
@@ -276,6 +277,21 @@ func contactLabel(c *engine.Contact) string {
 }
 
 // quoted puts a message's text in double quotes, or says it had none.
+// maxQuoted is how many characters of a contact's message a forward by
+// text quotes: the forward, with the sender, the reference and a few media
+// links, stays within what every provider takes as one message (Vonage
+// SMS 1,000 characters, Twilio 1,600), where a longer one would be refused
+// and staff would get nothing. The whole message is in the dashboard.
+const maxQuoted = 800
+
+// quotedInText is quoted, cut to maxQuoted characters, saying so.
+func quotedInText(body string) string {
+	if r := []rune(body); len(r) > maxQuoted {
+		return `"` + strings.TrimRightFunc(string(r[:maxQuoted]), unicode.IsSpace) + `…" (cut: the whole message is in the dashboard)`
+	}
+	return quoted(body)
+}
+
 func quoted(body string) string {
 	if strings.TrimSpace(body) == "" {
 		return "(no text)"
