@@ -270,6 +270,7 @@ func messageData(m *Message) map[string]any {
 	}
 	d["from"] = m.From
 	d["error"] = m.Error
+	d["reason"] = failureReason(m)
 	if m.ErrorCode != 0 {
 		d["error_code"] = m.ErrorCode
 	}
@@ -280,6 +281,17 @@ func messageData(m *Message) map[string]any {
 		d["automation"] = m.Automation
 	}
 	return d
+}
+
+// failureReason says why m failed in plain words, for the people a CRM
+// shows it to: the provider's own reason where the send was refused, else
+// the error itself, which a delivery report gives in the provider's words
+// already.
+func failureReason(m *Message) string {
+	if m.Reason != "" {
+		return m.Reason
+	}
+	return m.Error
 }
 
 // failedEventOf reports whether a failure of m is told as message.failed:

@@ -175,7 +175,8 @@ func TestOptOutEventsNameTheirCause(t *testing.T) {
 }
 
 // A delivery status that says an outbound message failed stores
-// message.failed, once, with the message's ids and the provider's error.
+// message.failed, once, with the message's ids and the provider's error,
+// which is its reason too: a report gives it in the provider's words.
 func TestMessageFailedOnAFailedStatus(t *testing.T) {
 	e, clock, store := refEngine(t, eventsConfig, "AAAA")
 	const contact = "+15551230002"
@@ -192,7 +193,7 @@ func TestMessageFailedOnAFailedStatus(t *testing.T) {
 		t.Fatalf("events %q, want one message.failed", types(got))
 	}
 	data := got[0]["data"].(map[string]any)
-	if data["phone"] != contact || data["automation"] != "join" || data["error"] != "Unreachable destination handset" || data["error_code"] != float64(30003) ||
+	if data["phone"] != contact || data["automation"] != "join" || data["error"] != "Unreachable destination handset" || data["reason"] != "Unreachable destination handset" || data["error_code"] != float64(30003) ||
 		data["message_id"] != id || data["provider_message_id"] == nil || data["provider_message_id"] == "" {
 		t.Errorf("message.failed data %v", data)
 	}
