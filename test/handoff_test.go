@@ -149,3 +149,53 @@ func TestHandoffTimeout(t *testing.T) {
 		t.Errorf("enrollment = %+v", ens)
 	}
 }
+
+// A staff answer that comes after a handoff's timeout passed, even before
+// keyway's timers (checked once a second) acted on it, finds the handoff
+// timed out: the timeout's way runs first, then the answer reaches the
+// contact as an answer to a closed conversation, and the handoff stays
+// closed. On PostgreSQL too.
+func TestStaffAnswerAfterTheHandoffTimeout(t *testing.T) {
+	t.Parallel()
+	staffAnswerAfterTheHandoffTimeout(t, StartGateway(t, handoffConfig))
+}
+
+func TestPostgresStaffAnswerAfterTheHandoffTimeout(t *testing.T) {
+	t.Parallel()
+	staffAnswerAfterTheHandoffTimeout(t, startShared(t, 1, handoffConfig)[0])
+}
+
+func staffAnswerAfterTheHandoffTimeout(t *testing.T, g *Gateway) {
+	t.Helper()
+	g.Text(Inbound{From: customerA, Body: "QUICK"})
+	ref := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
+	var out struct {
+		Handoffs []struct {
+			Until *time.Time `json:"until"`
+		}
+	}
+	if code := g.Admin(http.MethodGet, "/api/v1/handoffs", nil, &out); code != http.StatusOK || len(out.Handoffs) != 1 || out.Handoffs[0].Until == nil {
+		t.Fatalf("GET /api/v1/handoffs: %d %+v, want one open with its timeout", code, out.Handoffs)
+	}
+	due := *out.Handoffs[0].Until
+	Eventually(t, patience, "the handoff's timeout passed", func() bool { return time.Now().After(due) })
+	g.Text(Inbound{From: staffAnn, Body: "#" + ref + " Sorry for the wait"})
+
+	got := Bodies(waitSentTo(t, g, customerA, 2))
+	if want := []string{"Nobody was free; we will call you.", "Sorry for the wait"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("the contact got %q, want the timeout's reply, then the answer", got)
+	}
+	if open := handoffs(t, g); len(open) != 0 {
+		t.Errorf("after the timeout and the answer, open handoffs = %+v", open)
+	}
+	if ens := g.Enrollments("quick", customerA); len(ens) != 1 || ens[0].Status != "ended" || ens[0].EndReason != "completed" {
+		t.Errorf("enrollment = %+v, want ended by the timeout's way", ens)
+	}
+	g.Settled(t, customerA)
+	if got := Bodies(sentTo(g, customerA)); len(got) != 2 {
+		t.Errorf("the contact got %q, want the timeout's reply once and the answer", got)
+	}
+	if got := Bodies(sentTo(g, staffAnn)); len(got) != 1 {
+		t.Errorf("staff got %q, want only the handoff's forward", got)
+	}
+}

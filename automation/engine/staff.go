@@ -227,7 +227,7 @@ func parseStaff(body string) staffCommand {
 // member why it could not.
 func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	cmd := parseStaff(m.Body)
-	conv, cands, err := e.staffConversation(t, cmd)
+	conv, cands, err := e.staffConversation(ctx, t, cmd)
 	if err != nil {
 		return err
 	}
@@ -307,10 +307,17 @@ type staffAnswer struct {
 // wrote to there, never to an opted-out contact, to an alphanumeric sender
 // id, nor outside the WhatsApp window. It returns the queued message, or
 // why it cannot go (the answer is then not stored). An open handoff of the
-// contact hears of the answer (its timeout starts again).
+// contact hears of the answer (its timeout starts again); one whose
+// timeout has passed times out first (lapse).
 func (e *Engine) answerConversation(ctx context.Context, x *unitOfWork, conv *Conversation, a staffAnswer) (*Message, string, error) {
 	ct, err := x.turn(conv.Contact)
 	if err != nil {
+		return nil, "", err
+	}
+	// A handoff whose timeout has passed, before the timer loop closed
+	// it, closes first, as its timer would have: the answer then comes
+	// after it, as to any closed conversation.
+	if err := e.lapse(ctx, ct); err != nil {
 		return nil, "", err
 	}
 	r, err := ct.latestRun(EnrollmentHandoff) // the open handoff, if any
@@ -352,11 +359,14 @@ func (e *Engine) answerConversation(ctx context.Context, x *unitOfWork, conv *Co
 }
 
 // closeHandoff closes the open handoff of conv's contact, as "#done" does,
-// and reports whether one was open. who names who closed it, for the
-// trace.
+// and reports whether one was open: one whose timeout has passed has
+// timed out (lapse), and is not. who names who closed it, for the trace.
 func (e *Engine) closeHandoff(ctx context.Context, x *unitOfWork, conv *Conversation, who staffActor) (bool, error) {
 	ct, err := x.turn(conv.Contact)
 	if err != nil {
+		return false, err
+	}
+	if err := e.lapse(ctx, ct); err != nil { // timed out already: closed
 		return false, err
 	}
 	r, err := ct.latestRun(EnrollmentHandoff)
@@ -379,12 +389,12 @@ func staffLabel(set *Set, number string) string {
 // one its reference names, or the one plain text (or a bare "#done")
 // means (plainAnswerTarget). It returns the candidates instead when two or
 // more could be meant, and nothing when there is none.
-func (e *Engine) staffConversation(t *turn, cmd staffCommand) (*Conversation, []candidate, error) {
+func (e *Engine) staffConversation(ctx context.Context, t *turn, cmd staffCommand) (*Conversation, []candidate, error) {
 	if cmd.ref != "" {
 		conv, err := conversation(t.tx, cmd.ref)
 		return conv, nil, err
 	}
-	return t.plainAnswerTarget(cmd.done)
+	return t.plainAnswerTarget(ctx, cmd.done)
 }
 
 // whyAlphanumeric is why nothing is sent to an alphanumeric sender id.

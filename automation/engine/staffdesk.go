@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -168,8 +169,9 @@ type candidate struct {
 //
 // With done, the answer is a bare "#done", which can only mean a
 // conversation in an open handoff with them: those are the candidates,
-// answered or not, and with none there is nothing.
-func (t *turn) plainAnswerTarget(done bool) (*Conversation, []candidate, error) {
+// answered or not, and with none there is nothing. A handoff whose
+// timeout has passed times out first (lapse), and is open no more.
+func (t *turn) plainAnswerTarget(ctx context.Context, done bool) (*Conversation, []candidate, error) {
 	staff := t.contact.Phone
 	d, err := readDesk(t.tx, staff)
 	if err != nil {
@@ -203,7 +205,7 @@ func (t *turn) plainAnswerTarget(done bool) (*Conversation, []candidate, error) 
 		}
 		c.conv = conv
 		all = append(all, c)
-		open, err := handoffWith(t.tx, conv, staff)
+		open, err := t.handoffWith(ctx, conv, staff)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -228,18 +230,51 @@ func (t *turn) plainAnswerTarget(done bool) (*Conversation, []candidate, error) 
 }
 
 // handoffWith reports whether the contact of conv is in an open handoff of
-// conv with staff.
-func handoffWith(tx TurnTx, conv *Conversation, staff string) (bool, error) {
-	ens, err := tx.ActiveEnrollments(conv.Contact)
+// conv with staff. One whose timeout has passed, before the timer loop
+// acted on it, times out now in the contact's turn, as its timer would
+// have (lapse): a lapsed handoff is open no more.
+func (t *turn) handoffWith(ctx context.Context, conv *Conversation, staff string) (bool, error) {
+	ct, opened := t.x.turns[conv.Contact]
+	var ens []*Enrollment
+	var err error
+	if opened {
+		ens, err = ct.activeEnrollments()
+	} else {
+		ens, err = t.tx.ActiveEnrollments(conv.Contact)
+	}
 	if err != nil {
 		return false, fmt.Errorf("enrollments of %s: %w", conv.Contact, err)
 	}
+	open, due := false, false
 	for _, en := range ens {
-		if h := en.Handoff; en.Status == EnrollmentHandoff && h != nil && h.Ref == conv.Ref && slices.Contains(h.Staff, staff) {
+		if handsOver(en, conv, staff) {
+			open, due = true, due || lapsed(t, en)
+		}
+	}
+	if !due {
+		return open, nil
+	}
+	if ct, err = t.x.turn(conv.Contact); err != nil {
+		return false, err
+	}
+	if err := t.e.lapse(ctx, ct); err != nil {
+		return false, err
+	}
+	if ens, err = ct.activeEnrollments(); err != nil {
+		return false, fmt.Errorf("enrollments of %s: %w", conv.Contact, err)
+	}
+	for _, en := range ens {
+		if handsOver(en, conv, staff) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// handsOver reports whether en is an open handoff of conv with staff.
+func handsOver(en *Enrollment, conv *Conversation, staff string) bool {
+	h := en.Handoff
+	return en.Active() && en.Status == EnrollmentHandoff && h != nil && h.Ref == conv.Ref && slices.Contains(h.Staff, staff)
 }
 
 // whichConversation asks a staff member which of cands their answer is
