@@ -232,6 +232,23 @@ func countAudience(tx Tx, b *Broadcast) error {
 	return nil
 }
 
+// countScheduled sets the Total of each scheduled group or tag broadcast
+// of bs, as read, to its audience now: members may join or leave before
+// it starts, and people reading it expect the group as it is, not as it
+// was when the broadcast was stored. Nothing is written; the first batch
+// counts again for good (see batch).
+func countScheduled(tx Tx, bs ...*Broadcast) error {
+	for _, b := range bs {
+		if b.Status != StatusScheduled || b.Group == "" && b.Tag == "" {
+			continue
+		}
+		if err := countAudience(tx, b); err != nil {
+			return fmt.Errorf("broadcast %s: %w", b.ID, err)
+		}
+	}
+	return nil
+}
+
 // refusal returns why the running automation id takes no new enrollments
 // (check says, from the engine: paused in the file or from the
 // dashboard), or that it is gone; nil when it takes them.
@@ -297,8 +314,10 @@ func (r *Runner) Get(ctx context.Context, id string) (*Broadcast, error) {
 	var b *Broadcast
 	err := r.view(ctx, func(tx Tx) error {
 		var err error
-		b, err = tx.Broadcast(id)
-		return err
+		if b, err = tx.Broadcast(id); err != nil {
+			return err
+		}
+		return countScheduled(tx, b)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broadcast: get %s: %w", id, err)
@@ -312,8 +331,10 @@ func (r *Runner) List(ctx context.Context, before string, limit int) ([]*Broadca
 	var out []*Broadcast
 	err := r.view(ctx, func(tx Tx) error {
 		var err error
-		out, err = tx.Broadcasts(before, limit)
-		return err
+		if out, err = tx.Broadcasts(before, limit); err != nil {
+			return err
+		}
+		return countScheduled(tx, out...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broadcast: list: %w", err)
@@ -328,8 +349,10 @@ func (r *Runner) Open(ctx context.Context, limit int) ([]*Broadcast, error) {
 	var out []*Broadcast
 	err := r.view(ctx, func(tx Tx) error {
 		var err error
-		out, err = tx.OpenBroadcasts(limit)
-		return err
+		if out, err = tx.OpenBroadcasts(limit); err != nil {
+			return err
+		}
+		return countScheduled(tx, out...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broadcast: list the open ones: %w", err)
@@ -526,6 +549,13 @@ func (r *Runner) batch(ctx context.Context, x engine.Enroller, held *Broadcast) 
 	}
 	if on, err := engine.Enrolls(x.Tx(), a); err != nil || !on {
 		return nil, cmp.Or(err, errHold)
+	}
+	if b.Cursor == "" && (b.Group != "" || b.Tag != "") {
+		// The first batch: the audience is counted again as it starts,
+		// for those who joined or left since the broadcast was stored.
+		if err := countAudience(tx, b); err != nil {
+			return nil, err
+		}
 	}
 	addrs, cursor, last, err := r.page(x, tx, b)
 	if err != nil {

@@ -502,3 +502,83 @@ func waitDone(t *testing.T, r *broadcast.Runner, id string) *broadcast.Broadcast
 	t.Fatalf("broadcast %s not done", id)
 	return nil
 }
+
+// A scheduled group broadcast reads as the group is now, not as it was
+// when stored: members who join before it starts are in its total, as
+// Get, List and Open show it; its first batch counts the group again for
+// good, so a running broadcast's total is the group as it started.
+func TestScheduledBroadcastCountsTheGroupAsItIsNow(t *testing.T) {
+	set := simtest.Compile(t, promoConfig)
+	sim := simtest.At(t, set, start)
+	phones := members(t, sim.Store, broadcast.Batch+7)
+	st := &crashing{Store: sim.Store}
+	e1 := engine.New(st, set, engine.Options{Clock: sim.Clock})
+	r := broadcast.NewRunner(e1, broadcast.Options{Owner: "p1", Logger: zerolog.Nop()})
+	b, err := r.Start(t.Context(), broadcast.Spec{Automation: "promo", Group: "news", At: start.Add(time.Hour)})
+	if err != nil || b.Status != broadcast.StatusScheduled || b.Total != len(phones) {
+		t.Fatalf("Start = %+v, %v; want scheduled for %d", b, err, len(phones))
+	}
+	err = sim.Store.Update(t.Context(), func(tx engine.Tx) error {
+		for i := range 3 {
+			p := fmt.Sprintf("+1666%07d", i)
+			if err := tx.PutContact(&engine.Contact{Phone: p, Channel: "sms", Groups: []string{"news"}, CreatedAt: start, UpdatedAt: start}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(phones) + 3
+	got, err := r.Get(t.Context(), b.ID)
+	if err != nil || got.Total != want {
+		t.Fatalf("Get: total %d (%v), want %d", got.Total, err, want)
+	}
+	listed, err := r.List(t.Context(), "", 0)
+	if err != nil || len(listed) != 1 || listed[0].Total != want {
+		t.Fatalf("List = %+v, %v; want the one broadcast for %d", listed, err, want)
+	}
+	open, err := r.Open(t.Context(), 0)
+	if err != nil || len(open) != 1 || open[0].Total != want {
+		t.Fatalf("Open = %+v, %v; want the one broadcast for %d", open, err, want)
+	}
+
+	// Two more join; then it starts, and its process dies after its first
+	// batch: the claim and that batch commit, nothing after.
+	err = sim.Store.Update(t.Context(), func(tx engine.Tx) error {
+		for i := range 2 {
+			p := fmt.Sprintf("+1777%07d", i)
+			if err := tx.PutContact(&engine.Contact{Phone: p, Channel: "sms", Groups: []string{"news"}, CreatedAt: start, UpdatedAt: start}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want += 2
+	sim.Clock.Advance(time.Hour)
+	st.left.Store(2)
+	st.armed.Store(true)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(30 * time.Second); ; <-time.After(10 * time.Millisecond) {
+		r.Wake()
+		if got, err = r.Get(t.Context(), b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got.Enrolled > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first batch did not commit: %+v", got)
+		}
+	}
+	if got.Status != broadcast.StatusRunning || got.Enrolled != broadcast.Batch || got.Total != want {
+		t.Fatalf("after its first batch: %s, enrolled %d, total %d; want running, %d, %d", got.Status, got.Enrolled, got.Total, broadcast.Batch, want)
+	}
+}
