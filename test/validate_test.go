@@ -39,6 +39,40 @@ automations:
 	)
 }
 
+// TestValidateRefusesALoopThatNeverStops checks that a loop of steps with
+// no wait and no way out is refused at the jump that closes it, and that a
+// reminder loop through a wait and a loop a condition may leave pass.
+func TestValidateRefusesALoopThatNeverStops(t *testing.T) {
+	t.Parallel()
+	const src = `automations:
+  - id: nag
+    keywords: [NAG]
+    steps:
+      - { id: again, type: reply, text: "Are you there?" }
+      - { type: tag, add: [nagged], next: again }
+  - id: remind
+    keywords: [REMIND]
+    steps:
+      - { id: r, type: reply, text: "Reminder" }
+      - { type: wait, duration: 1d, next: r }
+  - id: retry
+    keywords: [RETRY]
+    steps:
+      - { id: call, type: http, url: "https://crm.example.com/x", on_error: check }
+      - { id: check, type: condition, if: 'http.status == 200', then: end, else: call }
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	want := path + `:6:43: automation "nag" step 2: next "again" closes a loop that never stops (again → #2 → again)`
+	if code != 1 || !strings.Contains(out, want) || strings.Count(out, "closes a loop") != 1 {
+		t.Errorf("exit %d; want 1 and only the nag loop refused, as\n  %s\ngot:\n%s", code, want, out)
+	}
+}
+
 func TestValidateAcceptsEveryExample(t *testing.T) {
 	examples, err := filepath.Glob("../config/examples/*.yaml")
 	if err != nil || len(examples) < 2 {

@@ -325,6 +325,7 @@ func (c *Compiler) automation(ca *config.Automation) *Automation {
 		st.Step = impl
 	}
 	c.warnWindow(ca, a)
+	c.checkLoops(ca, a)
 	return a
 }
 

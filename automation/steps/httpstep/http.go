@@ -365,8 +365,16 @@ func (st *HTTPStep) Resume(_ context.Context, r *engine.Run, ev engine.Event) (e
 	return engine.OnError(st.OnError, fmt.Sprintf("http: %s %s: %s", st.Method, where, what)), nil
 }
 
+// Flow says an http call goes on after a 2xx, and otherwise goes to
+// on_error (a declared jump) or, with none, ends the enrollment: its
+// pause for the call is no stop, since the run goes on once it answers.
+func (st *HTTPStep) Flow() engine.StepFlow {
+	return engine.StepFlow{Continues: true, Stops: st.OnError == ""}
+}
+
 var (
 	_ engine.Step      = (*HTTPStep)(nil)
+	_ engine.Flowing   = (*HTTPStep)(nil)
 	_ engine.Performer = (*HTTPStep)(nil)
 	_ engine.Resumer   = (*HTTPStep)(nil)
 )
