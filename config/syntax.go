@@ -19,6 +19,13 @@ var yamlErrPlace = regexp.MustCompile(`^yaml: line (\d+): (?:column (\d+): )?`)
 // several times over takes a fraction of a second).
 const maxSyntaxSearchBytes = 16 << 20
 
+// SyntaxProblem turns a yaml.v3 syntax error met reading data, the content
+// of file, into a Problem placed as a config's is (see syntaxProblem): for
+// the other YAML files keyway reads, such as `keyway test` files.
+func SyntaxProblem(file string, data []byte, err error) Problem {
+	return *syntaxProblem(file, data, err)
+}
+
 // syntaxProblem turns a yaml.v3 syntax error in data into a Problem at the
 // line where the file first goes wrong (see placeSyntaxError), or, failing
 // that, at the line (and column) the error names, or at the file's start.

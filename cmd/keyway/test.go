@@ -108,7 +108,7 @@ func testStart(cfg *config.Config) time.Time {
 func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config, set *engine.Set) []string {
 	phone, err := config.E164(tc.From, cfg.Defaults.Region)
 	if err != nil { // checkFrom reported it
-		return []string{fmt.Sprintf("%s:%d: from: %v", tf.Path, tc.Line, err)}
+		return []string{fmt.Sprintf("%s: from: %v", place(tf.Path, tc.At), err)}
 	}
 	s := sim.NewSimulator(set, nil)
 	s.From, s.Channel = phone, tc.Channel
@@ -118,7 +118,7 @@ func runTest(ctx context.Context, tf *testFile, tc *testCase, cfg *config.Config
 	var diffs []string
 	for i := range tc.Turns {
 		tn := &tc.Turns[i]
-		where := fmt.Sprintf("turn %d (%s, %s:%d)", i+1, tn.describe(), tf.Path, tn.Line)
+		where := fmt.Sprintf("turn %d (%s, %s)", i+1, tn.describe(), place(tf.Path, tn.At))
 		var res sim.SimResult
 		switch {
 		case tn.Send != nil && tn.Send.Button != "":
@@ -176,7 +176,7 @@ func (tf *testFile) checkFrom(cfg *config.Config) []string {
 	var out []string
 	for _, tc := range tf.Tests {
 		if _, err := config.E164(tc.From, cfg.Defaults.Region); err != nil {
-			out = append(out, fmt.Sprintf("%s:%d: test %q: from: %v", tf.Path, tc.Line, tc.Name, err))
+			out = append(out, fmt.Sprintf("%s: test %q: from: %v", place(tf.Path, tc.At), tc.Name, err))
 		}
 	}
 	return out

@@ -340,7 +340,7 @@ tests:
 
 func TestKeywayTestCannotRead(t *testing.T) {
 	cases := map[string]struct{ tests, want string }{
-		"unknown key":        {"tests:\n  - name: x\n    turns:\n      - sned: hi\n", `keyway_test.yaml:5: unknown key "sned" (did you mean "send"? allowed: send, wait, start, vars, expect)`},
+		"unknown key":        {"tests:\n  - name: x\n    turns:\n      - sned: hi\n", `keyway_test.yaml:5:9: unknown key "sned" (did you mean "send"? allowed: send, wait, start, vars, expect)`},
 		"two kinds":          {"tests:\n  - name: x\n    turns:\n      - { send: hi, wait: 2h }\n", "needs exactly one of send, wait or start"},
 		"bad duration":       {"tests:\n  - name: x\n    turns:\n      - wait: soon\n", `wait "soon" is not a positive duration`},
 		"bad regexp":         {"tests:\n  - name: x\n    turns:\n      - send: hi\n        expect: { replies: [\"/(/\"] }\n", "regular expression /(/"},
@@ -401,7 +401,7 @@ func TestKeywayTestGivenAConfig(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("exit %d, want 2:\n%s", code, out.String())
 	}
-	want := cfg + ":1: this is a keyway config, not a test file (a test file has config: and tests:); its tests may be in " + test
+	want := cfg + ":1:1: this is a keyway config, not a test file (a test file has config: and tests:); its tests may be in " + test
 	if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "unknown key") {
 		t.Errorf("output lacks %q, or names unknown keys:\n%s", want, out.String())
 	}
@@ -421,7 +421,7 @@ func TestKeywayTestEmptyFile(t *testing.T) {
 			}
 			var out bytes.Buffer
 			code := run([]string{"test", path}, strings.NewReader(""), &out, &out)
-			want := path + ":1: the test file is empty: it needs config: (the config to test) and tests:"
+			want := path + ":1:1: the test file is empty: it needs config: (the config to test) and tests:"
 			if code != 2 || !strings.Contains(out.String(), want) || strings.Contains(out.String(), "EOF") {
 				t.Errorf("exit %d, want 2 and %q:\n%s", code, want, out.String())
 			}
@@ -466,11 +466,11 @@ func TestKeywayTestListsEveryProblem(t *testing.T) {
 	}
 	var lines []string
 	for _, want := range []string{
-		"keyway_test.yaml:6: regular expression /(/",
-		`keyway_test.yaml:7: unknown key "sned" (did you mean "send"?`,
-		`keyway_test.yaml:8: test "x" turn 3: wait "soon" is not a positive duration`,
-		`keyway_test.yaml:9: test "y": channel must be sms or whatsapp, not "fax"`,
-		"keyway_test.yaml:12: send: button needs the id of a button or list row",
+		"keyway_test.yaml:6:29: regular expression /(/",
+		`keyway_test.yaml:7:9: unknown key "sned" (did you mean "send"?`,
+		`keyway_test.yaml:8:9: test "x" turn 3: wait "soon" is not a positive duration`,
+		`keyway_test.yaml:9:5: test "y": channel must be sms or whatsapp, not "fax"`,
+		"keyway_test.yaml:12:15: send: button needs the id of a button or list row",
 	} {
 		i := strings.Index(out, want)
 		if i < 0 {
@@ -484,6 +484,38 @@ func TestKeywayTestListsEveryProblem(t *testing.T) {
 			t.Errorf("problems out of the file's order:\n%s", out)
 			break
 		}
+	}
+}
+
+// Every problem of a test file has its column, as validate's have: those
+// yaml reports by line only (a value of the wrong kind, a key given twice,
+// a syntax error) are placed on the key or value they are about.
+func TestKeywayTestProblemsHaveAColumn(t *testing.T) {
+	cases := map[string]struct{ tests, want string }{
+		"a value of the wrong kind": {
+			"tests:\n  - name: x\n    turns: [{ send: a }]\n    http: [{ url: \"https://x.example\", status: lots }]\n",
+			`keyway_test.yaml:5:48: cannot unmarshal !!str ` + "`lots`" + ` into int`,
+		},
+		"a key given twice": {
+			"tests:\n  - name: x\n    turns: [{ send: a }]\n    name: y\n",
+			`keyway_test.yaml:5:5: mapping key "name" already defined at line 3`,
+		},
+		"an http answer": {
+			"tests:\n  - name: x\n    turns: [{ send: a }]\n    http:\n      - { url: /x }\n",
+			`keyway_test.yaml:6:9: test "x" http answer 1: url must start with http`,
+		},
+		"not YAML": {
+			"tests:\n  - name: x\n    turns: [{ send: a }\n",
+			`keyway_test.yaml:4:5: invalid YAML: did not find expected ',' or ']'`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, out := runTestCmd(t, tc.tests)
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 2 and %q:\n%s", code, tc.want, out)
+			}
+		})
 	}
 }
 

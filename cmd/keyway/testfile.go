@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -46,7 +47,7 @@ type testCase struct {
 	Channel string       `yaml:"channel"`
 	Turns   []testTurn   `yaml:"turns"`
 	HTTP    []httpAnswer `yaml:"http"`
-	Line    int          `yaml:"-"`
+	At      config.Pos   `yaml:"-"` // where the test starts in its file
 }
 
 // testTurn is a message from the contact (send), a move of the clock
@@ -59,7 +60,7 @@ type testTurn struct {
 	// Vars are a start's vars, as the admin API's manual start passes them.
 	Vars   map[string]any `yaml:"vars"`
 	Expect *testExpect    `yaml:"expect"`
-	Line   int            `yaml:"-"`
+	At     config.Pos     `yaml:"-"` // where the turn starts in its file
 	wait   time.Duration
 }
 
@@ -81,18 +82,18 @@ func (st *sendTurn) UnmarshalYAML(n *yaml.Node) error {
 		Button string `yaml:"button"`
 	}
 	if n.Kind != yaml.MappingNode {
-		return lineProblem(n.Line, "send is a text, or { button: ID }")
+		return nodeProblem(n, "send is a text, or { button: ID }")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i].Value; k != "button" {
-			return lineProblem(n.Content[i].Line, "send: unknown key %q (allowed: button)", k)
+			return nodeProblem(n.Content[i], "send: unknown key %q (allowed: button)", k)
 		}
 	}
 	if err := n.Decode(&m); err != nil {
 		return err
 	}
 	if strings.TrimSpace(m.Button) == "" {
-		return lineProblem(n.Line, "send: button needs the id of a button or list row")
+		return nodeProblem(n, "send: button needs the id of a button or list row")
 	}
 	st.Button = m.Button
 	return nil
@@ -139,13 +140,16 @@ type httpAnswer struct {
 	Status int    `yaml:"status"`
 	JSON   any    `yaml:"json"`
 	Body   string `yaml:"body"`
+	// At is where the answer starts in its file.
+	At config.Pos `yaml:"-"`
 }
 
-// lineProblem is a problem of a test file's value at a line, as the
-// decoder's own type errors are: it goes on decoding the rest of the file,
-// so that every problem is reported at once.
-func lineProblem(line int, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", line, fmt.Sprintf(format, args...))}}
+// nodeProblem is a problem of a test file's value n, as the decoder's own
+// type errors are: it goes on decoding the rest of the file, so that every
+// problem is reported at once. It says the column too ("line 4:9: ..."),
+// which the decoder's own errors leave out (see placeTypeError).
+func nodeProblem(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d:%d: %s", n.Line, n.Column, fmt.Sprintf(format, args...))}}
 }
 
 // textMatch is an expected text: exact, or a regular expression when
@@ -158,13 +162,13 @@ type textMatch struct {
 // UnmarshalYAML reads a text expectation, compiling a /.../ one.
 func (m *textMatch) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return lineProblem(n.Line, "a text expectation is a string")
+		return nodeProblem(n, "a text expectation is a string")
 	}
 	m.src = n.Value
 	if len(n.Value) >= 2 && strings.HasPrefix(n.Value, "/") && strings.HasSuffix(n.Value, "/") {
 		re, err := regexp.Compile(n.Value[1 : len(n.Value)-1])
 		if err != nil {
-			return lineProblem(n.Line, "regular expression %s: %v", n.Value, err)
+			return nodeProblem(n, "regular expression %s: %v", n.Value, err)
 		}
 		m.re = re
 	}
@@ -223,7 +227,7 @@ func unknownKey(line string) string {
 }
 
 // loadTestFile reads and checks a test file; every problem is returned as
-// FILE:LINE: message.
+// FILE:LINE:COL: message, as validate prints a config's.
 func loadTestFile(path string) (*testFile, []string) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -238,23 +242,24 @@ func loadTestFile(path string) (*testFile, []string) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var problems []problemAt
-	bad := func(line int, format string, args ...any) {
-		problems = append(problems, problemAt{line, fmt.Sprintf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))})
+	bad := func(at config.Pos, format string, args ...any) {
+		problems = append(problems, problemAt{at, fmt.Sprintf("%s: %s", place(path, at), fmt.Sprintf(format, args...))})
 	}
+	start := config.Pos{Line: 1, Col: 1}
 	if err := dec.Decode(tf); err != nil {
 		if errors.Is(err, io.EOF) { // no document: nothing, or comments only
-			return nil, []string{fmt.Sprintf("%s:1: the test file is empty: it needs config: (the config to test) and tests:", path)}
+			return nil, []string{fmt.Sprintf("%s: the test file is empty: it needs config: (the config to test) and tests:", place(path, start))}
 		}
 		var typeErr *yaml.TypeError
 		if !errors.As(err, &typeErr) {
-			// Not YAML at all: nothing was decoded to check further.
-			return nil, []string{fmt.Sprintf("%s:%s", path, strings.Replace(strings.TrimPrefix(err.Error(), "yaml: "), "line ", "", 1))}
+			// Not YAML at all: nothing was decoded to check further. It is
+			// placed as validate places a config's syntax error.
+			return nil, []string{config.SyntaxProblem(path, data, err).String()}
 		}
 		// A value of the wrong kind or an unknown key: the decoder went on,
 		// and what it read is checked too, so that every problem shows.
 		for _, line := range typeErr.Errors {
-			n, msg, _ := strings.Cut(strings.TrimPrefix(line, "line "), ": ")
-			at, _ := strconv.Atoi(n)
+			at, msg := placeTypeError(&root, line)
 			bad(at, "%s", unknownKey(msg))
 		}
 	}
@@ -262,23 +267,23 @@ func loadTestFile(path string) (*testFile, []string) {
 		placeTests(&root, tf)
 	}
 	if tf.Config == "" {
-		bad(1, "config: the config file to test is required (relative to this file)")
+		bad(start, "config: the config file to test is required (relative to this file)")
 	}
 	if len(tf.Tests) == 0 {
-		bad(1, "tests: no tests")
+		bad(start, "tests: no tests")
 	}
 	names := map[string]bool{}
 	for i := range tf.Tests {
 		tc := &tf.Tests[i]
 		if tc.Name == "" {
-			bad(tc.Line, "test %d: name is required", i+1)
+			bad(tc.At, "test %d: name is required", i+1)
 		} else if names[tc.Name] {
-			bad(tc.Line, "test %q: the name is used twice", tc.Name)
+			bad(tc.At, "test %q: the name is used twice", tc.Name)
 		}
 		names[tc.Name] = true
 		if number, named := splitWhatsApp(tc.From); named != "" {
 			if tc.Channel != "" && tc.Channel != named {
-				bad(tc.Line, "test %q: from %q is a WhatsApp address, but channel is %s", tc.Name, tc.From, tc.Channel)
+				bad(tc.At, "test %q: from %q is a WhatsApp address, but channel is %s", tc.Name, tc.From, tc.Channel)
 			}
 			tc.From, tc.Channel = number, named
 		}
@@ -286,13 +291,13 @@ func loadTestFile(path string) (*testFile, []string) {
 			tc.Channel = config.ChannelSMS
 		}
 		if tc.Channel != config.ChannelSMS && tc.Channel != config.ChannelWhatsApp {
-			bad(tc.Line, "test %q: channel must be sms or whatsapp, not %q", tc.Name, tc.Channel)
+			bad(tc.At, "test %q: channel must be sms or whatsapp, not %q", tc.Name, tc.Channel)
 		}
 		if tc.From == "" {
 			tc.From = "+15550000001"
 		}
 		if len(tc.Turns) == 0 {
-			bad(tc.Line, "test %q: no turns", tc.Name)
+			bad(tc.At, "test %q: no turns", tc.Name)
 		}
 		for j := range tc.Turns {
 			tn := &tc.Turns[j]
@@ -304,7 +309,7 @@ func loadTestFile(path string) (*testFile, []string) {
 				kinds++
 				d, err := config.ParseDuration(tn.Wait)
 				if err != nil || d <= 0 {
-					bad(tn.Line, "test %q turn %d: wait %q is not a positive duration like 2h or 3d", tc.Name, j+1, tn.Wait)
+					bad(tn.At, "test %q turn %d: wait %q is not a positive duration like 2h or 3d", tc.Name, j+1, tn.Wait)
 				}
 				tn.wait = d
 			}
@@ -312,26 +317,28 @@ func loadTestFile(path string) (*testFile, []string) {
 				kinds++
 			}
 			if kinds != 1 {
-				bad(tn.Line, "test %q turn %d: needs exactly one of send, wait or start", tc.Name, j+1)
+				bad(tn.At, "test %q turn %d: needs exactly one of send, wait or start", tc.Name, j+1)
 			}
 			if tn.Vars != nil && tn.Start == "" {
-				bad(tn.Line, "test %q turn %d: vars go with start", tc.Name, j+1)
+				bad(tn.At, "test %q turn %d: vars go with start", tc.Name, j+1)
 			}
 		}
 		for j, a := range tc.HTTP {
 			if !strings.HasPrefix(a.URL, "http://") && !strings.HasPrefix(a.URL, "https://") {
-				bad(tc.Line, "test %q http answer %d: url must start with http:// or https://", tc.Name, j+1)
+				bad(a.At, "test %q http answer %d: url must start with http:// or https://", tc.Name, j+1)
 			}
 			if a.Status != 0 && (a.Status < 100 || a.Status > 599) {
-				bad(tc.Line, "test %q http answer %d: status %d is not an HTTP status", tc.Name, j+1, a.Status)
+				bad(a.At, "test %q http answer %d: status %d is not an HTTP status", tc.Name, j+1, a.Status)
 			}
 			if a.JSON != nil && a.Body != "" {
-				bad(tc.Line, "test %q http answer %d: json and body cannot both be set", tc.Name, j+1)
+				bad(a.At, "test %q http answer %d: json and body cannot both be set", tc.Name, j+1)
 			}
 		}
 	}
 	if len(problems) > 0 {
-		slices.SortStableFunc(problems, func(a, b problemAt) int { return a.line - b.line })
+		slices.SortStableFunc(problems, func(a, b problemAt) int {
+			return cmp.Or(cmp.Compare(a.at.Line, b.at.Line), cmp.Compare(a.at.Col, b.at.Col))
+		})
 		out := make([]string, len(problems))
 		for i, p := range problems {
 			out[i] = p.text
@@ -341,11 +348,78 @@ func loadTestFile(path string) (*testFile, []string) {
 	return tf, nil
 }
 
-// problemAt is a problem of a test file and the line it is on, by which
-// the problems are reported.
+// problemAt is a problem of a test file and where it is, by which the
+// problems are reported.
 type problemAt struct {
-	line int
+	at   config.Pos
 	text string
+}
+
+// place is FILE:LINE:COL.
+func place(file string, at config.Pos) string {
+	return fmt.Sprintf("%s:%d:%d", file, at.Line, at.Col)
+}
+
+// typeErrorPlace reads the place a decoder type error starts with: "line
+// N: " from yaml, "line N:C: " from nodeProblem.
+var typeErrorPlace = regexp.MustCompile(`^line (\d+)(?::(\d+))?: `)
+
+// typeErrorNode finds, in what a yaml type error says, the key or value it
+// is about: an unknown key, a key given twice, a value of the wrong kind.
+var typeErrorNode = regexp.MustCompile("^(?:field (\\S+) not found in type|mapping key \"(.*)\" already defined|field (\\S+) already set in type|cannot unmarshal \\S+ `([^`]*)`)")
+
+// placeTypeError splits one of a yaml.TypeError's lines into its place in
+// the file and its message. yaml names only the line: the column is that
+// of the node on the line the message names (the key, or the value), else
+// of the line's first node, found in root (nil: column 1).
+func placeTypeError(root *yaml.Node, line string) (config.Pos, string) {
+	m := typeErrorPlace.FindStringSubmatch(line)
+	if m == nil {
+		return config.Pos{Line: 1, Col: 1}, line
+	}
+	msg := line[len(m[0]):]
+	at := config.Pos{Col: 1}
+	at.Line, _ = strconv.Atoi(m[1])
+	if m[2] != "" {
+		at.Col, _ = strconv.Atoi(m[2])
+		return at, msg
+	}
+	want, key := "", false
+	if n := typeErrorNode.FindStringSubmatch(msg); n != nil {
+		switch {
+		case n[1] != "":
+			want, key = n[1], true
+		case n[2] != "":
+			want, key = n[2], true
+		case n[3] != "":
+			want, key = n[3], true
+		default:
+			want = n[4]
+		}
+	}
+	first := 0
+	var walk func(n *yaml.Node, isKey bool) bool
+	walk = func(n *yaml.Node, isKey bool) bool {
+		if n.Line == at.Line {
+			if first == 0 || n.Column < first {
+				first = n.Column
+			}
+			if want != "" && isKey == key && (n.Value == want || strings.HasSuffix(want, "...") && strings.HasPrefix(n.Value, strings.TrimSuffix(want, "..."))) {
+				at.Col = n.Column
+				return true
+			}
+		}
+		for i, c := range n.Content {
+			if walk(c, n.Kind == yaml.MappingNode && i%2 == 0) {
+				return true
+			}
+		}
+		return false
+	}
+	if root != nil && !walk(root, false) && first > 0 {
+		at.Col = first
+	}
+	return at, msg
 }
 
 // configPath is the config file a test file names, relative to it.
@@ -375,7 +449,7 @@ func isConfigFile(root *yaml.Node) bool {
 // file, once, rather than as an unknown key per section of the config,
 // naming the test file beside it when there is one.
 func configNotTestFile(path string) string {
-	msg := fmt.Sprintf("%s:1: this is a keyway config, not a test file (a test file has config: and tests:)", path)
+	msg := fmt.Sprintf("%s:1:1: this is a keyway config, not a test file (a test file has config: and tests:)", path)
 	ext := filepath.Ext(path)
 	if t := strings.TrimSuffix(path, ext) + "_test" + ext; fileExists(t) {
 		msg += fmt.Sprintf("; its tests may be in %s: keyway test %s", t, t)
@@ -389,7 +463,8 @@ func fileExists(path string) bool {
 	return err == nil && !fi.IsDir()
 }
 
-// placeTests records the line of each test and turn, for the report.
+// placeTests records where each test, turn and http answer starts, for the
+// report.
 func placeTests(root *yaml.Node, tf *testFile) {
 	tests := mapValue(root, "tests")
 	if tests == nil || tests.Kind != yaml.SequenceNode {
@@ -399,14 +474,20 @@ func placeTests(root *yaml.Node, tf *testFile) {
 		if i >= len(tf.Tests) {
 			return
 		}
-		tf.Tests[i].Line = tn.Line
-		turns := mapValue(tn, "turns")
-		if turns == nil || turns.Kind != yaml.SequenceNode {
-			continue
+		tc := &tf.Tests[i]
+		tc.At = nodePos(tn)
+		if turns := mapValue(tn, "turns"); turns != nil && turns.Kind == yaml.SequenceNode {
+			for j, n := range turns.Content {
+				if j < len(tc.Turns) {
+					tc.Turns[j].At = nodePos(n)
+				}
+			}
 		}
-		for j, n := range turns.Content {
-			if j < len(tf.Tests[i].Turns) {
-				tf.Tests[i].Turns[j].Line = n.Line
+		if answers := mapValue(tn, "http"); answers != nil && answers.Kind == yaml.SequenceNode {
+			for j, n := range answers.Content {
+				if j < len(tc.HTTP) {
+					tc.HTTP[j].At = nodePos(n)
+				}
 			}
 		}
 	}
@@ -428,3 +509,6 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	}
 	return nil
 }
+
+// nodePos is where n starts in its file.
+func nodePos(n *yaml.Node) config.Pos { return config.Pos{Line: n.Line, Col: n.Column} }

@@ -116,7 +116,7 @@ func TestKeywayTestFromWhatsAppAddress(t *testing.T) {
 	out.Reset()
 	errOut.Reset()
 	code := run([]string{"test", path}, strings.NewReader(""), &out, &errOut)
-	want := `keyway_test.yaml:3: test "both": from "whatsapp:+15551234567" is a WhatsApp address, but channel is sms`
+	want := `keyway_test.yaml:3:5: test "both": from "whatsapp:+15551234567" is a WhatsApp address, but channel is sms`
 	if code != 2 || !strings.Contains(out.String()+errOut.String(), want) {
 		t.Errorf("exit %d, want 2 with %q:\n%s%s", code, want, out.String(), errOut.String())
 	}
