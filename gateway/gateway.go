@@ -64,6 +64,12 @@ type Gateway struct {
 	// is when the running config was loaded.
 	lastRefused atomic.Pointer[refusedReload]
 	loadedAt    atomic.Pointer[time.Time]
+	// reqs is the context of every request (newApp); endReqs cancels the
+	// requests still under way once a stop has waited its drain time for
+	// them, so that one held by storage that stopped answering does not
+	// hold the stop.
+	reqs    context.Context
+	endReqs context.CancelFunc
 }
 
 // Options are what a Gateway is built from.
@@ -109,6 +115,7 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{log: log, path: o.Path, store: o.Store, providers: o.Providers, metrics: newMetrics(), kick: make(chan struct{}, 1),
 		logins: newFailedLogins(time.Now), hangups: o.Hangups,
 		sessions: sessions{store: o.Store}, imports: contactImports{store: o.Store, owner: randomID()[:16]}}
+	g.reqs, g.endReqs = context.WithCancel(context.Background())
 	// Nothing leaves the gateway when every provider runs in dev mode: then
 	// emails are logged too. A text is dev when its own provider is.
 	g.dev = true
@@ -290,6 +297,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		close(drained)
 	}
+	g.endReqs()
 	stopWorkers()
 	g.sched.Stop()
 	wg.Wait()

@@ -71,6 +71,10 @@ func (g *Gateway) newApp(adminRoutes bool) *fiber.App {
 		IdleTimeout:                  2 * time.Minute,
 		ErrorHandler:                 g.errorHandler,
 	})
+	app.Use(func(c *fiber.Ctx) error {
+		c.SetUserContext(g.reqs)
+		return c.Next()
+	})
 	app.Use(g.guard(adminRoutes))
 	return app
 }

@@ -1,12 +1,15 @@
 package test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,4 +233,48 @@ func TestPostgresHungDatabaseWebhookAnswersInTime(t *testing.T) {
 	if got := Bodies(g.Twilio.Sent()); len(got) != 1 || got[0] != "got hello" {
 		t.Errorf("sent %q, want the answer once", got)
 	}
+}
+
+// SIGTERM while the database hangs and an admin request waits on it: the
+// stop cuts the request short once its drain time is over, and the
+// process ends, rather than waiting for the database to answer again.
+// (Its drain times and the time the driver gives a connection to be made
+// add up to 30 s or more; without the cut the stop lasts as long as the
+// database hangs.)
+func TestPostgresHungDatabaseDoesNotHoldTheStop(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fakes.NewProxy(t, u.Host)
+	u.Host = db.Addr()
+	g := startProcesses(t, 1, echoConfig, 0, u.String())[0]
+	db.Freeze()
+	written := make(chan struct{})
+	go func() {
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(written) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, g.URL+"/api/v1/contacts", nil)
+		req.Header.Set("Authorization", "Bearer "+AdminToken)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-written
+	// Unready once its probe of the hung database times out: by then the
+	// request sent before waits on the database too.
+	Eventually(t, patience, "readyz 503 with the database hung", func() bool {
+		code, _ := get(t, g.URL+"/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	start := time.Now()
+	g.Signal(syscall.SIGTERM)
+	select {
+	case <-g.exit:
+		g.cmd = nil
+		t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	case <-time.After(2 * time.Minute):
+		t.Errorf("keyway did not stop within 2 minutes of SIGTERM with the database hung")
+	}
+	db.Thaw()
 }

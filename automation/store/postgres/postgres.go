@@ -34,6 +34,10 @@ import (
 // failure, deadlock, or a unique key another took first).
 const maxAttempts = 50
 
+// defaultConnectTimeout bounds the making of a connection (the dial and
+// the start-up exchange), unless the DSN's connect_timeout says.
+const defaultConnectTimeout = 10 * time.Second
+
 // defaultMaxConns is how many connections a process opens at most, unless
 // the DSN's pool_max_conns says.
 const defaultMaxConns = 32
@@ -94,6 +98,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse the DSN: %w", err)
+	}
+	if !strings.Contains(dsn, "connect_timeout") {
+		// pgx waits for a connection without end by default: a database
+		// that hangs (a frozen process, a network partition) would hold
+		// each new connection, and the pool's Close, until it answered.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// pgxpool's default (the number of CPUs, at least 4) would queue
