@@ -334,3 +334,57 @@ func staffToldWhenTheirAnswerFails(t *testing.T, g *Gateway) {
 		t.Errorf("after a failed note Ann got: %q", got[3:])
 	}
 }
+
+// A staff answer texted from a phone that waits in the outbox (the
+// provider is down) while the contact opts out is not sent; the staff
+// member is told so, from the number they wrote to, as of any answer that
+// did not reach the contact. On PostgreSQL too.
+func TestStaffToldWhenTheContactOptsOutBeforeTheirAnswerGoes(t *testing.T) {
+	t.Parallel()
+	staffToldOfOptOutBeforeTheSend(t, StartGateway(t, staffConfig))
+}
+
+func TestPostgresStaffToldWhenTheContactOptsOutBeforeTheirAnswerGoes(t *testing.T) {
+	t.Parallel()
+	staffToldOfOptOutBeforeTheSend(t, startShared(t, 1, staffConfig)[0])
+}
+
+func staffToldOfOptOutBeforeTheSend(t *testing.T, g *Gateway) {
+	t.Helper()
+	g.Text(Inbound{From: customerA, Body: "Where is my order?"})
+	ref := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
+
+	g.Twilio.FailNext(1000, 503, 0) // Twilio is down: the answer waits to be tried again
+	g.Text(Inbound{From: staffAnn, Body: "#" + ref + " It ships today"})
+	Eventually(t, patience, "a failed attempt at the answer recorded", func() bool {
+		for _, m := range g.Messages(customerA) {
+			if m.Purpose == "staff" && m.Status == "queued" && m.Attempts >= 1 {
+				return true
+			}
+		}
+		return false
+	})
+	g.Text(Inbound{From: customerA, Body: "STOP"})
+	g.Twilio.FailNext(0, 0, 0)
+
+	note := waitSentTo(t, g, staffAnn, 2)[1]
+	if want := "#" + ref + " not delivered: the contact opted out."; note.Body != want || note.From != OurSMS {
+		t.Errorf("note to Ann = from %s %q, want from %s %q", note.From, note.Body, OurSMS, want)
+	}
+	var answer Message
+	for _, m := range g.Settled(t, customerA) {
+		if m.Purpose == "staff" {
+			answer = m
+		}
+	}
+	if answer.Status != "suppressed" {
+		t.Errorf("the answer is %s, want suppressed", answer.Status)
+	}
+	if got := Bodies(sentTo(g, customerA)); strings.Join(got, "|") != optOutReply {
+		t.Errorf("the contact got %q, want only the opt-out reply", got)
+	}
+	g.Settled(t, staffAnn)
+	if got := Bodies(sentTo(g, staffAnn)); len(got) != 2 {
+		t.Errorf("Ann got %q, want the forward and one note", got)
+	}
+}

@@ -400,11 +400,14 @@ func (e *Engine) staffConversation(ctx context.Context, t *turn, cmd staffComman
 // whyAlphanumeric is why nothing is sent to an alphanumeric sender id.
 const whyAlphanumeric = "an alphanumeric sender id cannot receive messages"
 
+// whyOptedOut is why nothing is sent to a contact that opted out.
+const whyOptedOut = "the contact opted out"
+
 // undeliverable says why a staff answer cannot reach the contact of turn ct
 // on channel, or "" when it can.
 func undeliverable(ct *turn, channel string) (string, error) {
 	if ct.contact.OptedOut {
-		return "the contact opted out", nil
+		return whyOptedOut, nil
 	}
 	if config.KindOf(ct.contact.Phone) == config.AddressAlphanumeric {
 		return whyAlphanumeric, nil

@@ -10,14 +10,16 @@ import (
 // to its staff member at once (tellStaff). One that goes to the provider
 // and fails for good there (refused at the send, or reported undelivered
 // later) is told when it does, so that the staff member does not believe
-// the contact has it. An answer from the dashboard's inbox shows there as
-// failed instead.
+// the contact has it; so is one the outbox does not send because the
+// contact opted out after it was queued. An answer from the dashboard's
+// inbox shows its status there instead.
 
 // UndeliveredIn tells the staff member who texted the staff answer m,
-// which has just failed for good, that it did not reach the contact and
-// why, inside tx, the transaction that records the failure (as RefusedIn
-// runs). A message that is no answer texted by staff is left alone. It
-// returns what is to run once tx has committed.
+// which has just failed for good (or was suppressed at the send: the
+// contact opted out since it was queued), that it did not reach the
+// contact and why, inside tx, the transaction that records the failure
+// (as RefusedIn runs). A message that is no answer texted by staff is
+// left alone. It returns what is to run once tx has committed.
 func (e *Engine) UndeliveredIn(ctx context.Context, tx TurnTx, m *Message) (committed func(), err error) {
 	if m.Purpose != PurposeStaff || m.StaffText == "" {
 		return nil, nil
@@ -51,6 +53,9 @@ func (e *Engine) tellUndelivered(x *unitOfWork, m *Message) error {
 		return err
 	}
 	why := m.Reason
+	if m.Status == StatusSuppressed {
+		why = whyOptedOut // the only reason the outbox holds a send back
+	}
 	if why == "" {
 		why = m.Error
 	}

@@ -102,8 +102,9 @@ type OutboxOptions struct {
 	// failure logged.
 	Refused func(ctx context.Context, tx engine.TurnTx, m *engine.Message, r engine.SendRefusal) (func(), error)
 	// Undelivered, if set, acts on a send that has just failed for good,
-	// inside tx, the transaction that records it, as Refused does (a staff
-	// answer texted from a phone tells its staff member:
+	// or been suppressed because its recipient opted out since it was
+	// queued, inside tx, the transaction that records it, as Refused does
+	// (a staff answer texted from a phone tells its staff member:
 	// engine.Engine.UndeliveredIn); m is the message as tx records it. It
 	// returns what is to run once tx has committed. Should it fail, the
 	// failure is recorded without it and logged.

@@ -76,7 +76,7 @@ func (ob *Outbox) record(batch []outcome) {
 		}
 		return
 	}
-	if err != nil && (ob.o.Refused != nil && refusalOf(batch[0].err) != 0 || ob.o.Undelivered != nil && batch[0].err != nil) {
+	if err != nil && (ob.o.Refused != nil && refusalOf(batch[0].err) != 0 || ob.o.Undelivered != nil && (batch[0].err != nil || batch[0].kind == suppressed)) {
 		r := batch[0]
 		ob.o.Logger.Error().Err(err).Str("msg_id", r.m.ID).Str("to", maskAll(r.m.To)).
 			Msg("outbox: could not record the failure of this send together with what it causes; recording the failure alone")
@@ -157,7 +157,7 @@ func (ob *Outbox) commit(batch []outcome, act bool) ([]recorded, error) {
 					return fmt.Errorf("message %s: act on the provider's refusal: %w", r.m.ID, err)
 				}
 			}
-			if act && failedForGood(rec) && ob.o.Undelivered != nil {
+			if act && undelivered(rec) && ob.o.Undelivered != nil {
 				then, err := ob.o.Undelivered(ob.recordCtx, tx, rec.stored)
 				if err != nil {
 					return fmt.Errorf("message %s: act on its failure: %w", r.m.ID, err)
@@ -171,9 +171,11 @@ func (ob *Outbox) commit(batch []outcome, act bool) ([]recorded, error) {
 	return done, err
 }
 
-// failedForGood reports whether rec records a send that failed for good.
-func failedForGood(rec recorded) bool {
-	return rec.stored != nil && rec.stored.Status == engine.StatusFailed
+// undelivered reports whether rec records a send that will never reach
+// its recipient: failed for good, or suppressed at the send because the
+// recipient opted out after it was queued.
+func undelivered(rec recorded) bool {
+	return rec.stored != nil && (rec.stored.Status == engine.StatusFailed || rec.stored.Status == engine.StatusSuppressed)
 }
 
 // both returns a function that runs a and then b, either of which may be
