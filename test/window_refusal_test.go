@@ -151,3 +151,52 @@ func TestTwilioOutsideWindowStatusTakesOnError(t *testing.T) {
 		t.Errorf("sent to staff %+v, want the one on_error forward", got)
 	}
 }
+
+// A reply with buttons and a template, refused by the Graph API as outside
+// the window (131047): the template goes instead, and the contact, who
+// never saw the buttons numbered, typing "1" answers with "1", not the
+// first button; a tap on the template's own quick-reply button still
+// routes by its id.
+func TestMetaRefusedChoicesAreForgotten(t *testing.T) {
+	t.Parallel()
+	graph := fakes.NewGraph(t, metaToken)
+	g := StartGateway(t, metaSection(graph)+`automations:
+  - id: menu
+    keywords: [MENU]
+    steps:
+      - type: reply
+        text: "How can we help?"
+        buttons: [ { id: ORDER, title: "My order" }, { id: AGENT, title: "A person" } ]
+        template: { name: menu_again, language: en_US }
+      - { type: wait_for_reply, save_as: choice, timeout: 1h }
+      - { type: reply, text: "You said {{ vars.choice }}" }
+  - id: agent
+    keywords: [AGENT]
+    steps:
+      - { type: reply, text: "A person will answer" }
+`)
+	const contact = "+15551239103"
+	graph.FailNext(1, 131047)
+	if code := postMeta(t, g, metaSecret, metaHook([]string{metaText("wamid.WR3", contact[1:], "MENU")}, nil)); code != http.StatusOK {
+		t.Fatalf("webhook answered %d", code)
+	}
+	Eventually(t, patience, "the template sent in place of the refused buttons", func() bool { return len(graph.Sent()) == 1 })
+	if s := graph.Sent()[0]; s.Type != "template" {
+		t.Fatalf("sent %+v, want the template", s)
+	}
+	if code := postMeta(t, g, metaSecret, metaHook([]string{metaText("wamid.WR4", contact[1:], "1")}, nil)); code != http.StatusOK {
+		t.Fatalf("webhook answered %d", code)
+	}
+	Eventually(t, patience, "the answer to the typed 1", func() bool { return len(graph.Sent()) == 2 })
+	if got := graph.Sent()[1].Text(); got != "You said 1" {
+		t.Fatalf("answered %q, want %q: the refused buttons must not count", got, "You said 1")
+	}
+	tap := `{"from":"` + contact[1:] + `","id":"wamid.WR5","timestamp":"1","type":"button","button":{"payload":"AGENT","text":"Talk to us"}}`
+	if code := postMeta(t, g, metaSecret, metaHook([]string{tap}, nil)); code != http.StatusOK {
+		t.Fatalf("webhook answered %d", code)
+	}
+	Eventually(t, patience, "the answer to the template's button", func() bool { return len(graph.Sent()) == 3 })
+	if got := graph.Sent()[2].Text(); got != "A person will answer" {
+		t.Fatalf("answered %q to the template's button AGENT, want %q", got, "A person will answer")
+	}
+}

@@ -53,6 +53,16 @@ func offer(c *Contact, m *Message) {
 	c.Offer = o
 }
 
+// forget drops the offer on c if m made it: the provider refused m, so its
+// recipient never saw those choices, numbered or not, and a number or
+// title typed later answers nothing. What went in m's place offers its
+// own (a template's buttons come back with their ids).
+func forget(c *Contact, m *Message) {
+	if c.Offer != nil && c.Offer.Message == m.ID {
+		c.Offer = nil
+	}
+}
+
 // pick reads the inbound message m from contact c against the choices last
 // offered to it, and clears the offer: only the message right after it may
 // answer it. A message that is one of the offered numbers (1 to N) or

@@ -125,6 +125,7 @@ func (e *Engine) refused(ctx context.Context, x *unitOfWork, m *Message, r SendR
 	if err != nil {
 		return err
 	}
+	forget(t.contact, m)
 	switch r {
 	case RefusalOptedOut:
 		return e.optOutContact(t, optedOutAtProvider, messageIDs(m))

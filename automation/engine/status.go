@@ -169,6 +169,7 @@ func (e *Engine) applyRefusal(x *unitOfWork, s providers.Status, m *Message) err
 	if err != nil {
 		return err
 	}
+	forget(t.contact, m)
 	if s.OutsideWindow {
 		if last, ok := t.contact.LastInbound[m.Channel]; ok && !last.After(m.CreatedAt) {
 			delete(t.contact.LastInbound, m.Channel)

@@ -51,6 +51,13 @@ automations:
       - { type: reply, text: "Size?", template: { content_sid: "HX0123456789abcdef0123456789abcdef" } }
       - { type: wait_for_reply, save_as: size }
       - { type: wait, duration: 1h }
+  - id: menu
+    keywords: [MENU]
+    steps:
+      - { type: reply, text: "Pick one", buttons: [ { id: ORDER, title: "My order" }, { id: HOURS, title: "Hours" } ], on_error: sorry }
+      - { type: wait, duration: 1h }
+      - { type: end }
+      - { id: sorry, type: tag, add: [unreachable] }
   - id: fwd
     keywords: [FWD]
     steps:
@@ -278,5 +285,40 @@ func TestRefusedReplyTemplateKeepsItsChannel(t *testing.T) {
 	got := refuse(t, s, sent[0])
 	if len(got) != 1 || got[0].Channel != config.ChannelWhatsApp || got[0].From != sent[0].From || got[0].ContentSID == "" {
 		t.Fatalf("sent %+v, want the template on WhatsApp from %s", got, sent[0].From)
+	}
+}
+
+// Choices in a message the provider refused, as a send or in a status
+// report, were never seen: the contact's record forgets them, so that a
+// number typed later picks nothing.
+func TestRefusedChoicesAreForgotten(t *testing.T) {
+	ctx := context.Background()
+	offered := func(s *sim.Simulator) *engine.Offer {
+		t.Helper()
+		c, err := s.Contact(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Offer
+	}
+	for _, how := range []string{"send", "status"} {
+		t.Run(how, func(t *testing.T) {
+			s := refusalSim(t)
+			sent := sayTo(t, s, "MENU")
+			if len(sent) != 1 || offered(s) == nil || offered(s).Message != sent[0].ID {
+				t.Fatalf("sent %+v, offer %+v; want the choices offered", sent, offered(s))
+			}
+			if how == "send" {
+				refuse(t, s, sent[0])
+			} else {
+				st := providers.Status{ProviderID: "SM1", Status: "failed", ErrorCode: 63016, OutsideWindow: true}
+				if _, err := s.Engine.UpdateStatus(ctx, "simulator", st, sent[0].ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if o := offered(s); o != nil || !tagged(t, s) {
+				t.Fatalf("after the refusal: offer %+v, on_error ran %v; want no offer, on_error run", o, tagged(t, s))
+			}
+		})
 	}
 }
