@@ -85,6 +85,42 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
+	c, problems := parseRoot(file, data, root, lookupEnv)
+	if !duplicateTopKey(root) {
+		return c, problems
+	}
+	// Read again, with the blocks the duplicate keys hide merged in, for
+	// the problems inside those blocks.
+	merged, _ := parseYAML(file, data)
+	if spans := mergeDuplicateKeys(merged); len(spans) > 0 {
+		hc, hps := parseRoot(file, data, merged, lookupEnv)
+		c.hidden = &Hidden{Config: hc, spans: spans}
+		problems = append(problems, c.hidden.Within(hps, problems)...)
+		sortProblems(problems)
+	}
+	return c, problems
+}
+
+// duplicateTopKey reports whether a key of the top-level mapping root is
+// written twice.
+func duplicateTopKey(root *yaml.Node) bool {
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		if k.Kind == yaml.ScalarNode && seen[k.Value] {
+			return true
+		}
+		seen[k.Value] = true
+	}
+	return false
+}
+
+// parseRoot reads the configuration from root, the top node of data, the
+// content of file; see Parse.
+func parseRoot(file string, data []byte, root *yaml.Node, lookupEnv func(string) (string, bool)) (*Config, Problems) {
 	sum := sha256.Sum256(data)
 	c := &Config{File: file, Hash: hex.EncodeToString(sum[:]), pos: map[string]Pos{}, styles: map[string]yaml.Style{},
 		lines: strings.Split(string(data), "\n")}

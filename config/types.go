@@ -45,6 +45,8 @@ type Config struct {
 	// unset holds, by the place of each value, the environment variables
 	// of its plain ${NAME} references that gave nothing (NameUnsetVariables).
 	unset map[Pos][]string
+	// hidden is what the file's duplicate top-level keys hide (Hidden).
+	hidden *Hidden
 }
 
 // Server is the HTTP listener.

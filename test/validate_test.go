@@ -73,6 +73,47 @@ func TestValidateRefusesALoopThatNeverStops(t *testing.T) {
 	}
 }
 
+// TestValidateLooksInsideADuplicateBlock checks that a second
+// automations: block, which keyway does not read, has its own problems
+// reported beside the duplicate key, the steps' included, and that the
+// file's other warnings are not said twice.
+func TestValidateLooksInsideADuplicateBlock(t *testing.T) {
+	t.Parallel()
+	const src = `automations:
+  - id: join
+    keywords: [JOIN]
+    steps:
+      - { type: reply, text: "hi" }
+automations:
+  - id: more
+    keywrds: [MORE]
+    steps:
+      - { type: replyy, text: "x" }
+      - { type: start_automation, automation: join }
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`:6:1: duplicate key "automations" at top level (first at `,
+		`:8:5: unknown key "keywrds" in automation "more" (did you mean "keywords"?`,
+		`:10:17: automation "more" step 1: unknown step type "replyy" (did you mean "reply"?`,
+	} {
+		if !strings.Contains(out, path+want) {
+			t.Errorf("output lacks %q:\n%s", path+want, out)
+		}
+	}
+	if strings.Count(out, "help reply does not name your brand") != 1 || strings.Contains(out, `"join" is not defined`) {
+		t.Errorf("a warning said twice, or a reference to the first block missed:\n%s", out)
+	}
+}
+
 func TestValidateAcceptsEveryExample(t *testing.T) {
 	examples, err := filepath.Glob("../config/examples/*.yaml")
 	if err != nil || len(examples) < 2 {

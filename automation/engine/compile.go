@@ -169,6 +169,11 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 	}
 	// An error about a value that an unset variable emptied names it.
 	problems := cfg.NameUnsetVariables(c.problems)
+	if h := cfg.Hidden(); h != nil {
+		// The steps and keywords of the blocks duplicate keys hide.
+		_, hps := Compile(h.Config)
+		problems = append(problems, h.Within(hps, problems)...)
+	}
 	if problems.Err() != nil {
 		return nil, problems
 	}
