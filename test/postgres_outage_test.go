@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 	"github.com/keyway-sms/keyway/providers/twilio"
 	"github.com/keyway-sms/keyway/providers/vonage"
@@ -144,25 +142,7 @@ func TestPostgresReadOnlyDatabaseIsNotReady(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
 	g := startProcesses(t, 1, echoConfig, 0, dsn)[0]
-	admin, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(t.Context())
-	readOnly := func(on bool) {
-		t.Helper()
-		set := "SET default_transaction_read_only = on"
-		if !on {
-			set = "RESET default_transaction_read_only"
-		}
-		// New sessions take the setting: end keyway's.
-		for _, q := range []string{"ALTER DATABASE " + admin.Config().Database + " " + set,
-			`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`} {
-			if _, err := admin.Exec(t.Context(), q); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	readOnly := func(on bool) { pgtest.ReadOnly(t, dsn, on) }
 	const ann = "+15551239201"
 	readOnly(true)
 	if code, _ := g.PostSigned("/webhooks/twilio", g.Form(Inbound{SID: "SMreadonly1", From: ann, Body: "first"})); code != http.StatusInternalServerError {

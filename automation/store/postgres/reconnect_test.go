@@ -64,25 +64,7 @@ func TestTransactionsOutliveTheirConnections(t *testing.T) {
 func TestHealthyOnlyWhileWritesCommit(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	s := open(t, dsn)
-	admin, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(t.Context())
-	readOnly := func(on bool) {
-		t.Helper()
-		set := "SET default_transaction_read_only = on"
-		if !on {
-			set = "RESET default_transaction_read_only"
-		}
-		// New sessions take the setting: end the store's.
-		for _, q := range []string{"ALTER DATABASE " + admin.Config().Database + " " + set,
-			`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`} {
-			if _, err := admin.Exec(t.Context(), q); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	readOnly := func(on bool) { pgtest.ReadOnly(t, dsn, on) }
 	write := func() error {
 		return s.Update(t.Context(), func(tx engine.Tx) error { return tx.PutMeta("test/w", []byte("x")) })
 	}

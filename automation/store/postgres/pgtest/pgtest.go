@@ -218,3 +218,28 @@ func Rollbacks(t testing.TB, dsn string) int64 {
 	}
 	return n
 }
+
+// ReadOnly makes the database at dsn refuse writes (on) or take them again,
+// as a standby does after a failover: the setting holds for new sessions,
+// so every other session on it is ended.
+func ReadOnly(t testing.TB, dsn string, on bool) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	set := "SET default_transaction_read_only = on"
+	if !on {
+		set = "RESET default_transaction_read_only"
+	}
+	// This session is new too: it takes writes whatever the database's setting.
+	for _, q := range []string{"SET default_transaction_read_only = off",
+		"ALTER DATABASE " + pgx.Identifier{conn.Config().Database}.Sanitize() + " " + set,
+		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("pgtest: %s: %v", q, err)
+		}
+	}
+}
