@@ -105,8 +105,9 @@ func TestMostRecentWaitForReplyResumes(t *testing.T) {
 
 // A number only a forward_to_mobile step sends to is staff: its text is
 // an answer, never a keyword. In an open handoff compliance words still
-// come first: HELP is answered, not relayed, and STOP ends the handoff,
-// after which staff are told the contact opted out.
+// come first: HELP is answered, not relayed, and STOP ends the handoff:
+// staff are told it closed, and an answer after it that the contact opted
+// out.
 func TestForwardTargetIsStaffAndHandoffHearsComplianceFirst(t *testing.T) {
 	t.Parallel()
 	g := StartGateway(t, inboundOrderConfig)
@@ -138,8 +139,11 @@ func TestForwardTargetIsStaffAndHandoffHearsComplianceFirst(t *testing.T) {
 	if open := handoffs(t, g); len(open) != 0 {
 		t.Errorf("after STOP, open handoffs = %+v", open)
 	}
+	if note := waitSentTo(t, g, staffAnn, 3)[2]; note.Body != "#"+ref+": handoff closed: the contact opted out." {
+		t.Errorf("staff were told of the STOP %q", note.Body)
+	}
 	g.Text(Inbound{From: staffAnn, Body: "hello?"})
-	if note := waitSentTo(t, g, staffAnn, 3)[2]; !strings.Contains(note.Body, "opted out") {
+	if note := waitSentTo(t, g, staffAnn, 4)[3]; !strings.Contains(note.Body, "opted out") {
 		t.Errorf("staff answering the opted-out contact were told %q", note.Body)
 	}
 	g.Settled(t, b)

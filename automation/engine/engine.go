@@ -424,6 +424,9 @@ func (e *Engine) optOutContact(t *turn, reason string, ids map[string]any) error
 		return err
 	}
 	for _, en := range ens {
+		if err := t.tellHandoffOptedOut(en); err != nil {
+			return err
+		}
 		if err := e.end(t, en, reason); err != nil {
 			return err
 		}
