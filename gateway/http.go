@@ -223,7 +223,8 @@ func (g *Gateway) handleWebhook(c *fiber.Ctx, p providers.Provider, r providers.
 // commit: no space left on device"}; the storage's own error, which can
 // name the database, its user and host, goes to the log. Storage that
 // failed probes again at most once a second, so readiness comes back by
-// itself once commits succeed.
+// itself once commits succeed; a database is asked whether it answers at
+// most once a second too, however many requests come (Store.Healthy).
 func (g *Gateway) readyz(c *fiber.Ctx) error {
 	body := fiber.Map{}
 	if !g.ready.Load() {

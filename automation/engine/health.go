@@ -92,3 +92,79 @@ func (h *CommitHealth) every() time.Duration {
 	}
 	return h.Every
 }
+
+// RecentCheck runs a check of a store's reachability (a query the
+// database must answer) at most once per Every, and answers with the last
+// result in between, so that a flood of readiness requests costs the
+// database one query a second rather than one each. Callers that come
+// while a check is under way wait for it (or their context) instead of
+// starting another. A result the caller's context cut short is not kept.
+// A failed commit is CommitHealth's to tell, at once: a store asks it
+// first. It is safe for concurrent use.
+type RecentCheck struct {
+	// Check asks the store; nil when it answers.
+	Check func(ctx context.Context) error
+	// Every is how long a result is reused; DefaultProbeEvery if zero.
+	Every time.Duration
+	// Clock tells the time; SystemClock if nil.
+	Clock Clock
+
+	mu      sync.Mutex
+	at      time.Time // when the kept result was had; zero: none
+	err     error
+	running *recentRun
+}
+
+// recentRun is a check under way, which later callers wait for.
+type recentRun struct {
+	done chan struct{}
+	err  error
+}
+
+// Run returns the result of a check made less than Every ago, else makes
+// one (or waits for the one under way) and returns its result.
+func (r *RecentCheck) Run(ctx context.Context) error {
+	r.mu.Lock()
+	now := r.now()
+	if !r.at.IsZero() && now.Sub(r.at) < r.every() {
+		defer r.mu.Unlock()
+		return r.err
+	}
+	if run := r.running; run != nil {
+		r.mu.Unlock()
+		select {
+		case <-run.done:
+			return run.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	run := &recentRun{done: make(chan struct{})}
+	r.running = run
+	r.mu.Unlock()
+
+	run.err = r.Check(ctx)
+
+	r.mu.Lock()
+	r.running = nil
+	if run.err == nil || ctx.Err() == nil {
+		r.at, r.err = now, run.err
+	}
+	r.mu.Unlock()
+	close(run.done)
+	return run.err
+}
+
+func (r *RecentCheck) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}
+
+func (r *RecentCheck) every() time.Duration {
+	if r.Every <= 0 {
+		return DefaultProbeEvery
+	}
+	return r.Every
+}

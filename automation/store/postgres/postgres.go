@@ -90,6 +90,10 @@ type Store struct {
 	// the database's (read-only, out of disk, gone), Healthy probes with
 	// a small write until one commits.
 	health engine.CommitHealth
+	// reach asks the database whether it answers, for Healthy, at most
+	// once a second: a flood of readiness requests must not compete with
+	// webhooks for the pool.
+	reach engine.RecentCheck
 }
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
@@ -124,6 +128,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s := &Store{pool: pool, notifying: make(chan struct{}, 1), quit: make(chan struct{}), self: crand.Text()}
 	s.health.Probe = s.probe
+	s.reach.Check = s.answers
 	s.notifier.Go(s.notifyLoop)
 	s.notifier.Go(s.foldLoop)
 	return s, nil
@@ -311,11 +316,13 @@ func retryable(err error) bool {
 	return false
 }
 
-// Healthy implements engine.Store: the database answers a query, and no
-// write has failed for a reason of the database's since the last probe
-// committed (a database that answers but cannot commit: read-only after a
-// failover, out of disk). After such a failure it probes with a small
-// write, at most once a second.
+// Healthy implements engine.Store: no write has failed for a reason of
+// the database's since the last probe committed (a database that answers
+// but cannot commit: read-only after a failover, out of disk), which a
+// failed commit says at once; and the database answered a query, asked
+// at most once a second (a readiness check polled hard reuses the last
+// answer). After a failed commit it probes with a small write, at most
+// once a second.
 func (s *Store) Healthy(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
@@ -325,10 +332,17 @@ func (s *Store) Healthy(ctx context.Context) error {
 	if err := s.health.Check(ctx); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, `SELECT 1`); err != nil {
+	if err := s.reach.Run(ctx); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
+}
+
+// answers asks the database a query that needs no table: nil when it
+// answers.
+func (s *Store) answers(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `SELECT 1`)
+	return err
 }
 
 // probeKey is the meta key the health probe writes.
