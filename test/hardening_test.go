@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyway-sms/keyway/automation/store/postgres/pgtest"
 	"github.com/keyway-sms/keyway/test/fakes"
 )
 
@@ -327,14 +326,8 @@ func TestValidateRefusesShortAdminToken(t *testing.T) {
 // may read, and the database's user, name, host and port stay in the log.
 func TestPostgresOutageKeepsDetailsInTheLog(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDatabase(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := fakes.NewProxy(t, u.Host)
+	proxy, u := proxiedDatabase(t)
 	_, proxyPort, _ := net.SplitHostPort(proxy.Addr())
-	u.Host = proxy.Addr()
 	g := startProcesses(t, 1, adminConfig, 0, u.String())[0]
 	dbName := strings.TrimPrefix(u.Path, "/")
 
@@ -493,14 +486,8 @@ func TestMetricsOnThePublicListenerNeedTheToken(t *testing.T) {
 // held, then acted on once keyway is ready, instead of killing it.
 func TestSIGHUPWhileStartingIsHeld(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDatabase(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := fakes.NewProxy(t, u.Host)
+	proxy, u := proxiedDatabase(t)
 	proxy.Hold()
-	u.Host = proxy.Addr()
 	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), postgres: u.String()}
 	g.Config = filepath.Join(g.Dir, "keyway.yaml")
 	g.WriteConfig(adminConfig)

@@ -26,12 +26,7 @@ import (
 // was dropped would go out a second time once its lease ran out.
 func TestPostgresOutageMidSendRecordsTheSendOnce(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fakes.NewProxy(t, u.Host)
-	u.Host = db.Addr()
+	db, u := proxiedDatabase(t)
 
 	api := fakes.NewVonage(t, vonageKey, vonageSecret)
 	target, _ := url.Parse(api.URL())
@@ -91,13 +86,8 @@ func TestPostgresOutageMidSendRecordsTheSendOnce(t *testing.T) {
 // refuses keyway (no such database) ends the start at once.
 func TestPostgresServeWaitsForTheDatabaseAtStart(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fakes.NewProxy(t, u.Host)
+	db, u := proxiedDatabase(t)
 	db.Cut()
-	u.Host = db.Addr()
 	tw := fakes.NewTwilio(t)
 	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: tw, postgres: u.String(), cmdArgs: []string{"--log-level", "info"}}
 	g.Config = g.Dir + "/keyway.yaml"
@@ -171,12 +161,7 @@ func TestPostgresReadOnlyDatabaseIsNotReady(t *testing.T) {
 // database is back the retry is handled, once.
 func TestPostgresHungDatabaseWebhookAnswersInTime(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fakes.NewProxy(t, u.Host)
-	u.Host = db.Addr()
+	db, u := proxiedDatabase(t)
 	g := startProcesses(t, 1, echoConfig, 0, u.String())[0]
 	const ann = "+15551239401"
 	in := g.Form(Inbound{SID: "SMhung1", From: ann, Body: "hello"})
@@ -223,12 +208,7 @@ func TestPostgresHungDatabaseWebhookAnswersInTime(t *testing.T) {
 // database hangs.)
 func TestPostgresHungDatabaseDoesNotHoldTheStop(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fakes.NewProxy(t, u.Host)
-	u.Host = db.Addr()
+	db, u := proxiedDatabase(t)
 	g := startProcesses(t, 1, echoConfig, 0, u.String())[0]
 	db.Freeze()
 	written := make(chan struct{})
@@ -257,4 +237,17 @@ func TestPostgresHungDatabaseDoesNotHoldTheStop(t *testing.T) {
 		t.Errorf("keyway did not stop within 2 minutes of SIGTERM with the database hung")
 	}
 	db.Thaw()
+}
+
+// proxiedDatabase makes a database of the test's own and returns its DSN
+// through a proxy the test may cut, hold or freeze, and the proxy.
+func proxiedDatabase(t *testing.T) (*fakes.Proxy, *url.URL) {
+	t.Helper()
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fakes.NewProxy(t, u.Host)
+	u.Host = db.Addr()
+	return db, u
 }
