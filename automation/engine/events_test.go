@@ -199,6 +199,35 @@ func TestMessageFailedOnAFailedStatus(t *testing.T) {
 	}
 }
 
+// A failure reported with no error code (a carrier that says only
+// "undelivered") is stored with an error that says so, the same as its
+// message.failed event carries.
+func TestFailedStatusWithoutACodeSaysSo(t *testing.T) {
+	e, clock, store := refEngine(t, eventsConfig, "AAAA")
+	const contact = "+15551230003"
+	sayFrom(t, e, store, 1, contact, "sms", "JOIN")
+	takeEvents(t, store, clock.Now())
+	id := welcomeID(t, store, contact)
+	if _, err := e.HandleBatch(t.Context(), "test", providers.Batch{Statuses: []providers.Status{{MessageID: id, ProviderID: "SM" + id, Status: "undelivered"}}}); err != nil {
+		t.Fatal(err)
+	}
+	const want = "the provider reported it undelivered"
+	var m *engine.Message
+	if err := store.View(t.Context(), func(tx engine.Tx) (err error) {
+		m, err = tx.Message(id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != "undelivered" || m.Error != want {
+		t.Errorf("stored message: status %s, error %q; want undelivered, %q", m.Status, m.Error, want)
+	}
+	got := takeEvents(t, store, clock.Now())["https://crm.example.com/all "+contact]
+	if len(got) != 1 || got[0]["data"].(map[string]any)["error"] != want {
+		t.Errorf("events %v, want one message.failed with error %q", got, want)
+	}
+}
+
 func welcomeID(t *testing.T, store engine.Store, contact string) string {
 	t.Helper()
 	var sid string

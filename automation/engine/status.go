@@ -92,16 +92,18 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 		}
 	}
 	m.Status, m.UpdatedAt = status, x.now
-	if s.ErrorCode != 0 {
+	switch {
+	case s.ErrorCode != 0:
 		reportedError(m, s)
+	case status.Failed() && !failedBefore && m.Error == "":
+		// A failure reported with no code: the message says so, as its
+		// message.failed event does.
+		m.Error = "the provider reported it " + string(status)
 	}
 	if err := x.tx.PutMessage(m); err != nil {
 		return err
 	}
 	if status.Failed() && !failedBefore && failedEventOf(m) {
-		if m.Error == "" {
-			m.Error = "the provider reported it " + string(status)
-		}
 		if err := x.event(EventMessageFailed, m.Contact, messageData(m)); err != nil {
 			return err
 		}
