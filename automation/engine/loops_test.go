@@ -53,6 +53,12 @@ func TestLoopThatNeverStopsIsRefused(t *testing.T) {
 			},
 			`automation "a" step 2: next "ask" closes a loop that never stops (ask → one → ask)`,
 		},
+		"an http call that only its failure leaves": {
+			[]string{
+				`{ id: call, type: http, url: "https://crm.example.com/x", next: call }`,
+			},
+			`automation "a" step 1: next "call" closes a loop that never stops (call → call)`,
+		},
 		"an http call whose failure stays": {
 			[]string{
 				`{ id: call, type: http, url: "https://crm.example.com/x", on_error: call, next: call }`,
@@ -86,8 +92,7 @@ func TestLoopThatNeverStopsIsRefused(t *testing.T) {
 
 // TestLoopThatMayStopPasses checks the loops that are not refused: one
 // through a step that waits (a reminder), one a condition may leave (a
-// counter), one an http failure ends, one an opt-out ends, and a loop no
-// enrollment can reach.
+// counter), one an opt-out ends, and a loop no enrollment can reach.
 func TestLoopThatMayStopPasses(t *testing.T) {
 	t.Parallel()
 	cases := map[string][]string{
@@ -110,9 +115,6 @@ func TestLoopThatMayStopPasses(t *testing.T) {
 			`{ id: c, type: reply, text: hi }`,
 			`{ type: condition, if: 'vars.n == "3"', then: c }`,
 			`{ type: reply, text: bye }`,
-		},
-		"an http call that may fail": {
-			`{ id: call, type: http, url: "https://crm.example.com/x", next: call }`,
 		},
 		"an opt-out": {
 			`{ id: u, type: unsubscribe, scope: all, next: u }`,

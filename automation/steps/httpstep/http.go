@@ -366,10 +366,13 @@ func (st *HTTPStep) Resume(_ context.Context, r *engine.Run, ev engine.Event) (e
 }
 
 // Flow says an http call goes on after a 2xx, and otherwise goes to
-// on_error (a declared jump) or, with none, ends the enrollment: its
-// pause for the call is no stop, since the run goes on once it answers.
+// on_error (a declared jump) or, with none, ends the enrollment. Neither
+// is a way out of a loop: its pause for the call is no stop, since the run
+// goes on once it answers, and a loop left only when the call fails would
+// call the other system for as long as it answers (each answer resumes the
+// run under a fresh step count, so the step limit never ends it).
 func (st *HTTPStep) Flow() engine.StepFlow {
-	return engine.StepFlow{Continues: true, Stops: st.OnError == ""}
+	return engine.StepFlow{Continues: true}
 }
 
 var (
