@@ -1,9 +1,7 @@
 package postgres_test
 
 import (
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,38 +53,5 @@ func TestTransactionsOutliveTheirConnections(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: the first transaction after the database ended its connections: %v", i, err)
 		}
-	}
-}
-
-// A database that answers but cannot commit (read-only, as a standby is
-// after a failover) makes the store unhealthy at its first failed write,
-// and healthy again by itself once a write commits.
-func TestHealthyOnlyWhileWritesCommit(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
-	s := open(t, dsn)
-	readOnly := func(on bool) { pgtest.ReadOnly(t, dsn, on) }
-	write := func() error {
-		return s.Update(t.Context(), func(tx engine.Tx) error { return tx.PutMeta("test/w", []byte("x")) })
-	}
-	if err := s.Healthy(t.Context()); err != nil {
-		t.Fatalf("Healthy at first: %v", err)
-	}
-	readOnly(true)
-	if err := write(); err == nil {
-		t.Fatal("a write to a read-only database committed")
-	}
-	if err := s.Healthy(t.Context()); err == nil || !strings.Contains(err.Error(), "read-only") {
-		t.Fatalf("Healthy after a write the read-only database refused: %v, want its refusal", err)
-	}
-	readOnly(false)
-	deadline := time.Now().Add(20 * time.Second)
-	for s.Healthy(t.Context()) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("still unhealthy 20s after the database took writes again: %v", s.Healthy(t.Context()))
-		}
-		time.Sleep(50 * time.Millisecond) // a poll: the probe runs at most once a second
-	}
-	if err := write(); err != nil {
-		t.Fatalf("a write once healthy again: %v", err)
 	}
 }
