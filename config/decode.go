@@ -57,6 +57,9 @@ func (c *Config) decodeInto(n *yaml.Node, path string, into any, rule keyRule) P
 		c.styles = map[string]yaml.Style{}
 	}
 	d := newDecoder(c.File, nil, c.pos, c.styles)
+	if c.emptied != nil {
+		d.emptied = c.emptied
+	}
 	d.structure(n, path, v.Elem(), rule)
 	sortProblems(d.problems)
 	return d.problems
@@ -87,6 +90,11 @@ type decoder struct {
 	// file order, for their warnings (Config.unsetWarnings).
 	unset       map[Pos][]string
 	unsetValues []unsetValue
+	// emptied holds the place of each quoted or block scalar whose
+	// references made it empty: a number, a flag or a duration reads it
+	// as the plain ${NAME} that gave nothing, as not written (see
+	// readsAbsent).
+	emptied map[Pos]bool
 	// styles holds the style of each scalar by its path (Config.styles).
 	styles map[string]yaml.Style
 	// inside is Config.inside, where a byte of a value stands in the file;
@@ -95,7 +103,8 @@ type decoder struct {
 }
 
 func newDecoder(file string, lookup func(string) (string, bool), pos map[string]Pos, styles map[string]yaml.Style) *decoder {
-	return &decoder{file: file, lookup: lookup, pos: pos, styles: styles, open: map[*yaml.Node]bool{}, told: map[string]bool{}, unset: map[Pos][]string{}}
+	return &decoder{file: file, lookup: lookup, pos: pos, styles: styles, open: map[*yaml.Node]bool{}, told: map[string]bool{},
+		unset: map[Pos][]string{}, emptied: map[Pos]bool{}}
 }
 
 // keyRule says how a mapping decoded into a struct treats keys that are not
@@ -134,12 +143,37 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		d.step(n, path, v.Addr().Interface().(*Step))
 	case t == sectionType: // an empty section still sets its provider up
 		d.section(n, path, v.Addr().Interface().(*ProviderSection))
-	case isNull(n):
+	case isNull(n), d.readsAbsent(n, t):
 	case t == providersType:
 		d.providers(n, path, v.Addr().Interface().(*Providers))
 	default:
 		d.value(n, path, v)
 	}
+}
+
+// readsAbsent reports whether scalar n, going into a value of type t, is a
+// quoted or block scalar that its references emptied ("${RETENTION:-}",
+// "${PORT}" unset) and t is not text: such a value counts as not written,
+// as the same reference unquoted does, so that the setting keeps its
+// default instead of failing to read "" as a number or a duration. Text
+// keeps the empty value. The value's warning, if its variable was unset,
+// says it counts as not written.
+func (d *decoder) readsAbsent(n *yaml.Node, t reflect.Type) bool {
+	if n.Kind != yaml.ScalarNode || !d.emptied[nodePos(n)] {
+		return false
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.String {
+		return false
+	}
+	for i := range d.unsetValues {
+		if d.unsetValues[i].pos == nodePos(n) {
+			d.unsetValues[i].absent = true
+		}
+	}
+	return true
 }
 
 // value stores the non-null node n into v.
@@ -430,6 +464,9 @@ func (d *decoder) expandScalar(n *yaml.Node, path string) *yaml.Node {
 		return n
 	}
 	x, found := expandScalar(n, d.lookup)
+	if n.Style != 0 && x != n && x.Value == "" {
+		d.emptied[nodePos(n)] = true
+	}
 	for _, p := range found.problems {
 		d.tell(Problem{File: d.file, Pos: d.refPos(n, p.at), Message: label(path) + ": " + p.msg})
 	}

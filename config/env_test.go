@@ -157,3 +157,52 @@ func TestEnvReferenceInABlockStandsOnItsLine(t *testing.T) {
 		`k.yaml:6:7: compliance.help.reply: "$BARE" is not expanded: write ${BARE} for the environment variable, or $$BARE for the literal text`,
 	})
 }
+
+// A quoted reference that gives nothing, in a number, a flag or a duration,
+// counts as not written, as the same reference unquoted does: the setting
+// keeps its default instead of failing to read "". Text keeps the empty
+// value, and a literal "" is still read as written.
+func TestEnvQuotedEmptyReadsAbsent(t *testing.T) {
+	src := `server:
+  max_body_bytes: "${UNSET}"
+  max_connections: '${UNSET:-}'
+storage:
+  retention: "${EMPTY:-}"
+http:
+  allow_private: "${UNSET:-}"
+admin:
+  token: "${UNSET:-}"
+automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - type: sample
+        text: "${UNSET:-}"
+        timeout: "${EMPTY:-}"
+        retries: "${UNSET:-}"
+        headers: { X-Key: "${UNSET:-}" }
+        body: { note: "${UNSET:-}" }
+        opt: { until: "${UNSET:-}" }
+      - type: sample
+        timeout: ""
+`
+	c, ps := mustParse(t, src, map[string]string{"EMPTY": ""})
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		"k.yaml:2:19: warning: server.max_body_bytes: environment variable UNSET is not set or empty, so the setting counts as not written (a default applies where there is one) (write ${UNSET:-} where empty is meant, or ${UNSET:?why} to require it)",
+	})
+	if c.Server.MaxBodyBytes != 65536 || c.Server.MaxConnections != 1024 || c.Storage.Retention != 0 || c.HTTP.AllowPrivate || c.Admin.Token != "" {
+		t.Errorf("got server %+v, retention %v, allow_private %v, token %q", c.Server, c.Storage.Retention, c.HTTP.AllowPrivate, c.Admin.Token)
+	}
+
+	var s sampleStep
+	checkProblems(t, render(c.DecodeStep(&c.Automations[0].Steps[0], &s)), nil)
+	if s.Timeout != 0 || s.Retries != 0 || s.Text != "" || s.Headers["X-Key"] != "" || s.Opt == nil || s.Opt.Until != "" {
+		t.Errorf("got %+v", s)
+	}
+	if note, ok := s.Body.(map[string]any)["note"]; !ok || note != "" {
+		t.Errorf("body note = %#v, want the empty text", note)
+	}
+	checkProblems(t, render(c.DecodeStep(&c.Automations[0].Steps[1], &s)), []string{
+		`k.yaml:22:18: automation "a" step 2 field timeout: invalid duration "" (use e.g. 90s, 15m, 2h, 3d)`,
+	})
+}

@@ -130,7 +130,7 @@ func parseRoot(file string, data []byte, root *yaml.Node, lookupEnv func(string)
 	for i := range c.Automations {
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)
 	}
-	c.unset = d.unset
+	c.unset, c.emptied = d.unset, d.emptied
 	c.applyDefaults()
 	problems := append(d.problems, dropEchoes(c.unsetWarnings(d.unsetValues), d.misshapen)...)
 	problems = c.NameUnsetVariables(c.oneBased(append(problems, dropEchoes(c.validate(), d.misshapen)...)))

@@ -45,6 +45,9 @@ type Config struct {
 	// unset holds, by the place of each value, the environment variables
 	// of its plain ${NAME} references that gave nothing (NameUnsetVariables).
 	unset map[Pos][]string
+	// emptied holds the place of each quoted value that its references
+	// made empty (see decoder.readsAbsent), for DecodeStep and DecodeSection.
+	emptied map[Pos]bool
 	// hidden is what the file's duplicate top-level keys hide (Hidden).
 	hidden *Hidden
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 func TestValidateRefusesBareDollarNamesAndBadListen(t *testing.T) {
@@ -61,6 +63,34 @@ automations:
 	g.Text(Inbound{From: to, Body: "DEAL"})
 	if got := repliesTo(t, g, to, 1); got[0] != "Hello! $SAVE means $5 off, today" {
 		t.Fatalf("reply %q", got[0])
+	}
+}
+
+// A quoted reference that gives nothing, in a duration or a flag, counts
+// as not written, as it does unquoted: the gateway starts with the
+// settings' defaults (retention: keep forever; enabled: yes) and answers.
+func TestEnvQuotedEmptyKeepsDefaults(t *testing.T) {
+	t.Parallel()
+	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), retention: "${KEYWAY_TEST_UNSET_RETENTION:-}"}
+	g.Config = filepath.Join(g.Dir, "keyway.yaml")
+	g.WriteConfig(`
+automations:
+  - id: hours
+    keywords: [HOURS]
+    enabled: "${KEYWAY_TEST_UNSET_ENABLED:-}"
+    expire_after: "${KEYWAY_TEST_UNSET_EXPIRY}"
+    steps:
+      - { type: reply, text: "Open 9 to 5" }
+`)
+	g.startUntilEnd()
+	const to = "+15554450032"
+	g.Text(Inbound{From: to, Body: "HOURS"})
+	if got := repliesTo(t, g, to, 1); got[0] != "Open 9 to 5" {
+		t.Fatalf("reply %q", got[0])
+	}
+	const warning = "field expire_after: environment variable KEYWAY_TEST_UNSET_EXPIRY is not set or empty, so the setting counts as not written"
+	if !strings.Contains(g.Logs(), warning) {
+		t.Errorf("the log lacks %q:\n%s", warning, g.Logs())
 	}
 }
 
