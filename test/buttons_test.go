@@ -61,6 +61,24 @@ func TestNumberedChoicesOnSMSRouteByTheChosenID(t *testing.T) {
 	}
 }
 
+// HELP between the numbered choices and the answer is answered and picks
+// nothing; the "2" after it still picks the second choice.
+func TestHelpBetweenChoicesAndTheAnswerLeavesThem(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, buttonsConfig)
+	const from = "+15554440005"
+	g.Text(Inbound{From: from, Body: "MENU"})
+	repliesTo(t, g, from, 1)
+	g.Text(Inbound{From: from, Body: "HELP"})
+	if got := repliesTo(t, g, from, 2); !strings.Contains(got[1], "STOP") {
+		t.Fatalf("HELP was answered %q, want the help reply", got[1])
+	}
+	g.Text(Inbound{From: from, Body: "2"})
+	if got := repliesTo(t, g, from, 3); got[2] != "Open 9-5 (HOURS)" {
+		t.Fatalf("the 2 after HELP was answered %q, want the second choice's", got[2])
+	}
+}
+
 // Twilio WhatsApp without a template gets the numbered text too, and a
 // tapped quick-reply button (ButtonPayload) routes by its id, whatever its
 // title.

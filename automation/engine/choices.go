@@ -88,6 +88,12 @@ func pick(c *Contact, m *Message, now time.Time) {
 	m.Typed, m.Button, m.Body = m.Body, ch.ID, ch.Title
 }
 
+// keepOffer gives the turn's contact back the choices its message was
+// read against: the message is a compliance word that answers none of
+// them (HELP, or START after an opt-out), so the next one still may. An
+// opt-out does not keep them: it ends the conversation they belong to.
+func (t *turn) keepOffer() { t.contact.Offer = t.offered }
+
 // choiceIndex finds the choice of o that typed (trimmed, not empty) names,
 // compared normalised as keywords are (so "2.", "2)", "#2" and a keycap
 // "2️⃣" are all 2): by its number from 1, else by its title, else by its

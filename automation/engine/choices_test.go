@@ -98,6 +98,8 @@ func equalStrings(a, b []string) bool {
 
 const menuText = "How can we help?\n1 My order\n2 Opening hours\n3 Stop"
 
+const helpReply = "Reply STOP to opt out. Msg&data rates may apply."
+
 func TestChoices(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -149,6 +151,23 @@ func TestChoices(t *testing.T) {
 		{"STOP typed is an opt-out even when a choice has that title", []choiceTurn{
 			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
 			{say: "STOP", route: engine.ViaCompliance, button: "AGENT", sent: []string{"You are unsubscribed. Reply START to resubscribe."}},
+		}},
+		{"HELP between the choices and the answer leaves them to the answer", []choiceTurn{
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "help", route: engine.ViaCompliance, sent: []string{helpReply}},
+			{say: "2", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/Opening hours"}},
+			{say: "2", route: engine.ViaCatchAll, sent: []string{"other: 2"}},
+		}},
+		{"HELP while a wait_for_reply offers choices leaves them to the answer", []choiceTurn{
+			{say: "SIZE", route: engine.ViaKeyword, sent: []string{"Size?\n1 Small\n2 Large"}},
+			{say: "HELP", route: engine.ViaCompliance, sent: []string{helpReply}},
+			{say: "2", route: engine.ViaReply, button: "LARGE", sent: []string{"big LARGE Large"}},
+		}},
+		{"an opt-out forgets the choices", []choiceTurn{
+			{say: "MENU", route: engine.ViaKeyword, sent: []string{menuText}},
+			{say: "STOP", route: engine.ViaCompliance, button: "AGENT", sent: []string{"You are unsubscribed. Reply START to resubscribe."}},
+			{say: "START", route: engine.ViaCompliance, sent: []string{"You are resubscribed."}},
+			{say: "2", route: engine.ViaCatchAll, sent: []string{"other: 2"}},
 		}},
 		{"a button without an offer still routes by its id", []choiceTurn{
 			{press: "HOURS", route: engine.ViaKeyword, button: "HOURS", sent: []string{"hours HOURS/HOURS"}},

@@ -280,6 +280,7 @@ func (e *Engine) receive(t *turn, in providers.Inbound) *Message {
 	case providers.ComplianceOptOut, providers.ComplianceOptIn, providers.ComplianceHelp:
 		m.Compliance = in.Compliance
 	}
+	t.offered = c.Offer
 	pick(c, m, t.now)
 	return m
 }
@@ -308,8 +309,10 @@ func (e *Engine) route(ctx context.Context, t *turn, m *Message) (string, error)
 		case fam == OptOut:
 			return ViaCompliance, e.optOut(t, m, set.Config.Compliance.OptOut.Reply)
 		case fam == OptIn && c.OptedOut:
+			t.keepOffer()
 			return ViaCompliance, e.optIn(t, m, set.Config.Compliance.OptIn.Reply)
 		case fam == Help:
+			t.keepOffer()
 			return ViaCompliance, t.queueCompliance(m, set.Config.Compliance.Help.Reply)
 		}
 		// An opt-in word from a contact that has not opted out goes on.

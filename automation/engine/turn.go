@@ -39,6 +39,9 @@ type turn struct {
 	// Run.Reference gave for a forward to them: the forwards queued to
 	// them are noted in their desk as forwards of it.
 	forwarding map[string]string
+	// offered is the offer the contact's record held before the turn's
+	// message was read against it (pick): a compliance word gives it back.
+	offered *Offer
 }
 
 // emit reports a trace event, told once the turn's transaction commits.
