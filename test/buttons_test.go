@@ -1,6 +1,7 @@
 package test
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,41 @@ func TestHelpBetweenChoicesAndTheAnswerLeavesThem(t *testing.T) {
 	g.Text(Inbound{From: from, Body: "2"})
 	if got := repliesTo(t, g, from, 3); got[2] != "Open 9-5 (HOURS)" {
 		t.Fatalf("the 2 after HELP was answered %q, want the second choice's", got[2])
+	}
+}
+
+// Numbered choices that never reached the contact, the send refused as
+// an invalid number or reported undelivered later, are forgotten: a "2"
+// typed after them is plain text.
+func TestUndeliveredChoicesAreForgotten(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, buttonsConfig)
+	const sendFails, statusFails = "+15554440006", "+15554440007"
+	g.Twilio.FailNext(1, 400, 21211)
+	g.Text(Inbound{From: sendFails, Body: "MENU"})
+	Eventually(t, patience, "the menu's send recorded failed", func() bool {
+		ms := g.Messages(sendFails)
+		return len(ms) == 2 && ms[0].Status == "failed"
+	})
+
+	g.Text(Inbound{From: statusFails, Body: "MENU"})
+	sent := g.Twilio.WaitSent(t, 1, patience)
+	Eventually(t, patience, "the menu's send recorded", func() bool {
+		ms := g.Messages(statusFails)
+		return len(ms) == 2 && ms[0].Status == "sent"
+	})
+	form := map[string][]string{"MessageSid": {sent[0].SID}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30003"}, "AccountSid": {g.Twilio.AccountSID}}
+	if code, body := g.PostSigned("/webhooks/twilio/status", form); code != http.StatusOK {
+		t.Fatalf("status callback: %d %s", code, body)
+	}
+
+	for _, from := range []string{sendFails, statusFails} {
+		before := len(repliesToNow(g, from))
+		g.Text(Inbound{From: from, Body: "2"})
+		got := repliesTo(t, g, from, before+1)
+		if last := got[len(got)-1]; last != "Sorry?" {
+			t.Errorf("%s: the 2 after the undelivered menu was answered %q, want the catch-all's", from, last)
+		}
 	}
 }
 

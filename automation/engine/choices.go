@@ -53,14 +53,29 @@ func offer(c *Contact, m *Message) {
 	c.Offer = o
 }
 
-// forget drops the offer on c if m made it: the provider refused m, so its
-// recipient never saw those choices, numbered or not, and a number or
-// title typed later answers nothing. What went in m's place offers its
-// own (a template's buttons come back with their ids).
+// forget drops the offer on c if m made it: the provider refused m, or it
+// failed for good, so its recipient never saw those choices, numbered or
+// not, and a number or title typed later answers nothing. What went in
+// m's place offers its own (a template's buttons come back with their
+// ids).
 func forget(c *Contact, m *Message) {
 	if c.Offer != nil && c.Offer.Message == m.ID {
 		c.Offer = nil
 	}
+}
+
+// forgetOffer drops, inside x, the offer that m made on its recipient's
+// contact record (recordOffer), if it is still there: m never reached it.
+func (x *unitOfWork) forgetOffer(m *Message) error {
+	if m.Choices.Empty() || len(m.To) != 1 {
+		return nil
+	}
+	t, err := x.turn(m.To[0])
+	if err != nil {
+		return err
+	}
+	forget(t.contact, m)
+	return nil
 }
 
 // pick reads the inbound message m from contact c against the choices last

@@ -109,7 +109,7 @@ func (e *Engine) applyStatus(ctx context.Context, x *unitOfWork, provider string
 		}
 	}
 	if status.Failed() && !failedBefore {
-		if err := e.tellUndelivered(x, m); err != nil {
+		if err := e.undelivered(x, m); err != nil {
 			return err
 		}
 	}

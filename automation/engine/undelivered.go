@@ -13,25 +13,40 @@ import (
 // the contact has it; so is one the outbox does not send because the
 // contact opted out after it was queued. An answer from the dashboard's
 // inbox shows its status there instead.
+//
+// Whatever a send that never reaches its recipient offered (buttons, a
+// list, numbered choices) is forgotten when it fails, as when the
+// provider refuses it: the recipient never saw those choices, so a number
+// it types later answers none of them.
 
-// UndeliveredIn tells the staff member who texted the staff answer m,
-// which has just failed for good (or was suppressed at the send: the
-// contact opted out since it was queued), that it did not reach the
-// contact and why, inside tx, the transaction that records the failure
-// (as RefusedIn runs). A message that is no answer texted by staff is
-// left alone. It returns what is to run once tx has committed.
+// UndeliveredIn acts on m, which has just failed for good (or was
+// suppressed at the send: the contact opted out since it was queued),
+// inside tx, the transaction that records the failure (as RefusedIn
+// runs): the choices m offered are forgotten (undelivered), and the staff
+// member who texted it, when it is a staff answer, is told that it did not
+// reach the contact and why. A message that is neither is left alone. It
+// returns what is to run once tx has committed.
 func (e *Engine) UndeliveredIn(ctx context.Context, tx TurnTx, m *Message) (committed func(), err error) {
-	if m.Purpose != PurposeStaff || m.StaffText == "" {
+	if (m.Purpose != PurposeStaff || m.StaffText == "") && m.Choices.Empty() {
 		return nil, nil
 	}
 	x := e.work(ctx, tx, nil)
-	if err := e.tellUndelivered(x, m); err != nil {
-		return nil, fmt.Errorf("engine: tell staff that answer %s failed: %w", m.ID, err)
+	if err := e.undelivered(x, m); err != nil {
+		return nil, fmt.Errorf("engine: message %s that failed: %w", m.ID, err)
 	}
 	if err := x.store(); err != nil {
-		return nil, fmt.Errorf("engine: tell staff that answer %s failed: %w", m.ID, err)
+		return nil, fmt.Errorf("engine: message %s that failed: %w", m.ID, err)
 	}
 	return x.committed, nil
+}
+
+// undelivered acts inside x on m, which will never reach its recipient:
+// it forgets the choices m offered, and tells a staff answer's sender.
+func (e *Engine) undelivered(x *unitOfWork, m *Message) error {
+	if err := x.forgetOffer(m); err != nil {
+		return err
+	}
+	return e.tellUndelivered(x, m)
 }
 
 // tellUndelivered queues, inside x, the note to the staff member who
