@@ -35,8 +35,8 @@ type pipe struct {
 	// connection leaves unknown whether the transaction committed.
 	committing bool
 	// unrun is set when a round trip failed before the database ran any
-	// of it: the batch was never executed (pgx failed to prepare it), or
-	// the database refused the BEGIN it opened with.
+	// of it: the batch was never sent or never executed (see notSent),
+	// or the database refused the BEGIN it opened with.
 	unrun bool
 	// failedFirst is set when the first round trip failed: fn had read
 	// nothing yet.
@@ -97,7 +97,7 @@ func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 		if _, err := br.Exec(); err != nil {
 			var pe *pgconn.PgError
 			var pre pgx.ErrPreprocessingBatch
-			if errors.As(err, &pre) || (i == 0 && opens && errors.As(err, &pe)) {
+			if errors.As(err, &pre) || (i == 0 && (notSent(err) || opens && errors.As(err, &pe))) {
 				p.unrun = true
 			}
 			if opens {
@@ -113,6 +113,16 @@ func (p *pipe) send(last ...deferred) (pgx.BatchResults, error) {
 		}
 	}
 	return br, nil
+}
+
+// notSent reports whether err, the first result of a batch, says that
+// pgx sent none of the batch: it failed before it had the connection
+// (pgconn.SafeToRetry: a connection already closed, for one), or on the
+// deallocation of statements pgx forgets before the batch, on a
+// connection whose last transaction had a statement refused. pgx gives
+// that error no type of its own, only its words.
+func notSent(err error) bool {
+	return pgconn.SafeToRetry(err) || strings.HasPrefix(err.Error(), "failed to deallocate cached statement(s)")
 }
 
 // describe names what sql does, for the error of a deferred statement:

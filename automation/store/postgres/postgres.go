@@ -114,6 +114,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// concurrent webhooks for a connection on a small machine.
 		cfg.MaxConns = defaultMaxConns
 	}
+	cfg.ShouldPing = shouldPing
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -234,10 +235,11 @@ func (s *Store) View(ctx context.Context, fn func(engine.Tx) error) error {
 
 // errConnLost marks the failure of a transaction whose connection was
 // lost before its COMMIT was sent: the database rolled it back, so it may
-// run again on another connection. After a restart of the database (or a
-// failover) the pool's connections are all gone, and those used in the
-// last second are handed out without a ping: the first transaction on
-// each of them fails so.
+// run again on another connection, as may one that pgx sent nothing of
+// (pipe.notSent). After a restart of the database (or a failover) the
+// pool's connections are all gone; the pool drops those whose end has
+// reached this side before it hands them out (shouldPing), and a
+// transaction on one whose end comes later fails so.
 var errConnLost = errors.New("postgres: the connection was lost before the commit")
 
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) (err error) {
@@ -246,6 +248,12 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn f
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer conn.Release()
+	return s.runConn(ctx, conn, opts, writable, fn)
+}
+
+// runConn runs fn in a transaction on conn, and marks its failure with
+// errConnLost when it may run again on another connection.
+func (s *Store) runConn(ctx context.Context, conn *pgxpool.Conn, opts pgx.TxOptions, writable bool, fn func(engine.Tx) error) (err error) {
 	var used *pipe
 	defer func() {
 		// Lost before COMMIT went, or on a round trip the database never
