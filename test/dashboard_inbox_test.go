@@ -58,7 +58,8 @@ func dashLogin(t *testing.T, g *Gateway) (*http.Client, string) {
 // number the contact wrote to, on its channel (WhatsApp too), exactly as
 // a staff #REF answer; an answer to an opted-out contact is refused with
 // the reason on the page and nothing sent; a post without the CSRF token
-// is refused; closing the handoff ends it and the automation goes on.
+// is refused; closing the handoff ends it, its staff are told, and the
+// automation goes on.
 func TestDashboardInboxAnswerAndClose(t *testing.T) {
 	t.Parallel()
 	g := StartGateway(t, inboxConfig)
@@ -152,6 +153,10 @@ func TestDashboardInboxAnswerAndClose(t *testing.T) {
 	}
 	if got := waitSentTo(t, g, customerA, 2)[1]; got.Body != "Thanks for talking to us!" {
 		t.Errorf("after the close A got %q", got.Body)
+	}
+	// Its staff are told who closed it (the admin token acts as "admin").
+	if note := waitSentTo(t, g, staffAnn, 4)[3]; note.Body != "#"+refA+": handoff closed in the dashboard by admin." || note.From != OurSMS {
+		t.Errorf("after the close staff got from %s %q", note.From, note.Body)
 	}
 	if open := handoffs(t, g); len(open) != 0 {
 		t.Errorf("handoffs still open: %+v", open)

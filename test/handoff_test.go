@@ -128,7 +128,8 @@ func TestHandoffBothWaysDoneAndKill(t *testing.T) {
 	}
 }
 
-// A handoff with no message either way for its timeout takes on_timeout.
+// A handoff with no message either way for its timeout takes on_timeout,
+// and its staff are told it closed.
 func TestHandoffTimeout(t *testing.T) {
 	t.Parallel()
 	g := StartGateway(t, handoffConfig)
@@ -143,6 +144,10 @@ func TestHandoffTimeout(t *testing.T) {
 	}
 	if open := handoffs(t, g); len(open) != 0 {
 		t.Errorf("after the timeout, open handoffs = %+v", open)
+	}
+	// Staff are told, from the number the forward came from.
+	if note := waitSentTo(t, g, staffAnn, 2)[1]; note.Body != "#"+refOf(t, fwd.Body)+": handoff closed: timed out." || note.From != fwd.From {
+		t.Errorf("after the timeout staff got from %s %q", note.From, note.Body)
 	}
 	ens := g.Enrollments("quick", customerB)
 	if len(ens) != 1 || ens[0].Status != "ended" || ens[0].EndReason != "completed" {
@@ -195,7 +200,49 @@ func staffAnswerAfterTheHandoffTimeout(t *testing.T, g *Gateway) {
 	if got := Bodies(sentTo(g, customerA)); len(got) != 2 {
 		t.Errorf("the contact got %q, want the timeout's reply once and the answer", got)
 	}
-	if got := Bodies(sentTo(g, staffAnn)); len(got) != 1 {
-		t.Errorf("staff got %q, want only the handoff's forward", got)
+	g.Settled(t, staffAnn)
+	if got := Bodies(sentTo(g, staffAnn)); len(got) != 2 || got[1] != "#"+ref+": handoff closed: timed out." {
+		t.Errorf("staff got %q, want the handoff's forward and one note that it timed out", got)
+	}
+}
+
+// A handoff ended by a cancel through the admin API, or by a reload that
+// removed its automation, tells its staff once each, with the reference
+// and why; the contact gets nothing.
+func TestHandoffEndedByCancelOrReloadTellsStaff(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, handoffConfig)
+	g.Text(Inbound{From: customerA, Body: "AGENT"})
+	refA := refOf(t, waitSentTo(t, g, staffAnn, 1)[0].Body)
+	g.Text(Inbound{From: customerB, Body: "AGENT"})
+	refB := refOf(t, waitSentTo(t, g, staffAnn, 2)[1].Body)
+
+	ens := g.Enrollments("agent", customerA)
+	if len(ens) != 1 {
+		t.Fatalf("enrollments of A = %+v", ens)
+	}
+	if code := g.Admin(http.MethodDelete, "/api/v1/enrollments/"+ens[0].ID, nil, nil); code != http.StatusOK {
+		t.Fatalf("cancel: %d", code)
+	}
+	if note := waitSentTo(t, g, staffAnn, 3)[2]; note.Body != "#"+refA+": handoff closed: cancelled through the admin API." || note.From != OurSMS {
+		t.Errorf("after the cancel staff got from %s %q", note.From, note.Body)
+	}
+
+	g.WriteConfig(strings.Replace(handoffConfig, "id: agent\n    keywords: [AGENT]", "id: agent2\n    keywords: [AGENT2]", 1))
+	if code := g.Admin(http.MethodPost, "/api/v1/reload", nil, nil); code != http.StatusOK {
+		t.Fatalf("reload: %d", code)
+	}
+	if note := waitSentTo(t, g, staffAnn, 4)[3]; note.Body != "#"+refB+`: handoff closed: automation "agent" was removed from the config.` {
+		t.Errorf("after the reload staff got %q", note.Body)
+	}
+	if open := handoffs(t, g); len(open) != 0 {
+		t.Errorf("open handoffs = %+v", open)
+	}
+	g.Settled(t, staffAnn)
+	if got := Bodies(sentTo(g, staffAnn)); len(got) != 4 {
+		t.Errorf("staff got %q, want two forwards and one note for each", got)
+	}
+	if n := len(sentTo(g, customerA)) + len(sentTo(g, "whatsapp:"+customerB)) + len(sentTo(g, customerB)); n != 0 {
+		t.Errorf("the contacts got %d messages, want none", n)
 	}
 }

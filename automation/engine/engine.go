@@ -427,10 +427,7 @@ func (e *Engine) optOutContact(t *turn, reason string, ids map[string]any) error
 		return err
 	}
 	for _, en := range ens {
-		if err := t.tellHandoffOptedOut(en); err != nil {
-			return err
-		}
-		if err := e.end(t, en, reason); err != nil {
+		if err := e.endTold(t, en, reason, t.x.by, whyOptedOut); err != nil {
 			return err
 		}
 	}
@@ -579,6 +576,9 @@ func (e *Engine) resume(ctx context.Context, r *Run, ev Event) error {
 		if err := r.t.x.event(EventHandoffClosed, en.Contact, d); err != nil {
 			return err
 		}
+		if err := r.tellClosed(ev); err != nil {
+			return err
+		}
 	}
 	next, done, err := e.follow(r, st, out)
 	if done || err != nil {
@@ -608,6 +608,12 @@ func (e *Engine) finish(t *turn, en *Enrollment, reason string) error {
 // endAs finishes an enrollment with reason, recording by (empty for
 // nobody) as who ended it.
 func (e *Engine) endAs(t *turn, en *Enrollment, reason, by string) error {
+	return e.endTold(t, en, reason, by, endedWhy(reason))
+}
+
+// endTold is endAs, telling the staff of an open handoff that it closed
+// and why (tellHandoffClosed).
+func (e *Engine) endTold(t *turn, en *Enrollment, reason, by, why string) error {
 	if !en.Active() {
 		return nil
 	}
@@ -618,6 +624,9 @@ func (e *Engine) endAs(t *turn, en *Enrollment, reason, by string) error {
 		d := handoffData(en)
 		d["closed_by"], d["reason"] = "end", reason
 		if err := t.x.event(EventHandoffClosed, en.Contact, d); err != nil {
+			return err
+		}
+		if err := t.tellHandoffClosed(en, ": "+why, ""); err != nil {
 			return err
 		}
 	}

@@ -313,5 +313,5 @@ func (e *Engine) CloseHandoff(ctx context.Context, phone string) (bool, error) {
 // dashboardActor is the person the unit of work acts for (WithActor), as
 // an answer or a close from the dashboard names them.
 func (x *unitOfWork) dashboardActor() staffActor {
-	return staffActor{label: "dashboard user " + cmp.Or(x.by, "(unnamed)")}
+	return staffActor{label: "dashboard user " + cmp.Or(x.by, "(unnamed)"), user: x.by}
 }

@@ -93,18 +93,19 @@ func TestInboxAnswerAndClose(t *testing.T) {
 }
 
 // Closing a handoff from the dashboard ends it as #done does: the
-// automation goes on; a second close finds none open.
+// automation goes on, and its staff are told; a second close finds none
+// open.
 func TestInboxCloseHandoff(t *testing.T) {
 	const ann = "+15551230001"
 	e, _, store := refEngine(t, inboxConfig, "AAAA")
 	ctx := context.Background()
 	sayFrom(t, e, store, 1, ann, "sms", "AGENT please")
-	closed, err := e.CloseHandoff(ctx, ann)
+	closed, err := e.CloseHandoff(engine.WithActor(ctx, "bob"), ann)
 	if err != nil || !closed {
 		t.Fatalf("close: %v, %v", closed, err)
 	}
-	if got := outboxNow(t, store, sendAll); len(got) != 1 || got[0] != ann+" Thanks for talking to us!" {
-		t.Fatalf("after close: %q, want the step after the handoff", got)
+	if got := outboxNow(t, store, sendAll); len(got) != 2 || got[0] != "+15550100100 #AAAA: handoff closed in the dashboard by bob." || got[1] != ann+" Thanks for talking to us!" {
+		t.Fatalf("after close: %q, want the note to its staff, then the step after the handoff", got)
 	}
 	if closed, err := e.CloseHandoff(ctx, ann); err != nil || closed {
 		t.Fatalf("second close: %v, %v", closed, err)

@@ -49,7 +49,7 @@ func TestAMessageAfterTheTimeoutIsNotTheAnswer(t *testing.T) {
 		{"before the timeout", "QUICK", time.Second, []string{"got answer"}},
 		{"wait_for_reply timeout", "QUICK", 2 * time.Second, []string{"too late", "catch answer"}},
 		{"expire_after", "SLOW", time.Hour, []string{"catch answer"}},
-		{"handoff timeout", "AGENT", time.Hour + time.Minute, []string{"handoff over", "catch answer"}},
+		{"handoff timeout", "AGENT", time.Hour + time.Minute, []string{"#2W33: handoff closed: timed out.", "handoff over", "catch answer"}},
 	} {
 		s := sim.NewSimulator(set, nil)
 		say(t, s, tt.keyword)

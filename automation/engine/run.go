@@ -36,6 +36,9 @@ type Run struct {
 	// inHandoff is set when the run resumed an enrollment at an open
 	// handoff: a handoff outcome then keeps it open rather than opening one.
 	inHandoff bool
+	// closer is who closes the handoff, when a #done or the dashboard's
+	// close resumes it (closeHandoff): the note to its staff names them.
+	closer *staffActor
 }
 
 // Trace reports what the run did, for the simulator ("added to group x").

@@ -281,6 +281,7 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 type staffActor struct {
 	label  string
 	number string
+	user   string // the dashboard user's name, when it has one
 }
 
 // traceContact is the contact a trace event of a's action is about: the
@@ -374,6 +375,7 @@ func (e *Engine) closeHandoff(ctx context.Context, x *unitOfWork, conv *Conversa
 		return false, err
 	}
 	ct.emit(TraceEvent{Contact: who.traceContact(conv), What: fmt.Sprintf("staff %s closed handoff #%s", who.label, conv.Ref)})
+	r.closer = &who
 	return true, e.resume(ctx, r, Event{Kind: EventDone})
 }
 
@@ -419,57 +421,6 @@ func undeliverable(ct *turn, channel string) (string, error) {
 		return "outside the WhatsApp 24-hour window (the contact has not written in 24 hours)", nil
 	}
 	return "", nil
-}
-
-// tellHandoffOptedOut tells the staff of en, when it is an open handoff
-// that ends because its contact opted out, that it closed and why
-// ("#K7Q2: handoff closed: the contact opted out."): once, to each of
-// them, from the number its forwards to them went from. Their answers
-// could no longer reach the contact.
-func (t *turn) tellHandoffOptedOut(en *Enrollment) error {
-	h := en.Handoff
-	if en.Status != EnrollmentHandoff || h == nil {
-		return nil
-	}
-	for _, staff := range h.Staff {
-		from, channel, err := t.forwardedFrom(staff, h.Ref)
-		if err != nil {
-			return err
-		}
-		err = t.queue(&Message{
-			Purpose: PurposeForward, Channel: channel, Contact: staff, From: from, To: []string{staff},
-			Body: fmt.Sprintf("#%s: handoff closed: %s.", h.Ref, whyOptedOut), Automation: en.Automation, Enrollment: en.ID,
-		})
-		if err != nil {
-			return fmt.Errorf("tell staff that handoff #%s closed: %w", h.Ref, err)
-		}
-	}
-	return nil
-}
-
-// forwardedFrom returns the number and channel that the latest forward of
-// the conversation ref to staff went from, as their desk has it; with
-// none kept, those a forward would go from now.
-func (t *turn) forwardedFrom(staff, ref string) (from, channel string, err error) {
-	d, err := readDesk(t.tx, staff)
-	if err != nil {
-		return "", "", err
-	}
-	for i := len(d.Forwards) - 1; i >= 0; i-- {
-		f := d.Forwards[i]
-		if f.Ref != ref {
-			continue
-		}
-		m, err := t.tx.Message(f.Msg)
-		if isNotFound(err) {
-			break
-		}
-		if err != nil {
-			return "", "", fmt.Errorf("read forward %s: %w", f.Msg, err)
-		}
-		return m.From, m.Channel, nil
-	}
-	return t.sender(config.ChannelSMS, ""), config.ChannelSMS, nil
 }
 
 // tellStaff answers a staff member's message m with a short note, from

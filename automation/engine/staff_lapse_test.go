@@ -29,14 +29,15 @@ automations:
 // handoff stays closed. #done finds nothing open.
 func TestAStaffAnswerAfterTheHandoffTimeout(t *testing.T) {
 	const staff, x = "+15550100100", "+15551230031"
+	const closedNote = staff + " #XXXX: handoff closed: timed out."
 	for _, tt := range []struct {
 		name, text string
 		want       []string
 	}{
-		{"#REF text", "#XXXX on my way", []string{x + " handoff over", x + " on my way"}},
-		{"plain text", "on my way", []string{x + " handoff over", x + " on my way"}},
-		{"#REF done", "#XXXX done", []string{x + " handoff over", staff + " #XXXX: no handoff is open."}},
-		{"#done", "#done", []string{x + " handoff over", staff + " No handoff is open with you: nothing to close."}},
+		{"#REF text", "#XXXX on my way", []string{closedNote, x + " handoff over", x + " on my way"}},
+		{"plain text", "on my way", []string{closedNote, x + " handoff over", x + " on my way"}},
+		{"#REF done", "#XXXX done", []string{closedNote, x + " handoff over", staff + " #XXXX: no handoff is open."}},
+		{"#done", "#done", []string{closedNote, x + " handoff over", staff + " No handoff is open with you: nothing to close."}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, clock, store := refEngine(t, staffLapseConfig, "XXXX")
@@ -69,7 +70,7 @@ func TestAPlainAnswerDoesNotCountALapsedHandoff(t *testing.T) {
 	sayFrom(t, e, store, 3, y, "sms", "a question")
 	clock.Advance(2 * time.Minute) // x's handoff timed out; no timer fires
 	_, got := sayFrom(t, e, store, 4, staff, "sms", "the answer")
-	if want := []string{x + " handoff over", y + " the answer"}; strings.Join(got, "|") != strings.Join(want, "|") {
+	if want := []string{staff + " #XXXX: handoff closed: timed out.", x + " handoff over", y + " the answer"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("sent %q, want %q", got, want)
 	}
 }
