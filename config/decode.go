@@ -57,6 +57,7 @@ func (c *Config) decodeInto(n *yaml.Node, path string, into any, rule keyRule) P
 		c.styles = map[string]yaml.Style{}
 	}
 	d := newDecoder(c.File, nil, c.pos, c.styles)
+	d.duplicatesTold = true
 	if c.emptied != nil {
 		d.emptied = c.emptied
 	}
@@ -95,6 +96,10 @@ type decoder struct {
 	// as the plain ${NAME} that gave nothing, as not written (see
 	// readsAbsent).
 	emptied map[Pos]bool
+	// duplicatesTold says that the keys written twice were reported
+	// already, by Parse: decoding a step or a provider section skips
+	// them silently.
+	duplicatesTold bool
 	// styles holds the style of each scalar by its path (Config.styles).
 	styles map[string]yaml.Style
 	// inside is Config.inside, where a byte of a value stands in the file;
@@ -204,6 +209,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 // whole stores the tree at n, with its ${NAME} references expanded, into a
 // yaml.Node, a *yaml.Node or an any.
 func (d *decoder) whole(n *yaml.Node, path string, v reflect.Value) {
+	d.inWhole(n, path)
 	tree := d.expandTree(n, path)
 	switch v.Type() {
 	case nodeType:
@@ -231,6 +237,7 @@ func (d *decoder) step(n *yaml.Node, path string, s *Step) {
 	s.Path = path
 	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
 	if n.Kind == yaml.MappingNode {
+		d.walkTree(n, path, false)
 		s.Node = d.expandTree(n, path)
 	}
 }
@@ -282,6 +289,7 @@ func (d *decoder) section(n *yaml.Node, path string, s *ProviderSection) {
 	}
 	d.structure(n, path, reflect.ValueOf(s).Elem(), keyRule{lenient: true})
 	if n.Kind == yaml.MappingNode {
+		d.walkTree(n, path, false)
 		s.Node = d.expandTree(n, path)
 	}
 }
@@ -410,17 +418,6 @@ func (d *decoder) key(k *yaml.Node, path string) (string, bool) {
 	return "", false
 }
 
-// duplicate reports key k of the mapping at path if seen holds it already,
-// and else adds it.
-func (d *decoder) duplicate(seen map[string]*yaml.Node, k *yaml.Node, path string) bool {
-	if first, ok := seen[k.Value]; ok {
-		d.errorf(k, "duplicate key %q %s (first at %s)", k.Value, where(path), place(d.file, nodePos(first)))
-		return true
-	}
-	seen[k.Value] = k
-	return false
-}
-
 // unknownKey reports key k, which is none of names, in the mapping at path.
 func (d *decoder) unknownKey(k *yaml.Node, path, in string, names []string) {
 	if in == "" {
@@ -505,7 +502,9 @@ func (d *decoder) tell(p Problem) {
 // expandTree returns a copy of the tree at n, the node at path, with the
 // environment references of its values expanded (mapping keys are left as
 // written) and each alias replaced by a copy of its anchor's tree; n is left
-// untouched. It returns n itself when the scalars are already expanded.
+// untouched. A key written twice in a mapping keeps its first value only,
+// as a setting decoded into a struct does. It returns n itself when the
+// scalars are already expanded.
 func (d *decoder) expandTree(n *yaml.Node, path string) *yaml.Node {
 	if d.lookup == nil {
 		return n
@@ -522,17 +521,24 @@ func (d *decoder) expandTree(n *yaml.Node, path string) *yaml.Node {
 		return d.expandTree(n.Alias, path)
 	}
 	c := *n
-	c.Content = make([]*yaml.Node, len(n.Content))
+	c.Content = make([]*yaml.Node, 0, len(n.Content))
+	seen := map[string]bool{}
 	for i, e := range n.Content {
 		switch {
 		case n.Kind == yaml.MappingNode && i%2 == 0: // a key
-			c.Content[i] = e
 		case n.Kind == yaml.MappingNode:
-			c.Content[i] = d.expandTree(e, join(path, n.Content[i-1].Value))
+			k := n.Content[i-1]
+			if k.Kind == yaml.ScalarNode {
+				if seen[k.Value] {
+					continue // written twice: the first holds (see mergeDuplicateKeys)
+				}
+				seen[k.Value] = true
+			}
+			c.Content = append(c.Content, k, d.expandTree(e, join(path, k.Value)))
 		case n.Kind == yaml.SequenceNode:
-			c.Content[i] = d.expandTree(e, fmt.Sprintf("%s[%d]", path, i))
+			c.Content = append(c.Content, d.expandTree(e, fmt.Sprintf("%s[%d]", path, i)))
 		default:
-			c.Content[i] = d.expandTree(e, path)
+			c.Content = append(c.Content, d.expandTree(e, path))
 		}
 	}
 	return &c

@@ -2,15 +2,18 @@ package config
 
 import (
 	"cmp"
+	"fmt"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Hidden is what a top-level key written twice hides. The Config keeps the
-// first block of the key (and the second is a duplicate key); Hidden is the
-// file read with the later blocks of each such key merged into its first
-// (their list items or keys after the first's), which is what moving them
-// there would give. Its problems that stand inside a later block are that
+// Hidden is what a key written twice hides, at any level. The Config keeps
+// the first block of the key (and the second is a duplicate key); Hidden is
+// the file read with the later blocks of each such key merged into its
+// first (their list items or keys after the first's; a single value in
+// place of the first's), which is what moving them there would give. A key
+// written twice inside a later block is hidden in turn: Config.Hidden of
+// the Hidden's Config reads it merged. Its problems that stand inside a later block are that
 // block's own: Parse adds those of the file's checks, and engine.Compile
 // those of the steps and keywords (Within).
 type Hidden struct {
@@ -62,38 +65,136 @@ func (h *Hidden) Within(ps, seen Problems) Problems {
 	return out
 }
 
-// mergeDuplicateKeys merges, in root (the file's top-level mapping), the
-// value of each key written again into the value of its first: list items
-// and mapping keys are appended to the first's. It returns the spans of
-// the blocks merged, none when no key is written twice. A later block whose
-// kind is not the first's (a list after a mapping) is left out, as is a
-// scalar: the duplicate key is the one problem said of it.
+// mergeDuplicateKeys merges, in the tree at root, the value of each key
+// written again in the same mapping into the value of its first, at every
+// level: list items and mapping keys are appended to the first's; a value
+// that cannot be merged (a scalar, or a list after a mapping) replaces the
+// first, as deleting the first would leave it. It returns the spans of the
+// later blocks, none when no key is written twice. The keys written twice
+// inside a later block, or in both blocks merged, stay so: the decoder
+// reports them, and merging again takes them in (see Parse).
 func mergeDuplicateKeys(root *yaml.Node) []span {
-	if root.Kind != yaml.MappingNode {
-		return nil
+	var spans []span
+	mergeDuplicates(root, Pos{}, &spans)
+	return spans
+}
+
+// mergeDuplicates merges the duplicate keys of the tree at n, which the
+// file follows with end (zero: the end of the file), adding the spans of
+// the later blocks to spans.
+func mergeDuplicates(n *yaml.Node, end Pos, spans *[]span) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for i, e := range n.Content {
+			mergeDuplicates(e, nextPos(n.Content, i+1, end), spans)
+		}
+		return
+	case yaml.MappingNode:
+	default:
+		return
 	}
 	first := map[string]*yaml.Node{}
-	var spans []span
 	var kept []*yaml.Node
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		next := nextPos(n.Content, i+2, end)
 		into, dup := first[k.Value]
 		if !dup || k.Kind != yaml.ScalarNode {
 			if k.Kind == yaml.ScalarNode {
 				first[k.Value] = v
 			}
+			mergeDuplicates(v, next, spans)
 			kept = append(kept, k, v)
 			continue
 		}
-		s := span{from: nodePos(k)}
-		if i+2 < len(root.Content) {
-			s.to = nodePos(root.Content[i+2])
-		}
+		*spans = append(*spans, span{from: nodePos(k), to: next})
 		if v.Kind == into.Kind && (v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode) {
 			into.Content = append(into.Content, v.Content...)
-			spans = append(spans, s)
+		} else {
+			*into = *v
 		}
 	}
-	root.Content = kept
-	return spans
+	n.Content = kept
+}
+
+// nextPos is where the node at nodes[i] stands, or end past the last.
+func nextPos(nodes []*yaml.Node, i int, end Pos) Pos {
+	if i < len(nodes) {
+		return nodePos(nodes[i])
+	}
+	return end
+}
+
+// hasDuplicateKey reports whether a mapping in the tree at n has a key
+// written twice.
+func hasDuplicateKey(n *yaml.Node) bool {
+	var seen map[string]bool
+	if n.Kind == yaml.MappingNode {
+		seen = make(map[string]bool, len(n.Content)/2)
+	}
+	for i, c := range n.Content {
+		if seen != nil && i%2 == 0 {
+			if c.Kind == yaml.ScalarNode && seen[c.Value] {
+				return true
+			}
+			seen[c.Value] = true
+			continue
+		}
+		if hasDuplicateKey(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// duplicate reports key k of the mapping at path if seen holds it already,
+// and else adds it.
+func (d *decoder) duplicate(seen map[string]*yaml.Node, k *yaml.Node, path string) bool {
+	if first, ok := seen[k.Value]; ok {
+		if !d.duplicatesTold {
+			d.tell(Problem{File: d.file, Pos: nodePos(k), Message: fmt.Sprintf("duplicate key %q %s (first at %s)",
+				k.Value, where(path), place(d.file, nodePos(first)))})
+		}
+		return true
+	}
+	seen[k.Value] = k
+	return false
+}
+
+// inWhole records where each node of the tree at n, the node at path,
+// stands, and reports each key written twice in one of its mappings: the
+// tree is kept whole (a JSON body, a template's variables), so no struct's
+// keys do, and a problem a step finds inside it then stands at its value.
+func (d *decoder) inWhole(n *yaml.Node, path string) { d.walkTree(n, path, true) }
+
+// walkTree reports each key written twice in a mapping of the tree at n,
+// the node at path, and, if record, records where each of its nodes
+// stands. Parse walks each step and provider section so, as their own
+// decoding comes later (DecodeStep, DecodeSection) and must go on past a
+// key written twice to find the other problems of its step.
+func (d *decoder) walkTree(n *yaml.Node, path string, record bool) {
+	var seen map[string]*yaml.Node
+	if n.Kind == yaml.MappingNode {
+		seen = map[string]*yaml.Node{}
+	}
+	for i, c := range n.Content {
+		at := fmt.Sprintf("%s[%d]", path, i)
+		if seen != nil {
+			if i%2 == 0 {
+				continue
+			}
+			k := n.Content[i-1]
+			if k.Kind != yaml.ScalarNode || d.duplicate(seen, k, path) {
+				continue
+			}
+			at = join(path, k.Value)
+		}
+		if record {
+			d.pos[at] = nodePos(c)
+			if c.Kind == yaml.ScalarNode {
+				d.styles[at] = c.Style
+			}
+		}
+		d.walkTree(c, at, record)
+	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDuplicateTopKeyShowsTheProblemsOfItsBlock checks that a top-level key
@@ -43,5 +44,64 @@ server:
 	}
 	if h := c.Hidden(); h == nil || len(h.Config.Automations) != 2 {
 		t.Errorf("Hidden should read both automations blocks: %+v", h)
+	}
+}
+
+// TestDuplicateKeysBelowTopLevel checks that a key written twice at any
+// depth is a problem at the later key, and that the later block's own
+// problems are reported as well: its list items or keys as if moved into
+// the first, a single value as if it replaced the first; a key written
+// twice inside such a later block is reported in turn, and so are its
+// later value's problems.
+func TestDuplicateKeysBelowTopLevel(t *testing.T) {
+	src := `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - { type: reply, text: "hi" }
+    steps:
+      - type: reply
+        text: one
+        text: two
+        next: 7
+        next: [x]
+    expire_after: 1h
+    expire_after: 2x
+  - id: b
+    keywords: [B]
+    steps:
+      - type: sample
+        headers: { A: b, A: c }
+        body: { json: { k: 1, k: 2 } }
+server:
+  listen: ":1"
+  max_connections: 5
+  max_connections: many
+`
+	c, ps := mustParse(t, src, nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:6:5: duplicate key "steps" in automation "a" (first at k.yaml:4:5)`,
+		`k.yaml:9:9: duplicate key "text" in automation "a" step 2 (first at k.yaml:8:9)`,
+		`k.yaml:10:15: automation "a" step 2: next "7" is not a step of this automation`,
+		`k.yaml:11:9: duplicate key "next" in automation "a" step 2 (first at k.yaml:10:9)`,
+		`k.yaml:11:15: automation "a" step 2 field next: expected a string, got a list`,
+		`k.yaml:13:5: duplicate key "expire_after" in automation "a" (first at k.yaml:12:5)`,
+		`k.yaml:13:19: automation "a" field expire_after: invalid duration "2x" (use e.g. 90s, 15m, 2h, 3d)`,
+		`k.yaml:18:26: duplicate key "A" in automation "b" step 1 field headers (first at k.yaml:18:20)`,
+		`k.yaml:19:31: duplicate key "k" in automation "b" step 1 field body.json (first at k.yaml:19:25)`,
+		`k.yaml:23:3: duplicate key "max_connections" in server (first at k.yaml:22:3)`,
+		`k.yaml:23:20: server.max_connections: expected a whole number, got "many"`,
+	})
+	if len(c.Automations[0].Steps) != 1 || c.Automations[0].ExpireAfter.D() != time.Hour || c.Server.MaxConnections != 5 {
+		t.Errorf("the first value of each key should hold: %d steps, expire_after %v, max_connections %d",
+			len(c.Automations[0].Steps), c.Automations[0].ExpireAfter.D(), c.Server.MaxConnections)
+	}
+
+	// A step's decoding goes on past a key written twice, with the first
+	// value, even inside a tree kept whole.
+	var s sampleStep
+	checkProblems(t, render(c.DecodeStep(&c.Automations[1].Steps[0], &s)), nil)
+	if s.Headers["A"] != "b" || s.Body.(map[string]any)["json"].(map[string]any)["k"] != 1 {
+		t.Errorf("got headers %v, body %v", s.Headers, s.Body)
 	}
 }

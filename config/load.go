@@ -86,37 +86,29 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	c, problems := parseRoot(file, data, root, lookupEnv)
-	if !duplicateTopKey(root) {
-		return c, problems
-	}
 	// Read again, with the blocks the duplicate keys hide merged in, for
-	// the problems inside those blocks.
-	merged, _ := parseYAML(file, data)
-	if spans := mergeDuplicateKeys(merged); len(spans) > 0 {
+	// the problems inside those blocks; and again while a merged reading
+	// still has a key written twice (one inside a hidden block), each
+	// reading merging once more than the one before.
+	holder := c
+	for round := 1; round <= maxMergeRounds && hasDuplicateKey(root); round++ {
+		merged, _ := parseYAML(file, data)
+		var spans []span
+		for range round {
+			spans = append(spans, mergeDuplicateKeys(merged)...)
+		}
 		hc, hps := parseRoot(file, data, merged, lookupEnv)
-		c.hidden = &Hidden{Config: hc, spans: spans}
-		problems = append(problems, c.hidden.Within(hps, problems)...)
-		sortProblems(problems)
+		holder.hidden = &Hidden{Config: hc, spans: spans}
+		problems = append(problems, holder.hidden.Within(hps, problems)...)
+		holder, root = hc, merged
 	}
+	sortProblems(problems)
 	return c, problems
 }
 
-// duplicateTopKey reports whether a key of the top-level mapping root is
-// written twice.
-func duplicateTopKey(root *yaml.Node) bool {
-	if root.Kind != yaml.MappingNode {
-		return false
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k := root.Content[i]
-		if k.Kind == yaml.ScalarNode && seen[k.Value] {
-			return true
-		}
-		seen[k.Value] = true
-	}
-	return false
-}
+// maxMergeRounds bounds the readings of a file whose duplicate keys hide
+// more duplicate keys, block inside block.
+const maxMergeRounds = 8
 
 // parseRoot reads the configuration from root, the top node of data, the
 // content of file; see Parse.

@@ -114,6 +114,50 @@ automations:
 	}
 }
 
+// TestValidateLooksInsideDuplicatesAtEveryLevel checks that a key written
+// twice below the top level (a second steps: in an automation, a second
+// text: in a step, a key of a JSON body) is reported at the later key, and
+// that the problems of the value keyway does not read are reported too,
+// the steps' included: a second steps: block's steps, and a later single
+// value, as if it replaced the first.
+func TestValidateLooksInsideDuplicatesAtEveryLevel(t *testing.T) {
+	t.Parallel()
+	const src = `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - { type: reply, text: "hi" }
+    steps:
+      - { type: reply, text: "x", timeout: 2x }
+      - type: reply
+        text: one
+        text: "{{ mesage.body }}"
+  - id: b
+    keywords: [B]
+    steps:
+      - type: http
+        method: POST
+        url: "https://crm.example/leads"
+        timeout: 5s
+        timeout: 2x
+      - type: http
+        method: POST
+        url: "https://crm.example/leads"
+        body:
+          json: { name: "{{ contact.name }}", name: "{{ contact.nme }}" }
+`
+	validateRefuses(t, src,
+		`{file}:6:5: duplicate key "steps" in automation "a" (first at {file}:4:5)`,
+		`{file}:7:35: unknown key "timeout" in automation "a" step 2 (step type "reply")`,
+		`{file}:10:9: duplicate key "text" in automation "a" step 3 (first at {file}:9:9)`,
+		`{file}:10:19: automation "a" step 3: template: unknown name mesage`,
+		`{file}:18:9: duplicate key "timeout" in automation "b" step 1 (first at {file}:17:9)`,
+		`{file}:18:18: automation "b" step 1 field timeout: invalid duration "2x"`,
+		`{file}:23:47: duplicate key "name" in automation "b" step 2 field body.json (first at {file}:23:19)`,
+		`{file}:23:57: automation "b" step 2: template: unknown name contact.nme`,
+	)
+}
+
 func TestValidateAcceptsEveryExample(t *testing.T) {
 	examples, err := filepath.Glob("../config/examples/*.yaml")
 	if err != nil || len(examples) < 2 {

@@ -54,7 +54,6 @@ func compileSetField(c *engine.Compiler, s *config.Step) (engine.Step, config.Pr
 		c.Problemf(s, "fields", "set_field needs fields: at least one field")
 		return st, nil
 	}
-	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if v.Kind == yaml.AliasNode {
@@ -65,11 +64,6 @@ func compileSetField(c *engine.Compiler, s *config.Step) (engine.Step, config.Pr
 			continue
 		}
 		name := k.Value
-		if first, dup := seen[name]; dup {
-			problemAt(c, s, k, "field %q is set twice (first at line %d)", name, first.Line)
-			continue
-		}
-		seen[name] = k
 		if !c.Config.HasField(name) {
 			problemAt(c, s, k, "field %q is not declared under fields", name)
 			continue
