@@ -3,7 +3,9 @@ package gateway
 import (
 	"cmp"
 	"crypto/subtle"
+	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -103,6 +105,13 @@ func (g *Gateway) login(c *fiber.Ctx) error {
 	form := c.Request().PostArgs()
 	next := safeNext(string(form.Peek("next")))
 	name := strings.TrimSpace(string(form.Peek("user")))
+	if err := g.crossSite(c); err != nil {
+		g.log.Warn().Str("remote", c.IP()).Str("sec_fetch_site", c.Get("Sec-Fetch-Site")).Str("origin", c.Get(fiber.HeaderOrigin)).
+			Msg("dashboard: login refused: it was posted from another site's page")
+		c.Status(fiber.StatusForbidden)
+		return g.render(c, "login", "Log in", g.loginView(next, "",
+			"That login was sent from another site's page, so it was refused: log in here instead."))
+	}
 	secret := string(form.Peek("password"))
 	if secret == "" {
 		secret = string(form.Peek("token")) // the form before users came
@@ -159,6 +168,33 @@ func (g *Gateway) login(c *fiber.Ctx) error {
 		Secure: g.overHTTPS(c), MaxAge: int(sessionTTL.Seconds()),
 	})
 	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// crossSite returns an error when the request was sent by a browser from
+// another site's page, as a login form hidden in an attacker's page would
+// be, to log the victim in as the attacker (login CSRF: what they then type
+// lands in the attacker's account). The other dashboard forms carry the
+// session's CSRF token; the login has no session yet, so the browser's own
+// Sec-Fetch-Site header decides, or, from a browser without it, the Origin
+// header against the Host (or the origin of server.public_url, which a
+// proxy in front may serve under another Host). A request with neither is
+// no browser's cross-site one (a script), and passes.
+func (g *Gateway) crossSite(c *fiber.Ctx) error {
+	p := http.NewCrossOriginProtection()
+	if u, err := url.Parse(g.cfg.Load().Server.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		// An origin it does not take trusts nothing more.
+		_ = p.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+	}
+	req := &http.Request{Method: c.Method(), Host: string(c.Request().Host()), Header: http.Header{}}
+	for _, h := range []string{"Sec-Fetch-Site", fiber.HeaderOrigin} {
+		if v := c.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	if err := p.Check(req); err != nil {
+		return fmt.Errorf("gateway: dashboard login: %w", err)
+	}
+	return nil
 }
 
 // overHTTPS reports whether the browser reached keyway over HTTPS, so that

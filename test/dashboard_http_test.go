@@ -318,3 +318,61 @@ func TestDashboardCookieSecureOverHTTPS(t *testing.T) {
 		t.Errorf("the contacts page with that cookie: %d", res.StatusCode)
 	}
 }
+
+// TestDashboardLoginRefusedFromAnotherSite checks that a login posted from
+// another site's page (login CSRF: a hidden form logging the victim in as
+// the attacker) is refused, with no session, as the browser tells it
+// (Sec-Fetch-Site) or, from a browser without that header, as its Origin
+// does; while a login from the dashboard's own page, from the public_url a
+// proxy serves it under, or from a script (neither header) still opens a
+// session.
+func TestDashboardLoginRefusedFromAnotherSite(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, adminConfig)
+	own := strings.TrimSuffix(g.URL, "/")
+	login := func(headers map[string]string) (*http.Response, string) {
+		req, err := http.NewRequest(http.MethodPost, g.URL+"/admin/login",
+			strings.NewReader(url.Values{"token": {AdminToken}, "next": {"/admin/contacts"}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		res, err := dashClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	for _, headers := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"},
+		{"Sec-Fetch-Site": "same-site", "Origin": "https://evil.keyway.test"},
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Origin": "https://attacker.example"}, // a browser without Sec-Fetch-Site
+		{"Origin": "null"},                     // a sandboxed frame's form
+	} {
+		res, body := login(headers)
+		if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 || !strings.Contains(body, "sent from another site") {
+			t.Errorf("login with %v: %d, cookies %v, want 403 with no session and the reason:\n%s", headers, res.StatusCode, res.Cookies(), body)
+		}
+	}
+	if !strings.Contains(g.Logs(), "login refused: it was posted from another site") {
+		t.Errorf("the refusals are not logged:\n%s", g.Logs())
+	}
+	for _, headers := range []map[string]string{
+		{"Sec-Fetch-Site": "same-origin", "Origin": own},
+		{"Origin": own},
+		{"Origin": PublicURL}, // through the proxy that serves public_url
+		{"Sec-Fetch-Site": "none"},
+		{}, // a script
+	} {
+		res, _ := login(headers)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/contacts" || len(res.Cookies()) != 1 {
+			t.Errorf("login with %v: %d to %q, cookies %v, want 303 to the page with a session", headers, res.StatusCode, res.Header.Get("Location"), res.Cookies())
+		}
+	}
+}
