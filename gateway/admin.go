@@ -20,7 +20,7 @@ import (
 // capped before they are read (guard), and read only once the token is
 // checked.
 func (g *Gateway) adminRoutes(app *fiber.App) {
-	api := app.Group("/api/v1", g.adminAuth)
+	api := app.Group("/api/v1", g.limitStorageWait, g.adminAuth)
 	api.Get("/automations", g.listAutomations)
 	api.Post("/automations/:id/enrollments", g.startEnrollments)
 	api.Get("/enrollments", g.listEnrollments)

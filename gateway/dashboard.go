@@ -53,7 +53,7 @@ type refusedReload struct {
 // dashboardRoutes mounts the dashboard under /admin/. It is off (404)
 // while there is neither admin.token nor any admin.users.
 func (g *Gateway) dashboardRoutes(app *fiber.App) {
-	d := app.Group("/admin", g.dashOn)
+	d := app.Group("/admin", g.limitStorageWait, g.dashOn)
 	d.Get("/style.css", func(c *fiber.Ctx) error {
 		css, err := web.ReadFile("web/style.css")
 		if err != nil {

@@ -475,7 +475,9 @@ func (g *Gateway) exportContactsCSV(c *fiber.Ctx) error {
 		n := 0
 		for {
 			var page []*engine.Contact
-			err := store.View(context.Background(), func(tx engine.Tx) error {
+			// Each page waits as long as a request's storage may: the
+			// stream runs after the handler, out of its context.
+			err := store.View(engine.WithWaitLimit(context.Background(), storageWait), func(tx engine.Tx) error {
 				var err error
 				page, err = tx.ContactsPage(after, pageScan)
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/config"
 	"github.com/keyway-sms/keyway/providers"
 )
@@ -114,8 +115,14 @@ func answer(c *fiber.Ctx, r providers.Route, b providers.Batch) error {
 func (g *Gateway) errorHandler(c *fiber.Ctx, err error) error {
 	code, msg := fiber.StatusInternalServerError, "internal error: the details are in keyway's log"
 	var fe *fiber.Error
-	if errors.As(err, &fe) {
+	switch {
+	case errors.As(err, &fe):
 		code, msg = fe.Code, fe.Message
+	case errors.Is(err, context.DeadlineExceeded):
+		if _, limited := engine.WaitLimit(c.UserContext()); limited {
+			// Storage gave up waiting (limitStorageWait).
+			code, msg = errStorageWait.Code, errStorageWait.Message
+		}
 	}
 	if code >= 500 {
 		g.log.Error().Err(err).Str("method", c.Method()).Str("path", c.Path()).Msg("request failed")
@@ -170,6 +177,26 @@ func (g *Gateway) webhook(p providers.Provider, r providers.Route) fiber.Handler
 // short may still have gone through: the retry is then a message id seen
 // before, answered 200 and handled no further.
 const webhookDeadline = 10 * time.Second
+
+// storageWait bounds each storage transaction of an admin API or
+// dashboard request (engine.WithWaitLimit): on a database that stopped
+// answering the request is answered 503 after it, as a webhook is 500
+// after webhookDeadline, rather than held until the database answers
+// again or keyway stops. Work of many transactions (a manual start of a
+// big group, an import's preview) is not cut short while each answers.
+const storageWait = 10 * time.Second
+
+// limitStorageWait puts storageWait on the storage work of the admin API
+// and dashboard requests under it.
+func (g *Gateway) limitStorageWait(c *fiber.Ctx) error {
+	c.SetUserContext(engine.WithWaitLimit(c.UserContext(), storageWait))
+	return c.Next()
+}
+
+// errStorageWait is what a request whose storage gave up waiting is
+// answered.
+var errStorageWait = fiber.NewError(fiber.StatusServiceUnavailable,
+	fmt.Sprintf("storage did not answer within %d seconds: try again later", int(storageWait/time.Second)))
 
 // handleWebhook verifies and parses a request, handles every message and
 // status it carries in one commit, and answers once that is committed.

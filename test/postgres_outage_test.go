@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -197,6 +198,54 @@ func TestPostgresHungDatabaseWebhookAnswersInTime(t *testing.T) {
 	g.Settled(t, ann)
 	if got := Bodies(g.Twilio.Sent()); len(got) != 1 || got[0] != "got hello" {
 		t.Errorf("sent %q, want the answer once", got)
+	}
+}
+
+// The database stops answering: an admin API request and a dashboard page
+// are answered 503, saying that storage did not answer, within their
+// storage's time limit, rather than held until the database answers again;
+// once it does they are served again.
+func TestPostgresHungDatabaseAdminAnswersInTime(t *testing.T) {
+	t.Parallel()
+	db, u := proxiedDatabase(t)
+	g := startProcesses(t, 1, echoConfig, 0, u.String())[0]
+	dash, _ := dashLogin(t, g)
+	client := &http.Client{Jar: dash.Jar, Timeout: 25 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, g.URL+path, nil)
+		if strings.HasPrefix(path, "/api/") {
+			req.Header.Set("Authorization", "Bearer "+AdminToken)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return -1, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	const said = "storage did not answer within 10 seconds"
+
+	db.Freeze()
+	var wg sync.WaitGroup
+	for _, path := range []string{"/api/v1/contacts", "/admin/contacts"} {
+		wg.Go(func() {
+			start := time.Now()
+			code, body := get(path)
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, said) {
+				t.Errorf("GET %s with the database hung answered %d after %v, want 503 saying %q:\n%s",
+					path, code, time.Since(start).Round(time.Millisecond), said, body)
+			}
+		})
+	}
+	wg.Wait()
+	db.Thaw()
+	for _, path := range []string{"/api/v1/contacts", "/admin/contacts"} {
+		Eventually(t, patience, "GET "+path+" served once the database answers", func() bool {
+			code, _ := get(path)
+			return code == http.StatusOK
+		})
 	}
 }
 

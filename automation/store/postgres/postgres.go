@@ -191,11 +191,14 @@ var errClosed = errors.New("postgres: closed")
 // touch the same contact, message, queue or meta key take turns, each
 // reading what the one before committed. When the database refuses the
 // transaction (a deadlock, a unique key another took first), fn runs again
-// in a new one, as engine.Store allows.
+// in a new one, as engine.Store allows. It gives up once the limit
+// engine.WithWaitLimit put in ctx has passed.
 func (s *Store) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
+	ctx, cancel := waitLimit(ctx)
+	defer cancel()
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
@@ -220,17 +223,29 @@ func (s *Store) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	}
 }
 
-// View runs fn in a read-only transaction on one snapshot.
+// View runs fn in a read-only transaction on one snapshot. It gives up
+// once the limit engine.WithWaitLimit put in ctx has passed.
 func (s *Store) View(ctx context.Context, fn func(engine.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
+	ctx, cancel := waitLimit(ctx)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		err := s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
 		if !errors.Is(err, errConnLost) || attempt >= maxAttempts {
 			return err
 		}
 	}
+}
+
+// waitLimit bounds ctx by the limit engine.WithWaitLimit put in it, if
+// any: the transaction gives up once it has waited that long.
+func waitLimit(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := engine.WaitLimit(ctx); ok {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
 }
 
 // errConnLost marks the failure of a transaction whose connection was
