@@ -99,8 +99,10 @@ func TestVonageSMS(t *testing.T) {
 	g := StartGateway(t, vonageSection(api)+vonageAutomations)
 	const ann, eve = "+447700900501", "+447700900509"
 
-	// Refused: no JWT, a JWT signed with another secret, and a good JWT
-	// over another body (its payload_hash does not match). 401, nothing stored.
+	// Refused: no JWT, a JWT signed with another secret, one issued more
+	// than a day ago or with no iat (it would be good forever), and a good
+	// JWT over another body (its payload_hash does not match). 401,
+	// nothing stored.
 	bad := vonageInbound("11111111-0000-4000-8000-000000000001", eve, "JOIN")
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -108,17 +110,19 @@ func TestVonageSMS(t *testing.T) {
 	}
 	now := time.Now()
 	for label, auth := range map[string]string{
-		"alg none":        vonageJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, bad, jwt.MapClaims{"iat": now.Unix()}),
-		"RS256":           vonageJWT(t, jwt.SigningMethodRS256, rsaKey, bad, jwt.MapClaims{"iat": now.Unix()}),
-		"HS512":           vonageJWT(t, jwt.SigningMethodHS512, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Unix()}),
-		"expired":         vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}),
-		"not valid yet":   vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Unix(), "nbf": now.Add(time.Hour).Unix()}),
-		"no JWT":          "",
-		"wrong secret":    vonage.Sign("not-the-secret", []byte(bad), time.Now()),
-		"other body":      signedVonage(bad + " "),
-		"not a JWT":       "Bearer not.a.jwt",
-		"basic, not JWT":  "Basic YWJjZDEyMzQ6c2VjcmV0",
-		"issued tomorrow": vonage.Sign(vonageSigSecret, []byte(bad), time.Now().Add(24*time.Hour)),
+		"alg none":          vonageJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, bad, jwt.MapClaims{"iat": now.Unix()}),
+		"RS256":             vonageJWT(t, jwt.SigningMethodRS256, rsaKey, bad, jwt.MapClaims{"iat": now.Unix()}),
+		"HS512":             vonageJWT(t, jwt.SigningMethodHS512, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Unix()}),
+		"expired":           vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}),
+		"not valid yet":     vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), bad, jwt.MapClaims{"iat": now.Unix(), "nbf": now.Add(time.Hour).Unix()}),
+		"no JWT":            "",
+		"wrong secret":      vonage.Sign("not-the-secret", []byte(bad), time.Now()),
+		"other body":        signedVonage(bad + " "),
+		"not a JWT":         "Bearer not.a.jwt",
+		"basic, not JWT":    "Basic YWJjZDEyMzQ6c2VjcmV0",
+		"issued tomorrow":   vonage.Sign(vonageSigSecret, []byte(bad), time.Now().Add(24*time.Hour)),
+		"issued 2 days ago": vonage.Sign(vonageSigSecret, []byte(bad), time.Now().Add(-48*time.Hour)),
+		"no iat":            vonageJWT(t, jwt.SigningMethodHS256, []byte(vonageSigSecret), bad, jwt.MapClaims{}),
 	} {
 		if code := postVonage(t, g, vonage.InboundPath, auth, bad); code != http.StatusUnauthorized {
 			t.Errorf("%s: inbound answered %d, want 401", label, code)

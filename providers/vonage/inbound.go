@@ -20,6 +20,17 @@ import (
 // clockSkew is how far the JWT's exp, nbf and iat may be off our clock.
 const clockSkew = 2 * time.Minute
 
+// maxTokenAge is how long after its iat a webhook's JWT is taken (plus
+// clockSkew), exp or not: a token carries no exp, so without a bound one
+// seen once would be good forever. Vonage retries a webhook it could not
+// deliver for 24 hours; its documents say it signs each attempt as it
+// sends it (an attempt it could not sign is retried signed), but not that
+// the JWT is new each time, so a day is allowed: a retry that carried the
+// first attempt's token is still taken, rather than refused with a 401
+// that Vonage would not retry. Within the day a replayed token only
+// replays its own body (payload_hash), whose message_uuid is a duplicate.
+const maxTokenAge = 24 * time.Hour
+
 // claims are the claims of the JWT Vonage signs a webhook with.
 type claims struct {
 	PayloadHash string `json:"payload_hash"`
@@ -43,8 +54,9 @@ func Sign(secret string, body []byte, iat time.Time) string {
 }
 
 // verify checks the bearer JWT of r: HS256 with the signature secret, not
-// expired, and a payload_hash that is the SHA-256 of the body. Errors wrap
-// providers.ErrUnauthorized.
+// expired, issued (iat) neither ahead of our clock nor more than
+// maxTokenAge ago, and a payload_hash that is the SHA-256 of the body.
+// Errors wrap providers.ErrUnauthorized.
 func (v *Vonage) verify(r *providers.Request, kind string) error {
 	auth := strings.TrimSpace(r.Header.Get("Authorization"))
 	scheme, token, ok := strings.Cut(auth, " ")
@@ -56,6 +68,13 @@ func (v *Vonage) verify(r *providers.Request, kind string) error {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithLeeway(clockSkew), jwt.WithIssuedAt(), jwt.WithStrictDecoding(), jwt.WithTimeFunc(v.now))
 	if err != nil {
 		return fmt.Errorf("vonage: %s: JWT refused: %v: %w", kind, err, providers.ErrUnauthorized)
+	}
+	switch {
+	case c.IssuedAt == nil:
+		return fmt.Errorf("vonage: %s: the JWT has no iat: %w", kind, providers.ErrUnauthorized)
+	case v.now().Sub(c.IssuedAt.Time) > maxTokenAge+clockSkew:
+		return fmt.Errorf("vonage: %s: the JWT was issued at %s, more than %s ago: %w",
+			kind, c.IssuedAt.UTC().Format(time.RFC3339), maxTokenAge, providers.ErrUnauthorized)
 	}
 	sum := sha256.Sum256(r.Body)
 	if subtle.ConstantTimeCompare([]byte(strings.ToLower(c.PayloadHash)), []byte(hex.EncodeToString(sum[:]))) != 1 {

@@ -17,7 +17,8 @@ import (
 )
 
 // A webhook JWT is refused with 401 when it is expired, not valid yet,
-// issued in the future, signed with another secret or with another
+// issued in the future or more than a day ago (exp or not), has no iat,
+// is signed with another secret or with another
 // algorithm (HS512, RS256, none), or carries no payload_hash; one with the
 // right secret and hash is taken, with or without exp and nbf.
 func TestJWTChecks(t *testing.T) {
@@ -45,6 +46,12 @@ func TestJWTChecks(t *testing.T) {
 		{"good, with exp ahead", hs(sigSecret, jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "payload_hash": hash}), true},
 		{"expired", hs(sigSecret, jwt.MapClaims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix(), "payload_hash": hash}), false},
 		{"issued in the future", hs(sigSecret, jwt.MapClaims{"iat": now.Add(time.Hour).Unix(), "payload_hash": hash}), false},
+		{"issued a minute ahead (clock skew)", hs(sigSecret, jwt.MapClaims{"iat": now.Add(time.Minute).Unix(), "payload_hash": hash}), true},
+		{"issued 23 hours ago (a retry with the first attempt's token)", hs(sigSecret, jwt.MapClaims{"iat": now.Add(-23 * time.Hour).Unix(), "payload_hash": hash}), true},
+		{"issued 25 hours ago, no exp", hs(sigSecret, jwt.MapClaims{"iat": now.Add(-25 * time.Hour).Unix(), "payload_hash": hash}), false},
+		{"issued 25 hours ago, exp ahead", hs(sigSecret, jwt.MapClaims{"iat": now.Add(-25 * time.Hour).Unix(), "exp": now.Add(time.Hour).Unix(), "payload_hash": hash}), false},
+		{"no iat", hs(sigSecret, jwt.MapClaims{"payload_hash": hash}), false},
+		{"no iat, exp ahead", hs(sigSecret, jwt.MapClaims{"exp": now.Add(time.Hour).Unix(), "payload_hash": hash}), false},
 		{"another secret", hs("not-the-secret", jwt.MapClaims{"iat": now.Unix(), "payload_hash": hash}), false},
 		{"good, with nbf behind", hs(sigSecret, jwt.MapClaims{"iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "payload_hash": hash}), true},
 		{"not valid yet (nbf ahead)", hs(sigSecret, jwt.MapClaims{"iat": now.Unix(), "nbf": now.Add(time.Hour).Unix(), "payload_hash": hash}), false},
