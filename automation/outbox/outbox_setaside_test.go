@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/outbox"
 	"github.com/keyway-sms/keyway/automation/store/mem"
@@ -250,5 +252,50 @@ func TestOutboxStopWhileHoldingAnOutcome(t *testing.T) {
 	}
 	if m := stored(t, store.Store, "held"); m.Status != engine.StatusQueued || m.Sending.IsZero() {
 		t.Errorf("the held send is %s, sending %v; want it queued and in doubt", m.Status, m.Sending)
+	}
+}
+
+// Two processes share the store, which goes down while the provider, one
+// with no log to look in, takes a send of the first, and stays down past
+// the send's lease. Back, it serves the second first, which claims the
+// send, in doubt: it leaves the first, which held the outcome, time to
+// record it, and does not send it again.
+func TestOutboxInDoubtLeavesTheHolderTimeToRecord(t *testing.T) {
+	base := mem.NewMemStore()
+	first, second := &downStore{Store: base}, &downStore{Store: base}
+	queue(t, base, &engine.Message{ID: "held", From: "+15005550006", To: []string{"+15550000001"}, Body: "taken as the store went down"})
+	clock := engine.NewFakeClock(time.Now())
+	var once sync.Once
+	tx := &recordingTexter{onSend: func(providers.Outbound) {
+		once.Do(func() { first.down.Store(true); second.down.Store(true) })
+	}}
+	runOutbox(t, outbox.OutboxOptions{Store: first, Texter: tx, Clock: clock, Owner: "first"})
+	waitFor(t, "the send", func() bool { sent, _ := tx.snapshot(); return len(sent) == 1 })
+	clock.Advance(2 * time.Minute) // the lease runs out during the outage
+	logs := &syncBuffer{}
+	ob := outbox.NewOutbox(outbox.OutboxOptions{Store: second, Texter: tx, Clock: clock, Owner: "second", Logger: zerolog.New(logs)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ob.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	second.down.Store(false)
+	ob.Wake()
+	waitFor(t, "the second process to claim the send", func() bool {
+		var q *engine.QueuedSend
+		err := base.View(context.Background(), func(tx engine.Tx) (err error) { q, err = tx.QueuedSend("held"); return err })
+		return errors.Is(err, engine.ErrNotFound) || err == nil && q.Owner == "second" // gone: settled at once
+	})
+	first.down.Store(false)
+	const settled = "the outcome of an earlier attempt at this message was recorded meanwhile"
+	waitFor(t, "the second process to settle the send", func() bool {
+		sent, _ := tx.snapshot()
+		return len(sent) > 1 || strings.Contains(logs.String(), settled)
+	})
+	if sent, _ := tx.snapshot(); len(sent) != 1 {
+		t.Fatalf("the provider took the message %d times, want once", len(sent))
+	}
+	if m := stored(t, base, "held"); m.Status != engine.StatusSent || m.ProviderID != "SMheld" || m.Attempts != 1 {
+		t.Errorf("recorded %s with provider id %q after %d attempts; want sent, SMheld, 1", m.Status, m.ProviderID, m.Attempts)
 	}
 }

@@ -115,30 +115,18 @@ var (
 // in the provider's log, and returns found with the id it has there.
 func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, found bool, err error) {
 	m := c.m
-	// Check, just before sending, that the message is still queued (no
-	// other worker or process sent it) and that the contact of a reply or
-	// a staff answer, or the staff member of a forward, has not opted out
-	// since it was queued.
-	queued, optedOut, err := ob.check(ctx, m)
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return "", false, errNotTried
-	case err != nil && ob.o.Store.Healthy(ctx) != nil:
-		// The store cannot be read now (the database gone): not tried, so
-		// not an attempt; the send is claimed again once it can.
-		return "", false, errNotTried
-	case err != nil:
+	if err := ob.stillToSend(ctx, m); err != nil {
 		return "", false, err
-	case !queued:
-		return "", false, errNotQueued
-	case optedOut:
-		return "", false, errSuppressed
 	}
 	if m.Kind == engine.KindEmail {
 		if ob.o.Mailer == nil {
 			return "", false, &providers.SendError{Err: errors.New("email.smtp is not configured")}
 		}
 		if !c.doubt.IsZero() {
+			// SMTP keeps no log to look in.
+			if err := ob.awaitHolder(ctx, m); err != nil {
+				return "", false, err
+			}
 			ob.o.Logger.Warn().Str("msg_id", m.ID).Time("attempt", c.doubt).
 				Msg("outbox: an earlier attempt at this email may have reached the mail server; SMTP keeps no log to look in, so it is sent again")
 		}
@@ -166,6 +154,29 @@ func (ob *Outbox) attempt(ctx context.Context, c claimed) (providerID string, fo
 	}
 	providerID, err = ob.o.Texter.Send(ctx, out)
 	return providerID, false, err
+}
+
+// stillToSend checks, just before m is sent, that it is still queued (no
+// other worker or process sent it) and that the contact of a reply or a
+// staff answer, or the staff member of a forward, has not opted out since
+// it was queued: nil, or why it is not sent.
+func (ob *Outbox) stillToSend(ctx context.Context, m *engine.Message) error {
+	queued, optedOut, err := ob.check(ctx, m)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return errNotTried
+	case err != nil && ob.o.Store.Healthy(ctx) != nil:
+		// The store cannot be read now (the database gone): not tried, so
+		// not an attempt; the send is claimed again once it can.
+		return errNotTried
+	case err != nil:
+		return err
+	case !queued:
+		return errNotQueued
+	case optedOut:
+		return errSuppressed
+	}
+	return nil
 }
 
 // providerOf names the provider m goes through, as stored on messages.
