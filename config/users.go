@@ -43,16 +43,22 @@ type User struct {
 	Role         Role   `yaml:"role"`
 }
 
-// User returns the user called name (exactly, as written in the file), or
-// nil.
+// User returns the user called name, whatever its case ("ann" is the user
+// written "Ann": names are unique so), or nil.
 func (a Admin) User(name string) *User {
+	folded := FoldUserName(name)
 	for i := range a.Users {
-		if a.Users[i].Name == name {
+		if FoldUserName(a.Users[i].Name) == folded {
 			return &a.Users[i]
 		}
 	}
 	return nil
 }
+
+// FoldUserName is a user name as names are compared: in lower case, so
+// that a person typing their name at the login need not remember how the
+// file wrote it, and no two users differ by case alone.
+func FoldUserName(name string) string { return strings.ToLower(name) }
 
 // DashboardOn reports whether the dashboard takes logins: with the admin
 // token or with at least one user.
@@ -64,7 +70,7 @@ func (k *checker) users() {
 	seen := map[string]string{} // folded name → path of the first
 	for i, u := range k.c.Admin.Users {
 		path := fmt.Sprintf("admin.users[%d]", i)
-		folded := strings.ToLower(u.Name)
+		folded := FoldUserName(u.Name)
 		first, dup := seen[folded]
 		switch {
 		case u.Name == "":

@@ -60,7 +60,7 @@ func TestUsers(t *testing.T) {
 				}
 			}
 			checkProblems(t, got, tc.want)
-			if tc.want == nil && (c.Admin.User("Bob B") == nil || c.Admin.User("Bob B").Role != RoleStaff || c.Admin.User("bob b") != nil) {
+			if tc.want == nil && (c.Admin.User("Bob B") == nil || c.Admin.User("Bob B").Role != RoleStaff || c.Admin.User("bob b") != c.Admin.User("Bob B") || c.Admin.User("Bob") != nil) {
 				t.Errorf("Admin.User: the users read are %+v", c.Admin.Users)
 			}
 			if !c.Admin.DashboardOn() {

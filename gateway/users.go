@@ -71,8 +71,10 @@ func (g *Gateway) adminOnly(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// userKey is the failed-login key of a user name.
-func userKey(name string) string { return "user " + name }
+// userKey is the failed-login key of a user name, whatever its case: the
+// login takes "ANN" for "Ann", so a guesser must not get a budget per way
+// of writing it.
+func userKey(name string) string { return "user " + config.FoldUserName(name) }
 
 // noUserHash is compared against when a login names nobody, so that an
 // unknown name takes as long to refuse as a wrong password.
@@ -146,6 +148,9 @@ func (g *Gateway) login(c *fiber.Ctx) error {
 		}
 		ok = bcrypt.CompareHashAndPassword(hash, []byte(secret)) == nil && u != nil
 		problem = "That user name and password do not match."
+		if ok {
+			name = u.Name // as the file writes it, whatever was typed
+		}
 	}
 	if !ok {
 		g.logins.failed(keys...)

@@ -146,8 +146,8 @@ func TestUserLoginFailures(t *testing.T) {
 		{"user": {"Bob"}, "password": {"wrong"}},
 		{"user": {"Nobody"}, "password": {"bob's password"}},
 		{"user": {"Bob"}, "password": {adminToken}},
-		{"user": {"bob"}, "password": {"bob's password"}}, // names are exact
-		{"password": {"bob's password"}},                  // no name: the token
+		{"user": {"bob"}, "password": {"wrong"}}, // Bob's, in another case
+		{"password": {"bob's password"}},         // no name: the token
 	} {
 		if d, code := loginAs(tg, form); code != http.StatusUnauthorized || d.cookie != "" {
 			t.Errorf("login %v: %d, cookie %q; want 401 and no session", form, code, d.cookie)
@@ -173,6 +173,38 @@ func TestUserLoginFailures(t *testing.T) {
 	}
 	if d, code := loginAs(tg, url.Values{"user": {"Ann"}, "password": {"ann's password"}}); code != http.StatusSeeOther || d.cookie == "" {
 		t.Errorf("Ann from that address: %d, want a session", code)
+	}
+}
+
+// A user logs in by name in any case ("ANN" is Ann, as no two names
+// differ by case alone), acts under the name as the file writes it, and a
+// guesser gets one failed-login budget per user however the name is
+// written.
+func TestUserNameInAnyCase(t *testing.T) {
+	tg := newGatewayWith(t, usersConfig(t))
+	frozen := time.Now()
+	tg.g.logins = newFailedLogins(func() time.Time { return frozen })
+	d, code := loginAs(tg, url.Values{"user": {"ANN"}, "password": {"ann's password"}})
+	if code != http.StatusSeeOther || d.cookie == "" {
+		t.Fatalf("login as ANN: %d, want a session", code)
+	}
+	if page := d.get("/admin/contacts"); !strings.Contains(page, `id="whoami">Ann <span`) {
+		t.Errorf("the session of ANN should act as Ann:\n%s", page)
+	}
+	for _, name := range []string{"bob", "BOB", "bOb", "Bob", "boB"} {
+		if _, code := loginAs(tg, url.Values{"user": {name}, "password": {"wrong"}}); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password as %s: %d, want 401", name, code)
+		}
+	}
+	tg.g.logins.mu.Lock()
+	for k := range tg.g.logins.by {
+		if strings.HasPrefix(k, "addr ") {
+			delete(tg.g.logins.by, k)
+		}
+	}
+	tg.g.logins.mu.Unlock()
+	if _, code := loginAs(tg, url.Values{"user": {"Bob"}, "password": {"bob's password"}}); code != http.StatusTooManyRequests {
+		t.Errorf("Bob after five failures written five ways: %d, want 429", code)
 	}
 }
 

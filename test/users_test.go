@@ -210,3 +210,17 @@ func TestUserNamedAdmin(t *testing.T) {
 		t.Errorf("no warning about the name in the log:\n%s", logs)
 	}
 }
+
+// A user logs in with their name in any case, and acts as the name the
+// file writes.
+func TestUserLogsInInAnyCase(t *testing.T) {
+	t.Parallel()
+	g := StartGatewayUsers(t, usersYAML(t, "Ann:admin:ann-password"), adminConfig)
+	c, _ := loginUser(t, g, "aNN", "ann-password")
+	if _, page := dashDo(t, c, http.MethodGet, g.URL+"/admin/contacts", nil); !strings.Contains(page, `id="whoami">Ann <span`) {
+		t.Errorf("logged in as aNN, the page does not show Ann:\n%s", page)
+	}
+	if !strings.Contains(g.Logs(), `"user":"Ann","time"`) {
+		t.Errorf("the login is not logged under Ann:\n%s", g.Logs())
+	}
+}
