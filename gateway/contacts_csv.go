@@ -25,7 +25,9 @@ import (
 // column an import leaves out keeps what contacts have; a column present
 // sets what its cell says, an empty cell included (no name, no groups, the
 // field removed), except opted_out, which an empty cell leaves as it is.
-// Groups and tags are separated by ";" (or ",").
+// Groups and tags are separated by ";" (or ","), or written as a JSON list
+// of texts (["vip, gold","new"]), as an export writes them when one holds
+// a separator.
 //
 // Fields may also come in one column named "fields" (unless a field is
 // named so), each cell naming the fields it sets: "first_name=Ann;
@@ -57,7 +59,7 @@ func csvHeader(fields []string) []string {
 // csvRecord is a contact as an export writes it, under csvHeader(fields):
 // each cell kept from being read as a formula (csvInert).
 func csvRecord(c *engine.Contact, fields []string) []string {
-	rec := []string{c.Phone, c.Name, strings.Join(c.Groups, ";"), strings.Join(c.Tags, ";"), strconv.FormatBool(c.OptedOut)}
+	rec := []string{c.Phone, c.Name, csvJoin(c.Groups), csvJoin(c.Tags), strconv.FormatBool(c.OptedOut)}
 	for _, f := range fields {
 		rec = append(rec, c.Fields[f])
 	}
@@ -196,10 +198,32 @@ type csvProblem struct {
 	Reason string
 }
 
-// csvList splits a groups or tags cell.
+// csvJoin writes a groups or tags cell: the items separated by ";", or,
+// when an item holds a separator (a tag "vip, gold") or the cell would
+// start with "[", a JSON list (["vip, gold","new"]), so that an import
+// reads back the same items (csvList).
+func csvJoin(items []string) string {
+	cell := strings.Join(items, ";")
+	if !strings.ContainsAny(strings.Join(items, ""), ",;") && !strings.HasPrefix(cell, "[") {
+		return cell
+	}
+	b, err := json.Marshal(items)
+	if err != nil { // a list of strings always marshals
+		return cell
+	}
+	return string(b)
+}
+
+// csvList splits a groups or tags cell: items separated by ";" or ",", or
+// a JSON list of texts (as csvJoin writes one whose items hold those).
 func csvList(cell string) []string {
+	parts := strings.FieldsFunc(cell, func(r rune) bool { return r == ';' || r == ',' })
+	var list []string
+	if t := strings.TrimSpace(cell); strings.HasPrefix(t, "[") && json.Unmarshal([]byte(t), &list) == nil {
+		parts = list
+	}
 	out := []string{}
-	for _, part := range strings.FieldsFunc(cell, func(r rune) bool { return r == ';' || r == ',' }) {
+	for _, part := range parts {
 		if p := strings.TrimSpace(part); p != "" && !slices.Contains(out, p) {
 			out = append(out, p)
 		}

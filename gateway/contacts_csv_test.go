@@ -203,6 +203,42 @@ func TestCSVExportReadsBack(t *testing.T) {
 	}
 }
 
+// A tag or group holding ";" or "," (or a list that would start with "[")
+// is exported as a JSON list, and reads back as the same items, where the
+// separated form would split it; a plain list stays separated by ";".
+func TestCSVListsWithSeparatorsReadBack(t *testing.T) {
+	for _, tc := range []struct {
+		items []string
+		cell  string
+	}{
+		{[]string{"vip", "new"}, "vip;new"},
+		{[]string{}, ""},
+		{[]string{"vip, gold", "new"}, `["vip, gold","new"]`},
+		{[]string{"a;b"}, `["a;b"]`},
+		{[]string{"[x]"}, `["[x]"]`},
+		{[]string{`say "hi"`, "ok"}, `say "hi";ok`},
+	} {
+		cell := csvJoin(tc.items)
+		if cell != tc.cell {
+			t.Errorf("%q exported as %q, want %q", tc.items, cell, tc.cell)
+		}
+		if got := csvList(csvUninert(csvInert(cell))); !slices.Equal(got, tc.items) {
+			t.Errorf("%q exported as %q reads back as %q", tc.items, cell, got)
+		}
+	}
+	// What people write by hand still reads as before; a "[" that is no
+	// JSON list is an item.
+	for cell, want := range map[string][]string{
+		"vip, gold; vip":   {"vip", "gold"},
+		` [ "a" , "b,c" ] `: {"a", "b,c"},
+		"[vip":             {"[vip"},
+	} {
+		if got := csvList(cell); !slices.Equal(got, want) {
+			t.Errorf("%q reads as %q, want %q", cell, got, want)
+		}
+	}
+}
+
 // A cell that a spreadsheet would read as a formula is exported with an
 // apostrophe before it, so that opening the file runs nothing; a plain
 // number (a phone number, "-5") is left as it is; and an import takes the
