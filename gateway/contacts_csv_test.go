@@ -229,9 +229,9 @@ func TestCSVListsWithSeparatorsReadBack(t *testing.T) {
 	// What people write by hand still reads as before; a "[" that is no
 	// JSON list is an item.
 	for cell, want := range map[string][]string{
-		"vip, gold; vip":   {"vip", "gold"},
+		"vip, gold; vip":    {"vip", "gold"},
 		` [ "a" , "b,c" ] `: {"a", "b,c"},
-		"[vip":             {"[vip"},
+		"[vip":              {"[vip"},
 	} {
 		if got := csvList(cell); !slices.Equal(got, want) {
 			t.Errorf("%q reads as %q, want %q", cell, got, want)
