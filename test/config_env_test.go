@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/keyway-sms/keyway/test/fakes"
 )
 
 func TestValidateRefusesBareDollarNamesAndBadListen(t *testing.T) {
@@ -71,9 +69,7 @@ automations:
 // settings' defaults (retention: keep forever; enabled: yes) and answers.
 func TestEnvQuotedEmptyKeepsDefaults(t *testing.T) {
 	t.Parallel()
-	g := &Gateway{t: t, Dir: t.TempDir(), Twilio: fakes.NewTwilio(t), retention: "${KEYWAY_TEST_UNSET_RETENTION:-}"}
-	g.Config = filepath.Join(g.Dir, "keyway.yaml")
-	g.WriteConfig(`
+	const body = `
 automations:
   - id: hours
     keywords: [HOURS]
@@ -81,7 +77,10 @@ automations:
     expire_after: "${KEYWAY_TEST_UNSET_EXPIRY}"
     steps:
       - { type: reply, text: "Open 9 to 5" }
-`)
+`
+	g := newGateway(t, body)
+	g.retention = "${KEYWAY_TEST_UNSET_RETENTION:-}"
+	g.WriteConfig(body)
 	g.startUntilEnd()
 	const to = "+15554450032"
 	g.Text(Inbound{From: to, Body: "HOURS"})
