@@ -16,14 +16,6 @@ import (
 // picks nothing. A failure of another message leaves them.
 func TestUndeliveredChoicesAreForgotten(t *testing.T) {
 	ctx := context.Background()
-	offered := func(s *sim.Simulator) *engine.Offer {
-		t.Helper()
-		c, err := s.Contact(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.Offer
-	}
 	fail := func(t *testing.T, s *sim.Simulator, m *engine.Message, how string) {
 		t.Helper()
 		if how == "status" {
@@ -54,15 +46,15 @@ func TestUndeliveredChoicesAreForgotten(t *testing.T) {
 			s := refusalSim(t)
 			other := sayTo(t, s, "ONCE")
 			sent := sayTo(t, s, "MENU")
-			if len(other) != 1 || len(sent) != 1 || offered(s) == nil || offered(s).Message != sent[0].ID {
-				t.Fatalf("sent %+v then %+v, offer %+v; want the menu's choices offered", other, sent, offered(s))
+			if len(other) != 1 || len(sent) != 1 || offerOf(t, s) == nil || offerOf(t, s).Message != sent[0].ID {
+				t.Fatalf("sent %+v then %+v, offer %+v; want the menu's choices offered", other, sent, offerOf(t, s))
 			}
 			fail(t, s, other[0], how)
-			if o := offered(s); o == nil || o.Message != sent[0].ID {
+			if o := offerOf(t, s); o == nil || o.Message != sent[0].ID {
 				t.Fatalf("after another message failed: offer %+v, want the menu's", o)
 			}
 			fail(t, s, sent[0], how)
-			if o := offered(s); o != nil {
+			if o := offerOf(t, s); o != nil {
 				t.Fatalf("after the menu failed: offer %+v, want none", o)
 			}
 			if res, err := s.Say(ctx, "2"); err != nil || res.In.Button != "" {

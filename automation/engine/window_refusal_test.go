@@ -288,25 +288,27 @@ func TestRefusedReplyTemplateKeepsItsChannel(t *testing.T) {
 	}
 }
 
+// offerOf returns the choices the simulator's contact has been offered.
+func offerOf(t *testing.T, s *sim.Simulator) *engine.Offer {
+	t.Helper()
+	c, err := s.Contact(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Offer
+}
+
 // Choices in a message the provider refused, as a send or in a status
 // report, were never seen: the contact's record forgets them, so that a
 // number typed later picks nothing.
 func TestRefusedChoicesAreForgotten(t *testing.T) {
 	ctx := context.Background()
-	offered := func(s *sim.Simulator) *engine.Offer {
-		t.Helper()
-		c, err := s.Contact(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.Offer
-	}
 	for _, how := range []string{"send", "status"} {
 		t.Run(how, func(t *testing.T) {
 			s := refusalSim(t)
 			sent := sayTo(t, s, "MENU")
-			if len(sent) != 1 || offered(s) == nil || offered(s).Message != sent[0].ID {
-				t.Fatalf("sent %+v, offer %+v; want the choices offered", sent, offered(s))
+			if len(sent) != 1 || offerOf(t, s) == nil || offerOf(t, s).Message != sent[0].ID {
+				t.Fatalf("sent %+v, offer %+v; want the choices offered", sent, offerOf(t, s))
 			}
 			if how == "send" {
 				refuse(t, s, sent[0])
@@ -316,7 +318,7 @@ func TestRefusedChoicesAreForgotten(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if o := offered(s); o != nil || !tagged(t, s) {
+			if o := offerOf(t, s); o != nil || !tagged(t, s) {
 				t.Fatalf("after the refusal: offer %+v, on_error ran %v; want no offer, on_error run", o, tagged(t, s))
 			}
 		})

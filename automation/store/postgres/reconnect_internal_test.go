@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"testing"
@@ -20,16 +21,7 @@ import (
 // can have been committed, though its COMMIT was on its way.
 func TestOneRoundTripNotSentMayRunAgain(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	s, err := Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	admin, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(t.Context())
+	s, admin := openWithAdmin(t, dsn, dsn)
 	touch := func(tx engine.Tx) error { return tx.PutMeta("test/touch", []byte("x")) }
 	refused := func(tx engine.Tx) error {
 		return tx.PutContact(&engine.Contact{Phone: "+1555123\x00"}) // text takes no NUL
@@ -78,16 +70,7 @@ func TestOneRoundTripNotSentMayRunAgain(t *testing.T) {
 // rather than fail on the deallocation.
 func TestTransactionAfterARefusalOutlivesItsConnection(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	s, err := Open(t.Context(), dsn+"&pool_max_conns=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	admin, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(t.Context())
+	s, admin := openWithAdmin(t, dsn+"&pool_max_conns=1", dsn)
 	for i := range 3 {
 		err := s.Update(t.Context(), func(tx engine.Tx) error {
 			return tx.PutContact(&engine.Contact{Phone: "+1555123\x00"}) // text takes no NUL
@@ -144,6 +127,23 @@ func TestTransactionOutlivesACutConnection(t *testing.T) {
 // waitEnded waits until the end of each idle connection of s has reached
 // this side: the kernel may deliver it a moment after the other side
 // closed.
+// openWithAdmin opens a store on storeDSN, and a connection of its own on
+// adminDSN to end the store's; both close when the test ends.
+func openWithAdmin(t *testing.T, storeDSN, adminDSN string) (*Store, *pgx.Conn) {
+	t.Helper()
+	s, err := Open(t.Context(), storeDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	admin, err := pgx.Connect(t.Context(), adminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	return s, admin
+}
+
 func waitEnded(t *testing.T, s *Store) {
 	t.Helper()
 	conns := s.pool.AcquireAllIdle(t.Context())
