@@ -29,11 +29,12 @@ automations:
 
 // openHandoff is a handoff as GET /api/v1/handoffs lists it.
 type openHandoff struct {
-	Contact    string    `json:"contact"`
-	Automation string    `json:"automation"`
-	Staff      []string  `json:"staff"`
-	Ref        string    `json:"ref"`
-	Since      time.Time `json:"since"`
+	Contact    string     `json:"contact"`
+	Automation string     `json:"automation"`
+	Staff      []string   `json:"staff"`
+	Ref        string     `json:"ref"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until"`
 }
 
 func handoffs(t *testing.T, g *Gateway) []openHandoff {
@@ -204,6 +205,64 @@ func staffAnswerAfterTheHandoffTimeout(t *testing.T, g *Gateway) {
 	if got := Bodies(sentTo(g, staffAnn)); len(got) != 2 || got[1] != "#"+ref+": handoff closed: timed out." {
 		t.Errorf("staff got %q, want the handoff's forward and one note that it timed out", got)
 	}
+}
+
+// A staff member's "#REF done" (or "#done") that comes after the handoff's
+// timeout passed, before the timer loop fired it, finds the handoff timed
+// out: they get the note that it timed out, and no second message that no
+// handoff is open.
+func TestAStaffDoneAfterTheHandoffTimeout(t *testing.T) {
+	t.Parallel()
+	for _, done := range []string{"#REF done", "#done"} {
+		t.Run(done, func(t *testing.T) {
+			t.Parallel()
+			staffDoneAfterTheHandoffTimeout(t, StartGateway(t, handoffConfig), done)
+		})
+	}
+}
+
+// staffDoneAfterTheHandoffTimeout sends done (with REF for the reference)
+// from staff once a handoff's timeout passed. When the timer loop fired
+// the timeout first (keyway_timers_fired_total says so), the close did not
+// come through the staff member's message: it tries again with another
+// contact.
+func staffDoneAfterTheHandoffTimeout(t *testing.T, g *Gateway, done string) {
+	t.Helper()
+	contacts := []string{"+15551230071", "+15551230072", "+15551230073", "+15551230074", "+15551230075"}
+	for i, contact := range contacts {
+		fired, _ := metricValue(scrape(t, g), "keyway_timers_fired_total")
+		g.Text(Inbound{From: contact, Body: "QUICK"})
+		fwd := waitSentTo(t, g, staffAnn, i+1)[i]
+		ref := refOf(t, fwd.Body)
+		var due time.Time
+		for _, h := range handoffs(t, g) {
+			if h.Ref == ref && h.Until != nil {
+				due = *h.Until
+			}
+		}
+		if due.IsZero() {
+			t.Fatalf("handoff #%s is not listed open with its timeout", ref)
+		}
+		Eventually(t, patience, "the handoff's timeout passed", func() bool { return time.Now().After(due) })
+		before := len(sentTo(g, staffAnn))
+		g.Text(Inbound{From: staffAnn, Body: strings.Replace(done, "REF", ref, 1)})
+		if got := waitSentTo(t, g, contact, 1)[0]; got.Body != "Nobody was free; we will call you." {
+			t.Errorf("the contact got %q, want the timeout's reply", got.Body)
+		}
+		g.Settled(t, staffAnn)
+		if now, _ := metricValue(scrape(t, g), "keyway_timers_fired_total"); now > fired {
+			t.Logf("the timer loop fired the timeout of #%s first: again with another contact", ref)
+			continue
+		}
+		if got := Bodies(sentTo(g, staffAnn)[before:]); len(got) != 1 || got[0] != "#"+ref+": handoff closed: timed out." {
+			t.Errorf("after %q staff got %q, want one note that the handoff timed out", done, got)
+		}
+		if open := handoffs(t, g); len(open) != 0 {
+			t.Errorf("open handoffs = %+v", open)
+		}
+		return
+	}
+	t.Fatalf("the timer loop fired each of %d timeouts before the staff message", len(contacts))
 }
 
 // A handoff ended by a cancel through the admin API, or by a reload that

@@ -15,7 +15,10 @@ import (
 // instead ("#K7Q2: handoff closed.", staffMessage); the others of the
 // handoff are told who closed it ("#K7Q2: handoff closed by +15550100
 // (Ann)."). A close from the dashboard is told to every staff number of
-// the handoff: a dashboard user has no number to leave out.
+// the handoff: a dashboard user has no number to leave out. A #done that
+// comes after the handoff's timeout passed, before its timer fired, has
+// the timeout's note as its only answer (lapse closes the handoff first):
+// no second message that no handoff is open.
 
 // closedBy says who closed a handoff, for the note to its staff: "by
 // +15550100 (Ann)", or "in the dashboard by ann" for a dashboard user.
@@ -83,6 +86,10 @@ func (t *turn) tellHandoffClosed(en *Enrollment, how, except string) error {
 		if err != nil {
 			return fmt.Errorf("tell staff that handoff #%s closed: %w", h.Ref, err)
 		}
+		if t.x.toldClosed == nil {
+			t.x.toldClosed = map[string]bool{}
+		}
+		t.x.toldClosed[staff] = true
 	}
 	return nil
 }

@@ -244,6 +244,9 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 			return e.tellStaff(t, m, fmt.Sprintf("#%s: no such conversation.", cmd.ref))
 		}
 		if cmd.done {
+			if t.x.toldClosed[m.From] {
+				return nil // the handoff timed out just now: the note says so
+			}
 			return e.tellStaff(t, m, "No handoff is open with you: nothing to close.")
 		}
 		return e.tellStaff(t, m, "Not delivered: no forward reached you in the last 24 hours. Start with the reference, e.g. #K7Q2 your text.")
@@ -252,8 +255,8 @@ func (e *Engine) staffMessage(ctx context.Context, t *turn, m *Message) error {
 	if cmd.done {
 		closed, err := e.closeHandoff(ctx, t.x, conv, who)
 		if err != nil || !closed {
-			if err != nil {
-				return err
+			if err != nil || t.x.toldClosed[m.From] {
+				return err // it timed out just now (lapse): the note says so
 			}
 			return e.tellStaff(t, m, fmt.Sprintf("#%s: no handoff is open.", conv.Ref))
 		}

@@ -34,6 +34,9 @@ type unitOfWork struct {
 	// by is the person the work is done for (WithActor), "" for the
 	// engine's own work: it is recorded on what the work writes.
 	by string
+	// toldClosed holds the staff numbers told in this work that a handoff
+	// closed (tellHandoffClosed).
+	toldClosed map[string]bool
 }
 
 // turn returns the turn of the contact with phone, opening it (the
