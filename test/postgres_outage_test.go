@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -299,4 +300,31 @@ func proxiedDatabase(t *testing.T) (*fakes.Proxy, *url.URL) {
 	db := fakes.NewProxy(t, u.Host)
 	u.Host = db.Addr()
 	return db, u
+}
+
+// The database goes away while the contacts CSV streams (the status is
+// sent by then): the file ends with a plain sentence that says it stopped,
+// never the storage error, which names the database's host and user; the
+// log has the error.
+func TestPostgresContactsExportThatStopsSaysSoPlainly(t *testing.T) {
+	t.Parallel()
+	db, u := proxiedDatabase(t)
+	g := startProcesses(t, 1, echoConfig, 0, u.String())[0]
+	db.Cut()
+	code, body := adminRaw(t, g.URL, http.MethodGet, "/api/v1/contacts.csv", "", map[string]string{"Authorization": "Bearer " + AdminToken})
+	if code != http.StatusOK {
+		t.Fatalf("GET /api/v1/contacts.csv with the database down: %d, want 200 (the file says it stopped)\n%s", code, body)
+	}
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	const want = "# the export stopped here, after 0 contacts: the contacts could not be read from storage (the server's log says why); download the file again"
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "phone,") || strings.Trim(lines[1], `"`) != want {
+		t.Errorf("export with the database down = %q, want the header, then %q", lines, want)
+	}
+	host, _, _ := net.SplitHostPort(db.Addr())
+	if strings.Contains(body, db.Addr()) || strings.Contains(body, host) || strings.Contains(body, u.User.Username()) {
+		t.Errorf("the export names the database (%s, user %s): %q", db.Addr(), u.User.Username(), body)
+	}
+	Eventually(t, patience, "the log says why the export stopped", func() bool {
+		return strings.Contains(g.Logs(), "contacts CSV export stopped")
+	})
 }
