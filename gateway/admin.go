@@ -388,6 +388,16 @@ func (g *Gateway) contactMessages(c *fiber.Ctx) error {
 }
 
 func (g *Gateway) reloadAPI(c *fiber.Ctx) error {
+	// The route takes no body: it reloads the file keyway runs with. A
+	// body (a config sent to be loaded) is refused rather than ignored,
+	// so that nobody takes a reload of the old file for their upload. An
+	// empty JSON object, or null, which some clients send with every
+	// POST, passes.
+	switch strings.TrimSpace(string(c.Body())) {
+	case "", "{}", "null":
+	default:
+		return badRequest("body", "POST /api/v1/reload takes no body: it reloads the config file keyway was started with; to change the config, write that file, then reload")
+	}
 	problems, err := g.Reload(c.UserContext())
 	warnings := problemLines(problems.Warnings())
 	if err != nil {

@@ -142,3 +142,33 @@ func symlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// POST /api/v1/reload takes no body: it reloads the file keyway was started
+// with. A body, as from an integrator who thinks they upload a config, is
+// refused with 400 saying so, and nothing is reloaded; an empty JSON
+// object, which some clients send with every POST, passes.
+func TestReloadThroughTheAPIRefusesABody(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, reloadV1)
+	auth := map[string]string{"Authorization": "Bearer " + AdminToken}
+	reloads := func() float64 {
+		v, _ := metricValue(scrape(t, g), `keyway_config_reloads_total{result="ok"}`)
+		return v
+	}
+	before := reloads()
+	for _, body := range []string{reloadV2, `{"config": "automations: []"}`} {
+		code, out := adminRaw(t, g.URL, http.MethodPost, "/api/v1/reload", body, auth)
+		if code != http.StatusBadRequest || !strings.Contains(out, "POST /api/v1/reload takes no body: it reloads the config file keyway was started with") {
+			t.Errorf("POST /api/v1/reload with the body %q: %d %s, want 400 saying it takes no body", body, code, out)
+		}
+	}
+	if n := reloads(); n != before {
+		t.Errorf("refused requests reloaded the config: %v reloads, want %v", n, before)
+	}
+	if code, out := adminRaw(t, g.URL, http.MethodPost, "/api/v1/reload", "{}", auth); code != http.StatusOK {
+		t.Fatalf("POST /api/v1/reload with {}: %d %s, want 200", code, out)
+	}
+	if n := reloads(); n != before+1 {
+		t.Errorf("after a reload with {}: %v reloads, want %v", n, before+1)
+	}
+}
