@@ -366,7 +366,9 @@ func (c *Compiler) Template(s *config.Step, field, src string) *Template {
 // filters, for a step that places its problems itself. It is an error when
 // src does not parse, holds markup left open ("{{ vars.name }"), or reads
 // a name templates do not see: an unknown top-level name or field
-// (contact.feilds), or a contact field not declared under fields.
+// (contact.feilds), or a contact field not declared under fields. Its
+// outputs show an object or a list read from JSON as compact JSON
+// (OutputText).
 func (c *Compiler) ParseTemplate(src string) (*Template, error) {
 	t, err := parseTemplate(c.liquid, src)
 	if err != nil || t.tpl == nil {
@@ -377,7 +379,7 @@ func (c *Compiler) ParseTemplate(src string) (*Template, error) {
 	if msg, first := c.checkNames(ln.paths, ln.locals, true); msg != "" {
 		return nil, &TemplateError{Err: fmt.Errorf("template: %s", msg), Offset: nameOffset(src, ln.marks[first], ln.paths[first][0])}
 	}
-	return t, nil
+	return t.withTextOutputs(c.liquid)
 }
 
 // AddProblem records p, for a step that places a problem itself (at a node

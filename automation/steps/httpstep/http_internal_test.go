@@ -9,31 +9,11 @@ import (
 	"github.com/keyway-sms/keyway/config"
 )
 
-func TestWithOutputFilter(t *testing.T) {
-	cases := []struct{ label, src, want string }{
-		{"plain text", "/a/b", "/a/b"},
-		{"one output", "/a/{{ x }}/b", "/a/{{ x | f }}/b"},
-		{"filters stay before", "{{ x | upcase }}", "{{ x | upcase | f }}"},
-		{"whitespace control", "{{- x -}}", "{{- x | f -}}"},
-		{"braces in a string", `{{ x | append: "}}" }}`, `{{ x | append: "}}" | f }}`},
-		{"tags are left alone", "{% if x %}{{ y }}{% endif %}", "{% if x %}{{ y | f }}{% endif %}"},
-		{"raw blocks are left alone", "{% raw %}{{ x }}{% endraw %}{{ y }}", "{% raw %}{{ x }}{% endraw %}{{ y | f }}"},
-		{"unterminated", "/a/{{ x", "/a/{{ x"},
-	}
-	for _, c := range cases {
-		t.Run(c.label, func(t *testing.T) {
-			if got := withOutputFilter(c.src, "f"); got != c.want {
-				t.Errorf("withOutputFilter(%q) = %q, want %q", c.src, got, c.want)
-			}
-		})
-	}
-}
-
 func TestURLTemplateEscapesValues(t *testing.T) {
 	c := engine.NewCompiler(&config.Config{})
 	parse := func(src, filter string) *engine.Template {
 		t.Helper()
-		tpl, err := c.ParseTemplate(withOutputFilter(src, filter))
+		tpl, err := c.ParseTemplate(engine.WithOutputFilter(src, filter))
 		if err != nil {
 			t.Fatal(err)
 		}

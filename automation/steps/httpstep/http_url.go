@@ -31,7 +31,7 @@ func init() {
 // or "#" in it cannot start another segment, the query or the fragment,
 // and a value of "." or ".." cannot climb the path.
 func pathSegmentEscape(v any) string {
-	e := url.PathEscape(liquidText(v))
+	e := url.PathEscape(engine.OutputText(v))
 	if e == "." || e == ".." {
 		e = strings.ReplaceAll(e, ".", "%2E")
 	}
@@ -39,33 +39,13 @@ func pathSegmentEscape(v any) string {
 }
 
 // queryEscape escapes v to stand as a name or value in a URL's query.
-func queryEscape(v any) string { return url.QueryEscape(liquidText(v)) }
+func queryEscape(v any) string { return url.QueryEscape(engine.OutputText(v)) }
 
 // xmlTextEscape escapes v to stand in XML text or an attribute value.
 func xmlTextEscape(v any) string {
 	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(liquidText(v))) // a strings.Builder does not fail
+	_ = xml.EscapeText(&b, []byte(engine.OutputText(v))) // a strings.Builder does not fail
 	return b.String()
-}
-
-// liquidText is v as a Liquid output shows it: nil is empty and a list is
-// its items run together.
-func liquidText(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case []string:
-		return strings.Join(v, "")
-	case []any:
-		var b strings.Builder
-		for _, e := range v {
-			b.WriteString(liquidText(e))
-		}
-		return b.String()
-	}
-	return fmt.Sprint(v)
 }
 
 // escapedTemplate parses src, found in field of s, as a template whose
@@ -76,85 +56,12 @@ func escapedTemplate(c *engine.Compiler, s *config.Step, field, src, filter stri
 	if t == nil || t.Static() {
 		return t
 	}
-	esc, err := c.ParseTemplate(withOutputFilter(src, filter))
+	esc, err := c.ParseTemplate(engine.WithOutputFilter(src, filter))
 	if err != nil {
 		c.Problemf(s, field, "%v", err)
 		return nil
 	}
 	return esc.WithSource(src)
-}
-
-// withOutputFilter appends "| filter" to every {{ output }} of the Liquid
-// template src, outside {% raw %} blocks. Quoted strings inside an output
-// may hold "}}".
-func withOutputFilter(src, filter string) string {
-	var b strings.Builder
-	for i := 0; i < len(src); {
-		switch {
-		case strings.HasPrefix(src[i:], "{%"):
-			end := liquidMarkupEnd(src, i+2, "%}")
-			tag := src[i:end]
-			b.WriteString(tag)
-			i = end
-			if liquidTagName(tag) == "raw" {
-				j := strings.Index(src[i:], "endraw")
-				if j < 0 {
-					b.WriteString(src[i:])
-					return b.String()
-				}
-				after := liquidMarkupEnd(src, i+j, "%}")
-				b.WriteString(src[i:after])
-				i = after
-			}
-		case strings.HasPrefix(src[i:], "{{"):
-			end := liquidMarkupEnd(src, i+2, "}}")
-			if end-i < 4 || !strings.HasSuffix(src[i:end], "}}") {
-				b.WriteString(src[i:]) // unterminated: the parser has reported it
-				return b.String()
-			}
-			inner := src[i+2 : end-2]
-			trim := ""
-			if strings.HasSuffix(inner, "-") {
-				inner, trim = inner[:len(inner)-1], "-"
-			}
-			fmt.Fprintf(&b, "{{%s | %s %s}}", strings.TrimRight(inner, " \t\r\n"), filter, trim)
-			i = end
-		default:
-			b.WriteByte(src[i])
-			i++
-		}
-	}
-	return b.String()
-}
-
-// liquidMarkupEnd returns the index just after the closing delimiter of
-// markup whose body starts at i, skipping quoted strings; len(src) if
-// unclosed.
-func liquidMarkupEnd(src string, i int, closing string) int {
-	var quote byte
-	for ; i < len(src); i++ {
-		ch := src[i]
-		switch {
-		case quote != 0:
-			if ch == quote {
-				quote = 0
-			}
-		case ch == '"' || ch == '\'':
-			quote = ch
-		case strings.HasPrefix(src[i:], closing):
-			return i + len(closing)
-		}
-	}
-	return len(src)
-}
-
-// liquidTagName returns the name of the Liquid tag "{% name args %}".
-func liquidTagName(tag string) string {
-	body := strings.TrimPrefix(tag, "{%")
-	body = strings.TrimSuffix(body, "%}")
-	body = strings.Trim(body, "- \t\r\n")
-	name, _, _ := strings.Cut(body, " ")
-	return name
 }
 
 // urlTemplate is an http step's URL: a literal scheme and host, then a
@@ -223,9 +130,9 @@ func cutOutside(s string, sep byte) (before, after string, found bool) {
 	for i := 0; i < len(s); {
 		switch {
 		case strings.HasPrefix(s[i:], "{{"):
-			i = liquidMarkupEnd(s, i+2, "}}")
+			i = engine.MarkupEnd(s, i+2, "}}")
 		case strings.HasPrefix(s[i:], "{%"):
-			i = liquidMarkupEnd(s, i+2, "%}")
+			i = engine.MarkupEnd(s, i+2, "%}")
 		case s[i] == sep:
 			return s[:i], s[i+1:], true
 		default:
