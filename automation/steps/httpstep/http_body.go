@@ -220,6 +220,11 @@ type bodyShape struct {
 	node  *yaml.Node       // the scalar as written, for the yaml body
 	keys  []string         // a mapping's keys
 	items []*bodyShape     // a mapping's values or a sequence's items
+
+	// isValue is true when tpl is one {{ output }}, its output passed
+	// through filterJSONValue: it renders the JSON value to send, so that
+	// an object, a list, a number or true/false goes on as itself.
+	isValue bool
 }
 
 // compileShape compiles the tree at n, found at field of s; forJSON checks
@@ -263,7 +268,11 @@ func compileShape(c *engine.Compiler, s *config.Step, field string, n *yaml.Node
 				}
 			}
 		default: // strings, and timestamps or binaries sent as written
-			sh.tpl = c.Template(s, field, n.Value)
+			if engine.OneOutput(n.Value) {
+				sh.tpl, sh.isValue = escapedTemplate(c, s, field, n.Value, filterJSONValue), true
+			} else {
+				sh.tpl = c.Template(s, field, n.Value)
+			}
 			ok = sh.tpl != nil
 		}
 	default:
@@ -309,7 +318,11 @@ func (sh *bodyShape) writeJSON(buf *bytes.Buffer, b map[string]any) error {
 		if err != nil {
 			return err
 		}
-		writeJSONValue(buf, out)
+		if sh.isValue {
+			buf.WriteString(out)
+		} else {
+			writeJSONValue(buf, out)
+		}
 	}
 	return nil
 }
@@ -349,7 +362,28 @@ func (sh *bodyShape) yamlNode(b map[string]any) (*yaml.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sh.isValue {
+		return jsonYAMLNode(out)
+	}
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: out}, nil
+}
+
+// jsonYAMLNode is the JSON value j as a YAML node, written in block style:
+// a text stays a text ("007" is not read as a number).
+func jsonYAMLNode(j string) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(j), &doc); err != nil || len(doc.Content) != 1 {
+		return nil, fmt.Errorf("value %.40q: not one JSON value: %v", j, err)
+	}
+	var plain func(n *yaml.Node)
+	plain = func(n *yaml.Node) {
+		n.Style = 0
+		for _, c := range n.Content {
+			plain(c)
+		}
+	}
+	plain(doc.Content[0])
+	return doc.Content[0], nil
 }
 
 func sortedMapKeys[V any](m map[string]V) []string {

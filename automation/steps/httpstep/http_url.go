@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/keyway-sms/keyway/automation/engine"
@@ -18,6 +19,7 @@ const (
 	filterPathEscape  = "path_escape"
 	filterQueryEscape = "query_escape"
 	filterXMLEscape   = "xml_escape"
+	filterJSONValue   = "json_value"
 )
 
 // The escaping filters are available to every template of the config.
@@ -25,6 +27,7 @@ func init() {
 	engine.RegisterFilter(filterPathEscape, pathSegmentEscape)
 	engine.RegisterFilter(filterQueryEscape, queryEscape)
 	engine.RegisterFilter(filterXMLEscape, xmlTextEscape)
+	engine.RegisterFilter(filterJSONValue, jsonValueText)
 }
 
 // pathSegmentEscape escapes v to stand inside one path segment: a "/", "?"
@@ -46,6 +49,26 @@ func xmlTextEscape(v any) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(engine.OutputText(v))) // a strings.Builder does not fail
 	return b.String()
+}
+
+// jsonValueText is v as the JSON value that a json or yaml body's value
+// written as one {{ output }} sends: an object, a list, a number or
+// true/false as itself, a text as a JSON string (never read as a number),
+// nothing as "" (as an output renders it), a time as the text an output
+// shows.
+func jsonValueText(v any) string {
+	if v != nil {
+		switch reflect.TypeOf(v).Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64,
+			reflect.Map, reflect.Slice, reflect.Array:
+			if j, ok := engine.CompactJSON(v); ok {
+				return j
+			}
+		}
+	}
+	j, _ := engine.CompactJSON(engine.OutputText(v)) // a string always has a JSON form
+	return j
 }
 
 // escapedTemplate parses src, found in field of s, as a template whose
