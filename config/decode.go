@@ -56,8 +56,12 @@ func (c *Config) decodeInto(n *yaml.Node, path string, into any, rule keyRule) P
 	if c.styles == nil {
 		c.styles = map[string]yaml.Style{}
 	}
+	if c.refused == nil {
+		c.refused = map[string]bool{}
+	}
 	d := newDecoder(c.File, nil, c.pos, c.styles)
 	d.duplicatesTold = true
+	d.refused = c.refused
 	if c.emptied != nil {
 		d.emptied = c.emptied
 	}
@@ -102,6 +106,10 @@ type decoder struct {
 	duplicatesTold bool
 	// styles holds the style of each scalar by its path (Config.styles).
 	styles map[string]yaml.Style
+	// refused, when not nil, collects the paths of the values decoding
+	// refused (Config.Refused); a struct behind a pointer is then kept
+	// with what could be read of it, so that the rest is checked too.
+	refused map[string]bool
 	// inside is Config.inside, where a byte of a value stands in the file;
 	// nil when the file's lines are not known.
 	inside func(style yaml.Style, at Pos, src string, offset int) (Pos, bool)
@@ -129,6 +137,7 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	if n.Kind == yaml.AliasNode {
 		if d.open[n.Alias] {
 			d.errorf(n, "%s: alias *%s is inside its own anchor", label(path), n.Value)
+			d.refuse(path)
 			return
 		}
 		d.open[n.Alias] = true
@@ -192,7 +201,8 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		before := len(d.problems)
 		p := reflect.New(v.Type().Elem())
 		d.value(n, path, p.Elem())
-		if d.problems[before:].Err() == nil {
+		partial := d.refused != nil && p.Elem().Kind() == reflect.Struct && !d.refused[path]
+		if partial || d.problems[before:].Err() == nil {
 			v.Set(p)
 		}
 	case reflect.Struct:
@@ -223,6 +233,7 @@ func (d *decoder) whole(n *yaml.Node, path string, v reflect.Value) {
 		var x any
 		if err := tree.Decode(&x); err != nil {
 			d.errorf(n, "%s: %v", label(path), err)
+			d.refuse(path)
 			return
 		}
 		if x != nil {
@@ -311,7 +322,9 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value, rule key
 		f, known := index[key]
 		if !known {
 			if !rule.lenient {
-				d.unknownKey(k, path, rule.where, names)
+				if s := d.unknownKey(k, path, rule.where, names); s != "" && !hasKey(n, s) {
+					d.refuse(join(path, s)) // most likely written for s: not missing
+				}
 			}
 			continue
 		}
@@ -365,10 +378,12 @@ func (d *decoder) dict(n *yaml.Node, path string, v reflect.Value) {
 func (d *decoder) text(n *yaml.Node, path string, u encoding.TextUnmarshaler) {
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, "%s: expected a single value, got %s", label(path), describe(n))
+		d.refuse(path)
 		return
 	}
 	if err := u.UnmarshalText([]byte(n.Value)); err != nil {
 		d.errorf(n, "%s: %v", label(path), err)
+		d.refuse(path)
 	}
 }
 
@@ -418,19 +433,21 @@ func (d *decoder) key(k *yaml.Node, path string) (string, bool) {
 	return "", false
 }
 
-// unknownKey reports key k, which is none of names, in the mapping at path.
-func (d *decoder) unknownKey(k *yaml.Node, path, in string, names []string) {
+// unknownKey reports key k, which is none of names, in the mapping at path,
+// and returns the name it suggests instead, if any.
+func (d *decoder) unknownKey(k *yaml.Node, path, in string, names []string) (suggested string) {
 	if in == "" {
 		in = where(path)
 	}
 	allowed := "it takes no keys"
 	if len(names) > 0 {
 		allowed = "allowed: " + strings.Join(names, ", ")
-		if s := Suggest(k.Value, names); s != "" {
-			allowed = fmt.Sprintf("did you mean %q? %s", s, allowed)
+		if suggested = Suggest(k.Value, names); suggested != "" {
+			allowed = fmt.Sprintf("did you mean %q? %s", suggested, allowed)
 		}
 	}
 	d.errorf(k, "unknown key %q %s (%s)", k.Value, in, allowed)
+	return suggested
 }
 
 func (d *decoder) mismatch(n *yaml.Node, path string, t reflect.Type) {
@@ -440,12 +457,30 @@ func (d *decoder) mismatch(n *yaml.Node, path string, t reflect.Type) {
 		hint = `: a value that starts with {{ must be quoted (text: "{{ contact.name }}, welcome")`
 	}
 	d.errorf(n, "%s: expected %s, got %s%s", label(path), want(t), describe(n), hint)
+	d.refuse(path)
 	switch t.Kind() {
 	case reflect.Struct, reflect.Slice, reflect.Map, reflect.Pointer:
 		if d.misshapen == nil {
 			d.misshapen = map[Pos]bool{}
 		}
 		d.misshapen[nodePos(n)] = true
+	}
+}
+
+// hasKey reports whether mapping n has key.
+func hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Kind == yaml.ScalarNode && n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse records that the value at path was refused, for Config.Refused.
+func (d *decoder) refuse(path string) {
+	if d.refused != nil {
+		d.refused[path] = true
 	}
 }
 

@@ -83,7 +83,15 @@ func TestDecodeStep(t *testing.T) {
 		{"raw node expanded", got.Raw != nil && got.Raw.Kind == yaml.SequenceNode && got.Raw.Content[1].Value == "Bob"},
 		{"raw node placed", got.Raw != nil && got.Raw.Line == 15},
 		{"nested struct", got.Wait.Until == "09:00" && slices.Equal(got.Wait.Days, []string{"mon", "tue"})},
-		{"pointer with a problem stays nil", got.Opt == nil},
+		// A struct behind a pointer keeps what could be read of it, so that
+		// the step can check the rest; the refused value is left unset.
+		{"pointer with a problem keeps the rest", got.Opt != nil && got.Opt.Until == ""},
+		{"refused values known", c.Refused("automations[0].steps[0].timeout") && c.Refused("automations[0].steps[0].retries") &&
+			c.Refused("automations[0].steps[0].opt.until")},
+		{"the value a refused one is in, and one inside it, known", c.Refused("automations[0].steps[0].opt") &&
+			c.Refused("automations[0].steps[0].timeout.x")},
+		{"values read are not refused", !c.Refused("automations[0].steps[0].text") && !c.Refused("automations[0].steps[0].wait") &&
+			!c.Refused("automations[0].steps[0].time") && !c.Refused("automations[0].steps[1].timeout")},
 		{"list item placed", c.At("automations[0].steps[0].to[1]") == Pos{8, 20}},
 		{"nested list item placed", c.At("automations[0].steps[0].wait.days[1]") == Pos{16, 45}},
 		{"map value placed", c.At("automations[0].steps[0].headers.X-Key") == Pos{11, 27}},
@@ -119,6 +127,29 @@ func TestDecodeStepWithoutParse(t *testing.T) {
 	})
 	if got.Text != "hi" || c.At("x.steps[0].text") != (Pos{2, 7}) {
 		t.Errorf("got text %q at %v", got.Text, c.At("x.steps[0].text"))
+	}
+}
+
+// An unknown key that reads as a misspelt field stands for that field: the
+// step does not then find it missing. Next to the field itself, it does not.
+func TestDecodeStepMisspeltKeyRefusesItsField(t *testing.T) {
+	src := `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - { type: sample, txet: hi }
+      - { type: sample, text: hi, txet: again }
+`
+	c, _ := mustParse(t, src, nil)
+	for i := range 2 {
+		var s sampleStep
+		if ps := c.DecodeStep(&c.Automations[0].Steps[i], &s); len(ps) != 1 {
+			t.Fatalf("step %d: got %v, want the unknown key", i+1, render(ps))
+		}
+	}
+	if !c.Refused("automations[0].steps[0].text") || c.Refused("automations[0].steps[1].text") {
+		t.Errorf("text refused: step 1 %v (want true), step 2 %v (want false)",
+			c.Refused("automations[0].steps[0].text"), c.Refused("automations[0].steps[1].text"))
 	}
 }
 

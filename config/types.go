@@ -48,6 +48,9 @@ type Config struct {
 	// emptied holds the place of each quoted value that its references
 	// made empty (see decoder.readsAbsent), for DecodeStep and DecodeSection.
 	emptied map[Pos]bool
+	// refused holds the paths of the values DecodeStep and DecodeSection
+	// refused (Refused).
+	refused map[string]bool
 	// hidden is what the file's duplicate top-level keys hide (Hidden).
 	hidden *Hidden
 }

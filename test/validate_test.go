@@ -39,6 +39,53 @@ automations:
 	)
 }
 
+// TestValidateTellsEveryProblemOfAStep checks that a value a step refuses
+// (an invalid duration, a list for a text) hides none of the step's other
+// problems, such as a template mistake in its JSON body, and adds none: the
+// refused field is not then reported missing, nor as making another one
+// pointless.
+func TestValidateTellsEveryProblemOfAStep(t *testing.T) {
+	t.Parallel()
+	const src = `automations:
+  - id: crm
+    keywords: [CRM]
+    steps:
+      - type: http
+        method: POST
+        url: "https://crm.example.com/contacts"
+        timeout: 2x
+        body:
+          json: { a: "{{ contact.nme }}" }
+      - { type: reply, text: [hi], from: "12" }
+      - { type: wait_for_reply, timeout: [1h], on_timeout: bye }
+      - { id: bye, type: reply, txt: "bye" }
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`:8:18: automation "crm" step 1 field timeout: invalid duration "2x"`,
+		`:10:26: automation "crm" step 1: template: unknown name contact.nme (did you mean contact.name?`,
+		`:11:30: automation "crm" step 2 field text: expected a string, got a list`,
+		`:11:42: automation "crm" step 2: "12" is not a valid phone number nor a short code`,
+		`:12:42: automation "crm" step 3 field timeout: expected a string, got a list`,
+		`:13:33: unknown key "txt" in automation "crm" step 4 (step type "reply") (did you mean "text"?`,
+	} {
+		if !strings.Contains(out, path+want) {
+			t.Errorf("output lacks %q:\n%s", path+want, out)
+		}
+	}
+	if !strings.Contains(out, path+": 6 problem(s)") || strings.Count(out, "warning:") != 1 {
+		t.Errorf("want the 6 problems alone, and the help reply's warning:\n%s", out)
+	}
+}
+
 // TestValidateRefusesALoopThatNeverStops checks that a loop of steps with
 // no wait and no way out is refused at the jump that closes it, and that a
 // reminder loop through a wait and a loop a condition may leave pass.

@@ -108,8 +108,10 @@ type Compiler struct {
 	Automation *config.Automation
 	liquid     *liquid.Engine
 	problems   config.Problems
-	// step is the step being compiled, whose jumps Target records.
-	step *CompiledStep
+	// step is the step being compiled, whose jumps Target records;
+	// refused says that decoding its fields refused one (Decode).
+	step    *CompiledStep
+	refused bool
 	// stepStarted holds the automations a start_automation step names
 	// (startedBySteps), read once.
 	stepStarted map[string]bool
@@ -323,23 +325,54 @@ func (c *Compiler) automation(ca *config.Automation) *Automation {
 				"automation %q step %d: unknown step type %q (%sknown: %v)", ca.ID, i+1, s.Type, hint, Types()))
 			continue
 		}
-		c.step = st
+		c.step, c.refused = st, false
 		impl, problems := factory(c, s)
-		c.step = nil
 		c.problems = append(c.problems, problems...)
-		st.Step = impl
+		if !c.refused {
+			// A step with a field refused is checked, not compiled: the
+			// checks of the automation as a whole (the window, loops) see
+			// no step there, as they would find it lacking that field.
+			st.Step = impl
+		}
+		c.step = nil
 	}
 	c.warnWindow(ca, a)
 	c.checkLoops(ca, a)
 	return a
 }
 
-// Decode decodes the step's own fields into into, recording problems; it
-// reports whether there were none.
-func (c *Compiler) Decode(s *config.Step, into any) bool {
+// Decode decodes the step's own fields into into, recording problems. A
+// field whose value was refused (an invalid duration, a list for a text)
+// is left as if not written, and the factory goes on to check the others:
+// every problem of a step comes out at once. The problems that a refused
+// field would then cause are not reported (see Refused): a factory checks
+// that field's absence with Refused, and Problemf and Warnf drop their
+// problems about it.
+func (c *Compiler) Decode(s *config.Step, into any) {
 	ps := c.Config.DecodeStep(s, into)
 	c.problems = append(c.problems, ps...)
-	return ps.Err() == nil
+	if ps.Err() != nil {
+		c.refused = true
+	}
+}
+
+// Refused reports whether decoding refused any of fields of step s (or a
+// value inside one): a check of the step as a whole that would find such a
+// field missing is to be skipped, as the decoding problem told the mistake.
+func (c *Compiler) Refused(s *config.Step, fields ...string) bool {
+	for _, f := range fields {
+		if c.Config.Refused(fieldPath(s, f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// echo reports whether a problem about field of step s would repeat a
+// decoding problem: the field, a value inside it or the value it is in was
+// refused.
+func (c *Compiler) echo(s *config.Step, field string) bool {
+	return field != "" && c.Config.Refused(fieldPath(s, field))
 }
 
 // Template parses a template found at path (e.g. s.Path+".text"); a syntax
@@ -389,6 +422,9 @@ func (c *Compiler) AddProblem(p config.Problem) { c.problems = append(c.problems
 // Problemf records an error about field of step s ("" for the step itself),
 // prefixed with the automation and step number.
 func (c *Compiler) Problemf(s *config.Step, field, format string, args ...any) {
+	if c.echo(s, field) {
+		return
+	}
 	c.problems = append(c.problems, c.Config.Problemf(fieldPath(s, field), "%s: %s", c.StepName(s), fmt.Sprintf(format, args...)))
 }
 
@@ -396,11 +432,17 @@ func (c *Compiler) Problemf(s *config.Step, field, format string, args ...any) {
 // value of field of step s, placed on it where the file shows it
 // (config.Config.ProblemInside).
 func (c *Compiler) problemInside(s *config.Step, field, src string, offset int, format string, args ...any) {
+	if c.echo(s, field) {
+		return
+	}
 	c.problems = append(c.problems, c.Config.ProblemInside(fieldPath(s, field), src, offset, "%s: %s", c.StepName(s), fmt.Sprintf(format, args...)))
 }
 
 // Warnf records a warning about field of step s.
 func (c *Compiler) Warnf(s *config.Step, field, format string, args ...any) {
+	if c.echo(s, field) {
+		return
+	}
 	c.problems = append(c.problems, c.Config.Warningf(fieldPath(s, field), "%s: %s", c.StepName(s), fmt.Sprintf(format, args...)))
 }
 

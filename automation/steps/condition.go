@@ -33,9 +33,7 @@ type conditionFields struct {
 
 func compileCondition(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f conditionFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &Condition{Then: f.Then, Else: f.Else}
 	if f.If == "" {
 		c.Problemf(s, "if", "a condition needs an if expression")

@@ -43,9 +43,7 @@ type forwardToEmailFields struct {
 
 func compileForwardToEmail(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f forwardToEmailFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &ForwardToEmail{}
 	if len(f.To) == 0 {
 		c.Problemf(s, "to", "forward_to_email needs to: at least one email address")

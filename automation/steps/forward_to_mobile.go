@@ -74,9 +74,7 @@ type forwardToMobileFields struct {
 
 func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f forwardToMobileFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &ForwardToMobile{OnError: f.OnError}
 	c.Target(s, "on_error", f.OnError)
 	if len(f.To) == 0 {
@@ -115,13 +113,13 @@ func compileForwardToMobile(c *engine.Compiler, s *config.Step) (engine.Step, co
 		}
 	}
 	st.Template = compileContent(c, s, f.Template, st.From)
-	if st.Channel == config.ChannelWhatsApp && st.Template == nil && st.OnError == "" {
+	if st.Channel == config.ChannelWhatsApp && st.Template == nil && st.OnError == "" && !c.Refused(s, "template", "on_error") {
 		// The window is each staff member's: it is shut for one who has
 		// not written on WhatsApp in 24 hours, whenever the step runs.
 		c.Warnf(s, "from", "forward_to_mobile from the WhatsApp number %s has no template and no on_error: staff who have not written to it on WhatsApp in the last 24 hours get nothing, and the enrollment ends; add a template", st.From)
 	}
 	st.Choices = compileChoices(c, s, f.Buttons, f.List)
-	if st.From == "" && f.From == "" && !hasChannel(c.Config, config.ChannelSMS) {
+	if st.From == "" && f.From == "" && !c.Refused(s, "from") && !hasChannel(c.Config, config.ChannelSMS) {
 		c.Warnf(s, "", "forward_to_mobile has no SMS number to send from: set from, or add an sms number under %s", strings.Join(c.Config.NumberPaths(), " or "))
 	}
 	return st, nil

@@ -38,9 +38,7 @@ type groupFields struct {
 
 func compileAddToGroup(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f groupFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	if len(f.Groups) == 0 {
 		c.Problemf(s, "groups", "add_to_group needs groups: at least one group id")
 	}
@@ -49,9 +47,7 @@ func compileAddToGroup(c *engine.Compiler, s *config.Step) (engine.Step, config.
 
 func compileRemoveFromGroup(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f groupFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	if len(f.Groups) == 0 {
 		c.Problemf(s, "groups", "remove_from_group needs groups: at least one group id")
 	}

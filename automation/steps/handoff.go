@@ -46,9 +46,7 @@ type handoffFields struct {
 
 func compileHandoff(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f handoffFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &Handoff{OnTimeout: f.OnTimeout, To: staffNumbers(c, s, f.To)}
 	if len(f.To) == 0 {
 		c.Problemf(s, "to", "handoff needs to: at least one staff number")
@@ -60,7 +58,7 @@ func compileHandoff(c *engine.Compiler, s *config.Step) (engine.Step, config.Pro
 		st.Timeout = c.Duration(s, "timeout", *f.Timeout)
 	}
 	c.Target(s, "on_timeout", f.OnTimeout)
-	if f.OnTimeout != "" && f.Timeout == nil {
+	if f.OnTimeout != "" && f.Timeout == nil && !c.Refused(s, "timeout") {
 		c.Warnf(s, "on_timeout", "on_timeout has no effect without a timeout: the handoff stays open until #done or the automation's expire_after")
 	}
 	if !hasChannel(c.Config, config.ChannelSMS) {

@@ -67,12 +67,10 @@ type replyFields struct {
 
 func compileReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f replyFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &Reply{Text: c.Template(s, "text", f.Text), Free: f.Text != "" || len(f.Media) > 0, OnError: f.OnError}
 	c.WarnSegments(s, "text", st.Text)
-	if !st.Free && f.Template == nil {
+	if !st.Free && f.Template == nil && !c.Refused(s, "text", "media", "template") {
 		c.Problemf(s, "", "a reply needs text or media (or a template)")
 	}
 	for i, m := range f.Media {

@@ -35,9 +35,7 @@ type setFieldFields struct {
 
 func compileSetField(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f setFieldFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &SetField{}
 	n := &f.Fields
 	if n.Kind == yaml.AliasNode {

@@ -28,9 +28,7 @@ type startAutomationFields struct {
 
 func compileStartAutomation(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f startAutomationFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	switch target := c.Config.Automation(f.Automation); {
 	case f.Automation == "":
 		c.Problemf(s, "automation", "missing automation (the id of the automation to start)")

@@ -30,10 +30,8 @@ type tagFields struct {
 
 func compileTag(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f tagFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
-	if len(f.Add) == 0 && len(f.Remove) == 0 {
+	c.Decode(s, &f)
+	if len(f.Add) == 0 && len(f.Remove) == 0 && !c.Refused(s, "add", "remove") {
 		c.Problemf(s, "", "tag needs add or remove: at least one tag")
 	}
 	st := &Tag{}

@@ -45,19 +45,21 @@ type unsubscribeFields struct {
 
 func compileUnsubscribe(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f unsubscribeFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &Unsubscribe{Scope: f.Scope}
 	if st.Scope == "" {
 		st.Scope = ScopeAll
 	}
-	switch st.Scope {
-	case ScopeAll:
+	switch {
+	case c.Refused(s, "scope"):
+		// Whether groups apply, its decoding problem did not say; the
+		// ids are checked either way.
+		st.Groups = groupIDs(c, s, "groups", f.Groups)
+	case st.Scope == ScopeAll:
 		if f.Groups != nil {
 			c.Problemf(s, "groups", "groups is only for scope: groups; scope all opts the contact out everywhere")
 		}
-	case ScopeGroups:
+	case st.Scope == ScopeGroups:
 		if len(f.Groups) == 0 {
 			c.Problemf(s, "groups", "unsubscribe with scope groups needs groups: at least one group id")
 		}

@@ -91,29 +91,41 @@ func ParseTimeOfDay(s string) (TimeOfDay, error) {
 
 func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f waitFields
-	if !c.Decode(s, &f) {
-		return nil, nil
+	c.Decode(s, &f)
+	// The kinds written, in this order, and among them those whose value
+	// was refused: a refused kind was written, not missing.
+	var set, written []string
+	refused := false
+	for _, k := range []struct {
+		name  string
+		given bool
+	}{{"duration", f.Duration != nil}, {"until", f.Until != nil}, {"cron", f.Cron != nil}, {"at", f.At != nil}} {
+		switch {
+		case k.given:
+			set, written = append(set, k.name), append(written, k.name)
+		case c.Refused(s, k.name):
+			written, refused = append(written, k.name), true
+		}
 	}
-	var set []string
-	if f.Duration != nil {
-		set = append(set, "duration")
-	}
-	if f.Until != nil {
-		set = append(set, "until")
-	}
-	if f.Cron != nil {
-		set = append(set, "cron")
-	}
-	if f.At != nil {
-		set = append(set, "at")
-	}
-	switch len(set) {
-	case 0:
+	switch {
+	case len(written) == 0:
 		c.Problemf(s, "", "a wait needs one of duration, until, cron or at")
 		return nil, nil
-	case 1:
-	default:
-		c.Problemf(s, set[1], "a wait takes exactly one of duration, until, cron and at, not %s", strings.Join(set, " and "))
+	case len(written) > 1:
+		at := ""
+		for _, k := range written[1:] {
+			if !c.Refused(s, k) {
+				at = k
+				break
+			}
+		}
+		c.Problemf(s, at, "a wait takes exactly one of duration, until, cron and at, not %s", strings.Join(written, " and "))
+		return nil, nil
+	case refused:
+		// What the wait is, its decoding problem did not say: check only
+		// what does not depend on it.
+		waitLocation(c, s, &f)
+		c.Target(s, "on_error", f.OnError)
 		return nil, nil
 	}
 	if f.At == nil {
@@ -125,15 +137,7 @@ func compileWait(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 		}
 	}
 
-	st := &Wait{Location: c.Config.Location()}
-	if f.Timezone != "" {
-		loc, err := time.LoadLocation(f.Timezone)
-		if err != nil {
-			c.Problemf(s, "timezone", "unknown time zone %q", f.Timezone)
-		} else {
-			st.Location = loc
-		}
-	}
+	st := &Wait{Location: waitLocation(c, s, &f)}
 	switch {
 	case f.Duration != nil:
 		st.Duration = f.Duration.D()
@@ -172,6 +176,20 @@ func aOrAn(kind string) string {
 		return "an " + kind
 	}
 	return "a " + kind
+}
+
+// waitLocation returns the time zone of a wait: its timezone, else the
+// config's. An unknown timezone is a problem, and the config's is returned.
+func waitLocation(c *engine.Compiler, s *config.Step, f *waitFields) *time.Location {
+	if f.Timezone == "" {
+		return c.Config.Location()
+	}
+	loc, err := time.LoadLocation(f.Timezone)
+	if err != nil {
+		c.Problemf(s, "timezone", "unknown time zone %q", f.Timezone)
+		return c.Config.Location()
+	}
+	return loc
 }
 
 // compileAt fills an at wait: its template, offset and on_error. An at

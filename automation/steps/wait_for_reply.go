@@ -53,16 +53,14 @@ var saveAsName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func compileWaitForReply(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f waitForReplyFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &WaitForReply{OnTimeout: f.OnTimeout, SaveAs: f.SaveAs}
 	if f.Timeout != nil {
 		st.TimeoutText = strings.TrimSpace(*f.Timeout)
 		st.Timeout = c.Duration(s, "timeout", st.TimeoutText)
 	}
 	c.Target(s, "on_timeout", f.OnTimeout)
-	if f.OnTimeout != "" && f.Timeout == nil {
+	if f.OnTimeout != "" && f.Timeout == nil && !c.Refused(s, "timeout") {
 		c.Warnf(s, "on_timeout", "on_timeout has no effect without a timeout: an unanswered question ends after the automation's expire_after")
 	}
 	if st.SaveAs == "" {

@@ -103,9 +103,7 @@ var (
 
 func compileHTTP(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
 	var f httpFields
-	if !c.Decode(s, &f) {
-		return nil, nil
-	}
+	c.Decode(s, &f)
 	st := &HTTPStep{
 		Method:  strings.ToUpper(f.Method),
 		URL:     compileURL(c, s, "url", f.URL),
@@ -121,7 +119,7 @@ func compileHTTP(c *engine.Compiler, s *config.Step) (engine.Step, config.Proble
 	}
 	if !slices.Contains(httpMethods, st.Method) {
 		c.Problemf(s, "method", "unknown method %q (use one of %s)", f.Method, strings.Join(httpMethods, ", "))
-	} else if st.Body != nil && (st.Method == http.MethodGet || st.Method == http.MethodHead) {
+	} else if st.Body != nil && (st.Method == http.MethodGet || st.Method == http.MethodHead) && !c.Refused(s, "method") {
 		c.Warnf(s, "body", "a %s request with a body: most servers ignore it (set method: POST?)", st.Method)
 	}
 	seen := map[string]string{}
