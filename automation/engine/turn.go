@@ -210,7 +210,8 @@ func (t *turn) clearTimer(en *Enrollment) error {
 // queue stores an outbound message and puts it in the outbox, unless it is
 // for an opted-out contact and not allowed to reach one, for an
 // alphanumeric sender id, which can send but never receive, a forward to
-// a staff member who opted out (texted STOP like anyone), or an
+// a staff member who opted out (texted STOP like anyone), a text whose
+// template rendered empty (with no media, template or choices), or an
 // automated message (PurposeReply) to a contact that already got
 // compliance.loop_guard.max of them within its period: such a message is
 // stored as suppressed, with the reason, and no send is attempted.
@@ -255,6 +256,12 @@ func (t *turn) queue(m *Message) error {
 	if m.Kind == KindText && len(m.To) == 1 && config.KindOf(m.To[0]) == config.AddressAlphanumeric {
 		m.Status = StatusSuppressed
 		m.Error = whyAlphanumeric
+		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
+		return t.tx.PutMessage(m)
+	}
+	if m.Kind == KindText && m.nothingToSay() {
+		m.Status = StatusSuppressed
+		m.Error = whyNothingToSay
 		t.emit(TraceEvent{Automation: m.Automation, Enrollment: m.Enrollment, Contact: m.Contact, What: "not sent: " + m.Error, Message: m})
 		return t.tx.PutMessage(m)
 	}
@@ -372,4 +379,14 @@ func reachChannel(set *Set, c *Contact, a *Automation) string {
 		return config.ChannelWhatsApp
 	}
 	return config.ChannelSMS
+}
+
+// whyNothingToSay is why a text that rendered empty is not sent: every
+// provider refuses a message with nothing in it.
+const whyNothingToSay = "nothing to send: the text rendered empty"
+
+// nothingToSay reports whether m, a text, has nothing in it: no text but
+// spaces, no media, no template and no choices.
+func (m *Message) nothingToSay() bool {
+	return strings.TrimSpace(m.Body) == "" && len(m.Media) == 0 && m.ContentSID == "" && m.Template == nil && m.Choices.Empty()
 }
