@@ -21,6 +21,7 @@ var (
 	providersType       = reflect.TypeFor[Providers]()
 	sectionType         = reflect.TypeFor[ProviderSection]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	durationTextType    = reflect.TypeFor[DurationText]()
 )
 
 // DecodeStep decodes the keys of step s other than id, name, type and next
@@ -65,7 +66,9 @@ func (c *Config) decodeInto(n *yaml.Node, path string, into any, rule keyRule) P
 	if c.emptied != nil {
 		d.emptied = c.emptied
 	}
+	d.unsetValues = c.takeStepUnset(path)
 	d.structure(n, path, v.Elem(), rule)
+	d.problems = append(d.problems, c.unsetWarnings(d.unsetValues)...)
 	sortProblems(d.problems)
 	return d.problems
 }
@@ -179,7 +182,7 @@ func (d *decoder) readsAbsent(n *yaml.Node, t reflect.Type) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() == reflect.String {
+	if t.Kind() == reflect.String && t != durationTextType {
 		return false
 	}
 	for i := range d.unsetValues {

@@ -12,6 +12,12 @@ import (
 // (days of 24 hours).
 type Duration time.Duration
 
+// DurationText is a duration kept as written, for a step that checks it
+// (ParseDuration) and shows it back as written ("no reply within 2h"). A
+// quoted reference that leaves it empty counts as not written, as it does
+// for a Duration, not as the empty text.
+type DurationText string
+
 // ParseDuration reads a duration; on top of time.ParseDuration it takes a
 // whole number of days such as "3d", alone or before other units ("1d12h").
 // A duration written in words ("1 day", "4 hours") is an error that shows

@@ -292,3 +292,48 @@ func (c *Config) NameUnsetVariables(ps Problems) Problems {
 	}
 	return ps
 }
+
+// deferUnset returns vs without the values of a step's own fields (not id,
+// name, type or next) that quoted references emptied ("${TIMEOUT}"), which
+// it keeps for DecodeStep: whether the field reads "" as empty text or as
+// not written (readsAbsent) is known only once the step's type decodes it,
+// and its warning says which.
+func (c *Config) deferUnset(vs []unsetValue) []unsetValue {
+	out := vs[:0]
+	for _, u := range vs {
+		if m := stepField.FindStringSubmatch(u.path); m != nil && !commonStepKeys[m[1]] && u.value == "" && !u.absent {
+			c.stepUnset = append(c.stepUnset, u)
+			continue
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// stepField matches the path of a step's field, capturing the field.
+var stepField = regexp.MustCompile(`^automations\[\d+\]\.steps\[\d+\]\.([^.\[]+)`)
+
+// takeStepUnset returns the deferred values (deferUnset) at or below path,
+// which are then no longer held: each is told once.
+func (c *Config) takeStepUnset(path string) []unsetValue {
+	var mine []unsetValue
+	rest := c.stepUnset[:0]
+	for _, u := range c.stepUnset {
+		if within(u.path, path) {
+			mine = append(mine, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	c.stepUnset = rest
+	return mine
+}
+
+// UntoldUnsetWarnings returns the warnings about the values of steps'
+// fields that quoted references emptied and no DecodeStep decoded (a step
+// of an unknown type): they say the value is empty. Each is told once.
+func (c *Config) UntoldUnsetWarnings() Problems {
+	ps := c.oneBased(c.unsetWarnings(c.stepUnset))
+	c.stepUnset = nil
+	return ps
+}

@@ -206,3 +206,34 @@ automations:
 		`k.yaml:22:18: automation "a" step 2 field timeout: invalid duration "" (use e.g. 90s, 15m, 2h, 3d)`,
 	})
 }
+
+// The warning about a step's field that a quoted reference left empty says
+// what follows, as a top-level setting's does: a number, a flag or a
+// duration counts as not written, a text is empty. The step's type decides
+// which, so DecodeStep tells it, once; Parse does not.
+func TestEnvQuotedUnsetInAStepSaysWhatFollows(t *testing.T) {
+	const hint = " (write ${%s:-} where empty is meant, or ${%s:?why} to require it)"
+	src := `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - type: sample
+        timeout: "${UNSET}"
+        retries: "${UNSET}"
+        text: "${UNSET}"
+        headers: { X-Key: "Bearer ${UNSET}" }
+`
+	c, ps := mustParse(t, src, nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:9:27: warning: automation "a" step 1 field headers.X-Key: environment variable UNSET is not set or empty, so the value is "Bearer "` + fmt.Sprintf(hint, "UNSET", "UNSET"),
+	})
+	var s sampleStep
+	checkProblems(t, render(c.DecodeStep(&c.Automations[0].Steps[0], &s)), []string{
+		`k.yaml:6:18: warning: automation "a" step 1 field timeout: environment variable UNSET is not set or empty, so the setting counts as not written (a default applies where there is one)` + fmt.Sprintf(hint, "UNSET", "UNSET"),
+		`k.yaml:7:18: warning: automation "a" step 1 field retries: environment variable UNSET is not set or empty, so the setting counts as not written (a default applies where there is one)` + fmt.Sprintf(hint, "UNSET", "UNSET"),
+		`k.yaml:8:15: warning: automation "a" step 1 field text: environment variable UNSET is not set or empty, so the value is empty` + fmt.Sprintf(hint, "UNSET", "UNSET"),
+	})
+	if ps := c.UntoldUnsetWarnings(); len(ps) != 0 {
+		t.Errorf("told again: %v", render(ps))
+	}
+}

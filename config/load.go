@@ -124,7 +124,7 @@ func parseRoot(file string, data []byte, root *yaml.Node, lookupEnv func(string)
 	}
 	c.unset, c.emptied = d.unset, d.emptied
 	c.applyDefaults()
-	problems := append(d.problems, dropEchoes(c.unsetWarnings(d.unsetValues), d.misshapen)...)
+	problems := append(d.problems, dropEchoes(c.unsetWarnings(c.deferUnset(d.unsetValues)), d.misshapen)...)
 	problems = c.NameUnsetVariables(c.oneBased(append(problems, dropEchoes(c.validate(), d.misshapen)...)))
 	sortProblems(problems)
 	return c, problems

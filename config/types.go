@@ -48,6 +48,9 @@ type Config struct {
 	// emptied holds the place of each quoted value that its references
 	// made empty (see decoder.readsAbsent), for DecodeStep and DecodeSection.
 	emptied map[Pos]bool
+	// stepUnset holds the values of steps' own fields that their quoted
+	// references emptied, whose warnings DecodeStep gives (deferUnset).
+	stepUnset []unsetValue
 	// refused holds the paths of the values DecodeStep and DecodeSection
 	// refused (Refused).
 	refused map[string]bool

@@ -64,6 +64,38 @@ automations:
 	}
 }
 
+// The warning about a step's field that a quoted reference left empty says
+// what follows, as a top-level setting's does: a duration or a number
+// counts as not written and its default applies, a text is empty.
+func TestValidateSaysWhatAnEmptiedStepFieldBecomes(t *testing.T) {
+	t.Parallel()
+	const src = `automations:
+  - id: crm
+    keywords: [CRM]
+    steps:
+      - { type: wait_for_reply, timeout: "${KEYWAY_TEST_UNSET_REPLY}" }
+      - { type: http, url: "https://crm.example.com/x", timeout: "${KEYWAY_TEST_UNSET_HTTP}", headers: { X-Note: "${KEYWAY_TEST_UNSET_NOTE}" } }
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`:5:42: warning: automation "crm" step 1 field timeout: environment variable KEYWAY_TEST_UNSET_REPLY is not set or empty, so the setting counts as not written (a default applies where there is one)`,
+		`:6:66: warning: automation "crm" step 2 field timeout: environment variable KEYWAY_TEST_UNSET_HTTP is not set or empty, so the setting counts as not written (a default applies where there is one)`,
+		`: warning: automation "crm" step 2 field headers.X-Note: environment variable KEYWAY_TEST_UNSET_NOTE is not set or empty, so the value is empty`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // A quoted reference that gives nothing, in a duration or a flag, counts
 // as not written, as it does unquoted: the gateway starts with the
 // settings' defaults (retention: keep forever; enabled: yes) and answers.

@@ -169,8 +169,9 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 			}
 		}
 	}
-	// An error about a value that an unset variable emptied names it.
-	problems := cfg.NameUnsetVariables(c.problems)
+	// An error about a value that an unset variable emptied names it. The
+	// warnings about such values of steps no factory decoded come now.
+	problems := append(cfg.NameUnsetVariables(c.problems), cfg.UntoldUnsetWarnings()...)
 	if h := cfg.Hidden(); h != nil {
 		// The steps and keywords of the blocks duplicate keys hide.
 		_, hps := Compile(h.Config)

@@ -38,10 +38,10 @@ type Handoff struct {
 }
 
 type handoffFields struct {
-	To        []string `yaml:"to"`
-	Text      string   `yaml:"text"`
-	Timeout   *string  `yaml:"timeout"`
-	OnTimeout string   `yaml:"on_timeout"`
+	To        []string             `yaml:"to"`
+	Text      string               `yaml:"text"`
+	Timeout   *config.DurationText `yaml:"timeout"`
+	OnTimeout string               `yaml:"on_timeout"`
 }
 
 func compileHandoff(c *engine.Compiler, s *config.Step) (engine.Step, config.Problems) {
@@ -55,7 +55,7 @@ func compileHandoff(c *engine.Compiler, s *config.Step) (engine.Step, config.Pro
 		st.Text = c.Template(s, "text", f.Text)
 	}
 	if f.Timeout != nil {
-		st.Timeout = c.Duration(s, "timeout", *f.Timeout)
+		st.Timeout = c.Duration(s, "timeout", string(*f.Timeout))
 	}
 	c.Target(s, "on_timeout", f.OnTimeout)
 	if f.OnTimeout != "" && f.Timeout == nil && !c.Refused(s, "timeout") {

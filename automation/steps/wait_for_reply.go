@@ -43,9 +43,9 @@ type WaitForReply struct {
 }
 
 type waitForReplyFields struct {
-	Timeout   *string `yaml:"timeout"`
-	OnTimeout string  `yaml:"on_timeout"`
-	SaveAs    string  `yaml:"save_as"`
+	Timeout   *config.DurationText `yaml:"timeout"`
+	OnTimeout string               `yaml:"on_timeout"`
+	SaveAs    string               `yaml:"save_as"`
 }
 
 // saveAsName is a name templates can reach as vars.<name>.
@@ -56,7 +56,7 @@ func compileWaitForReply(c *engine.Compiler, s *config.Step) (engine.Step, confi
 	c.Decode(s, &f)
 	st := &WaitForReply{OnTimeout: f.OnTimeout, SaveAs: f.SaveAs}
 	if f.Timeout != nil {
-		st.TimeoutText = strings.TrimSpace(*f.Timeout)
+		st.TimeoutText = strings.TrimSpace(string(*f.Timeout))
 		st.Timeout = c.Duration(s, "timeout", st.TimeoutText)
 	}
 	c.Target(s, "on_timeout", f.OnTimeout)
