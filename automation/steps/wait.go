@@ -66,13 +66,13 @@ type TimeOfDay struct{ Hour, Minute int }
 func (t TimeOfDay) String() string { return fmt.Sprintf("%02d:%02d", t.Hour, t.Minute) }
 
 type waitFields struct {
-	Duration *config.Duration `yaml:"duration"`
-	Until    *string          `yaml:"until"`
-	Cron     *string          `yaml:"cron"`
-	At       *string          `yaml:"at"`
-	Offset   *string          `yaml:"offset"`
-	OnError  string           `yaml:"on_error"`
-	Timezone string           `yaml:"timezone"`
+	Duration *config.Duration     `yaml:"duration"`
+	Until    *string              `yaml:"until"`
+	Cron     *string              `yaml:"cron"`
+	At       *string              `yaml:"at"`
+	Offset   *config.DurationText `yaml:"offset"`
+	OnError  string               `yaml:"on_error"`
+	Timezone string               `yaml:"timezone"`
 }
 
 // timeOfDay is HH:MM (or H:MM), 00:00 to 23:59.
@@ -198,7 +198,7 @@ func compileAt(c *engine.Compiler, s *config.Step, f *waitFields, st *Wait) {
 	st.OnError = f.OnError
 	c.Target(s, "on_error", f.OnError)
 	if f.Offset != nil {
-		d, err := ParseOffset(*f.Offset)
+		d, err := ParseOffset(string(*f.Offset))
 		if err != nil {
 			c.Problemf(s, "offset", "offset: %v", err)
 		}
