@@ -376,6 +376,8 @@ automations:
   - id: pong
     overwrite_if_exists: true
     steps:
+      # A loop a condition may leave passes validate: the step limit ends it.
+      - { type: condition, if: 'message.body == "LOOP"', else: end }
       - { type: start_automation, automation: ping }
       - { type: reply, text: "never pong" }
 `)

@@ -205,6 +205,70 @@ func TestValidateLooksInsideDuplicatesAtEveryLevel(t *testing.T) {
 	)
 }
 
+// TestValidateRefusesAStartAutomationLoopThatNeverStops checks that
+// automations that start each other at once, with no wait on the way, are
+// refused at the start that closes the loop when each start enrolls the
+// contact again: each restarts (overwrite_if_exists: the starts nest until
+// the step limit), or an http call puts the next start in a later run,
+// after the earlier enrollment finished (the loop calls for ever). Such a
+// loop with no http call and no restart stops at once (the contact is
+// still in the first automation), and one through a wait stops: both pass.
+func TestValidateRefusesAStartAutomationLoopThatNeverStops(t *testing.T) {
+	t.Parallel()
+	const src = `http: { allow_private: true }
+automations:
+  - id: ping
+    keywords: [PING]
+    overwrite_if_exists: true
+    steps:
+      - { type: reply, text: "ping" }
+      - { type: start_automation, automation: pong }
+  - id: pong
+    keywords: [PONG]
+    overwrite_if_exists: true
+    steps:
+      - { type: start_automation, automation: ping }
+  - id: sync
+    keywords: [SYNC]
+    steps:
+      - { type: http, url: "http://127.0.0.1:9/sync" }
+      - { type: start_automation, automation: resync }
+  - id: resync
+    keywords: [RESYNC]
+    steps:
+      - { type: http, url: "http://127.0.0.1:9/resync" }
+      - { type: start_automation, automation: sync }
+  - id: menu
+    keywords: [MENU]
+    steps:
+      - { type: start_automation, automation: submenu }
+  - id: submenu
+    keywords: [SUB]
+    steps:
+      - { type: start_automation, automation: menu }
+  - id: daily
+    keywords: [DAILY]
+    overwrite_if_exists: true
+    steps:
+      - { type: http, url: "http://127.0.0.1:9/daily" }
+      - { type: wait, duration: 1d }
+      - { type: start_automation, automation: daily }
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runKeywayIn(t, dir, "validate", "--config", path)
+	want := []string{
+		path + `:13:47: automation "pong" step 1: start_automation "ping" closes a loop of automations that never stops (ping → pong → ping)`,
+		path + `:23:47: automation "resync" step 2: start_automation "sync" closes a loop of automations that never stops (sync → resync → sync)`,
+	}
+	if code != 1 || !strings.Contains(out, want[0]) || !strings.Contains(out, want[1]) || strings.Count(out, "closes a loop") != 2 {
+		t.Errorf("exit %d; want 1 and only the ping and sync loops refused, as\n  %s\ngot:\n%s", code, strings.Join(want, "\n  "), out)
+	}
+}
+
 func TestValidateAcceptsEveryExample(t *testing.T) {
 	examples, err := filepath.Glob("../config/examples/*.yaml")
 	if err != nil || len(examples) < 2 {

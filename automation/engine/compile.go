@@ -169,6 +169,7 @@ func Compile(cfg *config.Config) (*Set, config.Problems) {
 			}
 		}
 	}
+	c.checkStartLoops(set)
 	// An error about a value that an unset variable emptied names it. The
 	// warnings about such values of steps no factory decoded come now.
 	problems := append(cfg.NameUnsetVariables(c.problems), cfg.UntoldUnsetWarnings()...)

@@ -18,6 +18,10 @@ type StepFlow struct {
 	// on_error, an opt-out). A fault while running (a template that fails
 	// to render) is no way out: a loop left only that way is still a bug.
 	Stops bool
+	// Starts is the automation the step enrolls the contact in, which
+	// runs its first steps at once (start_automation); "" for none. The
+	// check of loops between automations (checkStartLoops) reads it.
+	Starts string
 }
 
 // Flowing is a step that says its StepFlow. A step that does not is
@@ -48,35 +52,7 @@ func (c *Compiler) checkLoops(ca *config.Automation, a *Automation) {
 	if n == 0 {
 		return
 	}
-	edges := make([][]loopEdge, n)
-	exits := make([]bool, n) // the step may stop or leave the automation's steps
-	for i, st := range a.Steps {
-		flow := StepFlow{Continues: true, Stops: true}
-		if f, ok := st.Step.(Flowing); ok {
-			flow = f.Flow()
-		}
-		exits[i] = flow.Stops
-		jump := func(target, field string) {
-			if j, ok := a.byKey[target]; ok && target != config.End {
-				edges[i] = append(edges[i], loopEdge{j, field})
-				return
-			}
-			exits[i] = true // end, or a target reported as unknown
-		}
-		if flow.Continues {
-			switch {
-			case st.Next != "":
-				jump(st.Next, "next")
-			case i+1 < n:
-				edges[i] = append(edges[i], loopEdge{i + 1, ""})
-			default:
-				exits[i] = true
-			}
-		}
-		for _, b := range st.Branches {
-			jump(b.Target, b.Field)
-		}
-	}
+	edges, exits, _ := flowGraph(a)
 	// leaves: a path from the step reaches a step that stops or leaves.
 	leaves := append([]bool(nil), exits...)
 	for changed := true; changed; {
@@ -126,6 +102,44 @@ func (c *Compiler) checkLoops(ca *config.Automation, a *Automation) {
 			"%s: %s %q closes a loop that never stops (%s): no step in it waits (wait, wait_for_reply, handoff) and no path leads out of it; add a wait, or a condition or end that leaves it",
 			c.StepName(s), last.field, a.Steps[i].Key, strings.Join(keys, " → ")))
 	}
+}
+
+// flowGraph returns the ways between a's steps (edges), which steps may
+// stop a run or leave the automation's steps (exits: they stop, jump to
+// end or to an unknown step, or go on past the last step), and what each
+// step says of itself (a step that says nothing continues and stops).
+func flowGraph(a *Automation) (edges [][]loopEdge, exits []bool, flows []StepFlow) {
+	n := len(a.Steps)
+	edges, exits, flows = make([][]loopEdge, n), make([]bool, n), make([]StepFlow, n)
+	for i, st := range a.Steps {
+		flow := StepFlow{Continues: true, Stops: true}
+		if f, ok := st.Step.(Flowing); ok {
+			flow = f.Flow()
+		}
+		flows[i] = flow
+		exits[i] = flow.Stops
+		jump := func(target, field string) {
+			if j, ok := a.byKey[target]; ok && target != config.End {
+				edges[i] = append(edges[i], loopEdge{j, field})
+				return
+			}
+			exits[i] = true // end, or a target reported as unknown
+		}
+		if flow.Continues {
+			switch {
+			case st.Next != "":
+				jump(st.Next, "next")
+			case i+1 < n:
+				edges[i] = append(edges[i], loopEdge{i + 1, ""})
+			default:
+				exits[i] = true
+			}
+		}
+		for _, b := range st.Branches {
+			jump(b.Target, b.Field)
+		}
+	}
+	return edges, exits, flows
 }
 
 // reach marks the steps reachable from start along edges (start itself

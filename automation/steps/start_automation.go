@@ -13,8 +13,9 @@ func init() { engine.Register("start_automation", compileStartAutomation) }
 // StartAutomationStep enrolls the contact in another automation and goes
 // on. The target's own rule applies: a contact already in it is left where
 // it is, unless it has overwrite_if_exists, which restarts it; a paused
-// target enrolls nobody. Chains that loop are ended by the engine's step
-// limit.
+// target enrolls nobody. A loop of starts that can never stop is refused
+// when the config is compiled (see engine's checkStartLoops); one that a
+// condition may leave, but does not, is ended by the engine's step limit.
 //
 //   - type: start_automation
 //     automation: survey
@@ -57,4 +58,13 @@ func (st *StartAutomationStep) Execute(ctx context.Context, r *engine.Run) (engi
 	return engine.Continue(), nil
 }
 
-var _ engine.Step = (*StartAutomationStep)(nil)
+// Flow says start_automation goes on, once the automation it starts has
+// run its first steps; the loop checks follow it into that automation.
+func (st *StartAutomationStep) Flow() engine.StepFlow {
+	return engine.StepFlow{Continues: true, Starts: st.Automation}
+}
+
+var (
+	_ engine.Step    = (*StartAutomationStep)(nil)
+	_ engine.Flowing = (*StartAutomationStep)(nil)
+)
