@@ -146,10 +146,27 @@ func compileKeyed(c *engine.Compiler, s *config.Step, ct *Content, n *yaml.Node)
 	if n.Kind == 0 || n.Tag == "!!null" {
 		return
 	}
-	vars := map[string]string{}
-	if n.Kind != yaml.MappingNode || n.Decode(&vars) != nil {
+	if n.Kind != yaml.MappingNode {
 		c.Problemf(s, "template.variables", "a content_sid template's variables are a mapping of text by key, e.g. { \"1\": \"{{ contact.name }}\" }")
 		return
+	}
+	// Entry by entry, so that a value that is no text is a problem at that
+	// value; a key written twice keeps its first value (Parse reports it).
+	vars, seen := map[string]string{}, map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var text string
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			c.Problemf(s, "template.variables", "a content_sid template's variables are keyed by name or number, e.g. { \"1\": \"{{ contact.name }}\" }")
+		case seen[k.Value]:
+		case v.Decode(&text) != nil:
+			field := "template.variables." + k.Value
+			c.Problemf(s, field, "%s is a %s; a content_sid template's variables are text by key, e.g. { \"1\": \"{{ contact.name }}\" }", field, nodeKind(v))
+		default:
+			vars[k.Value] = text
+		}
+		seen[k.Value] = true
 	}
 	for _, k := range sortedKeys(vars) {
 		ct.Variables[k] = c.Template(s, "template.variables."+k, vars[k])
