@@ -386,6 +386,10 @@ func (g *Gateway) dashImportApply(c *fiber.Ctx) error {
 	return c.Redirect(importPath+"/"+job.ID, fiber.StatusSeeOther)
 }
 
+// importStopped is what an upload's page says when storage stopped its
+// apply part way.
+const importStopped = "storage could not be read or written (the server's log says why)"
+
 // applyImport applies an upload in the background, a transaction per
 // importBatch rows: each row is an upsert of what it says, so when the
 // process stops midway the rows committed stay, and applying the upload
@@ -434,13 +438,16 @@ func (g *Gateway) applyImport(job *contactImport) {
 		g.log.Warn().Str("by", job.By).Int("applied", r.Applied).Msg("dashboard: contacts CSV: this process's claim lapsed and another process applies the upload now")
 		return
 	}
-	if header != "" && err == nil {
-		err = errors.New(header)
-	}
 	r.Done, r.Rows, r.Finished = true, rows, time.Now()
 	sortProblems(r.Problems)
-	if err != nil {
-		r.Error = err.Error()
+	switch {
+	case err != nil:
+		// The error may name the database and its host: the page says
+		// what happened, the log below says why.
+		r.Error = importStopped
+	case header != "":
+		err = errors.New(header)
+		r.Error = header
 	}
 	if _, rerr := g.imports.report(ctx, job, r, true); rerr != nil {
 		g.log.Error().Err(rerr).Msg("dashboard: contacts CSV: store the result")

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/keyway-sms/keyway/automation/engine"
 	"github.com/keyway-sms/keyway/automation/store/bolt"
+	"github.com/keyway-sms/keyway/automation/store/mem"
 )
 
 // post sends a multipart upload of file as the import form does.
@@ -176,5 +178,48 @@ func TestContactImportsInTheStore(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("a chunk of a kept upload: %v", err)
+	}
+}
+
+// failingContactsStore is a store whose transactions fail at storing a
+// contact, with an error that names the database's host, as a driver's
+// does.
+type failingContactsStore struct{ engine.Store }
+
+var errNamesHost = errors.New(`failed to connect to user=keyway database=keyway: 10.1.2.3:5432: connection refused`)
+
+func (s failingContactsStore) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	return s.Store.Update(ctx, func(tx engine.Tx) error { return fn(failingContactTx{tx}) })
+}
+
+type failingContactTx struct{ engine.Tx }
+
+func (failingContactTx) PutContact(*engine.Contact) error { return errNamesHost }
+
+// An apply that storage stops part way says so on the upload's page in
+// plain words: the storage error, which may name the database's host,
+// goes to the log only.
+func TestContactsCSVApplyStoppedByStorageSaysSoPlainly(t *testing.T) {
+	st := failingContactsStore{mem.NewMemStore()}
+	g := devGateway(t, st, "")
+	path := filepath.Join(t.TempDir(), "up.csv")
+	if err := os.WriteFile(path, []byte("phone,name\n+15550100001,Cleo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := &contactImport{ID: "u1", File: "up.csv", By: "Ann", At: time.Now()}
+	if err := g.imports.keep(t.Context(), job, path); err != nil {
+		t.Fatal(err)
+	}
+	job, start, err := g.imports.claim(t.Context(), "u1", "Ann")
+	if err != nil || !start {
+		t.Fatalf("claim: %v, %v", start, err)
+	}
+	g.applyImport(job)
+	got, err := g.imports.get(t.Context(), "u1")
+	if err != nil || got.Result == nil || !got.Result.Done {
+		t.Fatalf("the upload after its apply: %+v, %v", got, err)
+	}
+	if e := got.Result.Error; e != importStopped || strings.Contains(e, "10.1.2.3") {
+		t.Errorf("the upload's page says %q, want %q", e, importStopped)
 	}
 }
