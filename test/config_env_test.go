@@ -2,8 +2,6 @@ package test
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,15 +30,7 @@ automations:
 // {file} stands for the file's path.
 func validateRefuses(t *testing.T, src string, wants ...string) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := runKeywayIn(t, dir, "validate", "--config", path)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, out)
-	}
+	out, path := validateSource(t, src, 1)
 	for _, want := range wants {
 		if want = strings.ReplaceAll(want, "{file}", path); !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -76,15 +66,7 @@ func TestValidateSaysWhatAnEmptiedStepFieldBecomes(t *testing.T) {
       - { type: wait_for_reply, timeout: "${KEYWAY_TEST_UNSET_REPLY}" }
       - { type: http, url: "https://crm.example.com/x", timeout: "${KEYWAY_TEST_UNSET_HTTP}", headers: { X-Note: "${KEYWAY_TEST_UNSET_NOTE}" } }
 `
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := runKeywayIn(t, dir, "validate", "--config", path)
-	if code != 0 {
-		t.Fatalf("exit %d, want 0:\n%s", code, out)
-	}
+	out, _ := validateSource(t, src, 0)
 	for _, want := range []string{
 		`:5:42: warning: automation "crm" step 1 field timeout: environment variable KEYWAY_TEST_UNSET_REPLY is not set or empty, so the setting counts as not written (a default applies where there is one)`,
 		`:6:66: warning: automation "crm" step 2 field timeout: environment variable KEYWAY_TEST_UNSET_HTTP is not set or empty, so the setting counts as not written (a default applies where there is one)`,

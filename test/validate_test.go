@@ -60,15 +60,7 @@ func TestValidateTellsEveryProblemOfAStep(t *testing.T) {
       - { type: wait_for_reply, timeout: [1h], on_timeout: bye }
       - { id: bye, type: reply, txt: "bye" }
 `
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := runKeywayIn(t, dir, "validate", "--config", path)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, out)
-	}
+	out, path := validateSource(t, src, 1)
 	for _, want := range []string{
 		`:8:18: automation "crm" step 1 field timeout: invalid duration "2x"`,
 		`:10:26: automation "crm" step 1: template: unknown name contact.nme (did you mean contact.name?`,
@@ -138,15 +130,7 @@ automations:
       - { type: replyy, text: "x" }
       - { type: start_automation, automation: join }
 `
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := runKeywayIn(t, dir, "validate", "--config", path)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, out)
-	}
+	out, path := validateSource(t, src, 1)
 	for _, want := range []string{
 		`:6:1: duplicate key "automations" at top level (first at `,
 		`:8:5: unknown key "keywrds" in automation "more" (did you mean "keywords"?`,
@@ -388,15 +372,7 @@ automations:
       - { type: condition, if: '"done" in contact.tags', then: out, else: top }
       - { id: out, type: reply, text: "at last" }
 `
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := runKeywayIn(t, dir, "validate", "--config", path)
-	if code != 0 {
-		t.Fatalf("exit %d, want 0 (warnings do not fail):\n%s", code, out)
-	}
+	out, path := validateSource(t, src, 0)
 	late := func(line int, automation string, step int) string {
 		return fmt.Sprintf("%s:%d:9: warning: automation %q step %d: on WhatsApp this reply can go out more than 24 hours after the contact's last message", path, line, automation, step)
 	}
@@ -442,15 +418,7 @@ automations:
       - { type: reply, template: { content_sid: "HX0123456789abcdef0123456789abcdef", name: deal, language: en_US, variables: { "1": "a" } } }
       - { type: reply, template: { content_sid: "HX0123456789abcdef0123456789abcdef", name: deal, language: en_US, variables: { first: "a" } } }
 `
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keyway.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := runKeywayIn(t, dir, "validate", "--config", path)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, out)
-	}
+	out, path := validateSource(t, src, 1)
 	for _, want := range []string{
 		path + ":17:34: warning: automation \"promo\" step 1: a template by content_sid cannot go out from +15550001234 (providers.meta), which sends templates by name and language",
 		path + ":18:34: warning: automation \"promo\" step 2: a template by name and language cannot go out from +14155238886 (providers.twilio), which sends templates by content_sid",
@@ -466,4 +434,21 @@ automations:
 			t.Errorf("output names %s, whose template has both forms:\n%s", step, out)
 		}
 	}
+}
+
+// validateSource runs keyway validate on src, written to a keyway.yaml in
+// a folder of its own, and fails the test unless it exits with code; it
+// returns what validate printed, and the file's path.
+func validateSource(t *testing.T, src string, code int) (out, path string) {
+	t.Helper()
+	dir := t.TempDir()
+	path = filepath.Join(dir, "keyway.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, out := runKeywayIn(t, dir, "validate", "--config", path)
+	if got != code {
+		t.Fatalf("exit %d, want %d:\n%s", got, code, out)
+	}
+	return out, path
 }
