@@ -23,7 +23,8 @@ func init() { engine.Register("forward_to_mobile", compileForwardToMobile) }
 //	Media: https://api.twilio.com/.../Media/ME123
 //
 // A custom text gets the reference on a line of its own unless it holds
-// it. Staff answer with "#K7Q2 text", or plain text (see engine/staff.go).
+// it; one that renders empty (or only spaces) gives way to the default
+// text, so that staff still learn what the contact wrote. Staff answer with "#K7Q2 text", or plain text (see engine/staff.go).
 //
 // Forwards are for staff, so they go out even when the contact has opted
 // out. A forward from a WhatsApp number goes to staff on WhatsApp, where
@@ -153,10 +154,13 @@ func (st *ForwardToMobile) Execute(_ context.Context, r *engine.Run) (engine.Out
 	}
 	body := "#" + ref + " " + forwardText(r)
 	if st.Text != nil {
-		if body, err = r.Render(st.Text); err != nil {
+		custom, ok, err := customText(r, st.Text, ref)
+		if err != nil {
 			return engine.End(fmt.Sprintf("forward_to_mobile: %v", err)), nil
 		}
-		body = withRef(body, ref)
+		if ok {
+			body = custom
+		}
 	}
 	var tmpl *engine.Message
 	if st.Template != nil {
@@ -254,6 +258,27 @@ func forwardText(r *engine.Run) string {
 		b.WriteString("\nMedia: " + u)
 	}
 	return b.String()
+}
+
+// whyDefaultText is the trace of a forward whose custom text rendered
+// empty, sent with its default text instead.
+const whyDefaultText = "the forward's text rendered empty: sent the default text, which quotes the contact's message"
+
+// customText renders a forward's custom text t with the reference ref
+// (see withRef). ok is false when t renders empty or only spaces: the
+// forward then goes with its default text, since staff must still learn
+// that a message came in and what it said, which a bare reference does
+// not tell them.
+func customText(r *engine.Run, t *engine.Template, ref string) (body string, ok bool, err error) {
+	body, err = r.Render(t)
+	if err != nil {
+		return "", false, err
+	}
+	if strings.TrimSpace(body) == "" {
+		r.Trace(whyDefaultText)
+		return "", false, nil
+	}
+	return withRef(body, ref), true, nil
 }
 
 // withRef adds the conversation's reference to a custom forward text that

@@ -14,7 +14,8 @@ func init() { engine.Register("handoff", compileHandoff) }
 
 // Handoff hands the conversation to a person. The contact's message is
 // forwarded to staff by SMS as forward_to_mobile does, with the
-// conversation's reference, and the enrollment pauses in a handoff: until
+// conversation's reference (a custom text that renders empty gives way to
+// the default one), and the enrollment pauses in a handoff: until
 // it closes, the contact's messages (after compliance words) go to the
 // staff, tagged with the reference, instead of keywords, replies and the
 // catch-all, and staff answers go to the contact. It closes when staff send
@@ -107,10 +108,13 @@ func (st *Handoff) Execute(_ context.Context, r *engine.Run) (engine.Outcome, er
 	}
 	body := fmt.Sprintf("#%s %s\nYou have this conversation: answer here, #done when finished.", ref, forwardText(r))
 	if st.Text != nil {
-		if body, err = r.Render(st.Text); err != nil {
+		custom, ok, err := customText(r, st.Text, ref)
+		if err != nil {
 			return engine.End(fmt.Sprintf("handoff: %v", err)), nil
 		}
-		body = withRef(body, ref)
+		if ok {
+			body = custom
+		}
 	}
 	if err := st.relay(r, body); err != nil {
 		return engine.Outcome{}, err
