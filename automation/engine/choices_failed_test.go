@@ -68,13 +68,7 @@ func TestUndeliveredChoicesAreForgotten(t *testing.T) {
 // their record without them: a number they type is an answer, not a pick.
 func TestUndeliveredQuickAnswersAreForgotten(t *testing.T) {
 	ctx := context.Background()
-	s := sim.NewSimulator(compileSet(t, `
-automations:
-  - id: support
-    catch_all: true
-    steps:
-      - { type: forward_to_mobile, to: ["+15550100100"], buttons: [ { id: OMW, title: "On my way" }, { id: LATER, title: "Call you later" } ] }
-`), nil)
+	s := sim.NewSimulator(compileSet(t, quickAnswersConfig), nil)
 	res, err := s.Say(ctx, "help me")
 	if err != nil || len(res.Sent) != 1 {
 		t.Fatalf("forward: %+v (%v)", res.Sent, err)

@@ -224,16 +224,20 @@ func TestChoicesAreStored(t *testing.T) {
 	}
 }
 
-// Staff get a forward's choices as quick answers: a number typed by staff
-// sends the choice's title to the contact.
-func TestStaffPickAQuickAnswer(t *testing.T) {
-	s := sim.NewSimulator(compileSet(t, `
+// quickAnswersConfig forwards every message to one staff member with two
+// quick answers.
+const quickAnswersConfig = `
 automations:
   - id: support
     catch_all: true
     steps:
       - { type: forward_to_mobile, to: ["+15550100100"], buttons: [ { id: OMW, title: "On my way" }, { id: LATER, title: "Call you later" } ] }
-`), nil)
+`
+
+// Staff get a forward's choices as quick answers: a number typed by staff
+// sends the choice's title to the contact.
+func TestStaffPickAQuickAnswer(t *testing.T) {
+	s := sim.NewSimulator(compileSet(t, quickAnswersConfig), nil)
 	ctx := context.Background()
 	res, err := s.Say(ctx, "help me")
 	if err != nil {
