@@ -107,6 +107,10 @@ type decoder struct {
 	// already, by Parse: decoding a step or a provider section skips
 	// them silently.
 	duplicatesTold bool
+	// echoes holds the keys of a block written twice that repeat the
+	// keys of its first block, in a reading with the blocks merged
+	// (mergeDuplicateKeys): the key written twice is told, they are not.
+	echoes map[*yaml.Node]bool
 	// styles holds the style of each scalar by its path (Config.styles).
 	styles map[string]yaml.Style
 	// refused, when not nil, collects the paths of the values decoding

@@ -72,21 +72,29 @@ func (h *Hidden) Within(ps, seen Problems) Problems {
 // first, as deleting the first would leave it. It returns the spans of the
 // later blocks, none when no key is written twice. The keys written twice
 // inside a later block, or in both blocks merged, stay so: the decoder
-// reports them, and merging again takes them in (see Parse).
-func mergeDuplicateKeys(root *yaml.Node) []span {
-	var spans []span
-	mergeDuplicates(root, Pos{}, &spans)
-	return spans
+// reports them, and merging again takes them in (see Parse). It adds to
+// echoes each key of a later mapping block that repeats a key of the block
+// it is merged into: writing the whole block twice is the one mistake of
+// its key written twice, so the decoder does not report those again.
+func mergeDuplicateKeys(root *yaml.Node, echoes map[*yaml.Node]bool) []span {
+	m := merger{echoes: echoes}
+	m.merge(root, Pos{})
+	return m.spans
 }
 
-// mergeDuplicates merges the duplicate keys of the tree at n, which the
-// file follows with end (zero: the end of the file), adding the spans of
-// the later blocks to spans.
-func mergeDuplicates(n *yaml.Node, end Pos, spans *[]span) {
+// merger merges the duplicate keys of a tree (mergeDuplicateKeys).
+type merger struct {
+	spans  []span
+	echoes map[*yaml.Node]bool
+}
+
+// merge merges the duplicate keys of the tree at n, which the file
+// follows with end (zero: the end of the file).
+func (m *merger) merge(n *yaml.Node, end Pos) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for i, e := range n.Content {
-			mergeDuplicates(e, nextPos(n.Content, i+1, end), spans)
+			m.merge(e, nextPos(n.Content, i+1, end))
 		}
 		return
 	case yaml.MappingNode:
@@ -103,18 +111,44 @@ func mergeDuplicates(n *yaml.Node, end Pos, spans *[]span) {
 			if k.Kind == yaml.ScalarNode {
 				first[k.Value] = v
 			}
-			mergeDuplicates(v, next, spans)
+			m.merge(v, next)
 			kept = append(kept, k, v)
 			continue
 		}
-		*spans = append(*spans, span{from: nodePos(k), to: next})
+		m.spans = append(m.spans, span{from: nodePos(k), to: next})
 		if v.Kind == into.Kind && (v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode) {
+			if v.Kind == yaml.MappingNode {
+				m.markEchoes(into, v)
+			}
 			into.Content = append(into.Content, v.Content...)
 		} else {
 			*into = *v
 		}
 	}
 	n.Content = kept
+}
+
+// markEchoes adds to m.echoes each key of mapping v, a later block, that
+// repeats a key of mapping into, the block it is merged into; a key
+// written twice in v itself is a mistake of its own, and not an echo.
+func (m *merger) markEchoes(into, v *yaml.Node) {
+	inFirst := map[string]bool{}
+	for i := 0; i+1 < len(into.Content); i += 2 {
+		if k := into.Content[i]; k.Kind == yaml.ScalarNode {
+			inFirst[k.Value] = true
+		}
+	}
+	inLater := map[string]bool{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k := v.Content[i]
+		if k.Kind != yaml.ScalarNode {
+			continue
+		}
+		if inFirst[k.Value] && !inLater[k.Value] {
+			m.echoes[k] = true
+		}
+		inLater[k.Value] = true
+	}
 }
 
 // nextPos is where the node at nodes[i] stands, or end past the last.
@@ -151,7 +185,7 @@ func hasDuplicateKey(n *yaml.Node) bool {
 // and else adds it.
 func (d *decoder) duplicate(seen map[string]*yaml.Node, k *yaml.Node, path string) bool {
 	if first, ok := seen[k.Value]; ok {
-		if !d.duplicatesTold {
+		if !d.duplicatesTold && !d.echoes[k] {
 			d.tell(Problem{File: d.file, Pos: nodePos(k), Message: fmt.Sprintf("duplicate key %q %s (first at %s)",
 				k.Value, where(path), place(d.file, nodePos(first)))})
 		}

@@ -9,7 +9,9 @@ import (
 // TestDuplicateTopKeyShowsTheProblemsOfItsBlock checks that a top-level key
 // written twice is a problem, and that the problems inside the block it
 // hides are reported too, as if the block were moved into the first,
-// without saying twice what the rest of the file's checks say.
+// without saying twice what the rest of the file's checks say. A key of
+// the hidden block that the first has too (server's listen) is part of
+// the block written twice, not a mistake of its own.
 func TestDuplicateTopKeyShowsTheProblemsOfItsBlock(t *testing.T) {
 	src := `automations:
   - id: join
@@ -33,7 +35,6 @@ server:
 		`k.yaml:9:5: warning: automation "second" has no keywords, no schedule and is not catch_all: only a start_automation step or the admin API can start it`,
 		`k.yaml:10:5: unknown key "keywrds" in automation "second" (did you mean "keywords"? allowed: id, name, enabled, keywords, match, channel, overwrite_if_exists, catch_all, schedule, expire_after, steps)`,
 		`k.yaml:13:1: duplicate key "server" at top level (first at k.yaml:6:1)`,
-		`k.yaml:14:3: duplicate key "listen" in server (first at k.yaml:7:3)`,
 		`k.yaml:15:3: unknown key "colour" in server (allowed: listen, public_url, max_body_bytes, admin_listen, max_connections)`,
 	})
 	if n := len(render(ps)) - len(withoutHelpWarning(ps)); n != 1 {
@@ -103,5 +104,43 @@ server:
 	checkProblems(t, render(c.DecodeStep(&c.Automations[1].Steps[0], &s)), nil)
 	if s.Headers["A"] != "b" || s.Body.(map[string]any)["json"].(map[string]any)["k"] != 1 {
 		t.Errorf("got headers %v, body %v", s.Headers, s.Body)
+	}
+}
+
+// TestBlockWrittenTwiceIsOneProblem checks that a whole block written twice
+// (two template: blocks in a step) is one problem, its key: the keys of
+// the hidden block that repeat the first block's, at any depth, are part
+// of that one mistake. A key written twice inside the hidden block itself
+// is a mistake of its own, and a bad value there is still found.
+func TestBlockWrittenTwiceIsOneProblem(t *testing.T) {
+	src := `automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - type: reply
+        template:
+          content_sid: HX0123456789abcdef0123456789abcdef
+          variables: { "1": a }
+        template:
+          content_sid: HX0123456789abcdef0123456789abcdef
+          variables: { "1": a }
+server:
+  listen: ":1"
+  max_connections: 5
+server:
+  listen: ":1"
+  max_connections: many
+  public_url: https://sms.example
+  public_url: https://sms.example
+`
+	c, ps := mustParse(t, src, nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:9:9: duplicate key "template" in automation "a" step 1 (first at k.yaml:6:9)`,
+		`k.yaml:15:1: duplicate key "server" at top level (first at k.yaml:12:1)`,
+		`k.yaml:17:20: server.max_connections: expected a whole number, got "many"`,
+		`k.yaml:19:3: duplicate key "public_url" in server (first at k.yaml:18:3)`,
+	})
+	if c.Server.MaxConnections != 5 {
+		t.Errorf("the first block should hold: max_connections %d", c.Server.MaxConnections)
 	}
 }

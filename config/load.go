@@ -85,7 +85,7 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
-	c, problems := parseRoot(file, data, root, lookupEnv)
+	c, problems := parseRoot(file, data, root, lookupEnv, nil)
 	// Read again, with the blocks the duplicate keys hide merged in, for
 	// the problems inside those blocks; and again while a merged reading
 	// still has a key written twice (one inside a hidden block), each
@@ -94,10 +94,11 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	for round := 1; round <= maxMergeRounds && hasDuplicateKey(root); round++ {
 		merged, _ := parseYAML(file, data)
 		var spans []span
+		echoes := map[*yaml.Node]bool{}
 		for range round {
-			spans = append(spans, mergeDuplicateKeys(merged)...)
+			spans = append(spans, mergeDuplicateKeys(merged, echoes)...)
 		}
-		hc, hps := parseRoot(file, data, merged, lookupEnv)
+		hc, hps := parseRoot(file, data, merged, lookupEnv, echoes)
 		holder.hidden = &Hidden{Config: hc, spans: spans}
 		problems = append(problems, holder.hidden.Within(hps, problems)...)
 		holder, root = hc, merged
@@ -111,13 +112,14 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 const maxMergeRounds = 8
 
 // parseRoot reads the configuration from root, the top node of data, the
-// content of file; see Parse.
-func parseRoot(file string, data []byte, root *yaml.Node, lookupEnv func(string) (string, bool)) (*Config, Problems) {
+// content of file; see Parse. The keys in echoes, written twice as part
+// of a block written twice, are not reported (see mergeDuplicateKeys).
+func parseRoot(file string, data []byte, root *yaml.Node, lookupEnv func(string) (string, bool), echoes map[*yaml.Node]bool) (*Config, Problems) {
 	sum := sha256.Sum256(data)
 	c := &Config{File: file, Hash: hex.EncodeToString(sum[:]), pos: map[string]Pos{}, styles: map[string]yaml.Style{},
 		lines: strings.Split(string(data), "\n")}
 	d := newDecoder(file, lookupEnv, c.pos, c.styles)
-	d.inside = c.inside
+	d.inside, d.echoes = c.inside, echoes
 	d.structure(root, "", reflect.ValueOf(c).Elem(), keyRule{})
 	for i := range c.Automations {
 		c.Automations[i].Path = fmt.Sprintf("automations[%d]", i)

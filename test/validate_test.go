@@ -189,6 +189,37 @@ func TestValidateLooksInsideDuplicatesAtEveryLevel(t *testing.T) {
 	)
 }
 
+// TestValidateReportsABlockWrittenTwiceOnce checks that a step's template:
+// block written twice is one problem, the duplicate template key, and not
+// one more for each of its keys the first block has too; a problem of the
+// hidden block's own (a name that does not exist) is still reported.
+func TestValidateReportsABlockWrittenTwiceOnce(t *testing.T) {
+	t.Parallel()
+	const src = `providers:
+  twilio:
+    numbers: [ { number: "+14155238886", channel: whatsapp } ]
+automations:
+  - id: a
+    keywords: [GO]
+    steps:
+      - type: reply
+        template:
+          content_sid: HX0123456789abcdef0123456789abcdef
+          variables: { "1": a }
+        template:
+          content_sid: HX0123456789abcdef0123456789abcdef
+          variables: { "1": "{{ contact.nme }}" }
+`
+	out, path := validateSource(t, src, 1)
+	want := path + `:12:9: duplicate key "template" in automation "a" step 1 (first at ` + path + `:9:9)`
+	if !strings.Contains(out, want) || strings.Count(out, "duplicate key") != 1 {
+		t.Errorf("want the one duplicate key\n  %s\ngot:\n%s", want, out)
+	}
+	if !strings.Contains(out, path+`:14:33: automation "a" step 1: template: unknown name contact.nme`) || !strings.Contains(out, "2 problem(s)") {
+		t.Errorf("want the hidden block's unknown name too, and 2 problems:\n%s", out)
+	}
+}
+
 // TestValidateRefusesAStartAutomationLoopThatNeverStops checks that
 // automations that start each other at once, with no wait on the way, are
 // refused at the start that closes the loop when each start enrolls the
