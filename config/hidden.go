@@ -69,8 +69,10 @@ func (h *Hidden) Within(ps, seen Problems) Problems {
 // written again in the same mapping into the value of its first, at every
 // level: list items and mapping keys are appended to the first's; a value
 // that cannot be merged (a scalar, or a list after a mapping) replaces the
-// first, as deleting the first would leave it. It returns the spans of the
-// later blocks, none when no key is written twice. The keys written twice
+// first, as deleting the first would leave it; one such value a merge, so
+// that merging again puts each of a key's later values in place in turn
+// and each is checked. It returns the spans of the later blocks, none when
+// no key is written twice. The keys written twice
 // inside a later block, or in both blocks merged, stay so: the decoder
 // reports them, and merging again takes them in (see Parse). It adds to
 // echoes each key of a later mapping block that repeats a key of the block
@@ -102,11 +104,13 @@ func (m *merger) merge(n *yaml.Node, end Pos) {
 		return
 	}
 	first := map[string]*yaml.Node{}
+	replaced := map[string]bool{}
 	var kept []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		next := nextPos(n.Content, i+2, end)
 		into, dup := first[k.Value]
+		appends := dup && v.Kind == into.Kind && (v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode)
 		if !dup || k.Kind != yaml.ScalarNode {
 			if k.Kind == yaml.ScalarNode {
 				first[k.Value] = v
@@ -116,13 +120,21 @@ func (m *merger) merge(n *yaml.Node, end Pos) {
 			continue
 		}
 		m.spans = append(m.spans, span{from: nodePos(k), to: next})
-		if v.Kind == into.Kind && (v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode) {
+		if !appends && replaced[k.Value] {
+			// A value that would replace one put in place of the first
+			// already stays written twice: the next merge puts it in
+			// place in turn, so that each value's problems are found.
+			kept = append(kept, k, v)
+			continue
+		}
+		if appends {
 			if v.Kind == yaml.MappingNode {
 				m.markEchoes(into, v)
 			}
 			into.Content = append(into.Content, v.Content...)
 		} else {
 			*into = *v
+			replaced[k.Value] = true
 		}
 	}
 	n.Content = kept

@@ -144,3 +144,31 @@ server:
 		t.Errorf("the first block should hold: max_connections %d", c.Server.MaxConnections)
 	}
 }
+
+// TestKeyWrittenThreeTimesChecksEachValue checks that each value of a key
+// written three times or more is checked, the middle ones too, and not
+// only the last, which would have replaced them all at once.
+func TestKeyWrittenThreeTimesChecksEachValue(t *testing.T) {
+	src := `server:
+  max_connections: 5
+  max_connections: many
+  max_connections: 6
+  max_connections: lots
+automations:
+  - id: a
+    keywords: [A]
+    steps:
+      - { type: reply, text: "hi" }
+`
+	c, ps := mustParse(t, src, nil)
+	checkProblems(t, withoutHelpWarning(ps), []string{
+		`k.yaml:3:3: duplicate key "max_connections" in server (first at k.yaml:2:3)`,
+		`k.yaml:3:20: server.max_connections: expected a whole number, got "many"`,
+		`k.yaml:4:3: duplicate key "max_connections" in server (first at k.yaml:2:3)`,
+		`k.yaml:5:3: duplicate key "max_connections" in server (first at k.yaml:2:3)`,
+		`k.yaml:5:20: server.max_connections: expected a whole number, got "lots"`,
+	})
+	if c.Server.MaxConnections != 5 {
+		t.Errorf("the first value should hold: max_connections %d", c.Server.MaxConnections)
+	}
+}
