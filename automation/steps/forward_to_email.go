@@ -76,6 +76,13 @@ func compileForwardToEmail(c *engine.Compiler, s *config.Step) (engine.Step, con
 	return st, nil
 }
 
+// The traces of an email whose custom subject or text rendered empty,
+// sent with the default instead.
+const (
+	whyDefaultSubject = "the email's subject rendered empty: sent the default subject"
+	whyDefaultBody    = "the email's text rendered empty: sent the default text, which quotes the contact's message"
+)
+
 // Execute queues the email.
 func (st *ForwardToEmail) Execute(_ context.Context, r *engine.Run) (engine.Outcome, error) {
 	ref, err := r.EmailReference()
@@ -83,16 +90,30 @@ func (st *ForwardToEmail) Execute(_ context.Context, r *engine.Run) (engine.Outc
 		return engine.Outcome{}, fmt.Errorf("forward_to_email: %w", err)
 	}
 	subject, body := emailSubject(r)+" #"+ref, emailBody(r, ref)
+	// A custom subject or text that renders empty gives way to the
+	// default, as a forward's text does: an email without either tells
+	// staff nothing of what came in.
 	if st.Subject != nil {
-		if subject, err = r.Render(st.Subject); err != nil {
+		custom, err := r.Render(st.Subject)
+		if err != nil {
 			return engine.End(fmt.Sprintf("forward_to_email subject: %v", err)), nil
 		}
 		// A header holds one line.
-		subject = strings.Join(strings.Fields(subject), " ")
+		if custom = strings.Join(strings.Fields(custom), " "); custom != "" {
+			subject = custom
+		} else {
+			r.Trace(whyDefaultSubject)
+		}
 	}
 	if st.Text != nil {
-		if body, err = r.Render(st.Text); err != nil {
+		custom, err := r.Render(st.Text)
+		if err != nil {
 			return engine.End(fmt.Sprintf("forward_to_email text: %v", err)), nil
+		}
+		if strings.TrimSpace(custom) != "" {
+			body = custom
+		} else {
+			r.Trace(whyDefaultBody)
 		}
 	}
 	err = r.Queue(&engine.Message{
